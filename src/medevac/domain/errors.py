@@ -1,0 +1,53 @@
+"""Errors raised by the domain; entry points map them to exit codes and HTTP statuses."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; the message says which and why."""
+
+
+class InvalidValue(DomainError):
+    """A field holds a value the domain does not accept."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class IllegalTransition(DomainError):
+    """A status change that the lifecycle does not allow."""
+
+    def __init__(self, entity: str, current: str, target: str, reason: str) -> None:
+        super().__init__(f"{entity}: cannot move from {current} to {target}: {reason}")
+        self.entity = entity
+        self.current = current
+        self.target = target
+        self.reason = reason
+
+
+class NotFound(DomainError):
+    """The named entity does not exist."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class ConcurrentModification(DomainError):
+    """Someone else changed the entity since it was read; nothing was written."""
+
+    def __init__(self, kind: str, key: str, expected_version: int) -> None:
+        super().__init__(
+            f"{kind} {key!r} was changed by someone else since it was read "
+            f"(expected version {expected_version}); reload and try again"
+        )
+        self.kind = kind
+        self.key = key
+        self.expected_version = expected_version
+
+
+class LiveRequestConflict(DomainError):
+    """A patient may be on only one live treatment request at a time."""

@@ -1,0 +1,136 @@
+"""The patient lifecycle: statuses, the allowed moves between them and who may make each move.
+
+reported -> screening -> selected / deferred / declined -> referred -> accepted -> scheduled
+-> in transit -> admitted -> in treatment -> rehabilitation -> discharged -> repatriated;
+died and cancelled from any live state.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from medevac.domain.errors import IllegalTransition
+
+
+class PatientStatus(StrEnum):
+    """Where a patient stands in the evacuation and treatment chain."""
+
+    REPORTED = "reported"
+    SCREENING = "screening"
+    SELECTED = "selected"
+    DEFERRED = "deferred"
+    DECLINED = "declined"
+    REFERRED = "referred"
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    IN_TRANSIT = "in_transit"
+    ADMITTED = "admitted"
+    IN_TREATMENT = "in_treatment"
+    REHABILITATION = "rehabilitation"
+    DISCHARGED = "discharged"
+    REPATRIATED = "repatriated"
+    DIED = "died"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_live(self) -> bool:
+        return self not in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {PatientStatus.REPATRIATED, PatientStatus.DIED, PatientStatus.CANCELLED}
+)
+
+S = PatientStatus
+
+#: Forward moves of the chain, and the few sanctioned steps back. Died and cancelled are
+#: added below from every live status.
+_CHAIN: dict[PatientStatus, frozenset[PatientStatus]] = {
+    S.REPORTED: frozenset({S.SCREENING}),
+    S.SCREENING: frozenset({S.SELECTED, S.DEFERRED, S.DECLINED}),
+    # A deferred patient is examined again later.
+    S.DEFERRED: frozenset({S.SCREENING}),
+    # A declined patient may be reconsidered: screened again, with a reason.
+    S.DECLINED: frozenset({S.SCREENING}),
+    S.SELECTED: frozenset({S.REFERRED}),
+    # The receiving side accepts or declines a referral; a withdrawn referral returns the
+    # patient to the selected pool so that another partner can be asked.
+    S.REFERRED: frozenset({S.ACCEPTED, S.DECLINED, S.SELECTED}),
+    # An accepted patient is scheduled onto a transport; an acceptance can be withdrawn.
+    S.ACCEPTED: frozenset({S.SCHEDULED, S.SELECTED}),
+    # A cancelled flight returns the patient to accepted, to be scheduled again.
+    S.SCHEDULED: frozenset({S.IN_TRANSIT, S.ACCEPTED}),
+    S.IN_TRANSIT: frozenset({S.ADMITTED}),
+    S.ADMITTED: frozenset({S.IN_TREATMENT, S.DISCHARGED}),
+    S.IN_TREATMENT: frozenset({S.REHABILITATION, S.DISCHARGED}),
+    S.REHABILITATION: frozenset({S.DISCHARGED}),
+    S.DISCHARGED: frozenset({S.REPATRIATED}),
+    S.REPATRIATED: frozenset(),
+    S.DIED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+ALLOWED_TRANSITIONS: dict[PatientStatus, frozenset[PatientStatus]] = {
+    status: nxt | ({S.DIED, S.CANCELLED} if status.is_live else frozenset())
+    for status, nxt in _CHAIN.items()
+}
+
+#: Moves that must say why: every decline, deferral, step back, death and cancellation.
+REASON_REQUIRED: frozenset[tuple[PatientStatus, PatientStatus]] = frozenset(
+    {(a, b) for a in S for b in (S.DECLINED, S.DEFERRED, S.DIED, S.CANCELLED)}
+    | {(S.DECLINED, S.SCREENING), (S.REFERRED, S.SELECTED), (S.ACCEPTED, S.SELECTED)}
+    | {(S.SCHEDULED, S.ACCEPTED)}
+)
+
+
+class ActorRole(StrEnum):
+    """The part a person plays in a move; it limits which moves they may make."""
+
+    COORDINATOR = "coordinator"
+    SCREENING_CLINICIAN = "screening_clinician"
+    RECEIVING_FACILITY = "receiving_facility"
+    SYSTEM = "system"
+
+
+#: Target statuses each role may move a patient to (None: any allowed move).
+ROLE_TARGETS: dict[ActorRole, frozenset[PatientStatus] | None] = {
+    ActorRole.COORDINATOR: None,
+    ActorRole.SYSTEM: None,
+    ActorRole.SCREENING_CLINICIAN: frozenset({S.SCREENING, S.SELECTED, S.DEFERRED, S.DECLINED}),
+    # A receiving facility may only accept, decline or admit.
+    ActorRole.RECEIVING_FACILITY: frozenset({S.ACCEPTED, S.DECLINED, S.ADMITTED}),
+}
+
+
+def check_transition(
+    entity: str,
+    current: PatientStatus,
+    target: PatientStatus,
+    role: ActorRole = ActorRole.COORDINATOR,
+    reason: str = "",
+) -> None:
+    """Raise IllegalTransition unless `role` may move from `current` to `target` with `reason`."""
+    if current == target:
+        raise IllegalTransition(entity, current, target, f"the patient is already {current}")
+    if current.is_terminal:
+        raise IllegalTransition(
+            entity, current, target, f"{current} is final; no further move is possible"
+        )
+    allowed = ALLOWED_TRANSITIONS[current]
+    if target not in allowed:
+        options = ", ".join(sorted(allowed))
+        raise IllegalTransition(
+            entity, current, target, f"from {current} the allowed moves are: {options}"
+        )
+    permitted = ROLE_TARGETS[role]
+    if permitted is not None and target not in permitted:
+        options = ", ".join(sorted(permitted))
+        raise IllegalTransition(
+            entity, current, target, f"a {role} may only move a patient to: {options}"
+        )
+    if (current, target) in REASON_REQUIRED and not reason.strip():
+        raise IllegalTransition(entity, current, target, "this move needs a reason")

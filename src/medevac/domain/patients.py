@@ -1,0 +1,158 @@
+"""Patients: pseudonymous identity, conditions, clinical needs and their lifecycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from medevac.domain.errors import InvalidValue
+from medevac.domain.geography import country_code
+from medevac.domain.lifecycle import ActorRole, PatientStatus, check_transition
+from medevac.domain.vocabulary import (
+    BodyRegion,
+    InjuryMechanism,
+    Mobility,
+    Precedence,
+    ServiceStatus,
+    Sex,
+    SpecialNeed,
+    Specialty,
+    TriageCategory,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """An injury or illness: where, what and how."""
+
+    body_region: BodyRegion
+    description: str
+    mechanism: InjuryMechanism = InjuryMechanism.OTHER
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "body_region", BodyRegion(self.body_region))
+        object.__setattr__(self, "mechanism", InjuryMechanism(self.mechanism))
+        if not self.description.strip():
+            raise InvalidValue("conditions.description", "is empty")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Optional identifying details; the pseudonymous id stands in for them everywhere else."""
+
+    name: str = ""
+    birth_date: date | None = None
+    sex: Sex = Sex.UNKNOWN
+    nationality: str | None = None
+    service_status: ServiceStatus = ServiceStatus.UNKNOWN
+    affiliation: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sex", Sex(self.sex))
+        object.__setattr__(self, "service_status", ServiceStatus(self.service_status))
+        if self.nationality:
+            object.__setattr__(self, "nationality", country_code(self.nationality, "nationality"))
+        if self.birth_date is not None and self.birth_date > date.today():
+            raise InvalidValue("birth_date", f"{self.birth_date} is in the future")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One move in a patient's lifecycle: who made it, when and why."""
+
+    from_status: PatientStatus | None
+    to_status: PatientStatus
+    actor: str
+    at: datetime
+    reason: str = ""
+    role: ActorRole = ActorRole.COORDINATOR
+
+
+@dataclass(slots=True)
+class Patient:
+    """A wounded or sick person known by a pseudonymous id.
+
+    `required_specialties` lists the primary specialty first. Status changes only through
+    `transition_to`, which enforces the lifecycle and records who, when and why.
+    """
+
+    id: str
+    organisation_id: str
+    required_specialties: tuple[Specialty, ...]
+    precedence: Precedence
+    mobility: Mobility
+    triage: TriageCategory = TriageCategory.T2
+    identity: Identity = field(default_factory=Identity)
+    conditions: tuple[Condition, ...] = ()
+    companions: int = 0
+    special_needs: frozenset[SpecialNeed] = frozenset()
+    fit_to_transport: bool = False
+    expected_length_of_stay_days: int | None = None
+    location_id: str | None = None
+    status: PatientStatus = PatientStatus.REPORTED
+    history: list[StatusChange] = field(default_factory=list)
+    version: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.id.strip():
+            raise InvalidValue("id", "is empty")
+        if not self.organisation_id.strip():
+            raise InvalidValue("organisation", "is empty")
+        specialties = tuple(Specialty(s) for s in self.required_specialties)
+        if not specialties:
+            raise InvalidValue("required_specialties", "needs at least one specialty")
+        if len(set(specialties)) != len(specialties):
+            raise InvalidValue("required_specialties", "lists a specialty twice")
+        self.required_specialties = specialties
+        self.precedence = Precedence(self.precedence)
+        self.mobility = Mobility(self.mobility)
+        self.triage = TriageCategory(self.triage)
+        self.status = PatientStatus(self.status)
+        self.special_needs = frozenset(SpecialNeed(n) for n in self.special_needs)
+        self.conditions = tuple(self.conditions)
+        if self.companions < 0:
+            raise InvalidValue("companions", f"{self.companions} is negative")
+        if self.expected_length_of_stay_days is not None and self.expected_length_of_stay_days < 1:
+            raise InvalidValue(
+                "expected_length_of_stay_days",
+                f"{self.expected_length_of_stay_days} is not a stay of at least one day",
+            )
+
+    @property
+    def primary_specialty(self) -> Specialty:
+        return self.required_specialties[0]
+
+    @property
+    def seats_needed(self) -> int:
+        """Seats the patient's party takes on a transport (companions always sit)."""
+        return self.companions + (1 if self.mobility is Mobility.AMBULATORY else 0)
+
+    @property
+    def litters_needed(self) -> int:
+        return 1 if self.mobility is Mobility.LITTER else 0
+
+    def can_move_to(self, target: PatientStatus, role: ActorRole = ActorRole.COORDINATOR) -> bool:
+        try:
+            check_transition(f"patient {self.id}", self.status, target, role, reason="-")
+        except Exception:
+            return False
+        return True
+
+    def transition_to(
+        self,
+        target: PatientStatus,
+        *,
+        actor: str,
+        at: datetime,
+        reason: str = "",
+        role: ActorRole = ActorRole.COORDINATOR,
+    ) -> StatusChange:
+        """Move to `target` if the lifecycle allows it; record and return the change."""
+        target = PatientStatus(target)
+        if not actor.strip():
+            raise InvalidValue("actor", "every move needs the name of who makes it")
+        check_transition(f"patient {self.id}", self.status, target, role, reason)
+        change = StatusChange(self.status, target, actor, at, reason.strip(), role)
+        self.status = target
+        self.history.append(change)
+        return change

@@ -1,0 +1,274 @@
+"""Treatment requests: one organisation asks another to treat patients or a number of places."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from medevac.domain.errors import IllegalTransition, InvalidValue, LiveRequestConflict
+from medevac.domain.vocabulary import Specialty
+
+
+class RequestStatus(StrEnum):
+    """Where a treatment request stands."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    PARTIALLY_ACCEPTED = "partially_accepted"
+    DECLINED = "declined"
+    CLOSED = "closed"
+
+    @property
+    def is_live(self) -> bool:
+        return self in LIVE_REQUEST_STATUSES
+
+
+LIVE_REQUEST_STATUSES = frozenset(
+    {
+        RequestStatus.DRAFT,
+        RequestStatus.SUBMITTED,
+        RequestStatus.ACCEPTED,
+        RequestStatus.PARTIALLY_ACCEPTED,
+    }
+)
+
+
+class PatientDecision(StrEnum):
+    """The receiving side's answer for one patient on a request."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(slots=True)
+class RequestedPatient:
+    """A patient listed on a request and the answer given for them."""
+
+    patient_id: str
+    decision: PatientDecision = PatientDecision.PENDING
+    reason: str = ""
+    facility_id: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.decision in (PatientDecision.PENDING, PatientDecision.ACCEPTED)
+
+
+@dataclass(slots=True)
+class RequestedPlaces:
+    """A number of places asked for in one specialty, and how many were granted."""
+
+    specialty: Specialty
+    requested: int
+    accepted: int | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        self.specialty = Specialty(self.specialty)
+        if self.requested < 1:
+            raise InvalidValue("places.requested", f"{self.requested} is not at least 1")
+
+
+#: Allowed status moves other than the answer itself (see `respond`).
+_MOVES: dict[RequestStatus, frozenset[RequestStatus]] = {
+    RequestStatus.DRAFT: frozenset({RequestStatus.SUBMITTED, RequestStatus.CLOSED}),
+    RequestStatus.SUBMITTED: frozenset(
+        {
+            RequestStatus.ACCEPTED,
+            RequestStatus.PARTIALLY_ACCEPTED,
+            RequestStatus.DECLINED,
+            RequestStatus.CLOSED,
+        }
+    ),
+    RequestStatus.ACCEPTED: frozenset({RequestStatus.CLOSED}),
+    RequestStatus.PARTIALLY_ACCEPTED: frozenset({RequestStatus.CLOSED}),
+    RequestStatus.DECLINED: frozenset(),
+    RequestStatus.CLOSED: frozenset(),
+}
+
+
+@dataclass(slots=True)
+class TreatmentRequest:
+    """A request from one organisation to another to treat patients.
+
+    It lists patients or asks for a number of places per specialty (or both). The answer
+    accepts, partially accepts or declines; every declined patient or shortfall carries a reason.
+    """
+
+    id: str
+    from_organisation_id: str
+    to_organisation_id: str
+    created_at: datetime
+    status: RequestStatus = RequestStatus.DRAFT
+    patients: list[RequestedPatient] = field(default_factory=list)
+    places: list[RequestedPlaces] = field(default_factory=list)
+    note: str = ""
+    closed_reason: str = ""
+    version: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        self.status = RequestStatus(self.status)
+        if self.from_organisation_id == self.to_organisation_id:
+            raise InvalidValue("to_organisation", "a request must go to another organisation")
+
+    @property
+    def is_live(self) -> bool:
+        return self.status.is_live
+
+    def open_patient_ids(self) -> list[str]:
+        """Patients this request still holds (pending or accepted) while it is live."""
+        if not self.is_live:
+            return []
+        return [p.patient_id for p in self.patients if p.is_open]
+
+    def line(self, patient_id: str) -> RequestedPatient:
+        for entry in self.patients:
+            if entry.patient_id == patient_id:
+                return entry
+        raise InvalidValue("patient", f"{patient_id!r} is not on request {self.id}")
+
+    def _require_draft(self, action: str) -> None:
+        if self.status is not RequestStatus.DRAFT:
+            raise IllegalTransition(
+                f"request {self.id}",
+                self.status,
+                self.status,
+                f"cannot {action} once {self.status}",
+            )
+
+    def add_patient(self, patient_id: str, live_elsewhere: Iterable[str] = ()) -> None:
+        """List a patient; refused if already listed or on another live request."""
+        self._require_draft("add patients")
+        if any(p.patient_id == patient_id for p in self.patients):
+            raise InvalidValue("patient", f"{patient_id!r} is already on request {self.id}")
+        others = [r for r in live_elsewhere if r != self.id]
+        if others:
+            raise LiveRequestConflict(
+                f"patient {patient_id!r} is already on live request {others[0]}; "
+                "close that request or withdraw the patient from it first"
+            )
+        self.patients.append(RequestedPatient(patient_id))
+
+    def ask_for_places(self, specialty: Specialty, count: int) -> None:
+        self._require_draft("ask for places")
+        if any(p.specialty == specialty for p in self.places):
+            raise InvalidValue("places", f"{specialty} is already asked for on request {self.id}")
+        self.places.append(RequestedPlaces(specialty, count))
+
+    def submit(self) -> None:
+        self._move(RequestStatus.SUBMITTED)
+        if not self.patients and not self.places:
+            self.status = RequestStatus.DRAFT
+            raise IllegalTransition(
+                f"request {self.id}", "draft", "submitted", "it lists no patients and no places"
+            )
+
+    def respond(
+        self,
+        patient_answers: Mapping[str, tuple[bool, str]] | None = None,
+        place_answers: Mapping[Specialty, tuple[int, str]] | None = None,
+    ) -> RequestStatus:
+        """Record the receiving side's answer and set accepted, partially accepted or declined.
+
+        `patient_answers` maps each pending patient to (accepted, reason); `place_answers` maps each
+        asked specialty to (places granted, reason). Every pending line must be answered; a decline
+        or a shortfall needs a reason.
+        """
+        if self.status is not RequestStatus.SUBMITTED:
+            raise IllegalTransition(
+                f"request {self.id}",
+                self.status,
+                "answered",
+                "only a submitted request is answered",
+            )
+        patient_answers = dict(patient_answers or {})
+        place_answers = dict(place_answers or {})
+        problems: list[str] = []
+        listed = {p.patient_id for p in self.patients}
+        problems += [
+            f"patient {pid!r} is not on the request" for pid in patient_answers.keys() - listed
+        ]
+        for entry in self.patients:
+            if entry.decision is not PatientDecision.PENDING:
+                continue
+            if entry.patient_id not in patient_answers:
+                problems.append(f"patient {entry.patient_id!r} has no answer")
+                continue
+            accepted, reason = patient_answers[entry.patient_id]
+            if not accepted and not reason.strip():
+                problems.append(f"patient {entry.patient_id!r} is declined without a reason")
+        asked = {p.specialty for p in self.places}
+        problems += [f"{s} places were not asked for" for s in place_answers.keys() - asked]
+        for line in self.places:
+            if line.specialty not in place_answers:
+                problems.append(f"{line.specialty} places have no answer")
+                continue
+            granted, reason = place_answers[line.specialty]
+            if not 0 <= granted <= line.requested:
+                problems.append(f"{line.specialty}: {granted} granted of {line.requested} asked")
+            elif granted < line.requested and not reason.strip():
+                problems.append(f"{line.specialty}: {granted} of {line.requested} without a reason")
+        if problems:
+            raise InvalidValue("answer", "; ".join(problems))
+
+        for entry in self.patients:
+            if entry.decision is PatientDecision.PENDING:
+                accepted, reason = patient_answers[entry.patient_id]
+                entry.decision = PatientDecision.ACCEPTED if accepted else PatientDecision.DECLINED
+                entry.reason = reason.strip()
+        for line in self.places:
+            line.accepted, line.reason = (
+                place_answers[line.specialty][0],
+                place_answers[line.specialty][1].strip(),
+            )
+
+        granted_any = any(p.decision is PatientDecision.ACCEPTED for p in self.patients) or any(
+            (line.accepted or 0) > 0 for line in self.places
+        )
+        refused_any = any(p.decision is PatientDecision.DECLINED for p in self.patients) or any(
+            (line.accepted or 0) < line.requested for line in self.places
+        )
+        if granted_any and refused_any:
+            outcome = RequestStatus.PARTIALLY_ACCEPTED
+        elif granted_any:
+            outcome = RequestStatus.ACCEPTED
+        else:
+            outcome = RequestStatus.DECLINED
+        self._move(outcome)
+        return outcome
+
+    def withdraw_patient(self, patient_id: str, reason: str) -> bool:
+        """Take a patient off the request (death, cancellation, another route).
+
+        Returns True when this emptied a live patient-only request, which then closes itself.
+        """
+        if not reason.strip():
+            raise InvalidValue("reason", "withdrawing a patient needs a reason")
+        entry = self.line(patient_id)
+        if not entry.is_open:
+            return False
+        entry.decision = PatientDecision.WITHDRAWN
+        entry.reason = reason.strip()
+        if self.is_live and not self.places and not any(p.is_open for p in self.patients):
+            self.close(f"no patients left: {reason.strip()}")
+            return True
+        return False
+
+    def close(self, reason: str) -> None:
+        if not reason.strip():
+            raise InvalidValue("reason", "closing a request needs a reason")
+        self._move(RequestStatus.CLOSED)
+        self.closed_reason = reason.strip()
+
+    def _move(self, target: RequestStatus) -> None:
+        if target not in _MOVES[self.status]:
+            allowed = ", ".join(sorted(_MOVES[self.status])) or "none (it is final)"
+            raise IllegalTransition(
+                f"request {self.id}", self.status, target, f"allowed moves: {allowed}"
+            )
+        self.status = target
