@@ -1,0 +1,183 @@
+"""Patient use cases: register, move through the lifecycle, look up with timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from medevac.domain.audit import AuditRecord, snapshot
+from medevac.domain.errors import ConcurrentModification, InvalidValue, NotFound
+from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.patients import Patient, StatusChange
+from medevac.domain.repositories import UnitOfWork
+from medevac.domain.requests import TreatmentRequest
+from medevac.domain.vocabulary import Precedence, Specialty
+from medevac.services.auditing import audit, utc_now
+
+#: Moves after which a patient no longer belongs on any treatment request.
+_LEAVES_REQUESTS = {
+    PatientStatus.DIED,
+    PatientStatus.CANCELLED,
+}
+#: Steps back to the selected pool that withdraw the patient from the request they were on.
+_WITHDRAWS_REFERRAL = {
+    (PatientStatus.REFERRED, PatientStatus.SELECTED),
+    (PatientStatus.ACCEPTED, PatientStatus.SELECTED),
+}
+
+
+def register_patient(uow: UnitOfWork, patient: Patient, *, actor: str) -> None:
+    """Add a new patient in status reported, with the first entry of its timeline."""
+    with uow:
+        if uow.patients.find(patient.id) is not None:
+            raise InvalidValue("id", f"patient {patient.id!r} already exists")
+        if uow.organisations.find(patient.organisation_id) is None:
+            raise NotFound("organisation", patient.organisation_id)
+        if patient.location_id is not None and uow.facilities.find(patient.location_id) is None:
+            raise NotFound("facility", patient.location_id)
+        if patient.status is not PatientStatus.REPORTED or patient.history:
+            raise InvalidValue("status", "a new patient starts as reported with no history")
+        now = utc_now()
+        patient.history.append(StatusChange(None, PatientStatus.REPORTED, actor, now, "registered"))
+        uow.patients.add(patient)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="patient",
+            entity_id=patient.id,
+            action="create",
+            before=None,
+            after=patient,
+            at=now,
+        )
+        uow.commit()
+
+
+def apply_move(
+    uow: UnitOfWork,
+    patient: Patient,
+    target: PatientStatus,
+    *,
+    actor: str,
+    reason: str,
+    role: ActorRole,
+    at: datetime,
+) -> StatusChange:
+    """Move a patient read in this unit of work and write it, with its side effects and audit.
+
+    Death and cancellation (and a withdrawn referral) take the patient off every live request;
+    a request left with no patients closes itself.
+    """
+    before = snapshot(patient)
+    previous = patient.status
+    change = patient.transition_to(target, actor=actor, at=at, reason=reason, role=role)
+    uow.patients.update(patient)
+    audit(
+        uow,
+        actor=actor,
+        entity_type="patient",
+        entity_id=patient.id,
+        action=f"move:{previous}->{target}",
+        before=before,
+        after=patient,
+        reason=reason,
+        at=at,
+    )
+    if target in _LEAVES_REQUESTS or (previous, target) in _WITHDRAWS_REFERRAL:
+        why = f"patient {target}: {reason}" if reason else f"patient {target}"
+        for request in uow.requests.live_for_patient(patient.id):
+            withdraw_from_request(uow, request, patient.id, reason=why, actor=actor, at=at)
+    return change
+
+
+def withdraw_from_request(
+    uow: UnitOfWork,
+    request: TreatmentRequest,
+    patient_id: str,
+    *,
+    reason: str,
+    actor: str,
+    at: datetime,
+) -> None:
+    """Take one patient off a live request (closing it when nobody is left) and audit it."""
+    before = snapshot(request)
+    closed = request.withdraw_patient(patient_id, reason)
+    uow.requests.update(request)
+    audit(
+        uow,
+        actor=actor,
+        entity_type="treatment_request",
+        entity_id=request.id,
+        action="close" if closed else "withdraw_patient",
+        before=before,
+        after=request,
+        reason=reason,
+        at=at,
+    )
+
+
+def move_patient(
+    uow: UnitOfWork,
+    patient_id: str,
+    target: PatientStatus,
+    *,
+    actor: str,
+    reason: str = "",
+    role: ActorRole = ActorRole.COORDINATOR,
+    expected_version: int | None = None,
+) -> StatusChange:
+    """Move a patient to `target` if the lifecycle and the actor's role allow it.
+
+    With `expected_version`, refuse when the patient changed since the caller read it.
+    """
+    with uow:
+        patient = uow.patients.get(patient_id)
+        if expected_version is not None and patient.version != expected_version:
+            raise ConcurrentModification("patient", patient_id, expected_version)
+        change = apply_move(
+            uow, patient, target, actor=actor, reason=reason, role=role, at=utc_now()
+        )
+        uow.commit()
+    return change
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFile:
+    """A patient with its timeline, the requests it is on and every audit entry about it."""
+
+    patient: Patient
+    requests: list[TreatmentRequest]
+    audit: list[AuditRecord]
+
+
+def patient_file(uow: UnitOfWork, patient_id: str) -> PatientFile:
+    with uow:
+        patient = uow.patients.get(patient_id)
+        requests = [
+            r
+            for r in uow.requests.list()
+            if any(line.patient_id == patient_id for line in r.patients)
+        ]
+        trail = uow.audit.list(entity_type="patient", entity_id=patient_id)
+    return PatientFile(patient, requests, trail)
+
+
+def list_patients(
+    uow: UnitOfWork,
+    *,
+    status: PatientStatus | None = None,
+    specialty: Specialty | None = None,
+    precedence: Precedence | None = None,
+    location_id: str | None = None,
+    organisation_id: str | None = None,
+    limit: int | None = None,
+) -> list[Patient]:
+    with uow:
+        return uow.patients.list(
+            status=status,
+            specialty=specialty,
+            precedence=precedence,
+            location_id=location_id,
+            organisation_id=organisation_id,
+            limit=limit,
+        )

@@ -1,0 +1,135 @@
+"""Registering organisations, facilities, agreements and capacity reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from medevac.domain.agreements import Agreement
+from medevac.domain.errors import InvalidValue, NotFound
+from medevac.domain.facilities import CapacityReport, Facility
+from medevac.domain.organisations import Organisation
+from medevac.domain.repositories import UnitOfWork
+from medevac.services.auditing import audit, utc_now
+
+
+def register_organisation(uow: UnitOfWork, organisation: Organisation, *, actor: str) -> None:
+    """Add an organisation; its id must be new."""
+    with uow:
+        if uow.organisations.find(organisation.id) is not None:
+            raise InvalidValue("id", f"organisation {organisation.id!r} already exists")
+        uow.organisations.add(organisation)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="organisation",
+            entity_id=organisation.id,
+            action="create",
+            before=None,
+            after=organisation,
+        )
+        uow.commit()
+
+
+def register_facility(uow: UnitOfWork, facility: Facility, *, actor: str) -> None:
+    """Add a facility run by a known organisation; its id must be new."""
+    with uow:
+        if uow.facilities.find(facility.id) is not None:
+            raise InvalidValue("id", f"facility {facility.id!r} already exists")
+        if uow.organisations.find(facility.operator_id) is None:
+            raise NotFound("organisation", facility.operator_id)
+        uow.facilities.add(facility)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="facility",
+            entity_id=facility.id,
+            action="create",
+            before=None,
+            after=facility,
+        )
+        uow.commit()
+
+
+def register_agreement(uow: UnitOfWork, agreement: Agreement, *, actor: str) -> None:
+    """Add an agreement between two known organisations."""
+    with uow:
+        if uow.agreements.find(agreement.id) is not None:
+            raise InvalidValue("id", f"agreement {agreement.id!r} already exists")
+        for org in (agreement.sending_organisation_id, agreement.receiving_organisation_id):
+            if uow.organisations.find(org) is None:
+                raise NotFound("organisation", org)
+        uow.agreements.add(agreement)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="agreement",
+            entity_id=agreement.id,
+            action="create",
+            before=None,
+            after=agreement,
+        )
+        uow.commit()
+
+
+def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> None:
+    """Record a capacity report for a specialty the facility offers."""
+    with uow:
+        facility = uow.facilities.get(report.facility_id)
+        if not facility.offers(report.specialty):
+            offered = ", ".join(sorted(facility.specialties)) or "none"
+            raise InvalidValue(
+                "specialty",
+                f"{facility.id} does not offer {report.specialty} (it offers: {offered})",
+            )
+        if report.reported_at > utc_now() + timedelta(minutes=5):
+            raise InvalidValue("reported_at", f"{report.reported_at.isoformat()} is in the future")
+        uow.capacity.add(report)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="capacity_report",
+            entity_id=f"{report.facility_id}/{report.specialty}",
+            action="report",
+            before=None,
+            after=report,
+            at=report.reported_at,
+        )
+        uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityLine:
+    """The latest report of one specialty at one facility, with its age at the time of asking."""
+
+    facility: Facility
+    report: CapacityReport
+    age: timedelta
+    stale: bool
+
+
+def current_capacity(
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    stale_after: timedelta,
+    facility_id: str | None = None,
+) -> list[CapacityLine]:
+    """Latest capacity per facility and specialty; staleness is derived from `now`."""
+    with uow:
+        if facility_id is not None:
+            uow.facilities.get(facility_id)
+        reports = uow.capacity.latest(facility_id)
+        facilities = uow.facilities.get_many({r.facility_id for r in reports})
+    return sorted(
+        (
+            CapacityLine(
+                facility=facilities[r.facility_id],
+                report=r,
+                age=r.age(now),
+                stale=r.is_stale(now, stale_after),
+            )
+            for r in reports
+        ),
+        key=lambda line: (line.facility.name, line.report.specialty),
+    )

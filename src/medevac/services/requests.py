@@ -1,0 +1,214 @@
+"""Treatment request use cases: draft, submit, answer, close."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+
+from medevac.domain.audit import snapshot
+from medevac.domain.errors import InvalidValue, LiveRequestConflict
+from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.repositories import UnitOfWork
+from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
+from medevac.domain.vocabulary import Specialty
+from medevac.services.auditing import audit, utc_now
+from medevac.services.patients import apply_move
+
+
+def new_request_id() -> str:
+    return f"REQ-{uuid.uuid4().hex[:8].upper()}"
+
+
+def create_request(
+    uow: UnitOfWork,
+    *,
+    from_organisation_id: str,
+    to_organisation_id: str,
+    patient_ids: Sequence[str] = (),
+    places: Mapping[Specialty, int] | None = None,
+    note: str = "",
+    actor: str,
+    request_id: str | None = None,
+) -> TreatmentRequest:
+    """Draft a request for selected patients of the sending organisation and/or places."""
+    with uow:
+        uow.organisations.get(from_organisation_id)
+        uow.organisations.get(to_organisation_id)
+        request = TreatmentRequest(
+            id=request_id or new_request_id(),
+            from_organisation_id=from_organisation_id,
+            to_organisation_id=to_organisation_id,
+            created_at=utc_now(),
+            note=note,
+        )
+        if uow.requests.find(request.id) is not None:
+            raise InvalidValue("id", f"request {request.id!r} already exists")
+        for patient_id in patient_ids:
+            patient = uow.patients.get(patient_id)
+            if patient.organisation_id != from_organisation_id:
+                raise InvalidValue(
+                    "patient",
+                    f"{patient_id} belongs to {patient.organisation_id}, "
+                    f"not to the sending organisation {from_organisation_id}",
+                )
+            if patient.status is not PatientStatus.SELECTED:
+                raise InvalidValue(
+                    "patient",
+                    f"{patient_id} is {patient.status}; only selected patients can be requested",
+                )
+            live = [r.id for r in uow.requests.live_for_patient(patient_id)]
+            request.add_patient(patient_id, live_elsewhere=live)
+        for specialty, count in (places or {}).items():
+            request.ask_for_places(specialty, count)
+        uow.requests.add(request)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="treatment_request",
+            entity_id=request.id,
+            action="create",
+            before=None,
+            after=request,
+        )
+        uow.commit()
+    return request
+
+
+def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> TreatmentRequest:
+    """Send a draft request; its patients become referred."""
+    with uow:
+        request = uow.requests.get(request_id)
+        before = snapshot(request)
+        for patient_id in request.open_patient_ids():
+            others = [r.id for r in uow.requests.live_for_patient(patient_id) if r.id != request.id]
+            if others:
+                raise LiveRequestConflict(
+                    f"patient {patient_id!r} is already on live request {others[0]}"
+                )
+        request.submit()
+        now = utc_now()
+        for patient_id in request.open_patient_ids():
+            apply_move(
+                uow,
+                uow.patients.get(patient_id),
+                PatientStatus.REFERRED,
+                actor=actor,
+                reason=f"referred to {request.to_organisation_id} on {request.id}",
+                role=ActorRole.COORDINATOR,
+                at=now,
+            )
+        uow.requests.update(request)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="treatment_request",
+            entity_id=request.id,
+            action="submit",
+            before=before,
+            after=request,
+            at=now,
+        )
+        uow.commit()
+    return request
+
+
+def respond_to_request(
+    uow: UnitOfWork,
+    request_id: str,
+    *,
+    patient_answers: Mapping[str, tuple[bool, str]] | None = None,
+    place_answers: Mapping[Specialty, tuple[int, str]] | None = None,
+    actor: str,
+) -> TreatmentRequest:
+    """Record the receiving side's answer; accepted patients become accepted, declined declined."""
+    with uow:
+        request = uow.requests.get(request_id)
+        before = snapshot(request)
+        pending = {p.patient_id for p in request.patients if p.decision is PatientDecision.PENDING}
+        outcome = request.respond(patient_answers, place_answers)
+        now = utc_now()
+        for line in request.patients:
+            if line.patient_id not in pending:
+                continue
+            target = (
+                PatientStatus.ACCEPTED
+                if line.decision is PatientDecision.ACCEPTED
+                else PatientStatus.DECLINED
+            )
+            apply_move(
+                uow,
+                uow.patients.get(line.patient_id),
+                target,
+                actor=actor,
+                reason=line.reason or f"{target} on {request.id}",
+                role=ActorRole.RECEIVING_FACILITY,
+                at=now,
+            )
+        uow.requests.update(request)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="treatment_request",
+            entity_id=request.id,
+            action=f"respond:{outcome}",
+            before=before,
+            after=request,
+            at=now,
+        )
+        uow.commit()
+    return request
+
+
+def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) -> TreatmentRequest:
+    """Close a request; patients still waiting for an answer return to the selected pool."""
+    with uow:
+        request = uow.requests.get(request_id)
+        before = snapshot(request)
+        waiting = [
+            p.patient_id
+            for p in request.patients
+            if p.decision is PatientDecision.PENDING and request.status is RequestStatus.SUBMITTED
+        ]
+        request.close(reason)
+        now = utc_now()
+        uow.requests.update(request)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="treatment_request",
+            entity_id=request.id,
+            action="close",
+            before=before,
+            after=request,
+            reason=reason,
+            at=now,
+        )
+        for patient_id in waiting:
+            patient = uow.patients.get(patient_id)
+            if patient.status is PatientStatus.REFERRED:
+                apply_move(
+                    uow,
+                    patient,
+                    PatientStatus.SELECTED,
+                    actor=actor,
+                    reason=f"request {request.id} closed: {reason}",
+                    role=ActorRole.COORDINATOR,
+                    at=now,
+                )
+        uow.commit()
+    return request
+
+
+def get_request(uow: UnitOfWork, request_id: str) -> TreatmentRequest:
+    with uow:
+        return uow.requests.get(request_id)
+
+
+def list_requests(
+    uow: UnitOfWork,
+    *,
+    status: RequestStatus | None = None,
+    organisation_id: str | None = None,
+) -> list[TreatmentRequest]:
+    with uow:
+        return uow.requests.list(status=status, organisation_id=organisation_id)

@@ -1,0 +1,494 @@
+"""Validated, frozen parameters of a field-hospital scenario.
+
+Every structure checks itself on construction, so an impossible value can never reach the
+model. ``scenario_from_dict`` reads plain JSON data, refuses unknown keys and reports the path of
+the first bad field (``case_mix[2].length_of_stay.mean_hours: must be > 0``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+HOURS_PER_DAY = 24
+_T = TypeVar("_T")
+
+
+class ParameterError(ValueError):
+    """A scenario value is missing, unknown or impossible; ``path`` names where."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+
+class DurationKind(StrEnum):
+    """Shape of a random duration."""
+
+    EXPONENTIAL = "exponential"
+    LOGNORMAL = "lognormal"
+    FIXED = "fixed"
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A random duration in hours: exponential (mean), lognormal (mean, sd) or fixed (mean)."""
+
+    kind: DurationKind
+    mean_hours: float
+    sd_hours: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require_finite("mean_hours", self.mean_hours)
+        _require_finite("sd_hours", self.sd_hours)
+        if self.mean_hours < 0:
+            raise ParameterError("mean_hours", "must be >= 0")
+        if self.kind is DurationKind.LOGNORMAL:
+            if self.mean_hours <= 0:
+                raise ParameterError("mean_hours", "must be > 0 for a lognormal duration")
+            if self.sd_hours <= 0:
+                raise ParameterError("sd_hours", "must be > 0 for a lognormal duration")
+        elif self.sd_hours != 0:
+            raise ParameterError("sd_hours", f"only a lognormal duration has sd_hours, not {self.kind}")
+
+    @staticmethod
+    def exponential(mean_hours: float) -> Duration:
+        return Duration(DurationKind.EXPONENTIAL, mean_hours)
+
+    @staticmethod
+    def lognormal(mean_hours: float, sd_hours: float) -> Duration:
+        return Duration(DurationKind.LOGNORMAL, mean_hours, sd_hours)
+
+    @staticmethod
+    def fixed(hours: float) -> Duration:
+        return Duration(DurationKind.FIXED, hours)
+
+
+@dataclass(frozen=True)
+class CaseClass:
+    """One class of the case mix and what happens to its patients after consultation.
+
+    After consultation a patient is referred onward with ``referral_probability``; otherwise they
+    need surgery with ``surgery_probability`` and a bed with ``admission_probability`` (drawn
+    independently; surgery comes first, then the bed).
+    """
+
+    name: str
+    share: float
+    consultation: Duration
+    surgery_probability: float = 0.0
+    surgery: Duration = field(default_factory=lambda: Duration.fixed(0.0))
+    admission_probability: float = 0.0
+    length_of_stay: Duration = field(default_factory=lambda: Duration.fixed(0.0))
+    referral_probability: float = 0.0
+    may_leave_unseen: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ParameterError("name", "must not be empty")
+        _require_finite("share", self.share)
+        if self.share <= 0:
+            raise ParameterError("share", "must be > 0")
+        for name in ("surgery_probability", "admission_probability", "referral_probability"):
+            value = getattr(self, name)
+            _require_finite(name, value)
+            if not 0.0 <= value <= 1.0:
+                raise ParameterError(name, f"must be between 0 and 1, got {value}")
+        if self.surgery_probability > 0 and self.surgery.mean_hours <= 0:
+            raise ParameterError("surgery.mean_hours", "must be > 0 when surgery_probability > 0")
+
+
+@dataclass(frozen=True)
+class TheatreHours:
+    """Hours of the day (0-24) in which an operation may start; 0-24 means around the clock."""
+
+    opens: float = 0.0
+    closes: float = 24.0
+
+    def __post_init__(self) -> None:
+        _require_finite("opens", self.opens)
+        _require_finite("closes", self.closes)
+        if not 0.0 <= self.opens < self.closes <= HOURS_PER_DAY:
+            raise ParameterError("opens", "need 0 <= opens < closes <= 24")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Consultation stations, operating tables (with their hours) and beds."""
+
+    consultation_stations: int
+    beds: int
+    operating_tables: int = 0
+    theatre_hours: TheatreHours = field(default_factory=TheatreHours)
+
+    def __post_init__(self) -> None:
+        _require_count("consultation_stations", self.consultation_stations, minimum=1)
+        _require_count("beds", self.beds, minimum=0)
+        _require_count("operating_tables", self.operating_tables, minimum=0)
+
+
+@dataclass(frozen=True)
+class Policies:
+    """Waiting limits; ``None`` means patients wait as long as it takes.
+
+    ``holding_wait_limit_hours``: a patient who needs a bed waits this long in the holding area
+    and is then referred on (0 means referred at once when no bed is free).
+    ``unseen_wait_limit_hours``: patients of a class that may leave unseen leave if their
+    consultation has not started within this time.
+    """
+
+    holding_wait_limit_hours: float | None = 4.0
+    unseen_wait_limit_hours: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("holding_wait_limit_hours", "unseen_wait_limit_hours"):
+            value = getattr(self, name)
+            if value is not None:
+                _require_finite(name, value)
+                if value < 0:
+                    raise ParameterError(name, "must be >= 0 or null")
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Poisson arrivals: a base daily rate, a day-by-day multiplier and an hour-of-day profile.
+
+    ``surge[d]`` multiplies the rate on day ``d`` (the last value holds for later days; empty
+    means 1). ``hourly_profile`` has 24 non-negative weights, normalised to mean 1 so the day's
+    total stays ``patients_per_day * surge[d]``.
+    """
+
+    patients_per_day: float
+    surge: tuple[float, ...] = ()
+    hourly_profile: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_finite("patients_per_day", self.patients_per_day)
+        if self.patients_per_day < 0:
+            raise ParameterError("patients_per_day", "must be >= 0")
+        for index, value in enumerate(self.surge):
+            _require_finite(f"surge[{index}]", value)
+            if value < 0:
+                raise ParameterError(f"surge[{index}]", "must be >= 0")
+        if self.hourly_profile:
+            if len(self.hourly_profile) != HOURS_PER_DAY:
+                raise ParameterError(
+                    "hourly_profile", f"needs 24 values, got {len(self.hourly_profile)}"
+                )
+            for index, value in enumerate(self.hourly_profile):
+                _require_finite(f"hourly_profile[{index}]", value)
+                if value < 0:
+                    raise ParameterError(f"hourly_profile[{index}]", "must be >= 0")
+            if sum(self.hourly_profile) <= 0:
+                raise ParameterError("hourly_profile", "needs at least one positive weight")
+
+    def hourly_rates(self, days: int) -> list[float]:
+        """Arrival rate (patients per hour) for each hour of a horizon of ``days`` days."""
+        profile = self.hourly_profile or (1.0,) * HOURS_PER_DAY
+        scale = HOURS_PER_DAY / sum(profile)
+        rates: list[float] = []
+        for day in range(days):
+            multiplier = self.surge[min(day, len(self.surge) - 1)] if self.surge else 1.0
+            per_hour = self.patients_per_day * multiplier / HOURS_PER_DAY
+            rates.extend(per_hour * weight * scale for weight in profile)
+        return rates
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete field-hospital scenario: arrivals, case mix, resources, policies, horizon.
+
+    Statistics on patients (counts and waits) cover arrivals after ``warmup_days``; occupancy
+    and queue series cover the whole horizon. Patients who arrive within the horizon are followed
+    until they leave, even after it ends.
+    """
+
+    name: str
+    days: int
+    arrivals: Arrivals
+    case_mix: tuple[CaseClass, ...]
+    resources: Resources
+    policies: Policies = field(default_factory=Policies)
+    warmup_days: int = 0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ParameterError("name", "must not be empty")
+        _require_count("days", self.days, minimum=1)
+        _require_count("warmup_days", self.warmup_days, minimum=0)
+        if self.warmup_days >= self.days:
+            raise ParameterError("warmup_days", "must be smaller than days")
+        if not self.case_mix:
+            raise ParameterError("case_mix", "needs at least one class")
+        names = [case.name for case in self.case_mix]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ParameterError(f"case_mix[{index}].name", f"duplicate class {name!r}")
+        needs_theatre = any(case.surgery_probability > 0 for case in self.case_mix)
+        if needs_theatre and self.resources.operating_tables == 0:
+            raise ParameterError(
+                "resources.operating_tables", "a class needs surgery but there is no table"
+            )
+
+    def class_shares(self) -> list[float]:
+        """Shares of the case mix normalised to sum to 1."""
+        total = sum(case.share for case in self.case_mix)
+        return [case.share / total for case in self.case_mix]
+
+
+# --- reading plain data ---------------------------------------------------------------------
+
+
+def scenario_from_dict(data: object) -> Scenario:
+    """Build a validated ``Scenario`` from JSON-like data; raise ``ParameterError`` naming the path."""
+    reader = _Reader(data, "")
+    obj = reader.object(
+        required=("name", "days", "arrivals", "case_mix", "resources"),
+        optional=("policies", "warmup_days", "description", "$schema"),
+    )
+    arrivals_reader = _Reader(obj["arrivals"], "arrivals")
+    arrivals_obj = arrivals_reader.object(
+        required=("patients_per_day",), optional=("surge", "hourly_profile")
+    )
+    arrivals = arrivals_reader.build(
+        Arrivals,
+        patients_per_day=_number(arrivals_obj["patients_per_day"], "arrivals.patients_per_day"),
+        surge=tuple(_numbers(arrivals_obj.get("surge", []), "arrivals.surge")),
+        hourly_profile=tuple(
+            _numbers(arrivals_obj.get("hourly_profile", []), "arrivals.hourly_profile")
+        ),
+    )
+    case_data = obj["case_mix"]
+    if not isinstance(case_data, list):
+        raise ParameterError("case_mix", "must be a list")
+    cases = tuple(_case_from_dict(item, f"case_mix[{i}]") for i, item in enumerate(case_data))
+    resources = _resources_from_dict(obj["resources"], "resources")
+    policies = _policies_from_dict(obj.get("policies", {}), "policies")
+    return reader.build(
+        Scenario,
+        name=_string(obj["name"], "name"),
+        days=_integer(obj["days"], "days"),
+        arrivals=arrivals,
+        case_mix=cases,
+        resources=resources,
+        policies=policies,
+        warmup_days=_integer(obj.get("warmup_days", 0), "warmup_days"),
+        description=_string(obj.get("description", ""), "description"),
+    )
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """Plain JSON data that ``scenario_from_dict`` reads back to an equal scenario."""
+    return {
+        "name": scenario.name,
+        "description": scenario.description,
+        "days": scenario.days,
+        "warmup_days": scenario.warmup_days,
+        "arrivals": {
+            "patients_per_day": scenario.arrivals.patients_per_day,
+            "surge": list(scenario.arrivals.surge),
+            "hourly_profile": list(scenario.arrivals.hourly_profile),
+        },
+        "case_mix": [
+            {
+                "name": case.name,
+                "share": case.share,
+                "consultation": _duration_to_dict(case.consultation),
+                "surgery_probability": case.surgery_probability,
+                "surgery": _duration_to_dict(case.surgery),
+                "admission_probability": case.admission_probability,
+                "length_of_stay": _duration_to_dict(case.length_of_stay),
+                "referral_probability": case.referral_probability,
+                "may_leave_unseen": case.may_leave_unseen,
+            }
+            for case in scenario.case_mix
+        ],
+        "resources": {
+            "consultation_stations": scenario.resources.consultation_stations,
+            "beds": scenario.resources.beds,
+            "operating_tables": scenario.resources.operating_tables,
+            "theatre_hours": {
+                "opens": scenario.resources.theatre_hours.opens,
+                "closes": scenario.resources.theatre_hours.closes,
+            },
+        },
+        "policies": {
+            "holding_wait_limit_hours": scenario.policies.holding_wait_limit_hours,
+            "unseen_wait_limit_hours": scenario.policies.unseen_wait_limit_hours,
+        },
+    }
+
+
+def _duration_to_dict(duration: Duration) -> dict[str, Any]:
+    data: dict[str, Any] = {"distribution": str(duration.kind), "mean_hours": duration.mean_hours}
+    if duration.kind is DurationKind.LOGNORMAL:
+        data["sd_hours"] = duration.sd_hours
+    return data
+
+
+def _case_from_dict(data: object, path: str) -> CaseClass:
+    reader = _Reader(data, path)
+    obj = reader.object(
+        required=("name", "share", "consultation"),
+        optional=(
+            "surgery_probability",
+            "surgery",
+            "admission_probability",
+            "length_of_stay",
+            "referral_probability",
+            "may_leave_unseen",
+        ),
+    )
+    kwargs: dict[str, Any] = {
+        "name": _string(obj["name"], f"{path}.name"),
+        "share": _number(obj["share"], f"{path}.share"),
+        "consultation": _duration_from_dict(obj["consultation"], f"{path}.consultation"),
+    }
+    for key in ("surgery_probability", "admission_probability", "referral_probability"):
+        if key in obj:
+            kwargs[key] = _number(obj[key], f"{path}.{key}")
+    for key in ("surgery", "length_of_stay"):
+        if key in obj:
+            kwargs[key] = _duration_from_dict(obj[key], f"{path}.{key}")
+    if "may_leave_unseen" in obj:
+        value = obj["may_leave_unseen"]
+        if not isinstance(value, bool):
+            raise ParameterError(f"{path}.may_leave_unseen", "must be true or false")
+        kwargs["may_leave_unseen"] = value
+    if kwargs.get("admission_probability", 0.0) > 0 and "length_of_stay" not in obj:
+        raise ParameterError(f"{path}.length_of_stay", "required when admission_probability > 0")
+    return reader.build(CaseClass, **kwargs)
+
+
+def _duration_from_dict(data: object, path: str) -> Duration:
+    reader = _Reader(data, path)
+    obj = reader.object(required=("distribution", "mean_hours"), optional=("sd_hours",))
+    kind_text = _string(obj["distribution"], f"{path}.distribution")
+    try:
+        kind = DurationKind(kind_text)
+    except ValueError:
+        choices = ", ".join(k.value for k in DurationKind)
+        raise ParameterError(
+            f"{path}.distribution", f"unknown distribution {kind_text!r} (use {choices})"
+        ) from None
+    return reader.build(
+        Duration,
+        kind=kind,
+        mean_hours=_number(obj["mean_hours"], f"{path}.mean_hours"),
+        sd_hours=_number(obj.get("sd_hours", 0.0), f"{path}.sd_hours"),
+    )
+
+
+def _resources_from_dict(data: object, path: str) -> Resources:
+    reader = _Reader(data, path)
+    obj = reader.object(
+        required=("consultation_stations", "beds"),
+        optional=("operating_tables", "theatre_hours"),
+    )
+    hours = TheatreHours()
+    if "theatre_hours" in obj:
+        hours_reader = _Reader(obj["theatre_hours"], f"{path}.theatre_hours")
+        hours_obj = hours_reader.object(required=("opens", "closes"), optional=())
+        hours = hours_reader.build(
+            TheatreHours,
+            opens=_number(hours_obj["opens"], f"{path}.theatre_hours.opens"),
+            closes=_number(hours_obj["closes"], f"{path}.theatre_hours.closes"),
+        )
+    return reader.build(
+        Resources,
+        consultation_stations=_integer(
+            obj["consultation_stations"], f"{path}.consultation_stations"
+        ),
+        beds=_integer(obj["beds"], f"{path}.beds"),
+        operating_tables=_integer(obj.get("operating_tables", 0), f"{path}.operating_tables"),
+        theatre_hours=hours,
+    )
+
+
+def _policies_from_dict(data: object, path: str) -> Policies:
+    reader = _Reader(data, path)
+    obj = reader.object(
+        required=(), optional=("holding_wait_limit_hours", "unseen_wait_limit_hours")
+    )
+    kwargs: dict[str, Any] = {}
+    for key in ("holding_wait_limit_hours", "unseen_wait_limit_hours"):
+        if key in obj:
+            value = obj[key]
+            kwargs[key] = None if value is None else _number(value, f"{path}.{key}")
+    return reader.build(Policies, **kwargs)
+
+
+class _Reader:
+    """Reads one JSON object at ``path`` and re-raises validation errors with the full path."""
+
+    def __init__(self, data: object, path: str) -> None:
+        self.data = data
+        self.path = path
+
+    def object(self, required: Sequence[str], optional: Sequence[str]) -> Mapping[str, object]:
+        if not isinstance(self.data, Mapping):
+            raise ParameterError(self.path or "(top level)", "must be a JSON object")
+        allowed = set(required) | set(optional)
+        for key in self.data:
+            if key not in allowed:
+                raise ParameterError(
+                    self._join(str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
+        for key in required:
+            if key not in self.data:
+                raise ParameterError(self._join(key), "required")
+        return self.data
+
+    def build(self, cls: type[_T], **kwargs: Any) -> _T:
+        try:
+            return cls(**kwargs)
+        except ParameterError as error:
+            raise ParameterError(self._join(error.path), error.reason) from None
+
+    def _join(self, key: str) -> str:
+        if not key:
+            return self.path
+        return f"{self.path}.{key}" if self.path else key
+
+
+def _number(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(path, f"must be a number, got {value!r}")
+    result = float(value)
+    _require_finite(path, result)
+    return result
+
+
+def _numbers(value: object, path: str) -> list[float]:
+    if not isinstance(value, list):
+        raise ParameterError(path, "must be a list of numbers")
+    return [_number(item, f"{path}[{index}]") for index, item in enumerate(value)]
+
+
+def _integer(value: object, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(path, f"must be a whole number, got {value!r}")
+    return value
+
+
+def _string(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        raise ParameterError(path, f"must be a string, got {value!r}")
+    return value
+
+
+def _require_finite(path: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ParameterError(path, f"must be a finite number, got {value!r}")
+
+
+def _require_count(path: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(path, f"must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ParameterError(path, f"must be >= {minimum}, got {value}")

@@ -1,0 +1,165 @@
+"""Engines and schema migrations.
+
+`create_engine_for(url)` makes an engine tuned for the backend (SQLite: foreign keys on, WAL,
+synchronous=NORMAL; PostgreSQL through psycopg 3, URL `postgresql+psycopg://...`).
+Alembic is driven from code: the migration scripts ship inside the package, no alembic.ini.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _json_default(value: Any) -> Any:
+    """Encode the values that audit snapshots commonly hold."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} value {value!r} cannot be stored as JSON")
+
+
+def dumps_json(value: Any) -> str:
+    """The JSON encoder used for every JSON column."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute("PRAGMA cache_size=-65536")
+    finally:
+        cursor.close()
+
+
+def create_engine_for(url: str) -> Engine:
+    """A new engine for `url` (SQLite file or memory, or PostgreSQL via psycopg 3)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        in_memory = parsed.database in (None, "", ":memory:")
+        if in_memory:
+            engine = create_engine(
+                url,
+                json_serializer=dumps_json,
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+            )
+        else:
+            engine = create_engine(url, json_serializer=dumps_json)
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() not in ("psycopg", ""):
+            raise ValueError(
+                f"database URL {parsed.render_as_string(hide_password=True)}: use the psycopg 3 "
+                "driver, as in postgresql+psycopg://user@host:5432/dbname"
+            )
+        if parsed.get_driver_name() == "":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, json_serializer=dumps_json, pool_pre_ping=True)
+    raise ValueError(
+        f"database URL {parsed.render_as_string(hide_password=True)}: unsupported backend "
+        f"{backend!r}; use sqlite:///path/to/file.db or postgresql+psycopg://user@host/dbname"
+    )
+
+
+def engine_for(url: str) -> Engine:
+    """The shared engine for `url`, created on first use."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = create_engine_for(url)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every shared engine (tests call this before dropping a database)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at the packaged migrations (no alembic.ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def _run(url: str, action: str, revision: str) -> None:
+    config = alembic_config()
+    engine = create_engine_for(url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            if action == "upgrade":
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at `url` up to `revision` (creating every table on an empty one)."""
+    _run(url, "upgrade", revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at `url` down to `revision` ("base" removes every table)."""
+    _run(url, "downgrade", revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this version of medevac."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration scripts found in {MIGRATIONS_DIR}")
+    return head
+
+
+def is_up_to_date(url: str) -> bool:
+    """True when the database at `url` is migrated to the newest revision."""
+    return current_revision(url) == head_revision()

@@ -1,0 +1,106 @@
+"""Treatment requests: statuses, answers with reasons, one live request per patient."""
+
+from __future__ import annotations
+
+import pytest
+
+from medevac.domain.errors import IllegalTransition, InvalidValue, LiveRequestConflict
+from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
+from medevac.domain.vocabulary import Specialty
+from tests.unit.domain.factories import T0
+
+
+def draft(*patients: str) -> TreatmentRequest:
+    request = TreatmentRequest("REQ-1", "ORG-A", "ORG-B", T0)
+    for p in patients:
+        request.add_patient(p)
+    return request
+
+
+def submitted(*patients: str) -> TreatmentRequest:
+    request = draft(*patients)
+    request.submit()
+    return request
+
+
+def test_all_patients_accepted_makes_the_request_accepted() -> None:
+    request = submitted("P1", "P2")
+    assert request.respond({"P1": (True, ""), "P2": (True, "")}) is RequestStatus.ACCEPTED
+    assert [p.decision for p in request.patients] == [PatientDecision.ACCEPTED] * 2
+
+
+def test_some_declined_makes_it_partially_accepted_with_a_reason_per_patient() -> None:
+    request = submitted("P1", "P2")
+    outcome = request.respond({"P1": (True, ""), "P2": (False, "no neurosurgery bed")})
+    assert outcome is RequestStatus.PARTIALLY_ACCEPTED
+    assert request.line("P2").reason == "no neurosurgery bed"
+
+
+def test_a_decline_without_a_reason_is_refused_and_changes_nothing() -> None:
+    request = submitted("P1", "P2")
+    with pytest.raises(InvalidValue, match="'P2' is declined without a reason"):
+        request.respond({"P1": (False, "full"), "P2": (False, " ")})
+    assert request.status is RequestStatus.SUBMITTED
+    assert all(p.decision is PatientDecision.PENDING for p in request.patients)
+
+
+def test_every_pending_patient_needs_an_answer() -> None:
+    with pytest.raises(InvalidValue, match="'P2' has no answer"):
+        submitted("P1", "P2").respond({"P1": (True, "")})
+
+
+def test_all_declined_makes_it_declined_and_final() -> None:
+    request = submitted("P1")
+    assert request.respond({"P1": (False, "outside agreement")}) is RequestStatus.DECLINED
+    with pytest.raises(IllegalTransition):
+        request.close("done")
+
+
+def test_places_shortfall_needs_a_reason() -> None:
+    request = draft()
+    request.ask_for_places(Specialty.OPHTHALMOLOGY, 5)
+    request.submit()
+    with pytest.raises(InvalidValue, match="3 of 5 without a reason"):
+        request.respond(place_answers={Specialty.OPHTHALMOLOGY: (3, "")})
+    outcome = request.respond(place_answers={Specialty.OPHTHALMOLOGY: (3, "two surgeons away")})
+    assert outcome is RequestStatus.PARTIALLY_ACCEPTED
+
+
+def test_cannot_submit_an_empty_request() -> None:
+    request = draft()
+    with pytest.raises(IllegalTransition, match="no patients and no places"):
+        request.submit()
+    assert request.status is RequestStatus.DRAFT
+
+
+def test_only_a_submitted_request_is_answered() -> None:
+    with pytest.raises(IllegalTransition, match="only a submitted request"):
+        draft("P1").respond({"P1": (True, "")})
+
+
+def test_a_patient_on_another_live_request_cannot_be_added() -> None:
+    request = draft()
+    with pytest.raises(LiveRequestConflict, match="already on live request REQ-9"):
+        request.add_patient("P1", live_elsewhere=["REQ-9"])
+
+
+def test_withdrawing_the_last_patient_closes_the_request() -> None:
+    request = submitted("P1", "P2")
+    assert request.withdraw_patient("P1", "patient died") is False
+    assert request.withdraw_patient("P2", "patient cancelled") is True
+    assert request.status is RequestStatus.CLOSED
+    assert "no patients left" in request.closed_reason
+    assert request.open_patient_ids() == []
+
+
+def test_a_request_cannot_go_to_its_own_sender() -> None:
+    with pytest.raises(InvalidValue, match="another organisation"):
+        TreatmentRequest("R", "ORG-A", "ORG-A", T0)
+
+
+def test_closed_requests_hold_no_patients() -> None:
+    request = submitted("P1")
+    request.respond({"P1": (True, "")})
+    assert request.open_patient_ids() == ["P1"]
+    request.close("all admitted")
+    assert request.open_patient_ids() == []

@@ -1,0 +1,167 @@
+"""Screening missions, facilities, capacity reports, cost policies, agreements and patients."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from medevac.domain.agreements import Agreement
+from medevac.domain.errors import InvalidValue
+from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
+from medevac.domain.geography import Coordinates, country_code
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Patient
+from medevac.domain.screening import ScreeningDecision, ScreeningMission, ScreeningOutcome
+from medevac.domain.vocabulary import (
+    Capability,
+    FacilityKind,
+    HaveBedType,
+    Mobility,
+    OrganisationKind,
+    Precedence,
+    SpecialNeed,
+    Specialty,
+)
+from tests.unit.domain.factories import T0
+
+
+def mission() -> ScreeningMission:
+    m = ScreeningMission("SCR-1", "ORG-B", "Lviv", T0.date(), T0.date() + timedelta(days=3))
+    for p in ("P1", "P2", "P3", "P4"):
+        m.add_candidate(p)
+    return m
+
+
+def test_mission_counts_examined_selected_deferred_declined() -> None:
+    m = mission()
+    m.decide("P1", ScreeningDecision(ScreeningOutcome.SELECT, "dr.a", "", T0))
+    m.decide("P2", ScreeningDecision(ScreeningOutcome.DEFER, "dr.a", "reassess in 2 weeks", T0))
+    m.decide("P3", ScreeningDecision(ScreeningOutcome.DECLINE, "dr.b", "treatable at home", T0))
+    report = m.report()
+    assert (report.candidates, report.examined, report.pending) == (4, 3, 1)
+    assert (report.selected, report.deferred, report.declined) == (1, 1, 1)
+
+
+def test_a_decline_at_screening_needs_criteria_notes() -> None:
+    with pytest.raises(InvalidValue, match="criteria_notes"):
+        ScreeningDecision(ScreeningOutcome.DECLINE, "dr.b", "", T0)
+
+
+def test_a_decision_names_the_clinician() -> None:
+    with pytest.raises(InvalidValue, match="clinician"):
+        ScreeningDecision(ScreeningOutcome.SELECT, " ", "", T0)
+
+
+def test_a_decision_outside_the_mission_dates_is_refused() -> None:
+    late = T0 + timedelta(days=10)
+    with pytest.raises(InvalidValue, match="outside the mission's dates"):
+        mission().decide("P1", ScreeningDecision(ScreeningOutcome.SELECT, "dr", "", late))
+
+
+def test_capacity_report_staleness_is_derived_from_the_time_of_asking() -> None:
+    report = CapacityReport("F1", Specialty.NEUROLOGY, 3, 10, 1, 2, reported_at=T0)
+    assert not report.is_stale(T0 + timedelta(hours=23))
+    assert report.is_stale(T0 + timedelta(hours=25))
+    assert report.is_stale(T0 + timedelta(hours=3), stale_after=timedelta(hours=2))
+    assert report.expected_available(72) == 5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"available": -1}, "available"),
+        ({"available": 30}, "available"),
+        ({"plus_24h": -2}, "plus_24h"),
+    ],
+)
+def test_impossible_capacity_figures_are_refused(kwargs: dict[str, int], field: str) -> None:
+    values = {"available": 3, "baseline": 10, "plus_24h": 0, "plus_72h": 0} | kwargs
+    with pytest.raises(InvalidValue, match=field):
+        CapacityReport("F1", Specialty.NEUROLOGY, reported_at=T0, **values)
+
+
+def test_cost_policy_prices_bed_days() -> None:
+    assert CostPolicy.free().cost_of(30) == 0
+    assert CostPolicy.tariff("450.50", "EUR").cost_of(10) == Decimal("4505.00")
+    with pytest.raises(InvalidValue, match="currency"):
+        CostPolicy.tariff(10, "XXY")
+
+
+def test_facility_matches_needs_against_capabilities() -> None:
+    field_hospital = Facility(
+        "FH-1",
+        "Field hospital",
+        FacilityKind.EMT_TYPE_2,
+        "ORG-B",
+        "UA",
+        Coordinates(49.99, 36.23),
+        specialties=frozenset({Specialty.GENERAL_SURGERY}),
+        capabilities=frozenset({Capability.PAEDIATRIC}),
+        total_beds=100,
+        daily_outpatient_throughput=420,
+    )
+    assert field_hospital.meets(frozenset({SpecialNeed.PAEDIATRIC}))
+    assert field_hospital.unmet_needs(frozenset({SpecialNeed.VENTILATOR})) == [
+        SpecialNeed.VENTILATOR
+    ]
+
+
+def test_only_field_hospitals_report_outpatient_throughput() -> None:
+    with pytest.raises(InvalidValue, match="only field hospitals"):
+        Facility(
+            "H", "Hospital", FacilityKind.HOSPITAL, "ORG", "PL", Coordinates(52.2, 21.0),
+            daily_outpatient_throughput=10,
+        )  # fmt: skip
+
+
+def test_countries_are_iso_3166() -> None:
+    assert country_code("ukraine") == "UA"
+    assert country_code("pol") == "PL"
+    with pytest.raises(InvalidValue, match="not an ISO 3166"):
+        Organisation("O", "Ministry", OrganisationKind.MINISTRY_OF_HEALTH, "Atlantis")
+
+
+def test_haversine_distance_between_kyiv_and_warsaw() -> None:
+    kyiv, warsaw = Coordinates(50.4501, 30.5234), Coordinates(52.2297, 21.0122)
+    # Independent check by the spherical law of cosines on the same sphere.
+    p1, p2 = math.radians(kyiv.lat), math.radians(warsaw.lat)
+    dl = math.radians(warsaw.lon - kyiv.lon)
+    central = math.acos(math.sin(p1) * math.sin(p2) + math.cos(p1) * math.cos(p2) * math.cos(dl))
+    assert kyiv.distance_km(warsaw) == pytest.approx(6371.0088 * central, rel=1e-9)
+    assert 680 < kyiv.distance_km(warsaw) < 700
+
+
+def test_every_specialty_maps_to_a_have_bed_type() -> None:
+    assert Specialty.BURNS.have_bed_type is HaveBedType.BURN
+    assert Specialty.MAXILLOFACIAL_SURGERY.have_service is None
+    assert all(s.have_bed_type in HaveBedType for s in Specialty)
+
+
+def test_agreement_covers_specialties_while_in_force() -> None:
+    agreement = Agreement(
+        "AG-1", "ORG-A", "ORG-B", frozenset({Specialty.NEUROLOGY}), 24, CostPolicy.free(),
+        date(2026, 1, 1), date(2026, 12, 31),
+    )  # fmt: skip
+    assert agreement.covers(Specialty.NEUROLOGY, date(2026, 6, 1))
+    assert not agreement.covers(Specialty.NEUROLOGY, date(2027, 1, 1))
+    assert not agreement.covers(Specialty.BURNS, date(2026, 6, 1))
+    assert agreement.remaining_quota(20) == 4
+
+
+def test_a_patient_needs_a_specialty_and_lists_each_once() -> None:
+    def build(specialties: tuple[Specialty, ...]) -> Patient:
+        return Patient("P", "ORG", specialties, Precedence.ROUTINE, Mobility.AMBULATORY)
+
+    with pytest.raises(InvalidValue, match="at least one specialty"):
+        build(())
+    with pytest.raises(InvalidValue, match="twice"):
+        build((Specialty.NEUROLOGY, Specialty.NEUROLOGY))
+    assert build((Specialty.NEUROLOGY, Specialty.REHABILITATION)).primary_specialty == "neurology"
+
+
+def test_seats_and_litters_of_a_patient_party() -> None:
+    litter = Patient("P", "O", (Specialty.BURNS,), Precedence.URGENT, Mobility.LITTER, companions=2)
+    assert (litter.litters_needed, litter.seats_needed) == (1, 2)
