@@ -229,6 +229,12 @@ class Scenario:
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise ParameterError(f"case_mix[{index}].name", f"duplicate class {name!r}")
+        needs_bed = any(case.admission_probability > 0 for case in self.case_mix)
+        if needs_bed and self.resources.beds == 0 and self.policies.holding_wait_limit_hours is None:
+            raise ParameterError(
+                "policies.holding_wait_limit_hours",
+                "a class needs a bed, there are no beds and no holding limit: patients would wait forever",
+            )
         needs_theatre = any(case.surgery_probability > 0 for case in self.case_mix)
         if needs_theatre and self.resources.operating_tables == 0:
             raise ParameterError(

@@ -174,8 +174,8 @@ patients = Table(
     Column("companions", Integer, nullable=False),
     Column("fit_to_transport", Boolean, nullable=False),
     Column("expected_length_of_stay_days", Integer, nullable=True),
-    # Where the patient is (a facility or place id; not constrained, places may be external).
-    _id("location_id", nullable=True),
+    # The facility where the patient is now (hospital, staging hub, field hospital).
+    _id("location_id", ForeignKey("facilities.id"), nullable=True),
     _code("status"),
     _version(),
     Index(None, "status"),

@@ -1,0 +1,1 @@
+"""The `medevac` command line (Typer + Rich)."""

@@ -1,0 +1,37 @@
+"""`medevac audit list`: the audit trail."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from medevac.cli.context import console, unit_of_work, when
+
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of every change.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("list")
+def list_audit(
+    entity_type: str = typer.Option(None, help="patient, facility, treatment_request, ..."),
+    entity_id: str = typer.Option(None, help="Only this entity."),
+    limit: int = typer.Option(50, min=1, help="Show at most this many (newest first)."),
+    changes: bool = typer.Option(False, help="Also print before and after."),
+) -> None:
+    """Show audit records, newest first."""
+    uow = unit_of_work()
+    with uow:
+        records = uow.audit.list(entity_type=entity_type, entity_id=entity_id, limit=limit)
+    table = Table("when", "actor", "entity", "action", "reason", title=f"{len(records)} records")
+    for r in records:
+        table.add_row(when(r.at), r.actor, f"{r.entity_type} {r.entity_id}", r.action, r.reason)
+    console.print(table)
+    if changes:
+        for r in records:
+            console.print(f"{r.entity_type} {r.entity_id} {r.action}")
+            console.print_json(json.dumps({"before": r.before, "after": r.after}))

@@ -1,0 +1,71 @@
+"""What every command needs: consoles, settings, a unit of work on a ready database, formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from rich.console import Console
+from sqlalchemy.engine import make_url
+
+from medevac.config import get_settings
+from medevac.domain.repositories import UnitOfWork
+from medevac.store.database import is_up_to_date
+from medevac.store.unit_of_work import SqlUnitOfWork
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A problem the user can fix; shown as one line without a traceback."""
+
+
+def database_url() -> str:
+    return get_settings().database_url
+
+
+def shown_url(url: str) -> str:
+    """The database URL with any password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@lru_cache(maxsize=4)
+def _checked(url: str) -> str:
+    if not is_up_to_date(url):
+        raise UserError(
+            f"the database at {shown_url(url)} is not initialised or not up to date; "
+            "run `medevac db upgrade` first"
+        )
+    return url
+
+
+def unit_of_work() -> UnitOfWork:
+    """A unit of work on the configured database, refusing a database without the schema."""
+    return SqlUnitOfWork(_checked(database_url()))
+
+
+def actor(name: str | None) -> str:
+    return name or get_settings().actor
+
+
+def stale_after() -> timedelta:
+    return timedelta(hours=get_settings().stale_after_hours)
+
+
+def age_text(age: timedelta) -> str:
+    """'3 h 05 min ago', '2 d 4 h ago'."""
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 0:
+        return "in the future"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h ago"
+    if hours:
+        return f"{hours} h {mins:02d} min ago"
+    return f"{mins} min ago"
+
+
+def when(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M %Z")

@@ -1,0 +1,170 @@
+"""Entry point of the `medevac` command: sub-commands, and one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
+
+from medevac import __version__
+from medevac.cli import (
+    audit_commands,
+    patient_commands,
+    registry_commands,
+    request_commands,
+    screening_commands,
+)
+from medevac.cli.context import (
+    UserError,
+    actor,
+    console,
+    database_url,
+    err_console,
+    shown_url,
+    unit_of_work,
+)
+from medevac.domain.errors import DomainError
+from medevac.services.demo import DemoSummary, build_demo
+from medevac.store.database import current_revision, head_revision, upgrade
+
+
+class MedevacGroup(TyperGroup):
+    """Turns errors the user can fix into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer.Context, typed loosely: typer vendors click
+        try:
+            return super().invoke(ctx)
+        except (DomainError, UserError) as error:
+            err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from error
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            err_console.print(
+                f"error: database {shown_url(database_url())}: {reason}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from error
+
+
+app = typer.Typer(
+    cls=MedevacGroup,
+    no_args_is_help=True,
+    help="medevac: registry, regulating engine and planning for medical evacuation.",
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+db_app = typer.Typer(no_args_is_help=True, help="Create and migrate the database.")
+app.add_typer(db_app, name="db")
+registry_commands.register(app)
+patient_commands.register(app)
+request_commands.register(app)
+screening_commands.register(app)
+audit_commands.register(app)
+
+
+def _register_optional() -> None:
+    """Commands of other modules: import/export, planning and simulation."""
+    import importlib
+
+    for name in ("transfer_commands", "plan_commands", "simulation_commands"):
+        try:
+            module = importlib.import_module(f"medevac.cli.{name}")
+        except ModuleNotFoundError:  # TEMPORARY while the modules are written
+            continue
+        module.register(app)
+
+
+_register_optional()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """medevac: registry, regulating engine and planning for medical evacuation."""
+    if version:
+        console.print(f"medevac {__version__}")
+        raise typer.Exit(0)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: str = typer.Argument("head", help="Target revision (default: the newest)."),
+) -> None:
+    """Build or migrate the schema of the configured database (MEDEVAC_DATABASE_URL)."""
+    url = database_url()
+    upgrade(url, revision)
+    console.print(f"database {shown_url(url)} is at revision {current_revision(url)}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the database URL and whether its schema is up to date."""
+    url = database_url()
+    current, head = current_revision(url), head_revision()
+    state = "up to date" if current == head else "needs `medevac db upgrade`"
+    console.print(
+        f"database {shown_url(url)}: revision {current or 'none'} (newest {head}), {state}"
+    )
+
+
+@app.command("demo")
+def demo(by: str = typer.Option(None, "--actor", help="Name recorded in the audit trail.")) -> None:
+    """Build the demo scenario in the configured database and print what it holds."""
+    summary = build_demo(unit_of_work(), actor=actor(by))
+    print_demo_summary(summary)
+
+
+def print_demo_summary(summary: DemoSummary) -> None:
+    if summary.already_present:
+        console.print("[yellow]The demo scenario is already in this database; nothing added.[/]")
+    else:
+        console.print("[green]Demo scenario built.[/]")
+    console.print(f"Database: {shown_url(database_url())}")
+    facilities = Table(title="Facilities", show_edge=False)
+    facilities.add_column("kind")
+    facilities.add_column("count", justify="right")
+    for kind, count in summary.facilities_by_kind.items():
+        facilities.add_row(kind, str(count))
+    patients = Table(title="Patients by status", show_edge=False)
+    patients.add_column("status")
+    patients.add_column("count", justify="right")
+    for status, count in summary.patients_by_status.items():
+        patients.add_row(status, str(count))
+    console.print(f"Organisations: {summary.organisations}")
+    console.print(facilities)
+    console.print(patients)
+    s = summary.screening
+    console.print(
+        f"Screening mission: examined {s.examined} of {s.candidates}, selected {s.selected}, "
+        f"deferred {s.deferred}, declined {s.declined}"
+    )
+    r = summary.request
+    console.print(
+        f"Treatment request {r.id}: {r.from_organisation_id} -> {r.to_organisation_id}, "
+        f"{len(r.patients)} patients, {r.status}"
+    )
+    a = summary.agreement
+    quota = a.quota if a.quota is not None else "no quota"
+    console.print(
+        f"Agreement {a.id}: {a.receiving_organisation_id} treats patients of "
+        f"{a.sending_organisation_id}, {len(a.specialties)} specialties, quota {quota}, "
+        f"{a.cost_policy.describe()}"
+    )
+    console.print(
+        "Next: [bold]medevac patients list --status referred[/], "
+        "[bold]medevac facilities capacity show[/], [bold]medevac screening report SCR-DEMO-001[/]"
+    )
+
+
+def main() -> None:
+    app(prog_name="medevac")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""`medevac patients ...`: list, show with timeline, move through the lifecycle."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from medevac.cli.context import actor, console, unit_of_work, when
+from medevac.domain.lifecycle import ALLOWED_TRANSITIONS, ActorRole, PatientStatus
+from medevac.domain.vocabulary import Precedence, Specialty
+from medevac.services.patients import list_patients, move_patient, patient_file
+
+patients_app = typer.Typer(no_args_is_help=True, help="Patients and their lifecycle.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(patients_app, name="patients")
+
+
+@patients_app.command("list")
+def list_command(
+    status: PatientStatus = typer.Option(None, help="Only patients in this status."),
+    specialty: Specialty = typer.Option(None, help="Only patients needing this specialty."),
+    precedence: Precedence = typer.Option(None, help="Only patients of this precedence."),
+    location: str = typer.Option(None, help="Only patients at this facility id."),
+    organisation: str = typer.Option(None, help="Only patients of this organisation id."),
+    limit: int = typer.Option(200, min=1, help="Show at most this many."),
+) -> None:
+    """List patients, filtered by status, specialty, precedence, location or organisation."""
+    rows = list_patients(
+        unit_of_work(),
+        status=status,
+        specialty=specialty,
+        precedence=precedence,
+        location_id=location,
+        organisation_id=organisation,
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    table = Table(
+        "id",
+        "status",
+        "precedence",
+        "triage",
+        "specialties",
+        "mobility",
+        "needs",
+        "location",
+        title=f"{len(rows)}{'+' if more else ''} patients",
+    )
+    for p in rows:
+        table.add_row(
+            p.id,
+            p.status,
+            p.precedence,
+            p.triage,
+            ", ".join(p.required_specialties),
+            p.mobility,
+            ", ".join(sorted(p.special_needs)),
+            p.location_id or "",
+        )
+    console.print(table)
+    if more:
+        console.print(f"[yellow]more than {limit} match: narrow the filters or raise --limit[/]")
+
+
+@patients_app.command("show")
+def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
+    """Show a patient with conditions, requests and the full timeline of moves."""
+    record = patient_file(unit_of_work(), patient_id)
+    p = record.patient
+    console.print(f"[bold]{p.id}[/]  status [bold]{p.status}[/]  (version {p.version})")
+    console.print(
+        f"Organisation {p.organisation_id}; precedence {p.precedence}; triage {p.triage}; "
+        f"{p.mobility}, {p.companions} companion(s); fit to transport: "
+        f"{'yes' if p.fit_to_transport else 'no'}"
+    )
+    console.print(f"Needs: {', '.join(p.required_specialties)} (primary first)")
+    if p.special_needs:
+        console.print(f"Special needs: {', '.join(sorted(p.special_needs))}")
+    if p.expected_length_of_stay_days:
+        console.print(f"Expected stay: {p.expected_length_of_stay_days} days")
+    console.print(f"Location: {p.location_id or 'unknown'}")
+    ident = p.identity
+    details = [
+        ident.name,
+        ident.sex.value if ident.sex else "",
+        f"born {ident.birth_date}" if ident.birth_date else "",
+        ident.nationality or "",
+        ident.service_status.value,
+        ident.affiliation,
+    ]
+    console.print(f"Identity: {', '.join(d for d in details if d) or 'not recorded'}")
+    for c in p.conditions:
+        console.print(f"Condition: {c.body_region}, {c.mechanism}: {c.description}")
+    for r in record.requests:
+        line = r.line(p.id)
+        console.print(
+            f"Request {r.id} ({r.status}) to {r.to_organisation_id}: {line.decision}"
+            + (f" ({line.reason})" if line.reason else "")
+        )
+    timeline = Table("when", "from", "to", "by", "role", "why", title="Timeline")
+    for change in p.history:
+        timeline.add_row(
+            when(change.at),
+            change.from_status or "",
+            change.to_status,
+            change.actor,
+            change.role,
+            change.reason,
+        )
+    console.print(timeline)
+    allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[p.status])) or "none (final)"
+    console.print(f"Allowed next moves: {allowed}")
+
+
+@patients_app.command("move")
+def move(
+    patient_id: str = typer.Argument(..., help="Patient id."),
+    status: PatientStatus = typer.Argument(..., help="Target status."),
+    reason: str = typer.Option("", help="Why (required for declines, deaths, cancellations)."),
+    by: str = typer.Option(None, "--actor", help="Who makes the move (audit trail)."),
+    role: ActorRole = typer.Option(ActorRole.COORDINATOR, help="In which role."),
+    expected_version: int = typer.Option(
+        None, help="Refuse if the patient changed since this version was read."
+    ),
+) -> None:
+    """Move a patient to another status, if the lifecycle allows it."""
+    change = move_patient(
+        unit_of_work(),
+        patient_id,
+        status,
+        actor=actor(by),
+        reason=reason,
+        role=role,
+        expected_version=expected_version,
+    )
+    console.print(f"{patient_id}: {change.from_status} -> {change.to_status}")

@@ -1,0 +1,171 @@
+"""`medevac requests ...`: treatment requests between organisations."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from medevac.cli.context import UserError, actor, console, unit_of_work, when
+from medevac.domain.requests import RequestStatus, TreatmentRequest
+from medevac.domain.vocabulary import Specialty
+from medevac.services.requests import (
+    close_request,
+    create_request,
+    get_request,
+    list_requests,
+    respond_to_request,
+    submit_request,
+)
+
+requests_app = typer.Typer(no_args_is_help=True, help="Treatment requests between organisations.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(requests_app, name="requests")
+
+
+def _specialty(text: str, option: str) -> Specialty:
+    try:
+        return Specialty(text.strip())
+    except ValueError as error:
+        known = ", ".join(Specialty)
+        raise UserError(f"{option}: {text!r} is not a specialty (known: {known})") from error
+
+
+def _places(values: list[str]) -> dict[Specialty, int]:
+    """SPECIALTY=N pairs."""
+    places: dict[Specialty, int] = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if not count.strip().isdigit():
+            raise UserError(f"--places: {value!r} is not SPECIALTY=NUMBER")
+        places[_specialty(name, "--places")] = int(count)
+    return places
+
+
+def _print_request(r: TreatmentRequest) -> None:
+    console.print(
+        f"[bold]{r.id}[/] {r.from_organisation_id} -> {r.to_organisation_id}: [bold]{r.status}[/]"
+        f" (created {when(r.created_at)})"
+    )
+    if r.note:
+        console.print(f"Note: {r.note}")
+    if r.closed_reason:
+        console.print(f"Closed: {r.closed_reason}")
+    if r.patients:
+        table = Table("patient", "decision", "reason", title=f"{len(r.patients)} patients")
+        for line in r.patients:
+            table.add_row(line.patient_id, line.decision, line.reason)
+        console.print(table)
+    if r.places:
+        table = Table("specialty", "asked", "granted", "reason", title="Places")
+        for p in r.places:
+            granted = "" if p.accepted is None else str(p.accepted)
+            table.add_row(p.specialty, str(p.requested), granted, p.reason)
+        console.print(table)
+
+
+@requests_app.command("create")
+def create(
+    from_org: str = typer.Option(..., "--from", help="Sending organisation id."),
+    to_org: str = typer.Option(..., "--to", help="Receiving organisation id."),
+    patient: list[str] = typer.Option([], "--patient", "-p", help="Selected patient id (repeat)."),
+    places: list[str] = typer.Option([], help="SPECIALTY=N places asked for (repeat)."),
+    note: str = typer.Option("", help="Free text for the receiving side."),
+    by: str = typer.Option(None, "--actor", help="Who drafts it (audit trail)."),
+) -> None:
+    """Draft a treatment request for selected patients and/or a number of places."""
+    request = create_request(
+        unit_of_work(),
+        from_organisation_id=from_org,
+        to_organisation_id=to_org,
+        patient_ids=patient,
+        places=_places(places),
+        note=note,
+        actor=actor(by),
+    )
+    console.print(f"drafted {request.id}; send it with `medevac requests submit {request.id}`")
+
+
+@requests_app.command("list")
+def list_command(
+    status: RequestStatus = typer.Option(None, help="Only requests in this status."),
+    organisation: str = typer.Option(None, help="Only requests from or to this organisation."),
+) -> None:
+    """List treatment requests."""
+    rows = list_requests(unit_of_work(), status=status, organisation_id=organisation)
+    table = Table("id", "from", "to", "status", "patients", "places", "created")
+    for r in rows:
+        table.add_row(
+            r.id,
+            r.from_organisation_id,
+            r.to_organisation_id,
+            r.status,
+            str(len(r.patients)),
+            str(sum(p.requested for p in r.places)),
+            when(r.created_at),
+        )
+    console.print(table)
+
+
+@requests_app.command("show")
+def show(request_id: str = typer.Argument(..., help="Request id.")) -> None:
+    """Show a request with the answer for every patient and specialty."""
+    _print_request(get_request(unit_of_work(), request_id))
+
+
+@requests_app.command("submit")
+def submit(
+    request_id: str = typer.Argument(..., help="Request id."),
+    by: str = typer.Option(None, "--actor", help="Who sends it (audit trail)."),
+) -> None:
+    """Send a draft request; its patients become referred."""
+    request = submit_request(unit_of_work(), request_id, actor=actor(by))
+    console.print(f"{request.id} submitted: {len(request.open_patient_ids())} patients referred")
+
+
+@requests_app.command("respond")
+def respond(
+    request_id: str = typer.Argument(..., help="Request id."),
+    accept: list[str] = typer.Option([], help="Patient id to accept (repeat)."),
+    decline: list[str] = typer.Option([], help="PATIENT=REASON to decline (repeat)."),
+    accept_all: bool = typer.Option(False, help="Accept every patient not declined."),
+    grant: list[str] = typer.Option(
+        [], help="SPECIALTY=N[:REASON] places granted; a shortfall needs a reason (repeat)."
+    ),
+    by: str = typer.Option(None, "--actor", help="Who answers for the receiving side."),
+) -> None:
+    """Answer a submitted request: accept, partially accept or decline, with reasons."""
+    uow = unit_of_work()
+    request = get_request(uow, request_id)
+    answers: dict[str, tuple[bool, str]] = dict.fromkeys(accept, (True, ""))
+    for value in decline:
+        patient_id, sep, reason = value.partition("=")
+        if not sep or not reason.strip():
+            raise UserError(f"--decline: {value!r} is not PATIENT=REASON")
+        answers[patient_id.strip()] = (False, reason.strip())
+    if accept_all:
+        for line in request.patients:
+            answers.setdefault(line.patient_id, (True, ""))
+    granted: dict[Specialty, tuple[int, str]] = {}
+    for value in grant:
+        name, _, rest = value.partition("=")
+        count, _, reason = rest.partition(":")
+        if not count.strip().isdigit():
+            raise UserError(f"--grant: {value!r} is not SPECIALTY=N[:REASON]")
+        granted[_specialty(name, "--grant")] = (int(count), reason.strip())
+    result = respond_to_request(
+        uow, request_id, patient_answers=answers, place_answers=granted, actor=actor(by)
+    )
+    _print_request(result)
+
+
+@requests_app.command("close")
+def close(
+    request_id: str = typer.Argument(..., help="Request id."),
+    reason: str = typer.Option(..., help="Why the request is closed."),
+    by: str = typer.Option(None, "--actor", help="Who closes it (audit trail)."),
+) -> None:
+    """Close a request; patients still waiting for an answer return to selected."""
+    request = close_request(unit_of_work(), request_id, reason=reason, actor=actor(by))
+    console.print(f"{request.id} closed: {request.closed_reason}")

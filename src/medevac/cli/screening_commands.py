@@ -1,0 +1,153 @@
+"""`medevac screening ...`: screening missions and their decisions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import typer
+from rich.table import Table
+
+from medevac.cli.context import UserError, actor, console, unit_of_work, when
+from medevac.domain.screening import ScreeningOutcome
+from medevac.services.screening import (
+    add_candidates,
+    create_mission,
+    list_missions,
+    mission_report,
+    record_decision,
+)
+
+screening_app = typer.Typer(no_args_is_help=True, help="Screening missions of visiting teams.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(screening_app, name="screening")
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise UserError(f"{option}: {text!r} is not a date like 2026-11-20") from error
+
+
+@screening_app.command("create")
+def create(
+    team: str = typer.Option(..., help="Organisation id of the visiting team."),
+    place: str = typer.Option(..., help="Where the team examines candidates."),
+    starts: str = typer.Option(..., "--from", help="First day (YYYY-MM-DD)."),
+    ends: str = typer.Option(..., "--to", help="Last day (YYYY-MM-DD)."),
+    member: list[str] = typer.Option([], help="Team member (repeat)."),
+    facility: str = typer.Option(None, help="Facility id where the mission works, if one."),
+    by: str = typer.Option(None, "--actor", help="Who plans it (audit trail)."),
+) -> None:
+    """Plan a screening mission."""
+    mission = create_mission(
+        unit_of_work(),
+        team_organisation_id=team,
+        place=place,
+        starts_on=_date(starts, "--from"),
+        ends_on=_date(ends, "--to"),
+        team_members=member,
+        facility_id=facility,
+        actor=actor(by),
+    )
+    console.print(
+        f"planned {mission.id}; add candidates with `medevac screening add {mission.id} ...`"
+    )
+
+
+@screening_app.command("add")
+def add(
+    mission_id: str = typer.Argument(..., help="Mission id."),
+    patients: list[str] = typer.Argument(..., help="Patient ids to put before the team."),
+    by: str = typer.Option(None, "--actor", help="Who adds them (audit trail)."),
+) -> None:
+    """Add candidates to a mission; they move to screening."""
+    mission = add_candidates(unit_of_work(), mission_id, patients, actor=actor(by))
+    console.print(f"{mission.id}: {len(mission.candidates)} candidates")
+
+
+@screening_app.command("decide")
+def decide(
+    mission_id: str = typer.Argument(..., help="Mission id."),
+    patient_id: str = typer.Argument(..., help="Candidate patient id."),
+    outcome: ScreeningOutcome = typer.Argument(..., help="select, defer or decline."),
+    clinician: str = typer.Option(..., help="The clinician who decides."),
+    notes: str = typer.Option("", help="Criteria notes (required to defer or decline)."),
+    at: str = typer.Option(None, help="When decided (ISO 8601 with zone); default now."),
+) -> None:
+    """Record a decision on a candidate; the patient moves to selected, deferred or declined."""
+    decided_at = None
+    if at:
+        try:
+            decided_at = datetime.fromisoformat(at)
+        except ValueError as error:
+            raise UserError(f"--at: {at!r} is not an ISO 8601 time") from error
+    decision = record_decision(
+        unit_of_work(),
+        mission_id,
+        patient_id,
+        outcome,
+        clinician=clinician,
+        criteria_notes=notes,
+        decided_at=decided_at,
+    )
+    console.print(f"{patient_id}: {decision.outcome} by {decision.clinician}")
+
+
+@screening_app.command("report")
+def report(
+    mission_id: str = typer.Argument(..., help="Mission id."),
+    candidates: bool = typer.Option(False, help="Also list every candidate and decision."),
+) -> None:
+    """Counts of a mission: examined, selected, deferred, declined."""
+    mission, counts = mission_report(unit_of_work(), mission_id)
+    console.print(
+        f"[bold]{mission.id}[/] by {mission.team_organisation_id} at {mission.place}, "
+        f"{mission.starts_on} to {mission.ends_on}"
+    )
+    if mission.team_members:
+        console.print(f"Team: {', '.join(mission.team_members)}")
+    table = Table("candidates", "examined", "selected", "deferred", "declined", "pending")
+    table.add_row(
+        *(
+            str(v)
+            for v in (
+                counts.candidates,
+                counts.examined,
+                counts.selected,
+                counts.deferred,
+                counts.declined,
+                counts.pending,
+            )
+        )
+    )
+    console.print(table)
+    if candidates:
+        listing = Table("patient", "decision", "clinician", "when", "criteria")
+        for patient_id, d in mission.candidates.items():
+            if d is None:
+                listing.add_row(patient_id, "pending", "", "", "")
+            else:
+                listing.add_row(
+                    patient_id, d.outcome, d.clinician, when(d.decided_at), d.criteria_notes
+                )
+        console.print(listing)
+
+
+@screening_app.command("list")
+def list_command() -> None:
+    """List screening missions with their counts."""
+    table = Table("id", "team", "place", "dates", "examined", "selected")
+    for m in list_missions(unit_of_work()):
+        r = m.report()
+        table.add_row(
+            m.id,
+            m.team_organisation_id,
+            m.place,
+            f"{m.starts_on}..{m.ends_on}",
+            f"{r.examined}/{r.candidates}",
+            str(r.selected),
+        )
+    console.print(table)

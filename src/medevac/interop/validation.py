@@ -1,0 +1,141 @@
+"""Checking the rows of a file against the columns of its kind, collecting every error.
+
+Column problems (unknown or missing columns) are reported once for the file, then every row
+is validated with the kind's pydantic model; a bad row never hides the errors of later rows.
+Cross-references to the registry are checked by the import service, which has the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from medevac.interop.records import RowError
+from medevac.interop.rows import RecordSpec, decode_csv_row
+from medevac.interop.tables import FileFormat, RawTable
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    """A row that passed column validation: its number and the values it sets."""
+
+    row: int
+    #: Column -> value for the columns the row sets (a JSON object may leave some out).
+    values: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ParsedTable:
+    """The valid rows of a file and the errors of the others."""
+
+    rows: list[ParsedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[list[Any]]] = {}
+
+
+def _adapter(model: type[Any]) -> TypeAdapter[list[Any]]:
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    return _ADAPTERS[model]
+
+
+def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
+    """Validate every row of `table` as a `spec.kind` record; duplicates of a key are errors."""
+    result = ParsedTable(errors=list(table.errors))
+    columns = spec.columns
+    known = set(columns)
+    is_csv = table.format is FileFormat.CSV
+
+    # Columns, once per file.
+    present: dict[str, int] = {}
+    if table.header is not None:
+        seen: set[str] = set()
+        for name in table.header:
+            if name in seen:
+                result.errors.append(RowError(1, name, "column appears twice in the header"))
+            seen.add(name)
+            present.setdefault(name, 1)
+    else:
+        for number, item in table.rows:
+            for name in item:
+                present.setdefault(name, number)
+    unknown = [name for name in present if name not in known]
+    for name in unknown:
+        result.errors.append(
+            RowError(
+                present[name],
+                name or "(blank)",
+                f"unknown column; the columns are: {', '.join(columns)}",
+            )
+        )
+    missing = {name for name in spec.required_columns if name not in present}
+    for name in sorted(missing, key=columns.index):
+        result.errors.append(RowError(1 if is_csv else None, name, "required column is missing"))
+
+    # Rows: decode CSV cells into JSON shapes, then validate all rows in one pass.
+    numbers: list[int] = []
+    items: list[dict[str, Any]] = []
+    for number, item in table.rows:
+        if is_csv:
+            decoded, problems = decode_csv_row(spec, {k: v for k, v in item.items() if k in known})
+            for column, reason in problems.items():
+                result.errors.append(RowError(number, column, reason))
+            if problems:
+                continue
+            item = decoded
+        elif unknown:
+            item = {k: v for k, v in item.items() if k in known}
+        numbers.append(number)
+        items.append(item)
+
+    adapter = _adapter(spec.row_model)
+    try:
+        models = adapter.validate_python(items)
+    except ValidationError as error:
+        bad: set[int] = set()
+        for detail in error.errors(include_url=False):
+            index = detail["loc"][0]
+            assert isinstance(index, int)
+            bad.add(index)
+            column = str(detail["loc"][1]) if len(detail["loc"]) > 1 else "-"
+            if detail["type"] == "missing" and column in missing:
+                continue  # reported once for the file
+            result.errors.append(RowError(numbers[index], column, _reason(detail, is_csv)))
+        keep = [i for i in range(len(items)) if i not in bad]
+        numbers = [numbers[i] for i in keep]
+        models = adapter.validate_python([items[i] for i in keep])
+
+    first_row: dict[Hashable, int] = {}
+    for number, model in zip(numbers, models, strict=True):
+        values = model.model_dump(exclude_unset=True)
+        key = spec.key(values)
+        if key in first_row:
+            column = "id" if "id" in known else "reported_at"
+            what = "id" if column == "id" else "facility, specialty and reported_at"
+            result.errors.append(
+                RowError(number, column, f"duplicate of row {first_row[key]} (same {what})")
+            )
+            continue
+        first_row[key] = number
+        result.rows.append(ParsedRow(number, values))
+    return result
+
+
+def _reason(detail: ErrorDetails, is_csv: bool) -> str:
+    """A readable reason for one pydantic error, naming the list item or sub-field."""
+    if detail["type"] == "missing":
+        return "is required but empty" if is_csv else "is required"
+    message = detail["msg"]
+    message = message[0].lower() + message[1:]
+    place = ""
+    for part in detail["loc"][2:]:
+        place += f" item {part + 1}" if isinstance(part, int) else f" {part}"
+    value = detail.get("input")
+    shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
+    return f"{place.strip()}: {message}{shown}" if place else f"{message}{shown}"

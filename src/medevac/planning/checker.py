@@ -1,0 +1,127 @@
+"""Independent plan checker: recomputes feasibility and the objective from problem and plan alone.
+
+Deliberately shares nothing with the engines except the problem/plan types and the haversine
+formula, so that a bug in an engine's model cannot hide behind the same bug in its own check.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from medevac.domain.geography import haversine_km
+from medevac.planning.plan import Plan
+from medevac.planning.problem import Problem
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What the checker found: violated rules (empty when feasible) and the recomputed objective."""
+
+    violations: tuple[str, ...]
+    objective: float
+    terms: dict[str, float]
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+    def objective_matches(self, reported: float, rel_tol: float = 1e-6) -> bool:
+        """Whether a reported objective equals the recomputed one to ``rel_tol`` relative."""
+        return abs(reported - self.objective) <= rel_tol * max(1.0, abs(self.objective))
+
+
+def check_plan(problem: Problem, plan: Plan) -> CheckReport:
+    """Recompute every feasibility rule and every objective term of ``plan`` for ``problem``."""
+    bad: list[str] = []
+    patients = {p.id: p for p in problem.patients}
+    facilities = {f.id: f for f in problem.facilities}
+    horizon = problem.horizon_days
+    w = problem.weights
+
+    seen: set[str] = set()
+    placed: dict[str, tuple[str, int]] = {}
+    for a in plan.assignments:
+        if a.patient not in patients:
+            bad.append(f"assignment of unknown patient {a.patient!r}")
+            continue
+        if a.patient in seen:
+            bad.append(f"patient {a.patient!r} appears more than once")
+            continue
+        seen.add(a.patient)
+        placed[a.patient] = (a.facility, a.day)
+    for u in plan.unplaced:
+        if u.patient not in patients:
+            bad.append(f"unplaced entry for unknown patient {u.patient!r}")
+        elif u.patient in seen:
+            bad.append(f"patient {u.patient!r} appears more than once")
+        else:
+            seen.add(u.patient)
+    for pid in patients:
+        if pid not in seen:
+            bad.append(f"patient {pid!r} is neither assigned nor listed as unplaced")
+
+    occupied: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * horizon)
+    admitted: dict[tuple[str, int], int] = defaultdict(int)
+    terms = dict.fromkeys(("unplaced", "wait", "late", "travel", "group_split", "change"), 0.0)
+    for pid, patient in patients.items():
+        rule = problem.precedences[patient.precedence]
+        where = placed.get(pid)
+        if where is None:
+            terms["unplaced"] += w.unplaced * rule.weight
+            if patient.current is not None:
+                terms["change"] += w.change
+            continue
+        fid, day = where
+        facility = facilities.get(fid)
+        if facility is None:
+            bad.append(f"patient {pid!r} assigned to unknown facility {fid!r}")
+            continue
+        if not patient.earliest_day <= day < horizon:
+            bad.append(
+                f"patient {pid!r} admitted on day {day}, "
+                f"outside {patient.earliest_day}..{horizon - 1}"
+            )
+            continue
+        if patient.specialty not in facility.beds:
+            bad.append(f"patient {pid!r}: {fid} has no {patient.specialty} beds")
+        missing = patient.needs - facility.capabilities
+        if missing:
+            bad.append(f"patient {pid!r}: {fid} lacks {', '.join(sorted(missing))}")
+        if facility.accepts_from is not None and patient.organisation not in facility.accepts_from:
+            bad.append(f"patient {pid!r}: {fid} does not accept {patient.organisation!r}")
+        km = haversine_km(patient.lat, patient.lon, facility.lat, facility.lon)
+        if patient.max_distance_km is not None and km > patient.max_distance_km:
+            bad.append(f"patient {pid!r}: {fid} is {km:.1f} km away, max {patient.max_distance_km}")
+        beds = occupied[(fid, patient.specialty)]
+        for d in range(day, min(day + patient.length_of_stay_days, horizon)):
+            beds[d] += 1
+        admitted[(fid, day)] += 1
+        terms["wait"] += rule.weight * w.wait_per_day * day
+        terms["late"] += rule.weight * w.late_per_day * max(0, day - rule.deadline_day)
+        terms["travel"] += w.travel_per_km * km
+        if patient.current is not None and patient.current.facility != fid:
+            terms["change"] += w.change
+
+    for (fid, specialty), beds in occupied.items():
+        facility = facilities[fid]
+        free = facility.beds.get(specialty)
+        if free is None:
+            continue
+        for d, used in enumerate(beds):
+            if used > free[d]:
+                bad.append(f"{fid} {specialty} day {d}: {used} beds used, {free[d]} free")
+    for (fid, day), count in admitted.items():
+        limit = facilities[fid].daily_admission_limit
+        if limit is not None and count > limit:
+            bad.append(f"{fid} day {day}: {count} admissions, limit {limit}")
+
+    used_by_group: dict[str, set[str]] = defaultdict(set)
+    for pid, (fid, _day) in placed.items():
+        group = patients[pid].group
+        if group is not None:
+            used_by_group[group].add(fid)
+    for used in used_by_group.values():
+        terms["group_split"] += w.group_split * (len(used) - 1)
+
+    return CheckReport(tuple(bad), sum(terms.values()), terms)

@@ -1,0 +1,417 @@
+"""Read and validate an allocation problem from JSON, reporting every error with its path."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from medevac.domain.vocabulary import Specialty
+from medevac.planning.problem import (
+    CurrentPlacement,
+    Facility,
+    Patient,
+    PrecedenceRule,
+    Problem,
+    Weights,
+)
+
+MAX_HORIZON_DAYS = 366
+KNOWN_SPECIALTIES = frozenset(s.value for s in Specialty)
+WEIGHT_KEYS = ("unplaced", "wait_per_day", "late_per_day", "travel_per_km", "group_split", "change")
+
+
+class ProblemError(ValueError):
+    """The problem file is wrong; ``errors`` lists every problem found as ``path: reason``."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        shown = "; ".join(self.errors[:5])
+        more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
+        super().__init__(f"{len(self.errors)} error(s) in problem: {shown}{more}")
+
+
+class _Reader:
+    """Collects errors while reading typed fields out of untyped JSON."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, path: str, reason: str) -> None:
+        self.errors.append(f"{path}: {reason}")
+
+    def obj(
+        self, value: Any, path: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> Mapping[str, Any] | None:
+        if not isinstance(value, Mapping):
+            self.error(path, f"must be an object, got {_kind(value)}")
+            return None
+        for key in required:
+            if key not in value:
+                self.error(_join(path, key), "is missing")
+        allowed = set(required) | set(optional)
+        for key in value:
+            if key not in allowed:
+                self.error(
+                    _join(path, str(key)),
+                    f"is not a known key (allowed: {', '.join(sorted(allowed))})",
+                )
+        return value
+
+    def integer(
+        self, value: Any, path: str, low: int | None = None, high: int | None = None
+    ) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(path, f"must be a whole number, got {_show(value)}")
+            return low if low is not None else 0
+        if isinstance(value, float) and not value.is_integer():
+            self.error(path, f"must be a whole number, got {_show(value)}")
+            return low if low is not None else 0
+        number = int(value)
+        if low is not None and number < low:
+            self.error(path, f"must be at least {low}, got {number}")
+            return low
+        if high is not None and number > high:
+            self.error(path, f"must be at most {high}, got {number}")
+            return high
+        return number
+
+    def number(
+        self, value: Any, path: str, low: float | None = None, high: float | None = None
+    ) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            self.error(path, f"must be a finite number, got {_show(value)}")
+            return low if low is not None else 0.0
+        number = float(value)
+        if low is not None and number < low:
+            self.error(path, f"must be at least {low:g}, got {number:g}")
+            return low
+        if high is not None and number > high:
+            self.error(path, f"must be at most {high:g}, got {number:g}")
+            return high
+        return number
+
+    def text(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.error(path, f"must be a non-empty string, got {_show(value)}")
+            return ""
+        return value
+
+    def text_set(self, value: Any, path: str) -> frozenset[str]:
+        if not isinstance(value, list):
+            self.error(path, f"must be a list of strings, got {_kind(value)}")
+            return frozenset()
+        return frozenset(self.text(item, f"{path}[{i}]") for i, item in enumerate(value))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if _is_json(value) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def parse_problem(data: Any) -> Problem:
+    """Validate a decoded problem document; raise ProblemError listing every error found."""
+    r = _Reader()
+    root = r.obj(data, "", ("horizon_days", "precedences", "weights", "facilities", "patients"))
+    if root is None:
+        raise ProblemError(r.errors)
+    horizon = r.integer(root.get("horizon_days", 1), "horizon_days", 1, MAX_HORIZON_DAYS)
+    precedences = _parse_precedences(r, root.get("precedences", {}), horizon)
+    weights = _parse_weights(r, root.get("weights", {}))
+    facilities = _parse_facilities(r, root.get("facilities", []), horizon)
+    offered = {s for f in facilities for s in f.beds}
+    facility_ids = {f.id for f in facilities}
+    patients = _parse_patients(
+        r, root.get("patients", []), horizon, precedences, offered, facility_ids
+    )
+    if r.errors:
+        raise ProblemError(r.errors)
+    return Problem(horizon, precedences, weights, tuple(facilities), tuple(patients))
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Read a problem JSON file; raise ProblemError (never another exception) when it is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProblemError([f"{path}: cannot be read ({exc.strerror or exc})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ProblemError([f"{path}: is not UTF-8 text"]) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProblemError(
+            [f"{path}: is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+        ) from exc
+    return parse_problem(data)
+
+
+def _parse_precedences(r: _Reader, value: Any, horizon: int) -> dict[str, PrecedenceRule]:
+    rules: dict[str, PrecedenceRule] = {}
+    if not isinstance(value, Mapping):
+        r.error("precedences", f"must be an object, got {_kind(value)}")
+        return rules
+    if not value:
+        r.error("precedences", "must define at least one precedence")
+    for name, spec in value.items():
+        path = f"precedences.{name}"
+        if not str(name).strip():
+            r.error(path, "precedence names must be non-empty")
+        body = r.obj(spec, path, ("weight", "deadline_day"))
+        if body is None:
+            continue
+        weight = r.number(body.get("weight", 0), f"{path}.weight", 0.0)
+        deadline = r.integer(body.get("deadline_day", 0), f"{path}.deadline_day", 0)
+        rules[str(name)] = PrecedenceRule(weight, deadline)
+    return rules
+
+
+def _parse_weights(r: _Reader, value: Any) -> Weights:
+    body = r.obj(value, "weights", WEIGHT_KEYS)
+    numbers = dict.fromkeys(WEIGHT_KEYS, 0.0)
+    if body is not None:
+        for key in WEIGHT_KEYS:
+            if key in body:
+                numbers[key] = r.number(body[key], f"weights.{key}", 0.0)
+    return Weights(**numbers)
+
+
+def _parse_facilities(r: _Reader, value: Any, horizon: int) -> list[Facility]:
+    facilities: list[Facility] = []
+    if not isinstance(value, list):
+        r.error("facilities", f"must be a list, got {_kind(value)}")
+        return facilities
+    seen: dict[str, int] = {}
+    for i, item in enumerate(value):
+        path = f"facilities[{i}]"
+        body = r.obj(
+            item,
+            path,
+            ("id", "lat", "lon", "beds"),
+            ("capabilities", "accepts_from", "daily_admission_limit"),
+        )
+        if body is None:
+            continue
+        fid = r.text(body.get("id", ""), f"{path}.id") if "id" in body else ""
+        if fid and fid in seen:
+            r.error(f"{path}.id", f"{fid!r} duplicates facilities[{seen[fid]}].id")
+        elif fid:
+            seen[fid] = i
+        lat = r.number(body.get("lat", 0.0), f"{path}.lat", -90.0, 90.0)
+        lon = r.number(body.get("lon", 0.0), f"{path}.lon", -180.0, 180.0)
+        beds = _parse_beds(r, body.get("beds", {}), f"{path}.beds", horizon)
+        caps = (
+            r.text_set(body["capabilities"], f"{path}.capabilities")
+            if "capabilities" in body
+            else frozenset()
+        )
+        accepts = (
+            r.text_set(body["accepts_from"], f"{path}.accepts_from")
+            if "accepts_from" in body
+            else None
+        )
+        limit = (
+            r.integer(body["daily_admission_limit"], f"{path}.daily_admission_limit", 0)
+            if "daily_admission_limit" in body
+            else None
+        )
+        facilities.append(Facility(fid, lat, lon, beds, caps, accepts, limit))
+    return facilities
+
+
+def _parse_beds(r: _Reader, value: Any, path: str, horizon: int) -> dict[str, tuple[int, ...]]:
+    beds: dict[str, tuple[int, ...]] = {}
+    if not isinstance(value, Mapping):
+        r.error(path, f"must be an object mapping specialty to beds, got {_kind(value)}")
+        return beds
+    for specialty, count in value.items():
+        spath = f"{path}.{specialty}"
+        if not str(specialty).strip():
+            r.error(spath, "specialty names must be non-empty")
+            continue
+        if isinstance(count, list):
+            if len(count) != horizon:
+                r.error(spath, f"has {len(count)} daily values; horizon_days is {horizon}")
+                continue
+            beds[str(specialty)] = tuple(
+                r.integer(c, f"{spath}[{d}]", 0) for d, c in enumerate(count)
+            )
+        else:
+            beds[str(specialty)] = (r.integer(count, spath, 0),) * horizon
+    return beds
+
+
+def _parse_patients(
+    r: _Reader,
+    value: Any,
+    horizon: int,
+    precedences: Mapping[str, PrecedenceRule],
+    offered: set[str],
+    facility_ids: set[str],
+) -> list[Patient]:
+    patients: list[Patient] = []
+    if not isinstance(value, list):
+        r.error("patients", f"must be a list, got {_kind(value)}")
+        return patients
+    seen: dict[str, int] = {}
+    for i, item in enumerate(value):
+        path = f"patients[{i}]"
+        body = r.obj(
+            item,
+            path,
+            ("id", "lat", "lon", "specialty", "precedence", "length_of_stay_days"),
+            ("earliest_day", "needs", "organisation", "group", "max_distance_km", "current"),
+        )
+        if body is None:
+            continue
+        pid = r.text(body.get("id", ""), f"{path}.id") if "id" in body else ""
+        if pid and pid in seen:
+            r.error(f"{path}.id", f"{pid!r} duplicates patients[{seen[pid]}].id")
+        elif pid:
+            seen[pid] = i
+        lat = r.number(body.get("lat", 0.0), f"{path}.lat", -90.0, 90.0)
+        lon = r.number(body.get("lon", 0.0), f"{path}.lon", -180.0, 180.0)
+        specialty = (
+            r.text(body.get("specialty", ""), f"{path}.specialty") if "specialty" in body else ""
+        )
+        if specialty and specialty not in offered and specialty not in KNOWN_SPECIALTIES:
+            r.error(
+                f"{path}.specialty",
+                f"{json.dumps(specialty)} is not offered by any facility "
+                "and is not a known specialty",
+            )
+        precedence = (
+            r.text(body.get("precedence", ""), f"{path}.precedence") if "precedence" in body else ""
+        )
+        if precedence and precedence not in precedences:
+            r.error(
+                f"{path}.precedence",
+                f"{json.dumps(precedence)} is not defined in precedences "
+                f"({', '.join(sorted(precedences)) or 'none defined'})",
+            )
+        stay = r.integer(body.get("length_of_stay_days", 1), f"{path}.length_of_stay_days", 1)
+        earliest = r.integer(body.get("earliest_day", 0), f"{path}.earliest_day", 0, horizon - 1)
+        needs = r.text_set(body["needs"], f"{path}.needs") if "needs" in body else frozenset()
+        organisation = (
+            r.text(body["organisation"], f"{path}.organisation") if "organisation" in body else None
+        )
+        group = r.text(body["group"], f"{path}.group") if "group" in body else None
+        max_distance = (
+            r.number(body["max_distance_km"], f"{path}.max_distance_km", 0.0)
+            if "max_distance_km" in body
+            else None
+        )
+        current = (
+            _parse_current(r, body["current"], f"{path}.current", horizon, facility_ids)
+            if "current" in body
+            else None
+        )
+        patients.append(
+            Patient(
+                pid,
+                lat,
+                lon,
+                specialty,
+                precedence,
+                stay,
+                earliest,
+                needs,
+                organisation,
+                group,
+                max_distance,
+                current,
+            )
+        )
+    return patients
+
+
+def _parse_current(
+    r: _Reader, value: Any, path: str, horizon: int, facility_ids: set[str]
+) -> CurrentPlacement | None:
+    if value is None:
+        return None
+    body = r.obj(value, path, ("facility", "day"))
+    if body is None:
+        return None
+    facility = r.text(body.get("facility", ""), f"{path}.facility") if "facility" in body else ""
+    if facility and facility not in facility_ids:
+        r.error(f"{path}.facility", f"{facility!r} is not a facility of this problem")
+    day = r.integer(body.get("day", 0), f"{path}.day", 0, horizon - 1)
+    return CurrentPlacement(facility, day)
+
+
+def problem_to_dict(problem: Problem) -> dict[str, Any]:
+    """The JSON form of a problem (beds written as one number when constant over the horizon)."""
+    return {
+        "horizon_days": problem.horizon_days,
+        "precedences": {
+            name: {"weight": rule.weight, "deadline_day": rule.deadline_day}
+            for name, rule in problem.precedences.items()
+        },
+        "weights": {key: getattr(problem.weights, key) for key in WEIGHT_KEYS},
+        "facilities": [_facility_to_dict(f) for f in problem.facilities],
+        "patients": [_patient_to_dict(p) for p in problem.patients],
+    }
+
+
+def _facility_to_dict(f: Facility) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": f.id, "lat": f.lat, "lon": f.lon}
+    if f.capabilities:
+        out["capabilities"] = sorted(f.capabilities)
+    if f.accepts_from is not None:
+        out["accepts_from"] = sorted(f.accepts_from)
+    if f.daily_admission_limit is not None:
+        out["daily_admission_limit"] = f.daily_admission_limit
+    out["beds"] = {
+        s: (days[0] if len(set(days)) == 1 else list(days)) for s, days in f.beds.items()
+    }
+    return out
+
+
+def _patient_to_dict(p: Patient) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": p.id,
+        "lat": p.lat,
+        "lon": p.lon,
+        "specialty": p.specialty,
+        "precedence": p.precedence,
+        "length_of_stay_days": p.length_of_stay_days,
+    }
+    if p.earliest_day:
+        out["earliest_day"] = p.earliest_day
+    if p.needs:
+        out["needs"] = sorted(p.needs)
+    if p.organisation is not None:
+        out["organisation"] = p.organisation
+    if p.group is not None:
+        out["group"] = p.group
+    if p.max_distance_km is not None:
+        out["max_distance_km"] = p.max_distance_km
+    if p.current is not None:
+        out["current"] = {"facility": p.current.facility, "day": p.current.day}
+    return out

@@ -1,0 +1,198 @@
+"""Plain-data types of an allocation plan and its JSON form."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+BREAKDOWN_KEYS = ("unplaced", "wait", "late", "travel", "group_split", "change")
+
+
+class PlanStatus(StrEnum):
+    """How far a plan can be trusted: proven optimal, feasible with a gap, or input refused."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE_INPUT = "infeasible_input"
+
+
+class UnplacedReason(StrEnum):
+    """Why a patient has no place in the plan (a small fixed set)."""
+
+    SPECIALTY_NOT_OFFERED = "specialty_not_offered"
+    NEEDS_NOT_MET = "needs_not_met"
+    NO_AGREEMENT = "no_agreement"
+    BEYOND_MAX_DISTANCE = "beyond_max_distance"
+    BEDS_FULL = "beds_full"
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """The objective split into its terms; ``total`` is their sum."""
+
+    unplaced: float = 0.0
+    wait: float = 0.0
+    late: float = 0.0
+    travel: float = 0.0
+    group_split: float = 0.0
+    change: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.unplaced + self.wait + self.late + self.travel + self.group_split + self.change
+
+    def as_dict(self) -> dict[str, float]:
+        return {key: getattr(self, key) for key in BREAKDOWN_KEYS}
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A patient admitted at a facility on a day."""
+
+    patient: str
+    facility: str
+    day: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    """A patient left without a place, with a fixed reason code and a sentence for people."""
+
+    patient: str
+    reason: str
+    code: UnplacedReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The answer of an engine: assignments, unplaced patients, objective and its proof status."""
+
+    status: PlanStatus
+    objective: float
+    bound: float
+    gap: float
+    solver: str
+    wall_seconds: float
+    breakdown: Breakdown
+    assignments: tuple[Assignment, ...]
+    unplaced: tuple[Unplaced, ...]
+
+    def assignment_of(self, patient_id: str) -> Assignment | None:
+        """This patient's assignment, or None when unplaced."""
+        for a in self.assignments:
+            if a.patient == patient_id:
+                return a
+        return None
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """(objective - bound) / max(1, |objective|), never negative."""
+    return max(0.0, (objective - bound) / max(1.0, abs(objective)))
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The JSON form of a plan (docs/formats/allocation-plan.schema.json)."""
+    return {
+        "status": plan.status.value,
+        "objective": plan.objective,
+        "bound": plan.bound,
+        "gap": plan.gap,
+        "solver": plan.solver,
+        "wall_seconds": plan.wall_seconds,
+        "breakdown": plan.breakdown.as_dict(),
+        "assignments": [
+            {"patient": a.patient, "facility": a.facility, "day": a.day} for a in plan.assignments
+        ],
+        "unplaced": [{"patient": u.patient, "reason": u.reason} for u in plan.unplaced],
+    }
+
+
+def write_plan(plan: Plan, path: str | Path) -> None:
+    """Write a plan as indented JSON."""
+    Path(path).write_text(json.dumps(plan_to_dict(plan), indent=1) + "\n", encoding="utf-8")
+
+
+class PlanFormatError(ValueError):
+    """A plan file does not follow the plan format; the message names the path."""
+
+
+def plan_from_dict(data: Any) -> Plan:
+    """Build a Plan from its JSON form; raise PlanFormatError naming the first wrong path."""
+    keys = {
+        "status", "objective", "bound", "gap", "solver", "wall_seconds",
+        "breakdown", "assignments", "unplaced",
+    }  # fmt: skip
+    body = _mapping(data, "", keys)
+    try:
+        status = PlanStatus(body["status"])
+    except ValueError as exc:
+        raise PlanFormatError(f"status: {body['status']!r} is not a plan status") from exc
+    breakdown = _mapping(body["breakdown"], "breakdown", set(BREAKDOWN_KEYS))
+    assignments = []
+    for i, item in enumerate(_list(body["assignments"], "assignments")):
+        a = _mapping(item, f"assignments[{i}]", {"patient", "facility", "day"})
+        day = a["day"]
+        if isinstance(day, bool) or not isinstance(day, int):
+            raise PlanFormatError(f"assignments[{i}].day: must be a whole number")
+        assignments.append(Assignment(_str(a, "patient", i), _str(a, "facility", i), day))
+    unplaced = []
+    for i, item in enumerate(_list(body["unplaced"], "unplaced")):
+        u = _mapping(item, f"unplaced[{i}]", {"patient", "reason"})
+        unplaced.append(Unplaced(str(u["patient"]), str(u["reason"])))
+    return Plan(
+        status=status,
+        objective=_num(body, "objective"),
+        bound=_num(body, "bound"),
+        gap=_num(body, "gap"),
+        solver=str(body["solver"]),
+        wall_seconds=_num(body, "wall_seconds"),
+        breakdown=Breakdown(**{k: _num(breakdown, k, "breakdown.") for k in BREAKDOWN_KEYS}),
+        assignments=tuple(assignments),
+        unplaced=tuple(unplaced),
+    )
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read a plan JSON file; raise PlanFormatError when it cannot be read or is malformed."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanFormatError(f"{path}: cannot be read as JSON ({exc})") from exc
+    return plan_from_dict(data)
+
+
+def _mapping(value: Any, path: str, keys: set[str]) -> dict[str, Any]:
+    where = path or "plan"
+    if not isinstance(value, dict):
+        raise PlanFormatError(f"{where}: must be an object")
+    missing = sorted(keys - set(value))
+    if missing:
+        raise PlanFormatError(f"{where}: missing {', '.join(missing)}")
+    unknown = sorted(set(value) - keys)
+    if unknown:
+        raise PlanFormatError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise PlanFormatError(f"{path}: must be a list")
+    return value
+
+
+def _str(body: dict[str, Any], key: str, i: int) -> str:
+    value = body[key]
+    if not isinstance(value, str):
+        raise PlanFormatError(f"assignments[{i}].{key}: must be a string")
+    return value
+
+
+def _num(body: dict[str, Any], key: str, prefix: str = "") -> float:
+    value = body[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise PlanFormatError(f"{prefix}{key}: must be a number")
+    return float(value)

@@ -1,0 +1,385 @@
+"""Importing registry records from CSV or JSON files: all or nothing, idempotent.
+
+Every row is checked first (columns, values, references to organisations and facilities,
+duplicates); only a file without a single error is written, in one unit of work. Records are
+upserted by their external id (capacity reports, which are never changed, by facility,
+specialty and report time), so importing the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from medevac.domain.audit import AuditRecord, snapshot
+from medevac.domain.errors import InvalidValue
+from medevac.domain.facilities import CapacityReport, Facility
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Patient, StatusChange
+from medevac.domain.repositories import UnitOfWork
+from medevac.interop.records import ImportFileError, ImportRejected, RecordKind, RowError
+from medevac.interop.rows import SPECS, RecordSpec
+from medevac.interop.tables import read_table
+from medevac.interop.validation import ParsedRow, parse_table
+
+__all__ = [
+    "ImportFileError",
+    "ImportRejected",
+    "ImportResult",
+    "ProgressCallback",
+    "RecordKind",
+    "RowError",
+    "import_file",
+]
+
+#: progress(done, total): every row counts one step when checked and one when written.
+ProgressCallback = Callable[[int, int], None]
+
+#: Rows per bulk read or write.
+CHUNK = 5000
+#: Report progress at least this often while checking rows.
+PROGRESS_EVERY = 1000
+#: Capacity reports may be stamped this far ahead of the server clock (clock skew).
+CLOCK_SKEW = timedelta(minutes=5)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import did: records created, updated and left unchanged."""
+
+    kind: RecordKind
+    source: str
+    created: int
+    updated: int
+    unchanged: int
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What the import will write, decided before anything is written."""
+
+    spec: RecordSpec[Any]
+    created: list[Any] = field(default_factory=list)
+    #: (entity as read, entity as it should become)
+    updated: list[tuple[Any, Any]] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def reject(self, row: ParsedRow, column: str, reason: str) -> None:
+        self.errors.append(RowError(row.row, column, reason))
+
+
+def import_file(
+    uow: UnitOfWork,
+    kind: RecordKind | str,
+    path: Path,
+    *,
+    actor: str,
+    progress: ProgressCallback | None = None,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Import a .csv or .json file of `kind` records in one unit of work.
+
+    Raises ImportFileError when the file cannot be read as CSV or JSON, and ImportRejected
+    listing every bad row (nothing is written) when any row is wrong.
+    """
+    kind = RecordKind(kind)
+    if not actor.strip():
+        raise InvalidValue("actor", "an import needs the name of who makes it")
+    at = now or datetime.now(UTC)
+    spec = SPECS[kind]
+    table = read_table(path, kind)
+    parsed = parse_table(spec, table)
+    total = 2 * len(table.rows)
+    report = progress or (lambda done, total: None)
+    report(0, total)
+
+    with uow:
+        plan = _Plan(spec)
+        checked = _Counter(report, total, len(table.rows) - len(parsed.rows))
+        if kind is RecordKind.CAPACITY:
+            _plan_capacity(uow, plan, parsed.rows, at, checked)
+        else:
+            _plan_by_id(uow, plan, parsed.rows, checked)
+        errors = parsed.errors + plan.errors
+        if errors:
+            raise ImportRejected(path.name, errors)
+        _write(uow, plan, actor=actor, at=at, reason=f"imported from {path.name}", done=checked)
+        uow.commit()
+    report(total, total)
+    return ImportResult(kind, path.name, len(plan.created), len(plan.updated), plan.unchanged)
+
+
+class _Counter:
+    """Counts progress steps and reports them every so often."""
+
+    def __init__(self, report: ProgressCallback, total: int, done: int) -> None:
+        self.report = report
+        self.total = total
+        self.done = done
+        self._last = done
+
+    def add(self, steps: int) -> None:
+        self.done += steps
+        if self.done - self._last >= PROGRESS_EVERY:
+            self._last = self.done
+            self.report(min(self.done, self.total), self.total)
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _get_many(
+    get_many: Callable[[Collection[str]], Mapping[str, T]], ids: set[str]
+) -> dict[str, T]:
+    found: dict[str, T] = {}
+    ordered = sorted(ids)
+    for chunk in _chunks(ordered):
+        found.update(get_many(chunk))
+    return found
+
+
+# --- organisations, facilities, patients: upsert by id ------------------------------------
+
+
+def _repository(uow: UnitOfWork, kind: RecordKind) -> Any:
+    return {
+        RecordKind.ORGANISATIONS: uow.organisations,
+        RecordKind.FACILITIES: uow.facilities,
+        RecordKind.PATIENTS: uow.patients,
+    }[kind]
+
+
+def _plan_by_id(uow: UnitOfWork, plan: _Plan, rows: list[ParsedRow], checked: _Counter) -> None:
+    spec = plan.spec
+    repository = _repository(uow, spec.kind)
+    existing: dict[str, Any] = _get_many(repository.get_many, {r.values["id"] for r in rows})
+    known_organisations: set[str] = set()
+    known_facilities: set[str] = set()
+    if spec.kind is RecordKind.FACILITIES:
+        known_organisations = _existing_ids(
+            uow.organisations.get_many, {r.values.get("operator_id") for r in rows}
+        )
+    if spec.kind is RecordKind.PATIENTS:
+        known_organisations = _existing_ids(
+            uow.organisations.get_many, {r.values.get("organisation_id") for r in rows}
+        )
+        known_facilities = _existing_ids(
+            uow.facilities.get_many, {r.values.get("location_id") for r in rows}
+        )
+
+    for row in rows:
+        checked.add(1)
+        values = dict(row.values)
+        status = values.pop("status", None)
+        operator = values.get("operator_id") if spec.kind is RecordKind.FACILITIES else None
+        if operator is not None and operator not in known_organisations:
+            plan.reject(row, "operator_id", f"unknown organisation {operator!r}")
+            continue
+        if spec.kind is RecordKind.PATIENTS and not _patient_references_known(
+            plan, row, values, known_organisations, known_facilities
+        ):
+            continue
+        current = existing.get(values["id"])
+        merged = spec.values(current) | values if current is not None else values
+        try:
+            entity = spec.build(merged)
+        except InvalidValue as error:
+            plan.reject(row, spec.column_of(error.field), error.reason)
+            continue
+        if current is None:
+            if isinstance(entity, Patient) and status is not None:
+                entity.status = PatientStatus(status)
+            plan.created.append(entity)
+            continue
+        if isinstance(current, Patient) and status is not None and status != current.status:
+            plan.reject(
+                row,
+                "status",
+                f"patient {current.id} is {current.status} in the registry, not {status};"
+                " change a status with `medevac patients move`, not by import",
+            )
+            continue
+        if spec.values(entity) == spec.values(current):
+            plan.unchanged += 1
+        else:
+            plan.updated.append((current, entity))
+
+
+def _existing_ids(
+    get_many: Callable[[Collection[str]], Mapping[str, Any]], ids: set[Any]
+) -> set[str]:
+    wanted = {i for i in ids if isinstance(i, str)}
+    return set(_get_many(get_many, wanted)) if wanted else set()
+
+
+def _patient_references_known(
+    plan: _Plan,
+    row: ParsedRow,
+    values: Mapping[str, Any],
+    organisations: set[str],
+    facilities: set[str],
+) -> bool:
+    ok = True
+    organisation = values.get("organisation_id")
+    if organisation is not None and organisation not in organisations:
+        plan.reject(row, "organisation_id", f"unknown organisation {organisation!r}")
+        ok = False
+    location = values.get("location_id")
+    if location is not None and location not in facilities:
+        plan.reject(row, "location_id", f"unknown facility {location!r}")
+        ok = False
+    return ok
+
+
+# --- capacity reports: append-only --------------------------------------------------------
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _plan_capacity(
+    uow: UnitOfWork, plan: _Plan, rows: list[ParsedRow], at: datetime, checked: _Counter
+) -> None:
+    facilities: dict[str, Facility] = _get_many(
+        uow.facilities.get_many, {r.values["facility_id"] for r in rows}
+    )
+    stored: dict[tuple[str, str, datetime], CapacityReport] = {}
+    for facility_id in sorted(facilities):
+        for old in uow.capacity.history(facility_id):
+            stored[(old.facility_id, old.specialty, _aware(old.reported_at))] = old
+
+    latest_allowed = at + CLOCK_SKEW
+    for row in rows:
+        checked.add(1)
+        values = row.values
+        facility = facilities.get(values["facility_id"])
+        if facility is None:
+            plan.reject(row, "facility_id", f"unknown facility {values['facility_id']!r}")
+            continue
+        try:
+            report = plan.spec.build(values)
+            assert isinstance(report, CapacityReport)
+        except InvalidValue as error:
+            plan.reject(row, plan.spec.column_of(error.field), error.reason)
+            continue
+        if not facility.offers(report.specialty):
+            offered = ", ".join(sorted(facility.specialties)) or "none"
+            plan.reject(
+                row,
+                "specialty",
+                f"{facility.id} does not offer {report.specialty} (it offers: {offered})",
+            )
+            continue
+        if report.reported_at > latest_allowed:
+            plan.reject(row, "reported_at", f"{report.reported_at.isoformat()} is in the future")
+            continue
+        previous = stored.get((report.facility_id, report.specialty, report.reported_at))
+        if previous is None:
+            plan.created.append(report)
+        elif _figures(previous) == _figures(report):
+            plan.unchanged += 1
+        else:
+            plan.reject(
+                row,
+                "reported_at",
+                "a report of this facility, specialty and time is already recorded with other"
+                f" figures ({_describe(previous)}); reports are never changed, send a new one"
+                " with a later reported_at",
+            )
+
+
+def _figures(report: CapacityReport) -> tuple[int, int, int, int]:
+    return (report.available, report.baseline, report.plus_24h, report.plus_72h)
+
+
+def _describe(report: CapacityReport) -> str:
+    return (
+        f"available {report.available}, baseline {report.baseline},"
+        f" plus_24h {report.plus_24h}, plus_72h {report.plus_72h}"
+    )
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _audit_id(entity: Any) -> str:
+    if isinstance(entity, CapacityReport):
+        return f"{entity.facility_id}/{entity.specialty}"
+    assert isinstance(entity, Organisation | Facility | Patient)
+    return entity.id
+
+
+def _apply(target: Any, source: Any) -> None:
+    """Copy the imported fields of `source` onto the entity read from the registry."""
+    for f in fields(target):
+        if f.name not in ("id", "version", "status", "history"):
+            setattr(target, f.name, getattr(source, f.name))
+
+
+def _write(
+    uow: UnitOfWork, plan: _Plan, *, actor: str, at: datetime, reason: str, done: _Counter
+) -> None:
+    spec = plan.spec
+    done.add(plan.unchanged)
+    add_many = uow.capacity.add_many if spec.kind is RecordKind.CAPACITY else None
+    repository = None if add_many is not None else _repository(uow, spec.kind)
+    if repository is not None:
+        add_many = repository.add_many
+    assert add_many is not None
+
+    for chunk in _chunks(plan.created):
+        records = []
+        for entity in chunk:
+            if isinstance(entity, Patient):
+                entity.history = [StatusChange(None, entity.status, actor, at, reason)]
+            records.append(
+                AuditRecord(
+                    actor,
+                    at,
+                    spec.entity_type,
+                    _audit_id(entity),
+                    "create",
+                    None,
+                    snapshot(entity),
+                    reason,
+                )
+            )
+        add_many(chunk)
+        uow.audit.add_many(records)
+        done.add(len(chunk))
+
+    for pairs in _chunks(plan.updated):
+        records = []
+        for current, entity in pairs:
+            before = snapshot(current)
+            _apply(current, entity)
+            records.append(
+                AuditRecord(
+                    actor,
+                    at,
+                    spec.entity_type,
+                    _audit_id(current),
+                    "update",
+                    before,
+                    snapshot(current),
+                    reason,
+                )
+            )
+        assert repository is not None
+        repository.update_many([current for current, _ in pairs])
+        uow.audit.add_many(records)
+        done.add(len(pairs))

@@ -1,0 +1,989 @@
+"""SQLAlchemy Core implementations of the repository protocols in medevac.domain.repositories.
+
+Rows are mapped to and from the domain dataclasses explicitly. Bulk methods use executemany
+with plain dict rows and chunked IN-lists, so an import of 100,000 patients is a few hundred
+statements, not a few hundred thousand.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from medevac.domain.agreements import Agreement
+from medevac.domain.audit import AuditRecord
+from medevac.domain.errors import ConcurrentModification, DomainError, NotFound
+from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
+from medevac.domain.geography import Coordinates
+from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Condition, Identity, Patient, StatusChange
+from medevac.domain.requests import (
+    LIVE_REQUEST_STATUSES,
+    PatientDecision,
+    RequestedPatient,
+    RequestedPlaces,
+    RequestStatus,
+    TreatmentRequest,
+)
+from medevac.domain.screening import ScreeningDecision, ScreeningMission, ScreeningOutcome
+from medevac.domain.vocabulary import (
+    BodyRegion,
+    Capability,
+    FacilityKind,
+    InjuryMechanism,
+    Mobility,
+    OrganisationKind,
+    Precedence,
+    ServiceStatus,
+    Sex,
+    SpecialNeed,
+    Specialty,
+    TriageCategory,
+)
+from medevac.store import tables as t
+
+#: Gives the connection of the open unit of work (raises when none is open).
+ConnectionSource = Callable[[], Connection]
+
+#: Ids per IN-list: well below SQLite's variable limit, few enough round trips for 100k rows.
+IN_CHUNK = 2000
+
+_LIVE_REQUEST_CODES = sorted(status.value for status in LIVE_REQUEST_STATUSES)
+
+
+class StorageConflict(DomainError):
+    """The database refused a write: a duplicate id or a reference to something missing."""
+
+    def __init__(self, kind: str, ids: Sequence[str], detail: str) -> None:
+        shown = ", ".join(repr(i) for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
+        super().__init__(f"cannot store {kind} {shown}: {detail}")
+        self.kind = kind
+        self.ids = list(ids)
+        self.detail = detail
+
+
+def chunked(values: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:
+    """Consecutive slices of at most `size` values."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@contextmanager
+def refused_writes_as_conflict(kind: str, ids: Sequence[str]) -> Iterator[None]:
+    """Turn an IntegrityError into a StorageConflict naming the entities and the reason."""
+    try:
+        yield
+    except IntegrityError as error:
+        detail = str(error.orig).strip().splitlines()
+        reason = " ".join(line.strip() for line in detail) or "integrity constraint violated"
+        if reason.startswith("FOREIGN KEY constraint failed"):
+            reason += " (a referenced organisation, facility or patient does not exist)"
+        raise StorageConflict(kind, ids, reason) from error
+
+
+def _codes(values: Iterable[str]) -> list[str]:
+    return sorted(str(v) for v in values)
+
+
+def _cost_columns(policy: CostPolicy) -> dict[str, Any]:
+    return {
+        "free_of_charge": policy.free_of_charge,
+        "tariff_per_bed_day": policy.tariff_per_bed_day,
+        "currency": policy.currency,
+    }
+
+
+def _cost_policy(row: Row[Any]) -> CostPolicy:
+    if row.free_of_charge:
+        return CostPolicy.free()
+    return CostPolicy(False, row.tariff_per_bed_day, row.currency)
+
+
+class _HasIdAndVersion(Protocol):
+    id: str
+    version: int
+
+
+E = TypeVar("E", bound=_HasIdAndVersion)
+
+
+class _VersionedRepository(Generic[E]):
+    """get/find/add/update and their bulk forms for one aggregate table with a version column.
+
+    Subclasses map rows (`_to_row`, `_from_rows`) and write child rows (`_write_children`).
+    """
+
+    kind: ClassVar[str]
+    table: ClassVar[Table]
+
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    # -- mapping, provided by subclasses ------------------------------------------------------
+
+    def _to_row(self, entity: E) -> dict[str, Any]:
+        """Every column but `version`."""
+        raise NotImplementedError
+
+    def _from_rows(self, rows: Sequence[Row[Any]]) -> list[E]:
+        """Entities for rows of `table`, loading their child rows."""
+        raise NotImplementedError
+
+    def _write_children(self, entities: Sequence[E], *, replace: bool) -> None:
+        """Store child rows; `replace` when the entities existed before (updates)."""
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _select(self) -> Select[Any]:
+        return select(self.table)
+
+    def _query(self, statement: Select[Any]) -> list[E]:
+        return self._from_rows(self._connection().execute(statement).all())
+
+    def get(self, id: str) -> E:
+        found = self.find(id)
+        if found is None:
+            raise NotFound(self.kind, id)
+        return found
+
+    def find(self, id: str) -> E | None:
+        found = self._query(self._select().where(self.table.c.id == id))
+        return found[0] if found else None
+
+    def get_many(self, ids: Collection[str]) -> dict[str, E]:
+        """The entities that exist among `ids`, by id (missing ids are left out)."""
+        wanted = sorted(set(ids))
+        rows: list[Row[Any]] = []
+        connection = self._connection()
+        for chunk in chunked(wanted):
+            rows.extend(connection.execute(self._select().where(self.table.c.id.in_(chunk))))
+        return {entity.id: entity for entity in self._from_rows(rows)}
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def add(self, entity: E) -> None:
+        self.add_many([entity])
+
+    def add_many(self, entities: Sequence[E]) -> None:
+        """Insert new entities; each gets version 1."""
+        if not entities:
+            return
+        rows = [self._to_row(entity) | {"version": 1} for entity in entities]
+        with refused_writes_as_conflict(self.kind, [e.id for e in entities]):
+            self._connection().execute(insert(self.table), rows)
+            self._write_children(entities, replace=False)
+        for entity in entities:
+            entity.version = 1
+
+    def update(self, entity: E) -> None:
+        self.update_many([entity])
+
+    def update_many(self, entities: Sequence[E]) -> None:
+        """Write entities read earlier, if nobody changed them since; bump their versions."""
+        if not entities:
+            return
+        table = self.table
+        statement = update(table).where(
+            table.c.id == bindparam("match_id"), table.c.version == bindparam("match_version")
+        )
+        rows = []
+        for entity in entities:
+            row = self._to_row(entity)
+            del row["id"]
+            row |= {
+                "version": entity.version + 1,
+                "match_id": entity.id,
+                "match_version": entity.version,
+            }
+            rows.append(row)
+        ids = [e.id for e in entities]
+        with refused_writes_as_conflict(self.kind, ids):
+            result = self._connection().execute(statement, rows)
+            if result.rowcount != len(entities):
+                self._raise_for_stale(entities)
+            for entity in entities:
+                entity.version += 1
+            self._write_children(entities, replace=True)
+
+    def _raise_for_stale(self, entities: Sequence[E]) -> None:
+        """Name the entity that made a version-checked update miss (called after a miss)."""
+        stored: dict[str, int] = {}
+        connection = self._connection()
+        for chunk in chunked([e.id for e in entities]):
+            found = connection.execute(
+                select(self.table.c.id, self.table.c.version).where(self.table.c.id.in_(chunk))
+            )
+            stored.update({row.id: row.version for row in found})
+        for entity in entities:
+            if entity.id not in stored:
+                raise NotFound(self.kind, entity.id)
+        for entity in entities:
+            if stored[entity.id] != entity.version + 1:
+                raise ConcurrentModification(self.kind, entity.id, entity.version)
+        first = entities[0]
+        raise ConcurrentModification(self.kind, first.id, first.version)
+
+
+# -- organisations ------------------------------------------------------------------------------
+
+
+class SqlOrganisationRepository(_VersionedRepository[Organisation]):
+    """Organisations in the `organisations` table."""
+
+    kind = "organisation"
+    table = t.organisations
+
+    def _to_row(self, entity: Organisation) -> dict[str, Any]:
+        return {
+            "id": entity.id,
+            "name": entity.name,
+            "kind": entity.kind.value,
+            "country": entity.country,
+            "contact": entity.contact,
+        }
+
+    def _from_rows(self, rows: Sequence[Row[Any]]) -> list[Organisation]:
+        return [
+            Organisation(
+                id=row.id,
+                name=row.name,
+                kind=OrganisationKind(row.kind),
+                country=row.country,
+                contact=row.contact,
+                version=row.version,
+            )
+            for row in rows
+        ]
+
+    def list(self) -> list[Organisation]:
+        return self._query(self._select().order_by(self.table.c.id))
+
+
+# -- facilities ---------------------------------------------------------------------------------
+
+
+class SqlFacilityRepository(_VersionedRepository[Facility]):
+    """Facilities; specialties and capabilities are JSON lists of codes."""
+
+    kind = "facility"
+    table = t.facilities
+
+    def _to_row(self, entity: Facility) -> dict[str, Any]:
+        return {
+            "id": entity.id,
+            "name": entity.name,
+            "kind": entity.kind.value,
+            "operator_id": entity.operator_id,
+            "country": entity.country,
+            "lat": entity.location.lat,
+            "lon": entity.location.lon,
+            "specialties": _codes(entity.specialties),
+            "capabilities": _codes(entity.capabilities),
+            "total_beds": entity.total_beds,
+            "daily_admission_limit": entity.daily_admission_limit,
+            "daily_outpatient_throughput": entity.daily_outpatient_throughput,
+            "city": entity.city,
+        } | _cost_columns(entity.cost_policy)
+
+    def _from_rows(self, rows: Sequence[Row[Any]]) -> list[Facility]:
+        return [
+            Facility(
+                id=row.id,
+                name=row.name,
+                kind=FacilityKind(row.kind),
+                operator_id=row.operator_id,
+                country=row.country,
+                location=Coordinates(row.lat, row.lon),
+                specialties=frozenset(Specialty(s) for s in row.specialties),
+                capabilities=frozenset(Capability(c) for c in row.capabilities),
+                total_beds=row.total_beds,
+                daily_admission_limit=row.daily_admission_limit,
+                daily_outpatient_throughput=row.daily_outpatient_throughput,
+                cost_policy=_cost_policy(row),
+                city=row.city,
+                version=row.version,
+            )
+            for row in rows
+        ]
+
+    def list(
+        self, *, kind: FacilityKind | None = None, operator_id: str | None = None
+    ) -> list[Facility]:
+        statement = self._select().order_by(self.table.c.id)
+        if kind is not None:
+            statement = statement.where(self.table.c.kind == FacilityKind(kind).value)
+        if operator_id is not None:
+            statement = statement.where(self.table.c.operator_id == operator_id)
+        return self._query(statement)
+
+
+# -- capacity -----------------------------------------------------------------------------------
+
+
+class SqlCapacityRepository:
+    """Append-only capacity reports; `latest` gives the newest per facility and specialty."""
+
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    @staticmethod
+    def _to_row(report: CapacityReport) -> dict[str, Any]:
+        return {
+            "facility_id": report.facility_id,
+            "specialty": report.specialty.value,
+            "available": report.available,
+            "baseline": report.baseline,
+            "plus_24h": report.plus_24h,
+            "plus_72h": report.plus_72h,
+            "reported_at": report.reported_at,
+        }
+
+    @staticmethod
+    def _from_row(row: Row[Any]) -> CapacityReport:
+        return CapacityReport(
+            facility_id=row.facility_id,
+            specialty=Specialty(row.specialty),
+            available=row.available,
+            baseline=row.baseline,
+            plus_24h=row.plus_24h,
+            plus_72h=row.plus_72h,
+            reported_at=row.reported_at,
+        )
+
+    def add(self, report: CapacityReport) -> None:
+        self.add_many([report])
+
+    def add_many(self, reports: Sequence[CapacityReport]) -> None:
+        if not reports:
+            return
+        ids = sorted({r.facility_id for r in reports})
+        with refused_writes_as_conflict("capacity reports of facility", ids):
+            self._connection().execute(
+                insert(t.capacity_reports), [self._to_row(r) for r in reports]
+            )
+
+    def latest(self, facility_id: str | None = None) -> list[CapacityReport]:
+        """The newest report per facility and specialty, ordered by facility then specialty."""
+        c = t.capacity_reports
+        newest = select(
+            c.c.facility_id, c.c.specialty, func.max(c.c.reported_at).label("reported_at")
+        ).group_by(c.c.facility_id, c.c.specialty)
+        if facility_id is not None:
+            newest = newest.where(c.c.facility_id == facility_id)
+        latest = newest.subquery("latest")
+        statement = (
+            select(c)
+            .join(
+                latest,
+                and_(
+                    c.c.facility_id == latest.c.facility_id,
+                    c.c.specialty == latest.c.specialty,
+                    c.c.reported_at == latest.c.reported_at,
+                ),
+            )
+            .order_by(c.c.facility_id, c.c.specialty)
+        )
+        return [self._from_row(row) for row in self._connection().execute(statement)]
+
+    def history(self, facility_id: str, specialty: Specialty | None = None) -> list[CapacityReport]:
+        """Every report of a facility (optionally one specialty), oldest first."""
+        c = t.capacity_reports
+        statement = (
+            select(c)
+            .where(c.c.facility_id == facility_id)
+            .order_by(c.c.reported_at, c.c.specialty, c.c.id)
+        )
+        if specialty is not None:
+            statement = statement.where(c.c.specialty == Specialty(specialty).value)
+        return [self._from_row(row) for row in self._connection().execute(statement)]
+
+    def exists(self, facility_id: str, specialty: Specialty, reported_at: datetime) -> bool:
+        c = t.capacity_reports
+        statement = select(c.c.id).where(
+            c.c.facility_id == facility_id,
+            c.c.specialty == Specialty(specialty).value,
+            c.c.reported_at == reported_at,
+        )
+        return self._connection().execute(statement.limit(1)).first() is not None
+
+
+# -- patients -----------------------------------------------------------------------------------
+
+
+def _condition_json(condition: Condition) -> dict[str, str]:
+    return {
+        "body_region": condition.body_region.value,
+        "description": condition.description,
+        "mechanism": condition.mechanism.value,
+    }
+
+
+def _condition(data: dict[str, str]) -> Condition:
+    return Condition(
+        BodyRegion(data["body_region"]), data["description"], InjuryMechanism(data["mechanism"])
+    )
+
+
+class SqlPatientRepository(_VersionedRepository[Patient]):
+    """Patients with their required specialties (ranked) and status history.
+
+    The repository remembers, per patient it read or wrote, the specialties and the length of
+    the history it saw; `update` then rewrites specialties only when they changed and inserts
+    only the history entries appended since. For a patient it has not seen, it asks the
+    database how many history entries are stored.
+    """
+
+    kind = "patient"
+    table = t.patients
+
+    def __init__(self, connection: ConnectionSource) -> None:
+        super().__init__(connection)
+        self._seen: dict[str, tuple[tuple[Specialty, ...], int]] = {}
+
+    def _to_row(self, entity: Patient) -> dict[str, Any]:
+        identity = entity.identity
+        return {
+            "id": entity.id,
+            "organisation_id": entity.organisation_id,
+            "precedence": entity.precedence.value,
+            "mobility": entity.mobility.value,
+            "triage": entity.triage.value,
+            "name": identity.name,
+            "birth_date": identity.birth_date,
+            "sex": identity.sex.value,
+            "nationality": identity.nationality,
+            "service_status": identity.service_status.value,
+            "affiliation": identity.affiliation,
+            "conditions": [_condition_json(c) for c in entity.conditions],
+            "special_needs": _codes(entity.special_needs),
+            "companions": entity.companions,
+            "fit_to_transport": entity.fit_to_transport,
+            "expected_length_of_stay_days": entity.expected_length_of_stay_days,
+            "location_id": entity.location_id,
+            "status": entity.status.value,
+        }
+
+    def _from_rows(self, rows: Sequence[Row[Any]]) -> list[Patient]:
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        specialties: dict[str, list[Specialty]] = defaultdict(list)
+        history: dict[str, list[StatusChange]] = defaultdict(list)
+        connection = self._connection()
+        ps, sc = t.patient_specialties, t.patient_status_changes
+        for chunk in chunked(ids):
+            found = connection.execute(
+                select(ps.c.patient_id, ps.c.specialty)
+                .where(ps.c.patient_id.in_(chunk))
+                .order_by(ps.c.patient_id, ps.c.rank)
+            )
+            for patient_id, specialty in found:
+                specialties[patient_id].append(Specialty(specialty))
+            changes = connection.execute(
+                select(sc).where(sc.c.patient_id.in_(chunk)).order_by(sc.c.patient_id, sc.c.seq)
+            )
+            for change in changes:
+                history[change.patient_id].append(
+                    StatusChange(
+                        from_status=(
+                            None
+                            if change.from_status is None
+                            else PatientStatus(change.from_status)
+                        ),
+                        to_status=PatientStatus(change.to_status),
+                        actor=change.actor,
+                        at=change.at,
+                        reason=change.reason,
+                        role=ActorRole(change.role),
+                    )
+                )
+        patients = [
+            Patient(
+                id=row.id,
+                organisation_id=row.organisation_id,
+                required_specialties=tuple(specialties[row.id]),
+                precedence=Precedence(row.precedence),
+                mobility=Mobility(row.mobility),
+                triage=TriageCategory(row.triage),
+                identity=Identity(
+                    name=row.name,
+                    birth_date=row.birth_date,
+                    sex=Sex(row.sex),
+                    nationality=row.nationality,
+                    service_status=ServiceStatus(row.service_status),
+                    affiliation=row.affiliation,
+                ),
+                conditions=tuple(_condition(c) for c in row.conditions),
+                companions=row.companions,
+                special_needs=frozenset(SpecialNeed(n) for n in row.special_needs),
+                fit_to_transport=row.fit_to_transport,
+                expected_length_of_stay_days=row.expected_length_of_stay_days,
+                location_id=row.location_id,
+                status=PatientStatus(row.status),
+                history=history[row.id],
+                version=row.version,
+            )
+            for row in rows
+        ]
+        for patient in patients:
+            self._seen[patient.id] = (patient.required_specialties, len(patient.history))
+        return patients
+
+    @staticmethod
+    def _specialty_rows(patients: Iterable[Patient]) -> list[dict[str, Any]]:
+        return [
+            {"patient_id": p.id, "rank": rank, "specialty": specialty.value}
+            for p in patients
+            for rank, specialty in enumerate(p.required_specialties)
+        ]
+
+    @staticmethod
+    def _history_rows(patient: Patient, start: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "patient_id": patient.id,
+                "seq": seq,
+                "from_status": None if change.from_status is None else change.from_status.value,
+                "to_status": change.to_status.value,
+                "actor": change.actor,
+                "role": change.role.value,
+                "at": change.at,
+                "reason": change.reason,
+            }
+            for seq, change in enumerate(patient.history[start:], start=start)
+        ]
+
+    def _stored_history_lengths(self, ids: Sequence[str]) -> dict[str, int]:
+        sc = t.patient_status_changes
+        lengths: dict[str, int] = {}
+        connection = self._connection()
+        for chunk in chunked(ids):
+            found = connection.execute(
+                select(sc.c.patient_id, func.max(sc.c.seq) + 1)
+                .where(sc.c.patient_id.in_(chunk))
+                .group_by(sc.c.patient_id)
+            )
+            lengths.update({patient_id: int(length) for patient_id, length in found})
+        return lengths
+
+    def _write_children(self, entities: Sequence[Patient], *, replace: bool) -> None:
+        connection = self._connection()
+        if replace:
+            unseen = [p.id for p in entities if p.id not in self._seen]
+            stored_lengths = self._stored_history_lengths(unseen) if unseen else {}
+            for patient in entities:
+                seen = self._seen.get(patient.id)
+                if seen is not None:
+                    stored_lengths[patient.id] = seen[1]
+            changed = [
+                p
+                for p in entities
+                if p.id not in self._seen or self._seen[p.id][0] != p.required_specialties
+            ]
+            ps = t.patient_specialties
+            for chunk in chunked([p.id for p in changed]):
+                connection.execute(delete(ps).where(ps.c.patient_id.in_(chunk)))
+        else:
+            stored_lengths = {}
+            changed = list(entities)
+        specialty_rows = self._specialty_rows(changed)
+        if specialty_rows:
+            connection.execute(insert(t.patient_specialties), specialty_rows)
+        history_rows = [
+            row for p in entities for row in self._history_rows(p, stored_lengths.get(p.id, 0))
+        ]
+        if history_rows:
+            connection.execute(insert(t.patient_status_changes), history_rows)
+        for patient in entities:
+            self._seen[patient.id] = (
+                patient.required_specialties,
+                max(len(patient.history), stored_lengths.get(patient.id, 0)),
+            )
+
+    def count_by_status(self) -> dict[PatientStatus, int]:
+        """Patients per status; statuses nobody is in are left out."""
+        statement = select(self.table.c.status, func.count()).group_by(self.table.c.status)
+        return {
+            PatientStatus(status): int(count)
+            for status, count in self._connection().execute(statement)
+        }
+
+    def list(
+        self,
+        *,
+        status: PatientStatus | None = None,
+        specialty: Specialty | None = None,
+        precedence: Precedence | None = None,
+        location_id: str | None = None,
+        organisation_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Patient]:
+        """Patients matching every given filter, by id; `specialty` matches any required one."""
+        p = self.table
+        conditions: list[ColumnElement[bool]] = []
+        if status is not None:
+            conditions.append(p.c.status == PatientStatus(status).value)
+        if specialty is not None:
+            ps = t.patient_specialties
+            conditions.append(
+                select(ps.c.patient_id)
+                .where(ps.c.patient_id == p.c.id, ps.c.specialty == Specialty(specialty).value)
+                .exists()
+            )
+        if precedence is not None:
+            conditions.append(p.c.precedence == Precedence(precedence).value)
+        if location_id is not None:
+            conditions.append(p.c.location_id == location_id)
+        if organisation_id is not None:
+            conditions.append(p.c.organisation_id == organisation_id)
+        statement = self._select().where(*conditions).order_by(p.c.id)
+        if limit is not None:
+            statement = statement.limit(limit)
+        return self._query(statement)
+
+
+# -- treatment requests -------------------------------------------------------------------------
+
+
+class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
+    """Treatment requests with their patient lines and place lines (rewritten on update)."""
+
+    kind = "treatment request"
+    table = t.treatment_requests
+
+    def _to_row(self, entity: TreatmentRequest) -> dict[str, Any]:
+        return {
+            "id": entity.id,
+            "from_organisation_id": entity.from_organisation_id,
+            "to_organisation_id": entity.to_organisation_id,
+            "created_at": entity.created_at,
+            "status": entity.status.value,
+            "note": entity.note,
+            "closed_reason": entity.closed_reason,
+        }
+
+    def _from_rows(self, rows: Sequence[Row[Any]]) -> list[TreatmentRequest]:
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        lines: dict[str, list[RequestedPatient]] = defaultdict(list)
+        places: dict[str, list[RequestedPlaces]] = defaultdict(list)
+        connection = self._connection()
+        rp, rl = t.request_patients, t.request_places
+        for chunk in chunked(ids):
+            for line in connection.execute(
+                select(rp).where(rp.c.request_id.in_(chunk)).order_by(rp.c.position)
+            ):
+                lines[line.request_id].append(
+                    RequestedPatient(
+                        patient_id=line.patient_id,
+                        decision=PatientDecision(line.decision),
+                        reason=line.reason,
+                        facility_id=line.facility_id,
+                    )
+                )
+            for place in connection.execute(
+                select(rl).where(rl.c.request_id.in_(chunk)).order_by(rl.c.position)
+            ):
+                places[place.request_id].append(
+                    RequestedPlaces(
+                        specialty=Specialty(place.specialty),
+                        requested=place.requested,
+                        accepted=place.accepted,
+                        reason=place.reason,
+                    )
+                )
+        return [
+            TreatmentRequest(
+                id=row.id,
+                from_organisation_id=row.from_organisation_id,
+                to_organisation_id=row.to_organisation_id,
+                created_at=row.created_at,
+                status=RequestStatus(row.status),
+                patients=lines[row.id],
+                places=places[row.id],
+                note=row.note,
+                closed_reason=row.closed_reason,
+                version=row.version,
+            )
+            for row in rows
+        ]
+
+    def _write_children(self, entities: Sequence[TreatmentRequest], *, replace: bool) -> None:
+        connection = self._connection()
+        ids = [r.id for r in entities]
+        if replace:
+            for table in (t.request_patients, t.request_places):
+                connection.execute(delete(table).where(table.c.request_id.in_(ids)))
+        patient_rows = [
+            {
+                "request_id": request.id,
+                "patient_id": line.patient_id,
+                "position": position,
+                "decision": line.decision.value,
+                "reason": line.reason,
+                "facility_id": line.facility_id,
+            }
+            for request in entities
+            for position, line in enumerate(request.patients)
+        ]
+        place_rows = [
+            {
+                "request_id": request.id,
+                "specialty": line.specialty.value,
+                "position": position,
+                "requested": line.requested,
+                "accepted": line.accepted,
+                "reason": line.reason,
+            }
+            for request in entities
+            for position, line in enumerate(request.places)
+        ]
+        if patient_rows:
+            connection.execute(insert(t.request_patients), patient_rows)
+        if place_rows:
+            connection.execute(insert(t.request_places), place_rows)
+
+    def live_for_patient(self, patient_id: str) -> list[TreatmentRequest]:
+        """Live requests on which the patient's line is still open (pending or accepted)."""
+        rp, r = t.request_patients, self.table
+        holding = select(rp.c.request_id).where(
+            rp.c.patient_id == patient_id,
+            rp.c.decision.in_([PatientDecision.PENDING.value, PatientDecision.ACCEPTED.value]),
+        )
+        statement = (
+            self._select()
+            .where(r.c.id.in_(holding), r.c.status.in_(_LIVE_REQUEST_CODES))
+            .order_by(r.c.created_at, r.c.id)
+        )
+        return self._query(statement)
+
+    def list(
+        self, *, status: RequestStatus | None = None, organisation_id: str | None = None
+    ) -> list[TreatmentRequest]:
+        """Requests, oldest first; `organisation_id` matches the sending or the receiving side."""
+        r = self.table
+        statement = self._select().order_by(r.c.created_at, r.c.id)
+        if status is not None:
+            statement = statement.where(r.c.status == RequestStatus(status).value)
+        if organisation_id is not None:
+            statement = statement.where(
+                or_(
+                    r.c.from_organisation_id == organisation_id,
+                    r.c.to_organisation_id == organisation_id,
+                )
+            )
+        return self._query(statement)
+
+
+# -- screening missions -------------------------------------------------------------------------
+
+
+class SqlScreeningMissionRepository(_VersionedRepository[ScreeningMission]):
+    """Screening missions with their candidates and decisions (rewritten on update)."""
+
+    kind = "screening mission"
+    table = t.screening_missions
+
+    def _to_row(self, entity: ScreeningMission) -> dict[str, Any]:
+        return {
+            "id": entity.id,
+            "team_organisation_id": entity.team_organisation_id,
+            "place": entity.place,
+            "starts_on": entity.starts_on,
+            "ends_on": entity.ends_on,
+            "team_members": list(entity.team_members),
+            "facility_id": entity.facility_id,
+        }
+
+    def _from_rows(self, rows: Sequence[Row[Any]]) -> list[ScreeningMission]:
+        if not rows:
+            return []
+        candidates: dict[str, dict[str, ScreeningDecision | None]] = defaultdict(dict)
+        sc = t.screening_candidates
+        connection = self._connection()
+        for chunk in chunked([row.id for row in rows]):
+            for line in connection.execute(
+                select(sc).where(sc.c.mission_id.in_(chunk)).order_by(sc.c.position)
+            ):
+                decision = None
+                if line.outcome is not None:
+                    decision = ScreeningDecision(
+                        outcome=ScreeningOutcome(line.outcome),
+                        clinician=line.clinician,
+                        criteria_notes=line.criteria_notes,
+                        decided_at=line.decided_at,
+                    )
+                candidates[line.mission_id][line.patient_id] = decision
+        return [
+            ScreeningMission(
+                id=row.id,
+                team_organisation_id=row.team_organisation_id,
+                place=row.place,
+                starts_on=row.starts_on,
+                ends_on=row.ends_on,
+                team_members=tuple(row.team_members),
+                facility_id=row.facility_id,
+                candidates=candidates[row.id],
+                version=row.version,
+            )
+            for row in rows
+        ]
+
+    def _write_children(self, entities: Sequence[ScreeningMission], *, replace: bool) -> None:
+        connection = self._connection()
+        sc = t.screening_candidates
+        if replace:
+            connection.execute(delete(sc).where(sc.c.mission_id.in_([m.id for m in entities])))
+        candidate_rows = [
+            {
+                "mission_id": mission.id,
+                "patient_id": patient_id,
+                "position": position,
+                "outcome": None if decision is None else decision.outcome.value,
+                "clinician": None if decision is None else decision.clinician,
+                "criteria_notes": None if decision is None else decision.criteria_notes,
+                "decided_at": None if decision is None else decision.decided_at,
+            }
+            for mission in entities
+            for position, (patient_id, decision) in enumerate(mission.candidates.items())
+        ]
+        if candidate_rows:
+            connection.execute(insert(sc), candidate_rows)
+
+    def list(self) -> list[ScreeningMission]:
+        """Missions by start date."""
+        m = self.table
+        return self._query(self._select().order_by(m.c.starts_on, m.c.id))
+
+
+# -- agreements ---------------------------------------------------------------------------------
+
+
+class SqlAgreementRepository(_VersionedRepository[Agreement]):
+    """Agreements between a sending and a receiving organisation."""
+
+    kind = "agreement"
+    table = t.agreements
+
+    def _to_row(self, entity: Agreement) -> dict[str, Any]:
+        return {
+            "id": entity.id,
+            "sending_organisation_id": entity.sending_organisation_id,
+            "receiving_organisation_id": entity.receiving_organisation_id,
+            "specialties": _codes(entity.specialties),
+            "quota": entity.quota,
+            "valid_from": entity.valid_from,
+            "valid_to": entity.valid_to,
+        } | _cost_columns(entity.cost_policy)
+
+    def _from_rows(self, rows: Sequence[Row[Any]]) -> list[Agreement]:
+        return [
+            Agreement(
+                id=row.id,
+                sending_organisation_id=row.sending_organisation_id,
+                receiving_organisation_id=row.receiving_organisation_id,
+                specialties=frozenset(Specialty(s) for s in row.specialties),
+                quota=row.quota,
+                cost_policy=_cost_policy(row),
+                valid_from=row.valid_from,
+                valid_to=row.valid_to,
+                version=row.version,
+            )
+            for row in rows
+        ]
+
+    def list(self, *, organisation_id: str | None = None) -> list[Agreement]:
+        """Agreements by start date; `organisation_id` matches either party."""
+        a = self.table
+        statement = self._select().order_by(a.c.valid_from, a.c.id)
+        if organisation_id is not None:
+            statement = statement.where(
+                or_(
+                    a.c.sending_organisation_id == organisation_id,
+                    a.c.receiving_organisation_id == organisation_id,
+                )
+            )
+        return self._query(statement)
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+class SqlAuditLog:
+    """The append-only audit trail; `before` and `after` are stored as JSON objects."""
+
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    def add(self, record: AuditRecord) -> None:
+        self.add_many([record])
+
+    def add_many(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
+            return
+        rows = [
+            {
+                "actor": r.actor,
+                "at": r.at,
+                "entity_type": r.entity_type,
+                "entity_id": r.entity_id,
+                "action": r.action,
+                "before": r.before,
+                "after": r.after,
+                "reason": r.reason,
+            }
+            for r in records
+        ]
+        self._connection().execute(insert(t.audit_log), rows)
+
+    def list(
+        self,
+        *,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Records matching the filters, newest first (ties in the order they were written)."""
+        a = t.audit_log
+        statement = select(a).order_by(a.c.at.desc(), a.c.id.desc())
+        if entity_type is not None:
+            statement = statement.where(a.c.entity_type == entity_type)
+        if entity_id is not None:
+            statement = statement.where(a.c.entity_id == entity_id)
+        if limit is not None:
+            statement = statement.limit(limit)
+        return [
+            AuditRecord(
+                actor=row.actor,
+                at=row.at,
+                entity_type=row.entity_type,
+                entity_id=row.entity_id,
+                action=row.action,
+                before=row.before,
+                after=row.after,
+                reason=row.reason,
+            )
+            for row in self._connection().execute(statement)
+        ]

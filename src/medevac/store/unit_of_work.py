@@ -1,0 +1,98 @@
+"""The SQL unit of work: one connection and one transaction per `with` block."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from medevac.domain.repositories import (
+    AgreementRepository,
+    AuditLog,
+    CapacityRepository,
+    FacilityRepository,
+    OrganisationRepository,
+    PatientRepository,
+    ScreeningMissionRepository,
+    TreatmentRequestRepository,
+    UnitOfWork,
+)
+from medevac.store.database import engine_for
+from medevac.store.repositories import (
+    SqlAgreementRepository,
+    SqlAuditLog,
+    SqlCapacityRepository,
+    SqlFacilityRepository,
+    SqlOrganisationRepository,
+    SqlPatientRepository,
+    SqlScreeningMissionRepository,
+    SqlTreatmentRequestRepository,
+)
+
+
+class SqlUnitOfWork:
+    """Repositories on one database transaction.
+
+    Use as `with SqlUnitOfWork(url) as uow: ...; uow.commit()`. Leaving the block without
+    `commit()` (or with an exception) rolls everything back. After `commit()` the block may go
+    on; later writes need another `commit()`. Engines are shared per URL.
+    """
+
+    organisations: OrganisationRepository
+    facilities: FacilityRepository
+    capacity: CapacityRepository
+    patients: PatientRepository
+    requests: TreatmentRequestRepository
+    screenings: ScreeningMissionRepository
+    agreements: AgreementRepository
+    audit: AuditLog
+
+    def __init__(self, database: Engine | str) -> None:
+        self.engine = database if isinstance(database, Engine) else engine_for(database)
+        self._open: Connection | None = None
+
+    def _connection(self) -> Connection:
+        if self._open is None:
+            raise RuntimeError("the unit of work is not open: use it as `with uow: ...`")
+        return self._open
+
+    def __enter__(self) -> Self:
+        if self._open is not None:
+            raise RuntimeError("the unit of work is already open; nested `with` is not supported")
+        self._open = self.engine.connect()
+        # Fresh repositories per block: what they remember is only valid in one transaction.
+        self.organisations = SqlOrganisationRepository(self._connection)
+        self.facilities = SqlFacilityRepository(self._connection)
+        self.capacity = SqlCapacityRepository(self._connection)
+        self.patients = SqlPatientRepository(self._connection)
+        self.requests = SqlTreatmentRequestRepository(self._connection)
+        self.screenings = SqlScreeningMissionRepository(self._connection)
+        self.agreements = SqlAgreementRepository(self._connection)
+        self.audit = SqlAuditLog(self._connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._open = self._open, None
+        if connection is None:
+            return
+        try:
+            connection.rollback()
+        finally:
+            connection.close()
+
+    def commit(self) -> None:
+        self._connection().commit()
+
+    def rollback(self) -> None:
+        self._connection().rollback()
+
+
+def _conforms_to_protocol(uow: SqlUnitOfWork) -> UnitOfWork:
+    """Lets the type checker prove that SqlUnitOfWork implements the UnitOfWork protocol."""
+    return uow

@@ -1,0 +1,378 @@
+"""In-memory implementations of every storage protocol of medevac.domain.repositories.
+
+`FakeDatabase` holds the committed state; each `FakeUnitOfWork` works on a deep copy taken when
+it is entered and publishes it on `commit`, so leaving without commit rolls back. Repositories
+hand out and keep deep copies: changing an entity without `update` changes nothing stored.
+Versions, duplicate ids and references (organisation, facility) are checked as the SQL store
+checks them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
+
+from medevac.domain.agreements import Agreement
+from medevac.domain.audit import AuditRecord
+from medevac.domain.errors import ConcurrentModification, DomainError, NotFound
+from medevac.domain.facilities import CapacityReport, Facility
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Patient
+from medevac.domain.requests import RequestStatus, TreatmentRequest
+from medevac.domain.screening import ScreeningMission
+from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
+
+
+class FakeStorageConflict(DomainError):
+    """What the fake raises where the database would refuse a write (duplicate or dangling id)."""
+
+
+class _Versioned(Protocol):
+    id: str
+    version: int
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+@dataclass
+class FakeState:
+    """Everything stored; a unit of work copies it on entry."""
+
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    facilities: dict[str, Facility] = field(default_factory=dict)
+    capacity: list[CapacityReport] = field(default_factory=list)
+    patients: dict[str, Patient] = field(default_factory=dict)
+    requests: dict[str, TreatmentRequest] = field(default_factory=dict)
+    screenings: dict[str, ScreeningMission] = field(default_factory=dict)
+    agreements: dict[str, Agreement] = field(default_factory=dict)
+    audit: list[AuditRecord] = field(default_factory=list)
+
+
+class FakeDatabase:
+    """The committed state shared by the units of work made from it."""
+
+    def __init__(self) -> None:
+        self.state = FakeState()
+        self.commits = 0
+
+    def unit_of_work(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+
+class _VersionedRepository(Generic[V]):
+    """get / find / add / update and their bulk forms over a dict keyed by id."""
+
+    kind = "entity"
+
+    def __init__(self, rows: dict[str, V], check: Callable[[V], None] | None = None) -> None:
+        self._rows = rows
+        self._check = check
+
+    def get(self, id: str) -> V:
+        found = self.find(id)
+        if found is None:
+            raise NotFound(self.kind, id)
+        return found
+
+    def find(self, id: str) -> V | None:
+        stored = self._rows.get(id)
+        return copy.deepcopy(stored) if stored is not None else None
+
+    def add(self, entity: V) -> None:
+        self.add_many([entity])
+
+    def add_many(self, entities: Sequence[V]) -> None:
+        counts = Counter(e.id for e in entities)
+        clashes = sorted(i for i, n in counts.items() if n > 1 or i in self._rows)
+        if clashes:
+            raise FakeStorageConflict(f"{self.kind} {', '.join(clashes)} already exists")
+        for entity in entities:
+            if self._check is not None:
+                self._check(entity)
+        for entity in entities:
+            entity.version = 1
+            self._rows[entity.id] = copy.deepcopy(entity)
+
+    def update(self, entity: V) -> None:
+        self.update_many([entity])
+
+    def update_many(self, entities: Sequence[V]) -> None:
+        for entity in entities:
+            stored = self._rows.get(entity.id)
+            if stored is None:
+                raise NotFound(self.kind, entity.id)
+            if stored.version != entity.version:
+                raise ConcurrentModification(self.kind, entity.id, entity.version)
+            if self._check is not None:
+                self._check(entity)
+        for entity in entities:
+            entity.version += 1
+            self._rows[entity.id] = copy.deepcopy(entity)
+
+    def get_many(self, ids: Collection[str]) -> dict[str, V]:
+        return {i: copy.deepcopy(self._rows[i]) for i in ids if i in self._rows}
+
+    def _all(self, keep: Callable[[V], bool] = lambda _: True) -> list[V]:
+        return [copy.deepcopy(e) for _, e in sorted(self._rows.items()) if keep(e)]
+
+
+class FakeOrganisationRepository(_VersionedRepository[Organisation]):
+    """Organisations by id."""
+
+    kind = "organisation"
+
+    def list(self) -> list[Organisation]:
+        return self._all()
+
+
+class FakeFacilityRepository(_VersionedRepository[Facility]):
+    """Facilities by id; the operator must be a stored organisation."""
+
+    kind = "facility"
+
+    def list(
+        self, *, kind: FacilityKind | None = None, operator_id: str | None = None
+    ) -> list[Facility]:
+        return self._all(
+            lambda f: (
+                (kind is None or f.kind == kind)
+                and (operator_id is None or f.operator_id == operator_id)
+            )
+        )
+
+
+class FakeCapacityRepository:
+    """Append-only capacity reports; one per facility, specialty and time."""
+
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+
+    def add(self, report: CapacityReport) -> None:
+        self.add_many([report])
+
+    def add_many(self, reports: Sequence[CapacityReport]) -> None:
+        keys = {(r.facility_id, r.specialty, r.reported_at) for r in self._state.capacity}
+        for report in reports:
+            key = (report.facility_id, report.specialty, report.reported_at)
+            if report.facility_id not in self._state.facilities:
+                raise FakeStorageConflict(f"capacity of unknown facility {report.facility_id}")
+            if key in keys:
+                raise FakeStorageConflict(f"capacity report {key} already exists")
+            keys.add(key)
+        self._state.capacity.extend(reports)  # frozen dataclasses: no copy needed
+
+    def latest(self, facility_id: str | None = None) -> list[CapacityReport]:
+        newest: dict[tuple[str, Specialty], CapacityReport] = {}
+        for report in self._state.capacity:
+            if facility_id is not None and report.facility_id != facility_id:
+                continue
+            key = (report.facility_id, report.specialty)
+            if key not in newest or report.reported_at > newest[key].reported_at:
+                newest[key] = report
+        return [newest[key] for key in sorted(newest)]
+
+    def history(self, facility_id: str, specialty: Specialty | None = None) -> list[CapacityReport]:
+        found = [
+            r
+            for r in self._state.capacity
+            if r.facility_id == facility_id and (specialty is None or r.specialty == specialty)
+        ]
+        return sorted(found, key=lambda r: (r.reported_at, r.specialty))
+
+    def exists(self, facility_id: str, specialty: Specialty, reported_at: datetime) -> bool:
+        return any(
+            r.facility_id == facility_id
+            and r.specialty == specialty
+            and r.reported_at == reported_at
+            for r in self._state.capacity
+        )
+
+
+class FakePatientRepository(_VersionedRepository[Patient]):
+    """Patients with their history; organisation and location must be stored."""
+
+    kind = "patient"
+
+    def count_by_status(self) -> dict[PatientStatus, int]:
+        counts: dict[PatientStatus, int] = {}
+        for patient in self._rows.values():
+            counts[patient.status] = counts.get(patient.status, 0) + 1
+        return counts
+
+    def list(
+        self,
+        *,
+        status: PatientStatus | None = None,
+        specialty: Specialty | None = None,
+        precedence: Precedence | None = None,
+        location_id: str | None = None,
+        organisation_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Patient]:
+        found = self._all(
+            lambda p: (
+                (status is None or p.status == status)
+                and (specialty is None or specialty in p.required_specialties)
+                and (precedence is None or p.precedence == precedence)
+                and (location_id is None or p.location_id == location_id)
+                and (organisation_id is None or p.organisation_id == organisation_id)
+            )
+        )
+        return found if limit is None else found[:limit]
+
+
+class FakeTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
+    """Treatment requests by id."""
+
+    kind = "treatment request"
+
+    def live_for_patient(self, patient_id: str) -> list[TreatmentRequest]:
+        found = [
+            copy.deepcopy(r) for r in self._rows.values() if patient_id in r.open_patient_ids()
+        ]
+        return sorted(found, key=lambda r: (r.created_at, r.id))
+
+    def list(
+        self, *, status: RequestStatus | None = None, organisation_id: str | None = None
+    ) -> list[TreatmentRequest]:
+        found = self._all(
+            lambda r: (
+                (status is None or r.status == status)
+                and (
+                    organisation_id is None
+                    or organisation_id in (r.from_organisation_id, r.to_organisation_id)
+                )
+            )
+        )
+        return sorted(found, key=lambda r: (r.created_at, r.id))
+
+
+class FakeScreeningMissionRepository(_VersionedRepository[ScreeningMission]):
+    """Screening missions by id."""
+
+    kind = "screening mission"
+
+    def list(self) -> list[ScreeningMission]:
+        return sorted(self._all(), key=lambda m: (m.starts_on, m.id))
+
+
+class FakeAgreementRepository(_VersionedRepository[Agreement]):
+    """Agreements by id."""
+
+    kind = "agreement"
+
+    def list(self, *, organisation_id: str | None = None) -> list[Agreement]:
+        found = self._all(
+            lambda a: (
+                organisation_id is None
+                or organisation_id in (a.sending_organisation_id, a.receiving_organisation_id)
+            )
+        )
+        return sorted(found, key=lambda a: (a.valid_from, a.id))
+
+
+class FakeAuditLog:
+    """The audit trail as a list; `list` gives the newest first, like the SQL store."""
+
+    def __init__(self, records: list[AuditRecord]) -> None:
+        self._records = records
+
+    def add(self, record: AuditRecord) -> None:
+        self.add_many([record])
+
+    def add_many(self, records: Sequence[AuditRecord]) -> None:
+        self._records.extend(copy.deepcopy(list(records)))
+
+    def list(
+        self,
+        *,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        numbered = [
+            (r.at, n, r)
+            for n, r in enumerate(self._records)
+            if (entity_type is None or r.entity_type == entity_type)
+            and (entity_id is None or r.entity_id == entity_id)
+        ]
+        numbered.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        found = [copy.deepcopy(r) for _, _, r in numbered]
+        return found if limit is None else found[:limit]
+
+
+class FakeUnitOfWork:
+    """A unit of work over a FakeDatabase: `with uow: ...; uow.commit()`."""
+
+    organisations: FakeOrganisationRepository
+    facilities: FakeFacilityRepository
+    capacity: FakeCapacityRepository
+    patients: FakePatientRepository
+    requests: FakeTreatmentRequestRepository
+    screenings: FakeScreeningMissionRepository
+    agreements: FakeAgreementRepository
+    audit: FakeAuditLog
+
+    def __init__(self, database: FakeDatabase | None = None) -> None:
+        self.database = database or FakeDatabase()
+        self.committed = False
+        self._begin()
+
+    def _begin(self) -> None:
+        state = copy.deepcopy(self.database.state)
+        self._state = state
+
+        def operator_known(facility: Facility) -> None:
+            if facility.operator_id not in state.organisations:
+                raise FakeStorageConflict(f"unknown operator organisation {facility.operator_id}")
+
+        def references_known(patient: Patient) -> None:
+            if patient.organisation_id not in state.organisations:
+                raise FakeStorageConflict(f"unknown organisation {patient.organisation_id}")
+            if patient.location_id is not None and patient.location_id not in state.facilities:
+                raise FakeStorageConflict(f"unknown facility {patient.location_id}")
+
+        self.organisations = FakeOrganisationRepository(state.organisations)
+        self.facilities = FakeFacilityRepository(state.facilities, operator_known)
+        self.capacity = FakeCapacityRepository(state)
+        self.patients = FakePatientRepository(state.patients, references_known)
+        self.requests = FakeTreatmentRequestRepository(state.requests)
+        self.screenings = FakeScreeningMissionRepository(state.screenings)
+        self.agreements = FakeAgreementRepository(state.agreements)
+        self.audit = FakeAuditLog(state.audit)
+
+    def __enter__(self) -> Self:
+        self.committed = False
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self.database.state = copy.deepcopy(self._state)
+        self.database.commits += 1
+        self.committed = True
+
+    def rollback(self) -> None:
+        self._begin()
+
+
+def make_fake_uow() -> FakeUnitOfWork:
+    """A unit of work over a new, empty in-memory database."""
+    return FakeUnitOfWork(FakeDatabase())
+
+
+__all__ = ["FakeDatabase", "FakeStorageConflict", "FakeUnitOfWork", "make_fake_uow"]
