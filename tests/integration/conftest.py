@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, delete, make_url, text
 
-from medevac.store.database import create_engine_for, upgrade
+from medevac.store.database import create_engine_for, dispose_engines, upgrade
 from medevac.store.tables import ALL_TABLES
 from medevac.store.unit_of_work import SqlUnitOfWork
 
@@ -38,7 +38,7 @@ def postgres_skipped() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With MEDEVAC_SKIP_POSTGRES=1, deselect the PostgreSQL variants, and say so."""
+    """With MEDEVAC_SKIP_POSTGRES=1, deselect the PostgreSQL variants (the summary says so)."""
     if not postgres_skipped():
         return
     kept, dropped = [], []
@@ -49,21 +49,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-        config.stash[DESELECTED_POSTGRES] = len(dropped)
-
-
-DESELECTED_POSTGRES = pytest.StashKey[int]()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    deselected = terminalreporter.config.stash.get(DESELECTED_POSTGRES, 0)
-    if deselected:
-        terminalreporter.write_line(
-            f"WARNING: {deselected} PostgreSQL storage tests were deselected because "
-            f"{SKIP_POSTGRES_VARIABLE}=1; they did not run",
-            yellow=True,
-            bold=True,
-        )
 
 
 class _ServerDatabases:
@@ -141,6 +126,7 @@ def _migrated_database(
     engine = create_engine_for(url)
     yield url, engine
     engine.dispose()
+    dispose_engines()
     drop()
 
 

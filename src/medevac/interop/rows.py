@@ -410,7 +410,7 @@ def _by_id(values: Mapping[str, Any]) -> Hashable:
 
 
 SPECS: dict[RecordKind, RecordSpec[Any]] = {
-    RecordKind.ORGANISATIONS: RecordSpec[Organisation](
+    RecordKind.ORGANISATIONS: RecordSpec(
         kind=RecordKind.ORGANISATIONS,
         row_model=OrganisationRow,
         entity_type="organisation",
@@ -421,7 +421,7 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
         key=_by_id,
         field_columns={},
     ),
-    RecordKind.FACILITIES: RecordSpec[Facility](
+    RecordKind.FACILITIES: RecordSpec(
         kind=RecordKind.FACILITIES,
         row_model=FacilityRow,
         entity_type="facility",
@@ -432,7 +432,7 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
         key=_by_id,
         field_columns={"cost": "tariff_per_bed_day", "operator": "operator_id"},
     ),
-    RecordKind.CAPACITY: RecordSpec[CapacityReport](
+    RecordKind.CAPACITY: RecordSpec(
         kind=RecordKind.CAPACITY,
         row_model=CapacityRow,
         entity_type="capacity_report",
@@ -443,7 +443,7 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
         key=capacity_key,
         field_columns={},
     ),
-    RecordKind.PATIENTS: RecordSpec[Patient](
+    RecordKind.PATIENTS: RecordSpec(
         kind=RecordKind.PATIENTS,
         row_model=PatientRow,
         entity_type="patient",

@@ -34,6 +34,8 @@ class ParsedTable:
 
     rows: list[ParsedRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    #: Rows that failed validation, as decoded: their references are still worth checking.
+    failed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 _ADAPTERS: dict[type[Any], TypeAdapter[list[Any]]] = {}
@@ -74,20 +76,24 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
                 f"unknown column; the columns are: {', '.join(columns)}",
             )
         )
-    missing = {name for name in spec.required_columns if name not in present}
+    # An empty JSON array has no columns to miss.
+    has_columns = is_csv or bool(table.rows)
+    missing = {n for n in spec.required_columns if n not in present and has_columns}
     for name in sorted(missing, key=columns.index):
         result.errors.append(RowError(1 if is_csv else None, name, "required column is missing"))
 
     # Rows: decode CSV cells into JSON shapes, then validate all rows in one pass.
     numbers: list[int] = []
     items: list[dict[str, Any]] = []
+    undecodable: set[int] = set()
     for number, item in table.rows:
         if is_csv:
             decoded, problems = decode_csv_row(spec, {k: v for k, v in item.items() if k in known})
             for column, reason in problems.items():
                 result.errors.append(RowError(number, column, reason))
             if problems:
-                continue
+                # Validate the other cells too, so that the row's other errors show as well.
+                undecodable.add(len(items))
             item = decoded
         elif unknown:
             item = {k: v for k, v in item.items() if k in known}
@@ -95,10 +101,10 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
         items.append(item)
 
     adapter = _adapter(spec.row_model)
+    bad = set(undecodable)
     try:
         models = adapter.validate_python(items)
     except ValidationError as error:
-        bad: set[int] = set()
         for detail in error.errors(include_url=False):
             index = detail["loc"][0]
             assert isinstance(index, int)
@@ -107,6 +113,8 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
             if detail["type"] == "missing" and column in missing:
                 continue  # reported once for the file
             result.errors.append(RowError(numbers[index], column, _reason(detail, is_csv)))
+    if bad:
+        result.failed = [(numbers[i], items[i]) for i in sorted(bad)]
         keep = [i for i in range(len(items)) if i not in bad]
         numbers = [numbers[i] for i in keep]
         models = adapter.validate_python([items[i] for i in keep])

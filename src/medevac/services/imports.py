@@ -107,10 +107,15 @@ def import_file(
     with uow:
         plan = _Plan(spec)
         checked = _Counter(report, total, len(table.rows) - len(parsed.rows))
+        known = _known_references(
+            uow, kind, [r.values for r in parsed.rows] + [item for _, item in parsed.failed]
+        )
         if kind is RecordKind.CAPACITY:
-            _plan_capacity(uow, plan, parsed.rows, at, checked)
+            _plan_capacity(uow, plan, parsed.rows, known, at, checked)
         else:
-            _plan_by_id(uow, plan, parsed.rows, checked)
+            _plan_by_id(uow, plan, parsed.rows, known, checked)
+        for number, item in parsed.failed:
+            plan.errors.extend(_reference_errors(kind, number, item, known))
         errors = parsed.errors + plan.errors
         if errors:
             raise ImportRejected(path.name, errors)
@@ -162,35 +167,23 @@ def _repository(uow: UnitOfWork, kind: RecordKind) -> Any:
     }[kind]
 
 
-def _plan_by_id(uow: UnitOfWork, plan: _Plan, rows: list[ParsedRow], checked: _Counter) -> None:
+def _plan_by_id(
+    uow: UnitOfWork,
+    plan: _Plan,
+    rows: list[ParsedRow],
+    known: dict[str, set[str]],
+    checked: _Counter,
+) -> None:
     spec = plan.spec
     repository = _repository(uow, spec.kind)
     existing: dict[str, Any] = _get_many(repository.get_many, {r.values["id"] for r in rows})
-    known_organisations: set[str] = set()
-    known_facilities: set[str] = set()
-    if spec.kind is RecordKind.FACILITIES:
-        known_organisations = _existing_ids(
-            uow.organisations.get_many, {r.values.get("operator_id") for r in rows}
-        )
-    if spec.kind is RecordKind.PATIENTS:
-        known_organisations = _existing_ids(
-            uow.organisations.get_many, {r.values.get("organisation_id") for r in rows}
-        )
-        known_facilities = _existing_ids(
-            uow.facilities.get_many, {r.values.get("location_id") for r in rows}
-        )
-
     for row in rows:
         checked.add(1)
         values = dict(row.values)
         status = values.pop("status", None)
-        operator = values.get("operator_id") if spec.kind is RecordKind.FACILITIES else None
-        if operator is not None and operator not in known_organisations:
-            plan.reject(row, "operator_id", f"unknown organisation {operator!r}")
-            continue
-        if spec.kind is RecordKind.PATIENTS and not _patient_references_known(
-            plan, row, values, known_organisations, known_facilities
-        ):
+        problems = _reference_errors(spec.kind, row.row, values, known)
+        if problems:
+            plan.errors.extend(problems)
             continue
         current = existing.get(values["id"])
         merged = spec.values(current) | values if current is not None else values
@@ -218,30 +211,40 @@ def _plan_by_id(uow: UnitOfWork, plan: _Plan, rows: list[ParsedRow], checked: _C
             plan.updated.append((current, entity))
 
 
-def _existing_ids(
-    get_many: Callable[[Collection[str]], Mapping[str, Any]], ids: set[Any]
-) -> set[str]:
-    wanted = {i for i in ids if isinstance(i, str)}
-    return set(_get_many(get_many, wanted)) if wanted else set()
+# --- references to organisations and facilities -------------------------------------------
+
+#: Columns naming another record, and the kind of record they name.
+REFERENCES: dict[RecordKind, dict[str, str]] = {
+    RecordKind.ORGANISATIONS: {},
+    RecordKind.FACILITIES: {"operator_id": "organisation"},
+    RecordKind.CAPACITY: {"facility_id": "facility"},
+    RecordKind.PATIENTS: {"organisation_id": "organisation", "location_id": "facility"},
+}
 
 
-def _patient_references_known(
-    plan: _Plan,
-    row: ParsedRow,
-    values: Mapping[str, Any],
-    organisations: set[str],
-    facilities: set[str],
-) -> bool:
-    ok = True
-    organisation = values.get("organisation_id")
-    if organisation is not None and organisation not in organisations:
-        plan.reject(row, "organisation_id", f"unknown organisation {organisation!r}")
-        ok = False
-    location = values.get("location_id")
-    if location is not None and location not in facilities:
-        plan.reject(row, "location_id", f"unknown facility {location!r}")
-        ok = False
-    return ok
+def _known_references(
+    uow: UnitOfWork, kind: RecordKind, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, set[str]]:
+    """For each reference column, which of the ids the rows name exist in the registry."""
+    known: dict[str, set[str]] = {}
+    for column, target in REFERENCES[kind].items():
+        ids = {v for row in rows if isinstance(v := row.get(column), str) and v.strip()}
+        get_many = (
+            uow.organisations.get_many if target == "organisation" else uow.facilities.get_many
+        )
+        known[column] = set(_get_many(get_many, {i.strip() for i in ids}))
+    return known
+
+
+def _reference_errors(
+    kind: RecordKind, row: int, values: Mapping[str, Any], known: dict[str, set[str]]
+) -> list[RowError]:
+    errors = []
+    for column, target in REFERENCES[kind].items():
+        value = values.get(column)
+        if isinstance(value, str) and value.strip() and value.strip() not in known[column]:
+            errors.append(RowError(row, column, f"unknown {target} {value.strip()!r}"))
+    return errors
 
 
 # --- capacity reports: append-only --------------------------------------------------------
@@ -252,11 +255,14 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _plan_capacity(
-    uow: UnitOfWork, plan: _Plan, rows: list[ParsedRow], at: datetime, checked: _Counter
+    uow: UnitOfWork,
+    plan: _Plan,
+    rows: list[ParsedRow],
+    known: dict[str, set[str]],
+    at: datetime,
+    checked: _Counter,
 ) -> None:
-    facilities: dict[str, Facility] = _get_many(
-        uow.facilities.get_many, {r.values["facility_id"] for r in rows}
-    )
+    facilities: dict[str, Facility] = _get_many(uow.facilities.get_many, known["facility_id"])
     stored: dict[tuple[str, str, datetime], CapacityReport] = {}
     for facility_id in sorted(facilities):
         for old in uow.capacity.history(facility_id):
@@ -266,10 +272,11 @@ def _plan_capacity(
     for row in rows:
         checked.add(1)
         values = row.values
-        facility = facilities.get(values["facility_id"])
-        if facility is None:
-            plan.reject(row, "facility_id", f"unknown facility {values['facility_id']!r}")
+        problems = _reference_errors(RecordKind.CAPACITY, row.row, values, known)
+        if problems:
+            plan.errors.extend(problems)
             continue
+        facility = facilities[values["facility_id"]]
         try:
             report = plan.spec.build(values)
             assert isinstance(report, CapacityReport)

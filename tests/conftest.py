@@ -1,0 +1,54 @@
+"""Test-run wide hooks: the storage summary line shows how many tests passed on each backend."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+
+STORAGE_BACKENDS = ("sqlite", "postgresql")
+_OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+
+
+def _backend_of(report: pytest.TestReport) -> str | None:
+    """The backend in a test id such as `test_x[sqlite]` or `test_y[postgresql-3]`."""
+    if "storage" not in report.keywords or "[" not in report.nodeid:
+        return None
+    params = report.nodeid[report.nodeid.index("[") + 1 : report.nodeid.rindex("]")]
+    found = [part for part in params.split("-") if part in STORAGE_BACKENDS]
+    return found[0] if found else None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts: dict[str, Counter[str]] = {backend: Counter() for backend in STORAGE_BACKENDS}
+    for outcome in _OUTCOMES:
+        for report in terminalreporter.stats.get(outcome, []):
+            if not isinstance(report, pytest.TestReport):
+                continue
+            backend = _backend_of(report)
+            if backend is None:
+                continue
+            # A test counts once: by its call, or by the setup/teardown that failed or skipped.
+            if report.when == "call" or outcome in ("error", "skipped"):
+                counts[backend][outcome] += 1
+    deselected = [
+        item
+        for item in terminalreporter.stats.get("deselected", [])
+        if "[postgresql" in getattr(item, "nodeid", "")
+    ]
+    if not any(counts.values()) and not deselected:
+        return
+    parts = []
+    for backend in STORAGE_BACKENDS:
+        tally = counts[backend]
+        words = [f"{tally[o]} {o}" for o in _OUTCOMES if tally[o] or o == "passed"]
+        parts.append(f"{', '.join(words)} on {backend}")
+    terminalreporter.write_line("storage tests: " + "; ".join(parts), bold=True)
+    if deselected or os.environ.get("MEDEVAC_SKIP_POSTGRES") == "1":
+        terminalreporter.write_line(
+            f"WARNING: MEDEVAC_SKIP_POSTGRES=1: {len(deselected)} PostgreSQL storage tests were "
+            "deselected and did not run",
+            yellow=True,
+            bold=True,
+        )

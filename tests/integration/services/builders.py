@@ -1,0 +1,92 @@
+"""A small registry built through the services, shared by the workflow tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from medevac.domain.facilities import Facility
+from medevac.domain.geography import Coordinates
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Patient
+from medevac.domain.repositories import UnitOfWork
+from medevac.domain.screening import ScreeningOutcome
+from medevac.domain.vocabulary import (
+    FacilityKind,
+    Mobility,
+    OrganisationKind,
+    Precedence,
+    Specialty,
+)
+from medevac.services.auditing import utc_now
+from medevac.services.patients import register_patient
+from medevac.services.registry import register_facility, register_organisation
+from medevac.services.screening import add_candidates, create_mission, record_decision
+
+UowFactory = Callable[[], UnitOfWork]
+ACTOR = "test-coordinator"
+
+
+def registry(uow_factory: UowFactory) -> None:
+    """Two organisations and one origin hospital."""
+    register_organisation(
+        uow_factory(),
+        Organisation("ORG-A", "Origin ministry", OrganisationKind.MINISTRY_OF_HEALTH, "UA"),
+        actor=ACTOR,
+    )
+    register_organisation(
+        uow_factory(),
+        Organisation("ORG-B", "Partner ministry", OrganisationKind.MINISTRY_OF_HEALTH, "PL"),
+        actor=ACTOR,
+    )
+    register_facility(
+        uow_factory(),
+        Facility(
+            "H-1",
+            "Origin hospital",
+            FacilityKind.HOSPITAL,
+            "ORG-A",
+            "UA",
+            Coordinates(50.45, 30.52),
+            frozenset({Specialty.ORTHOPAEDICS}),
+        ),
+        actor=ACTOR,
+    )
+
+
+def selected_patients(uow_factory: UowFactory, count: int) -> list[str]:
+    """Register `count` patients and select them at a screening mission."""
+    ids = [f"P-{n:03d}" for n in range(1, count + 1)]
+    for patient_id in ids:
+        register_patient(
+            uow_factory(),
+            Patient(
+                patient_id,
+                "ORG-A",
+                (Specialty.ORTHOPAEDICS,),
+                Precedence.PRIORITY,
+                Mobility.LITTER,
+                location_id="H-1",
+            ),
+            actor=ACTOR,
+        )
+    today = utc_now().date()
+    mission = create_mission(
+        uow_factory(),
+        team_organisation_id="ORG-B",
+        place="Kyiv",
+        starts_on=today - timedelta(days=1),
+        ends_on=today,
+        actor=ACTOR,
+    )
+    add_candidates(uow_factory(), mission.id, ids, actor=ACTOR)
+    for patient_id in ids:
+        record_decision(
+            uow_factory(),
+            mission.id,
+            patient_id,
+            ScreeningOutcome.SELECT,
+            clinician="dr.nowak",
+            criteria_notes="complex fracture",
+        )
+    return ids

@@ -1,0 +1,110 @@
+"""Scenario parameters: validated, frozen, round-trip through JSON, clear errors with paths."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from medevac.simulation.params import (
+    Duration,
+    ParameterError,
+    scenario_from_dict,
+    scenario_to_dict,
+)
+from medevac.simulation.presets import PRESETS, field_hospital_100_beds
+
+
+def demo_data() -> dict[str, Any]:
+    return scenario_to_dict(field_hospital_100_beds())
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_round_trips_through_json(name: str) -> None:
+    scenario = PRESETS[name]()
+    data = json.loads(json.dumps(scenario_to_dict(scenario)))
+    assert scenario_from_dict(data) == scenario
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_shipped_scenario_files_match_the_presets(name: str) -> None:
+    shipped = resources.files("medevac.data.scenarios").joinpath(f"{name}.json")
+    data = json.loads(shipped.read_text(encoding="utf-8"))
+    assert scenario_from_dict(data) == PRESETS[name]()
+
+
+def test_parameters_are_frozen() -> None:
+    scenario = field_hospital_100_beds()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        scenario.days = 3  # type: ignore[misc]
+
+
+def edit(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
+    data = copy.deepcopy(demo_data())
+    target: Any = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (edit(("resources", "beds"), -1), r"^resources\.beds: must be >= 0"),
+        (edit(("resources", "beds"), 2.5), r"^resources\.beds: must be a whole number"),
+        (edit(("case_mix", 2, "admission_probability"), 1.5), r"^case_mix\[2\]\.admission_prob"),
+        (
+            edit(("case_mix", 1, "length_of_stay", "mean_hours"), 0),
+            r"^case_mix\[1\]\.length_of_stay\.mean_hours: must be > 0",
+        ),
+        (
+            edit(("case_mix", 0, "consultation", "distribution"), "gamma"),
+            r"^case_mix\[0\]\.consultation\.distribution: unknown distribution 'gamma'",
+        ),
+        (edit(("arrivals", "colour"), "red"), r"^arrivals\.colour: unknown key"),
+        (edit(("arrivals", "hourly_profile"), [1.0] * 23), r"^arrivals\.hourly_profile: needs 24"),
+        (edit(("arrivals", "surge"), [1.0, -2.0]), r"^arrivals\.surge\[1\]: must be >= 0"),
+        (edit(("resources", "theatre_hours", "opens"), 25), r"^resources\.theatre_hours\.opens"),
+        (edit(("policies", "holding_wait_limit_hours"), -1), r"^policies\.holding_wait_limit"),
+        (edit(("warmup_days",), 30), r"^warmup_days: must be smaller than days"),
+        (edit(("days",), True), r"^days: must be a whole number"),
+        (edit(("resources", "operating_tables"), 0), r"^resources\.operating_tables: a class"),
+        (edit(("case_mix", 1, "name"), "minor"), r"^case_mix\[1\]\.name: duplicate class"),
+        (edit(("case_mix",), "many"), r"^case_mix: must be a list"),
+        ([1, 2], r"^\(top level\): must be a JSON object"),
+    ],
+)
+def test_bad_values_are_refused_with_their_path(data: object, message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        scenario_from_dict(data)
+
+
+def test_missing_keys_are_named() -> None:
+    data = demo_data()
+    del data["resources"]["beds"]
+    with pytest.raises(ParameterError, match=r"^resources\.beds: required"):
+        scenario_from_dict(data)
+
+
+def test_no_beds_and_no_holding_limit_is_refused() -> None:
+    data = edit(("resources", "beds"), 0)
+    data["policies"]["holding_wait_limit_hours"] = None
+    with pytest.raises(ParameterError, match="wait forever"):
+        scenario_from_dict(data)
+
+
+def test_lognormal_duration_needs_a_spread() -> None:
+    with pytest.raises(ParameterError, match="sd_hours"):
+        Duration.lognormal(2.0, 0.0)
+
+
+def test_hourly_rates_follow_surge_and_profile() -> None:
+    scenario = field_hospital_100_beds()
+    rates = scenario.arrivals.hourly_rates(2)
+    assert sum(rates[:24]) == pytest.approx(420.0)
+    assert max(rates[:24]) > 1.5 * (420.0 / 24)
