@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from medevac.interop.records import ImportFileError, RecordKind, RowError
+from medevac.interop.rows import SPECS, encode_csv_cell
 
 
 class FileFormat(StrEnum):
@@ -145,3 +146,18 @@ def write_json(path: Path, kind: RecordKind, rows: Iterable[Mapping[str, Any]]) 
             count += 1
         handle.write("\n]}\n" if count else "]}\n")
     return count
+
+
+def write_records(path: Path, kind: RecordKind, rows: list[dict[str, Any]]) -> int:
+    """Write rows in their JSON form to a .csv or .json file chosen by suffix.
+
+    CSV cells are all encoded before the file is opened, so a value CSV cannot carry
+    leaves no half-written file.
+    """
+    file_format = FileFormat.of(path)
+    if file_format is FileFormat.JSON:
+        return write_json(path, kind, rows)
+    spec = SPECS[kind]
+    columns = spec.columns
+    text_rows = [{c: encode_csv_cell(spec, c, row.get(c)) for c in columns} for row in rows]
+    return write_csv(path, columns, text_rows)

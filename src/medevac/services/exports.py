@@ -12,8 +12,8 @@ from typing import Any
 
 from medevac.domain.repositories import UnitOfWork
 from medevac.interop.records import RecordKind
-from medevac.interop.rows import SPECS, encode_csv_cell, export_row
-from medevac.interop.tables import FileFormat, write_csv, write_json
+from medevac.interop.rows import SPECS, export_row
+from medevac.interop.tables import FileFormat, write_records
 
 __all__ = ["export_file"]
 
@@ -21,20 +21,12 @@ __all__ = ["export_file"]
 def export_file(uow: UnitOfWork, kind: RecordKind | str, path: Path) -> int:
     """Write every `kind` record to a .csv or .json file; returns the number of rows written."""
     kind = RecordKind(kind)
-    file_format = FileFormat.of(path)
+    FileFormat.of(path)  # refuse a bad suffix before reading the registry
     spec = SPECS[kind]
     with uow:
         entities = _entities(uow, kind)
         rows = [export_row(spec, entity) for entity in entities]
-    if file_format is FileFormat.JSON:
-        return write_json(path, kind, rows)
-    columns = spec.columns
-    # Encode every row before opening the file, so a row CSV cannot carry leaves no stub.
-    text_rows = [
-        {column: encode_csv_cell(spec, column, row.get(column)) for column in columns}
-        for row in rows
-    ]
-    return write_csv(path, columns, text_rows)
+    return write_records(path, kind, rows)
 
 
 def _entities(uow: UnitOfWork, kind: RecordKind) -> list[Any]:

@@ -8,22 +8,20 @@ the first bad field (``case_mix[2].length_of_stay.mean_hours: must be > 0``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
+
+from medevac.simulation.plain_data import (
+    ObjectReader,
+    ParameterError,
+    read_integer,
+    read_number,
+    read_numbers,
+    read_string,
+)
 
 HOURS_PER_DAY = 24
-_T = TypeVar("_T")
-
-
-class ParameterError(ValueError):
-    """A scenario value is missing, unknown or impossible; ``path`` names where."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}" if path else reason)
-        self.path = path
-        self.reason = reason
 
 
 class DurationKind(StrEnum):
@@ -53,7 +51,9 @@ class Duration:
             if self.sd_hours <= 0:
                 raise ParameterError("sd_hours", "must be > 0 for a lognormal duration")
         elif self.sd_hours != 0:
-            raise ParameterError("sd_hours", f"only a lognormal duration has sd_hours, not {self.kind}")
+            raise ParameterError(
+                "sd_hours", f"only a lognormal duration has sd_hours, not {self.kind}"
+            )
 
     @staticmethod
     def exponential(mean_hours: float) -> Duration:
@@ -230,10 +230,15 @@ class Scenario:
             if name in names[:index]:
                 raise ParameterError(f"case_mix[{index}].name", f"duplicate class {name!r}")
         needs_bed = any(case.admission_probability > 0 for case in self.case_mix)
-        if needs_bed and self.resources.beds == 0 and self.policies.holding_wait_limit_hours is None:
+        if (
+            needs_bed
+            and self.resources.beds == 0
+            and self.policies.holding_wait_limit_hours is None
+        ):
             raise ParameterError(
                 "policies.holding_wait_limit_hours",
-                "a class needs a bed, there are no beds and no holding limit: patients would wait forever",
+                "a class needs a bed but there are no beds and no holding limit: "
+                "patients would wait forever",
             )
         needs_theatre = any(case.surgery_probability > 0 for case in self.case_mix)
         if needs_theatre and self.resources.operating_tables == 0:
@@ -251,22 +256,22 @@ class Scenario:
 
 
 def scenario_from_dict(data: object) -> Scenario:
-    """Build a validated ``Scenario`` from JSON-like data; raise ``ParameterError`` naming the path."""
-    reader = _Reader(data, "")
+    """Build a validated ``Scenario`` from JSON data; ``ParameterError`` names the bad path."""
+    reader = ObjectReader(data, "")
     obj = reader.object(
         required=("name", "days", "arrivals", "case_mix", "resources"),
         optional=("policies", "warmup_days", "description", "$schema"),
     )
-    arrivals_reader = _Reader(obj["arrivals"], "arrivals")
+    arrivals_reader = ObjectReader(obj["arrivals"], "arrivals")
     arrivals_obj = arrivals_reader.object(
         required=("patients_per_day",), optional=("surge", "hourly_profile")
     )
     arrivals = arrivals_reader.build(
         Arrivals,
-        patients_per_day=_number(arrivals_obj["patients_per_day"], "arrivals.patients_per_day"),
-        surge=tuple(_numbers(arrivals_obj.get("surge", []), "arrivals.surge")),
+        patients_per_day=read_number(arrivals_obj["patients_per_day"], "arrivals.patients_per_day"),
+        surge=tuple(read_numbers(arrivals_obj.get("surge", []), "arrivals.surge")),
         hourly_profile=tuple(
-            _numbers(arrivals_obj.get("hourly_profile", []), "arrivals.hourly_profile")
+            read_numbers(arrivals_obj.get("hourly_profile", []), "arrivals.hourly_profile")
         ),
     )
     case_data = obj["case_mix"]
@@ -277,14 +282,14 @@ def scenario_from_dict(data: object) -> Scenario:
     policies = _policies_from_dict(obj.get("policies", {}), "policies")
     return reader.build(
         Scenario,
-        name=_string(obj["name"], "name"),
-        days=_integer(obj["days"], "days"),
+        name=read_string(obj["name"], "name"),
+        days=read_integer(obj["days"], "days"),
         arrivals=arrivals,
         case_mix=cases,
         resources=resources,
         policies=policies,
-        warmup_days=_integer(obj.get("warmup_days", 0), "warmup_days"),
-        description=_string(obj.get("description", ""), "description"),
+        warmup_days=read_integer(obj.get("warmup_days", 0), "warmup_days"),
+        description=read_string(obj.get("description", ""), "description"),
     )
 
 
@@ -338,7 +343,7 @@ def _duration_to_dict(duration: Duration) -> dict[str, Any]:
 
 
 def _case_from_dict(data: object, path: str) -> CaseClass:
-    reader = _Reader(data, path)
+    reader = ObjectReader(data, path)
     obj = reader.object(
         required=("name", "share", "consultation"),
         optional=(
@@ -351,13 +356,13 @@ def _case_from_dict(data: object, path: str) -> CaseClass:
         ),
     )
     kwargs: dict[str, Any] = {
-        "name": _string(obj["name"], f"{path}.name"),
-        "share": _number(obj["share"], f"{path}.share"),
+        "name": read_string(obj["name"], f"{path}.name"),
+        "share": read_number(obj["share"], f"{path}.share"),
         "consultation": _duration_from_dict(obj["consultation"], f"{path}.consultation"),
     }
     for key in ("surgery_probability", "admission_probability", "referral_probability"):
         if key in obj:
-            kwargs[key] = _number(obj[key], f"{path}.{key}")
+            kwargs[key] = read_number(obj[key], f"{path}.{key}")
     for key in ("surgery", "length_of_stay"):
         if key in obj:
             kwargs[key] = _duration_from_dict(obj[key], f"{path}.{key}")
@@ -372,9 +377,9 @@ def _case_from_dict(data: object, path: str) -> CaseClass:
 
 
 def _duration_from_dict(data: object, path: str) -> Duration:
-    reader = _Reader(data, path)
+    reader = ObjectReader(data, path)
     obj = reader.object(required=("distribution", "mean_hours"), optional=("sd_hours",))
-    kind_text = _string(obj["distribution"], f"{path}.distribution")
+    kind_text = read_string(obj["distribution"], f"{path}.distribution")
     try:
         kind = DurationKind(kind_text)
     except ValueError:
@@ -385,39 +390,39 @@ def _duration_from_dict(data: object, path: str) -> Duration:
     return reader.build(
         Duration,
         kind=kind,
-        mean_hours=_number(obj["mean_hours"], f"{path}.mean_hours"),
-        sd_hours=_number(obj.get("sd_hours", 0.0), f"{path}.sd_hours"),
+        mean_hours=read_number(obj["mean_hours"], f"{path}.mean_hours"),
+        sd_hours=read_number(obj.get("sd_hours", 0.0), f"{path}.sd_hours"),
     )
 
 
 def _resources_from_dict(data: object, path: str) -> Resources:
-    reader = _Reader(data, path)
+    reader = ObjectReader(data, path)
     obj = reader.object(
         required=("consultation_stations", "beds"),
         optional=("operating_tables", "theatre_hours"),
     )
     hours = TheatreHours()
     if "theatre_hours" in obj:
-        hours_reader = _Reader(obj["theatre_hours"], f"{path}.theatre_hours")
+        hours_reader = ObjectReader(obj["theatre_hours"], f"{path}.theatre_hours")
         hours_obj = hours_reader.object(required=("opens", "closes"), optional=())
         hours = hours_reader.build(
             TheatreHours,
-            opens=_number(hours_obj["opens"], f"{path}.theatre_hours.opens"),
-            closes=_number(hours_obj["closes"], f"{path}.theatre_hours.closes"),
+            opens=read_number(hours_obj["opens"], f"{path}.theatre_hours.opens"),
+            closes=read_number(hours_obj["closes"], f"{path}.theatre_hours.closes"),
         )
     return reader.build(
         Resources,
-        consultation_stations=_integer(
+        consultation_stations=read_integer(
             obj["consultation_stations"], f"{path}.consultation_stations"
         ),
-        beds=_integer(obj["beds"], f"{path}.beds"),
-        operating_tables=_integer(obj.get("operating_tables", 0), f"{path}.operating_tables"),
+        beds=read_integer(obj["beds"], f"{path}.beds"),
+        operating_tables=read_integer(obj.get("operating_tables", 0), f"{path}.operating_tables"),
         theatre_hours=hours,
     )
 
 
 def _policies_from_dict(data: object, path: str) -> Policies:
-    reader = _Reader(data, path)
+    reader = ObjectReader(data, path)
     obj = reader.object(
         required=(), optional=("holding_wait_limit_hours", "unseen_wait_limit_hours")
     )
@@ -425,67 +430,8 @@ def _policies_from_dict(data: object, path: str) -> Policies:
     for key in ("holding_wait_limit_hours", "unseen_wait_limit_hours"):
         if key in obj:
             value = obj[key]
-            kwargs[key] = None if value is None else _number(value, f"{path}.{key}")
+            kwargs[key] = None if value is None else read_number(value, f"{path}.{key}")
     return reader.build(Policies, **kwargs)
-
-
-class _Reader:
-    """Reads one JSON object at ``path`` and re-raises validation errors with the full path."""
-
-    def __init__(self, data: object, path: str) -> None:
-        self.data = data
-        self.path = path
-
-    def object(self, required: Sequence[str], optional: Sequence[str]) -> Mapping[str, object]:
-        if not isinstance(self.data, Mapping):
-            raise ParameterError(self.path or "(top level)", "must be a JSON object")
-        allowed = set(required) | set(optional)
-        for key in self.data:
-            if key not in allowed:
-                raise ParameterError(
-                    self._join(str(key)), f"unknown key (allowed: {', '.join(sorted(allowed))})"
-                )
-        for key in required:
-            if key not in self.data:
-                raise ParameterError(self._join(key), "required")
-        return self.data
-
-    def build(self, cls: type[_T], **kwargs: Any) -> _T:
-        try:
-            return cls(**kwargs)
-        except ParameterError as error:
-            raise ParameterError(self._join(error.path), error.reason) from None
-
-    def _join(self, key: str) -> str:
-        if not key:
-            return self.path
-        return f"{self.path}.{key}" if self.path else key
-
-
-def _number(value: object, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ParameterError(path, f"must be a number, got {value!r}")
-    result = float(value)
-    _require_finite(path, result)
-    return result
-
-
-def _numbers(value: object, path: str) -> list[float]:
-    if not isinstance(value, list):
-        raise ParameterError(path, "must be a list of numbers")
-    return [_number(item, f"{path}[{index}]") for index, item in enumerate(value)]
-
-
-def _integer(value: object, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(path, f"must be a whole number, got {value!r}")
-    return value
-
-
-def _string(value: object, path: str) -> str:
-    if not isinstance(value, str):
-        raise ParameterError(path, f"must be a string, got {value!r}")
-    return value
 
 
 def _require_finite(path: str, value: float) -> None:

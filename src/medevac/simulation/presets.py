@@ -158,7 +158,10 @@ def field_hospital_100_beds() -> Scenario:
         arrivals=Arrivals(420.0, hourly_profile=DAYTIME_PROFILE),
         case_mix=_inpatient_mix(major_share=0.05, major_los_hours=72.0),
         resources=Resources(
-            consultation_stations=16, beds=100, operating_tables=3, theatre_hours=TheatreHours(7, 22)
+            consultation_stations=16,
+            beds=100,
+            operating_tables=3,
+            theatre_hours=TheatreHours(7, 22),
         ),
         policies=Policies(holding_wait_limit_hours=4.0, unseen_wait_limit_hours=6.0),
     )

@@ -161,8 +161,15 @@ class SimulationResult:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["metric", "mean", "ci_low", "ci_high", "replications"])
         for name, est in self.summary().items():
-            writer.writerow([name, _csv_float(est.mean), _csv_float(est.low),
-                             _csv_float(est.high), est.replications])
+            writer.writerow(
+                [
+                    name,
+                    _csv_float(est.mean),
+                    _csv_float(est.low),
+                    _csv_float(est.high),
+                    est.replications,
+                ]
+            )
         return buffer.getvalue()
 
     def hourly_csv(self) -> str:

@@ -26,7 +26,9 @@ def short_demo() -> Scenario:
     return Scenario(
         name="short",
         days=5,
-        arrivals=Arrivals(300.0, surge=(1.0, 2.0, 1.5), hourly_profile=base.arrivals.hourly_profile),
+        arrivals=Arrivals(
+            300.0, surge=(1.0, 2.0, 1.5), hourly_profile=base.arrivals.hourly_profile
+        ),
         case_mix=base.case_mix,
         resources=base.resources,
         policies=base.policies,
@@ -59,7 +61,9 @@ def test_different_seeds_and_replications_give_different_streams() -> None:
 
 def test_progress_is_reported_up_to_the_total() -> None:
     calls: list[tuple[int, int]] = []
-    run_replications(short_demo(), replications=5, seed=0, progress=lambda d, t: calls.append((d, t)))
+    run_replications(
+        short_demo(), replications=5, seed=0, progress=lambda d, t: calls.append((d, t))
+    )
     assert calls[-1] == (5, 5)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
 

@@ -1,0 +1,595 @@
+"""Where should the field hospitals stand? Capacitated maximal covering, solved exactly.
+
+Given demand points (patients a day, or a range), candidate sites and the hospitals to deploy
+(each with a daily capacity), choose at most one site per hospital and at most one hospital per
+site, and send demand to open sites within ``radius_km``, to maximise the patients a day served
+without exceeding any hospital's capacity. The mixed-integer model is solved by HiGHS under a
+time limit; the plan reports the solver status, objective, proven bound, gap and wall time.
+
+Identical hospitals (same capacity and scenario) are grouped so the solver does not explore
+permutations of interchangeable units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import highspy
+import numpy as np
+from scipy import sparse
+
+from medevac.domain.geography import EARTH_RADIUS_KM
+from medevac.simulation.plain_data import ObjectReader, ParameterError, read_number, read_string
+from medevac.simulation.params import Scenario
+from medevac.simulation.presets import PRESETS, preset
+from medevac.simulation.results import SimulationResult
+from medevac.simulation.runner import ProgressCallback, run_replications
+
+
+class DemandBasis(StrEnum):
+    """Which end of a demand range to plan for."""
+
+    LOW = "low"
+    MIDDLE = "middle"
+    HIGH = "high"
+
+
+@dataclass(frozen=True)
+class DemandPoint:
+    """A place where patients come from, with expected patients a day (``low``..``high``)."""
+
+    id: str
+    lat: float
+    lon: float
+    low: float
+    high: float
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _check_coordinates(self.lat, self.lon)
+        if not 0 <= self.low <= self.high:
+            raise ParameterError("patients_per_day", "need 0 <= low <= high")
+
+    def demand(self, basis: DemandBasis) -> float:
+        if basis is DemandBasis.LOW:
+            return self.low
+        if basis is DemandBasis.HIGH:
+            return self.high
+        return (self.low + self.high) / 2.0
+
+
+@dataclass(frozen=True)
+class CandidateSite:
+    """A place where a field hospital could stand."""
+
+    id: str
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        _check_coordinates(self.lat, self.lon)
+
+
+@dataclass(frozen=True)
+class HospitalUnit:
+    """A hospital to deploy: its daily capacity and the scenario that describes it."""
+
+    id: str
+    patients_per_day: float
+    scenario: str
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.patients_per_day) or self.patients_per_day <= 0:
+            raise ParameterError("patients_per_day", "must be > 0")
+        if self.scenario not in PRESETS:
+            raise ParameterError(
+                "scenario", f"unknown scenario {self.scenario!r} (known: {', '.join(PRESETS)})"
+            )
+
+
+@dataclass(frozen=True)
+class DeploymentProblem:
+    """Demand points, candidate sites, hospitals and the travel radius."""
+
+    demand_points: tuple[DemandPoint, ...]
+    sites: tuple[CandidateSite, ...]
+    hospitals: tuple[HospitalUnit, ...]
+    radius_km: float
+    demand_basis: DemandBasis = DemandBasis.MIDDLE
+    name: str = "deployment"
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.radius_km) or self.radius_km <= 0:
+            raise ParameterError("radius_km", "must be > 0")
+        id_lists: tuple[tuple[str, list[str]], ...] = (
+            ("demand_points", [p.id for p in self.demand_points]),
+            ("candidate_sites", [s.id for s in self.sites]),
+            ("hospitals", [h.id for h in self.hospitals]),
+        )
+        for label, ids in id_lists:
+            if not ids:
+                raise ParameterError(label, "needs at least one entry")
+            seen: set[str] = set()
+            for index, item_id in enumerate(ids):
+                if item_id in seen:
+                    raise ParameterError(f"{label}[{index}].id", f"duplicate id {item_id!r}")
+                seen.add(item_id)
+
+    def demands(self) -> np.ndarray:
+        return np.array([p.demand(self.demand_basis) for p in self.demand_points])
+
+    def distances_km(self) -> np.ndarray:
+        """Great-circle distance from every demand point (rows) to every site (columns)."""
+        points = np.array([[p.lat, p.lon] for p in self.demand_points])
+        sites = np.array([[s.lat, s.lon] for s in self.sites])
+        return pairwise_haversine_km(points, sites)
+
+
+def pairwise_haversine_km(points: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Haversine distances between two arrays of (lat, lon) degrees.
+
+    Vectorised over all pairs (2,000 x 300 in the benchmark); the scalar function in
+    ``medevac.domain.geography`` would need a Python call per pair.
+    """
+    lat1 = np.radians(points[:, 0])[:, None]
+    lat2 = np.radians(sites[:, 0])[None, :]
+    dlat = lat2 - lat1
+    dlon = np.radians(sites[:, 1])[None, :] - np.radians(points[:, 1])[:, None]
+    h = np.sin(dlat / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A hospital put at a site, with the patients a day sent to it."""
+
+    hospital_id: str
+    site_id: str
+    patients_per_day: float
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Patients a day sent from a demand point to a site."""
+
+    demand_id: str
+    site_id: str
+    patients_per_day: float
+    distance_km: float
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    """The chosen sites and flows, with how good the solver proved them to be.
+
+    ``status`` is ``optimal`` (proven within the gap tolerance), ``time_limit`` (best plan
+    found, ``gap`` says how far from proven) or ``no_solution``.
+    """
+
+    status: str
+    served_per_day: float
+    bound_per_day: float
+    gap: float
+    total_demand_per_day: float
+    wall_seconds: float
+    placements: tuple[Placement, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
+    unserved: Mapping[str, float] = field(default_factory=dict)
+
+    def to_json_data(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "served_patients_per_day": round(self.served_per_day, 6),
+            "bound_patients_per_day": round(self.bound_per_day, 6),
+            "gap": round(self.gap, 9),
+            "total_demand_per_day": round(self.total_demand_per_day, 6),
+            "unserved_patients_per_day": round(self.total_demand_per_day - self.served_per_day, 6),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "placements": [
+                {
+                    "hospital": p.hospital_id,
+                    "site": p.site_id,
+                    "patients_per_day": round(p.patients_per_day, 6),
+                }
+                for p in self.placements
+            ],
+            "assignments": [
+                {
+                    "demand_point": a.demand_id,
+                    "site": a.site_id,
+                    "patients_per_day": round(a.patients_per_day, 6),
+                    "distance_km": round(a.distance_km, 3),
+                }
+                for a in self.assignments
+            ],
+            "unserved_by_demand_point": {k: round(v, 6) for k, v in self.unserved.items()},
+        }
+
+
+def plan_deployment(
+    problem: DeploymentProblem, time_limit_seconds: float = 60.0, relative_gap: float = 1e-6
+) -> DeploymentPlan:
+    """Solve the capacitated maximal covering problem with HiGHS under a time limit."""
+    started = time.perf_counter()
+    demand = problem.demands()
+    distances = problem.distances_km()
+    point_index, site_index = np.nonzero(distances <= problem.radius_km)
+    useful_sites = np.unique(site_index)
+    groups = _hospital_groups(problem.hospitals)
+    n_pairs = point_index.shape[0]
+    n_sites = useful_sites.shape[0]
+    n_groups = len(groups)
+    if n_pairs == 0:
+        return _empty_plan(problem, demand, time.perf_counter() - started)
+
+    # Columns: one flow x per (point, site) pair within the radius, then y[site, group].
+    local_site = np.searchsorted(useful_sites, site_index)
+    n_y = n_sites * n_groups
+    y_site = np.repeat(np.arange(n_sites), n_groups)
+    y_group = np.tile(np.arange(n_groups), n_sites)
+    y_columns = n_pairs + np.arange(n_y)
+    capacities = np.array([cap for cap, _ in groups])
+    counts = np.array([len(units) for _, units in groups], dtype=np.float64)
+
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lower: list[np.ndarray] = []
+    upper: list[np.ndarray] = []
+    row = 0
+
+    def add_block(
+        r: np.ndarray, c: np.ndarray, v: np.ndarray, lo: np.ndarray, up: np.ndarray
+    ) -> None:
+        nonlocal row
+        rows.append(r + row)
+        cols.append(c)
+        vals.append(v)
+        lower.append(lo)
+        upper.append(up)
+        row += lo.shape[0]
+
+    inf = highspy.kHighsInf
+    # At most one hospital per site.
+    add_block(y_site, y_columns, np.ones(n_y), np.full(n_sites, -inf), np.ones(n_sites))
+    # At most as many sites per group as the group has hospitals.
+    add_block(y_group, y_columns, np.ones(n_y), np.full(n_groups, -inf), counts)
+    # A demand point sends no more than its demand.
+    add_block(point_index, np.arange(n_pairs), np.ones(n_pairs), np.full(len(demand), -inf), demand)
+    # A site receives no more than the capacity of the hospital put there.
+    add_block(
+        np.concatenate([local_site, y_site]),
+        np.concatenate([np.arange(n_pairs), y_columns]),
+        np.concatenate([np.ones(n_pairs), -capacities[y_group]]),
+        np.full(n_sites, -inf),
+        np.zeros(n_sites),
+    )
+    # Flow only to an open site (tightens the relaxation): x[i, j] <= d_i * open_j.
+    pair_rows = np.arange(n_pairs)
+    y_of_pair = n_pairs + local_site[:, None] * n_groups + np.arange(n_groups)[None, :]
+    add_block(
+        np.concatenate([pair_rows, np.repeat(pair_rows, n_groups)]),
+        np.concatenate([np.arange(n_pairs), y_of_pair.ravel()]),
+        np.concatenate([np.ones(n_pairs), -np.repeat(demand[point_index], n_groups)]),
+        np.full(n_pairs, -inf),
+        np.zeros(n_pairs),
+    )
+
+    n_cols = n_pairs + n_y
+    matrix = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(row, n_cols)
+    )
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = row
+    lp.col_cost_ = np.concatenate([np.ones(n_pairs), np.zeros(n_y)])
+    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_upper_ = np.concatenate([demand[point_index], np.ones(n_y)])
+    lp.row_lower_ = np.concatenate(lower)
+    lp.row_upper_ = np.concatenate(upper)
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    lp.a_matrix_.num_col_ = n_cols
+    lp.a_matrix_.num_row_ = row
+    lp.integrality_ = [highspy.HighsVarType.kContinuous] * n_pairs + [
+        highspy.HighsVarType.kInteger
+    ] * n_y
+
+    solver = highspy.Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("time_limit", float(time_limit_seconds))
+    solver.setOptionValue("mip_rel_gap", float(relative_gap))
+    solver.setOptionValue("random_seed", 0)
+    solver.passModel(lp)
+    solver.run()
+    model_status = solver.getModelStatus()
+    info = solver.getInfo()
+    has_solution = info.primal_solution_status == highspy.kSolutionStatusFeasible
+    wall = time.perf_counter() - started
+    if not has_solution:
+        return DeploymentPlan(
+            status="no_solution",
+            served_per_day=0.0,
+            bound_per_day=float(info.mip_dual_bound),
+            gap=math.inf,
+            total_demand_per_day=float(demand.sum()),
+            wall_seconds=wall,
+        )
+    status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal else "time_limit"
+    values = np.asarray(solver.getSolution().col_value)
+    flows = values[:n_pairs]
+    opened = np.rint(values[n_pairs:]).reshape(n_sites, n_groups)
+
+    placements: list[Placement] = []
+    for group_number, (_, units) in enumerate(groups):
+        chosen = np.nonzero(opened[:, group_number] > 0.5)[0]
+        for unit, local in zip(units, chosen, strict=False):
+            served = float(flows[local_site == local].sum())
+            site = problem.sites[int(useful_sites[local])]
+            placements.append(Placement(unit.id, site.id, served))
+    assignments = [
+        Assignment(
+            demand_id=problem.demand_points[int(point_index[k])].id,
+            site_id=problem.sites[int(site_index[k])].id,
+            patients_per_day=float(flows[k]),
+            distance_km=float(distances[point_index[k], site_index[k]]),
+        )
+        for k in np.nonzero(flows > 1e-9)[0]
+    ]
+    served_by_point = np.bincount(point_index, weights=flows, minlength=len(demand))
+    unserved = {
+        point.id: float(demand[i] - served_by_point[i])
+        for i, point in enumerate(problem.demand_points)
+        if demand[i] - served_by_point[i] > 1e-9
+    }
+    served = float(flows.sum())
+    bound = float(info.mip_dual_bound) if status != "optimal" else served
+    bound = max(bound, served)
+    gap = 0.0 if bound <= 0 else (bound - served) / bound
+    return DeploymentPlan(
+        status=status,
+        served_per_day=served,
+        bound_per_day=bound,
+        gap=gap,
+        total_demand_per_day=float(demand.sum()),
+        wall_seconds=wall,
+        placements=tuple(placements),
+        assignments=tuple(assignments),
+        unserved=unserved,
+    )
+
+
+def _hospital_groups(
+    hospitals: Sequence[HospitalUnit],
+) -> list[tuple[float, list[HospitalUnit]]]:
+    groups: dict[tuple[float, str], list[HospitalUnit]] = {}
+    for unit in hospitals:
+        groups.setdefault((unit.patients_per_day, unit.scenario), []).append(unit)
+    return [(key[0], units) for key, units in groups.items()]
+
+
+def _empty_plan(problem: DeploymentProblem, demand: np.ndarray, wall: float) -> DeploymentPlan:
+    return DeploymentPlan(
+        status="optimal",
+        served_per_day=0.0,
+        bound_per_day=0.0,
+        gap=0.0,
+        total_demand_per_day=float(demand.sum()),
+        wall_seconds=wall,
+        unserved={p.id: float(d) for p, d in zip(problem.demand_points, demand, strict=True) if d},
+    )
+
+
+def check_deployment(problem: DeploymentProblem, plan: DeploymentPlan) -> list[str]:
+    """Independent check of a plan; returns the violations found (empty when the plan is valid)."""
+    problems: list[str] = []
+    tolerance = 1e-6
+    sites = {s.id: s for s in problem.sites}
+    points = {p.id: i for i, p in enumerate(problem.demand_points)}
+    hospitals = {h.id: h for h in problem.hospitals}
+    demand = problem.demands()
+    site_of_hospital: dict[str, str] = {}
+    hospital_at_site: dict[str, str] = {}
+    for placement in plan.placements:
+        if placement.hospital_id not in hospitals:
+            problems.append(f"unknown hospital {placement.hospital_id!r}")
+            continue
+        if placement.site_id not in sites:
+            problems.append(f"unknown site {placement.site_id!r}")
+            continue
+        if placement.hospital_id in site_of_hospital:
+            problems.append(f"hospital {placement.hospital_id!r} placed twice")
+        if placement.site_id in hospital_at_site:
+            problems.append(f"site {placement.site_id!r} holds two hospitals")
+        site_of_hospital[placement.hospital_id] = placement.site_id
+        hospital_at_site[placement.site_id] = placement.hospital_id
+    received: dict[str, float] = {}
+    sent = np.zeros(len(demand))
+    for a in plan.assignments:
+        if a.site_id not in hospital_at_site:
+            problems.append(f"demand {a.demand_id!r} sent to site {a.site_id!r} with no hospital")
+            continue
+        if a.demand_id not in points:
+            problems.append(f"unknown demand point {a.demand_id!r}")
+            continue
+        if a.patients_per_day < -tolerance:
+            problems.append(f"negative flow from {a.demand_id!r}")
+        point = problem.demand_points[points[a.demand_id]]
+        site = sites[a.site_id]
+        distance = float(
+            pairwise_haversine_km(
+                np.array([[point.lat, point.lon]]), np.array([[site.lat, site.lon]])
+            )[0, 0]
+        )
+        if distance > problem.radius_km + 1e-9:
+            problems.append(f"demand {a.demand_id!r} sent {distance:.1f} km, beyond the radius")
+        received[a.site_id] = received.get(a.site_id, 0.0) + a.patients_per_day
+        sent[points[a.demand_id]] += a.patients_per_day
+    for site_id, load in received.items():
+        capacity = hospitals[hospital_at_site[site_id]].patients_per_day
+        if load > capacity * (1 + tolerance) + tolerance:
+            problems.append(f"site {site_id!r} receives {load:.3f} a day, capacity {capacity}")
+    for index in np.nonzero(sent > demand * (1 + tolerance) + tolerance)[0]:
+        problems.append(f"demand point {problem.demand_points[index].id!r} sends more than it has")
+    total = float(sent.sum())
+    if abs(total - plan.served_per_day) > tolerance * max(1.0, total):
+        problems.append(f"served {plan.served_per_day} does not match the flows ({total})")
+    return problems
+
+
+# --- reading plain data ---------------------------------------------------------------------
+
+
+def deployment_problem_from_dict(data: object) -> DeploymentProblem:
+    """Build a validated problem from JSON-like data; raise ``ParameterError`` naming the path."""
+    reader = ObjectReader(data, "")
+    obj = reader.object(
+        required=("radius_km", "demand_points", "candidate_sites", "hospitals"),
+        optional=("name", "demand_basis", "$schema"),
+    )
+    basis_text = read_string(obj.get("demand_basis", "middle"), "demand_basis")
+    try:
+        basis = DemandBasis(basis_text)
+    except ValueError:
+        raise ParameterError("demand_basis", "must be low, middle or high") from None
+    points = tuple(
+        _demand_point(item, f"demand_points[{i}]")
+        for i, item in enumerate(_list(obj["demand_points"], "demand_points"))
+    )
+    sites = tuple(
+        _site(item, f"candidate_sites[{i}]")
+        for i, item in enumerate(_list(obj["candidate_sites"], "candidate_sites"))
+    )
+    hospitals = tuple(
+        _hospital(item, f"hospitals[{i}]")
+        for i, item in enumerate(_list(obj["hospitals"], "hospitals"))
+    )
+    return reader.build(
+        DeploymentProblem,
+        demand_points=points,
+        sites=sites,
+        hospitals=hospitals,
+        radius_km=read_number(obj["radius_km"], "radius_km"),
+        demand_basis=basis,
+        name=read_string(obj.get("name", "deployment"), "name"),
+    )
+
+
+def _list(value: object, path: str) -> list[object]:
+    if not isinstance(value, list):
+        raise ParameterError(path, "must be a list")
+    return value
+
+
+def _demand_point(data: object, path: str) -> DemandPoint:
+    reader = ObjectReader(data, path)
+    obj = reader.object(
+        required=("id", "lat", "lon"),
+        optional=("patients_per_day", "patients_per_day_range", "source"),
+    )
+    if ("patients_per_day" in obj) == ("patients_per_day_range" in obj):
+        raise ParameterError(
+            f"{path}.patients_per_day", "give either patients_per_day or patients_per_day_range"
+        )
+    if "patients_per_day" in obj:
+        low = high = read_number(obj["patients_per_day"], f"{path}.patients_per_day")
+    else:
+        bounds = obj["patients_per_day_range"]
+        if not isinstance(bounds, list) or len(bounds) != 2:
+            raise ParameterError(f"{path}.patients_per_day_range", "must be [low, high]")
+        low = read_number(bounds[0], f"{path}.patients_per_day_range[0]")
+        high = read_number(bounds[1], f"{path}.patients_per_day_range[1]")
+    return reader.build(
+        DemandPoint,
+        id=read_string(obj["id"], f"{path}.id"),
+        lat=read_number(obj["lat"], f"{path}.lat"),
+        lon=read_number(obj["lon"], f"{path}.lon"),
+        low=low,
+        high=high,
+        source=read_string(obj.get("source", ""), f"{path}.source"),
+    )
+
+
+def _site(data: object, path: str) -> CandidateSite:
+    reader = ObjectReader(data, path)
+    obj = reader.object(required=("id", "lat", "lon"), optional=())
+    return reader.build(
+        CandidateSite,
+        id=read_string(obj["id"], f"{path}.id"),
+        lat=read_number(obj["lat"], f"{path}.lat"),
+        lon=read_number(obj["lon"], f"{path}.lon"),
+    )
+
+
+def _hospital(data: object, path: str) -> HospitalUnit:
+    reader = ObjectReader(data, path)
+    obj = reader.object(required=("id", "patients_per_day", "scenario"), optional=())
+    return reader.build(
+        HospitalUnit,
+        id=read_string(obj["id"], f"{path}.id"),
+        patients_per_day=read_number(obj["patients_per_day"], f"{path}.patients_per_day"),
+        scenario=read_string(obj["scenario"], f"{path}.scenario"),
+    )
+
+
+def _check_coordinates(lat: float, lon: float) -> None:
+    if not -90.0 <= lat <= 90.0:
+        raise ParameterError("lat", f"{lat} is outside -90..90")
+    if not -180.0 <= lon <= 180.0:
+        raise ParameterError("lon", f"{lon} is outside -180..180")
+
+
+def deployment_scenarios(
+    problem: DeploymentProblem, plan: DeploymentPlan, days: int | None = None
+) -> list[tuple[Placement, Scenario]]:
+    """The scenario of each placed hospital, fed with the patients a day the plan sends it."""
+    units = {h.id: h for h in problem.hospitals}
+    scenarios: list[tuple[Placement, Scenario]] = []
+    for placement in plan.placements:
+        base = preset(units[placement.hospital_id].scenario)
+        scenario = dataclasses.replace(
+            base,
+            name=f"{placement.hospital_id} at {placement.site_id}",
+            days=days if days is not None else base.days,
+            arrivals=dataclasses.replace(
+                base.arrivals, patients_per_day=placement.patients_per_day
+            ),
+        )
+        scenarios.append((placement, scenario))
+    return scenarios
+
+
+def simulate_deployment(
+    problem: DeploymentProblem,
+    plan: DeploymentPlan,
+    replications: int,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[str, SimulationResult]:
+    """Simulate every placed hospital under its planned load; one seed stream per hospital."""
+    scenarios = deployment_scenarios(problem, plan)
+    children = np.random.SeedSequence(seed).spawn(max(1, len(scenarios)))
+    results: dict[str, SimulationResult] = {}
+    total = replications * len(scenarios)
+    for number, ((placement, scenario), child) in enumerate(zip(scenarios, children, strict=False)):
+        offset = number * replications
+
+        def report(done: int, _: int, offset: int = offset) -> None:
+            if progress is not None:
+                progress(offset + done, total)
+
+        hospital_seed = int(child.generate_state(1)[0])
+        results[placement.hospital_id] = run_replications(
+            scenario, replications, seed=hospital_seed, workers=workers, progress=report
+        )
+    return results

@@ -1,0 +1,212 @@
+"""The `medevac` command end to end on a SQLite file: real database, real migrations."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from medevac.cli import context
+from medevac.cli.main import app
+from medevac.config import get_settings
+
+pytestmark = pytest.mark.e2e
+
+
+def run_medevac(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"MEDEVAC_DATABASE_URL": f"sqlite:///{database}", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "medevac.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A runner on a fresh, migrated SQLite database holding the demo."""
+    monkeypatch.setenv("MEDEVAC_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    context._checked.cache_clear()
+    runner = CliRunner()
+    for args in (["db", "upgrade"], ["demo"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    yield runner
+    get_settings.cache_clear()
+    context._checked.cache_clear()
+
+
+def invoke(cli: CliRunner, *args: str) -> str:
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_db_upgrade_then_demo_prints_the_summary_and_is_rerunnable(tmp_path: Path) -> None:
+    database = tmp_path / "fresh.db"
+    assert run_medevac("db", "upgrade", database=database).returncode == 0
+    first = run_medevac("demo", database=database)
+    assert first.returncode == 0, first.stderr
+    assert "examined 110 of 110, selected 24, deferred" in first.stdout
+    assert "REQ-DEMO-001" in first.stdout
+    again = run_medevac("demo", database=database)
+    assert again.returncode == 0
+    assert "already in this database" in again.stdout
+
+
+def test_a_user_error_is_one_line_with_exit_code_1_and_no_traceback(tmp_path: Path) -> None:
+    database = tmp_path / "e.db"
+    run_medevac("db", "upgrade", database=database)
+    run_medevac("demo", database=database)
+    result = run_medevac("patients", "move", "PT-0001", "admitted", database=database)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: patient PT-0001: cannot move from referred to admitted")
+
+
+def test_an_uninitialised_database_says_to_run_db_upgrade(tmp_path: Path) -> None:
+    result = run_medevac("patients", "list", database=tmp_path / "none.db")
+    assert result.returncode == 1
+    assert "run `medevac db upgrade` first" in result.stderr
+
+
+def test_patients_list_filters_by_status_specialty_and_location(cli: CliRunner) -> None:
+    out = invoke(cli, "patients", "list", "--status", "referred", "--specialty", "ophthalmology")
+    assert "4 patients" in out
+    out = invoke(cli, "patients", "list", "--location", "FAC-LVIV-MH", "--limit", "500")
+    assert "25 patients" in out
+    out = invoke(cli, "patients", "list", "--precedence", "urgent")
+    assert "0 patients" in out
+
+
+def test_patient_show_prints_the_timeline_and_next_moves(cli: CliRunner) -> None:
+    out = invoke(cli, "patients", "show", "PT-0001")
+    assert "Timeline" in out
+    for step in ("registered", "candidate of screening mission", "referred to ORG-PARTNER-MOH"):
+        assert step in out
+    assert "Allowed next moves: accepted, cancelled, declined, died, selected" in out
+
+
+def test_moving_a_patient_through_the_cli_and_refusing_a_bad_move(cli: CliRunner) -> None:
+    assert "referred -> died" in invoke(
+        cli, "patients", "move", "PT-0001", "died", "--reason", "sepsis"
+    )
+    refused = cli.invoke(app, ["patients", "move", "PT-0001", "screening"])
+    assert refused.exit_code == 1
+    assert "died is final" in refused.output
+    assert "withdrawn" in invoke(cli, "requests", "show", "REQ-DEMO-001")
+
+
+def test_request_answer_with_a_decline_reason(cli: CliRunner) -> None:
+    out = invoke(
+        cli,
+        "requests",
+        "respond",
+        "REQ-DEMO-001",
+        "--accept-all",
+        "--decline",
+        "PT-0001=no neurology bed before December",
+    )
+    assert "partially_accepted" in out
+    assert "no neurology bed before December" in out
+    assert "23 patients" in invoke(cli, "patients", "list", "--status", "accepted")
+    missing_reason = cli.invoke(app, ["requests", "respond", "REQ-DEMO-001", "--decline", "PT-1"])
+    assert missing_reason.exit_code == 1
+
+
+def test_a_request_for_places_by_specialty(cli: CliRunner) -> None:
+    out = invoke(
+        cli,
+        "requests",
+        "create",
+        "--from",
+        "ORG-ORIGIN-MOH",
+        "--to",
+        "ORG-PARTNER-MOH",
+        "--places",
+        "burns=3",
+    )
+    request_id = out.split()[1].rstrip(";")
+    invoke(cli, "requests", "submit", request_id)
+    refused = cli.invoke(app, ["requests", "respond", request_id, "--grant", "burns=1"])
+    assert refused.exit_code == 1
+    assert "1 of 3 without a reason" in refused.output
+    out = invoke(cli, "requests", "respond", request_id, "--grant", "burns=1:one burns bed left")
+    assert "partially_accepted" in out
+
+
+def test_screening_mission_from_the_cli(cli: CliRunner) -> None:
+    out = invoke(
+        cli,
+        "screening",
+        "create",
+        "--team",
+        "ORG-PARTNER-DMS",
+        "--place",
+        "Kyiv",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2099-12-31",
+    )
+    mission = out.split()[1].rstrip(";")
+    invoke(cli, "screening", "add", mission, "PT-0003")
+    refused = cli.invoke(
+        app, ["screening", "decide", mission, "PT-0003", "decline", "--clinician", "dr"]
+    )
+    assert refused.exit_code == 1
+    assert "criteria" in refused.output
+    invoke(cli, "screening", "decide", mission, "PT-0003", "select", "--clinician", "dr.k")
+    out = invoke(cli, "screening", "report", mission)
+    assert "│ 1          │ 1        │ 1        │ 0        │ 0        │ 0       │" in out
+    assert "SCR-DEMO-001" in invoke(cli, "screening", "list")
+
+
+def test_capacity_report_and_stale_marking(cli: CliRunner) -> None:
+    out = invoke(cli, "facilities", "capacity", "show")
+    assert "STALE" in out
+    assert "1 report(s) older than 24 h" in out
+    invoke(
+        cli,
+        "facilities",
+        "capacity",
+        "report",
+        "FAC-KOLOBRZEG-SAN",
+        "rehabilitation",
+        "--available",
+        "20",
+        "--baseline",
+        "40",
+    )
+    out = invoke(cli, "facilities", "capacity", "show", "FAC-KOLOBRZEG-SAN")
+    assert "STALE" not in out
+    args = ["facilities", "capacity", "report", "FAC-KOLOBRZEG-SAN", "burns"]
+    refused = cli.invoke(app, [*args, "--available", "1", "--baseline", "2"])
+    assert refused.exit_code == 1
+    assert "does not offer burns" in refused.output
+
+
+def test_audit_list_shows_who_did_what(cli: CliRunner) -> None:
+    invoke(cli, "patients", "move", "PT-0002", "cancelled", "--reason", "x", "--actor", "dr.who")
+    out = invoke(cli, "audit", "list", "--entity-type", "patient", "--entity-id", "PT-0002")
+    assert "dr.who" in out
+    assert "move:" in out
+
+
+def test_listing_organisations_and_facilities(cli: CliRunner) -> None:
+    assert "6 organisations" in invoke(cli, "organisations", "list")
+    assert "2 facilities" in invoke(cli, "facilities", "list", "--kind", "emt_type_2")
+    out = invoke(cli, "facilities", "show", "FAC-FIELD-1")
+    assert "outpatients a day 420" in out
+    assert "paediatric" in out

@@ -1,0 +1,95 @@
+"""Bulk reads and writes of a few thousand patients, on every backend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from medevac.domain.audit import AuditRecord, snapshot
+from medevac.domain.errors import ConcurrentModification
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.vocabulary import Precedence, Specialty
+from tests.integration.store.builders import T0, make_patient
+from tests.integration.store.conftest import UowFactory
+
+pytestmark = pytest.mark.storage
+
+COUNT = 3000
+SPECIALTIES = list(Specialty)
+
+
+def ward(count: int = COUNT) -> list:  # type: ignore[type-arg]
+    return [
+        make_patient(
+            f"P-{i:05d}",
+            specialties=(SPECIALTIES[i % 15], SPECIALTIES[(i + 4) % 15]),
+            moves=i % 4,
+            location_id="FAC-1" if i % 3 == 0 else None,
+        )
+        for i in range(count)
+    ]
+
+
+def test_bulk_add_then_get_many_reads_every_patient_back_equal(registry: UowFactory) -> None:
+    patients = ward()
+    with registry() as uow:
+        uow.patients.add_many(patients)
+        uow.audit.add_many(
+            [AuditRecord("import", T0, "patient", p.id, "create", None, snapshot(p)) for p in patients]
+        )
+        uow.commit()
+    assert {p.version for p in patients} == {1}
+    with registry() as uow:
+        found = uow.patients.get_many([p.id for p in patients] + ["P-MISSING"])
+        orthopaedic = uow.patients.list(specialty=Specialty.ORTHOPAEDICS)
+        assert len(uow.audit.list(entity_type="patient")) == COUNT
+    assert found == {p.id: p for p in patients}
+    assert len(orthopaedic) == sum(Specialty.ORTHOPAEDICS in p.required_specialties for p in patients)
+
+
+def test_bulk_update_writes_every_change_and_new_history(registry: UowFactory) -> None:
+    with registry() as uow:
+        uow.patients.add_many(ward())
+        uow.commit()
+    with registry() as uow:
+        patients = list(uow.patients.get_many([f"P-{i:05d}" for i in range(COUNT)]).values())
+        for patient in patients:
+            patient.precedence = Precedence.URGENT
+            if patient.status is PatientStatus.REPORTED:
+                patient.transition_to(PatientStatus.SCREENING, actor="bulk", at=T0 + timedelta(1))
+            if patient.id.endswith("7"):
+                patient.required_specialties = (Specialty.PSYCHIATRY,)
+        uow.patients.update_many(patients)
+        uow.commit()
+    assert {p.version for p in patients} == {2}
+    with registry() as uow:
+        stored = uow.patients.get_many([p.id for p in patients])
+        counts = uow.patients.count_by_status()
+        psychiatric = uow.patients.list(specialty=Specialty.PSYCHIATRY)
+    assert stored == {p.id: p for p in patients}
+    assert PatientStatus.REPORTED not in counts
+    assert [p.id for p in psychiatric] == sorted(
+        p.id for p in patients if Specialty.PSYCHIATRY in p.required_specialties
+    )
+
+
+def test_bulk_update_with_one_stale_patient_is_refused_as_a_whole(registry: UowFactory) -> None:
+    with registry() as uow:
+        uow.patients.add_many(ward(500))
+        uow.commit()
+    with registry() as uow:
+        patients = list(uow.patients.get_many([f"P-{i:05d}" for i in range(500)]).values())
+    with registry() as uow:
+        other = uow.patients.get("P-00250")
+        other.companions = 3
+        uow.patients.update(other)
+        uow.commit()
+    for patient in patients:
+        patient.companions = 0
+    with registry() as uow:
+        with pytest.raises(ConcurrentModification, match="P-00250"):
+            uow.patients.update_many(patients)
+    with registry() as uow:
+        assert uow.patients.get("P-00250").companions == 3
+        assert uow.patients.get("P-00001").version == 1

@@ -1,0 +1,164 @@
+"""Deployment planning: the exact model agrees with brute force and every plan passes the checker."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from medevac.simulation.deployment import (
+    CandidateSite,
+    DemandPoint,
+    DeploymentPlan,
+    DeploymentProblem,
+    HospitalUnit,
+    Placement,
+    check_deployment,
+    deployment_problem_from_dict,
+    plan_deployment,
+)
+from medevac.simulation.plain_data import ParameterError
+
+
+def random_problem(seed: int, points: int, sites: int, capacities: list[float]) -> DeploymentProblem:
+    rng = np.random.default_rng(seed)
+    # About 1 degree square near the equator: ~110 km side, radius 35 km.
+    demand_points = tuple(
+        DemandPoint(
+            f"d{i}", float(rng.uniform(0, 1)), float(rng.uniform(0, 1)), low, low
+        )
+        for i, low in enumerate(rng.integers(5, 120, size=points).astype(float))
+    )
+    candidate_sites = tuple(
+        CandidateSite(f"s{j}", float(rng.uniform(0, 1)), float(rng.uniform(0, 1)))
+        for j in range(sites)
+    )
+    hospitals = tuple(
+        HospitalUnit(f"h{k}", capacity, "field-hospital-50-beds")
+        for k, capacity in enumerate(capacities)
+    )
+    return DeploymentProblem(demand_points, candidate_sites, hospitals, radius_km=35.0)
+
+
+def best_by_enumeration(problem: DeploymentProblem) -> float:
+    """Try every way to put the hospitals on distinct sites; the flow is an LP for each."""
+    demand = problem.demands()
+    within = problem.distances_km() <= problem.radius_km
+    capacities = [h.patients_per_day for h in problem.hospitals]
+    best = 0.0
+    n_sites = len(problem.sites)
+    for chosen in itertools.permutations(range(n_sites), len(capacities)):
+        pairs = [(i, k) for k, j in enumerate(chosen) for i in range(len(demand)) if within[i, j]]
+        if not pairs:
+            continue
+        a_ub = np.zeros((len(demand) + len(capacities), len(pairs)))
+        for column, (i, k) in enumerate(pairs):
+            a_ub[i, column] = 1.0
+            a_ub[len(demand) + k, column] = 1.0
+        b_ub = np.concatenate([demand, capacities])
+        result = linprog(-np.ones(len(pairs)), A_ub=a_ub, b_ub=b_ub, bounds=(0, None))
+        best = max(best, -float(result.fun))
+    return best
+
+
+@pytest.mark.parametrize(
+    ("seed", "points", "sites", "capacities"),
+    [
+        (1, 8, 5, [150.0, 100.0]),
+        (2, 10, 6, [200.0, 90.0, 90.0]),
+        (3, 12, 5, [120.0, 120.0, 60.0]),
+        (4, 6, 7, [400.0]),
+        (5, 9, 4, [80.0, 80.0, 80.0, 80.0]),
+    ],
+)
+def test_exact_plan_equals_brute_force_on_small_instances(
+    seed: int, points: int, sites: int, capacities: list[float]
+) -> None:
+    problem = random_problem(seed, points, sites, capacities)
+    plan = plan_deployment(problem, time_limit_seconds=30)
+    assert plan.status == "optimal"
+    assert plan.served_per_day == pytest.approx(best_by_enumeration(problem), abs=1e-6)
+    assert check_deployment(problem, plan) == []
+
+
+def test_plan_reports_unserved_demand_when_capacity_is_short() -> None:
+    problem = random_problem(7, 10, 5, [50.0])
+    plan = plan_deployment(problem)
+    assert plan.served_per_day <= 50.0 + 1e-9
+    unserved = sum(plan.unserved.values())
+    assert unserved == pytest.approx(plan.total_demand_per_day - plan.served_per_day)
+
+
+def test_checker_catches_overloaded_and_doubly_used_sites() -> None:
+    problem = random_problem(1, 8, 5, [150.0, 100.0])
+    plan = plan_deployment(problem)
+    site = plan.placements[0].site_id
+    broken = DeploymentPlan(
+        status=plan.status,
+        served_per_day=plan.served_per_day,
+        bound_per_day=plan.bound_per_day,
+        gap=plan.gap,
+        total_demand_per_day=plan.total_demand_per_day,
+        wall_seconds=plan.wall_seconds,
+        placements=(Placement("h0", site, 0.0), Placement("h1", site, 0.0)),
+        assignments=plan.assignments,
+    )
+    assert any("holds two hospitals" in message for message in check_deployment(problem, broken))
+
+
+def test_demand_ranges_are_planned_at_the_chosen_end() -> None:
+    data = {
+        "radius_km": 50,
+        "demand_basis": "high",
+        "demand_points": [
+            {"id": "a", "lat": 0.0, "lon": 0.0, "patients_per_day_range": [5, 200]},
+        ],
+        "candidate_sites": [{"id": "s", "lat": 0.1, "lon": 0.1}],
+        "hospitals": [{"id": "h", "patients_per_day": 500, "scenario": "field-hospital-50-beds"}],
+    }
+    plan = plan_deployment(deployment_problem_from_dict(data))
+    assert plan.served_per_day == pytest.approx(200.0)
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"radius_km": -1}, r"^radius_km: must be > 0"),
+        ({"demand_basis": "most"}, r"^demand_basis: must be low, middle or high"),
+        ({"hospitals": []}, r"^hospitals: needs at least one entry"),
+        (
+            {"hospitals": [{"id": "h", "patients_per_day": 10, "scenario": "nowhere"}]},
+            r"^hospitals\[0\]\.scenario: unknown scenario 'nowhere'",
+        ),
+        (
+            {"candidate_sites": [{"id": "s", "lat": 95, "lon": 0}]},
+            r"^candidate_sites\[0\]\.lat: 95.0 is outside",
+        ),
+        ({"colour": "red"}, r"^colour: unknown key"),
+    ],
+)
+def test_bad_problem_files_are_refused_with_their_path(
+    patch: dict[str, object], message: str
+) -> None:
+    data: dict[str, object] = {
+        "radius_km": 50,
+        "demand_points": [{"id": "a", "lat": 0.0, "lon": 0.0, "patients_per_day": 10}],
+        "candidate_sites": [{"id": "s", "lat": 0.1, "lon": 0.1}],
+        "hospitals": [{"id": "h", "patients_per_day": 500, "scenario": "field-hospital-50-beds"}],
+    }
+    data.update(patch)
+    with pytest.raises(ParameterError, match=message):
+        deployment_problem_from_dict(data)
+
+
+def test_shipped_example_problem_solves_to_a_valid_plan() -> None:
+    text = resources.files("medevac.data.scenarios").joinpath("deployment-example.json")
+    problem = deployment_problem_from_dict(json.loads(text.read_text(encoding="utf-8")))
+    plan = plan_deployment(problem)
+    assert plan.status == "optimal"
+    assert {p.hospital_id for p in plan.placements} == {h.id for h in problem.hospitals}
+    assert check_deployment(problem, plan) == []
