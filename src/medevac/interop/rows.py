@@ -228,7 +228,21 @@ class RecordSpec(Generic[E]):
 
     def default(self, column: str) -> Any:
         """The value an empty optional cell stands for."""
-        return self.row_model.model_fields[column].get_default(call_default_factory=True)
+        return _defaults(self.row_model)[column]
+
+
+_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """Default of every optional column (factories called once; pydantic copies the input)."""
+    if model not in _DEFAULTS:
+        _DEFAULTS[model] = {
+            name: f.get_default(call_default_factory=True)
+            for name, f in model.model_fields.items()
+            if not f.is_required()
+        }
+    return _DEFAULTS[model]
 
 
 # --- organisations ------------------------------------------------------------------------
@@ -460,8 +474,13 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
 # --- plain (JSON-ready) values, used for export -------------------------------------------
 
 
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def plain(value: Any) -> Any:
     """A JSON-ready form of a column value: codes, ISO dates, sorted code lists."""
+    if value is None or type(value) in _SCALARS:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):

@@ -25,8 +25,8 @@ import numpy as np
 from scipy import sparse
 
 from medevac.domain.geography import EARTH_RADIUS_KM
-from medevac.simulation.plain_data import ObjectReader, ParameterError, read_number, read_string
 from medevac.simulation.params import Scenario
+from medevac.simulation.plain_data import ObjectReader, ParameterError, read_number, read_string
 from medevac.simulation.presets import PRESETS, preset
 from medevac.simulation.results import SimulationResult
 from medevac.simulation.runner import ProgressCallback, run_replications

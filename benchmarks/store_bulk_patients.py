@@ -1,0 +1,168 @@
+"""Time the storage adapter's bulk patient operations on SQLite and PostgreSQL.
+
+Usage: .venv/bin/python benchmarks/store_bulk_patients.py [--count 100000] [--postgres URL]
+
+Creates a fresh SQLite file and a fresh PostgreSQL database (on the server of
+MEDEVAC_TEST_POSTGRES_URL unless --postgres is given), migrates them, then times, each in its
+own unit of work: add_many of N patients with one audit record each (what a first import
+writes), get_many of all N, and update_many of all N with one new history entry and one audit
+record each (what a re-import writes). Prints a table of seconds and rows per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+
+from medevac.domain.audit import AuditRecord, snapshot
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Condition, Identity, Patient, StatusChange
+from medevac.domain.vocabulary import (
+    BodyRegion,
+    InjuryMechanism,
+    Mobility,
+    OrganisationKind,
+    Precedence,
+    Sex,
+    SpecialNeed,
+    Specialty,
+)
+from medevac.store.database import create_engine_for, upgrade
+from medevac.store.unit_of_work import SqlUnitOfWork
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+SPECIALTIES = list(Specialty)
+PRECEDENCES = list(Precedence)
+
+
+def make_patients(count: int) -> list[Patient]:
+    """Patients shaped like an import: identity, two conditions, two specialties, one move."""
+    patients = []
+    for i in range(count):
+        patient = Patient(
+            id=f"P-{i:07d}",
+            organisation_id="ORG-UA",
+            required_specialties=(SPECIALTIES[i % 15], SPECIALTIES[(i + 5) % 15]),
+            precedence=PRECEDENCES[i % 5],
+            mobility=Mobility.LITTER if i % 3 else Mobility.AMBULATORY,
+            identity=Identity(
+                name=f"Patient {i}", birth_date=date(1990, 1, 1), sex=Sex.MALE, nationality="UA"
+            ),
+            conditions=(
+                Condition(BodyRegion.LOWER_LIMB, "fracture", InjuryMechanism.BLAST),
+                Condition(BodyRegion.HEAD, "concussion", InjuryMechanism.BLAST),
+            ),
+            special_needs=frozenset({SpecialNeed.OXYGEN}) if i % 7 == 0 else frozenset(),
+            companions=i % 2,
+            expected_length_of_stay_days=14,
+        )
+        patient.history = [StatusChange(None, patient.status, "import", T0, "imported")]
+        patients.append(patient)
+    return patients
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def run(url: str, count: int) -> dict[str, float]:
+    upgrade(url)
+    engine = create_engine_for(url)
+    with SqlUnitOfWork(engine) as uow:
+        uow.organisations.add(Organisation("ORG-UA", "Ministry", OrganisationKind.MINISTRY_OF_HEALTH, "UA"))
+        uow.commit()
+    patients = make_patients(count)
+    created = [
+        AuditRecord("import", T0, "patient", p.id, "create", None, snapshot(p), "bench")
+        for p in patients
+    ]
+    ids = [p.id for p in patients]
+    results: dict[str, float] = {}
+
+    def first_import() -> None:
+        with SqlUnitOfWork(engine) as uow:
+            uow.patients.get_many(ids)
+            uow.patients.add_many(patients)
+            uow.audit.add_many(created)
+            uow.commit()
+
+    def add_only() -> None:
+        with SqlUnitOfWork(engine) as uow:
+            uow.patients.add_many(patients)
+            uow.rollback()
+
+    def re_import() -> None:
+        with SqlUnitOfWork(engine) as uow:
+            start = time.perf_counter()
+            current = uow.patients.get_many(ids)
+            results["get_many"] = time.perf_counter() - start
+            records = []
+            for patient in current.values():
+                before = snapshot(patient)
+                patient.transition_to(PatientStatus.SCREENING, actor="import", at=T0 + timedelta(1))
+                records.append(
+                    AuditRecord("import", T0, "patient", patient.id, "update", before, snapshot(patient))
+                )
+            start = time.perf_counter()
+            uow.patients.update_many(list(current.values()))
+            results["update_many"] = time.perf_counter() - start
+            uow.audit.add_many(records)
+            uow.commit()
+
+    results["add_many"] = timed(add_only)
+    results["first import"] = timed(first_import)
+    results["re-import"] = timed(re_import)
+    engine.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "MEDEVAC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    rows: list[tuple[str, dict[str, float]]] = []
+    if args.only in (None, "sqlite"):
+        with tempfile.TemporaryDirectory() as folder:
+            rows.append(("sqlite", run(f"sqlite:///{Path(folder) / 'bench.db'}", args.count)))
+    if args.only in (None, "postgresql"):
+        server = make_url(args.postgres)
+        name = f"medevac_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = server.set(database=name).render_as_string(hide_password=False)
+            rows.append(("postgresql", run(url, args.count)))
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    columns = ["add_many", "first import", "get_many", "update_many", "re-import"]
+    print(f"\n{args.count:,} patients, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(f"{'backend':<12}" + "".join(f"{c + ' s':>16}" for c in columns))
+    for backend, result in rows:
+        print(f"{backend:<12}" + "".join(f"{result[c]:>16.2f}" for c in columns))
+    print("first import = get_many (nothing found) + add_many + audit add_many, one transaction")
+    print("re-import = get_many + one move each + update_many + audit add_many, one transaction")
+
+
+if __name__ == "__main__":
+    main()

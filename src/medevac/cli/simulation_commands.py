@@ -1,0 +1,213 @@
+"""CLI commands for field hospitals: ``simulate`` a scenario and ``deploy`` hospitals to sites."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from medevac.simulation.deployment import (
+    DeploymentProblem,
+    check_deployment,
+    deployment_problem_from_dict,
+    plan_deployment,
+    simulate_deployment,
+)
+from medevac.simulation.params import Scenario, scenario_from_dict
+from medevac.simulation.plain_data import ParameterError
+from medevac.simulation.plots import occupancy_figure, render
+from medevac.simulation.presets import PRESETS
+from medevac.simulation.results import SimulationResult
+from medevac.simulation.runner import run_replications
+
+EXIT_BAD_INPUT = 2
+_T = TypeVar("_T")
+
+_HEADLINE_METRICS = (
+    ("arrived", "patients arrived"),
+    ("seen", "seen"),
+    ("admitted", "admitted"),
+    ("operated", "operated"),
+    ("referred_on", "referred on"),
+    ("referred_on_no_bed", "  of which for lack of a bed"),
+    ("left_unseen", "left unseen"),
+    ("consultation_wait_mean_hours", "consultation wait, mean (h)"),
+    ("consultation_wait_p90_hours", "consultation wait, p90 (h)"),
+    ("theatre_wait_mean_hours", "theatre wait, mean (h)"),
+    ("bed_wait_mean_hours", "bed wait, mean (h)"),
+    ("beds_occupied_mean", "beds occupied, mean"),
+    ("beds_occupied_peak_hour", "beds occupied, peak hour"),
+    ("operating_tables_busy_mean", "operating tables busy, mean"),
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulate`` and ``deploy`` commands to ``app``."""
+    app.command("simulate")(simulate)
+    app.command("deploy")(deploy)
+
+
+def simulate(
+    scenario_file: str = typer.Argument(
+        ...,
+        metavar="SCENARIO.json",
+        help="Scenario file, or the name of a shipped scenario (e.g. field-hospital-100-beds).",
+    ),
+    replications: int = typer.Option(200, "--replications", "-n", min=1, help="Replications."),
+    out: Path = typer.Option(..., "--out", help="Directory for JSON, CSV and plots."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, help="Seed: the same seed gives the same numbers."
+    ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Threads (default: cores)."),
+) -> None:
+    """Simulate a field hospital for many replications; write results with 95 % CIs."""
+    scenario = _load(scenario_file, scenario_from_dict, shipped=True)
+    console = Console(stderr=True)
+    with _progress_bar(console, f"simulating {scenario.name}") as progress:
+        result = run_replications(
+            scenario, replications, seed=seed, workers=workers, progress=progress
+        )
+    _write_outputs(result, out)
+    Console().print(_summary_table(result))
+    console.print(f"results written to {out}/ (summary.json, summary.csv, hourly.csv, occupancy.*)")
+
+
+def deploy(
+    problem_file: Path = typer.Argument(..., metavar="PROBLEM.json", help="Deployment problem."),
+    out: Path = typer.Option(..., "--out", help="Where to write the plan (JSON)."),
+    time_limit: float = typer.Option(60.0, "--time-limit", min=0.1, help="Solver limit (s)."),
+    simulate_plan: bool = typer.Option(
+        False, "--simulate", help="Also simulate each placed hospital under its planned load."
+    ),
+    replications: int = typer.Option(200, "--replications", "-n", min=1),
+    seed: int = typer.Option(0, "--seed", min=0),
+) -> None:
+    """Choose sites for field hospitals to serve the most demand within the travel radius."""
+    problem: DeploymentProblem = _load(str(problem_file), deployment_problem_from_dict)
+    plan = plan_deployment(problem, time_limit_seconds=time_limit)
+    violations = check_deployment(problem, plan)
+    if violations:
+        _fail(f"the solver returned an invalid plan: {violations[0]}")
+    data: dict[str, Any] = {"problem": problem.name, **plan.to_json_data()}
+    console = Console(stderr=True)
+    if simulate_plan and plan.placements:
+        with _progress_bar(console, "simulating the deployment") as progress:
+            results = simulate_deployment(problem, plan, replications, seed=seed, progress=progress)
+        data["simulation"] = {
+            hospital: {
+                "replications": result.replications,
+                "patients_per_day": result.scenario.arrivals.patients_per_day,
+                "metrics": {
+                    name: est.as_dict()
+                    for name, est in result.summary().items()
+                    if name in dict(_HEADLINE_METRICS)
+                },
+            }
+            for hospital, result in results.items()
+        }
+        for result in results.values():
+            Console().print(_summary_table(result))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        _fail(f"cannot write {out}: {error.strerror}")
+    table = Table(title=f"Deployment: {plan.status}, {plan.wall_seconds:.2f} s")
+    table.add_column("hospital")
+    table.add_column("site")
+    table.add_column("patients/day", justify="right")
+    for placement in plan.placements:
+        table.add_row(placement.hospital_id, placement.site_id, f"{placement.patients_per_day:.1f}")
+    Console().print(table)
+    console.print(
+        f"served {plan.served_per_day:.1f} of {plan.total_demand_per_day:.1f} patients a day "
+        f"(bound {plan.bound_per_day:.1f}, gap {plan.gap:.2%}); plan written to {out}"
+    )
+
+
+def _load(source: str, parse: Callable[[object], _T], shipped: bool = False) -> _T:
+    path = Path(source)
+    try:
+        if shipped and not path.exists() and source in PRESETS:
+            text = (
+                resources.files("medevac.data.scenarios")
+                .joinpath(f"{source}.json")
+                .read_text(encoding="utf-8")
+            )
+        else:
+            text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        _fail(f"cannot read {source}: {error.strerror or error}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        _fail(f"{source}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})")
+    try:
+        return parse(data)
+    except ParameterError as error:
+        _fail(f"{source}: {error}")
+
+
+def _fail(message: str) -> NoReturn:
+    Console(stderr=True, highlight=False).print(f"error: {message}", markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def _progress_bar(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _write_outputs(result: SimulationResult, out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(
+            json.dumps(result.to_json_data(), indent=2) + "\n", encoding="utf-8"
+        )
+        (out / "summary.csv").write_text(result.summary_csv(), encoding="utf-8")
+        (out / "hourly.csv").write_text(result.hourly_csv(), encoding="utf-8")
+        figure = occupancy_figure(result)
+        for image_format in ("png", "svg"):
+            (out / f"occupancy.{image_format}").write_bytes(render(figure, image_format))
+    except OSError as error:
+        _fail(f"cannot write results to {out}: {error.strerror or error}")
+
+
+def _summary_table(result: SimulationResult) -> Table:
+    scenario: Scenario = result.scenario
+    table = Table(
+        title=f"{scenario.name}: {result.replications} replications of {scenario.days} days "
+        f"(seed {result.seed}), mean and 95 % CI"
+    )
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    table.add_column("95 % CI", justify="right")
+    summary = result.summary()
+    for key, label in _HEADLINE_METRICS:
+        est = summary[key]
+        if est.replications == 0:
+            table.add_row(label, "-", "-")
+            continue
+        table.add_row(label, f"{est.mean:,.2f}", f"{est.low:,.2f} - {est.high:,.2f}")
+    return table
