@@ -207,6 +207,7 @@ def test_audit_list_shows_who_did_what(cli: CliRunner) -> None:
 def test_listing_organisations_and_facilities(cli: CliRunner) -> None:
     assert "6 organisations" in invoke(cli, "organisations", "list")
     assert "2 facilities" in invoke(cli, "facilities", "list", "--kind", "emt_type_2")
+    assert "free of charge" in invoke(cli, "agreements", "list")
     out = invoke(cli, "facilities", "show", "FAC-FIELD-1")
     assert "outpatients a day 420" in out
     assert "paediatric" in out

@@ -24,12 +24,38 @@ from medevac.services.registry import current_capacity, report_capacity
 organisations_app = typer.Typer(no_args_is_help=True, help="Organisations.")
 facilities_app = typer.Typer(no_args_is_help=True, help="Facilities and their capacity.")
 capacity_app = typer.Typer(no_args_is_help=True, help="Bed capacity reports (EDXL-HAVE style).")
+agreements_app = typer.Typer(
+    no_args_is_help=True, help="Agreements: who treats whom, at what cost."
+)
 facilities_app.add_typer(capacity_app, name="capacity")
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(organisations_app, name="organisations")
     app.add_typer(facilities_app, name="facilities")
+    app.add_typer(agreements_app, name="agreements")
+
+
+@agreements_app.command("list")
+def list_agreements(
+    organisation: str = typer.Option(None, help="Only agreements this organisation is party to."),
+) -> None:
+    """List agreements with their specialties, quota, cost model and dates."""
+    uow = unit_of_work()
+    with uow:
+        rows = uow.agreements.list(organisation_id=organisation)
+    table = Table("id", "sending", "receiving", "specialties", "quota", "cost", "valid")
+    for a in rows:
+        table.add_row(
+            a.id,
+            a.sending_organisation_id,
+            a.receiving_organisation_id,
+            ", ".join(sorted(a.specialties)),
+            "none" if a.quota is None else str(a.quota),
+            a.cost_policy.describe(),
+            f"{a.valid_from}..{a.valid_to or 'open'}",
+        )
+    console.print(table)
 
 
 @organisations_app.command("list")
