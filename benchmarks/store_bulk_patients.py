@@ -80,7 +80,9 @@ def run(url: str, count: int) -> dict[str, float]:
     upgrade(url)
     engine = create_engine_for(url)
     with SqlUnitOfWork(engine) as uow:
-        uow.organisations.add(Organisation("ORG-UA", "Ministry", OrganisationKind.MINISTRY_OF_HEALTH, "UA"))
+        uow.organisations.add(
+            Organisation("ORG-UA", "Ministry", OrganisationKind.MINISTRY_OF_HEALTH, "UA")
+        )
         uow.commit()
     patients = make_patients(count)
     created = [
@@ -112,7 +114,9 @@ def run(url: str, count: int) -> dict[str, float]:
                 before = snapshot(patient)
                 patient.transition_to(PatientStatus.SCREENING, actor="import", at=T0 + timedelta(1))
                 records.append(
-                    AuditRecord("import", T0, "patient", patient.id, "update", before, snapshot(patient))
+                    AuditRecord(
+                        "import", T0, "patient", patient.id, "update", before, snapshot(patient)
+                    )
                 )
             start = time.perf_counter()
             uow.patients.update_many(list(current.values()))

@@ -28,7 +28,7 @@ from medevac.simulation.presets import PRESETS
 from medevac.simulation.results import SimulationResult
 from medevac.simulation.runner import run_replications
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = 1
 _T = TypeVar("_T")
 
 _HEADLINE_METRICS = (
@@ -157,7 +157,7 @@ def _load(source: str, parse: Callable[[object], _T], shipped: bool = False) -> 
 
 
 def _fail(message: str) -> NoReturn:
-    Console(stderr=True, highlight=False).print(f"error: {message}", markup=False)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {message}", markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

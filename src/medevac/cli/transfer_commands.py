@@ -7,19 +7,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from medevac.cli.context import actor, err_console, unit_of_work
+from medevac.cli.context import console as out
 from medevac.config import get_settings
 from medevac.domain.errors import DomainError
 from medevac.services.exports import export_file
 from medevac.services.imports import ImportRejected, ProgressCallback, RecordKind, import_file
-from medevac.store.unit_of_work import SqlUnitOfWork
 
 FILE_HELP = "A .csv or .json file; columns are described in docs/formats/."
-
-out = Console()
-err = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,25 +28,26 @@ def register(app: typer.Typer) -> None:
 def import_records(
     kind: RecordKind = typer.Argument(..., help="organisations, facilities, capacity or patients"),
     file: Path = typer.Argument(..., help=FILE_HELP),
+    by: str | None = typer.Option(None, "--actor", help="Name recorded in the audit trail."),
 ) -> None:
     """Import records from a CSV or JSON file: all rows or none, upserted by id."""
-    settings = get_settings()
-    uow = SqlUnitOfWork(settings.database_url)
+    uow = unit_of_work()
+    threshold = get_settings().progress_threshold_rows
     try:
-        with _progress_bar(f"Importing {kind.value}", settings.progress_threshold_rows) as progress:
-            result = import_file(uow, kind, file, actor=settings.actor, progress=progress)
+        with _progress_bar(f"Importing {kind.value}", threshold) as progress:
+            result = import_file(uow, kind, file, actor=actor(by), progress=progress)
     except ImportRejected as rejected:
         for error in rejected.errors:
-            err.print(str(error), markup=False, highlight=False)
+            err_console.print(str(error), markup=False, highlight=False, soft_wrap=True)
         rows = len({e.row for e in rejected.errors})
         count = len(rejected.errors)
-        err.print(
+        err_console.print(
             f"[bold red]{file.name}: {count} error{'s' if count != 1 else ''} in"
             f" {rows} row{'s' if rows != 1 else ''}; nothing was imported.[/]"
         )
         raise typer.Exit(1) from None
     except DomainError as error:
-        err.print(f"[bold red]Import failed:[/] {error}", highlight=False)
+        err_console.print(f"[bold red]Import failed:[/] {error}", highlight=False)
         raise typer.Exit(1) from None
     out.print(
         f"Imported {kind.value} from {file.name}: [green]{result.created} created[/],"
@@ -62,14 +60,13 @@ def export_records(
     file: Path = typer.Argument(..., help=FILE_HELP),
 ) -> None:
     """Export every record of a kind to a CSV or JSON file that `import` reads back."""
-    settings = get_settings()
     try:
-        written = export_file(SqlUnitOfWork(settings.database_url), kind, file)
+        written = export_file(unit_of_work(), kind, file)
     except DomainError as error:
-        err.print(f"[bold red]Export failed:[/] {error}", highlight=False)
+        err_console.print(f"[bold red]Export failed:[/] {error}", highlight=False)
         raise typer.Exit(1) from None
     except OSError as error:
-        err.print(f"[bold red]Export failed:[/] cannot write {file}: {error.strerror}")
+        err_console.print(f"[bold red]Export failed:[/] cannot write {file}: {error.strerror}")
         raise typer.Exit(1) from None
     out.print(f"Exported {written} {kind.value} to {file}.")
 
@@ -82,7 +79,7 @@ def _progress_bar(description: str, threshold_rows: int) -> Iterator[ProgressCal
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
-        console=err,
+        console=err_console,
         transient=True,
     )
     task: TaskID | None = None
@@ -99,4 +96,5 @@ def _progress_bar(description: str, threshold_rows: int) -> Iterator[ProgressCal
     try:
         yield report
     finally:
-        progress.stop()
+        if task is not None:
+            progress.stop()

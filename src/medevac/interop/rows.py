@@ -384,7 +384,7 @@ def _condition(value: Condition | Mapping[str, Any] | ConditionRow) -> Condition
     if isinstance(value, Condition):
         return value
     if isinstance(value, ConditionRow):
-        value = value.model_dump()
+        return Condition(value.body_region, value.description, value.mechanism)
     return Condition(
         body_region=value["body_region"],
         description=value["description"],
@@ -474,23 +474,26 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
 # --- plain (JSON-ready) values, used for export -------------------------------------------
 
 
-_SCALARS = frozenset({str, int, float, bool})
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def plain(value: Any) -> Any:
     """A JSON-ready form of a column value: codes, ISO dates, sorted code lists."""
-    if value is None or type(value) in _SCALARS:
+    kind = type(value)
+    if kind in _SCALARS:
         return value
+    if isinstance(value, str):  # a StrEnum code; str() gives its value
+        return str(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, Condition):
+    if kind is Condition:
         return {
-            "body_region": value.body_region.value,
-            "mechanism": value.mechanism.value,
+            "body_region": str(value.body_region),
+            "mechanism": str(value.mechanism),
             "description": value.description,
         }
     if isinstance(value, frozenset | set):
@@ -500,12 +503,47 @@ def plain(value: Any) -> Any:
     return value
 
 
+def patient_row(patient: Patient) -> dict[str, Any]:
+    """A patient's export row written out field by field: imports audit every patient, and
+    this is several times faster than `plain` over `patient_values` (a test keeps them equal).
+    """
+    identity = patient.identity
+    birth_date = identity.birth_date
+    return {
+        "id": patient.id,
+        "organisation_id": patient.organisation_id,
+        "location_id": patient.location_id,
+        "required_specialties": [str(s) for s in patient.required_specialties],
+        "precedence": str(patient.precedence),
+        "mobility": str(patient.mobility),
+        "triage": str(patient.triage),
+        "fit_to_transport": patient.fit_to_transport,
+        "expected_length_of_stay_days": patient.expected_length_of_stay_days,
+        "companions": patient.companions,
+        "special_needs": sorted(str(n) for n in patient.special_needs),
+        "conditions": [
+            {
+                "body_region": str(c.body_region),
+                "mechanism": str(c.mechanism),
+                "description": c.description,
+            }
+            for c in patient.conditions
+        ],
+        "name": identity.name,
+        "birth_date": None if birth_date is None else birth_date.isoformat(),
+        "sex": str(identity.sex),
+        "nationality": identity.nationality or "",
+        "service_status": str(identity.service_status),
+        "affiliation": identity.affiliation,
+        "status": str(patient.status),
+    }
+
+
 def export_row(spec: RecordSpec[Any], entity: Any) -> dict[str, Any]:
     """The row written for an entity: every import column (and the status of a patient)."""
-    row = {name: plain(value) for name, value in spec.values(entity).items()}
     if isinstance(entity, Patient):
-        row["status"] = entity.status.value
-    return row
+        return patient_row(entity)
+    return {name: plain(value) for name, value in spec.values(entity).items()}
 
 
 # --- CSV cells ----------------------------------------------------------------------------
@@ -541,16 +579,16 @@ def decode_csv_row(
     """
     row: dict[str, Any] = {}
     problems: dict[str, str] = {}
-    fields = spec.row_model.model_fields
+    defaults = _defaults(spec.row_model)
+    codes, conditions = spec.code_list_columns, spec.condition_columns
     for column, raw in cells.items():
         text = raw.strip()
         if not text:
-            if not fields[column].is_required():
-                row[column] = spec.default(column)
-            continue
-        if column in spec.code_list_columns:
+            if column in defaults:
+                row[column] = defaults[column]
+        elif column in codes:
             row[column] = [c.strip() for c in text.split(CODE_SEPARATOR) if c.strip()]
-        elif column in spec.condition_columns:
+        elif column in conditions:
             try:
                 row[column] = [
                     decode_condition(part)

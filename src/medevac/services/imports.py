@@ -24,7 +24,7 @@ from medevac.domain.repositories import UnitOfWork
 from medevac.interop.records import ImportFileError, ImportRejected, RecordKind, RowError
 from medevac.interop.rows import SPECS, RecordSpec, export_row
 from medevac.interop.tables import read_table
-from medevac.interop.validation import ParsedRow, parse_table
+from medevac.interop.validation import ParsedRow, ParsedTable, parse_table
 
 __all__ = [
     "ImportFileError",
@@ -34,6 +34,7 @@ __all__ = [
     "RecordKind",
     "RowError",
     "import_file",
+    "import_files",
 ]
 
 #: progress(done, total): every row counts one step when checked and one when written.
@@ -93,36 +94,68 @@ def import_file(
     Raises ImportFileError when the file cannot be read as CSV or JSON, and ImportRejected
     listing every bad row (nothing is written) when any row is wrong.
     """
-    kind = RecordKind(kind)
+    [result] = import_files(uow, [(kind, path)], actor=actor, progress=progress, now=now)
+    return result
+
+
+def import_files(
+    uow: UnitOfWork,
+    files: Sequence[tuple[RecordKind | str, Path]],
+    *,
+    actor: str,
+    progress: ProgressCallback | None = None,
+    now: datetime | None = None,
+) -> list[ImportResult]:
+    """Import several files in one unit of work, in order: all of them or nothing.
+
+    A file may refer to records of the files before it (organisations, then facilities, then
+    capacity and patients). The first file with bad rows raises ImportRejected for that file.
+    """
     if not actor.strip():
         raise InvalidValue("actor", "an import needs the name of who makes it")
     at = now or datetime.now(UTC)
-    spec = SPECS[kind]
-    table = read_table(path, kind)
-    parsed = parse_table(spec, table)
-    total = 2 * len(table.rows)
+    batches = []
+    for kind_name, path in files:
+        kind = RecordKind(kind_name)
+        table = read_table(path, kind)
+        batches.append((kind, path, len(table.rows), parse_table(SPECS[kind], table)))
+    total = 2 * sum(rows for _, _, rows, _ in batches)
     report = progress or (lambda done, total: None)
     report(0, total)
-
+    counter = _Counter(report, total, 0)
+    results = []
     with uow:
-        plan = _Plan(spec)
-        checked = _Counter(report, total, len(table.rows) - len(parsed.rows))
-        known = _known_references(
-            uow, kind, [r.values for r in parsed.rows] + [item for _, item in parsed.failed]
-        )
-        if kind is RecordKind.CAPACITY:
-            _plan_capacity(uow, plan, parsed.rows, known, at, checked)
-        else:
-            _plan_by_id(uow, plan, parsed.rows, known, checked)
-        for number, item in parsed.failed:
-            plan.errors.extend(_reference_errors(kind, number, item, known))
-        errors = parsed.errors + plan.errors
-        if errors:
-            raise ImportRejected(path.name, errors)
-        _write(uow, plan, actor=actor, at=at, reason=f"imported from {path.name}", done=checked)
+        for kind, path, rows, parsed in batches:
+            counter.add(rows - len(parsed.rows))  # rows already refused by the parser
+            plan = _plan(uow, kind, parsed, at, counter)
+            errors = parsed.errors + plan.errors
+            if errors:
+                raise ImportRejected(path.name, errors)
+            reason = f"imported from {path.name}"
+            _write(uow, plan, actor=actor, at=at, reason=reason, done=counter)
+            results.append(
+                ImportResult(kind, path.name, len(plan.created), len(plan.updated), plan.unchanged)
+            )
         uow.commit()
     report(total, total)
-    return ImportResult(kind, path.name, len(plan.created), len(plan.updated), plan.unchanged)
+    return results
+
+
+def _plan(
+    uow: UnitOfWork, kind: RecordKind, parsed: ParsedTable, at: datetime, checked: _Counter
+) -> _Plan:
+    """Decide what to create, update or leave, and collect every error; writes nothing."""
+    plan = _Plan(SPECS[kind])
+    known = _known_references(
+        uow, kind, [r.values for r in parsed.rows] + [item for _, item in parsed.failed]
+    )
+    if kind is RecordKind.CAPACITY:
+        _plan_capacity(uow, plan, parsed.rows, known, at, checked)
+    else:
+        _plan_by_id(uow, plan, parsed.rows, known, checked)
+    for number, item in parsed.failed:
+        plan.errors.extend(_reference_errors(kind, number, item, known))
+    return plan
 
 
 class _Counter:
@@ -186,7 +219,8 @@ def _plan_by_id(
             plan.errors.extend(problems)
             continue
         current = existing.get(values["id"])
-        merged = spec.values(current) | values if current is not None else values
+        stored = spec.values(current) if current is not None else None
+        merged = stored | values if stored is not None else values
         try:
             entity = spec.build(merged)
         except InvalidValue as error:
@@ -205,7 +239,7 @@ def _plan_by_id(
                 " change a status with `medevac patients move`, not by import",
             )
             continue
-        if spec.values(entity) == spec.values(current):
+        if spec.values(entity) == stored:
             plan.unchanged += 1
         else:
             plan.updated.append((current, entity))

@@ -25,7 +25,7 @@ DAYTIME_PROFILE: tuple[float, ...] = (
     (0.3,) * 6 + (0.6, 1.0) + (1.8,) * 4 + (1.6,) * 5 + (1.1,) * 3 + (0.6, 0.6, 0.4, 0.4)
 )
 
-# Assumption: a surge that doubles arrivals on days 3-5 and fades out over the next days.
+# Assumption: a surge that doubles arrivals on days 3-4 (counted from 0) and then fades out.
 DEMO_SURGE: tuple[float, ...] = (1.0, 1.0, 1.6, 2.0, 2.0, 1.6, 1.3, 1.1, 1.0)
 
 
@@ -183,11 +183,11 @@ def field_hospital_50_beds() -> Scenario:
 
 
 def field_hospital_100_beds_surge() -> Scenario:
-    """The 100-bed hospital facing a surge that doubles arrivals for three days."""
+    """The 100-bed hospital facing a surge that doubles arrivals for two days."""
     base = field_hospital_100_beds()
     return Scenario(
         name="field-hospital-100-beds-surge",
-        description="The 100-bed field hospital under a surge: arrivals double on days 4-5.",
+        description="The 100-bed field hospital under a surge: arrivals double on days 3-4 (from 0).",
         days=base.days,
         arrivals=Arrivals(420.0, surge=DEMO_SURGE, hourly_profile=DAYTIME_PROFILE),
         case_mix=base.case_mix,

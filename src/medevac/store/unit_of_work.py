@@ -51,6 +51,7 @@ class SqlUnitOfWork:
     def __init__(self, database: Engine | str) -> None:
         self.engine = database if isinstance(database, Engine) else engine_for(database)
         self._open: Connection | None = None
+        self._fresh_repositories()
 
     def _connection(self) -> Connection:
         if self._open is None:
@@ -61,7 +62,11 @@ class SqlUnitOfWork:
         if self._open is not None:
             raise RuntimeError("the unit of work is already open; nested `with` is not supported")
         self._open = self.engine.connect()
-        # Fresh repositories per block: what they remember is only valid in one transaction.
+        self._fresh_repositories()
+        return self
+
+    def _fresh_repositories(self) -> None:
+        # New repositories per block: what they remember is only valid in one transaction.
         self.organisations = SqlOrganisationRepository(self._connection)
         self.facilities = SqlFacilityRepository(self._connection)
         self.capacity = SqlCapacityRepository(self._connection)
@@ -70,7 +75,6 @@ class SqlUnitOfWork:
         self.screenings = SqlScreeningMissionRepository(self._connection)
         self.agreements = SqlAgreementRepository(self._connection)
         self.audit = SqlAuditLog(self._connection)
-        return self
 
     def __exit__(
         self,

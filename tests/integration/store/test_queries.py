@@ -44,9 +44,7 @@ def ward(registry: UowFactory) -> UowFactory:
                     moves=2,
                 ),
                 make_patient("P-4", specialties=(S.OPHTHALMOLOGY,), location_id="FAC-2", moves=2),
-                make_patient(
-                    "P-5", "ORG-PL", specialties=(S.REHABILITATION, S.BURNS), moves=3
-                ),
+                make_patient("P-5", "ORG-PL", specialties=(S.REHABILITATION, S.BURNS), moves=3),
                 make_patient(
                     "P-6", "ORG-PL", specialties=(S.ORTHOPAEDICS,), location_id="FAC-1", moves=2
                 ),
@@ -204,9 +202,7 @@ def test_audit_list_filters_by_entity_and_gives_newest_first(uow_factory: UowFac
         uow.audit.add_many(
             [record("P-1", 0, "create"), record("P-2", 1, "create"), record("P-1", 2, "update")]
         )
-        uow.audit.add(
-            AuditRecord("anna", T0, "facility", "P-1", "create", None, {"name": "x"})
-        )
+        uow.audit.add(AuditRecord("anna", T0, "facility", "P-1", "create", None, {"name": "x"}))
         uow.commit()
     with uow_factory() as uow:
         trail = uow.audit.list(entity_type="patient", entity_id="P-1")

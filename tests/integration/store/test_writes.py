@@ -82,9 +82,13 @@ def test_leaving_without_commit_rolls_back(registry: UowFactory) -> None:
 
 
 def test_an_exception_in_the_block_rolls_back_and_propagates(registry: UowFactory) -> None:
-    with pytest.raises(RuntimeError, match="boom"), registry() as uow:
-        uow.patients.add(make_patient())
-        raise RuntimeError("boom")
+    def add_then_fail() -> None:
+        with registry() as uow:
+            uow.patients.add(make_patient())
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        add_then_fail()
     with registry() as uow:
         assert uow.patients.list() == []
 

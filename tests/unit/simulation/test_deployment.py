@@ -1,4 +1,4 @@
-"""Deployment planning: the exact model agrees with brute force and every plan passes the checker."""
+"""Deployment planning: the exact model matches brute force; every plan passes the checker."""
 
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ from medevac.simulation.deployment import (
 from medevac.simulation.plain_data import ParameterError
 
 
-def random_problem(seed: int, points: int, sites: int, capacities: list[float]) -> DeploymentProblem:
+def random_problem(
+    seed: int, points: int, sites: int, capacities: list[float]
+) -> DeploymentProblem:
     rng = np.random.default_rng(seed)
     # About 1 degree square near the equator: ~110 km side, radius 35 km.
     demand_points = tuple(
-        DemandPoint(
-            f"d{i}", float(rng.uniform(0, 1)), float(rng.uniform(0, 1)), low, low
-        )
+        DemandPoint(f"d{i}", float(rng.uniform(0, 1)), float(rng.uniform(0, 1)), low, low)
         for i, low in enumerate(rng.integers(5, 120, size=points).astype(float))
     )
     candidate_sites = tuple(

@@ -1,0 +1,142 @@
+"""Time `import_file` on 100,000 patients into fresh SQLite and PostgreSQL databases.
+
+Usage:
+    .venv/bin/python benchmarks/import.py [--patients 100000] [--seed 20261122]
+        [--formats csv json] [--backends sqlite postgresql] [--profile]
+
+A seeded generator (medevac.interop.samples) writes the organisations, facilities and patients
+as CSV and JSON. For each backend and format a fresh database is made and migrated (SQLite: a
+file in a temporary folder; PostgreSQL: a uniquely named database on the server of
+MEDEVAC_TEST_POSTGRES_URL, dropped afterwards), the organisations and facilities are imported,
+and then the patients file is imported and timed: reading, validation, reference checks,
+writes of patients, specialties, history and audit records, and the commit. A second import
+of the same file (everything unchanged) is timed as well. Target: 20 s per import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, make_url, text
+
+from medevac.interop.records import RecordKind
+from medevac.interop.samples import sample_registry
+from medevac.interop.tables import write_records
+from medevac.services.imports import import_file
+from medevac.store.database import dispose_engines, upgrade
+from medevac.store.unit_of_work import SqlUnitOfWork
+
+TARGET_SECONDS = 20.0
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ACTOR = "benchmark"
+
+
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """A new, migrated database; PostgreSQL ones are dropped on the way out."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / f'import_{uuid.uuid4().hex[:8]}.db'}"
+        upgrade(url)
+        yield url
+        dispose_engines()
+        return
+    server = make_url(os.environ.get("MEDEVAC_TEST_POSTGRES_URL", DEFAULT_POSTGRES))
+    name = f"medevac_import_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument("--formats", nargs="+", default=["csv", "json"], choices=["csv", "json"])
+    parser.add_argument(
+        "--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
+    )
+    parser.add_argument("--profile", action="store_true", help="print the top functions")
+    args = parser.parse_args()
+    console = Console()
+
+    registry = sample_registry(args.patients, seed=args.seed)
+    table = Table(title=f"Import of {args.patients:,} patients (seed {args.seed})")
+    for column in ("backend", "format", "run", "rows", "seconds", "rows/s", "target s", "ratio"):
+        table.add_column(
+            column, justify="left" if column in ("backend", "format", "run") else "right"
+        )
+
+    with tempfile.TemporaryDirectory(prefix="medevac-import-") as tmp:
+        folder = Path(tmp)
+        files = {}
+        for file_format in args.formats:
+            for kind in (RecordKind.ORGANISATIONS, RecordKind.FACILITIES, RecordKind.PATIENTS):
+                path = folder / f"{kind.value}.{file_format}"
+                write_records(path, kind, registry.rows(kind))
+                files[kind, file_format] = path
+        for backend in args.backends:
+            for file_format in args.formats:
+                with fresh_database(backend, folder) as url:
+                    for kind in (RecordKind.ORGANISATIONS, RecordKind.FACILITIES):
+                        import_file(SqlUnitOfWork(url), kind, files[kind, file_format], actor=ACTOR)
+                    patients = files[RecordKind.PATIENTS, file_format]
+                    for run in ("first", "again"):
+                        profiler = cProfile.Profile() if args.profile else None
+                        start = time.perf_counter()
+                        if profiler is not None:
+                            profiler.enable()
+                        result = import_file(
+                            SqlUnitOfWork(url), RecordKind.PATIENTS, patients, actor=ACTOR
+                        )
+                        if profiler is not None:
+                            profiler.disable()
+                        seconds = time.perf_counter() - start
+                        expected = (
+                            (args.patients, 0, 0) if run == "first" else (0, 0, args.patients)
+                        )
+                        got = (result.created, result.updated, result.unchanged)
+                        if got != expected:
+                            raise SystemExit(f"{backend}/{file_format}/{run}: {got} != {expected}")
+                        table.add_row(
+                            backend,
+                            file_format,
+                            run,
+                            f"{result.rows:,}",
+                            f"{seconds:.1f}",
+                            f"{result.rows / seconds:,.0f}",
+                            f"{TARGET_SECONDS:.0f}",
+                            f"{seconds / TARGET_SECONDS:.2f}",
+                        )
+                        console.print(f"{backend} {file_format} {run}: {seconds:.1f} s")
+                        if profiler is not None:
+                            console.print(f"[bold]{backend} {file_format} {run}: top functions[/]")
+                            pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    console.print(table)
+    load = os.getloadavg()
+    console.print(
+        f"{os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,509 @@
+"""Exact engine: aggregated classes, column generation with a Lagrangian proof, HiGHS MIP.
+
+Outline (see docs/planning.md for the reasoning):
+
+1. Patients who are interchangeable (same origin, specialty, precedence, effective stay, earliest
+   day, needs, organisation and distance limit, no group and no current place) form one *unit*
+   with an integer count; group members and re-planned patients are units of one.
+2. A column is (unit, facility, admission day). Beds are modelled per (facility, specialty) as a
+   flow over days (occupancy = previous occupancy + admissions - discharges, bounded by the free
+   beds), so a column has at most four non-zeros whatever its length of stay.
+3. Column generation on the LP relaxation starts from the few cheapest facilities per unit and
+   prices every eligible (facility, day) of every unit with the bed and admission-limit duals.
+4. The duals give a Lagrangian lower bound over the *full* arc set (beds and admission limits
+   relaxed); it is valid for any multipliers, so the bound is honest even if pricing stopped early.
+5. HiGHS solves the MIP on the generated columns, warm-started from the greedy plan (whose
+   columns are always included). Every column left out costs at least its Lagrangian margin
+   more; if no left-out column has a margin below the incumbent's gap to the bound, the restricted
+   optimum is the global one. Otherwise those columns are added and the MIP is solved again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medevac.planning.greedy import solve_greedy
+from medevac.planning.highs_model import SOLVER_NAME, LinearModel
+from medevac.planning.model import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Placement,
+    ProblemView,
+    ProgressCallback,
+    assemble_plan,
+    breakdown_of,
+)
+from medevac.planning.plan import Plan, PlanStatus, relative_gap
+from medevac.planning.problem import Problem
+
+# Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
+# existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
+KEEP_BONUS = 1e-5
+PRICING_TOLERANCE = 1e-6
+OPTIMAL_GAP = 1e-7
+MAX_COLUMNS_ADDED_PER_UNIT = 12
+
+
+@dataclass(slots=True)
+class _Units:
+    """Aggregated patients and the static part of their column costs."""
+
+    members: list[list[int]] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
+    specialty: list[int] = field(default_factory=list)
+    stay: list[int] = field(default_factory=list)
+    day_cost: list[FloatArray] = field(default_factory=list)
+    eligible: list[IntArray] = field(default_factory=list)
+    static: list[FloatArray] = field(default_factory=list)
+    unplaced: list[float] = field(default_factory=list)
+    group: list[str | None] = field(default_factory=list)
+    keep: list[tuple[int, int] | None] = field(default_factory=list)
+    included: list[BoolArray] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+
+def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]]:
+    """Aggregate patients into units; also return the patients with no eligible facility."""
+    units = _Units()
+    horizon = view.horizon
+    w = problem.weights
+    by_key: dict[tuple[object, ...], int] = {}
+    hopeless: list[int] = []
+    for i, p in enumerate(problem.patients):
+        screen = view.screen(i)
+        if not screen.eligible.any():
+            hopeless.append(i)
+            continue
+        stay = min(p.length_of_stay_days, horizon - p.earliest_day)
+        key: tuple[object, ...] | None = None
+        if p.group is None and p.current is None:
+            key = (
+                int(view.origin_of[i]), p.specialty, p.precedence, stay, p.earliest_day,
+                p.needs, p.organisation, p.max_distance_km,
+            )  # fmt: skip
+            found = by_key.get(key)
+            if found is not None:
+                units.members[found].append(i)
+                units.count[found] += 1
+                continue
+            by_key[key] = len(units)
+        eligible = np.flatnonzero(screen.eligible)
+        static = w.travel_per_km * view.distance[view.origin_of[i], eligible]
+        keep = None
+        if p.current is not None:
+            current = problem.facility_index[p.current.facility]
+            static = static + w.change * (eligible != current)
+            if current in set(eligible.tolist()) and p.current.day >= p.earliest_day:
+                keep = (current, p.current.day)
+        units.members.append([i])
+        units.count.append(1)
+        units.specialty.append(view.specialty_index[p.specialty])
+        units.stay.append(stay)
+        units.day_cost.append(view.day_cost(p))
+        units.eligible.append(eligible)
+        units.static.append(static)
+        units.unplaced.append(view.unplaced_cost(p))
+        units.group.append(p.group)
+        units.keep.append(keep)
+        units.included.append(np.zeros((len(eligible), horizon), dtype=bool))
+    return units, hopeless
+
+
+@dataclass(slots=True)
+class _Columns:
+    """Generated columns as parallel arrays (unit, facility, day, local facility index)."""
+
+    unit: list[IntArray] = field(default_factory=list)
+    facility: list[IntArray] = field(default_factory=list)
+    day: list[IntArray] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, units: _Units, u: int, local: IntArray, days: IntArray) -> int:
+        fresh = ~units.included[u][local, days]
+        if not fresh.any():
+            return 0
+        local, days = local[fresh], days[fresh]
+        units.included[u][local, days] = True
+        self.unit.append(np.full(len(local), u, dtype=np.int64))
+        self.facility.append(units.eligible[u][local])
+        self.day.append(days.astype(np.int64))
+        self.size += len(local)
+        return len(local)
+
+    def arrays(self) -> tuple[IntArray, IntArray, IntArray]:
+        return (np.concatenate(self.unit), np.concatenate(self.facility), np.concatenate(self.day))
+
+
+@dataclass(slots=True)
+class _Built:
+    """A model over the current columns and where its parts are."""
+
+    model: LinearModel
+    x: IntArray
+    unit_rows: IntArray
+    pairs: IntArray  # (facility * n_specialties + specialty) with balance rows, in row order
+    balance_rows: IntArray  # first balance row of each pair
+    admission_keys: IntArray  # facility * horizon + day with an admission row
+    admission_rows: IntArray
+    cost: FloatArray  # true cost of each column
+
+
+def _build_model(
+    view: ProblemView, units: _Units, cols: tuple[IntArray, IntArray, IntArray], gs: float
+) -> _Built:
+    horizon = view.horizon
+    n_spec = view.beds.shape[1]
+    cu, cf, ca = cols
+    spec = np.array(units.specialty, dtype=np.int64)[cu]
+    stay = np.array(units.stay, dtype=np.int64)[cu]
+    cost = np.empty(len(cu))
+    solver_cost = np.empty(len(cu))
+    # column cost = day cost + static (travel, change); computed per unit block
+    order = np.argsort(cu, kind="stable")
+    starts = np.searchsorted(cu[order], np.arange(len(units) + 1))
+    for u in range(len(units)):
+        block = order[starts[u] : starts[u + 1]]
+        if block.size == 0:
+            continue
+        local = np.searchsorted(units.eligible[u], cf[block])
+        cost[block] = units.day_cost[u][ca[block]] + units.static[u][local]
+        solver_cost[block] = cost[block]
+        keep = units.keep[u]
+        if keep is not None:
+            solver_cost[block[(cf[block] == keep[0]) & (ca[block] == keep[1])]] -= KEEP_BONUS
+
+    model = LinearModel()
+    x = model.add_columns(solver_cost, 0.0, np.array(units.count, dtype=float)[cu], integer=True)
+    count = np.array(units.count, dtype=float)
+    unplaced = model.add_columns(np.array(units.unplaced), 0.0, count, integer=False)
+    unit_rows = model.add_rows(count, count)
+    model.add_entries(unit_rows[cu], x, 1.0)
+    model.add_entries(unit_rows, unplaced, 1.0)
+
+    pair_key = cf * n_spec + spec
+    pairs, pair_local = np.unique(pair_key, return_inverse=True)
+    first = model.add_rows(np.zeros(len(pairs) * horizon), 0.0)[::horizon]
+    pf, ps = np.divmod(pairs, n_spec)
+    occ_upper = view.beds[pf, ps, :].astype(float).ravel()
+    occ = model.add_columns(np.zeros(len(occ_upper)), -np.inf, occ_upper, integer=False)
+    occ_row = np.repeat(first, horizon) + np.tile(np.arange(horizon), len(pairs))
+    model.add_entries(occ_row, occ, 1.0)
+    not_last = np.tile(np.arange(horizon) < horizon - 1, len(pairs))
+    model.add_entries(occ_row[not_last] + 1, occ[not_last], -1.0)
+    model.add_entries(first[pair_local] + ca, x, -1.0)
+    leaves = ca + stay < horizon
+    model.add_entries(first[pair_local[leaves]] + ca[leaves] + stay[leaves], x[leaves], 1.0)
+
+    limited = view.admission_limit[cf] >= 0
+    adm_keys, adm_local = np.unique(cf[limited] * horizon + ca[limited], return_inverse=True)
+    adm_rows = model.add_rows(
+        np.full(len(adm_keys), -np.inf), view.admission_limit[adm_keys // horizon].astype(float)
+    )
+    model.add_entries(adm_rows[adm_local], x[limited], 1.0)
+
+    _add_group_rows(units, model, cu, cf, x, gs, view.n_facilities)
+    return _Built(model, x, unit_rows, pairs, first, adm_keys, adm_rows, cost)
+
+
+def _add_group_rows(
+    units: _Units,
+    model: LinearModel,
+    cu: IntArray,
+    cf: IntArray,
+    x: IntArray,
+    gs: float,
+    n_fac: int,
+) -> None:
+    group_names = np.array([g or "" for g in units.group])
+    in_group = group_names[cu] != ""
+    if not in_group.any():
+        return
+    names = sorted({g for g in units.group if g is not None})
+    gindex = {g: k for k, g in enumerate(names)}
+    gu = np.array([gindex[str(g)] for g in group_names[cu[in_group]]], dtype=np.int64)
+    f_of = cf[in_group]
+    y_keys, y_local = np.unique(gu * n_fac + f_of, return_inverse=True)
+    y = model.add_columns(np.full(len(y_keys), gs), 0.0, 1.0, integer=True)
+    z = model.add_columns(np.full(len(names), -gs), 0.0, 1.0, integer=False)
+    link_keys, link_local = np.unique(cu[in_group] * n_fac + f_of, return_inverse=True)
+    link = model.add_rows(np.full(len(link_keys), -np.inf), 0.0)
+    model.add_entries(link[link_local], x[in_group], 1.0)
+    y_of_link = np.zeros(len(link_keys), dtype=np.int64)
+    y_of_link[link_local] = y[y_local]
+    model.add_entries(link, y_of_link, -1.0)
+    zrow = model.add_rows(np.full(len(names), -np.inf), 0.0)
+    model.add_entries(zrow, z, 1.0)
+    model.add_entries(zrow[y_keys // n_fac], y, -1.0)
+
+
+@dataclass(slots=True)
+class _Pricing:
+    """Result of pricing every eligible column with given multipliers."""
+
+    lagrangian: float
+    best: FloatArray  # per unit: min(unplaced, min reduced cost)
+    slack: FloatArray  # per unit: group slack (0 outside groups) in the margin of a column
+    added: int = 0
+    min_excluded_margin: float = np.inf
+    excluded: list[tuple[int, IntArray, IntArray]] = field(default_factory=list)
+
+
+def _multipliers(
+    view: ProblemView, built: _Built | None, duals: FloatArray | None
+) -> tuple[FloatArray, FloatArray]:
+    """Bed (facility, specialty, day) and admission (facility, day) multipliers, all >= 0."""
+    horizon = view.horizon
+    rho = np.zeros(view.beds.shape)
+    mu = np.zeros((view.n_facilities, horizon))
+    if built is None or duals is None:
+        return rho, mu
+    n_spec = view.beds.shape[1]
+    theta = duals[built.balance_rows[:, None] + np.arange(horizon)[None, :]]
+    theta_next = np.concatenate([theta[:, 1:], np.zeros((len(theta), 1))], axis=1)
+    pf, ps = np.divmod(built.pairs, n_spec)
+    rho[pf, ps, :] = np.maximum(0.0, theta - theta_next)
+    af, ad = np.divmod(built.admission_keys, horizon)
+    mu[af, ad] = np.maximum(0.0, -duals[built.admission_rows])
+    return rho, mu
+
+
+def _price(
+    view: ProblemView,
+    units: _Units,
+    rho: FloatArray,
+    mu: FloatArray,
+    gs: float,
+    *,
+    unit_duals: FloatArray | None = None,
+    columns: _Columns | None = None,
+    margin_limit: float | None = None,
+    slack: FloatArray | None = None,
+) -> _Pricing:
+    """Lagrangian bound; optionally add negative-reduced-cost columns or find left-out margins."""
+    horizon = view.horizon
+    cum = np.concatenate([np.zeros((*rho.shape[:2], 1)), np.cumsum(rho, axis=2)], axis=2)
+    days = np.arange(horizon)
+    occupancy_cache: dict[tuple[int, int], FloatArray] = {}
+    best = np.empty(len(units))
+    per_facility: dict[int, FloatArray] = {}
+    result = _Pricing(0.0, best, np.zeros(len(units)))
+    for u in range(len(units)):
+        s, stay = units.specialty[u], units.stay[u]
+        occ = occupancy_cache.get((s, stay))
+        if occ is None:
+            ends = np.minimum(days + stay, horizon)
+            occ = cum[:, s, ends] - cum[:, s, days] + mu
+            occupancy_cache[(s, stay)] = occ
+        eligible = units.eligible[u]
+        rc = units.day_cost[u][None, :] + units.static[u][:, None] + occ[eligible]
+        low = float(rc.min())
+        best[u] = min(units.unplaced[u], low)
+        if units.group[u] is not None:
+            per_facility[u] = rc.min(axis=1)
+        if unit_duals is not None and columns is not None:
+            negative = rc - unit_duals[u] < -PRICING_TOLERANCE * max(1.0, abs(unit_duals[u]))
+            negative &= ~units.included[u]
+            if negative.any():
+                fi, di = np.nonzero(negative)
+                if len(fi) > MAX_COLUMNS_ADDED_PER_UNIT:
+                    top = np.argsort(rc[fi, di], kind="stable")[:MAX_COLUMNS_ADDED_PER_UNIT]
+                    fi, di = fi[top], di[top]
+                result.added += columns.add(units, u, fi, di)
+        if margin_limit is not None and slack is not None:
+            margin = rc - best[u] + slack[u]
+            outside = ~units.included[u] & np.isfinite(rc)
+            if outside.any():
+                result.min_excluded_margin = min(
+                    result.min_excluded_margin, float(margin[outside].min())
+                )
+                fi, di = np.nonzero(outside & (margin < margin_limit))
+                if fi.size:
+                    result.excluded.append((u, fi, di))
+    count = np.array(units.count, dtype=float)
+    total = float(np.dot(count, best))
+    # groups: min(all unplaced, all at one facility, split over several + group_split)
+    members: dict[str, list[int]] = defaultdict(list)
+    for u in per_facility:
+        members[str(units.group[u])].append(u)
+    for unit_list in members.values():
+        base = sum(units.unplaced[u] for u in unit_list)
+        delta: dict[int, float] = defaultdict(float)
+        for u in unit_list:
+            gain = np.minimum(per_facility[u] - units.unplaced[u], 0.0)
+            for f, g in zip(units.eligible[u].tolist(), gain.tolist(), strict=True):
+                delta[f] += g
+        single = base + min(delta.values(), default=0.0)
+        split = float(sum(best[u] for u in unit_list)) + gs
+        group_lb = min(base, single, split)
+        total += group_lb - sum(best[u] for u in unit_list)
+        for u in unit_list:
+            result.slack[u] = float(sum(best[v] for v in unit_list)) - group_lb
+    beds = view.beds.astype(float)
+    limit = np.where(view.admission_limit >= 0, view.admission_limit, 0).astype(float)
+    total -= float(np.sum(rho * beds)) + float(np.sum(mu * limit[:, None]))
+    result.lagrangian = total
+    return result
+
+
+def _seed_columns(units: _Units, columns: _Columns, horizon: int, n_nearest: int) -> None:
+    """Start from the cheapest few facilities of each unit, every admission day."""
+    for u in range(len(units)):
+        k = min(n_nearest, len(units.eligible[u]))
+        local = np.argsort(units.static[u], kind="stable")[:k]
+        days = np.arange(horizon)
+        fi, di = np.meshgrid(local, days, indexing="ij")
+        ok = np.isfinite(units.day_cost[u][di])
+        columns.add(units, u, fi[ok], di[ok])
+        keep = units.keep[u]
+        if keep is not None:
+            lk = np.searchsorted(units.eligible[u], keep[0])
+            columns.add(units, u, np.array([lk]), np.array([keep[1]]))
+
+
+def _seed_from_plan(
+    problem: Problem, units: _Units, columns: _Columns, placed: dict[str, Placement]
+) -> None:
+    for u in range(len(units)):
+        for i in units.members[u]:
+            where = placed.get(problem.patients[i].id)
+            if where is None:
+                continue
+            f = problem.facility_index[where[0]]
+            lk = int(np.searchsorted(units.eligible[u], f))
+            columns.add(units, u, np.array([lk]), np.array([where[1]]))
+
+
+def _decode(
+    problem: Problem,
+    units: _Units,
+    cols: tuple[IntArray, IntArray, IntArray],
+    values: FloatArray,
+) -> dict[str, Placement]:
+    cu, cf, ca = cols
+    counts = np.rint(values).astype(np.int64)
+    used = np.flatnonzero(counts > 0)
+    next_member = [0] * len(units)
+    placed: dict[str, Placement] = {}
+    for j in used[np.lexsort((ca[used], cf[used], cu[used]))]:
+        u = int(cu[j])
+        for _ in range(int(counts[j])):
+            k = next_member[u]
+            if k >= len(units.members[u]):
+                break
+            pid = problem.patients[units.members[u][k]].id
+            placed[pid] = (problem.facilities[int(cf[j])].id, int(ca[j]))
+            next_member[u] = k + 1
+    return placed
+
+
+def solve_exact(
+    problem: Problem,
+    time_limit: float = 60.0,
+    progress: ProgressCallback | None = None,
+    *,
+    seed_facilities: int = 3,
+) -> Plan:
+    """Solve to proven optimality, or return the best plan with an honest bound at the limit."""
+    started = time.perf_counter()
+    deadline = started + time_limit
+
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
+    view = ProblemView(problem)
+    gs = problem.weights.group_split
+    horizon = view.horizon
+    greedy = solve_greedy(problem)
+    greedy_placed = {a.patient: (a.facility, a.day) for a in greedy.assignments}
+    units, hopeless = _build_units(problem, view)
+    hopeless_cost = sum(view.unplaced_cost(problem.patients[i]) for i in hopeless)
+    say(f"{len(problem.patients)} patients in {len(units)} interchangeable units")
+    if len(units) == 0:
+        return assemble_plan(
+            problem, view, {}, status=PlanStatus.OPTIMAL, bound=hopeless_cost,
+            solver=f"exact, {SOLVER_NAME}", started=started,
+        )  # fmt: skip
+
+    columns = _Columns()
+    _seed_columns(units, columns, horizon, seed_facilities)
+    _seed_from_plan(problem, units, columns, greedy_placed)
+    rho, mu = _multipliers(view, None, None)
+    pricing = _price(view, units, rho, mu, gs)
+    bound = pricing.lagrangian + hopeless_cost
+    built: _Built | None = None
+    rounds = 0
+    while time.perf_counter() < started + 0.5 * time_limit:
+        rounds += 1
+        cols = columns.arrays()
+        built = _build_model(view, units, cols, gs)
+        remaining = deadline - time.perf_counter()
+        lp = built.model.solve(integer=False, time_limit=max(0.1, 0.5 * remaining))
+        if lp.row_duals is None or not lp.optimal:
+            say("LP relaxation did not finish; keeping the bound found so far")
+            break
+        rho, mu = _multipliers(view, built, lp.row_duals)
+        pricing = _price(
+            view, units, rho, mu, gs, unit_duals=lp.row_duals[built.unit_rows], columns=columns
+        )
+        bound = max(bound, pricing.lagrangian + hopeless_cost)
+        say(
+            f"round {rounds}: LP {lp.objective + hopeless_cost:.6g}, bound {bound:.6g}, "
+            f"{columns.size} columns (+{pricing.added})"
+        )
+        if pricing.added == 0:
+            break
+
+    best_placed = greedy_placed
+    best_objective = greedy.objective
+    status = PlanStatus.FEASIBLE
+    final_bound = bound
+    for attempt in range(4):
+        cols = columns.arrays()
+        built = _build_model(view, units, cols, gs)
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0.05:
+            break
+        mip = built.model.solve(integer=True, time_limit=remaining, mip_rel_gap=OPTIMAL_GAP / 10)
+        if mip.values is not None:
+            placed = _decode(problem, units, cols, mip.values[built.x])
+            objective = _objective(problem, view, placed)
+            if objective < best_objective:
+                best_placed, best_objective = placed, objective
+        # A plan using only generated columns costs at least the restricted MIP's bound; one
+        # using a left-out column costs at least the Lagrangian plus that column's margin.
+        restricted_bound = mip.dual_bound + hopeless_cost
+        lagrangian = pricing.lagrangian + hopeless_cost
+        check = _price(
+            view, units, rho, mu, gs,
+            margin_limit=best_objective - lagrangian, slack=pricing.slack,
+        )  # fmt: skip
+        final_bound = max(bound, min(restricted_bound, lagrangian + check.min_excluded_margin))
+        gap = relative_gap(best_objective, final_bound)
+        say(
+            f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {final_bound:.6g}, "
+            f"gap {gap:.2e}, {sum(len(e[1]) for e in check.excluded)} columns could still help"
+        )
+        if gap <= OPTIMAL_GAP:
+            status = PlanStatus.OPTIMAL
+            break
+        if not check.excluded or not mip.optimal:
+            break
+        added = sum(columns.add(units, u, fi, di) for u, fi, di in check.excluded)
+        if added == 0:
+            break
+    return assemble_plan(
+        problem, view, best_placed, status=status, bound=final_bound,
+        solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
+    )  # fmt: skip
+
+
+def _objective(problem: Problem, view: ProblemView, placed: dict[str, Placement]) -> float:
+    return breakdown_of(problem, view, placed).total

@@ -1,0 +1,206 @@
+"""Imports and exports on SQLite and PostgreSQL: all or nothing, idempotent, round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from medevac.cli import context
+from medevac.cli.main import app
+from medevac.config import get_settings
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.repositories import UnitOfWork
+from medevac.interop.records import ImportRejected, RecordKind
+from medevac.interop.samples import SampleRegistry, sample_registry
+from medevac.interop.tables import write_records
+from medevac.services.exports import export_file
+from medevac.services.imports import import_file
+
+pytestmark = pytest.mark.storage
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+UowFactory = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(scope="module")
+def registry() -> SampleRegistry:
+    return sample_registry(1000, seed=11)
+
+
+def run_import(uow_factory: UowFactory, kind: RecordKind, path: Path) -> tuple[int, int, int]:
+    result = import_file(uow_factory(), kind, path, actor="importer", now=NOW)
+    return result.created, result.updated, result.unchanged
+
+
+def load(
+    uow_factory: UowFactory, registry: SampleRegistry, folder: Path, *kinds: RecordKind
+) -> None:
+    for kind in kinds:
+        path = folder / f"seed-{kind.value}.csv"
+        write_records(path, kind, registry.rows(kind))
+        run_import(uow_factory, kind, path)
+
+
+def snapshot(uow_factory: UowFactory) -> dict[str, Any]:
+    """What an import could change: record counts per kind and the whole audit trail."""
+    with uow_factory() as uow:
+        return {
+            "organisations": len(uow.organisations.list()),
+            "facilities": len(uow.facilities.list()),
+            "capacity": len(uow.capacity.latest()),
+            "patients": uow.patients.count_by_status(),
+            "audit": uow.audit.list(),
+        }
+
+
+REFERENCES = (RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_file_with_three_bad_rows_among_a_thousand_reports_all_and_changes_nothing(
+    uow_factory: UowFactory, registry: SampleRegistry, tmp_path: Path, suffix: str
+) -> None:
+    load(uow_factory, registry, tmp_path, *REFERENCES)
+    rows = [dict(row) for row in registry.patients]
+    rows[0] = rows[0] | {"id": "P-NEW-0"}  # would be created if the file were accepted
+    rows[99]["organisation_id"] = "NO-SUCH-ORG"
+    rows[500]["mobility"] = "flying"
+    rows[999]["location_id"] = "NO-SUCH-FACILITY"
+    path = tmp_path / f"patients.{suffix}"
+    write_records(path, RecordKind.PATIENTS, rows)
+    before = snapshot(uow_factory)
+
+    with pytest.raises(ImportRejected) as rejected:
+        run_import(uow_factory, RecordKind.PATIENTS, path)
+
+    first_row = 2 if suffix == "csv" else 1
+    assert [(e.row, e.column) for e in rejected.value.errors] == [
+        (first_row + 99, "organisation_id"),
+        (first_row + 500, "mobility"),
+        (first_row + 999, "location_id"),
+    ]
+    assert snapshot(uow_factory) == before
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_importing_a_good_file_twice_is_idempotent(
+    uow_factory: UowFactory, registry: SampleRegistry, tmp_path: Path, suffix: str
+) -> None:
+    load(uow_factory, registry, tmp_path, *REFERENCES)
+    path = tmp_path / f"patients.{suffix}"
+    write_records(path, RecordKind.PATIENTS, registry.patients)
+
+    assert run_import(uow_factory, RecordKind.PATIENTS, path) == (1000, 0, 0)
+    after_first = snapshot(uow_factory)
+    assert run_import(uow_factory, RecordKind.PATIENTS, path) == (0, 0, 1000)
+
+    assert snapshot(uow_factory) == after_first
+    assert after_first["patients"] == {PatientStatus.REPORTED: 1000}
+    with uow_factory() as uow:
+        created = uow.audit.list(entity_type="patient")
+        stored = uow.patients.get(registry.patients[0]["id"])
+    assert len(created) == 1000
+    assert {r.action for r in created} == {"create"}
+    assert [c.reason for c in stored.history] == [f"imported from patients.{suffix}"]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+@pytest.mark.parametrize("kind", list(RecordKind))
+def test_export_then_import_is_unchanged(
+    uow_factory: UowFactory, tmp_path: Path, kind: RecordKind, suffix: str
+) -> None:
+    small = sample_registry(60, seed=4)
+    load(uow_factory, small, tmp_path, *REFERENCES, RecordKind.CAPACITY, RecordKind.PATIENTS)
+    path = tmp_path / f"export.{suffix}"
+
+    written = export_file(uow_factory(), kind, path)
+
+    assert written == len(small.rows(kind))
+    before = snapshot(uow_factory)
+    assert run_import(uow_factory, kind, path) == (0, 0, written)
+    assert snapshot(uow_factory) == before
+
+
+def test_changed_rows_update_records_and_keep_patient_history(
+    uow_factory: UowFactory, tmp_path: Path
+) -> None:
+    small = sample_registry(20, seed=4)
+    load(uow_factory, small, tmp_path, *REFERENCES, RecordKind.PATIENTS)
+    rows = [dict(row) for row in small.patients]
+    rows[3]["required_specialties"] = ["burns", "intensive_care"]
+    rows[3]["companions"] = 2
+    path = tmp_path / "changed.json"
+    write_records(path, RecordKind.PATIENTS, rows)
+
+    assert run_import(uow_factory, RecordKind.PATIENTS, path) == (0, 1, 19)
+
+    with uow_factory() as uow:
+        stored = uow.patients.get(rows[3]["id"])
+        [update] = uow.audit.list(entity_id=rows[3]["id"], limit=1)
+    assert stored.required_specialties[0].value == "burns"
+    assert stored.companions == 2
+    assert stored.version == 2
+    assert len(stored.history) == 1
+    assert update.action == "update"
+    assert update.before is not None
+    assert update.before["companions"] == small.patients[3]["companions"]
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """The `medevac` command on the test database."""
+    monkeypatch.setenv("MEDEVAC_DATABASE_URL", database_url)
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    context._checked.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+    context._checked.cache_clear()
+
+
+def test_cli_import_prints_counts_and_export_reimports_unchanged(
+    cli: CliRunner, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    path = tmp_path / "organisations.csv"
+    write_records(path, RecordKind.ORGANISATIONS, registry.organisations)
+    count = len(registry.organisations)
+
+    first = cli.invoke(app, ["import", "organisations", str(path), "--actor", "carol"])
+    exported = cli.invoke(app, ["export", "organisations", str(tmp_path / "out.json")])
+    again = cli.invoke(app, ["import", "organisations", str(tmp_path / "out.json")])
+
+    assert first.exit_code == 0, first.output
+    assert f"{count} created, 0 updated, 0 unchanged" in first.output
+    assert f"Exported {count} organisations" in exported.output
+    assert f"0 created, 0 updated, {count} unchanged" in again.output
+
+
+def test_cli_import_of_a_bad_file_lists_every_error_and_exits_1(
+    cli: CliRunner, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    rows = [dict(row) for row in registry.organisations]
+    rows[0]["kind"] = "church"
+    rows[2]["country"] = "Atlantis"
+    path = tmp_path / "organisations.csv"
+    write_records(path, RecordKind.ORGANISATIONS, rows)
+
+    result = cli.invoke(app, ["import", "organisations", str(path)])
+
+    assert result.exit_code == 1
+    assert "row 2, column kind: input should be" in result.output
+    assert "row 4, column country: 'Atlantis' is not an ISO 3166 country code" in result.output
+    assert "2 errors in 2 rows; nothing was imported" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_refuses_an_unsupported_file_type_in_one_line(cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "organisations.xlsx"
+    path.write_bytes(b"PK")
+    result = cli.invoke(app, ["import", "organisations", str(path)])
+    assert result.exit_code == 1
+    assert "unsupported file type '.xlsx'" in result.output
