@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 MEDEVAC_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export MEDEVAC_TEST_POSTGRES_URL
 
-.PHONY: run test lint typecheck contracts unit bench clean install
+.PHONY: run test lint typecheck contracts unit clean install docs
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck contracts unit
+
+# Regenerate the command reference from the code (a test checks it is current).
+docs: $(STAMP)
+	COLUMNS=100 $(BIN)/typer medevac.cli.main utils docs --name medevac --title "medevac command reference" --output docs/cli.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -57,22 +57,28 @@ class _ServerDatabases:
     def __init__(self, server_url: str) -> None:
         self.server_url = make_url(server_url)
         self._admin: Engine | None = None
+        self._unreachable: str | None = None
 
     def admin(self) -> Engine:
+        """An autocommit engine on the server; fails the test when it cannot be reached."""
+        if self._unreachable is not None:
+            pytest.fail(self._unreachable, pytrace=False)
         if self._admin is None:
-            engine = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+            engine = create_engine(
+                self.server_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+            )
             try:
                 with engine.connect() as connection:
                     connection.execute(text("SELECT 1"))
             except Exception as error:
                 engine.dispose()
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else error
-                pytest.fail(
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                self._unreachable = (
                     f"PostgreSQL at {self.server_url.render_as_string(hide_password=True)} "
                     f"cannot be reached ({reason}); start it, point MEDEVAC_TEST_POSTGRES_URL at "
-                    f"a server, or set {SKIP_POSTGRES_VARIABLE}=1 to deselect these tests",
-                    pytrace=False,
+                    f"a server, or set {SKIP_POSTGRES_VARIABLE}=1 to deselect these tests"
                 )
+                pytest.fail(self._unreachable, pytrace=False)
             self._admin = engine
         return self._admin
 

@@ -73,6 +73,8 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
         ) from None
     except csv.Error as error:
         raise ImportFileError(f"{path.name}: not valid CSV: {error}") from None
+    except OSError as error:
+        raise ImportFileError(f"{path}: cannot be read: {error.strerror}") from None
 
 
 def _read_csv(source: str, lines: Iterable[str]) -> RawTable:
@@ -81,23 +83,29 @@ def _read_csv(source: str, lines: Iterable[str]) -> RawTable:
     if header_cells is None or not any(c.strip() for c in header_cells):
         raise ImportFileError(f"{source}: empty file; the first row must name the columns")
     header = [c.strip() for c in header_cells]
-    table = RawTable(source, FileFormat.CSV, header)
+    # Spreadsheets often save empty trailing columns: a blank header is fine while its
+    # cells are empty too.
+    blank = [i for i, name in enumerate(header) if not name]
+    named = [(i, name) for i, name in enumerate(header) if name]
+    table = RawTable(source, FileFormat.CSV, [name for _, name in named])
     width = len(header)
     for row_number, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue
-        if len(cells) > width and any(c.strip() for c in cells[width:]):
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        stray = [i for i in blank if cells[i].strip()]
+        stray += [i for i in range(width, len(cells)) if cells[i].strip()]
+        if stray:
             table.errors.append(
                 RowError(
                     row_number,
-                    f"#{width + 1}",
-                    f"has {len(cells)} cells but the header names only {width} columns",
+                    f"#{stray[0] + 1}",
+                    "holds a value in a column without a name in the header",
                 )
             )
             continue
-        if len(cells) < width:
-            cells = cells + [""] * (width - len(cells))
-        table.rows.append((row_number, dict(zip(header, cells, strict=False))))
+        table.rows.append((row_number, {name: cells[i] for i, name in named}))
     return table
 
 

@@ -88,7 +88,8 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
     undecodable: set[int] = set()
     for number, item in table.rows:
         if is_csv:
-            decoded, problems = decode_csv_row(spec, {k: v for k, v in item.items() if k in known})
+            cells = {k: v for k, v in item.items() if k in known} if unknown else item
+            decoded, problems = decode_csv_row(spec, cells)
             for column, reason in problems.items():
                 result.errors.append(RowError(number, column, reason))
             if problems:
@@ -142,6 +143,8 @@ def _reason(detail: ErrorDetails, is_csv: bool) -> str:
     if detail["type"] == "missing":
         return "is required but empty" if is_csv else "is required"
     message = detail["msg"]
+    if detail["type"] == "string_pattern_mismatch":
+        message = "Must be one word without spaces"
     message = message[0].lower() + message[1:]
     place = ""
     for part in detail["loc"][2:]:

@@ -121,7 +121,7 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
         group = patients[pid].group
         if group is not None:
             used_by_group[group].add(fid)
-    for used in used_by_group.values():
-        terms["group_split"] += w.group_split * (len(used) - 1)
+    for facilities_used in used_by_group.values():
+        terms["group_split"] += w.group_split * (len(facilities_used) - 1)
 
     return CheckReport(tuple(bad), sum(terms.values()), terms)

@@ -24,10 +24,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 
 from medevac.planning.greedy import solve_greedy
-from medevac.planning.highs_model import SOLVER_NAME, LinearModel
+from medevac.planning.highs_model import SOLVER_NAME, LinearModel, read_result
 from medevac.planning.model import (
     BoolArray,
     FloatArray,
@@ -118,12 +119,14 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
 
 @dataclass(slots=True)
 class _Columns:
-    """Generated columns as parallel arrays (unit, facility, day, local facility index)."""
+    """Generated columns as parallel arrays (unit, facility, local facility index, day)."""
 
     unit: list[IntArray] = field(default_factory=list)
     facility: list[IntArray] = field(default_factory=list)
+    local: list[IntArray] = field(default_factory=list)
     day: list[IntArray] = field(default_factory=list)
     size: int = 0
+    handed_out: int = 0
 
     def add(self, units: _Units, u: int, local: IntArray, days: IntArray) -> int:
         fresh = ~units.included[u][local, days]
@@ -133,114 +136,180 @@ class _Columns:
         units.included[u][local, days] = True
         self.unit.append(np.full(len(local), u, dtype=np.int64))
         self.facility.append(units.eligible[u][local])
+        self.local.append(local.astype(np.int64))
         self.day.append(days.astype(np.int64))
         self.size += len(local)
         return len(local)
+
+    def pending(self) -> tuple[IntArray, IntArray, IntArray]:
+        """(unit, local facility, day) of the columns added since the last call."""
+        part = slice(self.handed_out, len(self.unit))
+        self.handed_out = len(self.unit)
+        if not self.unit[part]:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        return (
+            np.concatenate(self.unit[part]),
+            np.concatenate(self.local[part]),
+            np.concatenate(self.day[part]),
+        )
 
     def arrays(self) -> tuple[IntArray, IntArray, IntArray]:
         return (np.concatenate(self.unit), np.concatenate(self.facility), np.concatenate(self.day))
 
 
-@dataclass(slots=True)
-class _Built:
-    """A model over the current columns and where its parts are."""
+class _Master:
+    """The restricted master problem, kept in one HiGHS instance and grown column by column.
 
-    model: LinearModel
-    x: IntArray
-    unit_rows: IntArray
-    pairs: IntArray  # (facility * n_specialties + specialty) with balance rows, in row order
-    balance_rows: IntArray  # first balance row of each pair
-    admission_keys: IntArray  # facility * horizon + day with an admission row
-    admission_rows: IntArray
-    cost: FloatArray  # true cost of each column
+    Every row any column could need is created up front: unit rows, bed balance rows for each
+    (facility, specialty) some unit may use, admission rows for limited facilities and the group
+    rows; new columns then only add coefficients, so HiGHS re-solves from its last basis.
+    """
 
+    def __init__(self, view: ProblemView, units: _Units, gs: float) -> None:
+        self.view = view
+        self.units = units
+        horizon = view.horizon
+        n_spec = view.beds.shape[1]
+        n_fac = view.n_facilities
+        model = LinearModel()
+        count = np.array(units.count, dtype=float)
+        self.unplaced_cols = model.add_columns(np.array(units.unplaced), 0.0, count, integer=False)
+        self.unit_rows = model.add_rows(count, count)
+        model.add_entries(self.unit_rows, self.unplaced_cols, 1.0)
 
-def _build_model(
-    view: ProblemView, units: _Units, cols: tuple[IntArray, IntArray, IntArray], gs: float
-) -> _Built:
-    horizon = view.horizon
-    n_spec = view.beds.shape[1]
-    cu, cf, ca = cols
-    spec = np.array(units.specialty, dtype=np.int64)[cu]
-    stay = np.array(units.stay, dtype=np.int64)[cu]
-    cost = np.empty(len(cu))
-    solver_cost = np.empty(len(cu))
-    # column cost = day cost + static (travel, change); computed per unit block
-    order = np.argsort(cu, kind="stable")
-    starts = np.searchsorted(cu[order], np.arange(len(units) + 1))
-    for u in range(len(units)):
-        block = order[starts[u] : starts[u + 1]]
-        if block.size == 0:
-            continue
-        local = np.searchsorted(units.eligible[u], cf[block])
-        cost[block] = units.day_cost[u][ca[block]] + units.static[u][local]
-        solver_cost[block] = cost[block]
-        keep = units.keep[u]
-        if keep is not None:
-            solver_cost[block[(cf[block] == keep[0]) & (ca[block] == keep[1])]] -= KEEP_BONUS
+        spec = np.array(units.specialty, dtype=np.int64)
+        self.stay = np.array(units.stay, dtype=np.int64)
+        pair_keys = np.unique(
+            np.concatenate([e * n_spec + spec[u] for u, e in enumerate(units.eligible)])
+        )
+        self.pairs = pair_keys
+        first = model.add_rows(np.zeros(len(pair_keys) * horizon), 0.0)[::horizon]
+        self.balance_rows = first
+        self.pair_first = np.full(n_fac * n_spec, -1, dtype=np.int64)
+        self.pair_first[pair_keys] = first
+        pf, ps = np.divmod(pair_keys, n_spec)
+        occ_upper = view.beds[pf, ps, :].astype(float).ravel()
+        occ = model.add_columns(np.zeros(len(occ_upper)), -np.inf, occ_upper, integer=False)
+        occ_row = np.repeat(first, horizon) + np.tile(np.arange(horizon), len(pair_keys))
+        model.add_entries(occ_row, occ, 1.0)
+        not_last = np.tile(np.arange(horizon) < horizon - 1, len(pair_keys))
+        model.add_entries(occ_row[not_last] + 1, occ[not_last], -1.0)
 
-    model = LinearModel()
-    x = model.add_columns(solver_cost, 0.0, np.array(units.count, dtype=float)[cu], integer=True)
-    count = np.array(units.count, dtype=float)
-    unplaced = model.add_columns(np.array(units.unplaced), 0.0, count, integer=False)
-    unit_rows = model.add_rows(count, count)
-    model.add_entries(unit_rows[cu], x, 1.0)
-    model.add_entries(unit_rows, unplaced, 1.0)
+        used = np.unique(np.concatenate(units.eligible))
+        limited = used[view.admission_limit[used] >= 0]
+        self.admission_first = np.full(n_fac, -1, dtype=np.int64)
+        adm = model.add_rows(
+            np.full(len(limited) * horizon, -np.inf),
+            np.repeat(view.admission_limit[limited].astype(float), horizon),
+        )
+        self.admission_first[limited] = adm[::horizon]
+        self.admission_keys = (limited[:, None] * horizon + np.arange(horizon)[None, :]).ravel()
+        self.admission_rows = adm
 
-    pair_key = cf * n_spec + spec
-    pairs, pair_local = np.unique(pair_key, return_inverse=True)
-    first = model.add_rows(np.zeros(len(pairs) * horizon), 0.0)[::horizon]
-    pf, ps = np.divmod(pairs, n_spec)
-    occ_upper = view.beds[pf, ps, :].astype(float).ravel()
-    occ = model.add_columns(np.zeros(len(occ_upper)), -np.inf, occ_upper, integer=False)
-    occ_row = np.repeat(first, horizon) + np.tile(np.arange(horizon), len(pairs))
-    model.add_entries(occ_row, occ, 1.0)
-    not_last = np.tile(np.arange(horizon) < horizon - 1, len(pairs))
-    model.add_entries(occ_row[not_last] + 1, occ[not_last], -1.0)
-    model.add_entries(first[pair_local] + ca, x, -1.0)
-    leaves = ca + stay < horizon
-    model.add_entries(first[pair_local[leaves]] + ca[leaves] + stay[leaves], x[leaves], 1.0)
+        self.link_rows: dict[int, IntArray] = {}
+        self.y_cols = np.zeros(0, dtype=np.int64)
+        self._add_groups(model, gs, n_fac)
+        self.model = model
+        self.x = np.zeros(0, dtype=np.int64)
+        self.cost = np.zeros(0)
+        self.highs: highspy.Highs | None = None
 
-    limited = view.admission_limit[cf] >= 0
-    adm_keys, adm_local = np.unique(cf[limited] * horizon + ca[limited], return_inverse=True)
-    adm_rows = model.add_rows(
-        np.full(len(adm_keys), -np.inf), view.admission_limit[adm_keys // horizon].astype(float)
-    )
-    model.add_entries(adm_rows[adm_local], x[limited], 1.0)
+    def _add_groups(self, model: LinearModel, gs: float, n_fac: int) -> None:
+        units = self.units
+        members: dict[str, list[int]] = defaultdict(list)
+        for u, g in enumerate(units.group):
+            if g is not None:
+                members[g].append(u)
+        ys: list[IntArray] = []
+        for unit_list in members.values():
+            facilities = np.unique(np.concatenate([units.eligible[u] for u in unit_list]))
+            y = model.add_columns(np.full(len(facilities), gs), 0.0, 1.0, integer=True)
+            ys.append(y)
+            z = model.add_columns(np.array([-gs]), 0.0, 1.0, integer=False)
+            zrow = model.add_rows(np.array([-np.inf]), 0.0)
+            model.add_entries(zrow, z, 1.0)
+            model.add_entries(np.repeat(zrow, len(y)), y, -1.0)
+            for u in unit_list:
+                link = model.add_rows(np.full(len(units.eligible[u]), -np.inf), 0.0)
+                model.add_entries(link, y[np.searchsorted(facilities, units.eligible[u])], -1.0)
+                self.link_rows[u] = link
+        if ys:
+            self.y_cols = np.concatenate(ys)
 
-    _add_group_rows(units, model, cu, cf, x, gs, view.n_facilities)
-    return _Built(model, x, unit_rows, pairs, first, adm_keys, adm_rows, cost)
+    def add(self, cu: IntArray, local: IntArray, ca: IntArray) -> None:
+        """Add x columns (unit, local facility index, day)."""
+        if len(cu) == 0:
+            return
+        units, view = self.units, self.view
+        horizon = view.horizon
+        n_spec = view.beds.shape[1]
+        cf = np.empty(len(cu), dtype=np.int64)
+        cost = np.empty(len(cu))
+        solver_cost = np.empty(len(cu))
+        order = np.argsort(cu, kind="stable")
+        bounds = np.flatnonzero(np.diff(cu[order])) + 1
+        for block in np.split(order, bounds):
+            u = int(cu[block[0]])
+            cf[block] = units.eligible[u][local[block]]
+            cost[block] = units.day_cost[u][ca[block]] + units.static[u][local[block]]
+            solver_cost[block] = cost[block]
+            keep = units.keep[u]
+            if keep is not None:
+                solver_cost[block[(cf[block] == keep[0]) & (ca[block] == keep[1])]] -= KEEP_BONUS
+        spec = np.array(units.specialty, dtype=np.int64)[cu]
+        stay = self.stay[cu]
+        n = len(cu)
+        col = [np.arange(n), np.arange(n)]
+        row = [self.unit_rows[cu], self.pair_first[cf * n_spec + spec] + ca]
+        val = [np.ones(n), -np.ones(n)]
+        leaves = np.flatnonzero(ca + stay < horizon)
+        col.append(leaves)
+        row.append(self.pair_first[cf[leaves] * n_spec + spec[leaves]] + ca[leaves] + stay[leaves])
+        val.append(np.ones(len(leaves)))
+        limited = np.flatnonzero(self.admission_first[cf] >= 0)
+        col.append(limited)
+        row.append(self.admission_first[cf[limited]] + ca[limited])
+        val.append(np.ones(len(limited)))
+        for j in range(n):
+            link = self.link_rows.get(int(cu[j]))
+            if link is not None:
+                col.append(np.array([j]))
+                row.append(link[local[j : j + 1]])
+                val.append(np.ones(1))
+        cols, rows, vals = np.concatenate(col), np.concatenate(row), np.concatenate(val)
+        upper = np.array(units.count, dtype=float)[cu]
+        if self.highs is None:
+            x = self.model.add_columns(solver_cost, 0.0, upper, integer=True)
+            self.model.add_entries(rows, x[cols], vals)
+        else:
+            first = self.highs.getNumCol()
+            order = np.argsort(cols, kind="stable")
+            starts = np.searchsorted(cols[order], np.arange(n)).astype(np.int32)
+            self.highs.addCols(
+                n, solver_cost, np.zeros(n), upper, len(order), starts,
+                rows[order].astype(np.int32), vals[order],
+            )  # fmt: skip
+            x = np.arange(first, first + n, dtype=np.int64)
+            if self.integer:
+                self._set_integer(x)
+        self.x = np.concatenate([self.x, x])
+        self.cost = np.concatenate([self.cost, cost])
 
+    integer = False
 
-def _add_group_rows(
-    units: _Units,
-    model: LinearModel,
-    cu: IntArray,
-    cf: IntArray,
-    x: IntArray,
-    gs: float,
-    n_fac: int,
-) -> None:
-    group_names = np.array([g or "" for g in units.group])
-    in_group = group_names[cu] != ""
-    if not in_group.any():
-        return
-    names = sorted({g for g in units.group if g is not None})
-    gindex = {g: k for k, g in enumerate(names)}
-    gu = np.array([gindex[str(g)] for g in group_names[cu[in_group]]], dtype=np.int64)
-    f_of = cf[in_group]
-    y_keys, y_local = np.unique(gu * n_fac + f_of, return_inverse=True)
-    y = model.add_columns(np.full(len(y_keys), gs), 0.0, 1.0, integer=True)
-    z = model.add_columns(np.full(len(names), -gs), 0.0, 1.0, integer=False)
-    link_keys, link_local = np.unique(cu[in_group] * n_fac + f_of, return_inverse=True)
-    link = model.add_rows(np.full(len(link_keys), -np.inf), 0.0)
-    model.add_entries(link[link_local], x[in_group], 1.0)
-    y_of_link = np.zeros(len(link_keys), dtype=np.int64)
-    y_of_link[link_local] = y[y_local]
-    model.add_entries(link, y_of_link, -1.0)
-    zrow = model.add_rows(np.full(len(names), -np.inf), 0.0)
-    model.add_entries(zrow, z, 1.0)
-    model.add_entries(zrow[y_keys // n_fac], y, -1.0)
+    def start(self, time_limit: float) -> highspy.Highs:
+        self.highs = self.model.to_highs(integer=False, time_limit=time_limit)
+        return self.highs
+
+    def make_integer(self) -> None:
+        self.integer = True
+        self._set_integer(np.concatenate([self.x, self.y_cols]))
+
+    def _set_integer(self, cols: IntArray) -> None:
+        assert self.highs is not None
+        kinds = np.full(len(cols), 1, dtype=np.uint8)  # HighsVarType.kInteger
+        self.highs.changeColsIntegrality(len(cols), cols.astype(np.int32), kinds)
 
 
 @dataclass(slots=True)
@@ -256,7 +325,7 @@ class _Pricing:
 
 
 def _multipliers(
-    view: ProblemView, built: _Built | None, duals: FloatArray | None
+    view: ProblemView, built: _Master | None, duals: FloatArray | None
 ) -> tuple[FloatArray, FloatArray]:
     """Bed (facility, specialty, day) and admission (facility, day) multipliers, all >= 0."""
     horizon = view.horizon
@@ -435,45 +504,67 @@ def solve_exact(
     columns = _Columns()
     _seed_columns(units, columns, horizon, seed_facilities)
     _seed_from_plan(problem, units, columns, greedy_placed)
+    master = _Master(view, units, gs)
+    master.add(*columns.pending())
+    highs = master.start(time_limit)
     rho, mu = _multipliers(view, None, None)
     pricing = _price(view, units, rho, mu, gs)
     bound = pricing.lagrangian + hopeless_cost
-    built: _Built | None = None
+    say(f"bound without capacity: {bound:.6g}")
     rounds = 0
-    while time.perf_counter() < started + 0.5 * time_limit:
+    last_lp: FloatArray | None = None
+    while time.perf_counter() < started + 0.6 * time_limit:
         rounds += 1
-        cols = columns.arrays()
-        built = _build_model(view, units, cols, gs)
-        remaining = deadline - time.perf_counter()
-        lp = built.model.solve(integer=False, time_limit=max(0.1, 0.5 * remaining))
+        lp_budget = max(0.1, started + 0.6 * time_limit - time.perf_counter())
+        highs.setOptionValue("time_limit", lp_budget)
+        highs.run()
+        lp = read_result(highs, integer=False)
         if lp.row_duals is None or not lp.optimal:
-            say("LP relaxation did not finish; keeping the bound found so far")
+            say(f"LP relaxation stopped ({highs.modelStatusToString(highs.getModelStatus())})")
             break
-        rho, mu = _multipliers(view, built, lp.row_duals)
+        last_lp = lp.values[master.x] if lp.values is not None else None
+        rho, mu = _multipliers(view, master, lp.row_duals)
         pricing = _price(
-            view, units, rho, mu, gs, unit_duals=lp.row_duals[built.unit_rows], columns=columns
+            view, units, rho, mu, gs, unit_duals=lp.row_duals[master.unit_rows], columns=columns
         )
         bound = max(bound, pricing.lagrangian + hopeless_cost)
         say(
             f"round {rounds}: LP {lp.objective + hopeless_cost:.6g}, bound {bound:.6g}, "
             f"{columns.size} columns (+{pricing.added})"
         )
-        if pricing.added == 0:
-            break
+        lp_value = lp.objective + hopeless_cost
+        if pricing.added == 0 or bound >= lp_value - OPTIMAL_GAP * max(1.0, abs(lp_value)):
+            break  # duals priced out, or the bound already meets the LP value
+        master.add(*columns.pending())
 
     best_placed = greedy_placed
     best_objective = greedy.objective
+    if last_lp is not None:
+        n_lp = len(last_lp)
+        cu, cf, ca = columns.arrays()
+        rounded = _round_and_repair(
+            problem, view, units, (cu[:n_lp], cf[:n_lp], ca[:n_lp]), last_lp
+        )
+        rounded_objective = _objective(problem, view, rounded)
+        say(f"LP rounded and repaired: {rounded_objective:.6g} (greedy {best_objective:.6g})")
+        if rounded_objective < best_objective:
+            best_placed, best_objective = rounded, rounded_objective
     status = PlanStatus.FEASIBLE
     final_bound = bound
+    master.make_integer()
+    highs.setOptionValue("mip_rel_gap", OPTIMAL_GAP / 10)
+    highs.setOptionValue("output_flag", True)  # DEBUG
     for attempt in range(4):
-        cols = columns.arrays()
-        built = _build_model(view, units, cols, gs)
+        master.add(*columns.pending())
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05:
             break
-        mip = built.model.solve(integer=True, time_limit=remaining, mip_rel_gap=OPTIMAL_GAP / 10)
+        highs.setOptionValue("time_limit", remaining)
+        highs.run()
+        mip = read_result(highs, integer=True)
+        cols = columns.arrays()
         if mip.values is not None:
-            placed = _decode(problem, units, cols, mip.values[built.x])
+            placed = _decode(problem, units, cols, mip.values[master.x])
             objective = _objective(problem, view, placed)
             if objective < best_objective:
                 best_placed, best_objective = placed, objective
@@ -503,6 +594,56 @@ def solve_exact(
         problem, view, best_placed, status=status, bound=final_bound,
         solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
     )  # fmt: skip
+
+
+def _round_and_repair(
+    problem: Problem,
+    view: ProblemView,
+    units: _Units,
+    cols: tuple[IntArray, IntArray, IntArray],
+    values: FloatArray,
+) -> dict[str, Placement]:
+    """Round LP counts down (always feasible), then place the rest cheapest-first, most urgent
+    first, in the beds and admission slots left."""
+    horizon = view.horizon
+    placed = _decode(problem, units, cols, np.floor(values + 1e-6))
+    used = np.zeros_like(view.beds)
+    admitted = np.zeros((view.n_facilities, horizon), dtype=np.int64)
+    for pid, (fid, day) in placed.items():
+        p = problem.patient(pid)
+        f = problem.facility_index[fid]
+        used[
+            f, view.specialty_index[p.specialty], day : min(day + p.length_of_stay_days, horizon)
+        ] += 1
+        admitted[f, day] += 1
+    limit = view.admission_limit
+    leftovers = [
+        (u, i) for u in range(len(units)) for i in units.members[u]
+        if problem.patients[i].id not in placed
+    ]  # fmt: skip
+    leftovers.sort(key=lambda ui: -units.unplaced[ui[0]])
+    days = np.arange(horizon)
+    for u, i in leftovers:
+        p = problem.patients[i]
+        s = units.specialty[u]
+        eligible = units.eligible[u]
+        free = view.beds[eligible, s, :] - used[eligible, s, :]
+        # a bed is free for a stay starting on day a if the minimum over the stay is positive
+        ok = np.zeros((len(eligible), horizon), dtype=bool)
+        for a in range(p.earliest_day, horizon):
+            ok[:, a] = free[:, a : min(a + units.stay[u], horizon)].min(axis=1) > 0
+        ok &= (limit[eligible] < 0)[:, None] | (admitted[eligible] < limit[eligible][:, None])
+        cost = units.day_cost[u][None, :] + units.static[u][:, None]
+        cost = np.where(ok, cost, np.inf)
+        k = int(np.argmin(cost))
+        fi, day = divmod(k, horizon)
+        if not np.isfinite(cost[fi, day]) or cost[fi, day] >= units.unplaced[u]:
+            continue
+        f = int(eligible[fi])
+        used[f, s, day : min(day + units.stay[u], horizon)] += 1
+        admitted[f, day] += 1
+        placed[p.id] = (problem.facilities[f].id, int(days[day]))
+    return placed
 
 
 def _objective(problem: Problem, view: ProblemView, placed: dict[str, Placement]) -> float:

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Values = FloatArray | float
 
 _VERSION = (highspy.HIGHS_VERSION_MAJOR, highspy.HIGHS_VERSION_MINOR, highspy.HIGHS_VERSION_PATCH)
 SOLVER_NAME = "HiGHS " + ".".join(str(v) for v in _VERSION)
@@ -44,7 +45,7 @@ class LinearModel:
         self.offset = 0.0
 
     def add_columns(
-        self, cost: FloatArray, lower: FloatArray, upper: FloatArray, integer: bool
+        self, cost: FloatArray, lower: Values, upper: Values, integer: bool
     ) -> IntArray:
         """Append columns; return their indices."""
         n = len(cost)
@@ -56,36 +57,30 @@ class LinearModel:
         self.n_cols += n
         return np.arange(first, self.n_cols, dtype=np.int64)
 
-    def add_rows(self, lower: FloatArray, upper: FloatArray) -> IntArray:
+    def add_rows(self, lower: FloatArray, upper: Values) -> IntArray:
         """Append rows with bounds lower <= a.x <= upper; return their indices."""
-        lower = np.asarray(lower, dtype=float)
         n = len(lower)
-        self._row_lower.append(lower)
+        self._row_lower.append(np.asarray(lower, dtype=float))
         self._row_upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (n,)).copy())
         first = self.n_rows
         self.n_rows += n
         return np.arange(first, self.n_rows, dtype=np.int64)
 
-    def add_entries(self, rows: IntArray, cols: IntArray, values: FloatArray) -> None:
+    def add_entries(self, rows: IntArray, cols: IntArray, values: Values) -> None:
         """Add coefficients (row, column, value); repeated pairs are summed."""
         n = len(rows)
         self._rows.append(np.asarray(rows, dtype=np.int64))
         self._cols.append(np.asarray(cols, dtype=np.int64))
         self._vals.append(np.broadcast_to(np.asarray(values, dtype=float), (n,)).copy())
 
-    def solve(
-        self,
-        *,
-        integer: bool,
-        time_limit: float,
-        mip_rel_gap: float = 1e-9,
-        threads: int = 1,
-    ) -> SolveResult:
-        """Solve the LP (integer=False) or the MIP under a time limit."""
+    def to_highs(
+        self, *, integer: bool, time_limit: float, mip_rel_gap: float = 1e-9
+    ) -> highspy.Highs:
+        """A configured HiGHS instance holding this model (for incremental use)."""
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("time_limit", max(0.01, float(time_limit)))
-        h.setOptionValue("threads", threads)
+        h.setOptionValue("threads", 1)
         h.setOptionValue("mip_rel_gap", mip_rel_gap)
         h.setOptionValue("mip_abs_gap", 1e-7)
         h.setOptionValue("random_seed", 0)
@@ -103,7 +98,7 @@ class LinearModel:
         vals = _cat(self._vals)
         key = cols * max(1, self.n_rows) + rows
         key, inverse = np.unique(key, return_inverse=True)
-        vals = np.bincount(inverse, weights=vals, minlength=len(key))
+        vals = np.bincount(inverse, weights=vals, minlength=len(key)).astype(float)
         cols, rows = np.divmod(key, max(1, self.n_rows))
         starts = np.searchsorted(cols, np.arange(self.n_cols + 1)).astype(np.int32)
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -119,19 +114,40 @@ class LinearModel:
                 for k in kinds
             ]
         h.passModel(lp)
+        return h
+
+    def integer_columns(self) -> IntArray:
+        """Indices of the columns declared integer."""
+        kinds = np.concatenate(self._integer) if self._integer else np.zeros(0, dtype=bool)
+        return np.flatnonzero(kinds)
+
+    def solve(
+        self,
+        *,
+        integer: bool,
+        time_limit: float,
+        mip_rel_gap: float = 1e-9,
+    ) -> SolveResult:
+        """Solve the LP (integer=False) or the MIP under a time limit."""
+        h = self.to_highs(integer=integer, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
         h.run()
-        status = h.getModelStatus()
-        info = h.getInfo()
-        optimal = status == highspy.HighsModelStatus.kOptimal
-        has_point = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-        if not has_point:
-            return SolveResult(False, None, float("inf"), float("-inf"), None)
-        solution = h.getSolution()
-        values = np.asarray(solution.col_value, dtype=float)
-        duals = None if integer else np.asarray(solution.row_dual, dtype=float)
-        objective = float(info.objective_function_value)
-        bound = float(info.mip_dual_bound) if integer else (objective if optimal else -np.inf)
-        return SolveResult(optimal, values, objective, bound, duals)
+        return read_result(h, integer=integer)
+
+
+def read_result(h: highspy.Highs, *, integer: bool) -> SolveResult:
+    """Status, values, objective, bound and (for LPs) row duals of the last run of ``h``."""
+    status = h.getModelStatus()
+    info = h.getInfo()
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    has_point = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    if not has_point:
+        return SolveResult(False, None, float("inf"), float("-inf"), None)
+    solution = h.getSolution()
+    values = np.asarray(solution.col_value, dtype=float)
+    duals = None if integer else np.asarray(solution.row_dual, dtype=float)
+    objective = float(info.objective_function_value)
+    bound = float(info.mip_dual_bound) if integer else (objective if optimal else -np.inf)
+    return SolveResult(optimal, values, objective, bound, duals)
 
 
 def _cat(parts: list[FloatArray]) -> FloatArray:

@@ -124,7 +124,7 @@ class ProblemView:
         rule = self.problem.precedences[patient.precedence]
         w = self.problem.weights
         days = np.arange(self.horizon, dtype=float)
-        cost = rule.weight * (
+        cost: FloatArray = rule.weight * (
             w.wait_per_day * days + w.late_per_day * np.maximum(0.0, days - rule.deadline_day)
         )
         cost[: patient.earliest_day] = np.inf

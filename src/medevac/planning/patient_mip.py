@@ -84,7 +84,7 @@ def solve_patient_mip(
     used_keys, bed_local = np.unique(bed_key, return_inverse=True)
     fi, rest = np.divmod(used_keys, n_spec * horizon)
     si, di = np.divmod(rest, horizon)
-    bed_rows = model.add_rows(np.full(len(used_keys), -np.inf), view.beds[fi, si, di])
+    bed_rows = model.add_rows(np.full(len(used_keys), -np.inf), view.beds[fi, si, di].astype(float))
     model.add_entries(bed_rows[bed_local], np.concatenate(cols_r), 1.0)
 
     limited = view.admission_limit[fac] >= 0

@@ -376,11 +376,10 @@ def _write(
 ) -> None:
     spec = plan.spec
     done.add(plan.unchanged)
-    add_many = uow.capacity.add_many if spec.kind is RecordKind.CAPACITY else None
-    repository = None if add_many is not None else _repository(uow, spec.kind)
-    if repository is not None:
-        add_many = repository.add_many
-    assert add_many is not None
+    # Capacity reports are only ever added; the other kinds are added or updated.
+    repository: Any = (
+        uow.capacity if spec.kind is RecordKind.CAPACITY else _repository(uow, spec.kind)
+    )
 
     for chunk in _chunks(plan.created):
         records = []
@@ -399,7 +398,7 @@ def _write(
                     reason,
                 )
             )
-        add_many(chunk)
+        repository.add_many(chunk)
         uow.audit.add_many(records)
         done.add(len(chunk))
 
@@ -420,7 +419,6 @@ def _write(
                     reason,
                 )
             )
-        assert repository is not None
         repository.update_many([current for current, _ in pairs])
         uow.audit.add_many(records)
         done.add(len(pairs))

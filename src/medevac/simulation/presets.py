@@ -187,7 +187,7 @@ def field_hospital_100_beds_surge() -> Scenario:
     base = field_hospital_100_beds()
     return Scenario(
         name="field-hospital-100-beds-surge",
-        description="The 100-bed field hospital under a surge: arrivals double on days 3-4 (from 0).",
+        description="The 100-bed field hospital in a surge: arrivals double on days 3-4 (from 0).",
         days=base.days,
         arrivals=Arrivals(420.0, surge=DEMO_SURGE, hourly_profile=DAYTIME_PROFILE),
         case_mix=base.case_mix,

@@ -21,13 +21,17 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
+    String,
     Table,
     and_,
+    any_,
+    bindparam,
     delete,
     func,
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError
 
 from medevac.domain.agreements import Agreement
@@ -72,6 +76,8 @@ ConnectionSource = Callable[[], Connection]
 
 #: Ids per IN-list: well below SQLite's variable limit, few enough round trips for 100k rows.
 IN_CHUNK = 2000
+#: Ids per array parameter on PostgreSQL.
+ARRAY_CHUNK = 20000
 
 _LIVE_REQUEST_CODES = sorted(status.value for status in LIVE_REQUEST_STATUSES)
 
@@ -121,6 +127,19 @@ def chunked(values: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[st
     """Consecutive slices of at most `size` values."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def id_batches(connection: Connection, ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    """Slices of `ids` sized for one query on this backend (see `among`)."""
+    size = ARRAY_CHUNK if connection.dialect.name == "postgresql" else IN_CHUNK
+    return chunked(ids, size)
+
+
+def among(connection: Connection, column: Any, ids: Sequence[str]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `column = ANY(array)`, one parameter however many ids."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
 
 
 #: Errors meaning the database refused the data (through SQLAlchemy, or from COPY directly).
@@ -214,8 +233,12 @@ class _VersionedRepository(Generic[E]):
         wanted = sorted(set(ids))
         rows: list[Row[Any]] = []
         connection = self._connection()
-        for chunk in chunked(wanted):
-            rows.extend(connection.execute(self._select().where(self.table.c.id.in_(chunk))))
+        for chunk in id_batches(connection, wanted):
+            rows.extend(
+                connection.execute(
+                    self._select().where(among(connection, self.table.c.id, chunk))
+                ).all()
+            )
         return {entity.id: entity for entity in self._from_rows(rows)}
 
     # -- writes -------------------------------------------------------------------------------
@@ -275,10 +298,10 @@ class _VersionedRepository(Generic[E]):
         """
         stored: dict[str, int] = {}
         connection = self._connection()
-        for chunk in chunked([e.id for e in entities]):
+        for chunk in id_batches(connection, [e.id for e in entities]):
             found = connection.execute(
                 select(self.table.c.id, self.table.c.version)
-                .where(self.table.c.id.in_(chunk))
+                .where(among(connection, self.table.c.id, chunk))
                 .with_for_update()
             )
             stored.update({row.id: row.version for row in found})
@@ -473,12 +496,9 @@ class SqlCapacityRepository:
 # -- patients -----------------------------------------------------------------------------------
 
 
-def _condition_json(condition: Condition) -> dict[str, str]:
-    return {
-        "body_region": condition.body_region.value,
-        "description": condition.description,
-        "mechanism": condition.mechanism.value,
-    }
+def _condition_json(condition: Condition) -> list[str]:
+    """A condition as the compact JSON triple [body region, description, mechanism]."""
+    return [condition.body_region.value, condition.description, condition.mechanism.value]
 
 
 _restore_condition = Restorer(Condition, "body_region", "description", "mechanism")
@@ -509,10 +529,9 @@ _restore_patient = Restorer(
 )
 
 
-def _condition(data: dict[str, str]) -> Condition:
-    return _restore_condition(
-        _BODY_REGION[data["body_region"]], data["description"], _MECHANISM[data["mechanism"]]
-    )
+def _condition(data: list[str]) -> Condition:
+    region, description, mechanism = data
+    return _restore_condition(_BODY_REGION[region], description, _MECHANISM[mechanism])
 
 
 def _by_code(vocabulary: type[StrEnumT]) -> dict[str, StrEnumT]:
@@ -581,17 +600,19 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
         connection = self._connection()
         ps, sc = t.patient_specialties, t.patient_status_changes
         status, specialty_of, role = _PATIENT_STATUS, _SPECIALTY, _ACTOR_ROLE
-        for chunk in chunked(ids):
+        for chunk in id_batches(connection, ids):
             found = connection.execute(
                 select(ps.c.patient_id, ps.c.specialty)
-                .where(ps.c.patient_id.in_(chunk))
+                .where(among(connection, ps.c.patient_id, chunk))
                 .order_by(ps.c.patient_id, ps.c.rank)
-            )
+            ).all()
             for patient_id, specialty in found:
                 specialties[patient_id].append(specialty_of[specialty])
             changes = connection.execute(
-                select(sc).where(sc.c.patient_id.in_(chunk)).order_by(sc.c.patient_id, sc.c.seq)
-            )
+                select(sc)
+                .where(among(connection, sc.c.patient_id, chunk))
+                .order_by(sc.c.patient_id, sc.c.seq)
+            ).all()
             for change in changes:
                 history[change.patient_id].append(
                     _restore_change(
@@ -663,10 +684,10 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
         sc = t.patient_status_changes
         lengths: dict[str, int] = {}
         connection = self._connection()
-        for chunk in chunked(ids):
+        for chunk in id_batches(connection, ids):
             found = connection.execute(
                 select(sc.c.patient_id, func.max(sc.c.seq) + 1)
-                .where(sc.c.patient_id.in_(chunk))
+                .where(among(connection, sc.c.patient_id, chunk))
                 .group_by(sc.c.patient_id)
             )
             lengths.update({patient_id: int(length) for patient_id, length in found})
@@ -687,8 +708,8 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
                 if p.id not in self._seen or self._seen[p.id][0] != p.required_specialties
             ]
             ps = t.patient_specialties
-            for chunk in chunked([p.id for p in changed]):
-                connection.execute(delete(ps).where(ps.c.patient_id.in_(chunk)))
+            for chunk in id_batches(connection, [p.id for p in changed]):
+                connection.execute(delete(ps).where(among(connection, ps.c.patient_id, chunk)))
         else:
             stored_lengths = {}
             changed = list(entities)
@@ -776,9 +797,9 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         places: dict[str, list[RequestedPlaces]] = defaultdict(list)
         connection = self._connection()
         rp, rl = t.request_patients, t.request_places
-        for chunk in chunked(ids):
+        for chunk in id_batches(connection, ids):
             for line in connection.execute(
-                select(rp).where(rp.c.request_id.in_(chunk)).order_by(rp.c.position)
+                select(rp).where(among(connection, rp.c.request_id, chunk)).order_by(rp.c.position)
             ):
                 lines[line.request_id].append(
                     RequestedPatient(
@@ -789,7 +810,7 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                     )
                 )
             for place in connection.execute(
-                select(rl).where(rl.c.request_id.in_(chunk)).order_by(rl.c.position)
+                select(rl).where(among(connection, rl.c.request_id, chunk)).order_by(rl.c.position)
             ):
                 places[place.request_id].append(
                     RequestedPlaces(
@@ -908,9 +929,9 @@ class SqlScreeningMissionRepository(_VersionedRepository[ScreeningMission]):
         candidates: dict[str, dict[str, ScreeningDecision | None]] = defaultdict(dict)
         sc = t.screening_candidates
         connection = self._connection()
-        for chunk in chunked([row.id for row in rows]):
+        for chunk in id_batches(connection, [row.id for row in rows]):
             for line in connection.execute(
-                select(sc).where(sc.c.mission_id.in_(chunk)).order_by(sc.c.position)
+                select(sc).where(among(connection, sc.c.mission_id, chunk)).order_by(sc.c.position)
             ):
                 decision = None
                 if line.outcome is not None:

@@ -211,3 +211,30 @@ def test_unreadable_files_raise_a_clear_error(
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="no such file"):
         read_table(tmp_path / "absent.csv", RecordKind.ORGANISATIONS)
+
+
+def test_empty_trailing_columns_of_a_spreadsheet_are_ignored(tmp_path: Path) -> None:
+    text = "id,name,kind,country,,\nO1,One,ministry_of_health,UA,,\n"
+    parsed = parse_csv(tmp_path, RecordKind.ORGANISATIONS, text)
+    assert parsed.errors == []
+    assert [r.values["id"] for r in parsed.rows] == ["O1"]
+
+
+def test_id_with_spaces_is_refused_in_plain_words(tmp_path: Path) -> None:
+    parsed = parse_csv(
+        tmp_path, RecordKind.ORGANISATIONS, "id,name,kind,country\nO 1,One,ministry_of_health,UA\n"
+    )
+    assert parsed.errors == [RowError(2, "id", "must be one word without spaces (got 'O 1')")]
+
+
+def test_a_quoted_cell_over_several_lines_is_one_row_and_a_bom_is_accepted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "rows.csv"
+    text = 'id,name,kind,country\nO1,"One\nline two",ministry_of_health,UA\nO2,Two,church,UA\n'
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    parsed = parse_table(
+        SPECS[RecordKind.ORGANISATIONS], read_table(path, RecordKind.ORGANISATIONS)
+    )
+    assert [r.row for r in parsed.rows] == [2]
+    assert [(e.row, e.column) for e in parsed.errors] == [(3, "kind")]

@@ -1,0 +1,136 @@
+"""CLI commands for the regulating engine: ``plan solve``, ``plan show`` and ``plan explain``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from medevac.planning import (
+    Engine,
+    Plan,
+    PlanFormatError,
+    Problem,
+    ProblemError,
+    check_plan,
+    explain,
+    load_plan,
+    load_problem,
+    solve,
+    write_plan,
+)
+
+EXIT_BAD_INPUT = 1
+console = Console()
+err_console = Console(stderr=True)
+
+plan_app = typer.Typer(
+    help="Regulating engine: assign patients to facilities and days.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``plan`` sub-commands to ``app``."""
+    app.add_typer(plan_app, name="plan")
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _problem(path: Path) -> Problem:
+    try:
+        return load_problem(path)
+    except ProblemError as error:
+        _fail(f"{path}: {error}")
+
+
+def _plan(path: Path) -> Plan:
+    try:
+        return load_plan(path)
+    except PlanFormatError as error:
+        _fail(f"{path}: {error}")
+
+
+@plan_app.command("solve")
+def solve_command(
+    problem_file: Path = typer.Argument(..., help="Problem JSON (docs/formats)."),
+    out: Path = typer.Option(..., "--out", help="Where to write the plan JSON."),
+    engine: Engine = typer.Option(Engine.EXACT, "--engine", help="exact, greedy or mip."),
+    time_limit: float = typer.Option(60.0, "--time-limit", min=0.1, help="Seconds."),
+) -> None:
+    """Solve a problem file and write the plan."""
+    problem = _problem(problem_file)
+    with console.status(f"solving with the {engine.value} engine...") as status:
+
+        def progress(message: str) -> None:
+            status.update(f"{engine.value}: {message}")
+
+        plan = solve(problem, engine, time_limit, progress)
+    try:
+        write_plan(plan, out)
+    except OSError as error:
+        _fail(f"{out}: cannot be written ({error.strerror or error})")
+    report = check_plan(problem, plan)
+    _summary(plan, problem)
+    if not report.feasible:
+        _fail(f"the plan fails the checker: {report.violations[0]}")
+    console.print(f"plan written to {out}; checker: feasible, objective {report.objective:.6g}")
+
+
+@plan_app.command("show")
+def show_command(plan_file: Path = typer.Argument(..., help="Plan JSON.")) -> None:
+    """Summarise a plan file."""
+    plan = _plan(plan_file)
+    _summary(plan, None)
+    per_facility = Counter(a.facility for a in plan.assignments)
+    if per_facility:
+        table = Table(title="Busiest facilities")
+        table.add_column("facility")
+        table.add_column("admissions", justify="right")
+        for facility, count in per_facility.most_common(10):
+            table.add_row(facility, str(count))
+        console.print(table)
+
+
+@plan_app.command("explain")
+def explain_command(
+    problem_file: Path = typer.Argument(..., help="Problem JSON."),
+    plan_file: Path = typer.Argument(..., help="Plan JSON."),
+    patient: str = typer.Argument(..., help="Patient id."),
+) -> None:
+    """Explain why a patient is where the plan puts it (or why it is unplaced)."""
+    problem = _problem(problem_file)
+    plan = _plan(plan_file)
+    if patient not in problem.patient_index:
+        _fail(f"patient {patient!r} is not in {problem_file}")
+    for line in explain(problem, plan, patient).lines():
+        console.print(line, markup=False, highlight=False)
+
+
+def _summary(plan: Plan, problem: Problem | None) -> None:
+    table = Table(title="Plan", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("status", plan.status.value)
+    table.add_row("objective", f"{plan.objective:,.2f}")
+    table.add_row("bound", f"{plan.bound:,.2f}")
+    table.add_row("gap", f"{plan.gap:.4%}")
+    table.add_row("solver", plan.solver)
+    table.add_row("wall time (s)", f"{plan.wall_seconds:.2f}")
+    table.add_row("placed", str(len(plan.assignments)))
+    table.add_row("unplaced", str(len(plan.unplaced)))
+    if problem is not None:
+        placed = {a.patient for a in plan.assignments}
+        totals: Counter[str] = Counter(p.precedence for p in problem.patients)
+        done: Counter[str] = Counter(p.precedence for p in problem.patients if p.id in placed)
+        for name in sorted(totals, key=lambda n: -problem.precedences[n].weight):
+            table.add_row(f"  placed {name}", f"{done[name]} of {totals[name]}")
+    for key, value in plan.breakdown.as_dict().items():
+        table.add_row(f"  cost {key}", f"{value:,.2f}")
+    console.print(table)

@@ -1,0 +1,68 @@
+"""Regulating engine: assign patients to facilities and admission days, prove and explain it.
+
+Pure code: plain data in (``Problem``), plain data out (``Plan``). See docs/planning.md.
+"""
+
+from medevac.planning.checker import CheckReport, check_plan
+from medevac.planning.engines import Engine, solve
+from medevac.planning.exact import solve_exact
+from medevac.planning.explain import Alternative, Blocker, Explanation, explain
+from medevac.planning.greedy import solve_greedy
+from medevac.planning.loader import ProblemError, load_problem, parse_problem, problem_to_dict
+from medevac.planning.patient_mip import solve_patient_mip
+from medevac.planning.plan import (
+    Assignment,
+    Breakdown,
+    Plan,
+    PlanFormatError,
+    PlanStatus,
+    Unplaced,
+    UnplacedReason,
+    load_plan,
+    plan_from_dict,
+    plan_to_dict,
+    write_plan,
+)
+from medevac.planning.problem import (
+    CurrentPlacement,
+    Facility,
+    Patient,
+    PrecedenceRule,
+    Problem,
+    Weights,
+)
+
+__all__ = [
+    "Alternative",
+    "Assignment",
+    "Blocker",
+    "Breakdown",
+    "CheckReport",
+    "CurrentPlacement",
+    "Engine",
+    "Explanation",
+    "Facility",
+    "Patient",
+    "Plan",
+    "PlanFormatError",
+    "PlanStatus",
+    "PrecedenceRule",
+    "Problem",
+    "ProblemError",
+    "Unplaced",
+    "UnplacedReason",
+    "Weights",
+    "check_plan",
+    "explain",
+    "load_plan",
+    "load_problem",
+    "parse_problem",
+    "plan_from_dict",
+    "plan_to_dict",
+    "problem_to_dict",
+    "solve",
+    "solve_exact",
+    "solve_greedy",
+    "solve_patient_mip",
+    "write_plan",
+]

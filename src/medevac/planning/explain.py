@@ -1,0 +1,199 @@
+"""Explanations: why a patient is where the plan puts it, or why it has no place."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from enum import StrEnum
+
+from medevac.planning.model import ProblemView, Screen
+from medevac.planning.plan import Plan, Unplaced
+from medevac.planning.problem import Patient, Problem
+
+MAX_FACILITIES = 10
+
+
+class Blocker(StrEnum):
+    """Why an alternative (facility, day) was not used (a small fixed set)."""
+
+    SPECIALTY_NOT_OFFERED = "specialty_not_offered"
+    NEEDS_NOT_MET = "needs_not_met"
+    NO_AGREEMENT = "no_agreement"
+    BEYOND_MAX_DISTANCE = "beyond_max_distance"
+    BEFORE_EARLIEST_DAY = "before_earliest_day"
+    BEDS_FULL = "beds_full"
+    ADMISSION_LIMIT = "admission_limit_reached"
+    WOULD_SPLIT_GROUP = "would_split_group"
+    WOULD_CHANGE_CURRENT = "would_change_current_place"
+    FREE = "free_and_cheaper"
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """A nearer or earlier place and why the plan did not use it, over a range of days."""
+
+    facility: str
+    first_day: int | None
+    last_day: int | None
+    distance_km: float
+    blocker: Blocker
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Where the patient is (or why it is unplaced) and the alternatives that were not used."""
+
+    patient: str
+    facility: str | None
+    day: int | None
+    distance_km: float | None
+    unplaced: Unplaced | None
+    alternatives: tuple[Alternative, ...]
+
+    def lines(self) -> list[str]:
+        """The explanation as plain sentences."""
+        out: list[str] = []
+        if self.facility is not None:
+            out.append(
+                f"{self.patient} is admitted at {self.facility} on day {self.day} "
+                f"({self.distance_km:.0f} km)."
+            )
+        elif self.unplaced is not None:
+            out.append(f"{self.patient} is unplaced: {self.unplaced.reason}.")
+        for alt in self.alternatives:
+            days = (
+                ""
+                if alt.first_day is None
+                else f" day {alt.first_day}"
+                if alt.first_day == alt.last_day
+                else f" days {alt.first_day}-{alt.last_day}"
+            )
+            out.append(f"  {alt.facility}{days} ({alt.distance_km:.0f} km): {alt.detail}")
+        return out
+
+
+def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
+    """Explain one patient's place in ``plan``; KeyError if the patient is not in the problem."""
+    index = problem.patient_index[patient_id]
+    patient = problem.patients[index]
+    view = ProblemView(problem)
+    horizon = view.horizon
+    assigned = plan.assignment_of(patient_id)
+    distances = view.distance[view.origin_of[index]]
+    screen = view.screen(index)
+
+    used: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * horizon)
+    admitted: dict[tuple[str, int], int] = defaultdict(int)
+    group_facilities: set[str] = set()
+    for a in plan.assignments:
+        if a.patient == patient_id:
+            continue
+        other = problem.patient(a.patient)
+        beds = used[(a.facility, other.specialty)]
+        for d in range(a.day, min(a.day + other.length_of_stay_days, horizon)):
+            beds[d] += 1
+        admitted[(a.facility, a.day)] += 1
+        if patient.group is not None and other.group == patient.group:
+            group_facilities.add(a.facility)
+
+    if assigned is None:
+        limit_distance = float("inf")
+        limit_day = horizon - 1
+        assigned_index = -1
+    else:
+        assigned_index = problem.facility_index[assigned.facility]
+        limit_distance = float(distances[assigned_index])
+        limit_day = assigned.day
+    candidates = [
+        f
+        for f in sorted(range(view.n_facilities), key=lambda f: (distances[f], f))
+        if distances[f] <= limit_distance and f != assigned_index
+    ][:MAX_FACILITIES]
+    if assigned is not None and assigned.day > patient.earliest_day:
+        candidates.append(assigned_index)
+
+    alternatives: list[Alternative] = []
+    for f in candidates:
+        facility = problem.facilities[f]
+        km = float(distances[f])
+        static = _static_blocker(problem, patient, f, screen)
+        if static is not None:
+            alternatives.append(Alternative(facility.id, None, None, km, static[0], static[1]))
+            continue
+        last = limit_day - 1 if f == assigned_index else limit_day
+        runs: list[tuple[int, int, Blocker, str]] = []
+        for day in range(0, last + 1):
+            blocker, detail = _day_blocker(
+                problem, patient, facility.id, day, used, admitted, group_facilities, horizon
+            )
+            if runs and runs[-1][2] == blocker and runs[-1][1] == day - 1:
+                first, _, b, text = runs[-1]
+                runs[-1] = (first, day, b, text)
+            else:
+                runs.append((day, day, blocker, detail))
+        for first, end, blocker, detail in runs:
+            alternatives.append(Alternative(facility.id, first, end, km, blocker, detail))
+
+    unplaced = next((u for u in plan.unplaced if u.patient == patient_id), None)
+    if assigned is None and unplaced is None:
+        unplaced = view.unplaced_reason(index)
+    return Explanation(
+        patient_id,
+        assigned.facility if assigned else None,
+        assigned.day if assigned else None,
+        float(distances[assigned_index]) if assigned else None,
+        unplaced,
+        tuple(alternatives),
+    )
+
+
+def _static_blocker(
+    problem: Problem, patient: Patient, f: int, screen: Screen
+) -> tuple[Blocker, str] | None:
+    facility = problem.facilities[f]
+    if not screen.offers[f]:
+        return Blocker.SPECIALTY_NOT_OFFERED, f"has no {patient.specialty} beds"
+    if not screen.needs_met[f]:
+        missing = ", ".join(sorted(patient.needs - facility.capabilities))
+        return Blocker.NEEDS_NOT_MET, f"lacks {missing}"
+    if not screen.agreement[f]:
+        return Blocker.NO_AGREEMENT, f"does not accept patients from {patient.organisation}"
+    if not screen.in_range[f]:
+        return Blocker.BEYOND_MAX_DISTANCE, f"is beyond {patient.max_distance_km:g} km"
+    return None
+
+
+def _day_blocker(
+    problem: Problem,
+    patient: Patient,
+    facility_id: str,
+    day: int,
+    used: dict[tuple[str, str], list[int]],
+    admitted: dict[tuple[str, int], int],
+    group_facilities: set[str],
+    horizon: int,
+) -> tuple[Blocker, str]:
+    facility = problem.facility(facility_id)
+    if day < patient.earliest_day:
+        return Blocker.BEFORE_EARLIEST_DAY, f"before the earliest day {patient.earliest_day}"
+    free = facility.beds[patient.specialty]
+    taken = used[(facility_id, patient.specialty)]
+    for d in range(day, min(day + patient.length_of_stay_days, horizon)):
+        if taken[d] >= free[d]:
+            return (
+                Blocker.BEDS_FULL,
+                f"{patient.specialty} beds full (day {d}: {taken[d]} of {free[d]} taken)",
+            )
+    limit = facility.daily_admission_limit
+    if limit is not None and admitted[(facility_id, day)] >= limit:
+        return Blocker.ADMISSION_LIMIT, f"admission limit {limit} reached"
+    if group_facilities and facility_id not in group_facilities:
+        where = ", ".join(sorted(group_facilities))
+        return Blocker.WOULD_SPLIT_GROUP, f"would split group {patient.group} (at {where})"
+    if patient.current is not None and patient.current.facility != facility_id:
+        return (
+            Blocker.WOULD_CHANGE_CURRENT,
+            f"would move the patient from {patient.current.facility}",
+        )
+    return Blocker.FREE, "free and not worse: the plan is not optimal for this patient"

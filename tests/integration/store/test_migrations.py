@@ -1,0 +1,76 @@
+"""The packaged Alembic migrations build exactly the schema of tables.py, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from medevac.store.database import (
+    create_engine_for,
+    current_revision,
+    downgrade,
+    head_revision,
+    is_up_to_date,
+    upgrade,
+)
+from medevac.store.tables import metadata
+
+pytestmark = pytest.mark.storage
+
+SCHEMA_TABLES = set(metadata.tables)
+
+
+def table_names(url: str) -> set[str]:
+    engine = create_engine_for(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def schema_differences(url: str) -> list[object]:
+    engine = create_engine_for(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+def test_an_empty_database_is_not_up_to_date(empty_database_url: str) -> None:
+    assert current_revision(empty_database_url) is None
+    assert not is_up_to_date(empty_database_url)
+
+
+def test_upgrade_builds_every_table_and_records_the_head_revision(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url)
+    assert table_names(empty_database_url) == SCHEMA_TABLES | {"alembic_version"}
+    assert current_revision(empty_database_url) == head_revision()
+    assert is_up_to_date(empty_database_url)
+
+
+def test_migrated_schema_matches_the_table_definitions(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    assert schema_differences(empty_database_url) == []
+
+
+def test_downgrade_to_base_removes_every_table_and_upgrade_works_again(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url)
+    downgrade(empty_database_url, "base")
+    assert table_names(empty_database_url) == {"alembic_version"}
+    assert current_revision(empty_database_url) is None
+    upgrade(empty_database_url)
+    assert table_names(empty_database_url) == SCHEMA_TABLES | {"alembic_version"}
+
+
+def test_upgrading_an_up_to_date_database_changes_nothing(database_url: str) -> None:
+    upgrade(database_url)
+    assert current_revision(database_url) == head_revision()
+    assert schema_differences(database_url) == []

@@ -1,0 +1,105 @@
+"""Small allocation problems for the planning tests, as JSON-like dicts."""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+from medevac.planning import Problem, parse_problem
+
+BASE: dict[str, Any] = {
+    "horizon_days": 5,
+    "precedences": {
+        "urgent": {"weight": 100, "deadline_day": 0},
+        "priority": {"weight": 10, "deadline_day": 1},
+        "routine": {"weight": 1, "deadline_day": 3},
+    },
+    "weights": {
+        "unplaced": 1000,
+        "wait_per_day": 1,
+        "late_per_day": 20,
+        "travel_per_km": 0.01,
+        "group_split": 50,
+        "change": 20,
+    },
+    "facilities": [],
+    "patients": [],
+}
+
+
+def problem_dict(
+    facilities: list[dict[str, Any]], patients: list[dict[str, Any]], **top: Any
+) -> dict[str, Any]:
+    """A problem dict with the default precedences and weights."""
+    data = copy.deepcopy(BASE)
+    data.update(top)
+    data["facilities"] = facilities
+    data["patients"] = patients
+    return data
+
+
+def facility(fid: str, lat: float, lon: float, **fields: Any) -> dict[str, Any]:
+    beds = fields.pop("beds", {"orthopaedics": 1})
+    return {"id": fid, "lat": lat, "lon": lon, "beds": beds, **fields}
+
+
+def patient(pid: str, lat: float = 50.0, lon: float = 30.0, **fields: Any) -> dict[str, Any]:
+    data = {
+        "id": pid,
+        "lat": lat,
+        "lon": lon,
+        "specialty": "orthopaedics",
+        "precedence": "routine",
+        "length_of_stay_days": 3,
+    }
+    data.update(fields)
+    return data
+
+
+def random_problem(rng: random.Random, n_patients: int, n_facilities: int) -> Problem:
+    """A small random problem with tight beds, limits, groups, needs and agreements."""
+    horizon = rng.randint(3, 6)
+    specialties = ["orthopaedics", "neurology", "burns"]
+    facilities = []
+    for k in range(n_facilities):
+        beds: dict[str, Any] = {}
+        for s in rng.sample(specialties, rng.randint(1, 3)):
+            if rng.random() < 0.5:
+                beds[s] = rng.randint(0, 3)
+            else:
+                beds[s] = [rng.randint(0, 3) for _ in range(horizon)]
+        f = facility(f"F{k}", 50 + rng.uniform(-8, 8), 20 + rng.uniform(-10, 10), beds=beds)
+        if rng.random() < 0.3:
+            f["capabilities"] = ["paediatric"]
+        if rng.random() < 0.2:
+            f["accepts_from"] = ["ORG-A"]
+        if rng.random() < 0.4:
+            f["daily_admission_limit"] = rng.randint(1, 2)
+        facilities.append(f)
+    patients = []
+    for k in range(n_patients):
+        p = patient(
+            f"P{k}",
+            lat=rng.choice([49.0, 50.0]),
+            lon=rng.choice([30.0, 31.0]),
+            specialty=rng.choice(specialties),
+            precedence=rng.choice(["urgent", "priority", "routine", "routine"]),
+            length_of_stay_days=rng.randint(1, 6),
+        )
+        if rng.random() < 0.3:
+            p["earliest_day"] = rng.randint(0, horizon - 1)
+        if rng.random() < 0.15:
+            p["needs"] = ["paediatric"]
+        p["organisation"] = rng.choice(["ORG-A", "ORG-B"])
+        if rng.random() < 0.3:
+            p["group"] = f"G{rng.randint(0, 2)}"
+        if rng.random() < 0.1:
+            p["max_distance_km"] = rng.choice([800, 1500])
+        if rng.random() < 0.15:
+            p["current"] = {
+                "facility": rng.choice(facilities)["id"],
+                "day": rng.randint(0, horizon - 1),
+            }
+        patients.append(p)
+    return parse_problem(problem_dict(facilities, patients, horizon_days=horizon))
