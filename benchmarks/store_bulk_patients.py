@@ -70,13 +70,21 @@ def make_patients(count: int) -> list[Patient]:
     return patients
 
 
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
+class Clock:
+    """Wall and CPU seconds (of this process) per named phase."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def time(self, phase: str, action: Callable[[], object]) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        action()
+        self.wall[phase] = self.wall.get(phase, 0.0) + time.perf_counter() - wall
+        self.cpu[phase] = self.cpu.get(phase, 0.0) + time.process_time() - cpu
 
 
-def run(url: str, count: int) -> dict[str, float]:
+def run(url: str, count: int) -> Clock:
     upgrade(url)
     engine = create_engine_for(url)
     with SqlUnitOfWork(engine) as uow:
@@ -90,7 +98,11 @@ def run(url: str, count: int) -> dict[str, float]:
         for p in patients
     ]
     ids = [p.id for p in patients]
-    results: dict[str, float] = {}
+    clock = Clock()
+
+    with SqlUnitOfWork(engine) as uow:
+        clock.time("add_many alone", lambda: uow.patients.add_many(patients))
+        uow.rollback()
 
     def first_import() -> None:
         with SqlUnitOfWork(engine) as uow:
@@ -99,36 +111,34 @@ def run(url: str, count: int) -> dict[str, float]:
             uow.audit.add_many(created)
             uow.commit()
 
-    def add_only() -> None:
-        with SqlUnitOfWork(engine) as uow:
-            uow.patients.add_many(patients)
-            uow.rollback()
+    clock.time("first import", first_import)
 
     def re_import() -> None:
         with SqlUnitOfWork(engine) as uow:
-            start = time.perf_counter()
-            current = uow.patients.get_many(ids)
-            results["get_many"] = time.perf_counter() - start
-            records = []
-            for patient in current.values():
-                before = snapshot(patient)
-                patient.transition_to(PatientStatus.SCREENING, actor="import", at=T0 + timedelta(1))
-                records.append(
-                    AuditRecord(
-                        "import", T0, "patient", patient.id, "update", before, snapshot(patient)
-                    )
-                )
-            start = time.perf_counter()
-            uow.patients.update_many(list(current.values()))
-            results["update_many"] = time.perf_counter() - start
-            uow.audit.add_many(records)
-            uow.commit()
+            current: dict[str, Patient] = {}
+            clock.time("get_many", lambda: current.update(uow.patients.get_many(ids)))
+            records: list[AuditRecord] = []
 
-    results["add_many"] = timed(add_only)
-    results["first import"] = timed(first_import)
-    results["re-import"] = timed(re_import)
+            def move_all() -> None:
+                for patient in current.values():
+                    before = snapshot(patient)
+                    patient.transition_to(
+                        PatientStatus.SCREENING, actor="import", at=T0 + timedelta(1)
+                    )
+                    records.append(
+                        AuditRecord(
+                            "import", T0, "patient", patient.id, "update", before, snapshot(patient)
+                        )
+                    )
+
+            clock.time("(caller: move+snapshots)", move_all)
+            clock.time("update_many", lambda: uow.patients.update_many(list(current.values())))
+            clock.time("audit add_many", lambda: uow.audit.add_many(records))
+            clock.time("commit", uow.commit)
+
+    clock.time("re-import", re_import)
     engine.dispose()
-    return results
+    return clock
 
 
 def main() -> None:
@@ -142,7 +152,7 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
-    rows: list[tuple[str, dict[str, float]]] = []
+    rows: list[tuple[str, Clock]] = []
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as folder:
             rows.append(("sqlite", run(f"sqlite:///{Path(folder) / 'bench.db'}", args.count)))
@@ -159,13 +169,17 @@ def main() -> None:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
-    columns = ["add_many", "first import", "get_many", "update_many", "re-import"]
-    print(f"\n{args.count:,} patients, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-    print(f"{'backend':<12}" + "".join(f"{c + ' s':>16}" for c in columns))
-    for backend, result in rows:
-        print(f"{backend:<12}" + "".join(f"{result[c]:>16.2f}" for c in columns))
-    print("first import = get_many (nothing found) + add_many + audit add_many, one transaction")
-    print("re-import = get_many + one move each + update_many + audit add_many, one transaction")
+    phases = list(rows[0][1].wall) if rows else []
+    load = os.getloadavg()[0]
+    print(f"\n{args.count:,} patients; {os.cpu_count()} cores; load average {load:.1f}")
+    header = "".join(f"{backend + ' wall':>17}{'cpu':>8}" for backend, _ in rows)
+    print(f"{'phase':<26}{header}")
+    for phase in phases:
+        cells = "".join(f"{c.wall[phase]:>17.2f}{c.cpu[phase]:>8.2f}" for _, c in rows)
+        print(f"{phase:<26}{cells}")
+    print("seconds; cpu = this Python process only (PostgreSQL's server time is not in it)")
+    print("first import = get_many (none found) + add_many + audit add_many + commit")
+    print("re-import = get_many + caller's moves/snapshots + update_many + audit add_many + commit")
 
 
 if __name__ == "__main__":

@@ -140,13 +140,10 @@ def _migrated_database(
 def database_url(_migrated_database: tuple[str, Engine]) -> str:
     """URL of a database migrated to head and holding no rows."""
     url, engine = _migrated_database
+    # DELETE, children first: on tables this small it is much faster than TRUNCATE.
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(table.name for table in ALL_TABLES)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
-        else:
-            for table in reversed(ALL_TABLES):
-                connection.execute(delete(table))
+        for table in reversed(ALL_TABLES):
+            connection.execute(delete(table))
     return url
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from pathlib import Path
 from typing import NoReturn
@@ -20,6 +21,7 @@ from medevac.planning import (
     explain,
     load_plan,
     load_problem,
+    refused_plan,
     solve,
     write_plan,
 )
@@ -65,7 +67,12 @@ def solve_command(
     time_limit: float = typer.Option(60.0, "--time-limit", min=0.1, help="Seconds."),
 ) -> None:
     """Solve a problem file and write the plan."""
-    problem = _problem(problem_file)
+    try:
+        problem = load_problem(problem_file)
+    except ProblemError as error:
+        with contextlib.suppress(OSError):
+            write_plan(refused_plan(error.errors), out)
+        _fail(f"{problem_file}: {error}")
     with console.status(f"solving with the {engine.value} engine...") as status:
 
         def progress(message: str) -> None:

@@ -21,6 +21,7 @@ from medevac.planning.plan import (
     load_plan,
     plan_from_dict,
     plan_to_dict,
+    refused_plan,
     write_plan,
 )
 from medevac.planning.problem import (
@@ -60,6 +61,7 @@ __all__ = [
     "plan_from_dict",
     "plan_to_dict",
     "problem_to_dict",
+    "refused_plan",
     "solve",
     "solve_exact",
     "solve_greedy",

@@ -28,7 +28,7 @@ import highspy
 import numpy as np
 
 from medevac.planning.greedy import solve_greedy
-from medevac.planning.highs_model import SOLVER_NAME, LinearModel, read_result
+from medevac.planning.highs_model import SOLVER_NAME, LinearModel, configured_highs, read_result
 from medevac.planning.model import (
     BoolArray,
     FloatArray,
@@ -208,6 +208,7 @@ class _Master:
         self.admission_rows = adm
 
         self.link_rows: dict[int, IntArray] = {}
+        self.y_of: dict[tuple[str, int], int] = {}
         self.y_cols = np.zeros(0, dtype=np.int64)
         self._add_groups(model, gs, n_fac)
         self.model = model
@@ -226,6 +227,8 @@ class _Master:
             facilities = np.unique(np.concatenate([units.eligible[u] for u in unit_list]))
             y = model.add_columns(np.full(len(facilities), gs), 0.0, 1.0, integer=True)
             ys.append(y)
+            for f, col in zip(facilities.tolist(), y.tolist(), strict=True):
+                self.y_of[(str(units.group[unit_list[0]]), f)] = col
             z = model.add_columns(np.array([-gs]), 0.0, 1.0, integer=False)
             zrow = model.add_rows(np.array([-np.inf]), 0.0)
             model.add_entries(zrow, z, 1.0)
@@ -516,7 +519,7 @@ def solve_exact(
     while time.perf_counter() < started + 0.6 * time_limit:
         rounds += 1
         lp_budget = max(0.1, started + 0.6 * time_limit - time.perf_counter())
-        highs.setOptionValue("time_limit", lp_budget)
+        highs.setOptionValue("time_limit", highs.getRunTime() + lp_budget)
         highs.run()
         lp = read_result(highs, integer=False)
         if lp.row_duals is None or not lp.optimal:
@@ -551,17 +554,18 @@ def solve_exact(
             best_placed, best_objective = rounded, rounded_objective
     status = PlanStatus.FEASIBLE
     final_bound = bound
+    _seed_from_plan(problem, units, columns, best_placed)
     master.make_integer()
-    highs.setOptionValue("mip_rel_gap", OPTIMAL_GAP / 10)
-    highs.setOptionValue("output_flag", True)  # DEBUG
     for attempt in range(4):
         master.add(*columns.pending())
         remaining = deadline - time.perf_counter()
         if remaining <= 0.05:
             break
-        highs.setOptionValue("time_limit", remaining)
-        highs.run()
-        mip = read_result(highs, integer=True)
+        # a fresh instance: HiGHS measures its time limit from the instance's first run
+        mip_highs = configured_highs(time_limit=remaining, mip_rel_gap=OPTIMAL_GAP / 10)
+        mip_highs.passModel(highs.getModel())
+        mip_highs.run()
+        mip = read_result(mip_highs, integer=True)
         cols = columns.arrays()
         if mip.values is not None:
             placed = _decode(problem, units, cols, mip.values[master.x])
@@ -603,46 +607,56 @@ def _round_and_repair(
     cols: tuple[IntArray, IntArray, IntArray],
     values: FloatArray,
 ) -> dict[str, Placement]:
-    """Round LP counts down (always feasible), then place the rest cheapest-first, most urgent
-    first, in the beds and admission slots left."""
+    """LP-guided rounding: round every LP count down (always feasible), round fractional
+    columns up, most urgent first, while beds and admission slots allow; then place whoever is
+    left at their cheapest free place, most urgent first."""
     horizon = view.horizon
-    placed = _decode(problem, units, cols, np.floor(values + 1e-6))
+    cu, cf, ca = cols
     used = np.zeros_like(view.beds)
     admitted = np.zeros((view.n_facilities, horizon), dtype=np.int64)
-    for pid, (fid, day) in placed.items():
-        p = problem.patient(pid)
-        f = problem.facility_index[fid]
-        used[
-            f, view.specialty_index[p.specialty], day : min(day + p.length_of_stay_days, horizon)
-        ] += 1
-        admitted[f, day] += 1
     limit = view.admission_limit
-    leftovers = [
-        (u, i) for u in range(len(units)) for i in units.members[u]
-        if problem.patients[i].id not in placed
-    ]  # fmt: skip
-    leftovers.sort(key=lambda ui: -units.unplaced[ui[0]])
-    days = np.arange(horizon)
-    for u, i in leftovers:
-        p = problem.patients[i]
+    waiting = [list(members) for members in units.members]
+    placed: dict[str, Placement] = {}
+
+    def fits(u: int, f: int, day: int) -> bool:
         s = units.specialty[u]
-        eligible = units.eligible[u]
-        free = view.beds[eligible, s, :] - used[eligible, s, :]
-        # a bed is free for a stay starting on day a if the minimum over the stay is positive
-        ok = np.zeros((len(eligible), horizon), dtype=bool)
-        for a in range(p.earliest_day, horizon):
-            ok[:, a] = free[:, a : min(a + units.stay[u], horizon)].min(axis=1) > 0
-        ok &= (limit[eligible] < 0)[:, None] | (admitted[eligible] < limit[eligible][:, None])
-        cost = units.day_cost[u][None, :] + units.static[u][:, None]
-        cost = np.where(ok, cost, np.inf)
-        k = int(np.argmin(cost))
-        fi, day = divmod(k, horizon)
-        if not np.isfinite(cost[fi, day]) or cost[fi, day] >= units.unplaced[u]:
-            continue
-        f = int(eligible[fi])
-        used[f, s, day : min(day + units.stay[u], horizon)] += 1
+        end = min(day + units.stay[u], horizon)
+        if (used[f, s, day:end] >= view.beds[f, s, day:end]).any():
+            return False
+        return bool(limit[f] < 0 or admitted[f, day] < limit[f])
+
+    def take(u: int, f: int, day: int) -> None:
+        i = waiting[u].pop(0)
+        used[f, units.specialty[u], day : min(day + units.stay[u], horizon)] += 1
         admitted[f, day] += 1
-        placed[p.id] = (problem.facilities[f].id, int(days[day]))
+        placed[problem.patients[i].id] = (problem.facilities[f].id, day)
+
+    whole = np.floor(values + 1e-6)
+    for j in np.flatnonzero(whole > 0):  # rounding down keeps every constraint satisfied
+        for _ in range(int(whole[j])):
+            take(int(cu[j]), int(cf[j]), int(ca[j]))
+    fraction = values - whole
+    unplaced_cost = np.array(units.unplaced)[cu]
+    partial = np.flatnonzero(fraction > 1e-6)
+    for j in partial[np.lexsort((-fraction[partial], -unplaced_cost[partial]))]:
+        u, f, day = int(cu[j]), int(cf[j]), int(ca[j])
+        if waiting[u] and fits(u, f, day):
+            take(u, f, day)
+    order = sorted(range(len(units)), key=lambda u: -units.unplaced[u])
+    for u in order:
+        while waiting[u]:
+            s = units.specialty[u]
+            eligible = units.eligible[u]
+            free = view.beds[eligible, s, :] - used[eligible, s, :]
+            ok = np.zeros((len(eligible), horizon), dtype=bool)
+            for a in range(horizon):
+                ok[:, a] = free[:, a : min(a + units.stay[u], horizon)].min(axis=1) > 0
+            ok &= (limit[eligible] < 0)[:, None] | (admitted[eligible] < limit[eligible][:, None])
+            cost = np.where(ok, units.day_cost[u][None, :] + units.static[u][:, None], np.inf)
+            fi, day = divmod(int(np.argmin(cost)), horizon)
+            if not cost[fi, day] < units.unplaced[u]:
+                break
+            take(u, int(eligible[fi]), day)
     return placed
 
 

@@ -77,13 +77,7 @@ class LinearModel:
         self, *, integer: bool, time_limit: float, mip_rel_gap: float = 1e-9
     ) -> highspy.Highs:
         """A configured HiGHS instance holding this model (for incremental use)."""
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("time_limit", max(0.01, float(time_limit)))
-        h.setOptionValue("threads", 1)
-        h.setOptionValue("mip_rel_gap", mip_rel_gap)
-        h.setOptionValue("mip_abs_gap", 1e-7)
-        h.setOptionValue("random_seed", 0)
+        h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
         lp = highspy.HighsLp()
         lp.num_col_ = self.n_cols
         lp.num_row_ = self.n_rows
@@ -132,6 +126,18 @@ class LinearModel:
         h = self.to_highs(integer=integer, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
         h.run()
         return read_result(h, integer=integer)
+
+
+def configured_highs(*, time_limit: float, mip_rel_gap: float = 1e-9) -> highspy.Highs:
+    """A silent, single-threaded, seeded HiGHS instance with a time limit (seconds of run time)."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(0.01, float(time_limit)))
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    h.setOptionValue("mip_abs_gap", 1e-7)
+    h.setOptionValue("random_seed", 0)
+    return h
 
 
 def read_result(h: highspy.Highs, *, integer: bool) -> SolveResult:

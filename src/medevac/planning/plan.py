@@ -94,6 +94,22 @@ def relative_gap(objective: float, bound: float) -> float:
     return max(0.0, (objective - bound) / max(1.0, abs(objective)))
 
 
+def refused_plan(errors: list[str]) -> Plan:
+    """The plan written for a problem file that was refused: status infeasible_input, and why."""
+    shown = "; ".join(errors[:20]) + (f" (and {len(errors) - 20} more)" if len(errors) > 20 else "")
+    return Plan(
+        status=PlanStatus.INFEASIBLE_INPUT,
+        objective=0.0,
+        bound=0.0,
+        gap=0.0,
+        solver=f"input refused: {shown}",
+        wall_seconds=0.0,
+        breakdown=Breakdown(),
+        assignments=(),
+        unplaced=(),
+    )
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The JSON form of a plan (docs/formats/allocation-plan.schema.json)."""
     return {

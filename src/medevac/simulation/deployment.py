@@ -169,7 +169,8 @@ class DeploymentPlan:
     """The chosen sites and flows, with how good the solver proved them to be.
 
     ``status`` is ``optimal`` (proven within the gap tolerance), ``time_limit`` (best plan
-    found, ``gap`` says how far from proven) or ``no_solution``.
+    found, ``gap`` says how far from proven), ``no_solution``, or another HiGHS model status
+    in snake case. ``bound_per_day`` is an upper bound on what any plan could serve.
     """
 
     status: str
@@ -187,7 +188,7 @@ class DeploymentPlan:
             "status": self.status,
             "served_patients_per_day": round(self.served_per_day, 6),
             "bound_patients_per_day": round(self.bound_per_day, 6),
-            "gap": round(self.gap, 9),
+            "gap": round(self.gap, 9) if math.isfinite(self.gap) else None,
             "total_demand_per_day": round(self.total_demand_per_day, 6),
             "unserved_patients_per_day": round(self.total_demand_per_day - self.served_per_day, 6),
             "wall_seconds": round(self.wall_seconds, 3),
@@ -228,7 +229,9 @@ def plan_deployment(
     if n_pairs == 0:
         return _empty_plan(problem, demand, time.perf_counter() - started)
 
-    # Columns: one flow x per (point, site) pair within the radius, then y[site, group].
+    # Columns: the share f of a point's demand sent to a site, one per (point, site) pair
+    # within the radius, then y[site, group]. Shares rather than flows keep the linking rows
+    # f <= open free of demand coefficients, which the simplex handles much better.
     local_site = np.searchsorted(useful_sites, site_index)
     n_y = n_sites * n_groups
     y_site = np.repeat(np.arange(n_sites), n_groups)
@@ -260,23 +263,31 @@ def plan_deployment(
     add_block(y_site, y_columns, np.ones(n_y), np.full(n_sites, -inf), np.ones(n_sites))
     # At most as many sites per group as the group has hospitals.
     add_block(y_group, y_columns, np.ones(n_y), np.full(n_groups, -inf), counts)
-    # A demand point sends no more than its demand.
-    add_block(point_index, np.arange(n_pairs), np.ones(n_pairs), np.full(len(demand), -inf), demand)
+    # A demand point sends no more than all of its demand.
+    n_points = len(demand)
+    add_block(
+        point_index,
+        np.arange(n_pairs),
+        np.ones(n_pairs),
+        np.full(n_points, -inf),
+        np.ones(n_points),
+    )
+    pair_demand = demand[point_index]
     # A site receives no more than the capacity of the hospital put there.
     add_block(
         np.concatenate([local_site, y_site]),
         np.concatenate([np.arange(n_pairs), y_columns]),
-        np.concatenate([np.ones(n_pairs), -capacities[y_group]]),
+        np.concatenate([pair_demand, -capacities[y_group]]),
         np.full(n_sites, -inf),
         np.zeros(n_sites),
     )
-    # Flow only to an open site (tightens the relaxation): x[i, j] <= d_i * open_j.
+    # Send only to an open site (tightens the relaxation): f[i, j] <= open_j.
     pair_rows = np.arange(n_pairs)
     y_of_pair = n_pairs + local_site[:, None] * n_groups + np.arange(n_groups)[None, :]
     add_block(
         np.concatenate([pair_rows, np.repeat(pair_rows, n_groups)]),
         np.concatenate([np.arange(n_pairs), y_of_pair.ravel()]),
-        np.concatenate([np.ones(n_pairs), -np.repeat(demand[point_index], n_groups)]),
+        np.concatenate([np.ones(n_pairs), -np.ones(n_pairs * n_groups)]),
         np.full(n_pairs, -inf),
         np.zeros(n_pairs),
     )
@@ -288,9 +299,9 @@ def plan_deployment(
     lp = highspy.HighsLp()
     lp.num_col_ = n_cols
     lp.num_row_ = row
-    lp.col_cost_ = np.concatenate([np.ones(n_pairs), np.zeros(n_y)])
+    lp.col_cost_ = np.concatenate([pair_demand, np.zeros(n_y)])
     lp.col_lower_ = np.zeros(n_cols)
-    lp.col_upper_ = np.concatenate([demand[point_index], np.ones(n_y)])
+    lp.col_upper_ = np.ones(n_cols)
     lp.row_lower_ = np.concatenate(lower)
     lp.row_upper_ = np.concatenate(upper)
     lp.sense_ = highspy.ObjSense.kMaximize
@@ -311,6 +322,9 @@ def plan_deployment(
     solver.setOptionValue("random_seed", 0)
     solver.passModel(lp)
     start = _greedy_start(demand, point_index, local_site, n_sites, capacities, counts)
+    start[:n_pairs] = np.divide(
+        start[:n_pairs], pair_demand, out=np.zeros(n_pairs), where=pair_demand > 0
+    )
     start_solution = highspy.HighsSolution()
     start_solution.col_value = list(start)
     start_solution.value_valid = True
@@ -324,14 +338,19 @@ def plan_deployment(
         return DeploymentPlan(
             status="no_solution",
             served_per_day=0.0,
-            bound_per_day=float(info.mip_dual_bound),
+            bound_per_day=min(float(demand.sum()), float(capacities @ counts)),
             gap=math.inf,
             total_demand_per_day=float(demand.sum()),
             wall_seconds=wall,
         )
-    status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal else "time_limit"
+    if model_status == highspy.HighsModelStatus.kOptimal:
+        status = "optimal"
+    elif model_status == highspy.HighsModelStatus.kTimeLimit:
+        status = "time_limit"
+    else:
+        status = solver.modelStatusToString(model_status).lower().replace(" ", "_")
     values = np.asarray(solver.getSolution().col_value)
-    flows = values[:n_pairs]
+    flows = np.clip(values[:n_pairs], 0.0, 1.0) * pair_demand
     opened = np.rint(values[n_pairs:]).reshape(n_sites, n_groups)
 
     placements: list[Placement] = []
@@ -357,7 +376,14 @@ def plan_deployment(
         if demand[i] - served_by_point[i] > 1e-9
     }
     served = float(flows.sum())
-    bound = float(info.mip_dual_bound) if status != "optimal" else served
+    # HiGHS's dual bound, capped by two bounds that hold for any plan: the hospitals' total
+    # capacity and the demand within reach of some site (used when the root LP was not
+    # finished within the time limit).
+    reachable = float(demand[np.unique(point_index)].sum())
+    bound = min(float(capacities @ counts), reachable)
+    dual_bound = float(info.mip_dual_bound)
+    if math.isfinite(dual_bound):
+        bound = min(bound, dual_bound)
     bound = max(bound, served)
     gap = 0.0 if bound <= 0 else (bound - served) / bound
     return DeploymentPlan(

@@ -10,12 +10,19 @@ from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.errors import ConcurrentModification
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.vocabulary import Precedence, Specialty
-from tests.integration.store.builders import T0, make_patient
+from tests.integration.store.builders import (
+    KYIV,
+    T0,
+    make_facility,
+    make_organisation,
+    make_patient,
+    make_report,
+)
 from tests.integration.store.conftest import UowFactory
 
 pytestmark = pytest.mark.storage
 
-COUNT = 3000
+COUNT = 2000
 SPECIALTIES = list(Specialty)
 
 
@@ -97,3 +104,38 @@ def test_bulk_update_with_one_stale_patient_is_refused_as_a_whole(registry: UowF
     with registry() as uow:
         assert uow.patients.get("P-00250").companions == 3
         assert uow.patients.get("P-00001").version == 1
+
+
+def test_bulk_paths_keep_money_coordinates_sets_and_times_of_every_kind(
+    registry: UowFactory,
+) -> None:
+    organisations = [make_organisation(f"ORG-{i:04d}", "PL") for i in range(600)]
+    facilities = [
+        make_facility(f"FAC-{i:04d}", f"ORG-{i:04d}", billed=i % 2 == 0) for i in range(600)
+    ]
+    reports = [
+        make_report(f.id, Specialty.BURNS, i % 5, (T0 + timedelta(minutes=i)).astimezone(KYIV))
+        for i, f in enumerate(facilities)
+    ]
+    with registry() as uow:
+        uow.organisations.add_many(organisations)
+        uow.facilities.add_many(facilities)
+        uow.capacity.add_many(reports)
+        uow.commit()
+    with registry() as uow:
+        stored_facilities = uow.facilities.get_many([f.id for f in facilities])
+        assert stored_facilities == {f.id: f for f in facilities}
+        stored_organisations = uow.organisations.get_many([o.id for o in organisations])
+        latest = {r.facility_id: r for r in uow.capacity.latest()}
+        for facility in stored_facilities.values():
+            facility.city = "Warsaw"
+        uow.facilities.update_many(list(stored_facilities.values()))
+        uow.commit()
+    assert stored_organisations == {o.id: o for o in organisations}
+    assert all(latest[r.facility_id] == r for r in reports)
+    with registry() as uow:
+        again = uow.facilities.get_many([f.id for f in facilities])
+    assert {f.city for f in again.values()} == {"Warsaw"}
+    assert {f.version for f in again.values()} == {2}
+    assert again["FAC-0000"].cost_policy == facilities[0].cost_policy
+    assert again["FAC-0001"].cost_policy == facilities[1].cost_policy

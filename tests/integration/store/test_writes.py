@@ -11,6 +11,7 @@ from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.screening import ScreeningOutcome
 from medevac.domain.vocabulary import Specialty
 from medevac.store.repositories import StorageConflict
+from medevac.store.unit_of_work import SqlUnitOfWork
 from tests.integration.store.builders import (
     T0,
     decision,
@@ -224,3 +225,12 @@ def test_a_unit_of_work_used_outside_with_says_so(registry: UowFactory) -> None:
     uow = registry()
     with pytest.raises(RuntimeError, match="not open"):
         uow.patients.list()
+
+
+def test_units_of_work_made_from_a_url_share_one_engine_and_see_committed_data(
+    database_url: str, registry: UowFactory
+) -> None:
+    first, second = SqlUnitOfWork(database_url), SqlUnitOfWork(database_url)
+    assert first.engine is second.engine
+    with first as uow:
+        assert uow.organisations.get("ORG-UA").country == "UA"

@@ -59,6 +59,15 @@ def patient(pid: str, lat: float = 50.0, lon: float = 30.0, **fields: Any) -> di
 
 def random_problem(rng: random.Random, n_patients: int, n_facilities: int) -> Problem:
     """A small random problem with tight beds, limits, groups, needs and agreements."""
+    return parse_problem(random_problem_data(rng, n_patients, n_facilities))
+
+
+def random_problem_dict(seed: int, n_patients: int, n_facilities: int) -> dict[str, Any]:
+    """The dict form of ``random_problem`` for a seed."""
+    return random_problem_data(random.Random(seed), n_patients, n_facilities)
+
+
+def random_problem_data(rng: random.Random, n_patients: int, n_facilities: int) -> dict[str, Any]:
     horizon = rng.randint(3, 6)
     specialties = ["orthopaedics", "neurology", "burns"]
     facilities = []
@@ -102,4 +111,4 @@ def random_problem(rng: random.Random, n_patients: int, n_facilities: int) -> Pr
                 "day": rng.randint(0, horizon - 1),
             }
         patients.append(p)
-    return parse_problem(problem_dict(facilities, patients, horizon_days=horizon))
+    return problem_dict(facilities, patients, horizon_days=horizon)

@@ -1,0 +1,109 @@
+"""The independent checker recomputes feasibility and every objective term."""
+
+from __future__ import annotations
+
+import pytest
+
+from medevac.domain.geography import haversine_km
+from medevac.planning import (
+    Assignment,
+    Breakdown,
+    Plan,
+    PlanStatus,
+    Unplaced,
+    check_plan,
+    parse_problem,
+)
+from tests.unit.planning.builders import facility, patient, problem_dict
+
+
+def plan_of(assignments: list[tuple[str, str, int]], unplaced: tuple[str, ...] = ()) -> Plan:
+    return Plan(
+        PlanStatus.FEASIBLE, 0.0, 0.0, 0.0, "hand", 0.0, Breakdown(),
+        tuple(Assignment(p, f, d) for p, f, d in assignments),
+        tuple(Unplaced(p, "hand") for p in unplaced),
+    )  # fmt: skip
+
+
+PROBLEM = parse_problem(
+    problem_dict(
+        [
+            facility(
+                "F1",
+                52.0,
+                21.0,
+                beds={"orthopaedics": [1, 1, 1, 2, 2]},
+                daily_admission_limit=1,
+                capabilities=["paediatric"],
+            ),
+            facility("F2", 48.0, 11.0, beds={"neurology": 3}, accepts_from=["ORG-A"]),
+        ],
+        [
+            patient("P1", precedence="priority", length_of_stay_days=2, group="G"),
+            patient("P2", length_of_stay_days=9, needs=["paediatric"], group="G"),
+            patient(
+                "P3",
+                specialty="neurology",
+                organisation="ORG-B",
+                current={"facility": "F2", "day": 0},
+            ),
+            patient("P4", max_distance_km=100),
+        ],
+    )
+)
+
+
+def test_objective_terms_match_a_hand_computation() -> None:
+    report = check_plan(PROBLEM, plan_of([("P1", "F1", 3), ("P2", "F1", 0)], ("P3", "P4")))
+    d = haversine_km(50.0, 30.0, 52.0, 21.0)
+    assert report.feasible, report.violations
+    assert report.terms["wait"] == pytest.approx(10 * 3)  # priority weight 10, day 3
+    assert report.terms["late"] == pytest.approx(10 * 20 * (3 - 1))  # deadline day 1
+    assert report.terms["travel"] == pytest.approx(0.01 * 2 * d)
+    assert report.terms["unplaced"] == pytest.approx(1000 * 1 * 2)
+    assert report.terms["change"] == pytest.approx(20)  # P3 lost its current place
+    assert report.terms["group_split"] == 0
+    assert report.objective == pytest.approx(sum(report.terms.values()))
+
+
+def test_a_group_on_two_facilities_pays_one_split() -> None:
+    data = problem_dict(
+        [facility("F1", 52.0, 21.0), facility("F3", 52.0, 22.0)],
+        [patient("A", group="G"), patient("B", group="G")],
+    )
+    report = check_plan(parse_problem(data), plan_of([("A", "F1", 0), ("B", "F3", 0)]))
+    assert report.terms["group_split"] == 50
+
+
+def test_over_capacity_and_admission_limit_are_violations() -> None:
+    report = check_plan(PROBLEM, plan_of([("P1", "F1", 0), ("P2", "F1", 0)], ("P3", "P4")))
+    assert "F1 orthopaedics day 0: 2 beds used, 1 free" in report.violations
+    assert "F1 day 0: 2 admissions, limit 1" in report.violations
+
+
+def test_specialty_needs_agreement_and_distance_are_checked() -> None:
+    report = check_plan(
+        PROBLEM, plan_of([("P1", "F2", 0), ("P3", "F2", 0), ("P4", "F1", 4)], ("P2",))
+    )
+    assert "patient 'P1': F2 has no orthopaedics beds" in report.violations
+    assert "patient 'P3': F2 does not accept 'ORG-B'" in report.violations
+    assert any(v.startswith("patient 'P4': F1 is") for v in report.violations)
+
+
+def test_missing_duplicate_and_unknown_patients_are_violations() -> None:
+    report = check_plan(PROBLEM, plan_of([("P1", "F1", 0), ("P1", "F1", 1), ("X", "F1", 0)]))
+    assert "patient 'P1' appears more than once" in report.violations
+    assert "assignment of unknown patient 'X'" in report.violations
+    assert "patient 'P4' is neither assigned nor listed as unplaced" in report.violations
+
+
+def test_days_outside_the_horizon_or_before_earliest_day_are_violations() -> None:
+    data = problem_dict([facility("F1", 52.0, 21.0)], [patient("A", earliest_day=2)])
+    report = check_plan(parse_problem(data), plan_of([("A", "F1", 1)]))
+    assert report.violations == ("patient 'A' admitted on day 1, outside 2..4",)
+
+
+def test_a_reported_objective_is_compared_to_one_millionth() -> None:
+    report = check_plan(PROBLEM, plan_of([], ("P1", "P2", "P3", "P4")))
+    assert report.objective_matches(report.objective * (1 + 5e-7))
+    assert not report.objective_matches(report.objective * (1 + 5e-6))

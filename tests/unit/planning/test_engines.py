@@ -1,0 +1,176 @@
+"""Engines on hand-made problems where the right answer is known."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from medevac.planning import (
+    Engine,
+    Plan,
+    PlanStatus,
+    Problem,
+    UnplacedReason,
+    check_plan,
+    parse_problem,
+    solve,
+)
+from tests.unit.planning.builders import facility, patient, problem_dict, random_problem_dict
+
+ENGINES = [Engine.EXACT, Engine.MIP, Engine.GREEDY]
+
+
+def checked(problem: Problem, plan: Plan) -> Plan:
+    report = check_plan(problem, plan)
+    assert report.feasible, report.violations
+    assert report.objective_matches(plan.objective)
+    return plan
+
+
+def placement(plan: Plan) -> dict[str, tuple[str, int]]:
+    return {a.patient: (a.facility, a.day) for a in plan.assignments}
+
+
+def scarce_near_bed() -> Problem:
+    """One near bed, one far bed; B may only travel 100 km, A can go anywhere."""
+    return parse_problem(
+        problem_dict(
+            [
+                facility("NEAR", 50.1, 30.0, beds={"orthopaedics": 1}),
+                facility("FAR", 50.0, 10.0, beds={"orthopaedics": 1}),
+            ],
+            [
+                patient("A", length_of_stay_days=5),
+                patient("B", length_of_stay_days=5, max_distance_km=100),
+            ],
+        )
+    )
+
+
+def test_greedy_gives_the_near_bed_to_the_first_patient_and_strands_the_second() -> None:
+    problem = scarce_near_bed()
+    plan = checked(problem, solve(problem, Engine.GREEDY))
+    assert placement(plan) == {"A": ("NEAR", 0)}
+    assert plan.unplaced[0].code is UnplacedReason.BEDS_FULL
+
+
+@pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
+def test_optimal_engines_send_the_flexible_patient_far_and_place_both(engine: Engine) -> None:
+    problem = scarce_near_bed()
+    plan = checked(problem, solve(problem, engine))
+    assert placement(plan) == {"A": ("FAR", 0), "B": ("NEAR", 0)}
+    assert plan.status is PlanStatus.OPTIMAL
+    assert plan.gap == 0.0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_urgent_patient_gets_the_only_bed_on_day_zero(engine: Engine) -> None:
+    problem = parse_problem(
+        problem_dict(
+            [facility("F1", 50.5, 30.0, beds={"orthopaedics": 1})],
+            [
+                patient("R", precedence="routine", length_of_stay_days=1),
+                patient("U", precedence="urgent", length_of_stay_days=1),
+            ],
+        )
+    )
+    plan = checked(problem, solve(problem, engine))
+    assert placement(plan) == {"U": ("F1", 0), "R": ("F1", 1)}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unplaced_patients_get_the_reason_that_applies(engine: Engine) -> None:
+    problem = parse_problem(
+        problem_dict(
+            [facility("F1", 50.5, 30.0, beds={"orthopaedics": 1}, accepts_from=["ORG-A"])],
+            [
+                patient("S", specialty="burns"),
+                patient("N", needs=["ventilator"], organisation="ORG-A"),
+                patient("G", organisation="ORG-B"),
+                patient("D", organisation="ORG-A", max_distance_km=10),
+            ],
+        )
+    )
+    plan = checked(problem, solve(problem, engine))
+    codes = {u.patient: u.code for u in plan.unplaced}
+    assert codes == {
+        "S": UnplacedReason.SPECIALTY_NOT_OFFERED,
+        "N": UnplacedReason.NEEDS_NOT_MET,
+        "G": UnplacedReason.NO_AGREEMENT,
+        "D": UnplacedReason.BEYOND_MAX_DISTANCE,
+    }
+    assert {u.patient: u.reason for u in plan.unplaced}["G"] == (
+        "no facility offers orthopaedics to ORG-B"
+    )
+
+
+@pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
+def test_a_group_stays_together_when_splitting_costs_more_than_the_detour(engine: Engine) -> None:
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("A1", 50.2, 30.0, beds={"orthopaedics": 1}),
+                facility("B2", 50.0, 25.0, beds={"orthopaedics": 2}),
+            ],
+            [
+                patient("X", group="G", length_of_stay_days=5),
+                patient("Y", group="G", length_of_stay_days=5),
+            ],
+        )
+    )
+    plan = checked(problem, solve(problem, engine))
+    assert placement(plan) == {"X": ("B2", 0), "Y": ("B2", 0)}
+
+
+def replan_problem(current_lon: float) -> Problem:
+    return parse_problem(
+        problem_dict(
+            [
+                facility("NEAR", 50.0, 30.5, beds={"orthopaedics": 2}),
+                facility("OLD", 50.0, current_lon, beds={"orthopaedics": 2}),
+            ],
+            [patient("P", current={"facility": "OLD", "day": 0})],
+        )
+    )
+
+
+@pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
+def test_a_current_place_is_kept_when_moving_saves_less_than_the_change_weight(
+    engine: Engine,
+) -> None:
+    problem = replan_problem(current_lon=28.0)  # about 180 km further: saves 1.8 < 20
+    assert placement(checked(problem, solve(problem, engine))) == {"P": ("OLD", 0)}
+
+
+@pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
+def test_a_current_place_is_changed_when_the_move_pays_for_itself(engine: Engine) -> None:
+    problem = replan_problem(current_lon=-5.0)  # about 2,500 km further: saves 25 > 20
+    assert placement(checked(problem, solve(problem, engine))) == {"P": ("NEAR", 0)}
+
+
+def with_current(data: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    where = placement(plan)
+    for p in data["patients"]:
+        if p["id"] in where:
+            p["current"] = {"facility": where[p["id"]][0], "day": where[p["id"]][1]}
+    return data
+
+
+def test_solving_again_with_the_plan_as_current_changes_nothing() -> None:
+    data = random_problem_dict(seed=7, n_patients=14, n_facilities=4)
+    first = checked(parse_problem(data), solve(parse_problem(data), Engine.EXACT))
+    again_problem = parse_problem(with_current(data, first))
+    second = checked(again_problem, solve(again_problem, Engine.EXACT))
+    assert placement(second) == placement(first)
+    assert second.breakdown.change == 0
+    third = checked(again_problem, solve(again_problem, Engine.EXACT))
+    assert placement(third) == placement(second)
+
+
+def test_exact_engine_returns_a_feasible_plan_with_an_honest_bound_when_stopped_early() -> None:
+    problem = parse_problem(random_problem_dict(seed=3, n_patients=30, n_facilities=5))
+    plan = checked(problem, solve(problem, Engine.EXACT, time_limit=0.01))
+    assert plan.bound <= plan.objective
+    optimum = solve(problem, Engine.MIP).objective
+    assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)

@@ -1,0 +1,82 @@
+"""Explanations name the alternatives that were not used and why."""
+
+from __future__ import annotations
+
+from medevac.planning import Blocker, explain, parse_problem, solve_exact, solve_greedy
+from tests.unit.planning.builders import facility, patient, problem_dict
+
+
+def test_a_placed_patient_sees_the_nearer_facility_that_was_full() -> None:
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("NEAR", 50.1, 30.0, beds={"orthopaedics": 1}),
+                facility("FAR", 50.0, 20.0, beds={"orthopaedics": 1}),
+                facility("EYES", 50.0, 30.1, beds={"ophthalmology": 4}),
+            ],
+            [patient("U", precedence="urgent", length_of_stay_days=5), patient("R")],
+        )
+    )
+    plan = solve_exact(problem)
+    why = explain(problem, plan, "R")
+    assert (why.facility, why.day) == ("FAR", 0)
+    blockers = {(a.facility, a.blocker) for a in why.alternatives}
+    assert ("NEAR", Blocker.BEDS_FULL) in blockers
+    assert ("EYES", Blocker.SPECIALTY_NOT_OFFERED) in blockers
+    assert any("NEAR days 0-0" in line or "NEAR day 0" in line for line in why.lines())
+
+
+def test_an_earlier_day_blocked_by_the_admission_limit_is_named() -> None:
+    problem = parse_problem(
+        problem_dict(
+            [facility("F1", 50.1, 30.0, beds={"orthopaedics": 5}, daily_admission_limit=1)],
+            [patient("A", precedence="urgent"), patient("B")],
+        )
+    )
+    plan = solve_exact(problem)
+    why = explain(problem, plan, "B")
+    assert (why.facility, why.day) == ("F1", 1)
+    assert [(a.first_day, a.blocker) for a in why.alternatives] == [(0, Blocker.ADMISSION_LIMIT)]
+
+
+def test_a_free_cheaper_place_is_reported_for_a_suboptimal_plan() -> None:
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("NEAR", 50.1, 30.0, beds={"orthopaedics": 1}),
+                facility("FAR", 50.0, 10.0, beds={"orthopaedics": 1}),
+            ],
+            [patient("A", length_of_stay_days=5), patient("B", max_distance_km=100)],
+        )
+    )
+    plan = solve_greedy(problem)
+    why_b = explain(problem, plan, "B")
+    assert why_b.facility is None
+    assert why_b.unplaced is not None
+    assert "full" in why_b.unplaced.reason
+    assert (("FAR", Blocker.BEYOND_MAX_DISTANCE)) in {
+        (a.facility, a.blocker) for a in why_b.alternatives
+    }
+
+
+def test_a_group_member_sees_that_another_facility_would_split_the_group() -> None:
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("A1", 50.2, 30.0, beds={"orthopaedics": 1}),
+                facility("B2", 50.0, 25.0, beds={"orthopaedics": 3}),
+                facility("C3", 50.0, 29.0, beds={"orthopaedics": 3}, accepts_from=["X"]),
+            ],
+            [
+                patient("X", group="G", length_of_stay_days=5),
+                patient("Y", group="G", length_of_stay_days=5),
+                patient("Z", length_of_stay_days=5, precedence="urgent"),
+            ],
+        )
+    )
+    plan = solve_exact(problem)
+    why = explain(problem, plan, "Y")
+    assert why.facility == "B2"
+    blockers = {(a.facility, a.blocker) for a in why.alternatives}
+    assert ("C3", Blocker.NO_AGREEMENT) in blockers
+    assert ("A1", Blocker.BEDS_FULL) in blockers or ("A1", Blocker.WOULD_SPLIT_GROUP) in blockers

@@ -1,0 +1,96 @@
+"""`medevac plan solve / show / explain` on files, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from medevac.cli.plan_commands import register
+from tests.unit.planning.builders import facility, patient, problem_dict
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    application = typer.Typer()
+    application.command("version")(lambda: None)  # a second command keeps `plan` a sub-group
+    register(application)
+    return application
+
+
+@pytest.fixture
+def problem_file(tmp_path: Path) -> Path:
+    data = problem_dict(
+        [
+            facility("NEAR", 50.1, 30.0, beds={"orthopaedics": 1}),
+            facility("FAR", 50.0, 10.0, beds={"orthopaedics": 1}),
+        ],
+        [patient("A", length_of_stay_days=5), patient("B", max_distance_km=100)],
+    )
+    path = tmp_path / "problem.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("engine", ["exact", "greedy", "mip"])
+def test_solve_writes_a_plan_and_prints_a_summary(
+    app: typer.Typer, problem_file: Path, tmp_path: Path, engine: str
+) -> None:
+    out = tmp_path / "plan.json"
+    result = runner.invoke(
+        app, ["plan", "solve", str(problem_file), "--out", str(out), "--engine", engine]
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads(out.read_text())
+    assert plan["status"] in ("optimal", "feasible")
+    assert "checker: feasible" in result.output
+    assert "placed routine" in result.output
+
+
+def test_show_and_explain_read_the_written_plan(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan.json"
+    assert (
+        runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)]).exit_code == 0
+    )
+    shown = runner.invoke(app, ["plan", "show", str(out)])
+    assert shown.exit_code == 0
+    assert "optimal" in shown.output
+    explained = runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "A"])
+    assert explained.exit_code == 0
+    assert "A is admitted at NEAR on day 3" in explained.output
+    assert "NEAR days 0-2 (11 km): orthopaedics beds full" in explained.output
+
+
+def test_a_bad_problem_file_exits_non_zero_with_one_line_and_a_refused_plan(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    bad = problem_dict([facility("F1", 50.0, 30.0, beds={"orthopaedics": -2})], [patient("A")])
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["plan", "solve", str(path), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "facilities[0].beds.orthopaedics: must be at least 0, got -2" in result.output
+    assert "Traceback" not in result.output
+    assert json.loads(out.read_text())["status"] == "infeasible_input"
+
+
+def test_explaining_an_unknown_patient_or_a_broken_plan_is_a_one_line_error(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan.json"
+    runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)])
+    result = runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "NOBODY"])
+    assert result.exit_code == 1
+    assert "patient 'NOBODY' is not in" in result.output
+    out.write_text("{}")
+    result = runner.invoke(app, ["plan", "show", str(out)])
+    assert result.exit_code == 1
+    assert "missing" in result.output
