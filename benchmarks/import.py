@@ -124,7 +124,7 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="print the top functions")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=130)
 
     registry = sample_registry(args.patients, seed=args.seed)
     table = Table(title=f"Import of {args.patients:,} patients (seed {args.seed})")

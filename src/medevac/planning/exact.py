@@ -48,6 +48,7 @@ KEEP_BONUS = 1e-5
 PRICING_TOLERANCE = 1e-6
 OPTIMAL_GAP = 1e-7
 MAX_COLUMNS_ADDED_PER_UNIT = 12
+MIP_COLUMNS_PER_UNIT = 6
 
 
 @dataclass(slots=True)
@@ -555,7 +556,13 @@ def solve_exact(
     status = PlanStatus.FEASIBLE
     final_bound = bound
     _seed_from_plan(problem, units, columns, best_placed)
+    master.add(*columns.pending())
     master.make_integer()
+    lp_values = np.zeros(len(master.x))
+    if last_lp is not None:
+        lp_values[: len(last_lp)] = last_lp
+    dropped = _columns_left_out_of_mip(view, units, columns, master, rho, mu, pricing, lp_values)
+    say(f"MIP on {len(master.x) - len(dropped)} of {len(master.x)} columns")
     for attempt in range(4):
         master.add(*columns.pending())
         remaining = deadline - time.perf_counter()
@@ -564,6 +571,9 @@ def solve_exact(
         # a fresh instance: HiGHS measures its time limit from the instance's first run
         mip_highs = configured_highs(time_limit=remaining, mip_rel_gap=OPTIMAL_GAP / 10)
         mip_highs.passModel(highs.getModel())
+        if len(dropped):
+            zeros = np.zeros(len(dropped))
+            mip_highs.changeColsBounds(len(dropped), dropped.astype(np.int32), zeros, zeros)
         mip_highs.run()
         mip = read_result(mip_highs, integer=True)
         cols = columns.arrays()
@@ -598,6 +608,40 @@ def solve_exact(
         problem, view, best_placed, status=status, bound=final_bound,
         solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
     )  # fmt: skip
+
+
+def _columns_left_out_of_mip(
+    view: ProblemView,
+    units: _Units,
+    columns: _Columns,
+    master: _Master,
+    rho: FloatArray,
+    mu: FloatArray,
+    pricing: _Pricing,
+    lp_values: FloatArray,
+) -> IntArray:
+    """Master columns to leave out of the MIP: neither used by the LP nor among the few with the
+    smallest Lagrangian margin of their unit. They are marked as not generated, so the proof
+    step treats them like any other left-out column (their margins bound what they could gain).
+    """
+    horizon = view.horizon
+    cu, cf, ca = columns.arrays()
+    spec = np.array(units.specialty, dtype=np.int64)[cu]
+    stay = master.stay[cu]
+    cum = np.concatenate([np.zeros((*rho.shape[:2], 1)), np.cumsum(rho, axis=2)], axis=2)
+    occupancy = cum[cf, spec, np.minimum(ca + stay, horizon)] - cum[cf, spec, ca] + mu[cf, ca]
+    margin = master.cost + occupancy - pricing.best[cu] + pricing.slack[cu]
+    order = np.lexsort((margin, cu))
+    first_of_unit = np.searchsorted(cu[order], cu[order])
+    rank = np.empty(len(cu), dtype=np.int64)
+    rank[order] = np.arange(len(cu)) - first_of_unit
+    keep = (rank < MIP_COLUMNS_PER_UNIT) | (lp_values > 1e-6)
+    leave = np.flatnonzero(~keep)
+    for j in leave:
+        u = int(cu[j])
+        local = int(np.searchsorted(units.eligible[u], cf[j]))
+        units.included[u][local, ca[j]] = False
+    return master.x[leave]
 
 
 def _round_and_repair(

@@ -11,10 +11,10 @@ from medevac.planning import PlanStatus, check_plan, solve_exact, solve_greedy, 
 from tests.unit.planning.builders import random_problem
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     rng=st.randoms(use_true_random=False),
-    n_patients=st.integers(1, 12),
+    n_patients=st.integers(1, 14),
     n_facilities=st.integers(1, 4),
 )
 def test_engines_agree_with_the_checker_and_exact_is_optimal(
