@@ -46,7 +46,7 @@ def generate_problem(
         offered = rng.choice(len(SPECIALTIES), size=n_spec, replace=False, p=mix)
         beds: dict[str, Any] = {}
         for s in sorted(offered.tolist()):
-            base = max(1, round(patients_per_facility * rng.uniform(0.05, 0.12) * mix[s] * 15 / 2))
+            base = max(1, round(patients_per_facility * rng.uniform(0.08, 0.2) * mix[s] * 15))
             if rng.random() < 0.3:  # beds freed over the horizon (discharges expected)
                 beds[SPECIALTIES[s]] = [
                     base + (d * int(rng.integers(0, 3))) // 4 for d in range(horizon)

@@ -7,26 +7,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from medevac.simulation.deployment import (
-    DeploymentProblem,
-    check_deployment,
-    deployment_problem_from_dict,
-    plan_deployment,
-    simulate_deployment,
-)
-from medevac.simulation.params import Scenario, scenario_from_dict
-from medevac.simulation.plain_data import ParameterError
-from medevac.simulation.plots import occupancy_figure, render
-from medevac.simulation.presets import PRESETS
-from medevac.simulation.results import SimulationResult
-from medevac.simulation.runner import run_replications
+if TYPE_CHECKING:
+    from medevac.simulation.results import SimulationResult
 
 EXIT_BAD_INPUT = 1
 _T = TypeVar("_T")
@@ -69,6 +58,10 @@ def simulate(
     workers: int | None = typer.Option(None, "--workers", min=1, help="Threads (default: cores)."),
 ) -> None:
     """Simulate a field hospital for many replications; write results with 95 % CIs."""
+    # Imported here so that other commands do not pay for loading the compiler and plotting.
+    from medevac.simulation.params import scenario_from_dict
+    from medevac.simulation.runner import run_replications
+
     scenario = _load(scenario_file, scenario_from_dict, shipped=True)
     console = Console(stderr=True)
     with _progress_bar(console, f"simulating {scenario.name}") as progress:
@@ -87,10 +80,20 @@ def deploy(
     simulate_plan: bool = typer.Option(
         False, "--simulate", help="Also simulate each placed hospital under its planned load."
     ),
-    replications: int = typer.Option(200, "--replications", "-n", min=1),
-    seed: int = typer.Option(0, "--seed", min=0),
+    replications: int = typer.Option(
+        200, "--replications", "-n", min=1, help="Replications per hospital for --simulate."
+    ),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for --simulate."),
 ) -> None:
     """Choose sites for field hospitals to serve the most demand within the travel radius."""
+    from medevac.simulation.deployment import (
+        DeploymentProblem,
+        check_deployment,
+        deployment_problem_from_dict,
+        plan_deployment,
+        simulate_deployment,
+    )
+
     problem: DeploymentProblem = _load(str(problem_file), deployment_problem_from_dict)
     plan = plan_deployment(problem, time_limit_seconds=time_limit)
     violations = check_deployment(problem, plan)
@@ -134,6 +137,9 @@ def deploy(
 
 
 def _load(source: str, parse: Callable[[object], _T], shipped: bool = False) -> _T:
+    from medevac.simulation.plain_data import ParameterError
+    from medevac.simulation.presets import PRESETS
+
     path = Path(source)
     try:
         if shipped and not path.exists() and source in PRESETS:
@@ -180,6 +186,8 @@ def _progress_bar(console: Console, label: str) -> Iterator[Callable[[int, int],
 
 
 def _write_outputs(result: SimulationResult, out: Path) -> None:
+    from medevac.simulation.plots import occupancy_figure, render
+
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(
@@ -195,7 +203,7 @@ def _write_outputs(result: SimulationResult, out: Path) -> None:
 
 
 def _summary_table(result: SimulationResult) -> Table:
-    scenario: Scenario = result.scenario
+    scenario = result.scenario
     table = Table(
         title=f"{scenario.name}: {result.replications} replications of {scenario.days} days "
         f"(seed {result.seed}), mean and 95 % CI"

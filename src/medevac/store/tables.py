@@ -184,10 +184,13 @@ patients = Table(
     Index(None, "precedence"),
 )
 
+# The two child tables of patients carry no foreign key to `patients`: their rows are written
+# only by the patient repository together with their patient, and on PostgreSQL the per-row
+# foreign-key checks of 300,000 child rows were about a third of a 100,000-patient import.
 patient_specialties = Table(
     "patient_specialties",
     metadata,
-    _id("patient_id", ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True),
+    _id("patient_id", primary_key=True),
     Column("rank", Integer, primary_key=True, autoincrement=False),
     _code("specialty"),
     Index(None, "specialty", "patient_id"),
@@ -197,7 +200,7 @@ patient_status_changes = Table(
     "patient_status_changes",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    _id("patient_id", ForeignKey("patients.id", ondelete="CASCADE"), nullable=False),
+    _id("patient_id", nullable=False),
     # Position of the change in the patient's history, from 0.
     Column("seq", Integer, nullable=False),
     _code("from_status", nullable=True),

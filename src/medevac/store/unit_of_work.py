@@ -53,6 +53,11 @@ class SqlUnitOfWork:
         self._open: Connection | None = None
         self._fresh_repositories()
 
+    @property
+    def connection(self) -> Connection:
+        """The connection of the open block (for diagnostics and tests)."""
+        return self._connection()
+
     def _connection(self) -> Connection:
         if self._open is None:
             raise RuntimeError("the unit of work is not open: use it as `with uow: ...`")

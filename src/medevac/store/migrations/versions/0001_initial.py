@@ -128,12 +128,6 @@ def upgrade() -> None:
         sa.Column("patient_id", ID, nullable=False),
         sa.Column("rank", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("specialty", CODE, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["patient_id"],
-            ["patients.id"],
-            name="fk_patient_specialties_patient_id_patients",
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("patient_id", "rank", name="pk_patient_specialties"),
     )
     op.create_index(
@@ -153,12 +147,6 @@ def upgrade() -> None:
         sa.Column("role", CODE, nullable=False),
         sa.Column("at", UTC_TIME, nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["patient_id"],
-            ["patients.id"],
-            name="fk_patient_status_changes_patient_id_patients",
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name="pk_patient_status_changes"),
         sa.UniqueConstraint("patient_id", "seq", name="uq_patient_status_changes_patient_id_seq"),
     )
