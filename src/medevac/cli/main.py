@@ -71,7 +71,12 @@ def _register_optional() -> None:
     """Commands of other modules: import/export, planning and simulation."""
     import importlib
 
-    for name in ("transfer_commands", "plan_commands", "simulation_commands"):
+    for name in (
+        "transfer_commands",
+        "plan_commands",
+        "plan_registry_commands",
+        "simulation_commands",
+    ):
         try:
             module = importlib.import_module(f"medevac.cli.{name}")
         except ModuleNotFoundError:  # TEMPORARY while the modules are written
@@ -149,13 +154,13 @@ def print_demo_summary(summary: DemoSummary) -> None:
         f"Treatment request {r.id}: {r.from_organisation_id} -> {r.to_organisation_id}, "
         f"{len(r.patients)} patients, {r.status}"
     )
-    a = summary.agreement
-    quota = a.quota if a.quota is not None else "no quota"
-    console.print(
-        f"Agreement {a.id}: {a.receiving_organisation_id} treats patients of "
-        f"{a.sending_organisation_id}, {len(a.specialties)} specialties, quota {quota}, "
-        f"{a.cost_policy.describe()}"
-    )
+    for a in summary.agreements:
+        quota = a.quota if a.quota is not None else "no quota"
+        console.print(
+            f"Agreement {a.id}: {a.receiving_organisation_id} treats patients of "
+            f"{a.sending_organisation_id}, {len(a.specialties)} specialties, quota {quota}, "
+            f"{a.cost_policy.describe()}"
+        )
     console.print(
         "Next: [bold]medevac patients list --status referred[/], "
         "[bold]medevac facilities capacity show[/], [bold]medevac screening report SCR-DEMO-001[/]"

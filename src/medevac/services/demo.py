@@ -55,6 +55,7 @@ COORDINATION_CELL = "ORG-JOINT-CELL"
 REQUEST_ID = "REQ-DEMO-001"
 MISSION_ID = "SCR-DEMO-001"
 AGREEMENT_ID = "AGR-DEMO-001"
+ACADEMY_AGREEMENT_ID = "AGR-DEMO-002"
 SEED = 20261122
 
 ORGANISATIONS = [
@@ -134,7 +135,7 @@ class DemoSummary:
     patients_by_status: dict[str, int]
     screening: ScreeningReport
     request: TreatmentRequest
-    agreement: Agreement
+    agreements: list[Agreement]
 
 
 def _facilities() -> list[Facility]:
@@ -346,20 +347,22 @@ def build_demo(uow: UnitOfWork, *, actor: str) -> DemoSummary:
             facility_id, specialty, available, baseline, p24, p72, now - timedelta(hours=hours)
         )
         report_capacity(uow, report, actor=actor)
-    register_agreement(
-        uow,
-        Agreement(
-            AGREEMENT_ID,
+    # The partner ministry's sanatoriums rehabilitate; its defence medical service's academy treats.
+    for agreement_id, receiving, specialties in (
+        (AGREEMENT_ID, PARTNER_MINISTRY, frozenset(SELECTED_MIX) | {Specialty.REHABILITATION}),
+        (ACADEMY_AGREEMENT_ID, PARTNER_DEFENCE, frozenset(SELECTED_MIX) | {Specialty.NEUROSURGERY}),
+    ):
+        agreement = Agreement(
+            agreement_id,
             ORIGIN_MINISTRY,
-            PARTNER_MINISTRY,
-            frozenset(SELECTED_MIX) | {Specialty.REHABILITATION},
+            receiving,
+            specialties,
             quota=30,
             cost_policy=CostPolicy.free(),
             valid_from=today - timedelta(days=30),
             valid_to=today + timedelta(days=335),
-        ),
-        actor=actor,
-    )
+        )
+        register_agreement(uow, agreement, actor=actor)
 
     wounded = _wounded(rng)
     for patient, _ in wounded:
@@ -421,7 +424,7 @@ def summarise_demo(uow: UnitOfWork, *, already_present: bool) -> DemoSummary:
         }
         mission = uow.screenings.get(MISSION_ID)
         request = uow.requests.get(REQUEST_ID)
-        agreement = uow.agreements.get(AGREEMENT_ID)
+        agreements = uow.agreements.list()
     order = {s.value: i for i, s in enumerate(PatientStatus)}
     return DemoSummary(
         already_present=already_present,
@@ -430,5 +433,5 @@ def summarise_demo(uow: UnitOfWork, *, already_present: bool) -> DemoSummary:
         patients_by_status=dict(sorted(by_status.items(), key=lambda kv: order[kv[0]])),
         screening=mission.report(),
         request=request,
-        agreement=agreement,
+        agreements=agreements,
     )

@@ -284,7 +284,8 @@ def test_demo_builds_the_scenario_once(uow_factory: UowFactory) -> None:
         "military_medical_academy": 1,
         "rehabilitation_centre": 2,
     }
-    assert summary.agreement.cost_policy.free_of_charge
+    assert len(summary.agreements) == 2
+    assert all(a.cost_policy.free_of_charge for a in summary.agreements)
     again = build_demo(uow_factory(), actor="demo")
     assert again.already_present
     assert sum(again.patients_by_status.values()) == 110
