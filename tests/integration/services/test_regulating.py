@@ -1,0 +1,76 @@
+"""Building allocation problems from the registry (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from medevac.domain.facilities import CapacityReport
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.vocabulary import Specialty
+from medevac.planning import check_plan, parse_problem, solve_exact
+from medevac.services.auditing import utc_now
+from medevac.services.demo import build_demo
+from medevac.services.patients import move_patient
+from medevac.services.regulating import beds_by_day, build_problem
+from tests.integration.services.builders import UowFactory
+
+pytestmark = pytest.mark.storage
+
+
+def test_the_demo_becomes_a_problem_the_engine_places_completely(
+    uow_factory: UowFactory,
+) -> None:
+    build_demo(uow_factory(), actor="demo")
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    problem = parse_problem(built.problem)
+    assert len(problem.patients) == 24
+    assert {f.id for f in problem.facilities} == {
+        "FAC-LODZ-MMA",
+        "FAC-CIECHOCINEK-SAN",
+        "FAC-KOLOBRZEG-SAN",
+    }
+    assert {s.id for s in built.skipped} == {"FAC-FIELD-1", "FAC-FIELD-2"}
+    assert problem.facility("FAC-LODZ-MMA").accepts_from == frozenset({"ORG-ORIGIN-MOH"})
+    assert [r.facility_id for r in built.stale_reports] == ["FAC-KOLOBRZEG-SAN"]
+    assert set(built.manifest["patients"]) == {p.id for p in problem.patients}
+    plan = solve_exact(problem, time_limit=30)
+    assert check_plan(problem, plan).feasible
+    assert len(plan.assignments) == 24
+
+
+def test_field_hospitals_come_in_only_when_asked(uow_factory: UowFactory) -> None:
+    build_demo(uow_factory(), actor="demo")
+    built = build_problem(
+        uow_factory(),
+        now=utc_now(),
+        stale_after=timedelta(hours=24),
+        include_field_hospitals=True,
+    )
+    assert "FAC-FIELD-1" in {f["id"] for f in built.problem["facilities"]}
+    assert built.skipped == []
+
+
+def test_dead_or_unfit_patients_are_not_planned(uow_factory: UowFactory) -> None:
+    build_demo(uow_factory(), actor="demo")
+    move_patient(uow_factory(), "PT-0001", PatientStatus.DIED, actor="ward", reason="sepsis")
+    uow = uow_factory()
+    with uow:
+        patient = uow.patients.get("PT-0004")
+        patient.fit_to_transport = False
+        uow.patients.update(patient)
+        uow.commit()
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    ids = {p["id"] for p in built.problem["patients"]}
+    assert "PT-0001" not in ids
+    assert "PT-0004" not in ids
+    assert ("PT-0004", "not fit to transport") in {(s.id, s.reason) for s in built.skipped}
+    assert len(ids) == 22
+
+
+def test_beds_per_day_follow_the_surge_figures_of_the_report() -> None:
+    report = CapacityReport(
+        "F", Specialty.NEUROLOGY, 3, 10, 1, 4, datetime(2026, 11, 20, tzinfo=UTC)
+    )
+    assert beds_by_day(report, 6) == [3, 4, 4, 7, 7, 7]
