@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.audit import AuditRecord
@@ -24,6 +24,18 @@ from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
+from medevac.domain.plans import ApprovedPlan
+from medevac.domain.repositories import (
+    AgreementRepository,
+    ApprovedPlanRepository,
+    AuditLog,
+    CapacityRepository,
+    FacilityRepository,
+    OrganisationRepository,
+    PatientRepository,
+    ScreeningMissionRepository,
+    TreatmentRequestRepository,
+)
 from medevac.domain.requests import RequestStatus, TreatmentRequest
 from medevac.domain.screening import ScreeningMission
 from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
@@ -52,6 +64,7 @@ class FakeState:
     requests: dict[str, TreatmentRequest] = field(default_factory=dict)
     screenings: dict[str, ScreeningMission] = field(default_factory=dict)
     agreements: dict[str, Agreement] = field(default_factory=dict)
+    plans: dict[str, ApprovedPlan] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
 
 
@@ -278,6 +291,19 @@ class FakeAgreementRepository(_VersionedRepository[Agreement]):
         return sorted(found, key=lambda a: (a.valid_from, a.id))
 
 
+class FakeApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
+    """Approved plans by id."""
+
+    kind = "approved plan"
+
+    def live(self) -> list[ApprovedPlan]:
+        return sorted(self._all(lambda p: p.is_live), key=lambda p: (p.approved_at, p.id))
+
+    def live_for_patient(self, patient_id: str) -> list[ApprovedPlan]:
+        found = self._all(lambda p: patient_id in p.open_patient_ids())
+        return sorted(found, key=lambda p: (p.approved_at, p.id))
+
+
 class FakeAuditLog:
     """The audit trail as a list; `list` gives the newest first, like the SQL store."""
 
@@ -311,19 +337,29 @@ class FakeAuditLog:
 class FakeUnitOfWork:
     """A unit of work over a FakeDatabase: `with uow: ...; uow.commit()`."""
 
-    organisations: FakeOrganisationRepository
-    facilities: FakeFacilityRepository
-    capacity: FakeCapacityRepository
-    patients: FakePatientRepository
-    requests: FakeTreatmentRequestRepository
-    screenings: FakeScreeningMissionRepository
-    agreements: FakeAgreementRepository
-    audit: FakeAuditLog
+    # Typed as the protocols (like SqlUnitOfWork) so that the fake is a UnitOfWork for mypy.
+    organisations: OrganisationRepository
+    facilities: FacilityRepository
+    capacity: CapacityRepository
+    patients: PatientRepository
+    requests: TreatmentRequestRepository
+    screenings: ScreeningMissionRepository
+    agreements: AgreementRepository
+    plans: ApprovedPlanRepository
+    audit: AuditLog
 
     def __init__(self, database: FakeDatabase | None = None) -> None:
         self.database = database or FakeDatabase()
         self.committed = False
-        self._begin()
+        self._open = False
+        self._close()
+
+    def _close(self) -> None:
+        """Repositories refuse use outside `with`, as the SQL unit of work does."""
+        closed: Any = _ClosedRepository()
+        self.organisations = self.facilities = self.capacity = self.patients = closed
+        self.requests = self.screenings = self.agreements = self.audit = closed
+        self.plans = closed
 
     def _begin(self) -> None:
         state = copy.deepcopy(self.database.state)
@@ -346,9 +382,13 @@ class FakeUnitOfWork:
         self.requests = FakeTreatmentRequestRepository(state.requests)
         self.screenings = FakeScreeningMissionRepository(state.screenings)
         self.agreements = FakeAgreementRepository(state.agreements)
+        self.plans = FakeApprovedPlanRepository(state.plans)
         self.audit = FakeAuditLog(state.audit)
 
     def __enter__(self) -> Self:
+        if self._open:
+            raise RuntimeError("the unit of work is already open; nested `with` is not supported")
+        self._open = True
         self.committed = False
         self._begin()
         return self
@@ -359,15 +399,28 @@ class FakeUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.rollback()
+        self._open = False
+        self._close()
 
     def commit(self) -> None:
+        """Publish everything written since `with` (or the last commit); the block may go on."""
+        if not self._open:
+            raise RuntimeError("the unit of work is not open: use it as `with uow: ...`")
         self.database.state = copy.deepcopy(self._state)
         self.database.commits += 1
         self.committed = True
 
     def rollback(self) -> None:
-        self._begin()
+        """Drop everything written since the last commit."""
+        if self._open:
+            self._begin()
+
+
+class _ClosedRepository:
+    """Stands in for every repository while the unit of work is not open."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("the unit of work is not open: use it as `with uow: ...`")
 
 
 def make_fake_uow() -> FakeUnitOfWork:

@@ -1,4 +1,4 @@
-"""`medevac plan build`: the registry's selected and referred patients as a problem file."""
+"""`medevac plan build / approve / approved`: the regulating engine on the registry."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from medevac.cli.context import UserError, age_text, console, stale_after, unit_of_work
+from medevac.cli.context import (
+    UserError,
+    actor,
+    age_text,
+    console,
+    stale_after,
+    unit_of_work,
+    when,
+)
 from medevac.cli.plan_commands import plan_app
+from medevac.planning import PlanFormatError, load_plan
 from medevac.services.auditing import utc_now
-from medevac.services.regulating import build_problem
+from medevac.services.regulating import approve_plan, build_problem, live_plans
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +31,16 @@ def register(app: typer.Typer) -> None:
 def manifest_path(problem_file: Path) -> Path:
     """Where the manifest of a problem file lives: beside it, `NAME.registry.json`."""
     return problem_file.with_name(f"{problem_file.stem}.registry.json")
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: cannot be read as JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return data
 
 
 def _settings(path: Path | None) -> dict[str, Any]:
@@ -83,3 +102,62 @@ def build(
             f"{age_text(report.age(now))}[/]"
         )
     console.print(f"next: medevac plan solve {out} --out plan.json")
+
+
+@plan_app.command("approve")
+def approve(
+    plan_file: Path = typer.Argument(..., help="Plan JSON written by `plan solve`."),
+    problem_file: Path = typer.Option(
+        ..., "--problem", help="The problem JSON written by `plan build` (its manifest beside it)."
+    ),
+    by: str = typer.Option(None, "--actor", help="Who approves (audit trail)."),
+) -> None:
+    """Store a plan and refer its selected patients, in one transaction.
+
+    Refused when the plan does not pass the checker against its problem, or when the registry
+    changed since `plan build` (every change is listed).
+    """
+    manifest_file = manifest_path(problem_file)
+    if not manifest_file.exists():
+        raise UserError(
+            f"{manifest_file} is missing: approve only problems written by `medevac plan build`"
+        )
+    try:
+        plan = load_plan(plan_file)
+    except PlanFormatError as error:
+        raise UserError(f"{plan_file}: {error}") from error
+    approved = approve_plan(
+        unit_of_work(),
+        problem=_json_object(problem_file),
+        manifest=_json_object(manifest_file),
+        plan=plan,
+        actor=actor(by),
+    )
+    console.print(
+        f"approved {approved.id}: {len(approved.admissions)} admissions planned "
+        f"({approved.solver_status}, objective {approved.objective:.3f})"
+    )
+
+
+@plan_app.command("approved")
+def approved_plans(
+    details: bool = typer.Option(False, help="List every planned admission."),
+) -> None:
+    """The live approved plan(s) and their planned admissions."""
+    plans = live_plans(unit_of_work())
+    if not plans:
+        console.print("no approved plan is live")
+    for plan in plans:
+        open_ids = plan.open_patient_ids()
+        console.print(
+            f"[bold]{plan.id}[/] approved {when(plan.approved_at)} by {plan.approved_by}: "
+            f"{len(open_ids)} of {len(plan.admissions)} admissions open, {plan.solver_status}, "
+            f"objective {plan.objective:.3f}"
+        )
+        if details:
+            table = Table("patient", "facility", "admission", "withdrawn")
+            for a in plan.admissions:
+                table.add_row(
+                    a.patient_id, a.facility_id, a.admission_date.isoformat(), a.withdrawn_reason
+                )
+            console.print(table)

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 
 def import_records(
-    kind: RecordKind = typer.Argument(..., help="organisations, facilities, capacity or patients"),
+    kind: RecordKind = typer.Argument(..., help="What the file holds."),
     file: Path = typer.Argument(..., help=FILE_HELP),
     by: str | None = typer.Option(None, "--actor", help="Name recorded in the audit trail."),
 ) -> None:
@@ -56,7 +56,7 @@ def import_records(
 
 
 def export_records(
-    kind: RecordKind = typer.Argument(..., help="organisations, facilities, capacity or patients"),
+    kind: RecordKind = typer.Argument(..., help="What the file holds."),
     file: Path = typer.Argument(..., help=FILE_HELP),
 ) -> None:
     """Export every record of a kind to a CSV or JSON file that `import` reads back."""
@@ -68,7 +68,8 @@ def export_records(
     except OSError as error:
         err_console.print(f"[bold red]Export failed:[/] cannot write {file}: {error.strerror}")
         raise typer.Exit(1) from None
-    out.print(f"Exported {written} {kind.value} to {file}.")
+    noun = "capacity reports" if kind is RecordKind.CAPACITY else kind.value
+    out.print(f"Exported {written} {noun} to {file}.")
 
 
 @contextmanager

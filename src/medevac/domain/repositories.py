@@ -25,6 +25,7 @@ from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
+from medevac.domain.plans import ApprovedPlan
 from medevac.domain.requests import RequestStatus, TreatmentRequest
 from medevac.domain.screening import ScreeningMission
 from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
@@ -116,6 +117,17 @@ class AgreementRepository(Protocol):
     def list(self, *, organisation_id: str | None = None) -> list[Agreement]: ...
 
 
+class ApprovedPlanRepository(Protocol):
+    """Approved regulating plans with their planned admissions."""
+
+    def get(self, id: str) -> ApprovedPlan: ...
+    def find(self, id: str) -> ApprovedPlan | None: ...
+    def add(self, plan: ApprovedPlan) -> None: ...
+    def update(self, plan: ApprovedPlan) -> None: ...
+    def live(self) -> list[ApprovedPlan]: ...
+    def live_for_patient(self, patient_id: str) -> list[ApprovedPlan]: ...
+
+
 class AuditLog(Protocol):
     def add(self, record: AuditRecord) -> None: ...
     def add_many(self, records: Sequence[AuditRecord]) -> None: ...
@@ -138,6 +150,7 @@ class UnitOfWork(Protocol):
     requests: TreatmentRequestRepository
     screenings: ScreeningMissionRepository
     agreements: AgreementRepository
+    plans: ApprovedPlanRepository
     audit: AuditLog
 
     def __enter__(self) -> Self: ...

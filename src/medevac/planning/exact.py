@@ -47,7 +47,7 @@ from medevac.planning.problem import Problem
 KEEP_BONUS = 1e-5
 PRICING_TOLERANCE = 1e-6
 OPTIMAL_GAP = 1e-7
-MAX_COLUMNS_ADDED_PER_UNIT = 12
+MAX_COLUMNS_ADDED_PER_UNIT = 4
 MIP_COLUMNS_PER_UNIT = 6
 
 
@@ -425,12 +425,15 @@ def _price(
     return result
 
 
-def _seed_columns(units: _Units, columns: _Columns, horizon: int, n_nearest: int) -> None:
-    """Start from the cheapest few facilities of each unit, every admission day."""
+def _seed_columns(
+    units: _Units, columns: _Columns, horizon: int, n_nearest: int, n_days: int
+) -> None:
+    """Start from the cheapest few facilities of each unit, on its first few admission days."""
     for u in range(len(units)):
         k = min(n_nearest, len(units.eligible[u]))
         local = np.argsort(units.static[u], kind="stable")[:k]
-        days = np.arange(horizon)
+        earliest = int(np.argmax(np.isfinite(units.day_cost[u])))
+        days = np.arange(earliest, min(horizon, earliest + n_days))
         fi, di = np.meshgrid(local, days, indexing="ij")
         ok = np.isfinite(units.day_cost[u][di])
         columns.add(units, u, fi[ok], di[ok])
@@ -481,7 +484,8 @@ def solve_exact(
     time_limit: float = 60.0,
     progress: ProgressCallback | None = None,
     *,
-    seed_facilities: int = 3,
+    seed_facilities: int = 2,
+    seed_days: int = 3,
 ) -> Plan:
     """Solve to proven optimality, or return the best plan with an honest bound at the limit."""
     started = time.perf_counter()
@@ -506,7 +510,7 @@ def solve_exact(
         )  # fmt: skip
 
     columns = _Columns()
-    _seed_columns(units, columns, horizon, seed_facilities)
+    _seed_columns(units, columns, horizon, seed_facilities, seed_days)
     _seed_from_plan(problem, units, columns, greedy_placed)
     master = _Master(view, units, gs)
     master.add(*columns.pending())

@@ -65,8 +65,8 @@ def apply_move(
 ) -> StatusChange:
     """Move a patient read in this unit of work and write it, with its side effects and audit.
 
-    Death and cancellation (and a withdrawn referral) take the patient off every live request;
-    a request left with no patients closes itself.
+    Death and cancellation (and a withdrawn referral) take the patient off every live request
+    and every live plan; a request left with no patients closes itself.
     """
     before = snapshot(patient)
     previous = patient.status
@@ -87,6 +87,21 @@ def apply_move(
         why = f"patient {target}: {reason}" if reason else f"patient {target}"
         for request in uow.requests.live_for_patient(patient.id):
             withdraw_from_request(uow, request, patient.id, reason=why, actor=actor, at=at)
+        for plan in uow.plans.live_for_patient(patient.id):
+            plan_before = snapshot(plan)
+            plan.withdraw_patient(patient.id, why)
+            uow.plans.update(plan)
+            audit(
+                uow,
+                actor=actor,
+                entity_type="approved_plan",
+                entity_id=plan.id,
+                action="withdraw_patient",
+                before=plan_before,
+                after=plan,
+                reason=why,
+                at=at,
+            )
     return change
 
 

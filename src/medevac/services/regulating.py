@@ -7,18 +7,24 @@ can refuse when the registry changed in between and say what changed.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from medevac.domain.agreements import Agreement
+from medevac.domain.audit import snapshot
+from medevac.domain.errors import DomainError, InvalidValue
 from medevac.domain.facilities import CapacityReport, Facility
-from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import Patient
+from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence
-from medevac.planning import parse_problem
+from medevac.planning import Plan, check_plan, parse_problem
+from medevac.services.auditing import audit, utc_now
+from medevac.services.patients import apply_move
 
 #: Patients the engine places: selected by screening, or referred to a partner.
 PLANNED_STATUSES = (PatientStatus.SELECTED, PatientStatus.REFERRED)
@@ -129,6 +135,9 @@ def build_problem(
         reports = uow.capacity.latest()
         facilities = {f.id: f for f in uow.facilities.list()}
         agreements = uow.agreements.list()
+        planned = {
+            a.patient_id: a for plan in uow.plans.live() for a in plan.admissions if a.is_open
+        }
 
     skipped: list[Skipped] = []
     by_facility: dict[str, list[CapacityReport]] = defaultdict(list)
@@ -164,15 +173,24 @@ def build_problem(
 
     patient_entries = []
     versions: dict[str, int] = {}
+    left_out: dict[str, int] = {}
+    in_problem = {entry["id"] for entry in facility_entries}
     for patient in sorted(patients, key=lambda p: p.id):
         origin = facilities.get(patient.location_id or "")
+        reason = ""
         if origin is None:
-            skipped.append(Skipped("patient", patient.id, "current location unknown"))
+            reason = "current location unknown"
+        elif not patient.fit_to_transport:
+            reason = "not fit to transport"
+        if reason or origin is None:
+            skipped.append(Skipped("patient", patient.id, reason))
+            left_out[patient.id] = patient.version
             continue
-        if not patient.fit_to_transport:
-            skipped.append(Skipped("patient", patient.id, "not fit to transport"))
-            continue
-        patient_entries.append(_patient_entry(patient, origin))
+        entry = _patient_entry(patient, origin)
+        current = _current(planned.get(patient.id), now.date(), horizon_days, in_problem)
+        if current is not None:
+            entry["current"] = current
+        patient_entries.append(entry)
         versions[patient.id] = patient.version
 
     problem: dict[str, Any] = {
@@ -186,8 +204,158 @@ def build_problem(
     manifest = {
         "built_at": now.isoformat(),
         "patients": versions,
-        "capacity": {
-            f"{r.facility_id}/{r.specialty.value}": r.reported_at.isoformat() for r in reports
-        },
+        "left_out": left_out,
+        "capacity": _capacity_stamps(reports),
     }
     return BuiltProblem(problem, manifest, skipped, stale)
+
+
+def _capacity_stamps(reports: list[CapacityReport]) -> dict[str, str]:
+    return {f"{r.facility_id}/{r.specialty.value}": r.reported_at.isoformat() for r in reports}
+
+
+def _current(
+    admission: PlannedAdmission | None, today: date, horizon_days: int, facilities: set[str]
+) -> dict[str, Any] | None:
+    """An approved admission as the problem's `current`, when it falls inside the horizon."""
+    if admission is None or admission.facility_id not in facilities:
+        return None
+    day = (admission.admission_date - today).days
+    if not 0 <= day < horizon_days:
+        return None
+    return {"facility": admission.facility_id, "day": day}
+
+
+class RegistryChanged(DomainError):
+    """The registry changed since the problem behind a plan was built."""
+
+    def __init__(self, changes: list[str]) -> None:
+        shown = "; ".join(changes[:20]) + (
+            f"; and {len(changes) - 20} more" if len(changes) > 20 else ""
+        )
+        super().__init__(
+            f"the registry changed since the plan was built ({len(changes)} change(s)): {shown}; "
+            "run `medevac plan build` and solve again"
+        )
+        self.changes = changes
+
+
+def registry_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
+    """What differs between the registry now and the manifest of a problem (read in `uow`)."""
+    changes: list[str] = []
+    known: dict[str, int] = {**manifest.get("left_out", {}), **manifest["patients"]}
+    stored = uow.patients.get_many(list(known))
+    for patient_id, version in sorted(known.items()):
+        patient = stored.get(patient_id)
+        if patient is None:
+            changes.append(f"patient {patient_id} no longer exists")
+        elif patient.version != version:
+            changes.append(
+                f"patient {patient_id} changed (now {patient.status}, version {patient.version}; "
+                f"the plan saw version {version})"
+            )
+    for status in PLANNED_STATUSES:
+        for patient in uow.patients.list(status=status):
+            if patient.id not in known:
+                changes.append(f"patient {patient.id} became {status} after the plan was built")
+    then: dict[str, str] = manifest["capacity"]
+    now = _capacity_stamps(uow.capacity.latest())
+    for key in sorted(then.keys() | now.keys()):
+        if key not in now:
+            changes.append(f"capacity report {key} is gone")
+        elif key not in then:
+            changes.append(f"capacity of {key} was first reported at {now[key]}")
+        elif now[key] != then[key]:
+            changes.append(f"capacity of {key} was reported again at {now[key]}")
+    return changes
+
+
+def approve_plan(
+    uow: UnitOfWork,
+    *,
+    problem: dict[str, Any],
+    manifest: dict[str, Any],
+    plan: Plan,
+    actor: str,
+    plan_id: str | None = None,
+) -> ApprovedPlan:
+    """Store a plan and refer its patients, in one transaction.
+
+    Refused when the plan does not pass the independent checker against its problem, or when
+    the registry changed since the problem was built. Selected patients with an assignment
+    become referred; earlier live plans are superseded.
+    """
+    checked_problem = parse_problem(problem)
+    report = check_plan(checked_problem, plan)
+    if not report.feasible:
+        raise InvalidValue(
+            "plan", "it does not fit its problem: " + "; ".join(report.violations[:10])
+        )
+    try:
+        built_at = datetime.fromisoformat(manifest["built_at"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidValue("manifest", "has no valid 'built_at' time") from error
+    now = utc_now()
+    with uow:
+        changes = registry_changes(uow, manifest)
+        if changes:
+            raise RegistryChanged(changes)
+        approved = ApprovedPlan(
+            id=plan_id or f"PLAN-{uuid.uuid4().hex[:8].upper()}",
+            approved_at=now,
+            approved_by=actor,
+            built_at=built_at,
+            objective=plan.objective,
+            solver=plan.solver,
+            solver_status=plan.status.value,
+            admissions=[
+                PlannedAdmission(a.patient, a.facility, built_at.date() + timedelta(days=a.day))
+                for a in sorted(plan.assignments, key=lambda a: a.patient)
+            ],
+        )
+        for earlier in uow.plans.live():
+            before = snapshot(earlier)
+            earlier.supersede()
+            uow.plans.update(earlier)
+            audit(
+                uow,
+                actor=actor,
+                entity_type="approved_plan",
+                entity_id=earlier.id,
+                action="supersede",
+                before=before,
+                after=earlier,
+                reason=f"superseded by {approved.id}",
+                at=now,
+            )
+        uow.plans.add(approved)
+        audit(
+            uow,
+            actor=actor,
+            entity_type="approved_plan",
+            entity_id=approved.id,
+            action="approve",
+            before=None,
+            after=approved,
+            at=now,
+        )
+        for admission in approved.admissions:
+            patient = uow.patients.get(admission.patient_id)
+            if patient.status is PatientStatus.SELECTED:
+                apply_move(
+                    uow,
+                    patient,
+                    PatientStatus.REFERRED,
+                    actor=actor,
+                    reason=f"regulated to {admission.facility_id} for admission on "
+                    f"{admission.admission_date} by plan {approved.id}",
+                    role=ActorRole.COORDINATOR,
+                    at=now,
+                )
+        uow.commit()
+    return approved
+
+
+def live_plans(uow: UnitOfWork) -> list[ApprovedPlan]:
+    with uow:
+        return uow.plans.live()

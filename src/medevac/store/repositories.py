@@ -43,6 +43,7 @@ from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Condition, Identity, Patient, StatusChange
+from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanStatus
 from medevac.domain.requests import (
     LIVE_REQUEST_STATUSES,
     PatientDecision,
@@ -1064,6 +1065,105 @@ class SqlAgreementRepository(_VersionedRepository[Agreement]):
                     a.c.receiving_organisation_id == organisation_id,
                 )
             )
+        return self._query(statement)
+
+
+# -- approved plans -----------------------------------------------------------------------------
+
+
+class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
+    """Approved regulating plans with their planned admissions (rewritten on update)."""
+
+    kind = "approved plan"
+    table = t.approved_plans
+
+    def _to_row(self, entity: ApprovedPlan) -> dict[str, Any]:
+        return {
+            "id": entity.id,
+            "approved_at": entity.approved_at,
+            "approved_by": entity.approved_by,
+            "built_at": entity.built_at,
+            "objective": entity.objective,
+            "solver": entity.solver,
+            "solver_status": entity.solver_status,
+            "status": entity.status.value,
+        }
+
+    def _from_rows(self, rows: Sequence[Row[Any]]) -> list[ApprovedPlan]:
+        if not rows:
+            return []
+        admissions: dict[str, list[PlannedAdmission]] = defaultdict(list)
+        connection = self._connection()
+        pa = t.planned_admissions
+        for chunk in id_batches(connection, [row.id for row in rows]):
+            for line in connection.execute(
+                select(pa).where(among(connection, pa.c.plan_id, chunk)).order_by(pa.c.position)
+            ):
+                admissions[line.plan_id].append(
+                    PlannedAdmission(
+                        patient_id=line.patient_id,
+                        facility_id=line.facility_id,
+                        admission_date=line.admission_date,
+                        withdrawn_reason=line.withdrawn_reason,
+                    )
+                )
+        return [
+            ApprovedPlan(
+                id=row.id,
+                approved_at=row.approved_at,
+                approved_by=row.approved_by,
+                built_at=row.built_at,
+                objective=row.objective,
+                solver=row.solver,
+                solver_status=row.solver_status,
+                admissions=admissions[row.id],
+                status=PlanStatus(row.status),
+                version=row.version,
+            )
+            for row in rows
+        ]
+
+    def _write_children(self, entities: Sequence[ApprovedPlan], *, replace: bool) -> None:
+        connection = self._connection()
+        pa = t.planned_admissions
+        if replace:
+            connection.execute(delete(pa).where(pa.c.plan_id.in_([p.id for p in entities])))
+        rows = [
+            {
+                "plan_id": plan.id,
+                "patient_id": admission.patient_id,
+                "position": position,
+                "facility_id": admission.facility_id,
+                "admission_date": admission.admission_date,
+                "withdrawn_reason": admission.withdrawn_reason,
+            }
+            for plan in entities
+            for position, admission in enumerate(plan.admissions)
+        ]
+        if rows:
+            insert_rows(connection, pa, rows)
+
+    def live(self) -> list[ApprovedPlan]:
+        """Live plans, oldest approval first."""
+        p = self.table
+        statement = (
+            self._select()
+            .where(p.c.status == PlanStatus.LIVE.value)
+            .order_by(p.c.approved_at, p.c.id)
+        )
+        return self._query(statement)
+
+    def live_for_patient(self, patient_id: str) -> list[ApprovedPlan]:
+        """Live plans in which the patient still has an open admission."""
+        pa, p = t.planned_admissions, self.table
+        holding = select(pa.c.plan_id).where(
+            pa.c.patient_id == patient_id, pa.c.withdrawn_reason == ""
+        )
+        statement = (
+            self._select()
+            .where(p.c.id.in_(holding), p.c.status == PlanStatus.LIVE.value)
+            .order_by(p.c.approved_at, p.c.id)
+        )
         return self._query(statement)
 
 

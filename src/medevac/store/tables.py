@@ -296,6 +296,33 @@ agreements = Table(
     Index(None, "receiving_organisation_id"),
 )
 
+approved_plans = Table(
+    "approved_plans",
+    metadata,
+    _id("id", primary_key=True),
+    Column("approved_at", UtcDateTime, nullable=False),
+    Column("approved_by", String(200), nullable=False),
+    Column("built_at", UtcDateTime, nullable=False),
+    Column("objective", Float, nullable=False),
+    Column("solver", String(200), nullable=False),
+    _code("solver_status"),
+    _code("status"),
+    _version(),
+    Index(None, "status"),
+)
+
+planned_admissions = Table(
+    "planned_admissions",
+    metadata,
+    _id("plan_id", ForeignKey("approved_plans.id", ondelete="CASCADE"), primary_key=True),
+    _id("patient_id", ForeignKey("patients.id"), primary_key=True),
+    Column("position", Integer, nullable=False),
+    _id("facility_id", ForeignKey("facilities.id"), nullable=False),
+    Column("admission_date", Date, nullable=False),
+    Column("withdrawn_reason", Text, nullable=False),
+    Index(None, "patient_id"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 
 from medevac.domain.repositories import (
     AgreementRepository,
+    ApprovedPlanRepository,
     AuditLog,
     CapacityRepository,
     FacilityRepository,
@@ -21,6 +22,7 @@ from medevac.domain.repositories import (
 from medevac.store.database import engine_for
 from medevac.store.repositories import (
     SqlAgreementRepository,
+    SqlApprovedPlanRepository,
     SqlAuditLog,
     SqlCapacityRepository,
     SqlFacilityRepository,
@@ -46,6 +48,7 @@ class SqlUnitOfWork:
     requests: TreatmentRequestRepository
     screenings: ScreeningMissionRepository
     agreements: AgreementRepository
+    plans: ApprovedPlanRepository
     audit: AuditLog
 
     def __init__(self, database: Engine | str) -> None:
@@ -79,6 +82,7 @@ class SqlUnitOfWork:
         self.requests = SqlTreatmentRequestRepository(self._connection)
         self.screenings = SqlScreeningMissionRepository(self._connection)
         self.agreements = SqlAgreementRepository(self._connection)
+        self.plans = SqlApprovedPlanRepository(self._connection)
         self.audit = SqlAuditLog(self._connection)
 
     def __exit__(

@@ -14,6 +14,7 @@ from medevac.domain.facilities import CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
+from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.screening import ScreeningOutcome
 from medevac.domain.vocabulary import FacilityKind, Mobility, Precedence, Specialty
 from tests.integration.store.builders import (
@@ -221,3 +222,33 @@ def test_datetimes_always_come_back_in_utc(registry: UowFactory) -> None:
     with registry() as uow:
         history = uow.patients.get("P-001").history
     assert {c.at.tzinfo for c in history} == {UTC}
+
+
+def test_approved_plan_with_open_and_withdrawn_admissions_reads_back_equal(
+    registry: UowFactory,
+) -> None:
+    with registry() as uow:
+        uow.patients.add_many([make_patient("P-001"), make_patient("P-002")])
+        plan = ApprovedPlan(
+            id="PLAN-1",
+            approved_at=T0,
+            approved_by="cell",
+            built_at=T0 - timedelta(hours=1),
+            objective=123.5,
+            solver="highs 1.14.0",
+            solver_status="optimal",
+            admissions=[
+                PlannedAdmission("P-001", "FAC-1", date(2026, 11, 21)),
+                PlannedAdmission("P-002", "FAC-1", date(2026, 11, 22), "patient died"),
+            ],
+        )
+        uow.plans.add(plan)
+        uow.commit()
+    with registry() as uow:
+        stored = uow.plans.get("PLAN-1")
+        holding_first = uow.plans.live_for_patient("P-001")
+        holding_second = uow.plans.live_for_patient("P-002")
+    assert stored == plan
+    assert stored.version == 1
+    assert [p.id for p in holding_first] == ["PLAN-1"]
+    assert holding_second == []

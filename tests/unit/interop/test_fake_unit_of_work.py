@@ -47,7 +47,18 @@ def test_add_sets_version_one_and_commit_publishes() -> None:
         uow.organisations.add(item)
         assert item.version == 1
         uow.commit()
-    assert database.unit_of_work().organisations.get("O1").version == 1
+    with database.unit_of_work() as uow:
+        assert uow.organisations.get("O1").version == 1
+
+
+def test_repositories_refuse_use_outside_the_with_block() -> None:
+    uow = FakeDatabase().unit_of_work()
+    with pytest.raises(RuntimeError, match="not open"):
+        uow.organisations.list()
+    with uow:
+        uow.organisations.list()
+    with pytest.raises(RuntimeError, match="not open"):
+        uow.commit()
 
 
 def test_leaving_without_commit_rolls_back() -> None:

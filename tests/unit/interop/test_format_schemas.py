@@ -15,12 +15,17 @@ from medevac.interop.rows import SPECS, patient_row, plain
 from medevac.interop.samples import sample_registry
 from medevac.interop.schemas import json_schema
 from medevac.interop.tables import write_records
+from medevac.services.imports import import_file
+from tests.fakes import FakeDatabase
 
 FORMATS = Path(__file__).resolve().parents[3] / "docs" / "formats"
 
 
 def published(kind: RecordKind) -> dict[str, Any]:
-    return json.loads((FORMATS / f"{kind.value}.schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(
+        (FORMATS / f"{kind.value}.schema.json").read_text(encoding="utf-8")
+    )
+    return schema
 
 
 @pytest.mark.parametrize("kind", list(RecordKind))
@@ -75,3 +80,20 @@ def test_fast_patient_row_equals_the_generic_conversion() -> None:
         patient.status = PatientStatus.SCREENING
         generic = {name: plain(value) for name, value in spec.values(patient).items()}
         assert patient_row(patient) == generic | {"status": "screening"}
+
+
+def test_csv_examples_of_the_format_pages_import_cleanly(tmp_path: Path) -> None:
+    database = FakeDatabase()
+    order = (
+        RecordKind.ORGANISATIONS,
+        RecordKind.FACILITIES,
+        RecordKind.CAPACITY,
+        RecordKind.PATIENTS,
+    )
+    for kind in order:
+        page = (FORMATS / f"{kind.value}.md").read_text(encoding="utf-8")
+        example = page.split("```csv\n", 1)[1].split("```", 1)[0]
+        path = tmp_path / f"{kind.value}.csv"
+        path.write_text(example, encoding="utf-8")
+        result = import_file(database.unit_of_work(), kind, path, actor="docs")
+        assert result.created == example.count("\n") - 1

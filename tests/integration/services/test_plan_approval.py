@@ -1,0 +1,155 @@
+"""Approving regulating plans against the registry (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from medevac.domain.errors import InvalidValue
+from medevac.domain.facilities import CapacityReport
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.plans import PlanStatus
+from medevac.domain.vocabulary import Specialty
+from medevac.planning import Assignment, parse_problem, solve_exact
+from medevac.services.auditing import utc_now
+from medevac.services.demo import REQUEST_ID, build_demo
+from medevac.services.patients import move_patient, patient_file
+from medevac.services.registry import report_capacity
+from medevac.services.regulating import (
+    BuiltProblem,
+    RegistryChanged,
+    approve_plan,
+    build_problem,
+)
+from medevac.services.requests import close_request
+from tests.integration.services.builders import UowFactory
+
+pytestmark = pytest.mark.storage
+
+
+def selected_demo(uow_factory: UowFactory) -> None:
+    """The demo with its request closed: the 24 patients are selected again."""
+    build_demo(uow_factory(), actor="demo")
+    close_request(uow_factory(), REQUEST_ID, reason="regulate centrally", actor="cell")
+
+
+def built(uow_factory: UowFactory) -> BuiltProblem:
+    return build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+
+
+def test_approval_stores_the_plan_and_refers_selected_patients(uow_factory: UowFactory) -> None:
+    selected_demo(uow_factory)
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    approved = approve_plan(
+        uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
+    )
+    assert len(approved.admissions) == 24
+    uow = uow_factory()
+    with uow:
+        stored = uow.plans.get(approved.id)
+        statuses = {p.status for p in uow.patients.get_many(stored.open_patient_ids()).values()}
+        trail = uow.audit.list(entity_type="approved_plan", entity_id=approved.id)
+    assert stored == approved
+    assert statuses == {PatientStatus.REFERRED}
+    assert [r.action for r in trail] == ["approve"]
+    first = stored.admissions[0]
+    history = patient_file(uow_factory(), first.patient_id).patient.history
+    assert f"regulated to {first.facility_id}" in history[-1].reason
+
+
+def test_a_changed_registry_refuses_approval_and_says_what_changed(
+    uow_factory: UowFactory,
+) -> None:
+    selected_demo(uow_factory)
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    move_patient(uow_factory(), "PT-0001", PatientStatus.DIED, actor="ward", reason="sepsis")
+    report_capacity(
+        uow_factory(),
+        CapacityReport("FAC-LODZ-MMA", Specialty.NEUROLOGY, 1, 8, 0, 0, utc_now()),
+        actor="academy",
+    )
+    with pytest.raises(RegistryChanged) as refused:
+        approve_plan(
+            uow_factory(),
+            problem=problem.problem,
+            manifest=problem.manifest,
+            plan=plan,
+            actor="cell",
+        )
+    changes = refused.value.changes
+    assert any(c.startswith("patient PT-0001 changed (now died") for c in changes)
+    assert any("capacity of FAC-LODZ-MMA/neurology was reported again" in c for c in changes)
+    uow = uow_factory()
+    with uow:
+        assert uow.plans.live() == []
+        other = next(p["id"] for p in problem.problem["patients"] if p["id"] != "PT-0001")
+        assert uow.patients.get(other).status is PatientStatus.SELECTED
+
+
+def test_a_plan_that_breaks_its_problem_is_refused(uow_factory: UowFactory) -> None:
+    selected_demo(uow_factory)
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    overfull = replace(
+        plan,
+        assignments=tuple(Assignment(a.patient, "FAC-LODZ-MMA", 0) for a in plan.assignments),
+    )
+    with pytest.raises(InvalidValue, match="does not fit its problem"):
+        approve_plan(
+            uow_factory(),
+            problem=problem.problem,
+            manifest=problem.manifest,
+            plan=overfull,
+            actor="cell",
+        )
+
+
+def test_death_takes_a_patient_out_of_the_live_plan(uow_factory: UowFactory) -> None:
+    selected_demo(uow_factory)
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    approved = approve_plan(
+        uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
+    )
+    patient_id = approved.admissions[0].patient_id
+    move_patient(uow_factory(), patient_id, PatientStatus.DIED, actor="ward", reason="sepsis")
+    uow = uow_factory()
+    with uow:
+        stored = uow.plans.get(approved.id)
+    assert patient_id not in stored.open_patient_ids()
+    assert len(stored.open_patient_ids()) == 23
+    admission = stored.admission_of(patient_id)
+    assert admission is not None
+    assert admission.withdrawn_reason == "patient died: sepsis"
+
+
+def test_replanning_keeps_approved_places_and_supersedes_the_old_plan(
+    uow_factory: UowFactory,
+) -> None:
+    selected_demo(uow_factory)
+    first_problem = built(uow_factory)
+    first = approve_plan(
+        uow_factory(),
+        problem=first_problem.problem,
+        manifest=first_problem.manifest,
+        plan=solve_exact(parse_problem(first_problem.problem), time_limit=30),
+        actor="cell",
+    )
+    again = built(uow_factory)
+    currents = [p.get("current") for p in again.problem["patients"]]
+    assert all(c is not None for c in currents)
+    replan = solve_exact(parse_problem(again.problem), time_limit=30)
+    kept = {(a.patient, a.facility) for a in replan.assignments}
+    assert kept == {(a.patient_id, a.facility_id) for a in first.admissions}
+    assert replan.breakdown.change == 0
+    second = approve_plan(
+        uow_factory(), problem=again.problem, manifest=again.manifest, plan=replan, actor="cell"
+    )
+    uow = uow_factory()
+    with uow:
+        assert [p.id for p in uow.plans.live()] == [second.id]
+        assert uow.plans.get(first.id).status is PlanStatus.SUPERSEDED
