@@ -140,9 +140,20 @@ def parse_problem(data: Any) -> Problem:
     root = r.obj(data, "", ("horizon_days", "precedences", "weights", "facilities", "patients"))
     if root is None:
         raise ProblemError(r.errors)
-    horizon = r.integer(root.get("horizon_days", 1), "horizon_days", 1, MAX_HORIZON_DAYS)
-    precedences = _parse_precedences(r, root.get("precedences", {}), horizon)
-    weights = _parse_weights(r, root.get("weights", {}))
+    horizon = (
+        r.integer(root["horizon_days"], "horizon_days", 1, MAX_HORIZON_DAYS)
+        if "horizon_days" in root
+        else 1
+    )
+    # a missing section is reported once (above), not again for each of its fields
+    precedences = (
+        _parse_precedences(r, root["precedences"], horizon) if "precedences" in root else {}
+    )
+    weights = (
+        _parse_weights(r, root["weights"])
+        if "weights" in root
+        else Weights(**dict.fromkeys(WEIGHT_KEYS, 0.0))
+    )
     facilities = _parse_facilities(r, root.get("facilities", []), horizon)
     offered = {s for f in facilities for s in f.beds}
     facility_ids = {f.id for f in facilities}

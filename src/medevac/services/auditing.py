@@ -16,26 +16,29 @@ def utc_now() -> datetime:
 
 def audit(
     uow: UnitOfWork,
+    entity_type: str,
+    after: Any,
+    action: str,
     *,
     actor: str,
-    entity_type: str,
-    entity_id: str,
-    action: str,
-    before: dict[str, Any] | None,
-    after: object | None,
+    before: dict[str, Any] | None = None,
     reason: str = "",
     at: datetime | None = None,
+    entity_id: str | None = None,
 ) -> None:
-    """Append one audit record; `after` is the entity as written (None for a deletion)."""
+    """Append one audit record of `after`, the entity as written (its `id` names it).
+
+    `before` is the snapshot taken before the change (None when the entity is new).
+    """
     uow.audit.add(
         AuditRecord(
             actor=actor,
             at=at or utc_now(),
             entity_type=entity_type,
-            entity_id=entity_id,
+            entity_id=entity_id if entity_id is not None else after.id,
             action=action,
             before=before,
-            after=snapshot(after) if after is not None else None,
+            after=snapshot(after),
             reason=reason,
         )
     )

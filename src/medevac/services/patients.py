@@ -40,16 +40,7 @@ def register_patient(uow: UnitOfWork, patient: Patient, *, actor: str) -> None:
         now = utc_now()
         patient.history.append(StatusChange(None, PatientStatus.REPORTED, actor, now, "registered"))
         uow.patients.add(patient)
-        audit(
-            uow,
-            actor=actor,
-            entity_type="patient",
-            entity_id=patient.id,
-            action="create",
-            before=None,
-            after=patient,
-            at=now,
-        )
+        audit(uow, "patient", patient, "create", actor=actor, at=now)
         uow.commit()
 
 
@@ -74,12 +65,11 @@ def apply_move(
     uow.patients.update(patient)
     audit(
         uow,
+        "patient",
+        patient,
+        f"move:{previous}->{target}",
         actor=actor,
-        entity_type="patient",
-        entity_id=patient.id,
-        action=f"move:{previous}->{target}",
         before=before,
-        after=patient,
         reason=reason,
         at=at,
     )
@@ -93,12 +83,11 @@ def apply_move(
             uow.plans.update(plan)
             audit(
                 uow,
+                "approved_plan",
+                plan,
+                "withdraw_patient",
                 actor=actor,
-                entity_type="approved_plan",
-                entity_id=plan.id,
-                action="withdraw_patient",
                 before=plan_before,
-                after=plan,
                 reason=why,
                 at=at,
             )
@@ -120,12 +109,11 @@ def withdraw_from_request(
     uow.requests.update(request)
     audit(
         uow,
+        "treatment_request",
+        request,
+        "close" if closed else "withdraw_patient",
         actor=actor,
-        entity_type="treatment_request",
-        entity_id=request.id,
-        action="close" if closed else "withdraw_patient",
         before=before,
-        after=request,
         reason=reason,
         at=at,
     )

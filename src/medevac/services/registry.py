@@ -19,15 +19,7 @@ def register_organisation(uow: UnitOfWork, organisation: Organisation, *, actor:
         if uow.organisations.find(organisation.id) is not None:
             raise InvalidValue("id", f"organisation {organisation.id!r} already exists")
         uow.organisations.add(organisation)
-        audit(
-            uow,
-            actor=actor,
-            entity_type="organisation",
-            entity_id=organisation.id,
-            action="create",
-            before=None,
-            after=organisation,
-        )
+        audit(uow, "organisation", organisation, "create", actor=actor)
         uow.commit()
 
 
@@ -39,15 +31,7 @@ def register_facility(uow: UnitOfWork, facility: Facility, *, actor: str) -> Non
         if uow.organisations.find(facility.operator_id) is None:
             raise NotFound("organisation", facility.operator_id)
         uow.facilities.add(facility)
-        audit(
-            uow,
-            actor=actor,
-            entity_type="facility",
-            entity_id=facility.id,
-            action="create",
-            before=None,
-            after=facility,
-        )
+        audit(uow, "facility", facility, "create", actor=actor)
         uow.commit()
 
 
@@ -60,15 +44,7 @@ def register_agreement(uow: UnitOfWork, agreement: Agreement, *, actor: str) -> 
             if uow.organisations.find(org) is None:
                 raise NotFound("organisation", org)
         uow.agreements.add(agreement)
-        audit(
-            uow,
-            actor=actor,
-            entity_type="agreement",
-            entity_id=agreement.id,
-            action="create",
-            before=None,
-            after=agreement,
-        )
+        audit(uow, "agreement", agreement, "create", actor=actor)
         uow.commit()
 
 
@@ -87,13 +63,12 @@ def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> N
         uow.capacity.add(report)
         audit(
             uow,
+            "capacity_report",
+            report,
+            "report",
             actor=actor,
-            entity_type="capacity_report",
-            entity_id=f"{report.facility_id}/{report.specialty}",
-            action="report",
-            before=None,
-            after=report,
             at=report.reported_at,
+            entity_id=f"{report.facility_id}/{report.specialty}",
         )
         uow.commit()
 

@@ -319,26 +319,16 @@ def approve_plan(
             uow.plans.update(earlier)
             audit(
                 uow,
+                "approved_plan",
+                earlier,
+                "supersede",
                 actor=actor,
-                entity_type="approved_plan",
-                entity_id=earlier.id,
-                action="supersede",
                 before=before,
-                after=earlier,
                 reason=f"superseded by {approved.id}",
                 at=now,
             )
         uow.plans.add(approved)
-        audit(
-            uow,
-            actor=actor,
-            entity_type="approved_plan",
-            entity_id=approved.id,
-            action="approve",
-            before=None,
-            after=approved,
-            at=now,
-        )
+        audit(uow, "approved_plan", approved, "approve", actor=actor, at=now)
         for admission in approved.admissions:
             patient = uow.patients.get(admission.patient_id)
             if patient.status is PatientStatus.SELECTED:

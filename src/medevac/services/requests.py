@@ -61,15 +61,7 @@ def create_request(
         for specialty, count in (places or {}).items():
             request.ask_for_places(specialty, count)
         uow.requests.add(request)
-        audit(
-            uow,
-            actor=actor,
-            entity_type="treatment_request",
-            entity_id=request.id,
-            action="create",
-            before=None,
-            after=request,
-        )
+        audit(uow, "treatment_request", request, "create", actor=actor)
         uow.commit()
     return request
 
@@ -98,16 +90,7 @@ def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> Treatment
                 at=now,
             )
         uow.requests.update(request)
-        audit(
-            uow,
-            actor=actor,
-            entity_type="treatment_request",
-            entity_id=request.id,
-            action="submit",
-            before=before,
-            after=request,
-            at=now,
-        )
+        audit(uow, "treatment_request", request, "submit", actor=actor, before=before, at=now)
         uow.commit()
     return request
 
@@ -147,12 +130,11 @@ def respond_to_request(
         uow.requests.update(request)
         audit(
             uow,
+            "treatment_request",
+            request,
+            f"respond:{outcome}",
             actor=actor,
-            entity_type="treatment_request",
-            entity_id=request.id,
-            action=f"respond:{outcome}",
             before=before,
-            after=request,
             at=now,
         )
         uow.commit()
@@ -174,12 +156,11 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
         uow.requests.update(request)
         audit(
             uow,
+            "treatment_request",
+            request,
+            "close",
             actor=actor,
-            entity_type="treatment_request",
-            entity_id=request.id,
-            action="close",
             before=before,
-            after=request,
             reason=reason,
             at=now,
         )

@@ -52,15 +52,7 @@ def create_mission(
         if uow.screenings.find(mission.id) is not None:
             raise InvalidValue("id", f"screening mission {mission.id!r} already exists")
         uow.screenings.add(mission)
-        audit(
-            uow,
-            actor=actor,
-            entity_type="screening_mission",
-            entity_id=mission.id,
-            action="create",
-            before=None,
-            after=mission,
-        )
+        audit(uow, "screening_mission", mission, "create", actor=actor)
         uow.commit()
     return mission
 
@@ -93,14 +85,7 @@ def add_candidates(
             )
         uow.screenings.update(mission)
         audit(
-            uow,
-            actor=actor,
-            entity_type="screening_mission",
-            entity_id=mission.id,
-            action="add_candidates",
-            before=before,
-            after=mission,
-            at=now,
+            uow, "screening_mission", mission, "add_candidates", actor=actor, before=before, at=now
         )
         uow.commit()
     return mission
@@ -141,12 +126,11 @@ def record_decision(
         uow.screenings.update(mission)
         audit(
             uow,
+            "screening_mission",
+            mission,
+            f"decide:{patient_id}:{outcome}",
             actor=who,
-            entity_type="screening_mission",
-            entity_id=mission.id,
-            action=f"decide:{patient_id}:{outcome}",
             before=before,
-            after=mission,
             reason=criteria_notes,
             at=decision.decided_at,
         )

@@ -174,3 +174,14 @@ def test_exact_engine_returns_a_feasible_plan_with_an_honest_bound_when_stopped_
     assert plan.bound <= plan.objective
     optimum = solve(problem, Engine.MIP).objective
     assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_problems_without_patients_or_facilities_give_empty_optimal_plans(engine: Engine) -> None:
+    no_patients = parse_problem(problem_dict([facility("F1", 50.0, 30.0)], []))
+    plan = checked(no_patients, solve(no_patients, engine))
+    assert (plan.objective, plan.assignments, plan.unplaced) == (0.0, (), ())
+    no_facilities = parse_problem(problem_dict([], [patient("A")]))
+    plan = checked(no_facilities, solve(no_facilities, engine))
+    assert plan.objective == 1000
+    assert plan.unplaced[0].code is UnplacedReason.SPECIALTY_NOT_OFFERED
