@@ -7,15 +7,16 @@ Outline (see docs/planning.md for the reasoning):
    with an integer count; group members and re-planned patients are units of one.
 2. A column is (unit, facility, admission day). Beds are modelled per (facility, specialty) as a
    flow over days (occupancy = previous occupancy + admissions - discharges, bounded by the free
-   beds), so a column has at most four non-zeros whatever its length of stay.
-3. Column generation on the LP relaxation starts from the few cheapest facilities per unit and
-   prices every eligible (facility, day) of every unit with the bed and admission-limit duals.
+   beds), so a column has at most five non-zeros whatever its length of stay.
+3. Column generation on the LP relaxation starts from the first days at the two cheapest
+   facilities per unit (plus the greedy plan) and prices every eligible (facility, day) of every
+   unit with the bed and admission-limit duals.
 4. The duals give a Lagrangian lower bound over the *full* arc set (beds and admission limits
    relaxed); it is valid for any multipliers, so the bound is honest even if pricing stopped early.
-5. HiGHS solves the MIP on the generated columns, warm-started from the greedy plan (whose
-   columns are always included). Every column left out costs at least its Lagrangian margin
-   more; if no left-out column has a margin below the incumbent's gap to the bound, the restricted
-   optimum is the global one. Otherwise those columns are added and the MIP is solved again.
+5. The LP is rounded and repaired into a plan; HiGHS then solves the MIP on a core of columns.
+   Every column left out costs at least its Lagrangian margin more than the bound; if none has a
+   margin below the incumbent's gap, the restricted optimum is the global one. Otherwise those
+   columns are added and the MIP is solved again. The best of greedy, rounding and MIP is kept.
 """
 
 from __future__ import annotations
@@ -216,6 +217,7 @@ class _Master:
         self.x = np.zeros(0, dtype=np.int64)
         self.cost = np.zeros(0)
         self.highs: highspy.Highs | None = None
+        self.integer = False
 
     def _add_groups(self, model: LinearModel, gs: float, n_fac: int) -> None:
         units = self.units
@@ -300,13 +302,13 @@ class _Master:
         self.x = np.concatenate([self.x, x])
         self.cost = np.concatenate([self.cost, cost])
 
-    integer = False
-
     def start(self, time_limit: float) -> highspy.Highs:
+        """Hand the model built so far to HiGHS; later columns go straight to that instance."""
         self.highs = self.model.to_highs(integer=False, time_limit=time_limit)
         return self.highs
 
     def make_integer(self) -> None:
+        """Declare x and y integer (after the LP phase)."""
         self.integer = True
         self._set_integer(np.concatenate([self.x, self.y_cols]))
 
@@ -565,6 +567,11 @@ def solve_exact(
     lp_values = np.zeros(len(master.x))
     if last_lp is not None:
         lp_values[: len(last_lp)] = last_lp
+    if last_lp is None:  # no LP solved in time: the MIP would start from nothing
+        return assemble_plan(
+            problem, view, best_placed, status=status, bound=final_bound,
+            solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
+        )  # fmt: skip
     dropped = _columns_left_out_of_mip(view, units, columns, master, rho, mu, pricing, lp_values)
     say(f"MIP on {len(master.x) - len(dropped)} of {len(master.x)} columns")
     for attempt in range(4):
@@ -590,6 +597,13 @@ def solve_exact(
         # using a left-out column costs at least the Lagrangian plus that column's margin.
         restricted_bound = mip.dual_bound + hopeless_cost
         lagrangian = pricing.lagrangian + hopeless_cost
+        if restricted_bound <= bound:
+            # the margins could only tighten min(restricted_bound, ...): nothing to gain
+            final_bound = bound
+            if relative_gap(best_objective, bound) <= OPTIMAL_GAP:
+                status = PlanStatus.OPTIMAL
+            say(f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {bound:.6g}")
+            break
         check = _price(
             view, units, rho, mu, gs,
             margin_limit=best_objective - lagrangian, slack=pricing.slack,

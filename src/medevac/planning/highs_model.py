@@ -110,11 +110,6 @@ class LinearModel:
         h.passModel(lp)
         return h
 
-    def integer_columns(self) -> IntArray:
-        """Indices of the columns declared integer."""
-        kinds = np.concatenate(self._integer) if self._integer else np.zeros(0, dtype=bool)
-        return np.flatnonzero(kinds)
-
     def solve(
         self,
         *,
