@@ -525,7 +525,9 @@ def solve_exact(
     last_lp: FloatArray | None = None
     while time.perf_counter() < started + 0.6 * time_limit:
         rounds += 1
-        lp_budget = max(0.1, started + 0.6 * time_limit - time.perf_counter())
+        # the first LP may use most of the time: without it there is neither bound nor rounding
+        share = 0.9 if last_lp is None else 0.6
+        lp_budget = max(0.1, started + share * time_limit - time.perf_counter())
         highs.setOptionValue("time_limit", highs.getRunTime() + lp_budget)
         highs.run()
         lp = read_result(highs, integer=False)
