@@ -62,7 +62,7 @@ def simulate(
     from medevac.simulation.params import scenario_from_dict
     from medevac.simulation.runner import run_replications
 
-    scenario = _load(scenario_file, scenario_from_dict, shipped=True)
+    scenario = _load(scenario_file, scenario_from_dict)
     console = Console(stderr=True)
     with _progress_bar(console, f"simulating {scenario.name}") as progress:
         result = run_replications(
@@ -74,7 +74,11 @@ def simulate(
 
 
 def deploy(
-    problem_file: Path = typer.Argument(..., metavar="PROBLEM.json", help="Deployment problem."),
+    problem_file: Path = typer.Argument(
+        ...,
+        metavar="PROBLEM.json",
+        help="Deployment problem file, or the name of a shipped one (deployment-example).",
+    ),
     out: Path = typer.Option(..., "--out", help="Where to write the plan (JSON)."),
     time_limit: float = typer.Option(60.0, "--time-limit", min=0.1, help="Solver limit (s)."),
     simulate_plan: bool = typer.Option(
@@ -136,18 +140,15 @@ def deploy(
     )
 
 
-def _load(source: str, parse: Callable[[object], _T], shipped: bool = False) -> _T:
+def _load(source: str, parse: Callable[[object], _T]) -> _T:
+    """Read a JSON file, or the shipped example of that name (medevac/data/scenarios)."""
     from medevac.simulation.plain_data import ParameterError
-    from medevac.simulation.presets import PRESETS
 
     path = Path(source)
+    shipped = resources.files("medevac.data.scenarios").joinpath(f"{source}.json")
     try:
-        if shipped and not path.exists() and source in PRESETS:
-            text = (
-                resources.files("medevac.data.scenarios")
-                .joinpath(f"{source}.json")
-                .read_text(encoding="utf-8")
-            )
+        if not path.exists() and "/" not in source and shipped.is_file():
+            text = shipped.read_text(encoding="utf-8")
         else:
             text = path.read_text(encoding="utf-8")
     except OSError as error:
