@@ -13,9 +13,13 @@ from medevac import __version__
 from medevac.cli import (
     audit_commands,
     patient_commands,
+    plan_commands,
+    plan_registry_commands,
     registry_commands,
     request_commands,
     screening_commands,
+    simulation_commands,
+    transfer_commands,
 )
 from medevac.cli.context import (
     UserError,
@@ -65,26 +69,10 @@ patient_commands.register(app)
 request_commands.register(app)
 screening_commands.register(app)
 audit_commands.register(app)
-
-
-def _register_optional() -> None:
-    """Commands of other modules: import/export, planning and simulation."""
-    import importlib
-
-    for name in (
-        "transfer_commands",
-        "plan_commands",
-        "plan_registry_commands",
-        "simulation_commands",
-    ):
-        try:
-            module = importlib.import_module(f"medevac.cli.{name}")
-        except ModuleNotFoundError:  # TEMPORARY while the modules are written
-            continue
-        module.register(app)
-
-
-_register_optional()
+plan_commands.register(app)
+plan_registry_commands.register(app)
+simulation_commands.register(app)
+transfer_commands.register(app)
 
 
 @app.callback()
