@@ -13,6 +13,7 @@ Outline (see docs/planning.md for the reasoning):
    unit with the bed and admission-limit duals.
 4. The duals give a Lagrangian lower bound over the *full* arc set (beds and admission limits
    relaxed); it is valid for any multipliers, so the bound is honest even if pricing stopped early.
+   When the LP does not converge in time, subgradient steps look for better multipliers.
 5. The LP is rounded and repaired into a plan; HiGHS then solves the MIP on a core of columns.
    Every column left out costs at least its Lagrangian margin more than the bound; if none has a
    margin below the incumbent's gap, the restricted optimum is the global one. Otherwise those
@@ -47,6 +48,11 @@ from medevac.planning.problem import Problem
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
 KEEP_BONUS = 1e-5
 PRICING_TOLERANCE = 1e-6
+# Shares of the time limit: column generation ends by LP_SHARE; if its LP did not converge,
+# subgradient steps on the multipliers run until SUBGRADIENT_SHARE; the MIP gets the rest.
+LP_SHARE = 0.5
+SUBGRADIENT_SHARE = 0.75
+STALL_STEPS = 10  # subgradient steps without a better bound before the step length is halved
 OPTIMAL_GAP = 1e-7
 MAX_COLUMNS_ADDED_PER_UNIT = 12
 MIP_COLUMNS_PER_UNIT = 6
@@ -328,6 +334,9 @@ class _Pricing:
     added: int = 0
     min_excluded_margin: float = np.inf
     excluded: list[tuple[int, IntArray, IntArray]] = field(default_factory=list)
+    # per unit: the (facility, day) of its cheapest reduced cost, facility -1 if unplaced is best
+    choice_facility: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    choice_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _multipliers(
@@ -369,6 +378,8 @@ def _price(
     best = np.empty(len(units))
     per_facility: dict[int, FloatArray] = {}
     result = _Pricing(0.0, best, np.zeros(len(units)))
+    result.choice_facility = np.full(len(units), -1, dtype=np.int64)
+    result.choice_day = np.zeros(len(units), dtype=np.int64)
     for u in range(len(units)):
         s, stay = units.specialty[u], units.stay[u]
         occ = occupancy_cache.get((s, stay))
@@ -378,8 +389,12 @@ def _price(
             occupancy_cache[(s, stay)] = occ
         eligible = units.eligible[u]
         rc = units.day_cost[u][None, :] + units.static[u][:, None] + occ[eligible]
-        low = float(rc.min())
+        cheapest_local, cheapest_day = divmod(int(np.argmin(rc)), horizon)
+        low = float(rc[cheapest_local, cheapest_day])
         best[u] = min(units.unplaced[u], low)
+        if low < units.unplaced[u]:
+            result.choice_facility[u] = eligible[cheapest_local]
+            result.choice_day[u] = cheapest_day
         if units.group[u] is not None:
             per_facility[u] = rc.min(axis=1)
         if unit_duals is not None and columns is not None:
@@ -425,6 +440,61 @@ def _price(
     total -= float(np.sum(rho * beds)) + float(np.sum(mu * limit[:, None]))
     result.lagrangian = total
     return result
+
+
+def _improve_multipliers(
+    view: ProblemView,
+    units: _Units,
+    gs: float,
+    start: tuple[FloatArray, FloatArray, _Pricing],
+    upper: float,
+    until: float,
+) -> tuple[FloatArray, FloatArray, _Pricing]:
+    """Subgradient steps on the bed and admission multipliers until the clock reaches ``until``.
+
+    The Lagrangian is valid for any non-negative multipliers and every step prices all eligible
+    columns exactly, so each value is a bound; the steps only look for better multipliers. The
+    best triple (rho, mu, pricing) is returned. Used when the LP could not be solved to
+    optimality in time. Step length after Polyak, aiming at ``upper``.
+    """
+    horizon = view.horizon
+    beds = view.beds.astype(float)
+    limited = view.admission_limit >= 0
+    limit = np.where(limited, view.admission_limit, 0).astype(float)
+    count = np.array(units.count, dtype=float)
+    spec = np.array(units.specialty, dtype=np.int64)
+    stay = np.array(units.stay, dtype=np.int64)
+    rho, mu, pricing = start
+    best = start
+    scale, stalled = 2.0, 0
+    while time.perf_counter() < until and scale > 1e-4:
+        chosen = pricing.choice_facility >= 0
+        f, a = pricing.choice_facility[chosen], pricing.choice_day[chosen]
+        n, s_, end = count[chosen], spec[chosen], np.minimum(a + stay[chosen], horizon)
+        change = np.zeros((*beds.shape[:2], horizon + 1))
+        np.add.at(change, (f, s_, a), n)
+        np.add.at(change, (f, s_, end), -n)
+        bed_excess = np.cumsum(change, axis=2)[:, :, :horizon] - beds
+        admitted = np.zeros((view.n_facilities, horizon))
+        np.add.at(admitted, (f, a), n)
+        admission_excess = np.where(limited[:, None], admitted - limit[:, None], 0.0)
+        # a multiplier at zero with a negative excess cannot move: leave it out of the norm
+        bed_excess[(rho <= 0) & (bed_excess < 0)] = 0.0
+        admission_excess[(mu <= 0) & (admission_excess < 0)] = 0.0
+        norm = float(np.sum(bed_excess**2) + np.sum(admission_excess**2))
+        if norm == 0.0:
+            break  # the relaxed choice is feasible: the Lagrangian is already exact
+        step = scale * max(upper - pricing.lagrangian, 1e-9) / norm
+        rho = np.maximum(0.0, rho + step * bed_excess)
+        mu = np.maximum(0.0, mu + step * admission_excess)
+        pricing = _price(view, units, rho, mu, gs)
+        if pricing.lagrangian > best[2].lagrangian:
+            best, stalled = (rho, mu, pricing), 0
+        else:
+            stalled += 1
+            if stalled >= STALL_STEPS:
+                scale, stalled = scale / 2, 0
+    return best
 
 
 def _seed_columns(
@@ -520,14 +590,14 @@ def solve_exact(
     rho, mu = _multipliers(view, None, None)
     pricing = _price(view, units, rho, mu, gs)
     bound = pricing.lagrangian + hopeless_cost
+    strongest = (rho, mu, pricing)  # the multipliers with the best Lagrangian so far
     say(f"bound without capacity: {bound:.6g}")
     rounds = 0
     last_lp: FloatArray | None = None
-    while time.perf_counter() < started + 0.6 * time_limit:
+    converged = False
+    while time.perf_counter() < started + LP_SHARE * time_limit:
         rounds += 1
-        # the first LP may use most of the time: without it there is neither bound nor rounding
-        share = 0.9 if last_lp is None else 0.6
-        lp_budget = max(0.1, started + share * time_limit - time.perf_counter())
+        lp_budget = max(0.1, started + LP_SHARE * time_limit - time.perf_counter())
         highs.setOptionValue("time_limit", highs.getRunTime() + lp_budget)
         highs.run()
         lp = read_result(highs, integer=False)
@@ -540,12 +610,15 @@ def solve_exact(
             view, units, rho, mu, gs, unit_duals=lp.row_duals[master.unit_rows], columns=columns
         )
         bound = max(bound, pricing.lagrangian + hopeless_cost)
+        if pricing.lagrangian > strongest[2].lagrangian:
+            strongest = (rho, mu, pricing)
         say(
             f"round {rounds}: LP {lp.objective + hopeless_cost:.6g}, bound {bound:.6g}, "
             f"{columns.size} columns (+{pricing.added})"
         )
         lp_value = lp.objective + hopeless_cost
         if pricing.added == 0 or bound >= lp_value - OPTIMAL_GAP * max(1.0, abs(lp_value)):
+            converged = True
             break  # duals priced out, or the bound already meets the LP value
         master.add(*columns.pending())
 
@@ -561,6 +634,14 @@ def solve_exact(
         say(f"LP rounded and repaired: {rounded_objective:.6g} (greedy {best_objective:.6g})")
         if rounded_objective < best_objective:
             best_placed, best_objective = rounded, rounded_objective
+    if not converged:
+        # The LP did not reach its optimum in time: improve the multipliers without it.
+        rho, mu, pricing = _improve_multipliers(
+            view, units, gs, strongest, best_objective - hopeless_cost,
+            until=started + SUBGRADIENT_SHARE * time_limit,
+        )  # fmt: skip
+        bound = max(bound, pricing.lagrangian + hopeless_cost)
+        say(f"bound after subgradient steps: {bound:.6g}")
     status = PlanStatus.FEASIBLE
     final_bound = bound
     _seed_from_plan(problem, units, columns, best_placed)
@@ -606,6 +687,12 @@ def solve_exact(
                 status = PlanStatus.OPTIMAL
             say(f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {bound:.6g}")
             break
+        if not mip.optimal or time.perf_counter() >= deadline:
+            # A MIP stopped by the time limit ends the search; a pass over every column's
+            # margin could only tighten the bound a little, so skip it to keep the limit.
+            final_bound = bound
+            say(f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {bound:.6g}")
+            break
         check = _price(
             view, units, rho, mu, gs,
             margin_limit=best_objective - lagrangian, slack=pricing.slack,
@@ -619,7 +706,7 @@ def solve_exact(
         if gap <= OPTIMAL_GAP:
             status = PlanStatus.OPTIMAL
             break
-        if not check.excluded or not mip.optimal:
+        if not check.excluded:
             break
         added = sum(columns.add(units, u, fi, di) for u, fi, di in check.excluded)
         if added == 0:
