@@ -1,4 +1,9 @@
-"""Test-run wide hooks: the storage summary line shows how many tests passed on each backend."""
+"""Test-run wide hooks: the storage summary line shows how many tests passed on each backend.
+
+Property tests explore new random examples on every local run; under CI (CI=true) they use a
+fixed sequence of examples so that a run is repeatable. A failure found locally is kept in
+hypothesis' example database and replayed until fixed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,11 @@ import os
 from collections import Counter
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    settings.load_profile("ci")
 
 STORAGE_BACKENDS = ("sqlite", "postgresql")
 _OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")

@@ -46,6 +46,8 @@ from medevac.planning.problem import Problem
 
 # Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
+# Bounds are proven on these solver costs, so "optimal" means: no plan costs less by more than
+# KEEP_BONUS for each patient with a current placement (see `_proven_optimal`).
 KEEP_BONUS = 1e-5
 PRICING_TOLERANCE = 1e-6
 # Shares of the time limit: column generation ends by LP_SHARE; if its LP did not converge,
@@ -551,6 +553,16 @@ def _decode(
     return placed
 
 
+def _proven_optimal(problem: Problem, objective: float, bound: float) -> bool:
+    """Whether the bound proves the plan optimal, up to the tie-breaking bonus of kept places.
+
+    Solver costs are true costs less KEEP_BONUS per kept placement, so a plan optimal for them
+    is within KEEP_BONUS per patient with `current` of the true optimum.
+    """
+    allowance = KEEP_BONUS * sum(1 for p in problem.patients if p.current is not None)
+    return relative_gap(objective - allowance, bound) <= OPTIMAL_GAP
+
+
 def solve_exact(
     problem: Problem,
     time_limit: float = 60.0,
@@ -683,7 +695,7 @@ def solve_exact(
         if restricted_bound <= bound:
             # the margins could only tighten min(restricted_bound, ...): nothing to gain
             final_bound = bound
-            if relative_gap(best_objective, bound) <= OPTIMAL_GAP:
+            if _proven_optimal(problem, best_objective, bound):
                 status = PlanStatus.OPTIMAL
             say(f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {bound:.6g}")
             break
@@ -703,7 +715,7 @@ def solve_exact(
             f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {final_bound:.6g}, "
             f"gap {gap:.2e}, {sum(len(e[1]) for e in check.excluded)} columns could still help"
         )
-        if gap <= OPTIMAL_GAP:
+        if _proven_optimal(problem, best_objective, final_bound):
             status = PlanStatus.OPTIMAL
             break
         if not check.excluded:

@@ -140,7 +140,9 @@ def test_a_current_place_is_kept_when_moving_saves_less_than_the_change_weight(
     engine: Engine,
 ) -> None:
     problem = replan_problem(current_lon=28.0)  # about 180 km further: saves 1.8 < 20
-    assert placement(checked(problem, solve(problem, engine))) == {"P": ("OLD", 0)}
+    plan = checked(problem, solve(problem, engine))
+    assert placement(plan) == {"P": ("OLD", 0)}
+    assert plan.status is PlanStatus.OPTIMAL  # the tie-breaking bonus must not spoil the proof
 
 
 @pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
@@ -155,6 +157,18 @@ def with_current(data: dict[str, Any], plan: Plan) -> dict[str, Any]:
         if p["id"] in where:
             p["current"] = {"facility": where[p["id"]][0], "day": where[p["id"]][1]}
     return data
+
+
+def test_keeping_current_places_still_proves_optimality() -> None:
+    # Seed 13 gives a problem where the tie-breaking bonus for kept places once left the
+    # bound exactly one bonus short of the objective, and the plan was reported as feasible.
+    data = random_problem_dict(seed=13, n_patients=3, n_facilities=3)
+    assert any("current" in p for p in data["patients"])
+    problem = parse_problem(data)
+    plan = checked(problem, solve(problem, Engine.EXACT))
+    assert plan.status is PlanStatus.OPTIMAL
+    optimum = solve(problem, Engine.MIP).objective
+    assert abs(plan.objective - optimum) <= 1e-6 * max(1.0, optimum)
 
 
 def test_solving_again_with_the_plan_as_current_changes_nothing() -> None:
