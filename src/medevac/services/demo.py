@@ -396,6 +396,7 @@ def build_demo(uow: UnitOfWork, *, actor: str) -> DemoSummary:
             outcome,
             clinician="Col. Dr. A. Nowak",
             criteria_notes=notes,
+            decided_at=now,  # inside the mission's dates even if the build crosses midnight
             actor=actor,
         )
 

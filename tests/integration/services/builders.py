@@ -76,7 +76,7 @@ def selected_patients(uow_factory: UowFactory, count: int) -> list[str]:
         team_organisation_id="ORG-B",
         place="Kyiv",
         starts_on=today - timedelta(days=1),
-        ends_on=today,
+        ends_on=today + timedelta(days=1),  # decisions below are stamped with the clock
         actor=ACTOR,
     )
     add_candidates(uow_factory(), mission.id, ids, actor=ACTOR)
