@@ -47,7 +47,7 @@ def import_records(
         )
         raise typer.Exit(1) from None
     except DomainError as error:
-        err_console.print(f"[bold red]Import failed:[/] {error}", highlight=False)
+        err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     out.print(
         f"Imported {kind.value} from {file.name}: [green]{result.created} created[/],"
@@ -63,10 +63,12 @@ def export_records(
     try:
         written = export_file(unit_of_work(), kind, file)
     except DomainError as error:
-        err_console.print(f"[bold red]Export failed:[/] {error}", highlight=False)
+        err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except OSError as error:
-        err_console.print(f"[bold red]Export failed:[/] cannot write {file}: {error.strerror}")
+        err_console.print(
+            f"error: cannot write {file}: {error.strerror}", markup=False, highlight=False
+        )
         raise typer.Exit(1) from None
     noun = "capacity reports" if kind is RecordKind.CAPACITY else kind.value
     out.print(f"Exported {written} {noun} to {file}.")
