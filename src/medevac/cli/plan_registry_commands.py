@@ -46,11 +46,8 @@ def _json_object(path: Path) -> dict[str, Any]:
 def _settings(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: cannot be read as JSON ({error})") from error
-    if not isinstance(data, dict) or set(data) - {"precedences", "weights"}:
+    data = _json_object(path)
+    if set(data) - {"precedences", "weights"}:
         raise UserError(f"{path}: expected an object with only 'precedences' and/or 'weights'")
     return data
 

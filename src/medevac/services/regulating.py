@@ -177,12 +177,8 @@ def build_problem(
     in_problem = {entry["id"] for entry in facility_entries}
     for patient in sorted(patients, key=lambda p: p.id):
         origin = facilities.get(patient.location_id or "")
-        reason = ""
-        if origin is None:
-            reason = "current location unknown"
-        elif not patient.fit_to_transport:
-            reason = "not fit to transport"
-        if reason or origin is None:
+        if origin is None or not patient.fit_to_transport:
+            reason = "current location unknown" if origin is None else "not fit to transport"
             skipped.append(Skipped("patient", patient.id, reason))
             left_out[patient.id] = patient.version
             continue

@@ -146,11 +146,11 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
     with uow:
         request = uow.requests.get(request_id)
         before = snapshot(request)
-        waiting = [
-            p.patient_id
-            for p in request.patients
-            if p.decision is PatientDecision.PENDING and request.status is RequestStatus.SUBMITTED
-        ]
+        waiting = (
+            [p.patient_id for p in request.patients if p.decision is PatientDecision.PENDING]
+            if request.status is RequestStatus.SUBMITTED
+            else []
+        )
         request.close(reason)
         now = utc_now()
         uow.requests.update(request)
