@@ -18,19 +18,27 @@ Outline (see docs/planning.md for the reasoning):
    Every column left out costs at least its Lagrangian margin more than the bound; if none has a
    margin below the incumbent's gap, the restricted optimum is the global one. Otherwise those
    columns are added and the MIP is solved again. The best of greedy, rounding and MIP is kept.
+
+Problems with more than LARGE_UNITS units skip the LP master, whose simplex re-solves do not
+finish in time at that size, and go to the Lagrangian engine (lagrangian.py): prices improved on
+a smoothed Lagrangian, an exact Lagrangian bound, and plans placed by priced cost.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
+import scipy
 
+from medevac.planning.compact import Compact, build_compact
 from medevac.planning.greedy import solve_greedy
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel, configured_highs, read_result
+from medevac.planning.lagrangian import solve_lagrangian
 from medevac.planning.model import (
     BoolArray,
     FloatArray,
@@ -58,6 +66,11 @@ STALL_STEPS = 10  # subgradient steps without a better bound before the step len
 OPTIMAL_GAP = 1e-7
 MAX_COLUMNS_ADDED_PER_UNIT = 12
 MIP_COLUMNS_PER_UNIT = 6
+LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
+LARGE_SOLVER = (
+    f"exact, Lagrangian (L-BFGS-B on smoothed prices, SciPy {scipy.__version__}) "
+    "with price-guided placement"
+)
 
 
 @dataclass(slots=True)
@@ -570,8 +583,13 @@ def solve_exact(
     *,
     seed_facilities: int = 2,
     seed_days: int = 3,
+    large_units: int = LARGE_UNITS,
 ) -> Plan:
-    """Solve to proven optimality, or return the best plan with an honest bound at the limit."""
+    """Solve to proven optimality, or return the best plan with an honest bound at the limit.
+
+    Problems with more than ``large_units`` aggregated units go to the Lagrangian engine
+    (lagrangian.py): priced bound and price-guided plans, no MIP.
+    """
     started = time.perf_counter()
     deadline = started + time_limit
 
@@ -580,6 +598,9 @@ def solve_exact(
             progress(message)
 
     view = ProblemView(problem)
+    compact = build_compact(problem, view.distance, view.origin_of)
+    if compact.n_units > large_units:
+        return _solve_large(problem, view, compact, started, deadline, say)
     gs = problem.weights.group_split
     horizon = view.horizon
     greedy = solve_greedy(problem)
@@ -726,6 +747,24 @@ def solve_exact(
     return assemble_plan(
         problem, view, best_placed, status=status, bound=final_bound,
         solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
+    )  # fmt: skip
+
+
+def _solve_large(
+    problem: Problem,
+    view: ProblemView,
+    compact: Compact,
+    started: float,
+    deadline: float,
+    say: Callable[[str], None],
+) -> Plan:
+    result = solve_lagrangian(problem, view, deadline, say, compact)
+    status = PlanStatus.FEASIBLE
+    if _proven_optimal(problem, result.objective, result.bound):
+        status = PlanStatus.OPTIMAL
+    return assemble_plan(
+        problem, view, result.placed, status=status, bound=result.bound,
+        solver=LARGE_SOLVER, started=started,
     )  # fmt: skip
 
 

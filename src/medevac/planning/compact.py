@@ -1,0 +1,219 @@
+"""Array form of a problem for the compiled kernels: aggregated units, profiles and bed tables.
+
+Patients who share origin, specialty, precedence, stay (capped at the horizon), earliest day,
+needs, organisation and maximum distance are interchangeable and become one unit with a count.
+Group members and patients with a current place stay units of their own. A profile is the
+facility list a unit may use (origin, specialty, needs, organisation, maximum distance), sorted by
+travel cost so that the kernels can stop scanning once travel alone exceeds what they look for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from medevac.planning.model import DISTANCE_MARGIN_KM
+from medevac.planning.problem import Problem
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+NO_LIMIT = 1 << 40
+
+
+@dataclass(frozen=True, slots=True)
+class Compact:
+    """Everything the kernels read, as flat arrays."""
+
+    horizon: int
+    beds: IntArray  # [facility, specialty, day]
+    offers: npt.NDArray[np.bool_]  # [facility, specialty]
+    limit: IntArray  # [facility]; NO_LIMIT when unlimited
+    travel: FloatArray  # [origin, facility] travel cost
+    distance: FloatArray  # [origin, facility] km
+    profile_start: IntArray  # CSR over profiles
+    profile_facility: IntArray  # facilities of each profile, cheapest travel first
+    day_cost: FloatArray  # [day-cost row, day]; inf before the earliest day
+    # units
+    unit_profile: IntArray
+    unit_origin: IntArray
+    unit_specialty: IntArray
+    unit_stay: IntArray
+    unit_first: IntArray  # earliest admission day
+    unit_day_cost: IntArray  # row of day_cost
+    unit_count: IntArray
+    unit_unplaced: FloatArray
+    unit_group: IntArray  # -1 outside groups
+    unit_current: IntArray  # facility of the current place, -1 if none
+    unit_current_day: IntArray
+    change: float
+    group_split: float
+    member_start: IntArray  # CSR: patients of each unit
+    member_patient: IntArray
+    group_start: IntArray  # CSR: units of each group
+    group_unit: IntArray
+    hopeless: IntArray  # patients with no eligible facility
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_count)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.group_start) - 1
+
+
+def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
+    order = np.argsort(keys, kind="stable")
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=start[1:])
+    return start, order.astype(np.int64)
+
+
+def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -> Compact:
+    """Aggregate ``problem`` into units; ``distance`` is [origin, facility] km for ``origin_of``."""
+    horizon = problem.horizon_days
+    w = problem.weights
+    facilities = problem.facilities
+    n_fac = len(facilities)
+    specialties = sorted({s for f in facilities for s in f.beds})
+    spec_index = {s: i for i, s in enumerate(specialties)}
+    beds = np.zeros((n_fac, max(1, len(specialties)), horizon), dtype=np.int64)
+    offers = np.zeros((n_fac, max(1, len(specialties))), dtype=bool)
+    for fi, facility in enumerate(facilities):
+        for name, free in facility.beds.items():
+            beds[fi, spec_index[name]] = free
+            offers[fi, spec_index[name]] = True
+    limit = np.array(
+        [NO_LIMIT if f.daily_admission_limit is None else f.daily_admission_limit
+         for f in facilities],
+        dtype=np.int64,
+    )  # fmt: skip
+    travel = w.travel_per_km * distance
+
+    precedences = sorted(problem.precedences)
+    prec_index = {name: i for i, name in enumerate(precedences)}
+    day_index = np.arange(horizon, dtype=float)
+    day_rows: dict[tuple[int, int], int] = {}
+    day_cost_rows: list[FloatArray] = []
+
+    def day_row(prec: str, first: int) -> int:
+        key = (prec_index[prec], first)
+        found = day_rows.get(key)
+        if found is None:
+            rule = problem.precedences[prec]
+            cost = rule.weight * (
+                w.wait_per_day * day_index
+                + w.late_per_day * np.maximum(0.0, day_index - rule.deadline_day)
+            )
+            cost[:first] = np.inf
+            found = day_rows[key] = len(day_cost_rows)
+            day_cost_rows.append(cost)
+        return found
+
+    # eligibility by (origin, specialty, needs, organisation, max distance)
+    cap_sets = [f.capabilities for f in facilities]
+    profiles: dict[tuple[object, ...], int] = {}
+    profile_lists: list[IntArray] = []
+    group_ids: dict[str, int] = {}
+    unit_key: dict[tuple[object, ...], int] = {}
+    cols: dict[str, list[float | int]] = {
+        k: []
+        for k in (
+            "profile", "origin", "specialty", "stay", "first", "day", "unplaced", "group",
+            "current", "current_day",
+        )
+    }  # fmt: skip
+    counts: list[int] = []
+    members: list[list[int]] = []
+    hopeless: list[int] = []
+    for i, p in enumerate(problem.patients):
+        o = int(origin_of[i])
+        pkey = (o, p.specialty, p.needs, p.organisation, p.max_distance_km)
+        prof = profiles.get(pkey)
+        if prof is None:
+            si = spec_index.get(p.specialty)
+            ok = offers[:, si].copy() if si is not None else np.zeros(n_fac, dtype=bool)
+            if p.needs:
+                ok &= np.array([p.needs <= c for c in cap_sets], dtype=bool)
+            ok &= np.array([f.accepts(p.organisation) for f in facilities], dtype=bool)
+            if p.max_distance_km is not None:
+                ok &= distance[o] <= p.max_distance_km - DISTANCE_MARGIN_KM
+            eligible = np.flatnonzero(ok)
+            eligible = eligible[np.argsort(travel[o, eligible], kind="stable")]
+            prof = profiles[pkey] = len(profile_lists)
+            profile_lists.append(eligible.astype(np.int64))
+        if len(profile_lists[prof]) == 0:
+            hopeless.append(i)
+            continue
+        stay = min(p.length_of_stay_days, horizon - p.earliest_day)
+        if p.group is None and p.current is None:
+            key = (prof, p.precedence, stay, p.earliest_day)
+            found = unit_key.get(key)
+            if found is not None:
+                counts[found] += 1
+                members[found].append(i)
+                continue
+            unit_key[key] = len(counts)
+        group = -1 if p.group is None else group_ids.setdefault(p.group, len(group_ids))
+        current, current_day = -1, 0
+        if p.current is not None:
+            current = problem.facility_index[p.current.facility]
+            current_day = p.current.day
+        unplaced = w.unplaced * problem.precedences[p.precedence].weight
+        if p.current is not None:
+            unplaced += w.change
+        for k, v in (
+            ("profile", prof), ("origin", o), ("specialty", spec_index[p.specialty]),
+            ("stay", stay), ("first", p.earliest_day),
+            ("day", day_row(p.precedence, p.earliest_day)), ("unplaced", unplaced),
+            ("group", group), ("current", current), ("current_day", current_day),
+        ):  # fmt: skip
+            cols[k].append(v)
+        counts.append(1)
+        members.append([i])
+
+    def ints(name: str) -> IntArray:
+        return np.array(cols[name], dtype=np.int64)
+
+    profile_start = np.zeros(len(profile_lists) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in profile_lists], out=profile_start[1:])
+    unit_group = ints("group")
+    n_groups = len(group_ids)
+    group_start, group_unit = _csr(np.where(unit_group >= 0, unit_group, n_groups), n_groups + 1)
+    group_start = group_start[: n_groups + 1]
+    member_start = np.zeros(len(members) + 1, dtype=np.int64)
+    np.cumsum([len(m) for m in members], out=member_start[1:])
+    return Compact(
+        horizon=horizon,
+        beds=beds,
+        offers=offers,
+        limit=limit,
+        travel=travel,
+        distance=distance,
+        profile_start=profile_start,
+        profile_facility=(
+            np.concatenate(profile_lists) if profile_lists else np.zeros(0, dtype=np.int64)
+        ),
+        day_cost=np.array(day_cost_rows, dtype=float).reshape(-1, horizon),
+        unit_profile=ints("profile"),
+        unit_origin=ints("origin"),
+        unit_specialty=ints("specialty"),
+        unit_stay=ints("stay"),
+        unit_first=ints("first"),
+        unit_day_cost=ints("day"),
+        unit_count=np.array(counts, dtype=np.int64),
+        unit_unplaced=np.array(cols["unplaced"], dtype=float),
+        unit_group=unit_group,
+        unit_current=ints("current"),
+        unit_current_day=ints("current_day"),
+        change=w.change,
+        group_split=w.group_split,
+        member_start=member_start,
+        member_patient=np.array([i for m in members for i in m], dtype=np.int64),
+        group_start=group_start,
+        group_unit=group_unit,
+        hopeless=np.array(hopeless, dtype=np.int64),
+    )

@@ -1,0 +1,622 @@
+"""Compiled kernels of the Lagrangian engine: pricing every column, and a capacity-exact fill.
+
+Reduced cost of admitting one patient of unit u at facility f on day a, given non-negative prices
+``lam`` on beds (facility, specialty, day) and ``mu`` on admissions (facility, day):
+
+    travel[origin(u), f] + day_cost[u, a] + change (if u has another current facility)
+    + sum of lam[f, s(u), d] for d in a .. min(a + stay(u), H) - 1 + mu[f, a]
+
+The minimum over all columns (or leaving u unplaced) gives the Lagrangian bound. Facilities of a
+unit's profile are sorted by travel cost, and no column of a facility can cost less than its travel
+plus the unit's cheapest day, so the scan stops there: the minimum is exact for every unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+Array = npt.NDArray[Any]
+# numba has no type information; keep the decorated functions' signatures for mypy.
+_compiled = cast(Callable[[_F], _F], numba.njit(cache=True, nogil=True))
+_parallel = cast(Callable[[_F], _F], numba.njit(cache=True, nogil=True, parallel=True))
+
+CUTOFF = 40.0  # softmin terms further than CUTOFF * tau above the minimum are dropped
+
+
+@_compiled
+def _fits(
+    f: int,
+    s: int,
+    a: int,
+    end: int,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+) -> bool:
+    if admitted[f, a] >= limit[f]:
+        return False
+    for d in range(a, end):  # noqa: SIM110 (a plain loop compiles to the tightest code)
+        if used[f, s, d] >= beds[f, s, d]:
+            return False
+    return True
+
+
+@_compiled
+def _group_delta(
+    k: int,
+    f: int,
+    slot_group: Array,
+    slot_f: Array,
+    group_start: Array,
+    group_slot: Array,
+    gs: float,
+) -> float:
+    """Change of the group-split cost if slot k (now unplaced) goes to facility f (-1: out)."""
+    g = slot_group[k]
+    if g < 0 or f < 0:
+        return 0.0
+    placed = 0
+    same = False
+    for j in range(group_start[g], group_start[g + 1]):
+        other = group_slot[j]
+        if other == k or slot_f[other] < 0:
+            continue
+        placed += 1
+        if slot_f[other] == f:
+            same = True
+    if placed == 0 or same:
+        return 0.0
+    return gs
+
+
+@_compiled
+def _best_place(
+    k: int,
+    u: int,
+    lam_cum: Array,
+    mu: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    day_cost: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_first: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+    slot_group: Array,
+    slot_f: Array,
+    group_start: Array,
+    group_slot: Array,
+    gs: float,
+) -> tuple[int, int, float]:
+    """Cheapest feasible place of slot k by priced cost: (f, a, true cost) or (-1, -1, unplaced)."""
+    horizon = day_cost.shape[1]
+    o = unit_origin[u]
+    s = unit_specialty[u]
+    stay = unit_stay[u]
+    first = unit_first[u]
+    dc = day_cost[unit_day_cost[u]]
+    dc_min = dc[first]
+    for a in range(first, horizon):
+        if dc[a] < dc_min:
+            dc_min = dc[a]
+    current = unit_current[u]
+    unplaced = unit_unplaced[u]
+    best_score = np.inf
+    best_f = -1
+    best_a = -1
+    best_true = unplaced
+    for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+        f = profile_facility[j]
+        t = travel[o, f]
+        if t + dc_min >= best_score or t + dc_min >= unplaced:
+            break
+        if current >= 0 and f != current:
+            t += change
+        extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
+        for a in range(first, horizon):
+            true = t + dc[a] + extra
+            if true >= unplaced:
+                continue
+            end = min(a + stay, horizon)
+            score = true + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+            if score < best_score and _fits(f, s, a, end, used, beds, admitted, limit):
+                best_score = score
+                best_f = f
+                best_a = a
+                best_true = true
+    return best_f, best_a, best_true
+
+
+@_compiled
+def _take(
+    f: int,
+    s: int,
+    a: int,
+    end: int,
+    used: Array,
+    admitted: Array,
+    sign: int,
+) -> None:
+    admitted[f, a] += sign
+    for d in range(a, end):
+        used[f, s, d] += sign
+
+
+@_compiled
+def fill(
+    order: Array,
+    slot_unit: Array,
+    slot_group: Array,
+    slot_f: Array,
+    slot_a: Array,
+    lam_cum: Array,
+    mu: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    day_cost: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_first: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+    group_start: Array,
+    group_slot: Array,
+    gs: float,
+) -> None:
+    """Place the unplaced slots in ``order`` at their cheapest feasible place by priced cost.
+
+    ``used`` and ``admitted`` hold the occupancy of the slots already placed and are updated.
+    """
+    horizon = day_cost.shape[1]
+    for k in order:
+        if slot_f[k] >= 0:
+            continue
+        u = slot_unit[k]
+        f, a, _ = _best_place(
+            k, u, lam_cum, mu, travel, profile_start, profile_facility, day_cost, unit_profile,
+            unit_origin, unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current,
+            unit_unplaced, change, used, beds, admitted, limit, slot_group, slot_f, group_start,
+            group_slot, gs,
+        )  # fmt: skip
+        if f >= 0:
+            _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used, admitted, 1)
+            slot_f[k] = f
+            slot_a[k] = a
+
+
+@_compiled
+def _slot_cost(
+    k: int,
+    u: int,
+    f: int,
+    a: int,
+    travel: Array,
+    day_cost: Array,
+    unit_origin: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+) -> float:
+    if f < 0:
+        return float(unit_unplaced[u])
+    t = float(travel[unit_origin[u], f] + day_cost[unit_day_cost[u], a])
+    if unit_current[u] >= 0 and f != unit_current[u]:
+        t += change
+    return t
+
+
+@_compiled
+def relocate(
+    order: Array,
+    slot_unit: Array,
+    slot_group: Array,
+    slot_f: Array,
+    slot_a: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    day_cost: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_first: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+    group_start: Array,
+    group_slot: Array,
+    gs: float,
+    max_passes: int,
+) -> float:
+    """Move single patients to cheaper feasible places until no move helps; return the gain."""
+    horizon = day_cost.shape[1]
+    gain = 0.0
+    for _ in range(max_passes):
+        improved = 0.0
+        for k in order:
+            u = slot_unit[k]
+            f0 = slot_f[k]
+            a0 = slot_a[k]
+            s = unit_specialty[u]
+            stay = unit_stay[u]
+            before = _slot_cost(
+                k, u, f0, a0, travel, day_cost, unit_origin, unit_day_cost, unit_current,
+                unit_unplaced, change,
+            ) + _group_delta(k, f0, slot_group, slot_f, group_start, group_slot, gs)  # fmt: skip
+            if f0 >= 0:
+                _take(f0, s, a0, min(a0 + stay, horizon), used, admitted, -1)
+            slot_f[k] = -1
+            f, a, true = _best_place_plain(
+                k, u, travel, profile_start, profile_facility, day_cost, unit_profile,
+                unit_origin, unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current,
+                unit_unplaced, change, used, beds, admitted, limit, slot_group, slot_f,
+                group_start, group_slot, gs,
+            )  # fmt: skip
+            if f >= 0 and true < before - 1e-9:
+                improved += before - true
+                slot_f[k] = f
+                slot_a[k] = a
+                _take(f, s, a, min(a + stay, horizon), used, admitted, 1)
+            else:
+                slot_f[k] = f0
+                slot_a[k] = a0
+                if f0 >= 0:
+                    _take(f0, s, a0, min(a0 + stay, horizon), used, admitted, 1)
+        gain += improved
+        if improved <= 1e-9:
+            break
+    return gain
+
+
+@_compiled
+def _best_place_plain(
+    k: int,
+    u: int,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    day_cost: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_first: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+    slot_group: Array,
+    slot_f: Array,
+    group_start: Array,
+    group_slot: Array,
+    gs: float,
+) -> tuple[int, int, float]:
+    """Cheapest feasible place by true cost (group split included)."""
+    horizon = day_cost.shape[1]
+    o = unit_origin[u]
+    s = unit_specialty[u]
+    stay = unit_stay[u]
+    first = unit_first[u]
+    dc = day_cost[unit_day_cost[u]]
+    dc_min = dc[first]
+    for a in range(first, horizon):
+        if dc[a] < dc_min:
+            dc_min = dc[a]
+    current = unit_current[u]
+    best = unit_unplaced[u]
+    best_f = -1
+    best_a = -1
+    for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+        f = profile_facility[j]
+        t = travel[o, f]
+        if t + dc_min >= best:
+            break
+        if current >= 0 and f != current:
+            t += change
+        extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
+        for a in range(first, horizon):
+            true = t + dc[a] + extra
+            if true < best and _fits(f, s, a, min(a + stay, horizon), used, beds, admitted, limit):
+                best = true
+                best_f = f
+                best_a = a
+    return best_f, best_a, best
+
+
+@_compiled
+def fill_earliest(
+    order: Array,
+    slot_unit: Array,
+    slot_group: Array,
+    slot_f: Array,
+    slot_a: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    day_cost: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_first: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+    group_start: Array,
+    group_slot: Array,
+    gs: float,
+) -> None:
+    """Regulator's rule for the slots in ``order``: earliest day with a free bed, nearest there.
+
+    A facility the slot's group already uses is preferred on that day.
+    """
+    horizon = day_cost.shape[1]
+    for k in order:
+        if slot_f[k] >= 0:
+            continue
+        u = slot_unit[k]
+        o = unit_origin[u]
+        s = unit_specialty[u]
+        stay = unit_stay[u]
+        lo = profile_start[unit_profile[u]]
+        hi = profile_start[unit_profile[u] + 1]
+        for a in range(unit_first[u], horizon):
+            end = min(a + stay, horizon)
+            pick = -1
+            for j in range(lo, hi):
+                f = profile_facility[j]
+                if _fits(f, s, a, end, used, beds, admitted, limit):
+                    if pick < 0:
+                        pick = f
+                    if _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs) == 0.0:
+                        pick = f
+                        break
+                    if slot_group[k] < 0:
+                        break
+            if pick >= 0:
+                if day_cost[unit_day_cost[u], a] + travel[o, pick] < unit_unplaced[u]:
+                    _take(pick, s, a, end, used, admitted, 1)
+                    slot_f[k] = pick
+                    slot_a[k] = a
+                break
+
+
+@_parallel
+def combo_prices(
+    tau: float,
+    lam_cum: Array,
+    mu: Array,
+    day_cost: Array,
+    offers: Array,
+    combo_specialty: Array,
+    combo_stay: Array,
+    combo_day: Array,
+) -> tuple[Array, Array, Array]:
+    """Per combo (specialty, stay, day-cost row) and facility: min and softmin over days."""
+    n_combo = len(combo_specialty)
+    n_fac = lam_cum.shape[0]
+    horizon = day_cost.shape[1]
+    low = np.full((n_combo, n_fac), np.inf)
+    day = np.zeros((n_combo, n_fac), dtype=np.int64)
+    soft = np.full((n_combo, n_fac), np.inf)
+    for k in numba.prange(n_combo):
+        s = combo_specialty[k]
+        stay = combo_stay[k]
+        dc = day_cost[combo_day[k]]
+        for f in range(n_fac):
+            if not offers[f, s]:
+                continue
+            m = np.inf
+            best_a = 0
+            for a in range(horizon):
+                if dc[a] == np.inf:
+                    continue
+                end = min(a + stay, horizon)
+                v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+                if v < m:
+                    m = v
+                    best_a = a
+            low[k, f] = m
+            day[k, f] = best_a
+            if tau > 0.0 and m < np.inf:
+                z = 0.0
+                for a in range(horizon):
+                    if dc[a] == np.inf:
+                        continue
+                    end = min(a + stay, horizon)
+                    v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+                    z += np.exp(-(v - m) / tau)
+                soft[k, f] = m - tau * np.log(z)
+            else:
+                soft[k, f] = m
+    return low, day, soft
+
+
+@_parallel
+def price_units(
+    tau: float,
+    cutoff: float,
+    low: Array,
+    soft: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    unit_combo: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_current: Array,
+    unit_count: Array,
+    unit_unplaced: Array,
+    unit_floor: Array,
+    change: float,
+    n_chunks: int,
+) -> tuple[Array, Array, Array, Array]:
+    """Per unit: exact minimum reduced cost and its facility, softmin, and facility weights.
+
+    ``unit_floor[u]`` is a lower bound of ``soft[combo(u), f]`` over all f (cheapest day cost
+    less tau * log(horizon)), so the scan of a profile stops once travel plus the floor is beyond
+    reach. Facility weights (count x probability) of the softmin are summed per combo.
+    """
+    n_units = len(unit_count)
+    n_combo, n_fac = low.shape
+    best = np.empty(n_units)
+    best_f = np.full(n_units, -1, dtype=np.int64)
+    smooth = np.empty(n_units)
+    weight = np.zeros((n_chunks, n_combo, n_fac))
+    slack = cutoff * tau
+    for c in numba.prange(n_chunks):
+        values = np.empty(n_fac)
+        where = np.empty(n_fac, dtype=np.int64)
+        lo_u = c * n_units // n_chunks
+        hi_u = (c + 1) * n_units // n_chunks
+        for u in range(lo_u, hi_u):
+            k = unit_combo[u]
+            o = unit_origin[u]
+            current = unit_current[u]
+            unplaced = unit_unplaced[u]
+            floor = unit_floor[u]
+            m_exact = unplaced
+            f_exact = -1
+            m_soft = unplaced
+            n = 0
+            for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+                f = profile_facility[j]
+                t = travel[o, f]
+                if t + floor - m_soft > slack:
+                    break
+                if current >= 0 and f != current:
+                    t += change
+                v = t + low[k, f]
+                if v < m_exact:
+                    m_exact = v
+                    f_exact = f
+                v = t + soft[k, f]
+                if v < m_soft:
+                    m_soft = v
+                values[n] = v
+                where[n] = f
+                n += 1
+            best[u] = m_exact
+            best_f[u] = f_exact
+            if tau <= 0.0:
+                smooth[u] = m_exact
+                if f_exact >= 0:
+                    weight[c, k, f_exact] += unit_count[u]
+                continue
+            z = np.exp(-(unplaced - m_soft) / tau)
+            for i in range(n):
+                e = values[i] - m_soft
+                if e <= slack:
+                    e = np.exp(-e / tau)
+                    z += e
+                else:
+                    e = 0.0
+                values[i] = e
+            smooth[u] = m_soft - tau * np.log(z)
+            scale = unit_count[u] / z
+            for i in range(n):
+                if values[i] > 0.0:
+                    weight[c, k, where[i]] += scale * values[i]
+    total = weight[0].copy()
+    for c in range(1, n_chunks):
+        total += weight[c]
+    return best, best_f, smooth, total
+
+
+@_parallel
+def spread_weights(
+    tau: float,
+    weight: Array,
+    low: Array,
+    day: Array,
+    lam_cum: Array,
+    mu: Array,
+    day_cost: Array,
+    combo_specialty: Array,
+    combo_stay: Array,
+    combo_day: Array,
+) -> tuple[Array, Array]:
+    """Occupancy [f, s, d] and admissions [f, d] implied by facility weights per combo."""
+    n_combo, n_fac = weight.shape
+    n_spec = lam_cum.shape[1]
+    horizon = day_cost.shape[1]
+    occ = np.zeros((n_fac, n_spec, horizon + 1))
+    adm = np.zeros((n_fac, horizon))
+    for f in numba.prange(n_fac):
+        for k in range(n_combo):
+            w = weight[k, f]
+            if w == 0.0:
+                continue
+            s = combo_specialty[k]
+            stay = combo_stay[k]
+            if tau <= 0.0:
+                a = day[k, f]
+                occ[f, s, a] += w
+                occ[f, s, min(a + stay, horizon)] -= w
+                adm[f, a] += w
+                continue
+            dc = day_cost[combo_day[k]]
+            m = low[k, f]
+            z = 0.0
+            for a in range(horizon):
+                if dc[a] == np.inf:
+                    continue
+                end = min(a + stay, horizon)
+                z += np.exp(-(dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m) / tau)
+            for a in range(horizon):
+                if dc[a] == np.inf:
+                    continue
+                end = min(a + stay, horizon)
+                v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m
+                p = w * np.exp(-v / tau) / z
+                occ[f, s, a] += p
+                occ[f, s, end] -= p
+                adm[f, a] += p
+        for s in range(n_spec):
+            run = 0.0
+            for d in range(horizon):
+                run += occ[f, s, d]
+                occ[f, s, d] = run
+    return occ[:, :, :horizon], adm

@@ -1,0 +1,266 @@
+"""Lagrangian engine for large problems: priced bound, price-guided plans, local search.
+
+Bed (facility, specialty, day) and admission (facility, day) rows are moved into the objective
+with non-negative prices. For any prices, every unit then takes its cheapest column on its own,
+and the total, less the priced capacity, is a lower bound on the optimum (the Lagrangian). The
+prices are improved by maximising a smoothed Lagrangian (softmin at temperature tau over each
+unit's columns) with L-BFGS-B, tau falling stage by stage; after each stage the exact Lagrangian
+is evaluated (a valid bound) and a plan is built by placing patients, most urgent first, at the
+feasible place of lowest priced cost, then moving single patients while that lowers the true
+objective. Group split costs are left out of the bound (they are never negative, so the bound
+stays valid) and are counted in full by the plans.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+
+from medevac.planning import kernels
+from medevac.planning.compact import NO_LIMIT, Compact, build_compact
+from medevac.planning.model import Placement, ProblemView
+from medevac.planning.problem import Problem
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03)
+SOFTMIN_CUTOFF = 12.0  # columns more than this many tau above a unit's softmin are left out
+RELOCATE_PASSES = 3
+N_CHUNKS = 2
+
+
+class _OutOfTime(Exception):
+    """Raised inside the optimiser's callback when the time share is used up."""
+
+
+@dataclass(slots=True)
+class LagrangianResult:
+    """Best plan found (patient id -> (facility id, day)), its objective and the best bound."""
+
+    placed: dict[str, Placement]
+    objective: float
+    bound: float
+    evaluations: int
+
+
+class _Dual:
+    """The Lagrangian and its smoothed version as functions of the packed price vector."""
+
+    def __init__(self, c: Compact, hopeless_cost: float) -> None:
+        self.c = c
+        n_fac, n_spec, horizon = c.beds.shape
+        self.shape = (n_fac, n_spec, horizon)
+        self.pair_f, self.pair_s = np.nonzero(c.offers)
+        self.limited = np.flatnonzero(c.limit < NO_LIMIT)
+        self.n_bed = len(self.pair_f) * horizon
+        self.size = self.n_bed + len(self.limited) * horizon
+        self.beds = c.beds[self.pair_f, self.pair_s, :].astype(float).ravel()
+        self.limits = np.repeat(c.limit[self.limited].astype(float), horizon)
+        self.hopeless_cost = hopeless_cost
+        key = np.stack([c.unit_specialty, c.unit_stay, c.unit_day_cost], axis=1)
+        combos, inverse = np.unique(key, axis=0, return_inverse=True)
+        self.unit_combo = inverse.ravel().astype(np.int64)
+        self.combo = [np.ascontiguousarray(combos[:, i], dtype=np.int64) for i in range(3)]
+        finite = np.where(np.isfinite(c.day_cost), c.day_cost, np.inf)
+        self.unit_dc_min = finite.min(axis=1)[c.unit_day_cost]
+        self.evaluations = 0
+
+    def prices(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Cumulative bed prices [f, s, 0..H] and admission prices [f, d] of a packed vector."""
+        n_fac, n_spec, horizon = self.shape
+        lam = np.zeros(self.shape)
+        lam[self.pair_f, self.pair_s, :] = x[: self.n_bed].reshape(-1, horizon)
+        mu = np.zeros((n_fac, horizon))
+        mu[self.limited, :] = x[self.n_bed :].reshape(-1, horizon)
+        cum = np.zeros((n_fac, n_spec, horizon + 1))
+        np.cumsum(lam, axis=2, out=cum[:, :, 1:])
+        return cum, mu
+
+    def evaluate(self, x: FloatArray, tau: float) -> tuple[float, FloatArray, float]:
+        """(smoothed Lagrangian, its gradient, exact Lagrangian) at prices ``x`` (all >= 0)."""
+        self.evaluations += 1
+        c = self.c
+        cum, mu = self.prices(x)
+        spec, stay, day_row = self.combo
+        low, day, soft = kernels.combo_prices(
+            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row
+        )
+        floor = self.unit_dc_min - tau * np.log(c.horizon)
+        best, _, smooth, weight = kernels.price_units(
+            tau, SOFTMIN_CUTOFF, low, soft, c.travel, c.profile_start, c.profile_facility,
+            self.unit_combo, c.unit_profile, c.unit_origin, c.unit_current, c.unit_count,
+            c.unit_unplaced, floor, c.change, N_CHUNKS,
+        )  # fmt: skip
+        occupancy, admissions = kernels.spread_weights(
+            tau, weight, low, day, cum, mu, c.day_cost, spec, stay, day_row
+        )
+        priced = float(np.dot(x[: self.n_bed], self.beds) + np.dot(x[self.n_bed :], self.limits))
+        counts = c.unit_count.astype(float)
+        value = float(np.dot(counts, smooth)) - priced + self.hopeless_cost
+        exact = float(np.dot(counts, best)) - priced + self.hopeless_cost
+        gradient = np.concatenate(
+            [
+                occupancy[self.pair_f, self.pair_s, :].ravel() - self.beds,
+                admissions[self.limited, :].ravel() - self.limits,
+            ]
+        )
+        return value, gradient, exact
+
+
+class _Plans:
+    """Slots (one per patient of a unit) and the capacity-exact fill and relocation kernels."""
+
+    def __init__(self, problem: Problem, c: Compact) -> None:
+        self.problem = problem
+        self.c = c
+        self.slot_unit = np.repeat(np.arange(c.n_units, dtype=np.int64), c.unit_count)
+        self.slot_patient = c.member_patient
+        self.slot_group = c.unit_group[self.slot_unit]
+        n_groups = c.n_groups
+        keys = np.where(self.slot_group >= 0, self.slot_group, n_groups)
+        self.group_slot = np.argsort(keys, kind="stable").astype(np.int64)
+        start = np.zeros(n_groups + 2, dtype=np.int64)
+        np.cumsum(np.bincount(keys, minlength=n_groups + 1), out=start[1:])
+        self.group_start = start[: n_groups + 1]
+        # most urgent first (highest cost of leaving unplaced), then in file order
+        urgency = c.unit_unplaced[self.slot_unit]
+        self.order = np.lexsort((self.slot_patient, -urgency)).astype(np.int64)
+
+    def _arrays(self) -> tuple[Any, ...]:
+        c = self.c
+        return (
+            c.travel, c.profile_start, c.profile_facility, c.day_cost, c.unit_profile,
+            c.unit_origin, c.unit_specialty, c.unit_stay, c.unit_first, c.unit_day_cost,
+            c.unit_current, c.unit_unplaced, c.change,
+        )  # fmt: skip
+
+    def build(
+        self, cum: FloatArray | None, mu: FloatArray | None, deadline: float
+    ) -> tuple[IntArray, IntArray]:
+        """A plan: price-guided fill (regulator's rule when no prices), then relocation."""
+        c = self.c
+        n = len(self.slot_unit)
+        used = np.zeros_like(c.beds)
+        admitted = np.zeros((c.beds.shape[0], c.horizon), dtype=np.int64)
+        slot_f = np.full(n, -1, dtype=np.int64)
+        slot_a = np.zeros(n, dtype=np.int64)
+        (travel, p_start, p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day,
+         u_current, u_unplaced, change) = self._arrays()  # fmt: skip
+        gs = c.group_split
+        if cum is None or mu is None:
+            kernels.fill_earliest(
+                self.order, self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start,
+                p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
+                u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
+                self.group_slot, gs,
+            )  # fmt: skip
+        else:
+            kernels.fill(
+                self.order, self.slot_unit, self.slot_group, slot_f, slot_a, cum, mu, travel,
+                p_start, p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day,
+                u_current, u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
+                self.group_slot, gs,
+            )  # fmt: skip
+        for _ in range(RELOCATE_PASSES):
+            if time.perf_counter() >= deadline:
+                break
+            gain = kernels.relocate(
+                self.order, self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start,
+                p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
+                u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
+                self.group_slot, gs, 1,
+            )  # fmt: skip
+            if gain <= 1e-9:
+                break
+        return slot_f, slot_a
+
+    def objective(self, slot_f: IntArray, slot_a: IntArray) -> float:
+        """True objective of a slot placement (hopeless patients included)."""
+        c = self.c
+        u = self.slot_unit
+        placed = slot_f >= 0
+        cost = np.where(placed, 0.0, c.unit_unplaced[u])
+        f = np.where(placed, slot_f, 0)
+        travel = c.travel[c.unit_origin[u], f]
+        moved = (c.unit_current[u] >= 0) & (f != c.unit_current[u])
+        day = c.day_cost[c.unit_day_cost[u], slot_a]
+        cost = cost + np.where(placed, travel + day + c.change * moved, 0.0)
+        total = float(cost.sum())
+        grouped = placed & (self.slot_group >= 0)
+        if grouped.any():
+            pairs = np.unique(np.stack([self.slot_group[grouped], slot_f[grouped]], axis=1), axis=0)
+            per_group = np.bincount(pairs[:, 0])
+            total += c.group_split * float(np.sum(np.maximum(per_group - 1, 0)))
+        return total
+
+    def placement(self, slot_f: IntArray, slot_a: IntArray) -> dict[str, Placement]:
+        patients = self.problem.patients
+        facilities = self.problem.facilities
+        return {
+            patients[int(self.slot_patient[k])].id: (facilities[int(slot_f[k])].id, int(slot_a[k]))
+            for k in np.flatnonzero(slot_f >= 0)
+        }
+
+
+def solve_lagrangian(
+    problem: Problem,
+    view: ProblemView,
+    deadline: float,
+    say: Callable[[str], None],
+    compact: Compact | None = None,
+) -> LagrangianResult:
+    """Best plan and bound found before ``deadline`` (a time.perf_counter() value)."""
+    c = compact if compact is not None else build_compact(problem, view.distance, view.origin_of)
+    hopeless_cost = float(sum(view.unplaced_cost(problem.patients[int(i)]) for i in c.hopeless))
+    plans = _Plans(problem, c)
+    dual = _Dual(c, hopeless_cost)
+    say(f"{len(problem.patients)} patients in {c.n_units} units, {c.n_groups} groups")
+
+    slot_f, slot_a = plans.build(None, None, deadline)
+    best = (plans.objective(slot_f, slot_a) + hopeless_cost, slot_f, slot_a)
+    x = np.zeros(dual.size)
+    _, _, bound = dual.evaluate(x, 0.0)
+    say(f"regulator's plan {best[0]:.6g}, bound without capacity {bound:.6g}")
+    for tau in TEMPERATURES:
+        if time.perf_counter() >= deadline:
+            break
+        latest = {"x": x}
+
+        def objective(
+            v: FloatArray, tau: float = tau, latest: dict[str, FloatArray] = latest
+        ) -> tuple[float, FloatArray]:
+            if time.perf_counter() >= deadline:
+                raise _OutOfTime
+            value, gradient, _ = dual.evaluate(v, tau)
+            latest["x"] = v.copy()
+            return -value, -gradient
+
+        try:
+            result = minimize(
+                objective, x, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * dual.size,
+                options={"maxiter": 60, "maxcor": 20},
+            )  # fmt: skip
+            x = result.x
+        except _OutOfTime:
+            x = latest["x"]
+        _, _, exact = dual.evaluate(x, 0.0)
+        bound = max(bound, exact)
+        cum, mu = dual.prices(x)
+        slot_f, slot_a = plans.build(cum, mu, deadline)
+        value = plans.objective(slot_f, slot_a) + hopeless_cost
+        if value < best[0]:
+            best = (value, slot_f, slot_a)
+        say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {bound:.6g}")
+    return LagrangianResult(
+        placed=plans.placement(best[1], best[2]),
+        objective=best[0],
+        bound=bound,
+        evaluations=dual.evaluations,
+    )
