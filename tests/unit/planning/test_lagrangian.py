@@ -1,0 +1,94 @@
+"""The Lagrangian engine (large problems) on small problems whose optimum the MIP proves."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from medevac.planning import (
+    PlanStatus,
+    check_plan,
+    parse_problem,
+    solve_exact,
+    solve_patient_mip,
+)
+from medevac.planning.compact import build_compact
+from medevac.planning.lagrangian import _Dual
+from medevac.planning.model import ProblemView
+from tests.unit.planning.builders import facility, patient, problem_dict, random_problem
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rng=st.randoms(use_true_random=False),
+    n_patients=st.integers(1, 14),
+    n_facilities=st.integers(1, 4),
+)
+def test_large_problem_engine_gives_checked_plans_and_valid_bounds(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    problem = random_problem(rng, n_patients, n_facilities)
+    plan = solve_exact(problem, time_limit=10, large_units=0)
+    mip = solve_patient_mip(problem, time_limit=30)
+    report = check_plan(problem, plan)
+    assert report.feasible, report.violations
+    assert report.objective_matches(plan.objective)
+    tolerance = 1e-6 * max(1.0, abs(mip.objective))
+    assert plan.bound <= mip.objective + tolerance  # a lower bound on the true optimum
+    assert plan.objective >= mip.objective - tolerance
+    if plan.status is PlanStatus.OPTIMAL:
+        assert abs(plan.objective - mip.objective) <= tolerance
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rng=st.randoms(use_true_random=False),
+    n_patients=st.integers(1, 12),
+    n_facilities=st.integers(1, 4),
+    seed=st.integers(0, 2**31),
+)
+def test_any_non_negative_prices_give_a_bound_below_the_optimum(
+    rng: random.Random, n_patients: int, n_facilities: int, seed: int
+) -> None:
+    problem = random_problem(rng, n_patients, n_facilities)
+    mip = solve_patient_mip(problem, time_limit=30)
+    view = ProblemView(problem)
+    compact = build_compact(problem, view.distance, view.origin_of)
+    hopeless = sum(view.unplaced_cost(problem.patients[int(i)]) for i in compact.hopeless)
+    dual = _Dual(compact, hopeless)
+    prices = np.random.default_rng(seed).exponential(30.0, dual.size)
+    for tau in (0.0, 0.5, 3.0):
+        smooth, gradient, exact = dual.evaluate(prices, tau)
+        assert exact <= mip.objective + 1e-6 * max(1.0, abs(mip.objective))
+        assert smooth <= exact + 1e-9 * max(1.0, abs(exact))
+        assert gradient.shape == (dual.size,)
+
+
+def test_smoothed_gradient_matches_finite_differences() -> None:
+    problem = random_problem(random.Random(7), 10, 3)
+    view = ProblemView(problem)
+    compact = build_compact(problem, view.distance, view.origin_of)
+    dual = _Dual(compact, 0.0)
+    x = np.random.default_rng(1).exponential(5.0, dual.size) + 0.5
+    tau, step = 2.0, 1e-5
+    _, gradient, _ = dual.evaluate(x, tau)
+    for i in range(0, dual.size, max(1, dual.size // 15)):
+        up, down = x.copy(), x.copy()
+        up[i] += step
+        down[i] -= step
+        numeric = (dual.evaluate(up, tau)[0] - dual.evaluate(down, tau)[0]) / (2 * step)
+        assert abs(numeric - gradient[i]) <= 1e-4 * max(1.0, abs(numeric))
+
+
+def test_large_problem_engine_places_everyone_when_beds_are_plenty() -> None:
+    facilities = [facility(f"F{k}", 50 + k, 20, beds={"orthopaedics": 50}) for k in range(3)]
+    patients = [patient(f"P{k}", precedence="routine") for k in range(40)]
+    problem = parse_problem(problem_dict(facilities, patients))
+    plan = solve_exact(problem, time_limit=10, large_units=0)
+    assert not plan.unplaced
+    # with beds to spare everyone goes to the nearest facility on day 0: the bound meets it
+    assert plan.status is PlanStatus.OPTIMAL
+    assert {(a.facility, a.day) for a in plan.assignments} == {("F0", 0)}
