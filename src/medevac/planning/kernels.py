@@ -620,3 +620,223 @@ def spread_weights(
                 run += occ[f, s, d]
                 occ[f, s, d] = run
     return occ[:, :, :horizon], adm
+
+
+@_compiled
+def group_bound(
+    best: Array,
+    low: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    unit_combo: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+    group_start: Array,
+    group_unit: Array,
+    gs: float,
+) -> float:
+    """What groups add to the Lagrangian: sum over groups of (group minimum - members' minima).
+
+    A group's members (units of one patient) either all stay unplaced, or use one facility
+    (each member there or unplaced), or use two or more and pay at least one group split.
+    """
+    n_fac = low.shape[1]
+    together = np.zeros(n_fac)
+    reach = np.zeros(n_fac, dtype=np.int64)
+    total = 0.0
+    for g in range(len(group_start) - 1):
+        lo = group_start[g]
+        hi = group_start[g + 1]
+        if hi - lo < 2:
+            continue
+        members_best = 0.0
+        all_out = 0.0
+        for j in range(lo, hi):
+            members_best += best[group_unit[j]]
+            all_out += unit_unplaced[group_unit[j]]
+        together[:] = 0.0
+        reach[:] = 0
+        for j in range(lo, hi):
+            u = group_unit[j]
+            for i in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+                f = profile_facility[i]
+                t = travel[unit_origin[u], f] + low[unit_combo[u], f]
+                if unit_current[u] >= 0 and f != unit_current[u]:
+                    t += change
+                together[f] += min(t, unit_unplaced[u])
+                reach[f] += 1
+        single = all_out
+        for f in range(n_fac):
+            if reach[f] == 0:
+                continue
+            # members that cannot use f are unplaced in this case
+            value = together[f]
+            if reach[f] < hi - lo:
+                for j in range(lo, hi):
+                    u = group_unit[j]
+                    eligible = False
+                    for i in range(
+                        profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]
+                    ):
+                        if profile_facility[i] == f:
+                            eligible = True
+                            break
+                    if not eligible:
+                        value += unit_unplaced[u]
+            single = min(single, value)
+        total += min(all_out, single, members_best + gs) - members_best
+    return total
+
+
+@_compiled
+def regroup(
+    slot_unit: Array,
+    slot_group: Array,
+    slot_f: Array,
+    slot_a: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    day_cost: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_first: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+    group_start: Array,
+    group_slot: Array,
+    gs: float,
+) -> float:
+    """Bring split groups together at one facility when that lowers their cost; return the gain."""
+    horizon = day_cost.shape[1]
+    n_fac = beds.shape[0]
+    gain = 0.0
+    old_f = np.empty(8, dtype=np.int64)
+    old_a = np.empty(8, dtype=np.int64)
+    new_a = np.empty(8, dtype=np.int64)
+    best_a = np.empty(8, dtype=np.int64)
+    eligible = np.zeros((8, n_fac), dtype=np.bool_)
+    for g in range(len(group_start) - 1):
+        lo = group_start[g]
+        hi = group_start[g + 1]
+        size = hi - lo
+        if size < 2 or size > 8:
+            continue
+        distinct = 0
+        current_cost = 0.0
+        for j in range(lo, hi):
+            k = group_slot[j]
+            f = slot_f[k]
+            current_cost += _slot_cost(
+                k, slot_unit[k], f, slot_a[k], travel, day_cost, unit_origin, unit_day_cost,
+                unit_current, unit_unplaced, change,
+            )  # fmt: skip
+            if f >= 0:
+                seen = False
+                for i in range(lo, j):
+                    if slot_f[group_slot[i]] == f:
+                        seen = True
+                if not seen:
+                    distinct += 1
+        if distinct < 2:
+            continue
+        current_cost += gs * (distinct - 1)
+        for j in range(lo, hi):
+            k = group_slot[j]
+            u = slot_unit[k]
+            old_f[j - lo] = slot_f[k]
+            old_a[j - lo] = slot_a[k]
+            if slot_f[k] >= 0:
+                s = unit_specialty[u]
+                _take(slot_f[k], s, slot_a[k], min(slot_a[k] + unit_stay[u], horizon), used,
+                      admitted, -1)  # fmt: skip
+            eligible[j - lo, :] = False
+            for i in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+                eligible[j - lo, profile_facility[i]] = True
+        best_cost = current_cost
+        best_f = -1
+        first = group_slot[lo]
+        u0 = slot_unit[first]
+        for i in range(profile_start[unit_profile[u0]], profile_start[unit_profile[u0] + 1]):
+            f = profile_facility[i]
+            ok = True
+            for j in range(lo, hi):
+                if old_f[j - lo] >= 0 and not eligible[j - lo, f]:
+                    ok = False
+            if not ok:
+                continue
+            # no day can make the trial cheaper than travel plus each member's cheapest day
+            floor = 0.0
+            for j in range(lo, hi):
+                u = slot_unit[group_slot[j]]
+                if old_f[j - lo] < 0:
+                    floor += unit_unplaced[u]
+                else:
+                    floor += travel[unit_origin[u], f] + day_cost[unit_day_cost[u], unit_first[u]]
+            if floor >= best_cost - 1e-9:
+                continue
+            # place the members that were placed, one after the other, on their cheapest day
+            cost = 0.0
+            new_a[:] = -1
+            for j in range(lo, hi):
+                k = group_slot[j]
+                u = slot_unit[k]
+                if old_f[j - lo] < 0:
+                    cost += unit_unplaced[u]
+                    continue
+                s = unit_specialty[u]
+                dc = day_cost[unit_day_cost[u]]
+                pick = -1
+                for a in range(unit_first[u], horizon):
+                    end = min(a + unit_stay[u], horizon)
+                    if (pick < 0 or dc[a] < dc[pick]) and _fits(
+                        f, s, a, end, used, beds, admitted, limit
+                    ):
+                        pick = a
+                if pick < 0:
+                    ok = False
+                    break
+                new_a[j - lo] = pick
+                _take(f, s, pick, min(pick + unit_stay[u], horizon), used, admitted, 1)
+                cost += _slot_cost(
+                    k, u, f, pick, travel, day_cost, unit_origin, unit_day_cost, unit_current,
+                    unit_unplaced, change,
+                )  # fmt: skip
+            for j in range(lo, hi):  # undo the trial
+                if new_a[j - lo] >= 0:
+                    u = slot_unit[group_slot[j]]
+                    a = new_a[j - lo]
+                    _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used,
+                          admitted, -1)  # fmt: skip
+            if ok and cost < best_cost - 1e-9:
+                best_cost = cost
+                best_f = f
+                for j in range(size):
+                    best_a[j] = new_a[j]
+        for j in range(lo, hi):
+            k = group_slot[j]
+            u = slot_unit[k]
+            if best_f >= 0 and old_f[j - lo] >= 0:
+                slot_f[k] = best_f
+                slot_a[k] = best_a[j - lo]
+            else:
+                slot_f[k] = old_f[j - lo]
+                slot_a[k] = old_a[j - lo]
+            if slot_f[k] >= 0:
+                _take(slot_f[k], unit_specialty[u], slot_a[k],
+                      min(slot_a[k] + unit_stay[u], horizon), used, admitted, 1)  # fmt: skip
+        if best_f >= 0:
+            gain += current_cost - best_cost
+    return gain

@@ -13,6 +13,7 @@ stays valid) and are counted in full by the plans.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,12 +26,16 @@ from scipy.optimize import minimize
 from medevac.planning import kernels
 from medevac.planning.compact import NO_LIMIT, Compact, build_compact
 from medevac.planning.model import Placement, ProblemView
+from medevac.planning.plan import relative_gap
 from medevac.planning.problem import Problem
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03)
+TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)  # the last one repeats while time is left
+STAGE_ITERATIONS = 60
+ASCENT_SHARE = 0.7
+OPTIMAL_GAP = 1e-7
 SOFTMIN_CUTOFF = 12.0  # columns more than this many tau above a unit's softmin are left out
 RELOCATE_PASSES = 3
 N_CHUNKS = 2
@@ -105,6 +110,11 @@ class _Dual:
         counts = c.unit_count.astype(float)
         value = float(np.dot(counts, smooth)) - priced + self.hopeless_cost
         exact = float(np.dot(counts, best)) - priced + self.hopeless_cost
+        exact += kernels.group_bound(
+            best, low, c.travel, c.profile_start, c.profile_facility, self.unit_combo,
+            c.unit_profile, c.unit_origin, c.unit_current, c.unit_unplaced, c.change,
+            c.group_start, c.group_unit, c.group_split,
+        )  # fmt: skip
         gradient = np.concatenate(
             [
                 occupancy[self.pair_f, self.pair_s, :].ravel() - self.beds,
@@ -142,9 +152,9 @@ class _Plans:
         )  # fmt: skip
 
     def build(
-        self, cum: FloatArray | None, mu: FloatArray | None, deadline: float
+        self, cum: FloatArray | None, mu: FloatArray | None, deadline: float, search: bool = True
     ) -> tuple[IntArray, IntArray]:
-        """A plan: price-guided fill (regulator's rule when no prices), then relocation."""
+        """A plan: price-guided fill, then local search (regulator's rule alone if no prices)."""
         c = self.c
         n = len(self.slot_unit)
         used = np.zeros_like(c.beds)
@@ -168,10 +178,19 @@ class _Plans:
                 u_current, u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
                 self.group_slot, gs,
             )  # fmt: skip
-        for _ in range(RELOCATE_PASSES):
-            if time.perf_counter() >= deadline:
+        passes = RELOCATE_PASSES if search and cum is not None else 0
+        clock = time.perf_counter()
+        for done in range(passes):
+            # a pass takes about as long as the previous one: start it only if it fits
+            if done and time.perf_counter() + (time.perf_counter() - clock) / done > deadline:
                 break
-            gain = kernels.relocate(
+            gain = kernels.regroup(
+                self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start, p_fac,
+                day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
+                u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
+                self.group_slot, gs,
+            )  # fmt: skip
+            gain += kernels.relocate(
                 self.order, self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start,
                 p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
                 u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
@@ -227,37 +246,51 @@ def solve_lagrangian(
     best = (plans.objective(slot_f, slot_a) + hopeless_cost, slot_f, slot_a)
     x = np.zeros(dual.size)
     _, _, bound = dual.evaluate(x, 0.0)
+    clock = time.perf_counter()
     say(f"regulator's plan {best[0]:.6g}, bound without capacity {bound:.6g}")
-    for tau in TEMPERATURES:
-        if time.perf_counter() >= deadline:
-            break
-        latest = {"x": x}
+    # the price ascent gets ASCENT_SHARE of the time left; the final plan and its local
+    # search the rest (on the largest problems a search pass takes seconds)
+    ascent_end = clock + ASCENT_SHARE * (deadline - clock)
+    stage = 0
+    x_plan: FloatArray | None = None
+    while time.perf_counter() < ascent_end:
+        tau = TEMPERATURES[min(stage, len(TEMPERATURES) - 1)]
+        stage += 1
+        latest: dict[str, Any] = {"x": x, "value": -np.inf}
 
         def objective(
-            v: FloatArray, tau: float = tau, latest: dict[str, FloatArray] = latest
+            v: FloatArray, tau: float = tau, latest: dict[str, Any] = latest
         ) -> tuple[float, FloatArray]:
-            if time.perf_counter() >= deadline:
+            if time.perf_counter() >= ascent_end:
                 raise _OutOfTime
             value, gradient, _ = dual.evaluate(v, tau)
-            latest["x"] = v.copy()
+            if value > latest["value"]:
+                latest["x"], latest["value"] = v.copy(), value
             return -value, -gradient
 
-        try:
-            result = minimize(
+        with contextlib.suppress(_OutOfTime):
+            minimize(
                 objective, x, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * dual.size,
-                options={"maxiter": 60, "maxcor": 20},
+                options={"maxiter": STAGE_ITERATIONS, "maxcor": 20},
             )  # fmt: skip
-            x = result.x
-        except _OutOfTime:
-            x = latest["x"]
+        x = latest["x"]
         _, _, exact = dual.evaluate(x, 0.0)
-        bound = max(bound, exact)
-        cum, mu = dual.prices(x)
-        slot_f, slot_a = plans.build(cum, mu, deadline)
+        if exact >= bound:
+            bound, x_plan = exact, x
+        if time.perf_counter() < ascent_end:  # a quick plan (no local search) between stages
+            slot_f, slot_a = plans.build(*dual.prices(x), deadline, search=False)
+            value = plans.objective(slot_f, slot_a) + hopeless_cost
+            if value < best[0]:
+                best = (value, slot_f, slot_a)
+        say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {bound:.6g}")
+        if relative_gap(best[0], bound) <= OPTIMAL_GAP:
+            break
+    if x_plan is not None and time.perf_counter() < deadline:
+        slot_f, slot_a = plans.build(*dual.prices(x_plan), deadline)
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
             best = (value, slot_f, slot_a)
-        say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {bound:.6g}")
+        say(f"plan from the best prices with local search: {value:.6g}")
     return LagrangianResult(
         placed=plans.placement(best[1], best[2]),
         objective=best[0],
