@@ -66,6 +66,7 @@ STALL_STEPS = 10  # subgradient steps without a better bound before the step len
 OPTIMAL_GAP = 1e-7
 MAX_COLUMNS_ADDED_PER_UNIT = 12
 MIP_COLUMNS_PER_UNIT = 6
+ASSEMBLY_SECONDS_PER_PATIENT = 1e-5
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
 LARGE_SOLVER = (
     f"exact, Lagrangian (L-BFGS-B on smoothed prices, SciPy {scipy.__version__}) "
@@ -758,7 +759,9 @@ def _solve_large(
     deadline: float,
     say: Callable[[str], None],
 ) -> Plan:
-    result = solve_lagrangian(problem, view, deadline, say, compact)
+    # keep time to assemble the plan (reasons for the unplaced, breakdown) within the limit
+    assembly = ASSEMBLY_SECONDS_PER_PATIENT * len(problem.patients)
+    result = solve_lagrangian(problem, view, deadline - assembly, say, compact)
     status = PlanStatus.FEASIBLE
     if _proven_optimal(problem, result.objective, result.bound):
         status = PlanStatus.OPTIMAL

@@ -840,3 +840,268 @@ def regroup(
         if best_f >= 0:
             gain += current_cost - best_cost
     return gain
+
+
+@_compiled
+def expected_columns(
+    tau: float,
+    cutoff: float,
+    low: Array,
+    soft: Array,
+    lam_cum: Array,
+    mu: Array,
+    day_cost: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    unit_combo: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_count: Array,
+    unit_unplaced: Array,
+    unit_floor: Array,
+    change: float,
+    threshold: float,
+) -> tuple[Array, Array, Array, Array]:
+    """Columns whose expected count under the softmin choice is at least ``threshold``.
+
+    Returns parallel arrays (unit, facility, day, expected count), units in index order.
+    """
+    n_units = len(unit_count)
+    horizon = day_cost.shape[1]
+    n_fac = low.shape[1]
+    slack = cutoff * tau
+    cap = 1024
+    out_u = np.empty(cap, dtype=np.int64)
+    out_f = np.empty(cap, dtype=np.int64)
+    out_a = np.empty(cap, dtype=np.int64)
+    out_x = np.empty(cap)
+    n_out = 0
+    values = np.empty(n_fac)
+    where = np.empty(n_fac, dtype=np.int64)
+    day_weight = np.empty(horizon)
+    for u in range(n_units):
+        k = unit_combo[u]
+        o = unit_origin[u]
+        s = unit_specialty[u]
+        stay = unit_stay[u]
+        dc = day_cost[unit_day_cost[u]]
+        m_soft = unit_unplaced[u]
+        n = 0
+        for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+            f = profile_facility[j]
+            t = travel[o, f]
+            if t + unit_floor[u] - m_soft > slack:
+                break
+            if unit_current[u] >= 0 and f != unit_current[u]:
+                t += change
+            v = t + soft[k, f]
+            if v < m_soft:
+                m_soft = v
+            values[n] = v
+            where[n] = f
+            n += 1
+        z = np.exp(-(unit_unplaced[u] - m_soft) / tau)
+        for i in range(n):
+            e = values[i] - m_soft
+            values[i] = np.exp(-e / tau) if e <= slack else 0.0
+            z += values[i]
+        for i in range(n):
+            w = unit_count[u] * values[i] / z
+            if w < threshold:
+                continue
+            f = where[i]
+            m = low[k, f]
+            zd = 0.0
+            for a in range(horizon):
+                day_weight[a] = 0.0
+            for a in range(horizon):
+                c = dc[a]
+                if c == np.inf:
+                    continue
+                end = min(a + stay, horizon)
+                e = c + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m
+                if e <= slack:
+                    day_weight[a] = np.exp(-e / tau)
+                    zd += day_weight[a]
+            for a in range(horizon):
+                x = w * day_weight[a] / zd
+                if x >= threshold:
+                    if n_out == cap:
+                        cap *= 2
+                        out_u = np.concatenate((out_u, np.empty(cap - n_out, dtype=np.int64)))
+                        out_f = np.concatenate((out_f, np.empty(cap - n_out, dtype=np.int64)))
+                        out_a = np.concatenate((out_a, np.empty(cap - n_out, dtype=np.int64)))
+                        out_x = np.concatenate((out_x, np.empty(cap - n_out)))
+                    out_u[n_out] = u
+                    out_f[n_out] = f
+                    out_a[n_out] = a
+                    out_x[n_out] = x
+                    n_out += 1
+    return out_u[:n_out], out_f[:n_out], out_a[:n_out], out_x[:n_out]
+
+
+@_compiled
+def quota_fill(
+    order: Array,
+    slot_unit: Array,
+    slot_f: Array,
+    slot_a: Array,
+    unit_first_slot: Array,
+    column_start: Array,
+    column_f: Array,
+    column_a: Array,
+    column_x: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_count: Array,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+    horizon: int,
+) -> None:
+    """Give each unit (in ``order``) its expected columns, rounded, as far as capacity allows.
+
+    ``column_start`` is a CSR over units into the column arrays, largest expected count first.
+    """
+    for u in order:
+        k = unit_first_slot[u]
+        left = unit_count[u]
+        s = unit_specialty[u]
+        for j in range(column_start[u], column_start[u + 1]):
+            if left == 0:
+                break
+            f = column_f[j]
+            a = column_a[j]
+            end = min(a + unit_stay[u], horizon)
+            want = min(left, int(np.floor(column_x[j] + 0.5)))
+            while want > 0 and _fits(f, s, a, end, used, beds, admitted, limit):
+                _take(f, s, a, end, used, admitted, 1)
+                slot_f[k] = f
+                slot_a[k] = a
+                k += 1
+                left -= 1
+                want -= 1
+
+
+@_compiled
+def place_groups(
+    group_order: Array,
+    slot_unit: Array,
+    slot_f: Array,
+    slot_a: Array,
+    lam_cum: Array,
+    mu: Array,
+    travel: Array,
+    profile_start: Array,
+    profile_facility: Array,
+    day_cost: Array,
+    unit_profile: Array,
+    unit_origin: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    unit_first: Array,
+    unit_day_cost: Array,
+    unit_current: Array,
+    unit_unplaced: Array,
+    change: float,
+    used: Array,
+    beds: Array,
+    admitted: Array,
+    limit: Array,
+    group_start: Array,
+    group_slot: Array,
+) -> None:
+    """Place each group (in ``group_order``) together at the facility of lowest priced cost.
+
+    Only groups with no member placed yet; a group is placed only if every member fits at one
+    facility, each on its day of lowest priced cost there. The others are left to ``fill``.
+    """
+    horizon = day_cost.shape[1]
+    n_fac = beds.shape[0]
+    pick_a = np.empty(16, dtype=np.int64)
+    keep_a = np.empty(16, dtype=np.int64)
+    eligible = np.zeros((16, n_fac), dtype=np.bool_)
+    for g in group_order:
+        lo = group_start[g]
+        hi = group_start[g + 1]
+        size = hi - lo
+        if size < 2 or size > 16:
+            continue
+        free = True
+        for j in range(lo, hi):
+            if slot_f[group_slot[j]] >= 0:
+                free = False
+        if not free:
+            continue
+        for j in range(lo, hi):
+            u = slot_unit[group_slot[j]]
+            eligible[j - lo, :] = False
+            for i in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+                eligible[j - lo, profile_facility[i]] = True
+        best_score = np.inf
+        best_f = -1
+        u0 = slot_unit[group_slot[lo]]
+        for i in range(profile_start[unit_profile[u0]], profile_start[unit_profile[u0] + 1]):
+            f = profile_facility[i]
+            ok = True
+            floor = 0.0
+            for j in range(lo, hi):
+                u = slot_unit[group_slot[j]]
+                if not eligible[j - lo, f]:
+                    ok = False
+                    break
+                floor += travel[unit_origin[u], f] + day_cost[unit_day_cost[u], unit_first[u]]
+            if not ok or floor >= best_score:
+                continue
+            score = 0.0
+            true = 0.0
+            out = 0.0
+            pick_a[:] = -1
+            for j in range(lo, hi):
+                u = slot_unit[group_slot[j]]
+                s = unit_specialty[u]
+                out += unit_unplaced[u]
+                t = travel[unit_origin[u], f]
+                if unit_current[u] >= 0 and f != unit_current[u]:
+                    t += change
+                dc = day_cost[unit_day_cost[u]]
+                best_rc = np.inf
+                for a in range(unit_first[u], horizon):
+                    end = min(a + unit_stay[u], horizon)
+                    rc = t + dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+                    if rc < best_rc and _fits(f, s, a, end, used, beds, admitted, limit):
+                        best_rc = rc
+                        pick_a[j - lo] = a
+                if pick_a[j - lo] < 0:
+                    ok = False
+                    break
+                a = pick_a[j - lo]
+                _take(f, s, a, min(a + unit_stay[u], horizon), used, admitted, 1)
+                score += best_rc
+                true += t + dc[a]
+            for j in range(lo, hi):
+                if pick_a[j - lo] >= 0:
+                    u = slot_unit[group_slot[j]]
+                    a = pick_a[j - lo]
+                    _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used,
+                          admitted, -1)  # fmt: skip
+            if ok and true < out and score < best_score:
+                best_score = score
+                best_f = f
+                for j in range(size):
+                    keep_a[j] = pick_a[j]
+        if best_f < 0:
+            continue
+        for j in range(lo, hi):
+            k = group_slot[j]
+            u = slot_unit[k]
+            a = keep_a[j - lo]
+            _take(best_f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used, admitted, 1)
+            slot_f[k] = best_f
+            slot_a[k] = a

@@ -25,6 +25,7 @@ from scipy.optimize import minimize
 
 from medevac.planning import kernels
 from medevac.planning.compact import NO_LIMIT, Compact, build_compact
+from medevac.planning.highs_model import LinearModel
 from medevac.planning.model import Placement, ProblemView
 from medevac.planning.plan import relative_gap
 from medevac.planning.problem import Problem
@@ -34,10 +35,12 @@ IntArray = npt.NDArray[np.int64]
 
 TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)  # the last one repeats while time is left
 STAGE_ITERATIONS = 60
-ASCENT_SHARE = 0.7
+SEARCH_FACTOR = 4.0
+MIN_SEARCH_SHARE = 0.05
+QUOTA_THRESHOLD = 0.3  # columns expected less often than this are left to the fill
 OPTIMAL_GAP = 1e-7
 SOFTMIN_CUTOFF = 12.0  # columns more than this many tau above a unit's softmin are left out
-RELOCATE_PASSES = 3
+RELOCATE_PASSES = 10
 N_CHUNKS = 2
 
 
@@ -123,6 +126,63 @@ class _Dual:
         )
         return value, gradient, exact
 
+    def starting_prices(self, time_limit: float) -> FloatArray:
+        """Bed prices per (specialty, day) from a small LP that pools every facility.
+
+        Each combo (specialty, stay, day costs) is one demand with its cheapest travel; beds of
+        a specialty are summed over facilities and admission limits left out. The LP's bed duals,
+        copied to every facility, start the ascent where specialties, not single facilities,
+        are short of beds. Zero prices if HiGHS does not solve it in time.
+        """
+        c = self.c
+        horizon = c.horizon
+        spec, stay, day_row = self.combo
+        n_combo = len(spec)
+        first_travel = c.travel[c.unit_origin, c.profile_facility[c.profile_start[c.unit_profile]]]
+        travel = np.full(n_combo, np.inf)
+        np.minimum.at(travel, self.unit_combo, first_travel)
+        unplaced = np.full(n_combo, np.inf)
+        np.minimum.at(unplaced, self.unit_combo, c.unit_unplaced)
+        count = np.bincount(self.unit_combo, weights=c.unit_count, minlength=n_combo).astype(float)
+        cost = travel[:, None] + c.day_cost[day_row]  # [combo, day]
+        k, a = np.nonzero(np.isfinite(cost) & (cost < unplaced[:, None]))
+        model = LinearModel()
+        rows = model.add_rows(count, count)
+        n_spec = c.beds.shape[1]
+        pooled = c.beds.sum(axis=0).ravel().astype(float)
+        bed_rows = model.add_rows(np.full(n_spec * horizon, -np.inf), pooled)
+        x = model.add_columns(cost[k, a], 0.0, np.inf, integer=False)
+        out = model.add_columns(unplaced, 0.0, np.inf, integer=False)
+        model.add_entries(rows[k], x, 1.0)
+        model.add_entries(rows, out, 1.0)
+        length = np.minimum(stay[k], horizon - a)
+        column = np.repeat(np.arange(len(k)), length)
+        day = a[column] + np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+        model.add_entries(bed_rows[spec[k[column]] * horizon + day], x[column], 1.0)
+        result = model.solve(integer=False, time_limit=time_limit)
+        prices = np.zeros(self.size)
+        if result.row_duals is None or not result.optimal:
+            return prices
+        per_day = np.maximum(0.0, -result.row_duals[bed_rows]).reshape(n_spec, horizon)
+        prices[: self.n_bed] = per_day[self.pair_s].ravel()
+        return prices
+
+    def expected_columns(
+        self, x: FloatArray, tau: float, threshold: float
+    ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+        """(unit, facility, day, expected count) of columns expected at least ``threshold``."""
+        c = self.c
+        cum, mu = self.prices(x)
+        spec, stay, day_row = self.combo
+        low, _, soft = kernels.combo_prices(tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row)
+        floor = self.unit_dc_min - tau * np.log(c.horizon)
+        return kernels.expected_columns(
+            tau, SOFTMIN_CUTOFF, low, soft, cum, mu, c.day_cost, c.travel, c.profile_start,
+            c.profile_facility, self.unit_combo, c.unit_profile, c.unit_origin, c.unit_specialty,
+            c.unit_stay, c.unit_day_cost, c.unit_current, c.unit_count, c.unit_unplaced, floor,
+            c.change, threshold,
+        )  # fmt: skip
+
 
 class _Plans:
     """Slots (one per patient of a unit) and the capacity-exact fill and relocation kernels."""
@@ -142,6 +202,13 @@ class _Plans:
         # most urgent first (highest cost of leaving unplaced), then in file order
         urgency = c.unit_unplaced[self.slot_unit]
         self.order = np.lexsort((self.slot_patient, -urgency)).astype(np.int64)
+        self.unit_first_slot = np.concatenate([[0], np.cumsum(c.unit_count)[:-1]]).astype(np.int64)
+        singles = np.flatnonzero(c.unit_group < 0)
+        self.unit_order = singles[np.argsort(-c.unit_unplaced[singles], kind="stable")]
+        group_urgency = np.zeros(n_groups)
+        grouped = self.slot_group >= 0
+        np.maximum.at(group_urgency, self.slot_group[grouped], urgency[grouped])
+        self.group_order = np.argsort(-group_urgency, kind="stable").astype(np.int64)
 
     def _arrays(self) -> tuple[Any, ...]:
         c = self.c
@@ -152,9 +219,17 @@ class _Plans:
         )  # fmt: skip
 
     def build(
-        self, cum: FloatArray | None, mu: FloatArray | None, deadline: float, search: bool = True
+        self,
+        dual: _Dual | None,
+        x: FloatArray | None,
+        tau: float,
+        deadline: float,
+        search: bool = True,
     ) -> tuple[IntArray, IntArray]:
-        """A plan: price-guided fill, then local search (regulator's rule alone if no prices)."""
+        """A plan from prices ``x``: groups together, expected columns, priced fill, search.
+
+        Without prices (``dual`` or ``x`` None) it is the regulator's rule alone.
+        """
         c = self.c
         n = len(self.slot_unit)
         used = np.zeros_like(c.beds)
@@ -164,21 +239,38 @@ class _Plans:
         (travel, p_start, p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day,
          u_current, u_unplaced, change) = self._arrays()  # fmt: skip
         gs = c.group_split
-        if cum is None or mu is None:
+        if dual is None or x is None:
             kernels.fill_earliest(
                 self.order, self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start,
                 p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
                 u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
                 self.group_slot, gs,
             )  # fmt: skip
-        else:
-            kernels.fill(
-                self.order, self.slot_unit, self.slot_group, slot_f, slot_a, cum, mu, travel,
-                p_start, p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day,
-                u_current, u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
-                self.group_slot, gs,
-            )  # fmt: skip
-        passes = RELOCATE_PASSES if search and cum is not None else 0
+            return slot_f, slot_a
+        cum, mu = dual.prices(x)
+        # 1. groups first, together where every member fits
+        kernels.place_groups(
+            self.group_order, self.slot_unit, slot_f, slot_a, cum, mu, travel, p_start, p_fac,
+            day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current, u_unplaced,
+            change, used, c.beds, admitted, c.limit, self.group_start, self.group_slot,
+        )  # fmt: skip
+        # 2. each unit's expected share of its columns under the smoothed choice, rounded
+        cu, cf, ca, cx = dual.expected_columns(x, tau, QUOTA_THRESHOLD)
+        order = np.lexsort((-cx, cu))
+        cu, cf, ca, cx = cu[order], cf[order], ca[order], cx[order]
+        column_start = np.searchsorted(cu, np.arange(c.n_units + 1)).astype(np.int64)
+        kernels.quota_fill(
+            self.unit_order, self.slot_unit, slot_f, slot_a, self.unit_first_slot, column_start,
+            cf, ca, cx, u_spec, u_stay, c.unit_count, used, c.beds, admitted, c.limit, c.horizon,
+        )  # fmt: skip
+        # 3. everyone left at their cheapest feasible place by priced cost
+        kernels.fill(
+            self.order, self.slot_unit, self.slot_group, slot_f, slot_a, cum, mu, travel,
+            p_start, p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day,
+            u_current, u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
+            self.group_slot, gs,
+        )  # fmt: skip
+        passes = RELOCATE_PASSES if search else 0
         clock = time.perf_counter()
         for done in range(passes):
             # a pass takes about as long as the previous one: start it only if it fits
@@ -242,18 +334,29 @@ def solve_lagrangian(
     dual = _Dual(c, hopeless_cost)
     say(f"{len(problem.patients)} patients in {c.n_units} units, {c.n_groups} groups")
 
-    slot_f, slot_a = plans.build(None, None, deadline)
+    slot_f, slot_a = plans.build(None, None, 0.0, deadline)
     best = (plans.objective(slot_f, slot_a) + hopeless_cost, slot_f, slot_a)
-    x = np.zeros(dual.size)
+    x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
     _, _, bound = dual.evaluate(x, 0.0)
+    x_plan: FloatArray | None = x
+    tau_plan = TEMPERATURES[0]
+    started_plan = time.perf_counter()
+    slot_f, slot_a = plans.build(dual, x, tau_plan, deadline, search=False)
+    quick_seconds = time.perf_counter() - started_plan
+    value = plans.objective(slot_f, slot_a) + hopeless_cost
+    if value < best[0]:
+        best = (value, slot_f, slot_a)
     clock = time.perf_counter()
-    say(f"regulator's plan {best[0]:.6g}, bound without capacity {bound:.6g}")
-    # the price ascent gets ASCENT_SHARE of the time left; the final plan and its local
-    # search the rest (on the largest problems a search pass takes seconds)
-    ascent_end = clock + ASCENT_SHARE * (deadline - clock)
+    say(f"plan {best[0]:.6g}, bound from pooled beds {bound:.6g}")
+
+    # the price ascent stops in time for the final plan and its local search, estimated at
+    # SEARCH_FACTOR times a plan without search (at least MIN_SEARCH_SHARE of the time left)
+    def ascent_end() -> float:
+        reserve = max(SEARCH_FACTOR * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
+        return deadline - reserve
+
     stage = 0
-    x_plan: FloatArray | None = None
-    while time.perf_counter() < ascent_end:
+    while time.perf_counter() < ascent_end():
         tau = TEMPERATURES[min(stage, len(TEMPERATURES) - 1)]
         stage += 1
         latest: dict[str, Any] = {"x": x, "value": -np.inf}
@@ -261,7 +364,7 @@ def solve_lagrangian(
         def objective(
             v: FloatArray, tau: float = tau, latest: dict[str, Any] = latest
         ) -> tuple[float, FloatArray]:
-            if time.perf_counter() >= ascent_end:
+            if time.perf_counter() >= ascent_end():
                 raise _OutOfTime
             value, gradient, _ = dual.evaluate(v, tau)
             if value > latest["value"]:
@@ -276,9 +379,11 @@ def solve_lagrangian(
         x = latest["x"]
         _, _, exact = dual.evaluate(x, 0.0)
         if exact >= bound:
-            bound, x_plan = exact, x
-        if time.perf_counter() < ascent_end:  # a quick plan (no local search) between stages
-            slot_f, slot_a = plans.build(*dual.prices(x), deadline, search=False)
+            bound, x_plan, tau_plan = exact, x, tau
+        if time.perf_counter() < ascent_end():  # a quick plan (no local search) between stages
+            started_plan = time.perf_counter()
+            slot_f, slot_a = plans.build(dual, x, tau, deadline, search=False)
+            quick_seconds = max(quick_seconds, time.perf_counter() - started_plan)
             value = plans.objective(slot_f, slot_a) + hopeless_cost
             if value < best[0]:
                 best = (value, slot_f, slot_a)
@@ -286,7 +391,7 @@ def solve_lagrangian(
         if relative_gap(best[0], bound) <= OPTIMAL_GAP:
             break
     if x_plan is not None and time.perf_counter() < deadline:
-        slot_f, slot_a = plans.build(*dual.prices(x_plan), deadline)
+        slot_f, slot_a = plans.build(dual, x_plan, tau_plan, deadline)
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
             best = (value, slot_f, slot_a)
