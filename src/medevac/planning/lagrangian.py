@@ -91,8 +91,14 @@ class _Dual:
         np.cumsum(lam, axis=2, out=cum[:, :, 1:])
         return cum, mu
 
-    def evaluate(self, x: FloatArray, tau: float) -> tuple[float, FloatArray, float]:
-        """(smoothed Lagrangian, its gradient, exact Lagrangian) at prices ``x`` (all >= 0)."""
+    def evaluate(
+        self, x: FloatArray, tau: float, *, bound: bool = True, slope: bool = True
+    ) -> tuple[float, FloatArray, float]:
+        """(smoothed Lagrangian, its gradient, exact Lagrangian) at prices ``x`` (all >= 0).
+
+        ``bound=False`` skips the groups' term of the exact value (returned as nan) and
+        ``slope=False`` the gradient (returned empty): the ascent needs neither.
+        """
         self.evaluations += 1
         c = self.c
         cum, mu = self.prices(x)
@@ -106,18 +112,23 @@ class _Dual:
             self.unit_combo, c.unit_profile, c.unit_origin, c.unit_current, c.unit_count,
             c.unit_unplaced, floor, c.change, N_CHUNKS,
         )  # fmt: skip
-        occupancy, admissions = kernels.spread_weights(
-            tau, weight, low, day, cum, mu, c.day_cost, spec, stay, day_row
-        )
         priced = float(np.dot(x[: self.n_bed], self.beds) + np.dot(x[self.n_bed :], self.limits))
         counts = c.unit_count.astype(float)
         value = float(np.dot(counts, smooth)) - priced + self.hopeless_cost
         exact = float(np.dot(counts, best)) - priced + self.hopeless_cost
-        exact += kernels.group_bound(
-            best, low, c.travel, c.profile_start, c.profile_facility, self.unit_combo,
-            c.unit_profile, c.unit_origin, c.unit_current, c.unit_unplaced, c.change,
-            c.group_start, c.group_unit, c.group_split,
-        )  # fmt: skip
+        if bound:
+            exact += kernels.group_bound(
+                best, low, c.travel, c.profile_start, c.profile_facility, self.unit_combo,
+                c.unit_profile, c.unit_origin, c.unit_current, c.unit_unplaced, c.change,
+                c.group_start, c.group_unit, c.group_split,
+            )  # fmt: skip
+        else:
+            exact = float("nan")
+        if not slope:
+            return value, np.zeros(0), exact
+        occupancy, admissions = kernels.spread_weights(
+            tau, weight, low, day, cum, mu, c.day_cost, spec, stay, day_row
+        )
         gradient = np.concatenate(
             [
                 occupancy[self.pair_f, self.pair_s, :].ravel() - self.beds,
@@ -337,7 +348,7 @@ def solve_lagrangian(
     slot_f, slot_a = plans.build(None, None, 0.0, deadline)
     best = (plans.objective(slot_f, slot_a) + hopeless_cost, slot_f, slot_a)
     x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
-    _, _, bound = dual.evaluate(x, 0.0)
+    _, _, bound = dual.evaluate(x, 0.0, slope=False)
     x_plan: FloatArray | None = x
     tau_plan = TEMPERATURES[0]
     started_plan = time.perf_counter()
@@ -366,7 +377,7 @@ def solve_lagrangian(
         ) -> tuple[float, FloatArray]:
             if time.perf_counter() >= ascent_end():
                 raise _OutOfTime
-            value, gradient, _ = dual.evaluate(v, tau)
+            value, gradient, _ = dual.evaluate(v, tau, bound=False)
             if value > latest["value"]:
                 latest["x"], latest["value"] = v.copy(), value
             return -value, -gradient
@@ -377,7 +388,7 @@ def solve_lagrangian(
                 options={"maxiter": STAGE_ITERATIONS, "maxcor": 20},
             )  # fmt: skip
         x = latest["x"]
-        _, _, exact = dual.evaluate(x, 0.0)
+        _, _, exact = dual.evaluate(x, 0.0, slope=False)
         if exact >= bound:
             bound, x_plan, tau_plan = exact, x, tau
         if time.perf_counter() < ascent_end():  # a quick plan (no local search) between stages
