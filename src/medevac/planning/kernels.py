@@ -104,8 +104,14 @@ def _best_place(
     group_start: Array,
     group_slot: Array,
     gs: float,
+    low: Array,
+    unit_combo: Array,
 ) -> tuple[int, int, float]:
-    """Cheapest feasible place of slot k by priced cost: (f, a, true cost) or (-1, -1, unplaced)."""
+    """Cheapest feasible place of slot k by priced cost: (f, a, true cost) or (-1, -1, unplaced).
+
+    ``low[combo(u), f]`` is the cheapest priced day cost at f, feasible or not: a facility where
+    travel plus that is no better than the best place found is skipped.
+    """
     horizon = day_cost.shape[1]
     o = unit_origin[u]
     s = unit_specialty[u]
@@ -130,6 +136,8 @@ def _best_place(
         if current >= 0 and f != current:
             t += change
         extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
+        if t + extra + low[unit_combo[u], f] >= best_score:
+            continue
         for a in range(first, horizon):
             true = t + dc[a] + extra
             if true >= unplaced:
@@ -188,6 +196,8 @@ def fill(
     group_start: Array,
     group_slot: Array,
     gs: float,
+    low: Array,
+    unit_combo: Array,
 ) -> None:
     """Place the unplaced slots in ``order`` at their cheapest feasible place by priced cost.
 
@@ -202,7 +212,7 @@ def fill(
             k, u, lam_cum, mu, travel, profile_start, profile_facility, day_cost, unit_profile,
             unit_origin, unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current,
             unit_unplaced, change, used, beds, admitted, limit, slot_group, slot_f, group_start,
-            group_slot, gs,
+            group_slot, gs, low, unit_combo,
         )  # fmt: skip
         if f >= 0:
             _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used, admitted, 1)
@@ -646,6 +656,7 @@ def group_bound(
     """
     n_fac = low.shape[1]
     together = np.zeros(n_fac)
+    out_of_reach = np.zeros(n_fac)
     reach = np.zeros(n_fac, dtype=np.int64)
     total = 0.0
     for g in range(len(group_start) - 1):
@@ -660,34 +671,23 @@ def group_bound(
             all_out += unit_unplaced[group_unit[j]]
         together[:] = 0.0
         reach[:] = 0
+        out_of_reach[:] = 0.0
         for j in range(lo, hi):
             u = group_unit[j]
+            out_of_reach[:] += unit_unplaced[u]
             for i in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
                 f = profile_facility[i]
                 t = travel[unit_origin[u], f] + low[unit_combo[u], f]
                 if unit_current[u] >= 0 and f != unit_current[u]:
                     t += change
                 together[f] += min(t, unit_unplaced[u])
+                out_of_reach[f] -= unit_unplaced[u]
                 reach[f] += 1
         single = all_out
         for f in range(n_fac):
-            if reach[f] == 0:
-                continue
             # members that cannot use f are unplaced in this case
-            value = together[f]
-            if reach[f] < hi - lo:
-                for j in range(lo, hi):
-                    u = group_unit[j]
-                    eligible = False
-                    for i in range(
-                        profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]
-                    ):
-                        if profile_facility[i] == f:
-                            eligible = True
-                            break
-                    if not eligible:
-                        value += unit_unplaced[u]
-            single = min(single, value)
+            if reach[f] > 0:
+                single = min(single, together[f] + out_of_reach[f])
         total += min(all_out, single, members_best + gs) - members_best
     return total
 
