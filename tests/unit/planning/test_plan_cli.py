@@ -48,8 +48,9 @@ def test_solve_writes_a_plan_and_prints_a_summary(
     assert result.exit_code == 0, result.output
     plan = json.loads(out.read_text())
     assert plan["status"] in ("optimal", "feasible")
-    assert "checker: feasible" in result.output
-    assert "placed routine" in result.output
+    text = " ".join(result.output.split())  # the console wraps long lines (temporary paths)
+    assert "checker: feasible" in text
+    assert "placed routine" in text
 
 
 def test_show_and_explain_read_the_written_plan(
