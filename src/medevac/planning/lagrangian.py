@@ -250,6 +250,7 @@ class _Plans:
 
         Without prices (``dual`` or ``x`` None) it is the regulator's rule alone.
         """
+        started = time.perf_counter()
         c = self.c
         n = len(self.slot_unit)
         used = np.zeros_like(c.beds)
@@ -292,11 +293,13 @@ class _Plans:
             self.group_slot, gs, low, dual.unit_combo,
         )  # fmt: skip
         passes = RELOCATE_PASSES if search else 0
-        clock = time.perf_counter()
-        for done in range(passes):
-            # a pass takes about as long as the previous one: start it only if it fits
-            if done and time.perf_counter() + (time.perf_counter() - clock) / done > deadline:
+        # a search pass takes about as long as the placement (first pass) or the previous pass
+        # (later ones): start it only if it fits before the deadline
+        pass_seconds = time.perf_counter() - started
+        for _ in range(passes):
+            if time.perf_counter() + pass_seconds > deadline:
                 break
+            clock = time.perf_counter()
             gain = kernels.regroup(
                 self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start, p_fac,
                 day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
@@ -309,6 +312,7 @@ class _Plans:
                 u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
                 self.group_slot, gs, 1,
             )  # fmt: skip
+            pass_seconds = time.perf_counter() - clock
             if gain <= 1e-9:
                 break
         return slot_f, slot_a
@@ -417,7 +421,7 @@ def solve_lagrangian(
         say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {bound:.6g}")
         if relative_gap(best[0], bound) <= OPTIMAL_GAP:
             break
-    if x_plan is not None and time.perf_counter() < deadline:
+    if x_plan is not None and time.perf_counter() + quick_seconds < deadline:
         slot_f, slot_a = plans.build(dual, x_plan, tau_plan, deadline)
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
