@@ -49,6 +49,15 @@ def _fits(
 
 
 @_compiled
+def _cheapest(dc: Array, first: int) -> float:
+    """The cheapest day cost from day ``first`` on."""
+    low = dc[first]
+    for a in range(first, len(dc)):
+        low = min(low, dc[a])
+    return float(low)
+
+
+@_compiled
 def _group_delta(
     k: int,
     f: int,
@@ -82,28 +91,10 @@ def _best_place(
     u: int,
     lam_cum: Array,
     mu: Array,
-    travel: Array,
-    profile_start: Array,
-    profile_facility: Array,
-    day_cost: Array,
-    unit_profile: Array,
-    unit_origin: Array,
-    unit_specialty: Array,
-    unit_stay: Array,
-    unit_first: Array,
-    unit_day_cost: Array,
-    unit_current: Array,
-    unit_unplaced: Array,
-    change: float,
-    used: Array,
-    beds: Array,
-    admitted: Array,
-    limit: Array,
-    slot_group: Array,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
+    groups: tuple[Any, ...],
     slot_f: Array,
-    group_start: Array,
-    group_slot: Array,
-    gs: float,
     low: Array,
     unit_combo: Array,
 ) -> tuple[int, int, float]:
@@ -112,16 +103,18 @@ def _best_place(
     ``low[combo(u), f]`` is the cheapest priced day cost at f, feasible or not: a facility where
     travel plus that is no better than the best place found is skipped.
     """
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    (used, beds, admitted, limit) = capacity
+    (slot_group, group_start, group_slot, gs) = groups
     horizon = day_cost.shape[1]
     o = unit_origin[u]
     s = unit_specialty[u]
     stay = unit_stay[u]
     first = unit_first[u]
     dc = day_cost[unit_day_cost[u]]
-    dc_min = dc[first]
-    for a in range(first, horizon):
-        if dc[a] < dc_min:
-            dc_min = dc[a]
+    dc_min = _cheapest(dc, first)
     current = unit_current[u]
     unplaced = unit_unplaced[u]
     best_score = np.inf
@@ -171,31 +164,13 @@ def _take(
 def fill(
     order: Array,
     slot_unit: Array,
-    slot_group: Array,
+    groups: tuple[Any, ...],
     slot_f: Array,
     slot_a: Array,
     lam_cum: Array,
     mu: Array,
-    travel: Array,
-    profile_start: Array,
-    profile_facility: Array,
-    day_cost: Array,
-    unit_profile: Array,
-    unit_origin: Array,
-    unit_specialty: Array,
-    unit_stay: Array,
-    unit_first: Array,
-    unit_day_cost: Array,
-    unit_current: Array,
-    unit_unplaced: Array,
-    change: float,
-    used: Array,
-    beds: Array,
-    admitted: Array,
-    limit: Array,
-    group_start: Array,
-    group_slot: Array,
-    gs: float,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
     low: Array,
     unit_combo: Array,
 ) -> None:
@@ -203,17 +178,28 @@ def fill(
 
     ``used`` and ``admitted`` hold the occupancy of the slots already placed and are updated.
     """
+    (slot_group, group_start, group_slot, gs) = groups
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    (used, beds, admitted, limit) = capacity
     horizon = day_cost.shape[1]
     for k in order:
         if slot_f[k] >= 0:
             continue
         u = slot_unit[k]
         f, a, _ = _best_place(
-            k, u, lam_cum, mu, travel, profile_start, profile_facility, day_cost, unit_profile,
-            unit_origin, unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current,
-            unit_unplaced, change, used, beds, admitted, limit, slot_group, slot_f, group_start,
-            group_slot, gs, low, unit_combo,
-        )  # fmt: skip
+            k,
+            u,
+            lam_cum,
+            mu,
+            problem,
+            capacity,
+            groups,
+            slot_f,
+            low,
+            unit_combo,
+        )
         if f >= 0:
             _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used, admitted, 1)
             slot_f[k] = f
@@ -246,32 +232,25 @@ def _slot_cost(
 def relocate(
     order: Array,
     slot_unit: Array,
-    slot_group: Array,
+    groups: tuple[Any, ...],
     slot_f: Array,
     slot_a: Array,
-    travel: Array,
-    profile_start: Array,
-    profile_facility: Array,
-    day_cost: Array,
-    unit_profile: Array,
-    unit_origin: Array,
-    unit_specialty: Array,
-    unit_stay: Array,
-    unit_first: Array,
-    unit_day_cost: Array,
-    unit_current: Array,
-    unit_unplaced: Array,
-    change: float,
-    used: Array,
-    beds: Array,
-    admitted: Array,
-    limit: Array,
-    group_start: Array,
-    group_slot: Array,
-    gs: float,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
     max_passes: int,
+    no_prices: tuple[Any, ...],
 ) -> float:
-    """Move single patients to cheaper feasible places until no move helps; return the gain."""
+    """Move single patients to cheaper feasible places until no move helps; return the gain.
+
+    ``no_prices`` is (zero bed prices, zero admission prices, cheapest day cost per combo and
+    facility, combo of each unit): the search looks at true costs.
+    """
+    (lam_cum, mu, low, unit_combo) = no_prices
+    (slot_group, group_start, group_slot, gs) = groups
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    (used, beds, admitted, limit) = capacity
     horizon = day_cost.shape[1]
     gain = 0.0
     for _ in range(max_passes):
@@ -289,12 +268,9 @@ def relocate(
             if f0 >= 0:
                 _take(f0, s, a0, min(a0 + stay, horizon), used, admitted, -1)
             slot_f[k] = -1
-            f, a, true = _best_place_plain(
-                k, u, travel, profile_start, profile_facility, day_cost, unit_profile,
-                unit_origin, unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current,
-                unit_unplaced, change, used, beds, admitted, limit, slot_group, slot_f,
-                group_start, group_slot, gs,
-            )  # fmt: skip
+            f, a, true = _best_place(
+                k, u, lam_cum, mu, problem, capacity, groups, slot_f, low, unit_combo
+            )
             if f >= 0 and true < before - 1e-9:
                 improved += before - true
                 slot_f[k] = f
@@ -312,96 +288,24 @@ def relocate(
 
 
 @_compiled
-def _best_place_plain(
-    k: int,
-    u: int,
-    travel: Array,
-    profile_start: Array,
-    profile_facility: Array,
-    day_cost: Array,
-    unit_profile: Array,
-    unit_origin: Array,
-    unit_specialty: Array,
-    unit_stay: Array,
-    unit_first: Array,
-    unit_day_cost: Array,
-    unit_current: Array,
-    unit_unplaced: Array,
-    change: float,
-    used: Array,
-    beds: Array,
-    admitted: Array,
-    limit: Array,
-    slot_group: Array,
-    slot_f: Array,
-    group_start: Array,
-    group_slot: Array,
-    gs: float,
-) -> tuple[int, int, float]:
-    """Cheapest feasible place by true cost (group split included)."""
-    horizon = day_cost.shape[1]
-    o = unit_origin[u]
-    s = unit_specialty[u]
-    stay = unit_stay[u]
-    first = unit_first[u]
-    dc = day_cost[unit_day_cost[u]]
-    dc_min = dc[first]
-    for a in range(first, horizon):
-        if dc[a] < dc_min:
-            dc_min = dc[a]
-    current = unit_current[u]
-    best = unit_unplaced[u]
-    best_f = -1
-    best_a = -1
-    for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
-        f = profile_facility[j]
-        t = travel[o, f]
-        if t + dc_min >= best:
-            break
-        if current >= 0 and f != current:
-            t += change
-        extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
-        for a in range(first, horizon):
-            true = t + dc[a] + extra
-            if true < best and _fits(f, s, a, min(a + stay, horizon), used, beds, admitted, limit):
-                best = true
-                best_f = f
-                best_a = a
-    return best_f, best_a, best
-
-
-@_compiled
 def fill_earliest(
     order: Array,
     slot_unit: Array,
-    slot_group: Array,
+    groups: tuple[Any, ...],
     slot_f: Array,
     slot_a: Array,
-    travel: Array,
-    profile_start: Array,
-    profile_facility: Array,
-    day_cost: Array,
-    unit_profile: Array,
-    unit_origin: Array,
-    unit_specialty: Array,
-    unit_stay: Array,
-    unit_first: Array,
-    unit_day_cost: Array,
-    unit_current: Array,
-    unit_unplaced: Array,
-    change: float,
-    used: Array,
-    beds: Array,
-    admitted: Array,
-    limit: Array,
-    group_start: Array,
-    group_slot: Array,
-    gs: float,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
 ) -> None:
     """Regulator's rule for the slots in ``order``: earliest day with a free bed, nearest there.
 
     A facility the slot's group already uses is preferred on that day.
     """
+    (slot_group, group_start, group_slot, gs) = groups
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    (used, beds, admitted, limit) = capacity
     horizon = day_cost.shape[1]
     for k in order:
         if slot_f[k] >= 0:
@@ -695,31 +599,18 @@ def group_bound(
 @_compiled
 def regroup(
     slot_unit: Array,
-    slot_group: Array,
+    groups: tuple[Any, ...],
     slot_f: Array,
     slot_a: Array,
-    travel: Array,
-    profile_start: Array,
-    profile_facility: Array,
-    day_cost: Array,
-    unit_profile: Array,
-    unit_origin: Array,
-    unit_specialty: Array,
-    unit_stay: Array,
-    unit_first: Array,
-    unit_day_cost: Array,
-    unit_current: Array,
-    unit_unplaced: Array,
-    change: float,
-    used: Array,
-    beds: Array,
-    admitted: Array,
-    limit: Array,
-    group_start: Array,
-    group_slot: Array,
-    gs: float,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
 ) -> float:
     """Bring split groups together at one facility when that lowers their cost; return the gain."""
+    (slot_group, group_start, group_slot, gs) = groups
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    (used, beds, admitted, limit) = capacity
     horizon = day_cost.shape[1]
     n_fac = beds.shape[0]
     gain = 0.0
@@ -997,23 +888,8 @@ def place_groups(
     slot_a: Array,
     lam_cum: Array,
     mu: Array,
-    travel: Array,
-    profile_start: Array,
-    profile_facility: Array,
-    day_cost: Array,
-    unit_profile: Array,
-    unit_origin: Array,
-    unit_specialty: Array,
-    unit_stay: Array,
-    unit_first: Array,
-    unit_day_cost: Array,
-    unit_current: Array,
-    unit_unplaced: Array,
-    change: float,
-    used: Array,
-    beds: Array,
-    admitted: Array,
-    limit: Array,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
     group_start: Array,
     group_slot: Array,
 ) -> None:
@@ -1022,6 +898,10 @@ def place_groups(
     Only groups with no member placed yet; a group is placed only if every member fits at one
     facility, each on its day of lowest priced cost there. The others are left to ``fill``.
     """
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    (used, beds, admitted, limit) = capacity
     horizon = day_cost.shape[1]
     n_fac = beds.shape[0]
     pick_a = np.empty(16, dtype=np.int64)

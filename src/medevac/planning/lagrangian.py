@@ -229,6 +229,7 @@ class _Plans:
         grouped = self.slot_group >= 0
         np.maximum.at(group_urgency, self.slot_group[grouped], urgency[grouped])
         self.group_order = np.argsort(-group_urgency, kind="stable").astype(np.int64)
+        self.no_prices: tuple[Any, ...] | None = None  # for the true-cost search
 
     def _arrays(self) -> tuple[Any, ...]:
         c = self.c
@@ -253,27 +254,26 @@ class _Plans:
         started = time.perf_counter()
         c = self.c
         n = len(self.slot_unit)
+        if self.no_prices is None and dual is not None:
+            zeros = np.zeros(dual.size)
+            self.no_prices = (*dual.prices(zeros), dual.cheapest_days(zeros), dual.unit_combo)
         used = np.zeros_like(c.beds)
         admitted = np.zeros((c.beds.shape[0], c.horizon), dtype=np.int64)
         slot_f = np.full(n, -1, dtype=np.int64)
         slot_a = np.zeros(n, dtype=np.int64)
-        (travel, p_start, p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day,
-         u_current, u_unplaced, change) = self._arrays()  # fmt: skip
-        gs = c.group_split
+        problem = self._arrays()
+        capacity = (used, c.beds, admitted, c.limit)
+        groups = (self.slot_group, self.group_start, self.group_slot, c.group_split)
         if dual is None or x is None:
             kernels.fill_earliest(
-                self.order, self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start,
-                p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
-                u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
-                self.group_slot, gs,
-            )  # fmt: skip
+                self.order, self.slot_unit, groups, slot_f, slot_a, problem, capacity
+            )
             return slot_f, slot_a
         cum, mu = dual.prices(x)
         # 1. groups first, together where every member fits
         kernels.place_groups(
-            self.group_order, self.slot_unit, slot_f, slot_a, cum, mu, travel, p_start, p_fac,
-            day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current, u_unplaced,
-            change, used, c.beds, admitted, c.limit, self.group_start, self.group_slot,
+            self.group_order, self.slot_unit, slot_f, slot_a, cum, mu, problem, capacity,
+            self.group_start, self.group_slot,
         )  # fmt: skip
         # 2. each unit's expected share of its columns under the smoothed choice, rounded
         cu, cf, ca, cx = dual.expected_columns(x, tau, QUOTA_THRESHOLD)
@@ -282,17 +282,18 @@ class _Plans:
         column_start = np.searchsorted(cu, np.arange(c.n_units + 1)).astype(np.int64)
         kernels.quota_fill(
             self.unit_order, self.slot_unit, slot_f, slot_a, self.unit_first_slot, column_start,
-            cf, ca, cx, u_spec, u_stay, c.unit_count, used, c.beds, admitted, c.limit, c.horizon,
+            cf, ca, cx, c.unit_specialty, c.unit_stay, c.unit_count, used, c.beds, admitted,
+            c.limit, c.horizon,
         )  # fmt: skip
         # 3. everyone left at their cheapest feasible place by priced cost
         low = dual.cheapest_days(x)
         kernels.fill(
-            self.order, self.slot_unit, self.slot_group, slot_f, slot_a, cum, mu, travel,
-            p_start, p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day,
-            u_current, u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
-            self.group_slot, gs, low, dual.unit_combo,
+            self.order, self.slot_unit, groups, slot_f, slot_a, cum, mu, problem, capacity, low,
+            dual.unit_combo,
         )  # fmt: skip
         passes = RELOCATE_PASSES if search else 0
+        no_prices = self.no_prices
+        assert no_prices is not None  # set above whenever prices are given
         # a search pass takes about as long as the placement (first pass) or the previous pass
         # (later ones): start it only if it fits before the deadline
         pass_seconds = time.perf_counter() - started
@@ -300,17 +301,9 @@ class _Plans:
             if time.perf_counter() + pass_seconds > deadline:
                 break
             clock = time.perf_counter()
-            gain = kernels.regroup(
-                self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start, p_fac,
-                day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
-                u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
-                self.group_slot, gs,
-            )  # fmt: skip
+            gain = kernels.regroup(self.slot_unit, groups, slot_f, slot_a, problem, capacity)
             gain += kernels.relocate(
-                self.order, self.slot_unit, self.slot_group, slot_f, slot_a, travel, p_start,
-                p_fac, day_cost, u_prof, u_origin, u_spec, u_stay, u_first, u_day, u_current,
-                u_unplaced, change, used, c.beds, admitted, c.limit, self.group_start,
-                self.group_slot, gs, 1,
+                self.order, self.slot_unit, groups, slot_f, slot_a, problem, capacity, 1, no_prices,
             )  # fmt: skip
             pass_seconds = time.perf_counter() - clock
             if gain <= 1e-9:
