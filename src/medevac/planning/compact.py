@@ -32,7 +32,6 @@ class Compact:
     offers: npt.NDArray[np.bool_]  # [facility, specialty]
     limit: IntArray  # [facility]; NO_LIMIT when unlimited
     travel: FloatArray  # [origin, facility] travel cost
-    distance: FloatArray  # [origin, facility] km
     profile_start: IntArray  # CSR over profiles
     profile_facility: IntArray  # facilities of each profile, cheapest travel first
     day_cost: FloatArray  # [day-cost row, day]; inf before the earliest day
@@ -47,11 +46,9 @@ class Compact:
     unit_unplaced: FloatArray
     unit_group: IntArray  # -1 outside groups
     unit_current: IntArray  # facility of the current place, -1 if none
-    unit_current_day: IntArray
     change: float
     group_split: float
-    member_start: IntArray  # CSR: patients of each unit
-    member_patient: IntArray
+    member_patient: IntArray  # patients of unit 0, then of unit 1, ... (counts give the cut)
     group_start: IntArray  # CSR: units of each group
     group_unit: IntArray
     hopeless: IntArray  # patients with no eligible facility
@@ -123,7 +120,7 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
         k: []
         for k in (
             "profile", "origin", "specialty", "stay", "first", "day", "unplaced", "group",
-            "current", "current_day",
+            "current",
         )
     }  # fmt: skip
     counts: list[int] = []
@@ -158,10 +155,7 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
                 continue
             unit_key[key] = len(counts)
         group = -1 if p.group is None else group_ids.setdefault(p.group, len(group_ids))
-        current, current_day = -1, 0
-        if p.current is not None:
-            current = problem.facility_index[p.current.facility]
-            current_day = p.current.day
+        current = -1 if p.current is None else problem.facility_index[p.current.facility]
         unplaced = w.unplaced * problem.precedences[p.precedence].weight
         if p.current is not None:
             unplaced += w.change
@@ -169,7 +163,7 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
             ("profile", prof), ("origin", o), ("specialty", spec_index[p.specialty]),
             ("stay", stay), ("first", p.earliest_day),
             ("day", day_row(p.precedence, p.earliest_day)), ("unplaced", unplaced),
-            ("group", group), ("current", current), ("current_day", current_day),
+            ("group", group), ("current", current),
         ):  # fmt: skip
             cols[k].append(v)
         counts.append(1)
@@ -184,15 +178,12 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
     n_groups = len(group_ids)
     group_start, group_unit = _csr(np.where(unit_group >= 0, unit_group, n_groups), n_groups + 1)
     group_start = group_start[: n_groups + 1]
-    member_start = np.zeros(len(members) + 1, dtype=np.int64)
-    np.cumsum([len(m) for m in members], out=member_start[1:])
     return Compact(
         horizon=horizon,
         beds=beds,
         offers=offers,
         limit=limit,
         travel=travel,
-        distance=distance,
         profile_start=profile_start,
         profile_facility=(
             np.concatenate(profile_lists) if profile_lists else np.zeros(0, dtype=np.int64)
@@ -208,10 +199,8 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
         unit_unplaced=np.array(cols["unplaced"], dtype=float),
         unit_group=unit_group,
         unit_current=ints("current"),
-        unit_current_day=ints("current_day"),
         change=w.change,
         group_split=w.group_split,
-        member_start=member_start,
         member_patient=np.array([i for m in members for i in m], dtype=np.int64),
         group_start=group_start,
         group_unit=group_unit,

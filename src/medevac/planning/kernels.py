@@ -26,8 +26,6 @@ Array = npt.NDArray[Any]
 _compiled = cast(Callable[[_F], _F], numba.njit(cache=True, nogil=True))
 _parallel = cast(Callable[[_F], _F], numba.njit(cache=True, nogil=True, parallel=True))
 
-CUTOFF = 40.0  # softmin terms further than CUTOFF * tau above the minimum are dropped
-
 
 @_compiled
 def _fits(
