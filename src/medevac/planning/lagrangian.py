@@ -5,10 +5,9 @@ with non-negative prices. For any prices, every unit then takes its cheapest col
 and the total, less the priced capacity, is a lower bound on the optimum (the Lagrangian). The
 prices are improved by maximising a smoothed Lagrangian (softmin at temperature tau over each
 unit's columns) with L-BFGS-B, tau falling stage by stage; after each stage the exact Lagrangian
-is evaluated (a valid bound) and a plan is built by placing patients, most urgent first, at the
-feasible place of lowest priced cost, then moving single patients while that lowers the true
-objective. Group split costs are left out of the bound (they are never negative, so the bound
-stays valid) and are counted in full by the plans.
+is evaluated (a valid bound, with an exact term per group for the split cost) and a plan is
+built from the prices: groups together first, then each unit's expected columns, then the rest
+at the feasible place of lowest priced cost, then local search on the true objective.
 """
 
 from __future__ import annotations
@@ -179,22 +178,22 @@ class _Dual:
         prices[: self.n_bed] = per_day[self.pair_s].ravel()
         return prices
 
-    def cheapest_days(self, x: FloatArray) -> FloatArray:
-        """Per combo and facility, the cheapest priced day cost (inf where not offered)."""
-        c = self.c
-        cum, mu = self.prices(x)
-        spec, stay, day_row = self.combo
-        low, _, _ = kernels.combo_prices(0.0, cum, mu, c.day_cost, c.offers, spec, stay, day_row)
-        return low
-
-    def expected_columns(
-        self, x: FloatArray, tau: float, threshold: float
-    ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
-        """(unit, facility, day, expected count) of columns expected at least ``threshold``."""
+    def day_prices(self, x: FloatArray, tau: float) -> tuple[FloatArray, ...]:
+        """(cum, mu, low, soft): prices of ``x`` and, per combo and facility, the cheapest
+        priced day cost (inf where not offered) and its softmin over days at ``tau``."""
         c = self.c
         cum, mu = self.prices(x)
         spec, stay, day_row = self.combo
         low, _, soft = kernels.combo_prices(tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row)
+        return cum, mu, low, soft
+
+    def expected_columns(
+        self, priced: tuple[FloatArray, ...], tau: float, threshold: float
+    ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+        """(unit, facility, day, expected count) of columns expected at least ``threshold``,
+        for ``priced`` = day_prices(x, tau)."""
+        c = self.c
+        cum, mu, low, soft = priced
         floor = self.unit_dc_min - tau * np.log(c.horizon)
         return kernels.expected_columns(
             tau, SOFTMIN_CUTOFF, low, soft, cum, mu, c.day_cost, c.travel, c.profile_start,
@@ -255,8 +254,8 @@ class _Plans:
         c = self.c
         n = len(self.slot_unit)
         if self.no_prices is None and dual is not None:
-            zeros = np.zeros(dual.size)
-            self.no_prices = (*dual.prices(zeros), dual.cheapest_days(zeros), dual.unit_combo)
+            cum0, mu0, low0, _ = dual.day_prices(np.zeros(dual.size), 0.0)
+            self.no_prices = (cum0, mu0, low0, dual.unit_combo)
         used = np.zeros_like(c.beds)
         admitted = np.zeros((c.beds.shape[0], c.horizon), dtype=np.int64)
         slot_f = np.full(n, -1, dtype=np.int64)
@@ -269,14 +268,15 @@ class _Plans:
                 self.order, self.slot_unit, groups, slot_f, slot_a, problem, capacity
             )
             return slot_f, slot_a
-        cum, mu = dual.prices(x)
+        priced = dual.day_prices(x, tau)
+        cum, mu, low, _ = priced
         # 1. groups first, together where every member fits
         kernels.place_groups(
             self.group_order, self.slot_unit, slot_f, slot_a, cum, mu, problem, capacity,
             self.group_start, self.group_slot,
         )  # fmt: skip
         # 2. each unit's expected share of its columns under the smoothed choice, rounded
-        cu, cf, ca, cx = dual.expected_columns(x, tau, QUOTA_THRESHOLD)
+        cu, cf, ca, cx = dual.expected_columns(priced, tau, QUOTA_THRESHOLD)
         order = np.lexsort((-cx, cu))
         cu, cf, ca, cx = cu[order], cf[order], ca[order], cx[order]
         column_start = np.searchsorted(cu, np.arange(c.n_units + 1)).astype(np.int64)
@@ -286,7 +286,6 @@ class _Plans:
             c.limit, c.horizon,
         )  # fmt: skip
         # 3. everyone left at their cheapest feasible place by priced cost
-        low = dual.cheapest_days(x)
         kernels.fill(
             self.order, self.slot_unit, groups, slot_f, slot_a, cum, mu, problem, capacity, low,
             dual.unit_combo,
@@ -362,7 +361,7 @@ def solve_lagrangian(
     # tau 1 instead of 3 gave a 8.5 % gap in 60 s instead of 25 %
     affordable = (deadline - time.perf_counter()) / max(1e-9, 2 * (time.perf_counter() - clock))
     temperatures = TEMPERATURES if affordable >= FEW_EVALUATIONS else TEMPERATURES[1:]
-    x_plan: FloatArray | None = x
+    x_plan = x
     tau_plan = temperatures[0]
     started_plan = time.perf_counter()
     slot_f, slot_a = plans.build(dual, x, tau_plan, deadline, search=False)
@@ -414,7 +413,7 @@ def solve_lagrangian(
         say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {bound:.6g}")
         if relative_gap(best[0], bound) <= OPTIMAL_GAP:
             break
-    if x_plan is not None and time.perf_counter() + quick_seconds < deadline:
+    if time.perf_counter() + quick_seconds < deadline:
         slot_f, slot_a = plans.build(dual, x_plan, tau_plan, deadline)
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
