@@ -983,3 +983,80 @@ def place_groups(
             _take(best_f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used, admitted, 1)
             slot_f[k] = best_f
             slot_a[k] = a
+
+
+@_compiled
+def cheapest_columns(
+    units: Array,
+    per_unit: int,
+    lam_cum: Array,
+    mu: Array,
+    problem: tuple[Any, ...],
+) -> tuple[Array, Array, Array]:
+    """The ``per_unit`` columns of lowest priced cost of each unit in ``units``.
+
+    Only columns whose true cost is below leaving the patient unplaced are considered. Returns
+    parallel arrays (unit, facility, day). Facilities are scanned in travel order and the scan
+    stops once travel plus the unit's cheapest day reaches the worst column kept (prices are
+    non-negative, so no later facility can do better).
+    """
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    horizon = day_cost.shape[1]
+    cap = max(1, len(units) * per_unit)
+    out_u = np.empty(cap, dtype=np.int64)
+    out_f = np.empty(cap, dtype=np.int64)
+    out_a = np.empty(cap, dtype=np.int64)
+    n_out = 0
+    kept_f = np.empty(per_unit, dtype=np.int64)
+    kept_a = np.empty(per_unit, dtype=np.int64)
+    kept_v = np.empty(per_unit)
+    for u in units:
+        o = unit_origin[u]
+        s = unit_specialty[u]
+        stay = unit_stay[u]
+        dc = day_cost[unit_day_cost[u]]
+        dc_min = _cheapest(dc, unit_first[u])
+        unplaced = unit_unplaced[u]
+        n = 0
+        worst = unplaced
+        worst_i = 0
+        for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+            f = profile_facility[j]
+            t = travel[o, f]
+            if t + dc_min >= worst:
+                break
+            if unit_current[u] >= 0 and f != unit_current[u]:
+                t += change
+            for a in range(unit_first[u], horizon):
+                true = t + dc[a]
+                if true >= unplaced:
+                    continue
+                end = min(a + stay, horizon)
+                v = true + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+                if n < per_unit:
+                    kept_f[n] = f
+                    kept_a[n] = a
+                    kept_v[n] = v
+                    n += 1
+                    if n == per_unit:
+                        worst_i = 0
+                        for i in range(per_unit):
+                            if kept_v[i] > kept_v[worst_i]:
+                                worst_i = i
+                        worst = kept_v[worst_i]
+                elif v < worst:
+                    kept_f[worst_i] = f
+                    kept_a[worst_i] = a
+                    kept_v[worst_i] = v
+                    for i in range(per_unit):
+                        if kept_v[i] > kept_v[worst_i]:
+                            worst_i = i
+                    worst = kept_v[worst_i]
+        for i in range(n):
+            out_u[n_out] = u
+            out_f[n_out] = kept_f[i]
+            out_a[n_out] = kept_a[i]
+            n_out += 1
+    return out_u[:n_out], out_f[:n_out], out_a[:n_out]

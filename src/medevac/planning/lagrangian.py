@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
 
-from medevac.planning import kernels
+from medevac.planning import kernels, neighbourhoods
 from medevac.planning.compact import NO_LIMIT, Compact, build_compact
 from medevac.planning.highs_model import LinearModel
 from medevac.planning.model import Placement, ProblemView
@@ -35,6 +35,7 @@ IntArray = npt.NDArray[np.int64]
 TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)  # the last one repeats while time is left
 STAGE_ITERATIONS = 60
 SEARCH_FACTOR = 4.0
+FEW_SEARCH_FACTOR = 1.5
 MIN_SEARCH_SHARE = 0.05
 FEW_EVALUATIONS = 600
 QUOTA_THRESHOLD = 0.3  # columns expected less often than this are left to the fill
@@ -42,6 +43,13 @@ OPTIMAL_GAP = 1e-7
 SOFTMIN_CUTOFF = 12.0  # columns more than this many tau above a unit's softmin are left out
 RELOCATE_PASSES = 10
 N_CHUNKS = 2
+# share of the time left after the first plans kept for the neighbourhood search (MIPs that
+# re-place one specialty at a time); the price ascent and the final plan share the rest
+NEIGHBOURHOOD_SHARE = 0.5
+FEW_NEIGHBOURHOOD_SHARE = 0.1
+# a plan placed by priced cost takes about this many times the regulator's rule (measured on L:
+# 1.7 s against 0.46 s)
+PRICED_PLAN_FACTOR = 4.0
 
 
 class _OutOfTime(Exception):
@@ -178,6 +186,18 @@ class _Dual:
         prices[: self.n_bed] = per_day[self.pair_s].ravel()
         return prices
 
+    def unit_minima(self, x: FloatArray) -> FloatArray:
+        """Each unit's cheapest priced column at prices ``x`` (or its unplaced cost)."""
+        c = self.c
+        _, _, low, soft = self.day_prices(x, 0.0)
+        floor = self.unit_dc_min
+        best, _, _, _ = kernels.price_units(
+            0.0, SOFTMIN_CUTOFF, low, soft, c.travel, c.profile_start, c.profile_facility,
+            self.unit_combo, c.unit_profile, c.unit_origin, c.unit_current, c.unit_count,
+            c.unit_unplaced, floor, c.change, N_CHUNKS,
+        )  # fmt: skip
+        return np.asarray(best)
+
     def day_prices(self, x: FloatArray, tau: float) -> tuple[FloatArray, ...]:
         """(cum, mu, low, soft): prices of ``x`` and, per combo and facility, the cheapest
         priced day cost (inf where not offered) and its softmin over days at ``tau``."""
@@ -230,7 +250,7 @@ class _Plans:
         self.group_order = np.argsort(-group_urgency, kind="stable").astype(np.int64)
         self.no_prices: tuple[Any, ...] | None = None  # for the true-cost search
 
-    def _arrays(self) -> tuple[Any, ...]:
+    def arrays(self) -> tuple[Any, ...]:
         c = self.c
         return (
             c.travel, c.profile_start, c.profile_facility, c.day_cost, c.unit_profile,
@@ -260,7 +280,7 @@ class _Plans:
         admitted = np.zeros((c.beds.shape[0], c.horizon), dtype=np.int64)
         slot_f = np.full(n, -1, dtype=np.int64)
         slot_a = np.zeros(n, dtype=np.int64)
-        problem = self._arrays()
+        problem = self.arrays()
         capacity = (used, c.beds, admitted, c.limit)
         groups = (self.slot_group, self.group_start, self.group_slot, c.group_split)
         if dual is None or x is None:
@@ -351,32 +371,46 @@ def solve_lagrangian(
     dual = _Dual(c, hopeless_cost)
     say(f"{len(problem.patients)} patients in {c.n_units} units, {c.n_groups} groups")
 
+    started_plan = time.perf_counter()
     slot_f, slot_a = plans.build(None, None, 0.0, deadline)
+    rule_seconds = time.perf_counter() - started_plan
     best = (plans.objective(slot_f, slot_a) + hopeless_cost, slot_f, slot_a)
     x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
     clock = time.perf_counter()
     _, _, bound = dual.evaluate(x, 0.0, slope=False)
     # a smoothed evaluation with its gradient costs about twice an exact one; when fewer than
-    # FEW_EVALUATIONS fit, the first (warmest) stage is skipped: measured on L, starting at
-    # tau 1 instead of 3 gave a 8.5 % gap in 60 s instead of 25 %
+    # FEW_EVALUATIONS fit, the first (warmest) stage is skipped (measured on L, starting at
+    # tau 1 instead of 3 gave a 8.5 % gap in 60 s instead of 25 %), no plan is built from the
+    # starting prices and the neighbourhood search gets a smaller share: the bound is then
+    # what limits the gap most
     affordable = (deadline - time.perf_counter()) / max(1e-9, 2 * (time.perf_counter() - clock))
-    temperatures = TEMPERATURES if affordable >= FEW_EVALUATIONS else TEMPERATURES[1:]
+    few = affordable < FEW_EVALUATIONS
+    temperatures = TEMPERATURES[1:] if few else TEMPERATURES
     x_plan = x
     tau_plan = temperatures[0]
-    started_plan = time.perf_counter()
-    slot_f, slot_a = plans.build(dual, x, tau_plan, deadline, search=False)
-    quick_seconds = time.perf_counter() - started_plan
-    value = plans.objective(slot_f, slot_a) + hopeless_cost
-    if value < best[0]:
-        best = (value, slot_f, slot_a)
+    if few:
+        quick_seconds = PRICED_PLAN_FACTOR * rule_seconds
+    else:
+        started_plan = time.perf_counter()
+        slot_f, slot_a = plans.build(dual, x, tau_plan, deadline, search=False)
+        quick_seconds = time.perf_counter() - started_plan
+        value = plans.objective(slot_f, slot_a) + hopeless_cost
+        if value < best[0]:
+            best = (value, slot_f, slot_a)
     clock = time.perf_counter()
     say(f"plan {best[0]:.6g}, bound from pooled beds {bound:.6g}")
 
-    # the price ascent stops in time for the final plan and its local search, estimated at
-    # SEARCH_FACTOR times a plan without search (at least MIN_SEARCH_SHARE of the time left)
+    # the last part of the time goes to the neighbourhood search; before it, the price ascent
+    # stops in time for the final plan and its local search, estimated at SEARCH_FACTOR times
+    # a plan without search (at least MIN_SEARCH_SHARE of the time left)
+    share = FEW_NEIGHBOURHOOD_SHARE if few else NEIGHBOURHOOD_SHARE
+    search_start = clock + (1.0 - share) * (deadline - clock)
+
+    search_factor = FEW_SEARCH_FACTOR if few else SEARCH_FACTOR
+
     def ascent_end() -> float:
-        reserve = max(SEARCH_FACTOR * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
-        return deadline - reserve
+        reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (search_start - clock))
+        return search_start - reserve
 
     stage = 0
     while time.perf_counter() < ascent_end():
@@ -414,11 +448,24 @@ def solve_lagrangian(
         if relative_gap(best[0], bound) <= OPTIMAL_GAP:
             break
     if time.perf_counter() + quick_seconds < deadline:
-        slot_f, slot_a = plans.build(dual, x_plan, tau_plan, deadline)
+        slot_f, slot_a = plans.build(dual, x_plan, tau_plan, search_start)
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
             best = (value, slot_f, slot_a)
         say(f"plan from the best prices with local search: {value:.6g}")
+    slots = neighbourhoods.Slots(plans.slot_unit, best[1].copy(), best[2].copy(), plans.slot_group)
+    cum, mu = dual.prices(x_plan)
+    excess = np.bincount(
+        plans.slot_unit, weights=neighbourhoods.slot_costs(c, slots), minlength=c.n_units
+    ) - c.unit_count * dual.unit_minima(x_plan)
+    gain = neighbourhoods.improve(c, slots, plans.arrays(), cum, mu, excess, deadline, say)
+    if gain > 0.0:
+        best = (
+            plans.objective(slots.facility, slots.day) + hopeless_cost,
+            slots.facility,
+            slots.day,
+        )
+        say(f"plan after the neighbourhood search: {best[0]:.6g}")
     return LagrangianResult(
         placed=plans.placement(best[1], best[2]),
         objective=best[0],
