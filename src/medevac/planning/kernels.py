@@ -989,22 +989,25 @@ def place_groups(
 def cheapest_columns(
     units: Array,
     per_unit: int,
+    every_day: Array,
     lam_cum: Array,
     mu: Array,
     problem: tuple[Any, ...],
 ) -> tuple[Array, Array, Array]:
-    """The ``per_unit`` columns of lowest priced cost of each unit in ``units``.
+    """Candidate columns of each unit in ``units``: its ``per_unit`` columns of lowest priced
+    cost and, where ``every_day`` (one flag per entry of ``units``) is set, also its column of
+    lowest priced cost on every admission day.
 
     Only columns whose true cost is below leaving the patient unplaced are considered. Returns
-    parallel arrays (unit, facility, day). Facilities are scanned in travel order and the scan
-    stops once travel plus the unit's cheapest day reaches the worst column kept (prices are
-    non-negative, so no later facility can do better).
+    parallel arrays (unit, facility, day); a column can appear twice (best overall and best of
+    its day). The day-by-day columns keep late admissions within reach even when prices on late
+    days are high: in a specialty short of beds they are how the last patients get in.
     """
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
     horizon = day_cost.shape[1]
-    cap = max(1, len(units) * per_unit)
+    cap = max(1, len(units) * (per_unit + horizon))
     out_u = np.empty(cap, dtype=np.int64)
     out_f = np.empty(cap, dtype=np.int64)
     out_a = np.empty(cap, dtype=np.int64)
@@ -1012,20 +1015,30 @@ def cheapest_columns(
     kept_f = np.empty(per_unit, dtype=np.int64)
     kept_a = np.empty(per_unit, dtype=np.int64)
     kept_v = np.empty(per_unit)
-    for u in units:
+    day_f = np.empty(horizon, dtype=np.int64)
+    day_v = np.empty(horizon)
+    for i_unit in range(len(units)):
+        u = units[i_unit]
         o = unit_origin[u]
         s = unit_specialty[u]
         stay = unit_stay[u]
         dc = day_cost[unit_day_cost[u]]
-        dc_min = _cheapest(dc, unit_first[u])
         unplaced = unit_unplaced[u]
         n = 0
         worst = unplaced
         worst_i = 0
+        day_f[:] = -1
+        day_v[:] = np.inf if every_day[i_unit] else -np.inf
+        dc_min = _cheapest(dc, unit_first[u])
         for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
             f = profile_facility[j]
             t = travel[o, f]
-            if t + dc_min >= worst:
+            # prices are non-negative: once travel plus the cheapest day reaches every kept
+            # value, no facility further away can improve any of them
+            reach = worst
+            for a in range(unit_first[u], horizon):
+                reach = max(reach, day_v[a])
+            if t + dc_min >= min(reach, unplaced):
                 break
             if unit_current[u] >= 0 and f != unit_current[u]:
                 t += change
@@ -1035,6 +1048,9 @@ def cheapest_columns(
                     continue
                 end = min(a + stay, horizon)
                 v = true + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+                if v < day_v[a]:
+                    day_v[a] = v
+                    day_f[a] = f
                 if n < per_unit:
                     kept_f[n] = f
                     kept_a[n] = a
@@ -1059,4 +1075,10 @@ def cheapest_columns(
             out_f[n_out] = kept_f[i]
             out_a[n_out] = kept_a[i]
             n_out += 1
+        for a in range(horizon):
+            if day_f[a] >= 0:
+                out_u[n_out] = u
+                out_f[n_out] = day_f[a]
+                out_a[n_out] = a
+                n_out += 1
     return out_u[:n_out], out_f[:n_out], out_a[:n_out]

@@ -7,7 +7,9 @@ prices are improved by maximising a smoothed Lagrangian (softmin at temperature 
 unit's columns) with L-BFGS-B, tau falling stage by stage; after each stage the exact Lagrangian
 is evaluated (a valid bound, with an exact term per group for the split cost) and a plan is
 built from the prices: groups together first, then each unit's expected columns, then the rest
-at the feasible place of lowest priced cost, then local search on the true objective.
+at the feasible place of lowest priced cost, then local search on the true objective. The last
+part of the time goes to a neighbourhood search (neighbourhoods.py): HiGHS re-places the
+patients of one specialty at a time, everyone else held fixed.
 """
 
 from __future__ import annotations
@@ -36,17 +38,20 @@ TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)  # the last one repeats while ti
 STAGE_ITERATIONS = 60
 SEARCH_FACTOR = 4.0
 FEW_SEARCH_FACTOR = 1.5
-MIN_SEARCH_SHARE = 0.05
+MIN_SEARCH_SHARE = 0.2
 FEW_EVALUATIONS = 600
 QUOTA_THRESHOLD = 0.3  # columns expected less often than this are left to the fill
 OPTIMAL_GAP = 1e-7
 SOFTMIN_CUTOFF = 12.0  # columns more than this many tau above a unit's softmin are left out
 RELOCATE_PASSES = 10
 N_CHUNKS = 2
-# share of the time left after the first plans kept for the neighbourhood search (MIPs that
-# re-place one specialty at a time); the price ascent and the final plan share the rest
-NEIGHBOURHOOD_SHARE = 0.5
-FEW_NEIGHBOURHOOD_SHARE = 0.1
+# the ascent stops when a temperature stage raised the bound by less than this (relative):
+# measured on M, the stages after that gain under 0.1 % each while the neighbourhood search,
+# which gets the time instead, takes the plan down by several per cent
+ASCENT_STALL = 0.003
+# of the time left once the final plan is placed, the share its local search may use before
+# the neighbourhood search starts
+LOCAL_SEARCH_SHARE = 0.5
 # a plan placed by priced cost takes about this many times the regulator's rule (measured on L:
 # 1.7 s against 0.46 s)
 PRICED_PLAN_FACTOR = 4.0
@@ -380,9 +385,8 @@ def solve_lagrangian(
     _, _, bound = dual.evaluate(x, 0.0, slope=False)
     # a smoothed evaluation with its gradient costs about twice an exact one; when fewer than
     # FEW_EVALUATIONS fit, the first (warmest) stage is skipped (measured on L, starting at
-    # tau 1 instead of 3 gave a 8.5 % gap in 60 s instead of 25 %), no plan is built from the
-    # starting prices and the neighbourhood search gets a smaller share: the bound is then
-    # what limits the gap most
+    # tau 1 instead of 3 gave a 8.5 % gap in 60 s instead of 25 %) and no plan is built from the
+    # starting prices: the time goes to the ascent, whose bound then limits the gap most
     affordable = (deadline - time.perf_counter()) / max(1e-9, 2 * (time.perf_counter() - clock))
     few = affordable < FEW_EVALUATIONS
     temperatures = TEMPERATURES[1:] if few else TEMPERATURES
@@ -400,23 +404,22 @@ def solve_lagrangian(
     clock = time.perf_counter()
     say(f"plan {best[0]:.6g}, bound from pooled beds {bound:.6g}")
 
-    # the last part of the time goes to the neighbourhood search; before it, the price ascent
-    # stops in time for the final plan and its local search, estimated at SEARCH_FACTOR times
-    # a plan without search (at least MIN_SEARCH_SHARE of the time left)
-    share = FEW_NEIGHBOURHOOD_SHARE if few else NEIGHBOURHOOD_SHARE
-    search_start = clock + (1.0 - share) * (deadline - clock)
-
+    # the price ascent runs until its stages stop paying (ASCENT_STALL) or until only the time
+    # for the final plan is left (SEARCH_FACTOR times a plan without search, at least
+    # MIN_SEARCH_SHARE of the time); the final plan's local search and the neighbourhood search
+    # share whatever remains
     search_factor = FEW_SEARCH_FACTOR if few else SEARCH_FACTOR
 
     def ascent_end() -> float:
-        reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (search_start - clock))
-        return search_start - reserve
+        reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
+        return deadline - reserve
 
     stage = 0
     while time.perf_counter() < ascent_end():
         tau = temperatures[min(stage, len(temperatures) - 1)]
         stage += 1
         latest: dict[str, Any] = {"x": x, "value": -np.inf}
+        before = bound
 
         def objective(
             v: FloatArray, tau: float = tau, latest: dict[str, Any] = latest
@@ -447,8 +450,12 @@ def solve_lagrangian(
         say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {bound:.6g}")
         if relative_gap(best[0], bound) <= OPTIMAL_GAP:
             break
+        if bound - before < ASCENT_STALL * max(1.0, abs(bound)):
+            break
     if time.perf_counter() + quick_seconds < deadline:
-        slot_f, slot_a = plans.build(dual, x_plan, tau_plan, search_start)
+        local_search_end = time.perf_counter() + quick_seconds
+        local_search_end += LOCAL_SEARCH_SHARE * (deadline - local_search_end)
+        slot_f, slot_a = plans.build(dual, x_plan, tau_plan, local_search_end)
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
             best = (value, slot_f, slot_a)

@@ -3,16 +3,20 @@
 A neighbourhood is a set of units (usually every unit of one specialty, together with every
 member of the groups they belong to). Their patients are taken out of the plan; everyone else
 keeps their place and the beds and admission slots they use. HiGHS then solves the MIP of the
-freed patients over their cheapest columns by priced cost (plus the columns they held), within
+freed patients over their cheapest columns by priced cost (plus the columns they held; in a
+slice with a patient left unplaced, every unit also gets its cheapest column of each admission
+day, since making room may take later admissions), within
 the capacity left by the others: beds per (facility, specialty, day), admissions per
 (facility, day), and the group-split cost of the groups inside. The plan they held is handed to
 HiGHS as its starting solution, so the result is never worse; it is kept when it is better.
 
 Why specialties: beds of different specialties are separate rows, so a specialty is the largest
 slice whose patients compete only with each other (and, through admission limits, weakly with the
-rest). Measured on the benchmark's M instance with near-optimal prices, one sweep over the
-specialties took a price-guided plan from 216,751 to 204,158 (the plan's unplaced patients found
-beds), a second sweep to 204,036.
+rest). Slices with unplaced patients go first: placing one saves its whole unplaced cost, which
+the price-guided fill and the one-patient moves of the local search often cannot do because
+several patients must move at once. Measured on the benchmark's M instance (10,000 patients):
+with the LP's optimal prices choosing the candidates, one sweep took a price-guided plan from
+216,751 to 204,158 and a second to 204,036; see docs/planning.md for the engine's own figures.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 COLUMNS_PER_UNIT = 20
-MAX_UNITS = 1000  # a specialty with more units is searched in slices of about this many
+MAX_UNITS = 400  # a specialty with more units is searched in slices of about this many
 MIN_SECONDS = 0.2  # a neighbourhood is not started with less time than this left
 MIP_GAP = 1e-4  # relative gap at which a neighbourhood's MIP stops
 
@@ -130,8 +134,10 @@ def _solve_one(
     inside[units] = True
     free = inside[slots.unit]
     beds_left, admissions_left = _capacity_left(c, slots, free)
-    cu, cf, ca = kernels.cheapest_columns(units, COLUMNS_PER_UNIT, lam_cum, mu, problem)
     held = np.flatnonzero(free & (slots.facility >= 0))
+    # with a patient left out, everyone may have to move to a later day to make room
+    every_day = np.full(len(units), bool(np.any(free & (slots.facility < 0))))
+    cu, cf, ca = kernels.cheapest_columns(units, COLUMNS_PER_UNIT, every_day, lam_cum, mu, problem)
     key = np.unique(
         np.stack(
             [

@@ -46,14 +46,15 @@ def _random_prices(c: Compact, seed: int) -> tuple[np.ndarray, np.ndarray]:
     per_unit=st.integers(1, 6),
     seed=st.integers(0, 2**31),
 )
-def test_candidate_columns_are_each_units_cheapest_by_priced_cost(
+def test_candidate_columns_are_the_cheapest_by_priced_cost_overall_and_per_day(
     rng: random.Random, n_patients: int, n_facilities: int, per_unit: int, seed: int
 ) -> None:
     problem = random_problem(rng, n_patients, n_facilities)
     _, c, plans, _ = _setup(problem)
     cum, mu = _random_prices(c, seed)
     units = np.arange(c.n_units, dtype=np.int64)
-    cu, cf, ca = kernels.cheapest_columns(units, per_unit, cum, mu, plans.arrays())
+    every_day = np.random.default_rng(seed).random(c.n_units) < 0.5
+    cu, cf, ca = kernels.cheapest_columns(units, per_unit, every_day, cum, mu, plans.arrays())
     horizon = c.horizon
 
     def true_cost(u: int, f: int, a: int) -> float:
@@ -70,14 +71,22 @@ def test_candidate_columns_are_each_units_cheapest_by_priced_cost(
         profile = c.profile_facility[
             c.profile_start[c.unit_profile[u]] : c.profile_start[c.unit_profile[u] + 1]
         ]
-        priced = [
-            priced_cost(u, f, a)
+        options = [
+            (priced_cost(u, f, a), a)
             for f in profile
             for a in range(c.unit_first[u], horizon)
             if true_cost(u, f, a) < c.unit_unplaced[u]
         ]
-        got = sorted(priced_cost(u, cf[j], ca[j]) for j in np.flatnonzero(cu == u))
-        assert np.allclose(got, sorted(priced)[:per_unit])
+        got = [(priced_cost(u, cf[j], ca[j]), ca[j]) for j in np.flatnonzero(cu == u)]
+        got_values = np.array([value for value, _ in got])
+        # the per_unit cheapest overall ...
+        for value, _ in sorted(options)[:per_unit]:
+            assert np.isclose(got_values, value).any()
+        # ... and, where asked for, the cheapest of every admission day
+        for day in {a for _, a in options} if every_day[u] else ():
+            cheapest = min(value for value, a in options if a == day)
+            assert any(np.isclose(value, cheapest) and a == day for value, a in got)
+        assert len(got) <= per_unit + (horizon if every_day[u] else 0)
 
 
 @settings(max_examples=30, deadline=None)
