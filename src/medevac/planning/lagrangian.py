@@ -15,11 +15,13 @@ patients of one specialty at a time, everyone else held fixed.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
@@ -52,6 +54,12 @@ ASCENT_STALL = 0.003
 # of the time left once the final plan is placed, the share its local search may use before
 # the neighbourhood search starts
 LOCAL_SEARCH_SHARE = 0.5
+# the ascent hands its prices to the final plan after at most this share of the time (it then
+# goes on beside the search)
+PLAN_AT = 0.7
+# the ascent that goes on beside the search stops this many exact evaluations before the
+# deadline, for the last step and evaluation that may run past its cut-off
+BACKGROUND_MARGIN = 4.0
 # a plan placed by priced cost takes about this many times the regulator's rule (measured on L:
 # 1.7 s against 0.46 s)
 PRICED_PLAN_FACTOR = 4.0
@@ -362,6 +370,49 @@ class _Plans:
         }
 
 
+class _Ascent:
+    """The price ascent's state: prices, the best exact bound and the prices that gave it."""
+
+    def __init__(self, dual: _Dual, temperatures: tuple[float, ...], x: FloatArray, bound: float):
+        self.dual = dual
+        self.temperatures = temperatures
+        self.x = x
+        self.bound = bound
+        self.x_plan = x
+        self.tau_plan = temperatures[0]
+        self.stage = 0
+
+    def stage_once(self, until: Callable[[], float]) -> tuple[float, float]:
+        """One temperature stage of L-BFGS-B, cut off at ``until()``; then the exact Lagrangian.
+
+        Returns (the stage's temperature, how much it raised the best bound).
+        """
+        tau = self.temperatures[min(self.stage, len(self.temperatures) - 1)]
+        self.stage += 1
+        before = self.bound
+        latest: dict[str, Any] = {"x": self.x, "value": -np.inf}
+
+        def objective(v: FloatArray) -> tuple[float, FloatArray]:
+            if time.perf_counter() >= until():
+                raise _OutOfTime
+            value, gradient, _ = self.dual.evaluate(v, tau, bound=False)
+            if value > latest["value"]:
+                latest["x"], latest["value"] = v.copy(), value
+            return -value, -gradient
+
+        with contextlib.suppress(_OutOfTime):
+            minimize(
+                objective, self.x, jac=True, method="L-BFGS-B",
+                bounds=[(0.0, None)] * self.dual.size,
+                options={"maxiter": STAGE_ITERATIONS, "maxcor": 20},
+            )  # fmt: skip
+        self.x = latest["x"]
+        _, _, exact = self.dual.evaluate(self.x, 0.0, slope=False)
+        if exact >= self.bound:
+            self.bound, self.x_plan, self.tau_plan = exact, self.x, tau
+        return tau, self.bound - before
+
+
 def solve_lagrangian(
     problem: Problem,
     view: ProblemView,
@@ -383,20 +434,19 @@ def solve_lagrangian(
     x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
     clock = time.perf_counter()
     _, _, bound = dual.evaluate(x, 0.0, slope=False)
+    exact_seconds = time.perf_counter() - clock
     # a smoothed evaluation with its gradient costs about twice an exact one; when fewer than
     # FEW_EVALUATIONS fit, the first (warmest) stage is skipped (measured on L, starting at
     # tau 1 instead of 3 gave a 8.5 % gap in 60 s instead of 25 %) and no plan is built from the
     # starting prices: the time goes to the ascent, whose bound then limits the gap most
-    affordable = (deadline - time.perf_counter()) / max(1e-9, 2 * (time.perf_counter() - clock))
+    affordable = (deadline - time.perf_counter()) / max(1e-9, 2 * exact_seconds)
     few = affordable < FEW_EVALUATIONS
-    temperatures = TEMPERATURES[1:] if few else TEMPERATURES
-    x_plan = x
-    tau_plan = temperatures[0]
+    ascent = _Ascent(dual, TEMPERATURES[1:] if few else TEMPERATURES, x, bound)
     if few:
         quick_seconds = PRICED_PLAN_FACTOR * rule_seconds
     else:
         started_plan = time.perf_counter()
-        slot_f, slot_a = plans.build(dual, x, tau_plan, deadline, search=False)
+        slot_f, slot_a = plans.build(dual, x, ascent.tau_plan, deadline, search=False)
         quick_seconds = time.perf_counter() - started_plan
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
@@ -404,54 +454,47 @@ def solve_lagrangian(
     clock = time.perf_counter()
     say(f"plan {best[0]:.6g}, bound from pooled beds {bound:.6g}")
 
-    # the price ascent runs until its stages stop paying (ASCENT_STALL) or until only the time
-    # for the final plan is left (SEARCH_FACTOR times a plan without search, at least
-    # MIN_SEARCH_SHARE of the time); the final plan's local search and the neighbourhood search
-    # share whatever remains
+    # The price ascent hands its best prices to the final plan when its stages stop paying
+    # (ASCENT_STALL), at PLAN_AT of the time, or when only the final plan's time is left
+    # (SEARCH_FACTOR times a plan without search, at least MIN_SEARCH_SHARE of the time). It then
+    # goes on in a second thread, raising the bound, while this one searches for better plans:
+    # the ascent's kernels and HiGHS both release the interpreter, so the two cores share the
+    # work.
     search_factor = FEW_SEARCH_FACTOR if few else SEARCH_FACTOR
 
     def ascent_end() -> float:
         reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
-        return deadline - reserve
+        return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))
 
-    stage = 0
+    stalled = False
     while time.perf_counter() < ascent_end():
-        tau = temperatures[min(stage, len(temperatures) - 1)]
-        stage += 1
-        latest: dict[str, Any] = {"x": x, "value": -np.inf}
-        before = bound
-
-        def objective(
-            v: FloatArray, tau: float = tau, latest: dict[str, Any] = latest
-        ) -> tuple[float, FloatArray]:
-            if time.perf_counter() >= ascent_end():
-                raise _OutOfTime
-            value, gradient, _ = dual.evaluate(v, tau, bound=False)
-            if value > latest["value"]:
-                latest["x"], latest["value"] = v.copy(), value
-            return -value, -gradient
-
-        with contextlib.suppress(_OutOfTime):
-            minimize(
-                objective, x, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * dual.size,
-                options={"maxiter": STAGE_ITERATIONS, "maxcor": 20},
-            )  # fmt: skip
-        x = latest["x"]
-        _, _, exact = dual.evaluate(x, 0.0, slope=False)
-        if exact >= bound:
-            bound, x_plan, tau_plan = exact, x, tau
+        tau, gain = ascent.stage_once(ascent_end)
         if time.perf_counter() < ascent_end():  # a quick plan (no local search) between stages
             started_plan = time.perf_counter()
-            slot_f, slot_a = plans.build(dual, x, tau, deadline, search=False)
+            slot_f, slot_a = plans.build(dual, ascent.x, tau, deadline, search=False)
             quick_seconds = max(quick_seconds, time.perf_counter() - started_plan)
             value = plans.objective(slot_f, slot_a) + hopeless_cost
             if value < best[0]:
                 best = (value, slot_f, slot_a)
-        say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {bound:.6g}")
-        if relative_gap(best[0], bound) <= OPTIMAL_GAP:
+        say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {ascent.bound:.6g}")
+        if relative_gap(best[0], ascent.bound) <= OPTIMAL_GAP:
+            stalled = True
             break
-        if bound - before < ASCENT_STALL * max(1.0, abs(bound)):
+        if gain < ASCENT_STALL * max(1.0, abs(ascent.bound)):
+            stalled = True
             break
+    x_plan, tau_plan = ascent.x_plan, ascent.tau_plan
+    # the last stage's L-BFGS step and exact evaluation may run past the cut-off by about this
+    background_end = deadline - BACKGROUND_MARGIN * exact_seconds
+
+    def continue_ascent() -> None:
+        numba.set_num_threads(1)  # per thread: the other core is HiGHS's
+        while time.perf_counter() < background_end:
+            ascent.stage_once(lambda: background_end)
+
+    background = threading.Thread(target=continue_ascent, daemon=True)
+    if not stalled:  # a stalled ascent would only take the search's core
+        background.start()
     if time.perf_counter() + quick_seconds < deadline:
         local_search_end = time.perf_counter() + quick_seconds
         local_search_end += LOCAL_SEARCH_SHARE * (deadline - local_search_end)
@@ -473,6 +516,10 @@ def solve_lagrangian(
             slots.day,
         )
         say(f"plan after the neighbourhood search: {best[0]:.6g}")
+    if background.ident is not None:  # started
+        background.join()
+        say(f"bound after the ascent went on beside the search: {ascent.bound:.6g}")
+    bound = ascent.bound
     return LagrangianResult(
         placed=plans.placement(best[1], best[2]),
         objective=best[0],

@@ -125,9 +125,9 @@ def _solve_one(
     problem: tuple[object, ...],
     lam_cum: FloatArray,
     mu: FloatArray,
-    time_limit: float,
+    deadline: float,
 ) -> float:
-    """Re-place the patients of ``units``; apply and return the gain (0 when none)."""
+    """Re-place the patients of ``units`` by ``deadline``; apply and return the gain (0: none)."""
     horizon = c.horizon
     n_spec = c.beds.shape[1]
     inside = np.zeros(c.n_units, dtype=bool)
@@ -212,6 +212,10 @@ def _solve_one(
         used = np.unique(cf[mine][x_start[mine] > 0])
         starting.append((y, np.isin(facilities, used).astype(float)))
         starting.append((w, np.array([1.0 if len(used) else 0.0])))
+    # the model took time to build: HiGHS gets what is left, less the time to read its answer
+    time_limit = deadline - time.perf_counter() - MIN_SECONDS / 2
+    if time_limit <= 0.0:
+        return 0.0
     highs = model.to_highs(integer=True, time_limit=time_limit, mip_rel_gap=MIP_GAP)
     values = np.zeros(model.n_cols)
     for cols, vals in starting:
@@ -269,10 +273,9 @@ def improve(
     while True:
         swept = 0.0
         for number, units in enumerate(order, start=1):
-            left = deadline - time.perf_counter()
-            if left < MIN_SECONDS:
+            if deadline - time.perf_counter() < MIN_SECONDS:
                 return total + swept
-            swept += _solve_one(c, slots, units, problem, lam_cum, mu, left)
+            swept += _solve_one(c, slots, units, problem, lam_cum, mu, deadline)
             say(f"neighbourhood {number} of {len(order)}: gain so far {total + swept:.6g}")
         total += swept
         if swept <= 1e-9:
