@@ -61,6 +61,15 @@ class Compact:
     def n_groups(self) -> int:
         return len(self.group_start) - 1
 
+    def kernel_problem(self) -> tuple[object, ...]:
+        """The arrays the placement and candidate kernels read, in their order."""
+        return (
+            self.travel, self.profile_start, self.profile_facility, self.day_cost,
+            self.unit_profile, self.unit_origin, self.unit_specialty, self.unit_stay,
+            self.unit_first, self.unit_day_cost, self.unit_current, self.unit_unplaced,
+            self.change,
+        )  # fmt: skip
+
 
 def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
     order = np.argsort(keys, kind="stable")

@@ -263,14 +263,6 @@ class _Plans:
         self.group_order = np.argsort(-group_urgency, kind="stable").astype(np.int64)
         self.no_prices: tuple[Any, ...] | None = None  # for the true-cost search
 
-    def arrays(self) -> tuple[Any, ...]:
-        c = self.c
-        return (
-            c.travel, c.profile_start, c.profile_facility, c.day_cost, c.unit_profile,
-            c.unit_origin, c.unit_specialty, c.unit_stay, c.unit_first, c.unit_day_cost,
-            c.unit_current, c.unit_unplaced, c.change,
-        )  # fmt: skip
-
     def build(
         self,
         dual: _Dual | None,
@@ -293,7 +285,7 @@ class _Plans:
         admitted = np.zeros((c.beds.shape[0], c.horizon), dtype=np.int64)
         slot_f = np.full(n, -1, dtype=np.int64)
         slot_a = np.zeros(n, dtype=np.int64)
-        problem = self.arrays()
+        problem = c.kernel_problem()
         capacity = (used, c.beds, admitted, c.limit)
         groups = (self.slot_group, self.group_start, self.group_slot, c.group_split)
         if dual is None or x is None:
@@ -508,7 +500,7 @@ def solve_lagrangian(
     excess = np.bincount(
         plans.slot_unit, weights=neighbourhoods.slot_costs(c, slots), minlength=c.n_units
     ) - c.unit_count * dual.unit_minima(x_plan)
-    gain = neighbourhoods.improve(c, slots, plans.arrays(), cum, mu, excess, deadline, say)
+    gain = neighbourhoods.improve(c, slots, c.kernel_problem(), cum, mu, excess, deadline, say)
     if gain > 0.0:
         best = (
             plans.objective(slots.facility, slots.day) + hopeless_cost,

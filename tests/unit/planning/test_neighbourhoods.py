@@ -50,11 +50,11 @@ def test_candidate_columns_are_the_cheapest_by_priced_cost_overall_and_per_day(
     rng: random.Random, n_patients: int, n_facilities: int, per_unit: int, seed: int
 ) -> None:
     problem = random_problem(rng, n_patients, n_facilities)
-    _, c, plans, _ = _setup(problem)
+    _, c, _, _ = _setup(problem)
     cum, mu = _random_prices(c, seed)
     units = np.arange(c.n_units, dtype=np.int64)
     every_day = np.random.default_rng(seed).random(c.n_units) < 0.5
-    cu, cf, ca = kernels.cheapest_columns(units, per_unit, every_day, cum, mu, plans.arrays())
+    cu, cf, ca = kernels.cheapest_columns(units, per_unit, every_day, cum, mu, c.kernel_problem())
     horizon = c.horizon
 
     def true_cost(u: int, f: int, a: int) -> float:
@@ -105,7 +105,7 @@ def test_neighbourhood_search_keeps_plans_feasible_and_never_worse(
     before = neighbourhoods.slot_objective(c, slots)
     excess = np.random.default_rng(seed).random(c.n_units)
     gain = neighbourhoods.improve(
-        c, slots, plans.arrays(), cum, mu, excess, time.perf_counter() + 60, lambda _: None
+        c, slots, c.kernel_problem(), cum, mu, excess, time.perf_counter() + 60, lambda _: None
     )
     after = neighbourhoods.slot_objective(c, slots)
     assert gain >= 0.0
@@ -138,7 +138,7 @@ def test_neighbourhood_search_moves_a_patient_to_make_room_for_an_unplaced_one()
     assert plans.placement(slots.facility, slots.day) == {"ADULT": ("NEAR", 0)}
     n_fac, n_spec, horizon = c.beds.shape
     gain = neighbourhoods.improve(
-        c, slots, plans.arrays(), np.zeros((n_fac, n_spec, horizon + 1)),
+        c, slots, c.kernel_problem(), np.zeros((n_fac, n_spec, horizon + 1)),
         np.zeros((n_fac, horizon)), np.zeros(c.n_units), time.perf_counter() + 60,
         lambda _: None,
     )  # fmt: skip
