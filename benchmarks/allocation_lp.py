@@ -9,8 +9,8 @@ groups): unit rows, bed rows per (facility, specialty, day) in flow form, admiss
 (facility, day). Every round prices every eligible column with the LP's duals and adds each unit's
 12 most negative ones, until none is negative. It prints each round, the LP optimum and how many
 of its units are fractional. With ``--core T`` it then hands HiGHS, from scratch, only the
-columns whose reduced cost at the optimum is below T and times dual simplex, interior point
-(no crossover) and primal simplex on that LP. docs/planning.md quotes what this measured.
+columns whose reduced cost at the optimum is below T and times dual simplex and interior point
+(no crossover) on that LP. docs/planning.md quotes what this measured.
 """
 
 from __future__ import annotations
@@ -188,7 +188,6 @@ def main() -> None:
     for label, options in (
         ("dual simplex", {"solver": "simplex"}),
         ("interior point, no crossover", {"solver": "ipm", "run_crossover": "off"}),
-        ("primal simplex", {"solver": "simplex", "simplex_strategy": 4}),
     ):
         again = Master(c)
         for key, option in options.items():

@@ -36,10 +36,10 @@ from medevac.planning.highs_model import LinearModel, read_result
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-COLUMNS_PER_UNIT = 20
+COLUMNS_PER_UNIT = 40
 MAX_UNITS = 400  # a specialty with more units is searched in slices of about this many
 MIN_SECONDS = 0.2  # a neighbourhood is not started with less time than this left
-MIP_GAP = 1e-4  # relative gap at which a neighbourhood's MIP stops
+MIP_GAP = 1e-3  # relative gap at which a neighbourhood's MIP stops
 
 
 @dataclass(slots=True)
