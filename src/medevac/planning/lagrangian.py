@@ -14,7 +14,6 @@ patients of one specialty at a time, everyone else held fixed.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -374,10 +373,11 @@ class _Ascent:
         self.tau_plan = temperatures[0]
         self.stage = 0
 
-    def stage_once(self, until: Callable[[], float]) -> tuple[float, float]:
+    def stage_once(self, until: Callable[[], float]) -> tuple[float, float, bool]:
         """One temperature stage of L-BFGS-B, cut off at ``until()``; then the exact Lagrangian.
 
-        Returns (the stage's temperature, how much it raised the best bound).
+        Returns (the stage's temperature, how much it raised the best bound, whether the cut-off
+        stopped it).
         """
         tau = self.temperatures[min(self.stage, len(self.temperatures) - 1)]
         self.stage += 1
@@ -392,17 +392,20 @@ class _Ascent:
                 latest["x"], latest["value"] = v.copy(), value
             return -value, -gradient
 
-        with contextlib.suppress(_OutOfTime):
+        cut = False
+        try:
             minimize(
                 objective, self.x, jac=True, method="L-BFGS-B",
                 bounds=[(0.0, None)] * self.dual.size,
                 options={"maxiter": STAGE_ITERATIONS, "maxcor": 20},
             )  # fmt: skip
+        except _OutOfTime:
+            cut = True
         self.x = latest["x"]
         _, _, exact = self.dual.evaluate(self.x, 0.0, slope=False)
         if exact >= self.bound:
             self.bound, self.x_plan, self.tau_plan = exact, self.x, tau
-        return tau, self.bound - before
+        return tau, self.bound - before, cut
 
 
 def solve_lagrangian(
@@ -460,7 +463,7 @@ def solve_lagrangian(
 
     stalled = False
     while time.perf_counter() < ascent_end():
-        tau, gain = ascent.stage_once(ascent_end)
+        tau, gain, cut = ascent.stage_once(ascent_end)
         if time.perf_counter() < ascent_end():  # a quick plan (no local search) between stages
             started_plan = time.perf_counter()
             slot_f, slot_a = plans.build(dual, ascent.x, tau, deadline, search=False)
@@ -472,7 +475,7 @@ def solve_lagrangian(
         if relative_gap(best[0], ascent.bound) <= OPTIMAL_GAP:
             stalled = True
             break
-        if gain < ASCENT_STALL * max(1.0, abs(ascent.bound)):
+        if not cut and gain < ASCENT_STALL * max(1.0, abs(ascent.bound)):
             stalled = True
             break
     x_plan, tau_plan = ascent.x_plan, ascent.tau_plan
