@@ -23,6 +23,7 @@ from typing import Any
 import numba
 import numpy as np
 import numpy.typing as npt
+from numba.np.ufunc.parallel import threading_layer
 from scipy.optimize import minimize
 
 from medevac.planning import kernels, neighbourhoods
@@ -334,23 +335,9 @@ class _Plans:
         return slot_f, slot_a
 
     def objective(self, slot_f: IntArray, slot_a: IntArray) -> float:
-        """True objective of a slot placement (hopeless patients included)."""
-        c = self.c
-        u = self.slot_unit
-        placed = slot_f >= 0
-        cost = np.where(placed, 0.0, c.unit_unplaced[u])
-        f = np.where(placed, slot_f, 0)
-        travel = c.travel[c.unit_origin[u], f]
-        moved = (c.unit_current[u] >= 0) & (f != c.unit_current[u])
-        day = c.day_cost[c.unit_day_cost[u], slot_a]
-        cost = cost + np.where(placed, travel + day + c.change * moved, 0.0)
-        total = float(cost.sum())
-        grouped = placed & (self.slot_group >= 0)
-        if grouped.any():
-            pairs = np.unique(np.stack([self.slot_group[grouped], slot_f[grouped]], axis=1), axis=0)
-            per_group = np.bincount(pairs[:, 0])
-            total += c.group_split * float(np.sum(np.maximum(per_group - 1, 0)))
-        return total
+        """True objective of a slot placement (patients with no eligible facility not included)."""
+        slots = neighbourhoods.Slots(self.slot_unit, slot_f, slot_a, self.slot_group)
+        return neighbourhoods.slot_objective(self.c, slots)
 
     def placement(self, slot_f: IntArray, slot_a: IntArray) -> dict[str, Placement]:
         patients = self.problem.patients
@@ -461,7 +448,7 @@ def solve_lagrangian(
         reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
         return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))
 
-    stalled = False
+    done = False  # the ascent stalled or met the plan: nothing to go on with
     while time.perf_counter() < ascent_end():
         tau, gain, cut = ascent.stage_once(ascent_end)
         if time.perf_counter() < ascent_end():  # a quick plan (no local search) between stages
@@ -473,10 +460,10 @@ def solve_lagrangian(
                 best = (value, slot_f, slot_a)
         say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {ascent.bound:.6g}")
         if relative_gap(best[0], ascent.bound) <= OPTIMAL_GAP:
-            stalled = True
+            done = True
             break
         if not cut and gain < ASCENT_STALL * max(1.0, abs(ascent.bound)):
-            stalled = True
+            done = True
             break
     x_plan, tau_plan = ascent.x_plan, ascent.tau_plan
     # the last stage's L-BFGS step and exact evaluation may run past the cut-off by about this
@@ -488,7 +475,10 @@ def solve_lagrangian(
             ascent.stage_once(lambda: background_end)
 
     background = threading.Thread(target=continue_ascent, daemon=True)
-    if not stalled:  # a stalled ascent would only take the search's core
+    # numba's fallback threading layer (workqueue) must not run parallel kernels from two
+    # threads at once; the OpenMP and TBB layers may
+    layer: str = threading_layer()  # type: ignore[no-untyped-call]
+    if not done and layer != "workqueue":
         background.start()
     if time.perf_counter() + quick_seconds < deadline:
         local_search_end = time.perf_counter() + quick_seconds
