@@ -294,8 +294,11 @@ def fill_earliest(
     slot_a: Array,
     problem: tuple[Any, ...],
     capacity: tuple[Any, ...],
+    slot_current_day: Array,
 ) -> None:
-    """Regulator's rule for the slots in ``order``: earliest day with a free bed, nearest there.
+    """Regulator's rule for the slots in ``order``: the current place while it is still free
+    (``slot_current_day`` is -1 for a slot without one), else the earliest day with a free bed,
+    nearest there.
 
     A facility the slot's group already uses is preferred on that day.
     """
@@ -314,6 +317,25 @@ def fill_earliest(
         stay = unit_stay[u]
         lo = profile_start[unit_profile[u]]
         hi = profile_start[unit_profile[u] + 1]
+        f = unit_current[u]
+        a = slot_current_day[k]
+        if f >= 0 and unit_first[u] <= a < horizon:
+            eligible = False
+            for j in range(lo, hi):
+                if profile_facility[j] == f:
+                    eligible = True
+                    break
+            end = min(a + stay, horizon)
+            kept = day_cost[unit_day_cost[u], a] + travel[o, f]
+            if (
+                eligible
+                and kept < unit_unplaced[u] + change
+                and _fits(f, s, a, end, used, beds, admitted, limit)
+            ):
+                _take(f, s, a, end, used, admitted, 1)
+                slot_f[k] = f
+                slot_a[k] = a
+                continue
         for a in range(unit_first[u], horizon):
             end = min(a + stay, horizon)
             pick = -1

@@ -245,6 +245,8 @@ class _Plans:
         self.slot_unit = np.repeat(np.arange(c.n_units, dtype=np.int64), c.unit_count)
         self.slot_patient = c.member_patient
         self.slot_group = c.unit_group[self.slot_unit]
+        current_day = [-1 if p.current is None else p.current.day for p in problem.patients]
+        self.slot_current_day = np.array(current_day, dtype=np.int64)[self.slot_patient]
         n_groups = c.n_groups
         keys = np.where(self.slot_group >= 0, self.slot_group, n_groups)
         self.group_slot = np.argsort(keys, kind="stable").astype(np.int64)
@@ -273,7 +275,8 @@ class _Plans:
     ) -> tuple[IntArray, IntArray]:
         """A plan from prices ``x``: groups together, expected columns, priced fill, search.
 
-        Without prices (``dual`` or ``x`` None) it is the regulator's rule alone.
+        Without prices (``dual`` or ``x`` None) it is the regulator's rule alone: current places
+        kept while they are free, then earliest day, nearest facility.
         """
         started = time.perf_counter()
         c = self.c
@@ -290,8 +293,9 @@ class _Plans:
         groups = (self.slot_group, self.group_start, self.group_slot, c.group_split)
         if dual is None or x is None:
             kernels.fill_earliest(
-                self.order, self.slot_unit, groups, slot_f, slot_a, problem, capacity
-            )
+                self.order, self.slot_unit, groups, slot_f, slot_a, problem, capacity,
+                self.slot_current_day,
+            )  # fmt: skip
             return slot_f, slot_a
         priced = dual.day_prices(x, tau)
         cum, mu, low, _ = priced

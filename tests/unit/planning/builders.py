@@ -6,7 +6,7 @@ import copy
 import random
 from typing import Any
 
-from medevac.planning import Problem, parse_problem
+from medevac.planning import Plan, Problem, parse_problem
 
 BASE: dict[str, Any] = {
     "horizon_days": 5,
@@ -112,3 +112,17 @@ def random_problem_data(rng: random.Random, n_patients: int, n_facilities: int) 
             }
         patients.append(p)
     return problem_dict(facilities, patients, horizon_days=horizon)
+
+
+def placement(plan: Plan) -> dict[str, tuple[str, int]]:
+    """Patient id -> (facility id, admission day) of a plan's assignments."""
+    return {a.patient: (a.facility, a.day) for a in plan.assignments}
+
+
+def with_current(data: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """``data`` with every patient the plan places given that place as ``current``."""
+    where = placement(plan)
+    for p in data["patients"]:
+        if p["id"] in where:
+            p["current"] = {"facility": where[p["id"]][0], "day": where[p["id"]][1]}
+    return data

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from medevac.planning import (
@@ -16,7 +14,14 @@ from medevac.planning import (
     parse_problem,
     solve,
 )
-from tests.unit.planning.builders import facility, patient, problem_dict, random_problem_dict
+from tests.unit.planning.builders import (
+    facility,
+    patient,
+    placement,
+    problem_dict,
+    random_problem_dict,
+    with_current,
+)
 
 ENGINES = [Engine.EXACT, Engine.MIP, Engine.GREEDY]
 
@@ -26,10 +31,6 @@ def checked(problem: Problem, plan: Plan) -> Plan:
     assert report.feasible, report.violations
     assert report.objective_matches(plan.objective)
     return plan
-
-
-def placement(plan: Plan) -> dict[str, tuple[str, int]]:
-    return {a.patient: (a.facility, a.day) for a in plan.assignments}
 
 
 def scarce_near_bed() -> Problem:
@@ -149,14 +150,6 @@ def test_a_current_place_is_kept_when_moving_saves_less_than_the_change_weight(
 def test_a_current_place_is_changed_when_the_move_pays_for_itself(engine: Engine) -> None:
     problem = replan_problem(current_lon=-5.0)  # about 2,500 km further: saves 25 > 20
     assert placement(checked(problem, solve(problem, engine))) == {"P": ("NEAR", 0)}
-
-
-def with_current(data: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    where = placement(plan)
-    for p in data["patients"]:
-        if p["id"] in where:
-            p["current"] = {"facility": where[p["id"]][0], "day": where[p["id"]][1]}
-    return data
 
 
 def test_keeping_current_places_still_proves_optimality() -> None:

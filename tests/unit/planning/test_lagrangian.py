@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import numpy as np
 from hypothesis import given, settings
@@ -16,9 +17,16 @@ from medevac.planning import (
     solve_patient_mip,
 )
 from medevac.planning.compact import build_compact
-from medevac.planning.lagrangian import _Dual
+from medevac.planning.lagrangian import _Dual, _Plans
 from medevac.planning.model import ProblemView
-from tests.unit.planning.builders import facility, patient, problem_dict, random_problem
+from tests.unit.planning.builders import (
+    facility,
+    patient,
+    problem_dict,
+    random_problem,
+    random_problem_data,
+    with_current,
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -92,3 +100,44 @@ def test_large_problem_engine_places_everyone_when_beds_are_plenty() -> None:
     # with beds to spare everyone goes to the nearest facility on day 0: the bound meets it
     assert plan.status is PlanStatus.OPTIMAL
     assert {(a.facility, a.day) for a in plan.assignments} == {("F0", 0)}
+
+
+def test_regulator_rule_of_the_large_engine_keeps_current_places_while_they_are_free() -> None:
+    # FAR has one orthopaedics bed: the urgent patient keeps it, the routine one whose current
+    # place it also was must move; C keeps its place on day 2 although NEAR is free earlier
+    facilities = [
+        facility("NEAR", 50.1, 30.0, beds={"orthopaedics": 5}),
+        facility("FAR", 52.0, 30.0, beds={"orthopaedics": 1}),
+        facility("MID", 51.0, 30.0, beds={"neurology": 2}),
+    ]
+    patients = [
+        patient("A", precedence="routine", current={"facility": "FAR", "day": 0}),
+        patient("B", precedence="urgent", current={"facility": "FAR", "day": 0}),
+        patient("C", specialty="neurology", current={"facility": "MID", "day": 2}),
+        patient("D"),
+    ]
+    problem = parse_problem(problem_dict(facilities, patients))
+    view = ProblemView(problem)
+    plans = _Plans(problem, build_compact(problem, view.distance, view.origin_of))
+    slot_f, slot_a = plans.build(None, None, 0.0, time.perf_counter() + 60)
+    placed = plans.placement(slot_f, slot_a)
+    assert placed == {"B": ("FAR", 0), "C": ("MID", 2), "A": ("NEAR", 0), "D": ("NEAR", 0)}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rng=st.randoms(use_true_random=False),
+    n_patients=st.integers(1, 14),
+    n_facilities=st.integers(1, 4),
+)
+def test_large_problem_engine_never_replans_worse_than_keeping_every_current_place(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    data = random_problem_data(rng, n_patients, n_facilities)
+    first = solve_exact(parse_problem(data), time_limit=10, large_units=0)
+    again = parse_problem(with_current(data, first))
+    second = solve_exact(again, time_limit=10, large_units=0)
+    report = check_plan(again, second)
+    assert report.feasible, report.violations
+    # keeping every place of the first plan costs exactly its objective in the new problem
+    assert second.objective <= first.objective + 1e-9 * max(1.0, first.objective)
