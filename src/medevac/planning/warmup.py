@@ -1,0 +1,115 @@
+"""Compile the large-problem engine's kernels ahead of the first real solve.
+
+The kernels (kernels.py) are compiled by numba on first use and cached on disk beside the code.
+Compiling them takes about 20 s, which a first solve with a short time limit would otherwise
+spend compiling instead of planning. `make install` runs this module once:
+
+    python -m medevac.planning.warmup
+
+It solves a small seeded problem with the large-problem engine, which calls every kernel, and
+fails if any kernel is still uncompiled afterwards.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from numba.core.registry import CPUDispatcher
+
+from medevac.planning import kernels
+from medevac.planning.exact import solve_exact
+from medevac.planning.loader import parse_problem
+
+SPECIALTIES = ("orthopaedics", "neurology", "burns")
+
+
+def warm_up_problem(seed: int = 3, n_patients: int = 60, n_facilities: int = 6) -> dict[str, Any]:
+    """A small problem with scarce beds, admission limits, groups, needs and current places."""
+    rng = random.Random(seed)
+    horizon = 6
+    facilities = []
+    for k in range(n_facilities):
+        beds = {s: rng.randint(0, 3) for s in rng.sample(SPECIALTIES, rng.randint(1, 3))}
+        facility: dict[str, Any] = {
+            "id": f"F{k}",
+            "lat": 50 + rng.uniform(-8, 8),
+            "lon": 20 + rng.uniform(-10, 10),
+            "beds": beds,
+        }
+        if k % 2 == 0:
+            facility["daily_admission_limit"] = rng.randint(1, 2)
+        if k % 3 == 0:
+            facility["capabilities"] = ["paediatric"]
+        facilities.append(facility)
+    patients = []
+    for k in range(n_patients):
+        patient: dict[str, Any] = {
+            "id": f"P{k}",
+            "lat": rng.choice([49.0, 50.0]),
+            "lon": rng.choice([30.0, 31.0]),
+            "specialty": rng.choice(SPECIALTIES),
+            "precedence": rng.choice(["urgent", "priority", "routine", "routine"]),
+            "length_of_stay_days": rng.randint(1, 6),
+        }
+        if k % 4 == 0:
+            patient["group"] = f"G{k % 3}"
+        if k % 7 == 0:
+            patient["needs"] = ["paediatric"]
+        if k % 9 == 0:
+            patient["current"] = {"facility": f"F{k % n_facilities}", "day": k % horizon}
+        patients.append(patient)
+    return {
+        "horizon_days": horizon,
+        "precedences": {
+            "urgent": {"weight": 100, "deadline_day": 0},
+            "priority": {"weight": 10, "deadline_day": 1},
+            "routine": {"weight": 1, "deadline_day": 3},
+        },
+        "weights": {
+            "unplaced": 1000,
+            "wait_per_day": 1,
+            "late_per_day": 20,
+            "travel_per_km": 0.01,
+            "group_split": 50,
+            "change": 20,
+        },
+        "facilities": facilities,
+        "patients": patients,
+    }
+
+
+def uncompiled_kernels() -> list[str]:
+    """Names of the kernels numba has not compiled (or loaded from its cache) in this process.
+
+    Private helpers (leading underscore) are compiled into the kernels that call them, and a
+    kernel loaded from the cache does not load them separately: they are not counted.
+    """
+    return sorted(
+        name
+        for name, value in vars(kernels).items()
+        if isinstance(value, CPUDispatcher) and not name.startswith("_") and not value.signatures
+    )
+
+
+def compile_kernels() -> float:
+    """Run every kernel once (compiling or loading it from the cache); return the seconds taken.
+
+    Raises RuntimeError naming the kernels the warm-up problem did not reach.
+    """
+    started = time.perf_counter()
+    solve_exact(parse_problem(warm_up_problem()), time_limit=60.0, large_units=0)
+    missed = uncompiled_kernels()
+    if missed:
+        raise RuntimeError(f"the warm-up problem did not run these kernels: {', '.join(missed)}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    seconds = compile_kernels()
+    print(f"planning kernels ready (compiled, or loaded from the cache) in {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

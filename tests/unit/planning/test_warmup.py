@@ -1,0 +1,33 @@
+"""Compiling the large-problem engine's kernels ahead of the first solve (make install)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from medevac.planning import check_plan, parse_problem, solve_exact
+from medevac.planning.warmup import warm_up_problem
+
+
+def test_warm_up_runs_every_kernel_in_a_fresh_process() -> None:
+    code = (
+        "import json; from medevac.planning import warmup; "
+        "before = warmup.uncompiled_kernels(); warmup.compile_kernels(); "
+        "print(json.dumps([before, warmup.uncompiled_kernels()]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    # nothing has run yet in that process
+    assert {"price_units", "fill_earliest", "relocate", "cheapest_columns"} <= set(before)
+    assert after == []
+
+
+def test_warm_up_problem_is_valid_and_gives_a_checked_plan() -> None:
+    problem = parse_problem(warm_up_problem())
+    plan = solve_exact(problem, time_limit=10, large_units=0)
+    report = check_plan(problem, plan)
+    assert report.feasible, report.violations
+    assert plan.unplaced  # beds are scarce: the search for places that need several moves runs
