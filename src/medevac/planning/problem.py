@@ -25,6 +25,17 @@ class Weights:
     change: float
 
 
+#: Objective weights used where an operation sets none (`medevac plan build --settings`).
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "unplaced": 1000,
+    "wait_per_day": 1,
+    "late_per_day": 20,
+    "travel_per_km": 0.01,
+    "group_split": 50,
+    "change": 20,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Facility:
     """A receiving facility: where it is, what it offers and its free beds per specialty and day.

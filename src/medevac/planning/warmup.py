@@ -21,6 +21,7 @@ from numba.core.registry import CPUDispatcher
 from medevac.planning import kernels
 from medevac.planning.exact import solve_exact
 from medevac.planning.loader import parse_problem
+from medevac.planning.problem import DEFAULT_WEIGHTS
 
 SPECIALTIES = ("orthopaedics", "neurology", "burns")
 
@@ -67,14 +68,7 @@ def warm_up_problem(seed: int = 3, n_patients: int = 60, n_facilities: int = 6) 
             "priority": {"weight": 10, "deadline_day": 1},
             "routine": {"weight": 1, "deadline_day": 3},
         },
-        "weights": {
-            "unplaced": 1000,
-            "wait_per_day": 1,
-            "late_per_day": 20,
-            "travel_per_km": 0.01,
-            "group_split": 50,
-            "change": 20,
-        },
+        "weights": dict(DEFAULT_WEIGHTS),
         "facilities": facilities,
         "patients": patients,
     }

@@ -23,6 +23,7 @@ from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence
 from medevac.planning import Plan, check_plan, parse_problem
+from medevac.planning.problem import DEFAULT_WEIGHTS
 from medevac.services.auditing import audit, utc_now
 from medevac.services.patients import apply_move
 
@@ -36,14 +37,6 @@ DEFAULT_PRECEDENCES: dict[str, dict[str, float | int]] = {
     Precedence.PRIORITY: {"weight": 10, "deadline_day": 2},
     Precedence.ROUTINE: {"weight": 1, "deadline_day": 6},
     Precedence.CONVENIENCE: {"weight": 1, "deadline_day": 13},
-}
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "unplaced": 1000,
-    "wait_per_day": 1,
-    "late_per_day": 20,
-    "travel_per_km": 0.01,
-    "group_split": 50,
-    "change": 20,
 }
 #: Stay assumed for a patient whose expected length of stay is not recorded.
 DEFAULT_LENGTH_OF_STAY_DAYS = 14
