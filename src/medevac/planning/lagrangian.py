@@ -481,7 +481,10 @@ def solve_lagrangian(
     background = threading.Thread(target=continue_ascent, daemon=True)
     # numba's fallback threading layer (workqueue) must not run parallel kernels from two
     # threads at once; the OpenMP and TBB layers may
-    layer: str = threading_layer()  # type: ignore[no-untyped-call]
+    try:
+        layer: str = threading_layer()  # type: ignore[no-untyped-call]
+    except ValueError:  # no parallel kernel has run in this process yet
+        layer = "workqueue"
     if not done and layer != "workqueue":
         background.start()
     if time.perf_counter() + quick_seconds < deadline:
