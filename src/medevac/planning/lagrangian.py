@@ -57,8 +57,13 @@ LOCAL_SEARCH_SHARE = 0.5
 # the ascent hands its prices to the final plan after at most this share of the time (it then
 # goes on beside the search). Measured on M with 10 s: at 0.7 the first neighbourhood MIP often
 # had too little time and the result swung between 213 k and 223 k (5 of 9 runs high); at 0.6
-# nine runs gave 211.9-214.7 k, with M and L at 60 s and L at 10 s unchanged within their spread
+# nine runs gave 211.9-214.7 k, with M at 60 s unchanged (its ascent stalls before either)
 PLAN_AT = 0.6
+# ... unless what that leaves after the final plan's reserve is less than this many seconds: no
+# neighbourhood MIP would fit in it anyway (slices take 1-3 s on M and 2-5 s on L), and the time
+# is better spent on prices. Measured on L in 10 s, four runs each: 26.53-29.86 % (mean 28.0 %)
+# against 28.66-29.48 % (mean 29.0 %) when the share also applied there
+MIN_SEARCH_SECONDS = 2.0
 # the ascent that goes on beside the search stops this many exact evaluations before the
 # deadline, for the last step and evaluation that may run past its cut-off
 BACKGROUND_MARGIN = 4.0
@@ -443,15 +448,18 @@ def solve_lagrangian(
     say(f"plan {best[0]:.6g}, bound from pooled beds {bound:.6g}")
 
     # The price ascent hands its best prices to the final plan when its stages stop paying
-    # (ASCENT_STALL), at PLAN_AT of the time, or when only the final plan's time is left
-    # (SEARCH_FACTOR times a plan without search, at least MIN_SEARCH_SHARE of the time). It then
-    # goes on in a second thread, raising the bound, while this one searches for better plans:
-    # the ascent's kernels and HiGHS both release the interpreter, so the two cores share the
-    # work.
+    # (ASCENT_STALL), at PLAN_AT of the time (see MIN_SEARCH_SECONDS), or when only the final
+    # plan's time is left (SEARCH_FACTOR times a plan without search, at least MIN_SEARCH_SHARE).
+    # It then goes on in a second thread, raising the bound, while this one searches for better
+    # plans: the ascent's kernels and HiGHS both release the interpreter, so the two cores share
+    # the work.
     search_factor = FEW_SEARCH_FACTOR if few else SEARCH_FACTOR
 
     def ascent_end() -> float:
         reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
+        left = (1.0 - PLAN_AT) * (deadline - clock) - search_factor * quick_seconds
+        if left < MIN_SEARCH_SECONDS:  # too short for a neighbourhood: prices instead
+            return deadline - reserve
         return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))
 
     done = False  # the ascent stalled or met the plan: nothing to go on with
