@@ -263,6 +263,11 @@ class _Plans:
         # most urgent first (highest cost of leaving unplaced), then in file order
         urgency = c.unit_unplaced[self.slot_unit]
         self.order = np.lexsort((self.slot_patient, -urgency)).astype(np.int64)
+        # the rule without prices takes shorter stays first among equally urgent patients: a
+        # short stay frees its bed sooner for the next (on L the first plan fell from 3.36 M to
+        # 2.82 M); the priced fill keeps file order, which measured better there
+        stay = c.unit_stay[self.slot_unit]
+        self.rule_order = np.lexsort((self.slot_patient, stay, -urgency)).astype(np.int64)
         self.unit_first_slot = np.concatenate([[0], np.cumsum(c.unit_count)[:-1]]).astype(np.int64)
         singles = np.flatnonzero(c.unit_group < 0)
         self.unit_order = singles[np.argsort(-c.unit_unplaced[singles], kind="stable")]
@@ -300,7 +305,7 @@ class _Plans:
         groups = (self.slot_group, self.group_start, self.group_slot, c.group_split)
         if dual is None or x is None:
             kernels.fill_earliest(
-                self.order, self.slot_unit, groups, slot_f, slot_a, problem, capacity,
+                self.rule_order, self.slot_unit, groups, slot_f, slot_a, problem, capacity,
                 self.slot_current_day,
             )  # fmt: skip
             return slot_f, slot_a

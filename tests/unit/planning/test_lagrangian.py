@@ -141,3 +141,15 @@ def test_large_problem_engine_never_replans_worse_than_keeping_every_current_pla
     assert report.feasible, report.violations
     # keeping every place of the first plan costs exactly its objective in the new problem
     assert second.objective <= first.objective + 1e-9 * max(1.0, first.objective)
+
+
+def test_regulator_rule_of_the_large_engine_takes_shorter_stays_first_among_equals() -> None:
+    # one bed over days 0-4: the long stay first would push the short one to day 4 (late);
+    # the short stay first costs the long one a single day of waiting
+    facilities = [facility("F", 50.1, 30.0, beds={"orthopaedics": 1})]
+    patients = [patient("LONG", length_of_stay_days=4), patient("SHORT", length_of_stay_days=1)]
+    problem = parse_problem(problem_dict(facilities, patients))
+    view = ProblemView(problem)
+    plans = _Plans(problem, build_compact(problem, view.distance, view.origin_of))
+    slot_f, slot_a = plans.build(None, None, 0.0, time.perf_counter() + 60)
+    assert plans.placement(slot_f, slot_a) == {"SHORT": ("F", 0), "LONG": ("F", 1)}
