@@ -110,7 +110,7 @@ class Master:
         base = self.bed_first + self.pair[cf, c.unit_specialty[cu]] * horizon
         adm = self.adm_of[cf]
         self._columns(
-            c.travel[c.unit_origin[cu], cf] + c.day_cost[c.unit_day_cost[cu], ca],
+            c.column_costs(cu, cf, ca),
             c.unit_count[cu],
             [cu, base + ca, np.where(end < horizon, base + end, -1),
              np.where(adm >= 0, self.adm_first + adm * horizon + ca, -1)],
@@ -141,8 +141,7 @@ def reduced_costs(
     cu, cf, ca = cols[:, 0], cols[:, 1], cols[:, 2]
     s = c.unit_specialty[cu]
     end = np.minimum(ca + c.unit_stay[cu], c.horizon)
-    cost = c.travel[c.unit_origin[cu], cf] + c.day_cost[c.unit_day_cost[cu], ca]
-    return cost + cum[cf, s, end] - cum[cf, s, ca] + mu[cf, ca] - pi[cu]
+    return c.column_costs(cu, cf, ca) + cum[cf, s, end] - cum[cf, s, ca] + mu[cf, ca] - pi[cu]
 
 
 def main() -> None:

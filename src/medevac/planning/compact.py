@@ -10,6 +10,7 @@ travel cost so that the kernels can stop scanning once travel alone exceeds what
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 NO_LIMIT = 1 << 40
+_Count = TypeVar("_Count", np.int64, np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,17 @@ class Compact:
     def n_groups(self) -> int:
         return len(self.group_start) - 1
 
+    def column_costs(self, unit: IntArray, facility: IntArray, day: IntArray) -> FloatArray:
+        """True cost of admitting one patient of each ``unit`` at ``facility`` on ``day``:
+        travel, day cost and the change weight where the unit has another current place."""
+        moved = (self.unit_current[unit] >= 0) & (facility != self.unit_current[unit])
+        cost: FloatArray = (
+            self.travel[self.unit_origin[unit], facility]
+            + self.day_cost[self.unit_day_cost[unit], day]
+            + self.change * moved
+        )
+        return cost
+
     def kernel_problem(self) -> tuple[object, ...]:
         """The arrays the placement and candidate kernels read, in their order."""
         return (
@@ -69,6 +82,35 @@ class Compact:
             self.unit_first, self.unit_day_cost, self.unit_current, self.unit_unplaced,
             self.change,
         )  # fmt: skip
+
+
+def stay_days(first: IntArray, length: IntArray) -> tuple[IntArray, IntArray]:
+    """(entry, day) for every day of every stay: entry j covers ``length[j]`` days from
+    ``first[j]``, in order."""
+    entry = np.repeat(np.arange(len(first)), length)
+    offset = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+    return entry, first[entry] + offset
+
+
+def occupancy(
+    shape: tuple[int, int, int],
+    facility: IntArray,
+    specialty: IntArray,
+    first: IntArray,
+    end: IntArray,
+    count: npt.NDArray[_Count],
+) -> tuple[npt.NDArray[_Count], npt.NDArray[_Count]]:
+    """Beds in use [facility, specialty, day] and admissions [facility, day] of ``count``
+    patients each admitted at ``facility`` on day ``first`` and staying until ``end`` (exclusive);
+    ``shape`` is (facilities, specialties, horizon)."""
+    n_fac, n_spec, horizon = shape
+    change = np.zeros((n_fac, n_spec, horizon + 1), dtype=count.dtype)
+    np.add.at(change, (facility, specialty, first), count)
+    np.add.at(change, (facility, specialty, end), -count)
+    admitted: npt.NDArray[_Count] = np.zeros((n_fac, horizon), dtype=count.dtype)
+    np.add.at(admitted, (facility, first), count)
+    used: npt.NDArray[_Count] = np.cumsum(change, axis=2)[:, :, :horizon]
+    return used, admitted
 
 
 def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:

@@ -35,7 +35,7 @@ import highspy
 import numpy as np
 import scipy
 
-from medevac.planning.compact import Compact, build_compact
+from medevac.planning.compact import Compact, build_compact, occupancy
 from medevac.planning.greedy import solve_greedy
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel, configured_highs, read_result
 from medevac.planning.lagrangian import solve_lagrangian
@@ -487,12 +487,8 @@ def _improve_multipliers(
         chosen = pricing.choice_facility >= 0
         f, a = pricing.choice_facility[chosen], pricing.choice_day[chosen]
         n, s_, end = count[chosen], spec[chosen], np.minimum(a + stay[chosen], horizon)
-        change = np.zeros((*beds.shape[:2], horizon + 1))
-        np.add.at(change, (f, s_, a), n)
-        np.add.at(change, (f, s_, end), -n)
-        bed_excess = np.cumsum(change, axis=2)[:, :, :horizon] - beds
-        admitted = np.zeros((view.n_facilities, horizon))
-        np.add.at(admitted, (f, a), n)
+        used, admitted = occupancy((*beds.shape[:2], horizon), f, s_, a, end, n)
+        bed_excess = used - beds
         admission_excess = np.where(limited[:, None], admitted - limit[:, None], 0.0)
         # a multiplier at zero with a negative excess cannot move: leave it out of the norm
         bed_excess[(rho <= 0) & (bed_excess < 0)] = 0.0

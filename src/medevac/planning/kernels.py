@@ -1008,6 +1008,17 @@ def place_groups(
 
 
 @_compiled
+def _largest(values: Array, start: int) -> int:
+    """Index of a largest value: ``start`` unless a later scan from index 0 finds a larger one
+    (each larger value found replaces the candidate)."""
+    best = start
+    for i in range(len(values)):
+        if values[i] > values[best]:
+            best = i
+    return best
+
+
+@_compiled
 def cheapest_columns(
     units: Array,
     per_unit: int,
@@ -1079,18 +1090,13 @@ def cheapest_columns(
                     kept_v[n] = v
                     n += 1
                     if n == per_unit:
-                        worst_i = 0
-                        for i in range(per_unit):
-                            if kept_v[i] > kept_v[worst_i]:
-                                worst_i = i
+                        worst_i = _largest(kept_v, 0)
                         worst = kept_v[worst_i]
                 elif v < worst:
                     kept_f[worst_i] = f
                     kept_a[worst_i] = a
                     kept_v[worst_i] = v
-                    for i in range(per_unit):
-                        if kept_v[i] > kept_v[worst_i]:
-                            worst_i = i
+                    worst_i = _largest(kept_v, worst_i)
                     worst = kept_v[worst_i]
         for i in range(n):
             out_u[n_out] = u

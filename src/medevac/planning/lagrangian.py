@@ -27,7 +27,7 @@ from numba.np.ufunc.parallel import threading_layer
 from scipy.optimize import minimize
 
 from medevac.planning import kernels, neighbourhoods
-from medevac.planning.compact import NO_LIMIT, Compact, build_compact
+from medevac.planning.compact import NO_LIMIT, Compact, build_compact, stay_days
 from medevac.planning.highs_model import LinearModel
 from medevac.planning.model import Placement, ProblemView
 from medevac.planning.plan import relative_gap
@@ -194,9 +194,7 @@ class _Dual:
         out = model.add_columns(unplaced, 0.0, np.inf, integer=False)
         model.add_entries(rows[k], x, 1.0)
         model.add_entries(rows, out, 1.0)
-        length = np.minimum(stay[k], horizon - a)
-        column = np.repeat(np.arange(len(k)), length)
-        day = a[column] + np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+        column, day = stay_days(a, np.minimum(stay[k], horizon - a))
         model.add_entries(bed_rows[spec[k[column]] * horizon + day], x[column], 1.0)
         result = model.solve(integer=False, time_limit=time_limit)
         prices = np.zeros(self.size)

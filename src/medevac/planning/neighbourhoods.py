@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from medevac.planning import kernels
-from medevac.planning.compact import NO_LIMIT, Compact
+from medevac.planning.compact import NO_LIMIT, Compact, occupancy, stay_days
 from medevac.planning.highs_model import LinearModel, read_result
 
 IntArray = npt.NDArray[np.int64]
@@ -54,12 +54,9 @@ class Slots:
 
 def slot_costs(c: Compact, slots: Slots) -> FloatArray:
     """Each slot's own cost: travel, day and change when placed, else its unplaced cost."""
-    u = slots.unit
     placed = slots.facility >= 0
-    f = np.where(placed, slots.facility, 0)
-    moved = (c.unit_current[u] >= 0) & (f != c.unit_current[u])
-    own = c.travel[c.unit_origin[u], f] + c.day_cost[c.unit_day_cost[u], slots.day]
-    return np.where(placed, own + c.change * moved, c.unit_unplaced[u])
+    own = c.column_costs(slots.unit, np.where(placed, slots.facility, 0), slots.day)
+    return np.where(placed, own, c.unit_unplaced[slots.unit])
 
 
 def slot_objective(c: Compact, slots: Slots) -> float:
@@ -103,19 +100,15 @@ def _capacity_left(
     c: Compact, slots: Slots, free: npt.NDArray[np.bool_]
 ) -> tuple[IntArray, IntArray]:
     """Beds [f, s, d] and admission slots [f, d] left by the slots not in ``free``."""
-    n_fac, n_spec, horizon = c.beds.shape
     held = ~free & (slots.facility >= 0)
     u = slots.unit[held]
-    f = slots.facility[held]
     a = slots.day[held]
-    s = c.unit_specialty[u]
-    end = np.minimum(a + c.unit_stay[u], horizon)
-    change = np.zeros((n_fac, n_spec, horizon + 1), dtype=np.int64)
-    np.add.at(change, (f, s, a), 1)
-    np.add.at(change, (f, s, end), -1)
-    admitted = np.zeros((n_fac, horizon), dtype=np.int64)
-    np.add.at(admitted, (f, a), 1)
-    return c.beds - np.cumsum(change, axis=2)[:, :, :horizon], c.limit[:, None] - admitted
+    end = np.minimum(a + c.unit_stay[u], c.horizon)
+    ones = np.ones(len(u), dtype=np.int64)
+    used, admitted = occupancy(
+        c.beds.shape, slots.facility[held], c.unit_specialty[u], a, end, ones
+    )
+    return c.beds - used, c.limit[:, None] - admitted
 
 
 def _solve_one(
@@ -155,8 +148,7 @@ def _solve_one(
         return 0.0
     s = c.unit_specialty[cu]
     end = np.minimum(ca + c.unit_stay[cu], horizon)
-    moved = (c.unit_current[cu] >= 0) & (cf != c.unit_current[cu])
-    cost = c.travel[c.unit_origin[cu], cf] + c.day_cost[c.unit_day_cost[cu], ca] + c.change * moved
+    cost = c.column_costs(cu, cf, ca)
     local = np.full(c.n_units, -1, dtype=np.int64)
     local[units] = np.arange(len(units))
 
@@ -168,9 +160,7 @@ def _solve_one(
     model.add_entries(unit_rows[local[cu]], x, 1.0)
     model.add_entries(unit_rows, out, 1.0)
     # beds: one row per (facility, specialty, day) some column covers
-    length = end - ca
-    column = np.repeat(np.arange(n), length)
-    day = ca[column] + np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+    column, day = stay_days(ca, end - ca)
     bed_key = (cf[column] * n_spec + s[column]) * horizon + day
     bed_keys, bed_of = np.unique(bed_key, return_inverse=True)
     bf, rest = np.divmod(bed_keys, n_spec * horizon)
