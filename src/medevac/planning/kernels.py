@@ -46,6 +46,50 @@ def _fits(
     return True
 
 
+# When the horizon fits in a machine word, the fill kernels also keep free beds and admission
+# slots as bit masks, one bit per day: bit d of bed_free[f, s] is set while (f, s) has a bed
+# free on day d, bit a of adm_free[f] while f can still admit on day a. A facility with no free
+# window for a stay is then passed over in a few word operations instead of a scan of its days.
+# Longer horizons keep the day-by-day checks (the masks are then empty arrays).
+MASK_DAYS = 62
+
+
+@_compiled
+def capacity_of(used: Array, beds: Array, admitted: Array, limit: Array) -> tuple[Any, ...]:
+    """(used, beds, admitted, limit, bed_free, adm_free): the capacity of the fill kernels.
+
+    ``used`` and ``admitted`` hold the beds and admissions already taken; the masks are derived
+    from them here and kept up to date by every placement (``_take``).
+    """
+    n_fac, n_spec, horizon = beds.shape
+    if horizon > MASK_DAYS:
+        no_beds = np.zeros((0, 0), dtype=np.int64)
+        return (used, beds, admitted, limit, no_beds, np.zeros(0, dtype=np.int64))
+    bed_free = np.zeros((n_fac, n_spec), dtype=np.int64)
+    adm_free = np.zeros(n_fac, dtype=np.int64)
+    for f in range(n_fac):
+        for d in range(horizon):
+            if admitted[f, d] < limit[f]:
+                adm_free[f] |= np.int64(1) << d
+            for s in range(n_spec):
+                if used[f, s, d] < beds[f, s, d]:
+                    bed_free[f, s] |= np.int64(1) << d
+    return (used, beds, admitted, limit, bed_free, adm_free)
+
+
+@_compiled
+def _open_days(bed_mask: int, adm_mask: int, stay: int, first: int, horizon: int) -> np.int64:
+    """Bit mask of the admission days a >= first on which a stay of ``stay`` days fits, from a
+    (facility, specialty)'s free-bed mask and its facility's admission mask."""
+    days = adm_mask & (np.int64(-1) << first)
+    free = bed_mask | (np.int64(-1) << horizon)  # days past the horizon count as free
+    for i in range(stay):
+        if days == 0:
+            break
+        days &= free >> i
+    return days
+
+
 @_compiled
 def _cheapest(dc: Array, first: int) -> float:
     """The cheapest day cost from day ``first`` on."""
@@ -104,8 +148,10 @@ def _best_place(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
-    (used, beds, admitted, limit) = capacity
+    (used, beds, admitted, limit, bed_free, adm_free) = capacity
+    masked = len(adm_free) > 0
     (slot_group, group_start, group_slot, gs) = groups
+    grouped = slot_group[k] >= 0
     horizon = day_cost.shape[1]
     o = unit_origin[u]
     s = unit_specialty[u]
@@ -124,18 +170,27 @@ def _best_place(
         t = travel[o, f]
         if t + dc_min >= best_score or t + dc_min >= unplaced:
             break
+        open_days = np.int64(-1)
+        if masked:  # first: the masks are small and cheap, ``low`` is large
+            open_days = _open_days(bed_free[f, s], adm_free[f], stay, first, horizon)
+            if open_days == 0:
+                continue
         if current >= 0 and f != current:
             t += change
-        extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
+        extra = 0.0
+        if grouped:
+            extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
         if t + extra + low[unit_combo[u], f] >= best_score:
             continue
         for a in range(first, horizon):
+            if (open_days >> a) & 1 == 0:
+                continue
             true = t + dc[a] + extra
             if true >= unplaced:
                 continue
             end = min(a + stay, horizon)
             score = true + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
-            if score < best_score and _fits(f, s, a, end, used, beds, admitted, limit):
+            if score < best_score and (masked or _fits(f, s, a, end, used, beds, admitted, limit)):
                 best_score = score
                 best_f = f
                 best_a = a
@@ -144,18 +199,20 @@ def _best_place(
 
 
 @_compiled
-def _take(
-    f: int,
-    s: int,
-    a: int,
-    end: int,
-    used: Array,
-    admitted: Array,
-    sign: int,
-) -> None:
+def _take(f: int, s: int, a: int, end: int, capacity: tuple[Any, ...], sign: int) -> None:
+    """Take (sign 1) or give back (sign -1) a bed at (f, s) on days a .. end-1, admitted on a."""
+    (used, beds, admitted, limit, bed_free, adm_free) = capacity
     admitted[f, a] += sign
     for d in range(a, end):
         used[f, s, d] += sign
+    if len(adm_free):
+        bit = np.int64(1) << a
+        adm_free[f] = (adm_free[f] | bit) if admitted[f, a] < limit[f] else (adm_free[f] & ~bit)
+        mask = bed_free[f, s]
+        for d in range(a, end):
+            bit = np.int64(1) << d
+            mask = (mask | bit) if used[f, s, d] < beds[f, s, d] else (mask & ~bit)
+        bed_free[f, s] = mask
 
 
 @_compiled
@@ -180,7 +237,7 @@ def fill(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
-    (used, beds, admitted, limit) = capacity
+    (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     for k in order:
         if slot_f[k] >= 0:
@@ -199,7 +256,7 @@ def fill(
             unit_combo,
         )
         if f >= 0:
-            _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used, admitted, 1)
+            _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, 1)
             slot_f[k] = f
             slot_a[k] = a
 
@@ -248,7 +305,7 @@ def relocate(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
-    (used, beds, admitted, limit) = capacity
+    (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     gain = 0.0
     for _ in range(max_passes):
@@ -264,7 +321,7 @@ def relocate(
                 unit_unplaced, change,
             ) + _group_delta(k, f0, slot_group, slot_f, group_start, group_slot, gs)  # fmt: skip
             if f0 >= 0:
-                _take(f0, s, a0, min(a0 + stay, horizon), used, admitted, -1)
+                _take(f0, s, a0, min(a0 + stay, horizon), capacity, -1)
             slot_f[k] = -1
             f, a, true = _best_place(
                 k, u, lam_cum, mu, problem, capacity, groups, slot_f, low, unit_combo
@@ -273,12 +330,12 @@ def relocate(
                 improved += before - true
                 slot_f[k] = f
                 slot_a[k] = a
-                _take(f, s, a, min(a + stay, horizon), used, admitted, 1)
+                _take(f, s, a, min(a + stay, horizon), capacity, 1)
             else:
                 slot_f[k] = f0
                 slot_a[k] = a0
                 if f0 >= 0:
-                    _take(f0, s, a0, min(a0 + stay, horizon), used, admitted, 1)
+                    _take(f0, s, a0, min(a0 + stay, horizon), capacity, 1)
         gain += improved
         if improved <= 1e-9:
             break
@@ -306,7 +363,7 @@ def fill_earliest(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
-    (used, beds, admitted, limit) = capacity
+    (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     for k in order:
         if slot_f[k] >= 0:
@@ -332,7 +389,7 @@ def fill_earliest(
                 and kept < unit_unplaced[u] + change
                 and _fits(f, s, a, end, used, beds, admitted, limit)
             ):
-                _take(f, s, a, end, used, admitted, 1)
+                _take(f, s, a, end, capacity, 1)
                 slot_f[k] = f
                 slot_a[k] = a
                 continue
@@ -351,7 +408,7 @@ def fill_earliest(
                         break
             if pick >= 0:
                 if day_cost[unit_day_cost[u], a] + travel[o, pick] < unit_unplaced[u]:
-                    _take(pick, s, a, end, used, admitted, 1)
+                    _take(pick, s, a, end, capacity, 1)
                     slot_f[k] = pick
                     slot_a[k] = a
                 break
@@ -630,7 +687,7 @@ def regroup(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
-    (used, beds, admitted, limit) = capacity
+    (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     n_fac = beds.shape[0]
     gain = 0.0
@@ -671,8 +728,7 @@ def regroup(
             old_a[j - lo] = slot_a[k]
             if slot_f[k] >= 0:
                 s = unit_specialty[u]
-                _take(slot_f[k], s, slot_a[k], min(slot_a[k] + unit_stay[u], horizon), used,
-                      admitted, -1)  # fmt: skip
+                _take(slot_f[k], s, slot_a[k], min(slot_a[k] + unit_stay[u], horizon), capacity, -1)
             eligible[j - lo, :] = False
             for i in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
                 eligible[j - lo, profile_facility[i]] = True
@@ -720,7 +776,7 @@ def regroup(
                     ok = False
                     break
                 new_a[j - lo] = pick
-                _take(f, s, pick, min(pick + unit_stay[u], horizon), used, admitted, 1)
+                _take(f, s, pick, min(pick + unit_stay[u], horizon), capacity, 1)
                 cost += _slot_cost(
                     k, u, f, pick, travel, day_cost, unit_origin, unit_day_cost, unit_current,
                     unit_unplaced, change,
@@ -729,8 +785,7 @@ def regroup(
                 if new_a[j - lo] >= 0:
                     u = slot_unit[group_slot[j]]
                     a = new_a[j - lo]
-                    _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used,
-                          admitted, -1)  # fmt: skip
+                    _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, -1)
             if ok and cost < best_cost - 1e-9:
                 best_cost = cost
                 best_f = f
@@ -747,7 +802,7 @@ def regroup(
                 slot_a[k] = old_a[j - lo]
             if slot_f[k] >= 0:
                 _take(slot_f[k], unit_specialty[u], slot_a[k],
-                      min(slot_a[k] + unit_stay[u], horizon), used, admitted, 1)  # fmt: skip
+                      min(slot_a[k] + unit_stay[u], horizon), capacity, 1)  # fmt: skip
         if best_f >= 0:
             gain += current_cost - best_cost
     return gain
@@ -870,16 +925,14 @@ def quota_fill(
     unit_specialty: Array,
     unit_stay: Array,
     unit_count: Array,
-    used: Array,
-    beds: Array,
-    admitted: Array,
-    limit: Array,
+    capacity: tuple[Any, ...],
     horizon: int,
 ) -> None:
     """Give each unit (in ``order``) its expected columns, rounded, as far as capacity allows.
 
     ``column_start`` is a CSR over units into the column arrays, largest expected count first.
     """
+    (used, beds, admitted, limit, _, _) = capacity
     for u in order:
         k = unit_first_slot[u]
         left = unit_count[u]
@@ -892,7 +945,7 @@ def quota_fill(
             end = min(a + unit_stay[u], horizon)
             want = min(left, int(np.floor(column_x[j] + 0.5)))
             while want > 0 and _fits(f, s, a, end, used, beds, admitted, limit):
-                _take(f, s, a, end, used, admitted, 1)
+                _take(f, s, a, end, capacity, 1)
                 slot_f[k] = f
                 slot_a[k] = a
                 k += 1
@@ -921,7 +974,7 @@ def place_groups(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
-    (used, beds, admitted, limit) = capacity
+    (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     n_fac = beds.shape[0]
     pick_a = np.empty(16, dtype=np.int64)
@@ -982,15 +1035,14 @@ def place_groups(
                     ok = False
                     break
                 a = pick_a[j - lo]
-                _take(f, s, a, min(a + unit_stay[u], horizon), used, admitted, 1)
+                _take(f, s, a, min(a + unit_stay[u], horizon), capacity, 1)
                 score += best_rc
                 true += t + dc[a]
             for j in range(lo, hi):
                 if pick_a[j - lo] >= 0:
                     u = slot_unit[group_slot[j]]
                     a = pick_a[j - lo]
-                    _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used,
-                          admitted, -1)  # fmt: skip
+                    _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, -1)
             if ok and true < out and score < best_score:
                 best_score = score
                 best_f = f
@@ -1002,7 +1054,7 @@ def place_groups(
             k = group_slot[j]
             u = slot_unit[k]
             a = keep_a[j - lo]
-            _take(best_f, unit_specialty[u], a, min(a + unit_stay[u], horizon), used, admitted, 1)
+            _take(best_f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, 1)
             slot_f[k] = best_f
             slot_a[k] = a
 

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medevac.planning import (
     PlanStatus,
     check_plan,
+    kernels,
     parse_problem,
     solve_exact,
     solve_patient_mip,
 )
 from medevac.planning.compact import build_compact
 from medevac.planning.lagrangian import _Dual, _Plans
-from medevac.planning.model import ProblemView
+from medevac.planning.model import ProblemView, assemble_plan
 from tests.unit.planning.builders import (
     facility,
     patient,
@@ -153,3 +156,74 @@ def test_regulator_rule_of_the_large_engine_takes_shorter_stays_first_among_equa
     plans = _Plans(problem, build_compact(problem, view.distance, view.origin_of))
     slot_f, slot_a = plans.build(None, None, 0.0, time.perf_counter() + 60)
     assert plans.placement(slot_f, slot_a) == {"SHORT": ("F", 0), "LONG": ("F", 1)}
+
+
+def _without_masks(used: Any, beds: Any, admitted: Any, limit: Any) -> tuple[Any, ...]:
+    """The fill kernels' capacity with the day masks left out, as for long horizons."""
+    no_beds = np.zeros((0, 0), dtype=np.int64)
+    return (used, beds, admitted, limit, no_beds, np.zeros(0, dtype=np.int64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rng=st.randoms(use_true_random=False),
+    n_patients=st.integers(1, 14),
+    n_facilities=st.integers(1, 4),
+    seed=st.integers(0, 2**31),
+)
+def test_day_masks_place_exactly_as_the_day_by_day_checks(
+    rng: random.Random,
+    n_patients: int,
+    n_facilities: int,
+    seed: int,
+) -> None:
+    problem = random_problem(rng, n_patients, n_facilities)
+    view = ProblemView(problem)
+    compact = build_compact(problem, view.distance, view.origin_of)
+    dual = _Dual(compact, 0.0)
+    prices = np.random.default_rng(seed).exponential(10.0, dual.size)
+    plans = _Plans(problem, compact)
+    deadline = time.perf_counter() + 60
+
+    def plans_built() -> list[tuple[Any, Any]]:
+        return [
+            plans.build(None, None, 0.0, deadline),
+            plans.build(dual, prices, 1.0, deadline),
+            plans.build(dual, np.zeros(dual.size), 0.3, deadline),
+        ]
+
+    masked = plans_built()
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(kernels, "capacity_of", _without_masks)
+        checked = plans_built()
+    for (f1, a1), (f2, a2) in zip(masked, checked, strict=True):
+        assert np.array_equal(f1, f2)
+        assert np.array_equal(a1[f1 >= 0], a2[f2 >= 0])
+        placed = plans.placement(f1, a1)
+        plan = assemble_plan(
+            problem, view, placed, status=PlanStatus.FEASIBLE, bound=None, solver="test",
+            started=time.perf_counter(),
+        )  # fmt: skip
+        report = check_plan(problem, plan)
+        assert report.feasible, report.violations
+
+
+def test_large_problem_engine_on_a_horizon_longer_than_the_day_masks() -> None:
+    horizon = kernels.MASK_DAYS + 8
+    facilities = [
+        facility("F0", 50.0, 30.0, beds={"orthopaedics": [1] * horizon}),
+        facility("F1", 51.0, 30.0, beds={"orthopaedics": 2, "neurology": 1}),
+    ]
+    patients = [
+        patient(f"P{k}", specialty=("neurology" if k % 3 == 0 else "orthopaedics"),
+                length_of_stay_days=5 + 7 * (k % 4), earliest_day=(11 * k) % horizon)
+        for k in range(24)
+    ]  # fmt: skip
+    problem = parse_problem(problem_dict(facilities, patients, horizon_days=horizon))
+    plan = solve_exact(problem, time_limit=10, large_units=0)
+    mip = solve_patient_mip(problem, time_limit=60)
+    report = check_plan(problem, plan)
+    assert report.feasible, report.violations
+    assert report.objective_matches(plan.objective)
+    assert plan.bound <= mip.objective + 1e-6 * max(1.0, mip.objective)
+    assert len(plan.assignments) > 0
