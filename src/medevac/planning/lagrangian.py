@@ -41,10 +41,10 @@ STAGE_ITERATIONS = 60
 SEARCH_FACTOR = 4.0
 FEW_SEARCH_FACTOR = 1.5
 # the final plan's share of the time is at least this. Its first relocation pass is worth most
-# (about 280 k on L in 10 s); at 0.2 the pass was often cut short when the process had solved
-# before (the rule plan, which the estimate of a priced plan's time scales, then takes 0.30 s
-# instead of 0.52 s): L in 10 s after M in the same process gave 25.0-30.7 %, at 0.3 21.3-26.7 %
-MIN_SEARCH_SHARE = 0.3
+# (about 280 k on L in 10 s) and is slower while the ascent goes on in the other thread. L in
+# 10 s, after M in the same process as in the benchmark, two runs each: at 0.2 25.0-30.7 %
+# (the pass cut short), at 0.3 22.3-25.3 %, at 0.4 20.8-21.1 %
+MIN_SEARCH_SHARE = 0.4
 FEW_EVALUATIONS = 600
 QUOTA_THRESHOLD = 0.3  # columns expected less often than this are left to the fill
 OPTIMAL_GAP = 1e-7
