@@ -436,6 +436,7 @@ def combo_prices(
         s = combo_specialty[k]
         stay = combo_stay[k]
         dc = day_cost[combo_day[k]]
+        values = np.empty(horizon)  # each day's priced cost at one facility, computed once
         for f in range(n_fac):
             if not offers[f, s]:
                 continue
@@ -443,9 +444,11 @@ def combo_prices(
             best_a = 0
             for a in range(horizon):
                 if dc[a] == np.inf:
+                    values[a] = np.inf
                     continue
                 end = min(a + stay, horizon)
                 v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+                values[a] = v
                 if v < m:
                     m = v
                     best_a = a
@@ -454,11 +457,8 @@ def combo_prices(
             if tau > 0.0 and m < np.inf:
                 z = 0.0
                 for a in range(horizon):
-                    if dc[a] == np.inf:
-                        continue
-                    end = min(a + stay, horizon)
-                    v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
-                    z += np.exp(-(v - m) / tau)
+                    if values[a] < np.inf:
+                        z += np.exp(-(values[a] - m) / tau)
                 soft[k, f] = m - tau * np.log(z)
             else:
                 soft[k, f] = m
@@ -561,6 +561,7 @@ def spread_weights(
     tau: float,
     weight: Array,
     low: Array,
+    soft: Array,
     day: Array,
     lam_cum: Array,
     mu: Array,
@@ -569,7 +570,11 @@ def spread_weights(
     combo_stay: Array,
     combo_day: Array,
 ) -> tuple[Array, Array]:
-    """Occupancy [f, s, d] and admissions [f, d] implied by facility weights per combo."""
+    """Occupancy [f, s, d] and admissions [f, d] implied by facility weights per combo.
+
+    ``low`` and ``soft`` are combo_prices' minimum and softmin over days: the softmin's sum of
+    exponentials is exp((low - soft) / tau), so each day's share needs one exponential.
+    """
     n_combo, n_fac = weight.shape
     n_spec = lam_cum.shape[1]
     horizon = day_cost.shape[1]
@@ -590,12 +595,7 @@ def spread_weights(
                 continue
             dc = day_cost[combo_day[k]]
             m = low[k, f]
-            z = 0.0
-            for a in range(horizon):
-                if dc[a] == np.inf:
-                    continue
-                end = min(a + stay, horizon)
-                z += np.exp(-(dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m) / tau)
+            z = np.exp((m - soft[k, f]) / tau)
             for a in range(horizon):
                 if dc[a] == np.inf:
                     continue

@@ -162,7 +162,7 @@ class _Dual:
         if not slope:
             return value, np.zeros(0), exact
         occupancy, admissions = kernels.spread_weights(
-            tau, weight, low, day, cum, mu, c.day_cost, spec, stay, day_row
+            tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row
         )
         gradient = np.concatenate(
             [
