@@ -414,6 +414,11 @@ def fill_earliest(
                 break
 
 
+# exp(-36) is below double precision's rounding error relative to the largest term (1): a
+# softmin term this far above the minimum is left out without changing the sum
+NEGLIGIBLE = 36.0
+
+
 @_parallel
 def combo_prices(
     tau: float,
@@ -457,8 +462,9 @@ def combo_prices(
             if tau > 0.0 and m < np.inf:
                 z = 0.0
                 for a in range(horizon):
-                    if values[a] < np.inf:
-                        z += np.exp(-(values[a] - m) / tau)
+                    e = (values[a] - m) / tau
+                    if e < NEGLIGIBLE:  # the others add less than the rounding error
+                        z += np.exp(-e)
                 soft[k, f] = m - tau * np.log(z)
             else:
                 soft[k, f] = m
@@ -600,8 +606,10 @@ def spread_weights(
                 if dc[a] == np.inf:
                     continue
                 end = min(a + stay, horizon)
-                v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m
-                p = w * np.exp(-v / tau) / z
+                v = (dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m) / tau
+                if v >= NEGLIGIBLE:
+                    continue
+                p = w * np.exp(-v) / z
                 occ[f, s, a] += p
                 occ[f, s, end] -= p
                 adm[f, a] += p
