@@ -26,6 +26,8 @@ from medevac.planning import Plan, check_plan, parse_problem
 from medevac.planning.problem import DEFAULT_WEIGHTS
 from medevac.services.auditing import audit, utc_now
 from medevac.services.patients import apply_move
+from medevac.store.repositories import StorageConflict
+from medevac.store.tables import ONE_LIVE_PLAN
 
 #: Patients the engine places: selected by screening, or referred to a partner.
 PLANNED_STATUSES = (PatientStatus.SELECTED, PatientStatus.REFERRED)
@@ -316,7 +318,17 @@ def approve_plan(
                 reason=f"superseded by {approved.id}",
                 at=now,
             )
-        uow.plans.add(approved)
+        try:
+            uow.plans.add(approved)
+        except StorageConflict as conflict:
+            if (
+                ONE_LIVE_PLAN not in conflict.detail
+                and "approved_plans.status" not in conflict.detail
+            ):
+                raise
+            raise RegistryChanged(
+                ["another plan was approved while this one was being stored"]
+            ) from conflict
         audit(uow, "approved_plan", approved, "approve", actor=actor, at=now)
         for admission in approved.admissions:
             patient = uow.patients.get(admission.patient_id)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -296,6 +297,7 @@ agreements = Table(
     Index(None, "receiving_organisation_id"),
 )
 
+ONE_LIVE_PLAN = "uq_approved_plans_one_live"
 approved_plans = Table(
     "approved_plans",
     metadata,
@@ -309,6 +311,14 @@ approved_plans = Table(
     _code("status"),
     _version(),
     Index(None, "status"),
+    # at most one live plan: two approvals that each read "no live plan" cannot both commit
+    Index(
+        ONE_LIVE_PLAN,
+        "status",
+        unique=True,
+        sqlite_where=text("status = 'live'"),
+        postgresql_where=text("status = 'live'"),
+    ),
 )
 
 planned_admissions = Table(

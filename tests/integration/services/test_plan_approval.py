@@ -13,6 +13,7 @@ from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.plans import PlanStatus
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import Assignment, parse_problem, solve_exact
+from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.demo import REQUEST_ID, build_demo
 from medevac.services.patients import move_patient, patient_file
@@ -24,6 +25,7 @@ from medevac.services.regulating import (
     build_problem,
 )
 from medevac.services.requests import close_request
+from medevac.store.repositories import SqlApprovedPlanRepository
 from tests.integration.services.builders import UowFactory
 
 pytestmark = pytest.mark.storage
@@ -153,3 +155,27 @@ def test_replanning_keeps_approved_places_and_supersedes_the_old_plan(
     with uow:
         assert [p.id for p in uow.plans.live()] == [second.id]
         assert uow.plans.get(first.id).status is PlanStatus.SUPERSEDED
+
+
+def test_two_approvals_at_once_leave_one_live_plan(
+    uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two coordinators approve plans built from the same registry. The second one's checks
+    # ran before the first committed: it saw no change and no live plan to supersede.
+    selected_demo(uow_factory)
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    first = approve_plan(
+        uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="a"
+    )
+    monkeypatch.setattr(regulating, "registry_changes", lambda uow, manifest: [])
+    monkeypatch.setattr(SqlApprovedPlanRepository, "live", lambda self: [])
+    with pytest.raises(RegistryChanged, match="another plan was approved"):
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="b"
+        )
+    monkeypatch.undo()
+    uow = uow_factory()
+    with uow:
+        assert [p.id for p in uow.plans.live()] == [first.id]
+        assert len(uow.audit.list(entity_type="approved_plan")) == 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from medevac.store.database import (
     create_engine_for,
@@ -74,3 +76,26 @@ def test_upgrading_an_up_to_date_database_changes_nothing(database_url: str) -> 
     upgrade(database_url)
     assert current_revision(database_url) == head_revision()
     assert schema_differences(database_url) == []
+
+
+def test_the_one_live_plan_index_is_refused_clearly_over_two_live_plans(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url, "0002")
+    engine = create_engine_for(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            for plan_id in ("PLAN-A", "PLAN-B"):
+                connection.execute(
+                    text(
+                        "INSERT INTO approved_plans (id, approved_at, approved_by, built_at, "
+                        "objective, solver, solver_status, status, version) VALUES (:id, "
+                        ":at, 'cell', :at, 1.0, 'exact', 'optimal', 'live', 1)"
+                    ),
+                    {"id": plan_id, "at": datetime(2026, 12, 1, tzinfo=UTC)},
+                )
+    finally:
+        engine.dispose()
+    with pytest.raises(RuntimeError, match=r"2 live plans \(PLAN-A, PLAN-B\)"):
+        upgrade(empty_database_url)
+    assert current_revision(empty_database_url) == "0002"
