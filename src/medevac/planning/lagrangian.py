@@ -38,6 +38,7 @@ IntArray = npt.NDArray[np.int64]
 
 TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)  # the last one repeats while time is left
 STAGE_ITERATIONS = 60
+LBFGS_MEMORY = 20  # correction pairs L-BFGS-B keeps
 SEARCH_FACTOR = 4.0
 FEW_SEARCH_FACTOR = 1.5
 # the final plan's share of the time is at least this. Its first relocation pass is worth most
@@ -401,7 +402,7 @@ class _Ascent:
             minimize(
                 objective, self.x, jac=True, method="L-BFGS-B",
                 bounds=[(0.0, None)] * self.dual.size,
-                options={"maxiter": STAGE_ITERATIONS, "maxcor": 20},
+                options={"maxiter": STAGE_ITERATIONS, "maxcor": LBFGS_MEMORY},
             )  # fmt: skip
         except _OutOfTime:
             cut = True
