@@ -4,9 +4,38 @@ from __future__ import annotations
 
 import copy
 import random
+import time
+from collections.abc import Callable
 from typing import Any
 
-from medevac.planning import Plan, Problem, parse_problem
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from medevac.planning import Plan, PlanStatus, Problem, check_plan, parse_problem
+from medevac.planning.checker import CheckReport
+from medevac.planning.model import Placement, ProblemView, assemble_plan
+
+SEEDS = st.integers(0, 2**31)
+
+
+def random_problems(
+    max_examples: int, max_patients: int = 14, **more: st.SearchStrategy[Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Hypothesis settings and inputs for a test over small random problems: a seeded ``rng``,
+    ``n_patients`` (1 .. max_patients), ``n_facilities`` (1 .. 4) and the strategies in ``more``.
+    """
+
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
+        inputs: dict[str, st.SearchStrategy[Any]] = {
+            "rng": st.randoms(use_true_random=False),
+            "n_patients": st.integers(1, max_patients),
+            "n_facilities": st.integers(1, 4),
+            **more,
+        }
+        return settings(max_examples=max_examples, deadline=None)(given(**inputs)(test))
+
+    return decorate
+
 
 BASE: dict[str, Any] = {
     "horizon_days": 5,
@@ -126,3 +155,14 @@ def with_current(data: dict[str, Any], plan: Plan) -> dict[str, Any]:
         if p["id"] in where:
             p["current"] = {"facility": where[p["id"]][0], "day": where[p["id"]][1]}
     return data
+
+
+def check_placement(
+    problem: Problem, view: ProblemView, placed: dict[str, Placement]
+) -> CheckReport:
+    """The checker's report on a bare placement (patient id -> (facility id, day))."""
+    plan = assemble_plan(
+        problem, view, placed, status=PlanStatus.FEASIBLE, bound=None, solver="test",
+        started=time.perf_counter(),
+    )  # fmt: skip
+    return check_plan(problem, plan)

@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from medevac.planning import (
     PlanStatus,
@@ -21,23 +19,21 @@ from medevac.planning import (
 )
 from medevac.planning.compact import build_compact
 from medevac.planning.lagrangian import _Dual, _Plans
-from medevac.planning.model import ProblemView, assemble_plan
+from medevac.planning.model import ProblemView
 from tests.unit.planning.builders import (
+    SEEDS,
+    check_placement,
     facility,
     patient,
     problem_dict,
     random_problem,
     random_problem_data,
+    random_problems,
     with_current,
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    rng=st.randoms(use_true_random=False),
-    n_patients=st.integers(1, 14),
-    n_facilities=st.integers(1, 4),
-)
+@random_problems(40)
 def test_large_problem_engine_gives_checked_plans_and_valid_bounds(
     rng: random.Random, n_patients: int, n_facilities: int
 ) -> None:
@@ -54,13 +50,7 @@ def test_large_problem_engine_gives_checked_plans_and_valid_bounds(
         assert abs(plan.objective - mip.objective) <= tolerance
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    rng=st.randoms(use_true_random=False),
-    n_patients=st.integers(1, 12),
-    n_facilities=st.integers(1, 4),
-    seed=st.integers(0, 2**31),
-)
+@random_problems(40, 12, seed=SEEDS)
 def test_any_non_negative_prices_give_a_bound_below_the_optimum(
     rng: random.Random, n_patients: int, n_facilities: int, seed: int
 ) -> None:
@@ -127,12 +117,7 @@ def test_regulator_rule_of_the_large_engine_keeps_current_places_while_they_are_
     assert placed == {"B": ("FAR", 0), "C": ("MID", 2), "A": ("NEAR", 0), "D": ("NEAR", 0)}
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    rng=st.randoms(use_true_random=False),
-    n_patients=st.integers(1, 14),
-    n_facilities=st.integers(1, 4),
-)
+@random_problems(30)
 def test_large_problem_engine_never_replans_worse_than_keeping_every_current_place(
     rng: random.Random, n_patients: int, n_facilities: int
 ) -> None:
@@ -164,13 +149,7 @@ def _without_masks(used: Any, beds: Any, admitted: Any, limit: Any) -> tuple[Any
     return (used, beds, admitted, limit, no_beds, np.zeros(0, dtype=np.int64))
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    rng=st.randoms(use_true_random=False),
-    n_patients=st.integers(1, 14),
-    n_facilities=st.integers(1, 4),
-    seed=st.integers(0, 2**31),
-)
+@random_problems(40, seed=SEEDS)
 def test_day_masks_place_exactly_as_the_day_by_day_checks(
     rng: random.Random,
     n_patients: int,
@@ -199,12 +178,7 @@ def test_day_masks_place_exactly_as_the_day_by_day_checks(
     for (f1, a1), (f2, a2) in zip(masked, checked, strict=True):
         assert np.array_equal(f1, f2)
         assert np.array_equal(a1[f1 >= 0], a2[f2 >= 0])
-        placed = plans.placement(f1, a1)
-        plan = assemble_plan(
-            problem, view, placed, status=PlanStatus.FEASIBLE, bound=None, solver="test",
-            started=time.perf_counter(),
-        )  # fmt: skip
-        report = check_plan(problem, plan)
+        report = check_placement(problem, view, plans.placement(f1, a1))
         assert report.feasible, report.violations
 
 

@@ -6,15 +6,22 @@ import random
 import time
 
 import numpy as np
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medevac.planning import PlanStatus, check_plan, kernels, neighbourhoods, parse_problem
+from medevac.planning import kernels, neighbourhoods, parse_problem
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.lagrangian import _Plans
-from medevac.planning.model import ProblemView, assemble_plan
+from medevac.planning.model import ProblemView
 from medevac.planning.problem import Problem
-from tests.unit.planning.builders import facility, patient, problem_dict, random_problem
+from tests.unit.planning.builders import (
+    SEEDS,
+    check_placement,
+    facility,
+    patient,
+    problem_dict,
+    random_problem,
+    random_problems,
+)
 
 
 def _setup(problem: Problem) -> tuple[ProblemView, Compact, _Plans, neighbourhoods.Slots]:
@@ -38,14 +45,7 @@ def _random_prices(c: Compact, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return cum, mu
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    rng=st.randoms(use_true_random=False),
-    n_patients=st.integers(1, 14),
-    n_facilities=st.integers(1, 4),
-    per_unit=st.integers(1, 6),
-    seed=st.integers(0, 2**31),
-)
+@random_problems(30, per_unit=st.integers(1, 6), seed=SEEDS)
 def test_candidate_columns_are_the_cheapest_by_priced_cost_overall_and_per_day(
     rng: random.Random, n_patients: int, n_facilities: int, per_unit: int, seed: int
 ) -> None:
@@ -89,13 +89,7 @@ def test_candidate_columns_are_the_cheapest_by_priced_cost_overall_and_per_day(
         assert len(got) <= per_unit + (horizon if every_day[u] else 0)
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    rng=st.randoms(use_true_random=False),
-    n_patients=st.integers(1, 16),
-    n_facilities=st.integers(1, 4),
-    seed=st.integers(0, 2**31),
-)
+@random_problems(30, 16, seed=SEEDS)
 def test_neighbourhood_search_keeps_plans_feasible_and_never_worse(
     rng: random.Random, n_patients: int, n_facilities: int, seed: int
 ) -> None:
@@ -110,12 +104,7 @@ def test_neighbourhood_search_keeps_plans_feasible_and_never_worse(
     after = neighbourhoods.slot_objective(c, slots)
     assert gain >= 0.0
     assert abs((before - after) - gain) <= 1e-6 * max(1.0, before)
-    placed = plans.placement(slots.facility, slots.day)
-    plan = assemble_plan(
-        problem, view, placed, status=PlanStatus.FEASIBLE, bound=None, solver="test",
-        started=time.perf_counter(),
-    )  # fmt: skip
-    report = check_plan(problem, plan)
+    report = check_placement(problem, view, plans.placement(slots.facility, slots.day))
     assert report.feasible, report.violations
     hopeless = sum(view.unplaced_cost(problem.patients[int(i)]) for i in c.hopeless)
     assert abs(report.objective - (after + hopeless)) <= 1e-6 * max(1.0, report.objective)

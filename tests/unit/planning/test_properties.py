@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from medevac.planning import PlanStatus, check_plan, solve_exact, solve_greedy, solve_patient_mip
-from tests.unit.planning.builders import random_problem
+from tests.unit.planning.builders import random_problem, random_problems
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    rng=st.randoms(use_true_random=False),
-    n_patients=st.integers(1, 14),
-    n_facilities=st.integers(1, 4),
-)
+@random_problems(60)
 def test_engines_agree_with_the_checker_and_exact_is_optimal(
     rng: random.Random, n_patients: int, n_facilities: int
 ) -> None:
