@@ -177,6 +177,9 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
     counts: list[int] = []
     members: list[list[int]] = []
     hopeless: list[int] = []
+    # facility masks per set of needs and per sending organisation, shared by their profiles
+    needs_masks: dict[frozenset[str], npt.NDArray[np.bool_]] = {}
+    accept_masks: dict[str | None, npt.NDArray[np.bool_]] = {}
     for i, p in enumerate(problem.patients):
         o = int(origin_of[i])
         pkey = (o, p.specialty, p.needs, p.organisation, p.max_distance_km)
@@ -185,8 +188,16 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
             si = spec_index.get(p.specialty)
             ok = offers[:, si].copy() if si is not None else np.zeros(n_fac, dtype=bool)
             if p.needs:
-                ok &= np.array([p.needs <= c for c in cap_sets], dtype=bool)
-            ok &= np.array([f.accepts(p.organisation) for f in facilities], dtype=bool)
+                needs_ok = needs_masks.get(p.needs)
+                if needs_ok is None:
+                    needs_ok = np.array([p.needs <= c for c in cap_sets], dtype=bool)
+                    needs_masks[p.needs] = needs_ok
+                ok &= needs_ok
+            accepted = accept_masks.get(p.organisation)
+            if accepted is None:
+                accepted = np.array([f.accepts(p.organisation) for f in facilities], dtype=bool)
+                accept_masks[p.organisation] = accepted
+            ok &= accepted
             if p.max_distance_km is not None:
                 ok &= distance[o] <= p.max_distance_km - DISTANCE_MARGIN_KM
             eligible = np.flatnonzero(ok)
