@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
-import scipy
 
 from medevac.planning.compact import Compact, build_compact, occupancy
 from medevac.planning.greedy import solve_greedy
@@ -72,10 +71,7 @@ ASSEMBLY_SECONDS_PER_PATIENT = 1e-5
 # without it)
 END_MARGIN_SHARE = 0.01
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
-LARGE_SOLVER = (
-    f"exact, Lagrangian (L-BFGS-B on smoothed prices, SciPy {scipy.__version__}) "
-    "with price-guided placement"
-)
+LARGE_SOLVER = "exact, Lagrangian (projected L-BFGS on smoothed prices) with price-guided placement"
 
 
 @dataclass(slots=True)

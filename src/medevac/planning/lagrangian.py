@@ -4,12 +4,12 @@ Bed (facility, specialty, day) and admission (facility, day) rows are moved into
 with non-negative prices. For any prices, every unit then takes its cheapest column on its own,
 and the total, less the priced capacity, is a lower bound on the optimum (the Lagrangian). The
 prices are improved by maximising a smoothed Lagrangian (softmin at temperature tau over each
-unit's columns) with L-BFGS-B, tau falling stage by stage; after each stage the exact Lagrangian
-is evaluated (a valid bound, with an exact term per group for the split cost) and a plan is
-built from the prices: groups together first, then each unit's expected columns, then the rest
-at the feasible place of lowest priced cost, then local search on the true objective. The last
-part of the time goes to a neighbourhood search (neighbourhoods.py): HiGHS re-places the
-patients of one specialty at a time, everyone else held fixed.
+unit's columns) with projected L-BFGS, tau falling stage by stage; after each stage the exact
+Lagrangian is evaluated (a valid bound, with an exact term per group for the split cost) and a
+plan is built from the prices: groups together first, then each unit's expected columns, then
+the rest at the feasible place of lowest priced cost, then local search on the true objective.
+The last part of the time goes to a neighbourhood search (neighbourhoods.py): HiGHS re-places
+the patients of one specialty at a time, everyone else held fixed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import numba
 import numpy as np
 import numpy.typing as npt
 from numba.np.ufunc.parallel import threading_layer
-from scipy.optimize import minimize
 
 from medevac.planning import kernels, neighbourhoods
 from medevac.planning.compact import NO_LIMIT, Compact, build_compact, stay_days
@@ -38,7 +37,7 @@ IntArray = npt.NDArray[np.int64]
 
 TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)  # the last one repeats while time is left
 STAGE_ITERATIONS = 60
-LBFGS_MEMORY = 20  # correction pairs L-BFGS-B keeps
+LBFGS_MEMORY = 20  # correction pairs the optimiser keeps
 SEARCH_FACTOR = 4.0
 FEW_SEARCH_FACTOR = 1.5
 # the final plan's share of the time is at least this. Its first relocation pass is worth most
@@ -366,6 +365,74 @@ class _Plans:
         }
 
 
+# The ascent's optimiser. SciPy's L-BFGS-B spent about 27 ms of its own per call on L's 85,000
+# prices (a quarter of the ascent's time in 10 s); this one needs a few vector operations per
+# step. Measured against it on the benchmark instances (docs/planning.md, "Large problems").
+SUFFICIENT_DECREASE = 1e-4
+MAX_HALVINGS = 8
+RELATIVE_TOLERANCE = 2.2e-9  # stop when a step lowers the value by less than this (relative)
+
+
+def projected_lbfgs(
+    fun: Callable[[FloatArray], tuple[float, FloatArray]],
+    x0: FloatArray,
+    max_iterations: int,
+    memory: int,
+) -> FloatArray:
+    """Minimise ``fun`` (value and gradient) over x >= 0 by projected L-BFGS.
+
+    The quasi-Newton direction is built on the free variables (those not held at zero by a
+    gradient pointing outwards), the step is projected onto x >= 0 and halved until the value
+    falls enough (Armijo). Each accepted step costs one evaluation when the full step is taken.
+    """
+    x = np.maximum(x0, 0.0)
+    f, g = fun(x)
+    pairs: list[tuple[FloatArray, FloatArray, float]] = []
+    for _ in range(max_iterations):
+        free = (x > 0.0) | (g < 0.0)
+        gf = np.where(free, g, 0.0)
+        norm = float(np.sqrt(gf @ gf))
+        if norm <= 1e-12:
+            break
+        q = gf.copy()
+        alphas = []
+        for s, y, r in reversed(pairs):
+            a = r * float(s @ q)
+            q -= a * y
+            alphas.append(a)
+        if pairs:
+            s, y, _ = pairs[-1]
+            q *= float(s @ y) / float(y @ y)
+        else:
+            q /= norm  # the first step is one unit long
+        for (s, y, r), a in zip(pairs, reversed(alphas), strict=True):
+            q += s * (a - r * float(y @ q))
+        d = -np.where(free, q, 0.0)
+        if float(d @ gf) >= 0.0:  # not a descent direction: start the memory again
+            pairs.clear()
+            d = -gf / norm
+        step = 1.0
+        for _ in range(MAX_HALVINGS):
+            x_new = np.maximum(x + step * d, 0.0)
+            f_new, g_new = fun(x_new)
+            if f_new <= f + SUFFICIENT_DECREASE * float(g @ (x_new - x)):
+                break
+            step /= 2.0
+        else:
+            break  # no step lowers the value: as far as this method goes
+        s_new, y_new = x_new - x, g_new - g
+        sy = float(s_new @ y_new)
+        if sy > 1e-12 * float(y_new @ y_new):
+            pairs.append((s_new, y_new, 1.0 / sy))
+            if len(pairs) > memory:
+                pairs.pop(0)
+        converged = f - f_new <= RELATIVE_TOLERANCE * max(abs(f), abs(f_new), 1.0)
+        x, f, g = x_new, f_new, g_new
+        if converged:
+            break
+    return x
+
+
 class _Ascent:
     """The price ascent's state: prices, the best exact bound and the prices that gave it."""
 
@@ -379,7 +446,8 @@ class _Ascent:
         self.stage = 0
 
     def stage_once(self, until: Callable[[], float]) -> tuple[float, float, bool]:
-        """One temperature stage of L-BFGS-B, cut off at ``until()``; then the exact Lagrangian.
+        """One temperature stage of projected L-BFGS, cut off at ``until()``; then the exact
+        Lagrangian.
 
         Returns (the stage's temperature, how much it raised the best bound, whether the cut-off
         stopped it).
@@ -399,11 +467,7 @@ class _Ascent:
 
         cut = False
         try:
-            minimize(
-                objective, self.x, jac=True, method="L-BFGS-B",
-                bounds=[(0.0, None)] * self.dual.size,
-                options={"maxiter": STAGE_ITERATIONS, "maxcor": LBFGS_MEMORY},
-            )  # fmt: skip
+            projected_lbfgs(objective, self.x, STAGE_ITERATIONS, LBFGS_MEMORY)
         except _OutOfTime:
             cut = True
         self.x = latest["x"]
