@@ -501,18 +501,14 @@ def solve_lagrangian(
     exact_seconds = time.perf_counter() - clock
     # a smoothed evaluation with its gradient costs about twice an exact one; when fewer than
     # FEW_EVALUATIONS fit, no plan is built from the starting prices: the time goes to the
-    # ascent. (Its warmest stage used to be skipped then too. With the faster evaluations, the
-    # projected L-BFGS and the relocation passes, starting warm measured better: L in 10 s
-    # 18.7-18.9 % against 19.3-20.0 %, its plan 2.30 M against 2.40 M; M in 10 s 4.4-4.8 %
-    # against 5.3-5.9 %; L in 60 s 4.1 %, within its spread.)
+    # ascent
     affordable = (deadline - time.perf_counter()) / max(1e-9, 2 * exact_seconds)
     few = affordable < FEW_EVALUATIONS
-    ascent = _Ascent(dual, TEMPERATURES, x, bound)
     if few:
         quick_seconds = PRICED_PLAN_FACTOR * rule_seconds
     else:
         started_plan = time.perf_counter()
-        slot_f, slot_a = plans.build(dual, x, ascent.tau_plan, deadline, search=False)
+        slot_f, slot_a = plans.build(dual, x, TEMPERATURES[0], deadline, search=False)
         quick_seconds = time.perf_counter() - started_plan
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
@@ -527,11 +523,21 @@ def solve_lagrangian(
     # plans: the ascent's kernels and HiGHS both release the interpreter, so the two cores share
     # the work.
     search_factor = FEW_SEARCH_FACTOR if few else SEARCH_FACTOR
+    # time the neighbourhood search would get after the final plan; too short for one MIP,
+    # the ascent keeps it (and the relocation passes the rest)
+    search_room = (1.0 - PLAN_AT) * (deadline - clock) - search_factor * quick_seconds
+    neighbourhoods_fit = search_room >= MIN_SEARCH_SECONDS
+    # With few evaluations and neighbourhood MIPs to follow (M in 10 s, L in 60 s) the warmest
+    # stage is skipped: on M in 10 s the first MIP then found its gain in 3 of 3 runs (gap
+    # 5.3-5.9 %), from warm prices in 3 of 6 (4.4-5.1 %, otherwise 8.7-9.2 %). Where no MIP
+    # fits (L in 10 s), warm prices make better plans after the relocation passes: 18.7-18.9 %
+    # against 19.3-20.0 %, the plan 2.30 M against 2.40 M.
+    skip_warmest = few and neighbourhoods_fit
+    ascent = _Ascent(dual, TEMPERATURES[1:] if skip_warmest else TEMPERATURES, x, bound)
 
     def ascent_end() -> float:
         reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
-        left = (1.0 - PLAN_AT) * (deadline - clock) - search_factor * quick_seconds
-        if left < MIN_SEARCH_SECONDS:  # too short for a neighbourhood: prices instead
+        if not neighbourhoods_fit:  # too short for a neighbourhood: prices instead
             return deadline - reserve
         return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))
 
