@@ -45,6 +45,11 @@ FEW_SEARCH_FACTOR = 1.5
 # 10 s, after M in the same process as in the benchmark, two runs each: at 0.2 25.0-30.7 %
 # (the pass cut short), at 0.3 22.3-25.3 %, at 0.4 20.8-21.1 %
 MIN_SEARCH_SHARE = 0.4
+# ... and at least this when no neighbourhood MIP will fit (L in 10 s): the relocation passes
+# and the ascent beside them (the bound) share it. L in 10 s, two runs each: 0.4 18.85-18.89 %,
+# 0.5 17.7-18.1 % (plan 2.29 M), 0.6 19.1-19.5 % (plan 2.34 M: the prices were handed over
+# too early)
+NO_SEARCH_SHARE = 0.5
 FEW_EVALUATIONS = 600
 QUOTA_THRESHOLD = 0.3  # columns expected less often than this are left to the fill
 OPTIMAL_GAP = 1e-7
@@ -536,7 +541,8 @@ def solve_lagrangian(
     ascent = _Ascent(dual, TEMPERATURES[1:] if skip_warmest else TEMPERATURES, x, bound)
 
     def ascent_end() -> float:
-        reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
+        share = MIN_SEARCH_SHARE if neighbourhoods_fit else NO_SEARCH_SHARE
+        reserve = max(search_factor * quick_seconds, share * (deadline - clock))
         if not neighbourhoods_fit:  # too short for a neighbourhood: prices instead
             return deadline - reserve
         return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))
