@@ -237,7 +237,6 @@ def fill(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
-    (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     for k in order:
         if slot_f[k] >= 0:
@@ -305,7 +304,6 @@ def relocate(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change) = problem  # fmt: skip
-    (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     gain = 0.0
     for _ in range(max_passes):

@@ -203,7 +203,8 @@ def _solve_one(
         used = np.unique(cf[mine][x_start[mine] > 0])
         starting.append((y, np.isin(facilities, used).astype(float)))
         starting.append((w, np.array([1.0 if len(used) else 0.0])))
-    # the model took time to build: HiGHS gets what is left, less the time to read its answer
+    # the model took time to build: stop if nothing is left (the limit HiGHS runs under is set
+    # again just before it starts, below)
     time_limit = deadline - time.perf_counter() - MIN_SECONDS / 2
     if time_limit <= 0.0:
         return 0.0
