@@ -385,6 +385,10 @@ class FakeUnitOfWork:
         self.plans = FakeApprovedPlanRepository(state.plans)
         self.audit = FakeAuditLog(state.audit)
 
+    def serialized(self) -> Self:
+        """Blocks of the fake already run alone: each works on its own copy of the state."""
+        return self
+
     def __enter__(self) -> Self:
         if self._open:
             raise RuntimeError("the unit of work is already open; nested `with` is not supported")

@@ -49,5 +49,17 @@ class ConcurrentModification(DomainError):
         self.expected_version = expected_version
 
 
+class TransactionConflict(DomainError):
+    """The database refused a transaction that ran serialized, because another transaction
+    changed what it read; nothing of it was written and it may be run again."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"another transaction changed the data this one read ({detail}); nothing was "
+            "written; try again"
+        )
+        self.detail = detail
+
+
 class LiveRequestConflict(DomainError):
     """A patient may be on only one live treatment request at a time."""

@@ -153,6 +153,12 @@ class UnitOfWork(Protocol):
     plans: ApprovedPlanRepository
     audit: AuditLog
 
+    def serialized(self) -> Self:
+        """Make the next `with` block run as if it were alone: every read sees one state, and
+        a transaction that changed what it read before it commits makes it fail with
+        `TransactionConflict` (nothing written). For check-then-write decisions."""
+        ...
+
     def __enter__(self) -> Self: ...
     def __exit__(
         self,

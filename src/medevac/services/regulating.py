@@ -15,7 +15,7 @@ from typing import Any
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.audit import snapshot
-from medevac.domain.errors import DomainError, InvalidValue
+from medevac.domain.errors import DomainError, InvalidValue, TransactionConflict
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import Patient
@@ -42,6 +42,8 @@ DEFAULT_PRECEDENCES: dict[str, dict[str, float | int]] = {
 }
 #: Stay assumed for a patient whose expected length of stay is not recorded.
 DEFAULT_LENGTH_OF_STAY_DAYS = 14
+#: Serialized approval attempts before giving up on a registry that keeps changing.
+APPROVAL_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,11 +272,13 @@ def approve_plan(
     actor: str,
     plan_id: str | None = None,
 ) -> ApprovedPlan:
-    """Store a plan and refer its patients, in one transaction.
+    """Store a plan and refer its patients, in one serialized transaction.
 
     Refused when the plan does not pass the independent checker against its problem, or when
     the registry changed since the problem was built. Selected patients with an assignment
-    become referred; earlier live plans are superseded.
+    become referred; earlier live plans are superseded. The checks and the writes run as if
+    alone (`UnitOfWork.serialized`): a change committed by someone else while they run makes
+    the attempt fail unwritten, and the next attempt's checks name that change.
     """
     checked_problem = parse_problem(problem)
     report = check_plan(checked_problem, plan)
@@ -286,8 +290,29 @@ def approve_plan(
         built_at = datetime.fromisoformat(manifest["built_at"])
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidValue("manifest", "has no valid 'built_at' time") from error
+    for attempt in range(1, APPROVAL_ATTEMPTS + 1):
+        try:
+            return _approve_checked(uow, manifest, plan, built_at, actor, plan_id)
+        except TransactionConflict as conflict:
+            # Another transaction changed what the checks read: check again, now seeing it.
+            if attempt == APPROVAL_ATTEMPTS:
+                raise RegistryChanged(
+                    [f"the registry kept changing during {attempt} attempts to approve: {conflict}"]
+                ) from conflict
+    raise AssertionError("unreachable")
+
+
+def _approve_checked(
+    uow: UnitOfWork,
+    manifest: dict[str, Any],
+    plan: Plan,
+    built_at: datetime,
+    actor: str,
+    plan_id: str | None,
+) -> ApprovedPlan:
+    """One serialized attempt: check the registry against the manifest, then store and refer."""
     now = utc_now()
-    with uow:
+    with uow.serialized():
         changes = registry_changes(uow, manifest)
         if changes:
             raise RegistryChanged(changes)

@@ -6,7 +6,9 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
+from medevac.domain.errors import TransactionConflict
 from medevac.domain.repositories import (
     AgreementRepository,
     ApprovedPlanRepository,
@@ -54,6 +56,7 @@ class SqlUnitOfWork:
     def __init__(self, database: Engine | str) -> None:
         self.engine = database if isinstance(database, Engine) else engine_for(database)
         self._open: Connection | None = None
+        self._serialize_next = False
         self._fresh_repositories()
 
     @property
@@ -69,8 +72,29 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         if self._open is not None:
             raise RuntimeError("the unit of work is already open; nested `with` is not supported")
-        self._open = self.engine.connect()
+        connection = self.engine.connect()
+        if self._serialize_next:
+            self._serialize_next = False
+            try:
+                connection = _serialize(connection)
+            except BaseException:
+                connection.close()
+                raise
+        self._open = connection
         self._fresh_repositories()
+        return self
+
+    def serialized(self) -> Self:
+        """Run the next `with` block as if it were alone (see `UnitOfWork.serialized`).
+
+        SQLite: `BEGIN IMMEDIATE` takes the database's write lock before the first read, so
+        no other writer commits until this block ends (they wait up to the busy timeout).
+        PostgreSQL: the transaction is SERIALIZABLE; when another one changed what it read,
+        PostgreSQL refuses a statement or the commit and `TransactionConflict` is raised.
+        """
+        if self._open is not None:
+            raise RuntimeError("serialized() must be called before the `with` block opens")
+        self._serialize_next = True
         return self
 
     def _fresh_repositories(self) -> None:
@@ -98,12 +122,40 @@ class SqlUnitOfWork:
             connection.rollback()
         finally:
             connection.close()
+        if isinstance(exc, DBAPIError) and _is_serialization_failure(exc):
+            raise TransactionConflict(_first_line(exc)) from exc
 
     def commit(self) -> None:
-        self._connection().commit()
+        try:
+            self._connection().commit()
+        except DBAPIError as error:
+            if _is_serialization_failure(error):
+                raise TransactionConflict(_first_line(error)) from error
+            raise
 
     def rollback(self) -> None:
         self._connection().rollback()
+
+
+#: PostgreSQL's SQLSTATEs for "run the transaction again": serialization failure, deadlock.
+_RETRY_STATES = frozenset({"40001", "40P01"})
+
+
+def _serialize(connection: Connection) -> Connection:
+    if connection.dialect.name == "sqlite":
+        # pysqlite would only begin at the first write; begin now, holding the write lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return connection
+    return connection.execution_options(isolation_level="SERIALIZABLE")
+
+
+def _is_serialization_failure(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in _RETRY_STATES
+
+
+def _first_line(error: DBAPIError) -> str:
+    text = str(error.orig or error).strip()
+    return text.splitlines()[0] if text else "serialization failure"
 
 
 def _conforms_to_protocol(uow: SqlUnitOfWork) -> UnitOfWork:

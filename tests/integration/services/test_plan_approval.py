@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from medevac.domain.errors import InvalidValue
+from medevac.domain.errors import ConcurrentModification, InvalidValue
 from medevac.domain.facilities import CapacityReport
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.plans import PlanStatus
@@ -179,3 +181,68 @@ def test_two_approvals_at_once_leave_one_live_plan(
     with uow:
         assert [p.id for p in uow.plans.live()] == [first.id]
         assert len(uow.audit.list(entity_type="approved_plan")) == 1
+
+
+def test_a_change_committed_during_the_checks_is_not_approved_over(
+    uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # While the approval checks the registry, another coordinator withdraws a patient of the
+    # plan in their own transaction. Exactly one of the two may win, and the loser must say why:
+    # SQLite makes the other writer wait for the approval (whose referral then beats its
+    # version check); PostgreSQL lets it commit first, and the approval must then refuse,
+    # naming the patient, instead of failing on a stale version or referring them anyway.
+    selected_demo(uow_factory)
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    patient_id = plan.assignments[0].patient
+    version = problem.manifest["patients"][patient_id]
+    outcome: dict[str, BaseException | None] = {}
+
+    def withdraw() -> None:
+        try:
+            move_patient(
+                uow_factory(),
+                patient_id,
+                PatientStatus.CANCELLED,
+                actor="other",
+                reason="treated at home",
+                expected_version=version,
+            )
+            outcome["other"] = None
+        except BaseException as error:
+            outcome["other"] = error
+
+    other = threading.Thread(target=withdraw)
+    checks = regulating.registry_changes
+
+    def checks_then_concurrent_write(uow: Any, manifest: dict[str, Any]) -> list[str]:
+        changes = checks(uow, manifest)
+        if not other.is_alive() and "other" not in outcome:
+            other.start()
+            other.join(timeout=2)  # SQLite: still waiting for the approval's lock
+        return changes
+
+    monkeypatch.setattr(regulating, "registry_changes", checks_then_concurrent_write)
+    try:
+        approved = approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="a"
+        )
+        refusal = None
+    except RegistryChanged as error:
+        approved, refusal = None, error
+    other.join(timeout=30)
+    assert not other.is_alive()
+    uow = uow_factory()
+    with uow:
+        status = uow.patients.get(patient_id).status
+        live = uow.plans.live()
+    if approved is not None:
+        assert isinstance(outcome["other"], ConcurrentModification)
+        assert status is PatientStatus.REFERRED
+        assert [p.id for p in live] == [approved.id]
+    else:
+        assert outcome["other"] is None
+        assert refusal is not None
+        assert f"patient {patient_id} changed" in str(refusal)
+        assert status is PatientStatus.CANCELLED
+        assert live == []
