@@ -90,9 +90,13 @@ class _OutOfTime(Exception):
 
 @dataclass(slots=True)
 class LagrangianResult:
-    """Best plan found (patient id -> (facility id, day)), its objective and the best bound."""
+    """Best plan found, its objective and the best bound.
 
-    placed: dict[str, Placement]
+    ``facility`` and ``day`` run over problem.patients: facility index (-1 unplaced), day.
+    """
+
+    facility: IntArray
+    day: IntArray
     objective: float
     bound: float
     evaluations: int
@@ -361,6 +365,14 @@ class _Plans:
         slots = neighbourhoods.Slots(self.slot_unit, slot_f, slot_a, self.slot_group)
         return neighbourhoods.slot_objective(self.c, slots)
 
+    def patient_arrays(self, slot_f: IntArray, slot_a: IntArray) -> tuple[IntArray, IntArray]:
+        """The slot placement over problem.patients: facility index (-1 unplaced), day."""
+        facility = np.full(len(self.problem.patients), -1, dtype=np.int64)
+        day = np.zeros(len(self.problem.patients), dtype=np.int64)
+        facility[self.slot_patient] = slot_f
+        day[self.slot_patient] = np.where(slot_f >= 0, slot_a, 0)
+        return facility, day
+
     def placement(self, slot_f: IntArray, slot_a: IntArray) -> dict[str, Placement]:
         patients = self.problem.patients
         facilities = self.problem.facilities
@@ -609,8 +621,10 @@ def solve_lagrangian(
         background.join()
         say(f"bound after the ascent went on beside the search: {ascent.bound:.6g}")
     bound = ascent.bound
+    facility, day = plans.patient_arrays(best[1], best[2])
     return LagrangianResult(
-        placed=plans.placement(best[1], best[2]),
+        facility=facility,
+        day=day,
         objective=best[0],
         bound=bound,
         evaluations=dual.evaluations,

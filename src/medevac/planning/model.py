@@ -91,6 +91,14 @@ class ProblemView:
             dtype=np.int64,
         )
         self._screens: dict[tuple[object, ...], Screen] = {}
+        self._terms: PatientTerms | None = None
+
+    @property
+    def terms(self) -> PatientTerms:
+        """Per-patient arrays of the objective terms, built on first use."""
+        if self._terms is None:
+            self._terms = patient_terms(self.problem)
+        return self._terms
 
     def screen(self, index: int) -> Screen:
         """The static eligibility of every facility for patient ``index`` (cached by profile)."""
@@ -170,30 +178,85 @@ class ProblemView:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PatientTerms:
+    """Per-patient arrays for the objective terms (index = position in problem.patients)."""
+
+    weight: FloatArray  # precedence weight
+    deadline: IntArray  # precedence deadline_day
+    current: IntArray  # facility index of the current place, -1 without one
+    group: IntArray  # group number, -1 outside groups
+
+
+def patient_terms(problem: Problem) -> PatientTerms:
+    rules = problem.precedences
+    groups: dict[str, int] = {}
+    return PatientTerms(
+        weight=np.array([rules[p.precedence].weight for p in problem.patients], dtype=float),
+        deadline=np.array(
+            [rules[p.precedence].deadline_day for p in problem.patients], dtype=np.int64
+        ),
+        current=np.array(
+            [
+                -1 if p.current is None else problem.facility_index[p.current.facility]
+                for p in problem.patients
+            ],
+            dtype=np.int64,
+        ),
+        group=np.array(
+            [
+                -1 if p.group is None else groups.setdefault(p.group, len(groups))
+                for p in problem.patients
+            ],
+            dtype=np.int64,
+        ),
+    )
+
+
+def placement_arrays(
+    problem: Problem, placed: Mapping[str, Placement]
+) -> tuple[IntArray, IntArray]:
+    """``placed`` as two arrays over the patients: facility index (-1 unplaced) and day."""
+    facility = np.full(len(problem.patients), -1, dtype=np.int64)
+    day = np.zeros(len(problem.patients), dtype=np.int64)
+    index = problem.facility_index
+    for i, p in enumerate(problem.patients):
+        where = placed.get(p.id)
+        if where is not None:
+            facility[i] = index[where[0]]
+            day[i] = where[1]
+    return facility, day
+
+
 def breakdown_of(problem: Problem, view: ProblemView, placed: Mapping[str, Placement]) -> Breakdown:
     """Objective terms of the placement ``placed`` (patient id -> (facility id, day))."""
+    return breakdown_of_arrays(problem, view, *placement_arrays(problem, placed))
+
+
+def breakdown_of_arrays(
+    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray
+) -> Breakdown:
+    """Objective terms of a placement given as arrays (see `placement_arrays`)."""
     w = problem.weights
-    terms = dict.fromkeys(("unplaced", "wait", "late", "travel", "group_split", "change"), 0.0)
-    groups: dict[str, set[str]] = {}
-    for i, p in enumerate(problem.patients):
-        rule = problem.precedences[p.precedence]
-        where = placed.get(p.id)
-        if where is None:
-            terms["unplaced"] += w.unplaced * rule.weight
-            if p.current is not None:
-                terms["change"] += w.change
-            continue
-        fid, day = where
-        terms["wait"] += rule.weight * w.wait_per_day * day
-        terms["late"] += rule.weight * w.late_per_day * max(0, day - rule.deadline_day)
-        km = float(view.distance[view.origin_of[i], problem.facility_index[fid]])
-        terms["travel"] += w.travel_per_km * km
-        if p.current is not None and p.current.facility != fid:
-            terms["change"] += w.change
-        if p.group is not None:
-            groups.setdefault(p.group, set()).add(fid)
-    terms["group_split"] = sum(w.group_split * (len(fs) - 1) for fs in groups.values())
-    return Breakdown(**terms)
+    terms = view.terms
+    placed = facility >= 0
+    weight = terms.weight[placed]
+    days = day[placed].astype(float)
+    late_days = np.maximum(0.0, days - terms.deadline[placed])
+    km = view.distance[view.origin_of[placed], facility[placed]]
+    had_place = terms.current >= 0
+    changed = had_place & (~placed | (facility != terms.current))
+    grouped = placed & (terms.group >= 0)
+    group_facility = terms.group[grouped] * max(1, view.n_facilities) + facility[grouped]
+    splits = len(np.unique(group_facility)) - len(np.unique(terms.group[grouped]))
+    return Breakdown(
+        unplaced=float(w.unplaced * terms.weight[~placed].sum()),
+        wait=float(w.wait_per_day * (weight * days).sum()),
+        late=float(w.late_per_day * (weight * late_days).sum()),
+        travel=float(w.travel_per_km * km.sum()),
+        group_split=float(w.group_split * splits),
+        change=float(w.change * np.count_nonzero(changed)),
+    )
 
 
 def assemble_plan(
@@ -211,19 +274,39 @@ def assemble_plan(
     ``bound`` None means no lower bound is known (heuristics); it is reported as 0 with the
     corresponding gap.
     """
-    breakdown = breakdown_of(problem, view, placed)
+    facility, day = placement_arrays(problem, placed)
+    return assemble_plan_arrays(
+        problem, view, facility, day, status=status, bound=bound, solver=solver, started=started
+    )
+
+
+def assemble_plan_arrays(
+    problem: Problem,
+    view: ProblemView,
+    facility: IntArray,
+    day: IntArray,
+    *,
+    status: PlanStatus,
+    bound: float | None,
+    solver: str,
+    started: float,
+) -> Plan:
+    """`assemble_plan` for a placement given as arrays over the patients (large plans)."""
+    breakdown = breakdown_of_arrays(problem, view, facility, day)
     objective = breakdown.total
     lower = min(objective, bound) if bound is not None else min(0.0, objective)
     if status is PlanStatus.OPTIMAL:
         lower = objective
+    patients = problem.patients
+    facility_ids = [f.id for f in problem.facilities]
+    placed = np.flatnonzero(facility >= 0)
     assignments = tuple(
-        Assignment(p.id, placed[p.id][0], placed[p.id][1])
-        for p in problem.patients
-        if p.id in placed
+        Assignment(patients[i].id, facility_ids[f], d)
+        for i, f, d in zip(
+            placed.tolist(), facility[placed].tolist(), day[placed].tolist(), strict=True
+        )
     )
-    unplaced = tuple(
-        view.unplaced_reason(i) for i, p in enumerate(problem.patients) if p.id not in placed
-    )
+    unplaced = tuple(view.unplaced_reason(i) for i in np.flatnonzero(facility < 0).tolist())
     return Plan(
         status=status,
         objective=objective,
