@@ -14,7 +14,7 @@ from medevac.domain.facilities import CapacityReport
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.plans import PlanStatus
 from medevac.domain.vocabulary import Specialty
-from medevac.planning import Assignment, parse_problem, solve_exact
+from medevac.planning import Assignment, Plan, parse_problem, solve_exact
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.demo import REQUEST_ID, build_demo
@@ -43,10 +43,15 @@ def built(uow_factory: UowFactory) -> BuiltProblem:
     return build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
 
 
-def test_approval_stores_the_plan_and_refers_selected_patients(uow_factory: UowFactory) -> None:
+def solved_demo(uow_factory: UowFactory) -> tuple[BuiltProblem, Plan]:
+    """The selected demo's problem, built from the registry, and its exact plan."""
     selected_demo(uow_factory)
     problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    return problem, solve_exact(parse_problem(problem.problem), time_limit=30)
+
+
+def test_approval_stores_the_plan_and_refers_selected_patients(uow_factory: UowFactory) -> None:
+    problem, plan = solved_demo(uow_factory)
     approved = approve_plan(
         uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
     )
@@ -67,9 +72,7 @@ def test_approval_stores_the_plan_and_refers_selected_patients(uow_factory: UowF
 def test_a_changed_registry_refuses_approval_and_says_what_changed(
     uow_factory: UowFactory,
 ) -> None:
-    selected_demo(uow_factory)
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    problem, plan = solved_demo(uow_factory)
     move_patient(uow_factory(), "PT-0001", PatientStatus.DIED, actor="ward", reason="sepsis")
     report_capacity(
         uow_factory(),
@@ -95,9 +98,7 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
 
 
 def test_a_plan_that_breaks_its_problem_is_refused(uow_factory: UowFactory) -> None:
-    selected_demo(uow_factory)
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    problem, plan = solved_demo(uow_factory)
     overfull = replace(
         plan,
         assignments=tuple(Assignment(a.patient, "FAC-LODZ-MMA", 0) for a in plan.assignments),
@@ -113,9 +114,7 @@ def test_a_plan_that_breaks_its_problem_is_refused(uow_factory: UowFactory) -> N
 
 
 def test_death_takes_a_patient_out_of_the_live_plan(uow_factory: UowFactory) -> None:
-    selected_demo(uow_factory)
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    problem, plan = solved_demo(uow_factory)
     approved = approve_plan(
         uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
     )
@@ -164,9 +163,7 @@ def test_two_approvals_at_once_leave_one_live_plan(
 ) -> None:
     # Two coordinators approve plans built from the same registry. The second one's checks
     # ran before the first committed: it saw no change and no live plan to supersede.
-    selected_demo(uow_factory)
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    problem, plan = solved_demo(uow_factory)
     first = approve_plan(
         uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="a"
     )
@@ -191,9 +188,7 @@ def test_a_change_committed_during_the_checks_is_not_approved_over(
     # SQLite makes the other writer wait for the approval (whose referral then beats its
     # version check); PostgreSQL lets it commit first, and the approval must then refuse,
     # naming the patient, instead of failing on a stale version or referring them anyway.
-    selected_demo(uow_factory)
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    problem, plan = solved_demo(uow_factory)
     patient_id = plan.assignments[0].patient
     version = problem.manifest["patients"][patient_id]
     outcome: dict[str, BaseException | None] = {}
