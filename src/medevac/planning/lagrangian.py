@@ -119,6 +119,8 @@ class _Dual:
         key = np.stack([c.unit_specialty, c.unit_stay, c.unit_day_cost], axis=1)
         combos, inverse = np.unique(key, axis=0, return_inverse=True)
         self.unit_combo = inverse.ravel().astype(np.int64)
+        # the pricing kernel takes the units of one combo together (cache locality)
+        self.unit_order = np.lexsort((c.unit_origin, self.unit_combo)).astype(np.int64)
         self.combo = [np.ascontiguousarray(combos[:, i], dtype=np.int64) for i in range(3)]
         finite = np.where(np.isfinite(c.day_cost), c.day_cost, np.inf)
         self.unit_dc_min = finite.min(axis=1)[c.unit_day_cost]
@@ -154,7 +156,7 @@ class _Dual:
         best, _, smooth, weight = kernels.price_units(
             tau, SOFTMIN_CUTOFF, low, soft, c.travel, c.profile_start, c.profile_facility,
             self.unit_combo, c.unit_profile, c.unit_origin, c.unit_current, c.unit_count,
-            c.unit_unplaced, floor, c.change, N_CHUNKS,
+            c.unit_unplaced, floor, c.change, N_CHUNKS, self.unit_order,
         )  # fmt: skip
         priced = float(np.dot(x[: self.n_bed], self.beds) + np.dot(x[self.n_bed :], self.limits))
         counts = c.unit_count.astype(float)
@@ -228,7 +230,7 @@ class _Dual:
         best, _, _, _ = kernels.price_units(
             0.0, SOFTMIN_CUTOFF, low, soft, c.travel, c.profile_start, c.profile_facility,
             self.unit_combo, c.unit_profile, c.unit_origin, c.unit_current, c.unit_count,
-            c.unit_unplaced, floor, c.change, N_CHUNKS,
+            c.unit_unplaced, floor, c.change, N_CHUNKS, self.unit_order,
         )  # fmt: skip
         return np.asarray(best)
 
