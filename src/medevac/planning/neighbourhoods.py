@@ -38,6 +38,13 @@ FloatArray = npt.NDArray[np.float64]
 
 COLUMNS_PER_UNIT = 40
 MAX_UNITS = 400  # a specialty with more units is searched in slices of about this many
+# A slice whose MIP would have more rows than this is not solved: the slices are cut smaller
+# (in proportion, down to MIN_UNITS) and the sweep starts again. Slices of 400 units have
+# 8,000-15,500 rows on M and solve in 1-3 s; on L (1,000 facilities) 400 units gave about
+# 35,000 rows, and in 60 s the search finished 2 slices and gained nothing, while slices of
+# 100-250 units (9,500-17,500 rows) gained 12,000-17,000.
+MAX_ROWS = 18_000
+MIN_UNITS = 60
 MIN_SECONDS = 0.2  # a neighbourhood is not started with less time than this left
 LIMIT_SHARE = 0.9
 MIP_GAP = 1e-3  # relative gap at which a neighbourhood's MIP stops
@@ -70,10 +77,12 @@ def slot_objective(c: Compact, slots: Slots) -> float:
     return total
 
 
-def neighbourhoods(c: Compact, slots: Slots, excess: FloatArray) -> list[IntArray]:
+def neighbourhoods(
+    c: Compact, slots: Slots, excess: FloatArray, max_units: int = MAX_UNITS
+) -> list[IntArray]:
     """Unit sets to search, most promising first.
 
-    One per specialty (sliced by origin when larger than MAX_UNITS), each completed with the
+    One per specialty (sliced by origin when larger than ``max_units``), each completed with the
     members of its groups. Slices holding unplaced patients come first (most first): placing one
     saves far more than any move of a placed patient. Then the slices whose patients cost most
     above their cheapest priced column (``excess``, per unit), on average.
@@ -83,7 +92,7 @@ def neighbourhoods(c: Compact, slots: Slots, excess: FloatArray) -> list[IntArra
     found: list[tuple[int, float, IntArray]] = []
     for s in np.unique(c.unit_specialty):
         units = np.flatnonzero(c.unit_specialty == s)
-        slices = max(1, -(-len(units) // MAX_UNITS))
+        slices = max(1, -(-len(units) // max_units))
         if slices > 1:
             units = units[np.argsort(c.unit_origin[units], kind="stable")]
         for part in np.array_split(units, slices):
@@ -120,8 +129,9 @@ def _solve_one(
     lam_cum: FloatArray,
     mu: FloatArray,
     deadline: float,
-) -> float:
-    """Re-place the patients of ``units`` by ``deadline``; apply and return the gain (0: none)."""
+) -> tuple[float, int]:
+    """Re-place the patients of ``units`` by ``deadline``; apply the gain (0: none) and return
+    it with the MIP's number of rows. A MIP of more than MAX_ROWS rows is not solved."""
     horizon = c.horizon
     n_spec = c.beds.shape[1]
     inside = np.zeros(c.n_units, dtype=bool)
@@ -146,7 +156,7 @@ def _solve_one(
     cu, cf, ca = key[:, 0], key[:, 1], key[:, 2]
     n = len(cu)
     if n == 0:
-        return 0.0
+        return 0.0, 0
     s = c.unit_specialty[cu]
     end = np.minimum(ca + c.unit_stay[cu], horizon)
     cost = c.column_costs(cu, cf, ca)
@@ -175,6 +185,9 @@ def _solve_one(
         np.full(len(adm_keys), -np.inf), admissions_left[af, ad].astype(float)
     )
     model.add_entries(adm_rows[adm_of], x[limited], 1.0)
+    rows = len(bed_keys) + len(adm_keys)
+    if rows > MAX_ROWS:
+        return 0.0, rows
     # the plan held so far is HiGHS's starting solution
     starting: list[tuple[IntArray, FloatArray]] = []
     column_of = {(int(cu[j]), int(cf[j]), int(ca[j])): j for j in range(n)}
@@ -207,7 +220,7 @@ def _solve_one(
     # again just before it starts, below)
     time_limit = deadline - time.perf_counter() - MIN_SECONDS / 2
     if time_limit <= 0.0:
-        return 0.0
+        return 0.0, rows
     highs = model.to_highs(integer=True, time_limit=time_limit, mip_rel_gap=MIP_GAP)
     values = np.zeros(model.n_cols)
     for cols, vals in starting:
@@ -222,12 +235,12 @@ def _solve_one(
     # LIMIT_SHARE of what is left, less the time to read its answer
     left = LIMIT_SHARE * (deadline - time.perf_counter()) - MIN_SECONDS / 2
     if left <= 0.0:
-        return 0.0
+        return 0.0, rows
     highs.setOptionValue("time_limit", left)
     highs.run()
     result = read_result(highs, integer=True)
     if result.values is None:
-        return 0.0
+        return 0.0, rows
     counts = np.rint(result.values[x]).astype(np.int64)
     trial = Slots(slots.unit, slots.facility.copy(), slots.day.copy(), slots.group)
     trial.facility[free] = -1
@@ -244,10 +257,10 @@ def _solve_one(
         taken[i] += counts[j]
     gain = before - slot_objective(c, trial)
     if gain <= 1e-9:
-        return 0.0
+        return 0.0, rows
     slots.facility[:] = trial.facility
     slots.day[:] = trial.day
-    return gain
+    return gain, rows
 
 
 def improve(
@@ -268,14 +281,24 @@ def improve(
     and keeps the best it found.
     """
     total = 0.0
-    order = neighbourhoods(c, slots, excess)
+    size = MAX_UNITS
+    order = neighbourhoods(c, slots, excess, size)
     while True:
         swept = 0.0
+        resized = False
         for number, units in enumerate(order, start=1):
             if deadline - time.perf_counter() < MIN_SECONDS:
                 return total + swept
-            swept += _solve_one(c, slots, units, problem, lam_cum, mu, deadline)
+            gain, rows = _solve_one(c, slots, units, problem, lam_cum, mu, deadline)
+            swept += gain
+            if rows > MAX_ROWS and size > MIN_UNITS:
+                # too large a MIP: cut every slice smaller and start the sweep again
+                size = max(MIN_UNITS, min(size - 1, int(0.9 * size * MAX_ROWS / rows)))
+                order = neighbourhoods(c, slots, excess, size)
+                say(f"neighbourhood of {rows} rows: slices of {size} units now")
+                resized = True
+                break
             say(f"neighbourhood {number} of {len(order)}: gain so far {total + swept:.6g}")
         total += swept
-        if swept <= 1e-9:
+        if swept <= 1e-9 and not resized:
             return total

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 from hypothesis import strategies as st
@@ -136,3 +138,47 @@ def test_neighbourhood_search_moves_a_patient_to_make_room_for_an_unplaced_one()
         "ADULT": ("FAR", 0),
         "CHILD": ("NEAR", 0),
     }
+
+
+@random_problems(20, 16, seed=SEEDS)
+def test_slices_too_large_for_their_mip_are_cut_smaller(
+    rng: random.Random, n_patients: int, n_facilities: int, seed: int
+) -> None:
+    # With a row cap every slice of more than one unit exceeds, the search must cut the slices
+    # down to single units, say so, end, and still keep the plan feasible and never worse.
+    problem = random_problem(rng, n_patients, n_facilities)
+    view, c, plans, slots = _setup(problem)
+    cum, mu = _random_prices(c, seed)
+    before = neighbourhoods.slot_objective(c, slots)
+    solved: list[int] = []
+    solve_one = neighbourhoods._solve_one
+
+    def counting(*args: Any) -> tuple[float, int]:
+        gain, rows = solve_one(*args)
+        solved.append(len(args[2]))
+        return gain, rows
+
+    said: list[str] = []
+    excess = np.random.default_rng(seed).random(c.n_units)
+    with (
+        patch.object(neighbourhoods, "_solve_one", counting),
+        patch.object(neighbourhoods, "MAX_ROWS", 1),
+        patch.object(neighbourhoods, "MIN_UNITS", 1),
+    ):
+        gain = neighbourhoods.improve(
+            c, slots, c.kernel_problem(), cum, mu, excess, time.perf_counter() + 60, said.append
+        )
+    after = neighbourhoods.slot_objective(c, slots)
+    assert gain >= 0.0
+    assert abs((before - after) - gain) <= 1e-6 * max(1.0, before)
+    report = check_placement(problem, view, plans.placement(slots.facility, slots.day))
+    assert report.feasible, report.violations
+    largest = max(
+        (np.count_nonzero(c.unit_specialty == s) for s in np.unique(c.unit_specialty)), default=0
+    )
+    if largest > 1:
+        assert any("slices of" in message for message in said)
+    if c.n_units:
+        # the slices went down to one unit each, with the members of its groups
+        biggest_group = max(np.diff(c.group_start), default=0)
+        assert min(solved) <= 1 + biggest_group
