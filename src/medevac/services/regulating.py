@@ -194,11 +194,17 @@ def build_problem(
         "patients": patient_entries,
     }
     parse_problem(problem)  # the registry must always give a valid problem
+    # facilities the problem describes: receiving ones and the origins of its patients
+    described = in_problem | {
+        str(p.location_id) for p in patients if p.id in versions and p.location_id is not None
+    }
     manifest = {
         "built_at": now.isoformat(),
         "patients": versions,
         "left_out": left_out,
         "capacity": _capacity_stamps(reports),
+        "facilities": {fid: facilities[fid].version for fid in sorted(described)},
+        "agreements": {a.id: a.version for a in sorted(agreements, key=lambda a: a.id)},
     }
     return BuiltProblem(problem, manifest, skipped, stale)
 
@@ -251,6 +257,7 @@ def registry_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
         for patient in uow.patients.list(status=status):
             if patient.id not in known:
                 changes.append(f"patient {patient.id} became {status} after the plan was built")
+    changes += _facility_and_agreement_changes(uow, manifest)
     then: dict[str, str] = manifest["capacity"]
     now = _capacity_stamps(uow.capacity.latest())
     for key in sorted(then.keys() | now.keys()):
@@ -260,6 +267,45 @@ def registry_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
             changes.append(f"capacity of {key} was first reported at {now[key]}")
         elif now[key] != then[key]:
             changes.append(f"capacity of {key} was reported again at {now[key]}")
+    return changes
+
+
+def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
+    """Facilities the problem describes and agreements (which set `accepts_from`) that changed,
+    appeared or went, and agreements that came into force or lapsed since the problem was built.
+    Manifests written before these were recorded have no such keys: nothing is compared."""
+    changes: list[str] = []
+    seen: dict[str, int] | None = manifest.get("facilities")
+    if seen is not None:
+        stored = uow.facilities.get_many(list(seen))
+        for facility_id, version in sorted(seen.items()):
+            facility = stored.get(facility_id)
+            if facility is None:
+                changes.append(f"facility {facility_id} no longer exists")
+            elif facility.version != version:
+                changes.append(
+                    f"facility {facility_id} changed (version {facility.version}; the plan saw "
+                    f"version {version})"
+                )
+    known: dict[str, int] | None = manifest.get("agreements")
+    if known is not None:
+        built_on = datetime.fromisoformat(manifest["built_at"]).date()
+        today = utc_now().date()
+        now = {a.id: a for a in uow.agreements.list()}
+        for agreement_id in sorted(known.keys() | now.keys()):
+            agreement = now.get(agreement_id)
+            if agreement is None:
+                changes.append(f"agreement {agreement_id} no longer exists")
+            elif agreement_id not in known:
+                changes.append(f"agreement {agreement_id} was registered after the plan was built")
+            elif agreement.version != known[agreement_id]:
+                changes.append(
+                    f"agreement {agreement_id} changed (version {agreement.version}; the plan saw "
+                    f"version {known[agreement_id]})"
+                )
+            elif agreement.in_force(built_on) != agreement.in_force(today):
+                state = "came into force" if agreement.in_force(today) else "lapsed"
+                changes.append(f"agreement {agreement_id} {state} since the plan was built")
     return changes
 
 

@@ -17,7 +17,7 @@ from medevac.domain.vocabulary import Specialty
 from medevac.planning import Assignment, Plan, parse_problem, solve_exact
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
-from medevac.services.demo import REQUEST_ID, build_demo
+from medevac.services.demo import AGREEMENT_ID, REQUEST_ID, build_demo
 from medevac.services.patients import move_patient, patient_file
 from medevac.services.registry import report_capacity
 from medevac.services.regulating import (
@@ -95,6 +95,53 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
         assert uow.plans.live() == []
         other = next(p["id"] for p in problem.problem["patients"] if p["id"] != "PT-0001")
         assert uow.patients.get(other).status is PatientStatus.SELECTED
+
+
+def test_a_changed_facility_or_agreement_refuses_approval(uow_factory: UowFactory) -> None:
+    # Facilities (capabilities, admission limits) and agreements (who each facility accepts)
+    # shape the problem as much as patients and beds do.
+    problem, plan = solved_demo(uow_factory)
+    assert "FAC-LODZ-MMA" in problem.manifest["facilities"]
+    assert AGREEMENT_ID in problem.manifest["agreements"]
+    uow = uow_factory()
+    with uow:
+        academy = uow.facilities.get("FAC-LODZ-MMA")
+        uow.facilities.update(replace(academy, daily_admission_limit=1))
+        agreement = uow.agreements.get(AGREEMENT_ID)
+        uow.agreements.update(replace(agreement, valid_to=utc_now().date() - timedelta(days=1)))
+        uow.commit()
+    with pytest.raises(RegistryChanged) as refused:
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="c"
+        )
+    changes = refused.value.changes
+    assert any(c.startswith("facility FAC-LODZ-MMA changed") for c in changes), changes
+    assert any(c.startswith(f"agreement {AGREEMENT_ID} changed") for c in changes), changes
+    # a manifest written before facilities and agreements were recorded compares neither
+    older = {k: v for k, v in problem.manifest.items() if k not in ("facilities", "agreements")}
+    approved = approve_plan(
+        uow_factory(), problem=problem.problem, manifest=older, plan=plan, actor="c"
+    )
+    assert approved.admissions
+
+
+def test_an_agreement_that_lapsed_since_the_build_refuses_approval(
+    uow_factory: UowFactory,
+) -> None:
+    # built yesterday, on the agreement's last day; approved today, after it ended
+    selected_demo(uow_factory)
+    yesterday = utc_now() - timedelta(days=1)
+    uow = uow_factory()
+    with uow:
+        agreement = uow.agreements.get(AGREEMENT_ID)
+        uow.agreements.update(replace(agreement, valid_to=yesterday.date()))
+        uow.commit()
+    problem = build_problem(uow_factory(), now=yesterday, stale_after=timedelta(days=30))
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    with pytest.raises(RegistryChanged, match=f"agreement {AGREEMENT_ID} lapsed"):
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="c"
+        )
 
 
 def test_a_plan_that_breaks_its_problem_is_refused(uow_factory: UowFactory) -> None:
