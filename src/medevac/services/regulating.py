@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -244,15 +245,7 @@ def registry_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
     changes: list[str] = []
     known: dict[str, int] = {**manifest.get("left_out", {}), **manifest["patients"]}
     stored = uow.patients.get_many(list(known))
-    for patient_id, version in sorted(known.items()):
-        patient = stored.get(patient_id)
-        if patient is None:
-            changes.append(f"patient {patient_id} no longer exists")
-        elif patient.version != version:
-            changes.append(
-                f"patient {patient_id} changed (now {patient.status}, version {patient.version}; "
-                f"the plan saw version {version})"
-            )
+    changes += _version_changes("patient", known, stored, lambda p: f"now {p.status}, ")
     for status in PLANNED_STATUSES:
         for patient in uow.patients.list(status=status):
             if patient.id not in known:
@@ -270,6 +263,23 @@ def registry_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
     return changes
 
 
+def _version_changes(
+    kind: str, seen: dict[str, int], stored: Mapping[str, Any], state: Callable[[Any], str]
+) -> list[str]:
+    """Entities of the manifest (id -> version) that are gone or at another version now."""
+    changes: list[str] = []
+    for key, version in sorted(seen.items()):
+        entity = stored.get(key)
+        if entity is None:
+            changes.append(f"{kind} {key} no longer exists")
+        elif entity.version != version:
+            changes.append(
+                f"{kind} {key} changed ({state(entity)}version {entity.version}; the plan saw "
+                f"version {version})"
+            )
+    return changes
+
+
 def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
     """Facilities the problem describes and agreements (which set `accepts_from`) that changed,
     appeared or went, and agreements that came into force or lapsed since the problem was built.
@@ -278,15 +288,7 @@ def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -
     seen: dict[str, int] | None = manifest.get("facilities")
     if seen is not None:
         stored = uow.facilities.get_many(list(seen))
-        for facility_id, version in sorted(seen.items()):
-            facility = stored.get(facility_id)
-            if facility is None:
-                changes.append(f"facility {facility_id} no longer exists")
-            elif facility.version != version:
-                changes.append(
-                    f"facility {facility_id} changed (version {facility.version}; the plan saw "
-                    f"version {version})"
-                )
+        changes += _version_changes("facility", seen, stored, lambda _: "")
     known: dict[str, int] | None = manifest.get("agreements")
     if known is not None:
         built_on = datetime.fromisoformat(manifest["built_at"]).date()
