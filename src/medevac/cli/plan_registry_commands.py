@@ -112,7 +112,9 @@ def approve(
     """Store a plan and refer its selected patients, in one transaction.
 
     Refused when the plan does not pass the checker against its problem, or when the registry
-    changed since `plan build` (every change is listed).
+    changed since `plan build`: patients, capacity reports, the facilities in the problem or the
+    agreements (every change is listed). The checks and the writes run as one serialized
+    transaction, so a change made while they run is caught too.
     """
     manifest_file = manifest_path(problem_file)
     if not manifest_file.exists():
