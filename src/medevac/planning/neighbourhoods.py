@@ -40,9 +40,9 @@ COLUMNS_PER_UNIT = 40
 MAX_UNITS = 400  # a specialty with more units is searched in slices of about this many
 # A slice whose MIP would have more rows than this is not solved: the slices are cut smaller
 # (in proportion, down to MIN_UNITS) and the sweep starts again. Slices of 400 units have
-# 8,000-15,500 rows on M and solve in 1-3 s; on L (1,000 facilities) 400 units gave about
-# 35,000 rows, and in 60 s the search finished 2 slices and gained nothing, while slices of
-# 100-250 units (9,500-17,500 rows) gained 12,000-17,000.
+# 8,000-15,500 rows on M and solve in 1-3 s; on L (1,000 facilities) the first slice of 400
+# units had 23,600-27,200 rows, and in 60 s the search finished 2 slices and gained nothing,
+# while slices of 100-250 units (9,500-17,500 rows) gained 12,000-17,000.
 MAX_ROWS = 18_000
 MIN_UNITS = 60
 MIN_SECONDS = 0.2  # a neighbourhood is not started with less time than this left
@@ -163,6 +163,16 @@ def _solve_one(
     local = np.full(c.n_units, -1, dtype=np.int64)
     local[units] = np.arange(len(units))
 
+    # beds: one row per (facility, specialty, day) some column covers; admissions likewise
+    column, day = stay_days(ca, end - ca)
+    bed_key = (cf[column] * n_spec + s[column]) * horizon + day
+    bed_keys, bed_of = np.unique(bed_key, return_inverse=True)
+    limited = np.flatnonzero(c.limit[cf] < NO_LIMIT)
+    adm_keys, adm_of = np.unique(cf[limited] * horizon + ca[limited], return_inverse=True)
+    rows = len(bed_keys) + len(adm_keys)
+    if rows > MAX_ROWS:  # known before any of the model is built
+        return 0.0, rows
+
     model = LinearModel()
     count = c.unit_count[units].astype(float)
     x = model.add_columns(cost, 0.0, c.unit_count[cu].astype(float), True)
@@ -170,24 +180,15 @@ def _solve_one(
     unit_rows = model.add_rows(count, count)
     model.add_entries(unit_rows[local[cu]], x, 1.0)
     model.add_entries(unit_rows, out, 1.0)
-    # beds: one row per (facility, specialty, day) some column covers
-    column, day = stay_days(ca, end - ca)
-    bed_key = (cf[column] * n_spec + s[column]) * horizon + day
-    bed_keys, bed_of = np.unique(bed_key, return_inverse=True)
     bf, rest = np.divmod(bed_keys, n_spec * horizon)
     bs, bd = np.divmod(rest, horizon)
     bed_rows = model.add_rows(np.full(len(bed_keys), -np.inf), beds_left[bf, bs, bd].astype(float))
     model.add_entries(bed_rows[bed_of], x[column], 1.0)
-    limited = np.flatnonzero(c.limit[cf] < NO_LIMIT)
-    adm_keys, adm_of = np.unique(cf[limited] * horizon + ca[limited], return_inverse=True)
     af, ad = np.divmod(adm_keys, horizon)
     adm_rows = model.add_rows(
         np.full(len(adm_keys), -np.inf), admissions_left[af, ad].astype(float)
     )
     model.add_entries(adm_rows[adm_of], x[limited], 1.0)
-    rows = len(bed_keys) + len(adm_keys)
-    if rows > MAX_ROWS:
-        return 0.0, rows
     # the plan held so far is HiGHS's starting solution
     starting: list[tuple[IntArray, FloatArray]] = []
     column_of = {(int(cu[j]), int(cf[j]), int(ca[j])): j for j in range(n)}

@@ -294,18 +294,13 @@ def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -
         built_on = datetime.fromisoformat(manifest["built_at"]).date()
         today = utc_now().date()
         now = {a.id: a for a in uow.agreements.list()}
-        for agreement_id in sorted(known.keys() | now.keys()):
-            agreement = now.get(agreement_id)
-            if agreement is None:
-                changes.append(f"agreement {agreement_id} no longer exists")
-            elif agreement_id not in known:
+        changes += _version_changes("agreement", known, now, lambda _: "")
+        for agreement_id, agreement in sorted(now.items()):
+            if agreement_id not in known:
                 changes.append(f"agreement {agreement_id} was registered after the plan was built")
-            elif agreement.version != known[agreement_id]:
-                changes.append(
-                    f"agreement {agreement_id} changed (version {agreement.version}; the plan saw "
-                    f"version {known[agreement_id]})"
-                )
-            elif agreement.in_force(built_on) != agreement.in_force(today):
+            elif agreement.version == known[agreement_id] and agreement.in_force(
+                built_on
+            ) != agreement.in_force(today):
                 state = "came into force" if agreement.in_force(today) else "lapsed"
                 changes.append(f"agreement {agreement_id} {state} since the plan was built")
     return changes
