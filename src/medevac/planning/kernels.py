@@ -965,6 +965,44 @@ def quota_fill(
 
 
 @_compiled
+def round_up(
+    order: Array,
+    column_unit: Array,
+    column_f: Array,
+    column_a: Array,
+    waiting: Array,
+    waiting_start: Array,
+    slot_f: Array,
+    slot_a: Array,
+    unit_specialty: Array,
+    unit_stay: Array,
+    capacity: tuple[Any, ...],
+) -> None:
+    """Give waiting slots one more patient on the columns in ``order``, as far as capacity allows.
+
+    ``waiting[waiting_start[u]:waiting_start[u + 1]]`` are unit u's slots without a place; each
+    column in ``order`` takes the next of its unit's, if its stay and admission still fit.
+    """
+    (used, beds, admitted, limit, _, _) = capacity
+    horizon = used.shape[2]
+    next_slot = waiting_start[:-1].copy()
+    for j in order:
+        u = column_unit[j]
+        if next_slot[u] >= waiting_start[u + 1]:
+            continue
+        f = column_f[j]
+        a = column_a[j]
+        s = unit_specialty[u]
+        end = min(a + unit_stay[u], horizon)
+        if _fits(f, s, a, end, used, beds, admitted, limit):
+            _take(f, s, a, end, capacity, 1)
+            k = waiting[next_slot[u]]
+            next_slot[u] += 1
+            slot_f[k] = f
+            slot_a[k] = a
+
+
+@_compiled
 def place_groups(
     group_order: Array,
     slot_unit: Array,

@@ -292,6 +292,7 @@ class _Plans:
         np.maximum.at(group_urgency, self.slot_group[grouped], urgency[grouped])
         self.group_order = np.argsort(-group_urgency, kind="stable").astype(np.int64)
         self.no_prices: tuple[Any, ...] | None = None  # for the true-cost search
+        self.groups = (self.slot_group, self.group_start, self.group_slot, c.group_split)
 
     def build(
         self,
@@ -308,16 +309,15 @@ class _Plans:
         """
         c = self.c
         n = len(self.slot_unit)
-        if self.no_prices is None and dual is not None:
-            cum0, mu0, low0, _ = dual.day_prices(np.zeros(dual.size), 0.0)
-            self.no_prices = (cum0, mu0, low0, dual.unit_combo)
+        if dual is not None:
+            self.true_costs(dual)
         used = np.zeros_like(c.beds)
         admitted = np.zeros((c.beds.shape[0], c.horizon), dtype=np.int64)
         slot_f = np.full(n, -1, dtype=np.int64)
         slot_a = np.zeros(n, dtype=np.int64)
         problem = c.kernel_problem()
         capacity = kernels.capacity_of(used, c.beds, admitted, c.limit)
-        groups = (self.slot_group, self.group_start, self.group_slot, c.group_split)
+        groups = self.groups
         if dual is None or x is None:
             kernels.fill_earliest(
                 self.rule_order, self.slot_unit, groups, slot_f, slot_a, problem, capacity,
@@ -361,6 +361,13 @@ class _Plans:
             if gain <= 1e-9:
                 break
         return slot_f, slot_a
+
+    def true_costs(self, dual: _Dual) -> tuple[Any, ...]:
+        """The placement kernels' price arguments for true costs (zero prices), made once."""
+        if self.no_prices is None:
+            cum0, mu0, low0, _ = dual.day_prices(np.zeros(dual.size), 0.0)
+            self.no_prices = (cum0, mu0, low0, dual.unit_combo)
+        return self.no_prices
 
     def objective(self, slot_f: IntArray, slot_a: IntArray) -> float:
         """True objective of a slot placement (patients with no eligible facility not included)."""
@@ -611,7 +618,10 @@ def solve_lagrangian(
     excess = np.bincount(
         plans.slot_unit, weights=neighbourhoods.slot_costs(c, slots), minlength=c.n_units
     ) - c.unit_count * dual.unit_minima(x_plan)
-    gain = neighbourhoods.improve(c, slots, c.kernel_problem(), cum, mu, excess, deadline, say)
+    repair = neighbourhoods.Repair(plans.groups, plans.true_costs(dual))
+    gain = neighbourhoods.improve(
+        c, slots, c.kernel_problem(), cum, mu, excess, deadline, say, repair
+    )
     if gain > 0.0:
         best = (
             plans.objective(slots.facility, slots.day) + hopeless_cost,

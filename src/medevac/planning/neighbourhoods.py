@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import highspy
 import numpy as np
@@ -48,6 +49,8 @@ MIN_UNITS = 60
 MIN_SECONDS = 0.2  # a neighbourhood is not started with less time than this left
 LIMIT_SHARE = 0.9
 MIP_GAP = 1e-3  # relative gap at which a neighbourhood's MIP stops
+ROUNDING_TOLERANCE = 1e-6  # an LP value within this of an integer counts as that integer
+RELOCATE_PASSES = 10  # one-patient moves among a rounded slice's patients
 
 
 @dataclass(slots=True)
@@ -129,9 +132,13 @@ def _solve_one(
     lam_cum: FloatArray,
     mu: FloatArray,
     deadline: float,
+    repair: Repair | None = None,
 ) -> tuple[float, int]:
     """Re-place the patients of ``units`` by ``deadline``; apply the gain (0: none) and return
-    it with the MIP's number of rows. A MIP of more than MAX_ROWS rows is not solved."""
+    it with the model's number of rows. A model of more than MAX_ROWS rows is not solved.
+
+    With ``repair`` the model is solved as an LP and rounded (`_rounded`) instead of as a MIP.
+    """
     horizon = c.horizon
     n_spec = c.beds.shape[1]
     inside = np.zeros(c.n_units, dtype=bool)
@@ -222,14 +229,16 @@ def _solve_one(
     time_limit = deadline - time.perf_counter() - MIN_SECONDS / 2
     if time_limit <= 0.0:
         return 0.0, rows
-    highs = model.to_highs(integer=True, time_limit=time_limit, mip_rel_gap=MIP_GAP)
-    values = np.zeros(model.n_cols)
-    for cols, vals in starting:
-        values[cols] = vals
-    solution = highspy.HighsSolution()
-    solution.col_value = values.tolist()
-    solution.value_valid = True
-    highs.setSolution(solution)
+    relaxed = repair is not None
+    highs = model.to_highs(integer=not relaxed, time_limit=time_limit, mip_rel_gap=MIP_GAP)
+    if not relaxed:
+        values = np.zeros(model.n_cols)
+        for cols, vals in starting:
+            values[cols] = vals
+        solution = highspy.HighsSolution()
+        solution.col_value = values.tolist()
+        solution.value_valid = True
+        highs.setSolution(solution)
     before = slot_objective(c, slots)
     # handing the model over took time too: the limit counts from here. HiGHS checks its clock
     # between steps and stopped up to 0.25 s after its limit on M (3 s slices), so it gets
@@ -239,10 +248,13 @@ def _solve_one(
         return 0.0, rows
     highs.setOptionValue("time_limit", left)
     highs.run()
-    result = read_result(highs, integer=True)
+    result = read_result(highs, integer=not relaxed)
     if result.values is None:
         return 0.0, rows
-    counts = np.rint(result.values[x]).astype(np.int64)
+    # rounded down, an LP point keeps every bed and admission row (all coefficients are >= 0)
+    values = result.values[x]
+    counts = np.floor(values + ROUNDING_TOLERANCE) if relaxed else np.rint(values)
+    counts = counts.astype(np.int64)
     trial = Slots(slots.unit, slots.facility.copy(), slots.day.copy(), slots.group)
     trial.facility[free] = -1
     # the freed slots of each unit, in turn, take that unit's columns' counts
@@ -256,12 +268,67 @@ def _solve_one(
         trial.facility[chosen] = cf[j]
         trial.day[chosen] = ca[j]
         taken[i] += counts[j]
+    if repair is not None:
+        _rounded(c, trial, freed, (cu, cf, ca, values - counts), problem, repair)
     gain = before - slot_objective(c, trial)
     if gain <= 1e-9:
         return 0.0, rows
     slots.facility[:] = trial.facility
     slots.day[:] = trial.day
     return gain, rows
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """What `_rounded` needs to place the patients an LP rounded down left out: the group
+    arrays of the fill kernels (slot group, group start, group slots, split cost) and
+    ``no_prices`` (zero bed prices, zero admission prices, cheapest day cost per combo and
+    facility, combo of each unit), so that they go to their cheapest feasible place by true
+    cost."""
+
+    groups: tuple[Any, ...]
+    no_prices: tuple[Any, ...]
+
+
+def _rounded(
+    c: Compact,
+    trial: Slots,
+    freed: IntArray,
+    fractions: tuple[IntArray, IntArray, IntArray, FloatArray],
+    problem: tuple[object, ...],
+    repair: Repair,
+) -> None:
+    """Complete ``trial``, an LP point rounded down, in place: first the columns' fractional
+    parts, largest first, one patient each while beds and admissions allow; then every freed
+    slot still out at its cheapest feasible place, and one-patient moves among the freed."""
+    cu, cf, ca, fraction = fractions
+    placed = trial.facility >= 0
+    u = trial.unit[placed]
+    a = trial.day[placed]
+    ones = np.ones(len(u), dtype=np.int64)
+    used, admitted = occupancy(
+        c.beds.shape, trial.facility[placed], c.unit_specialty[u], a,
+        np.minimum(a + c.unit_stay[u], c.horizon), ones,
+    )  # fmt: skip
+    capacity = kernels.capacity_of(used, c.beds, admitted, c.limit)
+    waiting = freed[trial.facility[freed] < 0]  # freed is sorted by unit
+    waiting_start = np.searchsorted(trial.unit[waiting], np.arange(c.n_units + 1))
+    order = np.flatnonzero(fraction > ROUNDING_TOLERANCE)
+    order = order[np.argsort(-fraction[order], kind="stable")]
+    kernels.round_up(
+        order, cu, cf, ca, waiting, waiting_start.astype(np.int64), trial.facility, trial.day,
+        c.unit_specialty, c.unit_stay, capacity,
+    )  # fmt: skip
+    urgent_first = freed[np.argsort(-c.unit_unplaced[trial.unit[freed]], kind="stable")]
+    lam_cum, mu, low, unit_combo = repair.no_prices
+    kernels.fill(
+        urgent_first, trial.unit, repair.groups, trial.facility, trial.day, lam_cum, mu,
+        problem, capacity, low, unit_combo,
+    )  # fmt: skip
+    kernels.relocate(
+        urgent_first, trial.unit, repair.groups, trial.facility, trial.day, problem, capacity,
+        RELOCATE_PASSES, repair.no_prices,
+    )  # fmt: skip
 
 
 def improve(
@@ -273,33 +340,45 @@ def improve(
     excess: FloatArray,
     deadline: float,
     say: Callable[[str], None],
+    repair: Repair | None = None,
 ) -> float:
     """Search the neighbourhoods in turn, sweeping again while any helps; return the total gain.
 
     ``lam_cum`` and ``mu`` are the prices that choose each unit's candidate columns (cumulative
     bed prices [f, s, 0..H] and admission prices [f, d]); ``excess`` orders the neighbourhoods.
+    With ``repair`` the first sweep solves LPs and rounds them (`_rounded`), which finds most
+    of a slice's gain in a fraction of its MIP's time; the sweeps after it solve MIPs.
     Stops at ``deadline`` (a time.perf_counter() value); a MIP running then stops at its limit
     and keeps the best it found.
     """
     total = 0.0
     size = MAX_UNITS
     order = neighbourhoods(c, slots, excess, size)
+    relaxed = repair is not None
     while True:
         swept = 0.0
         resized = False
+        kind = "LP" if relaxed else "MIP"
         for number, units in enumerate(order, start=1):
             if deadline - time.perf_counter() < MIN_SECONDS:
                 return total + swept
-            gain, rows = _solve_one(c, slots, units, problem, lam_cum, mu, deadline)
+            gain, rows = _solve_one(
+                c, slots, units, problem, lam_cum, mu, deadline, repair if relaxed else None
+            )
             swept += gain
             if rows > MAX_ROWS and size > MIN_UNITS:
-                # too large a MIP: cut every slice smaller and start the sweep again
+                # too large a model: cut every slice smaller and start the sweep again
                 size = max(MIN_UNITS, min(size - 1, int(0.9 * size * MAX_ROWS / rows)))
                 order = neighbourhoods(c, slots, excess, size)
                 say(f"neighbourhood of {rows} rows: slices of {size} units now")
                 resized = True
                 break
-            say(f"neighbourhood {number} of {len(order)}: gain so far {total + swept:.6g}")
+            say(f"neighbourhood {number} of {len(order)} ({kind}): gain so far {total + swept:.6g}")
         total += swept
-        if swept <= 1e-9 and not resized:
+        if resized:
+            continue
+        if relaxed:  # the MIPs' sweeps follow the rounded LPs' one
+            relaxed = False
+            continue
+        if swept <= 1e-9:
             return total

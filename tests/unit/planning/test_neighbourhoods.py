@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from medevac.planning import kernels, neighbourhoods, parse_problem
 from medevac.planning.compact import Compact, build_compact
-from medevac.planning.lagrangian import _Plans
+from medevac.planning.lagrangian import _Dual, _Plans
 from medevac.planning.model import ProblemView
 from medevac.planning.problem import Problem
 from tests.unit.planning.builders import (
@@ -92,15 +92,23 @@ def test_candidate_columns_are_the_cheapest_by_priced_cost_overall_and_per_day(
         assert len(got) <= per_unit + (horizon if every_day[u] else 0)
 
 
-def _searched(problem: Problem, seed: int, say: Callable[[str], None]) -> Compact:
-    """Run the neighbourhood search from the regulator's plan under random prices; check that
-    the reported gain is the objective's fall and that the plan stays feasible."""
+def _repair(c: Compact, plans: _Plans) -> neighbourhoods.Repair:
+    return neighbourhoods.Repair(plans.groups, plans.true_costs(_Dual(c, 0.0)))
+
+
+def _searched(
+    problem: Problem, seed: int, say: Callable[[str], None], rounded: bool = False
+) -> Compact:
+    """Run the neighbourhood search from the regulator's plan under random prices (with a
+    first sweep of rounded LPs when ``rounded``); check that the reported gain is the
+    objective's fall and that the plan stays feasible."""
     view, c, plans, slots = _setup(problem)
     cum, mu = _random_prices(c, seed)
     before = neighbourhoods.slot_objective(c, slots)
     excess = np.random.default_rng(seed).random(c.n_units)
+    repair = _repair(c, plans) if rounded else None
     gain = neighbourhoods.improve(
-        c, slots, c.kernel_problem(), cum, mu, excess, time.perf_counter() + 60, say
+        c, slots, c.kernel_problem(), cum, mu, excess, time.perf_counter() + 60, say, repair
     )
     after = neighbourhoods.slot_objective(c, slots)
     assert gain >= 0.0
@@ -119,7 +127,21 @@ def test_neighbourhood_search_keeps_plans_feasible_and_never_worse(
     _searched(random_problem(rng, n_patients, n_facilities), seed, lambda _: None)
 
 
-def test_neighbourhood_search_moves_a_patient_to_make_room_for_an_unplaced_one() -> None:
+@random_problems(30, 16, seed=SEEDS)
+def test_rounded_lp_neighbourhoods_keep_plans_feasible_and_never_worse(
+    rng: random.Random, n_patients: int, n_facilities: int, seed: int
+) -> None:
+    said: list[str] = []
+    c = _searched(random_problem(rng, n_patients, n_facilities), seed, said.append, rounded=True)
+    if c.n_units:  # the first sweep solved LPs, the ones after it MIPs
+        kinds = [message.split("(")[1].split(")")[0] for message in said if "(" in message]
+        assert kinds[0] == "LP"
+        assert "MIP" in kinds
+        assert kinds == sorted(kinds)  # "LP" < "MIP": no LP after the first MIP
+
+
+def _child_and_adult() -> Problem:
+
     # one orthopaedic bed at each facility; only the near one has paediatric equipment. The
     # regulator's rule puts the adult (first in the file) in the near bed and leaves the child
     # out; re-placing the specialty moves the adult to the far bed and admits the child.
@@ -131,7 +153,11 @@ def test_neighbourhood_search_moves_a_patient_to_make_room_for_an_unplaced_one()
         patient("ADULT", length_of_stay_days=5),
         patient("CHILD", needs=["paediatric"], length_of_stay_days=5),
     ]
-    problem = parse_problem(problem_dict(facilities, patients))
+    return parse_problem(problem_dict(facilities, patients))
+
+
+def test_neighbourhood_search_moves_a_patient_to_make_room_for_an_unplaced_one() -> None:
+    problem = _child_and_adult()
     _, c, plans, slots = _setup(problem)
     assert plans.placement(slots.facility, slots.day) == {"ADULT": ("NEAR", 0)}
     n_fac, n_spec, horizon = c.beds.shape
@@ -177,3 +203,69 @@ def test_slices_too_large_for_their_mip_are_cut_smaller(
         # the slices went down to one unit each, with the members of its groups
         biggest_group = max(np.diff(c.group_start), default=0)
         assert min(solved) <= 1 + biggest_group
+
+
+def test_a_rounded_lp_also_moves_a_patient_to_make_room_for_an_unplaced_one() -> None:
+    problem = _child_and_adult()
+    _, c, plans, slots = _setup(problem)
+    n_fac, n_spec, horizon = c.beds.shape
+    gain, _ = neighbourhoods._solve_one(
+        c, slots, np.arange(c.n_units, dtype=np.int64), c.kernel_problem(),
+        np.zeros((n_fac, n_spec, horizon + 1)), np.zeros((n_fac, horizon)),
+        time.perf_counter() + 60, _repair(c, plans),
+    )  # fmt: skip
+    assert gain > 900
+    assert plans.placement(slots.facility, slots.day) == {
+        "ADULT": ("FAR", 0),
+        "CHILD": ("NEAR", 0),
+    }
+
+
+def test_rounding_completes_a_fractional_lp_point_within_capacity() -> None:
+    # Three patients of one unit, one bed at the near facility, two at the far one, all on
+    # day 0. The LP point 1.5 / 1.5 rounds down to 1 / 1; the near column's fraction comes
+    # first but its bed is taken, so the third patient gets the far bed left, and nobody
+    # exceeds a bed.
+    facilities = [
+        facility("NEAR", 50.0, 30.5, beds={"orthopaedics": [1, 0, 0, 0, 0, 0, 0]}),
+        facility("FAR", 52.0, 20.0, beds={"orthopaedics": [2, 0, 0, 0, 0, 0, 0]}),
+    ]
+    patients = [patient(f"P{k}", length_of_stay_days=1) for k in range(3)]
+    problem = parse_problem(problem_dict(facilities, patients, horizon_days=7))
+    _, c, plans, slots = _setup(problem)
+    assert c.n_units == 1
+    slots.facility[:] = -1
+    near, far = 0, 1
+    trial = neighbourhoods.Slots(slots.unit, slots.facility.copy(), slots.day.copy(), slots.group)
+    trial.facility[[0, 1]] = [near, far]
+    trial.day[[0, 1]] = 0
+    columns = (
+        np.array([0, 0]), np.array([near, far]), np.array([0, 0]), np.array([0.5, 0.5])
+    )  # fmt: skip
+    neighbourhoods._rounded(
+        c, trial, np.arange(3, dtype=np.int64), columns, c.kernel_problem(), _repair(c, plans)
+    )
+    assert sorted(trial.facility.tolist()) == [near, far, far]
+    assert trial.day.tolist() == [0, 0, 0]
+
+
+def test_round_up_follows_the_fractions_largest_first_while_beds_and_admissions_allow() -> None:
+    # One facility with one bed a day for specialty 0, admission limit 1 a day; two units of
+    # one patient each with stays of 2 days. Column order by fraction: unit 0 day 0, unit 1
+    # day 1 (overlaps day 1: no bed), unit 1 day 2.
+    beds = np.ones((1, 1, 4), dtype=np.int64)
+    used = np.zeros_like(beds)
+    admitted = np.zeros((1, 4), dtype=np.int64)
+    capacity = kernels.capacity_of(used, beds, admitted, np.array([1]))
+    column_unit, column_a = np.array([0, 1, 1]), np.array([0, 1, 2])
+    column_f = np.zeros(3, dtype=np.int64)
+    slot_f = np.full(2, -1, dtype=np.int64)
+    slot_a = np.zeros(2, dtype=np.int64)
+    kernels.round_up(
+        np.array([0, 1, 2]), column_unit, column_f, column_a, np.array([0, 1]), np.array([0, 1, 2]),
+        slot_f, slot_a, np.zeros(2, np.int64), np.array([2, 2]), capacity,
+    )  # fmt: skip
+    assert slot_f.tolist() == [0, 0]
+    assert slot_a.tolist() == [0, 2]
+    assert used[0, 0].tolist() == [1, 1, 1, 1]
+    assert admitted[0].tolist() == [1, 0, 1, 0]
