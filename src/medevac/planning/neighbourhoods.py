@@ -9,6 +9,9 @@ day, since making room may take later admissions), within
 the capacity left by the others: beds per (facility, specialty, day), admissions per
 (facility, day), and the group-split cost of the groups inside. The plan they held is handed to
 HiGHS as its starting solution, so the result is never worse; it is kept when it is better.
+The first sweep solves each slice's LP instead and rounds it (down, then the fractions largest
+first, then the fill kernels for whoever is left); these LPs are nearly integral and solve in a
+fraction of the MIP's time.
 
 Why specialties: beds of different specialties are separate rows, so a specialty is the largest
 slice whose patients compete only with each other (and, through admission limits, weakly with the
@@ -299,8 +302,14 @@ def _rounded(
     repair: Repair,
 ) -> None:
     """Complete ``trial``, an LP point rounded down, in place: first the columns' fractional
-    parts, largest first, one patient each while beds and admissions allow; then every freed
-    slot still out at its cheapest feasible place, and one-patient moves among the freed."""
+    parts give one patient each while beds and admissions allow; then every freed slot still
+    out goes to its cheapest feasible place, and one-patient moves among the freed follow.
+
+    The fractions are taken in two orders, largest first and most urgent unit first, and the
+    better completion is kept. Measured on the first slices of M in 10 s: urgent first lifted
+    the one case where largest first left a priority patient out (a gain of 237 instead of
+    10,878), but was 800 worse on another of eight.
+    """
     cu, cf, ca, fraction = fractions
     placed = trial.facility >= 0
     u = trial.unit[placed]
@@ -310,25 +319,34 @@ def _rounded(
         c.beds.shape, trial.facility[placed], c.unit_specialty[u], a,
         np.minimum(a + c.unit_stay[u], c.horizon), ones,
     )  # fmt: skip
-    capacity = kernels.capacity_of(used, c.beds, admitted, c.limit)
     waiting = freed[trial.facility[freed] < 0]  # freed is sorted by unit
-    waiting_start = np.searchsorted(trial.unit[waiting], np.arange(c.n_units + 1))
-    order = np.flatnonzero(fraction > ROUNDING_TOLERANCE)
-    order = order[np.argsort(-fraction[order], kind="stable")]
-    kernels.round_up(
-        order, cu, cf, ca, waiting, waiting_start.astype(np.int64), trial.facility, trial.day,
-        c.unit_specialty, c.unit_stay, capacity,
-    )  # fmt: skip
+    waiting_start = np.searchsorted(trial.unit[waiting], np.arange(c.n_units + 1)).astype(np.int64)
+    rounded = np.flatnonzero(fraction > ROUNDING_TOLERANCE)
     urgent_first = freed[np.argsort(-c.unit_unplaced[trial.unit[freed]], kind="stable")]
     lam_cum, mu, low, unit_combo = repair.no_prices
-    kernels.fill(
-        urgent_first, trial.unit, repair.groups, trial.facility, trial.day, lam_cum, mu,
-        problem, capacity, low, unit_combo,
-    )  # fmt: skip
-    kernels.relocate(
-        urgent_first, trial.unit, repair.groups, trial.facility, trial.day, problem, capacity,
-        RELOCATE_PASSES, repair.no_prices,
-    )  # fmt: skip
+    best: tuple[float, IntArray, IntArray] | None = None
+    for keys in ((-fraction[rounded],), (-fraction[rounded], -c.unit_unplaced[cu[rounded]])):
+        order = rounded[np.lexsort(keys)]
+        facility, day = trial.facility.copy(), trial.day.copy()
+        capacity = kernels.capacity_of(used.copy(), c.beds, admitted.copy(), c.limit)
+        kernels.round_up(
+            order, cu, cf, ca, waiting, waiting_start, facility, day, c.unit_specialty,
+            c.unit_stay, capacity,
+        )  # fmt: skip
+        kernels.fill(
+            urgent_first, trial.unit, repair.groups, facility, day, lam_cum, mu, problem,
+            capacity, low, unit_combo,
+        )  # fmt: skip
+        kernels.relocate(
+            urgent_first, trial.unit, repair.groups, facility, day, problem, capacity,
+            RELOCATE_PASSES, repair.no_prices,
+        )  # fmt: skip
+        value = slot_objective(c, Slots(trial.unit, facility, day, trial.group))
+        if best is None or value < best[0]:
+            best = (value, facility, day)
+    assert best is not None
+    trial.facility[:] = best[1]
+    trial.day[:] = best[2]
 
 
 def improve(
