@@ -309,8 +309,6 @@ class _Plans:
         """
         c = self.c
         n = len(self.slot_unit)
-        if dual is not None:
-            self.true_costs(dual)
         used = np.zeros_like(c.beds)
         admitted = np.zeros((c.beds.shape[0], c.horizon), dtype=np.int64)
         slot_f = np.full(n, -1, dtype=np.int64)
@@ -346,8 +344,7 @@ class _Plans:
             dual.unit_combo,
         )  # fmt: skip
         passes = RELOCATE_PASSES if search else 0
-        no_prices = self.no_prices
-        assert no_prices is not None  # set above whenever prices are given
+        no_prices = self.true_costs(dual)
         # each pass goes over the slots in chunks and stops at the deadline between two chunks
         chunks = np.array_split(self.order, max(1, len(self.order) // RELOCATE_CHUNK))
         for _ in range(passes):
