@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from medevac.cli import plan_commands
 from medevac.cli.plan_commands import register
+from medevac.planning import Plan
 from tests.unit.planning.builders import facility, patient, problem_dict
 
 runner = CliRunner()
@@ -51,6 +55,28 @@ def test_solve_writes_a_plan_and_prints_a_summary(
     text = " ".join(result.output.split())  # the console wraps long lines (temporary paths)
     assert "checker: feasible" in text
     assert "placed routine" in text
+
+
+def test_solve_says_when_the_engine_overran_its_time_limit(
+    app: typer.Typer, problem_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "plan.json"
+    arguments = ["plan", "solve", str(problem_file), "--out", str(out), "--time-limit", "1"]
+    quick = runner.invoke(app, arguments)
+    assert quick.exit_code == 0, quick.output
+    assert "more than the 1 s limit" not in " ".join(quick.output.split())
+
+    real_solve = plan_commands.solve
+
+    def slow_solve(*args: Any) -> Plan:  # as if the first plan had taken 2.2 s
+        return dataclasses.replace(real_solve(*args), wall_seconds=2.2)
+
+    monkeypatch.setattr(plan_commands, "solve", slow_solve)
+    slow = runner.invoke(app, arguments)
+    assert slow.exit_code == 0, slow.output
+    text = " ".join(slow.output.split())
+    assert "the solve took 2.2 s, more than the 1 s limit" in text
+    assert "for 2 patients that took longer" in text
 
 
 def test_show_and_explain_read_the_written_plan(
