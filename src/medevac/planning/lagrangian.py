@@ -41,15 +41,15 @@ LBFGS_MEMORY = 20  # correction pairs the optimiser keeps
 SEARCH_FACTOR = 4.0
 FEW_SEARCH_FACTOR = 1.5
 # the final plan's share of the time is at least this. Its first relocation pass is worth most
-# (about 280 k on L in 10 s) and is slower while the ascent goes on in the other thread. L in
-# 10 s, after M in the same process as in the benchmark, two runs each: at 0.2 25.0-30.7 %
-# (the pass cut short), at 0.3 22.3-25.3 %, at 0.4 20.8-21.1 %
+# (about 280-380 k on L in 10 s) and is slower while the ascent goes on in the other thread.
+# L in 10 s, after M in the same process as in the benchmark, two runs each: at 0.2 25.0-30.7 %
+# (the pass cut short), at 0.3 22.3-25.3 %, at 0.4 20.8-21.1 %. Where no neighbourhood MIP
+# fits (L in 10 s) the share was 0.5 for a while (17.7-18.1 % against 18.85-18.89 % at 0.4,
+# before the relocation passes went in chunks). Measured again on 2026-12-03, with the chunked
+# passes (whose third gains almost nothing on L): 0.4 gave 18.33-18.89 % in 6 of 7 runs (plans
+# 2.294-2.297 M) and 21.52 % in one, against 20.05-20.41 % (plans 2.321-2.348 M) for 0.5 in 4
+# runs interleaved with them; 0.35 and 0.3 gave 18.42-19.20 % and 18.86-19.21 % in 3 runs each
 MIN_SEARCH_SHARE = 0.4
-# ... and at least this when no neighbourhood MIP will fit (L in 10 s): the relocation passes
-# and the ascent beside them (the bound) share it. L in 10 s, two runs each: 0.4 18.85-18.89 %,
-# 0.5 17.7-18.1 % (plan 2.29 M), 0.6 19.1-19.5 % (plan 2.34 M: the prices were handed over
-# too early)
-NO_SEARCH_SHARE = 0.5
 FEW_EVALUATIONS = 600
 QUOTA_THRESHOLD = 0.3  # columns expected less often than this are left to the fill
 OPTIMAL_GAP = 1e-7
@@ -559,8 +559,7 @@ def solve_lagrangian(
     ascent = _Ascent(dual, TEMPERATURES[1:] if skip_warmest else TEMPERATURES, x, bound)
 
     def ascent_end() -> float:
-        share = MIN_SEARCH_SHARE if neighbourhoods_fit else NO_SEARCH_SHARE
-        reserve = max(search_factor * quick_seconds, share * (deadline - clock))
+        reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
         if not neighbourhoods_fit:  # too short for a neighbourhood: prices instead
             return deadline - reserve
         return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))
