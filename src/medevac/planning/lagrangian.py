@@ -46,9 +46,9 @@ FEW_SEARCH_FACTOR = 1.5
 # (the pass cut short), at 0.3 22.3-25.3 %, at 0.4 20.8-21.1 %. Where no neighbourhood MIP
 # fits (L in 10 s) the share was 0.5 for a while (17.7-18.1 % against 18.85-18.89 % at 0.4,
 # before the relocation passes went in chunks). Measured again on 2026-12-03, with the chunked
-# passes (whose third gains almost nothing on L): 0.4 gave 18.33-18.89 % in 6 of 7 runs (plans
-# 2.294-2.297 M) and 21.52 % in one, against 20.05-20.41 % (plans 2.321-2.348 M) for 0.5 in 4
-# runs interleaved with them; 0.35 and 0.3 gave 18.42-19.20 % and 18.86-19.21 % in 3 runs each
+# passes (whose third gains almost nothing on L), runs interleaved over an hour in which the
+# machine's speed drifted: 0.4 gave 18.3-22.6 % in 13 runs (mean 19.6 %), 0.5 20.1-21.7 % in 7
+# (mean 20.5 %); 0.35 and 0.3 gave 18.3-23.6 % and 18.9-19.2 % in 6 and 3 runs
 MIN_SEARCH_SHARE = 0.4
 FEW_EVALUATIONS = 600
 QUOTA_THRESHOLD = 0.3  # columns expected less often than this are left to the fill
