@@ -116,15 +116,18 @@ def _capacity_left(
     c: Compact, slots: Slots, free: npt.NDArray[np.bool_]
 ) -> tuple[IntArray, IntArray]:
     """Beds [f, s, d] and admission slots [f, d] left by the slots not in ``free``."""
-    held = ~free & (slots.facility >= 0)
+    used, admitted = _in_use(c, slots, ~free)
+    return c.beds - used, c.limit[:, None] - admitted
+
+
+def _in_use(c: Compact, slots: Slots, which: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
+    """Beds [f, s, d] and admissions [f, d] taken by the placed slots among ``which``."""
+    held = which & (slots.facility >= 0)
     u = slots.unit[held]
     a = slots.day[held]
     end = np.minimum(a + c.unit_stay[u], c.horizon)
     ones = np.ones(len(u), dtype=np.int64)
-    used, admitted = occupancy(
-        c.beds.shape, slots.facility[held], c.unit_specialty[u], a, end, ones
-    )
-    return c.beds - used, c.limit[:, None] - admitted
+    return occupancy(c.beds.shape, slots.facility[held], c.unit_specialty[u], a, end, ones)
 
 
 def _solve_one(
@@ -272,8 +275,10 @@ def _solve_one(
         trial.day[chosen] = ca[j]
         taken[i] += counts[j]
     if repair is not None:
-        _rounded(c, trial, freed, (cu, cf, ca, values - counts), problem, repair)
-    gain = before - slot_objective(c, trial)
+        after = _rounded(c, trial, freed, (cu, cf, ca, values - counts), problem, repair)
+    else:
+        after = slot_objective(c, trial)
+    gain = before - after
     if gain <= 1e-9:
         return 0.0, rows
     slots.facility[:] = trial.facility
@@ -300,10 +305,11 @@ def _rounded(
     fractions: tuple[IntArray, IntArray, IntArray, FloatArray],
     problem: tuple[object, ...],
     repair: Repair,
-) -> None:
-    """Complete ``trial``, an LP point rounded down, in place: first the columns' fractional
-    parts give one patient each while beds and admissions allow; then every freed slot still
-    out goes to its cheapest feasible place, and one-patient moves among the freed follow.
+) -> float:
+    """Complete ``trial``, an LP point rounded down, in place, and return its objective: first
+    the columns' fractional parts give one patient each while beds and admissions allow; then
+    every freed slot still out goes to its cheapest feasible place, and one-patient moves among
+    the freed follow.
 
     The fractions are taken in two orders, largest first and most urgent unit first, and the
     better completion is kept. Measured on the first slices of M in 10 s: urgent first lifted
@@ -311,14 +317,7 @@ def _rounded(
     10,878), but was 800 worse on another of eight.
     """
     cu, cf, ca, fraction = fractions
-    placed = trial.facility >= 0
-    u = trial.unit[placed]
-    a = trial.day[placed]
-    ones = np.ones(len(u), dtype=np.int64)
-    used, admitted = occupancy(
-        c.beds.shape, trial.facility[placed], c.unit_specialty[u], a,
-        np.minimum(a + c.unit_stay[u], c.horizon), ones,
-    )  # fmt: skip
+    used, admitted = _in_use(c, trial, np.ones(len(trial.unit), dtype=bool))
     waiting = freed[trial.facility[freed] < 0]  # freed is sorted by unit
     waiting_start = np.searchsorted(trial.unit[waiting], np.arange(c.n_units + 1)).astype(np.int64)
     rounded = np.flatnonzero(fraction > ROUNDING_TOLERANCE)
@@ -347,6 +346,7 @@ def _rounded(
     assert best is not None
     trial.facility[:] = best[1]
     trial.day[:] = best[2]
+    return best[0]
 
 
 def improve(

@@ -298,11 +298,11 @@ def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -
         for agreement_id, agreement in sorted(now.items()):
             if agreement_id not in known:
                 changes.append(f"agreement {agreement_id} was registered after the plan was built")
-            elif agreement.version == known[agreement_id] and agreement.in_force(
-                built_on
-            ) != agreement.in_force(today):
-                state = "came into force" if agreement.in_force(today) else "lapsed"
-                changes.append(f"agreement {agreement_id} {state} since the plan was built")
+            elif agreement.version == known[agreement_id]:
+                in_force = agreement.in_force(today)
+                if in_force != agreement.in_force(built_on):
+                    state = "came into force" if in_force else "lapsed"
+                    changes.append(f"agreement {agreement_id} {state} since the plan was built")
     return changes
 
 
