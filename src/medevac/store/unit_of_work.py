@@ -122,15 +122,15 @@ class SqlUnitOfWork:
             connection.rollback()
         finally:
             connection.close()
-        if isinstance(exc, DBAPIError) and _is_serialization_failure(exc):
-            raise TransactionConflict(_first_line(exc)) from exc
+        if isinstance(exc, DBAPIError) and (conflict := _conflict(exc)) is not None:
+            raise conflict from exc
 
     def commit(self) -> None:
         try:
             self._connection().commit()
         except DBAPIError as error:
-            if _is_serialization_failure(error):
-                raise TransactionConflict(_first_line(error)) from error
+            if (conflict := _conflict(error)) is not None:
+                raise conflict from error
             raise
 
     def rollback(self) -> None:
@@ -149,13 +149,13 @@ def _serialize(connection: Connection) -> Connection:
     return connection.execution_options(isolation_level="SERIALIZABLE")
 
 
-def _is_serialization_failure(error: DBAPIError) -> bool:
-    return getattr(error.orig, "sqlstate", None) in _RETRY_STATES
-
-
-def _first_line(error: DBAPIError) -> str:
+def _conflict(error: DBAPIError) -> TransactionConflict | None:
+    """The `TransactionConflict` a serialization failure or deadlock stands for (None for any
+    other error), named by the first line of the database's message."""
+    if getattr(error.orig, "sqlstate", None) not in _RETRY_STATES:
+        return None
     text = str(error.orig or error).strip()
-    return text.splitlines()[0] if text else "serialization failure"
+    return TransactionConflict(text.splitlines()[0] if text else "serialization failure")
 
 
 def _conforms_to_protocol(uow: SqlUnitOfWork) -> UnitOfWork:
