@@ -16,21 +16,25 @@ from tests.integration.store.conftest import UowFactory
 pytestmark = pytest.mark.storage
 
 
+def _update_a_row_another_block_changed(registry: UowFactory) -> None:
+    first, second = registry().serialized(), registry().serialized()
+    with first, second:
+        patient = first.patients.get("P-1")
+        other = second.patients.get("P-1")  # takes the second block's snapshot
+        patient.companions = 1
+        first.patients.update(patient)
+        first.commit()
+        other.companions = 2
+        second.patients.update(other)  # refused: the row changed after the snapshot
+
+
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True, scope="session")
 def test_a_row_changed_by_a_concurrent_transaction_is_a_conflict(registry: UowFactory) -> None:
     with registry() as uow:
         uow.patients.add(make_patient("P-1"))
         uow.commit()
-    first, second = registry().serialized(), registry().serialized()
     with pytest.raises(TransactionConflict, match="could not serialize"):
-        with first, second:
-            patient = first.patients.get("P-1")
-            other = second.patients.get("P-1")  # takes the second block's snapshot
-            patient.companions = 1
-            first.patients.update(patient)
-            first.commit()
-            other.companions = 2
-            second.patients.update(other)  # refused: the row changed after the snapshot
+        _update_a_row_another_block_changed(registry)
     with registry() as uow:
         assert uow.patients.get("P-1").companions == 1
 
