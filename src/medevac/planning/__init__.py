@@ -6,7 +6,7 @@ Pure code: plain data in (``Problem``), plain data out (``Plan``). See docs/plan
 from medevac.planning.checker import CheckReport, check_plan
 from medevac.planning.engines import Engine, solve
 from medevac.planning.exact import solve_exact
-from medevac.planning.explain import Alternative, Blocker, Explanation, explain
+from medevac.planning.explain import Alternative, Blocker, Explanation, RuledOut, explain
 from medevac.planning.greedy import solve_greedy
 from medevac.planning.loader import ProblemError, load_problem, parse_problem, problem_to_dict
 from medevac.planning.patient_mip import solve_patient_mip
@@ -50,6 +50,7 @@ __all__ = [
     "PrecedenceRule",
     "Problem",
     "ProblemError",
+    "RuledOut",
     "Unplaced",
     "UnplacedReason",
     "Weights",

@@ -10,6 +10,8 @@ from medevac.planning.model import ProblemView, Screen
 from medevac.planning.plan import Plan, Unplaced
 from medevac.planning.problem import Patient, Problem
 
+# facilities listed with their day-by-day blockers: the nearest that the patient's own rules
+# allow (specialty, needs, agreement, distance); the others are counted per rule (`RuledOut`)
 MAX_FACILITIES = 10
 
 
@@ -41,8 +43,21 @@ class Alternative:
 
 
 @dataclass(frozen=True, slots=True)
+class RuledOut:
+    """Facilities (nearer than the patient's place, or all for an unplaced patient) that one of
+    the patient's own rules excludes whatever the plan: how many, and the nearest of them."""
+
+    blocker: Blocker
+    count: int
+    nearest: str
+    nearest_km: float
+    detail: str  # what those facilities have in common, e.g. "have no burns beds"
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
-    """Where the patient is (or why it is unplaced) and the alternatives that were not used."""
+    """Where the patient is (or why it is unplaced), the alternatives that were not used, and
+    the facilities its own rules exclude."""
 
     patient: str
     facility: str | None
@@ -50,6 +65,8 @@ class Explanation:
     distance_km: float | None
     unplaced: Unplaced | None
     alternatives: tuple[Alternative, ...]
+    ruled_out: tuple[RuledOut, ...] = ()
+    not_listed: int = 0  # nearer facilities its rules allow, beyond the MAX_FACILITIES listed
 
     def lines(self) -> list[str]:
         """The explanation as plain sentences."""
@@ -61,6 +78,13 @@ class Explanation:
             )
         elif self.unplaced is not None:
             out.append(f"{self.patient} is unplaced: {self.unplaced.reason}.")
+        if self.ruled_out:
+            which = "nearer facilities" if self.facility is not None else "facilities"
+            parts = [
+                f"{r.count} {r.detail} (nearest {r.nearest}, {r.nearest_km:.0f} km)"
+                for r in self.ruled_out
+            ]
+            out.append(f"  {which} this patient's own rules exclude: {'; '.join(parts)}")
         for alt in self.alternatives:
             days = (
                 ""
@@ -70,6 +94,9 @@ class Explanation:
                 else f" days {alt.first_day}-{alt.last_day}"
             )
             out.append(f"  {alt.facility}{days} ({alt.distance_km:.0f} km): {alt.detail}")
+        if self.not_listed:
+            which = "nearer facilities" if self.facility is not None else "facilities"
+            out.append(f"  and {self.not_listed} more {which} its rules allow, not listed")
         return out
 
 
@@ -105,22 +132,40 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         assigned_index = problem.facility_index[assigned.facility]
         limit_distance = float(distances[assigned_index])
         limit_day = assigned.day
-    candidates = [
-        f
-        for f in sorted(range(view.n_facilities), key=lambda f: (distances[f], f))
-        if distances[f] <= limit_distance and f != assigned_index
-    ][:MAX_FACILITIES]
+    # the nearer facilities: those the patient's own rules exclude are counted per rule, the
+    # nearest MAX_FACILITIES of the others are examined day by day
+    candidates: list[int] = []
+    not_listed = 0
+    excluded: dict[Blocker, list[int]] = {}
+    for f in sorted(range(view.n_facilities), key=lambda f: (distances[f], f)):
+        if distances[f] > limit_distance:
+            break
+        if f == assigned_index:
+            continue
+        static = _static_blocker(problem, patient, f, screen)
+        if static is not None:
+            excluded.setdefault(static[0], []).append(f)
+        elif len(candidates) < MAX_FACILITIES:
+            candidates.append(f)
+        else:
+            not_listed += 1
     if assigned is not None and assigned.day > patient.earliest_day:
         candidates.append(assigned_index)
+    ruled_out = tuple(
+        RuledOut(
+            blocker,
+            len(found),
+            problem.facilities[found[0]].id,
+            float(distances[found[0]]),
+            _ruled_out_detail(blocker, patient),
+        )
+        for blocker, found in sorted(excluded.items(), key=lambda item: distances[item[1][0]])
+    )
 
     alternatives: list[Alternative] = []
     for f in candidates:
         facility = problem.facilities[f]
         km = float(distances[f])
-        static = _static_blocker(problem, patient, f, screen)
-        if static is not None:
-            alternatives.append(Alternative(facility.id, None, None, km, static[0], static[1]))
-            continue
         last = limit_day - 1 if f == assigned_index else limit_day
         runs: list[tuple[int, int, Blocker, str]] = []
         for day in range(0, last + 1):
@@ -145,6 +190,8 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         float(distances[assigned_index]) if assigned else None,
         unplaced,
         tuple(alternatives),
+        ruled_out,
+        not_listed,
     )
 
 
@@ -162,6 +209,17 @@ def _static_blocker(
     if not screen.in_range[f]:
         return Blocker.BEYOND_MAX_DISTANCE, f"is beyond {patient.max_distance_km:g} km"
     return None
+
+
+def _ruled_out_detail(blocker: Blocker, patient: Patient) -> str:
+    """What the facilities a static rule excludes have in common (plural, after a count)."""
+    if blocker is Blocker.SPECIALTY_NOT_OFFERED:
+        return f"have no {patient.specialty} beds"
+    if blocker is Blocker.NEEDS_NOT_MET:
+        return f"lack something the patient needs ({', '.join(sorted(patient.needs))})"
+    if blocker is Blocker.NO_AGREEMENT:
+        return f"do not accept patients from {patient.organisation}"
+    return f"are beyond its limit of {patient.max_distance_km:g} km"
 
 
 def _day_blocker(

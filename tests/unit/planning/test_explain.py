@@ -21,9 +21,12 @@ def test_a_placed_patient_sees_the_nearer_facility_that_was_full() -> None:
     why = explain(problem, plan, "R")
     assert (why.facility, why.day) == ("FAR", 0)
     blockers = {(a.facility, a.blocker) for a in why.alternatives}
-    assert ("NEAR", Blocker.BEDS_FULL) in blockers
-    assert ("EYES", Blocker.SPECIALTY_NOT_OFFERED) in blockers
+    assert blockers == {("NEAR", Blocker.BEDS_FULL)}
+    assert [(r.blocker, r.count, r.nearest) for r in why.ruled_out] == [
+        (Blocker.SPECIALTY_NOT_OFFERED, 1, "EYES")
+    ]
     assert any("NEAR days 0-0" in line or "NEAR day 0" in line for line in why.lines())
+    assert any("1 have no orthopaedics beds (nearest EYES" in line for line in why.lines())
 
 
 def test_an_earlier_day_blocked_by_the_admission_limit_is_named() -> None:
@@ -54,9 +57,9 @@ def test_a_free_cheaper_place_is_reported_for_a_suboptimal_plan() -> None:
     assert why_b.facility is None
     assert why_b.unplaced is not None
     assert "full" in why_b.unplaced.reason
-    assert (("FAR", Blocker.BEYOND_MAX_DISTANCE)) in {
-        (a.facility, a.blocker) for a in why_b.alternatives
-    }
+    assert [(r.blocker, r.nearest) for r in why_b.ruled_out] == [
+        (Blocker.BEYOND_MAX_DISTANCE, "FAR")
+    ]
 
 
 def test_a_group_member_sees_that_another_facility_would_split_the_group() -> None:
@@ -78,5 +81,31 @@ def test_a_group_member_sees_that_another_facility_would_split_the_group() -> No
     why = explain(problem, plan, "Y")
     assert why.facility == "B2"
     blockers = {(a.facility, a.blocker) for a in why.alternatives}
-    assert ("C3", Blocker.NO_AGREEMENT) in blockers
+    assert [(r.blocker, r.nearest) for r in why.ruled_out] == [(Blocker.NO_AGREEMENT, "C3")]
     assert ("A1", Blocker.BEDS_FULL) in blockers or ("A1", Blocker.WOULD_SPLIT_GROUP) in blockers
+
+
+def test_the_alternatives_listed_are_the_nearest_that_could_take_the_patient() -> None:
+    # 30 facilities without the specialty and 12 full ones lie nearer than the free one: the
+    # explanation examines the ten nearest that offer it, and counts the others per rule
+    no_beds = [facility(f"X{k:02}", 50.0, 30.0 + 0.01 * k, beds={"burns": 2}) for k in range(30)]
+    full = [
+        facility(f"F{k:02}", 50.0, 30.5 + 0.01 * k, beds={"orthopaedics": 1}) for k in range(12)
+    ]
+    free = [facility("FREE", 50.0, 35.0, beds={"orthopaedics": 2})]
+    early = [
+        patient(f"E{k:02}", lat=50.0, lon=30.5 + 0.01 * k, precedence="urgent",
+                length_of_stay_days=20)
+        for k in range(12)
+    ]  # fmt: skip
+    problem = parse_problem(problem_dict(no_beds + full + free, [*early, patient("R")]))
+    plan = solve_greedy(problem)
+    why = explain(problem, plan, "R")
+    assert why.facility == "FREE"
+    assert [a.facility for a in why.alternatives] == [f"F{k:02}" for k in range(10)]
+    assert {a.blocker for a in why.alternatives} == {Blocker.BEDS_FULL}
+    assert [(r.blocker, r.count, r.nearest) for r in why.ruled_out] == [
+        (Blocker.SPECIALTY_NOT_OFFERED, 30, "X00")
+    ]
+    assert why.not_listed == 2  # F10 and F11
+    assert why.lines()[-1] == "  and 2 more nearer facilities its rules allow, not listed"
