@@ -32,13 +32,29 @@ def snapshot(entity: object) -> dict[str, Any]:
     if not dataclasses.is_dataclass(entity) or isinstance(entity, type):
         raise TypeError(f"cannot snapshot {type(entity).__name__}")
     return {
-        f.name: _plain(getattr(entity, f.name))
-        for f in dataclasses.fields(entity)
-        if f.name not in ("version", "history")
+        name: _plain(getattr(entity, name))
+        for name in _field_names(type(entity))
+        if name not in ("version", "history")
     }
 
 
+# Values written as they are. Exact types: an enum that is also a str or int is written by value.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, looked up once per class (approving a plan of 100,000
+    admissions takes two snapshots of each patient)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _PLAIN_TYPES:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -46,7 +62,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, frozenset | set):
         return sorted(_plain(v) for v in value)
     if isinstance(value, list | tuple):

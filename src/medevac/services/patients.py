@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +45,26 @@ def register_patient(uow: UnitOfWork, patient: Patient, *, actor: str) -> None:
         uow.commit()
 
 
+def _moved(
+    patient: Patient,
+    target: PatientStatus,
+    *,
+    actor: str,
+    reason: str,
+    role: ActorRole,
+    at: datetime,
+) -> tuple[StatusChange, AuditRecord]:
+    """Move a patient in memory; return the change and the audit record of the move."""
+    before = snapshot(patient)
+    previous = patient.status
+    change = patient.transition_to(target, actor=actor, at=at, reason=reason, role=role)
+    record = AuditRecord(
+        actor, at, "patient", patient.id, f"move:{previous}->{target}", before, snapshot(patient),
+        reason,
+    )  # fmt: skip
+    return change, record
+
+
 def apply_move(
     uow: UnitOfWork,
     patient: Patient,
@@ -59,20 +80,10 @@ def apply_move(
     Death and cancellation (and a withdrawn referral) take the patient off every live request
     and every live plan; a request left with no patients closes itself.
     """
-    before = snapshot(patient)
     previous = patient.status
-    change = patient.transition_to(target, actor=actor, at=at, reason=reason, role=role)
+    change, record = _moved(patient, target, actor=actor, reason=reason, role=role, at=at)
     uow.patients.update(patient)
-    audit(
-        uow,
-        "patient",
-        patient,
-        f"move:{previous}->{target}",
-        actor=actor,
-        before=before,
-        reason=reason,
-        at=at,
-    )
+    uow.audit.add(record)
     if target in _LEAVES_REQUESTS or (previous, target) in _WITHDRAWS_REFERRAL:
         why = f"patient {target}: {reason}" if reason else f"patient {target}"
         for request in uow.requests.live_for_patient(patient.id):
@@ -92,6 +103,31 @@ def apply_move(
                 at=at,
             )
     return change
+
+
+def apply_moves(
+    uow: UnitOfWork,
+    moves: Sequence[tuple[Patient, str]],
+    target: PatientStatus,
+    *,
+    actor: str,
+    role: ActorRole,
+    at: datetime,
+) -> None:
+    """Move many patients read in this unit of work to ``target`` (each with its reason) and
+    write them and their audit records in bulk: what `apply_move` does one by one.
+
+    Only for moves without side effects on requests and plans (not death, cancellation or a
+    withdrawn referral); every move is checked against the lifecycle before anything is
+    written.
+    """
+    records = []
+    for patient, reason in moves:
+        if target in _LEAVES_REQUESTS or (patient.status, target) in _WITHDRAWS_REFERRAL:
+            raise ValueError(f"a move to {target} has side effects: use apply_move")
+        records.append(_moved(patient, target, actor=actor, reason=reason, role=role, at=at)[1])
+    uow.patients.update_many([patient for patient, _ in moves])
+    uow.audit.add_many(records)
 
 
 def withdraw_from_request(

@@ -67,6 +67,18 @@ def test_approval_stores_the_plan_and_refers_selected_patients(uow_factory: UowF
     first = stored.admissions[0]
     history = patient_file(uow_factory(), first.patient_id).patient.history
     assert f"regulated to {first.facility_id}" in history[-1].reason
+    # every referral has its own audit record, written with the plan
+    with uow:
+        moves = [
+            record
+            for admission in stored.admissions
+            for record in uow.audit.list(entity_type="patient", entity_id=admission.patient_id)
+            if record.action == "move:selected->referred" and approved.id in record.reason
+        ]
+    assert len(moves) == 24
+    assert {(r.actor, r.at) for r in moves} == {("cell", approved.approved_at)}
+    assert all(r.before is not None and r.before["status"] == "selected" for r in moves)
+    assert all(r.after is not None and r.after["status"] == "referred" for r in moves)
 
 
 def test_a_changed_registry_refuses_approval_and_says_what_changed(
@@ -95,6 +107,21 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
         assert uow.plans.live() == []
         other = next(p["id"] for p in problem.problem["patients"] if p["id"] != "PT-0001")
         assert uow.patients.get(other).status is PatientStatus.SELECTED
+
+
+def test_a_patient_selected_after_the_build_refuses_approval(uow_factory: UowFactory) -> None:
+    # the pool grew: the plan never considered this patient, so it cannot be approved as is
+    problem, plan = solved_demo(uow_factory)
+    uow = uow_factory()
+    with uow:
+        deferred = uow.patients.list(status=PatientStatus.DEFERRED)[0].id
+    for step in (PatientStatus.SCREENING, PatientStatus.SELECTED):
+        move_patient(uow_factory(), deferred, step, actor="screening team")
+    with pytest.raises(RegistryChanged) as refused:
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="c"
+        )
+    assert refused.value.changes == [f"patient {deferred} became selected after the plan was built"]
 
 
 def test_a_changed_facility_or_agreement_refuses_approval(uow_factory: UowFactory) -> None:
@@ -214,7 +241,7 @@ def test_two_approvals_at_once_leave_one_live_plan(
     first = approve_plan(
         uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="a"
     )
-    monkeypatch.setattr(regulating, "registry_changes", lambda uow, manifest: [])
+    monkeypatch.setattr(regulating, "registry_changes", lambda uow, manifest, stored: [])
     monkeypatch.setattr(SqlApprovedPlanRepository, "live", lambda self: [])
     with pytest.raises(RegistryChanged, match="another plan was approved"):
         approve_plan(
@@ -257,8 +284,8 @@ def test_a_change_committed_during_the_checks_is_not_approved_over(
     other = threading.Thread(target=withdraw)
     checks = regulating.registry_changes
 
-    def checks_then_concurrent_write(uow: Any, manifest: dict[str, Any]) -> list[str]:
-        changes = checks(uow, manifest)
+    def checks_then_concurrent_write(uow: Any, manifest: dict[str, Any], stored: Any) -> list[str]:
+        changes = checks(uow, manifest, stored)
         if not other.is_alive() and "other" not in outcome:
             other.start()
             other.join(timeout=2)  # SQLite: still waiting for the approval's lock

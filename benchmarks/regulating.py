@@ -1,0 +1,226 @@
+"""Time the registry side of regulating at national scale: build, solve, approve.
+
+Usage:
+    .venv/bin/python benchmarks/regulating.py [--patients 100000] [--facilities 1000]
+        [--backends sqlite,postgresql] [--time-limit 10]
+
+For each backend it makes a fresh database (a SQLite file, or a uniquely named PostgreSQL
+database on the server of MEDEVAC_TEST_POSTGRES_URL, dropped afterwards) and writes, through
+the repositories, a seeded registry: a sending ministry with origin hospitals clustered in three
+regions, receiving facilities spread over Europe with a capacity report per specialty, and the
+given number of patients already selected for evacuation. It then times the three steps of
+`medevac plan build / solve / approve`:
+
+- build: `build_problem` reads the selected and referred patients, the latest capacity and the
+  agreements and writes the problem with its manifest;
+- solve: the exact engine under the time limit (the plan goes through the checker);
+- approve: `approve_plan` checks the plan and the registry against the manifest, stores the
+  plan and refers every placed patient, with one audit record each, in one serialized
+  transaction.
+
+Prints a table of seconds per step and patients per second of each step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+
+from medevac.domain.facilities import CapacityReport, Facility
+from medevac.domain.geography import Coordinates
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Patient
+from medevac.domain.vocabulary import (
+    FacilityKind,
+    Mobility,
+    OrganisationKind,
+    Precedence,
+    Specialty,
+)
+from medevac.planning import check_plan, parse_problem, solve_exact
+from medevac.services.auditing import utc_now
+from medevac.services.regulating import approve_plan, build_problem
+from medevac.store.database import create_engine_for, upgrade
+from medevac.store.unit_of_work import SqlUnitOfWork
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SPECIALTIES = list(Specialty)
+COUNTRIES = ("PL", "DE", "CZ", "SK", "HU", "RO", "AT", "LT", "LV", "EE", "FR", "NL", "BE", "IT")
+REGIONS = ((50.45, 30.52), (49.84, 24.03), (46.48, 30.72))  # origin hospitals cluster here
+PRECEDENCE_MIX = (
+    (Precedence.URGENT, 0.10),
+    (Precedence.PRIORITY, 0.30),
+    (Precedence.ROUTINE, 0.60),
+)
+
+
+def make_registry(
+    n_patients: int, n_facilities: int, seed: int = 20261203
+) -> tuple[list[Organisation], list[Facility], list[CapacityReport], list[Patient]]:
+    """A seeded registry: organisations, origin and receiving facilities, capacity, patients."""
+    rng = random.Random(seed)
+    now = utc_now()
+    organisations = [
+        Organisation("MOH-UA", "Sending ministry", OrganisationKind.MINISTRY_OF_HEALTH, "UA")
+    ] + [
+        Organisation(f"MOH-{c}", f"Ministry {c}", OrganisationKind.MINISTRY_OF_HEALTH, c)
+        for c in COUNTRIES
+    ]
+    origins = [
+        Facility(
+            f"ORIGIN-{k:02d}",
+            f"Origin hospital {k}",
+            FacilityKind.HOSPITAL,
+            "MOH-UA",
+            "UA",
+            Coordinates(lat + rng.uniform(-0.3, 0.3), lon + rng.uniform(-0.3, 0.3)),
+        )
+        for k, (lat, lon) in enumerate(REGIONS[k % len(REGIONS)] for k in range(12))
+    ]
+    receiving = []
+    reports = []
+    for k in range(n_facilities):
+        country = COUNTRIES[k % len(COUNTRIES)]
+        offered = frozenset(rng.sample(SPECIALTIES, rng.randint(3, 8)))
+        facility = Facility(
+            f"FAC-{k:04d}",
+            f"Hospital {k}",
+            FacilityKind.HOSPITAL,
+            f"MOH-{country}",
+            country,
+            Coordinates(rng.uniform(44.0, 56.0), rng.uniform(2.0, 26.0)),
+            offered,
+            daily_admission_limit=rng.choice([None, 20, 40]),
+        )
+        receiving.append(facility)
+        for specialty in sorted(offered):
+            beds = rng.randint(2, 40)
+            reports.append(CapacityReport(facility.id, specialty, beds, beds, 0, 0, now))
+    patients = []
+    for i in range(n_patients):
+        draw = rng.random()
+        precedence = next(
+            (p for p, share in _cumulative(PRECEDENCE_MIX) if draw < share), Precedence.ROUTINE
+        )
+        patient = Patient(
+            id=f"P-{i:07d}",
+            organisation_id="MOH-UA",
+            required_specialties=(rng.choice(SPECIALTIES),),
+            precedence=precedence,
+            mobility=Mobility.LITTER if rng.random() < 0.4 else Mobility.AMBULATORY,
+            fit_to_transport=True,
+            expected_length_of_stay_days=rng.randint(3, 30),
+            location_id=origins[rng.randrange(len(origins))].id,
+        )
+        at = now - timedelta(days=2)
+        patient.transition_to(PatientStatus.SCREENING, actor="bench", at=at)
+        patient.transition_to(PatientStatus.SELECTED, actor="bench", at=at + timedelta(hours=1))
+        patients.append(patient)
+    return organisations, origins + receiving, reports, patients
+
+
+def _cumulative(mix: tuple[tuple[Precedence, float], ...]) -> list[tuple[Precedence, float]]:
+    total = 0.0
+    out = []
+    for precedence, share in mix:
+        total += share
+        out.append((precedence, total))
+    return out
+
+
+def run(url: str, n_patients: int, n_facilities: int, time_limit: float) -> dict[str, float]:
+    """Write the registry to ``url``, then time build, solve and approve; return seconds."""
+    upgrade(url)
+    engine = create_engine_for(url)
+    organisations, facilities, reports, patients = make_registry(n_patients, n_facilities)
+    with SqlUnitOfWork(engine) as uow:
+        uow.organisations.add_many(organisations)
+        for facility in facilities:
+            uow.facilities.add(facility)
+        for capacity in reports:
+            uow.capacity.add(capacity)
+        uow.patients.add_many(patients)
+        uow.commit()
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    built = build_problem(SqlUnitOfWork(engine), now=utc_now(), stale_after=timedelta(hours=24))
+    seconds["build"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    problem = parse_problem(built.problem)
+    plan = solve_exact(problem, time_limit=time_limit)
+    seconds["solve"] = time.perf_counter() - started
+    report = check_plan(problem, plan)
+    if not report.feasible:
+        raise SystemExit(f"the plan does not pass the checker: {report.violations[:3]}")
+    seconds["placed"] = float(len(plan.assignments))
+    seconds["gap"] = plan.gap
+
+    started = time.perf_counter()
+    approve_plan(
+        SqlUnitOfWork(engine),
+        problem=built.problem,
+        manifest=built.manifest,
+        plan=plan,
+        actor="bench",
+    )
+    seconds["approve"] = time.perf_counter() - started
+    with SqlUnitOfWork(engine) as uow:
+        referred = len(uow.patients.list(status=PatientStatus.REFERRED))
+    if referred != len(plan.assignments):
+        raise SystemExit(f"{referred} patients referred for {len(plan.assignments)} placed")
+    engine.dispose()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--facilities", type=int, default=1000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    args = parser.parse_args()
+    print(
+        "| backend | patients | facilities | build s | solve s | approve s | placed | gap "
+        "| approve patients/s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                url = f"sqlite:///{Path(folder) / 'bench.db'}"
+                seconds = run(url, args.patients, args.facilities, args.time_limit)
+        else:
+            server = make_url(os.environ.get("MEDEVAC_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+            name = f"medevac_bench_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(server, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                url = server.set(database=name).render_as_string(hide_password=False)
+                seconds = run(url, args.patients, args.facilities, args.time_limit)
+            finally:
+                with admin.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+        placed = int(seconds["placed"])
+        print(
+            f"| {backend} | {args.patients:,} | {args.facilities:,} | {seconds['build']:.2f} "
+            f"| {seconds['solve']:.2f} | {seconds['approve']:.2f} | {placed:,} "
+            f"| {seconds['gap']:.2%} | {placed / seconds['approve']:,.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
