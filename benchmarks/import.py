@@ -25,25 +25,20 @@ import os
 import pstats
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, make_url, text
 
+from bench_databases import fresh_database
 from medevac.interop.records import RecordKind
 from medevac.interop.samples import sample_registry
 from medevac.interop.tables import write_records
 from medevac.services.imports import import_file
-from medevac.store.database import dispose_engines, upgrade
 from medevac.store.unit_of_work import SqlUnitOfWork
 
 TARGET_SECONDS = 20.0
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ACTOR = "benchmark"
 
 
@@ -87,31 +82,6 @@ class _TimedRepository:
                 self._spent[key] = self._spent.get(key, 0.0) + time.perf_counter() - start
 
         return timed
-
-
-@contextmanager
-def fresh_database(backend: str, folder: Path) -> Iterator[str]:
-    """A new, migrated database; PostgreSQL ones are dropped on the way out."""
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / f'import_{uuid.uuid4().hex[:8]}.db'}"
-        upgrade(url)
-        yield url
-        dispose_engines()
-        return
-    server = make_url(os.environ.get("MEDEVAC_TEST_POSTGRES_URL", DEFAULT_POSTGRES))
-    name = f"medevac_import_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:

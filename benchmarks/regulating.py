@@ -24,16 +24,13 @@ Prints a table of seconds per step and patients per second of each step.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
-
+from bench_databases import fresh_database
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import PatientStatus
@@ -49,10 +46,9 @@ from medevac.domain.vocabulary import (
 from medevac.planning import check_plan, parse_problem, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import approve_plan, build_problem
-from medevac.store.database import create_engine_for, upgrade
+from medevac.store.database import create_engine_for
 from medevac.store.unit_of_work import SqlUnitOfWork
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SPECIALTIES = list(Specialty)
 COUNTRIES = ("PL", "DE", "CZ", "SK", "HU", "RO", "AT", "LT", "LV", "EE", "FR", "NL", "BE", "IT")
 REGIONS = ((50.45, 30.52), (49.84, 24.03), (46.48, 30.72))  # origin hospitals cluster here
@@ -139,7 +135,6 @@ def _cumulative(mix: tuple[tuple[Precedence, float], ...]) -> list[tuple[Precede
 
 def run(url: str, n_patients: int, n_facilities: int, time_limit: float) -> dict[str, float]:
     """Write the registry to ``url``, then time build, solve and approve; return seconds."""
-    upgrade(url)
     engine = create_engine_for(url)
     organisations, facilities, reports, patients = make_registry(n_patients, n_facilities)
     with SqlUnitOfWork(engine) as uow:
@@ -196,23 +191,8 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                url = f"sqlite:///{Path(folder) / 'bench.db'}"
-                seconds = run(url, args.patients, args.facilities, args.time_limit)
-        else:
-            server = make_url(os.environ.get("MEDEVAC_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
-            name = f"medevac_bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(server, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = server.set(database=name).render_as_string(hide_password=False)
-                seconds = run(url, args.patients, args.facilities, args.time_limit)
-            finally:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+        with tempfile.TemporaryDirectory() as folder, fresh_database(backend, Path(folder)) as url:
+            seconds = run(url, args.patients, args.facilities, args.time_limit)
         placed = int(seconds["placed"])
         print(
             f"| {backend} | {args.patients:,} | {args.facilities:,} | {seconds['build']:.2f} "

@@ -15,13 +15,11 @@ import argparse
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
-
+from bench_databases import fresh_database, postgres_server
 from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
@@ -146,29 +144,18 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument(
         "--postgres",
-        default=os.environ.get(
-            "MEDEVAC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        ),
+        default=postgres_server(),
     )
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     rows: list[tuple[str, Clock]] = []
-    if args.only in (None, "sqlite"):
-        with tempfile.TemporaryDirectory() as folder:
-            rows.append(("sqlite", run(f"sqlite:///{Path(folder) / 'bench.db'}", args.count)))
-    if args.only in (None, "postgresql"):
-        server = make_url(args.postgres)
-        name = f"medevac_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = server.set(database=name).render_as_string(hide_password=False)
-            rows.append(("postgresql", run(url, args.count)))
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    for backend in ("sqlite", "postgresql"):
+        if args.only in (None, backend):
+            with (
+                tempfile.TemporaryDirectory() as folder,
+                fresh_database(backend, Path(folder), args.postgres) as url,
+            ):
+                rows.append((backend, run(url, args.count)))
     phases = list(rows[0][1].wall) if rows else []
     load = os.getloadavg()[0]
     print(f"\n{args.count:,} patients; {os.cpu_count()} cores; load average {load:.1f}")
