@@ -8,9 +8,7 @@ specialty and report time), so importing the same file again changes nothing.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +25,7 @@ from medevac.interop.records import ImportFileError, ImportRejected, RecordKind,
 from medevac.interop.rows import SPECS, RecordSpec, export_row
 from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedRow, ParsedTable, parse_table
+from medevac.memory import garbage_collection_paused
 
 __all__ = [
     "ImportFileError",
@@ -115,25 +114,8 @@ def import_files(
     """
     if not actor.strip():
         raise InvalidValue("actor", "an import needs the name of who makes it")
-    with _garbage_collection_paused():
+    with garbage_collection_paused():
         return _import_files(uow, files, actor=actor, progress=progress, now=now)
-
-
-@contextmanager
-def _garbage_collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while an import builds its objects.
-
-    An import creates several objects per row and keeps them all alive until it writes; the
-    collector's repeated full passes over them took about half the time of a 20,000-row
-    import. Nothing an import builds holds a reference cycle, and collection resumes after.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _import_files(

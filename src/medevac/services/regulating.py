@@ -23,6 +23,7 @@ from medevac.domain.patients import Patient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence
+from medevac.memory import garbage_collection_paused
 from medevac.planning import Plan, check_plan, parse_problem
 from medevac.planning.problem import DEFAULT_WEIGHTS
 from medevac.services.auditing import audit, utc_now
@@ -351,7 +352,8 @@ def approve_plan(
         raise InvalidValue("manifest", "has no valid 'built_at' time") from error
     for attempt in range(1, APPROVAL_ATTEMPTS + 1):
         try:
-            return _approve_checked(uow, manifest, plan, built_at, actor, plan_id)
+            with garbage_collection_paused():  # many patients, snapshots and audit records
+                return _approve_checked(uow, manifest, plan, built_at, actor, plan_id)
         except TransactionConflict as conflict:
             # Another transaction changed what the checks read: check again, now seeing it.
             if attempt == APPROVAL_ATTEMPTS:
