@@ -157,7 +157,7 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
             len(found),
             problem.facilities[found[0]].id,
             float(distances[found[0]]),
-            _ruled_out_detail(blocker, patient),
+            _ruled_out_detail(blocker, patient, len(found)),
         )
         for blocker, found in sorted(excluded.items(), key=lambda item: distances[item[1][0]])
     )
@@ -211,15 +211,18 @@ def _static_blocker(
     return None
 
 
-def _ruled_out_detail(blocker: Blocker, patient: Patient) -> str:
-    """What the facilities a static rule excludes have in common (plural, after a count)."""
+def _ruled_out_detail(blocker: Blocker, patient: Patient, count: int) -> str:
+    """What the ``count`` facilities a static rule excludes have in common (read after the
+    count: "3 have no burns beds", "1 has no burns beds")."""
+    one = count == 1
     if blocker is Blocker.SPECIALTY_NOT_OFFERED:
-        return f"have no {patient.specialty} beds"
+        return f"{'has' if one else 'have'} no {patient.specialty} beds"
     if blocker is Blocker.NEEDS_NOT_MET:
-        return f"lack something the patient needs ({', '.join(sorted(patient.needs))})"
+        needs = ", ".join(sorted(patient.needs))
+        return f"{'lacks' if one else 'lack'} something the patient needs ({needs})"
     if blocker is Blocker.NO_AGREEMENT:
-        return f"do not accept patients from {patient.organisation}"
-    return f"are beyond its limit of {patient.max_distance_km:g} km"
+        return f"{'does' if one else 'do'} not accept patients from {patient.organisation}"
+    return f"{'is' if one else 'are'} beyond its limit of {patient.max_distance_km:g} km"
 
 
 def _day_blocker(

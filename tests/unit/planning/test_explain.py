@@ -26,7 +26,7 @@ def test_a_placed_patient_sees_the_nearer_facility_that_was_full() -> None:
         (Blocker.SPECIALTY_NOT_OFFERED, 1, "EYES")
     ]
     assert any("NEAR days 0-0" in line or "NEAR day 0" in line for line in why.lines())
-    assert any("1 have no orthopaedics beds (nearest EYES" in line for line in why.lines())
+    assert any("1 has no orthopaedics beds (nearest EYES" in line for line in why.lines())
 
 
 def test_an_earlier_day_blocked_by_the_admission_limit_is_named() -> None:
@@ -107,5 +107,6 @@ def test_the_alternatives_listed_are_the_nearest_that_could_take_the_patient() -
     assert [(r.blocker, r.count, r.nearest) for r in why.ruled_out] == [
         (Blocker.SPECIALTY_NOT_OFFERED, 30, "X00")
     ]
+    assert any("30 have no orthopaedics beds (nearest X00" in line for line in why.lines())
     assert why.not_listed == 2  # F10 and F11
     assert why.lines()[-1] == "  and 2 more nearer facilities its rules allow, not listed"
