@@ -211,3 +211,31 @@ def test_listing_organisations_and_facilities(cli: CliRunner) -> None:
     out = invoke(cli, "facilities", "show", "FAC-FIELD-1")
     assert "outpatients a day 420" in out
     assert "paediatric" in out
+
+
+def test_regulating_from_the_registry_build_solve_approve(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the demo's request is closed: its 24 patients are selected again, to be regulated
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    out = invoke(cli, "plan", "build", "--out", str(problem))
+    assert "24 patients" in out
+    assert (tmp_path / "problem.registry.json").exists()
+    out = invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
+    assert "checker: feasible" in out
+    out = invoke(cli, "plan", "approve", str(plan), "--problem", str(problem), "--actor", "cell")
+    assert "24 admissions planned" in out
+    again = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
+    assert again.exit_code == 1
+    assert "changed" in again.output  # the patients are referred now: their versions moved
+    details = invoke(cli, "plan", "approved", "--details")
+    assert "24 of 24 admissions open" in details
+    assert details.count("PT-") == 24
+    # above the table's size the admissions come as tab-separated lines
+    monkeypatch.setattr("medevac.cli.plan_registry_commands.TABLE_ROWS", 10)
+    lines = invoke(cli, "plan", "approved", "--details").splitlines()
+    header = lines.index("patient\tfacility\tadmission\twithdrawn")
+    rows = [line.split("\t") for line in lines[header + 1 :]]
+    assert len(rows) == 24
+    assert all(len(row) == 4 and row[0].startswith("PT-") for row in rows)

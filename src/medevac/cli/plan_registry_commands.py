@@ -23,6 +23,10 @@ from medevac.planning import PlanFormatError, load_plan
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import approve_plan, build_problem, live_plans
 
+# `plan approved --details` shows a plan of at most this many admissions as a table, a larger
+# one as tab-separated lines
+TABLE_ROWS = 500
+
 
 def register(app: typer.Typer) -> None:
     """The commands attach to the `plan` sub-app registered by plan_commands."""
@@ -143,7 +147,10 @@ def approve(
 
 @plan_app.command("approved")
 def approved_plans(
-    details: bool = typer.Option(False, help="List every planned admission."),
+    details: bool = typer.Option(
+        False,
+        help=f"List every planned admission (as tab-separated lines above {TABLE_ROWS}).",
+    ),
 ) -> None:
     """The live approved plan(s) and their planned admissions."""
     plans = live_plans(unit_of_work())
@@ -156,10 +163,23 @@ def approved_plans(
             f"{len(open_ids)} of {len(plan.admissions)} admissions open, {plan.solver_status}, "
             f"objective {plan.objective:.3f}"
         )
-        if details:
+        if not details:
+            continue
+        if len(plan.admissions) <= TABLE_ROWS:
             table = Table("patient", "facility", "admission", "withdrawn")
             for a in plan.admissions:
                 table.add_row(
                     a.patient_id, a.facility_id, a.admission_date.isoformat(), a.withdrawn_reason
                 )
             console.print(table)
+            continue
+        # A national plan has 100,000 admissions: laying them out as a table took Rich 41 s,
+        # so they are written as tab-separated lines (for a pager, a file or a spreadsheet).
+        typer.echo("patient\tfacility\tadmission\twithdrawn")
+        typer.echo(
+            "\n".join(
+                f"{a.patient_id}\t{a.facility_id}\t{a.admission_date.isoformat()}\t"
+                f"{a.withdrawn_reason or ''}"
+                for a in plan.admissions
+            )
+        )
