@@ -1,0 +1,81 @@
+"""The compiled greedy baseline places exactly as the regulator's rule says, written plainly."""
+
+from __future__ import annotations
+
+import random
+
+from medevac.planning import Problem, solve_greedy
+from medevac.planning.model import ProblemView
+from tests.unit.planning.builders import random_problem, random_problems
+
+
+def rule_by_hand(problem: Problem) -> dict[str, tuple[str, int]]:
+    """Most urgent first (file order among equals). A patient keeps its current place while
+    it is free; otherwise the earliest day on which an eligible facility has a bed for the whole
+    stay and room to admit; that day, its current facility, else its group's, else the nearest.
+    """
+    view = ProblemView(problem)
+    horizon = view.horizon
+    used: dict[tuple[int, str, int], int] = {}
+    admitted: dict[tuple[int, int], int] = {}
+    group_at: dict[str, int] = {}
+    placed: dict[str, tuple[str, int]] = {}
+
+    def fits(f: int, specialty: str, day: int, stay: int) -> bool:
+        facility = problem.facilities[f]
+        limit = facility.daily_admission_limit
+        if limit is not None and admitted.get((f, day), 0) >= limit:
+            return False
+        beds = facility.beds.get(specialty)
+        if beds is None:
+            return False
+        return all(
+            used.get((f, specialty, d), 0) < beds[d] for d in range(day, min(day + stay, horizon))
+        )
+
+    weight = {name: rule.weight for name, rule in problem.precedences.items()}
+    for i in sorted(
+        range(len(problem.patients)), key=lambda i: -weight[problem.patients[i].precedence]
+    ):
+        p = problem.patients[i]
+        eligible = [f for f in range(view.n_facilities) if view.screen(i).eligible[f]]
+        eligible.sort(key=lambda f: (view.distance[view.origin_of[i]][f], f))
+        preferred = []
+        if p.current is not None:
+            preferred.append(problem.facility_index[p.current.facility])
+        if p.group is not None and p.group in group_at:
+            preferred.append(group_at[p.group])
+        choice = None
+        if p.current is not None:
+            f, day = preferred[0], p.current.day
+            if (
+                f in eligible
+                and day >= p.earliest_day
+                and fits(f, p.specialty, day, p.length_of_stay_days)
+            ):
+                choice = (f, day)
+        for day in range(p.earliest_day, horizon):
+            if choice is not None:
+                break
+            free = [f for f in eligible if fits(f, p.specialty, day, p.length_of_stay_days)]
+            if free:
+                choice = (next((f for f in preferred if f in free), free[0]), day)
+        if choice is None:
+            continue
+        f, day = choice
+        for d in range(day, min(day + p.length_of_stay_days, horizon)):
+            used[(f, p.specialty, d)] = used.get((f, p.specialty, d), 0) + 1
+        admitted[(f, day)] = admitted.get((f, day), 0) + 1
+        placed[p.id] = (problem.facilities[f].id, day)
+        if p.group is not None:
+            group_at.setdefault(p.group, f)
+    return placed
+
+
+@random_problems(80)
+def test_the_greedy_places_every_patient_as_the_rule_by_hand(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    problem = random_problem(rng, n_patients, n_facilities)
+    plan = solve_greedy(problem)
+    assert {a.patient: (a.facility, a.day) for a in plan.assignments} == rule_by_hand(problem)
