@@ -9,13 +9,11 @@ patient's group already uses, then the nearest one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
 
-import numba
 import numpy as np
-import numpy.typing as npt
 
+from medevac.planning import kernels
+from medevac.planning.compact import NO_LIMIT
 from medevac.planning.model import (
     IntArray,
     Placement,
@@ -27,12 +25,6 @@ from medevac.planning.plan import Plan, PlanStatus
 from medevac.planning.problem import Problem
 
 SOLVER = "greedy (most urgent first, earliest day, nearest free bed)"
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-# numba has no type information; keep the decorated function's signature for mypy
-_compiled = cast(Callable[[_F], _F], numba.njit(cache=True, nogil=True))
-Array = npt.NDArray[Any]
 
 
 def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> Plan:
@@ -75,9 +67,10 @@ def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> 
     earliest = np.array([p.earliest_day for p in patients], dtype=np.int64)
     if progress is not None:
         progress(f"greedy: placing {n} patients, most urgent first")
-    facility, day = _place(
+    limit = np.where(view.admission_limit >= 0, view.admission_limit, NO_LIMIT)
+    facility, day = kernels.greedy_place(
         order, specialty, stay, earliest, current_facility, current_day, group, len(groups),
-        profile, start, facilities, view.beds, view.admission_limit,
+        profile, start, facilities, view.beds, limit,
     )  # fmt: skip
     placed: dict[str, Placement] = {
         patients[i].id: (problem.facilities[int(facility[i])].id, int(day[i]))
@@ -92,98 +85,3 @@ def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> 
         solver=SOLVER,
         started=started,
     )
-
-
-@_compiled
-def _place(
-    order: Array,
-    specialty: Array,
-    stay: Array,
-    earliest: Array,
-    current_facility: Array,
-    current_day: Array,
-    group: Array,
-    n_groups: int,
-    profile: Array,
-    start: Array,
-    facilities: Array,
-    beds: Array,
-    limit: Array,
-) -> tuple[Array, Array]:
-    """The regulator's rule for the patients in ``order``: (facility, day) of each, -1 unplaced.
-
-    A patient keeps its current place when that is still free. Otherwise: the earliest day on
-    which some eligible facility fits the whole stay and can still admit; on that day the
-    current facility, else the facility its group already uses, else the nearest.
-    """
-    n_fac, _, horizon = beds.shape
-    used = np.zeros_like(beds)
-    admitted = np.zeros((n_fac, horizon), dtype=np.int64)
-    group_facility = np.full(max(n_groups, 1), -1, dtype=np.int64)
-    facility = np.full(len(order), -1, dtype=np.int64)
-    day_of = np.zeros(len(order), dtype=np.int64)
-    for i in order:
-        s = specialty[i]
-        first, last = start[profile[i]], start[profile[i] + 1]
-        if s < 0 or first == last:
-            continue
-        # the preferred facilities (current, then the group's), when the patient may go there
-        preferred_current = -1
-        preferred_group = -1
-        for j in range(first, last):
-            if facilities[j] == current_facility[i]:
-                preferred_current = current_facility[i]
-            if group[i] >= 0 and facilities[j] == group_facility[group[i]]:
-                preferred_group = group_facility[group[i]]
-        chosen_f = -1
-        chosen_a = -1
-        a = current_day[i]
-        if (
-            preferred_current >= 0
-            and a >= earliest[i]
-            and _fits(preferred_current, s, a, stay[i], used, beds, admitted, limit)
-        ):
-            chosen_f, chosen_a = preferred_current, a
-        a = earliest[i]
-        while chosen_f < 0 and a < horizon:
-            # on the earliest day anyone fits: the current facility, else the group's, else the
-            # nearest
-            if preferred_current >= 0 and _fits(
-                preferred_current, s, a, stay[i], used, beds, admitted, limit
-            ):
-                chosen_f = preferred_current
-            elif preferred_group >= 0 and _fits(
-                preferred_group, s, a, stay[i], used, beds, admitted, limit
-            ):
-                chosen_f = preferred_group
-            else:
-                for j in range(first, last):
-                    if _fits(facilities[j], s, a, stay[i], used, beds, admitted, limit):
-                        chosen_f = facilities[j]
-                        break
-            if chosen_f >= 0:
-                chosen_a = a
-            a += 1
-        if chosen_f < 0:
-            continue
-        for d in range(chosen_a, min(chosen_a + stay[i], horizon)):
-            used[chosen_f, s, d] += 1
-        admitted[chosen_f, chosen_a] += 1
-        facility[i] = chosen_f
-        day_of[i] = chosen_a
-        if group[i] >= 0 and group_facility[group[i]] < 0:
-            group_facility[group[i]] = chosen_f
-    return facility, day_of
-
-
-@_compiled
-def _fits(
-    f: int, s: int, a: int, stay: int, used: Array, beds: Array, admitted: Array, limit: Array
-) -> bool:
-    """A bed of specialty s free at f on every day of a stay admitted on a, and room to admit."""
-    if limit[f] >= 0 and admitted[f, a] >= limit[f]:
-        return False
-    for d in range(a, min(a + stay, beds.shape[2])):  # noqa: SIM110 (compiled: a plain loop)
-        if used[f, s, d] >= beds[f, s, d]:
-            return False
-    return True

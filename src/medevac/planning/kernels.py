@@ -1,4 +1,5 @@
-"""Compiled kernels of the Lagrangian engine: pricing every column, and a capacity-exact fill.
+"""Compiled kernels of the Lagrangian engine: pricing every column, and a capacity-exact fill;
+and the greedy baseline's placement loop (`greedy_place`).
 
 Reduced cost of admitting one patient of unit u at facility f on day a, given non-negative prices
 ``lam`` on beds (facility, specialty, day) and ``mu`` on admissions (facility, day):
@@ -410,6 +411,91 @@ def fill_earliest(
                     slot_f[k] = pick
                     slot_a[k] = a
                 break
+
+
+@_compiled
+def greedy_place(
+    order: Array,
+    specialty: Array,
+    stay: Array,
+    earliest: Array,
+    current_facility: Array,
+    current_day: Array,
+    group: Array,
+    n_groups: int,
+    profile: Array,
+    start: Array,
+    facilities: Array,
+    beds: Array,
+    limit: Array,
+) -> tuple[Array, Array]:
+    """The greedy baseline (greedy.py): (facility, day) of each patient in ``order``, -1 when
+    unplaced; ``limit`` is NO_LIMIT for a facility without an admission limit.
+
+    A patient keeps its current place when that is still free. Otherwise: the earliest day on
+    which some eligible facility fits the whole stay and can still admit; on that day the
+    current facility, else the facility its group already uses, else the nearest.
+    """
+    n_fac, _, horizon = beds.shape
+    used = np.zeros_like(beds)
+    admitted = np.zeros((n_fac, horizon), dtype=np.int64)
+    group_facility = np.full(max(n_groups, 1), -1, dtype=np.int64)
+    facility = np.full(len(order), -1, dtype=np.int64)
+    day_of = np.zeros(len(order), dtype=np.int64)
+    for i in order:
+        s = specialty[i]
+        first, last = start[profile[i]], start[profile[i] + 1]
+        if s < 0 or first == last:
+            continue
+        # the preferred facilities (current, then the group's), when the patient may go there
+        preferred_current = -1
+        preferred_group = -1
+        for j in range(first, last):
+            if facilities[j] == current_facility[i]:
+                preferred_current = current_facility[i]
+            if group[i] >= 0 and facilities[j] == group_facility[group[i]]:
+                preferred_group = group_facility[group[i]]
+        chosen_f = -1
+        chosen_a = -1
+        a = current_day[i]
+        end = min(a + stay[i], horizon)
+        if (
+            preferred_current >= 0
+            and a >= earliest[i]
+            and _fits(preferred_current, s, a, end, used, beds, admitted, limit)
+        ):
+            chosen_f, chosen_a = preferred_current, a
+        a = earliest[i]
+        while chosen_f < 0 and a < horizon:
+            # on the earliest day anyone fits: the current facility, else the group's, else the
+            # nearest
+            end = min(a + stay[i], horizon)
+            if preferred_current >= 0 and _fits(
+                preferred_current, s, a, end, used, beds, admitted, limit
+            ):
+                chosen_f = preferred_current
+            elif preferred_group >= 0 and _fits(
+                preferred_group, s, a, end, used, beds, admitted, limit
+            ):
+                chosen_f = preferred_group
+            else:
+                for j in range(first, last):
+                    if _fits(facilities[j], s, a, end, used, beds, admitted, limit):
+                        chosen_f = facilities[j]
+                        break
+            if chosen_f >= 0:
+                chosen_a = a
+            a += 1
+        if chosen_f < 0:
+            continue
+        for d in range(chosen_a, min(chosen_a + stay[i], horizon)):
+            used[chosen_f, s, d] += 1
+        admitted[chosen_f, chosen_a] += 1
+        facility[i] = chosen_f
+        day_of[i] = chosen_a
+        if group[i] >= 0 and group_facility[group[i]] < 0:
+            group_facility[group[i]] = chosen_f
+    return facility, day_of
 
 
 # exp(-36) is below double precision's rounding error relative to the largest term (1): a

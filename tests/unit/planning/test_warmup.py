@@ -21,7 +21,7 @@ def test_warm_up_runs_every_kernel_in_a_fresh_process() -> None:
     )
     before, after = json.loads(done.stdout.strip().splitlines()[-1])
     # nothing has run yet in that process
-    assert {"price_units", "fill_earliest", "relocate", "cheapest_columns", "greedy._place"} <= set(
+    assert {"price_units", "fill_earliest", "relocate", "cheapest_columns", "greedy_place"} <= set(
         before
     )
     assert after == []
