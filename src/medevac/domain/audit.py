@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,16 +41,13 @@ def snapshot(entity: object) -> dict[str, Any]:
 
 # Values written as they are. Exact types: an enum that is also a str or int is written by value.
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
+@functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
     """A dataclass's field names, looked up once per class (approving a plan of 100,000
     admissions takes two snapshots of each patient)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _plain(value: Any) -> Any:

@@ -71,6 +71,7 @@ class Explanation:
     def lines(self) -> list[str]:
         """The explanation as plain sentences."""
         out: list[str] = []
+        which = "nearer facilities" if self.facility is not None else "facilities"
         if self.facility is not None:
             out.append(
                 f"{self.patient} is admitted at {self.facility} on day {self.day} "
@@ -79,7 +80,6 @@ class Explanation:
         elif self.unplaced is not None:
             out.append(f"{self.patient} is unplaced: {self.unplaced.reason}.")
         if self.ruled_out:
-            which = "nearer facilities" if self.facility is not None else "facilities"
             parts = [
                 f"{r.count} {r.detail} (nearest {r.nearest}, {r.nearest_km:.0f} km)"
                 for r in self.ruled_out
@@ -95,7 +95,6 @@ class Explanation:
             )
             out.append(f"  {alt.facility}{days} ({alt.distance_km:.0f} km): {alt.detail}")
         if self.not_listed:
-            which = "nearer facilities" if self.facility is not None else "facilities"
             out.append(f"  and {self.not_listed} more {which} its rules allow, not listed")
         return out
 

@@ -247,16 +247,14 @@ def _manifest_patients(manifest: dict[str, Any]) -> dict[str, int]:
 
 
 def registry_changes(
-    uow: UnitOfWork, manifest: dict[str, Any], stored: Mapping[str, Patient] | None = None
+    uow: UnitOfWork, manifest: dict[str, Any], stored: Mapping[str, Patient]
 ) -> list[str]:
     """What differs between the registry now and the manifest of a problem (read in `uow`).
 
-    ``stored`` are the manifest's patients as read in `uow`; they are read here when not given.
+    ``stored`` are the manifest's patients as read in `uow` (the approval moves them next).
     """
     changes: list[str] = []
     known = _manifest_patients(manifest)
-    if stored is None:
-        stored = uow.patients.get_many(list(known))
     changes += _version_changes("patient", known, stored, lambda p: f"now {p.status}, ")
     # patients who joined the planned pool since: as many as the pool holds beyond the known
     # patients in it now (counted first: listing the pool reads every patient in it)
