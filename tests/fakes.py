@@ -23,7 +23,7 @@ from medevac.domain.errors import ConcurrentModification, DomainError, NotFound
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
-from medevac.domain.patients import Patient
+from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan
 from medevac.domain.repositories import (
     AgreementRepository,
@@ -218,6 +218,10 @@ class FakePatientRepository(_VersionedRepository[Patient]):
         for patient in self._rows.values():
             counts[patient.status] = counts.get(patient.status, 0) + 1
         return counts
+
+    def for_planning(self, statuses: Collection[PatientStatus]) -> list[PlanningPatient]:
+        wanted = set(statuses)
+        return [PlanningPatient.of(p) for p in self._all(lambda p: p.status in wanted)]
 
     def list(
         self,

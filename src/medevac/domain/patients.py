@@ -156,3 +156,38 @@ class Patient:
         self.status = target
         self.history.append(change)
         return change
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningPatient:
+    """What the regulating engine needs of a patient, read without its history or identity.
+
+    At national scale the planned pool holds 100,000 patients; reading them as full `Patient`s
+    (identity, conditions, every status change) took most of `medevac plan build`.
+    """
+
+    id: str
+    version: int
+    organisation_id: str
+    primary_specialty: Specialty
+    precedence: Precedence
+    special_needs: frozenset[SpecialNeed]
+    fit_to_transport: bool
+    expected_length_of_stay_days: int | None
+    location_id: str | None
+    status: PatientStatus
+
+    @classmethod
+    def of(cls, patient: Patient) -> PlanningPatient:
+        return cls(
+            patient.id,
+            patient.version,
+            patient.organisation_id,
+            patient.primary_specialty,
+            patient.precedence,
+            frozenset(patient.special_needs),
+            patient.fit_to_transport,
+            patient.expected_length_of_stay_days,
+            patient.location_id,
+            patient.status,
+        )

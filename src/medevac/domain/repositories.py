@@ -24,7 +24,7 @@ from medevac.domain.audit import AuditRecord
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
-from medevac.domain.patients import Patient
+from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan
 from medevac.domain.requests import RequestStatus, TreatmentRequest
 from medevac.domain.screening import ScreeningMission
@@ -78,6 +78,7 @@ class PatientRepository(Protocol):
     def get_many(self, ids: Collection[str]) -> dict[str, Patient]: ...
     def add_many(self, patients: Sequence[Patient]) -> None: ...
     def update_many(self, patients: Sequence[Patient]) -> None: ...
+    def for_planning(self, statuses: Collection[PatientStatus]) -> list[PlanningPatient]: ...
     def list(
         self,
         *,

@@ -58,10 +58,13 @@ def _moved(
     before = snapshot(patient)
     previous = patient.status
     change = patient.transition_to(target, actor=actor, at=at, reason=reason, role=role)
+    # A move sets the status and appends to the history, which snapshots leave out, so the
+    # after-image is the before-image with the new status (half the snapshots of approving a
+    # national plan; tests/unit/domain/test_audit.py holds the premise).
+    after = {**before, "status": patient.status.value}
     record = AuditRecord(
-        actor, at, "patient", patient.id, f"move:{previous}->{target}", before, snapshot(patient),
-        reason,
-    )  # fmt: skip
+        actor, at, "patient", patient.id, f"move:{previous}->{target}", before, after, reason
+    )
     return change, record
 
 

@@ -19,7 +19,7 @@ from medevac.domain.audit import snapshot
 from medevac.domain.errors import DomainError, InvalidValue, NotFound, TransactionConflict
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import ActorRole, PatientStatus
-from medevac.domain.patients import Patient
+from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence
@@ -94,7 +94,7 @@ def accepting_organisations(
     return sorted(senders)
 
 
-def _patient_entry(patient: Patient, origin: Facility) -> dict[str, Any]:
+def _patient_entry(patient: PlanningPatient, origin: Facility) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": patient.id,
         "lat": origin.location.lat,
@@ -130,7 +130,7 @@ def build_problem(
         for name, rule in (precedences or DEFAULT_PRECEDENCES).items()
     }
     with uow:
-        patients = [p for status in PLANNED_STATUSES for p in uow.patients.list(status=status)]
+        patients = uow.patients.for_planning(PLANNED_STATUSES)
         reports = uow.capacity.latest()
         facilities = {f.id: f for f in uow.facilities.list()}
         agreements = uow.agreements.list()
@@ -174,7 +174,7 @@ def build_problem(
     versions: dict[str, int] = {}
     left_out: dict[str, int] = {}
     in_problem = {entry["id"] for entry in facility_entries}
-    for patient in sorted(patients, key=lambda p: p.id):
+    for patient in patients:
         origin = facilities.get(patient.location_id or "")
         if origin is None or not patient.fit_to_transport:
             reason = "current location unknown" if origin is None else "not fit to transport"
@@ -257,14 +257,13 @@ def registry_changes(
     known = _manifest_patients(manifest)
     changes += _version_changes("patient", known, stored, lambda p: f"now {p.status}, ")
     # patients who joined the planned pool since: as many as the pool holds beyond the known
-    # patients in it now (counted first: listing the pool reads every patient in it)
+    # patients in it now (counted first, so that the pool is listed only when it grew)
     counts = uow.patients.count_by_status()
     in_pool = sum(counts.get(status, 0) for status in PLANNED_STATUSES)
     if in_pool > sum(1 for p in stored.values() if p.status in PLANNED_STATUSES):
-        for status in PLANNED_STATUSES:
-            for patient in uow.patients.list(status=status):
-                if patient.id not in known:
-                    changes.append(f"patient {patient.id} became {status} after the plan was built")
+        for entry in uow.patients.for_planning(PLANNED_STATUSES):
+            if entry.id not in known:
+                changes.append(f"patient {entry.id} became {entry.status} after the plan was built")
     changes += _facility_and_agreement_changes(uow, manifest)
     then: dict[str, str] = manifest["capacity"]
     now = _capacity_stamps(uow.capacity.latest())

@@ -8,6 +8,7 @@ statements, not a few hundred thousand.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    cast,
     delete,
     func,
     or_,
@@ -41,7 +43,7 @@ from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.organisations import Organisation
-from medevac.domain.patients import Condition, Identity, Patient, StatusChange
+from medevac.domain.patients import Condition, Identity, Patient, PlanningPatient, StatusChange
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanStatus
 from medevac.domain.requests import (
     LIVE_REQUEST_STATUSES,
@@ -570,6 +572,10 @@ _BODY_REGION = _by_code(BodyRegion)
 _MECHANISM = _by_code(InjuryMechanism)
 
 
+def _special_needs(text: str) -> frozenset[SpecialNeed]:
+    return frozenset(_SPECIAL_NEED[code] for code in json.loads(text))
+
+
 class SqlPatientRepository(_VersionedRepository[Patient]):
     """Patients with their required specialties (ranked) and status history.
 
@@ -752,6 +758,51 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
             PatientStatus(status): int(count)
             for status, count in self._connection().execute(statement)
         }
+
+    def for_planning(self, statuses: Collection[PatientStatus]) -> list[PlanningPatient]:
+        """The patients in `statuses`, by id, as the regulating engine sees them.
+
+        One query: the patient row's planning columns and the primary specialty (rank 0),
+        without identity, conditions or history. Special needs come as JSON text and are
+        decoded only when there are any (most patients have none).
+        """
+        p, ps = self.table, t.patient_specialties
+        statement = (
+            select(
+                p.c.id,
+                p.c.version,
+                p.c.organisation_id,
+                ps.c.specialty,
+                p.c.precedence,
+                cast(p.c.special_needs, String),
+                p.c.fit_to_transport,
+                p.c.expected_length_of_stay_days,
+                p.c.location_id,
+                p.c.status,
+            )
+            .join(ps, (ps.c.patient_id == p.c.id) & (ps.c.rank == 0))
+            .where(p.c.status.in_([PatientStatus(s).value for s in statuses]))
+            .order_by(p.c.id)
+        )
+        rows = self._connection().execute(statement).all()
+        specialty, precedence, status = _SPECIALTY, _PRECEDENCE, _PATIENT_STATUS
+        no_needs: frozenset[SpecialNeed] = frozenset()
+        with garbage_collection_paused():
+            return [
+                PlanningPatient(
+                    row[0],
+                    row[1],
+                    row[2],
+                    specialty[row[3]],
+                    precedence[row[4]],
+                    _special_needs(row[5]) if len(row[5]) > 2 else no_needs,
+                    row[6],
+                    row[7],
+                    row[8],
+                    status[row[9]],
+                )
+                for row in rows
+            ]
 
     def list(
         self,

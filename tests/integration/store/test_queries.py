@@ -8,8 +8,9 @@ import pytest
 
 from medevac.domain.audit import AuditRecord
 from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.patients import PlanningPatient
 from medevac.domain.requests import RequestStatus
-from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
+from medevac.domain.vocabulary import FacilityKind, Precedence, SpecialNeed, Specialty
 from tests.integration.store.builders import (
     KYIV,
     T0,
@@ -99,6 +100,29 @@ def test_count_by_status_counts_each_status_present(ward: UowFactory) -> None:
         PatientStatus.SELECTED: 3,
         PatientStatus.REFERRED: 1,
     }
+
+
+def test_for_planning_reads_what_the_engine_needs_of_the_patients_in_the_given_statuses(
+    ward: UowFactory,
+) -> None:
+    plain = make_patient("P-7", specialties=(S.PSYCHIATRY,), location_id="FAC-2", moves=2)
+    plain.special_needs = frozenset()
+    plain.expected_length_of_stay_days = None
+    with ward() as uow:
+        uow.patients.add(plain)
+        uow.commit()
+    planned = (PatientStatus.SELECTED, PatientStatus.REFERRED)
+    with ward() as uow:
+        entries = uow.patients.for_planning(planned)
+        full = [p for p in uow.patients.list() if p.status in planned]
+        reported = uow.patients.for_planning([PatientStatus.REPORTED])
+    assert ids(entries) == ["P-3", "P-4", "P-5", "P-6", "P-7"]
+    assert entries == [PlanningPatient.of(p) for p in full]
+    assert entries[0].primary_specialty is S.BURNS  # rank 0 of three
+    assert entries[-1].special_needs == frozenset()
+    assert entries[-1].expected_length_of_stay_days is None
+    assert entries[0].special_needs == {SpecialNeed.OXYGEN, SpecialNeed.ISOLATION}
+    assert ids(reported) == ["P-1"]
 
 
 def test_latest_capacity_is_the_newest_report_per_facility_and_specialty(

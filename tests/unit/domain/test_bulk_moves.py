@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from medevac.domain.audit import snapshot
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.vocabulary import OrganisationKind
@@ -32,7 +33,8 @@ def test_many_moves_are_written_with_one_audit_record_each() -> None:
         )
         uow.commit()
     with database.unit_of_work() as uow:
-        statuses = {p.id: p.status for p in uow.patients.get_many(["P-0", "P-1", "P-2"]).values()}
+        stored = uow.patients.get_many(["P-0", "P-1", "P-2"])
+        statuses = {p.id: p.status for p in stored.values()}
         trail = uow.audit.list(entity_type="patient")
     assert statuses == {
         "P-0": PatientStatus.REFERRED,
@@ -43,7 +45,9 @@ def test_many_moves_are_written_with_one_audit_record_each() -> None:
         ("P-0", "move:selected->referred", "regulated by plan P-0"),
         ("P-2", "move:selected->referred", "regulated by plan P-2"),
     ]
-    assert all(r.before and r.after and r.at == T0 and r.actor == "cell" for r in trail)
+    assert all(r.before and r.at == T0 and r.actor == "cell" for r in trail)
+    assert all(r.after == snapshot(stored[r.entity_id]) for r in trail)
+    assert all(r.before == {**r.after, "status": "selected"} for r in trail)  # type: ignore[dict-item]
 
 
 def test_moves_with_side_effects_or_against_the_lifecycle_write_nothing() -> None:
