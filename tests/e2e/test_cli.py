@@ -58,6 +58,8 @@ def test_db_upgrade_then_demo_prints_the_summary_and_is_rerunnable(tmp_path: Pat
     assert first.returncode == 0, first.stderr
     assert "examined 110 of 110, selected 24, deferred" in first.stdout
     assert "REQ-DEMO-001" in first.stdout
+    assert "Regulating plan PLAN-DEMO-001: 24 admissions" in first.stdout
+    assert "(optimal)" in first.stdout
     again = run_medevac("demo", database=database)
     assert again.returncode == 0
     assert "already in this database" in again.stdout

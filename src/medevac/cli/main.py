@@ -28,6 +28,7 @@ from medevac.cli.context import (
     database_url,
     err_console,
     shown_url,
+    stale_after,
     unit_of_work,
 )
 from medevac.domain.errors import DomainError
@@ -107,9 +108,17 @@ def db_status() -> None:
 
 
 @app.command("demo")
-def demo(by: str = typer.Option(None, "--actor", help="Name recorded in the audit trail.")) -> None:
+def demo(
+    by: str = typer.Option(None, "--actor", help="Name recorded in the audit trail."),
+    plan: bool = typer.Option(
+        True,
+        "--plan/--no-plan",
+        help="End with an approved regulating plan for the referred patients, or leave "
+        "regulating to `medevac plan build`.",
+    ),
+) -> None:
     """Build the demo scenario in the configured database and print what it holds."""
-    summary = build_demo(unit_of_work(), actor=actor(by))
+    summary = build_demo(unit_of_work(), actor=actor(by), regulate=plan, stale_after=stale_after())
     print_demo_summary(summary)
 
 
@@ -149,9 +158,22 @@ def print_demo_summary(summary: DemoSummary) -> None:
             f"{a.sending_organisation_id}, {len(a.specialties)} specialties, quota {quota}, "
             f"{a.cost_policy.describe()}"
         )
+    if summary.plan is not None:
+        plan = summary.plan
+        used = len({a.facility_id for a in plan.admissions})
+        days = sorted({a.admission_date for a in plan.admissions})
+        admitted = ""
+        if days:
+            admitted = f" on {days[0]}" if len(days) == 1 else f" from {days[0]} to {days[-1]}"
+        console.print(
+            f"Regulating plan {plan.id}: {len(plan.admissions)} admissions at {used} "
+            f"{'facility' if used == 1 else 'facilities'}{admitted}, objective "
+            f"{plan.objective:,.2f} ({plan.solver_status}), approved by {plan.approved_by}"
+        )
     console.print(
         "Next: [bold]medevac patients list --status referred[/], "
-        "[bold]medevac facilities capacity show[/], [bold]medevac screening report SCR-DEMO-001[/]"
+        "[bold]medevac facilities capacity show[/], "
+        "[bold]medevac screening report SCR-DEMO-001[/], [bold]medevac plan approved --details[/]"
     )
 
 

@@ -3,7 +3,8 @@
 An origin ministry whose military hospitals hold 110 wounded; a screening mission of a partner
 that examines all 110 and selects 24 difficult cases; a treatment request to the partner ministry
 for those 24; a receiving military medical academy and two sanatoriums working free of charge under
-an agreement; and two field hospitals near a besieged city.
+an agreement; two field hospitals near a besieged city; and a regulating plan, approved, that
+gives each of the 24 a facility and an admission day.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Condition, Identity, Patient
+from medevac.domain.plans import ApprovedPlan
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import TreatmentRequest
 from medevac.domain.screening import ScreeningOutcome, ScreeningReport
@@ -35,6 +37,7 @@ from medevac.domain.vocabulary import (
     Specialty,
     TriageCategory,
 )
+from medevac.planning import parse_problem, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.patients import register_patient
 from medevac.services.registry import (
@@ -43,6 +46,7 @@ from medevac.services.registry import (
     register_organisation,
     report_capacity,
 )
+from medevac.services.regulating import approve_plan, build_problem
 from medevac.services.requests import create_request, submit_request
 from medevac.services.screening import add_candidates, create_mission, record_decision
 
@@ -56,6 +60,9 @@ REQUEST_ID = "REQ-DEMO-001"
 MISSION_ID = "SCR-DEMO-001"
 AGREEMENT_ID = "AGR-DEMO-001"
 ACADEMY_AGREEMENT_ID = "AGR-DEMO-002"
+PLAN_ID = "PLAN-DEMO-001"
+#: The demo's plan is proved optimal in well under a second; the limit only guards a slow machine.
+PLAN_TIME_LIMIT = 30.0
 SEED = 20261122
 
 ORGANISATIONS = [
@@ -136,6 +143,7 @@ class DemoSummary:
     screening: ScreeningReport
     request: TreatmentRequest
     agreements: list[Agreement]
+    plan: ApprovedPlan | None
 
 
 def _facilities() -> list[Facility]:
@@ -328,8 +336,19 @@ def _wounded(rng: random.Random) -> list[tuple[Patient, Specialty | None]]:
     return patients
 
 
-def build_demo(uow: UnitOfWork, *, actor: str) -> DemoSummary:
-    """Build the demo scenario in the database behind `uow`; leave an existing one untouched."""
+def build_demo(
+    uow: UnitOfWork,
+    *,
+    actor: str,
+    regulate: bool = True,
+    stale_after: timedelta = timedelta(hours=24),
+) -> DemoSummary:
+    """Build the demo scenario in the database behind `uow`; leave an existing one untouched.
+
+    With `regulate` it ends as `medevac plan build / solve / approve` would: the referred
+    patients get a facility and an admission day from the exact engine, and the plan is
+    approved. Without, no plan is live and regulating is left to the user.
+    """
     with uow:
         present = uow.organisations.find(ORIGIN_MINISTRY) is not None
     if present:
@@ -411,6 +430,19 @@ def build_demo(uow: UnitOfWork, *, actor: str) -> DemoSummary:
         actor=actor,
     )
     submit_request(uow, REQUEST_ID, actor=actor)
+    if not regulate:
+        return summarise_demo(uow, already_present=False)
+
+    built = build_problem(uow, now=utc_now(), stale_after=stale_after)
+    plan = solve_exact(parse_problem(built.problem), time_limit=PLAN_TIME_LIMIT)
+    approve_plan(
+        uow,
+        problem=built.problem,
+        manifest=built.manifest,
+        plan=plan,
+        actor=actor,
+        plan_id=PLAN_ID,
+    )
     return summarise_demo(uow, already_present=False)
 
 
@@ -426,6 +458,7 @@ def summarise_demo(uow: UnitOfWork, *, already_present: bool) -> DemoSummary:
         mission = uow.screenings.get(MISSION_ID)
         request = uow.requests.get(REQUEST_ID)
         agreements = uow.agreements.list()
+        plan = uow.plans.find(PLAN_ID)
     order = {s.value: i for i, s in enumerate(PatientStatus)}
     return DemoSummary(
         already_present=already_present,
@@ -435,4 +468,5 @@ def summarise_demo(uow: UnitOfWork, *, already_present: bool) -> DemoSummary:
         screening=mission.report(),
         request=request,
         agreements=agreements,
+        plan=plan,
     )

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.storage
 
 def selected_demo(uow_factory: UowFactory) -> None:
     """The demo with its request closed: the 24 patients are selected again."""
-    build_demo(uow_factory(), actor="demo")
+    build_demo(uow_factory(), actor="demo", regulate=False)
     close_request(uow_factory(), REQUEST_ID, reason="regulate centrally", actor="cell")
 
 

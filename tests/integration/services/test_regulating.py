@@ -22,7 +22,7 @@ pytestmark = pytest.mark.storage
 def test_the_demo_becomes_a_problem_the_engine_places_completely(
     uow_factory: UowFactory,
 ) -> None:
-    build_demo(uow_factory(), actor="demo")
+    build_demo(uow_factory(), actor="demo", regulate=False)
     built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
     problem = parse_problem(built.problem)
     assert len(problem.patients) == 24
@@ -41,7 +41,7 @@ def test_the_demo_becomes_a_problem_the_engine_places_completely(
 
 
 def test_field_hospitals_come_in_only_when_asked(uow_factory: UowFactory) -> None:
-    build_demo(uow_factory(), actor="demo")
+    build_demo(uow_factory(), actor="demo", regulate=False)
     built = build_problem(
         uow_factory(),
         now=utc_now(),
@@ -53,7 +53,7 @@ def test_field_hospitals_come_in_only_when_asked(uow_factory: UowFactory) -> Non
 
 
 def test_dead_or_unfit_patients_are_not_planned(uow_factory: UowFactory) -> None:
-    build_demo(uow_factory(), actor="demo")
+    build_demo(uow_factory(), actor="demo", regulate=False)
     move_patient(uow_factory(), "PT-0001", PatientStatus.DIED, actor="ward", reason="sepsis")
     uow = uow_factory()
     with uow:

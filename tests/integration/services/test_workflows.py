@@ -286,6 +286,26 @@ def test_demo_builds_the_scenario_once(uow_factory: UowFactory) -> None:
     }
     assert len(summary.agreements) == 2
     assert all(a.cost_policy.free_of_charge for a in summary.agreements)
+    # the demo ends regulated: every referred patient has a facility and a day in a live plan
+    plan = summary.plan
+    assert plan is not None
+    assert plan.solver_status == "optimal"
+    assert sorted(a.patient_id for a in plan.admissions) == sorted(
+        p.patient_id for p in summary.request.patients
+    )
+    with uow_factory() as uow:
+        assert [p.id for p in uow.plans.live()] == [plan.id]
+        referred = {p.id for p in uow.patients.list(status=PatientStatus.REFERRED)}
+    assert referred == {a.patient_id for a in plan.admissions}
     again = build_demo(uow_factory(), actor="demo")
     assert again.already_present
     assert sum(again.patients_by_status.values()) == 110
+    assert again.plan == plan
+
+
+def test_the_demo_without_a_plan_leaves_regulating_to_the_user(uow_factory: UowFactory) -> None:
+    summary = build_demo(uow_factory(), actor="demo", regulate=False)
+    assert summary.plan is None
+    assert summary.patients_by_status["referred"] == 24
+    with uow_factory() as uow:
+        assert uow.plans.live() == []
