@@ -174,7 +174,12 @@ def deployment_benchmark(args: argparse.Namespace) -> None:
         "| status | served/day | bound/day | gap | wall (s) | checker |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
-    cases = ((200, 40, 3, 60.0), (2000, 300, 10, args.radius_km), (2000, 300, 10, 50.0))
+    cases = (
+        (200, 40, 3, 60.0),
+        (2000, 300, 10, args.radius_km),
+        (2000, 300, 10, 40.0),
+        (2000, 300, 10, 50.0),
+    )
     for points, sites, hospitals, radius in cases:
         problem = deployment_instance(args.seed, points, sites, hospitals, radius)
         pairs = int((problem.distances_km() <= radius).sum())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from importlib import resources
 
 import numpy as np
@@ -17,6 +18,8 @@ from medevac.simulation.deployment import (
     DeploymentProblem,
     HospitalUnit,
     Placement,
+    _best_flows,
+    _search_sites,
     check_deployment,
     deployment_problem_from_dict,
     plan_deployment,
@@ -44,25 +47,30 @@ def random_problem(
     return DeploymentProblem(demand_points, candidate_sites, hospitals, radius_km=35.0)
 
 
-def best_by_enumeration(problem: DeploymentProblem) -> float:
-    """Try every way to put the hospitals on distinct sites; the flow is an LP for each."""
+def served_by(problem: DeploymentProblem, chosen: tuple[int, ...]) -> float:
+    """The most a placement serves: hospital k at site chosen[k], the flow an LP."""
     demand = problem.demands()
     within = problem.distances_km() <= problem.radius_km
     capacities = [h.patients_per_day for h in problem.hospitals]
-    best = 0.0
-    n_sites = len(problem.sites)
-    for chosen in itertools.permutations(range(n_sites), len(capacities)):
-        pairs = [(i, k) for k, j in enumerate(chosen) for i in range(len(demand)) if within[i, j]]
-        if not pairs:
-            continue
-        a_ub = np.zeros((len(demand) + len(capacities), len(pairs)))
-        for column, (i, k) in enumerate(pairs):
-            a_ub[i, column] = 1.0
-            a_ub[len(demand) + k, column] = 1.0
-        b_ub = np.concatenate([demand, capacities])
-        result = linprog(-np.ones(len(pairs)), A_ub=a_ub, b_ub=b_ub, bounds=(0, None))
-        best = max(best, -float(result.fun))
-    return best
+    pairs = [(i, k) for k, j in enumerate(chosen) for i in range(len(demand)) if within[i, j]]
+    if not pairs:
+        return 0.0
+    a_ub = np.zeros((len(demand) + len(capacities), len(pairs)))
+    for column, (i, k) in enumerate(pairs):
+        a_ub[i, column] = 1.0
+        a_ub[len(demand) + k, column] = 1.0
+    b_ub = np.concatenate([demand, capacities])
+    result = linprog(-np.ones(len(pairs)), A_ub=a_ub, b_ub=b_ub, bounds=(0, None))
+    return -float(result.fun)
+
+
+def best_by_enumeration(problem: DeploymentProblem) -> float:
+    """Try every way to put the hospitals on distinct sites; the flow is an LP for each."""
+    n_hospitals = len(problem.hospitals)
+    return max(
+        served_by(problem, chosen)
+        for chosen in itertools.permutations(range(len(problem.sites)), n_hospitals)
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,3 +170,89 @@ def test_shipped_example_problem_solves_to_a_valid_plan() -> None:
     assert plan.status == "optimal"
     assert {p.hospital_id for p in plan.placements} == {h.id for h in problem.hospitals}
     assert check_deployment(problem, plan) == []
+
+
+def two_towns(capacity: float = 100.0) -> DeploymentProblem:
+    """Two towns of 100 patients a day 1 degree apart, a site beside each, and a hamlet of 5
+    a day far away with a site of its own. Each site reaches only its own place."""
+    towns = [
+        DemandPoint(f"{town}{k}", lat + 0.01 * k, lon, 25.0, 25.0)
+        for town, lat, lon in (("a", 0.0, 0.0), ("b", 0.0, 1.0))
+        for k in range(4)
+    ]
+    points = (*towns, DemandPoint("hamlet", 5.0, 5.0, 5.0, 5.0))
+    sites = (
+        CandidateSite("near-a", 0.015, 0.03),
+        CandidateSite("near-b", 0.015, 1.03),
+        CandidateSite("far", 5.01, 5.0),
+    )
+    hospitals = tuple(HospitalUnit(f"h{k}", capacity, "field-hospital-50-beds") for k in range(2))
+    return DeploymentProblem(points, sites, hospitals, radius_km=20.0)
+
+
+def test_a_plan_serving_the_total_capacity_is_optimal_without_a_mip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_mip() -> None:
+        raise AssertionError("the MIP was solved although the placement search met the bound")
+
+    monkeypatch.setattr("medevac.simulation.deployment.highspy.Highs", no_mip)
+    problem = two_towns(capacity=80.0)
+    plan = plan_deployment(problem)
+    assert plan.status == "optimal"
+    assert plan.served_per_day == pytest.approx(160.0)
+    assert plan.bound_per_day == pytest.approx(160.0)
+    assert {p.site_id for p in plan.placements} == {"near-a", "near-b"}
+    assert check_deployment(problem, plan) == []
+
+
+def test_the_placement_search_moves_a_hospital_to_where_it_serves_more() -> None:
+    problem = two_towns()
+    demand = problem.demands()
+    point_index, site_index = np.nonzero(problem.distances_km() <= problem.radius_km)
+    local_site = np.searchsorted(np.unique(site_index), site_index)
+    capacities = np.array([100.0])
+    near_a, near_b, far = 0, 1, 2
+    served, _ = _best_flows({near_a: 0, far: 0}, demand, point_index, local_site, capacities)
+    assert served == pytest.approx(105.0)
+    placed, served, flows = _search_sites(
+        {near_a: 0, far: 0}, demand, point_index, local_site, capacities, math.inf, math.inf
+    )
+    assert placed == {near_a: 0, near_b: 0}
+    assert served == pytest.approx(200.0)
+    assert flows.sum() == pytest.approx(200.0)
+    # the search stops at its deadline, before any move
+    placed, served, _ = _search_sites(
+        {near_a: 0, far: 0}, demand, point_index, local_site, capacities, math.inf, 0.0
+    )
+    assert placed == {near_a: 0, far: 0}
+    assert served == pytest.approx(105.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_flows_of_a_placement_are_the_best_the_placement_allows(seed: int) -> None:
+    problem = random_problem(seed, 9, 5, [120.0, 70.0])
+    demand = problem.demands()
+    point_index, site_index = np.nonzero(problem.distances_km() <= problem.radius_km)
+    useful = np.unique(site_index)
+    local_site = np.searchsorted(useful, site_index)
+    capacities = np.array([120.0, 70.0])
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(useful), size=min(2, len(useful)), replace=False)
+    placed = {int(site): group for group, site in enumerate(chosen)}
+    served, flows = _best_flows(placed, demand, point_index, local_site, capacities)
+    # hospital g (of capacity capacities[g]) at the site placed holds for it
+    at = {group: int(useful[site]) for site, group in placed.items()}
+    alone = DeploymentProblem(
+        problem.demand_points,
+        problem.sites,
+        tuple(
+            HospitalUnit(f"h{g}", float(capacities[g]), "field-hospital-50-beds")
+            for g in sorted(at)
+        ),
+        radius_km=problem.radius_km,
+    )
+    assert served == pytest.approx(served_by(alone, tuple(at[g] for g in sorted(at))), abs=1e-6)
+    by_point = np.bincount(point_index, weights=flows, minlength=len(demand))
+    assert np.all(by_point <= demand + 1e-9)
+    assert np.all(flows[~np.isin(local_site, list(placed))] == 0.0)
