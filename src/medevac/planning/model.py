@@ -173,7 +173,8 @@ class ProblemView:
         count = int(sc.in_range.sum())
         return Unplaced(
             p.id,
-            f"all feasible beds are full in the horizon ({count} eligible facilities)",
+            "all feasible beds are full in the horizon "
+            f"({count} eligible {'facility' if count == 1 else 'facilities'})",
             UnplacedReason.BEDS_FULL,
         )
 

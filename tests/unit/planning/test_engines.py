@@ -54,6 +54,7 @@ def test_greedy_gives_the_near_bed_to_the_first_patient_and_strands_the_second()
     plan = checked(problem, solve(problem, Engine.GREEDY))
     assert placement(plan) == {"A": ("NEAR", 0)}
     assert plan.unplaced[0].code is UnplacedReason.BEDS_FULL
+    assert plan.unplaced[0].reason.endswith("(1 eligible facility)")  # B's limit leaves NEAR
 
 
 @pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
