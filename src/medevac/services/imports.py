@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from medevac.domain.audit import AuditRecord
+from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
@@ -22,7 +22,7 @@ from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.repositories import UnitOfWork
 from medevac.interop.records import ImportFileError, ImportRejected, RecordKind, RowError
-from medevac.interop.rows import SPECS, RecordSpec, export_row
+from medevac.interop.rows import SPECS, RecordSpec
 from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedRow, ParsedTable, parse_table
 from medevac.memory import garbage_collection_paused
@@ -407,7 +407,7 @@ def _write(
                     _audit_id(entity),
                     "create",
                     None,
-                    export_row(spec, entity),
+                    snapshot(entity),
                     reason,
                 )
             )
@@ -418,7 +418,7 @@ def _write(
     for pairs in _chunks(plan.updated):
         records = []
         for current, entity in pairs:
-            before = export_row(spec, current)
+            before = snapshot(current)
             _apply(current, entity)
             records.append(
                 AuditRecord(
@@ -428,7 +428,7 @@ def _write(
                     _audit_id(current),
                     "update",
                     before,
-                    export_row(spec, current),
+                    snapshot(current),
                     reason,
                 )
             )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import PatientStatus
 from medevac.interop.records import ImportFileError, ImportRejected, RecordKind
@@ -17,6 +18,7 @@ from medevac.interop.samples import SampleRegistry, sample_registry
 from medevac.interop.tables import write_records
 from medevac.services.exports import export_file
 from medevac.services.imports import import_file, import_files
+from medevac.services.patients import move_patient
 from tests.fakes import FakeDatabase
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -370,3 +372,19 @@ def test_a_bad_later_file_undoes_the_earlier_ones(
         import_files(database.unit_of_work(), files, actor="alice", now=NOW)
     assert database.state.organisations == {}
     assert database.state.audit == []
+
+
+def test_imported_records_are_audited_in_the_shape_the_services_audit_them(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    load(database, registry, tmp_path, *REFERENCE_KINDS, RecordKind.PATIENTS)
+    patient_id = registry.patients[0]["id"]
+    move_patient(
+        database.unit_of_work(), patient_id, PatientStatus.SCREENING, actor="team", reason="seen"
+    )
+    created, moved = (r for r in database.state.audit if r.entity_id == patient_id)
+    assert (created.action, moved.action) == ("create", "move:reported->screening")
+    # one trail: the import's after-image is what the next change saw before
+    assert created.after == moved.before
+    with database.unit_of_work() as uow:
+        assert moved.after == snapshot(uow.patients.get(patient_id))
