@@ -237,32 +237,25 @@ def plan_deployment(
     MIP from that plan with the time left.
     """
     started = time.perf_counter()
-    demand = problem.demands()
-    distances = problem.distances_km()
-    point_index, site_index = np.nonzero(distances <= problem.radius_km)
-    useful_sites = np.unique(site_index)
     groups = _hospital_groups(problem.hospitals)
+    reach = _Reach.of(problem, groups)
+    demand, point_index, local_site = reach.demand, reach.point_index, reach.local_site
+    capacities = reach.capacities
     n_pairs = point_index.shape[0]
-    n_sites = useful_sites.shape[0]
+    n_sites = reach.useful_sites.shape[0]
     n_groups = len(groups)
     if n_pairs == 0:
         return _empty_plan(problem, demand, time.perf_counter() - started)
 
-    local_site = np.searchsorted(useful_sites, site_index)
-    capacities = np.array([cap for cap, _ in groups])
     counts = np.array([len(units) for _, units in groups], dtype=np.float64)
     pair_demand = demand[point_index]
     # Two bounds that hold for any plan: the hospitals' total capacity and the demand within
     # reach of some site.
     ceiling = min(float(capacities @ counts), float(demand[np.unique(point_index)].sum()))
     enough = ceiling - relative_gap * max(1.0, ceiling)
-    placed = _greedy_sites(demand, point_index, local_site, n_sites, capacities, counts)
     placed, served, flows = _search_sites(
-        placed,
-        demand,
-        point_index,
-        local_site,
-        capacities,
+        _greedy_sites(reach, counts),
+        reach,
         enough,
         started + SITE_SEARCH_SHARE * time_limit_seconds,
     )
@@ -270,10 +263,8 @@ def plan_deployment(
     for site, group in placed.items():
         opened[site, group] = 1.0
     if served >= enough:
-        return _assemble(
-            problem, "optimal", flows, opened, groups, ceiling, demand, point_index, site_index,
-            useful_sites, distances, time.perf_counter() - started,
-        )  # fmt: skip
+        wall = time.perf_counter() - started
+        return _assemble(problem, reach, groups, "optimal", flows, opened, ceiling, wall)
 
     # The MIP. Columns: the share f of a point's demand sent to a site, one per (point, site)
     # pair within the radius, then y[site, group]. Shares rather than flows keep the linking
@@ -397,42 +388,36 @@ def plan_deployment(
     dual_bound = float(info.mip_dual_bound)
     if math.isfinite(dual_bound):
         bound = min(bound, dual_bound)
-    return _assemble(
-        problem, status, flows, opened, groups, bound, demand, point_index, site_index,
-        useful_sites, distances, time.perf_counter() - started,
-    )  # fmt: skip
+    wall = time.perf_counter() - started
+    return _assemble(problem, reach, groups, status, flows, opened, bound, wall)
 
 
 def _assemble(
     problem: DeploymentProblem,
+    reach: _Reach,
+    groups: list[tuple[float, list[HospitalUnit]]],
     status: str,
     flows: np.ndarray,
     opened: np.ndarray,
-    groups: list[tuple[float, list[HospitalUnit]]],
     bound: float,
-    demand: np.ndarray,
-    point_index: np.ndarray,
-    site_index: np.ndarray,
-    useful_sites: np.ndarray,
-    distances: np.ndarray,
     wall: float,
 ) -> DeploymentPlan:
     """The plan of the flows of every (point, site) pair and the hospitals opened per site and
     group; ``bound`` is an upper bound on what any plan could serve."""
-    local_site = np.searchsorted(useful_sites, site_index)
+    demand, point_index, site_index = reach.demand, reach.point_index, reach.site_index
     placements: list[Placement] = []
     for group_number, (_, units) in enumerate(groups):
         chosen = np.nonzero(opened[:, group_number] > 0.5)[0]
         for unit, local in zip(units, chosen, strict=False):
-            served = float(flows[local_site == local].sum())
-            site = problem.sites[int(useful_sites[local])]
+            served = float(flows[reach.local_site == local].sum())
+            site = problem.sites[int(reach.useful_sites[local])]
             placements.append(Placement(unit.id, site.id, served))
     assignments = [
         Assignment(
             demand_id=problem.demand_points[int(point_index[k])].id,
             site_id=problem.sites[int(site_index[k])].id,
             patients_per_day=float(flows[k]),
-            distance_km=float(distances[point_index[k], site_index[k]]),
+            distance_km=float(reach.distances[point_index[k], site_index[k]]),
         )
         for k in np.nonzero(flows > 1e-9)[0]
     ]
@@ -458,16 +443,46 @@ def _assemble(
     )
 
 
-def _greedy_sites(
-    demand: np.ndarray,
-    point_index: np.ndarray,
-    local_site: np.ndarray,
-    n_sites: int,
-    capacities: np.ndarray,
-    counts: np.ndarray,
-) -> dict[int, int]:
+@dataclass(frozen=True)
+class _Reach:
+    """The (point, site) pairs within the radius, one entry per pair in the arrays below.
+
+    ``local_site`` numbers the sites that reach some point (``useful_sites``, indices into
+    problem.sites), which are the sites the model and the search work with.
+    """
+
+    demand: np.ndarray  # per demand point
+    distances: np.ndarray  # points x sites
+    point_index: np.ndarray
+    site_index: np.ndarray
+    local_site: np.ndarray
+    useful_sites: np.ndarray
+    capacities: np.ndarray  # per hospital group
+
+    @classmethod
+    def of(
+        cls, problem: DeploymentProblem, groups: list[tuple[float, list[HospitalUnit]]]
+    ) -> _Reach:
+        distances = problem.distances_km()
+        point_index, site_index = np.nonzero(distances <= problem.radius_km)
+        useful_sites = np.unique(site_index)
+        return cls(
+            demand=problem.demands(),
+            distances=distances,
+            point_index=point_index,
+            site_index=site_index,
+            local_site=np.searchsorted(useful_sites, site_index),
+            useful_sites=useful_sites,
+            capacities=np.array([capacity for capacity, _ in groups], dtype=np.float64),
+        )
+
+
+def _greedy_sites(reach: _Reach, counts: np.ndarray) -> dict[int, int]:
     """A first placement (site -> group): the largest hospitals first, each where it serves
     the most demand the hospitals placed before it have not taken."""
+    demand, point_index, local_site = reach.demand, reach.point_index, reach.local_site
+    capacities = reach.capacities
+    n_sites = reach.useful_sites.shape[0]
     n_groups = capacities.shape[0]
     residual = demand.astype(np.float64).copy()
     placed: dict[int, int] = {}
@@ -477,8 +492,8 @@ def _greedy_sites(
         key=lambda g: -capacities[g],
     )
     for group in units:
-        reach = np.bincount(local_site, weights=residual[point_index], minlength=n_sites)
-        value = np.minimum(reach, capacities[group])
+        within = np.bincount(local_site, weights=residual[point_index], minlength=n_sites)
+        value = np.minimum(within, capacities[group])
         value[list(placed)] = -1.0
         site = int(np.argmax(value))
         if value[site] <= 0:
@@ -494,15 +509,10 @@ def _greedy_sites(
     return placed
 
 
-def _best_flows(
-    placed: Mapping[int, int],
-    demand: np.ndarray,
-    point_index: np.ndarray,
-    local_site: np.ndarray,
-    capacities: np.ndarray,
-) -> tuple[float, np.ndarray]:
+def _best_flows(placed: Mapping[int, int], reach: _Reach) -> tuple[float, np.ndarray]:
     """The most patients a day the hospitals placed (site -> group) can serve, and the flow of
     every (point, site) pair: a transportation LP, solved by HiGHS."""
+    point_index, local_site = reach.point_index, reach.local_site
     flows = np.zeros(point_index.shape[0])
     if not placed:
         return 0.0, flows
@@ -517,11 +527,11 @@ def _best_flows(
         (np.ones(2 * pairs.size), (np.concatenate([point_row, site_row]), np.tile(columns, 2))),
         shape=(points.size + sites.size, pairs.size),
     )
-    room = np.array([capacities[placed[int(site)]] for site in sites])
+    room = np.array([reach.capacities[placed[int(site)]] for site in sites])
     result = linprog(
         -np.ones(pairs.size),
         A_ub=a_ub,
-        b_ub=np.concatenate([demand[points], room]),
+        b_ub=np.concatenate([reach.demand[points], room]),
         bounds=(0.0, None),
         method="highs",
     )
@@ -532,13 +542,7 @@ def _best_flows(
 
 
 def _search_sites(
-    placed: dict[int, int],
-    demand: np.ndarray,
-    point_index: np.ndarray,
-    local_site: np.ndarray,
-    capacities: np.ndarray,
-    enough: float,
-    deadline: float,
+    placed: dict[int, int], reach: _Reach, enough: float, deadline: float
 ) -> tuple[dict[int, int], float, np.ndarray]:
     """Move one hospital at a time to the site where the placement serves most (flows by LP),
     until no move helps, the plan serves ``enough`` or the deadline passes.
@@ -546,8 +550,9 @@ def _search_sites(
     A hospital is tried at the SITE_CANDIDATES free sites that reach the most demand the other
     hospitals do not reach.
     """
-    n_sites = int(local_site.max()) + 1
-    served, flows = _best_flows(placed, demand, point_index, local_site, capacities)
+    demand, point_index, local_site = reach.demand, reach.point_index, reach.local_site
+    n_sites = reach.useful_sites.shape[0]
+    served, flows = _best_flows(placed, reach)
     improved = True
     while improved and served < enough:
         improved = False
@@ -565,7 +570,7 @@ def _search_sites(
                 if free[candidate] <= 0 or time.perf_counter() >= deadline:
                     break
                 trial = {**others, int(candidate): group}
-                value, trial_flows = _best_flows(trial, demand, point_index, local_site, capacities)
+                value, trial_flows = _best_flows(trial, reach)
                 if value > served + IMPROVEMENT and (best is None or value > best[0]):
                     best = (value, int(candidate), trial_flows)
             if best is not None:

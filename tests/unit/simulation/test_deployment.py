@@ -19,6 +19,8 @@ from medevac.simulation.deployment import (
     HospitalUnit,
     Placement,
     _best_flows,
+    _hospital_groups,
+    _Reach,
     _search_sites,
     check_deployment,
     deployment_problem_from_dict,
@@ -208,23 +210,16 @@ def test_a_plan_serving_the_total_capacity_is_optimal_without_a_mip(
 
 def test_the_placement_search_moves_a_hospital_to_where_it_serves_more() -> None:
     problem = two_towns()
-    demand = problem.demands()
-    point_index, site_index = np.nonzero(problem.distances_km() <= problem.radius_km)
-    local_site = np.searchsorted(np.unique(site_index), site_index)
-    capacities = np.array([100.0])
+    reach = _Reach.of(problem, _hospital_groups(problem.hospitals))
     near_a, near_b, far = 0, 1, 2
-    served, _ = _best_flows({near_a: 0, far: 0}, demand, point_index, local_site, capacities)
+    served, _ = _best_flows({near_a: 0, far: 0}, reach)
     assert served == pytest.approx(105.0)
-    placed, served, flows = _search_sites(
-        {near_a: 0, far: 0}, demand, point_index, local_site, capacities, math.inf, math.inf
-    )
+    placed, served, flows = _search_sites({near_a: 0, far: 0}, reach, math.inf, math.inf)
     assert placed == {near_a: 0, near_b: 0}
     assert served == pytest.approx(200.0)
     assert flows.sum() == pytest.approx(200.0)
     # the search stops at its deadline, before any move
-    placed, served, _ = _search_sites(
-        {near_a: 0, far: 0}, demand, point_index, local_site, capacities, math.inf, 0.0
-    )
+    placed, served, _ = _search_sites({near_a: 0, far: 0}, reach, math.inf, 0.0)
     assert placed == {near_a: 0, far: 0}
     assert served == pytest.approx(105.0)
 
@@ -232,17 +227,17 @@ def test_the_placement_search_moves_a_hospital_to_where_it_serves_more() -> None
 @pytest.mark.parametrize("seed", range(6))
 def test_the_flows_of_a_placement_are_the_best_the_placement_allows(seed: int) -> None:
     problem = random_problem(seed, 9, 5, [120.0, 70.0])
-    demand = problem.demands()
-    point_index, site_index = np.nonzero(problem.distances_km() <= problem.radius_km)
-    useful = np.unique(site_index)
-    local_site = np.searchsorted(useful, site_index)
-    capacities = np.array([120.0, 70.0])
+    reach = _Reach.of(problem, _hospital_groups(problem.hospitals))
+    capacities = reach.capacities
+    assert capacities.tolist() == [120.0, 70.0]
     rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(useful), size=min(2, len(useful)), replace=False)
+    chosen = rng.choice(
+        len(reach.useful_sites), size=min(2, len(reach.useful_sites)), replace=False
+    )
     placed = {int(site): group for group, site in enumerate(chosen)}
-    served, flows = _best_flows(placed, demand, point_index, local_site, capacities)
+    served, flows = _best_flows(placed, reach)
     # hospital g (of capacity capacities[g]) at the site placed holds for it
-    at = {group: int(useful[site]) for site, group in placed.items()}
+    at = {group: int(reach.useful_sites[site]) for site, group in placed.items()}
     alone = DeploymentProblem(
         problem.demand_points,
         problem.sites,
@@ -253,6 +248,6 @@ def test_the_flows_of_a_placement_are_the_best_the_placement_allows(seed: int) -
         radius_km=problem.radius_km,
     )
     assert served == pytest.approx(served_by(alone, tuple(at[g] for g in sorted(at))), abs=1e-6)
-    by_point = np.bincount(point_index, weights=flows, minlength=len(demand))
-    assert np.all(by_point <= demand + 1e-9)
-    assert np.all(flows[~np.isin(local_site, list(placed))] == 0.0)
+    by_point = np.bincount(reach.point_index, weights=flows, minlength=len(reach.demand))
+    assert np.all(by_point <= reach.demand + 1e-9)
+    assert np.all(flows[~np.isin(reach.local_site, list(placed))] == 0.0)
