@@ -13,6 +13,11 @@ from collections import Counter
 import pytest
 from hypothesis import settings
 
+# pytest-xdist starts its workers with COLUMNS=80, and Rich fixes a console's width from it
+# when the console is made (the CLI's consoles are made at import). Tests that ask for a wider
+# terminal would then get 80 columns only under `-n`; without it they behave as in a plain run.
+os.environ.pop("COLUMNS", None)
+
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     settings.load_profile("ci")
