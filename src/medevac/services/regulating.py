@@ -22,7 +22,7 @@ from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
-from medevac.domain.vocabulary import Precedence
+from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.memory import garbage_collection_paused
 from medevac.planning import Plan, check_plan, parse_problem
 from medevac.planning.problem import DEFAULT_WEIGHTS
@@ -75,23 +75,72 @@ def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
     ]
 
 
-def accepting_organisations(
+#: Joins an organisation and a specialty in the problem's `organisation` and `accepts_from`
+#: where agreements cover only some of a facility's specialties (see `agreement_coverage`).
+COVERAGE_SEPARATOR = "/"
+
+
+def agreement_coverage(
     facility: Facility, agreements: list[Agreement], on: datetime
-) -> list[str] | None:
-    """Who a facility accepts patients from: the senders of agreements in force with its operator.
+) -> dict[str, frozenset[Specialty]] | None:
+    """Whom a facility accepts patients from, and for which of its specialties: per sending
+    organisation, what its agreements in force with the facility's operator cover.
 
     An operator bound by no agreement at all accepts everyone (None); one whose agreements have
-    all lapsed accepts nobody.
+    all lapsed accepts nobody (an empty mapping).
     """
     own = [a for a in agreements if a.receiving_organisation_id == facility.operator_id]
     if not own:
         return None
-    senders = {
-        a.sending_organisation_id
-        for a in own
-        if a.in_force(on.date()) and a.specialties & facility.specialties
-    }
-    return sorted(senders)
+    covered: dict[str, set[Specialty]] = defaultdict(set)
+    for agreement in own:
+        shared = agreement.specialties & facility.specialties
+        if agreement.in_force(on.date()) and shared:
+            covered[agreement.sending_organisation_id] |= shared
+    return {sender: frozenset(specialties) for sender, specialties in covered.items()}
+
+
+def _encode_coverage(
+    facility_entries: list[dict[str, Any]],
+    coverage: dict[str, dict[str, frozenset[Specialty]]],
+    patient_entries: list[dict[str, Any]],
+) -> None:
+    """Write `accepts_from` and, where needed, specialty-qualified organisations.
+
+    The problem format accepts patients per facility and organisation, not per specialty. A
+    sender whose agreements with an operator leave out a specialty that one of its patients
+    needs and one of the operator's facilities offers would be accepted there for it. Such a
+    sender's patients get `organisation` "ORG/specialty", and the facilities bound by
+    agreements list "ORG/specialty" for each specialty the agreements cover. Every other
+    sender stays plain, so a registry whose agreements cover what its patients need writes
+    the problem as before.
+    """
+    needed: dict[str, set[str]] = defaultdict(set)
+    for patient in patient_entries:
+        needed[patient["organisation"]].add(patient["specialty"])
+    qualified: set[str] = set()
+    for entry in facility_entries:
+        senders = coverage.get(entry["id"])
+        if senders is None:
+            continue
+        for sender, covered in senders.items():
+            left_out = set(entry["beds"]) - {s.value for s in covered}
+            if left_out & needed[sender]:
+                qualified.add(sender)
+    for entry in facility_entries:
+        senders = coverage.get(entry["id"])
+        if senders is None:
+            continue
+        accepts: list[str] = []
+        for sender, covered in senders.items():
+            if sender in qualified:
+                accepts += [f"{sender}{COVERAGE_SEPARATOR}{s.value}" for s in covered]
+            else:
+                accepts.append(sender)
+        entry["accepts_from"] = sorted(accepts)
+    for patient in patient_entries:
+        if patient["organisation"] in qualified:
+            patient["organisation"] += COVERAGE_SEPARATOR + patient["specialty"]
 
 
 def _patient_entry(patient: PlanningPatient, origin: Facility) -> dict[str, Any]:
@@ -145,6 +194,7 @@ def build_problem(
     stale = [r for r in reports if r.is_stale(now, stale_after)]
 
     facility_entries = []
+    coverage: dict[str, dict[str, frozenset[Specialty]]] = {}
     for facility_id in sorted(by_facility):
         facility = facilities[facility_id]
         if facility.kind.is_field_hospital and not include_field_hospitals:
@@ -163,9 +213,9 @@ def build_problem(
         }
         if facility.capabilities:
             entry["capabilities"] = sorted(c.value for c in facility.capabilities)
-        accepts = accepting_organisations(facility, agreements, now)
+        accepts = agreement_coverage(facility, agreements, now)
         if accepts is not None:
-            entry["accepts_from"] = accepts
+            coverage[facility.id] = accepts
         if facility.daily_admission_limit is not None:
             entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
@@ -187,6 +237,7 @@ def build_problem(
             entry["current"] = current
         patient_entries.append(entry)
         versions[patient.id] = patient.version
+    _encode_coverage(facility_entries, coverage, patient_entries)
 
     problem: dict[str, Any] = {
         "horizon_days": horizon_days,

@@ -8,11 +8,12 @@ import pytest
 
 from medevac.domain.facilities import CapacityReport
 from medevac.domain.lifecycle import PatientStatus
-from medevac.domain.vocabulary import Specialty
-from medevac.planning import check_plan, parse_problem, solve_exact
+from medevac.domain.patients import Patient
+from medevac.domain.vocabulary import Mobility, Precedence, Specialty
+from medevac.planning import UnplacedReason, check_plan, parse_problem, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.demo import build_demo
-from medevac.services.patients import move_patient
+from medevac.services.patients import move_patient, register_patient
 from medevac.services.regulating import beds_by_day, build_problem
 from tests.integration.services.builders import UowFactory
 
@@ -74,3 +75,49 @@ def test_beds_per_day_follow_the_surge_figures_of_the_report() -> None:
         "F", Specialty.NEUROLOGY, 3, 10, 1, 4, datetime(2026, 11, 20, tzinfo=UTC)
     )
     assert beds_by_day(report, 6) == [3, 4, 4, 7, 7, 7]
+
+
+def test_a_facility_takes_a_sender_only_for_the_specialties_its_agreements_cover(
+    uow_factory: UowFactory,
+) -> None:
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    # FAC-LODZ-MMA offers intensive care; neither demo agreement covers it
+    register_patient(
+        uow_factory(),
+        Patient(
+            "PT-IC",
+            "ORG-ORIGIN-MOH",
+            (Specialty.INTENSIVE_CARE,),
+            Precedence.URGENT,
+            Mobility.LITTER,
+            fit_to_transport=True,
+            location_id="FAC-KYIV-MH",
+        ),
+        actor="ward",
+    )
+    for status in (PatientStatus.SCREENING, PatientStatus.SELECTED):
+        move_patient(uow_factory(), "PT-IC", status, actor="ward", reason="needs intensive care")
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    problem = parse_problem(built.problem)
+    lodz = problem.facility("FAC-LODZ-MMA")
+    assert "intensive_care" in lodz.beds
+    assert "ORG-ORIGIN-MOH/orthopaedics" in lodz.accepts_from
+    assert "ORG-ORIGIN-MOH/intensive_care" not in lodz.accepts_from
+    by_id = {p.id: p for p in problem.patients}
+    assert by_id["PT-IC"].organisation == "ORG-ORIGIN-MOH/intensive_care"
+    plan = solve_exact(problem, time_limit=30)
+    assert check_plan(problem, plan).feasible
+    assert [u.patient for u in plan.unplaced] == ["PT-IC"]
+    assert plan.unplaced[0].code is UnplacedReason.NO_AGREEMENT
+    assert len(plan.assignments) == 24  # the covered patients are placed as before
+
+
+def test_senders_whose_patients_need_only_covered_specialties_stay_plain(
+    uow_factory: UowFactory,
+) -> None:
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    assert {p["organisation"] for p in built.problem["patients"]} == {"ORG-ORIGIN-MOH"}
+    lodz = next(f for f in built.problem["facilities"] if f["id"] == "FAC-LODZ-MMA")
+    assert "intensive_care" in lodz["beds"]  # offered, not covered, needed by nobody
+    assert lodz["accepts_from"] == ["ORG-ORIGIN-MOH"]
