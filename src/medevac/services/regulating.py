@@ -65,6 +65,8 @@ class BuiltProblem:
     manifest: dict[str, Any]
     skipped: list[Skipped] = field(default_factory=list)
     stale_reports: list[CapacityReport] = field(default_factory=list)
+    #: where a sender's patients need a specialty a facility offers but no agreement covers
+    uncovered: list[str] = field(default_factory=list)
 
 
 def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
@@ -104,8 +106,9 @@ def _encode_coverage(
     facility_entries: list[dict[str, Any]],
     coverage: dict[str, dict[str, frozenset[Specialty]]],
     patient_entries: list[dict[str, Any]],
-) -> None:
-    """Write `accepts_from` and, where needed, specialty-qualified organisations.
+) -> list[str]:
+    """Write `accepts_from` and, where needed, specialty-qualified organisations; return where
+    agreements leave out a specialty that a facility offers and a sender's patients need.
 
     The problem format accepts patients per facility and organisation, not per specialty. A
     sender whose agreements with an operator leave out a specialty that one of its patients
@@ -119,14 +122,19 @@ def _encode_coverage(
     for patient in patient_entries:
         needed[patient["organisation"]].add(patient["specialty"])
     qualified: set[str] = set()
+    uncovered: list[str] = []
     for entry in facility_entries:
         senders = coverage.get(entry["id"])
         if senders is None:
             continue
-        for sender, covered in senders.items():
-            left_out = set(entry["beds"]) - {s.value for s in covered}
-            if left_out & needed[sender]:
+        for sender, covered in sorted(senders.items()):
+            gap = (set(entry["beds"]) - {s.value for s in covered}) & needed[sender]
+            if gap:
                 qualified.add(sender)
+                uncovered.append(
+                    f"{entry['id']} offers {', '.join(sorted(gap))}, which no agreement in "
+                    f"force covers for {sender}"
+                )
     for entry in facility_entries:
         senders = coverage.get(entry["id"])
         if senders is None:
@@ -141,6 +149,7 @@ def _encode_coverage(
     for patient in patient_entries:
         if patient["organisation"] in qualified:
             patient["organisation"] += COVERAGE_SEPARATOR + patient["specialty"]
+    return uncovered
 
 
 def _patient_entry(patient: PlanningPatient, origin: Facility) -> dict[str, Any]:
@@ -237,7 +246,7 @@ def build_problem(
             entry["current"] = current
         patient_entries.append(entry)
         versions[patient.id] = patient.version
-    _encode_coverage(facility_entries, coverage, patient_entries)
+    uncovered = _encode_coverage(facility_entries, coverage, patient_entries)
 
     problem: dict[str, Any] = {
         "horizon_days": horizon_days,
@@ -259,7 +268,7 @@ def build_problem(
         "facilities": {fid: facilities[fid].version for fid in sorted(described)},
         "agreements": {a.id: a.version for a in sorted(agreements, key=lambda a: a.id)},
     }
-    return BuiltProblem(problem, manifest, skipped, stale)
+    return BuiltProblem(problem, manifest, skipped, stale, uncovered)
 
 
 def _capacity_stamps(reports: list[CapacityReport]) -> dict[str, str]:

@@ -105,6 +105,9 @@ def test_a_facility_takes_a_sender_only_for_the_specialties_its_agreements_cover
     assert "ORG-ORIGIN-MOH/intensive_care" not in lodz.accepts_from
     by_id = {p.id: p for p in problem.patients}
     assert by_id["PT-IC"].organisation == "ORG-ORIGIN-MOH/intensive_care"
+    assert built.uncovered == [
+        "FAC-LODZ-MMA offers intensive_care, which no agreement in force covers for ORG-ORIGIN-MOH"
+    ]
     plan = solve_exact(problem, time_limit=30)
     assert check_plan(problem, plan).feasible
     assert [u.patient for u in plan.unplaced] == ["PT-IC"]
@@ -121,3 +124,4 @@ def test_senders_whose_patients_need_only_covered_specialties_stay_plain(
     lodz = next(f for f in built.problem["facilities"] if f["id"] == "FAC-LODZ-MMA")
     assert "intensive_care" in lodz["beds"]  # offered, not covered, needed by nobody
     assert lodz["accepts_from"] == ["ORG-ORIGIN-MOH"]
+    assert built.uncovered == []
