@@ -65,6 +65,19 @@ def test_db_upgrade_then_demo_prints_the_summary_and_is_rerunnable(tmp_path: Pat
     assert "already in this database" in again.stdout
 
 
+def test_the_command_line_loads_the_solvers_only_when_a_command_solves() -> None:
+    # numba's kernels and HiGHS take about a third of a second to import
+    probe = (
+        "import sys, medevac.cli.main, medevac.planning as p; "
+        "print(sorted(m for m in ('numba', 'highspy') if m in sys.modules)); "
+        "p.solve_exact; print(sorted(m for m in ('numba', 'highspy') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines() == ["[]", "['highspy', 'numba']"]
+
+
 def test_a_user_error_is_one_line_with_exit_code_1_and_no_traceback(tmp_path: Path) -> None:
     database = tmp_path / "e.db"
     run_medevac("db", "upgrade", database=database)

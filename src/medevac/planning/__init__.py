@@ -1,15 +1,18 @@
 """Regulating engine: assign patients to facilities and admission days, prove and explain it.
 
 Pure code: plain data in (``Problem``), plain data out (``Plan``). See docs/planning.md.
+
+The engines themselves (``solve_exact``, ``solve_greedy``, ``solve_patient_mip``) are loaded
+on first use, with numba's kernels and HiGHS; ``solve`` loads the one it runs.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from medevac.planning.checker import CheckReport, check_plan
 from medevac.planning.engines import Engine, solve
-from medevac.planning.exact import solve_exact
 from medevac.planning.explain import Alternative, Blocker, Explanation, RuledOut, explain
-from medevac.planning.greedy import solve_greedy
 from medevac.planning.loader import ProblemError, load_problem, parse_problem, problem_to_dict
-from medevac.planning.patient_mip import solve_patient_mip
 from medevac.planning.plan import (
     Assignment,
     Breakdown,
@@ -32,6 +35,24 @@ from medevac.planning.problem import (
     Problem,
     Weights,
 )
+
+if TYPE_CHECKING:
+    from medevac.planning.exact import solve_exact
+    from medevac.planning.greedy import solve_greedy
+    from medevac.planning.patient_mip import solve_patient_mip
+
+_ENGINES = {
+    "solve_exact": "medevac.planning.exact",
+    "solve_greedy": "medevac.planning.greedy",
+    "solve_patient_mip": "medevac.planning.patient_mip",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENGINES:
+        return getattr(importlib.import_module(_ENGINES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Alternative",

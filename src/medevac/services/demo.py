@@ -37,7 +37,7 @@ from medevac.domain.vocabulary import (
     Specialty,
     TriageCategory,
 )
-from medevac.planning import parse_problem, solve_exact
+from medevac.planning import Engine, parse_problem, solve
 from medevac.services.auditing import utc_now
 from medevac.services.patients import register_patient
 from medevac.services.registry import (
@@ -434,7 +434,7 @@ def build_demo(
         return summarise_demo(uow, already_present=False)
 
     built = build_problem(uow, now=utc_now(), stale_after=stale_after)
-    plan = solve_exact(parse_problem(built.problem), time_limit=PLAN_TIME_LIMIT)
+    plan = solve(parse_problem(built.problem), Engine.EXACT, time_limit=PLAN_TIME_LIMIT)
     approve_plan(
         uow,
         problem=built.problem,
