@@ -21,7 +21,12 @@ from medevac.cli.context import (
 from medevac.cli.plan_commands import plan_app
 from medevac.planning import PlanFormatError, load_plan
 from medevac.services.auditing import utc_now
-from medevac.services.regulating import approve_plan, build_problem, live_plans
+from medevac.services.regulating import (
+    approve_plan,
+    build_problem,
+    live_plans,
+    quota_overruns,
+)
 
 # `plan approved --details` shows a plan of at most this many admissions as a table, a larger
 # one as tab-separated lines
@@ -149,6 +154,8 @@ def approve(
         f"approved {approved.id}: {len(approved.admissions)} admissions planned "
         f"({approved.solver_status}, objective {approved.objective:.3f})"
     )
+    for line in quota_overruns(unit_of_work(), problem, plan, on=utc_now()):
+        console.print(f"[yellow]over quota: {line}[/]", highlight=False)
 
 
 @plan_app.command("approved")

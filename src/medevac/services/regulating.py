@@ -494,6 +494,58 @@ def _approve_checked(
     return approved
 
 
+def quota_overruns(
+    uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime
+) -> list[str]:
+    """Agreements in force whose quota this plan alone exceeds, one line each.
+
+    The problem format has no quotas, so the engines cannot keep to them; this says where a
+    plan does not. A placed patient counts against the first agreement (by id) between its
+    organisation and the operator of its facility that covers its specialty. Patients sent
+    before this plan are not counted: the registry does not record under which agreement a
+    patient went.
+    """
+    with uow:
+        agreements = sorted(
+            (a for a in uow.agreements.list() if a.quota is not None and a.in_force(on.date())),
+            key=lambda a: a.id,
+        )
+        if not agreements or not plan.assignments:
+            return []
+        operators = {
+            f.id: f.operator_id
+            for f in uow.facilities.get_many({a.facility for a in plan.assignments}).values()
+        }
+    entries = {p["id"]: p for p in problem["patients"]}
+    placed: dict[str, int] = defaultdict(int)
+    for assignment in plan.assignments:
+        entry = entries[assignment.patient]
+        sender = _sender(entry)
+        receiver = operators.get(assignment.facility)
+        for agreement in agreements:
+            if (
+                agreement.sending_organisation_id == sender
+                and agreement.receiving_organisation_id == receiver
+                and entry["specialty"] in {s.value for s in agreement.specialties}
+            ):
+                placed[agreement.id] += 1
+                break
+    return [
+        f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
+        f"{a.receiving_organisation_id}; this plan places {placed[a.id]} there (patients sent "
+        "before it are not counted)"
+        for a in agreements
+        if a.quota is not None and placed[a.id] > a.quota
+    ]
+
+
+def _sender(entry: dict[str, Any]) -> str:
+    """A problem patient's organisation, without the specialty `plan build` may qualify it by."""
+    organisation = str(entry.get("organisation", ""))
+    suffix = COVERAGE_SEPARATOR + str(entry["specialty"])
+    return organisation.removesuffix(suffix)
+
+
 def live_plans(uow: UnitOfWork) -> list[ApprovedPlan]:
     with uow:
         return uow.plans.live()

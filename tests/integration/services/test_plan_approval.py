@@ -17,7 +17,7 @@ from medevac.domain.vocabulary import Specialty
 from medevac.planning import Assignment, Plan, parse_problem, solve_exact
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
-from medevac.services.demo import AGREEMENT_ID, REQUEST_ID, build_demo
+from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID, REQUEST_ID, build_demo
 from medevac.services.patients import move_patient, patient_file
 from medevac.services.registry import report_capacity
 from medevac.services.regulating import (
@@ -25,6 +25,7 @@ from medevac.services.regulating import (
     RegistryChanged,
     approve_plan,
     build_problem,
+    quota_overruns,
 )
 from medevac.services.requests import close_request
 from medevac.store.repositories import SqlApprovedPlanRepository
@@ -315,3 +316,27 @@ def test_a_change_committed_during_the_checks_is_not_approved_over(
         assert f"patient {patient_id} changed" in str(refusal)
         assert status is PatientStatus.CANCELLED
         assert live == []
+
+
+@pytest.mark.parametrize(("quota", "over"), [(30, False), (24, False), (20, True)])
+def test_approval_says_where_a_plan_alone_exceeds_an_agreement_quota(
+    uow_factory: UowFactory, quota: int, over: bool
+) -> None:
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    with uow_factory() as uow:  # the academy's agreement; the 24 all go to the academy
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        agreement.quota = quota
+        uow.agreements.update(agreement)
+        uow.commit()
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    plan = solve_exact(parse_problem(built.problem), time_limit=30)
+    assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
+    approve_plan(
+        uow_factory(), problem=built.problem, manifest=built.manifest, plan=plan, actor="cell"
+    )
+    lines = quota_overruns(uow_factory(), built.problem, plan, on=utc_now())
+    expected = (
+        f"{ACADEMY_AGREEMENT_ID} allows {quota} patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
+        "this plan places 24 there (patients sent before it are not counted)"
+    )
+    assert lines == ([expected] if over else [])
