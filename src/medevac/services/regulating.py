@@ -516,19 +516,18 @@ def quota_overruns(
             f.id: f.operator_id
             for f in uow.facilities.get_many({a.facility for a in plan.assignments}).values()
         }
+    between: dict[tuple[str, str], list[tuple[str, set[str]]]] = defaultdict(list)
+    for agreement in agreements:  # by id: a patient counts against the first that covers it
+        pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
+        between[pair].append((agreement.id, {s.value for s in agreement.specialties}))
     entries = {p["id"]: p for p in problem["patients"]}
     placed: dict[str, int] = defaultdict(int)
     for assignment in plan.assignments:
         entry = entries[assignment.patient]
-        sender = _sender(entry)
-        receiver = operators.get(assignment.facility)
-        for agreement in agreements:
-            if (
-                agreement.sending_organisation_id == sender
-                and agreement.receiving_organisation_id == receiver
-                and entry["specialty"] in {s.value for s in agreement.specialties}
-            ):
-                placed[agreement.id] += 1
+        pair = (_sender(entry), operators.get(assignment.facility, ""))
+        for agreement_id, covered in between.get(pair, ()):
+            if entry["specialty"] in covered:
+                placed[agreement_id] += 1
                 break
     return [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
