@@ -82,6 +82,11 @@ def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
 COVERAGE_SEPARATOR = "/"
 
 
+def _qualified(organisation: str, specialty: str) -> str:
+    """An organisation as accepted for one specialty only ("ORG/specialty")."""
+    return f"{organisation}{COVERAGE_SEPARATOR}{specialty}"
+
+
 def agreement_coverage(
     facility: Facility, agreements: list[Agreement], on: datetime
 ) -> dict[str, frozenset[Specialty]] | None:
@@ -142,13 +147,13 @@ def _encode_coverage(
         accepts: list[str] = []
         for sender, covered in senders.items():
             if sender in qualified:
-                accepts += [f"{sender}{COVERAGE_SEPARATOR}{s.value}" for s in covered]
+                accepts += [_qualified(sender, s.value) for s in covered]
             else:
                 accepts.append(sender)
         entry["accepts_from"] = sorted(accepts)
     for patient in patient_entries:
         if patient["organisation"] in qualified:
-            patient["organisation"] += COVERAGE_SEPARATOR + patient["specialty"]
+            patient["organisation"] = _qualified(patient["organisation"], patient["specialty"])
     return uncovered
 
 
@@ -541,8 +546,7 @@ def quota_overruns(
 def _sender(entry: dict[str, Any]) -> str:
     """A problem patient's organisation, without the specialty `plan build` may qualify it by."""
     organisation = str(entry.get("organisation", ""))
-    suffix = COVERAGE_SEPARATOR + str(entry["specialty"])
-    return organisation.removesuffix(suffix)
+    return organisation.removesuffix(_qualified("", str(entry["specialty"])))
 
 
 def live_plans(uow: UnitOfWork) -> list[ApprovedPlan]:
