@@ -19,7 +19,7 @@ from medevac.cli.context import (
     when,
 )
 from medevac.cli.plan_commands import plan_app
-from medevac.planning import PlanFormatError, load_plan
+from medevac.planning import PlanFormatError, document_text, load_plan
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
     approve_plan,
@@ -94,8 +94,8 @@ def build(
             weights=extra.get("weights"),
             include_field_hospitals=include_field_hospitals,
         )
-    out.write_text(json.dumps(built.problem, indent=1) + "\n", encoding="utf-8")
-    manifest_path(out).write_text(json.dumps(built.manifest, indent=1) + "\n", encoding="utf-8")
+    out.write_text(document_text(built.problem), encoding="utf-8")
+    manifest_path(out).write_text(document_text(built.manifest), encoding="utf-8")
     problem = built.problem
     console.print(
         f"wrote {out}: {len(problem['patients'])} patients, {len(problem['facilities'])} "

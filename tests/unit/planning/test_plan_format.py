@@ -8,9 +8,12 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medevac.planning import (
     PlanFormatError,
+    document_text,
     load_plan,
     parse_problem,
     plan_from_dict,
@@ -59,3 +62,29 @@ def test_a_plan_with_an_unknown_key_or_bad_status_is_refused_with_its_path() -> 
     data["status"] = "great"
     with pytest.raises(PlanFormatError, match="status: 'great' is not a plan status"):
         plan_from_dict(data)
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), _VALUES, max_size=5))
+def test_document_text_is_the_same_json(document: dict[str, Any]) -> None:
+    assert json.loads(document_text(document)) == document
+
+
+def test_a_written_plan_holds_one_admission_per_line(tmp_path: Path) -> None:
+    plan = solve_exact(parse_problem(random_problem_dict(7, 12, 4)), time_limit=10)
+    assert plan.assignments
+    out = tmp_path / "plan.json"
+    write_plan(plan, out)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    for a in plan.assignments:
+        (line,) = [x for x in lines if f'"{a.patient}"' in x]
+        entry = json.loads(line.strip().rstrip(","))
+        assert entry == {"patient": a.patient, "facility": a.facility, "day": a.day}
+    assert load_plan(out).assignments == plan.assignments
