@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from medevac.planning import (
     Engine,
@@ -84,10 +87,12 @@ def solve_command(
         with contextlib.suppress(OSError):
             write_plan(refused_plan(error.errors), out)
         _fail(f"{problem_file}: {error}")
-    with console.status(f"solving with the {engine.value} engine...") as status:
+    limit = None if engine is Engine.GREEDY else time_limit  # greedy has no time limit
+    with _solve_progress(limit) as bar:
+        task = bar.add_task(f"{engine.value}:", message=f"{len(problem.patients):,} patients")
 
         def progress(message: str) -> None:
-            status.update(f"{engine.value}: {message}")
+            bar.update(task, message=message)
 
         plan = solve(problem, engine, time_limit, progress)
     try:
@@ -105,6 +110,39 @@ def solve_command(
     if not report.feasible:
         _fail(f"the plan fails the checker: {report.violations[0]}")
     console.print(f"plan written to {out}; checker: feasible, objective {report.objective:.6g}")
+
+
+class TimeUsed(ProgressColumn):
+    """A bar that fills as the solve uses its time limit, then the seconds used of it."""
+
+    BAR_WIDTH = 20
+
+    def __init__(self, limit: float | None) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def render(self, task: Task) -> RenderableType:
+        elapsed = task.elapsed or 0.0
+        if self.limit is None:
+            return Text(f"{elapsed:.0f} s")
+        used = min(elapsed, self.limit)
+        bar = ProgressBar(total=self.limit, completed=used, width=self.BAR_WIDTH)
+        grid = Table.grid(padding=(0, 1))
+        grid.add_row(bar, Text(f"{elapsed:.0f} of {self.limit:g} s"))
+        return grid
+
+
+def _solve_progress(limit: float | None) -> Progress:
+    """What `plan solve` shows while the engine works: the time used of the limit and the
+    engine's last word (its bound, plan and gap as they improve)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeUsed(limit),
+        TextColumn("{task.fields[message]}", markup=False),
+        console=console,
+        transient=True,
+    )
 
 
 @plan_app.command("show")

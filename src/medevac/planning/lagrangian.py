@@ -116,6 +116,13 @@ class _Dual:
         self.beds = c.beds[self.pair_f, self.pair_s, :].astype(float).ravel()
         self.limits = np.repeat(c.limit[self.limited].astype(float), horizon)
         self.hopeless_cost = hopeless_cost
+        # No price need exceed the largest cost of leaving a unit unplaced: a column through a
+        # row priced that high already costs more than leaving its unit out, as it would at any
+        # higher price, while the priced capacity only grows. Rows with no beds would otherwise
+        # be priced without limit (their capacity costs nothing), and with prices of 1e19 the
+        # differences of cumulative prices lost every digit of the columns' own costs: the
+        # "bound" came out above the optimum and a plan was called optimal that was not.
+        self.cap = float(np.max(c.unit_unplaced, initial=1.0))
         key = np.stack([c.unit_specialty, c.unit_stay, c.unit_day_cost], axis=1)
         combos, inverse = np.unique(key, axis=0, return_inverse=True)
         self.unit_combo = inverse.ravel().astype(np.int64)
@@ -129,6 +136,7 @@ class _Dual:
     def prices(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Cumulative bed prices [f, s, 0..H] and admission prices [f, d] of a packed vector."""
         n_fac, n_spec, horizon = self.shape
+        x = np.minimum(x, self.cap)
         lam = np.zeros(self.shape)
         lam[self.pair_f, self.pair_s, :] = x[: self.n_bed].reshape(-1, horizon)
         mu = np.zeros((n_fac, horizon))
@@ -147,6 +155,7 @@ class _Dual:
         """
         self.evaluations += 1
         c = self.c
+        x = np.minimum(x, self.cap)
         cum, mu = self.prices(x)
         spec, stay, day_row = self.combo
         low, day, soft = kernels.combo_prices(
@@ -401,18 +410,19 @@ def projected_lbfgs(
     x0: FloatArray,
     max_iterations: int,
     memory: int,
+    upper: float = np.inf,
 ) -> FloatArray:
-    """Minimise ``fun`` (value and gradient) over x >= 0 by projected L-BFGS.
+    """Minimise ``fun`` (value and gradient) over 0 <= x <= upper by projected L-BFGS.
 
-    The quasi-Newton direction is built on the free variables (those not held at zero by a
-    gradient pointing outwards), the step is projected onto x >= 0 and halved until the value
+    The quasi-Newton direction is built on the free variables (those not held at a bound by a
+    gradient pointing outwards), the step is projected onto the box and halved until the value
     falls enough (Armijo). Each accepted step costs one evaluation when the full step is taken.
     """
-    x = np.maximum(x0, 0.0)
+    x = np.clip(x0, 0.0, upper)
     f, g = fun(x)
     pairs: list[tuple[FloatArray, FloatArray, float]] = []
     for _ in range(max_iterations):
-        free = (x > 0.0) | (g < 0.0)
+        free = ((x > 0.0) | (g < 0.0)) & ((x < upper) | (g > 0.0))
         gf = np.where(free, g, 0.0)
         norm = float(np.sqrt(gf @ gf))
         if norm <= 1e-12:
@@ -436,7 +446,7 @@ def projected_lbfgs(
             d = -gf / norm
         step = 1.0
         for _ in range(MAX_HALVINGS):
-            x_new = np.maximum(x + step * d, 0.0)
+            x_new = np.clip(x + step * d, 0.0, upper)
             f_new, g_new = fun(x_new)
             if f_new <= f + SUFFICIENT_DECREASE * float(g @ (x_new - x)):
                 break
@@ -490,7 +500,7 @@ class _Ascent:
 
         cut = False
         try:
-            projected_lbfgs(objective, self.x, STAGE_ITERATIONS, LBFGS_MEMORY)
+            projected_lbfgs(objective, self.x, STAGE_ITERATIONS, LBFGS_MEMORY, self.dual.cap)
         except _OutOfTime:
             cut = True
         self.x = latest["x"]

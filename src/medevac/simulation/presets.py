@@ -1,9 +1,13 @@
 """Ready-made scenarios: WHO EMT types 1 mobile, 1 fixed, 2, 3 and the two demo field hospitals.
 
-Where each number comes from is documented in docs/simulation.md. In short: outpatient volumes,
-beds per operating table and daily surgical capacity follow the WHO EMT classification minimum
-standards ("Blue Book"); the case mix, service times, lengths of stay, station counts and wait
-limits are planning assumptions, to be replaced by a team's own figures.
+Where each number comes from is documented in docs/simulation.md. In short: the daily outpatient
+volumes (type 1 mobile 50, type 1 fixed 100, type 2 100) and the inpatient beds (type 2 20,
+type 3 40) are the minimum capacities of the WHO EMT classification ("Blue Book"), and the type 1
+horizon is its 14-day minimum deployment. The number of operating tables, theatre hours, the
+type 3 arrival rate and horizon, the case mix, service times, lengths of stay, station counts and
+wait limits are planning assumptions, to be replaced by a team's own figures. The theatre time
+the assumptions give is above the WHO minimum of 7 major or 15 minor operations a day (type 2)
+and 15 major or 30 minor (type 3); tests/unit/simulation/test_presets.py checks all of this.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def _inpatient_mix(major_share: float, major_los_hours: float) -> tuple[CaseClas
 
 
 def who_emt_type_1_mobile() -> Scenario:
-    """Mobile outpatient team: at least 50 outpatients a day, no beds, serious cases referred."""
+    """Mobile outpatient team: at least 50 outpatients a day (WHO), no beds, refers serious ones."""
     return Scenario(
         name="who-emt-type-1-mobile",
         description="WHO EMT type 1 mobile: outpatient emergency care, >= 50 patients a day.",
@@ -101,7 +105,7 @@ def who_emt_type_1_mobile() -> Scenario:
 
 
 def who_emt_type_1_fixed() -> Scenario:
-    """Fixed outpatient facility: at least 100 outpatients a day, no beds."""
+    """Fixed outpatient facility: at least 100 outpatients a day (WHO), no beds."""
     return Scenario(
         name="who-emt-type-1-fixed",
         description="WHO EMT type 1 fixed: outpatient emergency care, >= 100 patients a day.",
@@ -114,7 +118,11 @@ def who_emt_type_1_fixed() -> Scenario:
 
 
 def who_emt_type_2() -> Scenario:
-    """Inpatient surgical team: 20 beds per operating table, one table, >= 100 outpatients a day."""
+    """Inpatient surgical team: at least 20 inpatient beds and 100 outpatients a day (WHO).
+
+    WHO also asks for at least 7 major or 15 minor operations a day and care, surgery included,
+    24 hours a day; one operating table is an assumption (no table count was confirmed).
+    """
     return Scenario(
         name="who-emt-type-2",
         description=(
@@ -132,7 +140,12 @@ def who_emt_type_2() -> Scenario:
 
 
 def who_emt_type_3() -> Scenario:
-    """Referral-level team: 40 beds, two operating tables, about 15 major surgeries a day."""
+    """Referral-level team: at least 40 inpatient beds, 4-6 of them intensive care (WHO).
+
+    Intensive care beds are not modelled separately. Two operating tables, 120 arrivals a day
+    (WHO minimum: 100 outpatients) and the 30-day horizon are assumptions; WHO asks for at
+    least 15 major or 30 minor operations a day.
+    """
     return Scenario(
         name="who-emt-type-3",
         description=(

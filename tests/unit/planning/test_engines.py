@@ -11,6 +11,7 @@ from medevac.planning import (
     Problem,
     UnplacedReason,
     check_plan,
+    exact,
     parse_problem,
     solve,
 )
@@ -182,6 +183,37 @@ def test_exact_engine_returns_a_feasible_plan_with_an_honest_bound_when_stopped_
     assert plan.bound <= plan.objective
     optimum = solve(problem, Engine.MIP).objective
     assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_when_the_lp_does_not_converge_the_lagrangian_engine_finishes_the_solve(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no time for column generation at all: every solve takes the fallback
+    monkeypatch.setattr(exact, "LP_SHARE", 0.0)
+    problem = parse_problem(random_problem_dict(seed=seed, n_patients=30, n_facilities=5))
+    messages: list[str] = []
+    plan = checked(problem, solve(problem, Engine.EXACT, time_limit=5, progress=messages.append))
+    assert any("the Lagrangian engine takes over" in m for m in messages)
+    assert plan.solver == exact.LARGE_SOLVER
+    optimum = solve(problem, Engine.MIP).objective
+    assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)
+    assert plan.objective <= solve(problem, Engine.GREEDY).objective + 1e-9
+    if plan.status is PlanStatus.OPTIMAL:
+        assert plan.objective == pytest.approx(optimum, rel=1e-9)
+
+
+def test_no_mip_is_started_that_would_not_get_through_presolve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # at a second per column no MIP fits: the plan is the rounded LP's, with the LP's bound
+    monkeypatch.setattr(exact, "PRESOLVE_SECONDS_PER_COLUMN", 1.0)
+    problem = parse_problem(random_problem_dict(seed=5, n_patients=30, n_facilities=5))
+    messages: list[str] = []
+    plan = checked(problem, solve(problem, Engine.EXACT, time_limit=30, progress=messages.append))
+    assert not any(m.startswith("MIP 1") for m in messages)
+    optimum = solve(problem, Engine.MIP).objective
+    assert plan.bound <= optimum + 1e-6 * max(1.0, optimum) <= plan.objective + 2e-6 * optimum
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -66,6 +66,55 @@ def test_any_non_negative_prices_give_a_bound_below_the_optimum(
         assert exact <= mip.objective + 1e-6 * max(1.0, abs(mip.objective))
         assert smooth <= exact + 1e-9 * max(1.0, abs(exact))
         assert gradient.shape == (dual.size,)
+    # Rows with no beds or admissions cost nothing to price, and the ascent once drove their
+    # prices to 1e19: the columns' own costs were then lost in the cumulative prices and the
+    # bound came out above the optimum. It must hold there too.
+    empty = np.concatenate([dual.beds, dual.limits]) == 0
+    _, _, exact = dual.evaluate(np.where(empty, 1e19, prices), 0.0)
+    assert exact <= mip.objective + 1e-6 * max(1.0, abs(mip.objective))
+
+
+def test_the_ascent_keeps_its_bound_below_the_optimum_where_a_specialty_has_days_without_beds() -> (
+    None
+):
+    # Found by a stress run: P4 can use no facility (F2, the only paediatric one, has no burns
+    # bed on day 2 or 4), F0's neurology has none on days 0-1. The ascent priced those rows at
+    # 1e19, P0's cheapest column (F0, day 2: 4,210.1) was read as 8,202.1, the bound was
+    # 13,353.3 against an optimum of 9,476.3, and a plan of 11,571.1 was called optimal.
+    f0 = facility(
+        "F0", 45.83387160018309, 18.39567755762615, daily_admission_limit=1,
+        beds={"neurology": [0, 0, 1, 1, 2], "orthopaedics": [0, 1, 2, 3, 0],
+              "burns": [3, 0, 2, 3, 2]},
+    )  # fmt: skip
+    f1 = facility(
+        "F1", 42.14537908652143, 14.123229075001069, daily_admission_limit=2,
+        beds={"burns": [2, 0, 2, 3, 1], "orthopaedics": 2, "neurology": [2, 0, 3, 0, 3]},
+    )  # fmt: skip
+    f2 = facility(
+        "F2", 44.283495308959814, 15.54180641984642, capabilities=["paediatric"],
+        daily_admission_limit=1, beds={"burns": [2, 1, 0, 3, 0], "neurology": [0, 2, 0, 3, 3]},
+    )  # fmt: skip
+    common = {"organisation": "ORG-A"}
+    patients = [
+        patient("P0", 49.0, 31.0, specialty="neurology", precedence="urgent",
+                length_of_stay_days=3, current={"facility": "F0", "day": 3}, **common),
+        patient("P1", 50.0, 30.0, specialty="burns", precedence="urgent",
+                length_of_stay_days=4, organisation="ORG-B"),
+        patient("P2", 50.0, 31.0, specialty="orthopaedics", precedence="routine",
+                length_of_stay_days=5, **common),
+        patient("P3", 50.0, 30.0, specialty="neurology", precedence="routine",
+                length_of_stay_days=6, earliest_day=2, **common),
+        patient("P4", 50.0, 31.0, specialty="burns", precedence="routine",
+                length_of_stay_days=6, needs=["paediatric"], group="G1",
+                current={"facility": "F1", "day": 2}, **common),
+    ]  # fmt: skip
+    problem = parse_problem(problem_dict([f0, f1, f2], patients, horizon_days=5))
+    mip = solve_patient_mip(problem, time_limit=30)
+    for _ in range(3):  # the first run differed from the next ones
+        plan = solve_exact(problem, time_limit=2, large_units=0)
+        assert plan.bound <= mip.objective + 1e-6 * mip.objective
+        if plan.status is PlanStatus.OPTIMAL:
+            assert plan.objective == pytest.approx(mip.objective, rel=1e-9)
 
 
 def test_smoothed_gradient_matches_finite_differences() -> None:
