@@ -11,7 +11,7 @@ import typer
 from rich.console import Console, RenderableType
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.progress_bar import ProgressBar
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from medevac.planning import (
@@ -66,6 +66,9 @@ def _plan(path: Path) -> Plan:
 # the large engine's last steps may end up to a few tenths of a second late)
 OVERRUN_SECONDS = 0.5
 OVERRUN_SHARE = 0.05
+# what `plan solve`'s progress line shows before the engine's message: spinner, engine, bar and
+# seconds ("⠋ exact: ━━━━━━━━━━━━━━━━━━━━ 12 of 60 s ")
+PROGRESS_PREFIX_WIDTH = 44
 
 
 @plan_app.command("solve")
@@ -92,6 +95,10 @@ def solve_command(
         task = bar.add_task(f"{engine.value}:", message=f"{len(problem.patients):,} patients")
 
         def progress(message: str) -> None:
+            # the engine's messages run long: one line, cut short of the terminal's edge
+            room = max(20, console.width - PROGRESS_PREFIX_WIDTH)
+            if len(message) > room:
+                message = message[: room - 1] + "…"
             bar.update(task, message=message)
 
         plan = solve(problem, engine, time_limit, progress)
@@ -117,8 +124,8 @@ class TimeUsed(ProgressColumn):
 
     BAR_WIDTH = 20
 
-    def __init__(self, limit: float | None) -> None:
-        super().__init__()
+    def __init__(self, limit: float | None, table_column: Column | None = None) -> None:
+        super().__init__(table_column)
         self.limit = limit
 
     def render(self, task: Task) -> RenderableType:
@@ -138,8 +145,8 @@ def _solve_progress(limit: float | None) -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        TimeUsed(limit),
-        TextColumn("{task.fields[message]}", markup=False),
+        TimeUsed(limit, table_column=Column(no_wrap=True)),
+        TextColumn("{task.fields[message]}", markup=False, table_column=Column(no_wrap=True)),
         console=console,
         transient=True,
     )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
+from rich.console import Console
+from rich.progress import Progress
 from typer.testing import CliRunner
 
 from medevac.cli import plan_commands
@@ -121,3 +124,18 @@ def test_explaining_an_unknown_patient_or_a_broken_plan_is_a_one_line_error(
     result = runner.invoke(app, ["plan", "show", str(out)])
     assert result.exit_code == 1
     assert "missing" in result.output
+
+
+@pytest.mark.parametrize(("limit", "shown"), [(10.0, "4 of 10 s"), (None, "4 s")])
+def test_the_solve_progress_shows_the_time_used_of_the_limit(
+    limit: float | None, shown: str
+) -> None:
+    clock = [100.0]
+    progress = Progress(plan_commands.TimeUsed(limit), get_time=lambda: clock[0], disable=True)
+    task = progress.add_task("exact:")
+    clock[0] = 104.2
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(progress.columns[0].render(progress.tasks[task]))  # type: ignore[union-attr]
+    text = console.export_text()
+    assert shown in text
+    assert ("━" in text) is (limit is not None)  # a bar only against a limit
