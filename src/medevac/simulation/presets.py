@@ -126,8 +126,8 @@ def who_emt_type_2() -> Scenario:
     return Scenario(
         name="who-emt-type-2",
         description=(
-            "WHO EMT type 2: inpatient surgical emergency care; 1 operating table, 20 beds, "
-            "about 7 major surgeries a day, >= 100 outpatients a day."
+            "WHO EMT type 2: inpatient surgical emergency care; >= 20 beds, >= 100 outpatients "
+            "and >= 7 major or 15 minor operations a day; 1 operating table (assumed)."
         ),
         days=30,
         arrivals=Arrivals(100.0, hourly_profile=DAYTIME_PROFILE),
@@ -149,8 +149,9 @@ def who_emt_type_3() -> Scenario:
     return Scenario(
         name="who-emt-type-3",
         description=(
-            "WHO EMT type 3: inpatient referral care; 2 operating tables, 40 beds, about 15 "
-            "major surgeries a day. Intensive care beds are not modelled separately."
+            "WHO EMT type 3: inpatient referral care; >= 40 beds (4-6 intensive care, not "
+            "modelled apart), >= 15 major or 30 minor operations a day; 2 operating tables "
+            "(assumed)."
         ),
         days=30,
         arrivals=Arrivals(120.0, hourly_profile=DAYTIME_PROFILE),
