@@ -56,8 +56,15 @@ from medevac.planning.problem import Problem
 # Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
 # Bounds are proven on these solver costs, so "optimal" means: no plan costs less by more than
-# KEEP_BONUS for each patient with a current placement (see `_proven_optimal`).
+# the bonus for each patient with a current placement (see `_proven_optimal`).
 KEEP_BONUS = 1e-5
+# HiGHS stops a MIP once its gap is below MIP_REL_GAP of the objective, so a plan that gives up
+# a kept place must cost more than that, or HiGHS may return it: with a bonus of 1e-5 and
+# objectives of about 10,000 (a tolerance of 1e-4), two patients of a re-plan swapped their
+# admission days at the same facility, at equal true cost (found by a stress run, 2 problems
+# in 350). The bonus is at least this many times that tolerance (`_keep_bonus`).
+KEEP_BONUS_TOLERANCES = 4.0
+MIP_REL_GAP = 1e-8
 PRICING_TOLERANCE = 1e-6
 # column generation ends by this share of the time limit; if its LP has not converged by then,
 # the Lagrangian engine takes the rest, otherwise the MIP does
@@ -198,9 +205,10 @@ class _Master:
     rows; new columns then only add coefficients, so HiGHS re-solves from its last basis.
     """
 
-    def __init__(self, view: ProblemView, units: _Units, gs: float) -> None:
+    def __init__(self, view: ProblemView, units: _Units, gs: float, keep_bonus: float) -> None:
         self.view = view
         self.units = units
+        self.keep_bonus = keep_bonus
         horizon = view.horizon
         n_spec = view.beds.shape[1]
         n_fac = view.n_facilities
@@ -292,7 +300,9 @@ class _Master:
             solver_cost[block] = cost[block]
             keep = units.keep[u]
             if keep is not None:
-                solver_cost[block[(cf[block] == keep[0]) & (ca[block] == keep[1])]] -= KEEP_BONUS
+                solver_cost[block[(cf[block] == keep[0]) & (ca[block] == keep[1])]] -= (
+                    self.keep_bonus
+                )
         spec = np.array(units.specialty, dtype=np.int64)[cu]
         stay = self.stay[cu]
         n = len(cu)
@@ -520,13 +530,35 @@ def _decode(
     return placed
 
 
-def _proven_optimal(problem: Problem, objective: float, bound: float) -> bool:
+def _keep_bonus(upper: float) -> float:
+    """The tie-breaking bonus of a kept place when no plan costs more than ``upper``."""
+    return max(KEEP_BONUS, KEEP_BONUS_TOLERANCES * MIP_REL_GAP * abs(upper))
+
+
+def _score(
+    problem: Problem, placed: dict[str, Placement], objective: float, keep_bonus: float
+) -> float:
+    """A plan's objective as the solver sees it: less the bonus of each place kept as it was.
+
+    Plans are compared on it, so that of two plans of equal cost the one that moves nobody is
+    kept: the rounded LP had swapped two patients' admission days at one facility, at equal
+    cost, and was kept over the MIP's plan, which moved nobody (found by a stress run).
+    """
+    kept = sum(
+        1
+        for p in problem.patients
+        if p.current is not None and placed.get(p.id) == (p.current.facility, p.current.day)
+    )
+    return objective - keep_bonus * kept
+
+
+def _proven_optimal(problem: Problem, objective: float, bound: float, keep_bonus: float) -> bool:
     """Whether the bound proves the plan optimal, up to the tie-breaking bonus of kept places.
 
-    Solver costs are true costs less KEEP_BONUS per kept placement, so a plan optimal for them
-    is within KEEP_BONUS per patient with `current` of the true optimum.
+    Solver costs are true costs less ``keep_bonus`` per kept placement, so a plan optimal for
+    them is within ``keep_bonus`` per patient with `current` of the true optimum.
     """
-    allowance = KEEP_BONUS * sum(1 for p in problem.patients if p.current is not None)
+    allowance = keep_bonus * sum(1 for p in problem.patients if p.current is not None)
     return relative_gap(objective - allowance, bound) <= OPTIMAL_GAP
 
 
@@ -571,7 +603,8 @@ def solve_exact(
     columns = _Columns()
     _seed_columns(units, columns, horizon, seed_facilities, seed_days)
     _seed_from_plan(problem, units, columns, greedy_placed)
-    master = _Master(view, units, gs)
+    keep_bonus = _keep_bonus(greedy.objective)
+    master = _Master(view, units, gs, keep_bonus)
     master.add(*columns.pending())
     highs = master.start(time_limit)
     rho, mu = _multipliers(view, None, None)
@@ -616,7 +649,9 @@ def solve_exact(
         )
         rounded_objective = _objective(problem, view, rounded)
         say(f"LP rounded and repaired: {rounded_objective:.6g} (greedy {best_objective:.6g})")
-        if rounded_objective < best_objective:
+        if _score(problem, rounded, rounded_objective, keep_bonus) < _score(
+            problem, best_placed, best_objective, keep_bonus
+        ):
             best_placed, best_objective = rounded, rounded_objective
     if not converged or last_lp is None:
         # The LP did not reach its optimum in its share of the time: its columns are too few
@@ -648,7 +683,7 @@ def solve_exact(
                 say(f"no time left for a MIP on {n_mip_columns} columns")
             break
         # a fresh instance: HiGHS measures its time limit from the instance's first run
-        mip_highs = configured_highs(time_limit=remaining, mip_rel_gap=OPTIMAL_GAP / 10)
+        mip_highs = configured_highs(time_limit=remaining, mip_rel_gap=MIP_REL_GAP)
         mip_highs.passModel(highs.getModel())
         if len(dropped):
             zeros = np.zeros(len(dropped))
@@ -661,7 +696,9 @@ def solve_exact(
         if mip.values is not None:
             placed = _decode(problem, units, cols, mip.values[master.x])
             objective = _objective(problem, view, placed)
-            if objective < best_objective:
+            if _score(problem, placed, objective, keep_bonus) < _score(
+                problem, best_placed, best_objective, keep_bonus
+            ):
                 best_placed, best_objective = placed, objective
         # A plan using only generated columns costs at least the restricted MIP's bound; one
         # using a left-out column costs at least the Lagrangian plus that column's margin.
@@ -670,7 +707,7 @@ def solve_exact(
         if restricted_bound <= bound:
             # the margins could only tighten min(restricted_bound, ...): nothing to gain
             final_bound = bound
-            if _proven_optimal(problem, best_objective, bound):
+            if _proven_optimal(problem, best_objective, bound, keep_bonus):
                 status = PlanStatus.OPTIMAL
             say(f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {bound:.6g}")
             break
@@ -690,7 +727,7 @@ def solve_exact(
             f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {final_bound:.6g}, "
             f"gap {gap:.2e}, {sum(len(e[1]) for e in check.excluded)} columns could still help"
         )
-        if _proven_optimal(problem, best_objective, final_bound):
+        if _proven_optimal(problem, best_objective, final_bound, keep_bonus):
             status = PlanStatus.OPTIMAL
             break
         if not check.excluded:

@@ -166,3 +166,63 @@ def check_placement(
         started=time.perf_counter(),
     )  # fmt: skip
     return check_plan(problem, plan)
+
+
+WIDE_SPECIALTIES = (
+    "orthopaedics", "neurology", "burns", "neurosurgery", "ophthalmology", "general_surgery",
+)  # fmt: skip
+
+
+def wide_random_problem_data(rng: random.Random) -> dict[str, Any]:
+    """A random problem drawn more widely than ``random_problem_data``: horizons of 1-14 days,
+    up to 6 specialties, stays up to 20 days, two capabilities, three organisations, groups of
+    any size, distance limits down to 0 km and current places, some of them at facilities that
+    cannot take the patient. Stress runs with it found the re-planning ties of test_engines."""
+    horizon = rng.randint(1, 14)
+    n_facilities = rng.randint(1, 10)
+    n_patients = rng.randint(0, 45)
+    specialties = rng.sample(WIDE_SPECIALTIES, rng.randint(1, len(WIDE_SPECIALTIES)))
+    organisations = ["ORG-A", "ORG-B", "ORG-C"]
+    facilities = []
+    for k in range(n_facilities):
+        beds: dict[str, Any] = {}
+        for s in rng.sample(specialties, rng.randint(1, len(specialties))):
+            if rng.random() < 0.5:
+                beds[s] = rng.randint(0, 4)
+            else:
+                beds[s] = [rng.randint(0, 4) for _ in range(horizon)]
+        f = facility(f"F{k}", 50 + rng.uniform(-10, 10), 20 + rng.uniform(-15, 15), beds=beds)
+        if rng.random() < 0.3:
+            f["capabilities"] = rng.sample(["paediatric", "oxygen"], rng.randint(1, 2))
+        if rng.random() < 0.25:
+            f["accepts_from"] = rng.sample(organisations, rng.randint(0, 2))
+        if rng.random() < 0.4:
+            f["daily_admission_limit"] = rng.randint(0, 3)
+        facilities.append(f)
+    patients = []
+    for k in range(n_patients):
+        p = patient(
+            f"P{k}",
+            lat=rng.choice([49.0, 50.0, 51.5]),
+            lon=rng.choice([30.0, 31.0, 25.0]),
+            specialty=rng.choice(specialties + (["burns"] if rng.random() < 0.05 else [])),
+            precedence=rng.choice(["urgent", "priority", "routine", "routine"]),
+            length_of_stay_days=rng.randint(1, 20),
+        )
+        if rng.random() < 0.3:
+            p["earliest_day"] = rng.randint(0, horizon - 1)
+        if rng.random() < 0.15:
+            p["needs"] = rng.sample(["paediatric", "oxygen"], rng.randint(1, 2))
+        if rng.random() < 0.8:
+            p["organisation"] = rng.choice(organisations)
+        if rng.random() < 0.3:
+            p["group"] = f"G{rng.randint(0, 4)}"
+        if rng.random() < 0.1:
+            p["max_distance_km"] = rng.choice([0, 300, 800, 1500])
+        if rng.random() < 0.15:
+            p["current"] = {
+                "facility": rng.choice(facilities)["id"],
+                "day": rng.randint(0, horizon - 1),
+            }
+        patients.append(p)
+    return problem_dict(facilities, patients, horizon_days=horizon)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from medevac.planning import (
@@ -21,6 +23,7 @@ from tests.unit.planning.builders import (
     placement,
     problem_dict,
     random_problem_dict,
+    wide_random_problem_data,
     with_current,
 )
 
@@ -183,6 +186,20 @@ def test_exact_engine_returns_a_feasible_plan_with_an_honest_bound_when_stopped_
     assert plan.bound <= plan.objective
     optimum = solve(problem, Engine.MIP).objective
     assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)
+
+
+# problems on which a re-plan swapped two patients' admission days at one facility, at equal
+# cost: HiGHS's stopping tolerance was larger than the bonus for keeping a place, and the rounded
+# LP's plan won ties against the MIP's
+@pytest.mark.parametrize("seed", [300009, 300200, 300418, 301044])
+def test_a_re_plan_of_an_optimal_plan_keeps_every_place_where_costs_tie(seed: int) -> None:
+    data = wide_random_problem_data(random.Random(seed))
+    first = checked(parse_problem(data), solve(parse_problem(data), Engine.EXACT, 30))
+    assert first.status is PlanStatus.OPTIMAL
+    again = parse_problem(with_current(data, first))
+    second = checked(again, solve(again, Engine.EXACT, 30))
+    assert second.status is PlanStatus.OPTIMAL
+    assert placement(second) == placement(first)
 
 
 @pytest.mark.parametrize("seed", range(4))
