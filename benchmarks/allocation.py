@@ -1,6 +1,9 @@
 """Allocation benchmark: exact engine vs greedy and per-patient MIP on seeded S/M/L instances.
 
     .venv/bin/python benchmarks/allocation.py --sizes S,M --time-limit 60
+    .venv/bin/python benchmarks/allocation.py --sizes 3000x100 --time-limit 10 --no-mip
+
+Sizes other than S, M and L come from the same generator and seed (PATIENTSxFACILITIES).
 
 With --replan the exact engine solves each size a second time with its first plan as every
 placed patient's current place (the daily re-plan with nothing changed) and the benchmark says
@@ -22,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generators.allocation_instances import SIZES, sized_problem
+from generators.allocation_instances import SIZES, generate_problem, sized_problem
 from medevac.planning import (
     Plan,
     PlanStatus,
@@ -83,7 +86,11 @@ def speed_ratio(size: str, mip: Plan, exact: Plan) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="S", help="comma-separated subset of S,M,L")
+    parser.add_argument(
+        "--sizes",
+        default="S",
+        help="comma-separated subset of S,M,L; PATIENTSxFACILITIES (3000x100) for another size",
+    )
     parser.add_argument("--time-limit", type=float, default=60.0, help="exact engine, seconds")
     parser.add_argument("--mip-time-limit", type=float, default=600.0, help="per-patient MIP")
     parser.add_argument("--seed", type=int, default=0)
@@ -97,8 +104,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
     for size in sizes:
-        if size not in SIZES:
-            parser.error(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
+        if size not in SIZES and not _custom(size):
+            parser.error(
+                f"unknown size {size!r}; choose from {', '.join(SIZES)} or give PATIENTSxFACILITIES"
+            )
 
     print(
         "| size | engine | wall s | objective | gap | status | placed urgent priority routine "
@@ -107,7 +116,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         started = time.perf_counter()
-        data = sized_problem(size, args.seed)
+        custom = _custom(size)
+        data = (
+            sized_problem(size, args.seed)
+            if custom is None
+            else generate_problem(*custom, seed=args.seed)
+        )
         problem = parse_problem(data)
         built = time.perf_counter() - started
         print(
@@ -129,6 +143,14 @@ def main() -> None:
         if args.replan:
             limit = args.replan_time_limit or args.time_limit
             print(replan(size, data, exact, limit), flush=True)
+
+
+def _custom(size: str) -> tuple[int, int] | None:
+    """(patients, facilities) of a size written as PATIENTSxFACILITIES (3000x100), else None."""
+    patients, x, facilities = size.partition("X")
+    if x and patients.isdigit() and facilities.isdigit() and int(patients) and int(facilities):
+        return int(patients), int(facilities)
+    return None
 
 
 def replan(size: str, data: dict[str, Any], first: Plan, time_limit: float) -> str:

@@ -620,6 +620,13 @@ def solve_exact(
         highs.setOptionValue("time_limit", highs.getRunTime() + lp_budget)
         highs.run()
         lp = read_result(highs, integer=False)
+        if not lp.optimal and highs.getModelStatus() != highspy.HighsModelStatus.kTimeLimit:
+            # HiGHS's warm-started simplex sometimes ends in status "Unknown" after a few
+            # iterations (a 13-patient re-plan found by a stress run); from scratch it solves
+            say(f"LP {highs.modelStatusToString(highs.getModelStatus())}: solved again afresh")
+            highs.clearSolver()
+            highs.run()
+            lp = read_result(highs, integer=False)
         if lp.row_duals is None or not lp.optimal:
             say(f"LP relaxation stopped ({highs.modelStatusToString(highs.getModelStatus())})")
             break
