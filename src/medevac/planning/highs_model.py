@@ -125,7 +125,7 @@ class LinearModel:
 
 def configured_highs(*, time_limit: float, mip_rel_gap: float = 1e-9) -> highspy.Highs:
     """A silent, single-threaded, seeded HiGHS instance with a time limit (seconds of run time)."""
-    h = highspy.Highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]  # untyped in 1.16
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", max(0.01, float(time_limit)))
     h.setOptionValue("threads", 1)

@@ -348,7 +348,7 @@ def plan_deployment(
         highspy.HighsVarType.kInteger
     ] * n_y
 
-    solver = highspy.Highs()
+    solver = highspy.Highs()  # type: ignore[no-untyped-call]  # untyped in 1.16
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue(
         "time_limit", max(0.1, time_limit_seconds - (time.perf_counter() - started))

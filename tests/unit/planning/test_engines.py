@@ -203,6 +203,18 @@ def test_a_re_plan_of_an_optimal_plan_keeps_every_place_where_costs_tie(seed: in
     assert placement(second) == placement(first)
 
 
+def test_the_exact_engine_proves_the_optimum_where_highs_1_14_presolve_did_not() -> None:
+    # a stress run's problem on which HiGHS 1.14's MIP presolve returned a wrong optimum for the
+    # exact engine's last MIP: it called 119,660.13 optimal; the optimum is 119,611.65
+    problem = parse_problem(wide_random_problem_data(random.Random(304652)))
+    exact_plan = checked(problem, solve(problem, Engine.EXACT, 30))
+    mip = checked(problem, solve(problem, Engine.MIP, 60))
+    assert exact_plan.status is PlanStatus.OPTIMAL
+    assert mip.status is PlanStatus.OPTIMAL
+    assert exact_plan.objective == pytest.approx(mip.objective, rel=1e-9)
+    assert exact_plan.objective == pytest.approx(119_611.646, abs=1e-2)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_when_the_lp_does_not_converge_the_lagrangian_engine_finishes_the_solve(
     seed: int, monkeypatch: pytest.MonkeyPatch
