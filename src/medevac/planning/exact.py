@@ -80,11 +80,13 @@ ASSEMBLY_SECONDS_PER_PATIENT = 6e-6
 # step can end a little after their own limits (M in 10 s ended at 10.07-10.08 s in 2 of 6 runs
 # without it)
 END_MARGIN_SHARE = 0.01
-# HiGHS's presolve does not stop at the time limit while it probes: a MIP of 286,060 columns
-# (1,500 patients x 60 facilities) given 8.8 s stopped in probing after 12.5 s, having found
-# nothing; S's proof MIPs (96,000-129,000 columns) spend 5-8 s in presolve. A MIP is not
-# started with less time left than this much per column.
-PRESOLVE_SECONDS_PER_COLUMN = 4e-5
+# A MIP is not started with less time left than this much per column. HiGHS's presolve alone
+# takes about 1e-4 s a column on this machine (HiGHS 1.16: 11.3 s for S's proof MIP of 128,869
+# columns, 30.4 s for 286,330 columns of 1,500 patients x 60 facilities), does not stop at the
+# time limit while it probes, and the rest of a MIP takes at least as long again (S's proof:
+# 55.5 s in all). Started with 43 s left, that 286,330-column MIP ran 2.4 s past the limit and
+# found nothing; with 1.14 a MIP of the same size given 8.8 s stopped in probing after 12.5 s.
+MIP_SECONDS_PER_COLUMN = 2e-4
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
 LARGE_SOLVER = "exact, Lagrangian (projected L-BFGS on smoothed prices) with price-guided placement"
 
@@ -685,7 +687,7 @@ def solve_exact(
         master.add(*columns.pending())
         remaining = deadline - time.perf_counter()
         n_mip_columns = highs.getNumCol() - len(dropped)
-        if remaining < max(0.05, PRESOLVE_SECONDS_PER_COLUMN * n_mip_columns):
+        if remaining < max(0.05, MIP_SECONDS_PER_COLUMN * n_mip_columns):
             if attempt > 0:
                 say(f"no time left for a MIP on {n_mip_columns} columns")
             break

@@ -233,11 +233,11 @@ def test_when_the_lp_does_not_converge_the_lagrangian_engine_finishes_the_solve(
         assert plan.objective == pytest.approx(optimum, rel=1e-9)
 
 
-def test_no_mip_is_started_that_would_not_get_through_presolve(
+def test_no_mip_is_started_without_the_time_it_needs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # at a second per column no MIP fits: the plan is the rounded LP's, with the LP's bound
-    monkeypatch.setattr(exact, "PRESOLVE_SECONDS_PER_COLUMN", 1.0)
+    monkeypatch.setattr(exact, "MIP_SECONDS_PER_COLUMN", 1.0)
     problem = parse_problem(random_problem_dict(seed=5, n_patients=30, n_facilities=5))
     messages: list[str] = []
     plan = checked(problem, solve(problem, Engine.EXACT, time_limit=30, progress=messages.append))
