@@ -101,12 +101,7 @@ def random_problem_data(rng: random.Random, n_patients: int, n_facilities: int) 
     specialties = ["orthopaedics", "neurology", "burns"]
     facilities = []
     for k in range(n_facilities):
-        beds: dict[str, Any] = {}
-        for s in rng.sample(specialties, rng.randint(1, 3)):
-            if rng.random() < 0.5:
-                beds[s] = rng.randint(0, 3)
-            else:
-                beds[s] = [rng.randint(0, 3) for _ in range(horizon)]
+        beds = _random_beds(rng, specialties, horizon, 3)
         f = facility(f"F{k}", 50 + rng.uniform(-8, 8), 20 + rng.uniform(-10, 10), beds=beds)
         if rng.random() < 0.3:
             f["capabilities"] = ["paediatric"]
@@ -135,12 +130,28 @@ def random_problem_data(rng: random.Random, n_patients: int, n_facilities: int) 
         if rng.random() < 0.1:
             p["max_distance_km"] = rng.choice([800, 1500])
         if rng.random() < 0.15:
-            p["current"] = {
-                "facility": rng.choice(facilities)["id"],
-                "day": rng.randint(0, horizon - 1),
-            }
+            p["current"] = _random_place(rng, facilities, horizon)
         patients.append(p)
     return problem_dict(facilities, patients, horizon_days=horizon)
+
+
+def _random_beds(
+    rng: random.Random, specialties: list[str], horizon: int, most: int
+) -> dict[str, Any]:
+    """Free beds of some of ``specialties``: one number, or one a day (0 .. most)."""
+    beds: dict[str, Any] = {}
+    for s in rng.sample(specialties, rng.randint(1, len(specialties))):
+        if rng.random() < 0.5:
+            beds[s] = rng.randint(0, most)
+        else:
+            beds[s] = [rng.randint(0, most) for _ in range(horizon)]
+    return beds
+
+
+def _random_place(
+    rng: random.Random, facilities: list[dict[str, Any]], horizon: int
+) -> dict[str, Any]:
+    return {"facility": rng.choice(facilities)["id"], "day": rng.randint(0, horizon - 1)}
 
 
 def placement(plan: Plan) -> dict[str, tuple[str, int]]:
@@ -181,16 +192,11 @@ def wide_random_problem_data(rng: random.Random) -> dict[str, Any]:
     horizon = rng.randint(1, 14)
     n_facilities = rng.randint(1, 10)
     n_patients = rng.randint(0, 45)
-    specialties = rng.sample(WIDE_SPECIALTIES, rng.randint(1, len(WIDE_SPECIALTIES)))
+    specialties = list(rng.sample(WIDE_SPECIALTIES, rng.randint(1, len(WIDE_SPECIALTIES))))
     organisations = ["ORG-A", "ORG-B", "ORG-C"]
     facilities = []
     for k in range(n_facilities):
-        beds: dict[str, Any] = {}
-        for s in rng.sample(specialties, rng.randint(1, len(specialties))):
-            if rng.random() < 0.5:
-                beds[s] = rng.randint(0, 4)
-            else:
-                beds[s] = [rng.randint(0, 4) for _ in range(horizon)]
+        beds = _random_beds(rng, specialties, horizon, 4)
         f = facility(f"F{k}", 50 + rng.uniform(-10, 10), 20 + rng.uniform(-15, 15), beds=beds)
         if rng.random() < 0.3:
             f["capabilities"] = rng.sample(["paediatric", "oxygen"], rng.randint(1, 2))
@@ -220,9 +226,6 @@ def wide_random_problem_data(rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.1:
             p["max_distance_km"] = rng.choice([0, 300, 800, 1500])
         if rng.random() < 0.15:
-            p["current"] = {
-                "facility": rng.choice(facilities)["id"],
-                "day": rng.randint(0, horizon - 1),
-            }
+            p["current"] = _random_place(rng, facilities, horizon)
         patients.append(p)
     return problem_dict(facilities, patients, horizon_days=horizon)
