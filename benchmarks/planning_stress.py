@@ -1,0 +1,120 @@
+"""Stress the regulating engines on many random problems and report every fault found.
+
+    .venv/bin/python benchmarks/planning_stress.py --seconds 600
+    .venv/bin/python benchmarks/planning_stress.py --seconds 600 --seed 304651 --problems 1
+
+Each problem comes from the wider random builder of the tests (`wide_random_problem_data`:
+horizons of 1-14 days, up to 45 patients, 10 facilities and 6 specialties, groups, needs,
+agreements, distance limits, current places). The per-patient MIP proves its optimum; then:
+
+- the greedy plan, the exact engine's plan and the Lagrangian engine's plan (the engine of
+  large problems, forced with `large_units=0`) must pass the checker with the reported
+  objective;
+- no bound may exceed the optimum, and a plan called optimal must cost the optimum;
+- the exact engine must prove the optimum and cost no more than greedy;
+- `explain` must answer for every patient;
+- solving again with the exact plan as every placed patient's current place must move nobody.
+
+Problem k uses seed `--seed + k`, so a fault is reproduced with `--seed SEED-1 --problems 1`.
+This run found the four faults fixed on 2026-12-04 (docs/benchmarks.md). It prints a line per
+fault and a summary, and exits with status 1 when it found any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.unit.planning.builders import (
+    placement,
+    wide_random_problem_data,
+    with_current,
+)
+
+from medevac.planning import (
+    Plan,
+    PlanStatus,
+    check_plan,
+    explain,
+    parse_problem,
+    solve_exact,
+    solve_greedy,
+    solve_patient_mip,
+)
+
+
+def faults(seed: int) -> list[str]:
+    """What is wrong on the problem of ``seed`` (empty when nothing is)."""
+    data = wide_random_problem_data(random.Random(seed))
+    problem = parse_problem(data)
+    mip = solve_patient_mip(problem, 60)
+    if mip.status is not PlanStatus.OPTIMAL:
+        return [f"per-patient MIP not optimal ({mip.status.value}); nothing to compare with"]
+    tolerance = 1e-6 * max(1.0, abs(mip.objective))
+    plans: dict[str, Plan] = {
+        "greedy": solve_greedy(problem),
+        "exact": solve_exact(problem, 30),
+        "lagrangian": solve_exact(problem, 2, large_units=0),
+    }
+    found = []
+    for name, plan in plans.items():
+        report = check_plan(problem, plan)
+        if not report.feasible:
+            found.append(f"{name}: infeasible plan ({report.violations[0]})")
+        elif not report.objective_matches(plan.objective):
+            found.append(
+                f"{name}: reports {plan.objective} where the checker finds {report.objective}"
+            )
+        if plan.bound > mip.objective + tolerance:
+            found.append(f"{name}: bound {plan.bound} above the optimum {mip.objective}")
+        if plan.status is PlanStatus.OPTIMAL and abs(plan.objective - mip.objective) > tolerance:
+            found.append(f"{name}: {plan.objective} called optimal; the optimum is {mip.objective}")
+    exact = plans["exact"]
+    if exact.status is not PlanStatus.OPTIMAL:
+        found.append(f"exact: not proven optimal ({exact.objective}, bound {exact.bound})")
+    if exact.objective > plans["greedy"].objective + tolerance:
+        found.append(
+            f"exact: {exact.objective} costs more than greedy's {plans['greedy'].objective}"
+        )
+    for patient in problem.patients:
+        explain(problem, exact, patient.id).lines()
+    again = solve_exact(parse_problem(with_current(data, exact)), 30)
+    moved = sorted(set(placement(again).items()) ^ set(placement(exact).items()))
+    if moved:
+        found.append(f"exact: a re-plan with the plan as current moved {moved[:4]}")
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=300.0, help="stop after this long")
+    parser.add_argument("--problems", type=int, default=0, help="stop after this many (0: no cap)")
+    parser.add_argument("--seed", type=int, default=0, help="problem k uses seed SEED + k")
+    args = parser.parse_args()
+    end = time.monotonic() + args.seconds
+    done = failed = 0
+    while time.monotonic() < end and (args.problems == 0 or done < args.problems):
+        seed = args.seed + done + 1
+        try:
+            found = faults(seed)
+        except Exception:  # a crash is a fault too: show it and go on
+            found = ["crashed:\n" + traceback.format_exc()]
+        done += 1
+        if found:
+            failed += 1
+            for line in found:
+                print(f"seed {seed}: {line}", flush=True)
+        if done % 100 == 0:
+            print(f"{done} problems, {failed} with faults", flush=True)
+    print(f"{done} problems (seeds {args.seed + 1}-{args.seed + done}), {failed} with faults")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
