@@ -8,6 +8,8 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
+from medevac.highs import new_highs
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Values = FloatArray | float
@@ -125,7 +127,7 @@ class LinearModel:
 
 def configured_highs(*, time_limit: float, mip_rel_gap: float = 1e-9) -> highspy.Highs:
     """A silent, single-threaded, seeded HiGHS instance with a time limit (seconds of run time)."""
-    h = highspy.Highs()  # type: ignore[no-untyped-call]  # untyped in 1.16
+    h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", max(0.01, float(time_limit)))
     h.setOptionValue("threads", 1)

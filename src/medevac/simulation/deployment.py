@@ -28,6 +28,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from medevac.domain.geography import EARTH_RADIUS_KM
+from medevac.highs import new_highs
 from medevac.simulation.params import Scenario
 from medevac.simulation.plain_data import ObjectReader, ParameterError, read_number, read_string
 from medevac.simulation.presets import PRESETS, preset
@@ -348,7 +349,7 @@ def plan_deployment(
         highspy.HighsVarType.kInteger
     ] * n_y
 
-    solver = highspy.Highs()  # type: ignore[no-untyped-call]  # untyped in 1.16
+    solver = new_highs()
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue(
         "time_limit", max(0.1, time_limit_seconds - (time.perf_counter() - started))
