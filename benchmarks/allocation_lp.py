@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generators.allocation_instances import SIZES, sized_problem
+from medevac.highs import new_highs
 from medevac.planning import kernels, parse_problem
 from medevac.planning.compact import NO_LIMIT, Compact, build_compact
 from medevac.planning.model import ProblemView
@@ -40,7 +41,7 @@ class Master:
     def __init__(self, c: Compact) -> None:
         self.c = c
         n_fac, n_spec, horizon = c.beds.shape
-        self.highs = highspy.Highs()
+        self.highs = new_highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("threads", 1)
         count = c.unit_count.astype(float)
