@@ -766,21 +766,18 @@ def _solve_large(
     assembly += END_MARGIN_SHARE * (deadline - started)
     result = solve_lagrangian(problem, view, deadline - assembly, say, compact)
     bound = max(result.bound, bound_floor)
-    if incumbent is not None and incumbent[0] < result.objective:
-        objective, placed = incumbent
-        # no tie-breaking bonus here: optimal only when the bound meets the objective itself
-        status = (
-            PlanStatus.OPTIMAL
-            if relative_gap(objective, bound) <= OPTIMAL_GAP
-            else (PlanStatus.FEASIBLE)
-        )
+    if incumbent is not None and incumbent[0] >= result.objective:
+        incumbent = None  # the Lagrangian engine's plan is at least as good
+    objective = result.objective if incumbent is None else incumbent[0]
+    # no tie-breaking bonus here: optimal only when the bound meets the objective itself
+    status = PlanStatus.FEASIBLE
+    if relative_gap(objective, bound) <= OPTIMAL_GAP:
+        status = PlanStatus.OPTIMAL
+    if incumbent is not None:
         return assemble_plan(
-            problem, view, placed, status=status, bound=bound, solver=LARGE_SOLVER,
+            problem, view, incumbent[1], status=status, bound=bound, solver=LARGE_SOLVER,
             started=started,
         )  # fmt: skip
-    status = PlanStatus.FEASIBLE
-    if relative_gap(result.objective, bound) <= OPTIMAL_GAP:
-        status = PlanStatus.OPTIMAL
     return assemble_plan_arrays(
         problem, view, result.facility, result.day, status=status, bound=bound,
         solver=LARGE_SOLVER, started=started,

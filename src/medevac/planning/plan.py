@@ -141,8 +141,8 @@ def document_text(document: dict[str, Any]) -> str:
 
     Problems, plans and manifests hold 100,000 entries at national scale; this keeps them
     readable line by line and lets the C encoder write each line (``json.dumps`` with
-    ``indent`` falls back to the pure-Python encoder: 0.6 s against 0.2 s for a plan of
-    100,000 admissions, 1.1 s against 0.5 s for the problem).
+    ``indent`` falls back to the pure-Python encoder; measured on L: a plan of 100,000
+    admissions 0.44-0.51 s before against 0.34-0.37 s, the problem 1.0 s against 0.54 s).
     """
     if not document:
         return "{}\n"
