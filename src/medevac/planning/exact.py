@@ -38,7 +38,7 @@ import numpy as np
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.greedy import solve_greedy
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel, configured_highs, read_result
-from medevac.planning.lagrangian import solve_lagrangian
+from medevac.planning.lagrangian import improve_plan, priced_columns, solve_lagrangian
 from medevac.planning.model import (
     BoolArray,
     FloatArray,
@@ -87,6 +87,24 @@ END_MARGIN_SHARE = 0.01
 # 55.5 s in all). Started with 43 s left, that 286,330-column MIP ran 2.4 s past the limit and
 # found nothing; with 1.14 a MIP of the same size given 8.8 s stopped in probing after 12.5 s.
 MIP_SECONDS_PER_COLUMN = 2e-4
+# With at least this much time left after the MIPs (the last one skipped for want of time, or
+# none needed), the neighbourhood search of large problems works on the plan until the limit
+SEARCH_SECONDS = 1.0
+# A MIP on part of the columns that could still help is not started for fewer than this many
+PARTIAL_PROOF_COLUMNS = 5000
+PARTIAL_SHARE = 0.9  # of the time left, what a partial proof's columns are sized to
+# From this many units on, a price ascent (lagrangian.py) of up to PRICE_SEED_SHARE of the limit
+# comes first, and each unit's PRICE_SEED_COLUMNS cheapest columns at its prices (and its
+# cheapest of every day) seed the LP master. On 2,500 patients x 90 facilities (1,989 units,
+# 60 s) the LP then converged at 23 s and the gap was 0.52 %; without the seed the LP had not
+# converged at 30 s, the Lagrangian engine took over and the gap was 5.58 %. Below it the seed
+# did not pay: on S (899 units) the LP converged sooner (3.3 s against about 4 s) but on other
+# prices, and the first MIP took 24 s instead of 4 s (S not proven optimal in 60 s); on 2,000 x
+# 75 (1,635 units) the LP converged at 8.5 s instead of 28 s, but the first MIP then ran to the
+# limit and the plan was worse (gap 0.60 % against 0.51 %)
+PRICE_SEED_UNITS = 1800
+PRICE_SEED_SHARE = 0.1
+PRICE_SEED_COLUMNS = 6
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
 LARGE_SOLVER = "exact, Lagrangian (projected L-BFGS on smoothed prices) with price-guided placement"
 
@@ -369,7 +387,8 @@ class _Pricing:
     slack: FloatArray  # per unit: group slack (0 outside groups) in the margin of a column
     added: int = 0
     min_excluded_margin: float = np.inf
-    excluded: list[tuple[int, IntArray, IntArray]] = field(default_factory=list)
+    # per unit: the (facility, day) and margin of each left-out column below the margin limit
+    excluded: list[tuple[int, IntArray, IntArray, FloatArray]] = field(default_factory=list)
     # per unit: the (facility, day) of its cheapest reduced cost, facility -1 if unplaced is best
     choice_facility: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     choice_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -451,7 +470,7 @@ def _price(
                 )
                 fi, di = np.nonzero(outside & (margin < margin_limit))
                 if fi.size:
-                    result.excluded.append((u, fi, di))
+                    result.excluded.append((u, fi, di, margin[fi, di]))
     count = np.array(units.count, dtype=float)
     total = float(np.dot(count, best))
     # groups: min(all unplaced, all at one facility, split over several + group_split)
@@ -494,6 +513,28 @@ def _seed_columns(
         if keep is not None:
             lk = np.searchsorted(units.eligible[u], keep[0])
             columns.add(units, u, np.array([lk]), np.array([keep[1]]))
+
+
+def _seed_priced(
+    units: _Units, columns: _Columns, patient: IntArray, facility: IntArray, day: IntArray
+) -> None:
+    """Add the columns (patient, facility, day) to the units of those patients, where the unit
+    may use the facility."""
+    unit_of = {i: u for u in range(len(units)) for i in units.members[u]}
+    order = np.argsort(patient, kind="stable")
+    patient, facility, day = patient[order], facility[order], day[order]
+    cuts = np.flatnonzero(np.diff(patient)) + 1
+    for p, f, a in zip(
+        np.split(patient, cuts), np.split(facility, cuts), np.split(day, cuts), strict=True
+    ):
+        u = unit_of.get(int(p[0])) if len(p) else None
+        if u is None:
+            continue
+        eligible = units.eligible[u]
+        local = np.minimum(np.searchsorted(eligible, f), len(eligible) - 1)
+        ok = (eligible[local] == f) & np.isfinite(units.day_cost[u][a])
+        if ok.any():
+            columns.add(units, u, local[ok], a[ok])
 
 
 def _seed_from_plan(
@@ -606,12 +647,19 @@ def solve_exact(
     _seed_columns(units, columns, horizon, seed_facilities, seed_days)
     _seed_from_plan(problem, units, columns, greedy_placed)
     keep_bonus = _keep_bonus(greedy.objective)
+    price_bound = -np.inf
+    if len(units) >= PRICE_SEED_UNITS and PRICE_SEED_SHARE > 0.0:
+        until = started + PRICE_SEED_SHARE * time_limit
+        patient, facility, day, price_bound = priced_columns(compact, until, PRICE_SEED_COLUMNS)
+        price_bound += hopeless_cost
+        _seed_priced(units, columns, patient, facility, day)
+        say(f"price ascent: bound {price_bound:.6g}, {columns.size} columns")
     master = _Master(view, units, gs, keep_bonus)
     master.add(*columns.pending())
     highs = master.start(time_limit)
     rho, mu = _multipliers(view, None, None)
     pricing = _price(view, units, rho, mu, gs)
-    bound = pricing.lagrangian + hopeless_cost
+    bound = max(price_bound, pricing.lagrangian + hopeless_cost)
     say(f"bound without capacity: {bound:.6g}")
     rounds = 0
     last_lp: FloatArray | None = None
@@ -683,6 +731,9 @@ def solve_exact(
     lp_values[: len(last_lp)] = last_lp
     dropped = _columns_left_out_of_mip(view, units, columns, master, rho, mu, pricing, lp_values)
     say(f"MIP on {len(master.x) - len(dropped)} of {len(master.x)} columns")
+    # None while the MIP holds every column that could help; otherwise the smallest Lagrangian
+    # margin of the columns left out of it (a partial proof, below)
+    left_out_margin: float | None = None
     for attempt in range(4):
         master.add(*columns.pending())
         remaining = deadline - time.perf_counter()
@@ -697,8 +748,13 @@ def solve_exact(
         if len(dropped):
             zeros = np.zeros(len(dropped))
             mip_highs.changeColsBounds(len(dropped), dropped.astype(np.int32), zeros, zeros)
-        # passing a model of 200,000 columns takes a while: the limit counts from here
-        mip_highs.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
+        # passing a model of 200,000 columns takes a while: the limit counts from here. A
+        # partial proof runs to the limit, so it leaves the time to decode and assemble
+        end = deadline
+        if left_out_margin is not None:
+            end -= ASSEMBLY_SECONDS_PER_PATIENT * len(problem.patients)
+            end -= END_MARGIN_SHARE * (deadline - started)
+        mip_highs.setOptionValue("time_limit", max(0.01, end - time.perf_counter()))
         mip_highs.run()
         mip = read_result(mip_highs, integer=True)
         cols = columns.arrays()
@@ -719,6 +775,17 @@ def solve_exact(
             if _proven_optimal(problem, best_objective, bound, keep_bonus):
                 status = PlanStatus.OPTIMAL
             say(f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {bound:.6g}")
+            break
+        if left_out_margin is not None:
+            # a partial proof: the MIP's own bound holds for the columns it had, even where the
+            # limit stopped it, and every other column has a margin of at least left_out_margin
+            final_bound = max(bound, min(restricted_bound, lagrangian + left_out_margin))
+            if _proven_optimal(problem, best_objective, final_bound, keep_bonus):
+                status = PlanStatus.OPTIMAL
+            say(
+                f"MIP {attempt + 1} (partial): objective {best_objective:.6g}, "
+                f"bound {final_bound:.6g}"
+            )
             break
         if not mip.optimal or time.perf_counter() >= deadline:
             # A MIP stopped by the time limit ends the search; a pass over every column's
@@ -741,13 +808,84 @@ def solve_exact(
             break
         if not check.excluded:
             break
-        added = sum(columns.add(units, u, fi, di) for u, fi, di in check.excluded)
+        excluded = check.excluded
+        in_mip = highs.getNumCol() - len(dropped)
+        room = _mip_room(deadline - time.perf_counter(), in_mip)
+        wanted = sum(len(e[1]) for e in excluded)
+        if wanted > room:
+            if room < PARTIAL_PROOF_COLUMNS:
+                say(f"no time left for a MIP on {in_mip + wanted} columns")
+                break
+            excluded, left_out_margin = _smallest_margins(excluded, room)
+            say(
+                f"time for {room} of them: those with a margin below {left_out_margin:.6g} "
+                "(a partial proof)"
+            )
+        added = sum(columns.add(units, u, fi, di) for u, fi, di, _ in excluded)
         if added == 0:
             break
+    if status is not PlanStatus.OPTIMAL:
+        best_placed, best_objective = _search_rest(
+            problem, view, compact, (best_placed, best_objective), (rho, mu), keep_bonus,
+            started, deadline, say,
+        )  # fmt: skip
+        if _proven_optimal(problem, best_objective, final_bound, keep_bonus):
+            status = PlanStatus.OPTIMAL
     return assemble_plan(
         problem, view, best_placed, status=status, bound=final_bound,
         solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
     )  # fmt: skip
+
+
+def _mip_room(seconds_left: float, in_mip: int) -> int:
+    """How many columns a MIP that already has ``in_mip`` can take on with the time left."""
+    return int(PARTIAL_SHARE * seconds_left / MIP_SECONDS_PER_COLUMN) - in_mip
+
+
+def _smallest_margins(
+    excluded: list[tuple[int, IntArray, IntArray, FloatArray]], room: int
+) -> tuple[list[tuple[int, IntArray, IntArray, FloatArray]], float]:
+    """The columns of ``excluded`` with a margin below the smallest margin that leaves at most
+    ``room`` of them, and that margin (a lower bound on every column not kept)."""
+    margins = np.concatenate([e[3] for e in excluded])
+    threshold = float(np.partition(margins, room)[room])
+    kept = []
+    for u, fi, di, margin in excluded:
+        below = margin < threshold
+        if below.any():
+            kept.append((u, fi[below], di[below], margin[below]))
+    return kept, threshold
+
+
+def _search_rest(
+    problem: Problem,
+    view: ProblemView,
+    compact: Compact,
+    best: tuple[dict[str, Placement], float],
+    prices: tuple[FloatArray, FloatArray],
+    keep_bonus: float,
+    started: float,
+    deadline: float,
+    say: Callable[[str], None],
+) -> tuple[dict[str, Placement], float]:
+    """The time the MIPs left unused goes to the neighbourhood search on the best plan.
+
+    A proof MIP is not started without time for it (MIP_SECONDS_PER_COLUMN): on 1,500 patients
+    x 60 facilities with a 60-s limit the solve then ended at 22 s with a gap of 0.32 %.
+    """
+    end = deadline - ASSEMBLY_SECONDS_PER_PATIENT * len(problem.patients)
+    end -= END_MARGIN_SHARE * (deadline - started)
+    if end - time.perf_counter() < SEARCH_SECONDS:
+        return best
+    say(f"{end - time.perf_counter():.0f} s left: neighbourhood search on the plan")
+    better = improve_plan(problem, compact, best[0], *prices, end, say)
+    if better is None:
+        return best
+    objective = _objective(problem, view, better)
+    if _score(problem, better, objective, keep_bonus) >= _score(problem, *best, keep_bonus):
+        return best
+    say(f"plan after the neighbourhood search: {objective:.6g}")
+    return better, objective
 
 
 def _solve_large(

@@ -647,3 +647,75 @@ def solve_lagrangian(
         bound=bound,
         evaluations=dual.evaluations,
     )
+
+
+def improve_plan(
+    problem: Problem,
+    compact: Compact,
+    placed: dict[str, Placement],
+    bed_prices: FloatArray,
+    admission_prices: FloatArray,
+    deadline: float,
+    say: Callable[[str], None],
+) -> dict[str, Placement] | None:
+    """The neighbourhood search on a given plan until ``deadline``: the better plan, or None.
+
+    ``bed_prices`` [facility, specialty, day] and ``admission_prices`` [facility, day] (>= 0,
+    the exact engine's LP duals) choose each unit's candidate columns and order the slices.
+    The first sweep rounds LPs, the later ones solve MIPs; a slice is re-placed only when that
+    lowers the true objective, so the plan returned costs strictly less than ``placed``.
+    """
+    c = compact
+    dual = _Dual(c, 0.0)
+    x = np.concatenate(
+        [
+            bed_prices[dual.pair_f, dual.pair_s, :].ravel(),
+            admission_prices[dual.limited, :].ravel(),
+        ]
+    )
+    plans = _Plans(problem, c)
+    index = problem.facility_index
+    ids = [problem.patients[int(k)].id for k in plans.slot_patient]
+    where = [placed.get(patient) for patient in ids]
+    slot_f = np.array([-1 if p is None else index[p[0]] for p in where], dtype=np.int64)
+    slot_a = np.array([0 if p is None else p[1] for p in where], dtype=np.int64)
+    slots = neighbourhoods.Slots(plans.slot_unit, slot_f, slot_a, plans.slot_group)
+    cum, mu = dual.prices(x)
+    excess = np.bincount(
+        plans.slot_unit, weights=neighbourhoods.slot_costs(c, slots), minlength=c.n_units
+    ) - c.unit_count * dual.unit_minima(x)
+    repair = neighbourhoods.Repair(plans.groups, plans.true_costs(dual))
+    gain = neighbourhoods.improve(
+        c, slots, c.kernel_problem(), cum, mu, excess, deadline, say, repair
+    )
+    if gain <= 0.0:
+        return None
+    return plans.placement(slots.facility, slots.day)
+
+
+def priced_columns(
+    compact: Compact, until: float, per_unit: int
+) -> tuple[IntArray, IntArray, IntArray, float]:
+    """Columns of low priced cost after a short price ascent, to seed an LP master.
+
+    Runs the ascent (pooled starting prices, then the temperature stages) until ``until`` (a
+    time.perf_counter() value) or until it stalls, and returns (patient, facility, day) of each
+    unit's ``per_unit`` cheapest columns at the best prices found, plus its cheapest column of
+    every admission day; the patient is the unit's first member. Also returns the best exact
+    Lagrangian, a valid lower bound (without the cost of patients no facility can take).
+    """
+    c = compact
+    dual = _Dual(c, 0.0)
+    x = dual.starting_prices(max(0.05, 0.2 * (until - time.perf_counter())))
+    _, _, bound = dual.evaluate(x, 0.0, slope=False)
+    ascent = _Ascent(dual, TEMPERATURES, x, bound)
+    while time.perf_counter() < until:
+        _, gain, cut = ascent.stage_once(lambda: until)
+        if not cut and gain < ASCENT_STALL * max(1.0, abs(ascent.bound)):
+            break
+    cum, mu = dual.prices(ascent.x_plan)
+    units = np.arange(c.n_units, dtype=np.int64)
+    every_day = np.ones(c.n_units, dtype=bool)
+    cu, cf, ca = kernels.cheapest_columns(units, per_unit, every_day, cum, mu, c.kernel_problem())
+    first = np.concatenate([[0], np.cumsum(c.unit_count)[:-1]]).astype(np.int64)
+    return c.member_patient[first[cu]], cf, ca, ascent.bound

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import time
 
+import numpy as np
 import pytest
 
 from medevac.planning import (
@@ -17,6 +19,9 @@ from medevac.planning import (
     parse_problem,
     solve,
 )
+from medevac.planning.compact import build_compact
+from medevac.planning.lagrangian import priced_columns
+from medevac.planning.model import ProblemView
 from tests.unit.planning.builders import (
     facility,
     patient,
@@ -255,3 +260,99 @@ def test_problems_without_patients_or_facilities_give_empty_optimal_plans(engine
     plan = checked(no_facilities, solve(no_facilities, engine))
     assert plan.objective == 1000
     assert plan.unplaced[0].code is UnplacedReason.SPECIALTY_NOT_OFFERED
+
+
+# problems of the stress run's generator on which the first MIP left columns that could help
+PARTIAL_PROOF_SEEDS = [300001, 300019, 300024, 300047, 300054]
+
+
+@pytest.mark.parametrize("seed", PARTIAL_PROOF_SEEDS)
+def test_a_partial_proof_gives_a_bound_no_higher_than_the_optimum(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # time for only 30 of the columns that could still help: the MIP takes those with the
+    # smallest margins, and every other column costs at least the Lagrangian plus the margin
+    # of the first one left out
+    monkeypatch.setattr(exact, "PARTIAL_PROOF_COLUMNS", 1)
+    monkeypatch.setattr(exact, "_mip_room", lambda seconds_left, in_mip: 30)
+    problem = parse_problem(wide_random_problem_data(random.Random(seed)))
+    messages: list[str] = []
+    plan = checked(problem, solve(problem, Engine.EXACT, 30, progress=messages.append))
+    assert any("(a partial proof)" in m for m in messages)
+    first_bound = next(float(m.split("bound ")[1].split(",")[0]) for m in messages if "MIP 1" in m)
+    optimum = solve(problem, Engine.MIP, 60).objective
+    assert first_bound <= plan.bound <= optimum + 1e-6 * max(1.0, optimum)
+    assert plan.objective >= optimum - 1e-6 * max(1.0, optimum)
+    if plan.status is PlanStatus.OPTIMAL:
+        assert plan.objective == pytest.approx(optimum, rel=1e-9)
+
+
+def test_the_smallest_margins_keep_at_most_the_room_and_bound_the_rest() -> None:
+    rng = np.random.default_rng(7)
+    excluded = []
+    for u in range(40):
+        n = int(rng.integers(1, 30))
+        margins = np.round(rng.uniform(0.0, 20.0, n), 1)  # ties on purpose
+        excluded.append((u, rng.integers(0, 9, n), rng.integers(0, 14, n), margins))
+    everything = np.concatenate([e[3] for e in excluded])
+    for room in (1, 17, 250, len(everything) - 1):
+        kept, threshold = exact._smallest_margins(excluded, room)
+        kept_margins = np.concatenate([e[3] for e in kept]) if kept else np.zeros(0)
+        assert len(kept_margins) <= room
+        assert np.all(kept_margins < threshold)
+        # every column left out has a margin of at least the threshold
+        assert np.sum(everything < threshold) == len(kept_margins)
+        assert threshold in everything
+
+
+def test_time_the_mips_leave_goes_to_the_neighbourhood_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # no MIP fits: the rounded LP's plan is searched until the limit, never for the worse
+    monkeypatch.setattr(exact, "MIP_SECONDS_PER_COLUMN", 1.0)
+    problem = parse_problem(wide_random_problem_data(random.Random(300047)))
+    messages: list[str] = []
+    searched = checked(problem, solve(problem, Engine.EXACT, 10, progress=messages.append))
+    assert any("neighbourhood search on the plan" in m for m in messages)
+    monkeypatch.setattr(exact, "SEARCH_SECONDS", float("inf"))
+    unsearched = checked(problem, solve(problem, Engine.EXACT, 10))
+    assert searched.objective < unsearched.objective - 1.0  # 39,551.89 against 40,525.69
+    assert searched.bound == pytest.approx(unsearched.bound, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_lp_master_seeded_from_a_price_ascent_still_proves_the_optimum(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exact, "PRICE_SEED_UNITS", 0)
+    problem = parse_problem(wide_random_problem_data(random.Random(310_000 + seed)))
+    messages: list[str] = []
+    plan = checked(problem, solve(problem, Engine.EXACT, 30, progress=messages.append))
+    assert any(m.startswith("price ascent: bound") for m in messages)
+    optimum = solve(problem, Engine.MIP, 60)
+    assert optimum.status is PlanStatus.OPTIMAL
+    assert plan.bound <= optimum.objective + 1e-6 * max(1.0, optimum.objective)
+    assert plan.status is PlanStatus.OPTIMAL
+    assert plan.objective == pytest.approx(optimum.objective, rel=1e-9)
+
+
+def test_priced_columns_lie_where_their_units_may_go_and_their_bound_holds() -> None:
+    problem = parse_problem(wide_random_problem_data(random.Random(300047)))
+    view = ProblemView(problem)
+    compact = build_compact(problem, view.distance, view.origin_of)
+    patient_of, facility, day, bound = priced_columns(compact, time.perf_counter() + 1.0, 3)
+    optimum = solve(problem, Engine.MIP, 60).objective
+    hopeless = sum(view.unplaced_cost(problem.patients[int(i)]) for i in compact.hopeless)
+    assert bound + hopeless <= optimum + 1e-6 * max(1.0, optimum)
+    for i, f, a in zip(patient_of.tolist(), facility.tolist(), day.tolist(), strict=True):
+        p = problem.patients[i]
+        assert view.screen(i).eligible[f], (p.id, f)
+        assert p.earliest_day <= a < problem.horizon_days
+    units, _ = exact._build_units(problem, view)
+    columns = exact._Columns()
+    exact._seed_priced(units, columns, patient_of, facility, day)
+    assert columns.size > 0
+    cu, cf, ca = columns.arrays()
+    for u, f, a in zip(cu.tolist(), cf.tolist(), ca.tolist(), strict=True):
+        assert f in units.eligible[u]
+        assert np.isfinite(units.day_cost[u][a])
