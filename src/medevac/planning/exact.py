@@ -93,16 +93,20 @@ SEARCH_SECONDS = 1.0
 # A MIP on part of the columns that could still help is not started for fewer than this many
 PARTIAL_PROOF_COLUMNS = 5000
 PARTIAL_SHARE = 0.9  # of the time left, what a partial proof's columns are sized to
-# From this many units on, a price ascent (lagrangian.py) of up to PRICE_SEED_SHARE of the limit
-# comes first, and each unit's PRICE_SEED_COLUMNS cheapest columns at its prices (and its
-# cheapest of every day) seed the LP master. On 2,500 patients x 90 facilities (1,989 units,
-# 60 s) the LP then converged at 23 s and the gap was 0.52 %; without the seed the LP had not
-# converged at 30 s, the Lagrangian engine took over and the gap was 5.58 %. Below it the seed
-# did not pay: on S (899 units) the LP converged sooner (3.3 s against about 4 s) but on other
-# prices, and the first MIP took 24 s instead of 4 s (S not proven optimal in 60 s); on 2,000 x
-# 75 (1,635 units) the LP converged at 8.5 s instead of 28 s, but the first MIP then ran to the
-# limit and the plan was worse (gap 0.60 % against 0.51 %)
-PRICE_SEED_UNITS = 1800
+# the share of the limit a partial proof leaves unused at the end: HiGHS stopped up to 1.4 s
+# after its limit on 1,500 x 60 at 60 s (with 1 % kept, the solve ended at 60.7 and 61.4 s)
+PARTIAL_MARGIN_SHARE = 0.03
+# When column generation from the nearest facilities' first days is not expected to converge in
+# its share of the limit (`_lp_seconds`), a price ascent (lagrangian.py) of up to
+# PRICE_SEED_SHARE of the limit comes first, and each unit's PRICE_SEED_COLUMNS cheapest columns
+# at its prices (and its cheapest of every day) seed the LP master. On 2,500 patients x 90
+# facilities (1,989 units, 60 s) the LP then converged at 23 s and the gap was 0.52 %; without
+# the seed the LP had not converged at 30 s, the Lagrangian engine took over and the gap was
+# 5.58 %. Where the LP converges anyway the seed did not pay: on S (899 units, 60 s) the LP
+# converged sooner (3.3 s against about 4 s) but on other prices, and the first MIP took 24 s
+# instead of 4 s (S not proven optimal in 60 s); on 2,000 x 75 (1,635 units, 60 s) the LP
+# converged at 8.5 s instead of 28 s, but the first MIP then ran to the limit and the plan was
+# worse (gap 0.60 % against 0.51 %)
 PRICE_SEED_SHARE = 0.1
 PRICE_SEED_COLUMNS = 6
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
@@ -515,6 +519,18 @@ def _seed_columns(
             columns.add(units, u, np.array([lk]), np.array([keep[1]]))
 
 
+# Column generation without the seed converged in about 4 s on S (899 units), 12.8-14.8 s on
+# 1,500 x 60 (1,300 units), 28 s on 2,000 x 75 (1,635 units) and not in 30 s on 2,500 x 90
+# (1,989 units), on the machine of 2026-12-04: about 4 s x (units / 900) ** 3
+LP_REFERENCE_UNITS = 900
+LP_REFERENCE_SECONDS = 4.0
+
+
+def _lp_seconds(n_units: int) -> float:
+    """The time column generation without a price seed is expected to take to converge."""
+    return LP_REFERENCE_SECONDS * (n_units / LP_REFERENCE_UNITS) ** 3
+
+
 def _seed_priced(
     units: _Units, columns: _Columns, patient: IntArray, facility: IntArray, day: IntArray
 ) -> None:
@@ -648,7 +664,7 @@ def solve_exact(
     _seed_from_plan(problem, units, columns, greedy_placed)
     keep_bonus = _keep_bonus(greedy.objective)
     price_bound = -np.inf
-    if len(units) >= PRICE_SEED_UNITS and PRICE_SEED_SHARE > 0.0:
+    if _lp_seconds(len(units)) > LP_SHARE * time_limit and PRICE_SEED_SHARE > 0.0:
         until = started + PRICE_SEED_SHARE * time_limit
         patient, facility, day, price_bound = priced_columns(compact, until, PRICE_SEED_COLUMNS)
         price_bound += hopeless_cost
@@ -749,11 +765,12 @@ def solve_exact(
             zeros = np.zeros(len(dropped))
             mip_highs.changeColsBounds(len(dropped), dropped.astype(np.int32), zeros, zeros)
         # passing a model of 200,000 columns takes a while: the limit counts from here. A
-        # partial proof runs to the limit, so it leaves the time to decode and assemble
+        # partial proof runs to the limit, so it leaves the time to decode and assemble, and
+        # for HiGHS stopping late
         end = deadline
         if left_out_margin is not None:
             end -= ASSEMBLY_SECONDS_PER_PATIENT * len(problem.patients)
-            end -= END_MARGIN_SHARE * (deadline - started)
+            end -= PARTIAL_MARGIN_SHARE * (deadline - started)
         mip_highs.setOptionValue("time_limit", max(0.01, end - time.perf_counter()))
         mip_highs.run()
         mip = read_result(mip_highs, integer=True)

@@ -620,14 +620,7 @@ def solve_lagrangian(
             best = (value, slot_f, slot_a)
         say(f"plan from the best prices with local search: {value:.6g}")
     slots = neighbourhoods.Slots(plans.slot_unit, best[1].copy(), best[2].copy(), plans.slot_group)
-    cum, mu = dual.prices(x_plan)
-    excess = np.bincount(
-        plans.slot_unit, weights=neighbourhoods.slot_costs(c, slots), minlength=c.n_units
-    ) - c.unit_count * dual.unit_minima(x_plan)
-    repair = neighbourhoods.Repair(plans.groups, plans.true_costs(dual))
-    gain = neighbourhoods.improve(
-        c, slots, c.kernel_problem(), cum, mu, excess, deadline, say, repair
-    )
+    gain = _search(plans, dual, x_plan, slots, deadline, say)
     if gain > 0.0:
         best = (
             plans.objective(slots.facility, slots.day) + hopeless_cost,
@@ -646,6 +639,28 @@ def solve_lagrangian(
         objective=best[0],
         bound=bound,
         evaluations=dual.evaluations,
+    )
+
+
+def _search(
+    plans: _Plans,
+    dual: _Dual,
+    x: FloatArray,
+    slots: neighbourhoods.Slots,
+    deadline: float,
+    say: Callable[[str], None],
+) -> float:
+    """The neighbourhood search on ``slots`` (changed in place) with prices ``x`` choosing the
+    candidate columns and each unit's cost above its cheapest priced column ordering the slices;
+    returns the gain."""
+    c = plans.c
+    cum, mu = dual.prices(x)
+    excess = np.bincount(
+        plans.slot_unit, weights=neighbourhoods.slot_costs(c, slots), minlength=c.n_units
+    ) - c.unit_count * dual.unit_minima(x)
+    repair = neighbourhoods.Repair(plans.groups, plans.true_costs(dual))
+    return neighbourhoods.improve(
+        c, slots, c.kernel_problem(), cum, mu, excess, deadline, say, repair
     )
 
 
@@ -680,15 +695,7 @@ def improve_plan(
     slot_f = np.array([-1 if p is None else index[p[0]] for p in where], dtype=np.int64)
     slot_a = np.array([0 if p is None else p[1] for p in where], dtype=np.int64)
     slots = neighbourhoods.Slots(plans.slot_unit, slot_f, slot_a, plans.slot_group)
-    cum, mu = dual.prices(x)
-    excess = np.bincount(
-        plans.slot_unit, weights=neighbourhoods.slot_costs(c, slots), minlength=c.n_units
-    ) - c.unit_count * dual.unit_minima(x)
-    repair = neighbourhoods.Repair(plans.groups, plans.true_costs(dual))
-    gain = neighbourhoods.improve(
-        c, slots, c.kernel_problem(), cum, mu, excess, deadline, say, repair
-    )
-    if gain <= 0.0:
+    if _search(plans, dual, x, slots, deadline, say) <= 0.0:
         return None
     return plans.placement(slots.facility, slots.day)
 

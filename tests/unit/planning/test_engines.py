@@ -324,7 +324,7 @@ def test_time_the_mips_leave_goes_to_the_neighbourhood_search(
 def test_an_lp_master_seeded_from_a_price_ascent_still_proves_the_optimum(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(exact, "PRICE_SEED_UNITS", 0)
+    monkeypatch.setattr(exact, "LP_REFERENCE_SECONDS", 1e9)  # every LP expected to be slow
     problem = parse_problem(wide_random_problem_data(random.Random(310_000 + seed)))
     messages: list[str] = []
     plan = checked(problem, solve(problem, Engine.EXACT, 30, progress=messages.append))
