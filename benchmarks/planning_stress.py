@@ -7,11 +7,12 @@ Each problem comes from the wider random builder of the tests (`wide_random_prob
 horizons of 1-14 days, up to 45 patients, 10 facilities and 6 specialties, groups, needs,
 agreements, distance limits, current places). The per-patient MIP proves its optimum; then:
 
-- the greedy plan, the exact engine's plan and the Lagrangian engine's plan (the engine of
-  large problems, forced with `large_units=0`) must pass the checker with the reported
-  objective;
+- the greedy plan, the exact engine's plan, the Lagrangian engine's plan (the engine of
+  large problems, forced with `large_units=0`), and two more plans of the exact engine, one
+  with its LP master seeded from a price ascent and one whose proof MIPs may take only 30
+  columns more (partial proofs), must pass the checker with the reported objective;
 - no bound may exceed the optimum, and a plan called optimal must cost the optimum;
-- the exact engine must prove the optimum and cost no more than greedy;
+- the exact engine, also seeded, must prove the optimum and cost no more than greedy;
 - `explain` must answer for every patient;
 - solving again with the exact plan as every placed patient's current place must move nobody.
 
@@ -23,10 +24,12 @@ fault and a summary, and exits with status 1 when it found any.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,6 +50,20 @@ from medevac.planning import (
     solve_greedy,
     solve_patient_mip,
 )
+from medevac.planning import exact as exact_engine
+
+
+@contextlib.contextmanager
+def exact_settings(**settings: object) -> Iterator[None]:
+    """The exact engine's module settings changed for the duration."""
+    before = {name: getattr(exact_engine, name) for name in settings}
+    for name, value in settings.items():
+        setattr(exact_engine, name, value)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(exact_engine, name, value)
 
 
 def faults(seed: int) -> list[str]:
@@ -62,6 +79,10 @@ def faults(seed: int) -> list[str]:
         "exact": solve_exact(problem, 30),
         "lagrangian": solve_exact(problem, 2, large_units=0),
     }
+    with exact_settings(LP_REFERENCE_SECONDS=1e9):  # every LP expected too slow: seeded
+        plans["exact, seeded"] = solve_exact(problem, 30)
+    with exact_settings(PARTIAL_PROOF_COLUMNS=1, _mip_room=lambda seconds, in_mip: 30):
+        plans["exact, partial proofs"] = solve_exact(problem, 30)
     found = []
     for name, plan in plans.items():
         report = check_plan(problem, plan)
@@ -75,9 +96,12 @@ def faults(seed: int) -> list[str]:
             found.append(f"{name}: bound {plan.bound} above the optimum {mip.objective}")
         if plan.status is PlanStatus.OPTIMAL and abs(plan.objective - mip.objective) > tolerance:
             found.append(f"{name}: {plan.objective} called optimal; the optimum is {mip.objective}")
+    for name in ("exact", "exact, seeded"):
+        if plans[name].status is not PlanStatus.OPTIMAL:
+            found.append(
+                f"{name}: not proven optimal ({plans[name].objective}, bound {plans[name].bound})"
+            )
     exact = plans["exact"]
-    if exact.status is not PlanStatus.OPTIMAL:
-        found.append(f"exact: not proven optimal ({exact.objective}, bound {exact.bound})")
     if exact.objective > plans["greedy"].objective + tolerance:
         found.append(
             f"exact: {exact.objective} costs more than greedy's {plans['greedy'].objective}"

@@ -36,6 +36,14 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)  # the last one repeats while time is left
+# Prices given to the engine (the exact engine's LP duals when it hands over) start the ascent
+# at this stage of TEMPERATURES. Measured on the benchmark's generator, one run each (gap, plan):
+# from stage 0, 1,500 x 60 in 10 s 1.12 % (51,526), 2,000 x 75 in 10 s 1.80 % (43,889),
+# 2,500 x 90 in 30 s 2.01 % (55,345), 3,000 x 100 in 60 s 1.04 % (80,225); from stage 1 1.23 %,
+# 2.43 %, 3.05 %; from stage 2 3.09 % (52,572), 2.73 % (44,001), 2.44 % (55,521), 1.61 %
+# (80,692); from the pooled prices instead 3.15 % (52,219), 3.70 % (43,740), 5.06 % (55,263),
+# 1.29 % (80,432)
+WARM_START_STAGE = 0
 STAGE_ITERATIONS = 60
 LBFGS_MEMORY = 20  # correction pairs the optimiser keeps
 SEARCH_FACTOR = 4.0
@@ -133,14 +141,29 @@ class _Dual:
         self.unit_dc_min = finite.min(axis=1)[c.unit_day_cost]
         self.evaluations = 0
 
-    def prices(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Cumulative bed prices [f, s, 0..H] and admission prices [f, d] of a packed vector."""
-        n_fac, n_spec, horizon = self.shape
+    def pack(self, bed_prices: FloatArray, admission_prices: FloatArray) -> FloatArray:
+        """The packed vector of bed prices [f, s, d] and admission prices [f, d]."""
+        return np.concatenate(
+            [
+                bed_prices[self.pair_f, self.pair_s, :].ravel(),
+                admission_prices[self.limited, :].ravel(),
+            ]
+        )
+
+    def unpack(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Bed prices [f, s, d] and admission prices [f, d] of a packed vector, capped."""
+        n_fac, _, horizon = self.shape
         x = np.minimum(x, self.cap)
         lam = np.zeros(self.shape)
         lam[self.pair_f, self.pair_s, :] = x[: self.n_bed].reshape(-1, horizon)
         mu = np.zeros((n_fac, horizon))
         mu[self.limited, :] = x[self.n_bed :].reshape(-1, horizon)
+        return lam, mu
+
+    def prices(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Cumulative bed prices [f, s, 0..H] and admission prices [f, d] of a packed vector."""
+        n_fac, n_spec, horizon = self.shape
+        lam, mu = self.unpack(x)
         cum = np.zeros((n_fac, n_spec, horizon + 1))
         np.cumsum(lam, axis=2, out=cum[:, :, 1:])
         return cum, mu
@@ -516,8 +539,13 @@ def solve_lagrangian(
     deadline: float,
     say: Callable[[str], None],
     compact: Compact | None = None,
+    prices: tuple[FloatArray, FloatArray] | None = None,
 ) -> LagrangianResult:
-    """Best plan and bound found before ``deadline`` (a time.perf_counter() value)."""
+    """Best plan and bound found before ``deadline`` (a time.perf_counter() value).
+
+    ``prices`` (bed prices [facility, specialty, day], admission prices [facility, day], >= 0)
+    start the ascent instead of the pooled beds' prices.
+    """
     c = compact if compact is not None else build_compact(problem, view.distance, view.origin_of)
     hopeless_cost = float(sum(view.unplaced_cost(problem.patients[int(i)]) for i in c.hopeless))
     plans = _Plans(problem, c)
@@ -528,7 +556,10 @@ def solve_lagrangian(
     slot_f, slot_a = plans.build(None, None, 0.0, deadline)
     rule_seconds = time.perf_counter() - started_plan
     best = (plans.objective(slot_f, slot_a) + hopeless_cost, slot_f, slot_a)
-    x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
+    if prices is None:
+        x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
+    else:
+        x = dual.pack(*prices)
     clock = time.perf_counter()
     _, _, bound = dual.evaluate(x, 0.0, slope=False)
     exact_seconds = time.perf_counter() - clock
@@ -566,7 +597,10 @@ def solve_lagrangian(
     # fits (L in 10 s), warm prices make better plans after the relocation passes: 18.7-18.9 %
     # against 19.3-20.0 %, the plan 2.30 M against 2.40 M.
     skip_warmest = few and neighbourhoods_fit
-    ascent = _Ascent(dual, TEMPERATURES[1:] if skip_warmest else TEMPERATURES, x, bound)
+    temperatures: tuple[float, ...] = TEMPERATURES[1:] if skip_warmest else TEMPERATURES
+    if prices is not None:
+        temperatures = TEMPERATURES[WARM_START_STAGE:]
+    ascent = _Ascent(dual, temperatures, x, bound)
 
     def ascent_end() -> float:
         reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
@@ -682,12 +716,7 @@ def improve_plan(
     """
     c = compact
     dual = _Dual(c, 0.0)
-    x = np.concatenate(
-        [
-            bed_prices[dual.pair_f, dual.pair_s, :].ravel(),
-            admission_prices[dual.limited, :].ravel(),
-        ]
-    )
+    x = dual.pack(bed_prices, admission_prices)
     plans = _Plans(problem, c)
     index = problem.facility_index
     ids = [problem.patients[int(k)].id for k in plans.slot_patient]
@@ -700,16 +729,27 @@ def improve_plan(
     return plans.placement(slots.facility, slots.day)
 
 
-def priced_columns(
-    compact: Compact, until: float, per_unit: int
-) -> tuple[IntArray, IntArray, IntArray, float]:
+@dataclass(frozen=True, slots=True)
+class PricedColumns:
+    """What `priced_columns` found: columns as (patient, facility, day), the best exact
+    Lagrangian (without the cost of patients no facility can take) and the prices that gave it
+    (bed prices [facility, specialty, day], admission prices [facility, day])."""
+
+    patient: IntArray
+    facility: IntArray
+    day: IntArray
+    bound: float
+    prices: tuple[FloatArray, FloatArray]
+
+
+def priced_columns(compact: Compact, until: float, per_unit: int) -> PricedColumns:
     """Columns of low priced cost after a short price ascent, to seed an LP master.
 
     Runs the ascent (pooled starting prices, then the temperature stages) until ``until`` (a
     time.perf_counter() value) or until it stalls, and returns (patient, facility, day) of each
     unit's ``per_unit`` cheapest columns at the best prices found, plus its cheapest column of
     every admission day; the patient is the unit's first member. Also returns the best exact
-    Lagrangian, a valid lower bound (without the cost of patients no facility can take).
+    Lagrangian, a valid lower bound, and its prices.
     """
     c = compact
     dual = _Dual(c, 0.0)
@@ -725,4 +765,6 @@ def priced_columns(
     every_day = np.ones(c.n_units, dtype=bool)
     cu, cf, ca = kernels.cheapest_columns(units, per_unit, every_day, cum, mu, c.kernel_problem())
     first = np.concatenate([[0], np.cumsum(c.unit_count)[:-1]]).astype(np.int64)
-    return c.member_patient[first[cu]], cf, ca, ascent.bound
+    return PricedColumns(
+        c.member_patient[first[cu]], cf, ca, ascent.bound, dual.unpack(ascent.x_plan)
+    )

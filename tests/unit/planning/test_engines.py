@@ -340,7 +340,8 @@ def test_priced_columns_lie_where_their_units_may_go_and_their_bound_holds() -> 
     problem = parse_problem(wide_random_problem_data(random.Random(300047)))
     view = ProblemView(problem)
     compact = build_compact(problem, view.distance, view.origin_of)
-    patient_of, facility, day, bound = priced_columns(compact, time.perf_counter() + 1.0, 3)
+    seed = priced_columns(compact, time.perf_counter() + 1.0, 3)
+    patient_of, facility, day, bound = seed.patient, seed.facility, seed.day, seed.bound
     optimum = solve(problem, Engine.MIP, 60).objective
     hopeless = sum(view.unplaced_cost(problem.patients[int(i)]) for i in compact.hopeless)
     assert bound + hopeless <= optimum + 1e-6 * max(1.0, optimum)
@@ -356,3 +357,12 @@ def test_priced_columns_lie_where_their_units_may_go_and_their_bound_holds() -> 
     for u, f, a in zip(cu.tolist(), cf.tolist(), ca.tolist(), strict=True):
         assert f in units.eligible[u]
         assert np.isfinite(units.day_cost[u][a])
+
+
+def test_the_lagrangian_engine_takes_over_from_the_prices_with_the_higher_bound() -> None:
+    lp = (np.ones((2, 1, 3)), np.zeros((2, 3)))
+    seed = (np.full((2, 1, 3), 2.0), np.zeros((2, 3)))
+    assert exact._hand_over_prices(lp, 10.0, seed, 9.0) is lp
+    assert exact._hand_over_prices(lp, 9.0, seed, 10.0) is seed
+    assert exact._hand_over_prices(lp, -np.inf, None, -np.inf) is None  # no LP round, no seed
+    assert exact._hand_over_prices(lp, 5.0, None, -np.inf) is lp

@@ -18,7 +18,7 @@ from medevac.planning import (
     solve_patient_mip,
 )
 from medevac.planning.compact import build_compact
-from medevac.planning.lagrangian import _Dual, _Plans, projected_lbfgs
+from medevac.planning.lagrangian import _Dual, _Plans, projected_lbfgs, solve_lagrangian
 from medevac.planning.model import ProblemView
 from tests.unit.planning.builders import (
     SEEDS,
@@ -272,3 +272,37 @@ def test_projected_lbfgs_finds_the_minimum_of_a_bounded_quadratic() -> None:
     # both kinds occur in this instance
     assert (x <= 1e-6).any()
     assert (x > 1e-6).any()
+
+
+@random_problems(20, 12, seed=SEEDS)
+def test_given_starting_prices_the_engine_still_gives_checked_plans_and_valid_bounds(
+    rng: random.Random, n_patients: int, n_facilities: int, seed: int
+) -> None:
+    problem = random_problem(rng, n_patients, n_facilities)
+    view = ProblemView(problem)
+    compact = build_compact(problem, view.distance, view.origin_of)
+    n_fac, n_spec, horizon = compact.beds.shape
+    prices = np.random.default_rng(seed).exponential(30.0, (n_fac, n_spec, horizon))
+    admissions = np.random.default_rng(seed + 1).exponential(5.0, (n_fac, horizon))
+    dual = _Dual(compact, 0.0)
+    packed = dual.pack(prices, admissions)
+    cum, mu = dual.prices(packed)
+    # unpacked as packed, capped as in the ascent
+    given = np.minimum(prices[dual.pair_f, dual.pair_s], dual.cap)
+    assert np.allclose(np.diff(cum, axis=2)[dual.pair_f, dual.pair_s], given)
+    assert np.allclose(mu[dual.limited], np.minimum(admissions[dual.limited], dual.cap))
+    result = solve_lagrangian(
+        problem, view, time.perf_counter() + 2.0, lambda _: None, compact, (prices, admissions)
+    )
+    mip = solve_patient_mip(problem, time_limit=30)
+    tolerance = 1e-6 * max(1.0, abs(mip.objective))
+    assert result.bound <= mip.objective + tolerance
+    placed = {
+        problem.patients[i].id: (problem.facilities[int(f)].id, int(d))
+        for i, (f, d) in enumerate(zip(result.facility, result.day, strict=True))
+        if f >= 0
+    }
+    report = check_placement(problem, view, placed)
+    assert report.feasible, report.violations
+    assert report.objective_matches(result.objective)
+    assert result.objective >= mip.objective - tolerance
