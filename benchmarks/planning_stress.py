@@ -9,8 +9,10 @@ agreements, distance limits, current places). The per-patient MIP proves its opt
 
 - the greedy plan, the exact engine's plan, the Lagrangian engine's plan (the engine of
   large problems, forced with `large_units=0`), and two more plans of the exact engine, one
-  with its LP master seeded from a price ascent and one whose proof MIPs may take only 30
-  columns more (partial proofs), must pass the checker with the reported objective;
+  with its LP master seeded from a price ascent, one whose proof MIPs may take only 30
+  columns more (partial proofs) and one that hands over to the Lagrangian engine at once
+  (which then starts from the seed's prices), must pass the checker with the reported
+  objective;
 - no bound may exceed the optimum, and a plan called optimal must cost the optimum;
 - the exact engine, also seeded, must prove the optimum and cost no more than greedy;
 - `explain` must answer for every patient;
@@ -83,6 +85,9 @@ def faults(seed: int) -> list[str]:
         plans["exact, seeded"] = solve_exact(problem, 30)
     with exact_settings(PARTIAL_PROOF_COLUMNS=1, _mip_room=lambda seconds, in_mip: 30):
         plans["exact, partial proofs"] = solve_exact(problem, 30)
+    # no time for the LP at all: the Lagrangian engine starts from the seed's prices
+    with exact_settings(LP_REFERENCE_SECONDS=1e9, LP_SHARE=0.0):
+        plans["exact, handed over"] = solve_exact(problem, 5)
     found = []
     for name, plan in plans.items():
         report = check_plan(problem, plan)

@@ -366,3 +366,29 @@ def test_the_lagrangian_engine_takes_over_from_the_prices_with_the_higher_bound(
     assert exact._hand_over_prices(lp, 9.0, seed, 10.0) is seed
     assert exact._hand_over_prices(lp, -np.inf, None, -np.inf) is None  # no LP round, no seed
     assert exact._hand_over_prices(lp, 5.0, None, -np.inf) is lp
+
+
+@pytest.mark.parametrize("seed", PARTIAL_PROOF_SEEDS[:3])
+def test_a_hand_over_after_the_seed_starts_from_its_prices_and_keeps_bounds_valid(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the LP is expected to be slow (seeded) and gets no time (hands over at once)
+    monkeypatch.setattr(exact, "LP_REFERENCE_SECONDS", 1e9)
+    monkeypatch.setattr(exact, "LP_SHARE", 0.0)
+    started: list[object] = []
+    original = exact.solve_lagrangian
+
+    def spy(*args: object, **kwargs: object) -> object:
+        started.append(args[5] if len(args) > 5 else kwargs.get("prices"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(exact, "solve_lagrangian", spy)
+    problem = parse_problem(wide_random_problem_data(random.Random(seed)))
+    messages: list[str] = []
+    plan = checked(problem, solve(problem, Engine.EXACT, 5, progress=messages.append))
+    assert any("the Lagrangian engine takes over" in m for m in messages)
+    assert len(started) == 1
+    assert started[0] is not None  # the seed's prices
+    optimum = solve(problem, Engine.MIP, 60).objective
+    assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)
+    assert plan.objective >= optimum - 1e-6 * max(1.0, optimum)
