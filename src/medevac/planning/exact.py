@@ -98,9 +98,10 @@ SEARCH_SECONDS = 1.0
 # A MIP on part of the columns that could still help is not started for fewer than this many
 PARTIAL_PROOF_COLUMNS = 5000
 PARTIAL_SHARE = 0.9  # of the time left, what a partial proof's columns are sized to
-# the share of the limit a partial proof leaves unused at the end: HiGHS stopped up to 1.4 s
-# after its limit on 1,500 x 60 at 60 s (with 1 % kept, the solve ended at 60.7 and 61.4 s)
-PARTIAL_MARGIN_SHARE = 0.03
+# the share of the limit a partial proof leaves unused at the end: HiGHS stopped up to 2.5 s
+# after its limit on 1,500 x 60 at 60 s, where one round of its root cuts takes 5-7 s (with 1 %
+# kept, the solve ended at 60.7 and 61.4 s; with 3 %, at 60.8 s)
+PARTIAL_MARGIN_SHARE = 0.08
 # When column generation from the nearest facilities' first days is not expected to converge in
 # its share of the limit (`_lp_seconds`), a price ascent (lagrangian.py) of up to
 # PRICE_SEED_SHARE of the limit comes first, and each unit's PRICE_SEED_COLUMNS cheapest columns
