@@ -63,6 +63,10 @@ class Compact:
     def n_groups(self) -> int:
         return len(self.group_start) - 1
 
+    def first_member(self) -> IntArray:
+        """Each unit's first position in ``member_patient`` (its members follow in order)."""
+        return np.concatenate([[0], np.cumsum(self.unit_count)[:-1]]).astype(np.int64)
+
     def column_costs(self, unit: IntArray, facility: IntArray, day: IntArray) -> FloatArray:
         """True cost of admitting one patient of each ``unit`` at ``facility`` on ``day``:
         travel, day cost and the change weight where the unit has another current place."""

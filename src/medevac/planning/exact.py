@@ -784,8 +784,7 @@ def solve_exact(
         # late (S in 7 s ended at 7.03 s without it); a partial proof, which always runs to
         # the limit, leaves more
         margin = PARTIAL_MARGIN_SHARE if left_out_margin is not None else END_MARGIN_SHARE
-        end = deadline - ASSEMBLY_SECONDS_PER_PATIENT * len(problem.patients)
-        end -= margin * (deadline - started)
+        end = _work_end(problem, started, deadline, margin)
         mip_highs.setOptionValue("time_limit", max(0.01, end - time.perf_counter()))
         mip_highs.run()
         mip = read_result(mip_highs, integer=True)
@@ -831,19 +830,19 @@ def solve_exact(
         )  # fmt: skip
         final_bound = max(bound, min(restricted_bound, lagrangian + check.min_excluded_margin))
         gap = relative_gap(best_objective, final_bound)
+        excluded = check.excluded
+        wanted = sum(len(e[1]) for e in excluded)
         say(
             f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {final_bound:.6g}, "
-            f"gap {gap:.2e}, {sum(len(e[1]) for e in check.excluded)} columns could still help"
+            f"gap {gap:.2e}, {wanted} columns could still help"
         )
         if _proven_optimal(problem, best_objective, final_bound, keep_bonus):
             status = PlanStatus.OPTIMAL
             break
-        if not check.excluded:
+        if not excluded:
             break
-        excluded = check.excluded
         in_mip = highs.getNumCol() - len(dropped)
         room = _mip_room(deadline - time.perf_counter(), in_mip)
-        wanted = sum(len(e[1]) for e in excluded)
         if wanted > room:
             if room < PARTIAL_PROOF_COLUMNS:
                 say(f"no time left for a MIP on {in_mip + wanted} columns")
@@ -867,6 +866,18 @@ def solve_exact(
         problem, view, best_placed, status=status, bound=final_bound,
         solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
     )  # fmt: skip
+
+
+def _work_end(
+    problem: Problem, started: float, deadline: float, share: float = END_MARGIN_SHARE
+) -> float:
+    """When solver work must end: the time to assemble the plan (reasons for the unplaced,
+    breakdown) and ``share`` of the limit, for a solver stopping late, are kept."""
+    return (
+        deadline
+        - ASSEMBLY_SECONDS_PER_PATIENT * len(problem.patients)
+        - share * (deadline - started)
+    )
 
 
 def _mip_room(seconds_left: float, in_mip: int) -> int:
@@ -920,11 +931,11 @@ def _search_rest(
 ) -> tuple[dict[str, Placement], float]:
     """The time the MIPs left unused goes to the neighbourhood search on the best plan.
 
-    A proof MIP is not started without time for it (MIP_SECONDS_PER_COLUMN): on 1,500 patients
-    x 60 facilities with a 60-s limit the solve then ended at 22 s with a gap of 0.32 %.
+    That happens when no MIP fits (MIP_SECONDS_PER_COLUMN, PARTIAL_PROOF_COLUMNS) or one ended
+    without proving the plan optimal: before partial proofs, 1,500 patients x 60 facilities
+    with a 60-s limit ended at 22 s with a gap of 0.32 %.
     """
-    end = deadline - ASSEMBLY_SECONDS_PER_PATIENT * len(problem.patients)
-    end -= END_MARGIN_SHARE * (deadline - started)
+    end = _work_end(problem, started, deadline)
     if end - time.perf_counter() < SEARCH_SECONDS:
         return best
     say(f"{end - time.perf_counter():.0f} s left: neighbourhood search on the plan")
@@ -950,10 +961,9 @@ def _solve_large(
     bound_floor: float = -np.inf,
     prices: tuple[FloatArray, FloatArray] | None = None,
 ) -> Plan:
-    # keep time to assemble the plan (reasons for the unplaced, breakdown) within the limit
-    assembly = ASSEMBLY_SECONDS_PER_PATIENT * len(problem.patients)
-    assembly += END_MARGIN_SHARE * (deadline - started)
-    result = solve_lagrangian(problem, view, deadline - assembly, say, compact, prices)
+    result = solve_lagrangian(
+        problem, view, _work_end(problem, started, deadline), say, compact, prices
+    )
     bound = max(result.bound, bound_floor)
     if incumbent is not None and incumbent[0] >= result.objective:
         incumbent = None  # the Lagrangian engine's plan is at least as good

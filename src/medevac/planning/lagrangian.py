@@ -316,7 +316,7 @@ class _Plans:
         # 2.82 M); the priced fill keeps file order, which measured better there
         stay = c.unit_stay[self.slot_unit]
         self.rule_order = np.lexsort((self.slot_patient, stay, -urgency)).astype(np.int64)
-        self.unit_first_slot = np.concatenate([[0], np.cumsum(c.unit_count)[:-1]]).astype(np.int64)
+        self.unit_first_slot = c.first_member()
         singles = np.flatnonzero(c.unit_group < 0)
         self.unit_order = singles[np.argsort(-c.unit_unplaced[singles], kind="stable")]
         group_urgency = np.zeros(n_groups)
@@ -764,7 +764,6 @@ def priced_columns(compact: Compact, until: float, per_unit: int) -> PricedColum
     units = np.arange(c.n_units, dtype=np.int64)
     every_day = np.ones(c.n_units, dtype=bool)
     cu, cf, ca = kernels.cheapest_columns(units, per_unit, every_day, cum, mu, c.kernel_problem())
-    first = np.concatenate([[0], np.cumsum(c.unit_count)[:-1]]).astype(np.int64)
     return PricedColumns(
-        c.member_patient[first[cu]], cf, ca, ascent.bound, dual.unpack(ascent.x_plan)
+        c.member_patient[c.first_member()[cu]], cf, ca, ascent.bound, dual.unpack(ascent.x_plan)
     )
