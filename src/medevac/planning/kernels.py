@@ -1297,3 +1297,146 @@ def cheapest_columns(
                 out_a[n_out] = a
                 n_out += 1
     return out_u[:n_out], out_f[:n_out], out_a[:n_out]
+
+
+@_compiled
+def _place_moving_one(
+    k: int,
+    max_cost: float,
+    slot_unit: Array,
+    groups: tuple[Any, ...],
+    slot_f: Array,
+    slot_a: Array,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
+    no_prices: tuple[Any, ...],
+    held_start: Array,
+    held_slot: Array,
+    max_facilities: int,
+) -> float:
+    """Place the unplaced slot k so that the cost it adds is below ``max_cost``, moving at most
+    one placed patient out of its way; return the cost added (k's cost and the moved patient's
+    extra cost), or inf with nothing changed.
+
+    k may go to an admission day a at one of its ``max_facilities`` cheapest eligible facilities
+    f. Where (f, s) has no free bed on some days of the stay, those days must all lie in the stay
+    of one patient q placed there (``held_slot`` from ``held_start[f * n_spec + s]``: the slots
+    placed at (f, s) when the lists were made; a list may hold slots that moved since, which
+    are passed over). q leaves, k takes its bed, and q goes to its cheapest feasible place by
+    true cost, which may be the same facility on another day. Slots in groups are not moved.
+    """
+    (lam_cum, mu, low, unit_combo) = no_prices
+    (slot_group, group_start, group_slot, gs) = groups
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    (used, beds, admitted, limit, bed_free, adm_free) = capacity
+    horizon = day_cost.shape[1]
+    n_spec = beds.shape[1]
+    u = slot_unit[k]
+    o = unit_origin[u]
+    s = unit_specialty[u]
+    stay = unit_stay[u]
+    first = unit_first[u]
+    dc = day_cost[unit_day_cost[u]]
+    dc_min = _cheapest(dc, first)
+    current = unit_current[u]
+    seen = 0
+    for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+        f = profile_facility[j]
+        seen += 1
+        if seen > max_facilities or travel[o, f] + dc_min >= max_cost:
+            break
+        t = travel[o, f]
+        if current >= 0 and f != current:
+            t += change
+        for a in range(first, horizon):
+            cost = t + dc[a]
+            if cost >= max_cost or admitted[f, a] >= limit[f]:
+                continue
+            end = min(a + stay, horizon)
+            lo = -1
+            hi = -1
+            for d in range(a, end):
+                if used[f, s, d] >= beds[f, s, d]:
+                    if lo < 0:
+                        lo = d
+                    hi = d
+            if lo < 0:  # it fits as it is
+                _take(f, s, a, end, capacity, 1)
+                slot_f[k] = f
+                slot_a[k] = a
+                return float(cost)
+            row = f * n_spec + s
+            for i in range(held_start[row], held_start[row + 1]):
+                q = held_slot[i]
+                if slot_f[q] != f or slot_group[q] >= 0:
+                    continue
+                uq = slot_unit[q]
+                aq = slot_a[q]
+                end_q = min(aq + unit_stay[uq], horizon)
+                if aq > lo or end_q <= hi:
+                    continue
+                before_q = _slot_cost(
+                    q, uq, f, aq, travel, day_cost, unit_origin, unit_day_cost,
+                    unit_current, unit_unplaced, change,
+                )  # fmt: skip
+                _take(f, s, aq, end_q, capacity, -1)
+                slot_f[q] = -1
+                if not _fits(f, s, a, end, used, beds, admitted, limit):
+                    _take(f, s, aq, end_q, capacity, 1)
+                    slot_f[q] = f
+                    continue
+                _take(f, s, a, end, capacity, 1)
+                slot_f[k] = f
+                slot_a[k] = a
+                # q may add at most this much and the whole move still stays below max_cost
+                room = max_cost - cost + before_q
+                fq, aq_new, true_q = _best_place(
+                    q, uq, lam_cum, mu, problem, capacity, groups, slot_f, low, unit_combo
+                )
+                if fq >= 0 and true_q < room:
+                    _take(fq, unit_specialty[uq], aq_new, min(aq_new + unit_stay[uq], horizon),
+                          capacity, 1)  # fmt: skip
+                    slot_f[q] = fq
+                    slot_a[q] = aq_new
+                    return float(cost + true_q - before_q)
+                _take(f, s, a, end, capacity, -1)
+                slot_f[k] = -1
+                _take(f, s, aq, end_q, capacity, 1)
+                slot_f[q] = f
+                slot_a[q] = aq
+    return np.inf
+
+
+@_compiled
+def insert_by_ejection(
+    order: Array,
+    slot_unit: Array,
+    groups: tuple[Any, ...],
+    slot_f: Array,
+    slot_a: Array,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
+    no_prices: tuple[Any, ...],
+    held_start: Array,
+    held_slot: Array,
+    max_facilities: int,
+) -> float:
+    """Place the unplaced slots in ``order`` (most urgent first) where that lowers the true
+    cost, each moving at most one placed patient out of its way (``_place_moving_one``);
+    return the gain. Slots in groups are left to the other kernels."""
+    (slot_group, group_start, group_slot, gs) = groups
+    unit_unplaced = problem[11]
+    gain = 0.0
+    for k in order:
+        if slot_f[k] >= 0 or slot_group[k] >= 0:
+            continue
+        out_cost = unit_unplaced[slot_unit[k]]
+        added = _place_moving_one(
+            k, out_cost, slot_unit, groups, slot_f, slot_a, problem, capacity,
+            no_prices, held_start, held_slot, max_facilities,
+        )  # fmt: skip
+        if added < np.inf:
+            gain += out_cost - added
+    return gain

@@ -192,6 +192,90 @@ def test_regulator_rule_of_the_large_engine_takes_shorter_stays_first_among_equa
     assert plans.placement(slot_f, slot_a) == {"SHORT": ("F", 0), "LONG": ("F", 1)}
 
 
+def _ejection_state(problem: Any) -> tuple[Any, ...]:
+    """(plans, slot_f, slot_a, kernel problem, capacity, true costs) with nobody placed."""
+    view = ProblemView(problem)
+    compact = build_compact(problem, view.distance, view.origin_of)
+    plans = _Plans(problem, compact)
+    n = len(plans.slot_unit)
+    slot_f = np.full(n, -1, dtype=np.int64)
+    slot_a = np.zeros(n, dtype=np.int64)
+    used = np.zeros_like(compact.beds)
+    admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
+    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit)
+    no_prices = plans.true_costs(_Dual(compact, 0.0))
+    return plans, slot_f, slot_a, compact.kernel_problem(), capacity, no_prices
+
+
+def test_ejection_places_a_patient_by_moving_the_one_in_its_way() -> None:
+    # K needs the paediatric bed at NEAR, which Q holds for the whole horizon; Q can go to FAR
+    facilities = [
+        facility("NEAR", 50.1, 30.0, capabilities=["paediatric"]),
+        facility("FAR", 51.0, 30.0),
+    ]
+    patients = [
+        patient("Q", length_of_stay_days=5),
+        patient("K", length_of_stay_days=2, needs=["paediatric"]),
+    ]
+    problem = parse_problem(problem_dict(facilities, patients))
+    plans, slot_f, slot_a, kernel_problem, capacity, no_prices = _ejection_state(problem)
+    q = int(np.flatnonzero(plans.slot_patient == 0)[0])
+    slot_f[q], slot_a[q] = 0, 0
+    kernels._take(0, 0, 0, 5, capacity, 1)
+    before = plans.objective(slot_f, slot_a)
+    gain = plans.eject(slot_f, slot_a, kernel_problem, capacity, no_prices)
+    assert plans.placement(slot_f, slot_a) == {"K": ("NEAR", 0), "Q": ("FAR", 0)}
+    assert gain == pytest.approx(before - plans.objective(slot_f, slot_a), rel=1e-12)
+    assert gain > 900.0  # K's 1,000 for staying out, less its travel and Q's detour
+
+
+def test_ejection_leaves_a_patient_out_when_moving_the_one_in_its_way_costs_more() -> None:
+    # the urgent Q could make room by waiting two days, at 100 x (2 + 2 x 20) = 4,200 > 1,000
+    facilities = [facility("NEAR", 50.1, 30.0, capabilities=["paediatric"])]
+    patients = [
+        patient("Q", length_of_stay_days=5, precedence="urgent"),
+        patient("K", length_of_stay_days=2, needs=["paediatric"]),
+    ]
+    problem = parse_problem(problem_dict(facilities, patients))
+    plans, slot_f, slot_a, kernel_problem, capacity, no_prices = _ejection_state(problem)
+    q = int(np.flatnonzero(plans.slot_patient == 0)[0])
+    slot_f[q], slot_a[q] = 0, 0
+    kernels._take(0, 0, 0, 5, capacity, 1)
+    used = capacity[0].copy()
+    assert plans.eject(slot_f, slot_a, kernel_problem, capacity, no_prices) == 0.0
+    assert plans.placement(slot_f, slot_a) == {"Q": ("NEAR", 0)}
+    assert np.array_equal(capacity[0], used)  # every trial move was undone
+
+
+@random_problems(40, seed=SEEDS)
+def test_ejection_lowers_the_cost_by_its_gain_and_keeps_plans_feasible(
+    rng: random.Random, n_patients: int, n_facilities: int, seed: int
+) -> None:
+    problem = random_problem(rng, n_patients, n_facilities)
+    view = ProblemView(problem)
+    compact = build_compact(problem, view.distance, view.origin_of)
+    dual = _Dual(compact, 0.0)
+    plans = _Plans(problem, compact)
+    prices = np.random.default_rng(seed).exponential(10.0, dual.size)
+    slot_f, slot_a = plans.build(dual, prices, 1.0, time.perf_counter() + 60, search=False)
+    placed = set(plans.placement(slot_f, slot_a))
+    used = np.zeros_like(compact.beds)
+    admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
+    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit)
+    for k in np.flatnonzero(slot_f >= 0):
+        u = plans.slot_unit[k]
+        end = min(slot_a[k] + compact.unit_stay[u], compact.horizon)
+        kernels._take(slot_f[k], compact.unit_specialty[u], slot_a[k], end, capacity, 1)
+    before = plans.objective(slot_f, slot_a)
+    gain = plans.eject(slot_f, slot_a, compact.kernel_problem(), capacity, plans.true_costs(dual))
+    after = plans.placement(slot_f, slot_a)
+    assert gain >= 0.0
+    assert before - plans.objective(slot_f, slot_a) == pytest.approx(gain, abs=1e-6)
+    assert placed <= set(after)  # whoever was moved was placed again
+    report = check_placement(problem, view, after)
+    assert report.feasible, report.violations
+
+
 def _without_masks(used: Any, beds: Any, admitted: Any, limit: Any) -> tuple[Any, ...]:
     """The fill kernels' capacity with the day masks left out, as for long horizons."""
     no_beds = np.zeros((0, 0), dtype=np.int64)
