@@ -411,38 +411,27 @@ class _Plans:
         """Place unplaced patients by moving one placed patient each out of their way, in
         passes while they gain (the lists of who holds which beds are made anew each pass);
         return the gain in true cost."""
+        c = self.c
+        n_spec = c.beds.shape[1]
+        rows = np.arange(c.beds.shape[0] * n_spec + 1)
         total = 0.0
         for _ in range(EJECT_PASSES):
-            gain = self._eject_once(slot_f, slot_a, problem, capacity, no_prices)
+            out = self.order[slot_f[self.order] < 0]
+            if len(out) == 0:
+                break
+            placed = np.flatnonzero(slot_f >= 0)
+            key = slot_f[placed] * n_spec + c.unit_specialty[self.slot_unit[placed]]
+            sort = np.argsort(key, kind="stable")
+            held_slot = placed[sort].astype(np.int64)
+            held_start = np.searchsorted(key[sort], rows).astype(np.int64)
+            gain = kernels.insert_by_ejection(
+                out, self.slot_unit, self.groups, slot_f, slot_a, problem, capacity, no_prices,
+                held_start, held_slot, EJECT_FACILITIES,
+            )  # fmt: skip
             total += gain
             if gain <= 1e-9:
                 break
-        return total
-
-    def _eject_once(
-        self,
-        slot_f: IntArray,
-        slot_a: IntArray,
-        problem: tuple[Any, ...],
-        capacity: tuple[Any, ...],
-        no_prices: tuple[Any, ...],
-    ) -> float:
-        c = self.c
-        out = self.order[slot_f[self.order] < 0]
-        if len(out) == 0:
-            return 0.0
-        placed = np.flatnonzero(slot_f >= 0)
-        n_spec = c.beds.shape[1]
-        key = slot_f[placed] * n_spec + c.unit_specialty[self.slot_unit[placed]]
-        sort = np.argsort(key, kind="stable")
-        held_slot = placed[sort].astype(np.int64)
-        rows = np.arange(c.beds.shape[0] * n_spec + 1)
-        held_start = np.searchsorted(key[sort], rows).astype(np.int64)
-        gain = kernels.insert_by_ejection(
-            out, self.slot_unit, self.groups, slot_f, slot_a, problem, capacity, no_prices,
-            held_start, held_slot, EJECT_FACILITIES,
-        )  # fmt: skip
-        return float(gain)
+        return float(total)
 
     def true_costs(self, dual: _Dual) -> tuple[Any, ...]:
         """The placement kernels' price arguments for true costs (zero prices), made once."""

@@ -192,8 +192,12 @@ def test_regulator_rule_of_the_large_engine_takes_shorter_stays_first_among_equa
     assert plans.placement(slot_f, slot_a) == {"SHORT": ("F", 0), "LONG": ("F", 1)}
 
 
-def _ejection_state(problem: Any) -> tuple[Any, ...]:
-    """(plans, slot_f, slot_a, kernel problem, capacity, true costs) with nobody placed."""
+def _first_holds_the_first_facility(
+    facilities: list[dict[str, Any]], patients: list[dict[str, Any]]
+) -> tuple[Any, ...]:
+    """(plans, slot_f, slot_a, kernel problem, capacity, true costs) with the first patient
+    placed at the first facility's first specialty on day 0, nobody else placed."""
+    problem = parse_problem(problem_dict(facilities, patients))
     view = ProblemView(problem)
     compact = build_compact(problem, view.distance, view.origin_of)
     plans = _Plans(problem, compact)
@@ -203,6 +207,10 @@ def _ejection_state(problem: Any) -> tuple[Any, ...]:
     used = np.zeros_like(compact.beds)
     admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
     capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit)
+    first = int(np.flatnonzero(plans.slot_patient == 0)[0])
+    slot_f[first], slot_a[first] = 0, 0
+    stay = min(patients[0]["length_of_stay_days"], compact.horizon)
+    kernels._take(0, 0, 0, stay, capacity, 1)
     no_prices = plans.true_costs(_Dual(compact, 0.0))
     return plans, slot_f, slot_a, compact.kernel_problem(), capacity, no_prices
 
@@ -217,11 +225,8 @@ def test_ejection_places_a_patient_by_moving_the_one_in_its_way() -> None:
         patient("Q", length_of_stay_days=5),
         patient("K", length_of_stay_days=2, needs=["paediatric"]),
     ]
-    problem = parse_problem(problem_dict(facilities, patients))
-    plans, slot_f, slot_a, kernel_problem, capacity, no_prices = _ejection_state(problem)
-    q = int(np.flatnonzero(plans.slot_patient == 0)[0])
-    slot_f[q], slot_a[q] = 0, 0
-    kernels._take(0, 0, 0, 5, capacity, 1)
+    state = _first_holds_the_first_facility(facilities, patients)
+    plans, slot_f, slot_a, kernel_problem, capacity, no_prices = state
     before = plans.objective(slot_f, slot_a)
     gain = plans.eject(slot_f, slot_a, kernel_problem, capacity, no_prices)
     assert plans.placement(slot_f, slot_a) == {"K": ("NEAR", 0), "Q": ("FAR", 0)}
@@ -236,11 +241,8 @@ def test_ejection_leaves_a_patient_out_when_moving_the_one_in_its_way_costs_more
         patient("Q", length_of_stay_days=5, precedence="urgent"),
         patient("K", length_of_stay_days=2, needs=["paediatric"]),
     ]
-    problem = parse_problem(problem_dict(facilities, patients))
-    plans, slot_f, slot_a, kernel_problem, capacity, no_prices = _ejection_state(problem)
-    q = int(np.flatnonzero(plans.slot_patient == 0)[0])
-    slot_f[q], slot_a[q] = 0, 0
-    kernels._take(0, 0, 0, 5, capacity, 1)
+    state = _first_holds_the_first_facility(facilities, patients)
+    plans, slot_f, slot_a, kernel_problem, capacity, no_prices = state
     used = capacity[0].copy()
     assert plans.eject(slot_f, slot_a, kernel_problem, capacity, no_prices) == 0.0
     assert plans.placement(slot_f, slot_a) == {"Q": ("NEAR", 0)}
