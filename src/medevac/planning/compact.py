@@ -117,7 +117,9 @@ def occupancy(
     return used, admitted
 
 
-def _csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
+def csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
+    """(start, order) grouping the indices of ``keys`` (each in 0 .. n-1) by key: the indices
+    with key k are ``order[start[k]:start[k + 1]]``, in their original order."""
     order = np.argsort(keys, kind="stable")
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(keys, minlength=n), out=start[1:])
@@ -242,7 +244,7 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
     np.cumsum([len(x) for x in profile_lists], out=profile_start[1:])
     unit_group = ints("group")
     n_groups = len(group_ids)
-    group_start, group_unit = _csr(np.where(unit_group >= 0, unit_group, n_groups), n_groups + 1)
+    group_start, group_unit = csr(np.where(unit_group >= 0, unit_group, n_groups), n_groups + 1)
     group_start = group_start[: n_groups + 1]
     return Compact(
         horizon=horizon,

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from numba.np.ufunc.parallel import threading_layer
 
 from medevac.planning import kernels, neighbourhoods
-from medevac.planning.compact import NO_LIMIT, Compact, build_compact, stay_days
+from medevac.planning.compact import NO_LIMIT, Compact, build_compact, csr, stay_days
 from medevac.planning.highs_model import LinearModel
 from medevac.planning.model import Placement, ProblemView
 from medevac.planning.plan import relative_gap
@@ -412,8 +412,7 @@ class _Plans:
         passes while they gain (the lists of who holds which beds are made anew each pass);
         return the gain in true cost."""
         c = self.c
-        n_spec = c.beds.shape[1]
-        rows = np.arange(c.beds.shape[0] * n_spec + 1)
+        n_fac, n_spec, _ = c.beds.shape
         total = 0.0
         for _ in range(EJECT_PASSES):
             out = self.order[slot_f[self.order] < 0]
@@ -421,9 +420,8 @@ class _Plans:
                 break
             placed = np.flatnonzero(slot_f >= 0)
             key = slot_f[placed] * n_spec + c.unit_specialty[self.slot_unit[placed]]
-            sort = np.argsort(key, kind="stable")
-            held_slot = placed[sort].astype(np.int64)
-            held_start = np.searchsorted(key[sort], rows).astype(np.int64)
+            held_start, order = csr(key, n_fac * n_spec)
+            held_slot = placed[order]
             gain = kernels.insert_by_ejection(
                 out, self.slot_unit, self.groups, slot_f, slot_a, problem, capacity, no_prices,
                 held_start, held_slot, EJECT_FACILITIES,

@@ -17,7 +17,7 @@ from medevac.planning import (
     solve_exact,
     solve_patient_mip,
 )
-from medevac.planning.compact import build_compact
+from medevac.planning.compact import build_compact, occupancy
 from medevac.planning.lagrangian import _Dual, _Plans, projected_lbfgs, solve_lagrangian
 from medevac.planning.model import ProblemView
 from tests.unit.planning.builders import (
@@ -261,13 +261,14 @@ def test_ejection_lowers_the_cost_by_its_gain_and_keeps_plans_feasible(
     prices = np.random.default_rng(seed).exponential(10.0, dual.size)
     slot_f, slot_a = plans.build(dual, prices, 1.0, time.perf_counter() + 60, search=False)
     placed = set(plans.placement(slot_f, slot_a))
-    used = np.zeros_like(compact.beds)
-    admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
+    held = np.flatnonzero(slot_f >= 0)
+    unit = plans.slot_unit[held]
+    end = np.minimum(slot_a[held] + compact.unit_stay[unit], compact.horizon)
+    ones = np.ones(len(held), dtype=np.int64)
+    used, admitted = occupancy(
+        compact.beds.shape, slot_f[held], compact.unit_specialty[unit], slot_a[held], end, ones
+    )
     capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit)
-    for k in np.flatnonzero(slot_f >= 0):
-        u = plans.slot_unit[k]
-        end = min(slot_a[k] + compact.unit_stay[u], compact.horizon)
-        kernels._take(slot_f[k], compact.unit_specialty[u], slot_a[k], end, capacity, 1)
     before = plans.objective(slot_f, slot_a)
     gain = plans.eject(slot_f, slot_a, compact.kernel_problem(), capacity, plans.true_costs(dual))
     after = plans.placement(slot_f, slot_a)
