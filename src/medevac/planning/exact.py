@@ -37,8 +37,10 @@ import numpy as np
 
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.greedy import solve_greedy
-from medevac.planning.highs_model import SOLVER_NAME, LinearModel, configured_highs, read_result
+from medevac.planning.highs_model import SOLVER_NAME, LinearModel, read_result
 from medevac.planning.lagrangian import improve_plan, priced_columns, solve_lagrangian
+from medevac.planning.mip_process import MipModel, solve_mip
+from medevac.planning.mip_process import warm as warm_mip_worker
 from medevac.planning.model import (
     BoolArray,
     FloatArray,
@@ -652,6 +654,7 @@ def solve_exact(
     compact = build_compact(problem, view.distance, view.origin_of)
     if compact.n_units > large_units:
         return _solve_large(problem, view, compact, started, deadline, say)
+    warm_mip_worker()  # its start (about 0.1 s) overlaps the work before the MIPs
     gs = problem.weights.group_split
     horizon = view.horizon
     greedy = solve_greedy(problem)
@@ -773,21 +776,27 @@ def solve_exact(
             if attempt > 0:
                 say(f"no time left for a MIP on {n_mip_columns} columns")
             break
-        # a fresh instance: HiGHS measures its time limit from the instance's first run
-        mip_highs = configured_highs(time_limit=remaining, mip_rel_gap=MIP_REL_GAP)
-        mip_highs.passModel(highs.getModel())
+        # the MIP runs in a worker process that is stopped if HiGHS runs past the time for
+        # solver work (mip_process.py): its last plan and bound then count
+        model = MipModel.of(highs)
         if len(dropped):
-            zeros = np.zeros(len(dropped))
-            mip_highs.changeColsBounds(len(dropped), dropped.astype(np.int32), zeros, zeros)
-        # passing a model of 200,000 columns takes a while: the limit counts from here. A MIP
-        # stopped by the limit leaves the time to decode and assemble, and for HiGHS stopping
-        # late (S in 7 s ended at 7.03 s without it); a partial proof, which always runs to
-        # the limit, leaves more
+            model.upper[dropped] = 0.0
+            model.lower[dropped] = 0.0
+        # handing over a model of 200,000 columns takes a while: the limit counts from here. A
+        # MIP stopped by the limit leaves the time to decode and assemble, and for HiGHS
+        # stopping late (S in 7 s ended at 7.03 s without it); a partial proof, which always
+        # runs to the limit, leaves more
         margin = PARTIAL_MARGIN_SHARE if left_out_margin is not None else END_MARGIN_SHARE
         end = _work_end(problem, started, deadline, margin)
-        mip_highs.setOptionValue("time_limit", max(0.01, end - time.perf_counter()))
-        mip_highs.run()
-        mip = read_result(mip_highs, integer=True)
+        outcome = solve_mip(
+            model,
+            time_limit=end - time.perf_counter(),
+            kill_at=_work_end(problem, started, deadline, 0.0),
+            mip_rel_gap=MIP_REL_GAP,
+        )
+        if outcome.killed:
+            say(f"MIP {attempt + 1} stopped from outside after {outcome.seconds:.1f} s")
+        mip = outcome.result
         cols = columns.arrays()
         if mip.values is not None:
             placed = _decode(problem, units, cols, mip.values[master.x])

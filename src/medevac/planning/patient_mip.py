@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
+from medevac.planning.mip_process import MipModel, solve_mip
 from medevac.planning.model import (
     FloatArray,
     IntArray,
@@ -21,6 +22,10 @@ from medevac.planning.model import (
 )
 from medevac.planning.plan import Plan, PlanStatus
 from medevac.planning.problem import Problem
+
+# HiGHS stops within about a second of its limit on these models; the worker is stopped from
+# outside only after this much more
+KILL_GRACE_SECONDS = 2.0
 
 
 def solve_patient_mip(
@@ -95,7 +100,15 @@ def solve_patient_mip(
         model.add_entries(rows[local], x[limited], 1.0)
 
     _add_groups(problem, model, pat, fac, x)
-    result = model.solve(integer=True, time_limit=time_limit)
+    # in the worker process of the exact engine's MIPs: the same threads, and stopped from
+    # outside if HiGHS runs past its limit
+    highs = model.to_highs(integer=True, time_limit=time_limit)
+    outcome = solve_mip(
+        MipModel.of(highs),
+        time_limit=started + time_limit - time.perf_counter(),
+        kill_at=started + time_limit + KILL_GRACE_SECONDS,
+    )
+    result = outcome.result
     placed: dict[str, Placement] = {}
     if result.values is not None:
         chosen = np.flatnonzero(result.values[x] > 0.5)

@@ -1,0 +1,303 @@
+"""HiGHS MIPs in a separate process that is stopped when it runs past its time.
+
+HiGHS checks its time limit between steps, not inside them: a proof MIP of 137,642 columns on
+1,500 patients x 60 facilities, given 50 s, ran 93 s, and its interrupt callbacks are called
+only where it checks the limit itself (docs/planning.md, "Time limit"). A time limit the
+planner promises therefore needs a solver that can be stopped from outside. The exact engine's
+MIPs run here: a worker process solves them and reports every better plan it finds and its
+bound while it runs, and is killed when it has not answered by a hard end. Its last plan and
+bound are then the answer (both are valid: the plan is feasible, the bound was HiGHS's global
+bound when it was sent).
+
+The worker is one process per planner process, started on first use (or ahead with ``warm``)
+and kept for later MIPs; a killed worker is replaced on the next call. It runs HiGHS with a
+fixed number of threads (HiGHS keeps one thread scheduler per process), so a call asking for
+another number starts a new worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import highspy
+import numpy as np
+import numpy.typing as npt
+
+from medevac.planning.highs_model import SolveResult, configured_highs
+
+FloatArray = npt.NDArray[np.float64]
+
+# the worker reports its bound at most this often (seconds); the callback that carries it is
+# called some 24,000 times in a 7-s MIP
+BOUND_REPORT_SECONDS = 0.1
+# HiGHS threads of a MIP in the worker. The exact engine runs nothing beside its MIPs, so both
+# cores of the machine go to HiGHS's parallel tree search (new in HiGHS 1.15): S's proof took
+# 40.9 s in all with two threads, 43.4-43.8 s with one (2026-12-04). The per-patient MIP
+# baseline runs here with the same number, so that the two compare on equal terms.
+MIP_THREADS = 2
+# a worker that has not said it is ready within this many seconds is taken to have failed
+START_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class MipModel:
+    """A MIP as plain arrays (column-wise matrix), picklable for the worker."""
+
+    cost: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    row_lower: FloatArray
+    row_upper: FloatArray
+    start: npt.NDArray[np.int32]
+    index: npt.NDArray[np.int32]
+    value: FloatArray
+    integer: npt.NDArray[np.bool_]
+    offset: float = 0.0
+
+    @classmethod
+    def of(cls, h: highspy.Highs) -> MipModel:
+        """The model held by a HiGHS instance, with its integrality."""
+        lp = h.getLp()
+        matrix = lp.a_matrix_
+        if matrix.format_ != highspy.MatrixFormat.kColwise:
+            raise ValueError("the model's matrix is not column-wise")
+        n = int(lp.num_col_)
+        kinds = lp.integrality_
+        integer = (
+            np.fromiter((k == highspy.HighsVarType.kInteger for k in kinds), bool, count=n)
+            if len(kinds)
+            else np.zeros(n, dtype=bool)
+        )
+        return cls(
+            cost=np.array(lp.col_cost_, dtype=float),
+            lower=np.array(lp.col_lower_, dtype=float),
+            upper=np.array(lp.col_upper_, dtype=float),
+            row_lower=np.array(lp.row_lower_, dtype=float),
+            row_upper=np.array(lp.row_upper_, dtype=float),
+            start=np.array(matrix.start_, dtype=np.int32),
+            index=np.array(matrix.index_, dtype=np.int32),
+            value=np.array(matrix.value_, dtype=float),
+            integer=integer,
+            offset=float(lp.offset_),
+        )
+
+    def to_highs(self, h: highspy.Highs) -> None:
+        lp = highspy.HighsLp()
+        n = len(self.cost)
+        lp.num_col_ = n
+        lp.num_row_ = len(self.row_lower)
+        lp.offset_ = self.offset
+        lp.col_cost_ = self.cost
+        lp.col_lower_ = self.lower
+        lp.col_upper_ = self.upper
+        lp.row_lower_ = self.row_lower
+        lp.row_upper_ = self.row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = n
+        lp.a_matrix_.num_row_ = len(self.row_lower)
+        lp.a_matrix_.start_ = self.start
+        lp.a_matrix_.index_ = self.index
+        lp.a_matrix_.value_ = self.value
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
+            for k in self.integer
+        ]
+        status = h.passModel(lp)
+        if status == highspy.HighsStatus.kError:
+            raise ValueError("HiGHS refused the model")
+
+
+@dataclass(frozen=True, slots=True)
+class MipOutcome:
+    """A MIP's result and how it ended: ``killed`` when the worker did not answer in time (or
+    died), and ``result`` then holds the best plan and bound it had reported."""
+
+    result: SolveResult
+    killed: bool
+    seconds: float
+
+
+def _serve(conn: Connection, threads: int) -> None:
+    """The worker's loop: one job at a time, until the pipe closes."""
+    conn.send(("ready",))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        model, time_limit, mip_rel_gap, hold = job
+        _run(conn, model, time_limit, mip_rel_gap, threads, hold)
+
+
+def _run(
+    conn: Connection,
+    model: MipModel,
+    time_limit: float,
+    mip_rel_gap: float,
+    threads: int,
+    hold: float,
+) -> None:
+    h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    h.setOptionValue("threads", threads)
+    model.to_highs(h)
+    last_report = [0.0, -np.inf]
+    sending = threading.Lock()  # with two threads HiGHS may call back from either
+
+    def improving(event: Any) -> None:
+        out = event.data_out
+        values = np.array(out.mip_solution, dtype=float)
+        with sending:
+            conn.send(("plan", float(out.objective_function_value), values))
+
+    def interrupt(event: Any) -> None:
+        bound = float(event.data_out.mip_dual_bound)
+        now = time.perf_counter()
+        if bound > last_report[1] and now - last_report[0] >= BOUND_REPORT_SECONDS:
+            with sending:
+                last_report[0], last_report[1] = now, bound
+                conn.send(("bound", bound))
+
+    h.cbMipImprovingSolution.subscribe(improving)
+    h.cbMipInterrupt.subscribe(interrupt)
+    h.setOptionValue("time_limit", max(0.01, time_limit))
+    h.run()
+    if hold > 0.0:  # tests: a worker that has reported its plans but does not end in time
+        time.sleep(hold)
+    status = h.getModelStatus()
+    info = h.getInfo()
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    has_point = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    values = np.array(h.getSolution().col_value, dtype=float) if has_point else None
+    objective = float(info.objective_function_value) if has_point else float("inf")
+    conn.send(("done", optimal, values, objective, float(info.mip_dual_bound)))
+
+
+class _Worker:
+    """A Python process running ``python -m medevac.planning.mip_process`` on one end of a
+    socket pair (not multiprocessing's spawn, which would run the caller's main script again)."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(theirs.fileno()), str(threads)],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.ready = False
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
+        if not self.conn.poll(START_SECONDS):
+            raise RuntimeError("the MIP worker process did not start")
+        message = self.conn.recv()
+        if message != ("ready",):
+            raise RuntimeError(f"the MIP worker process said {message!r} on starting")
+        self.ready = True
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.conn.close()
+
+
+_lock = threading.Lock()
+_worker: _Worker | None = None
+
+
+def warm(threads: int = MIP_THREADS) -> None:
+    """Start the worker now (it takes about 0.1 s), so that the first MIP does not wait."""
+    with _lock:
+        _ensure(threads)
+
+
+def _ensure(threads: int) -> _Worker:
+    global _worker
+    if _worker is not None and (_worker.threads != threads or not _worker.alive()):
+        _worker.stop()
+        _worker = None
+    if _worker is None:
+        _worker = _Worker(threads)
+    return _worker
+
+
+def solve_mip(
+    model: MipModel,
+    *,
+    time_limit: float,
+    kill_at: float,
+    mip_rel_gap: float = 1e-9,
+    threads: int = MIP_THREADS,
+    hold: float = 0.0,
+) -> MipOutcome:
+    """Solve ``model`` in the worker under ``time_limit`` seconds; stop the worker at
+    ``kill_at`` (a ``time.perf_counter()`` instant) if it has not answered, and return the
+    best plan and bound it reported by then. ``hold`` delays the worker's final answer by that
+    many seconds after HiGHS has finished (tests only)."""
+    global _worker
+    started = time.perf_counter()
+    with _lock:
+        worker = _ensure(threads)
+        worker.wait_ready()
+        worker.conn.send((model, time_limit, mip_rel_gap, hold))
+        best_values: FloatArray | None = None
+        best_objective = float("inf")
+        bound = float("-inf")
+        while True:
+            left = kill_at - time.perf_counter()
+            message = None
+            try:
+                if left > 0.0 and worker.conn.poll(left):
+                    message = worker.conn.recv()
+            except (EOFError, OSError):  # the worker died (HiGHS crashed, or it was killed)
+                message = None
+            if message is None:
+                worker.stop()
+                _worker = None
+                result = SolveResult(False, best_values, best_objective, bound, None)
+                return MipOutcome(result, True, time.perf_counter() - started)
+            if message[0] == "plan":
+                if message[1] < best_objective:
+                    best_objective, best_values = message[1], message[2]
+            elif message[0] == "bound":
+                bound = max(bound, message[1])
+            else:
+                _, optimal, values, objective, final_bound = message
+                if values is None or objective > best_objective:
+                    values, objective = best_values, best_objective
+                if values is None:
+                    final_bound = max(final_bound, bound)
+                    result = SolveResult(False, None, float("inf"), final_bound, None)
+                else:
+                    result = SolveResult(optimal, values, objective, max(final_bound, bound), None)
+                return MipOutcome(result, False, time.perf_counter() - started)
+
+
+def _shutdown() -> None:
+    global _worker
+    with _lock:
+        if _worker is not None:
+            _worker.stop()
+            _worker = None
+
+
+atexit.register(_shutdown)
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])), int(sys.argv[2]))

@@ -1,0 +1,126 @@
+"""MIPs in the worker process: the same answers as HiGHS in process, and a worker that does not
+answer in time is stopped with what it reported kept."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from medevac.planning import (
+    Engine,
+    PlanStatus,
+    check_plan,
+    exact,
+    mip_process,
+    parse_problem,
+    solve,
+)
+from medevac.planning.highs_model import LinearModel
+from medevac.planning.mip_process import MipModel, solve_mip
+from tests.unit.planning.builders import random_problem_dict
+
+
+def assignment_model(seed: int, n_items: int = 24, n_bins: int = 4) -> LinearModel:
+    """A small generalised assignment problem: items to bins of limited capacity, each item
+    either placed (cost of its bin) or left out (a penalty); HiGHS cannot presolve it away."""
+    rng = np.random.default_rng(seed)
+    model = LinearModel()
+    cost = rng.uniform(1.0, 10.0, (n_items, n_bins))
+    size = rng.integers(2, 9, (n_items, n_bins)).astype(float)
+    # every item left out costs 15: placing one saves 15 - its cost
+    x = model.add_columns(cost.ravel() - 15.0, 0.0, 1.0, True)
+    model.offset = 15.0 * n_items
+    items = model.add_rows(np.full(n_items, -np.inf), 1.0)
+    model.add_entries(np.repeat(items, n_bins), x, 1.0)
+    bins = model.add_rows(np.full(n_bins, -np.inf), np.full(n_bins, 0.4 * size.sum() / n_bins))
+    model.add_entries(np.tile(bins, n_items), x, size.ravel())
+    return model
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_worker_finds_what_highs_finds_in_process(seed: int) -> None:
+    model = assignment_model(seed)
+    in_process = model.solve(integer=True, time_limit=30)
+    highs = model.to_highs(integer=True, time_limit=30)
+    outcome = solve_mip(MipModel.of(highs), time_limit=30, kill_at=time.perf_counter() + 60)
+    assert not outcome.killed
+    assert outcome.result.optimal
+    assert in_process.optimal
+    assert outcome.result.objective == pytest.approx(in_process.objective, rel=1e-9)
+    assert outcome.result.dual_bound <= outcome.result.objective + 1e-6
+    values = outcome.result.values
+    assert values is not None
+    assert np.allclose(values, np.round(values))
+
+
+def test_a_model_read_back_from_highs_keeps_its_columns_rows_and_integrality() -> None:
+    model = assignment_model(7)
+    read = MipModel.of(model.to_highs(integer=True, time_limit=1))
+    assert len(read.cost) == model.n_cols
+    assert len(read.row_lower) == model.n_rows
+    assert read.integer.all()
+    assert read.offset == model.offset
+    assert read.start[-1] == len(read.index) == len(read.value)
+
+
+def test_a_worker_that_does_not_answer_in_time_is_stopped_and_its_last_plan_kept() -> None:
+    model = MipModel.of(assignment_model(1).to_highs(integer=True, time_limit=30))
+    reference = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
+    # the worker reports its plans as HiGHS finds them, then holds back its final answer
+    # past the point where it is stopped
+    outcome = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 3, hold=60)
+    assert outcome.killed
+    assert not outcome.result.optimal
+    assert outcome.result.values is not None
+    assert outcome.result.objective == pytest.approx(reference.result.objective, rel=1e-9)
+    assert outcome.result.dual_bound <= reference.result.objective + 1e-6
+    # the next MIP gets a new worker
+    again = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
+    assert not again.killed
+    assert again.result.optimal
+
+
+def test_a_worker_that_dies_leaves_the_plans_it_reported() -> None:
+    model = MipModel.of(assignment_model(3).to_highs(integer=True, time_limit=30))
+    reference = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
+    worker = mip_process._worker
+    assert worker is not None
+    threading.Timer(2.0, worker.process.kill).start()
+    outcome = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, hold=60)
+    assert outcome.killed
+    assert outcome.result.objective == pytest.approx(reference.result.objective, rel=1e-9)
+
+
+def test_the_exact_engine_keeps_a_valid_plan_and_bound_when_its_mip_is_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stopped = []
+
+    def held(model: MipModel, **kwargs: float) -> mip_process.MipOutcome:
+        outcome = solve_mip(model, **{**kwargs, "hold": 60.0})
+        stopped.append(outcome.killed)
+        return outcome
+
+    monkeypatch.setattr(exact, "solve_mip", held)
+    problem = parse_problem(random_problem_dict(11, 40, 6))
+    messages: list[str] = []
+    plan = solve(problem, Engine.EXACT, 6, progress=messages.append)
+    report = check_plan(problem, plan)
+    assert report.feasible
+    assert report.objective_matches(plan.objective)
+    assert stopped
+    assert all(stopped)
+    assert any("stopped from outside" in m for m in messages)
+    optimum = solve(problem, Engine.MIP, 60).objective
+    assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)
+    assert plan.status is PlanStatus.FEASIBLE or plan.objective == pytest.approx(optimum)
+
+
+def test_workers_with_another_thread_count_replace_the_running_one() -> None:
+    model = MipModel.of(assignment_model(2).to_highs(integer=True, time_limit=30))
+    one = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=1)
+    two = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=2)
+    assert one.result.objective == pytest.approx(two.result.objective, rel=1e-9)
