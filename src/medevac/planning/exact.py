@@ -37,9 +37,9 @@ import numpy as np
 
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.greedy import solve_greedy
-from medevac.planning.highs_model import SOLVER_NAME, LinearModel, read_result
+from medevac.planning.highs_model import SOLVER_NAME, LinearModel, MipModel, read_result
 from medevac.planning.lagrangian import improve_plan, priced_columns, solve_lagrangian
-from medevac.planning.mip_process import MipModel, solve_mip
+from medevac.planning.mip_process import solve_mip
 from medevac.planning.mip_process import warm as warm_mip_worker
 from medevac.planning.model import (
     BoolArray,

@@ -29,6 +29,75 @@ class SolveResult:
     row_duals: FloatArray | None
 
 
+@dataclass(frozen=True, slots=True)
+class MipModel:
+    """A MIP as plain arrays (column-wise matrix), picklable for the worker."""
+
+    cost: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    row_lower: FloatArray
+    row_upper: FloatArray
+    start: npt.NDArray[np.int32]
+    index: npt.NDArray[np.int32]
+    value: FloatArray
+    integer: npt.NDArray[np.bool_]
+    offset: float = 0.0
+
+    @classmethod
+    def of(cls, h: highspy.Highs) -> MipModel:
+        """The model held by a HiGHS instance, with its integrality."""
+        lp = h.getLp()
+        matrix = lp.a_matrix_
+        if matrix.format_ != highspy.MatrixFormat.kColwise:
+            raise ValueError("the model's matrix is not column-wise")
+        n = int(lp.num_col_)
+        kinds = lp.integrality_
+        integer = (
+            np.fromiter((k == highspy.HighsVarType.kInteger for k in kinds), bool, count=n)
+            if len(kinds)
+            else np.zeros(n, dtype=bool)
+        )
+        return cls(
+            cost=np.array(lp.col_cost_, dtype=float),
+            lower=np.array(lp.col_lower_, dtype=float),
+            upper=np.array(lp.col_upper_, dtype=float),
+            row_lower=np.array(lp.row_lower_, dtype=float),
+            row_upper=np.array(lp.row_upper_, dtype=float),
+            start=np.array(matrix.start_, dtype=np.int32),
+            index=np.array(matrix.index_, dtype=np.int32),
+            value=np.array(matrix.value_, dtype=float),
+            integer=integer,
+            offset=float(lp.offset_),
+        )
+
+    def to_highs(self, h: highspy.Highs) -> None:
+        lp = highspy.HighsLp()
+        n = len(self.cost)
+        lp.num_col_ = n
+        lp.num_row_ = len(self.row_lower)
+        lp.offset_ = self.offset
+        lp.col_cost_ = self.cost
+        lp.col_lower_ = self.lower
+        lp.col_upper_ = self.upper
+        lp.row_lower_ = self.row_lower
+        lp.row_upper_ = self.row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = n
+        lp.a_matrix_.num_row_ = len(self.row_lower)
+        lp.a_matrix_.start_ = self.start
+        lp.a_matrix_.index_ = self.index
+        lp.a_matrix_.value_ = self.value
+        if self.integer.any():
+            lp.integrality_ = [
+                highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
+                for k in self.integer
+            ]
+        status = h.passModel(lp)
+        if status == highspy.HighsStatus.kError:
+            raise ValueError("HiGHS refused the model")
+
+
 class LinearModel:
     """Columns and rows accumulated as arrays, passed to HiGHS in one call."""
 
@@ -75,20 +144,8 @@ class LinearModel:
         self._cols.append(np.asarray(cols, dtype=np.int64))
         self._vals.append(np.broadcast_to(np.asarray(values, dtype=float), (n,)).copy())
 
-    def to_highs(
-        self, *, integer: bool, time_limit: float, mip_rel_gap: float = 1e-9
-    ) -> highspy.Highs:
-        """A configured HiGHS instance holding this model (for incremental use)."""
-        h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
-        lp = highspy.HighsLp()
-        lp.num_col_ = self.n_cols
-        lp.num_row_ = self.n_rows
-        lp.offset_ = self.offset
-        lp.col_cost_ = _cat(self._cost)
-        lp.col_lower_ = _cat(self._lower)
-        lp.col_upper_ = _cat(self._upper)
-        lp.row_lower_ = _cat(self._row_lower)
-        lp.row_upper_ = _cat(self._row_upper)
+    def arrays(self, *, integer: bool) -> MipModel:
+        """The model as plain arrays (column-wise matrix, repeated entries summed)."""
         rows = np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.int64)
         cols = np.concatenate(self._cols) if self._cols else np.zeros(0, dtype=np.int64)
         vals = _cat(self._vals)
@@ -96,20 +153,26 @@ class LinearModel:
         key, inverse = np.unique(key, return_inverse=True)
         vals = np.bincount(inverse, weights=vals, minlength=len(key)).astype(float)
         cols, rows = np.divmod(key, max(1, self.n_rows))
-        starts = np.searchsorted(cols, np.arange(self.n_cols + 1)).astype(np.int32)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = self.n_cols
-        lp.a_matrix_.num_row_ = self.n_rows
-        lp.a_matrix_.start_ = starts
-        lp.a_matrix_.index_ = rows.astype(np.int32)
-        lp.a_matrix_.value_ = vals
-        if integer:
-            kinds = np.concatenate(self._integer) if self._integer else np.zeros(0, dtype=bool)
-            lp.integrality_ = [
-                highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
-                for k in kinds
-            ]
-        h.passModel(lp)
+        kinds = np.concatenate(self._integer) if self._integer else np.zeros(0, dtype=bool)
+        return MipModel(
+            cost=_cat(self._cost),
+            lower=_cat(self._lower),
+            upper=_cat(self._upper),
+            row_lower=_cat(self._row_lower),
+            row_upper=_cat(self._row_upper),
+            start=np.searchsorted(cols, np.arange(self.n_cols + 1)).astype(np.int32),
+            index=rows.astype(np.int32),
+            value=vals,
+            integer=kinds if integer else np.zeros(self.n_cols, dtype=bool),
+            offset=self.offset,
+        )
+
+    def to_highs(
+        self, *, integer: bool, time_limit: float, mip_rel_gap: float = 1e-9
+    ) -> highspy.Highs:
+        """A configured HiGHS instance holding this model (for incremental use)."""
+        h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+        self.arrays(integer=integer).to_highs(h)
         return h
 
     def solve(

@@ -31,7 +31,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from medevac.planning.highs_model import SolveResult, configured_highs
+from medevac.planning.highs_model import MipModel, SolveResult, configured_highs
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -45,74 +45,6 @@ BOUND_REPORT_SECONDS = 0.1
 MIP_THREADS = 2
 # a worker that has not said it is ready within this many seconds is taken to have failed
 START_SECONDS = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class MipModel:
-    """A MIP as plain arrays (column-wise matrix), picklable for the worker."""
-
-    cost: FloatArray
-    lower: FloatArray
-    upper: FloatArray
-    row_lower: FloatArray
-    row_upper: FloatArray
-    start: npt.NDArray[np.int32]
-    index: npt.NDArray[np.int32]
-    value: FloatArray
-    integer: npt.NDArray[np.bool_]
-    offset: float = 0.0
-
-    @classmethod
-    def of(cls, h: highspy.Highs) -> MipModel:
-        """The model held by a HiGHS instance, with its integrality."""
-        lp = h.getLp()
-        matrix = lp.a_matrix_
-        if matrix.format_ != highspy.MatrixFormat.kColwise:
-            raise ValueError("the model's matrix is not column-wise")
-        n = int(lp.num_col_)
-        kinds = lp.integrality_
-        integer = (
-            np.fromiter((k == highspy.HighsVarType.kInteger for k in kinds), bool, count=n)
-            if len(kinds)
-            else np.zeros(n, dtype=bool)
-        )
-        return cls(
-            cost=np.array(lp.col_cost_, dtype=float),
-            lower=np.array(lp.col_lower_, dtype=float),
-            upper=np.array(lp.col_upper_, dtype=float),
-            row_lower=np.array(lp.row_lower_, dtype=float),
-            row_upper=np.array(lp.row_upper_, dtype=float),
-            start=np.array(matrix.start_, dtype=np.int32),
-            index=np.array(matrix.index_, dtype=np.int32),
-            value=np.array(matrix.value_, dtype=float),
-            integer=integer,
-            offset=float(lp.offset_),
-        )
-
-    def to_highs(self, h: highspy.Highs) -> None:
-        lp = highspy.HighsLp()
-        n = len(self.cost)
-        lp.num_col_ = n
-        lp.num_row_ = len(self.row_lower)
-        lp.offset_ = self.offset
-        lp.col_cost_ = self.cost
-        lp.col_lower_ = self.lower
-        lp.col_upper_ = self.upper
-        lp.row_lower_ = self.row_lower
-        lp.row_upper_ = self.row_upper
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = n
-        lp.a_matrix_.num_row_ = len(self.row_lower)
-        lp.a_matrix_.start_ = self.start
-        lp.a_matrix_.index_ = self.index
-        lp.a_matrix_.value_ = self.value
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
-            for k in self.integer
-        ]
-        status = h.passModel(lp)
-        if status == highspy.HighsStatus.kError:
-            raise ValueError("HiGHS refused the model")
 
 
 @dataclass(frozen=True, slots=True)

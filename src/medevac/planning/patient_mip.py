@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
-from medevac.planning.mip_process import MipModel, solve_mip
+from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
     FloatArray,
     IntArray,
@@ -102,9 +102,8 @@ def solve_patient_mip(
     _add_groups(problem, model, pat, fac, x)
     # in the worker process of the exact engine's MIPs: the same threads, and stopped from
     # outside if HiGHS runs past its limit
-    highs = model.to_highs(integer=True, time_limit=time_limit)
     outcome = solve_mip(
-        MipModel.of(highs),
+        model.arrays(integer=True),
         time_limit=started + time_limit - time.perf_counter(),
         kill_at=started + time_limit + KILL_GRACE_SECONDS,
     )

@@ -18,8 +18,8 @@ from medevac.planning import (
     parse_problem,
     solve,
 )
-from medevac.planning.highs_model import LinearModel
-from medevac.planning.mip_process import MipModel, solve_mip
+from medevac.planning.highs_model import LinearModel, MipModel
+from medevac.planning.mip_process import solve_mip
 from tests.unit.planning.builders import random_problem_dict
 
 
@@ -44,8 +44,7 @@ def assignment_model(seed: int, n_items: int = 24, n_bins: int = 4) -> LinearMod
 def test_the_worker_finds_what_highs_finds_in_process(seed: int) -> None:
     model = assignment_model(seed)
     in_process = model.solve(integer=True, time_limit=30)
-    highs = model.to_highs(integer=True, time_limit=30)
-    outcome = solve_mip(MipModel.of(highs), time_limit=30, kill_at=time.perf_counter() + 60)
+    outcome = solve_mip(model.arrays(integer=True), time_limit=30, kill_at=time.perf_counter() + 60)
     assert not outcome.killed
     assert outcome.result.optimal
     assert in_process.optimal
@@ -67,7 +66,7 @@ def test_a_model_read_back_from_highs_keeps_its_columns_rows_and_integrality() -
 
 
 def test_a_worker_that_does_not_answer_in_time_is_stopped_and_its_last_plan_kept() -> None:
-    model = MipModel.of(assignment_model(1).to_highs(integer=True, time_limit=30))
+    model = assignment_model(1).arrays(integer=True)
     reference = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
     # the worker reports its plans as HiGHS finds them, then holds back its final answer
     # past the point where it is stopped
@@ -84,7 +83,7 @@ def test_a_worker_that_does_not_answer_in_time_is_stopped_and_its_last_plan_kept
 
 
 def test_a_worker_that_dies_leaves_the_plans_it_reported() -> None:
-    model = MipModel.of(assignment_model(3).to_highs(integer=True, time_limit=30))
+    model = assignment_model(3).arrays(integer=True)
     reference = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
     worker = mip_process._worker
     assert worker is not None
@@ -120,7 +119,7 @@ def test_the_exact_engine_keeps_a_valid_plan_and_bound_when_its_mip_is_stopped(
 
 
 def test_workers_with_another_thread_count_replace_the_running_one() -> None:
-    model = MipModel.of(assignment_model(2).to_highs(integer=True, time_limit=30))
+    model = assignment_model(2).arrays(integer=True)
     one = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=1)
     two = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=2)
     assert one.result.objective == pytest.approx(two.result.objective, rel=1e-9)
