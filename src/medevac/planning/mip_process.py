@@ -18,6 +18,7 @@ another number starts a new worker.
 from __future__ import annotations
 
 import atexit
+import signal
 import socket
 import subprocess
 import sys
@@ -232,4 +233,7 @@ atexit.register(_shutdown)
 
 
 if __name__ == "__main__":
+    # Ctrl-C at the terminal reaches the whole process group: the planner stops the worker
+    # itself (at exit), and the worker should not print a traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _serve(Connection(int(sys.argv[1])), int(sys.argv[2]))
