@@ -794,6 +794,8 @@ def solve_exact(
             kill_at=_work_end(problem, started, deadline, 0.0),
             mip_rel_gap=MIP_REL_GAP,
         )
+        if outcome.note:
+            say(outcome.note)
         if outcome.killed:
             say(f"MIP {attempt + 1} stopped from outside after {outcome.seconds:.1f} s")
         mip = outcome.result

@@ -18,6 +18,7 @@ another number starts a new worker.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import signal
 import socket
 import subprocess
@@ -32,7 +33,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from medevac.planning.highs_model import MipModel, SolveResult, configured_highs
+from medevac.planning.highs_model import MipModel, SolveResult, configured_highs, read_result
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,6 +57,7 @@ class MipOutcome:
     result: SolveResult
     killed: bool
     seconds: float
+    note: str = ""  # set when the MIP could not run in the worker
 
 
 def _serve(conn: Connection, threads: int) -> None:
@@ -67,7 +69,10 @@ def _serve(conn: Connection, threads: int) -> None:
         except EOFError:
             return
         model, time_limit, mip_rel_gap, hold = job
-        _run(conn, model, time_limit, mip_rel_gap, threads, hold)
+        try:
+            _run(conn, model, time_limit, mip_rel_gap, threads, hold)
+        except Exception as error:  # a fault of this process, reported to the planner
+            conn.send(("error", f"{type(error).__name__}: {error}"))
 
 
 def _run(
@@ -138,7 +143,12 @@ class _Worker:
             return
         if not self.conn.poll(START_SECONDS):
             raise RuntimeError("the MIP worker process did not start")
-        message = self.conn.recv()
+        try:
+            message = self.conn.recv()
+        except EOFError:
+            code = self.process.wait()
+            message = f"the MIP worker process ended on starting (exit code {code})"
+            raise RuntimeError(message) from None
         if message != ("ready",):
             raise RuntimeError(f"the MIP worker process said {message!r} on starting")
         self.ready = True
@@ -154,8 +164,9 @@ _worker: _Worker | None = None
 
 
 def warm(threads: int = MIP_THREADS) -> None:
-    """Start the worker now (it takes about 0.1 s), so that the first MIP does not wait."""
-    with _lock:
+    """Start the worker now (it takes about 0.1 s), so that the first MIP does not wait. A
+    worker that cannot start is reported by the first MIP (which then runs in process)."""
+    with _lock, contextlib.suppress(OSError):
         _ensure(threads)
 
 
@@ -185,9 +196,19 @@ def solve_mip(
     global _worker
     started = time.perf_counter()
     with _lock:
-        worker = _ensure(threads)
-        worker.wait_ready()
-        worker.conn.send((model, time_limit, mip_rel_gap, hold))
+        try:
+            worker = _ensure(threads)
+            worker.wait_ready()
+            worker.conn.send((model, time_limit, mip_rel_gap, hold))
+        except (OSError, EOFError, RuntimeError) as error:
+            # no worker process here (no interpreter to start, or it died on starting): HiGHS
+            # in this process, on one thread, stopped only by its own limit
+            if _worker is not None:
+                _worker.stop()
+                _worker = None
+            result = _solve_here(model, time_limit, mip_rel_gap)
+            note = f"no MIP worker process ({error}): solved in this process"
+            return MipOutcome(result, False, time.perf_counter() - started, note)
         best_values: FloatArray | None = None
         best_objective = float("inf")
         bound = float("-inf")
@@ -209,6 +230,8 @@ def solve_mip(
                     best_objective, best_values = message[1], message[2]
             elif message[0] == "bound":
                 bound = max(bound, message[1])
+            elif message[0] == "error":
+                raise RuntimeError(f"the MIP worker process failed: {message[1]}")
             else:
                 _, optimal, values, objective, final_bound = message
                 if values is None or objective > best_objective:
@@ -219,6 +242,13 @@ def solve_mip(
                 else:
                     result = SolveResult(optimal, values, objective, max(final_bound, bound), None)
                 return MipOutcome(result, False, time.perf_counter() - started)
+
+
+def _solve_here(model: MipModel, time_limit: float, mip_rel_gap: float) -> SolveResult:
+    h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    model.to_highs(h)
+    h.run()
+    return read_result(h, integer=True)
 
 
 def _shutdown() -> None:

@@ -3,6 +3,7 @@ answer in time is stopped with what it reported kept."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -116,6 +117,30 @@ def test_the_exact_engine_keeps_a_valid_plan_and_bound_when_its_mip_is_stopped(
     optimum = solve(problem, Engine.MIP, 60).objective
     assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)
     assert plan.status is PlanStatus.FEASIBLE or plan.objective == pytest.approx(optimum)
+
+
+def test_without_a_worker_process_the_mip_runs_in_this_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = assignment_model(4)
+    in_process = model.solve(integer=True, time_limit=30)
+    mip_process._shutdown()
+    monkeypatch.setattr(mip_process.sys, "executable", "/nonexistent/python")
+    outcome = solve_mip(model.arrays(integer=True), time_limit=30, kill_at=time.perf_counter() + 60)
+    assert "no MIP worker process" in outcome.note
+    assert outcome.result.optimal
+    assert outcome.result.objective == pytest.approx(in_process.objective, rel=1e-9)
+
+
+def test_a_fault_in_the_worker_is_reported_not_taken_for_a_time_out() -> None:
+    broken = assignment_model(5).arrays(integer=True)
+    broken = dataclasses.replace(broken, index=broken.index + 10_000)  # rows that do not exist
+    with pytest.raises(RuntimeError, match="MIP worker process failed"):
+        solve_mip(broken, time_limit=30, kill_at=time.perf_counter() + 60)
+    again = solve_mip(
+        assignment_model(5).arrays(integer=True), time_limit=30, kill_at=time.perf_counter() + 60
+    )
+    assert again.result.optimal
 
 
 def test_workers_with_another_thread_count_replace_the_running_one() -> None:
