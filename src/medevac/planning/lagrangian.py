@@ -99,6 +99,17 @@ BACKGROUND_MARGIN = 4.0
 PRICED_PLAN_FACTOR = 4.0
 
 
+def _choices(c: Compact) -> IntArray:
+    """How many facilities each unit may go to (eligible, offering its specialty)."""
+    per_profile = np.zeros((len(c.profile_start) - 1, c.offers.shape[1]), dtype=np.int64)
+    sizes = np.diff(c.profile_start)
+    filled = sizes > 0
+    if filled.any():
+        offered = c.offers[c.profile_facility].astype(np.int64)
+        per_profile[filled] = np.add.reduceat(offered, c.profile_start[:-1][filled], axis=0)
+    return per_profile[c.unit_profile, c.unit_specialty]
+
+
 class _OutOfTime(Exception):
     """Raised inside the optimiser's callback when the time share is used up."""
 
@@ -315,17 +326,23 @@ class _Plans:
         start = np.zeros(n_groups + 2, dtype=np.int64)
         np.cumsum(np.bincount(keys, minlength=n_groups + 1), out=start[1:])
         self.group_start = start[: n_groups + 1]
-        # most urgent first (highest cost of leaving unplaced), then in file order
+        # most urgent first (highest cost of leaving unplaced)
         urgency = c.unit_unplaced[self.slot_unit]
-        self.order = np.lexsort((self.slot_patient, -urgency)).astype(np.int64)
+        # among equally urgent patients, those with fewer facilities to go to first: the others
+        # can still go farther when the near beds are taken (on L in 10 s the patients left
+        # out had a distance limit three times as often as the rest)
+        choices = _choices(c)
+        self.order = np.lexsort((self.slot_patient, choices[self.slot_unit], -urgency)).astype(
+            np.int64
+        )
         # the rule without prices takes shorter stays first among equally urgent patients: a
         # short stay frees its bed sooner for the next (on L the first plan fell from 3.36 M to
-        # 2.82 M); the priced fill keeps file order, which measured better there
+        # 2.82 M); in the priced fill stays first measured worse (2.53 M with 329 left out)
         stay = c.unit_stay[self.slot_unit]
         self.rule_order = np.lexsort((self.slot_patient, stay, -urgency)).astype(np.int64)
         self.unit_first_slot = c.first_member()
         singles = np.flatnonzero(c.unit_group < 0)
-        self.unit_order = singles[np.argsort(-c.unit_unplaced[singles], kind="stable")]
+        self.unit_order = singles[np.lexsort((choices[singles], -c.unit_unplaced[singles]))]
         group_urgency = np.zeros(n_groups)
         grouped = self.slot_group >= 0
         np.maximum.at(group_urgency, self.slot_group[grouped], urgency[grouped])

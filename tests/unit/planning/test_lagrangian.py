@@ -18,7 +18,13 @@ from medevac.planning import (
     solve_patient_mip,
 )
 from medevac.planning.compact import build_compact, occupancy
-from medevac.planning.lagrangian import _Dual, _Plans, projected_lbfgs, solve_lagrangian
+from medevac.planning.lagrangian import (
+    _choices,
+    _Dual,
+    _Plans,
+    projected_lbfgs,
+    solve_lagrangian,
+)
 from medevac.planning.model import ProblemView
 from tests.unit.planning.builders import (
     SEEDS,
@@ -393,3 +399,38 @@ def test_given_starting_prices_the_engine_still_gives_checked_plans_and_valid_bo
     assert report.feasible, report.violations
     assert report.objective_matches(result.objective)
     assert result.objective >= mip.objective - tolerance
+
+
+@random_problems(20)
+def test_each_unit_counts_the_facilities_it_may_go_to(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    problem = random_problem(rng, n_patients, n_facilities)
+    view = ProblemView(problem)
+    c = build_compact(problem, view.distance, view.origin_of)
+    for u in range(c.n_units):
+        members = c.member_patient[c.first_member()[u] : c.first_member()[u] + c.unit_count[u]]
+        patient_index = int(members[0])
+        assert _choices(c)[u] == view.screen(patient_index).eligible.sum()
+
+
+def test_among_equally_urgent_patients_the_one_with_fewer_places_goes_first() -> None:
+    # one near bed; B may only travel 100 km, A anywhere and is first in the file: the fill
+    # must take B first (in file order A would take the near bed and leave B nowhere to go)
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("NEAR", 50.1, 30.0, beds={"orthopaedics": 1}),
+                facility("FAR", 50.0, 10.0, beds={"orthopaedics": 1}),
+            ],
+            [
+                patient("A", precedence="routine", length_of_stay_days=14),
+                patient("B", precedence="routine", length_of_stay_days=14, max_distance_km=100),
+            ],
+        )
+    )
+    view = ProblemView(problem)
+    c = build_compact(problem, view.distance, view.origin_of)
+    plans = _Plans(problem, c)
+    first = [int(c.member_patient[c.first_member()[u]]) for u in plans.unit_order]
+    assert first == [1, 0]
