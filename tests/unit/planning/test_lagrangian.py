@@ -434,3 +434,34 @@ def test_among_equally_urgent_patients_the_one_with_fewer_places_goes_first() ->
     plans = _Plans(problem, c)
     first = [int(c.member_patient[c.first_member()[u]]) for u in plans.unit_order]
     assert first == [1, 0]
+
+
+def test_for_plans_without_neighbourhood_mips_longer_stays_go_first_among_ties() -> None:
+    problem = parse_problem(
+        problem_dict(
+            [facility("F", 50.1, 30.0, beds={"orthopaedics": 2})],
+            [
+                patient("SHORT", precedence="routine", length_of_stay_days=3),
+                patient("LONG", precedence="routine", length_of_stay_days=12),
+                patient("URGENT", precedence="urgent", length_of_stay_days=2),
+            ],
+        )
+    )
+    view = ProblemView(problem)
+    c = build_compact(problem, view.distance, view.origin_of)
+    plans = _Plans(problem, c)
+
+    def first_patients() -> list[str]:
+        return [
+            problem.patients[int(c.member_patient[c.first_member()[u]])].id
+            for u in plans.unit_order
+        ]
+
+    assert first_patients() == ["URGENT", "SHORT", "LONG"]
+    plans.long_stays_first()
+    assert first_patients() == ["URGENT", "LONG", "SHORT"]
+    assert [problem.patients[int(c.member_patient[s])].id for s in plans.order] == [
+        "URGENT",
+        "LONG",
+        "SHORT",
+    ]
