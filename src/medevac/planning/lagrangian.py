@@ -68,7 +68,10 @@ RELOCATE_PASSES = 10
 # EJECT_PASSES passes. On L in 10 s a pass of 40 facilities takes 0.2-0.3 s and places about 70
 # of 200; 200 facilities or all 1,000 placed no more in about 1.1 s, which the relocation
 # passes then lacked (gaps 24-29 %). Moving a second patient in turn placed 150 but took 42 s.
-EJECT_FACILITIES = 40
+# Once the fill left fewer out (longest stays first, about 50-75 on L in 10 s), 100 facilities
+# gave better plans than 40 in 5 of 6 runs taken in turns (means 2.208 M and 2.215 M), with M
+# in 10 s and in 60 s and L in 60 s within their spread
+EJECT_FACILITIES = 100
 EJECT_PASSES = 5
 # slots per call of the relocation kernel: a pass can stop at its deadline after any chunk
 # (a pass over L's 100,000 slots takes about 0.55 s)
