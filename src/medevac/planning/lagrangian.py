@@ -36,6 +36,12 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 TEMPERATURES = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)  # the last one repeats while time is left
+# The stages where few evaluations fit and no neighbourhood MIP follows (L in 10 s): the warm
+# stage gives the final plan its prices, and the ascent that goes on beside the plan (about 13
+# evaluations) raises the bound most from 0.3. L in 10 s, three runs each in turns, 2026-12-04
+# afternoon: bounds 1.906-1.909 M from 0.3 against 1.865-1.883 M from 1 and 1.879-1.888 M from
+# 0.1 (a second set from 0.3: 1.902-1.905 M)
+NO_SEARCH_TEMPERATURES = (3.0, 0.3, 0.1, 0.03, 0.01)
 # Prices given to the engine (the exact engine's LP duals when it hands over) start the ascent
 # at this stage of TEMPERATURES. Measured on the benchmark's generator, one run each (gap, plan):
 # from stage 0, 1,500 x 60 in 10 s 1.12 % (51,526), 2,000 x 75 in 10 s 1.80 % (43,889),
@@ -683,6 +689,10 @@ def solve_lagrangian(
     temperatures: tuple[float, ...] = TEMPERATURES[1:] if skip_warmest else TEMPERATURES
     if prices is not None:
         temperatures = TEMPERATURES[WARM_START_STAGE:]
+    elif few and not neighbourhoods_fit:
+        # the warm stage makes the final plan's prices; the bound is raised beside the plan
+        # from a colder stage (NO_SEARCH_TEMPERATURES)
+        temperatures = NO_SEARCH_TEMPERATURES
     ascent = _Ascent(dual, temperatures, x, bound)
 
     def ascent_end() -> float:
