@@ -74,10 +74,12 @@ RELOCATE_PASSES = 10
 # EJECT_PASSES passes. On L in 10 s a pass of 40 facilities takes 0.2-0.3 s and places about 70
 # of 200; 200 facilities or all 1,000 placed no more in about 1.1 s, which the relocation
 # passes then lacked (gaps 24-29 %). Moving a second patient in turn placed 150 but took 42 s.
-# Once the fill left fewer out (longest stays first, about 50-75 on L in 10 s), 100 facilities
-# gave better plans than 40 in 5 of 6 runs taken in turns (means 2.208 M and 2.215 M), with M
-# in 10 s and in 60 s and L in 60 s within their spread
-EJECT_FACILITIES = 100
+EJECT_FACILITIES = 40
+# ... and this many where no neighbourhood MIP follows (`_Plans.without_neighbourhoods`). Once
+# the fill left fewer out there (longer stays first, about 50-75 on L in 10 s), 100 facilities
+# gave better plans than 40 in 5 of 6 runs taken in turns (means 2.208 M and 2.215 M); on L in
+# 60 s it measured worse (plans 2.0591-2.0689 M in three runs against 2.0578-2.0636 M in six)
+EJECT_FACILITIES_ALONE = 100
 EJECT_PASSES = 5
 # slots per call of the relocation kernel: a pass can stop at its deadline after any chunk
 # (a pass over L's 100,000 slots takes about 0.55 s)
@@ -352,7 +354,7 @@ class _Plans:
         self.order = np.lexsort((self.slot_patient, choice, -urgency)).astype(np.int64)
         stay = c.unit_stay[self.slot_unit]
         # the same with longer stays first where the number of places ties (the fill's plan
-        # stands without neighbourhood MIPs, `long_stays_first`)
+        # stands without neighbourhood MIPs, `without_neighbourhoods`)
         self._long_order = np.lexsort((self.slot_patient, -stay, choice, -urgency)).astype(np.int64)
         # the rule without prices takes shorter stays first among equally urgent patients: a
         # short stay frees its bed sooner for the next (on L the first plan fell from 3.36 M to
@@ -368,13 +370,16 @@ class _Plans:
         grouped = self.slot_group >= 0
         np.maximum.at(group_urgency, self.slot_group[grouped], urgency[grouped])
         self.group_order = np.argsort(-group_urgency, kind="stable").astype(np.int64)
+        self.eject_facilities = EJECT_FACILITIES
         self.no_prices: tuple[Any, ...] | None = None  # for the true-cost search
         self.groups = (self.slot_group, self.group_start, self.group_slot, c.group_split)
 
-    def long_stays_first(self) -> None:
-        """Among equally urgent patients with as many places, place longer stays first (as
-        in first-fit decreasing): for plans that no neighbourhood MIP will re-pack."""
+    def without_neighbourhoods(self) -> None:
+        """Packing for plans that no neighbourhood MIP will re-pack: among equally urgent
+        patients with as many places, longer stays first (as in first-fit decreasing), and the
+        insertion by moving one other over more facilities."""
         self.order, self.unit_order = self._long_order, self._long_unit_order
+        self.eject_facilities = EJECT_FACILITIES_ALONE
 
     def build(
         self,
@@ -467,7 +472,7 @@ class _Plans:
             held_slot = placed[order]
             gain = kernels.insert_by_ejection(
                 out, self.slot_unit, self.groups, slot_f, slot_a, problem, capacity, no_prices,
-                held_start, held_slot, EJECT_FACILITIES,
+                held_start, held_slot, self.eject_facilities,
             )  # fmt: skip
             total += gain
             if gain <= 1e-9:
@@ -684,7 +689,7 @@ def solve_lagrangian(
         # fewer patients out (L in 10 s, five runs each in turns: 54-93 left out, gaps
         # 14.25-16.50 %, against 121-126 and 16.46-17.27 %); where neighbourhood MIPs re-pack
         # the plan it measured worse (L in 60 s 2.92-2.98 % against 2.66-2.73 %)
-        plans.long_stays_first()
+        plans.without_neighbourhoods()
     skip_warmest = few and neighbourhoods_fit
     temperatures: tuple[float, ...] = TEMPERATURES[1:] if skip_warmest else TEMPERATURES
     if prices is not None:

@@ -19,6 +19,8 @@ from medevac.planning import (
 )
 from medevac.planning.compact import build_compact, occupancy
 from medevac.planning.lagrangian import (
+    EJECT_FACILITIES,
+    EJECT_FACILITIES_ALONE,
     _choices,
     _Dual,
     _Plans,
@@ -458,8 +460,10 @@ def test_for_plans_without_neighbourhood_mips_longer_stays_go_first_among_ties()
         ]
 
     assert first_patients() == ["URGENT", "SHORT", "LONG"]
-    plans.long_stays_first()
+    assert plans.eject_facilities == EJECT_FACILITIES
+    plans.without_neighbourhoods()
     assert first_patients() == ["URGENT", "LONG", "SHORT"]
+    assert plans.eject_facilities == EJECT_FACILITIES_ALONE
     assert [problem.patients[int(c.member_patient[s])].id for s in plans.order] == [
         "URGENT",
         "LONG",
