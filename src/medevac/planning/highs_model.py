@@ -183,9 +183,22 @@ class LinearModel:
         mip_rel_gap: float = 1e-9,
     ) -> SolveResult:
         """Solve the LP (integer=False) or the MIP under a time limit."""
-        h = self.to_highs(integer=integer, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
-        h.run()
-        return read_result(h, integer=integer)
+        return solve_model(
+            self.arrays(integer=integer),
+            integer=integer,
+            time_limit=time_limit,
+            mip_rel_gap=mip_rel_gap,
+        )
+
+
+def solve_model(
+    model: MipModel, *, integer: bool, time_limit: float, mip_rel_gap: float = 1e-9
+) -> SolveResult:
+    """Solve ``model`` in this process: its LP (integer=False, with row duals) or its MIP."""
+    h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    model.to_highs(h)
+    h.run()
+    return read_result(h, integer=integer)
 
 
 def configured_highs(*, time_limit: float, mip_rel_gap: float = 1e-9) -> highspy.Highs:

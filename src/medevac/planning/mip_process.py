@@ -29,11 +29,16 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 
-from medevac.planning.highs_model import MipModel, SolveResult, configured_highs, read_result
+from medevac.planning.highs_model import (
+    MipModel,
+    SolveResult,
+    configured_highs,
+    read_result,
+    solve_model,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -105,17 +110,11 @@ def _run(
 
     h.cbMipImprovingSolution.subscribe(improving)
     h.cbMipInterrupt.subscribe(interrupt)
-    h.setOptionValue("time_limit", max(0.01, time_limit))
     h.run()
     if hold > 0.0:  # tests: a worker that has reported its plans but does not end in time
         time.sleep(hold)
-    status = h.getModelStatus()
-    info = h.getInfo()
-    optimal = status == highspy.HighsModelStatus.kOptimal
-    has_point = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-    values = np.array(h.getSolution().col_value, dtype=float) if has_point else None
-    objective = float(info.objective_function_value) if has_point else float("inf")
-    conn.send(("done", optimal, values, objective, float(info.mip_dual_bound)))
+    # HiGHS's bound is sent as well: read_result drops it when no plan was found
+    conn.send(("done", read_result(h, integer=True), float(h.getInfo().mip_dual_bound)))
 
 
 class _Worker:
@@ -206,7 +205,9 @@ def solve_mip(
             if _worker is not None:
                 _worker.stop()
                 _worker = None
-            result = _solve_here(model, time_limit, mip_rel_gap)
+            result = solve_model(
+                model, integer=True, time_limit=time_limit, mip_rel_gap=mip_rel_gap
+            )
             note = f"no MIP worker process ({error}): solved in this process"
             return MipOutcome(result, False, time.perf_counter() - started, note)
         best_values: FloatArray | None = None
@@ -233,7 +234,8 @@ def solve_mip(
             elif message[0] == "error":
                 raise RuntimeError(f"the MIP worker process failed: {message[1]}")
             else:
-                _, optimal, values, objective, final_bound = message
+                _, final, final_bound = message
+                optimal, values, objective = final.optimal, final.values, final.objective
                 if values is None or objective > best_objective:
                     values, objective = best_values, best_objective
                 if values is None:
@@ -242,13 +244,6 @@ def solve_mip(
                 else:
                     result = SolveResult(optimal, values, objective, max(final_bound, bound), None)
                 return MipOutcome(result, False, time.perf_counter() - started)
-
-
-def _solve_here(model: MipModel, time_limit: float, mip_rel_gap: float) -> SolveResult:
-    h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
-    model.to_highs(h)
-    h.run()
-    return read_result(h, integer=True)
 
 
 def _shutdown() -> None:
