@@ -71,6 +71,10 @@ class MipModel:
             offset=float(lp.offset_),
         )
 
+    def is_mip(self) -> bool:
+        """Whether any column is integer (otherwise the model is an LP)."""
+        return bool(self.integer.any())
+
     def to_highs(self, h: highspy.Highs) -> None:
         lp = highspy.HighsLp()
         n = len(self.cost)
@@ -192,13 +196,29 @@ class LinearModel:
 
 
 def solve_model(
-    model: MipModel, *, integer: bool, time_limit: float, mip_rel_gap: float = 1e-9
+    model: MipModel,
+    *,
+    integer: bool,
+    time_limit: float,
+    mip_rel_gap: float = 1e-9,
+    start: FloatArray | None = None,
 ) -> SolveResult:
-    """Solve ``model`` in this process: its LP (integer=False, with row duals) or its MIP."""
+    """Solve ``model`` in this process: its LP (integer=False, with row duals) or its MIP,
+    from the starting solution ``start`` if one is given."""
     h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     model.to_highs(h)
+    if start is not None:
+        set_start(h, start)
     h.run()
     return read_result(h, integer=integer)
+
+
+def set_start(h: highspy.Highs, values: FloatArray) -> None:
+    """Give HiGHS ``values`` (one per column) as its starting solution."""
+    solution = highspy.HighsSolution()
+    solution.col_value = np.asarray(values, dtype=float).tolist()
+    solution.value_valid = True
+    h.setSolution(solution)
 
 
 def configured_highs(*, time_limit: float, mip_rel_gap: float = 1e-9) -> highspy.Highs:

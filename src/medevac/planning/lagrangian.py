@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from numba.np.ufunc.parallel import threading_layer
 
-from medevac.planning import kernels, neighbourhoods
+from medevac.planning import kernels, mip_process, neighbourhoods
 from medevac.planning.compact import NO_LIMIT, Compact, build_compact, csr, stay_days
 from medevac.planning.highs_model import LinearModel
 from medevac.planning.model import Placement, ProblemView
@@ -684,7 +684,9 @@ def solve_lagrangian(
     # 5.3-5.9 %), from warm prices in 3 of 6 (4.4-5.1 %, otherwise 8.7-9.2 %). Where no MIP
     # fits (L in 10 s), warm prices make better plans after the relocation passes: 18.7-18.9 %
     # against 19.3-20.0 %, the plan 2.30 M against 2.40 M.
-    if not neighbourhoods_fit:
+    if neighbourhoods_fit:  # their MIPs run in a worker process: it starts meanwhile
+        mip_process.warm(neighbourhoods.THREADS)
+    else:
         # the fill's packing is what the plan keeps: longer stays first among the ties left
         # fewer patients out (L in 10 s, five runs each in turns: 54-93 left out, gaps
         # 14.25-16.50 %, against 121-126 and 16.46-17.27 %); where neighbourhood MIPs re-pack

@@ -9,10 +9,12 @@ bound while it runs, and is killed when it has not answered by a hard end. Its l
 bound are then the answer (both are valid: the plan is feasible, the bound was HiGHS's global
 bound when it was sent).
 
-The worker is one process per planner process, started on first use (or ahead with ``warm``)
-and kept for later MIPs; a killed worker is replaced on the next call. It runs HiGHS with a
-fixed number of threads (HiGHS keeps one thread scheduler per process), so a call asking for
-another number starts a new worker.
+The large engine's neighbourhood MIPs and LPs (neighbourhoods.py) run here too, on one thread
+(the price ascent runs beside them), with the plan they hold as HiGHS's starting solution.
+
+A worker is one process per thread count and planner process (HiGHS keeps one thread scheduler
+per process), started on first use (or ahead with ``warm``) and kept for later models; a killed
+worker is replaced on the next call.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from medevac.planning.highs_model import (
     SolveResult,
     configured_highs,
     read_result,
+    set_start,
     solve_model,
 )
 
@@ -73,9 +76,9 @@ def _serve(conn: Connection, threads: int) -> None:
             job = conn.recv()
         except EOFError:
             return
-        model, time_limit, mip_rel_gap, hold = job
+        model, time_limit, mip_rel_gap, hold, start = job
         try:
-            _run(conn, model, time_limit, mip_rel_gap, threads, hold)
+            _run(conn, model, time_limit, mip_rel_gap, threads, hold, start)
         except Exception as error:  # a fault of this process, reported to the planner
             conn.send(("error", f"{type(error).__name__}: {error}"))
 
@@ -87,10 +90,14 @@ def _run(
     mip_rel_gap: float,
     threads: int,
     hold: float,
+    start: FloatArray | None,
 ) -> None:
     h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     h.setOptionValue("threads", threads)
     model.to_highs(h)
+    integer = model.is_mip()
+    if start is not None:
+        set_start(h, start)
     last_report = [0.0, -np.inf]
     sending = threading.Lock()  # with two threads HiGHS may call back from either
 
@@ -108,13 +115,15 @@ def _run(
                 last_report[0], last_report[1] = now, bound
                 conn.send(("bound", bound))
 
-    h.cbMipImprovingSolution.subscribe(improving)
-    h.cbMipInterrupt.subscribe(interrupt)
+    if integer:  # an LP has no plans or bounds to report on the way
+        h.cbMipImprovingSolution.subscribe(improving)
+        h.cbMipInterrupt.subscribe(interrupt)
     h.run()
     if hold > 0.0:  # tests: a worker that has reported its plans but does not end in time
         time.sleep(hold)
     # HiGHS's bound is sent as well: read_result drops it when no plan was found
-    conn.send(("done", read_result(h, integer=True), float(h.getInfo().mip_dual_bound)))
+    bound = float(h.getInfo().mip_dual_bound) if integer else float("-inf")
+    conn.send(("done", read_result(h, integer=integer), bound))
 
 
 class _Worker:
@@ -159,7 +168,7 @@ class _Worker:
 
 
 _lock = threading.Lock()
-_worker: _Worker | None = None
+_workers: dict[int, _Worker] = {}  # by thread count
 
 
 def warm(threads: int = MIP_THREADS) -> None:
@@ -170,13 +179,19 @@ def warm(threads: int = MIP_THREADS) -> None:
 
 
 def _ensure(threads: int) -> _Worker:
-    global _worker
-    if _worker is not None and (_worker.threads != threads or not _worker.alive()):
-        _worker.stop()
-        _worker = None
-    if _worker is None:
-        _worker = _Worker(threads)
-    return _worker
+    worker = _workers.get(threads)
+    if worker is not None and not worker.alive():
+        _drop(threads)
+        worker = None
+    if worker is None:
+        worker = _workers[threads] = _Worker(threads)
+    return worker
+
+
+def _drop(threads: int) -> None:
+    worker = _workers.pop(threads, None)
+    if worker is not None:
+        worker.stop()
 
 
 def solve_mip(
@@ -187,26 +202,31 @@ def solve_mip(
     mip_rel_gap: float = 1e-9,
     threads: int = MIP_THREADS,
     hold: float = 0.0,
+    start: FloatArray | None = None,
 ) -> MipOutcome:
     """Solve ``model`` in the worker under ``time_limit`` seconds; stop the worker at
     ``kill_at`` (a ``time.perf_counter()`` instant) if it has not answered, and return the
-    best plan and bound it reported by then. ``hold`` delays the worker's final answer by that
-    many seconds after HiGHS has finished (tests only)."""
-    global _worker
+    best plan and bound it reported by then. ``start`` is HiGHS's starting solution (MIPs).
+    A model without integer columns is solved as an LP (with its row duals); a killed LP has
+    no answer. ``hold`` delays the worker's final answer by that many seconds after HiGHS has
+    finished (tests only)."""
     started = time.perf_counter()
+    integer = model.is_mip()
     with _lock:
         try:
             worker = _ensure(threads)
             worker.wait_ready()
-            worker.conn.send((model, time_limit, mip_rel_gap, hold))
+            worker.conn.send((model, time_limit, mip_rel_gap, hold, start))
         except (OSError, EOFError, RuntimeError) as error:
             # no worker process here (no interpreter to start, or it died on starting): HiGHS
             # in this process, on one thread, stopped only by its own limit
-            if _worker is not None:
-                _worker.stop()
-                _worker = None
+            _drop(threads)
             result = solve_model(
-                model, integer=True, time_limit=time_limit, mip_rel_gap=mip_rel_gap
+                model,
+                integer=integer,
+                time_limit=time_limit,
+                mip_rel_gap=mip_rel_gap,
+                start=start,
             )
             note = f"no MIP worker process ({error}): solved in this process"
             return MipOutcome(result, False, time.perf_counter() - started, note)
@@ -222,8 +242,7 @@ def solve_mip(
             except (EOFError, OSError):  # the worker died (HiGHS crashed, or it was killed)
                 message = None
             if message is None:
-                worker.stop()
-                _worker = None
+                _drop(threads)
                 result = SolveResult(False, best_values, best_objective, bound, None)
                 return MipOutcome(result, True, time.perf_counter() - started)
             if message[0] == "plan":
@@ -236,22 +255,21 @@ def solve_mip(
             else:
                 _, final, final_bound = message
                 optimal, values, objective = final.optimal, final.values, final.objective
-                if values is None or objective > best_objective:
+                if integer and (values is None or objective > best_objective):
                     values, objective = best_values, best_objective
                 if values is None:
                     final_bound = max(final_bound, bound)
                     result = SolveResult(False, None, float("inf"), final_bound, None)
                 else:
-                    result = SolveResult(optimal, values, objective, max(final_bound, bound), None)
+                    bound = max(final.dual_bound, final_bound, bound)
+                    result = SolveResult(optimal, values, objective, bound, final.row_duals)
                 return MipOutcome(result, False, time.perf_counter() - started)
 
 
 def _shutdown() -> None:
-    global _worker
     with _lock:
-        if _worker is not None:
-            _worker.stop()
-            _worker = None
+        for threads in list(_workers):
+            _drop(threads)
 
 
 atexit.register(_shutdown)

@@ -29,13 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 
 from medevac.planning import kernels
 from medevac.planning.compact import NO_LIMIT, Compact, occupancy, stay_days
-from medevac.planning.highs_model import LinearModel, read_result
+from medevac.planning.highs_model import LinearModel
+from medevac.planning.mip_process import solve_mip
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -54,6 +54,8 @@ LIMIT_SHARE = 0.9
 MIP_GAP = 1e-3  # relative gap at which a neighbourhood's MIP stops
 ROUNDING_TOLERANCE = 1e-6  # an LP value within this of an integer counts as that integer
 RELOCATE_PASSES = 10  # one-patient moves among a rounded slice's patients
+# HiGHS threads of a neighbourhood's MIP or LP: the price ascent runs on the other core
+THREADS = 1
 
 
 @dataclass(slots=True)
@@ -230,31 +232,30 @@ def _solve_one(
         used = np.unique(cf[mine][x_start[mine] > 0])
         starting.append((y, np.isin(facilities, used).astype(float)))
         starting.append((w, np.array([1.0 if len(used) else 0.0])))
-    # the model took time to build: stop if nothing is left (the limit HiGHS runs under is set
-    # again just before it starts, below)
-    time_limit = deadline - time.perf_counter() - MIN_SECONDS / 2
-    if time_limit <= 0.0:
-        return 0.0, rows
     relaxed = repair is not None
-    highs = model.to_highs(integer=not relaxed, time_limit=time_limit, mip_rel_gap=MIP_GAP)
+    start = None
     if not relaxed:
-        values = np.zeros(model.n_cols)
+        start = np.zeros(model.n_cols)
         for cols, vals in starting:
-            values[cols] = vals
-        solution = highspy.HighsSolution()
-        solution.col_value = values.tolist()
-        solution.value_valid = True
-        highs.setSolution(solution)
+            start[cols] = vals
+    arrays = model.arrays(integer=not relaxed)
     before = slot_objective(c, slots)
     # handing the model over took time too: the limit counts from here. HiGHS checks its clock
     # between steps and stopped up to 0.25 s after its limit on M (3 s slices), so it gets
-    # LIMIT_SHARE of what is left, less the time to read its answer
+    # LIMIT_SHARE of what is left, less the time to read its answer; the worker running it
+    # (mip_process.py) is stopped at the deadline if it has not answered by then
     left = LIMIT_SHARE * (deadline - time.perf_counter()) - MIN_SECONDS / 2
     if left <= 0.0:
         return 0.0, rows
-    highs.setOptionValue("time_limit", left)
-    highs.run()
-    result = read_result(highs, integer=not relaxed)
+    outcome = solve_mip(
+        arrays,
+        time_limit=left,
+        kill_at=deadline,
+        mip_rel_gap=MIP_GAP,
+        threads=THREADS,
+        start=start,
+    )
+    result = outcome.result
     if result.values is None:
         return 0.0, rows
     # rounded down, an LP point keeps every bed and admission row (all coefficients are >= 0)

@@ -86,7 +86,7 @@ def test_a_worker_that_does_not_answer_in_time_is_stopped_and_its_last_plan_kept
 def test_a_worker_that_dies_leaves_the_plans_it_reported() -> None:
     model = assignment_model(3).arrays(integer=True)
     reference = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
-    worker = mip_process._worker
+    worker = mip_process._workers.get(mip_process.MIP_THREADS)
     assert worker is not None
     threading.Timer(2.0, worker.process.kill).start()
     outcome = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, hold=60)
@@ -143,8 +143,58 @@ def test_a_fault_in_the_worker_is_reported_not_taken_for_a_time_out() -> None:
     assert again.result.optimal
 
 
-def test_workers_with_another_thread_count_replace_the_running_one() -> None:
+def test_workers_of_each_thread_count_run_side_by_side() -> None:
     model = assignment_model(2).arrays(integer=True)
     one = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=1)
     two = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=2)
     assert one.result.objective == pytest.approx(two.result.objective, rel=1e-9)
+    first = mip_process._workers[1]
+    assert first.alive()
+    assert mip_process._workers[2].alive()
+    again = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=1)
+    assert mip_process._workers[1] is first  # kept, not started again
+    assert again.result.objective == pytest.approx(one.result.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_lp_in_the_worker_gives_highs_in_process_values_and_row_duals(seed: int) -> None:
+    model = assignment_model(seed)
+    in_process = model.solve(integer=False, time_limit=30)
+    outcome = solve_mip(
+        model.arrays(integer=False), time_limit=30, kill_at=time.perf_counter() + 60, threads=1
+    )
+    result = outcome.result
+    assert result.optimal
+    assert in_process.optimal
+    assert result.objective == pytest.approx(in_process.objective, rel=1e-9)
+    assert result.dual_bound == pytest.approx(result.objective, rel=1e-9)
+    assert result.values is not None
+    assert in_process.values is not None
+    assert result.row_duals is not None
+    assert in_process.row_duals is not None
+    assert np.allclose(result.row_duals, in_process.row_duals)
+    # the relaxation is below the integer optimum
+    assert result.objective <= model.solve(integer=True, time_limit=30).objective + 1e-9
+
+
+def test_a_held_lp_is_stopped_with_no_answer() -> None:
+    model = assignment_model(6).arrays(integer=False)
+    outcome = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 2, threads=1, hold=60)
+    assert outcome.killed
+    assert outcome.result.values is None
+
+
+def test_the_starting_solution_reaches_highs_in_the_worker() -> None:
+    # stopped at once (HiGHS's shortest limit, 0.01 s), this MIP has no plan of its own; given
+    # a starting solution it keeps that one
+    model = assignment_model(8, n_items=400, n_bins=20).arrays(integer=True)
+    at_once = solve_mip(model, time_limit=0.0, kill_at=time.perf_counter() + 60, threads=1)
+    assert at_once.result.values is None
+    optimum = solve_mip(model, time_limit=60, kill_at=time.perf_counter() + 120, threads=1)
+    assert optimum.result.values is not None
+    start = np.round(optimum.result.values)
+    given = solve_mip(
+        model, time_limit=0.0, kill_at=time.perf_counter() + 60, threads=1, start=start
+    )
+    assert given.result.values is not None
+    assert given.result.objective == pytest.approx(optimum.result.objective, rel=1e-9)

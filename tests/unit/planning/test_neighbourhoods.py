@@ -221,6 +221,41 @@ def test_a_rounded_lp_also_moves_a_patient_to_make_room_for_an_unplaced_one() ->
     }
 
 
+def test_a_neighbourhood_whose_solver_does_not_answer_is_stopped_at_the_deadline() -> None:
+    # the worker solving the slice holds its answer back: it is stopped at the search's
+    # deadline, and the plan is kept as it was (a MIP keeps the plan it was started from)
+    problem = _child_and_adult()
+    view, c, plans, slots = _setup(problem)
+    n_fac, n_spec, horizon = c.beds.shape
+    solve_mip = neighbourhoods.solve_mip
+    outcomes: list[Any] = []
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        outcome = solve_mip(*args, **{**kwargs, "hold": 60.0})
+        outcomes.append(outcome)
+        return outcome
+
+    for repair in (_repair(c, plans), None):
+        before = plans.placement(slots.facility, slots.day)
+        started = time.perf_counter()
+        with patch.object(neighbourhoods, "solve_mip", held):
+            gain, _ = neighbourhoods._solve_one(
+                c, slots, np.arange(c.n_units, dtype=np.int64), c.kernel_problem(),
+                np.zeros((n_fac, n_spec, horizon + 1)), np.zeros((n_fac, horizon)),
+                started + 3.0, repair,
+            )  # fmt: skip
+        assert time.perf_counter() - started < 4.0
+        assert outcomes[-1].killed
+        if repair is not None:  # a stopped LP has no answer: nothing changes
+            assert gain == 0.0
+            assert plans.placement(slots.facility, slots.day) == before
+        else:  # a stopped MIP keeps the plans it reported (at least the one it started from)
+            assert outcomes[-1].result.values is not None
+            assert gain >= 0.0
+        report = check_placement(problem, view, plans.placement(slots.facility, slots.day))
+        assert report.feasible
+
+
 def test_rounding_completes_a_fractional_lp_point_within_capacity() -> None:
     # Three patients of one unit, one bed at the near facility, two at the far one, all on
     # day 0. The LP point 1.5 / 1.5 rounds down to 1 / 1; the near column's fraction comes
