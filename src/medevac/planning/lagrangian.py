@@ -102,6 +102,11 @@ PLAN_AT = 0.6
 # is better spent on prices. Measured on L in 10 s, four runs each: 26.53-29.86 % (mean 28.0 %)
 # against 28.66-29.48 % (mean 29.0 %) when the share also applied there
 MIN_SEARCH_SECONDS = 2.0
+# ... and less than this many plans without search: the neighbourhood search of a large problem
+# needs time in proportion to its size (a first slice of L takes 0.6-1.3 s where M's take
+# 0.1-0.5 s). On L in 20 s the search got about 2 s and gained 12,000 in two slices, while the
+# plan from warm prices alone with the local search to the end was 60,000 better
+NEIGHBOURHOOD_ROOM_FACTOR = 1.5
 # the ascent that goes on beside the search stops this many exact evaluations before the
 # deadline, for the last step and evaluation that may run past its cut-off
 BACKGROUND_MARGIN = 4.0
@@ -678,7 +683,9 @@ def solve_lagrangian(
     # time the neighbourhood search would get after the final plan; too short for one MIP,
     # the ascent keeps it (and the relocation passes the rest)
     search_room = (1.0 - PLAN_AT) * (deadline - clock) - search_factor * quick_seconds
-    neighbourhoods_fit = search_room >= MIN_SEARCH_SECONDS
+    neighbourhoods_fit = search_room >= max(
+        MIN_SEARCH_SECONDS, NEIGHBOURHOOD_ROOM_FACTOR * quick_seconds
+    )
     # With few evaluations and neighbourhood MIPs to follow (M in 10 s, L in 60 s) the warmest
     # stage is skipped: on M in 10 s the first MIP then found its gain in 3 of 3 runs (gap
     # 5.3-5.9 %), from warm prices in 3 of 6 (4.4-5.1 %, otherwise 8.7-9.2 %). Where no MIP
@@ -746,8 +753,8 @@ def solve_lagrangian(
     if time.perf_counter() + quick_seconds < deadline:
         local_search_end = time.perf_counter() + quick_seconds
         local_search_end += LOCAL_SEARCH_SHARE * (deadline - local_search_end)
-        if deadline - local_search_end < MIN_SEARCH_SECONDS:  # no neighbourhood would fit
-            local_search_end = deadline
+        if not neighbourhoods_fit or deadline - local_search_end < MIN_SEARCH_SECONDS:
+            local_search_end = deadline  # no neighbourhood would fit, or not be worth it
         # with no neighbourhood MIP to follow, the expected columns are taken colder than the
         # prices' stage (FINAL_COOLING)
         tau_fill = tau_plan if neighbourhoods_fit else FINAL_COOLING * tau_plan

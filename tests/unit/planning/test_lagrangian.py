@@ -469,3 +469,34 @@ def test_for_plans_without_neighbourhood_mips_longer_stays_go_first_among_ties()
         "LONG",
         "SHORT",
     ]
+
+
+@pytest.mark.parametrize(("factor", "alone"), [(0.0, False), (1e9, True)])
+def test_plans_are_packed_for_no_neighbourhoods_where_their_room_is_short_for_the_size(
+    monkeypatch: pytest.MonkeyPatch, factor: float, alone: bool
+) -> None:
+    # The room left for neighbourhood MIPs is measured against the time a plan takes: with a
+    # factor no room meets, the plans are packed as plans no neighbourhood will re-pack
+    # (`_Plans.without_neighbourhoods`); with none, as plans the search will improve.
+    import medevac.planning.lagrangian as lagrangian
+
+    monkeypatch.setattr(lagrangian, "NEIGHBOURHOOD_ROOM_FACTOR", factor)
+    monkeypatch.setattr(lagrangian, "MIN_SEARCH_SECONDS", 0.0)  # the factor alone decides
+    packed: list[bool] = []
+    original = _Plans.without_neighbourhoods
+
+    def spy(self: _Plans) -> None:
+        packed.append(True)
+        original(self)
+
+    monkeypatch.setattr(_Plans, "without_neighbourhoods", spy)
+    problem = random_problem(random.Random(5), 40, 6)
+    view = ProblemView(problem)
+    result = solve_lagrangian(problem, view, time.perf_counter() + 6.0, lambda _: None)
+    assert bool(packed) == alone
+    placed = {
+        p.id: (problem.facilities[int(f)].id, int(d))
+        for p, f, d in zip(problem.patients, result.facility, result.day, strict=True)
+        if f >= 0
+    }
+    assert check_placement(problem, view, placed).feasible
