@@ -683,8 +683,11 @@ def solve_lagrangian(
     # time the neighbourhood search would get after the final plan; too short for one MIP,
     # the ascent keeps it (and the relocation passes the rest)
     search_room = (1.0 - PLAN_AT) * (deadline - clock) - search_factor * quick_seconds
-    neighbourhoods_fit = search_room >= max(
-        MIN_SEARCH_SECONDS, NEIGHBOURHOOD_ROOM_FACTOR * quick_seconds
+    room_needed = max(MIN_SEARCH_SECONDS, NEIGHBOURHOOD_ROOM_FACTOR * quick_seconds)
+    neighbourhoods_fit = search_room >= room_needed
+    say(
+        f"neighbourhood search {'expected' if neighbourhoods_fit else 'left out'}: "
+        f"{max(0.0, search_room):.1f} s would be left for it, {room_needed:.1f} s needed"
     )
     # With few evaluations and neighbourhood MIPs to follow (M in 10 s, L in 60 s) the warmest
     # stage is skipped: on M in 10 s the first MIP then found its gain in 3 of 3 runs (gap
