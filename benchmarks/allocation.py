@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/allocation.py --sizes S,M --time-limit 60
     .venv/bin/python benchmarks/allocation.py --sizes 3000x100 --time-limit 10 --no-mip
+    .venv/bin/python benchmarks/allocation.py --sizes M,L --time-limit 10,20,30,60 --no-mip
 
 Sizes other than S, M and L come from the same generator and seed (PATIENTSxFACILITIES).
+Several time limits give the exact engine one solve and one row each ("exact, 10 s").
 
 With --replan the exact engine solves each size a second time with its first plan as every
 placed patient's current place (the daily re-plan with nothing changed) and the benchmark says
@@ -91,7 +93,11 @@ def main() -> None:
         default="S",
         help="comma-separated subset of S,M,L; PATIENTSxFACILITIES (3000x100) for another size",
     )
-    parser.add_argument("--time-limit", type=float, default=60.0, help="exact engine, seconds")
+    parser.add_argument(
+        "--time-limit",
+        default="60",
+        help="exact engine, seconds; several, comma-separated (10,20,30), solve once each",
+    )
     parser.add_argument("--mip-time-limit", type=float, default=600.0, help="per-patient MIP")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-mip", action="store_true", help="skip the per-patient MIP on S")
@@ -103,6 +109,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
+    limits = _limits(args.time_limit)
+    if not limits:
+        parser.error(f"--time-limit {args.time_limit!r}: give seconds above 0, comma-separated")
     for size in sizes:
         if size not in SIZES and not _custom(size):
             parser.error(
@@ -133,16 +142,31 @@ def main() -> None:
         mip = None
         if size == "S" and not args.no_mip:
             mip = solve_patient_mip(problem, args.mip_time_limit)
-        exact = solve_exact(problem, args.time_limit)
         print(row(size, "greedy", problem, greedy, greedy, mip), flush=True)
         if mip is not None:
             print(row(size, "per-patient MIP", problem, mip, greedy, mip), flush=True)
-        print(row(size, "exact", problem, exact, greedy, mip), flush=True)
-        if mip is not None and exact.wall_seconds > 0:
-            print(speed_ratio(size, mip, exact), flush=True)
-        if args.replan:
-            limit = args.replan_time_limit or args.time_limit
-            print(replan(size, data, exact, limit), flush=True)
+        for limit in limits:
+            exact = solve_exact(problem, limit)
+            engine = "exact" if len(limits) == 1 else f"exact, {limit:g} s"
+            print(row(size, engine, problem, exact, greedy, mip), flush=True)
+            if mip is not None and exact.wall_seconds > 0:
+                print(speed_ratio(size, mip, exact), flush=True)
+        if args.replan:  # from the plan of the last limit
+            print(replan(size, data, exact, args.replan_time_limit or limits[-1]), flush=True)
+
+
+def _limits(text: str) -> list[float]:
+    """The time limits of a comma-separated list (seconds, each above 0); empty if any is not."""
+    limits = []
+    for part in text.split(","):
+        try:
+            limit = float(part)
+        except ValueError:
+            return []
+        if not limit > 0:
+            return []
+        limits.append(limit)
+    return limits
 
 
 def _custom(size: str) -> tuple[int, int] | None:
