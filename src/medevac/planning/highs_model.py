@@ -92,7 +92,7 @@ class MipModel:
         lp.a_matrix_.start_ = self.start
         lp.a_matrix_.index_ = self.index
         lp.a_matrix_.value_ = self.value
-        if self.integer.any():
+        if self.is_mip():
             lp.integrality_ = [
                 highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
                 for k in self.integer
@@ -205,12 +205,25 @@ def solve_model(
 ) -> SolveResult:
     """Solve ``model`` in this process: its LP (integer=False, with row duals) or its MIP,
     from the starting solution ``start`` if one is given."""
+    h = loaded_highs(model, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start)
+    h.run()
+    return read_result(h, integer=integer)
+
+
+def loaded_highs(
+    model: MipModel,
+    *,
+    time_limit: float,
+    mip_rel_gap: float = 1e-9,
+    start: FloatArray | None = None,
+) -> highspy.Highs:
+    """A configured HiGHS instance holding ``model``, with ``start`` as its starting solution
+    if one is given, ready to run."""
     h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     model.to_highs(h)
     if start is not None:
         set_start(h, start)
-    h.run()
-    return read_result(h, integer=integer)
+    return h
 
 
 def set_start(h: highspy.Highs, values: FloatArray) -> None:

@@ -37,9 +37,8 @@ import numpy.typing as npt
 from medevac.planning.highs_model import (
     MipModel,
     SolveResult,
-    configured_highs,
+    loaded_highs,
     read_result,
-    set_start,
     solve_model,
 )
 
@@ -92,12 +91,9 @@ def _run(
     hold: float,
     start: FloatArray | None,
 ) -> None:
-    h = configured_highs(time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    h = loaded_highs(model, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start)
     h.setOptionValue("threads", threads)
-    model.to_highs(h)
     integer = model.is_mip()
-    if start is not None:
-        set_start(h, start)
     last_report = [0.0, -np.inf]
     sending = threading.Lock()  # with two threads HiGHS may call back from either
 
@@ -131,7 +127,6 @@ class _Worker:
     socket pair (not multiprocessing's spawn, which would run the caller's main script again)."""
 
     def __init__(self, threads: int) -> None:
-        self.threads = threads
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(theirs.fileno()), str(threads)],
