@@ -54,6 +54,14 @@ STAGE_ITERATIONS = 60
 LBFGS_MEMORY = 20  # correction pairs the optimiser keeps
 SEARCH_FACTOR = 4.0
 FEW_SEARCH_FACTOR = 1.5
+# ... and where no neighbourhood search follows either (L in 10 s): the final plan (fill,
+# insertions, two relocation passes) takes about 3.1 s there, while 1.5 estimated plans came to
+# 3.6-4.8 s in a fresh process (the estimate rests on the regulator's rule, whose first call
+# loads the kernels from numba's cache) and ended the ascent at 5.5-5.8 s. With one estimated
+# plan the time share (MIN_SEARCH_SHARE) decides, as it does when L follows M in one process:
+# L in 10 s, fresh processes in turns (2026-12-04 evening), 12.36-12.75 % (plans 2.181 M, six
+# runs) against 13.48-14.21 % (2.202-2.233 M, six runs)
+FEW_ALONE_FACTOR = 1.0
 # the final plan's share of the time is at least this. Its first relocation pass is worth most
 # (about 280-380 k on L in 10 s) and is slower while the ascent goes on in the other thread.
 # L in 10 s, after M in the same process as in the benchmark, two runs each: at 0.2 25.0-30.7 %
@@ -626,6 +634,17 @@ class _Ascent:
         return tau, self.bound - before, cut
 
 
+def final_reserve(quick_seconds: float, time_left: float, few: bool, fit: bool) -> float:
+    """Seconds the ascent leaves for the final plan: at least MIN_SEARCH_SHARE of
+    ``time_left`` and some plans without search (``quick_seconds`` each; an estimate from the
+    regulator's rule when ``few`` evaluations fit), fewer where no neighbourhood search will
+    ``fit`` after it (FEW_ALONE_FACTOR)."""
+    factor = SEARCH_FACTOR
+    if few:
+        factor = FEW_SEARCH_FACTOR if fit else FEW_ALONE_FACTOR
+    return max(factor * quick_seconds, MIN_SEARCH_SHARE * time_left)
+
+
 def solve_lagrangian(
     problem: Problem,
     view: ProblemView,
@@ -713,7 +732,7 @@ def solve_lagrangian(
     ascent = _Ascent(dual, temperatures, x, bound)
 
     def ascent_end() -> float:
-        reserve = max(search_factor * quick_seconds, MIN_SEARCH_SHARE * (deadline - clock))
+        reserve = final_reserve(quick_seconds, deadline - clock, few, neighbourhoods_fit)
         if not neighbourhoods_fit:  # too short for a neighbourhood: prices instead
             return deadline - reserve
         return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))

@@ -24,6 +24,7 @@ from medevac.planning.lagrangian import (
     _choices,
     _Dual,
     _Plans,
+    final_reserve,
     projected_lbfgs,
     solve_lagrangian,
 )
@@ -469,6 +470,23 @@ def test_for_plans_without_neighbourhood_mips_longer_stays_go_first_among_ties()
         "LONG",
         "SHORT",
     ]
+
+
+def test_the_final_plans_reserve_is_smaller_where_no_neighbourhood_search_follows() -> None:
+    import medevac.planning.lagrangian as lagrangian
+
+    # estimated plans of 1 s each and 2 s left
+    share = lagrangian.MIN_SEARCH_SHARE * 2.0
+    assert final_reserve(1.0, 2.0, few=False, fit=True) == max(
+        lagrangian.SEARCH_FACTOR * 1.0, share
+    )
+    with_search = final_reserve(1.0, 2.0, few=True, fit=True)
+    alone = final_reserve(1.0, 2.0, few=True, fit=False)
+    assert with_search == max(lagrangian.FEW_SEARCH_FACTOR, share)
+    assert alone == max(lagrangian.FEW_ALONE_FACTOR, share)
+    assert alone < with_search
+    # the share is a floor: short plans never take the final plan's time below it
+    assert final_reserve(0.0, 2.0, few=True, fit=False) == share
 
 
 @pytest.mark.parametrize(("factor", "alone"), [(0.0, False), (1e9, True)])
