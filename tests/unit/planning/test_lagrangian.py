@@ -518,3 +518,30 @@ def test_plans_are_packed_for_no_neighbourhoods_where_their_room_is_short_for_th
         if f >= 0
     }
     assert check_placement(problem, view, placed).feasible
+
+
+def test_the_ascent_goes_on_beside_the_plan_after_it_stalled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every stage counts as stalled, so the main thread hands over after its first stage; the
+    # bound must still be raised by stages run beside the final plan and its search
+    import threading
+
+    import medevac.planning.lagrangian as lagrangian
+
+    monkeypatch.setattr(lagrangian, "ASCENT_STALL", 1e9)
+    threads: list[str] = []
+    original = lagrangian._Ascent.stage_once
+
+    def spy(self: Any, until: Any) -> tuple[float, float, bool]:
+        threads.append(threading.current_thread().name)
+        return original(self, until)
+
+    monkeypatch.setattr(lagrangian._Ascent, "stage_once", spy)
+    problem = random_problem(random.Random(11), 60, 8)
+    view = ProblemView(problem)
+    result = solve_lagrangian(problem, view, time.perf_counter() + 3.0, lambda _: None)
+    assert result.bound < result.objective  # the bound did not meet the plan: no early end
+    main = threading.main_thread().name
+    assert threads[0] == main
+    assert any(name != main for name in threads)
