@@ -14,6 +14,7 @@ the patients of one specialty at a time, everyone else held fixed.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -760,11 +761,17 @@ def solve_lagrangian(
     x_plan, tau_plan = ascent.x_plan, ascent.tau_plan
     # the last stage's L-BFGS step and exact evaluation may run past the cut-off by about this
     background_end = deadline - BACKGROUND_MARGIN * exact_seconds
+    # set when the plan's search is done before the deadline: the solve then ends, as it would
+    # without the ascent beside it
+    searched = threading.Event()
+
+    def background_until() -> float:
+        return -math.inf if searched.is_set() else background_end
 
     def continue_ascent() -> None:
         numba.set_num_threads(1)  # per thread: the other core is HiGHS's
-        while time.perf_counter() < background_end:
-            ascent.stage_once(lambda: background_end)
+        while time.perf_counter() < background_until():
+            ascent.stage_once(background_until)
 
     background = threading.Thread(target=continue_ascent, daemon=True)
     # numba's fallback threading layer (workqueue) must not run parallel kernels from two
@@ -798,6 +805,7 @@ def solve_lagrangian(
         )
         say(f"plan after the neighbourhood search: {best[0]:.6g}")
     if background.ident is not None:  # started
+        searched.set()
         background.join()
         say(f"bound after the ascent went on beside the search: {ascent.bound:.6g}")
     bound = ascent.bound

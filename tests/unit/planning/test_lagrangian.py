@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import Any
@@ -520,28 +521,42 @@ def test_plans_are_packed_for_no_neighbourhoods_where_their_room_is_short_for_th
     assert check_placement(problem, view, placed).feasible
 
 
-def test_the_ascent_goes_on_beside_the_plan_after_it_stalled(
+def test_the_ascent_goes_on_beside_the_plan_after_it_stalled_and_ends_with_the_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # every stage counts as stalled, so the main thread hands over after its first stage; the
-    # bound must still be raised by stages run beside the final plan and its search
+    # Every stage counts as stalled, so the main thread hands the prices over after its first
+    # stage; the ascent must go on in another thread beside the plan's search, and stop when
+    # that search is done, long before the deadline (30 s for 60 patients).
     import threading
 
     import medevac.planning.lagrangian as lagrangian
 
     monkeypatch.setattr(lagrangian, "ASCENT_STALL", 1e9)
-    threads: list[str] = []
-    original = lagrangian._Ascent.stage_once
+    stages: list[tuple[str, float]] = []  # (thread, the cut-off when the stage ended)
+    original_stage = lagrangian._Ascent.stage_once
 
-    def spy(self: Any, until: Any) -> tuple[float, float, bool]:
-        threads.append(threading.current_thread().name)
-        return original(self, until)
+    def stage(self: Any, until: Any) -> tuple[float, float, bool]:
+        result = original_stage(self, until)
+        stages.append((threading.current_thread().name, until()))
+        return result
 
-    monkeypatch.setattr(lagrangian._Ascent, "stage_once", spy)
+    original_search = lagrangian._search
+
+    def search(*args: Any) -> float:
+        # the search of so small a problem may end at once: wait for a stage beside it
+        waited = time.perf_counter() + 10.0
+        while len(stages) < 2 and time.perf_counter() < waited:
+            time.sleep(0.01)
+        return original_search(*args)
+
+    monkeypatch.setattr(lagrangian._Ascent, "stage_once", stage)
+    monkeypatch.setattr(lagrangian, "_search", search)
     problem = random_problem(random.Random(11), 60, 8)
     view = ProblemView(problem)
-    result = solve_lagrangian(problem, view, time.perf_counter() + 3.0, lambda _: None)
+    result = solve_lagrangian(problem, view, time.perf_counter() + 30.0, lambda _: None)
     assert result.bound < result.objective  # the bound did not meet the plan: no early end
     main = threading.main_thread().name
-    assert threads[0] == main
-    assert any(name != main for name in threads)
+    assert stages[0][0] == main
+    beside = [cut for name, cut in stages if name != main]
+    assert beside
+    assert beside[-1] == -math.inf  # stopped by the search's end, not by the deadline
