@@ -60,8 +60,8 @@ FEW_SEARCH_FACTOR = 1.5
 # 3.6-4.8 s in a fresh process (the estimate rests on the regulator's rule, whose first call
 # loads the kernels from numba's cache) and ended the ascent at 5.5-5.8 s. With one estimated
 # plan the time share (MIN_SEARCH_SHARE) decides, as it does when L follows M in one process:
-# L in 10 s, fresh processes in turns (2026-12-04 evening), 12.36-12.75 % (plans 2.181 M, six
-# runs) against 13.48-14.21 % (2.202-2.233 M, six runs)
+# L in 10 s, fresh processes in turns (2026-12-04 evening), 12.36-12.75 % (plans of 2.181 M,
+# three runs) against 13.48-14.21 % (2.202-2.233 M, six runs)
 FEW_ALONE_FACTOR = 1.0
 # the final plan's share of the time is at least this. Its first relocation pass is worth most
 # (about 280-380 k on L in 10 s) and is slower while the ascent goes on in the other thread.
