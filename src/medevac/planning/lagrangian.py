@@ -90,6 +90,13 @@ EJECT_FACILITIES = 40
 # 60 s it measured worse (plans 2.0591-2.0689 M in three runs against 2.0578-2.0636 M in six)
 EJECT_FACILITIES_ALONE = 100
 EJECT_PASSES = 5
+# The insertion goes over the patients left out in chunks of this many and stops at its
+# deadline between two chunks: where beds are short everywhere, each of them is tried at every
+# facility and day in reach, about 4 ms a patient. On L with every facility's beds cut to a
+# third (34,500 patients left out) the final plan of a 30-s solve had run to 164 s. The
+# insertion may take this share of the final plan's local search, the relocation passes the rest
+EJECT_CHUNK = 32
+EJECT_SHARE = 0.5
 # slots per call of the relocation kernel: a pass can stop at its deadline after any chunk
 # (a pass over L's 100,000 slots takes about 0.55 s)
 RELOCATE_CHUNK = 5000
@@ -451,7 +458,10 @@ class _Plans:
         passes = RELOCATE_PASSES if search else 0
         no_prices = self.true_costs(dual)
         if search:
-            self.eject(slot_f, slot_a, problem, capacity, no_prices)
+            now = time.perf_counter()
+            self.eject(
+                slot_f, slot_a, problem, capacity, no_prices, now + EJECT_SHARE * (deadline - now)
+            )
         # each pass goes over the slots in chunks and stops at the deadline between two chunks
         chunks = np.array_split(self.order, max(1, len(self.order) // RELOCATE_CHUNK))
         for _ in range(passes):
@@ -473,9 +483,11 @@ class _Plans:
         problem: tuple[Any, ...],
         capacity: tuple[Any, ...],
         no_prices: tuple[Any, ...],
+        deadline: float = math.inf,
     ) -> float:
         """Place unplaced patients by moving one placed patient each out of their way, in
-        passes while they gain (the lists of who holds which beds are made anew each pass);
+        passes while they gain (the lists of who holds which beds are made anew each pass),
+        most urgent first, stopping at ``deadline`` between chunks of EJECT_CHUNK patients;
         return the gain in true cost."""
         c = self.c
         n_fac, n_spec, _ = c.beds.shape
@@ -488,10 +500,15 @@ class _Plans:
             key = slot_f[placed] * n_spec + c.unit_specialty[self.slot_unit[placed]]
             held_start, order = csr(key, n_fac * n_spec)
             held_slot = placed[order]
-            gain = kernels.insert_by_ejection(
-                out, self.slot_unit, self.groups, slot_f, slot_a, problem, capacity, no_prices,
-                held_start, held_slot, self.eject_facilities,
-            )  # fmt: skip
+            gain = 0.0
+            for start in range(0, len(out), EJECT_CHUNK):
+                if time.perf_counter() >= deadline:
+                    return float(total + gain)
+                gain += kernels.insert_by_ejection(
+                    out[start : start + EJECT_CHUNK], self.slot_unit, self.groups, slot_f,
+                    slot_a, problem, capacity, no_prices, held_start, held_slot,
+                    self.eject_facilities,
+                )  # fmt: skip
             total += gain
             if gain <= 1e-9:
                 break

@@ -91,6 +91,7 @@ class ProblemView:
             dtype=np.int64,
         )
         self._screens: dict[tuple[object, ...], Screen] = {}
+        self._reasons: dict[tuple[object, ...], tuple[str, UnplacedReason]] = {}
         self._terms: PatientTerms | None = None
 
     @property
@@ -100,16 +101,16 @@ class ProblemView:
             self._terms = patient_terms(self.problem)
         return self._terms
 
+    def _profile(self, index: int) -> tuple[object, ...]:
+        """What patient ``index``'s eligibility depends on: origin, specialty, needs,
+        organisation and distance limit."""
+        p = self.problem.patients[index]
+        return (int(self.origin_of[index]), p.specialty, p.needs, p.organisation, p.max_distance_km)
+
     def screen(self, index: int) -> Screen:
         """The static eligibility of every facility for patient ``index`` (cached by profile)."""
         p = self.problem.patients[index]
-        key = (
-            int(self.origin_of[index]),
-            p.specialty,
-            p.needs,
-            p.organisation,
-            p.max_distance_km,
-        )
+        key = self._profile(index)
         found = self._screens.get(key)
         if found is not None:
             return found
@@ -122,7 +123,9 @@ class ProblemView:
         agreement = needs & np.array([f.accepts(p.organisation) for f in facilities], dtype=bool)
         in_range = agreement.copy()
         if p.max_distance_km is not None:
-            in_range &= self.distance[key[0]] <= p.max_distance_km - DISTANCE_MARGIN_KM
+            in_range &= (
+                self.distance[int(self.origin_of[index])] <= p.max_distance_km - DISTANCE_MARGIN_KM
+            )
         screen = Screen(offers, needs, agreement, in_range)
         self._screens[key] = screen
         return screen
@@ -145,34 +148,37 @@ class ProblemView:
         return cost + (w.change if patient.current is not None else 0.0)
 
     def unplaced_reason(self, index: int) -> Unplaced:
-        """Why patient ``index`` could not be placed, from the fixed set of reasons."""
+        """Why patient ``index`` could not be placed, from the fixed set of reasons (worked out
+        once per profile: plans of oversubscribed problems leave tens of thousands out)."""
+        key = self._profile(index)
+        found = self._reasons.get(key)
+        if found is None:
+            found = self._reason(index)
+            self._reasons[key] = found
+        return Unplaced(self.problem.patients[index].id, *found)
+
+    def _reason(self, index: int) -> tuple[str, UnplacedReason]:
         p = self.problem.patients[index]
         sc = self.screen(index)
         if not sc.offers.any():
-            return Unplaced(
-                p.id, f"no facility offers {p.specialty}", UnplacedReason.SPECIALTY_NOT_OFFERED
-            )
+            return f"no facility offers {p.specialty}", UnplacedReason.SPECIALTY_NOT_OFFERED
         if not sc.needs_met.any():
-            return Unplaced(
-                p.id,
+            return (
                 f"no facility offering {p.specialty} meets needs {', '.join(sorted(p.needs))}",
                 UnplacedReason.NEEDS_NOT_MET,
             )
         if not sc.agreement.any():
-            return Unplaced(
-                p.id,
+            return (
                 f"no facility offers {p.specialty} to {p.organisation or 'no organisation'}",
                 UnplacedReason.NO_AGREEMENT,
             )
         if not sc.in_range.any():
-            return Unplaced(
-                p.id,
+            return (
                 f"every facility offering {p.specialty} is beyond {p.max_distance_km:g} km",
                 UnplacedReason.BEYOND_MAX_DISTANCE,
             )
         count = int(sc.in_range.sum())
-        return Unplaced(
-            p.id,
+        return (
             "all feasible beds are full in the horizon "
             f"({count} eligible {'facility' if count == 1 else 'facilities'})",
             UnplacedReason.BEDS_FULL,

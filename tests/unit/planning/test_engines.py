@@ -66,6 +66,33 @@ def test_greedy_gives_the_near_bed_to_the_first_patient_and_strands_the_second()
     assert plan.unplaced[0].reason.endswith("(1 eligible facility)")  # B's limit leaves NEAR
 
 
+def test_reasons_are_worked_out_once_per_profile_and_given_to_each_patient() -> None:
+    # A and C share a profile (origin, specialty, needs, organisation, limit); B differs only
+    # by a distance limit that leaves nothing in reach, D only by a need no facility meets
+    problem = parse_problem(
+        problem_dict(
+            [facility("FAR", 50.0, 10.0, beds={"orthopaedics": 0})],
+            [
+                patient("A"),
+                patient("B", max_distance_km=100),
+                patient("C"),
+                patient("D", needs=["paediatric"]),
+            ],
+        )
+    )
+    view = ProblemView(problem)
+    reasons = [view.unplaced_reason(i) for i in range(4)]
+    assert [r.patient for r in reasons] == ["A", "B", "C", "D"]
+    assert [r.code for r in reasons] == [
+        UnplacedReason.BEDS_FULL,
+        UnplacedReason.BEYOND_MAX_DISTANCE,
+        UnplacedReason.BEDS_FULL,
+        UnplacedReason.NEEDS_NOT_MET,
+    ]
+    assert reasons[0].reason == reasons[2].reason
+    assert reasons[1].reason.endswith("beyond 100 km")
+
+
 @pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
 def test_optimal_engines_send_the_flexible_patient_far_and_place_both(engine: Engine) -> None:
     problem = scarce_near_bed()

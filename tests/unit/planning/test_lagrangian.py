@@ -244,6 +244,48 @@ def test_ejection_places_a_patient_by_moving_the_one_in_its_way() -> None:
     assert gain > 900.0  # K's 1,000 for staying out, less its travel and Q's detour
 
 
+def test_ejection_stops_at_its_deadline_between_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # three patients left out (paediatric beds held by Q at NEAR), one to a chunk: with a
+    # deadline already past nothing is tried; with one that passes after the first chunk, the
+    # most urgent is placed and the others are left as they were
+    import medevac.planning.lagrangian as lagrangian
+
+    monkeypatch.setattr(lagrangian, "EJECT_CHUNK", 1)
+    facilities = [
+        facility("NEAR", 50.1, 30.0, capabilities=["paediatric"]),
+        facility("FAR", 51.0, 30.0, beds={"orthopaedics": 3}),
+    ]
+    facilities[0]["beds"] = {"orthopaedics": 1}
+    patients = [
+        patient("Q", length_of_stay_days=5),
+        patient("K", length_of_stay_days=2, needs=["paediatric"], precedence="urgent"),
+        patient("L", length_of_stay_days=2, needs=["paediatric"]),
+        patient("M", length_of_stay_days=2, needs=["paediatric"]),
+    ]
+    state = _first_holds_the_first_facility(facilities, patients)
+    plans, slot_f, slot_a, kernel_problem, capacity, no_prices = state
+    assert set(plans.placement(slot_f, slot_a)) == {"Q"}
+    used = capacity[0].copy()
+    assert plans.eject(slot_f, slot_a, kernel_problem, capacity, no_prices, 0.0) == 0.0
+    assert set(plans.placement(slot_f, slot_a)) == {"Q"}
+    assert np.array_equal(capacity[0], used)
+
+    calls: list[int] = []
+    original = kernels.insert_by_ejection
+
+    def one_chunk_in_time(*args: Any) -> float:
+        calls.append(len(args[0]))
+        return float(original(*args))
+
+    monkeypatch.setattr(kernels, "insert_by_ejection", one_chunk_in_time)
+    clock = iter([0.0, 2.0])  # the first chunk in time, the second past the deadline
+    monkeypatch.setattr(lagrangian.time, "perf_counter", lambda: next(clock, 2.0))
+    gain = plans.eject(slot_f, slot_a, kernel_problem, capacity, no_prices, 1.0)
+    assert calls == [1]
+    assert gain > 0.0
+    assert set(plans.placement(slot_f, slot_a)) == {"Q", "K"}
+
+
 def test_ejection_leaves_a_patient_out_when_moving_the_one_in_its_way_costs_more() -> None:
     # the urgent Q could make room by waiting two days, at 100 x (2 + 2 x 20) = 4,200 > 1,000
     facilities = [facility("NEAR", 50.1, 30.0, capabilities=["paediatric"])]
