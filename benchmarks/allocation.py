@@ -3,8 +3,11 @@
     .venv/bin/python benchmarks/allocation.py --sizes S,M --time-limit 60
     .venv/bin/python benchmarks/allocation.py --sizes 3000x100 --time-limit 10 --no-mip
     .venv/bin/python benchmarks/allocation.py --sizes M,L --time-limit 10,20,30,60 --no-mip
+    .venv/bin/python benchmarks/allocation.py --sizes L --time-limit 10,30 --beds-divided-by 3
 
 Sizes other than S, M and L come from the same generator and seed (PATIENTSxFACILITIES).
+--beds-divided-by N divides every facility's free beds by N (rounded down): an oversubscribed
+variant, where most patients cannot be placed (the rows are labelled L/3 and so on).
 Several time limits give the exact engine one solve and one row each ("exact, 10 s").
 
 With --replan the exact engine solves each size a second time with its first plan as every
@@ -27,7 +30,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generators.allocation_instances import SIZES, generate_problem, sized_problem
+from generators.allocation_instances import (
+    SIZES,
+    generate_problem,
+    sized_problem,
+    with_beds_divided,
+)
 from medevac.planning import (
     Plan,
     PlanStatus,
@@ -107,7 +115,16 @@ def main() -> None:
     parser.add_argument(
         "--replan-time-limit", type=float, help="second solve, seconds (default: --time-limit)"
     )
+    parser.add_argument(
+        "--beds-divided-by",
+        type=int,
+        default=1,
+        metavar="N",
+        help="divide every facility's free beds by N (an oversubscribed variant)",
+    )
     args = parser.parse_args()
+    if args.beds_divided_by < 1:
+        parser.error(f"--beds-divided-by {args.beds_divided_by}: give a whole number from 1 up")
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
     limits = _limits(args.time_limit)
     if not limits:
@@ -123,14 +140,18 @@ def main() -> None:
         "| / greedy | / MIP | checker |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for size in sizes:
+    for name in sizes:
         started = time.perf_counter()
-        custom = _custom(size)
+        custom = _custom(name)
         data = (
-            sized_problem(size, args.seed)
+            sized_problem(name, args.seed)
             if custom is None
             else generate_problem(*custom, seed=args.seed)
         )
+        size = name
+        if args.beds_divided_by > 1:
+            data = with_beds_divided(data, args.beds_divided_by)
+            size = f"{name}/{args.beds_divided_by}"
         problem = parse_problem(data)
         built = time.perf_counter() - started
         print(
@@ -140,7 +161,7 @@ def main() -> None:
         )
         greedy = solve_greedy(problem)
         mip = None
-        if size == "S" and not args.no_mip:
+        if name == "S" and not args.no_mip:
             mip = solve_patient_mip(problem, args.mip_time_limit)
         print(row(size, "greedy", problem, greedy, greedy, mip), flush=True)
         if mip is not None:

@@ -146,3 +146,14 @@ def sized_problem(size: str, seed: int = 0) -> dict[str, Any]:
     """The benchmark instance of size S, M or L."""
     n_patients, n_facilities = SIZES[size]
     return generate_problem(n_patients, n_facilities, seed)
+
+
+def with_beds_divided(data: dict[str, Any], divisor: int) -> dict[str, Any]:
+    """The problem with every facility's free beds divided by ``divisor`` (rounded down): an
+    oversubscribed variant, as after a mass-casualty wave. ``data`` is changed and returned."""
+    for facility in data["facilities"]:
+        for specialty, beds in facility["beds"].items():
+            facility["beds"][specialty] = (
+                [b // divisor for b in beds] if isinstance(beds, list) else beds // divisor
+            )
+    return data
