@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
+	$(BIN)/mypy benchmarks
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports

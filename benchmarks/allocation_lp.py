@@ -142,7 +142,10 @@ def reduced_costs(
     cu, cf, ca = cols[:, 0], cols[:, 1], cols[:, 2]
     s = c.unit_specialty[cu]
     end = np.minimum(ca + c.unit_stay[cu], c.horizon)
-    return c.column_costs(cu, cf, ca) + cum[cf, s, end] - cum[cf, s, ca] + mu[cf, ca] - pi[cu]
+    costs: np.ndarray = (
+        c.column_costs(cu, cf, ca) + cum[cf, s, end] - cum[cf, s, ca] + mu[cf, ca] - pi[cu]
+    )
+    return costs
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ def main() -> None:
                         if profiler is not None:
                             profiler.enable()
                         result = import_file(
-                            TimedUnitOfWork(url, spent),  # type: ignore[arg-type]
+                            TimedUnitOfWork(url, spent),
                             RecordKind.PATIENTS,
                             patients,
                             actor=ACTOR,

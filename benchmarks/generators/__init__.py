@@ -1,0 +1,1 @@
+"""Seeded instance generators of the benchmarks."""
