@@ -656,15 +656,19 @@ class _Ascent:
         return tau, self.bound - before, cut
 
 
+def reserve_factor(few: bool, fit: bool) -> float:
+    """How many plans without search the final plan's reserve holds: fewer when ``few``
+    evaluations fit (the plan's time is then an estimate), fewer still where no neighbourhood
+    search will ``fit`` after it (FEW_ALONE_FACTOR)."""
+    if not few:
+        return SEARCH_FACTOR
+    return FEW_SEARCH_FACTOR if fit else FEW_ALONE_FACTOR
+
+
 def final_reserve(quick_seconds: float, time_left: float, few: bool, fit: bool) -> float:
     """Seconds the ascent leaves for the final plan: at least MIN_SEARCH_SHARE of
-    ``time_left`` and some plans without search (``quick_seconds`` each; an estimate from the
-    regulator's rule when ``few`` evaluations fit), fewer where no neighbourhood search will
-    ``fit`` after it (FEW_ALONE_FACTOR)."""
-    factor = SEARCH_FACTOR
-    if few:
-        factor = FEW_SEARCH_FACTOR if fit else FEW_ALONE_FACTOR
-    return max(factor * quick_seconds, MIN_SEARCH_SHARE * time_left)
+    ``time_left`` and ``reserve_factor`` plans without search (``quick_seconds`` each)."""
+    return max(reserve_factor(few, fit) * quick_seconds, MIN_SEARCH_SHARE * time_left)
 
 
 def solve_lagrangian(
@@ -720,10 +724,10 @@ def solve_lagrangian(
     # It then goes on in a second thread, raising the bound, while this one searches for better
     # plans: the ascent's kernels and HiGHS both release the interpreter, so the two cores share
     # the work.
-    search_factor = FEW_SEARCH_FACTOR if few else SEARCH_FACTOR
     # time the neighbourhood search would get after the final plan; too short for one MIP,
     # the ascent keeps it (and the relocation passes the rest)
-    search_room = (1.0 - PLAN_AT) * (deadline - clock) - search_factor * quick_seconds
+    plan_seconds = reserve_factor(few, fit=True) * quick_seconds
+    search_room = (1.0 - PLAN_AT) * (deadline - clock) - plan_seconds
     room_needed = max(MIN_SEARCH_SECONDS, NEIGHBOURHOOD_ROOM_FACTOR * quick_seconds)
     neighbourhoods_fit = search_room >= room_needed
     say(
