@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
+from medevac.planning import preload
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.greedy import solve_greedy
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel, MipModel, read_result
@@ -54,6 +55,10 @@ from medevac.planning.model import (
 )
 from medevac.planning.plan import Plan, PlanStatus, relative_gap
 from medevac.planning.problem import Problem
+
+# The kernels load from numba's cache in a second thread from here on, beside whatever the
+# process does before it solves (reading the problem); a solve waits for them (preload.py).
+preload.start()
 
 # Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
@@ -645,6 +650,7 @@ def solve_exact(
     """
     started = time.perf_counter()
     deadline = started + time_limit
+    preload.start()  # started on import already; a no-op then
 
     def say(message: str) -> None:
         if progress is not None:

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from numba.np.ufunc.parallel import threading_layer
 
-from medevac.planning import kernels, mip_process, neighbourhoods
+from medevac.planning import kernels, mip_process, neighbourhoods, preload
 from medevac.planning.compact import NO_LIMIT, Compact, build_compact, csr, stay_days
 from medevac.planning.highs_model import LinearModel
 from medevac.planning.model import Placement, ProblemView
@@ -127,9 +127,13 @@ MIN_SEARCH_SECONDS = 2.0
 # 0.1-0.5 s). On L in 20 s the search got about 2 s and gained 12,000 in two slices, while the
 # plan from warm prices alone with the local search to the end was 60,000 better
 NEIGHBOURHOOD_ROOM_FACTOR = 1.5
-# the ascent that goes on beside the search stops this many exact evaluations before the
-# deadline, for the last step and evaluation that may run past its cut-off
-BACKGROUND_MARGIN = 4.0
+# A stage of the ascent runs past its cut-off by its last L-BFGS step and exact evaluation:
+# it stops this many exact evaluations early, before the deadline (the ascent beside the
+# search) and before the final plan's reserve. Without it there, on a slow hour of L in 10 s
+# (2026-12-04 evening: the regulator's rule 0.5 s, its first evaluation 0.75 s) the stage ended
+# 0.5 s into the reserve, the final plan no longer fitted and was skipped, and the plan stayed
+# the rule's: gaps of 33-38 % instead of 14-19 %
+STEP_MARGIN = 4.0
 # Where no neighbourhood MIP will follow (L in 10 s), the final plan's expected columns are taken
 # at this share of the temperature its prices were found at. L in 10 s, runs in turns in one
 # hour of 2026-12-04: plans 2.181-2.215 M (mean 2.201 M, eight runs) at 0.1, 2.210-2.222 M at
@@ -690,6 +694,8 @@ def solve_lagrangian(
     dual = _Dual(c, hopeless_cost)
     say(f"{len(problem.patients)} patients in {c.n_units} units, {c.n_groups} groups")
 
+    # the rule's time sizes the final plan's reserve: it must not include loading the kernels
+    preload.wait()
     started_plan = time.perf_counter()
     slot_f, slot_a = plans.build(None, None, 0.0, deadline)
     rule_seconds = time.perf_counter() - started_plan
@@ -759,6 +765,8 @@ def solve_lagrangian(
 
     def ascent_end() -> float:
         reserve = final_reserve(quick_seconds, deadline - clock, few, neighbourhoods_fit)
+        # the stage's last step and exact evaluation run past its cut-off (STEP_MARGIN)
+        reserve += STEP_MARGIN * exact_seconds
         if not neighbourhoods_fit:  # too short for a neighbourhood: prices instead
             return deadline - reserve
         return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))
@@ -780,8 +788,7 @@ def solve_lagrangian(
         if not cut and gain < ASCENT_STALL * max(1.0, abs(ascent.bound)):
             break  # the plan gets the prices; the ascent goes on beside it
     x_plan, tau_plan = ascent.x_plan, ascent.tau_plan
-    # the last stage's L-BFGS step and exact evaluation may run past the cut-off by about this
-    background_end = deadline - BACKGROUND_MARGIN * exact_seconds
+    background_end = deadline - STEP_MARGIN * exact_seconds
     # set when the plan's search is done before the deadline: the solve then ends, as it would
     # without the ascent beside it
     searched = threading.Event()

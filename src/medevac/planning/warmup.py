@@ -8,7 +8,8 @@ spend compiling instead of planning. `make install` runs this module once:
 
 It solves a small seeded problem with the large-problem engine, which calls every kernel, and
 with the greedy baseline (whose placement loop is a kernel too), and fails if any kernel is
-still uncompiled afterwards.
+still uncompiled afterwards. It then records the kernels' signatures, so that a solve can load
+them from the cache in a second thread before it times anything (preload.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from numba.core.registry import CPUDispatcher
 
-from medevac.planning import greedy, kernels
+from medevac.planning import greedy, kernels, preload
 from medevac.planning.exact import solve_exact
 from medevac.planning.loader import parse_problem
 from medevac.planning.problem import DEFAULT_WEIGHTS
@@ -105,7 +106,11 @@ def compile_kernels() -> float:
 
 def main() -> None:
     seconds = compile_kernels()
-    print(f"planning kernels ready (compiled, or loaded from the cache) in {seconds:.1f} s")
+    signatures = preload.record()
+    print(
+        f"planning kernels ready (compiled, or loaded from the cache) in {seconds:.1f} s; "
+        f"{signatures} signatures recorded for preloading in {preload.RECORD}"
+    )
 
 
 if __name__ == "__main__":

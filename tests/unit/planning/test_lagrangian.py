@@ -602,3 +602,42 @@ def test_the_ascent_goes_on_beside_the_plan_after_it_stalled_and_ends_with_the_s
     beside = [cut for name, cut in stages if name != main]
     assert beside
     assert beside[-1] == -math.inf  # stopped by the search's end, not by the deadline
+
+
+def test_the_final_plan_is_built_when_the_ascents_last_step_runs_past_its_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every evaluation takes 0.1 s, so the stage cut off at the final plan's reserve ends about
+    # 0.2 s later (its last step and the exact evaluation). The reserve is one estimated plan
+    # (a few ms here): without the stage's margin (STEP_MARGIN) the final plan no longer fitted
+    # and the solve kept the regulator's plan.
+    import medevac.planning.lagrangian as lagrangian
+
+    monkeypatch.setattr(lagrangian, "FEW_EVALUATIONS", 1e12)  # few evaluations fit
+    monkeypatch.setattr(lagrangian, "NEIGHBOURHOOD_ROOM_FACTOR", 1e9)  # no neighbourhood fits
+    monkeypatch.setattr(lagrangian, "MIN_SEARCH_SHARE", 0.0)  # the reserve is one plan
+    monkeypatch.setattr(lagrangian, "ASCENT_STALL", -math.inf)  # the stages are cut, never stall
+    monkeypatch.setattr(lagrangian, "OPTIMAL_GAP", -math.inf)
+    original_evaluate = _Dual.evaluate
+
+    def slow(self: _Dual, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.1)
+        return original_evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(_Dual, "evaluate", slow)
+    built: list[bool] = []  # priced plans with a local search
+    original_build = _Plans.build
+
+    def spy(self: _Plans, dual: Any, x: Any, tau: float, until: float, **kwargs: Any) -> Any:
+        if dual is not None and kwargs.get("search", True):
+            built.append(True)
+        return original_build(self, dual, x, tau, until, **kwargs)
+
+    monkeypatch.setattr(_Plans, "build", spy)
+    problem = random_problem(random.Random(5), 40, 6)
+    view = ProblemView(problem)
+    deadline = time.perf_counter() + 3.0
+    result = solve_lagrangian(problem, view, deadline, lambda _: None)
+    assert built == [True]
+    assert time.perf_counter() < deadline + 0.5
+    assert result.bound <= result.objective + 1e-6
