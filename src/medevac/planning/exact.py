@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from medevac.planning import preload
+from medevac.planning import heap, preload
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.greedy import solve_greedy
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel, MipModel, read_result
@@ -634,6 +634,7 @@ def _proven_optimal(problem: Problem, objective: float, bound: float, keep_bonus
     return relative_gap(objective - allowance, bound) <= OPTIMAL_GAP
 
 
+@heap.frozen
 def solve_exact(
     problem: Problem,
     time_limit: float = 60.0,

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from medevac.planning import kernels
+from medevac.planning import heap, kernels
 from medevac.planning.compact import NO_LIMIT
 from medevac.planning.model import (
     IntArray,
@@ -27,6 +27,7 @@ from medevac.planning.problem import Problem
 SOLVER = "greedy (most urgent first, earliest day, nearest free bed)"
 
 
+@heap.frozen
 def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> Plan:
     """Place patients one by one as a careful regulator would; no optimality claim (bound 0)."""
     started = time.perf_counter()

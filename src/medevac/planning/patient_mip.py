@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from medevac.planning import heap
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
@@ -28,6 +29,7 @@ from medevac.planning.problem import Problem
 KILL_GRACE_SECONDS = 2.0
 
 
+@heap.frozen
 def solve_patient_mip(
     problem: Problem, time_limit: float = 60.0, progress: ProgressCallback | None = None
 ) -> Plan:

@@ -26,8 +26,11 @@ def test_a_fresh_process_loads_every_recorded_kernel_before_its_first_call(tmp_p
     record = tmp_path / "signatures.pickle"
     written = _record_every_kernel(record)
     assert written >= len(preload.dispatchers())
+    # the exact engine's import would start loading the installed record in a thread: this
+    # process loads the test's record itself
     code = (
-        "import json, sys; from pathlib import Path; from medevac.planning import preload, warmup; "
+        "import json, sys; from pathlib import Path; from medevac.planning import preload; "
+        "preload.start = lambda: None; from medevac.planning import warmup; "
         "before = warmup.uncompiled_kernels(); loaded = preload.load(Path(sys.argv[1])); "
         "print(json.dumps([before, loaded, warmup.uncompiled_kernels()]))"
     )

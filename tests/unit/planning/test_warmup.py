@@ -11,8 +11,10 @@ from medevac.planning.warmup import warm_up_problem
 
 
 def test_warm_up_runs_every_kernel_in_a_fresh_process() -> None:
+    # (the exact engine's import would start loading the installed record in a thread)
     code = (
-        "import json; from medevac.planning import warmup; "
+        "import json; from medevac.planning import preload; preload.start = lambda: None; "
+        "from medevac.planning import warmup; "
         "before = warmup.uncompiled_kernels(); warmup.compile_kernels(); "
         "print(json.dumps([before, warmup.uncompiled_kernels()]))"
     )
