@@ -28,6 +28,7 @@ from medevac.planning import (
     solve,
     write_plan,
 )
+from medevac.planning.engines import prepare
 
 EXIT_BAD_INPUT = 1
 console = Console()
@@ -84,6 +85,7 @@ def solve_command(
     ),
 ) -> None:
     """Solve a problem file and write the plan."""
+    prepare(engine)  # the exact engine's kernels load while the file is read
     try:
         problem = load_problem(problem_file)
     except ProblemError as error:

@@ -24,6 +24,14 @@ class Engine(StrEnum):
     MIP = "mip"
 
 
+def prepare(engine: Engine) -> None:
+    """Import ``engine`` ahead of its solve. The exact engine's import starts loading its
+    compiled kernels in a second thread (preload.py); a command that reads a large problem
+    file first lets that loading run beside the reading instead of inside the time limit."""
+    if engine is Engine.EXACT:
+        import medevac.planning.exact  # noqa: F401
+
+
 def solve(
     problem: Problem,
     engine: Engine = Engine.EXACT,

@@ -69,3 +69,19 @@ def test_a_missing_or_broken_record_loads_nothing(tmp_path: Path) -> None:
     not_a_record = tmp_path / "other.pickle"
     not_a_record.write_bytes(pickle.dumps(["a", "list"]))
     assert preload.recorded(not_a_record) == {}
+
+
+def test_preparing_the_exact_engine_starts_loading_its_kernels() -> None:
+    # `medevac plan solve` prepares the engine before it reads the problem file
+    code = (
+        "import sys; from medevac.planning import Engine; "
+        "from medevac.planning.engines import prepare; "
+        "before = 'medevac.planning.exact' in sys.modules; prepare(Engine.GREEDY); "
+        "greedy = 'medevac.planning.exact' in sys.modules; prepare(Engine.EXACT); "
+        "from medevac.planning import preload; "
+        "print(before, greedy, preload._thread is not None)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.split() == ["False", "False", "True"]
