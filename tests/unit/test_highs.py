@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.fresh_python import run_python
+
 
 def test_the_first_instance_of_a_process_prints_nothing() -> None:
     code = (
@@ -13,9 +15,7 @@ def test_the_first_instance_of_a_process_prints_nothing() -> None:
         "second = new_highs()\n"
         "print('made', first is not second)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
+    done = run_python(code, timeout=60)
     assert done.stdout == "made True\n"  # the banner went nowhere, the print still arrives
     assert "HiGHS" not in done.stderr
 

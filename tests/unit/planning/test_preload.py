@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import pickle
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 from medevac.planning import greedy, preload, solve_exact
 from medevac.planning.loader import parse_problem
 from medevac.planning.warmup import warm_up_problem
+from tests.fresh_python import run_python
 
 
 def _record_every_kernel(path: Path) -> int:
@@ -34,13 +33,7 @@ def test_a_fresh_process_loads_every_recorded_kernel_before_its_first_call(tmp_p
         "before = warmup.uncompiled_kernels(); loaded = preload.load(Path(sys.argv[1])); "
         "print(json.dumps([before, loaded, warmup.uncompiled_kernels()]))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(record)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
+    done = run_python(code, str(record))
     before, loaded, after = json.loads(done.stdout.strip().splitlines()[-1])
     assert "price_units" in before  # nothing had run in that process
     assert loaded == written
@@ -81,7 +74,5 @@ def test_preparing_the_exact_engine_starts_loading_its_kernels() -> None:
         "from medevac.planning import preload; "
         "print(before, greedy, preload._thread is not None)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
-    )
+    done = run_python(code)
     assert done.stdout.split() == ["False", "False", "True"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from medevac.planning import check_plan, parse_problem, solve_exact
 from medevac.planning.warmup import warm_up_problem
+from tests.fresh_python import run_python
 
 
 def test_warm_up_runs_every_kernel_in_a_fresh_process() -> None:
@@ -18,9 +17,7 @@ def test_warm_up_runs_every_kernel_in_a_fresh_process() -> None:
         "before = warmup.uncompiled_kernels(); warmup.compile_kernels(); "
         "print(json.dumps([before, warmup.uncompiled_kernels()]))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
-    )
+    done = run_python(code)
     before, after = json.loads(done.stdout.strip().splitlines()[-1])
     # nothing has run yet in that process
     assert {"price_units", "fill_earliest", "relocate", "cheapest_columns", "greedy_place"} <= set(
