@@ -188,26 +188,22 @@ class LinearModel:
     ) -> SolveResult:
         """Solve the LP (integer=False) or the MIP under a time limit."""
         return solve_model(
-            self.arrays(integer=integer),
-            integer=integer,
-            time_limit=time_limit,
-            mip_rel_gap=mip_rel_gap,
+            self.arrays(integer=integer), time_limit=time_limit, mip_rel_gap=mip_rel_gap
         )
 
 
 def solve_model(
     model: MipModel,
     *,
-    integer: bool,
     time_limit: float,
     mip_rel_gap: float = 1e-9,
     start: FloatArray | None = None,
 ) -> SolveResult:
-    """Solve ``model`` in this process: its LP (integer=False, with row duals) or its MIP,
-    from the starting solution ``start`` if one is given."""
+    """Solve ``model`` in this process: as a MIP if it has integer columns, else as an LP
+    (with row duals); from the starting solution ``start`` if one is given."""
     h = loaded_highs(model, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start)
     h.run()
-    return read_result(h, integer=integer)
+    return read_result(h, integer=model.is_mip())
 
 
 def loaded_highs(

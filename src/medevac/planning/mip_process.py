@@ -216,13 +216,7 @@ def solve_mip(
             # no worker process here (no interpreter to start, or it died on starting): HiGHS
             # in this process, on one thread, stopped only by its own limit
             _drop(threads)
-            result = solve_model(
-                model,
-                integer=integer,
-                time_limit=time_limit,
-                mip_rel_gap=mip_rel_gap,
-                start=start,
-            )
+            result = solve_model(model, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start)
             note = f"no MIP worker process ({error}): solved in this process"
             return MipOutcome(result, False, time.perf_counter() - started, note)
         best_values: FloatArray | None = None
