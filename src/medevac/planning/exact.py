@@ -85,9 +85,12 @@ OPTIMAL_GAP = 1e-7
 MAX_COLUMNS_ADDED_PER_UNIT = 12
 MIP_COLUMNS_PER_UNIT = 6
 # time kept for assembling a large plan (objective terms, 100,000 assignments, reasons for the
-# unplaced): measured 0.2-0.35 s on L since assembly works on arrays (0.8 s before), plus the
-# background ascent's last step
-ASSEMBLY_SECONDS_PER_PATIENT = 6e-6
+# unplaced), plus the background ascent's last step: 0.12-0.23 s of assembly on L since the
+# engines freeze the objects a solve starts with (heap.py; 0.38-0.55 s before, most of it the
+# collector). At 6e-6 L in 10 s ended at 9.50-9.52 s with 13.26-13.48 % (four runs); at 4e-6
+# at 9.67-9.69 s with 12.09-12.20 % (three), at 3e-6 at 9.78-9.83 s (too close to the limit
+# for a slow hour, when the assembly takes 0.23 s and the last step 0.2 s)
+ASSEMBLY_SECONDS_PER_PATIENT = 4e-6
 # share of the limit the large engine leaves unused: its last HiGHS run and the ascent's last
 # step can end a little after their own limits (M in 10 s ended at 10.07-10.08 s in 2 of 6 runs
 # without it)
