@@ -204,7 +204,7 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
         rank[order] = np.arange(len(first))
         return rank[inverse.ravel()], first[order].astype(np.int64)
 
-    origin = np.asarray(origin_of, dtype=np.int64)[:n_pat]
+    origin = np.asarray(origin_of, dtype=np.int64)
     specialty = np.array([spec_index.get(p.specialty, -1) for p in patients], dtype=np.int64)
     needs_code = codes([p.needs for p in patients])
     org_code = codes([p.organisation for p in patients])
@@ -239,7 +239,7 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
         eligible = eligible[np.argsort(travel[o, eligible], kind="stable")]
         profile_lists.append(eligible.astype(np.int64))
     sizes = np.array([len(x) for x in profile_lists], dtype=np.int64)
-    hopeful = sizes[profile_of] > 0 if n_pat else np.zeros(0, dtype=bool)
+    hopeful = sizes[profile_of] > 0
     hopeless = np.flatnonzero(~hopeful).tolist()
     placeable = np.flatnonzero(hopeful)
 

@@ -654,7 +654,6 @@ def solve_exact(
     """
     started = time.perf_counter()
     deadline = started + time_limit
-    preload.start()  # started on import already; a no-op then
 
     def say(message: str) -> None:
         if progress is not None:

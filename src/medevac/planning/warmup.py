@@ -18,9 +18,7 @@ import random
 import time
 from typing import Any
 
-from numba.core.registry import CPUDispatcher
-
-from medevac.planning import greedy, kernels, preload
+from medevac.planning import greedy, preload
 from medevac.planning.exact import solve_exact
 from medevac.planning.loader import parse_problem
 from medevac.planning.problem import DEFAULT_WEIGHTS
@@ -82,11 +80,7 @@ def uncompiled_kernels() -> list[str]:
     Private helpers (leading underscore) are compiled into the kernels that call them, and a
     kernel loaded from the cache does not load them separately: they are not counted.
     """
-    return sorted(
-        name
-        for name, value in vars(kernels).items()
-        if isinstance(value, CPUDispatcher) and not name.startswith("_") and not value.signatures
-    )
+    return sorted(name for name, kernel in preload.dispatchers().items() if not kernel.signatures)
 
 
 def compile_kernels() -> float:
