@@ -641,3 +641,38 @@ def test_the_final_plan_is_built_when_the_ascents_last_step_runs_past_its_cut_of
     assert built == [True]
     assert time.perf_counter() < deadline + 0.5
     assert result.bound <= result.objective + 1e-6
+
+
+class _CreepingDual:
+    """A stand-in for _Dual whose smoothed value creeps up along a constant slope, far below
+    its plain value: each unit step gains 1e-3, the smoothing gap stays 1,000."""
+
+    cap = math.inf
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []  # the temperature of every evaluation
+
+    def evaluate(
+        self, x: np.ndarray, tau: float, *, bound: bool = True, slope: bool = True
+    ) -> tuple[float, np.ndarray, float]:
+        self.calls.append(tau)
+        value = 1e-3 * float(x.sum())
+        return value, np.full(len(x), 1e-3), value + 1000.0
+
+
+def test_a_stage_whose_smoothed_value_only_creeps_hands_over_to_a_colder_one() -> None:
+    # A rise of under STAGE_STALL of the smoothing gap over STALL_WINDOW evaluations ends a
+    # stage (not cut off by time); the coldest stage repeats and runs its full length, since
+    # there is nothing colder to go to.
+    import medevac.planning.lagrangian as lagrangian
+
+    dual = _CreepingDual()
+    ascent = lagrangian._Ascent(dual, (3.0, 1.0), np.zeros(4), -math.inf)  # type: ignore[arg-type]
+    tau, _, cut = ascent.stage_once(lambda: math.inf)
+    assert (tau, cut) == (3.0, False)
+    warm = dual.calls.count(3.0)
+    assert warm == lagrangian.STALL_WINDOW + 1
+    tau, _, cut = ascent.stage_once(lambda: math.inf)
+    assert (tau, cut) == (1.0, False)
+    assert dual.calls.count(1.0) > lagrangian.STAGE_ITERATIONS
+    assert ascent.x.sum() > 0.0  # the stages moved the prices
