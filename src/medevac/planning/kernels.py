@@ -1410,6 +1410,115 @@ def _place_moving_one(
 
 
 @_compiled
+def _place_evicting(
+    k: int,
+    max_cost: float,
+    slot_unit: Array,
+    groups: tuple[Any, ...],
+    slot_f: Array,
+    slot_a: Array,
+    problem: tuple[Any, ...],
+    capacity: tuple[Any, ...],
+    held_start: Array,
+    held_slot: Array,
+    max_facilities: int,
+) -> float:
+    """Place the unplaced slot k by leaving less urgent patients out of its way (each with a
+    smaller cost of being left out than ``max_cost``, k's own), so that the cost added stays
+    below ``max_cost``; return the cost added (k's cost, and each patient's cost of being left
+    out less its cost where it was), or inf with nothing changed.
+
+    As in ``_place_moving_one``, k tries the admission days at its ``max_facilities`` cheapest
+    eligible facilities; on each day of its stay with no free bed, the less urgent patient in
+    a bed that day who costs least to leave out gives it up (found once per facility). The
+    first place that fits is taken.
+    """
+    (slot_group, group_start, group_slot, gs) = groups
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    (used, beds, admitted, limit, bed_free, adm_free) = capacity
+    horizon = day_cost.shape[1]
+    n_spec = beds.shape[1]
+    u = slot_unit[k]
+    o = unit_origin[u]
+    s = unit_specialty[u]
+    stay = unit_stay[u]
+    first = unit_first[u]
+    dc = day_cost[unit_day_cost[u]]
+    dc_min = _cheapest(dc, first)
+    current = unit_current[u]
+    victim = np.empty(horizon, dtype=np.int64)  # per day: who would give up a bed
+    price = np.empty(horizon)  # ... and what that adds
+    evicted = np.empty(horizon, dtype=np.int64)
+    seen = 0
+    for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
+        f = profile_facility[j]
+        seen += 1
+        if seen > max_facilities or travel[o, f] + dc_min >= max_cost:
+            break
+        t = travel[o, f]
+        if current >= 0 and f != current:
+            t += change
+        row = f * n_spec + s
+        victim[:] = -1
+        price[:] = np.inf
+        for i in range(held_start[row], held_start[row + 1]):
+            q = held_slot[i]
+            if slot_f[q] != f or slot_group[q] >= 0:
+                continue
+            uq = slot_unit[q]
+            if unit_unplaced[uq] >= max_cost:
+                continue
+            aq = slot_a[q]
+            delta = unit_unplaced[uq] - _slot_cost(
+                q, uq, f, aq, travel, day_cost, unit_origin, unit_day_cost, unit_current,
+                unit_unplaced, change,
+            )  # fmt: skip
+            for d in range(aq, min(aq + unit_stay[uq], horizon)):
+                if delta < price[d]:
+                    price[d] = delta
+                    victim[d] = q
+        for a in range(first, horizon):
+            added = t + dc[a]
+            if added >= max_cost or admitted[f, a] >= limit[f]:
+                continue
+            end = min(a + stay, horizon)
+            possible = True
+            for d in range(a, end):
+                if used[f, s, d] >= beds[f, s, d] and victim[d] < 0:
+                    possible = False
+                    break
+            if not possible:
+                continue
+            n_out = 0
+            for d in range(a, end):
+                if used[f, s, d] < beds[f, s, d]:
+                    continue  # free, or freed by a patient left out for an earlier day
+                q = victim[d]
+                if added + price[d] >= max_cost:
+                    added = np.inf
+                    break
+                aq = slot_a[q]
+                _take(f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, -1)
+                slot_f[q] = -1
+                evicted[n_out] = q
+                n_out += 1
+                added += price[d]
+            if added < max_cost and _fits(f, s, a, end, used, beds, admitted, limit):
+                _take(f, s, a, end, capacity, 1)
+                slot_f[k] = f
+                slot_a[k] = a
+                return float(added)
+            for i in range(n_out):  # undo
+                q = evicted[i]
+                aq = slot_a[q]
+                _take(f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, 1)
+                slot_f[q] = f
+    return np.inf
+
+
+@_compiled
 def insert_by_ejection(
     order: Array,
     slot_unit: Array,
@@ -1424,10 +1533,12 @@ def insert_by_ejection(
     max_facilities: int,
 ) -> float:
     """Place the unplaced slots in ``order`` (most urgent first) where that lowers the true
-    cost, each moving at most one placed patient out of its way (``_place_moving_one``);
+    cost, each moving at most one placed patient out of its way (``_place_moving_one``), or
+    where no such move makes room, leaving less urgent patients out (``_place_evicting``);
     return the gain. Slots in groups are left to the other kernels."""
     (slot_group, group_start, group_slot, gs) = groups
     unit_unplaced = problem[11]
+    least_urgent = np.min(unit_unplaced) if len(unit_unplaced) > 0 else 0.0
     gain = 0.0
     for k in order:
         if slot_f[k] >= 0 or slot_group[k] >= 0:
@@ -1437,6 +1548,14 @@ def insert_by_ejection(
             k, out_cost, slot_unit, groups, slot_f, slot_a, problem, capacity,
             no_prices, held_start, held_slot, max_facilities,
         )  # fmt: skip
+        if added == np.inf and out_cost > least_urgent:
+            # no move makes room: less urgent patients may give up their beds. Patients of one
+            # precedence trading places that way (one left out for another) left 94-103 out on
+            # L in 10 s, against about 45, and the plans came out 1.5-3 % worse
+            added = _place_evicting(
+                k, out_cost, slot_unit, groups, slot_f, slot_a, problem, capacity,
+                held_start, held_slot, max_facilities,
+            )  # fmt: skip
         if added < np.inf:
             gain += out_cost - added
     return gain

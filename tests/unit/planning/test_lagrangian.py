@@ -286,6 +286,30 @@ def test_ejection_stops_at_its_deadline_between_chunks(monkeypatch: pytest.Monke
     assert set(plans.placement(slot_f, slot_a)) == {"Q", "K"}
 
 
+def test_ejection_leaves_routine_patients_out_for_an_urgent_one_with_no_other_bed() -> None:
+    # NEAR's one bed is Q's on days 0-1 and R's on days 2-4 (the whole horizon), and neither
+    # has anywhere else to go. K, urgent (100,000 for staying out, 4,200 for waiting two days),
+    # takes the bed on day 0 and both routine patients (1,000 each) are left out; no single
+    # move makes room, since no one patient holds every day K needs
+    facilities = [facility("NEAR", 50.1, 30.0)]
+    patients = [
+        patient("Q", length_of_stay_days=2),
+        patient("R", length_of_stay_days=3),
+        patient("K", length_of_stay_days=5, precedence="urgent"),
+    ]
+    state = _first_holds_the_first_facility(facilities, patients)
+    plans, slot_f, slot_a, kernel_problem, capacity, no_prices = state
+    r = int(np.flatnonzero(plans.slot_patient == 1)[0])
+    slot_f[r], slot_a[r] = 0, 2
+    kernels._take(0, 0, 2, 5, capacity, 1)
+    before = plans.objective(slot_f, slot_a)
+    gain = plans.eject(slot_f, slot_a, kernel_problem, capacity, no_prices)
+    assert plans.placement(slot_f, slot_a) == {"K": ("NEAR", 0)}
+    assert gain == pytest.approx(before - plans.objective(slot_f, slot_a), rel=1e-12)
+    assert gain > 90_000.0  # 100,000 less two routine patients left out
+    assert np.array_equal(capacity[0][0, 0], [1, 1, 1, 1, 1])  # NEAR's bed, every day
+
+
 def test_ejection_leaves_a_patient_out_when_moving_the_one_in_its_way_costs_more() -> None:
     # the urgent Q could make room by waiting two days, at 100 x (2 + 2 x 20) = 4,200 > 1,000
     facilities = [facility("NEAR", 50.1, 30.0, capabilities=["paediatric"])]
@@ -326,7 +350,8 @@ def test_ejection_lowers_the_cost_by_its_gain_and_keeps_plans_feasible(
     after = plans.placement(slot_f, slot_a)
     assert gain >= 0.0
     assert before - plans.objective(slot_f, slot_a) == pytest.approx(gain, abs=1e-6)
-    assert placed <= set(after)  # whoever was moved was placed again
+    # a patient left out to make room gave its bed to one who was out
+    assert len(after) >= len(placed)
     report = check_placement(problem, view, after)
     assert report.feasible, report.violations
 
