@@ -1300,6 +1300,98 @@ def cheapest_columns(
 
 
 @_compiled
+def _victims(
+    f: int,
+    row: int,
+    max_cost: float,
+    slot_unit: Array,
+    slot_group: Array,
+    slot_f: Array,
+    slot_a: Array,
+    problem: tuple[Any, ...],
+    held_start: Array,
+    held_slot: Array,
+    victim: Array,
+    price: Array,
+) -> None:
+    """Per day, the patient in a bed at (f, s) (``row``) that costs least to leave out among
+    those less urgent than ``max_cost`` (a smaller cost of being left out), not in a group:
+    ``victim[d]`` (-1 if none) and ``price[d]``, what leaving it out adds."""
+    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
+     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
+     change) = problem  # fmt: skip
+    horizon = day_cost.shape[1]
+    victim[:] = -1
+    price[:] = np.inf
+    for i in range(held_start[row], held_start[row + 1]):
+        q = held_slot[i]
+        if slot_f[q] != f or slot_group[q] >= 0:
+            continue
+        uq = slot_unit[q]
+        if unit_unplaced[uq] >= max_cost:
+            continue
+        aq = slot_a[q]
+        delta = unit_unplaced[uq] - _slot_cost(
+            q, uq, f, aq, travel, day_cost, unit_origin, unit_day_cost, unit_current,
+            unit_unplaced, change,
+        )  # fmt: skip
+        for d in range(aq, min(aq + unit_stay[uq], horizon)):
+            if delta < price[d]:
+                price[d] = delta
+                victim[d] = q
+
+
+@_compiled
+def _evict_for(
+    f: int,
+    s: int,
+    a: int,
+    end: int,
+    cost: float,
+    max_cost: float,
+    slot_unit: Array,
+    slot_f: Array,
+    slot_a: Array,
+    unit_stay: Array,
+    capacity: tuple[Any, ...],
+    victim: Array,
+    price: Array,
+    evicted: Array,
+) -> float:
+    """Make room at (f, s) on days a .. end-1 by leaving ``victim`` patients out, one for each
+    day with no free bed; return ``cost`` plus what that adds if the whole stays below
+    ``max_cost`` and the stay then fits (the patients left out), else inf with nothing changed."""
+    (used, beds, admitted, limit, bed_free, adm_free) = capacity
+    horizon = used.shape[2]
+    for d in range(a, end):
+        if used[f, s, d] >= beds[f, s, d] and victim[d] < 0:
+            return np.inf  # a full day no less urgent patient can free
+    n_out = 0
+    added = cost
+    for d in range(a, end):
+        if used[f, s, d] < beds[f, s, d]:
+            continue  # free, or freed by a patient left out for an earlier day
+        if added + price[d] >= max_cost:
+            added = np.inf
+            break
+        q = victim[d]
+        aq = slot_a[q]
+        _take(f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, -1)
+        slot_f[q] = -1
+        evicted[n_out] = q
+        n_out += 1
+        added += price[d]
+    if added < max_cost and _fits(f, s, a, end, used, beds, admitted, limit):
+        return float(added)
+    for i in range(n_out):  # undo
+        q = evicted[i]
+        aq = slot_a[q]
+        _take(f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, 1)
+        slot_f[q] = f
+    return np.inf
+
+
+@_compiled
 def _place_moving_one(
     k: int,
     max_cost: float,
@@ -1313,6 +1405,7 @@ def _place_moving_one(
     held_start: Array,
     held_slot: Array,
     max_facilities: int,
+    evict: bool,
 ) -> float:
     """Place the unplaced slot k so that the cost it adds is below ``max_cost``, moving at most
     one placed patient out of its way; return the cost added (k's cost and the moved patient's
@@ -1324,6 +1417,11 @@ def _place_moving_one(
     placed at (f, s) when the lists were made; a list may hold slots that moved since, which
     are passed over). q leaves, k takes its bed, and q goes to its cheapest feasible place by
     true cost, which may be the same facility on another day. Slots in groups are not moved.
+
+    With ``evict``, less urgent patients (a smaller cost of being left out than ``max_cost``,
+    k's own) give up their beds instead and are left out, one for each day of the stay with no
+    free bed, the one that costs least to leave out (``_victims``, once per facility); the first
+    place where the whole stays below ``max_cost`` is taken.
     """
     (lam_cum, mu, low, unit_combo) = no_prices
     (slot_group, group_start, group_slot, gs) = groups
@@ -1341,6 +1439,9 @@ def _place_moving_one(
     dc = day_cost[unit_day_cost[u]]
     dc_min = _cheapest(dc, first)
     current = unit_current[u]
+    victim = np.empty(horizon if evict else 0, dtype=np.int64)
+    price = np.empty(horizon if evict else 0)
+    evicted = np.empty(horizon if evict else 0, dtype=np.int64)
     seen = 0
     for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
         f = profile_facility[j]
@@ -1350,11 +1451,27 @@ def _place_moving_one(
         t = travel[o, f]
         if current >= 0 and f != current:
             t += change
+        if evict:
+            _victims(
+                f, f * n_spec + s, max_cost, slot_unit, slot_group, slot_f, slot_a, problem,
+                held_start, held_slot, victim, price,
+            )  # fmt: skip
         for a in range(first, horizon):
             cost = t + dc[a]
             if cost >= max_cost or admitted[f, a] >= limit[f]:
                 continue
             end = min(a + stay, horizon)
+            if evict:
+                added = _evict_for(
+                    f, s, a, end, cost, max_cost, slot_unit, slot_f, slot_a, unit_stay,
+                    capacity, victim, price, evicted,
+                )  # fmt: skip
+                if added < np.inf:
+                    _take(f, s, a, end, capacity, 1)
+                    slot_f[k] = f
+                    slot_a[k] = a
+                    return added
+                continue
             lo = -1
             hi = -1
             for d in range(a, end):
@@ -1410,115 +1527,6 @@ def _place_moving_one(
 
 
 @_compiled
-def _place_evicting(
-    k: int,
-    max_cost: float,
-    slot_unit: Array,
-    groups: tuple[Any, ...],
-    slot_f: Array,
-    slot_a: Array,
-    problem: tuple[Any, ...],
-    capacity: tuple[Any, ...],
-    held_start: Array,
-    held_slot: Array,
-    max_facilities: int,
-) -> float:
-    """Place the unplaced slot k by leaving less urgent patients out of its way (each with a
-    smaller cost of being left out than ``max_cost``, k's own), so that the cost added stays
-    below ``max_cost``; return the cost added (k's cost, and each patient's cost of being left
-    out less its cost where it was), or inf with nothing changed.
-
-    As in ``_place_moving_one``, k tries the admission days at its ``max_facilities`` cheapest
-    eligible facilities; on each day of its stay with no free bed, the less urgent patient in
-    a bed that day who costs least to leave out gives it up (found once per facility). The
-    first place that fits is taken.
-    """
-    (slot_group, group_start, group_slot, gs) = groups
-    (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
-     unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
-    (used, beds, admitted, limit, bed_free, adm_free) = capacity
-    horizon = day_cost.shape[1]
-    n_spec = beds.shape[1]
-    u = slot_unit[k]
-    o = unit_origin[u]
-    s = unit_specialty[u]
-    stay = unit_stay[u]
-    first = unit_first[u]
-    dc = day_cost[unit_day_cost[u]]
-    dc_min = _cheapest(dc, first)
-    current = unit_current[u]
-    victim = np.empty(horizon, dtype=np.int64)  # per day: who would give up a bed
-    price = np.empty(horizon)  # ... and what that adds
-    evicted = np.empty(horizon, dtype=np.int64)
-    seen = 0
-    for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
-        f = profile_facility[j]
-        seen += 1
-        if seen > max_facilities or travel[o, f] + dc_min >= max_cost:
-            break
-        t = travel[o, f]
-        if current >= 0 and f != current:
-            t += change
-        row = f * n_spec + s
-        victim[:] = -1
-        price[:] = np.inf
-        for i in range(held_start[row], held_start[row + 1]):
-            q = held_slot[i]
-            if slot_f[q] != f or slot_group[q] >= 0:
-                continue
-            uq = slot_unit[q]
-            if unit_unplaced[uq] >= max_cost:
-                continue
-            aq = slot_a[q]
-            delta = unit_unplaced[uq] - _slot_cost(
-                q, uq, f, aq, travel, day_cost, unit_origin, unit_day_cost, unit_current,
-                unit_unplaced, change,
-            )  # fmt: skip
-            for d in range(aq, min(aq + unit_stay[uq], horizon)):
-                if delta < price[d]:
-                    price[d] = delta
-                    victim[d] = q
-        for a in range(first, horizon):
-            added = t + dc[a]
-            if added >= max_cost or admitted[f, a] >= limit[f]:
-                continue
-            end = min(a + stay, horizon)
-            possible = True
-            for d in range(a, end):
-                if used[f, s, d] >= beds[f, s, d] and victim[d] < 0:
-                    possible = False
-                    break
-            if not possible:
-                continue
-            n_out = 0
-            for d in range(a, end):
-                if used[f, s, d] < beds[f, s, d]:
-                    continue  # free, or freed by a patient left out for an earlier day
-                q = victim[d]
-                if added + price[d] >= max_cost:
-                    added = np.inf
-                    break
-                aq = slot_a[q]
-                _take(f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, -1)
-                slot_f[q] = -1
-                evicted[n_out] = q
-                n_out += 1
-                added += price[d]
-            if added < max_cost and _fits(f, s, a, end, used, beds, admitted, limit):
-                _take(f, s, a, end, capacity, 1)
-                slot_f[k] = f
-                slot_a[k] = a
-                return float(added)
-            for i in range(n_out):  # undo
-                q = evicted[i]
-                aq = slot_a[q]
-                _take(f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, 1)
-                slot_f[q] = f
-    return np.inf
-
-
-@_compiled
 def insert_by_ejection(
     order: Array,
     slot_unit: Array,
@@ -1534,7 +1542,7 @@ def insert_by_ejection(
 ) -> float:
     """Place the unplaced slots in ``order`` (most urgent first) where that lowers the true
     cost, each moving at most one placed patient out of its way (``_place_moving_one``), or
-    where no such move makes room, leaving less urgent patients out (``_place_evicting``);
+    where no such move makes room, leaving less urgent patients out (``evict``);
     return the gain. Slots in groups are left to the other kernels."""
     (slot_group, group_start, group_slot, gs) = groups
     unit_unplaced = problem[11]
@@ -1546,15 +1554,15 @@ def insert_by_ejection(
         out_cost = unit_unplaced[slot_unit[k]]
         added = _place_moving_one(
             k, out_cost, slot_unit, groups, slot_f, slot_a, problem, capacity,
-            no_prices, held_start, held_slot, max_facilities,
+            no_prices, held_start, held_slot, max_facilities, False,
         )  # fmt: skip
         if added == np.inf and out_cost > least_urgent:
             # no move makes room: less urgent patients may give up their beds. Patients of one
             # precedence trading places that way (one left out for another) left 94-103 out on
             # L in 10 s, against about 45, and the plans came out 1.5-3 % worse
-            added = _place_evicting(
+            added = _place_moving_one(
                 k, out_cost, slot_unit, groups, slot_f, slot_a, problem, capacity,
-                held_start, held_slot, max_facilities,
+                no_prices, held_start, held_slot, max_facilities, True,
             )  # fmt: skip
         if added < np.inf:
             gain += out_cost - added
