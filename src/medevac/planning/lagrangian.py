@@ -60,10 +60,10 @@ STAGE_ITERATIONS = 60
 # 10-s solve, its plain Lagrangian flat after 2.5 s and the smoothing gap 426 k of 864 k; the
 # colder stages never came. 10 s there, fresh processes in turns (2026-12-04, 22:03-22:25 UTC):
 # 5.43-5.58 % (8.30-8.43 % when no neighbourhood MIP fits) without the rule, 2.28-2.41 % at
-# 0.001, 1.51-1.83 % at 0.005, 2.19-2.75 % at 0.01 (docs/benchmarks.md). At 0.005 the warm-started
-# ascent of 2,500 x 90 in 10 s lost its bound (gaps 4.74-5.34 % against 3.63-3.84 %; 4.32 % at
-# 0.002, 3.63-3.67 % at 0.001). L and M in 10 s, three runs each in turns at 0.001: 11.93-12.09 %
-# against 11.85-12.95 %, 4.02-5.08 % against 4.37-6.36 %
+# 0.001, 1.51-1.83 % at 0.005, 2.19-2.75 % at 0.01 (docs/benchmarks.md). At 0.005 the
+# warm-started ascent of 2,500 x 90 in 10 s lost its bound (gaps 4.74-5.34 % against
+# 3.63-3.84 %; 4.32 % at 0.002, 3.63-3.67 % at 0.001). L and M in 10 s, three runs each in turns
+# at 0.001: 11.93-12.09 % against 11.85-12.95 %, 4.02-5.08 % against 4.37-6.36 %
 STAGE_STALL = 0.001
 STALL_WINDOW = 4
 LBFGS_MEMORY = 20  # correction pairs the optimiser keeps
@@ -645,8 +645,8 @@ class _Ascent:
         self.stage = 0
 
     def stage_once(self, until: Callable[[], float]) -> tuple[float, float, bool]:
-        """One temperature stage of projected L-BFGS, cut off at ``until()``; then the exact
-        Lagrangian.
+        """One temperature stage of projected L-BFGS, cut off at ``until()`` or ended where it
+        only creeps (STAGE_STALL); then the exact Lagrangian.
 
         Returns (the stage's temperature, how much it raised the best bound, whether the cut-off
         stopped it).
