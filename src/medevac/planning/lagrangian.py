@@ -59,7 +59,7 @@ STAGE_ITERATIONS = 60
 # facilities, 6,196 units, everyone placed) a stage of 60 evaluations at tau 1 took 5 s of a
 # 10-s solve, its plain Lagrangian flat after 2.5 s and the smoothing gap 426 k of 864 k; the
 # colder stages never came. 10 s there, fresh processes in turns (2026-12-04, 22:03-22:25 UTC):
-# 5.43-5.58 % (8.30-8.43 % when no neighbourhood MIP fits) without the rule, 2.28-2.41 % at
+# 5.43-5.58 % (8.30-8.43 % when no neighbourhood MIP fits) without the rule, 2.28-2.54 % at
 # 0.001, 1.51-1.83 % at 0.005, 2.19-2.75 % at 0.01 (docs/benchmarks.md). At 0.005 the
 # warm-started ascent of 2,500 x 90 in 10 s lost its bound (gaps 4.74-5.34 % against
 # 3.63-3.84 %; 4.32 % at 0.002, 3.63-3.67 % at 0.001). L and M in 10 s, three runs each in turns
