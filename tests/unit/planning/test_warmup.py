@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from medevac.planning import check_plan, parse_problem, solve_exact
+import pytest
+
+from medevac.planning import check_plan, parse_problem, solve_exact, warmup
 from medevac.planning.warmup import warm_up_problem
 from tests.fresh_python import run_python
 
@@ -32,3 +34,27 @@ def test_warm_up_problem_is_valid_and_gives_a_checked_plan() -> None:
     report = check_plan(problem, plan)
     assert report.feasible, report.violations
     assert plan.unplaced  # beds are scarce: the search for places that need several moves runs
+
+
+def test_warm_up_solves_again_while_a_kernel_is_still_uncompiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # compiling in the first solve can use up its time before a kernel's turn (seen on a fresh
+    # machine: the ascent never reached its gradient, so `spread_weights` stayed uncompiled)
+    solves: list[float] = []
+    left = [["spread_weights"], ["spread_weights"], []]
+    monkeypatch.setattr(
+        warmup, "solve_exact", lambda problem, **kw: solves.append(kw["time_limit"])
+    )
+    monkeypatch.setattr(warmup.greedy, "solve_greedy", lambda problem: None)
+    monkeypatch.setattr(warmup, "uncompiled_kernels", lambda: left.pop(0))
+    warmup.compile_kernels()
+    assert len(solves) == 3
+
+
+def test_warm_up_names_the_kernels_no_solve_reached(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(warmup, "solve_exact", lambda problem, **kw: None)
+    monkeypatch.setattr(warmup.greedy, "solve_greedy", lambda problem: None)
+    monkeypatch.setattr(warmup, "uncompiled_kernels", lambda: ["relocate", "spread_weights"])
+    with pytest.raises(RuntimeError, match=r"in 4 solves: relocate, spread_weights"):
+        warmup.compile_kernels()
