@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	@# compile the planning kernels now (about 17 s) rather than in the first solve
+	@# compile the planning kernels now (46 s on an idle 2-core machine) rather than in the first solve
 	$(BIN)/python -m medevac.planning.warmup
 	touch $(STAMP)
 

@@ -65,6 +65,8 @@ STAGE_ITERATIONS = 60
 # 3.63-3.84 %; 4.32 % at 0.002, 3.63-3.67 % at 0.001). L and M in 10 s, three runs each in turns
 # at 0.001: 11.93-12.09 % against 11.85-12.95 %, 4.02-5.08 % against 4.37-6.36 %
 STAGE_STALL = 0.001
+# The optimiser's steps are scaled per row by 1 / capacity ** this (0: no scaling)
+STEP_SCALE_POWER = 1.0
 STALL_WINDOW = 4
 LBFGS_MEMORY = 20  # correction pairs the optimiser keeps
 SEARCH_FACTOR = 4.0
@@ -206,6 +208,9 @@ class _Dual:
         self.size = self.n_bed + len(self.limited) * horizon
         self.beds = c.beds[self.pair_f, self.pair_s, :].astype(float).ravel()
         self.limits = np.repeat(c.limit[self.limited].astype(float), horizon)
+        # the ascent's steps per row, relative: 1 / capacity (below)
+        capacity = np.concatenate([self.beds, self.limits])
+        self.step_scale = 1.0 / np.maximum(capacity, 1.0) ** STEP_SCALE_POWER
         self.hopeless_cost = hopeless_cost
         # No price need exceed the largest cost of leaving a unit unplaced: a column through a
         # row priced that high already costs more than leaving its unit out, as it would at any
@@ -577,13 +582,17 @@ def projected_lbfgs(
     max_iterations: int,
     memory: int,
     upper: float = np.inf,
+    scale: FloatArray | None = None,
 ) -> FloatArray:
     """Minimise ``fun`` (value and gradient) over 0 <= x <= upper by projected L-BFGS.
 
     The quasi-Newton direction is built on the free variables (those not held at a bound by a
     gradient pointing outwards), the step is projected onto the box and halved until the value
     falls enough (Armijo). Each accepted step costs one evaluation when the full step is taken.
+    ``scale`` is the diagonal of the starting inverse Hessian (up to a factor the steps fit):
+    how far each variable should move for a unit of its gradient, relative to the others.
     """
+    h0 = np.ones(len(x0)) if scale is None else np.asarray(scale, dtype=float)
     x = np.clip(x0, 0.0, upper)
     f, g = fun(x)
     pairs: list[tuple[FloatArray, FloatArray, float]] = []
@@ -601,15 +610,15 @@ def projected_lbfgs(
             alphas.append(a)
         if pairs:
             s, y, _ = pairs[-1]
-            q *= float(s @ y) / float(y @ y)
+            q *= h0 * (float(s @ y) / float(y @ (h0 * y)))
         else:
-            q /= norm  # the first step is one unit long
+            q = _unit_step(h0, gf)  # the first step is one unit long
         for (s, y, r), a in zip(pairs, reversed(alphas), strict=True):
             q += s * (a - r * float(y @ q))
         d = -np.where(free, q, 0.0)
         if float(d @ gf) >= 0.0:  # not a descent direction: start the memory again
             pairs.clear()
-            d = -gf / norm
+            d = -_unit_step(h0, gf)
         step = 1.0
         for _ in range(MAX_HALVINGS):
             x_new = np.clip(x + step * d, 0.0, upper)
@@ -630,6 +639,12 @@ def projected_lbfgs(
         if converged:
             break
     return x
+
+
+def _unit_step(scale: FloatArray, gradient: FloatArray) -> FloatArray:
+    """The scaled gradient, one unit long."""
+    step = scale * gradient
+    return step / float(np.sqrt(step @ step))
 
 
 class _Ascent:
@@ -675,7 +690,10 @@ class _Ascent:
 
         cut = False
         try:
-            projected_lbfgs(objective, self.x, STAGE_ITERATIONS, LBFGS_MEMORY, self.dual.cap)
+            projected_lbfgs(
+                objective, self.x, STAGE_ITERATIONS, LBFGS_MEMORY, self.dual.cap,
+                self.dual.step_scale,
+            )  # fmt: skip
         except _OutOfTime:
             cut = True
         except _Stalled:

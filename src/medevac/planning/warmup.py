@@ -1,7 +1,7 @@
 """Compile the large-problem engine's kernels ahead of the first real solve.
 
 The kernels (kernels.py) are compiled by numba on first use and cached on disk beside the code.
-Compiling them takes about 20 s, which a first solve with a short time limit would otherwise
+Compiling them takes 40-50 s, which a first solve with a short time limit would otherwise
 spend compiling instead of planning. `make install` runs this module once:
 
     python -m medevac.planning.warmup
