@@ -4,11 +4,15 @@
     .venv/bin/python benchmarks/allocation.py --sizes 3000x100 --time-limit 10 --no-mip
     .venv/bin/python benchmarks/allocation.py --sizes M,L --time-limit 10,20,30,60 --no-mip
     .venv/bin/python benchmarks/allocation.py --sizes L --time-limit 10,30 --beds-divided-by 3
+    .venv/bin/python benchmarks/allocation.py --sizes L --time-limit 10 --no-mip \
+        --set lagrangian.STEP_SCALE_POWER=0
 
 Sizes other than S, M and L come from the same generator and seed (PATIENTSxFACILITIES).
 --beds-divided-by N divides every facility's free beds by N (rounded down): an oversubscribed
 variant, where most patients cannot be placed (the rows are labelled L/3 and so on).
 Several time limits give the exact engine one solve and one row each ("exact, 10 s").
+--set MODULE.NAME=VALUE changes a constant of a module of medevac.planning for this run (a
+Python literal; repeatable), to compare the engine with and without a rule in turns.
 
 With --replan the exact engine solves each size a second time with its first plan as every
 placed patient's current place (the daily re-plan with nothing changed) and the benchmark says
@@ -22,6 +26,8 @@ objective differs from the checker's by more than 1e-6 relative, is flagged in t
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib
 import sys
 import time
 from collections import Counter
@@ -122,7 +128,19 @@ def main() -> None:
         metavar="N",
         help="divide every facility's free beds by N (an oversubscribed variant)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MODULE.NAME=VALUE",
+        help="change a constant of medevac.planning.MODULE for this run (repeatable)",
+    )
     args = parser.parse_args()
+    for setting in args.set:
+        try:
+            apply_setting(setting)
+        except ValueError as error:
+            parser.error(f"--set {setting}: {error}")
     if args.beds_divided_by < 1:
         parser.error(f"--beds-divided-by {args.beds_divided_by}: give a whole number from 1 up")
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
@@ -135,6 +153,8 @@ def main() -> None:
                 f"unknown size {size!r}; choose from {', '.join(SIZES)} or give PATIENTSxFACILITIES"
             )
 
+    for setting in args.set:
+        print(f"<!-- with {setting} -->")
     print(
         "| size | engine | wall s | objective | gap | status | placed urgent priority routine "
         "| / greedy | / MIP | checker |"
@@ -174,6 +194,28 @@ def main() -> None:
                 print(speed_ratio(size, mip, exact), flush=True)
         if args.replan:  # from the plan of the last limit
             print(replan(size, data, exact, args.replan_time_limit or limits[-1]), flush=True)
+
+
+def apply_setting(setting: str) -> None:
+    """Set ``MODULE.NAME=VALUE`` on medevac.planning.MODULE; ValueError says what is wrong."""
+    target, equals, text = setting.partition("=")
+    module_name, dot, name = target.strip().rpartition(".")
+    if not equals or not dot or not module_name or not name:
+        raise ValueError("write it as MODULE.NAME=VALUE (lagrangian.STEP_SCALE_POWER=0)")
+    try:
+        module = importlib.import_module(f"medevac.planning.{module_name}")
+    except ImportError as error:
+        raise ValueError(f"no module medevac.planning.{module_name}") from error
+    if not hasattr(module, name):
+        raise ValueError(f"medevac.planning.{module_name} has no {name}")
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError) as error:
+        raise ValueError(f"{text!r} is not a Python literal") from error
+    old = getattr(module, name)
+    if type(value) is not type(old) and not (isinstance(old, float) and isinstance(value, int)):
+        raise ValueError(f"{name} is a {type(old).__name__}, {text!r} is not")
+    setattr(module, name, float(value) if isinstance(old, float) else value)
 
 
 def _limits(text: str) -> list[float]:
