@@ -148,7 +148,14 @@ NEIGHBOURHOOD_ROOM_FACTOR = 1.5
 # search) and before the final plan's reserve. Without it there, on a slow hour of L in 10 s
 # (2026-12-04 evening: the regulator's rule 0.5 s, its first evaluation 0.75 s) the stage ended
 # 0.5 s into the reserve, the final plan no longer fitted and was skipped, and the plan stayed
-# the rule's: gaps of 33-38 % instead of 14-19 %
+# the rule's: gaps of 33-38 % instead of 14-19 %. On the slower machine of 2026-12-05 four exact
+# evaluations (0.10-0.17 s each) were no longer enough: a smoothed evaluation with its gradient
+# took 0.3-0.66 s, the stage ended 0.5-0.64 s past its cut-off, and in one of three runs the
+# final plan was skipped again (33.16 %, the plan 2.79 M). The margin is now at least the
+# slowest smoothed evaluation so far plus an exact one (`step_margin`): the stages then ended
+# 0.37-0.51 s past their cut-offs with 0.5-0.67 s of margin, and the final plan was skipped
+# once in eight runs (an evaluation slower than any before it, on a machine whose speed moved
+# by half within minutes)
 STEP_MARGIN = 4.0
 # Where no neighbourhood MIP will follow (L in 10 s), the final plan's expected columns are taken
 # at this share of the temperature its prices were found at. L in 10 s, runs in turns in one
@@ -228,6 +235,8 @@ class _Dual:
         finite = np.where(np.isfinite(c.day_cost), c.day_cost, np.inf)
         self.unit_dc_min = finite.min(axis=1)[c.unit_day_cost]
         self.evaluations = 0
+        # the longest smoothed evaluation with its gradient so far, in seconds (see step_margin)
+        self.slowest_step = 0.0
 
     def pack(self, bed_prices: FloatArray, admission_prices: FloatArray) -> FloatArray:
         """The packed vector of bed prices [f, s, d] and admission prices [f, d]."""
@@ -265,6 +274,7 @@ class _Dual:
         ``slope=False`` the gradient (returned empty): the ascent needs neither.
         """
         self.evaluations += 1
+        started = time.perf_counter()
         c = self.c
         x = np.minimum(x, self.cap)
         cum, mu = self.prices(x)
@@ -299,6 +309,7 @@ class _Dual:
                 admissions[self.limited, :].ravel() - self.limits,
             ]
         )
+        self.slowest_step = max(self.slowest_step, time.perf_counter() - started)
         return value, gradient, exact
 
     def starting_prices(self, time_limit: float) -> FloatArray:
@@ -705,6 +716,12 @@ class _Ascent:
         return tau, self.bound - before, cut
 
 
+def step_margin(exact_seconds: float, slowest_step: float) -> float:
+    """Seconds a stage may run past its cut-off: the evaluation under way when the cut-off
+    passes and the exact evaluation after it, at least STEP_MARGIN exact evaluations."""
+    return max(STEP_MARGIN * exact_seconds, slowest_step + exact_seconds)
+
+
 def reserve_factor(few: bool, fit: bool) -> float:
     """How many plans without search the final plan's reserve holds: fewer when ``few``
     evaluations fit (the plan's time is then an estimate), fewer still where no neighbourhood
@@ -810,8 +827,8 @@ def solve_lagrangian(
 
     def ascent_end() -> float:
         reserve = final_reserve(quick_seconds, deadline - clock, few, neighbourhoods_fit)
-        # the stage's last step and exact evaluation run past its cut-off (STEP_MARGIN)
-        reserve += STEP_MARGIN * exact_seconds
+        # the stage's last step and exact evaluation run past its cut-off (step_margin)
+        reserve += step_margin(exact_seconds, dual.slowest_step)
         if not neighbourhoods_fit:  # too short for a neighbourhood: prices instead
             return deadline - reserve
         return min(deadline - reserve, clock + PLAN_AT * (deadline - clock))

@@ -737,3 +737,33 @@ def test_a_stage_whose_smoothed_value_only_creeps_hands_over_to_a_colder_one() -
     assert (tau, cut) == (1.0, False)
     assert dual.calls.count(1.0) > lagrangian.STAGE_ITERATIONS
     assert ascent.x.sum() > 0.0  # the stages moved the prices
+
+
+def test_the_final_plan_is_built_when_the_last_step_runs_past_the_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # L in 10 s on a slow machine: the ascent's reserve was exactly the final plan's estimate
+    # plus four exact evaluations, a smoothed one took three times that, the stage ran past
+    # its cut-off by it and the final plan (whose estimate no longer fitted) was skipped. Here
+    # the smoothed evaluations take 0.3 s, the exact ones a few milliseconds, the estimate is
+    # four times a rule that takes 0.1 s, and the reserve holds nothing else.
+    import medevac.planning.lagrangian as lagrangian
+
+    def slowed(kernel: Any, seconds: float) -> Any:
+        def run(*args: Any) -> Any:
+            time.sleep(seconds)
+            return kernel(*args)
+
+        return run
+
+    monkeypatch.setattr(kernels, "spread_weights", slowed(kernels.spread_weights, 0.3))
+    monkeypatch.setattr(kernels, "fill_earliest", slowed(kernels.fill_earliest, 0.1))
+    monkeypatch.setattr(lagrangian, "FEW_EVALUATIONS", 10**9)  # few: the plan's time estimated
+    monkeypatch.setattr(lagrangian, "MIN_SEARCH_SECONDS", 1e9)  # no neighbourhood search
+    monkeypatch.setattr(lagrangian, "MIN_SEARCH_SHARE", 0.0)  # the reserve: the estimate alone
+    problem = parse_problem(warm_up_problem())
+    view = ProblemView(problem)
+    said: list[str] = []
+    lagrangian.solve_lagrangian(problem, view, time.perf_counter() + 3.0, said.append)
+    assert any(m.startswith("prices at tau") for m in said), said  # the stage was cut off
+    assert any(m.startswith("plan from the best prices with local search") for m in said), said
