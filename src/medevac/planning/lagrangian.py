@@ -65,10 +65,14 @@ STAGE_ITERATIONS = 60
 # 3.63-3.84 %; 4.32 % at 0.002, 3.63-3.67 % at 0.001). L and M in 10 s, three runs each in turns
 # at 0.001: 11.93-12.09 % against 11.85-12.95 %, 4.02-5.08 % against 4.37-6.36 %
 STAGE_STALL = 0.001
-# The optimiser's steps are scaled per row by 1 / capacity ** this (0: no scaling)
-STEP_SCALE_POWER = 1.0
 STALL_WINDOW = 4
 LBFGS_MEMORY = 20  # correction pairs the optimiser keeps
+# The optimiser's steps are scaled per row by 1 / capacity ** this (0: no scaling; docs/planning.md
+# "Steps scaled per row"). Without it the ascent stopped 4.8 % below S's LP bound, with it 0.7 %
+# (benchmarks/ascent.py); in turns on 2026-12-05 L in 60 s 3.61-3.65 % against 4.47-5.06 %,
+# L in 10 s bounds 1.836-1.880 M against 1.814-1.838 M; 0.5 did better on the registry, worse
+# on L in 10 s
+STEP_SCALE_POWER = 1.0
 SEARCH_FACTOR = 4.0
 FEW_SEARCH_FACTOR = 1.5
 # ... and where no neighbourhood search follows either (L in 10 s): the final plan (fill,
