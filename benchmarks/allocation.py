@@ -37,9 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generators.allocation_instances import (
-    SIZES,
-    generate_problem,
-    sized_problem,
+    named_problem,
+    unknown_size,
     with_beds_divided,
 )
 from medevac.planning import (
@@ -148,10 +147,9 @@ def main() -> None:
     if not limits:
         parser.error(f"--time-limit {args.time_limit!r}: give seconds above 0, comma-separated")
     for size in sizes:
-        if size not in SIZES and not _custom(size):
-            parser.error(
-                f"unknown size {size!r}; choose from {', '.join(SIZES)} or give PATIENTSxFACILITIES"
-            )
+        wrong = unknown_size(size)
+        if wrong:
+            parser.error(wrong)
 
     for setting in args.set:
         print(f"<!-- with {setting} -->")
@@ -162,12 +160,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in sizes:
         started = time.perf_counter()
-        custom = _custom(name)
-        data = (
-            sized_problem(name, args.seed)
-            if custom is None
-            else generate_problem(*custom, seed=args.seed)
-        )
+        data = named_problem(name, args.seed)
         size = name
         if args.beds_divided_by > 1:
             data = with_beds_divided(data, args.beds_divided_by)
@@ -230,14 +223,6 @@ def _limits(text: str) -> list[float]:
             return []
         limits.append(limit)
     return limits
-
-
-def _custom(size: str) -> tuple[int, int] | None:
-    """(patients, facilities) of a size written as PATIENTSxFACILITIES (3000x100), else None."""
-    patients, x, facilities = size.partition("X")
-    if x and patients.isdigit() and facilities.isdigit() and int(patients) and int(facilities):
-        return int(patients), int(facilities)
-    return None
 
 
 def replan(size: str, data: dict[str, Any], first: Plan, time_limit: float) -> str:

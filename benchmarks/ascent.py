@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generators.allocation_instances import SIZES, generate_problem, sized_problem
+from generators.allocation_instances import named_problem
 from medevac.planning import lagrangian, parse_problem, solve_exact
 from medevac.planning.compact import build_compact
 from medevac.planning.model import ProblemView
@@ -67,15 +67,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     size = args.size.strip().upper()
-    patients, x, facilities = size.partition("X")
-    if size in SIZES:
-        data = sized_problem(size, args.seed)
-    elif x and patients.isdigit() and facilities.isdigit():
-        data = generate_problem(int(patients), int(facilities), seed=args.seed)
-    else:
-        parser.error(
-            f"unknown size {size!r}; choose from {', '.join(SIZES)} or PATIENTSxFACILITIES"
-        )
+    try:
+        data = named_problem(size, args.seed)
+    except ValueError as error:
+        parser.error(str(error))
     try:
         powers = [float(p) for p in args.powers.split(",")]
     except ValueError:

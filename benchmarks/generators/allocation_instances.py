@@ -148,6 +148,31 @@ def sized_problem(size: str, seed: int = 0) -> dict[str, Any]:
     return generate_problem(n_patients, n_facilities, seed)
 
 
+def custom_size(size: str) -> tuple[int, int] | None:
+    """(patients, facilities) of a size written as PATIENTSxFACILITIES (3000x100), else None."""
+    patients, x, facilities = size.upper().partition("X")
+    if x and patients.isdigit() and facilities.isdigit() and int(patients) and int(facilities):
+        return int(patients), int(facilities)
+    return None
+
+
+def unknown_size(size: str) -> str | None:
+    """What is wrong with ``size`` if it is neither S, M, L nor PATIENTSxFACILITIES, else None."""
+    if size in SIZES or custom_size(size):
+        return None
+    return f"unknown size {size!r}; choose from {', '.join(SIZES)} or give PATIENTSxFACILITIES"
+
+
+def named_problem(size: str, seed: int = 0) -> dict[str, Any]:
+    """The instance of size S, M, L or PATIENTSxFACILITIES; ValueError names any other size."""
+    if size in SIZES:
+        return sized_problem(size, seed)
+    custom = custom_size(size)
+    if custom is None:
+        raise ValueError(unknown_size(size))
+    return generate_problem(*custom, seed=seed)
+
+
 def with_beds_divided(data: dict[str, Any], divisor: int) -> dict[str, Any]:
     """The problem with every facility's free beds divided by ``divisor`` (rounded down): an
     oversubscribed variant, as after a mass-casualty wave. ``data`` is changed and returned."""
