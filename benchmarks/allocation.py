@@ -42,6 +42,7 @@ from generators.allocation_instances import (
     with_beds_divided,
 )
 from medevac.planning import (
+    Engine,
     Plan,
     PlanStatus,
     Problem,
@@ -51,6 +52,7 @@ from medevac.planning import (
     solve_greedy,
     solve_patient_mip,
 )
+from medevac.planning.engines import prepare
 
 PRECEDENCES = ("urgent", "priority", "routine")
 
@@ -135,6 +137,9 @@ def main() -> None:
         help="change a constant of medevac.planning.MODULE for this run (repeatable)",
     )
     args = parser.parse_args()
+    # as `medevac plan solve` does before it reads the problem: the exact engine's kernels
+    # load from numba's cache beside the generation
+    prepare(Engine.EXACT)
     for setting in args.set:
         try:
             apply_setting(setting)

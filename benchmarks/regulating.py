@@ -43,7 +43,8 @@ from medevac.domain.vocabulary import (
     Precedence,
     Specialty,
 )
-from medevac.planning import check_plan, parse_problem, solve_exact
+from medevac.planning import Engine, check_plan, parse_problem, solve_exact
+from medevac.planning.engines import prepare
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import approve_plan, build_problem
 from medevac.store.database import create_engine_for
@@ -185,6 +186,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--time-limit", type=float, default=10.0)
     args = parser.parse_args()
+    prepare(Engine.EXACT)  # as `medevac plan solve` does before it reads the problem
     print(
         "| backend | patients | facilities | build s | solve s | approve s | placed | gap "
         "| approve patients/s |"

@@ -25,11 +25,15 @@ class Engine(StrEnum):
 
 
 def prepare(engine: Engine) -> None:
-    """Import ``engine`` ahead of its solve. The exact engine's import starts loading its
-    compiled kernels in a second thread (preload.py); a command that reads a large problem
-    file first lets that loading run beside the reading instead of inside the time limit."""
+    """Import ``engine`` ahead of its solve and, for the exact engine, start loading its
+    compiled kernels in a second thread (preload.py): a command that reads a large problem
+    file first lets that loading run beside the reading instead of inside the time limit.
+    Importing the engine alone starts nothing."""
     if engine is Engine.EXACT:
         import medevac.planning.exact  # noqa: F401
+        from medevac.planning import preload
+
+        preload.start()
 
 
 def solve(

@@ -56,10 +56,6 @@ from medevac.planning.model import (
 from medevac.planning.plan import Plan, PlanStatus, relative_gap
 from medevac.planning.problem import Problem
 
-# The kernels load from numba's cache in a second thread from here on, beside whatever the
-# process does before it solves (reading the problem); a solve waits for them (preload.py).
-preload.start()
-
 # Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
 # Bounds are proven on these solver costs, so "optimal" means: no plan costs less by more than
@@ -654,6 +650,10 @@ def solve_exact(
     """
     started = time.perf_counter()
     deadline = started + time_limit
+    # the kernels load from numba's cache in a second thread beside the preparation below (at
+    # once if `engines.prepare` started them while the problem was read); the large engine
+    # waits for them before it times anything (preload.py)
+    preload.start()
 
     def say(message: str) -> None:
         if progress is not None:

@@ -25,11 +25,9 @@ def test_a_fresh_process_loads_every_recorded_kernel_before_its_first_call(tmp_p
     record = tmp_path / "signatures.pickle"
     written = _record_every_kernel(record)
     assert written >= len(preload.dispatchers())
-    # the exact engine's import would start loading the installed record in a thread: this
-    # process loads the test's record itself
     code = (
         "import json, sys; from pathlib import Path; from medevac.planning import preload; "
-        "preload.start = lambda: None; from medevac.planning import warmup; "
+        "from medevac.planning import warmup; "
         "before = warmup.uncompiled_kernels(); loaded = preload.load(Path(sys.argv[1])); "
         "print(json.dumps([before, loaded, warmup.uncompiled_kernels()]))"
     )
@@ -76,3 +74,17 @@ def test_preparing_the_exact_engine_starts_loading_its_kernels() -> None:
     )
     done = run_python(code)
     assert done.stdout.split() == ["False", "False", "True"]
+
+
+def test_importing_the_exact_engine_starts_nothing_and_its_solve_starts_the_preload() -> None:
+    # the loading thread is started by who needs it, not as a side effect of an import
+    code = (
+        "from medevac.planning import exact, preload; "
+        "from medevac.planning.warmup import warm_up_problem; "
+        "from medevac.planning.loader import parse_problem; "
+        "imported = preload._thread is not None; "
+        "exact.solve_exact(parse_problem(warm_up_problem(seed=3)), time_limit=5); "
+        "print(imported, preload._thread is not None)"
+    )
+    done = run_python(code)
+    assert done.stdout.split()[-2:] == ["False", "True"]
