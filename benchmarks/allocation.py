@@ -48,11 +48,11 @@ from medevac.planning import (
     Problem,
     check_plan,
     parse_problem,
+    prepare,
     solve_exact,
     solve_greedy,
     solve_patient_mip,
 )
-from medevac.planning.engines import prepare
 
 PRECEDENCES = ("urgent", "priority", "routine")
 

@@ -156,7 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     problem = parse_problem(sized_problem(args.size, args.seed))
     view = ProblemView(problem)
-    c = build_compact(problem, view.distance, view.origin_of)
+    c = build_compact(view)
     hopeless = sum(view.unplaced_cost(problem.patients[int(i)]) for i in c.hopeless)
     arrays = c.kernel_problem()
     units = np.arange(c.n_units, dtype=np.int64)

@@ -35,7 +35,7 @@ def ascent_rows(
     """(tau, evaluations, seconds, bound) after each stage, the step scale at ``power``."""
     problem = parse_problem(problem_data)
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     hopeless = float(sum(view.unplaced_cost(problem.patients[int(i)]) for i in compact.hopeless))
     saved = lagrangian.STEP_SCALE_POWER
     lagrangian.STEP_SCALE_POWER = power

@@ -43,8 +43,7 @@ from medevac.domain.vocabulary import (
     Precedence,
     Specialty,
 )
-from medevac.planning import Engine, check_plan, parse_problem, solve_exact
-from medevac.planning.engines import prepare
+from medevac.planning import Engine, check_plan, parse_problem, prepare, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import approve_plan, build_problem
 from medevac.store.database import create_engine_for

@@ -3,14 +3,16 @@
 Pure code: plain data in (``Problem``), plain data out (``Plan``). See docs/planning.md.
 
 The engines themselves (``solve_exact``, ``solve_greedy``, ``solve_patient_mip``) are loaded
-on first use, with numba's kernels and HiGHS; ``solve`` loads the one it runs.
+on first use, with numba's kernels and HiGHS; ``solve`` loads the one it runs. ``prepare``
+loads one ahead and, for the exact engine, starts loading its compiled kernels in a second
+thread: called before a large problem is read, that loading stays out of the time limit.
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 from medevac.planning.checker import CheckReport, check_plan
-from medevac.planning.engines import Engine, solve
+from medevac.planning.engines import Engine, prepare, solve
 from medevac.planning.explain import Alternative, Blocker, Explanation, RuledOut, explain
 from medevac.planning.loader import ProblemError, load_problem, parse_problem, problem_to_dict
 from medevac.planning.plan import (
@@ -84,6 +86,7 @@ __all__ = [
     "parse_problem",
     "plan_from_dict",
     "plan_to_dict",
+    "prepare",
     "problem_to_dict",
     "refused_plan",
     "solve",

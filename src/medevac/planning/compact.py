@@ -15,8 +15,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from medevac.planning.model import DISTANCE_MARGIN_KM
-from medevac.planning.problem import Problem
+from medevac.planning.model import ProblemView
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -126,26 +125,25 @@ def csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:
     return start, order.astype(np.int64)
 
 
-def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -> Compact:
-    """Aggregate ``problem`` into units; ``distance`` is [origin, facility] km for ``origin_of``."""
+def build_compact(view: ProblemView) -> Compact:
+    """Aggregate ``view.problem`` into units, with the view's distances and eligibility."""
+    problem = view.problem
     horizon = problem.horizon_days
     w = problem.weights
     facilities = problem.facilities
     n_fac = len(facilities)
-    specialties = sorted({s for f in facilities for s in f.beds})
-    spec_index = {s: i for i, s in enumerate(specialties)}
-    beds = np.zeros((n_fac, max(1, len(specialties)), horizon), dtype=np.int64)
-    offers = np.zeros((n_fac, max(1, len(specialties))), dtype=bool)
-    for fi, facility in enumerate(facilities):
-        for name, free in facility.beds.items():
-            beds[fi, spec_index[name]] = free
-            offers[fi, spec_index[name]] = True
+    spec_index = view.specialty_index
+    n_spec = max(1, len(spec_index))  # one empty column where no facility offers anything
+    beds = np.zeros((n_fac, n_spec, horizon), dtype=np.int64)
+    offers = np.zeros((n_fac, n_spec), dtype=bool)
+    beds[:, : len(spec_index)] = view.beds
+    offers[:, : len(spec_index)] = view.offers
     limit = np.array(
         [NO_LIMIT if f.daily_admission_limit is None else f.daily_admission_limit
          for f in facilities],
         dtype=np.int64,
     )  # fmt: skip
-    travel = w.travel_per_km * distance
+    travel = w.travel_per_km * view.distance
 
     precedences = sorted(problem.precedences)
     prec_index = {name: i for i, name in enumerate(precedences)}
@@ -204,7 +202,7 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
         rank[order] = np.arange(len(first))
         return rank[inverse.ravel()], first[order].astype(np.int64)
 
-    origin = np.asarray(origin_of, dtype=np.int64)
+    origin = np.asarray(view.origin_of, dtype=np.int64)
     specialty = np.array([spec_index.get(p.specialty, -1) for p in patients], dtype=np.int64)
     needs_code = codes([p.needs for p in patients])
     org_code = codes([p.organisation for p in patients])
@@ -212,30 +210,11 @@ def build_compact(problem: Problem, distance: FloatArray, origin_of: IntArray) -
     profile_of, profile_first = first_order(
         [origin, codes([p.specialty for p in patients]), needs_code, org_code, distance_code]
     )
-    # eligibility per profile; facility masks per set of needs and per sending organisation
-    cap_sets = [f.capabilities for f in facilities]
-    needs_masks: dict[frozenset[str], npt.NDArray[np.bool_]] = {}
-    accept_masks: dict[str | None, npt.NDArray[np.bool_]] = {}
+    # eligibility per profile (the view's screen of its first patient), nearest first
     profile_lists: list[IntArray] = []
     for i in profile_first.tolist():
-        p = patients[i]
         o = int(origin[i])
-        si = int(specialty[i])
-        ok = offers[:, si].copy() if si >= 0 else np.zeros(n_fac, dtype=bool)
-        if p.needs:
-            needs_ok = needs_masks.get(p.needs)
-            if needs_ok is None:
-                needs_ok = np.array([p.needs <= c for c in cap_sets], dtype=bool)
-                needs_masks[p.needs] = needs_ok
-            ok &= needs_ok
-        accepted = accept_masks.get(p.organisation)
-        if accepted is None:
-            accepted = np.array([f.accepts(p.organisation) for f in facilities], dtype=bool)
-            accept_masks[p.organisation] = accepted
-        ok &= accepted
-        if p.max_distance_km is not None:
-            ok &= distance[o] <= p.max_distance_km - DISTANCE_MARGIN_KM
-        eligible = np.flatnonzero(ok)
+        eligible = np.flatnonzero(view.screen(i).eligible)
         eligible = eligible[np.argsort(travel[o, eligible], kind="stable")]
         profile_lists.append(eligible.astype(np.int64))
     sizes = np.array([len(x) for x in profile_lists], dtype=np.int64)

@@ -660,7 +660,7 @@ def solve_exact(
             progress(message)
 
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     if compact.n_units > large_units:
         return _solve_large(problem, view, compact, started, deadline, say)
     warm_mip_worker()  # its start (about 0.1 s) overlaps the work before the MIPs

@@ -754,7 +754,7 @@ def solve_lagrangian(
     ``prices`` (bed prices [facility, specialty, day], admission prices [facility, day], >= 0)
     start the ascent instead of the pooled beds' prices.
     """
-    c = compact if compact is not None else build_compact(problem, view.distance, view.origin_of)
+    c = compact if compact is not None else build_compact(view)
     hopeless_cost = float(sum(view.unplaced_cost(problem.patients[int(i)]) for i in c.hopeless))
     plans = _Plans(problem, c)
     dual = _Dual(c, hopeless_cost)

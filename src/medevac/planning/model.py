@@ -91,6 +91,9 @@ class ProblemView:
             dtype=np.int64,
         )
         self._screens: dict[tuple[object, ...], Screen] = {}
+        # facility masks per set of needs and per sending organisation, shared by the screens
+        self._needs_masks: dict[frozenset[str], BoolArray] = {}
+        self._accept_masks: dict[str | None, BoolArray] = {}
         self._reasons: dict[tuple[object, ...], tuple[str, UnplacedReason]] = {}
         self._terms: PatientTerms | None = None
 
@@ -114,13 +117,12 @@ class ProblemView:
         found = self._screens.get(key)
         if found is not None:
             return found
-        facilities = self.problem.facilities
         s = self.specialty_index.get(p.specialty)
         offers = (
             self.offers[:, s].copy() if s is not None else np.zeros(self.n_facilities, dtype=bool)
         )
-        needs = offers & np.array([p.needs <= f.capabilities for f in facilities], dtype=bool)
-        agreement = needs & np.array([f.accepts(p.organisation) for f in facilities], dtype=bool)
+        needs = offers & self._needs_met(p.needs) if p.needs else offers.copy()
+        agreement = needs & self._accepting(p.organisation)
         in_range = agreement.copy()
         if p.max_distance_km is not None:
             in_range &= (
@@ -129,6 +131,23 @@ class ProblemView:
         screen = Screen(offers, needs, agreement, in_range)
         self._screens[key] = screen
         return screen
+
+    def _needs_met(self, needs: frozenset[str]) -> BoolArray:
+        """Facilities whose capabilities include ``needs`` (one mask per set of needs)."""
+        found = self._needs_masks.get(needs)
+        if found is None:
+            found = np.array([needs <= f.capabilities for f in self.problem.facilities], dtype=bool)
+            self._needs_masks[needs] = found
+        return found
+
+    def _accepting(self, organisation: str | None) -> BoolArray:
+        """Facilities that accept patients of ``organisation`` (one mask per organisation)."""
+        found = self._accept_masks.get(organisation)
+        if found is None:
+            facilities = self.problem.facilities
+            found = np.array([f.accepts(organisation) for f in facilities], dtype=bool)
+            self._accept_masks[organisation] = found
+        return found
 
     def day_cost(self, patient: Patient) -> FloatArray:
         """Wait and lateness cost of admitting ``patient`` on each day (inf before earliest_day)."""

@@ -44,7 +44,7 @@ def test_units_hold_the_interchangeable_patients_in_order_of_their_first(
 ) -> None:
     problem = random_problem(rng, n_patients, n_facilities)
     view = ProblemView(problem)
-    c = build_compact(problem, view.distance, view.origin_of)
+    c = build_compact(view)
     units, hopeless = _expected_units(problem, view)
     assert c.hopeless.tolist() == hopeless
     assert c.unit_count.tolist() == [len(u) for u in units]
@@ -71,7 +71,7 @@ def test_two_specialties_no_facility_offers_keep_a_profile_each() -> None:
     ]
     problem = parse_problem(data)
     view = ProblemView(problem)
-    c = build_compact(problem, view.distance, view.origin_of)
+    c = build_compact(view)
     units, hopeless = _expected_units(problem, view)
     assert hopeless == [2, 3]  # no facility offers either
     assert c.hopeless.tolist() == hopeless

@@ -366,7 +366,7 @@ def test_an_lp_master_seeded_from_a_price_ascent_still_proves_the_optimum(
 def test_priced_columns_lie_where_their_units_may_go_and_their_bound_holds() -> None:
     problem = parse_problem(wide_random_problem_data(random.Random(300047)))
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     seed = priced_columns(compact, time.perf_counter() + 1.0, 3)
     patient_of, facility, day, bound = seed.patient, seed.facility, seed.day, seed.bound
     optimum = solve(problem, Engine.MIP, 60).objective

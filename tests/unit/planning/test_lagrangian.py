@@ -68,7 +68,7 @@ def test_any_non_negative_prices_give_a_bound_below_the_optimum(
     problem = random_problem(rng, n_patients, n_facilities)
     mip = solve_patient_mip(problem, time_limit=30)
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     hopeless = sum(view.unplaced_cost(problem.patients[int(i)]) for i in compact.hopeless)
     dual = _Dual(compact, hopeless)
     prices = np.random.default_rng(seed).exponential(30.0, dual.size)
@@ -131,7 +131,7 @@ def test_the_ascent_keeps_its_bound_below_the_optimum_where_a_specialty_has_days
 def test_smoothed_gradient_matches_finite_differences() -> None:
     problem = random_problem(random.Random(7), 10, 3)
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     dual = _Dual(compact, 0.0)
     x = np.random.default_rng(1).exponential(5.0, dual.size) + 0.5
     tau, step = 2.0, 1e-5
@@ -171,7 +171,7 @@ def test_regulator_rule_of_the_large_engine_keeps_current_places_while_they_are_
     ]
     problem = parse_problem(problem_dict(facilities, patients))
     view = ProblemView(problem)
-    plans = _Plans(problem, build_compact(problem, view.distance, view.origin_of))
+    plans = _Plans(problem, build_compact(view))
     slot_f, slot_a = plans.build(None, None, 0.0, time.perf_counter() + 60)
     placed = plans.placement(slot_f, slot_a)
     assert placed == {"B": ("FAR", 0), "C": ("MID", 2), "A": ("NEAR", 0), "D": ("NEAR", 0)}
@@ -198,7 +198,7 @@ def test_regulator_rule_of_the_large_engine_takes_shorter_stays_first_among_equa
     patients = [patient("LONG", length_of_stay_days=4), patient("SHORT", length_of_stay_days=1)]
     problem = parse_problem(problem_dict(facilities, patients))
     view = ProblemView(problem)
-    plans = _Plans(problem, build_compact(problem, view.distance, view.origin_of))
+    plans = _Plans(problem, build_compact(view))
     slot_f, slot_a = plans.build(None, None, 0.0, time.perf_counter() + 60)
     assert plans.placement(slot_f, slot_a) == {"SHORT": ("F", 0), "LONG": ("F", 1)}
 
@@ -210,7 +210,7 @@ def _first_holds_the_first_facility(
     placed at the first facility's first specialty on day 0, nobody else placed."""
     problem = parse_problem(problem_dict(facilities, patients))
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     plans = _Plans(problem, compact)
     n = len(plans.slot_unit)
     slot_f = np.full(n, -1, dtype=np.int64)
@@ -332,7 +332,7 @@ def test_ejection_lowers_the_cost_by_its_gain_and_keeps_plans_feasible(
 ) -> None:
     problem = random_problem(rng, n_patients, n_facilities)
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     dual = _Dual(compact, 0.0)
     plans = _Plans(problem, compact)
     prices = np.random.default_rng(seed).exponential(10.0, dual.size)
@@ -377,7 +377,7 @@ def test_day_masks_place_exactly_as_the_day_by_day_checks(
 ) -> None:
     problem = random_problem(rng, n_patients, n_facilities)
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     dual = _Dual(compact, 0.0)
     prices = np.random.default_rng(seed).exponential(10.0, dual.size)
     plans = _Plans(problem, compact)
@@ -467,7 +467,7 @@ def test_projected_lbfgs_scaled_steps_reach_a_badly_scaled_minimum_in_few_iterat
 def test_the_ascent_scales_each_rows_steps_by_its_capacity() -> None:
     problem = parse_problem(warm_up_problem())
     view = ProblemView(problem)
-    dual = _Dual(build_compact(problem, view.distance, view.origin_of), 0.0)
+    dual = _Dual(build_compact(view), 0.0)
     capacity = np.concatenate([dual.beds, dual.limits])
     assert np.allclose(dual.step_scale, 1.0 / np.maximum(capacity, 1.0))
     assert (capacity > 1).any()  # (the scale is not all ones)
@@ -479,7 +479,7 @@ def test_given_starting_prices_the_engine_still_gives_checked_plans_and_valid_bo
 ) -> None:
     problem = random_problem(rng, n_patients, n_facilities)
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     n_fac, n_spec, horizon = compact.beds.shape
     prices = np.random.default_rng(seed).exponential(30.0, (n_fac, n_spec, horizon))
     admissions = np.random.default_rng(seed + 1).exponential(5.0, (n_fac, horizon))
@@ -513,7 +513,7 @@ def test_each_unit_counts_the_facilities_it_may_go_to(
 ) -> None:
     problem = random_problem(rng, n_patients, n_facilities)
     view = ProblemView(problem)
-    c = build_compact(problem, view.distance, view.origin_of)
+    c = build_compact(view)
     for u in range(c.n_units):
         members = c.member_patient[c.first_member()[u] : c.first_member()[u] + c.unit_count[u]]
         patient_index = int(members[0])
@@ -536,7 +536,7 @@ def test_among_equally_urgent_patients_the_one_with_fewer_places_goes_first() ->
         )
     )
     view = ProblemView(problem)
-    c = build_compact(problem, view.distance, view.origin_of)
+    c = build_compact(view)
     plans = _Plans(problem, c)
     first = [int(c.member_patient[c.first_member()[u]]) for u in plans.unit_order]
     assert first == [1, 0]
@@ -554,7 +554,7 @@ def test_for_plans_without_neighbourhood_mips_longer_stays_go_first_among_ties()
         )
     )
     view = ProblemView(problem)
-    c = build_compact(problem, view.distance, view.origin_of)
+    c = build_compact(view)
     plans = _Plans(problem, c)
 
     def first_patients() -> list[str]:

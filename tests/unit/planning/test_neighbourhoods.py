@@ -29,7 +29,7 @@ from tests.unit.planning.builders import (
 
 def _setup(problem: Problem) -> tuple[ProblemView, Compact, _Plans, neighbourhoods.Slots]:
     view = ProblemView(problem)
-    compact = build_compact(problem, view.distance, view.origin_of)
+    compact = build_compact(view)
     plans = _Plans(problem, compact)
     slot_f, slot_a = plans.build(None, None, 0.0, time.perf_counter() + 60)
     slots = neighbourhoods.Slots(plans.slot_unit, slot_f, slot_a, plans.slot_group)
