@@ -16,6 +16,7 @@ from rich.text import Text
 
 from medevac.planning import (
     Engine,
+    ModelTooLarge,
     Plan,
     PlanFormatError,
     Problem,
@@ -103,7 +104,10 @@ def solve_command(
                 message = message[: room - 1] + "…"
             bar.update(task, message=message)
 
-        plan = solve(problem, engine, time_limit, progress)
+        try:
+            plan = solve(problem, engine, time_limit, progress)
+        except ModelTooLarge as error:
+            _fail(f"{problem_file}: {error}")
     try:
         write_plan(plan, out)
     except OSError as error:

@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from medevac.planning.checker import CheckReport, check_plan
-from medevac.planning.engines import Engine, prepare, solve
+from medevac.planning.engines import Engine, ModelTooLarge, prepare, solve
 from medevac.planning.explain import Alternative, Blocker, Explanation, RuledOut, explain
 from medevac.planning.loader import ProblemError, load_problem, parse_problem, problem_to_dict
 from medevac.planning.plan import (
@@ -67,6 +67,7 @@ __all__ = [
     "Engine",
     "Explanation",
     "Facility",
+    "ModelTooLarge",
     "Patient",
     "Plan",
     "PlanFormatError",

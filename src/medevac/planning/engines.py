@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from medevac.planning.model import ProgressCallback
 
 
+class ModelTooLarge(ValueError):
+    """An engine's model of this problem would be too large to build: said before building."""
+
+
 class Engine(StrEnum):
     """Available allocation engines."""
 

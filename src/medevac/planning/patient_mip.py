@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from medevac.planning import heap
+from medevac.planning.engines import ModelTooLarge
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
@@ -27,15 +28,50 @@ from medevac.planning.problem import Problem
 # HiGHS stops within about a second of its limit on these models; the worker is stopped from
 # outside only after this much more
 KILL_GRACE_SECONDS = 2.0
+# The model is built whole in memory before HiGHS starts, at about 1.1 KB a binary at the
+# peak, and the building cannot stop at the time limit. Measured on the benchmark's generator
+# (2026-12-05): 1,000 x 50 (S) 252,718 binaries; 3,000 x 100 1.58 million, 1.76 GB, 22.1 s
+# for a 20-s limit and no plan; 10,000 x 200 (M) 10.4 million, 11.2 GB, 51 s for a 30-s limit
+# and no plan; 100,000 x 1,000 (L) would have 510 million (some 560 GB). Larger models are
+# refused before anything is built.
+MAX_BINARIES = 2_000_000
+
+
+def binaries(problem: Problem, view: ProblemView) -> int:
+    """How many binaries the per-patient model of ``problem`` has (one per patient, eligible
+    facility and admission day)."""
+    horizon = view.horizon
+    return sum(
+        int(view.screen(i).eligible.sum()) * (horizon - p.earliest_day)
+        for i, p in enumerate(problem.patients)
+    )
 
 
 @heap.frozen
 def solve_patient_mip(
-    problem: Problem, time_limit: float = 60.0, progress: ProgressCallback | None = None
+    problem: Problem,
+    time_limit: float = 60.0,
+    progress: ProgressCallback | None = None,
+    *,
+    max_binaries: int | None = None,
 ) -> Plan:
-    """Solve the full per-patient model; status optimal or feasible (time limit) with the bound."""
+    """Solve the full per-patient model; status optimal or feasible (time limit) with the bound.
+
+    Raises ModelTooLarge, before building anything, when the model would have more than
+    ``max_binaries`` binaries (MAX_BINARIES unless given).
+    """
     started = time.perf_counter()
     view = ProblemView(problem)
+    size = binaries(problem, view)
+    if max_binaries is None:
+        max_binaries = MAX_BINARIES
+    if size > max_binaries:
+        raise ModelTooLarge(
+            f"the per-patient MIP of these {len(problem.patients):,} patients would have "
+            f"{size:,} binaries, more than its limit of {max_binaries:,} (about 1.1 KB of "
+            "memory each while it is built): it is a baseline for small problems; the exact "
+            "engine plans problems of any size"
+        )
     horizon = view.horizon
     w = problem.weights
     patient_of: list[IntArray] = []

@@ -10,6 +10,7 @@ import pytest
 
 from medevac.planning import (
     Engine,
+    ModelTooLarge,
     Plan,
     PlanStatus,
     Problem,
@@ -419,3 +420,17 @@ def test_a_hand_over_after_the_seed_starts_from_its_prices_and_keeps_bounds_vali
     optimum = solve(problem, Engine.MIP, 60).objective
     assert plan.bound <= optimum + 1e-6 * max(1.0, optimum)
     assert plan.objective >= optimum - 1e-6 * max(1.0, optimum)
+
+
+def test_the_per_patient_mip_refuses_a_model_too_large_before_building_it() -> None:
+    from medevac.planning.patient_mip import binaries, solve_patient_mip
+
+    problem = parse_problem(random_problem_dict(seed=11, n_patients=12, n_facilities=4))
+    size = binaries(problem, ProblemView(problem))
+    messages: list[str] = []
+    plan = solve_patient_mip(problem, 30, messages.append, max_binaries=size)
+    checked(problem, plan)
+    assert messages == [f"per-patient MIP: {size} binaries"]  # the count is the model's own
+    with pytest.raises(ModelTooLarge, match=f"would have {size:,} binaries, more than its limit"):
+        solve_patient_mip(problem, 30, messages.append, max_binaries=size - 1)
+    assert len(messages) == 1  # nothing was built the second time

@@ -60,6 +60,25 @@ def test_solve_writes_a_plan_and_prints_a_summary(
     assert "placed routine" in text
 
 
+def test_solve_with_the_per_patient_mip_refuses_a_problem_too_large_for_it(
+    app: typer.Typer, problem_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medevac.planning import load_problem, patient_mip
+    from medevac.planning.model import ProblemView
+
+    problem = load_problem(problem_file)
+    size = patient_mip.binaries(problem, ProblemView(problem))
+    monkeypatch.setattr(patient_mip, "MAX_BINARIES", size - 1)
+    out = tmp_path / "plan.json"
+    arguments = ["plan", "solve", str(problem_file), "--out", str(out), "--engine", "mip"]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert f"would have {size} binaries, more than its limit of {size - 1}" in text, text
+    assert "the exact engine plans problems of any size" in text
+    assert not out.exists()
+
+
 def test_solve_says_when_the_engine_overran_its_time_limit(
     app: typer.Typer, problem_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
