@@ -50,11 +50,20 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _refusal(path: Path, error: ProblemError) -> str:
+    """The one-line error of a refused problem file; where it could not name every error, how
+    to list them all."""
+    message = f"{path}: {error}"
+    if len(error.errors) > ProblemError.SHOWN:
+        message += f"; `medevac plan check {path}` lists them all"
+    return message
+
+
 def _problem(path: Path) -> Problem:
     try:
         return load_problem(path)
     except ProblemError as error:
-        _fail(f"{path}: {error}")
+        _fail(_refusal(path, error))
 
 
 def _plan(path: Path) -> Plan:
@@ -92,7 +101,7 @@ def solve_command(
     except ProblemError as error:
         with contextlib.suppress(OSError):
             write_plan(refused_plan(error.errors), out)
-        _fail(f"{problem_file}: {error}")
+        _fail(_refusal(problem_file, error))
     limit = None if engine is Engine.GREEDY else time_limit  # greedy has no time limit
     with _solve_progress(limit) as bar:
         task = bar.add_task(f"{engine.value}:", message=f"{len(problem.patients):,} patients")
@@ -171,6 +180,52 @@ def show_command(plan_file: Path = typer.Argument(..., help="Plan JSON.")) -> No
         for facility, count in per_facility.most_common(10):
             table.add_row(facility, str(count))
         console.print(table)
+
+
+@plan_app.command("check")
+def check_command(
+    problem_file: Path = typer.Argument(..., help="Problem JSON."),
+    plan_file: Path | None = typer.Argument(
+        None, help="A plan JSON to check against the problem (optional)."
+    ),
+) -> None:
+    """Validate a problem file, listing every error; with a plan, check the plan against it.
+
+    Errors and violations are printed one per line (`FILE: path: reason`), all of them, and the
+    command exits with 1. A plan is checked by the independent checker: every feasibility rule
+    and the objective, recomputed from the problem and the plan alone.
+    """
+    try:
+        problem = load_problem(problem_file)
+    except ProblemError as error:
+        for line in error.errors:
+            console.print(f"{problem_file}: {line}", markup=False, highlight=False, soft_wrap=True)
+        _fail(f"{problem_file}: {len(error.errors)} error(s); the engines refuse this file")
+    if plan_file is None:
+        console.print(
+            f"{problem_file}: a valid problem: {len(problem.patients):,} patients, "
+            f"{len(problem.facilities):,} facilities, {problem.horizon_days} days",
+            markup=False,
+            highlight=False,
+        )
+        return
+    plan = _plan(plan_file)
+    report = check_plan(problem, plan)
+    for violation in report.violations:
+        console.print(f"{plan_file}: {violation}", markup=False, highlight=False, soft_wrap=True)
+    if not report.feasible:
+        _fail(f"{plan_file}: {len(report.violations)} rule(s) broken for {problem_file}")
+    if not report.objective_matches(plan.objective):
+        _fail(
+            f"{plan_file}: feasible, but its objective {plan.objective:.6g} is not the "
+            f"{report.objective:.6g} the checker recomputes"
+        )
+    console.print(
+        f"{plan_file}: feasible for {problem_file}; objective {report.objective:.6g}, as the "
+        "plan says",
+        markup=False,
+        highlight=False,
+    )
 
 
 @plan_app.command("explain")

@@ -28,10 +28,13 @@ WEIGHT_KEYS = ("unplaced", "wait_per_day", "late_per_day", "travel_per_km", "gro
 class ProblemError(ValueError):
     """The problem file is wrong; ``errors`` lists every problem found as ``path: reason``."""
 
+    SHOWN = 5  # errors named in the message; ``errors`` holds them all
+
     def __init__(self, errors: list[str]) -> None:
         self.errors = list(errors)
-        shown = "; ".join(self.errors[:5])
-        more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
+        shown = "; ".join(self.errors[: self.SHOWN])
+        left = len(self.errors) - self.SHOWN
+        more = f" (and {left} more)" if left > 0 else ""
         super().__init__(f"{len(self.errors)} error(s) in problem: {shown}{more}")
 
 

@@ -158,3 +158,51 @@ def test_the_solve_progress_shows_the_time_used_of_the_limit(
     text = console.export_text()
     assert shown in text
     assert ("━" in text) is (limit is not None)  # a bar only against a limit
+
+
+def test_check_lists_every_error_of_a_bad_problem_file(app: typer.Typer, tmp_path: Path) -> None:
+    patients = [patient(f"P{k}", specialty="burn") for k in range(7)]
+    bad = problem_dict([facility("F1", 50.0, 30.0, beds={"orthopaedics": 2})], patients)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    result = runner.invoke(app, ["plan", "check", str(path)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if ".specialty:" in line]
+    assert len(lines) == 7  # all of them, one per line, not the five a one-line error names
+    assert f'{path}: patients[6].specialty: "burn" is not offered' in " ".join(lines)
+    assert "7 error(s); the engines refuse this file" in " ".join(result.output.split())
+    # `plan solve` names five and says where to find the rest
+    solved = runner.invoke(app, ["plan", "solve", str(path), "--out", str(tmp_path / "p.json")])
+    assert solved.exit_code == 1
+    assert f"(and 2 more); `medevac plan check {path}` lists them all" in " ".join(
+        solved.output.split()
+    )
+
+
+def test_check_validates_a_problem_and_checks_a_plan_against_it(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    valid = runner.invoke(app, ["plan", "check", str(problem_file)])
+    assert valid.exit_code == 0, valid.output
+    assert "a valid problem: 2 patients, 2 facilities" in " ".join(valid.output.split())
+    out = tmp_path / "plan.json"
+    assert runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)]).exit_code == 0
+    good = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
+    assert good.exit_code == 0, good.output
+    assert "feasible for" in good.output and "as the plan says" in good.output
+    # a reported objective the checker does not recompute
+    document = json.loads(out.read_text())
+    document["objective"] += 1.0
+    out.write_text(json.dumps(document))
+    wrong = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
+    assert wrong.exit_code == 1
+    assert "is not the" in wrong.output and "the checker recomputes" in wrong.output
+    # both patients in the one near bed on the same days
+    document["objective"] -= 1.0
+    near = [a for a in document["assignments"] if a["facility"] == "NEAR"][0]
+    for assignment in document["assignments"]:
+        assignment["facility"], assignment["day"] = "NEAR", near["day"]
+    out.write_text(json.dumps(document))
+    broken = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
+    assert broken.exit_code == 1
+    assert "rule(s) broken for" in " ".join(broken.output.split())
