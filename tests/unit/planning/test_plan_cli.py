@@ -186,20 +186,24 @@ def test_check_validates_a_problem_and_checks_a_plan_against_it(
     assert valid.exit_code == 0, valid.output
     assert "a valid problem: 2 patients, 2 facilities" in " ".join(valid.output.split())
     out = tmp_path / "plan.json"
-    assert runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)]).exit_code == 0
+    )
     good = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
     assert good.exit_code == 0, good.output
-    assert "feasible for" in good.output and "as the plan says" in good.output
+    assert "feasible for" in good.output
+    assert "as the plan says" in good.output
     # a reported objective the checker does not recompute
     document = json.loads(out.read_text())
     document["objective"] += 1.0
     out.write_text(json.dumps(document))
     wrong = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
     assert wrong.exit_code == 1
-    assert "is not the" in wrong.output and "the checker recomputes" in wrong.output
+    assert "is not the" in wrong.output
+    assert "the checker recomputes" in wrong.output
     # both patients in the one near bed on the same days
     document["objective"] -= 1.0
-    near = [a for a in document["assignments"] if a["facility"] == "NEAR"][0]
+    near = next(a for a in document["assignments"] if a["facility"] == "NEAR")
     for assignment in document["assignments"]:
         assignment["facility"], assignment["day"] = "NEAR", near["day"]
     out.write_text(json.dumps(document))
