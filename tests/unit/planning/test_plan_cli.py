@@ -99,6 +99,12 @@ def test_solve_says_when_the_engine_overran_its_time_limit(
     text = " ".join(slow.output.split())
     assert "the solve took 2.2 s, more than the 1 s limit" in text
     assert "for 2 patients that took longer" in text
+    # the per-patient MIP has no first plan to wait for: its overrun has another cause
+    mip = runner.invoke(app, [*arguments, "--engine", "mip"])
+    assert mip.exit_code == 0, mip.output
+    text = " ".join(mip.output.split())
+    assert "the per-patient model is built whole before HiGHS starts" in text
+    assert "first plan" not in text
 
 
 def test_show_and_explain_read_the_written_plan(
