@@ -6,6 +6,7 @@ Shared by the greedy, per-patient MIP and exact engines and by the explanations;
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -298,7 +299,8 @@ def assemble_plan(
     """Build a Plan: objective from the placement, bound clipped to it, reasons for the unplaced.
 
     ``bound`` None means no lower bound is known (heuristics); it is reported as 0 with the
-    corresponding gap.
+    corresponding gap (every term of the objective is non-negative). So is a bound that is not
+    a finite number (a MIP stopped before it had one): JSON has no infinities.
     """
     facility, day = placement_arrays(problem, placed)
     return assemble_plan_arrays(
@@ -320,6 +322,8 @@ def assemble_plan_arrays(
     """`assemble_plan` for a placement given as arrays over the patients (large plans)."""
     breakdown = breakdown_of_arrays(problem, view, facility, day)
     objective = breakdown.total
+    if bound is not None and not math.isfinite(bound):
+        bound = None
     lower = min(objective, bound) if bound is not None else min(0.0, objective)
     if status is PlanStatus.OPTIMAL:
         lower = objective

@@ -152,8 +152,13 @@ def solve_patient_mip(
         for j in chosen:
             placed[problem.patients[pat[j]].id] = (problem.facilities[fac[j]].id, int(day[j]))
     status = PlanStatus.OPTIMAL if result.optimal else PlanStatus.FEASIBLE
+    # every patient at its own cheapest place or left out, beds ignored: a lower bound that
+    # holds when HiGHS was stopped before it had one of its own
+    cheapest = np.zeros(len(problem.patients))
+    np.minimum.at(cheapest, pat, np.concatenate(costs))
+    alone = offset + float(cheapest.sum())
     return assemble_plan(
-        problem, view, placed, status=status, bound=result.dual_bound,
+        problem, view, placed, status=status, bound=max(result.dual_bound, alone),
         solver=f"per-patient MIP, {SOLVER_NAME}", started=started,
     )  # fmt: skip
 

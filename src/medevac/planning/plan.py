@@ -159,7 +159,9 @@ def _entries(value: Any) -> str:
     return _json(value)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps makes one per call
+# made once (json.dumps makes one per call); no NaN or infinities, which JSON does not have and
+# partners' parsers refuse: writing one is an error, not a file nobody else can read
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 def _json(value: Any) -> str:
@@ -243,6 +245,6 @@ def _str(body: dict[str, Any], key: str, i: int) -> str:
 
 def _num(body: dict[str, Any], key: str, prefix: str = "") -> float:
     value = body[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise PlanFormatError(f"{prefix}{key}: must be a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PlanFormatError(f"{prefix}{key}: must be a finite number")
     return float(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 
@@ -16,6 +17,7 @@ from medevac.planning import (
     Problem,
     UnplacedReason,
     check_plan,
+    document_text,
     exact,
     parse_problem,
     solve,
@@ -434,3 +436,30 @@ def test_the_per_patient_mip_refuses_a_model_too_large_before_building_it() -> N
     with pytest.raises(ModelTooLarge, match=f"would have {size:,} binaries, more than its limit"):
         solve_patient_mip(problem, 30, messages.append, max_binaries=size - 1)
     assert len(messages) == 1  # nothing was built the second time
+
+
+def test_a_per_patient_mip_stopped_before_it_had_a_bound_reports_a_finite_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # JSON has no infinities: the plan's bound is then every patient alone at its cheapest
+    # place or left out, beds ignored (it had been -inf, written as -Infinity)
+    from medevac.planning import patient_mip, plan_from_dict, plan_to_dict
+    from medevac.planning.highs_model import SolveResult
+    from medevac.planning.mip_process import MipOutcome
+
+    def stopped(*args: object, **kwargs: object) -> MipOutcome:
+        return MipOutcome(SolveResult(False, None, np.inf, -np.inf, None), True, 1.0)
+
+    monkeypatch.setattr(patient_mip, "solve_mip", stopped)
+    problem = scarce_near_bed()
+    plan = checked(problem, patient_mip.solve_patient_mip(problem, time_limit=5))
+    view = ProblemView(problem)
+    alone = 0.0
+    for i, p in enumerate(problem.patients):
+        eligible = np.flatnonzero(view.screen(i).eligible)
+        travel = problem.weights.travel_per_km * view.distance[view.origin_of[i], eligible]
+        alone += min(view.unplaced_cost(p), float(travel.min() + view.day_cost(p).min()))
+    assert plan.bound == pytest.approx(alone)
+    assert 0.0 < plan.bound < plan.objective  # nobody placed: everyone's unplaced cost
+    read = plan_from_dict(json.loads(document_text(plan_to_dict(plan))))
+    assert (read.bound, read.gap) == (plan.bound, plan.gap)

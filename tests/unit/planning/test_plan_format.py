@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,13 @@ def test_a_plan_with_an_unknown_key_or_bad_status_is_refused_with_its_path() -> 
         plan_from_dict(data)
 
 
-_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
 _VALUES = st.recursive(
     _SCALARS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
@@ -75,6 +82,17 @@ _VALUES = st.recursive(
 @given(st.dictionaries(st.text(), _VALUES, max_size=5))
 def test_document_text_is_the_same_json(document: dict[str, Any]) -> None:
     assert json.loads(document_text(document)) == document
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_json_has_no_infinities_nor_nan_so_none_are_written_or_read(value: float) -> None:
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        document_text({"bound": value})
+    problem = parse_problem(random_problem_dict(seed=5, n_patients=3, n_facilities=2))
+    data = plan_to_dict(solve_exact(problem))
+    data["bound"] = value
+    with pytest.raises(PlanFormatError, match="bound: must be a finite number"):
+        plan_from_dict(data)
 
 
 def test_a_written_plan_holds_one_admission_per_line(tmp_path: Path) -> None:
