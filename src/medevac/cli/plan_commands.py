@@ -19,6 +19,7 @@ from medevac.planning import (
     ModelTooLarge,
     Plan,
     PlanFormatError,
+    PlanMismatch,
     Problem,
     ProblemError,
     check_plan,
@@ -245,7 +246,11 @@ def explain_command(
     plan = _plan(plan_file)
     if patient not in problem.patient_index:
         _fail(f"patient {patient!r} is not in {problem_file}")
-    for line in explain(problem, plan, patient).lines():
+    try:
+        explanation = explain(problem, plan, patient)
+    except PlanMismatch as error:
+        _fail(f"{plan_file}: {error} ({problem_file})")
+    for line in explanation.lines():
         console.print(line, markup=False, highlight=False)
 
 

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from medevac.planning.checker import CheckReport, check_plan
 from medevac.planning.engines import Engine, ModelTooLarge, prepare, solve
-from medevac.planning.explain import Alternative, Blocker, Explanation, RuledOut, explain
+from medevac.planning.explain import (
+    Alternative,
+    Blocker,
+    Explanation,
+    PlanMismatch,
+    RuledOut,
+    explain,
+)
 from medevac.planning.loader import ProblemError, load_problem, parse_problem, problem_to_dict
 from medevac.planning.plan import (
     Assignment,
@@ -71,6 +78,7 @@ __all__ = [
     "Patient",
     "Plan",
     "PlanFormatError",
+    "PlanMismatch",
     "PlanStatus",
     "PrecedenceRule",
     "Problem",

@@ -99,8 +99,32 @@ class Explanation:
         return out
 
 
+class PlanMismatch(ValueError):
+    """The plan names patients, facilities or days its problem does not have."""
+
+
+def _mismatch(problem: Problem, plan: Plan) -> str | None:
+    """What in ``plan`` its problem does not have (the first few), or None."""
+    wrong: list[str] = []
+    for a in plan.assignments:
+        if a.patient not in problem.patient_index:
+            wrong.append(f"patient {a.patient} is not in the problem")
+        elif a.facility not in problem.facility_index:
+            wrong.append(f"{a.patient} is at facility {a.facility}, which is not in the problem")
+        elif not 0 <= a.day < problem.horizon_days:
+            wrong.append(f"{a.patient} is admitted on day {a.day}, outside the horizon")
+        if len(wrong) == 3:
+            break
+    return "; ".join(wrong) if wrong else None
+
+
 def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
-    """Explain one patient's place in ``plan``; KeyError if the patient is not in the problem."""
+    """Explain one patient's place in ``plan``; KeyError if the patient is not in the problem,
+    PlanMismatch if the plan names patients, facilities or days the problem does not have (a
+    plan of another problem)."""
+    wrong = _mismatch(problem, plan)
+    if wrong is not None:
+        raise PlanMismatch(f"the plan does not fit the problem: {wrong}")
     index = problem.patient_index[patient_id]
     patient = problem.patients[index]
     view = ProblemView(problem)

@@ -216,3 +216,26 @@ def test_check_validates_a_problem_and_checks_a_plan_against_it(
     broken = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
     assert broken.exit_code == 1
     assert "rule(s) broken for" in " ".join(broken.output.split())
+
+
+def test_explaining_with_a_plan_of_another_problem_is_a_one_line_error(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan.json"
+    solved = runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)])
+    assert solved.exit_code == 0
+    document = json.loads(out.read_text())
+    document["assignments"].append({"patient": "Z9", "facility": "NEAR", "day": 0})
+    out.write_text(json.dumps(document))
+    result = runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "A"])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert "the plan does not fit the problem: patient Z9 is not in the problem" in text
+    assert "Traceback" not in result.output
+    document["assignments"][-1] = {"patient": "B", "facility": "ELSEWHERE", "day": 0}
+    out.write_text(json.dumps(document))
+    result = runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "A"])
+    assert result.exit_code == 1
+    assert "B is at facility ELSEWHERE, which is not in the problem" in " ".join(
+        result.output.split()
+    )
