@@ -254,3 +254,14 @@ def test_regulating_from_the_registry_build_solve_approve(
     rows = [line.split("\t") for line in lines[header + 1 :]]
     assert len(rows) == 24
     assert all(len(row) == 4 and row[0].startswith("PT-") for row in rows)
+
+
+def test_plan_build_into_a_missing_folder_is_a_one_line_error(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    target = tmp_path / "missing" / "problem.json"
+    result = cli.invoke(app, ["plan", "build", "--out", str(target)])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert f"cannot write {target}: No such file or directory" in text
+    assert "Traceback" not in result.output

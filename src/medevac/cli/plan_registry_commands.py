@@ -94,8 +94,11 @@ def build(
             weights=extra.get("weights"),
             include_field_hospitals=include_field_hospitals,
         )
-    out.write_text(document_text(built.problem), encoding="utf-8")
-    manifest_path(out).write_text(document_text(built.manifest), encoding="utf-8")
+    for path, document in ((out, built.problem), (manifest_path(out), built.manifest)):
+        try:
+            path.write_text(document_text(document), encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot write {path}: {error.strerror or error}") from error
     problem = built.problem
     console.print(
         f"wrote {out}: {len(problem['patients'])} patients, {len(problem['facilities'])} "
