@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -264,4 +265,22 @@ def test_plan_build_into_a_missing_folder_is_a_one_line_error(
     assert result.exit_code == 1
     text = " ".join(result.output.split())
     assert f"cannot write {target}: No such file or directory" in text
+    assert "Traceback" not in result.output
+
+
+def test_plan_build_settings_override_weights_one_by_one_and_wrong_ones_are_refused(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    settings, problem = tmp_path / "settings.json", tmp_path / "problem.json"
+    settings.write_text(json.dumps({"weights": {"change": 500}}))
+    invoke(cli, "plan", "build", "--out", str(problem), "--settings", str(settings))
+    weights = json.loads(problem.read_text())["weights"]
+    assert weights["change"] == 500
+    assert weights["unplaced"] == 1000  # the others keep their defaults
+    settings.write_text(json.dumps({"weights": {"unplaced": -1}}))
+    result = cli.invoke(app, ["plan", "build", "--out", str(problem), "--settings", str(settings)])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert f"{settings}: the problem would be refused" in text
+    assert "weights.unplaced: must be at least 0, got -1" in text
     assert "Traceback" not in result.output

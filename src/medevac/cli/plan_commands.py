@@ -67,11 +67,17 @@ def _problem(path: Path) -> Problem:
         _fail(_refusal(path, error))
 
 
+def _located(path: Path, error: Exception) -> str:
+    """``error``'s message, led by the file's path unless it already names it."""
+    message = str(error)
+    return message if message.startswith(f"{path}:") else f"{path}: {message}"
+
+
 def _plan(path: Path) -> Plan:
     try:
         return load_plan(path)
     except PlanFormatError as error:
-        _fail(f"{path}: {error}")
+        _fail(_located(path, error))
 
 
 # `plan solve` says so when the engine overran its time limit by more than this (HiGHS and

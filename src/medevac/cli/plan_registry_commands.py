@@ -18,8 +18,8 @@ from medevac.cli.context import (
     unit_of_work,
     when,
 )
-from medevac.cli.plan_commands import plan_app
-from medevac.planning import PlanFormatError, document_text, load_plan
+from medevac.cli.plan_commands import _located, plan_app
+from medevac.planning import PlanFormatError, ProblemError, document_text, load_plan
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
     approve_plan,
@@ -70,7 +70,8 @@ def build(
     settings: Path = typer.Option(
         None,
         "--settings",
-        help="JSON with 'precedences' and/or 'weights' for this operation (defaults: docs).",
+        help="JSON with 'precedences' (replacing the defaults) and/or 'weights' (each "
+        "overriding its default) for this operation (defaults: docs/architecture.md).",
     ),
     include_field_hospitals: bool = typer.Option(
         False, help="Also send patients to field hospitals (normally kept for local casualties)."
@@ -85,15 +86,19 @@ def build(
     now = utc_now()
     # seconds at national scale (1-2 s for 100,000 patients): say what is happening
     with console.status("reading patients, capacity and agreements from the registry..."):
-        built = build_problem(
-            unit_of_work(),
-            now=now,
-            stale_after=stale_after(),
-            horizon_days=horizon_days,
-            precedences=extra.get("precedences"),
-            weights=extra.get("weights"),
-            include_field_hospitals=include_field_hospitals,
-        )
+        try:
+            built = build_problem(
+                unit_of_work(),
+                now=now,
+                stale_after=stale_after(),
+                horizon_days=horizon_days,
+                precedences=extra.get("precedences"),
+                weights=extra.get("weights"),
+                include_field_hospitals=include_field_hospitals,
+            )
+        except ProblemError as error:  # the settings' precedences or weights are wrong
+            where = f"{settings}: " if settings is not None else ""
+            raise UserError(f"{where}the problem would be refused: {error}") from error
     for path, document in ((out, built.problem), (manifest_path(out), built.manifest)):
         try:
             path.write_text(document_text(document), encoding="utf-8")
@@ -144,7 +149,7 @@ def approve(
     try:
         plan = load_plan(plan_file)
     except PlanFormatError as error:
-        raise UserError(f"{plan_file}: {error}") from error
+        raise UserError(_located(plan_file, error)) from error
     problem = _json_object(problem_file)
     manifest = _json_object(manifest_file)
     who = actor(by)

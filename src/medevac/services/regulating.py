@@ -256,7 +256,9 @@ def build_problem(
     problem: dict[str, Any] = {
         "horizon_days": horizon_days,
         "precedences": rules,
-        "weights": dict(weights or DEFAULT_WEIGHTS),
+        # given weights override the defaults one by one (a cell that raises the cost of a
+        # change need not restate the rest); precedences, a set of levels, replace them whole
+        "weights": {**DEFAULT_WEIGHTS, **(weights or {})},
         "facilities": facility_entries,
         "patients": patient_entries,
     }
