@@ -20,6 +20,13 @@ from medevac.planning.problem import (
 )
 
 MAX_HORIZON_DAYS = 366
+# Upper limits far above any real operation, so that the engines' fixed-width arithmetic cannot
+# overflow (a bed count of 10**20 passed validation and made the engines fail with an
+# OverflowError; weights near 1e308 made the objective infinite): beds per day and admissions
+# per day, days of a stay or of a deadline, and every weight
+MAX_COUNT = 1_000_000
+MAX_DAYS = 100_000
+MAX_WEIGHT = 1e9
 KNOWN_SPECIALTIES = frozenset(s.value for s in Specialty)
 _NUMBERS = (int, float)  # a tuple: isinstance with `int | float` is slower, per field of 100,000
 WEIGHT_KEYS = ("unplaced", "wait_per_day", "late_per_day", "travel_per_km", "group_split", "change")
@@ -203,8 +210,8 @@ def _parse_precedences(r: _Reader, value: Any, horizon: int) -> dict[str, Preced
         body = r.obj(spec, path, ("weight", "deadline_day"))
         if body is None:
             continue
-        weight = r.number(body.get("weight", 0), f"{path}.weight", 0.0)
-        deadline = r.integer(body.get("deadline_day", 0), f"{path}.deadline_day", 0)
+        weight = r.number(body.get("weight", 0), f"{path}.weight", 0.0, MAX_WEIGHT)
+        deadline = r.integer(body.get("deadline_day", 0), f"{path}.deadline_day", 0, MAX_DAYS)
         rules[str(name)] = PrecedenceRule(weight, deadline)
     return rules
 
@@ -215,7 +222,7 @@ def _parse_weights(r: _Reader, value: Any) -> Weights:
     if body is not None:
         for key in WEIGHT_KEYS:
             if key in body:
-                numbers[key] = r.number(body[key], f"weights.{key}", 0.0)
+                numbers[key] = r.number(body[key], f"weights.{key}", 0.0, MAX_WEIGHT)
     return Weights(**numbers)
 
 
@@ -254,7 +261,7 @@ def _parse_facilities(r: _Reader, value: Any, horizon: int) -> list[Facility]:
             else None
         )
         limit = (
-            r.integer(body["daily_admission_limit"], f"{path}.daily_admission_limit", 0)
+            r.integer(body["daily_admission_limit"], f"{path}.daily_admission_limit", 0, MAX_COUNT)
             if "daily_admission_limit" in body
             else None
         )
@@ -277,10 +284,10 @@ def _parse_beds(r: _Reader, value: Any, path: str, horizon: int) -> dict[str, tu
                 r.error(spath, f"has {len(count)} daily values; horizon_days is {horizon}")
                 continue
             beds[str(specialty)] = tuple(
-                r.integer(c, f"{spath}[{d}]", 0) for d, c in enumerate(count)
+                r.integer(c, f"{spath}[{d}]", 0, MAX_COUNT) for d, c in enumerate(count)
             )
         else:
-            beds[str(specialty)] = (r.integer(count, spath, 0),) * horizon
+            beds[str(specialty)] = (r.integer(count, spath, 0, MAX_COUNT),) * horizon
     return beds
 
 
@@ -332,7 +339,9 @@ def _parse_patients(
                 f"{json.dumps(precedence)} is not defined in precedences "
                 f"({', '.join(sorted(precedences)) or 'none defined'})",
             )
-        stay = r.integer(body.get("length_of_stay_days", 1), f"{path}.length_of_stay_days", 1)
+        stay = r.integer(
+            body.get("length_of_stay_days", 1), f"{path}.length_of_stay_days", 1, MAX_DAYS
+        )
         earliest = r.integer(body.get("earliest_day", 0), f"{path}.earliest_day", 0, horizon - 1)
         needs = r.text_set(body["needs"], f"{path}.needs") if "needs" in body else frozenset()
         organisation = (

@@ -75,6 +75,61 @@ def test_negative_beds_and_wrong_list_length_are_refused() -> None:
     assert "facilities[0].beds.neurology: has 3 daily values; horizon_days is 5" in errors
 
 
+def test_counts_days_and_weights_beyond_any_real_operation_are_refused() -> None:
+    # a bed count of 10**20 passed validation and the engines failed with an OverflowError
+    data = good()
+    data["facilities"][0]["beds"] = {"orthopaedics": 10**20, "neurology": [1, 1, 2, 2, 10**7]}
+    data["facilities"][0]["daily_admission_limit"] = 10**7
+    data["patients"][0]["length_of_stay_days"] = 10**6
+    data["weights"]["unplaced"] = 1e300
+    data["precedences"]["routine"]["deadline_day"] = 10**6
+    errors = errors_of(data)
+    assert f"facilities[0].beds.orthopaedics: must be at most 1000000, got {10**20}" in errors
+    assert "facilities[0].beds.neurology[4]: must be at most 1000000, got 10000000" in errors
+    assert "facilities[0].daily_admission_limit: must be at most 1000000, got 10000000" in errors
+    assert "patients[0].length_of_stay_days: must be at most 100000, got 1000000" in errors
+    assert "weights.unplaced: must be at most 1e+09, got 1e+300" in errors
+    assert "precedences.routine.deadline_day: must be at most 100000, got 1000000" in errors
+
+
+_NUMERIC_FIELDS = [
+    ("facilities", 0, "beds", "orthopaedics"),
+    ("facilities", 0, "daily_admission_limit"),
+    ("patients", 0, "length_of_stay_days"),
+    ("patients", 1, "max_distance_km"),
+    ("weights", "unplaced"),
+    ("weights", "travel_per_km"),
+    ("precedences", "routine", "weight"),
+    ("precedences", "routine", "deadline_day"),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    field=st.sampled_from(_NUMERIC_FIELDS),
+    value=st.integers(min_value=0, max_value=10**30)
+    | st.floats(min_value=0.0, max_value=1e308, allow_nan=False),
+)
+def test_an_extreme_number_is_refused_or_planned_without_failing(
+    field: tuple[Any, ...], value: float
+) -> None:
+    from medevac.planning import check_plan, solve_exact, solve_greedy
+
+    data = good()
+    target: Any = data
+    for key in field[:-1]:
+        target = target[key]
+    target[field[-1]] = value
+    try:
+        problem = parse_problem(data)
+    except ProblemError:
+        return
+    for plan in (solve_greedy(problem), solve_exact(problem, time_limit=5)):
+        report = check_plan(problem, plan)
+        assert report.feasible, report.violations
+        assert report.objective_matches(plan.objective)
+
+
 def test_duplicate_ids_are_refused_naming_both_places() -> None:
     data = good()
     data["patients"].append(patient("P1"))
