@@ -67,6 +67,9 @@ class Explanation:
     alternatives: tuple[Alternative, ...]
     ruled_out: tuple[RuledOut, ...] = ()
     not_listed: int = 0  # nearer facilities its rules allow, beyond the MAX_FACILITIES listed
+    # the patient's own rule that its place in the plan breaks ("" when none): a plan from
+    # elsewhere need not be feasible
+    place_breaks: str = ""
 
     def lines(self) -> list[str]:
         """The explanation as plain sentences."""
@@ -77,6 +80,11 @@ class Explanation:
                 f"{self.patient} is admitted at {self.facility} on day {self.day} "
                 f"({self.distance_km:.0f} km)."
             )
+            if self.place_breaks:
+                out.append(
+                    f"  this place breaks the patient's rules: {self.place_breaks} (the plan is "
+                    "not feasible; `medevac plan check` lists every broken rule)"
+                )
         elif self.unplaced is not None:
             out.append(f"{self.patient} is unplaced: {self.unplaced.reason}.")
         if self.ruled_out:
@@ -172,8 +180,15 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
             candidates.append(f)
         else:
             not_listed += 1
-    if assigned is not None and assigned.day > patient.earliest_day:
-        candidates.append(assigned_index)
+    place_breaks = ""
+    if assigned is not None:
+        static = _static_blocker(problem, patient, assigned_index, screen)
+        if static is not None:
+            place_breaks = f"{assigned.facility} {static[1]}"
+        elif assigned.day < patient.earliest_day:
+            place_breaks = f"day {assigned.day} is before the earliest day {patient.earliest_day}"
+        elif assigned.day > patient.earliest_day:
+            candidates.append(assigned_index)  # its earlier days
     ruled_out = tuple(
         RuledOut(
             blocker,
@@ -215,6 +230,7 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         tuple(alternatives),
         ruled_out,
         not_listed,
+        place_breaks,
     )
 
 

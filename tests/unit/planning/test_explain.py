@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from medevac.planning import Blocker, explain, parse_problem, solve_exact, solve_greedy
 from tests.unit.planning.builders import facility, patient, problem_dict
 
@@ -110,3 +112,33 @@ def test_the_alternatives_listed_are_the_nearest_that_could_take_the_patient() -
     assert any("30 have no orthopaedics beds (nearest X00" in line for line in why.lines())
     assert why.not_listed == 2  # F10 and F11
     assert why.lines()[-1] == "  and 2 more nearer facilities its rules allow, not listed"
+
+
+def test_a_place_that_breaks_the_patients_rules_is_named_not_a_failure() -> None:
+    # a plan from elsewhere need not be feasible: explain had failed with a KeyError when it
+    # put a patient where its specialty is not offered
+    import dataclasses
+
+    from medevac.planning import Assignment, PlanMismatch
+
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("BONES", 50.1, 30.0, beds={"orthopaedics": 2}),
+                facility("EYES", 50.0, 30.1, beds={"ophthalmology": 2}),
+            ],
+            [patient("A"), patient("B", earliest_day=2)],
+        )
+    )
+    plan = solve_exact(problem)
+    wrong = dataclasses.replace(
+        plan, assignments=(Assignment("A", "EYES", 0), Assignment("B", "BONES", 0))
+    )
+    lines = explain(problem, wrong, "A").lines()
+    assert "this place breaks the patient's rules: EYES has no orthopaedics beds" in lines[1]
+    lines = explain(problem, wrong, "B").lines()
+    assert "this place breaks the patient's rules: day 0 is before the earliest day 2" in lines[1]
+    assert not explain(problem, plan, "A").place_breaks  # the engine's own plan breaks none
+    stranger = dataclasses.replace(plan, assignments=(Assignment("Z", "EYES", 0),))
+    with pytest.raises(PlanMismatch, match="patient Z is not in the problem"):
+        explain(problem, stranger, "A")
