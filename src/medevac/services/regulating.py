@@ -308,6 +308,36 @@ class RegistryChanged(DomainError):
         self.changes = changes
 
 
+# what a manifest maps, and to what (`plan build` writes it; approval compares the registry
+# with it): required, then optional (manifests written before facilities and agreements were
+# recorded have neither)
+_MANIFEST_MAPS = {
+    "patients": (int, True),
+    "capacity": (str, True),
+    "left_out": (int, False),
+    "facilities": (int, False),
+    "agreements": (int, False),
+}
+
+
+def _check_manifest(manifest: dict[str, Any]) -> None:
+    """Refuse a manifest that `plan build` did not write as it is (edited, cut short), naming
+    the first key that is wrong, rather than fail inside the comparison."""
+    for key, (kind, required) in _MANIFEST_MAPS.items():
+        if key not in manifest and not required:
+            continue
+        value = manifest.get(key)
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, kind) and not isinstance(v, bool)
+            for k, v in value.items()
+        ):
+            raise InvalidValue(
+                "manifest",
+                f"'{key}' must map ids to {'versions' if kind is int else 'report times'}; "
+                "it was not written by `medevac plan build` as it is: build the problem again",
+            )
+
+
 def _manifest_patients(manifest: dict[str, Any]) -> dict[str, int]:
     """Every patient the problem looked at (planned or left out), with the version it saw."""
     return {**manifest.get("left_out", {}), **manifest["patients"]}
@@ -414,6 +444,7 @@ def approve_plan(
         built_at = datetime.fromisoformat(manifest["built_at"])
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidValue("manifest", "has no valid 'built_at' time") from error
+    _check_manifest(manifest)
     for attempt in range(1, APPROVAL_ATTEMPTS + 1):
         try:
             with garbage_collection_paused():  # many patients, snapshots and audit records

@@ -110,6 +110,27 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
         assert uow.patients.get(other).status is PatientStatus.SELECTED
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("capacity", None), ("patients", [1, 2]), ("patients", {"PT-0001": "x"}), ("agreements", 5)],
+)
+def test_a_manifest_not_as_plan_build_wrote_it_is_refused_naming_the_key(
+    uow_factory: UowFactory, key: str, value: Any
+) -> None:
+    # edited or cut short: approval had failed inside the comparison (KeyError, TypeError)
+    problem, plan = solved_demo(uow_factory)
+    manifest = {**problem.manifest, key: value}
+    if value is None:
+        del manifest[key]
+    with pytest.raises(InvalidValue, match=f"'{key}' must map ids to"):
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=manifest, plan=plan, actor="cell"
+        )
+    uow = uow_factory()
+    with uow:
+        assert uow.plans.live() == []
+
+
 def test_a_patient_selected_after_the_build_refuses_approval(uow_factory: UowFactory) -> None:
     # the pool grew: the plan never considered this patient, so it cannot be approved as is
     problem, plan = solved_demo(uow_factory)
