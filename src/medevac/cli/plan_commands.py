@@ -30,7 +30,7 @@ from medevac.planning import (
     solve,
     write_plan,
 )
-from medevac.planning.engines import prepare
+from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 
 EXIT_BAD_INPUT = 1
 console = Console()
@@ -98,7 +98,8 @@ def solve_command(
         60.0,
         "--time-limit",
         min=0.1,
-        help="Seconds the engine may take; it stops only once it has a first plan.",
+        max=MAX_TIME_LIMIT,
+        help="Seconds the engine may take (up to a day); it stops only once it has a first plan.",
     ),
 ) -> None:
     """Solve a problem file and write the plan."""

@@ -80,7 +80,9 @@ def deploy(
         help="Deployment problem file, or the name of a shipped one (deployment-example).",
     ),
     out: Path = typer.Option(..., "--out", help="Where to write the plan (JSON)."),
-    time_limit: float = typer.Option(60.0, "--time-limit", min=0.1, help="Solver limit (s)."),
+    time_limit: float = typer.Option(
+        60.0, "--time-limit", min=0.1, max=86_400.0, help="Solver limit (s, up to a day)."
+    ),
     simulate_plan: bool = typer.Option(
         False, "--simulate", help="Also simulate each placed hospital under its planned load."
     ),

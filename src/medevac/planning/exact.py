@@ -37,6 +37,7 @@ import numpy as np
 
 from medevac.planning import heap, preload
 from medevac.planning.compact import Compact, build_compact
+from medevac.planning.engines import checked_time_limit
 from medevac.planning.greedy import solve_greedy
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel, MipModel, read_result
 from medevac.planning.lagrangian import improve_plan, priced_columns, solve_lagrangian
@@ -649,7 +650,7 @@ def solve_exact(
     (lagrangian.py): priced bound and price-guided plans, no MIP.
     """
     started = time.perf_counter()
-    deadline = started + time_limit
+    deadline = started + checked_time_limit(time_limit)
     # the kernels load from numba's cache in a second thread beside the preparation below (at
     # once if `engines.prepare` started them while the problem was read); the large engine
     # waits for them before it times anything (preload.py)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from medevac.planning import heap
-from medevac.planning.engines import ModelTooLarge
+from medevac.planning.engines import ModelTooLarge, checked_time_limit
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
@@ -61,6 +61,7 @@ def solve_patient_mip(
     ``max_binaries`` binaries (MAX_BINARIES unless given).
     """
     started = time.perf_counter()
+    time_limit = checked_time_limit(time_limit)
     view = ProblemView(problem)
     size = binaries(problem, view)
     if max_binaries is None:

@@ -463,3 +463,14 @@ def test_a_per_patient_mip_stopped_before_it_had_a_bound_reports_a_finite_one(
     assert 0.0 < plan.bound < plan.objective  # nobody placed: everyone's unplaced cost
     read = plan_from_dict(json.loads(document_text(plan_to_dict(plan))))
     assert (read.bound, read.gap) == (plan.bound, plan.gap)
+
+
+@pytest.mark.parametrize("limit", [float("inf"), 1e7, float("nan"), -1.0])
+@pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
+def test_a_time_limit_that_is_not_from_zero_to_a_day_is_refused(
+    engine: Engine, limit: float
+) -> None:
+    # an infinite limit left the large engine's shares of the time undefined (it stopped at
+    # once with a poor bound) and 1e7 s overflowed the wait for the MIP worker
+    with pytest.raises(ValueError, match="time_limit must be a number of seconds from 0 to"):
+        solve(scarce_near_bed(), engine, time_limit=limit)
