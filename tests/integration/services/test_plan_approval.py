@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 from dataclasses import replace
 from datetime import timedelta
@@ -129,6 +131,26 @@ def test_a_manifest_not_as_plan_build_wrote_it_is_refused_naming_the_key(
     uow = uow_factory()
     with uow:
         assert uow.plans.live() == []
+
+
+def test_a_problem_edited_after_the_build_is_refused(uow_factory: UowFactory) -> None:
+    # beds added by hand: the plan fits the edited problem, not the registry
+    problem, plan = solved_demo(uow_factory)
+    edited = copy.deepcopy(problem.problem)
+    first = edited["facilities"][0]
+    specialty = next(iter(first["beds"]))
+    beds = first["beds"][specialty]
+    first["beds"][specialty] = [b + 5 for b in beds] if isinstance(beds, list) else beds + 5
+    with pytest.raises(InvalidValue, match="was changed after `medevac plan build` wrote it"):
+        approve_plan(
+            uow_factory(), problem=edited, manifest=problem.manifest, plan=plan, actor="cell"
+        )
+    # the same content laid out anew (as a file read back) is the same problem
+    again = json.loads(json.dumps(problem.problem, indent=3))
+    approved = approve_plan(
+        uow_factory(), problem=again, manifest=problem.manifest, plan=plan, actor="cell"
+    )
+    assert len(approved.admissions) == 24
 
 
 def test_a_patient_selected_after_the_build_refuses_approval(uow_factory: UowFactory) -> None:
