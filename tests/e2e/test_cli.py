@@ -284,3 +284,23 @@ def test_plan_build_settings_override_weights_one_by_one_and_wrong_ones_are_refu
     assert f"{settings}: the problem would be refused" in text
     assert "weights.unplaced: must be at least 0, got -1" in text
     assert "Traceback" not in result.output
+
+
+def test_plan_build_with_nobody_to_plan_says_so_instead_of_what_to_run_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDEVAC_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    get_settings.cache_clear()
+    context._checked.cache_clear()
+    runner = CliRunner()
+    try:
+        assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+        result = runner.invoke(app, ["plan", "build", "--out", str(tmp_path / "problem.json")])
+    finally:
+        get_settings.cache_clear()
+        context._checked.cache_clear()
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "0 patients" in text
+    assert "nothing to plan: no patient in the registry is selected or referred" in text
+    assert "next: medevac plan solve" not in text

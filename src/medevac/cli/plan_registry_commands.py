@@ -123,6 +123,12 @@ def build(
         console.print(f"[yellow]not covered: {line}[/]", highlight=False)
     if len(built.uncovered) > SHOWN_GAPS:
         console.print(f"[yellow]not covered: and {len(built.uncovered) - SHOWN_GAPS} more[/]")
+    if not problem["patients"]:
+        console.print(
+            "[yellow]nothing to plan: no patient in the registry is selected or referred "
+            "(or every one was left out, above)[/]"
+        )
+        return
     console.print(f"next: medevac plan solve {out} --out plan.json")
 
 
