@@ -445,7 +445,12 @@ def approve_plan(
     alone (`UnitOfWork.serialized`): a change committed by someone else while they run makes
     the attempt fail unwritten, and the next attempt's checks name that change.
     """
-    digest = manifest.get("problem_sha256") if isinstance(manifest, dict) else None
+    try:
+        built_at = datetime.fromisoformat(manifest["built_at"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidValue("manifest", "has no valid 'built_at' time") from error
+    _check_manifest(manifest)
+    digest = manifest.get("problem_sha256")
     if digest is not None and digest != problem_digest(problem):
         # beds added by hand, say: the plan would be checked against beds the registry lacks
         raise InvalidValue(
@@ -459,11 +464,6 @@ def approve_plan(
         raise InvalidValue(
             "plan", "it does not fit its problem: " + "; ".join(report.violations[:10])
         )
-    try:
-        built_at = datetime.fromisoformat(manifest["built_at"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise InvalidValue("manifest", "has no valid 'built_at' time") from error
-    _check_manifest(manifest)
     for attempt in range(1, APPROVAL_ATTEMPTS + 1):
         try:
             with garbage_collection_paused():  # many patients, snapshots and audit records
