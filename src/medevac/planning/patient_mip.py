@@ -107,7 +107,8 @@ def solve_patient_mip(
     pat = np.concatenate(patient_of)
     fac = np.concatenate(facility_of)
     day = np.concatenate(day_of)
-    x = model.add_columns(np.concatenate(costs), 0.0, 1.0, integer=True)
+    column_cost = np.concatenate(costs)  # each column's cost less its patient's unplaced cost
+    x = model.add_columns(column_cost, 0.0, 1.0, integer=True)
     if progress is not None:
         progress(f"per-patient MIP: {len(x)} binaries")
 
@@ -156,7 +157,7 @@ def solve_patient_mip(
     # every patient at its own cheapest place or left out, beds ignored: a lower bound that
     # holds when HiGHS was stopped before it had one of its own
     cheapest = np.zeros(len(problem.patients))
-    np.minimum.at(cheapest, pat, np.concatenate(costs))
+    np.minimum.at(cheapest, pat, column_cost)
     alone = offset + float(cheapest.sum())
     return assemble_plan(
         problem, view, placed, status=status, bound=max(result.dual_bound, alone),
