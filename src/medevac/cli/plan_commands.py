@@ -73,7 +73,8 @@ def _located(path: Path, error: Exception) -> str:
     return message if message.startswith(f"{path}:") else f"{path}: {message}"
 
 
-def _plan(path: Path) -> Plan:
+def plan_or_fail(path: Path) -> Plan:
+    """The plan in ``path``, or a one-line error naming the file (exit 1)."""
     try:
         return load_plan(path)
     except PlanFormatError as error:
@@ -184,7 +185,7 @@ def _solve_progress(limit: float | None) -> Progress:
 @plan_app.command("show")
 def show_command(plan_file: Path = typer.Argument(..., help="Plan JSON.")) -> None:
     """Summarise a plan file."""
-    plan = _plan(plan_file)
+    plan = plan_or_fail(plan_file)
     _summary(plan, None)
     per_facility = Counter(a.facility for a in plan.assignments)
     if per_facility:
@@ -223,7 +224,7 @@ def check_command(
             highlight=False,
         )
         return
-    plan = _plan(plan_file)
+    plan = plan_or_fail(plan_file)
     report = check_plan(problem, plan)
     for violation in report.violations:
         console.print(f"{plan_file}: {violation}", markup=False, highlight=False, soft_wrap=True)
@@ -250,7 +251,7 @@ def explain_command(
 ) -> None:
     """Explain why a patient is where the plan puts it (or why it is unplaced)."""
     problem = _problem(problem_file)
-    plan = _plan(plan_file)
+    plan = plan_or_fail(plan_file)
     if patient not in problem.patient_index:
         _fail(f"patient {patient!r} is not in {problem_file}")
     try:

@@ -18,8 +18,8 @@ from medevac.cli.context import (
     unit_of_work,
     when,
 )
-from medevac.cli.plan_commands import _located, plan_app
-from medevac.planning import PlanFormatError, ProblemError, document_text, load_plan
+from medevac.cli.plan_commands import plan_app, plan_or_fail
+from medevac.planning import ProblemError, document_text
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
     approve_plan,
@@ -152,10 +152,7 @@ def approve(
         raise UserError(
             f"{manifest_file} is missing: approve only problems written by `medevac plan build`"
         )
-    try:
-        plan = load_plan(plan_file)
-    except PlanFormatError as error:
-        raise UserError(_located(plan_file, error)) from error
+    plan = plan_or_fail(plan_file)
     problem = _json_object(problem_file)
     manifest = _json_object(manifest_file)
     who = actor(by)
