@@ -204,3 +204,35 @@ def test_cli_refuses_an_unsupported_file_type_in_one_line(cli: CliRunner, tmp_pa
     result = cli.invoke(app, ["import", "organisations", str(path)])
     assert result.exit_code == 1
     assert "unsupported file type '.xlsx'" in result.output
+
+
+def test_counts_beyond_the_registrys_limits_are_refused_alike_on_every_backend(
+    uow_factory: UowFactory, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    # SQLite stored a stay of 30,000,000,000 days that PostgreSQL refused without naming the
+    # row ("integer out of range"); a stay of 200,000 days was stored on both and then made
+    # `plan build` fail for every patient
+    load(uow_factory, registry, tmp_path, *REFERENCES)
+    patients = [dict(row) for row in registry.patients[:3]]
+    patients[0]["expected_length_of_stay_days"] = 200_000
+    patients[2]["expected_length_of_stay_days"] = 30_000_000_000
+    reports = [dict(row) for row in registry.capacity[:2]]
+    reports[1] |= {"available": 3_000_000_000, "baseline": 3_000_000_000}
+    before = snapshot(uow_factory)
+    for kind, rows, bad in (
+        (
+            RecordKind.PATIENTS,
+            patients,
+            [(2, "expected_length_of_stay_days"), (4, "expected_length_of_stay_days")],
+        ),
+        (RecordKind.CAPACITY, reports, [(3, "available"), (3, "baseline")]),
+    ):
+        path = tmp_path / f"{kind.value}.csv"
+        write_records(path, kind, rows)
+        with pytest.raises(ImportRejected) as rejected:
+            run_import(uow_factory, kind, path)
+        assert [(e.row, e.column) for e in rejected.value.errors] == bad
+        assert all("less than or equal to" in e.reason for e in rejected.value.errors), [
+            str(e) for e in rejected.value.errors
+        ]
+    assert snapshot(uow_factory) == before

@@ -7,6 +7,7 @@ from datetime import date
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CostPolicy
+from medevac.domain.limits import MAX_COUNT, check_at_most
 from medevac.domain.vocabulary import Specialty
 
 
@@ -32,6 +33,7 @@ class Agreement:
             raise InvalidValue("specialties", "an agreement covers at least one specialty")
         if self.quota is not None and self.quota < 0:
             raise InvalidValue("quota", f"{self.quota} is negative")
+        check_at_most("quota", self.quota, MAX_COUNT, "patients")
         if self.valid_to is not None and self.valid_to < self.valid_from:
             raise InvalidValue("valid_to", f"{self.valid_to} is before {self.valid_from}")
 

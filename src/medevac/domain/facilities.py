@@ -10,6 +10,7 @@ import pycountry
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import Coordinates, country_code
+from medevac.domain.limits import MAX_COUNT, check_at_most
 from medevac.domain.vocabulary import Capability, FacilityKind, SpecialNeed, Specialty
 
 #: A capacity report older than this is shown as stale unless the caller says otherwise.
@@ -76,6 +77,7 @@ class CapacityReport:
         for name in ("available", "baseline", "plus_24h", "plus_72h"):
             if getattr(self, name) < 0:
                 raise InvalidValue(name, f"{getattr(self, name)} beds is negative")
+            check_at_most(name, getattr(self, name), MAX_COUNT, "beds")
         if self.available > self.baseline + self.plus_72h:
             raise InvalidValue(
                 "available",
@@ -134,6 +136,7 @@ class Facility:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise InvalidValue(name, f"{value} is negative")
+            check_at_most(name, value, MAX_COUNT, "a day" if name.startswith("daily") else "beds")
         if self.daily_outpatient_throughput is not None and not self.kind.is_field_hospital:
             raise InvalidValue(
                 "daily_outpatient_throughput",

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import country_code
 from medevac.domain.lifecycle import ActorRole, PatientStatus, check_transition
+from medevac.domain.limits import MAX_COUNT, MAX_DAYS, check_at_most
 from medevac.domain.vocabulary import (
     BodyRegion,
     InjuryMechanism,
@@ -112,11 +113,15 @@ class Patient:
         self.conditions = tuple(self.conditions)
         if self.companions < 0:
             raise InvalidValue("companions", f"{self.companions} is negative")
+        check_at_most("companions", self.companions, MAX_COUNT, "companions")
         if self.expected_length_of_stay_days is not None and self.expected_length_of_stay_days < 1:
             raise InvalidValue(
                 "expected_length_of_stay_days",
                 f"{self.expected_length_of_stay_days} is not a stay of at least one day",
             )
+        check_at_most(
+            "expected_length_of_stay_days", self.expected_length_of_stay_days, MAX_DAYS, "days"
+        )
 
     @property
     def primary_specialty(self) -> Specialty:

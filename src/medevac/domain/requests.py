@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from medevac.domain.errors import IllegalTransition, InvalidValue, LiveRequestConflict
+from medevac.domain.limits import MAX_COUNT, check_at_most
 from medevac.domain.vocabulary import Specialty
 
 
@@ -72,6 +73,8 @@ class RequestedPlaces:
         self.specialty = Specialty(self.specialty)
         if self.requested < 1:
             raise InvalidValue("places.requested", f"{self.requested} is not at least 1")
+        check_at_most("places.requested", self.requested, MAX_COUNT, "places")
+        check_at_most("places.accepted", self.accepted, MAX_COUNT, "places")
 
 
 #: Allowed status moves other than the answer itself (see `respond`).

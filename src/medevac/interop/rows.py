@@ -21,6 +21,7 @@ from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.limits import MAX_COUNT, MAX_DAYS
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Condition, Identity, Patient
 from medevac.domain.vocabulary import (
@@ -54,7 +55,7 @@ ExternalId = Annotated[
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Country = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
-BedCount = Annotated[int, Field(ge=0)]
+BedCount = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 class OrganisationRow(BaseModel):
@@ -162,7 +163,9 @@ class PatientRow(BaseModel):
     mobility: Mobility = Field(examples=["litter"])
     triage: TriageCategory = Field(TriageCategory.T2, examples=["T2"])
     fit_to_transport: bool = Field(False, examples=[True])
-    expected_length_of_stay_days: Annotated[int, Field(ge=1)] | None = Field(None, examples=[21])
+    expected_length_of_stay_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
+        None, examples=[21]
+    )
     companions: BedCount = Field(0, description="Attendants travelling along.", examples=[1])
     special_needs: list[SpecialNeed] = Field(default_factory=list, examples=[["oxygen"]])
     conditions: list[ConditionRow] = Field(

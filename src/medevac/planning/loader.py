@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from medevac.domain.limits import MAX_COUNT, MAX_DAYS
 from medevac.domain.vocabulary import Specialty
 from medevac.planning.problem import (
     CurrentPlacement,
@@ -24,8 +25,8 @@ MAX_HORIZON_DAYS = 366
 # overflow (a bed count of 10**20 passed validation and made the engines fail with an
 # OverflowError; weights near 1e308 made the objective infinite): beds per day and admissions
 # per day, days of a stay or of a deadline, and every weight
-MAX_COUNT = 1_000_000
-MAX_DAYS = 100_000
+# (the registry keeps to the same counts and days, so that `medevac plan build` always writes
+# a problem this loader takes)
 MAX_WEIGHT = 1e9
 KNOWN_SPECIALTIES = frozenset(s.value for s in Specialty)
 _NUMBERS = (int, float)  # a tuple: isinstance with `int | float` is slower, per field of 100,000

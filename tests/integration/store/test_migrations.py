@@ -99,3 +99,33 @@ def test_the_one_live_plan_index_is_refused_clearly_over_two_live_plans(
     with pytest.raises(RuntimeError, match=r"2 live plans \(PLAN-A, PLAN-B\)"):
         upgrade(empty_database_url)
     assert current_revision(empty_database_url) == "0002"
+
+
+def test_upgrading_over_values_above_the_registrys_limits_stops_and_names_them(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url, "0003")
+    engine = create_engine_for(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO organisations (id, name, kind, country, contact, version) "
+                    "VALUES ('ORG', 'Ministry', 'ministry_of_health', 'UA', '', 1)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO patients (id, organisation_id, precedence, mobility, triage, "
+                    "name, sex, service_status, affiliation, conditions, special_needs, "
+                    "companions, fit_to_transport, expected_length_of_stay_days, status, "
+                    "version) VALUES (:id, 'ORG', 'routine', 'litter', 'T2', '', 'unknown', "
+                    "'civilian', '', '[]', '[]', 0, true, :days, 'reported', 1)"
+                ),
+                [{"id": "P-OK", "days": 100_000}, {"id": "P-TYPO", "days": 200_000}],
+            )
+    finally:
+        engine.dispose()
+    with pytest.raises(RuntimeError, match="patients P-TYPO: expected_length_of_stay_days 200,000"):
+        upgrade(empty_database_url)
+    assert current_revision(empty_database_url) == "0003"

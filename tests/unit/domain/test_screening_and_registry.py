@@ -165,3 +165,43 @@ def test_a_patient_needs_a_specialty_and_lists_each_once() -> None:
 def test_seats_and_litters_of_a_patient_party() -> None:
     litter = Patient("P", "O", (Specialty.BURNS,), Precedence.URGENT, Mobility.LITTER, companions=2)
     assert (litter.litters_needed, litter.seats_needed) == (1, 2)
+
+
+def _registry_records(**values: int) -> None:
+    """Build one record of each kind with `values` given to whichever takes them."""
+    patient = {
+        k: v for k, v in values.items() if k in ("expected_length_of_stay_days", "companions")
+    }
+    Patient("P", "ORG", (Specialty.BURNS,), Precedence.URGENT, Mobility.LITTER, **patient)
+    facility = {k: v for k, v in values.items() if k in ("total_beds", "daily_admission_limit")}
+    Facility(
+        "H", "Hospital", FacilityKind.HOSPITAL, "ORG", "PL", Coordinates(52.2, 21.0), **facility
+    )
+    beds = {k: v for k, v in values.items() if k in ("available", "baseline", "plus_72h")}
+    CapacityReport(
+        "F1", Specialty.NEUROLOGY, **({"available": 0, "baseline": 0} | beds), reported_at=T0
+    )
+    quota = values.get("quota", 1)
+    Agreement("A", "O1", "O2", frozenset({Specialty.BURNS}), quota, CostPolicy.free(), T0.date())
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [
+        ("expected_length_of_stay_days", 100_000),
+        ("companions", 1_000_000),
+        ("total_beds", 1_000_000),
+        ("daily_admission_limit", 1_000_000),
+        ("baseline", 1_000_000),
+        ("plus_72h", 1_000_000),
+        ("quota", 1_000_000),
+    ],
+)
+def test_counts_and_days_above_the_planning_formats_limits_are_refused(
+    field: str, limit: int
+) -> None:
+    # the limits of the allocation problem format: the registry may not hold what `plan
+    # build` could not write, and PostgreSQL's integer columns hold them all
+    _registry_records(**{field: limit})
+    with pytest.raises(InvalidValue, match=f"{field}: {limit + 1:,} .* more than the {limit:,}"):
+        _registry_records(**{field: limit + 1})
