@@ -29,7 +29,7 @@ from scipy.optimize import linprog
 
 from medevac.domain.geography import EARTH_RADIUS_KM
 from medevac.highs import new_highs
-from medevac.simulation.params import Scenario
+from medevac.simulation.params import MAX_PATIENTS_PER_DAY, Scenario
 from medevac.simulation.plain_data import ObjectReader, ParameterError, read_number, read_string
 from medevac.simulation.presets import PRESETS, preset
 from medevac.simulation.results import SimulationResult
@@ -59,6 +59,11 @@ class DemandPoint:
         _check_coordinates(self.lat, self.lon)
         if not 0 <= self.low <= self.high:
             raise ParameterError("patients_per_day", "need 0 <= low <= high")
+        if self.high > MAX_PATIENTS_PER_DAY:
+            # 1e308 had overflowed the totals and made the LP refuse its own bounds
+            raise ParameterError(
+                "patients_per_day", f"{self.high:g} is more than {MAX_PATIENTS_PER_DAY:,.0f}"
+            )
 
     def demand(self, basis: DemandBasis) -> float:
         if basis is DemandBasis.LOW:
@@ -91,6 +96,11 @@ class HospitalUnit:
     def __post_init__(self) -> None:
         if not math.isfinite(self.patients_per_day) or self.patients_per_day <= 0:
             raise ParameterError("patients_per_day", "must be > 0")
+        if self.patients_per_day > MAX_PATIENTS_PER_DAY:
+            raise ParameterError(
+                "patients_per_day",
+                f"{self.patients_per_day:g} is more than {MAX_PATIENTS_PER_DAY:,.0f}",
+            )
         if self.scenario not in PRESETS:
             raise ParameterError(
                 "scenario", f"unknown scenario {self.scenario!r} (known: {', '.join(PRESETS)})"

@@ -23,6 +23,19 @@ from medevac.simulation.plain_data import (
 
 HOURS_PER_DAY = 24
 
+# Upper limits far above any field hospital, so that a typing error gets a message naming it
+# instead of exhausting memory or overflowing (found by mutating the shipped scenarios: days of
+# 10**20 had the process killed for memory, an sd of 1e308 hours or an hourly weight of 1e308
+# raised OverflowError and "negative dimensions" deep in the simulation).
+MAX_DAYS = 3_660  # ten years
+MAX_HOURS = 100_000.0  # any duration or waiting limit, about eleven years
+MAX_COUNT = 100_000  # stations, tables, beds
+MAX_WEIGHT = 1e6  # case-mix shares, hourly weights, surge multipliers (all relative)
+MAX_PATIENTS_PER_DAY = 100_000.0
+MAX_COEFFICIENT_OF_VARIATION = 100.0  # sd / mean of a lognormal duration
+#: arrivals one replication may expect (memory grows with them: about 100 bytes a patient)
+MAX_EXPECTED_ARRIVALS = 5_000_000
+
 
 class DurationKind(StrEnum):
     """Shape of a random duration."""
@@ -45,11 +58,19 @@ class Duration:
         _require_finite("sd_hours", self.sd_hours)
         if self.mean_hours < 0:
             raise ParameterError("mean_hours", "must be >= 0")
+        _require_at_most("mean_hours", self.mean_hours, MAX_HOURS)
+        _require_at_most("sd_hours", self.sd_hours, MAX_HOURS)
         if self.kind is DurationKind.LOGNORMAL:
             if self.mean_hours <= 0:
                 raise ParameterError("mean_hours", "must be > 0 for a lognormal duration")
             if self.sd_hours <= 0:
                 raise ParameterError("sd_hours", "must be > 0 for a lognormal duration")
+            if self.sd_hours > MAX_COEFFICIENT_OF_VARIATION * self.mean_hours:
+                raise ParameterError(
+                    "sd_hours",
+                    f"{self.sd_hours:g} is more than {MAX_COEFFICIENT_OF_VARIATION:g} times "
+                    f"mean_hours ({self.mean_hours:g})",
+                )
         elif self.sd_hours != 0:
             raise ParameterError(
                 "sd_hours", f"only a lognormal duration has sd_hours, not {self.kind}"
@@ -93,6 +114,7 @@ class CaseClass:
         _require_finite("share", self.share)
         if self.share <= 0:
             raise ParameterError("share", "must be > 0")
+        _require_at_most("share", self.share, MAX_WEIGHT)
         for name in ("surgery_probability", "admission_probability", "referral_probability"):
             value = getattr(self, name)
             _require_finite(name, value)
@@ -129,6 +151,8 @@ class Resources:
         _require_count("consultation_stations", self.consultation_stations, minimum=1)
         _require_count("beds", self.beds, minimum=0)
         _require_count("operating_tables", self.operating_tables, minimum=0)
+        for name in ("consultation_stations", "beds", "operating_tables"):
+            _require_at_most(name, getattr(self, name), MAX_COUNT)
 
 
 @dataclass(frozen=True)
@@ -151,6 +175,7 @@ class Policies:
                 _require_finite(name, value)
                 if value < 0:
                     raise ParameterError(name, "must be >= 0 or null")
+                _require_at_most(name, value, MAX_HOURS)
 
 
 @dataclass(frozen=True)
@@ -170,10 +195,12 @@ class Arrivals:
         _require_finite("patients_per_day", self.patients_per_day)
         if self.patients_per_day < 0:
             raise ParameterError("patients_per_day", "must be >= 0")
+        _require_at_most("patients_per_day", self.patients_per_day, MAX_PATIENTS_PER_DAY)
         for index, value in enumerate(self.surge):
             _require_finite(f"surge[{index}]", value)
             if value < 0:
                 raise ParameterError(f"surge[{index}]", "must be >= 0")
+            _require_at_most(f"surge[{index}]", value, MAX_WEIGHT)
         if self.hourly_profile:
             if len(self.hourly_profile) != HOURS_PER_DAY:
                 raise ParameterError(
@@ -183,8 +210,15 @@ class Arrivals:
                 _require_finite(f"hourly_profile[{index}]", value)
                 if value < 0:
                     raise ParameterError(f"hourly_profile[{index}]", "must be >= 0")
+                _require_at_most(f"hourly_profile[{index}]", value, MAX_WEIGHT)
             if sum(self.hourly_profile) <= 0:
                 raise ParameterError("hourly_profile", "needs at least one positive weight")
+
+    def expected_arrivals(self, days: int) -> float:
+        """Patients expected over a horizon of ``days`` days."""
+        surge = self.surge or (1.0,)
+        multipliers = sum(surge[min(day, len(surge) - 1)] for day in range(days))
+        return self.patients_per_day * multipliers
 
     def hourly_rates(self, days: int) -> list[float]:
         """Arrival rate (patients per hour) for each hour of a horizon of ``days`` days."""
@@ -220,9 +254,18 @@ class Scenario:
         if not self.name.strip():
             raise ParameterError("name", "must not be empty")
         _require_count("days", self.days, minimum=1)
+        _require_at_most("days", self.days, MAX_DAYS)
         _require_count("warmup_days", self.warmup_days, minimum=0)
         if self.warmup_days >= self.days:
             raise ParameterError("warmup_days", "must be smaller than days")
+        expected = self.arrivals.expected_arrivals(self.days)
+        if expected > MAX_EXPECTED_ARRIVALS:
+            raise ParameterError(
+                "arrivals.patients_per_day",
+                f"{self.days} days at this rate and surge expect {expected:,.0f} arrivals a "
+                f"replication; at most {MAX_EXPECTED_ARRIVALS:,} can be simulated (shorten days "
+                "or lower the rate)",
+            )
         if not self.case_mix:
             raise ParameterError("case_mix", "needs at least one class")
         names = [case.name for case in self.case_mix]
@@ -437,6 +480,16 @@ def _policies_from_dict(data: object, path: str) -> Policies:
 def _require_finite(path: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ParameterError(path, f"must be a finite number, got {value!r}")
+
+
+def _require_at_most(path: str, value: float, limit: float) -> None:
+    if value > limit:
+        raise ParameterError(path, f"must be at most {_shown(limit)}, got {_shown(value)}")
+
+
+def _shown(value: float) -> str:
+    """100,000 rather than 1e+05, 1e+20 rather than twenty-one digits."""
+    return f"{value:,.0f}" if float(value).is_integer() and abs(value) < 1e12 else f"{value:g}"
 
 
 def _require_count(path: str, value: int, minimum: int) -> None:

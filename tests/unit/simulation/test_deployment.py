@@ -149,6 +149,11 @@ def test_demand_ranges_are_planned_at_the_chosen_end() -> None:
             r"^candidate_sites\[0\]\.lat: 95.0 is outside",
         ),
         ({"colour": "red"}, r"^colour: unknown key"),
+        (
+            # 1e308 overflowed the LP's totals ("b_ub must not contain values inf")
+            {"demand_points": [{"id": "a", "lat": 0.0, "lon": 0.0, "patients_per_day": 1e308}]},
+            r"^demand_points\[0\]\.patients_per_day: 1e\+308 is more than 100,000",
+        ),
     ],
 )
 def test_bad_problem_files_are_refused_with_their_path(

@@ -77,6 +77,26 @@ def edit(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
         (edit(("case_mix", 1, "name"), "minor"), r"^case_mix\[1\]\.name: duplicate class"),
         (edit(("case_mix",), "many"), r"^case_mix: must be a list"),
         ([1, 2], r"^\(top level\): must be a JSON object"),
+        # upper limits (mutating the shipped scenarios found these killing the process for
+        # memory or overflowing deep in the simulation)
+        (edit(("days",), 10**20), r"^days: must be at most 3,660, got 1e\+20"),
+        (
+            edit(("case_mix", 1, "length_of_stay", "sd_hours"), 1e308),
+            r"^case_mix\[1\]\.length_of_stay\.sd_hours: must be at most 100,000",
+        ),
+        (
+            edit(("case_mix", 1, "length_of_stay", "mean_hours"), 0.001),
+            r"^case_mix\[1\]\.length_of_stay\.sd_hours: .* more than 100 times mean_hours",
+        ),
+        (
+            edit(("arrivals", "hourly_profile"), [1.0] * 13 + [1e308] + [1.0] * 10),
+            r"^arrivals\.hourly_profile\[13\]: must be at most 1,000,000",
+        ),
+        (edit(("resources", "beds"), 10**9), r"^resources\.beds: must be at most 100,000"),
+        (
+            edit(("arrivals", "surge"), [1000.0]),
+            r"^arrivals\.patients_per_day: 30 days .* expect 12,600,000 .* at most 5,000,000",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_their_path(data: object, message: str) -> None:
