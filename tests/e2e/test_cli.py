@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from medevac.cli import context
 from medevac.cli.main import app
 from medevac.config import get_settings
+from medevac.store.database import create_engine_for, upgrade
 
 pytestmark = pytest.mark.e2e
 
@@ -95,6 +98,29 @@ def test_an_uninitialised_database_says_to_run_db_upgrade(tmp_path: Path) -> Non
     result = run_medevac("patients", "list", database=tmp_path / "none.db")
     assert result.returncode == 1
     assert "run `medevac db upgrade` first" in result.stderr
+
+
+def test_a_migration_that_refuses_its_data_is_one_line_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "old.db"
+    url = f"sqlite:///{database}"
+    upgrade(url, "0002")  # before the index that allows one live plan
+    engine = create_engine_for(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"INSERT INTO approved_plans {LIVE_PLAN_COLUMNS}"), _live_plans)
+    engine.dispose()
+    result = run_medevac("db", "upgrade", database=database)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: approved_plans holds 2 live plans (P-1, P-2)")
+    assert "Traceback" not in result.stderr
+
+
+LIVE_PLAN_COLUMNS = (
+    "(id, approved_at, approved_by, built_at, objective, solver, solver_status, status, version) "
+    "VALUES (:id, :at, 'cell', :at, 1.0, 'exact', 'optimal', 'live', 1)"
+)
+_live_plans = [{"id": f"P-{n}", "at": datetime(2026, 12, n, tzinfo=UTC)} for n in (1, 2)]
 
 
 def test_patients_list_filters_by_status_specialty_and_location(cli: CliRunner) -> None:

@@ -23,6 +23,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
+from medevac.domain.errors import DomainError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 _engines: dict[str, Engine] = {}
@@ -118,6 +120,10 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+class MigrationRefused(DomainError, RuntimeError):
+    """A migration found data it cannot carry over; the message names it and what to do."""
 
 
 def alembic_config() -> Config:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from medevac.store.database import MigrationRefused
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -28,7 +30,7 @@ def upgrade() -> None:
         )
     ]
     if len(live) > 1:
-        raise RuntimeError(
+        raise MigrationRefused(
             f"approved_plans holds {len(live)} live plans ({', '.join(live)}): two approvals "
             "ran at the same time. Mark all but the one to keep as superseded, then upgrade."
         )

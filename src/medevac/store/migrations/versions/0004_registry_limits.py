@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from medevac.store.database import MigrationRefused
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -58,7 +60,7 @@ def upgrade() -> None:
         listed = "; ".join(found[:SHOWN]) + (
             f"; and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
         )
-        raise RuntimeError(
+        raise MigrationRefused(
             f"{len(found)} stored value(s) above the registry's limits of {DAYS:,} days of stay "
             f"and {COUNT:,} for a count: {listed}. Correct them (a stay or count of that size "
             "is a typing error), then upgrade."
