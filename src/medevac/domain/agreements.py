@@ -7,7 +7,7 @@ from datetime import date
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CostPolicy
-from medevac.domain.limits import MAX_COUNT, check_at_most
+from medevac.domain.limits import MAX_COUNT, check_at_most, check_lengths
 from medevac.domain.vocabulary import Specialty
 
 
@@ -27,6 +27,7 @@ class Agreement:
 
     def __post_init__(self) -> None:
         self.specialties = frozenset(Specialty(s) for s in self.specialties)
+        check_lengths(self, ids=("id", "sending_organisation_id", "receiving_organisation_id"))
         if self.sending_organisation_id == self.receiving_organisation_id:
             raise InvalidValue("receiving_organisation", "an agreement binds two organisations")
         if not self.specialties:

@@ -10,6 +10,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from medevac.domain.limits import check_lengths
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
@@ -23,6 +25,9 @@ class AuditRecord:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     reason: str = ""
+
+    def __post_init__(self) -> None:
+        check_lengths(self, ids=("entity_id",), texts=("actor",))
 
 
 def snapshot(entity: object) -> dict[str, Any]:

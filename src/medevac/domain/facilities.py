@@ -10,7 +10,7 @@ import pycountry
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import Coordinates, country_code
-from medevac.domain.limits import MAX_COUNT, check_at_most
+from medevac.domain.limits import MAX_COUNT, check_at_most, check_lengths
 from medevac.domain.vocabulary import Capability, FacilityKind, SpecialNeed, Specialty
 
 #: A capacity report older than this is shown as stale unless the caller says otherwise.
@@ -128,6 +128,7 @@ class Facility:
             raise InvalidValue("id", "is empty")
         if not self.name.strip():
             raise InvalidValue("name", "is empty")
+        check_lengths(self, ids=("id", "operator_id"), texts=("name", "city"))
         self.kind = FacilityKind(self.kind)
         self.country = country_code(self.country)
         self.specialties = frozenset(Specialty(s) for s in self.specialties)

@@ -20,3 +20,21 @@ def check_at_most(field: str, value: int | None, limit: int, what: str) -> None:
     """Refuse a value above its limit (None, a value not recorded, passes)."""
     if value is not None and value > limit:
         raise InvalidValue(field, f"{value:,} {what} is more than the {limit:,} allowed")
+
+
+#: characters of an id (of any record), and of a name, place, actor or other short text
+MAX_ID_LENGTH = 100
+MAX_TEXT_LENGTH = 200
+
+
+def check_lengths(entity: object, ids: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> None:
+    """Refuse ids and short texts longer than the registry stores: PostgreSQL refused them
+    ("value too long for type character varying(200)", naming neither the field nor the record)
+    while SQLite kept them whole."""
+    for names, limit in ((ids, MAX_ID_LENGTH), (texts, MAX_TEXT_LENGTH)):
+        for name in names:
+            value = getattr(entity, name)
+            if value is not None and len(value) > limit:
+                raise InvalidValue(
+                    name, f"is {len(value):,} characters long; at most {limit} are allowed"
+                )

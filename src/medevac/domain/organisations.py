@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import country_code
+from medevac.domain.limits import check_lengths
 from medevac.domain.vocabulary import OrganisationKind
 
 
@@ -25,5 +26,6 @@ class Organisation:
             raise InvalidValue("id", "is empty")
         if not self.name.strip():
             raise InvalidValue("name", "is empty")
+        check_lengths(self, ids=("id",), texts=("name",))
         self.kind = OrganisationKind(self.kind)
         self.country = country_code(self.country)

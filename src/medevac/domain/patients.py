@@ -8,7 +8,7 @@ from datetime import date, datetime
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import country_code
 from medevac.domain.lifecycle import ActorRole, PatientStatus, check_transition
-from medevac.domain.limits import MAX_COUNT, MAX_DAYS, check_at_most
+from medevac.domain.limits import MAX_COUNT, MAX_DAYS, check_at_most, check_lengths
 from medevac.domain.vocabulary import (
     BodyRegion,
     InjuryMechanism,
@@ -55,6 +55,7 @@ class Identity:
             object.__setattr__(self, "nationality", country_code(self.nationality, "nationality"))
         if self.birth_date is not None and self.birth_date > date.today():
             raise InvalidValue("birth_date", f"{self.birth_date} is in the future")
+        check_lengths(self, texts=("name", "affiliation"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,9 @@ class StatusChange:
     at: datetime
     reason: str = ""
     role: ActorRole = ActorRole.COORDINATOR
+
+    def __post_init__(self) -> None:
+        check_lengths(self, texts=("actor",))
 
 
 @dataclass(slots=True)
@@ -99,6 +103,7 @@ class Patient:
             raise InvalidValue("id", "is empty")
         if not self.organisation_id.strip():
             raise InvalidValue("organisation", "is empty")
+        check_lengths(self, ids=("id", "organisation_id", "location_id"))
         specialties = tuple(Specialty(s) for s in self.required_specialties)
         if not specialties:
             raise InvalidValue("required_specialties", "needs at least one specialty")

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from medevac.domain.errors import InvalidValue
+from medevac.domain.limits import check_lengths
 
 
 class PlanStatus(StrEnum):
@@ -47,6 +48,7 @@ class ApprovedPlan:
 
     def __post_init__(self) -> None:
         self.status = PlanStatus(self.status)
+        check_lengths(self, ids=("id",), texts=("approved_by", "solver"))
         seen: set[str] = set()
         for admission in self.admissions:
             if admission.patient_id in seen:

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from medevac.domain.errors import IllegalTransition, InvalidValue, LiveRequestConflict
-from medevac.domain.limits import MAX_COUNT, check_at_most
+from medevac.domain.limits import MAX_COUNT, check_at_most, check_lengths
 from medevac.domain.vocabulary import Specialty
 
 
@@ -118,6 +118,7 @@ class TreatmentRequest:
         self.status = RequestStatus(self.status)
         if self.from_organisation_id == self.to_organisation_id:
             raise InvalidValue("to_organisation", "a request must go to another organisation")
+        check_lengths(self, ids=("id", "from_organisation_id", "to_organisation_id"))
 
     @property
     def is_live(self) -> bool:

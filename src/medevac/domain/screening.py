@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.limits import check_lengths
 
 
 class ScreeningOutcome(StrEnum):
@@ -39,6 +40,7 @@ class ScreeningDecision:
         object.__setattr__(self, "outcome", ScreeningOutcome(self.outcome))
         if not self.clinician.strip():
             raise InvalidValue("clinician", "every decision names the clinician who made it")
+        check_lengths(self, texts=("clinician",))
         if self.outcome is not ScreeningOutcome.SELECT and not self.criteria_notes.strip():
             raise InvalidValue(
                 "criteria_notes", f"a decision to {self.outcome} needs the criteria that led to it"
@@ -77,6 +79,7 @@ class ScreeningMission:
     def __post_init__(self) -> None:
         if not self.place.strip():
             raise InvalidValue("place", "is empty")
+        check_lengths(self, ids=("id", "team_organisation_id", "facility_id"), texts=("place",))
         if self.ends_on < self.starts_on:
             raise InvalidValue("ends_on", f"{self.ends_on} is before the start {self.starts_on}")
 

@@ -269,6 +269,23 @@ def test_a_refused_move_writes_nothing(uow_factory: UowFactory) -> None:
     assert len(after.audit) == len(before.audit)
 
 
+def test_an_actor_name_too_long_to_store_is_refused_alike_on_every_backend(
+    uow_factory: UowFactory,
+) -> None:
+    # PostgreSQL had refused it as "value too long for type character varying(200)" without
+    # naming the field, and SQLite had stored it
+    registry(uow_factory)
+    (patient_id,) = selected_patients(uow_factory, 1)
+    before = patient_file(uow_factory(), patient_id)
+    with pytest.raises(InvalidValue, match=r"^actor: is 201 characters long; at most 200"):
+        move_patient(
+            uow_factory(), patient_id, PatientStatus.CANCELLED, actor="a" * 201, reason="r"
+        )
+    after = patient_file(uow_factory(), patient_id)
+    assert (after.patient.version, len(after.audit)) == (before.patient.version, len(before.audit))
+    move_patient(uow_factory(), patient_id, PatientStatus.CANCELLED, actor="a" * 200, reason="r")
+
+
 def test_demo_builds_the_scenario_once(uow_factory: UowFactory) -> None:
     summary = build_demo(uow_factory(), actor="demo")
     assert not summary.already_present

@@ -119,13 +119,24 @@ def test_upgrading_over_values_above_the_registrys_limits_stops_and_names_them(
                     "INSERT INTO patients (id, organisation_id, precedence, mobility, triage, "
                     "name, sex, service_status, affiliation, conditions, special_needs, "
                     "companions, fit_to_transport, expected_length_of_stay_days, status, "
-                    "version) VALUES (:id, 'ORG', 'routine', 'litter', 'T2', '', 'unknown', "
+                    "version) VALUES (:id, 'ORG', 'routine', 'litter', 'T2', :name, 'unknown', "
                     "'civilian', '', '[]', '[]', 0, true, :days, 'reported', 1)"
                 ),
-                [{"id": "P-OK", "days": 100_000}, {"id": "P-TYPO", "days": 200_000}],
+                [
+                    {"id": "P-OK", "days": 100_000, "name": "N" * 200},
+                    {"id": "P-TYPO", "days": 200_000, "name": ""},
+                ],
             )
+            if empty_database_url.startswith("sqlite"):  # PostgreSQL refuses it itself
+                connection.execute(
+                    text("UPDATE organisations SET name = :name"), {"name": "M" * 201}
+                )
     finally:
         engine.dispose()
-    with pytest.raises(RuntimeError, match="patients P-TYPO: expected_length_of_stay_days 200,000"):
+    with pytest.raises(RuntimeError) as refused:
         upgrade(empty_database_url)
+    assert "patients P-TYPO: expected_length_of_stay_days 200,000" in str(refused.value)
+    assert "P-OK" not in str(refused.value)
+    if empty_database_url.startswith("sqlite"):
+        assert "organisations ORG: name of 201 characters" in str(refused.value)
     assert current_revision(empty_database_url) == "0003"

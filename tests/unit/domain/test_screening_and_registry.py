@@ -12,6 +12,7 @@ from medevac.domain.agreements import Agreement
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates, country_code
+from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
 from medevac.domain.screening import ScreeningDecision, ScreeningMission, ScreeningOutcome
@@ -205,3 +206,29 @@ def test_counts_and_days_above_the_planning_formats_limits_are_refused(
     _registry_records(**{field: limit})
     with pytest.raises(InvalidValue, match=f"{field}: {limit + 1:,} .* more than the {limit:,}"):
         _registry_records(**{field: limit + 1})
+
+
+def test_ids_and_short_texts_longer_than_the_registry_stores_are_refused() -> None:
+    # PostgreSQL refused them naming neither field nor record; SQLite stored them whole
+    long_id, long_text = "I" * 101, "T" * 201
+    where = Coordinates(52.2, 21.0)
+    attempts = {
+        "id": lambda: Organisation(long_id, "Ministry", OrganisationKind.MINISTRY_OF_HEALTH, "UA"),
+        "name": lambda: Facility("H", long_text, FacilityKind.HOSPITAL, "ORG", "PL", where),
+        "city": lambda: Facility(
+            "H", "H", FacilityKind.HOSPITAL, "ORG", "PL", where, city=long_text
+        ),
+        "operator_id": lambda: Facility("H", "H", FacilityKind.HOSPITAL, long_id, "PL", where),
+        "location_id": lambda: Patient(
+            "P", "ORG", (Specialty.BURNS,), Precedence.URGENT, Mobility.LITTER, location_id=long_id
+        ),
+        "actor": lambda: Patient(
+            "P", "ORG", (Specialty.BURNS,), Precedence.URGENT, Mobility.LITTER
+        ).transition_to(PatientStatus.SCREENING, actor=long_text, at=T0),
+        "place": lambda: ScreeningMission("S", "ORG", long_text, T0.date(), T0.date()),
+    }
+    for field, attempt in attempts.items():
+        with pytest.raises(InvalidValue, match=rf"^{field}: is \d+ characters long; at most"):
+            attempt()
+    # at the limit they pass
+    Organisation("I" * 100, "T" * 200, OrganisationKind.MINISTRY_OF_HEALTH, "UA")

@@ -1,9 +1,11 @@
-"""No stored count or stay above the registry's limits (no schema change).
+"""No stored count, stay or text beyond the registry's limits (no schema change).
 
 Since this revision the registry refuses a stay above 100,000 days and a count (beds,
 admissions a day, companions, quotas, places) above 1,000,000, the limits of the allocation
-problem format (`medevac.domain.limits`). Records stored before may hold more; they could no
-longer be read, so the upgrade stops and names them instead.
+problem format, and ids longer than 100 characters or names, places and actors longer than 200,
+the lengths of their columns (`medevac.domain.limits`). Records stored before may break them
+(texts only on SQLite, which does not enforce a column's length); they could no longer be read,
+so the upgrade stops and names them instead.
 
 Revision ID: 0004
 Revises: 0003
@@ -42,6 +44,27 @@ CHECKED = (
     ("request_places", "request_id || '/' || specialty", "requested", COUNT),
     ("request_places", "request_id || '/' || specialty", "accepted", COUNT),
 )
+# table, what names a row, column, longest text
+LENGTHS = (
+    ("organisations", "id", "id", 100),
+    ("organisations", "id", "name", 200),
+    ("facilities", "id", "id", 100),
+    ("facilities", "id", "name", 200),
+    ("facilities", "id", "city", 200),
+    ("patients", "id", "id", 100),
+    ("patients", "id", "name", 200),
+    ("patients", "id", "affiliation", 200),
+    ("patient_status_changes", "patient_id", "actor", 200),
+    ("screening_missions", "id", "id", 100),
+    ("screening_missions", "id", "place", 200),
+    ("screening_candidates", "mission_id || '/' || patient_id", "clinician", 200),
+    ("agreements", "id", "id", 100),
+    ("treatment_requests", "id", "id", 100),
+    ("approved_plans", "id", "id", 100),
+    ("approved_plans", "id", "approved_by", 200),
+    ("approved_plans", "id", "solver", 200),
+    ("audit_log", "entity_type || ' ' || entity_id", "actor", 200),
+)
 SHOWN = 20
 
 
@@ -56,14 +79,24 @@ def upgrade() -> None:
             {"limit": limit},
         )
         found += [f"{table} {key}: {column} {value:,}" for key, value in rows]
+    for table, name, column, longest in LENGTHS:
+        rows = connection.execute(
+            sa.text(
+                f"SELECT {name}, length({column}) FROM {table} WHERE length({column}) > :longest "
+                f"ORDER BY {name}"
+            ),
+            {"longest": longest},
+        )
+        found += [f"{table} {key[:40]}: {column} of {value:,} characters" for key, value in rows]
     if found:
         listed = "; ".join(found[:SHOWN]) + (
             f"; and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
         )
         raise MigrationRefused(
-            f"{len(found)} stored value(s) above the registry's limits of {DAYS:,} days of stay "
-            f"and {COUNT:,} for a count: {listed}. Correct them (a stay or count of that size "
-            "is a typing error), then upgrade."
+            f"{len(found)} stored value(s) beyond the registry's limits ({DAYS:,} days of "
+            f"stay, {COUNT:,} for a count, 100 characters for an id, 200 for a name, place or "
+            f"actor): {listed}. Correct them (a stay or count of that size is a typing error), "
+            "then upgrade."
         )
 
 
