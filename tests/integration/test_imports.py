@@ -216,6 +216,9 @@ def test_counts_beyond_the_registrys_limits_are_refused_alike_on_every_backend(
     patients = [dict(row) for row in registry.patients[:3]]
     patients[0]["expected_length_of_stay_days"] = 200_000
     patients[2]["expected_length_of_stay_days"] = 30_000_000_000
+    facilities = [dict(row) for row in registry.facilities[:3]]
+    facilities[1] |= {"tariff_per_bed_day": "1E+20", "currency": "EUR"}
+    facilities[2] |= {"tariff_per_bed_day": "0.12345", "currency": "EUR"}
     reports = [dict(row) for row in registry.capacity[:2]]
     reports[1] |= {"available": 3_000_000_000, "baseline": 3_000_000_000}
     before = snapshot(uow_factory)
@@ -226,13 +229,15 @@ def test_counts_beyond_the_registrys_limits_are_refused_alike_on_every_backend(
             [(2, "expected_length_of_stay_days"), (4, "expected_length_of_stay_days")],
         ),
         (RecordKind.CAPACITY, reports, [(3, "available"), (3, "baseline")]),
+        (RecordKind.FACILITIES, facilities, [(3, "tariff_per_bed_day"), (4, "tariff_per_bed_day")]),
     ):
         path = tmp_path / f"{kind.value}.csv"
         write_records(path, kind, rows)
         with pytest.raises(ImportRejected) as rejected:
             run_import(uow_factory, kind, path)
         assert [(e.row, e.column) for e in rejected.value.errors] == bad
-        assert all("less than or equal to" in e.reason for e in rejected.value.errors), [
-            str(e) for e in rejected.value.errors
-        ]
+        assert all(
+            "less than or equal to" in e.reason or "decimal places" in e.reason
+            for e in rejected.value.errors
+        ), [str(e) for e in rejected.value.errors]
     assert snapshot(uow_factory) == before

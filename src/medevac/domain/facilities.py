@@ -10,7 +10,13 @@ import pycountry
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import Coordinates, country_code
-from medevac.domain.limits import MAX_COUNT, check_at_most, check_lengths
+from medevac.domain.limits import (
+    MAX_COUNT,
+    MAX_TARIFF,
+    TARIFF_DECIMALS,
+    check_at_most,
+    check_lengths,
+)
 from medevac.domain.vocabulary import Capability, FacilityKind, SpecialNeed, Specialty
 
 #: A capacity report older than this is shown as stale unless the caller says otherwise.
@@ -30,8 +36,16 @@ class CostPolicy:
             if self.tariff_per_bed_day is not None or self.currency is not None:
                 raise InvalidValue("cost", "free of charge cannot also carry a tariff or currency")
             return
-        if self.tariff_per_bed_day is None or self.tariff_per_bed_day < 0:
+        tariff = self.tariff_per_bed_day
+        if tariff is None or not tariff.is_finite() or tariff < 0:
             raise InvalidValue("tariff_per_bed_day", "a billed policy needs a tariff of 0 or more")
+        if tariff > MAX_TARIFF:
+            raise InvalidValue("tariff_per_bed_day", f"{tariff} is more than {MAX_TARIFF:,}")
+        if -tariff.as_tuple().exponent > TARIFF_DECIMALS:  # type: ignore[operator]
+            # PostgreSQL's column keeps four places and rounded the rest away; SQLite kept them
+            raise InvalidValue(
+                "tariff_per_bed_day", f"{tariff} has more than {TARIFF_DECIMALS} decimal places"
+            )
         if self.currency is None or pycountry.currencies.get(alpha_3=self.currency) is None:
             raise InvalidValue("currency", f"{self.currency!r} is not an ISO 4217 currency code")
 

@@ -14,6 +14,9 @@ from medevac.domain.errors import InvalidValue
 MAX_COUNT = 1_000_000
 #: days of a stay or of a deadline
 MAX_DAYS = 100_000
+#: a tariff per bed-day, and its decimal places (the column holds 14 digits, 4 after the point)
+MAX_TARIFF = 1_000_000_000
+TARIFF_DECIMALS = 4
 
 
 def check_at_most(field: str, value: int | None, limit: int, what: str) -> None:

@@ -21,7 +21,7 @@ from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import PatientStatus
-from medevac.domain.limits import MAX_COUNT, MAX_DAYS
+from medevac.domain.limits import MAX_COUNT, MAX_DAYS, MAX_TARIFF, TARIFF_DECIMALS
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Condition, Identity, Patient
 from medevac.domain.vocabulary import (
@@ -103,7 +103,9 @@ class FacilityRow(BaseModel):
     daily_outpatient_throughput: BedCount | None = Field(
         None, description="Field hospitals (emt_*) only.", examples=[420]
     )
-    tariff_per_bed_day: Annotated[Decimal, Field(ge=0)] | None = Field(
+    tariff_per_bed_day: (
+        Annotated[Decimal, Field(ge=0, le=MAX_TARIFF, decimal_places=TARIFF_DECIMALS)] | None
+    ) = Field(
         None,
         description="Price of a bed-day; empty means free of charge.",
         examples=["650.00"],

@@ -84,6 +84,20 @@ def test_impossible_capacity_figures_are_refused(kwargs: dict[str, int], field: 
         CapacityReport("F1", Specialty.NEUROLOGY, reported_at=T0, **values)
 
 
+@pytest.mark.parametrize(
+    ("tariff", "reason"),
+    [
+        ("NaN", "needs a tariff of 0 or more"),  # had raised decimal.InvalidOperation
+        ("Infinity", "needs a tariff of 0 or more"),
+        ("1E+20", "is more than 1,000,000,000"),  # PostgreSQL's column overflowed
+        ("0.12345", "more than 4 decimal places"),  # PostgreSQL rounded, SQLite kept them
+    ],
+)
+def test_tariffs_the_registry_cannot_store_alike_are_refused(tariff: str, reason: str) -> None:
+    with pytest.raises(InvalidValue, match=f"^tariff_per_bed_day: .*{reason}"):
+        CostPolicy.tariff(tariff, "EUR")
+
+
 def test_cost_policy_prices_bed_days() -> None:
     assert CostPolicy.free().cost_of(30) == 0
     assert CostPolicy.tariff("450.50", "EUR").cost_of(10) == Decimal("4505.00")

@@ -2,7 +2,7 @@
 
 Since this revision the registry refuses a stay above 100,000 days and a count (beds,
 admissions a day, companions, quotas, places) above 1,000,000, the limits of the allocation
-problem format, and ids longer than 100 characters or names, places and actors longer than 200,
+problem format, a tariff above 1,000,000,000 a bed-day, and ids longer than 100 characters or names, places and actors longer than 200,
 the lengths of their columns (`medevac.domain.limits`). Records stored before may break them
 (texts only on SQLite, which does not enforce a column's length); they could no longer be read,
 so the upgrade stops and names them instead.
@@ -28,7 +28,7 @@ depends_on: str | Sequence[str] | None = None
 
 # the limits as of this revision (fixed here: a later change of the code's limits needs a
 # revision of its own)
-DAYS, COUNT = 100_000, 1_000_000
+DAYS, COUNT, TARIFF = 100_000, 1_000_000, 1_000_000_000
 # table, what names a row, column, limit
 CHECKED = (
     ("patients", "id", "expected_length_of_stay_days", DAYS),
@@ -41,6 +41,8 @@ CHECKED = (
     ("capacity_reports", "facility_id || '/' || specialty", "plus_24h", COUNT),
     ("capacity_reports", "facility_id || '/' || specialty", "plus_72h", COUNT),
     ("agreements", "id", "quota", COUNT),
+    ("facilities", "id", "tariff_per_bed_day", TARIFF),
+    ("agreements", "id", "tariff_per_bed_day", TARIFF),
     ("request_places", "request_id || '/' || specialty", "requested", COUNT),
     ("request_places", "request_id || '/' || specialty", "accepted", COUNT),
 )
@@ -94,7 +96,7 @@ def upgrade() -> None:
         )
         raise MigrationRefused(
             f"{len(found)} stored value(s) beyond the registry's limits ({DAYS:,} days of "
-            f"stay, {COUNT:,} for a count, 100 characters for an id, 200 for a name, place or "
+            f"stay, {COUNT:,} for a count, {TARIFF:,} for a tariff, 100 characters for an id, 200 for a name, place or "
             f"actor): {listed}. Correct them (a stay or count of that size is a typing error), "
             "then upgrade."
         )
