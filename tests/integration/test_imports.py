@@ -241,3 +241,22 @@ def test_counts_beyond_the_registrys_limits_are_refused_alike_on_every_backend(
             for e in rejected.value.errors
         ), [str(e) for e in rejected.value.errors]
     assert snapshot(uow_factory) == before
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_a_nul_character_is_refused_alike_on_every_backend_naming_row_and_column(
+    uow_factory: UowFactory, registry: SampleRegistry, tmp_path: Path, suffix: str
+) -> None:
+    # PostgreSQL refused the whole file naming no row ("text fields cannot contain NUL");
+    # SQLite stored it
+    rows = [dict(row) for row in registry.organisations]
+    rows[1]["name"] = "Ministry\x00of health"
+    path = tmp_path / f"organisations.{suffix}"
+    write_records(path, RecordKind.ORGANISATIONS, rows)
+    before = snapshot(uow_factory)
+    with pytest.raises(ImportRejected) as rejected:
+        run_import(uow_factory, RecordKind.ORGANISATIONS, path)
+    row = 3 if suffix == "csv" else 2
+    assert [(e.row, e.column) for e in rejected.value.errors] == [(row, "name")]
+    assert "NUL character" in rejected.value.errors[0].reason
+    assert snapshot(uow_factory) == before

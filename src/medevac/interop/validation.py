@@ -47,6 +47,19 @@ def _adapter(model: type[Any]) -> TypeAdapter[list[Any]]:
     return _ADAPTERS[model]
 
 
+def _holds_nul(value: object) -> bool:
+    """Whether a decoded cell or JSON value holds the character U+0000 anywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict) and all(type(v) is str for v in value.values()):
+        return "\x00" in "".join(value.values())  # a CSV row: one look (0.04 s for 100,000)
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return False
+
+
 def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
     """Validate every row of `table` as a `spec.kind` record; duplicates of a key are errors."""
     result = ParsedTable(errors=list(table.errors))
@@ -86,7 +99,8 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
     numbers: list[int] = []
     items: list[dict[str, Any]] = []
     undecodable: set[int] = set()
-    for number, item in table.rows:
+    for number, raw in table.rows:
+        item = raw
         if is_csv:
             cells = {k: v for k, v in item.items() if k in known} if unknown else item
             decoded, problems = decode_csv_row(spec, cells)
@@ -98,6 +112,14 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
             item = decoded
         elif unknown:
             item = {k: v for k, v in item.items() if k in known}
+        if _holds_nul(raw):  # one look at the row as read, then at its cells
+            for column, value in item.items():
+                if _holds_nul(value):
+                    # PostgreSQL refuses NUL in text (naming no row or column); SQLite kept it
+                    result.errors.append(
+                        RowError(number, column, "contains a NUL character, which cannot be stored")
+                    )
+                    undecodable.add(len(items))
         numbers.append(number)
         items.append(item)
 
