@@ -15,7 +15,7 @@ from medevac.cli.main import app
 from medevac.config import get_settings
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.repositories import UnitOfWork
-from medevac.interop.records import ImportRejected, RecordKind
+from medevac.interop.records import ImportRejected, RecordKind, RowError
 from medevac.interop.samples import SampleRegistry, sample_registry
 from medevac.interop.tables import write_records
 from medevac.services.exports import export_file
@@ -61,6 +61,19 @@ def snapshot(uow_factory: UowFactory) -> dict[str, Any]:
 REFERENCES = (RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
 
 
+def refused(
+    uow_factory: UowFactory, kind: RecordKind, rows: list[dict[str, Any]], path: Path
+) -> list[RowError]:
+    """Write `rows` to `path`, import it, and return the row errors of its refusal (checking
+    that the refused import changed nothing)."""
+    write_records(path, kind, rows)
+    before = snapshot(uow_factory)
+    with pytest.raises(ImportRejected) as rejected:
+        run_import(uow_factory, kind, path)
+    assert snapshot(uow_factory) == before
+    return rejected.value.errors
+
+
 @pytest.mark.parametrize("suffix", ["csv", "json"])
 def test_file_with_three_bad_rows_among_a_thousand_reports_all_and_changes_nothing(
     uow_factory: UowFactory, registry: SampleRegistry, tmp_path: Path, suffix: str
@@ -71,20 +84,14 @@ def test_file_with_three_bad_rows_among_a_thousand_reports_all_and_changes_nothi
     rows[99]["organisation_id"] = "NO-SUCH-ORG"
     rows[500]["mobility"] = "flying"
     rows[999]["location_id"] = "NO-SUCH-FACILITY"
-    path = tmp_path / f"patients.{suffix}"
-    write_records(path, RecordKind.PATIENTS, rows)
-    before = snapshot(uow_factory)
-
-    with pytest.raises(ImportRejected) as rejected:
-        run_import(uow_factory, RecordKind.PATIENTS, path)
+    errors = refused(uow_factory, RecordKind.PATIENTS, rows, tmp_path / f"patients.{suffix}")
 
     first_row = 2 if suffix == "csv" else 1
-    assert [(e.row, e.column) for e in rejected.value.errors] == [
+    assert [(e.row, e.column) for e in errors] == [
         (first_row + 99, "organisation_id"),
         (first_row + 500, "mobility"),
         (first_row + 999, "location_id"),
     ]
-    assert snapshot(uow_factory) == before
 
 
 @pytest.mark.parametrize("suffix", ["csv", "json"])
@@ -221,7 +228,6 @@ def test_counts_beyond_the_registrys_limits_are_refused_alike_on_every_backend(
     facilities[2] |= {"tariff_per_bed_day": "0.12345", "currency": "EUR"}
     reports = [dict(row) for row in registry.capacity[:2]]
     reports[1] |= {"available": 3_000_000_000, "baseline": 3_000_000_000}
-    before = snapshot(uow_factory)
     for kind, rows, bad in (
         (
             RecordKind.PATIENTS,
@@ -231,16 +237,11 @@ def test_counts_beyond_the_registrys_limits_are_refused_alike_on_every_backend(
         (RecordKind.CAPACITY, reports, [(3, "available"), (3, "baseline")]),
         (RecordKind.FACILITIES, facilities, [(3, "tariff_per_bed_day"), (4, "tariff_per_bed_day")]),
     ):
-        path = tmp_path / f"{kind.value}.csv"
-        write_records(path, kind, rows)
-        with pytest.raises(ImportRejected) as rejected:
-            run_import(uow_factory, kind, path)
-        assert [(e.row, e.column) for e in rejected.value.errors] == bad
+        errors = refused(uow_factory, kind, rows, tmp_path / f"{kind.value}.csv")
+        assert [(e.row, e.column) for e in errors] == bad
         assert all(
-            "less than or equal to" in e.reason or "decimal places" in e.reason
-            for e in rejected.value.errors
-        ), [str(e) for e in rejected.value.errors]
-    assert snapshot(uow_factory) == before
+            "less than or equal to" in e.reason or "decimal places" in e.reason for e in errors
+        ), [str(e) for e in errors]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "json"])
@@ -252,11 +253,7 @@ def test_a_nul_character_is_refused_alike_on_every_backend_naming_row_and_column
     rows = [dict(row) for row in registry.organisations]
     rows[1]["name"] = "Ministry\x00of health"
     path = tmp_path / f"organisations.{suffix}"
-    write_records(path, RecordKind.ORGANISATIONS, rows)
-    before = snapshot(uow_factory)
-    with pytest.raises(ImportRejected) as rejected:
-        run_import(uow_factory, RecordKind.ORGANISATIONS, path)
+    errors = refused(uow_factory, RecordKind.ORGANISATIONS, rows, path)
     row = 3 if suffix == "csv" else 2
-    assert [(e.row, e.column) for e in rejected.value.errors] == [(row, "name")]
-    assert "NUL character" in rejected.value.errors[0].reason
-    assert snapshot(uow_factory) == before
+    assert [(e.row, e.column) for e in errors] == [(row, "name")]
+    assert "NUL character" in errors[0].reason
