@@ -257,3 +257,11 @@ def test_a_nul_character_is_refused_alike_on_every_backend_naming_row_and_column
     row = 3 if suffix == "csv" else 2
     assert [(e.row, e.column) for e in errors] == [(row, "name")]
     assert "NUL character" in errors[0].reason
+    # in a reference, which a refused row's check still looks up (PostgreSQL cannot be asked)
+    load(uow_factory, registry, tmp_path, *REFERENCES)
+    patients = [dict(row) for row in registry.patients[:3]]
+    patients[1]["organisation_id"] = "ORG\x00-0001"
+    path = tmp_path / f"patients.{suffix}"
+    errors = refused(uow_factory, RecordKind.PATIENTS, patients, path)
+    assert [(e.row, e.column) for e in errors] == [(row, "organisation_id")]
+    assert "NUL character" in errors[0].reason

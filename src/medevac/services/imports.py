@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.errors import InvalidValue
@@ -275,7 +275,7 @@ def _known_references(
     """For each reference column, which of the ids the rows name exist in the registry."""
     known: dict[str, set[str]] = {}
     for column, target in REFERENCES[kind].items():
-        ids = {v for row in rows if isinstance(v := row.get(column), str) and v.strip()}
+        ids = {v for row in rows if _reference(v := row.get(column))}
         get_many = (
             uow.organisations.get_many if target == "organisation" else uow.facilities.get_many
         )
@@ -289,9 +289,16 @@ def _reference_errors(
     errors = []
     for column, target in REFERENCES[kind].items():
         value = values.get(column)
-        if isinstance(value, str) and value.strip() and value.strip() not in known[column]:
+        if _reference(value) and value.strip() not in known[column]:
             errors.append(RowError(row, column, f"unknown {target} {value.strip()!r}"))
     return errors
+
+
+def _reference(value: object) -> TypeGuard[str]:
+    """Whether a cell names a record to look up: a non-blank id without a NUL character (which
+    no record's id holds, which the validation reports, and which PostgreSQL cannot even be
+    asked about)."""
+    return isinstance(value, str) and bool(value.strip()) and "\x00" not in value
 
 
 # --- capacity reports: append-only --------------------------------------------------------
