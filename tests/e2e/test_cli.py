@@ -294,6 +294,20 @@ def test_plan_build_into_a_missing_folder_is_a_one_line_error(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    "command", [["plan", "build", "--out"], ["plan", "approve", "p", "--problem"]]
+)
+@pytest.mark.parametrize("path", ["", "/"])
+def test_a_folder_where_a_problem_file_belongs_is_a_one_line_error(
+    cli: CliRunner, command: list[str], path: str
+) -> None:
+    # the manifest's name is made from the problem's: an empty name had raised ValueError
+    result = cli.invoke(app, [*command, path])
+    assert result.exit_code == 1
+    assert "is not a file name: give the problem's JSON file" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_plan_build_settings_override_weights_one_by_one_and_wrong_ones_are_refused(
     cli: CliRunner, tmp_path: Path
 ) -> None:

@@ -41,6 +41,8 @@ def register(app: typer.Typer) -> None:
 
 def manifest_path(problem_file: Path) -> Path:
     """Where the manifest of a problem file lives: beside it, `NAME.registry.json`."""
+    if not problem_file.name:  # "" or "/" ("." and ".." have names but are folders anyway)
+        raise UserError(f"{str(problem_file)!r} is not a file name: give the problem's JSON file")
     return problem_file.with_name(f"{problem_file.stem}.registry.json")
 
 
@@ -83,6 +85,7 @@ def build(
     `plan approve` can refuse when the registry has changed since.
     """
     extra = _settings(settings)
+    manifest_path(out)  # a folder for --out is refused before the registry is read
     now = utc_now()
     # seconds at national scale (1-2 s for 100,000 patients): say what is happening
     with console.status("reading patients, capacity and agreements from the registry..."):
