@@ -308,6 +308,20 @@ def test_a_folder_where_a_problem_file_belongs_is_a_one_line_error(
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", "list", "--limit", str(10**20)],  # had raised OverflowError in SQLite
+        ["patients", "list", "--limit", str(10**20)],
+        ["simulate", "field-hospital-50-beds", "-n", "10001", "--out", "never"],
+    ],
+)
+def test_counts_beyond_an_options_range_are_usage_errors(cli: CliRunner, args: list[str]) -> None:
+    result = cli.invoke(app, args)
+    assert result.exit_code == 2
+    assert "Input should be less than or equal to" in result.output
+
+
 def test_plan_build_settings_override_weights_one_by_one_and_wrong_ones_are_refused(
     cli: CliRunner, tmp_path: Path
 ) -> None:

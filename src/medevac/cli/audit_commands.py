@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
 def list_audit(
     entity_type: str = typer.Option(None, help="patient, facility, treatment_request, ..."),
     entity_id: str = typer.Option(None, help="Only this entity."),
-    limit: int = typer.Option(50, min=1, help="Show at most this many (newest first)."),
+    limit: int = typer.Option(
+        50, min=1, max=1_000_000, help="Show at most this many (newest first)."
+    ),
     changes: bool = typer.Option(False, help="Also print before and after."),
 ) -> None:
     """Show audit records, newest first."""

@@ -24,7 +24,7 @@ def list_command(
     precedence: Precedence = typer.Option(None, help="Only patients of this precedence."),
     location: str = typer.Option(None, help="Only patients at this facility id."),
     organisation: str = typer.Option(None, help="Only patients of this organisation id."),
-    limit: int = typer.Option(200, min=1, help="Show at most this many."),
+    limit: int = typer.Option(200, min=1, max=1_000_000, help="Show at most this many."),
 ) -> None:
     """List patients, filtered by status, specialty, precedence, location or organisation."""
     rows = list_patients(

@@ -37,6 +37,10 @@ _HEADLINE_METRICS = (
     ("operating_tables_busy_mean", "operating tables busy, mean"),
 )
 
+#: replications of one run: 10,000 of the 100-bed hospital took 0.7 GB and 15 s (2026-12-05);
+#: 10**12 had been accepted
+MAX_REPLICATIONS = 10_000
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``simulate`` and ``deploy`` commands to ``app``."""
@@ -50,7 +54,14 @@ def simulate(
         metavar="SCENARIO.json",
         help="Scenario file, or the name of a shipped scenario (e.g. field-hospital-100-beds).",
     ),
-    replications: int = typer.Option(200, "--replications", "-n", min=1, help="Replications."),
+    replications: int = typer.Option(
+        200,
+        "--replications",
+        "-n",
+        min=1,
+        max=MAX_REPLICATIONS,
+        help="Replications (memory grows with them: about 70 MB a thousand).",
+    ),
     out: Path = typer.Option(..., "--out", help="Directory for JSON, CSV and plots."),
     seed: int = typer.Option(
         0, "--seed", min=0, help="Seed: the same seed gives the same numbers."
@@ -87,7 +98,12 @@ def deploy(
         False, "--simulate", help="Also simulate each placed hospital under its planned load."
     ),
     replications: int = typer.Option(
-        200, "--replications", "-n", min=1, help="Replications per hospital for --simulate."
+        200,
+        "--replications",
+        "-n",
+        min=1,
+        max=MAX_REPLICATIONS,
+        help="Replications per hospital for --simulate.",
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for --simulate."),
 ) -> None:
