@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from medevac.domain.agreements import Agreement
-from medevac.domain.audit import AuditRecord
+from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.errors import ConcurrentModification, DomainError, NotFound
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
@@ -212,6 +212,13 @@ class FakePatientRepository(_VersionedRepository[Patient]):
     """Patients with their history; organisation and location must be stored."""
 
     kind = "patient"
+
+    def update_statuses(self, patients: Sequence[Patient]) -> None:
+        for patient in patients:  # the SQL repository writes the status alone
+            stored = self._rows.get(patient.id)
+            if stored is not None and _all_but_status(stored) != _all_but_status(patient):
+                raise AssertionError(f"patient {patient.id} changed more than its status")
+        self.update_many(patients)
 
     def count_by_status(self) -> dict[PatientStatus, int]:
         counts: dict[PatientStatus, int] = {}
@@ -437,3 +444,7 @@ def make_fake_uow() -> FakeUnitOfWork:
 
 
 __all__ = ["FakeDatabase", "FakeStorageConflict", "FakeUnitOfWork", "make_fake_uow"]
+
+
+def _all_but_status(patient: Patient) -> dict[str, object]:
+    return {k: v for k, v in snapshot(patient).items() if k != "status"}

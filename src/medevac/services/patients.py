@@ -129,7 +129,7 @@ def apply_moves(
         if target in _LEAVES_REQUESTS or (patient.status, target) in _WITHDRAWS_REFERRAL:
             raise ValueError(f"a move to {target} has side effects: use apply_move")
         records.append(_moved(patient, target, actor=actor, reason=reason, role=role, at=at)[1])
-    uow.patients.update_many([patient for patient, _ in moves])
+    uow.patients.update_statuses([patient for patient, _ in moves])
     uow.audit.add_many(records)
 
 

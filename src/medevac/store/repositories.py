@@ -283,11 +283,18 @@ class _VersionedRepository(Generic[E]):
         with garbage_collection_paused():
             self._update_many(entities)
 
-    def _update_many(self, entities: Sequence[E]) -> None:
+    def _update_many(
+        self, entities: Sequence[E], values: Callable[[E], dict[str, Any]] | None = None
+    ) -> None:
+        """Write `entities` if their stored versions are those read: every column, or only
+        those `values` gives."""
         rows = []
         for entity in entities:
-            row = self._to_row(entity)
-            del row["id"]
+            if values is None:
+                row = self._to_row(entity)
+                del row["id"]
+            else:
+                row = values(entity)
             row |= {
                 "version": entity.version + 1,
                 "match_id": entity.id,
@@ -614,6 +621,15 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
             "location_id": entity.location_id,
             "status": entity.status.value,
         }
+
+    def update_statuses(self, entities: Sequence[Patient]) -> None:
+        """Write only the status (and the version) of patients read earlier, and the history
+        entries added since: what a move changes. Approving a national plan moves 100,000
+        patients; writing every column of each took a third of it."""
+        if not entities:
+            return
+        with garbage_collection_paused():
+            self._update_many(entities, lambda patient: {"status": patient.status.value})
 
     def _from_rows(self, rows: Sequence[Row[Any]]) -> list[Patient]:
         if not rows:

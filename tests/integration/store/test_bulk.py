@@ -139,3 +139,32 @@ def test_bulk_paths_keep_money_coordinates_sets_and_times_of_every_kind(
     assert {f.version for f in again.values()} == {2}
     assert again["FAC-0000"].cost_policy == facilities[0].cost_policy
     assert again["FAC-0001"].cost_policy == facilities[1].cost_policy
+
+
+def test_status_updates_write_the_status_version_and_history_alone(registry: UowFactory) -> None:
+    with registry() as uow:
+        uow.patients.add_many(ward())
+        uow.commit()
+    ids = [f"P-{i:05d}" for i in range(COUNT)]
+    with registry() as uow:
+        patients = list(uow.patients.get_many(ids).values())
+        companions = {patient.id: patient.companions for patient in patients}
+        for patient in patients:
+            patient.transition_to(
+                PatientStatus.CANCELLED, actor="bulk", at=T0 + timedelta(2), reason="r"
+            )
+            patient.companions = 9  # not a move: update_statuses must leave it as stored
+        uow.patients.update_statuses(patients)
+        uow.commit()
+    with registry() as uow:
+        stored = uow.patients.get_many(ids)
+    for patient in patients:
+        kept = stored[patient.id]
+        assert (kept.status, kept.version) == (PatientStatus.CANCELLED, 2)
+        assert kept.companions == companions[patient.id] != 9
+        assert kept.history == patient.history
+    # a stale version is refused as a whole, as by update_many
+    for patient in patients:
+        patient.version = 1
+    with registry() as uow, pytest.raises(ConcurrentModification):
+        uow.patients.update_statuses(patients)
