@@ -42,6 +42,11 @@ _HEADLINE_METRICS = (
 MAX_REPLICATIONS = 10_000
 
 
+def _replications(help_text: str) -> Any:
+    """The --replications / -n option: 200 by default, 1 to MAX_REPLICATIONS."""
+    return typer.Option(200, "--replications", "-n", min=1, max=MAX_REPLICATIONS, help=help_text)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``simulate`` and ``deploy`` commands to ``app``."""
     app.command("simulate")(simulate)
@@ -54,13 +59,8 @@ def simulate(
         metavar="SCENARIO.json",
         help="Scenario file, or the name of a shipped scenario (e.g. field-hospital-100-beds).",
     ),
-    replications: int = typer.Option(
-        200,
-        "--replications",
-        "-n",
-        min=1,
-        max=MAX_REPLICATIONS,
-        help="Replications (memory grows with them: about 70 MB a thousand).",
+    replications: int = _replications(
+        "Replications (memory grows with them: about 70 MB a thousand)."
     ),
     out: Path = typer.Option(..., "--out", help="Directory for JSON, CSV and plots."),
     seed: int = typer.Option(
@@ -97,14 +97,7 @@ def deploy(
     simulate_plan: bool = typer.Option(
         False, "--simulate", help="Also simulate each placed hospital under its planned load."
     ),
-    replications: int = typer.Option(
-        200,
-        "--replications",
-        "-n",
-        min=1,
-        max=MAX_REPLICATIONS,
-        help="Replications per hospital for --simulate.",
-    ),
+    replications: int = _replications("Replications per hospital for --simulate."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed for --simulate."),
 ) -> None:
     """Choose sites for field hospitals to serve the most demand within the travel radius."""
