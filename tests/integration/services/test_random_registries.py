@@ -115,6 +115,7 @@ def _store_registry(uow_factory: UowFactory, rng: random.Random, now: datetime) 
                 end,
             )
         )
+    locations: list[str | None] = [None, *[f.id for f in facilities] * 3]
     patients = [
         Patient(
             _id(rng, "P"),
@@ -125,17 +126,15 @@ def _store_registry(uow_factory: UowFactory, rng: random.Random, now: datetime) 
             special_needs=frozenset(rng.sample(list(SpecialNeed), rng.choice([0, 0, 1]))),
             fit_to_transport=rng.random() < 0.9,
             expected_length_of_stay_days=rng.choice([None, 1, 3, 10, 30, 400]),
-            location_id=rng.choice([None] + [f.id for f in facilities] * 3),
+            location_id=rng.choice(locations),
             status=rng.choice(STATUSES),
         )
         for _ in range(rng.randint(0, 40))
     ]
     with uow_factory() as uow:
         uow.organisations.add_many(organisations)
-        for facility in facilities:
-            uow.facilities.add(facility)
-        for report in reports:
-            uow.capacity.add(report)
+        uow.facilities.add_many(facilities)
+        uow.capacity.add_many(reports)
         for agreement in agreements:
             uow.agreements.add(agreement)
         uow.patients.add_many(patients)
