@@ -123,7 +123,7 @@ def _encode_coverage(
     sender's patients get `organisation` "ORG/specialty", and the facilities bound by
     agreements list "ORG/specialty" for each specialty the agreements cover. Every other
     sender stays plain, so a registry whose agreements cover what its patients need writes
-    the problem as before.
+    the problem as before, unless some organisation's own id ends in "/specialty" (below).
     """
     needed: dict[str, set[str]] = defaultdict(set)
     for patient in patient_entries:
@@ -142,6 +142,14 @@ def _encode_coverage(
                     f"{entry['id']} offers {', '.join(sorted(gap))}, which no agreement in "
                     f"force covers for {sender}"
                 )
+    # "ORG/specialty" must not be some organisation's own id: one named so would be taken for
+    # ORG accepted for that specialty, and `quota_overruns` would strip its id. Where an id ends
+    # so, every organisation is qualified: each name then splits at its last "/" into one
+    # organisation and one specialty (specialty codes hold no "/").
+    named = set(needed) | {sender for senders in coverage.values() for sender in senders}
+    suffixes = tuple(f"{COVERAGE_SEPARATOR}{s.value}" for s in Specialty)
+    if any(name.endswith(suffixes) for name in named):
+        qualified = named
     for entry in facility_entries:
         senders = coverage.get(entry["id"])
         if senders is None:

@@ -8,12 +8,14 @@ import pytest
 
 from medevac.domain.facilities import CapacityReport
 from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
-from medevac.domain.vocabulary import Mobility, Precedence, Specialty
+from medevac.domain.vocabulary import Mobility, OrganisationKind, Precedence, Specialty
 from medevac.planning import UnplacedReason, check_plan, parse_problem, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.demo import build_demo
 from medevac.services.patients import move_patient, register_patient
+from medevac.services.registry import register_organisation
 from medevac.services.regulating import beds_by_day, build_problem
 from tests.integration.services.builders import UowFactory
 
@@ -125,3 +127,45 @@ def test_senders_whose_patients_need_only_covered_specialties_stay_plain(
     assert "intensive_care" in lodz["beds"]  # offered, not covered, needed by nobody
     assert lodz["accepts_from"] == ["ORG-ORIGIN-MOH"]
     assert built.uncovered == []
+
+
+def test_an_organisation_named_like_a_qualified_sender_is_not_taken_for_it(
+    uow_factory: UowFactory,
+) -> None:
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    # an organisation whose own id is what `plan build` writes for the origin ministry accepted
+    # for orthopaedics only; it has no agreement with the academy's operator
+    lookalike = "ORG-ORIGIN-MOH/orthopaedics"
+    register_organisation(
+        uow_factory(),
+        Organisation(lookalike, "Look-alike", OrganisationKind.HUMANITARIAN_OPERATION, "UA"),
+        actor="t",
+    )
+    for patient_id, organisation, specialty in (
+        ("PT-IC", "ORG-ORIGIN-MOH", Specialty.INTENSIVE_CARE),  # makes the ministry qualified
+        ("PT-LOOK", lookalike, Specialty.NEUROLOGY),
+    ):
+        register_patient(
+            uow_factory(),
+            Patient(
+                patient_id,
+                organisation,
+                (specialty,),
+                Precedence.URGENT,
+                Mobility.LITTER,
+                fit_to_transport=True,
+                location_id="FAC-KYIV-MH",
+            ),
+            actor="ward",
+        )
+        for status in (PatientStatus.SCREENING, PatientStatus.SELECTED):
+            move_patient(uow_factory(), patient_id, status, actor="ward", reason="r")
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    problem = parse_problem(built.problem)
+    lodz = problem.facility("FAC-LODZ-MMA")
+    look = next(p for p in problem.patients if p.id == "PT-LOOK")
+    assert "ORG-ORIGIN-MOH/orthopaedics" in lodz.accepts_from  # the ministry, for orthopaedics
+    assert look.organisation not in lodz.accepts_from  # the look-alike has no agreement
+    plan = solve_exact(problem, time_limit=30)
+    assert check_plan(problem, plan).feasible
+    assert all(a.facility != "FAC-LODZ-MMA" for a in plan.assignments if a.patient == "PT-LOOK")
