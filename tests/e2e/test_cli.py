@@ -107,20 +107,21 @@ def test_a_migration_that_refuses_its_data_is_one_line_without_a_traceback(
     url = f"sqlite:///{database}"
     upgrade(url, "0002")  # before the index that allows one live plan
     engine = create_engine_for(url)
+    two_live_plans = text(
+        "INSERT INTO approved_plans (id, approved_at, approved_by, built_at, objective, solver, "
+        "solver_status, status, version) VALUES (:id, :at, 'cell', :at, 1.0, 'exact', "
+        "'optimal', 'live', 1)"
+    )
     with engine.begin() as connection:
-        connection.execute(text(f"INSERT INTO approved_plans {LIVE_PLAN_COLUMNS}"), _live_plans)
+        connection.execute(
+            two_live_plans,
+            [{"id": f"P-{n}", "at": datetime(2026, 12, n, tzinfo=UTC)} for n in (1, 2)],
+        )
     engine.dispose()
     result = run_medevac("db", "upgrade", database=database)
     assert result.returncode == 1
     assert result.stderr.startswith("error: approved_plans holds 2 live plans (P-1, P-2)")
     assert "Traceback" not in result.stderr
-
-
-LIVE_PLAN_COLUMNS = (
-    "(id, approved_at, approved_by, built_at, objective, solver, solver_status, status, version) "
-    "VALUES (:id, :at, 'cell', :at, 1.0, 'exact', 'optimal', 'live', 1)"
-)
-_live_plans = [{"id": f"P-{n}", "at": datetime(2026, 12, n, tzinfo=UTC)} for n in (1, 2)]
 
 
 def test_patients_list_filters_by_status_specialty_and_location(cli: CliRunner) -> None:
