@@ -79,17 +79,16 @@ def test_beds_per_day_follow_the_surge_figures_of_the_report() -> None:
     assert beds_by_day(report, 6) == [3, 4, 4, 7, 7, 7]
 
 
-def test_a_facility_takes_a_sender_only_for_the_specialties_its_agreements_cover(
-    uow_factory: UowFactory,
+def selected_in_kyiv(
+    uow_factory: UowFactory, patient_id: str, organisation: str, specialty: Specialty
 ) -> None:
-    build_demo(uow_factory(), actor="demo", regulate=False)
-    # FAC-LODZ-MMA offers intensive care; neither demo agreement covers it
+    """Register an urgent patient at the demo's Kyiv hospital and select them."""
     register_patient(
         uow_factory(),
         Patient(
-            "PT-IC",
-            "ORG-ORIGIN-MOH",
-            (Specialty.INTENSIVE_CARE,),
+            patient_id,
+            organisation,
+            (specialty,),
             Precedence.URGENT,
             Mobility.LITTER,
             fit_to_transport=True,
@@ -98,7 +97,15 @@ def test_a_facility_takes_a_sender_only_for_the_specialties_its_agreements_cover
         actor="ward",
     )
     for status in (PatientStatus.SCREENING, PatientStatus.SELECTED):
-        move_patient(uow_factory(), "PT-IC", status, actor="ward", reason="needs intensive care")
+        move_patient(uow_factory(), patient_id, status, actor="ward", reason=f"needs {specialty}")
+
+
+def test_a_facility_takes_a_sender_only_for_the_specialties_its_agreements_cover(
+    uow_factory: UowFactory,
+) -> None:
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    # FAC-LODZ-MMA offers intensive care; neither demo agreement covers it
+    selected_in_kyiv(uow_factory, "PT-IC", "ORG-ORIGIN-MOH", Specialty.INTENSIVE_CARE)
     built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
     problem = parse_problem(built.problem)
     lodz = problem.facility("FAC-LODZ-MMA")
@@ -141,25 +148,9 @@ def test_an_organisation_named_like_a_qualified_sender_is_not_taken_for_it(
         Organisation(lookalike, "Look-alike", OrganisationKind.HUMANITARIAN_OPERATION, "UA"),
         actor="t",
     )
-    for patient_id, organisation, specialty in (
-        ("PT-IC", "ORG-ORIGIN-MOH", Specialty.INTENSIVE_CARE),  # makes the ministry qualified
-        ("PT-LOOK", lookalike, Specialty.NEUROLOGY),
-    ):
-        register_patient(
-            uow_factory(),
-            Patient(
-                patient_id,
-                organisation,
-                (specialty,),
-                Precedence.URGENT,
-                Mobility.LITTER,
-                fit_to_transport=True,
-                location_id="FAC-KYIV-MH",
-            ),
-            actor="ward",
-        )
-        for status in (PatientStatus.SCREENING, PatientStatus.SELECTED):
-            move_patient(uow_factory(), patient_id, status, actor="ward", reason="r")
+    # the first makes the ministry qualified
+    selected_in_kyiv(uow_factory, "PT-IC", "ORG-ORIGIN-MOH", Specialty.INTENSIVE_CARE)
+    selected_in_kyiv(uow_factory, "PT-LOOK", lookalike, Specialty.NEUROLOGY)
     built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
     problem = parse_problem(built.problem)
     lodz = problem.facility("FAC-LODZ-MMA")
