@@ -314,11 +314,14 @@ def test_a_folder_where_a_problem_file_belongs_is_a_one_line_error(
     [
         ["audit", "list", "--limit", str(10**20)],  # had raised OverflowError in SQLite
         ["patients", "list", "--limit", str(10**20)],
-        ["simulate", "field-hospital-50-beds", "-n", "10001", "--out", "never"],
+        ["simulate", "field-hospital-50-beds", "-n", "10001", "--out", "{tmp}"],
     ],
 )
-def test_counts_beyond_an_options_range_are_usage_errors(cli: CliRunner, args: list[str]) -> None:
-    result = cli.invoke(app, args)
+def test_counts_beyond_an_options_range_are_usage_errors(
+    cli: CliRunner, tmp_path: Path, args: list[str]
+) -> None:
+    # an --out under tmp_path: had the range not held, the run would not litter the checkout
+    result = cli.invoke(app, [arg.replace("{tmp}", str(tmp_path)) for arg in args])
     assert result.exit_code == 2
     assert "Input should be less than or equal to" in result.output
 
