@@ -2,10 +2,11 @@
 
 Since this revision the registry refuses a stay above 100,000 days and a count (beds,
 admissions a day, companions, quotas, places) above 1,000,000, the limits of the allocation
-problem format, a tariff above 1,000,000,000 a bed-day, and ids longer than 100 characters or names, places and actors longer than 200,
-the lengths of their columns (`medevac.domain.limits`). Records stored before may break them
-(texts only on SQLite, which does not enforce a column's length); they could no longer be read,
-so the upgrade stops and names them instead.
+problem format, a tariff above 1,000,000,000 a bed-day, and ids longer than 100 characters or
+names, places and actors longer than 200, the lengths of their columns
+(`medevac.domain.limits`). Records stored before may break them (texts only on SQLite, which
+does not enforce a column's length); they could no longer be read, so the upgrade stops and
+names them instead.
 
 Revision ID: 0004
 Revises: 0003
@@ -15,6 +16,7 @@ Create Date: 2026-12-05
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -74,32 +76,37 @@ def upgrade() -> None:
     found: list[str] = []
     connection = op.get_bind()
     for table, name, column, limit in CHECKED:
-        rows = connection.execute(
-            sa.text(
-                f"SELECT {name}, {column} FROM {table} WHERE {column} > :limit ORDER BY {name}"
-            ),
-            {"limit": limit},
-        )
-        found += [f"{table} {key}: {column} {value:,}" for key, value in rows]
+        found += [
+            f"{table} {key}: {column} {value:,}"
+            for key, value in _beyond(connection, table, name, column, limit)
+        ]
     for table, name, column, longest in LENGTHS:
-        rows = connection.execute(
-            sa.text(
-                f"SELECT {name}, length({column}) FROM {table} WHERE length({column}) > :longest "
-                f"ORDER BY {name}"
-            ),
-            {"longest": longest},
-        )
-        found += [f"{table} {key[:40]}: {column} of {value:,} characters" for key, value in rows]
+        found += [
+            f"{table} {key[:40]}: {column} of {value:,} characters"
+            for key, value in _beyond(connection, table, name, f"length({column})", longest)
+        ]
     if found:
         listed = "; ".join(found[:SHOWN]) + (
             f"; and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
         )
         raise MigrationRefused(
             f"{len(found)} stored value(s) beyond the registry's limits ({DAYS:,} days of "
-            f"stay, {COUNT:,} for a count, {TARIFF:,} for a tariff, 100 characters for an id, 200 for a name, place or "
-            f"actor): {listed}. Correct them (a stay or count of that size is a typing error), "
-            "then upgrade."
+            f"stay, {COUNT:,} for a count, {TARIFF:,} for a tariff, 100 characters for an id, "
+            f"200 for a name, place or actor): {listed}. Correct them (a stay or count of that "
+            "size is a typing error), then upgrade."
         )
+
+
+def _beyond(
+    connection: sa.Connection, table: str, name: str, value: str, limit: int
+) -> list[tuple[str, Any]]:
+    """(what names the row, its value: a number, a tariff's Decimal or a length) of the rows of
+    ``table`` whose ``value`` (an SQL expression) is above ``limit``."""
+    rows = connection.execute(
+        sa.text(f"SELECT {name}, {value} FROM {table} WHERE {value} > :limit ORDER BY {name}"),
+        {"limit": limit},
+    )
+    return [(key, amount) for key, amount in rows]
 
 
 def downgrade() -> None:
