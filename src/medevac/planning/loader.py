@@ -23,10 +23,10 @@ from medevac.planning.problem import (
 MAX_HORIZON_DAYS = 366
 # Upper limits far above any real operation, so that the engines' fixed-width arithmetic cannot
 # overflow (a bed count of 10**20 passed validation and made the engines fail with an
-# OverflowError; weights near 1e308 made the objective infinite): beds per day and admissions
-# per day, days of a stay or of a deadline, and every weight
-# (the registry keeps to the same counts and days, so that `medevac plan build` always writes
-# a problem this loader takes)
+# OverflowError; weights near 1e308 made the objective infinite). Beds and admissions a day
+# (MAX_COUNT) and days of a stay or a deadline (MAX_DAYS) are the registry's own limits, from
+# `medevac.domain.limits`, so that `medevac plan build` always writes a problem this loader
+# takes; every weight is at most:
 MAX_WEIGHT = 1e9
 KNOWN_SPECIALTIES = frozenset(s.value for s in Specialty)
 _NUMBERS = (int, float)  # a tuple: isinstance with `int | float` is slower, per field of 100,000
