@@ -59,11 +59,7 @@ class DemandPoint:
         _check_coordinates(self.lat, self.lon)
         if not 0 <= self.low <= self.high:
             raise ParameterError("patients_per_day", "need 0 <= low <= high")
-        if self.high > MAX_PATIENTS_PER_DAY:
-            # 1e308 had overflowed the totals and made the LP refuse its own bounds
-            raise ParameterError(
-                "patients_per_day", f"{self.high:g} is more than {MAX_PATIENTS_PER_DAY:,.0f}"
-            )
+        _check_patients_per_day(self.high)
 
     def demand(self, basis: DemandBasis) -> float:
         if basis is DemandBasis.LOW:
@@ -96,11 +92,7 @@ class HospitalUnit:
     def __post_init__(self) -> None:
         if not math.isfinite(self.patients_per_day) or self.patients_per_day <= 0:
             raise ParameterError("patients_per_day", "must be > 0")
-        if self.patients_per_day > MAX_PATIENTS_PER_DAY:
-            raise ParameterError(
-                "patients_per_day",
-                f"{self.patients_per_day:g} is more than {MAX_PATIENTS_PER_DAY:,.0f}",
-            )
+        _check_patients_per_day(self.patients_per_day)
         if self.scenario not in PRESETS:
             raise ParameterError(
                 "scenario", f"unknown scenario {self.scenario!r} (known: {', '.join(PRESETS)})"
@@ -764,6 +756,15 @@ def _hospital(data: object, path: str) -> HospitalUnit:
         patients_per_day=read_number(obj["patients_per_day"], f"{path}.patients_per_day"),
         scenario=read_string(obj["scenario"], f"{path}.scenario"),
     )
+
+
+def _check_patients_per_day(value: float) -> None:
+    """A demand or a hospital's capacity above the scenarios' limit is refused: 1e308 had
+    overflowed the totals and made the LP refuse its own bounds."""
+    if value > MAX_PATIENTS_PER_DAY:
+        raise ParameterError(
+            "patients_per_day", f"{value:g} is more than {MAX_PATIENTS_PER_DAY:,.0f}"
+        )
 
 
 def _check_coordinates(lat: float, lon: float) -> None:
