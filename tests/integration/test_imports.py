@@ -265,3 +265,47 @@ def test_a_nul_character_is_refused_alike_on_every_backend_naming_row_and_column
     errors = refused(uow_factory, RecordKind.PATIENTS, patients, path)
     assert [(e.row, e.column) for e in errors] == [(row, "organisation_id")]
     assert "NUL character" in errors[0].reason
+
+
+def test_texts_a_spreadsheet_would_run_as_formulas_are_exported_marked_and_read_back_exact(
+    uow_factory: UowFactory, tmp_path: Path
+) -> None:
+    small = sample_registry(20, seed=5)
+    texts = [
+        '=HYPERLINK("http://example.org","open")',
+        "+1 555 0100",
+        "@SUM(A1:A3)",
+        "-minus",
+        "'=already marked by hand",
+        "'s-Hertogenbosch",
+    ]
+    template = small.organisations[0]
+    small.organisations += [
+        template | {"id": f"ORG-TEXT-{n}", "name": text} for n, text in enumerate(texts)
+    ]
+    small.facilities[0]["lat"], small.facilities[0]["lon"] = -34.6, -58.4
+    load(uow_factory, small, tmp_path, *REFERENCES)
+    with uow_factory() as uow:
+        stored = {o.id: o.name for o in uow.organisations.list()}
+    assert [stored[f"ORG-TEXT-{n}"] for n in range(len(texts))] == texts
+
+    path = tmp_path / "organisations.csv"
+    export_file(uow_factory(), RecordKind.ORGANISATIONS, path)
+    written = path.read_text(encoding="utf-8")
+    for n, cell in enumerate(
+        ["'=HYPERLINK(", "'+1 555 0100", "'@SUM(A1:A3)", "'-minus", "''=already", "'s-Hert"]
+    ):
+        assert f"ORG-TEXT-{n},{cell}" in written or f'ORG-TEXT-{n},"{cell}' in written, cell
+    facilities = tmp_path / "facilities.csv"
+    export_file(uow_factory(), RecordKind.FACILITIES, facilities)
+    assert ",-34.6,-58.4," in facilities.read_text(encoding="utf-8")  # numbers are not marked
+
+    before = snapshot(uow_factory)
+    count = len(small.organisations)
+    assert run_import(uow_factory, RecordKind.ORGANISATIONS, path) == (0, 0, count)
+    assert run_import(uow_factory, RecordKind.FACILITIES, facilities) == (
+        0,
+        0,
+        len(small.facilities),
+    )
+    assert snapshot(uow_factory) == before

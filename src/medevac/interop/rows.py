@@ -46,6 +46,32 @@ CODE_SEPARATOR = ";"
 CONDITION_SEPARATOR = "|"
 #: Separates body region, mechanism and description inside one CSV condition.
 CONDITION_PART_SEPARATOR = ":"
+#: First characters that make a spreadsheet read a cell as a formula (=, +, - and @, and tab
+#: and carriage return, which some spreadsheets skip before looking).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Put before such a text on export, so that spreadsheets show it as text.
+TEXT_MARK = "'"
+
+
+def _reads_as_formula(text: str) -> bool:
+    return text.lstrip(TEXT_MARK).startswith(FORMULA_STARTS)
+
+
+def mark_text(text: str) -> str:
+    """A CSV cell's text with one apostrophe before it where a spreadsheet would take it for a
+    formula (`=HYPERLINK(...)` is written `'=HYPERLINK(...)`).
+
+    Texts that already begin with apostrophes before such a character get one more, so that
+    `unmark_text` gives back every text exactly; other texts (`'s-Hertogenbosch`) are left as
+    they are.
+    """
+    return TEXT_MARK + text if _reads_as_formula(text) else text
+
+
+def unmark_text(text: str) -> str:
+    """Inverse of `mark_text`: one apostrophe taken from a text that `mark_text` marks."""
+    return text[1:] if text.startswith(TEXT_MARK) and _reads_as_formula(text) else text
+
 
 ROW_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
@@ -587,7 +613,7 @@ def decode_csv_row(
     defaults = _defaults(spec.row_model)
     codes, conditions = spec.code_list_columns, spec.condition_columns
     for column, raw in cells.items():
-        text = raw.strip()
+        text = unmark_text(raw.strip())
         if not text:
             if column in defaults:
                 row[column] = defaults[column]
@@ -608,11 +634,21 @@ def decode_csv_row(
 
 
 def encode_csv_cell(spec: RecordSpec[Any], column: str, value: Any) -> str:
-    """The CSV text of a plain column value (inverse of `decode_csv_row`)."""
+    """The CSV text of a plain column value (inverse of `decode_csv_row`).
+
+    Numbers are written as they are (a negative longitude stays `-33.5`); any other text that
+    a spreadsheet would take for a formula is marked as text (`mark_text`).
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return mark_text(_cell_text(spec, column, value))
+
+
+def _cell_text(spec: RecordSpec[Any], column: str, value: Any) -> str:
     if column in spec.condition_columns:
         parts = []
         for condition in value:

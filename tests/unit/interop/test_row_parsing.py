@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medevac.domain.vocabulary import InjuryMechanism, Specialty
 from medevac.interop.records import ImportFileError, RecordKind, RowError
-from medevac.interop.rows import SPECS
+from medevac.interop.rows import SPECS, mark_text, unmark_text
 from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedTable, parse_table
 
@@ -238,3 +240,26 @@ def test_a_quoted_cell_over_several_lines_is_one_row_and_a_bom_is_accepted(
     )
     assert [r.row for r in parsed.rows] == [2]
     assert [(e.row, e.column) for e in parsed.errors] == [(3, "kind")]
+
+
+@given(st.text(alphabet="'=+-@\t\rs ab1", max_size=8))
+def test_texts_marked_against_spreadsheet_formulas_are_read_back_exactly(text: str) -> None:
+    marked = mark_text(text)
+    assert unmark_text(marked) == text
+    assert not marked.startswith(("=", "+", "-", "@", "\t", "\r"))
+    if not text.lstrip("'").startswith(("=", "+", "-", "@", "\t", "\r")):
+        assert marked == text  # "'s-Hertogenbosch" keeps its apostrophe
+
+
+def test_an_apostrophe_before_a_formula_character_marks_text_in_a_written_file(
+    tmp_path: Path,
+) -> None:
+    # as in a spreadsheet: '=1+1 is the text =1+1; an apostrophe before anything else stays
+    text = (
+        "id,name,kind,country\n"
+        "O1,'=1+1,ministry_of_health,UA\n"
+        "O2,'s-Gravenhage,hospital_operator,NL\n"
+    )
+    first, second = parse_csv(tmp_path, RecordKind.ORGANISATIONS, text).rows
+    assert first.values["name"] == "=1+1"
+    assert second.values["name"] == "'s-Gravenhage"
