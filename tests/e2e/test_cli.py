@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from medevac.cli import context
 from medevac.cli.main import app
 from medevac.config import get_settings
+from medevac.services.demo import ACADEMY_AGREEMENT_ID
 from medevac.store.database import create_engine_for, upgrade
 
 pytestmark = pytest.mark.e2e
@@ -282,6 +283,37 @@ def test_regulating_from_the_registry_build_solve_approve(
     rows = [line.split("\t") for line in lines[header + 1 :]]
     assert len(rows) == 24
     assert all(len(row) == 4 and row[0].startswith("PT-") for row in rows)
+
+
+def test_plan_approve_refuses_a_plan_beyond_a_quota_unless_given_a_reason(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+    with context.unit_of_work() as uow:  # the 24 all go to the academy: allow it 20
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        agreement.quota = 20
+        uow.agreements.update(agreement)
+        uow.commit()
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
+    approve = ["plan", "approve", str(plan), "--problem", str(problem)]
+
+    refused = cli.invoke(app, approve)
+    assert refused.exit_code == 1
+    text = " ".join(refused.output.split())
+    assert "not approved, nothing changed: the plan exceeds 1 agreement quota(s):" in text
+    assert f"{ACADEMY_AGREEMENT_ID} allows 20 patients of ORG-ORIGIN-MOH" in text
+    assert "this plan places 24 there" in text
+    assert '--over-quota "..."' in text
+    assert invoke(cli, "plan", "approved").startswith("PLAN-DEMO-001 ")  # still the demo's
+
+    out = invoke(cli, *approve, "--over-quota", "partner agreed by phone")
+    assert "24 admissions planned" in out
+    assert f"over quota: {ACADEMY_AGREEMENT_ID} allows 20 patients" in " ".join(out.split())
+    assert not invoke(cli, "plan", "approved").startswith("PLAN-DEMO-001 ")
+    trail = invoke(cli, "audit", "list", "--entity-type", "approved_plan")
+    assert "approved over quota (partner agreed by phone)" in " ".join(trail.split())
 
 
 def test_plan_build_into_a_missing_folder_is_a_one_line_error(

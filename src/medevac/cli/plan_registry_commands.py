@@ -22,6 +22,7 @@ from medevac.cli.plan_commands import plan_app, plan_or_fail
 from medevac.planning import ProblemError, document_text
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
+    QuotaExceeded,
     approve_plan,
     build_problem,
     live_plans,
@@ -142,12 +143,21 @@ def approve(
         ..., "--problem", help="The problem JSON written by `plan build` (its manifest beside it)."
     ),
     by: str = typer.Option(None, "--actor", help="Who approves (audit trail)."),
+    over_quota: str = typer.Option(
+        None,
+        "--over-quota",
+        metavar="REASON",
+        help="Approve even where the plan places more patients under an agreement than its "
+        "quota allows; the reason and the overruns go into the audit trail.",
+    ),
 ) -> None:
     """Store a plan and refer its selected patients, in one transaction.
 
     Refused when the plan does not pass the checker against its problem, or when the registry
     changed since `plan build`: patients, capacity reports, the facilities in the problem or the
-    agreements (every change is listed). The checks and the writes run as one serialized
+    agreements (every change is listed). Refused too when the plan places more patients under
+    an agreement in force than its quota allows (patients sent before the plan are not
+    counted), unless `--over-quota` says why. The checks and the writes run as one serialized
     transaction, so a change made while they run is caught too.
     """
     manifest_file = manifest_path(problem_file)
@@ -161,15 +171,29 @@ def approve(
     who = actor(by)
     count = len(plan.assignments)
     with console.status(f"checking the plan and the registry, then referring {count} patients..."):
-        approved = approve_plan(
-            unit_of_work(), problem=problem, manifest=manifest, plan=plan, actor=who
-        )
+        try:
+            approved = approve_plan(
+                unit_of_work(),
+                problem=problem,
+                manifest=manifest,
+                plan=plan,
+                actor=who,
+                over_quota=over_quota,
+            )
+        except QuotaExceeded as refusal:
+            lines = "\n".join(f"  {line}" for line in refusal.overruns)
+            raise UserError(
+                f"not approved, nothing changed: the plan exceeds {len(refusal.overruns)} "
+                f"agreement quota(s):\n{lines}\nto approve it all the same, give the reason "
+                '(kept in the audit trail): --over-quota "..."'
+            ) from refusal
     console.print(
         f"approved {approved.id}: {len(approved.admissions)} admissions planned "
         f"({approved.solver_status}, objective {approved.objective:.3f})"
     )
-    for line in quota_overruns(unit_of_work(), problem, plan, on=utc_now()):
-        console.print(f"[yellow]over quota: {line}[/]", highlight=False)
+    if over_quota and over_quota.strip():
+        for line in quota_overruns(unit_of_work(), problem, plan, on=approved.approved_at):
+            console.print(f"[yellow]over quota: {line}[/]", highlight=False)
 
 
 @plan_app.command("approved")

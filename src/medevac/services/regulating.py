@@ -327,6 +327,16 @@ class RegistryChanged(DomainError):
         self.changes = changes
 
 
+class QuotaExceeded(DomainError):
+    """A plan places more patients under an agreement than its quota allows."""
+
+    def __init__(self, overruns: list[str]) -> None:
+        super().__init__(
+            f"the plan exceeds {len(overruns)} agreement quota(s): " + "; ".join(overruns)
+        )
+        self.overruns = overruns
+
+
 # what a manifest maps, and to what (`plan build` writes it; approval compares the registry
 # with it): required, then optional (manifests written before facilities and agreements were
 # recorded have neither)
@@ -444,11 +454,15 @@ def approve_plan(
     plan: Plan,
     actor: str,
     plan_id: str | None = None,
+    over_quota: str | None = None,
 ) -> ApprovedPlan:
     """Store a plan and refer its patients, in one serialized transaction.
 
     Refused when the plan does not pass the independent checker against its problem, or when
-    the registry changed since the problem was built. Selected patients with an assignment
+    the registry changed since the problem was built. Refused too (`QuotaExceeded`) when it
+    places more patients under an agreement in force than the agreement's quota allows
+    (`quota_overruns`), unless `over_quota` gives the reason to go beyond it: the reason and
+    every overrun then go into the approval's audit record. Selected patients with an assignment
     become referred; earlier live plans are superseded. The checks and the writes run as if
     alone (`UnitOfWork.serialized`): a change committed by someone else while they run makes
     the attempt fail unwritten, and the next attempt's checks name that change.
@@ -475,7 +489,9 @@ def approve_plan(
     for attempt in range(1, APPROVAL_ATTEMPTS + 1):
         try:
             with garbage_collection_paused():  # many patients, snapshots and audit records
-                return _approve_checked(uow, manifest, plan, built_at, actor, plan_id)
+                return _approve_checked(
+                    uow, problem, manifest, plan, built_at, actor, plan_id, over_quota
+                )
         except TransactionConflict as conflict:
             # Another transaction changed what the checks read: check again, now seeing it.
             if attempt == APPROVAL_ATTEMPTS:
@@ -487,19 +503,26 @@ def approve_plan(
 
 def _approve_checked(
     uow: UnitOfWork,
+    problem: dict[str, Any],
     manifest: dict[str, Any],
     plan: Plan,
     built_at: datetime,
     actor: str,
     plan_id: str | None,
+    over_quota: str | None,
 ) -> ApprovedPlan:
-    """One serialized attempt: check the registry against the manifest, then store and refer."""
+    """One serialized attempt: check the registry against the manifest and the agreements'
+    quotas, then store and refer."""
     now = utc_now()
     with uow.serialized():
         stored = uow.patients.get_many(list(_manifest_patients(manifest)))
         changes = registry_changes(uow, manifest, stored)
         if changes:
             raise RegistryChanged(changes)
+        overruns = _overruns(uow, problem, plan, on=now)
+        why = (over_quota or "").strip()
+        if overruns and not why:
+            raise QuotaExceeded(overruns)
         approved = ApprovedPlan(
             id=plan_id or f"PLAN-{uuid.uuid4().hex[:8].upper()}",
             approved_at=now,
@@ -538,7 +561,8 @@ def _approve_checked(
             raise RegistryChanged(
                 ["another plan was approved while this one was being stored"]
             ) from conflict
-        audit(uow, "approved_plan", approved, "approve", actor=actor, at=now)
+        reason = f"approved over quota ({why}): " + "; ".join(overruns) if overruns else ""
+        audit(uow, "approved_plan", approved, "approve", actor=actor, reason=reason, at=now)
         # read, moved and written in bulk: one by one, approving 20,000 admissions took 79 s on
         # PostgreSQL (docs/benchmarks.md, "Regulating at national scale")
         moves = []
@@ -565,22 +589,27 @@ def quota_overruns(
     """Agreements in force whose quota this plan alone exceeds, one line each.
 
     The problem format has no quotas, so the engines cannot keep to them; this says where a
-    plan does not. A placed patient counts against the first agreement (by id) between its
-    organisation and the operator of its facility that covers its specialty. Patients sent
-    before this plan are not counted: the registry does not record under which agreement a
-    patient went.
+    plan does not (and `approve_plan` refuses such a plan unless told why to go beyond). A
+    placed patient counts against the first agreement (by id) between its organisation and the
+    operator of its facility that covers its specialty. Patients sent before this plan are not
+    counted: the registry does not record under which agreement a patient went.
     """
     with uow:
-        agreements = sorted(
-            (a for a in uow.agreements.list() if a.quota is not None and a.in_force(on.date())),
-            key=lambda a: a.id,
-        )
-        if not agreements or not plan.assignments:
-            return []
-        operators = {
-            f.id: f.operator_id
-            for f in uow.facilities.get_many({a.facility for a in plan.assignments}).values()
-        }
+        return _overruns(uow, problem, plan, on=on)
+
+
+def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime) -> list[str]:
+    """`quota_overruns` within an open unit of work."""
+    agreements = sorted(
+        (a for a in uow.agreements.list() if a.quota is not None and a.in_force(on.date())),
+        key=lambda a: a.id,
+    )
+    if not agreements or not plan.assignments:
+        return []
+    operators = {
+        f.id: f.operator_id
+        for f in uow.facilities.get_many({a.facility for a in plan.assignments}).values()
+    }
     between: dict[tuple[str, str], list[tuple[str, set[str]]]] = defaultdict(list)
     for agreement in agreements:  # by id: a patient counts against the first that covers it
         pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)

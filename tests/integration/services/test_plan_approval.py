@@ -7,6 +7,7 @@ import json
 import threading
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from medevac.services.patients import move_patient, patient_file
 from medevac.services.registry import report_capacity
 from medevac.services.regulating import (
     BuiltProblem,
+    QuotaExceeded,
     RegistryChanged,
     approve_plan,
     build_problem,
@@ -362,7 +364,7 @@ def test_a_change_committed_during_the_checks_is_not_approved_over(
 
 
 @pytest.mark.parametrize(("quota", "over"), [(30, False), (24, False), (20, True)])
-def test_approval_says_where_a_plan_alone_exceeds_an_agreement_quota(
+def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
     uow_factory: UowFactory, quota: int, over: bool
 ) -> None:
     build_demo(uow_factory(), actor="demo", regulate=False)
@@ -374,12 +376,29 @@ def test_approval_says_where_a_plan_alone_exceeds_an_agreement_quota(
     built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
     plan = solve_exact(parse_problem(built.problem), time_limit=30)
     assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
-    approve_plan(
-        uow_factory(), problem=built.problem, manifest=built.manifest, plan=plan, actor="cell"
-    )
     lines = quota_overruns(uow_factory(), built.problem, plan, on=utc_now())
     expected = (
         f"{ACADEMY_AGREEMENT_ID} allows {quota} patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
         "this plan places 24 there (patients sent before it are not counted)"
     )
     assert lines == ([expected] if over else [])
+    approve = partial(
+        approve_plan, problem=built.problem, manifest=built.manifest, plan=plan, actor="cell"
+    )
+    if over:
+        with uow_factory() as uow:
+            before = (uow.plans.live(), uow.patients.count_by_status(), len(uow.audit.list()))
+        for reason in (None, "", "   "):
+            with pytest.raises(QuotaExceeded) as refused:
+                approve(uow_factory(), over_quota=reason)
+            assert refused.value.overruns == [expected]
+            with uow_factory() as uow:  # nothing written
+                after = (uow.plans.live(), uow.patients.count_by_status(), len(uow.audit.list()))
+            assert after == before
+    approved = approve(uow_factory(), over_quota="partner agreed by phone, 5 Dec" if over else None)
+    with uow_factory() as uow:
+        [record] = uow.audit.list(entity_type="approved_plan", entity_id=approved.id)
+        assert [p.id for p in uow.plans.live()] == [approved.id]
+    assert record.reason == (
+        f"approved over quota (partner agreed by phone, 5 Dec): {expected}" if over else ""
+    )

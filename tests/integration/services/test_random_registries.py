@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -36,6 +37,7 @@ from medevac.domain.vocabulary import (
 from medevac.planning import check_plan, parse_problem, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
+    QuotaExceeded,
     RegistryChanged,
     approve_plan,
     build_problem,
@@ -157,10 +159,16 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
         assert len(current) == placed  # every approved place comes back as `current`
         kept = {a.patient: {"facility": a.facility, "day": a.day} for a in plan.assignments}
         assert all(kept.get(patient) == place for patient, place in current.items())
-        quota_overruns(uow_factory(), built.problem, plan, on=utc_now())
-        approve_plan(
-            uow_factory(), problem=built.problem, manifest=built.manifest, plan=plan, actor="t"
+        overruns = quota_overruns(uow_factory(), built.problem, plan, on=utc_now())
+        approve = partial(
+            approve_plan, problem=built.problem, manifest=built.manifest, plan=plan, actor="t"
         )
+        if overruns:  # refused, then approved with a reason
+            with pytest.raises(QuotaExceeded):
+                approve(uow_factory())
+            approve(uow_factory(), over_quota="partner agreed")
+        else:
+            approve(uow_factory())
         placed = len(plan.assignments)
     assert placed > 0  # the seeds are chosen so that someone is placed: the checks bite
     # a change after the build refuses the approval of its plan
