@@ -22,7 +22,6 @@ class Blocker(StrEnum):
     NEEDS_NOT_MET = "needs_not_met"
     NO_AGREEMENT = "no_agreement"
     BEYOND_MAX_DISTANCE = "beyond_max_distance"
-    BEFORE_EARLIEST_DAY = "before_earliest_day"
     BEDS_FULL = "beds_full"
     ADMISSION_LIMIT = "admission_limit_reached"
     WOULD_SPLIT_GROUP = "would_split_group"
@@ -70,6 +69,9 @@ class Explanation:
     # the patient's own rule that its place in the plan breaks ("" when none): a plan from
     # elsewhere need not be feasible
     place_breaks: str = ""
+    # the patient's earliest day: the days before it are closed at every facility, said once
+    # rather than for each facility; alternatives start on it
+    earliest_day: int = 0
 
     def lines(self) -> list[str]:
         """The explanation as plain sentences."""
@@ -93,6 +95,13 @@ class Explanation:
                 for r in self.ruled_out
             ]
             out.append(f"  {which} this patient's own rules exclude: {'; '.join(parts)}")
+        if self.earliest_day == 1:
+            out.append("  day 0 is before the patient's earliest day 1, at every facility")
+        elif self.earliest_day > 1:
+            out.append(
+                f"  days 0-{self.earliest_day - 1} are before the patient's earliest day "
+                f"{self.earliest_day}, at every facility"
+            )
         for alt in self.alternatives:
             days = (
                 ""
@@ -206,7 +215,7 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         km = float(distances[f])
         last = limit_day - 1 if f == assigned_index else limit_day
         runs: list[tuple[int, int, Blocker, str]] = []
-        for day in range(0, last + 1):
+        for day in range(patient.earliest_day, last + 1):
             blocker, detail = _day_blocker(
                 problem, patient, facility.id, day, used, admitted, group_facilities, horizon
             )
@@ -231,6 +240,7 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         ruled_out,
         not_listed,
         place_breaks,
+        patient.earliest_day,
     )
 
 
@@ -275,8 +285,6 @@ def _day_blocker(
     horizon: int,
 ) -> tuple[Blocker, str]:
     facility = problem.facility(facility_id)
-    if day < patient.earliest_day:
-        return Blocker.BEFORE_EARLIEST_DAY, f"before the earliest day {patient.earliest_day}"
     free = facility.beds[patient.specialty]
     taken = used[(facility_id, patient.specialty)]
     for d in range(day, min(day + patient.length_of_stay_days, horizon)):

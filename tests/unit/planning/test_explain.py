@@ -142,3 +142,39 @@ def test_a_place_that_breaks_the_patients_rules_is_named_not_a_failure() -> None
     stranger = dataclasses.replace(plan, assignments=(Assignment("Z", "EYES", 0),))
     with pytest.raises(PlanMismatch, match="patient Z is not in the problem"):
         explain(problem, stranger, "A")
+
+
+def test_days_before_the_earliest_day_are_said_once_not_for_every_facility() -> None:
+    # on L each nearer facility had a line "days 0-4: before the earliest day 5" of its own
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("NEAR", 50.0, 30.0, beds={"orthopaedics": 1}),
+                facility("MID", 50.5, 30.0, beds={"orthopaedics": 1}),
+                facility("FAR", 52.0, 30.0, beds={"orthopaedics": 1}),
+            ],
+            [
+                patient("HELD", length_of_stay_days=14, max_distance_km=100),
+                patient("MIDHELD", length_of_stay_days=14, max_distance_km=100),
+                patient("LATE", earliest_day=3, precedence="routine"),
+            ],
+        )
+    )
+    plan = solve_exact(problem)
+    assert plan.assignment_of("LATE").facility == "FAR"
+    why = explain(problem, plan, "LATE")
+    lines = why.lines()
+    assert lines[1] == "  days 0-2 are before the patient's earliest day 3, at every facility"
+    assert {a.first_day for a in why.alternatives} == {3}
+    assert not any("earliest" in line for line in lines[2:])
+    assert all("beds full" in a.detail for a in why.alternatives)
+    one = parse_problem(
+        problem_dict(
+            [facility("NEAR", 50.0, 30.0, beds={"orthopaedics": 1})],
+            [patient("A", earliest_day=1)],
+        )
+    )
+    assert explain(one, solve_exact(one), "A").lines()[1] == (
+        "  day 0 is before the patient's earliest day 1, at every facility"
+    )
+    assert len(explain(problem, plan, "HELD").lines()) == 1  # earliest day 0: nothing to say
