@@ -46,6 +46,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(plan_app, name="plan")
 
 
+def figure(value: float) -> str:
+    """An objective as people read it: thousands separated, up to six decimals, no trailing
+    zeros (2,159,491.44; 227.115). `.6g` had shown 2.15949e+06, the same for two objectives
+    the checker tells apart."""
+    text = f"{value:,.6f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def _fail(message: str) -> NoReturn:
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
@@ -146,7 +154,7 @@ def solve_command(
         )
     if not report.feasible:
         _fail(f"the plan fails the checker: {report.violations[0]}")
-    console.print(f"plan written to {out}; checker: feasible, objective {report.objective:.6g}")
+    console.print(f"plan written to {out}; checker: feasible, objective {figure(report.objective)}")
 
 
 class TimeUsed(ProgressColumn):
@@ -231,12 +239,15 @@ def check_command(
     if not report.feasible:
         _fail(f"{plan_file}: {len(report.violations)} rule(s) broken for {problem_file}")
     if not report.objective_matches(plan.objective):
+        said, recomputed = figure(plan.objective), figure(report.objective)
+        if said == recomputed:  # apart by less than the six decimals show
+            said, recomputed = repr(plan.objective), repr(report.objective)
         _fail(
-            f"{plan_file}: feasible, but its objective {plan.objective:.6g} is not the "
-            f"{report.objective:.6g} the checker recomputes"
+            f"{plan_file}: feasible, but its objective {said} is not the {recomputed} the "
+            "checker recomputes"
         )
     console.print(
-        f"{plan_file}: feasible for {problem_file}; objective {report.objective:.6g}, as the "
+        f"{plan_file}: feasible for {problem_file}; objective {figure(report.objective)}, as the "
         "plan says",
         markup=False,
         highlight=False,

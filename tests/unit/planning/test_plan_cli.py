@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,16 @@ def test_check_validates_a_problem_and_checks_a_plan_against_it(
     assert wrong.exit_code == 1
     assert "is not the" in wrong.output
     assert "the checker recomputes" in wrong.output
+    # off by twice the tolerance: the two figures shown differ
+    document["objective"] -= 1.0
+    recomputed = document["objective"]
+    document["objective"] = recomputed + 2e-6 * max(1.0, abs(recomputed))
+    out.write_text(json.dumps(document))
+    close = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
+    assert close.exit_code == 1
+    said, checked = re.search(r"objective (\S+) is not the (\S+) the", close.output).groups()
+    assert said != checked
+    document["objective"] = recomputed + 1.0
     # both patients in the one near bed on the same days
     document["objective"] -= 1.0
     near = next(a for a in document["assignments"] if a["facility"] == "NEAR")
@@ -238,4 +249,18 @@ def test_explaining_with_a_plan_of_another_problem_is_a_one_line_error(
     assert result.exit_code == 1
     assert "B is at facility ELSEWHERE, which is not in the problem" in " ".join(
         result.output.split()
+    )
+
+
+def test_objectives_are_shown_in_full_with_thousands_separated() -> None:
+    from medevac.cli.plan_commands import figure
+
+    # `.6g` showed 2.15949e+06 for both of these, which the checker tells apart (1e-6 relative)
+    assert figure(2_159_491.44) == "2,159,491.44"
+    assert figure(2_159_497.44) == "2,159,497.44"
+    assert (figure(227.115), figure(26_079.0), figure(0.0), figure(-1e-9)) == (
+        "227.115",
+        "26,079",
+        "0",
+        "0",
     )
