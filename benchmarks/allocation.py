@@ -42,12 +42,14 @@ from generators.allocation_instances import (
     with_beds_divided,
 )
 from medevac.planning import (
+    ChangeKind,
     Engine,
     Plan,
     PlanStatus,
     Problem,
     check_plan,
     parse_problem,
+    plan_changes,
     prepare,
     solve_exact,
     solve_greedy,
@@ -240,12 +242,11 @@ def replan(size: str, data: dict[str, Any], first: Plan, time_limit: float) -> s
     second = solve_exact(again, time_limit)
     report = check_plan(again, second)
     verdict = "ok" if report.feasible and report.objective_matches(second.objective) else "FAIL"
-    now = {a.patient: (a.facility, a.day) for a in second.assignments}
-    moved = sum(1 for p, (f, _) in where.items() if p in now and now[p][0] != f)
-    kept_facility = [p for p, (f, _) in where.items() if p in now and now[p][0] == f]
-    shifted = sum(1 for p in kept_facility if now[p][1] != where[p][1])
-    dropped = sum(1 for p in where if p not in now)
-    added = sum(1 for p in now if p not in where)
+    changes = plan_changes(again, second)
+    moved = changes.count(ChangeKind.MOVED)
+    shifted = changes.count(ChangeKind.DAY)
+    dropped = changes.count(ChangeKind.DROPPED)
+    added = changes.newly_placed
     return (
         f"<!-- {size} re-plan with the first plan as current: {second.objective:,.2f} "
         f"(keeping every place: {first.objective:,.2f}), gap {second.gap:.2%}, "

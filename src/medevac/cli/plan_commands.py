@@ -15,9 +15,11 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from medevac.planning import (
+    ChangeKind,
     Engine,
     ModelTooLarge,
     Plan,
+    PlanChanges,
     PlanFormatError,
     PlanMismatch,
     Problem,
@@ -26,6 +28,8 @@ from medevac.planning import (
     explain,
     load_plan,
     load_problem,
+    plan_changes,
+    plan_mismatch,
     refused_plan,
     solve,
     write_plan,
@@ -33,6 +37,8 @@ from medevac.planning import (
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 
 EXIT_BAD_INPUT = 1
+#: `plan show --problem` lists at most this many changed places, most serious first
+SHOWN_CHANGES = 20
 console = Console()
 err_console = Console(stderr=True)
 
@@ -191,10 +197,23 @@ def _solve_progress(limit: float | None) -> Progress:
 
 
 @plan_app.command("show")
-def show_command(plan_file: Path = typer.Argument(..., help="Plan JSON.")) -> None:
-    """Summarise a plan file."""
+def show_command(
+    plan_file: Path = typer.Argument(..., help="Plan JSON."),
+    problem_file: Path | None = typer.Option(
+        None,
+        "--problem",
+        help="The plan's problem: adds the patients placed per precedence and, for patients "
+        "with a current place, who keeps it, who moves and who loses it.",
+    ),
+) -> None:
+    """Summarise a plan file; with its problem, also what it changes against current places."""
     plan = plan_or_fail(plan_file)
-    _summary(plan, None)
+    problem = None if problem_file is None else _problem(problem_file)
+    if problem is not None:
+        wrong = plan_mismatch(problem, plan)
+        if wrong is not None:
+            _fail(f"{plan_file}: the plan does not fit the problem: {wrong} ({problem_file})")
+    _summary(plan, problem)
     per_facility = Counter(a.facility for a in plan.assignments)
     if per_facility:
         table = Table(title="Busiest facilities")
@@ -203,6 +222,28 @@ def show_command(plan_file: Path = typer.Argument(..., help="Plan JSON.")) -> No
         for facility, count in per_facility.most_common(10):
             table.add_row(facility, str(count))
         console.print(table)
+    if problem is not None:
+        _changes(plan_changes(problem, plan))
+
+
+def _changes(changes: PlanChanges) -> None:
+    """Against current places: counts, then the first `SHOWN_CHANGES` changes."""
+    if not changes.with_current:
+        console.print("no patient of the problem has a current place: nothing is changed")
+        return
+    table = Table(title="Against current places", show_header=False)
+    table.add_column("what")
+    table.add_column("patients", justify="right")
+    table.add_row("keep their place", str(changes.kept))
+    table.add_row("same facility, another day", str(changes.count(ChangeKind.DAY)))
+    table.add_row("move to another facility", str(changes.count(ChangeKind.MOVED)))
+    table.add_row("lose their place", str(changes.count(ChangeKind.DROPPED)))
+    table.add_row("placed without a current place", str(changes.newly_placed))
+    console.print(table)
+    for change in changes.changes[:SHOWN_CHANGES]:
+        console.print(f"  {change.line()}", markup=False, highlight=False)
+    if len(changes.changes) > SHOWN_CHANGES:
+        console.print(f"  and {len(changes.changes) - SHOWN_CHANGES} more changes")
 
 
 @plan_app.command("check")

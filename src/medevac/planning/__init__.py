@@ -11,6 +11,7 @@ thread: called before a large problem is read, that loading stays out of the tim
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from medevac.planning.changes import Change, ChangeKind, PlanChanges, plan_changes
 from medevac.planning.checker import CheckReport, check_plan
 from medevac.planning.engines import Engine, ModelTooLarge, prepare, solve
 from medevac.planning.explain import (
@@ -20,6 +21,7 @@ from medevac.planning.explain import (
     PlanMismatch,
     RuledOut,
     explain,
+    plan_mismatch,
 )
 from medevac.planning.loader import ProblemError, load_problem, parse_problem, problem_to_dict
 from medevac.planning.plan import (
@@ -69,6 +71,8 @@ __all__ = [
     "Assignment",
     "Blocker",
     "Breakdown",
+    "Change",
+    "ChangeKind",
     "CheckReport",
     "CurrentPlacement",
     "Engine",
@@ -77,6 +81,7 @@ __all__ = [
     "ModelTooLarge",
     "Patient",
     "Plan",
+    "PlanChanges",
     "PlanFormatError",
     "PlanMismatch",
     "PlanStatus",
@@ -93,7 +98,9 @@ __all__ = [
     "load_plan",
     "load_problem",
     "parse_problem",
+    "plan_changes",
     "plan_from_dict",
+    "plan_mismatch",
     "plan_to_dict",
     "prepare",
     "problem_to_dict",

@@ -120,7 +120,7 @@ class PlanMismatch(ValueError):
     """The plan names patients, facilities or days its problem does not have."""
 
 
-def _mismatch(problem: Problem, plan: Plan) -> str | None:
+def plan_mismatch(problem: Problem, plan: Plan) -> str | None:
     """What in ``plan`` its problem does not have (the first few), or None."""
     wrong: list[str] = []
     for a in plan.assignments:
@@ -139,7 +139,7 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
     """Explain one patient's place in ``plan``; KeyError if the patient is not in the problem,
     PlanMismatch if the plan names patients, facilities or days the problem does not have (a
     plan of another problem)."""
-    wrong = _mismatch(problem, plan)
+    wrong = plan_mismatch(problem, plan)
     if wrong is not None:
         raise PlanMismatch(f"the plan does not fit the problem: {wrong}")
     index = problem.patient_index[patient_id]

@@ -124,6 +124,42 @@ def test_show_and_explain_read_the_written_plan(
     assert "NEAR days 0-2 (11 km): orthopaedics beds full" in explained.output
 
 
+def test_show_with_the_problem_says_who_keeps_moves_or_loses_a_current_place(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan.json"
+    solved = runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)])
+    assert solved.exit_code == 0
+    plain = runner.invoke(app, ["plan", "show", str(out), "--problem", str(problem_file)])
+    assert plain.exit_code == 0, plain.output
+    assert "placed routine" in plain.output
+    assert "no patient of the problem has a current place" in plain.output
+    # A was admitted at NEAR on day 3 (above); say it had FAR on day 0, B NEAR on day 4
+    data = json.loads(problem_file.read_text())
+    data["patients"][0]["current"] = {"facility": "FAR", "day": 0}
+    data["patients"][1]["current"] = {"facility": "NEAR", "day": 4}
+    replanned = tmp_path / "replanned.json"
+    replanned.write_text(json.dumps(data))
+    shown = runner.invoke(app, ["plan", "show", str(out), "--problem", str(replanned)])
+    assert shown.exit_code == 0, shown.output
+    counts = {
+        line.split("│")[1].strip(): int(line.split("│")[2])
+        for line in shown.output.splitlines()
+        if line.count("│") == 3
+        and line.split("│")[2].strip().isdigit()
+        and "admissions" not in line
+    }
+    assert counts["move to another facility"] == 1
+    assert counts["keep their place"] + counts["same facility, another day"] == 1
+    assert "A: FAR day 0 -> NEAR day 3" in shown.output
+    # a plan of another problem is refused, naming what does not fit
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(problem_dict([facility("X", 50.0, 30.0)], [patient("A")])))
+    refused = runner.invoke(app, ["plan", "show", str(out), "--problem", str(other)])
+    assert refused.exit_code == 1
+    assert "the plan does not fit the problem" in " ".join(refused.output.split())
+
+
 def test_a_bad_problem_file_exits_non_zero_with_one_line_and_a_refused_plan(
     app: typer.Typer, tmp_path: Path
 ) -> None:
