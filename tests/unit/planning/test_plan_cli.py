@@ -45,6 +45,14 @@ def problem_file(tmp_path: Path) -> Path:
     return path
 
 
+def solved(app: typer.Typer, problem_file: Path, tmp_path: Path) -> Path:
+    """`plan solve` of ``problem_file`` into tmp_path/plan.json, which it returns."""
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 @pytest.mark.parametrize("engine", ["exact", "greedy", "mip"])
 def test_solve_writes_a_plan_and_prints_a_summary(
     app: typer.Typer, problem_file: Path, tmp_path: Path, engine: str
@@ -111,10 +119,7 @@ def test_solve_says_when_the_engine_overran_its_time_limit(
 def test_show_and_explain_read_the_written_plan(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "plan.json"
-    assert (
-        runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)]).exit_code == 0
-    )
+    out = solved(app, problem_file, tmp_path)
     shown = runner.invoke(app, ["plan", "show", str(out)])
     assert shown.exit_code == 0
     assert "optimal" in shown.output
@@ -127,9 +132,7 @@ def test_show_and_explain_read_the_written_plan(
 def test_show_with_the_problem_says_who_keeps_moves_or_loses_a_current_place(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "plan.json"
-    solved = runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)])
-    assert solved.exit_code == 0
+    out = solved(app, problem_file, tmp_path)
     plain = runner.invoke(app, ["plan", "show", str(out), "--problem", str(problem_file)])
     assert plain.exit_code == 0, plain.output
     assert "placed routine" in plain.output
@@ -177,8 +180,7 @@ def test_a_bad_problem_file_exits_non_zero_with_one_line_and_a_refused_plan(
 def test_explaining_an_unknown_patient_or_a_broken_plan_is_a_one_line_error(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "plan.json"
-    runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)])
+    out = solved(app, problem_file, tmp_path)
     result = runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "NOBODY"])
     assert result.exit_code == 1
     assert "patient 'NOBODY' is not in" in result.output
@@ -228,10 +230,7 @@ def test_check_validates_a_problem_and_checks_a_plan_against_it(
     valid = runner.invoke(app, ["plan", "check", str(problem_file)])
     assert valid.exit_code == 0, valid.output
     assert "a valid problem: 2 patients, 2 facilities" in " ".join(valid.output.split())
-    out = tmp_path / "plan.json"
-    assert (
-        runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)]).exit_code == 0
-    )
+    out = solved(app, problem_file, tmp_path)
     good = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
     assert good.exit_code == 0, good.output
     assert "feasible for" in good.output
@@ -268,9 +267,7 @@ def test_check_validates_a_problem_and_checks_a_plan_against_it(
 def test_explaining_with_a_plan_of_another_problem_is_a_one_line_error(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "plan.json"
-    solved = runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)])
-    assert solved.exit_code == 0
+    out = solved(app, problem_file, tmp_path)
     document = json.loads(out.read_text())
     document["assignments"].append({"patient": "Z9", "facility": "NEAR", "day": 0})
     out.write_text(json.dumps(document))
