@@ -217,10 +217,10 @@ def test_check_lists_every_error_of_a_bad_problem_file(app: typer.Typer, tmp_pat
     assert f'{path}: patients[6].specialty: "burn" is not offered' in " ".join(lines)
     assert "7 error(s); the engines refuse this file" in " ".join(result.output.split())
     # `plan solve` names five and says where to find the rest
-    solved = runner.invoke(app, ["plan", "solve", str(path), "--out", str(tmp_path / "p.json")])
-    assert solved.exit_code == 1
+    attempt = runner.invoke(app, ["plan", "solve", str(path), "--out", str(tmp_path / "p.json")])
+    assert attempt.exit_code == 1
     assert f"(and 2 more); `medevac plan check {path}` lists them all" in " ".join(
-        solved.output.split()
+        attempt.output.split()
     )
 
 
