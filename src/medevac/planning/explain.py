@@ -214,17 +214,23 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         facility = problem.facilities[f]
         km = float(distances[f])
         last = limit_day - 1 if f == assigned_index else limit_day
-        runs: list[tuple[int, int, Blocker, str]] = []
+        # runs of admission days with the same blocker; for full beds, the days found full
+        runs: list[tuple[int, int, Blocker, str, set[int]]] = []
         for day in range(patient.earliest_day, last + 1):
-            blocker, detail = _day_blocker(
+            blocker, detail, full_day = _day_blocker(
                 problem, patient, facility.id, day, used, admitted, group_facilities, horizon
             )
             if runs and runs[-1][2] == blocker and runs[-1][1] == day - 1:
-                first, _, b, text = runs[-1]
-                runs[-1] = (first, day, b, text)
+                first, _, b, text, full = runs[-1]
+                runs[-1] = (first, day, b, text, full | {full_day})
             else:
-                runs.append((day, day, blocker, detail))
-        for first, end, blocker, detail in runs:
+                runs.append((day, day, blocker, detail, {full_day}))
+        for first, end, blocker, detail, full in runs:
+            if blocker is Blocker.BEDS_FULL and len(full) > 1:
+                # "day 5: 5 of 5 taken" is the first admission day's; later ones meet others
+                detail = f"{patient.specialty} beds full on days {_day_list(full)} ({detail})"
+            elif blocker is Blocker.BEDS_FULL:
+                detail = f"{patient.specialty} beds full ({detail})"
             alternatives.append(Alternative(facility.id, first, end, km, blocker, detail))
 
     unplaced = next((u for u in plan.unplaced if u.patient == patient_id), None)
@@ -283,25 +289,40 @@ def _day_blocker(
     admitted: dict[tuple[str, int], int],
     group_facilities: set[str],
     horizon: int,
-) -> tuple[Blocker, str]:
+) -> tuple[Blocker, str, int]:
+    """The first rule that blocks an admission on ``day``, its detail and, for full beds, the
+    first full day of the stay (else -1)."""
     facility = problem.facility(facility_id)
     free = facility.beds[patient.specialty]
     taken = used[(facility_id, patient.specialty)]
     for d in range(day, min(day + patient.length_of_stay_days, horizon)):
         if taken[d] >= free[d]:
-            return (
-                Blocker.BEDS_FULL,
-                f"{patient.specialty} beds full (day {d}: {taken[d]} of {free[d]} taken)",
-            )
+            return Blocker.BEDS_FULL, f"day {d}: {taken[d]} of {free[d]} taken", d
     limit = facility.daily_admission_limit
     if limit is not None and admitted[(facility_id, day)] >= limit:
-        return Blocker.ADMISSION_LIMIT, f"admission limit {limit} reached"
+        return Blocker.ADMISSION_LIMIT, f"admission limit {limit} reached", -1
     if group_facilities and facility_id not in group_facilities:
         where = ", ".join(sorted(group_facilities))
-        return Blocker.WOULD_SPLIT_GROUP, f"would split group {patient.group} (at {where})"
+        return Blocker.WOULD_SPLIT_GROUP, f"would split group {patient.group} (at {where})", -1
     if patient.current is not None and patient.current.facility != facility_id:
         return (
             Blocker.WOULD_CHANGE_CURRENT,
             f"would move the patient from {patient.current.facility}",
+            -1,
         )
-    return Blocker.FREE, "free and not worse: the plan is not optimal for this patient"
+    return Blocker.FREE, "free and not worse: the plan is not optimal for this patient", -1
+
+
+def _day_list(days: set[int]) -> str:
+    """Days as ranges: {3, 4, 5, 9} -> "3-5, 9"."""
+    ordered = sorted(days)
+    parts: list[str] = []
+    start = previous = ordered[0]
+    for d in [*ordered[1:], None]:
+        if d is not None and d == previous + 1:
+            previous = d
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if d is not None:
+            start = previous = d
+    return ", ".join(parts)

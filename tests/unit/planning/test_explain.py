@@ -178,3 +178,24 @@ def test_days_before_the_earliest_day_are_said_once_not_for_every_facility() -> 
         "  day 0 is before the patient's earliest day 1, at every facility"
     )
     assert len(explain(problem, plan, "HELD").lines()) == 1  # earliest day 0: nothing to say
+
+
+def test_a_run_of_admission_days_names_the_days_found_full() -> None:
+    # each admission day meets its own full day: the run once said only the first one's
+    problem = parse_problem(
+        problem_dict(
+            [facility("NEAR", 50.0, 30.0, beds={"orthopaedics": 1})],
+            [
+                patient("HELD", length_of_stay_days=14, precedence="urgent"),
+                patient("OUT", length_of_stay_days=1),
+            ],
+        )
+    )
+    plan = solve_exact(problem)
+    why = explain(problem, plan, "OUT")
+    horizon = problem.horizon_days
+    [alternative] = why.alternatives
+    assert (alternative.first_day, alternative.last_day) == (0, horizon - 1)
+    assert alternative.detail == (
+        f"orthopaedics beds full on days 0-{horizon - 1} (day 0: 1 of 1 taken)"
+    )
