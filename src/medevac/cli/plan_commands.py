@@ -35,6 +35,7 @@ from medevac.planning import (
     write_plan,
 )
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
+from medevac.planning.plan import figure
 
 EXIT_BAD_INPUT = 1
 #: `plan show --problem` lists at most this many changed places, most serious first
@@ -50,14 +51,6 @@ plan_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the ``plan`` sub-commands to ``app``."""
     app.add_typer(plan_app, name="plan")
-
-
-def figure(value: float) -> str:
-    """An objective as people read it: thousands separated, up to six decimals, no trailing
-    zeros (2,159,491.44; 227.115). `.6g` had shown 2.15949e+06, the same for two objectives
-    the checker tells apart."""
-    text = f"{value:,.6f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
 
 
 def _fail(message: str) -> NoReturn:

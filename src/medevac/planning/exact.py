@@ -691,14 +691,14 @@ def solve_exact(
         seed = priced_columns(compact, until, PRICE_SEED_COLUMNS)
         price_bound, seed_prices = seed.bound + hopeless_cost, seed.prices
         _seed_priced(units, columns, seed.patient, seed.facility, seed.day)
-        say(f"price ascent: bound {price_bound:.6g}, {columns.size} columns")
+        say(f"price ascent: bound {price_bound:,.2f}, {columns.size} columns")
     master = _Master(view, units, gs, keep_bonus)
     master.add(*columns.pending())
     highs = master.start(time_limit)
     rho, mu = _multipliers(view, None, None)
     pricing = _price(view, units, rho, mu, gs)
     bound = max(price_bound, pricing.lagrangian + hopeless_cost)
-    say(f"bound without capacity: {bound:.6g}")
+    say(f"bound without capacity: {bound:,.2f}")
     rounds = 0
     last_lp: FloatArray | None = None
     lp_price_bound = -np.inf  # the Lagrangian at the last LP's duals
@@ -728,7 +728,8 @@ def solve_exact(
         lp_price_bound = pricing.lagrangian + hopeless_cost
         bound = max(bound, lp_price_bound)
         say(
-            f"round {rounds}: LP {lp.objective + hopeless_cost:.6g}, bound {bound:.6g}, "
+            f"round {rounds}: LP {lp.objective + hopeless_cost:,.2f}, "
+            f"bound {bound:,.2f}, "
             f"{columns.size} columns (+{pricing.added})"
         )
         lp_value = lp.objective + hopeless_cost
@@ -748,7 +749,7 @@ def solve_exact(
             problem, view, units, (cu[:n_lp], cf[:n_lp], ca[:n_lp]), last_lp
         )
         rounded_objective = _objective(problem, view, rounded)
-        say(f"LP rounded and repaired: {rounded_objective:.6g} (greedy {best_objective:.6g})")
+        say(f"LP rounded and repaired: {rounded_objective:,.2f} (greedy {best_objective:,.2f})")
         if _score(problem, rounded, rounded_objective, keep_bonus) < _score(
             problem, best_placed, best_objective, keep_bonus
         ):
@@ -826,7 +827,7 @@ def solve_exact(
             final_bound = bound
             if _proven_optimal(problem, best_objective, bound, keep_bonus):
                 status = PlanStatus.OPTIMAL
-            say(f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {bound:.6g}")
+            say(f"MIP {attempt + 1}: objective {best_objective:,.2f}, bound {bound:,.2f}")
             break
         if left_out_margin is not None:
             # a partial proof: the MIP's own bound holds for the columns it had, even where the
@@ -835,15 +836,15 @@ def solve_exact(
             if _proven_optimal(problem, best_objective, final_bound, keep_bonus):
                 status = PlanStatus.OPTIMAL
             say(
-                f"MIP {attempt + 1} (partial): objective {best_objective:.6g}, "
-                f"bound {final_bound:.6g}"
+                f"MIP {attempt + 1} (partial): objective {best_objective:,.2f}, "
+                f"bound {final_bound:,.2f}"
             )
             break
         if not mip.optimal or time.perf_counter() >= deadline:
             # A MIP stopped by the time limit ends the search; a pass over every column's
             # margin could only tighten the bound a little, so skip it to keep the limit.
             final_bound = bound
-            say(f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {bound:.6g}")
+            say(f"MIP {attempt + 1}: objective {best_objective:,.2f}, bound {bound:,.2f}")
             break
         check = _price(
             view, units, rho, mu, gs,
@@ -854,7 +855,8 @@ def solve_exact(
         excluded = check.excluded
         wanted = sum(len(e[1]) for e in excluded)
         say(
-            f"MIP {attempt + 1}: objective {best_objective:.6g}, bound {final_bound:.6g}, "
+            f"MIP {attempt + 1}: objective {best_objective:,.2f}, "
+            f"bound {final_bound:,.2f}, "
             f"gap {gap:.2e}, {wanted} columns could still help"
         )
         if _proven_optimal(problem, best_objective, final_bound, keep_bonus):
@@ -870,7 +872,7 @@ def solve_exact(
                 break
             excluded, left_out_margin = _smallest_margins(excluded, room)
             say(
-                f"time for {room} of them: those with a margin below {left_out_margin:.6g} "
+                f"time for {room} of them: those with a margin below {left_out_margin:,.2f} "
                 "(a partial proof)"
             )
         added = sum(columns.add(units, u, fi, di) for u, fi, di, _ in excluded)
@@ -966,7 +968,7 @@ def _search_rest(
     objective = _objective(problem, view, better)
     if _score(problem, better, objective, keep_bonus) >= _score(problem, *best, keep_bonus):
         return best
-    say(f"plan after the neighbourhood search: {objective:.6g}")
+    say(f"plan after the neighbourhood search: {objective:,.2f}")
     return better, objective
 
 

@@ -788,7 +788,7 @@ def solve_lagrangian(
         if value < best[0]:
             best = (value, slot_f, slot_a)
     clock = time.perf_counter()
-    say(f"plan {best[0]:.6g}, bound from pooled beds {bound:.6g}")
+    say(f"plan {best[0]:,.2f}, bound from pooled beds {bound:,.2f}")
 
     # The price ascent hands its best prices to the final plan when its stages stop paying
     # (ASCENT_STALL), at PLAN_AT of the time (see MIN_SEARCH_SECONDS), or when only the final
@@ -847,7 +847,7 @@ def solve_lagrangian(
             value = plans.objective(slot_f, slot_a) + hopeless_cost
             if value < best[0]:
                 best = (value, slot_f, slot_a)
-        say(f"prices at tau {tau:g}: plan {best[0]:.6g}, bound {ascent.bound:.6g}")
+        say(f"prices at tau {tau:g}: plan {best[0]:,.2f}, bound {ascent.bound:,.2f}")
         if relative_gap(best[0], ascent.bound) <= OPTIMAL_GAP:
             done = True
             break
@@ -888,7 +888,7 @@ def solve_lagrangian(
         value = plans.objective(slot_f, slot_a) + hopeless_cost
         if value < best[0]:
             best = (value, slot_f, slot_a)
-        say(f"plan from the best prices with local search: {value:.6g}")
+        say(f"plan from the best prices with local search: {value:,.2f}")
     slots = neighbourhoods.Slots(plans.slot_unit, best[1].copy(), best[2].copy(), plans.slot_group)
     gain = _search(plans, dual, x_plan, slots, deadline, say)
     if gain > 0.0:
@@ -897,11 +897,11 @@ def solve_lagrangian(
             slots.facility,
             slots.day,
         )
-        say(f"plan after the neighbourhood search: {best[0]:.6g}")
+        say(f"plan after the neighbourhood search: {best[0]:,.2f}")
     if background.ident is not None:  # started
         searched.set()
         background.join()
-        say(f"bound after the ascent went on beside the search: {ascent.bound:.6g}")
+        say(f"bound after the ascent went on beside the search: {ascent.bound:,.2f}")
     bound = ascent.bound
     facility, day = plans.patient_arrays(best[1], best[2])
     return LagrangianResult(

@@ -392,7 +392,9 @@ def improve(
                 say(f"neighbourhood of {rows} rows: slices of {size} units now")
                 resized = True
                 break
-            say(f"neighbourhood {number} of {len(order)} ({kind}): gain so far {total + swept:.6g}")
+            say(
+                f"neighbourhood {number} of {len(order)} ({kind}): gain so far {total + swept:,.2f}"
+            )
         total += swept
         if resized:
             continue

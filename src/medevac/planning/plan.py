@@ -12,6 +12,16 @@ from typing import Any, NamedTuple
 BREAKDOWN_KEYS = ("unplaced", "wait", "late", "travel", "group_split", "change")
 
 
+def figure(value: float) -> str:
+    """An objective as people read it: thousands separated, at most six decimals (enough to
+    tell apart two objectives the checker does), no trailing zeros ("2,159,491.44",
+    "227.115"). `.6g` had shown 2.15949e+06 for both of 2,159,491.44 and 2,159,493.44."""
+    text = f"{value:,.6f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 class PlanStatus(StrEnum):
     """How far a plan can be trusted: proven optimal, feasible with a gap, or input refused."""
 

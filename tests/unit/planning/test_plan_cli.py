@@ -286,7 +286,7 @@ def test_explaining_with_a_plan_of_another_problem_is_a_one_line_error(
 
 
 def test_objectives_are_shown_in_full_with_thousands_separated() -> None:
-    from medevac.cli.plan_commands import figure
+    from medevac.planning.plan import figure
 
     # `.6g` showed 2.15949e+06 for both of these, which the checker tells apart (1e-6 relative)
     assert figure(2_159_491.44) == "2,159,491.44"
