@@ -273,6 +273,14 @@ def test_regulating_from_the_registry_build_solve_approve(
     again = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
     assert again.exit_code == 1
     assert "changed" in again.output  # the patients are referred now: their versions moved
+    # the next day's re-plan: the approved places come back as current and are kept
+    assert "against the places approved before" not in out
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
+    out = invoke(cli, "plan", "approve", str(plan), "--problem", str(problem))
+    assert "against the places approved before: 24 kept, 0 on another day, 0 moved" in " ".join(
+        out.split()
+    )
     details = invoke(cli, "plan", "approved", "--details")
     assert "24 of 24 admissions open" in details
     assert details.count("PT-") == 24

@@ -19,7 +19,13 @@ from medevac.cli.context import (
     when,
 )
 from medevac.cli.plan_commands import plan_app, plan_or_fail
-from medevac.planning import ProblemError, document_text
+from medevac.planning import (
+    ChangeKind,
+    ProblemError,
+    document_text,
+    parse_problem,
+    plan_changes,
+)
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
     QuotaExceeded,
@@ -194,6 +200,15 @@ def approve(
     if over_quota and over_quota.strip():
         for line in quota_overruns(unit_of_work(), problem, plan, on=approved.approved_at):
             console.print(f"[yellow]over quota: {line}[/]", highlight=False)
+    if any("current" in entry for entry in problem.get("patients", [])):
+        changes = plan_changes(parse_problem(problem), plan)
+        console.print(
+            f"against the places approved before: {changes.kept} kept, "
+            f"{changes.count(ChangeKind.DAY)} on another day, "
+            f"{changes.count(ChangeKind.MOVED)} moved to another facility, "
+            f"{changes.count(ChangeKind.DROPPED)} without a place now; "
+            f"{changes.newly_placed} placed for the first time"
+        )
 
 
 @plan_app.command("approved")
