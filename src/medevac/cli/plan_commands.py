@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections import Counter
 from pathlib import Path
 from typing import NoReturn
@@ -293,6 +294,12 @@ def explain_command(
     problem_file: Path = typer.Argument(..., help="Problem JSON."),
     plan_file: Path = typer.Argument(..., help="Plan JSON."),
     patient: str = typer.Argument(..., help="Patient id."),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the explanation as JSON (rule codes, facilities, days and distances, and "
+        'the sentences under "text") for other systems.',
+    ),
 ) -> None:
     """Explain why a patient is where the plan puts it (or why it is unplaced)."""
     problem = _problem(problem_file)
@@ -303,8 +310,11 @@ def explain_command(
         explanation = explain(problem, plan, patient)
     except PlanMismatch as error:
         _fail(f"{plan_file}: {error} ({problem_file})")
+    if as_json:
+        print(json.dumps(explanation.as_dict(), ensure_ascii=False, indent=1))
+        return
     for line in explanation.lines():
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _summary(plan: Plan, problem: Problem | None) -> None:

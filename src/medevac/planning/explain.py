@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from medevac.planning.model import ProblemView, Screen
 from medevac.planning.plan import Plan, Unplaced
@@ -72,6 +73,47 @@ class Explanation:
     # the patient's earliest day: the days before it are closed at every facility, said once
     # rather than for each facility; alternatives start on it
     earliest_day: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The explanation as plain JSON data (codes from `Blocker` and `UnplacedReason`), with
+        the sentences of `lines` under "text"."""
+        return {
+            "patient": self.patient,
+            "facility": self.facility,
+            "day": self.day,
+            "distance_km": None if self.distance_km is None else round(self.distance_km, 3),
+            "unplaced": None
+            if self.unplaced is None
+            else {
+                "reason": self.unplaced.reason,
+                "code": None if self.unplaced.code is None else self.unplaced.code.value,
+            },
+            "place_breaks": self.place_breaks or None,
+            "earliest_day": self.earliest_day,
+            "ruled_out": [
+                {
+                    "blocker": r.blocker.value,
+                    "count": r.count,
+                    "nearest": r.nearest,
+                    "nearest_km": round(r.nearest_km, 3),
+                    "detail": r.detail,
+                }
+                for r in self.ruled_out
+            ],
+            "alternatives": [
+                {
+                    "facility": a.facility,
+                    "first_day": a.first_day,
+                    "last_day": a.last_day,
+                    "distance_km": round(a.distance_km, 3),
+                    "blocker": a.blocker.value,
+                    "detail": a.detail,
+                }
+                for a in self.alternatives
+            ],
+            "not_listed": self.not_listed,
+            "text": self.lines(),
+        }
 
     def lines(self) -> list[str]:
         """The explanation as plain sentences."""

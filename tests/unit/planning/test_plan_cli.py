@@ -127,6 +127,25 @@ def test_show_and_explain_read_the_written_plan(
     assert explained.exit_code == 0
     assert "A is admitted at NEAR on day 3" in explained.output
     assert "NEAR days 0-2 (11 km): orthopaedics beds full" in explained.output
+    as_json = runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "A", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    assert (data["patient"], data["facility"], data["day"], data["unplaced"]) == (
+        "A",
+        "NEAR",
+        3,
+        None,
+    )
+    [alternative] = data["alternatives"]
+    assert alternative["facility"] == "NEAR"
+    assert (alternative["first_day"], alternative["last_day"]) == (0, 2)
+    assert alternative["blocker"] == "beds_full"
+    assert data["text"] == [line for line in explained.output.splitlines() if line]
+    unplaced = json.loads(
+        runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "B", "--json"]).output
+    )
+    if unplaced["facility"] is None:
+        assert unplaced["unplaced"]["code"] in {"beds_full", "beyond_max_distance"}
 
 
 def test_show_with_the_problem_says_who_keeps_moves_or_loses_a_current_place(
