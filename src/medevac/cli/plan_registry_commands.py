@@ -21,10 +21,10 @@ from medevac.cli.context import (
 from medevac.cli.plan_commands import plan_app, plan_or_fail
 from medevac.planning import (
     ChangeKind,
+    CurrentPlacement,
     ProblemError,
+    changes_against,
     document_text,
-    parse_problem,
-    plan_changes,
 )
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
@@ -200,8 +200,12 @@ def approve(
     if over_quota and over_quota.strip():
         for line in quota_overruns(unit_of_work(), problem, plan, on=approved.approved_at):
             console.print(f"[yellow]over quota: {line}[/]", highlight=False)
-    if any("current" in entry for entry in problem.get("patients", [])):
-        changes = plan_changes(parse_problem(problem), plan)
+    places = [  # the approval checked the problem: every "current" is a valid place
+        (entry["id"], CurrentPlacement(**entry["current"]) if "current" in entry else None)
+        for entry in problem["patients"]
+    ]
+    if any(place is not None for _, place in places):  # a re-plan
+        changes = changes_against(places, plan)
         console.print(
             f"against the places approved before: {changes.kept} kept, "
             f"{changes.count(ChangeKind.DAY)} on another day, "

@@ -11,7 +11,13 @@ thread: called before a large problem is read, that loading stays out of the tim
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from medevac.planning.changes import Change, ChangeKind, PlanChanges, plan_changes
+from medevac.planning.changes import (
+    Change,
+    ChangeKind,
+    PlanChanges,
+    changes_against,
+    plan_changes,
+)
 from medevac.planning.checker import CheckReport, check_plan
 from medevac.planning.engines import Engine, ModelTooLarge, prepare, solve
 from medevac.planning.explain import (
@@ -92,6 +98,7 @@ __all__ = [
     "Unplaced",
     "UnplacedReason",
     "Weights",
+    "changes_against",
     "check_plan",
     "document_text",
     "explain",

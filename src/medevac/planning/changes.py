@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -60,23 +61,29 @@ def plan_changes(problem: Problem, plan: Plan) -> PlanChanges:
     Patients are those of ``problem``; assignments of patients it does not have are ignored
     (`explain` and `check_plan` report such plans).
     """
+    return changes_against(((p.id, p.current) for p in problem.patients), plan)
+
+
+def changes_against(
+    patients: Iterable[tuple[str, CurrentPlacement | None]], plan: Plan
+) -> PlanChanges:
+    """`plan_changes` for (patient id, current place) pairs, where no `Problem` is at hand."""
     placed = {a.patient: a for a in plan.assignments}
     kept = newly_placed = still_unplaced = 0
     changes: list[Change] = []
-    for patient in problem.patients:
-        after = placed.get(patient.id)
-        before = patient.current
+    for patient_id, before in patients:
+        after = placed.get(patient_id)
         if before is None:
             if after is None:
                 still_unplaced += 1
             else:
                 newly_placed += 1
         elif after is None:
-            changes.append(Change(patient.id, ChangeKind.DROPPED, before, None))
+            changes.append(Change(patient_id, ChangeKind.DROPPED, before, None))
         elif after.facility != before.facility:
-            changes.append(Change(patient.id, ChangeKind.MOVED, before, after))
+            changes.append(Change(patient_id, ChangeKind.MOVED, before, after))
         elif after.day != before.day:
-            changes.append(Change(patient.id, ChangeKind.DAY, before, after))
+            changes.append(Change(patient_id, ChangeKind.DAY, before, after))
         else:
             kept += 1
     changes.sort(key=lambda c: (ORDER[c.kind], c.patient))
