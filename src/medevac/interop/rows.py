@@ -613,7 +613,8 @@ def decode_csv_row(
     defaults = _defaults(spec.row_model)
     codes, conditions = spec.code_list_columns, spec.condition_columns
     for column, raw in cells.items():
-        text = unmark_text(raw.strip())
+        # the mark comes off before the cell is stripped: "'\t" is a marked tab, not "'"
+        text = unmark_text(raw.lstrip()).strip()
         if not text:
             if column in defaults:
                 row[column] = defaults[column]

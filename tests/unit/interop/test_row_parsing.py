@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from medevac.domain.vocabulary import InjuryMechanism, Specialty
 from medevac.interop.records import ImportFileError, RecordKind, RowError
-from medevac.interop.rows import SPECS, mark_text, unmark_text
+from medevac.interop.rows import SPECS, decode_csv_row, encode_csv_cell, mark_text, unmark_text
 from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedTable, parse_table
 
@@ -263,3 +263,16 @@ def test_an_apostrophe_before_a_formula_character_marks_text_in_a_written_file(
     first, second = parse_csv(tmp_path, RecordKind.ORGANISATIONS, text).rows
     assert first.values["name"] == "=1+1"
     assert second.values["name"] == "'s-Gravenhage"
+
+
+@given(st.text(alphabet="'=+-@\t\r\n s1", max_size=8))
+def test_a_stored_text_comes_back_exactly_through_a_csv_cell(text: str) -> None:
+    # the registry stores texts stripped; a marked tab ("'\t") had come back as "'"
+    stored = text.strip()
+    spec = SPECS[RecordKind.ORGANISATIONS]
+    cell = encode_csv_cell(spec, "contact", stored)
+    decoded, problems = decode_csv_row(spec, {"contact": cell})
+    assert problems == {}
+    assert decoded["contact"] == stored
+    # a cell of whitespace behind the mark is empty, as it would be unmarked
+    assert decode_csv_row(spec, {"contact": "'\t"})[0]["contact"] == ""
