@@ -268,8 +268,13 @@ def test_regulating_from_the_registry_build_solve_approve(
     assert (tmp_path / "problem.registry.json").exists()
     out = invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
     assert "checker: feasible" in out
-    out = invoke(cli, "plan", "approve", str(plan), "--problem", str(problem), "--actor", "cell")
+    out = invoke(
+        cli,
+        *("plan", "approve", str(plan), "--problem", str(problem)),
+        *("--actor", "cell", "--over-quota", "unneeded"),
+    )
     assert "24 admissions planned" in out
+    assert "no quota is exceeded: the --over-quota reason was not needed or kept" in out
     again = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
     assert again.exit_code == 1
     assert "changed" in again.output  # the patients are referred now: their versions moved

@@ -198,8 +198,11 @@ def approve(
         f"({approved.solver_status}, objective {approved.objective:.3f})"
     )
     if over_quota and over_quota.strip():
-        for line in quota_overruns(unit_of_work(), problem, plan, on=approved.approved_at):
+        overruns = quota_overruns(unit_of_work(), problem, plan, on=approved.approved_at)
+        for line in overruns:
             console.print(f"[yellow]over quota: {line}[/]", highlight=False)
+        if not overruns:
+            console.print("no quota is exceeded: the --over-quota reason was not needed or kept")
     places = [  # the approval checked the problem: every "current" is a valid place
         (entry["id"], CurrentPlacement(**entry["current"]) if "current" in entry else None)
         for entry in problem["patients"]
