@@ -24,7 +24,7 @@ from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, PlanningPatient
-from medevac.domain.plans import ApprovedPlan
+from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import (
     AgreementRepository,
     ApprovedPlanRepository,
@@ -313,6 +313,15 @@ class FakeApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
     def live_for_patient(self, patient_id: str) -> list[ApprovedPlan]:
         found = self._all(lambda p: patient_id in p.open_patient_ids())
         return sorted(found, key=lambda p: (p.approved_at, p.id))
+
+    def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
+        wanted = set(patient_ids)
+        found: dict[str, PlannedAdmission] = {}
+        for plan in sorted(self._all(lambda p: True), key=lambda p: (p.approved_at, p.id)):
+            for admission in plan.admissions:
+                if admission.patient_id in wanted and admission.is_open:
+                    found[admission.patient_id] = copy.deepcopy(admission)
+        return found
 
 
 class FakeAuditLog:

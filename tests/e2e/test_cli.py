@@ -286,6 +286,15 @@ def test_regulating_from_the_registry_build_solve_approve(
     assert "against the places approved before: 24 kept, 0 on another day, 0 moved" in " ".join(
         out.split()
     )
+    # accepted by the academy since its reports: the next problem leaves the bed out
+    first = json.loads(plan.read_text())["assignments"][0]["patient"]
+    invoke(cli, "patients", "move", first, "accepted", "--role", "receiving_facility")
+    out = invoke(cli, "plan", "build", "--out", str(problem))
+    assert "23 patients" in out
+    assert "held: FAC-LODZ-MMA" in out
+    assert f"bed(s) taken off its report for patients sent there since it reported ({first})" in (
+        " ".join(out.split())
+    )
     details = invoke(cli, "plan", "approved", "--details")
     assert "24 of 24 admissions open" in details
     assert details.count("PT-") == 24

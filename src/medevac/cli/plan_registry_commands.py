@@ -133,6 +133,10 @@ def build(
         console.print(f"[yellow]not covered: {line}[/]", highlight=False)
     if len(built.uncovered) > SHOWN_GAPS:
         console.print(f"[yellow]not covered: and {len(built.uncovered) - SHOWN_GAPS} more[/]")
+    for line in built.held[:SHOWN_GAPS]:
+        console.print(f"held: {line}", markup=False, highlight=False)
+    if len(built.held) > SHOWN_GAPS:
+        console.print(f"held: and {len(built.held) - SHOWN_GAPS} more facilities and specialties")
     if not problem["patients"]:
         console.print(
             "[yellow]nothing to plan: no patient in the registry is selected or referred "

@@ -25,7 +25,7 @@ from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, PlanningPatient
-from medevac.domain.plans import ApprovedPlan
+from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.requests import RequestStatus, TreatmentRequest
 from medevac.domain.screening import ScreeningMission
 from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
@@ -131,6 +131,10 @@ class ApprovedPlanRepository(Protocol):
     def update(self, plan: ApprovedPlan) -> None: ...
     def live(self) -> list[ApprovedPlan]: ...
     def live_for_patient(self, patient_id: str) -> list[ApprovedPlan]: ...
+    def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
+        """Each patient's open admission in the most recently approved plan, live or
+        superseded, that holds one (patients without any are left out)."""
+        ...
 
 
 class AuditLog(Protocol):

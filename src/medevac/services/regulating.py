@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from medevac.domain.agreements import Agreement
@@ -35,6 +35,15 @@ from medevac.store.tables import ONE_LIVE_PLAN
 
 #: Patients the engine places: selected by screening, or referred to a partner.
 PLANNED_STATUSES = (PatientStatus.SELECTED, PatientStatus.REFERRED)
+#: Past referral and not yet out of the receiving facility's bed: a patient an approved plan sent
+#: holds its bed there (`held_beds`)
+HOLDING_STATUSES = (
+    PatientStatus.ACCEPTED,
+    PatientStatus.SCHEDULED,
+    PatientStatus.IN_TRANSIT,
+    PatientStatus.ADMITTED,
+    PatientStatus.IN_TREATMENT,
+)
 
 #: Strategic windows in days (configurable per operation with `precedences`).
 DEFAULT_PRECEDENCES: dict[str, dict[str, float | int]] = {
@@ -69,6 +78,8 @@ class BuiltProblem:
     stale_reports: list[CapacityReport] = field(default_factory=list)
     #: where a sender's patients need a specialty a facility offers but no agreement covers
     uncovered: list[str] = field(default_factory=list)
+    #: beds taken off a facility's report for patients sent there since it reported
+    held: list[str] = field(default_factory=list)
 
 
 def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
@@ -210,6 +221,8 @@ def build_problem(
         planned = {
             a.patient_id: a for plan in uow.plans.live() for a in plan.admissions if a.is_open
         }
+        sent = [p for status in HOLDING_STATUSES for p in uow.patients.list(status=status)]
+        destinations = uow.plans.latest_admissions([p.id for p in sent])
 
     skipped: list[Skipped] = []
     by_facility: dict[str, list[CapacityReport]] = defaultdict(list)
@@ -243,6 +256,7 @@ def build_problem(
         if facility.daily_admission_limit is not None:
             entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
+    held = held_beds(facility_entries, by_facility, sent, destinations, now)
 
     patient_entries = []
     versions: dict[str, int] = {}
@@ -286,7 +300,67 @@ def build_problem(
         "agreements": {a.id: a.version for a in sorted(agreements, key=lambda a: a.id)},
         "problem_sha256": problem_digest(problem),
     }
-    return BuiltProblem(problem, manifest, skipped, stale, uncovered)
+    return BuiltProblem(problem, manifest, skipped, stale, uncovered, held)
+
+
+def held_beds(
+    facility_entries: list[dict[str, Any]],
+    reports: Mapping[str, list[CapacityReport]],
+    sent: list[Patient],
+    destinations: Mapping[str, PlannedAdmission],
+    now: datetime,
+) -> list[str]:
+    """Take off the facilities' free beds those of patients sent there since they reported.
+
+    A patient whom an approved plan sent to a facility, and who has been accepted since (or
+    is scheduled, in transit, admitted or in treatment), is in no new problem: its bed is the
+    facility's to count. A report made before the patient was accepted cannot count it, so
+    the bed is taken off that report's free beds on the days of the patient's stay (from its
+    admission, or its planned admission day, for its expected length of stay) and a re-plan
+    cannot give it away. A report made since is taken as the facility's count, reserved beds
+    included. Returns a line per facility and specialty where beds were taken off.
+    """
+    entries = {entry["id"]: entry for entry in facility_entries}
+    today = now.date()
+    taken: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for patient in sent:
+        admission = destinations.get(patient.id)
+        entry = None if admission is None else entries.get(admission.facility_id)
+        if admission is None or entry is None:
+            continue
+        specialty = patient.required_specialties[0].value
+        beds = entry["beds"].get(specialty)
+        report = next(
+            (r for r in reports[admission.facility_id] if r.specialty.value == specialty), None
+        )
+        accepted_at = _accepted_at(patient)
+        if beds is None or report is None or report.reported_at >= accepted_at:
+            continue
+        start = _admitted_on(patient) or admission.admission_date
+        first = (start - today).days
+        stay = patient.expected_length_of_stay_days or DEFAULT_LENGTH_OF_STAY_DAYS
+        for day in range(max(0, first), min(len(beds), first + stay)):
+            beds[day] = max(0, beds[day] - 1)
+        taken[(admission.facility_id, specialty)].append(patient.id)
+    return [
+        f"{facility} {specialty}: {len(ids)} bed(s) taken off its report for patients sent "
+        f"there since it reported ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
+        for (facility, specialty), ids in sorted(taken.items())
+    ]
+
+
+def _accepted_at(patient: Patient) -> datetime:
+    """When the patient left `referred` (its latest such move), else its latest move."""
+    moves = [c.at for c in patient.history if c.from_status is PatientStatus.REFERRED]
+    if moves:
+        return max(moves)
+    return max((c.at for c in patient.history), default=datetime.max.replace(tzinfo=UTC))
+
+
+def _admitted_on(patient: Patient) -> date | None:
+    """The day the patient was last admitted, if it was."""
+    days = [c.at.date() for c in patient.history if c.to_status is PatientStatus.ADMITTED]
+    return max(days) if days else None
 
 
 def problem_digest(problem: dict[str, Any]) -> str:

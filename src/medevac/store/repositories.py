@@ -1217,6 +1217,24 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
         )
         return self._query(statement)
 
+    def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
+        """Each patient's open admission in the most recently approved plan that holds one."""
+        pa, p = t.planned_admissions, self.table
+        connection = self._connection()
+        found: dict[str, PlannedAdmission] = {}
+        for chunk in id_batches(connection, sorted(patient_ids)):
+            statement = (
+                select(pa.c.patient_id, pa.c.facility_id, pa.c.admission_date)
+                .join(p, p.c.id == pa.c.plan_id)
+                .where(among(connection, pa.c.patient_id, chunk), pa.c.withdrawn_reason == "")
+                .order_by(p.c.approved_at, p.c.id)
+            )
+            for row in connection.execute(statement):  # later approvals overwrite earlier ones
+                found[row.patient_id] = PlannedAdmission(
+                    row.patient_id, row.facility_id, row.admission_date
+                )
+        return found
+
 
 # -- audit --------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import pytest
 
 from medevac.domain.errors import ConcurrentModification, InvalidValue
 from medevac.domain.facilities import CapacityReport
-from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.plans import PlanStatus
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import Assignment, Plan, parse_problem, solve_exact
@@ -402,3 +402,76 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
     assert record.reason == (
         f"approved over quota (partner agreed by phone, 5 Dec): {expected}" if over else ""
     )
+
+
+def test_beds_of_patients_sent_since_a_report_are_not_given_away_by_a_re_plan(
+    uow_factory: UowFactory,
+) -> None:
+    # the demo's plan sends its 24 to the academy; two are accepted there after its reports,
+    # so the next problem holds neither them (past referral) nor, before this, their beds
+    build_demo(uow_factory(), actor="demo", regulate=True)
+    with uow_factory() as uow:
+        [plan] = uow.plans.live()
+        patients = uow.patients.get_many(plan.open_patient_ids())
+    before = built(uow_factory)
+    sent = sorted(plan.open_patient_ids())[:2]
+    for patient_id in sent:
+        move_patient(
+            uow_factory(),
+            patient_id,
+            PatientStatus.ACCEPTED,
+            actor="academy",
+            role=ActorRole.RECEIVING_FACILITY,
+        )
+    after = built(uow_factory)
+
+    assert {p["id"] for p in after.problem["patients"]} == {
+        p["id"] for p in before.problem["patients"]
+    } - set(sent)
+    expected = copy.deepcopy(_beds(before.problem))
+    today = utc_now().date()
+    for patient_id in sent:
+        admission = plan.admission_of(patient_id)
+        assert admission is not None
+        assert admission.facility_id == "FAC-LODZ-MMA"
+        patient = patients[patient_id]
+        specialty = patient.required_specialties[0].value
+        first = (admission.admission_date - today).days
+        stay = patient.expected_length_of_stay_days or regulating.DEFAULT_LENGTH_OF_STAY_DAYS
+        row = expected[("FAC-LODZ-MMA", specialty)]
+        for day in range(max(0, first), min(len(row), first + stay)):
+            row[day] = max(0, row[day] - 1)
+    assert _beds(after.problem) == expected
+    assert _beds(after.problem) != _beds(before.problem)
+    assert len(after.held) >= 1
+    assert all(line.startswith("FAC-LODZ-MMA ") for line in after.held)
+    assert sorted(i for line in after.held for i in sent if i in line) == sent
+    # the re-plan is approved: the plan that sent them is superseded, their beds stay held
+    replanned = solve_exact(parse_problem(after.problem), time_limit=30)
+    approve_plan(
+        uow_factory(),
+        problem=after.problem,
+        manifest=after.manifest,
+        plan=replanned,
+        actor="cell",
+    )
+    with uow_factory() as uow:
+        assert all(p.id != plan.id for p in uow.plans.live())
+    assert _beds(built(uow_factory).problem) == expected
+    # a report made since the acceptance is the academy's own count: taken as it is
+    for specialty in {patients[i].required_specialties[0] for i in sent}:
+        report_capacity(
+            uow_factory(),
+            CapacityReport("FAC-LODZ-MMA", specialty, 5, 8, 0, 0, utc_now()),
+            actor="academy",
+        )
+    again = built(uow_factory)
+    assert again.held == []
+
+
+def _beds(problem: dict[str, Any]) -> dict[tuple[str, str], list[int]]:
+    return {
+        (f["id"], specialty): list(beds)
+        for f in problem["facilities"]
+        for specialty, beds in f["beds"].items()
+    }
