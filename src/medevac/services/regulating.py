@@ -221,8 +221,13 @@ def build_problem(
         planned = {
             a.patient_id: a for plan in uow.plans.live() for a in plan.admissions if a.is_open
         }
-        sent = [p for status in HOLDING_STATUSES for p in uow.patients.list(status=status)]
-        destinations = uow.plans.latest_admissions([p.id for p in sent])
+        # patients sent earlier: their destinations first, then in full (with the history
+        # `held_beds` needs) only those bound for a facility with reports
+        holding = uow.patients.for_planning(HOLDING_STATUSES)
+        destinations = uow.plans.latest_admissions([p.id for p in holding])
+        reported = {r.facility_id for r in reports}
+        bound = [i for i, a in destinations.items() if a.facility_id in reported]
+        sent = sorted(uow.patients.get_many(bound).values(), key=lambda p: p.id)
 
     skipped: list[Skipped] = []
     by_facility: dict[str, list[CapacityReport]] = defaultdict(list)
