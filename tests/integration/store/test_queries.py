@@ -9,6 +9,7 @@ import pytest
 from medevac.domain.audit import AuditRecord
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.patients import PlanningPatient
+from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanStatus
 from medevac.domain.requests import RequestStatus
 from medevac.domain.vocabulary import FacilityKind, Precedence, SpecialNeed, Specialty
 from tests.integration.store.builders import (
@@ -234,3 +235,50 @@ def test_audit_list_filters_by_entity_and_gives_newest_first(uow_factory: UowFac
         assert len(uow.audit.list()) == 4
     assert [r.action for r in trail] == ["update", "create"]
     assert [(r.entity_id, r.action) for r in newest] == [("P-1", "update")]
+
+
+def test_latest_admissions_take_each_patient_from_the_last_plan_that_holds_it_open(
+    registry: UowFactory,
+) -> None:
+    def plan(plan_id: str, hours: int, *admissions: PlannedAdmission) -> ApprovedPlan:
+        return ApprovedPlan(
+            id=plan_id,
+            approved_at=T0 + timedelta(hours=hours),
+            approved_by="cell",
+            built_at=T0,
+            objective=1.0,
+            solver="test",
+            solver_status="optimal",
+            admissions=list(admissions),
+            status=PlanStatus.SUPERSEDED if hours < 2 else PlanStatus.LIVE,
+        )
+
+    day = T0.date()
+    with registry() as uow:
+        uow.patients.add_many([make_patient(f"P-{n}") for n in range(1, 5)])
+        # added out of order: the approval time decides, not the order of writing
+        uow.plans.add(
+            plan(
+                "PLAN-B",
+                2,
+                PlannedAdmission("P-1", "FAC-2", day + timedelta(days=3)),
+                PlannedAdmission("P-3", "FAC-2", day, "patient died"),
+            )
+        )
+        uow.plans.add(
+            plan(
+                "PLAN-A",
+                1,
+                PlannedAdmission("P-1", "FAC-1", day),
+                PlannedAdmission("P-2", "FAC-1", day + timedelta(days=1)),
+                PlannedAdmission("P-3", "FAC-1", day + timedelta(days=2)),
+            )
+        )
+        uow.commit()
+    with registry() as uow:
+        found = uow.plans.latest_admissions(["P-1", "P-2", "P-3", "P-4"])
+    assert {p: (a.facility_id, a.admission_date) for p, a in found.items()} == {
+        "P-1": ("FAC-2", day + timedelta(days=3)),  # the later plan
+        "P-2": ("FAC-1", day + timedelta(days=1)),  # only in the superseded one
+        "P-3": ("FAC-1", day + timedelta(days=2)),  # withdrawn from the later one
+    }
