@@ -665,16 +665,30 @@ def _approve_checked(
 def quota_overruns(
     uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime
 ) -> list[str]:
-    """Agreements in force whose quota this plan alone exceeds, one line each.
+    """Agreements in force whose quota this plan would take beyond, one line each.
 
     The problem format has no quotas, so the engines cannot keep to them; this says where a
     plan does not (and `approve_plan` refuses such a plan unless told why to go beyond). A
     placed patient counts against the first agreement (by id) between its organisation and the
-    operator of its facility that covers its specialty. Patients sent before this plan are not
-    counted: the registry does not record under which agreement a patient went.
+    operator of its facility that covers its specialty. So do the patients earlier plans sent
+    under it (`SENT_STATUSES`, not in this problem, their latest approved admission at one of
+    the operator's facilities within the agreement's dates): a plan is over quota when it
+    places someone under the agreement and, with those sent before, more than its quota.
+    Patients sent through treatment requests are not counted: the registry records their
+    facility only in the request.
     """
     with uow:
         return _overruns(uow, problem, plan, on=on)
+
+
+#: Statuses of patients a plan sent who went (accepted, on their way, treated, or back since):
+#: they count against the quota of the agreement they went under
+SENT_STATUSES = (
+    *HOLDING_STATUSES,
+    PatientStatus.REHABILITATION,
+    PatientStatus.DISCHARGED,
+    PatientStatus.REPATRIATED,
+)
 
 
 def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime) -> list[str]:
@@ -685,29 +699,55 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
     )
     if not agreements or not plan.assignments:
         return []
-    operators = {
-        f.id: f.operator_id
-        for f in uow.facilities.get_many({a.facility for a in plan.assignments}).values()
-    }
-    between: dict[tuple[str, str], list[tuple[str, set[str]]]] = defaultdict(list)
+    between: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
     for agreement in agreements:  # by id: a patient counts against the first that covers it
         pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
-        between[pair].append((agreement.id, {s.value for s in agreement.specialties}))
+        between[pair].append(agreement)
+
     entries = {p["id"]: p for p in problem["patients"]}
+    senders = {a.sending_organisation_id for a in agreements}
+    earlier = [
+        p
+        for p in uow.patients.for_planning(SENT_STATUSES)
+        if p.organisation_id in senders and p.id not in entries
+    ]
+    destinations = uow.plans.latest_admissions([p.id for p in earlier])
+    wanted = {a.facility for a in plan.assignments} | {a.facility_id for a in destinations.values()}
+    operators = {f.id: f.operator_id for f in uow.facilities.get_many(wanted).values()}
+
+    def under(sender: str, facility: str, specialty: str, day: date) -> str | None:
+        receiver = operators.get(facility, "")
+        for agreement in between.get((sender, receiver), ()):
+            if agreement.covers(Specialty(specialty), day):
+                return agreement.id
+        return None
+
     placed: dict[str, int] = defaultdict(int)
     for assignment in plan.assignments:
         entry = entries[assignment.patient]
-        pair = (_sender(entry), operators.get(assignment.facility, ""))
-        for agreement_id, covered in between.get(pair, ()):
-            if entry["specialty"] in covered:
-                placed[agreement_id] += 1
-                break
+        found = under(_sender(entry), assignment.facility, entry["specialty"], on.date())
+        if found is not None:
+            placed[found] += 1
+    sent: dict[str, int] = defaultdict(int)
+    for patient in earlier:
+        admission = destinations.get(patient.id)
+        if admission is None:
+            continue
+        found = under(
+            patient.organisation_id,
+            admission.facility_id,
+            patient.primary_specialty.value,
+            admission.admission_date,
+        )
+        if found is not None:
+            sent[found] += 1
     return [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
-        f"{a.receiving_organisation_id}; this plan places {placed[a.id]} there (patients sent "
-        "before it are not counted)"
+        f"{a.receiving_organisation_id}; "
+        + (f"{sent[a.id]} were sent there before and " if sent[a.id] else "")
+        + f"this plan places {placed[a.id]} there"
         for a in agreements
-        if a.quota is not None and placed[a.id] > a.quota
+        if a.quota is not None and placed[a.id] and sent[a.id] + placed[a.id] > a.quota
     ]
 
 

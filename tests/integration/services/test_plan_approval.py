@@ -379,7 +379,7 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
     lines = quota_overruns(uow_factory(), built.problem, plan, on=utc_now())
     expected = (
         f"{ACADEMY_AGREEMENT_ID} allows {quota} patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
-        "this plan places 24 there (patients sent before it are not counted)"
+        "this plan places 24 there"
     )
     assert lines == ([expected] if over else [])
     approve = partial(
@@ -402,6 +402,64 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
     assert record.reason == (
         f"approved over quota (partner agreed by phone, 5 Dec): {expected}" if over else ""
     )
+
+
+def test_patients_sent_before_count_against_the_quota_of_the_next_plan(
+    uow_factory: UowFactory,
+) -> None:
+    # the demo's plan sent its 24 to the academy; 10 are accepted there since. The re-plan
+    # places the other 14: under a quota of 20 that is 24 under the agreement, not 14
+    build_demo(uow_factory(), actor="demo", regulate=True)
+    with uow_factory() as uow:
+        [plan] = uow.plans.live()
+    accepted = sorted(plan.open_patient_ids())[:10]
+    for patient_id in accepted:
+        move_patient(
+            uow_factory(),
+            patient_id,
+            PatientStatus.ACCEPTED,
+            actor="academy",
+            role=ActorRole.RECEIVING_FACILITY,
+        )
+    for quota, over in ((24, False), (20, True)):
+        with uow_factory() as uow:
+            agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+            agreement.quota = quota
+            uow.agreements.update(agreement)
+            uow.commit()
+        problem = built(uow_factory)
+        replanned = solve_exact(parse_problem(problem.problem), time_limit=30)
+        assert len(replanned.assignments) == 14
+        assert {a.facility for a in replanned.assignments} == {"FAC-LODZ-MMA"}
+        lines = quota_overruns(uow_factory(), problem.problem, replanned, on=utc_now())
+        expected = (
+            f"{ACADEMY_AGREEMENT_ID} allows {quota} patients of ORG-ORIGIN-MOH at "
+            "ORG-PARTNER-DMS; 10 were sent there before and this plan places 14 there"
+        )
+        assert lines == ([expected] if over else [])
+    with pytest.raises(QuotaExceeded):
+        approve_plan(
+            uow_factory(),
+            problem=problem.problem,
+            manifest=problem.manifest,
+            plan=replanned,
+            actor="cell",
+        )
+    # cancelled before they went, or sent under an agreement not yet in force: not counted
+    move_patient(
+        uow_factory(), accepted[0], PatientStatus.CANCELLED, actor="cell", reason="stayed home"
+    )
+    problem = built(uow_factory)
+    assert quota_overruns(uow_factory(), problem.problem, replanned, on=utc_now()) == [
+        expected.replace("10 were sent", "9 were sent")
+    ]
+    with uow_factory() as uow:
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        agreement.valid_from = utc_now().date() + timedelta(days=30)
+        uow.agreements.update(agreement)
+        uow.commit()
+    later = utc_now() + timedelta(days=30)
+    assert quota_overruns(uow_factory(), problem.problem, replanned, on=later) == []
 
 
 def test_beds_of_patients_sent_since_a_report_are_not_given_away_by_a_re_plan(
