@@ -15,7 +15,7 @@ import pytest
 from medevac.domain.errors import ConcurrentModification, InvalidValue
 from medevac.domain.facilities import CapacityReport
 from medevac.domain.lifecycle import ActorRole, PatientStatus
-from medevac.domain.plans import PlanStatus
+from medevac.domain.plans import ApprovedPlan, PlanStatus
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import Assignment, Plan, parse_problem, solve_exact
 from medevac.services import regulating
@@ -46,6 +46,33 @@ def selected_demo(uow_factory: UowFactory) -> None:
 
 def built(uow_factory: UowFactory) -> BuiltProblem:
     return build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+
+
+def change_academy_agreement(uow_factory: UowFactory, **fields: Any) -> None:
+    """Set fields of the demo's agreement with the academy (where the demo's 24 all go)."""
+    with uow_factory() as uow:
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        for name, value in fields.items():
+            setattr(agreement, name, value)
+        uow.agreements.update(agreement)
+        uow.commit()
+
+
+def accepted_at_the_academy(uow_factory: UowFactory, count: int) -> tuple[ApprovedPlan, list[str]]:
+    """The planned demo, with the first ``count`` of its 24 accepted by the academy since."""
+    build_demo(uow_factory(), actor="demo", regulate=True)
+    with uow_factory() as uow:
+        [plan] = uow.plans.live()
+    accepted = sorted(plan.open_patient_ids())[:count]
+    for patient_id in accepted:
+        move_patient(
+            uow_factory(),
+            patient_id,
+            PatientStatus.ACCEPTED,
+            actor="academy",
+            role=ActorRole.RECEIVING_FACILITY,
+        )
+    return plan, accepted
 
 
 def solved_demo(uow_factory: UowFactory) -> tuple[BuiltProblem, Plan]:
@@ -368,11 +395,7 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
     uow_factory: UowFactory, quota: int, over: bool
 ) -> None:
     build_demo(uow_factory(), actor="demo", regulate=False)
-    with uow_factory() as uow:  # the academy's agreement; the 24 all go to the academy
-        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-        agreement.quota = quota
-        uow.agreements.update(agreement)
-        uow.commit()
+    change_academy_agreement(uow_factory, quota=quota)
     built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
     plan = solve_exact(parse_problem(built.problem), time_limit=30)
     assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
@@ -409,24 +432,9 @@ def test_patients_sent_before_count_against_the_quota_of_the_next_plan(
 ) -> None:
     # the demo's plan sent its 24 to the academy; 10 are accepted there since. The re-plan
     # places the other 14: under a quota of 20 that is 24 under the agreement, not 14
-    build_demo(uow_factory(), actor="demo", regulate=True)
-    with uow_factory() as uow:
-        [plan] = uow.plans.live()
-    accepted = sorted(plan.open_patient_ids())[:10]
-    for patient_id in accepted:
-        move_patient(
-            uow_factory(),
-            patient_id,
-            PatientStatus.ACCEPTED,
-            actor="academy",
-            role=ActorRole.RECEIVING_FACILITY,
-        )
+    _, accepted = accepted_at_the_academy(uow_factory, 10)
     for quota, over in ((24, False), (20, True)):
-        with uow_factory() as uow:
-            agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-            agreement.quota = quota
-            uow.agreements.update(agreement)
-            uow.commit()
+        change_academy_agreement(uow_factory, quota=quota)
         problem = built(uow_factory)
         replanned = solve_exact(parse_problem(problem.problem), time_limit=30)
         assert len(replanned.assignments) == 14
@@ -453,11 +461,7 @@ def test_patients_sent_before_count_against_the_quota_of_the_next_plan(
     assert quota_overruns(uow_factory(), problem.problem, replanned, on=utc_now()) == [
         expected.replace("10 were sent", "9 were sent")
     ]
-    with uow_factory() as uow:
-        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-        agreement.valid_from = utc_now().date() + timedelta(days=30)
-        uow.agreements.update(agreement)
-        uow.commit()
+    change_academy_agreement(uow_factory, valid_from=utc_now().date() + timedelta(days=30))
     later = utc_now() + timedelta(days=30)
     assert quota_overruns(uow_factory(), problem.problem, replanned, on=later) == []
 
@@ -468,19 +472,10 @@ def test_beds_of_patients_sent_since_a_report_are_not_given_away_by_a_re_plan(
     # the demo's plan sends its 24 to the academy; two are accepted there after its reports,
     # so the next problem holds neither them (past referral) nor, before this, their beds
     build_demo(uow_factory(), actor="demo", regulate=True)
-    with uow_factory() as uow:
-        [plan] = uow.plans.live()
-        patients = uow.patients.get_many(plan.open_patient_ids())
     before = built(uow_factory)
-    sent = sorted(plan.open_patient_ids())[:2]
-    for patient_id in sent:
-        move_patient(
-            uow_factory(),
-            patient_id,
-            PatientStatus.ACCEPTED,
-            actor="academy",
-            role=ActorRole.RECEIVING_FACILITY,
-        )
+    plan, sent = accepted_at_the_academy(uow_factory, 2)  # the demo stays as it was built
+    with uow_factory() as uow:
+        patients = uow.patients.get_many(plan.open_patient_ids())
     after = built(uow_factory)
 
     assert {p["id"] for p in after.problem["patients"]} == {
