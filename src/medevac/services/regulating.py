@@ -323,7 +323,9 @@ def held_beds(
     the bed is taken off that report's free beds on the days of the patient's stay (from its
     admission, or its planned admission day, for its expected length of stay) and a re-plan
     cannot give it away. A report made since is taken as the facility's count, reserved beds
-    included. Returns a line per facility and specialty where beds were taken off.
+    included. Returns a line per facility and specialty where beds were taken off. (The
+    admission slot of a held patient not yet admitted stays free: the format's daily admission
+    limit is one number for every day.)
     """
     entries = {entry["id"]: entry for entry in facility_entries}
     today = now.date()
