@@ -29,7 +29,9 @@ from medevac.planning import (
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
     QuotaExceeded,
+    admission_limit_overruns,
     approve_plan,
+    arrivals,
     build_problem,
     live_plans,
     quota_overruns,
@@ -137,6 +139,14 @@ def build(
         console.print(f"held: {line}", markup=False, highlight=False)
     if len(built.held) > SHOWN_GAPS:
         console.print(f"held: and {len(built.held) - SHOWN_GAPS} more facilities and specialties")
+    for facility, day, count in arrivals(built.manifest)[:SHOWN_GAPS]:
+        console.print(
+            f"arriving: {facility} day {day}: {count} patient(s) sent earlier, which the "
+            "problem's daily admission limit does not count (`plan approve` says if the plan "
+            "and they pass it)",
+            markup=False,
+            highlight=False,
+        )
     if not problem["patients"]:
         console.print(
             "[yellow]nothing to plan: no patient in the registry is selected or referred "
@@ -201,6 +211,8 @@ def approve(
         f"approved {approved.id}: {len(approved.admissions)} admissions planned "
         f"({approved.solver_status}, objective {approved.objective:.3f})"
     )
+    for line in admission_limit_overruns(problem, manifest, plan):
+        console.print(f"[yellow]admission limit: {line}[/]", highlight=False)
     if over_quota and over_quota.strip():
         overruns = quota_overruns(unit_of_work(), problem, plan, on=approved.approved_at)
         for line in overruns:

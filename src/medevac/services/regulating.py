@@ -262,6 +262,7 @@ def build_problem(
             entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
     held = held_beds(facility_entries, by_facility, sent, destinations, now)
+    arriving = held_admissions(facility_entries, sent, destinations, now, horizon_days)
 
     patient_entries = []
     versions: dict[str, int] = {}
@@ -304,6 +305,7 @@ def build_problem(
         "facilities": {fid: facilities[fid].version for fid in sorted(described)},
         "agreements": {a.id: a.version for a in sorted(agreements, key=lambda a: a.id)},
         "problem_sha256": problem_digest(problem),
+        "held_admissions": arriving,
     }
     return BuiltProblem(problem, manifest, skipped, stale, uncovered, held)
 
@@ -324,8 +326,8 @@ def held_beds(
     admission, or its planned admission day, for its expected length of stay) and a re-plan
     cannot give it away. A report made since is taken as the facility's count, reserved beds
     included. Returns a line per facility and specialty where beds were taken off. (The
-    admission slot of a held patient not yet admitted stays free: the format's daily admission
-    limit is one number for every day.)
+    admission slot of a held patient not yet admitted stays free in the problem: the format's
+    daily admission limit is one number for every day; see `held_admissions`.)
     """
     entries = {entry["id"]: entry for entry in facility_entries}
     today = now.date()
@@ -354,6 +356,70 @@ def held_beds(
         f"there since it reported ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
         for (facility, specialty), ids in sorted(taken.items())
     ]
+
+
+def held_admissions(
+    facility_entries: list[dict[str, Any]],
+    sent: list[Patient],
+    destinations: Mapping[str, PlannedAdmission],
+    now: datetime,
+    horizon_days: int,
+) -> dict[str, int]:
+    """Patients sent earlier and not yet admitted, per "FACILITY/day" of their planned
+    admission within the horizon, at facilities of the problem with a daily admission limit.
+
+    The problem cannot hold them (its limit is one number for every day), so the manifest
+    does, and `admission_limit_overruns` says where a plan and they together pass the limit.
+    """
+    limited = {e["id"] for e in facility_entries if "daily_admission_limit" in e}
+    counts: dict[str, int] = defaultdict(int)
+    for patient in sent:
+        admission = destinations.get(patient.id)
+        if admission is None or admission.facility_id not in limited:
+            continue
+        if patient.status in (PatientStatus.ADMITTED, PatientStatus.IN_TREATMENT):
+            continue
+        day = (admission.admission_date - now.date()).days
+        if 0 <= day < horizon_days:
+            counts[f"{admission.facility_id}/{day}"] += 1
+    return dict(sorted(counts.items()))
+
+
+def arrivals(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """The manifest's patients sent earlier who arrive within the horizon: (facility, day,
+    count), from its "FACILITY/day" keys (ids may hold "/"; the day follows the last)."""
+    found = []
+    for key, count in manifest.get("held_admissions", {}).items():
+        facility, _, day = key.rpartition("/")
+        found.append((facility, int(day), count))
+    return found
+
+
+def admission_limit_overruns(
+    problem: dict[str, Any], manifest: dict[str, Any], plan: Plan
+) -> list[str]:
+    """Days on which a plan's admissions and the patients sent earlier who arrive then (the
+    manifest's "held_admissions") pass a facility's daily admission limit, one line each."""
+    held = arrivals(manifest)
+    if not held:
+        return []
+    limits = {
+        f["id"]: f["daily_admission_limit"]
+        for f in problem["facilities"]
+        if "daily_admission_limit" in f
+    }
+    planned: dict[tuple[str, int], int] = defaultdict(int)
+    for assignment in plan.assignments:
+        planned[(assignment.facility, assignment.day)] += 1
+    lines = []
+    for facility, day, count in held:
+        limit = limits.get(facility)
+        if limit is not None and planned[(facility, day)] + count > limit:
+            lines.append(
+                f"{facility} day {day}: {planned[(facility, day)]} admissions planned and "
+                f"{count} patient(s) sent earlier arriving, against a daily limit of {limit}"
+            )
+    return lines
 
 
 def _accepted_at(patient: Patient) -> datetime:
@@ -427,6 +493,7 @@ _MANIFEST_MAPS = {
     "left_out": (int, False),
     "facilities": (int, False),
     "agreements": (int, False),
+    "held_admissions": (int, False),
 }
 
 
@@ -445,6 +512,14 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
                 "manifest",
                 f"'{key}' must map ids to {'versions' if kind is int else 'report times'}; "
                 "it was not written by `medevac plan build` as it is: build the problem again",
+            )
+    for key in manifest.get("held_admissions", {}):
+        facility, _, day = key.rpartition("/")
+        if not facility or not day.isdigit():
+            raise InvalidValue(
+                "manifest",
+                f"'held_admissions' has {key!r}, not FACILITY/day; it was not written by "
+                "`medevac plan build` as it is: build the problem again",
             )
 
 

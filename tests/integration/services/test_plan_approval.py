@@ -143,7 +143,14 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("capacity", None), ("patients", [1, 2]), ("patients", {"PT-0001": "x"}), ("agreements", 5)],
+    [
+        ("capacity", None),
+        ("patients", [1, 2]),
+        ("patients", {"PT-0001": "x"}),
+        ("agreements", 5),
+        ("held_admissions", {"FAC-LODZ-MMA/x": 1}),
+        ("held_admissions", {"0": 1}),
+    ],
 )
 def test_a_manifest_not_as_plan_build_wrote_it_is_refused_naming_the_key(
     uow_factory: UowFactory, key: str, value: Any
@@ -153,7 +160,7 @@ def test_a_manifest_not_as_plan_build_wrote_it_is_refused_naming_the_key(
     manifest = {**problem.manifest, key: value}
     if value is None:
         del manifest[key]
-    with pytest.raises(InvalidValue, match=f"'{key}' must map ids to"):
+    with pytest.raises(InvalidValue, match=f"'{key}' (must map ids to|has .*, not FACILITY/day)"):
         approve_plan(
             uow_factory(), problem=problem.problem, manifest=manifest, plan=plan, actor="cell"
         )
@@ -528,3 +535,49 @@ def _beds(problem: dict[str, Any]) -> dict[tuple[str, str], list[int]]:
         for f in problem["facilities"]
         for specialty, beds in f["beds"].items()
     }
+
+
+def test_admissions_of_patients_sent_earlier_are_kept_beside_the_problem(
+    uow_factory: UowFactory,
+) -> None:
+    # the format's daily admission limit is one number: the manifest keeps who arrives when
+    build_demo(uow_factory(), actor="demo", regulate=True)
+    with uow_factory() as uow:
+        [plan] = uow.plans.live()
+    today = utc_now().date()
+    first_day = sorted(a.patient_id for a in plan.admissions if a.admission_date == today)
+    move_patient(
+        uow_factory(),
+        first_day[0],
+        PatientStatus.ACCEPTED,
+        actor="academy",
+        role=ActorRole.RECEIVING_FACILITY,
+    )
+    problem = built(uow_factory)
+    assert problem.manifest["held_admissions"] == {"FAC-LODZ-MMA/0": 1}
+    [academy] = [f for f in problem.problem["facilities"] if f["id"] == "FAC-LODZ-MMA"]
+    limit = academy["daily_admission_limit"]
+    others = [p["id"] for p in problem.problem["patients"]]
+    solved = solve_exact(parse_problem(problem.problem), time_limit=30)
+
+    def on_day_0(count: int) -> Plan:
+        placed = tuple(Assignment(p, "FAC-LODZ-MMA", 0) for p in others[:count])
+        return replace(solved, assignments=placed)
+
+    assert regulating.admission_limit_overruns(
+        problem.problem, problem.manifest, on_day_0(limit)
+    ) == [
+        f"FAC-LODZ-MMA day 0: {limit} admissions planned and 1 patient(s) sent earlier "
+        f"arriving, against a daily limit of {limit}"
+    ]
+    assert (
+        regulating.admission_limit_overruns(problem.problem, problem.manifest, on_day_0(limit - 1))
+        == []
+    )
+    # once admitted, the patient is in the academy's count, no longer arriving
+    for step in (PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT, PatientStatus.ADMITTED):
+        role = ActorRole.RECEIVING_FACILITY if step is PatientStatus.ADMITTED else None
+        move_patient(
+            uow_factory(), first_day[0], step, actor="cell", role=role or ActorRole.COORDINATOR
+        )
+    assert built(uow_factory).manifest["held_admissions"] == {}
