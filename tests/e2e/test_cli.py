@@ -292,6 +292,7 @@ def test_regulating_from_the_registry_build_solve_approve(
     out = invoke(cli, "plan", "build", "--out", str(problem))
     assert "23 patients" in out
     assert "held: FAC-LODZ-MMA" in out
+    assert "arriving: FAC-LODZ-MMA day " in out  # its admission slot, which the problem lacks
     assert f"bed(s) taken off its report for patients sent there since it reported ({first})" in (
         " ".join(out.split())
     )
