@@ -751,8 +751,8 @@ def quota_overruns(
     under it (`SENT_STATUSES`, not in this problem, their latest approved admission at one of
     the operator's facilities within the agreement's dates): a plan is over quota when it
     places someone under the agreement and, with those sent before, more than its quota.
-    Patients sent through treatment requests are not counted: the registry records their
-    facility only in the request.
+    Patients sent through treatment requests are not counted: a request records no
+    destination facility (its lines' `facility_id` is never set).
     """
     with uow:
         return _overruns(uow, problem, plan, on=on)
