@@ -16,13 +16,14 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import pytest
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
-from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
 from medevac.domain.vocabulary import (
@@ -36,6 +37,7 @@ from medevac.domain.vocabulary import (
 )
 from medevac.planning import check_plan, parse_problem, solve_exact
 from medevac.services.auditing import utc_now
+from medevac.services.patients import move_patient
 from medevac.services.regulating import (
     QuotaExceeded,
     RegistryChanged,
@@ -188,3 +190,35 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
                 plan=plan,
                 actor="t",
             )
+    # patients of the last plan accepted by their facilities since its reports: the next
+    # problem leaves them out and takes their beds off on the days the plan gave them
+    last, last_problem = plan, built.problem
+    stays = {p["id"]: (p["specialty"], p["length_of_stay_days"]) for p in last_problem["patients"]}
+    accepted = sorted(rng.sample([a.patient for a in last.assignments], len(last.assignments) // 2))
+    for patient_id in accepted:
+        move_patient(
+            uow_factory(),
+            patient_id,
+            PatientStatus.ACCEPTED,
+            actor="t",
+            role=ActorRole.RECEIVING_FACILITY,
+        )
+    after = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    assert not {p["id"] for p in after.problem["patients"]} & set(accepted)
+    expected = _bed_rows(last_problem)
+    for assignment in last.assignments:
+        if assignment.patient in accepted:
+            specialty, stay = stays[assignment.patient]
+            row = expected[(assignment.facility, specialty)]
+            for day in range(assignment.day, min(len(row), assignment.day + stay)):
+                row[day] = max(0, row[day] - 1)
+    assert _bed_rows(after.problem) == expected
+
+
+def _bed_rows(problem: dict[str, Any]) -> dict[tuple[str, str], list[int]]:
+    """Free beds per (facility, specialty), a list of days (as `plan build` writes them)."""
+    return {
+        (f["id"], specialty): list(beds)
+        for f in problem["facilities"]
+        for specialty, beds in f["beds"].items()
+    }
