@@ -90,8 +90,10 @@ def build(
 ) -> None:
     """Turn the selected and referred patients and the latest capacity into a problem file.
 
-    Also writes NAME.registry.json beside it: what the problem was built from, so that
-    `plan approve` can refuse when the registry has changed since.
+    Beds of patients an earlier plan sent to a facility, accepted there after its report, are
+    taken off that report ("held"), and their arrivals are listed ("arriving"). Also writes
+    NAME.registry.json beside it: what the problem was built from, so that `plan approve` can
+    refuse when the registry has changed since.
     """
     extra = _settings(settings)
     manifest_path(out)  # a folder for --out is refused before the registry is read
