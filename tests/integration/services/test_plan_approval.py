@@ -75,6 +75,18 @@ def accepted_at_the_academy(uow_factory: UowFactory, count: int) -> tuple[Approv
     return plan, accepted
 
 
+def academy_overruns(
+    uow_factory: UowFactory, *, placed: int
+) -> tuple[BuiltProblem, Plan, list[str]]:
+    """Build and solve the registry's problem, which sends ``placed`` patients, all to the
+    academy; the plan's quota overruns."""
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    assert len(plan.assignments) == placed
+    assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
+    return problem, plan, quota_overruns(uow_factory(), problem.problem, plan, on=utc_now())
+
+
 def solved_demo(uow_factory: UowFactory) -> tuple[BuiltProblem, Plan]:
     """The selected demo's problem, built from the registry, and its exact plan."""
     selected_demo(uow_factory)
@@ -403,17 +415,14 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
 ) -> None:
     build_demo(uow_factory(), actor="demo", regulate=False)
     change_academy_agreement(uow_factory, quota=quota)
-    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
-    plan = solve_exact(parse_problem(built.problem), time_limit=30)
-    assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
-    lines = quota_overruns(uow_factory(), built.problem, plan, on=utc_now())
+    problem, plan, lines = academy_overruns(uow_factory, placed=24)
     expected = (
         f"{ACADEMY_AGREEMENT_ID} allows {quota} patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
         "this plan places 24 there"
     )
     assert lines == ([expected] if over else [])
     approve = partial(
-        approve_plan, problem=built.problem, manifest=built.manifest, plan=plan, actor="cell"
+        approve_plan, problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
     )
     if over:
         with uow_factory() as uow:
@@ -442,11 +451,7 @@ def test_patients_sent_before_count_against_the_quota_of_the_next_plan(
     _, accepted = accepted_at_the_academy(uow_factory, 10)
     for quota, over in ((24, False), (20, True)):
         change_academy_agreement(uow_factory, quota=quota)
-        problem = built(uow_factory)
-        replanned = solve_exact(parse_problem(problem.problem), time_limit=30)
-        assert len(replanned.assignments) == 14
-        assert {a.facility for a in replanned.assignments} == {"FAC-LODZ-MMA"}
-        lines = quota_overruns(uow_factory(), problem.problem, replanned, on=utc_now())
+        problem, replanned, lines = academy_overruns(uow_factory, placed=14)
         expected = (
             f"{ACADEMY_AGREEMENT_ID} allows {quota} patients of ORG-ORIGIN-MOH at "
             "ORG-PARTNER-DMS; 10 were sent there before and this plan places 14 there"
