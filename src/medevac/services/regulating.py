@@ -24,6 +24,7 @@ from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
+from medevac.domain.requests import PatientDecision
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.memory import garbage_collection_paused
 from medevac.planning import Plan, check_plan, parse_problem
@@ -751,8 +752,8 @@ def quota_overruns(
     under it (`SENT_STATUSES`, not in this problem, their latest approved admission at one of
     the operator's facilities within the agreement's dates): a plan is over quota when it
     places someone under the agreement and, with those sent before, more than its quota.
-    Patients sent through treatment requests are not counted: a request records no
-    destination facility (its lines' `facility_id` is never set).
+    Patients sent with no plan count by the last treatment request from their organisation
+    that accepted them: its receiving organisation, on the day they were accepted.
     """
     with uow:
         return _overruns(uow, problem, plan, on=on)
@@ -791,9 +792,13 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
     destinations = uow.plans.latest_admissions([p.id for p in earlier])
     wanted = {a.facility for a in plan.assignments} | {a.facility_id for a in destinations.values()}
     operators = {f.id: f.operator_id for f in uow.facilities.get_many(wanted).values()}
+    # the others went through treatment requests their receivers accepted (the last such)
+    requested = _accepted_requests(uow, senders, {p.id for p in earlier} - set(destinations))
+    accepted_on = {
+        p.id: _accepted_at(p).date() for p in uow.patients.get_many(list(requested)).values()
+    }
 
-    def under(sender: str, facility: str, specialty: str, day: date) -> str | None:
-        receiver = operators.get(facility, "")
+    def under(sender: str, receiver: str, specialty: str, day: date) -> str | None:
         for agreement in between.get((sender, receiver), ()):
             if agreement.covers(Specialty(specialty), day):
                 return agreement.id
@@ -802,20 +807,21 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
     placed: dict[str, int] = defaultdict(int)
     for assignment in plan.assignments:
         entry = entries[assignment.patient]
-        found = under(_sender(entry), assignment.facility, entry["specialty"], on.date())
+        receiver = operators.get(assignment.facility, "")
+        found = under(_sender(entry), receiver, entry["specialty"], on.date())
         if found is not None:
             placed[found] += 1
     sent: dict[str, int] = defaultdict(int)
     for patient in earlier:
         admission = destinations.get(patient.id)
-        if admission is None:
+        if admission is not None:
+            receiver = operators.get(admission.facility_id, "")
+            day = admission.admission_date
+        elif patient.id in requested:
+            receiver, day = requested[patient.id], accepted_on[patient.id]
+        else:
             continue
-        found = under(
-            patient.organisation_id,
-            admission.facility_id,
-            patient.primary_specialty.value,
-            admission.admission_date,
-        )
+        found = under(patient.organisation_id, receiver, patient.primary_specialty.value, day)
         if found is not None:
             sent[found] += 1
     return [
@@ -826,6 +832,24 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
         for a in agreements
         if a.quota is not None and placed[a.id] and sent[a.id] + placed[a.id] > a.quota
     ]
+
+
+def _accepted_requests(uow: UnitOfWork, senders: set[str], patient_ids: set[str]) -> dict[str, str]:
+    """The receiving organisation of the last request from one of ``senders`` that accepted
+    each of ``patient_ids`` (those no request accepted are left out)."""
+    found: dict[str, tuple[datetime, str]] = {}
+    if not patient_ids:
+        return {}
+    for sender in sorted(senders):
+        for request in uow.requests.list(organisation_id=sender):
+            if request.from_organisation_id != sender:
+                continue
+            for line in request.patients:
+                if line.patient_id in patient_ids and line.decision is PatientDecision.ACCEPTED:
+                    seen = found.get(line.patient_id)
+                    if seen is None or seen[0] <= request.created_at:
+                        found[line.patient_id] = (request.created_at, request.to_organisation_id)
+    return {patient: receiver for patient, (_, receiver) in found.items()}
 
 
 def _sender(entry: dict[str, Any]) -> str:

@@ -31,7 +31,12 @@ from medevac.services.regulating import (
     build_problem,
     quota_overruns,
 )
-from medevac.services.requests import close_request
+from medevac.services.requests import (
+    close_request,
+    create_request,
+    respond_to_request,
+    submit_request,
+)
 from medevac.store.repositories import SqlApprovedPlanRepository
 from tests.integration.services.builders import UowFactory
 
@@ -476,6 +481,36 @@ def test_patients_sent_before_count_against_the_quota_of_the_next_plan(
     change_academy_agreement(uow_factory, valid_from=utc_now().date() + timedelta(days=30))
     later = utc_now() + timedelta(days=30)
     assert quota_overruns(uow_factory(), problem.problem, replanned, on=later) == []
+
+
+def test_patients_a_request_sent_count_against_the_quota_too(uow_factory: UowFactory) -> None:
+    # 10 of the 24 go by a request the academy's operator accepts; a plan then places the 14
+    # others at the academy: under a quota of 20 that is 24 under its agreement
+    selected_demo(uow_factory)
+    with uow_factory() as uow:
+        chosen = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:10]
+    request = create_request(
+        uow_factory(),
+        from_organisation_id="ORG-ORIGIN-MOH",
+        to_organisation_id="ORG-PARTNER-DMS",
+        patient_ids=chosen,
+        actor="cell",
+    )
+    submit_request(uow_factory(), request.id, actor="cell")
+    respond_to_request(
+        uow_factory(),
+        request.id,
+        patient_answers=dict.fromkeys(chosen, (True, "")),
+        actor="academy",
+    )
+    change_academy_agreement(uow_factory, quota=20)
+    problem, plan, lines = academy_overruns(uow_factory, placed=14)
+    assert lines == [
+        f"{ACADEMY_AGREEMENT_ID} allows 20 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
+        "10 were sent there before and this plan places 14 there"
+    ]
+    change_academy_agreement(uow_factory, quota=24)
+    assert quota_overruns(uow_factory(), problem.problem, plan, on=utc_now()) == []
 
 
 def test_beds_of_patients_sent_since_a_report_are_not_given_away_by_a_re_plan(
