@@ -382,17 +382,30 @@ def held_admissions(
             continue
         day = (admission.admission_date - now.date()).days
         if 0 <= day < horizon_days:
-            counts[f"{admission.facility_id}/{day}"] += 1
+            counts[_arrival_key(admission.facility_id, day)] += 1
     return dict(sorted(counts.items()))
+
+
+def _arrival_key(facility: str, day: int) -> str:
+    """A key of the manifest's "held_admissions": "FACILITY/day"."""
+    return f"{facility}/{day}"
+
+
+def _arrival_place(key: str) -> tuple[str, int] | None:
+    """(facility, day) of an `_arrival_key` (ids may hold "/"; the day follows the last), or
+    None for a key that is not one."""
+    facility, _, day = key.rpartition("/")
+    return (facility, int(day)) if facility and day.isdigit() else None
 
 
 def arrivals(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
     """The manifest's patients sent earlier who arrive within the horizon: (facility, day,
-    count), from its "FACILITY/day" keys (ids may hold "/"; the day follows the last)."""
+    count). Its keys were checked by `_check_manifest`."""
     found = []
     for key, count in manifest.get("held_admissions", {}).items():
-        facility, _, day = key.rpartition("/")
-        found.append((facility, int(day), count))
+        place = _arrival_place(key)
+        if place is not None:
+            found.append((*place, count))
     return found
 
 
@@ -515,8 +528,7 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
                 "it was not written by `medevac plan build` as it is: build the problem again",
             )
     for key in manifest.get("held_admissions", {}):
-        facility, _, day = key.rpartition("/")
-        if not facility or not day.isdigit():
+        if _arrival_place(key) is None:
             raise InvalidValue(
                 "manifest",
                 f"'held_admissions' has {key!r}, not FACILITY/day; it was not written by "
