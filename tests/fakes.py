@@ -36,7 +36,12 @@ from medevac.domain.repositories import (
     ScreeningMissionRepository,
     TreatmentRequestRepository,
 )
-from medevac.domain.requests import RequestStatus, TreatmentRequest
+from medevac.domain.requests import (
+    AcceptedAdmission,
+    PatientDecision,
+    RequestStatus,
+    TreatmentRequest,
+)
 from medevac.domain.screening import ScreeningMission
 from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
 
@@ -276,6 +281,22 @@ class FakeTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
             )
         )
         return sorted(found, key=lambda r: (r.created_at, r.id))
+
+    def accepted_admissions(self, patient_ids: Collection[str]) -> dict[str, AcceptedAdmission]:
+        wanted = set(patient_ids)
+        lines = [
+            AcceptedAdmission(
+                r.id, line.patient_id, line.facility_id, line.admission_date, line.decided_at
+            )
+            for r in self._rows.values()
+            for line in r.patients
+            if line.patient_id in wanted
+            and line.decision is PatientDecision.ACCEPTED
+            and line.facility_id is not None
+            and line.admission_date is not None
+            and line.decided_at is not None
+        ]
+        return {a.patient_id: a for a in sorted(lines, key=lambda a: (a.decided_at, a.request_id))}
 
 
 class FakeScreeningMissionRepository(_VersionedRepository[ScreeningMission]):

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from medevac.cli import context
 from medevac.cli.main import app
 from medevac.config import get_settings
+from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID
 from medevac.store.database import create_engine_for, upgrade
 
@@ -417,3 +418,33 @@ def test_plan_build_with_nobody_to_plan_says_so_instead_of_what_to_run_next(
     assert "0 patients" in text
     assert "nothing to plan: no patient in the registry is selected or referred" in text
     assert "next: medevac plan solve" not in text
+
+
+def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "ask the academy instead")
+    out = invoke(
+        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS", "-p",
+        "PT-0001",
+    )  # fmt: skip
+    request_id = out.split()[1].rstrip(";")
+    invoke(cli, "requests", "submit", request_id)
+    day = (utc_now().date() + timedelta(days=1)).isoformat()
+    for value, message in [
+        ("PT-0001", "is not PATIENT=FACILITY[@YYYY-MM-DD]"),
+        ("PT-0001=FAC-LODZ-MMA@tomorrow", "'tomorrow' in 'PT-0001=FAC-LODZ-MMA@tomorrow' is not"),
+        ("PT-0001=FAC-CIECHOCINEK-SAN", "FAC-CIECHOCINEK-SAN is operated by ORG-PARTNER-MOH"),
+    ]:
+        answer = ["requests", "respond", request_id, "--accept-all", "--admit", value]
+        refused = cli.invoke(app, answer)
+        assert refused.exit_code == 1, refused.output
+        assert message in " ".join(refused.output.split())
+    admit = f"PT-0001=FAC-LODZ-MMA@{day}"
+    out = invoke(cli, "requests", "respond", request_id, "--accept-all", "--admit", admit)
+    assert f"FAC-LODZ-MMA from {day}" in out
+    assert f"FAC-LODZ-MMA from {day}" in invoke(cli, "requests", "show", request_id)
+    out = " ".join(invoke(cli, "plan", "build", "--out", str(tmp_path / "p.json")).split())
+    assert "held: FAC-LODZ-MMA" in out
+    assert "taken off its report for patients sent there since it reported (PT-0001)" in out
+    assert "arriving: FAC-LODZ-MMA day 1: 1 patient(s)" in out

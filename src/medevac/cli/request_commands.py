@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import typer
 from rich.table import Table
 
@@ -43,6 +45,24 @@ def _places(values: list[str]) -> dict[Specialty, int]:
     return places
 
 
+def _admissions(values: list[str]) -> dict[str, tuple[str, date | None]]:
+    """PATIENT=FACILITY[@YYYY-MM-DD] values."""
+    found: dict[str, tuple[str, date | None]] = {}
+    for value in values:
+        patient_id, sep, place = value.partition("=")
+        facility_id, at, day = place.partition("@")
+        if not sep or not patient_id.strip() or not facility_id.strip() or (at and not day):
+            raise UserError(f"--admit: {value!r} is not PATIENT=FACILITY[@YYYY-MM-DD]")
+        try:
+            on = date.fromisoformat(day.strip()) if at else None
+        except ValueError as error:
+            raise UserError(f"--admit: {day.strip()!r} in {value!r} is not a date") from error
+        if patient_id.strip() in found:
+            raise UserError(f"--admit: patient {patient_id.strip()!r} is given twice")
+        found[patient_id.strip()] = (facility_id.strip(), on)
+    return found
+
+
 def _print_request(r: TreatmentRequest) -> None:
     console.print(
         f"[bold]{r.id}[/] {r.from_organisation_id} -> {r.to_organisation_id}: [bold]{r.status}[/]"
@@ -53,9 +73,16 @@ def _print_request(r: TreatmentRequest) -> None:
     if r.closed_reason:
         console.print(f"Closed: {r.closed_reason}")
     if r.patients:
-        table = Table("patient", "decision", "reason", title=f"{len(r.patients)} patients")
+        table = Table(
+            "patient", "decision", "reason", "admission", title=f"{len(r.patients)} patients"
+        )
         for line in r.patients:
-            table.add_row(line.patient_id, line.decision, line.reason)
+            admission = (
+                f"{line.facility_id} from {line.admission_date}"
+                if line.facility_id is not None and line.admission_date is not None
+                else ""
+            )
+            table.add_row(line.patient_id, line.decision, line.reason, admission)
         console.print(table)
     if r.places:
         table = Table("specialty", "asked", "granted", "reason", title="Places")
@@ -133,9 +160,21 @@ def respond(
     grant: list[str] = typer.Option(
         [], help="SPECIALTY=N[:REASON] places granted; a shortfall needs a reason (repeat)."
     ),
+    admit: list[str] = typer.Option(
+        [],
+        help=(
+            "PATIENT=FACILITY[@YYYY-MM-DD]: where (and from which day; default today) an "
+            "accepted patient is to be admitted; `plan build` then holds its bed (repeat)."
+        ),
+    ),
     by: str = typer.Option(None, "--actor", help="Who answers for the receiving side."),
 ) -> None:
-    """Answer a submitted request: accept, partially accept or decline, with reasons."""
+    """Answer a submitted request: accept, partially accept or decline, with reasons.
+
+    Naming where an accepted patient is to be admitted (--admit) keeps later plans from giving
+    its bed away: `medevac plan build` takes it off the facility's report on the days of the
+    stay, as for patients an approved plan sent.
+    """
     uow = unit_of_work()
     request = get_request(uow, request_id)
     answers: dict[str, tuple[bool, str]] = dict.fromkeys(accept, (True, ""))
@@ -155,7 +194,12 @@ def respond(
             raise UserError(f"--grant: {value!r} is not SPECIALTY=N[:REASON]")
         granted[_specialty(name, "--grant")] = (int(count), reason.strip())
     result = respond_to_request(
-        uow, request_id, patient_answers=answers, place_answers=granted, actor=actor(by)
+        uow,
+        request_id,
+        patient_answers=answers,
+        place_answers=granted,
+        admissions=_admissions(admit),
+        actor=actor(by),
     )
     _print_request(result)
 

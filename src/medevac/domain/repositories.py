@@ -26,7 +26,7 @@ from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
-from medevac.domain.requests import RequestStatus, TreatmentRequest
+from medevac.domain.requests import AcceptedAdmission, RequestStatus, TreatmentRequest
 from medevac.domain.screening import ScreeningMission
 from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
 
@@ -104,6 +104,10 @@ class TreatmentRequestRepository(Protocol):
     def list(
         self, *, status: RequestStatus | None = None, organisation_id: str | None = None
     ) -> list[TreatmentRequest]: ...
+    def accepted_admissions(self, patient_ids: Collection[str]) -> dict[str, AcceptedAdmission]:
+        """Each patient's admission named by the most recent answer that accepted it with a
+        facility (patients without any are left out)."""
+        ...
 
 
 class ScreeningMissionRepository(Protocol):

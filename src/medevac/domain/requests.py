@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from medevac.domain.errors import IllegalTransition, InvalidValue, LiveRequestConflict
@@ -48,16 +48,34 @@ class PatientDecision(StrEnum):
 
 @dataclass(slots=True)
 class RequestedPatient:
-    """A patient listed on a request and the answer given for them."""
+    """A patient listed on a request and the answer given for them.
+
+    An acceptance may say where and when the patient is to be admitted (`facility_id`,
+    `admission_date`): `medevac plan build` then holds the patient's bed there, as it does for
+    patients an approved plan sent. `decided_at` is when the answer was recorded.
+    """
 
     patient_id: str
     decision: PatientDecision = PatientDecision.PENDING
     reason: str = ""
     facility_id: str | None = None
+    admission_date: date | None = None
+    decided_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
         return self.decision in (PatientDecision.PENDING, PatientDecision.ACCEPTED)
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedAdmission:
+    """Where and when a request's answer said an accepted patient is to be admitted."""
+
+    request_id: str
+    patient_id: str
+    facility_id: str
+    admission_date: date
+    decided_at: datetime
 
 
 @dataclass(slots=True)
@@ -176,12 +194,16 @@ class TreatmentRequest:
         self,
         patient_answers: Mapping[str, tuple[bool, str]] | None = None,
         place_answers: Mapping[Specialty, tuple[int, str]] | None = None,
+        *,
+        destinations: Mapping[str, tuple[str, date]] | None = None,
+        at: datetime | None = None,
     ) -> RequestStatus:
         """Record the receiving side's answer and set accepted, partially accepted or declined.
 
         `patient_answers` maps each pending patient to (accepted, reason); `place_answers` maps each
         asked specialty to (places granted, reason). Every pending line must be answered; a decline
-        or a shortfall needs a reason.
+        or a shortfall needs a reason. `destinations` maps patients accepted in this answer to the
+        facility and day of their admission; `at` is when the answer is recorded.
         """
         if self.status is not RequestStatus.SUBMITTED:
             raise IllegalTransition(
@@ -206,6 +228,18 @@ class TreatmentRequest:
             accepted, reason = patient_answers[entry.patient_id]
             if not accepted and not reason.strip():
                 problems.append(f"patient {entry.patient_id!r} is declined without a reason")
+        destinations = dict(destinations or {})
+        for patient_id in sorted(destinations):
+            answer = patient_answers.get(patient_id)
+            if patient_id not in listed:
+                problems.append(f"patient {patient_id!r} has an admission but is not listed")
+            elif self.line(patient_id).decision is not PatientDecision.PENDING:
+                problems.append(
+                    f"patient {patient_id!r} has an admission but was "
+                    f"{self.line(patient_id).decision} before this answer"
+                )
+            elif answer is None or not answer[0]:
+                problems.append(f"patient {patient_id!r} has an admission but is not accepted")
         asked = {p.specialty for p in self.places}
         problems += [f"{s} places were not asked for" for s in place_answers.keys() - asked]
         for line in self.places:
@@ -225,6 +259,9 @@ class TreatmentRequest:
                 accepted, reason = patient_answers[entry.patient_id]
                 entry.decision = PatientDecision.ACCEPTED if accepted else PatientDecision.DECLINED
                 entry.reason = reason.strip()
+                entry.decided_at = at
+                if entry.patient_id in destinations:
+                    entry.facility_id, entry.admission_date = destinations[entry.patient_id]
         for line in self.places:
             line.accepted, line.reason = (
                 place_answers[line.specialty][0],

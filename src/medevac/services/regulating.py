@@ -225,7 +225,7 @@ def build_problem(
         # patients sent earlier: their destinations first, then in full (with the history
         # `held_beds` needs) only those bound for a facility with reports
         holding = uow.patients.for_planning(HOLDING_STATUSES)
-        destinations = uow.plans.latest_admissions([p.id for p in holding])
+        destinations = sent_destinations(uow, [p.id for p in holding])
         reported = {r.facility_id for r in reports}
         bound = [i for i, a in destinations.items() if a.facility_id in reported]
         sent = sorted(uow.patients.get_many(bound).values(), key=lambda p: p.id)
@@ -311,6 +311,25 @@ def build_problem(
     return BuiltProblem(problem, manifest, skipped, stale, uncovered, held)
 
 
+def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, PlannedAdmission]:
+    """Where patients sent earlier are to be admitted: the facility and day named by the
+    treatment request's answer that accepted them, else their open admission in the most
+    recently approved plan that holds one (patients with neither are left out).
+
+    An answer counts only when it is the patient's latest acceptance: one given before an
+    acceptance that was withdrawn, and the patient sent again since, no longer does."""
+    found = uow.plans.latest_admissions(patient_ids)
+    answered = uow.requests.accepted_admissions(patient_ids)
+    if answered:
+        accepted = {p.id: _accepted_at(p) for p in uow.patients.get_many(list(answered)).values()}
+        for patient_id, answer in answered.items():
+            if answer.decided_at >= accepted[patient_id]:
+                found[patient_id] = PlannedAdmission(
+                    patient_id, answer.facility_id, answer.admission_date
+                )
+    return found
+
+
 def held_beds(
     facility_entries: list[dict[str, Any]],
     reports: Mapping[str, list[CapacityReport]],
@@ -321,8 +340,9 @@ def held_beds(
     """Take off the facilities' free beds those of patients sent there since they reported.
 
     A patient whom an approved plan sent to a facility, and who has been accepted since (or
-    is scheduled, in transit, admitted or in treatment), is in no new problem: its bed is the
-    facility's to count. A report made before the patient was accepted cannot count it, so
+    is scheduled, in transit, admitted or in treatment), or whom a treatment request's answer
+    accepted for a named facility and day (`sent_destinations`), is in no new problem: its bed
+    is the facility's to count. A report made before the patient was accepted cannot count it, so
     the bed is taken off that report's free beds on the days of the patient's stay (from its
     admission, or its planned admission day, for its expected length of stay) and a re-plan
     cannot give it away. A report made since is taken as the facility's count, reserved beds
@@ -801,7 +821,7 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
         for p in uow.patients.for_planning(SENT_STATUSES)
         if p.organisation_id in senders and p.id not in entries
     ]
-    destinations = uow.plans.latest_admissions([p.id for p in earlier])
+    destinations = sent_destinations(uow, [p.id for p in earlier])
     wanted = {a.facility for a in plan.assignments} | {a.facility_id for a in destinations.values()}
     operators = {f.id: f.operator_id for f in uow.facilities.get_many(wanted).values()}
     # the others went through treatment requests their receivers accepted (the last such)

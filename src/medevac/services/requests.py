@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue, LiveRequestConflict
@@ -101,15 +102,22 @@ def respond_to_request(
     *,
     patient_answers: Mapping[str, tuple[bool, str]] | None = None,
     place_answers: Mapping[Specialty, tuple[int, str]] | None = None,
+    admissions: Mapping[str, tuple[str, date | None]] | None = None,
     actor: str,
 ) -> TreatmentRequest:
-    """Record the receiving side's answer; accepted patients become accepted, declined declined."""
+    """Record the receiving side's answer; accepted patients become accepted, declined declined.
+
+    `admissions` maps accepted patients to the facility (of the receiving organisation, offering
+    the patient's specialty) and day they are to be admitted; with no day, the day of the
+    answer. `medevac plan build` holds their beds there.
+    """
     with uow:
         request = uow.requests.get(request_id)
         before = snapshot(request)
         pending = {p.patient_id for p in request.patients if p.decision is PatientDecision.PENDING}
-        outcome = request.respond(patient_answers, place_answers)
         now = utc_now()
+        destinations = _admissions(uow, request, admissions or {}, today=now.date())
+        outcome = request.respond(patient_answers, place_answers, destinations=destinations, at=now)
         for line in request.patients:
             if line.patient_id not in pending:
                 continue
@@ -139,6 +147,47 @@ def respond_to_request(
         )
         uow.commit()
     return request
+
+
+def _admissions(
+    uow: UnitOfWork,
+    request: TreatmentRequest,
+    admissions: Mapping[str, tuple[str, date | None]],
+    *,
+    today: date,
+) -> dict[str, tuple[str, date]]:
+    """Check each admission's facility and day against the registry; every problem in one
+    error, naming the patient."""
+    problems: list[str] = []
+    checked: dict[str, tuple[str, date]] = {}
+    listed = {line.patient_id for line in request.patients}
+    for patient_id, (facility_id, day) in sorted(admissions.items()):
+        if patient_id not in listed:
+            continue  # `respond` names it
+        facility = uow.facilities.find(facility_id)
+        patient = uow.patients.get(patient_id)
+        if facility is None:
+            problems.append(f"patient {patient_id!r}: facility {facility_id!r} does not exist")
+            continue
+        if facility.operator_id != request.to_organisation_id:
+            problems.append(
+                f"patient {patient_id!r}: {facility_id} is operated by {facility.operator_id}, "
+                f"not by the receiving organisation {request.to_organisation_id}"
+            )
+        specialty = patient.required_specialties[0]
+        if not facility.offers(specialty):
+            problems.append(
+                f"patient {patient_id!r} needs {specialty}, which {facility_id} does not offer"
+            )
+        if day is not None and day < today:
+            problems.append(
+                f"patient {patient_id!r}: admission on {day} is before the day of the answer "
+                f"({today})"
+            )
+        checked[patient_id] = (facility_id, day or today)
+    if problems:
+        raise InvalidValue("admission", "; ".join(problems))
+    return checked
 
 
 def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) -> TreatmentRequest:

@@ -47,6 +47,7 @@ from medevac.domain.patients import Condition, Identity, Patient, PlanningPatien
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanStatus
 from medevac.domain.requests import (
     LIVE_REQUEST_STATUSES,
+    AcceptedAdmission,
     PatientDecision,
     RequestedPatient,
     RequestedPlaces,
@@ -892,6 +893,8 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                         decision=PatientDecision(line.decision),
                         reason=line.reason,
                         facility_id=line.facility_id,
+                        admission_date=line.admission_date,
+                        decided_at=line.decided_at,
                     )
                 )
             for place in connection.execute(
@@ -935,6 +938,8 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                 "decision": line.decision.value,
                 "reason": line.reason,
                 "facility_id": line.facility_id,
+                "admission_date": line.admission_date,
+                "decided_at": line.decided_at,
             }
             for request in entities
             for position, line in enumerate(request.patients)
@@ -969,6 +974,34 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
             .order_by(r.c.created_at, r.c.id)
         )
         return self._query(statement)
+
+    def accepted_admissions(self, patient_ids: Collection[str]) -> dict[str, AcceptedAdmission]:
+        """Each patient's admission named by the most recent answer that accepted it with a
+        facility (patients without any are left out)."""
+        rp = t.request_patients
+        connection = self._connection()
+        found: dict[str, AcceptedAdmission] = {}
+        for chunk in id_batches(connection, sorted(patient_ids)):
+            statement = (
+                select(rp)
+                .where(
+                    among(connection, rp.c.patient_id, chunk),
+                    rp.c.decision == PatientDecision.ACCEPTED.value,
+                    rp.c.facility_id.is_not(None),
+                    rp.c.admission_date.is_not(None),
+                    rp.c.decided_at.is_not(None),
+                )
+                .order_by(rp.c.decided_at, rp.c.request_id)
+            )
+            for row in connection.execute(statement):  # later answers overwrite earlier ones
+                found[row.patient_id] = AcceptedAdmission(
+                    row.request_id,
+                    row.patient_id,
+                    row.facility_id,
+                    row.admission_date,
+                    row.decided_at,
+                )
+        return found
 
     def list(
         self, *, status: RequestStatus | None = None, organisation_id: str | None = None

@@ -237,7 +237,11 @@ request_patients = Table(
     Column("position", Integer, nullable=False),
     _code("decision"),
     Column("reason", Text, nullable=False),
+    # where and when an accepted patient is to be admitted, if the answer said so
     _id("facility_id", ForeignKey("facilities.id"), nullable=True),
+    Column("admission_date", Date, nullable=True),
+    # when the answer was recorded (NULL while pending, and for answers before revision 0005)
+    Column("decided_at", UtcDateTime, nullable=True),
     Index(None, "patient_id"),
 )
 

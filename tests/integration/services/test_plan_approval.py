@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -16,6 +17,7 @@ from medevac.domain.errors import ConcurrentModification, InvalidValue
 from medevac.domain.facilities import CapacityReport
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.plans import ApprovedPlan, PlanStatus
+from medevac.domain.requests import PatientDecision, RequestStatus
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import Assignment, Plan, parse_problem, solve_exact
 from medevac.services import regulating
@@ -621,3 +623,135 @@ def test_admissions_of_patients_sent_earlier_are_kept_beside_the_problem(
             uow_factory(), first_day[0], step, actor="cell", role=role or ActorRole.COORDINATOR
         )
     assert built(uow_factory).manifest["held_admissions"] == {}
+
+
+def accepted_by_request(
+    uow_factory: UowFactory, patient_ids: list[str], admissions: dict[str, tuple[str, Any]]
+) -> str:
+    """A request of the demo's ministry to the academy's operator for ``patient_ids``, submitted
+    and accepted whole, with ``admissions`` named; its id."""
+    request = create_request(
+        uow_factory(),
+        from_organisation_id="ORG-ORIGIN-MOH",
+        to_organisation_id="ORG-PARTNER-DMS",
+        patient_ids=patient_ids,
+        actor="cell",
+    )
+    submit_request(uow_factory(), request.id, actor="cell")
+    respond_to_request(
+        uow_factory(),
+        request.id,
+        patient_answers=dict.fromkeys(patient_ids, (True, "")),
+        admissions=admissions,
+        actor="academy",
+    )
+    return request.id
+
+
+def test_beds_of_patients_a_request_accepted_for_a_named_facility_are_held(
+    uow_factory: UowFactory,
+) -> None:
+    # two patients go by request; the answer names the academy and day 2 for the first only
+    selected_demo(uow_factory)
+    before = built(uow_factory)
+    with uow_factory() as uow:
+        chosen = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:2]
+        patients = uow.patients.get_many(chosen)
+    today = utc_now().date()
+    accepted_by_request(
+        uow_factory, chosen, {chosen[0]: ("FAC-LODZ-MMA", today + timedelta(days=2))}
+    )
+    after = built(uow_factory)
+
+    held = patients[chosen[0]]
+    expected = copy.deepcopy(_beds(before.problem))
+    row = expected[("FAC-LODZ-MMA", held.required_specialties[0].value)]
+    stay = held.expected_length_of_stay_days or regulating.DEFAULT_LENGTH_OF_STAY_DAYS
+    for day in range(2, min(len(row), 2 + stay)):
+        row[day] = max(0, row[day] - 1)
+    assert _beds(after.problem) == expected
+    assert _beds(after.problem) != _beds(before.problem)
+    [line] = after.held
+    assert chosen[0] in line
+    assert chosen[1] not in line
+    assert after.manifest["held_admissions"] == {"FAC-LODZ-MMA/2": 1}
+    assert {p["id"] for p in after.problem["patients"]}.isdisjoint(chosen)
+
+
+def test_an_answer_given_before_a_withdrawn_acceptance_no_longer_names_the_bed(
+    uow_factory: UowFactory,
+) -> None:
+    # accepted by request for the academy, the request closed, the acceptance withdrawn; the
+    # patient is then planned again and accepted where the new plan sends it
+    selected_demo(uow_factory)
+    with uow_factory() as uow:
+        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    today = utc_now().date()
+    request_id = accepted_by_request(
+        uow_factory, [chosen], {chosen: ("FAC-LODZ-MMA", today + timedelta(days=5))}
+    )
+    with uow_factory() as uow:
+        answer = regulating.sent_destinations(uow, [chosen])[chosen]
+    assert (answer.facility_id, answer.admission_date) == ("FAC-LODZ-MMA", today + timedelta(5))
+    close_request(uow_factory(), request_id, reason="done", actor="cell")
+    move_patient(
+        uow_factory(), chosen, PatientStatus.SELECTED, actor="cell", reason="flight cancelled"
+    )
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    approve_plan(
+        uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
+    )
+    move_patient(
+        uow_factory(),
+        chosen,
+        PatientStatus.ACCEPTED,
+        actor="academy",
+        role=ActorRole.RECEIVING_FACILITY,
+    )
+    [assignment] = [a for a in plan.assignments if a.patient == chosen]
+    with uow_factory() as uow:
+        now = regulating.sent_destinations(uow, [chosen])[chosen]
+        [line] = uow.requests.get(request_id).patients
+    assert line.facility_id == "FAC-LODZ-MMA"  # the closed request keeps its answer
+    assert (now.facility_id, now.admission_date) == (
+        assignment.facility,
+        problem_day(problem, assignment.day),
+    )
+    assert now.admission_date != today + timedelta(days=5)
+
+
+def problem_day(problem: BuiltProblem, day: int) -> Any:
+    """The date of a problem's planning day."""
+    built_at = datetime.fromisoformat(problem.manifest["built_at"])
+    return built_at.date() + timedelta(days=day)
+
+
+@pytest.mark.parametrize(
+    ("facility", "day", "message"),
+    [
+        ("FAC-NOWHERE", 0, "facility 'FAC-NOWHERE' does not exist"),
+        (
+            "FAC-CIECHOCINEK-SAN",
+            0,
+            "FAC-CIECHOCINEK-SAN is operated by ORG-PARTNER-MOH, not by the receiving "
+            "organisation ORG-PARTNER-DMS",
+        ),
+        ("FAC-LODZ-MMA", -1, "is before the day of the answer"),
+    ],
+)
+def test_an_admission_the_registry_cannot_take_is_refused_naming_the_patient(
+    uow_factory: UowFactory, facility: str, day: int, message: str
+) -> None:
+    selected_demo(uow_factory)
+    with uow_factory() as uow:
+        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    with pytest.raises(InvalidValue, match=f"patient '{chosen}'.*{re.escape(message)}"):
+        accepted_by_request(
+            uow_factory, [chosen], {chosen: (facility, utc_now().date() + timedelta(days=day))}
+        )
+    with uow_factory() as uow:
+        patient = uow.patients.get(chosen)
+        [request] = uow.requests.list(status=RequestStatus.SUBMITTED)
+    assert patient.status is PatientStatus.REFERRED
+    assert request.line(chosen).decision is PatientDecision.PENDING

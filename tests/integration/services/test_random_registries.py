@@ -6,8 +6,10 @@ capacity reports (stale ones, several per specialty), agreements in force, lapse
 in force, with and without quotas, and patients in many statuses, some unfit to transport or
 with no known location. For each: the built problem is valid, the exact engine's plan passes
 the checker, the approval succeeds, the rebuilt problem carries every approved place as
-`current` and solving it again moves nobody, and a change made after a build refuses the
-approval of its plan. Scratch versions of this ran 1,090 registries on SQLite and 100 on
+`current` and solving it again moves nobody, a change made after a build refuses the
+approval of its plan, and the next problem takes off the beds of patients accepted since (half
+of the last plan's, and up to three it left unplaced, sent by treatment requests whose answers
+name a facility and day) on exactly the days of their stays. Scratch versions of this ran 1,090 registries on SQLite and 100 on
 PostgreSQL (2026-12-05) without a fault.
 """
 
@@ -35,7 +37,7 @@ from medevac.domain.vocabulary import (
     SpecialNeed,
     Specialty,
 )
-from medevac.planning import check_plan, parse_problem, solve_exact
+from medevac.planning import Plan, check_plan, parse_problem, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.patients import move_patient
 from medevac.services.regulating import (
@@ -45,6 +47,7 @@ from medevac.services.regulating import (
     build_problem,
     quota_overruns,
 )
+from medevac.services.requests import create_request, respond_to_request, submit_request
 from tests.integration.services.builders import UowFactory
 
 pytestmark = pytest.mark.storage
@@ -203,16 +206,64 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
             actor="t",
             role=ActorRole.RECEIVING_FACILITY,
         )
+    # and patients the plan left selected, sent by treatment requests whose answers name a
+    # facility and day: their beds are taken off there too
+    admitted = _accepted_by_requests(uow_factory, rng, last_problem, last)
     after = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
-    assert not {p["id"] for p in after.problem["patients"]} & set(accepted)
+    assert not {p["id"] for p in after.problem["patients"]} & (set(accepted) | set(admitted))
     expected = _bed_rows(last_problem)
-    for assignment in last.assignments:
-        if assignment.patient in accepted:
-            specialty, stay = stays[assignment.patient]
-            row = expected[(assignment.facility, specialty)]
-            for day in range(assignment.day, min(len(row), assignment.day + stay)):
-                row[day] = max(0, row[day] - 1)
+    held = [(a.patient, a.facility, a.day) for a in last.assignments if a.patient in accepted]
+    for patient_id, facility, first in held + [(i, *place) for i, place in admitted.items()]:
+        specialty, stay = stays[patient_id]
+        row = expected[(facility, specialty)]
+        for day in range(first, min(len(row), first + stay)):
+            row[day] = max(0, row[day] - 1)
     assert _bed_rows(after.problem) == expected
+
+
+def _accepted_by_requests(
+    uow_factory: UowFactory, rng: random.Random, problem: dict[str, Any], plan: Plan
+) -> dict[str, tuple[str, int]]:
+    """Send up to three of the problem's patients the plan left unplaced by requests to the
+    operator of a facility of the problem that offers their specialty, each accepted for that
+    facility on a random day; their (facility, day)."""
+    placed = {a.patient for a in plan.assignments}
+    today = utc_now().date()
+    sent: dict[str, tuple[str, int]] = {}
+    with uow_factory() as uow:
+        facilities = {f.id: f for f in uow.facilities.list()}
+        patients = uow.patients.get_many([p["id"] for p in problem["patients"]])
+    offering = [f for f in problem["facilities"] if f["id"] in facilities]
+    for entry in problem["patients"]:
+        patient = patients[entry["id"]]
+        if entry["id"] in placed or patient.status is not PatientStatus.SELECTED or len(sent) == 3:
+            continue
+        choices = [
+            facilities[f["id"]]
+            for f in offering
+            if entry["specialty"] in f["beds"]
+            and facilities[f["id"]].operator_id != patient.organisation_id
+        ]
+        if not choices:
+            continue
+        facility, day = rng.choice(choices), rng.randrange(problem["horizon_days"])
+        request = create_request(
+            uow_factory(),
+            from_organisation_id=patient.organisation_id,
+            to_organisation_id=facility.operator_id,
+            patient_ids=[patient.id],
+            actor="t",
+        )
+        submit_request(uow_factory(), request.id, actor="t")
+        respond_to_request(
+            uow_factory(),
+            request.id,
+            patient_answers={patient.id: (True, "")},
+            admissions={patient.id: (facility.id, today + timedelta(days=day))},
+            actor="t",
+        )
+        sent[patient.id] = (facility.id, day)
+    return sent
 
 
 def _bed_rows(problem: dict[str, Any]) -> dict[tuple[str, str], list[int]]:

@@ -140,3 +140,59 @@ def test_upgrading_over_values_above_the_registrys_limits_stops_and_names_them(
     if empty_database_url.startswith("sqlite"):
         assert "organisations ORG: name of 201 characters" in str(refused.value)
     assert current_revision(empty_database_url) == "0003"
+
+
+def test_answers_given_before_revision_0005_keep_their_decision_with_no_admission(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url, "0004")
+    engine = create_engine_for(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO organisations (id, name, kind, country, contact, version) "
+                    "VALUES ('ORG-A', 'Ministry', 'ministry_of_health', 'UA', '', 1), "
+                    "('ORG-B', 'Academy', 'ministry_of_defence', 'PL', '', 1)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO patients (id, organisation_id, precedence, mobility, triage, "
+                    "name, sex, service_status, affiliation, conditions, special_needs, "
+                    "companions, fit_to_transport, status, version) VALUES ('P1', 'ORG-A', "
+                    "'routine', 'litter', 'T2', '', 'unknown', 'civilian', '', '[]', '[]', 0, "
+                    "true, 'accepted', 1)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO treatment_requests (id, from_organisation_id, "
+                    "to_organisation_id, created_at, status, note, closed_reason, version) "
+                    "VALUES ('REQ-1', 'ORG-A', 'ORG-B', :at, 'accepted', '', '', 1)"
+                ),
+                {"at": datetime(2026, 12, 1, tzinfo=UTC)},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO request_patients (request_id, patient_id, position, decision, "
+                    "reason) VALUES ('REQ-1', 'P1', 0, 'accepted', '')"
+                )
+            )
+    finally:
+        engine.dispose()
+    upgrade(empty_database_url)
+    engine = create_engine_for(empty_database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT decision, facility_id, admission_date, decided_at FROM request_patients"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [("accepted", None, None, None)]
+    downgrade(empty_database_url, "0004")
+    assert current_revision(empty_database_url) == "0004"
+    assert schema_differences(empty_database_url) != []  # the two columns are gone again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from medevac.domain.errors import IllegalTransition, InvalidValue, LiveRequestConflict
@@ -104,3 +106,44 @@ def test_closed_requests_hold_no_patients() -> None:
     assert request.open_patient_ids() == ["P1"]
     request.close("all admitted")
     assert request.open_patient_ids() == []
+
+
+def test_an_acceptance_records_when_and_where_the_patient_is_to_be_admitted() -> None:
+    request = submitted("P1", "P2", "P3")
+    day = T0.date() + timedelta(days=2)
+    at = T0 + timedelta(hours=5)
+    request.respond(
+        {"P1": (True, ""), "P2": (True, ""), "P3": (False, "no bed")},
+        destinations={"P1": ("FAC-B", day)},
+        at=at,
+    )
+    assert (request.line("P1").facility_id, request.line("P1").admission_date) == ("FAC-B", day)
+    assert (request.line("P2").facility_id, request.line("P2").admission_date) == (None, None)
+    assert [line.decided_at for line in request.patients] == [at, at, at]
+
+
+@pytest.mark.parametrize(
+    ("answers", "destinations", "message"),
+    [
+        ({"P1": (False, "full")}, {"P1": "FAC-B"}, "'P1' has an admission but is not accepted"),
+        ({"P1": (True, "")}, {"P9": "FAC-B"}, "'P9' has an admission but is not listed"),
+    ],
+)
+def test_an_admission_for_a_patient_not_accepted_is_refused_and_changes_nothing(
+    answers: dict[str, tuple[bool, str]], destinations: dict[str, str], message: str
+) -> None:
+    request = submitted("P1")
+    with pytest.raises(InvalidValue, match=message):
+        request.respond(
+            answers, destinations={p: (f, T0.date()) for p, f in destinations.items()}, at=T0
+        )
+    assert request.status is RequestStatus.SUBMITTED
+    assert request.line("P1").decision is PatientDecision.PENDING
+    assert request.line("P1").decided_at is None
+
+
+def test_an_admission_for_a_patient_withdrawn_before_the_answer_is_refused() -> None:
+    request = submitted("P1", "P2")
+    request.withdraw_patient("P2", "died")
+    with pytest.raises(InvalidValue, match="'P2' has an admission but was withdrawn before"):
+        request.respond({"P1": (True, "")}, destinations={"P2": ("FAC-B", T0.date())}, at=T0)
