@@ -26,15 +26,14 @@ from medevac.planning import (
     changes_against,
     document_text,
 )
+from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
     QuotaExceeded,
     admission_limit_overruns,
-    approve_plan,
     arrivals,
     build_problem,
     live_plans,
-    quota_overruns,
 )
 
 # `plan approved --details` shows a plan of at most this many admissions as a table, a larger
@@ -178,9 +177,9 @@ def approve(
     Refused when the plan does not pass the checker against its problem, or when the registry
     changed since `plan build`: patients, capacity reports, the facilities in the problem or the
     agreements (every change is listed). Refused too when the plan places more patients under
-    an agreement in force than its quota allows (patients sent before the plan are not
-    counted), unless `--over-quota` says why. The checks and the writes run as one serialized
-    transaction, so a change made while they run is caught too.
+    an agreement in force than its quota allows, counting the patients sent under it before
+    (by plans or accepted requests), unless `--over-quota` says why. The checks and the
+    writes run as one serialized transaction, so a change made while they run is caught too.
     """
     manifest_file = manifest_path(problem_file)
     if not manifest_file.exists():
@@ -194,7 +193,7 @@ def approve(
     count = len(plan.assignments)
     with console.status(f"checking the plan and the registry, then referring {count} patients..."):
         try:
-            approved = approve_plan(
+            approval = regulating.approve(
                 unit_of_work(),
                 problem=problem,
                 manifest=manifest,
@@ -209,18 +208,17 @@ def approve(
                 f"agreement quota(s):\n{lines}\nto approve it all the same, give the reason "
                 '(kept in the audit trail): --over-quota "..."'
             ) from refusal
+    approved = approval.plan
     console.print(
         f"approved {approved.id}: {len(approved.admissions)} admissions planned "
         f"({approved.solver_status}, objective {approved.objective:.3f})"
     )
     for line in admission_limit_overruns(problem, manifest, plan):
         console.print(f"[yellow]admission limit: {line}[/]", highlight=False)
-    if over_quota and over_quota.strip():
-        overruns = quota_overruns(unit_of_work(), problem, plan, on=approved.approved_at)
-        for line in overruns:
-            console.print(f"[yellow]over quota: {line}[/]", highlight=False)
-        if not overruns:
-            console.print("no quota is exceeded: the --over-quota reason was not needed or kept")
+    for line in approval.over_quota:  # as the approval found them and recorded them
+        console.print(f"[yellow]over quota: {line}[/]", highlight=False)
+    if over_quota and over_quota.strip() and not approval.over_quota:
+        console.print("no quota is exceeded: the --over-quota reason was not needed or kept")
     places = [  # the approval checked the problem: every "current" is a valid place
         (entry["id"], CurrentPlacement(**entry["current"]) if "current" in entry else None)
         for entry in problem["patients"]

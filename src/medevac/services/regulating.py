@@ -635,6 +635,14 @@ def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -
     return changes
 
 
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """An approved plan and the quota overruns it was approved over (empty when none)."""
+
+    plan: ApprovedPlan
+    over_quota: list[str]
+
+
 def approve_plan(
     uow: UnitOfWork,
     *,
@@ -645,6 +653,29 @@ def approve_plan(
     plan_id: str | None = None,
     over_quota: str | None = None,
 ) -> ApprovedPlan:
+    """Store a plan and refer its patients, in one serialized transaction (`approve`, for
+    callers that need only the stored plan)."""
+    return approve(
+        uow,
+        problem=problem,
+        manifest=manifest,
+        plan=plan,
+        actor=actor,
+        plan_id=plan_id,
+        over_quota=over_quota,
+    ).plan
+
+
+def approve(
+    uow: UnitOfWork,
+    *,
+    problem: dict[str, Any],
+    manifest: dict[str, Any],
+    plan: Plan,
+    actor: str,
+    plan_id: str | None = None,
+    over_quota: str | None = None,
+) -> Approval:
     """Store a plan and refer its patients, in one serialized transaction.
 
     Refused when the plan does not pass the independent checker against its problem, or when
@@ -654,7 +685,8 @@ def approve_plan(
     every overrun then go into the approval's audit record. Selected patients with an assignment
     become referred; earlier live plans are superseded. The checks and the writes run as if
     alone (`UnitOfWork.serialized`): a change committed by someone else while they run makes
-    the attempt fail unwritten, and the next attempt's checks name that change.
+    the attempt fail unwritten, and the next attempt's checks name that change. Returns the
+    stored plan and the overruns the transaction found and recorded.
     """
     try:
         built_at = datetime.fromisoformat(manifest["built_at"])
@@ -699,7 +731,7 @@ def _approve_checked(
     actor: str,
     plan_id: str | None,
     over_quota: str | None,
-) -> ApprovedPlan:
+) -> Approval:
     """One serialized attempt: check the registry against the manifest and the agreements'
     quotas, then store and refer."""
     now = utc_now()
@@ -769,7 +801,7 @@ def _approve_checked(
             uow, moves, PatientStatus.REFERRED, actor=actor, role=ActorRole.COORDINATOR, at=now
         )
         uow.commit()
-    return approved
+    return Approval(approved, overruns)
 
 
 def quota_overruns(

@@ -429,7 +429,11 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
     )
     assert lines == ([expected] if over else [])
     approve = partial(
-        approve_plan, problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
+        regulating.approve,
+        problem=problem.problem,
+        manifest=problem.manifest,
+        plan=plan,
+        actor="cell",
     )
     if over:
         with uow_factory() as uow:
@@ -441,7 +445,9 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
             with uow_factory() as uow:  # nothing written
                 after = (uow.plans.live(), uow.patients.count_by_status(), len(uow.audit.list()))
             assert after == before
-    approved = approve(uow_factory(), over_quota="partner agreed by phone, 5 Dec" if over else None)
+    approval = approve(uow_factory(), over_quota="partner agreed by phone, 5 Dec" if over else None)
+    approved = approval.plan
+    assert approval.over_quota == ([expected] if over else [])  # what the CLI prints
     with uow_factory() as uow:
         [record] = uow.audit.list(entity_type="approved_plan", entity_id=approved.id)
         assert [p.id for p in uow.plans.live()] == [approved.id]

@@ -9,8 +9,8 @@ the checker, the approval succeeds, the rebuilt problem carries every approved p
 `current` and solving it again moves nobody, a change made after a build refuses the
 approval of its plan, and the next problem takes off the beds of patients accepted since (half
 of the last plan's, and up to three it left unplaced, sent by treatment requests whose answers
-name a facility and day) on exactly the days of their stays. Scratch versions of this ran 1,090 registries on SQLite and 100 on
-PostgreSQL (2026-12-05) without a fault.
+name a facility and day) on exactly the days of their stays. Scratch versions of this ran
+1,090 registries on SQLite and 100 on PostgreSQL (2026-12-05) without a fault.
 """
 
 from __future__ import annotations
