@@ -448,3 +448,29 @@ def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
     assert "held: FAC-LODZ-MMA" in out
     assert "taken off its report for patients sent there since it reported (PT-0001)" in out
     assert "arriving: FAC-LODZ-MMA day 1: 1 patient(s)" in out
+
+
+def test_an_admission_named_after_the_answer_from_the_cli(cli: CliRunner, tmp_path: Path) -> None:
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "ask the academy instead")
+    out = invoke(
+        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS", "-p",
+        "PT-0001",
+    )  # fmt: skip
+    request_id = out.split()[1].rstrip(";")
+    invoke(cli, "requests", "submit", request_id)
+    invoke(cli, "requests", "respond", request_id, "--accept-all")
+    problem = str(tmp_path / "p.json")
+    out = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
+    assert "no destination: 1 patient(s) accepted and not yet arrived" in out
+    assert "(PT-0001); no bed is held for them" in out
+    admit = ["requests", "admit", request_id, "PT-0001", "FAC-LODZ-MMA", "--on"]
+    refused = cli.invoke(app, [*admit, "x"])
+    assert refused.exit_code == 1
+    assert "--on: 'x' is not a date" in refused.output
+    day = (utc_now().date() + timedelta(days=2)).isoformat()
+    out = invoke(cli, *admit, day)
+    assert f"PT-0001 to FAC-LODZ-MMA from {day}" in out
+    out = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
+    assert "no destination" not in out
+    assert "taken off its report for patients sent there since it reported (PT-0001)" in out
+    assert "arriving: FAC-LODZ-MMA day 2: 1 patient(s)" in out

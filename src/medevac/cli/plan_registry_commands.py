@@ -140,6 +140,15 @@ def build(
         console.print(f"held: {line}", markup=False, highlight=False)
     if len(built.held) > SHOWN_GAPS:
         console.print(f"held: and {len(built.held) - SHOWN_GAPS} more facilities and specialties")
+    if built.without_destination:
+        shown = ", ".join(built.without_destination[:5])
+        more = ", ..." if len(built.without_destination) > 5 else ""
+        console.print(
+            f"[yellow]no destination: {len(built.without_destination)} patient(s) accepted and "
+            f"not yet arrived with no facility on record ({shown}{more}); no bed is held for "
+            "them: say where with `medevac requests admit`[/]",
+            highlight=False,
+        )
     for facility, day, count in arrivals(built.manifest)[:SHOWN_GAPS]:
         console.print(
             f"arriving: {facility} day {day}: {count} patient(s) sent earlier, which the "

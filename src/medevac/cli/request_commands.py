@@ -15,6 +15,7 @@ from medevac.services.requests import (
     create_request,
     get_request,
     list_requests,
+    name_admission,
     respond_to_request,
     submit_request,
 )
@@ -202,6 +203,33 @@ def respond(
         actor=actor(by),
     )
     _print_request(result)
+
+
+@requests_app.command("admit")
+def admit(
+    request_id: str = typer.Argument(..., help="Request id."),
+    patient_id: str = typer.Argument(..., help="A patient the request accepted."),
+    facility_id: str = typer.Argument(
+        ..., help="A facility of the receiving organisation that offers the patient's specialty."
+    ),
+    on: str = typer.Option(None, "--on", metavar="YYYY-MM-DD", help="Admission day (today)."),
+    by: str = typer.Option(None, "--actor", help="Who says it for the receiving side."),
+) -> None:
+    """Say where and when an accepted patient is to be admitted, after the answer.
+
+    For a receiving side that accepts first and assigns the bed later (or moves it): from then
+    on `medevac plan build` holds the patient's bed there. Only before the patient leaves
+    (accepted or scheduled), and only on a request that is not closed.
+    """
+    try:
+        day = None if on is None else date.fromisoformat(on.strip())
+    except ValueError as error:
+        raise UserError(f"--on: {on!r} is not a date (YYYY-MM-DD)") from error
+    request = name_admission(
+        unit_of_work(), request_id, patient_id, facility_id=facility_id, day=day, actor=actor(by)
+    )
+    line = request.line(patient_id)
+    console.print(f"{request.id}: {patient_id} to {line.facility_id} from {line.admission_date}")
 
 
 @requests_app.command("close")

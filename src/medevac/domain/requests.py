@@ -283,6 +283,20 @@ class TreatmentRequest:
         self._move(outcome)
         return outcome
 
+    def name_admission(self, patient_id: str, facility_id: str, day: date) -> None:
+        """Say (or correct) where and when a patient this request accepted is to be admitted,
+        after the answer; the answer's time (`decided_at`) stays."""
+        entry = self.line(patient_id)
+        if entry.decision is not PatientDecision.ACCEPTED:
+            raise InvalidValue(
+                "patient",
+                f"{patient_id!r} is {entry.decision} on request {self.id}; only an accepted "
+                "patient has an admission",
+            )
+        if not self.is_live:
+            raise IllegalTransition(f"request {self.id}", self.status, self.status, "it is closed")
+        entry.facility_id, entry.admission_date = facility_id, day
+
     def withdraw_patient(self, patient_id: str, reason: str) -> bool:
         """Take a patient off the request (death, cancellation, another route).
 

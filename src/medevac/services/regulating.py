@@ -81,6 +81,9 @@ class BuiltProblem:
     uncovered: list[str] = field(default_factory=list)
     #: beds taken off a facility's report for patients sent there since it reported
     held: list[str] = field(default_factory=list)
+    #: patients accepted and not yet arrived whose facility nobody recorded (accepted by a
+    #: request whose answer named none, or moved to accepted by hand): no bed is held for them
+    without_destination: list[str] = field(default_factory=list)
 
 
 def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
@@ -228,6 +231,10 @@ def build_problem(
         destinations = sent_destinations(uow, [p.id for p in holding])
         reported = {r.facility_id for r in reports}
         bound = [i for i, a in destinations.items() if a.facility_id in reported]
+        on_their_way = (PatientStatus.ACCEPTED, PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT)
+        nowhere = sorted(
+            p.id for p in holding if p.status in on_their_way and p.id not in destinations
+        )
         sent = sorted(uow.patients.get_many(bound).values(), key=lambda p: p.id)
 
     skipped: list[Skipped] = []
@@ -308,7 +315,7 @@ def build_problem(
         "problem_sha256": problem_digest(problem),
         "held_admissions": arriving,
     }
-    return BuiltProblem(problem, manifest, skipped, stale, uncovered, held)
+    return BuiltProblem(problem, manifest, skipped, stale, uncovered, held, nowhere)
 
 
 def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, PlannedAdmission]:

@@ -149,6 +149,48 @@ def respond_to_request(
     return request
 
 
+def name_admission(
+    uow: UnitOfWork,
+    request_id: str,
+    patient_id: str,
+    *,
+    facility_id: str,
+    day: date | None = None,
+    actor: str,
+) -> TreatmentRequest:
+    """Say (or correct) where and when a patient the request accepted is to be admitted, for a
+    receiving side that accepts first and assigns the bed later; with no day, today. The
+    patient must not have left for its facility yet (accepted or scheduled)."""
+    with uow:
+        request = uow.requests.get(request_id)
+        before = snapshot(request)
+        now = utc_now()
+        patient = uow.patients.get(patient_id)
+        if patient.status not in (PatientStatus.ACCEPTED, PatientStatus.SCHEDULED):
+            raise InvalidValue(
+                "patient",
+                f"{patient_id} is {patient.status}; an admission is named for a patient "
+                "accepted or scheduled, before it leaves",
+            )
+        [(facility_id, on)] = _admissions(
+            uow, request, {patient_id: (facility_id, day)}, today=now.date()
+        ).values()
+        request.name_admission(patient_id, facility_id, on)
+        uow.requests.update(request)
+        audit(
+            uow,
+            "treatment_request",
+            request,
+            "name_admission",
+            actor=actor,
+            before=before,
+            reason=f"{patient_id} to {facility_id} from {on}",
+            at=now,
+        )
+        uow.commit()
+    return request
+
+
 def _admissions(
     uow: UnitOfWork,
     request: TreatmentRequest,
@@ -163,7 +205,7 @@ def _admissions(
     listed = {line.patient_id for line in request.patients}
     for patient_id, (facility_id, day) in sorted(admissions.items()):
         if patient_id not in listed:
-            continue  # `respond` names it
+            raise InvalidValue("patient", f"{patient_id!r} is not on request {request.id}")
         facility = uow.facilities.find(facility_id)
         patient = uow.patients.get(patient_id)
         if facility is None:

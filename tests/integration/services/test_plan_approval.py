@@ -36,6 +36,7 @@ from medevac.services.regulating import (
 from medevac.services.requests import (
     close_request,
     create_request,
+    name_admission,
     respond_to_request,
     submit_request,
 )
@@ -761,3 +762,43 @@ def test_an_admission_the_registry_cannot_take_is_refused_naming_the_patient(
         [request] = uow.requests.list(status=RequestStatus.SUBMITTED)
     assert patient.status is PatientStatus.REFERRED
     assert request.line(chosen).decision is PatientDecision.PENDING
+
+
+def test_an_admission_named_after_the_answer_holds_the_bed_from_then_on(
+    uow_factory: UowFactory,
+) -> None:
+    selected_demo(uow_factory)
+    with uow_factory() as uow:
+        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    request_id = accepted_by_request(uow_factory, [chosen], {})
+    before = built(uow_factory)
+    assert before.without_destination == [chosen]
+    assert before.held == []
+    with pytest.raises(InvalidValue, match="FAC-CIECHOCINEK-SAN is operated by ORG-PARTNER-MOH"):
+        name_admission(
+            uow_factory(), request_id, chosen, facility_id="FAC-CIECHOCINEK-SAN", actor="academy"
+        )
+    request = name_admission(
+        uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="academy"
+    )
+    assert request.line(chosen).admission_date == utc_now().date()
+    after = built(uow_factory)
+    assert after.without_destination == []
+    [line] = after.held
+    assert line.startswith("FAC-LODZ-MMA ")
+    assert chosen in line
+    assert after.manifest["held_admissions"] == {"FAC-LODZ-MMA/0": 1}
+    with uow_factory() as uow:
+        [record] = [
+            r
+            for r in uow.audit.list(entity_type="treatment_request", entity_id=request_id)
+            if r.action == "name_admission"
+        ]
+    assert record.reason == f"{chosen} to FAC-LODZ-MMA from {utc_now().date()}"
+    # once on its way, the admission is the facility's to change, not the request's
+    for step in (PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT):
+        move_patient(uow_factory(), chosen, step, actor="cell")
+    with pytest.raises(InvalidValue, match=f"{chosen} is in_transit"):
+        name_admission(
+            uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="academy"
+        )

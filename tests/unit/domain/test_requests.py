@@ -147,3 +147,18 @@ def test_an_admission_for_a_patient_withdrawn_before_the_answer_is_refused() -> 
     request.withdraw_patient("P2", "died")
     with pytest.raises(InvalidValue, match="'P2' has an admission but was withdrawn before"):
         request.respond({"P1": (True, "")}, destinations={"P2": ("FAC-B", T0.date())}, at=T0)
+
+
+def test_an_admission_is_named_later_only_for_an_accepted_patient_of_a_live_request() -> None:
+    request = submitted("P1", "P2")
+    request.respond({"P1": (True, ""), "P2": (False, "no bed")}, at=T0)
+    day = T0.date() + timedelta(days=3)
+    request.name_admission("P1", "FAC-B", day)
+    assert (request.line("P1").facility_id, request.line("P1").admission_date) == ("FAC-B", day)
+    assert request.line("P1").decided_at == T0  # still the answer's time
+    with pytest.raises(InvalidValue, match="'P2' is declined on request REQ-1"):
+        request.name_admission("P2", "FAC-B", day)
+    request.close("done")
+    with pytest.raises(IllegalTransition, match="it is closed"):
+        request.name_admission("P1", "FAC-C", day)
+    assert request.line("P1").facility_id == "FAC-B"
