@@ -90,7 +90,10 @@ def build(
     """Turn the selected and referred patients and the latest capacity into a problem file.
 
     Beds of patients an earlier plan sent to a facility, accepted there after its report, are
-    taken off that report ("held"), and their arrivals are listed ("arriving"). Also writes
+    taken off that report ("held"), and their arrivals are listed ("arriving"); so are those
+    of patients a request's answer accepted for a named facility (`requests respond --admit`,
+    `requests admit`). Patients accepted with no facility on record are listed ("no
+    destination"). Also writes
     NAME.registry.json beside it: what the problem was built from, so that `plan approve` can
     refuse when the registry has changed since.
     """
