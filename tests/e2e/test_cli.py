@@ -470,6 +470,8 @@ def test_an_admission_named_after_the_answer_from_the_cli(cli: CliRunner, tmp_pa
     day = (utc_now().date() + timedelta(days=2)).isoformat()
     out = invoke(cli, *admit, day)
     assert f"PT-0001 to FAC-LODZ-MMA from {day}" in out
+    shown = " ".join(invoke(cli, "patients", "show", "PT-0001").split())
+    assert f"accepted, to be admitted at FAC-LODZ-MMA from {day}" in shown
     out = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
     assert "no destination" not in out
     assert "taken off its report for patients sent there since it reported (PT-0001)" in out

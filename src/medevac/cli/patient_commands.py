@@ -96,9 +96,15 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
         console.print(f"Condition: {c.body_region}, {c.mechanism}: {c.description}")
     for r in record.requests:
         line = r.line(p.id)
+        admission = (
+            f", to be admitted at {line.facility_id} from {line.admission_date}"
+            if line.facility_id is not None and line.admission_date is not None
+            else ""
+        )
         console.print(
             f"Request {r.id} ({r.status}) to {r.to_organisation_id}: {line.decision}"
             + (f" ({line.reason})" if line.reason else "")
+            + admission
         )
     timeline = Table("when", "from", "to", "by", "role", "why", title="Timeline")
     for change in p.history:
