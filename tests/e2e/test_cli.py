@@ -420,9 +420,9 @@ def test_plan_build_with_nobody_to_plan_says_so_instead_of_what_to_run_next(
     assert "next: medevac plan solve" not in text
 
 
-def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
-    cli: CliRunner, tmp_path: Path
-) -> None:
+def pt_0001_asked_of_the_academy(cli: CliRunner) -> str:
+    """The demo's request closed, PT-0001 asked of the academy's operator instead: the id of
+    the submitted request."""
     invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "ask the academy instead")
     out = invoke(
         cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS", "-p",
@@ -430,6 +430,13 @@ def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
     )  # fmt: skip
     request_id = out.split()[1].rstrip(";")
     invoke(cli, "requests", "submit", request_id)
+    return request_id
+
+
+def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    request_id = pt_0001_asked_of_the_academy(cli)
     day = (utc_now().date() + timedelta(days=1)).isoformat()
     for value, message in [
         ("PT-0001", "is not PATIENT=FACILITY[@YYYY-MM-DD]"),
@@ -451,13 +458,7 @@ def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
 
 
 def test_an_admission_named_after_the_answer_from_the_cli(cli: CliRunner, tmp_path: Path) -> None:
-    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "ask the academy instead")
-    out = invoke(
-        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS", "-p",
-        "PT-0001",
-    )  # fmt: skip
-    request_id = out.split()[1].rstrip(";")
-    invoke(cli, "requests", "submit", request_id)
+    request_id = pt_0001_asked_of_the_academy(cli)
     invoke(cli, "requests", "respond", request_id, "--accept-all")
     problem = str(tmp_path / "p.json")
     out = " ".join(invoke(cli, "plan", "build", "--out", problem).split())

@@ -498,20 +498,7 @@ def test_patients_a_request_sent_count_against_the_quota_too(uow_factory: UowFac
     selected_demo(uow_factory)
     with uow_factory() as uow:
         chosen = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:10]
-    request = create_request(
-        uow_factory(),
-        from_organisation_id="ORG-ORIGIN-MOH",
-        to_organisation_id="ORG-PARTNER-DMS",
-        patient_ids=chosen,
-        actor="cell",
-    )
-    submit_request(uow_factory(), request.id, actor="cell")
-    respond_to_request(
-        uow_factory(),
-        request.id,
-        patient_answers=dict.fromkeys(chosen, (True, "")),
-        actor="academy",
-    )
+    accepted_by_request(uow_factory, chosen, {})
     change_academy_agreement(uow_factory, quota=20)
     problem, plan, lines = academy_overruns(uow_factory, placed=14)
     assert lines == [

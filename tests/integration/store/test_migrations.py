@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import TextClause, inspect, text
 
 from medevac.store.database import (
     create_engine_for,
@@ -101,38 +102,50 @@ def test_the_one_live_plan_index_is_refused_clearly_over_two_live_plans(
     assert current_revision(empty_database_url) == "0002"
 
 
+#: a row of each kind as the revisions from 0003 on store them
+ORGANISATION = text(
+    "INSERT INTO organisations (id, name, kind, country, contact, version) "
+    "VALUES (:id, 'Ministry', 'ministry_of_health', 'UA', '', 1)"
+)
+PATIENT = text(
+    "INSERT INTO patients (id, organisation_id, precedence, mobility, triage, name, sex, "
+    "service_status, affiliation, conditions, special_needs, companions, fit_to_transport, "
+    "expected_length_of_stay_days, status, version) VALUES (:id, :organisation, 'routine', "
+    "'litter', 'T2', :name, 'unknown', 'civilian', '', '[]', '[]', 0, true, :days, :status, 1)"
+)
+
+
+def stored_at(url: str, revision: str, *writes: tuple[TextClause, Any]) -> None:
+    """Upgrade an empty database to ``revision`` and run the writes there, in one transaction."""
+    upgrade(url, revision)
+    engine = create_engine_for(url)
+    try:
+        with engine.begin() as connection:
+            for statement, values in writes:
+                connection.execute(statement, values)
+    finally:
+        engine.dispose()
+
+
 def test_upgrading_over_values_above_the_registrys_limits_stops_and_names_them(
     empty_database_url: str,
 ) -> None:
-    upgrade(empty_database_url, "0003")
-    engine = create_engine_for(empty_database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO organisations (id, name, kind, country, contact, version) "
-                    "VALUES ('ORG', 'Ministry', 'ministry_of_health', 'UA', '', 1)"
-                )
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO patients (id, organisation_id, precedence, mobility, triage, "
-                    "name, sex, service_status, affiliation, conditions, special_needs, "
-                    "companions, fit_to_transport, expected_length_of_stay_days, status, "
-                    "version) VALUES (:id, 'ORG', 'routine', 'litter', 'T2', :name, 'unknown', "
-                    "'civilian', '', '[]', '[]', 0, true, :days, 'reported', 1)"
-                ),
-                [
-                    {"id": "P-OK", "days": 100_000, "name": "N" * 200},
-                    {"id": "P-TYPO", "days": 200_000, "name": ""},
-                ],
-            )
-            if empty_database_url.startswith("sqlite"):  # PostgreSQL refuses it itself
-                connection.execute(
-                    text("UPDATE organisations SET name = :name"), {"name": "M" * 201}
-                )
-    finally:
-        engine.dispose()
+    patient = {"organisation": "ORG", "status": "reported"}
+    long_name = (text("UPDATE organisations SET name = :name"), {"name": "M" * 201})
+    stored_at(
+        empty_database_url,
+        "0003",
+        (ORGANISATION, {"id": "ORG"}),
+        (
+            PATIENT,
+            [
+                {**patient, "id": "P-OK", "days": 100_000, "name": "N" * 200},
+                {**patient, "id": "P-TYPO", "days": 200_000, "name": ""},
+            ],
+        ),
+        # PostgreSQL refuses a name that long itself
+        *([long_name] if empty_database_url.startswith("sqlite") else []),
+    )
     with pytest.raises(RuntimeError) as refused:
         upgrade(empty_database_url)
     assert "patients P-TYPO: expected_length_of_stay_days 200,000" in str(refused.value)
@@ -145,42 +158,30 @@ def test_upgrading_over_values_above_the_registrys_limits_stops_and_names_them(
 def test_answers_given_before_revision_0005_keep_their_decision_with_no_admission(
     empty_database_url: str,
 ) -> None:
-    upgrade(empty_database_url, "0004")
-    engine = create_engine_for(empty_database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO organisations (id, name, kind, country, contact, version) "
-                    "VALUES ('ORG-A', 'Ministry', 'ministry_of_health', 'UA', '', 1), "
-                    "('ORG-B', 'Academy', 'ministry_of_defence', 'PL', '', 1)"
-                )
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO patients (id, organisation_id, precedence, mobility, triage, "
-                    "name, sex, service_status, affiliation, conditions, special_needs, "
-                    "companions, fit_to_transport, status, version) VALUES ('P1', 'ORG-A', "
-                    "'routine', 'litter', 'T2', '', 'unknown', 'civilian', '', '[]', '[]', 0, "
-                    "true, 'accepted', 1)"
-                )
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO treatment_requests (id, from_organisation_id, "
-                    "to_organisation_id, created_at, status, note, closed_reason, version) "
-                    "VALUES ('REQ-1', 'ORG-A', 'ORG-B', :at, 'accepted', '', '', 1)"
-                ),
-                {"at": datetime(2026, 12, 1, tzinfo=UTC)},
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO request_patients (request_id, patient_id, position, decision, "
-                    "reason) VALUES ('REQ-1', 'P1', 0, 'accepted', '')"
-                )
-            )
-    finally:
-        engine.dispose()
+    stored_at(
+        empty_database_url,
+        "0004",
+        (ORGANISATION, [{"id": "ORG-A"}, {"id": "ORG-B"}]),
+        (
+            PATIENT,
+            {"id": "P1", "organisation": "ORG-A", "name": "", "days": None, "status": "accepted"},
+        ),
+        (
+            text(
+                "INSERT INTO treatment_requests (id, from_organisation_id, to_organisation_id, "
+                "created_at, status, note, closed_reason, version) "
+                "VALUES ('REQ-1', 'ORG-A', 'ORG-B', :at, 'accepted', '', '', 1)"
+            ),
+            {"at": datetime(2026, 12, 1, tzinfo=UTC)},
+        ),
+        (
+            text(
+                "INSERT INTO request_patients (request_id, patient_id, position, decision, "
+                "reason) VALUES ('REQ-1', 'P1', 0, 'accepted', '')"
+            ),
+            {},
+        ),
+    )
     upgrade(empty_database_url)
     engine = create_engine_for(empty_database_url)
     try:
