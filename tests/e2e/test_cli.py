@@ -477,3 +477,17 @@ def test_an_admission_named_after_the_answer_from_the_cli(cli: CliRunner, tmp_pa
     assert "no destination" not in out
     assert "taken off its report for patients sent there since it reported (PT-0001)" in out
     assert "arriving: FAC-LODZ-MMA day 2: 1 patient(s)" in out
+
+
+def test_approval_says_which_live_requests_it_admits_patients_away_from(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
+    out = " ".join(invoke(cli, "plan", "approve", str(plan), "--problem", str(problem)).split())
+    assert (
+        "on request: REQ-DEMO-001 asks ORG-PARTNER-MOH to treat 24 patient(s) this plan admits "
+        "at another organisation's facilities (PT-"
+    ) in out
+    assert "answer, close or withdraw them there" in out

@@ -192,6 +192,8 @@ def approve(
     an agreement in force than its quota allows, counting the patients sent under it before
     (by plans or accepted requests), unless `--over-quota` says why. The checks and the
     writes run as one serialized transaction, so a change made while they run is caught too.
+    Live treatment requests that ask another organisation to treat patients the plan admits
+    elsewhere are named ("on request").
     """
     manifest_file = manifest_path(problem_file)
     if not manifest_file.exists():
@@ -227,6 +229,11 @@ def approve(
     )
     for line in admission_limit_overruns(problem, manifest, plan):
         console.print(f"[yellow]admission limit: {line}[/]", highlight=False)
+    for line in approval.requests_elsewhere:
+        console.print(
+            f"[yellow]on request: {line}; answer, close or withdraw them there[/]",
+            highlight=False,
+        )
     for line in approval.over_quota:  # as the approval found them and recorded them
         console.print(f"[yellow]over quota: {line}[/]", highlight=False)
     if over_quota and over_quota.strip() and not approval.over_quota:

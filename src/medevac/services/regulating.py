@@ -644,10 +644,13 @@ def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -
 
 @dataclass(frozen=True, slots=True)
 class Approval:
-    """An approved plan and the quota overruns it was approved over (empty when none)."""
+    """An approved plan, the quota overruns it was approved over (empty when none), and the
+    live treatment requests that ask another organisation to treat patients it admits
+    elsewhere (one line a request; see `requests_elsewhere`)."""
 
     plan: ApprovedPlan
     over_quota: list[str]
+    requests_elsewhere: list[str] = field(default_factory=list)
 
 
 def approve_plan(
@@ -807,8 +810,33 @@ def _approve_checked(
         apply_moves(
             uow, moves, PatientStatus.REFERRED, actor=actor, role=ActorRole.COORDINATOR, at=now
         )
+        elsewhere = requests_elsewhere(uow, plan)
         uow.commit()
-    return Approval(approved, overruns)
+    return Approval(approved, overruns, elsewhere)
+
+
+def requests_elsewhere(uow: UnitOfWork, plan: Plan) -> list[str]:
+    """Live treatment requests that ask one organisation to treat patients the plan admits at
+    another organisation's facilities, one line a request. The plan does not change a request:
+    the coordinator answers, closes or withdraws the patients there, or the receiving side's
+    answer (with the admission it names) will stand against the plan's."""
+    placed = {a.patient: a.facility for a in plan.assignments}
+    if not placed:
+        return []
+    facilities = uow.facilities.get_many(set(placed.values()))
+    operators = {f.id: f.operator_id for f in facilities.values()}
+    found: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for request in uow.requests.list():
+        for patient_id in request.open_patient_ids():  # none once the request is not live
+            facility = placed.get(patient_id)
+            if facility is not None and operators.get(facility) != request.to_organisation_id:
+                found[(request.id, request.to_organisation_id)].append(patient_id)
+    return [
+        f"{request_id} asks {receiver} to treat {len(ids)} patient(s) this plan admits at "
+        f"another organisation's facilities ({', '.join(ids[:5])}"
+        f"{', ...' if len(ids) > 5 else ''})"
+        for (request_id, receiver), ids in sorted(found.items())
+    ]
 
 
 def quota_overruns(

@@ -789,3 +789,42 @@ def test_an_admission_named_after_the_answer_holds_the_bed_from_then_on(
         name_admission(
             uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="academy"
         )
+
+
+def test_approval_names_live_requests_whose_patients_the_plan_admits_elsewhere(
+    uow_factory: UowFactory,
+) -> None:
+    # the demo's 24 are referred to the ministry's sanatoriums on its request; the plan admits
+    # them at the academy, which the defence ministry operates
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
+    with uow_factory() as uow:
+        referred = sorted(uow.requests.get(REQUEST_ID).open_patient_ids())
+    approval = regulating.approve(
+        uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
+    )
+    assert approval.requests_elsewhere == [
+        f"{REQUEST_ID} asks ORG-PARTNER-MOH to treat 24 patient(s) this plan admits at another "
+        f"organisation's facilities ({', '.join(referred[:5])}, ...)"
+    ]
+    # the request closed; two asked of the academy's operator, one of the sanatoriums'
+    close_request(uow_factory(), REQUEST_ID, reason="the academy takes them", actor="cell")
+    with uow_factory() as uow:
+        assert regulating.requests_elsewhere(uow, plan) == []
+    drafts = [
+        create_request(
+            uow_factory(),
+            from_organisation_id="ORG-ORIGIN-MOH",
+            to_organisation_id=receiver,
+            patient_ids=ids,
+            actor="cell",
+        ).id
+        for receiver, ids in (("ORG-PARTNER-DMS", referred[:2]), ("ORG-PARTNER-MOH", referred[2:3]))
+    ]
+    with uow_factory() as uow:
+        assert regulating.requests_elsewhere(uow, plan) == [
+            f"{drafts[1]} asks ORG-PARTNER-MOH to treat 1 patient(s) this plan admits at another "
+            f"organisation's facilities ({referred[2]})"
+        ]
