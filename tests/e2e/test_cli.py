@@ -491,3 +491,22 @@ def test_approval_says_which_live_requests_it_admits_patients_away_from(
         "at another organisation's facilities (PT-"
     ) in out
     assert "answer, close or withdraw them there" in out
+
+
+def test_plan_build_leaves_out_an_agreement_whose_quota_is_used_up(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    with context.unit_of_work() as uow:  # the academy takes no more of the ministry's patients
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        agreement.quota = 0
+        uow.agreements.update(agreement)
+        uow.commit()
+    problem = str(tmp_path / "problem.json")
+    out = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
+    assert (
+        f"quota used up: {ACADEMY_AGREEMENT_ID} allows 0 patients of ORG-ORIGIN-MOH at "
+        "ORG-PARTNER-DMS and 0 were sent there; it covers nobody in this problem "
+        "(--ignore-quotas keeps it)"
+    ) in out
+    out = " ".join(invoke(cli, "plan", "build", "--out", problem, "--ignore-quotas").split())
+    assert "quota used up" not in out

@@ -86,6 +86,12 @@ def build(
     include_field_hospitals: bool = typer.Option(
         False, help="Also send patients to field hospitals (normally kept for local casualties)."
     ),
+    ignore_quotas: bool = typer.Option(
+        False,
+        "--ignore-quotas",
+        help="Keep agreements whose quota is used up (a plan placing someone under one is "
+        "then approved only with --over-quota).",
+    ),
 ) -> None:
     """Turn the selected and referred patients and the latest capacity into a problem file.
 
@@ -93,7 +99,8 @@ def build(
     taken off that report ("held"), and their arrivals are listed ("arriving"); so are those
     of patients a request's answer accepted for a named facility (`requests respond --admit`,
     `requests admit`). Patients accepted with no facility on record are listed ("no
-    destination"). Also writes
+    destination"). Agreements whose quota the patients sent under them use up cover nobody
+    ("quota used up"; --ignore-quotas keeps them). Also writes
     NAME.registry.json beside it: what the problem was built from, so that `plan approve` can
     refuse when the registry has changed since.
     """
@@ -111,6 +118,7 @@ def build(
                 precedences=extra.get("precedences"),
                 weights=extra.get("weights"),
                 include_field_hospitals=include_field_hospitals,
+                respect_quotas=not ignore_quotas,
             )
         except ProblemError as error:  # the settings' precedences or weights are wrong
             where = f"{settings}: " if settings is not None else ""
@@ -134,6 +142,12 @@ def build(
         console.print(
             f"[red]stale capacity: {report.facility_id} {report.specialty} reported "
             f"{age_text(report.age(now))}[/]"
+        )
+    for line in built.quotas_full:
+        console.print(
+            f"[yellow]quota used up: {line}; it covers nobody in this problem "
+            "(--ignore-quotas keeps it)[/]",
+            highlight=False,
         )
     for line in built.uncovered[:SHOWN_GAPS]:
         console.print(f"[yellow]not covered: {line}[/]", highlight=False)

@@ -84,6 +84,8 @@ class BuiltProblem:
     #: patients accepted and not yet arrived whose facility nobody recorded (accepted by a
     #: request whose answer named none, or moved to accepted by hand): no bed is held for them
     without_destination: list[str] = field(default_factory=list)
+    #: agreements left out because the patients sent under them use up their quotas
+    quotas_full: list[str] = field(default_factory=list)
 
 
 def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
@@ -105,13 +107,17 @@ def _qualified(organisation: str, specialty: str) -> str:
 
 
 def agreement_coverage(
-    facility: Facility, agreements: list[Agreement], on: datetime
+    facility: Facility,
+    agreements: list[Agreement],
+    on: datetime,
+    full: frozenset[str] = frozenset(),
 ) -> dict[str, frozenset[Specialty]] | None:
     """Whom a facility accepts patients from, and for which of its specialties: per sending
-    organisation, what its agreements in force with the facility's operator cover.
+    organisation, what its agreements in force with the facility's operator cover, but those
+    whose quota is used up (ids in ``full``).
 
     An operator bound by no agreement at all accepts everyone (None); one whose agreements have
-    all lapsed accepts nobody (an empty mapping).
+    all lapsed (or are full) accepts nobody (an empty mapping).
     """
     own = [a for a in agreements if a.receiving_organisation_id == facility.operator_id]
     if not own:
@@ -119,7 +125,7 @@ def agreement_coverage(
     covered: dict[str, set[Specialty]] = defaultdict(set)
     for agreement in own:
         shared = agreement.specialties & facility.specialties
-        if agreement.in_force(on.date()) and shared:
+        if agreement.in_force(on.date()) and shared and agreement.id not in full:
             covered[agreement.sending_organisation_id] |= shared
     return {sender: frozenset(specialties) for sender, specialties in covered.items()}
 
@@ -206,12 +212,16 @@ def build_problem(
     precedences: dict[str, dict[str, float | int]] | None = None,
     weights: dict[str, float] | None = None,
     include_field_hospitals: bool = False,
+    respect_quotas: bool = True,
 ) -> BuiltProblem:
     """Build the allocation problem for the selected and referred patients of the registry.
 
     Facilities come in with the beds of their latest capacity report per specialty; field
     hospitals, which serve local casualties, only when asked. Patients who are not fit to
-    transport or whose location is unknown are left out, and every omission is listed.
+    transport or whose location is unknown are left out, and every omission is listed. An
+    agreement whose quota the patients sent under it before use up covers nobody in the
+    problem (the approval would refuse any plan placing someone under it), unless
+    ``respect_quotas`` is False; the format cannot say a quota that is only partly used.
     """
     rules = {
         str(name): {**rule, "deadline_day": min(int(rule["deadline_day"]), horizon_days - 1)}
@@ -236,6 +246,10 @@ def build_problem(
             p.id for p in holding if p.status in on_their_way and p.id not in destinations
         )
         sent = sorted(uow.patients.get_many(bound).values(), key=lambda p: p.id)
+        book = QuotaBook(agreements, now.date())
+        if respect_quotas and book.has_quotas:
+            sent_under_agreements(uow, book, set())
+        full = book.full() if respect_quotas else []
 
     skipped: list[Skipped] = []
     by_facility: dict[str, list[CapacityReport]] = defaultdict(list)
@@ -263,7 +277,7 @@ def build_problem(
         }
         if facility.capabilities:
             entry["capabilities"] = sorted(c.value for c in facility.capabilities)
-        accepts = agreement_coverage(facility, agreements, now)
+        accepts = agreement_coverage(facility, agreements, now, frozenset(a.id for a in full))
         if accepts is not None:
             coverage[facility.id] = accepts
         if facility.daily_admission_limit is not None:
@@ -315,7 +329,12 @@ def build_problem(
         "problem_sha256": problem_digest(problem),
         "held_admissions": arriving,
     }
-    return BuiltProblem(problem, manifest, skipped, stale, uncovered, held, nowhere)
+    quotas_full = [
+        f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
+        f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
+        for a in full
+    ]
+    return BuiltProblem(problem, manifest, skipped, stale, uncovered, held, nowhere, quotas_full)
 
 
 def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, PlannedAdmission]:
@@ -844,15 +863,13 @@ def quota_overruns(
 ) -> list[str]:
     """Agreements in force whose quota this plan would take beyond, one line each.
 
-    The problem format has no quotas, so the engines cannot keep to them; this says where a
-    plan does not (and `approve_plan` refuses such a plan unless told why to go beyond). A
-    placed patient counts against the first agreement (by id) between its organisation and the
-    operator of its facility that covers its specialty. So do the patients earlier plans sent
-    under it (`SENT_STATUSES`, not in this problem, their latest approved admission at one of
-    the operator's facilities within the agreement's dates): a plan is over quota when it
-    places someone under the agreement and, with those sent before, more than its quota.
-    Patients sent with no plan count by the last treatment request from their organisation
-    that accepted them: its receiving organisation, on the day they were accepted.
+    The problem format has no quotas, so the engines cannot keep to them (`build_problem`
+    leaves out only agreements already full); this says where a plan does not (and
+    `approve_plan` refuses such a plan unless told why to go beyond). Patients are counted in
+    a `QuotaBook`: first those sent earlier (`sent_under_agreements`), then the plan's, each
+    against the first agreement between its organisation and the operator of its facility
+    that covers its specialty and still has room. A plan is over quota when it places someone
+    under an agreement and, with those sent before, more than its quota.
     """
     with uow:
         return _overruns(uow, problem, plan, on=on)
@@ -868,49 +885,68 @@ SENT_STATUSES = (
 )
 
 
-def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime) -> list[str]:
-    """`quota_overruns` within an open unit of work."""
-    agreements = sorted(
-        (a for a in uow.agreements.list() if a.quota is not None and a.in_force(on.date())),
-        key=lambda a: a.id,
-    )
-    if not agreements or not plan.assignments:
-        return []
-    between: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
-    for agreement in agreements:  # by id: a patient counts against the first that covers it
-        pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
-        between[pair].append(agreement)
+class QuotaBook:
+    """Patients counted against the agreements in force on a day, in one book.
 
-    entries = {p["id"]: p for p in problem["patients"]}
-    senders = {a.sending_organisation_id for a in agreements}
-    earlier = [
-        p
-        for p in uow.patients.for_planning(SENT_STATUSES)
-        if p.organisation_id in senders and p.id not in entries
-    ]
+    A patient counts against the first agreement (by id) between its organisation and its
+    receiving organisation that covers its specialty on its day and still has room under its
+    quota (an agreement without a quota always has); where every covering agreement is full,
+    against the first, which it then takes beyond its quota.
+    """
+
+    def __init__(self, agreements: list[Agreement], on: date) -> None:
+        self.on = on
+        self.agreements = sorted((a for a in agreements if a.in_force(on)), key=lambda a: a.id)
+        self._between: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
+        for agreement in self.agreements:
+            pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
+            self._between[pair].append(agreement)
+        self.used: dict[str, int] = defaultdict(int)
+
+    @property
+    def has_quotas(self) -> bool:
+        return any(a.quota is not None for a in self.agreements)
+
+    def count(self, sender: str, receiver: str, specialty: Specialty, day: date) -> str | None:
+        """Count one patient; the id of the agreement it counts against (None: none covers)."""
+        covering = [
+            a for a in self._between.get((sender, receiver), ()) if a.covers(specialty, day)
+        ]
+        if not covering:
+            return None
+        chosen = next(
+            (a for a in covering if a.quota is None or self.used[a.id] < a.quota), covering[0]
+        )
+        self.used[chosen.id] += 1
+        return chosen.id
+
+    def full(self) -> list[Agreement]:
+        """Agreements whose quota the patients counted so far use up."""
+        return [a for a in self.agreements if a.quota is not None and self.used[a.id] >= a.quota]
+
+
+def sent_under_agreements(uow: UnitOfWork, book: QuotaBook, leave_out: set[str]) -> None:
+    """Count in ``book`` the patients sent earlier (`SENT_STATUSES`, but those in
+    ``leave_out``): by their destination (`sent_destinations`) on its admission day, else by
+    the last treatment request from their organisation that accepted them (its receiving
+    organisation, on the day they were accepted)."""
+    senders = {a.sending_organisation_id for a in book.agreements}
+    earlier = sorted(
+        (
+            p
+            for p in uow.patients.for_planning(SENT_STATUSES)
+            if p.organisation_id in senders and p.id not in leave_out
+        ),
+        key=lambda p: p.id,
+    )
     destinations = sent_destinations(uow, [p.id for p in earlier])
-    wanted = {a.facility for a in plan.assignments} | {a.facility_id for a in destinations.values()}
+    wanted = {a.facility_id for a in destinations.values()}
     operators = {f.id: f.operator_id for f in uow.facilities.get_many(wanted).values()}
     # the others went through treatment requests their receivers accepted (the last such)
     requested = _accepted_requests(uow, senders, {p.id for p in earlier} - set(destinations))
     accepted_on = {
         p.id: _accepted_at(p).date() for p in uow.patients.get_many(list(requested)).values()
     }
-
-    def under(sender: str, receiver: str, specialty: str, day: date) -> str | None:
-        for agreement in between.get((sender, receiver), ()):
-            if agreement.covers(Specialty(specialty), day):
-                return agreement.id
-        return None
-
-    placed: dict[str, int] = defaultdict(int)
-    for assignment in plan.assignments:
-        entry = entries[assignment.patient]
-        receiver = operators.get(assignment.facility, "")
-        found = under(_sender(entry), receiver, entry["specialty"], on.date())
-        if found is not None:
-            placed[found] += 1
-    sent: dict[str, int] = defaultdict(int)
     for patient in earlier:
         admission = destinations.get(patient.id)
         if admission is not None:
@@ -920,16 +956,34 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
             receiver, day = requested[patient.id], accepted_on[patient.id]
         else:
             continue
-        found = under(patient.organisation_id, receiver, patient.primary_specialty.value, day)
+        book.count(patient.organisation_id, receiver, patient.primary_specialty, day)
+
+
+def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime) -> list[str]:
+    """`quota_overruns` within an open unit of work."""
+    book = QuotaBook(uow.agreements.list(), on.date())
+    if not book.has_quotas or not plan.assignments:
+        return []
+    entries = {p["id"]: p for p in problem["patients"]}
+    sent_under_agreements(uow, book, set(entries))
+    sent = dict(book.used)
+    facilities = uow.facilities.get_many({a.facility for a in plan.assignments})
+    operators = {f.id: f.operator_id for f in facilities.values()}
+    placed: dict[str, int] = defaultdict(int)
+    for assignment in sorted(plan.assignments, key=lambda a: a.patient):
+        entry = entries[assignment.patient]
+        receiver = operators.get(assignment.facility, "")
+        specialty = Specialty(entry["specialty"])
+        found = book.count(_sender(entry), receiver, specialty, on.date())
         if found is not None:
-            sent[found] += 1
+            placed[found] += 1
     return [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
         f"{a.receiving_organisation_id}; "
-        + (f"{sent[a.id]} were sent there before and " if sent[a.id] else "")
+        + (f"{sent.get(a.id, 0)} were sent there before and " if sent.get(a.id) else "")
         + f"this plan places {placed[a.id]} there"
-        for a in agreements
-        if a.quota is not None and placed[a.id] and sent[a.id] + placed[a.id] > a.quota
+        for a in book.agreements
+        if a.quota is not None and placed[a.id] and sent.get(a.id, 0) + placed[a.id] > a.quota
     ]
 
 

@@ -24,7 +24,7 @@ from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID, REQUEST_ID, build_demo
 from medevac.services.patients import move_patient, patient_file
-from medevac.services.registry import report_capacity
+from medevac.services.registry import register_agreement, report_capacity
 from medevac.services.regulating import (
     BuiltProblem,
     QuotaExceeded,
@@ -828,3 +828,63 @@ def test_approval_names_live_requests_whose_patients_the_plan_admits_elsewhere(
             f"{drafts[1]} asks ORG-PARTNER-MOH to treat 1 patient(s) this plan admits at another "
             f"organisation's facilities ({referred[2]})"
         ]
+
+
+def test_an_agreement_whose_quota_is_used_up_covers_nobody_in_the_next_problem(
+    uow_factory: UowFactory,
+) -> None:
+    # 10 of the demo's 24 accepted at the academy under a quota of 10: the other 14 can no
+    # longer go there under that agreement
+    accepted_at_the_academy(uow_factory, 10)
+    change_academy_agreement(uow_factory, quota=10)
+    within = built(uow_factory)
+    assert within.quotas_full == [
+        f"{ACADEMY_AGREEMENT_ID} allows 10 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS and "
+        "10 were sent there"
+    ]
+    [academy] = [f for f in within.problem["facilities"] if f["id"] == "FAC-LODZ-MMA"]
+    senders = {p["organisation"].split("/")[0] for p in within.problem["patients"]}
+    assert not any(name.split("/")[0] in senders for name in academy["accepts_from"])
+    plan = solve_exact(parse_problem(within.problem), time_limit=30)
+    assert "FAC-LODZ-MMA" not in {a.facility for a in plan.assignments}
+    approve_plan(
+        uow_factory(), problem=within.problem, manifest=within.manifest, plan=plan, actor="cell"
+    )  # not refused
+    # built as before, the plan goes over the quota and is refused without a reason
+    again = build_problem(
+        uow_factory(), now=utc_now(), stale_after=timedelta(hours=24), respect_quotas=False
+    )
+    assert again.quotas_full == []
+    over = solve_exact(parse_problem(again.problem), time_limit=30)
+    assert "FAC-LODZ-MMA" in {a.facility for a in over.assignments}
+    with pytest.raises(QuotaExceeded):
+        approve_plan(
+            uow_factory(), problem=again.problem, manifest=again.manifest, plan=over, actor="cell"
+        )
+
+
+def test_patients_count_against_the_next_agreement_with_room(uow_factory: UowFactory) -> None:
+    # a second agreement with the academy's operator covers what the first covers: once the
+    # first's quota of 10 is used up, the re-plan's 14 count against the second's 20
+    accepted_at_the_academy(uow_factory, 10)
+    change_academy_agreement(uow_factory, quota=10)
+    with uow_factory() as uow:
+        first = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+    second = replace(first, id=f"{ACADEMY_AGREEMENT_ID}-B", quota=20, version=0)
+    register_agreement(uow_factory(), second, actor="cell")
+    problem, plan, lines = academy_overruns(uow_factory, placed=14)
+    assert problem.quotas_full == [
+        f"{ACADEMY_AGREEMENT_ID} allows 10 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS and "
+        "10 were sent there"
+    ]
+    assert lines == []
+    # with room for 13 under the second, the 14th counts against the first, beyond its quota
+    with uow_factory() as uow:
+        smaller = uow.agreements.get(second.id)
+        smaller.quota = 13
+        uow.agreements.update(smaller)
+        uow.commit()
+    assert quota_overruns(uow_factory(), problem.problem, plan, on=utc_now()) == [
+        f"{ACADEMY_AGREEMENT_ID} allows 10 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
+        "10 were sent there before and this plan places 1 there"
+    ]

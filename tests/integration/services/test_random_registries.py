@@ -156,7 +156,10 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
     _store_registry(uow_factory, rng, utc_now())
     placed = 0
     for _ in range(2):
-        built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+        # agreements already full are kept, so that plans over quota are made and approved
+        built = build_problem(
+            uow_factory(), now=utc_now(), stale_after=timedelta(hours=24), respect_quotas=False
+        )
         problem = parse_problem(built.problem)  # the registry always gives a valid problem
         plan = solve_exact(problem, time_limit=5)
         assert check_plan(problem, plan).feasible
@@ -176,6 +179,12 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
             approve(uow_factory())
         placed = len(plan.assignments)
     assert placed > 0  # the seeds are chosen so that someone is placed: the checks bite
+    # built within quotas, no plan places anyone under an agreement already full
+    within = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    within_plan = solve_exact(parse_problem(within.problem), time_limit=5)
+    full = {line.split()[0] for line in within.quotas_full}
+    overruns = quota_overruns(uow_factory(), within.problem, within_plan, on=utc_now())
+    assert not {line.split()[0] for line in overruns} & full
     # a change after the build refuses the approval of its plan
     with uow_factory() as uow:
         live = [p for p in uow.patients.list() if p.status is PatientStatus.SELECTED]
