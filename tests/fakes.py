@@ -37,7 +37,7 @@ from medevac.domain.repositories import (
     TreatmentRequestRepository,
 )
 from medevac.domain.requests import (
-    AcceptedAdmission,
+    Acceptance,
     PatientDecision,
     RequestStatus,
     TreatmentRequest,
@@ -296,21 +296,24 @@ class FakeTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         )
         return sorted(found, key=lambda r: (r.created_at, r.id))
 
-    def accepted_admissions(self, patient_ids: Collection[str]) -> dict[str, AcceptedAdmission]:
+    def acceptances(self, patient_ids: Collection[str]) -> dict[str, Acceptance]:
         wanted = set(patient_ids)
-        lines = [
-            AcceptedAdmission(
-                r.id, line.patient_id, line.facility_id, line.admission_date, line.decided_at
+        found = [
+            Acceptance(
+                r.id,
+                line.patient_id,
+                r.to_organisation_id,
+                line.decided_at,
+                line.facility_id,
+                line.admission_date,
             )
             for r in self._rows.values()
             for line in r.patients
             if line.patient_id in wanted
             and line.decision is PatientDecision.ACCEPTED
-            and line.facility_id is not None
-            and line.admission_date is not None
             and line.decided_at is not None
         ]
-        return {a.patient_id: a for a in sorted(lines, key=lambda a: (a.decided_at, a.request_id))}
+        return {a.patient_id: a for a in sorted(found, key=lambda a: (a.decided_at, a.request_id))}
 
 
 class FakeScreeningMissionRepository(_VersionedRepository[ScreeningMission]):

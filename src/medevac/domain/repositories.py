@@ -26,7 +26,7 @@ from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
-from medevac.domain.requests import AcceptedAdmission, RequestStatus, TreatmentRequest
+from medevac.domain.requests import Acceptance, RequestStatus, TreatmentRequest
 from medevac.domain.screening import ScreeningMission
 from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
 
@@ -104,9 +104,9 @@ class TreatmentRequestRepository(Protocol):
     def list(
         self, *, status: RequestStatus | None = None, organisation_id: str | None = None
     ) -> list[TreatmentRequest]: ...
-    def accepted_admissions(self, patient_ids: Collection[str]) -> dict[str, AcceptedAdmission]:
-        """Each patient's admission named by the most recent answer that accepted it with a
-        facility (patients without any are left out)."""
+    def acceptances(self, patient_ids: Collection[str]) -> dict[str, Acceptance]:
+        """Each patient's most recent acceptance recorded on a request (patients without any,
+        or accepted only before answers recorded their time, are left out)."""
         ...
 
 

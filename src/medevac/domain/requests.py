@@ -68,14 +68,16 @@ class RequestedPatient:
 
 
 @dataclass(frozen=True, slots=True)
-class AcceptedAdmission:
-    """Where and when a request's answer said an accepted patient is to be admitted."""
+class Acceptance:
+    """A request's answer that accepted a patient: who accepted it, when, and where and when
+    the patient is to be admitted if the answer (or a later `name_admission`) said so."""
 
     request_id: str
     patient_id: str
-    facility_id: str
-    admission_date: date
+    receiver_id: str
     decided_at: datetime
+    facility_id: str | None = None
+    admission_date: date | None = None
 
 
 @dataclass(slots=True)

@@ -338,21 +338,33 @@ def build_problem(
 
 
 def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, PlannedAdmission]:
-    """Where patients sent earlier are to be admitted: the facility and day named by the
-    treatment request's answer that accepted them, else their open admission in the most
-    recently approved plan that holds one (patients with neither are left out).
+    """Where patients sent earlier are to be admitted (patients with no known place are left
+    out).
 
-    An answer counts only when it is the patient's latest acceptance: one given before an
-    acceptance that was withdrawn, and the patient sent again since, no longer does."""
+    A patient whose latest acceptance was a treatment request's answer goes where that answer
+    (or a later `name_admission`) said; where it said nothing, to its open admission in the
+    most recently approved plan that holds one if that plan's facility belongs to the
+    organisation that accepted it, else nowhere known. Any other patient goes to its plan's
+    admission. An answer counts only while it is the patient's latest acceptance: one given
+    before an acceptance that was withdrawn, the patient sent again since, no longer does."""
     found = uow.plans.latest_admissions(patient_ids)
-    answered = uow.requests.accepted_admissions(patient_ids)
-    if answered:
-        accepted = {p.id: _accepted_at(p) for p in uow.patients.get_many(list(answered)).values()}
-        for patient_id, answer in answered.items():
-            if answer.decided_at >= accepted[patient_id]:
-                found[patient_id] = PlannedAdmission(
-                    patient_id, answer.facility_id, answer.admission_date
-                )
+    answers = uow.requests.acceptances(patient_ids)
+    if not answers:
+        return found
+    accepted = {p.id: _accepted_at(p) for p in uow.patients.get_many(list(answers)).values()}
+    current = {i: a for i, a in answers.items() if a.decided_at >= accepted[i]}
+    planned_at = {found[i].facility_id for i in current if i in found}
+    operators = {f.id: f.operator_id for f in uow.facilities.get_many(planned_at).values()}
+    for patient_id, answer in current.items():
+        if answer.facility_id is not None and answer.admission_date is not None:
+            found[patient_id] = PlannedAdmission(
+                patient_id, answer.facility_id, answer.admission_date
+            )
+        elif (
+            patient_id in found
+            and operators.get(found[patient_id].facility_id) != answer.receiver_id
+        ):
+            del found[patient_id]  # accepted by another organisation than the plan's
     return found
 
 

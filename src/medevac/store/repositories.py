@@ -47,7 +47,7 @@ from medevac.domain.patients import Condition, Identity, Patient, PlanningPatien
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanStatus
 from medevac.domain.requests import (
     LIVE_REQUEST_STATUSES,
-    AcceptedAdmission,
+    Acceptance,
     PatientDecision,
     RequestedPatient,
     RequestedPlaces,
@@ -975,31 +975,31 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         )
         return self._query(statement)
 
-    def accepted_admissions(self, patient_ids: Collection[str]) -> dict[str, AcceptedAdmission]:
-        """Each patient's admission named by the most recent answer that accepted it with a
-        facility (patients without any are left out)."""
-        rp = t.request_patients
+    def acceptances(self, patient_ids: Collection[str]) -> dict[str, Acceptance]:
+        """Each patient's most recent acceptance recorded on a request (patients without any,
+        or accepted only before answers recorded their time, are left out)."""
+        rp, r = t.request_patients, self.table
         connection = self._connection()
-        found: dict[str, AcceptedAdmission] = {}
+        found: dict[str, Acceptance] = {}
         for chunk in id_batches(connection, sorted(patient_ids)):
             statement = (
-                select(rp)
+                select(rp, r.c.to_organisation_id)
+                .join(r, r.c.id == rp.c.request_id)
                 .where(
                     among(connection, rp.c.patient_id, chunk),
                     rp.c.decision == PatientDecision.ACCEPTED.value,
-                    rp.c.facility_id.is_not(None),
-                    rp.c.admission_date.is_not(None),
                     rp.c.decided_at.is_not(None),
                 )
                 .order_by(rp.c.decided_at, rp.c.request_id)
             )
             for row in connection.execute(statement):  # later answers overwrite earlier ones
-                found[row.patient_id] = AcceptedAdmission(
+                found[row.patient_id] = Acceptance(
                     row.request_id,
                     row.patient_id,
+                    row.to_organisation_id,
+                    row.decided_at,
                     row.facility_id,
                     row.admission_date,
-                    row.decided_at,
                 )
         return found
 

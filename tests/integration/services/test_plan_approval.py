@@ -888,3 +888,64 @@ def test_patients_count_against_the_next_agreement_with_room(uow_factory: UowFac
         f"{ACADEMY_AGREEMENT_ID} allows 10 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
         "10 were sent there before and this plan places 1 there"
     ]
+
+
+def test_an_acceptance_keeps_the_plans_admission_only_at_the_accepting_organisation(
+    uow_factory: UowFactory,
+) -> None:
+    # the demo's plan admits its 24 at the academy (the defence ministry's); its request asks
+    # the partner ministry, which accepts two without saying where: nobody knows where they go
+    build_demo(uow_factory(), actor="demo", regulate=True)
+    with uow_factory() as uow:
+        on_request = sorted(uow.requests.get(REQUEST_ID).open_patient_ids())
+    first_two = on_request[:2]
+    respond_to_request(
+        uow_factory(),
+        REQUEST_ID,
+        patient_answers={
+            i: (True, "") if i in first_two else (False, "no bed") for i in on_request
+        },
+        actor="partner ministry",
+    )
+    after = built(uow_factory)
+    assert after.without_destination == first_two
+    assert not any(i in line for line in after.held for i in first_two)
+    with uow_factory() as uow:
+        assert regulating.sent_destinations(uow, first_two) == {}
+
+
+def test_an_acceptance_by_the_plans_organisation_holds_the_plans_bed(
+    uow_factory: UowFactory,
+) -> None:
+    # referred to the academy's operator, then planned at the academy, then accepted with no
+    # facility named: the plan's admission stands
+    selected_demo(uow_factory)
+    with uow_factory() as uow:
+        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    request = create_request(
+        uow_factory(),
+        from_organisation_id="ORG-ORIGIN-MOH",
+        to_organisation_id="ORG-PARTNER-DMS",
+        patient_ids=[chosen],
+        actor="cell",
+    )
+    submit_request(uow_factory(), request.id, actor="cell")
+    problem = built(uow_factory)
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    [place] = [a for a in plan.assignments if a.patient == chosen]
+    assert place.facility == "FAC-LODZ-MMA"
+    approve_plan(
+        uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
+    )
+    respond_to_request(
+        uow_factory(), request.id, patient_answers={chosen: (True, "")}, actor="academy"
+    )
+    with uow_factory() as uow:
+        found = regulating.sent_destinations(uow, [chosen])[chosen]
+    assert (found.facility_id, found.admission_date) == (
+        "FAC-LODZ-MMA",
+        problem_day(problem, place.day),
+    )
+    after = built(uow_factory)
+    assert after.without_destination == []
+    assert any(chosen in line for line in after.held)
