@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -235,17 +235,7 @@ def build_problem(
         planned = {
             a.patient_id: a for plan in uow.plans.live() for a in plan.admissions if a.is_open
         }
-        # patients sent earlier: their destinations first, then in full (with the history
-        # `held_beds` needs) only those bound for a facility with reports
-        holding = uow.patients.for_planning(HOLDING_STATUSES)
-        destinations = sent_destinations(uow, [p.id for p in holding])
-        reported = {r.facility_id for r in reports}
-        bound = [i for i, a in destinations.items() if a.facility_id in reported]
-        on_their_way = (PatientStatus.ACCEPTED, PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT)
-        nowhere = sorted(
-            p.id for p in holding if p.status in on_their_way and p.id not in destinations
-        )
-        sent = sorted(uow.patients.get_many(bound).values(), key=lambda p: p.id)
+        sent, destinations, nowhere = _sent_earlier(uow, {r.facility_id for r in reports})
         book = QuotaBook(agreements, now.date())
         if respect_quotas and book.has_quotas:
             sent_under_agreements(uow, book, set())
@@ -283,7 +273,10 @@ def build_problem(
         if facility.daily_admission_limit is not None:
             entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
-    held = held_beds(facility_entries, by_facility, sent, destinations, now)
+    held_now = holds(
+        {e["id"]: e["beds"].keys() for e in facility_entries}, by_facility, sent, destinations
+    )
+    held = held_beds(facility_entries, held_now, now)
     arriving = held_admissions(facility_entries, sent, destinations, now, horizon_days)
 
     patient_entries = []
@@ -328,6 +321,7 @@ def build_problem(
         "agreements": {a.id: a.version for a in sorted(agreements, key=lambda a: a.id)},
         "problem_sha256": problem_digest(problem),
         "held_admissions": arriving,
+        "held": {patient_id: hold.key() for patient_id, hold in sorted(held_now.items())},
     }
     quotas_full = [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
@@ -335,6 +329,21 @@ def build_problem(
         for a in full
     ]
     return BuiltProblem(problem, manifest, skipped, stale, uncovered, held, nowhere, quotas_full)
+
+
+def _sent_earlier(
+    uow: UnitOfWork, reported: set[str]
+) -> tuple[list[Patient], dict[str, PlannedAdmission], list[str]]:
+    """Patients sent earlier and not yet out of their bed (`HOLDING_STATUSES`): in full (with
+    the history `held_beds` needs) those bound for a facility with reports, by id; where each
+    is to be admitted; and the ids of those on their way whose facility nobody recorded."""
+    holding = uow.patients.for_planning(HOLDING_STATUSES)
+    destinations = sent_destinations(uow, [p.id for p in holding])
+    bound = [i for i, a in destinations.items() if a.facility_id in reported]
+    on_their_way = (PatientStatus.ACCEPTED, PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT)
+    nowhere = sorted(p.id for p in holding if p.status in on_their_way and p.id not in destinations)
+    sent = sorted(uow.patients.get_many(bound).values(), key=lambda p: p.id)
+    return sent, destinations, nowhere
 
 
 def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, PlannedAdmission]:
@@ -368,48 +377,80 @@ def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, Plan
     return found
 
 
-def held_beds(
-    facility_entries: list[dict[str, Any]],
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Beds a patient sent earlier holds: one a day in a facility's specialty from ``first``
+    for ``stay`` days."""
+
+    facility_id: str
+    specialty: str
+    first: date
+    stay: int
+
+    def key(self) -> str:
+        """As the manifest's "held" records it: "FACILITY@specialty@YYYY-MM-DD+stay"."""
+        return f"{self.facility_id}@{self.specialty}@{self.first.isoformat()}+{self.stay}"
+
+
+def holds(
+    beds: Mapping[str, Collection[str]],
     reports: Mapping[str, list[CapacityReport]],
     sent: list[Patient],
     destinations: Mapping[str, PlannedAdmission],
-    now: datetime,
+) -> dict[str, Hold]:
+    """The beds `held_beds` takes off, per patient: those of patients sent to a facility of the
+    problem (``beds``: facility id -> its specialties in the problem) since its latest report
+    for their specialty."""
+    found: dict[str, Hold] = {}
+    for patient in sent:
+        admission = destinations.get(patient.id)
+        if admission is None or admission.facility_id not in beds:
+            continue
+        specialty = patient.required_specialties[0].value
+        report = next(
+            (r for r in reports.get(admission.facility_id, []) if r.specialty.value == specialty),
+            None,
+        )
+        if (
+            specialty not in beds[admission.facility_id]
+            or report is None
+            or report.reported_at >= _accepted_at(patient)
+        ):
+            continue
+        found[patient.id] = Hold(
+            admission.facility_id,
+            specialty,
+            _admitted_on(patient) or admission.admission_date,
+            patient.expected_length_of_stay_days or DEFAULT_LENGTH_OF_STAY_DAYS,
+        )
+    return found
+
+
+def held_beds(
+    facility_entries: list[dict[str, Any]], found: Mapping[str, Hold], now: datetime
 ) -> list[str]:
     """Take off the facilities' free beds those of patients sent there since they reported.
 
     A patient whom an approved plan sent to a facility, and who has been accepted since (or
     is scheduled, in transit, admitted or in treatment), or whom a treatment request's answer
     accepted for a named facility and day (`sent_destinations`), is in no new problem: its bed
-    is the facility's to count. A report made before the patient was accepted cannot count it, so
-    the bed is taken off that report's free beds on the days of the patient's stay (from its
-    admission, or its planned admission day, for its expected length of stay) and a re-plan
-    cannot give it away. A report made since is taken as the facility's count, reserved beds
-    included. Returns a line per facility and specialty where beds were taken off. (The
-    admission slot of a held patient not yet admitted stays free in the problem: the format's
-    daily admission limit is one number for every day; see `held_admissions`.)
+    is the facility's to count. A report made before the patient was accepted cannot count it,
+    so the bed is taken off that report's free beds on the days of the patient's stay (from
+    its admission, or its planned admission day, for its expected length of stay; `holds`) and
+    a re-plan cannot give it away. A report made since is taken as the facility's count,
+    reserved beds included. Returns a line per facility and specialty where beds were taken
+    off. (The admission slot of a held patient not yet admitted stays free in the problem: the
+    format's daily admission limit is one number for every day; see `held_admissions`.)
     """
     entries = {entry["id"]: entry for entry in facility_entries}
     today = now.date()
     taken: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for patient in sent:
-        admission = destinations.get(patient.id)
-        entry = None if admission is None else entries.get(admission.facility_id)
-        if admission is None or entry is None:
-            continue
-        specialty = patient.required_specialties[0].value
-        beds = entry["beds"].get(specialty)
-        report = next(
-            (r for r in reports[admission.facility_id] if r.specialty.value == specialty), None
-        )
-        accepted_at = _accepted_at(patient)
-        if beds is None or report is None or report.reported_at >= accepted_at:
-            continue
-        start = _admitted_on(patient) or admission.admission_date
-        first = (start - today).days
-        stay = patient.expected_length_of_stay_days or DEFAULT_LENGTH_OF_STAY_DAYS
-        for day in range(max(0, first), min(len(beds), first + stay)):
+    for patient_id, hold in sorted(found.items()):
+        beds = entries[hold.facility_id]["beds"][hold.specialty]
+        first = (hold.first - today).days
+        for day in range(max(0, first), min(len(beds), first + hold.stay)):
             beds[day] = max(0, beds[day] - 1)
-        taken[(admission.facility_id, specialty)].append(patient.id)
+        taken[(hold.facility_id, hold.specialty)].append(patient_id)
     return [
         f"{facility} {specialty}: {len(ids)} bed(s) taken off its report for patients sent "
         f"there since it reported ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
@@ -566,6 +607,7 @@ _MANIFEST_MAPS = {
     "facilities": (int, False),
     "agreements": (int, False),
     "held_admissions": (int, False),
+    "held": (str, False),
 }
 
 
@@ -580,9 +622,10 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
             isinstance(k, str) and isinstance(v, kind) and not isinstance(v, bool)
             for k, v in value.items()
         ):
+            what = {"capacity": "report times", "held": "held beds"}.get(key, "versions")
             raise InvalidValue(
                 "manifest",
-                f"'{key}' must map ids to {'versions' if kind is int else 'report times'}; "
+                f"'{key}' must map ids to {what}; "
                 "it was not written by `medevac plan build` as it is: build the problem again",
             )
     for key in manifest.get("held_admissions", {}):
@@ -600,11 +643,16 @@ def _manifest_patients(manifest: dict[str, Any]) -> dict[str, int]:
 
 
 def registry_changes(
-    uow: UnitOfWork, manifest: dict[str, Any], stored: Mapping[str, Patient]
+    uow: UnitOfWork,
+    manifest: dict[str, Any],
+    stored: Mapping[str, Patient],
+    problem: dict[str, Any] | None = None,
 ) -> list[str]:
     """What differs between the registry now and the manifest of a problem (read in `uow`).
 
     ``stored`` are the manifest's patients as read in `uow` (the approval moves them next).
+    With the ``problem``, the beds held for patients sent earlier are compared too (where the
+    manifest records them).
     """
     changes: list[str] = []
     known = _manifest_patients(manifest)
@@ -627,6 +675,33 @@ def registry_changes(
             changes.append(f"capacity of {key} was first reported at {now[key]}")
         elif now[key] != then[key]:
             changes.append(f"capacity of {key} was reported again at {now[key]}")
+    if problem is not None and "held" in manifest:
+        changes += _hold_changes(uow, manifest["held"], problem)
+    return changes
+
+
+def _hold_changes(uow: UnitOfWork, seen: dict[str, str], problem: dict[str, Any]) -> list[str]:
+    """Patients sent earlier whose held beds differ from those the problem was built with: a
+    destination named, moved or withdrawn since, a stay changed, an acceptance withdrawn."""
+    reports: dict[str, list[CapacityReport]] = defaultdict(list)
+    for report in uow.capacity.latest():
+        reports[report.facility_id].append(report)
+    sent, destinations, _ = _sent_earlier(uow, set(reports))
+    beds = {f["id"]: f["beds"].keys() for f in problem["facilities"]}
+    now = {i: hold.key() for i, hold in holds(beds, reports, sent, destinations).items()}
+    changes = []
+    for patient_id in sorted(seen.keys() | now.keys()):
+        before, after = seen.get(patient_id), now.get(patient_id)
+        if before == after:
+            continue
+        if after is None:
+            changes.append(f"patient {patient_id} no longer holds the bed the plan saw ({before})")
+        elif before is None:
+            changes.append(f"patient {patient_id} now holds a bed the plan did not see ({after})")
+        else:
+            changes.append(
+                f"patient {patient_id} holds another bed ({after}; the plan saw {before})"
+            )
     return changes
 
 
@@ -778,7 +853,7 @@ def _approve_checked(
     now = utc_now()
     with uow.serialized():
         stored = uow.patients.get_many(list(_manifest_patients(manifest)))
-        changes = registry_changes(uow, manifest, stored)
+        changes = registry_changes(uow, manifest, stored, problem)
         if changes:
             raise RegistryChanged(changes)
         overruns = _overruns(uow, problem, plan, on=now)

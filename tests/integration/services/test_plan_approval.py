@@ -170,6 +170,7 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
         ("agreements", 5),
         ("held_admissions", {"FAC-LODZ-MMA/x": 1}),
         ("held_admissions", {"0": 1}),
+        ("held", {"PT-0001": 1}),
     ],
 )
 def test_a_manifest_not_as_plan_build_wrote_it_is_refused_naming_the_key(
@@ -341,7 +342,7 @@ def test_two_approvals_at_once_leave_one_live_plan(
     first = approve_plan(
         uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="a"
     )
-    monkeypatch.setattr(regulating, "registry_changes", lambda uow, manifest, stored: [])
+    monkeypatch.setattr(regulating, "registry_changes", lambda *_: [])
     monkeypatch.setattr(SqlApprovedPlanRepository, "live", lambda self: [])
     with pytest.raises(RegistryChanged, match="another plan was approved"):
         approve_plan(
@@ -384,8 +385,10 @@ def test_a_change_committed_during_the_checks_is_not_approved_over(
     other = threading.Thread(target=withdraw)
     checks = regulating.registry_changes
 
-    def checks_then_concurrent_write(uow: Any, manifest: dict[str, Any], stored: Any) -> list[str]:
-        changes = checks(uow, manifest, stored)
+    def checks_then_concurrent_write(
+        uow: Any, manifest: dict[str, Any], stored: Any, problem: Any
+    ) -> list[str]:
+        changes = checks(uow, manifest, stored, problem)
         if not other.is_alive() and "other" not in outcome:
             other.start()
             other.join(timeout=2)  # SQLite: still waiting for the approval's lock
@@ -949,3 +952,38 @@ def test_an_acceptance_by_the_plans_organisation_holds_the_plans_bed(
     after = built(uow_factory)
     assert after.without_destination == []
     assert any(chosen in line for line in after.held)
+
+
+def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
+    uow_factory: UowFactory,
+) -> None:
+    # accepted by request with no facility named; the problem is built; then the academy says
+    # where: the plan may have given that bed away
+    selected_demo(uow_factory)
+    with uow_factory() as uow:
+        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    request_id = accepted_by_request(uow_factory, [chosen], {})
+    problem = built(uow_factory)
+    assert problem.manifest["held"] == {}
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    name_admission(uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="academy")
+    with uow_factory() as uow:
+        patient = uow.patients.get(chosen)
+    hold = (
+        f"FAC-LODZ-MMA@{patient.required_specialties[0].value}@{utc_now().date().isoformat()}"
+        f"+{patient.expected_length_of_stay_days or regulating.DEFAULT_LENGTH_OF_STAY_DAYS}"
+    )
+    with pytest.raises(RegistryChanged) as refused:
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="c"
+        )
+    assert refused.value.changes == [
+        f"patient {chosen} now holds a bed the plan did not see ({hold})"
+    ]
+    # built again, the manifest records the bed and the plan of that problem is approved
+    again = built(uow_factory)
+    assert again.manifest["held"] == {chosen: hold}
+    replanned = solve_exact(parse_problem(again.problem), time_limit=30)
+    approve_plan(
+        uow_factory(), problem=again.problem, manifest=again.manifest, plan=replanned, actor="c"
+    )
