@@ -391,6 +391,25 @@ class Hold:
         """As the manifest's "held" records it: "FACILITY@specialty@YYYY-MM-DD+stay"."""
         return f"{self.facility_id}@{self.specialty}@{self.first.isoformat()}+{self.stay}"
 
+    @classmethod
+    def parse(cls, key: str) -> Hold | None:
+        """The hold of a `key` (facility ids may hold "@"), or None for a text that is not one."""
+        facility, _, rest = key.rpartition("@")
+        facility, _, specialty = facility.rpartition("@")
+        first, _, stay = rest.partition("+")
+        try:
+            return cls(facility, specialty, date.fromisoformat(first), int(stay))
+        except ValueError:
+            return None
+
+    def within(self, other: Hold) -> bool:
+        """True when every bed this hold takes, ``other`` takes too."""
+        return (
+            (self.facility_id, self.specialty) == (other.facility_id, other.specialty)
+            and other.first <= self.first
+            and self.first + timedelta(days=self.stay) <= other.first + timedelta(days=other.stay)
+        )
+
 
 def holds(
     beds: Mapping[str, Collection[str]],
@@ -628,6 +647,13 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
                 f"'{key}' must map ids to {what}; "
                 "it was not written by `medevac plan build` as it is: build the problem again",
             )
+    for key in manifest.get("held", {}).values():
+        if Hold.parse(key) is None:
+            raise InvalidValue(
+                "manifest",
+                f"'held' has {key!r}, not FACILITY@specialty@YYYY-MM-DD+stay; it was not "
+                "written by `medevac plan build` as it is: build the problem again",
+            )
     for key in manifest.get("held_admissions", {}):
         if _arrival_place(key) is None:
             raise InvalidValue(
@@ -681,26 +707,25 @@ def registry_changes(
 
 
 def _hold_changes(uow: UnitOfWork, seen: dict[str, str], problem: dict[str, Any]) -> list[str]:
-    """Patients sent earlier whose held beds differ from those the problem was built with: a
-    destination named, moved or withdrawn since, a stay changed, an acceptance withdrawn."""
+    """Patients sent earlier who hold beds now that the problem was built without: a
+    destination named or moved since, a stay made longer, an admission earlier than planned.
+    Holds dropped or shrunk since only free beds, which a plan may leave unused: no change."""
     reports: dict[str, list[CapacityReport]] = defaultdict(list)
     for report in uow.capacity.latest():
         reports[report.facility_id].append(report)
     sent, destinations, _ = _sent_earlier(uow, set(reports))
     beds = {f["id"]: f["beds"].keys() for f in problem["facilities"]}
-    now = {i: hold.key() for i, hold in holds(beds, reports, sent, destinations).items()}
     changes = []
-    for patient_id in sorted(seen.keys() | now.keys()):
-        before, after = seen.get(patient_id), now.get(patient_id)
-        if before == after:
-            continue
-        if after is None:
-            changes.append(f"patient {patient_id} no longer holds the bed the plan saw ({before})")
-        elif before is None:
-            changes.append(f"patient {patient_id} now holds a bed the plan did not see ({after})")
-        else:
+    for patient_id, hold in sorted(holds(beds, reports, sent, destinations).items()):
+        key = seen.get(patient_id)
+        before = None if key is None else Hold.parse(key)
+        if before is None:
             changes.append(
-                f"patient {patient_id} holds another bed ({after}; the plan saw {before})"
+                f"patient {patient_id} now holds a bed the plan did not see ({hold.key()})"
+            )
+        elif not hold.within(before):
+            changes.append(
+                f"patient {patient_id} holds another bed ({hold.key()}; the plan saw {key})"
             )
     return changes
 

@@ -171,6 +171,7 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
         ("held_admissions", {"FAC-LODZ-MMA/x": 1}),
         ("held_admissions", {"0": 1}),
         ("held", {"PT-0001": 1}),
+        ("held", {"PT-0001": "FAC-LODZ-MMA@neurology@tomorrow+3"}),
     ],
 )
 def test_a_manifest_not_as_plan_build_wrote_it_is_refused_naming_the_key(
@@ -181,7 +182,7 @@ def test_a_manifest_not_as_plan_build_wrote_it_is_refused_naming_the_key(
     manifest = {**problem.manifest, key: value}
     if value is None:
         del manifest[key]
-    with pytest.raises(InvalidValue, match=f"'{key}' (must map ids to|has .*, not FACILITY/day)"):
+    with pytest.raises(InvalidValue, match=f"'{key}' (must map ids to|has .*, not FACILITY)"):
         approve_plan(
             uow_factory(), problem=problem.problem, manifest=manifest, plan=plan, actor="cell"
         )
@@ -980,10 +981,24 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
     assert refused.value.changes == [
         f"patient {chosen} now holds a bed the plan did not see ({hold})"
     ]
-    # built again, the manifest records the bed and the plan of that problem is approved
+    # built again, the manifest records the bed; the bed named for a later day (a stay that
+    # runs past the one the plan saw) refuses again, named back it does not
     again = built(uow_factory)
     assert again.manifest["held"] == {chosen: hold}
     replanned = solve_exact(parse_problem(again.problem), time_limit=30)
-    approve_plan(
-        uow_factory(), problem=again.problem, manifest=again.manifest, plan=replanned, actor="c"
+    approve = partial(
+        approve_plan, problem=again.problem, manifest=again.manifest, plan=replanned, actor="c"
     )
+    later = utc_now().date() + timedelta(days=2)
+    for day in (later, utc_now().date()):
+        name_admission(
+            uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", day=day, actor="lodz"
+        )
+        if day == later:
+            moved = hold.replace(utc_now().date().isoformat(), later.isoformat())
+            with pytest.raises(RegistryChanged) as refused:
+                approve(uow_factory())
+            assert refused.value.changes == [
+                f"patient {chosen} holds another bed ({moved}; the plan saw {hold})"
+            ]
+    approve(uow_factory())
