@@ -402,12 +402,23 @@ class Hold:
         except ValueError:
             return None
 
-    def within(self, other: Hold) -> bool:
-        """True when every bed this hold takes, ``other`` takes too."""
+    def days(self, start: date, end: date) -> tuple[date, date]:
+        """The days it holds from ``start`` to before ``end``: (first, end), empty if equal."""
+        first = max(self.first, start)
+        last = min(self.first + timedelta(days=self.stay), end)
+        return (first, last) if first < last else (start, start)
+
+    def within(self, other: Hold, start: date, end: date) -> bool:
+        """True when every bed this hold takes from ``start`` to before ``end``, ``other``
+        takes too."""
+        first, last = self.days(start, end)
+        if first == last:
+            return True
+        other_first, other_last = other.days(start, end)
         return (
             (self.facility_id, self.specialty) == (other.facility_id, other.specialty)
-            and other.first <= self.first
-            and self.first + timedelta(days=self.stay) <= other.first + timedelta(days=other.stay)
+            and other_first <= first
+            and last <= other_last
         )
 
 
@@ -702,11 +713,13 @@ def registry_changes(
         elif now[key] != then[key]:
             changes.append(f"capacity of {key} was reported again at {now[key]}")
     if problem is not None and "held" in manifest:
-        changes += _hold_changes(uow, manifest["held"], problem)
+        changes += _hold_changes(uow, manifest["held"], problem, manifest["built_at"])
     return changes
 
 
-def _hold_changes(uow: UnitOfWork, seen: dict[str, str], problem: dict[str, Any]) -> list[str]:
+def _hold_changes(
+    uow: UnitOfWork, seen: dict[str, str], problem: dict[str, Any], built_at: str
+) -> list[str]:
     """Patients sent earlier who hold beds now that the problem was built without: a
     destination named or moved since, a stay made longer, an admission earlier than planned.
     Holds dropped or shrunk since only free beds, which a plan may leave unused: no change."""
@@ -715,15 +728,20 @@ def _hold_changes(uow: UnitOfWork, seen: dict[str, str], problem: dict[str, Any]
         reports[report.facility_id].append(report)
     sent, destinations, _ = _sent_earlier(uow, set(reports))
     beds = {f["id"]: f["beds"].keys() for f in problem["facilities"]}
+    # the problem's days: from the day it was built, for its horizon
+    start = datetime.fromisoformat(built_at).date()
+    end = start + timedelta(days=int(problem["horizon_days"]))
     changes = []
     for patient_id, hold in sorted(holds(beds, reports, sent, destinations).items()):
         key = seen.get(patient_id)
         before = None if key is None else Hold.parse(key)
         if before is None:
+            if hold.days(start, end)[0] == hold.days(start, end)[1]:
+                continue  # only days outside the problem
             changes.append(
                 f"patient {patient_id} now holds a bed the plan did not see ({hold.key()})"
             )
-        elif not hold.within(before):
+        elif not hold.within(before, start, end):
             changes.append(
                 f"patient {patient_id} holds another bed ({hold.key()}; the plan saw {key})"
             )

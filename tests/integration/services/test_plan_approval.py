@@ -7,7 +7,7 @@ import json
 import re
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -967,38 +967,43 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
     problem = built(uow_factory)
     assert problem.manifest["held"] == {}
     plan = solve_exact(parse_problem(problem.problem), time_limit=30)
-    name_admission(uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="academy")
+    today = utc_now().date()
+
+    def name(day: date) -> None:
+        name_admission(
+            uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", day=day, actor="lodz"
+        )
+
     with uow_factory() as uow:
         patient = uow.patients.get(chosen)
-    hold = (
-        f"FAC-LODZ-MMA@{patient.required_specialties[0].value}@{utc_now().date().isoformat()}"
-        f"+{patient.expected_length_of_stay_days or regulating.DEFAULT_LENGTH_OF_STAY_DAYS}"
-    )
+    stay = patient.expected_length_of_stay_days or regulating.DEFAULT_LENGTH_OF_STAY_DAYS
+    specialty = patient.required_specialties[0].value
+
+    def hold(day: date) -> str:
+        return f"FAC-LODZ-MMA@{specialty}@{day.isoformat()}+{stay}"
+
+    later = today + timedelta(days=2)
+    name(later)
     with pytest.raises(RegistryChanged) as refused:
         approve_plan(
             uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="c"
         )
     assert refused.value.changes == [
-        f"patient {chosen} now holds a bed the plan did not see ({hold})"
+        f"patient {chosen} now holds a bed the plan did not see ({hold(later)})"
     ]
-    # built again, the manifest records the bed; the bed named for a later day (a stay that
-    # runs past the one the plan saw) refuses again, named back it does not
+    # built again, the manifest records the bed; named for an earlier day (days the problem
+    # did not take off) it refuses again, named back it does not
     again = built(uow_factory)
-    assert again.manifest["held"] == {chosen: hold}
+    assert again.manifest["held"] == {chosen: hold(later)}
     replanned = solve_exact(parse_problem(again.problem), time_limit=30)
     approve = partial(
         approve_plan, problem=again.problem, manifest=again.manifest, plan=replanned, actor="c"
     )
-    later = utc_now().date() + timedelta(days=2)
-    for day in (later, utc_now().date()):
-        name_admission(
-            uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", day=day, actor="lodz"
-        )
-        if day == later:
-            moved = hold.replace(utc_now().date().isoformat(), later.isoformat())
-            with pytest.raises(RegistryChanged) as refused:
-                approve(uow_factory())
-            assert refused.value.changes == [
-                f"patient {chosen} holds another bed ({moved}; the plan saw {hold})"
-            ]
+    name(today)
+    with pytest.raises(RegistryChanged) as refused:
+        approve(uow_factory())
+    assert refused.value.changes == [
+        f"patient {chosen} holds another bed ({hold(today)}; the plan saw {hold(later)})"
+    ]
+    name(later)
     approve(uow_factory())

@@ -33,13 +33,33 @@ def test_a_text_that_is_no_hold_reads_as_none(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("first", "stay", "inside"),
-    [(5, 3, True), (5, 5, True), (6, 4, True), (4, 3, False), (6, 5, False), (5, 6, False)],
+    [
+        # the hold seen takes the 5th to the 8th
+        (5, 3, True),
+        (5, 4, True),
+        (6, 3, True),
+        (4, 3, False),
+        (5, 5, False),
+        (6, 4, False),
+        # the problem's days are the 3rd to the 9th: what lies outside does not count
+        (2, 4, False),  # the 3rd and 4th are new
+        (1, 2, True),  # ends before the problem's first day
+        (9, 1, False),
+        (10, 4, True),  # after the problem's last day
+    ],
 )
 def test_a_hold_is_within_another_when_the_other_takes_every_bed_it_takes(
     first: int, stay: int, inside: bool
 ) -> None:
-    seen = Hold("FAC", "neurology", date(2026, 12, 5), 5)
+    start, end = date(2026, 12, 3), date(2026, 12, 10)
+    seen = Hold("FAC", "neurology", date(2026, 12, 5), 4)
     now = Hold("FAC", "neurology", date(2026, 12, first), stay)
-    assert now.within(seen) is inside
-    assert not Hold("FAC-2", "neurology", date(2026, 12, 5), 5).within(seen)
-    assert not Hold("FAC", "oncology", date(2026, 12, 5), 5).within(seen)
+    assert now.within(seen, start, end) is inside
+    assert not Hold("FAC-2", "neurology", date(2026, 12, 5), 4).within(seen, start, end)
+    assert not Hold("FAC", "oncology", date(2026, 12, 5), 4).within(seen, start, end)
+
+
+def test_a_hold_running_past_the_problem_is_within_one_cut_at_its_end() -> None:
+    start, end = date(2026, 12, 5), date(2026, 12, 19)
+    seen = Hold("FAC", "burns", date(2026, 12, 10), 9)  # to the problem's last day
+    assert Hold("FAC", "burns", date(2026, 12, 10), 30).within(seen, start, end)
