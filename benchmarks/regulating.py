@@ -19,6 +19,12 @@ given number of patients already selected for evacuation. It then times the thre
   transaction.
 
 Prints a table of seconds per step and patients per second of each step.
+
+With `--replan-accepted SHARE`, that share of the placed patients is then accepted by their
+facilities (in one bulk move, after the capacity reports), and the re-plan is timed the same
+way: `build_problem` now takes their beds off the reports (`held_beds`) and records them in
+the manifest, the exact engine solves the rest, and `approve_plan` computes the held beds
+again to compare them with the manifest. A second table gives those seconds.
 """
 
 from __future__ import annotations
@@ -30,10 +36,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine as SqlEngine
+
 from bench_databases import fresh_database
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.geography import Coordinates
-from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
 from medevac.domain.vocabulary import (
@@ -43,8 +51,9 @@ from medevac.domain.vocabulary import (
     Precedence,
     Specialty,
 )
-from medevac.planning import Engine, check_plan, parse_problem, prepare, solve_exact
+from medevac.planning import Engine, Plan, check_plan, parse_problem, prepare, solve_exact
 from medevac.services.auditing import utc_now
+from medevac.services.patients import apply_moves
 from medevac.services.regulating import approve_plan, build_problem
 from medevac.store.database import create_engine_for
 from medevac.store.unit_of_work import SqlUnitOfWork
@@ -133,8 +142,12 @@ def _cumulative(mix: tuple[tuple[Precedence, float], ...]) -> list[tuple[Precede
     return out
 
 
-def run(url: str, n_patients: int, n_facilities: int, time_limit: float) -> dict[str, float]:
-    """Write the registry to ``url``, then time build, solve and approve; return seconds."""
+def run(
+    url: str, n_patients: int, n_facilities: int, time_limit: float, accepted_share: float = 0.0
+) -> dict[str, float]:
+    """Write the registry to ``url``, then time build, solve and approve; return seconds. With
+    ``accepted_share``, accept that share of the placed patients and time the re-plan too
+    ("rebuild", "resolve", "reapprove", "held")."""
     engine = create_engine_for(url)
     organisations, facilities, reports, patients = make_registry(n_patients, n_facilities)
     with SqlUnitOfWork(engine) as uow:
@@ -174,7 +187,47 @@ def run(url: str, n_patients: int, n_facilities: int, time_limit: float) -> dict
         referred = len(uow.patients.list(status=PatientStatus.REFERRED))
     if referred != len(plan.assignments):
         raise SystemExit(f"{referred} patients referred for {len(plan.assignments)} placed")
+    if accepted_share > 0:
+        seconds |= _replan(engine, plan, accepted_share, time_limit)
     engine.dispose()
+    return seconds
+
+
+def _replan(engine: SqlEngine, plan: Plan, share: float, time_limit: float) -> dict[str, float]:
+    """Accept ``share`` of the plan's patients, then time the next build, solve and approval."""
+    chosen = sorted(a.patient for a in plan.assignments)
+    chosen = chosen[: int(len(chosen) * share)]
+    with SqlUnitOfWork(engine) as uow:
+        stored = uow.patients.get_many(chosen)
+        moves = [(stored[i], "bed confirmed") for i in chosen]
+        apply_moves(
+            uow,
+            moves,
+            PatientStatus.ACCEPTED,
+            actor="bench",
+            role=ActorRole.RECEIVING_FACILITY,
+            at=utc_now(),
+        )
+        uow.commit()
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    built = build_problem(SqlUnitOfWork(engine), now=utc_now(), stale_after=timedelta(hours=24))
+    seconds["rebuild"] = time.perf_counter() - started
+    seconds["held"] = float(len(built.manifest["held"]))
+    if len(built.manifest["held"]) != len(chosen):
+        raise SystemExit(f"{len(built.manifest['held'])} beds held for {len(chosen)} accepted")
+    started = time.perf_counter()
+    replan = solve_exact(parse_problem(built.problem), time_limit=time_limit)
+    seconds["resolve"] = time.perf_counter() - started
+    started = time.perf_counter()
+    approve_plan(
+        SqlUnitOfWork(engine),
+        problem=built.problem,
+        manifest=built.manifest,
+        plan=replan,
+        actor="bench",
+    )
+    seconds["reapprove"] = time.perf_counter() - started
     return seconds
 
 
@@ -184,6 +237,13 @@ def main() -> None:
     parser.add_argument("--facilities", type=int, default=1000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument(
+        "--replan-accepted",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="accept this share of the placed patients, then time the re-plan too",
+    )
     args = parser.parse_args()
     prepare(Engine.EXACT)  # as `medevac plan solve` does before it reads the problem
     print(
@@ -191,9 +251,12 @@ def main() -> None:
         "| approve patients/s |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    replans = []
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory() as folder, fresh_database(backend, Path(folder)) as url:
-            seconds = run(url, args.patients, args.facilities, args.time_limit)
+            seconds = run(
+                url, args.patients, args.facilities, args.time_limit, args.replan_accepted
+            )
         placed = int(seconds["placed"])
         print(
             f"| {backend} | {args.patients:,} | {args.facilities:,} | {seconds['build']:.2f} "
@@ -201,6 +264,16 @@ def main() -> None:
             f"| {seconds['gap']:.2%} | {placed / seconds['approve']:,.0f} |",
             flush=True,
         )
+        if "rebuild" in seconds:
+            replans.append(
+                f"| {backend} | {int(seconds['held']):,} | {seconds['rebuild']:.2f} "
+                f"| {seconds['resolve']:.2f} | {seconds['reapprove']:.2f} |"
+            )
+    if replans:
+        print()
+        print("| backend | accepted (beds held) | rebuild s | resolve s | reapprove s |")
+        print("|---|---:|---:|---:|---:|")
+        print("\n".join(replans))
 
 
 if __name__ == "__main__":

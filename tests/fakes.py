@@ -23,7 +23,7 @@ from medevac.domain.errors import ConcurrentModification, DomainError, NotFound
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
-from medevac.domain.patients import Patient, PlanningPatient
+from medevac.domain.patients import MoveTimes, Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import (
     AgreementRepository,
@@ -244,6 +244,13 @@ class FakePatientRepository(_VersionedRepository[Patient]):
         for patient in self._rows.values():
             counts[patient.status] = counts.get(patient.status, 0) + 1
         return counts
+
+    def move_times(self, patient_ids: Collection[str]) -> dict[str, MoveTimes]:
+        return {
+            i: MoveTimes.of(self._rows[i])
+            for i in patient_ids
+            if i in self._rows and self._rows[i].history
+        }
 
     def for_planning(self, statuses: Collection[PatientStatus]) -> list[PlanningPatient]:
         wanted = set(statuses)

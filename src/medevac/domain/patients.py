@@ -169,6 +169,28 @@ class Patient:
 
 
 @dataclass(frozen=True, slots=True)
+class MoveTimes:
+    """When a patient last left `referred` (its acceptance, or the referral's end), was last
+    admitted, and last moved; read from its history without the rest of the record."""
+
+    left_referred: datetime | None
+    admitted: datetime | None
+    last: datetime | None
+
+    @classmethod
+    def of(cls, patient: Patient) -> MoveTimes:
+        def latest(moves: list[datetime]) -> datetime | None:
+            return max(moves) if moves else None
+
+        history = patient.history
+        return cls(
+            latest([c.at for c in history if c.from_status is PatientStatus.REFERRED]),
+            latest([c.at for c in history if c.to_status is PatientStatus.ADMITTED]),
+            latest([c.at for c in history]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PlanningPatient:
     """What the regulating engine needs of a patient, read without its history or identity.
 

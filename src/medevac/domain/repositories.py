@@ -24,7 +24,7 @@ from medevac.domain.audit import AuditRecord
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
-from medevac.domain.patients import Patient, PlanningPatient
+from medevac.domain.patients import MoveTimes, Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.requests import Acceptance, RequestStatus, TreatmentRequest
 from medevac.domain.screening import ScreeningMission
@@ -83,6 +83,11 @@ class PatientRepository(Protocol):
         ...
 
     def for_planning(self, statuses: Collection[PatientStatus]) -> list[PlanningPatient]: ...
+    def move_times(self, patient_ids: Collection[str]) -> dict[str, MoveTimes]:
+        """For each patient (with any history), when it last left `referred`, was last
+        admitted and last moved."""
+        ...
+
     def list(
         self,
         *,

@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     delete,
     func,
@@ -43,7 +44,14 @@ from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.organisations import Organisation
-from medevac.domain.patients import Condition, Identity, Patient, PlanningPatient, StatusChange
+from medevac.domain.patients import (
+    Condition,
+    Identity,
+    MoveTimes,
+    Patient,
+    PlanningPatient,
+    StatusChange,
+)
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanStatus
 from medevac.domain.requests import (
     LIVE_REQUEST_STATUSES,
@@ -775,6 +783,27 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
             PatientStatus(status): int(count)
             for status, count in self._connection().execute(statement)
         }
+
+    def move_times(self, patient_ids: Collection[str]) -> dict[str, MoveTimes]:
+        """For each patient (with any history), when it last left `referred`, was last
+        admitted and last moved: one grouped query a batch of ids, without the records."""
+        h = t.patient_status_changes
+        connection = self._connection()
+        found: dict[str, MoveTimes] = {}
+        utc = t.UtcDateTime()
+        left = func.max(case((h.c.from_status == PatientStatus.REFERRED.value, h.c.at)), type_=utc)
+        admitted = func.max(
+            case((h.c.to_status == PatientStatus.ADMITTED.value, h.c.at)), type_=utc
+        )
+        for chunk in id_batches(connection, sorted(patient_ids)):
+            statement = (
+                select(h.c.patient_id, left, admitted, func.max(h.c.at, type_=utc))
+                .where(among(connection, h.c.patient_id, chunk))
+                .group_by(h.c.patient_id)
+            )
+            for patient_id, left_at, admitted_at, last_at in connection.execute(statement):
+                found[patient_id] = MoveTimes(left_at, admitted_at, last_at)
+        return found
 
     def for_planning(self, statuses: Collection[PatientStatus]) -> list[PlanningPatient]:
         """The patients in `statuses`, by id, as the regulating engine sees them.

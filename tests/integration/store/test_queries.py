@@ -8,7 +8,7 @@ import pytest
 
 from medevac.domain.audit import AuditRecord
 from medevac.domain.lifecycle import PatientStatus
-from medevac.domain.patients import PlanningPatient
+from medevac.domain.patients import MoveTimes, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanStatus
 from medevac.domain.requests import RequestStatus
 from medevac.domain.vocabulary import FacilityKind, Precedence, SpecialNeed, Specialty
@@ -282,3 +282,40 @@ def test_latest_admissions_take_each_patient_from_the_last_plan_that_holds_it_op
         "P-2": ("FAC-1", day + timedelta(days=1)),  # only in the superseded one
         "P-3": ("FAC-1", day + timedelta(days=2)),  # withdrawn from the later one
     }
+
+
+def test_move_times_give_the_last_departure_from_referred_admission_and_move(
+    registry: UowFactory,
+) -> None:
+    # one patient referred, accepted, withdrawn, referred and accepted again, then admitted;
+    # one only referred; one with no move after its creation
+    travelled = make_patient("P-A", moves=3)
+    steps = [
+        PatientStatus.ACCEPTED,
+        PatientStatus.SELECTED,
+        PatientStatus.REFERRED,
+        PatientStatus.ACCEPTED,
+        PatientStatus.SCHEDULED,
+        PatientStatus.IN_TRANSIT,
+        PatientStatus.ADMITTED,
+        PatientStatus.IN_TREATMENT,
+    ]
+    for hour, target in enumerate(steps, start=10):
+        travelled.transition_to(
+            target, actor="t", at=(T0 + timedelta(hours=hour)).astimezone(KYIV), reason="r"
+        )
+    patients = [travelled, make_patient("P-B", moves=3), make_patient("P-C", moves=0)]
+    with registry() as uow:
+        uow.patients.add_many(patients)
+        uow.commit()
+    with registry() as uow:
+        times = uow.patients.move_times(["P-A", "P-B", "P-C", "P-NONE"])
+    assert times["P-A"] == MoveTimes(
+        T0 + timedelta(hours=13), T0 + timedelta(hours=16), T0 + timedelta(hours=17)
+    )
+    assert times["P-A"].left_referred is not None
+    assert times["P-A"].left_referred.tzinfo is not None
+    assert times["P-B"] == MoveTimes(None, None, T0 + timedelta(hours=2))
+    assert "P-C" not in times
+    assert "P-NONE" not in times
+    assert times == {p.id: MoveTimes.of(p) for p in patients if p.history}
