@@ -52,6 +52,19 @@ def selected_demo(uow_factory: UowFactory) -> None:
     close_request(uow_factory(), REQUEST_ID, reason="regulate centrally", actor="cell")
 
 
+def selected(uow_factory: UowFactory, count: int) -> list[str]:
+    """The selected demo (`selected_demo`); the ids of its first ``count`` selected patients."""
+    selected_demo(uow_factory)
+    with uow_factory() as uow:
+        return sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:count]
+
+
+def first_selected(uow_factory: UowFactory) -> str:
+    """The selected demo; the id of its first selected patient."""
+    [chosen] = selected(uow_factory, 1)
+    return chosen
+
+
 def built(uow_factory: UowFactory) -> BuiltProblem:
     return build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
 
@@ -499,9 +512,7 @@ def test_patients_sent_before_count_against_the_quota_of_the_next_plan(
 def test_patients_a_request_sent_count_against_the_quota_too(uow_factory: UowFactory) -> None:
     # 10 of the 24 go by a request the academy's operator accepts; a plan then places the 14
     # others at the academy: under a quota of 20 that is 24 under its agreement
-    selected_demo(uow_factory)
-    with uow_factory() as uow:
-        chosen = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:10]
+    chosen = selected(uow_factory, 10)
     accepted_by_request(uow_factory, chosen, {})
     change_academy_agreement(uow_factory, quota=20)
     problem, plan, lines = academy_overruns(uow_factory, placed=14)
@@ -681,9 +692,7 @@ def test_an_answer_given_before_a_withdrawn_acceptance_no_longer_names_the_bed(
 ) -> None:
     # accepted by request for the academy, the request closed, the acceptance withdrawn; the
     # patient is then planned again and accepted where the new plan sends it
-    selected_demo(uow_factory)
-    with uow_factory() as uow:
-        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    chosen = first_selected(uow_factory)
     today = utc_now().date()
     request_id = accepted_by_request(
         uow_factory, [chosen], {chosen: ("FAC-LODZ-MMA", today + timedelta(days=5))}
@@ -741,9 +750,7 @@ def problem_day(problem: BuiltProblem, day: int) -> Any:
 def test_an_admission_the_registry_cannot_take_is_refused_naming_the_patient(
     uow_factory: UowFactory, facility: str, day: int, message: str
 ) -> None:
-    selected_demo(uow_factory)
-    with uow_factory() as uow:
-        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    chosen = first_selected(uow_factory)
     with pytest.raises(InvalidValue, match=f"patient '{chosen}'.*{re.escape(message)}"):
         accepted_by_request(
             uow_factory, [chosen], {chosen: (facility, utc_now().date() + timedelta(days=day))}
@@ -758,9 +765,7 @@ def test_an_admission_the_registry_cannot_take_is_refused_naming_the_patient(
 def test_an_admission_named_after_the_answer_holds_the_bed_from_then_on(
     uow_factory: UowFactory,
 ) -> None:
-    selected_demo(uow_factory)
-    with uow_factory() as uow:
-        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    chosen = first_selected(uow_factory)
     request_id = accepted_by_request(uow_factory, [chosen], {})
     before = built(uow_factory)
     assert before.without_destination == [chosen]
@@ -923,9 +928,7 @@ def test_an_acceptance_by_the_plans_organisation_holds_the_plans_bed(
 ) -> None:
     # referred to the academy's operator, then planned at the academy, then accepted with no
     # facility named: the plan's admission stands
-    selected_demo(uow_factory)
-    with uow_factory() as uow:
-        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    chosen = first_selected(uow_factory)
     request = create_request(
         uow_factory(),
         from_organisation_id="ORG-ORIGIN-MOH",
@@ -960,9 +963,7 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
 ) -> None:
     # accepted by request with no facility named; the problem is built; then the academy says
     # where: the plan may have given that bed away
-    selected_demo(uow_factory)
-    with uow_factory() as uow:
-        [chosen] = sorted(p.id for p in uow.patients.list(status=PatientStatus.SELECTED))[:1]
+    chosen = first_selected(uow_factory)
     request_id = accepted_by_request(uow_factory, [chosen], {})
     problem = built(uow_factory)
     assert problem.manifest["held"] == {}
