@@ -219,7 +219,8 @@ def admit(
 
     For a receiving side that accepts first and assigns the bed later (or moves it): from then
     on `medevac plan build` holds the patient's bed there. Only before the patient leaves
-    (accepted or scheduled), and only on a request that is not closed.
+    (accepted or scheduled), also once the request is closed, and only on the answer that is
+    the patient's latest acceptance.
     """
     try:
         day = None if on is None else date.fromisoformat(on.strip())

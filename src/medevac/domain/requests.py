@@ -287,7 +287,8 @@ class TreatmentRequest:
 
     def name_admission(self, patient_id: str, facility_id: str, day: date) -> None:
         """Say (or correct) where and when a patient this request accepted is to be admitted,
-        after the answer; the answer's time (`decided_at`) stays."""
+        after the answer, also once the request is closed (closing leaves accepted patients
+        accepted); the answer's time (`decided_at`) stays."""
         entry = self.line(patient_id)
         if entry.decision is not PatientDecision.ACCEPTED:
             raise InvalidValue(
@@ -295,8 +296,12 @@ class TreatmentRequest:
                 f"{patient_id!r} is {entry.decision} on request {self.id}; only an accepted "
                 "patient has an admission",
             )
-        if not self.is_live:
-            raise IllegalTransition(f"request {self.id}", self.status, self.status, "it is closed")
+        if entry.decided_at is None:
+            raise InvalidValue(
+                "patient",
+                f"{patient_id!r} was accepted on request {self.id} before answers recorded "
+                "their time; an admission cannot be told apart from a later acceptance",
+            )
         entry.facility_id, entry.admission_date = facility_id, day
 
     def withdraw_patient(self, patient_id: str, reason: str) -> bool:

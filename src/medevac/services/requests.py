@@ -160,7 +160,8 @@ def name_admission(
 ) -> TreatmentRequest:
     """Say (or correct) where and when a patient the request accepted is to be admitted, for a
     receiving side that accepts first and assigns the bed later; with no day, today. The
-    patient must not have left for its facility yet (accepted or scheduled)."""
+    patient must not have left for its facility yet (accepted or scheduled), and this
+    request's answer must be its latest acceptance (not one withdrawn since)."""
     with uow:
         request = uow.requests.get(request_id)
         before = snapshot(request)
@@ -171,6 +172,17 @@ def name_admission(
                 "patient",
                 f"{patient_id} is {patient.status}; an admission is named for a patient "
                 "accepted or scheduled, before it leaves",
+            )
+        line = request.line(patient_id)
+        latest = max(
+            (c.at for c in patient.history if c.from_status is PatientStatus.REFERRED),
+            default=None,
+        )
+        if line.decided_at is not None and latest is not None and line.decided_at < latest:
+            raise InvalidValue(
+                "patient",
+                f"{patient_id} was accepted again after request {request.id}'s answer "
+                f"({latest:%Y-%m-%d %H:%M} UTC); that answer no longer says where it goes",
             )
         [(facility_id, on)] = _admissions(
             uow, request, {patient_id: (facility_id, day)}, today=now.date()

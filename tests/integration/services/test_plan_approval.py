@@ -726,6 +726,9 @@ def test_an_answer_given_before_a_withdrawn_acceptance_no_longer_names_the_bed(
         problem_day(problem, assignment.day),
     )
     assert now.admission_date != today + timedelta(days=5)
+    # nor can the closed request's answer be made to say where it goes now
+    with pytest.raises(InvalidValue, match=f"{chosen} was accepted again after request"):
+        name_admission(uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="x")
 
 
 def problem_day(problem: BuiltProblem, day: int) -> Any:
@@ -774,6 +777,7 @@ def test_an_admission_named_after_the_answer_holds_the_bed_from_then_on(
         name_admission(
             uow_factory(), request_id, chosen, facility_id="FAC-CIECHOCINEK-SAN", actor="academy"
         )
+    close_request(uow_factory(), request_id, reason="answered", actor="cell")  # still named
     request = name_admission(
         uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="academy"
     )

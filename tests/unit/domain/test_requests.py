@@ -149,7 +149,7 @@ def test_an_admission_for_a_patient_withdrawn_before_the_answer_is_refused() -> 
         request.respond({"P1": (True, "")}, destinations={"P2": ("FAC-B", T0.date())}, at=T0)
 
 
-def test_an_admission_is_named_later_only_for_an_accepted_patient_of_a_live_request() -> None:
+def test_an_admission_is_named_later_only_for_an_accepted_patient() -> None:
     request = submitted("P1", "P2")
     request.respond({"P1": (True, ""), "P2": (False, "no bed")}, at=T0)
     day = T0.date() + timedelta(days=3)
@@ -158,7 +158,15 @@ def test_an_admission_is_named_later_only_for_an_accepted_patient_of_a_live_requ
     assert request.line("P1").decided_at == T0  # still the answer's time
     with pytest.raises(InvalidValue, match="'P2' is declined on request REQ-1"):
         request.name_admission("P2", "FAC-B", day)
+    # closing leaves accepted patients accepted: their admission can still be named
     request.close("done")
-    with pytest.raises(IllegalTransition, match="it is closed"):
-        request.name_admission("P1", "FAC-C", day)
-    assert request.line("P1").facility_id == "FAC-B"
+    request.name_admission("P1", "FAC-C", day)
+    assert request.line("P1").facility_id == "FAC-C"
+
+
+def test_an_admission_is_not_named_on_an_answer_recorded_without_its_time() -> None:
+    request = submitted("P1")
+    request.respond({"P1": (True, "")})  # as answers stored before revision 0005
+    with pytest.raises(InvalidValue, match="before answers recorded their time"):
+        request.name_admission("P1", "FAC-B", T0.date())
+    assert request.line("P1").facility_id is None
