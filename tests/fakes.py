@@ -314,13 +314,11 @@ class FakeTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                 line.facility_id,
                 line.admission_date,
             )
-            for r in self._rows.values()
+            for r in sorted(self._rows.values(), key=lambda r: (r.created_at, r.id))
             for line in r.patients
-            if line.patient_id in wanted
-            and line.decision is PatientDecision.ACCEPTED
-            and line.decided_at is not None
+            if line.patient_id in wanted and line.decision is PatientDecision.ACCEPTED
         ]
-        return {a.patient_id: a for a in sorted(found, key=lambda a: (a.decided_at, a.request_id))}
+        return {a.patient_id: a for a in found}
 
 
 class FakeScreeningMissionRepository(_VersionedRepository[ScreeningMission]):

@@ -110,8 +110,8 @@ class TreatmentRequestRepository(Protocol):
         self, *, status: RequestStatus | None = None, organisation_id: str | None = None
     ) -> list[TreatmentRequest]: ...
     def acceptances(self, patient_ids: Collection[str]) -> dict[str, Acceptance]:
-        """Each patient's most recent acceptance recorded on a request (patients without any,
-        or accepted only before answers recorded their time, are left out)."""
+        """Each patient's acceptance on the most recently created request that accepted it
+        (patients no request accepted are left out)."""
         ...
 
 

@@ -69,13 +69,14 @@ class RequestedPatient:
 
 @dataclass(frozen=True, slots=True)
 class Acceptance:
-    """A request's answer that accepted a patient: who accepted it, when, and where and when
-    the patient is to be admitted if the answer (or a later `name_admission`) said so."""
+    """A request's answer that accepted a patient: who accepted it, when (None for answers
+    recorded before revision 0005), and where and when the patient is to be admitted if the
+    answer (or a later `name_admission`) said so."""
 
     request_id: str
     patient_id: str
     receiver_id: str
-    decided_at: datetime
+    decided_at: datetime | None
     facility_id: str | None = None
     admission_date: date | None = None
 

@@ -24,7 +24,6 @@ from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import MoveTimes, Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
-from medevac.domain.requests import PatientDecision
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.memory import garbage_collection_paused
 from medevac.planning import Plan, check_plan, parse_problem
@@ -238,7 +237,7 @@ def build_problem(
         sent = _sent_earlier(uow, {r.facility_id for r in reports})
         book = QuotaBook(agreements, now.date())
         if respect_quotas and book.has_quotas:
-            sent_under_agreements(uow, book, set())
+            sent_under_agreements(uow, book, set(), known=sent.destinations)
         full = book.full() if respect_quotas else []
 
     skipped: list[Skipped] = []
@@ -375,7 +374,9 @@ def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, Plan
         return found
     times = uow.patients.move_times(list(answers))
     accepted = {i: _accepted_at(times.get(i)) for i in answers}
-    current = {i: a for i, a in answers.items() if a.decided_at >= accepted[i]}
+    current = {
+        i: a for i, a in answers.items() if a.decided_at is not None and a.decided_at >= accepted[i]
+    }
     planned_at = {found[i].facility_id for i in current if i in found}
     operators = {f.id: f.operator_id for f in uow.facilities.get_many(planned_at).values()}
     for patient_id, answer in current.items():
@@ -1033,7 +1034,6 @@ class QuotaBook:
     """
 
     def __init__(self, agreements: list[Agreement], on: date) -> None:
-        self.on = on
         self.agreements = sorted((a for a in agreements if a.in_force(on)), key=lambda a: a.id)
         self._between: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
         for agreement in self.agreements:
@@ -1063,11 +1063,16 @@ class QuotaBook:
         return [a for a in self.agreements if a.quota is not None and self.used[a.id] >= a.quota]
 
 
-def sent_under_agreements(uow: UnitOfWork, book: QuotaBook, leave_out: set[str]) -> None:
+def sent_under_agreements(
+    uow: UnitOfWork,
+    book: QuotaBook,
+    leave_out: set[str],
+    known: Mapping[str, PlannedAdmission] | None = None,
+) -> None:
     """Count in ``book`` the patients sent earlier (`SENT_STATUSES`, but those in
-    ``leave_out``): by their destination (`sent_destinations`) on its admission day, else by
-    the last treatment request from their organisation that accepted them (its receiving
-    organisation, on the day they were accepted)."""
+    ``leave_out``): by their destination (`sent_destinations`; ``known`` holds those the
+    caller already found) on its admission day, else by the last treatment request that
+    accepted them (its receiving organisation, on the day they were accepted)."""
     senders = {a.sending_organisation_id for a in book.agreements}
     earlier = sorted(
         (
@@ -1077,11 +1082,14 @@ def sent_under_agreements(uow: UnitOfWork, book: QuotaBook, leave_out: set[str])
         ),
         key=lambda p: p.id,
     )
-    destinations = sent_destinations(uow, [p.id for p in earlier])
+    known = known or {}
+    destinations = {p.id: known[p.id] for p in earlier if p.id in known}
+    destinations |= sent_destinations(uow, [p.id for p in earlier if p.id not in known])
     wanted = {a.facility_id for a in destinations.values()}
     operators = {f.id: f.operator_id for f in uow.facilities.get_many(wanted).values()}
     # the others went through treatment requests their receivers accepted (the last such)
-    requested = _accepted_requests(uow, senders, {p.id for p in earlier} - set(destinations))
+    others = [p.id for p in earlier if p.id not in destinations]
+    requested = {i: a.receiver_id for i, a in uow.requests.acceptances(others).items()}
     times = uow.patients.move_times(list(requested))
     accepted_on = {i: _accepted_at(times.get(i)).date() for i in requested}
     for patient in earlier:
@@ -1122,24 +1130,6 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
         for a in book.agreements
         if a.quota is not None and placed[a.id] and sent.get(a.id, 0) + placed[a.id] > a.quota
     ]
-
-
-def _accepted_requests(uow: UnitOfWork, senders: set[str], patient_ids: set[str]) -> dict[str, str]:
-    """The receiving organisation of the last request from one of ``senders`` that accepted
-    each of ``patient_ids`` (those no request accepted are left out)."""
-    found: dict[str, tuple[datetime, str]] = {}
-    if not patient_ids:
-        return {}
-    for sender in sorted(senders):
-        for request in uow.requests.list(organisation_id=sender):
-            if request.from_organisation_id != sender:
-                continue
-            for line in request.patients:
-                if line.patient_id in patient_ids and line.decision is PatientDecision.ACCEPTED:
-                    seen = found.get(line.patient_id)
-                    if seen is None or seen[0] <= request.created_at:
-                        found[line.patient_id] = (request.created_at, request.to_organisation_id)
-    return {patient: receiver for patient, (_, receiver) in found.items()}
 
 
 def _sender(entry: dict[str, Any]) -> str:

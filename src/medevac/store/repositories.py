@@ -1005,8 +1005,9 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         return self._query(statement)
 
     def acceptances(self, patient_ids: Collection[str]) -> dict[str, Acceptance]:
-        """Each patient's most recent acceptance recorded on a request (patients without any,
-        or accepted only before answers recorded their time, are left out)."""
+        """Each patient's acceptance on the most recently created request that accepted it
+        (patients no request accepted are left out). A patient is on one live request at a
+        time, so the latest request's answer is also the latest answer."""
         rp, r = t.request_patients, self.table
         connection = self._connection()
         found: dict[str, Acceptance] = {}
@@ -1017,11 +1018,10 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                 .where(
                     among(connection, rp.c.patient_id, chunk),
                     rp.c.decision == PatientDecision.ACCEPTED.value,
-                    rp.c.decided_at.is_not(None),
                 )
-                .order_by(rp.c.decided_at, rp.c.request_id)
+                .order_by(r.c.created_at, r.c.id)
             )
-            for row in connection.execute(statement):  # later answers overwrite earlier ones
+            for row in connection.execute(statement):  # later requests overwrite earlier ones
                 found[row.patient_id] = Acceptance(
                     row.request_id,
                     row.patient_id,

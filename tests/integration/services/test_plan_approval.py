@@ -524,6 +524,26 @@ def test_patients_a_request_sent_count_against_the_quota_too(uow_factory: UowFac
     assert quota_overruns(uow_factory(), problem.problem, plan, on=utc_now()) == []
 
 
+def test_answers_recorded_before_their_time_was_still_count_against_the_quota(
+    uow_factory: UowFactory,
+) -> None:
+    # as above, with the answer stored as before revision 0005 (no decided_at)
+    chosen = selected(uow_factory, 10)
+    request_id = accepted_by_request(uow_factory, chosen, {})
+    with uow_factory() as uow:
+        request = uow.requests.get(request_id)
+        for line in request.patients:
+            line.decided_at = None
+        uow.requests.update(request)
+        uow.commit()
+    change_academy_agreement(uow_factory, quota=20)
+    _, _, lines = academy_overruns(uow_factory, placed=14)
+    assert lines == [
+        f"{ACADEMY_AGREEMENT_ID} allows 20 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
+        "10 were sent there before and this plan places 14 there"
+    ]
+
+
 def test_beds_of_patients_sent_since_a_report_are_not_given_away_by_a_re_plan(
     uow_factory: UowFactory,
 ) -> None:
