@@ -713,7 +713,8 @@ def registry_changes(
                 changes.append(f"patient {entry.id} became {entry.status} after the plan was built")
     changes += _facility_and_agreement_changes(uow, manifest)
     then: dict[str, str] = manifest["capacity"]
-    now = _capacity_stamps(uow.capacity.latest())
+    latest = uow.capacity.latest()
+    now = _capacity_stamps(latest)
     for key in sorted(then.keys() | now.keys()):
         if key not in now:
             changes.append(f"capacity report {key} is gone")
@@ -722,18 +723,23 @@ def registry_changes(
         elif now[key] != then[key]:
             changes.append(f"capacity of {key} was reported again at {now[key]}")
     if problem is not None and "held" in manifest:
-        changes += _hold_changes(uow, manifest["held"], problem, manifest["built_at"])
+        changes += _hold_changes(uow, manifest["held"], problem, manifest["built_at"], latest)
     return changes
 
 
 def _hold_changes(
-    uow: UnitOfWork, seen: dict[str, str], problem: dict[str, Any], built_at: str
+    uow: UnitOfWork,
+    seen: dict[str, str],
+    problem: dict[str, Any],
+    built_at: str,
+    latest: list[CapacityReport],
 ) -> list[str]:
     """Patients sent earlier who hold beds now that the problem was built without: a
     destination named or moved since, a stay made longer, an admission earlier than planned.
-    Holds dropped or shrunk since only free beds, which a plan may leave unused: no change."""
+    Holds dropped or shrunk since only free beds, which a plan may leave unused: no change.
+    ``latest`` are the latest capacity reports."""
     reports: dict[str, list[CapacityReport]] = defaultdict(list)
-    for report in uow.capacity.latest():
+    for report in latest:
         reports[report.facility_id].append(report)
     sent = _sent_earlier(uow, set(reports))
     beds = {f["id"]: f["beds"].keys() for f in problem["facilities"]}
@@ -745,7 +751,8 @@ def _hold_changes(
         key = seen.get(patient_id)
         before = None if key is None else Hold.parse(key)
         if before is None:
-            if hold.days(start, end)[0] == hold.days(start, end)[1]:
+            first, last = hold.days(start, end)
+            if first == last:
                 continue  # only days outside the problem
             changes.append(
                 f"patient {patient_id} now holds a bed the plan did not see ({hold.key()})"

@@ -9,6 +9,7 @@ from datetime import date
 from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue, LiveRequestConflict
 from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.patients import MoveTimes
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
@@ -174,10 +175,7 @@ def name_admission(
                 "accepted or scheduled, before it leaves",
             )
         line = request.line(patient_id)
-        latest = max(
-            (c.at for c in patient.history if c.from_status is PatientStatus.REFERRED),
-            default=None,
-        )
+        latest = MoveTimes.of(patient).left_referred
         if line.decided_at is not None and latest is not None and line.decided_at < latest:
             raise InvalidValue(
                 "patient",
