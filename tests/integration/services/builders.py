@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
 
 from medevac.domain.facilities import Facility
 from medevac.domain.geography import Coordinates
@@ -21,6 +21,7 @@ from medevac.domain.vocabulary import (
 from medevac.services.auditing import utc_now
 from medevac.services.patients import register_patient
 from medevac.services.registry import register_facility, register_organisation
+from medevac.services.requests import create_request, respond_to_request, submit_request
 from medevac.services.screening import add_candidates, create_mission, record_decision
 
 UowFactory = Callable[[], UnitOfWork]
@@ -90,3 +91,30 @@ def selected_patients(uow_factory: UowFactory, count: int) -> list[str]:
             criteria_notes="complex fracture",
         )
     return ids
+
+
+def accepted_request(
+    uow_factory: UowFactory,
+    sender: str,
+    receiver: str,
+    patient_ids: list[str],
+    admissions: Mapping[str, tuple[str, date | None]] | None = None,
+) -> str:
+    """A request from ``sender`` to ``receiver`` for ``patient_ids``, submitted and accepted
+    whole, with ``admissions`` named (patient -> facility and day); its id."""
+    request = create_request(
+        uow_factory(),
+        from_organisation_id=sender,
+        to_organisation_id=receiver,
+        patient_ids=patient_ids,
+        actor=ACTOR,
+    )
+    submit_request(uow_factory(), request.id, actor=ACTOR)
+    respond_to_request(
+        uow_factory(),
+        request.id,
+        patient_answers=dict.fromkeys(patient_ids, (True, "")),
+        admissions=admissions,
+        actor=ACTOR,
+    )
+    return request.id

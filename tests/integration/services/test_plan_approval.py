@@ -41,7 +41,7 @@ from medevac.services.requests import (
     submit_request,
 )
 from medevac.store.repositories import SqlApprovedPlanRepository
-from tests.integration.services.builders import UowFactory
+from tests.integration.services.builders import UowFactory, accepted_request
 
 pytestmark = pytest.mark.storage
 
@@ -659,22 +659,9 @@ def accepted_by_request(
 ) -> str:
     """A request of the demo's ministry to the academy's operator for ``patient_ids``, submitted
     and accepted whole, with ``admissions`` named; its id."""
-    request = create_request(
-        uow_factory(),
-        from_organisation_id="ORG-ORIGIN-MOH",
-        to_organisation_id="ORG-PARTNER-DMS",
-        patient_ids=patient_ids,
-        actor="cell",
+    return accepted_request(
+        uow_factory, "ORG-ORIGIN-MOH", "ORG-PARTNER-DMS", patient_ids, admissions
     )
-    submit_request(uow_factory(), request.id, actor="cell")
-    respond_to_request(
-        uow_factory(),
-        request.id,
-        patient_answers=dict.fromkeys(patient_ids, (True, "")),
-        admissions=admissions,
-        actor="academy",
-    )
-    return request.id
 
 
 def test_beds_of_patients_a_request_accepted_for_a_named_facility_are_held(

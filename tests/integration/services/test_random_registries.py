@@ -47,8 +47,7 @@ from medevac.services.regulating import (
     build_problem,
     quota_overruns,
 )
-from medevac.services.requests import create_request, respond_to_request, submit_request
-from tests.integration.services.builders import UowFactory
+from tests.integration.services.builders import UowFactory, accepted_request
 
 pytestmark = pytest.mark.storage
 
@@ -256,20 +255,13 @@ def _accepted_by_requests(
         if not choices:
             continue
         facility, day = rng.choice(choices), rng.randrange(problem["horizon_days"])
-        request = create_request(
-            uow_factory(),
-            from_organisation_id=patient.organisation_id,
-            to_organisation_id=facility.operator_id,
-            patient_ids=[patient.id],
-            actor="t",
-        )
-        submit_request(uow_factory(), request.id, actor="t")
-        respond_to_request(
-            uow_factory(),
-            request.id,
-            patient_answers={patient.id: (True, "")},
-            admissions={patient.id: (facility.id, today + timedelta(days=day))},
-            actor="t",
+        admission = (facility.id, today + timedelta(days=day))
+        accepted_request(
+            uow_factory,
+            patient.organisation_id,
+            facility.operator_id,
+            [patient.id],
+            {patient.id: admission},
         )
         sent[patient.id] = (facility.id, day)
     return sent
