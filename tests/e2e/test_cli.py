@@ -138,7 +138,7 @@ def test_patients_list_filters_by_status_specialty_and_location(cli: CliRunner) 
 def test_patient_show_prints_the_timeline_and_next_moves(cli: CliRunner) -> None:
     out = invoke(cli, "patients", "show", "PT-0001")
     assert "Timeline" in out
-    for step in ("registered", "candidate of screening mission", "referred to ORG-PARTNER-MOH"):
+    for step in ("registered", "candidate of screening mission", "referred to ORG-PARTNER-DMS"):
         assert step in out
     assert "Allowed next moves: accepted, cancelled, declined, died, selected" in out
 
@@ -420,14 +420,13 @@ def test_plan_build_with_nobody_to_plan_says_so_instead_of_what_to_run_next(
     assert "next: medevac plan solve" not in text
 
 
-def pt_0001_asked_of_the_academy(cli: CliRunner) -> str:
-    """The demo's request closed, PT-0001 asked of the academy's operator instead: the id of
-    the submitted request."""
-    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "ask the academy instead")
+def pt_0001_asked_of(cli: CliRunner, receiver: str) -> str:
+    """The demo's request closed, PT-0001 asked of ``receiver`` on a request of its own: the
+    id of that request, submitted."""
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "one patient at a time")
     out = invoke(
-        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS", "-p",
-        "PT-0001",
-    )  # fmt: skip
+        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", receiver, "-p", "PT-0001"
+    )
     request_id = out.split()[1].rstrip(";")
     invoke(cli, "requests", "submit", request_id)
     return request_id
@@ -436,7 +435,7 @@ def pt_0001_asked_of_the_academy(cli: CliRunner) -> str:
 def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
     cli: CliRunner, tmp_path: Path
 ) -> None:
-    request_id = pt_0001_asked_of_the_academy(cli)
+    request_id = pt_0001_asked_of(cli, "ORG-PARTNER-DMS")
     day = (utc_now().date() + timedelta(days=1)).isoformat()
     for value, message in [
         ("PT-0001", "is not PATIENT=FACILITY[@YYYY-MM-DD]"),
@@ -458,7 +457,7 @@ def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
 
 
 def test_an_admission_named_after_the_answer_from_the_cli(cli: CliRunner, tmp_path: Path) -> None:
-    request_id = pt_0001_asked_of_the_academy(cli)
+    request_id = pt_0001_asked_of(cli, "ORG-PARTNER-DMS")
     invoke(cli, "requests", "respond", request_id, "--accept-all")
     problem = str(tmp_path / "p.json")
     out = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
@@ -482,13 +481,15 @@ def test_an_admission_named_after_the_answer_from_the_cli(cli: CliRunner, tmp_pa
 def test_approval_says_which_live_requests_it_admits_patients_away_from(
     cli: CliRunner, tmp_path: Path
 ) -> None:
+    # PT-0001 asked of the partner ministry, whose sanatoriums only rehabilitate
+    request_id = pt_0001_asked_of(cli, "ORG-PARTNER-MOH")
     problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
     invoke(cli, "plan", "build", "--out", str(problem))
     invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
     out = " ".join(invoke(cli, "plan", "approve", str(plan), "--problem", str(problem)).split())
     assert (
-        "on request: REQ-DEMO-001 asks ORG-PARTNER-MOH to treat 24 patient(s) this plan admits "
-        "at another organisation's facilities (PT-"
+        f"on request: {request_id} asks ORG-PARTNER-MOH to treat 1 patient(s) this plan admits "
+        "at another organisation's facilities (PT-0001)"
     ) in out
     assert "answer, close or withdraw them there" in out
 

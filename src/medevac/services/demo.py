@@ -1,10 +1,11 @@
 """The demo scenario: fictional organisations in real cities, built through the ordinary use cases.
 
-An origin ministry whose military hospitals hold 110 wounded; a screening mission of a partner
-that examines all 110 and selects 24 difficult cases; a treatment request to the partner ministry
-for those 24; a receiving military medical academy and two sanatoriums working free of charge under
-an agreement; two field hospitals near a besieged city; and a regulating plan, approved, that
-gives each of the 24 a facility and an admission day.
+An origin ministry whose military hospitals hold 110 wounded; a screening mission of the partner's
+defence medical service that examines all 110 and selects 24 difficult cases; a treatment request
+to that service, whose military medical academy treats them, for those 24; the partner ministry's
+two sanatoriums for rehabilitation; an agreement with each partner, free of charge; two field
+hospitals near a besieged city; and a regulating plan, approved, that gives each of the 24 a
+facility and an admission day.
 """
 
 from __future__ import annotations
@@ -423,10 +424,10 @@ def build_demo(
         uow,
         request_id=REQUEST_ID,
         from_organisation_id=ORIGIN_MINISTRY,
-        to_organisation_id=PARTNER_MINISTRY,
+        to_organisation_id=PARTNER_DEFENCE,
         patient_ids=[p.id for p, s in wounded if s is not None],
-        note="Difficult cases selected by the screening mission; treatment free of charge "
-        f"under agreement {AGREEMENT_ID}",
+        note="Difficult cases selected by the screening mission; treatment at the academy free "
+        f"of charge under agreement {ACADEMY_AGREEMENT_ID}",
         actor=actor,
     )
     submit_request(uow, REQUEST_ID, actor=actor)

@@ -69,6 +69,12 @@ def built(uow_factory: UowFactory) -> BuiltProblem:
     return build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
 
 
+def solved(uow_factory: UowFactory) -> tuple[BuiltProblem, Plan]:
+    """The registry's problem, built, and its exact plan."""
+    problem = built(uow_factory)
+    return problem, solve_exact(parse_problem(problem.problem), time_limit=30)
+
+
 def change_academy_agreement(uow_factory: UowFactory, **fields: Any) -> None:
     """Set fields of the demo's agreement with the academy (where the demo's 24 all go)."""
     with uow_factory() as uow:
@@ -101,8 +107,7 @@ def academy_overruns(
 ) -> tuple[BuiltProblem, Plan, list[str]]:
     """Build and solve the registry's problem, which sends ``placed`` patients, all to the
     academy; the plan's quota overruns."""
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    problem, plan = solved(uow_factory)
     assert len(plan.assignments) == placed
     assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
     return problem, plan, quota_overruns(uow_factory(), problem.problem, plan, on=utc_now())
@@ -111,8 +116,20 @@ def academy_overruns(
 def solved_demo(uow_factory: UowFactory) -> tuple[BuiltProblem, Plan]:
     """The selected demo's problem, built from the registry, and its exact plan."""
     selected_demo(uow_factory)
-    problem = built(uow_factory)
-    return problem, solve_exact(parse_problem(problem.problem), time_limit=30)
+    return solved(uow_factory)
+
+
+def submitted_request(uow_factory: UowFactory, receiver: str, patient_ids: list[str]) -> str:
+    """A request of the demo's ministry to ``receiver`` for ``patient_ids``, submitted; its id."""
+    request = create_request(
+        uow_factory(),
+        from_organisation_id="ORG-ORIGIN-MOH",
+        to_organisation_id=receiver,
+        patient_ids=patient_ids,
+        actor="cell",
+    )
+    submit_request(uow_factory(), request.id, actor="cell")
+    return request.id
 
 
 def test_approval_stores_the_plan_and_refers_selected_patients(uow_factory: UowFactory) -> None:
@@ -711,8 +728,7 @@ def test_an_answer_given_before_a_withdrawn_acceptance_no_longer_names_the_bed(
     move_patient(
         uow_factory(), chosen, PatientStatus.SELECTED, actor="cell", reason="flight cancelled"
     )
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    problem, plan = solved(uow_factory)
     approve_plan(
         uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
     )
@@ -814,23 +830,25 @@ def test_an_admission_named_after_the_answer_holds_the_bed_from_then_on(
 def test_approval_names_live_requests_whose_patients_the_plan_admits_elsewhere(
     uow_factory: UowFactory,
 ) -> None:
-    # the demo's 24 are referred to the ministry's sanatoriums on its request; the plan admits
-    # them at the academy, which the defence ministry operates
+    # the demo's request asks the academy's operator, and the plan admits its 24 at the academy
     build_demo(uow_factory(), actor="demo", regulate=False)
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
-    assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
     with uow_factory() as uow:
         referred = sorted(uow.requests.get(REQUEST_ID).open_patient_ids())
+        assert regulating.requests_elsewhere(uow, solved(uow_factory)[1]) == []
+    # asked of the partner ministry instead, whose sanatoriums only rehabilitate
+    close_request(uow_factory(), REQUEST_ID, reason="ask the ministry", actor="cell")
+    to_ministry = submitted_request(uow_factory, "ORG-PARTNER-MOH", referred)
+    problem, plan = solved(uow_factory)
+    assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
     approval = regulating.approve(
         uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
     )
     assert approval.requests_elsewhere == [
-        f"{REQUEST_ID} asks ORG-PARTNER-MOH to treat 24 patient(s) this plan admits at another "
+        f"{to_ministry} asks ORG-PARTNER-MOH to treat 24 patient(s) this plan admits at another "
         f"organisation's facilities ({', '.join(referred[:5])}, ...)"
     ]
-    # the request closed; two asked of the academy's operator, one of the sanatoriums'
-    close_request(uow_factory(), REQUEST_ID, reason="the academy takes them", actor="cell")
+    # that request closed; two asked of the academy's operator, one of the sanatoriums'
+    close_request(uow_factory(), to_ministry, reason="the academy takes them", actor="cell")
     with uow_factory() as uow:
         assert regulating.requests_elsewhere(uow, plan) == []
     drafts = [
@@ -910,63 +928,41 @@ def test_patients_count_against_the_next_agreement_with_room(uow_factory: UowFac
     ]
 
 
+@pytest.mark.parametrize(
+    ("receiver", "held"), [("ORG-PARTNER-DMS", True), ("ORG-PARTNER-MOH", False)]
+)
 def test_an_acceptance_keeps_the_plans_admission_only_at_the_accepting_organisation(
-    uow_factory: UowFactory,
+    uow_factory: UowFactory, receiver: str, held: bool
 ) -> None:
-    # the demo's plan admits its 24 at the academy (the defence ministry's); its request asks
-    # the partner ministry, which accepts two without saying where: nobody knows where they go
-    build_demo(uow_factory(), actor="demo", regulate=True)
-    with uow_factory() as uow:
-        on_request = sorted(uow.requests.get(REQUEST_ID).open_patient_ids())
-    first_two = on_request[:2]
-    respond_to_request(
-        uow_factory(),
-        REQUEST_ID,
-        patient_answers={
-            i: (True, "") if i in first_two else (False, "no bed") for i in on_request
-        },
-        actor="partner ministry",
-    )
-    after = built(uow_factory)
-    assert after.without_destination == first_two
-    assert not any(i in line for line in after.held for i in first_two)
-    with uow_factory() as uow:
-        assert regulating.sent_destinations(uow, first_two) == {}
-
-
-def test_an_acceptance_by_the_plans_organisation_holds_the_plans_bed(
-    uow_factory: UowFactory,
-) -> None:
-    # referred to the academy's operator, then planned at the academy, then accepted with no
-    # facility named: the plan's admission stands
+    # referred to `receiver`, then planned at the academy (the defence ministry's), then
+    # accepted with no facility named: the plan's admission stands only if the academy's
+    # operator accepted; otherwise nobody knows where the patient goes
     chosen = first_selected(uow_factory)
-    request = create_request(
-        uow_factory(),
-        from_organisation_id="ORG-ORIGIN-MOH",
-        to_organisation_id="ORG-PARTNER-DMS",
-        patient_ids=[chosen],
-        actor="cell",
-    )
-    submit_request(uow_factory(), request.id, actor="cell")
-    problem = built(uow_factory)
-    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    request_id = submitted_request(uow_factory, receiver, [chosen])
+    problem, plan = solved(uow_factory)
     [place] = [a for a in plan.assignments if a.patient == chosen]
     assert place.facility == "FAC-LODZ-MMA"
     approve_plan(
         uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
     )
     respond_to_request(
-        uow_factory(), request.id, patient_answers={chosen: (True, "")}, actor="academy"
+        uow_factory(), request_id, patient_answers={chosen: (True, "")}, actor=receiver
     )
     with uow_factory() as uow:
-        found = regulating.sent_destinations(uow, [chosen])[chosen]
-    assert (found.facility_id, found.admission_date) == (
-        "FAC-LODZ-MMA",
-        problem_day(problem, place.day),
-    )
+        found = regulating.sent_destinations(uow, [chosen]).get(chosen)
     after = built(uow_factory)
-    assert after.without_destination == []
-    assert any(chosen in line for line in after.held)
+    if held:
+        assert found is not None
+        assert (found.facility_id, found.admission_date) == (
+            "FAC-LODZ-MMA",
+            problem_day(problem, place.day),
+        )
+        assert after.without_destination == []
+        assert any(chosen in line for line in after.held)
+    else:
+        assert found is None
+        assert after.without_destination == [chosen]
+        assert not any(chosen in line for line in after.held)
 
 
 def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
