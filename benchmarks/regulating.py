@@ -51,7 +51,7 @@ from medevac.domain.vocabulary import (
     Precedence,
     Specialty,
 )
-from medevac.planning import Engine, Plan, check_plan, parse_problem, prepare, solve_exact
+from medevac.planning import Engine, Plan, check_plan, prepare, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.patients import apply_moves
 from medevac.services.regulating import approve_plan, build_problem
@@ -165,7 +165,7 @@ def run(
     seconds["build"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    problem = parse_problem(built.problem)
+    problem = built.for_engines()
     plan = solve_exact(problem, time_limit=time_limit)
     seconds["solve"] = time.perf_counter() - started
     report = check_plan(problem, plan)
@@ -217,7 +217,7 @@ def _replan(engine: SqlEngine, plan: Plan, share: float, time_limit: float) -> d
     if len(built.manifest["held"]) != len(chosen):
         raise SystemExit(f"{len(built.manifest['held'])} beds held for {len(chosen)} accepted")
     started = time.perf_counter()
-    replan = solve_exact(parse_problem(built.problem), time_limit=time_limit)
+    replan = solve_exact(built.for_engines(), time_limit=time_limit)
     seconds["resolve"] = time.perf_counter() - started
     started = time.perf_counter()
     approve_plan(

@@ -456,6 +456,38 @@ def test_an_answer_naming_where_a_patient_is_admitted_holds_its_bed(
     assert "arriving: FAC-LODZ-MMA day 1: 1 patient(s)" in out
 
 
+def test_plan_solve_counts_the_admissions_already_due_against_the_daily_limit(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # PT-0001 accepted for the academy today; the other 23 are planned there, 8 a day at most
+    request_id = pt_0001_asked_of(cli, "ORG-PARTNER-DMS")
+    today = utc_now().date().isoformat()
+    admit = f"PT-0001=FAC-LODZ-MMA@{today}"
+    invoke(cli, "requests", "respond", request_id, "--accept-all", "--admit", admit)
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    out = " ".join(
+        invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30").split()
+    )
+    assert (
+        "admissions already due: 1 patient(s) sent earlier arrive at FAC-LODZ-MMA on days of "
+        "this problem"
+    ) in out
+    placed = json.loads(plan.read_text())["assignments"]
+    assert sum(1 for a in placed if (a["facility"], a["day"]) == ("FAC-LODZ-MMA", 0)) == 7
+    approved = invoke(cli, "plan", "approve", str(plan), "--problem", str(problem))
+    assert "admission limit" not in approved
+    # a manifest edited by hand is refused, naming it
+    manifest = tmp_path / "problem.registry.json"
+    edited = json.loads(manifest.read_text()) | {"held_admissions": {"FAC-LODZ-MMA": 1}}
+    manifest.write_text(json.dumps(edited))
+    refused = cli.invoke(app, ["plan", "solve", str(problem), "--out", str(plan)])
+    assert refused.exit_code == 1
+    assert f"{manifest}: manifest: 'held_admissions' has 'FAC-LODZ-MMA', not FACILITY/day" in (
+        " ".join(refused.output.split())
+    )
+
+
 def test_an_admission_named_after_the_answer_from_the_cli(cli: CliRunner, tmp_path: Path) -> None:
     request_id = pt_0001_asked_of(cli, "ORG-PARTNER-DMS")
     invoke(cli, "requests", "respond", request_id, "--accept-all")

@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections import Counter
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console, RenderableType
@@ -15,6 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Column, Table
 from rich.text import Text
 
+from medevac.domain.errors import InvalidValue
 from medevac.planning import (
     ChangeKind,
     Engine,
@@ -33,10 +34,12 @@ from medevac.planning import (
     plan_mismatch,
     refused_plan,
     solve,
+    with_admissions_taken,
     write_plan,
 )
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 from medevac.planning.plan import figure
+from medevac.services.regulating import arrivals
 
 EXIT_BAD_INPUT = 1
 #: `plan show --problem` lists at most this many changed places, most serious first
@@ -75,6 +78,50 @@ def _problem(path: Path) -> Problem:
         _fail(_refusal(path, error))
 
 
+def manifest_path(problem_file: Path) -> Path:
+    """Where the manifest of a problem file lives: beside it, `NAME.registry.json`."""
+    if not problem_file.name:  # "" or "/" ("." and ".." have names but are folders anyway)
+        _fail(f"{str(problem_file)!r} is not a file name: give the problem's JSON file")
+    return problem_file.with_name(f"{problem_file.stem}.registry.json")
+
+
+def json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``, or a one-line error naming the file (exit 1)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        _fail(f"{path}: cannot be read as JSON ({error})")
+    if not isinstance(data, dict):
+        _fail(f"{path}: expected a JSON object")
+    return data
+
+
+def with_admissions_due(problem_file: Path, problem: Problem, *, say: bool = False) -> Problem:
+    """``problem`` with the admissions already due that the manifest beside it records
+    (patients sent earlier arriving on its days, "held_admissions"): the exchange format's
+    daily admission limit is one number for every day, so `plan build` keeps them there, and
+    the engines, the checker and the explanations count them against the limits. A problem
+    without a manifest is taken as it is. With ``say``, prints what was counted."""
+    manifest_file = manifest_path(problem_file)
+    if not manifest_file.exists():
+        return problem
+    try:
+        due = arrivals(json_object(manifest_file))
+        counted = with_admissions_taken(problem, due)
+    except (InvalidValue, ValueError) as error:
+        _fail(f"{manifest_file}: {error}")
+    if say and due:
+        where = sorted({facility for facility, _, _ in due})
+        console.print(
+            f"admissions already due: {sum(count for _, _, count in due)} patient(s) sent "
+            f"earlier arrive at {', '.join(where[:5])}{', ...' if len(where) > 5 else ''} "
+            f"on days of this problem ({manifest_file}); they count against the daily "
+            "admission limits",
+            highlight=False,
+        )
+    return counted
+
+
 def _located(path: Path, error: Exception) -> str:
     """``error``'s message, led by the file's path unless it already names it."""
     message = str(error)
@@ -111,7 +158,12 @@ def solve_command(
         help="Seconds the engine may take (up to a day); it stops only once it has a first plan.",
     ),
 ) -> None:
-    """Solve a problem file and write the plan."""
+    """Solve a problem file and write the plan.
+
+    Where `plan build` wrote the problem, its manifest beside it (`NAME.registry.json`) may
+    record patients sent earlier who arrive on the problem's days at facilities with a daily
+    admission limit; the plan counts them against those limits (the problem format has one
+    limit for every day), and its checker does too."""
     prepare(engine)  # the exact engine's kernels load while the file is read
     try:
         problem = load_problem(problem_file)
@@ -119,6 +171,7 @@ def solve_command(
         with contextlib.suppress(OSError):
             write_plan(refused_plan(error.errors), out)
         _fail(_refusal(problem_file, error))
+    problem = with_admissions_due(problem_file, problem, say=True)
     limit = None if engine is Engine.GREEDY else time_limit  # greedy has no time limit
     with _solve_progress(limit) as bar:
         task = bar.add_task(f"{engine.value}:", message=f"{len(problem.patients):,} patients")
@@ -265,6 +318,7 @@ def check_command(
             f"{len(problem.facilities):,} facilities, {problem.horizon_days} days",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         return
     plan = plan_or_fail(plan_file)
@@ -286,6 +340,7 @@ def check_command(
         "plan says",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -301,8 +356,11 @@ def explain_command(
         'the sentences under "text") for other systems.',
     ),
 ) -> None:
-    """Explain why a patient is where the plan puts it (or why it is unplaced)."""
-    problem = _problem(problem_file)
+    """Explain why a patient is where the plan puts it (or why it is unplaced).
+
+    Where `plan build` wrote the problem, the admissions already due that its manifest records
+    count against the daily admission limits, as in `plan solve`."""
+    problem = with_admissions_due(problem_file, _problem(problem_file))
     plan = plan_or_fail(plan_file)
     if patient not in problem.patient_index:
         _fail(f"patient {patient!r} is not in {problem_file}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from medevac.cli.context import (
     unit_of_work,
     when,
 )
-from medevac.cli.plan_commands import plan_app, plan_or_fail
+from medevac.cli.plan_commands import json_object, manifest_path, plan_app, plan_or_fail
 from medevac.planning import (
     ChangeKind,
     CurrentPlacement,
@@ -47,27 +46,10 @@ def register(app: typer.Typer) -> None:
     """The commands attach to the `plan` sub-app registered by plan_commands."""
 
 
-def manifest_path(problem_file: Path) -> Path:
-    """Where the manifest of a problem file lives: beside it, `NAME.registry.json`."""
-    if not problem_file.name:  # "" or "/" ("." and ".." have names but are folders anyway)
-        raise UserError(f"{str(problem_file)!r} is not a file name: give the problem's JSON file")
-    return problem_file.with_name(f"{problem_file.stem}.registry.json")
-
-
-def _json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: cannot be read as JSON ({error})") from error
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object")
-    return data
-
-
 def _settings(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
-    data = _json_object(path)
+    data = json_object(path)
     if set(data) - {"precedences", "weights"}:
         raise UserError(f"{path}: expected an object with only 'precedences' and/or 'weights'")
     return data
@@ -168,9 +150,9 @@ def build(
         )
     for facility, day, count in arrivals(built.manifest)[:SHOWN_GAPS]:
         console.print(
-            f"arriving: {facility} day {day}: {count} patient(s) sent earlier, which the "
-            "problem's daily admission limit does not count (`plan approve` says if the plan "
-            "and they pass it)",
+            f"arriving: {facility} day {day}: {count} patient(s) sent earlier; the problem's "
+            "daily admission limit is one number, so the manifest keeps them and `plan solve` "
+            "counts them against it",
             markup=False,
             highlight=False,
         )
@@ -215,8 +197,8 @@ def approve(
             f"{manifest_file} is missing: approve only problems written by `medevac plan build`"
         )
     plan = plan_or_fail(plan_file)
-    problem = _json_object(problem_file)
-    manifest = _json_object(manifest_file)
+    problem = json_object(problem_file)
+    manifest = json_object(manifest_file)
     who = actor(by)
     count = len(plan.assignments)
     with console.status(f"checking the plan and the registry, then referring {count} patients..."):

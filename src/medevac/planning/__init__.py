@@ -52,6 +52,7 @@ from medevac.planning.problem import (
     PrecedenceRule,
     Problem,
     Weights,
+    with_admissions_taken,
 )
 
 if TYPE_CHECKING:
@@ -116,5 +117,6 @@ __all__ = [
     "solve_exact",
     "solve_greedy",
     "solve_patient_mip",
+    "with_admissions_taken",
     "write_plan",
 ]

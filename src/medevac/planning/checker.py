@@ -113,8 +113,10 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
                 bad.append(f"{fid} {specialty} day {d}: {used} beds used, {free[d]} free")
     for (fid, day), count in admitted.items():
         limit = facilities[fid].daily_admission_limit
-        if limit is not None and count > limit:
-            bad.append(f"{fid} day {day}: {count} admissions, limit {limit}")
+        due = facilities[fid].taken_on(day) if 0 <= day < problem.horizon_days else 0
+        if limit is not None and count + due > limit:
+            earlier = f" and {due} already due" if due else ""
+            bad.append(f"{fid} day {day}: {count} admissions{earlier}, limit {limit}")
 
     used_by_group: dict[str, set[str]] = defaultdict(set)
     for pid, (fid, _day) in placed.items():

@@ -31,7 +31,7 @@ class Compact:
     horizon: int
     beds: IntArray  # [facility, specialty, day]
     offers: npt.NDArray[np.bool_]  # [facility, specialty]
-    limit: IntArray  # [facility]; NO_LIMIT when unlimited
+    limit: IntArray  # [facility, day]: admissions allowed; NO_LIMIT when unlimited
     travel: FloatArray  # [origin, facility] travel cost
     profile_start: IntArray  # CSR over profiles
     profile_facility: IntArray  # facilities of each profile, cheapest travel first
@@ -138,11 +138,7 @@ def build_compact(view: ProblemView) -> Compact:
     offers = np.zeros((n_fac, n_spec), dtype=bool)
     beds[:, : len(spec_index)] = view.beds
     offers[:, : len(spec_index)] = view.offers
-    limit = np.array(
-        [NO_LIMIT if f.daily_admission_limit is None else f.daily_admission_limit
-         for f in facilities],
-        dtype=np.int64,
-    )  # fmt: skip
+    limit = np.where(view.admission_limit >= 0, view.admission_limit, NO_LIMIT)
     travel = w.travel_per_km * view.distance
 
     precedences = sorted(problem.precedences)

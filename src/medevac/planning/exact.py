@@ -274,11 +274,11 @@ class _Master:
         model.add_entries(occ_row[not_last] + 1, occ[not_last], -1.0)
 
         used = np.unique(np.concatenate(units.eligible))
-        limited = used[view.admission_limit[used] >= 0]
+        limited = used[view.admission_limit[used, 0] >= 0]
         self.admission_first = np.full(n_fac, -1, dtype=np.int64)
         adm = model.add_rows(
             np.full(len(limited) * horizon, -np.inf),
-            np.repeat(view.admission_limit[limited].astype(float), horizon),
+            view.admission_limit[limited].astype(float).ravel(),
         )
         self.admission_first[limited] = adm[::horizon]
         self.admission_keys = (limited[:, None] * horizon + np.arange(horizon)[None, :]).ravel()
@@ -509,7 +509,7 @@ def _price(
             result.slack[u] = float(sum(best[v] for v in unit_list)) - group_lb
     beds = view.beds.astype(float)
     limit = np.where(view.admission_limit >= 0, view.admission_limit, 0).astype(float)
-    total -= float(np.sum(rho * beds)) + float(np.sum(mu * limit[:, None]))
+    total -= float(np.sum(rho * beds)) + float(np.sum(mu * limit))
     result.lagrangian = total
     return result
 
@@ -1063,7 +1063,7 @@ def _round_and_repair(
         end = min(day + units.stay[u], horizon)
         if (used[f, s, day:end] >= view.beds[f, s, day:end]).any():
             return False
-        return bool(limit[f] < 0 or admitted[f, day] < limit[f])
+        return bool(limit[f, day] < 0 or admitted[f, day] < limit[f, day])
 
     def take(u: int, f: int, day: int) -> None:
         i = waiting[u].pop(0)
@@ -1091,7 +1091,7 @@ def _round_and_repair(
             ok = np.zeros((len(eligible), horizon), dtype=bool)
             for a in range(horizon):
                 ok[:, a] = free[:, a : min(a + units.stay[u], horizon)].min(axis=1) > 0
-            ok &= (limit[eligible] < 0)[:, None] | (admitted[eligible] < limit[eligible][:, None])
+            ok &= (limit[eligible] < 0) | (admitted[eligible] < limit[eligible])
             cost = np.where(ok, units.day_cost[u][None, :] + units.static[u][:, None], np.inf)
             fi, day = divmod(int(np.argmin(cost)), horizon)
             if not cost[fi, day] < units.unplaced[u]:

@@ -341,8 +341,10 @@ def _day_blocker(
         if taken[d] >= free[d]:
             return Blocker.BEDS_FULL, f"day {d}: {taken[d]} of {free[d]} taken", d
     limit = facility.daily_admission_limit
-    if limit is not None and admitted[(facility_id, day)] >= limit:
-        return Blocker.ADMISSION_LIMIT, f"admission limit {limit} reached", -1
+    due = facility.taken_on(day)
+    if limit is not None and admitted[(facility_id, day)] + due >= limit:
+        earlier = f" ({due} of it already due)" if due else ""
+        return Blocker.ADMISSION_LIMIT, f"admission limit {limit} reached{earlier}", -1
     if group_facilities and facility_id not in group_facilities:
         where = ", ".join(sorted(group_facilities))
         return Blocker.WOULD_SPLIT_GROUP, f"would split group {patient.group} (at {where})", -1

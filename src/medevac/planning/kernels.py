@@ -39,7 +39,7 @@ def _fits(
     admitted: Array,
     limit: Array,
 ) -> bool:
-    if admitted[f, a] >= limit[f]:
+    if admitted[f, a] >= limit[f, a]:
         return False
     for d in range(a, end):  # noqa: SIM110 (a plain loop compiles to the tightest code)
         if used[f, s, d] >= beds[f, s, d]:
@@ -70,7 +70,7 @@ def capacity_of(used: Array, beds: Array, admitted: Array, limit: Array) -> tupl
     adm_free = np.zeros(n_fac, dtype=np.int64)
     for f in range(n_fac):
         for d in range(horizon):
-            if admitted[f, d] < limit[f]:
+            if admitted[f, d] < limit[f, d]:
                 adm_free[f] |= np.int64(1) << d
             for s in range(n_spec):
                 if used[f, s, d] < beds[f, s, d]:
@@ -208,7 +208,7 @@ def _take(f: int, s: int, a: int, end: int, capacity: tuple[Any, ...], sign: int
         used[f, s, d] += sign
     if len(adm_free):
         bit = np.int64(1) << a
-        adm_free[f] = (adm_free[f] | bit) if admitted[f, a] < limit[f] else (adm_free[f] & ~bit)
+        adm_free[f] = (adm_free[f] | bit) if admitted[f, a] < limit[f, a] else (adm_free[f] & ~bit)
         mask = bed_free[f, s]
         for d in range(a, end):
             bit = np.int64(1) << d
@@ -430,7 +430,8 @@ def greedy_place(
     limit: Array,
 ) -> tuple[Array, Array]:
     """The greedy baseline (greedy.py): (facility, day) of each patient in ``order``, -1 when
-    unplaced; ``limit`` is NO_LIMIT for a facility without an admission limit.
+    unplaced; ``limit[f, a]`` is the admissions f may make on day a, NO_LIMIT for a facility
+    without an admission limit.
 
     A patient keeps its current place when that is still free. Otherwise: the earliest day on
     which some eligible facility fits the whole stay and can still admit; on that day the
@@ -1458,7 +1459,7 @@ def _place_moving_one(
             )  # fmt: skip
         for a in range(first, horizon):
             cost = t + dc[a]
-            if cost >= max_cost or admitted[f, a] >= limit[f]:
+            if cost >= max_cost or admitted[f, a] >= limit[f, a]:
                 continue
             end = min(a + stay, horizon)
             if evict:

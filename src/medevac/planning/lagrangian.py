@@ -214,11 +214,11 @@ class _Dual:
         n_fac, n_spec, horizon = c.beds.shape
         self.shape = (n_fac, n_spec, horizon)
         self.pair_f, self.pair_s = np.nonzero(c.offers)
-        self.limited = np.flatnonzero(c.limit < NO_LIMIT)
+        self.limited = np.flatnonzero(c.limit[:, 0] < NO_LIMIT)
         self.n_bed = len(self.pair_f) * horizon
         self.size = self.n_bed + len(self.limited) * horizon
         self.beds = c.beds[self.pair_f, self.pair_s, :].astype(float).ravel()
-        self.limits = np.repeat(c.limit[self.limited].astype(float), horizon)
+        self.limits = c.limit[self.limited].astype(float).ravel()
         # the ascent's steps per row, relative: 1 / capacity (below)
         capacity = np.concatenate([self.beds, self.limits])
         self.step_scale = 1.0 / np.maximum(capacity, 1.0) ** STEP_SCALE_POWER

@@ -84,13 +84,15 @@ class ProblemView:
             for s, days in facility.beds.items():
                 self.beds[fi, self.specialty_index[s]] = days
                 self.offers[fi, self.specialty_index[s]] = True
-        self.admission_limit = np.array(
-            [
-                -1 if f.daily_admission_limit is None else f.daily_admission_limit
-                for f in problem.facilities
-            ],
-            dtype=np.int64,
-        )
+        #: [facility, day]: admissions the plan may make there that day, the daily limit less
+        #: the admissions already due (`Facility.admissions_taken`); -1 where there is no limit
+        self.admission_limit = np.full((self.n_facilities, self.horizon), -1, dtype=np.int64)
+        for fi, facility in enumerate(problem.facilities):
+            if facility.daily_admission_limit is not None:
+                room = np.full(self.horizon, facility.daily_admission_limit, dtype=np.int64)
+                if facility.admissions_taken:
+                    room -= np.asarray(facility.admissions_taken, dtype=np.int64)
+                self.admission_limit[fi] = np.maximum(room, 0)
         self._screens: dict[tuple[object, ...], Screen] = {}
         # facility masks per set of needs and per sending organisation, shared by the screens
         self._needs_masks: dict[frozenset[str], BoolArray] = {}

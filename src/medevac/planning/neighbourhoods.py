@@ -119,7 +119,7 @@ def _capacity_left(
 ) -> tuple[IntArray, IntArray]:
     """Beds [f, s, d] and admission slots [f, d] left by the slots not in ``free``."""
     used, admitted = _in_use(c, slots, ~free)
-    return c.beds - used, c.limit[:, None] - admitted
+    return c.beds - used, c.limit - admitted
 
 
 def _in_use(c: Compact, slots: Slots, which: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
@@ -182,7 +182,7 @@ def _solve_one(
     column, day = stay_days(ca, end - ca)
     bed_key = (cf[column] * n_spec + s[column]) * horizon + day
     bed_keys, bed_of = np.unique(bed_key, return_inverse=True)
-    limited = np.flatnonzero(c.limit[cf] < NO_LIMIT)
+    limited = np.flatnonzero(c.limit[cf, ca] < NO_LIMIT)
     adm_keys, adm_of = np.unique(cf[limited] * horizon + ca[limited], return_inverse=True)
     rows = len(bed_keys) + len(adm_keys)
     if rows > MAX_ROWS:  # known before any of the model is built

@@ -132,11 +132,12 @@ def solve_patient_mip(
     bed_rows = model.add_rows(np.full(len(used_keys), -np.inf), view.beds[fi, si, di].astype(float))
     model.add_entries(bed_rows[bed_local], np.concatenate(cols_r), 1.0)
 
-    limited = view.admission_limit[fac] >= 0
+    limited = view.admission_limit[fac, day] >= 0
     if limited.any():
         adm_key = fac[limited] * horizon + day[limited]
         keys, local = np.unique(adm_key, return_inverse=True)
-        rows = model.add_rows(np.full(len(keys), -np.inf), view.admission_limit[keys // horizon])
+        room = view.admission_limit[keys // horizon, keys % horizon]
+        rows = model.add_rows(np.full(len(keys), -np.inf), room.astype(float))
         model.add_entries(rows[local], x[limited], 1.0)
 
     _add_groups(problem, model, pat, fac, x)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,10 @@ class Facility:
 
     ``beds`` maps a specialty to a tuple of ``horizon_days`` free-bed counts.
     ``accepts_from`` is None when the facility accepts every organisation.
-    ``daily_admission_limit`` is None when there is no limit.
+    ``daily_admission_limit`` is None when there is no limit. ``admissions_taken`` holds, per
+    day, the admissions already due there (patients sent earlier arriving): they count against
+    the daily limit on their day. It is not part of the exchange format, which has one limit for
+    every day; `with_admissions_taken` sets it (empty: none taken).
     """
 
     id: str
@@ -52,12 +56,17 @@ class Facility:
     capabilities: frozenset[str] = frozenset()
     accepts_from: frozenset[str] | None = None
     daily_admission_limit: int | None = None
+    admissions_taken: tuple[int, ...] = ()
 
     def accepts(self, organisation: str | None) -> bool:
         """Whether a patient sent by ``organisation`` may be admitted here."""
         return self.accepts_from is None or (
             organisation is not None and organisation in self.accepts_from
         )
+
+    def taken_on(self, day: int) -> int:
+        """Admissions already due on ``day`` (`admissions_taken`)."""
+        return self.admissions_taken[day] if self.admissions_taken else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +122,37 @@ class Problem:
     def offered_specialties(self) -> set[str]:
         """Specialties for which at least one facility reports beds."""
         return {s for f in self.facilities for s in f.beds}
+
+
+def with_admissions_taken(problem: Problem, arrivals: Iterable[tuple[str, int, int]]) -> Problem:
+    """``problem`` with admissions already due, (facility, day, count) each, counted against
+    the facilities' daily admission limits on their days (`Facility.admissions_taken`).
+
+    Arrivals at a facility without a limit change nothing; a facility not in the problem, a
+    day outside the horizon or a negative count is a ValueError that names it.
+    """
+    horizon = problem.horizon_days
+    taken: dict[str, list[int]] = {}
+    for facility_id, day, count in arrivals:
+        if facility_id not in problem.facility_index:
+            raise ValueError(f"admissions taken at {facility_id!r}: not a facility of the problem")
+        if not 0 <= day < horizon:
+            raise ValueError(
+                f"admissions taken at {facility_id} on day {day}: outside the horizon "
+                f"0..{horizon - 1}"
+            )
+        if count < 0:
+            raise ValueError(f"admissions taken at {facility_id} on day {day}: {count} < 0")
+        if problem.facility(facility_id).daily_admission_limit is None:
+            continue
+        taken.setdefault(facility_id, [0] * horizon)[day] += count
+    if not taken:
+        return problem
+    for f in problem.facilities:
+        if f.id in taken and f.admissions_taken:
+            taken[f.id] = [a + b for a, b in zip(f.admissions_taken, taken[f.id], strict=True)]
+    facilities = tuple(
+        replace(f, admissions_taken=tuple(taken[f.id])) if f.id in taken else f
+        for f in problem.facilities
+    )
+    return replace(problem, facilities=facilities)

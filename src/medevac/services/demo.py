@@ -38,7 +38,7 @@ from medevac.domain.vocabulary import (
     Specialty,
     TriageCategory,
 )
-from medevac.planning import Engine, parse_problem, solve
+from medevac.planning import Engine, solve
 from medevac.services.auditing import utc_now
 from medevac.services.patients import register_patient
 from medevac.services.registry import (
@@ -435,7 +435,7 @@ def build_demo(
         return summarise_demo(uow, already_present=False)
 
     built = build_problem(uow, now=utc_now(), stale_after=stale_after)
-    plan = solve(parse_problem(built.problem), Engine.EXACT, time_limit=PLAN_TIME_LIMIT)
+    plan = solve(built.for_engines(), Engine.EXACT, time_limit=PLAN_TIME_LIMIT)
     approve_plan(
         uow,
         problem=built.problem,

@@ -26,7 +26,7 @@ from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.memory import garbage_collection_paused
-from medevac.planning import Plan, check_plan, parse_problem
+from medevac.planning import Plan, Problem, check_plan, parse_problem, with_admissions_taken
 from medevac.planning.problem import DEFAULT_WEIGHTS
 from medevac.services.auditing import audit, utc_now
 from medevac.services.patients import apply_moves
@@ -85,6 +85,12 @@ class BuiltProblem:
     without_destination: list[str] = field(default_factory=list)
     #: agreements left out because the patients sent under them use up their quotas
     quotas_full: list[str] = field(default_factory=list)
+
+    def for_engines(self) -> Problem:
+        """The problem as the engines solve it: parsed, with the admissions already due that
+        the manifest keeps counted against the daily limits (what `plan solve` does with the
+        files)."""
+        return with_admissions_taken(parse_problem(self.problem), arrivals(self.manifest))
 
 
 def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
@@ -485,7 +491,8 @@ def held_beds(
     a re-plan cannot give it away. A report made since is taken as the facility's count,
     reserved beds included. Returns a line per facility and specialty where beds were taken
     off. (The admission slot of a held patient not yet admitted stays free in the problem: the
-    format's daily admission limit is one number for every day; see `held_admissions`.)
+    format's daily admission limit is one number for every day; the manifest keeps it, see
+    `held_admissions`, and `plan solve` counts it.)
     """
     entries = {entry["id"]: entry for entry in facility_entries}
     today = now.date()
@@ -540,12 +547,20 @@ def _arrival_place(key: str) -> tuple[str, int] | None:
 
 def arrivals(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
     """The manifest's patients sent earlier who arrive within the horizon: (facility, day,
-    count). Its keys were checked by `_check_manifest`."""
+    count), for the engines to count against the daily admission limits
+    (`medevac.planning.with_admissions_taken`). InvalidValue where "held_admissions" is not as
+    `plan build` wrote it."""
+    _check_map(manifest, "held_admissions")
     found = []
     for key, count in manifest.get("held_admissions", {}).items():
         place = _arrival_place(key)
-        if place is not None:
-            found.append((*place, count))
+        if place is None:
+            raise InvalidValue(
+                "manifest",
+                f"'held_admissions' has {key!r}, not FACILITY/day; it was not written by "
+                "`medevac plan build` as it is: build the problem again",
+            )
+        found.append((*place, count))
     return found
 
 
@@ -653,20 +668,8 @@ _MANIFEST_MAPS = {
 def _check_manifest(manifest: dict[str, Any]) -> None:
     """Refuse a manifest that `plan build` did not write as it is (edited, cut short), naming
     the first key that is wrong, rather than fail inside the comparison."""
-    for key, (kind, required) in _MANIFEST_MAPS.items():
-        if key not in manifest and not required:
-            continue
-        value = manifest.get(key)
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, kind) and not isinstance(v, bool)
-            for k, v in value.items()
-        ):
-            what = {"capacity": "report times", "held": "held beds"}.get(key, "versions")
-            raise InvalidValue(
-                "manifest",
-                f"'{key}' must map ids to {what}; "
-                "it was not written by `medevac plan build` as it is: build the problem again",
-            )
+    for key in _MANIFEST_MAPS:
+        _check_map(manifest, key)
     for key in manifest.get("held", {}).values():
         if Hold.parse(key) is None:
             raise InvalidValue(
@@ -674,13 +677,26 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
                 f"'held' has {key!r}, not FACILITY@specialty@YYYY-MM-DD+stay; it was not "
                 "written by `medevac plan build` as it is: build the problem again",
             )
-    for key in manifest.get("held_admissions", {}):
-        if _arrival_place(key) is None:
-            raise InvalidValue(
-                "manifest",
-                f"'held_admissions' has {key!r}, not FACILITY/day; it was not written by "
-                "`medevac plan build` as it is: build the problem again",
-            )
+    arrivals(manifest)
+
+
+def _check_map(manifest: dict[str, Any], key: str) -> None:
+    """Refuse a manifest whose map ``key`` (`_MANIFEST_MAPS`) is missing or holds other than
+    ids to values of its kind."""
+    kind, required = _MANIFEST_MAPS[key]
+    if key not in manifest and not required:
+        return
+    value = manifest.get(key)
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, kind) and not isinstance(v, bool)
+        for k, v in value.items()
+    ):
+        what = {"capacity": "report times", "held": "held beds", "held_admissions": "counts"}
+        raise InvalidValue(
+            "manifest",
+            f"'{key}' must map ids to {what.get(key, 'versions')}; "
+            "it was not written by `medevac plan build` as it is: build the problem again",
+        )
 
 
 def _manifest_patients(manifest: dict[str, Any]) -> dict[str, int]:

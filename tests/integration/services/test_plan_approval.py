@@ -19,7 +19,12 @@ from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.plans import ApprovedPlan, PlanStatus
 from medevac.domain.requests import PatientDecision, RequestStatus
 from medevac.domain.vocabulary import Specialty
-from medevac.planning import Assignment, Plan, parse_problem, solve_exact
+from medevac.planning import (
+    Assignment,
+    Plan,
+    parse_problem,
+    solve_exact,
+)
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID, REQUEST_ID, build_demo
@@ -625,6 +630,11 @@ def _beds(problem: dict[str, Any]) -> dict[tuple[str, str], list[int]]:
     }
 
 
+def day_0(plan: Plan) -> int:
+    """The plan's admissions at the academy on the problem's first day."""
+    return sum(1 for a in plan.assignments if (a.facility, a.day) == ("FAC-LODZ-MMA", 0))
+
+
 def test_admissions_of_patients_sent_earlier_are_kept_beside_the_problem(
     uow_factory: UowFactory,
 ) -> None:
@@ -662,6 +672,11 @@ def test_admissions_of_patients_sent_earlier_are_kept_beside_the_problem(
         regulating.admission_limit_overruns(problem.problem, problem.manifest, on_day_0(limit - 1))
         == []
     )
+    # the engines count them when given them (`plan solve` reads them from the manifest)
+    assert day_0(solved) == limit
+    counted = solve_exact(problem.for_engines(), time_limit=30)
+    assert day_0(counted) == limit - 1
+    assert regulating.admission_limit_overruns(problem.problem, problem.manifest, counted) == []
     # once admitted, the patient is in the academy's count, no longer arriving
     for step in (PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT, PatientStatus.ADMITTED):
         role = ActorRole.RECEIVING_FACILITY if step is PatientStatus.ADMITTED else None
