@@ -193,9 +193,13 @@ class RegistryWorkflow(RuleBasedStateMachine):
     @rule(greedy=st.booleans(), over_quota=st.booleans())
     def build_solve_and_approve(self, greedy: bool, over_quota: bool) -> None:
         built = regulating.build_problem(self.uow(), now=utc_now(), stale_after=timedelta(days=1))
-        problem = parse_problem(built.problem)
+        problem = built.for_engines()  # as `plan solve` reads the files
         plan = solve(problem, Engine.GREEDY if greedy else Engine.EXACT, time_limit=5)
         assert check_plan(problem, plan).feasible
+        # the patients sent earlier who arrive on the problem's days keep their admissions
+        assert regulating.admission_limit_overruns(built.problem, built.manifest, plan) == []
+        if regulating.arrivals(built.manifest):
+            event("admissions due counted")
         try:
             approval = regulating.approve(
                 self.uow(),
