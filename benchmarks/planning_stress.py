@@ -5,7 +5,8 @@
 
 Each problem comes from the wider random builder of the tests (`wide_random_problem_data`:
 horizons of 1-14 days, up to 45 patients, 10 facilities and 6 specialties, groups, needs,
-agreements, distance limits, current places). The per-patient MIP proves its optimum; then:
+agreements, distance limits, current places; every other one with admissions already due at
+its facilities with a daily limit). The per-patient MIP proves its optimum; then:
 
 - the greedy plan, the exact engine's plan, the Lagrangian engine's plan (the engine of
   large problems, forced with `large_units=0`), and two more plans of the exact engine, one
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.unit.planning.builders import (
     placement,
+    random_admissions_due,
     wide_random_problem_data,
     with_current,
 )
@@ -51,6 +53,7 @@ from medevac.planning import (
     solve_exact,
     solve_greedy,
     solve_patient_mip,
+    with_admissions_taken,
 )
 from medevac.planning import exact as exact_engine
 
@@ -70,8 +73,11 @@ def exact_settings(**settings: object) -> Iterator[None]:
 
 def faults(seed: int) -> list[str]:
     """What is wrong on the problem of ``seed`` (empty when nothing is)."""
-    data = wide_random_problem_data(random.Random(seed))
-    problem = parse_problem(data)
+    rng = random.Random(seed)
+    data = wide_random_problem_data(rng)
+    # every other problem has admissions already due at its facilities with a daily limit
+    due = random_admissions_due(rng, parse_problem(data)) if seed % 2 else []
+    problem = with_admissions_taken(parse_problem(data), due)
     mip = solve_patient_mip(problem, 60)
     if mip.status is not PlanStatus.OPTIMAL:
         return [f"per-patient MIP not optimal ({mip.status.value}); nothing to compare with"]
@@ -113,7 +119,7 @@ def faults(seed: int) -> list[str]:
         )
     for patient in problem.patients:
         explain(problem, exact, patient.id).lines()
-    again = solve_exact(parse_problem(with_current(data, exact)), 30)
+    again = solve_exact(with_admissions_taken(parse_problem(with_current(data, exact)), due), 30)
     moved = sorted(set(placement(again).items()) ^ set(placement(exact).items()))
     if moved:
         found.append(f"exact: a re-plan with the plan as current moved {moved[:4]}")

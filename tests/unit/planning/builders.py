@@ -229,3 +229,15 @@ def wide_random_problem_data(rng: random.Random) -> dict[str, Any]:
             p["current"] = _random_place(rng, facilities, horizon)
         patients.append(p)
     return problem_dict(facilities, patients, horizon_days=horizon)
+
+
+def random_admissions_due(rng: random.Random, problem: Problem) -> list[tuple[str, int, int]]:
+    """Admissions already due (facility, day, count) on about half the days of the problem's
+    facilities with a daily limit, 0 to 3 a day (`with_admissions_taken`)."""
+    return [
+        (f.id, day, rng.randint(0, 3))
+        for f in problem.facilities
+        if f.daily_admission_limit is not None
+        for day in range(problem.horizon_days)
+        if rng.random() < 0.5
+    ]

@@ -25,6 +25,7 @@ from tests.unit.planning.builders import (
     facility,
     patient,
     problem_dict,
+    random_admissions_due,
     random_problem,
     random_problems,
 )
@@ -112,22 +113,12 @@ def test_admissions_due_outside_the_problem_are_refused(
         with_admissions_taken(near_and_limited(), [arrival])
 
 
-def _random_arrivals(rng: random.Random, problem: Problem) -> list[tuple[str, int, int]]:
-    return [
-        (f.id, day, rng.randint(0, 3))
-        for f in problem.facilities
-        if f.daily_admission_limit is not None
-        for day in range(problem.horizon_days)
-        if rng.random() < 0.5
-    ]
-
-
 @random_problems(30)
 def test_with_admissions_due_the_engines_still_agree_and_exact_is_optimal(
     rng: random.Random, n_patients: int, n_facilities: int
 ) -> None:
     free = random_problem(rng, n_patients, n_facilities)
-    problem = with_admissions_taken(free, _random_arrivals(rng, free))
+    problem = with_admissions_taken(free, random_admissions_due(rng, free))
     mip = solve_patient_mip(problem, time_limit=30)
     assert mip.status is PlanStatus.OPTIMAL
     tolerance = 1e-6 * max(1.0, abs(mip.objective))
