@@ -526,6 +526,36 @@ def test_approval_says_which_live_requests_it_admits_patients_away_from(
     assert "answer, close or withdraw them there" in out
 
 
+def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    with context.unit_of_work() as uow:  # the academy takes 20 of the demo's 24
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        agreement.quota = 20
+        uow.agreements.update(agreement)
+        uow.commit()
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
+    approve = ["plan", "approve", str(plan), "--problem", str(problem)]
+    refused = cli.invoke(app, approve)
+    assert refused.exit_code == 1
+    assert "to approve it without the least urgent patients beyond the quotas: --within-quotas" in (
+        " ".join(refused.output.split())
+    )
+    both = cli.invoke(app, [*approve, "--within-quotas", "--over-quota", "agreed"])
+    assert both.exit_code == 1
+    assert "not both" in both.output
+    out = " ".join(invoke(cli, *approve, "--within-quotas").split())
+    assert "20 admissions planned (feasible" in out
+    assert (
+        "within quotas: 4 patient(s) left out of the plan, the least urgent beyond an "
+        "agreement's quota; they keep their status for the next plan: PT-"
+    ) in out
+    assert f"({ACADEMY_AGREEMENT_ID})" in out
+    assert "without a place now" in out  # they had places in the demo's plan
+
+
 def test_plan_build_leaves_out_an_agreement_whose_quota_is_used_up(
     cli: CliRunner, tmp_path: Path
 ) -> None:

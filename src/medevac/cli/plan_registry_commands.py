@@ -179,6 +179,13 @@ def approve(
         help="Approve even where the plan places more patients under an agreement than its "
         "quota allows; the reason and the overruns go into the audit trail.",
     ),
+    within_quotas: bool = typer.Option(
+        False,
+        "--within-quotas",
+        help="Where the plan places more patients under an agreement than its quota allows, "
+        "approve it without the least urgent of them (they keep their status, for the next "
+        "plan); they are listed and go into the audit trail.",
+    ),
 ) -> None:
     """Store a plan and refer its selected patients, in one transaction.
 
@@ -186,7 +193,8 @@ def approve(
     changed since `plan build`: patients, capacity reports, the facilities in the problem or the
     agreements (every change is listed). Refused too when the plan places more patients under
     an agreement in force than its quota allows, counting the patients sent under it before
-    (by plans or accepted requests), unless `--over-quota` says why. The checks and the
+    (by plans or accepted requests), unless `--over-quota` says why or `--within-quotas`
+    leaves those patients out (the most urgent keep their places). The checks and the
     writes run as one serialized transaction, so a change made while they run is caught too.
     Live treatment requests that ask another organisation to treat patients the plan admits
     elsewhere are named ("on request").
@@ -210,19 +218,34 @@ def approve(
                 plan=plan,
                 actor=who,
                 over_quota=over_quota,
+                within_quotas=within_quotas,
             )
         except QuotaExceeded as refusal:
             lines = "\n".join(f"  {line}" for line in refusal.overruns)
             raise UserError(
                 f"not approved, nothing changed: the plan exceeds {len(refusal.overruns)} "
                 f"agreement quota(s):\n{lines}\nto approve it all the same, give the reason "
-                '(kept in the audit trail): --over-quota "..."'
+                '(kept in the audit trail): --over-quota "..."; to approve it without the '
+                "least urgent patients beyond the quotas: --within-quotas"
             ) from refusal
-    approved = approval.plan
+    approved, plan = approval.plan, approval.solved
     console.print(
         f"approved {approved.id}: {len(approved.admissions)} admissions planned "
         f"({approved.solver_status}, objective {approved.objective:.3f})"
     )
+    if approval.left_out:
+        shown = sorted(approval.left_out.items())[:SHOWN_GAPS]
+        console.print(
+            f"[yellow]within quotas: {len(approval.left_out)} patient(s) left out of the plan, "
+            "the least urgent beyond an agreement's quota; they keep their status for the next "
+            "plan: "
+            + ", ".join(f"{p} ({a})" for p, a in shown)
+            + (", ..." if len(approval.left_out) > len(shown) else "")
+            + "[/]",
+            highlight=False,
+        )
+    elif within_quotas:
+        console.print("no quota is exceeded: nobody was left out")
     for line in admission_limit_overruns(problem, manifest, plan):
         console.print(f"[yellow]admission limit: {line}[/]", highlight=False)
     for line in approval.requests_elsewhere:

@@ -7,10 +7,18 @@ formula, so that a bug in an engine's model cannot hide behind the same bug in i
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from medevac.domain.geography import haversine_km
-from medevac.planning.plan import Plan
+from medevac.planning.plan import (
+    Breakdown,
+    Plan,
+    PlanStatus,
+    Unplaced,
+    UnplacedReason,
+    relative_gap,
+)
 from medevac.planning.problem import Problem
 
 
@@ -127,3 +135,25 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
         terms["group_split"] += w.group_split * (len(facilities_used) - 1)
 
     return CheckReport(tuple(bad), sum(terms.values()), terms)
+
+
+def without_patients(
+    problem: Problem, plan: Plan, reasons: Mapping[str, str], code: UnplacedReason
+) -> Plan:
+    """``plan`` with the patients of ``reasons`` taken out and left unplaced, each with its
+    reason and ``code``; the objective and its terms recomputed by the checker. The bound
+    stays (taking patients out only raises the cost), and a plan that lost a patient is no
+    longer called optimal."""
+    if not reasons:
+        return plan
+    kept = tuple(a for a in plan.assignments if a.patient not in reasons)
+    left = tuple(Unplaced(p, reasons[p], code) for p in sorted(reasons))
+    changed = replace(plan, assignments=kept, unplaced=plan.unplaced + left)
+    report = check_plan(problem, changed)
+    return replace(
+        changed,
+        status=PlanStatus.FEASIBLE if plan.status is PlanStatus.OPTIMAL else plan.status,
+        objective=report.objective,
+        gap=relative_gap(report.objective, plan.bound),
+        breakdown=Breakdown(**report.terms),
+    )

@@ -7,6 +7,7 @@ can refuse when the registry changed in between and say what changed.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import uuid
@@ -26,7 +27,15 @@ from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.memory import garbage_collection_paused
-from medevac.planning import Plan, Problem, check_plan, parse_problem, with_admissions_taken
+from medevac.planning import (
+    Plan,
+    Problem,
+    UnplacedReason,
+    check_plan,
+    parse_problem,
+    with_admissions_taken,
+)
+from medevac.planning.checker import without_patients
 from medevac.planning.problem import DEFAULT_WEIGHTS
 from medevac.services.auditing import audit, utc_now
 from medevac.services.patients import apply_moves
@@ -827,11 +836,15 @@ def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -
 class Approval:
     """An approved plan, the quota overruns it was approved over (empty when none), and the
     live treatment requests that ask another organisation to treat patients it admits
-    elsewhere (one line a request; see `requests_elsewhere`)."""
+    elsewhere (one line a request; see `requests_elsewhere`). ``solved`` is the plan as
+    approved: the one given, less the patients ``left_out`` to keep within the quotas
+    (patient -> the agreement it would have taken beyond its quota; `beyond_quotas`)."""
 
     plan: ApprovedPlan
+    solved: Plan
     over_quota: list[str]
     requests_elsewhere: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
 
 
 def approve_plan(
@@ -843,6 +856,7 @@ def approve_plan(
     actor: str,
     plan_id: str | None = None,
     over_quota: str | None = None,
+    within_quotas: bool = False,
 ) -> ApprovedPlan:
     """Store a plan and refer its patients, in one serialized transaction (`approve`, for
     callers that need only the stored plan)."""
@@ -854,6 +868,7 @@ def approve_plan(
         actor=actor,
         plan_id=plan_id,
         over_quota=over_quota,
+        within_quotas=within_quotas,
     ).plan
 
 
@@ -866,6 +881,7 @@ def approve(
     actor: str,
     plan_id: str | None = None,
     over_quota: str | None = None,
+    within_quotas: bool = False,
 ) -> Approval:
     """Store a plan and refer its patients, in one serialized transaction.
 
@@ -873,7 +889,11 @@ def approve(
     the registry changed since the problem was built. Refused too (`QuotaExceeded`) when it
     places more patients under an agreement in force than the agreement's quota allows
     (`quota_overruns`), unless `over_quota` gives the reason to go beyond it: the reason and
-    every overrun then go into the approval's audit record. Selected patients with an assignment
+    every overrun then go into the approval's audit record. With `within_quotas` instead, the
+    patients beyond the quotas are left out of the plan (`beyond_quotas`: the most urgent keep
+    their places), stay as they are (selected patients stay selected, for the next plan), and
+    are named in the audit record; the stored plan's objective is the checker's for what is
+    approved, no longer called optimal. Selected patients with an assignment
     become referred; earlier live plans are superseded. The checks and the writes run as if
     alone (`UnitOfWork.serialized`): a change committed by someone else while they run makes
     the attempt fail unwritten, and the next attempt's checks name that change. Returns the
@@ -892,6 +912,10 @@ def approve(
             "was changed after `medevac plan build` wrote it (its content is not what the "
             "manifest records): build the problem again",
         )
+    if within_quotas and (over_quota or "").strip():
+        raise InvalidValue(
+            "approval", "either go beyond the quotas with a reason or keep within them, not both"
+        )
     checked_problem = parse_problem(problem)
     report = check_plan(checked_problem, plan)
     if not report.feasible:
@@ -902,7 +926,14 @@ def approve(
         try:
             with garbage_collection_paused():  # many patients, snapshots and audit records
                 return _approve_checked(
-                    uow, problem, manifest, plan, built_at, actor, plan_id, over_quota
+                    uow,
+                    (problem, checked_problem, manifest),
+                    plan,
+                    built_at,
+                    actor,
+                    plan_id,
+                    over_quota,
+                    within_quotas,
                 )
         except TransactionConflict as conflict:
             # Another transaction changed what the checks read: check again, now seeing it.
@@ -915,22 +946,31 @@ def approve(
 
 def _approve_checked(
     uow: UnitOfWork,
-    problem: dict[str, Any],
-    manifest: dict[str, Any],
+    files: tuple[dict[str, Any], Problem, dict[str, Any]],
     plan: Plan,
     built_at: datetime,
     actor: str,
     plan_id: str | None,
     over_quota: str | None,
+    within_quotas: bool,
 ) -> Approval:
     """One serialized attempt: check the registry against the manifest and the agreements'
-    quotas, then store and refer."""
+    quotas, then store and refer. ``files`` are the problem (as written and as parsed) and
+    the manifest."""
+    problem, checked_problem, manifest = files
     now = utc_now()
     with uow.serialized():
         stored = uow.patients.get_many(list(_manifest_patients(manifest)))
         changes = registry_changes(uow, manifest, stored, problem)
         if changes:
             raise RegistryChanged(changes)
+        left = beyond_quotas(uow, problem, plan, on=now) if within_quotas else {}
+        plan = without_patients(
+            checked_problem,
+            plan,
+            {p: f"left out at approval: the quota of {a} is used up" for p, a in left.items()},
+            UnplacedReason.NO_AGREEMENT,
+        )
         overruns = _overruns(uow, problem, plan, on=now)
         why = (over_quota or "").strip()
         if overruns and not why:
@@ -974,6 +1014,10 @@ def _approve_checked(
                 ["another plan was approved while this one was being stored"]
             ) from conflict
         reason = f"approved over quota ({why}): " + "; ".join(overruns) if overruns else ""
+        if left:
+            reason = f"approved within quotas, leaving out {len(left)} patient(s): " + "; ".join(
+                f"{p} ({a})" for p, a in sorted(left.items())
+            )
         audit(uow, "approved_plan", approved, "approve", actor=actor, reason=reason, at=now)
         # read, moved and written in bulk: one by one, approving 20,000 admissions took 79 s on
         # PostgreSQL (docs/benchmarks.md, "Regulating at national scale")
@@ -993,7 +1037,7 @@ def _approve_checked(
         )
         elsewhere = requests_elsewhere(uow, plan)
         uow.commit()
-    return Approval(approved, overruns, elsewhere)
+    return Approval(approved, plan, overruns, elsewhere, left)
 
 
 def requests_elsewhere(uow: UnitOfWork, plan: Plan) -> list[str]:
@@ -1070,16 +1114,37 @@ class QuotaBook:
 
     def count(self, sender: str, receiver: str, specialty: Specialty, day: date) -> str | None:
         """Count one patient; the id of the agreement it counts against (None: none covers)."""
+        chosen = self._against(sender, receiver, specialty, day)
+        if chosen is None:
+            return None
+        self.used[chosen.id] += 1
+        return chosen.id
+
+    def beyond(self, sender: str, receiver: str, specialty: Specialty, day: date) -> str | None:
+        """The id of the agreement one more such patient would take beyond its quota (every
+        covering agreement is full), else None; counts nothing."""
+        chosen = self._against(sender, receiver, specialty, day)
+        if chosen is None or chosen.quota is None or self.used[chosen.id] < chosen.quota:
+            return None
+        return chosen.id
+
+    def _against(
+        self, sender: str, receiver: str, specialty: Specialty, day: date
+    ) -> Agreement | None:
         covering = [
             a for a in self._between.get((sender, receiver), ()) if a.covers(specialty, day)
         ]
         if not covering:
             return None
-        chosen = next(
+        return next(
             (a for a in covering if a.quota is None or self.used[a.id] < a.quota), covering[0]
         )
-        self.used[chosen.id] += 1
-        return chosen.id
+
+    def copy(self) -> QuotaBook:
+        """Another book with the same agreements and counts."""
+        other = copy.copy(self)
+        other.used = defaultdict(int, self.used)
+        return other
 
     def full(self) -> list[Agreement]:
         """Agreements whose quota the patients counted so far use up."""
@@ -1127,24 +1192,67 @@ def sent_under_agreements(
         book.count(patient.organisation_id, receiver, patient.primary_specialty, day)
 
 
-def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime) -> list[str]:
-    """`quota_overruns` within an open unit of work."""
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A patient a plan places, as the quota count sees it."""
+
+    patient: str
+    sender: str
+    receiver: str
+    specialty: Specialty
+    weight: float  # of its precedence
+    day: int
+
+
+def _sent_book(uow: UnitOfWork, problem: dict[str, Any], on: datetime) -> QuotaBook | None:
+    """The agreements in force on ``on`` with the patients sent earlier counted, or None when
+    no agreement has a quota."""
     book = QuotaBook(uow.agreements.list(), on.date())
-    if not book.has_quotas or not plan.assignments:
-        return []
+    if not book.has_quotas:
+        return None
+    sent_under_agreements(uow, book, {p["id"] for p in problem["patients"]})
+    return book
+
+
+def _placements(uow: UnitOfWork, problem: dict[str, Any], plan: Plan) -> list[Placed]:
+    """The plan's patients by id, with their senders and receiving organisations."""
     entries = {p["id"]: p for p in problem["patients"]}
-    sent_under_agreements(uow, book, set(entries))
-    sent = dict(book.used)
     facilities = uow.facilities.get_many({a.facility for a in plan.assignments})
     operators = {f.id: f.operator_id for f in facilities.values()}
-    placed: dict[str, int] = defaultdict(int)
-    for assignment in sorted(plan.assignments, key=lambda a: a.patient):
-        entry = entries[assignment.patient]
-        receiver = operators.get(assignment.facility, "")
-        specialty = Specialty(entry["specialty"])
-        found = book.count(_sender(entry), receiver, specialty, on.date())
+    weights = {name: float(rule["weight"]) for name, rule in problem["precedences"].items()}
+    return [
+        Placed(
+            a.patient,
+            _sender(entries[a.patient]),
+            operators.get(a.facility, ""),
+            Specialty(entries[a.patient]["specialty"]),
+            weights[entries[a.patient]["precedence"]],
+            a.day,
+        )
+        for a in sorted(plan.assignments, key=lambda a: a.patient)
+    ]
+
+
+def _count(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
+    """Count ``placed`` in ``book`` by patient id (as the approval does): the agreement each
+    counts against (patients no agreement covers are left out)."""
+    counted = {}
+    for p in sorted(placed, key=lambda p: p.patient):
+        found = book.count(p.sender, p.receiver, p.specialty, day)
         if found is not None:
-            placed[found] += 1
+            counted[p.patient] = found
+    return counted
+
+
+def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime) -> list[str]:
+    """`quota_overruns` within an open unit of work."""
+    book = _sent_book(uow, problem, on) if plan.assignments else None
+    if book is None:
+        return []
+    sent = dict(book.used)
+    placed: dict[str, int] = defaultdict(int)
+    for agreement_id in _count(book, _placements(uow, problem, plan), on.date()).values():
+        placed[agreement_id] += 1
     return [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
         f"{a.receiving_organisation_id}; "
@@ -1153,6 +1261,50 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
         for a in book.agreements
         if a.quota is not None and placed[a.id] and sent.get(a.id, 0) + placed[a.id] > a.quota
     ]
+
+
+def beyond_quotas(
+    uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime
+) -> dict[str, str]:
+    """The patients to leave out of ``plan`` so that it keeps to every agreement's quota, each
+    with the agreement it would take beyond it (empty when the plan keeps to them all).
+
+    The most urgent keep their places: patients are counted by precedence weight (then the
+    earlier admission day, then id), and one is left out where every agreement that covers
+    it is full. The approval counts by id (`quota_overruns`); where overlapping agreements
+    make that count put someone beyond a quota all the same, the least urgent patient counted
+    against that agreement is left out too, until none is."""
+    book = _sent_book(uow, problem, on) if plan.assignments else None
+    if book is None:
+        return {}
+    return keep_within(book, _placements(uow, problem, plan), on.date())
+
+
+def keep_within(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
+    """`beyond_quotas` for patients ``placed`` on ``day``, counted in ``book`` after the
+    patients sent earlier (left as it is)."""
+    trial = book.copy()
+    kept: list[Placed] = []
+    left: dict[str, str] = {}
+    for p in sorted(placed, key=lambda p: (-p.weight, p.day, p.patient)):
+        full = trial.beyond(p.sender, p.receiver, p.specialty, day)
+        if full is None:
+            trial.count(p.sender, p.receiver, p.specialty, day)
+            kept.append(p)
+        else:
+            left[p.patient] = full
+    while True:
+        recount = book.copy()
+        counted = _count(recount, kept, day)
+        over = {
+            a.id for a in recount.agreements if a.quota is not None and recount.used[a.id] > a.quota
+        }
+        victims = [p for p in kept if counted.get(p.patient) in over]
+        if not victims:
+            return left
+        victim = min(victims, key=lambda p: (p.weight, -p.day, p.patient))
+        kept.remove(victim)
+        left[victim.patient] = counted[victim.patient]
 
 
 def _sender(entry: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from medevac.domain.vocabulary import Specialty
 from medevac.planning import (
     Assignment,
     Plan,
+    check_plan,
     parse_problem,
     solve_exact,
 )
@@ -494,6 +495,68 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
     assert record.reason == (
         f"approved over quota (partner agreed by phone, 5 Dec): {expected}" if over else ""
     )
+
+
+def test_a_plan_beyond_a_quota_can_be_approved_without_the_least_urgent(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's quota is 20; the plan places all 24 of the demo there
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=20)
+    problem, plan, lines = academy_overruns(uow_factory, placed=24)
+    assert lines
+    approve = partial(
+        regulating.approve,
+        problem=problem.problem,
+        manifest=problem.manifest,
+        plan=plan,
+        actor="cell",
+    )
+    with pytest.raises(InvalidValue, match="not both"):
+        approve(uow_factory(), over_quota="agreed by phone", within_quotas=True)
+    approval = approve(uow_factory(), within_quotas=True)
+    assert approval.over_quota == []
+    assert sorted(approval.left_out.values()) == [ACADEMY_AGREEMENT_ID] * 4
+    weight = {p["id"]: problem.problem["precedences"][p["precedence"]]["weight"]
+              for p in problem.problem["patients"]}  # fmt: skip
+    kept = [a.patient for a in approval.solved.assignments]
+    assert len(kept) == 20
+    assert max(weight[p] for p in approval.left_out) <= min(weight[p] for p in kept)
+    # what is stored is what the checker finds for the plan without them
+    report = check_plan(parse_problem(problem.problem), approval.solved)
+    assert report.feasible
+    assert approval.plan.objective == pytest.approx(report.objective)
+    assert approval.plan.objective > plan.objective
+    assert approval.plan.solver_status == "feasible"
+    assert {a.patient_id for a in approval.plan.admissions} == set(kept)
+    assert {u.patient for u in approval.solved.unplaced} >= set(approval.left_out)
+    assert quota_overruns(uow_factory(), problem.problem, approval.solved, on=utc_now()) == []
+    with uow_factory() as uow:
+        [record] = uow.audit.list(entity_type="approved_plan", entity_id=approval.plan.id)
+        statuses = {p: uow.patients.get(p).status for p in [*kept, *approval.left_out]}
+    assert record.reason.startswith("approved within quotas, leaving out 4 patient(s): ")
+    assert all(f"{p} ({ACADEMY_AGREEMENT_ID})" in record.reason for p in approval.left_out)
+    assert {statuses[p] for p in kept} == {PatientStatus.REFERRED}
+    # left out, the four keep their status and are in the next problem
+    assert {statuses[p] for p in approval.left_out} == {PatientStatus.SELECTED}
+    assert set(approval.left_out) <= {p["id"] for p in built(uow_factory).problem["patients"]}
+
+
+def test_within_quotas_changes_nothing_where_the_plan_keeps_to_them(
+    uow_factory: UowFactory,
+) -> None:
+    problem, plan = solved_demo(uow_factory)
+    approval = regulating.approve(
+        uow_factory(),
+        problem=problem.problem,
+        manifest=problem.manifest,
+        plan=plan,
+        actor="cell",
+        within_quotas=True,
+    )
+    assert approval.left_out == {}
+    assert approval.solved == plan
+    assert approval.plan.solver_status == plan.status.value
 
 
 def test_patients_sent_before_count_against_the_quota_of_the_next_plan(

@@ -14,10 +14,14 @@ from medevac.planning import (
     Plan,
     PlanStatus,
     Unplaced,
+    UnplacedReason,
     check_plan,
     parse_problem,
+    solve_exact,
 )
+from medevac.planning.checker import without_patients
 from medevac.planning.model import ProblemView, assemble_plan
+from medevac.planning.plan import relative_gap
 from tests.unit.planning.builders import (
     facility,
     patient,
@@ -148,3 +152,26 @@ def test_the_engines_objective_terms_match_the_checker_on_any_placement(
     report = check_plan(problem, plan)
     for term, value in plan.breakdown.as_dict().items():
         assert value == pytest.approx(report.terms[term], rel=1e-9, abs=1e-9), term
+
+
+def test_a_plan_without_some_patients_is_recomputed_and_no_longer_optimal() -> None:
+    problem = parse_problem(
+        problem_dict(
+            [facility("F1", 50.1, 30.0, beds={"orthopaedics": 5})],
+            [patient("A", precedence="urgent"), patient("B"), patient("C")],
+        )
+    )
+    plan = solve_exact(problem, time_limit=30)
+    assert plan.status is PlanStatus.OPTIMAL
+    assert without_patients(problem, plan, {}, UnplacedReason.NO_AGREEMENT) is plan
+    fewer = without_patients(problem, plan, {"B": "quota used up"}, UnplacedReason.NO_AGREEMENT)
+    report = check_plan(problem, fewer)
+    assert report.feasible
+    assert fewer.objective == report.objective == fewer.breakdown.total
+    assert fewer.objective > plan.objective
+    assert (fewer.status, fewer.bound) == (PlanStatus.FEASIBLE, plan.bound)
+    assert fewer.gap == relative_gap(fewer.objective, plan.bound)
+    assert [a.patient for a in fewer.assignments] == ["A", "C"]
+    assert [(u.patient, u.reason, u.code) for u in fewer.unplaced] == [
+        ("B", "quota used up", UnplacedReason.NO_AGREEMENT)
+    ]

@@ -190,8 +190,16 @@ class RegistryWorkflow(RuleBasedStateMachine):
         report = CapacityReport(facility.id, specialty, free, free + extra, 1, 1, utc_now())
         report_capacity(self.uow(), report, actor="t")
 
-    @rule(greedy=st.booleans(), over_quota=st.booleans())
-    def build_solve_and_approve(self, greedy: bool, over_quota: bool) -> None:
+    @rule(data=st.data(), quota=st.integers(0, 12))
+    def change_a_quota(self, data: st.DataObject, quota: int) -> None:
+        with self.uow() as uow:
+            agreement = _pick(data, uow.agreements.list(), "agreement")
+            agreement.quota = quota
+            uow.agreements.update(agreement)
+            uow.commit()
+
+    @rule(greedy=st.booleans(), quotas=st.sampled_from(["kept", "over", "within"]))
+    def build_solve_and_approve(self, greedy: bool, quotas: str) -> None:
         built = regulating.build_problem(self.uow(), now=utc_now(), stale_after=timedelta(days=1))
         problem = built.for_engines()  # as `plan solve` reads the files
         plan = solve(problem, Engine.GREEDY if greedy else Engine.EXACT, time_limit=5)
@@ -207,18 +215,30 @@ class RegistryWorkflow(RuleBasedStateMachine):
                 manifest=built.manifest,
                 plan=plan,
                 actor="t",
-                over_quota="test" if over_quota else None,
+                over_quota="test" if quotas == "over" else None,
+                within_quotas=quotas == "within",
             )
         except regulating.QuotaExceeded:
-            assert not over_quota
+            assert quotas == "kept"
             event("over quota refused")
             return
         event("plan approved" + (" over quota" if approval.over_quota else ""))
+        if approval.left_out:
+            event("patients left out within quotas")
+            assert quotas == "within"
         self.approved += 1
         with self.uow() as uow:
             assert [p.id for p in uow.plans.live()] == [approval.plan.id]
-            stored = uow.patients.get_many([a.patient for a in plan.assignments])
+            stored = uow.patients.get_many([a.patient for a in approval.solved.assignments])
+            left = uow.patients.get_many(list(approval.left_out))
         assert all(p.status is PatientStatus.REFERRED for p in stored.values())
+        assert all(p.status in regulating.PLANNED_STATUSES for p in left.values())
+        if quotas == "within":
+            assert approval.over_quota == []
+            overruns = regulating.quota_overruns(
+                self.uow(), built.problem, approval.solved, on=utc_now()
+            )
+            assert overruns == []
 
     @invariant()
     def the_registry_still_gives_a_sound_problem(self) -> None:
