@@ -964,14 +964,18 @@ def _approve_checked(
         changes = registry_changes(uow, manifest, stored, problem)
         if changes:
             raise RegistryChanged(changes)
-        left = beyond_quotas(uow, problem, plan, on=now) if within_quotas else {}
+        # the patients sent earlier are counted once, for the choice and for the overruns
+        book = _sent_book(uow, problem, now) if plan.assignments else None
+        placed = [] if book is None else _placements(uow, problem, plan)
+        left = keep_within(book, placed, now.date()) if book and within_quotas else {}
         plan = without_patients(
             checked_problem,
             plan,
             {p: f"left out at approval: the quota of {a} is used up" for p, a in left.items()},
             UnplacedReason.NO_AGREEMENT,
         )
-        overruns = _overruns(uow, problem, plan, on=now)
+        kept = [p for p in placed if p.patient not in left]
+        overruns = [] if book is None else _overrun_lines(book, kept, now.date())
         why = (over_quota or "").strip()
         if overruns and not why:
             raise QuotaExceeded(overruns)
@@ -1249,9 +1253,15 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
     book = _sent_book(uow, problem, on) if plan.assignments else None
     if book is None:
         return []
+    return _overrun_lines(book, _placements(uow, problem, plan), on.date())
+
+
+def _overrun_lines(book: QuotaBook, placements: list[Placed], day: date) -> list[str]:
+    """The agreements of ``book`` (the patients sent earlier counted in it, left as it is)
+    that ``placements`` take beyond their quotas, a line each."""
     sent = dict(book.used)
     placed: dict[str, int] = defaultdict(int)
-    for agreement_id in _count(book, _placements(uow, problem, plan), on.date()).values():
+    for agreement_id in _count(book.copy(), placements, day).values():
         placed[agreement_id] += 1
     return [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
