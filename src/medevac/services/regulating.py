@@ -718,12 +718,14 @@ def registry_changes(
     manifest: dict[str, Any],
     stored: Mapping[str, Patient],
     problem: dict[str, Any] | None = None,
+    resolved: dict[str, PlannedAdmission] | None = None,
 ) -> list[str]:
     """What differs between the registry now and the manifest of a problem (read in `uow`).
 
     ``stored`` are the manifest's patients as read in `uow` (the approval moves them next).
     With the ``problem``, the beds held for patients sent earlier are compared too (where the
-    manifest records them).
+    manifest records them); ``resolved`` then receives where those patients are to be
+    admitted (`sent_destinations`), for the caller to use again.
     """
     changes: list[str] = []
     known = _manifest_patients(manifest)
@@ -748,25 +750,28 @@ def registry_changes(
         elif now[key] != then[key]:
             changes.append(f"capacity of {key} was reported again at {now[key]}")
     if problem is not None and "held" in manifest:
-        changes += _hold_changes(uow, manifest["held"], problem, manifest["built_at"], latest)
+        sent = _sent_earlier(uow, {r.facility_id for r in latest})
+        if resolved is not None:
+            resolved.update(sent.destinations)
+        changes += _hold_changes(manifest["held"], problem, manifest["built_at"], latest, sent)
     return changes
 
 
 def _hold_changes(
-    uow: UnitOfWork,
     seen: dict[str, str],
     problem: dict[str, Any],
     built_at: str,
     latest: list[CapacityReport],
+    sent: SentEarlier,
 ) -> list[str]:
     """Patients sent earlier who hold beds now that the problem was built without: a
     destination named or moved since, a stay made longer, an admission earlier than planned.
     Holds dropped or shrunk since only free beds, which a plan may leave unused: no change.
-    ``latest`` are the latest capacity reports."""
+    ``latest`` are the latest capacity reports, ``sent`` the patients sent earlier to their
+    facilities."""
     reports: dict[str, list[CapacityReport]] = defaultdict(list)
     for report in latest:
         reports[report.facility_id].append(report)
-    sent = _sent_earlier(uow, set(reports))
     beds = {f["id"]: f["beds"].keys() for f in problem["facilities"]}
     # the problem's days: from the day it was built, for its horizon
     start = datetime.fromisoformat(built_at).date()
@@ -961,11 +966,13 @@ def _approve_checked(
     now = utc_now()
     with uow.serialized():
         stored = uow.patients.get_many(list(_manifest_patients(manifest)))
-        changes = registry_changes(uow, manifest, stored, problem)
+        resolved: dict[str, PlannedAdmission] = {}
+        changes = registry_changes(uow, manifest, stored, problem, resolved)
         if changes:
             raise RegistryChanged(changes)
-        # the patients sent earlier are counted once, for the choice and for the overruns
-        book = _sent_book(uow, problem, now) if plan.assignments else None
+        # the patients sent earlier are counted once, for the choice and for the overruns,
+        # from the destinations the comparison of held beds resolved
+        book = _sent_book(uow, problem, now, resolved) if plan.assignments else None
         placed = [] if book is None else _placements(uow, problem, plan)
         left = keep_within(book, placed, now.date()) if book and within_quotas else {}
         plan = without_patients(
@@ -1208,13 +1215,18 @@ class Placed:
     day: int
 
 
-def _sent_book(uow: UnitOfWork, problem: dict[str, Any], on: datetime) -> QuotaBook | None:
+def _sent_book(
+    uow: UnitOfWork,
+    problem: dict[str, Any],
+    on: datetime,
+    known: Mapping[str, PlannedAdmission] | None = None,
+) -> QuotaBook | None:
     """The agreements in force on ``on`` with the patients sent earlier counted, or None when
-    no agreement has a quota."""
+    no agreement has a quota (``known``: destinations already resolved)."""
     book = QuotaBook(uow.agreements.list(), on.date())
     if not book.has_quotas:
         return None
-    sent_under_agreements(uow, book, {p["id"] for p in problem["patients"]})
+    sent_under_agreements(uow, book, {p["id"] for p in problem["patients"]}, known)
     return book
 
 

@@ -423,9 +423,9 @@ def test_a_change_committed_during_the_checks_is_not_approved_over(
     checks = regulating.registry_changes
 
     def checks_then_concurrent_write(
-        uow: Any, manifest: dict[str, Any], stored: Any, problem: Any
+        uow: Any, manifest: dict[str, Any], stored: Any, *more: Any
     ) -> list[str]:
-        changes = checks(uow, manifest, stored, problem)
+        changes = checks(uow, manifest, stored, *more)
         if not other.is_alive() and "other" not in outcome:
             other.start()
             other.join(timeout=2)  # SQLite: still waiting for the approval's lock
