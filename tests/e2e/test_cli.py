@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from medevac.cli import context
 from medevac.cli.main import app
 from medevac.config import get_settings
+from medevac.domain.lifecycle import PatientStatus
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID
 from medevac.store.database import create_engine_for, upgrade
@@ -309,19 +310,25 @@ def test_regulating_from_the_registry_build_solve_approve(
     assert all(len(row) == 4 and row[0].startswith("PT-") for row in rows)
 
 
-def test_plan_approve_refuses_a_plan_beyond_a_quota_unless_given_a_reason(
-    cli: CliRunner, tmp_path: Path
-) -> None:
+def academy_allowed_20(cli: CliRunner, tmp_path: Path) -> tuple[list[str], str]:
+    """The demo's request closed and the academy's quota set to 20, a plan of the 24 built and
+    solved (all to the academy): the `plan approve` arguments, and what `plan build` said."""
     invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
-    with context.unit_of_work() as uow:  # the 24 all go to the academy: allow it 20
+    with context.unit_of_work() as uow:
         agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
         agreement.quota = 20
         uow.agreements.update(agreement)
         uow.commit()
     problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
-    invoke(cli, "plan", "build", "--out", str(problem))
+    built = " ".join(invoke(cli, "plan", "build", "--out", str(problem)).split())
     invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
-    approve = ["plan", "approve", str(plan), "--problem", str(problem)]
+    return ["plan", "approve", str(plan), "--problem", str(problem)], built
+
+
+def test_plan_approve_refuses_a_plan_beyond_a_quota_unless_given_a_reason(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    approve, _ = academy_allowed_20(cli, tmp_path)
 
     refused = cli.invoke(app, approve)
     assert refused.exit_code == 1
@@ -529,15 +536,12 @@ def test_approval_says_which_live_requests_it_admits_patients_away_from(
 def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
     cli: CliRunner, tmp_path: Path
 ) -> None:
-    with context.unit_of_work() as uow:  # the academy takes 20 of the demo's 24
-        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-        agreement.quota = 20
-        uow.agreements.update(agreement)
-        uow.commit()
-    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
-    invoke(cli, "plan", "build", "--out", str(problem))
-    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
-    approve = ["plan", "approve", str(plan), "--problem", str(problem)]
+    approve, built = academy_allowed_20(cli, tmp_path)
+    assert (
+        f"quota: {ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
+        "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it; "
+        "the problem cannot say so"
+    ) in built
     refused = cli.invoke(app, approve)
     assert refused.exit_code == 1
     assert "to approve it without the least urgent patients beyond the quotas: --within-quotas" in (
@@ -553,7 +557,8 @@ def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
         "agreement's quota; they keep their status for the next plan: PT-"
     ) in out
     assert f"({ACADEMY_AGREEMENT_ID})" in out
-    assert "without a place now" in out  # they had places in the demo's plan
+    with context.unit_of_work() as uow:  # left out, they are selected for the next plan
+        assert len(uow.patients.list(status=PatientStatus.SELECTED)) == 4
 
 
 def test_plan_build_leaves_out_an_agreement_whose_quota_is_used_up(

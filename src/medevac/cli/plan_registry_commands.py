@@ -82,7 +82,8 @@ def build(
     of patients a request's answer accepted for a named facility (`requests respond --admit`,
     `requests admit`). Patients accepted with no facility on record are listed ("no
     destination"). Agreements whose quota the patients sent under them use up cover nobody
-    ("quota used up"; --ignore-quotas keeps them). Also writes
+    ("quota used up"; --ignore-quotas keeps them); those with room for fewer patients than the
+    problem has who could go under them are named ("quota: ..."). Also writes
     NAME.registry.json beside it: what the problem was built from, so that `plan approve` can
     refuse when the registry has changed since.
     """
@@ -129,6 +130,12 @@ def build(
         console.print(
             f"[yellow]quota used up: {line}; it covers nobody in this problem "
             "(--ignore-quotas keeps it)[/]",
+            highlight=False,
+        )
+    for line in built.quotas_tight:
+        console.print(
+            f"[yellow]quota: {line}; the problem cannot say so, so a plan may go beyond it "
+            "(`plan approve` then refuses it, or --within-quotas leaves out the least urgent)[/]",
             highlight=False,
         )
     for line in built.uncovered[:SHOWN_GAPS]:

@@ -94,6 +94,9 @@ class BuiltProblem:
     without_destination: list[str] = field(default_factory=list)
     #: agreements left out because the patients sent under them use up their quotas
     quotas_full: list[str] = field(default_factory=list)
+    #: agreements with room under their quotas for fewer patients than the problem has who
+    #: could go under them: the format cannot say so, and a plan may go beyond them
+    quotas_tight: list[str] = field(default_factory=list)
 
     def for_engines(self) -> Problem:
         """The problem as the engines solve it: parsed, with the admissions already due that
@@ -340,9 +343,33 @@ def build_problem(
         f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
         for a in full
     ]
+    planned_now = [p for p in patients if p.id in versions]
+    tight = _tight_quotas(book, planned_now, now.date()) if respect_quotas else []
     return BuiltProblem(
-        problem, manifest, skipped, stale, uncovered, held, sent.nowhere, quotas_full
+        problem, manifest, skipped, stale, uncovered, held, sent.nowhere, quotas_full, tight
     )
+
+
+def _tight_quotas(book: QuotaBook, patients: list[PlanningPatient], day: date) -> list[str]:
+    """Agreements in force with room under their quotas (after the patients sent earlier,
+    counted in ``book``) for fewer of ``patients`` than could go under them, a line each."""
+    lines = []
+    for a in book.agreements:
+        room = None if a.quota is None else a.quota - book.used[a.id]
+        if room is None or room <= 0:
+            continue
+        could = sum(
+            1
+            for p in patients
+            if p.organisation_id == a.sending_organisation_id and a.covers(p.primary_specialty, day)
+        )
+        if could > room:
+            lines.append(
+                f"{a.id} has room for {room} more patient(s) of {a.sending_organisation_id} at "
+                f"{a.receiving_organisation_id} (quota {a.quota}, {book.used[a.id]} sent), and "
+                f"{could} in this problem could go there under it"
+            )
+    return lines
 
 
 @dataclass(frozen=True, slots=True)

@@ -505,6 +505,10 @@ def test_a_plan_beyond_a_quota_can_be_approved_without_the_least_urgent(
     change_academy_agreement(uow_factory, quota=20)
     problem, plan, lines = academy_overruns(uow_factory, placed=24)
     assert lines
+    assert problem.quotas_tight == [  # plan build says so before
+        f"{ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
+        "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it"
+    ]
     approve = partial(
         regulating.approve,
         problem=problem.problem,
