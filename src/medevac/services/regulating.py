@@ -11,7 +11,7 @@ import copy
 import hashlib
 import json
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -354,14 +354,15 @@ def _tight_quotas(book: QuotaBook, patients: list[PlanningPatient], day: date) -
     """Agreements in force with room under their quotas (after the patients sent earlier,
     counted in ``book``) for fewer of ``patients`` than could go under them, a line each."""
     lines = []
+    kinds = Counter((p.organisation_id, p.primary_specialty) for p in patients)
     for a in book.agreements:
         room = None if a.quota is None else a.quota - book.used[a.id]
         if room is None or room <= 0:
             continue
         could = sum(
-            1
-            for p in patients
-            if p.organisation_id == a.sending_organisation_id and a.covers(p.primary_specialty, day)
+            n
+            for (sender, specialty), n in kinds.items()
+            if sender == a.sending_organisation_id and a.covers(specialty, day)
         )
         if could > room:
             lines.append(
