@@ -70,8 +70,8 @@ class RequestedPatient:
 @dataclass(frozen=True, slots=True)
 class Acceptance:
     """A request's answer that accepted a patient: who accepted it, when (None for answers
-    recorded before revision 0005), and where and when the patient is to be admitted if the
-    answer (or a later `name_admission`) said so."""
+    recorded before revision 0005 that left no audit record), and where and when the patient
+    is to be admitted if the answer (or a later `name_admission`) said so."""
 
     request_id: str
     patient_id: str

@@ -240,7 +240,8 @@ request_patients = Table(
     # where and when an accepted patient is to be admitted, if the answer said so
     _id("facility_id", ForeignKey("facilities.id"), nullable=True),
     Column("admission_date", Date, nullable=True),
-    # when the answer was recorded (NULL while pending, and for answers before revision 0005)
+    # when the answer was recorded (NULL while pending, and for answers before revision 0005
+    # that left no audit record: revision 0006 took the others' times from the audit trail)
     Column("decided_at", UtcDateTime, nullable=True),
     Index(None, "patient_id"),
 )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import TextClause, inspect, text
+from sqlalchemy import TextClause, inspect, select, text
 
 from medevac.store.database import (
     create_engine_for,
@@ -18,7 +18,7 @@ from medevac.store.database import (
     is_up_to_date,
     upgrade,
 )
-from medevac.store.tables import metadata
+from medevac.store.tables import audit_log, metadata, request_patients
 
 pytestmark = pytest.mark.storage
 
@@ -197,3 +197,76 @@ def test_answers_given_before_revision_0005_keep_their_decision_with_no_admissio
     downgrade(empty_database_url, "0004")
     assert current_revision(empty_database_url) == "0004"
     assert schema_differences(empty_database_url) != []  # the two columns are gone again
+
+
+def test_answers_given_before_revision_0005_get_their_time_from_the_audit_trail(
+    empty_database_url: str,
+) -> None:
+    # REQ-1 was answered twice before 0005: P1 accepted at 10:00, P2 declined at 11:00; P3 is
+    # still pending; P4's answer left no audit record (a trail cut short)
+    first, second = datetime(2026, 12, 1, 10, tzinfo=UTC), datetime(2026, 12, 1, 11, tzinfo=UTC)
+    lines = text(
+        "INSERT INTO request_patients (request_id, patient_id, position, decision, reason) "
+        "VALUES ('REQ-1', :id, :position, :decision, '')"
+    )
+    answers = {"P1": "accepted", "P2": "declined", "P3": "pending", "P4": "accepted"}
+    stored_at(
+        empty_database_url,
+        "0004",
+        (ORGANISATION, [{"id": "ORG-A"}, {"id": "ORG-B"}]),
+        (
+            PATIENT,
+            [
+                {"id": p, "organisation": "ORG-A", "name": "", "days": None, "status": "referred"}
+                for p in answers
+            ],
+        ),
+        (
+            text(
+                "INSERT INTO treatment_requests (id, from_organisation_id, to_organisation_id, "
+                "created_at, status, note, closed_reason, version) "
+                "VALUES ('REQ-1', 'ORG-A', 'ORG-B', :at, 'partially_accepted', '', '', 3)"
+            ),
+            {"at": datetime(2026, 11, 30, tzinfo=UTC)},
+        ),
+        (
+            lines,
+            [{"id": p, "position": n, "decision": d} for n, (p, d) in enumerate(answers.items())],
+        ),
+    )
+
+    def image(decisions: dict[str, str]) -> dict[str, Any]:
+        return {
+            "id": "REQ-1",
+            "patients": [{"patient_id": p, "decision": d} for p, d in decisions.items()],
+        }
+
+    record = {"actor": "partner", "entity_type": "treatment_request", "entity_id": "REQ-1",
+              "before": None, "reason": ""}  # fmt: skip
+    engine = create_engine_for(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                audit_log.insert(),
+                [
+                    record | {"at": second, "action": "respond:partially_accepted",
+                              "after": image({"P1": "accepted", "P2": "declined",
+                                              "P3": "pending", "P4": "pending"})},
+                    record | {"at": first, "action": "respond:partially_accepted",
+                              "after": image({"P1": "accepted", "P2": "pending",
+                                              "P3": "pending", "P4": "pending"})},
+                    record | {"at": first, "action": "close", "after": image({"P4": "accepted"})},
+                ],
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    upgrade(empty_database_url)
+    engine = create_engine_for(empty_database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(request_patients.c.patient_id, request_patients.c.decided_at)
+            ).all()
+    finally:
+        engine.dispose()
+    assert dict(rows) == {"P1": first, "P2": second, "P3": None, "P4": None}
