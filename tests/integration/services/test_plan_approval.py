@@ -6,6 +6,7 @@ import copy
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -117,6 +118,18 @@ def academy_overruns(
     assert len(plan.assignments) == placed
     assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
     return problem, plan, quota_overruns(uow_factory(), problem.problem, plan, on=utc_now())
+
+
+def approver(problem: BuiltProblem, plan: Plan) -> Callable[..., regulating.Approval]:
+    """`regulating.approve` of this problem and plan by the cell: give it a unit of work and
+    the options."""
+    return partial(
+        regulating.approve,
+        problem=problem.problem,
+        manifest=problem.manifest,
+        plan=plan,
+        actor="cell",
+    )
 
 
 def solved_demo(uow_factory: UowFactory) -> tuple[BuiltProblem, Plan]:
@@ -469,13 +482,7 @@ def test_a_plan_beyond_an_agreement_quota_is_approved_only_with_a_reason(
         "this plan places 24 there"
     )
     assert lines == ([expected] if over else [])
-    approve = partial(
-        regulating.approve,
-        problem=problem.problem,
-        manifest=problem.manifest,
-        plan=plan,
-        actor="cell",
-    )
+    approve = approver(problem, plan)
     if over:
         with uow_factory() as uow:
             before = (uow.plans.live(), uow.patients.count_by_status(), len(uow.audit.list()))
@@ -509,13 +516,7 @@ def test_a_plan_beyond_a_quota_can_be_approved_without_the_least_urgent(
         f"{ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
         "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it"
     ]
-    approve = partial(
-        regulating.approve,
-        problem=problem.problem,
-        manifest=problem.manifest,
-        plan=plan,
-        actor="cell",
-    )
+    approve = approver(problem, plan)
     with pytest.raises(InvalidValue, match="not both"):
         approve(uow_factory(), over_quota="agreed by phone", within_quotas=True)
     approval = approve(uow_factory(), within_quotas=True)
