@@ -311,8 +311,9 @@ def test_regulating_from_the_registry_build_solve_approve(
 
 
 def academy_allowed_20(cli: CliRunner, tmp_path: Path) -> tuple[list[str], str]:
-    """The demo's request closed and the academy's quota set to 20, a plan of the 24 built and
-    solved (all to the academy): the `plan approve` arguments, and what `plan build` said."""
+    """The demo's request closed and the academy's quota set to 20, a plan of the 24 built
+    (`--ignore-quotas`, so that it may go beyond it) and solved, all to the academy: the `plan
+    approve` arguments, and what `plan build` said."""
     invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
     with context.unit_of_work() as uow:
         agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
@@ -320,7 +321,7 @@ def academy_allowed_20(cli: CliRunner, tmp_path: Path) -> tuple[list[str], str]:
         uow.agreements.update(agreement)
         uow.commit()
     problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
-    built = " ".join(invoke(cli, "plan", "build", "--out", str(problem)).split())
+    built = " ".join(invoke(cli, "plan", "build", "--out", str(problem), "--ignore-quotas").split())
     invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
     return ["plan", "approve", str(plan), "--problem", str(problem)], built
 
@@ -537,11 +538,16 @@ def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
     cli: CliRunner, tmp_path: Path
 ) -> None:
     approve, built = academy_allowed_20(cli, tmp_path)
+    assert "quota:" not in built  # --ignore-quotas holds nothing
+    # built without it, the problem keeps to the quota: 4 patients need what only other
+    # operators' facilities have
+    within = " ".join(invoke(cli, "plan", "build", "--out", str(tmp_path / "within.json")).split())
     assert (
         f"quota: {ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
-        "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it; "
-        "the problem cannot say so"
-    ) in built
+        "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it: "
+        "those placed there before, then the most urgent, may; the other 4 (PT-"
+    ) in within
+    assert f'need "beyond {ACADEMY_AGREEMENT_ID}\'s quota"' in within
     refused = cli.invoke(app, approve)
     assert refused.exit_code == 1
     assert "to approve it without the least urgent patients beyond the quotas: --within-quotas" in (

@@ -82,8 +82,11 @@ def build(
     of patients a request's answer accepted for a named facility (`requests respond --admit`,
     `requests admit`). Patients accepted with no facility on record are listed ("no
     destination"). Agreements whose quota the patients sent under them use up cover nobody
-    ("quota used up"; --ignore-quotas keeps them); those with room for fewer patients than the
-    problem has who could go under them are named ("quota: ..."). Also writes
+    ("quota used up"; --ignore-quotas keeps them). Where an agreement has room for fewer
+    patients than the problem has who could go under it, those placed there by the live plan,
+    then the most urgent, keep its places, and the others get a need ("beyond AGR's quota")
+    that only other operators' facilities meet ("quota: ..."; --ignore-quotas does not do
+    this). Also writes
     NAME.registry.json beside it: what the problem was built from, so that `plan approve` can
     refuse when the registry has changed since.
     """
@@ -133,11 +136,7 @@ def build(
             highlight=False,
         )
     for line in built.quotas_tight:
-        console.print(
-            f"[yellow]quota: {line}; the problem cannot say so, so a plan may go beyond it "
-            "(`plan approve` then refuses it, or --within-quotas leaves out the least urgent)[/]",
-            highlight=False,
-        )
+        console.print(f"[yellow]quota: {line}[/]", highlight=False)
     for line in built.uncovered[:SHOWN_GAPS]:
         console.print(f"[yellow]not covered: {line}[/]", highlight=False)
     if len(built.uncovered) > SHOWN_GAPS:

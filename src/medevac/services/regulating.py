@@ -95,7 +95,7 @@ class BuiltProblem:
     #: agreements left out because the patients sent under them use up their quotas
     quotas_full: list[str] = field(default_factory=list)
     #: agreements with room under their quotas for fewer patients than the problem has who
-    #: could go under them: the format cannot say so, and a plan may go beyond them
+    #: could go under them, and how the problem keeps to them (`_keep_to_quotas`)
     quotas_tight: list[str] = field(default_factory=list)
 
     def for_engines(self) -> Problem:
@@ -312,6 +312,14 @@ def build_problem(
         patient_entries.append(entry)
         versions[patient.id] = patient.version
     uncovered = _encode_coverage(facility_entries, coverage, patient_entries)
+    in_plan = [p for p in patients if p.id in versions]
+    tight = (
+        _keep_to_quotas(
+            book, in_plan, (facility_entries, patient_entries), facilities, planned, rules, now
+        )
+        if respect_quotas
+        else []
+    )
 
     problem: dict[str, Any] = {
         "horizon_days": horizon_days,
@@ -343,33 +351,98 @@ def build_problem(
         f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
         for a in full
     ]
-    planned_now = [p for p in patients if p.id in versions]
-    tight = _tight_quotas(book, planned_now, now.date()) if respect_quotas else []
     return BuiltProblem(
         problem, manifest, skipped, stale, uncovered, held, sent.nowhere, quotas_full, tight
     )
 
 
-def _tight_quotas(book: QuotaBook, patients: list[PlanningPatient], day: date) -> list[str]:
-    """Agreements in force with room under their quotas (after the patients sent earlier,
-    counted in ``book``) for fewer of ``patients`` than could go under them, a line each."""
-    lines = []
+def beyond_quota_need(agreement_id: str) -> str:
+    """The need `plan build` gives the patients an agreement's quota has no room left for, and
+    the capability of every facility of other operators (`_keep_to_quotas`)."""
+    return f"beyond {agreement_id}'s quota"
+
+
+def _keep_to_quotas(
+    book: QuotaBook,
+    patients: list[PlanningPatient],
+    entries: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    facilities: Mapping[str, Facility],
+    planned: Mapping[str, PlannedAdmission],
+    rules: Mapping[str, Mapping[str, float | int]],
+    now: datetime,
+) -> list[str]:
+    """Keep the problem within the agreements whose quotas have room (after the patients sent
+    earlier, counted in ``book``) for fewer of ``patients`` than could go under them; a line
+    for each such agreement.
+
+    The problem format has no quota, but it has needs: of the patients an agreement covers,
+    those placed at its receiver's facilities by the live plan keep their room first, then
+    the most urgent (by precedence weight, then id), as many as it has room for; the others
+    get the need `beyond_quota_need`, which every facility of another operator offers, so no
+    plan can send them there. Where another agreement between the same organisations covers
+    some of the same specialties, the count at approval depends on which one each patient
+    counts against: nothing is held, and the line says a plan may go beyond the quota.
+    """
+    facility_entries, patient_entries = entries
+    by_id = {entry["id"]: entry for entry in patient_entries}
+    day = now.date()
     kinds = Counter((p.organisation_id, p.primary_specialty) for p in patients)
+    lines = []
     for a in book.agreements:
         room = None if a.quota is None else a.quota - book.used[a.id]
         if room is None or room <= 0:
             continue
-        could = sum(
-            n
-            for (sender, specialty), n in kinds.items()
-            if sender == a.sending_organisation_id and a.covers(specialty, day)
+        sender, receiver = a.sending_organisation_id, a.receiving_organisation_id
+        covered = {s for (o, s) in kinds if o == sender and a.covers(s, day)}
+        if sum(kinds[(sender, s)] for s in covered) <= room:
+            continue
+        could = [
+            p for p in patients if p.organisation_id == sender and p.primary_specialty in covered
+        ]
+        line = (
+            f"{a.id} has room for {room} more patient(s) of {sender} at {receiver} (quota "
+            f"{a.quota}, {book.used[a.id]} sent), and {len(could)} in this problem could go "
+            "there under it"
         )
-        if could > room:
+        overlapping = [
+            b.id
+            for b in book.agreements
+            if b is not a
+            and (b.sending_organisation_id, b.receiving_organisation_id) == (sender, receiver)
+            and b.specialties & a.specialties
+        ]
+        if overlapping:
             lines.append(
-                f"{a.id} has room for {room} more patient(s) of {a.sending_organisation_id} at "
-                f"{a.receiving_organisation_id} (quota {a.quota}, {book.used[a.id]} sent), and "
-                f"{could} in this problem could go there under it"
+                f"{line}; {', '.join(overlapping)} cover(s) some of the same, so nothing is "
+                "held to it and a plan may go beyond it (`plan approve` then refuses it, or "
+                "--within-quotas leaves out the least urgent)"
             )
+            continue
+
+        theirs = {f.id for f in facilities.values() if f.operator_id == receiver}
+        there = {p.id for p in could if p.id in planned and planned[p.id].facility_id in theirs}
+        order = sorted(
+            could,
+            key=lambda p: (
+                p.id not in there,
+                -float(rules.get(p.precedence.value, {}).get("weight", 0)),
+                p.id,
+            ),
+        )
+        beyond = order[room:]
+        need = beyond_quota_need(a.id)
+        for patient in beyond:
+            entry = by_id[patient.id]
+            entry["needs"] = sorted({*entry.get("needs", ()), need})
+        for entry in facility_entries:
+            if facilities[entry["id"]].operator_id != receiver:
+                entry["capabilities"] = sorted({*entry.get("capabilities", ()), need})
+        lines.append(
+            f"{line}: those placed there before, then the most urgent, may; the other "
+            f"{len(beyond)} ({', '.join(p.id for p in beyond[:5])}"
+            f'{", ..." if len(beyond) > 5 else ""}) need "{need}", which only other '
+            "operators' facilities have"
+        )
     return lines
 
 

@@ -72,13 +72,13 @@ def first_selected(uow_factory: UowFactory) -> str:
     return chosen
 
 
-def built(uow_factory: UowFactory) -> BuiltProblem:
-    return build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+def built(uow_factory: UowFactory, **options: Any) -> BuiltProblem:
+    return build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24), **options)
 
 
-def solved(uow_factory: UowFactory) -> tuple[BuiltProblem, Plan]:
-    """The registry's problem, built, and its exact plan."""
-    problem = built(uow_factory)
+def solved(uow_factory: UowFactory, **options: Any) -> tuple[BuiltProblem, Plan]:
+    """The registry's problem, built (with ``options``), and its exact plan."""
+    problem = built(uow_factory, **options)
     return problem, solve_exact(parse_problem(problem.problem), time_limit=30)
 
 
@@ -110,11 +110,12 @@ def accepted_at_the_academy(uow_factory: UowFactory, count: int) -> tuple[Approv
 
 
 def academy_overruns(
-    uow_factory: UowFactory, *, placed: int
+    uow_factory: UowFactory, *, placed: int, respect_quotas: bool = False
 ) -> tuple[BuiltProblem, Plan, list[str]]:
     """Build and solve the registry's problem, which sends ``placed`` patients, all to the
-    academy; the plan's quota overruns."""
-    problem, plan = solved(uow_factory)
+    academy; the plan's quota overruns. Built by default as `plan build --ignore-quotas`
+    builds it, so that the plan may go beyond a quota with room for fewer."""
+    problem, plan = solved(uow_factory, respect_quotas=respect_quotas)
     assert len(plan.assignments) == placed
     assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
     return problem, plan, quota_overruns(uow_factory(), problem.problem, plan, on=utc_now())
@@ -512,10 +513,6 @@ def test_a_plan_beyond_a_quota_can_be_approved_without_the_least_urgent(
     change_academy_agreement(uow_factory, quota=20)
     problem, plan, lines = academy_overruns(uow_factory, placed=24)
     assert lines
-    assert problem.quotas_tight == [  # plan build says so before
-        f"{ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
-        "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it"
-    ]
     approve = approver(problem, plan)
     with pytest.raises(InvalidValue, match="not both"):
         approve(uow_factory(), over_quota="agreed by phone", within_quotas=True)
@@ -545,6 +542,42 @@ def test_a_plan_beyond_a_quota_can_be_approved_without_the_least_urgent(
     # left out, the four keep their status and are in the next problem
     assert {statuses[p] for p in approval.left_out} == {PatientStatus.SELECTED}
     assert set(approval.left_out) <= {p["id"] for p in built(uow_factory).problem["patients"]}
+
+
+def test_plan_build_keeps_the_problem_within_a_quota_with_room_for_fewer(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's quota is 20 and the 24 of the demo could all go there
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=20)
+    problem, plan = solved(uow_factory)
+    need = regulating.beyond_quota_need(ACADEMY_AGREEMENT_ID)
+    beyond = sorted(p["id"] for p in problem.problem["patients"] if need in p.get("needs", ()))
+    assert len(beyond) == 4
+    [line] = problem.quotas_tight
+    assert line.startswith(
+        f"{ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
+        "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it: "
+        "those placed there before, then the most urgent, may; the other 4 ("
+    )
+    weight = {p["id"]: problem.problem["precedences"][p["precedence"]]["weight"]
+              for p in problem.problem["patients"]}  # fmt: skip
+    kept = set(weight) - set(beyond)
+    assert max(weight[p] for p in beyond) <= min(weight[p] for p in kept)
+    capable = {f["id"] for f in problem.problem["facilities"] if need in f.get("capabilities", ())}
+    assert "FAC-LODZ-MMA" not in capable
+    assert capable == {f["id"] for f in problem.problem["facilities"]} - {"FAC-LODZ-MMA"}
+    assert {a.patient for a in plan.assignments if a.facility == "FAC-LODZ-MMA"} <= kept
+    approval = approver(problem, plan)(uow_factory())  # nothing beyond the quota to refuse
+    assert approval.over_quota == []
+    # a re-plan with room for 15: those the approved plan placed there keep it first
+    change_academy_agreement(uow_factory, quota=15)
+    again = built(uow_factory)
+    beyond_again = {p["id"] for p in again.problem["patients"] if need in p.get("needs", ())}
+    assert set(beyond) <= beyond_again
+    assert len(beyond_again) == 9
+    # as `plan build --ignore-quotas`: nothing held
+    assert built(uow_factory, respect_quotas=False).quotas_tight == []
 
 
 def test_within_quotas_changes_nothing_where_the_plan_keeps_to_them(
@@ -993,7 +1026,7 @@ def test_patients_count_against_the_next_agreement_with_room(uow_factory: UowFac
         first = uow.agreements.get(ACADEMY_AGREEMENT_ID)
     second = replace(first, id=f"{ACADEMY_AGREEMENT_ID}-B", quota=20, version=0)
     register_agreement(uow_factory(), second, actor="cell")
-    problem, plan, lines = academy_overruns(uow_factory, placed=14)
+    problem, plan, lines = academy_overruns(uow_factory, placed=14, respect_quotas=True)
     assert problem.quotas_full == [
         f"{ACADEMY_AGREEMENT_ID} allows 10 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS and "
         "10 were sent there"
