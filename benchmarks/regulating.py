@@ -25,6 +25,15 @@ facilities (in one bulk move, after the capacity reports), and the re-plan is ti
 way: `build_problem` now takes their beds off the reports (`held_beds`) and records them in
 the manifest, the exact engine solves the rest, and `approve_plan` computes the held beds
 again to compare them with the manifest. A second table gives those seconds.
+
+With `--quotas SHARE`, the sending ministry has an agreement with each receiving ministry
+whose quota lets it send that share of the patients, spread evenly over the receivers: every
+agreement then has room for fewer patients than could go under it. Every patient could go under
+every agreement, so `build_problem` holds nobody beyond one (which room each patient uses is
+the plan's choice) and only names them; `approve_plan` then approves the plan within the quotas
+(`--within-quotas`), leaving out the least urgent beyond them. A third table gives the
+agreements short of room, the patients held beyond them, those left out at approval, and the
+times of the build and the approval.
 """
 
 from __future__ import annotations
@@ -39,7 +48,8 @@ from pathlib import Path
 from sqlalchemy import Engine as SqlEngine
 
 from bench_databases import fresh_database
-from medevac.domain.facilities import CapacityReport, Facility
+from medevac.domain.agreements import Agreement
+from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.organisations import Organisation
@@ -54,7 +64,7 @@ from medevac.domain.vocabulary import (
 from medevac.planning import Engine, Plan, check_plan, prepare, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.patients import apply_moves
-from medevac.services.regulating import approve_plan, build_problem
+from medevac.services.regulating import approve_plan, beyond_quota_need, build_problem
 from medevac.store.database import create_engine_for
 from medevac.store.unit_of_work import SqlUnitOfWork
 
@@ -133,6 +143,27 @@ def make_registry(
     return organisations, origins + receiving, reports, patients
 
 
+def agreements(organisations: list[Organisation], n_patients: int, share: float) -> list[Agreement]:
+    """With ``share`` > 0, an agreement of the sending ministry with each receiving one, each
+    with a quota of its part of ``share`` of the patients."""
+    if share <= 0:
+        return []
+    receivers = [o for o in organisations if o.id != "MOH-UA"]
+    quota = max(1, int(share * n_patients / len(receivers)))
+    return [
+        Agreement(
+            f"AGR-{o.id}",
+            "MOH-UA",
+            o.id,
+            frozenset(SPECIALTIES),
+            quota=quota,
+            cost_policy=CostPolicy.free(),
+            valid_from=utc_now().date() - timedelta(days=1),
+        )
+        for o in receivers
+    ]
+
+
 def _cumulative(mix: tuple[tuple[Precedence, float], ...]) -> list[tuple[Precedence, float]]:
     total = 0.0
     out = []
@@ -143,7 +174,12 @@ def _cumulative(mix: tuple[tuple[Precedence, float], ...]) -> list[tuple[Precede
 
 
 def run(
-    url: str, n_patients: int, n_facilities: int, time_limit: float, accepted_share: float = 0.0
+    url: str,
+    n_patients: int,
+    n_facilities: int,
+    time_limit: float,
+    accepted_share: float = 0.0,
+    quota_share: float = 0.0,
 ) -> dict[str, float]:
     """Write the registry to ``url``, then time build, solve and approve; return seconds. With
     ``accepted_share``, accept that share of the placed patients and time the re-plan too
@@ -157,12 +193,19 @@ def run(
         for capacity in reports:
             uow.capacity.add(capacity)
         uow.patients.add_many(patients)
+        for agreement in agreements(organisations, n_patients, quota_share):
+            uow.agreements.add(agreement)
         uow.commit()
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()
     built = build_problem(SqlUnitOfWork(engine), now=utc_now(), stale_after=timedelta(hours=24))
     seconds["build"] = time.perf_counter() - started
+    needs = {beyond_quota_need(a.id) for a in agreements(organisations, n_patients, quota_share)}
+    seconds["tight"] = float(len(built.quotas_tight))
+    seconds["held beyond"] = float(
+        sum(1 for p in built.problem["patients"] if needs & set(p.get("needs", ())))
+    )
 
     started = time.perf_counter()
     problem = built.for_engines()
@@ -175,18 +218,20 @@ def run(
     seconds["gap"] = plan.gap
 
     started = time.perf_counter()
-    approve_plan(
+    approved = approve_plan(
         SqlUnitOfWork(engine),
         problem=built.problem,
         manifest=built.manifest,
         plan=plan,
         actor="bench",
+        within_quotas=quota_share > 0,  # leaving out whom a plan places beyond them
     )
     seconds["approve"] = time.perf_counter() - started
+    seconds["left out"] = float(len(plan.assignments) - len(approved.admissions))
     with SqlUnitOfWork(engine) as uow:
         referred = len(uow.patients.list(status=PatientStatus.REFERRED))
-    if referred != len(plan.assignments):
-        raise SystemExit(f"{referred} patients referred for {len(plan.assignments)} placed")
+    if referred != len(approved.admissions):
+        raise SystemExit(f"{referred} patients referred for {len(approved.admissions)} approved")
     if accepted_share > 0:
         seconds |= _replan(engine, plan, accepted_share, time_limit)
     engine.dispose()
@@ -238,6 +283,14 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument(
+        "--quotas",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="give every receiving ministry an agreement whose quota is its part of this share "
+        "of the patients",
+    )
+    parser.add_argument(
         "--replan-accepted",
         type=float,
         default=0.0,
@@ -251,11 +304,16 @@ def main() -> None:
         "| approve patients/s |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    replans = []
+    replans, quotas = [], []
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory() as folder, fresh_database(backend, Path(folder)) as url:
             seconds = run(
-                url, args.patients, args.facilities, args.time_limit, args.replan_accepted
+                url,
+                args.patients,
+                args.facilities,
+                args.time_limit,
+                args.replan_accepted,
+                args.quotas,
             )
         placed = int(seconds["placed"])
         print(
@@ -264,11 +322,25 @@ def main() -> None:
             f"| {seconds['gap']:.2%} | {placed / seconds['approve']:,.0f} |",
             flush=True,
         )
+        if args.quotas > 0:
+            quotas.append(
+                f"| {backend} | {int(seconds['tight'])} | {int(seconds['held beyond']):,} "
+                f"| {placed:,} | {int(seconds['left out']):,} | {seconds['build']:.2f} "
+                f"| {seconds['approve']:.2f} |"
+            )
         if "rebuild" in seconds:
             replans.append(
                 f"| {backend} | {int(seconds['held']):,} | {seconds['rebuild']:.2f} "
                 f"| {seconds['resolve']:.2f} | {seconds['reapprove']:.2f} |"
             )
+    if quotas:
+        print()
+        print(
+            "| backend | agreements short of room | patients held beyond them | placed "
+            "| left out at approval | build s | approve s |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("\n".join(quotas))
     if replans:
         print()
         print("| backend | accepted (beds held) | rebuild s | resolve s | reapprove s |")

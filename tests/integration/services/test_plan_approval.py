@@ -580,6 +580,30 @@ def test_plan_build_keeps_the_problem_within_a_quota_with_room_for_fewer(
     assert built(uow_factory, respect_quotas=False).quotas_tight == []
 
 
+def test_plan_build_holds_nobody_where_the_same_patients_could_use_another_short_room(
+    uow_factory: UowFactory,
+) -> None:
+    # both partners' agreements cover the demo's 24 and have room for 20 each: which room each
+    # patient uses is the plan's choice, so nobody is held beyond either, and both are named
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=20)
+    with uow_factory() as uow:
+        ministry = uow.agreements.get(AGREEMENT_ID)
+        ministry.quota = 20
+        uow.agreements.update(ministry)
+        uow.commit()
+    problem = built(uow_factory)
+    assert [line.split(" ")[0] for line in problem.quotas_tight] == [
+        AGREEMENT_ID,
+        ACADEMY_AGREEMENT_ID,
+    ]
+    assert all(
+        "too, also short of room, so nothing is held" in line for line in problem.quotas_tight
+    )
+    needs = {n for p in problem.problem["patients"] for n in p.get("needs", ())}
+    assert not any(n.startswith("beyond ") for n in needs)
+
+
 def test_within_quotas_changes_nothing_where_the_plan_keeps_to_them(
     uow_factory: UowFactory,
 ) -> None:
