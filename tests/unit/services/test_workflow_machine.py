@@ -208,6 +208,10 @@ class RegistryWorkflow(RuleBasedStateMachine):
         assert regulating.admission_limit_overruns(built.problem, built.manifest, plan) == []
         if regulating.arrivals(built.manifest):
             event("admissions due counted")
+        # never beyond an agreement the build held to its room
+        held = {line.split()[0] for line in built.quotas_tight if "nothing is held" not in line}
+        overruns = regulating.quota_overruns(self.uow(), built.problem, plan, on=utc_now())
+        assert not {line.split()[0] for line in overruns} & held
         try:
             approval = regulating.approve(
                 self.uow(),
@@ -223,6 +227,8 @@ class RegistryWorkflow(RuleBasedStateMachine):
             event("over quota refused")
             return
         event("plan approved" + (" over quota" if approval.over_quota else ""))
+        if any("nothing is held" not in line for line in built.quotas_tight):
+            event("a quota held by the build")
         if approval.left_out:
             event("patients left out within quotas")
             assert quotas == "within"
