@@ -97,6 +97,8 @@ class BuiltProblem:
     #: agreements with room under their quotas for fewer patients than the problem has who
     #: could go under them, and how the problem keeps to them (`_keep_to_quotas`)
     quotas_tight: list[str] = field(default_factory=list)
+    #: the ids of those the problem is held to (no plan of it goes beyond them)
+    quotas_held: list[str] = field(default_factory=list)
 
     def for_engines(self) -> Problem:
         """The problem as the engines solve it: parsed, with the admissions already due that
@@ -313,12 +315,12 @@ def build_problem(
         versions[patient.id] = patient.version
     uncovered = _encode_coverage(facility_entries, coverage, patient_entries)
     in_plan = [p for p in patients if p.id in versions]
-    tight = (
+    tight, held_to = (
         _keep_to_quotas(
             book, in_plan, (facility_entries, patient_entries), facilities, planned, rules, now
         )
         if respect_quotas
-        else []
+        else ([], [])
     )
 
     problem: dict[str, Any] = {
@@ -352,7 +354,16 @@ def build_problem(
         for a in full
     ]
     return BuiltProblem(
-        problem, manifest, skipped, stale, uncovered, held, sent.nowhere, quotas_full, tight
+        problem,
+        manifest,
+        skipped,
+        stale,
+        uncovered,
+        held,
+        sent.nowhere,
+        quotas_full,
+        tight,
+        held_to,
     )
 
 
@@ -370,10 +381,10 @@ def _keep_to_quotas(
     planned: Mapping[str, PlannedAdmission],
     rules: Mapping[str, Mapping[str, float | int]],
     now: datetime,
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """Keep the problem within the agreements whose quotas have room (after the patients sent
-    earlier, counted in ``book``) for fewer of ``patients`` than could go under them; a line
-    for each such agreement.
+    earlier, counted in ``book``) for fewer of ``patients`` than could go under them: a line
+    for each such agreement, and the ids of those the problem is held to.
 
     The problem format has no quota, but it has needs: of the patients an agreement covers,
     those placed at its receiver's facilities by the live plan keep their room first, then
@@ -405,7 +416,7 @@ def _keep_to_quotas(
                 if p.organisation_id == sender and p.primary_specialty in covered
             ]
             short.append((a, room, could, frozenset(p.id for p in could)))
-    lines = []
+    lines, held = [], []
     for a, room, could, mine in short:
         sender, receiver = a.sending_organisation_id, a.receiving_organisation_id
         line = (
@@ -460,7 +471,8 @@ def _keep_to_quotas(
             f'{", ..." if len(beyond) > 5 else ""}) need "{need}", which only other '
             "operators' facilities have"
         )
-    return lines
+        held.append(a.id)
+    return lines, held
 
 
 @dataclass(frozen=True, slots=True)

@@ -554,6 +554,7 @@ def test_plan_build_keeps_the_problem_within_a_quota_with_room_for_fewer(
     need = regulating.beyond_quota_need(ACADEMY_AGREEMENT_ID)
     beyond = sorted(p["id"] for p in problem.problem["patients"] if need in p.get("needs", ()))
     assert len(beyond) == 4
+    assert problem.quotas_held == [ACADEMY_AGREEMENT_ID]
     [line] = problem.quotas_tight
     assert line.startswith(
         f"{ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
@@ -600,6 +601,7 @@ def test_plan_build_holds_nobody_where_the_same_patients_could_use_another_short
     assert all(
         "too, also short of room, so nothing is held" in line for line in problem.quotas_tight
     )
+    assert problem.quotas_held == []
     needs = {n for p in problem.problem["patients"] for n in p.get("needs", ())}
     assert not any(n.startswith("beyond ") for n in needs)
 

@@ -209,7 +209,7 @@ class RegistryWorkflow(RuleBasedStateMachine):
         if regulating.arrivals(built.manifest):
             event("admissions due counted")
         # never beyond an agreement the build held to its room
-        held = {line.split()[0] for line in built.quotas_tight if "nothing is held" not in line}
+        held = set(built.quotas_held)
         overruns = regulating.quota_overruns(self.uow(), built.problem, plan, on=utc_now())
         assert not {line.split()[0] for line in overruns} & held
         try:
@@ -227,7 +227,7 @@ class RegistryWorkflow(RuleBasedStateMachine):
             event("over quota refused")
             return
         event("plan approved" + (" over quota" if approval.over_quota else ""))
-        if any("nothing is held" not in line for line in built.quotas_tight):
+        if built.quotas_held:
             event("a quota held by the build")
         if approval.left_out:
             event("patients left out within quotas")
