@@ -71,8 +71,9 @@ def build(
     ignore_quotas: bool = typer.Option(
         False,
         "--ignore-quotas",
-        help="Keep agreements whose quota is used up (a plan placing someone under one is "
-        "then approved only with --over-quota).",
+        help="Keep agreements whose quota is used up, and hold nobody beyond one with room "
+        "for fewer (a plan going beyond one is then approved only with --over-quota or "
+        "--within-quotas).",
     ),
 ) -> None:
     """Turn the selected and referred patients and the latest capacity into a problem file.
