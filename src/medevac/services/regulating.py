@@ -386,9 +386,10 @@ def _keep_to_quotas(
     earlier, counted in ``book``) for fewer of ``patients`` than could go under them: a line
     for each such agreement, and the ids of those the problem is held to.
 
-    The problem format has no quota, but it has needs: of the patients an agreement covers,
-    those placed at its receiver's facilities by the live plan keep their room first, then
-    the most urgent (by precedence weight, then id), as many as it has room for; the others
+    The problem format has no quota, but it has needs: of the patients an agreement covers
+    whose specialty its receiver's facilities in the problem offer, those placed at its
+    receiver's facilities by the live plan keep their room first, then the most urgent (by
+    precedence weight, then id), as many as it has room for; the others
     get the need `beyond_quota_need`, which every facility of another operator offers, so no
     plan can send them there. Nothing is held, and the line says a plan may go beyond the
     quota, where another agreement between the same organisations covers some of the same
@@ -402,13 +403,16 @@ def _keep_to_quotas(
     by_id = {entry["id"]: entry for entry in patient_entries}
     day = now.date()
     kinds = Counter((p.organisation_id, p.primary_specialty) for p in patients)
+    offered: dict[str, set[str]] = defaultdict(set)  # by operator, in the problem
+    for entry in facility_entries:
+        offered[facilities[entry["id"]].operator_id] |= set(entry["beds"])
     short: list[tuple[Agreement, int, list[PlanningPatient], frozenset[str]]] = []
     for a in book.agreements:
         room = None if a.quota is None else a.quota - book.used[a.id]
         if room is None or room <= 0:
             continue
-        sender = a.sending_organisation_id
-        covered = {s for (o, s) in kinds if o == sender and a.covers(s, day)}
+        sender, offers = a.sending_organisation_id, offered[a.receiving_organisation_id]
+        covered = {s for (o, s) in kinds if o == sender and a.covers(s, day) and s.value in offers}
         if sum(kinds[(sender, s)] for s in covered) > room:
             could = [
                 p

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from medevac.domain.errors import ConcurrentModification, InvalidValue
-from medevac.domain.facilities import CapacityReport
+from medevac.domain.facilities import CapacityReport, Facility
+from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.plans import ApprovedPlan, PlanStatus
 from medevac.domain.requests import PatientDecision, RequestStatus
-from medevac.domain.vocabulary import Specialty
+from medevac.domain.vocabulary import FacilityKind, Specialty
 from medevac.planning import (
     Assignment,
     Plan,
@@ -31,7 +32,7 @@ from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID, REQUEST_ID, build_demo
 from medevac.services.patients import move_patient, patient_file
-from medevac.services.registry import register_agreement, report_capacity
+from medevac.services.registry import register_agreement, register_facility, report_capacity
 from medevac.services.regulating import (
     BuiltProblem,
     QuotaExceeded,
@@ -581,19 +582,41 @@ def test_plan_build_keeps_the_problem_within_a_quota_with_room_for_fewer(
     assert built(uow_factory, respect_quotas=False).quotas_tight == []
 
 
+def change_ministry_agreement(uow_factory: UowFactory, quota: int) -> None:
+    """Set the quota of the demo's agreement with the partner ministry (its sanatoriums)."""
+    with uow_factory() as uow:
+        ministry = uow.agreements.get(AGREEMENT_ID)
+        ministry.quota = quota
+        uow.agreements.update(ministry)
+        uow.commit()
+
+
 def test_plan_build_holds_nobody_where_the_same_patients_could_use_another_short_room(
     uow_factory: UowFactory,
 ) -> None:
-    # both partners' agreements cover the demo's 24 and have room for 20 each: which room each
-    # patient uses is the plan's choice, so nobody is held beyond either, and both are named
     selected_demo(uow_factory)
     change_academy_agreement(uow_factory, quota=20)
-    with uow_factory() as uow:
-        ministry = uow.agreements.get(AGREEMENT_ID)
-        ministry.quota = 20
-        uow.agreements.update(ministry)
-        uow.commit()
+    # the ministry's agreement covers the 24's specialties too, but its sanatoriums offer none
+    # of them: its quota of 5 does not make it short of room, and the academy's is held
+    change_ministry_agreement(uow_factory, quota=5)
+    assert built(uow_factory).quotas_held == [ACADEMY_AGREEMENT_ID]
+    # with a hospital of the ministry's for orthopaedics, the demo's 8 orthopaedic patients
+    # could use either short room: which one is the plan's choice, so nobody is held, and both
+    # agreements are named
+    hospital = Facility(
+        "FAC-WARSAW-H",
+        "Partner Ministry Hospital",
+        FacilityKind.HOSPITAL,
+        "ORG-PARTNER-MOH",
+        "PL",
+        Coordinates(52.23, 21.01),
+        frozenset({Specialty.ORTHOPAEDICS}),
+    )
+    register_facility(uow_factory(), hospital, actor="cell")
+    report = CapacityReport(hospital.id, Specialty.ORTHOPAEDICS, 10, 10, 0, 0, utc_now())
+    report_capacity(uow_factory(), report, actor="cell")
     problem = built(uow_factory)
+    assert problem.quotas_held == []
     assert [line.split(" ")[0] for line in problem.quotas_tight] == [
         AGREEMENT_ID,
         ACADEMY_AGREEMENT_ID,
@@ -601,7 +624,6 @@ def test_plan_build_holds_nobody_where_the_same_patients_could_use_another_short
     assert all(
         "too, also short of room, so nothing is held" in line for line in problem.quotas_tight
     )
-    assert problem.quotas_held == []
     needs = {n for p in problem.problem["patients"] for n in p.get("needs", ())}
     assert not any(n.startswith("beyond ") for n in needs)
 
