@@ -977,7 +977,7 @@ class Approval:
     live treatment requests that ask another organisation to treat patients it admits
     elsewhere (one line a request; see `requests_elsewhere`). ``solved`` is the plan as
     approved: the one given, less the patients ``left_out`` to keep within the quotas
-    (patient -> the agreement it would have taken beyond its quota; `beyond_quotas`)."""
+    (patient -> the agreement it would have taken beyond its quota; `keep_within`)."""
 
     plan: ApprovedPlan
     solved: Plan
@@ -1029,7 +1029,7 @@ def approve(
     places more patients under an agreement in force than the agreement's quota allows
     (`quota_overruns`), unless `over_quota` gives the reason to go beyond it: the reason and
     every overrun then go into the approval's audit record. With `within_quotas` instead, the
-    patients beyond the quotas are left out of the plan (`beyond_quotas`: the most urgent keep
+    patients beyond the quotas are left out of the plan (`keep_within`: the most urgent keep
     their places), stay as they are (selected patients stay selected, for the next plan), and
     are named in the audit record; the stored plan's objective is the checker's for what is
     approved, no longer called optimal. Selected patients with an assignment
@@ -1419,26 +1419,16 @@ def _overrun_lines(book: QuotaBook, placements: list[Placed], day: date) -> list
     ]
 
 
-def beyond_quotas(
-    uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime
-) -> dict[str, str]:
-    """The patients to leave out of ``plan`` so that it keeps to every agreement's quota, each
-    with the agreement it would take beyond it (empty when the plan keeps to them all).
+def keep_within(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
+    """The patients ``placed`` on ``day`` to leave out so that they keep to every agreement's
+    quota, counted in ``book`` after the patients sent earlier (the book is left as it is);
+    each with the agreement it would take beyond it (empty when they keep to them all).
 
     The most urgent keep their places: patients are counted by precedence weight (then the
     earlier admission day, then id), and one is left out where every agreement that covers
     it is full. The approval counts by id (`quota_overruns`); where overlapping agreements
     make that count put someone beyond a quota all the same, the least urgent patient counted
     against that agreement is left out too, until none is."""
-    book = _sent_book(uow, problem, on) if plan.assignments else None
-    if book is None:
-        return {}
-    return keep_within(book, _placements(uow, problem, plan), on.date())
-
-
-def keep_within(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
-    """`beyond_quotas` for patients ``placed`` on ``day``, counted in ``book`` after the
-    patients sent earlier (left as it is)."""
     trial = book.copy()
     kept: list[Placed] = []
     left: dict[str, str] = {}
