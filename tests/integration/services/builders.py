@@ -102,6 +102,21 @@ def accepted_request(
 ) -> str:
     """A request from ``sender`` to ``receiver`` for ``patient_ids``, submitted and accepted
     whole, with ``admissions`` named (patient -> facility and day); its id."""
+    request_id = submitted_request(uow_factory, sender, receiver, patient_ids)
+    respond_to_request(
+        uow_factory(),
+        request_id,
+        patient_answers=dict.fromkeys(patient_ids, (True, "")),
+        admissions=admissions,
+        actor=ACTOR,
+    )
+    return request_id
+
+
+def submitted_request(
+    uow_factory: UowFactory, sender: str, receiver: str, patient_ids: list[str]
+) -> str:
+    """A request from ``sender`` to ``receiver`` for ``patient_ids``, submitted; its id."""
     request = create_request(
         uow_factory(),
         from_organisation_id=sender,
@@ -110,11 +125,4 @@ def accepted_request(
         actor=ACTOR,
     )
     submit_request(uow_factory(), request.id, actor=ACTOR)
-    respond_to_request(
-        uow_factory(),
-        request.id,
-        patient_answers=dict.fromkeys(patient_ids, (True, "")),
-        admissions=admissions,
-        actor=ACTOR,
-    )
     return request.id

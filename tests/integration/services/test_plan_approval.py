@@ -46,10 +46,9 @@ from medevac.services.requests import (
     create_request,
     name_admission,
     respond_to_request,
-    submit_request,
 )
 from medevac.store.repositories import SqlApprovedPlanRepository
-from tests.integration.services.builders import UowFactory, accepted_request
+from tests.integration.services.builders import UowFactory, accepted_request, submitted_request
 
 pytestmark = pytest.mark.storage
 
@@ -138,19 +137,6 @@ def solved_demo(uow_factory: UowFactory) -> tuple[BuiltProblem, Plan]:
     """The selected demo's problem, built from the registry, and its exact plan."""
     selected_demo(uow_factory)
     return solved(uow_factory)
-
-
-def submitted_request(uow_factory: UowFactory, receiver: str, patient_ids: list[str]) -> str:
-    """A request of the demo's ministry to ``receiver`` for ``patient_ids``, submitted; its id."""
-    request = create_request(
-        uow_factory(),
-        from_organisation_id="ORG-ORIGIN-MOH",
-        to_organisation_id=receiver,
-        patient_ids=patient_ids,
-        actor="cell",
-    )
-    submit_request(uow_factory(), request.id, actor="cell")
-    return request.id
 
 
 def test_approval_stores_the_plan_and_refers_selected_patients(uow_factory: UowFactory) -> None:
@@ -1001,7 +987,7 @@ def test_approval_names_live_requests_whose_patients_the_plan_admits_elsewhere(
         assert regulating.requests_elsewhere(uow, solved(uow_factory)[1]) == []
     # asked of the partner ministry instead, whose sanatoriums only rehabilitate
     close_request(uow_factory(), REQUEST_ID, reason="ask the ministry", actor="cell")
-    to_ministry = submitted_request(uow_factory, "ORG-PARTNER-MOH", referred)
+    to_ministry = submitted_request(uow_factory, "ORG-ORIGIN-MOH", "ORG-PARTNER-MOH", referred)
     problem, plan = solved(uow_factory)
     assert {a.facility for a in plan.assignments} == {"FAC-LODZ-MMA"}
     approval = regulating.approve(
@@ -1102,7 +1088,7 @@ def test_an_acceptance_keeps_the_plans_admission_only_at_the_accepting_organisat
     # accepted with no facility named: the plan's admission stands only if the academy's
     # operator accepted; otherwise nobody knows where the patient goes
     chosen = first_selected(uow_factory)
-    request_id = submitted_request(uow_factory, receiver, [chosen])
+    request_id = submitted_request(uow_factory, "ORG-ORIGIN-MOH", receiver, [chosen])
     problem, plan = solved(uow_factory)
     [place] = [a for a in plan.assignments if a.patient == chosen]
     assert place.facility == "FAC-LODZ-MMA"
