@@ -51,8 +51,10 @@ from medevac.planning.problem import (
     Patient,
     PrecedenceRule,
     Problem,
+    Quota,
     Weights,
     with_admissions_taken,
+    with_quotas,
 )
 
 if TYPE_CHECKING:
@@ -95,6 +97,7 @@ __all__ = [
     "PrecedenceRule",
     "Problem",
     "ProblemError",
+    "Quota",
     "RuledOut",
     "Unplaced",
     "UnplacedReason",
@@ -118,5 +121,6 @@ __all__ = [
     "solve_greedy",
     "solve_patient_mip",
     "with_admissions_taken",
+    "with_quotas",
     "write_plan",
 ]

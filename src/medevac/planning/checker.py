@@ -126,6 +126,13 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
             earlier = f" and {due} already due" if due else ""
             bad.append(f"{fid} day {day}: {count} admissions{earlier}, limit {limit}")
 
+    for quota in problem.quotas:
+        under = sum(
+            1 for pid, (fid, _day) in placed.items() if quota.counts(patients[pid], fid)
+        )
+        if under > quota.room:
+            bad.append(f"quota {quota.id}: {under} patients placed under it, room {quota.room}")
+
     used_by_group: dict[str, set[str]] = defaultdict(set)
     for pid, (fid, _day) in placed.items():
         group = patients[pid].group

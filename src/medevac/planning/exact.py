@@ -53,9 +53,12 @@ from medevac.planning.model import (
     assemble_plan,
     assemble_plan_arrays,
     breakdown_of,
+    breakdown_of_arrays,
+    placement_arrays,
 )
 from medevac.planning.plan import Plan, PlanStatus, relative_gap
 from medevac.planning.problem import Problem
+from medevac.planning.quotas import keep_to_quotas, within_quotas
 
 # Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
@@ -141,6 +144,10 @@ class _Units:
     group: list[str | None] = field(default_factory=list)
     keep: list[tuple[int, int] | None] = field(default_factory=list)
     included: list[BoolArray] = field(default_factory=list)
+    #: the quotas the unit's patients fall under (`ProblemView.quotas_of`), and [quota, local
+    #: facility] where each counts
+    quotas: list[IntArray] = field(default_factory=list)
+    quota_at: list[BoolArray] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.count)
@@ -190,6 +197,9 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
         units.group.append(p.group)
         units.keep.append(keep)
         units.included.append(np.zeros((len(eligible), horizon), dtype=bool))
+        quotas = view.quotas_of(i)
+        units.quotas.append(quotas)
+        units.quota_at.append(view.quota_facility[quotas][:, eligible])
     return units, hopeless
 
 
@@ -284,6 +294,11 @@ class _Master:
         self.admission_keys = (limited[:, None] * horizon + np.arange(horizon)[None, :]).ravel()
         self.admission_rows = adm
 
+        #: one row per quota: the placements counting against it are at most its room
+        self.quota_rows = model.add_rows(
+            np.full(view.n_quotas, -np.inf), view.quota_room.astype(float)
+        )
+
         self.link_rows: dict[int, IntArray] = {}
         self.y_of: dict[tuple[str, int], int] = {}
         self.y_cols = np.zeros(0, dtype=np.int64)
@@ -354,6 +369,12 @@ class _Master:
         col.append(limited)
         row.append(self.admission_first[cf[limited]] + ca[limited])
         val.append(np.ones(len(limited)))
+        for j in np.flatnonzero([len(units.quotas[u]) > 0 for u in cu.tolist()]).tolist():
+            u = int(cu[j])
+            counted = units.quotas[u][units.quota_at[u][:, local[j]]]
+            col.append(np.full(len(counted), j))
+            row.append(self.quota_rows[counted])
+            val.append(np.ones(len(counted)))
         for j in range(n):
             link = self.link_rows.get(int(cu[j]))
             if link is not None:
@@ -430,6 +451,23 @@ def _multipliers(
     return rho, mu
 
 
+def _quota_multipliers(
+    view: ProblemView, built: _Master | None, duals: FloatArray | None
+) -> FloatArray:
+    """Quota multipliers (one per quota, >= 0): the price of a place under each."""
+    if built is None or duals is None:
+        return np.zeros(view.n_quotas)
+    return np.maximum(0.0, -duals[built.quota_rows])
+
+
+def _quota_costs(units: _Units, kappa: FloatArray | None, u: int) -> FloatArray | float:
+    """What unit ``u``'s quotas add, at prices ``kappa``, to a column at each of its eligible
+    facilities (0 without quotas)."""
+    if kappa is None or not len(units.quotas[u]):
+        return 0.0
+    return kappa[units.quotas[u]] @ units.quota_at[u]
+
+
 def _price(
     view: ProblemView,
     units: _Units,
@@ -441,8 +479,11 @@ def _price(
     columns: _Columns | None = None,
     margin_limit: float | None = None,
     slack: FloatArray | None = None,
+    kappa: FloatArray | None = None,
 ) -> _Pricing:
-    """Lagrangian bound; optionally add negative-reduced-cost columns or find left-out margins."""
+    """Lagrangian bound; optionally add negative-reduced-cost columns or find left-out margins.
+
+    ``kappa`` prices the quota rows (none: 0), as ``rho`` the beds and ``mu`` admissions."""
     horizon = view.horizon
     cum = np.concatenate([np.zeros((*rho.shape[:2], 1)), np.cumsum(rho, axis=2)], axis=2)
     days = np.arange(horizon)
@@ -460,7 +501,8 @@ def _price(
             occ = cum[:, s, ends] - cum[:, s, days] + mu
             occupancy_cache[(s, stay)] = occ
         eligible = units.eligible[u]
-        rc = units.day_cost[u][None, :] + units.static[u][:, None] + occ[eligible]
+        static = units.static[u] + _quota_costs(units, kappa, u)
+        rc = units.day_cost[u][None, :] + static[:, None] + occ[eligible]
         cheapest_local, cheapest_day = divmod(int(np.argmin(rc)), horizon)
         low = float(rc[cheapest_local, cheapest_day])
         best[u] = min(units.unplaced[u], low)
@@ -510,6 +552,8 @@ def _price(
     beds = view.beds.astype(float)
     limit = np.where(view.admission_limit >= 0, view.admission_limit, 0).astype(float)
     total -= float(np.sum(rho * beds)) + float(np.sum(mu * limit))
+    if kappa is not None:
+        total -= float(np.dot(kappa, view.quota_room))
     result.lagrangian = total
     return result
 
@@ -696,6 +740,7 @@ def solve_exact(
     master.add(*columns.pending())
     highs = master.start(time_limit)
     rho, mu = _multipliers(view, None, None)
+    kappa = _quota_multipliers(view, None, None)
     pricing = _price(view, units, rho, mu, gs)
     bound = max(price_bound, pricing.lagrangian + hopeless_cost)
     say(f"bound without capacity: {bound:,.2f}")
@@ -722,9 +767,11 @@ def solve_exact(
             break
         last_lp = lp.values[master.x] if lp.values is not None else None
         rho, mu = _multipliers(view, master, lp.row_duals)
+        kappa = _quota_multipliers(view, master, lp.row_duals)
         pricing = _price(
-            view, units, rho, mu, gs, unit_duals=lp.row_duals[master.unit_rows], columns=columns
-        )
+            view, units, rho, mu, gs, unit_duals=lp.row_duals[master.unit_rows], columns=columns,
+            kappa=kappa,
+        )  # fmt: skip
         lp_price_bound = pricing.lagrangian + hopeless_cost
         bound = max(bound, lp_price_bound)
         say(
@@ -774,7 +821,9 @@ def solve_exact(
     master.make_integer()
     lp_values = np.zeros(len(master.x))
     lp_values[: len(last_lp)] = last_lp
-    dropped = _columns_left_out_of_mip(view, units, columns, master, rho, mu, pricing, lp_values)
+    dropped = _columns_left_out_of_mip(
+        view, units, columns, master, (rho, mu, kappa), pricing, lp_values
+    )
     say(f"MIP on {len(master.x) - len(dropped)} of {len(master.x)} columns")
     # None while the MIP holds every column that could help; otherwise the smallest Lagrangian
     # margin of the columns left out of it (a partial proof, below)
@@ -848,7 +897,7 @@ def solve_exact(
             break
         check = _price(
             view, units, rho, mu, gs,
-            margin_limit=best_objective - lagrangian, slack=pricing.slack,
+            margin_limit=best_objective - lagrangian, slack=pricing.slack, kappa=kappa,
         )  # fmt: skip
         final_bound = max(bound, min(restricted_bound, lagrangian + check.min_excluded_margin))
         gap = relative_gap(best_objective, final_bound)
@@ -965,6 +1014,9 @@ def _search_rest(
     better = improve_plan(problem, compact, best[0], *prices, end, say)
     if better is None:
         return best
+    if view.n_quotas and not within_quotas(view, placement_arrays(problem, better)[0]):
+        say("the neighbourhood search's plan goes beyond a quota: not kept")
+        return best
     objective = _objective(problem, view, better)
     if _score(problem, better, objective, keep_bonus) >= _score(problem, *best, keep_bonus):
         return best
@@ -988,9 +1040,17 @@ def _solve_large(
         problem, view, _work_end(problem, started, deadline), say, compact, prices
     )
     bound = max(result.bound, bound_floor)
-    if incumbent is not None and incumbent[0] >= result.objective:
+    facility, day, objective = result.facility, result.day, result.objective
+    if view.n_quotas:
+        # the Lagrangian engine does not price quotas: its bound holds (quotas only restrict),
+        # its plan is brought within them
+        facility, day, moved = keep_to_quotas(view, facility, day)
+        if moved:
+            objective = breakdown_of_arrays(problem, view, facility, day).total
+            say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
+    if incumbent is not None and incumbent[0] >= objective:
         incumbent = None  # the Lagrangian engine's plan is at least as good
-    objective = result.objective if incumbent is None else incumbent[0]
+    objective = objective if incumbent is None else incumbent[0]
     # no tie-breaking bonus here: optimal only when the bound meets the objective itself
     status = PlanStatus.FEASIBLE
     if relative_gap(objective, bound) <= OPTIMAL_GAP:
@@ -1001,7 +1061,7 @@ def _solve_large(
             started=started,
         )  # fmt: skip
     return assemble_plan_arrays(
-        problem, view, result.facility, result.day, status=status, bound=bound,
+        problem, view, facility, day, status=status, bound=bound,
         solver=LARGE_SOLVER, started=started,
     )  # fmt: skip
 
@@ -1011,8 +1071,7 @@ def _columns_left_out_of_mip(
     units: _Units,
     columns: _Columns,
     master: _Master,
-    rho: FloatArray,
-    mu: FloatArray,
+    prices: tuple[FloatArray, FloatArray, FloatArray],
     pricing: _Pricing,
     lp_values: FloatArray,
 ) -> IntArray:
@@ -1021,12 +1080,20 @@ def _columns_left_out_of_mip(
     step treats them like any other left-out column (their margins bound what they could gain).
     """
     horizon = view.horizon
+    rho, mu, kappa = prices
     cu, cf, ca = columns.arrays()
     spec = np.array(units.specialty, dtype=np.int64)[cu]
     stay = master.stay[cu]
     cum = np.concatenate([np.zeros((*rho.shape[:2], 1)), np.cumsum(rho, axis=2)], axis=2)
     occupancy = cum[cf, spec, np.minimum(ca + stay, horizon)] - cum[cf, spec, ca] + mu[cf, ca]
     margin = master.cost + occupancy - pricing.best[cu] + pricing.slack[cu]
+    if kappa.any():
+        by_unit = np.argsort(cu, kind="stable")
+        for mine in np.split(by_unit, np.flatnonzero(np.diff(cu[by_unit])) + 1):
+            u = int(cu[mine[0]]) if len(mine) else -1
+            if u >= 0 and len(units.quotas[u]):
+                at = np.searchsorted(units.eligible[u], cf[mine])
+                margin[mine] += np.asarray(_quota_costs(units, kappa, u))[at]
     order = np.lexsort((margin, cu))
     first_of_unit = np.searchsorted(cu[order], cu[order])
     rank = np.empty(len(cu), dtype=np.int64)
@@ -1048,13 +1115,14 @@ def _round_and_repair(
     values: FloatArray,
 ) -> dict[str, Placement]:
     """LP-guided rounding: round every LP count down (always feasible), round fractional
-    columns up, most urgent first, while beds and admission slots allow; then place whoever is
-    left at their cheapest free place, most urgent first."""
+    columns up, most urgent first, while beds, admission slots and quotas allow; then place
+    whoever is left at their cheapest free place, most urgent first."""
     horizon = view.horizon
     cu, cf, ca = cols
     used = np.zeros_like(view.beds)
     admitted = np.zeros((view.n_facilities, horizon), dtype=np.int64)
     limit = view.admission_limit
+    quota_left = view.quota_room.copy()
     waiting = [list(members) for members in units.members]
     placed: dict[str, Placement] = {}
 
@@ -1063,12 +1131,16 @@ def _round_and_repair(
         end = min(day + units.stay[u], horizon)
         if (used[f, s, day:end] >= view.beds[f, s, day:end]).any():
             return False
+        counted = units.quotas[u][view.quota_facility[units.quotas[u], f]]
+        if (quota_left[counted] <= 0).any():
+            return False
         return bool(limit[f, day] < 0 or admitted[f, day] < limit[f, day])
 
     def take(u: int, f: int, day: int) -> None:
         i = waiting[u].pop(0)
         used[f, units.specialty[u], day : min(day + units.stay[u], horizon)] += 1
         admitted[f, day] += 1
+        quota_left[units.quotas[u][view.quota_facility[units.quotas[u], f]]] -= 1
         placed[problem.patients[i].id] = (problem.facilities[f].id, day)
 
     whole = np.floor(values + 1e-6)
@@ -1092,6 +1164,8 @@ def _round_and_repair(
             for a in range(horizon):
                 ok[:, a] = free[:, a : min(a + units.stay[u], horizon)].min(axis=1) > 0
             ok &= (limit[eligible] < 0) | (admitted[eligible] < limit[eligible])
+            full = units.quota_at[u] & (quota_left[units.quotas[u]] <= 0)[:, None]
+            ok &= ~np.asarray(full.any(axis=0))[:, None]
             cost = np.where(ok, units.day_cost[u][None, :] + units.static[u][:, None], np.inf)
             fi, day = divmod(int(np.argmin(cost)), horizon)
             if not cost[fi, day] < units.unplaced[u]:

@@ -2,7 +2,8 @@
 
 Most urgent first (highest precedence weight, then file order); a patient with a current place
 keeps it when it is still free; otherwise the earliest day on which some eligible facility has a
-bed free for the whole stay (and room under its admission limit), preferring the facility the
+bed free for the whole stay (and room under its admission limit and under the quotas the
+patient falls under), preferring the facility the
 patient's group already uses, then the nearest one.
 """
 
@@ -69,9 +70,11 @@ def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> 
     if progress is not None:
         progress(f"greedy: placing {n} patients, most urgent first")
     limit = np.where(view.admission_limit >= 0, view.admission_limit, NO_LIMIT)
+    quota_start, quota_list = view.quota_lists()
     facility, day = kernels.greedy_place(
         order, specialty, stay, earliest, current_facility, current_day, group, len(groups),
         profile, start, facilities, view.beds, limit,
+        quota_start, quota_list, view.quota_facility, view.quota_room,
     )  # fmt: skip
     placed: dict[str, Placement] = {
         patients[i].id: (problem.facilities[int(facility[i])].id, int(day[i]))

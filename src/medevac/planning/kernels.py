@@ -47,6 +47,18 @@ def _fits(
     return True
 
 
+@_compiled
+def _quota_open(
+    f: int, q0: int, q1: int, quota_list: Array, quota_facility: Array, room: Array
+) -> bool:
+    """Whether every quota of ``quota_list[q0:q1]`` that counts at f has room for one more."""
+    for k in range(q0, q1):
+        q = quota_list[k]
+        if quota_facility[q, f] and room[q] <= 0:
+            return False
+    return True
+
+
 # When the horizon fits in a machine word, the fill kernels also keep free beds and admission
 # slots as bit masks, one bit per day: bit d of bed_free[f, s] is set while (f, s) has a bed
 # free on day d, bit a of adm_free[f] while f can still admit on day a. A facility with no free
@@ -428,10 +440,16 @@ def greedy_place(
     facilities: Array,
     beds: Array,
     limit: Array,
+    quota_start: Array,
+    quota_list: Array,
+    quota_facility: Array,
+    quota_room: Array,
 ) -> tuple[Array, Array]:
     """The greedy baseline (greedy.py): (facility, day) of each patient in ``order``, -1 when
     unplaced; ``limit[f, a]`` is the admissions f may make on day a, NO_LIMIT for a facility
-    without an admission limit.
+    without an admission limit. Patient i falls under the quotas
+    ``quota_list[quota_start[i]:quota_start[i + 1]]``; a facility where one of them counts
+    (``quota_facility[q, f]``) and has no room left is passed over.
 
     A patient keeps its current place when that is still free. Otherwise: the earliest day on
     which some eligible facility fits the whole stay and can still admit; on that day the
@@ -443,6 +461,7 @@ def greedy_place(
     group_facility = np.full(max(n_groups, 1), -1, dtype=np.int64)
     facility = np.full(len(order), -1, dtype=np.int64)
     day_of = np.zeros(len(order), dtype=np.int64)
+    room = quota_room.copy()
     for i in order:
         s = specialty[i]
         first, last = start[profile[i]], start[profile[i] + 1]
@@ -456,6 +475,16 @@ def greedy_place(
                 preferred_current = current_facility[i]
             if group[i] >= 0 and facilities[j] == group_facility[group[i]]:
                 preferred_group = group_facility[group[i]]
+        q0, q1 = quota_start[i], quota_start[i + 1]
+        if q1 > q0:  # facilities whose quota for this patient is used up are passed over
+            if preferred_current >= 0 and not _quota_open(
+                preferred_current, q0, q1, quota_list, quota_facility, room
+            ):
+                preferred_current = -1
+            if preferred_group >= 0 and not _quota_open(
+                preferred_group, q0, q1, quota_list, quota_facility, room
+            ):
+                preferred_group = -1
         chosen_f = -1
         chosen_a = -1
         a = current_day[i]
@@ -481,7 +510,10 @@ def greedy_place(
                 chosen_f = preferred_group
             else:
                 for j in range(first, last):
-                    if _fits(facilities[j], s, a, end, used, beds, admitted, limit):
+                    if _fits(facilities[j], s, a, end, used, beds, admitted, limit) and (
+                        q1 == q0
+                        or _quota_open(facilities[j], q0, q1, quota_list, quota_facility, room)
+                    ):
                         chosen_f = facilities[j]
                         break
             if chosen_f >= 0:
@@ -492,6 +524,9 @@ def greedy_place(
         for d in range(chosen_a, min(chosen_a + stay[i], horizon)):
             used[chosen_f, s, d] += 1
         admitted[chosen_f, chosen_a] += 1
+        for k in range(q0, q1):
+            if quota_facility[quota_list[k], chosen_f]:
+                room[quota_list[k]] -= 1
         facility[i] = chosen_f
         day_of[i] = chosen_a
         if group[i] >= 0 and group_facility[group[i]] < 0:

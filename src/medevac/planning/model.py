@@ -93,6 +93,13 @@ class ProblemView:
                 if facility.admissions_taken:
                     room -= np.asarray(facility.admissions_taken, dtype=np.int64)
                 self.admission_limit[fi] = np.maximum(room, 0)
+        #: quotas (`Problem.quotas`): the room of each and, [quota, facility], where it counts
+        self.quota_room = np.array([q.room for q in problem.quotas], dtype=np.int64)
+        self.quota_facility = np.zeros((len(problem.quotas), self.n_facilities), dtype=bool)
+        for qi, quota in enumerate(problem.quotas):
+            for facility_id in quota.facilities:
+                self.quota_facility[qi, problem.facility_index[facility_id]] = True
+        self._quota_lists: dict[tuple[str | None, str], IntArray] = {}
         self._screens: dict[tuple[object, ...], Screen] = {}
         # facility masks per set of needs and per sending organisation, shared by the screens
         self._needs_masks: dict[frozenset[str], BoolArray] = {}
@@ -106,6 +113,32 @@ class ProblemView:
         if self._terms is None:
             self._terms = patient_terms(self.problem)
         return self._terms
+
+    @property
+    def n_quotas(self) -> int:
+        return len(self.quota_room)
+
+    def quotas_of(self, index: int) -> IntArray:
+        """The quotas patient ``index`` falls under, by position in `Problem.quotas` (its
+        placements count against a quota at the facilities of `quota_facility`)."""
+        p = self.problem.patients[index]
+        key = (p.organisation, p.specialty)
+        found = self._quota_lists.get(key)
+        if found is None:
+            found = np.array(
+                [qi for qi, q in enumerate(self.problem.quotas) if q.covers(p)], dtype=np.int64
+            )
+            self._quota_lists[key] = found
+        return found
+
+    def quota_lists(self) -> tuple[IntArray, IntArray]:
+        """Every patient's quotas as (start, quota) arrays: patient i's are
+        ``quota[start[i]:start[i + 1]]`` (for the kernels)."""
+        lists = [self.quotas_of(i) for i in range(len(self.problem.patients))]
+        start = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in lists], out=start[1:])
+        quota = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+        return start, quota.astype(np.int64)
 
     def _profile(self, index: int) -> tuple[object, ...]:
         """What patient ``index``'s eligibility depends on: origin, specialty, needs,

@@ -140,6 +140,7 @@ def solve_patient_mip(
         rows = model.add_rows(np.full(len(keys), -np.inf), room.astype(float))
         model.add_entries(rows[local], x[limited], 1.0)
 
+    _add_quotas(view, model, pat, fac, x)
     _add_groups(problem, model, pat, fac, x)
     # in the worker process of the exact engine's MIPs: the same threads, and stopped from
     # outside if HiGHS runs past its limit
@@ -164,6 +165,25 @@ def solve_patient_mip(
         problem, view, placed, status=status, bound=max(result.dual_bound, alone),
         solver=f"per-patient MIP, {SOLVER_NAME}", started=started,
     )  # fmt: skip
+
+
+def _add_quotas(
+    view: ProblemView, model: LinearModel, pat: IntArray, fac: IntArray, x: IntArray
+) -> None:
+    """One row per quota: the placements that count against it are at most its room."""
+    if not view.n_quotas:
+        return
+    rows = model.add_rows(np.full(view.n_quotas, -np.inf), view.quota_room.astype(float))
+    start, quota = view.quota_lists()
+    first = np.searchsorted(pat, np.arange(len(start)))  # pat runs in patient order
+    for i in np.unique(pat).tolist():
+        mine = quota[start[i] : start[i + 1]]
+        if not len(mine):
+            continue
+        columns = np.arange(first[i], first[i + 1])
+        for qi in mine.tolist():
+            counted = columns[view.quota_facility[qi, fac[columns]]]
+            model.add_entries(np.full(len(counted), rows[qi]), x[counted], 1.0)
 
 
 def _add_groups(

@@ -96,6 +96,33 @@ class Patient:
 
 
 @dataclass(frozen=True, slots=True)
+class Quota:
+    """At most ``room`` placements of patients sent by one of ``organisations`` (with a
+    specialty in ``specialties``; every specialty when None) at ``facilities``: an agreement's
+    quota, less the patients sent under it earlier. Not part of the exchange format;
+    `with_quotas` sets them. A placement counts against every quota it falls under.
+    """
+
+    id: str
+    room: int
+    organisations: frozenset[str]
+    facilities: frozenset[str]
+    specialties: frozenset[str] | None = None
+
+    def covers(self, patient: Patient) -> bool:
+        """Whether ``patient``'s placements at the quota's facilities count against it."""
+        return (
+            patient.organisation is not None
+            and patient.organisation in self.organisations
+            and (self.specialties is None or patient.specialty in self.specialties)
+        )
+
+    def counts(self, patient: Patient, facility_id: str) -> bool:
+        """Whether placing ``patient`` at ``facility_id`` counts against the quota."""
+        return facility_id in self.facilities and self.covers(patient)
+
+
+@dataclass(frozen=True, slots=True)
 class Problem:
     """A whole allocation problem: horizon, precedences, weights, facilities and patients."""
 
@@ -104,6 +131,8 @@ class Problem:
     weights: Weights
     facilities: tuple[Facility, ...]
     patients: tuple[Patient, ...]
+    #: agreements' quotas the plan must keep to (`with_quotas`; not in the exchange format)
+    quotas: tuple[Quota, ...] = ()
     facility_index: dict[str, int] = field(init=False, repr=False, compare=False)
     patient_index: dict[str, int] = field(init=False, repr=False, compare=False)
 
@@ -156,3 +185,34 @@ def with_admissions_taken(problem: Problem, arrivals: Iterable[tuple[str, int, i
         for f in problem.facilities
     )
     return replace(problem, facilities=facilities)
+
+
+def with_quotas(problem: Problem, quotas: Iterable[Quota]) -> Problem:
+    """``problem`` with ``quotas`` added to those it has (`Quota`): no plan may place more of
+    a quota's patients at its facilities than its room.
+
+    A quota whose id is already taken, with a negative room, no organisation or a facility not
+    in the problem is a ValueError that names it. Quotas no patient of the problem falls
+    under change nothing and are dropped.
+    """
+    ids = {q.id for q in problem.quotas}
+    added: list[Quota] = []
+    for quota in quotas:
+        if quota.id in ids:
+            raise ValueError(f"quota {quota.id!r}: a quota of that id is already given")
+        ids.add(quota.id)
+        if quota.room < 0:
+            raise ValueError(f"quota {quota.id}: room {quota.room} < 0")
+        if not quota.organisations:
+            raise ValueError(f"quota {quota.id}: no sending organisation")
+        unknown = sorted(quota.facilities - problem.facility_index.keys())
+        if unknown:
+            raise ValueError(
+                f"quota {quota.id}: {', '.join(map(repr, unknown[:3]))} "
+                f"{'is' if len(unknown) == 1 else 'are'} not a facility of the problem"
+            )
+        if quota.facilities and any(quota.covers(p) for p in problem.patients):
+            added.append(quota)
+    if not added:
+        return problem
+    return replace(problem, quotas=problem.quotas + tuple(added))

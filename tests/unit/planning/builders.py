@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medevac.planning import Plan, PlanStatus, Problem, check_plan, parse_problem
+from medevac.planning import Plan, PlanStatus, Problem, Quota, check_plan, parse_problem
 from medevac.planning.checker import CheckReport
 from medevac.planning.model import Placement, ProblemView, assemble_plan
 
@@ -241,3 +241,24 @@ def random_admissions_due(rng: random.Random, problem: Problem) -> list[tuple[st
         for day in range(problem.horizon_days)
         if rng.random() < 0.5
     ]
+
+
+def random_quotas(rng: random.Random, problem: Problem) -> list[Quota]:
+    """One to three quotas with room for 0 to 3 patients, each over a random organisation,
+    a random half of the facilities and, half the time, one specialty (`with_quotas`); two of
+    them may share facilities and patients."""
+    ids = [f.id for f in problem.facilities]
+    quotas = []
+    for k in range(rng.randint(1, 3)):
+        facilities = frozenset(f for f in ids if rng.random() < 0.5) or frozenset(ids[:1])
+        specialty = rng.choice(["orthopaedics", "neurology", "burns"])
+        quotas.append(
+            Quota(
+                f"Q{k}",
+                rng.randint(0, 3),
+                frozenset({rng.choice(["ORG-A", "ORG-B"])}),
+                facilities,
+                frozenset({specialty}) if rng.random() < 0.5 else None,
+            )
+        )
+    return quotas

@@ -1,0 +1,171 @@
+"""Agreements' quotas (`Problem.quotas`): every engine keeps to them, the exact engine
+chooses who uses their room, and the checker counts them."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from medevac.planning import (
+    Plan,
+    PlanStatus,
+    Problem,
+    Quota,
+    check_plan,
+    parse_problem,
+    solve_exact,
+    solve_greedy,
+    solve_patient_mip,
+    with_quotas,
+)
+from medevac.planning.model import ProblemView, placement_arrays
+from medevac.planning.quotas import keep_to_quotas, quota_counts
+from tests.unit.planning.builders import (
+    facility,
+    patient,
+    problem_dict,
+    random_problem,
+    random_problems,
+    random_quotas,
+)
+
+ENGINES = {
+    "greedy": solve_greedy,
+    "exact": lambda problem: solve_exact(problem, time_limit=30),
+    "large": lambda problem: solve_exact(problem, time_limit=2, large_units=0),
+    "mip": lambda problem: solve_patient_mip(problem, time_limit=30),
+}
+
+
+def partner_and_home() -> Problem:
+    """Four routine patients of ORG-A. PARTNER, near, has beds for all; HOME, far, for all.
+    P0 and P1 are urgent; P2 and P3 could only go to PARTNER (HOME lacks their need)."""
+    return parse_problem(
+        problem_dict(
+            [
+                facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": 10},
+                         capabilities=["paediatric"]),
+                facility("HOME", 52.0, 21.0, beds={"orthopaedics": 10}),
+            ],
+            [
+                patient("P0", precedence="urgent", organisation="ORG-A"),
+                patient("P1", precedence="urgent", organisation="ORG-A"),
+                patient("P2", organisation="ORG-A", needs=["paediatric"]),
+                patient("P3", organisation="ORG-A", needs=["paediatric"]),
+            ],
+        )
+    )  # fmt: skip
+
+
+def at(plan: Plan) -> dict[str, str]:
+    return {a.patient: a.facility for a in plan.assignments}
+
+
+QUOTA_2 = Quota("AGR-1", 2, frozenset({"ORG-A"}), frozenset({"PARTNER"}))
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_every_engine_keeps_to_a_quota(engine: str) -> None:
+    free = partner_and_home()
+    assert set(at(ENGINES[engine](free)).values()) == {"PARTNER"}
+    problem = with_quotas(free, [QUOTA_2])
+    plan = ENGINES[engine](problem)
+    report = check_plan(problem, plan)
+    assert report.feasible, report.violations
+    assert report.objective_matches(plan.objective)
+    assert Counter(at(plan).values())["PARTNER"] <= 2
+
+
+@pytest.mark.parametrize("engine", ["exact", "mip"])
+def test_the_optimisers_give_the_room_to_those_with_no_other_place(engine: str) -> None:
+    problem = with_quotas(partner_and_home(), [QUOTA_2])
+    plan = ENGINES[engine](problem)
+    assert plan.status is PlanStatus.OPTIMAL
+    # the urgent ones travel further; the two who need what only PARTNER has get its room
+    assert at(plan) == {"P0": "HOME", "P1": "HOME", "P2": "PARTNER", "P3": "PARTNER"}
+
+
+def test_greedy_gives_the_room_to_the_most_urgent_as_a_regulator_would() -> None:
+    problem = with_quotas(partner_and_home(), [QUOTA_2])
+    plan = solve_greedy(problem)
+    assert at(plan) == {"P0": "PARTNER", "P1": "PARTNER"}
+    assert {u.patient for u in plan.unplaced} == {"P2", "P3"}
+
+
+def test_the_checker_counts_quotas() -> None:
+    free = partner_and_home()
+    plan = solve_exact(free, time_limit=30)
+    problem = with_quotas(free, [QUOTA_2])
+    assert check_plan(problem, plan).violations == (
+        "quota AGR-1: 4 patients placed under it, room 2",
+    )
+    other = with_quotas(free, [Quota("AGR-B", 0, frozenset({"ORG-B"}), frozenset({"PARTNER"}))])
+    assert other.quotas == ()  # no patient of ORG-B: nothing to keep to
+    neuro = Quota("AGR-N", 0, frozenset({"ORG-A"}), frozenset({"PARTNER"}), frozenset({"neuro"}))
+    assert with_quotas(free, [neuro]) is free
+
+
+@pytest.mark.parametrize(
+    ("quota", "message"),
+    [
+        (Quota("Q", -1, frozenset({"ORG-A"}), frozenset({"HOME"})), "quota Q: room -1 < 0"),
+        (Quota("Q", 1, frozenset(), frozenset({"HOME"})), "quota Q: no sending organisation"),
+        (
+            Quota("Q", 1, frozenset({"ORG-A"}), frozenset({"NOWHERE"})),
+            "quota Q: 'NOWHERE' is not a facility of the problem",
+        ),
+    ],
+)
+def test_quotas_outside_the_problem_are_refused(quota: Quota, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        with_quotas(partner_and_home(), [quota])
+
+
+def test_a_quota_id_is_given_once() -> None:
+    once = with_quotas(partner_and_home(), [QUOTA_2])
+    with pytest.raises(ValueError, match="quota 'AGR-1': a quota of that id is already given"):
+        with_quotas(once, [QUOTA_2])
+
+
+def test_keep_to_quotas_takes_out_the_least_urgent_and_places_them_elsewhere() -> None:
+    free = partner_and_home()
+    problem = with_quotas(free, [Quota("AGR-1", 1, frozenset({"ORG-A"}), frozenset({"PARTNER"}))])
+    view = ProblemView(problem)
+    facility, day = placement_arrays(problem, at_day_0(solve_exact(free, time_limit=30)))
+    assert quota_counts(view, facility).tolist() == [4]
+    kept, days, moved = keep_to_quotas(view, facility, day)
+    assert moved == 3
+    assert quota_counts(view, kept).tolist() == [1]
+    where = {problem.patients[i].id: int(f) for i, f in enumerate(kept)}
+    home = problem.facility_index["HOME"]
+    partner = problem.facility_index["PARTNER"]
+    # an urgent patient keeps PARTNER; the other goes HOME; P2 and P3 have nowhere else
+    assert where == {"P0": partner, "P1": home, "P2": -1, "P3": -1}
+    assert np.array_equal(days[kept >= 0], np.zeros(2, dtype=np.int64))
+
+
+def at_day_0(plan: Plan) -> dict[str, tuple[str, int]]:
+    return {a.patient: (a.facility, a.day) for a in plan.assignments}
+
+
+@random_problems(40)
+def test_with_quotas_the_engines_still_agree_and_exact_is_optimal(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    free = random_problem(rng, n_patients, n_facilities)
+    problem = with_quotas(free, random_quotas(rng, free))
+    mip = solve_patient_mip(problem, time_limit=30)
+    assert mip.status is PlanStatus.OPTIMAL
+    tolerance = 1e-6 * max(1.0, abs(mip.objective))
+    plans = {name: ENGINES[name](problem) for name in ("greedy", "exact", "large")}
+    for name, plan in {"mip": mip, **plans}.items():
+        report = check_plan(problem, plan)
+        assert report.feasible, (name, report.violations)
+        assert report.objective_matches(plan.objective), name
+        assert plan.bound <= mip.objective + tolerance, name
+    assert plans["exact"].status is PlanStatus.OPTIMAL
+    assert abs(plans["exact"].objective - mip.objective) <= tolerance
+    assert plans["exact"].objective <= plans["greedy"].objective + tolerance
