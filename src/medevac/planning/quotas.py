@@ -84,9 +84,10 @@ def keep_to_quotas(
         s = view.specialty_index[p.specialty]
         eligible = np.flatnonzero(view.screen(i).eligible)
         mine = quota[start[i] : start[i + 1]]
-        full = view.quota_facility[mine][:, eligible] & (counts[mine] >= view.quota_room[mine])[
-            :, None
-        ]
+        full = (
+            view.quota_facility[mine][:, eligible]
+            & (counts[mine] >= view.quota_room[mine])[:, None]
+        )
         free = view.beds[eligible, s, :] - used[eligible, s, :]
         ok = np.zeros((len(eligible), horizon), dtype=bool)
         for a in range(p.earliest_day, horizon):
