@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 from medevac.planning.model import ProblemView, Screen
 from medevac.planning.plan import Plan, Unplaced
 from medevac.planning.problem import Patient, Problem
@@ -25,6 +27,7 @@ class Blocker(StrEnum):
     BEYOND_MAX_DISTANCE = "beyond_max_distance"
     BEDS_FULL = "beds_full"
     ADMISSION_LIMIT = "admission_limit_reached"
+    QUOTA_FULL = "quota_full"
     WOULD_SPLIT_GROUP = "would_split_group"
     WOULD_CHANGE_CURRENT = "would_change_current_place"
     FREE = "free_and_cheaper"
@@ -251,10 +254,19 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         for blocker, found in sorted(excluded.items(), key=lambda item: distances[item[1][0]])
     )
 
+    closed = _closed_by_quotas(problem, view, index, plan)
     alternatives: list[Alternative] = []
     for f in candidates:
         facility = problem.facilities[f]
         km = float(distances[f])
+        if f in closed:
+            first = patient.earliest_day
+            last = limit_day - 1 if f == assigned_index else limit_day
+            if first <= last:
+                alternatives.append(
+                    Alternative(facility.id, first, last, km, Blocker.QUOTA_FULL, closed[f])
+                )
+            continue
         last = limit_day - 1 if f == assigned_index else limit_day
         # runs of admission days with the same blocker; for full beds, the days found full
         runs: list[tuple[int, int, Blocker, str, set[int]]] = []
@@ -290,6 +302,35 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         place_breaks,
         patient.earliest_day,
     )
+
+
+def _closed_by_quotas(
+    problem: Problem, view: ProblemView, index: int, plan: Plan
+) -> dict[int, str]:
+    """Facilities (by index) where a quota the patient falls under is used up by the plan's
+    other patients, with what to say of it."""
+    mine = view.quotas_of(index)
+    if not len(mine):
+        return {}
+    patient_id = problem.patients[index].id
+    used = dict.fromkeys(mine.tolist(), 0)
+    for a in plan.assignments:
+        if a.patient == patient_id:
+            continue
+        other = problem.patient(a.patient)
+        for q in used:
+            if problem.quotas[q].counts(other, a.facility):
+                used[q] += 1
+    closed: dict[int, str] = {}
+    for q, count in used.items():
+        quota = problem.quotas[q]
+        if count < quota.room:
+            continue
+        for f in np.flatnonzero(view.quota_facility[q]).tolist():
+            closed.setdefault(
+                f, f"quota {quota.id} used up ({count} of its room {quota.room} by other patients)"
+            )
+    return closed
 
 
 def _static_blocker(

@@ -321,6 +321,65 @@ def breakdown_of_arrays(
     )
 
 
+def quota_counts(view: ProblemView, facility: IntArray) -> IntArray:
+    """How many placements count against each quota (``facility[i]``: patient i's facility
+    index, -1 unplaced)."""
+    counts = np.zeros(view.n_quotas, dtype=np.int64)
+    if not view.n_quotas:
+        return counts
+    start, quota = view.quota_lists()
+    for i in np.flatnonzero(facility >= 0).tolist():
+        mine = quota[start[i] : start[i + 1]]
+        if len(mine):
+            counts[mine[view.quota_facility[mine, facility[i]]]] += 1
+    return counts
+
+
+def _quota_reasons(
+    view: ProblemView, facility: IntArray, unplaced: tuple[Unplaced, ...]
+) -> tuple[Unplaced, ...]:
+    """The reasons of the unplaced where quotas the plan uses up close some of their eligible
+    facilities: "no agreement" when they close all of them, else the beds' reason with the
+    facilities the quotas close named."""
+    full = quota_counts(view, facility) >= view.quota_room
+    quotas = view.problem.quotas
+    index = view.problem.patient_index
+    out = []
+    for u in unplaced:
+        i = index[u.patient]
+        mine = view.quotas_of(i)
+        eligible = view.screen(i).eligible
+        closing = [
+            q for q in mine.tolist() if full[q] and (view.quota_facility[q] & eligible).any()
+        ]
+        if not closing or u.code is not UnplacedReason.BEDS_FULL:
+            out.append(u)
+            continue
+        closed = np.zeros(view.n_facilities, dtype=bool)
+        for q in closing:
+            closed |= view.quota_facility[q]
+        names = ", ".join(f"{quotas[q].id} (room {quotas[q].room})" for q in closing)
+        if not (eligible & ~closed).any():
+            out.append(
+                Unplaced(
+                    u.patient,
+                    f"the quota of {names} is used by other patients at every eligible facility",
+                    UnplacedReason.NO_AGREEMENT,
+                )
+            )
+        else:
+            count = int((eligible & closed).sum())
+            out.append(
+                Unplaced(
+                    u.patient,
+                    f"{u.reason}; {count} of them closed to the patient by the quota of {names}, "
+                    "used by other patients",
+                    u.code,
+                )
+            )
+    return tuple(out)
+
+
 def assemble_plan(
     problem: Problem,
     view: ProblemView,
@@ -372,6 +431,8 @@ def assemble_plan_arrays(
         )
     )
     unplaced = tuple(view.unplaced_reason(i) for i in np.flatnonzero(facility < 0).tolist())
+    if view.n_quotas:
+        unplaced = _quota_reasons(view, facility, unplaced)
     return Plan(
         status=status,
         objective=objective,

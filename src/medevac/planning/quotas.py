@@ -11,21 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medevac.planning.model import IntArray, ProblemView
-
-
-def quota_counts(view: ProblemView, facility: IntArray) -> IntArray:
-    """How many placements count against each quota (``facility[i]``: patient i's facility
-    index, -1 unplaced)."""
-    counts = np.zeros(view.n_quotas, dtype=np.int64)
-    if not view.n_quotas:
-        return counts
-    start, quota = view.quota_lists()
-    for i in np.flatnonzero(facility >= 0).tolist():
-        mine = quota[start[i] : start[i + 1]]
-        if len(mine):
-            counts[mine[view.quota_facility[mine, facility[i]]]] += 1
-    return counts
+from medevac.planning.model import IntArray, ProblemView, quota_counts
 
 
 def within_quotas(view: ProblemView, facility: IntArray) -> bool:

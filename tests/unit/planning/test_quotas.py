@@ -10,19 +10,22 @@ import numpy as np
 import pytest
 
 from medevac.planning import (
+    Blocker,
     Plan,
     PlanStatus,
     Problem,
     Quota,
+    UnplacedReason,
     check_plan,
+    explain,
     parse_problem,
     solve_exact,
     solve_greedy,
     solve_patient_mip,
     with_quotas,
 )
-from medevac.planning.model import ProblemView, placement_arrays
-from medevac.planning.quotas import keep_to_quotas, quota_counts
+from medevac.planning.model import ProblemView, placement_arrays, quota_counts
+from medevac.planning.quotas import keep_to_quotas
 from tests.unit.planning.builders import (
     facility,
     patient,
@@ -169,3 +172,41 @@ def test_with_quotas_the_engines_still_agree_and_exact_is_optimal(
     assert plans["exact"].status is PlanStatus.OPTIMAL
     assert abs(plans["exact"].objective - mip.objective) <= tolerance
     assert plans["exact"].objective <= plans["greedy"].objective + tolerance
+
+
+def test_explain_names_the_quota_that_closes_a_nearer_facility() -> None:
+    problem = with_quotas(partner_and_home(), [QUOTA_2])
+    plan = solve_exact(problem, time_limit=30)
+    why = explain(problem, plan, "P0")
+    assert why.facility == "HOME"
+    [partner] = [a for a in why.alternatives if a.facility == "PARTNER"]
+    assert partner.blocker is Blocker.QUOTA_FULL
+    assert (partner.first_day, partner.last_day) == (0, 0)
+    assert partner.detail == "quota AGR-1 used up (2 of its room 2 by other patients)"
+
+
+def test_the_unplaced_are_told_which_quota_is_used_up() -> None:
+    problem = with_quotas(partner_and_home(), [QUOTA_2])
+    plan = solve_greedy(problem)
+    reasons = {u.patient: u for u in plan.unplaced}
+    assert reasons["P2"].code is UnplacedReason.NO_AGREEMENT
+    assert reasons["P2"].reason == (
+        "the quota of AGR-1 (room 2) is used by other patients at every eligible facility"
+    )
+    assert explain(problem, plan, "P3").unplaced == reasons["P3"]
+    # where beds elsewhere are full too, the beds' reason names the closed facilities
+    full_home = parse_problem(
+        problem_dict(
+            [
+                facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": 10}),
+                facility("HOME", 52.0, 21.0, beds={"orthopaedics": 0}),
+            ],
+            [patient(f"P{k}", precedence="urgent", organisation="ORG-A") for k in range(3)],
+        )
+    )
+    plan = solve_exact(with_quotas(full_home, [QUOTA_2]), time_limit=30)
+    [left] = plan.unplaced
+    assert left.code is UnplacedReason.BEDS_FULL
+    assert left.reason.endswith(
+        "; 1 of them closed to the patient by the quota of AGR-1 (room 2), used by other patients"
+    )
