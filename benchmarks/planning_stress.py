@@ -6,7 +6,8 @@
 Each problem comes from the wider random builder of the tests (`wide_random_problem_data`:
 horizons of 1-14 days, up to 45 patients, 10 facilities and 6 specialties, groups, needs,
 agreements, distance limits, current places; every other one with admissions already due at
-its facilities with a daily limit). The per-patient MIP proves its optimum; then:
+its facilities with a daily limit, and every third with one to three agreements' quotas). The
+per-patient MIP proves its optimum; then:
 
 - the greedy plan, the exact engine's plan, the Lagrangian engine's plan (the engine of
   large problems, forced with `large_units=0`), and two more plans of the exact engine, one
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.unit.planning.builders import (
     placement,
     random_admissions_due,
+    random_quotas,
     wide_random_problem_data,
     with_current,
 )
@@ -54,6 +56,7 @@ from medevac.planning import (
     solve_greedy,
     solve_patient_mip,
     with_admissions_taken,
+    with_quotas,
 )
 from medevac.planning import exact as exact_engine
 
@@ -77,7 +80,9 @@ def faults(seed: int) -> list[str]:
     data = wide_random_problem_data(rng)
     # every other problem has admissions already due at its facilities with a daily limit
     due = random_admissions_due(rng, parse_problem(data)) if seed % 2 else []
-    problem = with_admissions_taken(parse_problem(data), due)
+    # and every third quotas of agreements
+    quotas = random_quotas(rng, parse_problem(data)) if seed % 3 == 0 else []
+    problem = with_quotas(with_admissions_taken(parse_problem(data), due), quotas)
     mip = solve_patient_mip(problem, 60)
     if mip.status is not PlanStatus.OPTIMAL:
         return [f"per-patient MIP not optimal ({mip.status.value}); nothing to compare with"]
@@ -119,7 +124,10 @@ def faults(seed: int) -> list[str]:
         )
     for patient in problem.patients:
         explain(problem, exact, patient.id).lines()
-    again = solve_exact(with_admissions_taken(parse_problem(with_current(data, exact)), due), 30)
+    again = solve_exact(
+        with_quotas(with_admissions_taken(parse_problem(with_current(data, exact)), due), quotas),
+        30,
+    )
     moved = sorted(set(placement(again).items()) ^ set(placement(exact).items()))
     if moved:
         found.append(f"exact: a re-plan with the plan as current moved {moved[:4]}")

@@ -244,19 +244,21 @@ def random_admissions_due(rng: random.Random, problem: Problem) -> list[tuple[st
 
 
 def random_quotas(rng: random.Random, problem: Problem) -> list[Quota]:
-    """One to three quotas with room for 0 to 3 patients, each over a random organisation,
-    a random half of the facilities and, half the time, one specialty (`with_quotas`); two of
-    them may share facilities and patients."""
+    """One to three quotas with room for 0 to 3 patients, each over one of the patients'
+    organisations, a random half of the facilities and, half the time, one of the patients'
+    specialties (`with_quotas`); two of them may share facilities and patients."""
     ids = [f.id for f in problem.facilities]
+    organisations = sorted({p.organisation for p in problem.patients if p.organisation}) or ["-"]
+    specialties = sorted({p.specialty for p in problem.patients}) or ["-"]
     quotas = []
     for k in range(rng.randint(1, 3)):
         facilities = frozenset(f for f in ids if rng.random() < 0.5) or frozenset(ids[:1])
-        specialty = rng.choice(["orthopaedics", "neurology", "burns"])
+        specialty = rng.choice(specialties)
         quotas.append(
             Quota(
                 f"Q{k}",
                 rng.randint(0, 3),
-                frozenset({rng.choice(["ORG-A", "ORG-B"])}),
+                frozenset({rng.choice(organisations)}),
                 facilities,
                 frozenset({specialty}) if rng.random() < 0.5 else None,
             )
