@@ -58,7 +58,12 @@ from medevac.planning.model import (
 )
 from medevac.planning.plan import Plan, PlanStatus, relative_gap
 from medevac.planning.problem import Problem
-from medevac.planning.quotas import keep_to_quotas, within_quotas
+from medevac.planning.quotas import (
+    binding_quotas,
+    keep_to_quotas,
+    restricted_to_rooms,
+    within_quotas,
+)
 
 # Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
@@ -125,6 +130,9 @@ PARTIAL_MARGIN_SHARE = 0.08
 # worse (gap 0.60 % against 0.51 %)
 PRICE_SEED_SHARE = 0.1
 PRICE_SEED_COLUMNS = 6
+# with quotas that may bind, the Lagrangian engine's first solve (without them) gets this share
+# of the time, the solve with their rooms kept the rest
+QUOTA_FIRST_SHARE = 0.5
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
 LARGE_SOLVER = "exact, Lagrangian (projected L-BFGS on smoothed prices) with price-guided placement"
 
@@ -1036,18 +1044,31 @@ def _solve_large(
     bound_floor: float = -np.inf,
     prices: tuple[FloatArray, FloatArray] | None = None,
 ) -> Plan:
-    result = solve_lagrangian(
-        problem, view, _work_end(problem, started, deadline), say, compact, prices
-    )
+    end = _work_end(problem, started, deadline)
+    binding = binding_quotas(view, compact)
+    if binding:
+        # the Lagrangian engine does not price quotas: it solves without them first (its bound
+        # holds, as quotas only restrict), then again with each binding quota's room kept for
+        # the patients who lose most without it (`restricted_to_rooms`)
+        first_end = time.perf_counter() + QUOTA_FIRST_SHARE * (end - time.perf_counter())
+        say(f"{len(binding)} quota(s) may bind: first without them")
+    result = solve_lagrangian(problem, view, first_end if binding else end, say, compact, prices)
     bound = max(result.bound, bound_floor)
     facility, day, objective = result.facility, result.day, result.objective
     if view.n_quotas:
-        # the Lagrangian engine does not price quotas: its bound holds (quotas only restrict),
-        # its plan is brought within them
         facility, day, moved = keep_to_quotas(view, facility, day)
         if moved:
             objective = breakdown_of_arrays(problem, view, facility, day).total
             say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
+    if binding and time.perf_counter() < end:
+        found = result.prices or prices or _no_prices(view)
+        restricted, closed = restricted_to_rooms(view, compact, binding, result.facility, found)
+        say(f"{closed} patient(s) kept out of quotas' facilities beyond their room: again")
+        again = solve_lagrangian(restricted, ProblemView(restricted), end, say, None, found)
+        again_f, again_d = again.facility, again.day
+        value = breakdown_of_arrays(problem, view, again_f, again_d).total
+        if value < objective:
+            facility, day, objective = again_f, again_d, value
     if incumbent is not None and incumbent[0] >= objective:
         incumbent = None  # the Lagrangian engine's plan is at least as good
     objective = objective if incumbent is None else incumbent[0]
@@ -1064,6 +1085,11 @@ def _solve_large(
         problem, view, facility, day, status=status, bound=bound,
         solver=LARGE_SOLVER, started=started,
     )  # fmt: skip
+
+
+def _no_prices(view: ProblemView) -> tuple[FloatArray, FloatArray]:
+    """Zero bed and admission prices."""
+    return np.zeros(view.beds.shape), np.zeros((view.n_facilities, view.horizon))
 
 
 def _columns_left_out_of_mip(

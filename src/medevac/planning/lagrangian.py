@@ -204,6 +204,8 @@ class LagrangianResult:
     objective: float
     bound: float
     evaluations: int
+    #: the prices of the best bound: beds [facility, specialty, day], admissions [facility, day]
+    prices: tuple[FloatArray, FloatArray] | None = None
 
 
 class _Dual:
@@ -910,6 +912,7 @@ def solve_lagrangian(
         objective=best[0],
         bound=bound,
         evaluations=dual.evaluations,
+        prices=dual.unpack(ascent.x_plan),
     )
 
 

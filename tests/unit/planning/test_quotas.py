@@ -24,8 +24,9 @@ from medevac.planning import (
     solve_patient_mip,
     with_quotas,
 )
+from medevac.planning.compact import build_compact
 from medevac.planning.model import ProblemView, placement_arrays, quota_counts
-from medevac.planning.quotas import keep_to_quotas
+from medevac.planning.quotas import binding_quotas, keep_to_quotas, restricted_to_rooms
 from tests.unit.planning.builders import (
     facility,
     patient,
@@ -210,3 +211,42 @@ def test_the_unplaced_are_told_which_quota_is_used_up() -> None:
     assert left.reason.endswith(
         "; 1 of them closed to the patient by the quota of AGR-1 (room 2), used by other patients"
     )
+
+
+def test_only_quotas_with_more_candidates_than_room_may_bind() -> None:
+    free = partner_and_home()
+    loose = Quota("AGR-LOOSE", 4, frozenset({"ORG-A"}), frozenset({"PARTNER"}))
+    home = Quota("AGR-HOME", 1, frozenset({"ORG-A"}), frozenset({"HOME"}))  # P0, P1 only
+    problem = with_quotas(free, [QUOTA_2, loose, home])
+    view = ProblemView(problem)
+    assert binding_quotas(view, build_compact(view)) == [0, 2]
+
+
+def test_the_room_is_kept_for_those_who_lose_most_without_it() -> None:
+    problem = with_quotas(partner_and_home(), [QUOTA_2])
+    view = ProblemView(problem)
+    compact = build_compact(view)
+    nowhere = np.full(len(problem.patients), -1, dtype=np.int64)
+    prices = (np.zeros(view.beds.shape), np.zeros((view.n_facilities, view.horizon)))
+    restricted, closed = restricted_to_rooms(view, compact, [0], nowhere, prices)
+    assert closed == 2
+    # P2 and P3 have nowhere else (they would lose their unplaced cost): they keep the room
+    shut = {p.id for p in restricted.patients if p.needs - {"paediatric"}}
+    assert shut == {"P0", "P1"}
+    plan = solve_exact(restricted, time_limit=30)
+    assert at(plan) == {"P0": "HOME", "P1": "HOME", "P2": "PARTNER", "P3": "PARTNER"}
+    # a plan placing P0 under the quota keeps it there: those placed under it come first
+    placed = nowhere.copy()
+    placed[0] = problem.facility_index["PARTNER"]
+    restricted, _ = restricted_to_rooms(view, compact, [0], placed, prices)
+    assert {p.id for p in restricted.patients if p.needs - {"paediatric"}} == {"P1", "P3"}
+
+
+def test_the_large_engine_keeps_to_quotas_in_two_solves() -> None:
+    problem = with_quotas(partner_and_home(), [QUOTA_2])
+    messages: list[str] = []
+    plan = solve_exact(problem, time_limit=4, progress=messages.append, large_units=0)
+    assert check_plan(problem, plan).feasible
+    assert "1 quota(s) may bind: first without them" in messages
+    assert any("kept out of quotas' facilities beyond their room: again" in m for m in messages)
+    assert at(plan) == {"P0": "HOME", "P1": "HOME", "P2": "PARTNER", "P3": "PARTNER"}
