@@ -538,16 +538,7 @@ def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
     cli: CliRunner, tmp_path: Path
 ) -> None:
     approve, built = academy_allowed_20(cli, tmp_path)
-    assert "quota:" not in built  # --ignore-quotas holds nothing
-    # built without it, the problem keeps to the quota: 4 patients need what only other
-    # operators' facilities have
-    within = " ".join(invoke(cli, "plan", "build", "--out", str(tmp_path / "within.json")).split())
-    assert (
-        f"quota: {ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
-        "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it: "
-        "those placed there before, then the most urgent, may; the other 4 (PT-"
-    ) in within
-    assert f'need "beyond {ACADEMY_AGREEMENT_ID}\'s quota"' in within
+    assert "quota:" not in built  # --ignore-quotas carries no quota
     refused = cli.invoke(app, approve)
     assert refused.exit_code == 1
     assert "to approve it without the least urgent patients beyond the quotas: --within-quotas" in (
@@ -565,6 +556,61 @@ def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
     assert f"({ACADEMY_AGREEMENT_ID})" in out
     with context.unit_of_work() as uow:  # left out, they are selected for the next plan
         assert len(uow.patients.list(status=PatientStatus.SELECTED)) == 4
+
+
+def test_plan_solve_keeps_to_the_quotas_the_manifest_carries(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # built without --ignore-quotas, the manifest carries the academy's quota of 20: `plan
+    # solve` keeps to it, and the plan is approved as it is
+    academy_allowed_20(cli, tmp_path)
+    problem, plan = tmp_path / "within.json", tmp_path / "within-plan.json"
+    built = " ".join(invoke(cli, "plan", "build", "--out", str(problem)).split())
+    assert (
+        f"quota: {ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
+        "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it: "
+        "the plan keeps to it, and the optimiser chooses who uses the room"
+    ) in built
+    solve = ["plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30"]
+    out = " ".join(invoke(cli, *solve).split())
+    manifest = tmp_path / "within.registry.json"
+    assert (
+        f"quotas: 1 agreement quota(s) from {manifest}: {ACADEMY_AGREEMENT_ID} (room 20); the "
+        "plan keeps to them and the engine chooses who uses their room"
+    ) in out
+    placed = json.loads(plan.read_text())["assignments"]
+    assert sum(1 for a in placed if a["facility"] == "FAC-LODZ-MMA") == 20
+    unplaced = json.loads(plan.read_text())["unplaced"][0]["patient"]
+    explained = " ".join(invoke(cli, "plan", "explain", str(problem), str(plan), unplaced).split())
+    assert f"quota {ACADEMY_AGREEMENT_ID} used up" in explained
+    out = " ".join(invoke(cli, "plan", "approve", str(plan), "--problem", str(problem)).split())
+    assert "20 admissions planned" in out
+    assert "over quota" not in out
+    # a manifest whose quotas were edited by hand is refused, naming it, the entry and field
+    written = json.loads(manifest.read_text())
+    for quota, message in [
+        ({"room": -1}, "'quotas' entry 0 (AGR-DEMO-002): 'room' must be a count of patients"),
+        (
+            {"facilities": ["FAC-NOWHERE"]},
+            "quota AGR-DEMO-002: 'FAC-NOWHERE' is not a facility of the problem; the manifest "
+            f"does not fit {problem}: build the problem again",
+        ),
+    ]:
+        edited = written | {"quotas": [written["quotas"][0] | quota]}
+        manifest.write_text(json.dumps(edited))
+        for command in (solve, ["plan", "explain", str(problem), str(plan), unplaced]):
+            refused = cli.invoke(app, command)
+            assert refused.exit_code == 1
+            assert f"{manifest}: " in refused.output
+            assert message in " ".join(refused.output.split())
+            assert "Traceback" not in refused.output
+    # so is its approval
+    manifest.write_text(json.dumps(written | {"quotas": [written["quotas"][0] | {"room": "20"}]}))
+    refused = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
+    assert refused.exit_code == 1
+    assert "'quotas' entry 0 (AGR-DEMO-002): 'room' must be a count of patients, not '20'" in (
+        " ".join(refused.output.split())
+    )
 
 
 def test_plan_build_leaves_out_an_agreement_whose_quota_is_used_up(

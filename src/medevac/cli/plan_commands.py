@@ -34,11 +34,11 @@ from medevac.planning import (
     plan_mismatch,
     refused_plan,
     solve,
-    with_admissions_taken,
     write_plan,
 )
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 from medevac.planning.plan import figure
+from medevac.services import regulating
 from medevac.services.regulating import arrivals
 
 EXIT_BAD_INPUT = 1
@@ -96,20 +96,28 @@ def json_object(path: Path) -> dict[str, Any]:
     return data
 
 
-def with_admissions_due(problem_file: Path, problem: Problem, *, say: bool = False) -> Problem:
-    """``problem`` with the admissions already due that the manifest beside it records
-    (patients sent earlier arriving on its days, "held_admissions"): the exchange format's
-    daily admission limit is one number for every day, so `plan build` keeps them there, and
-    the engines, the checker and the explanations count them against the limits. A problem
-    without a manifest is taken as it is. With ``say``, prints what was counted."""
+def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) -> Problem:
+    """``problem`` with what the manifest beside it keeps that the exchange format cannot say
+    (`regulating.with_manifest`): the admissions already due (patients sent earlier arriving
+    on its days, "held_admissions"; the format's daily admission limit is one number for every
+    day) and the agreements' quotas ("quotas"). The engines, the checker and the explanations
+    count the former against the limits and keep to the latter. A problem without a manifest
+    is taken as it is; a manifest that is malformed or does not fit the problem is a one-line
+    error naming it. With ``say``, prints what was counted."""
     manifest_file = manifest_path(problem_file)
     if not manifest_file.exists():
         return problem
     try:
-        due = arrivals(json_object(manifest_file))
-        counted = with_admissions_taken(problem, due)
-    except (InvalidValue, ValueError) as error:
+        manifest = json_object(manifest_file)
+        due = arrivals(manifest)
+        counted = regulating.with_manifest(problem, manifest)
+    except InvalidValue as error:
         _fail(f"{manifest_file}: {error}")
+    except ValueError as error:  # a facility or quota of the manifest that the problem lacks
+        _fail(
+            f"{manifest_file}: {error}; the manifest does not fit {problem_file}: build the "
+            "problem again"
+        )
     if say and due:
         where = sorted({facility for facility, _, _ in due})
         console.print(
@@ -117,6 +125,14 @@ def with_admissions_due(problem_file: Path, problem: Problem, *, say: bool = Fal
             f"earlier arrive at {', '.join(where[:5])}{', ...' if len(where) > 5 else ''} "
             f"on days of this problem ({manifest_file}); they count against the daily "
             "admission limits",
+            highlight=False,
+        )
+    if say and counted.quotas:
+        shown = ", ".join(f"{q.id} (room {q.room})" for q in counted.quotas[:5])
+        more = ", ..." if len(counted.quotas) > 5 else ""
+        console.print(
+            f"quotas: {len(counted.quotas)} agreement quota(s) from {manifest_file}: "
+            f"{shown}{more}; the plan keeps to them and the engine chooses who uses their room",
             highlight=False,
         )
     return counted
@@ -163,7 +179,9 @@ def solve_command(
     Where `plan build` wrote the problem, its manifest beside it (`NAME.registry.json`) may
     record patients sent earlier who arrive on the problem's days at facilities with a daily
     admission limit; the plan counts them against those limits (the problem format has one
-    limit for every day), and its checker does too."""
+    limit for every day), and its checker does too. It may also carry the quotas of
+    agreements with room for fewer patients than could go under them; the plan keeps to them,
+    the engine choosing who uses the room."""
     prepare(engine)  # the exact engine's kernels load while the file is read
     try:
         problem = load_problem(problem_file)
@@ -171,7 +189,7 @@ def solve_command(
         with contextlib.suppress(OSError):
             write_plan(refused_plan(error.errors), out)
         _fail(_refusal(problem_file, error))
-    problem = with_admissions_due(problem_file, problem, say=True)
+    problem = with_manifest(problem_file, problem, say=True)
     limit = None if engine is Engine.GREEDY else time_limit  # greedy has no time limit
     with _solve_progress(limit) as bar:
         task = bar.add_task(f"{engine.value}:", message=f"{len(problem.patients):,} patients")
@@ -359,8 +377,9 @@ def explain_command(
     """Explain why a patient is where the plan puts it (or why it is unplaced).
 
     Where `plan build` wrote the problem, the admissions already due that its manifest records
-    count against the daily admission limits, as in `plan solve`."""
-    problem = with_admissions_due(problem_file, _problem(problem_file))
+    count against the daily admission limits, and the agreements' quotas it carries bind, as
+    in `plan solve`."""
+    problem = with_manifest(problem_file, _problem(problem_file))
     plan = plan_or_fail(plan_file)
     if patient not in problem.patient_index:
         _fail(f"patient {patient!r} is not in {problem_file}")

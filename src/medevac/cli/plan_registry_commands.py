@@ -71,9 +71,8 @@ def build(
     ignore_quotas: bool = typer.Option(
         False,
         "--ignore-quotas",
-        help="Keep agreements whose quota is used up, and hold nobody beyond one with room "
-        "for fewer (a plan going beyond one is then approved only with --over-quota or "
-        "--within-quotas).",
+        help="Keep agreements whose quota is used up, and carry no quota to the engines (a "
+        "plan going beyond one is then approved only with --over-quota or --within-quotas).",
     ),
 ) -> None:
     """Turn the selected and referred patients and the latest capacity into a problem file.
@@ -84,12 +83,12 @@ def build(
     `requests admit`). Patients accepted with no facility on record are listed ("no
     destination"). Agreements whose quota the patients sent under them use up cover nobody
     ("quota used up"; --ignore-quotas keeps them). Where an agreement has room for fewer
-    patients than the problem has who could go under it, those placed there by the live plan,
-    then the most urgent, keep its places, and the others get a need ("beyond AGR's quota")
-    that only other operators' facilities meet ("quota: ..."; --ignore-quotas does not do
-    this). Also writes
-    NAME.registry.json beside it: what the problem was built from, so that `plan approve` can
-    refuse when the registry has changed since.
+    patients than the problem has who could go under it, the manifest carries its quota (the
+    problem format has none): `plan solve` keeps to it, and the engine chooses who uses the
+    room ("quota: ..."; not where another agreement between the same organisations covers some
+    of the same specialties, nor with --ignore-quotas). Also writes NAME.registry.json beside
+    it: what the problem was built from, so that `plan approve` can refuse when the registry
+    has changed since.
     """
     extra = _settings(settings)
     manifest_path(out)  # a folder for --out is refused before the registry is read

@@ -30,10 +30,12 @@ from medevac.memory import garbage_collection_paused
 from medevac.planning import (
     Plan,
     Problem,
+    Quota,
     UnplacedReason,
     check_plan,
     parse_problem,
     with_admissions_taken,
+    with_quotas,
 )
 from medevac.planning.checker import without_patients
 from medevac.planning.problem import DEFAULT_WEIGHTS
@@ -95,16 +97,18 @@ class BuiltProblem:
     #: agreements left out because the patients sent under them use up their quotas
     quotas_full: list[str] = field(default_factory=list)
     #: agreements with room under their quotas for fewer patients than the problem has who
-    #: could go under them, and how the problem keeps to them (`_keep_to_quotas`)
+    #: could go under them, a line each: carried to the engines as quotas, or why not
+    #: (`_carry_quotas`)
     quotas_tight: list[str] = field(default_factory=list)
-    #: the ids of those the problem is held to (no plan of it goes beyond them)
+    #: the ids of those carried as quotas (the manifest's "quotas"): no plan solved with the
+    #: manifest goes beyond them
     quotas_held: list[str] = field(default_factory=list)
 
     def for_engines(self) -> Problem:
         """The problem as the engines solve it: parsed, with the admissions already due that
-        the manifest keeps counted against the daily limits (what `plan solve` does with the
-        files)."""
-        return with_admissions_taken(parse_problem(self.problem), arrivals(self.manifest))
+        the manifest keeps counted against the daily limits and the agreements' quotas it
+        carries (what `plan solve` does with the files; `with_manifest`)."""
+        return with_manifest(parse_problem(self.problem), self.manifest)
 
 
 def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
@@ -239,8 +243,10 @@ def build_problem(
     hospitals, which serve local casualties, only when asked. Patients who are not fit to
     transport or whose location is unknown are left out, and every omission is listed. An
     agreement whose quota the patients sent under it before use up covers nobody in the
-    problem (the approval would refuse any plan placing someone under it), unless
-    ``respect_quotas`` is False; the format cannot say a quota that is only partly used.
+    problem (the approval would refuse any plan placing someone under it), and one with room
+    for fewer patients than could go under it is carried in the manifest as a quota the
+    engines keep to (`_carry_quotas`; the exchange format has no quotas), unless
+    ``respect_quotas`` is False.
     """
     rules = {
         str(name): {**rule, "deadline_day": min(int(rule["deadline_day"]), horizon_days - 1)}
@@ -315,12 +321,10 @@ def build_problem(
         versions[patient.id] = patient.version
     uncovered = _encode_coverage(facility_entries, coverage, patient_entries)
     in_plan = [p for p in patients if p.id in versions]
-    tight, held_to = (
-        _keep_to_quotas(
-            book, in_plan, (facility_entries, patient_entries), facilities, planned, rules, now
-        )
+    tight, carried, quotas_kept = (
+        _carry_quotas(book, in_plan, (facility_entries, patient_entries), facilities, now)
         if respect_quotas
-        else ([], [])
+        else ([], [], [])
     )
 
     problem: dict[str, Any] = {
@@ -347,6 +351,7 @@ def build_problem(
         "problem_sha256": problem_digest(problem),
         "held_admissions": arriving,
         "held": {patient_id: hold.key() for patient_id, hold in sorted(held_now.items())},
+        "quotas": quotas_kept,
     }
     quotas_full = [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
@@ -363,41 +368,38 @@ def build_problem(
         sent.nowhere,
         quotas_full,
         tight,
-        held_to,
+        carried,
     )
 
 
-def beyond_quota_need(agreement_id: str) -> str:
-    """The need `plan build` gives the patients an agreement's quota has no room left for, and
-    the capability of every facility of other operators (`_keep_to_quotas`)."""
-    return f"beyond {agreement_id}'s quota"
-
-
-def _keep_to_quotas(
+def _carry_quotas(
     book: QuotaBook,
     patients: list[PlanningPatient],
     entries: tuple[list[dict[str, Any]], list[dict[str, Any]]],
     facilities: Mapping[str, Facility],
-    planned: Mapping[str, PlannedAdmission],
-    rules: Mapping[str, Mapping[str, float | int]],
     now: datetime,
-) -> tuple[list[str], list[str]]:
-    """Keep the problem within the agreements whose quotas have room (after the patients sent
-    earlier, counted in ``book``) for fewer of ``patients`` than could go under them: a line
-    for each such agreement, and the ids of those the problem is held to.
+) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """The agreements whose quotas have room (after the patients sent earlier, counted in
+    ``book``) for fewer of ``patients`` than could go under them, as quotas for the engines: a
+    line for each such agreement, the ids of those carried, and their quotas as the manifest
+    keeps them ("quotas"; `quotas` reads them back as `medevac.planning.Quota`).
 
-    The problem format has no quota, but it has needs: of the patients an agreement covers
-    whose specialty its receiver's facilities in the problem offer, those placed at its
-    receiver's facilities by the live plan keep their room first, then the most urgent (by
-    precedence weight, then id), as many as it has room for; the others
-    get the need `beyond_quota_need`, which every facility of another operator offers, so no
-    plan can send them there. Nothing is held, and the line says a plan may go beyond the
-    quota, where another agreement between the same organisations covers some of the same
-    specialties (the count at approval depends on which one each patient counts against), or
-    where some of its patients could also go under another agreement short of room (which
-    room each uses is the plan's choice: held one agreement at a time, the same most urgent
-    patients would take every room and the others none; measured with 14 receivers each short
-    of room, 5,714 of 100,000 patients were placed).
+    A patient could go under an agreement when it is the sender's, the agreement covers its
+    specialty and a facility of the receiver in the problem offers it. The quota bounds the
+    placements of the sender's patients (under the organisation the problem gives them, which
+    `_encode_coverage` may have qualified as "ORG/specialty") with a specialty the agreement
+    covers at the receiver's facilities in the problem by its room, so the optimiser chooses
+    who uses it. That is what the approval counts (`QuotaBook`): each of the plan's patients
+    counts against the agreements in force on the day of approval between its organisation
+    and the operator of its facility that cover its specialty, whatever its admission day;
+    the approval refuses a plan when an agreement came into force or lapsed since the build,
+    so they are the agreements in force on the day of the build, and where only one covers a
+    specialty, every such patient counts against it. Where another agreement between the same
+    organisations covers some of the same specialties, a patient counts against the first of
+    them (by id) with room, so which quota a placement falls under is not fixed: nothing is
+    carried, and the line says a plan may go beyond it. Agreements of different receivers that
+    the same patients could use (rivals) are separate quotas: the plan chooses which room each
+    patient uses.
     """
     facility_entries, patient_entries = entries
     by_id = {entry["id"]: entry for entry in patient_entries}
@@ -406,31 +408,24 @@ def _keep_to_quotas(
     offered: dict[str, set[str]] = defaultdict(set)  # by operator, in the problem
     for entry in facility_entries:
         offered[facilities[entry["id"]].operator_id] |= set(entry["beds"])
-    short: list[tuple[Agreement, int, list[PlanningPatient], frozenset[str]]] = []
+    lines: list[str] = []
+    carried: list[str] = []
+    quotas: list[dict[str, Any]] = []
     for a in book.agreements:
         room = None if a.quota is None else a.quota - book.used[a.id]
         if room is None or room <= 0:
             continue
-        sender, offers = a.sending_organisation_id, offered[a.receiving_organisation_id]
-        covered = {s for (o, s) in kinds if o == sender and a.covers(s, day) and s.value in offers}
-        if sum(kinds[(sender, s)] for s in covered) > room:
-            could = [
-                p
-                for p in patients
-                if p.organisation_id == sender and p.primary_specialty in covered
-            ]
-            short.append((a, room, could, frozenset(p.id for p in could)))
-    lines, held = [], []
-    for a, room, could, mine in short:
         sender, receiver = a.sending_organisation_id, a.receiving_organisation_id
+        offers = offered[receiver]
+        covered = {s for (o, s) in kinds if o == sender and a.covers(s, day) and s.value in offers}
+        could = sum(kinds[(sender, s)] for s in covered)
+        if could <= room:
+            continue
         line = (
             f"{a.id} has room for {room} more patient(s) of {sender} at {receiver} (quota "
-            f"{a.quota}, {book.used[a.id]} sent), and {len(could)} in this problem could go "
-            "there under it"
+            f"{a.quota}, {book.used[a.id]} sent), and {could} in this problem could go there "
+            "under it"
         )
-        # the same patients under another agreement short of room: who uses which room is a
-        # choice of the plan, not of the build
-        rivals = [b.id for b, _, _, theirs in short if b is not a and not mine.isdisjoint(theirs)]
         overlapping = [
             b.id
             for b in book.agreements
@@ -438,45 +433,36 @@ def _keep_to_quotas(
             and (b.sending_organisation_id, b.receiving_organisation_id) == (sender, receiver)
             and b.specialties & a.specialties
         ]
-        if overlapping or rivals:
-            why = (
-                f"{', '.join(overlapping)} cover(s) some of the same"
-                if overlapping
-                else f"its patients could go under {', '.join(rivals[:3])}"
-                f"{', ...' if len(rivals) > 3 else ''} too, also short of room"
-            )
+        if overlapping:
             lines.append(
-                f"{line}; {why}, so nothing is held to it and a plan may go beyond it "
-                "(`plan approve` then refuses it, or --within-quotas leaves out the least "
-                "urgent)"
+                f"{line}; {', '.join(overlapping)} cover(s) some of the same specialties (a "
+                "patient counts against the first with room), so it is not carried to the "
+                "engines and a plan may go beyond it (`plan approve` then refuses it, or "
+                "--within-quotas leaves out the least urgent)"
             )
             continue
-        theirs = {f.id for f in facilities.values() if f.operator_id == receiver}
-        there = {p.id for p in could if p.id in planned and planned[p.id].facility_id in theirs}
-        order = sorted(
-            could,
-            key=lambda p: (
-                p.id not in there,
-                -float(rules.get(p.precedence.value, {}).get("weight", 0)),
-                p.id,
-            ),
+        quotas.append(
+            {
+                "id": a.id,
+                "room": room,
+                "organisations": sorted(
+                    {
+                        by_id[p.id]["organisation"]
+                        for p in patients
+                        if p.organisation_id == sender and p.primary_specialty in a.specialties
+                    }
+                ),
+                "facilities": sorted(
+                    entry["id"]
+                    for entry in facility_entries
+                    if facilities[entry["id"]].operator_id == receiver
+                ),
+                "specialties": sorted(s.value for s in a.specialties),
+            }
         )
-        beyond = order[room:]
-        need = beyond_quota_need(a.id)
-        for patient in beyond:
-            entry = by_id[patient.id]
-            entry["needs"] = sorted({*entry.get("needs", ()), need})
-        for entry in facility_entries:
-            if facilities[entry["id"]].operator_id != receiver:
-                entry["capabilities"] = sorted({*entry.get("capabilities", ()), need})
-        lines.append(
-            f"{line}: those placed there before, then the most urgent, may; the other "
-            f"{len(beyond)} ({', '.join(p.id for p in beyond[:5])}"
-            f'{", ..." if len(beyond) > 5 else ""}) need "{need}", which only other '
-            "operators' facilities have"
-        )
-        held.append(a.id)
-    return lines, held
+        carried.append(a.id)
+        lines.append(f"{line}: the plan keeps to it, and the optimiser chooses who uses the room")
+    return lines, carried, quotas
 
 
 @dataclass(frozen=True, slots=True)
@@ -707,6 +693,68 @@ def arrivals(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
     return found
 
 
+#: the fields of an entry of the manifest's "quotas" (`Quota`), as `plan build` writes them
+_QUOTA_FIELDS = ("id", "room", "organisations", "facilities", "specialties")
+#: the end of every refusal of a manifest's "quotas"
+_NOT_AS_BUILT = "it was not written by `medevac plan build` as it is: build the problem again"
+
+
+def quotas(manifest: dict[str, Any]) -> list[Quota]:
+    """The quotas of agreements the manifest carries ("quotas", `_carry_quotas`), for the
+    engines to keep to (`medevac.planning.with_quotas`); none for a manifest written before
+    they were. InvalidValue naming the entry and its field where "quotas" is not as `plan
+    build` wrote it."""
+    entries = manifest.get("quotas", [])
+    if not isinstance(entries, list):
+        raise InvalidValue("manifest", f"'quotas' must be a list of quotas; {_NOT_AS_BUILT}")
+    return [_quota(number, entry) for number, entry in enumerate(entries)]
+
+
+def _quota(number: int, entry: Any) -> Quota:
+    """Entry ``number`` of a manifest's "quotas" as a `Quota` (`quotas`)."""
+    where = f"'quotas' entry {number}"
+    if not isinstance(entry, dict):
+        raise InvalidValue("manifest", f"{where} is not an object; {_NOT_AS_BUILT}")
+    named = entry.get("id")
+    if isinstance(named, str) and named:
+        where += f" ({named})"
+
+    def wrong(what: str) -> InvalidValue:
+        return InvalidValue("manifest", f"{where}: {what}; {_NOT_AS_BUILT}")
+
+    missing = [name for name in _QUOTA_FIELDS if name not in entry]
+    if missing:
+        raise wrong(f"'{missing[0]}' is missing")
+    unknown = sorted(set(entry) - set(_QUOTA_FIELDS))
+    if unknown:
+        raise wrong(f"'{unknown[0]}' is not a field of a quota")
+    if not isinstance(named, str) or not named:
+        raise wrong("'id' must be an agreement's id")
+    room = entry["room"]
+    if not isinstance(room, int) or isinstance(room, bool) or room < 0:
+        raise wrong(f"'room' must be a count of patients, not {room!r}")
+    lists: dict[str, frozenset[str]] = {}
+    for name in ("organisations", "facilities", "specialties"):
+        value = entry[name]
+        if name == "specialties" and value is None:  # every specialty
+            continue
+        if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
+            raise wrong(f"'{name}' must be a list of ids")
+        if not value and name != "specialties":
+            raise wrong(f"'{name}' is empty")
+        lists[name] = frozenset(value)
+    return Quota(named, room, lists["organisations"], lists["facilities"], lists.get("specialties"))
+
+
+def with_manifest(problem: Problem, manifest: dict[str, Any]) -> Problem:
+    """``problem`` as the engines solve it beside its manifest: the admissions already due
+    that the manifest keeps counted against the daily admission limits
+    (`with_admissions_taken`), and the agreements' quotas it carries kept (`with_quotas`).
+    InvalidValue where the manifest is not as `plan build` wrote it; ValueError (naming the
+    facility or quota) where it does not fit the problem."""
+    return with_quotas(with_admissions_taken(problem, arrivals(manifest)), quotas(manifest))
+
+
 def admission_limit_overruns(
     problem: dict[str, Any], manifest: dict[str, Any], plan: Plan
 ) -> list[str]:
@@ -796,7 +844,8 @@ class QuotaExceeded(DomainError):
 
 # what a manifest maps, and to what (`plan build` writes it; approval compares the registry
 # with it): required, then optional (manifests written before facilities and agreements were
-# recorded have neither)
+# recorded have neither). Besides the maps, "built_at" and "problem_sha256" are texts and
+# "quotas" a list of the agreements' quotas the engines keep to (`quotas` checks it).
 _MANIFEST_MAPS = {
     "patients": (int, True),
     "capacity": (str, True),
@@ -821,6 +870,7 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
                 "written by `medevac plan build` as it is: build the problem again",
             )
     arrivals(manifest)
+    quotas(manifest)
 
 
 def _check_map(manifest: dict[str, Any], key: str) -> None:
@@ -1214,13 +1264,15 @@ def quota_overruns(
 ) -> list[str]:
     """Agreements in force whose quota this plan would take beyond, one line each.
 
-    The problem format has no quotas, so the engines cannot keep to them (`build_problem`
-    leaves out only agreements already full); this says where a plan does not (and
-    `approve_plan` refuses such a plan unless told why to go beyond). Patients are counted in
-    a `QuotaBook`: first those sent earlier (`sent_under_agreements`), then the plan's, each
-    against the first agreement between its organisation and the operator of its facility
-    that covers its specialty and still has room. A plan is over quota when it places someone
-    under an agreement and, with those sent before, more than its quota.
+    The problem format has no quotas: the engines keep to those its manifest carries
+    (`_carry_quotas`), but a plan solved without the manifest or built with
+    `--ignore-quotas` may go beyond an agreement, and any plan beyond one that overlaps
+    another between the same organisations (not carried). This says where a plan does so
+    (and `approve_plan` refuses such a plan unless told why to go beyond). Patients are
+    counted in a `QuotaBook`: first those sent earlier (`sent_under_agreements`), then the
+    plan's, each against the first agreement between its organisation and the operator of
+    its facility that covers its specialty and still has room. A plan is over quota when it
+    places someone under an agreement and, with those sent before, more than its quota.
     """
     with uow:
         return _overruns(uow, problem, plan, on=on)

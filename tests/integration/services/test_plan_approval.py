@@ -6,6 +6,7 @@ import copy
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -24,7 +25,9 @@ from medevac.domain.vocabulary import FacilityKind, Specialty
 from medevac.planning import (
     Assignment,
     Plan,
+    Quota,
     check_plan,
+    document_text,
     parse_problem,
     solve_exact,
 )
@@ -77,9 +80,10 @@ def built(uow_factory: UowFactory, **options: Any) -> BuiltProblem:
 
 
 def solved(uow_factory: UowFactory, **options: Any) -> tuple[BuiltProblem, Plan]:
-    """The registry's problem, built (with ``options``), and its exact plan."""
+    """The registry's problem, built (with ``options``), and its exact plan (solved with the
+    manifest, as `plan solve` solves it)."""
     problem = built(uow_factory, **options)
-    return problem, solve_exact(parse_problem(problem.problem), time_limit=30)
+    return problem, solve_exact(problem.for_engines(), time_limit=30)
 
 
 def change_academy_agreement(uow_factory: UowFactory, **fields: Any) -> None:
@@ -531,41 +535,112 @@ def test_a_plan_beyond_a_quota_can_be_approved_without_the_least_urgent(
     assert set(approval.left_out) <= {p["id"] for p in built(uow_factory).problem["patients"]}
 
 
-def test_plan_build_keeps_the_problem_within_a_quota_with_room_for_fewer(
+def test_plan_build_carries_a_quota_with_room_for_fewer_and_the_plan_keeps_to_it(
     uow_factory: UowFactory,
 ) -> None:
     # the academy's quota is 20 and the 24 of the demo could all go there
     selected_demo(uow_factory)
     change_academy_agreement(uow_factory, quota=20)
-    problem, plan = solved(uow_factory)
-    need = regulating.beyond_quota_need(ACADEMY_AGREEMENT_ID)
-    beyond = sorted(p["id"] for p in problem.problem["patients"] if need in p.get("needs", ()))
-    assert len(beyond) == 4
+    problem = built(uow_factory)
     assert problem.quotas_held == [ACADEMY_AGREEMENT_ID]
-    [line] = problem.quotas_tight
-    assert line.startswith(
+    assert problem.quotas_tight == [
         f"{ACADEMY_AGREEMENT_ID} has room for 20 more patient(s) of ORG-ORIGIN-MOH at "
         "ORG-PARTNER-DMS (quota 20, 0 sent), and 24 in this problem could go there under it: "
-        "those placed there before, then the most urgent, may; the other 4 ("
+        "the plan keeps to it, and the optimiser chooses who uses the room"
+    ]
+    with uow_factory() as uow:
+        covered = sorted(s.value for s in uow.agreements.get(ACADEMY_AGREEMENT_ID).specialties)
+    assert problem.manifest["quotas"] == [
+        {
+            "id": ACADEMY_AGREEMENT_ID,
+            "room": 20,
+            "organisations": ["ORG-ORIGIN-MOH"],
+            "facilities": ["FAC-LODZ-MMA"],
+            "specialties": covered,
+        }
+    ]
+    # only the manifest carries it: the problem file is the one `--ignore-quotas` writes
+    ignoring = built(uow_factory, respect_quotas=False)
+    assert ignoring.problem == problem.problem
+    assert (ignoring.quotas_tight, ignoring.quotas_held, ignoring.manifest["quotas"]) == (
+        [],
+        [],
+        [],
     )
-    weight = {p["id"]: problem.problem["precedences"][p["precedence"]]["weight"]
-              for p in problem.problem["patients"]}  # fmt: skip
-    kept = set(weight) - set(beyond)
-    assert max(weight[p] for p in beyond) <= min(weight[p] for p in kept)
-    capable = {f["id"] for f in problem.problem["facilities"] if need in f.get("capabilities", ())}
-    assert "FAC-LODZ-MMA" not in capable
-    assert capable == {f["id"] for f in problem.problem["facilities"]} - {"FAC-LODZ-MMA"}
-    assert {a.patient for a in plan.assignments if a.facility == "FAC-LODZ-MMA"} <= kept
-    approval = approver(problem, plan)(uow_factory())  # nothing beyond the quota to refuse
-    assert approval.over_quota == []
-    # a re-plan with room for 15: those the approved plan placed there keep it first
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    assert check_plan(problem.for_engines(), plan).feasible
+    assert sum(1 for a in plan.assignments if a.facility == "FAC-LODZ-MMA") == 20
+    # solved without the manifest, the plan places all 24 there, beyond the quota
+    unkept = solve_exact(parse_problem(problem.problem), time_limit=30)
+    assert [line.split()[0] for line in
+            quota_overruns(uow_factory(), problem.problem, unkept, on=utc_now())] == [
+        ACADEMY_AGREEMENT_ID
+    ]  # fmt: skip
+    assert approver(problem, plan)(uow_factory()).over_quota == []
+    # a re-plan with room for 15: the plan keeps 15 of the places it approved
     change_academy_agreement(uow_factory, quota=15)
     again = built(uow_factory)
-    beyond_again = {p["id"] for p in again.problem["patients"] if need in p.get("needs", ())}
-    assert set(beyond) <= beyond_again
-    assert len(beyond_again) == 9
-    # as `plan build --ignore-quotas`: nothing held
-    assert built(uow_factory, respect_quotas=False).quotas_tight == []
+    assert [q["room"] for q in again.manifest["quotas"]] == [15]
+    current = {p["id"] for p in again.problem["patients"] if "current" in p}
+    assert len(current) == 20
+    replan = solve_exact(again.for_engines(), time_limit=30)
+    there = {a.patient for a in replan.assignments if a.facility == "FAC-LODZ-MMA"}
+    assert len(there) == 15
+    assert there <= current
+    assert approver(again, replan)(uow_factory()).over_quota == []
+
+
+def partner_ministry_hospital(
+    uow_factory: UowFactory, facility_id: str, where: Coordinates, beds: int = 10
+) -> None:
+    """A hospital of the partner ministry (bound by the demo's agreement `AGREEMENT_ID`) with
+    ``beds`` orthopaedic beds, reported now: the demo's 8 orthopaedic patients could go there
+    as well as to the academy."""
+    hospital = Facility(
+        facility_id,
+        "Partner Ministry Hospital",
+        FacilityKind.HOSPITAL,
+        "ORG-PARTNER-MOH",
+        "PL",
+        where,
+        frozenset({Specialty.ORTHOPAEDICS}),
+    )
+    register_facility(uow_factory(), hospital, actor="cell")
+    report = CapacityReport(hospital.id, Specialty.ORTHOPAEDICS, beds, beds, 0, 0, utc_now())
+    report_capacity(uow_factory(), report, actor="cell")
+
+
+def test_the_optimiser_gives_a_quota_s_room_to_those_with_nowhere_else_to_go(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy has room for 16 of the 24; its 8 orthopaedic patients could also go to a
+    # partner ministry's hospital in Szczecin, further away. Giving the room to the most
+    # urgent would leave 2 priority orthopaedic patients there and some of the others (down to
+    # convenience) with no place; the exact plan places all 24, the 16 who have nowhere else
+    # to go at the academy
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=16)
+    partner_ministry_hospital(uow_factory, "FAC-SZCZECIN-H", Coordinates(53.43, 14.55))
+    problem = built(uow_factory)
+    assert problem.quotas_held == [ACADEMY_AGREEMENT_ID]
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    assert plan.status.value == "optimal"
+    entries = {p["id"]: p for p in problem.problem["patients"]}
+    weight = {i: problem.problem["precedences"][p["precedence"]]["weight"]
+              for i, p in entries.items()}  # fmt: skip
+    orthopaedic = {i for i, p in entries.items() if p["specialty"] == "orthopaedics"}
+    assert len(orthopaedic) == 8
+    placed = {a.patient: a.facility for a in plan.assignments}
+    assert len(placed) == 24
+    academy = {i for i, f in placed.items() if f == "FAC-LODZ-MMA"}
+    assert academy == set(entries) - orthopaedic
+    assert {placed[i] for i in orthopaedic} == {"FAC-SZCZECIN-H"}
+    # not the most urgent first: some sent to Szczecin are more urgent than some at the academy
+    assert max(weight[i] for i in orthopaedic) > min(weight[i] for i in academy)
+    # without the quota, the orthopaedic patients would rather go to the nearer academy
+    free = solve_exact(parse_problem(problem.problem), time_limit=30)
+    assert {a.facility for a in free.assignments} == {"FAC-LODZ-MMA"}
+    assert approver(problem, plan)(uow_factory()).over_quota == []
 
 
 def change_ministry_agreement(uow_factory: UowFactory, quota: int) -> None:
@@ -577,41 +652,158 @@ def change_ministry_agreement(uow_factory: UowFactory, quota: int) -> None:
         uow.commit()
 
 
-def test_plan_build_holds_nobody_where_the_same_patients_could_use_another_short_room(
+def test_rival_agreements_are_both_carried_and_the_plan_keeps_to_both(
     uow_factory: UowFactory,
 ) -> None:
     selected_demo(uow_factory)
     change_academy_agreement(uow_factory, quota=20)
     # the ministry's agreement covers the 24's specialties too, but its sanatoriums offer none
-    # of them: its quota of 5 does not make it short of room, and the academy's is held
+    # of them: its quota of 5 does not make it short of room, and the academy's is carried
     change_ministry_agreement(uow_factory, quota=5)
     assert built(uow_factory).quotas_held == [ACADEMY_AGREEMENT_ID]
-    # with a hospital of the ministry's for orthopaedics, the demo's 8 orthopaedic patients
-    # could use either short room: which one is the plan's choice, so nobody is held, and both
-    # agreements are named
-    hospital = Facility(
-        "FAC-WARSAW-H",
-        "Partner Ministry Hospital",
-        FacilityKind.HOSPITAL,
-        "ORG-PARTNER-MOH",
-        "PL",
-        Coordinates(52.23, 21.01),
-        frozenset({Specialty.ORTHOPAEDICS}),
+    # with a hospital of the ministry's for orthopaedics, nearer than the academy, the demo's
+    # 8 orthopaedic patients could use either room: both are carried, and the plan chooses
+    partner_ministry_hospital(uow_factory, "FAC-WARSAW-H", Coordinates(52.23, 21.01))
+    problem = built(uow_factory)
+    assert problem.quotas_held == [AGREEMENT_ID, ACADEMY_AGREEMENT_ID]
+    assert [line.split(" ")[0] for line in problem.quotas_tight] == problem.quotas_held
+    assert all(
+        line.endswith("the plan keeps to it, and the optimiser chooses who uses the room")
+        for line in problem.quotas_tight
     )
-    register_facility(uow_factory(), hospital, actor="cell")
-    report = CapacityReport(hospital.id, Specialty.ORTHOPAEDICS, 10, 10, 0, 0, utc_now())
-    report_capacity(uow_factory(), report, actor="cell")
+    rooms = {q["id"]: (q["room"], q["facilities"]) for q in problem.manifest["quotas"]}
+    assert rooms == {
+        AGREEMENT_ID: (5, ["FAC-CIECHOCINEK-SAN", "FAC-KOLOBRZEG-SAN", "FAC-WARSAW-H"]),
+        ACADEMY_AGREEMENT_ID: (20, ["FAC-LODZ-MMA"]),
+    }
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    places = Counter(a.facility for a in plan.assignments)
+    assert len(plan.assignments) == 24  # both rooms together fit them all
+    assert places["FAC-WARSAW-H"] == 5  # the nearer, full
+    assert places["FAC-LODZ-MMA"] == 19
+    # without them, the nearer hospital takes all 8 orthopaedic patients, beyond its room of 5
+    free = solve_exact(parse_problem(problem.problem), time_limit=30)
+    assert Counter(a.facility for a in free.assignments)["FAC-WARSAW-H"] == 8
+    assert approver(problem, plan)(uow_factory()).over_quota == []
+
+
+def test_agreements_between_the_same_organisations_that_overlap_are_not_carried(
+    uow_factory: UowFactory,
+) -> None:
+    # a second agreement with the academy's operator covers orthopaedics with a quota of 3:
+    # the approval counts an orthopaedic patient against the first of the two with room, so
+    # no quota of the engines can say which one it falls under
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=20)
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+    second = replace(
+        academy,
+        id="AGR-DEMO-003",
+        specialties=frozenset({Specialty.ORTHOPAEDICS}),
+        quota=3,
+        version=0,
+    )
+    register_agreement(uow_factory(), second, actor="cell")
     problem = built(uow_factory)
     assert problem.quotas_held == []
+    assert problem.manifest["quotas"] == []
     assert [line.split(" ")[0] for line in problem.quotas_tight] == [
-        AGREEMENT_ID,
         ACADEMY_AGREEMENT_ID,
+        "AGR-DEMO-003",
     ]
-    assert all(
-        "too, also short of room, so nothing is held" in line for line in problem.quotas_tight
+    assert problem.quotas_tight[0].endswith(
+        "AGR-DEMO-003 cover(s) some of the same specialties (a patient counts against the "
+        "first with room), so it is not carried to the engines and a plan may go beyond it "
+        "(`plan approve` then refuses it, or --within-quotas leaves out the least urgent)"
     )
-    needs = {n for p in problem.problem["patients"] for n in p.get("needs", ())}
-    assert not any(n.startswith("beyond ") for n in needs)
+    assert problem.for_engines().quotas == ()
+
+
+@pytest.mark.parametrize(
+    ("sent_by", "lapsing"), [("plan", False), ("request", False), ("request", True)]
+)
+def test_a_plan_kept_to_the_carried_quotas_is_not_refused_for_them_at_approval(
+    uow_factory: UowFactory, sent_by: str, lapsing: bool
+) -> None:
+    # 10 of the 24 were sent to the academy's operator earlier (by the demo's plan, accepted
+    # there since, or by a request it accepted today); the quota of 20 has room for 10 of the
+    # 14 others. Lapsing after today, the agreement still counts every placement of the plan:
+    # the approval counts them on its own day, whatever their admission day, as the quota does
+    if sent_by == "plan":
+        accepted_at_the_academy(uow_factory, 10)
+    else:
+        accepted_by_request(uow_factory, selected(uow_factory, 10), {})
+    if lapsing:
+        change_academy_agreement(uow_factory, valid_to=utc_now().date())
+    change_academy_agreement(uow_factory, quota=20)
+    problem = built(uow_factory)
+    assert [(q["id"], q["room"]) for q in problem.manifest["quotas"]] == [
+        (ACADEMY_AGREEMENT_ID, 10)
+    ]
+    assert "(quota 20, 10 sent), and 14 in this problem" in problem.quotas_tight[0]
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    at_academy = [a for a in plan.assignments if a.facility == "FAC-LODZ-MMA"]
+    assert len(at_academy) == 10
+    assert max(a.day for a in at_academy) > 0
+    unkept = solve_exact(parse_problem(problem.problem), time_limit=30)
+    assert quota_overruns(uow_factory(), problem.problem, unkept, on=utc_now()) == [
+        f"{ACADEMY_AGREEMENT_ID} allows 20 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
+        "10 were sent there before and this plan places 14 there"
+    ]
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.over_quota == []
+    assert len(approval.plan.admissions) == len(plan.assignments)
+
+
+def test_a_quota_counts_the_sender_s_patients_by_the_names_the_problem_gives_them(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's agreement leaves out ophthalmology, which the academy offers and 4 of the
+    # 24 need: the ministry's patients come in as "ORG-ORIGIN-MOH/specialty", and the quota
+    # counts them under those names
+    selected_demo(uow_factory)
+    with uow_factory() as uow:
+        covered = uow.agreements.get(ACADEMY_AGREEMENT_ID).specialties - {Specialty.OPHTHALMOLOGY}
+    change_academy_agreement(uow_factory, quota=10, specialties=covered)
+    problem = built(uow_factory)
+    assert any("FAC-LODZ-MMA offers ophthalmology" in line for line in problem.uncovered)
+    [quota] = problem.manifest["quotas"]
+    names = {p["organisation"] for p in problem.problem["patients"]}
+    assert quota["organisations"] == sorted(n for n in names if not n.endswith("/ophthalmology"))
+    assert all(n.startswith("ORG-ORIGIN-MOH/") for n in names)
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    assert sum(1 for a in plan.assignments if a.facility == "FAC-LODZ-MMA") == 10
+    assert approver(problem, plan)(uow_factory()).over_quota == []
+
+
+def test_the_manifest_s_quotas_come_back_as_the_engines_quotas(uow_factory: UowFactory) -> None:
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=20)
+    problem = built(uow_factory)
+    manifest = json.loads(document_text(problem.manifest))  # as `plan build` writes it
+    with uow_factory() as uow:
+        covered = frozenset(s.value for s in uow.agreements.get(ACADEMY_AGREEMENT_ID).specialties)
+    expected = Quota(
+        ACADEMY_AGREEMENT_ID,
+        20,
+        frozenset({"ORG-ORIGIN-MOH"}),
+        frozenset({"FAC-LODZ-MMA"}),
+        covered,
+    )
+    assert regulating.quotas(manifest) == [expected]
+    assert problem.for_engines().quotas == (expected,)
+    assert regulating.with_manifest(parse_problem(problem.problem), manifest).quotas == (expected,)
+    # the approval refuses a manifest whose quotas are not as `plan build` wrote them
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    edited = copy.deepcopy(problem.manifest)
+    edited["quotas"][0]["room"] = "20"
+    with pytest.raises(InvalidValue, match=rf"'quotas' entry 0 \({ACADEMY_AGREEMENT_ID}\): 'room'"):
+        approve_plan(uow_factory(), problem=problem.problem, manifest=edited, plan=plan, actor="a")
+    # a quota at a facility the problem lacks does not fit it
+    edited["quotas"][0] |= {"room": 20, "facilities": ["FAC-NOWHERE"]}
+    with pytest.raises(ValueError, match="'FAC-NOWHERE' is not a facility of the problem"):
+        regulating.with_manifest(parse_problem(problem.problem), edited)
 
 
 def test_within_quotas_changes_nothing_where_the_plan_keeps_to_them(

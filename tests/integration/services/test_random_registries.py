@@ -38,6 +38,7 @@ from medevac.domain.vocabulary import (
     Specialty,
 )
 from medevac.planning import Plan, check_plan, parse_problem, solve_exact
+from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.patients import move_patient
 from medevac.services.regulating import (
@@ -65,7 +66,15 @@ def _id(rng: random.Random, prefix: str) -> str:
     return f"{prefix}{odd}{rng.randrange(10**6)}"
 
 
-def _store_registry(uow_factory: UowFactory, rng: random.Random, now: datetime) -> None:
+def _store_registry(
+    uow_factory: UowFactory,
+    rng: random.Random,
+    now: datetime,
+    agreements_between: tuple[int, int] = (0, 2),
+    quotas: tuple[int | None, ...] = (None, 0, 2),
+) -> None:
+    """A random registry (module docstring) with ``agreements_between`` agreements (at least,
+    at most), whose quotas are drawn from ``quotas``."""
     specialties = rng.sample(list(Specialty), rng.randint(2, 4))
     organisations = [
         Organisation(_id(rng, "O"), "Organisation", rng.choice(list(OrganisationKind)), "PL")
@@ -105,7 +114,7 @@ def _store_registry(uow_factory: UowFactory, rng: random.Random, now: datetime) 
                     )
                 )
     agreements = []
-    for _ in range(rng.randint(0, 2)):
+    for _ in range(rng.randint(*agreements_between)):
         sender, receiver = rng.sample(organisations, 2)
         start = (now - timedelta(days=rng.randint(-3, 30))).date()
         end = rng.choice([None, start + timedelta(days=rng.randint(0, 40))])
@@ -115,7 +124,7 @@ def _store_registry(uow_factory: UowFactory, rng: random.Random, now: datetime) 
                 sender.id,
                 receiver.id,
                 frozenset(rng.sample(specialties, rng.randint(1, len(specialties)))),
-                rng.choice([None, 0, 2]),
+                rng.choice(list(quotas)),
                 CostPolicy.free(),
                 start,
                 end,
@@ -145,6 +154,12 @@ def _store_registry(uow_factory: UowFactory, rng: random.Random, now: datetime) 
             uow.agreements.add(agreement)
         uow.patients.add_many(patients)
         uow.commit()
+
+
+def named(line: str, after: str) -> str:
+    """The agreement a line of `plan build` or an overrun names first, before ``after`` (ids
+    hold spaces here)."""
+    return line.split(after, 1)[0]
 
 
 @pytest.mark.parametrize("seed", list(range(1, 9)))
@@ -178,13 +193,21 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
             approve(uow_factory())
         placed = len(plan.assignments)
     assert placed > 0  # the seeds are chosen so that someone is placed: the checks bite
-    # built within quotas, no plan goes beyond an agreement already full or held to its room
+    # built within quotas and solved with the manifest, no plan goes beyond an agreement
+    # already full or carried as a quota; the only agreements short of room not carried are
+    # those that overlap another between the same organisations
     within = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
-    within_plan = solve_exact(within.for_engines(), time_limit=5)
-    full = {line.split()[0] for line in within.quotas_full}
+    within_problem = within.for_engines()
+    within_plan = solve_exact(within_problem, time_limit=5)
+    assert check_plan(within_problem, within_plan).feasible
+    full = {named(line, " allows ") for line in within.quotas_full}
     held = set(within.quotas_held)
+    assert held == {q["id"] for q in within.manifest["quotas"]}
+    overlapping = {named(line, " has room for ") for line in within.quotas_tight} - held
     overruns = quota_overruns(uow_factory(), within.problem, within_plan, on=utc_now())
-    assert not {line.split()[0] for line in overruns} & (full | held)
+    beyond = {named(line, " allows ") for line in overruns}
+    assert not beyond & (full | held)
+    assert beyond <= overlapping
     # a change after the build refuses the approval of its plan
     with uow_factory() as uow:
         live = [p for p in uow.patients.list() if p.status is PatientStatus.SELECTED]
@@ -228,6 +251,60 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
         for day in range(first, min(len(row), first + stay)):
             row[day] = max(0, row[day] - 1)
     assert _bed_rows(after.problem) == expected
+
+
+# of seeds 1-60, some whose registries carry quotas and some whose agreements short of room
+# overlap others (6 does both), all placing patients
+@pytest.mark.parametrize("seed", [1, 3, 6, 8, 18, 36, 41, 44])
+def test_random_registries_with_quotas_keep_to_them_from_build_to_approval(
+    uow_factory: UowFactory, seed: int
+) -> None:
+    # more agreements, some between the same organisations, with small quotas: twice, the
+    # problem is built with its quotas, solved with the manifest and approved; in between,
+    # half of the plan's patients are accepted by their facilities, so that the next build
+    # and approval count them as sent under their agreements
+    rng = random.Random(seed)
+    _store_registry(uow_factory, rng, utc_now(), agreements_between=(2, 5), quotas=(None, 1, 2, 3))
+    tight = 0
+    for _ in range(2):
+        built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+        problem = built.for_engines()
+        plan = solve_exact(problem, time_limit=5)
+        assert check_plan(problem, plan).feasible  # within every quota the engines were given
+        held = set(built.quotas_held)
+        assert held == {q["id"] for q in built.manifest["quotas"]}
+        tight += len(built.quotas_tight)
+        # the approval goes beyond no quota the build carried; only beyond an agreement that
+        # overlaps another between the same organisations, which the build names and does not
+        # carry
+        overlapping = {named(line, " has room for ") for line in built.quotas_tight} - held
+        overruns = quota_overruns(uow_factory(), built.problem, plan, on=utc_now())
+        assert {named(line, " allows ") for line in overruns} <= overlapping
+        approve = partial(
+            regulating.approve,
+            problem=built.problem,
+            manifest=built.manifest,
+            plan=plan,
+            actor="t",
+        )
+        if overruns:
+            with pytest.raises(QuotaExceeded):
+                approve(uow_factory())
+            approval = approve(uow_factory(), within_quotas=True)
+            assert set(approval.left_out.values()) <= overlapping
+        else:
+            approval = approve(uow_factory())
+        assert approval.over_quota == []
+        sent = sorted(a.patient for a in approval.solved.assignments)
+        for patient_id in sorted(rng.sample(sent, len(sent) // 2)):
+            move_patient(
+                uow_factory(),
+                patient_id,
+                PatientStatus.ACCEPTED,
+                actor="t",
+                role=ActorRole.RECEIVING_FACILITY,
+            )
+    assert tight > 0  # the seeds are chosen so that agreements are short of room: checks bite
 
 
 def _accepted_by_requests(

@@ -1,16 +1,21 @@
-"""Keeping a plan within agreement quotas: who is left out (`keep_within`)."""
+"""Agreement quotas: who is left out to keep a plan within them (`keep_within`), and the
+quotas the manifest carries to the engines (`quotas`)."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medevac.domain.agreements import Agreement
+from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CostPolicy
 from medevac.domain.vocabulary import Specialty
-from medevac.services.regulating import Placed, QuotaBook, keep_within
+from medevac.planning import Quota
+from medevac.services.regulating import Placed, QuotaBook, keep_within, quotas
 
 DAY = date(2026, 12, 5)
 ORTHO, NEURO = Specialty.ORTHOPAEDICS, Specialty.NEUROLOGY
@@ -102,3 +107,69 @@ def test_under_one_agreement_the_most_urgent_keep_their_places(
     urgent_first = sorted(plan, key=lambda p: (-p.weight, p.day, p.patient))
     left = keep_within(book, plan, DAY)
     assert left == {p.patient: "AGR-1" for p in urgent_first[quota:]}
+
+
+#: an entry of the manifest's "quotas" as `plan build` writes it
+QUOTA: dict[str, Any] = {
+    "id": "AGR-1",
+    "room": 2,
+    "organisations": ["ORG-A", "ORG-A/neurology"],
+    "facilities": ["F-1", "F-2"],
+    "specialties": ["neurology", "orthopaedics"],
+}
+
+
+def test_the_manifest_s_quotas_are_read_as_the_engines_quotas() -> None:
+    every = QUOTA | {"id": "AGR-2", "room": 0, "specialties": None}
+    assert quotas({"quotas": [QUOTA, every]}) == [
+        Quota(
+            "AGR-1",
+            2,
+            frozenset({"ORG-A", "ORG-A/neurology"}),
+            frozenset({"F-1", "F-2"}),
+            frozenset({"neurology", "orthopaedics"}),
+        ),
+        Quota("AGR-2", 0, frozenset({"ORG-A", "ORG-A/neurology"}), frozenset({"F-1", "F-2"})),
+    ]
+    assert quotas({"quotas": []}) == []
+    assert quotas({}) == []  # a manifest written before quotas were carried
+
+
+def _without(name: str) -> dict[str, Any]:
+    return {k: v for k, v in QUOTA.items() if k != name}
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"AGR-1": 2}, "'quotas' must be a list of quotas"),
+        (["AGR-1"], "'quotas' entry 0 is not an object"),
+        ([_without("room")], "'quotas' entry 0 (AGR-1): 'room' is missing"),
+        ([_without("id")], "'quotas' entry 0: 'id' is missing"),
+        ([QUOTA | {"quota": 2}], "'quotas' entry 0 (AGR-1): 'quota' is not a field of a quota"),
+        ([QUOTA | {"id": ""}], "'quotas' entry 0: 'id' must be an agreement's id"),
+        ([QUOTA | {"id": 7}], "'quotas' entry 0: 'id' must be an agreement's id"),
+        ([QUOTA | {"room": -1}], "(AGR-1): 'room' must be a count of patients, not -1"),
+        ([QUOTA | {"room": "2"}], "(AGR-1): 'room' must be a count of patients, not '2'"),
+        ([QUOTA | {"room": True}], "(AGR-1): 'room' must be a count of patients, not True"),
+        ([QUOTA | {"room": 2.5}], "(AGR-1): 'room' must be a count of patients, not 2.5"),
+        ([QUOTA | {"organisations": []}], "(AGR-1): 'organisations' is empty"),
+        ([QUOTA | {"organisations": "ORG-A"}], "(AGR-1): 'organisations' must be a list of ids"),
+        ([QUOTA | {"facilities": []}], "(AGR-1): 'facilities' is empty"),
+        ([QUOTA | {"facilities": ["F-1", 2]}], "(AGR-1): 'facilities' must be a list of ids"),
+        ([QUOTA | {"facilities": None}], "(AGR-1): 'facilities' must be a list of ids"),
+        ([QUOTA | {"specialties": "neurology"}], "(AGR-1): 'specialties' must be a list of ids"),
+        ([QUOTA | {"specialties": [""]}], "(AGR-1): 'specialties' must be a list of ids"),
+        ([QUOTA, QUOTA | {"id": "AGR-2", "room": None}], "'quotas' entry 1 (AGR-2): 'room'"),
+    ],
+)
+def test_malformed_quotas_are_refused_naming_the_entry_and_field(
+    entries: object, message: str
+) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        quotas({"quotas": entries})
+    assert refused.value.field == "manifest"
+    assert message in refused.value.reason
+    assert refused.value.reason.endswith(
+        "it was not written by `medevac plan build` as it is: build the problem again"
+    )
