@@ -40,7 +40,12 @@ from medevac.planning.compact import Compact, build_compact
 from medevac.planning.engines import checked_time_limit
 from medevac.planning.greedy import solve_greedy
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel, MipModel, read_result
-from medevac.planning.lagrangian import improve_plan, priced_columns, solve_lagrangian
+from medevac.planning.lagrangian import (
+    improve_plan,
+    lagrangian_bound,
+    priced_columns,
+    solve_lagrangian,
+)
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.mip_process import warm as warm_mip_worker
 from medevac.planning.model import (
@@ -61,6 +66,7 @@ from medevac.planning.problem import Problem
 from medevac.planning.quotas import (
     binding_quotas,
     keep_to_quotas,
+    pooled_bound,
     restricted_to_rooms,
     within_quotas,
 )
@@ -133,6 +139,10 @@ PRICE_SEED_COLUMNS = 6
 # with quotas that may bind, the Lagrangian engine's first solve (without them) gets this share
 # of the time, the solve with their rooms kept the rest
 QUOTA_FIRST_SHARE = 0.5
+# the pooled bound's LP gets at most this share of the time left after the first solve, and a
+# second solve is only started with at least this share of the limit left
+POOLED_SHARE = 0.4
+SECOND_SOLVE_SHARE = 0.25
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
 LARGE_SOLVER = "exact, Lagrangian (projected L-BFGS on smoothed prices) with price-guided placement"
 
@@ -1055,20 +1065,30 @@ def _solve_large(
     result = solve_lagrangian(problem, view, first_end if binding else end, say, compact, prices)
     bound = max(result.bound, bound_floor)
     facility, day, objective = result.facility, result.day, result.objective
-    if view.n_quotas:
+    if not within_quotas(view, facility):
         facility, day, moved = keep_to_quotas(view, facility, day)
-        if moved:
-            objective = breakdown_of_arrays(problem, view, facility, day).total
-            say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
-    if binding and time.perf_counter() < end:
+        objective = breakdown_of_arrays(problem, view, facility, day).total
+        say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
+    if binding:
+        # a bound that sees the quotas: beds pooled by the quotas their facilities lie under
+        pooled = pooled_bound(view, compact, POOLED_SHARE * (end - time.perf_counter()))
+        bound = max(bound, pooled)
+        say(f"bound with beds pooled under the quotas: {pooled:,.2f}")
+    if binding and end - time.perf_counter() > SECOND_SOLVE_SHARE * (end - started):
         found = result.prices or prices or _no_prices(view)
         restricted, closed = restricted_to_rooms(view, compact, binding, result.facility, found)
-        say(f"{closed} patient(s) kept out of quotas' facilities beyond their room: again")
+        say(
+            f"{closed} patient(s) kept out of the facilities of quotas whose room goes to others: "
+            "solving again"
+        )
         again = solve_lagrangian(restricted, ProblemView(restricted), end, say, None, found)
-        again_f, again_d = again.facility, again.day
-        value = breakdown_of_arrays(problem, view, again_f, again_d).total
+        if again.prices is not None and time.perf_counter() < end:
+            # the second solve's prices are prices of the same rows: the problem's own
+            # Lagrangian at them is a bound too
+            bound = max(bound, lagrangian_bound(problem, view, compact, again.prices))
+        value = breakdown_of_arrays(problem, view, again.facility, again.day).total
         if value < objective:
-            facility, day, objective = again_f, again_d, value
+            facility, day, objective = again.facility, again.day, value
     if incumbent is not None and incumbent[0] >= objective:
         incumbent = None  # the Lagrangian engine's plan is at least as good
     objective = objective if incumbent is None else incumbent[0]

@@ -916,6 +916,19 @@ def solve_lagrangian(
     )
 
 
+def lagrangian_bound(
+    problem: Problem, view: ProblemView, compact: Compact, prices: tuple[FloatArray, FloatArray]
+) -> float:
+    """The Lagrangian of ``problem`` (its exact value, groups' term included) at the bed and
+    admission ``prices``: a lower bound on its optimum whatever the prices (>= 0) are."""
+    hopeless_cost = float(
+        sum(view.unplaced_cost(problem.patients[int(i)]) for i in compact.hopeless)
+    )
+    dual = _Dual(compact, hopeless_cost)
+    _, _, exact = dual.evaluate(dual.pack(*prices), 0.0, slope=False)
+    return exact
+
+
 def _search(
     plans: _Plans,
     dual: _Dual,

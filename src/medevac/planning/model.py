@@ -100,6 +100,8 @@ class ProblemView:
             for facility_id in quota.facilities:
                 self.quota_facility[qi, problem.facility_index[facility_id]] = True
         self._quota_lists: dict[tuple[str | None, str], IntArray] = {}
+        self._quota_members: BoolArray | None = None
+        self._quota_csr: tuple[IntArray, IntArray] | None = None
         self._screens: dict[tuple[object, ...], Screen] = {}
         # facility masks per set of needs and per sending organisation, shared by the screens
         self._needs_masks: dict[frozenset[str], BoolArray] = {}
@@ -131,14 +133,26 @@ class ProblemView:
             self._quota_lists[key] = found
         return found
 
+    def quota_members(self) -> BoolArray:
+        """[patient, quota]: whether the patient falls under the quota."""
+        if self._quota_members is None:
+            members = np.zeros((len(self.problem.patients), self.n_quotas), dtype=bool)
+            start, quota = self.quota_lists()
+            rows = np.repeat(np.arange(len(self.problem.patients)), np.diff(start))
+            members[rows, quota] = True
+            self._quota_members = members
+        return self._quota_members
+
     def quota_lists(self) -> tuple[IntArray, IntArray]:
         """Every patient's quotas as (start, quota) arrays: patient i's are
         ``quota[start[i]:start[i + 1]]`` (for the kernels)."""
-        lists = [self.quotas_of(i) for i in range(len(self.problem.patients))]
-        start = np.zeros(len(lists) + 1, dtype=np.int64)
-        np.cumsum([len(x) for x in lists], out=start[1:])
-        quota = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
-        return start, quota.astype(np.int64)
+        if self._quota_csr is None:
+            lists = [self.quotas_of(i) for i in range(len(self.problem.patients))]
+            start = np.zeros(len(lists) + 1, dtype=np.int64)
+            np.cumsum([len(x) for x in lists], out=start[1:])
+            quota = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+            self._quota_csr = (start, quota.astype(np.int64))
+        return self._quota_csr
 
     def _profile(self, index: int) -> tuple[object, ...]:
         """What patient ``index``'s eligibility depends on: origin, specialty, needs,
@@ -324,14 +338,12 @@ def breakdown_of_arrays(
 def quota_counts(view: ProblemView, facility: IntArray) -> IntArray:
     """How many placements count against each quota (``facility[i]``: patient i's facility
     index, -1 unplaced)."""
-    counts = np.zeros(view.n_quotas, dtype=np.int64)
     if not view.n_quotas:
-        return counts
-    start, quota = view.quota_lists()
-    for i in np.flatnonzero(facility >= 0).tolist():
-        mine = quota[start[i] : start[i + 1]]
-        if len(mine):
-            counts[mine[view.quota_facility[mine, facility[i]]]] += 1
+        return np.zeros(0, dtype=np.int64)
+    placed = facility >= 0
+    at = view.quota_facility[:, np.where(placed, facility, 0)]  # [quota, patient]
+    counted = view.quota_members() & at.T & placed[:, None]
+    counts: IntArray = counted.sum(axis=0).astype(np.int64)
     return counts
 
 
@@ -342,42 +354,44 @@ def _quota_reasons(
     facilities: "no agreement" when they close all of them, else the beds' reason with the
     facilities the quotas close named."""
     full = quota_counts(view, facility) >= view.quota_room
-    quotas = view.problem.quotas
     index = view.problem.patient_index
+    said: dict[tuple[object, ...], tuple[str, UnplacedReason] | None] = {}
     out = []
     for u in unplaced:
         i = index[u.patient]
-        mine = view.quotas_of(i)
-        eligible = view.screen(i).eligible
-        closing = [
-            q for q in mine.tolist() if full[q] and (view.quota_facility[q] & eligible).any()
-        ]
-        if not closing or u.code is not UnplacedReason.BEDS_FULL:
-            out.append(u)
-            continue
-        closed = np.zeros(view.n_facilities, dtype=bool)
-        for q in closing:
-            closed |= view.quota_facility[q]
-        names = ", ".join(f"{quotas[q].id} (room {quotas[q].room})" for q in closing)
-        if not (eligible & ~closed).any():
-            out.append(
-                Unplaced(
-                    u.patient,
-                    f"the quota of {names} is used by other patients at every eligible facility",
-                    UnplacedReason.NO_AGREEMENT,
-                )
-            )
-        else:
-            count = int((eligible & closed).sum())
-            out.append(
-                Unplaced(
-                    u.patient,
-                    f"{u.reason}; {count} of them closed to the patient by the quota of {names}, "
-                    "used by other patients",
-                    u.code,
-                )
-            )
+        key = view._profile(i)  # eligibility and quotas (organisation, specialty) alike
+        if key not in said:
+            said[key] = _quota_reason(view, i, full, u)
+        found = said[key]
+        out.append(u if found is None else Unplaced(u.patient, *found))
     return tuple(out)
+
+
+def _quota_reason(
+    view: ProblemView, i: int, full: BoolArray, u: Unplaced
+) -> tuple[str, UnplacedReason] | None:
+    """`_quota_reasons` for one patient (None: its reason stands)."""
+    quotas = view.problem.quotas
+    mine = view.quotas_of(i)
+    eligible = view.screen(i).eligible
+    closing = [q for q in mine.tolist() if full[q] and (view.quota_facility[q] & eligible).any()]
+    if not closing or u.code is not UnplacedReason.BEDS_FULL:
+        return None
+    closed = np.zeros(view.n_facilities, dtype=bool)
+    for q in closing:
+        closed |= view.quota_facility[q]
+    names = ", ".join(f"{quotas[q].id} (room {quotas[q].room})" for q in closing)
+    if not (eligible & ~closed).any():
+        return (
+            f"the quota of {names} is used by other patients at every eligible facility",
+            UnplacedReason.NO_AGREEMENT,
+        )
+    count = int((eligible & closed).sum())
+    return (
+        f"{u.reason}; {count} of them closed to the patient by the quota of {names}, "
+        "used by other patients",
+        u.code,
+    )
 
 
 def assemble_plan(

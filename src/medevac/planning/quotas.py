@@ -17,8 +17,9 @@ from dataclasses import replace
 import numpy as np
 
 from medevac.planning import kernels
-from medevac.planning.compact import Compact
-from medevac.planning.model import FloatArray, IntArray, ProblemView, quota_counts
+from medevac.planning.compact import Compact, stay_days
+from medevac.planning.highs_model import LinearModel
+from medevac.planning.model import BoolArray, FloatArray, IntArray, ProblemView, quota_counts
 from medevac.planning.problem import Problem
 
 
@@ -49,28 +50,34 @@ def keep_to_quotas(
     if (over <= 0).all():
         return facility, day, 0
     start, quota = view.quota_lists()
+    members = view.quota_members()
     unplaced_cost = np.array([view.unplaced_cost(p) for p in patients])
     taken: list[int] = []
     for q in np.flatnonzero(over > 0).tolist():
-        under = [
-            i
-            for i in np.flatnonzero(facility >= 0).tolist()
-            if q in quota[start[i] : start[i + 1]] and view.quota_facility[q, facility[i]]
-        ]
-        under.sort(key=lambda i: (unplaced_cost[i], -day[i], -i))
-        for i in under[: counts[q] - view.quota_room[q]]:
+        placed = facility >= 0
+        under = np.flatnonzero(
+            members[:, q] & placed & view.quota_facility[q, np.where(placed, facility, 0)]
+        )
+        # the least urgent, then the latest admitted, then the last in the file leave first
+        leave = under[np.lexsort((-under, -day[under], unplaced_cost[under]))]
+        for i in leave[: counts[q] - view.quota_room[q]].tolist():
             mine = quota[start[i] : start[i + 1]]
             counts[mine[view.quota_facility[mine, facility[i]]]] -= 1
             facility[i] = -1
             taken.append(i)
     horizon = view.horizon
-    used = np.zeros_like(view.beds)
+    where = np.flatnonzero(facility >= 0)
+    specialty = np.array(
+        [view.specialty_index.get(p.specialty, 0) for p in patients], dtype=np.int64
+    )
+    stay = np.array([p.length_of_stay_days for p in patients], dtype=np.int64)
+    end = np.minimum(day[where] + stay[where], horizon)
+    change = np.zeros((view.n_facilities, view.beds.shape[1], horizon + 1), dtype=np.int64)
+    np.add.at(change, (facility[where], specialty[where], day[where]), 1)
+    np.add.at(change, (facility[where], specialty[where], end), -1)
+    used = np.cumsum(change, axis=2)[:, :, :horizon]
     admitted = np.zeros((view.n_facilities, horizon), dtype=np.int64)
-    for i in np.flatnonzero(facility >= 0).tolist():
-        p = patients[i]
-        s = view.specialty_index[p.specialty]
-        used[facility[i], s, day[i] : min(day[i] + p.length_of_stay_days, horizon)] += 1
-        admitted[facility[i], day[i]] += 1
+    np.add.at(admitted, (facility[where], day[where]), 1)
     limit = view.admission_limit
     w = problem.weights
     for i in sorted(taken, key=lambda i: (-unplaced_cost[i], i)):
@@ -82,12 +89,15 @@ def keep_to_quotas(
             view.quota_facility[mine][:, eligible]
             & (counts[mine] >= view.quota_room[mine])[:, None]
         )
+        closed = np.asarray(full.any(axis=0))
+        if closed.all():
+            continue  # every eligible facility's quota is used up
         free = view.beds[eligible, s, :] - used[eligible, s, :]
         ok = np.zeros((len(eligible), horizon), dtype=bool)
         for a in range(p.earliest_day, horizon):
             ok[:, a] = free[:, a : min(a + p.length_of_stay_days, horizon)].min(axis=1) > 0
         ok &= (limit[eligible] < 0) | (admitted[eligible] < limit[eligible])
-        ok &= ~np.asarray(full.any(axis=0))[:, None]
+        ok &= ~closed[:, None]
         travel = w.travel_per_km * view.distance[view.origin_of[i], eligible]
         if p.current is not None:
             travel = travel + w.change * (eligible != problem.facility_index[p.current.facility])
@@ -134,12 +144,18 @@ def binding_quotas(view: ProblemView, compact: Compact) -> list[int]:
 
 
 def _losses(
-    view: ProblemView, compact: Compact, quotas: list[int], prices: tuple[FloatArray, FloatArray]
-) -> dict[int, list[tuple[int, float]]]:
-    """Per quota of ``quotas``: (unit, loss) for each unit that could go under it, where the loss
-    is what the unit's patient loses without the quota's facilities at the bed and admission
-    ``prices``: its cheapest priced place elsewhere (or being left out) less its cheapest
-    priced place at them."""
+    view: ProblemView,
+    compact: Compact,
+    quotas: list[int],
+    prices: tuple[FloatArray, FloatArray],
+    full: BoolArray,
+) -> FloatArray:
+    """[unit, quota] (quotas of ``quotas`` only, in that order): what the unit's patient loses
+    without the quota's facilities at the bed and admission ``prices``: its cheapest priced
+    place elsewhere (or being left out) less its cheapest priced place at them; NaN where the
+    quota does not concern the unit (none of its places lies under it, or it is not covered).
+    Places under a quota marked ``full`` (per quota) that covers the unit do not count as
+    elsewhere: the patients beyond those rooms are looking for places too."""
     c = compact
     bed_prices, admission_prices = prices
     n_fac, n_spec, horizon = c.beds.shape
@@ -152,23 +168,37 @@ def _losses(
         0.0, lam_cum, admission_prices, c.day_cost, c.offers,
         *(np.ascontiguousarray(combos[:, k], dtype=np.int64) for k in range(3)),
     )  # fmt: skip
-    found: dict[int, list[tuple[int, float]]] = {q: [] for q in quotas}
+    chosen = np.array(quotas, dtype=np.int64)
+    position = np.full(view.n_quotas, -1, dtype=np.int64)
+    position[chosen] = np.arange(len(chosen))
+    losses = np.full((c.n_units, len(chosen)), np.nan)
+    done: dict[tuple[int, int, int, int, int], FloatArray] = {}
     for u, mine in enumerate(_unit_quotas(view, c)):
-        wanted = [q for q in mine.tolist() if q in found]
-        if not wanted:
+        wanted = mine[position[mine] >= 0]
+        if not len(wanted):
             continue
-        p0, p1 = c.profile_start[c.unit_profile[u]], c.profile_start[c.unit_profile[u] + 1]
-        places = c.profile_facility[p0:p1]
-        cost = c.travel[c.unit_origin[u], places] + low[unit_combo[u], places]
-        if c.unit_current[u] >= 0:
-            cost = cost + c.change * (places != c.unit_current[u])
-        for q in wanted:
-            inside = view.quota_facility[q, places]
-            if inside.any():
-                elsewhere = float(cost[~inside].min(initial=np.inf))
-                alternative = min(float(c.unit_unplaced[u]), elsewhere)
-                found[q].append((u, alternative - float(cost[inside].min())))
-    return found
+        key_u = (
+            int(c.unit_profile[u]), int(c.unit_origin[u]), int(unit_combo[u]),
+            int(c.unit_current[u]), int(c.unit_unplaced[u] * 1024),
+        )  # fmt: skip
+        found = done.get(key_u)
+        if found is None:
+            p0, p1 = c.profile_start[c.unit_profile[u]], c.profile_start[c.unit_profile[u] + 1]
+            places = c.profile_facility[p0:p1]
+            cost = c.travel[c.unit_origin[u], places] + low[unit_combo[u], places]
+            if c.unit_current[u] >= 0:
+                cost = cost + c.change * (places != c.unit_current[u])
+            inside = view.quota_facility[wanted][:, places]  # [quota, place]
+            crowded = np.asarray(view.quota_facility[mine[full[mine]]][:, places].any(axis=0))
+            best_in = np.where(inside, cost[None, :], np.inf).min(axis=1, initial=np.inf)
+            best_out = np.where(~inside & ~crowded[None, :], cost[None, :], np.inf).min(
+                axis=1, initial=np.inf
+            )
+            alternative = np.minimum(best_out, c.unit_unplaced[u])
+            found = np.where(np.isfinite(best_in), alternative - best_in, np.nan)
+            done[key_u] = found
+        losses[u, position[wanted]] = found
+    return losses
 
 
 def restricted_to_rooms(
@@ -181,40 +211,143 @@ def restricted_to_rooms(
     """The problem in which only as many patients as each of ``quotas`` has room for may go to
     its facilities, and how many patients were closed out of some.
 
-    Those who keep a quota's room: first the patients ``facility`` (a plan over the patients)
-    places under it, then the others; within each, those who lose most by going elsewhere, at
-    the bed and admission ``prices`` (the Lagrangian engine's): the cheapest priced place
-    outside the quota's facilities (or being left out) less the cheapest at them. The others
-    get a need that only the facilities outside the quota meet. Every plan of that problem
-    keeps to the quotas; its objective is the same function of the placement.
+    Who keeps a quota's room: first the patients ``facility`` (a plan over the patients)
+    places under it, then the others not kept by another quota already; within each, those who
+    lose most by going elsewhere, at the bed and admission ``prices`` (the Lagrangian
+    engine's): the cheapest priced place outside the quota's facilities (or being left out)
+    less the cheapest at them. The others get a need that only the facilities outside the
+    quota meet. Every plan of that problem keeps to the quotas; its objective is the same
+    function of the placement.
     """
     problem = view.problem
     c = compact
-    first = c.first_member()
-    closed: dict[int, set[int]] = {}  # patient -> quotas closed to it
-    for q, units in _losses(view, c, quotas, prices).items():
-        ranked: list[tuple[bool, float, int]] = []
-        for u, loss in units:
-            for i in c.member_patient[first[u] : first[u] + c.unit_count[u]].tolist():
-                placed_under = facility[i] >= 0 and bool(view.quota_facility[q, facility[i]])
-                ranked.append((not placed_under, -loss, i))
-        ranked.sort()
-        for _, _, i in ranked[int(view.quota_room[q]) :]:
-            closed.setdefault(i, set()).add(q)
-    if not closed:
+    n_patients = len(problem.patients)
+    unit_of = np.repeat(np.arange(c.n_units), c.unit_count)
+    patient = c.member_patient  # unit by unit
+    placed = facility[patient] >= 0
+    at = np.where(placed, facility[patient], 0)
+    # quotas the plan goes beyond: their facilities are no place to go for the others
+    full = quota_counts(view, facility) > view.quota_room
+    losses = _losses(view, c, quotas, prices, full)[unit_of]  # [member, quota]
+    kept_somewhere = np.zeros(n_patients, dtype=bool)
+    closed = np.zeros((n_patients, len(quotas)), dtype=bool)
+    for k, q in enumerate(quotas):
+        concerned = ~np.isnan(losses[:, k])
+        under = concerned & placed & view.quota_facility[q, at]
+        others = concerned & ~under & ~kept_somewhere[patient]
+        # placed under it first, then those kept nowhere else; the largest losses first
+        order = np.lexsort((patient, -np.nan_to_num(losses[:, k]), ~under))
+        order = order[(under | others)[order]]
+        keep = order[: int(view.quota_room[q])]
+        kept_somewhere[patient[keep]] = True
+        shut = np.flatnonzero(concerned)
+        shut = shut[~np.isin(shut, keep)]
+        closed[patient[shut], k] = True
+    if not closed.any():
         return problem, 0
-    ids = problem.quotas
-    patients = tuple(
-        replace(p, needs=p.needs | {CLOSED_BY + ids[q].id for q in closed[i]}) if i in closed else p
-        for i, p in enumerate(problem.patients)
-    )
-    shut = sorted({q for qs in closed.values() for q in qs})
+    names = [CLOSED_BY + problem.quotas[q].id for q in quotas]
+    shut_any = closed.any(axis=1)
+    needs: dict[tuple[frozenset[str], bytes], frozenset[str]] = {}
+    patients = list(problem.patients)
+    for i in np.flatnonzero(shut_any).tolist():
+        p = patients[i]
+        key = (p.needs, closed[i].tobytes())
+        found = needs.get(key)
+        if found is None:
+            found = needs[key] = p.needs | {names[k] for k in np.flatnonzero(closed[i])}
+        patients[i] = replace(p, needs=found)
     facilities = tuple(
         replace(
             f,
             capabilities=f.capabilities
-            | {CLOSED_BY + ids[q].id for q in shut if not view.quota_facility[q, k]},
+            | {names[k] for k, q in enumerate(quotas) if not view.quota_facility[q, j]},
         )
-        for k, f in enumerate(problem.facilities)
+        for j, f in enumerate(problem.facilities)
     )
-    return replace(problem, patients=patients, facilities=facilities), len(closed)
+    restricted = replace(problem, patients=tuple(patients), facilities=facilities)
+    return restricted, int(shut_any.sum())
+
+
+def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> float:
+    """A lower bound that sees quotas: the LP in which facilities that lie under the same
+    quotas pool their beds, patients who share specialty, stay, day costs and quotas pool into
+    one class with the cheapest travel of its units to each pool, and admission limits and
+    groups are left out; -inf when HiGHS does not solve it within ``time_limit`` seconds.
+
+    Every plan maps onto a solution of that LP that costs no more, so its optimum is a lower
+    bound. Where the quotas together leave room for fewer patients than need it, the Lagrangian
+    bound (which does not price quotas) stays far below any plan; this one sees the patients
+    that must be left out.
+    """
+    c = compact
+    problem = view.problem
+    n_fac, n_spec, horizon = c.beds.shape
+    hopeless = float(sum(view.unplaced_cost(problem.patients[int(i)]) for i in c.hopeless))
+    if c.n_units == 0:
+        return hopeless
+    # pools: facilities under the same set of quotas
+    signature = [tuple(np.flatnonzero(view.quota_facility[:, f]).tolist()) for f in range(n_fac)]
+    pools: dict[tuple[int, ...], int] = {}
+    pool_of = np.array([pools.setdefault(s, len(pools)) for s in signature], dtype=np.int64)
+    pool_quotas = list(pools)
+    # classes: units with the same specialty, stay, day costs and quotas
+    unit_quotas = [tuple(q.tolist()) for q in _unit_quotas(view, c)]
+    classes: dict[tuple[int, int, int, tuple[int, ...]], int] = {}
+    class_of = np.array(
+        [
+            classes.setdefault(
+                (int(c.unit_specialty[u]), int(c.unit_stay[u]), int(c.unit_day_cost[u]), qs),
+                len(classes),
+            )
+            for u, qs in enumerate(unit_quotas)
+        ],
+        dtype=np.int64,
+    )
+    keys = list(classes)
+    n_class, n_pool = len(keys), len(pools)
+    travel = np.full((n_class, n_pool), np.inf)
+    by_profile: dict[tuple[int, int], FloatArray] = {}
+    for u in range(c.n_units):
+        profile, origin = int(c.unit_profile[u]), int(c.unit_origin[u])
+        cheapest = by_profile.get((profile, origin))
+        if cheapest is None:
+            places = c.profile_facility[c.profile_start[profile] : c.profile_start[profile + 1]]
+            cheapest = np.full(n_pool, np.inf)
+            np.minimum.at(cheapest, pool_of[places], c.travel[origin, places])
+            by_profile[(profile, origin)] = cheapest
+        np.minimum(travel[class_of[u]], cheapest, out=travel[class_of[u]])
+    count = np.bincount(class_of, weights=c.unit_count, minlength=n_class).astype(float)
+    unplaced = np.full(n_class, np.inf)
+    np.minimum.at(unplaced, class_of, c.unit_unplaced)
+    spec = np.array([k[0] for k in keys], dtype=np.int64)
+    stay = np.array([k[1] for k in keys], dtype=np.int64)
+    day_row = np.array([k[2] for k in keys], dtype=np.int64)
+    cost = travel[:, :, None] + c.day_cost[day_row][:, None, :]  # [class, pool, day]
+    k, g, a = np.nonzero(np.isfinite(cost) & (cost < unplaced[:, None, None]))
+    model = LinearModel()
+    class_rows = model.add_rows(count, count)
+    out = model.add_columns(unplaced, 0.0, np.inf, integer=False)
+    model.add_entries(class_rows, out, 1.0)
+    if len(k):
+        beds = np.zeros((n_pool, n_spec, horizon))
+        np.add.at(beds, pool_of, c.beds.astype(float))
+        bed_rows = model.add_rows(np.full(beds.size, -np.inf), beds.ravel())
+        x = model.add_columns(cost[k, g, a], 0.0, np.inf, integer=False)
+        model.add_entries(class_rows[k], x, 1.0)
+        column, day = stay_days(a, np.minimum(stay[k], horizon - a))
+        pool, s = g[column], spec[k[column]]
+        model.add_entries(bed_rows[(pool * n_spec + s) * horizon + day], x[column], 1.0)
+        quota_rows = model.add_rows(np.full(view.n_quotas, -np.inf), view.quota_room.astype(float))
+        class_quota = np.zeros((n_class, view.n_quotas), dtype=bool)
+        for i, key in enumerate(keys):
+            class_quota[i, list(key[3])] = True
+        pool_quota = np.zeros((n_pool, view.n_quotas), dtype=bool)
+        for j, quotas in enumerate(pool_quotas):
+            pool_quota[j, list(quotas)] = True
+        for q in range(view.n_quotas):
+            counted = np.flatnonzero(class_quota[k, q] & pool_quota[g, q])
+            model.add_entries(np.full(len(counted), quota_rows[q]), x[counted], 1.0)
+    result = model.solve(integer=False, time_limit=time_limit)
+    if not result.optimal:
+        return -np.inf
+    return float(result.objective) + hopeless

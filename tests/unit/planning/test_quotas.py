@@ -248,5 +248,7 @@ def test_the_large_engine_keeps_to_quotas_in_two_solves() -> None:
     plan = solve_exact(problem, time_limit=4, progress=messages.append, large_units=0)
     assert check_plan(problem, plan).feasible
     assert "1 quota(s) may bind: first without them" in messages
-    assert any("kept out of quotas' facilities beyond their room: again" in m for m in messages)
+    assert any(
+        "kept out of the facilities of quotas whose room goes to others" in m for m in messages
+    )
     assert at(plan) == {"P0": "HOME", "P1": "HOME", "P2": "PARTNER", "P3": "PARTNER"}
