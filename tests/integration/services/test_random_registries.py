@@ -229,15 +229,7 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
     # problem leaves them out and takes their beds off on the days the plan gave them
     last, last_problem = plan, built.problem
     stays = {p["id"]: (p["specialty"], p["length_of_stay_days"]) for p in last_problem["patients"]}
-    accepted = sorted(rng.sample([a.patient for a in last.assignments], len(last.assignments) // 2))
-    for patient_id in accepted:
-        move_patient(
-            uow_factory(),
-            patient_id,
-            PatientStatus.ACCEPTED,
-            actor="t",
-            role=ActorRole.RECEIVING_FACILITY,
-        )
+    accepted = _accept_half(uow_factory, rng, [a.patient for a in last.assignments])
     # and patients the plan left selected, sent by treatment requests whose answers name a
     # facility and day: their beds are taken off there too
     admitted = _accepted_by_requests(uow_factory, rng, last_problem, last)
@@ -295,16 +287,22 @@ def test_random_registries_with_quotas_keep_to_them_from_build_to_approval(
         else:
             approval = approve(uow_factory())
         assert approval.over_quota == []
-        sent = sorted(a.patient for a in approval.solved.assignments)
-        for patient_id in sorted(rng.sample(sent, len(sent) // 2)):
-            move_patient(
-                uow_factory(),
-                patient_id,
-                PatientStatus.ACCEPTED,
-                actor="t",
-                role=ActorRole.RECEIVING_FACILITY,
-            )
+        _accept_half(uow_factory, rng, sorted(a.patient for a in approval.solved.assignments))
     assert tight > 0  # the seeds are chosen so that agreements are short of room: checks bite
+
+
+def _accept_half(uow_factory: UowFactory, rng: random.Random, patients: list[str]) -> list[str]:
+    """Half of ``patients``, drawn at random, accepted by their facilities; their ids."""
+    accepted = sorted(rng.sample(patients, len(patients) // 2))
+    for patient_id in accepted:
+        move_patient(
+            uow_factory(),
+            patient_id,
+            PatientStatus.ACCEPTED,
+            actor="t",
+            role=ActorRole.RECEIVING_FACILITY,
+        )
+    return accepted
 
 
 def _accepted_by_requests(

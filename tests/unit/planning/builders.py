@@ -11,11 +11,30 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medevac.planning import Plan, PlanStatus, Problem, Quota, check_plan, parse_problem
+from medevac.planning import (
+    Plan,
+    PlanStatus,
+    Problem,
+    Quota,
+    check_plan,
+    parse_problem,
+    solve_exact,
+    solve_greedy,
+    solve_patient_mip,
+)
 from medevac.planning.checker import CheckReport
 from medevac.planning.model import Placement, ProblemView, assemble_plan
 
 SEEDS = st.integers(0, 2**31)
+
+#: every engine, as the tests of the problem's extensions (admissions due, quotas) solve with
+#: it: "large" is the Lagrangian engine of large problems, forced
+ENGINES: dict[str, Callable[[Problem], Plan]] = {
+    "greedy": solve_greedy,
+    "exact": lambda problem: solve_exact(problem, time_limit=30),
+    "large": lambda problem: solve_exact(problem, time_limit=2, large_units=0),
+    "mip": lambda problem: solve_patient_mip(problem, time_limit=30),
+}
 
 
 def random_problems(

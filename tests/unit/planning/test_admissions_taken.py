@@ -17,11 +17,11 @@ from medevac.planning import (
     explain,
     parse_problem,
     solve_exact,
-    solve_greedy,
     solve_patient_mip,
     with_admissions_taken,
 )
 from tests.unit.planning.builders import (
+    ENGINES,
     facility,
     patient,
     problem_dict,
@@ -29,13 +29,6 @@ from tests.unit.planning.builders import (
     random_problem,
     random_problems,
 )
-
-ENGINES = {
-    "greedy": solve_greedy,
-    "exact": lambda problem: solve_exact(problem, time_limit=30),
-    "large": lambda problem: solve_exact(problem, time_limit=2, large_units=0),
-    "mip": lambda problem: solve_patient_mip(problem, time_limit=30),
-}
 
 
 def near_and_limited() -> Problem:

@@ -28,6 +28,7 @@ from medevac.planning.compact import build_compact
 from medevac.planning.model import ProblemView, placement_arrays, quota_counts
 from medevac.planning.quotas import binding_quotas, keep_to_quotas, restricted_to_rooms
 from tests.unit.planning.builders import (
+    ENGINES,
     facility,
     patient,
     problem_dict,
@@ -35,13 +36,6 @@ from tests.unit.planning.builders import (
     random_problems,
     random_quotas,
 )
-
-ENGINES = {
-    "greedy": solve_greedy,
-    "exact": lambda problem: solve_exact(problem, time_limit=30),
-    "large": lambda problem: solve_exact(problem, time_limit=2, large_units=0),
-    "mip": lambda problem: solve_patient_mip(problem, time_limit=30),
-}
 
 
 def partner_and_home() -> Problem:
