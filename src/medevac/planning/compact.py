@@ -64,7 +64,8 @@ class Compact:
 
     def first_member(self) -> IntArray:
         """Each unit's first position in ``member_patient`` (its members follow in order)."""
-        return np.concatenate([[0], np.cumsum(self.unit_count)[:-1]]).astype(np.int64)
+        first: IntArray = (np.cumsum(self.unit_count) - self.unit_count).astype(np.int64)
+        return first
 
     def column_costs(self, unit: IntArray, facility: IntArray, day: IntArray) -> FloatArray:
         """True cost of admitting one patient of each ``unit`` at ``facility`` on ``day``:

@@ -26,7 +26,12 @@ from medevac.planning import (
 )
 from medevac.planning.compact import build_compact
 from medevac.planning.model import ProblemView, placement_arrays, quota_counts
-from medevac.planning.quotas import binding_quotas, keep_to_quotas, restricted_to_rooms
+from medevac.planning.quotas import (
+    binding_quotas,
+    keep_to_quotas,
+    pooled_bound,
+    restricted_to_rooms,
+)
 from tests.unit.planning.builders import (
     ENGINES,
     facility,
@@ -246,3 +251,52 @@ def test_the_large_engine_keeps_to_quotas_in_two_solves() -> None:
         "kept out of the facilities of quotas whose room goes to others" in m for m in messages
     )
     assert at(plan) == {"P0": "HOME", "P1": "HOME", "P2": "PARTNER", "P3": "PARTNER"}
+
+
+@random_problems(25)
+def test_the_pooled_bound_is_a_bound_and_restricted_rooms_keep_to_the_quotas(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    free = random_problem(rng, n_patients, n_facilities)
+    problem = with_quotas(free, random_quotas(rng, free))
+    optimum = solve_patient_mip(problem, time_limit=30)
+    assert optimum.status is PlanStatus.OPTIMAL
+    view = ProblemView(problem)
+    compact = build_compact(view)
+    assert pooled_bound(view, compact, 30) <= optimum.objective + 1e-6 * max(1, optimum.objective)
+    # whatever the first plan and the prices, every plan of the restricted problem keeps to
+    # the quotas, and the optimum of the restricted problem is no better than the optimum
+    first = solve_greedy(free)
+    facility, _ = placement_arrays(problem, at_day_0(first))
+    prices = (
+        rng.uniform(0, 30) * np.ones(view.beds.shape),
+        np.zeros((view.n_facilities, view.horizon)),
+    )
+    binding = binding_quotas(view, compact)
+    restricted, _ = restricted_to_rooms(view, compact, binding, facility, prices)
+    plan = solve_exact(restricted, time_limit=30)
+    report = check_plan(problem, plan)
+    assert report.feasible, report.violations
+    assert plan.objective >= optimum.objective - 1e-6 * max(1, optimum.objective)
+
+
+def test_the_pooled_bound_sees_the_patients_no_room_takes() -> None:
+    # three urgent patients, room for two at PARTNER, no beds at HOME: one must be left out,
+    # which a bound without quotas cannot see
+    problem = with_quotas(
+        parse_problem(
+            problem_dict(
+                [
+                    facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": 10}),
+                    facility("HOME", 52.0, 21.0, beds={"orthopaedics": 0}),
+                ],
+                [patient(f"P{k}", precedence="urgent", organisation="ORG-A") for k in range(3)],
+            )
+        ),
+        [QUOTA_2],
+    )
+    optimum = solve_patient_mip(problem, time_limit=30)
+    assert optimum.breakdown.unplaced == 100 * 1000
+    view = ProblemView(problem)
+    bound = pooled_bound(view, build_compact(view), 30)
+    assert abs(bound - optimum.objective) <= 1e-6 * optimum.objective
