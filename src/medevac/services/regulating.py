@@ -381,8 +381,9 @@ def _carry_quotas(
 ) -> tuple[list[str], list[str], list[dict[str, Any]]]:
     """The agreements whose quotas have room (after the patients sent earlier, counted in
     ``book``) for fewer of ``patients`` than could go under them, as quotas for the engines: a
-    line for each such agreement, the ids of those carried, and their quotas as the manifest
-    keeps them ("quotas"; `quotas` reads them back as `medevac.planning.Quota`).
+    line for each such agreement (or set of agreements), the ids of the quotas carried, and
+    the quotas as the manifest keeps them ("quotas"; `quotas` reads them back as
+    `medevac.planning.Quota`).
 
     A patient could go under an agreement when it is the sender's, the agreement covers its
     specialty and a facility of the receiver in the problem offers it. The quota bounds the
@@ -393,13 +394,18 @@ def _carry_quotas(
     counts against the agreements in force on the day of approval between its organisation
     and the operator of its facility that cover its specialty, whatever its admission day;
     the approval refuses a plan when an agreement came into force or lapsed since the build,
-    so they are the agreements in force on the day of the build, and where only one covers a
-    specialty, every such patient counts against it. Where another agreement between the same
-    organisations covers some of the same specialties, a patient counts against the first of
-    them (by id) with room, so which quota a placement falls under is not fixed: nothing is
-    carried, and the line says a plan may go beyond it. Agreements of different receivers that
-    the same patients could use (rivals) are separate quotas: the plan chooses which room each
-    patient uses.
+    so they are the agreements in force on the day of the build. Agreements of different
+    receivers that the same patients could use (rivals) are separate quotas: the plan chooses
+    which room each patient uses.
+
+    Where agreements between the same organisations overlap (a specialty covered by more than
+    one), a patient may count against any of those covering its specialty (`QuotaBook`
+    counts those with the fewest such agreements first). Their rooms then hold every group of
+    patients whose covering agreements all lie in one set of them, and one quota is carried
+    per set (named "AGR-1+AGR-2"): where the sets of agreements covering the specialties nest
+    or are apart (laminar), those quotas say exactly which plans the count keeps within the
+    rooms (`_overlapping_quotas`). Where two such sets cross, nothing is carried for those
+    organisations and the line says a plan may go beyond them.
     """
     facility_entries, patient_entries = entries
     by_id = {entry["id"]: entry for entry in patient_entries}
@@ -411,58 +417,119 @@ def _carry_quotas(
     lines: list[str] = []
     carried: list[str] = []
     quotas: list[dict[str, Any]] = []
+    pairs: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
     for a in book.agreements:
-        room = None if a.quota is None else a.quota - book.used[a.id]
-        if room is None or room <= 0:
-            continue
-        sender, receiver = a.sending_organisation_id, a.receiving_organisation_id
-        offers = offered[receiver]
-        covered = {s for (o, s) in kinds if o == sender and a.covers(s, day) and s.value in offers}
-        could = sum(kinds[(sender, s)] for s in covered)
-        if could <= room:
-            continue
-        line = (
-            f"{a.id} has room for {room} more patient(s) of {sender} at {receiver} (quota "
-            f"{a.quota}, {book.used[a.id]} sent), and {could} in this problem could go there "
-            "under it"
-        )
-        overlapping = [
-            b.id
-            for b in book.agreements
-            if b is not a
-            and (b.sending_organisation_id, b.receiving_organisation_id) == (sender, receiver)
-            and b.specialties & a.specialties
-        ]
-        if overlapping:
-            lines.append(
-                f"{line}; {', '.join(overlapping)} cover(s) some of the same specialties (a "
-                "patient counts against the first with room), so it is not carried to the "
-                "engines and a plan may go beyond it (`plan approve` then refuses it, or "
-                "--within-quotas leaves out the least urgent)"
-            )
-            continue
-        quotas.append(
+        pairs[(a.sending_organisation_id, a.receiving_organisation_id)].append(a)
+
+    def organisations(sender: str, specialties: set[Specialty]) -> list[str]:
+        return sorted(
             {
-                "id": a.id,
-                "room": room,
-                "organisations": sorted(
-                    {
-                        by_id[p.id]["organisation"]
-                        for p in patients
-                        if p.organisation_id == sender and p.primary_specialty in a.specialties
-                    }
-                ),
-                "facilities": sorted(
-                    entry["id"]
-                    for entry in facility_entries
-                    if facilities[entry["id"]].operator_id == receiver
-                ),
-                "specialties": sorted(s.value for s in a.specialties),
+                by_id[p.id]["organisation"]
+                for p in patients
+                if p.organisation_id == sender and p.primary_specialty in specialties
             }
         )
-        carried.append(a.id)
-        lines.append(f"{line}: the plan keeps to it, and the optimiser chooses who uses the room")
+
+    for (sender, receiver), group in pairs.items():
+        offers = offered[receiver]
+        # the agreements covering each specialty of the sender's patients the receiver offers
+        cover = {
+            s: frozenset(a.id for a in group if a.covers(s, day))
+            for (o, s) in kinds
+            if o == sender and s.value in offers
+        }
+        rows = _overlapping_quotas(group, cover, book)
+        if rows is None:  # the sets of covering agreements cross: nothing is carried
+            for a in group:
+                room = None if a.quota is None else a.quota - book.used[a.id]
+                mine = {s for s, ids in cover.items() if a.id in ids}
+                could = sum(kinds[(sender, s)] for s in mine)
+                if room is None or room <= 0 or could <= room:
+                    continue
+                others = sorted({i for s in mine for i in cover[s]} - {a.id})
+                lines.append(
+                    f"{a.id} has room for {room} more patient(s) of {sender} at {receiver} "
+                    f"(quota {a.quota}, {book.used[a.id]} sent), and {could} in this problem "
+                    f"could go there under it; {', '.join(others)} cover(s) some of the same "
+                    "specialties, and the agreements covering them cross (a patient counts "
+                    "against the first with room), so it is not carried to the engines and a "
+                    "plan may go beyond it (`plan approve` then refuses it, or --within-quotas "
+                    "leaves out the least urgent)"
+                )
+            continue
+        theirs = sorted(
+            entry["id"]
+            for entry in facility_entries
+            if facilities[entry["id"]].operator_id == receiver
+        )
+        apart = all(len(ids) == 1 for ids, _, _ in rows)
+        for ids, room, specialties in rows:
+            could = sum(kinds[(sender, s)] for s in specialties)
+            if room <= 0 or could <= room:
+                continue
+            if len(ids) == 1:
+                [a] = [a for a in group if a.id in ids]
+                if apart:  # the agreement alone covers every specialty it names
+                    specialties = set(a.specialties)
+                name = a.id
+                line = (
+                    f"{a.id} has room for {room} more patient(s) of {sender} at {receiver} "
+                    f"(quota {a.quota}, {book.used[a.id]} sent), and {could} in this problem "
+                    "could go there under it"
+                )
+            else:
+                name = "+".join(sorted(ids))
+                line = (
+                    f"{name} have room together for {room} more patient(s) of {sender} at "
+                    f"{receiver} in {', '.join(sorted(s.value for s in specialties))}, and "
+                    f"{could} in this problem could go there under them"
+                )
+            quotas.append(
+                {
+                    "id": name,
+                    "room": room,
+                    "organisations": organisations(sender, specialties),
+                    "facilities": theirs,
+                    "specialties": sorted(s.value for s in specialties),
+                }
+            )
+            carried.append(name)
+            lines.append(
+                f"{line}: the plan keeps to it, and the optimiser chooses who uses the room"
+            )
     return lines, carried, quotas
+
+
+def _overlapping_quotas(
+    group: list[Agreement], cover: Mapping[Specialty, frozenset[str]], book: QuotaBook
+) -> list[tuple[frozenset[str], int, set[Specialty]]] | None:
+    """The quotas of the agreements ``group`` between two organisations: (agreement ids,
+    room, specialties) for each set of agreements covering some specialty (``cover``: the
+    ids covering each), with the specialties whose covering agreements all lie in the set and
+    the rooms of its agreements together; None where two of those sets cross (neither apart
+    nor one inside the other).
+
+    Specialties that an agreement without a quota covers are left out (they never go beyond
+    one). For sets that nest or are apart, counting the patients with the fewest covering
+    agreements first (`_count`) keeps every agreement within its quota exactly
+    when each of these quotas is kept (Hall's condition over the sets, and the sets of a
+    laminar family are all that need checking).
+    """
+    quota = {a.id: a.quota for a in group}
+    limited = {s: ids for s, ids in cover.items() if ids and all(quota[i] is not None for i in ids)}
+    sets = sorted(set(limited.values()), key=lambda ids: (len(ids), sorted(ids)))
+    for k, first in enumerate(sets):
+        for second in sets[k + 1 :]:
+            if first & second and not first <= second:
+                return None
+    return [
+        (
+            ids,
+            sum(int(quota[i] or 0) - book.used[i] for i in ids),
+            {s for s, theirs in limited.items() if theirs <= ids},
+        )
+        for ids in sets
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1266,13 +1333,14 @@ def quota_overruns(
 
     The problem format has no quotas: the engines keep to those its manifest carries
     (`_carry_quotas`), but a plan solved without the manifest or built with
-    `--ignore-quotas` may go beyond an agreement, and any plan beyond one that overlaps
-    another between the same organisations (not carried). This says where a plan does so
+    `--ignore-quotas` may go beyond an agreement, and any plan beyond one whose covering
+    agreements cross others' (not carried). This says where a plan does so
     (and `approve_plan` refuses such a plan unless told why to go beyond). Patients are
     counted in a `QuotaBook`: first those sent earlier (`sent_under_agreements`), then the
-    plan's, each against the first agreement between its organisation and the operator of
-    its facility that covers its specialty and still has room. A plan is over quota when it
-    places someone under an agreement and, with those sent before, more than its quota.
+    plan's (`_count`), each against the first agreement between its organisation and the
+    operator of its facility that covers its specialty and still has room, those with the
+    fewest covering agreements first. A plan is over quota when it places someone under an
+    agreement and, with those sent before, more than its quota.
     """
     with uow:
         return _overruns(uow, problem, plan, on=on)
@@ -1294,7 +1362,11 @@ class QuotaBook:
     A patient counts against the first agreement (by id) between its organisation and its
     receiving organisation that covers its specialty on its day and still has room under its
     quota (an agreement without a quota always has); where every covering agreement is full,
-    against the first, which it then takes beyond its quota.
+    against the first, which it then takes beyond its quota. Callers count the patients with
+    the fewest covering agreements (`options`) first: where agreements overlap, a patient
+    only one of them covers then finds its room before others that could go elsewhere take
+    it (with overlapping agreements counted by id alone, a plan within their rooms together
+    could be refused).
     """
 
     def __init__(self, agreements: list[Agreement], on: date) -> None:
@@ -1308,6 +1380,10 @@ class QuotaBook:
     @property
     def has_quotas(self) -> bool:
         return any(a.quota is not None for a in self.agreements)
+
+    def options(self, sender: str, receiver: str, specialty: Specialty, day: date) -> int:
+        """How many agreements in the book cover such a patient."""
+        return sum(1 for a in self._between.get((sender, receiver), ()) if a.covers(specialty, day))
 
     def count(self, sender: str, receiver: str, specialty: Specialty, day: date) -> str | None:
         """Count one patient; the id of the agreement it counts against (None: none covers)."""
@@ -1377,6 +1453,7 @@ def sent_under_agreements(
     requested = {i: a.receiver_id for i, a in uow.requests.acceptances(others).items()}
     times = uow.patients.move_times(list(requested))
     accepted_on = {i: _accepted_at(times.get(i)).date() for i in requested}
+    counted: list[tuple[str, str, Specialty, date]] = []
     for patient in earlier:
         admission = destinations.get(patient.id)
         if admission is not None:
@@ -1386,7 +1463,13 @@ def sent_under_agreements(
             receiver, day = requested[patient.id], accepted_on[patient.id]
         else:
             continue
-        book.count(patient.organisation_id, receiver, patient.primary_specialty, day)
+        counted.append((patient.organisation_id, receiver, patient.primary_specialty, day))
+    # those with the fewest covering agreements first (`QuotaBook`); by id among the same
+    for sender, receiver, specialty, day in sorted(
+        counted,
+        key=lambda c: book.options(*c),  # a stable sort keeps the order by id
+    ):
+        book.count(sender, receiver, specialty, day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1436,10 +1519,13 @@ def _placements(uow: UnitOfWork, problem: dict[str, Any], plan: Plan) -> list[Pl
 
 
 def _count(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
-    """Count ``placed`` in ``book`` by patient id (as the approval does): the agreement each
-    counts against (patients no agreement covers are left out)."""
+    """Count ``placed`` in ``book`` as the approval does, those with the fewest covering
+    agreements first, then by patient id: the agreement each counts against (patients no
+    agreement covers are left out)."""
     counted = {}
-    for p in sorted(placed, key=lambda p: p.patient):
+    for p in sorted(
+        placed, key=lambda p: (book.options(p.sender, p.receiver, p.specialty, day), p.patient)
+    ):
         found = book.count(p.sender, p.receiver, p.specialty, day)
         if found is not None:
             counted[p.patient] = found

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from medevac.domain.agreements import Agreement
 from medevac.domain.errors import ConcurrentModification, InvalidValue
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.geography import Coordinates
@@ -687,37 +688,77 @@ def test_rival_agreements_are_both_carried_and_the_plan_keeps_to_both(
     assert approver(problem, plan)(uow_factory()).over_quota == []
 
 
-def test_agreements_between_the_same_organisations_that_overlap_are_not_carried(
-    uow_factory: UowFactory,
-) -> None:
-    # a second agreement with the academy's operator covers orthopaedics with a quota of 3:
-    # the approval counts an orthopaedic patient against the first of the two with room, so
-    # no quota of the engines can say which one it falls under
-    selected_demo(uow_factory)
-    change_academy_agreement(uow_factory, quota=20)
+def another_academy_agreement(
+    uow_factory: UowFactory, agreement_id: str, specialties: set[Specialty], quota: int
+) -> Agreement:
+    """Register another agreement with the academy's operator, as the academy's but for
+    ``specialties`` and ``quota``; the academy's agreement."""
     with uow_factory() as uow:
         academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-    second = replace(
-        academy,
-        id="AGR-DEMO-003",
-        specialties=frozenset({Specialty.ORTHOPAEDICS}),
-        quota=3,
-        version=0,
+    other = replace(
+        academy, id=agreement_id, specialties=frozenset(specialties), quota=quota, version=0
     )
-    register_agreement(uow_factory(), second, actor="cell")
+    register_agreement(uow_factory(), other, actor="cell")
+    return academy
+
+
+def test_agreements_whose_covers_cross_are_not_carried(uow_factory: UowFactory) -> None:
+    # orthopaedics under the academy's and AGR-DEMO-003, ophthalmology under the academy's and
+    # AGR-DEMO-004: the two sets cross, and counting the fewest covering agreements first is
+    # no longer known to be exact, so nothing between these organisations is carried
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=20)
+    another_academy_agreement(
+        uow_factory, "AGR-DEMO-003", {Specialty.ORTHOPAEDICS, Specialty.NEUROLOGY}, 3
+    )
+    another_academy_agreement(
+        uow_factory, "AGR-DEMO-004", {Specialty.NEUROLOGY, Specialty.OPHTHALMOLOGY}, 2
+    )
     problem = built(uow_factory)
     assert problem.quotas_held == []
     assert problem.manifest["quotas"] == []
     assert [line.split(" ")[0] for line in problem.quotas_tight] == [
         ACADEMY_AGREEMENT_ID,
         "AGR-DEMO-003",
+        "AGR-DEMO-004",
     ]
     assert problem.quotas_tight[0].endswith(
-        "AGR-DEMO-003 cover(s) some of the same specialties (a patient counts against the "
-        "first with room), so it is not carried to the engines and a plan may go beyond it "
-        "(`plan approve` then refuses it, or --within-quotas leaves out the least urgent)"
+        "AGR-DEMO-003, AGR-DEMO-004 cover(s) some of the same specialties, and the agreements "
+        "covering them cross (a patient counts against the first with room), so it is not "
+        "carried to the engines and a plan may go beyond it (`plan approve` then refuses it, "
+        "or --within-quotas leaves out the least urgent)"
     )
     assert problem.for_engines().quotas == ()
+
+
+def test_agreements_between_the_same_organisations_that_overlap_are_carried_together(
+    uow_factory: UowFactory,
+) -> None:
+    # a second agreement with the academy's operator covers orthopaedics with a quota of 3:
+    # an orthopaedic patient may count against either, so the two rooms together hold the
+    # 24 (20 + 3), and the academy's alone those only it covers (16, within its 20: not carried)
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=20)
+    academy = another_academy_agreement(uow_factory, "AGR-DEMO-003", {Specialty.ORTHOPAEDICS}, 3)
+    problem, plan = solved(uow_factory)
+    together = f"{ACADEMY_AGREEMENT_ID}+AGR-DEMO-003"
+    assert problem.quotas_held == [together]
+    [quota] = problem.manifest["quotas"]
+    covered = sorted(s.value for s in academy.specialties)
+    in_problem = sorted({p["specialty"] for p in problem.problem["patients"]})
+    assert (quota["room"], quota["facilities"]) == (23, ["FAC-LODZ-MMA"])
+    assert quota["specialties"] == [s for s in covered if s in in_problem]
+    assert problem.quotas_tight == [
+        f"{together} have room together for 23 more patient(s) of ORG-ORIGIN-MOH at "
+        f"ORG-PARTNER-DMS in {', '.join(quota['specialties'])}, and 24 in this problem could go "
+        "there under them: the plan keeps to it, and the optimiser chooses who uses the room"
+    ]
+    assert len(plan.assignments) == 23
+    # counted with the patients only the academy's agreement covers first, the 23 keep within
+    # both quotas: the approval refuses nothing and leaves nobody out
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.over_quota == []
+    assert len(approval.solved.assignments) == 23
 
 
 @pytest.mark.parametrize(

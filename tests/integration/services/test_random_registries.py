@@ -42,6 +42,7 @@ from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.patients import move_patient
 from medevac.services.regulating import (
+    BuiltProblem,
     QuotaExceeded,
     RegistryChanged,
     approve_plan,
@@ -162,6 +163,12 @@ def named(line: str, after: str) -> str:
     return line.split(after, 1)[0]
 
 
+def not_carried(built: BuiltProblem) -> set[str]:
+    """The agreements short of room that `plan build` names but does not carry as quotas
+    (those overlapping others between the same organisations whose covering sets cross)."""
+    return {named(line, " has room for ") for line in built.quotas_tight if "not carried" in line}
+
+
 @pytest.mark.parametrize("seed", list(range(1, 9)))
 def test_random_registries_go_through_build_solve_approve_and_replan(
     uow_factory: UowFactory, seed: int
@@ -203,7 +210,7 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
     full = {named(line, " allows ") for line in within.quotas_full}
     held = set(within.quotas_held)
     assert held == {q["id"] for q in within.manifest["quotas"]}
-    overlapping = {named(line, " has room for ") for line in within.quotas_tight} - held
+    overlapping = not_carried(within)
     overruns = quota_overruns(uow_factory(), within.problem, within_plan, on=utc_now())
     beyond = {named(line, " allows ") for line in overruns}
     assert not beyond & (full | held)
@@ -245,9 +252,9 @@ def test_random_registries_go_through_build_solve_approve_and_replan(
     assert _bed_rows(after.problem) == expected
 
 
-# of seeds 1-60, some whose registries carry quotas and some whose agreements short of room
-# overlap others (6 does both), all placing patients
-@pytest.mark.parametrize("seed", [1, 3, 6, 8, 18, 36, 41, 44])
+# of seeds 1-60, some whose registries carry quotas of one agreement and some of agreements
+# between the same organisations together (27, 43 and 44), all placing patients
+@pytest.mark.parametrize("seed", [1, 3, 6, 18, 27, 36, 43, 44])
 def test_random_registries_with_quotas_keep_to_them_from_build_to_approval(
     uow_factory: UowFactory, seed: int
 ) -> None:
@@ -269,7 +276,7 @@ def test_random_registries_with_quotas_keep_to_them_from_build_to_approval(
         # the approval goes beyond no quota the build carried; only beyond an agreement that
         # overlaps another between the same organisations, which the build names and does not
         # carry
-        overlapping = {named(line, " has room for ") for line in built.quotas_tight} - held
+        overlapping = not_carried(built)
         overruns = quota_overruns(uow_factory(), built.problem, plan, on=utc_now())
         assert {named(line, " allows ") for line in overruns} <= overlapping
         approve = partial(

@@ -15,7 +15,14 @@ from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CostPolicy
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import Quota
-from medevac.services.regulating import Placed, QuotaBook, keep_within, quotas
+from medevac.services.regulating import (
+    Placed,
+    QuotaBook,
+    _count,
+    _overlapping_quotas,
+    keep_within,
+    quotas,
+)
 
 DAY = date(2026, 12, 5)
 ORTHO, NEURO = Specialty.ORTHOPAEDICS, Specialty.NEUROLOGY
@@ -38,10 +45,9 @@ def placed(patient: str, specialty: Specialty, weight: float, day: int = 0) -> P
 
 
 def over(book: QuotaBook, kept: list[Placed]) -> list[str]:
-    """Agreements the kept patients, counted by id as the approval counts, take beyond."""
+    """Agreements the kept patients, counted as the approval counts (`_count`), take beyond."""
     recount = book.copy()
-    for p in sorted(kept, key=lambda p: p.patient):
-        recount.count(p.sender, p.receiver, p.specialty, DAY)
+    _count(recount, kept, DAY)
     return [
         a.id for a in recount.agreements if a.quota is not None and recount.used[a.id] > a.quota
     ]
@@ -66,13 +72,15 @@ def test_patients_no_quota_binds_are_kept() -> None:
     assert keep_within(book, patients, DAY) == {}
 
 
-def test_where_overlapping_agreements_count_otherwise_by_id_one_more_is_left_out() -> None:
-    # AGR-1 covers both specialties, AGR-2 orthopaedics only, one place each. By urgency P2
-    # (neurology) takes AGR-1 and P1 (orthopaedics) AGR-2; the approval counts by id, and
-    # there P1 takes AGR-1 first and leaves P2 beyond it: P1, the less urgent, is left out
+def test_overlapping_agreements_count_those_with_fewest_options_first() -> None:
+    # AGR-1 covers both specialties, AGR-2 orthopaedics only, one place each. Counted by id
+    # alone, P1 (orthopaedics) would take AGR-1 and leave P2 (neurology, which only AGR-1
+    # covers) beyond it; counted with the fewest covering agreements first, P2 takes AGR-1
+    # and P1 AGR-2, and nobody is left out
     book = QuotaBook([agreement("AGR-1", {ORTHO, NEURO}, 1), agreement("AGR-2", {ORTHO}, 1)], DAY)
     patients = [placed("P1", ORTHO, 1), placed("P2", NEURO, 100)]
-    assert keep_within(book, patients, DAY) == {"P1": "AGR-1"}
+    assert keep_within(book, patients, DAY) == {}
+    assert _count(book.copy(), patients, DAY) == {"P1": "AGR-2", "P2": "AGR-1"}
 
 
 PATIENTS = st.lists(
@@ -83,7 +91,7 @@ PATIENTS = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(quotas=st.tuples(st.integers(0, 4), st.integers(0, 4)), patients=PATIENTS)
-def test_what_is_kept_never_goes_beyond_a_quota_counted_by_id(
+def test_what_is_kept_never_goes_beyond_a_quota_as_the_approval_counts(
     quotas: tuple[int, int], patients: list[tuple[Specialty, int, int]]
 ) -> None:
     first, second = quotas
@@ -173,3 +181,63 @@ def test_malformed_quotas_are_refused_naming_the_entry_and_field(
     assert refused.value.reason.endswith(
         "it was not written by `medevac plan build` as it is: build the problem again"
     )
+
+
+BURNS = Specialty.BURNS
+
+
+def cover_of(group: list[Agreement]) -> dict[Specialty, frozenset[str]]:
+    return {s: frozenset(a.id for a in group if a.covers(s, DAY)) for s in (ORTHO, NEURO, BURNS)}
+
+
+def test_overlapping_agreements_that_nest_give_one_quota_per_set_of_them() -> None:
+    group = [
+        agreement("AGR-1", {ORTHO, NEURO, BURNS}, 5),
+        agreement("AGR-2", {ORTHO}, 2),
+        agreement("AGR-3", {BURNS}, None),
+    ]
+    book = QuotaBook(group, DAY)
+    book.used["AGR-1"] = 1
+    rows = _overlapping_quotas(group, cover_of(group), book)
+    # burns: an agreement without a quota covers them, they never go beyond one
+    assert rows == [
+        (frozenset({"AGR-1"}), 4, {NEURO}),
+        (frozenset({"AGR-1", "AGR-2"}), 6, {NEURO, ORTHO}),
+    ]
+
+
+def test_overlapping_agreements_that_cross_are_not_carried() -> None:
+    group = [
+        agreement("AGR-1", {ORTHO, NEURO}, 2),
+        agreement("AGR-2", {NEURO, BURNS}, 2),
+        agreement("AGR-3", {BURNS, ORTHO}, 2),
+    ]
+    assert _overlapping_quotas(group, cover_of(group), QuotaBook(group, DAY)) is None
+
+
+FAMILIES = [  # agreements whose sets covering each specialty nest or are apart
+    [{ORTHO, NEURO, BURNS}, {ORTHO}],
+    [{ORTHO, NEURO}, {ORTHO}, {BURNS}],
+    [{ORTHO, NEURO, BURNS}, {ORTHO, NEURO}, {ORTHO}],
+    [{ORTHO}, {ORTHO, NEURO}, {ORTHO, NEURO, BURNS}],
+    [{ORTHO}, {NEURO}, {BURNS}],
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    family=st.sampled_from(FAMILIES),
+    rooms=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+    patients=st.lists(st.sampled_from([ORTHO, NEURO, BURNS]), max_size=9),
+)
+def test_the_carried_quotas_hold_exactly_when_the_approval_counts_nobody_beyond(
+    family: list[set[Specialty]], rooms: list[int], patients: list[Specialty]
+) -> None:
+    group = [agreement(f"AGR-{k}", s, rooms[k]) for k, s in enumerate(family)]
+    book = QuotaBook(group, DAY)
+    rows = _overlapping_quotas(group, cover_of(group), book)
+    assert rows is not None
+    kept = [placed(f"P{k}", s, 1) for k, s in enumerate(patients)]
+    kept = [p for p in kept if cover_of(group)[p.specialty]]  # those some agreement covers
+    within = all(sum(1 for p in kept if p.specialty in specs) <= room for _, room, specs in rows)
+    assert within == (over(book, kept) == [])
