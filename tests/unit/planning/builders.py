@@ -37,6 +37,25 @@ ENGINES: dict[str, Callable[[Problem], Plan]] = {
 }
 
 
+def engines_agree(problem: Problem) -> dict[str, Plan]:
+    """Every engine's plan of ``problem`` (`ENGINES`), having checked that each passes the
+    checker with its objective and has no bound above the per-patient MIP's proven optimum,
+    that the exact engine proves that optimum and that greedy costs no less."""
+    mip = solve_patient_mip(problem, time_limit=30)
+    assert mip.status is PlanStatus.OPTIMAL
+    tolerance = 1e-6 * max(1.0, abs(mip.objective))
+    plans = {"mip": mip} | {name: ENGINES[name](problem) for name in ("greedy", "exact", "large")}
+    for name, plan in plans.items():
+        report = check_plan(problem, plan)
+        assert report.feasible, (name, report.violations)
+        assert report.objective_matches(plan.objective), name
+        assert plan.bound <= mip.objective + tolerance, name
+    assert plans["exact"].status is PlanStatus.OPTIMAL
+    assert abs(plans["exact"].objective - mip.objective) <= tolerance
+    assert plans["exact"].objective <= plans["greedy"].objective + tolerance
+    return plans
+
+
 def random_problems(
     max_examples: int, max_patients: int = 14, **more: st.SearchStrategy[Any]
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:

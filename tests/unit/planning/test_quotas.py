@@ -34,6 +34,7 @@ from medevac.planning.quotas import (
 )
 from tests.unit.planning.builders import (
     ENGINES,
+    engines_agree,
     facility,
     patient,
     problem_dict,
@@ -159,19 +160,7 @@ def test_with_quotas_the_engines_still_agree_and_exact_is_optimal(
     rng: random.Random, n_patients: int, n_facilities: int
 ) -> None:
     free = random_problem(rng, n_patients, n_facilities)
-    problem = with_quotas(free, random_quotas(rng, free))
-    mip = solve_patient_mip(problem, time_limit=30)
-    assert mip.status is PlanStatus.OPTIMAL
-    tolerance = 1e-6 * max(1.0, abs(mip.objective))
-    plans = {name: ENGINES[name](problem) for name in ("greedy", "exact", "large")}
-    for name, plan in {"mip": mip, **plans}.items():
-        report = check_plan(problem, plan)
-        assert report.feasible, (name, report.violations)
-        assert report.objective_matches(plan.objective), name
-        assert plan.bound <= mip.objective + tolerance, name
-    assert plans["exact"].status is PlanStatus.OPTIMAL
-    assert abs(plans["exact"].objective - mip.objective) <= tolerance
-    assert plans["exact"].objective <= plans["greedy"].objective + tolerance
+    engines_agree(with_quotas(free, random_quotas(rng, free)))
 
 
 def test_explain_names_the_quota_that_closes_a_nearer_facility() -> None:
