@@ -630,3 +630,25 @@ def test_plan_build_leaves_out_an_agreement_whose_quota_is_used_up(
     ) in out
     out = " ".join(invoke(cli, "plan", "build", "--out", problem, "--ignore-quotas").split())
     assert "quota used up" not in out
+
+
+def test_plan_build_names_an_agreement_that_ends_within_the_horizon(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the academy's agreement ends in three days: the problem accepts the ministry's patients
+    # there on every day of its horizon, so `plan build` says so
+    ends = datetime.now(UTC).date() + timedelta(days=3)
+    with context.unit_of_work() as uow:
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        agreement.valid_to = ends
+        uow.agreements.update(agreement)
+        uow.commit()
+    problem = tmp_path / "p.json"
+    out = " ".join(invoke(cli, "plan", "build", "--out", str(problem)).split())
+    last = json.loads(problem.read_text())["horizon_days"] - 1
+    assert (
+        f"agreement ends: {ACADEMY_AGREEMENT_ID} (ORG-ORIGIN-MOH at ORG-PARTNER-DMS) ends on "
+        f"{ends.isoformat()}, day 3 of this problem: a plan may admit its patients on days "
+        f"4-{last}, after it ends; check the plan's admission days there, or extend the "
+        "agreement"
+    ) in out

@@ -137,6 +137,8 @@ def build(
         )
     for line in built.quotas_tight:
         console.print(f"[yellow]quota: {line}[/]", highlight=False)
+    for line in built.ending:
+        console.print(f"[yellow]agreement ends: {line}[/]", highlight=False)
     for line in built.uncovered[:SHOWN_GAPS]:
         console.print(f"[yellow]not covered: {line}[/]", highlight=False)
     if len(built.uncovered) > SHOWN_GAPS:

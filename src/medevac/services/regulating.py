@@ -103,6 +103,9 @@ class BuiltProblem:
     #: the ids of those carried as quotas (the manifest's "quotas"): no plan solved with the
     #: manifest goes beyond them
     quotas_held: list[str] = field(default_factory=list)
+    #: agreements of the problem's senders and receivers that end within its horizon: the
+    #: problem cannot say so, and a plan may admit patients under them after they end
+    ending: list[str] = field(default_factory=list)
 
     def for_engines(self) -> Problem:
         """The problem as the engines solve it: parsed, with the admissions already due that
@@ -358,6 +361,8 @@ def build_problem(
         f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
         for a in full
     ]
+    senders = {p.organisation_id for p in in_plan}
+    receivers = {facilities[e["id"]].operator_id for e in facility_entries}
     return BuiltProblem(
         problem,
         manifest,
@@ -369,7 +374,31 @@ def build_problem(
         quotas_full,
         tight,
         carried,
+        _ending(book.agreements, senders, receivers, now.date(), horizon_days),
     )
+
+
+def _ending(
+    agreements: list[Agreement], senders: set[str], receivers: set[str], today: date, horizon: int
+) -> list[str]:
+    """A line for each agreement in force today between a sender and a receiver of the problem
+    that ends before the horizon's last day: the problem's acceptance of a sender's patients
+    is the same on every day, so a plan may admit patients under it after it ends."""
+    lines = []
+    for a in agreements:
+        if a.valid_to is None or a.sending_organisation_id not in senders:
+            continue
+        if a.receiving_organisation_id not in receivers:
+            continue
+        last = (a.valid_to - today).days
+        if last < horizon - 1:
+            lines.append(
+                f"{a.id} ({a.sending_organisation_id} at {a.receiving_organisation_id}) ends on "
+                f"{a.valid_to.isoformat()}, day {last} of this problem: a plan may admit its "
+                f"patients on days {last + 1}-{horizon - 1}, after it ends; check the plan's "
+                "admission days there, or extend the agreement"
+            )
+    return lines
 
 
 def _carry_quotas(

@@ -702,6 +702,26 @@ def another_academy_agreement(
     return academy
 
 
+def test_plan_build_names_the_agreements_that_end_within_the_horizon(
+    uow_factory: UowFactory,
+) -> None:
+    selected_demo(uow_factory)
+    assert built(uow_factory).ending == []
+    today = utc_now().date()
+    change_academy_agreement(uow_factory, valid_to=today + timedelta(days=3))
+    problem = built(uow_factory)
+    last = problem.problem["horizon_days"] - 1
+    assert problem.ending == [
+        f"{ACADEMY_AGREEMENT_ID} (ORG-ORIGIN-MOH at ORG-PARTNER-DMS) ends on "
+        f"{(today + timedelta(days=3)).isoformat()}, day 3 of this problem: a plan may admit "
+        f"its patients on days 4-{last}, after it ends; check the plan's admission days "
+        "there, or extend the agreement"
+    ]
+    # ending on the horizon's last day, it covers every admission day
+    change_academy_agreement(uow_factory, valid_to=today + timedelta(days=last))
+    assert built(uow_factory).ending == []
+
+
 def test_agreements_whose_covers_cross_are_not_carried(uow_factory: UowFactory) -> None:
     # orthopaedics under the academy's and AGR-DEMO-003, ophthalmology under the academy's and
     # AGR-DEMO-004: the two sets cross, and counting the fewest covering agreements first is
