@@ -67,6 +67,14 @@ class Compact:
         first: IntArray = (np.cumsum(self.unit_count) - self.unit_count).astype(np.int64)
         return first
 
+    def places(self, unit: int) -> IntArray:
+        """The facilities ``unit`` may use, cheapest travel first (its profile's)."""
+        profile = self.unit_profile[unit]
+        places: IntArray = self.profile_facility[
+            self.profile_start[profile] : self.profile_start[profile + 1]
+        ]
+        return places
+
     def column_costs(self, unit: IntArray, facility: IntArray, day: IntArray) -> FloatArray:
         """True cost of admitting one patient of each ``unit`` at ``facility`` on ``day``:
         travel, day cost and the change weight where the unit has another current place."""
@@ -86,6 +94,12 @@ class Compact:
             self.unit_first, self.unit_day_cost, self.unit_current, self.unit_unplaced,
             self.change,
         )  # fmt: skip
+
+
+def hopeless_cost(view: ProblemView, compact: Compact) -> float:
+    """What the patients no facility can take cost, left out (``compact.hopeless``)."""
+    patients = view.problem.patients
+    return float(sum(view.unplaced_cost(patients[int(i)]) for i in compact.hopeless))
 
 
 def stay_days(first: IntArray, length: IntArray) -> tuple[IntArray, IntArray]:

@@ -59,6 +59,7 @@ from medevac.planning.model import (
     assemble_plan_arrays,
     breakdown_of,
     breakdown_of_arrays,
+    open_places,
     placement_arrays,
 )
 from medevac.planning.plan import Plan, PlanStatus, relative_gap
@@ -1203,13 +1204,8 @@ def _round_and_repair(
     order = sorted(range(len(units)), key=lambda u: -units.unplaced[u])
     for u in order:
         while waiting[u]:
-            s = units.specialty[u]
             eligible = units.eligible[u]
-            free = view.beds[eligible, s, :] - used[eligible, s, :]
-            ok = np.zeros((len(eligible), horizon), dtype=bool)
-            for a in range(horizon):
-                ok[:, a] = free[:, a : min(a + units.stay[u], horizon)].min(axis=1) > 0
-            ok &= (limit[eligible] < 0) | (admitted[eligible] < limit[eligible])
+            ok = open_places(view, (used, admitted), units.specialty[u], eligible, units.stay[u])
             full = units.quota_at[u] & (quota_left[units.quotas[u]] <= 0)[:, None]
             ok &= ~np.asarray(full.any(axis=0))[:, None]
             cost = np.where(ok, units.day_cost[u][None, :] + units.static[u][:, None], np.inf)

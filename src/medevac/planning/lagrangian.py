@@ -27,7 +27,14 @@ import numpy.typing as npt
 from numba.np.ufunc.parallel import threading_layer
 
 from medevac.planning import kernels, mip_process, neighbourhoods, preload
-from medevac.planning.compact import NO_LIMIT, Compact, build_compact, csr, stay_days
+from medevac.planning.compact import (
+    NO_LIMIT,
+    Compact,
+    build_compact,
+    csr,
+    hopeless_cost,
+    stay_days,
+)
 from medevac.planning.highs_model import LinearModel
 from medevac.planning.model import Placement, ProblemView
 from medevac.planning.plan import relative_gap
@@ -757,9 +764,9 @@ def solve_lagrangian(
     start the ascent instead of the pooled beds' prices.
     """
     c = compact if compact is not None else build_compact(view)
-    hopeless_cost = float(sum(view.unplaced_cost(problem.patients[int(i)]) for i in c.hopeless))
+    hopeless = hopeless_cost(view, c)
     plans = _Plans(problem, c)
-    dual = _Dual(c, hopeless_cost)
+    dual = _Dual(c, hopeless)
     say(f"{len(problem.patients)} patients in {c.n_units} units, {c.n_groups} groups")
 
     # the rule's time sizes the final plan's reserve: it must not include loading the kernels
@@ -767,7 +774,7 @@ def solve_lagrangian(
     started_plan = time.perf_counter()
     slot_f, slot_a = plans.build(None, None, 0.0, deadline)
     rule_seconds = time.perf_counter() - started_plan
-    best = (plans.objective(slot_f, slot_a) + hopeless_cost, slot_f, slot_a)
+    best = (plans.objective(slot_f, slot_a) + hopeless, slot_f, slot_a)
     if prices is None:
         x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
     else:
@@ -786,7 +793,7 @@ def solve_lagrangian(
         started_plan = time.perf_counter()
         slot_f, slot_a = plans.build(dual, x, TEMPERATURES[0], deadline, search=False)
         quick_seconds = time.perf_counter() - started_plan
-        value = plans.objective(slot_f, slot_a) + hopeless_cost
+        value = plans.objective(slot_f, slot_a) + hopeless
         if value < best[0]:
             best = (value, slot_f, slot_a)
     clock = time.perf_counter()
@@ -846,7 +853,7 @@ def solve_lagrangian(
             started_plan = time.perf_counter()
             slot_f, slot_a = plans.build(dual, ascent.x, tau, deadline, search=False)
             quick_seconds = max(quick_seconds, time.perf_counter() - started_plan)
-            value = plans.objective(slot_f, slot_a) + hopeless_cost
+            value = plans.objective(slot_f, slot_a) + hopeless
             if value < best[0]:
                 best = (value, slot_f, slot_a)
         say(f"prices at tau {tau:g}: plan {best[0]:,.2f}, bound {ascent.bound:,.2f}")
@@ -887,7 +894,7 @@ def solve_lagrangian(
         # prices' stage (FINAL_COOLING)
         tau_fill = tau_plan if neighbourhoods_fit else FINAL_COOLING * tau_plan
         slot_f, slot_a = plans.build(dual, x_plan, tau_fill, local_search_end)
-        value = plans.objective(slot_f, slot_a) + hopeless_cost
+        value = plans.objective(slot_f, slot_a) + hopeless
         if value < best[0]:
             best = (value, slot_f, slot_a)
         say(f"plan from the best prices with local search: {value:,.2f}")
@@ -895,7 +902,7 @@ def solve_lagrangian(
     gain = _search(plans, dual, x_plan, slots, deadline, say)
     if gain > 0.0:
         best = (
-            plans.objective(slots.facility, slots.day) + hopeless_cost,
+            plans.objective(slots.facility, slots.day) + hopeless,
             slots.facility,
             slots.day,
         )
@@ -921,12 +928,20 @@ def lagrangian_bound(
 ) -> float:
     """The Lagrangian of ``problem`` (its exact value, groups' term included) at the bed and
     admission ``prices``: a lower bound on its optimum whatever the prices (>= 0) are."""
-    hopeless_cost = float(
-        sum(view.unplaced_cost(problem.patients[int(i)]) for i in compact.hopeless)
-    )
-    dual = _Dual(compact, hopeless_cost)
+    dual = _Dual(compact, hopeless_cost(view, compact))
     _, _, exact = dual.evaluate(dual.pack(*prices), 0.0, slope=False)
     return exact
+
+
+def unit_day_prices(
+    compact: Compact, prices: tuple[FloatArray, FloatArray]
+) -> tuple[IntArray, FloatArray]:
+    """Each unit's combination (specialty, stay, day costs) and, per combination and facility,
+    its cheapest day cost with the bed and admission ``prices`` over the stay (inf where the
+    facility does not offer the specialty)."""
+    dual = _Dual(compact, 0.0)
+    _, _, low, _ = dual.day_prices(dual.pack(*prices), 0.0)
+    return dual.unit_combo, low
 
 
 def _search(

@@ -335,6 +335,27 @@ def breakdown_of_arrays(
     )
 
 
+def open_places(
+    view: ProblemView,
+    taken: tuple[IntArray, IntArray],
+    specialty: int,
+    eligible: IntArray,
+    stay: int,
+) -> BoolArray:
+    """[facility of ``eligible``, day]: whether a stay of ``stay`` days admitted there that
+    day finds a bed of ``specialty`` free on each of its days and an admission slot, with
+    ``taken`` = (beds used [facility, specialty, day], admissions [facility, day])."""
+    used, admitted = taken
+    horizon = view.horizon
+    free = view.beds[eligible, specialty, :] - used[eligible, specialty, :]
+    ok = np.zeros((len(eligible), horizon), dtype=bool)
+    for a in range(horizon):
+        ok[:, a] = free[:, a : min(a + stay, horizon)].min(axis=1) > 0
+    limit = view.admission_limit
+    ok &= (limit[eligible] < 0) | (admitted[eligible] < limit[eligible])
+    return ok
+
+
 def quota_counts(view: ProblemView, facility: IntArray) -> IntArray:
     """How many placements count against each quota (``facility[i]``: patient i's facility
     index, -1 unplaced)."""

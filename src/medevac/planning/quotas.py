@@ -16,10 +16,17 @@ from dataclasses import replace
 
 import numpy as np
 
-from medevac.planning import kernels
-from medevac.planning.compact import Compact, stay_days
+from medevac.planning.compact import Compact, hopeless_cost, occupancy, stay_days
 from medevac.planning.highs_model import LinearModel
-from medevac.planning.model import BoolArray, FloatArray, IntArray, ProblemView, quota_counts
+from medevac.planning.lagrangian import unit_day_prices
+from medevac.planning.model import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    ProblemView,
+    open_places,
+    quota_counts,
+)
 from medevac.planning.problem import Problem
 
 
@@ -71,14 +78,10 @@ def keep_to_quotas(
         [view.specialty_index.get(p.specialty, 0) for p in patients], dtype=np.int64
     )
     stay = np.array([p.length_of_stay_days for p in patients], dtype=np.int64)
-    end = np.minimum(day[where] + stay[where], horizon)
-    change = np.zeros((view.n_facilities, view.beds.shape[1], horizon + 1), dtype=np.int64)
-    np.add.at(change, (facility[where], specialty[where], day[where]), 1)
-    np.add.at(change, (facility[where], specialty[where], end), -1)
-    used = np.cumsum(change, axis=2)[:, :, :horizon]
-    admitted = np.zeros((view.n_facilities, horizon), dtype=np.int64)
-    np.add.at(admitted, (facility[where], day[where]), 1)
-    limit = view.admission_limit
+    used, admitted = occupancy(
+        view.beds.shape, facility[where], specialty[where], day[where],
+        np.minimum(day[where] + stay[where], horizon), np.ones(len(where), dtype=np.int64),
+    )  # fmt: skip
     w = problem.weights
     for i in sorted(taken, key=lambda i: (-unplaced_cost[i], i)):
         p = patients[i]
@@ -92,11 +95,7 @@ def keep_to_quotas(
         closed = np.asarray(full.any(axis=0))
         if closed.all():
             continue  # every eligible facility's quota is used up
-        free = view.beds[eligible, s, :] - used[eligible, s, :]
-        ok = np.zeros((len(eligible), horizon), dtype=bool)
-        for a in range(p.earliest_day, horizon):
-            ok[:, a] = free[:, a : min(a + p.length_of_stay_days, horizon)].min(axis=1) > 0
-        ok &= (limit[eligible] < 0) | (admitted[eligible] < limit[eligible])
+        ok = open_places(view, (used, admitted), s, eligible, p.length_of_stay_days)
         ok &= ~closed[:, None]
         travel = w.travel_per_km * view.distance[view.origin_of[i], eligible]
         if p.current is not None:
@@ -135,10 +134,7 @@ def binding_quotas(view: ProblemView, compact: Compact) -> list[int]:
     for u, mine in enumerate(_unit_quotas(view, c)):
         if not len(mine):
             continue
-        places = c.profile_facility[
-            c.profile_start[c.unit_profile[u]] : c.profile_start[c.unit_profile[u] + 1]
-        ]
-        reach = view.quota_facility[mine][:, places].any(axis=1)
+        reach = view.quota_facility[mine][:, c.places(u)].any(axis=1)
         could[mine[reach]] += c.unit_count[u]
     return np.flatnonzero(could > view.quota_room).tolist()
 
@@ -157,17 +153,7 @@ def _losses(
     Places under a quota marked ``full`` (per quota) that covers the unit do not count as
     elsewhere: the patients beyond those rooms are looking for places too."""
     c = compact
-    bed_prices, admission_prices = prices
-    n_fac, n_spec, horizon = c.beds.shape
-    lam_cum = np.zeros((n_fac, n_spec, horizon + 1))
-    np.cumsum(bed_prices, axis=2, out=lam_cum[:, :, 1:])
-    key = np.stack([c.unit_specialty, c.unit_stay, c.unit_day_cost], axis=1)
-    combos, unit_combo = np.unique(key, axis=0, return_inverse=True)
-    unit_combo = unit_combo.ravel()
-    low, _, _ = kernels.combo_prices(
-        0.0, lam_cum, admission_prices, c.day_cost, c.offers,
-        *(np.ascontiguousarray(combos[:, k], dtype=np.int64) for k in range(3)),
-    )  # fmt: skip
+    unit_combo, low = unit_day_prices(c, prices)
     chosen = np.array(quotas, dtype=np.int64)
     position = np.full(view.n_quotas, -1, dtype=np.int64)
     position[chosen] = np.arange(len(chosen))
@@ -183,8 +169,7 @@ def _losses(
         )  # fmt: skip
         found = done.get(key_u)
         if found is None:
-            p0, p1 = c.profile_start[c.unit_profile[u]], c.profile_start[c.unit_profile[u] + 1]
-            places = c.profile_facility[p0:p1]
+            places = c.places(u)
             cost = c.travel[c.unit_origin[u], places] + low[unit_combo[u], places]
             if c.unit_current[u] >= 0:
                 cost = cost + c.change * (places != c.unit_current[u])
@@ -280,9 +265,8 @@ def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> floa
     that must be left out.
     """
     c = compact
-    problem = view.problem
     n_fac, n_spec, horizon = c.beds.shape
-    hopeless = float(sum(view.unplaced_cost(problem.patients[int(i)]) for i in c.hopeless))
+    hopeless = hopeless_cost(view, c)
     if c.n_units == 0:
         return hopeless
     # pools: facilities under the same set of quotas
@@ -311,7 +295,7 @@ def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> floa
         profile, origin = int(c.unit_profile[u]), int(c.unit_origin[u])
         cheapest = by_profile.get((profile, origin))
         if cheapest is None:
-            places = c.profile_facility[c.profile_start[profile] : c.profile_start[profile + 1]]
+            places = c.places(u)
             cheapest = np.full(n_pool, np.inf)
             np.minimum.at(cheapest, pool_of[places], c.travel[origin, places])
             by_profile[(profile, origin)] = cheapest

@@ -450,6 +450,13 @@ def _carry_quotas(
     for a in book.agreements:
         pairs[(a.sending_organisation_id, a.receiving_organisation_id)].append(a)
 
+    def short(a: Agreement, room: int, could: int) -> str:
+        return (
+            f"{a.id} has room for {room} more patient(s) of {a.sending_organisation_id} at "
+            f"{a.receiving_organisation_id} (quota {a.quota}, {book.used[a.id]} sent), and "
+            f"{could} in this problem could go there under it"
+        )
+
     def organisations(sender: str, specialties: set[Specialty]) -> list[str]:
         return sorted(
             {
@@ -477,9 +484,7 @@ def _carry_quotas(
                     continue
                 others = sorted({i for s in mine for i in cover[s]} - {a.id})
                 lines.append(
-                    f"{a.id} has room for {room} more patient(s) of {sender} at {receiver} "
-                    f"(quota {a.quota}, {book.used[a.id]} sent), and {could} in this problem "
-                    f"could go there under it; {', '.join(others)} cover(s) some of the same "
+                    f"{short(a, room, could)}; {', '.join(others)} cover(s) some of the same "
                     "specialties, and the agreements covering them cross (a patient counts "
                     "against the first with room), so it is not carried to the engines and a "
                     "plan may go beyond it (`plan approve` then refuses it, or --within-quotas "
@@ -500,12 +505,7 @@ def _carry_quotas(
                 [a] = [a for a in group if a.id in ids]
                 if apart:  # the agreement alone covers every specialty it names
                     specialties = set(a.specialties)
-                name = a.id
-                line = (
-                    f"{a.id} has room for {room} more patient(s) of {sender} at {receiver} "
-                    f"(quota {a.quota}, {book.used[a.id]} sent), and {could} in this problem "
-                    "could go there under it"
-                )
+                name, line = a.id, short(a, room, could)
             else:
                 name = "+".join(sorted(ids))
                 line = (
