@@ -6,7 +6,8 @@
 Each problem comes from the wider random builder of the tests (`wide_random_problem_data`:
 horizons of 1-14 days, up to 45 patients, 10 facilities and 6 specialties, groups, needs,
 agreements, distance limits, current places; every other one with admissions already due at
-its facilities with a daily limit, and every third with one to three agreements' quotas). The
+its facilities with a daily limit, every third with one to three agreements' quotas and every
+fifth with one to three facilities that stop admitting an organisation's patients). The
 per-patient MIP proves its optimum; then:
 
 - the greedy plan, the exact engine's plan, the Lagrangian engine's plan (the engine of
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.unit.planning.builders import (
     placement,
+    random_acceptance_ends,
     random_admissions_due,
     random_quotas,
     wide_random_problem_data,
@@ -49,12 +51,14 @@ from tests.unit.planning.builders import (
 from medevac.planning import (
     Plan,
     PlanStatus,
+    Problem,
     check_plan,
     explain,
     parse_problem,
     solve_exact,
     solve_greedy,
     solve_patient_mip,
+    with_acceptance_ends,
     with_admissions_taken,
     with_quotas,
 )
@@ -82,7 +86,15 @@ def faults(seed: int) -> list[str]:
     due = random_admissions_due(rng, parse_problem(data)) if seed % 2 else []
     # and every third quotas of agreements
     quotas = random_quotas(rng, parse_problem(data)) if seed % 3 == 0 else []
-    problem = with_quotas(with_admissions_taken(parse_problem(data), due), quotas)
+    # and every fifth ends of acceptance
+    ends = random_acceptance_ends(rng, parse_problem(data)) if seed % 5 == 0 else []
+
+    def extended(data: dict[str, object]) -> Problem:
+        """The problem of ``data`` with this seed's admissions due, quotas and ends."""
+        problem = with_admissions_taken(parse_problem(data), due)
+        return with_acceptance_ends(with_quotas(problem, quotas), ends)
+
+    problem = extended(data)
     mip = solve_patient_mip(problem, 60)
     if mip.status is not PlanStatus.OPTIMAL:
         return [f"per-patient MIP not optimal ({mip.status.value}); nothing to compare with"]
@@ -124,10 +136,7 @@ def faults(seed: int) -> list[str]:
         )
     for patient in problem.patients:
         explain(problem, exact, patient.id).lines()
-    again = solve_exact(
-        with_quotas(with_admissions_taken(parse_problem(with_current(data, exact)), due), quotas),
-        30,
-    )
+    again = solve_exact(extended(with_current(data, exact)), 30)
     moved = sorted(set(placement(again).items()) ^ set(placement(exact).items()))
     if moved:
         found.append(f"exact: a re-plan with the plan as current moved {moved[:4]}")

@@ -53,6 +53,7 @@ from medevac.planning.problem import (
     Problem,
     Quota,
     Weights,
+    with_acceptance_ends,
     with_admissions_taken,
     with_quotas,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "solve_exact",
     "solve_greedy",
     "solve_patient_mip",
+    "with_acceptance_ends",
     "with_admissions_taken",
     "with_quotas",
     "write_plan",

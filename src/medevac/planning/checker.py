@@ -98,6 +98,12 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
             bad.append(f"patient {pid!r}: {fid} lacks {', '.join(sorted(missing))}")
         if facility.accepts_from is not None and patient.organisation not in facility.accepts_from:
             bad.append(f"patient {pid!r}: {fid} does not accept {patient.organisation!r}")
+        last = facility.last_admission_day(patient.organisation)
+        if last is not None and day > last:
+            bad.append(
+                f"patient {pid!r}: {fid} admits patients of {patient.organisation!r} until day "
+                f"{last}, admitted on day {day}"
+            )
         km = haversine_km(patient.lat, patient.lon, facility.lat, facility.lon)
         if patient.max_distance_km is not None and km > patient.max_distance_km:
             bad.append(f"patient {pid!r}: {fid} is {km:.1f} km away, max {patient.max_distance_km}")

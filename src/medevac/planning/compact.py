@@ -53,6 +53,11 @@ class Compact:
     group_start: IntArray  # CSR: units of each group
     group_unit: IntArray
     hopeless: IntArray  # patients with no eligible facility
+    # acceptance ends (`Facility.accepts_until`): unit u may be admitted at f up to day
+    # accept_last[unit_accept[u], f]; row 0 (the horizon's last day everywhere) where its
+    # organisation has no end
+    unit_accept: IntArray
+    accept_last: IntArray  # [acceptance row, facility]
 
     @property
     def n_units(self) -> int:
@@ -75,6 +80,10 @@ class Compact:
         ]
         return places
 
+    def last_day(self, unit: int, facility: int) -> int:
+        """The last day on which ``unit`` may be admitted at ``facility``."""
+        return int(self.accept_last[self.unit_accept[unit], facility])
+
     def column_costs(self, unit: IntArray, facility: IntArray, day: IntArray) -> FloatArray:
         """True cost of admitting one patient of each ``unit`` at ``facility`` on ``day``:
         travel, day cost and the change weight where the unit has another current place."""
@@ -92,7 +101,7 @@ class Compact:
             self.travel, self.profile_start, self.profile_facility, self.day_cost,
             self.unit_profile, self.unit_origin, self.unit_specialty, self.unit_stay,
             self.unit_first, self.unit_day_cost, self.unit_current, self.unit_unplaced,
-            self.change,
+            self.change, self.unit_accept, self.accept_last,
         )  # fmt: skip
 
 
@@ -269,6 +278,10 @@ def build_compact(view: ProblemView) -> Compact:
         ):  # fmt: skip
             cols[k].append(v)
 
+    unit_accept, accept_last = view.acceptance_rows(
+        [patients[i].organisation for i in unit_first.tolist()]
+    )
+
     def ints(name: str) -> IntArray:
         return np.array(cols[name], dtype=np.int64)
 
@@ -305,4 +318,6 @@ def build_compact(view: ProblemView) -> Compact:
         group_start=group_start,
         group_unit=group_unit,
         hopeless=np.array(hopeless, dtype=np.int64),
+        unit_accept=unit_accept,
+        accept_last=accept_last,
     )

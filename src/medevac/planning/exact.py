@@ -167,6 +167,9 @@ class _Units:
     #: facility] where each counts
     quotas: list[IntArray] = field(default_factory=list)
     quota_at: list[BoolArray] = field(default_factory=list)
+    #: [local facility, day]: inf on the days after a facility stops admitting the unit's
+    #: patients (`Facility.accepts_until`), else 0; None where no facility stops
+    shut: list[FloatArray | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.count)
@@ -181,7 +184,10 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
     hopeless: list[int] = []
     for i, p in enumerate(problem.patients):
         screen = view.screen(i)
-        if not screen.eligible.any():
+        if not screen.eligible.any() or (
+            view.has_acceptance_ends
+            and not (view.last_days(p.organisation)[screen.eligible] >= p.earliest_day).any()
+        ):  # nowhere to go, or every facility stops admitting the patient before its first day
             hopeless.append(i)
             continue
         stay = min(p.length_of_stay_days, horizon - p.earliest_day)
@@ -199,11 +205,18 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
             by_key[key] = len(units)
         eligible = np.flatnonzero(screen.eligible)
         static = w.travel_per_km * view.distance[view.origin_of[i], eligible]
+        last = view.last_days(p.organisation)[eligible]
+        shut = None
+        if (last < horizon - 1).any():
+            shut = np.where(np.arange(horizon)[None, :] > last[:, None], np.inf, 0.0)
         keep = None
         if p.current is not None:
             current = problem.facility_index[p.current.facility]
             static = static + w.change * (eligible != current)
-            if current in set(eligible.tolist()) and p.current.day >= p.earliest_day:
+            if (
+                current in set(eligible.tolist())
+                and p.earliest_day <= p.current.day <= view.last_days(p.organisation)[current]
+            ):
                 keep = (current, p.current.day)
         units.members.append([i])
         units.count.append(1)
@@ -219,6 +232,7 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
         quotas = view.quotas_of(i)
         units.quotas.append(quotas)
         units.quota_at.append(view.quota_facility[quotas][:, eligible])
+        units.shut.append(shut)
     return units, hopeless
 
 
@@ -522,6 +536,8 @@ def _price(
         eligible = units.eligible[u]
         static = units.static[u] + _quota_costs(units, kappa, u)
         rc = units.day_cost[u][None, :] + static[:, None] + occ[eligible]
+        if units.shut[u] is not None:
+            rc = rc + units.shut[u]
         cheapest_local, cheapest_day = divmod(int(np.argmin(rc)), horizon)
         low = float(rc[cheapest_local, cheapest_day])
         best[u] = min(units.unplaced[u], low)
@@ -588,6 +604,9 @@ def _seed_columns(
         days = np.arange(earliest, min(horizon, earliest + n_days))
         fi, di = np.meshgrid(local, days, indexing="ij")
         ok = np.isfinite(units.day_cost[u][di])
+        shut = units.shut[u]
+        if shut is not None:
+            ok &= np.isfinite(shut[fi, di])
         columns.add(units, u, fi[ok], di[ok])
         keep = units.keep[u]
         if keep is not None:
@@ -625,6 +644,9 @@ def _seed_priced(
         eligible = units.eligible[u]
         local = np.minimum(np.searchsorted(eligible, f), len(eligible) - 1)
         ok = (eligible[local] == f) & np.isfinite(units.day_cost[u][a])
+        shut = units.shut[u]
+        if shut is not None:
+            ok &= np.isfinite(shut[local, a])
         if ok.any():
             columns.add(units, u, local[ok], a[ok])
 
@@ -1209,6 +1231,8 @@ def _round_and_repair(
             full = units.quota_at[u] & (quota_left[units.quotas[u]] <= 0)[:, None]
             ok &= ~np.asarray(full.any(axis=0))[:, None]
             cost = np.where(ok, units.day_cost[u][None, :] + units.static[u][:, None], np.inf)
+            if units.shut[u] is not None:
+                cost = cost + units.shut[u]
             fi, day = divmod(int(np.argmin(cost)), horizon)
             if not cost[fi, day] < units.unplaced[u]:
                 break

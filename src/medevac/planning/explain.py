@@ -11,7 +11,7 @@ import numpy as np
 
 from medevac.planning.model import ProblemView, Screen
 from medevac.planning.plan import Plan, Unplaced
-from medevac.planning.problem import Patient, Problem
+from medevac.planning.problem import Facility, Patient, Problem
 
 # facilities listed with their day-by-day blockers: the nearest that the patient's own rules
 # allow (specialty, needs, agreement, distance); the others are counted per rule (`RuledOut`)
@@ -28,6 +28,7 @@ class Blocker(StrEnum):
     BEDS_FULL = "beds_full"
     ADMISSION_LIMIT = "admission_limit_reached"
     QUOTA_FULL = "quota_full"
+    ACCEPTANCE_ENDED = "acceptance_ended"
     WOULD_SPLIT_GROUP = "would_split_group"
     WOULD_CHANGE_CURRENT = "would_change_current_place"
     FREE = "free_and_cheaper"
@@ -237,10 +238,13 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
     place_breaks = ""
     if assigned is not None:
         static = _static_blocker(problem, patient, assigned_index, screen)
+        ended = _acceptance_ended(problem.facilities[assigned_index], patient, assigned.day)
         if static is not None:
             place_breaks = f"{assigned.facility} {static[1]}"
         elif assigned.day < patient.earliest_day:
             place_breaks = f"day {assigned.day} is before the earliest day {patient.earliest_day}"
+        elif ended:
+            place_breaks = f"{assigned.facility} {ended}"
         elif assigned.day > patient.earliest_day:
             candidates.append(assigned_index)  # its earlier days
     ruled_out = tuple(
@@ -376,6 +380,9 @@ def _day_blocker(
     """The first rule that blocks an admission on ``day``, its detail and, for full beds, the
     first full day of the stay (else -1)."""
     facility = problem.facility(facility_id)
+    ended = _acceptance_ended(facility, patient, day)
+    if ended:
+        return Blocker.ACCEPTANCE_ENDED, ended, -1
     free = facility.beds[patient.specialty]
     taken = used[(facility_id, patient.specialty)]
     for d in range(day, min(day + patient.length_of_stay_days, horizon)):
@@ -396,6 +403,15 @@ def _day_blocker(
             -1,
         )
     return Blocker.FREE, "free and not worse: the plan is not optimal for this patient", -1
+
+
+def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:
+    """What to say where ``facility`` no longer admits ``patient``'s organisation on ``day``
+    (`Facility.accepts_until`); empty where it does."""
+    last = facility.last_admission_day(patient.organisation)
+    if last is None or day <= last:
+        return ""
+    return f"admits patients of {patient.organisation} until day {last}"
 
 
 def _day_list(days: set[int]) -> str:

@@ -71,10 +71,12 @@ def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> 
         progress(f"greedy: placing {n} patients, most urgent first")
     limit = np.where(view.admission_limit >= 0, view.admission_limit, NO_LIMIT)
     quota_start, quota_list = view.quota_lists()
+    patient_accept, accept_last = view.acceptance_rows([p.organisation for p in patients])
     facility, day = kernels.greedy_place(
         order, specialty, stay, earliest, current_facility, current_day, group, len(groups),
         profile, start, facilities, view.beds, limit,
         quota_start, quota_list, view.quota_facility, view.quota_room,
+        patient_accept, accept_last,
     )  # fmt: skip
     placed: dict[str, Placement] = {
         patients[i].id: (problem.facilities[int(facility[i])].id, int(day[i]))

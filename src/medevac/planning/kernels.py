@@ -160,7 +160,7 @@ def _best_place(
     """
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     (used, beds, admitted, limit, bed_free, adm_free) = capacity
     masked = len(adm_free) > 0
     (slot_group, group_start, group_slot, gs) = groups
@@ -195,7 +195,7 @@ def _best_place(
             extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
         if t + extra + low[unit_combo[u], f] >= best_score:
             continue
-        for a in range(first, horizon):
+        for a in range(first, min(horizon, accept_last[unit_accept[u], f] + 1)):
             if (open_days >> a) & 1 == 0:
                 continue
             true = t + dc[a] + extra
@@ -249,7 +249,7 @@ def fill(
     (slot_group, group_start, group_slot, gs) = groups
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     horizon = day_cost.shape[1]
     for k in order:
         if slot_f[k] >= 0:
@@ -316,7 +316,7 @@ def relocate(
     (slot_group, group_start, group_slot, gs) = groups
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     horizon = day_cost.shape[1]
     gain = 0.0
     for _ in range(max_passes):
@@ -373,7 +373,7 @@ def fill_earliest(
     (slot_group, group_start, group_slot, gs) = groups
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     for k in order:
@@ -387,7 +387,7 @@ def fill_earliest(
         hi = profile_start[unit_profile[u] + 1]
         f = unit_current[u]
         a = slot_current_day[k]
-        if f >= 0 and unit_first[u] <= a < horizon:
+        if f >= 0 and unit_first[u] <= a < horizon and a <= accept_last[unit_accept[u], f]:
             eligible = False
             for j in range(lo, hi):
                 if profile_facility[j] == f:
@@ -409,6 +409,8 @@ def fill_earliest(
             pick = -1
             for j in range(lo, hi):
                 f = profile_facility[j]
+                if a > accept_last[unit_accept[u], f]:
+                    continue
                 if _fits(f, s, a, end, used, beds, admitted, limit):
                     if pick < 0:
                         pick = f
@@ -444,6 +446,8 @@ def greedy_place(
     quota_list: Array,
     quota_facility: Array,
     quota_room: Array,
+    patient_accept: Array,
+    accept_last: Array,
 ) -> tuple[Array, Array]:
     """The greedy baseline (greedy.py): (facility, day) of each patient in ``order``, -1 when
     unplaced; ``limit[f, a]`` is the admissions f may make on day a, NO_LIMIT for a facility
@@ -453,7 +457,8 @@ def greedy_place(
 
     A patient keeps its current place when that is still free. Otherwise: the earliest day on
     which some eligible facility fits the whole stay and can still admit; on that day the
-    current facility, else the facility its group already uses, else the nearest.
+    current facility, else the facility its group already uses, else the nearest. Facility f
+    admits patient i up to day ``accept_last[patient_accept[i], f]``.
     """
     n_fac, _, horizon = beds.shape
     used = np.zeros_like(beds)
@@ -465,6 +470,7 @@ def greedy_place(
     for i in order:
         s = specialty[i]
         first, last = start[profile[i]], start[profile[i] + 1]
+        until = accept_last[patient_accept[i]]
         if s < 0 or first == last:
             continue
         # the preferred facilities (current, then the group's), when the patient may go there
@@ -491,7 +497,7 @@ def greedy_place(
         end = min(a + stay[i], horizon)
         if (
             preferred_current >= 0
-            and a >= earliest[i]
+            and earliest[i] <= a <= until[preferred_current]
             and _fits(preferred_current, s, a, end, used, beds, admitted, limit)
         ):
             chosen_f, chosen_a = preferred_current, a
@@ -500,16 +506,22 @@ def greedy_place(
             # on the earliest day anyone fits: the current facility, else the group's, else the
             # nearest
             end = min(a + stay[i], horizon)
-            if preferred_current >= 0 and _fits(
-                preferred_current, s, a, end, used, beds, admitted, limit
+            if (
+                preferred_current >= 0
+                and a <= until[preferred_current]
+                and _fits(preferred_current, s, a, end, used, beds, admitted, limit)
             ):
                 chosen_f = preferred_current
-            elif preferred_group >= 0 and _fits(
-                preferred_group, s, a, end, used, beds, admitted, limit
+            elif (
+                preferred_group >= 0
+                and a <= until[preferred_group]
+                and _fits(preferred_group, s, a, end, used, beds, admitted, limit)
             ):
                 chosen_f = preferred_group
             else:
                 for j in range(first, last):
+                    if a > until[facilities[j]]:
+                        continue
                     if _fits(facilities[j], s, a, end, used, beds, admitted, limit) and (
                         q1 == q0
                         or _quota_open(facilities[j], q0, q1, quota_list, quota_facility, room)
@@ -549,8 +561,11 @@ def combo_prices(
     combo_specialty: Array,
     combo_stay: Array,
     combo_day: Array,
+    combo_accept: Array,
+    accept_last: Array,
 ) -> tuple[Array, Array, Array]:
-    """Per combo (specialty, stay, day-cost row) and facility: min and softmin over days."""
+    """Per combo (specialty, stay, day-cost row, acceptance row) and facility: min and softmin
+    over the days on which the facility admits the combo's patients."""
     n_combo = len(combo_specialty)
     n_fac = lam_cum.shape[0]
     horizon = day_cost.shape[1]
@@ -567,8 +582,9 @@ def combo_prices(
                 continue
             m = np.inf
             best_a = 0
+            last = accept_last[combo_accept[k], f]
             for a in range(horizon):
-                if dc[a] == np.inf:
+                if dc[a] == np.inf or a > last:
                     values[a] = np.inf
                     continue
                 end = min(a + stay, horizon)
@@ -700,6 +716,8 @@ def spread_weights(
     combo_specialty: Array,
     combo_stay: Array,
     combo_day: Array,
+    combo_accept: Array,
+    accept_last: Array,
 ) -> tuple[Array, Array]:
     """Occupancy [f, s, d] and admissions [f, d] implied by facility weights per combo.
 
@@ -727,8 +745,9 @@ def spread_weights(
             dc = day_cost[combo_day[k]]
             m = low[k, f]
             z = np.exp((m - soft[k, f]) / tau)
+            last = accept_last[combo_accept[k], f]
             for a in range(horizon):
-                if dc[a] == np.inf:
+                if dc[a] == np.inf or a > last:
                     continue
                 end = min(a + stay, horizon)
                 v = (dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m) / tau
@@ -819,7 +838,7 @@ def regroup(
     (slot_group, group_start, group_slot, gs) = groups
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     n_fac = beds.shape[0]
@@ -899,7 +918,7 @@ def regroup(
                 s = unit_specialty[u]
                 dc = day_cost[unit_day_cost[u]]
                 pick = -1
-                for a in range(unit_first[u], horizon):
+                for a in range(unit_first[u], min(horizon, accept_last[unit_accept[u], f] + 1)):
                     end = min(a + unit_stay[u], horizon)
                     if (pick < 0 or dc[a] < dc[pick]) and _fits(
                         f, s, a, end, used, beds, admitted, limit
@@ -965,6 +984,8 @@ def expected_columns(
     unit_floor: Array,
     change: float,
     threshold: float,
+    unit_accept: Array,
+    accept_last: Array,
 ) -> tuple[Array, Array, Array, Array]:
     """Columns whose expected count under the softmin choice is at least ``threshold``.
 
@@ -1018,9 +1039,10 @@ def expected_columns(
             zd = 0.0
             for a in range(horizon):
                 day_weight[a] = 0.0
+            last = accept_last[unit_accept[u], f]
             for a in range(horizon):
                 c = dc[a]
-                if c == np.inf:
+                if c == np.inf or a > last:
                     continue
                 end = min(a + stay, horizon)
                 e = c + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m
@@ -1144,7 +1166,7 @@ def place_groups(
     """
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     (used, beds, admitted, limit, _, _) = capacity
     horizon = day_cost.shape[1]
     n_fac = beds.shape[0]
@@ -1196,7 +1218,7 @@ def place_groups(
                     t += change
                 dc = day_cost[unit_day_cost[u]]
                 best_rc = np.inf
-                for a in range(unit_first[u], horizon):
+                for a in range(unit_first[u], min(horizon, accept_last[unit_accept[u], f] + 1)):
                     end = min(a + unit_stay[u], horizon)
                     rc = t + dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
                     if rc < best_rc and _fits(f, s, a, end, used, beds, admitted, limit):
@@ -1261,7 +1283,7 @@ def cheapest_columns(
     """
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     horizon = day_cost.shape[1]
     cap = max(1, len(units) * (per_unit + horizon))
     out_u = np.empty(cap, dtype=np.int64)
@@ -1298,7 +1320,7 @@ def cheapest_columns(
                 break
             if unit_current[u] >= 0 and f != unit_current[u]:
                 t += change
-            for a in range(unit_first[u], horizon):
+            for a in range(unit_first[u], min(horizon, accept_last[unit_accept[u], f] + 1)):
                 true = t + dc[a]
                 if true >= unplaced:
                     continue
@@ -1355,7 +1377,7 @@ def _victims(
     ``victim[d]`` (-1 if none) and ``price[d]``, what leaving it out adds."""
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     horizon = day_cost.shape[1]
     victim[:] = -1
     price[:] = np.inf
@@ -1463,7 +1485,7 @@ def _place_moving_one(
     (slot_group, group_start, group_slot, gs) = groups
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
-     change) = problem  # fmt: skip
+     change, unit_accept, accept_last) = problem  # fmt: skip
     (used, beds, admitted, limit, bed_free, adm_free) = capacity
     horizon = day_cost.shape[1]
     n_spec = beds.shape[1]
@@ -1492,7 +1514,7 @@ def _place_moving_one(
                 f, f * n_spec + s, max_cost, slot_unit, slot_group, slot_f, slot_a, problem,
                 held_start, held_slot, victim, price,
             )  # fmt: skip
-        for a in range(first, horizon):
+        for a in range(first, min(horizon, accept_last[unit_accept[u], f] + 1)):
             cost = t + dc[a]
             if cost >= max_cost or admitted[f, a] >= limit[f, a]:
                 continue

@@ -239,12 +239,13 @@ class _Dual:
         # differences of cumulative prices lost every digit of the columns' own costs: the
         # "bound" came out above the optimum and a plan was called optimal that was not.
         self.cap = float(np.max(c.unit_unplaced, initial=1.0))
-        key = np.stack([c.unit_specialty, c.unit_stay, c.unit_day_cost], axis=1)
+        key = np.stack([c.unit_specialty, c.unit_stay, c.unit_day_cost, c.unit_accept], axis=1)
         combos, inverse = np.unique(key, axis=0, return_inverse=True)
         self.unit_combo = inverse.ravel().astype(np.int64)
         # the pricing kernel takes the units of one combo together (cache locality)
         self.unit_order = np.lexsort((c.unit_origin, self.unit_combo)).astype(np.int64)
-        self.combo = [np.ascontiguousarray(combos[:, i], dtype=np.int64) for i in range(3)]
+        # specialty, stay, day-cost row and acceptance row of each combo
+        self.combo = [np.ascontiguousarray(combos[:, i], dtype=np.int64) for i in range(4)]
         finite = np.where(np.isfinite(c.day_cost), c.day_cost, np.inf)
         self.unit_dc_min = finite.min(axis=1)[c.unit_day_cost]
         self.evaluations = 0
@@ -291,9 +292,9 @@ class _Dual:
         c = self.c
         x = np.minimum(x, self.cap)
         cum, mu = self.prices(x)
-        spec, stay, day_row = self.combo
+        spec, stay, day_row, accept = self.combo
         low, day, soft = kernels.combo_prices(
-            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row
+            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last
         )
         floor = self.unit_dc_min - tau * np.log(c.horizon)
         best, _, smooth, weight = kernels.price_units(
@@ -314,8 +315,9 @@ class _Dual:
         if not slope:
             return value, np.zeros(0), exact
         occupancy, admissions = kernels.spread_weights(
-            tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row
-        )
+            tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row, accept,
+            c.accept_last,
+        )  # fmt: skip
         gradient = np.concatenate(
             [
                 occupancy[self.pair_f, self.pair_s, :].ravel() - self.beds,
@@ -335,7 +337,7 @@ class _Dual:
         """
         c = self.c
         horizon = c.horizon
-        spec, stay, day_row = self.combo
+        spec, stay, day_row, _ = self.combo
         n_combo = len(spec)
         first_travel = c.travel[c.unit_origin, c.profile_facility[c.profile_start[c.unit_profile]]]
         travel = np.full(n_combo, np.inf)
@@ -381,8 +383,10 @@ class _Dual:
         priced day cost (inf where not offered) and its softmin over days at ``tau``."""
         c = self.c
         cum, mu = self.prices(x)
-        spec, stay, day_row = self.combo
-        low, _, soft = kernels.combo_prices(tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row)
+        spec, stay, day_row, accept = self.combo
+        low, _, soft = kernels.combo_prices(
+            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last
+        )
         return cum, mu, low, soft
 
     def expected_columns(
@@ -397,7 +401,7 @@ class _Dual:
             tau, SOFTMIN_CUTOFF, low, soft, cum, mu, c.day_cost, c.travel, c.profile_start,
             c.profile_facility, self.unit_combo, c.unit_profile, c.unit_origin, c.unit_specialty,
             c.unit_stay, c.unit_day_cost, c.unit_current, c.unit_count, c.unit_unplaced, floor,
-            c.change, threshold,
+            c.change, threshold, c.unit_accept, c.accept_last,
         )  # fmt: skip
 
 

@@ -106,6 +106,10 @@ class ProblemView:
         # facility masks per set of needs and per sending organisation, shared by the screens
         self._needs_masks: dict[frozenset[str], BoolArray] = {}
         self._accept_masks: dict[str | None, BoolArray] = {}
+        self._last_days: dict[str | None, IntArray] = {}
+        #: whether some facility stops admitting some organisation's patients within the horizon
+        #: (`Facility.accepts_until`)
+        self.has_acceptance_ends = any(f.accepts_until for f in problem.facilities)
         self._reasons: dict[tuple[object, ...], tuple[str, UnplacedReason]] = {}
         self._terms: PatientTerms | None = None
 
@@ -199,6 +203,47 @@ class ProblemView:
             self._accept_masks[organisation] = found
         return found
 
+    def last_days(self, organisation: str | None) -> IntArray:
+        """[facility]: the last admission day of a patient of ``organisation`` there, the
+        horizon's last day where acceptance does not end (`Facility.accepts_until`)."""
+        found = self._last_days.get(organisation)
+        if found is None:
+            found = np.full(self.n_facilities, self.horizon - 1, dtype=np.int64)
+            for fi, facility in enumerate(self.problem.facilities):
+                last = facility.last_admission_day(organisation)
+                if last is not None:
+                    found[fi] = min(last, self.horizon - 1)
+            self._last_days[organisation] = found
+        return found
+
+    def acceptance_rows(self, organisations: list[str | None]) -> tuple[IntArray, IntArray]:
+        """(row of each of ``organisations``, [row, facility] last admission days) for the
+        kernels: row 0 holds the horizon's last day everywhere and serves every organisation
+        no facility stops admitting; each other organisation has a row of `last_days`."""
+        rows = [np.full(self.n_facilities, self.horizon - 1, dtype=np.int64)]
+        row_of: dict[str | None, int] = {}
+        out = np.zeros(len(organisations), dtype=np.int64)
+        for i, organisation in enumerate(organisations):
+            row = row_of.get(organisation)
+            if row is None:
+                last = self.last_days(organisation)
+                row = 0
+                if (last < self.horizon - 1).any():
+                    row = len(rows)
+                    rows.append(last)
+                row_of[organisation] = row
+            out[i] = row
+        return out, np.stack(rows).astype(np.int64)
+
+    def open_days(self, index: int) -> BoolArray:
+        """[facility, day]: the days on which patient ``index`` may be admitted at each
+        facility by the day rules alone (from its earliest day, until acceptance ends)."""
+        p = self.problem.patients[index]
+        days = np.arange(self.horizon)
+        last = self.last_days(p.organisation)
+        ok: BoolArray = (days[None, :] >= p.earliest_day) & (days[None, :] <= last[:, None])
+        return ok
+
     def day_cost(self, patient: Patient) -> FloatArray:
         """Wait and lateness cost of admitting ``patient`` on each day (inf before earliest_day)."""
         rule = self.problem.precedences[patient.precedence]
@@ -220,6 +265,8 @@ class ProblemView:
         """Why patient ``index`` could not be placed, from the fixed set of reasons (worked out
         once per profile: plans of oversubscribed problems leave tens of thousands out)."""
         key = self._profile(index)
+        if self.has_acceptance_ends:  # whether acceptance ends before it depends on the day
+            key += (self.problem.patients[index].earliest_day,)
         found = self._reasons.get(key)
         if found is None:
             found = self._reason(index)
@@ -246,6 +293,16 @@ class ProblemView:
                 f"every facility offering {p.specialty} is beyond {p.max_distance_km:g} km",
                 UnplacedReason.BEYOND_MAX_DISTANCE,
             )
+        if self.has_acceptance_ends:
+            last = self.last_days(p.organisation)
+            if not (sc.in_range & (last >= p.earliest_day)).any():
+                ended = int(last[sc.in_range].max())
+                return (
+                    f"every facility offering {p.specialty} to "
+                    f"{p.organisation or 'no organisation'} stops admitting its patients by day "
+                    f"{ended}, before the patient's earliest day {p.earliest_day}",
+                    UnplacedReason.NO_AGREEMENT,
+                )
         count = int(sc.in_range.sum())
         return (
             "all feasible beds are full in the horizon "

@@ -88,6 +88,11 @@ def solve_patient_mip(
             continue
         days = np.arange(p.earliest_day, horizon)
         f_grid, d_grid = np.meshgrid(eligible, days, indexing="ij")
+        if view.has_acceptance_ends:  # no column after a facility stops admitting them
+            open_ = d_grid <= view.last_days(p.organisation)[f_grid]
+            f_grid, d_grid = f_grid[open_], d_grid[open_]
+            if not f_grid.size:
+                continue
         travel = w.travel_per_km * view.distance[view.origin_of[i], f_grid]
         cost = view.day_cost(p)[d_grid] + travel
         if p.current is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 
@@ -46,7 +46,11 @@ class Facility:
     ``daily_admission_limit`` is None when there is no limit. ``admissions_taken`` holds, per
     day, the admissions already due there (patients sent earlier arriving): they count against
     the daily limit on their day. It is not part of the exchange format, which has one limit for
-    every day; `with_admissions_taken` sets it (empty: none taken).
+    every day; `with_admissions_taken` sets it (empty: none taken). ``accepts_until`` maps a
+    sending organisation to the last day on which the facility admits its patients (an
+    agreement that ends within the horizon): none of them on a later day. It is not part of the
+    exchange format either, whose acceptance holds on every day; `with_acceptance_ends` sets it
+    (empty: every organisation it accepts, on every day).
     """
 
     id: str
@@ -57,6 +61,7 @@ class Facility:
     accepts_from: frozenset[str] | None = None
     daily_admission_limit: int | None = None
     admissions_taken: tuple[int, ...] = ()
+    accepts_until: Mapping[str, int] = field(default_factory=dict)
 
     def accepts(self, organisation: str | None) -> bool:
         """Whether a patient sent by ``organisation`` may be admitted here."""
@@ -67,6 +72,13 @@ class Facility:
     def taken_on(self, day: int) -> int:
         """Admissions already due on ``day`` (`admissions_taken`)."""
         return self.admissions_taken[day] if self.admissions_taken else 0
+
+    def last_admission_day(self, organisation: str | None) -> int | None:
+        """The last day on which a patient of ``organisation`` may be admitted here (None: no
+        such end, `accepts_until`)."""
+        if organisation is None:
+            return None
+        return self.accepts_until.get(organisation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,3 +228,38 @@ def with_quotas(problem: Problem, quotas: Iterable[Quota]) -> Problem:
     if not added:
         return problem
     return replace(problem, quotas=problem.quotas + tuple(added))
+
+
+def with_acceptance_ends(problem: Problem, ends: Iterable[tuple[str, str, int]]) -> Problem:
+    """``problem`` with (facility, organisation, last day) ends of acceptance: the facility
+    admits patients sent by the organisation on that day at the latest
+    (`Facility.accepts_until`), as when the agreement they come under ends within the horizon.
+
+    An end on the horizon's last day or later changes nothing and is dropped. A facility not in
+    the problem, a last day below 0 or a second end for the same facility and organisation is
+    a ValueError that names it.
+    """
+    horizon = problem.horizon_days
+    until: dict[str, dict[str, int]] = {}
+    for facility_id, organisation, last in ends:
+        if facility_id not in problem.facility_index:
+            raise ValueError(f"acceptance end at {facility_id!r}: not a facility of the problem")
+        if last < 0:
+            raise ValueError(
+                f"acceptance end at {facility_id} for {organisation}: last day {last} < 0"
+            )
+        known = dict(problem.facility(facility_id).accepts_until) | until.get(facility_id, {})
+        if organisation in known:
+            raise ValueError(
+                f"acceptance end at {facility_id} for {organisation}: a second end given"
+            )
+        if last >= horizon - 1:
+            continue
+        until.setdefault(facility_id, {})[organisation] = last
+    if not until:
+        return problem
+    facilities = tuple(
+        replace(f, accepts_until={**f.accepts_until, **until[f.id]}) if f.id in until else f
+        for f in problem.facilities
+    )
+    return replace(problem, facilities=facilities)

@@ -96,7 +96,7 @@ def keep_to_quotas(
         if closed.all():
             continue  # every eligible facility's quota is used up
         ok = open_places(view, (used, admitted), s, eligible, p.length_of_stay_days)
-        ok &= ~closed[:, None]
+        ok &= ~closed[:, None] & view.open_days(i)[eligible]
         travel = w.travel_per_km * view.distance[view.origin_of[i], eligible]
         if p.current is not None:
             travel = travel + w.change * (eligible != problem.facility_index[p.current.facility])

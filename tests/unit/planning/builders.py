@@ -302,3 +302,16 @@ def random_quotas(rng: random.Random, problem: Problem) -> list[Quota]:
             )
         )
     return quotas
+
+
+def random_acceptance_ends(rng: random.Random, problem: Problem) -> list[tuple[str, str, int]]:
+    """One to three ends of acceptance (`with_acceptance_ends`): a random facility stops
+    admitting one of the patients' organisations after a random day before the horizon's
+    last (distinct facility and organisation pairs)."""
+    ids = [f.id for f in problem.facilities]
+    organisations = sorted({p.organisation for p in problem.patients if p.organisation}) or ["-"]
+    ends: dict[tuple[str, str], int] = {}
+    for _ in range(rng.randint(1, 3)):
+        pair = (rng.choice(ids), rng.choice(organisations))
+        ends[pair] = rng.randint(0, max(0, problem.horizon_days - 2))
+    return [(f, org, last) for (f, org), last in ends.items()]
