@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -632,23 +632,88 @@ def test_plan_build_leaves_out_an_agreement_whose_quota_is_used_up(
     assert "quota used up" not in out
 
 
-def test_plan_build_names_an_agreement_that_ends_within_the_horizon(
-    cli: CliRunner, tmp_path: Path
-) -> None:
-    # the academy's agreement ends in three days: the problem accepts the ministry's patients
-    # there on every day of its horizon, so `plan build` says so
-    ends = datetime.now(UTC).date() + timedelta(days=3)
+def academy_agreement_ends(cli: CliRunner, days: int) -> date:
+    """The demo's request closed and the academy's agreement ending ``days`` from today (the
+    problem's day ``days``); the day it ends."""
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+    ends = datetime.now(UTC).date() + timedelta(days=days)
     with context.unit_of_work() as uow:
         agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
         agreement.valid_to = ends
         uow.agreements.update(agreement)
         uow.commit()
+    return ends
+
+
+def test_plan_build_names_an_agreement_that_ends_within_the_horizon(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the academy's agreement ends in three days: the problem accepts the ministry's patients
+    # there on every day of its horizon, so `plan build` says so, and the manifest carries
+    # the end to `plan solve`
+    ends = academy_agreement_ends(cli, 3)
     problem = tmp_path / "p.json"
     out = " ".join(invoke(cli, "plan", "build", "--out", str(problem)).split())
-    last = json.loads(problem.read_text())["horizon_days"] - 1
     assert (
         f"agreement ends: {ACADEMY_AGREEMENT_ID} (ORG-ORIGIN-MOH at ORG-PARTNER-DMS) ends on "
-        f"{ends.isoformat()}, day 3 of this problem: a plan may admit its patients on days "
-        f"4-{last}, after it ends; check the plan's admission days there, or extend the "
-        "agreement"
+        f"{ends.isoformat()}, day 3 of this problem: plans admit its patients on day 3 at the "
+        "latest"
     ) in out
+    manifest = json.loads((tmp_path / "p.registry.json").read_text())
+    assert manifest["acceptance_ends"] == [
+        {"facility": "FAC-LODZ-MMA", "organisation": "ORG-ORIGIN-MOH", "last_day": 3}
+    ]
+
+
+def test_plan_solve_keeps_to_an_agreement_s_end_and_approve_refuses_a_plan_past_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the academy (8 admissions a day) takes the ministry's patients until tomorrow, day 1
+    ends = academy_agreement_ends(cli, 1)
+    problem, plan = tmp_path / "p.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    manifest = tmp_path / "p.registry.json"
+    solve = ["plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30"]
+    out = " ".join(invoke(cli, *solve).split())
+    assert (
+        f"acceptance ends: 1 from {manifest}: FAC-LODZ-MMA admits ORG-ORIGIN-MOH until day 1; "
+        "agreements end there, and the plan admits none of their patients later"
+    ) in out
+    placed = json.loads(plan.read_text())["assignments"]
+    assert max(a["day"] for a in placed if a["facility"] == "FAC-LODZ-MMA") <= 1
+    # the same problem solved without its manifest admits some of them after the end
+    alone = tmp_path / "alone" / "p.json"
+    alone.parent.mkdir()
+    alone.write_text(problem.read_text())
+    unkept = tmp_path / "unkept.json"
+    invoke(cli, "plan", "solve", str(alone), "--out", str(unkept), "--time-limit", "30")
+    assignments = json.loads(unkept.read_text())["assignments"]
+    late = sorted((a["patient"], a["day"]) for a in assignments if a["day"] > 1)
+    assert late
+    refused = cli.invoke(app, ["plan", "approve", str(unkept), "--problem", str(problem)])
+    assert refused.exit_code == 1
+    text = " ".join(refused.output.split())
+    assert (
+        f"not approved, nothing changed: the plan admits {len(late)} patient(s) after the "
+        "agreements they come under end:"
+    ) in text
+    patient, day = late[0]
+    assert (
+        f"patient {patient} is admitted at FAC-LODZ-MMA on day {day} "
+        f"({(ends + timedelta(days=day - 1)).isoformat()}), after {ACADEMY_AGREEMENT_ID} "
+        f"(ORG-ORIGIN-MOH at ORG-PARTNER-DMS) ends on {ends.isoformat()}, day 1 of the problem"
+    ) in text
+    assert f"solve the problem with its manifest beside it ({manifest};" in text
+    assert "Traceback" not in refused.output
+    out = " ".join(invoke(cli, "plan", "approve", str(plan), "--problem", str(problem)).split())
+    assert f"{len(placed)} admissions planned" in out
+    # a manifest whose ends were edited by hand is refused, naming the entry and field
+    written = json.loads(manifest.read_text())
+    edited = written | {"acceptance_ends": [written["acceptance_ends"][0] | {"last_day": -1}]}
+    manifest.write_text(json.dumps(edited))
+    refused = cli.invoke(app, solve)
+    assert refused.exit_code == 1
+    assert (
+        "'acceptance_ends' entry 0 (FAC-LODZ-MMA, ORG-ORIGIN-MOH): 'last_day' must be a day of "
+        "the problem (0 or later), not -1"
+    ) in " ".join(refused.output.split())

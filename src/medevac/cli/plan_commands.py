@@ -100,8 +100,10 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
     """``problem`` with what the manifest beside it keeps that the exchange format cannot say
     (`regulating.with_manifest`): the admissions already due (patients sent earlier arriving
     on its days, "held_admissions"; the format's daily admission limit is one number for every
-    day) and the agreements' quotas ("quotas"). The engines, the checker and the explanations
-    count the former against the limits and keep to the latter. A problem without a manifest
+    day), the agreements' quotas ("quotas") and the last days on which facilities admit the
+    patients of agreements that end within the horizon ("acceptance_ends"). The engines, the
+    checker and the explanations count the first against the limits and keep to the others.
+    A problem without a manifest
     is taken as it is; a manifest that is malformed or does not fit the problem is a one-line
     error naming it. With ``say``, prints what was counted."""
     manifest_file = manifest_path(problem_file)
@@ -113,7 +115,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
         counted = regulating.with_manifest(problem, manifest)
     except InvalidValue as error:
         _fail(f"{manifest_file}: {error}")
-    except ValueError as error:  # a facility or quota of the manifest that the problem lacks
+    except ValueError as error:  # a facility, quota or end of the manifest the problem lacks
         _fail(
             f"{manifest_file}: {error}; the manifest does not fit {problem_file}: build the "
             "problem again"
@@ -133,6 +135,19 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
         console.print(
             f"quotas: {len(counted.quotas)} agreement quota(s) from {manifest_file}: "
             f"{shown}{more}; the plan keeps to them and the engine chooses who uses their room",
+            highlight=False,
+        )
+    ends = sorted(
+        (facility.id, organisation, last)
+        for facility in (counted.facilities if say else ())
+        for organisation, last in facility.accepts_until.items()
+    )
+    if ends:
+        shown = ", ".join(f"{f} admits {o} until day {last}" for f, o, last in ends[:5])
+        more = ", ..." if len(ends) > 5 else ""
+        console.print(
+            f"acceptance ends: {len(ends)} from {manifest_file}: {shown}{more}; agreements "
+            "end there, and the plan admits none of their patients later",
             highlight=False,
         )
     return counted
@@ -181,7 +196,8 @@ def solve_command(
     admission limit; the plan counts them against those limits (the problem format has one
     limit for every day), and its checker does too. It may also carry the quotas of
     agreements with room for fewer patients than could go under them; the plan keeps to them,
-    the engine choosing who uses the room."""
+    the engine choosing who uses the room. And the last days on which facilities admit the
+    patients of agreements that end within the horizon; the plan admits none later."""
     prepare(engine)  # the exact engine's kernels load while the file is read
     try:
         problem = load_problem(problem_file)
@@ -377,8 +393,8 @@ def explain_command(
     """Explain why a patient is where the plan puts it (or why it is unplaced).
 
     Where `plan build` wrote the problem, the admissions already due that its manifest records
-    count against the daily admission limits, and the agreements' quotas it carries bind, as
-    in `plan solve`."""
+    count against the daily admission limits, and the agreements' quotas and ends it carries
+    bind, as in `plan solve`."""
     problem = with_manifest(problem_file, _problem(problem_file))
     plan = plan_or_fail(plan_file)
     if patient not in problem.patient_index:

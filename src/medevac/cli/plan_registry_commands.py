@@ -28,6 +28,7 @@ from medevac.planning import (
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.regulating import (
+    AdmittedAfterAgreementEnds,
     QuotaExceeded,
     admission_limit_overruns,
     arrivals,
@@ -86,7 +87,10 @@ def build(
     patients than the problem has who could go under it, the manifest carries its quota (the
     problem format has none): `plan solve` keeps to it, and the engine chooses who uses the
     room ("quota: ..."; not where another agreement between the same organisations covers some
-    of the same specialties, nor with --ignore-quotas). Also writes NAME.registry.json beside
+    of the same specialties, nor with --ignore-quotas). Where an agreement ends before the
+    horizon's last day, the manifest carries the last day on which its receiver's facilities
+    admit its patients, which `plan solve` keeps to ("agreement ends: ..."). Also writes
+    NAME.registry.json beside
     it: what the problem was built from, so that `plan approve` can refuse when the registry
     has changed since.
     """
@@ -202,7 +206,9 @@ def approve(
     agreements (every change is listed). Refused too when the plan places more patients under
     an agreement in force than its quota allows, counting the patients sent under it before
     (by plans or accepted requests), unless `--over-quota` says why or `--within-quotas`
-    leaves those patients out (the most urgent keep their places). The checks and the
+    leaves those patients out (the most urgent keep their places). Refused as well when it
+    admits a patient after the agreements it comes under end (a plan solved without the
+    manifest may). The checks and the
     writes run as one serialized transaction, so a change made while they run is caught too.
     Live treatment requests that ask another organisation to treat patients the plan admits
     elsewhere are named ("on request").
@@ -235,6 +241,14 @@ def approve(
                 f"agreement quota(s):\n{lines}\nto approve it all the same, give the reason "
                 '(kept in the audit trail): --over-quota "..."; to approve it without the '
                 "least urgent patients beyond the quotas: --within-quotas"
+            ) from refusal
+        except AdmittedAfterAgreementEnds as refusal:
+            lines = "\n".join(f"  {line}" for line in refusal.admissions)
+            raise UserError(
+                f"not approved, nothing changed: the plan admits {len(refusal.admissions)} "
+                f"patient(s) after the agreements they come under end:\n{lines}\nsolve the "
+                f"problem with its manifest beside it ({manifest_file}; `plan solve` keeps to "
+                "the ends it carries), or extend the agreement and build the problem again"
             ) from refusal
     approved, plan = approval.plan, approval.solved
     console.print(

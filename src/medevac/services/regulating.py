@@ -34,6 +34,7 @@ from medevac.planning import (
     UnplacedReason,
     check_plan,
     parse_problem,
+    with_acceptance_ends,
     with_admissions_taken,
     with_quotas,
 )
@@ -103,14 +104,15 @@ class BuiltProblem:
     #: the ids of those carried as quotas (the manifest's "quotas"): no plan solved with the
     #: manifest goes beyond them
     quotas_held: list[str] = field(default_factory=list)
-    #: agreements of the problem's senders and receivers that end within its horizon: the
-    #: problem cannot say so, and a plan may admit patients under them after they end
+    #: agreements of the problem's senders and receivers that end within its horizon, a line
+    #: each: the problem cannot say so, and the manifest carries their ends to the engines
+    #: ("acceptance_ends", `agreement_ends`)
     ending: list[str] = field(default_factory=list)
 
     def for_engines(self) -> Problem:
         """The problem as the engines solve it: parsed, with the admissions already due that
-        the manifest keeps counted against the daily limits and the agreements' quotas it
-        carries (what `plan solve` does with the files; `with_manifest`)."""
+        the manifest keeps counted against the daily limits, and the agreements' quotas and
+        ends it carries (what `plan solve` does with the files; `with_manifest`)."""
         return with_manifest(parse_problem(self.problem), self.manifest)
 
 
@@ -156,31 +158,84 @@ def agreement_coverage(
     return {sender: frozenset(specialties) for sender, specialties in covered.items()}
 
 
+def agreement_ends(
+    facility: Facility,
+    agreements: list[Agreement],
+    on: date,
+    horizon_days: int,
+    full: frozenset[str] = frozenset(),
+) -> dict[str, dict[str, int]]:
+    """Where a facility stops admitting a sender's patients within a problem's horizon: per
+    sending organisation and specialty (code) that its agreements in force on ``on`` with the
+    facility's operator cover (as `agreement_coverage`, those in ``full`` left out), the last
+    day of the problem (day 0 = ``on``) on which the facility admits them.
+
+    That is the latest `valid_to` of the agreements covering the specialty, none where one of
+    them has none; only days before the horizon's last day are given (a later end leaves
+    every day of the problem open).
+    """
+    latest: dict[tuple[str, Specialty], date | None] = {}
+    for agreement in agreements:
+        if agreement.receiving_organisation_id != facility.operator_id:
+            continue
+        if not agreement.in_force(on) or agreement.id in full:
+            continue
+        for specialty in agreement.specialties & facility.specialties:
+            key = (agreement.sending_organisation_id, specialty)
+            ends = latest.get(key, agreement.valid_to)
+            if ends is None or agreement.valid_to is None:
+                latest[key] = None
+            else:
+                latest[key] = max(ends, agreement.valid_to)
+    found: dict[str, dict[str, int]] = defaultdict(dict)
+    for (sender, specialty), last in latest.items():
+        if last is not None and (last - on).days < horizon_days - 1:
+            found[sender][specialty.value] = (last - on).days
+    return dict(found)
+
+
 def _encode_coverage(
     facility_entries: list[dict[str, Any]],
     coverage: dict[str, dict[str, frozenset[Specialty]]],
     patient_entries: list[dict[str, Any]],
-) -> list[str]:
+    ends: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Write `accepts_from` and, where needed, specialty-qualified organisations; return where
-    agreements leave out a specialty that a facility offers and a sender's patients need.
+    agreements leave out a specialty that a facility offers and a sender's patients need, and
+    the ends of acceptance for the manifest ("acceptance_ends").
 
     The problem format accepts patients per facility and organisation, not per specialty. A
     sender whose agreements with an operator leave out a specialty that one of its patients
     needs and one of the operator's facilities offers would be accepted there for it. Such a
     sender's patients get `organisation` "ORG/specialty", and the facilities bound by
-    agreements list "ORG/specialty" for each specialty the agreements cover. Every other
-    sender stays plain, so a registry whose agreements cover what its patients need writes
-    the problem as before, unless some organisation's own id ends in "/specialty" (below).
+    agreements list "ORG/specialty" for each specialty the agreements cover. So do those of a
+    sender whose patients' specialties at one facility have different last admission days
+    (``ends``: per facility, sender and specialty, as `agreement_ends` gives them; some
+    ending within the horizon and some not, say), so that each facility and organisation as
+    the problem writes it has one end. Every other sender stays plain, so a registry whose
+    agreements cover what its patients need and end alike (or after the horizon) writes the
+    problem as before, unless some organisation's own id ends in "/specialty" (below).
+
+    The ends returned are, for each facility bound by agreements and each organisation of the
+    problem's patients (as written) accepted there whose acceptance ends within the horizon,
+    {"facility", "organisation", "last_day"}, sorted.
     """
+    ends = ends or {}
     needed: dict[str, set[str]] = defaultdict(set)
     for patient in patient_entries:
         needed[patient["organisation"]].add(patient["specialty"])
     qualified: set[str] = set()
     uncovered: list[str] = []
+
+    def reached(entry: dict[str, Any], sender: str, covered: frozenset[Specialty]) -> set[str]:
+        """The specialties of the sender's patients the facility offers under agreements."""
+        return {s.value for s in covered} & set(entry["beds"]) & needed[sender]
+
     for entry in facility_entries:
         senders = coverage.get(entry["id"])
         if senders is None:
             continue
+        last_days = ends.get(entry["id"], {})
         for sender, covered in sorted(senders.items()):
             gap = (set(entry["beds"]) - {s.value for s in covered}) & needed[sender]
             if gap:
@@ -189,6 +244,9 @@ def _encode_coverage(
                     f"{entry['id']} offers {', '.join(sorted(gap))}, which no agreement in "
                     f"force covers for {sender}"
                 )
+            theirs = last_days.get(sender, {})
+            if len({theirs.get(s) for s in reached(entry, sender, covered)}) > 1:
+                qualified.add(sender)
     # "ORG/specialty" must not be some organisation's own id: one named so would be taken for
     # ORG accepted for that specialty, and `quota_overruns` would strip its id. Where an id ends
     # so, every organisation is qualified: each name then splits at its last "/" into one
@@ -211,7 +269,26 @@ def _encode_coverage(
     for patient in patient_entries:
         if patient["organisation"] in qualified:
             patient["organisation"] = _qualified(patient["organisation"], patient["specialty"])
-    return uncovered
+    written = {patient["organisation"] for patient in patient_entries}
+    found: list[dict[str, Any]] = []
+    for entry in facility_entries:
+        senders = coverage.get(entry["id"])
+        if senders is None:
+            continue
+        for sender, covered in senders.items():
+            theirs = ends.get(entry["id"], {}).get(sender, {})
+            if sender in qualified:
+                pairs = {(_qualified(sender, s), day) for s, day in theirs.items()}
+            else:  # one end at most for the specialties it reaches here (else it is qualified)
+                days = {theirs.get(s) for s in reached(entry, sender, covered)}
+                pairs = {(sender, day) for day in days if day is not None}
+            found += [
+                {"facility": entry["id"], "organisation": organisation, "last_day": day}
+                for organisation, day in pairs
+                if organisation in written
+            ]
+    found.sort(key=lambda end: (end["facility"], end["organisation"]))
+    return uncovered, found
 
 
 def _patient_entry(patient: PlanningPatient, origin: Facility) -> dict[str, Any]:
@@ -249,7 +326,10 @@ def build_problem(
     problem (the approval would refuse any plan placing someone under it), and one with room
     for fewer patients than could go under it is carried in the manifest as a quota the
     engines keep to (`_carry_quotas`; the exchange format has no quotas), unless
-    ``respect_quotas`` is False.
+    ``respect_quotas`` is False. Where the agreements under which a facility admits a sender's
+    patients end before the horizon's last day, the manifest carries the last admission day to
+    the engines ("acceptance_ends", `agreement_ends`; the format's acceptance holds on every
+    day), qualifying the sender as "ORG/specialty" where its specialties there end apart.
     """
     rules = {
         str(name): {**rule, "deadline_day": min(int(rule["deadline_day"]), horizon_days - 1)}
@@ -277,6 +357,8 @@ def build_problem(
 
     facility_entries = []
     coverage: dict[str, dict[str, frozenset[Specialty]]] = {}
+    last_days: dict[str, dict[str, dict[str, int]]] = {}
+    full_ids = frozenset(a.id for a in full)
     for facility_id in sorted(by_facility):
         facility = facilities[facility_id]
         if facility.kind.is_field_hospital and not include_field_hospitals:
@@ -295,9 +377,12 @@ def build_problem(
         }
         if facility.capabilities:
             entry["capabilities"] = sorted(c.value for c in facility.capabilities)
-        accepts = agreement_coverage(facility, agreements, now, frozenset(a.id for a in full))
+        accepts = agreement_coverage(facility, agreements, now, full_ids)
         if accepts is not None:
             coverage[facility.id] = accepts
+            last_days[facility.id] = agreement_ends(
+                facility, agreements, now.date(), horizon_days, full_ids
+            )
         if facility.daily_admission_limit is not None:
             entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
@@ -322,7 +407,7 @@ def build_problem(
             entry["current"] = current
         patient_entries.append(entry)
         versions[patient.id] = patient.version
-    uncovered = _encode_coverage(facility_entries, coverage, patient_entries)
+    uncovered, ends = _encode_coverage(facility_entries, coverage, patient_entries, last_days)
     in_plan = [p for p in patients if p.id in versions]
     tight, carried, quotas_kept = (
         _carry_quotas(book, in_plan, (facility_entries, patient_entries), facilities, now)
@@ -355,6 +440,7 @@ def build_problem(
         "held_admissions": arriving,
         "held": {patient_id: hold.key() for patient_id, hold in sorted(held_now.items())},
         "quotas": quotas_kept,
+        "acceptance_ends": ends,
     }
     quotas_full = [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
@@ -374,30 +460,60 @@ def build_problem(
         quotas_full,
         tight,
         carried,
-        _ending(book.agreements, senders, receivers, now.date(), horizon_days),
+        _ending(book.agreements, senders, receivers, now.date(), horizon_days, full),
     )
 
 
 def _ending(
-    agreements: list[Agreement], senders: set[str], receivers: set[str], today: date, horizon: int
+    agreements: list[Agreement],
+    senders: set[str],
+    receivers: set[str],
+    today: date,
+    horizon: int,
+    full: list[Agreement],
 ) -> list[str]:
     """A line for each agreement in force today between a sender and a receiver of the problem
-    that ends before the horizon's last day: the problem's acceptance of a sender's patients
-    is the same on every day, so a plan may admit patients under it after it ends."""
+    that ends before the horizon's last day (but those whose quota is used up, ``full``, which
+    cover nobody in it). The manifest carries its end to the engines ("acceptance_ends"):
+    plans admit its patients on its last day at the latest, but for the specialties that
+    another agreement in force between the same organisations covers for longer."""
+    left_out = {a.id for a in full}
+    live = [a for a in agreements if a.in_force(today) and a.id not in left_out]
     lines = []
-    for a in agreements:
+    for a in live:
         if a.valid_to is None or a.sending_organisation_id not in senders:
             continue
         if a.receiving_organisation_id not in receivers:
             continue
         last = (a.valid_to - today).days
-        if last < horizon - 1:
-            lines.append(
-                f"{a.id} ({a.sending_organisation_id} at {a.receiving_organisation_id}) ends on "
-                f"{a.valid_to.isoformat()}, day {last} of this problem: a plan may admit its "
-                f"patients on days {last + 1}-{horizon - 1}, after it ends; check the plan's "
-                "admission days there, or extend the agreement"
+        if last >= horizon - 1:
+            continue
+        longer = [
+            b
+            for b in live
+            if (b.sending_organisation_id, b.receiving_organisation_id)
+            == (a.sending_organisation_id, a.receiving_organisation_id)
+            and b.specialties & a.specialties
+            and (b.valid_to is None or b.valid_to > a.valid_to)
+        ]
+        line = (
+            f"{a.id} ({a.sending_organisation_id} at {a.receiving_organisation_id}) ends on "
+            f"{a.valid_to.isoformat()}, day {last} of this problem"
+        )
+        after = a.specialties & {s for b in longer for s in b.specialties}
+        others = ", ".join(sorted(b.id for b in longer))
+        if not after:
+            line += f": plans admit its patients on day {last} at the latest"
+        elif after == a.specialties:
+            line += f": {others} cover(s) its patients after it"
+        else:
+            line += (
+                f": plans admit its patients in "
+                f"{', '.join(sorted(s.value for s in a.specialties - after))} on day {last} at "
+                f"the latest; {others} cover(s) those in "
+                f"{', '.join(sorted(s.value for s in after))} after it"
             )
+        lines.append(line)
     return lines
 
 
@@ -842,13 +958,74 @@ def _quota(number: int, entry: Any) -> Quota:
     return Quota(named, room, lists["organisations"], lists["facilities"], lists.get("specialties"))
 
 
+#: the fields of an entry of the manifest's "acceptance_ends", as `plan build` writes them
+_END_FIELDS = ("facility", "organisation", "last_day")
+
+
+def acceptance_ends(manifest: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """The ends of acceptance the manifest carries ("acceptance_ends", `agreement_ends`):
+    (facility, organisation as the problem's patients name it, last admission day), for the
+    engines to keep to (`medevac.planning.with_acceptance_ends`); none for a manifest written
+    before they were. InvalidValue naming the entry and its field where "acceptance_ends" is
+    not as `plan build` wrote it (a second end for the same facility and organisation too)."""
+    entries = manifest.get("acceptance_ends", [])
+    if not isinstance(entries, list):
+        raise InvalidValue(
+            "manifest", f"'acceptance_ends' must be a list of ends of acceptance; {_NOT_AS_BUILT}"
+        )
+    found: list[tuple[str, str, int]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, entry in enumerate(entries):
+        end = _acceptance_end(number, entry)
+        earlier = seen.setdefault(end[:2], number)
+        if earlier != number:
+            raise InvalidValue(
+                "manifest",
+                f"'acceptance_ends' entry {number} ({end[0]}, {end[1]}): a second end for them "
+                f"(entry {earlier} is the first); {_NOT_AS_BUILT}",
+            )
+        found.append(end)
+    return found
+
+
+def _acceptance_end(number: int, entry: Any) -> tuple[str, str, int]:
+    """Entry ``number`` of a manifest's "acceptance_ends" as (facility, organisation, last
+    day) (`acceptance_ends`)."""
+    where = f"'acceptance_ends' entry {number}"
+    if not isinstance(entry, dict):
+        raise InvalidValue("manifest", f"{where} is not an object; {_NOT_AS_BUILT}")
+    facility, organisation = entry.get("facility"), entry.get("organisation")
+    if isinstance(facility, str) and facility and isinstance(organisation, str) and organisation:
+        where += f" ({facility}, {organisation})"
+
+    def wrong(what: str) -> InvalidValue:
+        return InvalidValue("manifest", f"{where}: {what}; {_NOT_AS_BUILT}")
+
+    missing = [name for name in _END_FIELDS if name not in entry]
+    if missing:
+        raise wrong(f"'{missing[0]}' is missing")
+    unknown = sorted(set(entry) - set(_END_FIELDS))
+    if unknown:
+        raise wrong(f"'{unknown[0]}' is not a field of an end of acceptance")
+    if not isinstance(facility, str) or not facility:
+        raise wrong("'facility' must be a facility's id")
+    if not isinstance(organisation, str) or not organisation:
+        raise wrong("'organisation' must be an organisation's id")
+    last = entry["last_day"]
+    if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+        raise wrong(f"'last_day' must be a day of the problem (0 or later), not {last!r}")
+    return facility, organisation, last
+
+
 def with_manifest(problem: Problem, manifest: dict[str, Any]) -> Problem:
     """``problem`` as the engines solve it beside its manifest: the admissions already due
     that the manifest keeps counted against the daily admission limits
-    (`with_admissions_taken`), and the agreements' quotas it carries kept (`with_quotas`).
-    InvalidValue where the manifest is not as `plan build` wrote it; ValueError (naming the
-    facility or quota) where it does not fit the problem."""
-    return with_quotas(with_admissions_taken(problem, arrivals(manifest)), quotas(manifest))
+    (`with_admissions_taken`), the agreements' quotas it carries kept (`with_quotas`), and
+    the ends of acceptance it carries kept (`with_acceptance_ends`: agreements that end
+    within the horizon). InvalidValue where the manifest is not as `plan build` wrote it;
+    ValueError (naming the facility or quota) where it does not fit the problem."""
+    counted = with_quotas(with_admissions_taken(problem, arrivals(manifest)), quotas(manifest))
+    return with_acceptance_ends(counted, acceptance_ends(manifest))
 
 
 def admission_limit_overruns(
@@ -938,10 +1115,25 @@ class QuotaExceeded(DomainError):
         self.overruns = overruns
 
 
+class AdmittedAfterAgreementEnds(DomainError):
+    """A plan admits patients after the agreements they come under end."""
+
+    def __init__(self, admissions: list[str]) -> None:
+        shown = "; ".join(admissions[:20]) + (
+            f"; and {len(admissions) - 20} more" if len(admissions) > 20 else ""
+        )
+        super().__init__(
+            f"the plan admits {len(admissions)} patient(s) after the agreements they come "
+            f"under end: {shown}"
+        )
+        self.admissions = admissions
+
+
 # what a manifest maps, and to what (`plan build` writes it; approval compares the registry
 # with it): required, then optional (manifests written before facilities and agreements were
 # recorded have neither). Besides the maps, "built_at" and "problem_sha256" are texts and
-# "quotas" a list of the agreements' quotas the engines keep to (`quotas` checks it).
+# "quotas" a list of the agreements' quotas the engines keep to (`quotas` checks it), and
+# "acceptance_ends" one of the ends of agreements within the horizon (`acceptance_ends`).
 _MANIFEST_MAPS = {
     "patients": (int, True),
     "capacity": (str, True),
@@ -967,6 +1159,7 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
             )
     arrivals(manifest)
     quotas(manifest)
+    acceptance_ends(manifest)
 
 
 def _check_map(manifest: dict[str, Any], key: str) -> None:
@@ -1171,7 +1364,11 @@ def approve(
     """Store a plan and refer its patients, in one serialized transaction.
 
     Refused when the plan does not pass the independent checker against its problem, or when
-    the registry changed since the problem was built. Refused too (`QuotaExceeded`) when it
+    the registry changed since the problem was built. Refused (`AdmittedAfterAgreementEnds`)
+    when it admits a patient after every agreement under which its facility admits the
+    patient's organisation and specialty has ended (`admissions_after_agreement_ends`; the
+    engines keep to the ends the manifest carries, a plan solved without it may not).
+    Refused too (`QuotaExceeded`) when it
     places more patients under an agreement in force than the agreement's quota allows
     (`quota_overruns`), unless `over_quota` gives the reason to go beyond it: the reason and
     every overrun then go into the approval's audit record. With `within_quotas` instead, the
@@ -1239,8 +1436,8 @@ def _approve_checked(
     over_quota: str | None,
     within_quotas: bool,
 ) -> Approval:
-    """One serialized attempt: check the registry against the manifest and the agreements'
-    quotas, then store and refer. ``files`` are the problem (as written and as parsed) and
+    """One serialized attempt: check the registry against the manifest, the agreements' ends
+    and their quotas, then store and refer. ``files`` are the problem (as written and as parsed) and
     the manifest."""
     problem, checked_problem, manifest = files
     now = utc_now()
@@ -1250,6 +1447,9 @@ def _approve_checked(
         changes = registry_changes(uow, manifest, stored, problem, resolved)
         if changes:
             raise RegistryChanged(changes)
+        ended = _after_ends(uow, problem, plan, built_at.date())
+        if ended:
+            raise AdmittedAfterAgreementEnds(ended)
         # the patients sent earlier are counted once, for the choice and for the overruns,
         # from the destinations the comparison of held beds resolved
         book = _sent_book(uow, problem, now, resolved) if plan.assignments else None
@@ -1373,6 +1573,59 @@ def quota_overruns(
     """
     with uow:
         return _overruns(uow, problem, plan, on=on)
+
+
+def admissions_after_agreement_ends(
+    uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, built_on: date
+) -> list[str]:
+    """The plan's patients admitted after the agreements they come under end, one line each.
+
+    The problem format's acceptance holds on every day: the engines keep to the ends the
+    manifest carries ("acceptance_ends", `agreement_ends`), but a plan solved without the
+    manifest may admit a patient after them. A patient comes under the agreements in force on
+    ``built_on`` (the problem's day 0; the approval refuses a plan when an agreement came into
+    force or lapsed since) between its organisation and the operator of its facility that
+    cover its specialty; it is admitted after they end when its admission day is after the
+    latest of their `valid_to` (none has ended while one of them has none). Patients at
+    facilities whose operator is bound by no such agreement are not looked at.
+    """
+    with uow:
+        return _after_ends(uow, problem, plan, built_on)
+
+
+def _after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: date) -> list[str]:
+    """`admissions_after_agreement_ends` within an open unit of work."""
+    if not plan.assignments:
+        return []
+    entries = {p["id"]: p for p in problem["patients"]}
+    facilities = uow.facilities.get_many({a.facility for a in plan.assignments})
+    operators = {f.id: f.operator_id for f in facilities.values()}
+    between: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
+    for agreement in sorted(uow.agreements.list(), key=lambda a: a.id):
+        if agreement.in_force(built_on):
+            pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
+            between[pair].append(agreement)
+    lines = []
+    for assignment in sorted(plan.assignments, key=lambda a: a.patient):
+        entry = entries[assignment.patient]
+        sender, receiver = _sender(entry), operators.get(assignment.facility, "")
+        specialty = Specialty(entry["specialty"])
+        covering = [a for a in between.get((sender, receiver), ()) if specialty in a.specialties]
+        ends = [a.valid_to for a in covering if a.valid_to is not None]
+        if not covering or len(ends) < len(covering):  # none, or one that does not end
+            continue
+        last = max(ends)
+        admitted = built_on + timedelta(days=assignment.day)
+        if admitted <= last:
+            continue
+        ending = [a.id for a in covering if a.valid_to == last]
+        lines.append(
+            f"patient {assignment.patient} is admitted at {assignment.facility} on day "
+            f"{assignment.day} ({admitted.isoformat()}), after {' and '.join(ending)} "
+            f"({sender} at {receiver}) {'end' if len(ending) > 1 else 'ends'} on "
+            f"{last.isoformat()}, day {(last - built_on).days} of the problem"
+        )
+    return lines
 
 
 #: Statuses of patients a plan sent who went (accepted, on their way, treated, or back since):

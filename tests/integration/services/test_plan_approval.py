@@ -25,22 +25,28 @@ from medevac.domain.requests import PatientDecision, RequestStatus
 from medevac.domain.vocabulary import FacilityKind, Specialty
 from medevac.planning import (
     Assignment,
+    Engine,
     Plan,
     Quota,
+    UnplacedReason,
     check_plan,
     document_text,
     parse_problem,
+    solve,
     solve_exact,
 )
+from medevac.planning.checker import without_patients
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID, REQUEST_ID, build_demo
 from medevac.services.patients import move_patient, patient_file
 from medevac.services.registry import register_agreement, register_facility, report_capacity
 from medevac.services.regulating import (
+    AdmittedAfterAgreementEnds,
     BuiltProblem,
     QuotaExceeded,
     RegistryChanged,
+    admissions_after_agreement_ends,
     approve_plan,
     build_problem,
     quota_overruns,
@@ -706,20 +712,203 @@ def test_plan_build_names_the_agreements_that_end_within_the_horizon(
     uow_factory: UowFactory,
 ) -> None:
     selected_demo(uow_factory)
-    assert built(uow_factory).ending == []
+    before = built(uow_factory)
+    assert before.ending == []
+    assert before.manifest["acceptance_ends"] == []
     today = utc_now().date()
     change_academy_agreement(uow_factory, valid_to=today + timedelta(days=3))
     problem = built(uow_factory)
-    last = problem.problem["horizon_days"] - 1
     assert problem.ending == [
         f"{ACADEMY_AGREEMENT_ID} (ORG-ORIGIN-MOH at ORG-PARTNER-DMS) ends on "
-        f"{(today + timedelta(days=3)).isoformat()}, day 3 of this problem: a plan may admit "
-        f"its patients on days 4-{last}, after it ends; check the plan's admission days "
-        "there, or extend the agreement"
+        f"{(today + timedelta(days=3)).isoformat()}, day 3 of this problem: plans admit its "
+        "patients on day 3 at the latest"
+    ]
+    assert problem.manifest["acceptance_ends"] == [
+        {"facility": "FAC-LODZ-MMA", "organisation": "ORG-ORIGIN-MOH", "last_day": 3}
     ]
     # ending on the horizon's last day, it covers every admission day
+    last = problem.problem["horizon_days"] - 1
     change_academy_agreement(uow_factory, valid_to=today + timedelta(days=last))
-    assert built(uow_factory).ending == []
+    at_last = built(uow_factory)
+    assert at_last.ending == []
+    assert at_last.manifest["acceptance_ends"] == []
+
+
+def academy_ends_on_day(uow_factory: UowFactory, day: int) -> BuiltProblem:
+    """The academy's agreement (under which the selected demo's 24 all go to the academy)
+    ending on ``day`` of the problem; the problem built. The academy admits 8 a day: ending on
+    day 1, it has room for 16 by then."""
+    change_academy_agreement(uow_factory, valid_to=utc_now().date() + timedelta(days=day))
+    return built(uow_factory)
+
+
+def admitted_after(
+    plan: Plan, problem: dict[str, Any], last_day: int, but: Specialty | None = None
+) -> list[str]:
+    """The plan's patients admitted at the academy after ``last_day`` (but those needing
+    ``but``)."""
+    specialty = {p["id"]: p["specialty"] for p in problem["patients"]}
+    return sorted(
+        a.patient
+        for a in plan.assignments
+        if a.facility == "FAC-LODZ-MMA" and a.day > last_day and specialty[a.patient] != but
+    )
+
+
+def test_the_manifest_carries_an_agreement_s_end_to_the_engines(uow_factory: UowFactory) -> None:
+    selected_demo(uow_factory)
+    before = built(uow_factory)
+    problem = academy_ends_on_day(uow_factory, 1)
+    # the problem is as before (the format cannot say it); the manifest says it
+    assert problem.problem == before.problem
+    assert problem.manifest["acceptance_ends"] == [
+        {"facility": "FAC-LODZ-MMA", "organisation": "ORG-ORIGIN-MOH", "last_day": 1}
+    ]
+    manifest = json.loads(document_text(problem.manifest))  # as `plan build` writes it
+    assert regulating.acceptance_ends(manifest) == [("FAC-LODZ-MMA", "ORG-ORIGIN-MOH", 1)]
+    for engines in (
+        problem.for_engines(),
+        regulating.with_manifest(parse_problem(problem.problem), manifest),
+    ):
+        assert {f.id: dict(f.accepts_until) for f in engines.facilities} == {
+            "FAC-CIECHOCINEK-SAN": {},
+            "FAC-KOLOBRZEG-SAN": {},
+            "FAC-LODZ-MMA": {"ORG-ORIGIN-MOH": 1},
+        }
+        assert engines.facility("FAC-LODZ-MMA").last_admission_day("ORG-ORIGIN-MOH") == 1
+    # an end at a facility the problem lacks does not fit it
+    edited = copy.deepcopy(problem.manifest)
+    edited["acceptance_ends"][0]["facility"] = "FAC-NOWHERE"
+    with pytest.raises(ValueError, match="'FAC-NOWHERE': not a facility of the problem"):
+        regulating.with_manifest(parse_problem(problem.problem), edited)
+
+
+@pytest.mark.parametrize("engine", [Engine.GREEDY, Engine.EXACT])
+def test_a_plan_solved_with_the_manifest_admits_nobody_after_the_agreement_ends(
+    uow_factory: UowFactory, engine: Engine
+) -> None:
+    selected_demo(uow_factory)
+    problem = academy_ends_on_day(uow_factory, 1)
+    # without the manifest, the 24 fill the academy on days 0-2
+    free = solve_exact(parse_problem(problem.problem), time_limit=30)
+    assert len(admitted_after(free, problem.problem, 1)) == 8
+    plan = solve(problem.for_engines(), engine, time_limit=30)
+    assert check_plan(problem.for_engines(), plan).feasible
+    assert admitted_after(plan, problem.problem, 1) == []
+    at_academy = [a for a in plan.assignments if a.facility == "FAC-LODZ-MMA"]
+    assert len(at_academy) == 16  # room for 8 a day on days 0 and 1
+    assert (
+        admissions_after_agreement_ends(
+            uow_factory(), problem.problem, plan, built_on=utc_now().date()
+        )
+        == []
+    )
+    assert len(approver(problem, plan)(uow_factory()).plan.admissions) == 16
+
+
+def test_approval_refuses_a_plan_that_admits_patients_after_their_agreement_ends(
+    uow_factory: UowFactory,
+) -> None:
+    selected_demo(uow_factory)
+    problem = academy_ends_on_day(uow_factory, 1)
+    free = solve_exact(parse_problem(problem.problem), time_limit=30)  # without the manifest
+    late = admitted_after(free, problem.problem, 1)
+    assert len(late) == 8
+    today = utc_now().date()
+    ends = (today + timedelta(days=1)).isoformat()
+    expected = [
+        f"patient {patient} is admitted at FAC-LODZ-MMA on day 2 "
+        f"({(today + timedelta(days=2)).isoformat()}), after {ACADEMY_AGREEMENT_ID} "
+        f"(ORG-ORIGIN-MOH at ORG-PARTNER-DMS) ends on {ends}, day 1 of the problem"
+        for patient in late
+    ]
+    assert (
+        admissions_after_agreement_ends(uow_factory(), problem.problem, free, built_on=today)
+        == expected
+    )
+    with pytest.raises(AdmittedAfterAgreementEnds) as refused:
+        approver(problem, free)(uow_factory())
+    assert refused.value.admissions == expected
+    assert str(refused.value).startswith(
+        "the plan admits 8 patient(s) after the agreements they come under end: patient "
+    )
+    with uow_factory() as uow:  # nothing was written
+        assert uow.plans.live() == []
+        assert {p.status for p in uow.patients.get_many(late).values()} == {PatientStatus.SELECTED}
+    # refused whatever the manifest says: one without the ends (written before they were)
+    older = {k: v for k, v in problem.manifest.items() if k != "acceptance_ends"}
+    with pytest.raises(AdmittedAfterAgreementEnds):
+        approve_plan(uow_factory(), problem=problem.problem, manifest=older, plan=free, actor="a")
+    # the plan without the late patients is approved
+    kept = without_patients(
+        parse_problem(problem.problem),
+        free,
+        dict.fromkeys(late, "the agreement ends"),
+        UnplacedReason.NO_AGREEMENT,
+    )
+    assert len(approver(problem, kept)(uow_factory()).plan.admissions) == 16
+
+
+def test_a_sender_whose_specialties_end_apart_is_qualified_by_specialty(
+    uow_factory: UowFactory,
+) -> None:
+    # a second agreement with the academy's operator covers orthopaedics, with no end within
+    # the horizon; the academy's ends on day 1. The ministry's patients then come in as
+    # "ORG-ORIGIN-MOH/specialty", and every specialty but orthopaedics ends on day 1
+    selected_demo(uow_factory)
+    another_academy_agreement(uow_factory, "AGR-DEMO-003", {Specialty.ORTHOPAEDICS}, 30)
+    plain = built(uow_factory)
+    assert plain.manifest["acceptance_ends"] == []
+    assert {p["organisation"] for p in plain.problem["patients"]} == {"ORG-ORIGIN-MOH"}
+    problem = academy_ends_on_day(uow_factory, 1)
+    names = {p["organisation"] for p in problem.problem["patients"]}
+    specialties = sorted({p["specialty"] for p in problem.problem["patients"]})
+    assert names == {f"ORG-ORIGIN-MOH/{s}" for s in specialties}
+    assert problem.manifest["acceptance_ends"] == [
+        {"facility": "FAC-LODZ-MMA", "organisation": f"ORG-ORIGIN-MOH/{s}", "last_day": 1}
+        for s in specialties
+        if s != Specialty.ORTHOPAEDICS.value
+    ]
+    with uow_factory() as uow:
+        covered = uow.agreements.get(ACADEMY_AGREEMENT_ID).specialties
+    ends = (utc_now().date() + timedelta(days=1)).isoformat()
+    assert problem.ending == [
+        f"{ACADEMY_AGREEMENT_ID} (ORG-ORIGIN-MOH at ORG-PARTNER-DMS) ends on {ends}, day 1 of "
+        "this problem: plans admit its patients in "
+        + ", ".join(sorted(s.value for s in covered - {Specialty.ORTHOPAEDICS}))
+        + " on day 1 at the latest; AGR-DEMO-003 cover(s) those in orthopaedics after it"
+    ]
+    academy = problem.for_engines().facility("FAC-LODZ-MMA")
+    assert academy.last_admission_day("ORG-ORIGIN-MOH/orthopaedics") is None
+    assert academy.last_admission_day("ORG-ORIGIN-MOH/neurology") == 1
+    # the 16 others on days 0 and 1, the 8 orthopaedic patients after them
+    for engine in (Engine.GREEDY, Engine.EXACT):
+        plan = solve(problem.for_engines(), engine, time_limit=30)
+        assert check_plan(problem.for_engines(), plan).feasible
+        assert admitted_after(plan, problem.problem, 1, but=Specialty.ORTHOPAEDICS) == []
+    assert len(plan.assignments) == 24
+    # orthopaedic patients admitted after day 1 come under AGR-DEMO-003: not refused
+    assert max(a.day for a in plan.assignments) > 1
+    assert len(approver(problem, plan)(uow_factory()).plan.admissions) == 24
+
+
+def test_malformed_ends_in_the_manifest_refuse_the_approval(uow_factory: UowFactory) -> None:
+    selected_demo(uow_factory)
+    problem = academy_ends_on_day(uow_factory, 3)
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    edited = copy.deepcopy(problem.manifest)
+    edited["acceptance_ends"][0]["last_day"] = "3"
+    with pytest.raises(
+        InvalidValue,
+        match=r"'acceptance_ends' entry 0 \(FAC-LODZ-MMA, ORG-ORIGIN-MOH\): 'last_day' must be a "
+        "day of the problem",
+    ):
+        approve_plan(uow_factory(), problem=problem.problem, manifest=edited, plan=plan, actor="a")
+    edited["acceptance_ends"] = [problem.manifest["acceptance_ends"][0]] * 2
+    with pytest.raises(InvalidValue, match=r"'acceptance_ends' entry 1 .*: a second end"):
+        approve_plan(uow_factory(), problem=problem.problem, manifest=edited, plan=plan, actor="a")
+    with uow_factory() as uow:
+        assert uow.plans.live() == []
 
 
 def test_agreements_whose_covers_cross_are_not_carried(uow_factory: UowFactory) -> None:
@@ -789,14 +978,15 @@ def test_a_plan_kept_to_the_carried_quotas_is_not_refused_for_them_at_approval(
 ) -> None:
     # 10 of the 24 were sent to the academy's operator earlier (by the demo's plan, accepted
     # there since, or by a request it accepted today); the quota of 20 has room for 10 of the
-    # 14 others. Lapsing after today, the agreement still counts every placement of the plan:
-    # the approval counts them on its own day, whatever their admission day, as the quota does
+    # 14 others. Lapsing on day 5 of the problem (the plan then admits its patients on day 5
+    # at the latest), the agreement still counts every placement of the plan: the approval
+    # counts them on its own day, whatever their admission day, as the quota does
     if sent_by == "plan":
         accepted_at_the_academy(uow_factory, 10)
     else:
         accepted_by_request(uow_factory, selected(uow_factory, 10), {})
     if lapsing:
-        change_academy_agreement(uow_factory, valid_to=utc_now().date())
+        change_academy_agreement(uow_factory, valid_to=utc_now().date() + timedelta(days=5))
     change_academy_agreement(uow_factory, quota=20)
     problem = built(uow_factory)
     assert [(q["id"], q["room"]) for q in problem.manifest["quotas"]] == [
@@ -807,6 +997,7 @@ def test_a_plan_kept_to_the_carried_quotas_is_not_refused_for_them_at_approval(
     at_academy = [a for a in plan.assignments if a.facility == "FAC-LODZ-MMA"]
     assert len(at_academy) == 10
     assert max(a.day for a in at_academy) > 0
+    assert max(a.day for a in at_academy) <= (5 if lapsing else problem.problem["horizon_days"])
     unkept = solve_exact(parse_problem(problem.problem), time_limit=30)
     assert quota_overruns(uow_factory(), problem.problem, unkept, on=utc_now()) == [
         f"{ACADEMY_AGREEMENT_ID} allows 20 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS; "
