@@ -19,6 +19,13 @@ placed patient's current place (the daily re-plan with nothing changed) and the 
 how many patients that moves and what it costs against keeping every place
 (--replan-time-limit gives the second solve its own limit).
 
+With --quotas SHARE the instance gets agreements' quotas (`with_quotas`): one for each of the
+--quota-pairs (sending organisation, receiving country) pairs to which the greedy plan sends
+most patients, over that organisation's patients at the facilities of that country (the
+nearest of the generator's country centres), with room for SHARE of the patients the greedy
+plan sends there; the rows are labelled M+q and so on. Greedy runs again on the problem with
+the quotas and gives the ratio.
+
 Every plan is run through the independent checker; a plan that fails it, or whose reported
 objective differs from the checker's by more than 1e-6 relative, is flagged in the table.
 """
@@ -37,6 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generators.allocation_instances import (
+    COUNTRIES,
     named_problem,
     unknown_size,
     with_beds_divided,
@@ -47,6 +55,7 @@ from medevac.planning import (
     Plan,
     PlanStatus,
     Problem,
+    Quota,
     check_plan,
     parse_problem,
     plan_changes,
@@ -54,6 +63,7 @@ from medevac.planning import (
     solve_exact,
     solve_greedy,
     solve_patient_mip,
+    with_quotas,
 )
 
 PRECEDENCES = ("urgent", "priority", "routine")
@@ -132,6 +142,16 @@ def main() -> None:
         help="divide every facility's free beds by N (an oversubscribed variant)",
     )
     parser.add_argument(
+        "--quotas",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="add quotas with room for SHARE of the greedy plan's patients of the busiest pairs",
+    )
+    parser.add_argument(
+        "--quota-pairs", type=int, default=6, help="how many quotas --quotas adds (default 6)"
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -147,6 +167,8 @@ def main() -> None:
             apply_setting(setting)
         except ValueError as error:
             parser.error(f"--set {setting}: {error}")
+    if not 0.0 <= args.quotas < 1.0:
+        parser.error(f"--quotas {args.quotas}: give a share from 0 up to, not including, 1")
     if args.beds_divided_by < 1:
         parser.error(f"--beds-divided-by {args.beds_divided_by}: give a whole number from 1 up")
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
@@ -173,6 +195,10 @@ def main() -> None:
             data = with_beds_divided(data, args.beds_divided_by)
             size = f"{name}/{args.beds_divided_by}"
         problem = parse_problem(data)
+        if args.quotas > 0:
+            problem = with_busiest_quotas(problem, args.quotas, args.quota_pairs)
+            size = f"{size}+q"
+            print(f"<!-- {size}: {describe_quotas(problem)} -->", flush=True)
         built = time.perf_counter() - started
         print(
             f"<!-- {size}: {len(problem.patients)} patients, {len(problem.facilities)} "
@@ -194,6 +220,42 @@ def main() -> None:
                 print(speed_ratio(size, mip, exact), flush=True)
         if args.replan:  # from the plan of the last limit
             print(replan(size, data, exact, args.replan_time_limit or limits[-1]), flush=True)
+
+
+def country_of(facility_lat: float, facility_lon: float) -> int:
+    """The generator's country whose centre is nearest (in degrees) to a facility."""
+    return min(
+        range(len(COUNTRIES)),
+        key=lambda k: (COUNTRIES[k][0] - facility_lat) ** 2 + (COUNTRIES[k][1] - facility_lon) ** 2,
+    )
+
+
+def with_busiest_quotas(problem: Problem, share: float, pairs: int) -> Problem:
+    """``problem`` with a quota for each of the ``pairs`` (organisation, country) pairs the
+    greedy plan sends most patients to, with room for ``share`` of them (see --quotas)."""
+    country = {f.id: country_of(f.lat, f.lon) for f in problem.facilities}
+    greedy = solve_greedy(problem)
+    sent = Counter(
+        (problem.patient(a.patient).organisation, country[a.facility]) for a in greedy.assignments
+    )
+    quotas = [
+        Quota(
+            f"Q-{organisation}-C{land:02d}",
+            int(share * count),
+            frozenset({organisation}),
+            frozenset(f for f, c in country.items() if c == land),
+        )
+        for (organisation, land), count in sent.most_common(pairs)
+        if organisation is not None
+    ]
+    return with_quotas(problem, quotas)
+
+
+def describe_quotas(problem: Problem) -> str:
+    """The quotas of ``problem`` in a line: id, room and facilities of each."""
+    return "; ".join(
+        f"{q.id} room {q.room} over {len(q.facilities)} facilities" for q in problem.quotas
+    )
 
 
 def apply_setting(setting: str) -> None:

@@ -58,6 +58,12 @@ class Compact:
     # organisation has no end
     unit_accept: IntArray
     accept_last: IntArray  # [acceptance row, facility]
+    # quotas (`Problem.quotas`): unit u's patients fall under the quotas of row
+    # quota_row_member[unit_quota_row[u]] (row 0: none), each counting at quota_facility[q]
+    unit_quota_row: IntArray
+    quota_row_member: npt.NDArray[np.bool_]  # [quota row, quota]
+    quota_facility: npt.NDArray[np.bool_]  # [quota, facility]
+    quota_room: IntArray
 
     @property
     def n_units(self) -> int:
@@ -281,6 +287,17 @@ def build_compact(view: ProblemView) -> Compact:
     unit_accept, accept_last = view.acceptance_rows(
         [patients[i].organisation for i in unit_first.tolist()]
     )
+    quota_rows: dict[tuple[int, ...], int] = {(): 0}
+    unit_quota_row = np.array(
+        [
+            quota_rows.setdefault(tuple(view.quotas_of(i).tolist()), len(quota_rows))
+            for i in unit_first.tolist()
+        ],
+        dtype=np.int64,
+    )
+    quota_row_member = np.zeros((len(quota_rows), view.n_quotas), dtype=bool)
+    for quotas, row in quota_rows.items():
+        quota_row_member[row, list(quotas)] = True
 
     def ints(name: str) -> IntArray:
         return np.array(cols[name], dtype=np.int64)
@@ -320,4 +337,8 @@ def build_compact(view: ProblemView) -> Compact:
         hopeless=np.array(hopeless, dtype=np.int64),
         unit_accept=unit_accept,
         accept_last=accept_last,
+        unit_quota_row=unit_quota_row,
+        quota_row_member=quota_row_member,
+        quota_facility=view.quota_facility,
+        quota_room=view.quota_room,
     )

@@ -137,7 +137,7 @@ PARTIAL_MARGIN_SHARE = 0.08
 # worse (gap 0.60 % against 0.51 %)
 PRICE_SEED_SHARE = 0.1
 PRICE_SEED_COLUMNS = 6
-# with quotas that may bind, the Lagrangian engine's first solve (without them) gets this share
+# with quotas that may bind, the Lagrangian engine's first solve (with their prices) gets this share
 # of the time, the solve with their rooms kept the rest
 QUOTA_FIRST_SHARE = 0.5
 # the pooled bound's LP gets at most this share of the time left after the first solve, and a
@@ -1080,11 +1080,13 @@ def _solve_large(
     end = _work_end(problem, started, deadline)
     binding = binding_quotas(view, compact)
     if binding:
-        # the Lagrangian engine does not price quotas: it solves without them first (its bound
-        # holds, as quotas only restrict), then again with each binding quota's room kept for
-        # the patients who lose most without it (`restricted_to_rooms`)
+        # the Lagrangian engine prices quotas (its bound sees them, its plans built from prices
+        # count them) but its searches do not count their rooms: a first solve gives prices, a
+        # bound and a plan, then a second solve keeps each binding quota's room for the
+        # patients the first plan placed under it and those who lose most without it
+        # (`restricted_to_rooms`), so that every plan of it keeps to the quotas
         first_end = time.perf_counter() + QUOTA_FIRST_SHARE * (end - time.perf_counter())
-        say(f"{len(binding)} quota(s) may bind: first without them")
+        say(f"{len(binding)} quota(s) may bind: first with their prices")
     result = solve_lagrangian(problem, view, first_end if binding else end, say, compact, prices)
     bound = max(result.bound, bound_floor)
     facility, day, objective = result.facility, result.day, result.objective
@@ -1108,7 +1110,9 @@ def _solve_large(
         if again.prices is not None and time.perf_counter() < end:
             # the second solve's prices are prices of the same rows: the problem's own
             # Lagrangian at them is a bound too
-            bound = max(bound, lagrangian_bound(problem, view, compact, again.prices))
+            bound = max(
+                bound, lagrangian_bound(problem, view, compact, again.prices, again.quota_prices)
+            )
         value = breakdown_of_arrays(problem, view, again.facility, again.day).total
         if value < objective:
             facility, day, objective = again.facility, again.day, value

@@ -152,11 +152,14 @@ def _best_place(
     slot_f: Array,
     low: Array,
     unit_combo: Array,
+    unit_qrow: Array,
+    qcost: Array,
 ) -> tuple[int, int, float]:
     """Cheapest feasible place of slot k by priced cost: (f, a, true cost) or (-1, -1, unplaced).
 
     ``low[combo(u), f]`` is the cheapest priced day cost at f, feasible or not: a facility where
-    travel plus that is no better than the best place found is skipped.
+    travel plus that is no better than the best place found is skipped. ``qcost`` as in
+    `price_units` (empty: quotas not priced).
     """
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
@@ -193,7 +196,10 @@ def _best_place(
         extra = 0.0
         if grouped:
             extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
-        if t + extra + low[unit_combo[u], f] >= best_score:
+        priced = 0.0  # the quotas' prices count in the score, not in the true cost
+        if len(qcost) > 0:
+            priced = qcost[unit_qrow[u], f]
+        if t + extra + priced + low[unit_combo[u], f] >= best_score:
             continue
         for a in range(first, min(horizon, accept_last[unit_accept[u], f] + 1)):
             if (open_days >> a) & 1 == 0:
@@ -202,7 +208,7 @@ def _best_place(
             if true >= unplaced:
                 continue
             end = min(a + stay, horizon)
-            score = true + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+            score = true + priced + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
             if score < best_score and (masked or _fits(f, s, a, end, used, beds, admitted, limit)):
                 best_score = score
                 best_f = f
@@ -241,8 +247,11 @@ def fill(
     capacity: tuple[Any, ...],
     low: Array,
     unit_combo: Array,
+    unit_qrow: Array,
+    qcost: Array,
 ) -> None:
-    """Place the unplaced slots in ``order`` at their cheapest feasible place by priced cost.
+    """Place the unplaced slots in ``order`` at their cheapest feasible place by priced cost
+    (``qcost``: the quotas' prices, as in `price_units`).
 
     ``used`` and ``admitted`` hold the occupancy of the slots already placed and are updated.
     """
@@ -266,6 +275,8 @@ def fill(
             slot_f,
             low,
             unit_combo,
+            unit_qrow,
+            qcost,
         )
         if f >= 0:
             _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, 1)
@@ -310,9 +321,10 @@ def relocate(
     """Move single patients to cheaper feasible places until no move helps; return the gain.
 
     ``no_prices`` is (zero bed prices, zero admission prices, cheapest day cost per combo and
-    facility, combo of each unit): the search looks at true costs.
+    facility, combo of each unit, quota row of each unit, no quota prices): the search looks at
+    true costs.
     """
-    (lam_cum, mu, low, unit_combo) = no_prices
+    (lam_cum, mu, low, unit_combo, unit_qrow, qcost) = no_prices
     (slot_group, group_start, group_slot, gs) = groups
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
@@ -335,8 +347,9 @@ def relocate(
                 _take(f0, s, a0, min(a0 + stay, horizon), capacity, -1)
             slot_f[k] = -1
             f, a, true = _best_place(
-                k, u, lam_cum, mu, problem, capacity, groups, slot_f, low, unit_combo
-            )
+                k, u, lam_cum, mu, problem, capacity, groups, slot_f, low, unit_combo, unit_qrow,
+                qcost,
+            )  # fmt: skip
             if f >= 0 and true < before - 1e-9:
                 improved += before - true
                 slot_f[k] = f
@@ -626,8 +639,13 @@ def price_units(
     change: float,
     n_chunks: int,
     order: Array,
+    unit_qrow: Array,
+    qcost: Array,
 ) -> tuple[Array, Array, Array, Array]:
     """Per unit: exact minimum reduced cost and its facility, softmin, and facility weights.
+
+    ``qcost[unit_qrow[u], f]`` (>= 0) is what the prices of u's quotas add at f (an empty
+    array: no quota is priced).
 
     ``unit_floor[u]`` is a lower bound of ``soft[combo(u), f]`` over all f (cheapest day cost
     less tau * log(horizon)), so the scan of a profile stops once travel plus the floor is beyond
@@ -643,6 +661,7 @@ def price_units(
     smooth = np.empty(n_units)
     weight = np.zeros((n_chunks, n_combo, n_fac))
     slack = cutoff * tau
+    quotas = len(qcost) > 0
     for c in numba.prange(n_chunks):
         values = np.empty(n_fac)
         where = np.empty(n_fac, dtype=np.int64)
@@ -666,6 +685,8 @@ def price_units(
                     break
                 if current >= 0 and f != current:
                     t += change
+                if quotas:
+                    t += qcost[unit_qrow[u], f]
                 v = t + low[k, f]
                 if v < m_exact:
                     m_exact = v
@@ -781,8 +802,11 @@ def group_bound(
     group_start: Array,
     group_unit: Array,
     gs: float,
+    unit_qrow: Array,
+    qcost: Array,
 ) -> float:
     """What groups add to the Lagrangian: sum over groups of (group minimum - members' minima).
+    ``qcost`` as in `price_units`.
 
     A group's members (units of one patient) either all stay unplaced, or use one facility
     (each member there or unplaced), or use two or more and pay at least one group split.
@@ -813,6 +837,8 @@ def group_bound(
                 t = travel[unit_origin[u], f] + low[unit_combo[u], f]
                 if unit_current[u] >= 0 and f != unit_current[u]:
                     t += change
+                if len(qcost) > 0:
+                    t += qcost[unit_qrow[u], f]
                 together[f] += min(t, unit_unplaced[u])
                 out_of_reach[f] -= unit_unplaced[u]
                 reach[f] += 1
@@ -986,8 +1012,11 @@ def expected_columns(
     threshold: float,
     unit_accept: Array,
     accept_last: Array,
+    unit_qrow: Array,
+    qcost: Array,
 ) -> tuple[Array, Array, Array, Array]:
-    """Columns whose expected count under the softmin choice is at least ``threshold``.
+    """Columns whose expected count under the softmin choice is at least ``threshold``
+    (``qcost``: the quotas' prices, as in `price_units`).
 
     Returns parallel arrays (unit, facility, day, expected count), units in index order.
     """
@@ -1019,6 +1048,8 @@ def expected_columns(
                 break
             if unit_current[u] >= 0 and f != unit_current[u]:
                 t += change
+            if len(qcost) > 0:
+                t += qcost[unit_qrow[u], f]
             v = t + soft[k, f]
             if v < m_soft:
                 m_soft = v
@@ -1481,7 +1512,7 @@ def _place_moving_one(
     free bed, the one that costs least to leave out (``_victims``, once per facility); the first
     place where the whole stays below ``max_cost`` is taken.
     """
-    (lam_cum, mu, low, unit_combo) = no_prices
+    (lam_cum, mu, low, unit_combo, unit_qrow, qcost) = no_prices
     (slot_group, group_start, group_slot, gs) = groups
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
@@ -1568,8 +1599,9 @@ def _place_moving_one(
                 # q may add at most this much and the whole move still stays below max_cost
                 room = max_cost - cost + before_q
                 fq, aq_new, true_q = _best_place(
-                    q, uq, lam_cum, mu, problem, capacity, groups, slot_f, low, unit_combo
-                )
+                    q, uq, lam_cum, mu, problem, capacity, groups, slot_f, low, unit_combo,
+                    unit_qrow, qcost,
+                )  # fmt: skip
                 if fq >= 0 and true_q < room:
                     _take(fq, unit_specialty[uq], aq_new, min(aq_new + unit_stay[uq], horizon),
                           capacity, 1)  # fmt: skip

@@ -175,6 +175,8 @@ STEP_MARGIN = 4.0
 # follow (M in 10 s) a colder final plan measured worse on 2026-12-04 (6.76 % and 11.12 %
 # against 4.80 % and 5.64 %), so there the prices' own temperature stays
 FINAL_COOLING = 0.1
+# whether the plans built from prices count the quotas' prices too (the bound always does)
+PRICE_QUOTAS_IN_PLANS = True
 # a plan placed by priced cost takes about this many times the regulator's rule (measured on L:
 # 0.87 s against 0.31 s alone, 1.3-1.6 s while the ascent goes on in the other thread)
 PRICED_PLAN_FACTOR = 4.0
@@ -213,6 +215,8 @@ class LagrangianResult:
     evaluations: int
     #: the prices of the best bound: beds [facility, specialty, day], admissions [facility, day]
     prices: tuple[FloatArray, FloatArray] | None = None
+    #: ... and of the quotas (`Problem.quotas`, in order)
+    quota_prices: FloatArray | None = None
 
 
 class _Dual:
@@ -225,11 +229,15 @@ class _Dual:
         self.pair_f, self.pair_s = np.nonzero(c.offers)
         self.limited = np.flatnonzero(c.limit[:, 0] < NO_LIMIT)
         self.n_bed = len(self.pair_f) * horizon
-        self.size = self.n_bed + len(self.limited) * horizon
+        # the quotas' prices (`Problem.quotas`) follow the bed and admission prices
+        self.n_quota = len(c.quota_room)
+        self.quota_start = self.n_bed + len(self.limited) * horizon
+        self.size = self.quota_start + self.n_quota
         self.beds = c.beds[self.pair_f, self.pair_s, :].astype(float).ravel()
         self.limits = c.limit[self.limited].astype(float).ravel()
+        self.rooms = c.quota_room.astype(float)
         # the ascent's steps per row, relative: 1 / capacity (below)
-        capacity = np.concatenate([self.beds, self.limits])
+        capacity = np.concatenate([self.beds, self.limits, self.rooms])
         self.step_scale = 1.0 / np.maximum(capacity, 1.0) ** STEP_SCALE_POWER
         self.hopeless_cost = hopeless_cost
         # No price need exceed the largest cost of leaving a unit unplaced: a column through a
@@ -239,27 +247,51 @@ class _Dual:
         # differences of cumulative prices lost every digit of the columns' own costs: the
         # "bound" came out above the optimum and a plan was called optimal that was not.
         self.cap = float(np.max(c.unit_unplaced, initial=1.0))
-        key = np.stack([c.unit_specialty, c.unit_stay, c.unit_day_cost, c.unit_accept], axis=1)
+        key = np.stack(
+            [c.unit_specialty, c.unit_stay, c.unit_day_cost, c.unit_accept, c.unit_quota_row],
+            axis=1,
+        )
         combos, inverse = np.unique(key, axis=0, return_inverse=True)
         self.unit_combo = inverse.ravel().astype(np.int64)
         # the pricing kernel takes the units of one combo together (cache locality)
         self.unit_order = np.lexsort((c.unit_origin, self.unit_combo)).astype(np.int64)
-        # specialty, stay, day-cost row and acceptance row of each combo
-        self.combo = [np.ascontiguousarray(combos[:, i], dtype=np.int64) for i in range(4)]
+        # specialty, stay, day-cost row, acceptance row and quota row of each combo
+        self.combo = [np.ascontiguousarray(combos[:, i], dtype=np.int64) for i in range(5)]
+        # [combo, quota]: whether the combo's patients fall under the quota
+        self.combo_quotas = c.quota_row_member[self.combo[4]].astype(float)
         finite = np.where(np.isfinite(c.day_cost), c.day_cost, np.inf)
         self.unit_dc_min = finite.min(axis=1)[c.unit_day_cost]
         self.evaluations = 0
         # the longest smoothed evaluation with its gradient so far, in seconds (see step_margin)
         self.slowest_step = 0.0
 
-    def pack(self, bed_prices: FloatArray, admission_prices: FloatArray) -> FloatArray:
-        """The packed vector of bed prices [f, s, d] and admission prices [f, d]."""
+    def pack(
+        self,
+        bed_prices: FloatArray,
+        admission_prices: FloatArray,
+        quota_prices: FloatArray | None = None,
+    ) -> FloatArray:
+        """The packed vector of bed prices [f, s, d], admission prices [f, d] and quota prices
+        (none: 0)."""
         return np.concatenate(
             [
                 bed_prices[self.pair_f, self.pair_s, :].ravel(),
                 admission_prices[self.limited, :].ravel(),
+                np.zeros(self.n_quota) if quota_prices is None else quota_prices,
             ]
         )
+
+    def quota_cost(self, x: FloatArray) -> FloatArray:
+        """[quota row, facility]: what the quota prices of ``x`` add to a column of a unit of
+        that row at that facility (`Compact.unit_quota_row`); empty without quotas."""
+        c = self.c
+        if not self.n_quota:
+            return np.zeros((0, c.beds.shape[0]))
+        kappa = np.minimum(x[self.quota_start :], self.cap)
+        cost: FloatArray = (c.quota_row_member * kappa[None, :]).astype(float) @ (
+            c.quota_facility.astype(float)
+        )
+        return cost
 
     def unpack(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Bed prices [f, s, d] and admission prices [f, d] of a packed vector, capped."""
@@ -268,7 +300,7 @@ class _Dual:
         lam = np.zeros(self.shape)
         lam[self.pair_f, self.pair_s, :] = x[: self.n_bed].reshape(-1, horizon)
         mu = np.zeros((n_fac, horizon))
-        mu[self.limited, :] = x[self.n_bed :].reshape(-1, horizon)
+        mu[self.limited, :] = x[self.n_bed : self.quota_start].reshape(-1, horizon)
         return lam, mu
 
     def prices(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -292,17 +324,23 @@ class _Dual:
         c = self.c
         x = np.minimum(x, self.cap)
         cum, mu = self.prices(x)
-        spec, stay, day_row, accept = self.combo
+        spec, stay, day_row, accept, _ = self.combo
         low, day, soft = kernels.combo_prices(
             tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last
         )
         floor = self.unit_dc_min - tau * np.log(c.horizon)
+        qcost = self.quota_cost(x)
         best, _, smooth, weight = kernels.price_units(
             tau, SOFTMIN_CUTOFF, low, soft, c.travel, c.profile_start, c.profile_facility,
             self.unit_combo, c.unit_profile, c.unit_origin, c.unit_current, c.unit_count,
-            c.unit_unplaced, floor, c.change, N_CHUNKS, self.unit_order,
+            c.unit_unplaced, floor, c.change, N_CHUNKS, self.unit_order, c.unit_quota_row,
+            qcost,
         )  # fmt: skip
-        priced = float(np.dot(x[: self.n_bed], self.beds) + np.dot(x[self.n_bed :], self.limits))
+        priced = float(
+            np.dot(x[: self.n_bed], self.beds)
+            + np.dot(x[self.n_bed : self.quota_start], self.limits)
+            + np.dot(x[self.quota_start :], self.rooms)
+        )
         counts = c.unit_count.astype(float)
         value = float(np.dot(counts, smooth)) - priced + self.hopeless_cost
         exact = float(np.dot(counts, best)) - priced + self.hopeless_cost
@@ -310,7 +348,7 @@ class _Dual:
             exact += kernels.group_bound(
                 best, low, c.travel, c.profile_start, c.profile_facility, self.unit_combo,
                 c.unit_profile, c.unit_origin, c.unit_current, c.unit_unplaced, c.change,
-                c.group_start, c.group_unit, c.group_split,
+                c.group_start, c.group_unit, c.group_split, c.unit_quota_row, qcost,
             )  # fmt: skip
         if not slope:
             return value, np.zeros(0), exact
@@ -318,10 +356,13 @@ class _Dual:
             tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row, accept,
             c.accept_last,
         )  # fmt: skip
+        # placements under each quota: the weights of its patients' combos at its facilities
+        under = (weight @ c.quota_facility.T.astype(float)) * self.combo_quotas
         gradient = np.concatenate(
             [
                 occupancy[self.pair_f, self.pair_s, :].ravel() - self.beds,
                 admissions[self.limited, :].ravel() - self.limits,
+                under.sum(axis=0) - self.rooms,
             ]
         )
         self.slowest_step = max(self.slowest_step, time.perf_counter() - started)
@@ -337,7 +378,7 @@ class _Dual:
         """
         c = self.c
         horizon = c.horizon
-        spec, stay, day_row, _ = self.combo
+        spec, stay, day_row, _, _ = self.combo
         n_combo = len(spec)
         first_travel = c.travel[c.unit_origin, c.profile_facility[c.profile_start[c.unit_profile]]]
         travel = np.full(n_combo, np.inf)
@@ -374,7 +415,8 @@ class _Dual:
         best, _, _, _ = kernels.price_units(
             0.0, SOFTMIN_CUTOFF, low, soft, c.travel, c.profile_start, c.profile_facility,
             self.unit_combo, c.unit_profile, c.unit_origin, c.unit_current, c.unit_count,
-            c.unit_unplaced, floor, c.change, N_CHUNKS, self.unit_order,
+            c.unit_unplaced, floor, c.change, N_CHUNKS, self.unit_order, c.unit_quota_row,
+            self.quota_cost(x),
         )  # fmt: skip
         return np.asarray(best)
 
@@ -383,17 +425,17 @@ class _Dual:
         priced day cost (inf where not offered) and its softmin over days at ``tau``."""
         c = self.c
         cum, mu = self.prices(x)
-        spec, stay, day_row, accept = self.combo
+        spec, stay, day_row, accept, _ = self.combo
         low, _, soft = kernels.combo_prices(
             tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last
         )
         return cum, mu, low, soft
 
     def expected_columns(
-        self, priced: tuple[FloatArray, ...], tau: float, threshold: float
+        self, priced: tuple[FloatArray, ...], tau: float, threshold: float, qcost: FloatArray
     ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
         """(unit, facility, day, expected count) of columns expected at least ``threshold``,
-        for ``priced`` = day_prices(x, tau)."""
+        for ``priced`` = day_prices(x, tau) and ``qcost`` = quota_cost(x)."""
         c = self.c
         cum, mu, low, soft = priced
         floor = self.unit_dc_min - tau * np.log(c.horizon)
@@ -401,7 +443,7 @@ class _Dual:
             tau, SOFTMIN_CUTOFF, low, soft, cum, mu, c.day_cost, c.travel, c.profile_start,
             c.profile_facility, self.unit_combo, c.unit_profile, c.unit_origin, c.unit_specialty,
             c.unit_stay, c.unit_day_cost, c.unit_current, c.unit_count, c.unit_unplaced, floor,
-            c.change, threshold, c.unit_accept, c.accept_last,
+            c.change, threshold, c.unit_accept, c.accept_last, c.unit_quota_row, qcost,
         )  # fmt: skip
 
 
@@ -495,7 +537,8 @@ class _Plans:
             self.group_start, self.group_slot,
         )  # fmt: skip
         # 2. each unit's expected share of its columns under the smoothed choice, rounded
-        cu, cf, ca, cx = dual.expected_columns(priced, tau, QUOTA_THRESHOLD)
+        qcost = dual.quota_cost(x) if PRICE_QUOTAS_IN_PLANS else np.zeros((0, c.beds.shape[0]))
+        cu, cf, ca, cx = dual.expected_columns(priced, tau, QUOTA_THRESHOLD, qcost)
         order = np.lexsort((-cx, cu))
         cu, cf, ca, cx = cu[order], cf[order], ca[order], cx[order]
         column_start = np.searchsorted(cu, np.arange(c.n_units + 1)).astype(np.int64)
@@ -506,7 +549,7 @@ class _Plans:
         # 3. everyone left at their cheapest feasible place by priced cost
         kernels.fill(
             self.order, self.slot_unit, groups, slot_f, slot_a, cum, mu, problem, capacity, low,
-            dual.unit_combo,
+            dual.unit_combo, self.c.unit_quota_row, qcost,
         )  # fmt: skip
         passes = RELOCATE_PASSES if search else 0
         no_prices = self.true_costs(dual)
@@ -571,7 +614,10 @@ class _Plans:
         """The placement kernels' price arguments for true costs (zero prices), made once."""
         if self.no_prices is None:
             cum0, mu0, low0, _ = dual.day_prices(np.zeros(dual.size), 0.0)
-            self.no_prices = (cum0, mu0, low0, dual.unit_combo)
+            no_quota_prices = np.zeros((0, self.c.beds.shape[0]))
+            self.no_prices = (
+                cum0, mu0, low0, dual.unit_combo, self.c.unit_quota_row, no_quota_prices
+            )  # fmt: skip
         return self.no_prices
 
     def objective(self, slot_f: IntArray, slot_a: IntArray) -> float:
@@ -924,16 +970,22 @@ def solve_lagrangian(
         bound=bound,
         evaluations=dual.evaluations,
         prices=dual.unpack(ascent.x_plan),
+        quota_prices=np.minimum(ascent.x_plan[dual.quota_start :], dual.cap),
     )
 
 
 def lagrangian_bound(
-    problem: Problem, view: ProblemView, compact: Compact, prices: tuple[FloatArray, FloatArray]
+    problem: Problem,
+    view: ProblemView,
+    compact: Compact,
+    prices: tuple[FloatArray, FloatArray],
+    quota_prices: FloatArray | None = None,
 ) -> float:
-    """The Lagrangian of ``problem`` (its exact value, groups' term included) at the bed and
-    admission ``prices``: a lower bound on its optimum whatever the prices (>= 0) are."""
+    """The Lagrangian of ``problem`` (its exact value, groups' term included) at the bed,
+    admission and quota ``prices`` (none: 0): a lower bound on its optimum whatever the prices
+    (>= 0) are."""
     dual = _Dual(compact, hopeless_cost(view, compact))
-    _, _, exact = dual.evaluate(dual.pack(*prices), 0.0, slope=False)
+    _, _, exact = dual.evaluate(dual.pack(*prices, quota_prices), 0.0, slope=False)
     return exact
 
 

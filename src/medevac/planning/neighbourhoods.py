@@ -292,8 +292,8 @@ class Repair:
     """What `_rounded` needs to place the patients an LP rounded down left out: the group
     arrays of the fill kernels (slot group, group start, group slots, split cost) and
     ``no_prices`` (zero bed prices, zero admission prices, cheapest day cost per combo and
-    facility, combo of each unit), so that they go to their cheapest feasible place by true
-    cost."""
+    facility, combo of each unit, quota row of each unit, no quota prices), so that they go to
+    their cheapest feasible place by true cost."""
 
     groups: tuple[Any, ...]
     no_prices: tuple[Any, ...]
@@ -323,7 +323,7 @@ def _rounded(
     waiting_start = np.searchsorted(trial.unit[waiting], np.arange(c.n_units + 1)).astype(np.int64)
     rounded = np.flatnonzero(fraction > ROUNDING_TOLERANCE)
     urgent_first = freed[np.argsort(-c.unit_unplaced[trial.unit[freed]], kind="stable")]
-    lam_cum, mu, low, unit_combo = repair.no_prices
+    lam_cum, mu, low, unit_combo, unit_qrow, qcost = repair.no_prices
     best: tuple[float, IntArray, IntArray] | None = None
     for keys in ((-fraction[rounded],), (-fraction[rounded], -c.unit_unplaced[cu[rounded]])):
         order = rounded[np.lexsort(keys)]
@@ -335,7 +335,7 @@ def _rounded(
         )  # fmt: skip
         kernels.fill(
             urgent_first, trial.unit, repair.groups, facility, day, lam_cum, mu, problem,
-            capacity, low, unit_combo,
+            capacity, low, unit_combo, unit_qrow, qcost,
         )  # fmt: skip
         kernels.relocate(
             urgent_first, trial.unit, repair.groups, facility, day, problem, capacity,

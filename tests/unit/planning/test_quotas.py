@@ -4,6 +4,7 @@ chooses who uses their room, and the checker counts them."""
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 
 import numpy as np
@@ -25,6 +26,7 @@ from medevac.planning import (
     with_quotas,
 )
 from medevac.planning.compact import build_compact
+from medevac.planning.lagrangian import _Dual, lagrangian_bound, solve_lagrangian
 from medevac.planning.model import ProblemView, placement_arrays, quota_counts
 from medevac.planning.quotas import (
     binding_quotas,
@@ -235,7 +237,7 @@ def test_the_large_engine_keeps_to_quotas_in_two_solves() -> None:
     messages: list[str] = []
     plan = solve_exact(problem, time_limit=4, progress=messages.append, large_units=0)
     assert check_plan(problem, plan).feasible
-    assert "1 quota(s) may bind: first without them" in messages
+    assert "1 quota(s) may bind: first with their prices" in messages
     assert any(
         "kept out of the facilities of quotas whose room goes to others" in m for m in messages
     )
@@ -289,3 +291,33 @@ def test_the_pooled_bound_sees_the_patients_no_room_takes() -> None:
     view = ProblemView(problem)
     bound = pooled_bound(view, build_compact(view), 30)
     assert abs(bound - optimum.objective) <= 1e-6 * optimum.objective
+
+
+def test_the_lagrangian_prices_quotas() -> None:
+    """The Lagrangian of the large engine relaxes each quota with a price: at the right price
+    the room goes to those who lose most without it and the bound meets the optimum."""
+    problem = with_quotas(partner_and_home(), [QUOTA_2])
+    optimum = solve_patient_mip(problem, time_limit=30).objective
+    free = solve_patient_mip(partner_and_home(), time_limit=30).objective
+    view = ProblemView(problem)
+    compact = build_compact(view)
+    zero = (np.zeros(view.beds.shape), np.zeros((view.n_facilities, view.horizon)))
+    assert lagrangian_bound(problem, view, compact, zero) == pytest.approx(free)
+    # the price at which an urgent patient is indifferent between PARTNER and HOME
+    home, partner = (problem.facility_index[f] for f in ("HOME", "PARTNER"))
+    indifferent = 0.01 * (view.distance[0, home] - view.distance[0, partner])
+    bound = lagrangian_bound(problem, view, compact, zero, np.array([indifferent]))
+    assert bound == pytest.approx(optimum)
+    assert optimum > free + 10
+    # any price gives a bound
+    for price in (0.5 * indifferent, 3 * indifferent, 2000.0):
+        assert lagrangian_bound(problem, view, compact, zero, np.array([price])) < optimum
+    # the slope of the price is the placements under the quota less its room: 4 - 2
+    dual = _Dual(compact, 0.0)
+    _, gradient, _ = dual.evaluate(np.zeros(dual.size), 0.0)
+    assert gradient[dual.quota_start :].tolist() == [2.0]
+    # the ascent finds the price
+    result = solve_lagrangian(problem, view, time.perf_counter() + 2, lambda _: None)
+    assert result.bound == pytest.approx(optimum, rel=1e-3)
+    assert result.quota_prices is not None
+    assert result.quota_prices[0] > 0
