@@ -52,7 +52,7 @@ class Compact:
     member_patient: IntArray  # patients of unit 0, then of unit 1, ... (counts give the cut)
     group_start: IntArray  # CSR: units of each group
     group_unit: IntArray
-    hopeless: IntArray  # patients with no eligible facility
+    hopeless: IntArray  # patients with no eligible facility (or no open day at any)
     # acceptance ends (`Facility.accepts_until`): unit u may be admitted at f up to day
     # accept_last[unit_accept[u], f]; row 0 (the horizon's last day everywhere) where its
     # organisation has no end
@@ -245,6 +245,12 @@ def build_compact(view: ProblemView) -> Compact:
         profile_lists.append(eligible.astype(np.int64))
     sizes = np.array([len(x) for x in profile_lists], dtype=np.int64)
     hopeful = sizes[profile_of] > 0
+    if view.has_acceptance_ends:  # nor those every facility stops admitting before their day
+        for i in np.flatnonzero(hopeful).tolist():
+            p = patients[i]
+            places = profile_lists[int(profile_of[i])]
+            if not (view.last_days(p.organisation)[places] >= p.earliest_day).any():
+                hopeful[i] = False
     hopeless = np.flatnonzero(~hopeful).tolist()
     placeable = np.flatnonzero(hopeful)
 

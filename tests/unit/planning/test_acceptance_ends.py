@@ -20,6 +20,7 @@ from medevac.planning import (
     with_acceptance_ends,
     with_quotas,
 )
+from medevac.planning import exact as exact_engine
 from medevac.planning.compact import build_compact
 from medevac.planning.model import ProblemView
 from medevac.planning.plan import Assignment
@@ -187,3 +188,33 @@ def test_some_random_ends_change_the_optimum() -> None:
         if not check_plan(ended, solve_greedy(free)).feasible:
             changed += 1
     assert changed >= 5
+
+
+def test_a_patient_with_no_open_day_counts_once_in_every_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A patient every facility stops admitting before its earliest day is left out by every
+    engine at its unplaced cost, counted once: the aggregation of the large engine takes it
+    out like one with no eligible facility, as the exact engine does (once both counted it,
+    and the bound of the price-seeded route came out above the optimum)."""
+    data = partner_ending()
+    data["patients"].append(  # type: ignore[attr-defined]
+        patient("LATE", organisation="ORG-A", earliest_day=3, length_of_stay_days=1)
+    )
+    problem = with_acceptance_ends(
+        parse_problem(data), [("PARTNER", "ORG-A", 1), ("HOME", "ORG-A", 2)]
+    )
+    view = ProblemView(problem)
+    assert problem.patients[int(build_compact(view).hopeless[0])].id == "LATE"
+    # the exact engine's aggregation takes out the same patients
+    assert exact_engine._build_units(problem, view)[1] == build_compact(view).hopeless.tolist()
+    plans = engines_agree(problem)
+    assert all("LATE" not in at(plan) for plan in plans.values())
+    optimum = plans["mip"].objective
+    # every LP expected too slow, none given time: the price ascent seeds, the Lagrangian
+    # engine takes over at once
+    monkeypatch.setattr(exact_engine, "LP_REFERENCE_SECONDS", 1e9)
+    monkeypatch.setattr(exact_engine, "LP_SHARE", 0.0)
+    handed = solve_exact(problem, time_limit=5)
+    assert check_plan(problem, handed).feasible
+    assert handed.bound <= optimum + 1e-6 * optimum
