@@ -922,24 +922,35 @@ def quotas(manifest: dict[str, Any]) -> list[Quota]:
     return [_quota(number, entry) for number, entry in enumerate(entries)]
 
 
-def _quota(number: int, entry: Any) -> Quota:
-    """Entry ``number`` of a manifest's "quotas" as a `Quota` (`quotas`)."""
-    where = f"'quotas' entry {number}"
+def _entry_refusal(
+    key: str, number: int, entry: Any, fields: tuple[str, ...], kind: str, name: str | None
+) -> Callable[[str], InvalidValue]:
+    """Refuse entry ``number`` of the manifest's list ``key`` unless it is an object with
+    exactly ``fields`` (those of ``kind``, "a quota"); return how to refuse it for anything
+    else, naming the entry and ``name`` (what it is called, where it says)."""
+    where = f"'{key}' entry {number}"
     if not isinstance(entry, dict):
         raise InvalidValue("manifest", f"{where} is not an object; {_NOT_AS_BUILT}")
-    named = entry.get("id")
-    if isinstance(named, str) and named:
-        where += f" ({named})"
+    if name:
+        where += f" ({name})"
 
     def wrong(what: str) -> InvalidValue:
         return InvalidValue("manifest", f"{where}: {what}; {_NOT_AS_BUILT}")
 
-    missing = [name for name in _QUOTA_FIELDS if name not in entry]
+    missing = [field for field in fields if field not in entry]
     if missing:
         raise wrong(f"'{missing[0]}' is missing")
-    unknown = sorted(set(entry) - set(_QUOTA_FIELDS))
+    unknown = sorted(set(entry) - set(fields))
     if unknown:
-        raise wrong(f"'{unknown[0]}' is not a field of a quota")
+        raise wrong(f"'{unknown[0]}' is not a field of {kind}")
+    return wrong
+
+
+def _quota(number: int, entry: Any) -> Quota:
+    """Entry ``number`` of a manifest's "quotas" as a `Quota` (`quotas`)."""
+    named = entry.get("id") if isinstance(entry, dict) else None
+    label = named if isinstance(named, str) and named else None
+    wrong = _entry_refusal("quotas", number, entry, _QUOTA_FIELDS, "a quota", label)
     if not isinstance(named, str) or not named:
         raise wrong("'id' must be an agreement's id")
     room = entry["room"]
@@ -991,22 +1002,17 @@ def acceptance_ends(manifest: dict[str, Any]) -> list[tuple[str, str, int]]:
 def _acceptance_end(number: int, entry: Any) -> tuple[str, str, int]:
     """Entry ``number`` of a manifest's "acceptance_ends" as (facility, organisation, last
     day) (`acceptance_ends`)."""
-    where = f"'acceptance_ends' entry {number}"
-    if not isinstance(entry, dict):
-        raise InvalidValue("manifest", f"{where} is not an object; {_NOT_AS_BUILT}")
-    facility, organisation = entry.get("facility"), entry.get("organisation")
+    facility, organisation = (
+        (entry.get("facility"), entry.get("organisation"))
+        if isinstance(entry, dict)
+        else (None, None)
+    )
+    label = None
     if isinstance(facility, str) and facility and isinstance(organisation, str) and organisation:
-        where += f" ({facility}, {organisation})"
-
-    def wrong(what: str) -> InvalidValue:
-        return InvalidValue("manifest", f"{where}: {what}; {_NOT_AS_BUILT}")
-
-    missing = [name for name in _END_FIELDS if name not in entry]
-    if missing:
-        raise wrong(f"'{missing[0]}' is missing")
-    unknown = sorted(set(entry) - set(_END_FIELDS))
-    if unknown:
-        raise wrong(f"'{unknown[0]}' is not a field of an end of acceptance")
+        label = f"{facility}, {organisation}"
+    wrong = _entry_refusal(
+        "acceptance_ends", number, entry, _END_FIELDS, "an end of acceptance", label
+    )
     if not isinstance(facility, str) or not facility:
         raise wrong("'facility' must be a facility's id")
     if not isinstance(organisation, str) or not organisation:
