@@ -1451,14 +1451,16 @@ def _approve_checked(
         stored = uow.patients.get_many(list(_manifest_patients(manifest)))
         resolved: dict[str, PlannedAdmission] = {}
         changes = registry_changes(uow, manifest, stored, problem, resolved)
+        # the patients sent earlier are counted once, for the rooms of the carried quotas, the
+        # choice and the overruns, from the destinations the comparison of held beds resolved
+        counted = plan.assignments or manifest.get("quotas")
+        book = _sent_book(uow, problem, now, resolved) if counted else None
+        changes += carried_room_changes(manifest, book)
         if changes:
             raise RegistryChanged(changes)
         ended = _after_ends(uow, problem, plan, built_at.date())
         if ended:
             raise AdmittedAfterAgreementEnds(ended)
-        # the patients sent earlier are counted once, for the choice and for the overruns,
-        # from the destinations the comparison of held beds resolved
-        book = _sent_book(uow, problem, now, resolved) if plan.assignments else None
         placed = [] if book is None else _placements(uow, problem, plan)
         left = keep_within(book, placed, now.date()) if book and within_quotas else {}
         plan = without_patients(
@@ -1770,6 +1772,34 @@ class Placed:
     specialty: Specialty
     weight: float  # of its precedence
     day: int
+
+
+def carried_room_changes(manifest: dict[str, Any], book: QuotaBook | None) -> list[str]:
+    """The quotas the manifest carries ("quotas", `_carry_quotas`) whose agreements have room
+    for fewer patients now, with the patients sent earlier counted in ``book``, than when the
+    problem was built, a line each: a patient sent earlier came to count against them since (a
+    destination named or changed) without any patient of the problem changing. A plan kept to
+    the old room may then go beyond it: the problem must be built again.
+
+    A quota carried for a set of agreements ("AGR-1+AGR-2") has their rooms together. Quotas
+    whose agreements are no longer all in force with a quota are left to the comparison of
+    the agreements (`_facility_and_agreement_changes`)."""
+    if book is None:
+        return []
+    by_id = {a.id: a for a in book.agreements}
+    lines = []
+    for entry in manifest.get("quotas", []):
+        ids = str(entry["id"]).split("+")
+        if not all(i in by_id and by_id[i].quota is not None for i in ids):
+            continue
+        room = sum(int(by_id[i].quota or 0) - book.used[i] for i in ids)
+        if room < int(entry["room"]):
+            lines.append(
+                f"agreement {entry['id']} has room for {room} more patient(s) now, "
+                f"{entry['room']} when the problem was built: patients sent earlier came to "
+                "count against it since"
+            )
+    return lines
 
 
 def _sent_book(

@@ -59,6 +59,7 @@ from medevac.services.requests import (
 )
 from medevac.store.repositories import SqlApprovedPlanRepository
 from tests.integration.services.builders import UowFactory, accepted_request, submitted_request
+from tests.integration.services.test_regulating import selected_in_kyiv
 
 pytestmark = pytest.mark.storage
 
@@ -1609,3 +1610,30 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
     ]
     name(later)
     approve(uow_factory())
+
+
+def test_a_patient_who_came_to_count_against_a_carried_quota_since_the_build_is_a_change(
+    uow_factory: UowFactory,
+) -> None:
+    # 10 of the 24 went by a request the academy's operator accepted; the quota of 20 has room
+    # for 10 of the 14 others, carried, and the plan keeps to it
+    accepted_by_request(uow_factory, selected(uow_factory, 10), {})
+    change_academy_agreement(uow_factory, quota=20)
+    problem, plan = solved(uow_factory)
+    assert [(q["id"], q["room"]) for q in problem.manifest["quotas"]] == [
+        (ACADEMY_AGREEMENT_ID, 10)
+    ]
+    # since the build one more of the ministry's patients went to the academy's operator by a
+    # request that names no facility: no bed is held and no patient of the problem changed,
+    # but it counts against the agreement. The plan kept to the room of 10 would take it
+    # beyond its quota: the registry changed, and the problem must be built again
+    selected_in_kyiv(uow_factory, "PT-SENT-SINCE", "ORG-ORIGIN-MOH", Specialty.ORTHOPAEDICS)
+    accepted_by_request(uow_factory, ["PT-SENT-SINCE"], {})
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    assert refused.value.changes == [
+        f"agreement {ACADEMY_AGREEMENT_ID} has room for 9 more patient(s) now, 10 when the "
+        "problem was built: patients sent earlier came to count against it since"
+    ]
+    again = built(uow_factory)
+    assert [(q["id"], q["room"]) for q in again.manifest["quotas"]] == [(ACADEMY_AGREEMENT_ID, 9)]

@@ -20,6 +20,7 @@ from medevac.services.regulating import (
     QuotaBook,
     _count,
     _overlapping_quotas,
+    carried_room_changes,
     keep_within,
     quotas,
 )
@@ -241,3 +242,29 @@ def test_the_carried_quotas_hold_exactly_when_the_approval_counts_nobody_beyond(
     kept = [p for p in kept if cover_of(group)[p.specialty]]  # those some agreement covers
     within = all(sum(1 for p in kept if p.specialty in specs) <= room for _, room, specs in rows)
     assert within == (over(book, kept) == [])
+
+
+def test_carried_rooms_that_shrank_since_the_build_are_registry_changes() -> None:
+    # the build carried AGR-1 with room 5 and AGR-1+AGR-2 with room 7 together; since then
+    # patients sent earlier came to count: 6 against AGR-1 (quota 10), 1 against AGR-2 (quota 3)
+    book = QuotaBook([agreement("AGR-1", {ORTHO, NEURO}, 10), agreement("AGR-2", {ORTHO}, 3)], DAY)
+    manifest: dict[str, Any] = {
+        "quotas": [{"id": "AGR-1", "room": 5}, {"id": "AGR-1+AGR-2", "room": 7}]
+    }
+    book.used["AGR-1"], book.used["AGR-2"] = 5, 1
+    assert carried_room_changes(manifest, book) == []  # 5 and 7 left: as built
+    book.used["AGR-1"] = 6
+    assert carried_room_changes(manifest, book) == [
+        "agreement AGR-1 has room for 4 more patient(s) now, 5 when the problem was built: "
+        "patients sent earlier came to count against it since",
+        "agreement AGR-1+AGR-2 has room for 6 more patient(s) now, 7 when the problem was "
+        "built: patients sent earlier came to count against it since",
+    ]
+    # more room than at the build (a patient of the problem counted as sent then) is no change
+    book.used["AGR-1"] = 2
+    assert carried_room_changes(manifest, book) == []
+    # an agreement no longer in force, or with no quota, is the agreements' comparison's
+    lapsed = QuotaBook([agreement("AGR-2", {ORTHO}, 3)], DAY)
+    lapsed.used["AGR-2"] = 3
+    assert carried_room_changes(manifest, lapsed) == []
+    assert carried_room_changes(manifest, None) == []
