@@ -247,10 +247,7 @@ def build_compact(view: ProblemView) -> Compact:
     hopeful = sizes[profile_of] > 0
     if view.has_acceptance_ends:  # nor those every facility stops admitting before their day
         for i in np.flatnonzero(hopeful).tolist():
-            p = patients[i]
-            places = profile_lists[int(profile_of[i])]
-            if not (view.last_days(p.organisation)[places] >= p.earliest_day).any():
-                hopeful[i] = False
+            hopeful[i] = view.has_open_day(i)
     hopeless = np.flatnonzero(~hopeful).tolist()
     placeable = np.flatnonzero(hopeful)
 

@@ -176,7 +176,8 @@ class _Units:
 
 
 def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]]:
-    """Aggregate patients into units; also return the patients with no eligible facility."""
+    """Aggregate patients into units; also return the patients with no eligible facility (or
+    none that admits them on or after their earliest day, `ProblemView.has_open_day`)."""
     units = _Units()
     horizon = view.horizon
     w = problem.weights
@@ -184,10 +185,7 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
     hopeless: list[int] = []
     for i, p in enumerate(problem.patients):
         screen = view.screen(i)
-        if not screen.eligible.any() or (
-            view.has_acceptance_ends
-            and not (view.last_days(p.organisation)[screen.eligible] >= p.earliest_day).any()
-        ):  # nowhere to go, or every facility stops admitting the patient before its first day
+        if not view.has_open_day(i):  # nowhere to go, or none that still admits the patient
             hopeless.append(i)
             continue
         stay = min(p.length_of_stay_days, horizon - p.earliest_day)
@@ -205,7 +203,8 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
             by_key[key] = len(units)
         eligible = np.flatnonzero(screen.eligible)
         static = w.travel_per_km * view.distance[view.origin_of[i], eligible]
-        last = view.last_days(p.organisation)[eligible]
+        last_days = view.last_days(p.organisation)
+        last = last_days[eligible]
         shut = None
         if (last < horizon - 1).any():
             shut = np.where(np.arange(horizon)[None, :] > last[:, None], np.inf, 0.0)
@@ -215,7 +214,7 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
             static = static + w.change * (eligible != current)
             if (
                 current in set(eligible.tolist())
-                and p.earliest_day <= p.current.day <= view.last_days(p.organisation)[current]
+                and p.earliest_day <= p.current.day <= last_days[current]
             ):
                 keep = (current, p.current.day)
         units.members.append([i])

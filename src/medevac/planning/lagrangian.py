@@ -236,6 +236,9 @@ class _Dual:
         self.beds = c.beds[self.pair_f, self.pair_s, :].astype(float).ravel()
         self.limits = c.limit[self.limited].astype(float).ravel()
         self.rooms = c.quota_room.astype(float)
+        self.quota_facility = c.quota_facility.astype(float)  # [quota, facility]
+        # the quota costs of a problem without quotas, or of plans that do not price them
+        self.no_quota_cost = np.zeros((0, n_fac))
         # the ascent's steps per row, relative: 1 / capacity (below)
         capacity = np.concatenate([self.beds, self.limits, self.rooms])
         self.step_scale = 1.0 / np.maximum(capacity, 1.0) ** STEP_SCALE_POWER
@@ -259,6 +262,7 @@ class _Dual:
         self.combo = [np.ascontiguousarray(combos[:, i], dtype=np.int64) for i in range(5)]
         # [combo, quota]: whether the combo's patients fall under the quota
         self.combo_quotas = c.quota_row_member[self.combo[4]].astype(float)
+        self.row_quotas = c.quota_row_member.astype(float)  # [quota row, quota]
         finite = np.where(np.isfinite(c.day_cost), c.day_cost, np.inf)
         self.unit_dc_min = finite.min(axis=1)[c.unit_day_cost]
         self.evaluations = 0
@@ -281,16 +285,17 @@ class _Dual:
             ]
         )
 
+    def quota_prices(self, x: FloatArray) -> FloatArray:
+        """The quota prices of a packed vector (`Problem.quotas`, in order), capped."""
+        prices: FloatArray = np.minimum(x[self.quota_start :], self.cap)
+        return prices
+
     def quota_cost(self, x: FloatArray) -> FloatArray:
         """[quota row, facility]: what the quota prices of ``x`` add to a column of a unit of
         that row at that facility (`Compact.unit_quota_row`); empty without quotas."""
-        c = self.c
         if not self.n_quota:
-            return np.zeros((0, c.beds.shape[0]))
-        kappa = np.minimum(x[self.quota_start :], self.cap)
-        cost: FloatArray = (c.quota_row_member * kappa[None, :]).astype(float) @ (
-            c.quota_facility.astype(float)
-        )
+            return self.no_quota_cost
+        cost: FloatArray = (self.row_quotas * self.quota_prices(x)[None, :]) @ self.quota_facility
         return cost
 
     def unpack(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -357,7 +362,7 @@ class _Dual:
             c.accept_last,
         )  # fmt: skip
         # placements under each quota: the weights of its patients' combos at its facilities
-        under = (weight @ c.quota_facility.T.astype(float)) * self.combo_quotas
+        under = (weight @ self.quota_facility.T) * self.combo_quotas
         gradient = np.concatenate(
             [
                 occupancy[self.pair_f, self.pair_s, :].ravel() - self.beds,
@@ -537,7 +542,7 @@ class _Plans:
             self.group_start, self.group_slot,
         )  # fmt: skip
         # 2. each unit's expected share of its columns under the smoothed choice, rounded
-        qcost = dual.quota_cost(x) if PRICE_QUOTAS_IN_PLANS else np.zeros((0, c.beds.shape[0]))
+        qcost = dual.quota_cost(x) if PRICE_QUOTAS_IN_PLANS else dual.no_quota_cost
         cu, cf, ca, cx = dual.expected_columns(priced, tau, QUOTA_THRESHOLD, qcost)
         order = np.lexsort((-cx, cu))
         cu, cf, ca, cx = cu[order], cf[order], ca[order], cx[order]
@@ -614,9 +619,8 @@ class _Plans:
         """The placement kernels' price arguments for true costs (zero prices), made once."""
         if self.no_prices is None:
             cum0, mu0, low0, _ = dual.day_prices(np.zeros(dual.size), 0.0)
-            no_quota_prices = np.zeros((0, self.c.beds.shape[0]))
             self.no_prices = (
-                cum0, mu0, low0, dual.unit_combo, self.c.unit_quota_row, no_quota_prices
+                cum0, mu0, low0, dual.unit_combo, self.c.unit_quota_row, dual.no_quota_cost
             )  # fmt: skip
         return self.no_prices
 
@@ -970,7 +974,7 @@ def solve_lagrangian(
         bound=bound,
         evaluations=dual.evaluations,
         prices=dual.unpack(ascent.x_plan),
-        quota_prices=np.minimum(ascent.x_plan[dual.quota_start :], dual.cap),
+        quota_prices=dual.quota_prices(ascent.x_plan),
     )
 
 
@@ -992,9 +996,10 @@ def lagrangian_bound(
 def unit_day_prices(
     compact: Compact, prices: tuple[FloatArray, FloatArray]
 ) -> tuple[IntArray, FloatArray]:
-    """Each unit's combination (specialty, stay, day costs) and, per combination and facility,
-    its cheapest day cost with the bed and admission ``prices`` over the stay (inf where the
-    facility does not offer the specialty)."""
+    """Each unit's combination (specialty, stay, day costs, acceptance and quota rows) and, per
+    combination and facility, its cheapest day cost with the bed and admission ``prices`` over
+    the stay (inf where the facility does not offer the specialty or no longer admits the
+    combination's patients)."""
     dual = _Dual(compact, 0.0)
     _, _, low, _ = dual.day_prices(dual.pack(*prices), 0.0)
     return dual.unit_combo, low

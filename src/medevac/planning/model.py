@@ -216,6 +216,16 @@ class ProblemView:
             self._last_days[organisation] = found
         return found
 
+    def has_open_day(self, index: int) -> bool:
+        """Whether some eligible facility admits patient ``index`` on or after its earliest day
+        (one that every facility stops admitting before it is left out like one with no
+        eligible facility, `Facility.accepts_until`)."""
+        p = self.problem.patients[index]
+        eligible = self.screen(index).eligible
+        if not self.has_acceptance_ends:
+            return bool(eligible.any())
+        return bool((eligible & (self.last_days(p.organisation) >= p.earliest_day)).any())
+
     def acceptance_rows(self, organisations: list[str | None]) -> tuple[IntArray, IntArray]:
         """(row of each of ``organisations``, [row, facility] last admission days) for the
         kernels: row 0 holds the horizon's last day everywhere and serves every organisation
@@ -293,16 +303,14 @@ class ProblemView:
                 f"every facility offering {p.specialty} is beyond {p.max_distance_km:g} km",
                 UnplacedReason.BEYOND_MAX_DISTANCE,
             )
-        if self.has_acceptance_ends:
-            last = self.last_days(p.organisation)
-            if not (sc.in_range & (last >= p.earliest_day)).any():
-                ended = int(last[sc.in_range].max())
-                return (
-                    f"every facility offering {p.specialty} to "
-                    f"{p.organisation or 'no organisation'} stops admitting its patients by day "
-                    f"{ended}, before the patient's earliest day {p.earliest_day}",
-                    UnplacedReason.NO_AGREEMENT,
-                )
+        if not self.has_open_day(index):  # eligible facilities, all closed by then
+            ended = int(self.last_days(p.organisation)[sc.in_range].max())
+            return (
+                f"every facility offering {p.specialty} to "
+                f"{p.organisation or 'no organisation'} stops admitting its patients by day "
+                f"{ended}, before the patient's earliest day {p.earliest_day}",
+                UnplacedReason.NO_AGREEMENT,
+            )
         count = int(sc.in_range.sum())
         return (
             "all feasible beds are full in the horizon "
