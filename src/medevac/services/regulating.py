@@ -147,15 +147,34 @@ def agreement_coverage(
     An operator bound by no agreement at all accepts everyone (None); one whose agreements have
     all lapsed (or are full) accepts nobody (an empty mapping).
     """
-    own = [a for a in agreements if a.receiving_organisation_id == facility.operator_id]
-    if not own:
+    if not any(a.receiving_organisation_id == facility.operator_id for a in agreements):
         return None
     covered: dict[str, set[Specialty]] = defaultdict(set)
-    for agreement in own:
-        shared = agreement.specialties & facility.specialties
-        if agreement.in_force(on.date()) and shared and agreement.id not in full:
-            covered[agreement.sending_organisation_id] |= shared
+    for agreement, shared in _covering_at(facility, agreements, on.date(), full):
+        covered[agreement.sending_organisation_id] |= shared
     return {sender: frozenset(specialties) for sender, specialties in covered.items()}
+
+
+def _covering_at(
+    facility: Facility, agreements: list[Agreement], on: date, full: frozenset[str]
+) -> list[tuple[Agreement, frozenset[Specialty]]]:
+    """The agreements in force on ``on`` with the facility's operator that cover some of its
+    specialties, those in ``full`` (quota used up) left out, each with those specialties."""
+    found = []
+    for agreement in agreements:
+        if agreement.receiving_organisation_id != facility.operator_id:
+            continue
+        shared = agreement.specialties & facility.specialties
+        if agreement.in_force(on) and shared and agreement.id not in full:
+            found.append((agreement, shared))
+    return found
+
+
+def _last_valid_day(covering: list[Agreement]) -> date | None:
+    """The last day on which one of ``covering`` (agreements, at least one) is still valid:
+    the latest `valid_to`, None where one of them has none."""
+    ends = [a.valid_to for a in covering]
+    return None if None in ends else max(e for e in ends if e is not None)
 
 
 def agreement_ends(
@@ -174,21 +193,13 @@ def agreement_ends(
     them has none; only days before the horizon's last day are given (a later end leaves
     every day of the problem open).
     """
-    latest: dict[tuple[str, Specialty], date | None] = {}
-    for agreement in agreements:
-        if agreement.receiving_organisation_id != facility.operator_id:
-            continue
-        if not agreement.in_force(on) or agreement.id in full:
-            continue
-        for specialty in agreement.specialties & facility.specialties:
-            key = (agreement.sending_organisation_id, specialty)
-            ends = latest.get(key, agreement.valid_to)
-            if ends is None or agreement.valid_to is None:
-                latest[key] = None
-            else:
-                latest[key] = max(ends, agreement.valid_to)
+    covering: dict[tuple[str, Specialty], list[Agreement]] = defaultdict(list)
+    for agreement, shared in _covering_at(facility, agreements, on, full):
+        for specialty in shared:
+            covering[(agreement.sending_organisation_id, specialty)].append(agreement)
     found: dict[str, dict[str, int]] = defaultdict(dict)
-    for (sender, specialty), last in latest.items():
+    for (sender, specialty), theirs in covering.items():
+        last = _last_valid_day(theirs)
         if last is not None and (last - on).days < horizon_days - 1:
             found[sender][specialty.value] = (last - on).days
     return dict(found)
@@ -1619,10 +1630,9 @@ def _after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: 
         sender, receiver = _sender(entry), operators.get(assignment.facility, "")
         specialty = Specialty(entry["specialty"])
         covering = [a for a in between.get((sender, receiver), ()) if specialty in a.specialties]
-        ends = [a.valid_to for a in covering if a.valid_to is not None]
-        if not covering or len(ends) < len(covering):  # none, or one that does not end
+        last = _last_valid_day(covering) if covering else None
+        if last is None:  # no agreement, or one that does not end
             continue
-        last = max(ends)
         admitted = built_on + timedelta(days=assignment.day)
         if admitted <= last:
             continue
