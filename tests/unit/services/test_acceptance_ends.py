@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from medevac.domain.agreements import Agreement
-from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.vocabulary import FacilityKind, Specialty
@@ -21,6 +20,7 @@ from medevac.services.regulating import (
     acceptance_ends,
     agreement_ends,
 )
+from tests.unit.services.test_quotas import assert_manifest_refused
 
 DAY = date(2026, 12, 5)
 HORIZON = 14
@@ -280,10 +280,4 @@ def _end(**fields: Any) -> list[dict[str, Any]]:
 def test_malformed_ends_are_refused_naming_the_entry_and_field(
     entries: object, message: str
 ) -> None:
-    with pytest.raises(InvalidValue) as refused:
-        acceptance_ends({"acceptance_ends": entries})
-    assert refused.value.field == "manifest"
-    assert message in refused.value.reason
-    assert refused.value.reason.endswith(
-        "it was not written by `medevac plan build` as it is: build the problem again"
-    )
+    assert_manifest_refused(acceptance_ends, "acceptance_ends", entries, message)

@@ -3,6 +3,7 @@ quotas the manifest carries to the engines (`quotas`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -175,8 +176,16 @@ def _without(name: str) -> dict[str, Any]:
 def test_malformed_quotas_are_refused_naming_the_entry_and_field(
     entries: object, message: str
 ) -> None:
+    assert_manifest_refused(quotas, "quotas", entries, message)
+
+
+def assert_manifest_refused(
+    read: Callable[[dict[str, Any]], object], key: str, entries: object, message: str
+) -> None:
+    """``read`` refuses a manifest whose ``key`` holds ``entries``, naming the manifest and
+    saying ``message`` and to build the problem again."""
     with pytest.raises(InvalidValue) as refused:
-        quotas({"quotas": entries})
+        read({key: entries})
     assert refused.value.field == "manifest"
     assert message in refused.value.reason
     assert refused.value.reason.endswith(
