@@ -103,9 +103,8 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
     day), the agreements' quotas ("quotas") and the last days on which facilities admit the
     patients of agreements that end within the horizon ("acceptance_ends"). The engines, the
     checker and the explanations count the first against the limits and keep to the others.
-    A problem without a manifest
-    is taken as it is; a manifest that is malformed or does not fit the problem is a one-line
-    error naming it. With ``say``, prints what was counted."""
+    A problem without a manifest is taken as it is; a manifest that is malformed or does not
+    fit the problem is a one-line error naming it. With ``say``, prints what was counted."""
     manifest_file = manifest_path(problem_file)
     if not manifest_file.exists():
         return problem
@@ -120,37 +119,41 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
             f"{manifest_file}: {error}; the manifest does not fit {problem_file}: build the "
             "problem again"
         )
-    if say and due:
+    if not say:
+        return counted
+    if due:
         where = sorted({facility for facility, _, _ in due})
         console.print(
             f"admissions already due: {sum(count for _, _, count in due)} patient(s) sent "
-            f"earlier arrive at {', '.join(where[:5])}{', ...' if len(where) > 5 else ''} "
-            f"on days of this problem ({manifest_file}); they count against the daily "
-            "admission limits",
+            f"earlier arrive at {_some(where)} on days of this problem ({manifest_file}); they "
+            "count against the daily admission limits",
             highlight=False,
         )
-    if say and counted.quotas:
-        shown = ", ".join(f"{q.id} (room {q.room})" for q in counted.quotas[:5])
-        more = ", ..." if len(counted.quotas) > 5 else ""
+    if counted.quotas:
+        shown = _some([f"{q.id} (room {q.room})" for q in counted.quotas])
         console.print(
             f"quotas: {len(counted.quotas)} agreement quota(s) from {manifest_file}: "
-            f"{shown}{more}; the plan keeps to them and the engine chooses who uses their room",
+            f"{shown}; the plan keeps to them and the engine chooses who uses their room",
             highlight=False,
         )
     ends = sorted(
         (facility.id, organisation, last)
-        for facility in (counted.facilities if say else ())
+        for facility in counted.facilities
         for organisation, last in facility.accepts_until.items()
     )
     if ends:
-        shown = ", ".join(f"{f} admits {o} until day {last}" for f, o, last in ends[:5])
-        more = ", ..." if len(ends) > 5 else ""
+        shown = _some([f"{f} admits {o} until day {last}" for f, o, last in ends])
         console.print(
-            f"acceptance ends: {len(ends)} from {manifest_file}: {shown}{more}; agreements "
-            "end there, and the plan admits none of their patients later",
+            f"acceptance ends: {len(ends)} from {manifest_file}: {shown}; agreements end "
+            "there, and the plan admits none of their patients later",
             highlight=False,
         )
     return counted
+
+
+def _some(texts: list[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``texts``, comma-separated, with ", ..." where there are more."""
+    return ", ".join(texts[:shown]) + (", ..." if len(texts) > shown else "")
 
 
 def _located(path: Path, error: Exception) -> str:
