@@ -101,6 +101,31 @@ class Compact:
         )
         return cost
 
+    def quota_use(self, unit: IntArray, facility: IntArray) -> IntArray:
+        """Placements under each quota of one patient of each ``unit`` at ``facility`` (-1: not
+        placed, not counted)."""
+        placed = facility >= 0
+        under = (
+            self.quota_row_member[self.unit_quota_row[unit[placed]]]
+            & self.quota_facility[:, facility[placed]].T
+        )
+        counts: IntArray = under.sum(axis=0, dtype=np.int64)
+        return counts
+
+    def rooms(self, used: IntArray | None = None) -> tuple[object, ...]:
+        """The quota part of the fill kernels' capacity (`kernels.capacity_of`): the room left
+        under each quota (its room less ``used``, placements already under it), each quota
+        row's quotas as CSR (start, quotas), ``quota_facility`` and each unit's quota row. The
+        kernels count the room left down as they place and keep to it."""
+        left = self.quota_room.astype(np.int64) - (0 if used is None else used)
+        rows, quotas = np.nonzero(self.quota_row_member)
+        start = np.zeros(len(self.quota_row_member) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(self.quota_row_member)), out=start[1:])
+        return (
+            left, start, quotas.astype(np.int64), np.ascontiguousarray(self.quota_facility),
+            self.unit_quota_row,
+        )  # fmt: skip
+
     def kernel_problem(self) -> tuple[object, ...]:
         """The arrays the placement and candidate kernels read, in their order."""
         return (

@@ -1080,10 +1080,11 @@ def _solve_large(
     binding = binding_quotas(view, compact)
     if binding:
         # the Lagrangian engine prices quotas (its bound sees them, its plans built from prices
-        # count them) but its searches do not count their rooms: a first solve gives prices, a
-        # bound and a plan, then a second solve keeps each binding quota's room for the
-        # patients the first plan placed under it and those who lose most without it
-        # (`restricted_to_rooms`), so that every plan of it keeps to the quotas
+        # count them) and its fill, local and neighbourhood searches keep to their rooms, but
+        # who gets a room follows the order of the fill: a first solve gives prices, a bound
+        # and a plan, then a second solve keeps each binding quota's room for the patients the
+        # first plan placed under it and those who lose most without it (`restricted_to_rooms`;
+        # one solve with the whole time measured worse, docs/planning.md)
         first_end = time.perf_counter() + QUOTA_FIRST_SHARE * (end - time.perf_counter())
         say(f"{len(binding)} quota(s) may bind: first with their prices")
     result = solve_lagrangian(problem, view, first_end if binding else end, say, compact, prices)

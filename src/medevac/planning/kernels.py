@@ -68,16 +68,21 @@ MASK_DAYS = 62
 
 
 @_compiled
-def capacity_of(used: Array, beds: Array, admitted: Array, limit: Array) -> tuple[Any, ...]:
-    """(used, beds, admitted, limit, bed_free, adm_free): the capacity of the fill kernels.
+def capacity_of(
+    used: Array, beds: Array, admitted: Array, limit: Array, rooms: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """(used, beds, admitted, limit, bed_free, adm_free, rooms): the capacity of the fill kernels.
 
     ``used`` and ``admitted`` hold the beds and admissions already taken; the masks are derived
-    from them here and kept up to date by every placement (``_take``).
+    from them here and kept up to date by every placement (``_take``). ``rooms`` is (room left
+    per quota, CSR start and quotas of each quota row, quota_facility [quota, facility], quota
+    row of each unit) as `Compact.rooms` makes it; the room left is counted down and up by
+    ``_take`` as well (an empty room array: no quotas).
     """
     n_fac, n_spec, horizon = beds.shape
     if horizon > MASK_DAYS:
         no_beds = np.zeros((0, 0), dtype=np.int64)
-        return (used, beds, admitted, limit, no_beds, np.zeros(0, dtype=np.int64))
+        return (used, beds, admitted, limit, no_beds, np.zeros(0, dtype=np.int64), rooms)
     bed_free = np.zeros((n_fac, n_spec), dtype=np.int64)
     adm_free = np.zeros(n_fac, dtype=np.int64)
     for f in range(n_fac):
@@ -87,7 +92,23 @@ def capacity_of(used: Array, beds: Array, admitted: Array, limit: Array) -> tupl
             for s in range(n_spec):
                 if used[f, s, d] < beds[f, s, d]:
                     bed_free[f, s] |= np.int64(1) << d
-    return (used, beds, admitted, limit, bed_free, adm_free)
+    return (used, beds, admitted, limit, bed_free, adm_free, rooms)
+
+
+def no_rooms() -> tuple[Any, ...]:
+    """The quota part of a capacity without quotas (`capacity_of`)."""
+    empty = np.zeros(0, dtype=np.int64)
+    return (empty, np.zeros(1, dtype=np.int64), empty, np.zeros((0, 0), dtype=np.bool_), empty)
+
+
+@_compiled
+def _room_for(u: int, f: int, capacity: tuple[Any, ...]) -> bool:
+    """Whether every quota unit u's patients fall under that counts at f has room for one more."""
+    (room, row_start, row_list, quota_facility, unit_qrow) = capacity[6]
+    if len(room) == 0:
+        return True
+    r = unit_qrow[u]
+    return _quota_open(f, row_start[r], row_start[r + 1], row_list, quota_facility, room)
 
 
 @_compiled
@@ -164,8 +185,9 @@ def _best_place(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change, unit_accept, accept_last) = problem  # fmt: skip
-    (used, beds, admitted, limit, bed_free, adm_free) = capacity
+    (used, beds, admitted, limit, bed_free, adm_free, rooms) = capacity
     masked = len(adm_free) > 0
+    (room, row_start, row_list, quota_facility, room_row) = rooms
     (slot_group, group_start, group_slot, gs) = groups
     grouped = slot_group[k] >= 0
     horizon = day_cost.shape[1]
@@ -191,6 +213,10 @@ def _best_place(
             open_days = _open_days(bed_free[f, s], adm_free[f], stay, first, horizon)
             if open_days == 0:
                 continue
+        if len(room) and not _quota_open(
+            f, row_start[room_row[u]], row_start[room_row[u] + 1], row_list, quota_facility, room
+        ):
+            continue
         if current >= 0 and f != current:
             t += change
         extra = 0.0
@@ -218,9 +244,10 @@ def _best_place(
 
 
 @_compiled
-def _take(f: int, s: int, a: int, end: int, capacity: tuple[Any, ...], sign: int) -> None:
-    """Take (sign 1) or give back (sign -1) a bed at (f, s) on days a .. end-1, admitted on a."""
-    (used, beds, admitted, limit, bed_free, adm_free) = capacity
+def _take(u: int, f: int, s: int, a: int, end: int, capacity: tuple[Any, ...], sign: int) -> None:
+    """Take (sign 1) or give back (sign -1) a bed for a patient of unit u at (f, s) on days
+    a .. end-1, admitted on a, with the room it uses under its quotas at f."""
+    (used, beds, admitted, limit, bed_free, adm_free, rooms) = capacity
     admitted[f, a] += sign
     for d in range(a, end):
         used[f, s, d] += sign
@@ -232,6 +259,13 @@ def _take(f: int, s: int, a: int, end: int, capacity: tuple[Any, ...], sign: int
             bit = np.int64(1) << d
             mask = (mask | bit) if used[f, s, d] < beds[f, s, d] else (mask & ~bit)
         bed_free[f, s] = mask
+    (room, row_start, row_list, quota_facility, unit_qrow) = rooms
+    if len(room):
+        r = unit_qrow[u]
+        for i in range(row_start[r], row_start[r + 1]):
+            q = row_list[i]
+            if quota_facility[q, f]:
+                room[q] -= sign
 
 
 @_compiled
@@ -279,7 +313,7 @@ def fill(
             qcost,
         )
         if f >= 0:
-            _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, 1)
+            _take(u, f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, 1)
             slot_f[k] = f
             slot_a[k] = a
 
@@ -344,7 +378,7 @@ def relocate(
                 unit_unplaced, change,
             ) + _group_delta(k, f0, slot_group, slot_f, group_start, group_slot, gs)  # fmt: skip
             if f0 >= 0:
-                _take(f0, s, a0, min(a0 + stay, horizon), capacity, -1)
+                _take(u, f0, s, a0, min(a0 + stay, horizon), capacity, -1)
             slot_f[k] = -1
             f, a, true = _best_place(
                 k, u, lam_cum, mu, problem, capacity, groups, slot_f, low, unit_combo, unit_qrow,
@@ -354,12 +388,12 @@ def relocate(
                 improved += before - true
                 slot_f[k] = f
                 slot_a[k] = a
-                _take(f, s, a, min(a + stay, horizon), capacity, 1)
+                _take(u, f, s, a, min(a + stay, horizon), capacity, 1)
             else:
                 slot_f[k] = f0
                 slot_a[k] = a0
                 if f0 >= 0:
-                    _take(f0, s, a0, min(a0 + stay, horizon), capacity, 1)
+                    _take(u, f0, s, a0, min(a0 + stay, horizon), capacity, 1)
         gain += improved
         if improved <= 1e-9:
             break
@@ -387,7 +421,7 @@ def fill_earliest(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change, unit_accept, accept_last) = problem  # fmt: skip
-    (used, beds, admitted, limit, _, _) = capacity
+    (used, beds, admitted, limit, _, _, _) = capacity
     horizon = day_cost.shape[1]
     for k in order:
         if slot_f[k] >= 0:
@@ -412,8 +446,9 @@ def fill_earliest(
                 eligible
                 and kept < unit_unplaced[u] + change
                 and _fits(f, s, a, end, used, beds, admitted, limit)
+                and _room_for(u, f, capacity)
             ):
-                _take(f, s, a, end, capacity, 1)
+                _take(u, f, s, a, end, capacity, 1)
                 slot_f[k] = f
                 slot_a[k] = a
                 continue
@@ -424,7 +459,7 @@ def fill_earliest(
                 f = profile_facility[j]
                 if a > accept_last[unit_accept[u], f]:
                     continue
-                if _fits(f, s, a, end, used, beds, admitted, limit):
+                if _fits(f, s, a, end, used, beds, admitted, limit) and _room_for(u, f, capacity):
                     if pick < 0:
                         pick = f
                     if _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs) == 0.0:
@@ -434,7 +469,7 @@ def fill_earliest(
                         break
             if pick >= 0:
                 if day_cost[unit_day_cost[u], a] + travel[o, pick] < unit_unplaced[u]:
-                    _take(pick, s, a, end, capacity, 1)
+                    _take(u, pick, s, a, end, capacity, 1)
                     slot_f[k] = pick
                     slot_a[k] = a
                 break
@@ -865,7 +900,7 @@ def regroup(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change, unit_accept, accept_last) = problem  # fmt: skip
-    (used, beds, admitted, limit, _, _) = capacity
+    (used, beds, admitted, limit, _, _, _) = capacity
     horizon = day_cost.shape[1]
     n_fac = beds.shape[0]
     gain = 0.0
@@ -906,7 +941,8 @@ def regroup(
             old_a[j - lo] = slot_a[k]
             if slot_f[k] >= 0:
                 s = unit_specialty[u]
-                _take(slot_f[k], s, slot_a[k], min(slot_a[k] + unit_stay[u], horizon), capacity, -1)
+                end = min(slot_a[k] + unit_stay[u], horizon)
+                _take(u, slot_f[k], s, slot_a[k], end, capacity, -1)
             eligible[j - lo, :] = False
             for i in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
                 eligible[j - lo, profile_facility[i]] = True
@@ -944,6 +980,9 @@ def regroup(
                 s = unit_specialty[u]
                 dc = day_cost[unit_day_cost[u]]
                 pick = -1
+                if not _room_for(u, f, capacity):
+                    ok = False
+                    break
                 for a in range(unit_first[u], min(horizon, accept_last[unit_accept[u], f] + 1)):
                     end = min(a + unit_stay[u], horizon)
                     if (pick < 0 or dc[a] < dc[pick]) and _fits(
@@ -954,7 +993,7 @@ def regroup(
                     ok = False
                     break
                 new_a[j - lo] = pick
-                _take(f, s, pick, min(pick + unit_stay[u], horizon), capacity, 1)
+                _take(u, f, s, pick, min(pick + unit_stay[u], horizon), capacity, 1)
                 cost += _slot_cost(
                     k, u, f, pick, travel, day_cost, unit_origin, unit_day_cost, unit_current,
                     unit_unplaced, change,
@@ -963,7 +1002,7 @@ def regroup(
                 if new_a[j - lo] >= 0:
                     u = slot_unit[group_slot[j]]
                     a = new_a[j - lo]
-                    _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, -1)
+                    _take(u, f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, -1)
             if ok and cost < best_cost - 1e-9:
                 best_cost = cost
                 best_f = f
@@ -979,7 +1018,7 @@ def regroup(
                 slot_f[k] = old_f[j - lo]
                 slot_a[k] = old_a[j - lo]
             if slot_f[k] >= 0:
-                _take(slot_f[k], unit_specialty[u], slot_a[k],
+                _take(u, slot_f[k], unit_specialty[u], slot_a[k],
                       min(slot_a[k] + unit_stay[u], horizon), capacity, 1)  # fmt: skip
         if best_f >= 0:
             gain += current_cost - best_cost
@@ -1118,7 +1157,7 @@ def quota_fill(
 
     ``column_start`` is a CSR over units into the column arrays, largest expected count first.
     """
-    (used, beds, admitted, limit, _, _) = capacity
+    (used, beds, admitted, limit, _, _, _) = capacity
     for u in order:
         k = unit_first_slot[u]
         left = unit_count[u]
@@ -1130,8 +1169,12 @@ def quota_fill(
             a = column_a[j]
             end = min(a + unit_stay[u], horizon)
             want = min(left, int(np.floor(column_x[j] + 0.5)))
-            while want > 0 and _fits(f, s, a, end, used, beds, admitted, limit):
-                _take(f, s, a, end, capacity, 1)
+            while (
+                want > 0
+                and _fits(f, s, a, end, used, beds, admitted, limit)
+                and _room_for(u, f, capacity)
+            ):
+                _take(u, f, s, a, end, capacity, 1)
                 slot_f[k] = f
                 slot_a[k] = a
                 k += 1
@@ -1158,7 +1201,7 @@ def round_up(
     ``waiting[waiting_start[u]:waiting_start[u + 1]]`` are unit u's slots without a place; each
     column in ``order`` takes the next of its unit's, if its stay and admission still fit.
     """
-    (used, beds, admitted, limit, _, _) = capacity
+    (used, beds, admitted, limit, _, _, _) = capacity
     horizon = used.shape[2]
     next_slot = waiting_start[:-1].copy()
     for j in order:
@@ -1169,8 +1212,8 @@ def round_up(
         a = column_a[j]
         s = unit_specialty[u]
         end = min(a + unit_stay[u], horizon)
-        if _fits(f, s, a, end, used, beds, admitted, limit):
-            _take(f, s, a, end, capacity, 1)
+        if _fits(f, s, a, end, used, beds, admitted, limit) and _room_for(u, f, capacity):
+            _take(u, f, s, a, end, capacity, 1)
             k = waiting[next_slot[u]]
             next_slot[u] += 1
             slot_f[k] = f
@@ -1198,7 +1241,7 @@ def place_groups(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change, unit_accept, accept_last) = problem  # fmt: skip
-    (used, beds, admitted, limit, _, _) = capacity
+    (used, beds, admitted, limit, _, _, _) = capacity
     horizon = day_cost.shape[1]
     n_fac = beds.shape[0]
     pick_a = np.empty(16, dtype=np.int64)
@@ -1249,6 +1292,9 @@ def place_groups(
                     t += change
                 dc = day_cost[unit_day_cost[u]]
                 best_rc = np.inf
+                if not _room_for(u, f, capacity):
+                    ok = False
+                    break
                 for a in range(unit_first[u], min(horizon, accept_last[unit_accept[u], f] + 1)):
                     end = min(a + unit_stay[u], horizon)
                     rc = t + dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
@@ -1259,14 +1305,14 @@ def place_groups(
                     ok = False
                     break
                 a = pick_a[j - lo]
-                _take(f, s, a, min(a + unit_stay[u], horizon), capacity, 1)
+                _take(u, f, s, a, min(a + unit_stay[u], horizon), capacity, 1)
                 score += best_rc
                 true += t + dc[a]
             for j in range(lo, hi):
                 if pick_a[j - lo] >= 0:
                     u = slot_unit[group_slot[j]]
                     a = pick_a[j - lo]
-                    _take(f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, -1)
+                    _take(u, f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, -1)
             if ok and true < out and score < best_score:
                 best_score = score
                 best_f = f
@@ -1278,7 +1324,7 @@ def place_groups(
             k = group_slot[j]
             u = slot_unit[k]
             a = keep_a[j - lo]
-            _take(best_f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, 1)
+            _take(u, best_f, unit_specialty[u], a, min(a + unit_stay[u], horizon), capacity, 1)
             slot_f[k] = best_f
             slot_a[k] = a
 
@@ -1450,7 +1496,7 @@ def _evict_for(
     """Make room at (f, s) on days a .. end-1 by leaving ``victim`` patients out, one for each
     day with no free bed; return ``cost`` plus what that adds if the whole stays below
     ``max_cost`` and the stay then fits (the patients left out), else inf with nothing changed."""
-    (used, beds, admitted, limit, bed_free, adm_free) = capacity
+    (used, beds, admitted, limit, bed_free, adm_free, _) = capacity
     horizon = used.shape[2]
     for d in range(a, end):
         if used[f, s, d] >= beds[f, s, d] and victim[d] < 0:
@@ -1465,7 +1511,7 @@ def _evict_for(
             break
         q = victim[d]
         aq = slot_a[q]
-        _take(f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, -1)
+        _take(slot_unit[q], f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, -1)
         slot_f[q] = -1
         evicted[n_out] = q
         n_out += 1
@@ -1475,7 +1521,7 @@ def _evict_for(
     for i in range(n_out):  # undo
         q = evicted[i]
         aq = slot_a[q]
-        _take(f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, 1)
+        _take(slot_unit[q], f, s, aq, min(aq + unit_stay[slot_unit[q]], horizon), capacity, 1)
         slot_f[q] = f
     return np.inf
 
@@ -1517,7 +1563,8 @@ def _place_moving_one(
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change, unit_accept, accept_last) = problem  # fmt: skip
-    (used, beds, admitted, limit, bed_free, adm_free) = capacity
+    (used, beds, admitted, limit, bed_free, adm_free, rooms) = capacity
+    (quota_left, row_start, row_list, quota_facility, room_row) = rooms
     horizon = day_cost.shape[1]
     n_spec = beds.shape[1]
     u = slot_unit[k]
@@ -1537,6 +1584,11 @@ def _place_moving_one(
         seen += 1
         if seen > max_facilities or travel[o, f] + dc_min >= max_cost:
             break
+        if len(quota_left) and not _quota_open(
+            f, row_start[room_row[u]], row_start[room_row[u] + 1], row_list, quota_facility,
+            quota_left,
+        ):  # fmt: skip
+            continue
         t = travel[o, f]
         if current >= 0 and f != current:
             t += change
@@ -1556,7 +1608,7 @@ def _place_moving_one(
                     capacity, victim, price, evicted,
                 )  # fmt: skip
                 if added < np.inf:
-                    _take(f, s, a, end, capacity, 1)
+                    _take(u, f, s, a, end, capacity, 1)
                     slot_f[k] = f
                     slot_a[k] = a
                     return added
@@ -1569,7 +1621,7 @@ def _place_moving_one(
                         lo = d
                     hi = d
             if lo < 0:  # it fits as it is
-                _take(f, s, a, end, capacity, 1)
+                _take(u, f, s, a, end, capacity, 1)
                 slot_f[k] = f
                 slot_a[k] = a
                 return float(cost)
@@ -1587,13 +1639,13 @@ def _place_moving_one(
                     q, uq, f, aq, travel, day_cost, unit_origin, unit_day_cost,
                     unit_current, unit_unplaced, change,
                 )  # fmt: skip
-                _take(f, s, aq, end_q, capacity, -1)
+                _take(uq, f, s, aq, end_q, capacity, -1)
                 slot_f[q] = -1
                 if not _fits(f, s, a, end, used, beds, admitted, limit):
-                    _take(f, s, aq, end_q, capacity, 1)
+                    _take(uq, f, s, aq, end_q, capacity, 1)
                     slot_f[q] = f
                     continue
-                _take(f, s, a, end, capacity, 1)
+                _take(u, f, s, a, end, capacity, 1)
                 slot_f[k] = f
                 slot_a[k] = a
                 # q may add at most this much and the whole move still stays below max_cost
@@ -1603,14 +1655,14 @@ def _place_moving_one(
                     unit_qrow, qcost,
                 )  # fmt: skip
                 if fq >= 0 and true_q < room:
-                    _take(fq, unit_specialty[uq], aq_new, min(aq_new + unit_stay[uq], horizon),
+                    _take(uq, fq, unit_specialty[uq], aq_new, min(aq_new + unit_stay[uq], horizon),
                           capacity, 1)  # fmt: skip
                     slot_f[q] = fq
                     slot_a[q] = aq_new
                     return float(cost + true_q - before_q)
-                _take(f, s, a, end, capacity, -1)
+                _take(u, f, s, a, end, capacity, -1)
                 slot_f[k] = -1
-                _take(f, s, aq, end_q, capacity, 1)
+                _take(uq, f, s, aq, end_q, capacity, 1)
                 slot_f[q] = f
                 slot_a[q] = aq
     return np.inf

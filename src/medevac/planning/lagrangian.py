@@ -526,7 +526,7 @@ class _Plans:
         slot_f = np.full(n, -1, dtype=np.int64)
         slot_a = np.zeros(n, dtype=np.int64)
         problem = c.kernel_problem()
-        capacity = kernels.capacity_of(used, c.beds, admitted, c.limit)
+        capacity = kernels.capacity_of(used, c.beds, admitted, c.limit, c.rooms())
         groups = self.groups
         if dual is None or x is None:
             kernels.fill_earliest(

@@ -7,7 +7,8 @@ freed patients over their cheapest columns by priced cost (plus the columns they
 slice with a patient left unplaced, every unit also gets its cheapest column of each admission
 day, since making room may take later admissions), within
 the capacity left by the others: beds per (facility, specialty, day), admissions per
-(facility, day), and the group-split cost of the groups inside. The plan they held is handed to
+(facility, day), the room under each quota (`Problem.quotas`) its columns fall under, and the
+group-split cost of the groups inside. The plan they held is handed to
 HiGHS as its starting solution, so the result is never worse; it is kept when it is better.
 The first sweep solves each slice's LP instead and rounds it (down, then the fractions largest
 first, then the fill kernels for whoever is left); these LPs are nearly integral and solve in a
@@ -184,7 +185,11 @@ def _solve_one(
     bed_keys, bed_of = np.unique(bed_key, return_inverse=True)
     limited = np.flatnonzero(c.limit[cf, ca] < NO_LIMIT)
     adm_keys, adm_of = np.unique(cf[limited] * horizon + ca[limited], return_inverse=True)
-    rows = len(bed_keys) + len(adm_keys)
+    # quotas: the columns that count against each, and the room the others leave it
+    under = c.quota_row_member[c.unit_quota_row[cu]] & c.quota_facility[:, cf].T  # [column, q]
+    quota_cols, quota_of = np.nonzero(under)
+    quota_keys, quota_row_of = np.unique(quota_of, return_inverse=True)
+    rows = len(bed_keys) + len(adm_keys) + len(quota_keys)
     if rows > MAX_ROWS:  # known before any of the model is built
         return 0.0, rows
 
@@ -210,6 +215,14 @@ def _solve_one(
     x_start = np.zeros(n)
     for k in held:
         x_start[column_of[(int(slots.unit[k]), int(slots.facility[k]), int(slots.day[k]))]] += 1
+    if len(quota_keys):
+        # a quota the plan already goes beyond keeps what the slice holds under it (the
+        # slice's own plan stays a solution), so no slice takes it further
+        outside = c.quota_use(slots.unit[~free], slots.facility[~free])[quota_keys]
+        inside = np.bincount(quota_row_of, weights=x_start[quota_cols], minlength=len(quota_keys))
+        room = np.maximum(c.quota_room[quota_keys] - outside, inside)
+        quota_rows = model.add_rows(np.full(len(quota_keys), -np.inf), room.astype(float))
+        model.add_entries(quota_rows[quota_row_of], x[quota_cols], 1.0)
     starting.append((x, x_start))
     starting.append((out, count - np.bincount(local[cu], weights=x_start, minlength=len(units))))
     # groups inside: y[g, f] = group g uses f; w[g] = 1 if it uses any; split = gs (sum y - w)
@@ -319,6 +332,7 @@ def _rounded(
     """
     cu, cf, ca, fraction = fractions
     used, admitted = _in_use(c, trial, np.ones(len(trial.unit), dtype=bool))
+    under = c.quota_use(trial.unit, trial.facility)
     waiting = freed[trial.facility[freed] < 0]  # freed is sorted by unit
     waiting_start = np.searchsorted(trial.unit[waiting], np.arange(c.n_units + 1)).astype(np.int64)
     rounded = np.flatnonzero(fraction > ROUNDING_TOLERANCE)
@@ -328,7 +342,9 @@ def _rounded(
     for keys in ((-fraction[rounded],), (-fraction[rounded], -c.unit_unplaced[cu[rounded]])):
         order = rounded[np.lexsort(keys)]
         facility, day = trial.facility.copy(), trial.day.copy()
-        capacity = kernels.capacity_of(used.copy(), c.beds, admitted.copy(), c.limit)
+        capacity = kernels.capacity_of(
+            used.copy(), c.beds, admitted.copy(), c.limit, c.rooms(under)
+        )
         kernels.round_up(
             order, cu, cf, ca, waiting, waiting_start, facility, day, c.unit_specialty,
             c.unit_stay, capacity,

@@ -2,12 +2,14 @@
 
 The greedy baseline, the per-patient MIP and the exact engine's column generation keep to
 quotas as constraints. The Lagrangian engine of large problems prices them (its bound sees
-them) but its searches do not count their rooms: where a quota may bind (`binding_quotas`),
-the exact engine lets it solve once with their prices, then solves the problem in which each
-binding quota's room is kept for the patients who lose most without it
-(`restricted_to_rooms`), starting from the first solve's prices. `keep_to_quotas` brings any
-plan within the quotas by taking out the patients beyond them and placing them again where
-they fit (the first solve's plan, and the fallback when no time is left for the second).
+them), and its fill, local and neighbourhood searches keep to their rooms (`Compact.rooms`,
+a quota row in each neighbourhood MIP), but who gets a room then follows the order of its
+fill: where a quota may bind (`binding_quotas`), the exact engine lets it solve once with
+their prices, then solves the problem in which each binding quota's room is kept for the
+patients who lose most without it (`restricted_to_rooms`), starting from the first solve's
+prices. `keep_to_quotas` brings any plan within the quotas by taking out the patients beyond
+them and placing them again where they fit (a plan made elsewhere, say by the exact engine's
+rounding, and a safeguard for the Lagrangian engine's).
 """
 
 from __future__ import annotations

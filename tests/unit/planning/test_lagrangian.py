@@ -217,11 +217,11 @@ def _first_holds_the_first_facility(
     slot_a = np.zeros(n, dtype=np.int64)
     used = np.zeros_like(compact.beds)
     admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
-    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit)
+    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit, compact.rooms())
     first = int(np.flatnonzero(plans.slot_patient == 0)[0])
     slot_f[first], slot_a[first] = 0, 0
     stay = min(patients[0]["length_of_stay_days"], compact.horizon)
-    kernels._take(0, 0, 0, stay, capacity, 1)
+    kernels._take(int(plans.slot_unit[first]), 0, 0, 0, stay, capacity, 1)
     no_prices = plans.true_costs(_Dual(compact, 0.0))
     return plans, slot_f, slot_a, compact.kernel_problem(), capacity, no_prices
 
@@ -302,7 +302,7 @@ def test_ejection_leaves_routine_patients_out_for_an_urgent_one_with_no_other_be
     plans, slot_f, slot_a, kernel_problem, capacity, no_prices = state
     r = int(np.flatnonzero(plans.slot_patient == 1)[0])
     slot_f[r], slot_a[r] = 0, 2
-    kernels._take(0, 0, 2, 5, capacity, 1)
+    kernels._take(int(plans.slot_unit[r]), 0, 0, 2, 5, capacity, 1)
     before = plans.objective(slot_f, slot_a)
     gain = plans.eject(slot_f, slot_a, kernel_problem, capacity, no_prices)
     assert plans.placement(slot_f, slot_a) == {"K": ("NEAR", 0)}
@@ -345,7 +345,7 @@ def test_ejection_lowers_the_cost_by_its_gain_and_keeps_plans_feasible(
     used, admitted = occupancy(
         compact.beds.shape, slot_f[held], compact.unit_specialty[unit], slot_a[held], end, ones
     )
-    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit)
+    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit, compact.rooms())
     before = plans.objective(slot_f, slot_a)
     gain = plans.eject(slot_f, slot_a, compact.kernel_problem(), capacity, plans.true_costs(dual))
     after = plans.placement(slot_f, slot_a)
@@ -362,10 +362,12 @@ def test_ejection_lowers_the_cost_by_its_gain_and_keeps_plans_feasible(
     assert report.feasible, report.violations
 
 
-def _without_masks(used: Any, beds: Any, admitted: Any, limit: Any) -> tuple[Any, ...]:
+def _without_masks(
+    used: Any, beds: Any, admitted: Any, limit: Any, rooms: tuple[Any, ...]
+) -> tuple[Any, ...]:
     """The fill kernels' capacity with the day masks left out, as for long horizons."""
     no_beds = np.zeros((0, 0), dtype=np.int64)
-    return (used, beds, admitted, limit, no_beds, np.zeros(0, dtype=np.int64))
+    return (used, beds, admitted, limit, no_beds, np.zeros(0, dtype=np.int64), rooms)
 
 
 @random_problems(40, seed=SEEDS)

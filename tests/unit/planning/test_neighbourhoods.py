@@ -289,7 +289,9 @@ def test_round_up_follows_the_fractions_largest_first_while_beds_and_admissions_
     beds = np.ones((1, 1, 4), dtype=np.int64)
     used = np.zeros_like(beds)
     admitted = np.zeros((1, 4), dtype=np.int64)
-    capacity = kernels.capacity_of(used, beds, admitted, np.ones((1, 4), dtype=np.int64))
+    capacity = kernels.capacity_of(
+        used, beds, admitted, np.ones((1, 4), dtype=np.int64), kernels.no_rooms()
+    )
     column_unit, column_a = np.array([0, 1, 1]), np.array([0, 1, 2])
     column_f = np.zeros(3, dtype=np.int64)
     slot_f = np.full(2, -1, dtype=np.int64)

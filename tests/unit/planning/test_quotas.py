@@ -26,7 +26,7 @@ from medevac.planning import (
     with_quotas,
 )
 from medevac.planning.compact import build_compact
-from medevac.planning.lagrangian import _Dual, lagrangian_bound, solve_lagrangian
+from medevac.planning.lagrangian import _Dual, improve_plan, lagrangian_bound, solve_lagrangian
 from medevac.planning.model import ProblemView, placement_arrays, quota_counts
 from medevac.planning.quotas import (
     binding_quotas,
@@ -36,6 +36,7 @@ from medevac.planning.quotas import (
 )
 from tests.unit.planning.builders import (
     ENGINES,
+    check_placement,
     engines_agree,
     facility,
     patient,
@@ -242,6 +243,36 @@ def test_the_large_engine_keeps_to_quotas_in_two_solves() -> None:
         "kept out of the facilities of quotas whose room goes to others" in m for m in messages
     )
     assert at(plan) == {"P0": "HOME", "P1": "HOME", "P2": "PARTNER", "P3": "PARTNER"}
+
+
+@random_problems(30)
+def test_the_large_engines_fill_and_searches_keep_to_the_quotas(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    """The fill and relocation kernels count each quota's room left, and the neighbourhood
+    MIPs have a row per quota: neither the Lagrangian engine's plan nor the neighbourhood
+    search on a plan within the quotas goes beyond one."""
+    free = random_problem(rng, n_patients, n_facilities)
+    problem = with_quotas(free, random_quotas(rng, free))
+    view = ProblemView(problem)
+    compact = build_compact(view)
+    result = solve_lagrangian(problem, view, time.perf_counter() + 2.0, lambda _: None, compact)
+    counts = quota_counts(view, result.facility)
+    assert (counts <= view.quota_room).all(), (counts, view.quota_room)
+    # the neighbourhood search from the greedy plan, with random bed prices choosing the
+    # candidate columns, keeps to them as well
+    start = at_day_0(solve_greedy(problem))
+    bed_prices = rng.uniform(0, 30) * np.ones(view.beds.shape)
+    no_admission_prices = np.zeros((view.n_facilities, view.horizon))
+    better = improve_plan(
+        problem, compact, start, bed_prices, no_admission_prices, time.perf_counter() + 5.0,
+        lambda _: None,
+    )  # fmt: skip
+    if better is not None:
+        facility, _ = placement_arrays(problem, better)
+        assert (quota_counts(view, facility) <= view.quota_room).all()
+        report = check_placement(problem, view, better)
+        assert report.feasible, report.violations
 
 
 @random_problems(25)
