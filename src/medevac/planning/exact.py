@@ -167,8 +167,9 @@ class _Units:
     #: facility] where each counts
     quotas: list[IntArray] = field(default_factory=list)
     quota_at: list[BoolArray] = field(default_factory=list)
-    #: [local facility, day]: inf on the days after a facility stops admitting the unit's
-    #: patients (`Facility.accepts_until`), else 0; None where no facility stops
+    #: [local facility, day]: inf on the days a facility does not admit the unit's patients
+    #: (`ProblemView.open_days`: after it stops, `Facility.accepts_until`, and before their
+    #: earliest day, where the day costs are inf already), else 0; None where no facility stops
     shut: list[FloatArray | None] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -207,7 +208,7 @@ def _build_units(problem: Problem, view: ProblemView) -> tuple[_Units, list[int]
         last = last_days[eligible]
         shut = None
         if (last < horizon - 1).any():
-            shut = np.where(np.arange(horizon)[None, :] > last[:, None], np.inf, 0.0)
+            shut = np.where(view.open_days(i)[eligible], 0.0, np.inf)
         keep = None
         if p.current is not None:
             current = problem.facility_index[p.current.facility]
