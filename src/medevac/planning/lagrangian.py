@@ -33,11 +33,10 @@ from medevac.planning.compact import (
     build_compact,
     csr,
     hopeless_cost,
-    stay_days,
 )
-from medevac.planning.highs_model import LinearModel
 from medevac.planning.model import Placement, ProblemView
 from medevac.planning.plan import relative_gap
+from medevac.planning.pooled import pooled_lp
 from medevac.planning.problem import Problem
 
 FloatArray = npt.NDArray[np.float64]
@@ -382,28 +381,9 @@ class _Dual:
         are short of beds. Zero prices if HiGHS does not solve it in time.
         """
         c = self.c
-        horizon = c.horizon
-        spec, stay, day_row, _, _ = self.combo
-        n_combo = len(spec)
-        first_travel = c.travel[c.unit_origin, c.profile_facility[c.profile_start[c.unit_profile]]]
-        travel = np.full(n_combo, np.inf)
-        np.minimum.at(travel, self.unit_combo, first_travel)
-        unplaced = np.full(n_combo, np.inf)
-        np.minimum.at(unplaced, self.unit_combo, c.unit_unplaced)
-        count = np.bincount(self.unit_combo, weights=c.unit_count, minlength=n_combo).astype(float)
-        cost = travel[:, None] + c.day_cost[day_row]  # [combo, day]
-        k, a = np.nonzero(np.isfinite(cost) & (cost < unplaced[:, None]))
-        model = LinearModel()
-        rows = model.add_rows(count, count)
-        n_spec = c.beds.shape[1]
-        pooled = c.beds.sum(axis=0).ravel().astype(float)
-        bed_rows = model.add_rows(np.full(n_spec * horizon, -np.inf), pooled)
-        x = model.add_columns(cost[k, a], 0.0, np.inf, integer=False)
-        out = model.add_columns(unplaced, 0.0, np.inf, integer=False)
-        model.add_entries(rows[k], x, 1.0)
-        model.add_entries(rows, out, 1.0)
-        column, day = stay_days(a, np.minimum(stay[k], horizon - a))
-        model.add_entries(bed_rows[spec[k[column]] * horizon + day], x[column], 1.0)
+        n_spec, horizon = c.beds.shape[1:]
+        pooled = pooled_lp(c, self.unit_combo, np.zeros(c.beds.shape[0], dtype=np.int64))
+        model, bed_rows = pooled.model, pooled.bed_rows
         result = model.solve(integer=False, time_limit=time_limit)
         prices = np.zeros(self.size)
         if result.row_duals is None or not result.optimal:

@@ -18,8 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from medevac.planning.compact import Compact, hopeless_cost, occupancy, stay_days
-from medevac.planning.highs_model import LinearModel
+from medevac.planning.compact import Compact, hopeless_cost, occupancy
 from medevac.planning.lagrangian import unit_day_prices
 from medevac.planning.model import (
     BoolArray,
@@ -29,6 +28,7 @@ from medevac.planning.model import (
     open_places,
     quota_counts,
 )
+from medevac.planning.pooled import pooled_lp
 from medevac.planning.problem import Problem
 
 
@@ -256,10 +256,10 @@ def restricted_to_rooms(
 
 
 def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> float:
-    """A lower bound that sees quotas: the LP in which facilities that lie under the same
-    quotas pool their beds, patients who share specialty, stay, day costs and quotas pool into
-    one class with the cheapest travel of its units to each pool, and admission limits and
-    groups are left out; -inf when HiGHS does not solve it within ``time_limit`` seconds.
+    """A lower bound that sees quotas: the pooled LP (`pooled_lp`) in which facilities that
+    lie under the same quotas pool their beds and patients who share specialty, stay, day
+    costs and quotas pool into one class, with a row per quota over the classes and pools it
+    counts; -inf when HiGHS does not solve it within ``time_limit`` seconds.
 
     Every plan maps onto a solution of that LP that costs no more, so its optimum is a lower
     bound. Where the quotas together leave room for fewer patients than need it, the Lagrangian
@@ -267,7 +267,7 @@ def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> floa
     that must be left out.
     """
     c = compact
-    n_fac, n_spec, horizon = c.beds.shape
+    n_fac = c.beds.shape[0]
     hopeless = hopeless_cost(view, c)
     if c.n_units == 0:
         return hopeless
@@ -290,49 +290,18 @@ def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> floa
         dtype=np.int64,
     )
     keys = list(classes)
-    n_class, n_pool = len(keys), len(pools)
-    travel = np.full((n_class, n_pool), np.inf)
-    by_profile: dict[tuple[int, int], FloatArray] = {}
-    for u in range(c.n_units):
-        profile, origin = int(c.unit_profile[u]), int(c.unit_origin[u])
-        cheapest = by_profile.get((profile, origin))
-        if cheapest is None:
-            places = c.places(u)
-            cheapest = np.full(n_pool, np.inf)
-            np.minimum.at(cheapest, pool_of[places], c.travel[origin, places])
-            by_profile[(profile, origin)] = cheapest
-        np.minimum(travel[class_of[u]], cheapest, out=travel[class_of[u]])
-    count = np.bincount(class_of, weights=c.unit_count, minlength=n_class).astype(float)
-    unplaced = np.full(n_class, np.inf)
-    np.minimum.at(unplaced, class_of, c.unit_unplaced)
-    spec = np.array([k[0] for k in keys], dtype=np.int64)
-    stay = np.array([k[1] for k in keys], dtype=np.int64)
-    day_row = np.array([k[2] for k in keys], dtype=np.int64)
-    cost = travel[:, :, None] + c.day_cost[day_row][:, None, :]  # [class, pool, day]
-    k, g, a = np.nonzero(np.isfinite(cost) & (cost < unplaced[:, None, None]))
-    model = LinearModel()
-    class_rows = model.add_rows(count, count)
-    out = model.add_columns(unplaced, 0.0, np.inf, integer=False)
-    model.add_entries(class_rows, out, 1.0)
-    if len(k):
-        beds = np.zeros((n_pool, n_spec, horizon))
-        np.add.at(beds, pool_of, c.beds.astype(float))
-        bed_rows = model.add_rows(np.full(beds.size, -np.inf), beds.ravel())
-        x = model.add_columns(cost[k, g, a], 0.0, np.inf, integer=False)
-        model.add_entries(class_rows[k], x, 1.0)
-        column, day = stay_days(a, np.minimum(stay[k], horizon - a))
-        pool, s = g[column], spec[k[column]]
-        model.add_entries(bed_rows[(pool * n_spec + s) * horizon + day], x[column], 1.0)
-        quota_rows = model.add_rows(np.full(view.n_quotas, -np.inf), view.quota_room.astype(float))
-        class_quota = np.zeros((n_class, view.n_quotas), dtype=bool)
-        for i, key in enumerate(keys):
-            class_quota[i, list(key[3])] = True
-        pool_quota = np.zeros((n_pool, view.n_quotas), dtype=bool)
-        for j, quotas in enumerate(pool_quotas):
-            pool_quota[j, list(quotas)] = True
-        for q in range(view.n_quotas):
-            counted = np.flatnonzero(class_quota[k, q] & pool_quota[g, q])
-            model.add_entries(np.full(len(counted), quota_rows[q]), x[counted], 1.0)
+    pooled = pooled_lp(c, class_of, pool_of)
+    model, x, k, g = pooled.model, pooled.x, pooled.k, pooled.g
+    quota_rows = model.add_rows(np.full(view.n_quotas, -np.inf), view.quota_room.astype(float))
+    class_quota = np.zeros((len(keys), view.n_quotas), dtype=bool)
+    for i, key in enumerate(keys):
+        class_quota[i, list(key[3])] = True
+    pool_quota = np.zeros((len(pools), view.n_quotas), dtype=bool)
+    for j, quotas in enumerate(pool_quotas):
+        pool_quota[j, list(quotas)] = True
+    for q in range(view.n_quotas):
+        counted = np.flatnonzero(class_quota[k, q] & pool_quota[g, q])
+        model.add_entries(np.full(len(counted), quota_rows[q]), x[counted], 1.0)
     result = model.solve(integer=False, time_limit=time_limit)
     if not result.optimal:
         return -np.inf
