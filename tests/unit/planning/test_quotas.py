@@ -19,6 +19,7 @@ from medevac.planning import (
     UnplacedReason,
     check_plan,
     explain,
+    kernels,
     parse_problem,
     solve_exact,
     solve_greedy,
@@ -26,7 +27,13 @@ from medevac.planning import (
     with_quotas,
 )
 from medevac.planning.compact import build_compact
-from medevac.planning.lagrangian import _Dual, improve_plan, lagrangian_bound, solve_lagrangian
+from medevac.planning.lagrangian import (
+    _Dual,
+    _Plans,
+    improve_plan,
+    lagrangian_bound,
+    solve_lagrangian,
+)
 from medevac.planning.model import ProblemView, placement_arrays, quota_counts
 from medevac.planning.quotas import (
     binding_quotas,
@@ -273,6 +280,40 @@ def test_the_large_engines_fill_and_searches_keep_to_the_quotas(
         assert (quota_counts(view, facility) <= view.quota_room).all()
         report = check_placement(problem, view, better)
         assert report.feasible, report.violations
+
+
+@random_problems(25)
+def test_the_placement_kernels_count_the_rooms_they_take_and_give_back(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    """After the fill, the insertion by ejection, the regrouping and the relocation passes
+    (which take places and give them back), the room the kernels' capacity holds under each
+    quota is its room less the placements under it, and never below 0."""
+    free = random_problem(rng, n_patients, n_facilities)
+    problem = with_quotas(free, random_quotas(rng, free))
+    compact = build_compact(ProblemView(problem))
+    plans = _Plans(problem, compact)
+    n = len(plans.slot_unit)
+    slot_f = np.full(n, -1, dtype=np.int64)
+    slot_a = np.zeros(n, dtype=np.int64)
+    used = np.zeros_like(compact.beds)
+    admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
+    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit, compact.rooms())
+    arrays = compact.kernel_problem()
+    no_prices = plans.true_costs(_Dual(compact, 0.0))
+    cum, mu, low, unit_combo, unit_qrow, qcost = no_prices
+    kernels.fill(
+        plans.order, plans.slot_unit, plans.groups, slot_f, slot_a, cum, mu, arrays, capacity,
+        low, unit_combo, unit_qrow, qcost,
+    )  # fmt: skip
+    plans.eject(slot_f, slot_a, arrays, capacity, no_prices)
+    kernels.regroup(plans.slot_unit, plans.groups, slot_f, slot_a, arrays, capacity)
+    kernels.relocate(
+        plans.order, plans.slot_unit, plans.groups, slot_f, slot_a, arrays, capacity, 3, no_prices
+    )  # fmt: skip
+    left = capacity[6][0]
+    assert np.array_equal(left, compact.quota_room - compact.quota_use(plans.slot_unit, slot_f))
+    assert (left >= 0).all()
 
 
 @random_problems(25)
