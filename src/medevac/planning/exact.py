@@ -67,7 +67,7 @@ from medevac.planning.problem import Problem
 from medevac.planning.quotas import (
     binding_quotas,
     keep_to_quotas,
-    pooled_bound,
+    pooled_prices,
     restricted_to_rooms,
     within_quotas,
 )
@@ -140,8 +140,8 @@ PRICE_SEED_COLUMNS = 6
 # with quotas that may bind, the Lagrangian engine's first solve (with their prices) gets this share
 # of the time, the solve with their rooms kept the rest
 QUOTA_FIRST_SHARE = 0.5
-# the pooled bound's LP gets at most this share of the time left after the first solve, and a
-# second solve is only started with at least this share of the limit left
+# the pooled bound's LP gets at most this share of the first solve's time (it runs first), and
+# a second solve is only started with at least this share of the limit left
 POOLED_SHARE = 0.4
 SECOND_SOLVE_SHARE = 0.25
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
@@ -1088,18 +1088,28 @@ def _solve_large(
         # one solve with the whole time measured worse, docs/planning.md)
         first_end = time.perf_counter() + QUOTA_FIRST_SHARE * (end - time.perf_counter())
         say(f"{len(binding)} quota(s) may bind: first with their prices")
-    result = solve_lagrangian(problem, view, first_end if binding else end, say, compact, prices)
+    quota_prices = None
+    if binding:
+        # a bound that sees the quotas (beds pooled by the quotas their facilities lie under)
+        # and its LP's prices, where the first solve's ascent starts: at them the problem's
+        # Lagrangian is at least that bound, and the quotas' prices are about right from the
+        # start (docs/planning.md)
+        pooled = pooled_prices(view, compact, POOLED_SHARE * (first_end - time.perf_counter()))
+        if pooled is not None:
+            bound_floor = max(bound_floor, pooled.bound)
+            say(f"bound with beds pooled under the quotas: {pooled.bound:,.2f}")
+            if prices is None:
+                prices = (pooled.bed_prices, np.zeros((view.n_facilities, view.horizon)))
+            quota_prices = pooled.quota_prices
+    result = solve_lagrangian(
+        problem, view, first_end if binding else end, say, compact, prices, quota_prices
+    )
     bound = max(result.bound, bound_floor)
     facility, day, objective = result.facility, result.day, result.objective
     if not within_quotas(view, facility):
         facility, day, moved = keep_to_quotas(view, facility, day)
         objective = breakdown_of_arrays(problem, view, facility, day).total
         say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
-    if binding:
-        # a bound that sees the quotas: beds pooled by the quotas their facilities lie under
-        pooled = pooled_bound(view, compact, POOLED_SHARE * (end - time.perf_counter()))
-        bound = max(bound, pooled)
-        say(f"bound with beds pooled under the quotas: {pooled:,.2f}")
     if binding and end - time.perf_counter() > SECOND_SOLVE_SHARE * (end - started):
         found = result.prices or prices or _no_prices(view)
         restricted, closed = restricted_to_rooms(view, compact, binding, result.facility, found)

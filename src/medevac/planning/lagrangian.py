@@ -791,11 +791,13 @@ def solve_lagrangian(
     say: Callable[[str], None],
     compact: Compact | None = None,
     prices: tuple[FloatArray, FloatArray] | None = None,
+    quota_prices: FloatArray | None = None,
 ) -> LagrangianResult:
     """Best plan and bound found before ``deadline`` (a time.perf_counter() value).
 
     ``prices`` (bed prices [facility, specialty, day], admission prices [facility, day], >= 0)
-    start the ascent instead of the pooled beds' prices.
+    start the ascent instead of the pooled beds' prices, with ``quota_prices`` (per quota of
+    `Problem.quotas`, >= 0; none: 0).
     """
     c = compact if compact is not None else build_compact(view)
     hopeless = hopeless_cost(view, c)
@@ -812,7 +814,7 @@ def solve_lagrangian(
     if prices is None:
         x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
     else:
-        x = dual.pack(*prices)
+        x = dual.pack(*prices, quota_prices)
     clock = time.perf_counter()
     _, _, bound = dual.evaluate(x, 0.0, slope=False)
     exact_seconds = time.perf_counter() - clock

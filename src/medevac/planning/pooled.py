@@ -2,7 +2,7 @@
 
 Two parts of the large engine solve such an LP: the price ascent starts from the bed duals of
 the LP that pools every facility (`lagrangian._Dual.starting_prices`), and the bound that sees
-quotas pools the facilities that lie under the same quotas (`quotas.pooled_bound`). Both are
+quotas pools the facilities that lie under the same quotas (`quotas.pooled_prices`). Both are
 built here (`pooled_lp`); each caller adds or reads what is its own.
 """
 

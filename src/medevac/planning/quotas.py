@@ -14,7 +14,7 @@ rounding, and a safeguard for the Lagrangian engine's).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -255,11 +255,24 @@ def restricted_to_rooms(
     return restricted, int(shut_any.sum())
 
 
-def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> float:
+@dataclass(frozen=True, slots=True)
+class PooledBound:
+    """The bound that sees quotas (`pooled_prices`) and its LP's prices, valid prices of the
+    problem's Lagrangian: each pool's bed prices copied to its facilities [facility,
+    specialty, day], and a price per quota (`Problem.quotas`, in order). At these prices the
+    Lagrangian is at least the bound (every facility of a pool pays the pool's price for the
+    beds the pool sums, and no unit's column costs less than its class's in the pool)."""
+
+    bound: float
+    bed_prices: FloatArray
+    quota_prices: FloatArray
+
+
+def pooled_prices(view: ProblemView, compact: Compact, time_limit: float) -> PooledBound | None:
     """A lower bound that sees quotas: the pooled LP (`pooled_lp`) in which facilities that
     lie under the same quotas pool their beds and patients who share specialty, stay, day
     costs and quotas pool into one class, with a row per quota over the classes and pools it
-    counts; -inf when HiGHS does not solve it within ``time_limit`` seconds.
+    counts, with its prices; None when HiGHS does not solve it within ``time_limit`` seconds.
 
     Every plan maps onto a solution of that LP that costs no more, so its optimum is a lower
     bound. Where the quotas together leave room for fewer patients than need it, the Lagrangian
@@ -270,7 +283,7 @@ def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> floa
     n_fac = c.beds.shape[0]
     hopeless = hopeless_cost(view, c)
     if c.n_units == 0:
-        return hopeless
+        return PooledBound(hopeless, np.zeros(c.beds.shape), np.zeros(view.n_quotas))
     # pools: facilities under the same set of quotas
     signature = [tuple(np.flatnonzero(view.quota_facility[:, f]).tolist()) for f in range(n_fac)]
     pools: dict[tuple[int, ...], int] = {}
@@ -303,6 +316,13 @@ def pooled_bound(view: ProblemView, compact: Compact, time_limit: float) -> floa
         counted = np.flatnonzero(class_quota[k, q] & pool_quota[g, q])
         model.add_entries(np.full(len(counted), quota_rows[q]), x[counted], 1.0)
     result = model.solve(integer=False, time_limit=time_limit)
-    if not result.optimal:
-        return -np.inf
-    return float(result.objective) + hopeless
+    if not result.optimal or result.row_duals is None:
+        return None
+    n_spec, horizon = c.beds.shape[1:]
+    pool_prices = np.maximum(0.0, -result.row_duals[pooled.bed_rows])
+    pool_prices = pool_prices.reshape(len(pools), n_spec, horizon)
+    return PooledBound(
+        float(result.objective) + hopeless,
+        pool_prices[pool_of],
+        np.maximum(0.0, -result.row_duals[quota_rows]),
+    )

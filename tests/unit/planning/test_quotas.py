@@ -38,7 +38,7 @@ from medevac.planning.model import ProblemView, placement_arrays, quota_counts
 from medevac.planning.quotas import (
     binding_quotas,
     keep_to_quotas,
-    pooled_bound,
+    pooled_prices,
     restricted_to_rooms,
 )
 from tests.unit.planning.builders import (
@@ -326,7 +326,9 @@ def test_the_pooled_bound_is_a_bound_and_restricted_rooms_keep_to_the_quotas(
     assert optimum.status is PlanStatus.OPTIMAL
     view = ProblemView(problem)
     compact = build_compact(view)
-    assert pooled_bound(view, compact, 30) <= optimum.objective + 1e-6 * max(1, optimum.objective)
+    pooled = pooled_prices(view, compact, 30)
+    assert pooled is not None
+    assert pooled.bound <= optimum.objective + 1e-6 * max(1, optimum.objective)
     # whatever the first plan and the prices, every plan of the restricted problem keeps to
     # the quotas, and the optimum of the restricted problem is no better than the optimum
     first = solve_greedy(free)
@@ -341,6 +343,30 @@ def test_the_pooled_bound_is_a_bound_and_restricted_rooms_keep_to_the_quotas(
     report = check_plan(problem, plan)
     assert report.feasible, report.violations
     assert plan.objective >= optimum.objective - 1e-6 * max(1, optimum.objective)
+
+
+@random_problems(25)
+def test_the_lagrangian_at_the_pooled_lps_prices_is_at_least_its_bound(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    """The pooled LP's prices (each pool's bed prices at its facilities, the quotas' prices)
+    start the large engine's ascent: the problem's Lagrangian there is at least the pooled
+    bound, and a bound."""
+    free = random_problem(rng, n_patients, n_facilities)
+    problem = with_quotas(free, random_quotas(rng, free))
+    view = ProblemView(problem)
+    compact = build_compact(view)
+    pooled = pooled_prices(view, compact, 30)
+    assert pooled is not None
+    no_admission_prices = np.zeros((view.n_facilities, view.horizon))
+    at_prices = lagrangian_bound(
+        problem, view, compact, (pooled.bed_prices, no_admission_prices), pooled.quota_prices
+    )
+    tolerance = 1e-6 * max(1.0, abs(pooled.bound))
+    assert at_prices >= pooled.bound - tolerance
+    optimum = solve_patient_mip(problem, time_limit=30)
+    assert optimum.status is PlanStatus.OPTIMAL
+    assert at_prices <= optimum.objective + tolerance
 
 
 def test_the_pooled_bound_sees_the_patients_no_room_takes() -> None:
@@ -361,7 +387,9 @@ def test_the_pooled_bound_sees_the_patients_no_room_takes() -> None:
     optimum = solve_patient_mip(problem, time_limit=30)
     assert optimum.breakdown.unplaced == 100 * 1000
     view = ProblemView(problem)
-    bound = pooled_bound(view, build_compact(view), 30)
+    pooled = pooled_prices(view, build_compact(view), 30)
+    assert pooled is not None
+    bound = pooled.bound
     assert abs(bound - optimum.objective) <= 1e-6 * optimum.objective
 
 
