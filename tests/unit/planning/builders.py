@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,12 +18,15 @@ from medevac.planning import (
     Problem,
     Quota,
     check_plan,
+    kernels,
     parse_problem,
     solve_exact,
     solve_greedy,
     solve_patient_mip,
 )
 from medevac.planning.checker import CheckReport
+from medevac.planning.compact import Compact, build_compact
+from medevac.planning.lagrangian import _Plans
 from medevac.planning.model import Placement, ProblemView, assemble_plan
 
 SEEDS = st.integers(0, 2**31)
@@ -204,6 +208,21 @@ def with_current(data: dict[str, Any], plan: Plan) -> dict[str, Any]:
         if p["id"] in where:
             p["current"] = {"facility": where[p["id"]][0], "day": where[p["id"]][1]}
     return data
+
+
+def nobody_placed(problem: Problem) -> tuple[_Plans, Compact, Any, Any, tuple[Any, ...]]:
+    """The large engine's slots of ``problem`` with nobody placed, and the empty capacity
+    (quota rooms included) of its placement kernels: (plans, compact, slot facility, slot
+    day, capacity)."""
+    compact = build_compact(ProblemView(problem))
+    plans = _Plans(problem, compact)
+    n = len(plans.slot_unit)
+    slot_f = np.full(n, -1, dtype=np.int64)
+    slot_a = np.zeros(n, dtype=np.int64)
+    used = np.zeros_like(compact.beds)
+    admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
+    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit, compact.rooms())
+    return plans, compact, slot_f, slot_a, capacity
 
 
 def check_placement(

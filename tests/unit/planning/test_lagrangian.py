@@ -35,6 +35,7 @@ from tests.unit.planning.builders import (
     SEEDS,
     check_placement,
     facility,
+    nobody_placed,
     patient,
     problem_dict,
     random_problem,
@@ -209,15 +210,7 @@ def _first_holds_the_first_facility(
     """(plans, slot_f, slot_a, kernel problem, capacity, true costs) with the first patient
     placed at the first facility's first specialty on day 0, nobody else placed."""
     problem = parse_problem(problem_dict(facilities, patients))
-    view = ProblemView(problem)
-    compact = build_compact(view)
-    plans = _Plans(problem, compact)
-    n = len(plans.slot_unit)
-    slot_f = np.full(n, -1, dtype=np.int64)
-    slot_a = np.zeros(n, dtype=np.int64)
-    used = np.zeros_like(compact.beds)
-    admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
-    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit, compact.rooms())
+    plans, compact, slot_f, slot_a, capacity = nobody_placed(problem)
     first = int(np.flatnonzero(plans.slot_patient == 0)[0])
     slot_f[first], slot_a[first] = 0, 0
     stay = min(patients[0]["length_of_stay_days"], compact.horizon)

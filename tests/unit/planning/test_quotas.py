@@ -29,7 +29,6 @@ from medevac.planning import (
 from medevac.planning.compact import build_compact
 from medevac.planning.lagrangian import (
     _Dual,
-    _Plans,
     improve_plan,
     lagrangian_bound,
     solve_lagrangian,
@@ -46,6 +45,7 @@ from tests.unit.planning.builders import (
     check_placement,
     engines_agree,
     facility,
+    nobody_placed,
     patient,
     problem_dict,
     random_problem,
@@ -291,14 +291,7 @@ def test_the_placement_kernels_count_the_rooms_they_take_and_give_back(
     quota is its room less the placements under it, and never below 0."""
     free = random_problem(rng, n_patients, n_facilities)
     problem = with_quotas(free, random_quotas(rng, free))
-    compact = build_compact(ProblemView(problem))
-    plans = _Plans(problem, compact)
-    n = len(plans.slot_unit)
-    slot_f = np.full(n, -1, dtype=np.int64)
-    slot_a = np.zeros(n, dtype=np.int64)
-    used = np.zeros_like(compact.beds)
-    admitted = np.zeros((compact.beds.shape[0], compact.horizon), dtype=np.int64)
-    capacity = kernels.capacity_of(used, compact.beds, admitted, compact.limit, compact.rooms())
+    plans, compact, slot_f, slot_a, capacity = nobody_placed(problem)
     arrays = compact.kernel_problem()
     no_prices = plans.true_costs(_Dual(compact, 0.0))
     cum, mu, low, unit_combo, unit_qrow, qcost = no_prices
