@@ -42,7 +42,6 @@ from medevac.planning.greedy import solve_greedy
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel, MipModel, read_result
 from medevac.planning.lagrangian import (
     improve_plan,
-    lagrangian_bound,
     priced_columns,
     solve_lagrangian,
 )
@@ -68,7 +67,6 @@ from medevac.planning.quotas import (
     binding_quotas,
     keep_to_quotas,
     pooled_prices,
-    restricted_to_rooms,
     within_quotas,
 )
 
@@ -137,13 +135,9 @@ PARTIAL_MARGIN_SHARE = 0.08
 # worse (gap 0.60 % against 0.51 %)
 PRICE_SEED_SHARE = 0.1
 PRICE_SEED_COLUMNS = 6
-# with quotas that may bind, the Lagrangian engine's first solve (with their prices) gets this share
-# of the time, the solve with their rooms kept the rest
-QUOTA_FIRST_SHARE = 0.5
-# the pooled bound's LP gets at most this share of the first solve's time (it runs first), and
-# a second solve is only started with at least this share of the limit left
-POOLED_SHARE = 0.4
-SECOND_SOLVE_SHARE = 0.25
+# with quotas that may bind, the pooled LP (a bound that sees them, and the ascent's starting
+# prices) gets at most this share of the time
+POOLED_SHARE = 0.2
 LARGE_UNITS = 2500  # above this many units the LP master is too slow: Lagrangian engine
 LARGE_SOLVER = "exact, Lagrangian (projected L-BFGS on smoothed prices) with price-guided placement"
 
@@ -1079,54 +1073,28 @@ def _solve_large(
 ) -> Plan:
     end = _work_end(problem, started, deadline)
     binding = binding_quotas(view, compact)
-    if binding:
-        # the Lagrangian engine prices quotas (its bound sees them, its plans built from prices
-        # count them) and its fill, local and neighbourhood searches keep to their rooms, but
-        # who gets a room follows the order of the fill: a first solve gives prices, a bound
-        # and a plan, then a second solve keeps each binding quota's room for the patients the
-        # first plan placed under it and those who lose most without it (`restricted_to_rooms`;
-        # one solve with the whole time measured worse, docs/planning.md)
-        first_end = time.perf_counter() + QUOTA_FIRST_SHARE * (end - time.perf_counter())
-        say(f"{len(binding)} quota(s) may bind: first with their prices")
     quota_prices = None
     if binding:
-        # a bound that sees the quotas (beds pooled by the quotas their facilities lie under)
-        # and its LP's prices, where the first solve's ascent starts: at them the problem's
-        # Lagrangian is at least that bound, and the quotas' prices are about right from the
-        # start (docs/planning.md)
-        pooled = pooled_prices(view, compact, POOLED_SHARE * (first_end - time.perf_counter()))
+        # quotas that may bind: first a bound that sees them (beds pooled by the quotas their
+        # facilities lie under) and its LP's prices, where the ascent starts: at them the
+        # problem's Lagrangian is at least that bound, and the quotas' prices are about right
+        # from the start; the fill, local and neighbourhood searches keep to the rooms
+        # (docs/planning.md, "Quotas of agreements")
+        say(f"{len(binding)} quota(s) may bind: prices from the LP with beds pooled under them")
+        pooled = pooled_prices(view, compact, POOLED_SHARE * (end - time.perf_counter()))
         if pooled is not None:
             bound_floor = max(bound_floor, pooled.bound)
             say(f"bound with beds pooled under the quotas: {pooled.bound:,.2f}")
             if prices is None:
                 prices = (pooled.bed_prices, np.zeros((view.n_facilities, view.horizon)))
             quota_prices = pooled.quota_prices
-    result = solve_lagrangian(
-        problem, view, first_end if binding else end, say, compact, prices, quota_prices
-    )
+    result = solve_lagrangian(problem, view, end, say, compact, prices, quota_prices)
     bound = max(result.bound, bound_floor)
     facility, day, objective = result.facility, result.day, result.objective
-    if not within_quotas(view, facility):
+    if not within_quotas(view, facility):  # a safeguard: its searches keep to the rooms
         facility, day, moved = keep_to_quotas(view, facility, day)
         objective = breakdown_of_arrays(problem, view, facility, day).total
         say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
-    if binding and end - time.perf_counter() > SECOND_SOLVE_SHARE * (end - started):
-        found = result.prices or prices or _no_prices(view)
-        restricted, closed = restricted_to_rooms(view, compact, binding, result.facility, found)
-        say(
-            f"{closed} patient(s) kept out of the facilities of quotas whose room goes to others: "
-            "solving again"
-        )
-        again = solve_lagrangian(restricted, ProblemView(restricted), end, say, None, found)
-        if again.prices is not None and time.perf_counter() < end:
-            # the second solve's prices are prices of the same rows: the problem's own
-            # Lagrangian at them is a bound too
-            bound = max(
-                bound, lagrangian_bound(problem, view, compact, again.prices, again.quota_prices)
-            )
-        value = breakdown_of_arrays(problem, view, again.facility, again.day).total
-        if value < objective:
-            facility, day, objective = again.facility, again.day, value
     if incumbent is not None and incumbent[0] >= objective:
         incumbent = None  # the Lagrangian engine's plan is at least as good
     objective = objective if incumbent is None else incumbent[0]
@@ -1143,11 +1111,6 @@ def _solve_large(
         problem, view, facility, day, status=status, bound=bound,
         solver=LARGE_SOLVER, started=started,
     )  # fmt: skip
-
-
-def _no_prices(view: ProblemView) -> tuple[FloatArray, FloatArray]:
-    """Zero bed and admission prices."""
-    return np.zeros(view.beds.shape), np.zeros((view.n_facilities, view.horizon))
 
 
 def _columns_left_out_of_mip(

@@ -975,18 +975,6 @@ def lagrangian_bound(
     return exact
 
 
-def unit_day_prices(
-    compact: Compact, prices: tuple[FloatArray, FloatArray]
-) -> tuple[IntArray, FloatArray]:
-    """Each unit's combination (specialty, stay, day costs, acceptance and quota rows) and, per
-    combination and facility, its cheapest day cost with the bed and admission ``prices`` over
-    the stay (inf where the facility does not offer the specialty or no longer admits the
-    combination's patients)."""
-    dual = _Dual(compact, 0.0)
-    _, _, low, _ = dual.day_prices(dual.pack(*prices), 0.0)
-    return dual.unit_combo, low
-
-
 def _search(
     plans: _Plans,
     dual: _Dual,

@@ -3,25 +3,21 @@
 The greedy baseline, the per-patient MIP and the exact engine's column generation keep to
 quotas as constraints. The Lagrangian engine of large problems prices them (its bound sees
 them), and its fill, local and neighbourhood searches keep to their rooms (`Compact.rooms`,
-a quota row in each neighbourhood MIP), but who gets a room then follows the order of its
-fill: where a quota may bind (`binding_quotas`), the exact engine lets it solve once with
-their prices, then solves the problem in which each binding quota's room is kept for the
-patients who lose most without it (`restricted_to_rooms`), starting from the first solve's
-prices. `keep_to_quotas` brings any plan within the quotas by taking out the patients beyond
-them and placing them again where they fit (a plan made elsewhere, say by the exact engine's
-rounding, and a safeguard for the Lagrangian engine's).
+a quota row in each neighbourhood MIP). Where a quota may bind (`binding_quotas`), the exact
+engine first solves the pooled LP (`pooled_prices`): a bound that sees the quotas, and prices
+where the ascent starts. `keep_to_quotas` brings any plan within the quotas by taking out the
+patients beyond them and placing them again where they fit (a safeguard for the Lagrangian
+engine's plan).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from medevac.planning.compact import Compact, hopeless_cost, occupancy
-from medevac.planning.lagrangian import unit_day_prices
 from medevac.planning.model import (
-    BoolArray,
     FloatArray,
     IntArray,
     ProblemView,
@@ -29,7 +25,6 @@ from medevac.planning.model import (
     quota_counts,
 )
 from medevac.planning.pooled import pooled_lp
-from medevac.planning.problem import Problem
 
 
 def within_quotas(view: ProblemView, facility: IntArray) -> bool:
@@ -116,11 +111,6 @@ def keep_to_quotas(
     return facility, day, len(taken)
 
 
-#: the capability and need that close a quota's facilities to the patients not chosen for its
-#: room in `restricted_to_rooms` (internal: such problems are never written out)
-CLOSED_BY = "\x00beyond quota "
-
-
 def _unit_quotas(view: ProblemView, compact: Compact) -> list[IntArray]:
     """The quotas each unit's patients fall under (units share organisation and specialty)."""
     first = compact.member_patient[compact.first_member()]
@@ -139,120 +129,6 @@ def binding_quotas(view: ProblemView, compact: Compact) -> list[int]:
         reach = view.quota_facility[mine][:, c.places(u)].any(axis=1)
         could[mine[reach]] += c.unit_count[u]
     return np.flatnonzero(could > view.quota_room).tolist()
-
-
-def _losses(
-    view: ProblemView,
-    compact: Compact,
-    quotas: list[int],
-    prices: tuple[FloatArray, FloatArray],
-    full: BoolArray,
-) -> FloatArray:
-    """[unit, quota] (quotas of ``quotas`` only, in that order): what the unit's patient loses
-    without the quota's facilities at the bed and admission ``prices``: its cheapest priced
-    place elsewhere (or being left out) less its cheapest priced place at them; NaN where the
-    quota does not concern the unit (none of its places lies under it, or it is not covered).
-    Places under a quota marked ``full`` (per quota) that covers the unit do not count as
-    elsewhere: the patients beyond those rooms are looking for places too."""
-    c = compact
-    unit_combo, low = unit_day_prices(c, prices)
-    chosen = np.array(quotas, dtype=np.int64)
-    position = np.full(view.n_quotas, -1, dtype=np.int64)
-    position[chosen] = np.arange(len(chosen))
-    losses = np.full((c.n_units, len(chosen)), np.nan)
-    done: dict[tuple[int, int, int, int, int], FloatArray] = {}
-    for u, mine in enumerate(_unit_quotas(view, c)):
-        wanted = mine[position[mine] >= 0]
-        if not len(wanted):
-            continue
-        key_u = (
-            int(c.unit_profile[u]), int(c.unit_origin[u]), int(unit_combo[u]),
-            int(c.unit_current[u]), int(c.unit_unplaced[u] * 1024),
-        )  # fmt: skip
-        found = done.get(key_u)
-        if found is None:
-            places = c.places(u)
-            cost = c.travel[c.unit_origin[u], places] + low[unit_combo[u], places]
-            if c.unit_current[u] >= 0:
-                cost = cost + c.change * (places != c.unit_current[u])
-            inside = view.quota_facility[wanted][:, places]  # [quota, place]
-            crowded = np.asarray(view.quota_facility[mine[full[mine]]][:, places].any(axis=0))
-            best_in = np.where(inside, cost[None, :], np.inf).min(axis=1, initial=np.inf)
-            best_out = np.where(~inside & ~crowded[None, :], cost[None, :], np.inf).min(
-                axis=1, initial=np.inf
-            )
-            alternative = np.minimum(best_out, c.unit_unplaced[u])
-            found = np.where(np.isfinite(best_in), alternative - best_in, np.nan)
-            done[key_u] = found
-        losses[u, position[wanted]] = found
-    return losses
-
-
-def restricted_to_rooms(
-    view: ProblemView,
-    compact: Compact,
-    quotas: list[int],
-    facility: IntArray,
-    prices: tuple[FloatArray, FloatArray],
-) -> tuple[Problem, int]:
-    """The problem in which only as many patients as each of ``quotas`` has room for may go to
-    its facilities, and how many patients were closed out of some.
-
-    Who keeps a quota's room: first the patients ``facility`` (a plan over the patients)
-    places under it, then the others not kept by another quota already; within each, those who
-    lose most by going elsewhere, at the bed and admission ``prices`` (the Lagrangian
-    engine's): the cheapest priced place outside the quota's facilities (or being left out)
-    less the cheapest at them. The others get a need that only the facilities outside the
-    quota meet. Every plan of that problem keeps to the quotas; its objective is the same
-    function of the placement.
-    """
-    problem = view.problem
-    c = compact
-    n_patients = len(problem.patients)
-    unit_of = np.repeat(np.arange(c.n_units), c.unit_count)
-    patient = c.member_patient  # unit by unit
-    placed = facility[patient] >= 0
-    at = np.where(placed, facility[patient], 0)
-    # quotas the plan goes beyond: their facilities are no place to go for the others
-    full = quota_counts(view, facility) > view.quota_room
-    losses = _losses(view, c, quotas, prices, full)[unit_of]  # [member, quota]
-    kept_somewhere = np.zeros(n_patients, dtype=bool)
-    closed = np.zeros((n_patients, len(quotas)), dtype=bool)
-    for k, q in enumerate(quotas):
-        concerned = ~np.isnan(losses[:, k])
-        under = concerned & placed & view.quota_facility[q, at]
-        others = concerned & ~under & ~kept_somewhere[patient]
-        # placed under it first, then those kept nowhere else; the largest losses first
-        order = np.lexsort((patient, -np.nan_to_num(losses[:, k]), ~under))
-        order = order[(under | others)[order]]
-        keep = order[: int(view.quota_room[q])]
-        kept_somewhere[patient[keep]] = True
-        shut = np.flatnonzero(concerned)
-        shut = shut[~np.isin(shut, keep)]
-        closed[patient[shut], k] = True
-    if not closed.any():
-        return problem, 0
-    names = [CLOSED_BY + problem.quotas[q].id for q in quotas]
-    shut_any = closed.any(axis=1)
-    needs: dict[tuple[frozenset[str], bytes], frozenset[str]] = {}
-    patients = list(problem.patients)
-    for i in np.flatnonzero(shut_any).tolist():
-        p = patients[i]
-        key = (p.needs, closed[i].tobytes())
-        found = needs.get(key)
-        if found is None:
-            found = needs[key] = p.needs | {names[k] for k in np.flatnonzero(closed[i])}
-        patients[i] = replace(p, needs=found)
-    facilities = tuple(
-        replace(
-            f,
-            capabilities=f.capabilities
-            | {names[k] for k, q in enumerate(quotas) if not view.quota_facility[q, j]},
-        )
-        for j, f in enumerate(problem.facilities)
-    )
-    restricted = replace(problem, patients=tuple(patients), facilities=facilities)
-    return restricted, int(shut_any.sum())
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,6 @@ from medevac.planning.quotas import (
     binding_quotas,
     keep_to_quotas,
     pooled_prices,
-    restricted_to_rooms,
 )
 from tests.unit.planning.builders import (
     ENGINES,
@@ -220,35 +219,14 @@ def test_only_quotas_with_more_candidates_than_room_may_bind() -> None:
     assert binding_quotas(view, build_compact(view)) == [0, 2]
 
 
-def test_the_room_is_kept_for_those_who_lose_most_without_it() -> None:
-    problem = with_quotas(partner_and_home(), [QUOTA_2])
-    view = ProblemView(problem)
-    compact = build_compact(view)
-    nowhere = np.full(len(problem.patients), -1, dtype=np.int64)
-    prices = (np.zeros(view.beds.shape), np.zeros((view.n_facilities, view.horizon)))
-    restricted, closed = restricted_to_rooms(view, compact, [0], nowhere, prices)
-    assert closed == 2
-    # P2 and P3 have nowhere else (they would lose their unplaced cost): they keep the room
-    shut = {p.id for p in restricted.patients if p.needs - {"paediatric"}}
-    assert shut == {"P0", "P1"}
-    plan = solve_exact(restricted, time_limit=30)
-    assert at(plan) == {"P0": "HOME", "P1": "HOME", "P2": "PARTNER", "P3": "PARTNER"}
-    # a plan placing P0 under the quota keeps it there: those placed under it come first
-    placed = nowhere.copy()
-    placed[0] = problem.facility_index["PARTNER"]
-    restricted, _ = restricted_to_rooms(view, compact, [0], placed, prices)
-    assert {p.id for p in restricted.patients if p.needs - {"paediatric"}} == {"P1", "P3"}
-
-
-def test_the_large_engine_keeps_to_quotas_in_two_solves() -> None:
+def test_the_large_engine_starts_from_the_pooled_lps_prices_and_keeps_to_quotas() -> None:
     problem = with_quotas(partner_and_home(), [QUOTA_2])
     messages: list[str] = []
     plan = solve_exact(problem, time_limit=4, progress=messages.append, large_units=0)
     assert check_plan(problem, plan).feasible
-    assert "1 quota(s) may bind: first with their prices" in messages
-    assert any(
-        "kept out of the facilities of quotas whose room goes to others" in m for m in messages
-    )
+    assert "1 quota(s) may bind: prices from the LP with beds pooled under them" in messages
+    assert any(m.startswith("bound with beds pooled under the quotas") for m in messages)
+    # the quota's price sends the urgent patients, who have another place, to HOME
     assert at(plan) == {"P0": "HOME", "P1": "HOME", "P2": "PARTNER", "P3": "PARTNER"}
 
 
@@ -310,7 +288,7 @@ def test_the_placement_kernels_count_the_rooms_they_take_and_give_back(
 
 
 @random_problems(25)
-def test_the_pooled_bound_is_a_bound_and_restricted_rooms_keep_to_the_quotas(
+def test_the_pooled_bound_is_a_bound(
     rng: random.Random, n_patients: int, n_facilities: int
 ) -> None:
     free = random_problem(rng, n_patients, n_facilities)
@@ -318,24 +296,9 @@ def test_the_pooled_bound_is_a_bound_and_restricted_rooms_keep_to_the_quotas(
     optimum = solve_patient_mip(problem, time_limit=30)
     assert optimum.status is PlanStatus.OPTIMAL
     view = ProblemView(problem)
-    compact = build_compact(view)
-    pooled = pooled_prices(view, compact, 30)
+    pooled = pooled_prices(view, build_compact(view), 30)
     assert pooled is not None
     assert pooled.bound <= optimum.objective + 1e-6 * max(1, optimum.objective)
-    # whatever the first plan and the prices, every plan of the restricted problem keeps to
-    # the quotas, and the optimum of the restricted problem is no better than the optimum
-    first = solve_greedy(free)
-    facility, _ = placement_arrays(problem, at_day_0(first))
-    prices = (
-        rng.uniform(0, 30) * np.ones(view.beds.shape),
-        np.zeros((view.n_facilities, view.horizon)),
-    )
-    binding = binding_quotas(view, compact)
-    restricted, _ = restricted_to_rooms(view, compact, binding, facility, prices)
-    plan = solve_exact(restricted, time_limit=30)
-    report = check_plan(problem, plan)
-    assert report.feasible, report.violations
-    assert plan.objective >= optimum.objective - 1e-6 * max(1, optimum.objective)
 
 
 @random_problems(25)
