@@ -95,6 +95,18 @@ def capacity_of(
     return (used, beds, admitted, limit, bed_free, adm_free, rooms)
 
 
+@_compiled
+def _count_quotas(
+    f: int, q0: int, q1: int, quota_list: Array, quota_facility: Array, room: Array, sign: int
+) -> None:
+    """Take (sign 1) or give back (sign -1) one place of room under each quota of
+    ``quota_list[q0:q1]`` that counts at f."""
+    for k in range(q0, q1):
+        q = quota_list[k]
+        if quota_facility[q, f]:
+            room[q] -= sign
+
+
 def no_rooms() -> tuple[Any, ...]:
     """The quota part of a capacity without quotas (`capacity_of`)."""
     empty = np.zeros(0, dtype=np.int64)
@@ -224,7 +236,9 @@ def _best_place(
         if t + dc_min >= best_score or t + dc_min >= unplaced:
             break
         # a quota with no room left closes f: checked first, in a few loads (where a quota of
-        # the registry closes hundreds of the nearest facilities, most facilities end here)
+        # the registry closes hundreds of the nearest facilities, most facilities end here).
+        # `_room_for` inline: called here, on every facility scanned, it slowed L in 10 s
+        # (no quotas) from about 10.9 % to 15.4-17.2 % (docs/benchmarks.md, "18:41-19:04 UTC")
         if len(room) and not _quota_open(
             f, row_start[room_row[u]], row_start[room_row[u] + 1], row_list, quota_facility, room
         ):
@@ -279,10 +293,7 @@ def _take(u: int, f: int, s: int, a: int, end: int, capacity: tuple[Any, ...], s
     (room, row_start, row_list, quota_facility, unit_qrow) = rooms
     if len(room):
         r = unit_qrow[u]
-        for i in range(row_start[r], row_start[r + 1]):
-            q = row_list[i]
-            if quota_facility[q, f]:
-                room[q] -= sign
+        _count_quotas(f, row_start[r], row_start[r + 1], row_list, quota_facility, room, sign)
 
 
 @_compiled
@@ -603,9 +614,7 @@ def greedy_place(
         for d in range(chosen_a, min(chosen_a + stay[i], horizon)):
             used[chosen_f, s, d] += 1
         admitted[chosen_f, chosen_a] += 1
-        for k in range(q0, q1):
-            if quota_facility[quota_list[k], chosen_f]:
-                room[quota_list[k]] -= 1
+        _count_quotas(chosen_f, q0, q1, quota_list, quota_facility, room, 1)
         facility[i] = chosen_f
         day_of[i] = chosen_a
         if group[i] >= 0 and group_facility[group[i]] < 0:
@@ -1607,7 +1616,7 @@ def _place_moving_one(
             f, row_start[room_row[u]], row_start[room_row[u] + 1], row_list, quota_facility,
             quota_left,
         ):  # fmt: skip
-            continue
+            continue  # `_room_for` inline, as in `_best_place`
         t = travel[o, f]
         if current >= 0 and f != current:
             t += change
