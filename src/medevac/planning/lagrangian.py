@@ -381,14 +381,12 @@ class _Dual:
         are short of beds. Zero prices if HiGHS does not solve it in time.
         """
         c = self.c
-        n_spec, horizon = c.beds.shape[1:]
         pooled = pooled_lp(c, self.unit_combo, np.zeros(c.beds.shape[0], dtype=np.int64))
-        model, bed_rows = pooled.model, pooled.bed_rows
-        result = model.solve(integer=False, time_limit=time_limit)
+        result = pooled.model.solve(integer=False, time_limit=time_limit)
         prices = np.zeros(self.size)
         if result.row_duals is None or not result.optimal:
             return prices
-        per_day = np.maximum(0.0, -result.row_duals[bed_rows]).reshape(n_spec, horizon)
+        per_day = pooled.bed_prices(result.row_duals, c.beds.shape)[0]  # one pool
         prices[: self.n_bed] = per_day[self.pair_s].ravel()
         return prices
 

@@ -194,11 +194,8 @@ def pooled_prices(view: ProblemView, compact: Compact, time_limit: float) -> Poo
     result = model.solve(integer=False, time_limit=time_limit)
     if not result.optimal or result.row_duals is None:
         return None
-    n_spec, horizon = c.beds.shape[1:]
-    pool_prices = np.maximum(0.0, -result.row_duals[pooled.bed_rows])
-    pool_prices = pool_prices.reshape(len(pools), n_spec, horizon)
     return PooledBound(
         float(result.objective) + hopeless,
-        pool_prices[pool_of],
+        pooled.bed_prices(result.row_duals, c.beds.shape)[pool_of],
         np.maximum(0.0, -result.row_duals[quota_rows]),
     )
