@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from medevac.planning import heap, preload, threads
+from medevac.planning import heap, preload, runtime
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.engines import checked_time_limit
 from medevac.planning.greedy import solve_greedy
@@ -713,7 +713,7 @@ def _proven_optimal(problem: Problem, objective: float, bound: float, keep_bonus
     return relative_gap(objective - allowance, bound) <= OPTIMAL_GAP
 
 
-@threads.one_blas_thread
+@runtime.solving
 @heap.frozen
 def solve_exact(
     problem: Problem,

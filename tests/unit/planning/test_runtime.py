@@ -1,15 +1,18 @@
-"""numpy's BLAS runs on one thread while the exact engine solves, and as before after it."""
+"""While the exact engine solves, numpy's BLAS runs on one thread and freed memory stays in the
+heap; after it, the process's own settings come back."""
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections.abc import Iterator
 from typing import ClassVar
 
+import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
-from medevac.planning import parse_problem, solve_exact, threads
+from medevac.planning import parse_problem, runtime, solve_exact
 from tests.unit.planning.builders import facility, patient, problem_dict
 
 NUMPY_BLAS: list[str] = []  # numpy's BLAS libraries, as the fixture found them
@@ -38,7 +41,7 @@ def _two_blas_threads() -> Iterator[None]:
 def test_blas_runs_on_one_thread_during_a_solve_and_as_before_after_it() -> None:
     seen: list[list[int]] = []
 
-    @threads.one_blas_thread
+    @runtime.solving
     def solve() -> str:
         seen.append(blas_threads())
         return "plan"
@@ -49,7 +52,7 @@ def test_blas_runs_on_one_thread_during_a_solve_and_as_before_after_it() -> None
 
 
 def test_the_setting_comes_back_after_a_failing_solve() -> None:
-    @threads.one_blas_thread
+    @runtime.solving
     def failing() -> None:
         raise ValueError("bad problem")
 
@@ -75,18 +78,19 @@ class _FakeController:
 def test_a_solve_that_ends_first_leaves_the_limit_to_one_still_running(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(threads, "ThreadpoolController", _FakeController)
+    monkeypatch.setattr(runtime, "ThreadpoolController", _FakeController)
+    monkeypatch.setattr(runtime, "_keep_freed_memory", lambda: None)
     _FakeController.events = []
     first_inside = threading.Event()
     second_ended = threading.Event()
 
-    @threads.one_blas_thread
+    @runtime.solving
     def first() -> None:
         first_inside.set()
         assert second_ended.wait(10)
         _FakeController.events.append("first ends")
 
-    @threads.one_blas_thread
+    @runtime.solving
     def second() -> None:
         _FakeController.events.append("second runs")
 
@@ -117,3 +121,45 @@ def test_the_exact_engine_solves_with_one_blas_thread() -> None:
     assert seen
     assert all(set(s) == {1} for s in seen)
     assert set(blas_threads()) == {2}
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's struct mallinfo2 (malloc.h), in bytes."""
+
+    _fields_: ClassVar[list[tuple[str, type]]] = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def where_a_large_array_goes() -> tuple[int, int]:
+    """(MiB mapped on their own while a 40-MB array lives, MiB free in the heap once it is
+    freed), from glibc's malloc statistics."""
+    libc = runtime._glibc()
+    assert libc is not None, "the tests run on glibc, where the setting applies"
+    libc.mallinfo2.restype = _MallInfo2
+    block = np.ones(5_000_000)
+    mapped = libc.mallinfo2().hblkhd
+    del block
+    return mapped >> 20, libc.mallinfo2().fordblks >> 20
+
+
+def test_freed_memory_stays_in_the_heap_during_a_solve_and_goes_back_after_it() -> None:
+    seen: list[tuple[int, int]] = []
+
+    @runtime.solving
+    def solve() -> None:
+        seen.append(where_a_large_array_goes())
+
+    mapped, _ = where_a_large_array_goes()
+    assert mapped >= 38  # by default glibc maps a block this large on its own, and unmaps it
+    solve()
+    mapped, kept = seen[0]
+    assert mapped < 38  # from the heap
+    assert kept >= 38  # and kept there once freed
+    mapped, kept = where_a_large_array_goes()
+    assert mapped >= 38
+    assert kept < 38

@@ -1,0 +1,105 @@
+"""The process as the exact engine's compiled kernels need it while a solve runs.
+
+Two settings of the process hurt the large engine's price ascent, which evaluates the
+Lagrangian of L (arrays of about 10 MB a call, vectors of about 100,000 prices) some twenty
+times a second:
+
+- numpy's BLAS (OpenBLAS) spreads the vector products (the L-BFGS steps, the Lagrangian's
+  sums) over every core, and its threads then spin while they wait for the next product: on
+  the 2-core machine they took the cores from numba's parallel kernels. One evaluation of L's
+  Lagrangian with its gradient took 0.09-0.12 s at tau 0.3 with OpenBLAS's default threads
+  against 0.05-0.06 s with one (docs/benchmarks.md, "2026-12-05, 21:20 UTC"). The products are
+  too small to gain from a second thread.
+- glibc's malloc gives large freed blocks back to the system (by unmapping them, or by
+  trimming the heap), so each evaluation's arrays came back as fresh pages: about 21,000 page
+  faults an evaluation on L, and with one BLAS thread an evaluation took 0.062 s at tau 0.3
+  and 0.047 s at tau 0 against 0.034-0.041 s and 0.018-0.023 s with the freed memory kept
+  (docs/benchmarks.md, "2026-12-05, 21:45 UTC"). While solves run, large blocks come from the
+  heap and freed memory stays there; after the last one the defaults come back and the freed
+  memory is given back to the system (`malloc_trim`). Elsewhere than glibc nothing is changed.
+
+`solving` sets both when the first concurrent solve starts and gives back the process's own
+settings when the last one ends.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from threadpoolctl import ThreadpoolController
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# mallopt parameters (glibc's malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+# while solving: no block up to this size is mapped on its own, and the heap is not trimmed
+KEPT_BYTES = 1 << 30
+# glibc's documented defaults, set back after the last solve (setting them ends glibc's
+# dynamic adjustment of the two thresholds for the rest of the process)
+DEFAULT_TRIM_THRESHOLD = 128 * 1024
+DEFAULT_MMAP_THRESHOLD = 128 * 1024
+
+_lock = threading.Lock()
+_depth = 0  # solves running now, in any thread
+_restore: list[Callable[[], object]] = []  # what gives back the settings from before
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library if it is glibc (it has mallopt and malloc_trim), else None."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+    except OSError:
+        return None
+    if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):
+        return None
+    return libc
+
+
+def _keep_freed_memory() -> Callable[[], object] | None:
+    """Keep freed memory in the heap; return what gives it back (None: not glibc)."""
+    libc = _glibc()
+    if libc is None:
+        return None
+    libc.mallopt(M_MMAP_THRESHOLD, KEPT_BYTES)
+    libc.mallopt(M_TRIM_THRESHOLD, KEPT_BYTES)
+
+    def give_back() -> object:
+        libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD)
+        libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+        return libc.malloc_trim(0)
+
+    return give_back
+
+
+def solving(solve: Callable[P, R]) -> Callable[P, R]:
+    """Run ``solve`` with numpy's BLAS on one thread and freed memory kept (see the module)."""
+
+    @functools.wraps(solve)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _depth
+        with _lock:
+            if _depth == 0:
+                limiter = ThreadpoolController().limit(limits=1, user_api="blas")
+                _restore.append(limiter.restore_original_limits)
+                give_back = _keep_freed_memory()
+                if give_back is not None:
+                    _restore.append(give_back)
+            _depth += 1
+        try:
+            return solve(*args, **kwargs)
+        finally:
+            with _lock:
+                _depth -= 1
+                if _depth == 0:
+                    while _restore:
+                        _restore.pop()()
+
+    return wrapper
