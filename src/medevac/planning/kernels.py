@@ -876,8 +876,9 @@ def group_bound(
     """
     n_fac = low.shape[1]
     together = np.zeros(n_fac)
-    out_of_reach = np.zeros(n_fac)
+    reached = np.zeros(n_fac)  # unplaced costs of the members that can use f
     reach = np.zeros(n_fac, dtype=np.int64)
+    touched = np.empty(n_fac, dtype=np.int64)  # the facilities some member can use
     total = 0.0
     for g in range(len(group_start) - 1):
         lo = group_start[g]
@@ -889,12 +890,9 @@ def group_bound(
         for j in range(lo, hi):
             members_best += best[group_unit[j]]
             all_out += unit_unplaced[group_unit[j]]
-        together[:] = 0.0
-        reach[:] = 0
-        out_of_reach[:] = 0.0
+        n_touched = 0
         for j in range(lo, hi):
             u = group_unit[j]
-            out_of_reach[:] += unit_unplaced[u]
             for i in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
                 f = profile_facility[i]
                 t = travel[unit_origin[u], f] + low[unit_combo[u], f]
@@ -902,14 +900,20 @@ def group_bound(
                     t += change
                 if len(qcost) > 0:
                     t += qcost[unit_qrow[u], f]
+                if reach[f] == 0:
+                    touched[n_touched] = f
+                    n_touched += 1
                 together[f] += min(t, unit_unplaced[u])
-                out_of_reach[f] -= unit_unplaced[u]
+                reached[f] += unit_unplaced[u]
                 reach[f] += 1
         single = all_out
-        for f in range(n_fac):
+        for i in range(n_touched):
+            f = touched[i]
             # members that cannot use f are unplaced in this case
-            if reach[f] > 0:
-                single = min(single, together[f] + out_of_reach[f])
+            single = min(single, together[f] + (all_out - reached[f]))
+            together[f] = 0.0
+            reached[f] = 0.0
+            reach[f] = 0
         total += min(all_out, single, members_best + gs) - members_best
     return total
 
