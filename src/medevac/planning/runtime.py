@@ -15,11 +15,12 @@ times a second:
   faults an evaluation on L, and with one BLAS thread an evaluation took 0.062 s at tau 0.3
   and 0.047 s at tau 0 against 0.034-0.041 s and 0.018-0.023 s with the freed memory kept
   (docs/benchmarks.md, "2026-12-05, 21:45 UTC"). While solves run, large blocks come from the
-  heap and freed memory stays there; after the last one the defaults come back and the freed
-  memory is given back to the system (`malloc_trim`). Elsewhere than glibc nothing is changed.
+  heap and freed memory stays there; after the last one the freed memory is given back to the
+  system (`malloc_trim`) and the thresholds are set where glibc's own adjustment would have
+  left them. Elsewhere than glibc nothing is changed.
 
-`solving` sets both when the first concurrent solve starts and gives back the process's own
-settings when the last one ends.
+`solving` sets both when the first concurrent solve starts and sets them back when the last
+one ends.
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 # while solving: no block up to this size is mapped on its own, and the heap is not trimmed
 KEPT_BYTES = 1 << 30
-# glibc's documented defaults, set back after the last solve (setting them ends glibc's
-# dynamic adjustment of the two thresholds for the rest of the process)
-DEFAULT_TRIM_THRESHOLD = 128 * 1024
-DEFAULT_MMAP_THRESHOLD = 128 * 1024
+# After the last solve: where glibc's own adjustment of the thresholds ends up once blocks this
+# large have been freed (it maps blocks on their own up to 32 MB on 64-bit systems, and trims
+# the heap beyond twice that). A threshold set by mallopt ends that adjustment for the rest of
+# the process, so glibc's starting values (128 KiB) would have every later list of 100,000
+# objects mapped and unmapped anew.
+AFTER_MMAP_THRESHOLD = 32 << 20
+AFTER_TRIM_THRESHOLD = 64 << 20
 
 _lock = threading.Lock()
 _depth = 0  # solves running now, in any thread
@@ -72,8 +76,8 @@ def _keep_freed_memory() -> Callable[[], object] | None:
     libc.mallopt(M_TRIM_THRESHOLD, KEPT_BYTES)
 
     def give_back() -> object:
-        libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD)
-        libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+        libc.mallopt(M_MMAP_THRESHOLD, AFTER_MMAP_THRESHOLD)
+        libc.mallopt(M_TRIM_THRESHOLD, AFTER_TRIM_THRESHOLD)
         return libc.malloc_trim(0)
 
     return give_back
