@@ -10,35 +10,17 @@ concurrent solve ends; objects made during the solve are collected as usual.
 
 from __future__ import annotations
 
-import functools
 import gc
-import threading
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-_lock = threading.Lock()
-_depth = 0  # solves running now, in any thread
+from medevac.planning.runtime import WhileSolving
 
 
-def frozen(solve: Callable[P, R]) -> Callable[P, R]:
-    """Run ``solve`` with the objects that exist at its start frozen (see the module)."""
+def _freeze() -> Callable[[], None]:
+    """Freeze the objects that exist now; return what thaws them."""
+    gc.freeze()
+    return gc.unfreeze
 
-    @functools.wraps(solve)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        global _depth
-        with _lock:
-            if _depth == 0:
-                gc.freeze()
-            _depth += 1
-        try:
-            return solve(*args, **kwargs)
-        finally:
-            with _lock:
-                _depth -= 1
-                if _depth == 0:
-                    gc.unfreeze()
 
-    return wrapper
+#: Run a solve with the objects that exist at its start frozen (see the module)
+frozen = WhileSolving(_freeze)

@@ -50,10 +50,6 @@ KEPT_BYTES = 1 << 30
 AFTER_MMAP_THRESHOLD = 32 << 20
 AFTER_TRIM_THRESHOLD = 64 << 20
 
-_lock = threading.Lock()
-_depth = 0  # solves running now, in any thread
-_restore: list[Callable[[], object]] = []  # what gives back the settings from before
-
 
 def _glibc() -> ctypes.CDLL | None:
     """The C library if it is glibc (it has mallopt and malloc_trim), else None."""
@@ -83,27 +79,48 @@ def _keep_freed_memory() -> Callable[[], object] | None:
     return give_back
 
 
-def solving(solve: Callable[P, R]) -> Callable[P, R]:
-    """Run ``solve`` with numpy's BLAS on one thread and freed memory kept (see the module)."""
+class WhileSolving:
+    """A setting of the process held while any solve runs, in any thread: made by ``start``
+    when the first of the concurrent solves starts, undone by what ``start`` returned when the
+    last one ends. An instance decorates the solves."""
 
-    @functools.wraps(solve)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        global _depth
-        with _lock:
-            if _depth == 0:
-                limiter = ThreadpoolController().limit(limits=1, user_api="blas")
-                _restore.append(limiter.restore_original_limits)
-                give_back = _keep_freed_memory()
-                if give_back is not None:
-                    _restore.append(give_back)
-            _depth += 1
-        try:
-            return solve(*args, **kwargs)
-        finally:
-            with _lock:
-                _depth -= 1
-                if _depth == 0:
-                    while _restore:
-                        _restore.pop()()
+    def __init__(self, start: Callable[[], Callable[[], object]]) -> None:
+        self._start = start
+        self._lock = threading.Lock()
+        self._running = 0  # solves running now
+        self._undo: Callable[[], object] | None = None
 
-    return wrapper
+    def __call__(self, solve: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(solve)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            with self._lock:
+                if self._running == 0:
+                    self._undo = self._start()
+                self._running += 1
+            try:
+                return solve(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self._running -= 1
+                    if self._running == 0 and self._undo is not None:
+                        undo, self._undo = self._undo, None
+                        undo()
+
+        return wrapper
+
+
+def _set_for_kernels() -> Callable[[], object]:
+    """One BLAS thread and freed memory kept; return what sets both back."""
+    limiter = ThreadpoolController().limit(limits=1, user_api="blas")
+    give_back = _keep_freed_memory()
+
+    def set_back() -> object:
+        if give_back is not None:
+            give_back()
+        return limiter.restore_original_limits()
+
+    return set_back
+
+
+#: Run a solve with numpy's BLAS on one thread and freed memory kept (see the module)
+solving = WhileSolving(_set_for_kernels)
