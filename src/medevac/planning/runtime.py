@@ -51,8 +51,10 @@ AFTER_MMAP_THRESHOLD = 32 << 20
 AFTER_TRIM_THRESHOLD = 64 << 20
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    """The C library if it is glibc (it has mallopt and malloc_trim), else None."""
+    """The C library if it is glibc (it has mallopt and malloc_trim), else None. Looked up
+    once: finding the library runs a helper program (about 3 ms, on every solve otherwise)."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name)

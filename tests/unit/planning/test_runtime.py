@@ -1,5 +1,5 @@
 """While the exact engine solves, numpy's BLAS runs on one thread and freed memory stays in the
-heap; after it, the process's own settings come back."""
+heap; after it, BLAS gets its own setting back and large blocks are mapped on their own again."""
 
 from __future__ import annotations
 
