@@ -877,8 +877,8 @@ def group_bound(
     n_fac = low.shape[1]
     together = np.zeros(n_fac)
     reached = np.zeros(n_fac)  # unplaced costs of the members that can use f
-    reach = np.zeros(n_fac, dtype=np.int64)
     touched = np.empty(n_fac, dtype=np.int64)  # the facilities some member can use
+    seen = np.zeros(n_fac, dtype=np.bool_)  # f is in touched
     total = 0.0
     for g in range(len(group_start) - 1):
         lo = group_start[g]
@@ -900,12 +900,12 @@ def group_bound(
                     t += change
                 if len(qcost) > 0:
                     t += qcost[unit_qrow[u], f]
-                if reach[f] == 0:
+                if not seen[f]:
+                    seen[f] = True
                     touched[n_touched] = f
                     n_touched += 1
                 together[f] += min(t, unit_unplaced[u])
                 reached[f] += unit_unplaced[u]
-                reach[f] += 1
         single = all_out
         for i in range(n_touched):
             f = touched[i]
@@ -913,7 +913,7 @@ def group_bound(
             single = min(single, together[f] + (all_out - reached[f]))
             together[f] = 0.0
             reached[f] = 0.0
-            reach[f] = 0
+            seen[f] = False
         total += min(all_out, single, members_best + gs) - members_best
     return total
 
