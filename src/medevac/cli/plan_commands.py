@@ -38,8 +38,8 @@ from medevac.planning import (
 )
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 from medevac.planning.plan import figure
-from medevac.services import regulating
-from medevac.services.regulating import arrivals
+from medevac.services import manifests
+from medevac.services.manifests import arrivals
 
 EXIT_BAD_INPUT = 1
 #: `plan show --problem` lists at most this many changed places, most serious first
@@ -98,7 +98,7 @@ def json_object(path: Path) -> dict[str, Any]:
 
 def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) -> Problem:
     """``problem`` with what the manifest beside it keeps that the exchange format cannot say
-    (`regulating.with_manifest`): the admissions already due (patients sent earlier arriving
+    (`manifests.with_manifest`): the admissions already due (patients sent earlier arriving
     on its days, "held_admissions"; the format's daily admission limit is one number for every
     day), the agreements' quotas ("quotas") and the last days on which facilities admit the
     patients of agreements that end within the horizon ("acceptance_ends"). The engines, the
@@ -111,7 +111,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
     try:
         manifest = json_object(manifest_file)
         due = arrivals(manifest)
-        counted = regulating.with_manifest(problem, manifest)
+        counted = manifests.with_manifest(problem, manifest)
     except InvalidValue as error:
         _fail(f"{manifest_file}: {error}")
     except ValueError as error:  # a facility, quota or end of the manifest the problem lacks

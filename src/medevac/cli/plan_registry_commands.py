@@ -27,11 +27,10 @@ from medevac.planning import (
 )
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
+from medevac.services.manifests import admission_limit_overruns, arrivals
 from medevac.services.regulating import (
     AdmittedAfterAgreementEnds,
     QuotaExceeded,
-    admission_limit_overruns,
-    arrivals,
     build_problem,
     live_plans,
 )

@@ -36,20 +36,20 @@ from medevac.planning import (
     solve_exact,
 )
 from medevac.planning.checker import without_patients
-from medevac.services import regulating
+from medevac.services import holds, manifests, regulating
+from medevac.services.agreement_terms import admissions_after_agreement_ends
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID, REQUEST_ID, build_demo
 from medevac.services.patients import move_patient, patient_file
+from medevac.services.quota_count import quota_overruns
 from medevac.services.registry import register_agreement, register_facility, report_capacity
 from medevac.services.regulating import (
     AdmittedAfterAgreementEnds,
     BuiltProblem,
     QuotaExceeded,
     RegistryChanged,
-    admissions_after_agreement_ends,
     approve_plan,
     build_problem,
-    quota_overruns,
 )
 from medevac.services.requests import (
     close_request,
@@ -766,10 +766,10 @@ def test_the_manifest_carries_an_agreement_s_end_to_the_engines(uow_factory: Uow
         {"facility": "FAC-LODZ-MMA", "organisation": "ORG-ORIGIN-MOH", "last_day": 1}
     ]
     manifest = json.loads(document_text(problem.manifest))  # as `plan build` writes it
-    assert regulating.acceptance_ends(manifest) == [("FAC-LODZ-MMA", "ORG-ORIGIN-MOH", 1)]
+    assert manifests.acceptance_ends(manifest) == [("FAC-LODZ-MMA", "ORG-ORIGIN-MOH", 1)]
     for engines in (
         problem.for_engines(),
-        regulating.with_manifest(parse_problem(problem.problem), manifest),
+        manifests.with_manifest(parse_problem(problem.problem), manifest),
     ):
         assert {f.id: dict(f.accepts_until) for f in engines.facilities} == {
             "FAC-CIECHOCINEK-SAN": {},
@@ -781,7 +781,7 @@ def test_the_manifest_carries_an_agreement_s_end_to_the_engines(uow_factory: Uow
     edited = copy.deepcopy(problem.manifest)
     edited["acceptance_ends"][0]["facility"] = "FAC-NOWHERE"
     with pytest.raises(ValueError, match="'FAC-NOWHERE': not a facility of the problem"):
-        regulating.with_manifest(parse_problem(problem.problem), edited)
+        manifests.with_manifest(parse_problem(problem.problem), edited)
 
 
 @pytest.mark.parametrize("engine", [Engine.GREEDY, Engine.EXACT])
@@ -1044,9 +1044,9 @@ def test_the_manifest_s_quotas_come_back_as_the_engines_quotas(uow_factory: UowF
         frozenset({"FAC-LODZ-MMA"}),
         covered,
     )
-    assert regulating.quotas(manifest) == [expected]
+    assert manifests.quotas(manifest) == [expected]
     assert problem.for_engines().quotas == (expected,)
-    assert regulating.with_manifest(parse_problem(problem.problem), manifest).quotas == (expected,)
+    assert manifests.with_manifest(parse_problem(problem.problem), manifest).quotas == (expected,)
     # the approval refuses a manifest whose quotas are not as `plan build` wrote them
     plan = solve_exact(problem.for_engines(), time_limit=30)
     edited = copy.deepcopy(problem.manifest)
@@ -1056,7 +1056,7 @@ def test_the_manifest_s_quotas_come_back_as_the_engines_quotas(uow_factory: UowF
     # a quota at a facility the problem lacks does not fit it
     edited["quotas"][0] |= {"room": 20, "facilities": ["FAC-NOWHERE"]}
     with pytest.raises(ValueError, match="'FAC-NOWHERE' is not a facility of the problem"):
-        regulating.with_manifest(parse_problem(problem.problem), edited)
+        manifests.with_manifest(parse_problem(problem.problem), edited)
 
 
 def test_within_quotas_changes_nothing_where_the_plan_keeps_to_them(
@@ -1170,7 +1170,7 @@ def test_beds_of_patients_sent_since_a_report_are_not_given_away_by_a_re_plan(
         patient = patients[patient_id]
         specialty = patient.required_specialties[0].value
         first = (admission.admission_date - today).days
-        stay = patient.expected_length_of_stay_days or regulating.DEFAULT_LENGTH_OF_STAY_DAYS
+        stay = patient.expected_length_of_stay_days or holds.DEFAULT_LENGTH_OF_STAY_DAYS
         row = expected[("FAC-LODZ-MMA", specialty)]
         for day in range(max(0, first), min(len(row), first + stay)):
             row[day] = max(0, row[day] - 1)
@@ -1242,21 +1242,21 @@ def test_admissions_of_patients_sent_earlier_are_kept_beside_the_problem(
         placed = tuple(Assignment(p, "FAC-LODZ-MMA", 0) for p in others[:count])
         return replace(solved, assignments=placed)
 
-    assert regulating.admission_limit_overruns(
+    assert manifests.admission_limit_overruns(
         problem.problem, problem.manifest, on_day_0(limit)
     ) == [
         f"FAC-LODZ-MMA day 0: {limit} admissions planned and 1 patient(s) sent earlier "
         f"arriving, against a daily limit of {limit}"
     ]
     assert (
-        regulating.admission_limit_overruns(problem.problem, problem.manifest, on_day_0(limit - 1))
+        manifests.admission_limit_overruns(problem.problem, problem.manifest, on_day_0(limit - 1))
         == []
     )
     # the engines count them when given them (`plan solve` reads them from the manifest)
     assert day_0(solved) == limit
     counted = solve_exact(problem.for_engines(), time_limit=30)
     assert day_0(counted) == limit - 1
-    assert regulating.admission_limit_overruns(problem.problem, problem.manifest, counted) == []
+    assert manifests.admission_limit_overruns(problem.problem, problem.manifest, counted) == []
     # once admitted, the patient is in the academy's count, no longer arriving
     for step in (PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT, PatientStatus.ADMITTED):
         role = ActorRole.RECEIVING_FACILITY if step is PatientStatus.ADMITTED else None
@@ -1294,7 +1294,7 @@ def test_beds_of_patients_a_request_accepted_for_a_named_facility_are_held(
     held = patients[chosen[0]]
     expected = copy.deepcopy(_beds(before.problem))
     row = expected[("FAC-LODZ-MMA", held.required_specialties[0].value)]
-    stay = held.expected_length_of_stay_days or regulating.DEFAULT_LENGTH_OF_STAY_DAYS
+    stay = held.expected_length_of_stay_days or holds.DEFAULT_LENGTH_OF_STAY_DAYS
     for day in range(2, min(len(row), 2 + stay)):
         row[day] = max(0, row[day] - 1)
     assert _beds(after.problem) == expected
@@ -1317,7 +1317,7 @@ def test_an_answer_given_before_a_withdrawn_acceptance_no_longer_names_the_bed(
         uow_factory, [chosen], {chosen: ("FAC-LODZ-MMA", today + timedelta(days=5))}
     )
     with uow_factory() as uow:
-        answer = regulating.sent_destinations(uow, [chosen])[chosen]
+        answer = holds.sent_destinations(uow, [chosen])[chosen]
     assert (answer.facility_id, answer.admission_date) == ("FAC-LODZ-MMA", today + timedelta(5))
     close_request(uow_factory(), request_id, reason="done", actor="cell")
     move_patient(
@@ -1336,7 +1336,7 @@ def test_an_answer_given_before_a_withdrawn_acceptance_no_longer_names_the_bed(
     )
     [assignment] = [a for a in plan.assignments if a.patient == chosen]
     with uow_factory() as uow:
-        now = regulating.sent_destinations(uow, [chosen])[chosen]
+        now = holds.sent_destinations(uow, [chosen])[chosen]
         [line] = uow.requests.get(request_id).patients
     assert line.facility_id == "FAC-LODZ-MMA"  # the closed request keeps its answer
     assert (now.facility_id, now.admission_date) == (
@@ -1544,7 +1544,7 @@ def test_an_acceptance_keeps_the_plans_admission_only_at_the_accepting_organisat
         uow_factory(), request_id, patient_answers={chosen: (True, "")}, actor=receiver
     )
     with uow_factory() as uow:
-        found = regulating.sent_destinations(uow, [chosen]).get(chosen)
+        found = holds.sent_destinations(uow, [chosen]).get(chosen)
     after = built(uow_factory)
     if held:
         assert found is not None
@@ -1579,7 +1579,7 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
 
     with uow_factory() as uow:
         patient = uow.patients.get(chosen)
-    stay = patient.expected_length_of_stay_days or regulating.DEFAULT_LENGTH_OF_STAY_DAYS
+    stay = patient.expected_length_of_stay_days or holds.DEFAULT_LENGTH_OF_STAY_DAYS
     specialty = patient.required_specialties[0].value
 
     def hold(day: date) -> str:

@@ -41,13 +41,13 @@ from medevac.planning import Plan, check_plan, parse_problem, solve_exact
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.patients import move_patient
+from medevac.services.quota_count import quota_overruns
 from medevac.services.regulating import (
     BuiltProblem,
     QuotaExceeded,
     RegistryChanged,
     approve_plan,
     build_problem,
-    quota_overruns,
 )
 from tests.integration.services.builders import UowFactory, accepted_request
 

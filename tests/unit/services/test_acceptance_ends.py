@@ -1,5 +1,5 @@
 """Agreements that end within a problem's horizon: the last admission days `plan build`
-works out (`agreement_ends`), writes beside the problem (`_encode_coverage`, qualifying
+works out (`agreement_ends`), writes beside the problem (`encode_coverage`, qualifying
 senders whose specialties end apart) and reads back for the engines (`acceptance_ends`)."""
 
 from __future__ import annotations
@@ -14,12 +14,8 @@ from medevac.domain.agreements import Agreement
 from medevac.domain.facilities import CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.vocabulary import FacilityKind, Specialty
-from medevac.services.regulating import (
-    _encode_coverage,
-    _ending,
-    acceptance_ends,
-    agreement_ends,
-)
+from medevac.services.agreement_terms import agreement_ends, agreements_ending, encode_coverage
+from medevac.services.manifests import acceptance_ends
 from tests.unit.services.test_quotas import assert_manifest_refused
 
 DAY = date(2026, 12, 5)
@@ -114,12 +110,12 @@ def encoded(
     specialties: tuple[Specialty, ...] = (ORTHO, NEURO),
     covered: frozenset[Specialty] = frozenset({ORTHO, NEURO, BURNS}),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """`_encode_coverage` of one facility, bound by agreements covering ``covered`` for ORG-A,
+    """`encode_coverage` of one facility, bound by agreements covering ``covered`` for ORG-A,
     and one patient of ORG-A per specialty: the facility and patient entries as written, and
     the ends for the manifest."""
     facilities = [facility_entry()]
     patients = [patient_entry(f"P{k}", s) for k, s in enumerate(specialties)]
-    uncovered, found = _encode_coverage(facilities, {"F-1": {"ORG-A": covered}}, patients, ends)
+    uncovered, found = encode_coverage(facilities, {"F-1": {"ORG-A": covered}}, patients, ends)
     assert uncovered == []
     return facilities, patients, found
 
@@ -175,7 +171,7 @@ def test_a_qualified_sender_has_ends_only_for_the_organisations_its_patients_nam
     facilities = [facility_entry()]
     patients = [patient_entry("P0", ORTHO), patient_entry("P1", BURNS)]
     ends = {"F-1": {"ORG-A": {"orthopaedics": 2, "neurology": 2}}}
-    uncovered, found = _encode_coverage(
+    uncovered, found = encode_coverage(
         facilities, {"F-1": {"ORG-A": frozenset({ORTHO, NEURO})}}, patients, ends
     )
     assert uncovered == ["F-1 offers burns, which no agreement in force covers for ORG-A"]
@@ -188,7 +184,7 @@ def test_ends_are_sorted_by_facility_and_organisation() -> None:
     covered = frozenset({ORTHO, NEURO, BURNS})
     coverage = {f: {"ORG-A": covered, "ORG-B": covered} for f in ("F-1", "F-2")}
     ends = {f: {o: {"orthopaedics": 4} for o in ("ORG-B", "ORG-A")} for f in ("F-2", "F-1")}
-    _, found = _encode_coverage(facilities, coverage, patients, ends)
+    _, found = encode_coverage(facilities, coverage, patients, ends)
     assert [(e["facility"], e["organisation"]) for e in found] == [
         ("F-1", "ORG-A"),
         ("F-1", "ORG-B"),
@@ -200,25 +196,25 @@ def test_ends_are_sorted_by_facility_and_organisation() -> None:
 def test_the_lines_of_plan_build_say_until_when_plans_admit_its_patients() -> None:
     ending = agreement("AGR-1", {ORTHO, NEURO}, 3)
     line = "AGR-1 (ORG-A at ORG-B) ends on 2026-12-08, day 3 of this problem: "
-    assert _ending([ending], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, []) == [
+    assert agreements_ending([ending], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, []) == [
         line + "plans admit its patients on day 3 at the latest"
     ]
     longer = agreement("AGR-2", {NEURO}, None)
-    assert _ending([ending, longer], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, []) == [
+    assert agreements_ending([ending, longer], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, []) == [
         line + "plans admit its patients in orthopaedics on day 3 at the latest; AGR-2 "
         "cover(s) those in neurology after it"
     ]
     wider = agreement("AGR-3", {ORTHO, NEURO, BURNS}, 5)
-    assert _ending([ending, wider], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, []) == [
+    assert agreements_ending([ending, wider], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, []) == [
         line + "AGR-3 cover(s) its patients after it",
         "AGR-3 (ORG-A at ORG-B) ends on 2026-12-10, day 5 of this problem: plans admit its "
         "patients on day 5 at the latest",
     ]
     # not the problem's organisations, ending on its last day, or used up: no line
-    assert _ending([ending], {"ORG-Z"}, {"ORG-B"}, DAY, HORIZON, []) == []
+    assert agreements_ending([ending], {"ORG-Z"}, {"ORG-B"}, DAY, HORIZON, []) == []
     at_last = agreement("AGR-1", {ORTHO}, HORIZON - 1)
-    assert _ending([at_last], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, []) == []
-    assert _ending([ending], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, [ending]) == []
+    assert agreements_ending([at_last], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, []) == []
+    assert agreements_ending([ending], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, [ending]) == []
 
 
 #: the manifest's "acceptance_ends" as `plan build` writes them

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from medevac.services.regulating import Hold
+from medevac.services.manifests import Hold
 
 DAY = date(2026, 12, 5)
 

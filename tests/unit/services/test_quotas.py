@@ -16,14 +16,14 @@ from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CostPolicy
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import Quota
-from medevac.services.regulating import (
+from medevac.services.manifests import quotas
+from medevac.services.quota_count import (
     Placed,
     QuotaBook,
     _count,
     _overlapping_quotas,
     carried_room_changes,
     keep_within,
-    quotas,
 )
 
 DAY = date(2026, 12, 5)

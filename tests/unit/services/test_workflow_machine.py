@@ -26,7 +26,7 @@ from medevac.domain.lifecycle import ALLOWED_TRANSITIONS, PatientStatus
 from medevac.domain.requests import PatientDecision, RequestStatus
 from medevac.planning import check_plan, parse_problem, solve
 from medevac.planning.engines import Engine
-from medevac.services import regulating
+from medevac.services import holds, manifests, quota_count, regulating
 from medevac.services.auditing import utc_now
 from medevac.services.demo import build_demo
 from medevac.services.patients import move_patient
@@ -205,14 +205,14 @@ class RegistryWorkflow(RuleBasedStateMachine):
         plan = solve(problem, Engine.GREEDY if greedy else Engine.EXACT, time_limit=5)
         assert check_plan(problem, plan).feasible
         # the patients sent earlier who arrive on the problem's days keep their admissions
-        assert regulating.admission_limit_overruns(built.problem, built.manifest, plan) == []
-        if regulating.arrivals(built.manifest):
+        assert manifests.admission_limit_overruns(built.problem, built.manifest, plan) == []
+        if manifests.arrivals(built.manifest):
             event("admissions due counted")
         # never beyond an agreement whose quota the build carried to the engines, counted as
         # the approval counts; the demo's two agreements bind different receivers, so every
         # agreement short of room is carried, and no plan goes beyond any
         held = set(built.quotas_held)
-        overruns = regulating.quota_overruns(self.uow(), built.problem, plan, on=utc_now())
+        overruns = quota_count.quota_overruns(self.uow(), built.problem, plan, on=utc_now())
         assert not {line.split()[0] for line in overruns} & held
         assert overruns == []
         for quota in problem.quotas:
@@ -250,7 +250,7 @@ class RegistryWorkflow(RuleBasedStateMachine):
         assert all(p.status in regulating.PLANNED_STATUSES for p in left.values())
         if quotas == "within":
             assert approval.over_quota == []
-            overruns = regulating.quota_overruns(
+            overruns = quota_count.quota_overruns(
                 self.uow(), built.problem, approval.solved, on=utc_now()
             )
             assert overruns == []
@@ -269,7 +269,7 @@ class RegistryWorkflow(RuleBasedStateMachine):
             patients = {p.id: p for p in uow.patients.list()}
             live_plans = uow.plans.live()
             requests = uow.requests.list()
-            destinations = regulating.sent_destinations(uow, list(patients))
+            destinations = holds.sent_destinations(uow, list(patients))
         for facility in built.problem["facilities"]:
             for specialty, beds in facility["beds"].items():
                 ceiling = reported[(facility["id"], specialty)]

@@ -1,0 +1,310 @@
+"""The manifest `plan build` writes beside a problem: what the problem was built from
+(patient versions, capacity report times, beds held, agreements' quotas and ends), read
+back and checked for the engines and the approval."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from medevac.domain.errors import InvalidValue
+from medevac.planning import (
+    Plan,
+    Problem,
+    Quota,
+    with_acceptance_ends,
+    with_admissions_taken,
+    with_quotas,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Beds a patient sent earlier holds: one a day in a facility's specialty from ``first``
+    for ``stay`` days."""
+
+    facility_id: str
+    specialty: str
+    first: date
+    stay: int
+
+    def key(self) -> str:
+        """As the manifest's "held" records it: "FACILITY@specialty@YYYY-MM-DD+stay"."""
+        return f"{self.facility_id}@{self.specialty}@{self.first.isoformat()}+{self.stay}"
+
+    @classmethod
+    def parse(cls, key: str) -> Hold | None:
+        """The hold of a `key` (facility ids may hold "@"), or None for a text that is not one."""
+        facility, _, rest = key.rpartition("@")
+        facility, _, specialty = facility.rpartition("@")
+        first, _, stay = rest.partition("+")
+        try:
+            return cls(facility, specialty, date.fromisoformat(first), int(stay))
+        except ValueError:
+            return None
+
+    def days(self, start: date, end: date) -> tuple[date, date]:
+        """The days it holds from ``start`` to before ``end``: (first, end), empty if equal."""
+        first = max(self.first, start)
+        last = min(self.first + timedelta(days=self.stay), end)
+        return (first, last) if first < last else (start, start)
+
+    def within(self, other: Hold, start: date, end: date) -> bool:
+        """True when every bed this hold takes from ``start`` to before ``end``, ``other``
+        takes too."""
+        first, last = self.days(start, end)
+        if first == last:
+            return True
+        other_first, other_last = other.days(start, end)
+        return (
+            (self.facility_id, self.specialty) == (other.facility_id, other.specialty)
+            and other_first <= first
+            and last <= other_last
+        )
+
+
+def arrival_key(facility: str, day: int) -> str:
+    """A key of the manifest's "held_admissions": "FACILITY/day"."""
+    return f"{facility}/{day}"
+
+
+def _arrival_place(key: str) -> tuple[str, int] | None:
+    """(facility, day) of an `arrival_key` (ids may hold "/"; the day follows the last), or
+    None for a key that is not one."""
+    facility, _, day = key.rpartition("/")
+    return (facility, int(day)) if facility and day.isdigit() else None
+
+
+def arrivals(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """The manifest's patients sent earlier who arrive within the horizon: (facility, day,
+    count), for the engines to count against the daily admission limits
+    (`medevac.planning.with_admissions_taken`). InvalidValue where "held_admissions" is not as
+    `plan build` wrote it."""
+    _check_map(manifest, "held_admissions")
+    found = []
+    for key, count in manifest.get("held_admissions", {}).items():
+        place = _arrival_place(key)
+        if place is None:
+            raise InvalidValue(
+                "manifest",
+                f"'held_admissions' has {key!r}, not FACILITY/day; it was not written by "
+                "`medevac plan build` as it is: build the problem again",
+            )
+        found.append((*place, count))
+    return found
+
+
+#: the fields of an entry of the manifest's "quotas" (`Quota`), as `plan build` writes them
+_QUOTA_FIELDS = ("id", "room", "organisations", "facilities", "specialties")
+#: the end of every refusal of a manifest's "quotas"
+_NOT_AS_BUILT = "it was not written by `medevac plan build` as it is: build the problem again"
+
+
+def quotas(manifest: dict[str, Any]) -> list[Quota]:
+    """The quotas of agreements the manifest carries ("quotas", `carry_quotas`), for the
+    engines to keep to (`medevac.planning.with_quotas`); none for a manifest written before
+    they were. InvalidValue naming the entry and its field where "quotas" is not as `plan
+    build` wrote it."""
+    entries = manifest.get("quotas", [])
+    if not isinstance(entries, list):
+        raise InvalidValue("manifest", f"'quotas' must be a list of quotas; {_NOT_AS_BUILT}")
+    return [_quota(number, entry) for number, entry in enumerate(entries)]
+
+
+def _entry_refusal(
+    key: str, number: int, entry: Any, fields: tuple[str, ...], kind: str, name: str | None
+) -> Callable[[str], InvalidValue]:
+    """Refuse entry ``number`` of the manifest's list ``key`` unless it is an object with
+    exactly ``fields`` (those of ``kind``, "a quota"); return how to refuse it for anything
+    else, naming the entry and ``name`` (what it is called, where it says)."""
+    where = f"'{key}' entry {number}"
+    if not isinstance(entry, dict):
+        raise InvalidValue("manifest", f"{where} is not an object; {_NOT_AS_BUILT}")
+    if name:
+        where += f" ({name})"
+
+    def wrong(what: str) -> InvalidValue:
+        return InvalidValue("manifest", f"{where}: {what}; {_NOT_AS_BUILT}")
+
+    missing = [field for field in fields if field not in entry]
+    if missing:
+        raise wrong(f"'{missing[0]}' is missing")
+    unknown = sorted(set(entry) - set(fields))
+    if unknown:
+        raise wrong(f"'{unknown[0]}' is not a field of {kind}")
+    return wrong
+
+
+def _quota(number: int, entry: Any) -> Quota:
+    """Entry ``number`` of a manifest's "quotas" as a `Quota` (`quotas`)."""
+    named = entry.get("id") if isinstance(entry, dict) else None
+    label = named if isinstance(named, str) and named else None
+    wrong = _entry_refusal("quotas", number, entry, _QUOTA_FIELDS, "a quota", label)
+    if not isinstance(named, str) or not named:
+        raise wrong("'id' must be an agreement's id")
+    room = entry["room"]
+    if not isinstance(room, int) or isinstance(room, bool) or room < 0:
+        raise wrong(f"'room' must be a count of patients, not {room!r}")
+    lists: dict[str, frozenset[str]] = {}
+    for name in ("organisations", "facilities", "specialties"):
+        value = entry[name]
+        if name == "specialties" and value is None:  # every specialty
+            continue
+        if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
+            raise wrong(f"'{name}' must be a list of ids")
+        if not value and name != "specialties":
+            raise wrong(f"'{name}' is empty")
+        lists[name] = frozenset(value)
+    return Quota(named, room, lists["organisations"], lists["facilities"], lists.get("specialties"))
+
+
+#: the fields of an entry of the manifest's "acceptance_ends", as `plan build` writes them
+_END_FIELDS = ("facility", "organisation", "last_day")
+
+
+def acceptance_ends(manifest: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """The ends of acceptance the manifest carries ("acceptance_ends", `agreement_ends`):
+    (facility, organisation as the problem's patients name it, last admission day), for the
+    engines to keep to (`medevac.planning.with_acceptance_ends`); none for a manifest written
+    before they were. InvalidValue naming the entry and its field where "acceptance_ends" is
+    not as `plan build` wrote it (a second end for the same facility and organisation too)."""
+    entries = manifest.get("acceptance_ends", [])
+    if not isinstance(entries, list):
+        raise InvalidValue(
+            "manifest", f"'acceptance_ends' must be a list of ends of acceptance; {_NOT_AS_BUILT}"
+        )
+    found: list[tuple[str, str, int]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, entry in enumerate(entries):
+        end = _acceptance_end(number, entry)
+        earlier = seen.setdefault(end[:2], number)
+        if earlier != number:
+            raise InvalidValue(
+                "manifest",
+                f"'acceptance_ends' entry {number} ({end[0]}, {end[1]}): a second end for them "
+                f"(entry {earlier} is the first); {_NOT_AS_BUILT}",
+            )
+        found.append(end)
+    return found
+
+
+def _acceptance_end(number: int, entry: Any) -> tuple[str, str, int]:
+    """Entry ``number`` of a manifest's "acceptance_ends" as (facility, organisation, last
+    day) (`acceptance_ends`)."""
+    facility, organisation = (
+        (entry.get("facility"), entry.get("organisation"))
+        if isinstance(entry, dict)
+        else (None, None)
+    )
+    label = None
+    if isinstance(facility, str) and facility and isinstance(organisation, str) and organisation:
+        label = f"{facility}, {organisation}"
+    wrong = _entry_refusal(
+        "acceptance_ends", number, entry, _END_FIELDS, "an end of acceptance", label
+    )
+    if not isinstance(facility, str) or not facility:
+        raise wrong("'facility' must be a facility's id")
+    if not isinstance(organisation, str) or not organisation:
+        raise wrong("'organisation' must be an organisation's id")
+    last = entry["last_day"]
+    if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+        raise wrong(f"'last_day' must be a day of the problem (0 or later), not {last!r}")
+    return facility, organisation, last
+
+
+def with_manifest(problem: Problem, manifest: dict[str, Any]) -> Problem:
+    """``problem`` as the engines solve it beside its manifest: the admissions already due
+    that the manifest keeps counted against the daily admission limits
+    (`with_admissions_taken`), the agreements' quotas it carries kept (`with_quotas`), and
+    the ends of acceptance it carries kept (`with_acceptance_ends`: agreements that end
+    within the horizon). InvalidValue where the manifest is not as `plan build` wrote it;
+    ValueError (naming the facility or quota) where it does not fit the problem."""
+    counted = with_quotas(with_admissions_taken(problem, arrivals(manifest)), quotas(manifest))
+    return with_acceptance_ends(counted, acceptance_ends(manifest))
+
+
+def admission_limit_overruns(
+    problem: dict[str, Any], manifest: dict[str, Any], plan: Plan
+) -> list[str]:
+    """Days on which a plan's admissions and the patients sent earlier who arrive then (the
+    manifest's "held_admissions") pass a facility's daily admission limit, one line each."""
+    held = arrivals(manifest)
+    if not held:
+        return []
+    limits = {
+        f["id"]: f["daily_admission_limit"]
+        for f in problem["facilities"]
+        if "daily_admission_limit" in f
+    }
+    planned: dict[tuple[str, int], int] = defaultdict(int)
+    for assignment in plan.assignments:
+        planned[(assignment.facility, assignment.day)] += 1
+    lines = []
+    for facility, day, count in held:
+        limit = limits.get(facility)
+        if limit is not None and planned[(facility, day)] + count > limit:
+            lines.append(
+                f"{facility} day {day}: {planned[(facility, day)]} admissions planned and "
+                f"{count} patient(s) sent earlier arriving, against a daily limit of {limit}"
+            )
+    return lines
+
+
+# what a manifest maps, and to what (`plan build` writes it; approval compares the registry
+# with it): required, then optional (manifests written before facilities and agreements were
+# recorded have neither). Besides the maps, "built_at" and "problem_sha256" are texts and
+# "quotas" a list of the agreements' quotas the engines keep to (`quotas` checks it), and
+# "acceptance_ends" one of the ends of agreements within the horizon (`acceptance_ends`).
+_MANIFEST_MAPS = {
+    "patients": (int, True),
+    "capacity": (str, True),
+    "left_out": (int, False),
+    "facilities": (int, False),
+    "agreements": (int, False),
+    "held_admissions": (int, False),
+    "held": (str, False),
+}
+
+
+def check_manifest(manifest: dict[str, Any]) -> None:
+    """Refuse a manifest that `plan build` did not write as it is (edited, cut short), naming
+    the first key that is wrong, rather than fail inside the comparison."""
+    for key in _MANIFEST_MAPS:
+        _check_map(manifest, key)
+    for key in manifest.get("held", {}).values():
+        if Hold.parse(key) is None:
+            raise InvalidValue(
+                "manifest",
+                f"'held' has {key!r}, not FACILITY@specialty@YYYY-MM-DD+stay; it was not "
+                "written by `medevac plan build` as it is: build the problem again",
+            )
+    arrivals(manifest)
+    quotas(manifest)
+    acceptance_ends(manifest)
+
+
+def _check_map(manifest: dict[str, Any], key: str) -> None:
+    """Refuse a manifest whose map ``key`` (`_MANIFEST_MAPS`) is missing or holds other than
+    ids to values of its kind."""
+    kind, required = _MANIFEST_MAPS[key]
+    if key not in manifest and not required:
+        return
+    value = manifest.get(key)
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, kind) and not isinstance(v, bool)
+        for k, v in value.items()
+    ):
+        what = {"capacity": "report times", "held": "held beds", "held_admissions": "counts"}
+        raise InvalidValue(
+            "manifest",
+            f"'{key}' must map ids to {what.get(key, 'versions')}; "
+            "it was not written by `medevac plan build` as it is: build the problem again",
+        )
+
+
+def manifest_patients(manifest: dict[str, Any]) -> dict[str, int]:
+    """Every patient the problem looked at (planned or left out), with the version it saw."""
+    return {**manifest.get("left_out", {}), **manifest["patients"]}

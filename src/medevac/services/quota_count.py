@@ -1,0 +1,475 @@
+"""Patients counted against the quotas of agreements: those sent earlier and a plan's,
+the quotas carried to the engines, and the plans that would go beyond them."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from medevac.domain.agreements import Agreement
+from medevac.domain.facilities import Facility
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.patients import PlanningPatient
+from medevac.domain.plans import PlannedAdmission
+from medevac.domain.repositories import UnitOfWork
+from medevac.domain.vocabulary import Specialty
+from medevac.planning import Plan
+from medevac.services.agreement_terms import sender_of
+from medevac.services.holds import HOLDING_STATUSES, accepted_at, sent_destinations
+
+
+def quota_overruns(
+    uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime
+) -> list[str]:
+    """Agreements in force whose quota this plan would take beyond, one line each.
+
+    The problem format has no quotas: the engines keep to those its manifest carries
+    (`carry_quotas`), but a plan solved without the manifest or built with
+    `--ignore-quotas` may go beyond an agreement, and any plan beyond one whose covering
+    agreements cross others' (not carried). This says where a plan does so
+    (and `approve_plan` refuses such a plan unless told why to go beyond). Patients are
+    counted in a `QuotaBook`: first those sent earlier (`sent_under_agreements`), then the
+    plan's (`_count`), each against the first agreement between its organisation and the
+    operator of its facility that covers its specialty and still has room, those with the
+    fewest covering agreements first. A plan is over quota when it places someone under an
+    agreement and, with those sent before, more than its quota.
+    """
+    with uow:
+        return _overruns(uow, problem, plan, on=on)
+
+
+#: Statuses of patients a plan sent who went (accepted, on their way, treated, or back since):
+#: they count against the quota of the agreement they went under
+SENT_STATUSES = (
+    *HOLDING_STATUSES,
+    PatientStatus.REHABILITATION,
+    PatientStatus.DISCHARGED,
+    PatientStatus.REPATRIATED,
+)
+
+
+class QuotaBook:
+    """Patients counted against the agreements in force on a day, in one book.
+
+    A patient counts against the first agreement (by id) between its organisation and its
+    receiving organisation that covers its specialty on its day and still has room under its
+    quota (an agreement without a quota always has); where every covering agreement is full,
+    against the first, which it then takes beyond its quota. Callers count the patients with
+    the fewest covering agreements (`options`) first: where agreements overlap, a patient
+    only one of them covers then finds its room before others that could go elsewhere take
+    it (with overlapping agreements counted by id alone, a plan within their rooms together
+    could be refused).
+    """
+
+    def __init__(self, agreements: list[Agreement], on: date) -> None:
+        self.agreements = sorted((a for a in agreements if a.in_force(on)), key=lambda a: a.id)
+        self._between: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
+        for agreement in self.agreements:
+            pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
+            self._between[pair].append(agreement)
+        self.used: dict[str, int] = defaultdict(int)
+
+    @property
+    def has_quotas(self) -> bool:
+        return any(a.quota is not None for a in self.agreements)
+
+    def options(self, sender: str, receiver: str, specialty: Specialty, day: date) -> int:
+        """How many agreements in the book cover such a patient."""
+        return sum(1 for a in self._between.get((sender, receiver), ()) if a.covers(specialty, day))
+
+    def count(self, sender: str, receiver: str, specialty: Specialty, day: date) -> str | None:
+        """Count one patient; the id of the agreement it counts against (None: none covers)."""
+        chosen = self._against(sender, receiver, specialty, day)
+        if chosen is None:
+            return None
+        self.used[chosen.id] += 1
+        return chosen.id
+
+    def beyond(self, sender: str, receiver: str, specialty: Specialty, day: date) -> str | None:
+        """The id of the agreement one more such patient would take beyond its quota (every
+        covering agreement is full), else None; counts nothing."""
+        chosen = self._against(sender, receiver, specialty, day)
+        if chosen is None or chosen.quota is None or self.used[chosen.id] < chosen.quota:
+            return None
+        return chosen.id
+
+    def _against(
+        self, sender: str, receiver: str, specialty: Specialty, day: date
+    ) -> Agreement | None:
+        covering = [
+            a for a in self._between.get((sender, receiver), ()) if a.covers(specialty, day)
+        ]
+        if not covering:
+            return None
+        return next(
+            (a for a in covering if a.quota is None or self.used[a.id] < a.quota), covering[0]
+        )
+
+    def copy(self) -> QuotaBook:
+        """Another book with the same agreements and counts."""
+        other = copy.copy(self)
+        other.used = defaultdict(int, self.used)
+        return other
+
+    def full(self) -> list[Agreement]:
+        """Agreements whose quota the patients counted so far use up."""
+        return [a for a in self.agreements if a.quota is not None and self.used[a.id] >= a.quota]
+
+
+def sent_under_agreements(
+    uow: UnitOfWork,
+    book: QuotaBook,
+    leave_out: set[str],
+    known: Mapping[str, PlannedAdmission] | None = None,
+) -> None:
+    """Count in ``book`` the patients sent earlier (`SENT_STATUSES`, but those in
+    ``leave_out``): by their destination (`sent_destinations`; ``known`` holds those the
+    caller already found) on its admission day, else by the last treatment request that
+    accepted them (its receiving organisation, on the day they were accepted)."""
+    senders = {a.sending_organisation_id for a in book.agreements}
+    earlier = sorted(
+        (
+            p
+            for p in uow.patients.for_planning(SENT_STATUSES)
+            if p.organisation_id in senders and p.id not in leave_out
+        ),
+        key=lambda p: p.id,
+    )
+    known = known or {}
+    destinations = {p.id: known[p.id] for p in earlier if p.id in known}
+    destinations |= sent_destinations(uow, [p.id for p in earlier if p.id not in known])
+    wanted = {a.facility_id for a in destinations.values()}
+    operators = {f.id: f.operator_id for f in uow.facilities.get_many(wanted).values()}
+    # the others went through treatment requests their receivers accepted (the last such)
+    others = [p.id for p in earlier if p.id not in destinations]
+    requested = {i: a.receiver_id for i, a in uow.requests.acceptances(others).items()}
+    times = uow.patients.move_times(list(requested))
+    accepted_on = {i: accepted_at(times.get(i)).date() for i in requested}
+    counted: list[tuple[str, str, Specialty, date]] = []
+    for patient in earlier:
+        admission = destinations.get(patient.id)
+        if admission is not None:
+            receiver = operators.get(admission.facility_id, "")
+            day = admission.admission_date
+        elif patient.id in requested:
+            receiver, day = requested[patient.id], accepted_on[patient.id]
+        else:
+            continue
+        counted.append((patient.organisation_id, receiver, patient.primary_specialty, day))
+    # those with the fewest covering agreements first (`QuotaBook`); by id among the same
+    for sender, receiver, specialty, day in sorted(
+        counted,
+        key=lambda c: book.options(*c),  # a stable sort keeps the order by id
+    ):
+        book.count(sender, receiver, specialty, day)
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A patient a plan places, as the quota count sees it."""
+
+    patient: str
+    sender: str
+    receiver: str
+    specialty: Specialty
+    weight: float  # of its precedence
+    day: int
+
+
+def carried_room_changes(manifest: dict[str, Any], book: QuotaBook | None) -> list[str]:
+    """The quotas the manifest carries ("quotas", `carry_quotas`) whose agreements have room
+    for fewer patients now, with the patients sent earlier counted in ``book``, than when the
+    problem was built, a line each: a patient sent earlier came to count against them since (a
+    destination named or changed) without any patient of the problem changing. A plan kept to
+    the old room may then go beyond it: the problem must be built again.
+
+    A quota carried for a set of agreements ("AGR-1+AGR-2") has their rooms together. Quotas
+    whose agreements are no longer all in force with a quota are left to the comparison of
+    the agreements (`_facility_and_agreement_changes`)."""
+    if book is None:
+        return []
+    by_id = {a.id: a for a in book.agreements}
+    lines = []
+    for entry in manifest.get("quotas", []):
+        ids = str(entry["id"]).split("+")
+        if not all(i in by_id and by_id[i].quota is not None for i in ids):
+            continue
+        room = sum(int(by_id[i].quota or 0) - book.used[i] for i in ids)
+        if room < int(entry["room"]):
+            lines.append(
+                f"agreement {entry['id']} has room for {room} more patient(s) now, "
+                f"{entry['room']} when the problem was built: patients sent earlier came to "
+                "count against it since"
+            )
+    return lines
+
+
+def sent_book(
+    uow: UnitOfWork,
+    problem: dict[str, Any],
+    on: datetime,
+    known: Mapping[str, PlannedAdmission] | None = None,
+) -> QuotaBook | None:
+    """The agreements in force on ``on`` with the patients sent earlier counted, or None when
+    no agreement has a quota (``known``: destinations already resolved)."""
+    book = QuotaBook(uow.agreements.list(), on.date())
+    if not book.has_quotas:
+        return None
+    sent_under_agreements(uow, book, {p["id"] for p in problem["patients"]}, known)
+    return book
+
+
+def placements(uow: UnitOfWork, problem: dict[str, Any], plan: Plan) -> list[Placed]:
+    """The plan's patients by id, with their senders and receiving organisations."""
+    entries = {p["id"]: p for p in problem["patients"]}
+    facilities = uow.facilities.get_many({a.facility for a in plan.assignments})
+    operators = {f.id: f.operator_id for f in facilities.values()}
+    weights = {name: float(rule["weight"]) for name, rule in problem["precedences"].items()}
+    return [
+        Placed(
+            a.patient,
+            sender_of(entries[a.patient]),
+            operators.get(a.facility, ""),
+            Specialty(entries[a.patient]["specialty"]),
+            weights[entries[a.patient]["precedence"]],
+            a.day,
+        )
+        for a in sorted(plan.assignments, key=lambda a: a.patient)
+    ]
+
+
+def _count(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
+    """Count ``placed`` in ``book`` as the approval does, those with the fewest covering
+    agreements first, then by patient id: the agreement each counts against (patients no
+    agreement covers are left out)."""
+    counted = {}
+    for p in sorted(
+        placed, key=lambda p: (book.options(p.sender, p.receiver, p.specialty, day), p.patient)
+    ):
+        found = book.count(p.sender, p.receiver, p.specialty, day)
+        if found is not None:
+            counted[p.patient] = found
+    return counted
+
+
+def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime) -> list[str]:
+    """`quota_overruns` within an open unit of work."""
+    book = sent_book(uow, problem, on) if plan.assignments else None
+    if book is None:
+        return []
+    return overrun_lines(book, placements(uow, problem, plan), on.date())
+
+
+def overrun_lines(book: QuotaBook, placements: list[Placed], day: date) -> list[str]:
+    """The agreements of ``book`` (the patients sent earlier counted in it, left as it is)
+    that ``placements`` take beyond their quotas, a line each."""
+    sent = dict(book.used)
+    placed: dict[str, int] = defaultdict(int)
+    for agreement_id in _count(book.copy(), placements, day).values():
+        placed[agreement_id] += 1
+    return [
+        f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
+        f"{a.receiving_organisation_id}; "
+        + (f"{sent.get(a.id, 0)} were sent there before and " if sent.get(a.id) else "")
+        + f"this plan places {placed[a.id]} there"
+        for a in book.agreements
+        if a.quota is not None and placed[a.id] and sent.get(a.id, 0) + placed[a.id] > a.quota
+    ]
+
+
+def keep_within(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
+    """The patients ``placed`` on ``day`` to leave out so that they keep to every agreement's
+    quota, counted in ``book`` after the patients sent earlier (the book is left as it is);
+    each with the agreement it would take beyond it (empty when they keep to them all).
+
+    The most urgent keep their places: patients are counted by precedence weight (then the
+    earlier admission day, then id), and one is left out where every agreement that covers
+    it is full. The approval counts by id (`quota_overruns`); where overlapping agreements
+    make that count put someone beyond a quota all the same, the least urgent patient counted
+    against that agreement is left out too, until none is."""
+    trial = book.copy()
+    kept: list[Placed] = []
+    left: dict[str, str] = {}
+    for p in sorted(placed, key=lambda p: (-p.weight, p.day, p.patient)):
+        full = trial.beyond(p.sender, p.receiver, p.specialty, day)
+        if full is None:
+            trial.count(p.sender, p.receiver, p.specialty, day)
+            kept.append(p)
+        else:
+            left[p.patient] = full
+    while True:
+        recount = book.copy()
+        counted = _count(recount, kept, day)
+        over = {
+            a.id for a in recount.agreements if a.quota is not None and recount.used[a.id] > a.quota
+        }
+        victims = [p for p in kept if counted.get(p.patient) in over]
+        if not victims:
+            return left
+        victim = min(victims, key=lambda p: (p.weight, -p.day, p.patient))
+        kept.remove(victim)
+        left[victim.patient] = counted[victim.patient]
+
+
+def carry_quotas(
+    book: QuotaBook,
+    patients: list[PlanningPatient],
+    entries: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    facilities: Mapping[str, Facility],
+    now: datetime,
+) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """The agreements whose quotas have room (after the patients sent earlier, counted in
+    ``book``) for fewer of ``patients`` than could go under them, as quotas for the engines: a
+    line for each such agreement (or set of agreements), the ids of the quotas carried, and
+    the quotas as the manifest keeps them ("quotas"; `quotas` reads them back as
+    `medevac.planning.Quota`).
+
+    A patient could go under an agreement when it is the sender's, the agreement covers its
+    specialty and a facility of the receiver in the problem offers it. The quota bounds the
+    placements of the sender's patients (under the organisation the problem gives them, which
+    `encode_coverage` may have qualified as "ORG/specialty") with a specialty the agreement
+    covers at the receiver's facilities in the problem by its room, so the optimiser chooses
+    who uses it. That is what the approval counts (`QuotaBook`): each of the plan's patients
+    counts against the agreements in force on the day of approval between its organisation
+    and the operator of its facility that cover its specialty, whatever its admission day;
+    the approval refuses a plan when an agreement came into force or lapsed since the build,
+    so they are the agreements in force on the day of the build. Agreements of different
+    receivers that the same patients could use (rivals) are separate quotas: the plan chooses
+    which room each patient uses.
+
+    Where agreements between the same organisations overlap (a specialty covered by more than
+    one), a patient may count against any of those covering its specialty (`QuotaBook`
+    counts those with the fewest such agreements first). Their rooms then hold every group of
+    patients whose covering agreements all lie in one set of them, and one quota is carried
+    per set (named "AGR-1+AGR-2"): where the sets of agreements covering the specialties nest
+    or are apart (laminar), those quotas say exactly which plans the count keeps within the
+    rooms (`_overlapping_quotas`). Where two such sets cross, nothing is carried for those
+    organisations and the line says a plan may go beyond them.
+    """
+    facility_entries, patient_entries = entries
+    by_id = {entry["id"]: entry for entry in patient_entries}
+    day = now.date()
+    kinds = Counter((p.organisation_id, p.primary_specialty) for p in patients)
+    offered: dict[str, set[str]] = defaultdict(set)  # by operator, in the problem
+    for entry in facility_entries:
+        offered[facilities[entry["id"]].operator_id] |= set(entry["beds"])
+    lines: list[str] = []
+    carried: list[str] = []
+    quotas: list[dict[str, Any]] = []
+    pairs: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
+    for a in book.agreements:
+        pairs[(a.sending_organisation_id, a.receiving_organisation_id)].append(a)
+
+    def short(a: Agreement, room: int, could: int) -> str:
+        return (
+            f"{a.id} has room for {room} more patient(s) of {a.sending_organisation_id} at "
+            f"{a.receiving_organisation_id} (quota {a.quota}, {book.used[a.id]} sent), and "
+            f"{could} in this problem could go there under it"
+        )
+
+    def organisations(sender: str, specialties: set[Specialty]) -> list[str]:
+        return sorted(
+            {
+                by_id[p.id]["organisation"]
+                for p in patients
+                if p.organisation_id == sender and p.primary_specialty in specialties
+            }
+        )
+
+    for (sender, receiver), group in pairs.items():
+        offers = offered[receiver]
+        # the agreements covering each specialty of the sender's patients the receiver offers
+        cover = {
+            s: frozenset(a.id for a in group if a.covers(s, day))
+            for (o, s) in kinds
+            if o == sender and s.value in offers
+        }
+        rows = _overlapping_quotas(group, cover, book)
+        if rows is None:  # the sets of covering agreements cross: nothing is carried
+            for a in group:
+                room = None if a.quota is None else a.quota - book.used[a.id]
+                mine = {s for s, ids in cover.items() if a.id in ids}
+                could = sum(kinds[(sender, s)] for s in mine)
+                if room is None or room <= 0 or could <= room:
+                    continue
+                others = sorted({i for s in mine for i in cover[s]} - {a.id})
+                lines.append(
+                    f"{short(a, room, could)}; {', '.join(others)} cover(s) some of the same "
+                    "specialties, and the agreements covering them cross (a patient counts "
+                    "against the first with room), so it is not carried to the engines and a "
+                    "plan may go beyond it (`plan approve` then refuses it, or --within-quotas "
+                    "leaves out the least urgent)"
+                )
+            continue
+        theirs = sorted(
+            entry["id"]
+            for entry in facility_entries
+            if facilities[entry["id"]].operator_id == receiver
+        )
+        apart = all(len(ids) == 1 for ids, _, _ in rows)
+        for ids, room, specialties in rows:
+            could = sum(kinds[(sender, s)] for s in specialties)
+            if room <= 0 or could <= room:
+                continue
+            if len(ids) == 1:
+                [a] = [a for a in group if a.id in ids]
+                if apart:  # the agreement alone covers every specialty it names
+                    specialties = set(a.specialties)
+                name, line = a.id, short(a, room, could)
+            else:
+                name = "+".join(sorted(ids))
+                line = (
+                    f"{name} have room together for {room} more patient(s) of {sender} at "
+                    f"{receiver} in {', '.join(sorted(s.value for s in specialties))}, and "
+                    f"{could} in this problem could go there under them"
+                )
+            quotas.append(
+                {
+                    "id": name,
+                    "room": room,
+                    "organisations": organisations(sender, specialties),
+                    "facilities": theirs,
+                    "specialties": sorted(s.value for s in specialties),
+                }
+            )
+            carried.append(name)
+            lines.append(
+                f"{line}: the plan keeps to it, and the optimiser chooses who uses the room"
+            )
+    return lines, carried, quotas
+
+
+def _overlapping_quotas(
+    group: list[Agreement], cover: Mapping[Specialty, frozenset[str]], book: QuotaBook
+) -> list[tuple[frozenset[str], int, set[Specialty]]] | None:
+    """The quotas of the agreements ``group`` between two organisations: (agreement ids,
+    room, specialties) for each set of agreements covering some specialty (``cover``: the
+    ids covering each), with the specialties whose covering agreements all lie in the set and
+    the rooms of its agreements together; None where two of those sets cross (neither apart
+    nor one inside the other).
+
+    Specialties that an agreement without a quota covers are left out (they never go beyond
+    one). For sets that nest or are apart, counting the patients with the fewest covering
+    agreements first (`_count`) keeps every agreement within its quota exactly
+    when each of these quotas is kept (Hall's condition over the sets, and the sets of a
+    laminar family are all that need checking).
+    """
+    quota = {a.id: a.quota for a in group}
+    limited = {s: ids for s, ids in cover.items() if ids and all(quota[i] is not None for i in ids)}
+    sets = sorted(set(limited.values()), key=lambda ids: (len(ids), sorted(ids)))
+    for k, first in enumerate(sets):
+        for second in sets[k + 1 :]:
+            if first & second and not first <= second:
+                return None
+    return [
+        (
+            ids,
+            sum(int(quota[i] or 0) - book.used[i] for i in ids),
+            {s for s, theirs in limited.items() if theirs <= ids},
+        )
+        for ids in sets
+    ]
