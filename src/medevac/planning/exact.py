@@ -22,9 +22,7 @@ Outline (see docs/planning.md for the reasoning):
 
 Problems with more than LARGE_UNITS units skip the LP master, whose simplex re-solves do not
 finish in time at that size, and go to the Lagrangian engine (lagrangian.py): prices improved on
-a smoothed Lagrangian, an exact Lagrangian bound, and plans placed by priced cost. Unless the
-time limit is long enough for column generation seeded by prices to converge (`goes_large`):
-the Lagrangian engine comes to rest well above the LP's bound, the LP master and its MIPs do not.
+a smoothed Lagrangian, an exact Lagrangian bound, and plans placed by priced cost.
 """
 
 from __future__ import annotations
@@ -622,46 +620,6 @@ def _lp_seconds(n_units: int) -> float:
     return LP_REFERENCE_SECONDS * (n_units / LP_REFERENCE_UNITS) ** 3
 
 
-# Column generation seeded by prices converged in 257 s on M (10,000 x 200, 6,310 units; a 600-s
-# limit, 2026-12-05 23:46 UTC), in 23 s on 2,500 x 90 (1,989 units) and 31 s on 3,000 x 100
-# (2,427 units) on 2026-12-04: about 257 s x (units / 6,310) ** 2 (25 s and 38 s there)
-SEEDED_LP_REFERENCE_UNITS = 6310
-SEEDED_LP_REFERENCE_SECONDS = 257.0
-# ... up to this many units: larger LP masters were not measured (L's 36,824 units would need
-# about 8,800 s by that rule, and the master's memory at that size is not known)
-LP_MASTER_MAX_UNITS = 8000
-
-
-def _seeded_lp_seconds(n_units: int) -> float:
-    """The time column generation seeded by prices is expected to take to converge."""
-    return SEEDED_LP_REFERENCE_SECONDS * (n_units / SEEDED_LP_REFERENCE_UNITS) ** 2
-
-
-def goes_large(
-    n_units: int, time_limit: float, large_units: int | None = None, *, quotas: bool = False
-) -> bool:
-    """Whether a problem of ``n_units`` aggregated units goes to the Lagrangian engine of large
-    problems: above ``large_units``; by default (None) above LARGE_UNITS, unless the limit leaves
-    column generation seeded by prices its share of the time to converge (`_seeded_lp_seconds`),
-    the problem has at most LP_MASTER_MAX_UNITS units and no ``quotas``.
-
-    With the benchmark's six quotas on M (`--quotas 0.8`) the LP master's first round took 79 s
-    against 24 s without them, and in 600 s the LP master's route ended at 207,593.70 (1.85 %)
-    where the Lagrangian engine came to rest at 206,827.22 (1.39 %; docs/benchmarks.md).
-
-    The large engine's price ascent and neighbourhood search come to rest: on M it stopped at
-    61 s of a 600-s limit with 203,755.62 (1.07 %), where the LP master converged at 259 s and
-    its first MIP found 202,699.57 (0.33 % above the LP's bound; 202,692.49 at the limit after
-    the neighbourhood search), docs/benchmarks.md "2026-12-05, 23:43-23:56 UTC"."""
-    if large_units is not None:
-        return n_units > large_units
-    if n_units <= LARGE_UNITS:
-        return False
-    if quotas or n_units > LP_MASTER_MAX_UNITS:
-        return True
-    return _seeded_lp_seconds(n_units) > LP_SHARE * time_limit
-
-
 def _seed_priced(
     units: _Units, columns: _Columns, patient: IntArray, facility: IntArray, day: IntArray
 ) -> None:
@@ -764,13 +722,12 @@ def solve_exact(
     *,
     seed_facilities: int = 2,
     seed_days: int = 3,
-    large_units: int | None = None,
+    large_units: int = LARGE_UNITS,
 ) -> Plan:
     """Solve to proven optimality, or return the best plan with an honest bound at the limit.
 
     Problems with more than ``large_units`` aggregated units go to the Lagrangian engine
-    (lagrangian.py): priced bound and price-guided plans, no MIP. By default (None) those with
-    more than LARGE_UNITS, unless the limit is long enough for the LP master (`goes_large`).
+    (lagrangian.py): priced bound and price-guided plans, no MIP.
     """
     started = time.perf_counter()
     deadline = started + checked_time_limit(time_limit)
@@ -785,13 +742,8 @@ def solve_exact(
 
     view = ProblemView(problem)
     compact = build_compact(view)
-    if goes_large(compact.n_units, time_limit, large_units, quotas=bool(problem.quotas)):
+    if compact.n_units > large_units:
         return _solve_large(problem, view, compact, started, deadline, say)
-    if compact.n_units > LARGE_UNITS:
-        say(
-            f"{compact.n_units} units: the limit leaves column generation time to converge "
-            f"(about {_seeded_lp_seconds(compact.n_units):.0f} s expected)"
-        )
     warm_mip_worker()  # its start (about 0.1 s) overlaps the work before the MIPs
     gs = problem.weights.group_split
     horizon = view.horizon

@@ -15,17 +15,14 @@ from medevac.planning import (
     Plan,
     PlanStatus,
     Problem,
-    Quota,
     UnplacedReason,
     check_plan,
     document_text,
     exact,
     parse_problem,
     solve,
-    with_quotas,
 )
 from medevac.planning.compact import build_compact
-from medevac.planning.engines import MAX_TIME_LIMIT
 from medevac.planning.lagrangian import priced_columns
 from medevac.planning.model import ProblemView
 from tests.unit.planning.builders import (
@@ -367,63 +364,6 @@ def test_an_lp_master_seeded_from_a_price_ascent_still_proves_the_optimum(
     assert plan.bound <= optimum.objective + 1e-6 * max(1.0, optimum.objective)
     assert plan.status is PlanStatus.OPTIMAL
     assert plan.objective == pytest.approx(optimum.objective, rel=1e-9)
-
-
-def test_large_problems_go_to_the_lagrangian_engine_unless_the_limit_lets_the_lp_converge() -> None:
-    over = exact.LARGE_UNITS + 1
-    assert not exact.goes_large(exact.LARGE_UNITS, 1.0)
-    assert exact.goes_large(over, 60.0)
-    long_enough = exact._seeded_lp_seconds(over) / exact.LP_SHARE
-    assert not exact.goes_large(over, long_enough)
-    assert exact.goes_large(over, 0.99 * long_enough)
-    # M's units (10,000 x 200, 6,310 units): the LP master from 514 s on
-    assert exact.goes_large(6310, 500.0)
-    assert not exact.goes_large(6310, 520.0)
-    # not with quotas, nor above the largest LP master measured, whatever the limit
-    assert exact.goes_large(over, long_enough, quotas=True)
-    assert exact.goes_large(exact.LP_MASTER_MAX_UNITS + 1, MAX_TIME_LIMIT)
-    # an explicit threshold decides alone
-    assert exact.goes_large(over, 1e6, large_units=exact.LARGE_UNITS)
-    assert not exact.goes_large(over, 1.0, large_units=over)
-
-
-@pytest.mark.parametrize("limit", [1.0, 30.0])
-def test_a_large_problem_given_a_long_limit_is_proven_optimal_through_the_lp_master(
-    limit: float, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # every problem of more than 5 units is large, and column generation is expected to take
-    # 10 s on this one: a 30-s limit leaves it that in its half, a 1-s limit does not
-    problem = parse_problem(random_problem_dict(seed=7, n_patients=30, n_facilities=5))
-    n_units = build_compact(ProblemView(problem)).n_units
-    monkeypatch.setattr(exact, "LARGE_UNITS", 5)
-    monkeypatch.setattr(exact, "SEEDED_LP_REFERENCE_UNITS", n_units)
-    monkeypatch.setattr(exact, "SEEDED_LP_REFERENCE_SECONDS", 10.0)
-    messages: list[str] = []
-    plan = checked(problem, solve(problem, Engine.EXACT, limit, progress=messages.append))
-    through_lp = any("the limit leaves column generation time" in m for m in messages)
-    assert through_lp == (limit == 30.0)
-    assert (plan.solver == exact.LARGE_SOLVER) == (limit == 1.0)
-    if through_lp:
-        optimum = solve(problem, Engine.MIP, 60)
-        assert plan.status is PlanStatus.OPTIMAL
-        assert plan.objective == pytest.approx(optimum.objective, rel=1e-9)
-
-
-def test_a_large_problem_with_quotas_stays_with_the_lagrangian_engine_given_a_long_limit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    free = parse_problem(random_problem_dict(seed=7, n_patients=30, n_facilities=5))
-    organisations = frozenset(p.organisation for p in free.patients if p.organisation)
-    facilities = frozenset(f.id for f in free.facilities)
-    problem = with_quotas(free, [Quota("AGR-ALL", len(free.patients), organisations, facilities)])
-    n_units = build_compact(ProblemView(problem)).n_units
-    monkeypatch.setattr(exact, "LARGE_UNITS", 5)
-    monkeypatch.setattr(exact, "SEEDED_LP_REFERENCE_UNITS", n_units)
-    monkeypatch.setattr(exact, "SEEDED_LP_REFERENCE_SECONDS", 10.0)
-    plan = checked(problem, solve(problem, Engine.EXACT, 30.0))
-    assert plan.solver == exact.LARGE_SOLVER
-    # the same problem without the quota takes the LP master's route
-    assert checked(free, solve(free, Engine.EXACT, 30.0)).solver != exact.LARGE_SOLVER
 
 
 def test_priced_columns_lie_where_their_units_may_go_and_their_bound_holds() -> None:
