@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import highspy
 import numpy as np
@@ -620,6 +620,51 @@ def _lp_seconds(n_units: int) -> float:
     return LP_REFERENCE_SECONDS * (n_units / LP_REFERENCE_UNITS) ** 3
 
 
+# Column generation seeded by prices converged in 257 s on M (10,000 x 200, 6,310 units; a 600-s
+# limit, 2026-12-05 23:46 UTC), in 23 s on 2,500 x 90 (1,989 units) and 31 s on 3,000 x 100
+# (2,427 units) on 2026-12-04: about 257 s x (units / 6,310) ** 2 (25 s and 38 s there)
+SEEDED_LP_REFERENCE_UNITS = 6310
+SEEDED_LP_REFERENCE_SECONDS = 257.0
+# ... up to this many units: larger LP masters were not tried (L's 36,824 units would need
+# about 17,500 s left by the rule, and the master's memory at that size is not known)
+LP_MASTER_MAX_UNITS = 8000
+
+
+def _seeded_lp_seconds(n_units: int) -> float:
+    """The time column generation seeded by prices is expected to take to converge."""
+    return SEEDED_LP_REFERENCE_SECONDS * (n_units / SEEDED_LP_REFERENCE_UNITS) ** 2
+
+
+def lp_master_after_rest(n_units: int, seconds_left: float) -> bool:
+    """Whether the time a large problem's Lagrangian engine left when it came to rest goes to
+    the LP master: when half of it (LP_SHARE) covers the expected seeded column generation, up
+    to LP_MASTER_MAX_UNITS units.
+
+    Given 600 s, that engine came to rest on M at 61 s with 203,755.62 (1.07 %); the LP master
+    reaches 202,692.49 (0.32 %) there. Chosen before the solve instead, the LP master's route
+    lost where beds are short or quotas bind (M/3 1.46 % against 1.13 %, M with six quotas
+    1.85 % against 1.39 %); after the rest, the better plan and bound of both are kept."""
+    if n_units > LP_MASTER_MAX_UNITS:
+        return False
+    return _seeded_lp_seconds(n_units) <= LP_SHARE * seconds_left
+
+
+def _better_of(first: Plan, second: Plan, started: float) -> Plan:
+    """The cheaper of two plans of one problem (``first`` on a tie), with the higher of their
+    bounds (each is valid), its gap and status, and the wall time since ``started``."""
+    tolerance = 1e-9 * max(1.0, abs(first.objective))
+    best = second if second.objective < first.objective - tolerance else first
+    bound = max(first.bound, second.bound)
+    gap = relative_gap(best.objective, bound)
+    optimal = best.status is PlanStatus.OPTIMAL or gap <= OPTIMAL_GAP
+    status = PlanStatus.OPTIMAL if optimal else PlanStatus.FEASIBLE
+    return replace(
+        best, bound=bound, gap=gap, status=status,
+        solver=f"{best.solver}; after {first.solver}" if best is second else best.solver,
+        wall_seconds=time.perf_counter() - started,
+    )  # fmt: skip
+
+
 def _seed_priced(
     units: _Units, columns: _Columns, patient: IntArray, facility: IntArray, day: IntArray
 ) -> None:
@@ -722,12 +767,14 @@ def solve_exact(
     *,
     seed_facilities: int = 2,
     seed_days: int = 3,
-    large_units: int = LARGE_UNITS,
+    large_units: int | None = None,
 ) -> Plan:
     """Solve to proven optimality, or return the best plan with an honest bound at the limit.
 
     Problems with more than ``large_units`` aggregated units go to the Lagrangian engine
-    (lagrangian.py): priced bound and price-guided plans, no MIP.
+    (lagrangian.py): priced bound and price-guided plans, no MIP. By default (None) those with
+    more than LARGE_UNITS, and when that engine comes to rest with enough of the limit left,
+    the LP master gets the rest (`lp_master_after_rest`) and the better plan is returned.
     """
     started = time.perf_counter()
     deadline = started + checked_time_limit(time_limit)
@@ -742,8 +789,14 @@ def solve_exact(
 
     view = ProblemView(problem)
     compact = build_compact(view)
-    if compact.n_units > large_units:
-        return _solve_large(problem, view, compact, started, deadline, say)
+    if compact.n_units > (LARGE_UNITS if large_units is None else large_units):
+        rested = _solve_large(problem, view, compact, started, deadline, say)
+        left = deadline - time.perf_counter() - END_MARGIN_SHARE * (deadline - started)
+        if large_units is not None or not lp_master_after_rest(compact.n_units, left):
+            return rested
+        say(f"the Lagrangian engine came to rest; {left:.0f} s left for the LP master")
+        again = solve_exact(problem, left, progress, large_units=compact.n_units)
+        return _better_of(rested, again, started)
     warm_mip_worker()  # its start (about 0.1 s) overlaps the work before the MIPs
     gs = problem.weights.group_split
     horizon = view.horizon

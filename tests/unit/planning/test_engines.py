@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from medevac.planning import (
     solve,
 )
 from medevac.planning.compact import build_compact
+from medevac.planning.engines import MAX_TIME_LIMIT
 from medevac.planning.lagrangian import priced_columns
 from medevac.planning.model import ProblemView
 from tests.unit.planning.builders import (
@@ -364,6 +366,58 @@ def test_an_lp_master_seeded_from_a_price_ascent_still_proves_the_optimum(
     assert plan.bound <= optimum.objective + 1e-6 * max(1.0, optimum.objective)
     assert plan.status is PlanStatus.OPTIMAL
     assert plan.objective == pytest.approx(optimum.objective, rel=1e-9)
+
+
+def test_the_lp_master_gets_the_time_a_large_problem_leaves_when_enough_is_left() -> None:
+    units = exact.SEEDED_LP_REFERENCE_UNITS
+    assert exact.lp_master_after_rest(units, 2 * exact.SEEDED_LP_REFERENCE_SECONDS)
+    assert not exact.lp_master_after_rest(units, 1.9 * exact.SEEDED_LP_REFERENCE_SECONDS)
+    # a quarter of the units, a sixteenth of the time
+    assert not exact.lp_master_after_rest(units // 4, 0.1 * exact.SEEDED_LP_REFERENCE_SECONDS)
+    assert exact.lp_master_after_rest(units // 4, 0.13 * exact.SEEDED_LP_REFERENCE_SECONDS)
+    # not above the largest LP master tried, whatever the time
+    assert not exact.lp_master_after_rest(exact.LP_MASTER_MAX_UNITS + 1, MAX_TIME_LIMIT)
+
+
+def test_of_two_plans_the_cheaper_is_kept_with_the_higher_bound() -> None:
+    problem = parse_problem(random_problem_dict(seed=11, n_patients=20, n_facilities=4))
+    greedy = solve(problem, Engine.GREEDY)
+    optimum = solve(problem, Engine.MIP, 60)
+    assert optimum.objective < greedy.objective
+    low_bound = replace(optimum, bound=optimum.bound - 10.0, status=PlanStatus.FEASIBLE)
+    started = time.perf_counter()
+    kept = exact._better_of(greedy, low_bound, started)
+    assert kept.assignments == optimum.assignments
+    assert kept.bound == max(greedy.bound, low_bound.bound)
+    assert kept.status is PlanStatus.FEASIBLE
+    # with the optimum's own bound the cheaper plan is proven optimal again
+    assert exact._better_of(low_bound, optimum, started).status is PlanStatus.OPTIMAL
+    # on a tie the first is kept
+    assert exact._better_of(optimum, replace(optimum, solver="other"), started).solver == (
+        optimum.solver
+    )
+
+
+@pytest.mark.parametrize("limit", [0.5, 30.0])
+def test_a_large_problem_at_rest_hands_the_time_left_to_the_lp_master(
+    limit: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every problem of more than 5 units is large, and seeded column generation is expected to
+    # take 5 s on this one: after the large engine's rest, 30 s leave it that in their half
+    problem = parse_problem(random_problem_dict(seed=7, n_patients=30, n_facilities=5))
+    n_units = build_compact(ProblemView(problem)).n_units
+    monkeypatch.setattr(exact, "LARGE_UNITS", 5)
+    monkeypatch.setattr(exact, "SEEDED_LP_REFERENCE_UNITS", n_units)
+    monkeypatch.setattr(exact, "SEEDED_LP_REFERENCE_SECONDS", 5.0)
+    messages: list[str] = []
+    plan = checked(problem, solve(problem, Engine.EXACT, limit, progress=messages.append))
+    handed = any("came to rest" in m for m in messages)
+    assert handed == (limit == 30.0)
+    optimum = solve(problem, Engine.MIP, 60)
+    assert plan.bound <= optimum.objective + 1e-6 * max(1.0, optimum.objective)
+    if handed:
+        assert plan.status is PlanStatus.OPTIMAL
+        assert plan.objective == pytest.approx(optimum.objective, rel=1e-9)
 
 
 def test_priced_columns_lie_where_their_units_may_go_and_their_bound_holds() -> None:
