@@ -656,8 +656,9 @@ def _better_of(first: Plan, second: Plan, started: float) -> Plan:
     best = second if second.objective < first.objective - tolerance else first
     bound = max(first.bound, second.bound)
     gap = relative_gap(best.objective, bound)
-    optimal = best.status is PlanStatus.OPTIMAL or gap <= OPTIMAL_GAP
-    status = PlanStatus.OPTIMAL if optimal else PlanStatus.FEASIBLE
+    # the cheaper plan (or one as cheap) of a pair where one is proven optimal is optimal too
+    proven = PlanStatus.OPTIMAL in (first.status, second.status)
+    status = PlanStatus.OPTIMAL if proven or gap <= OPTIMAL_GAP else PlanStatus.FEASIBLE
     return replace(
         best, bound=bound, gap=gap, status=status,
         solver=f"{best.solver}; after {first.solver}" if best is second else best.solver,
@@ -792,7 +793,9 @@ def solve_exact(
     if compact.n_units > (LARGE_UNITS if large_units is None else large_units):
         rested = _solve_large(problem, view, compact, started, deadline, say)
         left = deadline - time.perf_counter() - END_MARGIN_SHARE * (deadline - started)
-        if large_units is not None or not lp_master_after_rest(compact.n_units, left):
+        if rested.status is PlanStatus.OPTIMAL or large_units is not None:
+            return rested
+        if not lp_master_after_rest(compact.n_units, left):
             return rested
         say(f"the Lagrangian engine came to rest; {left:.0f} s left for the LP master")
         again = solve_exact(problem, left, progress, large_units=compact.n_units)
