@@ -790,16 +790,35 @@ def solve_exact(
 
     view = ProblemView(problem)
     compact = build_compact(view)
-    if compact.n_units > (LARGE_UNITS if large_units is None else large_units):
-        rested = _solve_large(problem, view, compact, started, deadline, say)
-        left = deadline - time.perf_counter() - END_MARGIN_SHARE * (deadline - started)
-        if rested.status is PlanStatus.OPTIMAL or large_units is not None:
-            return rested
-        if not lp_master_after_rest(compact.n_units, left):
-            return rested
-        say(f"the Lagrangian engine came to rest; {left:.0f} s left for the LP master")
-        again = solve_exact(problem, left, progress, large_units=compact.n_units)
-        return _better_of(rested, again, started)
+    seeds = (seed_facilities, seed_days)
+    if compact.n_units <= (LARGE_UNITS if large_units is None else large_units):
+        return _solve_through_lp(problem, view, compact, started, deadline, say, seeds)
+    rested = _solve_large(problem, view, compact, started, deadline, say)
+    left = deadline - time.perf_counter() - END_MARGIN_SHARE * (deadline - started)
+    if rested.status is PlanStatus.OPTIMAL or large_units is not None:
+        return rested
+    if not lp_master_after_rest(compact.n_units, left):
+        return rested
+    say(f"the Lagrangian engine came to rest; {left:.0f} s left for the LP master")
+    restart = time.perf_counter()
+    again = _solve_through_lp(problem, view, compact, restart, restart + left, say, seeds)
+    return _better_of(rested, again, started)
+
+
+def _solve_through_lp(
+    problem: Problem,
+    view: ProblemView,
+    compact: Compact,
+    started: float,
+    deadline: float,
+    say: Callable[[str], None],
+    seeds: tuple[int, int],
+) -> Plan:
+    """`solve_exact` through the LP master (column generation, rounding, MIPs and proofs) from
+    ``started`` to ``deadline``; ``seeds`` are the facilities and days per unit it starts from.
+    The Lagrangian engine takes over where the LP does not converge in its share."""
+    time_limit = deadline - started
+    seed_facilities, seed_days = seeds
     warm_mip_worker()  # its start (about 0.1 s) overlaps the work before the MIPs
     gs = problem.weights.group_split
     horizon = view.horizon
