@@ -295,11 +295,14 @@ def _limits(text: str) -> list[float]:
 
 
 def replan(size: str, data: dict[str, Any], first: Plan, time_limit: float) -> str:
-    """Solve again with ``first`` as every placed patient's current place; describe the moves."""
+    """Solve again with ``first`` as every placed patient's current place (and none for those
+    it leaves out); describe the moves."""
     where = {a.patient: (a.facility, a.day) for a in first.assignments}
     for p in data["patients"]:
         if p["id"] in where:
             p["current"] = {"facility": where[p["id"]][0], "day": where[p["id"]][1]}
+        else:
+            p.pop("current", None)
     again = parse_problem(data)
     second = solve_exact(again, time_limit)
     report = check_plan(again, second)

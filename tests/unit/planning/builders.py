@@ -202,11 +202,14 @@ def placement(plan: Plan) -> dict[str, tuple[str, int]]:
 
 
 def with_current(data: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    """``data`` with every patient the plan places given that place as ``current``."""
+    """``data`` with every patient the plan places given that place as ``current``, and
+    none for those it leaves out (a place the plan dropped is no longer held)."""
     where = placement(plan)
     for p in data["patients"]:
         if p["id"] in where:
             p["current"] = {"facility": where[p["id"]][0], "day": where[p["id"]][1]}
+        else:
+            p.pop("current", None)
     return data
 
 
