@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 import highspy
 import numpy as np
 
-from medevac.planning import heap, preload, runtime
+from medevac.planning import heap, preload, runtime, specialty_passes
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.engines import checked_time_limit
 from medevac.planning.greedy import solve_greedy
@@ -775,7 +775,8 @@ def solve_exact(
     Problems with more than ``large_units`` aggregated units go to the Lagrangian engine
     (lagrangian.py): priced bound and price-guided plans, no MIP. By default (None) those with
     more than LARGE_UNITS, and when that engine comes to rest with enough of the limit left,
-    the LP master gets the rest (`lp_master_after_rest`) and the better plan is returned.
+    the LP master gets the rest (`lp_master_after_rest`) and the better plan is returned;
+    with less left, specialty passes get it (specialty_passes.py).
     """
     started = time.perf_counter()
     deadline = started + checked_time_limit(time_limit)
@@ -797,12 +798,51 @@ def solve_exact(
     left = deadline - time.perf_counter() - END_MARGIN_SHARE * (deadline - started)
     if rested.status is PlanStatus.OPTIMAL or large_units is not None:
         return rested
-    if not lp_master_after_rest(compact.n_units, left):
-        return rested
-    say(f"the Lagrangian engine came to rest; {left:.0f} s left for the LP master")
     restart = time.perf_counter()
-    again = _solve_through_lp(problem, view, compact, restart, restart + left, say, seeds)
+    if lp_master_after_rest(compact.n_units, left):
+        say(f"the Lagrangian engine came to rest; {left:.0f} s left for the LP master")
+        again = _solve_through_lp(problem, view, compact, restart, restart + left, say, seeds)
+        return _better_of(rested, again, started)
+    if left < specialty_passes.MIN_SECONDS:
+        return rested
+    say(f"the Lagrangian engine came to rest; {left:.0f} s left for specialty passes")
+    again = _by_specialty(problem, view, rested, restart + left, say, seeds)
     return _better_of(rested, again, started)
+
+
+# a specialty's problem with more units than this is not solved again in the specialty passes
+# (the exact engine would hand it to the Lagrangian engine, which has just come to rest on it)
+SPECIALTY_MAX_UNITS = 2500
+
+
+def _by_specialty(
+    problem: Problem,
+    view: ProblemView,
+    rested: Plan,
+    deadline: float,
+    say: Callable[[str], None],
+    seeds: tuple[int, int],
+) -> Plan:
+    """The plan ``rested`` improved by specialty passes until ``deadline``
+    (specialty_passes.py), each specialty's problem solved through the LP master; the bound is
+    the rest's."""
+    started = time.perf_counter()
+
+    def solve(sub: Problem, until: float) -> Plan | None:
+        sub_view = ProblemView(sub)
+        sub_compact = build_compact(sub_view)
+        if sub_compact.n_units > SPECIALTY_MAX_UNITS:
+            return None
+        return _solve_through_lp(
+            sub, sub_view, sub_compact, time.perf_counter(), until, lambda _: None, seeds
+        )
+
+    held = {a.patient: (a.facility, a.day) for a in rested.assignments}
+    placed, _ = specialty_passes.specialty_passes(problem, view, held, deadline, solve, say)
+    return assemble_plan(
+        problem, view, placed, status=PlanStatus.FEASIBLE, bound=rested.bound,
+        solver=f"{LARGE_SOLVER}; specialty passes", started=started,
+    )  # fmt: skip
 
 
 def _solve_through_lp(
