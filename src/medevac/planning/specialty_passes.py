@@ -44,14 +44,13 @@ def specialty_problem(
     such patient or no facility offers the specialty.
 
     Its facilities are the problem's, with only the specialty's beds, less those the others
-    use, and the others' admissions added to those already due; each quota that may count its patients keeps
-    the room the others leave, at its facilities among them.
-    The patients keep their current places (re-planning costs and bonuses apply as before).
+    use, and the others' admissions added to those already due; each quota that may count its
+    patients keeps the room the others leave. The patients keep their current places
+    (re-planning costs and bonuses apply as before).
     """
     movable = [p for p in problem.patients if p.specialty == specialty and p.group is None]
     moving = {p.id for p in movable}
-    offering = [f for f in problem.facilities if specialty in f.beds]
-    if not movable or not offering:
+    if not movable or not any(specialty in f.beds for f in problem.facilities):
         return None
     horizon = problem.horizon_days
     in_bed: Counter[tuple[str, int]] = Counter()
