@@ -113,14 +113,16 @@ def specialty_passes(
     say: Callable[[str], None],
 ) -> tuple[dict[str, Placement], float]:
     """``placed`` improved by specialty passes until ``deadline`` (a time.perf_counter()
-    value), or until a pass over every specialty gains nothing: (the placement, its
-    objective). ``solve(sub_problem, deadline)`` solves a specialty's problem (None: not
-    solved, too large say). Specialties with the most cost beyond their patients' own best
-    places go first (`_order`)."""
+    value), or until every specialty has been solved beside the others as they now are (gains
+    under CHANGE_SHARE aside): (the placement, its objective). ``solve(sub_problem,
+    deadline)`` solves a specialty's problem (None: not solved, too large say). The
+    specialties whose patients wait, are late or are left out at the most cost go first
+    (`_order`)."""
     best = dict(placed)
     objective = breakdown_of(problem, view, best).total
     specialties = sorted({p.specialty for p in problem.patients if p.group is None})
-    changes = 0  # plans kept so far; a specialty solved since the last one is not solved again
+    changes = 0  # gains of CHANGE_SHARE or more so far; a specialty solved since the last one
+    # is not solved again
     solved_at: dict[str, int] = {}
     while any(solved_at.get(s) != changes for s in specialties):
         for specialty in _order(problem, view, best, specialties):
