@@ -161,9 +161,5 @@ def _order(
         if where is None:
             excess[patient.specialty] += view.unplaced_cost(patient)
             continue
-        rule = problem.precedences[patient.precedence]
-        late = max(0, where[1] - rule.deadline_day)
-        excess[patient.specialty] += rule.weight * (
-            problem.weights.wait_per_day * where[1] + problem.weights.late_per_day * late
-        )
+        excess[patient.specialty] += float(view.day_cost(patient)[where[1]])
     return sorted(specialties, key=lambda s: (-excess[s], s))
