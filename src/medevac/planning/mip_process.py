@@ -12,9 +12,11 @@ bound when it was sent).
 The large engine's neighbourhood MIPs and LPs (neighbourhoods.py) run here too, on one thread
 (the price ascent runs beside them), with the plan they hold as HiGHS's starting solution.
 
-A worker is one process per thread count and planner process (HiGHS keeps one thread scheduler
-per process), started on first use (or ahead with ``warm``) and kept for later models; a killed
-worker is replaced on the next call.
+A worker is a process of one thread count (HiGHS keeps one thread scheduler per process),
+started on first use (or ahead with ``warm``) and kept for later models of that count. Each MIP
+takes a worker of its own: solves running side by side in one planner process (a server's
+requests, say) do not queue behind each other's MIPs, which would carry them past their time
+limits. Up to IDLE_WORKERS idle workers of each count are kept; a killed worker is not reused.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ BOUND_REPORT_SECONDS = 0.1
 MIP_THREADS = 2
 # a worker that has not said it is ready within this many seconds is taken to have failed
 START_SECONDS = 30.0
+# idle workers kept for later MIPs, per thread count (more are stopped when their MIP ends)
+IDLE_WORKERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,7 @@ class _Worker:
     socket pair (not multiprocessing's spawn, which would run the caller's main script again)."""
 
     def __init__(self, threads: int) -> None:
+        self.threads = threads
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(theirs.fileno()), str(threads)],
@@ -157,36 +162,53 @@ class _Worker:
         self.ready = True
 
     def stop(self) -> None:
+        """Kill the process (if it still runs) and close the pipe; may be called again."""
         self.process.kill()
         self.process.wait()
         self.conn.close()
 
 
-_lock = threading.Lock()
-_workers: dict[int, _Worker] = {}  # by thread count
+_lock = threading.Lock()  # guards the two collections below, never held during a MIP
+_idle: dict[int, list[_Worker]] = {}  # by thread count, the most recently used last
+_busy: set[_Worker] = set()  # running a MIP for a caller now
 
 
 def warm(threads: int = MIP_THREADS) -> None:
-    """Start the worker now (it takes about 0.1 s), so that the first MIP does not wait. A
-    worker that cannot start is reported by the first MIP (which then runs in process)."""
+    """Start a worker now (it takes about 0.1 s) unless one is idle, so that the next MIP does
+    not wait. A worker that cannot start is reported by the MIP (which then runs in process)."""
     with _lock, contextlib.suppress(OSError):
-        _ensure(threads)
+        idle = _idle.setdefault(threads, [])
+        if not any(worker.alive() for worker in idle):
+            idle.append(_Worker(threads))
 
 
-def _ensure(threads: int) -> _Worker:
-    worker = _workers.get(threads)
-    if worker is not None and not worker.alive():
-        _drop(threads)
+def _take(threads: int) -> _Worker:
+    """An idle worker of ``threads`` (the most recently used), or a new one; marked busy."""
+    with _lock:
+        idle = _idle.setdefault(threads, [])
         worker = None
-    if worker is None:
-        worker = _workers[threads] = _Worker(threads)
-    return worker
+        while idle and worker is None:
+            candidate = idle.pop()
+            if candidate.alive():
+                worker = candidate
+            else:
+                candidate.stop()
+        if worker is None:
+            worker = _Worker(threads)
+        _busy.add(worker)
+        return worker
 
 
-def _drop(threads: int) -> None:
-    worker = _workers.pop(threads, None)
-    if worker is not None:
-        worker.stop()
+def _give_back(worker: _Worker, *, keep: bool) -> None:
+    """End ``worker``'s MIP: kept idle for the next one when ``keep`` and there is room,
+    stopped otherwise."""
+    with _lock:
+        _busy.discard(worker)
+        idle = _idle.setdefault(worker.threads, [])
+        if keep and worker.alive() and len(idle) < IDLE_WORKERS:
+            idle.append(worker)
+            return
+    worker.stop()
 
 
 def solve_mip(
@@ -207,58 +229,96 @@ def solve_mip(
     finished (tests only)."""
     started = time.perf_counter()
     integer = model.is_mip()
-    with _lock:
+    try:
+        worker = _take(threads)
+    except OSError as error:  # no interpreter to start
+        return _in_process(model, time_limit, mip_rel_gap, start, started, error)
+    try:
+        worker.wait_ready()
+        worker.conn.send((model, time_limit, mip_rel_gap, hold, start))
+    except (OSError, EOFError, RuntimeError) as error:
+        # the worker died on starting: HiGHS in this process instead
+        _give_back(worker, keep=False)
+        return _in_process(model, time_limit, mip_rel_gap, start, started, error)
+    kept = False  # whether the worker ended its job and can take the next MIP
+    try:
+        outcome, kept = _follow(worker, kill_at, integer, started)
+    except _WorkerFault:
+        kept = True  # the job failed; the worker waits for the next one
+        raise
+    finally:
+        _give_back(worker, keep=kept)
+    return outcome
+
+
+def _in_process(
+    model: MipModel,
+    time_limit: float,
+    mip_rel_gap: float,
+    start: FloatArray | None,
+    started: float,
+    error: Exception,
+) -> MipOutcome:
+    """HiGHS in this process, on one thread, stopped only by its own limit: for when no
+    worker process could start."""
+    result = solve_model(model, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start)
+    note = f"no MIP worker process ({error}): solved in this process"
+    return MipOutcome(result, False, time.perf_counter() - started, note)
+
+
+def _follow(
+    worker: _Worker, kill_at: float, integer: bool, started: float
+) -> tuple[MipOutcome, bool]:
+    """The worker's reports on its MIP until its final answer, or until ``kill_at``: (the
+    outcome, whether the worker ended its job and can take another)."""
+    best_values: FloatArray | None = None
+    best_objective = float("inf")
+    bound = float("-inf")
+    while True:
+        left = kill_at - time.perf_counter()
+        message = None
         try:
-            worker = _ensure(threads)
-            worker.wait_ready()
-            worker.conn.send((model, time_limit, mip_rel_gap, hold, start))
-        except (OSError, EOFError, RuntimeError) as error:
-            # no worker process here (no interpreter to start, or it died on starting): HiGHS
-            # in this process, on one thread, stopped only by its own limit
-            _drop(threads)
-            result = solve_model(model, time_limit=time_limit, mip_rel_gap=mip_rel_gap, start=start)
-            note = f"no MIP worker process ({error}): solved in this process"
-            return MipOutcome(result, False, time.perf_counter() - started, note)
-        best_values: FloatArray | None = None
-        best_objective = float("inf")
-        bound = float("-inf")
-        while True:
-            left = kill_at - time.perf_counter()
+            if left > 0.0 and worker.conn.poll(left):
+                message = worker.conn.recv()
+        except (EOFError, OSError):  # the worker died (HiGHS crashed, or it was killed)
             message = None
-            try:
-                if left > 0.0 and worker.conn.poll(left):
-                    message = worker.conn.recv()
-            except (EOFError, OSError):  # the worker died (HiGHS crashed, or it was killed)
-                message = None
-            if message is None:
-                _drop(threads)
-                result = SolveResult(False, best_values, best_objective, bound, None)
-                return MipOutcome(result, True, time.perf_counter() - started)
-            if message[0] == "plan":
-                if message[1] < best_objective:
-                    best_objective, best_values = message[1], message[2]
-            elif message[0] == "bound":
-                bound = max(bound, message[1])
-            elif message[0] == "error":
-                raise RuntimeError(f"the MIP worker process failed: {message[1]}")
+        if message is None:
+            result = SolveResult(False, best_values, best_objective, bound, None)
+            return MipOutcome(result, True, time.perf_counter() - started), False
+        if message[0] == "plan":
+            if message[1] < best_objective:
+                best_objective, best_values = message[1], message[2]
+        elif message[0] == "bound":
+            bound = max(bound, message[1])
+        elif message[0] == "error":
+            # the worker reported the fault and waits for the next job
+            raise _WorkerFault(f"the MIP worker process failed: {message[1]}")
+        else:
+            _, final, final_bound = message
+            optimal, values, objective = final.optimal, final.values, final.objective
+            if integer and (values is None or objective > best_objective):
+                values, objective = best_values, best_objective
+            if values is None:
+                final_bound = max(final_bound, bound)
+                result = SolveResult(False, None, float("inf"), final_bound, None)
             else:
-                _, final, final_bound = message
-                optimal, values, objective = final.optimal, final.values, final.objective
-                if integer and (values is None or objective > best_objective):
-                    values, objective = best_values, best_objective
-                if values is None:
-                    final_bound = max(final_bound, bound)
-                    result = SolveResult(False, None, float("inf"), final_bound, None)
-                else:
-                    bound = max(final.dual_bound, final_bound, bound)
-                    result = SolveResult(optimal, values, objective, bound, final.row_duals)
-                return MipOutcome(result, False, time.perf_counter() - started)
+                bound = max(final.dual_bound, final_bound, bound)
+                result = SolveResult(optimal, values, objective, bound, final.row_duals)
+            return MipOutcome(result, False, time.perf_counter() - started), True
+
+
+class _WorkerFault(RuntimeError):
+    """A fault the worker reported: its process is fine, the job was not."""
 
 
 def _shutdown() -> None:
+    """Stop every worker, idle or busy (at exit, and in tests)."""
     with _lock:
-        for threads in list(_workers):
-            _drop(threads)
+        workers = [w for idle in _idle.values() for w in idle] + list(_busy)
+        _idle.clear()
+        _busy.clear()
+    for worker in workers:
+        worker.stop()
 
 
 atexit.register(_shutdown)

@@ -86,8 +86,7 @@ def test_a_worker_that_does_not_answer_in_time_is_stopped_and_its_last_plan_kept
 def test_a_worker_that_dies_leaves_the_plans_it_reported() -> None:
     model = assignment_model(3).arrays(integer=True)
     reference = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
-    worker = mip_process._workers.get(mip_process.MIP_THREADS)
-    assert worker is not None
+    worker = mip_process._idle[mip_process.MIP_THREADS][-1]  # the next MIP's
     threading.Timer(2.0, worker.process.kill).start()
     outcome = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, hold=60)
     assert outcome.killed
@@ -148,12 +147,62 @@ def test_workers_of_each_thread_count_run_side_by_side() -> None:
     one = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=1)
     two = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=2)
     assert one.result.objective == pytest.approx(two.result.objective, rel=1e-9)
-    first = mip_process._workers[1]
+    first = mip_process._idle[1][-1]
     assert first.alive()
-    assert mip_process._workers[2].alive()
+    assert mip_process._idle[2][-1].alive()
     again = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, threads=1)
-    assert mip_process._workers[1] is first  # kept, not started again
+    assert mip_process._idle[1][-1] is first  # kept, not started again
     assert again.result.objective == pytest.approx(one.result.objective, rel=1e-9)
+
+
+def test_mips_solved_side_by_side_do_not_wait_for_each_other() -> None:
+    # a server solving two problems at once: the second MIP must not queue behind the first,
+    # which would carry it past its time limit
+    model = assignment_model(9).arrays(integer=True)
+    first: list[mip_process.MipOutcome] = []
+    held = threading.Thread(
+        target=lambda: first.append(
+            solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, hold=8)
+        )
+    )
+    held.start()
+    try:
+        while not mip_process._busy:  # the first MIP has its worker
+            time.sleep(0.01)
+        second = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
+        assert held.is_alive()  # the second answered while the first was still held
+        assert not first
+        assert second.result.optimal
+    finally:
+        held.join()
+    assert first[0].result.objective == pytest.approx(second.result.objective, rel=1e-9)
+    # both workers are kept for later MIPs, within IDLE_WORKERS
+    assert len(mip_process._idle[mip_process.MIP_THREADS]) == 2
+    assert not mip_process._busy
+
+
+def test_a_mip_that_ends_in_an_exception_does_not_leave_its_worker_to_the_next() -> None:
+    # the next MIP must not read the reports of a job it did not send
+    model = assignment_model(10).arrays(integer=True)
+    reference = solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60)
+    interrupted = threading.Event()
+
+    def interrupt_soon(self: mip_process._Worker, *args: object) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mip_process, "_follow", interrupt_soon)
+        with pytest.raises(KeyboardInterrupt):
+            solve_mip(model, time_limit=30, kill_at=time.perf_counter() + 60, hold=5)
+    assert interrupted.is_set()
+    assert not mip_process._busy
+    other = assignment_model(11).arrays(integer=True)
+    again = solve_mip(other, time_limit=30, kill_at=time.perf_counter() + 60)
+    assert again.result.optimal
+    alone = solve_mip(other, time_limit=30, kill_at=time.perf_counter() + 60)
+    assert again.result.objective == pytest.approx(alone.result.objective, rel=1e-9)
+    assert again.result.objective != pytest.approx(reference.result.objective, rel=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(3))
