@@ -15,7 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Column, Table
 from rich.text import Text
 
-from medevac.domain.errors import InvalidValue
+from medevac.domain.errors import InvalidValue, json_error
 from medevac.planning import (
     ChangeKind,
     Engine,
@@ -89,8 +89,10 @@ def json_object(path: Path) -> dict[str, Any]:
     """The JSON object in ``path``, or a one-line error naming the file (exit 1)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError) as error:
         _fail(f"{path}: cannot be read as JSON ({error})")
+    except (ValueError, RecursionError) as error:
+        _fail(f"{path}: is not valid JSON ({json_error(error)})")
     if not isinstance(data, dict):
         _fail(f"{path}: expected a JSON object")
     return data

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from medevac.domain.errors import json_error
+
 if TYPE_CHECKING:
     from medevac.simulation.results import SimulationResult
 
@@ -166,8 +168,8 @@ def _load(source: str, parse: Callable[[object], _T]) -> _T:
         _fail(f"cannot read {source}: {error.strerror or error}")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as error:
-        _fail(f"{source}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})")
+    except (ValueError, RecursionError) as error:
+        _fail(f"{source}: not valid JSON ({json_error(error)})")
     try:
         return parse(data)
     except ParameterError as error:

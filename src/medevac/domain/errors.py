@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 class DomainError(Exception):
     """A rule of the domain was broken; the message says which and why."""
@@ -63,3 +65,14 @@ class TransactionConflict(DomainError):
 
 class LiveRequestConflict(DomainError):
     """A patient may be on only one live treatment request at a time."""
+
+
+def json_error(exc: ValueError | RecursionError) -> str:
+    """What is wrong with a text ``json.loads`` refused: its own message, which names the
+    place for a syntax error, or what the decoder ran into beyond the syntax (nesting too deep,
+    an integer of thousands of digits)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)

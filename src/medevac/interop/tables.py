@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from medevac.domain.errors import json_error
 from medevac.interop.records import ImportFileError, RecordKind, RowError
 from medevac.interop.rows import SPECS, encode_csv_cell
 
@@ -59,7 +60,12 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 return _read_csv(path.name, handle)
         with path.open("rb") as handle:
-            data = json.load(handle)
+            try:
+                data = json.load(handle)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise  # each told below
+            except (ValueError, RecursionError) as error:  # too deep, an integer too long
+                raise ImportFileError(f"{path.name}: not valid JSON: {json_error(error)}") from None
         return _read_json(path.name, data, kind)
     except FileNotFoundError:
         raise ImportFileError(f"{path}: no such file") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from medevac.domain.errors import json_error
 from medevac.domain.limits import MAX_COUNT, MAX_DAYS
 from medevac.domain.vocabulary import Specialty
 from medevac.planning.problem import (
@@ -85,20 +87,23 @@ class _Reader:
             return low if low is not None else 0
         number = int(value)
         if low is not None and number < low:
-            self.error(path, f"must be at least {low}, got {number}")
+            self.error(path, f"must be at least {low}, got {_show(number)}")
             return low
         if high is not None and number > high:
-            self.error(path, f"must be at most {high}, got {number}")
+            self.error(path, f"must be at most {high}, got {_show(number)}")
             return high
         return number
 
     def number(
         self, value: Any, path: str, low: float | None = None, high: float | None = None
     ) -> float:
-        if isinstance(value, bool) or not isinstance(value, _NUMBERS) or not math.isfinite(value):
+        number = math.inf
+        if not isinstance(value, bool) and isinstance(value, _NUMBERS):
+            with contextlib.suppress(OverflowError):  # an integer too large for a float
+                number = float(value)
+        if not math.isfinite(number):
             self.error(path, f"must be a finite number, got {_show(value)}")
             return low if low is not None else 0.0
-        number = float(value)
         if low is not None and number < low:
             self.error(path, f"must be at least {low:g}, got {number:g}")
             return low
@@ -137,6 +142,9 @@ def _kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        # shown by its size: Python refuses to write out integers of over 4,300 digits
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     text = json.dumps(value) if _is_json(value) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -190,10 +198,8 @@ def load_problem(path: str | Path) -> Problem:
         raise ProblemError([f"{path}: is not UTF-8 text"]) from exc
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProblemError(
-            [f"{path}: is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
-        ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ProblemError([f"{path}: is not valid JSON ({json_error(exc)})"]) from exc
     return parse_problem(data)
 
 

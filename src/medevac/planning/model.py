@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from medevac.domain.geography import haversine_km
 from medevac.planning.geometry import haversine_matrix
 from medevac.planning.plan import (
     Assignment,
@@ -30,8 +31,9 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-# Margin kept below max_distance_km so that rounding differences between the vectorised and the
-# scalar haversine can never make an engine's choice fail the checker's distance rule.
+# Where the vectorised haversine puts a facility within this of a patient's max_distance_km, the
+# checker's scalar haversine decides (rounding differences between the two could otherwise make
+# an engine's choice fail the checker's distance rule, or rule out a facility it allows)
 DISTANCE_MARGIN_KM = 1e-6
 
 ProgressCallback = Callable[[str], None]
@@ -179,12 +181,20 @@ class ProblemView:
         agreement = needs & self._accepting(p.organisation)
         in_range = agreement.copy()
         if p.max_distance_km is not None:
-            in_range &= (
-                self.distance[int(self.origin_of[index])] <= p.max_distance_km - DISTANCE_MARGIN_KM
-            )
+            in_range &= self._within(p, self.distance[int(self.origin_of[index])])
         screen = Screen(offers, needs, agreement, in_range)
         self._screens[key] = screen
         return screen
+
+    def _within(self, p: Patient, km: FloatArray) -> BoolArray:
+        """Facilities at most ``p.max_distance_km`` from ``p`` (``km``: their distances), as the
+        checker counts it: at the limit is within."""
+        limit = float(p.max_distance_km) if p.max_distance_km is not None else math.inf
+        within = km <= limit - DISTANCE_MARGIN_KM
+        for f in np.flatnonzero(np.abs(km - limit) < DISTANCE_MARGIN_KM).tolist():
+            facility = self.problem.facilities[f]
+            within[f] = haversine_km(p.lat, p.lon, facility.lat, facility.lon) <= limit
+        return within
 
     def _needs_met(self, needs: frozenset[str]) -> BoolArray:
         """Facilities whose capabilities include ``needs`` (one mask per set of needs)."""

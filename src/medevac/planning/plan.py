@@ -9,6 +9,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from medevac.domain.errors import json_error
+
 BREAKDOWN_KEYS = ("unplaced", "wait", "late", "travel", "group_split", "change")
 
 
@@ -222,9 +224,22 @@ def load_plan(path: str | Path) -> Plan:
     """Read a plan JSON file; raise PlanFormatError when it cannot be read or is malformed."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise PlanFormatError(f"{path}: cannot be read as JSON ({exc})") from exc
+    except (ValueError, RecursionError) as exc:
+        raise PlanFormatError(f"{path}: is not valid JSON ({json_error(exc)})") from exc
     return plan_from_dict(data)
+
+
+def finite_number(value: Any) -> bool:
+    """Whether ``value`` is a JSON number (a boolean is not) with a finite float value: an
+    integer too large for a float is not."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _mapping(value: Any, path: str, keys: set[str]) -> dict[str, Any]:
@@ -255,6 +270,6 @@ def _str(body: dict[str, Any], key: str, i: int) -> str:
 
 def _num(body: dict[str, Any], key: str, prefix: str = "") -> float:
     value = body[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not finite_number(value):
         raise PlanFormatError(f"{prefix}{key}: must be a finite number")
     return float(value)

@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from medevac.domain.geography import haversine_km
 from medevac.planning import (
     Engine,
     ModelTooLarge,
@@ -96,6 +97,35 @@ def test_reasons_are_worked_out_once_per_profile_and_given_to_each_patient() -> 
     ]
     assert reasons[0].reason == reasons[2].reason
     assert reasons[1].reason.endswith("beyond 100 km")
+
+
+@pytest.mark.parametrize("engine", [*ENGINES, "large"])
+def test_a_facility_exactly_at_the_distance_limit_is_within_it(engine: Engine | str) -> None:
+    # the format's rule, and the checker's: distance <= max_distance_km. Z's facility is at its
+    # own place (0 km, limit 0); the only neurology beds are exactly at A's limit, and a
+    # billionth of a millimetre beyond B's
+    km = haversine_km(50.0, 30.0, 50.3, 30.4)
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("HERE", 50.0, 30.0, beds={"orthopaedics": 1}),
+                facility("THERE", 50.3, 30.4, beds={"neurology": 2}),
+            ],
+            [
+                patient("Z", max_distance_km=0),
+                patient("A", specialty="neurology", max_distance_km=km),
+                patient("B", specialty="neurology", max_distance_km=km - 1e-12),
+            ],
+            horizon_days=1,
+        )
+    )
+    assert km > problem.patients[2].max_distance_km
+    if engine == "large":
+        plan = checked(problem, exact.solve_exact(problem, time_limit=2, large_units=0))
+    else:
+        plan = checked(problem, solve(problem, engine))
+    assert placement(plan) == {"Z": ("HERE", 0), "A": ("THERE", 0)}
+    assert {u.patient: u.code for u in plan.unplaced} == {"B": UnplacedReason.BEYOND_MAX_DISTANCE}
 
 
 @pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])

@@ -196,6 +196,53 @@ def test_a_bad_problem_file_exits_non_zero_with_one_line_and_a_refused_plan(
     assert json.loads(out.read_text())["status"] == "infeasible_input"
 
 
+def with_value(place: str, value: str) -> str:
+    """A valid problem's JSON text with the number at ``place`` written as ``value``."""
+    data = problem_dict([facility("F1", 50.0, 30.0)], [patient("A")])
+    data["horizon_days"] = 987654321
+    data["weights"]["unplaced"] = 123456789
+    marker = {"horizon": "987654321", "unplaced": "123456789"}[place]
+    return json.dumps(data).replace(marker, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            with_value("horizon", "1" + "0" * 400),
+            "horizon_days: must be at most 366, got an integer of about 401 digits",
+        ),
+        (
+            with_value("unplaced", "1" + "0" * 400),
+            "weights.unplaced: must be a finite number, got an integer of about 401 digits",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "is not valid JSON (nested too deeply)"),
+        (with_value("horizon", "1" * 5000), "is not valid JSON (Exceeds the limit"),
+    ],
+)
+def test_numbers_beyond_a_float_and_json_beyond_the_decoder_are_refused_not_crashed_on(
+    app: typer.Typer, tmp_path: Path, text: str, said: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["plan", "solve", str(path), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert said in result.output
+    assert "Traceback" not in result.output
+    assert json.loads(out.read_text())["status"] == "infeasible_input"
+    for command in (["plan", "show", str(path)], ["plan", "check", str(out), str(path)]):
+        shown = runner.invoke(app, command)
+        assert shown.exit_code == 1, shown.output
+        assert "Traceback" not in shown.output
+    broken = json.loads(out.read_text())
+    broken["objective"] = 10**400
+    out.write_text(json.dumps(broken))
+    shown = runner.invoke(app, ["plan", "show", str(out)])
+    assert shown.exit_code == 1
+    assert "objective: must be a finite number" in shown.output
+
+
 def test_explaining_an_unknown_patient_or_a_broken_plan_is_a_one_line_error(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:
