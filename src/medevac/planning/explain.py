@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from medevac.planning.model import ProblemView, Screen
+from medevac.planning.model import ProblemView, Screen, placement_arrays, unplaced_reasons
 from medevac.planning.plan import Plan, Unplaced
 from medevac.planning.problem import Facility, Patient, Problem
 
@@ -292,8 +292,13 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
             alternatives.append(Alternative(facility.id, first, end, km, blocker, detail))
 
     unplaced = next((u for u in plan.unplaced if u.patient == patient_id), None)
-    if assigned is None and unplaced is None:
-        unplaced = view.unplaced_reason(index)
+    if assigned is None and (unplaced is None or unplaced.code is None):
+        # a plan read from its file has the reasons' sentences, not their codes
+        at, _ = placement_arrays(
+            problem, {a.patient: (a.facility, a.day) for a in plan.assignments}
+        )
+        [found] = unplaced_reasons(view, at, [index])
+        unplaced = found if unplaced is None else Unplaced(patient_id, unplaced.reason, found.code)
     return Explanation(
         patient_id,
         assigned.facility if assigned else None,

@@ -443,6 +443,18 @@ def quota_counts(view: ProblemView, facility: IntArray) -> IntArray:
     return counts
 
 
+def unplaced_reasons(
+    view: ProblemView, facility: IntArray, indices: list[int]
+) -> tuple[Unplaced, ...]:
+    """Why the patients ``indices`` have no place in the placement ``facility`` (a facility
+    index per patient, -1 where unplaced): the fixed set's reason, and where the placement uses
+    up quotas that close their facilities, that said too (`_quota_reasons`)."""
+    unplaced = tuple(view.unplaced_reason(i) for i in indices)
+    if view.n_quotas:
+        unplaced = _quota_reasons(view, facility, unplaced)
+    return unplaced
+
+
 def _quota_reasons(
     view: ProblemView, facility: IntArray, unplaced: tuple[Unplaced, ...]
 ) -> tuple[Unplaced, ...]:
@@ -455,7 +467,9 @@ def _quota_reasons(
     out = []
     for u in unplaced:
         i = index[u.patient]
-        key = view._profile(i)  # eligibility and quotas (organisation, specialty) alike
+        # eligibility and quotas (organisation, specialty) alike, and the same reason before
+        # the quotas (which can differ within a profile: acceptance ends and earliest days)
+        key = (*view._profile(i), u.code, u.reason)
         if key not in said:
             said[key] = _quota_reason(view, i, full, u)
         found = said[key]
@@ -540,9 +554,7 @@ def assemble_plan_arrays(
             placed.tolist(), facility[placed].tolist(), day[placed].tolist(), strict=True
         )
     )
-    unplaced = tuple(view.unplaced_reason(i) for i in np.flatnonzero(facility < 0).tolist())
-    if view.n_quotas:
-        unplaced = _quota_reasons(view, facility, unplaced)
+    unplaced = unplaced_reasons(view, facility, np.flatnonzero(facility < 0).tolist())
     return Plan(
         status=status,
         objective=objective,

@@ -241,6 +241,7 @@ def with_acceptance_ends(problem: Problem, ends: Iterable[tuple[str, str, int]])
     """
     horizon = problem.horizon_days
     until: dict[str, dict[str, int]] = {}
+    given: set[tuple[str, str]] = set()  # every end seen, those dropped as well
     for facility_id, organisation, last in ends:
         if facility_id not in problem.facility_index:
             raise ValueError(f"acceptance end at {facility_id!r}: not a facility of the problem")
@@ -248,11 +249,13 @@ def with_acceptance_ends(problem: Problem, ends: Iterable[tuple[str, str, int]])
             raise ValueError(
                 f"acceptance end at {facility_id} for {organisation}: last day {last} < 0"
             )
-        known = dict(problem.facility(facility_id).accepts_until) | until.get(facility_id, {})
-        if organisation in known:
+        if (facility_id, organisation) in given or organisation in problem.facility(
+            facility_id
+        ).accepts_until:
             raise ValueError(
                 f"acceptance end at {facility_id} for {organisation}: a second end given"
             )
+        given.add((facility_id, organisation))
         if last >= horizon - 1:
             continue
         until.setdefault(facility_id, {})[organisation] = last

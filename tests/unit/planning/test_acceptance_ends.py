@@ -70,6 +70,9 @@ def test_with_acceptance_ends_sets_the_last_day_and_refuses_what_does_not_fit() 
         with_acceptance_ends(problem, [("PARTNER", "ORG-A", 1), ("PARTNER", "ORG-A", 2)])
     with pytest.raises(ValueError, match="a second end given"):
         with_acceptance_ends(ended, [("PARTNER", "ORG-A", 2)])
+    # whichever comes first, an end dropped (the horizon's last day or later) or one kept
+    with pytest.raises(ValueError, match="PARTNER for ORG-A: a second end given"):
+        with_acceptance_ends(problem, [("PARTNER", "ORG-A", 9), ("PARTNER", "ORG-A", 2)])
 
 
 def test_the_checker_refuses_an_admission_after_the_end() -> None:

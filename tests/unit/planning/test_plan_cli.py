@@ -243,6 +243,29 @@ def test_numbers_beyond_a_float_and_json_beyond_the_decoder_are_refused_not_cras
     assert "objective: must be a finite number" in shown.output
 
 
+def test_explain_gives_the_reasons_code_for_a_plan_read_from_its_file(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    # the plan file has the reason's sentence only; the code is worked out again
+    data = problem_dict(
+        [facility("F1", 50.0, 30.0, beds={"orthopaedics": 1})],
+        [patient("A"), patient("S", specialty="burns"), patient("B")],
+        horizon_days=1,
+    )
+    path = tmp_path / "problem.json"
+    path.write_text(json.dumps(data))
+    out = solved(app, path, tmp_path)
+    unplaced = json.loads(out.read_text())["unplaced"]
+    assert all("code" not in u for u in unplaced)
+    [left] = {u["patient"] for u in unplaced} - {"S"}  # one of A and B has the bed
+    codes = {}
+    for pid in ("S", left):
+        shown = runner.invoke(app, ["plan", "explain", str(path), str(out), pid, "--json"])
+        assert shown.exit_code == 0, shown.output
+        codes[pid] = json.loads(shown.output)["unplaced"]["code"]
+    assert codes == {"S": "specialty_not_offered", left: "beds_full"}
+
+
 def test_explaining_an_unknown_patient_or_a_broken_plan_is_a_one_line_error(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ from medevac.planning import (
     solve_exact,
     solve_greedy,
     solve_patient_mip,
+    with_acceptance_ends,
     with_quotas,
 )
 from medevac.planning.compact import build_compact
@@ -208,6 +209,33 @@ def test_the_unplaced_are_told_which_quota_is_used_up() -> None:
     assert left.reason.endswith(
         "; 1 of them closed to the patient by the quota of AGR-1 (room 2), used by other patients"
     )
+
+
+def test_a_quota_reason_is_not_given_to_a_patient_whose_own_reason_differs() -> None:
+    # A and B share a profile; B comes too late for every facility's acceptance to end, so its
+    # reason is that, whatever the quota that closes the only facility with beds to A
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("EMPTY", 50.0, 30.0, beds={"orthopaedics": 0}),
+                facility("PARTNER", 51.0, 30.0, beds={"orthopaedics": 5}),
+            ],
+            [
+                patient("A", lon=31.0, organisation="ORG-A", length_of_stay_days=1),
+                patient("B", lon=31.0, organisation="ORG-A", length_of_stay_days=1, earliest_day=3),
+                patient("X", lat=52.0, organisation="ORG-A", precedence="urgent"),
+            ],
+        )
+    )
+    problem = with_acceptance_ends(problem, [("EMPTY", "ORG-A", 1), ("PARTNER", "ORG-A", 2)])
+    problem = with_quotas(problem, [Quota("Q", 1, frozenset({"ORG-A"}), frozenset({"PARTNER"}))])
+    for plan in (solve_greedy(problem), solve_exact(problem, time_limit=30)):
+        reasons = {u.patient: u for u in plan.unplaced}
+        assert set(reasons) == {"A", "B"}
+        assert reasons["A"].code is UnplacedReason.BEDS_FULL
+        assert "closed to the patient by the quota of Q (room 1)" in reasons["A"].reason
+        assert reasons["B"].code is UnplacedReason.NO_AGREEMENT
+        assert reasons["B"].reason.endswith("before the patient's earliest day 3")
 
 
 def test_only_quotas_with_more_candidates_than_room_may_bind() -> None:
