@@ -588,6 +588,14 @@ def approve(
         raise InvalidValue(
             "plan", "it does not fit its problem: " + "; ".join(report.violations[:10])
         )
+    if not report.objective_matches(plan.objective):
+        # the approved plan keeps the objective and status it states: they must be true
+        raise InvalidValue(
+            "plan",
+            f"its objective {plan.objective:,.6f} is not what the checker recomputes from the "
+            f"problem ({report.objective:,.6f}): it was changed after it was solved, or solved "
+            "for another problem; solve again",
+        )
     for attempt in range(1, APPROVAL_ATTEMPTS + 1):
         try:
             with garbage_collection_paused():  # many patients, snapshots and audit records

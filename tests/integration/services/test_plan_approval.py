@@ -28,6 +28,7 @@ from medevac.planning import (
     Engine,
     Plan,
     Quota,
+    Unplaced,
     UnplacedReason,
     check_plan,
     document_text,
@@ -336,6 +337,23 @@ def test_a_plan_that_breaks_its_problem_is_refused(uow_factory: UowFactory) -> N
             plan=overfull,
             actor="cell",
         )
+
+
+def test_a_plan_whose_objective_is_not_its_own_is_refused(uow_factory: UowFactory) -> None:
+    # half its patients taken out by hand, its objective and status left as solved: the stored
+    # plan would state them falsely
+    problem, plan = solved_demo(uow_factory)
+    half = len(plan.assignments) // 2
+    halved = replace(
+        plan,
+        assignments=plan.assignments[:half],
+        unplaced=plan.unplaced
+        + tuple(Unplaced(a.patient, "taken out by hand") for a in plan.assignments[half:]),
+    )
+    with pytest.raises(InvalidValue, match="is not what the checker recomputes"):
+        approver(problem, halved)(uow_factory())
+    approved = approver(problem, plan)(uow_factory())  # the plan as solved is approved
+    assert approved.plan.objective == plan.objective
 
 
 def test_death_takes_a_patient_out_of_the_live_plan(uow_factory: UowFactory) -> None:
