@@ -10,7 +10,6 @@ travel cost so that the kernels can stop scanning once travel alone exceeds what
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +20,6 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 NO_LIMIT = 1 << 40
-_Count = TypeVar("_Count", np.int64, np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,27 +146,6 @@ def stay_days(first: IntArray, length: IntArray) -> tuple[IntArray, IntArray]:
     entry = np.repeat(np.arange(len(first)), length)
     offset = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
     return entry, first[entry] + offset
-
-
-def occupancy(
-    shape: tuple[int, int, int],
-    facility: IntArray,
-    specialty: IntArray,
-    first: IntArray,
-    end: IntArray,
-    count: npt.NDArray[_Count],
-) -> tuple[npt.NDArray[_Count], npt.NDArray[_Count]]:
-    """Beds in use [facility, specialty, day] and admissions [facility, day] of ``count``
-    patients each admitted at ``facility`` on day ``first`` and staying until ``end`` (exclusive);
-    ``shape`` is (facilities, specialties, horizon)."""
-    n_fac, n_spec, horizon = shape
-    change = np.zeros((n_fac, n_spec, horizon + 1), dtype=count.dtype)
-    np.add.at(change, (facility, specialty, first), count)
-    np.add.at(change, (facility, specialty, end), -count)
-    admitted: npt.NDArray[_Count] = np.zeros((n_fac, horizon), dtype=count.dtype)
-    np.add.at(admitted, (facility, first), count)
-    used: npt.NDArray[_Count] = np.cumsum(change, axis=2)[:, :, :horizon]
-    return used, admitted
 
 
 def csr(keys: IntArray, n: int) -> tuple[IntArray, IntArray]:

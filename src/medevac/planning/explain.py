@@ -32,6 +32,8 @@ class Blocker(StrEnum):
     WOULD_SPLIT_GROUP = "would_split_group"
     WOULD_CHANGE_CURRENT = "would_change_current_place"
     FREE = "free_and_cheaper"
+    #: free, but placing the unplaced patient there costs more than leaving it out
+    COSTS_MORE = "costs_more_than_leaving_out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +280,10 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
             blocker, detail, full_day = _day_blocker(
                 problem, patient, facility.id, day, used, admitted, group_facilities, horizon
             )
+            if blocker is Blocker.FREE and assigned is None:
+                # nearer and earlier places cost no more than the patient's own; leaving it out
+                # may cost less than a free place
+                blocker, detail = _against_leaving_out(view, patient, km, day)
             if runs and runs[-1][2] == blocker and runs[-1][1] == day - 1:
                 first, _, b, text, full = runs[-1]
                 runs[-1] = (first, day, b, text, full | {full_day})
@@ -294,10 +300,10 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
     unplaced = next((u for u in plan.unplaced if u.patient == patient_id), None)
     if assigned is None and (unplaced is None or unplaced.code is None):
         # a plan read from its file has the reasons' sentences, not their codes
-        at, _ = placement_arrays(
+        at, days = placement_arrays(
             problem, {a.patient: (a.facility, a.day) for a in plan.assignments}
         )
-        [found] = unplaced_reasons(view, at, [index])
+        [found] = unplaced_reasons(view, at, days, [index])
         unplaced = found if unplaced is None else Unplaced(patient_id, unplaced.reason, found.code)
     return Explanation(
         patient_id,
@@ -408,6 +414,22 @@ def _day_blocker(
             -1,
         )
     return Blocker.FREE, "free and not worse: the plan is not optimal for this patient", -1
+
+
+def _against_leaving_out(
+    view: ProblemView, patient: Patient, km: float, day: int
+) -> tuple[Blocker, str]:
+    """A free place ``km`` away on ``day`` for an unplaced ``patient``, against leaving it out."""
+    cost = float(view.day_cost(patient)[day]) + view.problem.weights.travel_per_km * km
+    left = view.unplaced_cost(patient)
+    if cost >= left - 1e-9 * max(1.0, abs(left)):
+        return Blocker.COSTS_MORE, (
+            f"free, but costs {cost:,.2f} against {left:,.2f} for leaving the patient out"
+        )
+    return Blocker.FREE, (
+        f"free and cheaper than leaving the patient out ({cost:,.2f} against {left:,.2f}): "
+        "the plan is not optimal for this patient"
+    )
 
 
 def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:

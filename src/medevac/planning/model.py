@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,7 @@ from medevac.planning.problem import Patient, Problem
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+_Count = TypeVar("_Count", np.int64, np.float64)
 
 # Where the vectorised haversine puts a facility within this of a patient's max_distance_km, the
 # checker's scalar haversine decides (rounding differences between the two could otherwise make
@@ -410,25 +412,103 @@ def breakdown_of_arrays(
     )
 
 
+def occupancy(
+    shape: tuple[int, int, int],
+    facility: IntArray,
+    specialty: IntArray,
+    first: IntArray,
+    end: IntArray,
+    count: npt.NDArray[_Count],
+) -> tuple[npt.NDArray[_Count], npt.NDArray[_Count]]:
+    """Beds in use [facility, specialty, day] and admissions [facility, day] of ``count``
+    patients each admitted at ``facility`` on day ``first`` and staying until ``end`` (exclusive);
+    ``shape`` is (facilities, specialties, horizon)."""
+    n_fac, n_spec, horizon = shape
+    change = np.zeros((n_fac, n_spec, horizon + 1), dtype=count.dtype)
+    np.add.at(change, (facility, specialty, first), count)
+    np.add.at(change, (facility, specialty, end), -count)
+    admitted: npt.NDArray[_Count] = np.zeros((n_fac, horizon), dtype=count.dtype)
+    np.add.at(admitted, (facility, first), count)
+    used: npt.NDArray[_Count] = np.cumsum(change, axis=2)[:, :, :horizon]
+    return used, admitted
+
+
 def open_places(
     view: ProblemView,
     taken: tuple[IntArray, IntArray],
     specialty: int,
     eligible: IntArray,
     stay: int,
+    *,
+    admissions: bool = True,
 ) -> BoolArray:
     """[facility of ``eligible``, day]: whether a stay of ``stay`` days admitted there that
-    day finds a bed of ``specialty`` free on each of its days and an admission slot, with
-    ``taken`` = (beds used [facility, specialty, day], admissions [facility, day])."""
+    day finds a bed of ``specialty`` free on each of its days and (unless ``admissions`` is
+    False) an admission slot, with ``taken`` = (beds used [facility, specialty, day],
+    admissions [facility, day])."""
     used, admitted = taken
     horizon = view.horizon
     free = view.beds[eligible, specialty, :] - used[eligible, specialty, :]
     ok = np.zeros((len(eligible), horizon), dtype=bool)
     for a in range(horizon):
         ok[:, a] = free[:, a : min(a + stay, horizon)].min(axis=1) > 0
-    limit = view.admission_limit
-    ok &= (limit[eligible] < 0) | (admitted[eligible] < limit[eligible])
+    if admissions:
+        limit = view.admission_limit
+        ok &= (limit[eligible] < 0) | (admitted[eligible] < limit[eligible])
     return ok
+
+
+def cheapest_place(view: ProblemView, index: int, ok: BoolArray) -> tuple[float, int, int] | None:
+    """The cheapest of the places ``ok`` ([facility, day]) for patient ``index``: (its cost,
+    facility index, day), or None where ``ok`` has none. The cost is the patient's own terms:
+    wait, lateness, travel and the change of a current place (not a group's split)."""
+    if not ok.any():
+        return None
+    p = view.problem.patients[index]
+    w = view.problem.weights
+    travel = w.travel_per_km * view.distance[view.origin_of[index]]
+    if p.current is not None:
+        moved = np.arange(view.n_facilities) != view.problem.facility_index[p.current.facility]
+        travel = travel + w.change * moved
+    cost = np.where(ok, view.day_cost(p)[None, :] + travel[:, None], np.inf)
+    f, a = divmod(int(np.argmin(cost)), view.horizon)
+    return float(cost[f, a]), f, a
+
+
+class FreePlaces:
+    """Where stays still fit beside a placement that uses ``taken`` (beds [facility,
+    specialty, day], admissions [facility, day]): for a specialty and a stay, the [facility,
+    day] admissions with a bed free on each day of the stay (kept per pair), and the [facility,
+    day] with an admission left."""
+
+    def __init__(self, view: ProblemView, taken: tuple[IntArray, IntArray]) -> None:
+        used, admitted = taken
+        self.horizon = view.horizon
+        self.free = view.beds - used
+        limit = view.admission_limit
+        self.admission: BoolArray = (limit < 0) | (admitted < limit)
+        self._beds: dict[tuple[int, int], BoolArray] = {}
+        self._somewhere: dict[tuple[int, int], bool] = {}
+
+    def beds(self, specialty: int, stay: int) -> BoolArray:
+        """[facility, day]: a bed of ``specialty`` free on each day of a ``stay`` from then."""
+        stay = min(stay, self.horizon)
+        found = self._beds.get((specialty, stay))
+        if found is None:
+            free = self.free[:, specialty, :]
+            found = np.zeros(free.shape, dtype=bool)
+            for a in range(self.horizon):
+                found[:, a] = free[:, a : a + stay].min(axis=1) > 0
+            self._beds[(specialty, stay)] = found
+            self._somewhere[(specialty, stay)] = bool(found.any())
+        return found
+
+    def somewhere(self, specialty: int, stay: int) -> bool:
+        """Whether a ``stay`` of ``specialty`` fits anywhere, on any day (`beds`)."""
+        found = self._somewhere.get((specialty, min(stay, self.horizon)))
+        if found is None:
+            found = bool(self.beds(specialty, stay).any())
+        return found
 
 
 def quota_counts(view: ProblemView, facility: IntArray) -> IntArray:
@@ -444,15 +524,121 @@ def quota_counts(view: ProblemView, facility: IntArray) -> IntArray:
 
 
 def unplaced_reasons(
-    view: ProblemView, facility: IntArray, indices: list[int]
+    view: ProblemView, facility: IntArray, day: IntArray, indices: list[int]
 ) -> tuple[Unplaced, ...]:
-    """Why the patients ``indices`` have no place in the placement ``facility`` (a facility
-    index per patient, -1 where unplaced): the fixed set's reason, and where the placement uses
-    up quotas that close their facilities, that said too (`_quota_reasons`)."""
+    """Why the patients ``indices`` have no place in the placement (``facility``: a facility
+    index per patient, -1 where unplaced; ``day``: the admission days): the fixed set's reason,
+    made true of the placement where it is about capacity (`_capacity_reasons`), and where the
+    placement uses up quotas that close their facilities, that said too (`_quota_reasons`)."""
     unplaced = tuple(view.unplaced_reason(i) for i in indices)
+    if any(u.code is UnplacedReason.BEDS_FULL for u in unplaced):
+        unplaced = _capacity_reasons(view, facility, day, unplaced)
     if view.n_quotas:
         unplaced = _quota_reasons(view, facility, unplaced)
     return unplaced
+
+
+def _capacity_reasons(
+    view: ProblemView, facility: IntArray, day: IntArray, unplaced: tuple[Unplaced, ...]
+) -> tuple[Unplaced, ...]:
+    """The reasons of the unplaced whose own rules leave them places (`BEDS_FULL`), made true
+    of the placement (``facility``, ``day``: a facility index, -1 unplaced, and day per
+    patient): where every place is taken the beds' reason stands, saying so where admission
+    limits or quotas close days with beds free; where a place is still free, leaving the patient
+    out costs less than its cheapest one (`CHEAPER_LEFT_OUT`) or the plan left a cheaper one
+    unused (`FREE_PLACE_UNUSED`). Worked out once per kind of patient (profile, precedence,
+    earliest day, stay): oversubscribed plans leave tens of thousands out."""
+    problem = view.problem
+    patients = problem.patients
+    horizon = view.horizon
+    placed = np.flatnonzero(facility >= 0)
+    specialty = np.array(
+        [view.specialty_index.get(patients[i].specialty, 0) for i in placed.tolist()],
+        dtype=np.int64,
+    )
+    stay = np.array([patients[i].length_of_stay_days for i in placed.tolist()], dtype=np.int64)
+    free = FreePlaces(
+        view,
+        occupancy(
+            view.beds.shape, facility[placed], specialty, day[placed],
+            np.minimum(day[placed] + stay, horizon), np.ones(len(placed), dtype=np.int64),
+        ),
+    )  # fmt: skip
+    full = quota_counts(view, facility) >= view.quota_room if view.n_quotas else None
+    group_at: dict[str, set[int]] = {}  # the facilities each group's placed members use
+    for i in placed.tolist():
+        group = patients[i].group
+        if group is not None:
+            group_at.setdefault(group, set()).add(int(facility[i]))
+    said: dict[tuple[object, ...], tuple[str, UnplacedReason]] = {}
+    out = []
+    for u in unplaced:
+        if u.code is not UnplacedReason.BEDS_FULL:
+            out.append(u)
+            continue
+        i = problem.patient_index[u.patient]
+        p = patients[i]
+        if not free.somewhere(view.specialty_index[p.specialty], p.length_of_stay_days):
+            out.append(u)  # the usual case where beds are short: no stay like it fits anywhere
+            continue
+        alike = p.group is None and p.current is None  # else its own: a split, a change
+        key = (
+            *view._profile(i), p.precedence, p.earliest_day,
+            min(p.length_of_stay_days, horizon), u.reason,
+        )  # fmt: skip
+        found = said.get(key) if alike else None
+        if found is None:
+            found = _capacity_reason(view, i, free, full, group_at, u)
+            if alike:
+                said[key] = found
+        out.append(Unplaced(u.patient, *found))
+    return tuple(out)
+
+
+def _capacity_reason(
+    view: ProblemView,
+    i: int,
+    free: FreePlaces,
+    full: BoolArray | None,
+    group_at: dict[str, set[int]],
+    u: Unplaced,
+) -> tuple[str, UnplacedReason]:
+    """`_capacity_reasons` for patient ``i``, with ``full`` the quotas used up."""
+    problem = view.problem
+    p = problem.patients[i]
+    beds = free.beds(view.specialty_index[p.specialty], p.length_of_stay_days)
+    ok = beds & view.screen(i).eligible[:, None] & view.open_days(i)
+    if not ok.any():
+        return u.reason, UnplacedReason.BEDS_FULL
+    ok &= free.admission
+    if full is not None:
+        mine = view.quotas_of(i)
+        closed: BoolArray = np.any(view.quota_facility[mine] & full[mine][:, None], axis=0)
+        ok &= ~closed[:, None]
+    place = cheapest_place(view, i, ok)
+    if place is None:
+        count = int(view.screen(i).eligible.sum())
+        return (
+            "every feasible place is taken in the horizon: where beds are free for the stay, "
+            "the daily admission limit is reached or a quota is used up "
+            f"({count} eligible {'facility' if count == 1 else 'facilities'})",
+            UnplacedReason.BEDS_FULL,
+        )
+    cost, f, a = place
+    if p.group is not None and p.group in group_at and f not in group_at[p.group]:
+        cost += problem.weights.group_split
+    left = view.unplaced_cost(p)
+    where = f"{problem.facilities[f].id} on day {a}: {cost:,.2f} against {left:,.2f}"
+    if cost >= left - 1e-9 * max(1.0, abs(left)):
+        return (
+            f"leaving the patient out costs less than its cheapest free place ({where})",
+            UnplacedReason.CHEAPER_LEFT_OUT,
+        )
+    return (
+        f"a free place costs less than leaving the patient out ({where}); the plan is not "
+        "optimal for this patient",
+        UnplacedReason.FREE_PLACE_UNUSED,
+    )
 
 
 def _quota_reasons(
@@ -554,7 +740,7 @@ def assemble_plan_arrays(
             placed.tolist(), facility[placed].tolist(), day[placed].tolist(), strict=True
         )
     )
-    unplaced = unplaced_reasons(view, facility, np.flatnonzero(facility < 0).tolist())
+    unplaced = unplaced_reasons(view, facility, day, np.flatnonzero(facility < 0).tolist())
     return Plan(
         status=status,
         objective=objective,

@@ -34,9 +34,10 @@ import numpy as np
 import numpy.typing as npt
 
 from medevac.planning import kernels
-from medevac.planning.compact import NO_LIMIT, Compact, occupancy, stay_days
+from medevac.planning.compact import NO_LIMIT, Compact, stay_days
 from medevac.planning.highs_model import LinearModel
 from medevac.planning.mip_process import solve_mip
+from medevac.planning.model import occupancy
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

@@ -40,6 +40,11 @@ class UnplacedReason(StrEnum):
     NO_AGREEMENT = "no_agreement"
     BEYOND_MAX_DISTANCE = "beyond_max_distance"
     BEDS_FULL = "beds_full"
+    #: places are free, but each costs more than leaving the patient out (weights set so)
+    CHEAPER_LEFT_OUT = "cheaper_left_out"
+    #: a free place costs less than leaving the patient out: the plan (a heuristic's, or one a
+    #: time limit stopped) is not optimal for this patient
+    FREE_PLACE_UNUSED = "free_place_unused"
 
 
 @dataclass(frozen=True, slots=True)

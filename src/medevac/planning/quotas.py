@@ -16,11 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medevac.planning.compact import Compact, hopeless_cost, occupancy
+from medevac.planning.compact import Compact, hopeless_cost
 from medevac.planning.model import (
     FloatArray,
     IntArray,
     ProblemView,
+    cheapest_place,
+    occupancy,
     open_places,
     quota_counts,
 )
@@ -79,31 +81,18 @@ def keep_to_quotas(
         view.beds.shape, facility[where], specialty[where], day[where],
         np.minimum(day[where] + stay[where], horizon), np.ones(len(where), dtype=np.int64),
     )  # fmt: skip
-    w = problem.weights
     for i in sorted(taken, key=lambda i: (-unplaced_cost[i], i)):
         p = patients[i]
         s = view.specialty_index[p.specialty]
-        eligible = np.flatnonzero(view.screen(i).eligible)
         mine = quota[start[i] : start[i + 1]]
-        full = (
-            view.quota_facility[mine][:, eligible]
-            & (counts[mine] >= view.quota_room[mine])[:, None]
-        )
-        closed = np.asarray(full.any(axis=0))
-        if closed.all():
-            continue  # every eligible facility's quota is used up
-        ok = open_places(view, (used, admitted), s, eligible, p.length_of_stay_days)
-        ok &= ~closed[:, None] & view.open_days(i)[eligible]
-        travel = w.travel_per_km * view.distance[view.origin_of[i], eligible]
-        if p.current is not None:
-            travel = travel + w.change * (eligible != problem.facility_index[p.current.facility])
-        cost = np.where(ok, view.day_cost(p)[None, :] + travel[:, None], np.inf)
-        if not cost.size:
-            continue
-        fi, a = divmod(int(np.argmin(cost)), horizon)
-        if not cost[fi, a] < unplaced_cost[i]:
-            continue
-        f = int(eligible[fi])
+        full = view.quota_facility[mine] & (counts[mine] >= view.quota_room[mine])[:, None]
+        eligible = np.flatnonzero(view.screen(i).eligible & ~np.asarray(full.any(axis=0)))
+        ok = np.zeros((view.n_facilities, horizon), dtype=bool)
+        ok[eligible] = open_places(view, (used, admitted), s, eligible, p.length_of_stay_days)
+        place = cheapest_place(view, i, ok & view.open_days(i))
+        if place is None or not place[0] < unplaced_cost[i]:
+            continue  # no place left (every eligible facility's quota used up, say)
+        _, f, a = place
         facility[i], day[i] = f, a
         used[f, s, a : min(a + p.length_of_stay_days, horizon)] += 1
         admitted[f, a] += 1

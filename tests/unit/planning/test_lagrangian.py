@@ -18,7 +18,7 @@ from medevac.planning import (
     solve_exact,
     solve_patient_mip,
 )
-from medevac.planning.compact import build_compact, occupancy
+from medevac.planning.compact import build_compact
 from medevac.planning.lagrangian import (
     EJECT_FACILITIES,
     EJECT_FACILITIES_ALONE,
@@ -29,7 +29,7 @@ from medevac.planning.lagrangian import (
     projected_lbfgs,
     solve_lagrangian,
 )
-from medevac.planning.model import ProblemView
+from medevac.planning.model import ProblemView, occupancy
 from medevac.planning.warmup import warm_up_problem
 from tests.unit.planning.builders import (
     SEEDS,
