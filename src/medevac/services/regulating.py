@@ -647,6 +647,9 @@ def _approve_checked(
         ended = after_ends(uow, problem, plan, built_at.date())
         if ended:
             raise AdmittedAfterAgreementEnds(ended)
+        past = admitted_before(plan, built_at, now)
+        if past:
+            raise InvalidValue("plan", past)
         placed = [] if book is None else placements(uow, problem, plan)
         left = keep_within(book, placed, now.date()) if book and within_quotas else {}
         plan = without_patients(
@@ -723,6 +726,25 @@ def _approve_checked(
         elsewhere = requests_elsewhere(uow, plan)
         uow.commit()
     return Approval(approved, plan, overruns, elsewhere, left)
+
+
+def admitted_before(plan: Plan, built_at: datetime, now: datetime) -> str:
+    """What to say of a plan that admits patients before ``now``'s date (its days count from the
+    day its problem was built, ``built_at``); empty when it admits nobody before then."""
+    today = now.date()
+    past = sorted(
+        (built_at.date() + timedelta(days=a.day), a.patient)
+        for a in plan.assignments
+        if built_at.date() + timedelta(days=a.day) < today
+    )
+    if not past:
+        return ""
+    first, patient = past[0]
+    return (
+        f"it admits {len(past)} patient(s) before today ({today}): its days count from "
+        f"{built_at.date()}, when its problem was built ({patient} on {first}, the first); "
+        "build the problem again and solve it"
+    )
 
 
 def requests_elsewhere(uow: UnitOfWork, plan: Plan) -> list[str]:

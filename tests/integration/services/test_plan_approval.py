@@ -323,6 +323,31 @@ def test_an_agreement_that_lapsed_since_the_build_refuses_approval(
         )
 
 
+def test_a_plan_that_would_admit_patients_before_today_is_refused(
+    uow_factory: UowFactory,
+) -> None:
+    # built two days ago: its days 0 and 1 are past; nothing else changed since
+    selected_demo(uow_factory)
+    before = utc_now() - timedelta(days=2)
+    problem = build_problem(uow_factory(), now=before, stale_after=timedelta(days=30))
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    past = [a for a in plan.assignments if a.day < 2]
+    assert past  # the demo's patients are admitted from day 0
+    with pytest.raises(InvalidValue, match=rf"it admits {len(past)} patient\(s\) before today"):
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="c"
+        )
+    # the same plan with only its later admissions kept is approved
+    later = without_patients(
+        parse_problem(problem.problem), plan,
+        {a.patient: "admission day past" for a in past}, UnplacedReason.BEDS_FULL,
+    )  # fmt: skip
+    approved = approve_plan(
+        uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=later, actor="c"
+    )
+    assert min(a.admission_date for a in approved.admissions) >= utc_now().date()
+
+
 def test_a_plan_that_breaks_its_problem_is_refused(uow_factory: UowFactory) -> None:
     problem, plan = solved_demo(uow_factory)
     overfull = replace(
