@@ -202,8 +202,8 @@ def approve(
 
     Refused when the plan does not pass the checker against its problem (its stated objective
     included), when it would admit patients before today (its days count from the day of
-    `plan build`), or when the registry changed since `plan build`: patients, capacity reports, the facilities in the problem or the
-    agreements (every change is listed). Refused too when the plan places more patients under
+    `plan build`), or when the registry changed since `plan build`: patients, capacity
+    reports, the facilities in the problem or the agreements (every change is listed). Refused too when the plan places more patients under
     an agreement in force than its quota allows, counting the patients sent under it before
     (by plans or accepted requests), unless `--over-quota` says why or `--within-quotas`
     leaves those patients out (the most urgent keep their places). Refused as well when it
