@@ -201,17 +201,16 @@ def approve(
     """Store a plan and refer its selected patients, in one transaction.
 
     Refused when the plan does not pass the checker against its problem (its stated objective
-    included), when it would admit patients before today (its days count from the day of
-    `plan build`), or when the registry changed since `plan build`: patients, capacity
-    reports, the facilities in the problem or the agreements (every change is listed). Refused too when the plan places more patients under
-    an agreement in force than its quota allows, counting the patients sent under it before
-    (by plans or accepted requests), unless `--over-quota` says why or `--within-quotas`
-    leaves those patients out (the most urgent keep their places). Refused as well when it
-    admits a patient after the agreements it comes under end (a plan solved without the
-    manifest may). The checks and the
-    writes run as one serialized transaction, so a change made while they run is caught too.
-    Live treatment requests that ask another organisation to treat patients the plan admits
-    elsewhere are named ("on request").
+    included), when it would admit patients before today (its days count from the day of `plan
+    build`), or when the registry changed since `plan build`: patients, capacity reports, the
+    facilities in the problem or the agreements (every change is listed). Refused too when the
+    plan places more patients under an agreement in force than its quota allows, counting the
+    patients sent under it before (by plans or accepted requests), unless `--over-quota` says
+    why or `--within-quotas` leaves those patients out (the most urgent keep their places).
+    Refused as well when it admits a patient after the agreements it comes under end (a plan
+    solved without the manifest may). The checks and the writes run as one serialized
+    transaction, so a change made while they run is caught too. Live treatment requests that ask
+    another organisation to treat patients the plan admits elsewhere are named ("on request").
     """
     manifest_file = manifest_path(problem_file)
     if not manifest_file.exists():
