@@ -647,7 +647,8 @@ def _quota_reasons(
     """The reasons of the unplaced where quotas the plan uses up close some of their eligible
     facilities: "no agreement" when they close all of them, else the beds' reason with the
     facilities the quotas close named."""
-    full = quota_counts(view, facility) >= view.quota_room
+    counts = quota_counts(view, facility)
+    full = counts >= view.quota_room
     index = view.problem.patient_index
     said: dict[tuple[object, ...], tuple[str, UnplacedReason] | None] = {}
     out = []
@@ -657,16 +658,17 @@ def _quota_reasons(
         # the quotas (which can differ within a profile: acceptance ends and earliest days)
         key = (*view._profile(i), u.code, u.reason)
         if key not in said:
-            said[key] = _quota_reason(view, i, full, u)
+            said[key] = _quota_reason(view, i, full, counts, u)
         found = said[key]
         out.append(u if found is None else Unplaced(u.patient, *found))
     return tuple(out)
 
 
 def _quota_reason(
-    view: ProblemView, i: int, full: BoolArray, u: Unplaced
+    view: ProblemView, i: int, full: BoolArray, counts: IntArray, u: Unplaced
 ) -> tuple[str, UnplacedReason] | None:
-    """`_quota_reasons` for one patient (None: its reason stands)."""
+    """`_quota_reasons` for one patient (None: its reason stands), with ``counts`` the
+    placements counted against each quota and ``full`` those with no room left."""
     quotas = view.problem.quotas
     mine = view.quotas_of(i)
     eligible = view.screen(i).eligible
@@ -677,15 +679,18 @@ def _quota_reason(
     for q in closing:
         closed |= view.quota_facility[q]
     names = ", ".join(f"{quotas[q].id} (room {quotas[q].room})" for q in closing)
+    # a quota may have had no room to begin with (all of it used by patients sent earlier)
+    used = any(counts[q] > 0 for q in closing)
     if not (eligible & ~closed).any():
+        how = "is used by other patients" if used else "has no room"
         return (
-            f"the quota of {names} is used by other patients at every eligible facility",
+            f"the quota of {names} {how} at every eligible facility",
             UnplacedReason.NO_AGREEMENT,
         )
     count = int((eligible & closed).sum())
+    how = "used by other patients" if used else "which has no room"
     return (
-        f"{u.reason}; {count} of them closed to the patient by the quota of {names}, "
-        "used by other patients",
+        f"{u.reason}; {count} of them closed to the patient by the quota of {names}, {how}",
         u.code,
     )
 

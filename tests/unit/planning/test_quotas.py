@@ -238,6 +238,22 @@ def test_a_quota_reason_is_not_given_to_a_patient_whose_own_reason_differs() -> 
         assert reasons["B"].reason.endswith("before the patient's earliest day 3")
 
 
+def test_a_quota_without_room_is_not_said_to_be_used_by_others() -> None:
+    # room 0 from the start (patients sent earlier used it): nobody in the plan uses it
+    problem = with_quotas(
+        parse_problem(
+            problem_dict(
+                [facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": 10})],
+                [patient("P0", organisation="ORG-A")],
+            )
+        ),
+        [Quota("Q", 0, frozenset({"ORG-A"}), frozenset({"PARTNER"}))],
+    )
+    [left] = solve_greedy(problem).unplaced
+    assert left.code is UnplacedReason.NO_AGREEMENT
+    assert left.reason == "the quota of Q (room 0) has no room at every eligible facility"
+
+
 def test_only_quotas_with_more_candidates_than_room_may_bind() -> None:
     free = partner_and_home()
     loose = Quota("AGR-LOOSE", 4, frozenset({"ORG-A"}), frozenset({"PARTNER"}))
