@@ -22,6 +22,7 @@ from medevac.domain.audit import snapshot
 from medevac.domain.errors import DomainError, InvalidValue, NotFound, TransactionConflict
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.limits import MAX_COUNT
 from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.plans import ApprovedPlan, PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
@@ -35,6 +36,7 @@ from medevac.planning import (
     parse_problem,
 )
 from medevac.planning.checker import without_patients
+from medevac.planning.loader import MAX_HORIZON_DAYS
 from medevac.planning.problem import DEFAULT_WEIGHTS
 from medevac.services.agreement_terms import (
     after_ends,
@@ -128,9 +130,11 @@ class BuiltProblem:
 
 
 def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
-    """Free beds per planning day from one report: now, then +24 h, then +72 h figures."""
+    """Free beds per planning day from one report: now, then +24 h, then +72 h figures, each at
+    most MAX_COUNT (the registry limits each figure, not their sums; a problem above the
+    limit would be refused by its own loader)."""
     return [
-        report.expected_available(24 * day) if day < 3 else report.expected_available(72)
+        min(MAX_COUNT, report.expected_available(24 * day if day < 3 else 72))
         for day in range(horizon_days)
     ]
 
@@ -148,6 +152,22 @@ def _patient_entry(patient: PlanningPatient, origin: Facility) -> dict[str, Any]
     if patient.special_needs:
         entry["needs"] = sorted(n.value for n in patient.special_needs)
     return entry
+
+
+def _check_settings(precedences: Any, weights: Any) -> None:
+    """Refuse precedences or weights the problem's loader would refuse (ProblemError, every
+    error with its path: ``precedences.urgent.deadline_day: is missing``), before the registry
+    is read; a deadline beyond the horizon is fine (it is cut to the horizon's last day)."""
+    probe: dict[str, Any] = {
+        "horizon_days": MAX_HORIZON_DAYS,
+        "precedences": DEFAULT_PRECEDENCES if precedences is None else precedences,
+        "weights": {**DEFAULT_WEIGHTS, **weights} if isinstance(weights, dict) else weights,
+        "facilities": [],
+        "patients": [],
+    }
+    if weights is None:
+        probe["weights"] = DEFAULT_WEIGHTS
+    parse_problem(probe)
 
 
 def build_problem(
@@ -175,6 +195,7 @@ def build_problem(
     the engines ("acceptance_ends", `agreement_ends`; the format's acceptance holds on every
     day), qualifying the sender as "ORG/specialty" where its specialties there end apart.
     """
+    _check_settings(precedences, weights)
     rules = {
         str(name): {**rule, "deadline_day": min(int(rule["deadline_day"]), horizon_days - 1)}
         for name, rule in (precedences or DEFAULT_PRECEDENCES).items()

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from medevac.domain.facilities import CapacityReport
 from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.limits import MAX_COUNT
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
 from medevac.domain.vocabulary import Mobility, OrganisationKind, Precedence, Specialty
-from medevac.planning import UnplacedReason, check_plan, parse_problem, solve_exact
+from medevac.planning import (
+    ProblemError,
+    UnplacedReason,
+    check_plan,
+    parse_problem,
+    solve_exact,
+)
 from medevac.services.auditing import utc_now
 from medevac.services.demo import build_demo
 from medevac.services.patients import move_patient, register_patient
@@ -77,6 +85,34 @@ def test_beds_per_day_follow_the_surge_figures_of_the_report() -> None:
         "F", Specialty.NEUROLOGY, 3, 10, 1, 4, datetime(2026, 11, 20, tzinfo=UTC)
     )
     assert beds_by_day(report, 6) == [3, 4, 4, 7, 7, 7]
+    # each figure within the registry's limit, their sums beyond it: the problem keeps to it
+    largest = CapacityReport(
+        "F", Specialty.NEUROLOGY, MAX_COUNT, MAX_COUNT, MAX_COUNT, MAX_COUNT,
+        datetime(2026, 11, 20, tzinfo=UTC),
+    )  # fmt: skip
+    assert beds_by_day(largest, 4) == [MAX_COUNT] * 4
+
+
+def test_settings_the_loader_would_refuse_are_refused_with_their_paths(
+    uow_factory: UowFactory,
+) -> None:
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    for precedences, weights, said in [
+        ({"urgent": {"weight": 5}}, None, "precedences.urgent.deadline_day: is missing"),
+        ({"urgent": 5}, None, "precedences.urgent: must be an object, got int"),
+        ([1], None, "precedences: must be an object, got a list"),
+        (None, [1], "weights: must be an object, got a list"),
+        (
+            {"urgent": {"weight": 5, "deadline_day": 0.7}},
+            None,
+            "precedences.urgent.deadline_day: must be a whole number, got 0.7",
+        ),
+    ]:
+        with pytest.raises(ProblemError, match=re.escape(said)):
+            build_problem(
+                uow_factory(), now=utc_now(), stale_after=timedelta(days=30),
+                precedences=precedences, weights=weights,
+            )  # fmt: skip
 
 
 def selected_in_kyiv(
