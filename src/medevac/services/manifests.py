@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from medevac.domain.errors import InvalidValue
+from medevac.domain.limits import MAX_COUNT
 from medevac.planning import (
     Plan,
     Problem,
@@ -148,6 +149,8 @@ def _quota(number: int, entry: Any) -> Quota:
     room = entry["room"]
     if not isinstance(room, int) or isinstance(room, bool) or room < 0:
         raise wrong(f"'room' must be a count of patients, not {room!r}")
+    if room > MAX_COUNT:
+        raise wrong(f"'room' must be a count of patients, at most {MAX_COUNT:,}, not {room:.3g}")
     lists: dict[str, frozenset[str]] = {}
     for name in ("organisations", "facilities", "specialties"):
         value = entry[name]
@@ -294,7 +297,10 @@ def _check_map(manifest: dict[str, Any], key: str) -> None:
         return
     value = manifest.get(key)
     if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, kind) and not isinstance(v, bool)
+        isinstance(k, str)
+        and isinstance(v, kind)
+        and not isinstance(v, bool)
+        and (key != "held_admissions" or _count(v))  # counts the engines add up
         for k, v in value.items()
     ):
         what = {"capacity": "report times", "held": "held beds", "held_admissions": "counts"}
@@ -303,6 +309,11 @@ def _check_map(manifest: dict[str, Any], key: str) -> None:
             f"'{key}' must map ids to {what.get(key, 'versions')}; "
             "it was not written by `medevac plan build` as it is: build the problem again",
         )
+
+
+def _count(value: object) -> bool:
+    """Whether ``value`` is a whole number from 0 to MAX_COUNT."""
+    return isinstance(value, int) and 0 <= value <= MAX_COUNT
 
 
 def manifest_patients(manifest: dict[str, Any]) -> dict[str, int]:

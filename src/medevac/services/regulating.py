@@ -36,7 +36,7 @@ from medevac.planning import (
     parse_problem,
 )
 from medevac.planning.checker import without_patients
-from medevac.planning.loader import MAX_HORIZON_DAYS
+from medevac.planning.loader import MAX_HORIZON_DAYS, ProblemError
 from medevac.planning.problem import DEFAULT_WEIGHTS
 from medevac.services.agreement_terms import (
     after_ends,
@@ -603,7 +603,10 @@ def approve(
         raise InvalidValue(
             "approval", "either go beyond the quotas with a reason or keep within them, not both"
         )
-    checked_problem = parse_problem(problem)
+    try:
+        checked_problem = parse_problem(problem)
+    except ProblemError as error:  # a manifest without the problem's digest guards less
+        raise InvalidValue("problem", f"is not a valid problem: {error}") from error
     report = check_plan(checked_problem, plan)
     if not report.feasible:
         raise InvalidValue(

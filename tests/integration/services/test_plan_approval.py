@@ -220,6 +220,8 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
         ("agreements", 5),
         ("held_admissions", {"FAC-LODZ-MMA/x": 1}),
         ("held_admissions", {"0": 1}),
+        ("held_admissions", {"FAC-LODZ-MMA/0": 10**30}),
+        ("held_admissions", {"FAC-LODZ-MMA/0": -1}),
         ("held", {"PT-0001": 1}),
         ("held", {"PT-0001": "FAC-LODZ-MMA@neurology@tomorrow+3"}),
     ],
@@ -259,6 +261,17 @@ def test_a_problem_edited_after_the_build_is_refused(uow_factory: UowFactory) ->
         uow_factory(), problem=again, manifest=problem.manifest, plan=plan, actor="cell"
     )
     assert len(approved.admissions) == 24
+
+
+def test_an_invalid_problem_with_an_older_manifest_is_refused_not_crashed_on(
+    uow_factory: UowFactory,
+) -> None:
+    # a manifest written before it carried the problem's digest: the problem itself is checked
+    problem, plan = solved_demo(uow_factory)
+    older = {k: v for k, v in problem.manifest.items() if k != "problem_sha256"}
+    broken = {**problem.problem, "horizon_days": 0}
+    with pytest.raises(InvalidValue, match=r"problem: is not a valid problem: .*horizon_days"):
+        approve_plan(uow_factory(), problem=broken, manifest=older, plan=plan, actor="cell")
 
 
 def test_a_patient_selected_after_the_build_refuses_approval(uow_factory: UowFactory) -> None:

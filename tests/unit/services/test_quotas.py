@@ -163,6 +163,10 @@ def _without(name: str) -> dict[str, Any]:
         ([QUOTA | {"room": "2"}], "(AGR-1): 'room' must be a count of patients, not '2'"),
         ([QUOTA | {"room": True}], "(AGR-1): 'room' must be a count of patients, not True"),
         ([QUOTA | {"room": 2.5}], "(AGR-1): 'room' must be a count of patients, not 2.5"),
+        (
+            [QUOTA | {"room": 10**30}],
+            "(AGR-1): 'room' must be a count of patients, at most 1,000,000, not 1e+30",
+        ),
         ([QUOTA | {"organisations": []}], "(AGR-1): 'organisations' is empty"),
         ([QUOTA | {"organisations": "ORG-A"}], "(AGR-1): 'organisations' must be a list of ids"),
         ([QUOTA | {"facilities": []}], "(AGR-1): 'facilities' is empty"),
