@@ -13,6 +13,7 @@ import pytest
 from medevac.planning import (
     PlanStatus,
     check_plan,
+    exact,
     kernels,
     parse_problem,
     solve_exact,
@@ -22,6 +23,7 @@ from medevac.planning.compact import build_compact
 from medevac.planning.lagrangian import (
     EJECT_FACILITIES,
     EJECT_FACILITIES_ALONE,
+    LagrangianResult,
     _choices,
     _Dual,
     _Plans,
@@ -37,6 +39,7 @@ from tests.unit.planning.builders import (
     facility,
     nobody_placed,
     patient,
+    placement,
     problem_dict,
     random_problem,
     random_problem_data,
@@ -190,6 +193,34 @@ def test_large_problem_engine_never_replans_worse_than_keeping_every_current_pla
     assert report.feasible, report.violations
     # keeping every place of the first plan costs exactly its objective in the new problem
     assert second.objective <= first.objective + 1e-9 * max(1.0, first.objective)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_large_replan_whose_search_gives_places_up_keeps_them(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the safeguard behind the promise above: where quotas may bind and moves cost nothing, the
+    # engine's own plans once gave current places up (found by a stress run); here its result
+    # is made to leave everyone out, and the kept places must come back
+    data = random_problem_data(random.Random(seed), 25, 4)
+    first = solve_exact(parse_problem(data), time_limit=10)
+    again = parse_problem(with_current(data, first))
+
+    def leaving_everyone_out(*args: Any, **kwargs: Any) -> LagrangianResult:
+        result = solve_lagrangian(*args, **kwargs)
+        n = len(again.patients)
+        result.facility, result.day = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        result.objective = sum(ProblemView(again).unplaced_cost(p) for p in again.patients)
+        return result
+
+    monkeypatch.setattr(exact, "solve_lagrangian", leaving_everyone_out)
+    messages: list[str] = []
+    second = solve_exact(again, time_limit=2, large_units=0, progress=messages.append)
+    report = check_plan(again, second)
+    assert report.feasible, report.violations
+    assert report.objective_matches(second.objective)
+    assert placement(second) == placement(first)
+    assert any(m.startswith("keeping every current place costs less") for m in messages)
 
 
 def test_regulator_rule_of_the_large_engine_takes_shorter_stays_first_among_equals() -> None:
