@@ -25,6 +25,13 @@ _WITHDRAWS_REFERRAL = {
     (PatientStatus.REFERRED, PatientStatus.SELECTED),
     (PatientStatus.ACCEPTED, PatientStatus.SELECTED),
 }
+#: Declines of a referral: the plan's admission is withdrawn (the request records the decline
+#: itself), so that the facility that declined is not the patient's current place in the next
+#: problem
+_DECLINES_ADMISSION = {
+    (PatientStatus.REFERRED, PatientStatus.DECLINED),
+    (PatientStatus.ACCEPTED, PatientStatus.DECLINED),
+}
 
 
 def register_patient(uow: UnitOfWork, patient: Patient, *, actor: str) -> None:
@@ -81,15 +88,17 @@ def apply_move(
     """Move a patient read in this unit of work and write it, with its side effects and audit.
 
     Death and cancellation (and a withdrawn referral) take the patient off every live request
-    and every live plan; a request left with no patients closes itself.
+    and every live plan; a request left with no patients closes itself. A declined referral
+    takes the patient off every live plan.
     """
     previous = patient.status
     change, record = _moved(patient, target, actor=actor, reason=reason, role=role, at=at)
     uow.patients.update(patient)
     uow.audit.add(record)
-    if target in _LEAVES_REQUESTS or (previous, target) in _WITHDRAWS_REFERRAL:
+    leaves = target in _LEAVES_REQUESTS or (previous, target) in _WITHDRAWS_REFERRAL
+    if leaves or (previous, target) in _DECLINES_ADMISSION:
         why = f"patient {target}: {reason}" if reason else f"patient {target}"
-        for request in uow.requests.live_for_patient(patient.id):
+        for request in uow.requests.live_for_patient(patient.id) if leaves else []:
             withdraw_from_request(uow, request, patient.id, reason=why, actor=actor, at=at)
         for plan in uow.plans.live_for_patient(patient.id):
             plan_before = snapshot(plan)
@@ -126,7 +135,8 @@ def apply_moves(
     """
     records = []
     for patient, reason in moves:
-        if target in _LEAVES_REQUESTS or (patient.status, target) in _WITHDRAWS_REFERRAL:
+        step = (patient.status, target)
+        if target in _LEAVES_REQUESTS or step in _WITHDRAWS_REFERRAL | _DECLINES_ADMISSION:
             raise ValueError(f"a move to {target} has side effects: use apply_move")
         records.append(_moved(patient, target, actor=actor, reason=reason, role=role, at=at)[1])
     uow.patients.update_statuses([patient for patient, _ in moves])

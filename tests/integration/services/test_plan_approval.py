@@ -411,6 +411,32 @@ def test_death_takes_a_patient_out_of_the_live_plan(uow_factory: UowFactory) -> 
     assert admission.withdrawn_reason == "patient died: sepsis"
 
 
+def test_a_declined_referral_leaves_the_live_plan_and_is_not_current_in_the_next_problem(
+    uow_factory: UowFactory,
+) -> None:
+    problem, plan = solved_demo(uow_factory)
+    approved = approve_plan(
+        uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="cell"
+    )
+    patient_id = approved.admissions[0].patient_id
+    move_patient(
+        uow_factory(), patient_id, PatientStatus.DECLINED, actor="academy",
+        reason="no bed after all", role=ActorRole.RECEIVING_FACILITY,
+    )  # fmt: skip
+    uow = uow_factory()
+    with uow:
+        stored = uow.plans.get(approved.id)
+    assert patient_id not in stored.open_patient_ids()
+    admission = stored.admission_of(patient_id)
+    assert admission is not None
+    assert admission.withdrawn_reason == "patient declined: no bed after all"
+    # screened and selected again, the patient comes into the next problem without a place
+    for status in (PatientStatus.SCREENING, PatientStatus.SELECTED):
+        move_patient(uow_factory(), patient_id, status, actor="mission", reason="again")
+    entry = next(p for p in built(uow_factory).problem["patients"] if p["id"] == patient_id)
+    assert "current" not in entry
+
+
 def test_replanning_keeps_approved_places_and_supersedes_the_old_plan(
     uow_factory: UowFactory,
 ) -> None:
