@@ -462,7 +462,10 @@ class _Plans:
         # the rule without prices takes shorter stays first among equally urgent patients: a
         # short stay frees its bed sooner for the next (on L the first plan fell from 3.36 M to
         # 2.82 M); in the priced fill stays first measured worse (2.53 M with 329 left out)
-        self.rule_order = np.lexsort((self.slot_patient, stay, -urgency)).astype(np.int64)
+        # the regulator's rule: patients keeping a current place first (their place is held
+        # for them), then the most urgent first, shorter stays first among equals
+        held = self.slot_current_day >= 0
+        self.rule_order = np.lexsort((self.slot_patient, stay, -urgency, ~held)).astype(np.int64)
         self.unit_first_slot = c.first_member()
         singles = np.flatnonzero(c.unit_group < 0)
         self.unit_order = singles[np.lexsort((choices[singles], -c.unit_unplaced[singles]))]

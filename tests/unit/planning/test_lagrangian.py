@@ -181,6 +181,24 @@ def test_regulator_rule_of_the_large_engine_keeps_current_places_while_they_are_
     assert placed == {"B": ("FAR", 0), "C": ("MID", 2), "A": ("NEAR", 0), "D": ("NEAR", 0)}
 
 
+def test_regulator_rule_holds_current_places_before_placing_the_more_urgent() -> None:
+    # one bed at FAR, R's current place; U, more urgent, has none: the rule keeps R there and
+    # sends U on (where it had given R's bed to U and R's place was lost, a re-plan with quotas
+    # binding and free moves came out dearer than keeping everyone: found by a stress run)
+    facilities = [
+        facility("FAR", 52.0, 30.0, beds={"orthopaedics": 1}),
+        facility("FARTHER", 54.0, 30.0, beds={"orthopaedics": 1}),
+    ]
+    patients = [
+        patient("R", lat=52.0, precedence="routine", current={"facility": "FAR", "day": 0}),
+        patient("U", lat=52.0, precedence="urgent"),
+    ]
+    problem = parse_problem(problem_dict(facilities, patients, horizon_days=1))
+    plans = _Plans(problem, build_compact(ProblemView(problem)))
+    slot_f, slot_a = plans.build(None, None, 0.0, time.perf_counter() + 60)
+    assert plans.placement(slot_f, slot_a) == {"R": ("FAR", 0), "U": ("FARTHER", 0)}
+
+
 @random_problems(30)
 def test_large_problem_engine_never_replans_worse_than_keeping_every_current_place(
     rng: random.Random, n_patients: int, n_facilities: int
