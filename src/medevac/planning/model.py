@@ -482,11 +482,11 @@ class FreePlaces:
     day] with an admission left."""
 
     def __init__(self, view: ProblemView, taken: tuple[IntArray, IntArray]) -> None:
-        used, admitted = taken
+        self.view = view
+        self.taken = taken
         self.horizon = view.horizon
-        self.free = view.beds - used
         limit = view.admission_limit
-        self.admission: BoolArray = (limit < 0) | (admitted < limit)
+        self.admission: BoolArray = (limit < 0) | (taken[1] < limit)
         self._beds: dict[tuple[int, int], BoolArray] = {}
         self._somewhere: dict[tuple[int, int], bool] = {}
 
@@ -495,10 +495,8 @@ class FreePlaces:
         stay = min(stay, self.horizon)
         found = self._beds.get((specialty, stay))
         if found is None:
-            free = self.free[:, specialty, :]
-            found = np.zeros(free.shape, dtype=bool)
-            for a in range(self.horizon):
-                found[:, a] = free[:, a : a + stay].min(axis=1) > 0
+            every = np.arange(self.view.n_facilities)
+            found = open_places(self.view, self.taken, specialty, every, stay, admissions=False)
             self._beds[(specialty, stay)] = found
             self._somewhere[(specialty, stay)] = bool(found.any())
         return found

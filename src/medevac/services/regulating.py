@@ -158,16 +158,16 @@ def _check_settings(precedences: Any, weights: Any) -> None:
     """Refuse precedences or weights the problem's loader would refuse (ProblemError, every
     error with its path: ``precedences.urgent.deadline_day: is missing``), before the registry
     is read; a deadline beyond the horizon is fine (it is cut to the horizon's last day)."""
-    probe: dict[str, Any] = {
-        "horizon_days": MAX_HORIZON_DAYS,
-        "precedences": DEFAULT_PRECEDENCES if precedences is None else precedences,
-        "weights": {**DEFAULT_WEIGHTS, **weights} if isinstance(weights, dict) else weights,
-        "facilities": [],
-        "patients": [],
-    }
-    if weights is None:
-        probe["weights"] = DEFAULT_WEIGHTS
-    parse_problem(probe)
+    given = DEFAULT_WEIGHTS if weights is None else weights  # not an object: said as such
+    parse_problem(
+        {
+            "horizon_days": MAX_HORIZON_DAYS,
+            "precedences": DEFAULT_PRECEDENCES if precedences is None else precedences,
+            "weights": {**DEFAULT_WEIGHTS, **given} if isinstance(given, dict) else given,
+            "facilities": [],
+            "patients": [],
+        }
+    )
 
 
 def build_problem(
@@ -755,18 +755,17 @@ def _approve_checked(
 def admitted_before(plan: Plan, built_at: datetime, now: datetime) -> str:
     """What to say of a plan that admits patients before ``now``'s date (its days count from the
     day its problem was built, ``built_at``); empty when it admits nobody before then."""
-    today = now.date()
+    today, built = now.date(), built_at.date()
+    days_gone = (today - built).days  # plan days before this one are past
     past = sorted(
-        (built_at.date() + timedelta(days=a.day), a.patient)
-        for a in plan.assignments
-        if built_at.date() + timedelta(days=a.day) < today
+        (built + timedelta(days=a.day), a.patient) for a in plan.assignments if a.day < days_gone
     )
     if not past:
         return ""
     first, patient = past[0]
     return (
         f"it admits {len(past)} patient(s) before today ({today}): its days count from "
-        f"{built_at.date()}, when its problem was built ({patient} on {first}, the first); "
+        f"{built}, when its problem was built ({patient} on {first}, the first); "
         "build the problem again and solve it"
     )
 
