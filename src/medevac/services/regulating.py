@@ -129,12 +129,16 @@ class BuiltProblem:
         return with_manifest(parse_problem(self.problem), self.manifest)
 
 
-def beds_by_day(report: CapacityReport, horizon_days: int) -> list[int]:
-    """Free beds per planning day from one report: now, then +24 h, then +72 h figures, each at
-    most MAX_COUNT (the registry limits each figure, not their sums; a problem above the
-    limit would be refused by its own loader)."""
+def beds_by_day(report: CapacityReport, horizon_days: int, now: datetime) -> list[int]:
+    """Free beds per planning day from one report: its available figure, then its +24 h and
+    +72 h figures, each from so many hours after the report was made (day d is ``now`` plus d
+    days, so a report made 30 hours before ``now`` gives its +24 h figure from day 0). Each
+    is at most MAX_COUNT (the registry limits each figure, not their sums; a problem above
+    the limit would be refused by its own loader). A report stamped after ``now`` counts from
+    ``now``."""
+    since = max(0, int((now - report.reported_at).total_seconds() // 3600))
     return [
-        min(MAX_COUNT, report.expected_available(24 * day if day < 3 else 72))
+        min(MAX_COUNT, report.expected_available(min(72, since + 24 * day)))
         for day in range(horizon_days)
     ]
 
@@ -230,7 +234,7 @@ def build_problem(
             skipped.append(Skipped("facility", facility.id, "field hospital for local casualties"))
             continue
         beds = {
-            r.specialty.value: beds_by_day(r, horizon_days)
+            r.specialty.value: beds_by_day(r, horizon_days, now)
             for r in sorted(by_facility[facility_id], key=lambda r: r.specialty)
             if facility.offers(r.specialty)
         }

@@ -81,16 +81,21 @@ def test_dead_or_unfit_patients_are_not_planned(uow_factory: UowFactory) -> None
 
 
 def test_beds_per_day_follow_the_surge_figures_of_the_report() -> None:
-    report = CapacityReport(
-        "F", Specialty.NEUROLOGY, 3, 10, 1, 4, datetime(2026, 11, 20, tzinfo=UTC)
-    )
-    assert beds_by_day(report, 6) == [3, 4, 4, 7, 7, 7]
+    made = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    report = CapacityReport("F", Specialty.NEUROLOGY, 3, 10, 1, 4, made)
+    assert beds_by_day(report, 6, made) == [3, 4, 4, 7, 7, 7]
+    assert beds_by_day(report, 6, made + timedelta(minutes=59)) == [3, 4, 4, 7, 7, 7]
+    # the surge figures count from the report, not from the build
+    assert beds_by_day(report, 6, made + timedelta(hours=30)) == [4, 4, 7, 7, 7, 7]
+    assert beds_by_day(report, 3, made + timedelta(hours=71)) == [4, 7, 7]
+    assert beds_by_day(report, 3, made + timedelta(days=5)) == [7, 7, 7]
+    # a report stamped after the build counts from the build
+    assert beds_by_day(report, 3, made - timedelta(hours=5)) == [3, 4, 4]
     # each figure within the registry's limit, their sums beyond it: the problem keeps to it
     largest = CapacityReport(
-        "F", Specialty.NEUROLOGY, MAX_COUNT, MAX_COUNT, MAX_COUNT, MAX_COUNT,
-        datetime(2026, 11, 20, tzinfo=UTC),
-    )  # fmt: skip
-    assert beds_by_day(largest, 4) == [MAX_COUNT] * 4
+        "F", Specialty.NEUROLOGY, MAX_COUNT, MAX_COUNT, MAX_COUNT, MAX_COUNT, made
+    )
+    assert beds_by_day(largest, 4, made) == [MAX_COUNT] * 4
 
 
 def test_settings_the_loader_would_refuse_are_refused_with_their_paths(

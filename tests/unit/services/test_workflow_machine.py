@@ -200,7 +200,8 @@ class RegistryWorkflow(RuleBasedStateMachine):
 
     @rule(greedy=st.booleans(), quotas=st.sampled_from(["kept", "over", "within"]))
     def build_solve_and_approve(self, greedy: bool, quotas: str) -> None:
-        built = regulating.build_problem(self.uow(), now=utc_now(), stale_after=timedelta(days=1))
+        now = utc_now()
+        built = regulating.build_problem(self.uow(), now=now, stale_after=timedelta(days=1))
         problem = built.for_engines()  # as `plan solve` reads the files
         plan = solve(problem, Engine.GREEDY if greedy else Engine.EXACT, time_limit=5)
         assert check_plan(problem, plan).feasible
@@ -259,11 +260,12 @@ class RegistryWorkflow(RuleBasedStateMachine):
     def the_registry_still_gives_a_sound_problem(self) -> None:
         if not hasattr(self, "database"):
             return
-        built = regulating.build_problem(self.uow(), now=utc_now(), stale_after=timedelta(days=1))
+        now = utc_now()
+        built = regulating.build_problem(self.uow(), now=now, stale_after=timedelta(days=1))
         parse_problem(built.problem)
         with self.uow() as uow:
             reported = {
-                (r.facility_id, r.specialty.value): regulating.beds_by_day(r, 14)
+                (r.facility_id, r.specialty.value): regulating.beds_by_day(r, 14, now)
                 for r in uow.capacity.latest()
             }
             patients = {p.id: p for p in uow.patients.list()}
