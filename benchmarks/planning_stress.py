@@ -139,6 +139,8 @@ def faults(seed: int) -> list[str]:
             found.append(
                 f"{name}: reports {plan.objective} where the checker finds {report.objective}"
             )
+        elif report.terms_apart(plan.breakdown):
+            found.append(f"{name}: terms {'; '.join(report.terms_apart(plan.breakdown))}")
         if plan.bound > mip.objective + tolerance:
             found.append(f"{name}: bound {plan.bound} above the optimum {mip.objective}")
         if plan.status is PlanStatus.OPTIMAL and abs(plan.objective - mip.objective) > tolerance:

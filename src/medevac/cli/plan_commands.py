@@ -342,8 +342,11 @@ def check_command(
     """Validate a problem file, listing every error; with a plan, check the plan against it.
 
     Errors and violations are printed one per line (`FILE: path: reason`), all of them, and the
-    command exits with 1. A plan is checked by the independent checker: every feasibility rule
-    and the objective, recomputed from the problem and the plan alone.
+    command exits with 1. A plan is checked by the independent checker: every feasibility rule,
+    the objective and each of its terms, recomputed from the problem and the plan alone. A plan
+    whose own figures disagree (terms that do not add up to its objective, a gap that is not
+    (objective - bound) / max(1, |objective|), a bound above its objective, an optimal plan with
+    a gap) is refused as it is read.
     """
     try:
         problem = load_problem(problem_file)
@@ -374,6 +377,9 @@ def check_command(
             f"{plan_file}: feasible, but its objective {said} is not the {recomputed} the "
             "checker recomputes"
         )
+    apart = report.terms_apart(plan.breakdown)
+    if apart:
+        _fail(f"{plan_file}: feasible, but its breakdown is not the checker's: {'; '.join(apart)}")
     console.print(
         f"{plan_file}: feasible for {problem_file}; objective {figure(report.objective)}, as the "
         "plan says",

@@ -38,6 +38,16 @@ class CheckReport:
         """Whether a reported objective equals the recomputed one to ``rel_tol`` relative."""
         return abs(reported - self.objective) <= rel_tol * max(1.0, abs(self.objective))
 
+    def terms_apart(self, breakdown: Breakdown, rel_tol: float = 1e-6) -> list[str]:
+        """The terms of a reported breakdown that are not the recomputed ones (to ``rel_tol``
+        of max(1, |objective|)), each as "travel 12.5, recomputed 10.5"."""
+        scale = rel_tol * max(1.0, abs(self.objective))
+        return [
+            f"{key} {getattr(breakdown, key)!r}, recomputed {value!r}"
+            for key, value in self.terms.items()
+            if abs(getattr(breakdown, key) - value) > scale
+        ]
+
 
 def check_plan(problem: Problem, plan: Plan) -> CheckReport:
     """Recompute every feasibility rule and every objective term of ``plan`` for ``problem``."""

@@ -145,16 +145,13 @@ def _show(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         # shown by its size: Python refuses to write out integers of over 4,300 digits
         return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
-    text = json.dumps(value) if _is_json(value) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _is_json(value: Any) -> bool:
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+        text = json.dumps(value)
+    except (TypeError, ValueError):  # not JSON: handed in by Python code, not read from a file
+        text = repr(value)
+    except RecursionError:  # nested almost as deep as the decoder allows, then deeper still
+        return f"{_kind(value)} nested too deeply to show"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_problem(data: Any) -> Problem:
@@ -387,9 +384,7 @@ def _parse_patients(
 def _parse_current(
     r: _Reader, value: Any, path: str, horizon: int, facility_ids: set[str]
 ) -> CurrentPlacement | None:
-    if value is None:
-        return None
-    body = r.obj(value, path, ("facility", "day"))
+    body = r.obj(value, path, ("facility", "day"))  # null too: no current place is no key
     if body is None:
         return None
     facility = r.text(body.get("facility", ""), f"{path}.facility") if "facility" in body else ""

@@ -189,40 +189,85 @@ class PlanFormatError(ValueError):
     """A plan file does not follow the plan format; the message names the path."""
 
 
+#: how far a plan's own figures may be apart (gap against its objective and bound, the sum of its
+#: terms against its objective), relative to max(1, |objective|): the checker's tolerance
+PLAN_TOLERANCE = 1e-6
+
+
 def plan_from_dict(data: Any) -> Plan:
-    """Build a Plan from its JSON form; raise PlanFormatError naming the first wrong path."""
+    """Build a Plan from its JSON form; raise PlanFormatError naming the first wrong path.
+
+    Besides the form (docs/formats/allocation-plan.schema.json), a plan's own figures must
+    agree: its terms add up to its objective, its gap is (objective - bound) / max(1,
+    |objective|), its bound is not above its objective (a lower bound cannot exceed a plan's
+    cost), an optimal plan has no gap, and a plan of a refused problem places nobody."""
     keys = {
         "status", "objective", "bound", "gap", "solver", "wall_seconds",
         "breakdown", "assignments", "unplaced",
     }  # fmt: skip
     body = _mapping(data, "", keys)
-    try:
-        status = PlanStatus(body["status"])
-    except ValueError as exc:
-        raise PlanFormatError(f"status: {body['status']!r} is not a plan status") from exc
+    said = body["status"]
+    if not isinstance(said, str) or said not in set(PlanStatus):
+        shown = repr(said[:40]) if isinstance(said, str) else "not a string"
+        raise PlanFormatError(
+            f"status: {shown}; must be one of {', '.join(s.value for s in PlanStatus)}"
+        )
+    status = PlanStatus(said)
     breakdown = _mapping(body["breakdown"], "breakdown", set(BREAKDOWN_KEYS))
     assignments = []
     for i, item in enumerate(_list(body["assignments"], "assignments")):
         a = _mapping(item, f"assignments[{i}]", {"patient", "facility", "day"})
-        day = a["day"]
-        if isinstance(day, bool) or not isinstance(day, int):
-            raise PlanFormatError(f"assignments[{i}].day: must be a whole number")
-        assignments.append(Assignment(_str(a, "patient", i), _str(a, "facility", i), day))
+        where = f"assignments[{i}]."
+        assignments.append(
+            Assignment(_text(a, "patient", where), _text(a, "facility", where), _day(a, where))
+        )
     unplaced = []
     for i, item in enumerate(_list(body["unplaced"], "unplaced")):
         u = _mapping(item, f"unplaced[{i}]", {"patient", "reason"})
-        unplaced.append(Unplaced(str(u["patient"]), str(u["reason"])))
-    return Plan(
+        where = f"unplaced[{i}]."
+        unplaced.append(Unplaced(_text(u, "patient", where), _text(u, "reason", where)))
+    plan = Plan(
         status=status,
         objective=_num(body, "objective"),
         bound=_num(body, "bound"),
-        gap=_num(body, "gap"),
-        solver=str(body["solver"]),
-        wall_seconds=_num(body, "wall_seconds"),
+        gap=_num(body, "gap", low=0.0),
+        solver=_text(body, "solver"),
+        wall_seconds=_num(body, "wall_seconds", low=0.0),
         breakdown=Breakdown(**{k: _num(breakdown, k, "breakdown.") for k in BREAKDOWN_KEYS}),
         assignments=tuple(assignments),
         unplaced=tuple(unplaced),
     )
+    _check_figures(plan)
+    return plan
+
+
+def _check_figures(plan: Plan) -> None:
+    """Refuse a plan whose status, bound, gap and terms contradict each other."""
+    if plan.status is PlanStatus.INFEASIBLE_INPUT:
+        if plan.assignments or plan.unplaced:
+            raise PlanFormatError(
+                "status: infeasible_input (the problem was refused), yet the plan has "
+                f"{len(plan.assignments)} assignment(s) and {len(plan.unplaced)} unplaced"
+            )
+        return
+    scale = PLAN_TOLERANCE * max(1.0, abs(plan.objective))
+    if abs(plan.breakdown.total - plan.objective) > scale:
+        raise PlanFormatError(
+            f"breakdown: its terms add up to {figure(plan.breakdown.total)}, not to the "
+            f"objective {figure(plan.objective)}"
+        )
+    if plan.bound > plan.objective + scale:
+        raise PlanFormatError(
+            f"bound: {figure(plan.bound)} is above the objective {figure(plan.objective)}; a "
+            "lower bound cannot exceed the cost of a plan"
+        )
+    stated = relative_gap(plan.objective, plan.bound)
+    if abs(plan.gap - stated) > PLAN_TOLERANCE:
+        raise PlanFormatError(
+            f"gap: {plan.gap:g} is not (objective - bound) / max(1, |objective|) = {stated:g}"
+        )
+    if plan.status is PlanStatus.OPTIMAL and plan.gap > PLAN_TOLERANCE:
+        raise PlanFormatError(f"status: optimal, yet the gap is {plan.gap:g}; a proof leaves none")
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -266,15 +311,27 @@ def _list(value: Any, path: str) -> list[Any]:
     return value
 
 
-def _str(body: dict[str, Any], key: str, i: int) -> str:
+def _text(body: dict[str, Any], key: str, prefix: str = "") -> str:
     value = body[key]
     if not isinstance(value, str):
-        raise PlanFormatError(f"assignments[{i}].{key}: must be a string")
+        raise PlanFormatError(f"{prefix}{key}: must be a string")
     return value
 
 
-def _num(body: dict[str, Any], key: str, prefix: str = "") -> float:
+def _day(body: dict[str, Any], prefix: str) -> int:
+    """A day: a whole number at least 0 (1.0 is one, as the problem's loader has it)."""
+    value = body["day"]
+    if not finite_number(value) or value != int(value):
+        raise PlanFormatError(f"{prefix}day: must be a whole number")
+    if value < 0:
+        raise PlanFormatError(f"{prefix}day: must be at least 0, got {int(value)}")
+    return int(value)
+
+
+def _num(body: dict[str, Any], key: str, prefix: str = "", low: float | None = None) -> float:
     value = body[key]
     if not finite_number(value):
         raise PlanFormatError(f"{prefix}{key}: must be a finite number")
+    if low is not None and value < low:
+        raise PlanFormatError(f"{prefix}{key}: must be at least {low:g}, got {value:g}")
     return float(value)

@@ -53,6 +53,7 @@ def engines_agree(problem: Problem) -> dict[str, Plan]:
         report = check_plan(problem, plan)
         assert report.feasible, (name, report.violations)
         assert report.objective_matches(plan.objective), name
+        assert report.terms_apart(plan.breakdown) == [], name
         assert plan.bound <= mip.objective + tolerance, name
     assert plans["exact"].status is PlanStatus.OPTIMAL
     assert abs(plans["exact"].objective - mip.objective) <= tolerance

@@ -162,6 +162,39 @@ def test_bad_precedence_days_and_current_facility_are_all_reported_together() ->
     assert errors[3] == "patients[1].current.facility: 'F9' is not a facility of this problem"
 
 
+def test_a_null_current_place_is_refused_not_taken_for_none() -> None:
+    data = good()
+    data["patients"][1]["current"] = None
+    assert errors_of(data) == ["patients[1].current: must be an object, got null"]
+
+
+def test_a_value_nested_nearly_as_deep_as_json_allows_is_refused_with_its_path(
+    tmp_path: Path,
+) -> None:
+    # the deepest the decoder takes here (it depends on the stack already in use); quoting the
+    # value in the error had gone deeper still and crashed on the deepest 30 or so levels
+    def nested(depth: int) -> str:
+        return json.dumps(good()).replace('"P1"', "[" * depth + "]" * depth, 1)
+
+    deepest = 2000
+    while deepest > 0:
+        try:
+            json.loads(nested(deepest))
+        except RecursionError:
+            deepest -= 10
+            continue
+        break
+    path = tmp_path / "deep.json"
+    for depth in [10, *range(max(1, deepest - 40), deepest + 10)]:
+        path.write_text(nested(depth))
+        with pytest.raises(ProblemError) as refused:
+            load_problem(path)
+        first = refused.value.errors[0]
+        assert first.startswith("patients[0].id: must be a non-empty string, got ") or (
+            first.endswith("is not valid JSON (nested too deeply)") and depth > deepest
+        ), (depth, first)
+
+
 def test_booleans_and_fractions_are_not_whole_numbers() -> None:
     data = good()
     data["horizon_days"] = True

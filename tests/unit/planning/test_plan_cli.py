@@ -324,26 +324,33 @@ def test_check_validates_a_problem_and_checks_a_plan_against_it(
     assert good.exit_code == 0, good.output
     assert "feasible for" in good.output
     assert "as the plan says" in good.output
-    # a reported objective the checker does not recompute
+    # a reported objective the checker does not recompute (its terms, bound and gap agree)
     document = json.loads(out.read_text())
-    document["objective"] += 1.0
-    out.write_text(json.dumps(document))
+    recomputed = document["objective"]
+    out.write_text(json.dumps(costing(document, recomputed + 1.0)))
     wrong = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
     assert wrong.exit_code == 1
     assert "is not the" in wrong.output
     assert "the checker recomputes" in wrong.output
     # off by twice the tolerance: the two figures shown differ
-    document["objective"] -= 1.0
-    recomputed = document["objective"]
-    document["objective"] = recomputed + 2e-6 * max(1.0, abs(recomputed))
-    out.write_text(json.dumps(document))
+    out.write_text(json.dumps(costing(document, recomputed + 2e-6 * max(1.0, abs(recomputed)))))
     close = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
     assert close.exit_code == 1
     said, checked = re.search(r"objective (\S+) is not the (\S+) the", close.output).groups()
     assert said != checked
-    document["objective"] = recomputed + 1.0
+    # the right objective, split into the wrong terms
+    document["breakdown"]["travel"] += 1.0
+    document["breakdown"]["wait"] -= 1.0
+    out.write_text(json.dumps(document))
+    split = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
+    assert split.exit_code == 1
+    text = " ".join(split.output.split())
+    assert "feasible, but its breakdown is not the checker's: wait" in text
+    assert "recomputed" in text
+    assert "; travel" in text
+    document["breakdown"]["travel"] -= 1.0
+    document["breakdown"]["wait"] += 1.0
     # both patients in the one near bed on the same days
-    document["objective"] -= 1.0
     near = next(a for a in document["assignments"] if a["facility"] == "NEAR")
     for assignment in document["assignments"]:
         assignment["facility"], assignment["day"] = "NEAR", near["day"]
@@ -351,6 +358,16 @@ def test_check_validates_a_problem_and_checks_a_plan_against_it(
     broken = runner.invoke(app, ["plan", "check", str(problem_file), str(out)])
     assert broken.exit_code == 1
     assert "rule(s) broken for" in " ".join(broken.output.split())
+
+
+def costing(document: dict[str, Any], objective: float) -> dict[str, Any]:
+    """A plan document said to cost ``objective``: its travel, bound and gap moved along, so
+    that only the checker can tell."""
+    shift = objective - document["objective"]
+    breakdown = {**document["breakdown"], "travel": document["breakdown"]["travel"] + shift}
+    bound = document["bound"] + shift
+    gap = max(0.0, (objective - bound) / max(1.0, abs(objective)))
+    return {**document, "objective": objective, "breakdown": breakdown, "bound": bound, "gap": gap}
 
 
 def test_explaining_with_a_plan_of_another_problem_is_a_one_line_error(

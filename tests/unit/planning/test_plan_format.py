@@ -61,8 +61,50 @@ def test_a_plan_with_an_unknown_key_or_bad_status_is_refused_with_its_path() -> 
         plan_from_dict(data)
     data = plan_to_dict(solve_exact(problem))
     data["status"] = "great"
-    with pytest.raises(PlanFormatError, match="status: 'great' is not a plan status"):
+    with pytest.raises(PlanFormatError, match="status: 'great'; must be one of optimal, feasible"):
         plan_from_dict(data)
+
+
+def test_a_plan_whose_own_figures_disagree_is_refused_naming_them() -> None:
+    problem = parse_problem(random_problem_dict(seed=5, n_patients=3, n_facilities=2))
+    good = plan_to_dict(solve_exact(problem))
+    assert good["status"] == "optimal"
+    assert good["objective"] > 1
+    terms = dict.fromkeys(good["breakdown"], 0.0)
+    for change, said in [
+        ({"gap": -7.0}, "gap: must be at least 0, got -7"),
+        ({"wall_seconds": -3}, "wall_seconds: must be at least 0, got -3"),
+        ({"solver": None}, "solver: must be a string"),
+        (
+            {"unplaced": [{"patient": 17, "reason": "r"}]},
+            r"unplaced\[0\].patient: must be a string",
+        ),
+        (
+            {"unplaced": [{"patient": "P9", "reason": None}]},
+            r"unplaced\[0\].reason: must be a string",
+        ),
+        ({"status": ["optimal"]}, "status: not a string; must be one of"),
+        ({"breakdown": terms}, "breakdown: its terms add up to 0, not to the objective"),
+        ({"bound": good["objective"] + 5}, "bound: .* is above the objective .*; a lower bound"),
+        ({"gap": 0.5}, r"gap: 0.5 is not \(objective - bound\) / max\(1, \|objective\|\) = 0"),
+        ({"status": "infeasible_input"}, "status: infeasible_input .*, yet the plan has"),
+    ]:
+        with pytest.raises(PlanFormatError, match=said):
+            plan_from_dict({**good, **change})
+    # an optimal plan states no gap: the same figures are fine for a feasible one
+    bound = good["objective"] - 1.0
+    gap = 1.0 / max(1.0, abs(good["objective"]))
+    stopped = {**good, "bound": bound, "gap": gap}
+    with pytest.raises(PlanFormatError, match="status: optimal, yet the gap is"):
+        plan_from_dict(stopped)
+    assert plan_from_dict({**stopped, "status": "feasible"}).gap == gap
+    # a day written 1.0 is day 1, as the problem's loader reads whole numbers; -1 is no day
+    placed = [{**a, "day": float(a["day"])} for a in good["assignments"]]
+    assert plan_from_dict({**good, "assignments": placed}) == plan_from_dict(good)
+    for day, said in [(-1, "must be at least 0, got -1"), (1.5, "must be a whole number")]:
+        bad = [{**good["assignments"][0], "day": day}]
+        with pytest.raises(PlanFormatError, match=rf"assignments\[0\].day: {said}"):
+            plan_from_dict({**good, "assignments": bad})
 
 
 _SCALARS = (

@@ -36,6 +36,7 @@ def test_engines_agree_with_the_checker_and_exact_is_optimal(
         report = check_plan(problem, plan)
         assert report.feasible, report.violations
         assert report.objective_matches(plan.objective)
+        assert report.terms_apart(plan.breakdown) == []
         assert plan.bound <= plan.objective
     assert exact.status is PlanStatus.OPTIMAL
     assert mip.status is PlanStatus.OPTIMAL
@@ -63,6 +64,7 @@ def test_on_wider_problems_every_bound_holds_and_an_optimal_re_plan_moves_nobody
         report = check_plan(problem, plan)
         assert report.feasible, (name, report.violations)
         assert report.objective_matches(plan.objective), name
+        assert report.terms_apart(plan.breakdown) == [], name
         assert plan.bound <= mip.objective + tolerance, name
         if plan.status is PlanStatus.OPTIMAL:
             assert abs(plan.objective - mip.objective) <= tolerance, name
