@@ -269,6 +269,7 @@ _MANIFEST_MAPS = {
     "agreements": (int, False),
     "held_admissions": (int, False),
     "held": (str, False),
+    "live_plans": (int, False),
 }
 
 

@@ -209,9 +209,8 @@ def build_problem(
         reports = uow.capacity.latest()
         facilities = {f.id: f for f in uow.facilities.list()}
         agreements = uow.agreements.list()
-        planned = {
-            a.patient_id: a for plan in uow.plans.live() for a in plan.admissions if a.is_open
-        }
+        live = uow.plans.live()
+        planned = {a.patient_id: a for plan in live for a in plan.admissions if a.is_open}
         sent = patients_sent_earlier(uow, {r.facility_id for r in reports})
         book = QuotaBook(agreements, now.date())
         if respect_quotas and book.has_quotas:
@@ -294,8 +293,9 @@ def build_problem(
         "patients": patient_entries,
     }
     parse_problem(problem)  # the registry must always give a valid problem
-    # facilities the problem describes: receiving ones and the origins of its patients
-    described = in_problem | {
+    # facilities the problem describes or could: every one with a capacity report (one left
+    # out, a field hospital say, could come in when changed) and the origins of its patients
+    described = set(by_facility) | {
         str(p.location_id) for p in patients if p.id in versions and p.location_id is not None
     }
     manifest = {
@@ -310,6 +310,9 @@ def build_problem(
         "held": {patient_id: hold.key() for patient_id, hold in sorted(held_now.items())},
         "quotas": quotas_kept,
         "acceptance_ends": ends,
+        # the live plans the patients' current places come from: a plan approved since (or
+        # this one approved a second time) changes them
+        "live_plans": {plan.id: plan.version for plan in live},
     }
     quotas_full = [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
@@ -421,6 +424,7 @@ def registry_changes(
             if entry.id not in known:
                 changes.append(f"patient {entry.id} became {entry.status} after the plan was built")
     changes += _facility_and_agreement_changes(uow, manifest)
+    changes += _live_plan_changes(uow, manifest)
     then: dict[str, str] = manifest["capacity"]
     latest = uow.capacity.latest()
     now = _capacity_stamps(latest)
@@ -490,6 +494,33 @@ def _version_changes(
                 f"{kind} {key} changed ({state(entity)}version {entity.version}; the plan saw "
                 f"version {version})"
             )
+    return changes
+
+
+def _live_plan_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
+    """Plans approved, superseded or changed (an admission withdrawn) since the problem was
+    built: the current places the problem gave its patients are no longer theirs. Manifests
+    written before live plans were recorded have no such key: nothing is compared."""
+    seen: dict[str, int] | None = manifest.get("live_plans")
+    if seen is None:
+        return []
+    changes: list[str] = []
+    live = {plan.id: plan for plan in uow.plans.live()}
+    for plan_id, plan in sorted(live.items()):
+        if plan_id not in seen:
+            changes.append(
+                f"plan {plan_id} was approved at {plan.approved_at.isoformat()} by "
+                f"{plan.approved_by}, after the problem was built"
+            )
+        elif plan.version != seen[plan_id]:
+            changes.append(
+                f"plan {plan_id} changed (version {plan.version}; the problem saw version "
+                f"{seen[plan_id]})"
+            )
+    changes += [
+        f"plan {plan_id}, live when the problem was built, is no longer live"
+        for plan_id in sorted(seen.keys() - live.keys())
+    ]
     return changes
 
 
@@ -594,6 +625,11 @@ def approve(
         built_at = datetime.fromisoformat(manifest["built_at"])
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidValue("manifest", "has no valid 'built_at' time") from error
+    if built_at.tzinfo is None:
+        raise InvalidValue(
+            "manifest", f"'built_at' {manifest['built_at']!r} has no time zone; `plan build` "
+            "writes one: build the problem again",
+        )  # fmt: skip
     check_manifest(manifest)
     digest = manifest.get("problem_sha256")
     if digest is not None and digest != problem_digest(problem):

@@ -317,6 +317,93 @@ def test_a_changed_facility_or_agreement_refuses_approval(uow_factory: UowFactor
     assert approved.admissions
 
 
+def test_a_plan_approved_since_the_build_refuses_approval(uow_factory: UowFactory) -> None:
+    # The planned demo: its patients are referred, and approvals leave them so. Two problems
+    # are built from it and the newer plan is approved first. The older one would undo it
+    # (its patients' current places are the ones before), and so would the newer one
+    # approved a second time; the patients' own records show no change.
+    build_demo(uow_factory(), actor="demo", regulate=True)
+    problem, plan = solved(uow_factory)
+    [first] = problem.manifest["live_plans"]
+    later, replan = solved(uow_factory)
+    newer = approve_plan(
+        uow_factory(), problem=later.problem, manifest=later.manifest, plan=replan, actor="a"
+    )
+    for stale, stale_plan in ((problem, plan), (later, replan)):
+        with pytest.raises(RegistryChanged) as refused:
+            approve_plan(
+                uow_factory(), problem=stale.problem, manifest=stale.manifest, plan=stale_plan,
+                actor="b",
+            )  # fmt: skip
+        changes = refused.value.changes
+        assert changes[0].startswith(f"plan {newer.id} was approved at ")
+        assert changes[0].endswith("by a, after the problem was built")
+        assert changes[1] == f"plan {first}, live when the problem was built, is no longer live"
+        assert not any(c.startswith("patient ") for c in changes), changes
+    # built now, the problem knows the live plan; once that plan changes, it refuses again
+    current, current_plan = solved(uow_factory)
+    assert current.manifest["live_plans"] == {newer.id: newer.version}
+    with uow_factory() as uow:
+        live = uow.plans.get(newer.id)
+        assert live.withdraw_patient(live.admissions[0].patient_id, "treated at home")
+        uow.plans.update(live)
+        uow.commit()
+    with pytest.raises(RegistryChanged, match=rf"plan {newer.id} changed \(version"):
+        approve_plan(
+            uow_factory(), problem=current.problem, manifest=current.manifest,
+            plan=current_plan, actor="c",
+        )  # fmt: skip
+    # a manifest written before live plans were recorded does not compare them
+    older = {k: v for k, v in problem.manifest.items() if k != "live_plans"}
+    assert approve_plan(
+        uow_factory(), problem=problem.problem, manifest=older, plan=plan, actor="d"
+    ).admissions
+
+
+def test_a_plan_superseded_since_the_build_refuses_approval(uow_factory: UowFactory) -> None:
+    build_demo(uow_factory(), actor="demo", regulate=True)
+    problem, plan = solved(uow_factory)
+    [live] = problem.manifest["live_plans"]
+    with uow_factory() as uow:
+        earlier = uow.plans.get(live)
+        earlier.supersede()
+        uow.plans.update(earlier)
+        uow.commit()
+    with pytest.raises(RegistryChanged, match=f"plan {live}, live when the problem was built, is"):
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="a"
+        )
+
+
+def test_a_facility_left_out_of_the_problem_and_changed_since_refuses_approval(
+    uow_factory: UowFactory,
+) -> None:
+    # a field hospital is left out; made a hospital, it would come in
+    problem, plan = solved_demo(uow_factory)
+    assert "FAC-FIELD-1" not in {f["id"] for f in problem.problem["facilities"]}
+    assert "FAC-FIELD-1" in problem.manifest["facilities"]
+    with uow_factory() as uow:
+        field_hospital = uow.facilities.get("FAC-FIELD-1")
+        uow.facilities.update(
+            replace(field_hospital, kind=FacilityKind.HOSPITAL, daily_outpatient_throughput=None)
+        )
+        uow.commit()
+    with pytest.raises(RegistryChanged, match="facility FAC-FIELD-1 changed"):
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="a"
+        )
+
+
+def test_a_manifest_time_without_a_time_zone_is_a_manifest_error(uow_factory: UowFactory) -> None:
+    problem, plan = solved_demo(uow_factory)
+    naive = datetime.fromisoformat(problem.manifest["built_at"]).replace(tzinfo=None)
+    manifest = {**problem.manifest, "built_at": naive.isoformat()}
+    with pytest.raises(InvalidValue, match=r"manifest: 'built_at' .* has no time zone"):
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=manifest, plan=plan, actor="a"
+        )
+
+
 def test_an_agreement_that_lapsed_since_the_build_refuses_approval(
     uow_factory: UowFactory,
 ) -> None:
