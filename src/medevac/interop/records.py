@@ -9,6 +9,8 @@ from medevac.domain.errors import DomainError
 
 #: How many row errors the exception message spells out; `errors` always holds all of them.
 MESSAGE_ERROR_LIMIT = 50
+#: The column of an error about a whole row (too few or too many cells, not a JSON object).
+WHOLE_ROW = "-"
 
 
 class RecordKind(StrEnum):
@@ -26,7 +28,7 @@ class RowError:
 
     `row` follows what a spreadsheet shows for CSV (header = row 1, first data row = row 2) and
     the 1-based position of the object in the array for JSON; None means the whole file (a
-    column missing from every object of a JSON file).
+    column missing from every object of a JSON file). The column WHOLE_ROW means the whole row.
     """
 
     row: int | None
@@ -35,6 +37,8 @@ class RowError:
 
     def __str__(self) -> str:
         where = "file" if self.row is None else f"row {self.row}"
+        if self.column == WHOLE_ROW:
+            return f"{where}: {self.reason}"
         return f"{where}, column {self.column}: {self.reason}"
 
     @property

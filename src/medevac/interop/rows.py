@@ -15,7 +15,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
@@ -53,27 +54,51 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_MARK = "'"
 
 
-def _reads_as_formula(text: str) -> bool:
-    return text.lstrip(TEXT_MARK).startswith(FORMULA_STARTS)
+def _needs_mark(text: str) -> bool:
+    """Whether a text reads as a formula after any apostrophes, or is apostrophes before
+    nothing but blanks (which a spreadsheet shows as an empty cell)."""
+    rest = text.lstrip(TEXT_MARK)
+    return rest.startswith(FORMULA_STARTS) or (rest != text and not rest.strip())
 
 
 def mark_text(text: str) -> str:
     """A CSV cell's text with one apostrophe before it where a spreadsheet would take it for a
     formula (`=HYPERLINK(...)` is written `'=HYPERLINK(...)`).
 
-    Texts that already begin with apostrophes before such a character get one more, so that
-    `unmark_text` gives back every text exactly; other texts (`'s-Hertogenbosch`) are left as
-    they are.
+    Texts that already begin with apostrophes before such a character, or before nothing but
+    blanks, get one more (`'` is written `''`), so that `unmark_text` gives back every text
+    exactly; other texts (`'s-Hertogenbosch`) are left as they are.
     """
-    return TEXT_MARK + text if _reads_as_formula(text) else text
+    return TEXT_MARK + text if _needs_mark(text) else text
 
 
 def unmark_text(text: str) -> str:
-    """Inverse of `mark_text`: one apostrophe taken from a text that `mark_text` marks."""
-    return text[1:] if text.startswith(TEXT_MARK) and _reads_as_formula(text) else text
+    """Inverse of `mark_text`: one apostrophe taken from a text that `mark_text` marks. A cell
+    of the mark and blanks (`'`, `'  `) is blank, as a spreadsheet shows it."""
+    return text[1:] if text.startswith(TEXT_MARK) and _needs_mark(text) else text
 
 
 ROW_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def _refuse(kinds: type | tuple[type, ...], what: str) -> BeforeValidator:
+    """A validator refusing JSON values of `kinds` that pydantic's lax mode would convert:
+    `true` taken as 1 bed or latitude 1.0, a number of seconds taken as a date."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, kinds):
+            raise PydanticCustomError("wrong_json_type", what)
+        return value
+
+    return BeforeValidator(check)
+
+
+#: Numbers come as JSON numbers or CSV text; `true` and `false` are no numbers.
+_WHOLE_NUMBER = _refuse(bool, "must be a whole number")
+_NUMBER = _refuse(bool, "must be a number")
+#: Dates and times come as text; a JSON number (seconds since 1970) is no date.
+_DATE = _refuse((bool, int, float), "must be a date written YYYY-MM-DD")
+_TIME = _refuse((bool, int, float), "must be a time written in ISO 8601 with a zone")
 
 ExternalId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^\S+$")
@@ -81,7 +106,13 @@ ExternalId = Annotated[
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Country = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
-BedCount = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+BedCount = Annotated[int, Field(ge=0, le=MAX_COUNT), _WHOLE_NUMBER]
+Latitude = Annotated[float, Field(ge=-90, le=90), _NUMBER]
+Longitude = Annotated[float, Field(ge=-180, le=180), _NUMBER]
+Tariff = Annotated[Decimal, Field(ge=0, le=MAX_TARIFF, decimal_places=TARIFF_DECIMALS), _NUMBER]
+Stay = Annotated[int, Field(ge=1, le=MAX_DAYS), _WHOLE_NUMBER]
+Date = Annotated[date, _DATE]
+ZonedTime = Annotated[AwareDatetime, _TIME]
 
 
 class OrganisationRow(BaseModel):
@@ -114,10 +145,8 @@ class FacilityRow(BaseModel):
         description="ISO 3166-1 alpha-2 or alpha-3 code, or the English name.", examples=["DE"]
     )
     city: OptionalText = Field("", examples=["Berlin"])
-    lat: float = Field(ge=-90, le=90, description="WGS 84 latitude in degrees.", examples=[52.52])
-    lon: float = Field(
-        ge=-180, le=180, description="WGS 84 longitude in degrees.", examples=[13.38]
-    )
+    lat: Latitude = Field(description="WGS 84 latitude in degrees.", examples=[52.52])
+    lon: Longitude = Field(description="WGS 84 longitude in degrees.", examples=[13.38])
     specialties: list[Specialty] = Field(
         default_factory=list, examples=[["orthopaedics", "neurosurgery"]]
     )
@@ -129,9 +158,7 @@ class FacilityRow(BaseModel):
     daily_outpatient_throughput: BedCount | None = Field(
         None, description="Field hospitals (emt_*) only.", examples=[420]
     )
-    tariff_per_bed_day: (
-        Annotated[Decimal, Field(ge=0, le=MAX_TARIFF, decimal_places=TARIFF_DECIMALS)] | None
-    ) = Field(
+    tariff_per_bed_day: Tariff | None = Field(
         None,
         description="Price of a bed-day; empty means free of charge.",
         examples=["650.00"],
@@ -154,7 +181,7 @@ class CapacityRow(BaseModel):
     baseline: BedCount = Field(description="Beds normally staffed.", examples=[10])
     plus_24h: BedCount = Field(0, description="Extra beds expected within 24 h.", examples=[2])
     plus_72h: BedCount = Field(0, description="Extra beds expected within 72 h.", examples=[5])
-    reported_at: AwareDatetime = Field(
+    reported_at: ZonedTime = Field(
         description="ISO 8601 time with a zone; not in the future.",
         examples=["2026-11-20T08:00:00+00:00"],
     )
@@ -191,9 +218,7 @@ class PatientRow(BaseModel):
     mobility: Mobility = Field(examples=["litter"])
     triage: TriageCategory = Field(TriageCategory.T2, examples=["T2"])
     fit_to_transport: bool = Field(False, examples=[True])
-    expected_length_of_stay_days: Annotated[int, Field(ge=1, le=MAX_DAYS)] | None = Field(
-        None, examples=[21]
-    )
+    expected_length_of_stay_days: Stay | None = Field(None, examples=[21])
     companions: BedCount = Field(0, description="Attendants travelling along.", examples=[1])
     special_needs: list[SpecialNeed] = Field(default_factory=list, examples=[["oxygen"]])
     conditions: list[ConditionRow] = Field(
@@ -201,7 +226,7 @@ class PatientRow(BaseModel):
         examples=[[{"body_region": "lower_limb", "mechanism": "blast", "description": "fracture"}]],
     )
     name: OptionalText = Field("", examples=["Olena K."])
-    birth_date: date | None = Field(None, examples=["1991-04-12"])
+    birth_date: Date | None = Field(None, examples=["1991-04-12"])
     sex: Sex = Field(Sex.UNKNOWN, examples=["female"])
     nationality: OptionalText = Field(
         "", description="ISO 3166 country code or name.", examples=["UA"]
@@ -239,6 +264,8 @@ class RecordSpec(Generic[E]):
     build: Callable[[Mapping[str, Any]], E]
     #: The key that identifies a record: the external id, or (facility, specialty, time).
     key: Callable[[Mapping[str, Any]], Hashable]
+    #: The columns `key` reads.
+    key_columns: tuple[str, ...]
     #: Domain field names whose errors belong to another column.
     field_columns: Mapping[str, str]
 
@@ -464,6 +491,7 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
         values=organisation_values,
         build=build_organisation,
         key=_by_id,
+        key_columns=("id",),
         field_columns={},
     ),
     RecordKind.FACILITIES: RecordSpec(
@@ -475,6 +503,7 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
         values=facility_values,
         build=build_facility,
         key=_by_id,
+        key_columns=("id",),
         field_columns={"cost": "tariff_per_bed_day", "operator": "operator_id"},
     ),
     RecordKind.CAPACITY: RecordSpec(
@@ -486,6 +515,7 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
         values=capacity_values,
         build=build_capacity,
         key=capacity_key,
+        key_columns=("facility_id", "specialty", "reported_at"),
         field_columns={},
     ),
     RecordKind.PATIENTS: RecordSpec(
@@ -497,6 +527,7 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
         values=patient_values,
         build=build_patient,
         key=_by_id,
+        key_columns=("id",),
         field_columns={"organisation": "organisation_id", "location": "location_id"},
     ),
 }

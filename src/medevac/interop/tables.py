@@ -9,16 +9,26 @@ its rows are numbered by position in the array from 1.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from medevac.domain.errors import json_error
-from medevac.interop.records import ImportFileError, RecordKind, RowError
+from medevac.domain.errors import InvalidValue, json_error
+from medevac.interop.records import (
+    MESSAGE_ERROR_LIMIT,
+    WHOLE_ROW,
+    ImportFileError,
+    RecordKind,
+    RowError,
+)
 from medevac.interop.rows import SPECS, encode_csv_cell
+
+#: The byte-order mark spreadsheets write at the start of a UTF-8 file.
+BOM = b"\xef\xbb\xbf"
 
 
 class FileFormat(StrEnum):
@@ -48,7 +58,8 @@ class RawTable:
     #: CSV header (None for JSON, whose objects each carry their own keys).
     header: list[str] | None
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    #: Problems found while reading (cells beyond the header, array items that are no objects).
+    #: Problems found while reading (rows with too few or too many cells, cells under a blank
+    #: header, array items that are no objects).
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -72,47 +83,103 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
     except IsADirectoryError:
         raise ImportFileError(f"{path}: is a directory, not a file") from None
     except UnicodeDecodeError as error:
-        raise ImportFileError(f"{path.name}: not UTF-8 text ({error.reason})") from None
+        place = _undecodable_place(path, file_format)
+        raise ImportFileError(f"{path.name}: {place}not UTF-8 text ({error.reason})") from None
     except json.JSONDecodeError as error:
         raise ImportFileError(
             f"{path.name}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
-    except csv.Error as error:
-        raise ImportFileError(f"{path.name}: not valid CSV: {error}") from None
     except OSError as error:
         raise ImportFileError(f"{path}: cannot be read: {error.strerror}") from None
 
 
 def _read_csv(source: str, lines: Iterable[str]) -> RawTable:
-    reader: Iterator[list[str]] = csv.reader(lines, strict=True)
-    header_cells = next(reader, None)
-    if header_cells is None or not any(c.strip() for c in header_cells):
-        raise ImportFileError(f"{source}: empty file; the first row must name the columns")
-    header = [c.strip() for c in header_cells]
-    # Spreadsheets often save empty trailing columns: a blank header is fine while its
-    # cells are empty too.
-    blank = [i for i, name in enumerate(header) if not name]
-    named = [(i, name) for i, name in enumerate(header) if name]
-    table = RawTable(source, FileFormat.CSV, [name for _, name in named])
-    width = len(header)
-    for row_number, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) < width:
-            cells = cells + [""] * (width - len(cells))
-        stray = [i for i in blank if cells[i].strip()]
-        stray += [i for i in range(width, len(cells)) if cells[i].strip()]
-        if stray:
-            table.errors.append(
-                RowError(
-                    row_number,
-                    f"#{stray[0] + 1}",
-                    "holds a value in a column without a name in the header",
+    reader = csv.reader(lines, strict=True)
+    records = 0  # rows read so far, the header and blank lines included
+    try:
+        header_cells = next(reader, None)
+        if header_cells is None or not any(c.strip() for c in header_cells):
+            raise ImportFileError(f"{source}: empty file; the first row must name the columns")
+        records = 1
+        header = [c.strip() for c in header_cells]
+        # Spreadsheets often save empty trailing columns: a blank header is fine while its
+        # cells are empty too, and a row may leave them out.
+        blank = [i for i, name in enumerate(header) if not name]
+        named = [(i, name) for i, name in enumerate(header) if name]
+        table = RawTable(source, FileFormat.CSV, [name for _, name in named])
+        width = len(header)
+        needed = named[-1][0] + 1
+        for cells in reader:
+            records += 1
+            if not any(c.strip() for c in cells):
+                continue
+            if not needed <= len(cells) <= width:
+                # A missing cell is not an empty one (which clears a field), and a cell too
+                # many shifts the others: either way the row cannot be read as meant.
+                hint = (
+                    "every column needs a cell, an empty one to clear a field"
+                    if len(cells) < needed
+                    else "a text holding a comma must be in double quotes"
                 )
-            )
-            continue
-        table.rows.append((row_number, {name: cells[i] for i, name in named}))
+                table.errors.append(
+                    RowError(
+                        records,
+                        WHOLE_ROW,
+                        f"has {len(cells)} cells, the header has {width} ({hint})",
+                    )
+                )
+                continue
+            stray = [i for i in blank if i < len(cells) and cells[i].strip()]
+            if stray:
+                table.errors.append(
+                    RowError(
+                        records,
+                        f"#{stray[0] + 1}",
+                        "holds a value in a column without a name in the header",
+                    )
+                )
+                continue
+            table.rows.append((records, {name: cells[i] for i, name in named}))
+    except csv.Error as error:
+        # The row being read when the reader gave up; a quoted cell may span several lines.
+        line = "" if reader.line_num == records + 1 else f" (line {reader.line_num})"
+        raise ImportFileError(
+            f"{source}: row {records + 1}{line}: not valid CSV: {error}"
+        ) from None
     return table
+
+
+def _undecodable_place(path: Path, file_format: FileFormat) -> str:
+    """Where the first byte that is not UTF-8 lies, as a prefix of the message: `row N: ` of a
+    CSV file (`row N (line L): ` when a quoted cell spans lines before it), `line L: ` of a
+    JSON file; "" if it cannot be told.
+
+    Only called once reading failed, so the file is read a second time, as bytes.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start].decode("utf-8")
+    else:
+        return ""  # a JSON file in UTF-16 or UTF-32, refused by the decoder of its own
+    if file_format is not FileFormat.CSV:
+        breaks = before.count("\n")  # as the JSON decoder counts lines
+        return f"line {breaks + 1}: "
+    # lines as the CSV reader counts them (ended by \n, \r\n or \r)
+    lines = io.StringIO(before, newline="").readlines()
+    line = len(lines) + (1 if not lines or lines[-1].endswith(("\n", "\r")) else 0)
+    # The row holding the bad byte: the rows up to it, with a stand-in for the byte.
+    try:
+        row = sum(1 for _ in csv.reader(io.StringIO(before + "x", newline="")))
+    except csv.Error:  # a cell beyond the size limit; the line is all there is to tell
+        return f"line {line}: "
+    return f"row {row}: " if row == line else f"row {row} (line {line}): "
 
 
 def _read_json(source: str, data: Any, kind: RecordKind) -> RawTable:
@@ -132,7 +199,7 @@ def _read_json(source: str, data: Any, kind: RecordKind) -> RawTable:
             table.rows.append((index + 1, item))
         else:
             table.errors.append(
-                RowError(index + 1, "-", f"is a JSON {type(item).__name__}, not an object")
+                RowError(index + 1, WHOLE_ROW, f"is a JSON {type(item).__name__}, not an object")
             )
     return table
 
@@ -173,5 +240,25 @@ def write_records(path: Path, kind: RecordKind, rows: list[dict[str, Any]]) -> i
         return write_json(path, kind, rows)
     spec = SPECS[kind]
     columns = spec.columns
-    text_rows = [{c: encode_csv_cell(spec, c, row.get(c)) for c in columns} for row in rows]
+    text_rows = []
+    problems: list[tuple[str, InvalidValue]] = []
+    for row in rows:
+        try:
+            text_rows.append({c: encode_csv_cell(spec, c, row.get(c)) for c in columns})
+        except InvalidValue as error:
+            problems.append((_record_name(spec.entity_type, row), error))
+    if problems:
+        # every record CSV cannot carry, each named, so that one run shows them all
+        (record, first), more = problems[0], problems[1:MESSAGE_ERROR_LIMIT]
+        lines = [f"{name}, {e.field}: {e.reason}" for name, e in more]
+        if len(problems) > MESSAGE_ERROR_LIMIT:
+            lines.append(f"... and {len(problems) - MESSAGE_ERROR_LIMIT} more")
+        raise InvalidValue(f"{record}, {first.field}", "\n".join([first.reason, *lines]))
     return write_csv(path, columns, text_rows)
+
+
+def _record_name(entity_type: str, row: Mapping[str, Any]) -> str:
+    """How an export error names a record: `patient P-1`, `capacity_report F-1/burns at T`."""
+    if "id" in row:
+        return f"{entity_type} {row['id']}"
+    return f"{entity_type} {row['facility_id']}/{row['specialty']} at {row['reported_at']}"

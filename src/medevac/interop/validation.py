@@ -11,10 +11,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
-from medevac.interop.records import RowError
+from medevac.interop.records import WHOLE_ROW, RowError
 from medevac.interop.rows import RecordSpec, decode_csv_row
 from medevac.interop.tables import FileFormat, RawTable
 
@@ -34,17 +34,40 @@ class ParsedTable:
 
     rows: list[ParsedRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
-    #: Rows that failed validation, as decoded: their references are still worth checking.
+    #: Rows that failed validation or repeat a key, as decoded: their references are still
+    #: worth checking.
     failed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 _ADAPTERS: dict[type[Any], TypeAdapter[list[Any]]] = {}
+_KEY_MODELS: dict[type[BaseModel], type[BaseModel]] = {}
 
 
 def _adapter(model: type[Any]) -> TypeAdapter[list[Any]]:
     if model not in _ADAPTERS:
         _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
     return _ADAPTERS[model]
+
+
+def _key_of_failed_row(spec: RecordSpec[Any], item: dict[str, Any]) -> Hashable | None:
+    """The key of a row that failed validation, when its key columns themselves are valid (so
+    that a duplicate id is reported even between rows with other errors); else None."""
+    model = spec.row_model
+    if model not in _KEY_MODELS:
+        fields: dict[str, Any] = {
+            name: (model.model_fields[name].annotation, model.model_fields[name])
+            for name in spec.key_columns
+        }
+        _KEY_MODELS[model] = create_model(
+            f"{model.__name__}Key",
+            __config__=ConfigDict(extra="ignore", str_strip_whitespace=True),
+            **fields,
+        )
+    try:
+        key = _KEY_MODELS[model].model_validate(item)
+    except ValidationError:
+        return None
+    return spec.key(key.__dict__)
 
 
 def _holds_nul(value: object) -> bool:
@@ -132,31 +155,43 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
             index = detail["loc"][0]
             assert isinstance(index, int)
             bad.add(index)
-            column = str(detail["loc"][1]) if len(detail["loc"]) > 1 else "-"
+            column = str(detail["loc"][1]) if len(detail["loc"]) > 1 else WHOLE_ROW
             if detail["type"] == "missing" and column in missing:
                 continue  # reported once for the file
             result.errors.append(RowError(numbers[index], column, _reason(detail, is_csv)))
-    if bad:
-        result.failed = [(numbers[i], items[i]) for i in sorted(bad)]
-        keep = [i for i in range(len(items)) if i not in bad]
-        numbers = [numbers[i] for i in keep]
-        models = adapter.validate_python([items[i] for i in keep])
+        kept = [i for i in range(len(items)) if i not in bad]
+        models = adapter.validate_python([items[i] for i in kept])
+    else:
+        kept = list(range(len(items)))
+    valid = dict(zip(kept, models, strict=True))
 
+    # Duplicates of a key, among all rows whose key can be read: a row with other errors
+    # still shows that it repeats an id. A valid duplicate is checked for references only.
     first_row: dict[Hashable, int] = {}
-    for number, model in zip(numbers, models, strict=True):
-        # The fields the row sets (nested conditions stay models); cheaper than model_dump.
-        fields = model.__dict__
-        values = {name: fields[name] for name in model.model_fields_set}
-        key = spec.key(values)
+    duplicates: set[int] = set()
+    column = "id" if "id" in known else "reported_at"
+    what = "id" if column == "id" else "facility, specialty and reported_at"
+    for index, number in enumerate(numbers):
+        model = valid.get(index)
+        if model is None:
+            key = _key_of_failed_row(spec, items[index])
+            if key is None:
+                continue
+        else:
+            # The fields the row sets (nested conditions stay models); cheaper than model_dump.
+            fields = model.__dict__
+            values = {name: fields[name] for name in model.model_fields_set}
+            key = spec.key(values)
         if key in first_row:
-            column = "id" if "id" in known else "reported_at"
-            what = "id" if column == "id" else "facility, specialty and reported_at"
             result.errors.append(
                 RowError(number, column, f"duplicate of row {first_row[key]} (same {what})")
             )
+            duplicates.add(index)
             continue
         first_row[key] = number
-        result.rows.append(ParsedRow(number, values))
+        if model is not None:
+            result.rows.append(ParsedRow(number, values))
+    result.failed = [(numbers[i], items[i]) for i in sorted(bad | duplicates)]
     return result
 
 
@@ -172,5 +207,10 @@ def _reason(detail: ErrorDetails, is_csv: bool) -> str:
     for part in detail["loc"][2:]:
         place += f" item {part + 1}" if isinstance(part, int) else f" {part}"
     value = detail.get("input")
-    shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
+    if isinstance(value, bool):
+        shown = f" (got {str(value).lower()})"  # as JSON writes it
+    elif isinstance(value, str | int | float):
+        shown = f" (got {value!r})"
+    else:
+        shown = ""
     return f"{place.strip()}: {message}{shown}" if place else f"{message}{shown}"

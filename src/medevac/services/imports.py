@@ -21,6 +21,7 @@ from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.repositories import UnitOfWork
+from medevac.domain.vocabulary import Specialty
 from medevac.interop.records import ImportFileError, ImportRejected, RecordKind, RowError
 from medevac.interop.rows import SPECS, RecordSpec
 from medevac.interop.tables import read_table
@@ -227,30 +228,31 @@ def _plan_by_id(
         checked.add(1)
         values = dict(row.values)
         status = values.pop("status", None)
+        # Every check runs, so that one run lists all of a row's errors.
         problems = _reference_errors(spec.kind, row.row, values, known)
-        if problems:
-            plan.errors.extend(problems)
-            continue
         current = existing.get(values["id"])
         stored = spec.values(current) if current is not None else None
         merged = stored | values if stored is not None else values
         try:
             entity = spec.build(merged)
         except InvalidValue as error:
-            plan.reject(row, spec.column_of(error.field), error.reason)
+            problems.append(RowError(row.row, spec.column_of(error.field), error.reason))
+        if isinstance(current, Patient) and status is not None and status != current.status:
+            problems.append(
+                RowError(
+                    row.row,
+                    "status",
+                    f"patient {current.id} is {current.status} in the registry, not {status};"
+                    " change a status with `medevac patients move`, not by import",
+                )
+            )
+        if problems:
+            plan.errors.extend(problems)
             continue
         if current is None:
             if isinstance(entity, Patient) and status is not None:
                 entity.status = PatientStatus(status)
             plan.created.append(entity)
-            continue
-        if isinstance(current, Patient) and status is not None and status != current.status:
-            plan.reject(
-                row,
-                "status",
-                f"patient {current.id} is {current.status} in the registry, not {status};"
-                " change a status with `medevac patients move`, not by import",
-            )
             continue
         if spec.values(entity) == stored:
             plan.unchanged += 1
@@ -326,27 +328,31 @@ def _plan_capacity(
     for row in rows:
         checked.add(1)
         values = row.values
+        # Every check runs, so that one run lists all of a row's errors.
         problems = _reference_errors(RecordKind.CAPACITY, row.row, values, known)
-        if problems:
-            plan.errors.extend(problems)
-            continue
-        facility = facilities[values["facility_id"]]
         try:
             report = plan.spec.build(values)
             assert isinstance(report, CapacityReport)
         except InvalidValue as error:
-            plan.reject(row, plan.spec.column_of(error.field), error.reason)
-            continue
-        if not facility.offers(report.specialty):
+            problems.append(RowError(row.row, plan.spec.column_of(error.field), error.reason))
+        facility = facilities.get(values["facility_id"])  # None: unknown, reported above
+        specialty = Specialty(values["specialty"])
+        if facility is not None and not facility.offers(specialty):
             offered = ", ".join(sorted(facility.specialties)) or "none"
-            plan.reject(
-                row,
-                "specialty",
-                f"{facility.id} does not offer {report.specialty} (it offers: {offered})",
+            problems.append(
+                RowError(
+                    row.row,
+                    "specialty",
+                    f"{facility.id} does not offer {specialty} (it offers: {offered})",
+                )
             )
-            continue
-        if report.reported_at > latest_allowed:
-            plan.reject(row, "reported_at", f"{report.reported_at.isoformat()} is in the future")
+        reported_at: datetime = values["reported_at"]
+        if reported_at > latest_allowed:
+            problems.append(
+                RowError(row.row, "reported_at", f"{reported_at.isoformat()} is in the future")
+            )
+        if problems:
+            plan.errors.extend(problems)
             continue
         previous = stored.get((report.facility_id, report.specialty, report.reported_at))
         if previous is None:

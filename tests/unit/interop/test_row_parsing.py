@@ -143,7 +143,17 @@ def test_cells_beyond_the_header_are_a_row_error(tmp_path: Path) -> None:
         RecordKind.ORGANISATIONS,
         "id,name,kind,country\nO1,One,ministry_of_health,UA,extra\n",
     )
-    assert [(e.row, e.column) for e in parsed.errors] == [(2, "#5")]
+    assert [(e.row, e.column) for e in parsed.errors] == [(2, "-")]
+    assert str(parsed.errors[0]).startswith("row 2: has 5 cells, the header has 4")
+
+
+def test_a_value_under_a_blank_header_cell_is_a_row_error(tmp_path: Path) -> None:
+    parsed = parse_csv(
+        tmp_path,
+        RecordKind.ORGANISATIONS,
+        "id,name,kind,country,,\nO1,One,ministry_of_health,UA,,extra\n",
+    )
+    assert [(e.row, e.column) for e in parsed.errors] == [(2, "#6")]
 
 
 def test_capacity_time_without_zone_is_refused(tmp_path: Path) -> None:
@@ -247,7 +257,8 @@ def test_texts_marked_against_spreadsheet_formulas_are_read_back_exactly(text: s
     marked = mark_text(text)
     assert unmark_text(marked) == text
     assert not marked.startswith(("=", "+", "-", "@", "\t", "\r"))
-    if not text.lstrip("'").startswith(("=", "+", "-", "@", "\t", "\r")):
+    rest = text.lstrip("'")
+    if not rest.startswith(("=", "+", "-", "@", "\t", "\r")) and (rest == text or rest.strip()):
         assert marked == text  # "'s-Hertogenbosch" keeps its apostrophe
 
 
