@@ -63,7 +63,9 @@ def solve(
     time_limit: float = 60.0,
     progress: ProgressCallback | None = None,
 ) -> Plan:
-    """Plan ``problem`` with ``engine`` under ``time_limit`` seconds (greedy ignores the limit)."""
+    """Plan ``problem`` with ``engine`` under ``time_limit`` seconds (greedy ignores the limit);
+    ``engine`` may be given by its name ("greedy"); an unknown one is a ValueError."""
+    engine = Engine(engine)
     if engine is Engine.GREEDY:
         from medevac.planning.greedy import solve_greedy
 

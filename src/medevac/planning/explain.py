@@ -9,7 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from medevac.planning.model import ProblemView, Screen, placement_arrays, unplaced_reasons
+from medevac.planning.model import (
+    ProblemView,
+    Screen,
+    own_costs,
+    placement_arrays,
+    unplaced_reasons,
+)
 from medevac.planning.plan import Plan, Unplaced
 from medevac.planning.problem import Facility, Patient, Problem
 
@@ -29,11 +35,18 @@ class Blocker(StrEnum):
     ADMISSION_LIMIT = "admission_limit_reached"
     QUOTA_FULL = "quota_full"
     ACCEPTANCE_ENDED = "acceptance_ended"
+    #: free, and dearer than the plan's choice by the group's split
     WOULD_SPLIT_GROUP = "would_split_group"
+    #: free, and dearer than the plan's choice by the change of a current place
     WOULD_CHANGE_CURRENT = "would_change_current_place"
+    #: free and cheaper than the plan's choice: the plan is not optimal for this patient
     FREE = "free_and_cheaper"
+    #: free and as cheap as the plan's choice: a tie the plan broke the other way
+    AS_CHEAP = "free_and_as_cheap"
     #: free, but placing the unplaced patient there costs more than leaving it out
     COSTS_MORE = "costs_more_than_leaving_out"
+    #: free, but dearer than the patient's place in the plan (a farther facility, earlier)
+    COSTS_MORE_THAN_PLACE = "costs_more_than_its_place"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,9 @@ class Explanation:
     alternatives: tuple[Alternative, ...]
     ruled_out: tuple[RuledOut, ...] = ()
     not_listed: int = 0  # nearer facilities its rules allow, beyond the MAX_FACILITIES listed
+    # farther facilities its rules allow, with days before the patient's admission day, beyond
+    # the MAX_FACILITIES of them listed
+    farther_not_listed: int = 0
     # the patient's own rule that its place in the plan breaks ("" when none): a plan from
     # elsewhere need not be feasible
     place_breaks: str = ""
@@ -118,6 +134,7 @@ class Explanation:
                 for a in self.alternatives
             ],
             "not_listed": self.not_listed,
+            "farther_not_listed": self.farther_not_listed,
             "text": self.lines(),
         }
 
@@ -161,6 +178,11 @@ class Explanation:
             out.append(f"  {alt.facility}{days} ({alt.distance_km:.0f} km): {alt.detail}")
         if self.not_listed:
             out.append(f"  and {self.not_listed} more {which} its rules allow, not listed")
+        if self.farther_not_listed:
+            out.append(
+                f"  and {self.farther_not_listed} more farther facilities its rules allow, with "
+                "earlier days, not listed"
+            )
         return out
 
 
@@ -221,20 +243,30 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         limit_distance = float(distances[assigned_index])
         limit_day = assigned.day
     # the nearer facilities: those the patient's own rules exclude are counted per rule, the
-    # nearest MAX_FACILITIES of the others are examined day by day
-    candidates: list[int] = []
-    not_listed = 0
+    # nearest MAX_FACILITIES of the others are examined day by day, up to the admission day;
+    # then, for a placed patient, the nearest MAX_FACILITIES farther ones its rules allow on
+    # the days before its admission day
+    candidates: list[tuple[int, int]] = []  # (facility, last admission day examined)
+    not_listed = farther_not_listed = farther = 0
+    earlier = assigned is not None and limit_day > patient.earliest_day
     excluded: dict[Blocker, list[int]] = {}
     for f in sorted(range(view.n_facilities), key=lambda f: (distances[f], f)):
-        if distances[f] > limit_distance:
-            break
         if f == assigned_index:
             continue
         static = _static_blocker(problem, patient, f, screen)
+        if distances[f] > limit_distance:
+            if not earlier:
+                break
+            if static is None and farther < MAX_FACILITIES:
+                candidates.append((f, limit_day - 1))
+                farther += 1
+            elif static is None:
+                farther_not_listed += 1
+            continue
         if static is not None:
             excluded.setdefault(static[0], []).append(f)
         elif len(candidates) < MAX_FACILITIES:
-            candidates.append(f)
+            candidates.append((f, horizon - 1))  # nearer: on any day
         else:
             not_listed += 1
     place_breaks = ""
@@ -247,8 +279,10 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
             place_breaks = f"day {assigned.day} is before the earliest day {patient.earliest_day}"
         elif ended:
             place_breaks = f"{assigned.facility} {ended}"
-        elif assigned.day > patient.earliest_day:
-            candidates.append(assigned_index)  # its earlier days
+        elif earlier:
+            candidates.append((assigned_index, limit_day - 1))  # its earlier days
+    # the nearer first, then the patient's own facility, then the farther
+    candidates.sort(key=lambda c: 1 if c[0] == assigned_index else 2 * bool(c[1] < limit_day))
     ruled_out = tuple(
         RuledOut(
             blocker,
@@ -260,42 +294,50 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         for blocker, found in sorted(excluded.items(), key=lambda item: distances[item[1][0]])
     )
 
+    # what each place costs the plan, this patient's share: wait, lateness, travel, the change
+    # of its current place and the group's split, against its place or leaving it out
+    group_at = {problem.facility_index[f] for f in group_facilities}
+    costs = own_costs(view, index, group_at)
+    placed = assigned is not None and not place_breaks
+    reference = (
+        float(costs[assigned_index, assigned.day])
+        if placed and assigned is not None
+        else view.unplaced_cost(patient)
+    )
+    pricing = _Pricing(view, patient, group_at, group_facilities, reference, placed)
+
     closed = _closed_by_quotas(problem, view, index, plan)
     alternatives: list[Alternative] = []
-    for f in candidates:
+    for f, last in candidates:
         facility = problem.facilities[f]
         km = float(distances[f])
         if f in closed:
             first = patient.earliest_day
-            last = limit_day - 1 if f == assigned_index else limit_day
             if first <= last:
                 alternatives.append(
                     Alternative(facility.id, first, last, km, Blocker.QUOTA_FULL, closed[f])
                 )
             continue
-        last = limit_day - 1 if f == assigned_index else limit_day
-        # runs of admission days with the same blocker; for full beds, the days found full
-        runs: list[tuple[int, int, Blocker, str, set[int]]] = []
+        # runs of admission days with the same blocker and wording; for full beds, the days
+        # found full; for free places, what each costs
+        runs: list[_Run] = []
         for day in range(patient.earliest_day, last + 1):
             blocker, detail, full_day = _day_blocker(
-                problem, patient, facility.id, day, used, admitted, group_facilities, horizon
+                problem, patient, facility.id, day, used, admitted, horizon
             )
-            if blocker is Blocker.FREE and assigned is None:
-                # nearer and earlier places cost no more than the patient's own; leaving it out
-                # may cost less than a free place
-                blocker, detail = _against_leaving_out(view, patient, km, day)
-            if runs and runs[-1][2] == blocker and runs[-1][1] == day - 1:
-                first, _, b, text, full = runs[-1]
-                runs[-1] = (first, day, b, text, full | {full_day})
+            cost = None
+            if blocker is Blocker.FREE:
+                cost = float(costs[f, day])
+                blocker, detail = pricing.blocker(f, cost)
+            if runs and runs[-1].joins(day, blocker, detail):
+                runs[-1].extend(day, full_day, cost)
             else:
-                runs.append((day, day, blocker, detail, {full_day}))
-        for first, end, blocker, detail, full in runs:
-            if blocker is Blocker.BEDS_FULL and len(full) > 1:
-                # "day 5: 5 of 5 taken" is the first admission day's; later ones meet others
-                detail = f"{patient.specialty} beds full on days {_day_list(full)} ({detail})"
-            elif blocker is Blocker.BEDS_FULL:
-                detail = f"{patient.specialty} beds full ({detail})"
-            alternatives.append(Alternative(facility.id, first, end, km, blocker, detail))
+                costs_of_day = [] if cost is None else [cost]
+                runs.append(_Run(day, day, blocker, detail, {full_day}, costs_of_day))
+        for run in runs:
+            alternatives.append(
+                Alternative(facility.id, run.first, run.last, km, run.blocker, pricing.detail(run))
+            )
 
     unplaced = next((u for u in plan.unplaced if u.patient == patient_id), None)
     if assigned is None and (unplaced is None or unplaced.code is None):
@@ -312,10 +354,11 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         float(distances[assigned_index]) if assigned else None,
         unplaced,
         tuple(alternatives),
-        ruled_out,
-        not_listed,
-        place_breaks,
-        patient.earliest_day,
+        ruled_out=ruled_out,
+        not_listed=not_listed,
+        farther_not_listed=farther_not_listed,
+        place_breaks=place_breaks,
+        earliest_day=patient.earliest_day,
     )
 
 
@@ -385,11 +428,11 @@ def _day_blocker(
     day: int,
     used: dict[tuple[str, str], list[int]],
     admitted: dict[tuple[str, int], int],
-    group_facilities: set[str],
     horizon: int,
 ) -> tuple[Blocker, str, int]:
     """The first rule that blocks an admission on ``day``, its detail and, for full beds, the
-    first full day of the stay (else -1)."""
+    first full day of the stay (else -1); `Blocker.FREE` where none does (what the place
+    costs is weighed apart, `_Pricing`)."""
     facility = problem.facility(facility_id)
     ended = _acceptance_ended(facility, patient, day)
     if ended:
@@ -404,32 +447,95 @@ def _day_blocker(
     if limit is not None and admitted[(facility_id, day)] + due >= limit:
         earlier = f" ({due} of it already due)" if due else ""
         return Blocker.ADMISSION_LIMIT, f"admission limit {limit} reached{earlier}", -1
-    if group_facilities and facility_id not in group_facilities:
-        where = ", ".join(sorted(group_facilities))
-        return Blocker.WOULD_SPLIT_GROUP, f"would split group {patient.group} (at {where})", -1
-    if patient.current is not None and patient.current.facility != facility_id:
-        return (
-            Blocker.WOULD_CHANGE_CURRENT,
-            f"would move the patient from {patient.current.facility}",
-            -1,
-        )
-    return Blocker.FREE, "free and not worse: the plan is not optimal for this patient", -1
+    return Blocker.FREE, "", -1
 
 
-def _against_leaving_out(
-    view: ProblemView, patient: Patient, km: float, day: int
-) -> tuple[Blocker, str]:
-    """A free place ``km`` away on ``day`` for an unplaced ``patient``, against leaving it out."""
-    cost = float(view.day_cost(patient)[day]) + view.problem.weights.travel_per_km * km
-    left = view.unplaced_cost(patient)
-    if cost >= left - 1e-9 * max(1.0, abs(left)):
-        return Blocker.COSTS_MORE, (
-            f"free, but costs {cost:,.2f} against {left:,.2f} for leaving the patient out"
-        )
-    return Blocker.FREE, (
-        f"free and cheaper than leaving the patient out ({cost:,.2f} against {left:,.2f}): "
-        "the plan is not optimal for this patient"
-    )
+@dataclass(slots=True)
+class _Run:
+    """Consecutive admission days at one facility with one blocker and wording: for full beds
+    the days found full, for free places what each day costs."""
+
+    first: int
+    last: int
+    blocker: Blocker
+    detail: str
+    full: set[int]
+    costs: list[float]
+
+    def joins(self, day: int, blocker: Blocker, detail: str) -> bool:
+        # full beds: "day 5: 5 of 5 taken" is the first admission day's; the run says which
+        # days were full
+        same = blocker is Blocker.BEDS_FULL or detail == self.detail
+        return self.blocker is blocker and self.last == day - 1 and same
+
+    def extend(self, day: int, full_day: int, cost: float | None) -> None:
+        self.last = day
+        self.full.add(full_day)
+        if cost is not None:
+            self.costs.append(cost)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pricing:
+    """Free places weighed against the plan's choice for the patient (its place, or leaving it
+    out) by their cost to the plan, the patient's share of it; ``reference`` is the choice's."""
+
+    view: ProblemView
+    patient: Patient
+    group_at: set[int]  # facilities (by index) the plan's other members of its group use
+    group_facilities: set[str]  # the same, by id
+    reference: float
+    placed: bool  # the plan places the patient (else it leaves it out)
+
+    @property
+    def against(self) -> str:
+        return "its place in the plan" if self.placed else "leaving the patient out"
+
+    def blocker(self, f: int, cost: float) -> tuple[Blocker, str]:
+        """Why a free place at facility ``f`` costing ``cost`` was not taken, and the wording
+        before its costs (`detail`): cheaper (the plan is not optimal for the patient), as
+        cheap, or dearer by the patient's own terms, else by the group's split, else by the
+        change of its current place."""
+        tolerance = 1e-9 * max(1.0, abs(self.reference))
+        if cost < self.reference - tolerance:
+            return Blocker.FREE, "free and cheaper"
+        if cost <= self.reference + tolerance:
+            return Blocker.AS_CHEAP, "free and as cheap"
+        problem = self.view.problem
+        p = self.patient
+        split = problem.weights.group_split if self.group_at and f not in self.group_at else 0.0
+        moved = p.current is not None and problem.facility_index[p.current.facility] != f
+        change = problem.weights.change if moved else 0.0
+        # the plan's choice pays these too where it splits the group or moves the patient
+        own = cost - split - change
+        if own > self.reference + tolerance or (not self.placed and own >= self.reference):
+            dearer = Blocker.COSTS_MORE_THAN_PLACE if self.placed else Blocker.COSTS_MORE
+            return dearer, "free, but dearer"
+        if split and own + split > self.reference + tolerance:
+            where = ", ".join(sorted(self.group_facilities))
+            return Blocker.WOULD_SPLIT_GROUP, f"would split group {p.group} (at {where})"
+        assert p.current is not None  # dearer by the change alone
+        return Blocker.WOULD_CHANGE_CURRENT, f"would move the patient from {p.current.facility}"
+
+    def detail(self, run: _Run) -> str:
+        """The run's detail, with its days' costs against the plan's choice."""
+        if run.blocker is Blocker.BEDS_FULL:
+            if len(run.full) > 1:
+                days = _day_list(run.full)
+                return f"{self.patient.specialty} beds full on days {days} ({run.detail})"
+            return f"{self.patient.specialty} beds full ({run.detail})"
+        if not run.costs:
+            return run.detail
+        low, high = f"{min(run.costs):,.2f}", f"{max(run.costs):,.2f}"
+        costs = low if low == high else f"{low} to {high}"
+        versus = f"{costs} against {self.reference:,.2f} for {self.against}"
+        if run.blocker is Blocker.FREE:
+            return f"free and cheaper ({versus}): the plan is not optimal for this patient"
+        if run.blocker is Blocker.AS_CHEAP:
+            return f"free and as cheap ({versus}): a tie the plan broke the other way"
+        if run.blocker in (Blocker.COSTS_MORE, Blocker.COSTS_MORE_THAN_PLACE):
+            return f"free, but costs {versus}"
+        return f"{run.detail}: {versus}"
 
 
 def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:

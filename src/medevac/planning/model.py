@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -458,19 +458,33 @@ def open_places(
     return ok
 
 
-def cheapest_place(view: ProblemView, index: int, ok: BoolArray) -> tuple[float, int, int] | None:
-    """The cheapest of the places ``ok`` ([facility, day]) for patient ``index``: (its cost,
-    facility index, day), or None where ``ok`` has none. The cost is the patient's own terms:
-    wait, lateness, travel and the change of a current place (not a group's split)."""
-    if not ok.any():
-        return None
+def own_costs(view: ProblemView, index: int, group_at: Collection[int] = ()) -> FloatArray:
+    """What placing patient ``index`` at each [facility, day] costs the plan, all else held:
+    wait, lateness, travel, the change of a current place and, where other members of its group
+    are placed at the facilities ``group_at`` (by index), the group's split at any other (inf
+    before its earliest day)."""
     p = view.problem.patients[index]
     w = view.problem.weights
     travel = w.travel_per_km * view.distance[view.origin_of[index]]
     if p.current is not None:
         moved = np.arange(view.n_facilities) != view.problem.facility_index[p.current.facility]
         travel = travel + w.change * moved
-    cost = np.where(ok, view.day_cost(p)[None, :] + travel[:, None], np.inf)
+    if group_at:
+        apart = np.ones(view.n_facilities, dtype=bool)
+        apart[list(group_at)] = False
+        travel = travel + w.group_split * apart
+    costs: FloatArray = view.day_cost(p)[None, :] + travel[:, None]
+    return costs
+
+
+def cheapest_place(
+    view: ProblemView, index: int, ok: BoolArray, group_at: Collection[int] = ()
+) -> tuple[float, int, int] | None:
+    """The cheapest of the places ``ok`` ([facility, day]) for patient ``index``: (its cost,
+    facility index, day), or None where ``ok`` has none; the cost is `own_costs`'."""
+    if not ok.any():
+        return None
+    cost = np.where(ok, own_costs(view, index, group_at), np.inf)
     f, a = divmod(int(np.argmin(cost)), view.horizon)
     return float(cost[f, a]), f, a
 
@@ -613,7 +627,7 @@ def _capacity_reason(
         mine = view.quotas_of(i)
         closed: BoolArray = np.any(view.quota_facility[mine] & full[mine][:, None], axis=0)
         ok &= ~closed[:, None]
-    place = cheapest_place(view, i, ok)
+    place = cheapest_place(view, i, ok, group_at.get(p.group, ()) if p.group else ())
     if place is None:
         count = int(view.screen(i).eligible.sum())
         return (
@@ -623,8 +637,6 @@ def _capacity_reason(
             UnplacedReason.BEDS_FULL,
         )
     cost, f, a = place
-    if p.group is not None and p.group in group_at and f not in group_at[p.group]:
-        cost += problem.weights.group_split
     left = view.unplaced_cost(p)
     where = f"{problem.facilities[f].id} on day {a}: {cost:,.2f} against {left:,.2f}"
     if cost >= left - 1e-9 * max(1.0, abs(left)):

@@ -122,8 +122,11 @@ def test_explain_names_the_end_of_acceptance() -> None:
     plan = solve_exact(problem, time_limit=30)
     [home] = [p for p, where in at(plan).items() if where == ("HOME", 0)]
     why = explain(problem, plan, home)
-    [partner] = [a for a in why.alternatives if a.facility == "PARTNER"]
-    assert partner.blocker is Blocker.BEDS_FULL  # day 0, the only nearer or earlier day
+    # a nearer facility, on every day: full while it admits the patient's organisation
+    partner = [
+        (a.first_day, a.last_day, a.blocker) for a in why.alternatives if a.facility == "PARTNER"
+    ]
+    assert partner == [(0, 1, Blocker.BEDS_FULL), (2, 4, Blocker.ACCEPTANCE_ENDED)]
     assert why.place_breaks == ""
     # a plan that admits after the end is told so
     free = solve_exact(parse_problem(partner_ending()), time_limit=30)
@@ -137,7 +140,7 @@ def test_explain_lists_the_days_after_the_end_as_closed() -> None:
     data = partner_ending()
     data["patients"] = [patient("P0", organisation="ORG-A", length_of_stay_days=1)]
     problem = with_acceptance_ends(parse_problem(data), [("PARTNER", "ORG-A", 1)])
-    # a plan that sends P0 to HOME on day 3: PARTNER is free on days 0-1 and closed on 2-3
+    # a plan that sends P0 to HOME on day 3: PARTNER is free on days 0-1 and closed on 2-4
     plan = solve_greedy(problem)
     moved = Plan(
         **{
@@ -148,8 +151,8 @@ def test_explain_lists_the_days_after_the_end_as_closed() -> None:
     runs = {(a.first_day, a.last_day): a for a in explain(problem, moved, "P0").alternatives
             if a.facility == "PARTNER"}  # fmt: skip
     assert runs[(0, 1)].blocker is Blocker.FREE
-    assert runs[(2, 3)].blocker is Blocker.ACCEPTANCE_ENDED
-    assert runs[(2, 3)].detail == "admits patients of ORG-A until day 1"
+    assert runs[(2, 4)].blocker is Blocker.ACCEPTANCE_ENDED
+    assert runs[(2, 4)].detail == "admits patients of ORG-A until day 1"
 
 
 def test_a_patient_whose_earliest_day_is_after_every_end_is_told_why() -> None:

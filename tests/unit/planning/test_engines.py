@@ -64,6 +64,15 @@ def scarce_near_bed() -> Problem:
     )
 
 
+def test_an_engine_given_by_its_name_is_that_engine() -> None:
+    # a plain string never was the enum member: every name ran the exact engine
+    problem = scarce_near_bed()
+    for name, solver in [("greedy", "greedy"), ("mip", "per-patient MIP"), ("exact", "exact")]:
+        assert solve(problem, name, time_limit=10).solver.startswith(solver), name  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'fastest' is not a valid Engine"):
+        solve(problem, "fastest")  # type: ignore[arg-type]
+
+
 def test_greedy_gives_the_near_bed_to_the_first_patient_and_strands_the_second() -> None:
     problem = scarce_near_bed()
     plan = checked(problem, solve(problem, Engine.GREEDY))

@@ -27,7 +27,7 @@ def test_a_placed_patient_sees_the_nearer_facility_that_was_full() -> None:
     assert [(r.blocker, r.count, r.nearest) for r in why.ruled_out] == [
         (Blocker.SPECIALTY_NOT_OFFERED, 1, "EYES")
     ]
-    assert any("NEAR days 0-0" in line or "NEAR day 0" in line for line in why.lines())
+    assert any("NEAR days 0-4 (11 km): orthopaedics beds full" in line for line in why.lines())
     assert any("1 has no orthopaedics beds (nearest EYES" in line for line in why.lines())
 
 

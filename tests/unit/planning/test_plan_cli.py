@@ -136,10 +136,14 @@ def test_show_and_explain_read_the_written_plan(
         3,
         None,
     )
-    [alternative] = data["alternatives"]
+    # its facility's earlier days, full; a farther facility's, free but dearer
+    alternative, farther = data["alternatives"]
     assert alternative["facility"] == "NEAR"
     assert (alternative["first_day"], alternative["last_day"]) == (0, 2)
     assert alternative["blocker"] == "beds_full"
+    assert (farther["facility"], farther["first_day"], farther["last_day"]) == ("FAR", 0, 2)
+    assert farther["blocker"] == "costs_more_than_its_place"
+    assert farther["detail"].startswith("free, but costs 14.25 to 16.25 against 3.11 for its")
     assert data["text"] == [line for line in explained.output.splitlines() if line]
     unplaced = json.loads(
         runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "B", "--json"]).output

@@ -180,7 +180,7 @@ def test_explain_names_the_quota_that_closes_a_nearer_facility() -> None:
     assert why.facility == "HOME"
     [partner] = [a for a in why.alternatives if a.facility == "PARTNER"]
     assert partner.blocker is Blocker.QUOTA_FULL
-    assert (partner.first_day, partner.last_day) == (0, 0)
+    assert (partner.first_day, partner.last_day) == (0, 4)  # nearer: every day
     assert partner.detail == "quota AGR-1 used up (2 of its room 2 by other patients)"
 
 
