@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import console, unit_of_work, when
@@ -31,9 +32,15 @@ def list_audit(
         records = uow.audit.list(entity_type=entity_type, entity_id=entity_id, limit=limit)
     table = Table("when", "actor", "entity", "action", "reason", title=f"{len(records)} records")
     for r in records:
-        table.add_row(when(r.at), r.actor, f"{r.entity_type} {r.entity_id}", r.action, r.reason)
+        table.add_row(
+            when(r.at),
+            escape(r.actor),
+            escape(f"{r.entity_type} {r.entity_id}"),
+            escape(r.action),
+            escape(r.reason),
+        )
     console.print(table)
     if changes:
         for r in records:
-            console.print(f"{r.entity_type} {r.entity_id} {r.action}")
+            console.print(f"{r.entity_type} {r.entity_id} {r.action}", markup=False)
             console.print_json(json.dumps({"before": r.before, "after": r.after}))

@@ -6,15 +6,17 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from rich.console import Console
-from sqlalchemy.engine import make_url
 
 from medevac.config import get_settings
 from medevac.domain.repositories import UnitOfWork
 from medevac.store.database import is_up_to_date
+from medevac.store.database import shown_url as _shown_url
 from medevac.store.unit_of_work import SqlUnitOfWork
 
-console = Console()
-err_console = Console(stderr=True)
+# Names, reasons and ids are printed as they are: no ":name:" emoji codes are replaced in them
+# (the commands' own markup is Rich markup, with data escaped: rich.markup.escape).
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 class UserError(Exception):
@@ -26,8 +28,8 @@ def database_url() -> str:
 
 
 def shown_url(url: str) -> str:
-    """The database URL with any password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The database URL with any password hidden (also when it is not a valid URL)."""
+    return _shown_url(url)
 
 
 @lru_cache(maxsize=4)
@@ -46,7 +48,16 @@ def unit_of_work() -> UnitOfWork:
 
 
 def actor(name: str | None) -> str:
-    return name or get_settings().actor
+    """The name the audit trail records: --actor's, or MEDEVAC_ACTOR's when none is given.
+
+    A blank name is refused, as every change needs the name of who makes it."""
+    if name is None:
+        name, source = get_settings().actor, "MEDEVAC_ACTOR"
+    else:
+        source = "--actor"
+    if not name.strip():
+        raise UserError(f"actor: every change needs the name of who makes it ({source} is blank)")
+    return name
 
 
 def stale_after() -> timedelta:

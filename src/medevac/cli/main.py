@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
@@ -33,7 +34,7 @@ from medevac.cli.context import (
 )
 from medevac.domain.errors import DomainError
 from medevac.services.demo import DemoSummary, build_demo
-from medevac.store.database import current_revision, head_revision, upgrade
+from medevac.store.database import DatabaseUrlError, current_revision, head_revision, upgrade
 
 
 class MedevacGroup(TyperGroup):
@@ -42,6 +43,14 @@ class MedevacGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer.Context, typed loosely: typer vendors click
         try:
             return super().invoke(ctx)
+        except DatabaseUrlError as error:  # raised before any connection is tried
+            err_console.print(
+                f"error: MEDEVAC_DATABASE_URL={error.url}: {error.reason}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from error
         except (DomainError, UserError) as error:
             err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from error
@@ -93,7 +102,7 @@ def db_upgrade(
     """Build or migrate the schema of the configured database (MEDEVAC_DATABASE_URL)."""
     url = database_url()
     upgrade(url, revision)
-    console.print(f"database {shown_url(url)} is at revision {current_revision(url)}")
+    console.print(f"database {shown_url(url)} is at revision {current_revision(url)}", markup=False)
 
 
 @db_app.command("status")
@@ -103,7 +112,8 @@ def db_status() -> None:
     current, head = current_revision(url), head_revision()
     state = "up to date" if current == head else "needs `medevac db upgrade`"
     console.print(
-        f"database {shown_url(url)}: revision {current or 'none'} (newest {head}), {state}"
+        f"database {shown_url(url)}: revision {current or 'none'} (newest {head}), {state}",
+        markup=False,
     )
 
 
@@ -127,36 +137,39 @@ def print_demo_summary(summary: DemoSummary) -> None:
         console.print("[yellow]The demo scenario is already in this database; nothing added.[/]")
     else:
         console.print("[green]Demo scenario built.[/]")
-    console.print(f"Database: {shown_url(database_url())}")
+    console.print(f"Database: {shown_url(database_url())}", markup=False)
     facilities = Table(title="Facilities", show_edge=False)
     facilities.add_column("kind")
     facilities.add_column("count", justify="right")
     for kind, count in summary.facilities_by_kind.items():
-        facilities.add_row(kind, str(count))
+        facilities.add_row(escape(kind), str(count))
     patients = Table(title="Patients by status", show_edge=False)
     patients.add_column("status")
     patients.add_column("count", justify="right")
     for status, count in summary.patients_by_status.items():
-        patients.add_row(status, str(count))
+        patients.add_row(escape(status), str(count))
     console.print(f"Organisations: {summary.organisations}")
     console.print(facilities)
     console.print(patients)
     s = summary.screening
     console.print(
         f"Screening mission: examined {s.examined} of {s.candidates}, selected {s.selected}, "
-        f"deferred {s.deferred}, declined {s.declined}"
+        f"deferred {s.deferred}, declined {s.declined}",
+        markup=False,
     )
     r = summary.request
     console.print(
         f"Treatment request {r.id}: {r.from_organisation_id} -> {r.to_organisation_id}, "
-        f"{len(r.patients)} patients, {r.status}"
+        f"{len(r.patients)} patients, {r.status}",
+        markup=False,
     )
     for a in summary.agreements:
         quota = a.quota if a.quota is not None else "no quota"
         console.print(
             f"Agreement {a.id}: {a.receiving_organisation_id} treats patients of "
             f"{a.sending_organisation_id}, {len(a.specialties)} specialties, quota {quota}, "
-            f"{a.cost_policy.describe()}"
+            f"{a.cost_policy.describe()}",
+            markup=False,
         )
     if summary.plan is not None:
         plan = summary.plan
@@ -168,7 +181,8 @@ def print_demo_summary(summary: DemoSummary) -> None:
         console.print(
             f"Regulating plan {plan.id}: {len(plan.admissions)} admissions at {used} "
             f"{'facility' if used == 1 else 'facilities'}{admitted}, objective "
-            f"{plan.objective:,.2f} ({plan.solver_status}), approved by {plan.approved_by}"
+            f"{plan.objective:,.2f} ({plan.solver_status}), approved by {plan.approved_by}",
+            markup=False,
         )
     console.print(
         "Next: [bold]medevac patients list --status referred[/], "

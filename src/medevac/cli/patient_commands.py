@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import actor, console, unit_of_work, when
@@ -51,14 +52,14 @@ def list_command(
     )
     for p in rows:
         table.add_row(
-            p.id,
+            escape(p.id),
             p.status,
             p.precedence,
             p.triage,
             ", ".join(p.required_specialties),
             p.mobility,
-            ", ".join(sorted(p.special_needs)),
-            p.location_id or "",
+            escape(", ".join(sorted(p.special_needs))),
+            escape(p.location_id or ""),
         )
     console.print(table)
     if more:
@@ -70,18 +71,19 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
     """Show a patient with conditions, requests and the full timeline of moves."""
     record = patient_file(unit_of_work(), patient_id)
     p = record.patient
-    console.print(f"[bold]{p.id}[/]  status [bold]{p.status}[/]  (version {p.version})")
+    console.print(f"[bold]{escape(p.id)}[/]  status [bold]{p.status}[/]  (version {p.version})")
     console.print(
         f"Organisation {p.organisation_id}; precedence {p.precedence}; triage {p.triage}; "
         f"{p.mobility}, {p.companions} companion(s); fit to transport: "
-        f"{'yes' if p.fit_to_transport else 'no'}"
+        f"{'yes' if p.fit_to_transport else 'no'}",
+        markup=False,
     )
-    console.print(f"Needs: {', '.join(p.required_specialties)} (primary first)")
+    console.print(f"Needs: {', '.join(p.required_specialties)} (primary first)", markup=False)
     if p.special_needs:
-        console.print(f"Special needs: {', '.join(sorted(p.special_needs))}")
+        console.print(f"Special needs: {', '.join(sorted(p.special_needs))}", markup=False)
     if p.expected_length_of_stay_days:
         console.print(f"Expected stay: {p.expected_length_of_stay_days} days")
-    console.print(f"Location: {p.location_id or 'unknown'}")
+    console.print(f"Location: {p.location_id or 'unknown'}", markup=False)
     ident = p.identity
     details = [
         ident.name,
@@ -91,9 +93,9 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
         ident.service_status.value,
         ident.affiliation,
     ]
-    console.print(f"Identity: {', '.join(d for d in details if d) or 'not recorded'}")
+    console.print(f"Identity: {', '.join(d for d in details if d) or 'not recorded'}", markup=False)
     for c in p.conditions:
-        console.print(f"Condition: {c.body_region}, {c.mechanism}: {c.description}")
+        console.print(f"Condition: {c.body_region}, {c.mechanism}: {c.description}", markup=False)
     for r in record.requests:
         line = r.line(p.id)
         admission = (
@@ -104,7 +106,8 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
         console.print(
             f"Request {r.id} ({r.status}) to {r.to_organisation_id}: {line.decision}"
             + (f" ({line.reason})" if line.reason else "")
-            + admission
+            + admission,
+            markup=False,
         )
     timeline = Table("when", "from", "to", "by", "role", "why", title="Timeline")
     for change in p.history:
@@ -112,13 +115,13 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
             when(change.at),
             change.from_status or "",
             change.to_status,
-            change.actor,
+            escape(change.actor),
             change.role,
-            change.reason,
+            escape(change.reason),
         )
     console.print(timeline)
     allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[p.status])) or "none (final)"
-    console.print(f"Allowed next moves: {allowed}")
+    console.print(f"Allowed next moves: {allowed}", markup=False)
 
 
 @patients_app.command("move")
@@ -142,4 +145,4 @@ def move(
         role=role,
         expected_version=expected_version,
     )
-    console.print(f"{patient_id}: {change.from_status} -> {change.to_status}")
+    console.print(f"{patient_id}: {change.from_status} -> {change.to_status}", markup=False)

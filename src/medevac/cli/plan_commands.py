@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.progress_bar import ProgressBar
 from rich.table import Column, Table
@@ -44,8 +45,9 @@ from medevac.services.manifests import arrivals
 EXIT_BAD_INPUT = 1
 #: `plan show --problem` lists at most this many changed places, most serious first
 SHOWN_CHANGES = 20
-console = Console()
-err_console = Console(stderr=True)
+# ids, names and paths from the files are printed as they are (no ":name:" emoji codes)
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 plan_app = typer.Typer(
     help="Regulating engine: assign patients to facilities and days.", no_args_is_help=True
@@ -129,6 +131,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
             f"admissions already due: {sum(count for _, _, count in due)} patient(s) sent "
             f"earlier arrive at {_some(where)} on days of this problem ({manifest_file}); they "
             "count against the daily admission limits",
+            markup=False,
             highlight=False,
         )
     if counted.quotas:
@@ -136,6 +139,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
         console.print(
             f"quotas: {len(counted.quotas)} agreement quota(s) from {manifest_file}: "
             f"{shown}; the plan keeps to them and the engine chooses who uses their room",
+            markup=False,
             highlight=False,
         )
     ends = sorted(
@@ -148,6 +152,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
         console.print(
             f"acceptance ends: {len(ends)} from {manifest_file}: {shown}; agreements end "
             "there, and the plan admits none of their patients later",
+            markup=False,
             highlight=False,
         )
     return counted
@@ -246,7 +251,10 @@ def solve_command(
         )
     if not report.feasible:
         _fail(f"the plan fails the checker: {report.violations[0]}")
-    console.print(f"plan written to {out}; checker: feasible, objective {figure(report.objective)}")
+    console.print(
+        f"plan written to {out}; checker: feasible, objective {figure(report.objective)}",
+        markup=False,
+    )
 
 
 class TimeUsed(ProgressColumn):
@@ -306,7 +314,7 @@ def show_command(
         table.add_column("facility")
         table.add_column("admissions", justify="right")
         for facility, count in per_facility.most_common(10):
-            table.add_row(facility, str(count))
+            table.add_row(escape(facility), str(count))
         console.print(table)
     if problem is not None:
         _changes(plan_changes(problem, plan))
@@ -429,7 +437,7 @@ def _summary(plan: Plan, problem: Problem | None) -> None:
     table.add_row("objective", f"{plan.objective:,.2f}")
     table.add_row("bound", f"{plan.bound:,.2f}")
     table.add_row("gap", f"{plan.gap:.4%}")
-    table.add_row("solver", plan.solver)
+    table.add_row("solver", escape(plan.solver))
     table.add_row("wall time (s)", f"{plan.wall_seconds:.2f}")
     table.add_row("placed", str(len(plan.assignments)))
     table.add_row("unplaced", str(len(plan.unplaced)))
@@ -438,7 +446,7 @@ def _summary(plan: Plan, problem: Problem | None) -> None:
         totals: Counter[str] = Counter(p.precedence for p in problem.patients)
         done: Counter[str] = Counter(p.precedence for p in problem.patients if p.id in placed)
         for name in sorted(totals, key=lambda n: -problem.precedences[n].weight):
-            table.add_row(f"  placed {name}", f"{done[name]} of {totals[name]}")
+            table.add_row(f"  placed {escape(name)}", f"{done[name]} of {totals[name]}")
     for key, value in plan.breakdown.as_dict().items():
         table.add_row(f"  cost {key}", f"{value:,.2f}")
     console.print(table)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import (
@@ -120,30 +121,31 @@ def build(
     problem = built.problem
     console.print(
         f"wrote {out}: {len(problem['patients'])} patients, {len(problem['facilities'])} "
-        f"facilities, {horizon_days} days; manifest {manifest_path(out)}"
+        f"facilities, {horizon_days} days; manifest {manifest_path(out)}",
+        markup=False,
     )
     if built.skipped:
         table = Table("left out", "id", "why", title=f"{len(built.skipped)} left out")
         for item in built.skipped:
-            table.add_row(item.kind, item.id, item.reason)
+            table.add_row(escape(item.kind), escape(item.id), escape(item.reason))
         console.print(table)
     for report in built.stale_reports:
         console.print(
-            f"[red]stale capacity: {report.facility_id} {report.specialty} reported "
+            f"[red]stale capacity: {escape(report.facility_id)} {report.specialty} reported "
             f"{age_text(report.age(now))}[/]"
         )
     for line in built.quotas_full:
         console.print(
-            f"[yellow]quota used up: {line}; it covers nobody in this problem "
+            f"[yellow]quota used up: {escape(line)}; it covers nobody in this problem "
             "(--ignore-quotas keeps it)[/]",
             highlight=False,
         )
     for line in built.quotas_tight:
-        console.print(f"[yellow]quota: {line}[/]", highlight=False)
+        console.print(f"[yellow]quota: {escape(line)}[/]", highlight=False)
     for line in built.ending:
-        console.print(f"[yellow]agreement ends: {line}[/]", highlight=False)
+        console.print(f"[yellow]agreement ends: {escape(line)}[/]", highlight=False)
     for line in built.uncovered[:SHOWN_GAPS]:
-        console.print(f"[yellow]not covered: {line}[/]", highlight=False)
+        console.print(f"[yellow]not covered: {escape(line)}[/]", highlight=False)
     if len(built.uncovered) > SHOWN_GAPS:
         console.print(f"[yellow]not covered: and {len(built.uncovered) - SHOWN_GAPS} more[/]")
     for line in built.held[:SHOWN_GAPS]:
@@ -151,7 +153,7 @@ def build(
     if len(built.held) > SHOWN_GAPS:
         console.print(f"held: and {len(built.held) - SHOWN_GAPS} more facilities and specialties")
     if built.without_destination:
-        shown = ", ".join(built.without_destination[:5])
+        shown = escape(", ".join(built.without_destination[:5]))
         more = ", ..." if len(built.without_destination) > 5 else ""
         console.print(
             f"[yellow]no destination: {len(built.without_destination)} patient(s) accepted and "
@@ -173,7 +175,7 @@ def build(
             "(or every one was left out, above)[/]"
         )
         return
-    console.print(f"next: medevac plan solve {out} --out plan.json")
+    console.print(f"next: medevac plan solve {out} --out plan.json", markup=False)
 
 
 @plan_app.command("approve")
@@ -252,7 +254,8 @@ def approve(
     approved, plan = approval.plan, approval.solved
     console.print(
         f"approved {approved.id}: {len(approved.admissions)} admissions planned "
-        f"({approved.solver_status}, objective {approved.objective:.3f})"
+        f"({approved.solver_status}, objective {approved.objective:.3f})",
+        markup=False,
     )
     if approval.left_out:
         shown = sorted(approval.left_out.items())[:SHOWN_GAPS]
@@ -260,7 +263,7 @@ def approve(
             f"[yellow]within quotas: {len(approval.left_out)} patient(s) left out of the plan, "
             "the least urgent beyond an agreement's quota; they keep their status for the next "
             "plan: "
-            + ", ".join(f"{p} ({a})" for p, a in shown)
+            + escape(", ".join(f"{p} ({a})" for p, a in shown))
             + (", ..." if len(approval.left_out) > len(shown) else "")
             + "[/]",
             highlight=False,
@@ -268,14 +271,14 @@ def approve(
     elif within_quotas:
         console.print("no quota is exceeded: nobody was left out")
     for line in admission_limit_overruns(problem, manifest, plan):
-        console.print(f"[yellow]admission limit: {line}[/]", highlight=False)
+        console.print(f"[yellow]admission limit: {escape(line)}[/]", highlight=False)
     for line in approval.requests_elsewhere:
         console.print(
-            f"[yellow]on request: {line}; answer, close or withdraw them there[/]",
+            f"[yellow]on request: {escape(line)}; answer, close or withdraw them there[/]",
             highlight=False,
         )
     for line in approval.over_quota:  # as the approval found them and recorded them
-        console.print(f"[yellow]over quota: {line}[/]", highlight=False)
+        console.print(f"[yellow]over quota: {escape(line)}[/]", highlight=False)
     if over_quota and over_quota.strip() and not approval.over_quota:
         console.print("no quota is exceeded: the --over-quota reason was not needed or kept")
     places = [  # the approval checked the problem: every "current" is a valid place
@@ -307,7 +310,8 @@ def approved_plans(
     for plan in plans:
         open_ids = plan.open_patient_ids()
         console.print(
-            f"[bold]{plan.id}[/] approved {when(plan.approved_at)} by {plan.approved_by}: "
+            f"[bold]{escape(plan.id)}[/] approved {when(plan.approved_at)} by "
+            f"{escape(plan.approved_by)}: "
             f"{len(open_ids)} of {len(plan.admissions)} admissions open, {plan.solver_status}, "
             f"objective {plan.objective:.3f}"
         )
@@ -317,7 +321,10 @@ def approved_plans(
             table = Table("patient", "facility", "admission", "withdrawn")
             for a in plan.admissions:
                 table.add_row(
-                    a.patient_id, a.facility_id, a.admission_date.isoformat(), a.withdrawn_reason
+                    escape(a.patient_id),
+                    escape(a.facility_id),
+                    a.admission_date.isoformat(),
+                    escape(a.withdrawn_reason),
                 )
             console.print(table)
             continue

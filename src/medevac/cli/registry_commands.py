@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import (
@@ -47,12 +48,12 @@ def list_agreements(
     table = Table("id", "sending", "receiving", "specialties", "quota", "cost", "valid")
     for a in rows:
         table.add_row(
-            a.id,
-            a.sending_organisation_id,
-            a.receiving_organisation_id,
+            escape(a.id),
+            escape(a.sending_organisation_id),
+            escape(a.receiving_organisation_id),
             ", ".join(sorted(a.specialties)),
             "none" if a.quota is None else str(a.quota),
-            a.cost_policy.describe(),
+            escape(a.cost_policy.describe()),
             f"{a.valid_from}..{a.valid_to or 'open'}",
         )
     console.print(table)
@@ -66,7 +67,7 @@ def list_organisations() -> None:
         rows = uow.organisations.list()
     table = Table("id", "name", "kind", "country", title=f"{len(rows)} organisations")
     for org in rows:
-        table.add_row(org.id, org.name, org.kind, org.country)
+        table.add_row(escape(org.id), escape(org.name), org.kind, escape(org.country))
     console.print(table)
 
 
@@ -84,10 +85,10 @@ def list_facilities(
     )
     for f in rows:
         table.add_row(
-            f.id,
-            f.name,
+            escape(f.id),
+            escape(f.name),
             f.kind,
-            f"{f.city} ({f.country})",
+            escape(f"{f.city} ({f.country})"),
             "" if f.total_beds is None else str(f.total_beds),
             ", ".join(sorted(f.specialties)),
         )
@@ -100,10 +101,15 @@ def show_facility(facility_id: str = typer.Argument(..., help="Facility id.")) -
     uow = unit_of_work()
     with uow:
         f = uow.facilities.get(facility_id)
-    console.print(f"[bold]{f.name}[/] ({f.id}), {f.kind}, operated by {f.operator_id}")
-    console.print(f"Location: {f.city} {f.country} at {f.location.lat:.4f}, {f.location.lon:.4f}")
-    console.print(f"Specialties: {', '.join(sorted(f.specialties)) or 'none'}")
-    console.print(f"Capabilities: {', '.join(sorted(f.capabilities)) or 'none'}")
+    console.print(
+        f"[bold]{escape(f.name)}[/] ({escape(f.id)}), {f.kind}, operated by {escape(f.operator_id)}"
+    )
+    console.print(
+        f"Location: {f.city} {f.country} at {f.location.lat:.4f}, {f.location.lon:.4f}",
+        markup=False,
+    )
+    console.print(f"Specialties: {', '.join(sorted(f.specialties)) or 'none'}", markup=False)
+    console.print(f"Capabilities: {', '.join(sorted(f.capabilities)) or 'none'}", markup=False)
     limits = [
         f"{label} {value}"
         for label, value in (
@@ -113,8 +119,8 @@ def show_facility(facility_id: str = typer.Argument(..., help="Facility id.")) -
         )
         if value is not None
     ]
-    console.print(f"Limits: {', '.join(limits) or 'none stated'}")
-    console.print(f"Cost: {f.cost_policy.describe()}")
+    console.print(f"Limits: {', '.join(limits) or 'none stated'}", markup=False)
+    console.print(f"Cost: {f.cost_policy.describe()}", markup=False)
     show_capacity(facility_id)
 
 
@@ -144,7 +150,7 @@ def show_capacity(
         age = age_text(line.age)
         stale += line.stale
         table.add_row(
-            line.facility.id,
+            escape(line.facility.id),
             r.specialty,
             r.specialty.have_bed_type,
             str(r.available),
@@ -181,4 +187,7 @@ def report(
         facility_id, specialty, available, baseline, plus_24h, plus_72h, reported_at
     )
     report_capacity(unit_of_work(), entry, actor=actor(by))
-    console.print(f"recorded: {facility_id} {specialty}: {available} of {baseline} beds available")
+    console.print(
+        f"recorded: {facility_id} {specialty}: {available} of {baseline} beds available",
+        markup=False,
+    )

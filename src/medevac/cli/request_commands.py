@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import UserError, actor, console, unit_of_work, when
@@ -66,13 +67,13 @@ def _admissions(values: list[str]) -> dict[str, tuple[str, date | None]]:
 
 def _print_request(r: TreatmentRequest) -> None:
     console.print(
-        f"[bold]{r.id}[/] {r.from_organisation_id} -> {r.to_organisation_id}: [bold]{r.status}[/]"
-        f" (created {when(r.created_at)})"
+        f"[bold]{escape(r.id)}[/] {escape(r.from_organisation_id)} -> "
+        f"{escape(r.to_organisation_id)}: [bold]{r.status}[/] (created {when(r.created_at)})"
     )
     if r.note:
-        console.print(f"Note: {r.note}")
+        console.print(f"Note: {r.note}", markup=False)
     if r.closed_reason:
-        console.print(f"Closed: {r.closed_reason}")
+        console.print(f"Closed: {r.closed_reason}", markup=False)
     if r.patients:
         table = Table(
             "patient", "decision", "reason", "admission", title=f"{len(r.patients)} patients"
@@ -83,13 +84,15 @@ def _print_request(r: TreatmentRequest) -> None:
                 if line.facility_id is not None and line.admission_date is not None
                 else ""
             )
-            table.add_row(line.patient_id, line.decision, line.reason, admission)
+            table.add_row(
+                escape(line.patient_id), line.decision, escape(line.reason), escape(admission)
+            )
         console.print(table)
     if r.places:
         table = Table("specialty", "asked", "granted", "reason", title="Places")
         for p in r.places:
             granted = "" if p.accepted is None else str(p.accepted)
-            table.add_row(p.specialty, str(p.requested), granted, p.reason)
+            table.add_row(p.specialty, str(p.requested), granted, escape(p.reason))
         console.print(table)
 
 
@@ -112,7 +115,9 @@ def create(
         note=note,
         actor=actor(by),
     )
-    console.print(f"drafted {request.id}; send it with `medevac requests submit {request.id}`")
+    console.print(
+        f"drafted {request.id}; send it with `medevac requests submit {request.id}`", markup=False
+    )
 
 
 @requests_app.command("list")
@@ -125,9 +130,9 @@ def list_command(
     table = Table("id", "from", "to", "status", "patients", "places", "created")
     for r in rows:
         table.add_row(
-            r.id,
-            r.from_organisation_id,
-            r.to_organisation_id,
+            escape(r.id),
+            escape(r.from_organisation_id),
+            escape(r.to_organisation_id),
             r.status,
             str(len(r.patients)),
             str(sum(p.requested for p in r.places)),
@@ -149,7 +154,10 @@ def submit(
 ) -> None:
     """Send a draft request; its patients become referred."""
     request = submit_request(unit_of_work(), request_id, actor=actor(by))
-    console.print(f"{request.id} submitted: {len(request.open_patient_ids())} patients referred")
+    console.print(
+        f"{request.id} submitted: {len(request.open_patient_ids())} patients referred",
+        markup=False,
+    )
 
 
 @requests_app.command("respond")
@@ -230,7 +238,10 @@ def admit(
         unit_of_work(), request_id, patient_id, facility_id=facility_id, day=day, actor=actor(by)
     )
     line = request.line(patient_id)
-    console.print(f"{request.id}: {patient_id} to {line.facility_id} from {line.admission_date}")
+    console.print(
+        f"{request.id}: {patient_id} to {line.facility_id} from {line.admission_date}",
+        markup=False,
+    )
 
 
 @requests_app.command("close")
@@ -241,4 +252,4 @@ def close(
 ) -> None:
     """Close a request; patients still waiting for an answer return to selected."""
     request = close_request(unit_of_work(), request_id, reason=reason, actor=actor(by))
-    console.print(f"{request.id} closed: {request.closed_reason}")
+    console.print(f"{request.id} closed: {request.closed_reason}", markup=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import UserError, actor, console, unit_of_work, when
@@ -53,7 +54,8 @@ def create(
         actor=actor(by),
     )
     console.print(
-        f"planned {mission.id}; add candidates with `medevac screening add {mission.id} ...`"
+        f"planned {mission.id}; add candidates with `medevac screening add {mission.id} ...`",
+        markup=False,
     )
 
 
@@ -65,7 +67,7 @@ def add(
 ) -> None:
     """Add candidates to a mission; they move to screening."""
     mission = add_candidates(unit_of_work(), mission_id, patients, actor=actor(by))
-    console.print(f"{mission.id}: {len(mission.candidates)} candidates")
+    console.print(f"{mission.id}: {len(mission.candidates)} candidates", markup=False)
 
 
 @screening_app.command("decide")
@@ -93,7 +95,7 @@ def decide(
         criteria_notes=notes,
         decided_at=decided_at,
     )
-    console.print(f"{patient_id}: {decision.outcome} by {decision.clinician}")
+    console.print(f"{patient_id}: {decision.outcome} by {decision.clinician}", markup=False)
 
 
 @screening_app.command("report")
@@ -104,11 +106,11 @@ def report(
     """Counts of a mission: examined, selected, deferred, declined."""
     mission, counts = mission_report(unit_of_work(), mission_id)
     console.print(
-        f"[bold]{mission.id}[/] by {mission.team_organisation_id} at {mission.place}, "
-        f"{mission.starts_on} to {mission.ends_on}"
+        f"[bold]{escape(mission.id)}[/] by {escape(mission.team_organisation_id)} at "
+        f"{escape(mission.place)}, {mission.starts_on} to {mission.ends_on}"
     )
     if mission.team_members:
-        console.print(f"Team: {', '.join(mission.team_members)}")
+        console.print(f"Team: {', '.join(mission.team_members)}", markup=False)
     table = Table("candidates", "examined", "selected", "deferred", "declined", "pending")
     table.add_row(
         *(
@@ -128,10 +130,14 @@ def report(
         listing = Table("patient", "decision", "clinician", "when", "criteria")
         for patient_id, d in mission.candidates.items():
             if d is None:
-                listing.add_row(patient_id, "pending", "", "", "")
+                listing.add_row(escape(patient_id), "pending", "", "", "")
             else:
                 listing.add_row(
-                    patient_id, d.outcome, d.clinician, when(d.decided_at), d.criteria_notes
+                    escape(patient_id),
+                    d.outcome,
+                    escape(d.clinician),
+                    when(d.decided_at),
+                    escape(d.criteria_notes),
                 )
         console.print(listing)
 
@@ -143,9 +149,9 @@ def list_command() -> None:
     for m in list_missions(unit_of_work()):
         r = m.report()
         table.add_row(
-            m.id,
-            m.team_organisation_id,
-            m.place,
+            escape(m.id),
+            escape(m.team_organisation_id),
+            escape(m.place),
             f"{m.starts_on}..{m.ends_on}",
             f"{r.examined}/{r.candidates}",
             str(r.selected),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -76,14 +77,17 @@ def simulate(
     from medevac.simulation.runner import run_replications
 
     scenario = _load(scenario_file, scenario_from_dict)
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     with _progress_bar(console, f"simulating {scenario.name}") as progress:
         result = run_replications(
             scenario, replications, seed=seed, workers=workers, progress=progress
         )
     _write_outputs(result, out)
-    Console().print(_summary_table(result))
-    console.print(f"results written to {out}/ (summary.json, summary.csv, hourly.csv, occupancy.*)")
+    Console(emoji=False).print(_summary_table(result))
+    console.print(
+        f"results written to {out}/ (summary.json, summary.csv, hourly.csv, occupancy.*)",
+        markup=False,
+    )
 
 
 def deploy(
@@ -117,7 +121,7 @@ def deploy(
     if violations:
         _fail(f"the solver returned an invalid plan: {violations[0]}")
     data: dict[str, Any] = {"problem": problem.name, **plan.to_json_data()}
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     if simulate_plan and plan.placements:
         with _progress_bar(console, "simulating the deployment") as progress:
             results = simulate_deployment(problem, plan, replications, seed=seed, progress=progress)
@@ -134,7 +138,7 @@ def deploy(
             for hospital, result in results.items()
         }
         for result in results.values():
-            Console().print(_summary_table(result))
+            Console(emoji=False).print(_summary_table(result))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -145,11 +149,16 @@ def deploy(
     table.add_column("site")
     table.add_column("patients/day", justify="right")
     for placement in plan.placements:
-        table.add_row(placement.hospital_id, placement.site_id, f"{placement.patients_per_day:.1f}")
-    Console().print(table)
+        table.add_row(
+            escape(placement.hospital_id),
+            escape(placement.site_id),
+            f"{placement.patients_per_day:.1f}",
+        )
+    Console(emoji=False).print(table)
     console.print(
         f"served {plan.served_per_day:.1f} of {plan.total_demand_per_day:.1f} patients a day "
-        f"(bound {plan.bound_per_day:.1f}, gap {plan.gap:.2%}); plan written to {out}"
+        f"(bound {plan.bound_per_day:.1f}, gap {plan.gap:.2%}); plan written to {out}",
+        markup=False,
     )
 
 
@@ -177,14 +186,16 @@ def _load(source: str, parse: Callable[[object], _T]) -> _T:
 
 
 def _fail(message: str) -> NoReturn:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {message}", markup=False)
+    Console(stderr=True, highlight=False, soft_wrap=True, emoji=False).print(
+        f"error: {message}", markup=False
+    )
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @contextmanager
 def _progress_bar(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -219,8 +230,8 @@ def _write_outputs(result: SimulationResult, out: Path) -> None:
 def _summary_table(result: SimulationResult) -> Table:
     scenario = result.scenario
     table = Table(
-        title=f"{scenario.name}: {result.replications} replications of {scenario.days} days "
-        f"(seed {result.seed}), mean and 95 % CI"
+        title=f"{escape(scenario.name)}: {result.replications} replications of {scenario.days} "
+        f"days (seed {result.seed}), mean and 95 % CI"
     )
     table.add_column("metric")
     table.add_column("mean", justify="right")

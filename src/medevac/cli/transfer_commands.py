@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from medevac.cli.context import actor, err_console, unit_of_work
@@ -42,7 +43,7 @@ def import_records(
         rows = len({e.row for e in rejected.errors})
         count = len(rejected.errors)
         err_console.print(
-            f"[bold red]{file.name}: {count} error{'s' if count != 1 else ''} in"
+            f"[bold red]{escape(file.name)}: {count} error{'s' if count != 1 else ''} in"
             f" {rows} row{'s' if rows != 1 else ''}; nothing was imported.[/]"
         )
         raise typer.Exit(1) from None
@@ -50,7 +51,7 @@ def import_records(
         err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     out.print(
-        f"Imported {kind.value} from {file.name}: [green]{result.created} created[/],"
+        f"Imported {kind.value} from {escape(file.name)}: [green]{result.created} created[/],"
         f" [yellow]{result.updated} updated[/], {result.unchanged} unchanged."
     )
 
@@ -71,7 +72,7 @@ def export_records(
         )
         raise typer.Exit(1) from None
     noun = "capacity reports" if kind is RecordKind.CAPACITY else kind.value
-    out.print(f"Exported {written} {noun} to {file}.")
+    out.print(f"Exported {written} {noun} to {file}.", markup=False)
 
 
 @contextmanager

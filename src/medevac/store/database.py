@@ -8,6 +8,7 @@ Alembic is driven from code: the migration scripts ship inside the package, no a
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
 from medevac.domain.errors import DomainError
@@ -64,9 +66,36 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+#: what a database URL looks like, for messages refusing one
+URL_FORMS = "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/dbname"
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL that cannot be used: malformed, or for a backend or driver medevac does
+    not support. `url` is the URL as it may be shown (password hidden), `reason` says why."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"database URL {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+def shown_url(url: str) -> str:
+    """`url` with any password hidden, also when it cannot be parsed as a URL."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        return re.sub(r"^([^:/@]*://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
 def create_engine_for(url: str) -> Engine:
-    """A new engine for `url` (SQLite file or memory, or PostgreSQL via psycopg 3)."""
-    parsed = make_url(url)
+    """A new engine for `url` (SQLite file or memory, or PostgreSQL via psycopg 3).
+
+    Raises DatabaseUrlError for a URL that is malformed or names another backend or driver."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as error:
+        raise DatabaseUrlError(shown_url(url), f"not a database URL; {URL_FORMS}") from error
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         in_memory = parsed.database in (None, "", ":memory:")
@@ -83,9 +112,9 @@ def create_engine_for(url: str) -> Engine:
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", ""):
-            raise ValueError(
-                f"database URL {parsed.render_as_string(hide_password=True)}: use the psycopg 3 "
-                "driver, as in postgresql+psycopg://user@host:5432/dbname"
+            raise DatabaseUrlError(
+                parsed.render_as_string(hide_password=True),
+                "use the psycopg 3 driver, as in postgresql+psycopg://user@host:5432/dbname",
             )
         if parsed.get_driver_name() == "":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -99,9 +128,9 @@ def create_engine_for(url: str) -> Engine:
             pool_pre_ping=True,
             connect_args={"prepare_threshold": None},
         )
-    raise ValueError(
-        f"database URL {parsed.render_as_string(hide_password=True)}: unsupported backend "
-        f"{backend!r}; use sqlite:///path/to/file.db or postgresql+psycopg://user@host/dbname"
+    raise DatabaseUrlError(
+        parsed.render_as_string(hide_password=True),
+        f"unsupported backend {backend!r}; {URL_FORMS}",
     )
 
 
