@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A MEDEVAC_* setting that cannot be used; the message names the variable and why."""
 
 
 class Settings(BaseSettings):
@@ -22,7 +28,31 @@ class Settings(BaseSettings):
     #: Show progress bars for imports with more rows than this.
     progress_threshold_rows: int = 2000
 
+    @field_validator("stale_after_hours")
+    @classmethod
+    def _positive_hours(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("must be a number of hours above 0")
+        return value
+
+    @field_validator("progress_threshold_rows")
+    @classmethod
+    def _rows(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or more")
+        return value
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings; SettingsError naming each variable that cannot be read (the value as
+    given, and why), rather than pydantic's report."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            name = "MEDEVAC_" + "_".join(str(part) for part in problem["loc"]).upper()
+            reason = str(problem["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}={problem.get('input')!r}: {reason}")
+        raise SettingsError("; ".join(lines)) from None

@@ -224,3 +224,25 @@ def test_a_blank_default_actor_is_refused_naming_its_variable(
         "error: actor: every change needs the name of who makes it (MEDEVAC_ACTOR is blank)"
     ]
     assert "PT-0002: deferred -> cancelled" in invoke(cli, *args, "--actor", "dr.k")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("MEDEVAC_STALE_AFTER_HOURS", "abc", "Input should be a valid number"),
+        ("MEDEVAC_STALE_AFTER_HOURS", "-1", "must be a number of hours above 0"),
+        ("MEDEVAC_STALE_AFTER_HOURS", "nan", "must be a number of hours above 0"),
+        ("MEDEVAC_PROGRESS_THRESHOLD_ROWS", "many", "Input should be a valid integer"),
+        ("MEDEVAC_PROGRESS_THRESHOLD_ROWS", "-5", "must be 0 or more"),
+    ],
+)
+def test_a_setting_that_cannot_be_read_is_a_one_line_error_naming_it(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    result = cli.invoke(app, ["facilities", "list"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {variable}='{value}': {said}")
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

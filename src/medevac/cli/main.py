@@ -32,6 +32,7 @@ from medevac.cli.context import (
     stale_after,
     unit_of_work,
 )
+from medevac.config import SettingsError
 from medevac.domain.errors import DomainError
 from medevac.services.demo import DemoSummary, build_demo
 from medevac.store.database import DatabaseUrlError, current_revision, head_revision, upgrade
@@ -43,6 +44,9 @@ class MedevacGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer.Context, typed loosely: typer vendors click
         try:
             return super().invoke(ctx)
+        except SettingsError as error:
+            err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from error
         except DatabaseUrlError as error:  # raised before any connection is tried
             err_console.print(
                 f"error: MEDEVAC_DATABASE_URL={error.url}: {error.reason}",
