@@ -340,6 +340,11 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
             )
 
     unplaced = next((u for u in plan.unplaced if u.patient == patient_id), None)
+    if assigned is None and unplaced is None:
+        raise PlanMismatch(
+            f"the plan does not fit the problem: it neither admits {patient_id} nor lists it "
+            "unplaced (`medevac plan check` lists every broken rule)"
+        )
     if assigned is None and (unplaced is None or unplaced.code is None):
         # a plan read from its file has the reasons' sentences, not their codes
         at, days = placement_arrays(

@@ -12,6 +12,7 @@ from typing import Any
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.limits import MAX_COUNT
+from medevac.domain.vocabulary import Specialty
 from medevac.planning import (
     Plan,
     Problem,
@@ -104,6 +105,9 @@ _QUOTA_FIELDS = ("id", "room", "organisations", "facilities", "specialties")
 _NOT_AS_BUILT = "it was not written by `medevac plan build` as it is: build the problem again"
 
 
+_SPECIALTIES = frozenset(s.value for s in Specialty)
+
+
 def quotas(manifest: dict[str, Any]) -> list[Quota]:
     """The quotas of agreements the manifest carries ("quotas", `carry_quotas`), for the
     engines to keep to (`medevac.planning.with_quotas`); none for a manifest written before
@@ -160,6 +164,9 @@ def _quota(number: int, entry: Any) -> Quota:
             raise wrong(f"'{name}' must be a list of ids")
         if not value and name != "specialties":
             raise wrong(f"'{name}' is empty")
+        unknown = [i for i in value if name == "specialties" and i not in _SPECIALTIES]
+        if unknown:  # would cover nobody, and the quota would be dropped unsaid
+            raise wrong(f"'specialties' has {unknown[0]!r}, which is not a specialty")
         lists[name] = frozenset(value)
     return Quota(named, room, lists["organisations"], lists["facilities"], lists.get("specialties"))
 

@@ -11,7 +11,8 @@ import pytest
 from medevac.planning import Assignment, Plan, Problem, parse_problem, solve_exact, solve_greedy
 from medevac.planning.checker import check_plan
 from medevac.planning.explain import Blocker, explain
-from medevac.planning.plan import PlanStatus, Unplaced
+from medevac.planning.model import ProblemView, placement_arrays, unplaced_reasons
+from medevac.planning.plan import PlanStatus, Unplaced, UnplacedReason
 from tests.unit.planning.builders import facility, patient, problem_dict, random_problem_dict
 
 CHEAPER = {Blocker.FREE}
@@ -191,7 +192,8 @@ def test_an_unplaced_group_member_is_told_of_the_place_beside_its_group() -> Non
     )
     report = check_plan(problem, plan)
     assert report.feasible, report.violations
-    plan = replace(plan, objective=report.objective, unplaced=())
-    why = explain(problem, plan, "A")
-    assert why.unplaced is not None
-    assert "(F2 on day 0: 10.01 against 1,000.00)" in why.unplaced.reason
+    view = ProblemView(problem)
+    at, days = placement_arrays(problem, {"B": ("F2", 0)})
+    [reason] = unplaced_reasons(view, at, days, [problem.patient_index["A"]])
+    assert reason.code is UnplacedReason.FREE_PLACE_UNUSED
+    assert "(F2 on day 0: 10.01 against 1,000.00)" in reason.reason

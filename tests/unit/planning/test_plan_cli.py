@@ -374,6 +374,19 @@ def costing(document: dict[str, Any], objective: float) -> dict[str, Any]:
     return {**document, "objective": objective, "breakdown": breakdown, "bound": bound, "gap": gap}
 
 
+def test_explaining_a_patient_the_plan_does_not_list_is_a_one_line_error(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    out = solved(app, problem_file, tmp_path)
+    document = json.loads(out.read_text())
+    document["assignments"] = [a for a in document["assignments"] if a["patient"] != "A"]
+    document["unplaced"] = [u for u in document["unplaced"] if u["patient"] != "A"]
+    out.write_text(json.dumps(costing(document, document["objective"])))
+    result = runner.invoke(app, ["plan", "explain", str(problem_file), str(out), "A"])
+    assert result.exit_code == 1
+    assert "it neither admits A nor lists it unplaced" in " ".join(result.output.split())
+
+
 def test_explaining_with_a_plan_of_another_problem_is_a_one_line_error(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:

@@ -174,6 +174,10 @@ def _without(name: str) -> dict[str, Any]:
         ([QUOTA | {"facilities": None}], "(AGR-1): 'facilities' must be a list of ids"),
         ([QUOTA | {"specialties": "neurology"}], "(AGR-1): 'specialties' must be a list of ids"),
         ([QUOTA | {"specialties": [""]}], "(AGR-1): 'specialties' must be a list of ids"),
+        (
+            [QUOTA | {"specialties": ["neurology", "nerology"]}],
+            "(AGR-1): 'specialties' has 'nerology', which is not a specialty",
+        ),
         ([QUOTA, QUOTA | {"id": "AGR-2", "room": None}], "'quotas' entry 1 (AGR-2): 'room'"),
     ],
 )
