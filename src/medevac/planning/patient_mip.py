@@ -12,6 +12,7 @@ import numpy as np
 
 from medevac.planning import heap
 from medevac.planning.engines import ModelTooLarge, checked_time_limit
+from medevac.planning.exact import KEEP_BONUS, KEEP_BONUS_TOLERANCES
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
@@ -35,6 +36,8 @@ KILL_GRACE_SECONDS = 2.0
 # and no plan; 100,000 x 1,000 (L) would have 510 million (some 560 GB). Larger models are
 # refused before anything is built.
 MAX_BINARIES = 2_000_000
+# HiGHS's relative gap for this model (`solve_mip`'s default)
+MIP_REL_GAP = 1e-9
 
 
 def binaries(problem: Problem, view: ProblemView) -> int:
@@ -75,6 +78,11 @@ def solve_patient_mip(
         )
     horizon = view.horizon
     w = problem.weights
+    # far below any real cost, and above what HiGHS's gap lets it leave (the exact engine's
+    # rule, `exact._keep_bonus`, for this model's gap); "optimal" is then up to it per patient
+    # with a current place, as for the exact engine
+    upper = sum(view.unplaced_cost(p) for p in problem.patients)
+    keep_bonus = max(KEEP_BONUS, KEEP_BONUS_TOLERANCES * MIP_REL_GAP * upper)
     patient_of: list[IntArray] = []
     facility_of: list[IntArray] = []
     day_of: list[IntArray] = []
@@ -98,6 +106,11 @@ def solve_patient_mip(
         if p.current is not None:
             moved = f_grid != problem.facility_index[p.current.facility]
             cost = cost + w.change * moved
+            # a re-plan of unchanged input keeps the current place where another costs the
+            # same, as the exact engine does (its `KEEP_BONUS`; two identical patients had
+            # their admission days swapped): the place kept costs the solver a little less
+            kept = ~moved & (d_grid == p.current.day)
+            cost = cost - keep_bonus * kept
         patient_of.append(np.full(f_grid.size, i, dtype=np.int64))
         facility_of.append(f_grid.ravel())
         day_of.append(d_grid.ravel())

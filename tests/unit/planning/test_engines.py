@@ -256,6 +256,41 @@ def test_solving_again_with_the_plan_as_current_changes_nothing() -> None:
     assert placement(third) == placement(second)
 
 
+@pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
+def test_two_patients_alike_keep_their_own_days_when_solved_again(engine: Engine) -> None:
+    # either order of days costs the same; the per-patient MIP had swapped them
+    for days in ((0, 1), (1, 0)):
+        problem = parse_problem(
+            problem_dict(
+                [facility("F1", 50.0, 30.0, beds={"orthopaedics": 1})],
+                [
+                    patient("A", 50.0, 30.0, length_of_stay_days=1,
+                            current={"facility": "F1", "day": days[0]}),
+                    patient("B", 50.0, 30.0, length_of_stay_days=1,
+                            current={"facility": "F1", "day": days[1]}),
+                ],
+                horizon_days=2,
+            )
+        )  # fmt: skip
+        plan = checked(problem, solve(problem, engine, time_limit=10))
+        assert placement(plan) == {"A": ("F1", days[0]), "B": ("F1", days[1])}, days
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_per_patient_mip_solved_again_with_its_plan_as_current_changes_nothing(
+    seed: int,
+) -> None:
+    data = random_problem_dict(seed=seed, n_patients=14, n_facilities=4)
+    first = checked(parse_problem(data), solve(parse_problem(data), Engine.MIP))
+    again = parse_problem(with_current(data, first))
+    second = checked(again, solve(again, Engine.MIP))
+    assert second.status is PlanStatus.OPTIMAL
+    assert placement(second) == placement(first)
+    assert abs(second.objective - solve(again, Engine.EXACT).objective) <= 1e-6 * max(
+        1.0, second.objective
+    )
+
+
 def test_exact_engine_returns_a_feasible_plan_with_an_honest_bound_when_stopped_early() -> None:
     problem = parse_problem(random_problem_dict(seed=3, n_patients=30, n_facilities=5))
     plan = checked(problem, solve(problem, Engine.EXACT, time_limit=0.01))
