@@ -29,6 +29,7 @@ from medevac.planning import (
     ProblemError,
     check_plan,
     explain,
+    json_text,
     load_plan,
     load_problem,
     plan_changes,
@@ -90,9 +91,11 @@ def manifest_path(problem_file: Path) -> Path:
 def json_object(path: Path) -> dict[str, Any]:
     """The JSON object in ``path``, or a one-line error naming the file (exit 1)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_text.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         _fail(f"{path}: cannot be read as JSON ({error})")
+    except json_text.RepeatedKeys as error:
+        _fail(f"{path}: {error.paths[0]}: is given more than once in its object")
     except (ValueError, RecursionError) as error:
         _fail(f"{path}: is not valid JSON ({json_error(error)})")
     if not isinstance(data, dict):

@@ -13,6 +13,7 @@ from typing import Any
 from medevac.domain.errors import json_error
 from medevac.domain.limits import MAX_COUNT, MAX_DAYS
 from medevac.domain.vocabulary import Specialty
+from medevac.planning import json_text
 from medevac.planning.problem import (
     CurrentPlacement,
     Facility,
@@ -194,7 +195,11 @@ def load_problem(path: str | Path) -> Problem:
     except UnicodeDecodeError as exc:
         raise ProblemError([f"{path}: is not UTF-8 text"]) from exc
     try:
-        data = json.loads(text)
+        data = json_text.loads(text)
+    except json_text.RepeatedKeys as exc:
+        raise ProblemError(
+            [f"{where}: is given more than once in its object" for where in exc.paths]
+        ) from exc
     except (ValueError, RecursionError) as exc:
         raise ProblemError([f"{path}: is not valid JSON ({json_error(exc)})"]) from exc
     return parse_problem(data)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from medevac.domain.errors import json_error
+from medevac.planning import json_text
 
 BREAKDOWN_KEYS = ("unplaced", "wait", "late", "travel", "group_split", "change")
 
@@ -273,9 +274,11 @@ def _check_figures(plan: Plan) -> None:
 def load_plan(path: str | Path) -> Plan:
     """Read a plan JSON file; raise PlanFormatError when it cannot be read or is malformed."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json_text.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanFormatError(f"{path}: cannot be read as JSON ({exc})") from exc
+    except json_text.RepeatedKeys as exc:
+        raise PlanFormatError(f"{exc.paths[0]}: is given more than once in its object") from exc
     except (ValueError, RecursionError) as exc:
         raise PlanFormatError(f"{path}: is not valid JSON ({json_error(exc)})") from exc
     return plan_from_dict(data)

@@ -162,6 +162,21 @@ def test_bad_precedence_days_and_current_facility_are_all_reported_together() ->
     assert errors[3] == "patients[1].current.facility: 'F9' is not a facility of this problem"
 
 
+def test_a_key_given_twice_in_one_object_is_refused_with_its_path(tmp_path: Path) -> None:
+    # the decoder keeps the last and says nothing: 0 beds, the first patient's neurology
+    text = json.dumps(good())
+    text = text.replace('"beds": {', '"beds": {"orthopaedics": 1, ', 1)
+    text = text.replace('"specialty": ', '"specialty": "neurology", "specialty": ', 1)
+    path = tmp_path / "twice.json"
+    path.write_text(text)
+    with pytest.raises(ProblemError) as refused:
+        load_problem(path)
+    assert refused.value.errors == [
+        "facilities[0].beds.orthopaedics: is given more than once in its object",
+        "patients[0].specialty: is given more than once in its object",
+    ]
+
+
 def test_a_null_current_place_is_refused_not_taken_for_none() -> None:
     data = good()
     data["patients"][1]["current"] = None

@@ -420,3 +420,17 @@ def test_objectives_are_shown_in_full_with_thousands_separated() -> None:
         "0",
         "0",
     )
+
+
+def test_a_manifest_giving_a_key_twice_is_a_one_line_error(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    manifest = problem_file.with_name(f"{problem_file.stem}.registry.json")
+    manifest.write_text('{"quotas": [], "quotas": []}')
+    result = runner.invoke(
+        app, ["plan", "solve", str(problem_file), "--out", str(tmp_path / "p.json")]
+    )
+    assert result.exit_code == 1
+    assert f"{manifest}: quotas: is given more than once in its object" in " ".join(
+        result.output.split()
+    )

@@ -65,6 +65,15 @@ def test_a_plan_with_an_unknown_key_or_bad_status_is_refused_with_its_path() -> 
         plan_from_dict(data)
 
 
+def test_a_plan_file_giving_a_key_twice_is_refused_with_its_path(tmp_path: Path) -> None:
+    problem = parse_problem(random_problem_dict(seed=5, n_patients=3, n_facilities=2))
+    text = document_text(plan_to_dict(solve_exact(problem)))
+    path = tmp_path / "plan.json"
+    path.write_text(text.replace('{"patient": ', '{"day": 0, "patient": ', 1))
+    with pytest.raises(PlanFormatError, match=r"assignments\[0\].day: is given more than once"):
+        load_plan(path)
+
+
 def test_a_plan_whose_own_figures_disagree_is_refused_naming_them() -> None:
     problem = parse_problem(random_problem_dict(seed=5, n_patients=3, n_facilities=2))
     good = plan_to_dict(solve_exact(problem))
