@@ -41,7 +41,7 @@ _HEADLINE_METRICS = (
 )
 
 #: replications of one run: 10,000 of the 100-bed hospital took 0.7 GB and 15 s (2026-12-05);
-#: 10**12 had been accepted
+#: 10**12 had been accepted. Long horizons allow fewer: see ``runner.MAX_SERIES_BYTES``.
 MAX_REPLICATIONS = 10_000
 
 
@@ -63,7 +63,9 @@ def simulate(
         help="Scenario file, or the name of a shipped scenario (e.g. field-hospital-100-beds).",
     ),
     replications: int = _replications(
-        "Replications (memory grows with them: about 70 MB a thousand)."
+        "Replications. Memory grows with replications x days: about 45 MB a thousand of 30 "
+        "days, 4.4 GB a thousand of 3,660 days; runs whose hourly series need over 2 GB are "
+        "refused (at 3,660 days, more than 474 replications)."
     ),
     out: Path = typer.Option(..., "--out", help="Directory for JSON, CSV and plots."),
     seed: int = typer.Option(
@@ -77,6 +79,7 @@ def simulate(
     from medevac.simulation.runner import run_replications
 
     scenario = _load(scenario_file, scenario_from_dict)
+    _check_memory(replications, scenario.days, "lower -n or the scenario's days")
     console = Console(stderr=True, emoji=False)
     with _progress_bar(console, f"simulating {scenario.name}") as progress:
         result = run_replications(
@@ -114,8 +117,12 @@ def deploy(
         plan_deployment,
         simulate_deployment,
     )
+    from medevac.simulation.presets import preset
 
     problem: DeploymentProblem = _load(str(problem_file), deployment_problem_from_dict)
+    if simulate_plan:
+        days = max(preset(hospital.scenario).days for hospital in problem.hospitals)
+        _check_memory(replications, days, "lower -n")
     plan = plan_deployment(problem, time_limit_seconds=time_limit)
     violations = check_deployment(problem, plan)
     if violations:
@@ -175,6 +182,12 @@ def _load(source: str, parse: Callable[[object], _T]) -> _T:
             text = path.read_text(encoding="utf-8")
     except OSError as error:
         _fail(f"cannot read {source}: {error.strerror or error}")
+    except UnicodeDecodeError as error:
+        # UnicodeDecodeError is a ValueError, not an OSError: a Latin-1 or UTF-16 file
+        _fail(
+            f"{source}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at position "
+            f"{error.start:,}); save the file as UTF-8"
+        )
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as error:
@@ -183,6 +196,15 @@ def _load(source: str, parse: Callable[[object], _T]) -> _T:
         return parse(data)
     except ParameterError as error:
         _fail(f"{source}: {error}")
+
+
+def _check_memory(replications: int, days: int, advice: str) -> None:
+    """Refuse a run whose hourly series would take more memory than the runner allows."""
+    from medevac.simulation.runner import replications_problem
+
+    problem = replications_problem(replications, days)
+    if problem is not None:
+        _fail(f"--replications: {problem} ({advice})")
 
 
 def _fail(message: str) -> NoReturn:

@@ -30,7 +30,14 @@ from scipy.optimize import linprog
 from medevac.domain.geography import EARTH_RADIUS_KM
 from medevac.highs import new_highs
 from medevac.simulation.params import MAX_PATIENTS_PER_DAY, Scenario
-from medevac.simulation.plain_data import ObjectReader, ParameterError, read_number, read_string
+from medevac.simulation.plain_data import (
+    ObjectReader,
+    ParameterError,
+    is_finite_number,
+    read_number,
+    read_string,
+    shown_number,
+)
 from medevac.simulation.presets import PRESETS, preset
 from medevac.simulation.results import SimulationResult
 from medevac.simulation.runner import ProgressCallback, run_replications
@@ -90,7 +97,7 @@ class HospitalUnit:
     scenario: str
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.patients_per_day) or self.patients_per_day <= 0:
+        if not is_finite_number(self.patients_per_day) or self.patients_per_day <= 0:
             raise ParameterError("patients_per_day", "must be > 0")
         _check_patients_per_day(self.patients_per_day)
         if self.scenario not in PRESETS:
@@ -111,7 +118,7 @@ class DeploymentProblem:
     name: str = "deployment"
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.radius_km) or self.radius_km <= 0:
+        if not is_finite_number(self.radius_km) or self.radius_km <= 0:
             raise ParameterError("radius_km", "must be > 0")
         id_lists: tuple[tuple[str, list[str]], ...] = (
             ("demand_points", [p.id for p in self.demand_points]),
@@ -763,7 +770,8 @@ def _check_patients_per_day(value: float) -> None:
     overflowed the totals and made the LP refuse its own bounds."""
     if value > MAX_PATIENTS_PER_DAY:
         raise ParameterError(
-            "patients_per_day", f"{value:g} is more than {MAX_PATIENTS_PER_DAY:,.0f}"
+            "patients_per_day",
+            f"{shown_number(value)} is more than {shown_number(MAX_PATIENTS_PER_DAY)}",
         )
 
 

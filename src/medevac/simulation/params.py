@@ -7,7 +7,6 @@ the first bad field (``case_mix[2].length_of_stay.mean_hours: must be > 0``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -15,10 +14,12 @@ from typing import Any
 from medevac.simulation.plain_data import (
     ObjectReader,
     ParameterError,
+    is_finite_number,
     read_integer,
     read_number,
     read_numbers,
     read_string,
+    shown_number,
 )
 
 HOURS_PER_DAY = 24
@@ -223,6 +224,11 @@ class Arrivals:
     def hourly_rates(self, days: int) -> list[float]:
         """Arrival rate (patients per hour) for each hour of a horizon of ``days`` days."""
         profile = self.hourly_profile or (1.0,) * HOURS_PER_DAY
+        # Weights relative to the largest lie in [0, 1] and sum to between 1 and 24, so the
+        # scale stays finite however small the weights are (24 / sum(profile) overflowed to inf
+        # for weights summing below about 1e-307, and the rates became inf and nan).
+        peak = max(profile)
+        profile = tuple(weight / peak for weight in profile)
         scale = HOURS_PER_DAY / sum(profile)
         rates: list[float] = []
         for day in range(days):
@@ -478,18 +484,15 @@ def _policies_from_dict(data: object, path: str) -> Policies:
 
 
 def _require_finite(path: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not is_finite_number(value):
         raise ParameterError(path, f"must be a finite number, got {value!r}")
 
 
 def _require_at_most(path: str, value: float, limit: float) -> None:
     if value > limit:
-        raise ParameterError(path, f"must be at most {_shown(limit)}, got {_shown(value)}")
-
-
-def _shown(value: float) -> str:
-    """100,000 rather than 1e+05, 1e+20 rather than twenty-one digits."""
-    return f"{value:,.0f}" if float(value).is_integer() and abs(value) < 1e12 else f"{value:g}"
+        raise ParameterError(
+            path, f"must be at most {shown_number(limit)}, got {shown_number(value)}"
+        )
 
 
 def _require_count(path: str, value: int, minimum: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -54,7 +55,13 @@ class ObjectReader:
 def read_number(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParameterError(path, f"must be a number, got {value!r}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        # JSON reads 1 followed by 400 zeros as an int that no float can hold
+        raise ParameterError(
+            path, f"too large, got {shown_number(value)} (numbers must be below 1.8e+308)"
+        ) from None
     _require_finite(path, result)
     return result
 
@@ -75,6 +82,26 @@ def read_string(value: object, path: str) -> str:
     if not isinstance(value, str):
         raise ParameterError(path, f"must be a string, got {value!r}")
     return value
+
+
+def is_finite_number(value: float) -> bool:
+    """Whether ``value`` is finite; a Python int is, however large (``math.isfinite`` would
+    raise OverflowError on one too large for a float)."""
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def shown_number(value: float) -> str:
+    """A number for a message: 100,000 rather than 1e+05, 1e+20 rather than twenty-one digits,
+    and 1e+400 for an int too large for a float."""
+    if isinstance(value, int):
+        if abs(value) < 10**12:
+            return f"{value:,}"
+        exact = Decimal(value)
+        exponent = exact.adjusted()
+        return f"{float(exact.scaleb(-exponent)):g}e+{exponent:02d}"
+    if value.is_integer() and abs(value) < 1e12:
+        return f"{value:,.0f}"
+    return f"{value:g}"
 
 
 def _require_finite(path: str, value: float) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -40,8 +41,9 @@ _PANELS: tuple[tuple[str, tuple[tuple[int, str], ...], str], ...] = (
 def occupancy_figure(result: SimulationResult) -> Figure:
     """Two panels: resources in use and patients waiting, by hour, across replications.
 
-    Each line is the mean over replications; the dark band is its 95 % confidence interval and
-    the light band holds 90 % of the replications (5th to 95th percentile).
+    Each line is the mean over replications; the dark band is its 95 % confidence interval
+    (absent with one replication) and the light band holds 90 % of the replications (5th to
+    95th percentile).
     """
     figure = Figure(figsize=(11, 7), layout="constrained")
     axes = figure.subplots(2, 1, sharex=True)
@@ -60,7 +62,8 @@ def occupancy_figure(result: SimulationResult) -> Figure:
             (line,) = axis.plot(days, mean, label=label, linewidth=1.2)
             colour = line.get_color()
             axis.fill_between(days, band_low, band_high, color=colour, alpha=0.12, linewidth=0)
-            axis.fill_between(days, low, high, color=colour, alpha=0.35, linewidth=0)
+            if np.all(np.isfinite(low)):  # one replication has no confidence interval
+                axis.fill_between(days, low, high, color=colour, alpha=0.35, linewidth=0)
             capacity = capacity_lines.get(row)
             if capacity:
                 axis.axhline(capacity, color=colour, linestyle="--", linewidth=0.8)
@@ -78,7 +81,9 @@ def render(figure: Figure, image_format: str) -> bytes:
     if image_format not in ("png", "svg"):
         raise ValueError(f"unsupported image format {image_format!r} (use png or svg)")
     buffer = io.BytesIO()
-    # A fixed date keeps SVG output identical between runs.
+    # No date and a fixed salt for the element ids keep SVG output identical between runs
+    # (without the salt, matplotlib draws a random one for each render).
     metadata = {"Date": None} if image_format == "svg" else {"Software": None}
-    figure.savefig(buffer, format=image_format, dpi=110, metadata=metadata)
+    with matplotlib.rc_context({"svg.hashsalt": "medevac"}):
+        figure.savefig(buffer, format=image_format, dpi=110, metadata=metadata)
     return buffer.getvalue()

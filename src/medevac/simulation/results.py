@@ -122,7 +122,10 @@ class SimulationResult:
         return {name: estimate(values) for name, values in self.metric_values().items()}
 
     def hourly(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For one series: mean, CI low, CI high and the 5 %-95 % replication band, per hour."""
+        """For one series: mean, CI low, CI high and the 5 %-95 % replication band, per hour.
+
+        With one replication there is no interval: CI low and high are NaN, as in ``estimate``.
+        """
         values = self.series[:, row, :]
         mean = values.mean(axis=0)
         n = values.shape[0]
@@ -130,7 +133,7 @@ class SimulationResult:
             factor = stats.t.ppf(0.5 + CONFIDENCE / 2.0, n - 1) / math.sqrt(n)
             half = factor * values.std(axis=0, ddof=1)
         else:
-            half = np.zeros_like(mean)
+            half = np.full_like(mean, math.nan)
         low_band, high_band = np.percentile(values, [5.0, 95.0], axis=0)
         return mean, mean - half, mean + half, low_band, high_band
 

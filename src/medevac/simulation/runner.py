@@ -18,10 +18,37 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from medevac.simulation import engine
-from medevac.simulation.params import Duration, DurationKind, Scenario
+from medevac.simulation.params import HOURS_PER_DAY, Duration, DurationKind, Scenario
 from medevac.simulation.results import SimulationResult
 
 ProgressCallback = Callable[[int, int], None]
+
+#: memory one replication's hourly series take per day of horizon (6 series x 24 hours x 8 bytes).
+#: They are most of a run's memory: measured, a replication took about 45 KB at 30 days and
+#: 4.4 MB at 3,660 days.
+SERIES_BYTES_PER_DAY = engine.N_SERIES * HOURS_PER_DAY * np.dtype(np.float64).itemsize
+#: the hourly series of one run may take at most this much. Days (3,660) and replications
+#: (10,000) are limited separately, and together they had allowed 42 GB.
+MAX_SERIES_BYTES = 2_000_000_000
+
+
+def max_replications(days: int) -> int:
+    """The most replications of a ``days``-day scenario whose hourly series fit the budget."""
+    return MAX_SERIES_BYTES // (SERIES_BYTES_PER_DAY * max(1, days))
+
+
+def replications_problem(replications: int, days: int) -> str | None:
+    """Why ``replications`` of a ``days``-day scenario need too much memory, or ``None``."""
+    fit = max_replications(days)
+    if replications <= fit:
+        return None
+    need = replications * days * SERIES_BYTES_PER_DAY
+    return (
+        f"{replications:,} replications of {days:,} days need {need / 1e9:.1f} GB for the hourly "
+        f"series, more than the {MAX_SERIES_BYTES / 1e9:g} GB allowed; at most {fit:,} "
+        f"replications fit at {days:,} days"
+    )
+
 
 _DURATION_CODES = {
     DurationKind.EXPONENTIAL: engine.DURATION_EXPONENTIAL,
@@ -117,6 +144,9 @@ def run_replications(
         raise ValueError("replications must be >= 1")
     if seed < 0:
         raise ValueError("seed must be >= 0")
+    too_many = replications_problem(replications, scenario.days)
+    if too_many is not None:
+        raise ValueError(too_many)
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     inputs = _KernelInputs(scenario)
     generators = replication_generators(seed, replications)
