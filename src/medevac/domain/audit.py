@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from medevac.domain.errors import InvalidValue
 from medevac.domain.limits import check_lengths
 
 
@@ -27,7 +28,14 @@ class AuditRecord:
     reason: str = ""
 
     def __post_init__(self) -> None:
+        require_actor(self.actor)
         check_lengths(self, ids=("entity_id",), texts=("actor",))
+
+
+def require_actor(actor: str) -> None:
+    """Refuse a blank actor: no change is written without the name of who makes it."""
+    if not actor.strip():
+        raise InvalidValue("actor", "every change needs the name of who makes it")
 
 
 def snapshot(entity: object) -> dict[str, Any]:

@@ -96,14 +96,47 @@ class ActorRole(StrEnum):
     SYSTEM = "system"
 
 
-#: Target statuses each role may move a patient to (None: any allowed move).
-ROLE_TARGETS: dict[ActorRole, frozenset[PatientStatus] | None] = {
+#: The moves each role may make, as (from, to) pairs (None: any move the lifecycle allows).
+#: A role's right depends on where the patient comes from as well as where it goes: a
+#: receiving facility that declines a referral may not decline a patient in screening.
+ROLE_MOVES: dict[ActorRole, frozenset[tuple[PatientStatus, PatientStatus]] | None] = {
     ActorRole.COORDINATOR: None,
     ActorRole.SYSTEM: None,
-    ActorRole.SCREENING_CLINICIAN: frozenset({S.SCREENING, S.SELECTED, S.DEFERRED, S.DECLINED}),
-    # A receiving facility may only accept, decline or admit.
-    ActorRole.RECEIVING_FACILITY: frozenset({S.ACCEPTED, S.DECLINED, S.ADMITTED}),
+    # The screening clinician runs screening: takes a candidate into it (first examination,
+    # a deferred patient examined again, a declined one reconsidered) and decides it.
+    ActorRole.SCREENING_CLINICIAN: frozenset(
+        {(S.REPORTED, S.SCREENING), (S.DEFERRED, S.SCREENING), (S.DECLINED, S.SCREENING)}
+        | {(S.SCREENING, S.SELECTED), (S.SCREENING, S.DEFERRED), (S.SCREENING, S.DECLINED)}
+    ),
+    # A receiving facility may only accept or decline a referral and admit an arrival.
+    ActorRole.RECEIVING_FACILITY: frozenset(
+        {(S.REFERRED, S.ACCEPTED), (S.REFERRED, S.DECLINED), (S.IN_TRANSIT, S.ADMITTED)}
+    ),
 }
+
+#: What each restricted role does, to tell whoever is refused a move which role makes it.
+_DUTIES: dict[ActorRole, str] = {
+    ActorRole.SCREENING_CLINICIAN: "the screening clinician decides screening",
+    ActorRole.RECEIVING_FACILITY: (
+        "the receiving facility answers referrals and admits arriving patients"
+    ),
+}
+
+
+def role_may(role: ActorRole, current: PatientStatus, target: PatientStatus) -> bool:
+    """Whether `role` may make the move from `current` to `target` (if the lifecycle allows it)."""
+    moves = ROLE_MOVES[role]
+    return moves is None or (current, target) in moves
+
+
+def _role_name(role: ActorRole) -> str:
+    return role.value.replace("_", " ")
+
+
+def _who_moves(current: PatientStatus, target: PatientStatus) -> str:
+    """Which role makes the move from `current` to `target`, for a refusal's message."""
+    duties = [duty for role, duty in _DUTIES.items() if role_may(role, current, target)]
+    return "; ".join(duties) if duties else "a coordinator makes this move"
 
 
 def check_transition(
@@ -126,11 +159,13 @@ def check_transition(
         raise IllegalTransition(
             entity, current, target, f"from {current} the allowed moves are: {options}"
         )
-    permitted = ROLE_TARGETS[role]
-    if permitted is not None and target not in permitted:
-        options = ", ".join(sorted(permitted))
+    if not role_may(role, current, target):
         raise IllegalTransition(
-            entity, current, target, f"a {role} may only move a patient to: {options}"
+            entity,
+            current,
+            target,
+            f"a {_role_name(role)} may not move a patient from {current} to {target}; "
+            + _who_moves(current, target),
         )
     if (current, target) in REASON_REQUIRED and not reason.strip():
         raise IllegalTransition(entity, current, target, "this move needs a reason")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from medevac.domain.audit import AuditRecord, snapshot
+from medevac.domain.audit import AuditRecord, require_actor, snapshot
 from medevac.domain.repositories import UnitOfWork
 
 
@@ -28,8 +28,10 @@ def audit(
 ) -> None:
     """Append one audit record of `after`, the entity as written (its `id` names it).
 
-    `before` is the snapshot taken before the change (None when the entity is new).
+    `before` is the snapshot taken before the change (None when the entity is new). A blank
+    `actor` is refused (InvalidValue): no change is written without the name of who makes it.
     """
+    require_actor(actor)
     uow.audit.add(
         AuditRecord(
             actor=actor,
