@@ -130,7 +130,14 @@ def move(
     status: PatientStatus = typer.Argument(..., help="Target status."),
     reason: str = typer.Option("", help="Why (required for declines, deaths, cancellations)."),
     by: str = typer.Option(None, "--actor", help="Who makes the move (audit trail)."),
-    role: ActorRole = typer.Option(ActorRole.COORDINATOR, help="In which role."),
+    role: ActorRole = typer.Option(
+        ActorRole.COORDINATOR,
+        help=(
+            "In which role: a coordinator makes any move the lifecycle allows; a screening "
+            "clinician takes patients into screening and decides it; a receiving facility "
+            "answers referrals and admits arriving patients."
+        ),
+    ),
     expected_version: int = typer.Option(
         None, help="Refuse if the patient changed since this version was read."
     ),
