@@ -271,6 +271,48 @@ class TreatmentRequest:
                 place_answers[line.specialty][1].strip(),
             )
 
+        outcome = self._outcome()
+        self._move(outcome)
+        return outcome
+
+    def answer_patient(self, patient_id: str, accepted: bool, reason: str, *, at: datetime) -> bool:
+        """Record the receiving side's answer for one patient still pending on this submitted
+        request: a referral accepted or declined patient by patient (`patients move`) rather
+        than in one answer (`respond`). A decline needs a reason.
+
+        When that leaves no patient pending and the request asks for no places, the request is
+        answered: accepted, partially accepted or declined, as `respond` sets it, and True is
+        returned. Otherwise it stays submitted, and `respond` answers the patients still
+        pending and the places.
+        """
+        if self.status is not RequestStatus.SUBMITTED:
+            raise IllegalTransition(
+                f"request {self.id}",
+                self.status,
+                "answered",
+                "only a submitted request is answered",
+            )
+        entry = self.line(patient_id)
+        if entry.decision is not PatientDecision.PENDING:
+            raise InvalidValue(
+                "patient",
+                f"{patient_id!r} is already {entry.decision} on request {self.id}",
+            )
+        if not accepted and not reason.strip():
+            raise InvalidValue(
+                "reason", f"declining patient {patient_id!r} on request {self.id} needs a reason"
+            )
+        entry.decision = PatientDecision.ACCEPTED if accepted else PatientDecision.DECLINED
+        entry.reason = reason.strip()
+        entry.decided_at = at
+        if self.places or any(p.decision is PatientDecision.PENDING for p in self.patients):
+            return False
+        self._move(self._outcome())
+        return True
+
+    def _outcome(self) -> RequestStatus:
+        """What the answers given make of the request: accepted, partially accepted or
+        declined."""
         granted_any = any(p.decision is PatientDecision.ACCEPTED for p in self.patients) or any(
             (line.accepted or 0) > 0 for line in self.places
         )
@@ -278,13 +320,10 @@ class TreatmentRequest:
             (line.accepted or 0) < line.requested for line in self.places
         )
         if granted_any and refused_any:
-            outcome = RequestStatus.PARTIALLY_ACCEPTED
-        elif granted_any:
-            outcome = RequestStatus.ACCEPTED
-        else:
-            outcome = RequestStatus.DECLINED
-        self._move(outcome)
-        return outcome
+            return RequestStatus.PARTIALLY_ACCEPTED
+        if granted_any:
+            return RequestStatus.ACCEPTED
+        return RequestStatus.DECLINED
 
     def name_admission(self, patient_id: str, facility_id: str, day: date) -> None:
         """Say (or correct) where and when a patient this request accepted is to be admitted,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.limits import check_lengths
+
+#: How far a decision's time may lie before the patient's latest move or after the server's
+#: clock, for clocks that differ a little (capacity reports allow as much ahead).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class ScreeningOutcome(StrEnum):
@@ -41,6 +45,8 @@ class ScreeningDecision:
         if not self.clinician.strip():
             raise InvalidValue("clinician", "every decision names the clinician who made it")
         check_lengths(self, texts=("clinician",))
+        if self.decided_at.tzinfo is None:
+            raise InvalidValue("decided_at", "needs a time zone (for example 2026-11-20T08:00Z)")
         if self.outcome is not ScreeningOutcome.SELECT and not self.criteria_notes.strip():
             raise InvalidValue(
                 "criteria_notes", f"a decision to {self.outcome} needs the criteria that led to it"
@@ -88,15 +94,50 @@ class ScreeningMission:
             raise InvalidValue("candidate", f"{patient_id!r} is already a candidate of {self.id}")
         self.candidates[patient_id] = None
 
-    def decide(self, patient_id: str, decision: ScreeningDecision) -> None:
-        """Record the decision for a candidate (a later decision replaces an earlier one)."""
+    def decide(
+        self,
+        patient_id: str,
+        decision: ScreeningDecision,
+        *,
+        candidate_of: str | None = None,
+        last_move: datetime | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record the decision for a candidate (a later decision replaces an earlier one: a
+        patient examined again by the same mission).
+
+        ``candidate_of`` is the mission the patient is now a candidate of (the one that last
+        put it before its team): only that mission decides, so that a mission that examined
+        the patient earlier cannot decide it while it is another mission's candidate (that
+        mission would keep it pending for ever, and this one's report would change). The
+        decision's time must lie within the mission's dates, and neither before ``last_move``
+        (the patient's latest move, into screening) nor after ``now``, give or take
+        `CLOCK_SKEW` either way: the patient's timeline stays in order, and a decision dated
+        ahead does not stay at the top of the audit trail.
+        """
         if patient_id not in self.candidates:
             raise InvalidValue("candidate", f"{patient_id!r} is not a candidate of {self.id}")
-        if not self.starts_on <= decision.decided_at.date() <= self.ends_on:
+        if candidate_of is not None and candidate_of != self.id:
+            raise InvalidValue(
+                "candidate",
+                f"{patient_id!r} is now a candidate of screening mission {candidate_of}, not of "
+                f"{self.id}: only {candidate_of} may decide it",
+            )
+        moment = decision.decided_at
+        if not self.starts_on <= moment.date() <= self.ends_on:
             raise InvalidValue(
                 "decided_at",
-                f"{decision.decided_at.date()} is outside the mission's dates "
-                f"{self.starts_on}..{self.ends_on}",
+                f"{moment.date()} is outside the mission's dates {self.starts_on}..{self.ends_on}",
+            )
+        if last_move is not None and moment < last_move - CLOCK_SKEW:
+            raise InvalidValue(
+                "decided_at",
+                f"{moment.isoformat()} is before {patient_id}'s latest move, into screening "
+                f"({last_move.isoformat()}): a decision cannot precede it",
+            )
+        if now is not None and moment > now + CLOCK_SKEW:
+            raise InvalidValue(
+                "decided_at", f"{moment.isoformat()} is in the future (now {now.isoformat()})"
             )
         self.candidates[patient_id] = decision
 

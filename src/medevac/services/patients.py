@@ -11,7 +11,7 @@ from medevac.domain.errors import ConcurrentModification, InvalidValue, NotFound
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.repositories import UnitOfWork
-from medevac.domain.requests import TreatmentRequest
+from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.services.auditing import audit, utc_now
 
@@ -24,6 +24,12 @@ _LEAVES_REQUESTS = {
 _WITHDRAWS_REFERRAL = {
     (PatientStatus.REFERRED, PatientStatus.SELECTED),
     (PatientStatus.ACCEPTED, PatientStatus.SELECTED),
+}
+#: A referral accepted or declined: when a submitted request awaits the answer for the
+#: patient, the move is that request's answer for it (`_answer_on_request`)
+_ANSWERS_REFERRAL = {
+    (PatientStatus.REFERRED, PatientStatus.ACCEPTED),
+    (PatientStatus.REFERRED, PatientStatus.DECLINED),
 }
 #: Declines of a referral: the plan's admission is withdrawn (the request records the decline
 #: itself), so that the facility that declined is not the patient's current place in the next
@@ -90,11 +96,29 @@ def apply_move(
     Death and cancellation (and a withdrawn referral) take the patient off every live request
     and every live plan; a request left with no patients closes itself. A declined referral
     takes the patient off every live plan.
+
+    A referral accepted or declined while a submitted request still awaits the answer for the
+    patient (its line is pending) is that request's answer for the patient, whoever moves it
+    (`patients move ... --role receiving_facility`, say): the line records the decision, the
+    move's reason (an acceptance without one says "accepted on REQ-..."; a decline needs
+    one) and the time, and the request is answered once no patient and no places are left
+    pending (`TreatmentRequest.answer_patient`). So the request can still be answered for
+    the others and closed, a declined patient can be requested again, and an acceptance
+    counts against the agreement it comes under (`quota_count`). A referral by a plan alone,
+    with no request awaiting an answer, moves the patient only. `respond_to_request` writes
+    its answer before moving the patients, so that its moves find no line pending.
     """
     previous = patient.status
+    awaiting = (
+        _awaiting_answer(uow, patient.id) if (previous, target) in _ANSWERS_REFERRAL else None
+    )
+    if awaiting is not None and target is PatientStatus.ACCEPTED and not reason.strip():
+        reason = f"accepted on {awaiting.id}"  # a decline keeps needing its reason
     change, record = _moved(patient, target, actor=actor, reason=reason, role=role, at=at)
     uow.patients.update(patient)
     uow.audit.add(record)
+    if awaiting is not None:
+        _answer_on_request(uow, awaiting, patient.id, change, actor=actor)
     leaves = target in _LEAVES_REQUESTS or (previous, target) in _WITHDRAWS_REFERRAL
     if leaves or (previous, target) in _DECLINES_ADMISSION:
         why = f"patient {target}: {reason}" if reason else f"patient {target}"
@@ -115,6 +139,46 @@ def apply_move(
                 at=at,
             )
     return change
+
+
+def _awaiting_answer(uow: UnitOfWork, patient_id: str) -> TreatmentRequest | None:
+    """The submitted request that awaits the receiving side's answer for the patient (its line
+    is pending), if any; a patient is on one live request at a time."""
+    return next(
+        (
+            request
+            for request in uow.requests.live_for_patient(patient_id)
+            if request.status is RequestStatus.SUBMITTED
+            and request.line(patient_id).decision is PatientDecision.PENDING
+        ),
+        None,
+    )
+
+
+def _answer_on_request(
+    uow: UnitOfWork,
+    request: TreatmentRequest,
+    patient_id: str,
+    change: StatusChange,
+    *,
+    actor: str,
+) -> None:
+    """Record a patient's move out of referred as the request's answer for it, and audit it
+    ("respond:OUTCOME" when it answers the request, else "answer_patient")."""
+    before = snapshot(request)
+    accepted = change.to_status is PatientStatus.ACCEPTED
+    answered = request.answer_patient(patient_id, accepted, change.reason, at=change.at)
+    uow.requests.update(request)
+    audit(
+        uow,
+        "treatment_request",
+        request,
+        f"respond:{request.status}" if answered else "answer_patient",
+        actor=actor,
+        before=before,
+        reason=f"{patient_id} {change.to_status}: {change.reason}",
+        at=change.at,
+    )
 
 
 def apply_moves(
@@ -179,6 +243,9 @@ def move_patient(
     expected_version: int | None = None,
 ) -> StatusChange:
     """Move a patient to `target` if the lifecycle and the actor's role allow it.
+
+    Accepting or declining a referral that a submitted request awaits is that request's answer
+    for the patient: the request records it (`apply_move`).
 
     With `expected_version`, refuse when the patient changed since the caller read it.
     """

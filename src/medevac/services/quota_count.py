@@ -129,7 +129,10 @@ def sent_under_agreements(
     """Count in ``book`` the patients sent earlier (`SENT_STATUSES`, but those in
     ``leave_out``): by their destination (`sent_destinations`; ``known`` holds those the
     caller already found) on its admission day, else by the last treatment request that
-    accepted them (its receiving organisation, on the day they were accepted)."""
+    accepted them (its receiving organisation, on the day they were accepted) while its answer
+    is their latest acceptance (given when or after they last left referred, as
+    `sent_destinations` has it, or recorded before answers kept their time); patients with
+    neither are not counted."""
     senders = {a.sending_organisation_id for a in book.agreements}
     earlier = sorted(
         (
@@ -144,11 +147,21 @@ def sent_under_agreements(
     destinations |= sent_destinations(uow, [p.id for p in earlier if p.id not in known])
     wanted = {a.facility_id for a in destinations.values()}
     operators = {f.id: f.operator_id for f in uow.facilities.get_many(wanted).values()}
-    # the others went through treatment requests their receivers accepted (the last such)
+    # the others went through treatment requests their receivers accepted (the last such),
+    # while that answer is the patient's latest acceptance: one given before an acceptance
+    # that was withdrawn, the patient accepted again since some other way, no longer counts
+    # (as `sent_destinations` no longer takes its destination). An answer recorded before
+    # answers kept their time (revision 0005) cannot be told stale and still counts.
     others = [p.id for p in earlier if p.id not in destinations]
-    requested = {i: a.receiver_id for i, a in uow.requests.acceptances(others).items()}
-    times = uow.patients.move_times(list(requested))
-    accepted_on = {i: accepted_at(times.get(i)).date() for i in requested}
+    answers = uow.requests.acceptances(others)
+    times = uow.patients.move_times(list(answers))
+    accepted = {i: accepted_at(times.get(i)) for i in answers}
+    requested = {
+        i: a.receiver_id
+        for i, a in answers.items()
+        if a.decided_at is None or a.decided_at >= accepted[i]
+    }
+    accepted_on = {i: accepted[i].date() for i in requested}
     counted: list[tuple[str, str, Specialty, date]] = []
     for patient in earlier:
         admission = destinations.get(patient.id)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from medevac.domain.agreements import Agreement
 from medevac.domain.errors import InvalidValue, NotFound
 from medevac.domain.facilities import CapacityReport, Facility
+from medevac.domain.limits import MAX_ID_LENGTH
 from medevac.domain.organisations import Organisation
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.auditing import audit, utc_now
@@ -68,9 +69,19 @@ def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> N
             "report",
             actor=actor,
             at=report.reported_at,
-            entity_id=f"{report.facility_id}/{report.specialty}",
+            entity_id=capacity_audit_id(report),
         )
         uow.commit()
+
+
+def capacity_audit_id(report: CapacityReport) -> str:
+    """The id a capacity report's audit record names: "FACILITY/specialty", as imports write
+    it, where that fits an id (`MAX_ID_LENGTH`); else the facility's id alone, which always
+    does (the record's after-image names the specialty). A facility id may take all of an id's
+    100 characters, and "FACILITY/specialty" had then been refused as an audit entity id the
+    user never typed, so that the facility could report no beds."""
+    qualified = f"{report.facility_id}/{report.specialty}"
+    return qualified if len(qualified) <= MAX_ID_LENGTH else report.facility_id
 
 
 @dataclass(frozen=True, slots=True)

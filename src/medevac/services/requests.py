@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import TypeVar
 
 from medevac.domain.audit import snapshot
-from medevac.domain.errors import InvalidValue, LiveRequestConflict
+from medevac.domain.errors import InvalidValue, LiveRequestConflict, TransactionConflict
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import MoveTimes
 from medevac.domain.repositories import UnitOfWork
@@ -21,6 +22,26 @@ def new_request_id() -> str:
     return f"REQ-{uuid.uuid4().hex[:8].upper()}"
 
 
+#: Serialized attempts at drafting or submitting a request before giving up on a registry
+#: that keeps changing (each attempt that another transaction overtakes writes nothing).
+ATTEMPTS = 3
+
+T = TypeVar("T")
+
+
+def _serialized(attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` (one serialized unit of work: `UnitOfWork.serialized`) again when
+    another transaction changed what it read, up to `ATTEMPTS` times: the next attempt sees
+    that change, and its checks name it (as plan approval does)."""
+    for number in range(1, ATTEMPTS + 1):
+        try:
+            return attempt()
+        except TransactionConflict:
+            if number == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 def create_request(
     uow: UnitOfWork,
     *,
@@ -32,69 +53,150 @@ def create_request(
     actor: str,
     request_id: str | None = None,
 ) -> TreatmentRequest:
-    """Draft a request for selected patients of the sending organisation and/or places."""
-    with uow:
-        uow.organisations.get(from_organisation_id)
-        uow.organisations.get(to_organisation_id)
-        request = TreatmentRequest(
-            id=request_id or new_request_id(),
-            from_organisation_id=from_organisation_id,
-            to_organisation_id=to_organisation_id,
-            created_at=utc_now(),
-            note=note,
-        )
-        if uow.requests.find(request.id) is not None:
-            raise InvalidValue("id", f"request {request.id!r} already exists")
-        for patient_id in patient_ids:
-            patient = uow.patients.get(patient_id)
-            if patient.organisation_id != from_organisation_id:
-                raise InvalidValue(
-                    "patient",
-                    f"{patient_id} belongs to {patient.organisation_id}, "
-                    f"not to the sending organisation {from_organisation_id}",
-                )
-            if patient.status is not PatientStatus.SELECTED:
-                raise InvalidValue(
-                    "patient",
-                    f"{patient_id} is {patient.status}; only selected patients can be requested",
-                )
-            live = [r.id for r in uow.requests.live_for_patient(patient_id)]
-            request.add_patient(patient_id, live_elsewhere=live)
-        for specialty, count in (places or {}).items():
-            request.ask_for_places(specialty, count)
-        uow.requests.add(request)
-        audit(uow, "treatment_request", request, "create", actor=actor)
-        uow.commit()
+    """Draft a request for selected patients of the sending organisation and/or places.
+
+    The check that no other live request holds a patient and the insert run in one serialized
+    transaction (`UnitOfWork.serialized`), so that two drafts for the same patient made at the
+    same moment cannot both be stored: the second waits for the first (SQLite) or is refused
+    by the database and checked again (PostgreSQL), and is then refused naming the first.
+    """
+
+    def attempt() -> TreatmentRequest:
+        with uow.serialized():
+            request = _drafted(
+                uow,
+                from_organisation_id=from_organisation_id,
+                to_organisation_id=to_organisation_id,
+                patient_ids=patient_ids,
+                places=places,
+                note=note,
+                request_id=request_id,
+            )
+            uow.requests.add(request)
+            audit(uow, "treatment_request", request, "create", actor=actor)
+            uow.commit()
+        return request
+
+    return _serialized(attempt)
+
+
+def _drafted(
+    uow: UnitOfWork,
+    *,
+    from_organisation_id: str,
+    to_organisation_id: str,
+    patient_ids: Sequence[str],
+    places: Mapping[Specialty, int] | None,
+    note: str,
+    request_id: str | None,
+) -> TreatmentRequest:
+    """A new draft, checked against the registry read in ``uow``; not yet stored."""
+    uow.organisations.get(from_organisation_id)
+    uow.organisations.get(to_organisation_id)
+    request = TreatmentRequest(
+        id=request_id or new_request_id(),
+        from_organisation_id=from_organisation_id,
+        to_organisation_id=to_organisation_id,
+        created_at=utc_now(),
+        note=note,
+    )
+    if uow.requests.find(request.id) is not None:
+        raise InvalidValue("id", f"request {request.id!r} already exists")
+    for patient_id in patient_ids:
+        patient = uow.patients.get(patient_id)
+        if patient.organisation_id != from_organisation_id:
+            raise InvalidValue(
+                "patient",
+                f"{patient_id} belongs to {patient.organisation_id}, "
+                f"not to the sending organisation {from_organisation_id}",
+            )
+        if patient.status is not PatientStatus.SELECTED:
+            raise InvalidValue(
+                "patient",
+                f"{patient_id} is {patient.status}; only selected patients can be requested",
+            )
+        live = [r.id for r in uow.requests.live_for_patient(patient_id)]
+        request.add_patient(patient_id, live_elsewhere=live)
+    for specialty, count in (places or {}).items():
+        request.ask_for_places(specialty, count)
     return request
 
 
 def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> TreatmentRequest:
-    """Send a draft request; its patients become referred."""
-    with uow:
-        request = uow.requests.get(request_id)
-        before = snapshot(request)
-        for patient_id in request.open_patient_ids():
-            others = [r.id for r in uow.requests.live_for_patient(patient_id) if r.id != request.id]
-            if others:
-                raise LiveRequestConflict(
-                    f"patient {patient_id!r} is already on live request {others[0]}"
+    """Send a draft request; its selected patients become referred.
+
+    A patient an approved plan referred after the request was drafted (plan approval refers
+    the selected patients it places, whatever draft lists them) is already referred: it stays
+    so, and the request now asks the receiving side for it too; the submission's audit record
+    names these patients ("already referred by plan ..."). A patient that is neither selected
+    nor referred any more (accepted or declined since it was drafted, say) cannot be asked
+    for: the submission is refused naming each such patient, and nothing is written. No
+    command takes a patient off a draft, so close the draft (`medevac requests close`) and
+    draft a new request without them.
+
+    The checks and the writes run in one serialized transaction, as drafting does.
+    """
+
+    def attempt() -> TreatmentRequest:
+        with uow.serialized():
+            request = uow.requests.get(request_id)
+            before = snapshot(request)
+            patients = {p: uow.patients.get(p) for p in request.open_patient_ids()}
+            for patient_id in patients:
+                others = [
+                    r.id for r in uow.requests.live_for_patient(patient_id) if r.id != request.id
+                ]
+                if others:
+                    raise LiveRequestConflict(
+                        f"patient {patient_id!r} is already on live request {others[0]}"
+                    )
+            gone = [
+                f"{p.id} is {p.status}"
+                for p in patients.values()
+                if p.status not in (PatientStatus.SELECTED, PatientStatus.REFERRED)
+            ]
+            request.submit()
+            if gone:
+                raise InvalidValue(
+                    "patient",
+                    f"request {request.id} cannot be submitted: "
+                    + "; ".join(gone)
+                    + " (only selected or referred patients can be asked for); no command "
+                    "takes a patient off a draft: close this request (medevac requests close "
+                    f"{request.id} --reason ...) and draft a new one without them",
                 )
-        request.submit()
-        now = utc_now()
-        for patient_id in request.open_patient_ids():
-            apply_move(
+            now = utc_now()
+            already = []
+            for patient in patients.values():
+                if patient.status is PatientStatus.REFERRED:
+                    plans = [p.id for p in uow.plans.live_for_patient(patient.id)]
+                    by = f" by plan {', '.join(plans)}" if plans else ""
+                    already.append(f"{patient.id} already referred{by}")
+                    continue
+                apply_move(
+                    uow,
+                    patient,
+                    PatientStatus.REFERRED,
+                    actor=actor,
+                    reason=f"referred to {request.to_organisation_id} on {request.id}",
+                    role=ActorRole.COORDINATOR,
+                    at=now,
+                )
+            uow.requests.update(request)
+            audit(
                 uow,
-                uow.patients.get(patient_id),
-                PatientStatus.REFERRED,
+                "treatment_request",
+                request,
+                "submit",
                 actor=actor,
-                reason=f"referred to {request.to_organisation_id} on {request.id}",
-                role=ActorRole.COORDINATOR,
+                before=before,
+                reason="; ".join(already),
                 at=now,
             )
-        uow.requests.update(request)
-        audit(uow, "treatment_request", request, "submit", actor=actor, before=before, at=now)
-        uow.commit()
-    return request
+            uow.commit()
+        return request
+
+    return _serialized(attempt)
 
 
 def respond_to_request(
@@ -119,6 +221,9 @@ def respond_to_request(
         now = utc_now()
         destinations = _admissions(uow, request, admissions or {}, today=now.date())
         outcome = request.respond(patient_answers, place_answers, destinations=destinations, at=now)
+        # written first, so that the moves below find the answer given (no line pending) and
+        # do not record it a second time (`apply_move`)
+        uow.requests.update(request)
         for line in request.patients:
             if line.patient_id not in pending:
                 continue
@@ -136,7 +241,6 @@ def respond_to_request(
                 role=ActorRole.RECEIVING_FACILITY,
                 at=now,
             )
-        uow.requests.update(request)
         audit(
             uow,
             "treatment_request",
@@ -162,7 +266,8 @@ def name_admission(
     """Say (or correct) where and when a patient the request accepted is to be admitted, for a
     receiving side that accepts first and assigns the bed later; with no day, today. The
     patient must not have left for its facility yet (accepted or scheduled), and this
-    request's answer must be its latest acceptance (not one withdrawn since)."""
+    request's answer must be its latest acceptance (not one withdrawn since). Naming the
+    admission the request already names changes nothing: no audit record, no new version."""
     with uow:
         request = uow.requests.get(request_id)
         before = snapshot(request)
@@ -185,6 +290,12 @@ def name_admission(
         [(facility_id, on)] = _admissions(
             uow, request, {patient_id: (facility_id, day)}, today=now.date()
         ).values()
+        if (line.decision, line.facility_id, line.admission_date) == (
+            PatientDecision.ACCEPTED,
+            facility_id,
+            on,
+        ):
+            return request  # already so: nothing changes, nothing is written or audited
         request.name_admission(patient_id, facility_id, on)
         uow.requests.update(request)
         audit(

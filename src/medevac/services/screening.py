@@ -9,6 +9,7 @@ from datetime import date, datetime
 from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.patients import MoveTimes, Patient
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.screening import (
     ScreeningDecision,
@@ -21,6 +22,9 @@ from medevac.services.patients import apply_move
 
 #: Patients who may be put before a screening team.
 _SCREENABLE = {PatientStatus.REPORTED, PatientStatus.DEFERRED, PatientStatus.DECLINED}
+#: The reason of the move into screening that puts a patient before a mission's team,
+#: followed by the mission's id (`add_candidates` writes it, `candidate_of` reads it).
+CANDIDATE_OF = "candidate of screening mission "
 
 
 def create_mission(
@@ -60,9 +64,12 @@ def create_mission(
 def add_candidates(
     uow: UnitOfWork, mission_id: str, patient_ids: Sequence[str], *, actor: str
 ) -> ScreeningMission:
-    """Put patients before the team; each moves to screening."""
+    """Put patients before the team; each moves to screening. With no patients nothing
+    changes: no audit record, no new version."""
     with uow:
         mission = uow.screenings.get(mission_id)
+        if not patient_ids:
+            return mission
         before = snapshot(mission)
         now = utc_now()
         for patient_id in patient_ids:
@@ -79,7 +86,7 @@ def add_candidates(
                 patient,
                 PatientStatus.SCREENING,
                 actor=actor,
-                reason=f"candidate of screening mission {mission.id}",
+                reason=f"{CANDIDATE_OF}{mission.id}",
                 role=ActorRole.COORDINATOR,
                 at=now,
             )
@@ -102,7 +109,15 @@ def record_decision(
     decided_at: datetime | None = None,
     actor: str | None = None,
 ) -> ScreeningDecision:
-    """Record a clinician's decision on a candidate and move the patient accordingly."""
+    """Record a clinician's decision on a candidate and move the patient accordingly.
+
+    Only the mission the patient is now a candidate of decides (`candidate_of`): a mission
+    that examined the patient before it was put before another mission is refused, naming
+    both. ``decided_at`` (default now) must lie within the mission's dates, and neither before
+    the patient's latest move (into screening) nor in the future, give or take
+    `CLOCK_SKEW`. The audit record's action is "decide:OUTCOME"; its reason starts with the
+    patient's id (an action of 64 characters at most fits the audit log's column).
+    """
     with uow:
         mission = uow.screenings.get(mission_id)
         before = snapshot(mission)
@@ -111,8 +126,15 @@ def record_decision(
             raise InvalidValue(
                 "candidate", f"{patient_id} is {patient.status}, not awaiting a screening decision"
             )
-        decision = ScreeningDecision(outcome, clinician, criteria_notes, decided_at or utc_now())
-        mission.decide(patient_id, decision)
+        now = utc_now()
+        decision = ScreeningDecision(outcome, clinician, criteria_notes, decided_at or now)
+        mission.decide(
+            patient_id,
+            decision,
+            candidate_of=candidate_of(patient),
+            last_move=MoveTimes.of(patient).last,
+            now=now,
+        )
         who = actor or clinician
         apply_move(
             uow,
@@ -124,18 +146,29 @@ def record_decision(
             at=decision.decided_at,
         )
         uow.screenings.update(mission)
+        notes = criteria_notes.strip()
         audit(
             uow,
             "screening_mission",
             mission,
-            f"decide:{patient_id}:{outcome}",
+            f"decide:{outcome}",
             actor=who,
             before=before,
-            reason=criteria_notes,
+            reason=f"{patient_id}: {notes}" if notes else patient_id,
             at=decision.decided_at,
         )
         uow.commit()
     return decision
+
+
+def candidate_of(patient: Patient) -> str | None:
+    """The screening mission the patient is now a candidate of: the one that last put it
+    before its team (the latest move into screening that `add_candidates` made). None when no
+    mission ever did (a patient moved into screening by hand only)."""
+    for change in reversed(patient.history):
+        if change.to_status is PatientStatus.SCREENING and change.reason.startswith(CANDIDATE_OF):
+            return change.reason.removeprefix(CANDIDATE_OF)
+    return None
 
 
 def mission_report(uow: UnitOfWork, mission_id: str) -> tuple[ScreeningMission, ScreeningReport]:
