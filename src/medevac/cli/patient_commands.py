@@ -142,7 +142,12 @@ def move(
         None, help="Refuse if the patient changed since this version was read."
     ),
 ) -> None:
-    """Move a patient to another status, if the lifecycle allows it."""
+    """Move a patient to another status, if the lifecycle allows it.
+
+    Accepting or declining a referral that a submitted treatment request is waiting on answers
+    that request for the patient (its line records the decision and the reason); the request
+    gets its outcome once every patient and place on it is answered.
+    """
     change = move_patient(
         unit_of_work(),
         patient_id,

@@ -152,7 +152,11 @@ def submit(
     request_id: str = typer.Argument(..., help="Request id."),
     by: str = typer.Option(None, "--actor", help="Who sends it (audit trail)."),
 ) -> None:
-    """Send a draft request; its patients become referred."""
+    """Send a draft request; its patients become referred.
+
+    Patients a plan referred since the draft stay on it as they are. A draft holding a patient
+    accepted or declined meanwhile is refused: close it (`requests close`) and draft again.
+    """
     request = submit_request(unit_of_work(), request_id, actor=actor(by))
     console.print(
         f"{request.id} submitted: {len(request.open_patient_ids())} patients referred",

@@ -77,9 +77,18 @@ def decide(
     outcome: ScreeningOutcome = typer.Argument(..., help="select, defer or decline."),
     clinician: str = typer.Option(..., help="The clinician who decides."),
     notes: str = typer.Option("", help="Criteria notes (required to defer or decline)."),
-    at: str = typer.Option(None, help="When decided (ISO 8601 with zone); default now."),
+    at: str = typer.Option(
+        None,
+        help=(
+            "When decided (ISO 8601 with zone); default now. Not before the patient became a "
+            "candidate, nor in the future (5 minutes of clock difference allowed)."
+        ),
+    ),
 ) -> None:
-    """Record a decision on a candidate; the patient moves to selected, deferred or declined."""
+    """Record a decision on a candidate; the patient moves to selected, deferred or declined.
+
+    Only the mission the patient is a candidate of decides.
+    """
     decided_at = None
     if at:
         try:
