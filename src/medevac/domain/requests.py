@@ -193,6 +193,16 @@ class TreatmentRequest:
                 f"request {self.id}", "draft", "submitted", "it lists no patients and no places"
             )
 
+    def _check_answerable(self) -> None:
+        """Refuse to answer a request that is not submitted (IllegalTransition)."""
+        if self.status is not RequestStatus.SUBMITTED:
+            raise IllegalTransition(
+                f"request {self.id}",
+                self.status,
+                "answered",
+                "only a submitted request is answered",
+            )
+
     def respond(
         self,
         patient_answers: Mapping[str, tuple[bool, str]] | None = None,
@@ -208,13 +218,7 @@ class TreatmentRequest:
         or a shortfall needs a reason. `destinations` maps patients accepted in this answer to the
         facility and day of their admission; `at` is when the answer is recorded.
         """
-        if self.status is not RequestStatus.SUBMITTED:
-            raise IllegalTransition(
-                f"request {self.id}",
-                self.status,
-                "answered",
-                "only a submitted request is answered",
-            )
+        self._check_answerable()
         patient_answers = dict(patient_answers or {})
         place_answers = dict(place_answers or {})
         problems: list[str] = []
@@ -285,13 +289,7 @@ class TreatmentRequest:
         returned. Otherwise it stays submitted, and `respond` answers the patients still
         pending and the places.
         """
-        if self.status is not RequestStatus.SUBMITTED:
-            raise IllegalTransition(
-                f"request {self.id}",
-                self.status,
-                "answered",
-                "only a submitted request is answered",
-            )
+        self._check_answerable()
         entry = self.line(patient_id)
         if entry.decision is not PatientDecision.PENDING:
             raise InvalidValue(
