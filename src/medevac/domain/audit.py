@@ -28,7 +28,8 @@ class AuditRecord:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        require_actor(self.actor)
+        # a blank actor is refused where records are written (`services.auditing.audit`), not
+        # here: records stored before that check are still read
         check_lengths(self, ids=("entity_id",), texts=("actor",))
 
 
