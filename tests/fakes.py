@@ -289,6 +289,13 @@ class FakeTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         ]
         return sorted(found, key=lambda r: (r.created_at, r.id))
 
+    def live_for_patients(self, patient_ids: Collection[str]) -> list[TreatmentRequest]:
+        wanted = set(patient_ids)
+        found = [
+            copy.deepcopy(r) for r in self._rows.values() if wanted & set(r.open_patient_ids())
+        ]
+        return sorted(found, key=lambda r: (r.created_at, r.id))
+
     def list(
         self, *, status: RequestStatus | None = None, organisation_id: str | None = None
     ) -> list[TreatmentRequest]:

@@ -318,6 +318,8 @@ def _text(body: dict[str, Any], key: str, prefix: str = "") -> str:
     value = body[key]
     if not isinstance(value, str):
         raise PlanFormatError(f"{prefix}{key}: must be a string")
+    if "\x00" in value:  # PostgreSQL refuses it in text at approval, naming nothing
+        raise PlanFormatError(f"{prefix}{key}: holds a NUL character")
     return value
 
 

@@ -21,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
@@ -162,9 +162,30 @@ def alembic_config() -> Config:
     return config
 
 
+def _sqlite_driver_transactions_off(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling sends no BEGIN before DDL, so CREATE TABLE and
+    # CREATE INDEX would commit at once; with it off, the "begin" listener below decides
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def create_migration_engine_for(url: str) -> Engine:
+    """An engine for running migrations on `url`: as `create_engine_for`, and on SQLite every
+    transaction starts with an explicit BEGIN, so that a migration run that fails or is
+    refused rolls back its DDL too (as PostgreSQL does) and leaves the schema as it was."""
+    engine = create_engine_for(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_driver_transactions_off)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
 def _run(url: str, action: str, revision: str) -> None:
     config = alembic_config()
-    engine = create_engine_for(url)
+    engine = create_migration_engine_for(url)
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection

@@ -36,6 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.audit import AuditRecord
@@ -153,6 +155,25 @@ def among(connection: Connection, column: Any, ids: Sequence[str]) -> ColumnElem
     if connection.dialect.name == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))  # type: ignore[no-any-return]
     return column.in_(ids)  # type: ignore[no-any-return]
+
+
+class byte_order(FunctionElement[Any]):  # noqa: N801 - used like a SQL function
+    """A text column as an ORDER BY key in byte (code point) order on every backend: SQLite's
+    default; on PostgreSQL `COLLATE "C"`, since the database's collation (en_US and the like)
+    would order ids such as `PT_0` and `PT-a-2` otherwise."""
+
+    inherit_cache = True
+    name = "byte_order"
+
+
+@compiles(byte_order)
+def _byte_order(element: byte_order, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(byte_order, "postgresql")
+def _byte_order_postgresql(element: byte_order, compiler: Any, **kw: Any) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
 
 
 #: Errors meaning the database refused the data (through SQLAlchemy, or from COPY directly).
@@ -380,7 +401,7 @@ class SqlOrganisationRepository(_VersionedRepository[Organisation]):
         ]
 
     def list(self) -> list[Organisation]:
-        return self._query(self._select().order_by(self.table.c.id))
+        return self._query(self._select().order_by(byte_order(self.table.c.id)))
 
 
 # -- facilities ---------------------------------------------------------------------------------
@@ -433,7 +454,7 @@ class SqlFacilityRepository(_VersionedRepository[Facility]):
     def list(
         self, *, kind: FacilityKind | None = None, operator_id: str | None = None
     ) -> list[Facility]:
-        statement = self._select().order_by(self.table.c.id)
+        statement = self._select().order_by(byte_order(self.table.c.id))
         if kind is not None:
             statement = statement.where(self.table.c.kind == FacilityKind(kind).value)
         if operator_id is not None:
@@ -503,7 +524,7 @@ class SqlCapacityRepository:
                     c.c.reported_at == latest.c.reported_at,
                 ),
             )
-            .order_by(c.c.facility_id, c.c.specialty)
+            .order_by(byte_order(c.c.facility_id), byte_order(c.c.specialty))
         )
         return [self._from_row(row) for row in self._connection().execute(statement)]
 
@@ -653,14 +674,14 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
             found = connection.execute(
                 select(ps.c.patient_id, ps.c.specialty)
                 .where(among(connection, ps.c.patient_id, chunk))
-                .order_by(ps.c.patient_id, ps.c.rank)
+                .order_by(byte_order(ps.c.patient_id), ps.c.rank)
             ).all()
             for patient_id, specialty in found:
                 specialties[patient_id].append(specialty_of[specialty])
             changes = connection.execute(
                 select(sc)
                 .where(among(connection, sc.c.patient_id, chunk))
-                .order_by(sc.c.patient_id, sc.c.seq)
+                .order_by(byte_order(sc.c.patient_id), sc.c.seq)
             ).all()
             for change in changes:
                 history[change.patient_id].append(
@@ -828,7 +849,7 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
             )
             .join(ps, (ps.c.patient_id == p.c.id) & (ps.c.rank == 0))
             .where(p.c.status.in_([PatientStatus(s).value for s in statuses]))
-            .order_by(p.c.id)
+            .order_by(byte_order(p.c.id))
         )
         rows = self._connection().execute(statement).all()
         specialty, precedence, status = _SPECIALTY, _PRECEDENCE, _PATIENT_STATUS
@@ -878,7 +899,7 @@ class SqlPatientRepository(_VersionedRepository[Patient]):
             conditions.append(p.c.location_id == location_id)
         if organisation_id is not None:
             conditions.append(p.c.organisation_id == organisation_id)
-        statement = self._select().where(*conditions).order_by(p.c.id)
+        statement = self._select().where(*conditions).order_by(byte_order(p.c.id))
         if limit is not None:
             statement = statement.limit(limit)
         return self._query(statement)
@@ -1000,9 +1021,29 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         statement = (
             self._select()
             .where(r.c.id.in_(holding), r.c.status.in_(_LIVE_REQUEST_CODES))
-            .order_by(r.c.created_at, r.c.id)
+            .order_by(r.c.created_at, byte_order(r.c.id))
         )
         return self._query(statement)
+
+    def live_for_patients(self, patient_ids: Collection[str]) -> list[TreatmentRequest]:
+        """Live requests on which the line of any of `patient_ids` is still open (pending or
+        accepted), each once, oldest first: `live_for_patient` for many patients, in one
+        query per batch of ids."""
+        rp, r = t.request_patients, self.table
+        connection = self._connection()
+        found: dict[str, TreatmentRequest] = {}
+        for chunk in id_batches(connection, sorted(set(patient_ids))):
+            holding = select(rp.c.request_id).where(
+                among(connection, rp.c.patient_id, chunk),
+                rp.c.decision.in_([PatientDecision.PENDING.value, PatientDecision.ACCEPTED.value]),
+            )
+            statement = self._select().where(
+                r.c.id.in_(holding), r.c.status.in_(_LIVE_REQUEST_CODES)
+            )
+            for request in self._query(statement):
+                found.setdefault(request.id, request)
+        # code point order of ids, as `byte_order` gives `live_for_patient`
+        return sorted(found.values(), key=lambda request: (request.created_at, request.id))
 
     def acceptances(self, patient_ids: Collection[str]) -> dict[str, Acceptance]:
         """Each patient's acceptance on the most recently created request that accepted it
@@ -1019,7 +1060,7 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                     among(connection, rp.c.patient_id, chunk),
                     rp.c.decision == PatientDecision.ACCEPTED.value,
                 )
-                .order_by(r.c.created_at, r.c.id)
+                .order_by(r.c.created_at, byte_order(r.c.id))
             )
             for row in connection.execute(statement):  # later requests overwrite earlier ones
                 found[row.patient_id] = Acceptance(
@@ -1037,7 +1078,7 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
     ) -> list[TreatmentRequest]:
         """Requests, oldest first; `organisation_id` matches the sending or the receiving side."""
         r = self.table
-        statement = self._select().order_by(r.c.created_at, r.c.id)
+        statement = self._select().order_by(r.c.created_at, byte_order(r.c.id))
         if status is not None:
             statement = statement.where(r.c.status == RequestStatus(status).value)
         if organisation_id is not None:
@@ -1128,7 +1169,7 @@ class SqlScreeningMissionRepository(_VersionedRepository[ScreeningMission]):
     def list(self) -> list[ScreeningMission]:
         """Missions by start date."""
         m = self.table
-        return self._query(self._select().order_by(m.c.starts_on, m.c.id))
+        return self._query(self._select().order_by(m.c.starts_on, byte_order(m.c.id)))
 
 
 # -- agreements ---------------------------------------------------------------------------------
@@ -1170,7 +1211,7 @@ class SqlAgreementRepository(_VersionedRepository[Agreement]):
     def list(self, *, organisation_id: str | None = None) -> list[Agreement]:
         """Agreements by start date; `organisation_id` matches either party."""
         a = self.table
-        statement = self._select().order_by(a.c.valid_from, a.c.id)
+        statement = self._select().order_by(a.c.valid_from, byte_order(a.c.id))
         if organisation_id is not None:
             statement = statement.where(
                 or_(
@@ -1262,7 +1303,7 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
         statement = (
             self._select()
             .where(p.c.status == PlanStatus.LIVE.value)
-            .order_by(p.c.approved_at, p.c.id)
+            .order_by(p.c.approved_at, byte_order(p.c.id))
         )
         return self._query(statement)
 
@@ -1275,7 +1316,7 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
         statement = (
             self._select()
             .where(p.c.id.in_(holding), p.c.status == PlanStatus.LIVE.value)
-            .order_by(p.c.approved_at, p.c.id)
+            .order_by(p.c.approved_at, byte_order(p.c.id))
         )
         return self._query(statement)
 
@@ -1289,7 +1330,7 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
                 select(pa.c.patient_id, pa.c.facility_id, pa.c.admission_date)
                 .join(p, p.c.id == pa.c.plan_id)
                 .where(among(connection, pa.c.patient_id, chunk), pa.c.withdrawn_reason == "")
-                .order_by(p.c.approved_at, p.c.id)
+                .order_by(p.c.approved_at, byte_order(p.c.id))
             )
             for row in connection.execute(statement):  # later approvals overwrite earlier ones
                 found[row.patient_id] = PlannedAdmission(

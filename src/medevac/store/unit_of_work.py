@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -122,7 +123,8 @@ class SqlUnitOfWork:
             connection.rollback()
         finally:
             connection.close()
-        if isinstance(exc, DBAPIError) and (conflict := _conflict(exc)) is not None:
+        # psycopg's own errors come from the statements run on the driver directly (COPY)
+        if isinstance(exc, DBAPIError | psycopg.Error) and (conflict := _conflict(exc)):
             raise conflict from exc
 
     def commit(self) -> None:
@@ -149,12 +151,14 @@ def _serialize(connection: Connection) -> Connection:
     return connection.execution_options(isolation_level="SERIALIZABLE")
 
 
-def _conflict(error: DBAPIError) -> TransactionConflict | None:
+def _conflict(error: DBAPIError | psycopg.Error) -> TransactionConflict | None:
     """The `TransactionConflict` a serialization failure or deadlock stands for (None for any
-    other error), named by the first line of the database's message."""
-    if getattr(error.orig, "sqlstate", None) not in _RETRY_STATES:
+    other error), named by the first line of the database's message. `error` is SQLAlchemy's
+    wrapper, or psycopg's own error from a statement run on the driver directly (COPY)."""
+    driver_error = error.orig if isinstance(error, DBAPIError) else error
+    if getattr(driver_error, "sqlstate", None) not in _RETRY_STATES:
         return None
-    text = str(error.orig or error).strip()
+    text = str(driver_error or error).strip()
     return TransactionConflict(text.splitlines()[0] if text else "serialization failure")
 
 

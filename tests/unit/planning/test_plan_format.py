@@ -93,6 +93,7 @@ def test_a_plan_whose_own_figures_disagree_is_refused_naming_them() -> None:
             r"unplaced\[0\].reason: must be a string",
         ),
         ({"status": ["optimal"]}, "status: not a string; must be one of"),
+        ({"solver": "exact\x00"}, "solver: holds a NUL character"),
         ({"breakdown": terms}, "breakdown: its terms add up to 0, not to the objective"),
         ({"bound": good["objective"] + 5}, "bound: .* is above the objective .*; a lower bound"),
         ({"gap": 0.5}, r"gap: 0.5 is not \(objective - bound\) / max\(1, \|objective\|\) = 0"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from medevac.store.database import create_engine_for
+from medevac.store.database import create_migration_engine_for
 from medevac.store.tables import metadata
 
 target_metadata = metadata
@@ -31,7 +31,7 @@ def run_migrations_online() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no database given: call medevac.store.database.upgrade(url)")
-    engine = create_engine_for(url)
+    engine = create_migration_engine_for(url)
     try:
         with engine.begin() as own_connection:
             _configure_and_run(own_connection)
