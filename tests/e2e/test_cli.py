@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from medevac.domain.lifecycle import PatientStatus
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID
 from medevac.store.database import create_engine_for, upgrade
+from tests.e2e.conftest import invoke
 
 pytestmark = pytest.mark.e2e
 
@@ -34,28 +34,6 @@ def run_medevac(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
         env=env,
         check=False,
     )
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """A runner on a fresh, migrated SQLite database holding the demo."""
-    monkeypatch.setenv("MEDEVAC_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    context._checked.cache_clear()
-    runner = CliRunner()
-    for args in (["db", "upgrade"], ["demo"]):
-        result = runner.invoke(app, args)
-        assert result.exit_code == 0, result.output
-    yield runner
-    get_settings.cache_clear()
-    context._checked.cache_clear()
-
-
-def invoke(cli: CliRunner, *args: str) -> str:
-    result = cli.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_db_upgrade_then_demo_prints_the_summary_and_is_rerunnable(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from medevac.cli import context
 from medevac.cli.main import app
 from medevac.config import get_settings
 from medevac.store.database import DatabaseUrlError, create_engine_for, shown_url
+from tests.e2e.conftest import invoke
 
 pytestmark = pytest.mark.e2e
 
@@ -44,12 +45,6 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
     return runner
-
-
-def invoke(cli: CliRunner, *args: str) -> str:
-    result = cli.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def audit_records() -> int:

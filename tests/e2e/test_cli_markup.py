@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,36 +16,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from medevac.cli import context
 from medevac.cli.main import app
-from medevac.config import get_settings
 from medevac.services.auditing import utc_now
+from tests.e2e.conftest import invoke
 
 pytestmark = pytest.mark.e2e
 
 SCENARIOS = Path(__file__).parents[2] / "src/medevac/data/scenarios"
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """A runner on a fresh, migrated SQLite database holding the demo."""
-    monkeypatch.setenv("MEDEVAC_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    context._checked.cache_clear()
-    runner = CliRunner()
-    for args in (["db", "upgrade"], ["demo"]):
-        result = runner.invoke(app, args)
-        assert result.exit_code == 0, result.output
-    yield runner
-    get_settings.cache_clear()
-    context._checked.cache_clear()
-
-
-def invoke(cli: CliRunner, *args: str) -> str:
-    result = cli.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def write_json(path: Path, data: object) -> Path:

@@ -44,9 +44,6 @@ class MedevacGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer.Context, typed loosely: typer vendors click
         try:
             return super().invoke(ctx)
-        except SettingsError as error:
-            err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from error
         except DatabaseUrlError as error:  # raised before any connection is tried
             err_console.print(
                 f"error: MEDEVAC_DATABASE_URL={error.url}: {error.reason}",
@@ -55,7 +52,7 @@ class MedevacGroup(TyperGroup):
                 soft_wrap=True,
             )
             raise typer.Exit(1) from error
-        except (DomainError, UserError) as error:
+        except (DomainError, UserError, SettingsError) as error:
             err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from error
         except SQLAlchemyError as error:

@@ -18,7 +18,7 @@ from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import Patient
 from medevac.domain.requests import PatientDecision, RequestStatus
-from medevac.domain.screening import CLOCK_SKEW, ScreeningOutcome
+from medevac.domain.screening import CLOCK_SKEW, ScreeningMission, ScreeningOutcome
 from medevac.domain.vocabulary import FacilityKind, Mobility, Precedence, Specialty
 from medevac.planning import solve_exact
 from medevac.services.auditing import utc_now
@@ -50,6 +50,28 @@ from tests.integration.services.builders import (
 )
 
 pytestmark = pytest.mark.storage
+
+
+def candidate_p1(uow_factory: UowFactory, *, days: int, back: int = 0) -> ScreeningMission:
+    """The registry with patient P-1, a candidate of a mission of ORG-B from ``back`` days
+    ago to ``days`` days ahead; the mission."""
+    registry(uow_factory)
+    register_patient(
+        uow_factory(),
+        Patient("P-1", "ORG-A", (Specialty.ORTHOPAEDICS,), Precedence.ROUTINE, Mobility.LITTER),
+        actor=ACTOR,
+    )
+    today = utc_now().date()
+    mission = create_mission(
+        uow_factory(),
+        team_organisation_id="ORG-B",
+        place="Kyiv",
+        starts_on=today - timedelta(days=back),
+        ends_on=today + timedelta(days=days),
+        actor=ACTOR,
+    )
+    add_candidates(uow_factory(), mission.id, ["P-1"], actor=ACTOR)
+    return mission
 
 
 def trail_size(uow_factory: UowFactory) -> int:
@@ -328,22 +350,7 @@ def test_a_mission_cannot_decide_another_mission_s_candidate(uow_factory: UowFac
 
 def test_a_mission_may_examine_its_own_candidate_again(uow_factory: UowFactory) -> None:
     # deferred, then back in screening by hand (no other mission): the same mission decides
-    registry(uow_factory)
-    register_patient(
-        uow_factory(),
-        Patient("P-1", "ORG-A", (Specialty.ORTHOPAEDICS,), Precedence.ROUTINE, Mobility.LITTER),
-        actor=ACTOR,
-    )
-    today = utc_now().date()
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Kyiv",
-        starts_on=today,
-        ends_on=today + timedelta(days=1),
-        actor=ACTOR,
-    )
-    add_candidates(uow_factory(), mission.id, ["P-1"], actor=ACTOR)
+    mission = candidate_p1(uow_factory, days=1)
     decide = record_decision
     decide(
         uow_factory(),
@@ -380,22 +387,7 @@ def test_a_mission_may_examine_its_own_candidate_again(uow_factory: UowFactory) 
 def test_a_decision_dated_before_the_candidate_or_ahead_of_now_is_refused(
     uow_factory: UowFactory, shift: timedelta, message: str
 ) -> None:
-    registry(uow_factory)
-    register_patient(
-        uow_factory(),
-        Patient("P-1", "ORG-A", (Specialty.ORTHOPAEDICS,), Precedence.ROUTINE, Mobility.LITTER),
-        actor=ACTOR,
-    )
-    today = utc_now().date()
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Kyiv",
-        starts_on=today - timedelta(days=1000),
-        ends_on=today + timedelta(days=1000),
-        actor=ACTOR,
-    )
-    add_candidates(uow_factory(), mission.id, ["P-1"], actor=ACTOR)
+    mission = candidate_p1(uow_factory, days=1000, back=1000)
     records = trail_size(uow_factory)
     with pytest.raises(InvalidValue, match=rf"^decided_at: .*{message}"):
         record_decision(
