@@ -150,7 +150,7 @@ def deploy(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     except OSError as error:
-        _fail(f"cannot write {out}: {error.strerror}")
+        _fail(f"cannot write {out}: {_why_unwritable(out, error)}")
     table = Table(title=f"Deployment: {plan.status}, {plan.wall_seconds:.2f} s")
     table.add_column("hospital")
     table.add_column("site")
@@ -246,7 +246,16 @@ def _write_outputs(result: SimulationResult, out: Path) -> None:
         for image_format in ("png", "svg"):
             (out / f"occupancy.{image_format}").write_bytes(render(figure, image_format))
     except OSError as error:
-        _fail(f"cannot write results to {out}: {error.strerror or error}")
+        _fail(f"cannot write results to {out}: {_why_unwritable(out, error)}")
+
+
+def _why_unwritable(out: Path, error: OSError) -> str:
+    """Why ``out`` could not be written: a file standing where a folder of its path must be
+    (the system says "File exists" or "Not a directory"), else the system's reason."""
+    for folder in [out, *out.parents]:
+        if folder.is_file() and (folder != out or isinstance(error, FileExistsError)):
+            return f"{folder} is a file, not a folder"
+    return str(error.strerror or error)
 
 
 def _summary_table(result: SimulationResult) -> Table:

@@ -27,6 +27,7 @@ from medevac.interop.rows import SPECS, RecordSpec
 from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedRow, ParsedTable, parse_table
 from medevac.memory import garbage_collection_paused
+from medevac.services.registry import capacity_audit_id
 
 __all__ = [
     "ImportFileError",
@@ -385,7 +386,7 @@ def _describe(report: CapacityReport) -> str:
 
 def _audit_id(entity: Any) -> str:
     if isinstance(entity, CapacityReport):
-        return f"{entity.facility_id}/{entity.specialty}"
+        return capacity_audit_id(entity)
     assert isinstance(entity, Organisation | Facility | Patient)
     return entity.id
 

@@ -396,3 +396,28 @@ def test_simulate_writes_identical_plots_for_the_same_seed(
             {f: (out / f).read_bytes() for f in ("occupancy.svg", "occupancy.png", "hourly.csv")}
         )
     assert outputs[0] == outputs[1]
+
+
+# --- an output path through a file ---------------------------------------------------------
+
+
+def test_an_output_path_through_a_file_says_which_file_is_in_the_way(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    # the system says "File exists" or "Not a directory", naming neither file
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder", encoding="utf-8")
+    scenario_file = tmp_path / "scenario.json"
+    scenario_file.write_text(json.dumps(scenario_data()), encoding="utf-8")
+    problem_file = tmp_path / "problem.json"
+    problem_file.write_text(json.dumps(deployment_data()), encoding="utf-8")
+    for args, target in [
+        (["simulate", str(scenario_file), "-n", "2", "--out", str(blocker)], blocker),
+        (["simulate", str(scenario_file), "-n", "2", "--out", str(blocker / "a")], blocker / "a"),
+        (["deploy", str(problem_file), "--out", str(blocker / "plan.json")], blocker / "plan.json"),
+    ]:
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, args
+        line = one_line_error(result.output)
+        assert line.startswith("error: cannot write ")
+        assert line.endswith(f"{target}: {blocker} is a file, not a folder"), line
