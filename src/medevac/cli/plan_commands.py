@@ -95,7 +95,7 @@ def json_object(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         _fail(f"{path}: cannot be read as JSON ({error})")
     except json_text.RepeatedKeys as error:
-        _fail(f"{path}: {error.paths[0]}: is given more than once in its object")
+        _fail(f"{path}: {error.lines()[0]}")
     except (ValueError, RecursionError) as error:
         _fail(f"{path}: is not valid JSON ({json_error(error)})")
     if not isinstance(data, dict):

@@ -80,7 +80,7 @@ KEEP_BONUS = 1e-5
 # a kept place must cost more than that, or HiGHS may return it: with a bonus of 1e-5 and
 # objectives of about 10,000 (a tolerance of 1e-4), two patients of a re-plan swapped their
 # admission days at the same facility, at equal true cost (found by a stress run, 2 problems
-# in 350). The bonus is at least this many times that tolerance (`_keep_bonus`).
+# in 350). The bonus is at least this many times that tolerance (`keep_bonus_for`).
 KEEP_BONUS_TOLERANCES = 4.0
 MIP_REL_GAP = 1e-8
 PRICING_TOLERANCE = 1e-6
@@ -728,9 +728,10 @@ def _decode(
     return placed
 
 
-def _keep_bonus(upper: float) -> float:
-    """The tie-breaking bonus of a kept place when no plan costs more than ``upper``."""
-    return max(KEEP_BONUS, KEEP_BONUS_TOLERANCES * MIP_REL_GAP * abs(upper))
+def keep_bonus_for(upper: float, mip_rel_gap: float = MIP_REL_GAP) -> float:
+    """The tie-breaking bonus of a kept place when no plan costs more than ``upper``, for MIPs
+    solved to ``mip_rel_gap``."""
+    return max(KEEP_BONUS, KEEP_BONUS_TOLERANCES * mip_rel_gap * abs(upper))
 
 
 def _score(
@@ -877,7 +878,7 @@ def _solve_through_lp(
     columns = _Columns()
     _seed_columns(units, columns, horizon, seed_facilities, seed_days)
     _seed_from_plan(problem, units, columns, greedy_placed)
-    keep_bonus = _keep_bonus(greedy.objective)
+    keep_bonus = keep_bonus_for(greedy.objective)
     price_bound = -np.inf
     seed_prices: tuple[FloatArray, FloatArray] | None = None
     if _lp_seconds(len(units)) > LP_SHARE * time_limit and PRICE_SEED_SHARE > 0.0:

@@ -20,6 +20,10 @@ class RepeatedKeys(ValueError):
         self.paths = paths
         super().__init__("; ".join(paths))
 
+    def lines(self) -> list[str]:
+        """One error line per repeated key, naming its path."""
+        return [f"{where}: is given more than once in its object" for where in self.paths]
+
 
 class _Repeated(dict[str, Any]):
     """An object whose text gave some keys more than once (the last value kept)."""

@@ -197,9 +197,7 @@ def load_problem(path: str | Path) -> Problem:
     try:
         data = json_text.loads(text)
     except json_text.RepeatedKeys as exc:
-        raise ProblemError(
-            [f"{where}: is given more than once in its object" for where in exc.paths]
-        ) from exc
+        raise ProblemError(exc.lines()) from exc
     except (ValueError, RecursionError) as exc:
         raise ProblemError([f"{path}: is not valid JSON ({json_error(exc)})"]) from exc
     return parse_problem(data)

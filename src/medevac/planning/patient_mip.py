@@ -12,7 +12,7 @@ import numpy as np
 
 from medevac.planning import heap
 from medevac.planning.engines import ModelTooLarge, checked_time_limit
-from medevac.planning.exact import KEEP_BONUS, KEEP_BONUS_TOLERANCES
+from medevac.planning.exact import keep_bonus_for
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
@@ -79,10 +79,9 @@ def solve_patient_mip(
     horizon = view.horizon
     w = problem.weights
     # far below any real cost, and above what HiGHS's gap lets it leave (the exact engine's
-    # rule, `exact._keep_bonus`, for this model's gap); "optimal" is then up to it per patient
-    # with a current place, as for the exact engine
-    upper = sum(view.unplaced_cost(p) for p in problem.patients)
-    keep_bonus = max(KEEP_BONUS, KEEP_BONUS_TOLERANCES * MIP_REL_GAP * upper)
+    # rule, for this model's gap); "optimal" is then up to it per patient with a current
+    # place, as for the exact engine
+    bonus = keep_bonus_for(sum(view.unplaced_cost(p) for p in problem.patients), MIP_REL_GAP)
     patient_of: list[IntArray] = []
     facility_of: list[IntArray] = []
     day_of: list[IntArray] = []
@@ -110,7 +109,7 @@ def solve_patient_mip(
             # same, as the exact engine does (its `KEEP_BONUS`; two identical patients had
             # their admission days swapped): the place kept costs the solver a little less
             kept = ~moved & (d_grid == p.current.day)
-            cost = cost - keep_bonus * kept
+            cost = cost - bonus * kept
         patient_of.append(np.full(f_grid.size, i, dtype=np.int64))
         facility_of.append(f_grid.ravel())
         day_of.append(d_grid.ravel())

@@ -278,7 +278,7 @@ def load_plan(path: str | Path) -> Plan:
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanFormatError(f"{path}: cannot be read as JSON ({exc})") from exc
     except json_text.RepeatedKeys as exc:
-        raise PlanFormatError(f"{exc.paths[0]}: is given more than once in its object") from exc
+        raise PlanFormatError(exc.lines()[0]) from exc
     except (ValueError, RecursionError) as exc:
         raise PlanFormatError(f"{path}: is not valid JSON ({json_error(exc)})") from exc
     return plan_from_dict(data)

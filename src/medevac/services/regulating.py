@@ -46,6 +46,7 @@ from medevac.services.agreement_terms import (
     encode_coverage,
 )
 from medevac.services.auditing import audit, utc_now
+from medevac.services.conflicts import retried
 from medevac.services.holds import (
     DEFAULT_LENGTH_OF_STAY_DAYS,
     SentEarlier,
@@ -660,26 +661,30 @@ def approve(
             f"problem ({report.objective:,.6f}): it was changed after it was solved, or solved "
             "for another problem; solve again",
         )
-    for attempt in range(1, APPROVAL_ATTEMPTS + 1):
-        try:
-            with garbage_collection_paused():  # many patients, snapshots and audit records
-                return _approve_checked(
-                    uow,
-                    (problem, checked_problem, manifest),
-                    plan,
-                    built_at,
-                    actor,
-                    plan_id,
-                    over_quota,
-                    within_quotas,
-                )
-        except TransactionConflict as conflict:
-            # Another transaction changed what the checks read: check again, now seeing it.
-            if attempt == APPROVAL_ATTEMPTS:
-                raise RegistryChanged(
-                    [f"the registry kept changing during {attempt} attempts to approve: {conflict}"]
-                ) from conflict
-    raise AssertionError("unreachable")
+
+    def attempt() -> Approval:
+        with garbage_collection_paused():  # many patients, snapshots and audit records
+            return _approve_checked(
+                uow,
+                (problem, checked_problem, manifest),
+                plan,
+                built_at,
+                actor,
+                plan_id,
+                over_quota,
+                within_quotas,
+            )
+
+    try:
+        # another transaction changed what the checks read: check again, now seeing it
+        return retried(attempt, APPROVAL_ATTEMPTS)
+    except TransactionConflict as conflict:
+        raise RegistryChanged(
+            [
+                f"the registry kept changing during {APPROVAL_ATTEMPTS} attempts to approve: "
+                f"{conflict}"
+            ]
+        ) from conflict
 
 
 def _approve_checked(

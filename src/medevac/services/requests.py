@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import TypeVar
 
 from medevac.domain.audit import snapshot
-from medevac.domain.errors import InvalidValue, LiveRequestConflict, TransactionConflict
+from medevac.domain.errors import InvalidValue, LiveRequestConflict
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import MoveTimes
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
 from medevac.services.auditing import audit, utc_now
+from medevac.services.conflicts import retried
 from medevac.services.patients import apply_move
 
 
@@ -25,21 +25,6 @@ def new_request_id() -> str:
 #: Serialized attempts at drafting or submitting a request before giving up on a registry
 #: that keeps changing (each attempt that another transaction overtakes writes nothing).
 ATTEMPTS = 3
-
-T = TypeVar("T")
-
-
-def _serialized(attempt: Callable[[], T]) -> T:
-    """Run ``attempt`` (one serialized unit of work: `UnitOfWork.serialized`) again when
-    another transaction changed what it read, up to `ATTEMPTS` times: the next attempt sees
-    that change, and its checks name it (as plan approval does)."""
-    for number in range(1, ATTEMPTS + 1):
-        try:
-            return attempt()
-        except TransactionConflict:
-            if number == ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
 
 
 def create_request(
@@ -77,7 +62,7 @@ def create_request(
             uow.commit()
         return request
 
-    return _serialized(attempt)
+    return retried(attempt, ATTEMPTS)
 
 
 def _drafted(
@@ -196,7 +181,7 @@ def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> Treatment
             uow.commit()
         return request
 
-    return _serialized(attempt)
+    return retried(attempt, ATTEMPTS)
 
 
 def respond_to_request(
