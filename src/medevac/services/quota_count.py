@@ -16,7 +16,7 @@ from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.patients import PlanningPatient
 from medevac.domain.plans import PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
-from medevac.domain.vocabulary import Specialty
+from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.planning import Plan
 from medevac.services.agreement_terms import sender_of
 from medevac.services.holds import HOLDING_STATUSES, accepted_at, sent_destinations
@@ -191,6 +191,9 @@ class Placed:
     specialty: Specialty
     weight: float  # of its precedence
     day: int
+    # its precedence's rank (0 the most urgent, `Precedence.rank`): between precedences of one
+    # weight (the default weights give routine and convenience one), the more urgent counts first
+    rank: int = 0
 
 
 def carried_room_changes(manifest: dict[str, Any], book: QuotaBook | None) -> list[str]:
@@ -250,9 +253,18 @@ def placements(uow: UnitOfWork, problem: dict[str, Any], plan: Plan) -> list[Pla
             Specialty(entries[a.patient]["specialty"]),
             weights[entries[a.patient]["precedence"]],
             a.day,
+            _rank(entries[a.patient]["precedence"]),
         )
         for a in sorted(plan.assignments, key=lambda a: a.patient)
     ]
+
+
+def _rank(precedence: str) -> int:
+    """`Precedence.rank` of a problem's precedence (after every known one when unknown)."""
+    try:
+        return Precedence(precedence).rank
+    except ValueError:
+        return len(Precedence)
 
 
 def _count(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
@@ -300,14 +312,15 @@ def keep_within(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, s
     each with the agreement it would take beyond it (empty when they keep to them all).
 
     The most urgent keep their places: patients are counted by precedence weight (then the
-    earlier admission day, then id), and one is left out where every agreement that covers
-    it is full. The approval counts by id (`quota_overruns`); where overlapping agreements
-    make that count put someone beyond a quota all the same, the least urgent patient counted
-    against that agreement is left out too, until none is."""
+    more urgent precedence where two have one weight, then the earlier admission day, then
+    id), and one is left out where every agreement that covers it is full. The approval
+    counts by id (`quota_overruns`); where overlapping agreements make that count put someone
+    beyond a quota all the same, the least urgent patient counted against that agreement is
+    left out too, until none is."""
     trial = book.copy()
     kept: list[Placed] = []
     left: dict[str, str] = {}
-    for p in sorted(placed, key=lambda p: (-p.weight, p.day, p.patient)):
+    for p in sorted(placed, key=lambda p: (-p.weight, p.rank, p.day, p.patient)):
         full = trial.beyond(p.sender, p.receiver, p.specialty, day)
         if full is None:
             trial.count(p.sender, p.receiver, p.specialty, day)
@@ -323,7 +336,7 @@ def keep_within(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, s
         victims = [p for p in kept if counted.get(p.patient) in over]
         if not victims:
             return left
-        victim = min(victims, key=lambda p: (p.weight, -p.day, p.patient))
+        victim = min(victims, key=lambda p: (p.weight, -p.rank, -p.day, p.patient))
         kept.remove(victim)
         left[victim.patient] = counted[victim.patient]
 

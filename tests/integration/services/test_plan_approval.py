@@ -22,7 +22,7 @@ from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.plans import ApprovedPlan, PlanStatus
 from medevac.domain.requests import PatientDecision, RequestStatus
-from medevac.domain.vocabulary import FacilityKind, Specialty
+from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
 from medevac.planning import (
     Assignment,
     Engine,
@@ -692,6 +692,11 @@ def test_a_plan_beyond_a_quota_can_be_approved_without_the_least_urgent(
     kept = [a.patient for a in approval.solved.assignments]
     assert len(kept) == 20
     assert max(weight[p] for p in approval.left_out) <= min(weight[p] for p in kept)
+    # between precedences of one weight (routine and convenience by default), the less urgent
+    # are left out: the demo's convenience patients go before its routine ones
+    rank = {p["id"]: Precedence(p["precedence"]).rank for p in problem.problem["patients"]}
+    urgency = {p: (weight[p], -rank[p]) for p in rank}
+    assert max(urgency[p] for p in approval.left_out) <= min(urgency[p] for p in kept)
     # what is stored is what the checker finds for the plan without them
     report = check_plan(parse_problem(problem.problem), approval.solved)
     assert report.feasible

@@ -42,8 +42,10 @@ def agreement(agreement_id: str, specialties: set[Specialty], quota: int | None)
     )
 
 
-def placed(patient: str, specialty: Specialty, weight: float, day: int = 0) -> Placed:
-    return Placed(patient, "ORG-A", "ORG-B", specialty, weight, day)
+def placed(
+    patient: str, specialty: Specialty, weight: float, day: int = 0, rank: int = 0
+) -> Placed:
+    return Placed(patient, "ORG-A", "ORG-B", specialty, weight, day, rank)
 
 
 def over(book: QuotaBook, kept: list[Placed]) -> list[str]:
@@ -86,7 +88,12 @@ def test_overlapping_agreements_count_those_with_fewest_options_first() -> None:
 
 
 PATIENTS = st.lists(
-    st.tuples(st.sampled_from([ORTHO, NEURO]), st.sampled_from([1, 10, 100]), st.integers(0, 3)),
+    st.tuples(
+        st.sampled_from([ORTHO, NEURO]),
+        st.sampled_from([1, 10, 100]),
+        st.integers(0, 3),
+        st.integers(0, 4),  # precedence rank
+    ),
     max_size=10,
 )
 
@@ -94,13 +101,13 @@ PATIENTS = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(quotas=st.tuples(st.integers(0, 4), st.integers(0, 4)), patients=PATIENTS)
 def test_what_is_kept_never_goes_beyond_a_quota_as_the_approval_counts(
-    quotas: tuple[int, int], patients: list[tuple[Specialty, int, int]]
+    quotas: tuple[int, int], patients: list[tuple[Specialty, int, int, int]]
 ) -> None:
     first, second = quotas
     book = QuotaBook(
         [agreement("AGR-1", {ORTHO, NEURO}, first), agreement("AGR-2", {ORTHO}, second)], DAY
     )
-    plan = [placed(f"P{k:02d}", s, w, d) for k, (s, w, d) in enumerate(patients)]
+    plan = [placed(f"P{k:02d}", s, w, d, r) for k, (s, w, d, r) in enumerate(patients)]
     left = keep_within(book, plan, DAY)
     kept = [p for p in plan if p.patient not in left]
     assert over(book, kept) == []
@@ -110,11 +117,12 @@ def test_what_is_kept_never_goes_beyond_a_quota_as_the_approval_counts(
 @settings(max_examples=100, deadline=None)
 @given(quota=st.integers(0, 6), patients=PATIENTS)
 def test_under_one_agreement_the_most_urgent_keep_their_places(
-    quota: int, patients: list[tuple[Specialty, int, int]]
+    quota: int, patients: list[tuple[Specialty, int, int, int]]
 ) -> None:
     book = QuotaBook([agreement("AGR-1", {ORTHO, NEURO}, quota)], DAY)
-    plan = [placed(f"P{k:02d}", s, w, d) for k, (s, w, d) in enumerate(patients)]
-    urgent_first = sorted(plan, key=lambda p: (-p.weight, p.day, p.patient))
+    plan = [placed(f"P{k:02d}", s, w, d, r) for k, (s, w, d, r) in enumerate(patients)]
+    # by weight, then the more urgent of one weight, then the earlier day
+    urgent_first = sorted(plan, key=lambda p: (-p.weight, p.rank, p.day, p.patient))
     left = keep_within(book, plan, DAY)
     assert left == {p.patient: "AGR-1" for p in urgent_first[quota:]}
 
