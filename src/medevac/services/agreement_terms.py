@@ -35,11 +35,14 @@ def agreement_coverage(
     whose quota is used up (ids in ``full``).
 
     An operator bound by no agreement at all accepts everyone (None); one whose agreements have
-    all lapsed (or are full) accepts nobody (an empty mapping).
+    all lapsed (or are full) accepts nobody else (a mapping with the operator alone). The
+    operator's own patients need no agreement: it accepts them for every specialty of the
+    facility (an organisation cannot agree with itself).
     """
     if not any(a.receiving_organisation_id == facility.operator_id for a in agreements):
         return None
     covered: dict[str, set[Specialty]] = defaultdict(set)
+    covered[facility.operator_id] |= facility.specialties
     for agreement, shared in _covering_at(facility, agreements, on.date(), full):
         covered[agreement.sending_organisation_id] |= shared
     return {sender: frozenset(specialties) for sender, specialties in covered.items()}

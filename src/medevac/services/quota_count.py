@@ -214,7 +214,7 @@ def carried_room_changes(manifest: dict[str, Any], book: QuotaBook | None) -> li
         ids = str(entry["id"]).split("+")
         if not all(i in by_id and by_id[i].quota is not None for i in ids):
             continue
-        room = sum(int(by_id[i].quota or 0) - book.used[i] for i in ids)
+        room = sum(_room(by_id[i], book) for i in ids)
         if room < int(entry["room"]):
             lines.append(
                 f"agreement {entry['id']} has room for {room} more patient(s) now, "
@@ -443,8 +443,9 @@ def carry_quotas(
                 continue
             if len(ids) == 1:
                 [a] = [a for a in group if a.id in ids]
-                if apart:  # the agreement alone covers every specialty it names
-                    specialties = set(a.specialties)
+                if apart:  # the agreement alone covers every specialty it names ...
+                    # ... but those an agreement without a quota covers too
+                    specialties = {s for s in a.specialties if not _unlimited(group, s, day)}
                 name, line = a.id, short(a, room, could)
             else:
                 name = "+".join(sorted(ids))
@@ -467,6 +468,18 @@ def carry_quotas(
                 f"{line}: the plan keeps to it, and the optimiser chooses who uses the room"
             )
     return lines, carried, quotas
+
+
+def _room(agreement: Agreement, book: QuotaBook) -> int:
+    """The patients ``agreement`` (with a quota) has room for after those counted in ``book``:
+    none, not fewer, where more were sent under it than its quota (an approval over quota, or
+    acceptances beyond it), so that it takes no room from the agreements it overlaps."""
+    return max(0, int(agreement.quota or 0) - book.used[agreement.id])
+
+
+def _unlimited(group: list[Agreement], specialty: Specialty, day: date) -> bool:
+    """Whether an agreement of ``group`` without a quota covers ``specialty`` on ``day``."""
+    return any(a.quota is None and a.covers(specialty, day) for a in group)
 
 
 def _overlapping_quotas(
@@ -494,7 +507,7 @@ def _overlapping_quotas(
     return [
         (
             ids,
-            sum(int(quota[i] or 0) - book.used[i] for i in ids),
+            sum(_room(a, book) for a in group if a.id in ids),
             {s for s, theirs in limited.items() if theirs <= ids},
         )
         for ids in sets

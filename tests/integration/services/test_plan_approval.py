@@ -870,7 +870,7 @@ def test_rival_agreements_are_both_carried_and_the_plan_keeps_to_both(
 
 
 def another_academy_agreement(
-    uow_factory: UowFactory, agreement_id: str, specialties: set[Specialty], quota: int
+    uow_factory: UowFactory, agreement_id: str, specialties: set[Specialty], quota: int | None
 ) -> Agreement:
     """Register another agreement with the academy's operator, as the academy's but for
     ``specialties`` and ``quota``; the academy's agreement."""
@@ -1143,6 +1143,32 @@ def test_agreements_between_the_same_organisations_that_overlap_are_carried_toge
     approval = approver(problem, plan)(uow_factory())
     assert approval.over_quota == []
     assert len(approval.solved.assignments) == 23
+
+
+def test_a_quota_leaves_out_the_specialties_an_agreement_without_one_covers(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's agreement (quota 10) covers every specialty of the 24, a second one without
+    # a quota covers orthopaedics too: orthopaedic patients never go beyond a quota, so the
+    # carried quota holds the others only. It held them all (the agreement's every specialty),
+    # and the engines left orthopaedic patients out that the approval would have counted
+    # against the second agreement
+    selected_demo(uow_factory)
+    change_academy_agreement(uow_factory, quota=10)
+    another_academy_agreement(uow_factory, "AGR-DEMO-003", {Specialty.ORTHOPAEDICS}, None)
+    problem, plan = solved(uow_factory)
+    specialty = {p["id"]: p["specialty"] for p in problem.problem["patients"]}
+    orthopaedic = {p for p, s in specialty.items() if s == Specialty.ORTHOPAEDICS.value}
+    assert 0 < len(orthopaedic) < 14  # more than 10 of the others: the quota binds
+    [quota] = problem.manifest["quotas"]
+    assert quota["id"] == ACADEMY_AGREEMENT_ID
+    assert Specialty.ORTHOPAEDICS.value not in quota["specialties"]
+    placed = {a.patient for a in plan.assignments}
+    assert placed >= orthopaedic
+    assert len(placed - orthopaedic) == 10
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.over_quota == []
+    assert len(approval.plan.admissions) == len(placed)
 
 
 @pytest.mark.parametrize(

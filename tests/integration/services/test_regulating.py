@@ -201,3 +201,21 @@ def test_an_organisation_named_like_a_qualified_sender_is_not_taken_for_it(
     plan = solve_exact(problem, time_limit=30)
     assert check_plan(problem, plan).feasible
     assert all(a.facility != "FAC-LODZ-MMA" for a in plan.assignments if a.patient == "PT-LOOK")
+
+
+def test_an_operator_bound_by_agreements_still_takes_its_own_patients(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's operator receives the ministry's patients under an agreement; a patient of
+    # its own needs none (an organisation cannot agree with itself). The agreement bound the
+    # academy to the ministry alone, and the operator's own patient was left out
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    selected_in_kyiv(uow_factory, "PT-OWN", "ORG-PARTNER-DMS", Specialty.NEUROLOGY)
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    problem = parse_problem(built.problem)
+    lodz = problem.facility("FAC-LODZ-MMA")
+    assert lodz.accepts_from == frozenset({"ORG-ORIGIN-MOH", "ORG-PARTNER-DMS"})
+    assert built.uncovered == []
+    plan = solve_exact(problem, time_limit=30)
+    assert check_plan(problem, plan).feasible
+    assert [a.facility for a in plan.assignments if a.patient == "PT-OWN"] == ["FAC-LODZ-MMA"]

@@ -269,6 +269,33 @@ def test_the_carried_quotas_hold_exactly_when_the_approval_counts_nobody_beyond(
     assert within == (over(book, kept) == [])
 
 
+def test_an_agreement_sent_beyond_its_quota_takes_no_room_from_those_it_overlaps() -> None:
+    # 8 were sent under AGR-1 (quota 5: approved over quota, or accepted beyond it); AGR-2
+    # (quota 3) still has room for 3 orthopaedic patients, which AGR-1's overrun must not
+    # cancel (the set's room was 5 - 8 + 3 = 0, and nothing was carried)
+    group = [agreement("AGR-1", {ORTHO, NEURO}, 5), agreement("AGR-2", {ORTHO}, 3)]
+    book = QuotaBook(group, DAY)
+    book.used["AGR-1"] = 8
+    assert _overlapping_quotas(group, cover_of(group), book) == [
+        (frozenset({"AGR-1"}), 0, {NEURO}),
+        (frozenset({"AGR-1", "AGR-2"}), 3, {NEURO, ORTHO}),
+    ]
+    # as the approval counts: three orthopaedic patients go under AGR-2, a fourth goes beyond
+    three = [placed(f"P{k}", ORTHO, 1) for k in range(3)]
+    assert over(book, three) == ["AGR-1"]  # the sent overrun, not the plan's
+    recount = book.copy()
+    assert set(_count(recount, three, DAY).values()) == {"AGR-2"}
+    manifest: dict[str, Any] = {"quotas": [{"id": "AGR-1+AGR-2", "room": 3}]}
+    assert carried_room_changes(manifest, book) == []
+    book.used["AGR-1"] = 9  # one more sent beyond AGR-1's quota: AGR-2's room is as it was
+    assert carried_room_changes(manifest, book) == []
+    book.used["AGR-2"] = 1
+    assert carried_room_changes(manifest, book) == [
+        "agreement AGR-1+AGR-2 has room for 2 more patient(s) now, 3 when the problem was "
+        "built: patients sent earlier came to count against it since"
+    ]
+
+
 def test_carried_rooms_that_shrank_since_the_build_are_registry_changes() -> None:
     # the build carried AGR-1 with room 5 and AGR-1+AGR-2 with room 7 together; since then
     # patients sent earlier came to count: 6 against AGR-1 (quota 10), 1 against AGR-2 (quota 3)
