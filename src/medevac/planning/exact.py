@@ -82,6 +82,12 @@ KEEP_BONUS = 1e-5
 # admission days at the same facility, at equal true cost (found by a stress run, 2 problems
 # in 350). The bonus is at least this many times that tolerance (`keep_bonus_for`).
 KEEP_BONUS_TOLERANCES = 4.0
+# ... of an objective no larger than this many times a lower bound without capacity (each
+# patient at its cheapest place, or left out): an upper bound from a plan far from the optimum
+# (greedy's, leaving out an urgent patient at 100,000 where the optimum was 0.11) had made the
+# bonus 0.004, more than a move worth 0.002 saved, and the plan kept was called optimal 2 %
+# above the optimum (found by a review)
+KEEP_BONUS_BOUNDS = 4.0
 MIP_REL_GAP = 1e-8
 PRICING_TOLERANCE = 1e-6
 # column generation ends by this share of the time limit; if its LP has not converged by then,
@@ -728,10 +734,12 @@ def _decode(
     return placed
 
 
-def keep_bonus_for(upper: float, mip_rel_gap: float = MIP_REL_GAP) -> float:
-    """The tie-breaking bonus of a kept place when no plan costs more than ``upper``, for MIPs
-    solved to ``mip_rel_gap``."""
-    return max(KEEP_BONUS, KEEP_BONUS_TOLERANCES * mip_rel_gap * abs(upper))
+def keep_bonus_for(upper: float, lower: float, mip_rel_gap: float = MIP_REL_GAP) -> float:
+    """The tie-breaking bonus of a kept place when no plan costs more than ``upper`` nor less
+    than ``lower`` (a bound without capacity), for MIPs solved to ``mip_rel_gap``: the
+    objective is taken as at most ``upper`` and KEEP_BONUS_BOUNDS times ``lower``."""
+    scale = min(abs(upper), KEEP_BONUS_BOUNDS * max(lower, 0.0))
+    return max(KEEP_BONUS, KEEP_BONUS_TOLERANCES * mip_rel_gap * scale)
 
 
 def _score(
@@ -878,7 +886,10 @@ def _solve_through_lp(
     columns = _Columns()
     _seed_columns(units, columns, horizon, seed_facilities, seed_days)
     _seed_from_plan(problem, units, columns, greedy_placed)
-    keep_bonus = keep_bonus_for(greedy.objective)
+    rho, mu = _multipliers(view, None, None)
+    kappa = _quota_multipliers(view, None, None)
+    pricing = _price(view, units, rho, mu, gs)  # each unit at its cheapest column
+    keep_bonus = keep_bonus_for(greedy.objective, pricing.lagrangian + hopeless_cost)
     price_bound = -np.inf
     seed_prices: tuple[FloatArray, FloatArray] | None = None
     if _lp_seconds(len(units)) > LP_SHARE * time_limit and PRICE_SEED_SHARE > 0.0:
@@ -892,9 +903,6 @@ def _solve_through_lp(
     master = _Master(view, units, gs, keep_bonus)
     master.add(*columns.pending())
     highs = master.start(time_limit)
-    rho, mu = _multipliers(view, None, None)
-    kappa = _quota_multipliers(view, None, None)
-    pricing = _price(view, units, rho, mu, gs)
     bound = max(price_bound, pricing.lagrangian + hopeless_cost)
     say(f"bound without capacity: {bound:,.2f}")
     rounds = 0

@@ -304,7 +304,10 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         if placed and assigned is not None
         else view.unplaced_cost(patient)
     )
-    pricing = _Pricing(view, patient, group_at, group_facilities, reference, placed)
+    # what of the reference is the group's split and the change of a current place
+    at = assigned_index if placed else None
+    paid = _split_and_change(view, patient, group_at, at)
+    pricing = _Pricing(view, patient, group_at, group_facilities, reference, placed, *paid)
 
     closed = _closed_by_quotas(problem, view, index, plan)
     alternatives: list[Alternative] = []
@@ -491,6 +494,8 @@ class _Pricing:
     group_facilities: set[str]  # the same, by id
     reference: float
     placed: bool  # the plan places the patient (else it leaves it out)
+    reference_split: float  # the group's split the plan's choice pays
+    reference_change: float  # the change of a current place the plan's choice pays
 
     @property
     def against(self) -> str:
@@ -506,17 +511,15 @@ class _Pricing:
             return Blocker.FREE, "free and cheaper"
         if cost <= self.reference + tolerance:
             return Blocker.AS_CHEAP, "free and as cheap"
-        problem = self.view.problem
         p = self.patient
-        split = problem.weights.group_split if self.group_at and f not in self.group_at else 0.0
-        moved = p.current is not None and problem.facility_index[p.current.facility] != f
-        change = problem.weights.change if moved else 0.0
-        # the plan's choice pays these too where it splits the group or moves the patient
+        split, change = _split_and_change(self.view, p, self.group_at, f)
+        # by the patient's own terms, each side less what it pays for the split and the change
+        # (the plan's choice may split the group or move the patient too)
         own = cost - split - change
-        if own > self.reference + tolerance or (not self.placed and own >= self.reference):
+        if own > self.reference - self.reference_split - self.reference_change + tolerance:
             dearer = Blocker.COSTS_MORE_THAN_PLACE if self.placed else Blocker.COSTS_MORE
             return dearer, "free, but dearer"
-        if split and own + split > self.reference + tolerance:
+        if split > self.reference_split + tolerance:
             where = ", ".join(sorted(self.group_facilities))
             return Blocker.WOULD_SPLIT_GROUP, f"would split group {p.group} (at {where})"
         assert p.current is not None  # dearer by the change alone
@@ -541,6 +544,20 @@ class _Pricing:
         if run.blocker in (Blocker.COSTS_MORE, Blocker.COSTS_MORE_THAN_PLACE):
             return f"free, but costs {versus}"
         return f"{run.detail}: {versus}"
+
+
+def _split_and_change(
+    view: ProblemView, patient: Patient, group_at: set[int], facility: int | None
+) -> tuple[float, float]:
+    """What placing ``patient`` at ``facility`` (by index; None: leaving it out) pays for the
+    group's split (its other members at ``group_at``) and for the change of its current place."""
+    problem = view.problem
+    split = 0.0
+    if facility is not None and group_at and facility not in group_at:
+        split = problem.weights.group_split
+    current = patient.current
+    moved = current is not None and problem.facility_index[current.facility] != facility
+    return split, problem.weights.change if moved else 0.0
 
 
 def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:

@@ -16,6 +16,7 @@ from medevac.planning.exact import keep_bonus_for
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
+    BoolArray,
     FloatArray,
     IntArray,
     Placement,
@@ -78,15 +79,13 @@ def solve_patient_mip(
         )
     horizon = view.horizon
     w = problem.weights
-    # far below any real cost, and above what HiGHS's gap lets it leave (the exact engine's
-    # rule, for this model's gap); "optimal" is then up to it per patient with a current
-    # place, as for the exact engine
-    bonus = keep_bonus_for(sum(view.unplaced_cost(p) for p in problem.patients), MIP_REL_GAP)
     patient_of: list[IntArray] = []
     facility_of: list[IntArray] = []
     day_of: list[IntArray] = []
     costs: list[FloatArray] = []
     offset = 0.0
+    lower = 0.0  # each patient at its cheapest place or left out, less ``offset``
+    kept_of: list[BoolArray] = []  # the current place's column
     for i, p in enumerate(problem.patients):
         unplaced = view.unplaced_cost(p)
         offset += unplaced
@@ -108,8 +107,10 @@ def solve_patient_mip(
             # a re-plan of unchanged input keeps the current place where another costs the
             # same, as the exact engine does (its `KEEP_BONUS`; two identical patients had
             # their admission days swapped): the place kept costs the solver a little less
-            kept = ~moved & (d_grid == p.current.day)
-            cost = cost - bonus * kept
+            kept_of.append((~moved & (d_grid == p.current.day)).ravel())
+        else:
+            kept_of.append(np.zeros(f_grid.size, dtype=bool))
+        lower += min(0.0, float(cost.min()) - unplaced)
         patient_of.append(np.full(f_grid.size, i, dtype=np.int64))
         facility_of.append(f_grid.ravel())
         day_of.append(d_grid.ravel())
@@ -124,7 +125,12 @@ def solve_patient_mip(
     pat = np.concatenate(patient_of)
     fac = np.concatenate(facility_of)
     day = np.concatenate(day_of)
-    column_cost = np.concatenate(costs)  # each column's cost less its patient's unplaced cost
+    # each column's cost less its patient's unplaced cost, less the bonus of a kept place: far
+    # below any real cost, and above what HiGHS's gap lets it leave (the exact engine's rule,
+    # for this model's gap); "optimal" is then up to it per patient with a current place, as
+    # for the exact engine
+    bonus = keep_bonus_for(offset, offset + lower, MIP_REL_GAP)
+    column_cost = np.concatenate(costs) - bonus * np.concatenate(kept_of)
     x = model.add_columns(column_cost, 0.0, 1.0, integer=True)
     if progress is not None:
         progress(f"per-patient MIP: {len(x)} binaries")

@@ -233,6 +233,78 @@ def test_a_current_place_is_changed_when_the_move_pays_for_itself(engine: Engine
     assert placement(checked(problem, solve(problem, engine))) == {"P": ("NEAR", 0)}
 
 
+# A review's problem: greedy leaves an urgent patient out (100,000) where the optimum is 0.11,
+# and moving the routine patient R from H2 to H1 saves 0.0022 (0.22 km). The keep bonus, sized
+# from greedy's objective (the MIP's: from leaving everyone out), was 0.004: R was kept, and
+# the plan called optimal at 0.1134 (the MIP's at 0.1118, with H2 0.06 km away)
+def keep_bonus_problem(h2_lat: float) -> Problem:
+    ortho, neuro = {"orthopaedics": 1}, {"neurology": 1}
+    return parse_problem(
+        {
+            "horizon_days": 3,
+            "precedences": {
+                "urgent": {"weight": 100, "deadline_day": 0},
+                "routine": {"weight": 1, "deadline_day": 6},
+            },
+            "weights": {
+                "unplaced": 1000,
+                "wait_per_day": 1,
+                "late_per_day": 20,
+                "travel_per_km": 0.01,
+                "group_split": 50,
+                "change": 0,
+            },
+            "facilities": [
+                {"id": "NEAR", "lat": 50.0, "lon": 30.0, "beds": ortho},
+                {"id": "FAR", "lat": 50.1, "lon": 30.0, "beds": ortho},
+                {"id": "H1", "lat": 50.0, "lon": 30.0, "beds": neuro},
+                {"id": "H2", "lat": h2_lat, "lon": 30.0, "beds": neuro},
+            ],
+            "patients": [
+                {
+                    "id": "U1",
+                    "lat": 50.0,
+                    "lon": 30.0,
+                    "specialty": "orthopaedics",
+                    "precedence": "urgent",
+                    "length_of_stay_days": 3,
+                },
+                {
+                    "id": "U2",
+                    "lat": 50.0,
+                    "lon": 30.0,
+                    "specialty": "orthopaedics",
+                    "precedence": "urgent",
+                    "length_of_stay_days": 3,
+                    "max_distance_km": 1,
+                },
+                {
+                    "id": "R",
+                    "lat": 50.0,
+                    "lon": 30.0,
+                    "specialty": "neurology",
+                    "precedence": "routine",
+                    "length_of_stay_days": 1,
+                    "current": {"facility": "H2", "day": 0},
+                },
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(("engine", "h2_lat"), [(Engine.EXACT, 50.002), (Engine.MIP, 50.0005)])
+def test_a_bad_greedy_plan_does_not_make_the_keep_bonus_outweigh_a_cheaper_move(
+    engine: Engine, h2_lat: float
+) -> None:
+    problem = keep_bonus_problem(h2_lat)
+    assert solve(problem, Engine.GREEDY).objective > 100_000
+    plan = checked(problem, solve(problem, engine))
+    assert placement(plan) == {"U1": ("FAR", 0), "U2": ("NEAR", 0), "R": ("H1", 0)}
+    assert plan.status is PlanStatus.OPTIMAL
+    optimum = 0.01 * (haversine_km(50.0, 30.0, 50.1, 30.0))  # U1's travel; the rest is free
+    assert plan.objective == pytest.approx(optimum, rel=1e-9)
+
+
 def test_keeping_current_places_still_proves_optimality() -> None:
     # Seed 13 gives a problem where the tie-breaking bonus for kept places once left the
     # bound exactly one bonus short of the objective, and the plan was reported as feasible.

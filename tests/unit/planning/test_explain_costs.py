@@ -33,6 +33,28 @@ def moved(plan: Plan, patient_id: str, facility_id: str, day: int) -> Plan:
     return replace(plan, assignments=placed, unplaced=left)
 
 
+def dearer_as_said(
+    before: dict[str, float],
+    after: dict[str, float],
+    blocker: Blocker,
+    tolerance: float,
+    said: tuple[object, ...],
+) -> None:
+    """A dearer place is dearer for the reason given: by the patient's own terms (all but the
+    group's split and the change of a current place), else by the split, else by the change."""
+    split = after["group_split"] - before["group_split"]
+    change = after["change"] - before["change"]
+    own = sum(after.values()) - sum(before.values()) - split - change
+    if blocker in (Blocker.COSTS_MORE, Blocker.COSTS_MORE_THAN_PLACE):
+        assert own > tolerance, said
+    elif blocker is Blocker.WOULD_SPLIT_GROUP:
+        assert own <= tolerance < split, said
+    else:
+        assert blocker is Blocker.WOULD_CHANGE_CURRENT
+        assert own <= tolerance < change, said
+        assert split <= tolerance, said
+
+
 def claims_hold(problem: Problem, plan: Plan) -> None:
     """Try every free alternative `explain` gives any patient of ``plan`` in the plan."""
     base = check_plan(problem, plan)
@@ -56,6 +78,7 @@ def claims_hold(problem: Problem, plan: Plan) -> None:
                     assert abs(delta) <= tolerance, said
                 else:
                     assert delta > tolerance, said
+                    dearer_as_said(base.terms, trial.terms, alt.blocker, tolerance, said)
             if plan.status is PlanStatus.OPTIMAL:
                 assert alt.blocker not in CHEAPER, (p.id, alt)
 
