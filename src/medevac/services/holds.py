@@ -25,6 +25,8 @@ HOLDING_STATUSES = (
     PatientStatus.ADMITTED,
     PatientStatus.IN_TREATMENT,
 )
+#: in the receiving facility's bed already
+_ADMITTED = (PatientStatus.ADMITTED, PatientStatus.IN_TREATMENT)
 #: Stay assumed for a patient whose expected length of stay is not recorded.
 DEFAULT_LENGTH_OF_STAY_DAYS = 14
 
@@ -95,10 +97,16 @@ def holds(
     beds: Mapping[str, Collection[str]],
     reports: Mapping[str, list[CapacityReport]],
     sent: SentEarlier,
+    today: date,
 ) -> dict[str, Hold]:
     """The beds `held_beds` takes off, per patient: those of patients sent to a facility of the
     problem (``beds``: facility id -> its specialties in the problem) since its latest report
-    for their specialty."""
+    for their specialty.
+
+    An admitted patient holds its bed from its admission; one not yet admitted from its
+    planned day, or from ``today`` (the problem's day 0) when that day has passed: a patient
+    still on its way needs its whole stay when it comes (its hold used to end early, or before
+    the horizon, as days went by)."""
     found: dict[str, Hold] = {}
     for patient in sent.bound:
         admission = sent.destinations.get(patient.id)
@@ -116,10 +124,11 @@ def holds(
             or report.reported_at >= accepted_at(times)
         ):
             continue
+        first = _admitted_on(times) if patient.status in _ADMITTED else None
         found[patient.id] = Hold(
             admission.facility_id,
             specialty,
-            _admitted_on(times) or admission.admission_date,
+            first or max(admission.admission_date, today),
             patient.expected_length_of_stay_days or DEFAULT_LENGTH_OF_STAY_DAYS,
         )
     return found
@@ -135,7 +144,8 @@ def held_beds(
     accepted for a named facility and day (`sent_destinations`), is in no new problem: its bed
     is the facility's to count. A report made before the patient was accepted cannot count it,
     so the bed is taken off that report's free beds on the days of the patient's stay (from
-    its admission, or its planned admission day, for its expected length of stay; `holds`) and
+    its admission, or its planned admission day, or day 0 where that day has passed and it is
+    still on its way, for its expected length of stay; `holds`) and
     a re-plan cannot give it away. A report made since is taken as the facility's count,
     reserved beds included. Returns a line per facility and specialty where beds were taken
     off. (The admission slot of a held patient not yet admitted stays free in the problem: the
@@ -166,6 +176,7 @@ def held_admissions(
 
     The problem cannot hold them (its limit is one number for every day), so the manifest
     does, and `admission_limit_overruns` says where a plan and they together pass the limit.
+    A patient whose planned day has passed and who is still on its way counts on day 0.
     """
     limited = {e["id"] for e in facility_entries if "daily_admission_limit" in e}
     counts: dict[str, int] = defaultdict(int)
@@ -173,10 +184,10 @@ def held_admissions(
         admission = sent.destinations.get(patient.id)
         if admission is None or admission.facility_id not in limited:
             continue
-        if patient.status in (PatientStatus.ADMITTED, PatientStatus.IN_TREATMENT):
+        if patient.status in _ADMITTED:
             continue
-        day = (admission.admission_date - now.date()).days
-        if 0 <= day < horizon_days:
+        day = max(0, (admission.admission_date - now.date()).days)
+        if day < horizon_days:
             counts[arrival_key(admission.facility_id, day)] += 1
     return dict(sorted(counts.items()))
 

@@ -255,7 +255,9 @@ def build_problem(
         if facility.daily_admission_limit is not None:
             entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
-    held_now = holds({e["id"]: e["beds"].keys() for e in facility_entries}, by_facility, sent)
+    held_now = holds(
+        {e["id"]: e["beds"].keys() for e in facility_entries}, by_facility, sent, now.date()
+    )
     held = held_beds(facility_entries, held_now, now)
     arriving = held_admissions(facility_entries, sent, now, horizon_days)
 
@@ -464,7 +466,7 @@ def _hold_changes(
     start = datetime.fromisoformat(built_at).date()
     end = start + timedelta(days=int(problem["horizon_days"]))
     changes = []
-    for patient_id, hold in sorted(holds(beds, reports, sent).items()):
+    for patient_id, hold in sorted(holds(beds, reports, sent, start).items()):
         key = seen.get(patient_id)
         before = None if key is None else Hold.parse(key)
         if before is None:

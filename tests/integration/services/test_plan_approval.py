@@ -1506,6 +1506,30 @@ def test_beds_of_patients_a_request_accepted_for_a_named_facility_are_held(
     assert {p["id"] for p in after.problem["patients"]}.isdisjoint(chosen)
 
 
+def test_a_patient_still_on_its_way_after_its_day_holds_its_whole_stay_from_day_0(
+    uow_factory: UowFactory,
+) -> None:
+    # accepted by request for the academy today, then on its way: built 4 and 12 days later,
+    # with it not yet admitted, its bed is held for its whole stay from the build's day 0 and
+    # its admission counts on day 0. The hold started on its planned day: 4 days later it had
+    # shrunk by 4 days, 12 days later it was gone, and the admission was no longer counted
+    chosen = first_selected(uow_factory)
+    with uow_factory() as uow:
+        patient = uow.patients.get(chosen)
+    stay = patient.expected_length_of_stay_days or holds.DEFAULT_LENGTH_OF_STAY_DAYS
+    specialty = patient.required_specialties[0].value
+    accepted_by_request(uow_factory, [chosen], {chosen: ("FAC-LODZ-MMA", utc_now().date())})
+    for step in (PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT):
+        move_patient(uow_factory(), chosen, step, actor="cell")
+    for later in (4, 12):
+        now = utc_now() + timedelta(days=later)
+        problem = build_problem(uow_factory(), now=now, stale_after=timedelta(days=30))
+        assert problem.manifest["held"] == {
+            chosen: f"FAC-LODZ-MMA@{specialty}@{now.date().isoformat()}+{stay}"
+        }
+        assert problem.manifest["held_admissions"] == {"FAC-LODZ-MMA/0": 1}
+
+
 def test_an_answer_given_before_a_withdrawn_acceptance_no_longer_names_the_bed(
     uow_factory: UowFactory,
 ) -> None:
