@@ -277,6 +277,7 @@ _MANIFEST_MAPS = {
     "held_admissions": (int, False),
     "held": (str, False),
     "live_plans": (int, False),
+    "excluded": (int, False),
 }
 
 

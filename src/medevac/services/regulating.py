@@ -301,11 +301,15 @@ def build_problem(
     described = set(by_facility) | {
         str(p.location_id) for p in patients if p.id in versions and p.location_id is not None
     }
+    excluded = {s.id for s in skipped if s.kind == "facility"}
     manifest = {
         "built_at": now.isoformat(),
         "patients": versions,
         "left_out": left_out,
-        "capacity": _capacity_stamps(reports),
+        # field hospitals left out: their reports cannot change the problem (their facilities'
+        # versions are compared, a change of kind included)
+        "capacity": _capacity_stamps([r for r in reports if r.facility_id not in excluded]),
+        "excluded": {fid: facilities[fid].version for fid in sorted(excluded)},
         "facilities": {fid: facilities[fid].version for fid in sorted(described)},
         "agreements": {a.id: a.version for a in sorted(agreements, key=lambda a: a.id)},
         "problem_sha256": problem_digest(problem),
@@ -430,7 +434,8 @@ def registry_changes(
     changes += _live_plan_changes(uow, manifest)
     then: dict[str, str] = manifest["capacity"]
     latest = uow.capacity.latest()
-    now = _capacity_stamps(latest)
+    excluded = manifest.get("excluded", {})
+    now = _capacity_stamps([r for r in latest if r.facility_id not in excluded])
     for key in sorted(then.keys() | now.keys()):
         if key not in now:
             changes.append(f"capacity report {key} is gone")

@@ -1861,3 +1861,23 @@ def test_a_patient_who_came_to_count_against_a_carried_quota_since_the_build_is_
     ]
     again = built(uow_factory)
     assert [(q["id"], q["room"]) for q in again.manifest["quotas"]] == [(ACADEMY_AGREEMENT_ID, 9)]
+
+
+@pytest.mark.parametrize("include_field_hospitals", [False, True])
+def test_a_report_of_a_field_hospital_the_problem_left_out_is_no_change(
+    uow_factory: UowFactory, include_field_hospitals: bool
+) -> None:
+    # the demo's field hospitals report again after the build: left out of the problem, their
+    # reports cannot change it (the approval was refused for them); taken in, they can
+    selected_demo(uow_factory)
+    problem, plan = solved(uow_factory, include_field_hospitals=include_field_hospitals)
+    assert ("FAC-FIELD-1" in problem.manifest["excluded"]) is not include_field_hospitals
+    with uow_factory() as uow:
+        field = next(r for r in uow.capacity.latest() if r.facility_id == "FAC-FIELD-1")
+    report_capacity(uow_factory(), replace(field, reported_at=utc_now()), actor="field")
+    approve = approver(problem, plan)
+    if include_field_hospitals:
+        with pytest.raises(RegistryChanged, match=r"capacity of FAC-FIELD-1/.* was reported again"):
+            approve(uow_factory())
+    else:
+        assert len(approve(uow_factory()).plan.admissions) == len(plan.assignments)
