@@ -305,8 +305,8 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         else view.unplaced_cost(patient)
     )
     # what of the reference is the group's split and the change of a current place
-    at = assigned_index if placed else None
-    paid = _split_and_change(view, patient, group_at, at)
+    chosen = assigned_index if placed else None
+    paid = _split_and_change(view, patient, group_at, chosen)
     pricing = _Pricing(view, patient, group_at, group_facilities, reference, placed, *paid)
 
     closed = _closed_by_quotas(problem, view, index, plan)

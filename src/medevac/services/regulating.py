@@ -448,7 +448,26 @@ def registry_changes(
         if resolved is not None:
             resolved.update(sent.destinations)
         changes += _hold_changes(manifest["held"], problem, manifest["built_at"], latest, sent)
+        if "held_admissions" in manifest:
+            changes += _arrival_changes(manifest["held_admissions"], problem, manifest, sent)
     return changes
+
+
+def _arrival_changes(
+    seen: dict[str, int], problem: dict[str, Any], manifest: dict[str, Any], sent: SentEarlier
+) -> list[str]:
+    """Admissions of patients sent earlier that a problem's admission limits must count, more
+    on some facility's day now than when the problem was built ("held_admissions"): an
+    admission named or moved to that day since. The plan may then pass the limit with them."""
+    built = datetime.fromisoformat(manifest["built_at"])
+    now = held_admissions(problem["facilities"], sent, built, int(problem["horizon_days"]))
+    return [
+        f"{count} patient(s) sent earlier now arrive at {key.rpartition('/')[0]} on day "
+        f"{key.rpartition('/')[2]} of the problem, {seen.get(key, 0)} when it was built (an "
+        "admission named or moved since): they count against its daily admission limit"
+        for key, count in sorted(now.items())
+        if count > seen.get(key, 0)
+    ]
 
 
 def _hold_changes(

@@ -1784,6 +1784,16 @@ def test_an_acceptance_keeps_the_plans_admission_only_at_the_accepting_organisat
         assert not any(chosen in line for line in after.held)
 
 
+def arriving(day: int, before: int) -> str:
+    """The approval's line for one patient sent earlier now arriving at the academy on ``day``
+    (``before`` when the problem was built)."""
+    return (
+        f"{before + 1} patient(s) sent earlier now arrive at FAC-LODZ-MMA on day {day} of the "
+        f"problem, {before} when it was built (an admission named or moved since): they count "
+        "against its daily admission limit"
+    )
+
+
 def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
     uow_factory: UowFactory,
 ) -> None:
@@ -1816,7 +1826,8 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
             uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="c"
         )
     assert refused.value.changes == [
-        f"patient {chosen} now holds a bed the plan did not see ({hold(later)})"
+        f"patient {chosen} now holds a bed the plan did not see ({hold(later)})",
+        arriving(2, 0),
     ]
     # built again, the manifest records the bed; named for an earlier day (days the problem
     # did not take off) it refuses again, named back it does not
@@ -1830,7 +1841,8 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
     with pytest.raises(RegistryChanged) as refused:
         approve(uow_factory())
     assert refused.value.changes == [
-        f"patient {chosen} holds another bed ({hold(today)}; the plan saw {hold(later)})"
+        f"patient {chosen} holds another bed ({hold(today)}; the plan saw {hold(later)})",
+        arriving(0, 0),
     ]
     name(later)
     approve(uow_factory())
@@ -1881,3 +1893,25 @@ def test_a_report_of_a_field_hospital_the_problem_left_out_is_no_change(
             approve(uow_factory())
     else:
         assert len(approve(uow_factory()).plan.admissions) == len(plan.assignments)
+
+
+def test_an_arrival_named_after_the_build_at_a_limited_facility_refuses_the_approval(
+    uow_factory: UowFactory,
+) -> None:
+    # accepted by request without a facility, the patient is named to the academy (which has a
+    # daily admission limit) for today only after the build; the academy reported after the
+    # acceptance, so its report counts the bed (no bed held), but the plan's admissions on day
+    # 0 and the patient together may pass the limit, which the manifest's arrivals did not
+    # count. The approval compared the beds held, not the arrivals, and approved without a word
+    chosen = first_selected(uow_factory)
+    request_id = accepted_by_request(uow_factory, [chosen], {})
+    with uow_factory() as uow:
+        reports = [r for r in uow.capacity.latest() if r.facility_id == "FAC-LODZ-MMA"]
+    for report in reports:
+        report_capacity(uow_factory(), replace(report, reported_at=utc_now()), actor="lodz")
+    problem, plan = solved(uow_factory)
+    assert problem.manifest["held_admissions"] == {}
+    name_admission(uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="x")
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    assert refused.value.changes == [arriving(0, 0)]

@@ -43,7 +43,10 @@ def test_the_demo_becomes_a_problem_the_engine_places_completely(
         "FAC-KOLOBRZEG-SAN",
     }
     assert {s.id for s in built.skipped} == {"FAC-FIELD-1", "FAC-FIELD-2"}
-    assert problem.facility("FAC-LODZ-MMA").accepts_from == frozenset({"ORG-ORIGIN-MOH"})
+    # the ministry under its agreement, the academy's operator for its own patients
+    assert problem.facility("FAC-LODZ-MMA").accepts_from == frozenset(
+        {"ORG-ORIGIN-MOH", "ORG-PARTNER-DMS"}
+    )
     assert [r.facility_id for r in built.stale_reports] == ["FAC-KOLOBRZEG-SAN"]
     assert set(built.manifest["patients"]) == {p.id for p in problem.patients}
     plan = solve_exact(problem, time_limit=30)
@@ -173,7 +176,7 @@ def test_senders_whose_patients_need_only_covered_specialties_stay_plain(
     assert {p["organisation"] for p in built.problem["patients"]} == {"ORG-ORIGIN-MOH"}
     lodz = next(f for f in built.problem["facilities"] if f["id"] == "FAC-LODZ-MMA")
     assert "intensive_care" in lodz["beds"]  # offered, not covered, needed by nobody
-    assert lodz["accepts_from"] == ["ORG-ORIGIN-MOH"]
+    assert lodz["accepts_from"] == ["ORG-ORIGIN-MOH", "ORG-PARTNER-DMS"]
     assert built.uncovered == []
 
 
