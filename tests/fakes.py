@@ -24,7 +24,12 @@ from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import MoveTimes, Patient, PlanningPatient
-from medevac.domain.plans import ApprovedPlan, PlannedAdmission
+from medevac.domain.plans import (
+    ApprovedPlan,
+    PlannedAdmission,
+    PlanWithdrawal,
+    withdrawal_reason,
+)
 from medevac.domain.repositories import (
     AgreementRepository,
     ApprovedPlanRepository,
@@ -363,6 +368,17 @@ class FakeApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
     def live_for_patient(self, patient_id: str) -> list[ApprovedPlan]:
         found = self._all(lambda p: patient_id in p.open_patient_ids())
         return sorted(found, key=lambda p: (p.approved_at, p.id))
+
+    def withdraw_patient(self, patient_id: str, reason: str) -> list[PlanWithdrawal]:
+        why = withdrawal_reason(reason)  # refused before anything is looked up, as in SQL
+        withdrawals = []
+        for plan in self.live_for_patient(patient_id):
+            plan.withdraw_patient(patient_id, why)
+            self.update(plan)
+            admission = plan.admission_of(patient_id)
+            assert admission is not None
+            withdrawals.append(PlanWithdrawal(plan.id, plan.version, admission))
+        return withdrawals
 
     def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
         wanted = set(patient_ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -29,6 +29,28 @@ class PlannedAdmission:
     @property
     def is_open(self) -> bool:
         return not self.withdrawn_reason
+
+
+def withdrawal_reason(reason: str) -> str:
+    """The reason to record for taking a patient out of a plan; a blank one is refused."""
+    if not reason.strip():
+        raise InvalidValue("reason", "withdrawing a patient from a plan needs a reason")
+    return reason.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanWithdrawal:
+    """A patient's admission withdrawn from one live plan: the plan, its version once changed,
+    and the admission as it now stands (`withdrawn_reason` set)."""
+
+    plan_id: str
+    plan_version: int
+    admission: PlannedAdmission
+
+    @property
+    def admission_before(self) -> PlannedAdmission:
+        """The admission as it stood before, open."""
+        return replace(self.admission, withdrawn_reason="")
 
 
 @dataclass(slots=True)
@@ -74,12 +96,11 @@ class ApprovedPlan:
 
     def withdraw_patient(self, patient_id: str, reason: str) -> bool:
         """Take a patient out of the plan; False when they were not (or no longer) in it."""
-        if not reason.strip():
-            raise InvalidValue("reason", "withdrawing a patient from a plan needs a reason")
+        why = withdrawal_reason(reason)
         admission = self.admission_of(patient_id)
         if admission is None or not admission.is_open:
             return False
-        admission.withdrawn_reason = reason.strip()
+        admission.withdrawn_reason = why
         return True
 
     def supersede(self) -> None:

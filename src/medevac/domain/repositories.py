@@ -25,7 +25,7 @@ from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import MoveTimes, Patient, PlanningPatient
-from medevac.domain.plans import ApprovedPlan, PlannedAdmission
+from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanWithdrawal
 from medevac.domain.requests import Acceptance, RequestStatus, TreatmentRequest
 from medevac.domain.screening import ScreeningMission
 from medevac.domain.vocabulary import FacilityKind, Precedence, Specialty
@@ -141,6 +141,14 @@ class ApprovedPlanRepository(Protocol):
     def update(self, plan: ApprovedPlan) -> None: ...
     def live(self) -> list[ApprovedPlan]: ...
     def live_for_patient(self, patient_id: str) -> list[ApprovedPlan]: ...
+    def withdraw_patient(self, patient_id: str, reason: str) -> list[PlanWithdrawal]:
+        """Withdraw the patient's open admission from every live plan that holds one (what
+        `ApprovedPlan.withdraw_patient` and `update` do to each), writing only those
+        admissions and each such plan's version, which moves on as `update` moves it. The
+        withdrawals made, in the order of `live_for_patient` (none when no live plan holds
+        the patient); a blank reason is refused (InvalidValue) and nothing is written."""
+        ...
+
     def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
         """Each patient's open admission in the most recently approved plan, live or
         superseded, that holds one (patients without any are left out)."""

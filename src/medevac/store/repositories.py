@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DataError, IntegrityError
@@ -54,7 +55,13 @@ from medevac.domain.patients import (
     PlanningPatient,
     StatusChange,
 )
-from medevac.domain.plans import ApprovedPlan, PlannedAdmission, PlanStatus
+from medevac.domain.plans import (
+    ApprovedPlan,
+    PlannedAdmission,
+    PlanStatus,
+    PlanWithdrawal,
+    withdrawal_reason,
+)
 from medevac.domain.requests import (
     LIVE_REQUEST_STATUSES,
     Acceptance,
@@ -1226,7 +1233,8 @@ class SqlAgreementRepository(_VersionedRepository[Agreement]):
 
 
 class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
-    """Approved regulating plans with their planned admissions (rewritten on update)."""
+    """Approved regulating plans with their planned admissions (rewritten on update; a
+    patient's withdrawal, `withdraw_patient`, writes only that patient's rows)."""
 
     kind = "approved plan"
     table = t.approved_plans
@@ -1319,6 +1327,53 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
             .order_by(p.c.approved_at, byte_order(p.c.id))
         )
         return self._query(statement)
+
+    def withdraw_patient(self, patient_id: str, reason: str) -> list[PlanWithdrawal]:
+        """Withdraw the patient's open admission from every live plan that holds one: two
+        statements, whatever the size of the plans (`get` and `update` read and rewrite every
+        admission: 1.1-1.8 s for a plan of 40,000)."""
+        why = withdrawal_reason(reason)
+        connection = self._connection()
+        pa, p = t.planned_admissions, self.table
+        holding = select(pa.c.plan_id).where(
+            pa.c.patient_id == patient_id, pa.c.withdrawn_reason == ""
+        )
+        # The plans first, as `update` does: on PostgreSQL their rows stay locked to the end of
+        # the transaction, so a concurrent supersede or update waits and then finds the version
+        # moved on (ConcurrentModification) rather than writing over the withdrawal.
+        plans = connection.execute(
+            update(p)
+            .where(p.c.id.in_(holding), p.c.status == PlanStatus.LIVE.value)
+            .values(version=p.c.version + 1)
+            .returning(p.c.id, p.c.version, p.c.approved_at)
+        ).all()
+        if not plans:
+            return []
+        withdrawn = connection.execute(
+            update(pa)
+            .where(
+                pa.c.patient_id == patient_id,
+                pa.c.withdrawn_reason == "",
+                pa.c.plan_id.in_([plan.id for plan in plans]),
+            )
+            .values(withdrawn_reason=why)
+            .returning(pa.c.plan_id, pa.c.facility_id, pa.c.admission_date)
+        ).all()
+        admissions = {row.plan_id: row for row in withdrawn}
+        return [
+            PlanWithdrawal(
+                plan.id,
+                plan.version,
+                PlannedAdmission(
+                    patient_id,
+                    admissions[plan.id].facility_id,
+                    admissions[plan.id].admission_date,
+                    why,
+                ),
+            )
+            for plan in sorted(plans, key=lambda plan: (plan.approved_at, plan.id))
+            if plan.id in admissions
+        ]
 
     def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
         """Each patient's open admission in the most recently approved plan that holds one."""
