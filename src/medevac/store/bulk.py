@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, insert, update
 
-from medevac.store.database import dumps_json
+from medevac.store.database import claim_write_lock, dumps_json
 from medevac.store.tables import UtcDateTime
 
 #: Below this many rows the ordinary Core executemany is used.
@@ -87,6 +87,8 @@ def _copy(connection: Connection, target: str, keys: Sequence[str], tuples: Sequ
     quote = connection.dialect.identifier_preparer.quote_identifier
     columns = ", ".join(quote(key) for key in keys)
     _ensure_transaction(connection)
+    # COPY runs on the driver's cursor, where the engine's write guard does not see it
+    claim_write_lock(connection)
     cursor = connection.connection.cursor()
     try:
         with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:

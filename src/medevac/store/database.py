@@ -1,7 +1,8 @@
 """Engines and schema migrations.
 
 `create_engine_for(url)` makes an engine tuned for the backend (SQLite: foreign keys on, WAL,
-synchronous=NORMAL; PostgreSQL through psycopg 3, URL `postgresql+psycopg://...`).
+synchronous=NORMAL; PostgreSQL through psycopg 3, URL `postgresql+psycopg://...`, with the
+write lock that serialized blocks exclude writers by: `guard_writes`).
 Alembic is driven from code: the migration scripts ship inside the package, no alembic.ini.
 """
 
@@ -22,6 +23,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
@@ -64,6 +66,105 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA cache_size=-65536")
     finally:
         cursor.close()
+
+
+#: The key of the PostgreSQL advisory lock by which serialized blocks exclude writers:
+#: b"medevac!" read as a big-endian integer (any fixed key would do; this one names us).
+WRITE_LOCK_KEY = 0x6D65646576616321
+#: `Connection.info` entry saying which form of the write lock the current transaction holds
+_WRITE_LOCK_HELD = "medevac.write_lock"
+#: The statements that write nothing and lock no rows: plain reads and transaction control.
+#: Anything else (INSERT, UPDATE, DELETE, MERGE, COPY, DDL, ...) counts as writing.
+_READING = re.compile(
+    r"\s*\(*\s*(SELECT|WITH|VALUES|TABLE|SHOW|SET|RESET|SAVEPOINT|RELEASE|ROLLBACK)\b",
+    re.IGNORECASE,
+)
+#: What makes a reading statement write or lock rows after all (`SELECT ... FOR UPDATE`,
+#: `SELECT ... INTO`, a data-modifying `WITH`); a column so named only costs a needless lock
+_WRITING_ANYWAY = re.compile(
+    r"\b(INSERT|UPDATE|DELETE|MERGE|INTO|FOR\s+(KEY\s+)?SHARE)\b", re.IGNORECASE
+)
+
+
+def statement_writes(statement: str) -> bool:
+    """Whether `statement` may write or lock rows (when in doubt, it may)."""
+    return _READING.match(statement) is None or _WRITING_ANYWAY.search(statement) is not None
+
+
+def lock_out_writers(connection: Connection) -> Connection:
+    """Begin a transaction on `connection` (PostgreSQL, none open) that holds the write lock
+    exclusively until it ends: it waits for the transactions that have written to end, and
+    whoever then wants to write waits for it. Readers do not wait, and are not waited for.
+
+    The transaction is READ COMMITTED: a REPEATABLE READ or SERIALIZABLE transaction takes
+    its snapshot at its first statement, which is this one, before it waits, and would go on
+    reading what was there before the writers it waited for committed."""
+    connection = connection.execution_options(isolation_level="READ COMMITTED")
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+    connection.info[_WRITE_LOCK_HELD] = "exclusive"
+    return connection
+
+
+def claim_write_lock(connection: Connection) -> None:
+    """Take the write lock, in shared mode, for the open transaction of `connection` before
+    writing on the driver directly (COPY), which `guard_writes` does not see. Nothing to do
+    when the transaction holds it already, or on SQLite."""
+    if connection.dialect.name != "postgresql":
+        return
+    if not connection.in_transaction():
+        connection.begin()
+    if _WRITE_LOCK_HELD in connection.info:
+        return
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({WRITE_LOCK_KEY})")
+    connection.info[_WRITE_LOCK_HELD] = "shared"
+
+
+def _share_write_lock_before_writing(
+    connection: Connection,
+    cursor: DBAPICursor,
+    statement: str,
+    _parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    # before_cursor_execute: runs inside SQLAlchemy's error handling, so an error of the lock
+    # (a deadlock, say) reaches the caller as a DBAPIError like the statement's own would
+    if _WRITE_LOCK_HELD in connection.info or not statement_writes(statement):
+        return
+    driver_connection = cursor.connection
+    if driver_connection.autocommit:
+        return  # no transaction would hold the lock past this statement
+    lock = driver_connection.cursor()
+    try:
+        lock.execute(f"SELECT pg_advisory_xact_lock_shared({WRITE_LOCK_KEY})")
+    finally:
+        lock.close()
+    connection.info[_WRITE_LOCK_HELD] = "shared"
+
+
+def _forget_write_lock(connection: Connection, *_: Any) -> None:
+    # A transaction begins or ends, or a savepoint is rolled back (which releases the locks
+    # taken since it, maybe this one): the next write asks for the lock again (cheap when held).
+    connection.info.pop(_WRITE_LOCK_HELD, None)
+
+
+def guard_writes(engine: Engine) -> None:
+    """Make every transaction on `engine` (PostgreSQL) take the write lock, in shared mode,
+    just before its first statement that writes or locks rows, so that it waits while a
+    serialized block (`lock_out_writers`) runs, and such a block waits for it to end.
+
+    Shared holders do not wait for each other, and readers take no lock. The lock is taken
+    before the transaction locks any row, so a writer never holds a row that a serialized
+    block waits for while it waits for the block. Safe to call again; nothing on SQLite,
+    where `BEGIN IMMEDIATE` does the same (pysqlite begins a transaction at its first write).
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    if event.contains(engine, "before_cursor_execute", _share_write_lock_before_writing):
+        return
+    for name in ("begin", "commit", "rollback", "rollback_savepoint"):
+        event.listen(engine, name, _forget_write_lock)
+    event.listen(engine, "before_cursor_execute", _share_write_lock_before_writing)
 
 
 #: what a database URL looks like, for messages refusing one
@@ -122,12 +223,14 @@ def create_engine_for(url: str) -> Engine:
         # PostgreSQL may then keep a generic plan made while a table was empty (a sequential
         # scan testing `id = ANY($1)` element by element). A re-import of 100,000 patients
         # spent minutes in such a plan; planning each query with its real ids takes ~1 ms.
-        return create_engine(
+        engine = create_engine(
             parsed,
             json_serializer=dumps_json,
             pool_pre_ping=True,
             connect_args={"prepare_threshold": None},
         )
+        guard_writes(engine)
+        return engine
     raise DatabaseUrlError(
         parsed.render_as_string(hide_password=True),
         f"unsupported backend {backend!r}; {URL_FORMS}",

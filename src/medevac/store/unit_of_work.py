@@ -22,7 +22,7 @@ from medevac.domain.repositories import (
     TreatmentRequestRepository,
     UnitOfWork,
 )
-from medevac.store.database import engine_for
+from medevac.store.database import engine_for, guard_writes, lock_out_writers
 from medevac.store.repositories import (
     SqlAgreementRepository,
     SqlApprovedPlanRepository,
@@ -56,6 +56,7 @@ class SqlUnitOfWork:
 
     def __init__(self, database: Engine | str) -> None:
         self.engine = database if isinstance(database, Engine) else engine_for(database)
+        guard_writes(self.engine)  # already done for engines made by `create_engine_for`
         self._open: Connection | None = None
         self._serialize_next = False
         self._fresh_repositories()
@@ -86,12 +87,17 @@ class SqlUnitOfWork:
         return self
 
     def serialized(self) -> Self:
-        """Run the next `with` block as if it were alone (see `UnitOfWork.serialized`).
+        """Run the next `with` block as if it were alone (see `UnitOfWork.serialized`): it
+        begins once the transactions that have written ended, and no other transaction
+        writes until it commits or ends. Transactions that only read go on meanwhile.
 
-        SQLite: `BEGIN IMMEDIATE` takes the database's write lock before the first read, so
-        no other writer commits until this block ends (they wait up to the busy timeout).
-        PostgreSQL: the transaction is SERIALIZABLE; when another one changed what it read,
-        PostgreSQL refuses a statement or the commit and `TransactionConflict` is raised.
+        SQLite: `BEGIN IMMEDIATE` takes the database's write lock before the first read;
+        other writers wait at their first write (up to the busy timeout).
+        PostgreSQL: the block begins by taking the write lock exclusively (an advisory lock,
+        `store.database.lock_out_writers`), which every other transaction takes in shared
+        mode just before its first write (`guard_writes`), so they wait for each other in
+        the same way, without a time limit. Either way, after `commit()` the rest of the
+        block runs as an ordinary transaction.
         """
         if self._open is not None:
             raise RuntimeError("serialized() must be called before the `with` block opens")
@@ -148,7 +154,11 @@ def _serialize(connection: Connection) -> Connection:
         # pysqlite would only begin at the first write; begin now, holding the write lock.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         return connection
-    return connection.execution_options(isolation_level="SERIALIZABLE")
+    # An exclusive lock that writers wait for, not SERIALIZABLE: PostgreSQL checks
+    # serializability only among SERIALIZABLE transactions, so an ordinary writer could commit
+    # between the block's checks and its writes (a patient cancelled while its request was
+    # drafted was left on the live request).
+    return lock_out_writers(connection)
 
 
 def _conflict(error: DBAPIError | psycopg.Error) -> TransactionConflict | None:

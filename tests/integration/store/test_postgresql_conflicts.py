@@ -1,7 +1,9 @@
-"""Serialized blocks on PostgreSQL: a refused statement or commit becomes a TransactionConflict.
+"""Refusals by PostgreSQL's own concurrency checks become a TransactionConflict, whether the
+database refuses a statement or the commit.
 
-SQLite takes its write lock at the start of a serialized block, so a second writer waits
-instead of failing; these conflicts exist only on PostgreSQL (SERIALIZABLE transactions).
+Serialized blocks no longer meet such refusals (they exclude writers: see
+test_serialized_blocks_exclude_writers.py), so these tests make two ordinary blocks
+SERIALIZABLE themselves to provoke them; the translation is the unit of work's all the same.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from medevac.domain.errors import TransactionConflict
+from tests.integration.concurrency import serializable
 from tests.integration.store.builders import make_patient
 from tests.integration.store.conftest import UowFactory
 
@@ -17,8 +20,9 @@ pytestmark = pytest.mark.storage
 
 
 def _update_a_row_another_block_changed(registry: UowFactory) -> None:
-    first, second = registry().serialized(), registry().serialized()
-    with first, second:
+    with registry() as first, registry() as second:
+        serializable(first)
+        serializable(second)
         patient = first.patients.get("P-1")
         other = second.patients.get("P-1")  # takes the second block's snapshot
         patient.companions = 1
@@ -43,9 +47,10 @@ def test_a_row_changed_by_a_concurrent_transaction_is_a_conflict(registry: UowFa
 def test_two_writers_that_read_what_the_other_writes_conflict_at_commit(
     registry: UowFactory,
 ) -> None:
-    first, second = registry().serialized(), registry().serialized()
     count = text("SELECT count(*) FROM patients")
-    with first, second:
+    with registry() as first, registry() as second:
+        serializable(first)
+        serializable(second)
         # each decides on what the other is about to change (write skew)
         assert first.connection.execute(count).scalar() == 0
         assert second.connection.execute(count).scalar() == 0
