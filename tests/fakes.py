@@ -294,6 +294,10 @@ class FakeTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         ]
         return sorted(found, key=lambda r: (r.created_at, r.id))
 
+    def with_patient(self, patient_id: str) -> list[TreatmentRequest]:
+        found = self._all(lambda r: any(line.patient_id == patient_id for line in r.patients))
+        return sorted(found, key=lambda r: (r.created_at, r.id))
+
     def live_for_patients(self, patient_ids: Collection[str]) -> list[TreatmentRequest]:
         wanted = set(patient_ids)
         found = [

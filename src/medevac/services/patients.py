@@ -282,11 +282,7 @@ class PatientFile:
 def patient_file(uow: UnitOfWork, patient_id: str) -> PatientFile:
     with uow:
         patient = uow.patients.get(patient_id)
-        requests = [
-            r
-            for r in uow.requests.list()
-            if any(line.patient_id == patient_id for line in r.patients)
-        ]
+        requests = uow.requests.with_patient(patient_id)
         trail = uow.audit.list(entity_type="patient", entity_id=patient_id)
     return PatientFile(patient, requests, trail)
 

@@ -1032,6 +1032,16 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         )
         return self._query(statement)
 
+    def with_patient(self, patient_id: str) -> list[TreatmentRequest]:
+        """Every request the patient is on (any status, any answer), oldest first: those
+        requests only (`patients show` read every request of the registry to find them)."""
+        rp, r = t.request_patients, self.table
+        theirs = select(rp.c.request_id).where(rp.c.patient_id == patient_id)
+        statement = (
+            self._select().where(r.c.id.in_(theirs)).order_by(r.c.created_at, byte_order(r.c.id))
+        )
+        return self._query(statement)
+
     def live_for_patients(self, patient_ids: Collection[str]) -> list[TreatmentRequest]:
         """Live requests on which the line of any of `patient_ids` is still open (pending or
         accepted), each once, oldest first: `live_for_patient` for many patients, in one

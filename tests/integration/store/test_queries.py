@@ -319,3 +319,27 @@ def test_move_times_give_the_last_departure_from_referred_admission_and_move(
     assert "P-C" not in times
     assert "P-NONE" not in times
     assert times == {p.id: MoveTimes.of(p) for p in patients if p.history}
+
+
+def test_the_requests_a_patient_is_on_are_found_whatever_their_state(
+    registry: UowFactory,
+) -> None:
+    # `patients show` lists them; it read every request of the registry to find them
+    with registry() as uow:
+        uow.patients.add_many([make_patient(f"P-{i}") for i in range(1, 4)])
+        later = make_request("REQ-A", patient_ids=("P-1", "P-2"))
+        later.created_at += timedelta(hours=1)
+        closed = make_request("REQ-B", patient_ids=("P-1",))
+        closed.close("flight cancelled")
+        withdrawn = make_request("REQ-C", patient_ids=("P-1", "P-3"))
+        withdrawn.withdraw_patient("P-1", "moved by another route")
+        uow.requests.add_many(
+            [later, closed, withdrawn, make_request("REQ-D", patient_ids=("P-3",))]
+        )
+        uow.commit()
+    with registry() as uow:
+        assert [r.id for r in uow.requests.with_patient("P-1")] == ["REQ-B", "REQ-C", "REQ-A"]
+        assert [r.id for r in uow.requests.with_patient("P-2")] == ["REQ-A"]
+        assert [r.id for r in uow.requests.with_patient("P-9")] == []
+        [found] = [r for r in uow.requests.with_patient("P-1") if r.id == "REQ-C"]
+        assert found == withdrawn
