@@ -52,8 +52,8 @@ class ConcurrentModification(DomainError):
 
 
 class TransactionConflict(DomainError):
-    """The database refused a transaction that ran serialized, because another transaction
-    changed what it read; nothing of it was written and it may be run again."""
+    """The database refused a transaction because of another one (a serialization failure or
+    a deadlock it detected); nothing of it was written and it may be run again."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(

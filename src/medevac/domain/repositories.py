@@ -185,9 +185,10 @@ class UnitOfWork(Protocol):
     audit: AuditLog
 
     def serialized(self) -> Self:
-        """Make the next `with` block run as if it were alone: every read sees one state, and
-        a transaction that changed what it read before it commits makes it fail with
-        `TransactionConflict` (nothing written). For check-then-write decisions."""
+        """Make the next `with` block run as if it were alone: it begins once the transactions
+        that have written ended, and no other transaction writes until it ends, so what it
+        reads stays as it was until it commits. For check-then-write decisions. A conflict
+        the database still reports (a deadlock) is `TransactionConflict`, nothing written."""
         ...
 
     def __enter__(self) -> Self: ...

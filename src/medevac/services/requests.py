@@ -42,8 +42,8 @@ def create_request(
 
     The check that no other live request holds a patient and the insert run in one serialized
     transaction (`UnitOfWork.serialized`), so that two drafts for the same patient made at the
-    same moment cannot both be stored: the second waits for the first (SQLite) or is refused
-    by the database and checked again (PostgreSQL), and is then refused naming the first.
+    same moment cannot both be stored: the second waits for the first (on either database),
+    and is then refused naming the first.
     """
 
     def attempt() -> TreatmentRequest:

@@ -579,9 +579,10 @@ def test_a_change_committed_during_the_checks_is_not_approved_over(
 ) -> None:
     # While the approval checks the registry, another coordinator withdraws a patient of the
     # plan in their own transaction. Exactly one of the two may win, and the loser must say why:
-    # SQLite makes the other writer wait for the approval (whose referral then beats its
-    # version check); PostgreSQL lets it commit first, and the approval must then refuse,
-    # naming the patient, instead of failing on a stale version or referring them anyway.
+    # both databases make the other writer wait for the approval (SQLite's write lock,
+    # PostgreSQL's advisory write lock), whose referral then beats its version check; where
+    # the other commits first, the approval must refuse, naming the patient, instead of
+    # failing on a stale version or referring them anyway.
     problem, plan = solved_demo(uow_factory)
     patient_id = plan.assignments[0].patient
     version = problem.manifest["patients"][patient_id]

@@ -519,9 +519,10 @@ def test_two_drafts_for_one_patient_at_the_same_moment_store_one(
     uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The first draft's check has found no live request when a second coordinator drafts one
-    # for the same patient in their own transaction. SQLite makes the second wait for the
-    # first, which then sees it stored; PostgreSQL lets the second commit first and refuses
-    # the first, which checks again. Either way one draft is stored and the other refused.
+    # for the same patient in their own transaction. Both databases make the second wait for
+    # the first, which then sees it stored (until 2026-12-06 PostgreSQL let the second
+    # commit first and refused the first, which checked again). One draft is stored and the
+    # other refused.
     registry(uow_factory)
     (patient_id,) = selected_patients(uow_factory, 1)
     outcome: dict[str, Any] = {}
