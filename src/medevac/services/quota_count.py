@@ -55,14 +55,17 @@ SENT_STATUSES = (
 class QuotaBook:
     """Patients counted against the agreements in force on a day, in one book.
 
-    A patient counts against the first agreement (by id) between its organisation and its
-    receiving organisation that covers its specialty on its day and still has room under its
-    quota (an agreement without a quota always has); where every covering agreement is full,
-    against the first, which it then takes beyond its quota. Callers count the patients with
-    the fewest covering agreements (`options`) first: where agreements overlap, a patient
-    only one of them covers then finds its room before others that could go elsewhere take
-    it (with overlapping agreements counted by id alone, a plan within their rooms together
-    could be refused).
+    A patient counts against the agreement between its organisation and its receiving
+    organisation that covers its specialty on its day and still has room under its quota (an
+    agreement without a quota always has, and is taken first), the one covering the fewest
+    specialties first, then by id; where every covering agreement is full, against the first
+    by id, which it then takes beyond its quota. Callers count the patients with the fewest covering
+    agreements (`options`) first: where agreements overlap, a patient only one of them covers
+    then finds its room before others that could go elsewhere take it (with overlapping
+    agreements counted by id alone, a plan within their rooms together could be refused).
+    The narrowest agreement first does the same for patients counted apart, earlier: two
+    orthopaedic patients sent under AGR-1 (orthopaedics and neurology, quota 2) rather than
+    AGR-2 (orthopaedics, quota 10) used up the only room for neurology.
     """
 
     def __init__(self, agreements: list[Agreement], on: date) -> None:
@@ -105,9 +108,11 @@ class QuotaBook:
         ]
         if not covering:
             return None
-        return next(
-            (a for a in covering if a.quota is None or self.used[a.id] < a.quota), covering[0]
-        )
+        with_room = [a for a in covering if a.quota is None or self.used[a.id] < a.quota]
+        if not with_room:
+            return covering[0]
+        # one without a quota first (it never fills), then the narrowest
+        return min(with_room, key=lambda a: (a.quota is not None, len(a.specialties), a.id))
 
     def copy(self) -> QuotaBook:
         """Another book with the same agreements and counts."""

@@ -431,7 +431,7 @@ def registry_changes(
             if entry.id not in known:
                 changes.append(f"patient {entry.id} became {entry.status} after the plan was built")
     changes += _facility_and_agreement_changes(uow, manifest)
-    changes += _live_plan_changes(uow, manifest)
+    changes += _live_plan_changes(uow, manifest, problem)
     then: dict[str, str] = manifest["capacity"]
     latest = uow.capacity.latest()
     excluded = manifest.get("excluded", {})
@@ -524,15 +524,23 @@ def _version_changes(
     return changes
 
 
-def _live_plan_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
+def _live_plan_changes(
+    uow: UnitOfWork, manifest: dict[str, Any], problem: dict[str, Any] | None = None
+) -> list[str]:
     """Plans approved, superseded or changed (an admission withdrawn) since the problem was
-    built: the current places the problem gave its patients are no longer theirs. Manifests
-    written before live plans were recorded have no such key: nothing is compared."""
+    built: the current places the problem gave its patients are no longer theirs. With the
+    ``problem``, a plan changed only for patients outside it (one sent earlier cancelled, say)
+    is no change: its patients' current places are as the problem has them (such a change
+    refused the approval). Manifests written before live plans were recorded have no such
+    key: nothing is compared."""
     seen: dict[str, int] | None = manifest.get("live_plans")
     if seen is None:
         return []
     changes: list[str] = []
     live = {plan.id: plan for plan in uow.plans.live()}
+    same_plans = problem is not None and live.keys() == seen.keys()
+    if same_plans and _currents_as_built(problem or {}, manifest, list(live.values())):
+        return []
     for plan_id, plan in sorted(live.items()):
         if plan_id not in seen:
             changes.append(
@@ -549,6 +557,21 @@ def _live_plan_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
         for plan_id in sorted(seen.keys() - live.keys())
     ]
     return changes
+
+
+def _currents_as_built(
+    problem: dict[str, Any], manifest: dict[str, Any], live: list[ApprovedPlan]
+) -> bool:
+    """Whether the ``live`` plans give every patient of the problem the current place the
+    problem gives it (`_current`, counted from the day it was built), and no other."""
+    planned = {a.patient_id: a for plan in live for a in plan.admissions if a.is_open}
+    built = datetime.fromisoformat(manifest["built_at"]).date()
+    horizon = int(problem["horizon_days"])
+    facilities = {f["id"] for f in problem["facilities"]}
+    return all(
+        _current(planned.get(p["id"]), built, horizon, facilities) == p.get("current")
+        for p in problem["patients"]
+    )
 
 
 def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:

@@ -1916,3 +1916,25 @@ def test_an_arrival_named_after_the_build_at_a_limited_facility_refuses_the_appr
     with pytest.raises(RegistryChanged) as refused:
         approver(problem, plan)(uow_factory())
     assert refused.value.changes == [arriving(0, 0)]
+
+
+def test_a_live_plan_changed_only_for_a_patient_outside_the_problem_is_no_change(
+    uow_factory: UowFactory,
+) -> None:
+    # the demo's plan sent its 24; one was accepted by the academy since (no longer in any
+    # problem) and is cancelled after the re-plan's build: the live plan's version moves (it
+    # is withdrawn from it), but no current place the problem gave its patients changed. The
+    # approval was refused for it ("plan PLAN-DEMO-001 changed")
+    plan_before, [sent] = accepted_at_the_academy(uow_factory, 1)
+    selected_in_kyiv(uow_factory, "PT-NEW", "ORG-ORIGIN-MOH", Specialty.ORTHOPAEDICS)
+    problem, plan = solved(uow_factory)
+    ids = {p["id"] for p in problem.problem["patients"]}
+    assert "PT-NEW" in ids
+    assert sent not in ids
+    assert any("current" in p for p in problem.problem["patients"])
+    move_patient(uow_factory(), sent, PatientStatus.CANCELLED, actor="cell", reason="went home")
+    with uow_factory() as uow:
+        [live] = uow.plans.live()
+    assert live.version == problem.manifest["live_plans"][plan_before.id] + 1
+    approval = approver(problem, plan)(uow_factory())
+    assert len(approval.plan.admissions) == len(plan.assignments)

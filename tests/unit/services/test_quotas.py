@@ -320,3 +320,20 @@ def test_carried_rooms_that_shrank_since_the_build_are_registry_changes() -> Non
     lapsed.used["AGR-2"] = 3
     assert carried_room_changes(manifest, lapsed) == []
     assert carried_room_changes(manifest, None) == []
+
+
+def test_a_patient_counts_against_the_narrowest_agreement_with_room() -> None:
+    # two orthopaedic patients sent earlier: AGR-1 covers orthopaedics and neurology (quota
+    # 2), AGR-2 orthopaedics alone (quota 10). Counted against AGR-1 (the first by id) they
+    # used up the only room for neurology, and the build dropped it as full
+    book = QuotaBook([agreement("AGR-1", {ORTHO, NEURO}, 2), agreement("AGR-2", {ORTHO}, 10)], DAY)
+    assert [book.count("ORG-A", "ORG-B", ORTHO, DAY) for _ in range(2)] == ["AGR-2"] * 2
+    assert book.full() == []
+    assert keep_within(book, [placed("N1", NEURO, 1), placed("N2", NEURO, 1)], DAY) == {}
+    # an agreement without a quota comes first: it never fills, and a quota it overlaps keeps
+    # its room (counted against AGR-4, the patient would have used AGR-4's room)
+    free = QuotaBook(
+        [agreement("AGR-3", {ORTHO, NEURO}, None), agreement("AGR-4", {ORTHO}, 1)], DAY
+    )
+    assert free.count("ORG-A", "ORG-B", ORTHO, DAY) == "AGR-3"
+    assert free.used["AGR-4"] == 0
