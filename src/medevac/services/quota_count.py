@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -216,8 +216,8 @@ def carried_room_changes(manifest: dict[str, Any], book: QuotaBook | None) -> li
     by_id = {a.id: a for a in book.agreements}
     lines = []
     for entry in manifest.get("quotas", []):
-        ids = str(entry["id"]).split("+")
-        if not all(i in by_id and by_id[i].quota is not None for i in ids):
+        ids = _members(str(entry["id"]), by_id.keys())
+        if ids is None or not all(by_id[i].quota is not None for i in ids):
             continue
         room = sum(_room(by_id[i], book) for i in ids)
         if room < int(entry["room"]):
@@ -227,6 +227,18 @@ def carried_room_changes(manifest: dict[str, Any], book: QuotaBook | None) -> li
                 "count against it since"
             )
     return lines
+
+
+def _members(name: str, known: Collection[str]) -> list[str] | None:
+    """The agreements a carried quota's name joins with "+" ("AGR-1+AGR-2"), each one of
+    ``known`` (agreement ids may hold "+" themselves: "AGR+1" is one); None where no split of
+    the name gives known ids only."""
+    if name in known:
+        return [name]
+    for cut in (k for k, c in enumerate(name) if c == "+"):
+        if name[:cut] in known and (rest := _members(name[cut + 1 :], known)) is not None:
+            return [name[:cut], *rest]
+    return None
 
 
 def sent_book(

@@ -337,3 +337,19 @@ def test_a_patient_counts_against_the_narrowest_agreement_with_room() -> None:
     )
     assert free.count("ORG-A", "ORG-B", ORTHO, DAY) == "AGR-3"
     assert free.used["AGR-4"] == 0
+
+
+@pytest.mark.parametrize(
+    ("ids", "carried"),
+    [(["AGR+1"], "AGR+1"), (["AGR+1", "AGR-2"], "AGR+1+AGR-2"), (["A", "A+B"], "A+A+B")],
+)
+def test_a_carried_quota_of_agreements_whose_ids_hold_a_plus_is_compared(
+    ids: list[str], carried: str
+) -> None:
+    # an id may hold "+", with which a quota for a set of agreements joins their ids: split
+    # at every "+", "AGR+1" was no agreement, and its room shrinking was never reported
+    book = QuotaBook([agreement(i, {ORTHO}, 5) for i in ids], DAY)
+    book.used[ids[0]] = 4
+    manifest: dict[str, Any] = {"quotas": [{"id": carried, "room": 5 * len(ids) - 2}]}
+    [line] = carried_room_changes(manifest, book)
+    assert line.startswith(f"agreement {carried} has room for {5 * len(ids) - 4} more")
