@@ -19,6 +19,7 @@ from medevac.cli.context import (
     when,
 )
 from medevac.cli.plan_commands import json_object, manifest_path, plan_app, plan_or_fail
+from medevac.domain.errors import InvalidValue
 from medevac.planning import (
     ChangeKind,
     CurrentPlacement,
@@ -113,6 +114,10 @@ def build(
         except ProblemError as error:  # the settings' precedences or weights are wrong
             where = f"{settings}: " if settings is not None else ""
             raise UserError(f"{where}the problem would be refused: {error}") from error
+        except InvalidValue as error:  # the settings' precedences leave out patients' levels
+            if error.field != "precedences" or settings is None:
+                raise
+            raise UserError(f"{settings}: {error}") from error
     for path, document in ((out, built.problem), (manifest_path(out), built.manifest)):
         try:
             path.write_text(document_text(document), encoding="utf-8")

@@ -175,6 +175,26 @@ def _check_settings(precedences: Any, weights: Any) -> None:
     )
 
 
+def _check_precedences_given(rules: dict[str, Any], patient_entries: list[dict[str, Any]]) -> None:
+    """Refuse precedences that leave out a level some patient of the registry has, naming the
+    levels and their patients (the problem's loader names positions in a problem that is
+    never written: `patients[2].precedence`)."""
+    missing: dict[str, list[str]] = defaultdict(list)
+    for entry in patient_entries:
+        if entry["precedence"] not in rules:
+            missing[entry["precedence"]].append(entry["id"])
+    if missing:
+        lines = [
+            f"{level} ({len(ids)} patient(s): {', '.join(ids[:5])}{', ...' * (len(ids) > 5)})"
+            for level, ids in sorted(missing.items())
+        ]
+        raise InvalidValue(
+            "precedences",
+            f"no rule for {'; '.join(lines)}: the precedences given must define every level "
+            f"the planned patients have (they define {', '.join(sorted(rules))})",
+        )
+
+
 def build_problem(
     uow: UnitOfWork,
     *,
@@ -286,6 +306,7 @@ def build_problem(
         else ([], [], [])
     )
 
+    _check_precedences_given(rules, patient_entries)
     problem: dict[str, Any] = {
         "horizon_days": horizon_days,
         "precedences": rules,

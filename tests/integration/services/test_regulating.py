@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.limits import MAX_COUNT
@@ -121,6 +122,26 @@ def test_settings_the_loader_would_refuse_are_refused_with_their_paths(
                 uow_factory(), now=utc_now(), stale_after=timedelta(days=30),
                 precedences=precedences, weights=weights,
             )  # fmt: skip
+
+
+def test_precedences_that_leave_out_a_level_of_the_patients_name_the_level_and_patients(
+    uow_factory: UowFactory,
+) -> None:
+    # the loader named positions in a problem that is never written ("patients[2].precedence")
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(days=30))
+    levels = {p["precedence"] for p in built.problem["patients"]}
+    left_out = sorted(levels)[0]
+    theirs = sorted(p["id"] for p in built.problem["patients"] if p["precedence"] == left_out)
+    rules = {name: {"weight": 1, "deadline_day": 3} for name in sorted(levels - {left_out})}
+    with pytest.raises(InvalidValue) as refused:
+        build_problem(
+            uow_factory(), now=utc_now(), stale_after=timedelta(days=30), precedences=rules
+        )
+    assert refused.value.field == "precedences"
+    shown = ", ".join(theirs[:5]) + (", ..." if len(theirs) > 5 else "")
+    assert f"no rule for {left_out} ({len(theirs)} patient(s): {shown})" in str(refused.value)
+    assert "patients[" not in str(refused.value)
 
 
 def selected_in_kyiv(
