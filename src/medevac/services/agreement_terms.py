@@ -4,7 +4,7 @@ for which specialties, and the agreements that end within the horizon."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -63,11 +63,43 @@ def _covering_at(
     return found
 
 
-def last_valid_day(covering: list[Agreement]) -> date | None:
+def last_valid_day(covering: list[Agreement], following: Sequence[Agreement] = ()) -> date | None:
     """The last day on which one of ``covering`` (agreements, at least one) is still valid:
-    the latest `valid_to`, None where one of them has none."""
+    the latest `valid_to`, None where one of them has none; carried on by those of
+    ``following`` (agreements starting later that cover the same) that start by the next day,
+    a renewal that takes over without a gap."""
     ends = [a.valid_to for a in covering]
-    return None if None in ends else max(e for e in ends if e is not None)
+    last = None if None in ends else max(e for e in ends if e is not None)
+    while last is not None:
+        after = last
+        renewals = [
+            a
+            for a in following
+            if a.valid_from <= after + timedelta(days=1)
+            and (a.valid_to is None or a.valid_to > after)
+        ]
+        if not renewals:
+            break
+        last = (
+            None
+            if any(a.valid_to is None for a in renewals)
+            else max(a.valid_to for a in renewals if a.valid_to is not None)
+        )
+    return last
+
+
+def _renewals(
+    agreements: list[Agreement], sender: str, receiver: str, specialty: Specialty, on: date
+) -> list[Agreement]:
+    """The agreements between ``sender`` and ``receiver`` covering ``specialty`` that come into
+    force after ``on`` (they may carry on one in force then: `last_valid_day`)."""
+    return [
+        a
+        for a in agreements
+        if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, receiver)
+        and specialty in a.specialties
+        and a.valid_from > on
+    ]
 
 
 def agreement_ends(
@@ -92,7 +124,8 @@ def agreement_ends(
             covering[(agreement.sending_organisation_id, specialty)].append(agreement)
     found: dict[str, dict[str, int]] = defaultdict(dict)
     for (sender, specialty), theirs in covering.items():
-        last = last_valid_day(theirs)
+        following = _renewals(agreements, sender, facility.operator_id, specialty, on)
+        last = last_valid_day(theirs, [a for a in following if a.id not in full])
         if last is not None and (last - on).days < horizon_days - 1:
             found[sender][specialty.value] = (last - on).days
     return dict(found)
@@ -219,13 +252,17 @@ def agreements_ending(
         last = (a.valid_to - today).days
         if last >= horizon - 1:
             continue
+        # in force for longer, or a renewal taking over without a gap
         longer = [
             b
-            for b in live
-            if (b.sending_organisation_id, b.receiving_organisation_id)
+            for b in agreements
+            if b.id != a.id
+            and b.id not in left_out
+            and (b.sending_organisation_id, b.receiving_organisation_id)
             == (a.sending_organisation_id, a.receiving_organisation_id)
             and b.specialties & a.specialties
             and (b.valid_to is None or b.valid_to > a.valid_to)
+            and (b.in_force(today) or today < b.valid_from <= a.valid_to + timedelta(days=1))
         ]
         line = (
             f"{a.id} ({a.sending_organisation_id} at {a.receiving_organisation_id}) ends on "
@@ -274,7 +311,8 @@ def after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: d
     facilities = uow.facilities.get_many({a.facility for a in plan.assignments})
     operators = {f.id: f.operator_id for f in facilities.values()}
     between: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
-    for agreement in sorted(uow.agreements.list(), key=lambda a: a.id):
+    every = sorted(uow.agreements.list(), key=lambda a: a.id)
+    for agreement in every:
         if agreement.in_force(built_on):
             pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
             between[pair].append(agreement)
@@ -284,7 +322,8 @@ def after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: d
         sender, receiver = sender_of(entry), operators.get(assignment.facility, "")
         specialty = Specialty(entry["specialty"])
         covering = [a for a in between.get((sender, receiver), ()) if specialty in a.specialties]
-        last = last_valid_day(covering) if covering else None
+        following = _renewals(every, sender, receiver, specialty, built_on)
+        last = last_valid_day(covering, following) if covering else None
         if last is None:  # no agreement, or one that does not end
             continue
         admitted = built_on + timedelta(days=assignment.day)

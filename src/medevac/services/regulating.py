@@ -360,7 +360,7 @@ def build_problem(
         quotas_full,
         tight,
         carried,
-        agreements_ending(book.agreements, senders, receivers, now.date(), horizon_days, full),
+        agreements_ending(agreements, senders, receivers, now.date(), horizon_days, full),
     )
 
 

@@ -1938,3 +1938,40 @@ def test_a_live_plan_changed_only_for_a_patient_outside_the_problem_is_no_change
     assert live.version == problem.manifest["live_plans"][plan_before.id] + 1
     approval = approver(problem, plan)(uow_factory())
     assert len(approval.plan.admissions) == len(plan.assignments)
+
+
+@pytest.mark.parametrize(("starts", "renewed"), [(2, True), (3, False)])
+def test_a_renewal_taking_over_without_a_gap_carries_the_acceptance_on(
+    uow_factory: UowFactory, starts: int, renewed: bool
+) -> None:
+    # the academy's agreement ends on day 1 (room for 16 of the 24 by then); a renewal between
+    # the same organisations starts on day ``starts``. From day 2, without a gap, it carries
+    # the acceptance on: all 24 are placed and approved. It was ignored (not in force on the
+    # build's day), and 8 patients were left out. From day 3 there is a gap: the end stands
+    selected_demo(uow_factory)
+    today = utc_now().date()
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+    renewal = replace(
+        academy,
+        id="AGR-DEMO-RENEWAL",
+        valid_from=today + timedelta(days=starts),
+        valid_to=today + timedelta(days=400),
+        version=0,
+    )
+    register_agreement(uow_factory(), renewal, actor="cell")
+    problem = academy_ends_on_day(uow_factory, 1)
+    [line] = problem.ending
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    if renewed:
+        assert problem.manifest["acceptance_ends"] == []
+        assert line.endswith("AGR-DEMO-RENEWAL cover(s) its patients after it")
+        assert len(plan.assignments) == 24
+        assert admitted_after(plan, problem.problem, 1)
+        approval = approver(problem, plan)(uow_factory())
+        assert len(approval.plan.admissions) == 24
+    else:
+        assert [e["last_day"] for e in problem.manifest["acceptance_ends"]] == [1]
+        assert line.endswith("plans admit its patients on day 1 at the latest")
+        assert admitted_after(plan, problem.problem, 1) == []
+        assert len(plan.assignments) == 16
