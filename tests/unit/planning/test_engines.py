@@ -29,6 +29,7 @@ from medevac.planning.engines import MAX_TIME_LIMIT
 from medevac.planning.lagrangian import priced_columns
 from medevac.planning.model import ProblemView
 from tests.unit.planning.builders import (
+    BASE,
     facility,
     patient,
     placement,
@@ -242,18 +243,8 @@ def keep_bonus_problem(h2_lat: float) -> Problem:
     return parse_problem(
         {
             "horizon_days": 3,
-            "precedences": {
-                "urgent": {"weight": 100, "deadline_day": 0},
-                "routine": {"weight": 1, "deadline_day": 6},
-            },
-            "weights": {
-                "unplaced": 1000,
-                "wait_per_day": 1,
-                "late_per_day": 20,
-                "travel_per_km": 0.01,
-                "group_split": 50,
-                "change": 0,
-            },
+            "precedences": BASE["precedences"],
+            "weights": BASE["weights"] | {"change": 0},
             "facilities": [
                 {"id": "NEAR", "lat": 50.0, "lon": 30.0, "beds": ortho},
                 {"id": "FAR", "lat": 50.1, "lon": 30.0, "beds": ortho},
