@@ -329,6 +329,7 @@ class FakeTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                 line.decided_at,
                 line.facility_id,
                 line.admission_date,
+                line.named_at,
             )
             for r in sorted(self._rows.values(), key=lambda r: (r.created_at, r.id))
             for line in r.patients

@@ -52,7 +52,9 @@ class RequestedPatient:
 
     An acceptance may say where and when the patient is to be admitted (`facility_id`,
     `admission_date`): `medevac plan build` then holds the patient's bed there, as it does for
-    patients an approved plan sent. `decided_at` is when the answer was recorded.
+    patients an approved plan sent. `decided_at` is when the answer was recorded; `named_at`
+    when the facility was last named, by the answer or by a later `name_admission` (a report
+    the facility made before then cannot count the patient).
     """
 
     patient_id: str
@@ -61,6 +63,7 @@ class RequestedPatient:
     facility_id: str | None = None
     admission_date: date | None = None
     decided_at: datetime | None = None
+    named_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -71,7 +74,8 @@ class RequestedPatient:
 class Acceptance:
     """A request's answer that accepted a patient: who accepted it, when (None for answers
     recorded before revision 0005 that left no audit record), and where and when the patient
-    is to be admitted if the answer (or a later `name_admission`) said so."""
+    is to be admitted if the answer (or a later `name_admission`) said so, and when that
+    facility was named (`RequestedPatient.named_at`)."""
 
     request_id: str
     patient_id: str
@@ -79,6 +83,7 @@ class Acceptance:
     decided_at: datetime | None
     facility_id: str | None = None
     admission_date: date | None = None
+    named_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -216,7 +221,8 @@ class TreatmentRequest:
         `patient_answers` maps each pending patient to (accepted, reason); `place_answers` maps each
         asked specialty to (places granted, reason). Every pending line must be answered; a decline
         or a shortfall needs a reason. `destinations` maps patients accepted in this answer to the
-        facility and day of their admission; `at` is when the answer is recorded.
+        facility and day of their admission; `at` is when the answer is recorded (and when those
+        facilities are named, `named_at`).
         """
         self._check_answerable()
         patient_answers = dict(patient_answers or {})
@@ -269,6 +275,7 @@ class TreatmentRequest:
                 entry.decided_at = at
                 if entry.patient_id in destinations:
                     entry.facility_id, entry.admission_date = destinations[entry.patient_id]
+                    entry.named_at = at
         for line in self.places:
             line.accepted, line.reason = (
                 place_answers[line.specialty][0],
@@ -323,10 +330,17 @@ class TreatmentRequest:
             return RequestStatus.ACCEPTED
         return RequestStatus.DECLINED
 
-    def name_admission(self, patient_id: str, facility_id: str, day: date) -> None:
+    def name_admission(
+        self, patient_id: str, facility_id: str, day: date, *, at: datetime | None = None
+    ) -> None:
         """Say (or correct) where and when a patient this request accepted is to be admitted,
         after the answer, also once the request is closed (closing leaves accepted patients
-        accepted); the answer's time (`decided_at`) stays."""
+        accepted); the answer's time (`decided_at`) stays.
+
+        `at` is when this is recorded: naming a facility other than the one the line names
+        (or the first) sets `named_at` to it (None where not given: the time is unknown). A
+        new day at the same facility keeps `named_at`: a report that facility made since the
+        patient was named there counts its bed already."""
         entry = self.line(patient_id)
         if entry.decision is not PatientDecision.ACCEPTED:
             raise InvalidValue(
@@ -340,6 +354,8 @@ class TreatmentRequest:
                 f"{patient_id!r} was accepted on request {self.id} before answers recorded "
                 "their time; an admission cannot be told apart from a later acceptance",
             )
+        if facility_id != entry.facility_id:
+            entry.named_at = at
         entry.facility_id, entry.admission_date = facility_id, day
 
     def withdraw_patient(self, patient_id: str, reason: str) -> bool:

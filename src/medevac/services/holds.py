@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -42,6 +42,9 @@ class SentEarlier:
     destinations: dict[str, PlannedAdmission]
     #: the ids of those on their way whose facility nobody recorded
     nowhere: list[str]
+    #: when the facility was named, for those whose destination a request's answer (or a later
+    #: `name_admission`) names: a report made before cannot count them
+    named_at: dict[str, datetime] = field(default_factory=dict)
 
 
 def patients_sent_earlier(uow: UnitOfWork, reported: set[str]) -> SentEarlier:
@@ -49,14 +52,16 @@ def patients_sent_earlier(uow: UnitOfWork, reported: set[str]) -> SentEarlier:
     patient in full: at 50,000 patients sent, reading them with their histories had taken
     about 2.5 s of `plan build`."""
     holding = uow.patients.for_planning(HOLDING_STATUSES)
-    destinations = sent_destinations(uow, [p.id for p in holding])
+    destinations, named_at = _destinations(uow, [p.id for p in holding])
     bound = [
         p for p in holding if p.id in destinations and destinations[p.id].facility_id in reported
     ]
     on_their_way = (PatientStatus.ACCEPTED, PatientStatus.SCHEDULED, PatientStatus.IN_TRANSIT)
     nowhere = sorted(p.id for p in holding if p.status in on_their_way and p.id not in destinations)
     times = uow.patients.move_times([p.id for p in bound])
-    return SentEarlier(bound, times, destinations, nowhere)
+    bound_ids = {p.id for p in bound}
+    named_at = {i: at for i, at in named_at.items() if i in bound_ids}
+    return SentEarlier(bound, times, destinations, nowhere, named_at)
 
 
 def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, PlannedAdmission]:
@@ -69,10 +74,19 @@ def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, Plan
     organisation that accepted it, else nowhere known. Any other patient goes to its plan's
     admission. An answer counts only while it is the patient's latest acceptance: one given
     before an acceptance that was withdrawn, the patient sent again since, no longer does."""
+    return _destinations(uow, patient_ids)[0]
+
+
+def _destinations(
+    uow: UnitOfWork, patient_ids: list[str]
+) -> tuple[dict[str, PlannedAdmission], dict[str, datetime]]:
+    """`sent_destinations`, and when the facility was named for those whose destination an
+    answer names (where that time is recorded)."""
     found = uow.plans.latest_admissions(patient_ids)
+    named_at: dict[str, datetime] = {}
     answers = uow.requests.acceptances(patient_ids)
     if not answers:
-        return found
+        return found, named_at
     times = uow.patients.move_times(list(answers))
     accepted = {i: accepted_at(times.get(i)) for i in answers}
     current = {
@@ -85,12 +99,14 @@ def sent_destinations(uow: UnitOfWork, patient_ids: list[str]) -> dict[str, Plan
             found[patient_id] = PlannedAdmission(
                 patient_id, answer.facility_id, answer.admission_date
             )
+            if answer.named_at is not None:
+                named_at[patient_id] = answer.named_at
         elif (
             patient_id in found
             and operators.get(found[patient_id].facility_id) != answer.receiver_id
         ):
             del found[patient_id]  # accepted by another organisation than the plan's
-    return found
+    return found, named_at
 
 
 def holds(
@@ -101,7 +117,9 @@ def holds(
 ) -> dict[str, Hold]:
     """The beds `held_beds` takes off, per patient: those of patients sent to a facility of the
     problem (``beds``: facility id -> its specialties in the problem) since its latest report
-    for their specialty.
+    for their specialty: accepted after it, or named there after it by a request's answer or a
+    later `name_admission` (`SentEarlier.named_at`; a patient accepted with no facility named
+    and named there only after the facility reported had its bed given away).
 
     An admitted patient holds its bed from its admission; one not yet admitted from its
     planned day, or from ``today`` (the problem's day 0) when that day has passed: a patient
@@ -118,10 +136,14 @@ def holds(
             (r for r in reports.get(admission.facility_id, []) if r.specialty.value == specialty),
             None,
         )
+        counted_from = accepted_at(times)
+        named_at = sent.named_at.get(patient.id)
+        if named_at is not None and named_at > counted_from:
+            counted_from = named_at
         if (
             specialty not in beds[admission.facility_id]
             or report is None
-            or report.reported_at >= accepted_at(times)
+            or report.reported_at >= counted_from
         ):
             continue
         first = _admitted_on(times) if patient.status in _ADMITTED else None
@@ -142,7 +164,8 @@ def held_beds(
     A patient whom an approved plan sent to a facility, and who has been accepted since (or
     is scheduled, in transit, admitted or in treatment), or whom a treatment request's answer
     accepted for a named facility and day (`sent_destinations`), is in no new problem: its bed
-    is the facility's to count. A report made before the patient was accepted cannot count it,
+    is the facility's to count. A report made before the patient was accepted, or before a
+    request's answer or a later `name_admission` named that facility for it, cannot count it,
     so the bed is taken off that report's free beds on the days of the patient's stay (from
     its admission, or its planned admission day, or day 0 where that day has passed and it is
     still on its way, for its expected length of stay; `holds`) and

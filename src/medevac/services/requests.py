@@ -252,7 +252,9 @@ def name_admission(
     receiving side that accepts first and assigns the bed later; with no day, today. The
     patient must not have left for its facility yet (accepted or scheduled), and this
     request's answer must be its latest acceptance (not one withdrawn since). Naming the
-    admission the request already names changes nothing: no audit record, no new version."""
+    admission the request already names changes nothing: no audit record, no new version.
+    Naming another facility records when (`named_at`): a report that facility made before
+    cannot count the patient, and `plan build` holds its bed."""
     with uow:
         request = uow.requests.get(request_id)
         before = snapshot(request)
@@ -281,7 +283,7 @@ def name_admission(
             on,
         ):
             return request  # already so: nothing changes, nothing is written or audited
-        request.name_admission(patient_id, facility_id, on)
+        request.name_admission(patient_id, facility_id, on, at=now)
         uow.requests.update(request)
         audit(
             uow,

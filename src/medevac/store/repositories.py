@@ -952,6 +952,7 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                         facility_id=line.facility_id,
                         admission_date=line.admission_date,
                         decided_at=line.decided_at,
+                        named_at=line.named_at,
                     )
                 )
             for place in connection.execute(
@@ -997,6 +998,7 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                 "facility_id": line.facility_id,
                 "admission_date": line.admission_date,
                 "decided_at": line.decided_at,
+                "named_at": line.named_at,
             }
             for request in entities
             for position, line in enumerate(request.patients)
@@ -1087,6 +1089,7 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
                     row.decided_at,
                     row.facility_id,
                     row.admission_date,
+                    row.named_at,
                 )
         return found
 

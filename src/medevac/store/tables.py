@@ -243,6 +243,9 @@ request_patients = Table(
     # when the answer was recorded (NULL while pending, and for answers before revision 0005
     # that left no audit record: revision 0006 took the others' times from the audit trail)
     Column("decided_at", UtcDateTime, nullable=True),
+    # when the facility was last named, by the answer or by a later `name_admission` (NULL
+    # while none is named; revision 0007 took the times of lines named before it)
+    Column("named_at", UtcDateTime, nullable=True),
     Index(None, "patient_id"),
 )
 

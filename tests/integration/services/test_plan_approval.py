@@ -1899,20 +1899,28 @@ def test_a_report_of_a_field_hospital_the_problem_left_out_is_no_change(
 def test_an_arrival_named_after_the_build_at_a_limited_facility_refuses_the_approval(
     uow_factory: UowFactory,
 ) -> None:
-    # accepted by request without a facility, the patient is named to the academy (which has a
-    # daily admission limit) for today only after the build; the academy reported after the
-    # acceptance, so its report counts the bed (no bed held), but the plan's admissions on day
-    # 0 and the patient together may pass the limit, which the manifest's arrivals did not
-    # count. The approval compared the beds held, not the arrivals, and approved without a word
+    # accepted by request for the academy (which has a daily admission limit) on day 5, the
+    # patient is moved to today at the academy only after the build; the academy reported
+    # after it was named there, so its report counts the bed (no bed held), but the plan's
+    # admissions on day 0 and the patient together may pass the limit, which the manifest's
+    # arrivals did not count. The approval compared the beds held, not the arrivals, and
+    # approved without a word. (Named at the academy only after its report, the patient holds
+    # a bed as well: `test_a_facility_named_after_it_reported_holds_the_patient_s_bed`.)
     chosen = first_selected(uow_factory)
-    request_id = accepted_by_request(uow_factory, [chosen], {})
+    today = utc_now().date()
+    request_id = accepted_by_request(
+        uow_factory, [chosen], {chosen: ("FAC-LODZ-MMA", today + timedelta(days=5))}
+    )
     with uow_factory() as uow:
         reports = [r for r in uow.capacity.latest() if r.facility_id == "FAC-LODZ-MMA"]
     for report in reports:
         report_capacity(uow_factory(), replace(report, reported_at=utc_now()), actor="lodz")
     problem, plan = solved(uow_factory)
-    assert problem.manifest["held_admissions"] == {}
-    name_admission(uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="x")
+    assert problem.manifest["held"] == {}
+    assert problem.manifest["held_admissions"] == {"FAC-LODZ-MMA/5": 1}
+    name_admission(
+        uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", day=today, actor="x"
+    )
     with pytest.raises(RegistryChanged) as refused:
         approver(problem, plan)(uow_factory())
     assert refused.value.changes == [arriving(0, 0)]
@@ -1975,3 +1983,130 @@ def test_a_renewal_taking_over_without_a_gap_carries_the_acceptance_on(
         assert line.endswith("plans admit its patients on day 1 at the latest")
         assert admitted_after(plan, problem.problem, 1) == []
         assert len(plan.assignments) == 16
+
+
+def one_bed_reported_now(uow_factory: UowFactory, facility_id: str, specialty: Specialty) -> None:
+    """``facility_id`` reports one free bed of ``specialty`` now, on every day."""
+    report = CapacityReport(facility_id, specialty, 1, 1, 0, 0, utc_now())
+    report_capacity(uow_factory(), report, actor="facility")
+
+
+def held_row(uow_factory: UowFactory, patient_id: str, horizon: int) -> tuple[str, list[int]]:
+    """The patient's specialty, and one bed free on each day of ``horizon`` less the bed it
+    holds from day 0 for its stay."""
+    with uow_factory() as uow:
+        patient = uow.patients.get(patient_id)
+    stay = patient.expected_length_of_stay_days or holds.DEFAULT_LENGTH_OF_STAY_DAYS
+    return patient.required_specialties[0].value, [0 if day < stay else 1 for day in range(horizon)]
+
+
+def test_a_facility_named_after_it_reported_holds_the_patient_s_bed(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's operator accepts the patient with no facility named; the academy then
+    # reports one free bed of its specialty, not knowing the patient will come; then the
+    # operator names the academy for it. The report was made after the acceptance and was
+    # taken as counting the patient: no bed was held, and a re-plan gave the one bed away
+    chosen = first_selected(uow_factory)
+    with uow_factory() as uow:
+        specialty = uow.patients.get(chosen).required_specialties[0]
+    request_id = accepted_by_request(uow_factory, [chosen], {})
+    one_bed_reported_now(uow_factory, "FAC-LODZ-MMA", specialty)
+    before = built(uow_factory)
+    assert before.manifest["held"] == {}
+    assert before.without_destination == [chosen]
+    name_admission(uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", actor="lodz")
+    with uow_factory() as uow:
+        [line] = uow.requests.get(request_id).patients
+    assert line.decided_at is not None
+    assert line.named_at is not None
+    assert line.named_at > line.decided_at  # the answer's time stays
+
+    after = built(uow_factory)
+    value, row = held_row(uow_factory, chosen, before.problem["horizon_days"])
+    assert _beds(before.problem)[("FAC-LODZ-MMA", value)] == [1] * len(row)
+    assert _beds(after.problem)[("FAC-LODZ-MMA", value)] == row
+    assert list(after.manifest["held"]) == [chosen]
+    assert after.manifest["held"][chosen].startswith(f"FAC-LODZ-MMA@{value}@")
+    [held] = after.held
+    assert held.startswith(f"FAC-LODZ-MMA {value}: 1 bed(s) taken off")
+    assert chosen in held
+    # a re-plan gives the bed to nobody else on day 0
+    plan = solve_exact(after.for_engines(), time_limit=30)
+    rivals = {p["id"] for p in after.problem["patients"] if p["specialty"] == value}
+    assert rivals
+    assert not [
+        a
+        for a in plan.assignments
+        if a.patient in rivals and (a.facility, a.day) == ("FAC-LODZ-MMA", 0)
+    ]
+    # a report the academy makes since is its own count, the patient's bed included
+    one_bed_reported_now(uow_factory, "FAC-LODZ-MMA", specialty)
+    assert built(uow_factory).manifest["held"] == {}
+
+
+def test_a_correction_to_a_facility_that_reported_since_the_answer_holds_the_bed(
+    uow_factory: UowFactory,
+) -> None:
+    # the answer names the academy; another hospital of the academy's operator reports one free
+    # bed; the patient is then moved there. Accepted before that report, the patient was
+    # taken as counted by it
+    chosen = first_selected(uow_factory)
+    with uow_factory() as uow:
+        specialty = uow.patients.get(chosen).required_specialties[0]
+        academy = uow.facilities.get("FAC-LODZ-MMA")
+    other = replace(academy, id="FAC-WARSAW-MIL", name="Military Hospital", version=0)
+    register_facility(uow_factory(), other, actor="cell")
+    today = utc_now().date()
+    request_id = accepted_by_request(uow_factory, [chosen], {chosen: ("FAC-LODZ-MMA", today)})
+    with uow_factory() as uow:
+        named_first = uow.requests.get(request_id).line(chosen).named_at
+    one_bed_reported_now(uow_factory, other.id, specialty)
+    before = built(uow_factory)
+    assert list(before.manifest["held"]) == [chosen]
+    assert before.manifest["held"][chosen].startswith("FAC-LODZ-MMA@")
+    name_admission(uow_factory(), request_id, chosen, facility_id=other.id, actor="lodz")
+    with uow_factory() as uow:
+        named_then = uow.requests.get(request_id).line(chosen).named_at
+    assert named_first is not None
+    assert named_then is not None
+    assert named_then > named_first
+
+    after = built(uow_factory)
+    value, row = held_row(uow_factory, chosen, before.problem["horizon_days"])
+    assert _beds(before.problem)[(other.id, value)] == [1] * len(row)
+    assert _beds(after.problem)[(other.id, value)] == row
+    assert list(after.manifest["held"]) == [chosen]
+    assert after.manifest["held"][chosen].startswith(f"{other.id}@{value}@")
+    # moved to another day at that hospital, the patient still holds the bed there
+    name_admission(
+        uow_factory(),
+        request_id,
+        chosen,
+        facility_id=other.id,
+        day=today + timedelta(days=1),
+        actor="lodz",
+    )
+    with uow_factory() as uow:
+        assert uow.requests.get(request_id).line(chosen).named_at == named_then
+    assert built(uow_factory).manifest["held"][chosen].startswith(f"{other.id}@{value}@")
+
+
+def test_a_new_day_at_the_facility_that_reported_since_it_was_named_holds_no_bed(
+    uow_factory: UowFactory,
+) -> None:
+    # named at the academy by the answer, the academy reporting since: its report counts the
+    # patient, and moving the patient to another day there does not make it a stranger
+    chosen = first_selected(uow_factory)
+    with uow_factory() as uow:
+        specialty = uow.patients.get(chosen).required_specialties[0]
+    today = utc_now().date()
+    request_id = accepted_by_request(
+        uow_factory, [chosen], {chosen: ("FAC-LODZ-MMA", today + timedelta(days=3))}
+    )
+    one_bed_reported_now(uow_factory, "FAC-LODZ-MMA", specialty)
+    assert built(uow_factory).manifest["held"] == {}
+    name_admission(
+        uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", day=today, actor="lodz"
+    )
+    assert built(uow_factory).manifest["held"] == {}

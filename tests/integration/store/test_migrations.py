@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -270,3 +270,112 @@ def test_answers_given_before_revision_0005_get_their_time_from_the_audit_trail(
     finally:
         engine.dispose()
     assert dict(rows) == {"P1": first, "P2": second, "P3": None, "P4": None}
+
+
+def test_lines_naming_a_facility_get_the_time_it_was_last_named_there(
+    empty_database_url: str,
+) -> None:
+    # stored at 0006: P1 named at FAC-A by the answer; P2 accepted with no facility, named at
+    # FAC-A later; P3 named at FAC-A, moved to FAC-B, then back to FAC-A; P4 named at FAC-A by
+    # the answer, moved to another day there; P5 accepted with no facility; P6 named at FAC-A
+    # later with no audit record (a trail cut short)
+    answered, t1, t2, t3 = (datetime(2026, 12, 1, hour, tzinfo=UTC) for hour in (9, 10, 11, 12))
+    named = {"P1": "FAC-A", "P2": "FAC-A", "P3": "FAC-A", "P4": "FAC-A", "P5": None, "P6": "FAC-A"}
+    stored_at(
+        empty_database_url,
+        "0006",
+        (ORGANISATION, [{"id": "ORG-A"}, {"id": "ORG-B"}]),
+        (
+            PATIENT,
+            [
+                {"id": p, "organisation": "ORG-A", "name": "", "days": None, "status": "accepted"}
+                for p in named
+            ],
+        ),
+        (
+            text(
+                "INSERT INTO facilities (id, name, kind, operator_id, country, lat, lon, "
+                "specialties, capabilities, free_of_charge, city, version) VALUES (:id, 'H', "
+                "'hospital', 'ORG-B', 'PL', 52.0, 19.0, '[]', '[]', true, '', 1)"
+            ),
+            [{"id": "FAC-A"}, {"id": "FAC-B"}],
+        ),
+        (
+            text(
+                "INSERT INTO treatment_requests (id, from_organisation_id, to_organisation_id, "
+                "created_at, status, note, closed_reason, version) "
+                "VALUES ('REQ-1', 'ORG-A', 'ORG-B', :at, 'accepted', '', '', 5)"
+            ),
+            {"at": datetime(2026, 11, 30, tzinfo=UTC)},
+        ),
+    )
+    lines = [
+        {
+            "request_id": "REQ-1",
+            "patient_id": p,
+            "position": n,
+            "decision": "accepted",
+            "reason": "",
+            "facility_id": f,
+            "admission_date": None if f is None else date(2026, 12, 3),
+            "decided_at": answered,
+        }
+        for n, (p, f) in enumerate(named.items())
+    ]
+
+    def image(facilities: dict[str, str | None]) -> dict[str, Any]:
+        return {
+            "id": "REQ-1",
+            "patients": [{"patient_id": p, "facility_id": f} for p, f in facilities.items()],
+        }
+
+    answer = {"P1": "FAC-A", "P2": None, "P3": "FAC-A", "P4": "FAC-A"}
+    record = {"actor": "partner", "entity_type": "treatment_request", "entity_id": "REQ-1",
+              "action": "name_admission", "reason": ""}  # fmt: skip
+    steps = [
+        (t1, answer, answer | {"P2": "FAC-A"}),
+        (t1, answer | {"P2": "FAC-A"}, answer | {"P2": "FAC-A", "P3": "FAC-B"}),
+        (t2, answer | {"P2": "FAC-A", "P3": "FAC-B"}, answer | {"P2": "FAC-A"}),
+        (t3, answer | {"P2": "FAC-A"}, answer | {"P2": "FAC-A"}),  # P4: another day
+    ]
+    engine = create_engine_for(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            # as medevac writes times (naive UTC text on SQLite); no named_at at 0006
+            connection.execute(request_patients.insert(), lines)
+            connection.execute(
+                audit_log.insert(),
+                [
+                    record | {"at": at, "before": image(before), "after": image(after)}
+                    for at, before, after in steps
+                ],
+            )
+    finally:
+        engine.dispose()
+    upgrade(empty_database_url)
+    engine = create_engine_for(empty_database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(request_patients.c.patient_id, request_patients.c.named_at)
+            ).all()
+    finally:
+        engine.dispose()
+    assert dict(rows) == {
+        "P1": answered,
+        "P2": t1,
+        "P3": t2,
+        "P4": answered,
+        "P5": None,
+        "P6": answered,
+    }
+    assert schema_differences(empty_database_url) == []
+    downgrade(empty_database_url, "0006")
+    assert current_revision(empty_database_url) == "0006"
+    engine = create_engine_for(empty_database_url)
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns("request_patients")}
+    finally:
+        engine.dispose()
+    assert "decided_at" in columns
+    assert "named_at" not in columns
