@@ -557,7 +557,7 @@ def _capacity_reasons(
     of the placement (``facility``, ``day``: a facility index, -1 unplaced, and day per
     patient): where every place is taken the beds' reason stands, saying so where admission
     limits or quotas close days with beds free; where a place is still free, leaving the patient
-    out costs less than its cheapest one (`CHEAPER_LEFT_OUT`) or the plan left a cheaper one
+    out costs no more than its cheapest one (`CHEAPER_LEFT_OUT`) or the plan left a cheaper one
     unused (`FREE_PLACE_UNUSED`). Worked out once per kind of patient (profile, precedence,
     earliest day, stay): oversubscribed plans leave tens of thousands out."""
     problem = view.problem
@@ -639,9 +639,12 @@ def _capacity_reason(
     cost, f, a = place
     left = view.unplaced_cost(p)
     where = f"{problem.facilities[f].id} on day {a}: {cost:,.2f} against {left:,.2f}"
-    if cost >= left - 1e-9 * max(1.0, abs(left)):
+    tolerance = 1e-9 * max(1.0, abs(left))
+    if cost >= left - tolerance:
+        # a tie is not "less": the plan broke it the other way (a zero weight, say)
+        than = "costs less than" if cost > left + tolerance else "costs as much as"
         return (
-            f"leaving the patient out costs less than its cheapest free place ({where})",
+            f"leaving the patient out {than} its cheapest free place ({where})",
             UnplacedReason.CHEAPER_LEFT_OUT,
         )
     return (

@@ -20,7 +20,7 @@ from medevac.planning import (
     solve_greedy,
 )
 from medevac.planning.explain import Blocker
-from medevac.planning.model import ProblemView, assemble_plan
+from medevac.planning.model import ProblemView, assemble_plan, placement_arrays, unplaced_reasons
 from tests.unit.planning.builders import facility, patient, problem_dict, random_problem_data
 
 CAPACITY = {
@@ -136,3 +136,15 @@ def test_a_plan_that_leaves_a_cheaper_place_free_says_so() -> None:
     explanation = explain(problem, plan, "P2")
     assert explanation.unplaced == u
     assert explanation.alternatives[0].blocker is Blocker.FREE
+
+
+def test_leaving_out_that_costs_as_much_as_a_free_place_is_not_called_cheaper() -> None:
+    # leaving out costs 0 (an `unplaced` weight of 0) and so does the bed at the patient's own
+    # place on day 0: a tie, which the reason called "costs less" (found by a review)
+    data = problem_dict([facility("F1", 50.0, 30.0)], [patient("P1")], horizon_days=3)
+    data["weights"]["unplaced"] = 0
+    problem = parse_problem(data)
+    at, days = placement_arrays(problem, {})
+    [u] = unplaced_reasons(ProblemView(problem), at, days, [0])
+    assert u.code is UnplacedReason.CHEAPER_LEFT_OUT
+    assert u.reason.startswith("leaving the patient out costs as much as its cheapest free place")
