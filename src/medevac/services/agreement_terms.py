@@ -10,6 +10,7 @@ from typing import Any
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.facilities import Facility
+from medevac.domain.patients import PlanningPatient
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import Plan
@@ -226,6 +227,39 @@ def encode_coverage(
             ]
     found.sort(key=lambda end: (end["facility"], end["organisation"]))
     return uncovered, found
+
+
+def senders_turned_away(
+    facility_entries: list[dict[str, Any]],
+    coverage: Mapping[str, Mapping[str, frozenset[Specialty]]],
+    patients: list[PlanningPatient],
+    operators: Mapping[str, str],
+    agreements: list[Agreement],
+) -> list[str]:
+    """Lines as `encode_coverage` writes them for the senders it does not look at: those with
+    agreements with a facility's operator (in force or not) whom the facility accepts for
+    none of its specialties, where their patients need one it offers (their agreements cover
+    none of the facility's specialties, or have all lapsed). Nothing said so: such a
+    facility accepted nobody unseen."""
+    needed: dict[str, set[str]] = defaultdict(set)
+    for patient in patients:
+        needed[patient.organisation_id].add(patient.primary_specialty.value)
+    partners: dict[str, set[str]] = defaultdict(set)
+    for agreement in agreements:
+        partners[agreement.receiving_organisation_id].add(agreement.sending_organisation_id)
+    lines = []
+    for entry in facility_entries:
+        senders = coverage.get(entry["id"])
+        if senders is None:
+            continue
+        for sender in sorted(partners[operators[entry["id"]]] - set(senders)):
+            gap = set(entry["beds"]) & needed[sender]
+            if gap:
+                lines.append(
+                    f"{entry['id']} offers {', '.join(sorted(gap))}, which no agreement in "
+                    f"force covers for {sender}"
+                )
+    return lines
 
 
 def agreements_ending(

@@ -44,6 +44,7 @@ from medevac.services.agreement_terms import (
     agreement_ends,
     agreements_ending,
     encode_coverage,
+    senders_turned_away,
 )
 from medevac.services.auditing import audit, utc_now
 from medevac.services.conflicts import retried
@@ -300,6 +301,8 @@ def build_problem(
         versions[patient.id] = patient.version
     uncovered, ends = encode_coverage(facility_entries, coverage, patient_entries, last_days)
     in_plan = [p for p in patients if p.id in versions]
+    operators = {e["id"]: facilities[e["id"]].operator_id for e in facility_entries}
+    uncovered += senders_turned_away(facility_entries, coverage, in_plan, operators, agreements)
     tight, carried, quotas_kept = (
         carry_quotas(book, in_plan, (facility_entries, patient_entries), facilities, now)
         if respect_quotas

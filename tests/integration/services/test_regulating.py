@@ -22,7 +22,7 @@ from medevac.planning import (
     solve_exact,
 )
 from medevac.services.auditing import utc_now
-from medevac.services.demo import build_demo
+from medevac.services.demo import ACADEMY_AGREEMENT_ID, build_demo
 from medevac.services.patients import move_patient, register_patient
 from medevac.services.registry import register_organisation
 from medevac.services.regulating import beds_by_day, build_problem
@@ -243,3 +243,27 @@ def test_an_operator_bound_by_agreements_still_takes_its_own_patients(
     plan = solve_exact(problem, time_limit=30)
     assert check_plan(problem, plan).feasible
     assert [a.facility for a in plan.assignments if a.patient == "PT-OWN"] == ["FAC-LODZ-MMA"]
+
+
+def test_a_facility_the_sender_s_agreements_reach_in_none_of_its_specialties_is_named(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's agreement with the ministry covers burns only, which the academy does not
+    # offer: the academy accepts none of the ministry's patients, and the build says so. Only
+    # senders with some specialty covered there were named; this one went unsaid
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        academy.specialties = frozenset({Specialty.BURNS})
+        uow.agreements.update(academy)
+        uow.commit()
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(days=30))
+    lodz = next(f for f in built.problem["facilities"] if f["id"] == "FAC-LODZ-MMA")
+    assert "burns" not in lodz["beds"]
+    assert lodz["accepts_from"] == ["ORG-PARTNER-DMS"]  # its operator's own patients only
+    needed = {p["specialty"] for p in built.problem["patients"]} & set(lodz["beds"])
+    assert needed
+    assert (
+        f"FAC-LODZ-MMA offers {', '.join(sorted(needed))}, which no agreement in force covers "
+        "for ORG-ORIGIN-MOH"
+    ) in built.uncovered
