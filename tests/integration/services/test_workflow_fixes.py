@@ -98,6 +98,20 @@ def agreement_with_b(uow_factory: UowFactory, quota: int = 5) -> None:
     )
 
 
+def moved_by_lodz(
+    uow_factory: UowFactory, patient_id: str, status: PatientStatus, reason: str = ""
+) -> None:
+    """The receiving facility (actor "lodz") moves the patient, as its answer to a referral."""
+    move_patient(
+        uow_factory(),
+        patient_id,
+        status,
+        actor="lodz",
+        reason=reason,
+        role=ActorRole.RECEIVING_FACILITY,
+    )
+
+
 def used_quota(uow_factory: UowFactory) -> dict[str, int]:
     """What the patients sent earlier use of the agreements' quotas, as plans count it."""
     with uow_factory() as uow:
@@ -117,13 +131,7 @@ def test_a_referral_accepted_by_a_move_is_the_request_s_answer_for_that_patient(
     first, second = selected_patients(uow_factory, 2)
     request_id = submitted_request(uow_factory, "ORG-A", "ORG-B", [first, second])
 
-    move_patient(
-        uow_factory(),
-        first,
-        PatientStatus.ACCEPTED,
-        actor="lodz",
-        role=ActorRole.RECEIVING_FACILITY,
-    )
+    moved_by_lodz(uow_factory, first, PatientStatus.ACCEPTED)
     with uow_factory() as uow:
         request = uow.requests.get(request_id)
         patient = uow.patients.get(first)
@@ -161,21 +169,8 @@ def test_the_last_answer_given_by_a_move_answers_the_request(uow_factory: UowFac
     registry(uow_factory)
     first, second = selected_patients(uow_factory, 2)
     request_id = submitted_request(uow_factory, "ORG-A", "ORG-B", [first, second])
-    move_patient(
-        uow_factory(),
-        first,
-        PatientStatus.ACCEPTED,
-        actor="lodz",
-        role=ActorRole.RECEIVING_FACILITY,
-    )
-    move_patient(
-        uow_factory(),
-        second,
-        PatientStatus.DECLINED,
-        actor="lodz",
-        reason="no ophthalmology bed",
-        role=ActorRole.RECEIVING_FACILITY,
-    )
+    moved_by_lodz(uow_factory, first, PatientStatus.ACCEPTED)
+    moved_by_lodz(uow_factory, second, PatientStatus.DECLINED, reason="no ophthalmology bed")
     with uow_factory() as uow:
         request = uow.requests.get(request_id)
         actions = [
@@ -199,14 +194,7 @@ def test_a_patient_declined_by_a_move_can_be_screened_and_requested_again(
     registry(uow_factory)
     (patient_id,) = selected_patients(uow_factory, 1)
     request_id = submitted_request(uow_factory, "ORG-A", "ORG-B", [patient_id])
-    move_patient(
-        uow_factory(),
-        patient_id,
-        PatientStatus.DECLINED,
-        actor="lodz",
-        reason="no bed until March",
-        role=ActorRole.RECEIVING_FACILITY,
-    )
+    moved_by_lodz(uow_factory, patient_id, PatientStatus.DECLINED, reason="no bed until March")
     with uow_factory() as uow:
         assert uow.requests.get(request_id).status is RequestStatus.DECLINED
         assert uow.requests.live_for_patient(patient_id) == []
@@ -244,13 +232,7 @@ def test_a_refused_answer_by_a_move_writes_nothing(uow_factory: UowFactory) -> N
     request_id = submitted_request(uow_factory, "ORG-A", "ORG-B", [patient_id])
     records = trail_size(uow_factory)
     with pytest.raises(IllegalTransition, match="this move needs a reason"):
-        move_patient(
-            uow_factory(),
-            patient_id,
-            PatientStatus.DECLINED,
-            actor="lodz",
-            role=ActorRole.RECEIVING_FACILITY,
-        )
+        moved_by_lodz(uow_factory, patient_id, PatientStatus.DECLINED)
     with uow_factory() as uow:
         request = uow.requests.get(request_id)
         status = uow.patients.get(patient_id).status
@@ -462,13 +444,7 @@ def test_a_draft_whose_patient_a_plan_referred_can_be_submitted(uow_factory: Uow
     assert all(p.history[-2].to_status is PatientStatus.SELECTED for p in patients.values())
     assert record.reason == "; ".join(f"{p} already referred by plan {approved.id}" for p in chosen)
     # the academy answers one of them by moving it: the request records it
-    move_patient(
-        uow_factory(),
-        chosen[0],
-        PatientStatus.ACCEPTED,
-        actor="lodz",
-        role=ActorRole.RECEIVING_FACILITY,
-    )
+    moved_by_lodz(uow_factory, chosen[0], PatientStatus.ACCEPTED)
     with uow_factory() as uow:
         assert uow.requests.get(draft.id).line(chosen[0]).decision is PatientDecision.ACCEPTED
 
@@ -487,13 +463,7 @@ def test_a_draft_whose_patient_was_answered_meanwhile_is_refused_naming_it(
     )
     # referred another way and accepted, while the draft waited
     move_patient(uow_factory(), second, PatientStatus.REFERRED, actor=ACTOR, reason="by phone")
-    move_patient(
-        uow_factory(),
-        second,
-        PatientStatus.ACCEPTED,
-        actor="lodz",
-        role=ActorRole.RECEIVING_FACILITY,
-    )
+    moved_by_lodz(uow_factory, second, PatientStatus.ACCEPTED)
     records = trail_size(uow_factory)
     with pytest.raises(
         InvalidValue,
