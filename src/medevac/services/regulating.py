@@ -232,7 +232,7 @@ def build_problem(
         facilities = {f.id: f for f in uow.facilities.list()}
         agreements = uow.agreements.list()
         live = uow.plans.live()
-        planned = {a.patient_id: a for plan in live for a in plan.admissions if a.is_open}
+        planned = _open_admissions(live)
         sent = patients_sent_earlier(uow, {r.facility_id for r in reports})
         book = QuotaBook(agreements, now.date())
         if respect_quotas and book.has_quotas:
@@ -379,6 +379,12 @@ def _capacity_stamps(reports: list[CapacityReport]) -> dict[str, str]:
     return {f"{r.facility_id}/{r.specialty.value}": r.reported_at.isoformat() for r in reports}
 
 
+def _open_admissions(live: list[ApprovedPlan]) -> dict[str, PlannedAdmission]:
+    """The open admissions of the live plans, by patient: where the patients' current places
+    come from (`_current`)."""
+    return {a.patient_id: a for plan in live for a in plan.admissions if a.is_open}
+
+
 def _current(
     admission: PlannedAdmission | None, today: date, horizon_days: int, facilities: set[str]
 ) -> dict[str, Any] | None:
@@ -485,13 +491,16 @@ def _arrival_changes(
     admission named or moved to that day since. The plan may then pass the limit with them."""
     built = datetime.fromisoformat(manifest["built_at"])
     now = held_admissions(problem["facilities"], sent, built, int(problem["horizon_days"]))
-    return [
-        f"{count} patient(s) sent earlier now arrive at {key.rpartition('/')[0]} on day "
-        f"{key.rpartition('/')[2]} of the problem, {seen.get(key, 0)} when it was built (an "
-        "admission named or moved since): they count against its daily admission limit"
-        for key, count in sorted(now.items())
-        if count > seen.get(key, 0)
-    ]
+    changes = []
+    for key, count in sorted(now.items()):
+        if count > seen.get(key, 0):
+            facility, _, day = key.rpartition("/")  # as `arrival_key` writes it
+            changes.append(
+                f"{count} patient(s) sent earlier now arrive at {facility} on day {day} of the "
+                f"problem, {seen.get(key, 0)} when it was built (an admission named or moved "
+                "since): they count against its daily admission limit"
+            )
+    return changes
 
 
 def _hold_changes(
@@ -562,8 +571,11 @@ def _live_plan_changes(
         return []
     changes: list[str] = []
     live = {plan.id: plan for plan in uow.plans.live()}
-    same_plans = problem is not None and live.keys() == seen.keys()
-    if same_plans and _currents_as_built(problem or {}, manifest, list(live.values())):
+    if (
+        problem is not None
+        and live.keys() == seen.keys()
+        and _currents_as_built(problem, manifest, list(live.values()))
+    ):
         return []
     for plan_id, plan in sorted(live.items()):
         if plan_id not in seen:
@@ -588,7 +600,7 @@ def _currents_as_built(
 ) -> bool:
     """Whether the ``live`` plans give every patient of the problem the current place the
     problem gives it (`_current`, counted from the day it was built), and no other."""
-    planned = {a.patient_id: a for plan in live for a in plan.admissions if a.is_open}
+    planned = _open_admissions(live)
     built = datetime.fromisoformat(manifest["built_at"]).date()
     horizon = int(problem["horizon_days"])
     facilities = {f["id"] for f in problem["facilities"]}
