@@ -27,12 +27,22 @@ class Settings(BaseSettings):
     stale_after_hours: float = 24.0
     #: Show progress bars for imports with more rows than this.
     progress_threshold_rows: int = 2000
+    #: How long a command waits for another's write (a plan approval, say) before it gives up,
+    #: nothing written (seconds).
+    lock_wait_seconds: float = 60.0
 
     @field_validator("stale_after_hours")
     @classmethod
     def _positive_hours(cls, value: float) -> float:
         if not math.isfinite(value) or value <= 0:
             raise ValueError("must be a number of hours above 0")
+        return value
+
+    @field_validator("lock_wait_seconds")
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("must be a number of seconds above 0")
         return value
 
     @field_validator("progress_threshold_rows")

@@ -229,6 +229,8 @@ def test_a_blank_default_actor_is_refused_naming_its_variable(
         ("MEDEVAC_STALE_AFTER_HOURS", "nan", "must be a number of hours above 0"),
         ("MEDEVAC_PROGRESS_THRESHOLD_ROWS", "many", "Input should be a valid integer"),
         ("MEDEVAC_PROGRESS_THRESHOLD_ROWS", "-5", "must be 0 or more"),
+        ("MEDEVAC_LOCK_WAIT_SECONDS", "0", "must be a number of seconds above 0"),
+        ("MEDEVAC_LOCK_WAIT_SECONDS", "inf", "must be a number of seconds above 0"),
     ],
 )
 def test_a_setting_that_cannot_be_read_is_a_one_line_error_naming_it(
@@ -241,3 +243,28 @@ def test_a_setting_that_cannot_be_read_is_a_one_line_error_naming_it(
     assert result.output.startswith(f"error: {variable}='{value}': {said}")
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_command_that_waits_too_long_for_another_write_says_the_registry_is_busy(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDEVAC_LOCK_WAIT_SECONDS", "0.2")
+    get_settings.cache_clear()
+    before = audit_records()
+    args = ["patients", "move", "PT-0002", "cancelled", "--reason", "duplicate"]
+    engine = create_engine_for(context.database_url())
+    try:
+        with engine.connect() as holder:  # another write in progress (an approval, say)
+            holder.exec_driver_sql("BEGIN IMMEDIATE")
+            refused = cli.invoke(app, args)
+            holder.rollback()
+    finally:
+        engine.dispose()
+    assert refused.exit_code == 1
+    assert refused.output.splitlines() == [
+        "error: the registry is busy: another transaction (a plan approval, say) held the lock "
+        "this one needed for more than 0.2 s; nothing was written; try again when it is done "
+        "(MEDEVAC_LOCK_WAIT_SECONDS sets how long to wait)"
+    ]
+    assert audit_records() == before
+    assert "PT-0002: deferred -> cancelled" in invoke(cli, *args)

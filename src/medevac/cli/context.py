@@ -9,7 +9,7 @@ from rich.console import Console
 
 from medevac.config import get_settings
 from medevac.domain.repositories import UnitOfWork
-from medevac.store.database import is_up_to_date
+from medevac.store.database import engine_for, is_up_to_date
 from medevac.store.database import shown_url as _shown_url
 from medevac.store.unit_of_work import SqlUnitOfWork
 
@@ -44,7 +44,8 @@ def _checked(url: str) -> str:
 
 def unit_of_work() -> UnitOfWork:
     """A unit of work on the configured database, refusing a database without the schema."""
-    return SqlUnitOfWork(_checked(database_url()))
+    url = _checked(database_url())
+    return SqlUnitOfWork(engine_for(url, get_settings().lock_wait_seconds))
 
 
 def actor(name: str | None) -> str:

@@ -63,6 +63,19 @@ class TransactionConflict(DomainError):
         self.detail = detail
 
 
+class RegistryBusy(DomainError):
+    """Another transaction held locks this one needed (a plan approval's serialized block,
+    say) longer than it would wait; nothing of this one was written."""
+
+    def __init__(self, waited_seconds: float) -> None:
+        super().__init__(
+            f"the registry is busy: another transaction (a plan approval, say) held the lock "
+            f"this one needed for more than {waited_seconds:g} s; nothing was written; try "
+            "again when it is done (MEDEVAC_LOCK_WAIT_SECONDS sets how long to wait)"
+        )
+        self.waited_seconds = waited_seconds
+
+
 class LiveRequestConflict(DomainError):
     """A patient may be on only one live treatment request at a time."""
 

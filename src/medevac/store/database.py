@@ -2,15 +2,21 @@
 
 `create_engine_for(url)` makes an engine tuned for the backend (SQLite: foreign keys on, WAL,
 synchronous=NORMAL; PostgreSQL through psycopg 3, URL `postgresql+psycopg://...`, with the
-write lock that serialized blocks exclude writers by: `guard_writes`).
+write lock that serialized blocks exclude writers by: `guard_writes`). On both, a transaction
+waits for another's locks at most `lock_wait_seconds` (`DEFAULT_LOCK_WAIT_SECONDS`), then
+fails with `RegistryBusy`.
 Alembic is driven from code: the migration scripts ship inside the package, no alembic.ini.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+import sqlite3
 import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,8 +37,15 @@ from medevac.domain.errors import DomainError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, float], Engine] = {}
 _engines_lock = threading.Lock()
+#: the lock wait each engine was made with (`lock_wait_of`)
+_lock_waits: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+#: How long a transaction waits for the locks of another (a plan approval's serialized block,
+#: say) before it gives up with `RegistryBusy`, nothing of it written: SQLite's busy timeout,
+#: PostgreSQL's `lock_timeout`. The CLI takes MEDEVAC_LOCK_WAIT_SECONDS.
+DEFAULT_LOCK_WAIT_SECONDS = 60.0
 
 
 def _json_default(value: Any) -> Any:
@@ -55,13 +68,29 @@ def dumps_json(value: Any) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(lock_wait_seconds: float) -> Callable[[Any, Any], None]:
+    """The "connect" listener that sets medevac's pragmas on each new SQLite connection."""
+    busy_ms = _milliseconds(lock_wait_seconds)
+
+    def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        _set_sqlite_pragmas(dbapi_connection, busy_ms)
+
+    return set_pragmas
+
+
+def _milliseconds(seconds: float) -> int:
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"lock wait must be a number of seconds above 0, not {seconds!r}")
+    return max(1, round(seconds * 1000))
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA cache_size=-65536")
     finally:
@@ -189,10 +218,12 @@ def shown_url(url: str) -> str:
         return re.sub(r"^([^:/@]*://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
-def create_engine_for(url: str) -> Engine:
-    """A new engine for `url` (SQLite file or memory, or PostgreSQL via psycopg 3).
+def create_engine_for(url: str, lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS) -> Engine:
+    """A new engine for `url` (SQLite file or memory, or PostgreSQL via psycopg 3), whose
+    transactions wait for another's locks at most `lock_wait_seconds` (above 0).
 
     Raises DatabaseUrlError for a URL that is malformed or names another backend or driver."""
+    wait_ms = _milliseconds(lock_wait_seconds)
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as error:
@@ -209,7 +240,8 @@ def create_engine_for(url: str) -> Engine:
             )
         else:
             engine = create_engine(url, json_serializer=dumps_json)
-        event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(lock_wait_seconds))
+        _lock_waits[engine] = lock_wait_seconds
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", ""):
@@ -227,9 +259,10 @@ def create_engine_for(url: str) -> Engine:
             parsed,
             json_serializer=dumps_json,
             pool_pre_ping=True,
-            connect_args={"prepare_threshold": None},
+            connect_args={"prepare_threshold": None, "options": f"-c lock_timeout={wait_ms}"},
         )
         guard_writes(engine)
+        _lock_waits[engine] = lock_wait_seconds
         return engine
     raise DatabaseUrlError(
         parsed.render_as_string(hide_password=True),
@@ -237,13 +270,46 @@ def create_engine_for(url: str) -> Engine:
     )
 
 
-def engine_for(url: str) -> Engine:
-    """The shared engine for `url`, created on first use."""
+def engine_for(url: str, lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS) -> Engine:
+    """The shared engine for `url` (and the lock wait), created on first use."""
     with _engines_lock:
-        engine = _engines.get(url)
+        engine = _engines.get((url, lock_wait_seconds))
         if engine is None:
-            engine = _engines[url] = create_engine_for(url)
+            engine = create_engine_for(url, lock_wait_seconds)
+            _engines[(url, lock_wait_seconds)] = engine
         return engine
+
+
+def lock_wait_of(engine: Engine) -> float:
+    """How long the transactions of `engine` wait for another's locks, in seconds."""
+    return _lock_waits.get(engine, DEFAULT_LOCK_WAIT_SECONDS)
+
+
+def lock_wait_ran_out(error: BaseException) -> bool:
+    """Whether `error` (SQLAlchemy's wrapper or the driver's own) says that a statement gave
+    up waiting for another transaction's lock: SQLite's "database is locked" (SQLITE_BUSY)
+    and PostgreSQL's lock_not_available (55P03, `lock_timeout`)."""
+    driver_error = getattr(error, "orig", None) or error
+    if isinstance(driver_error, sqlite3.OperationalError):
+        code = getattr(driver_error, "sqlite_errorcode", None)
+        # SQLITE_BUSY and its extended codes but SQLITE_BUSY_SNAPSHOT, which does not wait:
+        # another transaction wrote since this one read (a conflict, `sqlite_snapshot_stale`)
+        return (
+            code is not None
+            and code & 0xFF == sqlite3.SQLITE_BUSY
+            and code != sqlite3.SQLITE_BUSY_SNAPSHOT
+        )
+    return getattr(driver_error, "sqlstate", None) == "55P03"
+
+
+def sqlite_snapshot_stale(error: BaseException) -> bool:
+    """Whether `error` is SQLite's SQLITE_BUSY_SNAPSHOT: a transaction that read could not
+    start writing because another wrote since; run again, it would go through."""
+    driver_error = getattr(error, "orig", None) or error
+    return (
+        isinstance(driver_error, sqlite3.OperationalError)
+        and getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
+    )
 
 
 def dispose_engines() -> None:

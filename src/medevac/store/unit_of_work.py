@@ -9,7 +9,7 @@ import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from medevac.domain.errors import TransactionConflict
+from medevac.domain.errors import RegistryBusy, TransactionConflict
 from medevac.domain.repositories import (
     AgreementRepository,
     ApprovedPlanRepository,
@@ -22,7 +22,14 @@ from medevac.domain.repositories import (
     TreatmentRequestRepository,
     UnitOfWork,
 )
-from medevac.store.database import engine_for, guard_writes, lock_out_writers
+from medevac.store.database import (
+    engine_for,
+    guard_writes,
+    lock_out_writers,
+    lock_wait_of,
+    lock_wait_ran_out,
+    sqlite_snapshot_stale,
+)
 from medevac.store.repositories import (
     SqlAgreementRepository,
     SqlApprovedPlanRepository,
@@ -79,8 +86,10 @@ class SqlUnitOfWork:
             self._serialize_next = False
             try:
                 connection = _serialize(connection)
-            except BaseException:
+            except BaseException as error:
                 connection.close()
+                if isinstance(error, DBAPIError) and (refusal := _refusal(error, self.engine)):
+                    raise refusal from error
                 raise
         self._open = connection
         self._fresh_repositories()
@@ -92,12 +101,13 @@ class SqlUnitOfWork:
         writes until it commits or ends. Transactions that only read go on meanwhile.
 
         SQLite: `BEGIN IMMEDIATE` takes the database's write lock before the first read;
-        other writers wait at their first write (up to the busy timeout).
+        other writers wait at their first write.
         PostgreSQL: the block begins by taking the write lock exclusively (an advisory lock,
         `store.database.lock_out_writers`), which every other transaction takes in shared
         mode just before its first write (`guard_writes`), so they wait for each other in
-        the same way, without a time limit. Either way, after `commit()` the rest of the
-        block runs as an ordinary transaction.
+        the same way. Either way a wait longer than the engine's lock wait
+        (`store.database.DEFAULT_LOCK_WAIT_SECONDS`) ends in `RegistryBusy`, nothing
+        written. After `commit()` the rest of the block runs as an ordinary transaction.
         """
         if self._open is not None:
             raise RuntimeError("serialized() must be called before the `with` block opens")
@@ -130,15 +140,15 @@ class SqlUnitOfWork:
         finally:
             connection.close()
         # psycopg's own errors come from the statements run on the driver directly (COPY)
-        if isinstance(exc, DBAPIError | psycopg.Error) and (conflict := _conflict(exc)):
-            raise conflict from exc
+        if isinstance(exc, DBAPIError | psycopg.Error) and (refusal := _refusal(exc, self.engine)):
+            raise refusal from exc
 
     def commit(self) -> None:
         try:
             self._connection().commit()
         except DBAPIError as error:
-            if (conflict := _conflict(error)) is not None:
-                raise conflict from error
+            if (refusal := _refusal(error, self.engine)) is not None:
+                raise refusal from error
             raise
 
     def rollback(self) -> None:
@@ -161,12 +171,20 @@ def _serialize(connection: Connection) -> Connection:
     return lock_out_writers(connection)
 
 
-def _conflict(error: DBAPIError | psycopg.Error) -> TransactionConflict | None:
-    """The `TransactionConflict` a serialization failure or deadlock stands for (None for any
-    other error), named by the first line of the database's message. `error` is SQLAlchemy's
+def _refusal(
+    error: DBAPIError | psycopg.Error, engine: Engine
+) -> TransactionConflict | RegistryBusy | None:
+    """What a database error means for the caller, when it is not a fault: the lock wait of
+    `engine` ran out (`RegistryBusy`), or a serialization failure, deadlock or stale SQLite
+    snapshot (`TransactionConflict`, named by the first line of the database's message;
+    running again may go through). None for any other error. `error` is SQLAlchemy's
     wrapper, or psycopg's own error from a statement run on the driver directly (COPY)."""
+    if lock_wait_ran_out(error):
+        return RegistryBusy(lock_wait_of(engine))
     driver_error = error.orig if isinstance(error, DBAPIError) else error
-    if getattr(driver_error, "sqlstate", None) not in _RETRY_STATES:
+    if getattr(driver_error, "sqlstate", None) not in _RETRY_STATES and not (
+        sqlite_snapshot_stale(error)
+    ):
         return None
     text = str(driver_error or error).strip()
     return TransactionConflict(text.splitlines()[0] if text else "serialization failure")

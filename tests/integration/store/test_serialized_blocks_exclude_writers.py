@@ -8,14 +8,17 @@ checking that it waits (`wait_until_it_waits`) rather than going through.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
 
 from medevac.domain.audit import AuditRecord
+from medevac.domain.errors import RegistryBusy
 from medevac.store.bulk import BULK_THRESHOLD
-from medevac.store.database import statement_writes
+from medevac.store.database import create_engine_for, statement_writes
+from medevac.store.unit_of_work import SqlUnitOfWork
 from tests.integration.concurrency import InThread, wait_until_it_waits
 from tests.integration.store.builders import make_patient
 from tests.integration.store.conftest import UowFactory
@@ -144,6 +147,49 @@ def test_readers_do_not_wait_for_a_serialized_block(registry: UowFactory) -> Non
         assert InThread(read).start().result() == [("P-1", 1)]
         block.commit()
     assert InThread(read).start().result() == [("P-1", 5), ("P-2", 1)]
+
+
+@pytest.fixture
+def impatient(database_url: str) -> Iterator[Engine]:
+    """An engine on the test database whose transactions wait 0.3 s for another's locks."""
+    engine = create_engine_for(database_url, lock_wait_seconds=0.3)
+    yield engine
+    engine.dispose()
+
+
+def test_a_writer_gives_up_after_its_lock_wait_and_writes_nothing(
+    registry: UowFactory, impatient: Engine
+) -> None:
+    _patient_p1(registry)
+    with registry().serialized() as block:
+        block.connection.execute(COMPANIONS)
+        with pytest.raises(RegistryBusy, match=r"registry is busy.* more than 0\.3 s"):
+            _set_companions(lambda: SqlUnitOfWork(impatient), 7)
+        block.commit()
+    with registry() as uow:
+        assert uow.patients.get("P-1").companions == 1
+
+
+def _add_p2_in_a_block(uow: SqlUnitOfWork) -> None:
+    with uow.serialized() as block:
+        block.patients.add(make_patient("P-2"))
+        block.commit()
+
+
+def test_a_serialized_block_gives_up_after_its_lock_wait(
+    registry: UowFactory, impatient: Engine
+) -> None:
+    _patient_p1(registry)
+    with registry() as writer:
+        patient = writer.patients.get("P-1")
+        patient.companions = 2
+        writer.patients.update(patient)  # written, not yet committed
+        with pytest.raises(RegistryBusy, match=r"more than 0\.3 s"):
+            _add_p2_in_a_block(SqlUnitOfWork(impatient))
+        writer.commit()
+    with registry() as uow:
+        assert uow.patients.get("P-1").companions == 2
+        assert uow.patients.find("P-2") is None
 
 
 @pytest.mark.parametrize(
