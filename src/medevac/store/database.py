@@ -292,24 +292,10 @@ def lock_wait_ran_out(error: BaseException) -> bool:
     driver_error = getattr(error, "orig", None) or error
     if isinstance(driver_error, sqlite3.OperationalError):
         code = getattr(driver_error, "sqlite_errorcode", None)
-        # SQLITE_BUSY and its extended codes but SQLITE_BUSY_SNAPSHOT, which does not wait:
-        # another transaction wrote since this one read (a conflict, `sqlite_snapshot_stale`)
-        return (
-            code is not None
-            and code & 0xFF == sqlite3.SQLITE_BUSY
-            and code != sqlite3.SQLITE_BUSY_SNAPSHOT
-        )
+        # SQLITE_BUSY, extended codes included (pysqlite begins a transaction at its first
+        # write, which then holds the write lock: no snapshot read earlier can be stale)
+        return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
     return getattr(driver_error, "sqlstate", None) == "55P03"
-
-
-def sqlite_snapshot_stale(error: BaseException) -> bool:
-    """Whether `error` is SQLite's SQLITE_BUSY_SNAPSHOT: a transaction that read could not
-    start writing because another wrote since; run again, it would go through."""
-    driver_error = getattr(error, "orig", None) or error
-    return (
-        isinstance(driver_error, sqlite3.OperationalError)
-        and getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
-    )
 
 
 def dispose_engines() -> None:

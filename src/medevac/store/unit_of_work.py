@@ -28,7 +28,6 @@ from medevac.store.database import (
     lock_out_writers,
     lock_wait_of,
     lock_wait_ran_out,
-    sqlite_snapshot_stale,
 )
 from medevac.store.repositories import (
     SqlAgreementRepository,
@@ -175,16 +174,14 @@ def _refusal(
     error: DBAPIError | psycopg.Error, engine: Engine
 ) -> TransactionConflict | RegistryBusy | None:
     """What a database error means for the caller, when it is not a fault: the lock wait of
-    `engine` ran out (`RegistryBusy`), or a serialization failure, deadlock or stale SQLite
-    snapshot (`TransactionConflict`, named by the first line of the database's message;
-    running again may go through). None for any other error. `error` is SQLAlchemy's
+    `engine` ran out (`RegistryBusy`), or a serialization failure or deadlock
+    (`TransactionConflict`, named by the first line of the database's message; running again
+    may go through). None for any other error. `error` is SQLAlchemy's
     wrapper, or psycopg's own error from a statement run on the driver directly (COPY)."""
     if lock_wait_ran_out(error):
         return RegistryBusy(lock_wait_of(engine))
     driver_error = error.orig if isinstance(error, DBAPIError) else error
-    if getattr(driver_error, "sqlstate", None) not in _RETRY_STATES and not (
-        sqlite_snapshot_stale(error)
-    ):
+    if getattr(driver_error, "sqlstate", None) not in _RETRY_STATES:
         return None
     text = str(driver_error or error).strip()
     return TransactionConflict(text.splitlines()[0] if text else "serialization failure")
