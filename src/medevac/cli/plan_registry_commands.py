@@ -90,8 +90,10 @@ def build(
     room ("quota: ..."; not where another agreement between the same organisations covers some
     of the same specialties, nor with --ignore-quotas). Where an agreement ends before the
     horizon's last day, the manifest carries the last day on which its receiver's facilities
-    admit its patients, which `plan solve` keeps to ("agreement ends: ..."). Also writes
-    NAME.registry.json beside
+    admit its patients, which `plan solve` keeps to ("agreement ends: ..."). An operator whose
+    first agreement comes into force later is not bound yet: its facilities accept every
+    sender until the day before, and the patients that agreement does not cover are admitted
+    by then ("agreement begins: ..."). Also writes NAME.registry.json beside
     it: what the problem was built from, so that `plan approve` can refuse when the registry
     has changed since.
     """
@@ -149,6 +151,8 @@ def build(
         console.print(f"[yellow]quota: {escape(line)}[/]", highlight=False)
     for line in built.ending:
         console.print(f"[yellow]agreement ends: {escape(line)}[/]", highlight=False)
+    for line in built.beginning:
+        console.print(f"[yellow]agreement begins: {escape(line)}[/]", highlight=False)
     for line in built.uncovered[:SHOWN_GAPS]:
         console.print(f"[yellow]not covered: {escape(line)}[/]", highlight=False)
     if len(built.uncovered) > SHOWN_GAPS:

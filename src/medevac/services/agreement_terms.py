@@ -4,7 +4,7 @@ for which specialties, and the agreements that end within the horizon."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ def agreement_coverage(
     agreements: list[Agreement],
     on: datetime,
     full: frozenset[str] = frozenset(),
+    senders: Iterable[str] = (),
 ) -> dict[str, frozenset[Specialty]] | None:
     """Whom a facility accepts patients from, and for which of its specialties: per sending
     organisation, what its agreements in force with the facility's operator cover, but those
@@ -38,15 +39,51 @@ def agreement_coverage(
     An operator bound by no agreement at all accepts everyone (None); one whose agreements have
     all lapsed (or are full) accepts nobody else (a mapping with the operator alone). The
     operator's own patients need no agreement: it accepts them for every specialty of the
-    facility (an organisation cannot agree with itself).
+    facility (an organisation cannot agree with itself). An operator whose first agreement
+    comes into force after ``on`` is not bound yet: it accepts each of ``senders`` (the
+    organisations whose patients may come) for every specialty, until the day before that
+    agreement unless it covers them (`agreement_ends` gives the days).
     """
     if not any(a.receiving_organisation_id == facility.operator_id for a in agreements):
         return None
     covered: dict[str, set[Specialty]] = defaultdict(set)
     covered[facility.operator_id] |= facility.specialties
+    if bound_from(facility.operator_id, agreements, on.date()) is not None:
+        for sender in senders:
+            covered[sender] |= facility.specialties
     for agreement, shared in _covering_at(facility, agreements, on.date(), full):
         covered[agreement.sending_organisation_id] |= shared
     return {sender: frozenset(specialties) for sender, specialties in covered.items()}
+
+
+def bound_from(operator: str, agreements: Sequence[Agreement], on: date) -> date | None:
+    """The day the operator's first agreement comes into force, when that is after ``on``;
+    None when it has none, or one has come into force by then. An operator is bound by
+    agreements from its first one on: until the day before, its facilities accept everyone."""
+    starts = [a.valid_from for a in agreements if a.receiving_organisation_id == operator]
+    return min(starts) if starts and min(starts) > on else None
+
+
+def last_open_day(
+    operator: str, agreements: list[Agreement], first: date, sender: str, specialty: Specialty
+) -> date | None:
+    """For an operator not bound yet, whose first agreement comes into force on ``first``:
+    the last day its facilities admit ``sender``'s patients in ``specialty``. None (no end)
+    where the agreements beginning on ``first`` cover them and do not end, else the last
+    day those are valid (renewals carrying on); the day before ``first`` where none covers
+    them (a later agreement would leave a gap, which acceptance cannot have)."""
+    if sender == operator:
+        return None
+    starting = [
+        a
+        for a in agreements
+        if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, operator)
+        and specialty in a.specialties
+        and a.valid_from == first
+    ]
+    if not starting:
+        return first - timedelta(days=1)
+    return last_valid_day(starting, _renewals(agreements, sender, operator, specialty, first))
 
 
 def _covering_at(
@@ -109,6 +146,7 @@ def agreement_ends(
     on: date,
     horizon_days: int,
     full: frozenset[str] = frozenset(),
+    senders: Iterable[str] = (),
 ) -> dict[str, dict[str, int]]:
     """Where a facility stops admitting a sender's patients within a problem's horizon: per
     sending organisation and specialty (code) that its agreements in force on ``on`` with the
@@ -117,18 +155,29 @@ def agreement_ends(
 
     That is the latest `valid_to` of the agreements covering the specialty, none where one of
     them has none; only days before the horizon's last day are given (a later end leaves
-    every day of the problem open).
+    every day of the problem open). For an operator not bound yet (`bound_from`), each of
+    ``senders`` and specialty of the facility ends as `last_open_day` says.
     """
+    found: dict[str, dict[str, int]] = defaultdict(dict)
+
+    def end(sender: str, specialty: Specialty, last: date | None) -> None:
+        if last is not None and (last - on).days < horizon_days - 1:
+            found[sender][specialty.value] = (last - on).days
+
+    first = bound_from(facility.operator_id, agreements, on)
+    if first is not None:
+        for sender in senders:
+            for specialty in facility.specialties:
+                opening = last_open_day(facility.operator_id, agreements, first, sender, specialty)
+                end(sender, specialty, opening)
+        return dict(found)
     covering: dict[tuple[str, Specialty], list[Agreement]] = defaultdict(list)
     for agreement, shared in _covering_at(facility, agreements, on, full):
         for specialty in shared:
             covering[(agreement.sending_organisation_id, specialty)].append(agreement)
-    found: dict[str, dict[str, int]] = defaultdict(dict)
     for (sender, specialty), theirs in covering.items():
         following = _renewals(agreements, sender, facility.operator_id, specialty, on)
-        last = last_valid_day(theirs, [a for a in following if a.id not in full])
-        if last is not None and (last - on).days < horizon_days - 1:
-            found[sender][specialty.value] = (last - on).days
+        end(sender, specialty, last_valid_day(theirs, [a for a in following if a.id not in full]))
     return dict(found)
 
 
@@ -319,6 +368,51 @@ def agreements_ending(
     return lines
 
 
+def agreements_beginning(
+    agreements: list[Agreement],
+    needed: Mapping[str, set[Specialty]],
+    receivers: set[str],
+    today: date,
+    horizon: int,
+) -> list[str]:
+    """A line for each receiver of the problem not bound by agreements yet whose first
+    agreement comes into force within the horizon (`bound_from`): its facilities accept
+    everyone until then, and plans admit the patients that agreement does not cover on the
+    day before at the latest (`last_open_day`). ``needed``: the specialties of the problem's
+    patients per sending organisation."""
+    lines = []
+    for receiver in sorted(receivers):
+        first = bound_from(receiver, agreements, today)
+        if first is None or (first - today).days > horizon - 1:
+            continue
+        day = (first - today).days
+        starting = [
+            a
+            for a in agreements
+            if a.receiving_organisation_id == receiver and a.valid_from == first
+        ]
+        covers: dict[str, set[Specialty]] = defaultdict(set)
+        for a in starting:
+            covers[a.sending_organisation_id] |= a.specialties
+        line = (
+            f"{', '.join(sorted(a.id for a in starting))} ({receiver}'s first) "
+            f"{'begin' if len(starting) > 1 else 'begins'} on {first.isoformat()}, day {day} of "
+            f"this problem: until then its facilities accept every sender"
+        )
+        others = sorted(
+            sender
+            for sender, specialties in needed.items()
+            if sender != receiver and not specialties <= covers[sender]
+        )
+        if others:
+            line += (
+                f"; plans admit the patients it does not cover ({', '.join(others)}) there on "
+                f"day {day - 1} at the latest"
+            )
+        lines.append(line)
+    return lines
+
+
 def admissions_after_agreement_ends(
     uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, built_on: date
 ) -> list[str]:
@@ -331,7 +425,9 @@ def admissions_after_agreement_ends(
     force or lapsed since) between its organisation and the operator of its facility that
     cover its specialty; it is admitted after they end when its admission day is after the
     latest of their `valid_to` (none has ended while one of them has none). Patients at
-    facilities whose operator is bound by no such agreement are not looked at.
+    facilities whose operator is bound by no such agreement are not looked at, but where the
+    operator's first agreement comes into force later (`bound_from`): there the last day is
+    `last_open_day`'s.
     """
     with uow:
         return after_ends(uow, problem, plan, built_on)
@@ -355,13 +451,28 @@ def after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: d
         entry = entries[assignment.patient]
         sender, receiver = sender_of(entry), operators.get(assignment.facility, "")
         specialty = Specialty(entry["specialty"])
+        admitted = built_on + timedelta(days=assignment.day)
+        first = bound_from(receiver, every, built_on)
+        if first is not None:  # not bound yet: open until the day before its first agreement
+            last = last_open_day(receiver, every, first, sender, specialty)
+            if last is not None and admitted > last:
+                lines.append(
+                    f"patient {assignment.patient} is admitted at {assignment.facility} on "
+                    f"day {assignment.day} ({admitted.isoformat()}), after {receiver} is bound "
+                    f"by agreements from {first.isoformat()} (day "
+                    f"{(first - built_on).days} of the problem), none of which covers "
+                    f"{sender} in {specialty.value} from that day"
+                    if last < first
+                    else f"patient {assignment.patient} is admitted at {assignment.facility} "
+                    f"on day {assignment.day} ({admitted.isoformat()}), after the agreements "
+                    f"of {sender} at {receiver} beginning on {first.isoformat()} end on "
+                    f"{last.isoformat()}, day {(last - built_on).days} of the problem"
+                )
+            continue
         covering = [a for a in between.get((sender, receiver), ()) if specialty in a.specialties]
         following = _renewals(every, sender, receiver, specialty, built_on)
         last = last_valid_day(covering, following) if covering else None
-        if last is None:  # no agreement, or one that does not end
-            continue
-        admitted = built_on + timedelta(days=assignment.day)
-        if admitted <= last:
+        if last is None or admitted <= last:  # no agreement, one that does not end, or in time
             continue
         ending = [a.id for a in covering if a.valid_to == last]
         lines.append(

@@ -42,6 +42,7 @@ from medevac.services.agreement_terms import (
     after_ends,
     agreement_coverage,
     agreement_ends,
+    agreements_beginning,
     agreements_ending,
     encode_coverage,
     senders_turned_away,
@@ -123,6 +124,9 @@ class BuiltProblem:
     #: each: the problem cannot say so, and the manifest carries their ends to the engines
     #: ("acceptance_ends", `agreement_ends`)
     ending: list[str] = field(default_factory=list)
+    #: receivers bound by no agreement yet whose first comes into force within the horizon, a
+    #: line each (`agreements_beginning`; the manifest carries the ends it sets)
+    beginning: list[str] = field(default_factory=list)
 
     def for_engines(self) -> Problem:
         """The problem as the engines solve it: parsed, with the admissions already due that
@@ -249,6 +253,7 @@ def build_problem(
     coverage: dict[str, dict[str, frozenset[Specialty]]] = {}
     last_days: dict[str, dict[str, dict[str, int]]] = {}
     full_ids = frozenset(a.id for a in full)
+    sending = sorted({p.organisation_id for p in patients})
     for facility_id in sorted(by_facility):
         facility = facilities[facility_id]
         if facility.kind.is_field_hospital and not include_field_hospitals:
@@ -267,11 +272,11 @@ def build_problem(
         }
         if facility.capabilities:
             entry["capabilities"] = sorted(c.value for c in facility.capabilities)
-        accepts = agreement_coverage(facility, agreements, now, full_ids)
+        accepts = agreement_coverage(facility, agreements, now, full_ids, sending)
         if accepts is not None:
             coverage[facility.id] = accepts
             last_days[facility.id] = agreement_ends(
-                facility, agreements, now.date(), horizon_days, full_ids
+                facility, agreements, now.date(), horizon_days, full_ids, sending
             )
         if facility.daily_admission_limit is not None:
             entry["daily_admission_limit"] = facility.daily_admission_limit
@@ -351,6 +356,9 @@ def build_problem(
         for a in full
     ]
     senders = {p.organisation_id for p in in_plan}
+    needed: dict[str, set[Specialty]] = defaultdict(set)
+    for patient in in_plan:
+        needed[patient.organisation_id].add(patient.primary_specialty)
     receivers = {facilities[e["id"]].operator_id for e in facility_entries}
     return BuiltProblem(
         problem,
@@ -364,6 +372,7 @@ def build_problem(
         tight,
         carried,
         agreements_ending(agreements, senders, receivers, now.date(), horizon_days, full),
+        agreements_beginning(agreements, needed, receivers, now.date(), horizon_days),
     )
 
 

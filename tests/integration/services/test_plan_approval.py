@@ -2110,3 +2110,45 @@ def test_a_new_day_at_the_facility_that_reported_since_it_was_named_holds_no_bed
         uow_factory(), request_id, chosen, facility_id="FAC-LODZ-MMA", day=today, actor="lodz"
     )
     assert built(uow_factory).manifest["held"] == {}
+
+
+def test_an_operator_whose_first_agreement_begins_later_admits_everyone_until_then(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's operator has no other agreement: until this one (now covering none of the
+    # 24's specialties) comes into force on day 2, the academy admits anyone's patients
+    selected_demo(uow_factory)
+    today = utc_now().date()
+    starts = today + timedelta(days=2)
+    change_academy_agreement(
+        uow_factory, valid_from=starts, specialties=frozenset({Specialty.NEUROSURGERY})
+    )
+    problem = built(uow_factory)
+    assert problem.manifest["acceptance_ends"] == [
+        {"facility": "FAC-LODZ-MMA", "organisation": "ORG-ORIGIN-MOH", "last_day": 1}
+    ]
+    assert problem.beginning == [
+        f"{ACADEMY_AGREEMENT_ID} (ORG-PARTNER-DMS's first) begins on {starts.isoformat()}, "
+        "day 2 of this problem: until then its facilities accept every sender; plans admit the "
+        "patients it does not cover (ORG-ORIGIN-MOH) there on day 1 at the latest"
+    ]
+    plan = solve(problem.for_engines(), Engine.EXACT, time_limit=30)
+    assert check_plan(problem.for_engines(), plan).feasible
+    assert len([a for a in plan.assignments if a.facility == "FAC-LODZ-MMA"]) == 16
+    assert admitted_after(plan, problem.problem, 1) == []
+    assert len(approver(problem, plan)(uow_factory()).plan.admissions) == 16
+    # a plan solved without the manifest fills the academy on day 2 too: refused, said so
+    free = solve_exact(parse_problem(problem.problem), time_limit=30)
+    late = admitted_after(free, problem.problem, 1)
+    assert len(late) == 8
+    assert admissions_after_agreement_ends(
+        uow_factory(), problem.problem, free, built_on=today
+    ) == [
+        f"patient {patient} is admitted at FAC-LODZ-MMA on day 2 "
+        f"({starts.isoformat()}), after ORG-PARTNER-DMS is bound by agreements from "
+        f"{starts.isoformat()} (day 2 of the problem), none of which covers ORG-ORIGIN-MOH in "
+        f"{specialty} from that day"
+        for patient, specialty in sorted(
+            (p["id"], p["specialty"]) for p in problem.problem["patients"] if p["id"] in late
+        )
+    ]

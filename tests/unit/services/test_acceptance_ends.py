@@ -5,7 +5,7 @@ senders whose specialties end apart) and reads back for the engines (`acceptance
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,13 @@ from medevac.domain.agreements import Agreement
 from medevac.domain.facilities import CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.vocabulary import FacilityKind, Specialty
-from medevac.services.agreement_terms import agreement_ends, agreements_ending, encode_coverage
+from medevac.services.agreement_terms import (
+    agreement_coverage,
+    agreement_ends,
+    agreements_beginning,
+    agreements_ending,
+    encode_coverage,
+)
 from medevac.services.manifests import acceptance_ends
 from tests.unit.services.test_quotas import assert_manifest_refused
 
@@ -53,6 +59,10 @@ HOSPITAL = Facility(
     Coordinates(52.2, 21.0),
     frozenset({ORTHO, NEURO}),
 )
+
+
+def at_noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
 
 
 def ends_of(*agreements: Agreement, full: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -277,3 +287,65 @@ def test_malformed_ends_are_refused_naming_the_entry_and_field(
     entries: object, message: str
 ) -> None:
     assert_manifest_refused(acceptance_ends, "acceptance_ends", entries, message)
+
+
+# -- an operator whose first agreement comes into force later ---------------------------------
+
+
+def test_an_operator_whose_first_agreement_begins_later_accepts_everyone_till_then() -> None:
+    later = agreement("AGR-1", {ORTHO}, None, starts_on_day=5)
+    senders = ["ORG-A", "ORG-C"]
+    accepts = agreement_coverage(HOSPITAL, [later], at_noon(DAY), senders=senders)
+    assert accepts == {
+        "ORG-B": frozenset({ORTHO, NEURO}),  # its own patients
+        "ORG-A": frozenset({ORTHO, NEURO}),
+        "ORG-C": frozenset({ORTHO, NEURO}),
+    }
+    # from day 5 the agreement covers ORG-A in orthopaedics (no end); the rest are admitted
+    # on day 4 at the latest
+    assert agreement_ends(HOSPITAL, [later], DAY, HORIZON, senders=senders) == {
+        "ORG-A": {"neurology": 4},
+        "ORG-C": {"orthopaedics": 4, "neurology": 4},
+    }
+    # once in force, it binds the operator as before
+    on_day_5 = DAY + timedelta(days=5)
+    assert agreement_coverage(HOSPITAL, [later], at_noon(on_day_5), senders=senders) == {
+        "ORG-B": frozenset({ORTHO, NEURO}),
+        "ORG-A": frozenset({ORTHO}),
+    }
+
+
+def test_a_first_agreement_that_ends_carries_its_end_and_one_beyond_the_horizon_none() -> None:
+    brief = agreement("AGR-1", {ORTHO, NEURO}, 8, starts_on_day=2)
+    assert agreement_ends(HOSPITAL, [brief], DAY, HORIZON, senders=["ORG-A"]) == {
+        "ORG-A": {"orthopaedics": 8, "neurology": 8}
+    }
+    beyond = agreement("AGR-1", {ORTHO}, None, starts_on_day=HORIZON)
+    assert agreement_ends(HOSPITAL, [beyond], DAY, HORIZON, senders=["ORG-A", "ORG-C"]) == {}
+    # an agreement of the operator that has begun (here: lapsed) binds it now
+    lapsed = agreement("AGR-0", {NEURO}, -1, starts_on_day=-20)
+    assert agreement_coverage(HOSPITAL, [lapsed, beyond], at_noon(DAY), senders=["ORG-C"]) == {
+        "ORG-B": frozenset({ORTHO, NEURO})
+    }
+
+
+def test_plan_build_says_when_the_first_agreement_begins_and_who_it_leaves_out() -> None:
+    later = agreement("AGR-1", {ORTHO}, None, starts_on_day=5)
+    needed = {"ORG-A": {ORTHO}, "ORG-C": {ORTHO}}
+    lines = agreements_beginning([later], needed, {"ORG-B"}, DAY, HORIZON)
+    assert lines == [
+        "AGR-1 (ORG-B's first) begins on 2026-12-10, day 5 of this problem: until then its "
+        "facilities accept every sender; plans admit the patients it does not cover (ORG-C) "
+        "there on day 4 at the latest"
+    ]
+    # ORG-A's neurology patients are not covered from day 5 either
+    needed["ORG-A"].add(NEURO)
+    assert agreements_beginning([later], needed, {"ORG-B"}, DAY, HORIZON)[0].endswith(
+        "plans admit the patients it does not cover (ORG-A, ORG-C) there on day 4 at the latest"
+    )
+    assert agreements_beginning([later], {"ORG-A": {ORTHO}}, {"ORG-B"}, DAY, HORIZON) == [
+        "AGR-1 (ORG-B's first) begins on 2026-12-10, day 5 of this problem: until then its "
+        "facilities accept every sender"
+    ]
+    beyond = agreement("AGR-1", {ORTHO}, None, starts_on_day=HORIZON)
+    assert agreements_beginning([beyond], needed, {"ORG-B"}, DAY, HORIZON) == []
