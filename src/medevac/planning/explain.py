@@ -16,7 +16,7 @@ from medevac.planning.model import (
     placement_arrays,
     unplaced_reasons,
 )
-from medevac.planning.plan import Plan, Unplaced
+from medevac.planning.plan import Assignment, Plan, Unplaced
 from medevac.planning.problem import Facility, Patient, Problem
 
 # facilities listed with their day-by-day blockers: the nearest that the patient's own rules
@@ -149,7 +149,7 @@ class Explanation:
             )
             if self.place_breaks:
                 out.append(
-                    f"  this place breaks the patient's rules: {self.place_breaks} (the plan is "
+                    f"  this place breaks the problem's rules: {self.place_breaks} (the plan is "
                     "not feasible; `medevac plan check` lists every broken rule)"
                 )
         elif self.unplaced is not None:
@@ -191,7 +191,10 @@ class PlanMismatch(ValueError):
 
 
 def plan_mismatch(problem: Problem, plan: Plan) -> str | None:
-    """What in ``plan`` its problem does not have (the first few), or None."""
+    """What in ``plan`` does not fit its problem (the first few), or None: patients,
+    facilities or days the problem does not have, and patients of the problem the plan
+    neither places nor lists as unplaced (a plan of another problem, or of the same registry
+    built at another time)."""
     wrong: list[str] = []
     for a in plan.assignments:
         if a.patient not in problem.patient_index:
@@ -201,8 +204,20 @@ def plan_mismatch(problem: Problem, plan: Plan) -> str | None:
         elif not 0 <= a.day < problem.horizon_days:
             wrong.append(f"{a.patient} is admitted on day {a.day}, outside the horizon")
         if len(wrong) == 3:
-            break
-    return "; ".join(wrong) if wrong else None
+            return "; ".join(wrong)
+    for u in plan.unplaced:
+        if u.patient not in problem.patient_index:
+            wrong.append(f"unplaced patient {u.patient} is not in the problem")
+            if len(wrong) == 3:
+                return "; ".join(wrong)
+    named = {a.patient for a in plan.assignments} | {u.patient for u in plan.unplaced}
+    missing = [p.id for p in problem.patients if p.id not in named]
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        wrong.append(f"the plan says nothing of {len(missing)} patient(s) of the problem: {shown}")
+    return "; ".join(wrong[:3]) if wrong else None
 
 
 def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
@@ -279,6 +294,8 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
             place_breaks = f"day {assigned.day} is before the earliest day {patient.earliest_day}"
         elif ended:
             place_breaks = f"{assigned.facility} {ended}"
+        elif over := _over_capacity(problem, patient, assigned, used, admitted, horizon):
+            place_breaks = over
         elif earlier:
             candidates.append((assigned_index, limit_day - 1))  # its earlier days
     # the nearer first, then the patient's own facility, then the farther
@@ -427,6 +444,27 @@ def _ruled_out_detail(blocker: Blocker, patient: Patient, count: int) -> str:
     if blocker is Blocker.NO_AGREEMENT:
         return f"{'does' if one else 'do'} not accept patients from {patient.organisation}"
     return f"{'is' if one else 'are'} beyond its limit of {patient.max_distance_km:g} km"
+
+
+def _over_capacity(
+    problem: Problem,
+    patient: Patient,
+    assigned: Assignment,
+    used: dict[tuple[str, str], list[int]],
+    admitted: dict[tuple[str, int], int],
+    horizon: int,
+) -> str:
+    """What the patient's own place goes beyond, the rest of the plan as it is: the beds of
+    its specialty on some day of the stay, or the facility's admission limit on its day
+    ("" where neither)."""
+    blocker, detail, _ = _day_blocker(
+        problem, patient, assigned.facility, assigned.day, used, admitted, horizon
+    )
+    if blocker is Blocker.BEDS_FULL:
+        return f"{assigned.facility} has no {patient.specialty} bed left for it ({detail})"
+    if blocker is Blocker.ADMISSION_LIMIT:
+        return f"{assigned.facility} admits no more on day {assigned.day} ({detail})"
+    return ""
 
 
 def _day_blocker(

@@ -135,13 +135,71 @@ def test_a_place_that_breaks_the_patients_rules_is_named_not_a_failure() -> None
         plan, assignments=(Assignment("A", "EYES", 0), Assignment("B", "BONES", 0))
     )
     lines = explain(problem, wrong, "A").lines()
-    assert "this place breaks the patient's rules: EYES has no orthopaedics beds" in lines[1]
+    assert "this place breaks the problem's rules: EYES has no orthopaedics beds" in lines[1]
     lines = explain(problem, wrong, "B").lines()
-    assert "this place breaks the patient's rules: day 0 is before the earliest day 2" in lines[1]
+    assert "this place breaks the problem's rules: day 0 is before the earliest day 2" in lines[1]
     assert not explain(problem, plan, "A").place_breaks  # the engine's own plan breaks none
     stranger = dataclasses.replace(plan, assignments=(Assignment("Z", "EYES", 0),))
     with pytest.raises(PlanMismatch, match="patient Z is not in the problem"):
         explain(problem, stranger, "A")
+
+
+def test_a_place_beyond_the_beds_or_the_admission_limit_is_said_to_break_the_rules() -> None:
+    # a plan solved before a facility reported fewer beds: explain said nothing was wrong
+    import dataclasses
+
+    from medevac.planning import Assignment
+
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("BONES", 50.1, 30.0, beds={"orthopaedics": 1}),
+                facility("GATE", 50.0, 30.1, beds={"orthopaedics": 5}, daily_admission_limit=1),
+            ],
+            [patient("A"), patient("B"), patient("C"), patient("D")],
+        )
+    )
+    crowded = dataclasses.replace(
+        solve_exact(problem),
+        assignments=(
+            Assignment("A", "BONES", 0),
+            Assignment("B", "BONES", 2),
+            Assignment("C", "GATE", 0),
+            Assignment("D", "GATE", 0),
+        ),
+        unplaced=(),
+    )
+    assert explain(problem, crowded, "B").place_breaks == (
+        "BONES has no orthopaedics bed left for it (day 2: 1 of 1 taken)"
+    )
+    assert explain(problem, crowded, "D").place_breaks == (
+        "GATE admits no more on day 0 (admission limit 1 reached)"
+    )
+    assert "this place breaks the problem's rules: GATE admits" in (
+        explain(problem, crowded, "D").lines()[1]
+    )
+
+
+def test_a_plan_that_says_nothing_of_some_patients_does_not_fit_the_problem() -> None:
+    import dataclasses
+
+    from medevac.planning import PlanMismatch, plan_mismatch
+
+    problem = parse_problem(
+        problem_dict(
+            [facility("BONES", 50.1, 30.0, beds={"orthopaedics": 4})],
+            [patient(f"P{i}") for i in range(5)],
+        )
+    )
+    plan = solve_exact(problem)
+    assert plan_mismatch(problem, plan) is None
+    assert len(plan.assignments) == 5  # one of them on day 3, when a bed is free again
+    shorter = dataclasses.replace(plan, assignments=plan.assignments[2:], unplaced=())
+    said = plan_mismatch(problem, shorter)
+    assert said is not None
+    assert said.startswith("the plan says nothing of 2 patient(s) of the problem: ")
+    with pytest.raises(PlanMismatch, match="says nothing of 2 patient"):
+        explain(problem, shorter, shorter.assignments[0].patient)
 
 
 def test_days_before_the_earliest_day_are_said_once_not_for_every_facility() -> None:
