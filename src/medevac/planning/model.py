@@ -623,6 +623,8 @@ def _capacity_reason(
     if not ok.any():
         return u.reason, UnplacedReason.BEDS_FULL
     ok &= free.admission
+    # what closes the places with free beds: the admission limits, else the quotas
+    closing = "the daily admission limit is reached" if not ok.any() else "a quota is used up"
     if full is not None:
         mine = view.quotas_of(i)
         closed: BoolArray = np.any(view.quota_facility[mine] & full[mine][:, None], axis=0)
@@ -631,9 +633,8 @@ def _capacity_reason(
     if place is None:
         count = int(view.screen(i).eligible.sum())
         return (
-            "every feasible place is taken in the horizon: where beds are free for the stay, "
-            "the daily admission limit is reached or a quota is used up "
-            f"({count} eligible {'facility' if count == 1 else 'facilities'})",
+            f"every feasible place is taken in the horizon: where beds are free for the stay, "
+            f"{closing} ({count} eligible {'facility' if count == 1 else 'facilities'})",
             UnplacedReason.BEDS_FULL,
         )
     cost, f, a = place

@@ -107,9 +107,10 @@ def test_days_closed_by_the_admission_limit_are_not_called_full_beds() -> None:
     plan = solve_exact(parse_problem(data), time_limit=10)
     [u] = plan.unplaced
     assert u.code is UnplacedReason.BEDS_FULL
-    assert u.reason.startswith(
+    # no quota in the problem: none is named (the reason said "... or a quota is used up")
+    assert u.reason == (
         "every feasible place is taken in the horizon: where beds are free for the stay, the "
-        "daily admission limit is reached"
+        "daily admission limit is reached (1 eligible facility)"
     )
 
 
