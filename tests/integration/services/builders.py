@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 
 from medevac.domain.facilities import Facility
@@ -10,7 +10,7 @@ from medevac.domain.geography import Coordinates
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient
 from medevac.domain.repositories import UnitOfWork
-from medevac.domain.screening import ScreeningOutcome
+from medevac.domain.screening import ScreeningMission, ScreeningOutcome
 from medevac.domain.vocabulary import (
     FacilityKind,
     Mobility,
@@ -55,6 +55,30 @@ def registry(uow_factory: UowFactory) -> None:
     )
 
 
+def mission_of_org_b(
+    uow_factory: UowFactory,
+    place: str = "Kyiv",
+    *,
+    back: int = 1,
+    ahead: int = 1,
+    candidates: Sequence[str] = (),
+) -> ScreeningMission:
+    """A screening mission of ORG-B at ``place`` from ``back`` days before today to ``ahead``
+    days after (decisions are stamped with the clock), with ``candidates`` added."""
+    today = utc_now().date()
+    mission = create_mission(
+        uow_factory(),
+        team_organisation_id="ORG-B",
+        place=place,
+        starts_on=today - timedelta(days=back),
+        ends_on=today + timedelta(days=ahead),
+        actor=ACTOR,
+    )
+    if candidates:
+        add_candidates(uow_factory(), mission.id, list(candidates), actor=ACTOR)
+    return mission
+
+
 def selected_patients(uow_factory: UowFactory, count: int) -> list[str]:
     """Register `count` patients and select them at a screening mission."""
     ids = [f"P-{n:03d}" for n in range(1, count + 1)]
@@ -71,16 +95,7 @@ def selected_patients(uow_factory: UowFactory, count: int) -> list[str]:
             ),
             actor=ACTOR,
         )
-    today = utc_now().date()
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Kyiv",
-        starts_on=today - timedelta(days=1),
-        ends_on=today + timedelta(days=1),  # decisions below are stamped with the clock
-        actor=ACTOR,
-    )
-    add_candidates(uow_factory(), mission.id, ids, actor=ACTOR)
+    mission = mission_of_org_b(uow_factory, candidates=ids)
     for patient_id in ids:
         record_decision(
             uow_factory(),

@@ -5,7 +5,7 @@ records stored before are still read."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import pytest
@@ -45,6 +45,7 @@ from tests.fakes import make_fake_uow
 from tests.integration.services.builders import (
     ACTOR,
     UowFactory,
+    mission_of_org_b,
     registry,
     selected_patients,
     submitted_request,
@@ -106,16 +107,7 @@ def _scenario(uow_factory: UowFactory) -> Scenario:
         actor=ACTOR,
     )
     submitted = submitted_request(uow_factory, "ORG-A", "ORG-B", [second])
-    today = utc_now().date()
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Lviv",
-        starts_on=today - timedelta(days=1),
-        ends_on=today + timedelta(days=1),
-        actor=ACTOR,
-    )
-    add_candidates(uow_factory(), mission.id, ["P-S"], actor=ACTOR)
+    mission = mission_of_org_b(uow_factory, "Lviv", candidates=["P-S"])
     return {
         "draft": draft.id,
         "submitted": submitted,

@@ -44,6 +44,7 @@ from tests.integration.services.builders import (
     ACTOR,
     UowFactory,
     accepted_request,
+    mission_of_org_b,
     registry,
     selected_patients,
     submitted_request,
@@ -61,17 +62,7 @@ def candidate_p1(uow_factory: UowFactory, *, days: int, back: int = 0) -> Screen
         Patient("P-1", "ORG-A", (Specialty.ORTHOPAEDICS,), Precedence.ROUTINE, Mobility.LITTER),
         actor=ACTOR,
     )
-    today = utc_now().date()
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Kyiv",
-        starts_on=today - timedelta(days=back),
-        ends_on=today + timedelta(days=days),
-        actor=ACTOR,
-    )
-    add_candidates(uow_factory(), mission.id, ["P-1"], actor=ACTOR)
-    return mission
+    return mission_of_org_b(uow_factory, back=back, ahead=days, candidates=["P-1"])
 
 
 def trail_size(uow_factory: UowFactory) -> int:
@@ -198,16 +189,7 @@ def test_a_patient_declined_by_a_move_can_be_screened_and_requested_again(
     with uow_factory() as uow:
         assert uow.requests.get(request_id).status is RequestStatus.DECLINED
         assert uow.requests.live_for_patient(patient_id) == []
-    today = utc_now().date()
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Lviv",
-        starts_on=today,
-        ends_on=today + timedelta(days=1),
-        actor=ACTOR,
-    )
-    add_candidates(uow_factory(), mission.id, [patient_id], actor=ACTOR)
+    mission = mission_of_org_b(uow_factory, "Lviv", back=0, candidates=[patient_id])
     record_decision(
         uow_factory(),
         mission.id,
@@ -646,15 +628,7 @@ def test_naming_the_same_admission_again_writes_nothing(uow_factory: UowFactory)
 
 def test_adding_no_candidates_writes_nothing(uow_factory: UowFactory) -> None:
     registry(uow_factory)
-    today = utc_now().date()
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Kyiv",
-        starts_on=today,
-        ends_on=today,
-        actor=ACTOR,
-    )
+    mission = mission_of_org_b(uow_factory, back=0, ahead=0)
     records = trail_size(uow_factory)
     unchanged = add_candidates(uow_factory(), mission.id, [], actor=ACTOR)
     assert unchanged.version == mission.version
@@ -678,16 +652,7 @@ def test_a_decision_on_a_patient_with_a_long_id_fits_the_audit_log(uow_factory: 
         ),
         actor=ACTOR,
     )
-    today = utc_now().date()
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Kyiv",
-        starts_on=today - timedelta(days=1),
-        ends_on=today + timedelta(days=1),
-        actor=ACTOR,
-    )
-    add_candidates(uow_factory(), mission.id, [patient_id], actor=ACTOR)
+    mission = mission_of_org_b(uow_factory, candidates=[patient_id])
     record_decision(
         uow_factory(),
         mission.id,

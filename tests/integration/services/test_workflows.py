@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from medevac.domain.errors import (
@@ -26,10 +24,11 @@ from medevac.services.requests import (
     respond_to_request,
     submit_request,
 )
-from medevac.services.screening import add_candidates, create_mission, record_decision
+from medevac.services.screening import add_candidates, record_decision
 from tests.integration.services.builders import (
     ACTOR,
     UowFactory,
+    mission_of_org_b,
     registry,
     selected_patients,
 )
@@ -152,21 +151,14 @@ def test_only_selected_patients_of_the_sender_can_be_requested(uow_factory: UowF
 def test_screening_decisions_move_patients_and_are_counted(uow_factory: UowFactory) -> None:
     registry(uow_factory)
     ids = selected_patients(uow_factory, 1)  # one selected through a first mission
-    today = utc_now().date()
     for n in range(2, 5):
         patient = Patient(
             f"Q-{n}", "ORG-A", (Specialty.ORTHOPAEDICS,), Precedence.ROUTINE, Mobility.AMBULATORY
         )
         register_patient(uow_factory(), patient, actor=ACTOR)
-    mission = create_mission(
-        uow_factory(),
-        team_organisation_id="ORG-B",
-        place="Dnipro",
-        starts_on=today,
-        ends_on=today + timedelta(days=2),
-        actor=ACTOR,
+    mission = mission_of_org_b(
+        uow_factory, "Dnipro", back=0, ahead=2, candidates=["Q-2", "Q-3", "Q-4"]
     )
-    add_candidates(uow_factory(), mission.id, ["Q-2", "Q-3", "Q-4"], actor=ACTOR)
     with pytest.raises(InvalidValue, match="only reported, deferred or declined"):
         add_candidates(uow_factory(), mission.id, ids, actor=ACTOR)
     record_decision(
