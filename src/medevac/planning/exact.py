@@ -40,7 +40,13 @@ from medevac.planning.checker import check_plan
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.engines import checked_time_limit
 from medevac.planning.greedy import solve_greedy
-from medevac.planning.highs_model import SOLVER_NAME, LinearModel, MipModel, read_result
+from medevac.planning.highs_model import (
+    MIP_ABS_GAP,
+    SOLVER_NAME,
+    LinearModel,
+    MipModel,
+    read_result,
+)
 from medevac.planning.lagrangian import (
     improve_plan,
     priced_columns,
@@ -74,8 +80,12 @@ from medevac.planning.quotas import (
 # Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
 # Bounds are proven on these solver costs, so "optimal" means: no plan costs less by more than
-# the bonus for each patient with a current placement (see `_proven_optimal`).
-KEEP_BONUS = 1e-5
+# the bonus for each patient with a current placement (see `_proven_optimal`). Its floor is a
+# few times HiGHS's absolute MIP gap (`highs_model.MIP_ABS_GAP`), below which HiGHS may stop
+# without the tie broken; it was 1e-5, which outweighed a move saving 8.9e-6 of an objective
+# of 1.11 (8e-6 relative, above the 1e-6): the plan keeping the place was called
+# optimal, its bound above the optimum (found by a review's fuzzing).
+KEEP_BONUS = 4 * MIP_ABS_GAP
 # HiGHS stops a MIP once its gap is below MIP_REL_GAP of the objective, so a plan that gives up
 # a kept place must cost more than that, or HiGHS may return it: with a bonus of 1e-5 and
 # objectives of about 10,000 (a tolerance of 1e-4), two patients of a re-plan swapped their

@@ -230,6 +230,10 @@ def set_start(h: highspy.Highs, values: FloatArray) -> None:
     h.setSolution(solution)
 
 
+#: HiGHS stops a MIP once its objective and bound are this close (absolute)
+MIP_ABS_GAP = 1e-7
+
+
 def configured_highs(*, time_limit: float, mip_rel_gap: float = 1e-9) -> highspy.Highs:
     """A silent, single-threaded, seeded HiGHS instance with a time limit (seconds of run time)."""
     h = new_highs()
@@ -237,7 +241,7 @@ def configured_highs(*, time_limit: float, mip_rel_gap: float = 1e-9) -> highspy
     h.setOptionValue("time_limit", max(0.01, float(time_limit)))
     h.setOptionValue("threads", 1)
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    h.setOptionValue("mip_abs_gap", 1e-7)
+    h.setOptionValue("mip_abs_gap", MIP_ABS_GAP)
     h.setOptionValue("random_seed", 0)
     return h
 

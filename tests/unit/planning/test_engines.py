@@ -28,6 +28,7 @@ from medevac.planning.compact import build_compact
 from medevac.planning.engines import MAX_TIME_LIMIT
 from medevac.planning.lagrangian import priced_columns
 from medevac.planning.model import ProblemView
+from medevac.planning.problem import DEFAULT_WEIGHTS
 from tests.unit.planning.builders import (
     BASE,
     facility,
@@ -698,3 +699,38 @@ def test_a_time_limit_that_is_not_from_zero_to_a_day_is_refused(
     # once with a poor bound) and 1e7 s overflowed the wait for the MIP worker
     with pytest.raises(ValueError, match="time_limit must be a number of seconds from 0 to"):
         solve(scarce_near_bed(), engine, time_limit=limit)
+
+
+@pytest.mark.parametrize("engine", [Engine.EXACT, Engine.MIP])
+def test_a_move_worth_a_few_millionths_is_made_when_the_objective_is_small(engine: Engine) -> None:
+    # F1 is 0.9 m nearer than the current F2 and a change costs nothing: moving saves 8.9e-6
+    # of an objective of 1.11, more than the optimality tolerance of 1e-6 (relative, the
+    # issue's); a fixed bonus of 1e-5 for the kept place outweighed it, and both engines
+    # called the plan that kept F2 optimal, with its bound above the optimum
+    problem = parse_problem(
+        {
+            "horizon_days": 1,
+            "precedences": {"routine": {"weight": 1, "deadline_day": 0}},
+            "weights": {**DEFAULT_WEIGHTS, "change": 0},
+            "facilities": [
+                {"id": "F1", "lat": 0.0, "lon": 0.0, "beds": {"orthopaedics": 1}},
+                {"id": "F2", "lat": 0.0, "lon": 0.000008, "beds": {"orthopaedics": 1}},
+            ],
+            "patients": [
+                {
+                    "id": "P1",
+                    "lat": 0.0,
+                    "lon": -1.0,
+                    "specialty": "orthopaedics",
+                    "precedence": "routine",
+                    "length_of_stay_days": 1,
+                    "current": {"facility": "F2", "day": 0},
+                }
+            ],
+        }
+    )
+    plan = checked(problem, solve(problem, engine))
+    optimum = 0.01 * haversine_km(0.0, -1.0, 0.0, 0.0)
+    assert plan.bound <= optimum * (1 + 1e-12)
+    assert plan.objective <= optimum * (1 + 1e-6)
+    assert placement(plan) == {"P1": ("F1", 0)}
