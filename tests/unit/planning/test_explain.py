@@ -175,8 +175,9 @@ def test_a_place_beyond_the_beds_or_the_admission_limit_is_said_to_break_the_rul
     assert explain(problem, crowded, "D").place_breaks == (
         "GATE admits no more on day 0 (admission limit 1 reached)"
     )
-    assert "this place breaks the problem's rules: GATE admits" in (
-        explain(problem, crowded, "D").lines()[1]
+    assert (
+        "this place breaks the problem's rules: GATE admits"
+        in (explain(problem, crowded, "D").lines()[1])
     )
 
 
