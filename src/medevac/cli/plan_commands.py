@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,6 +25,7 @@ from medevac.planning import (
     PlanChanges,
     PlanFormatError,
     PlanMismatch,
+    PlanStatus,
     Problem,
     ProblemError,
     check_plan,
@@ -39,7 +40,7 @@ from medevac.planning import (
     write_plan,
 )
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
-from medevac.planning.plan import figure
+from medevac.planning.plan import check_writable, figure
 from medevac.services import manifests
 from medevac.services.manifests import arrivals
 
@@ -78,7 +79,40 @@ def _problem(path: Path) -> Problem:
     try:
         return load_problem(path)
     except ProblemError as error:
+        _refuse_swapped(path, "a problem")
         _fail(_refusal(path, error))
+
+
+def looks_like(data: Any) -> str | None:
+    """Which file ``data`` (a file's JSON) looks like: "a plan" or "a problem" where it has
+    the keys of that format's object and not the other's, else None. For saying that two files
+    were given the wrong way round, rather than list what the one lacks to be the other."""
+    if not isinstance(data, dict):
+        return None
+    if {"status", "assignments"} <= data.keys() and "patients" not in data:
+        return "a plan"
+    if {"patients", "facilities"} <= data.keys() and "assignments" not in data:
+        return "a problem"
+    return None
+
+
+def swapped(path: Path, expected: str, found: str) -> str:
+    """The one-line error of a file given where ``expected`` belongs that is ``found``."""
+    return (
+        f"{path}: looks like {found} file, not {expected}: were the problem and the plan "
+        "given the wrong way round?"
+    )
+
+
+def _refuse_swapped(path: Path, expected: str) -> None:
+    """Fail with `swapped` where ``path``, refused as ``expected``, holds the other kind of
+    file; read again only on this path of refusal."""
+    try:
+        found = looks_like(json_text.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, RecursionError):
+        return
+    if found is not None and found != expected:
+        _fail(swapped(path, expected, found))
 
 
 def manifest_path(problem_file: Path) -> Path:
@@ -136,6 +170,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
             "count against the daily admission limits",
             markup=False,
             highlight=False,
+            soft_wrap=True,  # no path broken across lines
         )
     if counted.quotas:
         shown = _some([f"{q.id} (room {q.room})" for q in counted.quotas])
@@ -144,6 +179,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
             f"{shown}; the plan keeps to them and the engine chooses who uses their room",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     ends = sorted(
         (facility.id, organisation, last)
@@ -157,6 +193,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
             "there, and the plan admits none of their patients later",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     return counted
 
@@ -173,10 +210,12 @@ def _located(path: Path, error: Exception) -> str:
 
 
 def plan_or_fail(path: Path) -> Plan:
-    """The plan in ``path``, or a one-line error naming the file (exit 1)."""
+    """The plan in ``path``, or a one-line error naming the file (exit 1); for a problem
+    file, that it is one."""
     try:
         return load_plan(path)
     except PlanFormatError as error:
+        _refuse_swapped(path, "a plan")
         _fail(_located(path, error))
 
 
@@ -204,6 +243,14 @@ def solve_command(
 ) -> None:
     """Solve a problem file and write the plan.
 
+    --out is checked before the solve: it may be neither the problem file nor its manifest,
+    and its folder must take a file. The plan is written whole or not at all (a temporary
+    file beside it, then renamed). A problem file that cannot be read at all (missing, a
+    folder, not readable) writes nothing. One that is read but refused (not JSON, or not a
+    valid problem) writes a plan with status infeasible_input saying why, as the exchange
+    format asks, to --out where it is free or holds a plan; a file there that is not a plan
+    is left as it is. Either way the command exits with 1.
+
     Where `plan build` wrote the problem, its manifest beside it (`NAME.registry.json`) may
     record patients sent earlier who arrive on the problem's days at facilities with a daily
     admission limit; the plan counts them against those limits (the problem format has one
@@ -212,12 +259,22 @@ def solve_command(
     the engine choosing who uses the room. And the last days on which facilities admit the
     patients of agreements that end within the horizon; the plan admits none later."""
     prepare(engine)  # the exact engine's kernels load while the file is read
+    for what, path in (("problem", problem_file), ("manifest", manifest_path(problem_file))):
+        if _same_file(out, path):
+            _fail(
+                f"--out {out} is the {what} file {path}: the plan would overwrite it; give "
+                "another --out"
+            )
+    try:
+        check_writable(out)
+    except OSError as error:
+        _fail(f"{out}: cannot be written ({error.strerror or error}); nothing was solved")
     try:
         problem = load_problem(problem_file)
     except ProblemError as error:
-        with contextlib.suppress(OSError):
-            write_plan(refused_plan(error.errors), out)
-        _fail(_refusal(problem_file, error))
+        if isinstance(error.__cause__, OSError):  # missing, a folder, unreadable: not read
+            _fail(f"{error.errors[0]}; nothing was written to {out}")
+        _fail(f"{_refusal(problem_file, error)}; {_refused_plan_written(error.errors, out)}")
     problem = with_manifest(problem_file, problem, say=True)
     limit = None if engine is Engine.GREEDY else time_limit  # greedy has no time limit
     with _solve_progress(limit) as bar:
@@ -258,6 +315,34 @@ def solve_command(
         f"plan written to {out}; checker: feasible, objective {figure(report.objective)}",
         markup=False,
     )
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    """Whether the two paths name one file: the same once resolved (links followed), or two
+    names (hard links) of an existing file."""
+    try:
+        return one.resolve() == other.resolve() or (
+            one.exists() and other.exists() and os.path.samefile(one, other)
+        )
+    except (OSError, RuntimeError):  # a loop of symbolic links: no file to overwrite
+        return False
+
+
+def _refused_plan_written(errors: list[str], out: Path) -> str:
+    """Write the plan of a refused problem (status infeasible_input, and why) to ``out``, as
+    the exchange format asks, unless ``out`` holds something other than a plan, which is left
+    as it is: the error of a mistyped --out is no cause to lose a file. What became of
+    ``out``, to end the error's line."""
+    if out.exists():
+        try:
+            load_plan(out)
+        except PlanFormatError:
+            return f"{out} was left as it is: it holds no plan"
+    try:
+        write_plan(refused_plan(errors), out)
+    except OSError as error:
+        return f"{out}: cannot be written ({error.strerror or error})"
+    return f"the plan written to {out} says so (status infeasible_input)"
 
 
 class TimeUsed(ProgressColumn):
@@ -354,32 +439,47 @@ def check_command(
 
     Errors and violations are printed one per line (`FILE: path: reason`), all of them, and the
     command exits with 1. A plan is checked by the independent checker: every feasibility rule,
-    the objective and each of its terms, recomputed from the problem and the plan alone. A plan
+    the objective and each of its terms, recomputed from the files alone. A plan
     whose own figures disagree (terms that do not add up to its objective, a gap that is not
     (objective - bound) / max(1, |objective|), a bound above its objective, an optimal plan with
     a gap) is refused as it is read.
+
+    Where `plan build` wrote the problem, its manifest beside it (`NAME.registry.json`) is
+    read and applied as `plan solve`, `plan explain` and `plan approve` apply it: the
+    admissions already due count against the daily admission limits, and the agreements'
+    quotas and ends bind. The output names the manifest and what of it was checked.
     """
     try:
         problem = load_problem(problem_file)
     except ProblemError as error:
+        _refuse_swapped(problem_file, "a problem")
         for line in error.errors:
             console.print(f"{problem_file}: {line}", markup=False, highlight=False, soft_wrap=True)
         _fail(f"{problem_file}: {len(error.errors)} error(s); the engines refuse this file")
+    manifest_file = manifest_path(problem_file)
+    # its rules bind here as they do in `plan solve`, `plan explain` and `plan approve`
+    and_manifest = f" and its manifest {manifest_file}" if manifest_file.exists() else ""
+    problem = with_manifest(problem_file, problem, say=True)
     if plan_file is None:
         console.print(
             f"{problem_file}: a valid problem: {len(problem.patients):,} patients, "
-            f"{len(problem.facilities):,} facilities, {problem.horizon_days} days",
+            f"{len(problem.facilities):,} facilities, {problem.horizon_days} days"
+            + (f"; its manifest {manifest_file} fits it" if and_manifest else ""),
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
         return
     plan = plan_or_fail(plan_file)
+    if plan.status is PlanStatus.INFEASIBLE_INPUT:
+        _fail(refused_status(plan_file, plan))
     report = check_plan(problem, plan)
     for violation in report.violations:
         console.print(f"{plan_file}: {violation}", markup=False, highlight=False, soft_wrap=True)
     if not report.feasible:
-        _fail(f"{plan_file}: {len(report.violations)} rule(s) broken for {problem_file}")
+        _fail(
+            f"{plan_file}: {len(report.violations)} rule(s) broken for {problem_file}{and_manifest}"
+        )
     if not report.objective_matches(plan.objective):
         said, recomputed = figure(plan.objective), figure(report.objective)
         if said == recomputed:  # apart by less than the six decimals show
@@ -392,11 +492,20 @@ def check_command(
     if apart:
         _fail(f"{plan_file}: feasible, but its breakdown is not the checker's: {'; '.join(apart)}")
     console.print(
-        f"{plan_file}: feasible for {problem_file}; objective {figure(report.objective)}, as the "
-        "plan says",
+        f"{plan_file}: feasible for {problem_file}{and_manifest}; objective "
+        f"{figure(report.objective)}, as the plan says",
         markup=False,
         highlight=False,
         soft_wrap=True,
+    )
+
+
+def refused_status(path: Path, plan: Plan) -> str:
+    """The one-line error of a plan with status infeasible_input where a plan to use belongs:
+    it places nobody, and its solver field says why its problem was refused."""
+    return (
+        f"{path}: status infeasible_input: the plan of a problem `plan solve` refused "
+        f"({plan.solver}); fix the problem and solve it again"
     )
 
 
@@ -448,8 +557,17 @@ def _summary(plan: Plan, problem: Problem | None) -> None:
         placed = {a.patient for a in plan.assignments}
         totals: Counter[str] = Counter(p.precedence for p in problem.patients)
         done: Counter[str] = Counter(p.precedence for p in problem.patients if p.id in placed)
-        for name in sorted(totals, key=lambda n: -problem.precedences[n].weight):
-            table.add_row(f"  placed {escape(name)}", f"{done[name]} of {totals[name]}")
+        for name in _precedence_order(problem):
+            if name in totals:
+                table.add_row(f"  placed {escape(name)}", f"{done[name]} of {totals[name]}")
     for key, value in plan.breakdown.as_dict().items():
         table.add_row(f"  cost {key}", f"{value:,.2f}")
     console.print(table)
+
+
+def _precedence_order(problem: Problem) -> list[str]:
+    """The problem's precedences, most urgent first: by weight (highest first), then deadline
+    (earliest first), then as the problem lists them (the sort is stable). By weight alone,
+    ties had come in the order of their first patients (convenience before routine)."""
+    rules = problem.precedences
+    return sorted(rules, key=lambda name: (-rules[name].weight, rules[name].deadline_day))

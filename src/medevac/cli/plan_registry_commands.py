@@ -18,15 +18,24 @@ from medevac.cli.context import (
     unit_of_work,
     when,
 )
-from medevac.cli.plan_commands import json_object, manifest_path, plan_app, plan_or_fail
+from medevac.cli.plan_commands import (
+    json_object,
+    looks_like,
+    manifest_path,
+    plan_app,
+    plan_or_fail,
+    refused_status,
+    swapped,
+)
 from medevac.domain.errors import InvalidValue
 from medevac.planning import (
     ChangeKind,
     CurrentPlacement,
+    PlanStatus,
     ProblemError,
     changes_against,
-    document_text,
 )
+from medevac.planning.plan import check_writable, write_documents
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.manifests import admission_limit_overruns, arrivals
@@ -95,10 +104,16 @@ def build(
     sender until the day before, and the patients that agreement does not cover are admitted
     by then ("agreement begins: ..."). Also writes NAME.registry.json beside
     it: what the problem was built from, so that `plan approve` can refuse when the registry
-    has changed since.
+    has changed since. The two files are written together or not at all (each to a temporary
+    file beside it, then both renamed), never a new problem beside an older manifest.
     """
     extra = _settings(settings)
-    manifest_path(out)  # a folder for --out is refused before the registry is read
+    files = (out, manifest_path(out))  # a folder for --out is refused before the registry is read
+    for path in files:
+        try:
+            check_writable(path)
+        except OSError as error:
+            raise UserError(f"cannot write {path}: {error.strerror or error}") from error
     now = utc_now()
     # seconds at national scale (1-2 s for 100,000 patients): say what is happening
     with console.status("reading patients, capacity and agreements from the registry..."):
@@ -120,15 +135,15 @@ def build(
             if error.field != "precedences" or settings is None:
                 raise
             raise UserError(f"{settings}: {error}") from error
-    for path, document in ((out, built.problem), (manifest_path(out), built.manifest)):
-        try:
-            path.write_text(document_text(document), encoding="utf-8")
-        except OSError as error:
-            raise UserError(f"cannot write {path}: {error.strerror or error}") from error
+    try:
+        write_documents(list(zip(files, (built.problem, built.manifest), strict=True)))
+    except OSError as error:  # it names the file meant, not its temporary one
+        raise UserError(f"cannot write {error.filename}: {error.strerror or error}") from error
     problem = built.problem
     console.print(
         f"wrote {out}: {len(problem['patients'])} patients, {len(problem['facilities'])} "
-        f"facilities, {horizon_days} days; manifest {manifest_path(out)}",
+        f"facilities, {horizon_days} day{'' if horizon_days == 1 else 's'}; manifest "
+        f"{manifest_path(out)}",
         markup=False,
     )
     if built.skipped:
@@ -224,12 +239,20 @@ def approve(
     another organisation to treat patients the plan admits elsewhere are named ("on request").
     """
     manifest_file = manifest_path(problem_file)
+    if not problem_file.exists():  # before its manifest: that is missing too, and says less
+        raise UserError(
+            f"{problem_file}: no such file; give the problem JSON written by `medevac plan build`"
+        )
+    problem = json_object(problem_file)
+    if looks_like(problem) == "a plan":
+        raise UserError(swapped(problem_file, "a problem", "a plan"))
     if not manifest_file.exists():
         raise UserError(
             f"{manifest_file} is missing: approve only problems written by `medevac plan build`"
         )
     plan = plan_or_fail(plan_file)
-    problem = json_object(problem_file)
+    if plan.status is PlanStatus.INFEASIBLE_INPUT:  # not one line per patient it leaves out
+        raise UserError(refused_status(plan_file, plan))
     manifest = json_object(manifest_file)
     who = actor(by)
     count = len(plan.assignments)
@@ -252,6 +275,11 @@ def approve(
                 '(kept in the audit trail): --over-quota "..."; to approve it without the '
                 "least urgent patients beyond the quotas: --within-quotas"
             ) from refusal
+        except InvalidValue as error:  # the service names the file's role; the user, its path
+            files = {"plan": plan_file, "problem": problem_file, "manifest": manifest_file}
+            if error.field not in files:
+                raise
+            raise UserError(f"{files[error.field]}: {error.reason}") from error
         except AdmittedAfterAgreementEnds as refusal:
             lines = "\n".join(f"  {line}" for line in refusal.admissions)
             raise UserError(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -149,8 +154,74 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 
 def write_plan(plan: Plan, path: str | Path) -> None:
-    """Write a plan as JSON, one key per line and one assignment per line."""
-    Path(path).write_text(document_text(plan_to_dict(plan)), encoding="utf-8")
+    """Write a plan as JSON, one key per line and one assignment per line; whole or not at all
+    (`write_documents`)."""
+    write_documents([(Path(path), plan_to_dict(plan))])
+
+
+def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
+    """Write each JSON document to its path (`document_text`): all of them, or none.
+
+    Every document is written to a temporary file beside its path first, and only once all
+    are written are they renamed over their paths (``os.replace``, atomic within a folder): a
+    full disk, a folder one may not write in or a value JSON cannot hold leaves no file cut
+    short, no temporary file, and (`plan build`) no new problem beside an old manifest. Only a
+    rename failing after an earlier one succeeded could part them, and a rename within one
+    folder fails only if the folder changes meanwhile. A path that is a symbolic link has the
+    file it links to replaced, as writing in place did. Raises OSError naming the path meant
+    (never the temporary file), or ValueError (`document_text`)."""
+    written: list[tuple[Path, Path, Path]] = []  # (temporary file, the file it replaces, path)
+    try:
+        for path, document in documents:
+            text = document_text(document)
+            written.append((*_written_beside(path, text), path))
+        while written:
+            temporary, target, path = written[0]
+            with _naming(path):
+                os.replace(temporary, target)
+            written.pop(0)
+    finally:
+        for temporary, _, _ in written:
+            temporary.unlink(missing_ok=True)
+
+
+def check_writable(path: Path) -> None:
+    """Raise OSError naming ``path`` where `write_documents` could not write it: a folder, a
+    read-only file, a folder that is missing or that one may not write in. Long work (a solve)
+    checks first, rather than end in this error."""
+    temporary, _ = _written_beside(path, "")
+    temporary.unlink()
+
+
+def _written_beside(path: Path, text: str) -> tuple[Path, Path]:
+    """A new temporary file holding ``text`` beside the file ``path`` names (links followed;
+    hidden, named after it), and that file, for `write_documents` to rename the one over the
+    other; OSError naming ``path`` where that could not be done."""
+    if path.is_dir():  # "", "." and "/" too; os.replace would refuse it only after the writing
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if path.exists() and not os.access(path, os.W_OK):  # writing in place would be refused
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    target = Path(os.path.realpath(path))
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    with _naming(path):
+        # os.open, not tempfile: its files are private (0600); this one gets the umask's mode
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with _naming(path), open(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary, target
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Let an OSError name ``path``, the file meant, rather than a temporary file beside it."""
+    try:
+        yield
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
 
 
 def document_text(document: dict[str, Any]) -> str:

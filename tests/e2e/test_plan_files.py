@@ -1,0 +1,175 @@
+"""`medevac plan build / solve / check / approve` on the registry, with the files they read and
+write: no file lost or left half-written, the manifest's rules checked wherever they bind, and
+a wrong file named as what it is."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from medevac.cli.main import app
+from tests.e2e.conftest import invoke
+from tests.e2e.test_cli import academy_agreement_ends
+
+pytestmark = pytest.mark.e2e
+
+
+def said(expected: str, output: str) -> bool:
+    """Whether ``output`` says ``expected``, whitespace aside: the console wraps long lines,
+    and temporary paths are long (it may break one)."""
+    return "".join(expected.split()) in "".join(output.split())
+
+
+def built(cli: CliRunner, tmp_path: Path) -> tuple[Path, Path]:
+    """The demo's request closed and a problem built from its patients in tmp_path/p.json:
+    the problem and its manifest."""
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+    problem = tmp_path / "p.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    return problem, tmp_path / "p.registry.json"
+
+
+def solved(cli: CliRunner, problem: Path, out: Path) -> Path:
+    """``problem`` solved into ``out``, which it returns."""
+    invoke(cli, "plan", "solve", str(problem), "--out", str(out), "--time-limit", "5")
+    return out
+
+
+def test_plan_build_writes_neither_file_when_the_manifest_cannot_be_written(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"  # tmp_path holds the database
+    (folder / "p.registry.json").mkdir(parents=True)  # where the manifest belongs
+    result = cli.invoke(app, ["plan", "build", "--out", str(folder / "p.json")])
+    assert result.exit_code == 1
+    assert said(f"cannot write {folder / 'p.registry.json'}: Is a directory", result.output)
+    assert "Traceback" not in result.output
+    assert os.listdir(folder) == ["p.registry.json"]  # no problem without its manifest
+
+
+def test_plan_build_of_one_day_says_day(cli: CliRunner, tmp_path: Path) -> None:
+    out = invoke(cli, "plan", "build", "--out", str(tmp_path / "p.json"), "--horizon-days", "1")
+    assert said("facilities, 1 day; manifest", out)
+
+
+def test_plan_solve_refuses_to_write_over_the_manifest_plan_build_wrote(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    problem, manifest = built(cli, tmp_path)
+    before = manifest.read_bytes()
+    result = cli.invoke(app, ["plan", "solve", str(problem), "--out", str(manifest)])
+    assert result.exit_code == 1
+    assert said(f"--out {manifest} is the manifest file {manifest}", result.output)
+    assert manifest.read_bytes() == before  # had held the plan, and the problem no manifest
+
+
+def test_plan_solve_of_a_mistyped_problem_keeps_the_plan_at_out(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    problem, _ = built(cli, tmp_path)
+    keep = solved(cli, problem, tmp_path / "keep.json")
+    before = keep.read_bytes()
+    typo = tmp_path / "typo.json"
+    result = cli.invoke(app, ["plan", "solve", str(typo), "--out", str(keep)])
+    assert result.exit_code == 1
+    assert said(f"{typo}: cannot be read (No such file or directory)", result.output)
+    assert said(f"nothing was written to {keep}", result.output)
+    assert keep.read_bytes() == before
+
+
+def test_plan_check_keeps_to_the_acceptance_ends_of_the_manifest_as_approve_does(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the academy takes the ministry's patients until day 1; solved without the manifest, a
+    # plan admits some there later, which `plan approve` refuses: `plan check` refuses it too
+    academy_agreement_ends(cli, 1)
+    problem, manifest = tmp_path / "p.json", tmp_path / "p.registry.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    alone = tmp_path / "alone" / "p.json"
+    alone.parent.mkdir()
+    alone.write_text(problem.read_text())
+    unkept = solved(cli, alone, tmp_path / "unkept.json")
+    assert any(a["day"] > 1 for a in json.loads(unkept.read_text())["assignments"])
+    refused = cli.invoke(app, ["plan", "check", str(problem), str(unkept)])
+    assert refused.exit_code == 1
+    text = refused.output
+    assert said(f"acceptance ends: 1 from {manifest}: FAC-LODZ-MMA admits ORG-ORIGIN-MOH", text)
+    assert said(f"rule(s) broken for {problem} and its manifest {manifest}", text)
+    approve = cli.invoke(app, ["plan", "approve", str(unkept), "--problem", str(problem)])
+    assert approve.exit_code == 1
+    assert "after the agreements they come under end" in " ".join(approve.output.split())
+    # the plan solved beside the manifest passes both
+    kept = solved(cli, problem, tmp_path / "kept.json")
+    checked = invoke(cli, "plan", "check", str(problem), str(kept))
+    assert said(f"{kept}: feasible for {problem} and its manifest {manifest}", checked)
+    assert "admissions planned" in invoke(
+        cli, "plan", "approve", str(kept), "--problem", str(problem)
+    )
+
+
+def test_plan_approve_names_a_missing_problem_and_files_given_the_wrong_way_round(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    problem, _ = built(cli, tmp_path)
+    plan = solved(cli, problem, tmp_path / "plan.json")
+    nope = tmp_path / "nope.json"
+    missing = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(nope)])
+    assert missing.exit_code == 1
+    assert said(f"error: {nope}: no such file; give the problem JSON", missing.output)
+    assert "registry.json" not in missing.output  # its manifest is missing as a consequence
+    swapped = cli.invoke(app, ["plan", "approve", str(problem), "--problem", str(plan)])
+    assert swapped.exit_code == 1
+    assert said(
+        f"error: {plan}: looks like a plan file, not a problem: were the problem and the plan "
+        "given the wrong way round?",
+        swapped.output,
+    )
+    twice = cli.invoke(app, ["plan", "approve", str(problem), "--problem", str(problem)])
+    assert twice.exit_code == 1
+    assert said(f"error: {problem}: looks like a problem file, not a plan", twice.output)
+
+
+def test_plan_approve_of_a_plan_of_a_refused_problem_names_its_status_once(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    problem, _ = built(cli, tmp_path)
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"patients": 1}))
+    refused = tmp_path / "refused.json"
+    assert cli.invoke(app, ["plan", "solve", str(broken), "--out", str(refused)]).exit_code == 1
+    result = cli.invoke(app, ["plan", "approve", str(refused), "--problem", str(problem)])
+    assert result.exit_code == 1
+    assert "neither assigned nor listed" not in result.output  # one per patient, before
+    assert said(
+        f"error: {refused}: status infeasible_input: the plan of a problem `plan solve` "
+        "refused (input refused: horizon_days: is missing;",
+        result.output,
+    )
+
+
+def test_plan_approve_names_the_file_of_a_plan_that_does_not_fit_or_a_manifest_without_time(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    problem, manifest = built(cli, tmp_path)
+    plan = solved(cli, problem, tmp_path / "plan.json")
+    cut = json.loads(plan.read_text())
+    first = cut["assignments"].pop(0)["patient"]  # its figures still agree: only the checker sees
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps(cut))
+    result = cli.invoke(app, ["plan", "approve", str(short), "--problem", str(problem)])
+    assert result.exit_code == 1
+    assert said(
+        f"error: {short}: it does not fit its problem: patient '{first}' is neither assigned "
+        "nor listed as unplaced",
+        result.output,
+    )
+    written = json.loads(manifest.read_text())
+    del written["built_at"]
+    manifest.write_text(json.dumps(written))
+    result = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
+    assert result.exit_code == 1
+    assert said(f"error: {manifest}: has no valid 'built_at' time", result.output)

@@ -1,0 +1,330 @@
+"""`medevac plan solve / check / show` and `write_plan` with the files they read and write:
+a mistyped or wrong path loses no file, and a file is written whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from medevac.cli import plan_commands
+from medevac.cli.plan_commands import register
+from medevac.planning import Plan
+from tests.fresh_python import run_python
+from tests.unit.planning.builders import facility, patient, problem_dict
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    application = typer.Typer()
+    application.command("version")(lambda: None)  # a second command keeps `plan` a sub-group
+    register(application)
+    return application
+
+
+@pytest.fixture
+def problem_file(tmp_path: Path) -> Path:
+    data = problem_dict(
+        [
+            facility("NEAR", 50.1, 30.0, beds={"orthopaedics": 2}),
+            facility("FAR", 50.0, 10.0, beds={"orthopaedics": 2}),
+        ],
+        [patient("A", organisation="ORG-A"), patient("B", organisation="ORG-A")],
+    )
+    path = tmp_path / "problem.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def solve(app: typer.Typer, problem: Path, out: Path) -> Any:
+    """`plan solve` of ``problem`` into ``out`` (with a short time limit): the result."""
+    return runner.invoke(
+        app, ["plan", "solve", str(problem), "--out", str(out), "--time-limit", "5"]
+    )
+
+
+def said(expected: str, output: str) -> bool:
+    """Whether ``output`` says ``expected``, whitespace aside: the console wraps long lines,
+    and temporary paths are long (it may break one)."""
+    return "".join(expected.split()) in "".join(output.split())
+
+
+def a_plan(app: typer.Typer, problem_file: Path, tmp_path: Path) -> Path:
+    """A feasible plan of ``problem_file`` in tmp_path/plan.json, which it returns."""
+    out = tmp_path / "plan.json"
+    result = solve(app, problem_file, out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize("given", ["typo.json", "folder"])
+def test_solving_a_problem_file_that_cannot_be_read_writes_nothing(
+    app: typer.Typer, problem_file: Path, tmp_path: Path, given: str
+) -> None:
+    kept = a_plan(app, problem_file, tmp_path)
+    before = kept.read_bytes()
+    (tmp_path / "folder").mkdir()
+    missing = tmp_path / given
+    result = solve(app, missing, kept)
+    assert result.exit_code == 1
+    text = result.output
+    assert said(f"{missing}: cannot be read", text)
+    assert said(f"nothing was written to {kept}", text)
+    assert kept.read_bytes() == before  # had become an infeasible_input plan
+
+
+def test_a_refused_problem_writes_its_infeasible_input_plan_over_a_plan_but_no_other_file(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"patients": 1}))
+    # a file that is not a plan (a problem, say: --out mistyped) is left as it is
+    other = tmp_path / "other.json"
+    other.write_text(problem_file.read_text())
+    result = solve(app, bad, other)
+    assert result.exit_code == 1
+    text = result.output
+    assert said(f"{bad}: 5 error(s) in problem: horizon_days: is missing", text)
+    assert said(f"{other} was left as it is: it holds no plan", text)
+    assert other.read_text() == problem_file.read_text()
+    # an earlier plan is replaced: nobody is to use it for the refused problem
+    plan = a_plan(app, problem_file, tmp_path)
+    result = solve(app, bad, plan)
+    assert result.exit_code == 1
+    assert said(f"the plan written to {plan} says so (status infeasible_input)", result.output)
+    refused = json.loads(plan.read_text())
+    assert refused["status"] == "infeasible_input"
+    assert "horizon_days: is missing" in refused["solver"]
+
+
+@pytest.mark.parametrize("target", ["problem", "manifest", "problem spelt otherwise", "link"])
+def test_solve_refuses_an_out_that_is_its_problem_or_its_manifest(
+    app: typer.Typer, problem_file: Path, tmp_path: Path, target: str
+) -> None:
+    manifest = tmp_path / "problem.registry.json"
+    manifest.write_text("{}")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.json").symlink_to(problem_file)
+    out = {
+        "problem": problem_file,
+        "manifest": manifest,
+        "problem spelt otherwise": tmp_path / "sub" / ".." / "problem.json",
+        "link": tmp_path / "link.json",
+    }[target]
+    before = (problem_file.read_bytes(), manifest.read_bytes())
+    result = solve(app, problem_file, out)
+    assert result.exit_code == 1
+    what = "manifest" if target == "manifest" else "problem"
+    assert said(f"--out {out} is the {what} file", result.output)
+    assert said("the plan would overwrite it; give another --out", result.output)
+    assert (problem_file.read_bytes(), manifest.read_bytes()) == before
+
+
+@pytest.mark.parametrize("where", ["a folder", "a missing folder"])
+def test_solve_checks_that_out_can_be_written_before_it_solves(
+    app: typer.Typer,
+    problem_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    solved: list[object] = []
+
+    def counted_solve(*args: Any) -> Plan:
+        solved.append(args)
+        raise AssertionError("solved before --out was checked")
+
+    monkeypatch.setattr(plan_commands, "solve", counted_solve)
+    out = tmp_path if where == "a folder" else tmp_path / "missing" / "plan.json"
+    result = solve(app, problem_file, out)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a one-line error, not the assertion
+    text = result.output
+    assert said(f"{out}: cannot be written (", text)
+    assert said("nothing was solved", text)
+    assert solved == []
+
+
+def test_check_keeps_to_the_quotas_of_the_manifest_beside_the_problem(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    plan = a_plan(app, problem_file, tmp_path)  # solved before the manifest came: A and B placed
+    assert len(json.loads(plan.read_text())["assignments"]) == 2
+    manifest = tmp_path / "problem.registry.json"
+    quota = {
+        "id": "AGR-1",
+        "room": 1,
+        "organisations": ["ORG-A"],
+        "facilities": ["NEAR", "FAR"],
+        "specialties": None,
+    }
+    manifest.write_text(json.dumps({"quotas": [quota]}))
+    result = runner.invoke(app, ["plan", "check", str(problem_file), str(plan)])
+    assert result.exit_code == 1
+    text = result.output
+    assert said(f"quotas: 1 agreement quota(s) from {manifest}: AGR-1 (room 1)", text)
+    assert said(f"{plan}: quota AGR-1: 2 patients placed under it, room 1", text)
+    assert said(f"rule(s) broken for {problem_file} and its manifest {manifest}", text)
+    # the plan `plan solve` writes beside the manifest keeps to it
+    again = a_plan(app, problem_file, tmp_path)
+    result = runner.invoke(app, ["plan", "check", str(problem_file), str(again)])
+    assert result.exit_code == 0, result.output
+    assert said(f"feasible for {problem_file} and its manifest {manifest}", result.output)
+    alone = runner.invoke(app, ["plan", "check", str(problem_file)])
+    assert alone.exit_code == 0, alone.output
+    assert said(f"its manifest {manifest} fits it", alone.output)
+
+
+def test_check_refuses_a_manifest_that_does_not_fit_the_problem(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "problem.registry.json"
+    ends = [{"facility": "ELSEWHERE", "organisation": "ORG-A", "last_day": 1}]
+    manifest.write_text(json.dumps({"acceptance_ends": ends}))
+    result = runner.invoke(app, ["plan", "check", str(problem_file)])
+    assert result.exit_code == 1
+    assert said(f"{manifest}: ", result.output)
+    assert said("the manifest does not fit", result.output)
+
+
+@pytest.mark.parametrize("command", ["check", "explain"])
+def test_a_plan_and_a_problem_given_the_wrong_way_round_are_named_so(
+    app: typer.Typer, problem_file: Path, tmp_path: Path, command: str
+) -> None:
+    plan = a_plan(app, problem_file, tmp_path)
+    arguments = ["plan", command, str(plan), str(problem_file)]
+    result = runner.invoke(app, [*arguments, "A"] if command == "explain" else arguments)
+    assert result.exit_code == 1
+    assert said(
+        f"{plan}: looks like a plan file, not a problem: were the problem and the plan given "
+        "the wrong way round?",
+        result.output,
+    )
+    shown = runner.invoke(app, ["plan", "show", str(problem_file)])
+    assert shown.exit_code == 1
+    assert said(f"{problem_file}: looks like a problem file, not a plan", shown.output)
+
+
+def test_check_names_the_status_of_a_plan_of_a_refused_problem_once(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"patients": 1}))
+    refused = tmp_path / "refused.json"
+    assert solve(app, bad, refused).exit_code == 1
+    result = runner.invoke(app, ["plan", "check", str(problem_file), str(refused)])
+    assert result.exit_code == 1
+    assert "neither assigned nor listed" not in result.output  # one line per patient, before
+    assert said(
+        f"{refused}: status infeasible_input: the plan of a problem `plan solve` refused",
+        result.output,
+    )
+
+
+def test_the_summary_lists_precedences_by_weight_then_deadline_then_as_the_problem_does(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    precedences = {
+        "later": {"weight": 1, "deadline_day": 1},  # the same as "first"; listed after it
+        "convenience": {"weight": 1, "deadline_day": 4},
+        "routine": {"weight": 1, "deadline_day": 3},
+        "first": {"weight": 1, "deadline_day": 1},
+        "priority": {"weight": 10, "deadline_day": 2},
+    }
+    data = problem_dict(
+        [facility("F", 50.0, 30.0, beds={"orthopaedics": 5})],
+        [  # the first patients are of the least urgent precedences
+            patient(name, precedence=name)
+            for name in ("convenience", "routine", "later", "first", "priority")
+        ],
+        precedences=precedences,
+    )
+    path = tmp_path / "problem.json"
+    path.write_text(json.dumps(data))
+    result = solve(app, path, tmp_path / "plan.json")
+    assert result.exit_code == 0, result.output
+    rows = [line.split()[2] for line in result.output.splitlines() if "  placed " in line]
+    assert rows == ["priority", "later", "first", "routine", "convenience"]
+
+
+BIG_PLAN = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from pathlib import Path
+    from medevac.planning import Assignment, Breakdown, Plan, PlanStatus, write_plan
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+    placed = tuple(Assignment(f"PATIENT-{k:05d}", "FACILITY", 0) for k in range(500))
+    plan = Plan(PlanStatus.FEASIBLE, 0.0, 0.0, 0.0, "test", 0.0, Breakdown(), placed, ())
+    try:
+        write_plan(plan, Path(sys.argv[1]))
+    except OSError as error:
+        print(f"refused: {error.filename}: {error.strerror}")
+    """
+)
+
+
+def test_a_plan_is_written_whole_or_not_at_all(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    plan = a_plan(app, problem_file, tmp_path)
+    before = plan.read_text()
+    # too large for the file size allowed: the write fails part way, as on a full disk
+    result = run_python(BIG_PLAN, str(plan))
+    assert result.stdout.startswith(f"refused: {plan}: File too large"), result.stdout
+    assert plan.read_text() == before  # had been cut short at 4,096 bytes
+    assert sorted(os.listdir(tmp_path)) == ["plan.json", "problem.json"]  # no temporary file
+
+
+PROBLEM_AND_BIG_MANIFEST = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from pathlib import Path
+    from medevac.planning.plan import write_documents
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+    problem, manifest = Path(sys.argv[1]), Path(sys.argv[2])
+    big = {"patients": {f"PATIENT-{k:05d}": 1 for k in range(500)}}
+    try:
+        write_documents([(problem, {"horizon_days": 2}), (manifest, big)])
+    except OSError as error:
+        print(f"refused: {error.filename}: {error.strerror}")
+    """
+)
+
+
+def test_a_problem_and_its_manifest_are_written_both_or_neither(tmp_path: Path) -> None:
+    problem, manifest = tmp_path / "p.json", tmp_path / "p.registry.json"
+    problem.write_text('{"horizon_days": 1}\n')
+    manifest.write_text('{"patients": {}}\n')
+    # the manifest fails part way, after the new problem was written in full beside its path
+    result = run_python(PROBLEM_AND_BIG_MANIFEST, str(problem), str(manifest))
+    assert result.stdout.startswith(f"refused: {manifest}: File too large"), result.stdout
+    assert problem.read_text() == '{"horizon_days": 1}\n'  # not a new problem beside the old
+    assert manifest.read_text() == '{"patients": {}}\n'
+    assert sorted(os.listdir(tmp_path)) == ["p.json", "p.registry.json"]
+
+
+def test_a_plan_written_to_a_symbolic_link_replaces_the_file_it_links_to(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "plan.json").write_text("{}")
+    link = tmp_path / "plan.json"
+    link.symlink_to(shared / "plan.json")
+    result = solve(app, problem_file, link)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()  # as when the plan was written in place
+    assert json.loads((shared / "plan.json").read_text())["status"] == "optimal"
+    assert os.listdir(shared) == ["plan.json"]
