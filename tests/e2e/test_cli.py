@@ -386,6 +386,22 @@ def test_plan_build_settings_override_weights_one_by_one_and_wrong_ones_are_refu
     assert "Traceback" not in result.output
 
 
+def test_plan_build_with_no_capacity_reported_says_so_instead_of_what_to_run_next(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    engine = create_engine_for(context.database_url())
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM capacity_reports"))
+    finally:
+        engine.dispose()
+    out = invoke(cli, "plan", "build", "--out", str(tmp_path / "problem.json"))
+    text_out = " ".join(out.split())
+    assert "0 facilities" in text_out
+    assert "no facility to plan for: none has a capacity report" in text_out
+    assert "next: medevac plan solve" not in text_out
+
+
 def test_plan_build_with_nobody_to_plan_says_so_instead_of_what_to_run_next(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

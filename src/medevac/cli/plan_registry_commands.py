@@ -199,6 +199,13 @@ def build(
             "(or every one was left out, above)[/]"
         )
         return
+    if not problem["facilities"]:
+        console.print(
+            "[yellow]no facility to plan for: none has a capacity report (or every one was "
+            "left out, above); every patient would be left out. Report beds with `medevac "
+            "facilities capacity report` (or import them), then build again[/]"
+        )
+        return
     console.print(f"next: medevac plan solve {out} --out plan.json", markup=False)
 
 
