@@ -69,10 +69,16 @@ def _fail(message: str) -> NoReturn:
 def _refusal(path: Path, error: ProblemError) -> str:
     """The one-line error of a refused problem file; where it could not name every error, how
     to list them all."""
-    message = f"{path}: {error}"
+    message = f"{path}: {ProblemError(_in_file(path, error))}"
     if len(error.errors) > ProblemError.SHOWN:
         message += f"; `medevac plan check {path}` lists them all"
     return message
+
+
+def _in_file(path: Path, error: ProblemError) -> list[str]:
+    """The errors of a refused problem file without the file's name where one starts with it
+    (the file as a whole: not JSON, not readable), which the line names already."""
+    return [line.removeprefix(f"{path}: ") for line in error.errors]
 
 
 def _problem(path: Path) -> Problem:
@@ -453,7 +459,7 @@ def check_command(
         problem = load_problem(problem_file)
     except ProblemError as error:
         _refuse_swapped(problem_file, "a problem")
-        for line in error.errors:
+        for line in _in_file(problem_file, error):
             console.print(f"{problem_file}: {line}", markup=False, highlight=False, soft_wrap=True)
         _fail(f"{problem_file}: {len(error.errors)} error(s); the engines refuse this file")
     manifest_file = manifest_path(problem_file)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 
 class DomainError(Exception):
@@ -80,12 +82,29 @@ class LiveRequestConflict(DomainError):
     """A patient may be on only one live treatment request at a time."""
 
 
-def json_error(exc: ValueError | RecursionError) -> str:
+def json_error(exc: ValueError | RecursionError, text: str | None = None) -> str:
     """What is wrong with a text ``json.loads`` refused: its own message, which names the
     place for a syntax error, or what the decoder ran into beyond the syntax (nesting too deep,
-    an integer of thousands of digits)."""
+    an integer of thousands of digits: named by its place when ``text``, the text refused, is
+    given; Python's own message told the reader to call `sys.set_int_max_str_digits()`)."""
     if isinstance(exc, json.JSONDecodeError):
         return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
     if isinstance(exc, RecursionError):
         return "nested too deeply"
-    return str(exc)
+    if "integer string conversion" not in str(exc):
+        return str(exc)
+    limit = sys.get_int_max_str_digits()
+    # the first such integer of the text (the decoder stops there), strings skipped: their
+    # digits are no number; nor is a number with a fraction or an exponent, read as a float
+    source = text or ""
+    for token in re.finditer(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?(\d+)(\.\d+)?([eE][-+]?\d+)?', source):
+        digits, fraction, exponent = token.groups()
+        if digits is not None and fraction is None and exponent is None and len(digits) > limit:
+            at = token.start()
+            line = source.count("\n", 0, at) + 1
+            column = at - source.rfind("\n", 0, at)
+            return (
+                f"line {line}, column {column}: a number has {len(digits)} digits; at most "
+                f"{limit} are read"
+            )
+    return f"a number has more than {limit} digits"

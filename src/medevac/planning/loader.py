@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
+import numbers
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,12 @@ MAX_HORIZON_DAYS = 366
 MAX_WEIGHT = 1e9
 KNOWN_SPECIALTIES = frozenset(s.value for s in Specialty)
 _NUMBERS = (int, float)  # a tuple: isinstance with `int | float` is slower, per field of 100,000
+# numbers handed in by Python code rather than read from a file (numpy's scalars, Decimal):
+# taken as the numbers they are, not refused as "not a number"
+_OTHER_NUMBERS = (numbers.Real, Decimal)
+# a key written as it is in a path (`beds.orthopaedics`); any other is written `["..."]`
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+NOT_UNICODE = "is not valid Unicode text (a lone surrogate)"
 WEIGHT_KEYS = ("unplaced", "wait_per_day", "late_per_day", "travel_per_km", "group_split", "change")
 
 
@@ -72,7 +80,7 @@ class _Reader:
             for key in value:
                 if key not in allowed:
                     self.error(
-                        _join(path, str(key)),
+                        _join(path, key),
                         f"is not a known key (allowed: {', '.join(sorted(allowed))})",
                     )
         return value
@@ -80,13 +88,10 @@ class _Reader:
     def integer(
         self, value: Any, path: str, low: int | None = None, high: int | None = None
     ) -> int:
-        if isinstance(value, bool) or not isinstance(value, _NUMBERS):
+        number = value if type(value) is int else _whole(value)  # the call only where needed
+        if number is None:
             self.error(path, f"must be a whole number, got {_show(value)}")
             return low if low is not None else 0
-        if isinstance(value, float) and not value.is_integer():
-            self.error(path, f"must be a whole number, got {_show(value)}")
-            return low if low is not None else 0
-        number = int(value)
         if low is not None and number < low:
             self.error(path, f"must be at least {low}, got {_show(number)}")
             return low
@@ -98,24 +103,25 @@ class _Reader:
     def number(
         self, value: Any, path: str, low: float | None = None, high: float | None = None
     ) -> float:
-        number = math.inf
-        if not isinstance(value, bool) and isinstance(value, _NUMBERS):
-            with contextlib.suppress(OverflowError):  # an integer too large for a float
-                number = float(value)
-        if not math.isfinite(number):
+        number = value if type(value) is float else _real(value)  # the call only where needed
+        if number is None or not math.isfinite(number):
             self.error(path, f"must be a finite number, got {_show(value)}")
             return low if low is not None else 0.0
+        # the value as given, not rounded (`90.0000001` had been shown as `90`, within limits)
         if low is not None and number < low:
-            self.error(path, f"must be at least {low:g}, got {number:g}")
+            self.error(path, f"must be at least {low:g}, got {_show(value)}")
             return low
         if high is not None and number > high:
-            self.error(path, f"must be at most {high:g}, got {number:g}")
+            self.error(path, f"must be at most {high:g}, got {_show(value)}")
             return high
         return number
 
     def text(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not value.strip():
             self.error(path, f"must be a non-empty string, got {_show(value)}")
+            return ""
+        if not value.isascii() and not _unicode(value):
+            self.error(path, NOT_UNICODE)
             return ""
         return value
 
@@ -131,14 +137,79 @@ def _allowed_keys(required: tuple[str, ...], optional: tuple[str, ...]) -> froze
     return frozenset(required + optional)
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+def _join(path: str, key: Any) -> str:
+    """The path of ``key`` in the object at ``path``: `path.key` where the key is a plain name
+    (ASCII letters, digits, `_`, `-`), else `path["key"]` in JSON with ASCII escapes, so that
+    no key makes a path ambiguous (`a.b`, `x[0]`), blank (` `), or sends control characters
+    (an ESC sequence) or a lone surrogate (which no terminal or file takes) to the reader."""
+    key = str(key)
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
+
+
+def _name(key: str) -> str:
+    """A key named in a message: as it is where plain (see `_join`), else as a JSON string."""
+    return key if _PLAIN_KEY.fullmatch(key) else json.dumps(key)
+
+
+def _unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: JSON's escapes can give a lone surrogate
+    (`"\\ud800"`), which no file or terminal takes; writing the plan of a problem that held one
+    failed with a UnicodeEncodeError."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(line: str) -> str:
+    """``line`` with every character that is not printable (a control character, a lone
+    surrogate) written as its JSON escape: for lines made of keys not written by `_join`."""
+    if line.isprintable() and _unicode(line):
+        return line
+    return "".join(c if c.isprintable() and _unicode(c) else json.dumps(c)[1:-1] for c in line)
+
+
+def _real(value: Any) -> float | None:
+    """``value`` as a float where it is a number (infinite for an integer too large for a
+    float), None where it is not one; a boolean is not."""
+    if type(value) is float:
+        return value
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS + _OTHER_NUMBERS):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        return math.inf
+    except ValueError:  # Decimal's signalling NaN
+        return math.nan
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int where it is a whole number (an integer, or a number with no
+    fraction: `3.0`), None where it is not one; a boolean is not."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):  # numpy's integers
+        return int(value)
+    number = _real(value)
+    if number is None or not number.is_integer():  # nor infinite, nor NaN
+        return None
+    return int(number)
 
 
 def _kind(value: Any) -> str:
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
     if value is None:
         return "null"
+    if type(value) not in names and isinstance(value, numbers.Number):
+        return "a number"
     return names.get(type(value), type(value).__name__)
 
 
@@ -149,7 +220,7 @@ def _show(value: Any) -> str:
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):  # not JSON: handed in by Python code, not read from a file
-        text = repr(value)
+        text = str(value) if isinstance(value, numbers.Number) else repr(value)
     except RecursionError:  # nested almost as deep as the decoder allows, then deeper still
         return f"{_kind(value)} nested too deeply to show"
     return text if len(text) <= 40 else text[:37] + "..."
@@ -157,31 +228,38 @@ def _show(value: Any) -> str:
 
 def parse_problem(data: Any) -> Problem:
     """Validate a decoded problem document; raise ProblemError listing every error found."""
+    if not isinstance(data, Mapping):  # said as such: an empty path named nothing
+        raise ProblemError([f"the problem: must be an object, got {_kind(data)}"])
     r = _Reader()
     root = r.obj(data, "", ("horizon_days", "precedences", "weights", "facilities", "patients"))
-    if root is None:
-        raise ProblemError(r.errors)
-    horizon = (
-        r.integer(root["horizon_days"], "horizon_days", 1, MAX_HORIZON_DAYS)
-        if "horizon_days" in root
-        else 1
-    )
-    # a missing section is reported once (above), not again for each of its fields
-    precedences = (
-        _parse_precedences(r, root["precedences"], horizon) if "precedences" in root else {}
-    )
+    assert root is not None  # an object, as checked above
+    # None where horizon_days is missing or wrong: what depends on it (the length of a list of
+    # beds, the last day of earliest_day and current.day) is left unchecked, not checked
+    # against a stand-in horizon that gave false errors (`has 2 daily values; horizon_days
+    # is 1`)
+    horizon = None
+    if "horizon_days" in root:
+        before = len(r.errors)
+        days = r.integer(root["horizon_days"], "horizon_days", 1, MAX_HORIZON_DAYS)
+        horizon = days if len(r.errors) == before else None
+    # a missing section is reported once (above), not again for each of its fields; nor are
+    # references into a section that could not be read (missing, malformed, empty) reported
+    # as undefined for each patient that makes them
+    precedences = _parse_precedences(r, root["precedences"]) if "precedences" in root else {}
     weights = (
         _parse_weights(r, root["weights"])
         if "weights" in root
         else Weights(**dict.fromkeys(WEIGHT_KEYS, 0.0))
     )
-    facilities = _parse_facilities(r, root.get("facilities", []), horizon)
-    offered = {s for f in facilities for s in f.beds}
-    facility_ids = {f.id for f in facilities}
-    patients = _parse_patients(
-        r, root.get("patients", []), horizon, precedences, offered, facility_ids
+    facilities, whole = (
+        _parse_facilities(r, root["facilities"], horizon) if "facilities" in root else ([], False)
     )
-    if r.errors:
+    offered = {s for f in facilities for s in f.beds} if whole else None
+    facility_ids = {f.id for f in facilities} if whole else None
+    patients = _parse_patients(
+        r, root.get("patients", []), horizon, precedences or None, offered, facility_ids
+    )
+    if r.errors or horizon is None:
         raise ProblemError(r.errors)
     return Problem(horizon, precedences, weights, tuple(facilities), tuple(patients))
 
@@ -194,16 +272,20 @@ def load_problem(path: str | Path) -> Problem:
         raise ProblemError([f"{path}: cannot be read ({exc.strerror or exc})"]) from exc
     except UnicodeDecodeError as exc:
         raise ProblemError([f"{path}: is not UTF-8 text"]) from exc
+    # a byte-order mark, as some editors begin UTF-8 files with, is no part of the JSON text
+    text = text.removeprefix("\ufeff")
     try:
         data = json_text.loads(text)
-    except json_text.RepeatedKeys as exc:
-        raise ProblemError(exc.lines()) from exc
+    except json_text.RepeatedKeys as exc:  # its paths hold the keys as they are: escaped here
+        raise ProblemError([_printable(line) for line in exc.lines()]) from exc
     except (ValueError, RecursionError) as exc:
-        raise ProblemError([f"{path}: is not valid JSON ({json_error(exc)})"]) from exc
+        raise ProblemError([f"{path}: is not valid JSON ({json_error(exc, text)})"]) from exc
     return parse_problem(data)
 
 
-def _parse_precedences(r: _Reader, value: Any, horizon: int) -> dict[str, PrecedenceRule]:
+def _parse_precedences(r: _Reader, value: Any) -> dict[str, PrecedenceRule]:
+    """The precedences by name; a name whose rule is wrong is kept (with a stand-in rule, its
+    error reported) so that the patients that name it are not said to name nothing."""
     rules: dict[str, PrecedenceRule] = {}
     if not isinstance(value, Mapping):
         r.error("precedences", f"must be an object, got {_kind(value)}")
@@ -211,11 +293,15 @@ def _parse_precedences(r: _Reader, value: Any, horizon: int) -> dict[str, Preced
     if not value:
         r.error("precedences", "must define at least one precedence")
     for name, spec in value.items():
-        path = f"precedences.{name}"
+        path = _join("precedences", name)
         if not str(name).strip():
             r.error(path, "precedence names must be non-empty")
+        elif not _unicode(str(name)):
+            r.error(path, NOT_UNICODE)
+            continue
         body = r.obj(spec, path, ("weight", "deadline_day"))
         if body is None:
+            rules[str(name)] = PrecedenceRule(0.0, 0)
             continue
         weight = r.number(body.get("weight", 0), f"{path}.weight", 0.0, MAX_WEIGHT)
         deadline = r.integer(body.get("deadline_day", 0), f"{path}.deadline_day", 0, MAX_DAYS)
@@ -233,11 +319,15 @@ def _parse_weights(r: _Reader, value: Any) -> Weights:
     return Weights(**numbers)
 
 
-def _parse_facilities(r: _Reader, value: Any, horizon: int) -> list[Facility]:
+def _parse_facilities(r: _Reader, value: Any, horizon: int | None) -> tuple[list[Facility], bool]:
+    """The facilities, and whether each was read with its id and its beds: where one was not,
+    the patients' facilities and specialties are not checked against them (a patient's
+    `current.facility` is not said to be unknown because the facilities could not be read)."""
     facilities: list[Facility] = []
     if not isinstance(value, list):
         r.error("facilities", f"must be a list, got {_kind(value)}")
-        return facilities
+        return facilities, False
+    whole = True
     seen: dict[str, int] = {}
     for i, item in enumerate(value):
         path = f"facilities[{i}]"
@@ -248,8 +338,10 @@ def _parse_facilities(r: _Reader, value: Any, horizon: int) -> list[Facility]:
             ("capabilities", "accepts_from", "daily_admission_limit"),
         )
         if body is None:
+            whole = False
             continue
         fid = r.text(body.get("id", ""), f"{path}.id") if "id" in body else ""
+        whole = whole and bool(fid) and isinstance(body.get("beds"), Mapping)
         if fid and fid in seen:
             r.error(f"{path}.id", f"{fid!r} duplicates facilities[{seen[fid]}].id")
         elif fid:
@@ -273,39 +365,57 @@ def _parse_facilities(r: _Reader, value: Any, horizon: int) -> list[Facility]:
             else None
         )
         facilities.append(Facility(fid, lat, lon, beds, caps, accepts, limit))
-    return facilities
+    return facilities, whole
 
 
-def _parse_beds(r: _Reader, value: Any, path: str, horizon: int) -> dict[str, tuple[int, ...]]:
+def _parse_beds(
+    r: _Reader, value: Any, path: str, horizon: int | None
+) -> dict[str, tuple[int, ...]]:
+    """The beds by specialty; a specialty whose beds are wrong is kept (with no beds, its
+    error reported) so that its patients are not said to have a specialty none offers."""
     beds: dict[str, tuple[int, ...]] = {}
     if not isinstance(value, Mapping):
         r.error(path, f"must be an object mapping specialty to beds, got {_kind(value)}")
         return beds
     for specialty, count in value.items():
-        spath = f"{path}.{specialty}"
-        if not str(specialty).strip():
+        spath = _join(path, specialty)
+        name = str(specialty)
+        if not name.strip():
             r.error(spath, "specialty names must be non-empty")
             continue
+        if not _unicode(name):
+            r.error(spath, NOT_UNICODE)
+            continue
         if isinstance(count, list):
-            if len(count) != horizon:
+            if horizon is not None and len(count) != horizon:
                 r.error(spath, f"has {len(count)} daily values; horizon_days is {horizon}")
+                beds[name] = ()
                 continue
-            beds[str(specialty)] = tuple(
+            beds[name] = tuple(
                 r.integer(c, f"{spath}[{d}]", 0, MAX_COUNT) for d, c in enumerate(count)
             )
+        elif _real(count) is None:  # an object, a string, null: not one number either
+            days = "horizon_days" if horizon is None else f"horizon_days ({horizon})"
+            r.error(
+                spath,
+                f"must be a whole number or a list of {days} whole numbers, got {_show(count)}",
+            )
+            beds[name] = ()
         else:
-            beds[str(specialty)] = (r.integer(count, spath, 0, MAX_COUNT),) * horizon
+            beds[name] = (r.integer(count, spath, 0, MAX_COUNT),) * (horizon or 1)
     return beds
 
 
 def _parse_patients(
     r: _Reader,
     value: Any,
-    horizon: int,
-    precedences: Mapping[str, PrecedenceRule],
-    offered: set[str],
-    facility_ids: set[str],
+    horizon: int | None,
+    precedences: Mapping[str, PrecedenceRule] | None,
+    offered: set[str] | None,
+    facility_ids: set[str] | None,
 ) -> list[Patient]:
+    """The patients; what they name is checked against the precedences, the specialties
+    offered and the facility ids where those could be read (each None where not)."""
     patients: list[Patient] = []
     if not isinstance(value, list):
         r.error("patients", f"must be a list, got {_kind(value)}")
@@ -331,7 +441,12 @@ def _parse_patients(
         specialty = (
             r.text(body.get("specialty", ""), f"{path}.specialty") if "specialty" in body else ""
         )
-        if specialty and specialty not in offered and specialty not in KNOWN_SPECIALTIES:
+        if (
+            specialty
+            and offered is not None
+            and specialty not in offered
+            and specialty not in KNOWN_SPECIALTIES
+        ):
             r.error(
                 f"{path}.specialty",
                 f"{json.dumps(specialty)} is not offered by any facility "
@@ -340,16 +455,17 @@ def _parse_patients(
         precedence = (
             r.text(body.get("precedence", ""), f"{path}.precedence") if "precedence" in body else ""
         )
-        if precedence and precedence not in precedences:
+        if precedence and precedences is not None and precedence not in precedences:
             r.error(
                 f"{path}.precedence",
                 f"{json.dumps(precedence)} is not defined in precedences "
-                f"({', '.join(sorted(precedences)) or 'none defined'})",
+                f"({', '.join(_name(name) for name in sorted(precedences))})",
             )
         stay = r.integer(
             body.get("length_of_stay_days", 1), f"{path}.length_of_stay_days", 1, MAX_DAYS
         )
-        earliest = r.integer(body.get("earliest_day", 0), f"{path}.earliest_day", 0, horizon - 1)
+        last = None if horizon is None else horizon - 1
+        earliest = r.integer(body.get("earliest_day", 0), f"{path}.earliest_day", 0, last)
         needs = r.text_set(body["needs"], f"{path}.needs") if "needs" in body else frozenset()
         organisation = (
             r.text(body["organisation"], f"{path}.organisation") if "organisation" in body else None
@@ -385,15 +501,15 @@ def _parse_patients(
 
 
 def _parse_current(
-    r: _Reader, value: Any, path: str, horizon: int, facility_ids: set[str]
+    r: _Reader, value: Any, path: str, horizon: int | None, facility_ids: set[str] | None
 ) -> CurrentPlacement | None:
     body = r.obj(value, path, ("facility", "day"))  # null too: no current place is no key
     if body is None:
         return None
     facility = r.text(body.get("facility", ""), f"{path}.facility") if "facility" in body else ""
-    if facility and facility not in facility_ids:
+    if facility and facility_ids is not None and facility not in facility_ids:
         r.error(f"{path}.facility", f"{facility!r} is not a facility of this problem")
-    day = r.integer(body.get("day", 0), f"{path}.day", 0, horizon - 1)
+    day = r.integer(body.get("day", 0), f"{path}.day", 0, None if horizon is None else horizon - 1)
     return CurrentPlacement(facility, day)
 
 

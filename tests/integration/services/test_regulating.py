@@ -108,7 +108,7 @@ def test_settings_the_loader_would_refuse_are_refused_with_their_paths(
     build_demo(uow_factory(), actor="demo", regulate=False)
     for precedences, weights, said in [
         ({"urgent": {"weight": 5}}, None, "precedences.urgent.deadline_day: is missing"),
-        ({"urgent": 5}, None, "precedences.urgent: must be an object, got int"),
+        ({"urgent": 5}, None, "precedences.urgent: must be an object, got a number"),
         ([1], None, "precedences: must be an object, got a list"),
         (None, [1], "weights: must be an object, got a list"),
         (

@@ -221,7 +221,7 @@ def with_value(place: str, value: str) -> str:
             "weights.unplaced: must be a finite number, got an integer of about 401 digits",
         ),
         ("[" * 100_000 + "]" * 100_000, "is not valid JSON (nested too deeply)"),
-        (with_value("horizon", "1" * 5000), "is not valid JSON (Exceeds the limit"),
+        (with_value("horizon", "1" * 5000), "a number has 5000 digits; at most 4300 are read)"),
     ],
 )
 def test_numbers_beyond_a_float_and_json_beyond_the_decoder_are_refused_not_crashed_on(
@@ -435,3 +435,17 @@ def test_a_manifest_giving_a_key_twice_is_a_one_line_error(
     assert f"{manifest}: quotas: is given more than once in its object" in " ".join(
         result.output.split()
     )
+
+
+def test_a_file_that_is_not_json_is_named_once_in_its_error(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("{")
+    solved_out = runner.invoke(app, ["plan", "solve", str(path), "--out", str(tmp_path / "p")])
+    checked_out = runner.invoke(app, ["plan", "check", str(path)])
+    for result in (solved_out, checked_out):
+        assert result.exit_code == 1
+        said = " ".join(result.output.split())
+        assert "is not valid JSON" in said
+        assert f"{path}: {path}" not in said  # it read "bad.json: 1 error(s) ...: bad.json: is"
