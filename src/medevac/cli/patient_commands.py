@@ -9,7 +9,9 @@ from rich.table import Table
 from medevac.cli.context import actor, console, unit_of_work, when
 from medevac.domain.lifecycle import ALLOWED_TRANSITIONS, ActorRole, PatientStatus
 from medevac.domain.vocabulary import Precedence, Specialty
-from medevac.services.patients import list_patients, move_patient, patient_file
+from medevac.services.auditing import utc_now
+from medevac.services.holds import HOLDING_STATUSES
+from medevac.services.patients import PatientFile, list_patients, move_patient, patient_file
 
 patients_app = typer.Typer(no_args_is_help=True, help="Patients and their lifecycle.")
 
@@ -66,9 +68,41 @@ def list_command(
         console.print(f"[yellow]more than {limit} match: narrow the filters or raise --limit[/]")
 
 
+def _destination(record: PatientFile) -> str:
+    """Where the patient is to be admitted, on whose word, or why nowhere (`destination_of`)."""
+    d, status = record.destination, record.patient.status
+    if d is None:
+        if status in HOLDING_STATUSES:
+            before_leaving = status in (PatientStatus.ACCEPTED, PatientStatus.SCHEDULED)
+            return (
+                "none recorded: no accepted request or plan names a facility of the "
+                "organisation that accepted the patient"
+                + (" (`medevac requests admit` names one)" if before_leaving else "")
+            )
+        if status in (PatientStatus.SELECTED, PatientStatus.REFERRED):
+            return "none: no live plan places the patient"
+        return f"none ({status} patients are not planned)"
+    name = f" ({d.facility_name})" if d.facility_name else ""
+    if d.request_id is not None:
+        day, source = f"from {d.admission_date}", f"named on request {d.request_id}"
+    elif d.plan_id is not None:
+        day, source = f"on {d.admission_date}", f"planned by plan {d.plan_id}"
+    else:
+        day, source = f"on {d.admission_date}", "planned by an earlier plan, superseded since"
+    waiting = status not in (PatientStatus.ADMITTED, PatientStatus.IN_TREATMENT)
+    passed = " (that day has passed)" if waiting and d.admission_date < utc_now().date() else ""
+    return f"{d.facility_id}{name}, admission {day}{passed}, {source}"
+
+
 @patients_app.command("show")
 def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
-    """Show a patient with conditions, requests and the full timeline of moves."""
+    """Show a patient with conditions, requests, destination and the full timeline of moves.
+
+    The destination is where the patient is to be admitted: its admission in the live plan,
+    or for a patient accepted, the facility and day its acceptance named, else its plan's
+    admission at a facility of the organisation that accepted it (where `medevac plan build`
+    holds its bed).
+    """
     record = patient_file(unit_of_work(), patient_id)
     p = record.patient
     console.print(f"[bold]{escape(p.id)}[/]  status [bold]{p.status}[/]  (version {p.version})")
@@ -84,6 +118,7 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
     if p.expected_length_of_stay_days:
         console.print(f"Expected stay: {p.expected_length_of_stay_days} days")
     console.print(f"Location: {p.location_id or 'unknown'}", markup=False)
+    console.print(f"Destination: {_destination(record)}", markup=False)
     ident = p.identity
     details = [
         ident.name,

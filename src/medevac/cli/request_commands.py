@@ -176,7 +176,8 @@ def respond(
     admit: list[str] = typer.Option(
         [],
         help=(
-            "PATIENT=FACILITY[@YYYY-MM-DD]: where (and from which day; default today) an "
+            # "\\[" keeps Rich from taking "[@YYYY-MM-DD]" for markup and dropping it
+            "PATIENT=FACILITY\\[@YYYY-MM-DD]: where (and from which day; default today) an "
             "accepted patient is to be admitted; `plan build` then holds its bed (repeat)."
         ),
     ),

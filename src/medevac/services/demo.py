@@ -144,6 +144,8 @@ class DemoSummary:
     screening: ScreeningReport
     request: TreatmentRequest
     agreements: list[Agreement]
+    #: the live plan: the demo's own (PLAN_ID) until a later approval supersedes it, then that
+    #: approval's; None when no plan is live (the demo built without one, say)
     plan: ApprovedPlan | None
 
 
@@ -448,6 +450,9 @@ def build_demo(
 
 
 def summarise_demo(uow: UnitOfWork, *, already_present: bool) -> DemoSummary:
+    """What the database holds of the demo now, for `medevac demo` to print: on a database
+    where it was built before, the registry as changed since. The plan is the live one, not the
+    demo's own once a later approval superseded it (which was reported as if it were live)."""
     with uow:
         organisations = len(uow.organisations.list())
         kinds: dict[str, int] = {}
@@ -459,7 +464,7 @@ def summarise_demo(uow: UnitOfWork, *, already_present: bool) -> DemoSummary:
         mission = uow.screenings.get(MISSION_ID)
         request = uow.requests.get(REQUEST_ID)
         agreements = uow.agreements.list()
-        plan = uow.plans.find(PLAN_ID)
+        live = uow.plans.live()  # one at most: approving a plan supersedes the others
     order = {s.value: i for i, s in enumerate(PatientStatus)}
     return DemoSummary(
         already_present=already_present,
@@ -469,5 +474,5 @@ def summarise_demo(uow: UnitOfWork, *, already_present: bool) -> DemoSummary:
         screening=mission.report(),
         request=request,
         agreements=agreements,
-        plan=plan,
+        plan=live[-1] if live else None,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from medevac.domain.audit import AuditRecord, require_actor, snapshot
 from medevac.domain.errors import ConcurrentModification, InvalidValue, NotFound
@@ -15,6 +15,7 @@ from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.services.auditing import audit, utc_now
+from medevac.services.holds import HOLDING_STATUSES, sent_destinations
 
 #: Moves after which a patient no longer belongs on any treatment request.
 _LEAVES_REQUESTS = {
@@ -270,13 +271,34 @@ def move_patient(
     return change
 
 
+#: Patients the next plan places: their destination is the live plan's admission.
+_PLANNED = (PatientStatus.SELECTED, PatientStatus.REFERRED)
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where and when a patient is to be admitted, and on whose word: a treatment request's
+    acceptance that named the facility (``request_id``; from that day on), or an approved
+    plan's admission (``plan_id``, None when that plan has been superseded since: a patient
+    accepted after its plan is in no later one)."""
+
+    facility_id: str
+    #: None when the facility is no longer registered
+    facility_name: str | None
+    admission_date: date
+    request_id: str | None = None
+    plan_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class PatientFile:
-    """A patient with its timeline, the requests it is on and every audit entry about it."""
+    """A patient with its timeline, the requests it is on, every audit entry about it, and
+    where it is to be admitted (`destination_of`; None when nowhere is planned or named)."""
 
     patient: Patient
     requests: list[TreatmentRequest]
     audit: list[AuditRecord]
+    destination: Destination | None = None
 
 
 def patient_file(uow: UnitOfWork, patient_id: str) -> PatientFile:
@@ -284,7 +306,54 @@ def patient_file(uow: UnitOfWork, patient_id: str) -> PatientFile:
         patient = uow.patients.get(patient_id)
         requests = uow.requests.with_patient(patient_id)
         trail = uow.audit.list(entity_type="patient", entity_id=patient_id)
-    return PatientFile(patient, requests, trail)
+        destination = destination_of(uow, patient, requests)
+    return PatientFile(patient, requests, trail, destination)
+
+
+def destination_of(
+    uow: UnitOfWork, patient: Patient, requests: Sequence[TreatmentRequest]
+) -> Destination | None:
+    """Where the patient is to be admitted, read in `uow`, as `medevac plan build` sees it.
+
+    A selected or referred patient goes to its open admission in the live plan (its current
+    place in the next problem). A patient sent earlier (accepted, and until it leaves its bed)
+    goes where `plan build` holds its bed (`sent_destinations`): the facility and day its
+    latest acceptance named, else its admission in the latest plan that holds it, at a
+    facility of the organisation that accepted it. Others go nowhere planned. ``requests``
+    are those the patient is on, oldest first (`with_patient`): they say which acceptance
+    named the destination. Reads the patient's rows and the live plan that holds it, no other
+    plan (the live plan is read whole: it holds no index of one patient's admission)."""
+    if patient.status not in (*_PLANNED, *HOLDING_STATUSES):
+        return None
+    live = next(iter(uow.plans.live_for_patient(patient.id)), None)
+    in_plan = None if live is None else live.admission_of(patient.id)
+    if patient.status in _PLANNED:
+        admission = in_plan
+    else:
+        admission = sent_destinations(uow, [patient.id]).get(patient.id)
+    if admission is None:
+        return None
+    request_id = plan_id = None
+    # the latest acceptance, as `sent_destinations` reads it (`acceptances`)
+    accepting = next(
+        (r for r in reversed(requests) if r.line(patient.id).decision is PatientDecision.ACCEPTED),
+        None,
+    )
+    place = (admission.facility_id, admission.admission_date)
+    if patient.status in HOLDING_STATUSES and accepting is not None:
+        line = accepting.line(patient.id)
+        if (line.facility_id, line.admission_date) == place:
+            request_id = accepting.id
+    if request_id is None and live is not None and in_plan == admission:
+        plan_id = live.id
+    facility = uow.facilities.find(admission.facility_id)
+    return Destination(
+        admission.facility_id,
+        None if facility is None else facility.name,
+        admission.admission_date,
+        request_id,
+        plan_id,
+    )
 
 
 def list_patients(

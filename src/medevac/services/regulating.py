@@ -397,11 +397,17 @@ def _open_admissions(live: list[ApprovedPlan]) -> dict[str, PlannedAdmission]:
 def _current(
     admission: PlannedAdmission | None, today: date, horizon_days: int, facilities: set[str]
 ) -> dict[str, Any] | None:
-    """An approved admission as the problem's `current`, when it falls inside the horizon."""
+    """An approved admission as the problem's `current`, when it falls before the horizon ends.
+
+    An admission whose day has passed is the place of a patient still waiting for it (the
+    problem holds only selected and referred patients, none admitted): it keeps its facility,
+    on day 0, the problem's earliest day. Dropped, it made the re-plan count the patient as
+    placed for the first time and move it elsewhere with no change penalty. ``today`` is the
+    problem's day 0: the day it is built, or was built (`_currents_as_built`)."""
     if admission is None or admission.facility_id not in facilities:
         return None
-    day = (admission.admission_date - today).days
-    if not 0 <= day < horizon_days:
+    day = max(0, (admission.admission_date - today).days)
+    if day >= horizon_days:
         return None
     return {"facility": admission.facility_id, "day": day}
 
