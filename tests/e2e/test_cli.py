@@ -76,9 +76,23 @@ def test_a_user_error_is_one_line_with_exit_code_1_and_no_traceback(tmp_path: Pa
 
 
 def test_an_uninitialised_database_says_to_run_db_upgrade(tmp_path: Path) -> None:
-    result = run_medevac("patients", "list", database=tmp_path / "none.db")
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = run_medevac("patients", "list", database=empty)
     assert result.returncode == 1
     assert "run `medevac db upgrade` first" in result.stderr
+
+
+def test_a_database_file_that_is_missing_is_named_and_not_created(tmp_path: Path) -> None:
+    # a mistyped path: asking SQLite whether it is up to date had left an empty file there
+    missing = tmp_path / "mistyped.db"
+    result = run_medevac("plan", "approved", database=missing)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: there is no database at {missing}; check MEDEVAC_DATABASE_URL, or run "
+        "`medevac db upgrade` to create one there"
+    )
+    assert not missing.exists()
 
 
 def test_a_migration_that_refuses_its_data_is_one_line_without_a_traceback(
@@ -317,6 +331,9 @@ def test_plan_approve_refuses_a_plan_beyond_a_quota_unless_given_a_reason(
     assert "this plan places 24 there" in text
     assert '--over-quota "..."' in text
     assert invoke(cli, "plan", "approved").startswith("PLAN-DEMO-001 ")  # still the demo's
+    blank = cli.invoke(app, [*approve, "--over-quota", "  "])
+    assert blank.exit_code == 1
+    assert blank.output.startswith("error: --over-quota: the reason is blank")
 
     out = invoke(cli, *approve, "--over-quota", "partner agreed by phone")
     assert "24 admissions planned" in out

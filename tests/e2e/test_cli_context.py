@@ -268,3 +268,12 @@ def test_a_command_that_waits_too_long_for_another_write_says_the_registry_is_bu
     ]
     assert audit_records() == before
     assert "PT-0002: deferred -> cancelled" in invoke(cli, *args)
+
+
+def test_the_demo_run_again_counts_the_live_plan_s_open_admissions(cli: CliRunner) -> None:
+    listed = invoke(cli, "patients", "list", "--status", "referred")
+    referred = sorted({word for word in listed.split() if word.startswith("PT-")})
+    invoke(cli, "patients", "move", referred[0], "cancelled", "--reason", "died")
+    again = invoke(cli, "demo")
+    # the cancelled patient's admission is withdrawn from the plan: 23 open, not 24
+    assert "Regulating plan PLAN-DEMO-001: 23 admissions" in again

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from medevac.config import get_settings
 from medevac.domain.repositories import UnitOfWork
-from medevac.store.database import engine_for, is_up_to_date
+from medevac.store.database import engine_for, is_up_to_date, missing_sqlite_file
 from medevac.store.database import shown_url as _shown_url
 from medevac.store.unit_of_work import SqlUnitOfWork
 
@@ -34,6 +34,12 @@ def shown_url(url: str) -> str:
 
 @lru_cache(maxsize=4)
 def _checked(url: str) -> str:
+    missing = missing_sqlite_file(url)
+    if missing is not None:  # asking SQLite would create it, empty, where a path was mistyped
+        raise UserError(
+            f"there is no database at {missing}; check MEDEVAC_DATABASE_URL, or run `medevac db "
+            "upgrade` to create one there"
+        )
     if not is_up_to_date(url):
         raise UserError(
             f"the database at {shown_url(url)} is not initialised or not up to date; "

@@ -174,13 +174,14 @@ def print_demo_summary(summary: DemoSummary) -> None:
         )
     if summary.plan is not None:
         plan = summary.plan
-        used = len({a.facility_id for a in plan.admissions})
-        days = sorted({a.admission_date for a in plan.admissions})
+        admissions = [a for a in plan.admissions if a.is_open]  # not those withdrawn since
+        used = len({a.facility_id for a in admissions})
+        days = sorted({a.admission_date for a in admissions})
         admitted = ""
         if days:
             admitted = f" on {days[0]}" if len(days) == 1 else f" from {days[0]} to {days[-1]}"
         console.print(
-            f"Regulating plan {plan.id}: {len(plan.admissions)} admissions at {used} "
+            f"Regulating plan {plan.id}: {len(admissions)} admissions at {used} "
             f"{'facility' if used == 1 else 'facilities'}{admitted}, objective "
             f"{plan.objective:,.2f} ({plan.solver_status}), approved by {plan.approved_by}",
             markup=False,

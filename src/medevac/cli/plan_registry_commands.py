@@ -245,6 +245,11 @@ def approve(
     transaction, so a change made while they run is caught too. Live treatment requests that ask
     another organisation to treat patients the plan admits elsewhere are named ("on request").
     """
+    if over_quota is not None and not over_quota.strip():
+        raise UserError(
+            "--over-quota: the reason is blank; say why the plan may go beyond the quotas (the "
+            "audit trail keeps it)"
+        )
     manifest_file = manifest_path(problem_file)
     if not problem_file.exists():  # before its manifest: that is missing too, and says less
         raise UserError(

@@ -380,6 +380,19 @@ def head_revision() -> str:
     return head
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names when it does not exist (connecting would create it, empty);
+    None for other URLs, in-memory databases and files that exist."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
 def is_up_to_date(url: str) -> bool:
     """True when the database at `url` is migrated to the newest revision."""
     return current_revision(url) == head_revision()
