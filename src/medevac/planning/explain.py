@@ -95,6 +95,8 @@ class Explanation:
     # the patient's earliest day: the days before it are closed at every facility, said once
     # rather than for each facility; alternatives start on it
     earliest_day: int = 0
+    # what became of the patient's current place (a re-plan), as a sentence; "" without one
+    current: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The explanation as plain JSON data (codes from `Blocker` and `UnplacedReason`), with
@@ -111,6 +113,7 @@ class Explanation:
                 "code": None if self.unplaced.code is None else self.unplaced.code.value,
             },
             "place_breaks": self.place_breaks or None,
+            "current": self.current or None,
             "earliest_day": self.earliest_day,
             "ruled_out": [
                 {
@@ -154,6 +157,8 @@ class Explanation:
                 )
         elif self.unplaced is not None:
             out.append(f"{self.patient} is unplaced: {self.unplaced.reason}.")
+        if self.current:
+            out.append(f"  current place: {self.current}")
         if self.ruled_out:
             parts = [
                 f"{r.count} {r.detail} (nearest {r.nearest}, {r.nearest_km:.0f} km)"
@@ -384,7 +389,23 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         farther_not_listed=farther_not_listed,
         place_breaks=place_breaks,
         earliest_day=patient.earliest_day,
+        current=_current_fate(patient, assigned, problem.weights.change),
     )
+
+
+def _current_fate(patient: Patient, assigned: Assignment | None, change: float) -> str:
+    """What the plan does with the patient's current place (re-planning), in a sentence."""
+    current = patient.current
+    if current is None:
+        return ""
+    was = f"{current.facility} on day {current.day}"
+    if assigned is None:
+        return f"{was}, given up (the change costs {change:,.2f})"
+    if assigned.facility != current.facility:
+        return f"{was}; moved from there (the change costs {change:,.2f})"
+    if assigned.day != current.day:
+        return f"{was}; the same facility on another day (no change cost)"
+    return f"{was}, kept"
 
 
 def _closed_by_quotas(

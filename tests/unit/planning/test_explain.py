@@ -258,3 +258,29 @@ def test_a_run_of_admission_days_names_the_days_found_full() -> None:
     assert alternative.detail == (
         f"orthopaedics beds full on days 0-{horizon - 1} (day 0: 1 of 1 taken)"
     )
+
+
+def test_explain_says_what_became_of_the_current_place() -> None:
+    # a re-plan: A keeps its place, B's facility lost its beds, C's day moved, D is new
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("NEAR", 50.0, 30.0, beds={"orthopaedics": 3}),
+                facility("GONE", 50.2, 30.0, beds={"orthopaedics": 0}),
+            ],
+            [
+                patient("A", current={"facility": "NEAR", "day": 0}),
+                patient("B", current={"facility": "GONE", "day": 0}),
+                patient("C", earliest_day=1, current={"facility": "NEAR", "day": 0}),
+                patient("D"),
+            ],
+        )
+    )
+    plan = solve_exact(problem)
+    said = {p: explain(problem, plan, p) for p in "ABCD"}
+    assert said["A"].current == "NEAR on day 0, kept"
+    assert said["B"].current == "GONE on day 0; moved from there (the change costs 20.00)"
+    assert said["C"].current == "NEAR on day 0; the same facility on another day (no change cost)"
+    assert said["D"].current == ""
+    assert "  current place: NEAR on day 0, kept" in said["A"].lines()
+    assert said["B"].as_dict()["current"].startswith("GONE on day 0; moved")
