@@ -173,3 +173,24 @@ def test_plan_approve_names_the_file_of_a_plan_that_does_not_fit_or_a_manifest_w
     result = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
     assert result.exit_code == 1
     assert said(f"error: {manifest}: has no valid 'built_at' time", result.output)
+
+
+def test_a_manifest_of_another_problem_is_not_applied_by_solve_check_or_explain(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # a problem edited by hand after the build (beds added): its manifest's quotas, ends and
+    # admissions due were applied to it silently; only the approval compared the digest
+    problem, manifest = built(cli, tmp_path)
+    plan = solved(cli, problem, tmp_path / "plan.json")
+    data = json.loads(problem.read_text())
+    data["facilities"][0]["daily_admission_limit"] = 99
+    problem.write_text(json.dumps(data))
+    for args in (
+        ["plan", "solve", str(problem), "--out", str(tmp_path / "other.json")],
+        ["plan", "check", str(problem), str(plan)],
+        ["plan", "explain", str(problem), str(plan), data["patients"][0]["id"]],
+    ):
+        result = cli.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert said(f"{manifest} was written for another problem than {problem}", result.output)
+    assert not (tmp_path / "other.json").exists()

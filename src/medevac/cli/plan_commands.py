@@ -43,6 +43,7 @@ from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 from medevac.planning.plan import check_writable, figure
 from medevac.services import manifests
 from medevac.services.manifests import arrivals
+from medevac.services.regulating import problem_digest
 
 EXIT_BAD_INPUT = 1
 #: `plan show --problem` lists at most this many changed places, most serious first
@@ -150,13 +151,22 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
     day), the agreements' quotas ("quotas") and the last days on which facilities admit the
     patients of agreements that end within the horizon ("acceptance_ends"). The engines, the
     checker and the explanations count the first against the limits and keep to the others.
-    A problem without a manifest is taken as it is; a manifest that is malformed or does not
-    fit the problem is a one-line error naming it. With ``say``, prints what was counted."""
+    A problem without a manifest is taken as it is; a manifest that is malformed, does not
+    fit the problem or was written for another one (its "problem_sha256", which `plan approve`
+    compares too) is a one-line error naming it. With ``say``, prints what was counted."""
     manifest_file = manifest_path(problem_file)
     if not manifest_file.exists():
         return problem
+    manifest = json_object(manifest_file)
+    digest = manifest.get("problem_sha256")
+    if isinstance(digest, str) and problem_digest(json_object(problem_file)) != digest:
+        _fail(
+            f"{manifest_file} was written for another problem than {problem_file} (edited "
+            "since `plan build` wrote it, or the manifest of another build): its quotas, "
+            "agreements' ends and admissions due would not fit; build the problem again, or "
+            "move the manifest away to use the problem without them"
+        )
     try:
-        manifest = json_object(manifest_file)
         due = arrivals(manifest)
         counted = manifests.with_manifest(problem, manifest)
     except InvalidValue as error:
