@@ -337,10 +337,26 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         facility = problem.facilities[f]
         km = float(distances[f])
         if f in closed:
+            # the quota closes the days the facility admits the patient's organisation; those
+            # after an agreement's end are closed by that end (they had been put on the quota)
             first = patient.earliest_day
-            if first <= last:
+            end = facility.last_admission_day(patient.organisation)
+            open_last = last if end is None else min(last, end)
+            if first <= open_last:
                 alternatives.append(
-                    Alternative(facility.id, first, last, km, Blocker.QUOTA_FULL, closed[f])
+                    Alternative(facility.id, first, open_last, km, Blocker.QUOTA_FULL, closed[f])
+                )
+            if open_last < last:
+                after = max(first, open_last + 1)
+                alternatives.append(
+                    Alternative(
+                        facility.id,
+                        after,
+                        last,
+                        km,
+                        Blocker.ACCEPTANCE_ENDED,
+                        _acceptance_ended(facility, patient, after),
+                    )
                 )
             continue
         # runs of admission days with the same blocker and wording; for full beds, the days

@@ -421,3 +421,20 @@ def test_the_lagrangian_prices_quotas() -> None:
     assert result.bound == pytest.approx(optimum, rel=1e-3)
     assert result.quota_prices is not None
     assert result.quota_prices[0] > 0
+
+
+def test_explain_puts_the_days_after_an_agreement_s_end_on_the_end_not_the_quota() -> None:
+    # PARTNER admits ORG-A until day 1: the quota closes days 0-1 there, the end days 2-4
+    # (all five had been put on the quota)
+    problem = with_acceptance_ends(
+        with_quotas(partner_and_home(), [QUOTA_2]), [("PARTNER", "ORG-A", 1)]
+    )
+    plan = solve_exact(problem, time_limit=30)
+    why = explain(problem, plan, "P0")
+    assert why.facility == "HOME"
+    at_partner = [a for a in why.alternatives if a.facility == "PARTNER"]
+    assert [(a.blocker, a.first_day, a.last_day) for a in at_partner] == [
+        (Blocker.QUOTA_FULL, 0, 1),
+        (Blocker.ACCEPTANCE_ENDED, 2, 4),
+    ]
+    assert at_partner[1].detail == "admits patients of ORG-A until day 1"
