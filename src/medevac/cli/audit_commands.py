@@ -30,7 +30,14 @@ def list_audit(
     uow = unit_of_work()
     with uow:
         records = uow.audit.list(entity_type=entity_type, entity_id=entity_id, limit=limit)
-    table = Table("when", "actor", "entity", "action", "reason", title=f"{len(records)} records")
+    table = Table(
+        "when",
+        "actor",
+        "entity",
+        "action",
+        "reason",
+        title=f"{len(records)} record{'' if len(records) == 1 else 's'}",
+    )
     for r in records:
         table.add_row(
             when(r.at),

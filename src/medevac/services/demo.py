@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
@@ -418,7 +418,7 @@ def build_demo(
             outcome,
             clinician="Col. Dr. A. Nowak",
             criteria_notes=notes,
-            decided_at=now,  # inside the mission's dates even if the build crosses midnight
+            decided_at=_decided_at(today),
             actor=actor,
         )
 
@@ -447,6 +447,17 @@ def build_demo(
         plan_id=PLAN_ID,
     )
     return summarise_demo(uow, already_present=False)
+
+
+def _decided_at(mission_ends_on: date) -> datetime:
+    """When the demo's screening team decides on a patient: now, after the moves that made it
+    a candidate (the time the demo started came before them, and the audit trail listed the
+    decisions before the patients were created), but within the mission's dates when the
+    build crosses midnight."""
+    now = utc_now()
+    if now.date() > mission_ends_on:
+        return datetime.combine(mission_ends_on, time.max, tzinfo=UTC)
+    return now
 
 
 def summarise_demo(uow: UnitOfWork, *, already_present: bool) -> DemoSummary:

@@ -44,3 +44,19 @@ def test_a_rerun_on_the_planned_demo_reports_its_own_plan(uow_factory: UowFactor
 def test_a_rerun_of_the_demo_built_without_a_plan_reports_none(uow_factory: UowFactory) -> None:
     build_demo(uow_factory(), actor="demo", regulate=False)
     assert build_demo(uow_factory(), actor="demo", regulate=True).plan is None
+
+
+def test_the_demo_s_audit_trail_runs_in_the_order_things_were_done(
+    uow_factory: UowFactory,
+) -> None:
+    # the screening decisions were stamped with the time the demo started, before the patients
+    # they decide on were created: the trail's newest record of PT-0002 was its move into
+    # screening, though it had been deferred after it
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    with uow_factory() as uow:
+        trail = sorted(
+            uow.audit.list(entity_type="patient", entity_id="PT-0002"), key=lambda r: r.at
+        )
+    actions = [r.action for r in trail]
+    assert actions[0] == "create"
+    assert actions[-1].endswith("->deferred"), actions
