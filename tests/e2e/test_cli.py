@@ -426,9 +426,12 @@ def test_plan_build_with_nobody_to_plan_says_so_instead_of_what_to_run_next(
     get_settings.cache_clear()
     context._checked.cache_clear()
     runner = CliRunner()
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
     try:
         assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-        result = runner.invoke(app, ["plan", "build", "--out", str(tmp_path / "problem.json")])
+        result = runner.invoke(app, ["plan", "build", "--out", str(problem)])
+        solved = runner.invoke(app, ["plan", "solve", str(problem), "--out", str(plan)])
+        approved = runner.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
     finally:
         get_settings.cache_clear()
         context._checked.cache_clear()
@@ -437,6 +440,12 @@ def test_plan_build_with_nobody_to_plan_says_so_instead_of_what_to_run_next(
     assert "0 patients" in text
     assert "nothing to plan: no patient in the registry is selected or referred" in text
     assert "next: medevac plan solve" not in text
+    # an empty plan is no plan to approve: it would only supersede the live one
+    assert solved.exit_code == 0, solved.output
+    assert approved.exit_code == 1
+    assert " ".join(approved.output.split()).startswith(
+        f"error: {problem}: has no patients: there is nothing to approve"
+    )
 
 
 def pt_0001_asked_of(cli: CliRunner, receiver: str) -> str:

@@ -748,6 +748,14 @@ def approve(
         checked_problem = parse_problem(problem)
     except ProblemError as error:  # a manifest without the problem's digest guards less
         raise InvalidValue("problem", f"is not a valid problem: {error}") from error
+    if not checked_problem.patients:
+        # it would only supersede the live plan, withdrawing what it still plans (found by
+        # following the README, whose examples had answered every patient's request first)
+        raise InvalidValue(
+            "problem",
+            "has no patients: there is nothing to approve (approving it would only supersede "
+            "the live plan); select or refer patients and build again",
+        )
     report = check_plan(checked_problem, plan)
     if not report.feasible:
         raise InvalidValue(
