@@ -14,6 +14,7 @@ from medevac.planning.model import (
     Screen,
     own_costs,
     placement_arrays,
+    split_and_change,
     unplaced_reasons,
 )
 from medevac.planning.plan import Assignment, Plan, Unplaced
@@ -328,8 +329,8 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
     )
     # what of the reference is the group's split and the change of a current place
     chosen = assigned_index if placed else None
-    paid = _split_and_change(view, patient, group_at, chosen)
-    pricing = _Pricing(view, patient, group_at, group_facilities, reference, placed, *paid)
+    paid = _split_and_change(view, index, group_at, chosen)
+    pricing = _Pricing(view, patient, index, group_at, group_facilities, reference, placed, *paid)
 
     closed = _closed_by_quotas(problem, view, index, plan)
     alternatives: list[Alternative] = []
@@ -565,6 +566,7 @@ class _Pricing:
 
     view: ProblemView
     patient: Patient
+    index: int  # the patient's, in the problem
     group_at: set[int]  # facilities (by index) the plan's other members of its group use
     group_facilities: set[str]  # the same, by id
     reference: float
@@ -587,7 +589,7 @@ class _Pricing:
         if cost <= self.reference + tolerance:
             return Blocker.AS_CHEAP, "free and as cheap"
         p = self.patient
-        split, change = _split_and_change(self.view, p, self.group_at, f)
+        split, change = _split_and_change(self.view, self.index, self.group_at, f)
         # by the patient's own terms, each side less what it pays for the split and the change
         # (the plan's choice may split the group or move the patient too)
         own = cost - split - change
@@ -622,17 +624,16 @@ class _Pricing:
 
 
 def _split_and_change(
-    view: ProblemView, patient: Patient, group_at: set[int], facility: int | None
+    view: ProblemView, index: int, group_at: set[int], facility: int | None
 ) -> tuple[float, float]:
-    """What placing ``patient`` at ``facility`` (by index; None: leaving it out) pays for the
-    group's split (its other members at ``group_at``) and for the change of its current place."""
-    problem = view.problem
-    split = 0.0
-    if facility is not None and group_at and facility not in group_at:
-        split = problem.weights.group_split
-    current = patient.current
-    moved = current is not None and problem.facility_index[current.facility] != facility
-    return split, problem.weights.change if moved else 0.0
+    """What placing patient ``index`` at ``facility`` (by index; None: leaving it out) pays for
+    the group's split (its other members at ``group_at``) and for the change of its current
+    place (`model.split_and_change`, at one facility)."""
+    if facility is None:  # no split; the current place, if any, is given up
+        current = view.problem.patients[index].current
+        return 0.0, view.problem.weights.change if current is not None else 0.0
+    split, change = split_and_change(view, index, group_at)
+    return float(split[facility]), float(change[facility])
 
 
 def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:

@@ -464,17 +464,31 @@ def own_costs(view: ProblemView, index: int, group_at: Collection[int] = ()) -> 
     are placed at the facilities ``group_at`` (by index), the group's split at any other (inf
     before its earliest day)."""
     p = view.problem.patients[index]
+    split, change = split_and_change(view, index, group_at)
+    travel = view.problem.weights.travel_per_km * view.distance[view.origin_of[index]]
+    costs: FloatArray = view.day_cost(p)[None, :] + (travel + split + change)[:, None]
+    return costs
+
+
+def split_and_change(
+    view: ProblemView, index: int, group_at: Collection[int] = ()
+) -> tuple[FloatArray, FloatArray]:
+    """Per facility, what placing patient ``index`` there pays for its group's split (other
+    members placed at the facilities ``group_at``, by index) and for the change of its current
+    place; the terms `own_costs` adds to wait, lateness and travel."""
+    p = view.problem.patients[index]
     w = view.problem.weights
-    travel = w.travel_per_km * view.distance[view.origin_of[index]]
+    split = np.zeros(view.n_facilities)
+    change = np.zeros(view.n_facilities)
     if p.current is not None:
-        moved = np.arange(view.n_facilities) != view.problem.facility_index[p.current.facility]
-        travel = travel + w.change * moved
+        change = w.change * (
+            np.arange(view.n_facilities) != view.problem.facility_index[p.current.facility]
+        )
     if group_at:
         apart = np.ones(view.n_facilities, dtype=bool)
         apart[list(group_at)] = False
-        travel = travel + w.group_split * apart
-    costs: FloatArray = view.day_cost(p)[None, :] + travel[:, None]
-    return costs
+        split = w.group_split * apart
+    return split, change
 
 
 def cheapest_place(
