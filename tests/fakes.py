@@ -367,6 +367,10 @@ class FakeApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
 
     kind = "approved plan"
 
+    def supersede(self, plan: ApprovedPlan) -> None:
+        plan.supersede()
+        self.update(plan)
+
     def live(self) -> list[ApprovedPlan]:
         return sorted(self._all(lambda p: p.is_live), key=lambda p: (p.approved_at, p.id))
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from medevac.domain.audit import snapshot
+from medevac.domain.audit import AuditRecord
 from medevac.domain.errors import DomainError, InvalidValue, NotFound, TransactionConflict
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import ActorRole, PatientStatus
@@ -854,18 +854,21 @@ def _approve_checked(
             ],
         )
         for earlier in uow.plans.live():
-            before = snapshot(earlier)
-            earlier.supersede()
-            uow.plans.update(earlier)
-            audit(
-                uow,
-                "approved_plan",
-                earlier,
-                "supersede",
-                actor=actor,
-                before=before,
-                reason=f"superseded by {approved.id}",
-                at=now,
+            # the status alone changes: the audit record holds it, not the whole plan twice
+            # (two snapshots of 100,000 admissions, and every admission rewritten)
+            before = {"status": earlier.status.value, "version": earlier.version}
+            uow.plans.supersede(earlier)
+            uow.audit.add(
+                AuditRecord(
+                    actor,
+                    now,
+                    "approved_plan",
+                    earlier.id,
+                    "supersede",
+                    before,
+                    {"status": earlier.status.value, "version": earlier.version},
+                    f"superseded by {approved.id}",
+                )
             )
         try:
             uow.plans.add(approved)

@@ -321,10 +321,14 @@ class _VersionedRepository(Generic[E]):
             self._update_many(entities)
 
     def _update_many(
-        self, entities: Sequence[E], values: Callable[[E], dict[str, Any]] | None = None
+        self,
+        entities: Sequence[E],
+        values: Callable[[E], dict[str, Any]] | None = None,
+        *,
+        children: bool = True,
     ) -> None:
         """Write `entities` if their stored versions are those read: every column, or only
-        those `values` gives."""
+        those `values` gives; and their child rows, unless `children` is False."""
         rows = []
         for entity in entities:
             if values is None:
@@ -350,7 +354,8 @@ class _VersionedRepository(Generic[E]):
                 # Someone wrote between the check and the update (SQLite takes no row locks).
                 first = entities[0]
                 raise ConcurrentModification(self.kind, first.id, first.version)
-            self._write_children(entities, replace=True)
+            if children:
+                self._write_children(entities, replace=True)
         for entity in entities:
             entity.version += 1
 
@@ -1317,6 +1322,13 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
         ]
         if rows:
             insert_rows(connection, pa, rows)
+
+    def supersede(self, plan: ApprovedPlan) -> None:
+        """Mark ``plan`` (read earlier, live) superseded, if nobody changed it since: its status
+        and version only. `update` rewrote every admission (100,000 rows for a national plan),
+        which a change of status leaves as they are."""
+        plan.supersede()
+        self._update_many([plan], lambda p: {"status": p.status.value}, children=False)
 
     def live(self) -> list[ApprovedPlan]:
         """Live plans, oldest approval first."""

@@ -549,7 +549,15 @@ def test_replanning_keeps_approved_places_and_supersedes_the_old_plan(
     uow = uow_factory()
     with uow:
         assert [p.id for p in uow.plans.live()] == [second.id]
-        assert uow.plans.get(first.id).status is PlanStatus.SUPERSEDED
+        superseded = uow.plans.get(first.id)
+        assert superseded.status is PlanStatus.SUPERSEDED
+        assert superseded.admissions == first.admissions  # left as they were
+        assert superseded.version == first.version + 1
+        [record] = [r for r in uow.audit.list(entity_id=first.id) if r.action == "supersede"]
+    # the change of status alone: the whole plan (every admission) had been snapshotted twice
+    assert record.before == {"status": "live", "version": first.version}
+    assert record.after == {"status": "superseded", "version": first.version + 1}
+    assert record.reason == f"superseded by {second.id}"
 
 
 def test_two_approvals_at_once_leave_one_live_plan(
