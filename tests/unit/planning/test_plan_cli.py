@@ -16,19 +16,10 @@ from rich.progress import Progress
 from typer.testing import CliRunner
 
 from medevac.cli import plan_commands
-from medevac.cli.plan_commands import register
 from medevac.planning import Plan
 from tests.unit.planning.builders import facility, patient, problem_dict
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def app() -> typer.Typer:
-    application = typer.Typer()
-    application.command("version")(lambda: None)  # a second command keeps `plan` a sub-group
-    register(application)
-    return application
 
 
 @pytest.fixture
