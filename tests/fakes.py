@@ -389,6 +389,17 @@ class FakeApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
             withdrawals.append(PlanWithdrawal(plan.id, plan.version, admission))
         return withdrawals
 
+    def live_admissions(
+        self, patient_ids: Collection[str]
+    ) -> dict[str, tuple[str, PlannedAdmission]]:
+        wanted = set(patient_ids)
+        found: dict[str, tuple[str, PlannedAdmission]] = {}
+        for plan in self.live():
+            for admission in plan.admissions:
+                if admission.patient_id in wanted and admission.is_open:
+                    found[admission.patient_id] = (plan.id, copy.deepcopy(admission))
+        return found
+
     def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
         wanted = set(patient_ids)
         found: dict[str, PlannedAdmission] = {}

@@ -158,6 +158,14 @@ class ApprovedPlanRepository(Protocol):
         the patient); a blank reason is refused (InvalidValue) and nothing is written."""
         ...
 
+    def live_admissions(
+        self, patient_ids: Collection[str]
+    ) -> dict[str, tuple[str, PlannedAdmission]]:
+        """Each patient's open admission in a live plan, with that plan's id (the most recently
+        approved where several hold one; patients without any are left out). Reads those
+        admissions alone, where `live_for_patient` reads each plan whole."""
+        ...
+
     def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
         """Each patient's open admission in the most recently approved plan, live or
         superseded, that holds one (patients without any are left out)."""

@@ -321,12 +321,11 @@ def destination_of(
     latest acceptance named, else its admission in the latest plan that holds it, at a
     facility of the organisation that accepted it. Others go nowhere planned. ``requests``
     are those the patient is on, oldest first (`with_patient`): they say which acceptance
-    named the destination. Reads the patient's rows and the live plan that holds it, no other
-    plan (the live plan is read whole: it holds no index of one patient's admission)."""
+    named the destination. Reads the patient's rows and its admission in the live plan, not
+    the plan (`live_admissions`; the plan read whole took about a second at 40,000)."""
     if patient.status not in (*_PLANNED, *HOLDING_STATUSES):
         return None
-    live = next(iter(uow.plans.live_for_patient(patient.id)), None)
-    in_plan = None if live is None else live.admission_of(patient.id)
+    live_id, in_plan = uow.plans.live_admissions([patient.id]).get(patient.id, (None, None))
     if patient.status in _PLANNED:
         admission = in_plan
     else:
@@ -344,8 +343,8 @@ def destination_of(
         line = accepting.line(patient.id)
         if (line.facility_id, line.admission_date) == place:
             request_id = accepting.id
-    if request_id is None and live is not None and in_plan == admission:
-        plan_id = live.id
+    if request_id is None and live_id is not None and in_plan == admission:
+        plan_id = live_id
     facility = uow.facilities.find(admission.facility_id)
     return Destination(
         admission.facility_id,

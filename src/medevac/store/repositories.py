@@ -1400,6 +1400,30 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
             if plan.id in admissions
         ]
 
+    def live_admissions(
+        self, patient_ids: Collection[str]
+    ) -> dict[str, tuple[str, PlannedAdmission]]:
+        """Each patient's open admission in a live plan, with the plan's id (the most recently
+        approved where several hold one), reading those rows alone."""
+        pa, p = t.planned_admissions, self.table
+        connection = self._connection()
+        found: dict[str, tuple[str, PlannedAdmission]] = {}
+        for chunk in id_batches(connection, sorted(patient_ids)):
+            statement = (
+                select(pa.c.plan_id, pa.c.patient_id, pa.c.facility_id, pa.c.admission_date)
+                .join(p, p.c.id == pa.c.plan_id)
+                .where(
+                    among(connection, pa.c.patient_id, chunk),
+                    pa.c.withdrawn_reason == "",
+                    p.c.status == PlanStatus.LIVE.value,
+                )
+                .order_by(p.c.approved_at, byte_order(p.c.id))
+            )
+            for row in connection.execute(statement):  # later approvals overwrite earlier ones
+                admission = PlannedAdmission(row.patient_id, row.facility_id, row.admission_date)
+                found[row.patient_id] = (row.plan_id, admission)
+        return found
+
     def latest_admissions(self, patient_ids: Collection[str]) -> dict[str, PlannedAdmission]:
         """Each patient's open admission in the most recently approved plan that holds one."""
         pa, p = t.planned_admissions, self.table

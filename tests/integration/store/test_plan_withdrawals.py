@@ -163,3 +163,25 @@ def test_a_withdrawal_without_a_reason_is_refused_and_writes_nothing(planned: Uo
     with planned() as uow:
         stored = uow.plans.get("PLAN-1")
     assert (stored, stored.version) == (make_plan(), 1)
+
+
+def test_supersede_writes_the_status_alone_and_live_admissions_read_the_live_plan(
+    planned: UowFactory,
+) -> None:
+    with planned() as uow:
+        earlier = uow.plans.get("PLAN-1")
+        written = plan_rows_written(uow)
+        uow.plans.supersede(earlier)
+        assert plan_rows_written(uow) - written == 1  # the plan's row; no admission rewritten
+        later = make_plan("PLAN-2", hours_later=1)
+        later.admissions = [a for a in later.admissions if a.patient_id != "P-007"]
+        uow.plans.add(later)
+        uow.commit()
+    assert (earlier.status.value, earlier.version) == ("superseded", 2)
+    with planned() as uow:
+        found = uow.plans.live_admissions(["P-007", "P-008", "P-059", "NOBODY"])
+        assert uow.plans.get("PLAN-1").admissions == make_plan().admissions
+    # P-007 only in the superseded plan, P-059 withdrawn: neither has a live admission
+    assert found == {
+        "P-008": ("PLAN-2", PlannedAdmission("P-008", "FAC-2", FIRST_DAY + timedelta(days=3)))
+    }
