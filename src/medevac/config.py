@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     @field_validator("lock_wait_seconds")
     @classmethod
     def _positive_seconds(cls, value: float) -> float:
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError("must be a number of seconds above 0")
+        if not (0 < value <= 86_400):  # NaN too; a day at most (`MAX_LOCK_WAIT_SECONDS`)
+            raise ValueError("must be a number of seconds above 0 and at most 86400 (a day)")
         return value
 
     @field_validator("progress_threshold_rows")

@@ -231,6 +231,8 @@ def test_a_blank_default_actor_is_refused_naming_its_variable(
         ("MEDEVAC_PROGRESS_THRESHOLD_ROWS", "-5", "must be 0 or more"),
         ("MEDEVAC_LOCK_WAIT_SECONDS", "0", "must be a number of seconds above 0"),
         ("MEDEVAC_LOCK_WAIT_SECONDS", "inf", "must be a number of seconds above 0"),
+        # SQLite would keep 1e7 s as no wait at all (its busy timeout is 32-bit milliseconds)
+        ("MEDEVAC_LOCK_WAIT_SECONDS", "1e7", "must be a number of seconds above 0 and at most"),
     ],
 )
 def test_a_setting_that_cannot_be_read_is_a_one_line_error_naming_it(

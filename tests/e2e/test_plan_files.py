@@ -194,3 +194,34 @@ def test_a_manifest_of_another_problem_is_not_applied_by_solve_check_or_explain(
         assert result.exit_code == 1, result.output
         assert said(f"{manifest} was written for another problem than {problem}", result.output)
     assert not (tmp_path / "other.json").exists()
+
+
+def test_a_problem_with_a_byte_order_mark_is_read_beside_its_manifest(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the loader took it alone, and the manifest's digest check refused it as not JSON
+    problem, manifest = built(cli, tmp_path)
+    problem.write_text("\ufeff" + problem.read_text(encoding="utf-8"), encoding="utf-8")
+    checked = cli.invoke(app, ["plan", "check", str(problem)])
+    assert checked.exit_code == 0, checked.output
+    assert said(f"its manifest {manifest} fits it", checked.output)
+
+
+def test_a_refused_problem_whose_file_name_is_not_utf8_is_no_traceback(tmp_path: Path) -> None:
+    # the refusal quotes the name; writing it into the refused plan raised UnicodeEncodeError
+    import subprocess
+    import sys
+
+    name = os.fsdecode(b"bad\xff.json")
+    (tmp_path / name).write_text("{")
+    result = subprocess.run(
+        [sys.executable, "-m", "medevac.cli.main", "plan", "solve", name, "--out", "out.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "is not valid JSON" in result.stderr

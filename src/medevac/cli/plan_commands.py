@@ -132,7 +132,9 @@ def manifest_path(problem_file: Path) -> Path:
 def json_object(path: Path) -> dict[str, Any]:
     """The JSON object in ``path``, or a one-line error naming the file (exit 1)."""
     try:
-        data = json_text.loads(path.read_text(encoding="utf-8"))
+        # a byte order mark, as the problem loader takes it (a problem with one was valid
+        # alone, and refused beside its manifest)
+        data = json_text.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
     except (OSError, UnicodeDecodeError) as error:
         _fail(f"{path}: cannot be read as JSON ({error})")
     except json_text.RepeatedKeys as error:
@@ -358,6 +360,8 @@ def _refused_plan_written(errors: list[str], out: Path) -> str:
         write_plan(refused_plan(errors), out)
     except OSError as error:
         return f"{out}: cannot be written ({error.strerror or error})"
+    except UnicodeError:  # a file name that is not UTF-8, quoted in the errors
+        return f"{out}: not written: the refusal names a file whose name is not UTF-8 text"
     return f"the plan written to {out} says so (status infeasible_input)"
 
 

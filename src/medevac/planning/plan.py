@@ -7,6 +7,7 @@ import json
 import math
 import os
 import secrets
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -168,13 +169,20 @@ def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
     short, no temporary file, and (`plan build`) no new problem beside an old manifest. Only a
     rename failing after an earlier one succeeded could part them, and a rename within one
     folder fails only if the folder changes meanwhile. A path that is a symbolic link has the
-    file it links to replaced, as writing in place did. Raises OSError naming the path meant
-    (never the temporary file), or ValueError (`document_text`)."""
+    file it links to replaced, as writing in place did; the file replaced keeps its
+    permissions (another name of it, a hard link, keeps the old content). A path that exists
+    and is not a regular file (/dev/stdout, a pipe, a device) is written in place, last: a
+    rename would put a file where it was. Raises OSError naming the path meant (never the
+    temporary file), or ValueError (`document_text`)."""
     written: list[tuple[Path, Path, Path]] = []  # (temporary file, the file it replaces, path)
+    in_place: list[tuple[Path, str]] = []
     try:
         for path, document in documents:
             text = document_text(document)
-            written.append((*_written_beside(path, text), path))
+            if _special(path):
+                in_place.append((path, text))
+            else:
+                written.append((*_written_beside(path, text), path))
         while written:
             temporary, target, path = written[0]
             with _naming(path):
@@ -183,14 +191,31 @@ def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
     finally:
         for temporary, _, _ in written:
             temporary.unlink(missing_ok=True)
+    for path, text in in_place:
+        with _naming(path), open(path, "w", encoding="utf-8") as file:
+            file.write(text)
 
 
 def check_writable(path: Path) -> None:
     """Raise OSError naming ``path`` where `write_documents` could not write it: a folder, a
     read-only file, a folder that is missing or that one may not write in. Long work (a solve)
     checks first, rather than end in this error."""
+    if _special(path):
+        if not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return
     temporary, _ = _written_beside(path, "")
     temporary.unlink()
+
+
+def _special(path: Path) -> bool:
+    """Whether ``path`` names something that exists and is neither a regular file nor a
+    folder (links followed): /dev/stdout, a pipe, a device."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _written_beside(path: Path, text: str) -> tuple[Path, Path]:
@@ -209,6 +234,9 @@ def _written_beside(path: Path, text: str) -> tuple[Path, Path]:
     try:
         with _naming(path), open(handle, "w", encoding="utf-8") as file:
             file.write(text)
+        if target.exists():  # the file it replaces keeps its permissions (0600, say)
+            with _naming(path):
+                os.chmod(temporary, stat.S_IMODE(target.stat().st_mode))
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

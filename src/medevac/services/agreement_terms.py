@@ -71,15 +71,19 @@ def last_open_day(
     the last day its facilities admit ``sender``'s patients in ``specialty``. None (no end)
     where the agreements beginning on ``first`` cover them and do not end, else the last
     day those are valid (renewals carrying on); the day before ``first`` where none covers
-    them (a later agreement would leave a gap, which acceptance cannot have)."""
+    them (a later agreement would leave a gap, which acceptance cannot have), or where those
+    that do have a quota (the build carries quotas only of agreements in force)."""
     if sender == operator:
         return None
+    # one with a quota is not counted: quotas are carried and checked for the agreements in
+    # force on the build day, and this one's would bind nobody (8 admitted under a quota of 1)
     starting = [
         a
         for a in agreements
         if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, operator)
         and specialty in a.specialties
         and a.valid_from == first
+        and a.quota is None
     ]
     if not starting:
         return first - timedelta(days=1)
@@ -393,7 +397,8 @@ def agreements_beginning(
         ]
         covers: dict[str, set[Specialty]] = defaultdict(set)
         for a in starting:
-            covers[a.sending_organisation_id] |= a.specialties
+            if a.quota is None:  # as `last_open_day` counts them
+                covers[a.sending_organisation_id] |= a.specialties
         line = (
             f"{', '.join(sorted(a.id for a in starting))} ({receiver}'s first) "
             f"{'begin' if len(starting) > 1 else 'begins'} on {first.isoformat()}, day {day} of "

@@ -11,7 +11,7 @@ Alembic is driven from code: the migration scripts ship inside the package, no a
 from __future__ import annotations
 
 import json
-import math
+import os
 import re
 import sqlite3
 import threading
@@ -28,7 +28,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -78,10 +78,27 @@ def _sqlite_pragmas(lock_wait_seconds: float) -> Callable[[Any, Any], None]:
     return set_pragmas
 
 
+#: The longest lock wait there is (a day): SQLite keeps its busy timeout in a 32-bit number of
+#: milliseconds (2,147,484 s and more read back as 0: no wait at all), PostgreSQL's
+#: lock_timeout too.
+MAX_LOCK_WAIT_SECONDS = 86_400.0
+
+
 def _milliseconds(seconds: float) -> int:
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise ValueError(f"lock wait must be a number of seconds above 0, not {seconds!r}")
+    if not (0 < seconds <= MAX_LOCK_WAIT_SECONDS):  # NaN too
+        raise ValueError(
+            f"lock wait must be a number of seconds above 0 and at most {MAX_LOCK_WAIT_SECONDS:g}, "
+            f"not {seconds!r}"
+        )
     return max(1, round(seconds * 1000))
+
+
+def _with_lock_timeout(url: URL, wait_ms: int) -> str:
+    """libpq's `options` for a connection to ``url``: those the URL gives (else PGOPTIONS's,
+    which an explicit `options` would override), then the lock timeout."""
+    given = url.query.get("options")
+    base = given if isinstance(given, str) else os.environ.get("PGOPTIONS", "")
+    return f"{base} -c lock_timeout={wait_ms}".strip()
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:
@@ -259,7 +276,10 @@ def create_engine_for(url: str, lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SEC
             parsed,
             json_serializer=dumps_json,
             pool_pre_ping=True,
-            connect_args={"prepare_threshold": None, "options": f"-c lock_timeout={wait_ms}"},
+            connect_args={
+                "prepare_threshold": None,
+                "options": _with_lock_timeout(parsed, wait_ms),
+            },
         )
         guard_writes(engine)
         _lock_waits[engine] = lock_wait_seconds

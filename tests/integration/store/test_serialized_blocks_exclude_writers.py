@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from medevac.domain.audit import AuditRecord
 from medevac.domain.errors import RegistryBusy
@@ -215,3 +215,47 @@ def test_a_serialized_block_gives_up_after_its_lock_wait(
 )
 def test_what_counts_as_writing_for_the_write_lock(statement: str, writes: bool) -> None:
     assert statement_writes(statement) is writes
+
+
+class _Captured(Exception):
+    """Raised by a do_connect listener once it has seen the connection's parameters."""
+
+
+def test_the_lock_timeout_keeps_the_options_a_postgresql_url_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # connect_args' options had replaced the URL's (a search_path set there was lost), and
+    # PGOPTIONS, which an explicit options overrides
+    seen: dict[str, object] = {}
+
+    def capture(
+        _dialect: object, _record: object, _args: object, params: dict[str, object]
+    ) -> None:
+        seen.update(params)
+        raise _Captured
+
+    for url, environment, expected in [
+        (
+            "postgresql+psycopg://u@localhost:1/db?options=-csearch_path%3Dmedevac",
+            None,
+            "-csearch_path=medevac -c lock_timeout=2000",
+        ),
+        (
+            "postgresql+psycopg://u@localhost:1/db",
+            "-c work_mem=64MB",
+            "-c work_mem=64MB -c lock_timeout=2000",
+        ),
+        ("postgresql+psycopg://u@localhost:1/db", None, "-c lock_timeout=2000"),
+    ]:
+        if environment is None:
+            monkeypatch.delenv("PGOPTIONS", raising=False)
+        else:
+            monkeypatch.setenv("PGOPTIONS", environment)
+        engine = create_engine_for(url, lock_wait_seconds=2)
+        event.listen(engine, "do_connect", capture)
+        try:
+            with pytest.raises(_Captured):
+                engine.connect()
+        finally:
+            engine.dispose()
+        assert seen["options"] == expected

@@ -319,3 +319,32 @@ def test_a_plan_written_to_a_symbolic_link_replaces_the_file_it_links_to(
     assert link.is_symlink()  # as when the plan was written in place
     assert json.loads((shared / "plan.json").read_text())["status"] == "optimal"
     assert os.listdir(shared) == ["plan.json"]
+
+
+def test_a_plan_written_over_a_file_keeps_its_permissions(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    # patient data: a 0600 plan had come back 0644 (the umask's) after a re-solve
+    out = a_plan(app, problem_file, tmp_path)
+    out.chmod(0o600)
+    assert solve(app, problem_file, out).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_plan_written_to_a_pipe_is_written_into_it_not_over_it(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    # a rename had put a regular file where the pipe (or /dev/stdout, a device) was
+    import threading
+
+    pipe = tmp_path / "plan.fifo"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+    result = solve(app, problem_file, pipe)
+    reader.join(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert json.loads(received[0])["status"] == "optimal"
+    assert not pipe.is_file()
+    assert sorted(os.listdir(tmp_path)) == ["plan.fifo", "problem.json"]

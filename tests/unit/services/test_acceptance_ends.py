@@ -5,6 +5,7 @@ senders whose specialties end apart) and reads back for the engines (`acceptance
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -349,3 +350,15 @@ def test_plan_build_says_when_the_first_agreement_begins_and_who_it_leaves_out()
     ]
     beyond = agreement("AGR-1", {ORTHO}, None, starts_on_day=HORIZON)
     assert agreements_beginning([beyond], needed, {"ORG-B"}, DAY, HORIZON) == []
+
+
+def test_a_first_agreement_with_a_quota_admits_its_sender_only_until_it_begins() -> None:
+    # its quota would bind nobody (quotas are carried for agreements in force): 8 patients were
+    # admitted on its first day under a quota of 1
+    limited = replace(agreement("AGR-1", {ORTHO}, None, starts_on_day=5), quota=1)
+    assert agreement_ends(HOSPITAL, [limited], DAY, HORIZON, senders=["ORG-A"]) == {
+        "ORG-A": {"orthopaedics": 4, "neurology": 4}
+    }
+    assert agreements_beginning([limited], {"ORG-A": {ORTHO}}, {"ORG-B"}, DAY, HORIZON)[0].endswith(
+        "plans admit the patients it does not cover (ORG-A) there on day 4 at the latest"
+    )
