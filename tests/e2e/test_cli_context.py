@@ -279,3 +279,15 @@ def test_the_demo_run_again_counts_the_live_plan_s_open_admissions(cli: CliRunne
     again = invoke(cli, "demo")
     # the cancelled patient's admission is withdrawn from the plan: 23 open, not 24
     assert "Regulating plan PLAN-DEMO-001: 23 admissions" in again
+
+
+def test_db_status_names_a_missing_database_file_without_creating_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
+) -> None:
+    missing = tmp_path / "mistyped.db"
+    monkeypatch.setenv("MEDEVAC_DATABASE_URL", f"sqlite:///{missing}")
+    result = CliRunner().invoke(app, ["db", "status"])
+    assert result.exit_code == 0
+    # the console may break the long path across lines
+    assert f"thereisnodatabasefileat{missing}" in "".join(result.output.split())
+    assert not missing.exists()

@@ -35,7 +35,13 @@ from medevac.cli.context import (
 from medevac.config import SettingsError
 from medevac.domain.errors import DomainError
 from medevac.services.demo import DemoSummary, build_demo
-from medevac.store.database import DatabaseUrlError, current_revision, head_revision, upgrade
+from medevac.store.database import (
+    DatabaseUrlError,
+    current_revision,
+    head_revision,
+    missing_sqlite_file,
+    upgrade,
+)
 
 
 class MedevacGroup(TyperGroup):
@@ -110,6 +116,14 @@ def db_upgrade(
 def db_status() -> None:
     """Show the database URL and whether its schema is up to date."""
     url = database_url()
+    missing = missing_sqlite_file(url)
+    if missing is not None:  # asking SQLite would create it, empty
+        console.print(
+            f"database {shown_url(url)}: there is no database file at {missing}; `medevac db "
+            "upgrade` creates one",
+            markup=False,
+        )
+        return
     current, head = current_revision(url), head_revision()
     state = "up to date" if current == head else "needs `medevac db upgrade`"
     console.print(

@@ -636,13 +636,18 @@ def _capacity_reason(
     ok = beds & view.screen(i).eligible[:, None] & view.open_days(i)
     if not ok.any():
         return u.reason, UnplacedReason.BEDS_FULL
+    # what closes the places with free beds: the admission limits, the quotas, or both
+    causes = []
+    if (ok & ~free.admission).any():
+        causes.append("the daily admission limit is reached")
     ok &= free.admission
-    # what closes the places with free beds: the admission limits, else the quotas
-    closing = "the daily admission limit is reached" if not ok.any() else "a quota is used up"
     if full is not None:
         mine = view.quotas_of(i)
         closed: BoolArray = np.any(view.quota_facility[mine] & full[mine][:, None], axis=0)
+        if (ok & closed[:, None]).any():
+            causes.append("a quota is used up")
         ok &= ~closed[:, None]
+    closing = " or ".join(causes) or "the daily admission limit is reached"
     place = cheapest_place(view, i, ok, group_at.get(p.group, ()) if p.group else ())
     if place is None:
         count = int(view.screen(i).eligible.sum())

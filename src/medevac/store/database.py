@@ -350,8 +350,11 @@ def _sqlite_begin(connection: Connection) -> None:
 def create_migration_engine_for(url: str) -> Engine:
     """An engine for running migrations on `url`: as `create_engine_for`, and on SQLite every
     transaction starts with an explicit BEGIN, so that a migration run that fails or is
-    refused rolls back its DDL too (as PostgreSQL does) and leaves the schema as it was."""
-    engine = create_engine_for(url)
+    refused rolls back its DDL too (as PostgreSQL does) and leaves the schema as it was. It
+    waits for other transactions' locks as long as there is (`MAX_LOCK_WAIT_SECONDS`): a
+    migration's exclusive locks wait for every reader, which a command's minute may not see
+    end."""
+    engine = create_engine_for(url, MAX_LOCK_WAIT_SECONDS)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_driver_transactions_off)
         event.listen(engine, "begin", _sqlite_begin)
