@@ -261,13 +261,13 @@ def solve_command(
 ) -> None:
     """Solve a problem file and write the plan.
 
-    --out is checked before the solve: it may be neither the problem file nor its manifest,
-    and its folder must take a file. The plan is written whole or not at all (a temporary
-    file beside it, then renamed). A problem file that cannot be read at all (missing, a
-    folder, not readable) writes nothing. One that is read but refused (not JSON, or not a
-    valid problem) writes a plan with status infeasible_input saying why, as the exchange
-    format asks, to --out where it is free or holds a plan; a file there that is not a plan
-    is left as it is. Either way the command exits with 1.
+    --out is checked before the solve: it may be neither the problem file nor its manifest, nor
+    hold another problem or manifest, and its folder must take a file. The plan is written whole
+    or not at all (a temporary file beside it, then renamed). A problem file that cannot be read
+    at all (missing, a folder, not readable) writes nothing. One that is read but refused (not
+    JSON, or not a valid problem) writes a plan with status infeasible_input saying why, as the
+    exchange format asks, to --out where it is free or holds a plan; a file there that is not a
+    plan is left as it is. Either way the command exits with 1.
 
     Where `plan build` wrote the problem, its manifest beside it (`NAME.registry.json`) may
     record patients sent earlier who arrive on the problem's days at facilities with a daily
@@ -283,6 +283,11 @@ def solve_command(
                 f"--out {out} is the {what} file {path}: the plan would overwrite it; give "
                 "another --out"
             )
+    held = _other_document(out)
+    if held is not None:
+        _fail(
+            f"--out {out} holds {held}, not a plan: the plan would overwrite it; give another --out"
+        )
     try:
         check_writable(out)
     except OSError as error:
@@ -333,6 +338,23 @@ def solve_command(
         f"plan written to {out}; checker: feasible, objective {figure(report.objective)}",
         markup=False,
     )
+
+
+def _other_document(path: Path) -> str | None:
+    """What ``path`` holds where it is a document of the planning workflow other than a plan
+    ("a problem", "a manifest"), which a typing slip in --out would destroy; None otherwise
+    (no file, a plan, anything else)."""
+    if not path.is_file():
+        return None
+    try:
+        data = json_text.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if looks_like(data) == "a problem":
+        return "a problem"
+    if isinstance(data, dict) and {"built_at", "problem_sha256"} <= data.keys():
+        return "a manifest of `plan build`"
+    return None
 
 
 def _same_file(one: Path, other: Path) -> bool:

@@ -77,15 +77,16 @@ def test_a_refused_problem_writes_its_infeasible_input_plan_over_a_plan_but_no_o
 ) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"patients": 1}))
-    # a file that is not a plan (a problem, say: --out mistyped) is left as it is
+    # a file that is not a plan (notes, say: --out mistyped) is left as it is (one holding a
+    # problem is refused before anything is read)
     other = tmp_path / "other.json"
-    other.write_text(problem_file.read_text())
+    other.write_text("notes of the cell\n")
     result = solve(app, bad, other)
     assert result.exit_code == 1
     text = result.output
     assert said(f"{bad}: 5 error(s) in problem: horizon_days: is missing", text)
     assert said(f"{other} was left as it is: it holds no plan", text)
-    assert other.read_text() == problem_file.read_text()
+    assert other.read_text() == "notes of the cell\n"
     # an earlier plan is replaced: nobody is to use it for the refused problem
     plan = a_plan(app, problem_file, tmp_path)
     result = solve(app, bad, plan)
@@ -348,3 +349,17 @@ def test_a_plan_written_to_a_pipe_is_written_into_it_not_over_it(
     assert json.loads(received[0])["status"] == "optimal"
     assert not pipe.is_file()
     assert sorted(os.listdir(tmp_path)) == ["plan.fifo", "problem.json"]
+
+
+def test_solve_refuses_an_out_that_holds_another_problem(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    # a slip of the keyboard (p2.json for plan2.json) replaced another problem with the plan
+    other = tmp_path / "other-problem.json"
+    other.write_text(problem_file.read_text())
+    result = solve(app, problem_file, other)
+    assert result.exit_code == 1
+    assert said(f"--out {other} holds a problem, not a plan", result.output)
+    assert other.read_text() == problem_file.read_text()
+    plan = a_plan(app, problem_file, tmp_path)
+    assert solve(app, problem_file, plan).exit_code == 0  # a plan is replaced, as before
