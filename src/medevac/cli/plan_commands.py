@@ -114,12 +114,19 @@ def swapped(path: Path, expected: str, found: str) -> str:
 def _refuse_swapped(path: Path, expected: str) -> None:
     """Fail with `swapped` where ``path``, refused as ``expected``, holds the other kind of
     file; read again only on this path of refusal."""
-    try:
-        found = looks_like(json_text.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, RecursionError):
-        return
+    found = looks_like(_json_if_any(path))
     if found is not None and found != expected:
         _fail(swapped(path, expected, found))
+
+
+def _json_if_any(path: Path) -> Any:
+    """The JSON in ``path`` (after a byte order mark, as the problem loader reads it), or None
+    where it cannot be read as JSON: for guessing what a file is, never for using it
+    (`json_object` says why a file cannot be used)."""
+    try:
+        return json_text.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 def manifest_path(problem_file: Path) -> Path:
@@ -346,10 +353,7 @@ def _other_document(path: Path) -> str | None:
     (no file, a plan, anything else)."""
     if not path.is_file():
         return None
-    try:
-        data = json_text.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return None
+    data = _json_if_any(path)
     if looks_like(data) == "a problem":
         return "a problem"
     if isinstance(data, dict) and {"built_at", "problem_sha256"} <= data.keys():

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from medevac.planning.model import (
+    FloatArray,
     ProblemView,
     Screen,
     own_costs,
@@ -321,16 +322,21 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
     # of its current place and the group's split, against its place or leaving it out
     group_at = {problem.facility_index[f] for f in group_facilities}
     costs = own_costs(view, index, group_at)
+    split, change = split_and_change(view, index, group_at)
     placed = assigned is not None and not place_breaks
     reference = (
         float(costs[assigned_index, assigned.day])
         if placed and assigned is not None
         else view.unplaced_cost(patient)
     )
-    # what of the reference is the group's split and the change of a current place
-    chosen = assigned_index if placed else None
-    paid = _split_and_change(view, index, group_at, chosen)
-    pricing = _Pricing(view, patient, index, group_at, group_facilities, reference, placed, *paid)
+    # what of the reference is the group's split and the change of a current place (leaving
+    # the patient out splits nothing and gives up its current place, if any)
+    paid = (
+        (float(split[assigned_index]), float(change[assigned_index]))
+        if placed
+        else (0.0, problem.weights.change if patient.current is not None else 0.0)
+    )
+    pricing = _Pricing(patient, split, change, group_facilities, reference, placed, *paid)
 
     closed = _closed_by_quotas(problem, view, index, plan)
     alternatives: list[Alternative] = []
@@ -564,11 +570,10 @@ class _Pricing:
     """Free places weighed against the plan's choice for the patient (its place, or leaving it
     out) by their cost to the plan, the patient's share of it; ``reference`` is the choice's."""
 
-    view: ProblemView
     patient: Patient
-    index: int  # the patient's, in the problem
-    group_at: set[int]  # facilities (by index) the plan's other members of its group use
-    group_facilities: set[str]  # the same, by id
+    split: FloatArray  # per facility, the group's split placing the patient there pays
+    change: FloatArray  # per facility, the change of its current place that it pays
+    group_facilities: set[str]  # the facilities the plan's other members of its group use
     reference: float
     placed: bool  # the plan places the patient (else it leaves it out)
     reference_split: float  # the group's split the plan's choice pays
@@ -589,7 +594,7 @@ class _Pricing:
         if cost <= self.reference + tolerance:
             return Blocker.AS_CHEAP, "free and as cheap"
         p = self.patient
-        split, change = _split_and_change(self.view, self.index, self.group_at, f)
+        split, change = float(self.split[f]), float(self.change[f])
         # by the patient's own terms, each side less what it pays for the split and the change
         # (the plan's choice may split the group or move the patient too)
         own = cost - split - change
@@ -621,19 +626,6 @@ class _Pricing:
         if run.blocker in (Blocker.COSTS_MORE, Blocker.COSTS_MORE_THAN_PLACE):
             return f"free, but costs {versus}"
         return f"{run.detail}: {versus}"
-
-
-def _split_and_change(
-    view: ProblemView, index: int, group_at: set[int], facility: int | None
-) -> tuple[float, float]:
-    """What placing patient ``index`` at ``facility`` (by index; None: leaving it out) pays for
-    the group's split (its other members at ``group_at``) and for the change of its current
-    place (`model.split_and_change`, at one facility)."""
-    if facility is None:  # no split; the current place, if any, is given up
-        current = view.problem.patients[index].current
-        return 0.0, view.problem.weights.change if current is not None else 0.0
-    split, change = split_and_change(view, index, group_at)
-    return float(split[facility]), float(change[facility])
 
 
 def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:

@@ -451,13 +451,15 @@ def after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: d
         if agreement.in_force(built_on):
             pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
             between[pair].append(agreement)
+    # once per receiver, not per admission (a plan admits 100,000)
+    firsts = {op: bound_from(op, every, built_on) for op in {*operators.values(), ""}}
     lines = []
     for assignment in sorted(plan.assignments, key=lambda a: a.patient):
         entry = entries[assignment.patient]
         sender, receiver = sender_of(entry), operators.get(assignment.facility, "")
         specialty = Specialty(entry["specialty"])
         admitted = built_on + timedelta(days=assignment.day)
-        first = bound_from(receiver, every, built_on)
+        first = firsts[receiver]
         if first is not None:  # not bound yet: open until the day before its first agreement
             last = last_open_day(receiver, every, first, sender, specialty)
             if last is not None and admitted > last:

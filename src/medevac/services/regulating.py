@@ -355,10 +355,10 @@ def build_problem(
         f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
         for a in full
     ]
-    senders = {p.organisation_id for p in in_plan}
-    needed: dict[str, set[Specialty]] = defaultdict(set)
+    needed: dict[str, set[Specialty]] = defaultdict(set)  # per sender, its patients' specialties
     for patient in in_plan:
         needed[patient.organisation_id].add(patient.primary_specialty)
+    senders = set(needed)
     receivers = {facilities[e["id"]].operator_id for e in facility_entries}
     return BuiltProblem(
         problem,
