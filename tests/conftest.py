@@ -17,6 +17,9 @@ from hypothesis import settings
 # when the console is made (the CLI's consoles are made at import). Tests that ask for a wider
 # terminal would then get 80 columns only under `-n`; without it they behave as in a plain run.
 os.environ.pop("COLUMNS", None)
+# The tests' times are in UTC and so are the days they expect; on a machine in another zone the
+# operation's calendar would otherwise be that machine's (tests of other zones set their own).
+os.environ["MEDEVAC_TIME_ZONE"] = "UTC"
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     #: How long a command waits for another's write (a plan approval, say) before it gives up,
     #: nothing written (seconds).
     lock_wait_seconds: float = 60.0
+    #: The coordination cell's time zone (an IANA name such as Europe/Kyiv): on which day a
+    #: moment falls (a plan's day 0, agreements in force, quotas). Empty: the machine's own.
+    time_zone: str = ""
 
     @field_validator("stale_after_hours")
     @classmethod
@@ -44,6 +48,20 @@ class Settings(BaseSettings):
         if not (0 < value <= 86_400):  # NaN too; a day at most (`MAX_LOCK_WAIT_SECONDS`)
             raise ValueError("must be a number of seconds above 0 and at most 86400 (a day)")
         return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        name = value.strip()
+        if name:
+            try:
+                ZoneInfo(name)
+            except (ValueError, OSError, ZoneInfoNotFoundError):  # a bad name, a folder, unknown
+                raise ValueError(
+                    "is not a known time zone: give an IANA name such as Europe/Kyiv or UTC, "
+                    "or leave it empty for this machine's own"
+                ) from None
+        return name
 
     @field_validator("progress_threshold_rows")
     @classmethod

@@ -233,6 +233,9 @@ def test_a_blank_default_actor_is_refused_naming_its_variable(
         ("MEDEVAC_LOCK_WAIT_SECONDS", "inf", "must be a number of seconds above 0"),
         # SQLite would keep 1e7 s as no wait at all (its busy timeout is 32-bit milliseconds)
         ("MEDEVAC_LOCK_WAIT_SECONDS", "1e7", "must be a number of seconds above 0 and at most"),
+        ("MEDEVAC_TIME_ZONE", "Mars/Olympus", "is not a known time zone: give an IANA name"),
+        ("MEDEVAC_TIME_ZONE", "Europe", "is not a known time zone"),  # a folder of zones
+        ("MEDEVAC_TIME_ZONE", "/etc/localtime", "is not a known time zone"),
     ],
 )
 def test_a_setting_that_cannot_be_read_is_a_one_line_error_naming_it(

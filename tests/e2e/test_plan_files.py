@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
 from medevac.cli.main import app
+from medevac.config import get_settings
 from tests.e2e.conftest import invoke
 from tests.e2e.test_cli import academy_agreement_ends
 
@@ -53,7 +56,21 @@ def test_plan_build_writes_neither_file_when_the_manifest_cannot_be_written(
 
 def test_plan_build_of_one_day_says_day(cli: CliRunner, tmp_path: Path) -> None:
     out = invoke(cli, "plan", "build", "--out", str(tmp_path / "p.json"), "--horizon-days", "1")
-    assert said("facilities, 1 day; manifest", out)
+    assert said("facilities, 1 day from day 0 = ", out)
+
+
+def test_plan_build_names_day_0_in_the_cells_time_zone(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # UTC+14: from 10:00 UTC its date is a day ahead of UTC's; before, the same day (no
+    # zone at UTC-12 is inhabited, so the other side is checked at UTC-11 in the services)
+    monkeypatch.setenv("MEDEVAC_TIME_ZONE", "Pacific/Kiritimati")
+    get_settings.cache_clear()
+    out = invoke(cli, "plan", "build", "--out", str(tmp_path / "p.json"))
+    today = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    assert said(f"from day 0 = {today} (Pacific/Kiritimati)", out)
+    manifest = json.loads((tmp_path / "p.registry.json").read_text())
+    assert datetime.fromisoformat(manifest["built_at"]).utcoffset() == timedelta(hours=14)
 
 
 def test_plan_solve_refuses_to_write_over_the_manifest_plan_build_wrote(

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from medevac.config import get_settings
 from medevac.domain.repositories import UnitOfWork
+from medevac.services.clock import shown
 from medevac.store.database import engine_for, is_up_to_date, missing_sqlite_file
 from medevac.store.database import shown_url as _shown_url
 from medevac.store.unit_of_work import SqlUnitOfWork
@@ -86,4 +87,4 @@ def age_text(age: timedelta) -> str:
 
 
 def when(moment: datetime) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return shown(moment)

@@ -10,6 +10,7 @@ from medevac.cli.context import actor, console, unit_of_work, when
 from medevac.domain.lifecycle import ALLOWED_TRANSITIONS, ActorRole, PatientStatus
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.services.auditing import utc_now
+from medevac.services.clock import day_of
 from medevac.services.holds import HOLDING_STATUSES
 from medevac.services.patients import PatientFile, list_patients, move_patient, patient_file
 
@@ -90,7 +91,7 @@ def _destination(record: PatientFile) -> str:
     else:
         day, source = f"on {d.admission_date}", "planned by an earlier plan, superseded since"
     waiting = status not in (PatientStatus.ADMITTED, PatientStatus.IN_TREATMENT)
-    passed = " (that day has passed)" if waiting and d.admission_date < utc_now().date() else ""
+    passed = " (that day has passed)" if waiting and d.admission_date < day_of(utc_now()) else ""
     return f"{d.facility_id}{name}, admission {day}{passed}, {source}"
 
 

@@ -38,6 +38,7 @@ from medevac.planning import (
 from medevac.planning.plan import check_writable, write_documents
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
+from medevac.services.clock import day_of, zone_name
 from medevac.services.manifests import admission_limit_overruns, arrivals
 from medevac.services.regulating import (
     AdmittedAfterAgreementEnds,
@@ -142,8 +143,8 @@ def build(
     problem = built.problem
     console.print(
         f"wrote {out}: {len(problem['patients'])} patients, {len(problem['facilities'])} "
-        f"facilities, {horizon_days} day{'' if horizon_days == 1 else 's'}; manifest "
-        f"{manifest_path(out)}",
+        f"facilities, {horizon_days} day{'' if horizon_days == 1 else 's'} from day 0 = "
+        f"{day_of(now)} ({zone_name()}); manifest {manifest_path(out)}",
         markup=False,
     )
     if built.skipped:

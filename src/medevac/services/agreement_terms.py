@@ -14,6 +14,7 @@ from medevac.domain.patients import PlanningPatient
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import Plan
+from medevac.services.clock import day_of
 
 #: Joins an organisation and a specialty in the problem's `organisation` and `accepts_from`
 #: where agreements cover only some of a facility's specialties (see `agreement_coverage`).
@@ -48,10 +49,10 @@ def agreement_coverage(
         return None
     covered: dict[str, set[Specialty]] = defaultdict(set)
     covered[facility.operator_id] |= facility.specialties
-    if bound_from(facility.operator_id, agreements, on.date()) is not None:
+    if bound_from(facility.operator_id, agreements, day_of(on)) is not None:
         for sender in senders:
             covered[sender] |= facility.specialties
-    for agreement, shared in _covering_at(facility, agreements, on.date(), full):
+    for agreement, shared in _covering_at(facility, agreements, day_of(on), full):
         covered[agreement.sending_organisation_id] |= shared
     return {sender: frozenset(specialties) for sender, specialties in covered.items()}
 

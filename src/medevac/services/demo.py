@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
@@ -40,6 +40,7 @@ from medevac.domain.vocabulary import (
 )
 from medevac.planning import Engine, solve
 from medevac.services.auditing import utc_now
+from medevac.services.clock import day_of, last_moment
 from medevac.services.patients import register_patient
 from medevac.services.registry import (
     register_agreement,
@@ -359,7 +360,7 @@ def build_demo(
 
     rng = random.Random(SEED)
     now = utc_now()
-    today = now.date()
+    today = day_of(now)
     for organisation in ORGANISATIONS:
         register_organisation(uow, organisation, actor=actor)
     for facility in _facilities():
@@ -455,8 +456,8 @@ def _decided_at(mission_ends_on: date) -> datetime:
     decisions before the patients were created), but within the mission's dates when the
     build crosses midnight."""
     now = utc_now()
-    if now.date() > mission_ends_on:
-        return datetime.combine(mission_ends_on, time.max, tzinfo=UTC)
+    if day_of(now) > mission_ends_on:
+        return last_moment(mission_ends_on)
     return now
 
 

@@ -14,6 +14,7 @@ from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.patients import MoveTimes, PlanningPatient
 from medevac.domain.plans import PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
+from medevac.services.clock import day_of
 from medevac.services.manifests import Hold, arrival_key
 
 #: Past referral and not yet out of the receiving facility's bed: a patient an approved plan sent
@@ -157,7 +158,7 @@ def holds(
 
 
 def held_beds(
-    facility_entries: list[dict[str, Any]], found: Mapping[str, Hold], now: datetime
+    facility_entries: list[dict[str, Any]], found: Mapping[str, Hold], today: date
 ) -> list[str]:
     """Take off the facilities' free beds those of patients sent there since they reported.
 
@@ -176,7 +177,6 @@ def held_beds(
     `held_admissions`, and `plan solve` counts it.)
     """
     entries = {entry["id"]: entry for entry in facility_entries}
-    today = now.date()
     taken: dict[tuple[str, str], list[str]] = defaultdict(list)
     for patient_id, hold in sorted(found.items()):
         beds = entries[hold.facility_id]["beds"][hold.specialty]
@@ -192,14 +192,15 @@ def held_beds(
 
 
 def held_admissions(
-    facility_entries: list[dict[str, Any]], sent: SentEarlier, now: datetime, horizon_days: int
+    facility_entries: list[dict[str, Any]], sent: SentEarlier, today: date, horizon_days: int
 ) -> dict[str, int]:
     """Patients sent earlier and not yet admitted, per "FACILITY/day" of their planned
     admission within the horizon, at facilities of the problem with a daily admission limit.
 
     The problem cannot hold them (its limit is one number for every day), so the manifest
     does, and `admission_limit_overruns` says where a plan and they together pass the limit.
-    A patient whose planned day has passed and who is still on its way counts on day 0.
+    A patient whose planned day has passed and who is still on its way counts on day 0, which
+    is ``today``.
     """
     limited = {e["id"] for e in facility_entries if "daily_admission_limit" in e}
     counts: dict[str, int] = defaultdict(int)
@@ -209,7 +210,7 @@ def held_admissions(
             continue
         if patient.status in _ADMITTED:
             continue
-        day = max(0, (admission.admission_date - now.date()).days)
+        day = max(0, (admission.admission_date - today).days)
         if day < horizon_days:
             counts[arrival_key(admission.facility_id, day)] += 1
     return dict(sorted(counts.items()))
@@ -224,4 +225,4 @@ def accepted_at(times: MoveTimes | None) -> datetime:
 
 def _admitted_on(times: MoveTimes | None) -> date | None:
     """The day the patient was last admitted, if it was."""
-    return None if times is None or times.admitted is None else times.admitted.date()
+    return None if times is None or times.admitted is None else day_of(times.admitted)

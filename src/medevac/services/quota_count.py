@@ -19,6 +19,7 @@ from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.planning import Plan
 from medevac.services.agreement_terms import sender_of
+from medevac.services.clock import day_of
 from medevac.services.holds import HOLDING_STATUSES, accepted_at, sent_destinations
 
 
@@ -166,7 +167,7 @@ def sent_under_agreements(
         for i, a in answers.items()
         if a.decided_at is None or a.decided_at >= accepted[i]
     }
-    accepted_on = {i: accepted[i].date() for i in requested}
+    accepted_on = {i: day_of(accepted[i]) for i in requested}
     counted: list[tuple[str, str, Specialty, date]] = []
     for patient in earlier:
         admission = destinations.get(patient.id)
@@ -249,7 +250,7 @@ def sent_book(
 ) -> QuotaBook | None:
     """The agreements in force on ``on`` with the patients sent earlier counted, or None when
     no agreement has a quota (``known``: destinations already resolved)."""
-    book = QuotaBook(uow.agreements.list(), on.date())
+    book = QuotaBook(uow.agreements.list(), day_of(on))
     if not book.has_quotas:
         return None
     sent_under_agreements(uow, book, {p["id"] for p in problem["patients"]}, known)
@@ -303,7 +304,7 @@ def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datet
     book = sent_book(uow, problem, on) if plan.assignments else None
     if book is None:
         return []
-    return overrun_lines(book, placements(uow, problem, plan), on.date())
+    return overrun_lines(book, placements(uow, problem, plan), day_of(on))
 
 
 def overrun_lines(book: QuotaBook, placements: list[Placed], day: date) -> list[str]:
@@ -395,7 +396,7 @@ def carry_quotas(
     """
     facility_entries, patient_entries = entries
     by_id = {entry["id"]: entry for entry in patient_entries}
-    day = now.date()
+    day = day_of(now)
     kinds = Counter((p.organisation_id, p.primary_specialty) for p in patients)
     offered: dict[str, set[str]] = defaultdict(set)  # by operator, in the problem
     for entry in facility_entries:

@@ -48,6 +48,7 @@ from medevac.services.agreement_terms import (
     senders_turned_away,
 )
 from medevac.services.auditing import audit, utc_now
+from medevac.services.clock import day_of, local
 from medevac.services.conflicts import retried
 from medevac.services.holds import (
     DEFAULT_LENGTH_OF_STAY_DAYS,
@@ -238,7 +239,7 @@ def build_problem(
         live = uow.plans.live()
         planned = _open_admissions(live)
         sent = patients_sent_earlier(uow, {r.facility_id for r in reports})
-        book = QuotaBook(agreements, now.date())
+        book = QuotaBook(agreements, day_of(now))
         if respect_quotas and book.has_quotas:
             sent_under_agreements(uow, book, set(), known=sent.destinations)
         full = book.full() if respect_quotas else []
@@ -276,16 +277,16 @@ def build_problem(
         if accepts is not None:
             coverage[facility.id] = accepts
             last_days[facility.id] = agreement_ends(
-                facility, agreements, now.date(), horizon_days, full_ids, sending
+                facility, agreements, day_of(now), horizon_days, full_ids, sending
             )
         if facility.daily_admission_limit is not None:
             entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
     held_now = holds(
-        {e["id"]: e["beds"].keys() for e in facility_entries}, by_facility, sent, now.date()
+        {e["id"]: e["beds"].keys() for e in facility_entries}, by_facility, sent, day_of(now)
     )
-    held = held_beds(facility_entries, held_now, now)
-    arriving = held_admissions(facility_entries, sent, now, horizon_days)
+    held = held_beds(facility_entries, held_now, day_of(now))
+    arriving = held_admissions(facility_entries, sent, day_of(now), horizon_days)
 
     patient_entries = []
     versions: dict[str, int] = {}
@@ -299,7 +300,7 @@ def build_problem(
             left_out[patient.id] = patient.version
             continue
         entry = _patient_entry(patient, origin)
-        current = _current(planned.get(patient.id), now.date(), horizon_days, in_problem)
+        current = _current(planned.get(patient.id), day_of(now), horizon_days, in_problem)
         if current is not None:
             entry["current"] = current
         patient_entries.append(entry)
@@ -332,7 +333,7 @@ def build_problem(
     }
     excluded = {s.id for s in skipped if s.kind == "facility"}
     manifest = {
-        "built_at": now.isoformat(),
+        "built_at": local(now).isoformat(),  # its date is day 0
         "patients": versions,
         "left_out": left_out,
         # field hospitals left out: their reports cannot change the problem (their facilities'
@@ -371,8 +372,8 @@ def build_problem(
         quotas_full,
         tight,
         carried,
-        agreements_ending(agreements, senders, receivers, now.date(), horizon_days, full),
-        agreements_beginning(agreements, needed, receivers, now.date(), horizon_days),
+        agreements_ending(agreements, senders, receivers, day_of(now), horizon_days, full),
+        agreements_beginning(agreements, needed, receivers, day_of(now), horizon_days),
     )
 
 
@@ -504,7 +505,7 @@ def _arrival_changes(
     """Admissions of patients sent earlier that a problem's admission limits must count, more
     on some facility's day now than when the problem was built ("held_admissions"): an
     admission named or moved to that day since. The plan may then pass the limit with them."""
-    built = datetime.fromisoformat(manifest["built_at"])
+    built = datetime.fromisoformat(manifest["built_at"]).date()  # day 0, as the build saw it
     now = held_admissions(problem["facilities"], sent, built, int(problem["horizon_days"]))
     changes = []
     for key, count in sorted(now.items()):
@@ -637,7 +638,7 @@ def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -
     known: dict[str, int] | None = manifest.get("agreements")
     if known is not None:
         built_on = datetime.fromisoformat(manifest["built_at"]).date()
-        today = utc_now().date()
+        today = day_of(utc_now())
         now = {a.id: a for a in uow.agreements.list()}
         changes += _version_changes("agreement", known, now, lambda _: "")
         for agreement_id, agreement in sorted(now.items()):
@@ -828,7 +829,7 @@ def _approve_checked(
         if past:
             raise InvalidValue("plan", past)
         placed = [] if book is None else placements(uow, problem, plan)
-        left = keep_within(book, placed, now.date()) if book and within_quotas else {}
+        left = keep_within(book, placed, day_of(now)) if book and within_quotas else {}
         plan = without_patients(
             checked_problem,
             plan,
@@ -836,7 +837,7 @@ def _approve_checked(
             UnplacedReason.NO_AGREEMENT,
         )
         kept = [p for p in placed if p.patient not in left]
-        overruns = [] if book is None else overrun_lines(book, kept, now.date())
+        overruns = [] if book is None else overrun_lines(book, kept, day_of(now))
         why = (over_quota or "").strip()
         if overruns and not why:
             raise QuotaExceeded(overruns)
@@ -911,7 +912,7 @@ def _approve_checked(
 def admitted_before(plan: Plan, built_at: datetime, now: datetime) -> str:
     """What to say of a plan that admits patients before ``now``'s date (its days count from the
     day its problem was built, ``built_at``); empty when it admits nobody before then."""
-    today, built = now.date(), built_at.date()
+    today, built = day_of(now), built_at.date()
     days_gone = (today - built).days  # plan days before this one are past
     past = sorted(
         (built + timedelta(days=a.day), a.patient) for a in plan.assignments if a.day < days_gone

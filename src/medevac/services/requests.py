@@ -14,6 +14,7 @@ from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
 from medevac.services.auditing import audit, utc_now
+from medevac.services.clock import day_of, shown
 from medevac.services.conflicts import retried
 from medevac.services.patients import apply_move
 
@@ -207,7 +208,7 @@ def respond_to_request(
         before = snapshot(request)
         pending = {p.patient_id for p in request.patients if p.decision is PatientDecision.PENDING}
         now = utc_now()
-        destinations = _admissions(uow, request, admissions or {}, today=now.date())
+        destinations = _admissions(uow, request, admissions or {}, today=day_of(now))
         outcome = request.respond(patient_answers, place_answers, destinations=destinations, at=now)
         # written first, so that the moves below find the answer given (no line pending) and
         # do not record it a second time (`apply_move`)
@@ -275,10 +276,10 @@ def name_admission(
             raise InvalidValue(
                 "patient",
                 f"{patient_id} was accepted again after request {request.id}'s answer "
-                f"({latest:%Y-%m-%d %H:%M} UTC); that answer no longer says where it goes",
+                f"({shown(latest)}); that answer no longer says where it goes",
             )
         [(facility_id, on)] = _admissions(
-            uow, request, {patient_id: (facility_id, day)}, today=now.date()
+            uow, request, {patient_id: (facility_id, day)}, today=day_of(now)
         ).values()
         if (line.decision, line.facility_id, line.admission_date) == (
             PatientDecision.ACCEPTED,

@@ -18,6 +18,7 @@ from medevac.domain.screening import (
     ScreeningReport,
 )
 from medevac.services.auditing import audit, utc_now
+from medevac.services.clock import local
 from medevac.services.patients import apply_move
 
 #: Patients who may be put before a screening team.
@@ -127,7 +128,10 @@ def record_decision(
                 "candidate", f"{patient_id} is {patient.status}, not awaiting a screening decision"
             )
         now = utc_now()
-        decision = ScreeningDecision(outcome, clinician, criteria_notes, decided_at or now)
+        moment = decided_at or now
+        if moment.tzinfo is not None:  # a time without a zone is refused as it is, below
+            moment = local(moment)  # the mission's dates are days of the operation's calendar
+        decision = ScreeningDecision(outcome, clinician, criteria_notes, moment)
         mission.decide(
             patient_id,
             decision,

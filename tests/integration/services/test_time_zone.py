@@ -1,0 +1,112 @@
+"""Days in the coordination cell's time zone (`MEDEVAC_TIME_ZONE`), on SQLite and PostgreSQL.
+
+The zone is chosen so that the cell's date is not the UTC date whatever the hour the tests run
+(UTC+14 from 10:00 UTC, else UTC-11): with days taken in UTC every assertion below fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from medevac.config import get_settings
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.patients import Patient
+from medevac.domain.screening import ScreeningOutcome
+from medevac.domain.vocabulary import Mobility, Precedence, Specialty
+from medevac.planning import solve_exact
+from medevac.services.auditing import utc_now
+from medevac.services.demo import build_demo
+from medevac.services.patients import register_patient
+from medevac.services.screening import record_decision
+from tests.integration.services.builders import UowFactory, mission_of_org_b, registry
+from tests.integration.services.test_plan_approval import approver, built, selected_demo
+
+pytestmark = pytest.mark.storage
+
+
+def zone_off_utc(moment: datetime) -> str:
+    """A zone whose date at ``moment`` is not UTC's: a day ahead from 10:00 UTC, else behind."""
+    return "Pacific/Kiritimati" if moment.astimezone(UTC).hour >= 10 else "Pacific/Pago_Pago"
+
+
+@pytest.fixture
+def cell_day(monkeypatch: pytest.MonkeyPatch) -> Iterator[date]:
+    """The operation's calendar set to a zone off UTC's date; the cell's date today."""
+    now = utc_now()
+    zone = zone_off_utc(now)
+    monkeypatch.setenv("MEDEVAC_TIME_ZONE", zone)
+    get_settings.cache_clear()
+    today = now.astimezone(ZoneInfo(zone)).date()
+    assert today != now.date()
+    yield today
+    get_settings.cache_clear()  # the next test reads the zone the tests run in
+
+
+def test_a_plan_starts_on_the_cells_day_and_admits_on_its_dates(
+    uow_factory: UowFactory, cell_day: date
+) -> None:
+    selected_demo(uow_factory)
+    problem = built(uow_factory)
+    built_at = datetime.fromisoformat(problem.manifest["built_at"])
+    assert built_at.date() == cell_day  # written in the cell's zone: its date is day 0
+    assert built_at.utcoffset() != timedelta(0)
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    approval = approver(problem, plan)(uow_factory())
+    by_patient = {a.patient: a.day for a in plan.assignments}
+    assert 0 in by_patient.values()  # the demo's patients are admitted from day 0
+    for admission in approval.plan.admissions:
+        assert admission.admission_date == cell_day + timedelta(
+            days=by_patient[admission.patient_id]
+        )
+
+
+def test_a_re_plan_counts_current_places_from_the_cells_day(
+    uow_factory: UowFactory, cell_day: date
+) -> None:
+    build_demo(uow_factory(), actor="demo", regulate=True)
+    with uow_factory() as uow:
+        [plan] = uow.plans.live()
+    assert min(a.admission_date for a in plan.admissions) == cell_day  # the demo plans today
+    entries = {p["id"]: p for p in built(uow_factory).problem["patients"]}
+    for admission in plan.admissions:
+        assert entries[admission.patient_id]["current"] == {
+            "facility": admission.facility_id,
+            "day": (admission.admission_date - cell_day).days,
+        }
+
+
+def test_a_screening_decision_falls_on_the_cells_day(
+    uow_factory: UowFactory, cell_day: date
+) -> None:
+    # a mission of the cell's today alone: a decision made now is within it in the cell's
+    # calendar, and was refused when its day was taken in UTC
+    registry(uow_factory)
+    register_patient(
+        uow_factory(),
+        Patient(
+            "P-1",
+            "ORG-A",
+            (Specialty.ORTHOPAEDICS,),
+            Precedence.PRIORITY,
+            Mobility.LITTER,
+            location_id="H-1",
+        ),
+        actor="t",
+    )
+    shift = (cell_day - utc_now().date()).days  # +1 or -1
+    mission = mission_of_org_b(uow_factory, candidates=["P-1"], back=-shift, ahead=shift)
+    assert (mission.starts_on, mission.ends_on) == (cell_day, cell_day)
+    record_decision(
+        uow_factory(),
+        mission.id,
+        "P-1",
+        ScreeningOutcome.SELECT,
+        clinician="dr.n",
+        criteria_notes="",
+    )
+    with uow_factory() as uow:
+        assert uow.patients.get("P-1").status is PatientStatus.SELECTED
