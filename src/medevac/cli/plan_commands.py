@@ -268,13 +268,13 @@ def solve_command(
 ) -> None:
     """Solve a problem file and write the plan.
 
-    --out is checked before the solve: it may be neither the problem file nor its manifest, nor
-    hold another problem or manifest, and its folder must take a file. The plan is written whole
-    or not at all (a temporary file beside it, then renamed). A problem file that cannot be read
-    at all (missing, a folder, not readable) writes nothing. One that is read but refused (not
+    --out is checked before the solve: it may be neither the problem file nor its manifest,
+    and a file there must be empty or hold a plan (an earlier solve's, replaced); anything else
+    is refused, not overwritten. Its folder must take a file. The plan is written whole or not
+    at all (a temporary file beside it, then renamed). A problem file that cannot be read at
+    all (missing, a folder, not readable) writes nothing. One that is read but refused (not
     JSON, or not a valid problem) writes a plan with status infeasible_input saying why, as the
-    exchange format asks, to --out where it is free or holds a plan; a file there that is not a
-    plan is left as it is. Either way the command exits with 1.
+    exchange format asks. Either way the command exits with 1.
 
     Where `plan build` wrote the problem, its manifest beside it (`NAME.registry.json`) may
     record patients sent earlier who arrive on the problem's days at facilities with a daily
@@ -293,7 +293,8 @@ def solve_command(
     held = _other_document(out)
     if held is not None:
         _fail(
-            f"--out {out} holds {held}, not a plan: the plan would overwrite it; give another --out"
+            f"--out {out} holds {held}, not a plan: the plan would overwrite it; give another "
+            "--out, or remove the file first"
         )
     try:
         check_writable(out)
@@ -348,17 +349,27 @@ def solve_command(
 
 
 def _other_document(path: Path) -> str | None:
-    """What ``path`` holds where it is a document of the planning workflow other than a plan
-    ("a problem", "a manifest"), which a typing slip in --out would destroy; None otherwise
-    (no file, a plan, anything else)."""
+    """What ``path`` holds where it is a file with something other than a plan in it ("a
+    problem", "a manifest of `plan build`", "other JSON", "something that is not JSON"),
+    which a typing slip in --out would destroy; None where a plan may be written there: no
+    file, an empty one, a plan (an earlier solve's), or no regular file (a pipe or a device,
+    written in place), or one that cannot be read (whether it can be written is checked next)."""
     if not path.is_file():
         return None
+    try:
+        if not path.read_bytes().strip():
+            return None
+    except OSError:
+        return None
     data = _json_if_any(path)
-    if looks_like(data) == "a problem":
+    kind = looks_like(data)
+    if kind == "a plan":
+        return None
+    if kind == "a problem":
         return "a problem"
     if isinstance(data, dict) and {"built_at", "problem_sha256"} <= data.keys():
         return "a manifest of `plan build`"
-    return None
+    return "other JSON" if data is not None else "something that is not JSON"
 
 
 def _same_file(one: Path, other: Path) -> bool:

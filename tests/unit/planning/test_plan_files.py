@@ -72,29 +72,58 @@ def test_solving_a_problem_file_that_cannot_be_read_writes_nothing(
     assert kept.read_bytes() == before  # had become an infeasible_input plan
 
 
-def test_a_refused_problem_writes_its_infeasible_input_plan_over_a_plan_but_no_other_file(
+def test_a_refused_problem_writes_its_infeasible_input_plan_over_a_plan(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"patients": 1}))
-    # a file that is not a plan (notes, say: --out mistyped) is left as it is (one holding a
-    # problem is refused before anything is read)
-    other = tmp_path / "other.json"
-    other.write_text("notes of the cell\n")
-    result = solve(app, bad, other)
-    assert result.exit_code == 1
-    text = result.output
-    assert said(f"{bad}: 5 error(s) in problem: horizon_days: is missing", text)
-    assert said(f"{other} was left as it is: it holds no plan", text)
-    assert other.read_text() == "notes of the cell\n"
-    # an earlier plan is replaced: nobody is to use it for the refused problem
     plan = a_plan(app, problem_file, tmp_path)
     result = solve(app, bad, plan)
     assert result.exit_code == 1
+    assert said(f"{bad}: 5 error(s) in problem: horizon_days: is missing", result.output)
+    # an earlier plan is replaced: nobody is to use it for the refused problem
     assert said(f"the plan written to {plan} says so (status infeasible_input)", result.output)
     refused = json.loads(plan.read_text())
     assert refused["status"] == "infeasible_input"
     assert "horizon_days: is missing" in refused["solver"]
+
+
+@pytest.mark.parametrize(
+    ("content", "held"),
+    [
+        ("notes of the cell\n", "something that is not JSON"),
+        ('{"patient": "P1", "note": "cannot fly"}', "other JSON"),
+        ("[1, 2]", "other JSON"),
+        (b"\x89PNG\r\n\x1a\n", "something that is not JSON"),
+    ],
+)
+def test_solve_refuses_an_out_that_holds_a_file_other_than_a_plan(
+    app: typer.Typer, problem_file: Path, tmp_path: Path, content: str | bytes, held: str
+) -> None:
+    # --out mistyped (notes.txt for plan.json): the notes are kept, the problem is not solved
+    other = tmp_path / "other.txt"
+    data = content.encode() if isinstance(content, str) else content
+    other.write_bytes(data)
+    result = solve(app, problem_file, other)
+    assert result.exit_code == 1
+    assert said(
+        f"--out {other} holds {held}, not a plan: the plan would overwrite it", result.output
+    )
+    assert other.read_bytes() == data
+    # likewise when the problem is refused: no infeasible_input plan over the notes
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"patients": 1}))
+    assert said(f"--out {other} holds {held}", solve(app, bad, other).output)
+    assert other.read_bytes() == data
+
+
+def test_solve_writes_over_an_empty_file(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan.json"
+    out.write_text("\n")  # made ready by `touch` or an editor
+    assert solve(app, problem_file, out).exit_code == 0
+    assert json.loads(out.read_text())["status"] == "optimal"
 
 
 @pytest.mark.parametrize("target", ["problem", "manifest", "problem spelt otherwise", "link"])
@@ -312,7 +341,7 @@ def test_a_plan_written_to_a_symbolic_link_replaces_the_file_it_links_to(
 ) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
-    (shared / "plan.json").write_text("{}")
+    (shared / "plan.json").write_text('{"status": "optimal", "assignments": []}')  # a plan before
     link = tmp_path / "plan.json"
     link.symlink_to(shared / "plan.json")
     result = solve(app, problem_file, link)
