@@ -59,6 +59,32 @@ def test_plan_build_of_one_day_says_day(cli: CliRunner, tmp_path: Path) -> None:
     assert said("facilities, 1 day from day 0 = ", out)
 
 
+def test_plan_build_replaces_an_earlier_build_but_no_other_file(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "p.json"
+    invoke(cli, "plan", "build", "--out", str(out))
+    invoke(cli, "plan", "build", "--out", str(out))  # an earlier build is replaced
+    notes = tmp_path / "notes.json"
+    notes.write_text("who flies on Tuesday\n")
+    result = cli.invoke(app, ["plan", "build", "--out", str(notes)])
+    assert result.exit_code == 1
+    assert said(
+        f"error: --out {notes} holds something that is not JSON, not a problem", result.output
+    )
+    assert notes.read_text() == "who flies on Tuesday\n"
+    assert not (tmp_path / "notes.registry.json").exists()
+    # the manifest's place holding a plan (a slip when naming a plan): kept, nothing written
+    other = tmp_path / "q.json"
+    (tmp_path / "q.registry.json").write_text((tmp_path / "p.json").read_text())
+    result = cli.invoke(app, ["plan", "build", "--out", str(other)])
+    assert result.exit_code == 1
+    assert said(
+        "q.registry.json, the manifest's place, holds a problem, not a manifest", result.output
+    )
+    assert not other.exists()
+
+
 def test_plan_build_names_day_0_in_the_cells_time_zone(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

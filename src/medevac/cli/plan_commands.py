@@ -98,8 +98,8 @@ def looks_like(data: Any) -> str | None:
         return None
     if {"status", "assignments"} <= data.keys() and "patients" not in data:
         return "a plan"
-    if {"patients", "facilities"} <= data.keys() and "assignments" not in data:
-        return "a problem"
+    if {"patients", "facilities"} <= data.keys() and not {"assignments", "built_at"} & data.keys():
+        return "a problem"  # a manifest has patients and facilities too (their versions)
     return None
 
 
@@ -290,12 +290,7 @@ def solve_command(
                 f"--out {out} is the {what} file {path}: the plan would overwrite it; give "
                 "another --out"
             )
-    held = _other_document(out)
-    if held is not None:
-        _fail(
-            f"--out {out} holds {held}, not a plan: the plan would overwrite it; give another "
-            "--out, or remove the file first"
-        )
+    refuse_other_file(out, ("a plan",), f"--out {out}", "the plan")
     try:
         check_writable(out)
     except OSError as error:
@@ -348,12 +343,14 @@ def solve_command(
     )
 
 
-def _other_document(path: Path) -> str | None:
-    """What ``path`` holds where it is a file with something other than a plan in it ("a
-    problem", "a manifest of `plan build`", "other JSON", "something that is not JSON"),
-    which a typing slip in --out would destroy; None where a plan may be written there: no
-    file, an empty one, a plan (an earlier solve's), or no regular file (a pipe or a device,
-    written in place), or one that cannot be read (whether it can be written is checked next)."""
+MANIFEST = "a manifest of `plan build`"
+
+
+def file_kind(path: Path) -> str | None:
+    """What the file at ``path`` holds, for refusing to write over something else: "a plan",
+    "a problem", `MANIFEST`, "other JSON" or "something that is not JSON"; None where there is
+    nothing to lose: no file, an empty one, no regular file (a pipe or a device, written in
+    place), or one that cannot be read (whether it can be written is checked next)."""
     if not path.is_file():
         return None
     try:
@@ -362,14 +359,24 @@ def _other_document(path: Path) -> str | None:
     except OSError:
         return None
     data = _json_if_any(path)
-    kind = looks_like(data)
-    if kind == "a plan":
-        return None
-    if kind == "a problem":
-        return "a problem"
     if isinstance(data, dict) and {"built_at", "problem_sha256"} <= data.keys():
-        return "a manifest of `plan build`"
+        return MANIFEST
+    kind = looks_like(data)
+    if kind is not None:
+        return kind
     return "other JSON" if data is not None else "something that is not JSON"
+
+
+def refuse_other_file(path: Path, kinds: tuple[str, ...], name: str, written: str) -> None:
+    """Fail where ``path`` holds a file other than one of ``kinds`` (`file_kind`), which
+    writing ``written`` there would destroy (a typing slip in --out); ``name`` is how the
+    error names the path ("--out plan.json")."""
+    held = file_kind(path)
+    if held is not None and held not in kinds:
+        _fail(
+            f"{name} holds {held}, not {' or '.join(kinds)}: {written} would overwrite it; "
+            "give another --out, or remove the file first"
+        )
 
 
 def _same_file(one: Path, other: Path) -> bool:

@@ -19,11 +19,13 @@ from medevac.cli.context import (
     when,
 )
 from medevac.cli.plan_commands import (
+    MANIFEST,
     json_object,
     looks_like,
     manifest_path,
     plan_app,
     plan_or_fail,
+    refuse_other_file,
     refused_status,
     swapped,
 )
@@ -106,10 +108,15 @@ def build(
     by then ("agreement begins: ..."). Also writes NAME.registry.json beside
     it: what the problem was built from, so that `plan approve` can refuse when the registry
     has changed since. The two files are written together or not at all (each to a temporary
-    file beside it, then both renamed), never a new problem beside an older manifest.
+    file beside it, then both renamed), never a new problem beside an older manifest. They
+    replace an earlier build's problem and manifest; a file there holding anything else is
+    refused, not overwritten.
     """
     extra = _settings(settings)
     files = (out, manifest_path(out))  # a folder for --out is refused before the registry is read
+    # an earlier build's files are replaced; anything else is a slip of --out, and kept
+    refuse_other_file(out, ("a problem",), f"--out {out}", "the problem")
+    refuse_other_file(files[1], (MANIFEST,), f"{files[1]}, the manifest's place,", "the manifest")
     for path in files:
         try:
             check_writable(path)
