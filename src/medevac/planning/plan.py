@@ -173,7 +173,8 @@ def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
     permissions (another name of it, a hard link, keeps the old content). A path that exists
     and is not a regular file (/dev/stdout, a pipe, a device) is written in place, last: a
     rename would put a file where it was. Raises OSError naming the path meant (never the
-    temporary file), or ValueError (`document_text`)."""
+    temporary file), or ValueError (`document_text`). Files and their folders' renames are
+    synced to the disk before it returns: a power cut then keeps the new documents."""
     written: list[tuple[Path, Path, Path]] = []  # (temporary file, the file it replaces, path)
     in_place: list[tuple[Path, str]] = []
     try:
@@ -183,17 +184,35 @@ def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
                 in_place.append((path, text))
             else:
                 written.append((*_written_beside(path, text), path))
+        folders = sorted({target.parent for _, target, _ in written})
         while written:
             temporary, target, path = written[0]
             with _naming(path):
                 os.replace(temporary, target)
             written.pop(0)
+        for folder in folders:
+            _sync_folder(folder)
     finally:
         for temporary, _, _ in written:
             temporary.unlink(missing_ok=True)
     for path, text in in_place:
         with _naming(path), open(path, "w", encoding="utf-8") as file:
             file.write(text)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Put a folder's renames on the disk (a power cut after `write_documents` returned could
+    otherwise bring back the old files); where the file system cannot, the renames stand."""
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def check_writable(path: Path) -> None:
@@ -234,6 +253,8 @@ def _written_beside(path: Path, text: str) -> tuple[Path, Path]:
     try:
         with _naming(path), open(handle, "w", encoding="utf-8") as file:
             file.write(text)
+            file.flush()
+            os.fsync(file.fileno())  # on the disk before it takes the path's place
         if target.exists():  # the file it replaces keeps its permissions (0600, say)
             with _naming(path):
                 os.chmod(temporary, stat.S_IMODE(target.stat().st_mode))

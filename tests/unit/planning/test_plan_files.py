@@ -336,6 +336,32 @@ def test_a_problem_and_its_manifest_are_written_both_or_neither(tmp_path: Path) 
     assert sorted(os.listdir(tmp_path)) == ["p.json", "p.registry.json"]
 
 
+def test_documents_and_their_folders_are_synced_to_the_disk_before_the_write_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a power cut just after `plan build` or `plan solve` said "wrote" could have left the old
+    # files, or empty new ones (renamed before their data reached the disk)
+    from medevac.planning import plan as plan_module
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(handle: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{handle}"))
+        real_fsync(handle)
+
+    monkeypatch.setattr(plan_module.os, "fsync", fsync)
+    one, two = tmp_path / "a", tmp_path / "b"
+    one.mkdir()
+    two.mkdir()
+    plan_module.write_documents([(one / "p.json", {"x": 1}), (two / "p.registry.json", {"y": 2})])
+    files = [Path(name) for name in synced[:2]]
+    assert [f.parent for f in files] == [one, two]  # the temporary files, before their renames
+    assert all(f.name.endswith(".tmp") for f in files)
+    assert sorted(synced[2:]) == [str(one), str(two)]  # then the folders, after them
+    assert json.loads((two / "p.registry.json").read_text()) == {"y": 2}
+
+
 def test_a_plan_written_to_a_symbolic_link_replaces_the_file_it_links_to(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:
