@@ -899,7 +899,9 @@ def _solve_through_lp(
     rho, mu = _multipliers(view, None, None)
     kappa = _quota_multipliers(view, None, None)
     pricing = _price(view, units, rho, mu, gs)  # each unit at its cheapest column
-    keep_bonus = keep_bonus_for(greedy.objective, pricing.lagrangian + hopeless_cost)
+    # HiGHS sees no patient without a place to go (their cost is a constant): its tolerance,
+    # which the bonus must outweigh, is of the rest (a constant of 1e6 had made it 0.04)
+    keep_bonus = keep_bonus_for(greedy.objective - hopeless_cost, pricing.lagrangian)
     price_bound = -np.inf
     seed_prices: tuple[FloatArray, FloatArray] | None = None
     if _lp_seconds(len(units)) > LP_SHARE * time_limit and PRICE_SEED_SHARE > 0.0:

@@ -84,6 +84,7 @@ def solve_patient_mip(
     day_of: list[IntArray] = []
     costs: list[FloatArray] = []
     offset = 0.0
+    constant = 0.0  # the part of ``offset`` of patients with no column: left out whatever
     lower = 0.0  # each patient at its cheapest place or left out, less ``offset``
     kept_of: list[BoolArray] = []  # the current place's column
     for i, p in enumerate(problem.patients):
@@ -91,6 +92,7 @@ def solve_patient_mip(
         offset += unplaced
         eligible = np.flatnonzero(view.screen(i).eligible)
         if eligible.size == 0:
+            constant += unplaced
             continue
         days = np.arange(p.earliest_day, horizon)
         f_grid, d_grid = np.meshgrid(eligible, days, indexing="ij")
@@ -98,6 +100,7 @@ def solve_patient_mip(
             open_ = d_grid <= view.last_days(p.organisation)[f_grid]
             f_grid, d_grid = f_grid[open_], d_grid[open_]
             if not f_grid.size:
+                constant += unplaced
                 continue
         travel = w.travel_per_km * view.distance[view.origin_of[i], f_grid]
         cost = view.day_cost(p)[d_grid] + travel
@@ -116,7 +119,9 @@ def solve_patient_mip(
         day_of.append(d_grid.ravel())
         costs.append((cost - unplaced).ravel())
     model = LinearModel()
-    model.offset = offset
+    # HiGHS's relative gap, and so the bonus below, is of what it sees: not of the patients
+    # with no place to go (ten urgent ones had made the bonus outweigh a cheaper move)
+    model.offset = offset - constant
     if not costs:
         return assemble_plan(
             problem, view, {}, status=PlanStatus.OPTIMAL, bound=offset,
@@ -129,7 +134,7 @@ def solve_patient_mip(
     # below any real cost, and above what HiGHS's gap lets it leave (the exact engine's rule,
     # for this model's gap); "optimal" is then up to it per patient with a current place, as
     # for the exact engine
-    bonus = keep_bonus_for(offset, offset + lower, MIP_REL_GAP)
+    bonus = keep_bonus_for(offset - constant, offset - constant + lower, MIP_REL_GAP)
     column_cost = np.concatenate(costs) - bonus * np.concatenate(kept_of)
     x = model.add_columns(column_cost, 0.0, 1.0, integer=True)
     if progress is not None:
@@ -185,7 +190,7 @@ def solve_patient_mip(
     np.minimum.at(cheapest, pat, column_cost)
     alone = offset + float(cheapest.sum())
     return assemble_plan(
-        problem, view, placed, status=status, bound=max(result.dual_bound, alone),
+        problem, view, placed, status=status, bound=max(result.dual_bound + constant, alone),
         solver=f"per-patient MIP, {SOLVER_NAME}", started=started,
     )  # fmt: skip
 

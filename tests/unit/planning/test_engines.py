@@ -297,6 +297,53 @@ def test_a_bad_greedy_plan_does_not_make_the_keep_bonus_outweigh_a_cheaper_move(
     assert plan.objective == pytest.approx(optimum, rel=1e-9)
 
 
+@pytest.mark.parametrize("left_out", [1, 10])
+def test_patients_with_no_place_to_go_do_not_make_the_keep_bonus_outweigh_a_cheaper_move(
+    left_out: int,
+) -> None:
+    # urgent patients of a specialty no facility offers cost 100,000 each, a constant the
+    # exact engine's MIPs never see; the bonus was sized from it (0.04 with ten of them) and
+    # P kept a place 0.02 dearer than F1's: the plan called optimal, its bound above the optimum
+    ortho = {"orthopaedics": 1}
+    problem = parse_problem(
+        {
+            "horizon_days": 2,
+            "precedences": BASE["precedences"],
+            "weights": BASE["weights"] | {"change": 0},
+            "facilities": [
+                {"id": "F0", "lat": 50.0, "lon": 30.0, "beds": ortho},
+                {"id": "F1", "lat": 50.0, "lon": 29.9972, "beds": ortho},  # 0.2 km nearer
+            ],
+            "patients": [
+                {
+                    "id": "P",
+                    "lat": 50.0,
+                    "lon": 29.0,
+                    "specialty": "orthopaedics",
+                    "precedence": "routine",
+                    "length_of_stay_days": 1,
+                    "current": {"facility": "F0", "day": 0},
+                },
+            ]
+            + [
+                {
+                    "id": f"H{k}",
+                    "lat": 50.0,
+                    "lon": 29.0,
+                    "specialty": "oncology",
+                    "precedence": "urgent",
+                    "length_of_stay_days": 1,
+                }
+                for k in range(left_out)
+            ],
+        }
+    )
+    for engine in (Engine.EXACT, Engine.MIP):
+        plan = checked(problem, solve(problem, engine))
+        assert placement(plan) == {"P": ("F1", 0)}, engine
+        assert plan.status is PlanStatus.OPTIMAL
+
+
 def test_keeping_current_places_still_proves_optimality() -> None:
     # Seed 13 gives a problem where the tie-breaking bonus for kept places once left the
     # bound exactly one bonus short of the objective, and the plan was reported as feasible.
