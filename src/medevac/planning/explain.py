@@ -453,10 +453,13 @@ def _closed_by_quotas(
         quota = problem.quotas[q]
         if count < quota.room:
             continue
+        said = (
+            f"quota {quota.id} used up ({count} of its room {quota.room} by other patients)"
+            if quota.room > 0
+            else f"quota {quota.id} has no room"
+        )
         for f in np.flatnonzero(view.quota_facility[q]).tolist():
-            closed.setdefault(
-                f, f"quota {quota.id} used up ({count} of its room {quota.room} by other patients)"
-            )
+            closed.setdefault(f, said)
     return closed
 
 
@@ -616,9 +619,10 @@ class _Pricing:
             return f"{self.patient.specialty} beds full ({run.detail})"
         if not run.costs:
             return run.detail
-        low, high = f"{min(run.costs):,.2f}", f"{max(run.costs):,.2f}"
+        places = _places(run.costs, self.reference)
+        low, high = f"{min(run.costs):,.{places}f}", f"{max(run.costs):,.{places}f}"
         costs = low if low == high else f"{low} to {high}"
-        versus = f"{costs} against {self.reference:,.2f} for {self.against}"
+        versus = f"{costs} against {self.reference:,.{places}f} for {self.against}"
         if run.blocker is Blocker.FREE:
             return f"free and cheaper ({versus}): the plan is not optimal for this patient"
         if run.blocker is Blocker.AS_CHEAP:
@@ -626,6 +630,17 @@ class _Pricing:
         if run.blocker in (Blocker.COSTS_MORE, Blocker.COSTS_MORE_THAN_PLACE):
             return f"free, but costs {versus}"
         return f"{run.detail}: {versus}"
+
+
+def _places(costs: list[float], reference: float) -> int:
+    """Decimals to show costs with: 2, or more (up to 6) where a cheapest or dearest cost that
+    differs from ``reference`` (by more than `_Pricing`'s tolerance) would read as the same."""
+    tolerance = 1e-9 * max(1.0, abs(reference))
+    apart = [c for c in (min(costs), max(costs)) if abs(c - reference) > tolerance]
+    for places in range(2, 6):
+        if all(f"{c:.{places}f}" != f"{reference:.{places}f}" for c in apart):
+            return places
+    return 6
 
 
 def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:

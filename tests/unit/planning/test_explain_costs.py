@@ -153,6 +153,29 @@ def test_a_place_as_cheap_as_the_plans_is_a_tie_not_a_fault() -> None:
     assert "a tie the plan broke the other way" in tie.detail
 
 
+def test_a_cheaper_place_never_reads_as_costing_the_same() -> None:
+    # F1 is 0.2 km nearer than F0, where the plan puts A: cheaper by 0.002, which two
+    # decimals printed "free and cheaper (0.71 against 0.71 ...)"
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("F0", 50.0, 30.0, beds={"orthopaedics": 1}),
+                facility("F1", 50.0, 29.9972, beds={"orthopaedics": 1}),
+            ],
+            [patient("A", 50.0, 29.0, length_of_stay_days=1)],
+        )
+    )
+    plan = moved(solve_greedy(problem), "A", "F0", 0)
+    plan = replace(plan, objective=check_plan(problem, plan).objective)
+    why = explain(problem, plan, "A")
+    [cheaper] = [a for a in why.alternatives if a.facility == "F1" and a.first_day == 0]
+    assert cheaper.blocker is Blocker.FREE
+    assert "free and cheaper (0.713 against 0.715 for its place in the plan)" in cheaper.detail
+    # a dearer day keeps two decimals where they tell the costs apart
+    [later] = [a for a in why.alternatives if a.facility == "F1" and a.first_day == 1]
+    assert "costs 1.71 to 24.71 against 0.71 for its place" in later.detail
+
+
 def test_a_farther_facility_on_an_earlier_day_is_an_alternative() -> None:
     # A waits at F1 until day 3; F2, farther, is free from day 0
     problem = parse_problem(

@@ -184,6 +184,17 @@ def test_explain_names_the_quota_that_closes_a_nearer_facility() -> None:
     assert partner.detail == "quota AGR-1 used up (2 of its room 2 by other patients)"
 
 
+def test_explain_says_a_quota_without_room_has_none() -> None:
+    # "used up (0 of its room 0 by other patients)" said other patients had used it
+    empty = Quota("AGR-1", 0, frozenset({"ORG-A"}), frozenset({"PARTNER"}))
+    problem = with_quotas(partner_and_home(), [empty])
+    plan = solve_exact(problem, time_limit=30)
+    why = explain(problem, plan, "P0")
+    [partner] = [a for a in why.alternatives if a.facility == "PARTNER"]
+    assert partner.blocker is Blocker.QUOTA_FULL
+    assert partner.detail == "quota AGR-1 has no room"
+
+
 def test_the_unplaced_are_told_which_quota_is_used_up() -> None:
     problem = with_quotas(partner_and_home(), [QUOTA_2])
     plan = solve_greedy(problem)
