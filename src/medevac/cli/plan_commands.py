@@ -40,6 +40,7 @@ from medevac.planning import (
     write_plan,
 )
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
+from medevac.planning.lint import problem_warnings
 from medevac.planning.plan import check_writable, figure
 from medevac.services import manifests
 from medevac.services.manifests import arrivals
@@ -48,6 +49,7 @@ from medevac.services.regulating import problem_digest
 EXIT_BAD_INPUT = 1
 #: `plan show --problem` lists at most this many changed places, most serious first
 SHOWN_CHANGES = 20
+SHOWN_WARNINGS = 10
 # ids, names and paths from the files are printed as they are (no ":name:" emoji codes)
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
@@ -127,6 +129,19 @@ def _json_if_any(path: Path) -> Any:
         return json_text.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
     except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
+
+
+def warn(problem_file: Path, problem: Problem) -> None:
+    """Print the problem's likely slips (`problem_warnings`), the first `SHOWN_WARNINGS`."""
+    warnings = problem_warnings(problem)
+    for line in warnings[:SHOWN_WARNINGS]:
+        console.print(
+            f"[yellow]warning: {escape(str(problem_file))}: {escape(line)}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(warnings) > SHOWN_WARNINGS:
+        console.print(f"[yellow]warning: and {len(warnings) - SHOWN_WARNINGS:,} more[/]")
 
 
 def manifest_path(problem_file: Path) -> Path:
@@ -302,6 +317,7 @@ def solve_command(
             _fail(f"{error.errors[0]}; nothing was written to {out}")
         _fail(f"{_refusal(problem_file, error)}; {_refused_plan_written(error.errors, out)}")
     problem = with_manifest(problem_file, problem, say=True)
+    warn(problem_file, problem)
     limit = None if engine is Engine.GREEDY else time_limit  # greedy has no time limit
     with _solve_progress(limit) as bar:
         task = bar.add_task(f"{engine.value}:", message=f"{len(problem.patients):,} patients")
@@ -502,7 +518,9 @@ def check_command(
     """Validate a problem file, listing every error; with a plan, check the plan against it.
 
     Errors and violations are printed one per line (`FILE: path: reason`), all of them, and the
-    command exits with 1. A plan is checked by the independent checker: every feasibility rule,
+    command exits with 1. Likely slips the format allows (a misspelt specialty on a facility,
+    look-alike ids) are printed as warnings and change nothing (`plan solve` prints them too).
+    A plan is checked by the independent checker: every feasibility rule,
     the objective and each of its terms, recomputed from the files alone. A plan
     whose own figures disagree (terms that do not add up to its objective, a gap that is not
     (objective - bound) / max(1, |objective|), a bound above its objective, an optimal plan with
@@ -524,6 +542,7 @@ def check_command(
     # its rules bind here as they do in `plan solve`, `plan explain` and `plan approve`
     and_manifest = f" and its manifest {manifest_file}" if manifest_file.exists() else ""
     problem = with_manifest(problem_file, problem, say=True)
+    warn(problem_file, problem)
     if plan_file is None:
         console.print(
             f"{problem_file}: a valid problem: {len(problem.patients):,} patients, "

@@ -418,3 +418,19 @@ def test_solve_refuses_an_out_that_holds_another_problem(
     assert other.read_text() == problem_file.read_text()
     plan = a_plan(app, problem_file, tmp_path)
     assert solve(app, problem_file, plan).exit_code == 0  # a plan is replaced, as before
+
+
+def test_check_and_solve_warn_of_likely_slips_and_go_on(app: typer.Typer, tmp_path: Path) -> None:
+    beds = {"orthopaedics": 1, "orthopedics": 5}  # the five beds meant for orthopaedics
+    data = problem_dict([facility("F1", 50.0, 30.0, beds=beds)], [patient("P1"), patient("P2")])
+    problem = tmp_path / "problem.json"
+    problem.write_text(json.dumps(data))
+    warning = f'warning: {problem}: facilities[0].beds: "orthopedics" is not a known specialty'
+    checked = runner.invoke(app, ["plan", "check", str(problem)])
+    assert checked.exit_code == 0, checked.output
+    assert said(warning, checked.output)
+    assert said(f"{problem}: a valid problem: 2 patients", checked.output)
+    solved = solve(app, problem, tmp_path / "plan.json")
+    assert solved.exit_code == 0, solved.output
+    assert said(warning, solved.output)
+    assert json.loads((tmp_path / "plan.json").read_text())["status"] == "optimal"

@@ -1,0 +1,158 @@
+"""Warnings on a valid problem: what the format allows but is most likely a slip.
+
+The format takes any specialty, capability or organisation a facility names, and any ids, so
+a misspelt specialty on a facility ("orthopedics") or an id with an invisible character in it
+("P1" and "P1" with a zero-width space) is no error: its beds are simply of no use to the
+patients meant, and two look-alike patients are two patients. `plan check` and `plan solve`
+print these warnings; they change nothing in the problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from medevac.planning.loader import KNOWN_SPECIALTIES
+from medevac.planning.problem import Problem
+
+#: how alike two names must be (difflib's ratio) to suggest the one for the other
+CLOSE = 0.8
+
+
+def problem_warnings(problem: Problem) -> list[str]:
+    """One line per likely slip, naming where in the file it is."""
+    return [
+        *_specialties(problem),
+        *_needs(problem),
+        *_organisations(problem),
+        *_look_alikes("patients[{}].id", [p.id for p in problem.patients]),
+        *_look_alikes("facilities[{}].id", [f.id for f in problem.facilities]),
+        *_look_alikes("patients[{}].group", [p.group for p in problem.patients]),
+        *_look_alikes("patients[{}].organisation", [p.organisation for p in problem.patients]),
+    ]
+
+
+def _quoted(text: str) -> str:
+    """``text`` in double quotes, invisible and non-ASCII characters escaped ("P1\\u200b")."""
+    return json.dumps(text)
+
+
+def _close(name: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` most like ``name``, where it is like enough."""
+    found = difflib.get_close_matches(name, sorted(set(names) - {name}), n=1, cutoff=CLOSE)
+    return found[0] if found else None
+
+
+def _specialties(problem: Problem) -> list[str]:
+    """Specialties named on facilities or patients that are not known but are like a known
+    one: beds a patient cannot use, or a patient no such beds can take."""
+    warnings = []
+    needed = {p.specialty for p in problem.patients}
+    for i, facility in enumerate(problem.facilities):
+        for specialty in facility.beds:
+            if specialty in KNOWN_SPECIALTIES or specialty in needed:
+                continue
+            like = _close(specialty, KNOWN_SPECIALTIES | needed)
+            if like is not None:
+                warnings.append(
+                    f"facilities[{i}].beds: {_quoted(specialty)} is not a known specialty and no "
+                    f"patient needs it; did you mean {_quoted(like)}? Patients needing "
+                    f"{_quoted(like)} cannot use these beds"
+                )
+    first: dict[str, int] = {}
+    count: dict[str, int] = defaultdict(int)
+    for i, patient in enumerate(problem.patients):
+        first.setdefault(patient.specialty, i)
+        count[patient.specialty] += 1
+    offered = {s for f in problem.facilities for s in f.beds}
+    for specialty, i in first.items():
+        if specialty in KNOWN_SPECIALTIES:
+            continue
+        like = _close(specialty, KNOWN_SPECIALTIES | offered)
+        if like is not None:
+            more = f" (and {count[specialty] - 1} more patients)" if count[specialty] > 1 else ""
+            warnings.append(
+                f"patients[{i}].specialty{more}: {_quoted(specialty)} is not a known specialty; "
+                f"did you mean {_quoted(like)}? Beds of {_quoted(like)} cannot take them"
+            )
+    return warnings
+
+
+def _needs(problem: Problem) -> list[str]:
+    """Needs no facility has as a capability that are like one some facility has."""
+    capabilities = {c for f in problem.facilities for c in f.capabilities}
+    warnings = []
+    said: set[str] = set()
+    for i, patient in enumerate(problem.patients):
+        for need in sorted(patient.needs - capabilities - said):
+            said.add(need)
+            like = _close(need, capabilities)
+            if like is not None:
+                warnings.append(
+                    f"patients[{i}].needs: {_quoted(need)} is a capability of no facility; did "
+                    f"you mean {_quoted(like)}? No facility can take a patient with this need"
+                )
+    return warnings
+
+
+def _organisations(problem: Problem) -> list[str]:
+    """Organisations a facility accepts that no patient comes from, written as one some
+    patient comes from but for case, punctuation or invisible characters ("ORG_A" for
+    "ORG-A"): that organisation's patients are turned away. (Codes a letter apart, "ORG-B"
+    and "ORG-C", are different partners, not slips.)"""
+    senders = {p.organisation for p in problem.patients if p.organisation is not None}
+    warnings = []
+    for i, facility in enumerate(problem.facilities):
+        for organisation in sorted((facility.accepts_from or frozenset()) - senders):
+            like = _alike(organisation, senders, _letters)
+            if like is not None:
+                warnings.append(
+                    f"facilities[{i}].accepts_from: {_quoted(organisation)} sends no patient; "
+                    f"did you mean {_quoted(like)}? Its patients are not accepted here"
+                )
+    return warnings
+
+
+def _key(text: str) -> str:
+    """What a reader sees of ``text``: without invisible format characters (zero-width
+    spaces, joiners, marks of direction), in compatibility form (full-width letters as
+    letters), case folded, spaces at the ends dropped."""
+    if text.isascii():  # no format characters, and its own compatibility form
+        return text.lower().strip()
+    visible = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFKC", visible).casefold().strip()
+
+
+def _letters(text: str) -> str:
+    """`_key` of ``text``, its letters and digits alone."""
+    return "".join(ch for ch in _key(text) if ch.isalnum())
+
+
+def _alike(name: str, names: Iterable[str], key: Callable[[str], str] = _key) -> str | None:
+    """The one of ``names`` that reads as ``name`` (the same ``key``) without being it."""
+    mine = key(name)
+    return next((other for other in sorted(names) if other != name and key(other) == mine), None)
+
+
+def _look_alikes(path: str, values: list[str | None]) -> list[str]:
+    """Pairs of different values that read the same (`_key`), by the first of each; ``path``
+    places an index in the file ("patients[{}].id")."""
+    seen: dict[str, tuple[str, int]] = {}
+    warned: set[tuple[str, str]] = set()
+    warnings = []
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        key = _key(value)
+        first = seen.setdefault(key, (value, i))
+        if first[0] != value and (first[0], value) not in warned:
+            warned.add((first[0], value))
+            warnings.append(
+                f"{path.format(i)} {_quoted(value)} looks like {path.format(first[1])} "
+                f"{_quoted(first[0])}: they differ only in invisible characters, letter case "
+                "or the form of a character, and are taken as different"
+            )
+    return warnings
