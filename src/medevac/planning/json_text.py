@@ -9,12 +9,16 @@ of the benchmark's L) and names the path of each repeated key where one does.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
+# a key written as it is in a path (`beds.orthopaedics`); any other is written `["..."]`
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
 
 class RepeatedKeys(ValueError):
-    """Objects of a JSON text repeat keys: ``paths`` names each, as `path.key`."""
+    """Objects of a JSON text repeat keys: ``paths`` names each (`join_path`)."""
 
     def __init__(self, paths: list[str]) -> None:
         self.paths = paths
@@ -62,7 +66,18 @@ def _find(value: Any, path: str, paths: list[str]) -> None:
         item, where = stack.pop()
         if isinstance(item, dict):
             if isinstance(item, _Repeated):
-                paths.extend(f"{where}.{key}" if where else key for key in item.repeated)
-            stack.extend((v, f"{where}.{k}" if where else k) for k, v in item.items())
+                paths.extend(join_path(where, key) for key in item.repeated)
+            stack.extend((v, join_path(where, k)) for k, v in item.items())
         elif isinstance(item, list):
             stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+
+
+def join_path(path: str, key: Any) -> str:
+    """The path of ``key`` in the object at ``path``: `path.key` where the key is a plain name
+    (ASCII letters, digits, `_`, `-`), else `path["key"]` in JSON with ASCII escapes, so that
+    no key makes a path ambiguous (`a.b`, `x[0]`), blank (` `), or sends control characters
+    (an ESC sequence) or a lone surrogate (which no terminal or file takes) to the reader."""
+    key = str(key)
+    if PLAIN_KEY.fullmatch(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"

@@ -6,7 +6,6 @@ import functools
 import json
 import math
 import numbers
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from medevac.domain.errors import json_error
 from medevac.domain.limits import MAX_COUNT, MAX_DAYS
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import json_text
+from medevac.planning.json_text import PLAIN_KEY, join_path
 from medevac.planning.problem import (
     CurrentPlacement,
     Facility,
@@ -38,8 +38,6 @@ _NUMBERS = (int, float)  # a tuple: isinstance with `int | float` is slower, per
 # numbers handed in by Python code rather than read from a file (numpy's scalars, Decimal):
 # taken as the numbers they are, not refused as "not a number"
 _OTHER_NUMBERS = (numbers.Real, Decimal)
-# a key written as it is in a path (`beds.orthopaedics`); any other is written `["..."]`
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 NOT_UNICODE = "is not valid Unicode text (a lone surrogate)"
 WEIGHT_KEYS = ("unplaced", "wait_per_day", "late_per_day", "travel_per_km", "group_split", "change")
 
@@ -74,13 +72,13 @@ class _Reader:
             return None
         for key in required:
             if key not in value:
-                self.error(_join(path, key), "is missing")
+                self.error(join_path(path, key), "is missing")
         allowed = _allowed_keys(required, optional)
         if not value.keys() <= allowed:
             for key in value:
                 if key not in allowed:
                     self.error(
-                        _join(path, key),
+                        join_path(path, key),
                         f"is not a known key (allowed: {', '.join(sorted(allowed))})",
                     )
         return value
@@ -137,20 +135,9 @@ def _allowed_keys(required: tuple[str, ...], optional: tuple[str, ...]) -> froze
     return frozenset(required + optional)
 
 
-def _join(path: str, key: Any) -> str:
-    """The path of ``key`` in the object at ``path``: `path.key` where the key is a plain name
-    (ASCII letters, digits, `_`, `-`), else `path["key"]` in JSON with ASCII escapes, so that
-    no key makes a path ambiguous (`a.b`, `x[0]`), blank (` `), or sends control characters
-    (an ESC sequence) or a lone surrogate (which no terminal or file takes) to the reader."""
-    key = str(key)
-    if _PLAIN_KEY.fullmatch(key):
-        return f"{path}.{key}" if path else key
-    return f"{path}[{json.dumps(key)}]"
-
-
 def _name(key: str) -> str:
-    """A key named in a message: as it is where plain (see `_join`), else as a JSON string."""
-    return key if _PLAIN_KEY.fullmatch(key) else json.dumps(key)
+    """A key named in a message: as it is where plain (see `join_path`), else as JSON."""
+    return key if PLAIN_KEY.fullmatch(key) else json.dumps(key)
 
 
 def _unicode(text: str) -> bool:
@@ -168,7 +155,7 @@ def _unicode(text: str) -> bool:
 
 def _printable(line: str) -> str:
     """``line`` with every character that is not printable (a control character, a lone
-    surrogate) written as its JSON escape: for lines made of keys not written by `_join`."""
+    surrogate) written as its JSON escape: for lines not made by `join_path`."""
     if line.isprintable() and _unicode(line):
         return line
     return "".join(c if c.isprintable() and _unicode(c) else json.dumps(c)[1:-1] for c in line)
@@ -276,7 +263,7 @@ def load_problem(path: str | Path) -> Problem:
     text = text.removeprefix("\ufeff")
     try:
         data = json_text.loads(text)
-    except json_text.RepeatedKeys as exc:  # its paths hold the keys as they are: escaped here
+    except json_text.RepeatedKeys as exc:  # paths made by `join_path`: escaped already
         raise ProblemError([_printable(line) for line in exc.lines()]) from exc
     except (ValueError, RecursionError) as exc:
         raise ProblemError([f"{path}: is not valid JSON ({json_error(exc, text)})"]) from exc
@@ -293,7 +280,7 @@ def _parse_precedences(r: _Reader, value: Any) -> dict[str, PrecedenceRule]:
     if not value:
         r.error("precedences", "must define at least one precedence")
     for name, spec in value.items():
-        path = _join("precedences", name)
+        path = join_path("precedences", name)
         if not str(name).strip():
             r.error(path, "precedence names must be non-empty")
         elif not _unicode(str(name)):
@@ -378,7 +365,7 @@ def _parse_beds(
         r.error(path, f"must be an object mapping specialty to beds, got {_kind(value)}")
         return beds
     for specialty, count in value.items():
-        spath = _join(path, specialty)
+        spath = join_path(path, specialty)
         name = str(specialty)
         if not name.strip():
             r.error(spath, "specialty names must be non-empty")

@@ -177,6 +177,18 @@ def test_a_key_given_twice_in_one_object_is_refused_with_its_path(tmp_path: Path
     ]
 
 
+def test_a_repeated_key_that_is_not_a_plain_name_is_quoted_in_its_path(tmp_path: Path) -> None:
+    # as the loader writes such keys elsewhere: "beds.a.b" read as a key b inside a
+    text = json.dumps(good()).replace('"beds": {', '"beds": {"a.b": 1, "a.b": 2, ', 1)
+    path = tmp_path / "twice.json"
+    path.write_text(text)
+    with pytest.raises(ProblemError) as refused:
+        load_problem(path)
+    assert refused.value.errors == [
+        'facilities[0].beds["a.b"]: is given more than once in its object'
+    ]
+
+
 def test_a_null_current_place_is_refused_not_taken_for_none() -> None:
     data = good()
     data["patients"][1]["current"] = None
