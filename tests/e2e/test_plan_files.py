@@ -85,6 +85,19 @@ def test_plan_build_replaces_an_earlier_build_but_no_other_file(
     assert not other.exists()
 
 
+def test_plan_build_replaces_a_manifest_written_before_manifests_had_a_digest(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "p.json"
+    invoke(cli, "plan", "build", "--out", str(out))
+    manifest = tmp_path / "p.registry.json"
+    older = json.loads(manifest.read_text())
+    del older["problem_sha256"]
+    manifest.write_text(json.dumps(older))
+    invoke(cli, "plan", "build", "--out", str(out))  # it was refused as "other JSON"
+    assert "problem_sha256" in json.loads(manifest.read_text())
+
+
 def test_plan_build_names_day_0_in_the_cells_time_zone(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

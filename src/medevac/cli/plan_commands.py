@@ -360,27 +360,38 @@ def solve_command(
 
 
 MANIFEST = "a manifest of `plan build`"
+_SNIFF_BYTES = 4096  # enough to pass blanks and a byte order mark to a document's first sign
+_JSON_STARTS = {bytes([c]) for c in b'{["-0123456789tfn'}  # how a JSON text can begin
 
 
 def file_kind(path: Path) -> str | None:
     """What the file at ``path`` holds, for refusing to write over something else: "a plan",
     "a problem", `MANIFEST`, "other JSON" or "something that is not JSON"; None where there is
     nothing to lose: no file, an empty one, no regular file (a pipe or a device, written in
-    place), or one that cannot be read (whether it can be written is checked next)."""
-    if not path.is_file():
-        return None
+    place), or one that cannot be read or reached (whether it can be written is checked
+    next, and says why not). The file is read once; one that cannot begin a JSON text is not
+    read further."""
     try:
-        if not path.read_bytes().strip():
+        if not path.is_file():
             return None
-    except OSError:
+        with path.open("rb") as file:
+            start = file.read(_SNIFF_BYTES).lstrip(b"\xef\xbb\xbf \t\r\n")
+            if not start:
+                return None
+            if start[:1] not in _JSON_STARTS:
+                return "something that is not JSON"
+            text = (start + file.read()).decode("utf-8")
+    except OSError:  # not allowed into its folder, say: check_writable names it
         return None
-    data = _json_if_any(path)
-    if isinstance(data, dict) and {"built_at", "problem_sha256"} <= data.keys():
-        return MANIFEST
-    kind = looks_like(data)
-    if kind is not None:
-        return kind
-    return "other JSON" if data is not None else "something that is not JSON"
+    except UnicodeDecodeError:
+        return "something that is not JSON"
+    try:
+        data = json.loads(text)  # a repeated key does not change what the file is
+    except (ValueError, RecursionError):
+        return "something that is not JSON"
+    if isinstance(data, dict) and {"built_at", "patients"} <= data.keys():
+        return MANIFEST  # every manifest has these, the oldest too
+    return looks_like(data) or "other JSON"
 
 
 def refuse_other_file(path: Path, kinds: tuple[str, ...], name: str, written: str) -> None:
@@ -409,13 +420,11 @@ def _same_file(one: Path, other: Path) -> bool:
 def _refused_plan_written(errors: list[str], out: Path) -> str:
     """Write the plan of a refused problem (status infeasible_input, and why) to ``out``, as
     the exchange format asks, unless ``out`` holds something other than a plan, which is left
-    as it is: the error of a mistyped --out is no cause to lose a file. What became of
-    ``out``, to end the error's line."""
-    if out.exists():
-        try:
-            load_plan(out)
-        except PlanFormatError:
-            return f"{out} was left as it is: it holds no plan"
+    as it is (`file_kind`, as --out was checked before the problem was read): the error of a
+    mistyped --out is no cause to lose a file. What became of ``out``, to end the error's
+    line."""
+    if file_kind(out) not in (None, "a plan"):  # changed since it was checked
+        return f"{out} was left as it is: it holds no plan"
     try:
         write_plan(refused_plan(errors), out)
     except OSError as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import country_code
@@ -53,9 +53,16 @@ class Identity:
         object.__setattr__(self, "service_status", ServiceStatus(self.service_status))
         if self.nationality:
             object.__setattr__(self, "nationality", country_code(self.nationality, "nationality"))
-        if self.birth_date is not None and self.birth_date > date.today():
+        if self.birth_date is not None and self.birth_date > latest_today():
             raise InvalidValue("birth_date", f"{self.birth_date} is in the future")
         check_lengths(self, texts=("name", "affiliation"))
+
+
+def latest_today() -> date:
+    """Today's date where it is latest (UTC+14): a newborn registered on the cell's today is
+    not born in the future whatever the cell's time zone (`MEDEVAC_TIME_ZONE`, which the
+    domain does not read; the machine's date had refused one at UTC+14)."""
+    return (datetime.now(UTC) + timedelta(hours=14)).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from medevac.planning.model import (
     split_and_change,
     unplaced_reasons,
 )
-from medevac.planning.plan import Assignment, Plan, Unplaced
+from medevac.planning.plan import Assignment, Plan, Unplaced, decimals_apart
 from medevac.planning.problem import Facility, Patient, Problem
 
 # facilities listed with their day-by-day blockers: the nearest that the patient's own rules
@@ -619,7 +619,7 @@ class _Pricing:
             return f"{self.patient.specialty} beds full ({run.detail})"
         if not run.costs:
             return run.detail
-        places = _places(run.costs, self.reference)
+        places = decimals_apart((min(run.costs), max(run.costs)), self.reference)
         low, high = f"{min(run.costs):,.{places}f}", f"{max(run.costs):,.{places}f}"
         costs = low if low == high else f"{low} to {high}"
         versus = f"{costs} against {self.reference:,.{places}f} for {self.against}"
@@ -630,17 +630,6 @@ class _Pricing:
         if run.blocker in (Blocker.COSTS_MORE, Blocker.COSTS_MORE_THAN_PLACE):
             return f"free, but costs {versus}"
         return f"{run.detail}: {versus}"
-
-
-def _places(costs: list[float], reference: float) -> int:
-    """Decimals to show costs with: 2, or more (up to 6) where a cheapest or dearest cost that
-    differs from ``reference`` (by more than `_Pricing`'s tolerance) would read as the same."""
-    tolerance = 1e-9 * max(1.0, abs(reference))
-    apart = [c for c in (min(costs), max(costs)) if abs(c - reference) > tolerance]
-    for places in range(2, 6):
-        if all(f"{c:.{places}f}" != f"{reference:.{places}f}" for c in apart):
-            return places
-    return 6
 
 
 def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:

@@ -13,7 +13,7 @@ import difflib
 import json
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from medevac.planning.loader import KNOWN_SPECIALTIES
 from medevac.planning.problem import Problem
@@ -47,8 +47,9 @@ def _close(name: str, names: Iterable[str]) -> str | None:
 
 
 def _specialties(problem: Problem) -> list[str]:
-    """Specialties named on facilities or patients that are not known but are like a known
-    one: beds a patient cannot use, or a patient no such beds can take."""
+    """Specialties named on facilities that are not known, not needed, and like a known or
+    needed one (beds no patient can use), or on patients, not known and like one offered
+    (beds these patients cannot use)."""
     warnings = []
     needed = {p.specialty for p in problem.patients}
     for i, facility in enumerate(problem.facilities):
@@ -71,7 +72,9 @@ def _specialties(problem: Problem) -> list[str]:
     for specialty, i in first.items():
         if specialty in KNOWN_SPECIALTIES:
             continue
-        like = _close(specialty, KNOWN_SPECIALTIES | offered)
+        # the loader has every unknown one offered somewhere: a slip only where beds of a
+        # specialty like it are offered too, which these patients cannot use
+        like = _close(specialty, offered)
         if like is not None:
             more = f" (and {count[specialty] - 1} more patients)" if count[specialty] > 1 else ""
             warnings.append(
@@ -104,10 +107,13 @@ def _organisations(problem: Problem) -> list[str]:
     "ORG-A"): that organisation's patients are turned away. (Codes a letter apart, "ORG-B"
     and "ORG-C", are different partners, not slips.)"""
     senders = {p.organisation for p in problem.patients if p.organisation is not None}
+    by_letters: dict[str, str] = {}
+    for sender in sorted(senders, reverse=True):  # the first in order, of senders alike
+        by_letters[_letters(sender)] = sender
     warnings = []
     for i, facility in enumerate(problem.facilities):
         for organisation in sorted((facility.accepts_from or frozenset()) - senders):
-            like = _alike(organisation, senders, _letters)
+            like = by_letters.get(_letters(organisation))
             if like is not None:
                 warnings.append(
                     f"facilities[{i}].accepts_from: {_quoted(organisation)} sends no patient; "
@@ -129,12 +135,6 @@ def _key(text: str) -> str:
 def _letters(text: str) -> str:
     """`_key` of ``text``, its letters and digits alone."""
     return "".join(ch for ch in _key(text) if ch.isalnum())
-
-
-def _alike(name: str, names: Iterable[str], key: Callable[[str], str] = _key) -> str | None:
-    """The one of ``names`` that reads as ``name`` (the same ``key``) without being it."""
-    mine = key(name)
-    return next((other for other in sorted(names) if other != name and key(other) == mine), None)
 
 
 def _look_alikes(path: str, values: list[str | None]) -> list[str]:

@@ -24,6 +24,7 @@ from medevac.planning.plan import (
     PlanStatus,
     Unplaced,
     UnplacedReason,
+    decimals_apart,
     relative_gap,
 )
 from medevac.planning.problem import Patient, Problem
@@ -658,7 +659,8 @@ def _capacity_reason(
         )
     cost, f, a = place
     left = view.unplaced_cost(p)
-    where = f"{problem.facilities[f].id} on day {a}: {cost:,.2f} against {left:,.2f}"
+    places = decimals_apart((cost,), left)
+    where = f"{problem.facilities[f].id} on day {a}: {cost:,.{places}f} against {left:,.{places}f}"
     tolerance = 1e-9 * max(1.0, abs(left))
     if cost >= left - tolerance:
         # a tie is not "less": the plan broke it the other way (a zero weight, say)

@@ -8,7 +8,7 @@ import math
 import os
 import secrets
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -29,6 +29,18 @@ def figure(value: float) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+def decimals_apart(values: Iterable[float], reference: float) -> int:
+    """Decimals to show costs with beside ``reference``: 2, or more (up to 6) where a value
+    that differs from it (by more than 1e-9 of it) would read as the same ("0.71 against
+    0.71" for 0.7098 against 0.7118)."""
+    tolerance = 1e-9 * max(1.0, abs(reference))
+    apart = [v for v in values if abs(v - reference) > tolerance]
+    for places in range(2, 6):
+        if all(f"{v:.{places}f}" != f"{reference:.{places}f}" for v in apart):
+            return places
+    return 6
 
 
 class PlanStatus(StrEnum):
@@ -209,10 +221,21 @@ def _sync_folder(folder: Path) -> None:
         return
     try:
         os.fsync(handle)
-    except OSError:
+    except OSError:  # the renames are done either way
         pass
     finally:
         os.close(handle)
+
+
+def _sync(handle: int) -> None:
+    """fsync ``handle``; a file system that cannot sync (EINVAL: some network and FUSE file
+    systems) is written without it, as before syncing was added; other errors (EIO: the data
+    did not reach the disk) are raised."""
+    try:
+        os.fsync(handle)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
 
 
 def check_writable(path: Path) -> None:
@@ -254,7 +277,7 @@ def _written_beside(path: Path, text: str) -> tuple[Path, Path]:
         with _naming(path), open(handle, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()
-            os.fsync(file.fileno())  # on the disk before it takes the path's place
+            _sync(file.fileno())  # on the disk before it takes the path's place
         if target.exists():  # the file it replaces keeps its permissions (0600, say)
             with _naming(path):
                 os.chmod(temporary, stat.S_IMODE(target.stat().st_mode))

@@ -48,7 +48,7 @@ from medevac.services.agreement_terms import (
     senders_turned_away,
 )
 from medevac.services.auditing import audit, utc_now
-from medevac.services.clock import day_of, local
+from medevac.services.clock import day_of, local, shown
 from medevac.services.conflicts import retried
 from medevac.services.holds import (
     DEFAULT_LENGTH_OF_STAY_DAYS,
@@ -596,7 +596,7 @@ def _live_plan_changes(
     for plan_id, plan in sorted(live.items()):
         if plan_id not in seen:
             changes.append(
-                f"plan {plan_id} was approved at {plan.approved_at.isoformat()} by "
+                f"plan {plan_id} was approved at {shown(plan.approved_at)} by "
                 f"{plan.approved_by}, after the problem was built"
             )
         elif plan.version != seen[plan_id]:

@@ -136,8 +136,8 @@ def record_decision(
             patient_id,
             decision,
             candidate_of=candidate_of(patient),
-            last_move=MoveTimes.of(patient).last,
-            now=now,
+            last_move=_local(MoveTimes.of(patient).last),  # its errors show the cell's times
+            now=local(now),
         )
         who = actor or clinician
         apply_move(
@@ -184,3 +184,7 @@ def mission_report(uow: UnitOfWork, mission_id: str) -> tuple[ScreeningMission, 
 def list_missions(uow: UnitOfWork) -> list[ScreeningMission]:
     with uow:
         return uow.screenings.list()
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return None if moment is None else local(moment)

@@ -6,6 +6,7 @@ The zone is chosen so that the cell's date is not the UTC date whatever the hour
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from medevac.config import get_settings
+from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.patients import Patient
 from medevac.domain.screening import ScreeningOutcome
@@ -110,3 +112,30 @@ def test_a_screening_decision_falls_on_the_cells_day(
     )
     with uow_factory() as uow:
         assert uow.patients.get("P-1").status is PatientStatus.SELECTED
+
+
+def test_a_refused_decision_shows_its_times_in_the_cells_zone(
+    uow_factory: UowFactory, cell_day: date
+) -> None:
+    registry(uow_factory)
+    register_patient(
+        uow_factory(),
+        Patient("P-1", "ORG-A", (Specialty.ORTHOPAEDICS,), Precedence.PRIORITY, Mobility.LITTER),
+        actor="t",
+    )
+    mission = mission_of_org_b(uow_factory, candidates=["P-1"], back=3, ahead=3)
+    offset = datetime.now(ZoneInfo(os.environ["MEDEVAC_TIME_ZONE"])).strftime("%z")
+    shown = f"{offset[:3]}:{offset[3:]}"  # +14:00 or -11:00
+    with pytest.raises(InvalidValue) as refused:
+        record_decision(
+            uow_factory(),
+            mission.id,
+            "P-1",
+            ScreeningOutcome.SELECT,
+            clinician="dr.n",
+            criteria_notes="",
+            decided_at=utc_now() - timedelta(days=1),  # before it became a candidate
+        )
+    # the decision, the latest move and now were in UTC (+00:00) beside each other
+    assert str(refused.value).count(shown) == 2, str(refused.value)
+    assert "+00:00" not in str(refused.value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,7 +14,7 @@ from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates, country_code
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
-from medevac.domain.patients import Patient
+from medevac.domain.patients import Identity, Patient
 from medevac.domain.screening import ScreeningDecision, ScreeningMission, ScreeningOutcome
 from medevac.domain.vocabulary import (
     Capability,
@@ -246,3 +246,12 @@ def test_ids_and_short_texts_longer_than_the_registry_stores_are_refused() -> No
             attempt()
     # at the limit they pass
     Organisation("I" * 100, "T" * 200, OrganisationKind.MINISTRY_OF_HEALTH, "UA")
+
+
+def test_a_birth_date_is_refused_only_after_today_everywhere() -> None:
+    # a newborn registered on the cell's today at UTC+14 was "born in the future" by the
+    # machine's UTC date
+    anywhere = (datetime.now(UTC) + timedelta(hours=14)).date()
+    assert Identity(name="Newborn", birth_date=anywhere).birth_date == anywhere
+    with pytest.raises(InvalidValue, match=r"birth_date: .* is in the future"):
+        Identity(name="Newborn", birth_date=anywhere + timedelta(days=1))

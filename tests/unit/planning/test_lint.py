@@ -32,6 +32,10 @@ def test_a_specialty_of_the_partners_own_is_no_slip() -> None:
     patients = [patient("P1"), patient("P2", specialty="hyperbaric_medicine")]
     assert warnings_of([facility("F1", 50.0, 30.0, beds=beds)], patients) == []
     assert warnings_of([facility("F1", 50.0, 30.0, beds={"dialysis": 1})], [patient("P1")]) == []
+    # like a known specialty that no facility offers: nothing these patients miss
+    beds = {"rehabilitation_neuro": 3, "orthopaedics": 1}
+    patients = [patient("P1"), patient("P2", specialty="rehabilitation_neuro")]
+    assert warnings_of([facility("F1", 50.0, 30.0, beds=beds)], patients) == []
 
 
 def test_a_misspelt_specialty_of_patients_is_said_once_with_their_count() -> None:

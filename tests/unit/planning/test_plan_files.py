@@ -3,6 +3,7 @@ a mistyped or wrong path loses no file, and a file is written whole or not at al
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import textwrap
@@ -434,3 +435,76 @@ def test_check_and_solve_warn_of_likely_slips_and_go_on(app: typer.Typer, tmp_pa
     assert solved.exit_code == 0, solved.output
     assert said(warning, solved.output)
     assert json.loads((tmp_path / "plan.json").read_text())["status"] == "optimal"
+
+
+def test_a_refused_problem_writes_its_plan_over_an_empty_file(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    bad, out = tmp_path / "bad.json", tmp_path / "plan.json"
+    bad.write_text(json.dumps({"patients": 1}))
+    out.write_text("")
+    result = solve(app, bad, out)
+    assert result.exit_code == 1
+    assert said(f"the plan written to {out} says so (status infeasible_input)", result.output)
+    assert json.loads(out.read_text())["status"] == "infeasible_input"
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"", None),
+        (b" \n", None),
+        (b"null", "other JSON"),
+        (b"42\n", "other JSON"),
+        (b'\xef\xbb\xbf{"status": "optimal", "assignments": []}', "a plan"),
+        (
+            b'{"built_at": "2026-12-01T00:00:00+00:00", "patients": {}}',
+            "a manifest of `plan build`",
+        ),
+        (b'{"a": 1, "a": 2}', "other JSON"),  # a repeated key: still JSON
+        (b"\xff\xfe binary", "something that is not JSON"),
+        (b"{ not json", "something that is not JSON"),
+        (b"id,name\nP1,x\n", "something that is not JSON"),
+    ],
+)
+def test_file_kind_tells_what_a_file_at_out_holds(
+    tmp_path: Path, content: bytes, kind: str | None
+) -> None:
+    path = tmp_path / "out.json"
+    path.write_bytes(content)
+    assert plan_commands.file_kind(path) == kind
+
+
+def test_file_kind_of_a_path_it_may_not_reach_leaves_the_verdict_to_the_write_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a folder one may not enter: Path.is_file raised PermissionError, a traceback in
+    # `plan build` (the write check then says "cannot write ...: Permission denied")
+    def refused(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", refused)
+    assert plan_commands.file_kind(tmp_path / "locked" / "p.json") is None
+
+
+def test_a_file_system_that_cannot_sync_still_gets_the_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # some network and FUSE file systems answer fsync with EINVAL: writing had failed there
+    from medevac.planning import plan as plan_module
+
+    def cannot(handle: int) -> None:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(plan_module.os, "fsync", cannot)
+    plan_module.write_documents([(tmp_path / "p.json", {"x": 1})])
+    assert json.loads((tmp_path / "p.json").read_text()) == {"x": 1}
+
+    def failed(handle: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(plan_module.os, "fsync", failed)
+    with pytest.raises(OSError, match="Input/output error"):
+        plan_module.write_documents([(tmp_path / "p.json", {"x": 2})])
+    assert json.loads((tmp_path / "p.json").read_text()) == {"x": 1}  # the old one stands
+    assert sorted(os.listdir(tmp_path)) == ["p.json"]
