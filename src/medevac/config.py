@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,7 +56,12 @@ class Settings(BaseSettings):
         if name:
             try:
                 ZoneInfo(name)
+                # not the names of files beside the zones: "localtime" follows the machine,
+                # "Factory" is no place, posix/ and right/ are copies or leap-second variants
+                known = name in available_timezones() and name not in ("localtime", "Factory")
             except (ValueError, OSError, ZoneInfoNotFoundError):  # a bad name, a folder, unknown
+                known = False
+            if not known:
                 raise ValueError(
                     "is not a known time zone: give an IANA name such as Europe/Kyiv or UTC, "
                     "or leave it empty for this machine's own"

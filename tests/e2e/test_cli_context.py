@@ -236,6 +236,9 @@ def test_a_blank_default_actor_is_refused_naming_its_variable(
         ("MEDEVAC_TIME_ZONE", "Mars/Olympus", "is not a known time zone: give an IANA name"),
         ("MEDEVAC_TIME_ZONE", "Europe", "is not a known time zone"),  # a folder of zones
         ("MEDEVAC_TIME_ZONE", "/etc/localtime", "is not a known time zone"),
+        ("MEDEVAC_TIME_ZONE", "localtime", "is not a known time zone"),  # the machine's file
+        ("MEDEVAC_TIME_ZONE", "right/UTC", "is not a known time zone"),  # leap seconds
+        ("MEDEVAC_TIME_ZONE", "Factory", "is not a known time zone"),
     ],
 )
 def test_a_setting_that_cannot_be_read_is_a_one_line_error_naming_it(

@@ -46,5 +46,6 @@ def shown(moment: datetime) -> str:
 
 def last_moment(day: date) -> datetime:
     """The last moment of the operation's ``day``."""
-    end = datetime.combine(day, time.max, tzinfo=zone())
+    # fold=1: the later of two such moments, where summer time ends at midnight
+    end = datetime.combine(day, time.max, tzinfo=zone()).replace(fold=1)
     return end if end.tzinfo is not None else end.astimezone()  # the machine's zone

@@ -48,7 +48,7 @@ from medevac.services.agreement_terms import (
     senders_turned_away,
 )
 from medevac.services.auditing import audit, utc_now
-from medevac.services.clock import day_of, local, shown
+from medevac.services.clock import day_of, local, shown, zone_name
 from medevac.services.conflicts import retried
 from medevac.services.holds import (
     DEFAULT_LENGTH_OF_STAY_DAYS,
@@ -385,6 +385,11 @@ def problem_digest(problem: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _when(stamp: str) -> str:
+    """A report's time stamp as the manifest keeps it, as people read it (`shown`)."""
+    return shown(datetime.fromisoformat(stamp))
+
+
 def _capacity_stamps(reports: list[CapacityReport]) -> dict[str, str]:
     return {f"{r.facility_id}/{r.specialty.value}": r.reported_at.isoformat() for r in reports}
 
@@ -486,9 +491,9 @@ def registry_changes(
         if key not in now:
             changes.append(f"capacity report {key} is gone")
         elif key not in then:
-            changes.append(f"capacity of {key} was first reported at {now[key]}")
+            changes.append(f"capacity of {key} was first reported at {_when(now[key])}")
         elif now[key] != then[key]:
-            changes.append(f"capacity of {key} was reported again at {now[key]}")
+            changes.append(f"capacity of {key} was reported again at {_when(now[key])}")
     if problem is not None and "held" in manifest:
         sent = patients_sent_earlier(uow, {r.facility_id for r in latest})
         if resolved is not None:
@@ -732,6 +737,16 @@ def approve(
             "manifest", f"'built_at' {manifest['built_at']!r} has no time zone; `plan build` "
             "writes one: build the problem again",
         )  # fmt: skip
+    if local(built_at).utcoffset() != built_at.utcoffset():
+        # day 0 is the build's date in its zone; in another, agreements and holds would be
+        # compared on other days ("came into force since the plan was built", nothing changed)
+        raise InvalidValue(
+            "manifest",
+            f"the problem was built at {manifest['built_at']} (UTC{_offset(built_at)}; its day "
+            f"0 is {built_at.date()}), where the time zone set now (MEDEVAC_TIME_ZONE: "
+            f"{zone_name()}) is at UTC{_offset(local(built_at))}: approve it in the zone it was "
+            "built in, or build the problem again",
+        )
     check_manifest(manifest)
     digest = manifest.get("problem_sha256")
     if digest is not None and digest != problem_digest(problem):
@@ -954,3 +969,9 @@ def requests_elsewhere(uow: UnitOfWork, plan: Plan) -> list[str]:
 def live_plans(uow: UnitOfWork) -> list[ApprovedPlan]:
     with uow:
         return uow.plans.live()
+
+
+def _offset(moment: datetime) -> str:
+    """``moment``'s offset from UTC as "+14:00"."""
+    text = moment.strftime("%z")
+    return f"{text[:3]}:{text[3:]}"

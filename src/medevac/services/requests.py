@@ -334,10 +334,7 @@ def _admissions(
                 f"patient {patient_id!r} needs {specialty}, which {facility_id} does not offer"
             )
         if day is not None and day < today:
-            problems.append(
-                f"patient {patient_id!r}: admission on {day} is before the day of the answer "
-                f"({today})"
-            )
+            problems.append(f"patient {patient_id!r}: admission on {day} is before today ({today})")
         checked[patient_id] = (facility_id, day or today)
     if problems:
         raise InvalidValue("admission", "; ".join(problems))

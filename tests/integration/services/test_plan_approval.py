@@ -1598,7 +1598,7 @@ def problem_day(problem: BuiltProblem, day: int) -> Any:
             "FAC-CIECHOCINEK-SAN is operated by ORG-PARTNER-MOH, not by the receiving "
             "organisation ORG-PARTNER-DMS",
         ),
-        ("FAC-LODZ-MMA", -1, "is before the day of the answer"),
+        ("FAC-LODZ-MMA", -1, "is before today"),
     ],
 )
 def test_an_admission_the_registry_cannot_take_is_refused_naming_the_patient(

@@ -139,3 +139,22 @@ def test_a_refused_decision_shows_its_times_in_the_cells_zone(
     # the decision, the latest move and now were in UTC (+00:00) beside each other
     assert str(refused.value).count(shown) == 2, str(refused.value)
     assert "+00:00" not in str(refused.value)
+
+
+def test_a_plan_built_in_one_time_zone_is_not_approved_in_another(
+    uow_factory: UowFactory, cell_day: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # its day 0 is the cell's date; approved under UTC, an agreement that ended on UTC's
+    # date was said to have come into force since the build, nothing having changed
+    selected_demo(uow_factory)
+    problem = built(uow_factory)
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    monkeypatch.setenv("MEDEVAC_TIME_ZONE", "UTC")
+    get_settings.cache_clear()
+    with pytest.raises(InvalidValue) as refused:
+        approver(problem, plan)(uow_factory())
+    said = str(refused.value)
+    assert "UTC+00:00: approve it in the zone it was built in, or build the problem again" in said
+    assert f"its day 0 is {cell_day}" in said
+    with uow_factory() as uow:
+        assert uow.plans.live() == []

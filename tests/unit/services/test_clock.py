@@ -38,3 +38,17 @@ def test_days_and_times_follow_the_configured_zone(monkeypatch: pytest.MonkeyPat
         assert end.astimezone(UTC) == datetime(2026, 12, 7, 21, 59, 59, 999999, tzinfo=UTC)
     finally:
         get_settings.cache_clear()
+
+
+def test_the_last_moment_of_a_day_is_its_latest_where_summer_time_ends_at_midnight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Asia/Beirut's summer time ends at midnight: 23:59 comes twice on that day; the last
+    # moment is the second (fold 0 gave the first, an hour early)
+    monkeypatch.setenv("MEDEVAC_TIME_ZONE", "Asia/Beirut")
+    get_settings.cache_clear()
+    try:
+        end = last_moment(date(2025, 10, 25))
+        assert end.astimezone(UTC) == datetime(2025, 10, 25, 21, 59, 59, 999999, tzinfo=UTC)
+    finally:
+        get_settings.cache_clear()
