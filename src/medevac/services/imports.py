@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeGuard, TypeVar
 
@@ -27,6 +27,7 @@ from medevac.interop.rows import SPECS, RecordSpec
 from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedRow, ParsedTable, parse_table
 from medevac.memory import garbage_collection_paused
+from medevac.services.clock import day_of
 from medevac.services.registry import capacity_audit_id
 
 __all__ = [
@@ -167,7 +168,7 @@ def _plan(
     if kind is RecordKind.CAPACITY:
         _plan_capacity(uow, plan, parsed.rows, known, at, checked)
     else:
-        _plan_by_id(uow, plan, parsed.rows, known, checked)
+        _plan_by_id(uow, plan, parsed.rows, known, checked, day_of(at))
     for number, item in parsed.failed:
         plan.errors.extend(_reference_errors(kind, number, item, known))
     return plan
@@ -221,7 +222,10 @@ def _plan_by_id(
     rows: list[ParsedRow],
     known: dict[str, set[str]],
     checked: _Counter,
+    today: date,
 ) -> None:
+    """Check the rows of a kind upserted by id (``today``: the cell's, for birth dates) and
+    sort them into ``plan``: created, updated, unchanged, or errors."""
     spec = plan.spec
     repository = _repository(uow, spec.kind)
     existing: dict[str, Any] = _get_many(repository.get_many, {r.values["id"] for r in rows})
@@ -238,6 +242,10 @@ def _plan_by_id(
             entity = spec.build(merged)
         except InvalidValue as error:
             problems.append(RowError(row.row, spec.column_of(error.field), error.reason))
+        else:
+            born = entity.identity.birth_date if isinstance(entity, Patient) else None
+            if born is not None and born > today:  # the domain allows today anywhere on Earth
+                problems.append(RowError(row.row, "birth_date", f"{born} is after today ({today})"))
         if isinstance(current, Patient) and status is not None and status != current.status:
             problems.append(
                 RowError(

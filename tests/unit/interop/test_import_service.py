@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from medevac.config import get_settings
 from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import PatientStatus
@@ -390,3 +391,28 @@ def test_imported_records_are_audited_in_the_shape_the_services_audit_them(
     assert created.after == moved.before
     with database.unit_of_work() as uow:
         assert moved.after == snapshot(uow.patients.get(patient_id))
+
+
+def test_a_birth_date_after_the_cells_today_is_refused_with_its_row(
+    database: FakeDatabase,
+    registry: SampleRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    load(database, registry, tmp_path, *REFERENCE_KINDS)
+    row = dict(registry.patients[0]) | {"birth_date": "2026-11-23"}
+    path = write(tmp_path, "p.json", RecordKind.PATIENTS, [row])
+    # 11:00 UTC on 22 November: 23 November is tomorrow in UTC, today at UTC+14
+    at = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(database.unit_of_work(), RecordKind.PATIENTS, path, actor="a", now=at)
+    assert [str(e) for e in rejected.value.errors] == [
+        "row 1, column birth_date: 2026-11-23 is after today (2026-11-22)"
+    ]
+    monkeypatch.setenv("MEDEVAC_TIME_ZONE", "Pacific/Kiritimati")
+    get_settings.cache_clear()
+    try:
+        done = import_file(database.unit_of_work(), RecordKind.PATIENTS, path, actor="a", now=at)
+    finally:
+        get_settings.cache_clear()
+    assert done.created == 1
