@@ -98,6 +98,22 @@ def test_plan_build_replaces_a_manifest_written_before_manifests_had_a_digest(
     assert "problem_sha256" in json.loads(manifest.read_text())
 
 
+def test_plan_explain_gives_the_date_of_day_0_of_a_built_problem(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    problem, plan = tmp_path / "p.json", tmp_path / "s.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "10")
+    patient = json.loads(problem.read_text())["patients"][0]["id"]
+    out = invoke(cli, "plan", "explain", str(problem), str(plan), patient)
+    built = datetime.fromisoformat(
+        json.loads((tmp_path / "p.registry.json").read_text())["built_at"]
+    )
+    assert said(f"day 0 is {built.date()} ({tmp_path / 'p.registry.json'})", out)
+    (tmp_path / "p.registry.json").unlink()  # a problem of no build: days alone
+    assert "day 0 is" not in invoke(cli, "plan", "explain", str(problem), str(plan), patient)
+
+
 def test_plan_build_names_day_0_in_the_cells_time_zone(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

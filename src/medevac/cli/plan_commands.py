@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -617,7 +618,7 @@ def explain_command(
 
     Where `plan build` wrote the problem, the admissions already due that its manifest records
     count against the daily admission limits, and the agreements' quotas and ends it carries
-    bind, as in `plan solve`."""
+    bind, as in `plan solve`; the last line then gives the date of day 0."""
     problem = with_manifest(problem_file, _problem(problem_file))
     plan = plan_or_fail(plan_file)
     if patient not in problem.patient_index:
@@ -631,6 +632,21 @@ def explain_command(
         return
     for line in explanation.lines():
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+    built = _day_0(problem_file)
+    if built is not None:
+        console.print(
+            f"day 0 is {built} ({manifest_path(problem_file)})", markup=False, highlight=False
+        )
+
+
+def _day_0(problem_file: Path) -> str | None:
+    """The date of the problem's day 0, where `plan build` wrote the problem (its manifest's
+    "built_at", in the cell's time zone as it was built: "2026-12-07")."""
+    manifest = _json_if_any(manifest_path(problem_file))
+    try:
+        return datetime.fromisoformat(manifest["built_at"]).date().isoformat()
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 def _summary(plan: Plan, problem: Problem | None) -> None:
