@@ -13,6 +13,9 @@ from medevac.domain.limits import check_lengths
 #: How far a decision's time may lie before the patient's latest move or after the server's
 #: clock, for clocks that differ a little (capacity reports allow as much ahead).
 CLOCK_SKEW = timedelta(minutes=5)
+#: the reason of the move into screening that makes a patient a mission's candidate, before
+#: the mission's id: the one record of whose candidate the patient is (`candidate_of`)
+CANDIDATE_REASON = "candidate of screening mission "
 
 
 class ScreeningOutcome(StrEnum):

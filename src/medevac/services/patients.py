@@ -13,6 +13,7 @@ from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.plans import PlanWithdrawal
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
+from medevac.domain.screening import CANDIDATE_REASON
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.services.auditing import audit, utc_now
 from medevac.services.holds import HOLDING_STATUSES, sent_destinations
@@ -259,7 +260,17 @@ def move_patient(
     for the patient: the request records it (`apply_move`).
 
     With `expected_version`, refuse when the patient changed since the caller read it.
+    A move into screening whose reason begins as a mission's own (`CANDIDATE_REASON`) is
+    refused: that reason names the mission whose candidate the patient is, which alone may
+    decide it, and a move by hand would hand the decision to the mission it names.
     """
+    if target is PatientStatus.SCREENING and reason.strip().startswith(CANDIDATE_REASON.strip()):
+        raise InvalidValue(
+            "reason",
+            f"{reason.strip()!r} is how a screening mission records its candidates (`medevac "
+            "screening add-candidates`, which makes the patient that mission's); word it "
+            "otherwise",
+        )
     with uow:
         patient = uow.patients.get(patient_id)
         if expected_version is not None and patient.version != expected_version:

@@ -12,6 +12,7 @@ from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import MoveTimes, Patient
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.screening import (
+    CANDIDATE_REASON,
     ScreeningDecision,
     ScreeningMission,
     ScreeningOutcome,
@@ -25,7 +26,7 @@ from medevac.services.patients import apply_move
 _SCREENABLE = {PatientStatus.REPORTED, PatientStatus.DEFERRED, PatientStatus.DECLINED}
 #: The reason of the move into screening that puts a patient before a mission's team,
 #: followed by the mission's id (`add_candidates` writes it, `candidate_of` reads it).
-CANDIDATE_OF = "candidate of screening mission "
+CANDIDATE_OF = CANDIDATE_REASON
 
 
 def create_mission(

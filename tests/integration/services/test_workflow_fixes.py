@@ -278,6 +278,23 @@ def two_missions(uow_factory: UowFactory) -> tuple[str, str, str]:
     return first, second, "P-1"
 
 
+def test_a_move_by_hand_cannot_word_itself_as_a_missions_candidacy(
+    uow_factory: UowFactory,
+) -> None:
+    # the reason names the mission whose candidate the patient is: written by hand, it took
+    # the decision from the mission that had put the patient before its team
+    first, _, patient_id = two_missions(uow_factory)
+    records = trail_size(uow_factory)
+    # out of screening (second's candidate), then back in by hand naming the first mission
+    move_patient(uow_factory(), patient_id, PatientStatus.DEFERRED, actor=ACTOR, reason="later")
+    forged = f"candidate of screening mission {first}"
+    with pytest.raises(InvalidValue, match=r"^reason: .* is how a screening mission"):
+        move_patient(uow_factory(), patient_id, PatientStatus.SCREENING, actor=ACTOR, reason=forged)
+    assert trail_size(uow_factory) == records + 1  # the move out alone
+    with uow_factory() as uow:
+        assert uow.patients.get(patient_id).status is PatientStatus.DEFERRED
+
+
 def test_a_mission_cannot_decide_another_mission_s_candidate(uow_factory: UowFactory) -> None:
     first, second, patient_id = two_missions(uow_factory)
     with uow_factory() as uow:
