@@ -81,35 +81,34 @@ def test_a_re_plan_counts_current_places_from_the_cells_day(
         }
 
 
+def patient_p1(uow_factory: UowFactory) -> None:
+    """The small registry with patient P-1 of ORG-A at its origin hospital."""
+    registry(uow_factory)
+    patient = Patient(
+        "P-1", "ORG-A", (Specialty.ORTHOPAEDICS,), Precedence.PRIORITY, Mobility.LITTER,
+        location_id="H-1",
+    )  # fmt: skip
+    register_patient(uow_factory(), patient, actor="t")
+
+
+def select_p1(uow_factory: UowFactory, mission_id: str, **when: datetime) -> None:
+    """Dr N. of ``mission_id`` selects P-1 (now, or ``decided_at``)."""
+    select = ScreeningOutcome.SELECT
+    record_decision(
+        uow_factory(), mission_id, "P-1", select, clinician="dr.n", criteria_notes="", **when
+    )
+
+
 def test_a_screening_decision_falls_on_the_cells_day(
     uow_factory: UowFactory, cell_day: date
 ) -> None:
     # a mission of the cell's today alone: a decision made now is within it in the cell's
     # calendar, and was refused when its day was taken in UTC
-    registry(uow_factory)
-    register_patient(
-        uow_factory(),
-        Patient(
-            "P-1",
-            "ORG-A",
-            (Specialty.ORTHOPAEDICS,),
-            Precedence.PRIORITY,
-            Mobility.LITTER,
-            location_id="H-1",
-        ),
-        actor="t",
-    )
+    patient_p1(uow_factory)
     shift = (cell_day - utc_now().date()).days  # +1 or -1
     mission = mission_of_org_b(uow_factory, candidates=["P-1"], back=-shift, ahead=shift)
     assert (mission.starts_on, mission.ends_on) == (cell_day, cell_day)
-    record_decision(
-        uow_factory(),
-        mission.id,
-        "P-1",
-        ScreeningOutcome.SELECT,
-        clinician="dr.n",
-        criteria_notes="",
-    )
+    select_p1(uow_factory, mission.id)
     with uow_factory() as uow:
         assert uow.patients.get("P-1").status is PatientStatus.SELECTED
 
@@ -117,25 +116,13 @@ def test_a_screening_decision_falls_on_the_cells_day(
 def test_a_refused_decision_shows_its_times_in_the_cells_zone(
     uow_factory: UowFactory, cell_day: date
 ) -> None:
-    registry(uow_factory)
-    register_patient(
-        uow_factory(),
-        Patient("P-1", "ORG-A", (Specialty.ORTHOPAEDICS,), Precedence.PRIORITY, Mobility.LITTER),
-        actor="t",
-    )
+    patient_p1(uow_factory)
     mission = mission_of_org_b(uow_factory, candidates=["P-1"], back=3, ahead=3)
     offset = datetime.now(ZoneInfo(os.environ["MEDEVAC_TIME_ZONE"])).strftime("%z")
     shown = f"{offset[:3]}:{offset[3:]}"  # +14:00 or -11:00
     with pytest.raises(InvalidValue) as refused:
-        record_decision(
-            uow_factory(),
-            mission.id,
-            "P-1",
-            ScreeningOutcome.SELECT,
-            clinician="dr.n",
-            criteria_notes="",
-            decided_at=utc_now() - timedelta(days=1),  # before it became a candidate
-        )
+        # before the patient became a candidate
+        select_p1(uow_factory, mission.id, decided_at=utc_now() - timedelta(days=1))
     # the decision, the latest move and now were in UTC (+00:00) beside each other
     assert str(refused.value).count(shown) == 2, str(refused.value)
     assert "+00:00" not in str(refused.value)
