@@ -110,6 +110,8 @@ def test_plan_explain_gives_the_date_of_day_0_of_a_built_problem(
         json.loads((tmp_path / "p.registry.json").read_text())["built_at"]
     )
     assert said(f"day 0 is {built.date()} ({tmp_path / 'p.registry.json'})", out)
+    shown = invoke(cli, "plan", "show", str(plan), "--problem", str(problem))
+    assert said(f"day 0 is {built.date()}", shown)
     (tmp_path / "p.registry.json").unlink()  # a problem of no build: days alone
     assert "day 0 is" not in invoke(cli, "plan", "explain", str(problem), str(plan), patient)
 

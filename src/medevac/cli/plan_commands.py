@@ -478,7 +478,8 @@ def show_command(
         "with a current place, who keeps it, who moves and who loses it.",
     ),
 ) -> None:
-    """Summarise a plan file; with its problem, also what it changes against current places."""
+    """Summarise a plan file; with its problem, also what it changes against current places
+    (and, where `plan build` wrote the problem, the date of day 0)."""
     plan = plan_or_fail(plan_file)
     problem = None if problem_file is None else _problem(problem_file)
     if problem is not None:
@@ -496,6 +497,9 @@ def show_command(
         console.print(table)
     if problem is not None:
         _changes(plan_changes(problem, plan))
+        built = None if problem_file is None else _day_0(problem_file)
+        if built is not None:
+            console.print(f"day 0 is {built}", markup=False, highlight=False)
 
 
 def _changes(changes: PlanChanges) -> None:
