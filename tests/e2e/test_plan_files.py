@@ -98,7 +98,7 @@ def test_plan_build_replaces_a_manifest_written_before_manifests_had_a_digest(
     assert "problem_sha256" in json.loads(manifest.read_text())
 
 
-def test_plan_explain_gives_the_date_of_day_0_of_a_built_problem(
+def test_plan_explain_and_show_give_the_date_of_day_0_of_a_built_problem(
     cli: CliRunner, tmp_path: Path
 ) -> None:
     problem, plan = tmp_path / "p.json", tmp_path / "s.json"
