@@ -70,7 +70,8 @@ def test_plan_build_replaces_an_earlier_build_but_no_other_file(
     result = cli.invoke(app, ["plan", "build", "--out", str(notes)])
     assert result.exit_code == 1
     assert said(
-        f"error: --out {notes} holds something that is not JSON, not a problem", result.output
+        f"error: --out {notes} holds something that is not a JSON object, not a problem",
+        result.output,
     )
     assert notes.read_text() == "who flies on Tuesday\n"
     assert not (tmp_path / "notes.registry.json").exists()
@@ -112,6 +113,17 @@ def test_plan_explain_and_show_give_the_date_of_day_0_of_a_built_problem(
     assert said(f"day 0 is {built.date()} ({tmp_path / 'p.registry.json'})", out)
     shown = invoke(cli, "plan", "show", str(plan), "--problem", str(problem))
     assert said(f"day 0 is {built.date()}", shown)
+    explained = json.loads(
+        invoke(cli, "plan", "explain", "--json", str(problem), str(plan), patient)
+    )
+    assert explained["day_0"] == built.date().isoformat()
+    # a problem edited since its build: its manifest's day 0 is not said to be the problem's
+    edited = json.loads(problem.read_text())
+    edited["horizon_days"] = 13
+    for entry in edited["facilities"]:
+        entry["beds"] = {k: v[:13] if isinstance(v, list) else v for k, v in entry["beds"].items()}
+    problem.write_text(json.dumps(edited))
+    assert "day 0 is" not in invoke(cli, "plan", "show", str(plan), "--problem", str(problem))
     (tmp_path / "p.registry.json").unlink()  # a problem of no build: days alone
     assert "day 0 is" not in invoke(cli, "plan", "explain", str(problem), str(plan), patient)
 

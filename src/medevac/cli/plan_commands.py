@@ -362,30 +362,43 @@ def solve_command(
 
 MANIFEST = "a manifest of `plan build`"
 _SNIFF_BYTES = 4096  # enough to pass blanks and a byte order mark to a document's first sign
-_JSON_STARTS = {bytes([c]) for c in b'{["-0123456789tfn'}  # how a JSON text can begin
+#: a file at --out larger than this is not read to see what it holds (a plan of 100,000
+#: patients is about 10 MB, their problem about 17 MB): it is refused as `TOO_LARGE`
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+TOO_LARGE = "a file too large to read here (no plan or problem is)"
 
 
 def file_kind(path: Path) -> str | None:
     """What the file at ``path`` holds, for refusing to write over something else: "a plan",
-    "a problem", `MANIFEST`, "other JSON" or "something that is not JSON"; None where there is
-    nothing to lose: no file, an empty one, no regular file (a pipe or a device, written in
-    place), or one that cannot be read or reached (whether it can be written is checked
-    next, and says why not). The file is read once; one that cannot begin a JSON text is not
-    read further."""
+    "a problem", `MANIFEST`, "other JSON", "something that is not JSON" (or "not a JSON
+    object") or `TOO_LARGE`; None
+    where there is nothing to lose: no file, an empty or blank one, no regular file (a pipe or
+    a device, written in place), or one that cannot be read or reached (whether it can be
+    written is checked next, and says why not). Only an object or a list can be a document of
+    the workflow, so a file that begins otherwise is not read past its first block, and one
+    larger than `MAX_DOCUMENT_BYTES` is not read whole."""
     try:
         if not path.is_file():
             return None
         with path.open("rb") as file:
-            start = file.read(_SNIFF_BYTES).lstrip(b"\xef\xbb\xbf \t\r\n")
-            if not start:
-                return None
-            if start[:1] not in _JSON_STARTS:
-                return "something that is not JSON"
+            start = file.read(_SNIFF_BYTES)
+            start = start.removeprefix(b"\xef\xbb\xbf").lstrip()  # a byte order mark, blanks
+            while not start:  # blanks past the first block: read on, a block at a time
+                block = file.read(_SNIFF_BYTES)
+                if not block:
+                    return None  # blank throughout
+                start = block.lstrip()
+            if start[:1] not in (b"{", b"["):  # a log, notes, a CSV, a number: no document
+                return "something that is not a JSON object"
+            if path.stat().st_size > MAX_DOCUMENT_BYTES:
+                return TOO_LARGE
             text = (start + file.read()).decode("utf-8")
     except OSError:  # not allowed into its folder, say: check_writable names it
         return None
     except UnicodeDecodeError:
         return "something that is not JSON"
+    except MemoryError:
+        return TOO_LARGE
     try:
         data = json.loads(text)  # a repeated key does not change what the file is
     except (ValueError, RecursionError):
@@ -622,7 +635,8 @@ def explain_command(
 
     Where `plan build` wrote the problem, the admissions already due that its manifest records
     count against the daily admission limits, and the agreements' quotas and ends it carries
-    bind, as in `plan solve`; the last line then gives the date of day 0."""
+    bind, as in `plan solve`; the last line then gives the date of day 0 ("day_0" in the
+    JSON)."""
     problem = with_manifest(problem_file, _problem(problem_file))
     plan = plan_or_fail(plan_file)
     if patient not in problem.patient_index:
@@ -631,26 +645,35 @@ def explain_command(
         explanation = explain(problem, plan, patient)
     except PlanMismatch as error:
         _fail(f"{plan_file}: {error} ({problem_file})")
+    built = _day_0(problem_file, checked=True)  # with_manifest compared its digest
     if as_json:
-        print(json.dumps(explanation.as_dict(), ensure_ascii=False, indent=1))
+        data = explanation.as_dict()
+        if built is not None:
+            data["day_0"] = built
+        print(json.dumps(data, ensure_ascii=False, indent=1))
         return
     for line in explanation.lines():
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    built = _day_0(problem_file)
     if built is not None:
         console.print(
             f"day 0 is {built} ({manifest_path(problem_file)})", markup=False, highlight=False
         )
 
 
-def _day_0(problem_file: Path) -> str | None:
+def _day_0(problem_file: Path, *, checked: bool = False) -> str | None:
     """The date of the problem's day 0, where `plan build` wrote the problem (its manifest's
-    "built_at", in the cell's time zone as it was built: "2026-12-07")."""
+    "built_at", in the cell's time zone as it was built: "2026-12-07"); None where there is
+    no manifest, or one written for another problem (its digest, compared unless ``checked``
+    says it was)."""
     manifest = _json_if_any(manifest_path(problem_file))
     try:
-        return datetime.fromisoformat(manifest["built_at"]).date().isoformat()
+        built = datetime.fromisoformat(manifest["built_at"]).date().isoformat()
     except (TypeError, KeyError, ValueError):
         return None
+    digest = manifest.get("problem_sha256")
+    if checked or not isinstance(digest, str):
+        return built
+    return built if problem_digest(json_object(problem_file)) == digest else None
 
 
 def _summary(plan: Plan, problem: Problem | None) -> None:

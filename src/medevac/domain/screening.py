@@ -135,13 +135,11 @@ class ScreeningMission:
         if last_move is not None and moment < last_move - CLOCK_SKEW:
             raise InvalidValue(
                 "decided_at",
-                f"{moment.isoformat()} is before {patient_id}'s latest move, into screening "
-                f"({last_move.isoformat()}): a decision cannot precede it",
+                f"{_at(moment)} is before {patient_id}'s latest move, into screening "
+                f"({_at(last_move)}): a decision cannot precede it",
             )
         if now is not None and moment > now + CLOCK_SKEW:
-            raise InvalidValue(
-                "decided_at", f"{moment.isoformat()} is in the future (now {now.isoformat()})"
-            )
+            raise InvalidValue("decided_at", f"{_at(moment)} is in the future (now {_at(now)})")
         self.candidates[patient_id] = decision
 
     def report(self) -> ScreeningReport:
@@ -157,3 +155,9 @@ class ScreeningMission:
             deferred=count(ScreeningOutcome.DEFER),
             declined=count(ScreeningOutcome.DECLINE),
         )
+
+
+def _at(moment: datetime) -> str:
+    """A moment in a message: to the second, with its offset (the services hand the domain
+    moments in the cell's time zone)."""
+    return moment.isoformat(timespec="seconds")

@@ -214,15 +214,14 @@ def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
 
 def _sync_folder(folder: Path) -> None:
     """Put a folder's renames on the disk (a power cut after `write_documents` returned could
-    otherwise bring back the old files); where the file system cannot, the renames stand."""
+    otherwise bring back the old files); where the file system cannot sync (or the folder
+    cannot be opened to), the renames stand unsynced."""
     try:
         handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return
     try:
-        os.fsync(handle)
-    except OSError:  # the renames are done either way
-        pass
+        _sync(handle)  # EIO is raised: the renames are done, but may not survive a power cut
     finally:
         os.close(handle)
 

@@ -27,7 +27,7 @@ from medevac.interop.rows import SPECS, RecordSpec
 from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedRow, ParsedTable, parse_table
 from medevac.memory import garbage_collection_paused
-from medevac.services.clock import day_of
+from medevac.services.clock import day_of, shown
 from medevac.services.registry import capacity_audit_id
 
 __all__ = [
@@ -244,7 +244,9 @@ def _plan_by_id(
             problems.append(RowError(row.row, spec.column_of(error.field), error.reason))
         else:
             born = entity.identity.birth_date if isinstance(entity, Patient) else None
-            if born is not None and born > today:  # the domain allows today anywhere on Earth
+            was = current.identity.birth_date if isinstance(current, Patient) else None
+            # the domain allows today anywhere on Earth; a date on record is not checked again
+            if born is not None and born != was and born > today:
                 problems.append(RowError(row.row, "birth_date", f"{born} is after today ({today})"))
         if isinstance(current, Patient) and status is not None and status != current.status:
             problems.append(
@@ -358,7 +360,7 @@ def _plan_capacity(
         reported_at: datetime = values["reported_at"]
         if reported_at > latest_allowed:
             problems.append(
-                RowError(row.row, "reported_at", f"{reported_at.isoformat()} is in the future")
+                RowError(row.row, "reported_at", f"{shown(reported_at)} is in the future")
             )
         if problems:
             plan.errors.extend(problems)

@@ -264,15 +264,17 @@ def move_patient(
     refused: that reason names the mission whose candidate the patient is, which alone may
     decide it, and a move by hand would hand the decision to the mission it names.
     """
-    if target is PatientStatus.SCREENING and reason.strip().startswith(CANDIDATE_REASON.strip()):
-        raise InvalidValue(
-            "reason",
-            f"{reason.strip()!r} is how a screening mission records its candidates (`medevac "
-            "screening add-candidates`, which makes the patient that mission's); word it "
-            "otherwise",
-        )
     with uow:
         patient = uow.patients.get(patient_id)
+        if target is PatientStatus.SCREENING and reason.strip().startswith(
+            CANDIDATE_REASON.strip()
+        ):
+            raise InvalidValue(
+                "reason",
+                f"{reason.strip()!r} is how a screening mission records its candidates "
+                "(`medevac screening add`, which makes the patient that mission's); word it "
+                "otherwise",
+            )
         if expected_version is not None and patient.version != expected_version:
             raise ConcurrentModification("patient", patient_id, expected_version)
         change = apply_move(

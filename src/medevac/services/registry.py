@@ -12,6 +12,7 @@ from medevac.domain.limits import MAX_ID_LENGTH
 from medevac.domain.organisations import Organisation
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.auditing import audit, utc_now
+from medevac.services.clock import shown
 
 
 def register_organisation(uow: UnitOfWork, organisation: Organisation, *, actor: str) -> None:
@@ -60,7 +61,7 @@ def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> N
                 f"{facility.id} does not offer {report.specialty} (it offers: {offered})",
             )
         if report.reported_at > utc_now() + timedelta(minutes=5):
-            raise InvalidValue("reported_at", f"{report.reported_at.isoformat()} is in the future")
+            raise InvalidValue("reported_at", f"{shown(report.reported_at)} is in the future")
         uow.capacity.add(report)
         audit(
             uow,

@@ -743,9 +743,9 @@ def approve(
         raise InvalidValue(
             "manifest",
             f"the problem was built at {manifest['built_at']} (UTC{_offset(built_at)}; its day "
-            f"0 is {built_at.date()}), where the time zone set now (MEDEVAC_TIME_ZONE: "
-            f"{zone_name()}) is at UTC{_offset(local(built_at))}: approve it in the zone it was "
-            "built in, or build the problem again",
+            f"0 is {built_at.date()}), where the time zone in use now ({zone_name()}; "
+            f"MEDEVAC_TIME_ZONE sets it) is at UTC{_offset(local(built_at))}: approve it in the "
+            "zone it was built in, or build the problem again",
         )
     check_manifest(manifest)
     digest = manifest.get("problem_sha256")

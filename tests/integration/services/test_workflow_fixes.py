@@ -288,7 +288,9 @@ def test_a_move_by_hand_cannot_word_itself_as_a_missions_candidacy(
     # out of screening (second's candidate), then back in by hand naming the first mission
     move_patient(uow_factory(), patient_id, PatientStatus.DEFERRED, actor=ACTOR, reason="later")
     forged = f"candidate of screening mission {first}"
-    with pytest.raises(InvalidValue, match=r"^reason: .* is how a screening mission"):
+    with pytest.raises(
+        InvalidValue, match=r"^reason: .* is how a screening mission .*`medevac screening add`"
+    ):
         move_patient(uow_factory(), patient_id, PatientStatus.SCREENING, actor=ACTOR, reason=forged)
     assert trail_size(uow_factory) == records + 1  # the move out alone
     with uow_factory() as uow:

@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 
+from medevac.domain import patients as patients_module
 from medevac.domain.agreements import Agreement
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates, country_code
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.organisations import Organisation
-from medevac.domain.patients import Identity, Patient
+from medevac.domain.patients import Identity, Patient, latest_today
 from medevac.domain.screening import ScreeningDecision, ScreeningMission, ScreeningOutcome
 from medevac.domain.vocabulary import (
     Capability,
@@ -252,6 +253,16 @@ def test_a_birth_date_is_refused_only_after_today_everywhere() -> None:
     # a newborn registered on the cell's today at UTC+14 was "born in the future" by the
     # machine's UTC date
     anywhere = (datetime.now(UTC) + timedelta(hours=14)).date()
+    assert latest_today() == anywhere
     assert Identity(name="Newborn", birth_date=anywhere).birth_date == anywhere
     with pytest.raises(InvalidValue, match=r"birth_date: .* is in the future"):
         Identity(name="Newborn", birth_date=anywhere + timedelta(days=1))
+
+
+def test_the_birth_date_check_takes_the_latest_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the check above cannot tell the machine's date from UTC+14's before 10:00 UTC: a day far
+    # from both makes the check say which it takes
+    monkeypatch.setattr(patients_module, "latest_today", lambda: date(2030, 1, 1))
+    assert Identity(name="N", birth_date=date(2030, 1, 1)).birth_date == date(2030, 1, 1)
+    with pytest.raises(InvalidValue, match=r"birth_date: 2030-01-02 is in the future"):
+        Identity(name="N", birth_date=date(2030, 1, 2))

@@ -416,3 +416,6 @@ def test_a_birth_date_after_the_cells_today_is_refused_with_its_row(
     finally:
         get_settings.cache_clear()
     assert done.created == 1
+    # a date on record is not checked again: the same file, read where it is still the 22nd
+    again = import_file(database.unit_of_work(), RecordKind.PATIENTS, path, actor="a", now=at)
+    assert again.unchanged == 1

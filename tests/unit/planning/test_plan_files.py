@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,10 @@ def test_a_refused_problem_writes_its_infeasible_input_plan_over_a_plan(
 @pytest.mark.parametrize(
     ("content", "held"),
     [
-        ("notes of the cell\n", "something that is not JSON"),
+        ("notes of the cell\n", "something that is not a JSON object"),
         ('{"patient": "P1", "note": "cannot fly"}', "other JSON"),
         ("[1, 2]", "other JSON"),
-        (b"\x89PNG\r\n\x1a\n", "something that is not JSON"),
+        (b"\x89PNG\r\n\x1a\n", "something that is not a JSON object"),
     ],
 )
 def test_solve_refuses_an_out_that_holds_a_file_other_than_a_plan(
@@ -454,17 +455,24 @@ def test_a_refused_problem_writes_its_plan_over_an_empty_file(
     [
         (b"", None),
         (b" \n", None),
-        (b"null", "other JSON"),
-        (b"42\n", "other JSON"),
+        (b"null", "something that is not a JSON object"),
+        (b"42\n", "something that is not a JSON object"),
+        (b"2026-12-06 17:00 log line\n", "something that is not a JSON object"),
+        (b"\n" * 5000 + b"the cell's notes\n", "something that is not a JSON object"),
+        (b"\xbb\xbf{}", "something that is not a JSON object"),  # no byte order mark
+        (b"[1, 2]", "other JSON"),
         (b'\xef\xbb\xbf{"status": "optimal", "assignments": []}', "a plan"),
         (
             b'{"built_at": "2026-12-01T00:00:00+00:00", "patients": {}}',
             "a manifest of `plan build`",
         ),
         (b'{"a": 1, "a": 2}', "other JSON"),  # a repeated key: still JSON
-        (b"\xff\xfe binary", "something that is not JSON"),
+        (b"\xff\xfe binary", "something that is not a JSON object"),
+        (b'{"a": "\xff"}', "something that is not JSON"),  # not UTF-8
         (b"{ not json", "something that is not JSON"),
-        (b"id,name\nP1,x\n", "something that is not JSON"),
+        (b"id,name\nP1,x\n", "something that is not a JSON object"),
+        (b"{" + b" " * 5000 + b"}", "other JSON"),
+        (b"\xef\xbb\xbf" + b"\n" * 5000, None),
     ],
 )
 def test_file_kind_tells_what_a_file_at_out_holds(
@@ -508,3 +516,34 @@ def test_a_file_system_that_cannot_sync_still_gets_the_documents(
         plan_module.write_documents([(tmp_path / "p.json", {"x": 2})])
     assert json.loads((tmp_path / "p.json").read_text()) == {"x": 1}  # the old one stands
     assert sorted(os.listdir(tmp_path)) == ["p.json"]
+
+
+def test_file_kind_does_not_read_a_file_larger_than_any_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a 400-MB log beginning with "[" was read whole (1 GB of memory; a MemoryError traceback
+    # where memory was limited)
+    monkeypatch.setattr(plan_commands, "MAX_DOCUMENT_BYTES", 1000)
+    path = tmp_path / "big.log"
+    path.write_text("[INFO] started\n" * 100)
+    assert plan_commands.file_kind(path) == plan_commands.TOO_LARGE
+    path.write_text('{"status": "optimal", "assignments": []}')  # a plan is read as before
+    assert plan_commands.file_kind(path) == "a plan"
+
+
+def test_a_folder_that_cannot_be_synced_for_want_of_the_disk_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the document is in place, but may not survive a power cut: not said to be written
+    from medevac.planning import plan as plan_module
+
+    real_fsync = os.fsync
+
+    def folders_fail(handle: int) -> None:
+        if stat.S_ISDIR(os.fstat(handle).st_mode):
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(handle)
+
+    monkeypatch.setattr(plan_module.os, "fsync", folders_fail)
+    with pytest.raises(OSError, match="Input/output error"):
+        plan_module.write_documents([(tmp_path / "p.json", {"x": 1})])
