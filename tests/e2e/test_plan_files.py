@@ -126,6 +126,8 @@ def test_plan_explain_and_show_give_the_date_of_day_0_of_a_built_problem(
     assert "day 0 is" not in invoke(cli, "plan", "show", str(plan), "--problem", str(problem))
     (tmp_path / "p.registry.json").unlink()  # a problem of no build: days alone
     assert "day 0 is" not in invoke(cli, "plan", "explain", str(problem), str(plan), patient)
+    alone = invoke(cli, "plan", "explain", "--json", str(problem), str(plan), patient)
+    assert json.loads(alone)["day_0"] is None
 
 
 def test_plan_build_names_day_0_in_the_cells_time_zone(

@@ -362,6 +362,7 @@ def solve_command(
 
 MANIFEST = "a manifest of `plan build`"
 _SNIFF_BYTES = 4096  # enough to pass blanks and a byte order mark to a document's first sign
+_BLANKS = b" \t\r\n"  # JSON's white space
 #: a file at --out larger than this is not read to see what it holds (a plan of 100,000
 #: patients is about 10 MB, their problem about 17 MB): it is refused as `TOO_LARGE`
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
@@ -370,38 +371,35 @@ TOO_LARGE = "a file too large to read here (no plan or problem is)"
 
 def file_kind(path: Path) -> str | None:
     """What the file at ``path`` holds, for refusing to write over something else: "a plan",
-    "a problem", `MANIFEST`, "other JSON", "something that is not JSON" (or "not a JSON
-    object") or `TOO_LARGE`; None
+    "a problem", `MANIFEST`, "other JSON", "something that is not JSON", "something that is
+    not a JSON object" or `TOO_LARGE`; None
     where there is nothing to lose: no file, an empty or blank one, no regular file (a pipe or
     a device, written in place), or one that cannot be read or reached (whether it can be
-    written is checked next, and says why not). Only an object or a list can be a document of
-    the workflow, so a file that begins otherwise is not read past its first block, and one
+    written is checked next, and says why not). Only an object can be a document of the
+    workflow, so a file that begins otherwise is not read past its first block, and one
     larger than `MAX_DOCUMENT_BYTES` is not read whole."""
     try:
         if not path.is_file():
             return None
         with path.open("rb") as file:
             start = file.read(_SNIFF_BYTES)
-            start = start.removeprefix(b"\xef\xbb\xbf").lstrip()  # a byte order mark, blanks
+            start = start.removeprefix(b"\xef\xbb\xbf").lstrip(_BLANKS)  # a byte order mark
             while not start:  # blanks past the first block: read on, a block at a time
                 block = file.read(_SNIFF_BYTES)
                 if not block:
                     return None  # blank throughout
-                start = block.lstrip()
-            if start[:1] not in (b"{", b"["):  # a log, notes, a CSV, a number: no document
+                start = block.lstrip(_BLANKS)
+            if start[:1] != b"{":  # a log, notes, a CSV, a list: no document of the workflow
                 return "something that is not a JSON object"
             if path.stat().st_size > MAX_DOCUMENT_BYTES:
                 return TOO_LARGE
             text = (start + file.read()).decode("utf-8")
+        data = json.loads(text)  # a repeated key does not change what the file is
     except OSError:  # not allowed into its folder, say: check_writable names it
         return None
-    except UnicodeDecodeError:
-        return "something that is not JSON"
     except MemoryError:
         return TOO_LARGE
-    try:
-        data = json.loads(text)  # a repeated key does not change what the file is
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return "something that is not JSON"
     if isinstance(data, dict) and {"built_at", "patients"} <= data.keys():
         return MANIFEST  # every manifest has these, the oldest too
@@ -647,9 +645,7 @@ def explain_command(
         _fail(f"{plan_file}: {error} ({problem_file})")
     built = _day_0(problem_file, checked=True)  # with_manifest compared its digest
     if as_json:
-        data = explanation.as_dict()
-        if built is not None:
-            data["day_0"] = built
+        data = explanation.as_dict() | {"day_0": built}  # null where no build wrote the problem
         print(json.dumps(data, ensure_ascii=False, indent=1))
         return
     for line in explanation.lines():
@@ -671,8 +667,10 @@ def _day_0(problem_file: Path, *, checked: bool = False) -> str | None:
     except (TypeError, KeyError, ValueError):
         return None
     digest = manifest.get("problem_sha256")
-    if checked or not isinstance(digest, str):
+    if checked or digest is None:  # older manifests have none: taken as `plan approve` takes them
         return built
+    if not isinstance(digest, str) or not problem_file.is_file():  # a pipe is read once only
+        return None
     return built if problem_digest(json_object(problem_file)) == digest else None
 
 

@@ -185,8 +185,9 @@ def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
     permissions (another name of it, a hard link, keeps the old content). A path that exists
     and is not a regular file (/dev/stdout, a pipe, a device) is written in place, last: a
     rename would put a file where it was. Raises OSError naming the path meant (never the
-    temporary file), or ValueError (`document_text`). Files and their folders' renames are
-    synced to the disk before it returns: a power cut then keeps the new documents."""
+    temporary file), or ValueError (`document_text`). Files are synced to the disk before they
+    are renamed (an I/O error then is raised, the old files kept), and their folders after,
+    where the file system allows: a power cut then keeps the new documents."""
     written: list[tuple[Path, Path, Path]] = []  # (temporary file, the file it replaces, path)
     in_place: list[tuple[Path, str]] = []
     try:
@@ -214,14 +215,17 @@ def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
 
 def _sync_folder(folder: Path) -> None:
     """Put a folder's renames on the disk (a power cut after `write_documents` returned could
-    otherwise bring back the old files); where the file system cannot sync (or the folder
-    cannot be opened to), the renames stand unsynced."""
+    otherwise bring back the old files). An error here is not raised: the renames are done and
+    the files' data synced already, so an error would say a written document was not; where
+    the folder cannot be synced its renames stand as the file system keeps them."""
     try:
         handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return
     try:
-        _sync(handle)  # EIO is raised: the renames are done, but may not survive a power cut
+        os.fsync(handle)
+    except OSError:  # the documents are in place and their data on the disk (`_sync`)
+        pass
     finally:
         os.close(handle)
 

@@ -95,7 +95,7 @@ def test_a_refused_problem_writes_its_infeasible_input_plan_over_a_plan(
     [
         ("notes of the cell\n", "something that is not a JSON object"),
         ('{"patient": "P1", "note": "cannot fly"}', "other JSON"),
-        ("[1, 2]", "other JSON"),
+        ("[1, 2]", "something that is not a JSON object"),
         (b"\x89PNG\r\n\x1a\n", "something that is not a JSON object"),
     ],
 )
@@ -460,7 +460,9 @@ def test_a_refused_problem_writes_its_plan_over_an_empty_file(
         (b"2026-12-06 17:00 log line\n", "something that is not a JSON object"),
         (b"\n" * 5000 + b"the cell's notes\n", "something that is not a JSON object"),
         (b"\xbb\xbf{}", "something that is not a JSON object"),  # no byte order mark
-        (b"[1, 2]", "other JSON"),
+        (b"[1, 2]", "something that is not a JSON object"),
+        (b"[INFO] started\n", "something that is not a JSON object"),
+        (b"\x0b{}", "something that is not a JSON object"),  # not JSON's white space
         (b'\xef\xbb\xbf{"status": "optimal", "assignments": []}', "a plan"),
         (
             b'{"built_at": "2026-12-01T00:00:00+00:00", "patients": {}}',
@@ -522,28 +524,64 @@ def test_file_kind_does_not_read_a_file_larger_than_any_document(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a 400-MB log beginning with "[" was read whole (1 GB of memory; a MemoryError traceback
-    # where memory was limited)
+    # where memory was limited); now only an object is read, and not past the limit
     monkeypatch.setattr(plan_commands, "MAX_DOCUMENT_BYTES", 1000)
-    path = tmp_path / "big.log"
-    path.write_text("[INFO] started\n" * 100)
+    path = tmp_path / "big.json"
+    path.write_text('{"log": [' + '"started", ' * 100 + '"done"]}')
     assert plan_commands.file_kind(path) == plan_commands.TOO_LARGE
     path.write_text('{"status": "optimal", "assignments": []}')  # a plan is read as before
     assert plan_commands.file_kind(path) == "a plan"
 
 
-def test_a_folder_that_cannot_be_synced_for_want_of_the_disk_is_an_error(
+def test_a_folder_that_cannot_be_synced_leaves_the_documents_written_and_says_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the document is in place, but may not survive a power cut: not said to be written
+    # raised, it made `plan build` say "cannot write None" of files it had written
     from medevac.planning import plan as plan_module
 
     real_fsync = os.fsync
+    synced: list[bool] = []
 
     def folders_fail(handle: int) -> None:
-        if stat.S_ISDIR(os.fstat(handle).st_mode):
+        folder = stat.S_ISDIR(os.fstat(handle).st_mode)
+        synced.append(folder)
+        if folder:
             raise OSError(errno.EIO, "Input/output error")
         real_fsync(handle)
 
     monkeypatch.setattr(plan_module.os, "fsync", folders_fail)
-    with pytest.raises(OSError, match="Input/output error"):
-        plan_module.write_documents([(tmp_path / "p.json", {"x": 1})])
+    plan_module.write_documents([(tmp_path / "p.json", {"x": 1})])
+    assert synced == [False, True]  # the file's data, then its folder (which failed)
+    assert json.loads((tmp_path / "p.json").read_text()) == {"x": 1}
+
+
+def test_file_kind_says_too_large_where_reading_runs_out_of_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a MemoryError in the parse was a traceback under a memory limit
+    def no_memory(text: str) -> Any:
+        raise MemoryError
+
+    path = tmp_path / "dicts.json"
+    path.write_text('{"a": [{}, {}]}')
+    monkeypatch.setattr(plan_commands.json, "loads", no_memory)
+    assert plan_commands.file_kind(path) == plan_commands.TOO_LARGE
+
+
+def test_day_0_is_named_only_from_a_manifest_of_that_problem(
+    problem_file: Path, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "problem.registry.json"
+    built = {"built_at": "2026-12-07T01:00:00+02:00", "patients": {}}
+    manifest.write_text(json.dumps(built))  # an older manifest, without a digest
+    assert plan_commands._day_0(problem_file) == "2026-12-07"
+    manifest.write_text(json.dumps(built | {"problem_sha256": 123}))  # approve refuses it
+    assert plan_commands._day_0(problem_file) is None
+    manifest.write_text(json.dumps(built | {"problem_sha256": "0" * 64}))  # another problem's
+    assert plan_commands._day_0(problem_file) is None
+    assert plan_commands._day_0(problem_file, checked=True) == "2026-12-07"
+    # a problem given as a pipe is read once, by the command: not again for its digest
+    pipe = tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    (tmp_path / "pipe.registry.json").write_text(json.dumps(built | {"problem_sha256": "0"}))
+    assert plan_commands._day_0(pipe) is None  # had waited for a writer for ever
