@@ -271,7 +271,7 @@ def _written_beside(path: Path, text: str) -> tuple[Path, Path]:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if path.exists() and not os.access(path, os.W_OK):  # writing in place would be refused
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-    target = Path(os.path.realpath(path))
+    target = Path(_resolved(path))
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
     with _naming(path):
         # os.open, not tempfile: its files are private (0600); this one gets the umask's mode
@@ -288,6 +288,18 @@ def _written_beside(path: Path, text: str) -> tuple[Path, Path]:
         temporary.unlink(missing_ok=True)
         raise
     return temporary, target
+
+
+def _resolved(path: Path) -> str:
+    """The file ``path`` names, links followed: the link's target where it links to one yet to
+    be made (as writing through it would make it); OSError naming ``path`` for a loop of links,
+    which writing through would refuse too (its last link had been replaced by the file)."""
+    try:
+        return os.path.realpath(path, strict=True)
+    except FileNotFoundError:
+        return os.path.realpath(path)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
 
 
 @contextmanager

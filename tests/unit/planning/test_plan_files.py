@@ -585,3 +585,22 @@ def test_day_0_is_named_only_from_a_manifest_of_that_problem(
     os.mkfifo(pipe)
     (tmp_path / "pipe.registry.json").write_text(json.dumps(built | {"problem_sha256": "0"}))
     assert plan_commands._day_0(pipe) is None  # had waited for a writer for ever
+
+
+def test_a_loop_of_links_at_out_is_refused_and_a_link_to_a_file_yet_to_be_made_makes_it(
+    app: typer.Typer, problem_file: Path, tmp_path: Path
+) -> None:
+    # the loop's last link had been replaced by the plan, a regular file
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    one.symlink_to(two)
+    two.symlink_to(one)
+    result = solve(app, problem_file, one)
+    assert result.exit_code == 1
+    assert said(f"{one}: cannot be written (Too many levels of symbolic links)", result.output)
+    assert one.is_symlink()
+    assert two.is_symlink()
+    ahead = tmp_path / "ahead.json"
+    ahead.symlink_to("plan.json")  # dangling until the plan is written through it
+    assert solve(app, problem_file, ahead).exit_code == 0
+    assert ahead.is_symlink()
+    assert json.loads((tmp_path / "plan.json").read_text())["status"] == "optimal"
