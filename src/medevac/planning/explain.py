@@ -18,7 +18,7 @@ from medevac.planning.model import (
     split_and_change,
     unplaced_reasons,
 )
-from medevac.planning.plan import Assignment, Plan, Unplaced, decimals_apart
+from medevac.planning.plan import Assignment, Plan, PlanStatus, Unplaced, decimals_apart
 from medevac.planning.problem import Facility, Patient, Problem
 
 # facilities listed with their day-by-day blockers: the nearest that the patient's own rules
@@ -336,7 +336,8 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         if placed
         else (0.0, problem.weights.change if patient.current is not None else 0.0)
     )
-    pricing = _Pricing(patient, split, change, group_facilities, reference, placed, *paid)
+    slack = plan.objective - plan.bound if plan.status is PlanStatus.OPTIMAL else None
+    pricing = _Pricing(patient, split, change, group_facilities, reference, placed, *paid, slack)
 
     closed = _closed_by_quotas(problem, view, index, plan)
     alternatives: list[Alternative] = []
@@ -581,6 +582,8 @@ class _Pricing:
     placed: bool  # the plan places the patient (else it leaves it out)
     reference_split: float  # the group's split the plan's choice pays
     reference_change: float  # the change of a current place the plan's choice pays
+    # for a plan called optimal, its objective less its bound: what its proof leaves open
+    proven_slack: float | None = None
 
     @property
     def against(self) -> str:
@@ -624,6 +627,16 @@ class _Pricing:
         costs = low if low == high else f"{low} to {high}"
         versus = f"{costs} against {self.reference:,.{places}f} for {self.against}"
         if run.blocker is Blocker.FREE:
+            saving = self.reference - min(run.costs)
+            if self.proven_slack is not None and saving <= self.proven_slack + 1e-9 * max(
+                1.0, abs(self.reference)
+            ):
+                # no contradiction of its status: the plan is optimal to within its gap
+                return (
+                    f"free and cheaper ({versus}), by less than the plan's proof leaves open "
+                    f"(objective less bound, {self.proven_slack:,.{places}f}): optimal to its "
+                    "tolerance, not to the last cent"
+                )
             return f"free and cheaper ({versus}): the plan is not optimal for this patient"
         if run.blocker is Blocker.AS_CHEAP:
             return f"free and as cheap ({versus}): a tie the plan broke the other way"

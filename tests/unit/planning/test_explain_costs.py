@@ -176,6 +176,36 @@ def test_a_cheaper_place_never_reads_as_costing_the_same() -> None:
     assert "costs 1.71 to 24.71 against 0.71 for its place" in later.detail
 
 
+def test_a_saving_within_an_optimal_plans_gap_is_not_called_a_fault() -> None:
+    # a plan called optimal is optimal to within objective less bound: a free place cheaper
+    # by less than that was "the plan is not optimal for this patient", against its status
+    problem = parse_problem(
+        problem_dict(
+            [
+                facility("F0", 50.0, 30.0, beds={"orthopaedics": 1}),
+                facility("F1", 50.0, 29.9972, beds={"orthopaedics": 1}),  # cheaper by 0.002
+            ],
+            [patient("A", 50.0, 29.0, length_of_stay_days=1)],
+        )
+    )
+    plan = moved(solve_greedy(problem), "A", "F0", 0)
+    objective = check_plan(problem, plan).objective
+
+    def said(bound: float, status: PlanStatus) -> str:
+        proven = replace(plan, objective=objective, bound=bound, status=status)
+        [alt] = [a for a in explain(problem, proven, "A").alternatives if a.first_day == 0]
+        assert alt.blocker is Blocker.FREE
+        return alt.detail
+
+    within = said(objective - 0.01, PlanStatus.OPTIMAL)
+    assert "by less than the plan's proof leaves open (objective less bound, 0.010)" in within
+    assert "not optimal for this patient" not in within
+    # a saving beyond the gap contradicts the proof; a plan not called optimal claims nothing
+    assert "the plan is not optimal for this patient" in said(objective, PlanStatus.OPTIMAL)
+    feasible = said(objective - 0.01, PlanStatus.FEASIBLE)
+    assert "the plan is not optimal for this patient" in feasible
+
+
 def test_a_farther_facility_on_an_earlier_day_is_an_alternative() -> None:
     # A waits at F1 until day 3; F2, farther, is free from day 0
     problem = parse_problem(
