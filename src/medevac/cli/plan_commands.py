@@ -101,9 +101,16 @@ def looks_like(data: Any) -> str | None:
         return None
     if {"status", "assignments"} <= data.keys() and "patients" not in data:
         return "a plan"
-    if {"patients", "facilities"} <= data.keys() and not {"assignments", "built_at"} & data.keys():
-        return "a problem"  # a manifest has patients and facilities too (their versions)
+    if {"patients", "facilities"} <= data.keys() and "assignments" not in data:
+        # a manifest has patients and facilities too (their versions)
+        return None if is_manifest(data) else "a problem"
     return None
+
+
+def is_manifest(data: Any) -> bool:
+    """Whether ``data`` (a file's JSON) is a manifest of `plan build`: every one has these
+    keys, the oldest (without a digest) too."""
+    return isinstance(data, dict) and {"built_at", "patients"} <= data.keys()
 
 
 def swapped(path: Path, expected: str, found: str) -> str:
@@ -401,8 +408,8 @@ def file_kind(path: Path) -> str | None:
         return TOO_LARGE
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return "something that is not JSON"
-    if isinstance(data, dict) and {"built_at", "patients"} <= data.keys():
-        return MANIFEST  # every manifest has these, the oldest too
+    if is_manifest(data):
+        return MANIFEST
     return looks_like(data) or "other JSON"
 
 

@@ -18,7 +18,14 @@ from medevac.planning.model import (
     split_and_change,
     unplaced_reasons,
 )
-from medevac.planning.plan import Assignment, Plan, PlanStatus, Unplaced, decimals_apart
+from medevac.planning.plan import (
+    Assignment,
+    Plan,
+    PlanStatus,
+    Unplaced,
+    cost_tolerance,
+    decimals_apart,
+)
 from medevac.planning.problem import Facility, Patient, Problem
 
 # facilities listed with their day-by-day blockers: the nearest that the patient's own rules
@@ -586,6 +593,11 @@ class _Pricing:
     proven_slack: float | None = None
 
     @property
+    def tolerance(self) -> float:
+        """How far a cost may be from ``reference`` and still be taken as equal to it."""
+        return cost_tolerance(self.reference)
+
+    @property
     def against(self) -> str:
         return "its place in the plan" if self.placed else "leaving the patient out"
 
@@ -594,7 +606,7 @@ class _Pricing:
         before its costs (`detail`): cheaper (the plan is not optimal for the patient), as
         cheap, or dearer by the patient's own terms, else by the group's split, else by the
         change of its current place."""
-        tolerance = 1e-9 * max(1.0, abs(self.reference))
+        tolerance = self.tolerance
         if cost < self.reference - tolerance:
             return Blocker.FREE, "free and cheaper"
         if cost <= self.reference + tolerance:
@@ -628,9 +640,7 @@ class _Pricing:
         versus = f"{costs} against {self.reference:,.{places}f} for {self.against}"
         if run.blocker is Blocker.FREE:
             saving = self.reference - min(run.costs)
-            if self.proven_slack is not None and saving <= self.proven_slack + 1e-9 * max(
-                1.0, abs(self.reference)
-            ):
+            if self.proven_slack is not None and saving <= self.proven_slack + self.tolerance:
                 # no contradiction of its status: the plan is optimal to within its gap
                 return (
                     f"free and cheaper ({versus}), by less than the plan's proof leaves open "

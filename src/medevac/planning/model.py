@@ -24,6 +24,7 @@ from medevac.planning.plan import (
     PlanStatus,
     Unplaced,
     UnplacedReason,
+    cost_tolerance,
     decimals_apart,
     relative_gap,
 )
@@ -661,7 +662,7 @@ def _capacity_reason(
     left = view.unplaced_cost(p)
     places = decimals_apart((cost,), left)
     where = f"{problem.facilities[f].id} on day {a}: {cost:,.{places}f} against {left:,.{places}f}"
-    tolerance = 1e-9 * max(1.0, abs(left))
+    tolerance = cost_tolerance(left)
     if cost >= left - tolerance:
         # a tie is not "less": the plan broke it the other way (a zero weight, say)
         than = "costs less than" if cost > left + tolerance else "costs as much as"

@@ -31,11 +31,17 @@ def figure(value: float) -> str:
     return "0" if text == "-0" else text
 
 
+def cost_tolerance(reference: float) -> float:
+    """How far a cost may be from ``reference`` and be told as the same (explanations and
+    unplaced reasons): 1e-9 of it, at least 1e-9."""
+    return 1e-9 * max(1.0, abs(reference))
+
+
 def decimals_apart(values: Iterable[float], reference: float) -> int:
     """Decimals to show costs with beside ``reference``: 2, or more (up to 6) where a value
-    that differs from it (by more than 1e-9 of it) would read as the same ("0.71 against
-    0.71" for 0.7098 against 0.7118)."""
-    tolerance = 1e-9 * max(1.0, abs(reference))
+    that differs from it (by more than `cost_tolerance`) would read as the same ("0.71
+    against 0.71" for 0.7098 against 0.7118)."""
+    tolerance = cost_tolerance(reference)
     apart = [v for v in values if abs(v - reference) > tolerance]
     for places in range(2, 6):
         if all(f"{v:.{places}f}" != f"{reference:.{places}f}" for v in apart):

@@ -231,6 +231,7 @@ def build_problem(
         str(name): {**rule, "deadline_day": min(int(rule["deadline_day"]), horizon_days - 1)}
         for name, rule in (precedences or DEFAULT_PRECEDENCES).items()
     }
+    today = day_of(now)  # day 0 of the problem
     with uow:
         patients = uow.patients.for_planning(PLANNED_STATUSES)
         reports = uow.capacity.latest()
@@ -239,7 +240,7 @@ def build_problem(
         live = uow.plans.live()
         planned = _open_admissions(live)
         sent = patients_sent_earlier(uow, {r.facility_id for r in reports})
-        book = QuotaBook(agreements, day_of(now))
+        book = QuotaBook(agreements, today)
         if respect_quotas and book.has_quotas:
             sent_under_agreements(uow, book, set(), known=sent.destinations)
         full = book.full() if respect_quotas else []
@@ -277,16 +278,16 @@ def build_problem(
         if accepts is not None:
             coverage[facility.id] = accepts
             last_days[facility.id] = agreement_ends(
-                facility, agreements, day_of(now), horizon_days, full_ids, sending
+                facility, agreements, today, horizon_days, full_ids, sending
             )
         if facility.daily_admission_limit is not None:
             entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
     held_now = holds(
-        {e["id"]: e["beds"].keys() for e in facility_entries}, by_facility, sent, day_of(now)
+        {e["id"]: e["beds"].keys() for e in facility_entries}, by_facility, sent, today
     )
-    held = held_beds(facility_entries, held_now, day_of(now))
-    arriving = held_admissions(facility_entries, sent, day_of(now), horizon_days)
+    held = held_beds(facility_entries, held_now, today)
+    arriving = held_admissions(facility_entries, sent, today, horizon_days)
 
     patient_entries = []
     versions: dict[str, int] = {}
@@ -300,7 +301,7 @@ def build_problem(
             left_out[patient.id] = patient.version
             continue
         entry = _patient_entry(patient, origin)
-        current = _current(planned.get(patient.id), day_of(now), horizon_days, in_problem)
+        current = _current(planned.get(patient.id), today, horizon_days, in_problem)
         if current is not None:
             entry["current"] = current
         patient_entries.append(entry)
@@ -372,8 +373,8 @@ def build_problem(
         quotas_full,
         tight,
         carried,
-        agreements_ending(agreements, senders, receivers, day_of(now), horizon_days, full),
-        agreements_beginning(agreements, needed, receivers, day_of(now), horizon_days),
+        agreements_ending(agreements, senders, receivers, today, horizon_days, full),
+        agreements_beginning(agreements, needed, receivers, today, horizon_days),
     )
 
 
@@ -844,7 +845,8 @@ def _approve_checked(
         if past:
             raise InvalidValue("plan", past)
         placed = [] if book is None else placements(uow, problem, plan)
-        left = keep_within(book, placed, day_of(now)) if book and within_quotas else {}
+        today = day_of(now)
+        left = keep_within(book, placed, today) if book and within_quotas else {}
         plan = without_patients(
             checked_problem,
             plan,
@@ -852,7 +854,7 @@ def _approve_checked(
             UnplacedReason.NO_AGREEMENT,
         )
         kept = [p for p in placed if p.patient not in left]
-        overruns = [] if book is None else overrun_lines(book, kept, day_of(now))
+        overruns = [] if book is None else overrun_lines(book, kept, today)
         why = (over_quota or "").strip()
         if overruns and not why:
             raise QuotaExceeded(overruns)

@@ -24,9 +24,6 @@ from medevac.services.patients import apply_move
 
 #: Patients who may be put before a screening team.
 _SCREENABLE = {PatientStatus.REPORTED, PatientStatus.DEFERRED, PatientStatus.DECLINED}
-#: The reason of the move into screening that puts a patient before a mission's team,
-#: followed by the mission's id (`add_candidates` writes it, `candidate_of` reads it).
-CANDIDATE_OF = CANDIDATE_REASON
 
 
 def create_mission(
@@ -88,7 +85,7 @@ def add_candidates(
                 patient,
                 PatientStatus.SCREENING,
                 actor=actor,
-                reason=f"{CANDIDATE_OF}{mission.id}",
+                reason=f"{CANDIDATE_REASON}{mission.id}",
                 role=ActorRole.COORDINATOR,
                 at=now,
             )
@@ -171,8 +168,10 @@ def candidate_of(patient: Patient) -> str | None:
     before its team (the latest move into screening that `add_candidates` made). None when no
     mission ever did (a patient moved into screening by hand only)."""
     for change in reversed(patient.history):
-        if change.to_status is PatientStatus.SCREENING and change.reason.startswith(CANDIDATE_OF):
-            return change.reason.removeprefix(CANDIDATE_OF)
+        if change.to_status is PatientStatus.SCREENING and change.reason.startswith(
+            CANDIDATE_REASON
+        ):
+            return change.reason.removeprefix(CANDIDATE_REASON)
     return None
 
 
