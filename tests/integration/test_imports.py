@@ -267,6 +267,22 @@ def test_a_nul_character_is_refused_alike_on_every_backend_naming_row_and_column
     assert "NUL character" in errors[0].reason
 
 
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_a_control_character_in_an_id_or_name_is_refused_naming_row_and_column(
+    uow_factory: UowFactory, registry: SampleRegistry, tmp_path: Path, suffix: str
+) -> None:
+    # an ESC sequence was stored, and printed by every listing of the record
+    rows = [dict(row) for row in registry.organisations]
+    rows[1]["name"] = "Ministry\x1b[2J of health"
+    rows[2]["id"] = "ORG\x07"
+    path = tmp_path / f"organisations.{suffix}"
+    errors = refused(uow_factory, RecordKind.ORGANISATIONS, rows, path)
+    first = 3 if suffix == "csv" else 2
+    assert [(e.row, e.column) for e in errors] == [(first, "name"), (first + 1, "id")]
+    assert "control character (U+001B, character 9)" in errors[0].reason
+    assert "control character (U+0007, character 4)" in errors[1].reason
+
+
 def test_texts_a_spreadsheet_would_run_as_formulas_are_exported_marked_and_read_back_exact(
     uow_factory: UowFactory, tmp_path: Path
 ) -> None:

@@ -9,6 +9,8 @@ texts of any length that PostgreSQL refused, naming neither field nor record).
 
 from __future__ import annotations
 
+import unicodedata
+
 from medevac.domain.errors import InvalidValue
 
 #: beds, admissions a day, companions, quotas, places asked for
@@ -29,12 +31,34 @@ def check_at_most(field: str, value: int | None, limit: int, what: str) -> None:
         raise InvalidValue(field, f"{value:,} {what} is more than the {limit:,} allowed")
 
 
+def text_fault(value: str) -> str | None:
+    """What makes ``value`` unfit for an id or a short text, or None: a control character (a
+    NUL, which PostgreSQL refuses in text; an ESC, whose sequence would reach the terminal of
+    whoever lists the record; a line break, which splits a line of output or a CSV row) or a
+    lone surrogate (from a JSON escape such as `"\\ud800"`: no file or terminal takes it)."""
+    if value.isprintable():  # nearly every text: one pass in C
+        return None
+    for position, char in enumerate(value, start=1):
+        category = unicodedata.category(char)
+        if category == "Cc":
+            return f"holds a control character (U+{ord(char):04X}, character {position})"
+        if category == "Cs":
+            return "is not valid Unicode text (a lone surrogate)"
+    return None  # not printable only for spaces other than " " or format characters
+
+
 def check_lengths(entity: object, ids: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> None:
-    """Refuse ids and short texts of `entity` longer than the registry stores."""
+    """Refuse ids and short texts of `entity` longer than the registry stores, or holding a
+    control character or a lone surrogate (`text_fault`)."""
     for names, limit in ((ids, MAX_ID_LENGTH), (texts, MAX_TEXT_LENGTH)):
         for name in names:
             value = getattr(entity, name)
-            if value is not None and len(value) > limit:
+            if value is None:
+                continue
+            if len(value) > limit:
                 raise InvalidValue(
                     name, f"is {len(value):,} characters long; at most {limit} are allowed"
                 )
+            fault = text_fault(value)
+            if fault is not None:
+                raise InvalidValue(name, fault)

@@ -163,7 +163,9 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
         models = adapter.validate_python([items[i] for i in kept])
     else:
         kept = list(range(len(items)))
-    valid = dict(zip(kept, models, strict=True))
+    # a row refused above (a NUL, a CSV cell that cannot be decoded) is no valid row even where
+    # the model takes it: it had gone on to be built and refused a second time
+    valid = {i: model for i, model in zip(kept, models, strict=True) if i not in bad}
 
     # Duplicates of a key, among all rows whose key can be read: a row with other errors
     # still shows that it repeats an id. A valid duplicate is checked for references only.

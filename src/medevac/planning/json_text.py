@@ -81,3 +81,8 @@ def join_path(path: str, key: Any) -> str:
     if PLAIN_KEY.fullmatch(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"
+
+
+def key_name(key: str) -> str:
+    """A key named in a message: as it is where plain (as in `join_path`), else as JSON."""
+    return key if PLAIN_KEY.fullmatch(key) else json.dumps(key)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from medevac.domain.errors import json_error
-from medevac.domain.limits import MAX_COUNT, MAX_DAYS
+from medevac.domain.limits import MAX_COUNT, MAX_DAYS, text_fault
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import json_text
-from medevac.planning.json_text import PLAIN_KEY, join_path
+from medevac.planning.json_text import join_path, key_name
 from medevac.planning.problem import (
     CurrentPlacement,
     Facility,
@@ -38,7 +38,6 @@ _NUMBERS = (int, float)  # a tuple: isinstance with `int | float` is slower, per
 # numbers handed in by Python code rather than read from a file (numpy's scalars, Decimal):
 # taken as the numbers they are, not refused as "not a number"
 _OTHER_NUMBERS = (numbers.Real, Decimal)
-NOT_UNICODE = "is not valid Unicode text (a lone surrogate)"
 WEIGHT_KEYS = ("unplaced", "wait_per_day", "late_per_day", "travel_per_km", "group_split", "change")
 
 
@@ -118,8 +117,9 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             self.error(path, f"must be a non-empty string, got {_show(value)}")
             return ""
-        if not value.isascii() and not _unicode(value):
-            self.error(path, NOT_UNICODE)
+        fault = text_fault(value)
+        if fault is not None:  # a plan naming it could not be written, read or stored
+            self.error(path, fault)
             return ""
         return value
 
@@ -135,30 +135,12 @@ def _allowed_keys(required: tuple[str, ...], optional: tuple[str, ...]) -> froze
     return frozenset(required + optional)
 
 
-def _name(key: str) -> str:
-    """A key named in a message: as it is where plain (see `join_path`), else as JSON."""
-    return key if PLAIN_KEY.fullmatch(key) else json.dumps(key)
-
-
-def _unicode(text: str) -> bool:
-    """Whether ``text`` can be written as UTF-8: JSON's escapes can give a lone surrogate
-    (`"\\ud800"`), which no file or terminal takes; writing the plan of a problem that held one
-    failed with a UnicodeEncodeError."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _printable(line: str) -> str:
     """``line`` with every character that is not printable (a control character, a lone
     surrogate) written as its JSON escape: for lines not made by `join_path`."""
-    if line.isprintable() and _unicode(line):
+    if line.isprintable():  # a lone surrogate is not printable either
         return line
-    return "".join(c if c.isprintable() and _unicode(c) else json.dumps(c)[1:-1] for c in line)
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in line)
 
 
 def _real(value: Any) -> float | None:
@@ -283,8 +265,8 @@ def _parse_precedences(r: _Reader, value: Any) -> dict[str, PrecedenceRule]:
         path = join_path("precedences", name)
         if not str(name).strip():
             r.error(path, "precedence names must be non-empty")
-        elif not _unicode(str(name)):
-            r.error(path, NOT_UNICODE)
+        elif (fault := text_fault(str(name))) is not None:
+            r.error(path, fault)
             continue
         body = r.obj(spec, path, ("weight", "deadline_day"))
         if body is None:
@@ -370,8 +352,8 @@ def _parse_beds(
         if not name.strip():
             r.error(spath, "specialty names must be non-empty")
             continue
-        if not _unicode(name):
-            r.error(spath, NOT_UNICODE)
+        if (fault := text_fault(name)) is not None:
+            r.error(spath, fault)
             continue
         if isinstance(count, list):
             if horizon is not None and len(count) != horizon:
@@ -446,7 +428,7 @@ def _parse_patients(
             r.error(
                 f"{path}.precedence",
                 f"{json.dumps(precedence)} is not defined in precedences "
-                f"({', '.join(_name(name) for name in sorted(precedences))})",
+                f"({', '.join(key_name(name) for name in sorted(precedences))})",
             )
         stay = r.integer(
             body.get("length_of_stay_days", 1), f"{path}.length_of_stay_days", 1, MAX_DAYS

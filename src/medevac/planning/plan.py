@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from medevac.domain.errors import json_error
+from medevac.domain.limits import text_fault
 from medevac.planning import json_text
 
 BREAKDOWN_KEYS = ("unplaced", "wait", "late", "travel", "group_split", "change")
@@ -467,8 +468,10 @@ def _mapping(value: Any, path: str, keys: set[str]) -> dict[str, Any]:
     if missing:
         raise PlanFormatError(f"{where}: missing {', '.join(missing)}")
     unknown = sorted(set(value) - keys)
-    if unknown:
-        raise PlanFormatError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    if unknown:  # none blank, ambiguous or a control sequence (`key_name`)
+        shown = ", ".join(json_text.key_name(key) for key in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise PlanFormatError(f"{where}: unknown key(s) {shown}{more}")
     return value
 
 
@@ -482,8 +485,9 @@ def _text(body: dict[str, Any], key: str, prefix: str = "") -> str:
     value = body[key]
     if not isinstance(value, str):
         raise PlanFormatError(f"{prefix}{key}: must be a string")
-    if "\x00" in value:  # PostgreSQL refuses it in text at approval, naming nothing
-        raise PlanFormatError(f"{prefix}{key}: holds a NUL character")
+    fault = text_fault(value)  # a NUL PostgreSQL refuses at approval, naming nothing; an ESC
+    if fault is not None:  # sequence would reach the terminal; a lone surrogate crashed output
+        raise PlanFormatError(f"{prefix}{key}: {fault}")
     return value
 
 

@@ -249,6 +249,23 @@ def test_ids_and_short_texts_longer_than_the_registry_stores_are_refused() -> No
     Organisation("I" * 100, "T" * 200, OrganisationKind.MINISTRY_OF_HEALTH, "UA")
 
 
+def test_ids_and_short_texts_with_control_characters_are_refused() -> None:
+    # an ESC sequence in an id reached the terminal of whoever listed the record, and the
+    # problem `plan build` wrote from it; a lone surrogate could be neither printed nor stored
+    where = Coordinates(52.2, 21.0)
+    for text, said in [
+        ("ORG\x1b[2J", r"holds a control character \(U\+001B, character 4\)"),
+        ("ORG\n2", r"holds a control character \(U\+000A, character 4\)"),
+        ("ORG\ud800", r"is not valid Unicode text \(a lone surrogate\)"),
+    ]:
+        with pytest.raises(InvalidValue, match=rf"^id: {said}$"):
+            Organisation(text, "Ministry", OrganisationKind.MINISTRY_OF_HEALTH, "UA")
+        with pytest.raises(InvalidValue, match=rf"^city: {said}$"):
+            Facility("H", "H", FacilityKind.HOSPITAL, "ORG", "PL", where, city=text)
+    # spaces of other kinds and letters beyond ASCII are texts like any other
+    Organisation("ORG-Ł\u00a01", "Міністерство", OrganisationKind.MINISTRY_OF_HEALTH, "UA")
+
+
 def test_a_birth_date_is_refused_only_after_today_everywhere() -> None:
     # a newborn registered on the cell's today at UTC+14 was "born in the future" by the
     # machine's UTC date

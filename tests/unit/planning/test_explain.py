@@ -203,6 +203,40 @@ def test_a_plan_that_says_nothing_of_some_patients_does_not_fit_the_problem() ->
         explain(problem, shorter, shorter.assignments[0].patient)
 
 
+def test_a_plan_that_names_a_patient_twice_does_not_fit_the_problem() -> None:
+    # explain and `plan show --problem` took a second placement of a patient as if it were
+    # not there ("P is admitted at F on day 0"; "placed 2" of a one-patient problem)
+    import dataclasses
+
+    from medevac.planning import Assignment, PlanMismatch, Unplaced, UnplacedReason, plan_mismatch
+
+    problem = parse_problem(
+        problem_dict(
+            [facility("BONES", 50.1, 30.0, beds={"orthopaedics": 4})],
+            [patient("P0"), patient("P1")],
+        )
+    )
+    plan = solve_exact(problem)
+    first = plan.assignments[0]
+    twice = dataclasses.replace(
+        plan, assignments=(*plan.assignments, Assignment(first.patient, "BONES", 3))
+    )
+    assert plan_mismatch(problem, twice) == f"patient {first.patient} is placed more than once"
+    with pytest.raises(PlanMismatch, match="placed more than once"):
+        explain(problem, twice, first.patient)
+    both = dataclasses.replace(
+        plan, unplaced=(Unplaced(first.patient, "full", UnplacedReason.BEDS_FULL),)
+    )
+    assert plan_mismatch(problem, both) == f"patient {first.patient} is both placed and unplaced"
+    gone = Unplaced("P1", "full", UnplacedReason.BEDS_FULL)
+    unplaced_twice = dataclasses.replace(
+        plan, assignments=plan.assignments[:1], unplaced=(gone, gone)
+    )
+    assert plan_mismatch(problem, unplaced_twice) == (
+        "patient P1 is listed as unplaced more than once"
+    )
+
+
 def test_days_before_the_earliest_day_are_said_once_not_for_every_facility() -> None:
     # on L each nearer facility had a line "days 0-4: before the earliest day 5" of its own
     problem = parse_problem(

@@ -85,6 +85,37 @@ def test_a_lone_surrogate_in_a_key_is_refused_escaped(
     written(errors, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('"P\\u0000"', "holds a control character (U+0000, character 2)"),
+        ('"\\u001b[2JP"', "holds a control character (U+001B, character 1)"),
+        ('"P\\n1"', "holds a control character (U+000A, character 2)"),
+        ('"P\\u0085"', "holds a control character (U+0085, character 2)"),
+    ],
+)  # fmt: skip
+def test_a_control_character_in_a_string_is_refused_with_its_path(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    # a NUL gave a plan that `plan check`, `show` and `explain` could not read (the plan's
+    # reader refuses it, as PostgreSQL does); an ESC sequence in an id reached the terminal
+    data = json.dumps(good()).replace('"P1"', text)
+    assert file_errors(tmp_path, data) == [f"patients[0].id: {said}"]
+    needs = good()
+    needs["patients"][1]["needs"] = ["paediatric\t"]
+    needs["facilities"][0]["beds"]["orth\u0007"] = 1
+    assert errors_of(needs) == [
+        'facilities[0].beds["orth\\u0007"]: holds a control character (U+0007, character 5)',
+        "patients[1].needs[0]: holds a control character (U+0009, character 11)",
+    ]
+
+
+def test_spaces_and_format_characters_are_not_control_characters() -> None:
+    data = good()
+    data["patients"][0]["id"] = "P\u00a01\u200d"  # a no-break space, a zero-width joiner
+    assert parse_problem(data).patients[0].id == "P\u00a01\u200d"
+
+
 def test_a_repeated_key_that_is_not_printable_is_escaped(tmp_path: Path) -> None:
     text = json.dumps(good()).replace(
         '"orthopaedics"', '"\\u001b[2J": 1, "\\u001b[2J": 2, "\\ud800": 1, "\\ud800": 2, '
@@ -171,7 +202,8 @@ def test_keys_that_are_not_plain_names_are_written_as_json_strings(tmp_path: Pat
     errors = errors_of(data)
     assert errors == [
         'precedences["a.b"].weight: must be at least 0, got -1',
-        'facilities[0].beds["\\u001b[2J\\u001b[31mX"]: must be at least 0, got -1',
+        'facilities[0].beds["\\u001b[2J\\u001b[31mX"]: holds a control character (U+001B, '
+        "character 1)",
         'facilities[0].beds[" "]: specialty names must be non-empty',
         'facilities[0].beds["a.b[0]"]: must be at least 0, got -2',
         'patients[0]["x.y"]: is not a known key (allowed: current, earliest_day, group, id, '
@@ -193,11 +225,16 @@ def test_plain_names_stay_as_they_were() -> None:
 
 def test_the_precedences_listed_for_an_undefined_one_are_escaped() -> None:
     data = good()
-    data["precedences"]["\x1bX"] = {"weight": 1, "deadline_day": 0}
+    data["precedences"]["\u200bX"] = {"weight": 1, "deadline_day": 0}  # a zero-width space
     data["patients"][0]["precedence"] = "asap"
     assert errors_of(data) == [
         'patients[0].precedence: "asap" is not defined in precedences '
-        '("\\u001bX", priority, routine, urgent)'
+        '(priority, routine, urgent, "\\u200bX")'
+    ]
+    data["precedences"]["\x1bX"] = data["precedences"].pop("\u200bX")
+    assert errors_of(data) == [
+        'precedences["\\u001bX"]: holds a control character (U+001B, character 1)',
+        'patients[0].precedence: "asap" is not defined in precedences (priority, routine, urgent)',
     ]
 
 

@@ -57,7 +57,7 @@ def test_a_plan_with_an_unknown_key_or_bad_status_is_refused_with_its_path() -> 
     problem = parse_problem(random_problem_dict(seed=5, n_patients=3, n_facilities=2))
     data = plan_to_dict(solve_exact(problem))
     data["assignments"].append({"patient": "P0", "facility": "F0", "day": 1, "bed": 3})
-    with pytest.raises(PlanFormatError, match=r"assignments\[\d+\]: unknown key\(s\) bed"):
+    with pytest.raises(PlanFormatError, match=r"assignments\[\d+\]: unknown key\(s\) bed$"):
         plan_from_dict(data)
     data = plan_to_dict(solve_exact(problem))
     data["status"] = "great"
@@ -93,7 +93,13 @@ def test_a_plan_whose_own_figures_disagree_is_refused_naming_them() -> None:
             r"unplaced\[0\].reason: must be a string",
         ),
         ({"status": ["optimal"]}, "status: not a string; must be one of"),
-        ({"solver": "exact\x00"}, "solver: holds a NUL character"),
+        ({"solver": "exact\x00"}, r"solver: holds a control character \(U\+0000, character 6"),
+        ({"solver": "\ud800"}, r"solver: is not valid Unicode text \(a lone surrogate\)"),
+        (
+            {"unplaced": [{"patient": "P\x1b[2J", "reason": "r"}]},
+            r"unplaced\[0\].patient: holds a control character \(U\+001B",
+        ),
+        ({"\x1b[2J": 1, "": 2}, r'plan: unknown key\(s\) "", "\\u001b\[2J"$'),
         ({"breakdown": terms}, "breakdown: its terms add up to 0, not to the objective"),
         ({"bound": good["objective"] + 5}, "bound: .* is above the objective .*; a lower bound"),
         ({"gap": 0.5}, r"gap: 0.5 is not \(objective - bound\) / max\(1, \|objective\|\) = 0"),
