@@ -20,6 +20,7 @@ from rich.text import Text
 from medevac.domain.errors import InvalidValue, json_error
 from medevac.planning import (
     ChangeKind,
+    CheckReport,
     Engine,
     ModelTooLarge,
     Plan,
@@ -361,10 +362,27 @@ def solve_command(
         )
     if not report.feasible:
         _fail(f"the plan fails the checker: {report.violations[0]}")
+    disagreement = checker_disagrees(report, plan)
+    if disagreement is not None:  # an engine's fault: the plan is written, to be looked into
+        _fail(f"the plan written to {out} is feasible, but {disagreement}")
     console.print(
         f"plan written to {out}; checker: feasible, objective {figure(report.objective)}",
         markup=False,
     )
+
+
+def checker_disagrees(report: CheckReport, plan: Plan) -> str | None:
+    """Where a feasible plan's stated objective or breakdown is not what the checker
+    recomputes (`CheckReport.objective_matches`, `terms_apart`), what to say of it; else None."""
+    if not report.objective_matches(plan.objective):
+        said, recomputed = figure(plan.objective), figure(report.objective)
+        if said == recomputed:  # apart by less than the six decimals show
+            said, recomputed = repr(plan.objective), repr(report.objective)
+        return f"its objective {said} is not the {recomputed} the checker recomputes"
+    apart = report.terms_apart(plan.breakdown)
+    if apart:
+        return f"its breakdown is not the checker's: {'; '.join(apart)}"
+    return None
 
 
 MANIFEST = "a manifest of `plan build`"
@@ -595,17 +613,9 @@ def check_command(
         _fail(
             f"{plan_file}: {len(report.violations)} rule(s) broken for {problem_file}{and_manifest}"
         )
-    if not report.objective_matches(plan.objective):
-        said, recomputed = figure(plan.objective), figure(report.objective)
-        if said == recomputed:  # apart by less than the six decimals show
-            said, recomputed = repr(plan.objective), repr(report.objective)
-        _fail(
-            f"{plan_file}: feasible, but its objective {said} is not the {recomputed} the "
-            "checker recomputes"
-        )
-    apart = report.terms_apart(plan.breakdown)
-    if apart:
-        _fail(f"{plan_file}: feasible, but its breakdown is not the checker's: {'; '.join(apart)}")
+    disagreement = checker_disagrees(report, plan)
+    if disagreement is not None:
+        _fail(f"{plan_file}: feasible, but {disagreement}")
     console.print(
         f"{plan_file}: feasible for {problem_file}{and_manifest}; objective "
         f"{figure(report.objective)}, as the plan says",

@@ -90,10 +90,10 @@ class _Reader:
             self.error(path, f"must be a whole number, got {_show(value)}")
             return low if low is not None else 0
         if low is not None and number < low:
-            self.error(path, f"must be at least {low}, got {_show(number)}")
+            self.error(path, f"must be at least {low}, got {_show(value)}")
             return low
         if high is not None and number > high:
-            self.error(path, f"must be at most {high}, got {_show(number)}")
+            self.error(path, f"must be at most {high}, got {_show(value)}")
             return high
         return number
 
@@ -193,6 +193,15 @@ def _show(value: Any) -> str:
     except RecursionError:  # nested almost as deep as the decoder allows, then deeper still
         return f"{_kind(value)} nested too deeply to show"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _names(keys: Mapping[str, Any], shown: int = 10) -> str:
+    """The first ``shown`` of ``keys`` in order, each as `key_name` writes it and cut as `_show`
+    cuts values, and how many more: a message stays one readable line."""
+    names = sorted(keys)
+    parts = [key_name(n) if len(n) <= 40 else key_name(n[:37]) + "..." for n in names[:shown]]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(parts) + more
 
 
 def parse_problem(data: Any) -> Problem:
@@ -418,8 +427,7 @@ def _parse_patients(
         ):
             r.error(
                 f"{path}.specialty",
-                f"{json.dumps(specialty)} is not offered by any facility "
-                "and is not a known specialty",
+                f"{_show(specialty)} is not offered by any facility and is not a known specialty",
             )
         precedence = (
             r.text(body.get("precedence", ""), f"{path}.precedence") if "precedence" in body else ""
@@ -427,8 +435,7 @@ def _parse_patients(
         if precedence and precedences is not None and precedence not in precedences:
             r.error(
                 f"{path}.precedence",
-                f"{json.dumps(precedence)} is not defined in precedences "
-                f"({', '.join(key_name(name) for name in sorted(precedences))})",
+                f"{_show(precedence)} is not defined in precedences ({_names(precedences)})",
             )
         stay = r.integer(
             body.get("length_of_stay_days", 1), f"{path}.length_of_stay_days", 1, MAX_DAYS

@@ -175,6 +175,11 @@ def test_with_a_wrong_horizon_what_does_not_depend_on_it_is_still_checked() -> N
         (("weights", "change"), -1.234567e-05, "weights.change: must be at least 0, got "
                                                "-1.234567e-05"),
         (("patients", 0, "lon"), 10**30, f"patients[0].lon: must be at most 180, got {10**30}"),
+        # whole numbers too: 1e308 had been shown as "an integer of about 309 digits"
+        (("facilities", 0, "beds", "neurology"), 1e308, "facilities[0].beds.neurology: must be "
+                                                        "at most 1000000, got 1e+308"),
+        (("patients", 0, "earliest_day"), -2.0, "patients[0].earliest_day: must be at least 0, "
+                                                "got -2.0"),
     ],
 )  # fmt: skip
 def test_a_number_beyond_its_limit_is_shown_as_given(
@@ -235,6 +240,24 @@ def test_the_precedences_listed_for_an_undefined_one_are_escaped() -> None:
     assert errors_of(data) == [
         'precedences["\\u001bX"]: holds a control character (U+001B, character 1)',
         'patients[0].precedence: "asap" is not defined in precedences (priority, routine, urgent)',
+    ]
+
+
+def test_a_long_unknown_value_and_many_precedences_are_cut_in_the_message() -> None:
+    # a 10,000-character specialty made a 10,084-character line
+    data = good()
+    data["patients"][0]["specialty"] = "x" * 10_000
+    for i in range(12):
+        data["precedences"][f"level-{i:02}" + "y" * (50 if i == 0 else 0)] = {
+            "weight": 1, "deadline_day": 0
+        }  # fmt: skip
+    data["patients"][1]["precedence"] = "asap"
+    assert errors_of(data) == [
+        f'patients[0].specialty: "{"x" * 36}... is not offered by any facility and is not a '
+        "known specialty",
+        f'patients[1].precedence: "asap" is not defined in precedences (level-00{"y" * 29}'
+        "..., level-01, level-02, level-03, level-04, level-05, level-06, level-07, "
+        "level-08, level-09 and 5 more)",
     ]
 
 

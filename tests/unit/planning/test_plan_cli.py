@@ -107,6 +107,28 @@ def test_solve_says_when_the_engine_overran_its_time_limit(
     assert "first plan" not in text
 
 
+def test_solve_fails_where_the_engine_states_an_objective_the_checker_does_not_recompute(
+    app: typer.Typer, problem_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # solve said "checker: feasible, objective X" beside the engine's other figure, exit 0
+    out = tmp_path / "plan.json"
+    real_solve = plan_commands.solve
+
+    def wrong(*args: Any) -> Plan:
+        plan = real_solve(*args)
+        return dataclasses.replace(plan, objective=plan.objective + 5, bound=plan.objective + 5)
+
+    monkeypatch.setattr(plan_commands, "solve", wrong)
+    result = runner.invoke(app, ["plan", "solve", str(problem_file), "--out", str(out)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert re.search(
+        rf"error: the plan written to {re.escape(str(out))} is feasible, but its objective "
+        r"[\d,.]+ is not the [\d,.]+ the checker recomputes",
+        said,
+    ), said
+
+
 def test_show_and_explain_read_the_written_plan(
     app: typer.Typer, problem_file: Path, tmp_path: Path
 ) -> None:
