@@ -21,6 +21,7 @@ from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID
 from medevac.store.database import create_engine_for, upgrade
 from tests.e2e.conftest import invoke
+from tests.manifest_edits import resealed_text
 
 pytestmark = pytest.mark.e2e
 
@@ -511,6 +512,12 @@ def test_plan_solve_counts_the_admissions_already_due_against_the_daily_limit(
     manifest.write_text(json.dumps(edited))
     refused = cli.invoke(app, ["plan", "solve", str(problem), "--out", str(plan)])
     assert refused.exit_code == 1
+    assert f"{manifest} was changed after `medevac plan build` wrote it" in (
+        " ".join(refused.output.split())
+    )
+    manifest.write_text(resealed_text(edited))  # its digest made anew: the key is named
+    refused = cli.invoke(app, ["plan", "solve", str(problem), "--out", str(plan)])
+    assert refused.exit_code == 1
     assert f"{manifest}: manifest: 'held_admissions' has 'FAC-LODZ-MMA', not FACILITY/day" in (
         " ".join(refused.output.split())
     )
@@ -617,7 +624,7 @@ def test_plan_solve_keeps_to_the_quotas_the_manifest_carries(
         ),
     ]:
         edited = written | {"quotas": [written["quotas"][0] | quota]}
-        manifest.write_text(json.dumps(edited))
+        manifest.write_text(resealed_text(edited))
         for command in (solve, ["plan", "explain", str(problem), str(plan), unplaced]):
             refused = cli.invoke(app, command)
             assert refused.exit_code == 1
@@ -625,7 +632,9 @@ def test_plan_solve_keeps_to_the_quotas_the_manifest_carries(
             assert message in " ".join(refused.output.split())
             assert "Traceback" not in refused.output
     # so is its approval
-    manifest.write_text(json.dumps(written | {"quotas": [written["quotas"][0] | {"room": "20"}]}))
+    manifest.write_text(
+        resealed_text(written | {"quotas": [written["quotas"][0] | {"room": "20"}]})
+    )
     refused = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
     assert refused.exit_code == 1
     assert "'quotas' entry 0 (AGR-DEMO-002): 'room' must be a count of patients, not '20'" in (
@@ -730,7 +739,7 @@ def test_plan_solve_keeps_to_an_agreement_s_end_and_approve_refuses_a_plan_past_
     # a manifest whose ends were edited by hand is refused, naming the entry and field
     written = json.loads(manifest.read_text())
     edited = written | {"acceptance_ends": [written["acceptance_ends"][0] | {"last_day": -1}]}
-    manifest.write_text(json.dumps(edited))
+    manifest.write_text(resealed_text(edited))
     refused = cli.invoke(app, solve)
     assert refused.exit_code == 1
     assert (

@@ -17,6 +17,7 @@ from medevac.cli.main import app
 from medevac.config import get_settings
 from tests.e2e.conftest import invoke
 from tests.e2e.test_cli import academy_agreement_ends
+from tests.manifest_edits import resealed_text
 
 pytestmark = pytest.mark.e2e
 
@@ -258,6 +259,10 @@ def test_plan_approve_names_the_file_of_a_plan_that_does_not_fit_or_a_manifest_w
     written = json.loads(manifest.read_text())
     del written["built_at"]
     manifest.write_text(json.dumps(written))
+    result = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
+    assert result.exit_code == 1
+    assert said(f"error: {manifest}: was changed after `medevac plan build` wrote", result.output)
+    manifest.write_text(resealed_text(written))  # edited, its digest made anew
     result = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(problem)])
     assert result.exit_code == 1
     assert said(f"error: {manifest}: has no valid 'built_at' time", result.output)

@@ -45,8 +45,7 @@ from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 from medevac.planning.lint import problem_warnings
 from medevac.planning.plan import check_writable, figure
 from medevac.services import manifests
-from medevac.services.manifests import arrivals
-from medevac.services.regulating import problem_digest
+from medevac.services.manifests import arrivals, document_digest
 
 EXIT_BAD_INPUT = 1
 #: `plan show --problem` lists at most this many changed places, most serious first
@@ -191,8 +190,10 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
     if not manifest_file.exists():
         return problem
     manifest = json_object(manifest_file)
-    digest = manifest.get("problem_sha256")
-    if isinstance(digest, str) and problem_digest(json_object(problem_file)) != digest:
+    fault = manifests.seal_fault(manifest)
+    if fault is not None:  # its quotas, ends and admissions due are not to be believed
+        _fail(f"{manifest_file} {fault}, or move it away to use the problem without it")
+    if document_digest(json_object(problem_file)) != manifest["problem_sha256"]:
         _fail(
             f"{manifest_file} was written for another problem than {problem_file} (edited "
             "since `plan build` wrote it, or the manifest of another build): its quotas, "
@@ -676,19 +677,19 @@ def explain_command(
 def _day_0(problem_file: Path, *, checked: bool = False) -> str | None:
     """The date of the problem's day 0, where `plan build` wrote the problem (its manifest's
     "built_at", in the cell's time zone as it was built: "2026-12-07"); None where there is
-    no manifest, or one written for another problem (its digest, compared unless ``checked``
-    says it was)."""
+    no manifest, or one edited or written for another problem (its digests, compared unless
+    ``checked`` says they were)."""
     manifest = _json_if_any(manifest_path(problem_file))
     try:
         built = datetime.fromisoformat(manifest["built_at"]).date().isoformat()
     except (TypeError, KeyError, ValueError):
         return None
-    digest = manifest.get("problem_sha256")
-    if checked or digest is None:  # older manifests have none: taken as `plan approve` takes them
+    if checked:
         return built
-    if not isinstance(digest, str) or not problem_file.is_file():  # a pipe is read once only
-        return None
-    return built if problem_digest(json_object(problem_file)) == digest else None
+    if manifests.seal_fault(manifest) is not None or not problem_file.is_file():
+        return None  # edited, or older; a pipe is read once only
+    same = document_digest(json_object(problem_file)) == manifest["problem_sha256"]
+    return built if same else None
 
 
 def _summary(plan: Plan, problem: Problem | None) -> None:

@@ -4,6 +4,8 @@ back and checked for the engines and the approval."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -264,29 +266,69 @@ def admission_limit_overruns(
 
 
 # what a manifest maps, and to what (`plan build` writes it; approval compares the registry
-# with it): required, then optional (manifests written before facilities and agreements were
-# recorded have neither). Besides the maps, "built_at" and "problem_sha256" are texts and
+# with it). Besides the maps, "built_at", "problem_sha256" and "manifest_sha256" are texts,
 # "quotas" a list of the agreements' quotas the engines keep to (`quotas` checks it), and
 # "acceptance_ends" one of the ends of agreements within the horizon (`acceptance_ends`).
-_MANIFEST_MAPS = {
-    "patients": (int, True),
-    "capacity": (str, True),
-    "left_out": (int, False),
-    "facilities": (int, False),
-    "agreements": (int, False),
-    "held_admissions": (int, False),
-    "held": (str, False),
-    "live_plans": (int, False),
-    "excluded": (int, False),
+MANIFEST_MAPS = {
+    "patients": int,
+    "capacity": str,
+    "left_out": int,
+    "facilities": int,
+    "agreements": int,
+    "held_admissions": int,
+    "held": str,
+    "live_plans": int,
+    "excluded": int,
 }
 
 
+#: the key of a manifest's digest of the rest of it (`seal`)
+MANIFEST_DIGEST = "manifest_sha256"
+
+
+def document_digest(document: dict[str, Any]) -> str:
+    """SHA-256 of a document's content (keys sorted, no spaces): the same for the same content
+    however its file is laid out, different once anything in it is edited (0.22 s for a
+    problem of 100,000 patients)."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def seal(manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` with the digest of its content (`MANIFEST_DIGEST`), as `plan build` writes
+    it: an edit of the manifest shows as one of the problem does (its "problem_sha256")."""
+    return {**manifest, MANIFEST_DIGEST: document_digest(manifest)}
+
+
+def seal_fault(manifest: dict[str, Any]) -> str | None:
+    """Why ``manifest`` is not as `plan build` wrote it, by its digest (`seal`), or None. Its
+    "built_at" sets the dates of every admission, its versions what approval compares, and
+    its quotas, ends and arrivals what the engines keep to: none may be edited by hand."""
+    digest = manifest.get(MANIFEST_DIGEST)
+    if digest is None or "problem_sha256" not in manifest:
+        return (
+            f"has no '{MANIFEST_DIGEST}' or 'problem_sha256': it was written by medevac before "
+            "2026-12-06 or cut short; build the problem again"
+        )
+    rest = {key: value for key, value in manifest.items() if key != MANIFEST_DIGEST}
+    if digest != document_digest(rest):
+        return (
+            "was changed after `medevac plan build` wrote it (its content is not what its "
+            f"'{MANIFEST_DIGEST}' records): build the problem again"
+        )
+    return None
+
+
 def check_manifest(manifest: dict[str, Any]) -> None:
-    """Refuse a manifest that `plan build` did not write as it is (edited, cut short), naming
-    the first key that is wrong, rather than fail inside the comparison."""
-    for key in _MANIFEST_MAPS:
+    """Refuse a manifest that `plan build` did not write as it is (edited, cut short): by its
+    digest (`seal_fault`), then naming the first key that is wrong, rather than fail inside
+    the comparison."""
+    fault = seal_fault(manifest)
+    if fault is not None:
+        raise InvalidValue("manifest", fault)
+    for key in MANIFEST_MAPS:
         _check_map(manifest, key)
-    for key in manifest.get("held", {}).values():
+    for key in manifest["held"].values():
         if Hold.parse(key) is None:
             raise InvalidValue(
                 "manifest",
@@ -299,11 +341,9 @@ def check_manifest(manifest: dict[str, Any]) -> None:
 
 
 def _check_map(manifest: dict[str, Any], key: str) -> None:
-    """Refuse a manifest whose map ``key`` (`_MANIFEST_MAPS`) is missing or holds other than
+    """Refuse a manifest whose map ``key`` (`MANIFEST_MAPS`) is missing or holds other than
     ids to values of its kind."""
-    kind, required = _MANIFEST_MAPS[key]
-    if key not in manifest and not required:
-        return
+    kind = MANIFEST_MAPS[key]
     value = manifest.get(key)
     if not isinstance(value, dict) or not all(
         isinstance(k, str)
@@ -327,4 +367,4 @@ def _count(value: object) -> bool:
 
 def manifest_patients(manifest: dict[str, Any]) -> dict[str, int]:
     """Every patient the problem looked at (planned or left out), with the version it saw."""
-    return {**manifest.get("left_out", {}), **manifest["patients"]}
+    return {**manifest["left_out"], **manifest["patients"]}

@@ -9,8 +9,6 @@ in force allow in agreement_terms.py and the count against their quotas in quota
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -58,7 +56,14 @@ from medevac.services.holds import (
     holds,
     patients_sent_earlier,
 )
-from medevac.services.manifests import Hold, check_manifest, manifest_patients, with_manifest
+from medevac.services.manifests import (
+    Hold,
+    check_manifest,
+    document_digest,
+    manifest_patients,
+    seal,
+    with_manifest,
+)
 from medevac.services.patients import apply_moves
 from medevac.services.quota_count import (
     QuotaBook,
@@ -333,7 +338,7 @@ def build_problem(
         str(p.location_id) for p in patients if p.id in versions and p.location_id is not None
     }
     excluded = {s.id for s in skipped if s.kind == "facility"}
-    manifest = {
+    manifest = seal({  # an edit of it shows, as one of the problem does (`seal_fault`)
         "built_at": local(now).isoformat(),  # its date is day 0
         "patients": versions,
         "left_out": left_out,
@@ -343,7 +348,7 @@ def build_problem(
         "excluded": {fid: facilities[fid].version for fid in sorted(excluded)},
         "facilities": {fid: facilities[fid].version for fid in sorted(described)},
         "agreements": {a.id: a.version for a in sorted(agreements, key=lambda a: a.id)},
-        "problem_sha256": problem_digest(problem),
+        "problem_sha256": document_digest(problem),
         "held_admissions": arriving,
         "held": {patient_id: hold.key() for patient_id, hold in sorted(held_now.items())},
         "quotas": quotas_kept,
@@ -351,7 +356,7 @@ def build_problem(
         # the live plans the patients' current places come from: a plan approved since (or
         # this one approved a second time) changes them
         "live_plans": {plan.id: plan.version for plan in live},
-    }
+    })  # fmt: skip
     quotas_full = [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
         f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
@@ -376,14 +381,6 @@ def build_problem(
         agreements_ending(agreements, senders, receivers, today, horizon_days, full),
         agreements_beginning(agreements, needed, receivers, today, horizon_days),
     )
-
-
-def problem_digest(problem: dict[str, Any]) -> str:
-    """SHA-256 of a problem's content (keys sorted, no spaces): the same for the same problem
-    however its file is laid out, different once anything in it is edited (0.22 s for
-    100,000 patients)."""
-    text = json.dumps(problem, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _when(stamp: str) -> str:
@@ -495,13 +492,12 @@ def registry_changes(
             changes.append(f"capacity of {key} was first reported at {_when(now[key])}")
         elif now[key] != then[key]:
             changes.append(f"capacity of {key} was reported again at {_when(now[key])}")
-    if problem is not None and "held" in manifest:
+    if problem is not None:
         sent = patients_sent_earlier(uow, {r.facility_id for r in latest})
         if resolved is not None:
             resolved.update(sent.destinations)
         changes += _hold_changes(manifest["held"], problem, manifest["built_at"], latest, sent)
-        if "held_admissions" in manifest:
-            changes += _arrival_changes(manifest["held_admissions"], problem, manifest, sent)
+        changes += _arrival_changes(manifest["held_admissions"], problem, manifest, sent)
     return changes
 
 
@@ -586,11 +582,8 @@ def _live_plan_changes(
     built: the current places the problem gave its patients are no longer theirs. With the
     ``problem``, a plan changed only for patients outside it (one sent earlier cancelled, say)
     is no change: its patients' current places are as the problem has them (such a change
-    refused the approval). Manifests written before live plans were recorded have no such
-    key: nothing is compared."""
-    seen: dict[str, int] | None = manifest.get("live_plans")
-    if seen is None:
-        return []
+    refused the approval)."""
+    seen: dict[str, int] = manifest["live_plans"]
     changes: list[str] = []
     live = {plan.id: plan for plan in uow.plans.live()}
     if (
@@ -634,27 +627,22 @@ def _currents_as_built(
 
 def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
     """Facilities the problem describes and agreements (which set `accepts_from`) that changed,
-    appeared or went, and agreements that came into force or lapsed since the problem was built.
-    Manifests written before these were recorded have no such keys: nothing is compared."""
-    changes: list[str] = []
-    seen: dict[str, int] | None = manifest.get("facilities")
-    if seen is not None:
-        stored = uow.facilities.get_many(list(seen))
-        changes += _version_changes("facility", seen, stored, lambda _: "")
-    known: dict[str, int] | None = manifest.get("agreements")
-    if known is not None:
-        built_on = datetime.fromisoformat(manifest["built_at"]).date()
-        today = day_of(utc_now())
-        now = {a.id: a for a in uow.agreements.list()}
-        changes += _version_changes("agreement", known, now, lambda _: "")
-        for agreement_id, agreement in sorted(now.items()):
-            if agreement_id not in known:
-                changes.append(f"agreement {agreement_id} was registered after the plan was built")
-            elif agreement.version == known[agreement_id]:
-                in_force = agreement.in_force(today)
-                if in_force != agreement.in_force(built_on):
-                    state = "came into force" if in_force else "lapsed"
-                    changes.append(f"agreement {agreement_id} {state} since the plan was built")
+    appeared or went, and agreements that came into force or lapsed since the problem was built."""
+    seen: dict[str, int] = manifest["facilities"]
+    changes = _version_changes("facility", seen, uow.facilities.get_many(list(seen)), lambda _: "")
+    known: dict[str, int] = manifest["agreements"]
+    built_on = datetime.fromisoformat(manifest["built_at"]).date()
+    today = day_of(utc_now())
+    now = {a.id: a for a in uow.agreements.list()}
+    changes += _version_changes("agreement", known, now, lambda _: "")
+    for agreement_id, agreement in sorted(now.items()):
+        if agreement_id not in known:
+            changes.append(f"agreement {agreement_id} was registered after the plan was built")
+        elif agreement.version == known[agreement_id]:
+            in_force = agreement.in_force(today)
+            if in_force != agreement.in_force(built_on):
+                state = "came into force" if in_force else "lapsed"
+                changes.append(f"agreement {agreement_id} {state} since the plan was built")
     return changes
 
 
@@ -729,6 +717,7 @@ def approve(
     the attempt fail unwritten, and the next attempt's checks name that change. Returns the
     stored plan and the overruns the transaction found and recorded.
     """
+    check_manifest(manifest)  # as built, by its digest, before anything in it is believed
     try:
         built_at = datetime.fromisoformat(manifest["built_at"])
     except (KeyError, TypeError, ValueError) as error:
@@ -748,9 +737,7 @@ def approve(
             f"MEDEVAC_TIME_ZONE sets it) is at UTC{_offset(local(built_at))}: approve it in the "
             "zone it was built in, or build the problem again",
         )
-    check_manifest(manifest)
-    digest = manifest.get("problem_sha256")
-    if digest is not None and digest != problem_digest(problem):
+    if manifest["problem_sha256"] != document_digest(problem):
         # beds added by hand, say: the plan would be checked against beds the registry lacks
         raise InvalidValue(
             "problem",
@@ -763,7 +750,7 @@ def approve(
         )
     try:
         checked_problem = parse_problem(problem)
-    except ProblemError as error:  # a manifest without the problem's digest guards less
+    except ProblemError as error:  # not a problem as built: a caller's own, say
         raise InvalidValue("problem", f"is not a valid problem: {error}") from error
     if not checked_problem.patients:
         # it would only supersede the live plan, withdrawing what it still plans (found by

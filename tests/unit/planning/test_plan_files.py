@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from medevac.cli import plan_commands
 from medevac.planning import Plan
 from tests.fresh_python import run_python
+from tests.manifest_edits import manifest_of, resealed_text
 from tests.unit.planning.builders import facility, patient, problem_dict
 
 runner = CliRunner()
@@ -189,7 +190,7 @@ def test_check_keeps_to_the_quotas_of_the_manifest_beside_the_problem(
         "facilities": ["NEAR", "FAR"],
         "specialties": None,
     }
-    manifest.write_text(json.dumps({"quotas": [quota]}))
+    manifest.write_text(manifest_of(problem_file, quotas=[quota]))
     result = runner.invoke(app, ["plan", "check", str(problem_file), str(plan)])
     assert result.exit_code == 1
     text = result.output
@@ -211,7 +212,7 @@ def test_check_refuses_a_manifest_that_does_not_fit_the_problem(
 ) -> None:
     manifest = tmp_path / "problem.registry.json"
     ends = [{"facility": "ELSEWHERE", "organisation": "ORG-A", "last_day": 1}]
-    manifest.write_text(json.dumps({"acceptance_ends": ends}))
+    manifest.write_text(manifest_of(problem_file, acceptance_ends=ends))
     result = runner.invoke(app, ["plan", "check", str(problem_file)])
     assert result.exit_code == 1
     assert said(f"{manifest}: ", result.output)
@@ -573,17 +574,22 @@ def test_day_0_is_named_only_from_a_manifest_of_that_problem(
 ) -> None:
     manifest = tmp_path / "problem.registry.json"
     built = {"built_at": "2026-12-07T01:00:00+02:00", "patients": {}}
-    manifest.write_text(json.dumps(built))  # an older manifest, without a digest
+    manifest.write_text(manifest_of(problem_file, **built))
     assert plan_commands._day_0(problem_file) == "2026-12-07"
-    manifest.write_text(json.dumps(built | {"problem_sha256": 123}))  # approve refuses it
+    manifest.write_text(json.dumps(built))  # an older manifest, without digests
     assert plan_commands._day_0(problem_file) is None
-    manifest.write_text(json.dumps(built | {"problem_sha256": "0" * 64}))  # another problem's
+    edited = json.loads(manifest_of(problem_file, **built)) | {"built_at": "2026-12-09T01:00+02:00"}
+    manifest.write_text(json.dumps(edited))  # day 0 moved by hand: approve refuses it
+    assert plan_commands._day_0(problem_file) is None
+    manifest.write_text(json.dumps(built | {"problem_sha256": 123}))
+    assert plan_commands._day_0(problem_file) is None
+    manifest.write_text(resealed_text(built | {"problem_sha256": "0" * 64}))  # another problem's
     assert plan_commands._day_0(problem_file) is None
     assert plan_commands._day_0(problem_file, checked=True) == "2026-12-07"
     # a problem given as a pipe is read once, by the command: not again for its digest
     pipe = tmp_path / "pipe.json"
     os.mkfifo(pipe)
-    (tmp_path / "pipe.registry.json").write_text(json.dumps(built | {"problem_sha256": "0"}))
+    (tmp_path / "pipe.registry.json").write_text(resealed_text(built | {"problem_sha256": "0"}))
     assert plan_commands._day_0(pipe) is None  # had waited for a writer for ever
 
 
