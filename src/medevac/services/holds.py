@@ -202,8 +202,16 @@ def held_admissions(
     A patient whose planned day has passed and who is still on its way counts on day 0, which
     is ``today``.
     """
+    arriving = arriving_patients(facility_entries, sent, today, horizon_days)
+    return {key: len(patients) for key, patients in arriving.items()}
+
+
+def arriving_patients(
+    facility_entries: list[dict[str, Any]], sent: SentEarlier, today: date, horizon_days: int
+) -> dict[str, list[str]]:
+    """The patients `held_admissions` counts, by id, per "FACILITY/day" (sorted)."""
     limited = {e["id"] for e in facility_entries if "daily_admission_limit" in e}
-    counts: dict[str, int] = defaultdict(int)
+    arriving: dict[str, list[str]] = defaultdict(list)
     for patient in sent.bound:
         admission = sent.destinations.get(patient.id)
         if admission is None or admission.facility_id not in limited:
@@ -212,8 +220,8 @@ def held_admissions(
             continue
         day = max(0, (admission.admission_date - today).days)
         if day < horizon_days:
-            counts[arrival_key(admission.facility_id, day)] += 1
-    return dict(sorted(counts.items()))
+            arriving[arrival_key(admission.facility_id, day)].append(patient.id)
+    return {key: sorted(arriving[key]) for key in sorted(arriving)}
 
 
 def accepted_at(times: MoveTimes | None) -> datetime:

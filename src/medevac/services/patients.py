@@ -69,8 +69,11 @@ def _moved(
     reason: str,
     role: ActorRole,
     at: datetime,
+    recorded: datetime | None = None,
 ) -> tuple[StatusChange, AuditRecord]:
-    """Move a patient in memory; return the change and the audit record of the move."""
+    """Move a patient in memory; return the change and the audit record of the move. The
+    change is at ``at``; the record at ``recorded`` where the move is written later than it
+    was made (a screening decision given its own time), else at ``at``."""
     before = snapshot(patient)
     previous = patient.status
     change = patient.transition_to(target, actor=actor, at=at, reason=reason, role=role)
@@ -79,7 +82,14 @@ def _moved(
     # national plan; tests/unit/domain/test_audit.py holds the premise).
     after = {**before, "status": patient.status.value}
     record = AuditRecord(
-        actor, at, "patient", patient.id, f"move:{previous}->{target}", before, after, reason
+        actor,
+        recorded or at,
+        "patient",
+        patient.id,
+        f"move:{previous}->{target}",
+        before,
+        after,
+        reason,
     )
     return change, record
 
@@ -93,8 +103,10 @@ def apply_move(
     reason: str,
     role: ActorRole,
     at: datetime,
+    recorded: datetime | None = None,
 ) -> StatusChange:
-    """Move a patient read in this unit of work and write it, with its side effects and audit.
+    """Move a patient read in this unit of work and write it, with its side effects and audit
+    (its record at ``recorded``, when given: the move made at ``at`` is written later).
 
     Death and cancellation (and a withdrawn referral) take the patient off every live request
     and every live plan; a request left with no patients closes itself. A declined referral
@@ -117,7 +129,9 @@ def apply_move(
     )
     if awaiting is not None and target is PatientStatus.ACCEPTED and not reason.strip():
         reason = f"accepted on {awaiting.id}"  # a decline keeps needing its reason
-    change, record = _moved(patient, target, actor=actor, reason=reason, role=role, at=at)
+    change, record = _moved(
+        patient, target, actor=actor, reason=reason, role=role, at=at, recorded=recorded
+    )
     uow.patients.update(patient)
     uow.audit.add(record)
     if awaiting is not None:

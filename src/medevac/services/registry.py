@@ -63,13 +63,12 @@ def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> N
         if report.reported_at > utc_now() + timedelta(minutes=5):
             raise InvalidValue("reported_at", f"{shown(report.reported_at)} is in the future")
         uow.capacity.add(report)
-        audit(
+        audit(  # when it was entered, as an import records it: the report keeps its own time
             uow,
             "capacity_report",
             report,
             "report",
             actor=actor,
-            at=report.reported_at,
             entity_id=capacity_audit_id(report),
         )
         uow.commit()

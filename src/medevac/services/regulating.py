@@ -51,6 +51,7 @@ from medevac.services.conflicts import retried
 from medevac.services.holds import (
     DEFAULT_LENGTH_OF_STAY_DAYS,
     SentEarlier,
+    arriving_patients,
     held_admissions,
     held_beds,
     holds,
@@ -491,7 +492,11 @@ def registry_changes(
         elif key not in then:
             changes.append(f"capacity of {key} was first reported at {_when(now[key])}")
         elif now[key] != then[key]:
-            changes.append(f"capacity of {key} was reported again at {_when(now[key])}")
+            # the report's own time, which may be before the build if it was entered late
+            changes.append(
+                f"capacity of {key} was reported again since the build (a report of "
+                f"{_when(now[key])})"
+            )
     if problem is not None:
         sent = patients_sent_earlier(uow, {r.facility_id for r in latest})
         if resolved is not None:
@@ -508,15 +513,16 @@ def _arrival_changes(
     on some facility's day now than when the problem was built ("held_admissions"): an
     admission named or moved to that day since. The plan may then pass the limit with them."""
     built = datetime.fromisoformat(manifest["built_at"]).date()  # day 0, as the build saw it
-    now = held_admissions(problem["facilities"], sent, built, int(problem["horizon_days"]))
+    now = arriving_patients(problem["facilities"], sent, built, int(problem["horizon_days"]))
     changes = []
-    for key, count in sorted(now.items()):
-        if count > seen.get(key, 0):
+    for key, patients in now.items():
+        if len(patients) > seen.get(key, 0):
             facility, _, day = key.rpartition("/")  # as `arrival_key` writes it
+            named = ", ".join(patients[:10]) + (" ..." if len(patients) > 10 else "")
             changes.append(
-                f"{count} patient(s) sent earlier now arrive at {facility} on day {day} of the "
-                f"problem, {seen.get(key, 0)} when it was built (an admission named or moved "
-                "since): they count against its daily admission limit"
+                f"{len(patients)} patient(s) sent earlier now arrive at {facility} on day {day} "
+                f"of the problem ({named}), {seen.get(key, 0)} when it was built (an admission "
+                "named or moved since): they count against its daily admission limit"
             )
     return changes
 

@@ -146,6 +146,7 @@ def record_decision(
             reason=criteria_notes or f"{outcome} at screening mission {mission.id}",
             role=ActorRole.SCREENING_CLINICIAN,
             at=decision.decided_at,
+            recorded=now,
         )
         uow.screenings.update(mission)
         notes = criteria_notes.strip()
@@ -157,7 +158,7 @@ def record_decision(
             actor=who,
             before=before,
             reason=f"{patient_id}: {notes}" if notes else patient_id,
-            at=decision.decided_at,
+            at=now,  # when it was recorded; the decision keeps the time it was made
         )
         uow.commit()
     return decision

@@ -1818,13 +1818,13 @@ def test_an_acceptance_keeps_the_plans_admission_only_at_the_accepting_organisat
         assert not any(chosen in line for line in after.held)
 
 
-def arriving(day: int, before: int) -> str:
-    """The approval's line for one patient sent earlier now arriving at the academy on ``day``
-    (``before`` when the problem was built)."""
+def arriving(day: int, before: int, patient: str) -> str:
+    """The approval's line for ``patient``, sent earlier, now arriving at the academy on
+    ``day`` (``before`` when the problem was built), the only one to arrive then."""
     return (
         f"{before + 1} patient(s) sent earlier now arrive at FAC-LODZ-MMA on day {day} of the "
-        f"problem, {before} when it was built (an admission named or moved since): they count "
-        "against its daily admission limit"
+        f"problem ({patient}), {before} when it was built (an admission named or moved since): "
+        "they count against its daily admission limit"
     )
 
 
@@ -1861,7 +1861,7 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
         )
     assert refused.value.changes == [
         f"patient {chosen} now holds a bed the plan did not see ({hold(later)})",
-        arriving(2, 0),
+        arriving(2, 0, chosen),
     ]
     # built again, the manifest records the bed; named for an earlier day (days the problem
     # did not take off) it refuses again, named back it does not
@@ -1876,7 +1876,7 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
         approve(uow_factory())
     assert refused.value.changes == [
         f"patient {chosen} holds another bed ({hold(today)}; the plan saw {hold(later)})",
-        arriving(0, 0),
+        arriving(0, 0, chosen),
     ]
     name(later)
     approve(uow_factory())
@@ -1956,7 +1956,7 @@ def test_an_arrival_named_after_the_build_at_a_limited_facility_refuses_the_appr
     )
     with pytest.raises(RegistryChanged) as refused:
         approver(problem, plan)(uow_factory())
-    assert refused.value.changes == [arriving(0, 0)]
+    assert refused.value.changes == [arriving(0, 0, chosen)]
 
 
 def test_a_live_plan_changed_only_for_a_patient_outside_the_problem_is_no_change(
