@@ -12,7 +12,7 @@ import numpy as np
 
 from medevac.planning import heap
 from medevac.planning.engines import ModelTooLarge, checked_time_limit
-from medevac.planning.exact import keep_bonus_for
+from medevac.planning.exact import bonus_within_tolerance, keep_bonus_for, kept_if_not_dearer
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
@@ -23,6 +23,8 @@ from medevac.planning.model import (
     ProblemView,
     ProgressCallback,
     assemble_plan,
+    assemble_plan_arrays,
+    breakdown_of,
 )
 from medevac.planning.plan import Plan, PlanStatus
 from medevac.planning.problem import Problem
@@ -183,16 +185,25 @@ def solve_patient_mip(
         chosen = np.flatnonzero(result.values[x] > 0.5)
         for j in chosen:
             placed[problem.patients[pat[j]].id] = (problem.facilities[fac[j]].id, int(day[j]))
-    status = PlanStatus.OPTIMAL if result.optimal else PlanStatus.FEASIBLE
     # every patient at its own cheapest place or left out, beds ignored: a lower bound that
     # holds when HiGHS was stopped before it had one of its own
     cheapest = np.zeros(len(problem.patients))
     np.minimum.at(cheapest, pat, column_cost)
     alone = offset + float(cheapest.sum())
+    bound = max(result.dual_bound + constant, alone)  # of solver costs: of true costs too
+    objective = breakdown_of(problem, view, placed).total
+    optimal = result.optimal and bonus_within_tolerance(problem, objective, bonus)
+    status = PlanStatus.OPTIMAL if optimal else PlanStatus.FEASIBLE
+    solver = f"per-patient MIP, {SOLVER_NAME}"
+    kept = kept_if_not_dearer(problem, view, objective)
+    if kept is not None:  # a move at no gain, below what HiGHS resolves of the bonus
+        return assemble_plan_arrays(
+            problem, view, kept[0], kept[1], status=status, bound=bound, solver=solver,
+            started=started,
+        )  # fmt: skip
     return assemble_plan(
-        problem, view, placed, status=status, bound=max(result.dual_bound + constant, alone),
-        solver=f"per-patient MIP, {SOLVER_NAME}", started=started,
-    )  # fmt: skip
+        problem, view, placed, status=status, bound=bound, solver=solver, started=started
+    )
 
 
 def _add_quotas(

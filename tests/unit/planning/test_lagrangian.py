@@ -238,7 +238,7 @@ def test_a_large_replan_whose_search_gives_places_up_keeps_them(
     assert report.feasible, report.violations
     assert report.objective_matches(second.objective)
     assert placement(second) == placement(first)
-    assert any(m.startswith("keeping every current place costs less") for m in messages)
+    assert any(m.startswith("keeping every current place costs no more") for m in messages)
 
 
 def test_regulator_rule_of_the_large_engine_takes_shorter_stays_first_among_equals() -> None:

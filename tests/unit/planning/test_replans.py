@@ -1,0 +1,91 @@
+"""Re-plans: what an engine may call optimal when it breaks ties for the current places, and
+that no engine moves a patient at no gain (found by a review of re-planning)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from medevac.planning import (
+    Assignment,
+    Plan,
+    PlanStatus,
+    Problem,
+    check_plan,
+    parse_problem,
+    solve_exact,
+    solve_greedy,
+    solve_patient_mip,
+)
+from tests.unit.planning.builders import facility, patient, problem_dict
+
+
+def nearer_place_unused(n: int) -> Problem:
+    """``n`` patients kept at FA, with FB 1 km nearer and moves free (`change` 0): each move
+    saves 0.01, and every patient waits five days at 1,000 a day, so the objective is large
+    and so is the keep bonus, which outweighs that saving."""
+    data = problem_dict(
+        [
+            facility("FA", 50.0, 20.0 + 1.0 / 71.5, beds={"orthopaedics": n}),
+            facility("FB", 50.0, 20.0, beds={"orthopaedics": n}),
+        ],
+        [
+            patient(
+                f"P{k}",
+                50.0,
+                19.0,
+                length_of_stay_days=1,
+                earliest_day=5,
+                current={"facility": "FA", "day": 5},
+            )
+            for k in range(n)
+        ],
+        horizon_days=7,
+    )
+    data["weights"] |= {"unplaced": 1_000_000, "wait_per_day": 1000, "change": 0.0}
+    return parse_problem(data)
+
+
+def everyone_at(problem: Problem, facility_id: str) -> float:
+    """The objective of every patient at ``facility_id`` on its earliest day (the checker's)."""
+    placed = tuple(Assignment(p.id, facility_id, p.earliest_day) for p in problem.patients)
+    report = check_plan(problem, dataclasses.replace(solve_greedy(problem), assignments=placed))
+    assert report.feasible, report.violations
+    return report.objective
+
+
+@pytest.mark.parametrize("solve", [solve_exact, solve_patient_mip])
+def test_a_re_plan_kept_by_the_bonus_is_called_optimal_only_within_the_tolerance(
+    solve: Any,
+) -> None:
+    # 100 patients: the plan keeping them at FA was called optimal, its bound (its objective)
+    # 4e-6 above the true optimum, everyone at FB
+    problem = nearer_place_unused(100)
+    optimum = everyone_at(problem, "FB")
+    plan: Plan = solve(problem, time_limit=60)
+    assert check_plan(problem, plan).feasible
+    assert plan.bound <= optimum + 1e-9 * optimum  # an honest bound, whatever the status
+    if plan.status is PlanStatus.OPTIMAL:
+        assert plan.objective <= optimum * (1 + 1e-6)
+
+
+def test_the_per_patient_mip_moves_nobody_at_no_gain() -> None:
+    # every cost of a place 0 (no travel, no waiting, routine patients late only after the
+    # horizon): P2 moved from day 4 to day 0, its bonus below what HiGHS resolves
+    data = problem_dict(
+        [facility("F0", 45.9, 20.2, beds={"orthopaedics": 1})],
+        [
+            patient("P2", 49.7, 21.5, length_of_stay_days=1, current={"facility": "F0", "day": 4}),
+            patient("P1", 48.2, 13.9, length_of_stay_days=3, current={"facility": "F0", "day": 1}),
+        ],
+    )
+    data["weights"] |= {"wait_per_day": 0, "late_per_day": 5, "travel_per_km": 0}
+    data["precedences"]["routine"] = {"weight": 0.5, "deadline_day": 4}
+    problem = parse_problem(data)
+    for solve in (solve_patient_mip, solve_exact):
+        plan = solve(problem, time_limit=30)
+        assert {(a.patient, a.facility, a.day) for a in plan.assignments} == {
+            ("P1", "F0", 1), ("P2", "F0", 4)
+        }, solve  # fmt: skip
