@@ -66,6 +66,7 @@ from medevac.planning.model import (
     breakdown_of,
     breakdown_of_arrays,
     open_places,
+    own_costs,
     placement_arrays,
 )
 from medevac.planning.plan import Plan, PlanStatus, relative_gap
@@ -1130,24 +1131,12 @@ def _solve_through_lp(
         )  # fmt: skip
         if _proven_optimal(problem, best_objective, final_bound, keep_bonus):
             status = PlanStatus.OPTIMAL
-    solver = f"exact (aggregated column generation + MIP), {SOLVER_NAME}"
-    kept = kept_if_not_dearer(problem, view, best_objective)
-    if kept is not None:
-        say(f"keeping every current place costs no more: plan {kept[2]:,.2f}")
-        return assemble_plan_arrays(
-            problem, view, kept[0], kept[1], status=status, bound=final_bound, solver=solver,
-            started=started,
-        )  # fmt: skip
-    undone = swaps_undone(problem, view, *placement_arrays(problem, best_placed), best_objective)
-    if undone is not None:
-        say(f"{undone[3]} pair(s) of patients back in their current places: plan {undone[2]:,.2f}")
-        return assemble_plan_arrays(
-            problem, view, undone[0], undone[1], status=status, bound=final_bound,
-            solver=solver, started=started,
-        )  # fmt: skip
-    return assemble_plan(
-        problem, view, best_placed, status=status, bound=final_bound, solver=solver,
-        started=started,
+    facility, day, _ = back_to_current(
+        problem, view, *placement_arrays(problem, best_placed), best_objective, say
+    )
+    return assemble_plan_arrays(
+        problem, view, facility, day, status=status, bound=final_bound,
+        solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
     )  # fmt: skip
 
 
@@ -1271,15 +1260,7 @@ def _solve_large(
         facility, day, moved = keep_to_quotas(view, facility, day)
         objective = breakdown_of_arrays(problem, view, facility, day).total
         say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
-    kept = kept_if_not_dearer(problem, view, objective)
-    if kept is not None:
-        facility, day, objective = kept
-        say(f"keeping every current place costs no more: plan {objective:,.2f}")
-    else:
-        undone = swaps_undone(problem, view, facility, day, objective)
-        if undone is not None:
-            facility, day, objective, swaps = undone
-            say(f"{swaps} pair(s) of patients back in their current places: plan {objective:,.2f}")
+    facility, day, objective = back_to_current(problem, view, facility, day, objective, say)
     if incumbent is not None and incumbent[0] >= objective:
         incumbent = None  # the Lagrangian engine's plan is at least as good
     objective = objective if incumbent is None else incumbent[0]
@@ -1319,16 +1300,8 @@ def kept_if_not_dearer(
         p.id: (p.current.facility, p.current.day) for p in problem.patients if p.current is not None
     }
     facility, day = placement_arrays(problem, placed)
-    kept = breakdown_of_arrays(problem, view, facility, day).total
-    if not kept <= objective + 1e-9 * max(1.0, abs(objective)):
-        return None
-    plan = assemble_plan_arrays(
-        problem, view, facility, day, status=PlanStatus.FEASIBLE, bound=None, solver="kept",
-        started=time.perf_counter(),
-    )  # fmt: skip
-    if not check_plan(problem, plan).feasible:  # current places the problem no longer allows
-        return None
-    return facility, day, kept
+    kept = _taken_if_not_dearer(problem, view, facility, day, objective)
+    return None if kept is None else (facility, day, kept)
 
 
 def swaps_undone(
@@ -1364,16 +1337,46 @@ def swaps_undone(
                 break
     if pairs == 0:
         return None
-    undone = breakdown_of_arrays(problem, view, facility, day).total
-    if undone > objective + 1e-9 * max(1.0, abs(objective)):
+    undone = _taken_if_not_dearer(problem, view, facility, day, objective)
+    return None if undone is None else (facility, day, undone, pairs)
+
+
+def back_to_current(
+    problem: Problem,
+    view: ProblemView,
+    facility: IntArray,
+    day: IntArray,
+    objective: float,
+    say: Callable[[str], None],
+) -> tuple[IntArray, IntArray, float]:
+    """A re-plan's placement ``facility``/``day`` (of cost ``objective``) with every current
+    place kept where that costs no more (`kept_if_not_dearer`), else with the pairs who traded
+    current places at no gain put back (`swaps_undone`), else as it is; with its cost."""
+    kept = kept_if_not_dearer(problem, view, objective)
+    if kept is not None:
+        say(f"keeping every current place costs no more: plan {kept[2]:,.2f}")
+        return kept
+    undone = swaps_undone(problem, view, facility, day, objective)
+    if undone is not None:
+        say(f"{undone[3]} pair(s) of patients back in their current places: plan {undone[2]:,.2f}")
+        return undone[0], undone[1], undone[2]
+    return facility, day, objective
+
+
+def _taken_if_not_dearer(
+    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, objective: float
+) -> float | None:
+    """The cost of the placement ``facility``/``day`` where it costs no more than ``objective``
+    (up to 1e-9 of it) and passes the independent checker (a current place the problem no
+    longer allows fails it); else None."""
+    cost = breakdown_of_arrays(problem, view, facility, day).total
+    if not cost <= objective + 1e-9 * max(1.0, abs(objective)):
         return None
     plan = assemble_plan_arrays(
-        problem, view, facility, day, status=PlanStatus.FEASIBLE, bound=None, solver="undone",
-        started=time.perf_counter(),
+        problem, view, facility, day, status=PlanStatus.FEASIBLE, bound=None,
+        solver="re-plan safeguard", started=time.perf_counter(),
     )  # fmt: skip
-    if not check_plan(problem, plan).feasible:
-        return None
-    return facility, day, undone, pairs
+    return cost if check_plan(problem, plan).feasible else None
 
 
 def _swappable(
@@ -1390,22 +1393,10 @@ def _swappable(
         pi.organisation != pj.organisation or pi.group is not None or pj.group is not None
     ):
         return False
-    now = _place_cost(view, i, at_j) + _place_cost(view, j, at_i)
-    back = _place_cost(view, i, at_i) + _place_cost(view, j, at_j)
+    cost_i, cost_j = own_costs(view, i), own_costs(view, j)  # groups' splits stay as they are
+    now = float(cost_i[at_j] + cost_j[at_i])
+    back = float(cost_i[at_i] + cost_j[at_j])  # inf before a patient's earliest day
     return back <= now + 1e-9 * max(1.0, now)
-
-
-def _place_cost(view: ProblemView, index: int, place: tuple[int, int]) -> float:
-    """Patient ``index``'s own cost at ``place`` (facility index, day): waiting, lateness,
-    travel and the change of facility (`breakdown_of_arrays`, one patient)."""
-    terms, w = view.terms, view.problem.weights
-    f, a = place
-    late = max(0, a - int(terms.deadline[index]))
-    return float(
-        terms.weight[index] * (w.wait_per_day * a + w.late_per_day * late)
-        + w.travel_per_km * view.distance[view.origin_of[index], f]
-        + (w.change if terms.current[index] not in (-1, f) else 0.0)
-    )
 
 
 def _columns_left_out_of_mip(
