@@ -89,7 +89,7 @@ def arrivals(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
     `plan build` wrote it."""
     _check_map(manifest, "held_admissions")
     found = []
-    for key, count in manifest.get("held_admissions", {}).items():
+    for key, count in manifest["held_admissions"].items():  # a map, as checked
         place = _arrival_place(key)
         if place is None:
             raise InvalidValue(
