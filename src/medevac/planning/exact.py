@@ -36,7 +36,6 @@ import highspy
 import numpy as np
 
 from medevac.planning import heap, preload, runtime, specialty_passes
-from medevac.planning.checker import check_plan
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.engines import checked_time_limit
 from medevac.planning.greedy import solve_greedy
@@ -66,7 +65,6 @@ from medevac.planning.model import (
     breakdown_of,
     breakdown_of_arrays,
     open_places,
-    own_costs,
     placement_arrays,
 )
 from medevac.planning.plan import Plan, PlanStatus, relative_gap
@@ -77,6 +75,7 @@ from medevac.planning.quotas import (
     pooled_prices,
     within_quotas,
 )
+from medevac.planning.replans import back_to_current
 
 # Solver cost bonus for keeping a current (facility, day): breaks exact ties in favour of the
 # existing plan so that re-solving an unchanged problem moves nobody. Far below any real cost.
@@ -1277,126 +1276,6 @@ def _solve_large(
         problem, view, facility, day, status=status, bound=bound,
         solver=LARGE_SOLVER, started=started,
     )  # fmt: skip
-
-
-def kept_if_not_dearer(
-    problem: Problem, view: ProblemView, objective: float
-) -> tuple[IntArray, IntArray, float] | None:
-    """Every patient with a current place kept there, the others unplaced, as (facility, day,
-    objective) arrays, where that is feasible and costs no more than ``objective`` (up to
-    1e-9 of it); else None.
-
-    A re-plan is never to cost more than keeping everyone where they are, nor to move anyone
-    at no gain. The Lagrangian engine's plans start from the current places, but where quotas
-    may bind and moves cost nothing (`change` 0) its first plan gave some up (a stress run of
-    the review: 55,444.20 against 55,438.45 for keeping); the exact engine's rounded LP, where
-    its MIP was stopped, cost 70.46 more than keeping 2,146 patients' places; the per-patient
-    MIP moved a patient at no cost, its keep bonus below HiGHS's tolerances; and a plan of the
-    same cost as keeping every place, one rounding step below it, swapped patients (found by a
-    review). Checked by the independent checker, only when it would be taken."""
-    if not any(p.current is not None for p in problem.patients):
-        return None
-    placed = {
-        p.id: (p.current.facility, p.current.day) for p in problem.patients if p.current is not None
-    }
-    facility, day = placement_arrays(problem, placed)
-    kept = _taken_if_not_dearer(problem, view, facility, day, objective)
-    return None if kept is None else (facility, day, kept)
-
-
-def swaps_undone(
-    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, objective: float
-) -> tuple[IntArray, IntArray, float, int] | None:
-    """The plan ``facility``/``day`` (of cost ``objective``) with every pair of patients who
-    took each other's current places put back, where both have the same specialty and stay
-    (so every bed, admission and group is as before) and that costs no more; as (facility,
-    day, objective, pairs), or None where there is no such pair or the plan would not pass
-    the checker (a current place the problem no longer allows, say).
-
-    The large problems' engine has no tie-break for current places: a re-plan of 4,122
-    patients of its own plan had 107 pairs that traded places with nothing gained (found by a
-    review)."""
-    current: dict[int, tuple[int, int]] = {}  # moved patients' current places
-    holders: dict[tuple[int, int], list[int]] = defaultdict(list)  # a place, to who had it
-    for i, p in enumerate(problem.patients):
-        if p.current is not None:
-            place = (problem.facility_index[p.current.facility], p.current.day)
-            if (int(facility[i]), int(day[i])) != place:
-                current[i] = place
-                holders[place].append(i)
-    facility, day = facility.copy(), day.copy()
-    pairs = 0
-    for i, place in current.items():
-        now_i = (int(facility[i]), int(day[i]))
-        if now_i == place:  # put back with another already
-            continue
-        for j in holders.get(now_i, ()):
-            if (int(facility[j]), int(day[j])) == place and _swappable(view, i, j, place, now_i):
-                facility[i], day[i], facility[j], day[j] = place[0], place[1], now_i[0], now_i[1]
-                pairs += 1
-                break
-    if pairs == 0:
-        return None
-    undone = _taken_if_not_dearer(problem, view, facility, day, objective)
-    return None if undone is None else (facility, day, undone, pairs)
-
-
-def back_to_current(
-    problem: Problem,
-    view: ProblemView,
-    facility: IntArray,
-    day: IntArray,
-    objective: float,
-    say: Callable[[str], None],
-) -> tuple[IntArray, IntArray, float]:
-    """A re-plan's placement ``facility``/``day`` (of cost ``objective``) with every current
-    place kept where that costs no more (`kept_if_not_dearer`), else with the pairs who traded
-    current places at no gain put back (`swaps_undone`), else as it is; with its cost."""
-    kept = kept_if_not_dearer(problem, view, objective)
-    if kept is not None:
-        say(f"keeping every current place costs no more: plan {kept[2]:,.2f}")
-        return kept
-    undone = swaps_undone(problem, view, facility, day, objective)
-    if undone is not None:
-        say(f"{undone[3]} pair(s) of patients back in their current places: plan {undone[2]:,.2f}")
-        return undone[0], undone[1], undone[2]
-    return facility, day, objective
-
-
-def _taken_if_not_dearer(
-    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, objective: float
-) -> float | None:
-    """The cost of the placement ``facility``/``day`` where it costs no more than ``objective``
-    (up to 1e-9 of it) and passes the independent checker (a current place the problem no
-    longer allows fails it); else None."""
-    cost = breakdown_of_arrays(problem, view, facility, day).total
-    if not cost <= objective + 1e-9 * max(1.0, abs(objective)):
-        return None
-    plan = assemble_plan_arrays(
-        problem, view, facility, day, status=PlanStatus.FEASIBLE, bound=None,
-        solver="re-plan safeguard", started=time.perf_counter(),
-    )  # fmt: skip
-    return cost if check_plan(problem, plan).feasible else None
-
-
-def _swappable(
-    view: ProblemView, i: int, j: int, at_i: tuple[int, int], at_j: tuple[int, int]
-) -> bool:
-    """Whether patients ``i`` and ``j``, each in the other's current place, may go back to
-    their own (``at_i``, ``at_j``) at no cost, leaving beds, admissions, quotas and groups as
-    they were: the same specialty and stay, and between facilities the same organisation and
-    no group."""
-    pi, pj = view.problem.patients[i], view.problem.patients[j]
-    if (pi.specialty, pi.length_of_stay_days) != (pj.specialty, pj.length_of_stay_days):
-        return False
-    if at_i[0] != at_j[0] and (
-        pi.organisation != pj.organisation or pi.group is not None or pj.group is not None
-    ):
-        return False
-    cost_i, cost_j = own_costs(view, i), own_costs(view, j)  # groups' splits stay as they are
-    now = float(cost_i[at_j] + cost_j[at_i])
-    back = float(cost_i[at_i] + cost_j[at_j])  # inf before a patient's earliest day
-    return back <= now + 1e-9 * max(1.0, now)
 
 
 def _columns_left_out_of_mip(

@@ -12,7 +12,7 @@ import numpy as np
 
 from medevac.planning import heap
 from medevac.planning.engines import ModelTooLarge, checked_time_limit
-from medevac.planning.exact import bonus_within_tolerance, keep_bonus_for, kept_if_not_dearer
+from medevac.planning.exact import bonus_within_tolerance, keep_bonus_for
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
@@ -28,6 +28,7 @@ from medevac.planning.model import (
 )
 from medevac.planning.plan import Plan, PlanStatus
 from medevac.planning.problem import Problem
+from medevac.planning.replans import kept_if_not_dearer
 
 # HiGHS stops within about a second of its limit on these models; the worker is stopped from
 # outside only after this much more

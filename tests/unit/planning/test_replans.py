@@ -94,9 +94,9 @@ def test_the_per_patient_mip_moves_nobody_at_no_gain() -> None:
 
 def test_patients_who_traded_current_places_at_no_gain_are_put_back() -> None:
     # the large problems' engine has no tie-break for current places: a re-plan of 4,122
-    # patients of its own plan had 107 such pairs (exact.swaps_undone puts them back)
-    from medevac.planning.exact import swaps_undone
+    # patients of its own plan had 107 such pairs (replans.swaps_undone puts them back)
     from medevac.planning.model import ProblemView, breakdown_of_arrays
+    from medevac.planning.replans import swaps_undone
 
     def swapped(first: str, second: str) -> tuple[Any, ...] | None:
         data = problem_dict(
@@ -120,3 +120,110 @@ def test_patients_who_traded_current_places_at_no_gain_are_put_back() -> None:
     assert (list(facility_of), list(day_of), pairs) == ([0, 0], [0, 1], 1)
     # where the swap gained (the urgent patient admitted a day earlier), it stays
     assert swapped("routine", "urgent") is None
+
+
+def _moves_undone(data: dict[str, Any], placed: dict[str, tuple[int, int]]) -> Any:
+    """`replans.moves_undone` of the placement ``placed`` (patient id -> (facility index, day);
+    everyone else left out) of the problem ``data``, with that placement's cost."""
+    from medevac.planning.model import ProblemView, breakdown_of_arrays
+    from medevac.planning.replans import moves_undone
+
+    problem = parse_problem(data)
+    view = ProblemView(problem)
+    facility_of = np.array([placed.get(p.id, (-1, 0))[0] for p in problem.patients])
+    day_of = np.array([placed.get(p.id, (-1, 0))[1] for p in problem.patients])
+    objective = breakdown_of_arrays(problem, view, facility_of, day_of).total
+    return moves_undone(problem, view, facility_of, day_of, objective), objective
+
+
+def one_bed_replan(**weights: float) -> dict[str, Any]:
+    """Patient A kept at F0 on day 2, B without a current place; one bed; waiting free, so
+    that days 2 and 3 cost A the same (routine patients are late only from day 6)."""
+    data = problem_dict(
+        [
+            facility("F0", 50.0, 30.0, beds={"orthopaedics": 1}),
+            facility("F1", 50.0, 30.0, beds={"orthopaedics": 1}),
+        ],
+        [
+            patient("A", length_of_stay_days=1, current={"facility": "F0", "day": 2}),
+            patient("B", length_of_stay_days=1),
+        ],
+    )
+    data["weights"] |= {"wait_per_day": 0.0, "change": 0.0} | weights
+    return data
+
+
+def test_a_patient_moved_at_no_gain_goes_back_to_its_free_current_place() -> None:
+    # moved a day later at one facility, or to another as near (moves free): both cost the
+    # same, and the current place is free, so A goes back
+    for moved_to in [(0, 3), (1, 2)]:
+        undone, objective = _moves_undone(one_bed_replan(), {"A": moved_to, "B": (0, 4)})
+        assert undone is not None, moved_to
+        facility_of, day_of, cost, back = undone
+        assert (list(facility_of), list(day_of), back) == ([0, 0], [2, 4], 1)
+        assert cost == pytest.approx(objective)
+
+
+def test_a_move_stays_where_its_place_is_taken_or_going_back_costs_more() -> None:
+    # B holds A's current bed on day 2: A stays on day 3
+    assert _moves_undone(one_bed_replan(), {"A": (0, 3), "B": (0, 2)})[0] is None
+    # waiting costs: day 1 is cheaper than A's day 2, so that move gained and stays
+    assert _moves_undone(one_bed_replan(wait_per_day=1.0), {"A": (0, 1)})[0] is None
+    # left out where its place costs more than leaving it out (unplaced 0): stays out
+    data = one_bed_replan(wait_per_day=1.0, unplaced=0.0)
+    assert _moves_undone(data, {})[0] is None
+    # left out where its place is free and cheaper: back in
+    undone, _ = _moves_undone(one_bed_replan(), {})
+    assert undone is not None
+    assert (undone[0][0], undone[1][0]) == (0, 2)
+
+
+def test_a_patient_put_back_frees_a_place_another_goes_back_to() -> None:
+    # B (current: day 3) moved to day 4 and A (current: day 2) to day 3, B's place. B comes
+    # first and finds day 3 taken; A's day 2 is free, so A goes back, which frees day 3, and
+    # B goes back in the next pass
+    data = one_bed_replan()
+    data["patients"][1]["current"] = {"facility": "F0", "day": 3}
+    undone, _ = _moves_undone(data, {"B": (0, 4), "A": (0, 3)})
+    assert undone is not None
+    facility_of, day_of, _, back = undone
+    assert (list(facility_of), list(day_of), back) == ([0, 0], [2, 3], 2)
+
+
+def test_a_group_member_does_not_go_back_where_that_splits_its_group() -> None:
+    # A and G2 are a group, both at F1 now; A's current place is at F0: going back would
+    # split the group (50), so A stays; without G2 placed it goes back
+    data = one_bed_replan()
+    data["facilities"][1]["beds"] = {"orthopaedics": 2}
+    data["patients"][0]["group"] = "G"
+    data["patients"][1] |= {"group": "G"}
+    assert _moves_undone(data, {"A": (1, 2), "B": (1, 2)})[0] is None
+    undone, _ = _moves_undone(data, {"A": (1, 2)})
+    assert undone is not None
+    assert (undone[0][0], undone[1][0]) == (0, 2)
+
+
+def test_a_move_that_keeps_a_quota_stays_where_going_back_would_break_it() -> None:
+    # quota of one place for ORG-A at F0: B (ORG-A, no current place) uses it, so A (ORG-A)
+    # cannot go back to F0 on another day although the bed is free
+    data = one_bed_replan()
+    data["facilities"][0]["beds"] = {"orthopaedics": 2}
+    for p in data["patients"]:
+        p["organisation"] = "ORG-A"
+    from medevac.planning.model import ProblemView, breakdown_of_arrays
+    from medevac.planning.problem import Quota, with_quotas
+    from medevac.planning.replans import moves_undone
+
+    quota = Quota(id="Q", room=1, organisations=frozenset({"ORG-A"}), facilities=frozenset({"F0"}))
+    problem = with_quotas(parse_problem(data), [quota])
+
+    view = ProblemView(problem)
+    facility_of, day_of = np.array([1, 0]), np.array([2, 2])
+    objective = breakdown_of_arrays(problem, view, facility_of, day_of).total
+    assert moves_undone(problem, view, facility_of, day_of, objective) is None
+    # without B there, A goes back
+    facility_of = np.array([1, -1])
+    objective = breakdown_of_arrays(problem, view, facility_of, day_of).total
+    undone = moves_undone(problem, view, facility_of, day_of, objective)
+    assert undone is not None
+    assert undone[0][0] == 0

@@ -1,0 +1,285 @@
+"""Re-plans: the last step of an engine's plan where patients have a `current` place.
+
+The engines minimise the objective and nothing else; among plans of the same cost they may move
+patients for nothing. What is here puts current places back where that costs the plan nothing:
+every place kept (`kept_if_not_dearer`), pairs who traded places (`swaps_undone`), single
+patients whose place is still free (`moves_undone`). Each result is checked by the independent
+checker before it is taken, and each keeps the plan's cost or lowers it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+
+from medevac.planning.checker import check_plan
+from medevac.planning.model import (
+    IntArray,
+    ProblemView,
+    assemble_plan_arrays,
+    breakdown_of_arrays,
+    occupancy,
+    own_costs,
+    placement_arrays,
+    quota_counts,
+)
+from medevac.planning.plan import PlanStatus
+from medevac.planning.problem import Problem
+
+#: relative slack of "costs no more" (the plans' costs are sums of floats)
+COST_TOLERANCE = 1e-9
+
+
+def _no_dearer(cost: float, than: float) -> bool:
+    return cost <= than + COST_TOLERANCE * max(1.0, abs(than))
+
+
+def kept_if_not_dearer(
+    problem: Problem, view: ProblemView, objective: float
+) -> tuple[IntArray, IntArray, float] | None:
+    """Every patient with a current place kept there, the others unplaced, as (facility, day,
+    objective) arrays, where that is feasible and costs no more than ``objective`` (up to
+    1e-9 of it); else None.
+
+    A re-plan is never to cost more than keeping everyone where they are, nor to move anyone
+    at no gain. The Lagrangian engine's plans start from the current places, but where quotas
+    may bind and moves cost nothing (`change` 0) its first plan gave some up (a stress run of
+    the review: 55,444.20 against 55,438.45 for keeping); the exact engine's rounded LP, where
+    its MIP was stopped, cost 70.46 more than keeping 2,146 patients' places; the per-patient
+    MIP moved a patient at no cost, its keep bonus below HiGHS's tolerances; and a plan of the
+    same cost as keeping every place, one rounding step below it, swapped patients (found by a
+    review). Checked by the independent checker, only when it would be taken."""
+    if not any(p.current is not None for p in problem.patients):
+        return None
+    placed = {
+        p.id: (p.current.facility, p.current.day) for p in problem.patients if p.current is not None
+    }
+    facility, day = placement_arrays(problem, placed)
+    kept = _taken_if_not_dearer(problem, view, facility, day, objective)
+    return None if kept is None else (facility, day, kept)
+
+
+def _moved(problem: Problem, facility: IntArray, day: IntArray) -> dict[int, tuple[int, int]]:
+    """The current place (facility index, day) of every patient the placement does not keep
+    there (moved or unplaced), by patient index."""
+    moved: dict[int, tuple[int, int]] = {}
+    for i, p in enumerate(problem.patients):
+        if p.current is not None:
+            place = (problem.facility_index[p.current.facility], p.current.day)
+            if (int(facility[i]), int(day[i])) != place:
+                moved[i] = place
+    return moved
+
+
+def swaps_undone(
+    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, objective: float
+) -> tuple[IntArray, IntArray, float, int] | None:
+    """The plan ``facility``/``day`` (of cost ``objective``) with every pair of patients who
+    took each other's current places put back, where both have the same specialty and stay
+    (so every bed, admission and group is as before) and that costs no more; as (facility,
+    day, objective, pairs), or None where there is no such pair or the plan would not pass
+    the checker (a current place the problem no longer allows, say).
+
+    The large problems' engine has no tie-break for current places: a re-plan of 4,122
+    patients of its own plan had 107 pairs that traded places with nothing gained (found by a
+    review)."""
+    current = _moved(problem, facility, day)
+    holders: dict[tuple[int, int], list[int]] = defaultdict(list)  # a place, to who had it
+    for i, place in current.items():
+        holders[place].append(i)
+    facility, day = facility.copy(), day.copy()
+    pairs = 0
+    for i, place in current.items():
+        now_i = (int(facility[i]), int(day[i]))
+        if now_i == place:  # put back with another already
+            continue
+        for j in holders.get(now_i, ()):
+            if (int(facility[j]), int(day[j])) == place and _swappable(view, i, j, place, now_i):
+                facility[i], day[i], facility[j], day[j] = place[0], place[1], now_i[0], now_i[1]
+                pairs += 1
+                break
+    if pairs == 0:
+        return None
+    undone = _taken_if_not_dearer(problem, view, facility, day, objective)
+    return None if undone is None else (facility, day, undone, pairs)
+
+
+def _swappable(
+    view: ProblemView, i: int, j: int, at_i: tuple[int, int], at_j: tuple[int, int]
+) -> bool:
+    """Whether patients ``i`` and ``j``, each in the other's current place, may go back to
+    their own (``at_i``, ``at_j``) at no cost, leaving beds, admissions, quotas and groups as
+    they were: the same specialty and stay, and between facilities the same organisation and
+    no group."""
+    pi, pj = view.problem.patients[i], view.problem.patients[j]
+    if (pi.specialty, pi.length_of_stay_days) != (pj.specialty, pj.length_of_stay_days):
+        return False
+    if at_i[0] != at_j[0] and (
+        pi.organisation != pj.organisation or pi.group is not None or pj.group is not None
+    ):
+        return False
+    cost_i, cost_j = own_costs(view, i), own_costs(view, j)  # groups' splits stay as they are
+    now = float(cost_i[at_j] + cost_j[at_i])
+    back = float(cost_i[at_i] + cost_j[at_j])  # inf before a patient's earliest day
+    return _no_dearer(back, now)
+
+
+class _Room:
+    """The beds, admissions and quota places a placement leaves, updated as single patients
+    move (the checker's rules, counted once for the whole placement)."""
+
+    def __init__(self, view: ProblemView, facility: IntArray, day: IntArray) -> None:
+        self.view = view
+        problem = view.problem
+        spec = view.specialty_index
+        self.specialty = np.array([spec.get(p.specialty, -1) for p in problem.patients])
+        self.stay = np.array([p.length_of_stay_days for p in problem.patients], dtype=np.int64)
+        placed = np.flatnonzero(facility >= 0)
+        end = np.minimum(day[placed] + self.stay[placed], view.horizon)
+        shape = (view.n_facilities, len(spec), view.horizon)
+        ones = np.ones(len(placed), dtype=np.int64)
+        self.used, self.admitted = occupancy(
+            shape, facility[placed], self.specialty[placed], day[placed], end, ones
+        )
+        self.quota_used = quota_counts(view, facility)
+
+    def _count(self, i: int, f: int, a: int, sign: int) -> None:
+        end = min(a + int(self.stay[i]), self.view.horizon)
+        self.used[f, self.specialty[i], a:end] += sign
+        self.admitted[f, a] += sign
+        for q in self.view.quotas_of(i).tolist():
+            if self.view.quota_facility[q, f]:
+                self.quota_used[q] += sign
+
+    def take(self, i: int, f: int, a: int) -> None:
+        self._count(i, f, a, 1)
+
+    def give_up(self, i: int, f: int, a: int) -> None:
+        self._count(i, f, a, -1)
+
+    def fits(self, i: int, f: int, a: int) -> bool:
+        """Whether patient ``i`` may be admitted at facility ``f`` on day ``a`` by its own
+        rules and the room left."""
+        view = self.view
+        s = int(self.specialty[i])
+        if s < 0 or not view.screen(i).eligible[f] or not view.open_days(i)[f, a]:
+            return False
+        end = min(a + int(self.stay[i]), view.horizon)
+        if (self.used[f, s, a:end] >= view.beds[f, s, a:end]).any():
+            return False
+        limit = int(view.admission_limit[f, a])
+        if 0 <= limit <= self.admitted[f, a]:
+            return False
+        quotas = [q for q in view.quotas_of(i).tolist() if view.quota_facility[q, f]]
+        return all(self.quota_used[q] < view.quota_room[q] for q in quotas)
+
+
+def moves_undone(
+    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, objective: float
+) -> tuple[IntArray, IntArray, float, int] | None:
+    """The plan ``facility``/``day`` (of cost ``objective``) with every patient it moved from a
+    current place (or left out) put back there, one at a time, where the place is still free
+    (its bed on each day of the stay, an admission, its quotas: the rest of the plan as it is)
+    and that costs the plan no more (its own terms and its group's split, `own_costs`); as
+    (facility, day, objective, patients put back), or None where nobody could be, or the plan
+    would not pass the checker.
+
+    A patient put back frees the place it had, so passes repeat while one puts somebody back.
+    Stopped MIPs and the large problems' engine leave such moves: in re-plans of 2,100-4,100
+    patients, 24 of 40 had moves or swaps that could be undone at no cost (found by a review).
+    """
+    moved = _moved(problem, facility, day)
+    if not moved:
+        return None
+    facility, day = facility.copy(), day.copy()
+    room = _Room(view, facility, day)
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(problem.patients):
+        if p.group is not None:
+            members[p.group].append(i)
+    back = 0
+    changed = True
+    while changed:
+        changed = False
+        for i, (f, a) in list(moved.items()):
+            now_f, now_a = int(facility[i]), int(day[i])
+            if now_f >= 0:
+                room.give_up(i, now_f, now_a)
+            if room.fits(i, f, a) and _cheaper_back(view, members, facility, day, i, (f, a)):
+                facility[i], day[i] = f, a
+                room.take(i, f, a)
+                del moved[i]
+                back += 1
+                changed = True
+            elif now_f >= 0:
+                room.take(i, now_f, now_a)
+    if back == 0:
+        return None
+    undone = _taken_if_not_dearer(problem, view, facility, day, objective)
+    return None if undone is None else (facility, day, undone, back)
+
+
+def _cheaper_back(
+    view: ProblemView,
+    members: dict[str, list[int]],
+    facility: IntArray,
+    day: IntArray,
+    i: int,
+    place: tuple[int, int],
+) -> bool:
+    """Whether patient ``i`` at its current ``place`` costs the plan no more than where the
+    placement ``facility``/``day`` has it, the rest held (`own_costs`, with its group's other
+    placed members where they are)."""
+    p = view.problem.patients[i]
+    others = members.get(p.group, []) if p.group is not None else []
+    group_at = {int(facility[j]) for j in others if j != i and facility[j] >= 0}
+    costs = own_costs(view, i, group_at)
+    now_f = int(facility[i])
+    now = float(costs[now_f, int(day[i])]) if now_f >= 0 else view.unplaced_cost(p)
+    return _no_dearer(float(costs[place]), now)
+
+
+def back_to_current(
+    problem: Problem,
+    view: ProblemView,
+    facility: IntArray,
+    day: IntArray,
+    objective: float,
+    say: Callable[[str], None],
+) -> tuple[IntArray, IntArray, float]:
+    """A re-plan's placement ``facility``/``day`` (of cost ``objective``) with every current
+    place kept where that costs no more (`kept_if_not_dearer`), else with the pairs who traded
+    current places at no gain put back (`swaps_undone`), then the single moves
+    (`moves_undone`); with its cost."""
+    kept = kept_if_not_dearer(problem, view, objective)
+    if kept is not None:
+        say(f"keeping every current place costs no more: plan {kept[2]:,.2f}")
+        return kept
+    undone = swaps_undone(problem, view, facility, day, objective)
+    if undone is not None:
+        facility, day, objective = undone[0], undone[1], undone[2]
+        say(f"{undone[3]} pair(s) of patients back in their current places: plan {objective:,.2f}")
+    single = moves_undone(problem, view, facility, day, objective)
+    if single is not None:
+        facility, day, objective = single[0], single[1], single[2]
+        say(f"{single[3]} patient(s) back in their current places: plan {objective:,.2f}")
+    return facility, day, objective
+
+
+def _taken_if_not_dearer(
+    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, objective: float
+) -> float | None:
+    """The cost of the placement ``facility``/``day`` where it costs no more than ``objective``
+    (up to 1e-9 of it) and passes the independent checker (a current place the problem no
+    longer allows fails it); else None."""
+    cost = breakdown_of_arrays(problem, view, facility, day).total
+    if not _no_dearer(cost, objective):
+        return None
+    plan = assemble_plan_arrays(
+        problem, view, facility, day, status=PlanStatus.FEASIBLE, bound=None,
+        solver="re-plan safeguard", started=time.perf_counter(),
+    )  # fmt: skip
+    return cost if check_plan(problem, plan).feasible else None
