@@ -9,6 +9,7 @@ of the benchmark's L) and names the path of each repeated key where one does.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from typing import Any
@@ -29,6 +30,23 @@ class RepeatedKeys(ValueError):
         return [f"{where}: is given more than once in its object" for where in self.paths]
 
 
+class OutOfRange(float):
+    """A number of the text too large for a float (`1e400`): its value is infinite, ``text``
+    what the file wrote, so that a message can quote the file rather than the decoder's
+    `Infinity`."""
+
+    text: str
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        marked = OutOfRange(value)
+        marked.text = text
+        return marked
+    return value
+
+
 class _Repeated(dict[str, Any]):
     """An object whose text gave some keys more than once (the last value kept)."""
 
@@ -37,7 +55,8 @@ class _Repeated(dict[str, Any]):
 
 def loads(text: str) -> Any:
     """``json.loads`` of ``text``; RepeatedKeys naming every key given twice in one object
-    (ValueError and RecursionError as ``json.loads`` raises them)."""
+    (ValueError and RecursionError as ``json.loads`` raises them). A number too large for a
+    float is an infinite `OutOfRange` that keeps its text."""
     repeated = False
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -51,7 +70,7 @@ def loads(text: str) -> Any:
         marked.repeated = [key for key, count in counts.items() if count > 1]
         return marked
 
-    data = json.loads(text, object_pairs_hook=pairs)
+    data = json.loads(text, object_pairs_hook=pairs, parse_float=_float)
     if repeated:  # found where, only then: the walk takes time on large documents
         paths: list[str] = []
         _find(data, "", paths)

@@ -183,6 +183,8 @@ def _kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, json_text.OutOfRange):  # as the file wrote it, not `Infinity`
+        return value.text if len(value.text) <= 40 else value.text[:37] + "..."
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         # shown by its size: Python refuses to write out integers of over 4,300 digits
         return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"

@@ -302,6 +302,18 @@ def test_without_the_text_the_digits_are_said_without_their_place() -> None:
     assert json_error(caught.value) == "a number has more than 4300 digits"
 
 
+def test_a_number_too_large_for_a_float_is_shown_as_the_file_wrote_it(tmp_path: Path) -> None:
+    # the decoder makes 1e400 infinite, and the message had said "got Infinity"
+    text = json.dumps(good()).replace('"horizon_days": 2', '"horizon_days": 1e400')
+    text = text.replace('"lat": 52.0', '"lat": -1.5E+999')
+    text = text.replace('"wait_per_day": 1', '"wait_per_day": ' + "9" * 400 + ".5")
+    errors = file_errors(tmp_path, text)
+    assert "horizon_days: must be a whole number, got 1e400" in errors, errors
+    assert "facilities[0].lat: must be a finite number, got -1.5E+999" in errors, errors
+    assert f"weights.wait_per_day: must be a finite number, got {'9' * 37}..." in errors, errors
+    assert not [e for e in errors if "Infinity" in e], errors
+
+
 # 6. a malformed section made the valid references into it look undefined
 
 
