@@ -417,12 +417,16 @@ def _current(
     return {"facility": admission.facility_id, "day": day}
 
 
+#: changes a refusal names (the rest are counted)
+SHOWN_CHANGES = 20
+
+
 class RegistryChanged(DomainError):
     """The registry changed since the problem behind a plan was built."""
 
     def __init__(self, changes: list[str]) -> None:
-        shown = "; ".join(changes[:20]) + (
-            f"; and {len(changes) - 20} more" if len(changes) > 20 else ""
+        shown = "; ".join(changes[:SHOWN_CHANGES]) + (
+            f"; and {len(changes) - SHOWN_CHANGES} more" if len(changes) > SHOWN_CHANGES else ""
         )
         super().__init__(
             f"the registry changed since the plan was built ({len(changes)} change(s)): {shown}; "
@@ -471,7 +475,19 @@ def registry_changes(
     """
     changes: list[str] = []
     known = manifest_patients(manifest)
-    changes += _version_changes("patient", known, stored, lambda p: f"now {p.status}, ")
+    entries = {e["id"]: e for e in problem["patients"]} if problem is not None else {}
+    described = 0
+
+    def patient_detail(patient: Patient) -> str:
+        nonlocal described
+        described += 1  # the refusal shows 20 changes: only those are looked up
+        if described > SHOWN_CHANGES:
+            return ""
+        return _patient_detail(uow, patient, entries.get(patient.id))
+
+    changes += _version_changes(
+        "patient", known, stored, lambda p: f"now {p.status}, ", patient_detail
+    )
     # patients who joined the planned pool since: as many as the pool holds beyond the known
     # patients in it now (counted first, so that the pool is listed only when it grew)
     counts = uow.patients.count_by_status()
@@ -565,20 +581,58 @@ def _hold_changes(
 
 
 def _version_changes(
-    kind: str, seen: dict[str, int], stored: Mapping[str, Any], state: Callable[[Any], str]
+    kind: str,
+    seen: dict[str, int],
+    stored: Mapping[str, Any],
+    state: Callable[[Any], str],
+    detail: Callable[[Any], str] | None = None,
 ) -> list[str]:
-    """Entities of the manifest (id -> version) that are gone or at another version now."""
+    """Entities of the manifest (id -> version) that are gone or at another version now;
+    ``detail`` says what changed of one (or "")."""
     changes: list[str] = []
     for key, version in sorted(seen.items()):
         entity = stored.get(key)
         if entity is None:
             changes.append(f"{kind} {key} no longer exists")
         elif entity.version != version:
+            said = detail(entity) if detail is not None else ""
             changes.append(
                 f"{kind} {key} changed ({state(entity)}version {entity.version}; the plan saw "
-                f"version {version})"
+                f"version {version})" + (f": {said}" if said else "")
             )
     return changes
+
+
+def _patient_detail(uow: UnitOfWork, patient: Patient, entry: dict[str, Any] | None) -> str:
+    """What changed of ``patient`` since the problem's ``entry`` for it was written (None: the
+    problem left it out): each of the problem's fields it now has otherwise, and the newest
+    change of its audit trail (a status move and back leaves the fields as they were)."""
+    parts = []
+    if entry is not None:
+        try:
+            origin: Facility | None = uow.facilities.get(patient.location_id or "")
+        except NotFound:
+            origin = None
+        if origin is None:
+            parts.append("its location is no longer a known facility")
+        else:
+            now = _patient_entry(PlanningPatient.of(patient), origin)
+            for name in ("specialty", "precedence", "length_of_stay_days", "organisation"):
+                if now.get(name) != entry.get(name):
+                    parts.append(f"{name} {entry.get(name)} -> {now.get(name)}")
+            if now.get("needs", []) != entry.get("needs", []):
+                parts.append(f"needs {entry.get('needs', [])} -> {now.get('needs', [])}")
+            if (now["lat"], now["lon"]) != (entry["lat"], entry["lon"]):
+                parts.append(f"location now {patient.location_id}")
+        if not patient.fit_to_transport:
+            parts.append("no longer fit to transport")
+    trail = uow.audit.list(entity_type="patient", entity_id=patient.id, limit=1)
+    if trail:
+        last = trail[0]
+        why = last.reason if len(last.reason) <= 60 else last.reason[:57] + "..."
+        reason = f" ({why})" if why else ""
+        parts.append(f"last change {last.action!r} by {last.actor} at {shown(last.at)}{reason}")
+    return ", ".join(parts)
 
 
 def _live_plan_changes(

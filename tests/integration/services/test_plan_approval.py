@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from medevac.domain.agreements import Agreement
+from medevac.domain.audit import snapshot
 from medevac.domain.errors import ConcurrentModification, InvalidValue
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.geography import Coordinates
@@ -39,7 +40,7 @@ from medevac.planning import (
 from medevac.planning.checker import without_patients
 from medevac.services import holds, manifests, regulating
 from medevac.services.agreement_terms import admissions_after_agreement_ends
-from medevac.services.auditing import utc_now
+from medevac.services.auditing import audit, utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID, REQUEST_ID, build_demo
 from medevac.services.patients import move_patient, patient_file
 from medevac.services.quota_count import quota_overruns
@@ -210,6 +211,35 @@ def test_a_changed_registry_refuses_approval_and_says_what_changed(
         assert uow.plans.live() == []
         other = next(p["id"] for p in problem.problem["patients"] if p["id"] != "PT-0001")
         assert uow.patients.get(other).status is PatientStatus.SELECTED
+
+
+def test_a_refusal_says_what_changed_of_a_patient(uow_factory: UowFactory) -> None:
+    # a refusal had said only "changed (now selected, version 3; the plan saw version 2)"
+    problem, plan = solved_demo(uow_factory)
+    move_patient(uow_factory(), "PT-0001", PatientStatus.DIED, actor="ward", reason="sepsis")
+    entry = next(p for p in problem.problem["patients"] if p["id"] != "PT-0001")
+    with uow_factory() as uow:
+        patient = uow.patients.get(entry["id"])
+        was = patient.precedence
+        before = snapshot(patient)
+        patient.precedence = (
+            Precedence.URGENT if was is not Precedence.URGENT else Precedence.ROUTINE
+        )
+        patient.expected_length_of_stay_days = 29
+        uow.patients.update(patient)
+        audit(uow, "patient", patient, "update", actor="importer", before=before,
+              reason="imported from corrections.csv")  # fmt: skip
+        uow.commit()
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    [died] = [c for c in refused.value.changes if c.startswith("patient PT-0001 ")]
+    assert "last change 'move:selected->died' by ward at " in died, died
+    assert died.endswith("(sepsis)"), died
+    [changed] = [c for c in refused.value.changes if c.startswith(f"patient {entry['id']} ")]
+    assert f"precedence {was.value} -> {patient.precedence.value}" in changed, changed
+    assert f"length_of_stay_days {entry['length_of_stay_days']} -> 29" in changed, changed
+    assert "last change 'update' by importer at " in changed, changed
+    assert "specialty" not in changed, changed
 
 
 @pytest.mark.parametrize(
