@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 # a key written as it is in a path (`beds.orthopaedics`); any other is written `["..."]`
@@ -105,3 +106,12 @@ def join_path(path: str, key: Any) -> str:
 def key_name(key: str) -> str:
     """A key named in a message: as it is where plain (as in `join_path`), else as JSON."""
     return key if PLAIN_KEY.fullmatch(key) else json.dumps(key)
+
+
+def key_names(keys: Iterable[str], shown: int = 10) -> str:
+    """The first ``shown`` of ``keys`` in sorted order, each as `key_name` writes it and cut
+    to 40 characters, and how many more: a message stays one readable line."""
+    names = sorted(keys)
+    parts = [key_name(n) if len(n) <= 40 else key_name(n[:37]) + "..." for n in names[:shown]]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(parts) + more

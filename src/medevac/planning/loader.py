@@ -15,7 +15,7 @@ from medevac.domain.errors import json_error
 from medevac.domain.limits import MAX_COUNT, MAX_DAYS, text_fault
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import json_text
-from medevac.planning.json_text import join_path, key_name
+from medevac.planning.json_text import join_path, key_names
 from medevac.planning.problem import (
     CurrentPlacement,
     Facility,
@@ -195,15 +195,6 @@ def _show(value: Any) -> str:
     except RecursionError:  # nested almost as deep as the decoder allows, then deeper still
         return f"{_kind(value)} nested too deeply to show"
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _names(keys: Mapping[str, Any], shown: int = 10) -> str:
-    """The first ``shown`` of ``keys`` in order, each as `key_name` writes it and cut as `_show`
-    cuts values, and how many more: a message stays one readable line."""
-    names = sorted(keys)
-    parts = [key_name(n) if len(n) <= 40 else key_name(n[:37]) + "..." for n in names[:shown]]
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(parts) + more
 
 
 def parse_problem(data: Any) -> Problem:
@@ -437,7 +428,7 @@ def _parse_patients(
         if precedence and precedences is not None and precedence not in precedences:
             r.error(
                 f"{path}.precedence",
-                f"{_show(precedence)} is not defined in precedences ({_names(precedences)})",
+                f"{_show(precedence)} is not defined in precedences ({key_names(precedences)})",
             )
         stay = r.integer(
             body.get("length_of_stay_days", 1), f"{path}.length_of_stay_days", 1, MAX_DAYS

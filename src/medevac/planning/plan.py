@@ -467,11 +467,9 @@ def _mapping(value: Any, path: str, keys: set[str]) -> dict[str, Any]:
     missing = sorted(keys - set(value))
     if missing:
         raise PlanFormatError(f"{where}: missing {', '.join(missing)}")
-    unknown = sorted(set(value) - keys)
+    unknown = set(value) - keys
     if unknown:  # none blank, ambiguous or a control sequence (`key_name`)
-        shown = ", ".join(json_text.key_name(key) for key in unknown[:5])
-        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        raise PlanFormatError(f"{where}: unknown key(s) {shown}{more}")
+        raise PlanFormatError(f"{where}: unknown key(s) {json_text.key_names(unknown, 5)}")
     return value
 
 

@@ -296,8 +296,15 @@ def document_digest(document: dict[str, Any]) -> str:
 
 def seal(manifest: dict[str, Any]) -> dict[str, Any]:
     """``manifest`` with the digest of its content (`MANIFEST_DIGEST`), as `plan build` writes
-    it: an edit of the manifest shows as one of the problem does (its "problem_sha256")."""
-    return {**manifest, MANIFEST_DIGEST: document_digest(manifest)}
+    it: an edit of the manifest shows as one of the problem does (its "problem_sha256"). A
+    digest it holds already is made anew."""
+    content = unsealed(manifest)
+    return {**content, MANIFEST_DIGEST: document_digest(content)}
+
+
+def unsealed(manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` without its own digest: what the digest covers."""
+    return {key: value for key, value in manifest.items() if key != MANIFEST_DIGEST}
 
 
 def seal_fault(manifest: dict[str, Any]) -> str | None:
@@ -310,8 +317,7 @@ def seal_fault(manifest: dict[str, Any]) -> str | None:
             f"has no '{MANIFEST_DIGEST}' or 'problem_sha256': it was written by medevac before "
             "2026-12-06 or cut short; build the problem again"
         )
-    rest = {key: value for key, value in manifest.items() if key != MANIFEST_DIGEST}
-    if digest != document_digest(rest):
+    if digest != document_digest(unsealed(manifest)):
         return (
             "was changed after `medevac plan build` wrote it (its content is not what its "
             f"'{MANIFEST_DIGEST}' records): build the problem again"
