@@ -34,7 +34,7 @@ from medevac.planning import (
     explain,
     json_text,
     load_plan,
-    load_problem,
+    parse_problem,
     plan_changes,
     plan_mismatch,
     refused_plan,
@@ -43,6 +43,7 @@ from medevac.planning import (
 )
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 from medevac.planning.lint import problem_warnings
+from medevac.planning.loader import read_problem_file
 from medevac.planning.plan import check_writable, figure
 from medevac.services import manifests
 from medevac.services.manifests import arrivals, document_digest
@@ -85,9 +86,12 @@ def _in_file(path: Path, error: ProblemError) -> list[str]:
     return [line.removeprefix(f"{path}: ") for line in error.errors]
 
 
-def _problem(path: Path) -> Problem:
+def _problem(path: Path) -> tuple[Problem, Any]:
+    """The problem in ``path`` and the JSON it was read from (for its manifest's digest), or
+    a one-line error (exit 1)."""
     try:
-        return load_problem(path)
+        document = read_problem_file(path)
+        return parse_problem(document), document
     except ProblemError as error:
         _refuse_swapped(path, "a problem")
         _fail(_refusal(path, error))
@@ -176,7 +180,9 @@ def json_object(path: Path) -> dict[str, Any]:
     return data
 
 
-def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) -> Problem:
+def with_manifest(
+    problem_file: Path, problem: Problem, document: Any, *, say: bool = False
+) -> Problem:
     """``problem`` with what the manifest beside it keeps that the exchange format cannot say
     (`manifests.with_manifest`): the admissions already due (patients sent earlier arriving
     on its days, "held_admissions"; the format's daily admission limit is one number for every
@@ -185,7 +191,8 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
     checker and the explanations count the first against the limits and keep to the others.
     A problem without a manifest is taken as it is; a manifest that is malformed, does not
     fit the problem or was written for another one (its "problem_sha256", which `plan approve`
-    compares too) is a one-line error naming it. With ``say``, prints what was counted."""
+    compares too, with ``document``, the JSON ``problem`` was read from) is a one-line error
+    naming it. With ``say``, prints what was counted."""
     manifest_file = manifest_path(problem_file)
     if not manifest_file.exists():
         return problem
@@ -193,7 +200,7 @@ def with_manifest(problem_file: Path, problem: Problem, *, say: bool = False) ->
     fault = manifests.seal_fault(manifest)
     if fault is not None:  # its quotas, ends and admissions due are not to be believed
         _fail(f"{manifest_file} {fault}, or move it away to use the problem without it")
-    if document_digest(json_object(problem_file)) != manifest["problem_sha256"]:
+    if document_digest(document) != manifest["problem_sha256"]:
         _fail(
             f"{manifest_file} was written for another problem than {problem_file} (edited "
             "since `plan build` wrote it, or the manifest of another build): its quotas, "
@@ -321,12 +328,13 @@ def solve_command(
     except OSError as error:
         _fail(f"{out}: cannot be written ({error.strerror or error}); nothing was solved")
     try:
-        problem = load_problem(problem_file)
+        document = read_problem_file(problem_file)
+        problem = parse_problem(document)
     except ProblemError as error:
         if isinstance(error.__cause__, OSError):  # missing, a folder, unreadable: not read
             _fail(f"{error.errors[0]}; nothing was written to {out}")
         _fail(f"{_refusal(problem_file, error)}; {_refused_plan_written(error.errors, out)}")
-    problem = with_manifest(problem_file, problem, say=True)
+    problem = with_manifest(problem_file, problem, document, say=True)
     warn(problem_file, problem)
     limit = None if engine is Engine.GREEDY else time_limit  # greedy has no time limit
     with _solve_progress(limit) as bar:
@@ -518,7 +526,8 @@ def show_command(
     """Summarise a plan file; with its problem, also what it changes against current places
     (and, where `plan build` wrote the problem, the date of day 0)."""
     plan = plan_or_fail(plan_file)
-    problem = None if problem_file is None else _problem(problem_file)
+    read = None if problem_file is None else _problem(problem_file)
+    problem = None if read is None else read[0]
     if problem is not None:
         wrong = plan_mismatch(problem, plan)
         if wrong is not None:
@@ -534,7 +543,7 @@ def show_command(
         console.print(table)
     if problem is not None:
         _changes(plan_changes(problem, plan))
-        built = None if problem_file is None else _day_0(problem_file)
+        built = None if problem_file is None or read is None else _day_0(problem_file, read[1])
         if built is not None:
             console.print(f"day 0 is {built}", markup=False, highlight=False)
 
@@ -583,7 +592,8 @@ def check_command(
     quotas and ends bind. The output names the manifest and what of it was checked.
     """
     try:
-        problem = load_problem(problem_file)
+        document = read_problem_file(problem_file)
+        problem = parse_problem(document)
     except ProblemError as error:
         _refuse_swapped(problem_file, "a problem")
         for line in _in_file(problem_file, error):
@@ -592,7 +602,7 @@ def check_command(
     manifest_file = manifest_path(problem_file)
     # its rules bind here as they do in `plan solve`, `plan explain` and `plan approve`
     and_manifest = f" and its manifest {manifest_file}" if manifest_file.exists() else ""
-    problem = with_manifest(problem_file, problem, say=True)
+    problem = with_manifest(problem_file, problem, document, say=True)
     warn(problem_file, problem)
     if plan_file is None:
         console.print(
@@ -653,7 +663,7 @@ def explain_command(
     count against the daily admission limits, and the agreements' quotas and ends it carries
     bind, as in `plan solve`; the last line then gives the date of day 0 ("day_0" in the
     JSON)."""
-    problem = with_manifest(problem_file, _problem(problem_file))
+    problem = with_manifest(problem_file, *_problem(problem_file))
     plan = plan_or_fail(plan_file)
     if patient not in problem.patient_index:
         _fail(f"patient {patient!r} is not in {problem_file}")
@@ -661,7 +671,7 @@ def explain_command(
         explanation = explain(problem, plan, patient)
     except PlanMismatch as error:
         _fail(f"{plan_file}: {error} ({problem_file})")
-    built = _day_0(problem_file, checked=True)  # with_manifest compared its digest
+    built = _day_0(problem_file, None)  # with_manifest compared its digest
     if as_json:
         data = explanation.as_dict() | {"day_0": built}  # null where no build wrote the problem
         print(json.dumps(data, ensure_ascii=False, indent=1))
@@ -674,22 +684,21 @@ def explain_command(
         )
 
 
-def _day_0(problem_file: Path, *, checked: bool = False) -> str | None:
+def _day_0(problem_file: Path, document: Any) -> str | None:
     """The date of the problem's day 0, where `plan build` wrote the problem (its manifest's
     "built_at", in the cell's time zone as it was built: "2026-12-07"); None where there is
-    no manifest, or one edited or written for another problem (its digests, compared unless
-    ``checked`` says they were)."""
+    no manifest, or one edited or written for another problem than ``document`` (the JSON of
+    the problem file as read; None where the digests were compared already)."""
     manifest = _json_if_any(manifest_path(problem_file))
     try:
         built = datetime.fromisoformat(manifest["built_at"]).date().isoformat()
     except (TypeError, KeyError, ValueError):
         return None
-    if checked:
+    if document is None:
         return built
-    if manifests.seal_fault(manifest) is not None or not problem_file.is_file():
-        return None  # edited, or older; a pipe is read once only
-    same = document_digest(json_object(problem_file)) == manifest["problem_sha256"]
-    return built if same else None
+    if manifests.seal_fault(manifest) is not None:
+        return None  # edited, or older
+    return built if document_digest(document) == manifest["problem_sha256"] else None
 
 
 def _summary(plan: Plan, problem: Problem | None) -> None:

@@ -237,6 +237,12 @@ def parse_problem(data: Any) -> Problem:
 
 def load_problem(path: str | Path) -> Problem:
     """Read a problem JSON file; raise ProblemError (never another exception) when it is wrong."""
+    return parse_problem(read_problem_file(path))
+
+
+def read_problem_file(path: str | Path) -> Any:
+    """The JSON of a problem file, for `parse_problem` (and for a digest of the document read,
+    without reading it twice); ProblemError where it cannot be read or is not JSON."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -251,7 +257,7 @@ def load_problem(path: str | Path) -> Problem:
         raise ProblemError([_printable(line) for line in exc.lines()]) from exc
     except (ValueError, RecursionError) as exc:
         raise ProblemError([f"{path}: is not valid JSON ({json_error(exc, text)})"]) from exc
-    return parse_problem(data)
+    return data
 
 
 def _parse_precedences(r: _Reader, value: Any) -> dict[str, PrecedenceRule]:
