@@ -113,7 +113,7 @@ def last_valid_day(covering: list[Agreement], following: Sequence[Agreement] = (
     a renewal that takes over without a gap."""
     ends = [a.valid_to for a in covering]
     last = None if None in ends else max(e for e in ends if e is not None)
-    while last is not None:
+    while last is not None and last < date.max:  # valid to the calendar's end: no renewal
         after = last
         renewals = [
             a
@@ -340,24 +340,34 @@ def agreements_ending(
         last = (a.valid_to - today).days
         if last >= horizon - 1:
             continue
-        # in force for longer, or a renewal taking over without a gap
-        longer = [
-            b
-            for b in agreements
-            if b.id != a.id
-            and b.id not in left_out
-            and (b.sending_organisation_id, b.receiving_organisation_id)
-            == (a.sending_organisation_id, a.receiving_organisation_id)
-            and b.specialties & a.specialties
-            and (b.valid_to is None or b.valid_to > a.valid_to)
-            and (b.in_force(today) or today < b.valid_from <= a.valid_to + timedelta(days=1))
-        ]
+        # where the rule of `agreement_ends` carries a specialty on past its end: another in
+        # force today, or renewals taking over without a gap (`last_valid_day`)
+        pair = (a.sending_organisation_id, a.receiving_organisation_id)
+        after: set[Specialty] = set()
+        longer: set[str] = set()
+        for specialty in a.specialties:
+            covering = [
+                b
+                for b in live
+                if (b.sending_organisation_id, b.receiving_organisation_id) == pair
+                and specialty in b.specialties
+            ]
+            following = [
+                b for b in _renewals(agreements, *pair, specialty, today) if b.id not in left_out
+            ]
+            valid = last_valid_day(covering, following)
+            if valid is None or valid > a.valid_to:
+                after.add(specialty)
+                longer |= {
+                    b.id
+                    for b in covering + following
+                    if b.id != a.id and (b.valid_to is None or b.valid_to > a.valid_to)
+                }
         line = (
             f"{a.id} ({a.sending_organisation_id} at {a.receiving_organisation_id}) ends on "
             f"{a.valid_to.isoformat()}, day {last} of this problem"
         )
-        after = a.specialties & {s for b in longer for s in b.specialties}
-        others = ", ".join(sorted(b.id for b in longer))
+        others = ", ".join(sorted(longer))
         if not after:
             line += f": plans admit its patients on day {last} at the latest"
         elif after == a.specialties:

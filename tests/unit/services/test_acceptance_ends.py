@@ -228,6 +228,31 @@ def test_the_lines_of_plan_build_say_until_when_plans_admit_its_patients() -> No
     assert agreements_ending([ending], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, [ending]) == []
 
 
+def test_the_lines_follow_the_ends_the_engines_get() -> None:
+    # a renewal taking over the day after the end (AGR-2), and one after that: the facility
+    # admits the sender's patients to the horizon (no end), and the line says who covers them
+    ending = agreement("AGR-1", {ORTHO}, 3)
+    renewal = agreement("AGR-2", {ORTHO}, 6, starts_on_day=4)
+    again = agreement("AGR-3", {ORTHO}, None, starts_on_day=7)
+    assert ends_of(ending, renewal, again) == {}
+    assert agreements_ending([ending, renewal, again], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, [])[
+        0
+    ].endswith(": AGR-2, AGR-3 cover(s) its patients after it")
+    # a renewal a day late leaves a gap: the end binds, and the line says so
+    late = agreement("AGR-2", {ORTHO}, None, starts_on_day=5)
+    assert ends_of(ending, late) == {"ORG-A": {"orthopaedics": 3}}
+    assert agreements_ending([ending, late], {"ORG-A"}, {"ORG-B"}, DAY, HORIZON, [])[0].endswith(
+        "plans admit its patients on day 3 at the latest"
+    )
+
+
+def test_an_agreement_valid_to_the_calendar_s_end_has_no_end_in_the_horizon() -> None:
+    # 9999-12-31 with a later agreement beside it: the renewal rule overflowed the calendar
+    last = replace(agreement("AGR-1", {ORTHO}, None), valid_to=date.max)
+    later = agreement("AGR-2", {ORTHO}, None, starts_on_day=30)
+    assert ends_of(last, later) == {}
+
+
 #: the manifest's "acceptance_ends" as `plan build` writes them
 ENDS: list[dict[str, Any]] = [
     {"facility": "F-1", "organisation": "ORG-A", "last_day": 3},
