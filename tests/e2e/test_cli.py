@@ -148,6 +148,15 @@ def test_moving_a_patient_through_the_cli_and_refusing_a_bad_move(cli: CliRunner
 
 
 def test_request_answer_with_a_decline_reason(cli: CliRunner) -> None:
+    # one patient both accepted and declined: the later option had overwritten the earlier
+    both = cli.invoke(
+        app,
+        ["requests", "respond", "REQ-DEMO-001", "--accept", "PT-0001", "--decline",
+         "PT-0001=no bed"],
+    )  # fmt: skip
+    assert both.exit_code == 1
+    assert "'PT-0001' is given with --accept too" in both.output
+    assert "submitted" in invoke(cli, "requests", "show", "REQ-DEMO-001")
     out = invoke(
         cli,
         "requests",
@@ -177,6 +186,14 @@ def test_a_request_for_places_by_specialty(cli: CliRunner) -> None:
         "burns=3",
     )
     request_id = out.split()[1].rstrip(";")
+    # a superscript two is a digit to str.isdigit, not to int: it had crashed
+    for option, value in [("--places", "burns=\u00b2"), ("--grant", "burns=\u00b2:x")]:
+        command = ["requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-MOH"]
+        if option == "--grant":
+            command = ["requests", "respond", request_id]
+        odd = cli.invoke(app, [*command, option, value])
+        assert odd.exit_code == 1, odd.output
+        assert "is not SPECIALTY=" in odd.output
     invoke(cli, "requests", "submit", request_id)
     refused = cli.invoke(app, ["requests", "respond", request_id, "--grant", "burns=1"])
     assert refused.exit_code == 1

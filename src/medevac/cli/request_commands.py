@@ -36,12 +36,19 @@ def _specialty(text: str, option: str) -> Specialty:
         raise UserError(f"{option}: {text!r} is not a specialty (known: {known})") from error
 
 
+def _digits(text: str) -> bool:
+    """Whether ``text`` is a count written in ASCII digits (`str.isdigit` takes "²", which
+    `int` refuses)."""
+    text = text.strip()
+    return text.isascii() and text.isdigit()
+
+
 def _places(values: list[str]) -> dict[Specialty, int]:
     """SPECIALTY=N pairs."""
     places: dict[Specialty, int] = {}
     for value in values:
         name, _, count = value.partition("=")
-        if not count.strip().isdigit():
+        if not _digits(count):
             raise UserError(f"--places: {value!r} is not SPECIALTY=NUMBER")
         places[_specialty(name, "--places")] = int(count)
     return places
@@ -196,6 +203,9 @@ def respond(
         patient_id, sep, reason = value.partition("=")
         if not sep or not reason.strip():
             raise UserError(f"--decline: {value!r} is not PATIENT=REASON")
+        if patient_id.strip() in answers:  # the later option had overwritten the earlier
+            given = "--accept" if answers[patient_id.strip()][0] else "--decline"
+            raise UserError(f"--decline: {patient_id.strip()!r} is given with {given} too")
         answers[patient_id.strip()] = (False, reason.strip())
     if accept_all:
         for line in request.patients:
@@ -204,7 +214,7 @@ def respond(
     for value in grant:
         name, _, rest = value.partition("=")
         count, _, reason = rest.partition(":")
-        if not count.strip().isdigit():
+        if not _digits(count):
             raise UserError(f"--grant: {value!r} is not SPECIALTY=N[:REASON]")
         granted[_specialty(name, "--grant")] = (int(count), reason.strip())
     result = respond_to_request(
