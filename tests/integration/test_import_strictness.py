@@ -151,3 +151,51 @@ def test_cli_names_the_row_of_a_truncated_line_and_the_patient_csv_cannot_export
     )
     assert "Traceback" not in imported.output + exported.output
     assert not (tmp_path / "out.csv").exists()
+
+
+# A time a zone cannot show (9999-12-31T23:59Z at UTC+2), one beyond year 9999 in UTC and one
+# before year 1 in UTC: the first two had crashed with an OverflowError, the last had failed
+# at the database write naming no row or field.
+IMPLAUSIBLE_TIMES = (
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00+23:59",
+)
+
+
+@pytest.mark.parametrize("moment", IMPLAUSIBLE_TIMES)
+def test_a_capacity_time_out_of_range_is_refused_in_one_line_by_import_and_by_report(
+    cli: CliRunner,
+    uow_factory: UowFactory,
+    registry: SampleRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    moment: str,
+) -> None:
+    monkeypatch.setenv("MEDEVAC_TIME_ZONE", "Europe/Kyiv")
+    get_settings.cache_clear()
+    load(uow_factory, registry, tmp_path, *REFERENCES)
+    facility, specialty = registry.capacity[0]["facility_id"], registry.capacity[0]["specialty"]
+    path = tmp_path / "capacity.csv"
+    path.write_text(
+        "facility_id,specialty,available,baseline,plus_24h,plus_72h,reported_at\n"
+        f"{facility},{specialty},1,8,0,0,{moment}\n",
+        encoding="utf-8",
+    )
+    before = stored(uow_factory)
+
+    imported = cli.invoke(app, ["import", "capacity", str(path)])
+    command = ["facilities", "capacity", "report", facility, specialty]
+    reported = cli.invoke(app, [*command, "--available", "1", "--baseline", "8", "--at", moment])
+
+    assert stored(uow_factory) == before
+    assert (imported.exit_code, type(imported.exception)) == (1, SystemExit), imported.output
+    assert (
+        "row 2, column reported_at: must lie between 1900-01-01T00:00:00Z and"
+        f" 2200-12-31T23:59:59Z (got '{moment}')"
+    ) in imported.output
+    assert (reported.exit_code, type(reported.exception)) == (1, SystemExit), reported.output
+    assert reported.output.strip().splitlines() == [
+        f"error: reported_at: {datetime.fromisoformat(moment).isoformat()} must lie between"
+        " 1900-01-01T00:00:00Z and 2200-12-31T23:59:59Z"
+    ]

@@ -10,6 +10,7 @@ texts of any length that PostgreSQL refused, naming neither field nor record).
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 from medevac.domain.errors import InvalidValue
 
@@ -23,6 +24,13 @@ TARIFF_DECIMALS = 4
 #: characters of an id (of any record), and of a name, place, actor or other short text
 MAX_ID_LENGTH = 100
 MAX_TEXT_LENGTH = 200
+#: the first and last moments a reported time may name (in UTC): any real report lies well
+#: inside, and every moment inside can be shown in any time zone and stored by both backends
+#: (9999-12-31T23:59Z shown at UTC+2 had overflowed; 0001-01-01T00:00+23:59, before year 1 in
+#: UTC, had failed at the database write naming no row)
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+TIME_RANGE = "between 1900-01-01T00:00:00Z and 2200-12-31T23:59:59Z"
 
 
 def check_at_most(field: str, value: int | None, limit: int, what: str) -> None:
@@ -31,11 +39,31 @@ def check_at_most(field: str, value: int | None, limit: int, what: str) -> None:
         raise InvalidValue(field, f"{value:,} {what} is more than the {limit:,} allowed")
 
 
+#: Characters that reorder the text shown around them (embeddings, overrides and isolates):
+#: U+202E makes "Evil\u202egnp.exe" show as "Evilexe.png", in a name as in a terminal.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def time_fault(moment: datetime) -> str | None:
+    """What makes ``moment`` unfit for a reported time, or None: lying outside `EARLIEST_TIME`
+    to `LATEST_TIME` once taken to UTC (a naive moment is taken as UTC, as stored)."""
+    try:
+        utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except OverflowError:  # before year 1 or after year 9999 in UTC
+        return f"must lie {TIME_RANGE}"
+    if not EARLIEST_TIME <= utc <= LATEST_TIME:
+        return f"must lie {TIME_RANGE}"
+    return None
+
+
 def text_fault(value: str) -> str | None:
     """What makes ``value`` unfit for an id or a short text, or None: a control character (a
     NUL, which PostgreSQL refuses in text; an ESC, whose sequence would reach the terminal of
-    whoever lists the record; a line break, which splits a line of output or a CSV row) or a
-    lone surrogate (from a JSON escape such as `"\\ud800"`: no file or terminal takes it)."""
+    whoever lists the record; a line break, which splits a line of output or a CSV row), a
+    lone surrogate (from a JSON escape such as `"\\ud800"`: no file or terminal takes it) or
+    a bidirectional embedding, override or isolate (`BIDI_CONTROLS`), which shows the text
+    around it in another order than it is stored. Other format characters (joiners, soft
+    hyphens) belong to ordinary names in several scripts and pass."""
     if value.isprintable():  # nearly every text: one pass in C
         return None
     for position, char in enumerate(value, start=1):
@@ -44,13 +72,35 @@ def text_fault(value: str) -> str | None:
             return f"holds a control character (U+{ord(char):04X}, character {position})"
         if category == "Cs":
             return "is not valid Unicode text (a lone surrogate)"
-    return None  # not printable only for spaces other than " " or format characters
+        if char in BIDI_CONTROLS:
+            return f"holds a bidirectional override (U+{ord(char):04X}, character {position})"
+    return None  # not printable only for spaces other than " " or other format characters
+
+
+def id_fault(value: str) -> str | None:
+    """What makes ``value`` unfit for an id, or None: what `text_fault` refuses, or any format
+    character (Unicode category Cf: a zero-width space, a joiner, a soft hyphen, a byte-order
+    mark, a bidi control), which shows nothing, so that "PT-0001\u200b" would look like
+    PT-0001 and be another patient."""
+    if value.isprintable():
+        return None
+    for position, char in enumerate(value, start=1):
+        category = unicodedata.category(char)
+        if category == "Cf":
+            return f"holds an invisible format character (U+{ord(char):04X}, character {position})"
+        if category in ("Cc", "Cs"):
+            return text_fault(value)  # the first fault is this character's
+    return None
 
 
 def check_lengths(entity: object, ids: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> None:
     """Refuse ids and short texts of `entity` longer than the registry stores, or holding a
-    control character or a lone surrogate (`text_fault`)."""
-    for names, limit in ((ids, MAX_ID_LENGTH), (texts, MAX_TEXT_LENGTH)):
+    control character, a lone surrogate or a bidi control (`text_fault`), or for ids any
+    invisible format character (`id_fault`)."""
+    for names, limit, fault_of in (
+        (ids, MAX_ID_LENGTH, id_fault),
+        (texts, MAX_TEXT_LENGTH, text_fault),
+    ):
         for name in names:
             value = getattr(entity, name)
             if value is None:
@@ -59,6 +109,6 @@ def check_lengths(entity: object, ids: tuple[str, ...] = (), texts: tuple[str, .
                 raise InvalidValue(
                     name, f"is {len(value):,} characters long; at most {limit} are allowed"
                 )
-            fault = text_fault(value)
+            fault = fault_of(value)
             if fault is not None:
                 raise InvalidValue(name, fault)

@@ -8,6 +8,7 @@ decoded into the JSON shapes (lists, condition objects) by `decode_csv_row`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,14 +16,30 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+)
 from pydantic_core import PydanticCustomError
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import PatientStatus
-from medevac.domain.limits import MAX_COUNT, MAX_DAYS, MAX_TARIFF, TARIFF_DECIMALS
+from medevac.domain.limits import (
+    MAX_COUNT,
+    MAX_DAYS,
+    MAX_ID_LENGTH,
+    MAX_TARIFF,
+    TARIFF_DECIMALS,
+    time_fault,
+)
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Condition, Identity, Patient
 from medevac.domain.vocabulary import (
@@ -81,27 +98,91 @@ def unmark_text(text: str) -> str:
 ROW_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
-def _refuse(kinds: type | tuple[type, ...], what: str) -> BeforeValidator:
-    """A validator refusing JSON values of `kinds` that pydantic's lax mode would convert:
-    `true` taken as 1 bed or latitude 1.0, a number of seconds taken as a date."""
+#: The validation context under which CSV rows are checked (`parse_table`): their numbers
+#: come as text, while a JSON file writes a whole number as a number.
+CSV_CONTEXT = {"csv": True}
 
-    def check(value: Any) -> Any:
-        if isinstance(value, kinds):
-            raise PydanticCustomError("wrong_json_type", what)
-        return value
+#: A whole number as CSV writes it: decimal digits (ASCII), a minus before them at most. No
+#: underscores ("1_0" had been read as 10), no "+", no point, no exponent.
+_WHOLE_NUMBER_TEXT = re.compile(r"-?[0-9]+")
+#: A number written as text (a CSV cell, a tariff in JSON): decimal digits with a point and an
+#: exponent at most; no underscores, "inf", "nan" or hexadecimal.
+_NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+#: ISO 8601 as the formats take it: a calendar date, and a date and time of day (with a zone
+#: after it, which the model then asks for by name where it is missing).
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+    r"(?:[Zz]|[-+][0-9]{2}(?::?[0-9]{2})?)?"
+)
 
-    return BeforeValidator(check)
+
+def _fail(kind: str, what: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, what)
 
 
-#: Numbers come as JSON numbers or CSV text; `true` and `false` are no numbers.
-_WHOLE_NUMBER = _refuse(bool, "must be a whole number")
-_NUMBER = _refuse(bool, "must be a number")
-#: Dates and times come as text; a JSON number (seconds since 1970) is no date.
-_DATE = _refuse((bool, int, float), "must be a date written YYYY-MM-DD")
-_TIME = _refuse((bool, int, float), "must be a time written in ISO 8601 with a zone")
+def _whole_number(value: Any, info: ValidationInfo) -> Any:
+    """Refuse what pydantic's lax mode would take for a whole number: `true` (1 bed), a text
+    with underscores or signs (`1_0` as 10), and in a JSON file any text (its schema says
+    integer: a count is a JSON number)."""
+    if isinstance(value, bool):
+        raise _fail("wrong_json_type", "must be a whole number")
+    if isinstance(value, str):
+        if not (info.context or {}).get("csv"):
+            raise _fail("wrong_json_type", "must be a whole number, a JSON number not a string")
+        if not _WHOLE_NUMBER_TEXT.fullmatch(value.strip()):
+            raise _fail("int_text", "must be a whole number written in decimal digits")
+    return value
+
+
+def _number(value: Any) -> Any:
+    """Refuse `true` (latitude 1.0) and texts that are no decimal numbers (`1_0.5`, `nan`)."""
+    if isinstance(value, bool):
+        raise _fail("wrong_json_type", "must be a number")
+    if isinstance(value, str) and not _NUMBER_TEXT.fullmatch(value.strip()):
+        raise _fail("number_text", "must be a number written in decimal digits")
+    return value
+
+
+def _date(value: Any) -> Any:
+    """Refuse a date that is no `YYYY-MM-DD` text: a JSON number or text of digits (seconds
+    since 1970: "0" had been read as 1970-01-01), a time of day after it."""
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and not _DATE_TEXT.fullmatch(value.strip())
+    ):
+        raise _fail("wrong_json_type", "must be a date written YYYY-MM-DD")
+    return value
+
+
+def _time(value: Any) -> Any:
+    """Refuse a time that is no ISO 8601 text with a zone: a JSON number or text of digits
+    ("1700000000" had been read as seconds since 1970), a date alone."""
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and not _TIME_TEXT.fullmatch(value.strip())
+    ):
+        raise _fail("wrong_json_type", "must be a time written in ISO 8601 with a zone")
+    return value
+
+
+def _plausible_time(moment: datetime) -> datetime:
+    """Refuse a time outside the registry's range (`time_fault`), which no zone can show or
+    no backend store alike."""
+    fault = time_fault(moment)
+    if fault is not None:
+        raise _fail("time_out_of_range", fault)
+    return moment
+
+
+_WHOLE_NUMBER = BeforeValidator(_whole_number)
+_NUMBER = BeforeValidator(_number)
+_DATE = BeforeValidator(_date)
+_TIME = BeforeValidator(_time)
 
 ExternalId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^\S+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^\S+$"
+    ),
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -112,7 +193,7 @@ Longitude = Annotated[float, Field(ge=-180, le=180), _NUMBER]
 Tariff = Annotated[Decimal, Field(ge=0, le=MAX_TARIFF, decimal_places=TARIFF_DECIMALS), _NUMBER]
 Stay = Annotated[int, Field(ge=1, le=MAX_DAYS), _WHOLE_NUMBER]
 Date = Annotated[date, _DATE]
-ZonedTime = Annotated[AwareDatetime, _TIME]
+ZonedTime = Annotated[AwareDatetime, _TIME, AfterValidator(_plausible_time)]
 
 
 class OrganisationRow(BaseModel):

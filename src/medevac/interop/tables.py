@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,9 +27,14 @@ from medevac.interop.records import (
     RowError,
 )
 from medevac.interop.rows import SPECS, encode_csv_cell
+from medevac.planning import json_text
 
 #: The byte-order mark spreadsheets write at the start of a UTF-8 file.
 BOM = b"\xef\xbb\xbf"
+#: Byte-order marks of UTF-16 (little- and big-endian; UTF-32's little-endian one begins alike).
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+#: How many bytes at the start of a CSV file are looked at for the NULs of UTF-16 text.
+ENCODING_SNIFF_BYTES = 64
 
 
 class FileFormat(StrEnum):
@@ -59,7 +65,7 @@ class RawTable:
     header: list[str] | None
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     #: Problems found while reading (rows with too few or too many cells, cells under a blank
-    #: header, array items that are no objects).
+    #: header, array items that are no objects, keys given twice in a row's object).
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -68,16 +74,25 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
     file_format = FileFormat.of(path)
     try:
         if file_format is FileFormat.CSV:
+            _refuse_utf16(path)
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 return _read_csv(path.name, handle)
         with path.open("rb") as handle:
-            try:
-                data = json.load(handle)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise  # each told below
-            except (ValueError, RecursionError) as error:  # too deep, an integer too long
-                raise ImportFileError(f"{path.name}: not valid JSON: {json_error(error)}") from None
-        return _read_json(path.name, data, kind)
+            raw = handle.read()
+        # decoded as json.loads decodes bytes (UTF-8, with or without a BOM, or UTF-16/32)
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        repeated: list[str] = []
+        try:
+            data = json_text.loads(text)
+        except json_text.RepeatedKeys as error:
+            # the last value of each repeated key, so that the other rows are checked too
+            repeated = error.paths
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            raise  # told below
+        except (ValueError, RecursionError) as error:  # too deep, an integer too long
+            raise ImportFileError(f"{path.name}: not valid JSON: {json_error(error)}") from None
+        return _read_json(path.name, data, kind, repeated)
     except FileNotFoundError:
         raise ImportFileError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -182,7 +197,76 @@ def _undecodable_place(path: Path, file_format: FileFormat) -> str:
     return f"row {row}: " if row == line else f"row {row} (line {line}): "
 
 
-def _read_json(source: str, data: Any, kind: RecordKind) -> RawTable:
+def _refuse_utf16(path: Path) -> None:
+    """Refuse a CSV file in UTF-16, whose header had been read as column names full of NULs
+    (`"\\x00i\\x00d"`) and reported as unknown columns: by its byte-order mark, or where it has
+    none by the NULs of every other byte at the start (the header is ASCII)."""
+    with path.open("rb") as handle:
+        head = handle.read(ENCODING_SNIFF_BYTES)
+    if head.startswith(UTF16_BOMS):
+        reason = "is UTF-16 text (it starts with a UTF-16 byte-order mark)"
+    elif len(head) >= 4 and any(
+        half.count(0) >= 0.75 * len(half) for half in (head[0::2], head[1::2])
+    ):
+        reason = (
+            "looks like UTF-16 text without a byte-order mark (NUL bytes between the characters"
+            " of its first line)"
+        )
+    else:
+        return
+    raise ImportFileError(f"{path.name}: {reason}; save it as UTF-8 and import it again")
+
+
+#: A path `json_text` names inside the array of rows: `[3].id`, `patients[3].conditions[0].x`.
+_ROW_PATH = re.compile(r"\[([0-9]+)\](.+)", re.DOTALL)
+
+
+def _repeated_key_errors(source: str, kind: RecordKind, paths: list[str]) -> list[RowError]:
+    """Row errors for keys given twice in a row's object (the decoder keeps the last, so that
+    `{"id": "A", ..., "id": "B"}` had become B unsaid), naming row and key; ImportFileError
+    for keys given twice outside the rows (`{"patients": [...], "patients": [...]}` had lost
+    the first array)."""
+    errors = []
+    outside = []
+    for path in paths:
+        inside = path.removeprefix(kind.value) if path.startswith(f"{kind.value}[") else path
+        match = _ROW_PATH.fullmatch(inside)
+        if match is None:
+            outside.append(path)
+            continue
+        errors.append(
+            RowError(
+                int(match[1]) + 1,
+                match[2].removeprefix("."),
+                "is given more than once in its object; give each key once",
+            )
+        )
+    if outside:
+        keys = ", ".join(outside)
+        which = f"the key {keys} is" if len(outside) == 1 else f"the keys {keys} are"
+        raise ImportFileError(
+            f"{source}: {which} given more than once in the file's object; give each key once"
+        )
+    return errors
+
+
+def _json_type(value: Any) -> str:
+    """A JSON value's type in JSON's words, with its article: `a JSON number`, `JSON null`."""
+    if value is None:
+        return "JSON null"
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, int | float):
+        return "a JSON number"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, list):
+        return "a JSON array"
+    return "a JSON object"
+
+
+def _read_json(source: str, data: Any, kind: RecordKind, repeated: list[str]) -> RawTable:
+    errors = _repeated_key_errors(source, kind, repeated)
     if isinstance(data, dict):
         if list(data) != [kind.value]:
             keys = ", ".join(repr(k) for k in data) or "none"
@@ -193,13 +277,13 @@ def _read_json(source: str, data: Any, kind: RecordKind) -> RawTable:
         data = data[kind.value]
     if not isinstance(data, list):
         raise ImportFileError(f"{source}: expected an array of {kind.value} objects")
-    table = RawTable(source, FileFormat.JSON, None)
+    table = RawTable(source, FileFormat.JSON, None, errors=errors)
     for index, item in enumerate(data):
         if isinstance(item, dict):
             table.rows.append((index + 1, item))
         else:
             table.errors.append(
-                RowError(index + 1, WHOLE_ROW, f"is a JSON {type(item).__name__}, not an object")
+                RowError(index + 1, WHOLE_ROW, f"is {_json_type(item)}, not an object")
             )
     return table
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create
 from pydantic_core import ErrorDetails
 
 from medevac.interop.records import WHOLE_ROW, RowError
-from medevac.interop.rows import RecordSpec, decode_csv_row
+from medevac.interop.rows import CSV_CONTEXT, RecordSpec, decode_csv_row
 from medevac.interop.tables import FileFormat, RawTable
 
 
@@ -96,7 +96,9 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
         seen: set[str] = set()
         for name in table.header:
             if name in seen:
-                result.errors.append(RowError(1, name, "column appears twice in the header"))
+                result.errors.append(
+                    RowError(1, column_name(name), "column appears twice in the header")
+                )
             seen.add(name)
             present.setdefault(name, 1)
     else:
@@ -108,7 +110,7 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
         result.errors.append(
             RowError(
                 present[name],
-                name or "(blank)",
+                column_name(name) if name else "(blank)",
                 f"unknown column; the columns are: {', '.join(columns)}",
             )
         )
@@ -147,9 +149,10 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
         items.append(item)
 
     adapter = _adapter(spec.row_model)
+    context = CSV_CONTEXT if is_csv else None
     bad = set(undecodable)
     try:
-        models = adapter.validate_python(items)
+        models = adapter.validate_python(items, context=context)
     except ValidationError as error:
         for detail in error.errors(include_url=False):
             index = detail["loc"][0]
@@ -160,7 +163,7 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
                 continue  # reported once for the file
             result.errors.append(RowError(numbers[index], column, _reason(detail, is_csv)))
         kept = [i for i in range(len(items)) if i not in bad]
-        models = adapter.validate_python([items[i] for i in kept])
+        models = adapter.validate_python([items[i] for i in kept], context=context)
     else:
         kept = list(range(len(items)))
     # a row refused above (a NUL, a CSV cell that cannot be decoded) is no valid row even where
@@ -195,6 +198,13 @@ def parse_table(spec: RecordSpec[Any], table: RawTable) -> ParsedTable:
             result.rows.append(ParsedRow(number, values))
     result.failed = [(numbers[i], items[i]) for i in sorted(bad | duplicates)]
     return result
+
+
+def column_name(name: str) -> str:
+    """A column name as a message shows it: as it is where every character is printable, else
+    quoted with the others escaped as values are (`'\\x1b[31mEVIL'`), so that an ESC sequence
+    in a header cannot reach the terminal and an invisible character shows."""
+    return name if name.isprintable() else repr(name)
 
 
 def _reason(detail: ErrorDetails, is_csv: bool) -> str:

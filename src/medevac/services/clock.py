@@ -22,9 +22,22 @@ def zone() -> tzinfo | None:
 
 
 def local(moment: datetime) -> datetime:
-    """``moment`` in the operation's time zone; a naive moment is taken as UTC, as stored."""
+    """``moment`` in the operation's time zone; a naive moment is taken as UTC, as stored.
+
+    A moment whose local time would fall before year 1 or after year 9999, which no datetime
+    holds (9999-12-31T23:59Z at UTC+2), is given in UTC (or, beyond the years in UTC too, as
+    written), the nearest that can be told: showing such a time had crashed with an
+    OverflowError.
+    """
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(zone())
+    try:
+        return aware.astimezone(zone())
+    except OverflowError:
+        pass
+    try:
+        return aware.astimezone(UTC)
+    except OverflowError:  # beyond year 9999 in UTC as well: as it was written
+        return aware
 
 
 def day_of(moment: datetime) -> date:

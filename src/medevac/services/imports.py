@@ -341,6 +341,7 @@ def _plan_capacity(
         values = row.values
         # Every check runs, so that one run lists all of a row's errors.
         problems = _reference_errors(RecordKind.CAPACITY, row.row, values, known)
+        report: CapacityReport | None = None
         try:
             report = plan.spec.build(values)
             assert isinstance(report, CapacityReport)
@@ -348,7 +349,13 @@ def _plan_capacity(
             problems.append(RowError(row.row, plan.spec.column_of(error.field), error.reason))
         facility = facilities.get(values["facility_id"])  # None: unknown, reported above
         specialty = Specialty(values["specialty"])
-        if facility is not None and not facility.offers(specialty):
+        previous = stored.get((values["facility_id"], specialty, values["reported_at"]))
+        # A report already recorded, with the same figures, is accepted as unchanged though the
+        # facility no longer offers the specialty: an exported file had stopped importing back.
+        recorded = (
+            previous is not None and report is not None and _figures(previous) == _figures(report)
+        )
+        if facility is not None and not facility.offers(specialty) and not recorded:
             offered = ", ".join(sorted(facility.specialties)) or "none"
             problems.append(
                 RowError(
@@ -362,13 +369,12 @@ def _plan_capacity(
             problems.append(
                 RowError(row.row, "reported_at", f"{shown(reported_at)} is in the future")
             )
-        if problems:
+        if problems or report is None:
             plan.errors.extend(problems)
             continue
-        previous = stored.get((report.facility_id, report.specialty, report.reported_at))
         if previous is None:
             plan.created.append(report)
-        elif _figures(previous) == _figures(report):
+        elif recorded:
             plan.unchanged += 1
         else:
             plan.reject(

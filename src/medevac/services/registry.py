@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from medevac.domain.agreements import Agreement
 from medevac.domain.errors import InvalidValue, NotFound
 from medevac.domain.facilities import CapacityReport, Facility
-from medevac.domain.limits import MAX_ID_LENGTH
+from medevac.domain.limits import MAX_ID_LENGTH, time_fault
 from medevac.domain.organisations import Organisation
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.auditing import audit, utc_now
@@ -51,7 +51,12 @@ def register_agreement(uow: UnitOfWork, agreement: Agreement, *, actor: str) -> 
 
 
 def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> None:
-    """Record a capacity report for a specialty the facility offers."""
+    """Record a capacity report for a specialty the facility offers, at a plausible time
+    (`time_fault`: 0001-01-01T00:00+23:59, before year 1 in UTC, had failed at the database
+    write naming neither field nor record)."""
+    fault = time_fault(report.reported_at)
+    if fault is not None:
+        raise InvalidValue("reported_at", f"{report.reported_at.isoformat()} {fault}")
     with uow:
         facility = uow.facilities.get(report.facility_id)
         if not facility.offers(report.specialty):

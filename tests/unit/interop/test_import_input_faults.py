@@ -1,0 +1,430 @@
+"""Input the importers had taken wrongly, crashed on or named badly: keys given twice in a JSON
+object, times out of any plausible range, numbers and times written as other text, ids with
+invisible characters, control characters in column names, Python type names, ids of 65 to 100
+characters, and CSV files in UTF-16."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medevac.config import get_settings
+from medevac.domain import limits
+from medevac.domain.errors import InvalidValue
+from medevac.domain.organisations import Organisation
+from medevac.interop.records import ImportFileError, ImportRejected, RecordKind
+from medevac.interop.rows import SPECS
+from medevac.interop.samples import SampleRegistry, sample_registry
+from medevac.interop.tables import read_table, write_records
+from medevac.interop.validation import ParsedTable, parse_table
+from medevac.services.clock import shown
+from medevac.services.exports import export_file
+from medevac.services.imports import import_file
+from tests.fakes import FakeDatabase
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+ORGANISATION_HEADER = "id,name,kind,country,contact"
+CAPACITY_HEADER = "facility_id,specialty,available,baseline,plus_24h,plus_72h,reported_at"
+
+
+@pytest.fixture
+def database() -> FakeDatabase:
+    return FakeDatabase()
+
+
+@pytest.fixture
+def registry() -> SampleRegistry:
+    return sample_registry(20, seed=5)
+
+
+@pytest.fixture
+def kyiv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The operation's time zone is Europe/Kyiv (UTC+2), where 9999-12-31T23:59Z overflows."""
+    monkeypatch.setenv("MEDEVAC_TIME_ZONE", "Europe/Kyiv")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def load(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path, *kinds: RecordKind
+) -> None:
+    for kind in kinds:
+        path = tmp_path / f"seed-{kind.value}.json"
+        write_records(path, kind, registry.rows(kind))
+        import_file(database.unit_of_work(), kind, path, actor="alice", now=NOW)
+
+
+def rejected(database: FakeDatabase, kind: RecordKind, path: Path) -> list[str]:
+    """The row errors of an import that must be refused, checking that it changed nothing."""
+    commits, audit = database.commits, list(database.state.audit)
+    with pytest.raises(ImportRejected) as refusal:
+        import_file(database.unit_of_work(), kind, path, actor="alice", now=NOW)
+    assert database.commits == commits
+    assert database.state.audit == audit
+    return [str(e) for e in refusal.value.errors]
+
+
+def parse_text(tmp_path: Path, kind: RecordKind, name: str, text: str) -> ParsedTable:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return parse_table(SPECS[kind], read_table(path, kind))
+
+
+def parse_json(tmp_path: Path, kind: RecordKind, rows: list[dict[str, Any]]) -> ParsedTable:
+    return parse_text(tmp_path, kind, "rows.json", json.dumps(rows))
+
+
+def errors_of(parsed: ParsedTable) -> list[str]:
+    return [str(e) for e in sorted(parsed.errors, key=lambda e: e.sort_key)]
+
+
+def organisation(n: str) -> str:
+    return f'"id": "{n}", "name": "N", "kind": "ministry_of_health", "country": "PL"'
+
+
+# --- 1. a key given twice in a JSON object --------------------------------------------------
+
+
+def test_a_key_given_twice_in_a_json_row_is_refused_naming_row_and_key(
+    database: FakeDatabase, tmp_path: Path
+) -> None:
+    # the decoder had kept the last: {"id": "ORG-A", ..., "id": "ORG-B"} created ORG-B
+    path = tmp_path / "o.json"
+    path.write_text(
+        f'[{{{organisation("ORG-1")}}},\n {{{organisation("ORG-A")}, "id": "ORG-B"}}]',
+        encoding="utf-8",
+    )
+    assert rejected(database, RecordKind.ORGANISATIONS, path) == [
+        "row 2, column id: is given more than once in its object; give each key once"
+    ]
+    assert database.state.organisations == {}
+
+
+def test_a_key_given_twice_inside_a_patient_condition_names_its_place(tmp_path: Path) -> None:
+    registry = sample_registry(3, seed=5)
+    row = json.dumps(dict(registry.patients[0]) | {"conditions": [{"body_region": "skin"}]})
+    text = "[" + row.replace('"body_region": "skin"', '"body_region": "skin", "body_region": "x"')
+    parsed = parse_text(tmp_path, RecordKind.PATIENTS, "p.json", text + "]")
+    assert [str(e) for e in parsed.errors if "more than once" in e.reason] == [
+        "row 1, column conditions[0].body_region: is given more than once in its object;"
+        " give each key once"
+    ]
+
+
+def test_a_kind_given_twice_at_the_top_of_a_json_file_is_refused(
+    database: FakeDatabase, tmp_path: Path
+) -> None:
+    # {"organisations": [A], "organisations": [B]} had imported B and lost A unsaid
+    path = tmp_path / "o.json"
+    path.write_text(
+        f'{{"organisations": [{{{organisation("ORG-A1")}}}],\n'
+        f' "organisations": [{{{organisation("ORG-B1")}}}]}}',
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportFileError) as error:
+        import_file(database.unit_of_work(), RecordKind.ORGANISATIONS, path, actor="a", now=NOW)
+    assert str(error.value) == (
+        "o.json: the key organisations is given more than once in the file's object;"
+        " give each key once"
+    )
+    assert database.state.organisations == {}
+
+
+# --- 2. times out of any plausible range ----------------------------------------------------
+
+OUT_OF_RANGE = [
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59-23:59",  # after 9999 in UTC: converting it had overflowed
+    "0001-01-01T00:00:00+23:59",  # before year 1 in UTC: the database write had failed
+    "1899-12-31T23:59:59Z",
+    "2201-01-01T00:00:00Z",
+    "2200-12-31T23:59:59-01:00",  # 2201 in UTC
+]
+
+
+@pytest.mark.usefixtures("kyiv")
+@pytest.mark.parametrize("moment", OUT_OF_RANGE)
+def test_a_capacity_time_out_of_range_is_refused_naming_row_and_column(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path, moment: str
+) -> None:
+    # in Europe/Kyiv, 9999-12-31T23:59:59Z had crashed the import with an OverflowError
+    load(database, registry, tmp_path, RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
+    report = registry.capacity[0]
+    path = tmp_path / "c.csv"
+    path.write_text(
+        f"{CAPACITY_HEADER}\n{report['facility_id']},{report['specialty']},1,8,0,0,{moment}\n",
+        encoding="utf-8",
+    )
+    assert rejected(database, RecordKind.CAPACITY, path) == [
+        "row 2, column reported_at: must lie between 1900-01-01T00:00:00Z and"
+        f" 2200-12-31T23:59:59Z (got {moment!r})"
+    ]
+
+
+@pytest.mark.parametrize("moment", ["1900-01-01T00:00:00Z", "2200-12-31T23:59:59.999999Z"])
+def test_times_at_the_ends_of_the_range_are_read(tmp_path: Path, moment: str) -> None:
+    parsed = parse_text(
+        tmp_path, RecordKind.CAPACITY, "c.csv", f"{CAPACITY_HEADER}\nF1,burns,1,8,0,0,{moment}\n"
+    )
+    assert (parsed.errors, len(parsed.rows)) == ([], 1)
+
+
+@pytest.mark.usefixtures("kyiv")
+def test_a_moment_the_zone_cannot_hold_is_shown_in_utc() -> None:
+    # local() had raised OverflowError for the last moments of year 9999
+    assert shown(datetime(9999, 12, 31, 23, 59, tzinfo=UTC)) == "9999-12-31 23:59 UTC"
+    assert shown(datetime(2026, 11, 22, 9, 0, tzinfo=UTC)) == "2026-11-22 11:00 EET"
+
+
+# --- 3. numbers and times written as other text ---------------------------------------------
+
+
+def test_csv_numbers_with_underscores_and_unix_times_are_refused(tmp_path: Path) -> None:
+    # lax mode had read "1_0" as 10 beds and "1700000000" as 2023-11-14T22:13:20Z
+    parsed = parse_text(
+        tmp_path,
+        RecordKind.CAPACITY,
+        "c.csv",
+        f"{CAPACITY_HEADER}\nF1,burns,1_0,12,4.0,+1,1700000000\nF2,burns,-1,2,0,0,2026-11-20\n",
+    )
+    assert errors_of(parsed) == [
+        "row 2, column available: must be a whole number written in decimal digits (got '1_0')",
+        "row 2, column plus_24h: must be a whole number written in decimal digits (got '4.0')",
+        "row 2, column plus_72h: must be a whole number written in decimal digits (got '+1')",
+        "row 2, column reported_at: must be a time written in ISO 8601 with a zone"
+        " (got '1700000000')",
+        "row 3, column available: input should be greater than or equal to 0 (got '-1')",
+        "row 3, column reported_at: must be a time written in ISO 8601 with a zone"
+        " (got '2026-11-20')",
+    ]
+
+
+def test_json_strings_are_no_whole_numbers_and_numeric_text_no_time(
+    registry: SampleRegistry, tmp_path: Path
+) -> None:
+    # the JSON Schema says integer: "5" had been read as 5 and "1_0" as 10
+    report = dict(registry.capacity[0]) | {
+        "available": "5",
+        "plus_24h": "1_0",
+        "reported_at": "1700000001",
+    }
+    assert errors_of(parse_json(tmp_path, RecordKind.CAPACITY, [report])) == [
+        "row 1, column available: must be a whole number, a JSON number not a string (got '5')",
+        "row 1, column plus_24h: must be a whole number, a JSON number not a string (got '1_0')",
+        "row 1, column reported_at: must be a time written in ISO 8601 with a zone"
+        " (got '1700000001')",
+    ]
+
+
+@pytest.mark.parametrize("cell", ["0", "19910412", "1991-04-12T00:00"])
+def test_a_birth_date_must_be_written_yyyy_mm_dd(
+    registry: SampleRegistry, tmp_path: Path, cell: str
+) -> None:
+    # "0" had been read as 1970-01-01
+    path = tmp_path / "p.csv"
+    write_records(path, RecordKind.PATIENTS, [dict(registry.patients[0]) | {"birth_date": cell}])
+    parsed = parse_table(SPECS[RecordKind.PATIENTS], read_table(path, RecordKind.PATIENTS))
+    assert errors_of(parsed) == [
+        f"row 2, column birth_date: must be a date written YYYY-MM-DD (got {cell!r})"
+    ]
+
+
+def test_plain_digits_iso_dates_and_iso_times_are_still_read(
+    registry: SampleRegistry, tmp_path: Path
+) -> None:
+    patient = dict(registry.patients[0]) | {"companions": 2, "birth_date": "1991-04-12"}
+    path = tmp_path / "p.csv"
+    write_records(path, RecordKind.PATIENTS, [patient])
+    [row] = parse_table(SPECS[RecordKind.PATIENTS], read_table(path, RecordKind.PATIENTS)).rows
+    assert (row.values["companions"], str(row.values["birth_date"])) == (2, "1991-04-12")
+    text = f"{CAPACITY_HEADER}\nF1,burns, 10 ,12,0,0,2026-11-20 08:00:00.5+01:00\n"
+    [report] = parse_text(tmp_path, RecordKind.CAPACITY, "c.csv", text).rows
+    assert report.values["available"] == 10
+    assert report.values["reported_at"] == datetime(2026, 11, 20, 7, 0, 0, 500000, tzinfo=UTC)
+
+
+# --- 4. an exported capacity file imports back after a specialty is dropped -----------------
+
+
+def test_exported_capacity_imports_back_unchanged_after_a_facility_drops_a_specialty(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    load(database, registry, tmp_path, *RecordKind)
+    facility = dict(registry.facilities[0])
+    dropped, *kept = facility["specialties"]
+    path = tmp_path / "f.json"
+    write_records(path, RecordKind.FACILITIES, [facility | {"specialties": kept}])
+    import_file(database.unit_of_work(), RecordKind.FACILITIES, path, actor="a", now=NOW)
+    export_file(database.unit_of_work(), RecordKind.CAPACITY, tmp_path / "back.csv")
+
+    result = import_file(
+        database.unit_of_work(), RecordKind.CAPACITY, tmp_path / "back.csv", actor="a", now=NOW
+    )
+
+    assert (result.created, result.updated, result.unchanged) == (0, 0, len(registry.capacity))
+    # a new report of the dropped specialty is still refused
+    fresh = dict(registry.capacity[0]) | {"reported_at": "2026-11-21T08:00:00+00:00"}
+    assert fresh["specialty"] == dropped
+    new = tmp_path / "new.json"
+    write_records(new, RecordKind.CAPACITY, [fresh])
+    assert [e.split(" (it offers")[0] for e in rejected(database, RecordKind.CAPACITY, new)] == [
+        f"row 1, column specialty: {facility['id']} does not offer {dropped}"
+    ]
+
+
+# --- 5. invisible characters in ids, bidi overrides in texts ---------------------------------
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u202e", "\u2066", "\ufeff", "\u00ad"])
+def test_an_id_holding_a_format_character_is_refused_naming_row_and_column(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path, char: str
+) -> None:
+    # "PT-0001\u200b" had been created beside PT-0001, looking just like it
+    load(database, registry, tmp_path, RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
+    patient = dict(registry.patients[0]) | {"id": f"PT-0001{char}"}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([patient]), encoding="utf-8")
+    assert rejected(database, RecordKind.PATIENTS, path) == [
+        f"row 1, column id: holds an invisible format character (U+{ord(char):04X}, character 8)"
+    ]
+    assert database.state.patients == {}
+
+
+def test_the_domain_refuses_format_characters_in_ids_and_bidi_overrides_in_texts() -> None:
+    with pytest.raises(InvalidValue) as error:
+        Organisation("ORG\u200b1", "Name", "ministry_of_health", "PL")
+    assert (error.value.field, error.value.reason) == (
+        "id",
+        "holds an invisible format character (U+200B, character 4)",
+    )
+    with pytest.raises(InvalidValue) as error:
+        Organisation("ORG-1", "Evil \u202egnp.exe", "ministry_of_health", "PL")
+    assert (error.value.field, error.value.reason) == (
+        "name",
+        "holds a bidirectional override (U+202E, character 6)",
+    )
+    # joiners and soft hyphens are part of ordinary names in several scripts
+    Organisation(
+        "ORG-1", "क्\u200dष Ara\u00adbic \U0001f468\u200d\u2695", "ministry_of_health", "PL"
+    )
+    assert limits.text_fault("\u2069") is not None
+    assert limits.text_fault("PT\u200d") is None
+
+
+def test_a_patient_name_with_a_bidi_override_is_refused_naming_row_and_column(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    load(database, registry, tmp_path, RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
+    patient = dict(registry.patients[0]) | {"name": "Olena \u202aK."}
+    path = tmp_path / "p.json"
+    write_records(path, RecordKind.PATIENTS, [patient])
+    assert rejected(database, RecordKind.PATIENTS, path) == [
+        "row 1, column name: holds a bidirectional override (U+202A, character 7)"
+    ]
+
+
+# --- 6. control characters in column names --------------------------------------------------
+
+
+def test_an_unknown_column_name_is_shown_with_its_control_characters_escaped(
+    tmp_path: Path,
+) -> None:
+    # the ESC sequence of the header had reached the terminal as it was
+    parsed = parse_text(
+        tmp_path,
+        RecordKind.ORGANISATIONS,
+        "o.csv",
+        f"{ORGANISATION_HEADER},\x1b[31mEVIL,x\u200by,x\u200by\nO1,One,ministry_of_health,PL,,,,\n",
+    )
+    shown_errors = errors_of(parsed)
+    assert all(line.isprintable() for line in shown_errors), shown_errors
+    assert [e.split(";")[0] for e in shown_errors] == [
+        "row 1, column '\\x1b[31mEVIL': unknown column",
+        "row 1, column 'x\\u200by': column appears twice in the header",
+        "row 1, column 'x\\u200by': unknown column",
+    ]
+
+
+def test_an_unknown_json_key_is_shown_escaped(tmp_path: Path) -> None:
+    parsed = parse_text(
+        tmp_path,
+        RecordKind.ORGANISATIONS,
+        "o.json",
+        f'[{{{organisation("O1")}, "\\u001b]0;pwned\\u0007": 1}}]',
+    )
+    assert [str(e).split("; the columns")[0] for e in parsed.errors] == [
+        "row 1, column '\\x1b]0;pwned\\x07': unknown column"
+    ]
+
+
+# --- 7. JSON's names for JSON's types --------------------------------------------------------
+
+
+def test_array_items_that_are_no_objects_are_named_with_jsons_words(tmp_path: Path) -> None:
+    # "is a JSON NoneType", "a JSON int", "a JSON list" had been shown
+    parsed = parse_text(
+        tmp_path, RecordKind.ORGANISATIONS, "o.json", '[1, 2.5, null, "a", [], true]'
+    )
+    assert errors_of(parsed) == [
+        "row 1: is a JSON number, not an object",
+        "row 2: is a JSON number, not an object",
+        "row 3: is JSON null, not an object",
+        "row 4: is a JSON string, not an object",
+        "row 5: is a JSON array, not an object",
+        "row 6: is a JSON boolean, not an object",
+    ]
+
+
+# --- 8. ids up to the domain's 100 characters ------------------------------------------------
+
+
+def test_ids_of_up_to_100_characters_are_read_and_longer_ones_refused(tmp_path: Path) -> None:
+    # the row model had refused ids over 64 characters, while the docs and the domain allow 100
+    assert limits.MAX_ID_LENGTH == 100
+    rows = [
+        {"id": "O" * 100, "name": "A", "kind": "ministry_of_health", "country": "PL"},
+        {"id": "P" * 101, "name": "B", "kind": "ministry_of_health", "country": "PL"},
+    ]
+    parsed = parse_json(tmp_path, RecordKind.ORGANISATIONS, rows)
+    assert [r.values["id"] for r in parsed.rows] == ["O" * 100]
+    assert [(e.row, e.column, e.reason.split(" (got")[0]) for e in parsed.errors] == [
+        (2, "id", "string should have at most 100 characters")
+    ]
+
+
+# --- 9. UTF-16 CSV ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "reason"),
+    [
+        ("utf-16-le", "looks like UTF-16 text without a byte-order mark (NUL bytes"),
+        ("utf-16-be", "looks like UTF-16 text without a byte-order mark (NUL bytes"),
+        ("utf-16", "is UTF-16 text (it starts with a UTF-16 byte-order mark)"),
+    ],
+)
+def test_a_utf16_csv_is_refused_as_utf16_not_as_unknown_columns(
+    tmp_path: Path, encoding: str, reason: str
+) -> None:
+    path = tmp_path / "u16.csv"
+    path.write_bytes(f"{ORGANISATION_HEADER}\nO1,One,ministry_of_health,PL,\n".encode(encoding))
+    with pytest.raises(ImportFileError) as error:
+        read_table(path, RecordKind.ORGANISATIONS)
+    message = str(error.value)
+    assert message.startswith(f"u16.csv: {reason}"), message
+    assert message.endswith("; save it as UTF-8 and import it again")
+
+
+def test_a_nul_in_a_csv_cell_is_still_named_by_row_and_column(tmp_path: Path) -> None:
+    parsed = parse_text(
+        tmp_path, RecordKind.ORGANISATIONS, "o.csv", f"{ORGANISATION_HEADER}\nO1,O\x00ne,x,PL,\n"
+    )
+    assert "row 2, column name: contains a NUL character, which cannot be stored" in errors_of(
+        parsed
+    )
