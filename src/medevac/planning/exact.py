@@ -118,6 +118,11 @@ MIP_COLUMNS_PER_UNIT = 6
 # at 9.67-9.69 s with 12.09-12.20 % (three), at 3e-6 at 9.78-9.83 s (too close to the limit
 # for a slow hour, when the assembly takes 0.23 s and the last step 0.2 s)
 ASSEMBLY_SECONDS_PER_PATIENT = 4e-6
+# Kept for the re-plan's last step (`replans.back_to_current`: patients put back in their
+# current places, the result checked) per patient with a current place, in the large engine:
+# on a re-plan of 105,000 patients in 10 s its search had used the time up, and the step found
+# no time left; given it, 0.69 s and the check 0.53 s
+REPLAN_SECONDS_PER_CURRENT = 1.2e-5
 # share of the limit the large engine leaves unused: its last HiGHS run and the ascent's last
 # step can end a little after their own limits (M in 10 s ended at 10.07-10.08 s in 2 of 6 runs
 # without it)
@@ -1131,8 +1136,9 @@ def _solve_through_lp(
         if _proven_optimal(problem, best_objective, final_bound, keep_bonus):
             status = PlanStatus.OPTIMAL
     facility, day, _ = back_to_current(
-        problem, view, *placement_arrays(problem, best_placed), best_objective, say
-    )
+        problem, view, *placement_arrays(problem, best_placed), best_objective, say,
+        _work_end(problem, started, deadline, 0.0),
+    )  # fmt: skip
     return assemble_plan_arrays(
         problem, view, facility, day, status=status, bound=final_bound,
         solver=f"exact (aggregated column generation + MIP), {SOLVER_NAME}", started=started,
@@ -1235,7 +1241,8 @@ def _solve_large(
     bound_floor: float = -np.inf,
     prices: tuple[FloatArray, FloatArray] | None = None,
 ) -> Plan:
-    end = _work_end(problem, started, deadline)
+    n_current = sum(p.current is not None for p in problem.patients)
+    end = _work_end(problem, started, deadline) - REPLAN_SECONDS_PER_CURRENT * n_current
     binding = binding_quotas(view, compact)
     quota_prices = None
     if binding:
@@ -1259,7 +1266,9 @@ def _solve_large(
         facility, day, moved = keep_to_quotas(view, facility, day)
         objective = breakdown_of_arrays(problem, view, facility, day).total
         say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
-    facility, day, objective = back_to_current(problem, view, facility, day, objective, say)
+    facility, day, objective = back_to_current(
+        problem, view, facility, day, objective, say, _work_end(problem, started, deadline, 0.0)
+    )
     if incumbent is not None and incumbent[0] >= objective:
         incumbent = None  # the Lagrangian engine's plan is at least as good
     objective = objective if incumbent is None else incumbent[0]

@@ -472,6 +472,26 @@ def own_costs(view: ProblemView, index: int, group_at: Collection[int] = ()) -> 
     return costs
 
 
+def own_cost_at(
+    view: ProblemView, index: int, facility: int, day: int, group_at: Collection[int] = ()
+) -> float:
+    """`own_costs` of patient ``index`` at one place (``facility`` by index, ``day``): the
+    same terms, without building the [facility, day] table (re-plans look at thousands of
+    single places)."""
+    p = view.problem.patients[index]
+    w = view.problem.weights
+    if day < p.earliest_day:
+        return math.inf
+    rule = view.problem.precedences[p.precedence]
+    wait = rule.weight * (w.wait_per_day * day + w.late_per_day * max(0, day - rule.deadline_day))
+    travel = w.travel_per_km * float(view.distance[view.origin_of[index], facility])
+    split = w.group_split if group_at and facility not in group_at else 0.0
+    change = 0.0
+    if p.current is not None and facility != view.problem.facility_index[p.current.facility]:
+        change = w.change
+    return float(wait + (travel + split + change))  # in `own_costs`' order
+
+
 def split_and_change(
     view: ProblemView, index: int, group_at: Collection[int] = ()
 ) -> tuple[FloatArray, FloatArray]:

@@ -4,6 +4,7 @@ that no engine moves a patient at no gain (found by a review of re-planning)."""
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,14 @@ from medevac.planning import (
     solve_greedy,
     solve_patient_mip,
 )
-from tests.unit.planning.builders import facility, patient, problem_dict
+from tests.unit.planning.builders import (
+    facility,
+    patient,
+    problem_dict,
+    random_problem,
+    random_problem_data,
+    random_problems,
+)
 
 
 def nearer_place_unused(n: int) -> Problem:
@@ -227,3 +235,79 @@ def test_a_move_that_keeps_a_quota_stays_where_going_back_would_break_it() -> No
     undone = moves_undone(problem, view, facility_of, day_of, objective)
     assert undone is not None
     assert undone[0][0] == 0
+
+
+@random_problems(max_examples=40)
+def test_the_cost_of_one_place_is_the_cost_table_s(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    from medevac.planning.model import ProblemView, own_cost_at, own_costs
+
+    problem = random_problem(rng, n_patients, n_facilities)
+    view = ProblemView(problem)
+    for i in range(len(problem.patients)):
+        group_at = set(rng.sample(range(n_facilities), rng.randint(0, n_facilities)))
+        table = own_costs(view, i, group_at)
+        for f in range(n_facilities):
+            for a in range(problem.horizon_days):
+                assert own_cost_at(view, i, f, a, group_at) == table[f, a], (i, f, a)
+
+
+@random_problems(max_examples=40, max_patients=12)
+def test_after_the_safeguard_nobody_moved_could_go_back_alone_at_no_cost(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    # every patient gets a current place (a random one: some are not free, some break its
+    # rules), and the plan is greedy's for the problem without them, which moves many; the
+    # safeguard's plan passes the checker, costs no more, and leaves no patient who could go
+    # back to its current place alone, checked place by place with the checker
+    from medevac.planning.model import ProblemView, placement_arrays
+    from medevac.planning.replans import back_to_current
+
+    data = random_problem_data(rng, n_patients, n_facilities)
+    for p in data["patients"]:
+        p["current"] = {"facility": rng.choice(data["facilities"])["id"],
+                        "day": rng.randrange(data["horizon_days"])}  # fmt: skip
+    problem = parse_problem(data)
+    view = ProblemView(problem)
+    without = [{k: v for k, v in p.items() if k != "current"} for p in data["patients"]]
+    unaware = solve_greedy(parse_problem(data | {"patients": without}))
+    first = dataclasses.replace(unaware, objective=check_plan(problem, unaware).objective)
+    placed = {a.patient: (a.facility, a.day) for a in first.assignments}
+    facility_of, day_of, cost = back_to_current(
+        problem, view, *placement_arrays(problem, placed), first.objective, lambda _: None
+    )
+    ids = [f.id for f in problem.facilities]
+    plan = dataclasses.replace(
+        first,
+        assignments=tuple(
+            Assignment(p.id, ids[f], int(d))
+            for p, f, d in zip(problem.patients, facility_of, day_of, strict=True)
+            if f >= 0
+        ),
+        unplaced=tuple(u for u in first.unplaced if u.patient not in {
+            p.id for p, f in zip(problem.patients, facility_of, strict=True) if f >= 0
+        }),
+    )  # fmt: skip
+    report = check_plan(problem, plan)
+    assert report.feasible, report.violations
+    assert report.objective == pytest.approx(cost)
+    assert cost <= first.objective + 1e-9 * max(1.0, first.objective)
+    for p in problem.patients:
+        assert p.current is not None
+        place = (p.current.facility, p.current.day)
+        now = next(((a.facility, a.day) for a in plan.assignments if a.patient == p.id), None)
+        if now == place:
+            continue
+        moved_back = (
+            *(a for a in plan.assignments if a.patient != p.id),
+            Assignment(p.id, *place),
+        )
+        trial = dataclasses.replace(
+            plan, assignments=moved_back,
+            unplaced=tuple(u for u in plan.unplaced if u.patient != p.id),
+        )  # fmt: skip
+        tried = check_plan(problem, trial)
+        assert not (
+            tried.feasible and tried.objective <= report.objective + 1e-9 * max(1.0, cost)
+        ), (p.id, place, now)
