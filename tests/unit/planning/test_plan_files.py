@@ -575,22 +575,24 @@ def test_day_0_is_named_only_from_a_manifest_of_that_problem(
     manifest = tmp_path / "problem.registry.json"
     built = {"built_at": "2026-12-07T01:00:00+02:00", "patients": {}}
     manifest.write_text(manifest_of(problem_file, **built))
-    assert plan_commands._day_0(problem_file) == "2026-12-07"
+    document = json.loads(problem_file.read_text())  # the problem as the command read it
+    assert plan_commands._day_0(problem_file, document) == "2026-12-07"
     manifest.write_text(json.dumps(built))  # an older manifest, without digests
-    assert plan_commands._day_0(problem_file) is None
+    assert plan_commands._day_0(problem_file, document) is None
     edited = json.loads(manifest_of(problem_file, **built)) | {"built_at": "2026-12-09T01:00+02:00"}
     manifest.write_text(json.dumps(edited))  # day 0 moved by hand: approve refuses it
-    assert plan_commands._day_0(problem_file) is None
+    assert plan_commands._day_0(problem_file, document) is None
     manifest.write_text(json.dumps(built | {"problem_sha256": 123}))
-    assert plan_commands._day_0(problem_file) is None
+    assert plan_commands._day_0(problem_file, document) is None
     manifest.write_text(resealed_text(built | {"problem_sha256": "0" * 64}))  # another problem's
-    assert plan_commands._day_0(problem_file) is None
-    assert plan_commands._day_0(problem_file, checked=True) == "2026-12-07"
-    # a problem given as a pipe is read once, by the command: not again for its digest
+    assert plan_commands._day_0(problem_file, document) is None
+    assert plan_commands._day_0(problem_file, None) == "2026-12-07"  # compared by the caller
+    # the problem is not read again for its digest: a pipe, read once by the command, had
+    # waited for a writer for ever
     pipe = tmp_path / "pipe.json"
     os.mkfifo(pipe)
     (tmp_path / "pipe.registry.json").write_text(resealed_text(built | {"problem_sha256": "0"}))
-    assert plan_commands._day_0(pipe) is None  # had waited for a writer for ever
+    assert plan_commands._day_0(pipe, document) is None
 
 
 def test_a_loop_of_links_at_out_is_refused_and_a_link_to_a_file_yet_to_be_made_makes_it(
