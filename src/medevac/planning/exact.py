@@ -120,9 +120,10 @@ MIP_COLUMNS_PER_UNIT = 6
 ASSEMBLY_SECONDS_PER_PATIENT = 4e-6
 # Kept for the re-plan's last step (`replans.back_to_current`: patients put back in their
 # current places, the result checked) per patient with a current place, in the large engine:
-# on a re-plan of 105,000 patients in 10 s its search had used the time up, and the step found
-# no time left; given it, 0.69 s and the check 0.53 s
-REPLAN_SECONDS_PER_CURRENT = 1.2e-5
+# on a re-plan of 105,000 patients in 10 s its search had used the time up and the step found
+# none left; given it, the step took 0.68 s (2,009 pairs and 4,134 patients put back) and
+# the check 0.68 s, on a busy machine
+REPLAN_SECONDS_PER_CURRENT = 1.5e-5
 # share of the limit the large engine leaves unused: its last HiGHS run and the ascent's last
 # step can end a little after their own limits (M in 10 s ended at 10.07-10.08 s in 2 of 6 runs
 # without it)
@@ -1266,21 +1267,17 @@ def _solve_large(
         facility, day, moved = keep_to_quotas(view, facility, day)
         objective = breakdown_of_arrays(problem, view, facility, day).total
         say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")
+    if incumbent is not None and incumbent[0] < objective:  # the LP's plan, handed over
+        facility, day = placement_arrays(problem, incumbent[1])
+        objective = incumbent[0]
+    # whichever plan it is, its moves at no gain are undone
     facility, day, objective = back_to_current(
         problem, view, facility, day, objective, say, _work_end(problem, started, deadline, 0.0)
     )
-    if incumbent is not None and incumbent[0] >= objective:
-        incumbent = None  # the Lagrangian engine's plan is at least as good
-    objective = objective if incumbent is None else incumbent[0]
     # no tie-breaking bonus here: optimal only when the bound meets the objective itself
     status = PlanStatus.FEASIBLE
     if relative_gap(objective, bound) <= OPTIMAL_GAP:
         status = PlanStatus.OPTIMAL
-    if incumbent is not None:
-        return assemble_plan(
-            problem, view, incumbent[1], status=status, bound=bound, solver=LARGE_SOLVER,
-            started=started,
-        )  # fmt: skip
     return assemble_plan_arrays(
         problem, view, facility, day, status=status, bound=bound,
         solver=LARGE_SOLVER, started=started,

@@ -25,10 +25,11 @@ from medevac.planning.model import (
     assemble_plan,
     assemble_plan_arrays,
     breakdown_of,
+    placement_arrays,
 )
 from medevac.planning.plan import Plan, PlanStatus
 from medevac.planning.problem import Problem
-from medevac.planning.replans import kept_if_not_dearer
+from medevac.planning.replans import back_to_current
 
 # HiGHS stops within about a second of its limit on these models; the worker is stopped from
 # outside only after this much more
@@ -196,14 +197,12 @@ def solve_patient_mip(
     optimal = result.optimal and bonus_within_tolerance(problem, objective, bonus)
     status = PlanStatus.OPTIMAL if optimal else PlanStatus.FEASIBLE
     solver = f"per-patient MIP, {SOLVER_NAME}"
-    kept = kept_if_not_dearer(problem, view, objective)
-    if kept is not None:  # a move at no gain, below what HiGHS resolves of the bonus
-        return assemble_plan_arrays(
-            problem, view, kept[0], kept[1], status=status, bound=bound, solver=solver,
-            started=started,
-        )  # fmt: skip
-    return assemble_plan(
-        problem, view, placed, status=status, bound=bound, solver=solver, started=started
+    # moves at no gain, below what HiGHS resolves of the bonus, undone
+    facility, day, _ = back_to_current(
+        problem, view, *placement_arrays(problem, placed), objective, lambda _: None
+    )
+    return assemble_plan_arrays(
+        problem, view, facility, day, status=status, bound=bound, solver=solver, started=started
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 
 import numpy as np
@@ -76,68 +76,6 @@ def _moved(problem: Problem, facility: IntArray, day: IntArray) -> dict[int, tup
     return moved
 
 
-def swaps_undone(
-    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, objective: float
-) -> tuple[IntArray, IntArray, float, int] | None:
-    """The plan ``facility``/``day`` (of cost ``objective``) with every pair of patients who
-    took each other's current places put back (`_swaps_put_back`), where that costs no more;
-    as (facility, day, objective, pairs), or None where there is no such pair or the plan
-    would not pass the checker (a current place the problem no longer allows, say)."""
-    facility, day, pairs = _swaps_put_back(problem, view, facility, day)
-    if pairs == 0:
-        return None
-    undone = _taken_if_not_dearer(problem, view, facility, day, objective)
-    return None if undone is None else (facility, day, undone, pairs)
-
-
-def _swaps_put_back(
-    problem: Problem, view: ProblemView, facility: IntArray, day: IntArray
-) -> tuple[IntArray, IntArray, int]:
-    """The placement ``facility``/``day`` with every pair of patients who took each other's
-    current places put back, where both have the same specialty and stay (so every bed,
-    admission and group is as before) and that costs no more; with the count of pairs.
-
-    The large problems' engine has no tie-break for current places: a re-plan of 4,122
-    patients of its own plan had 107 pairs that traded places with nothing gained (found by a
-    review)."""
-    current = _moved(problem, facility, day)
-    holders: dict[tuple[int, int], list[int]] = defaultdict(list)  # a place, to who had it
-    for i, place in current.items():
-        holders[place].append(i)
-    facility, day = facility.copy(), day.copy()
-    pairs = 0
-    for i, place in current.items():
-        now_i = (int(facility[i]), int(day[i]))
-        if now_i == place:  # put back with another already
-            continue
-        for j in holders.get(now_i, ()):
-            if (int(facility[j]), int(day[j])) == place and _swappable(view, i, j, place, now_i):
-                facility[i], day[i], facility[j], day[j] = place[0], place[1], now_i[0], now_i[1]
-                pairs += 1
-                break
-    return facility, day, pairs
-
-
-def _swappable(
-    view: ProblemView, i: int, j: int, at_i: tuple[int, int], at_j: tuple[int, int]
-) -> bool:
-    """Whether patients ``i`` and ``j``, each in the other's current place, may go back to
-    their own (``at_i``, ``at_j``) at no cost, leaving beds, admissions, quotas and groups as
-    they were: the same specialty and stay, and between facilities the same organisation and
-    no group."""
-    pi, pj = view.problem.patients[i], view.problem.patients[j]
-    if (pi.specialty, pi.length_of_stay_days) != (pj.specialty, pj.length_of_stay_days):
-        return False
-    if at_i[0] != at_j[0] and (
-        pi.organisation != pj.organisation or pi.group is not None or pj.group is not None
-    ):
-        return False
-    # groups' splits stay as they are; inf before a patient's earliest day
-    now = own_cost_at(view, i, *at_j) + own_cost_at(view, j, *at_i)
-    back = own_cost_at(view, i, *at_i) + own_cost_at(view, j, *at_j)
-    return _no_dearer(back, now)
-
-
 class _Room:
     """The beds, admissions and quota places a placement leaves, updated as single patients
     move (the checker's rules, counted once for the whole placement)."""
@@ -191,73 +129,145 @@ class _Room:
         return all(self.quota_used[q] < view.quota_room[q] for q in quotas)
 
 
-def moves_undone(
+def _pairs_put_back(
+    view: ProblemView,
+    room: _Room,
+    facility: IntArray,
+    day: IntArray,
+    moved: dict[int, tuple[int, int]],
+    until: float,
+) -> int:
+    """Put back (in ``facility``/``day`` and ``room``, taking them out of ``moved``) the pairs
+    of patients who took each other's current places, where each place is still open to its
+    patient (`_Room.fits`, once both are out) and that costs no more; between facilities only
+    where neither is in a group (whose split would change). How many pairs.
+
+    The large problems' engine has no tie-break for current places: a re-plan of 4,122
+    patients of its own plan had 107 pairs that traded places with nothing gained (found by a
+    review); a pair of different specialties or stays is put back too, where beds allow."""
+    holders: dict[tuple[int, int], list[int]] = defaultdict(list)  # a place, to who had it
+    for i, place in moved.items():
+        holders[place].append(i)
+    pairs = 0
+    for i, place_i in list(moved.items()):
+        if time.perf_counter() >= until:
+            break
+        if i not in moved:  # put back with another already
+            continue
+        now_i = (int(facility[i]), int(day[i]))
+        for j in holders.get(now_i, ()):
+            place_j = now_i
+            if j not in moved or (int(facility[j]), int(day[j])) != place_i:
+                continue
+            if place_i[0] != place_j[0] and (
+                view.problem.patients[i].group is not None
+                or view.problem.patients[j].group is not None
+            ):
+                continue
+            now = own_cost_at(view, i, *place_j) + own_cost_at(view, j, *place_i)
+            back = own_cost_at(view, i, *place_i) + own_cost_at(view, j, *place_j)
+            if not _no_dearer(back, now):
+                continue
+            room.give_up(i, *place_j)
+            room.give_up(j, *place_i)
+            if room.fits(i, *place_i):
+                room.take(i, *place_i)
+                if room.fits(j, *place_j):
+                    room.take(j, *place_j)
+                    facility[i], day[i] = place_i
+                    facility[j], day[j] = place_j
+                    del moved[i], moved[j]
+                    pairs += 1
+                    break
+                room.give_up(i, *place_i)
+            room.take(i, *place_j)
+            room.take(j, *place_i)
+    return pairs
+
+
+def put_back(
     problem: Problem,
     view: ProblemView,
     facility: IntArray,
     day: IntArray,
     objective: float,
     until: float = math.inf,
-) -> tuple[IntArray, IntArray, float, int] | None:
+) -> tuple[IntArray, IntArray, float, int, int] | None:
     """The plan ``facility``/``day`` (of cost ``objective``) with the patients it moved from a
-    current place put back where that is free and costs no more (`_moves_put_back`, until
-    the `time.perf_counter` time ``until``); as (facility, day, objective, patients put
-    back), or None where nobody could be, or the plan would not pass the checker."""
-    facility, day, back = _moves_put_back(problem, view, facility, day, until)
-    if back == 0:
+    current place put back, in pairs and alone (`_put_back`, until the `time.perf_counter`
+    time ``until``), where that costs no more and passes the checker; as (facility, day,
+    objective, pairs, patients alone), or None where nobody was put back."""
+    facility, day, pairs, alone = _put_back(problem, view, facility, day, until)
+    if pairs + alone == 0:
         return None
-    undone = _taken_if_not_dearer(problem, view, facility, day, objective)
-    return None if undone is None else (facility, day, undone, back)
+    cost = _taken_if_not_dearer(problem, view, facility, day, objective)
+    return None if cost is None else (facility, day, cost, pairs, alone)
 
 
-#: passes of `_moves_put_back` at most (a patient put back frees a place for the next pass)
-MOVE_PASSES = 8
-
-
-def _moves_put_back(
+def _put_back(
     problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, until: float
-) -> tuple[IntArray, IntArray, int]:
-    """The placement ``facility``/``day`` with every patient it moved from a current place (or
-    left out) put back there, one at a time, where the place is still free (its bed on each
-    day of the stay, an admission, its quotas, its acceptance: the rest of the plan as it
-    is) and that costs the plan no more (its own terms and its group's split, `own_cost_at`);
-    with how many were put back. A patient put back frees the place it had, so passes repeat
-    (up to `MOVE_PASSES`) while one puts somebody back; the work stops at ``until``.
+) -> tuple[IntArray, IntArray, int, int]:
+    """The placement ``facility``/``day`` with its patients who were moved from a current place
+    (or left out) put back there: first pairs who took each other's places
+    (`_pairs_put_back`), then patients one at a time where the place is still free (its bed
+    on each day of the stay, an admission, its quotas, its rules: `_Room.fits`, the rest of
+    the plan as it is) and that costs the plan no more (its own terms and its group's split,
+    `own_cost_at`); with how many pairs and single patients. A patient put back frees the
+    place it had, so those waiting for a place at that facility (or under a quota of it) are
+    tried again, and so are the others of its group (whose split it changed), until nobody
+    more can go back or the time ``until`` is reached.
 
     Stopped MIPs and the large problems' engine leave such moves: in re-plans of 2,100-4,100
     patients, 24 of 40 had moves or swaps that could be undone at no cost (found by a review).
     """
     moved = _moved(problem, facility, day)
     facility, day = facility.copy(), day.copy()
-    if moved:
-        worth = _worth_trying(view, facility, day, moved)
-        moved = {i: place for i, place in moved.items() if i in worth}
     if not moved:
-        return facility, day, 0
+        return facility, day, 0, 0
     room = _Room(view, facility, day)
+    pairs = _pairs_put_back(view, room, facility, day, moved, until)
+    worth = _worth_trying(view, facility, day, moved) if moved else set()
     members: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(problem.patients):
         if p.group is not None:
             members[p.group].append(i)
-    back = 0
-    for _ in range(MOVE_PASSES):
-        before = back
-        for i, (f, a) in list(moved.items()):
-            if time.perf_counter() >= until:
-                return facility, day, back
-            now_f, now_a = int(facility[i]), int(day[i])
+    waiting: dict[int, list[int]] = defaultdict(list)  # facility, to who would go back there
+    for i, (f, _) in moved.items():
+        waiting[f].append(i)
+    queue = deque(i for i in moved if i in worth)
+    queued = set(queue)
+    alone = 0
+    while queue and time.perf_counter() < until:
+        i = queue.popleft()
+        queued.discard(i)
+        if i not in moved:
+            continue
+        f, a = moved[i]
+        now_f, now_a = int(facility[i]), int(day[i])
+        if now_f >= 0:
+            room.give_up(i, now_f, now_a)
+        if not (room.fits(i, f, a) and _cheaper_back(view, members, facility, day, i, (f, a))):
             if now_f >= 0:
-                room.give_up(i, now_f, now_a)
-            if room.fits(i, f, a) and _cheaper_back(view, members, facility, day, i, (f, a)):
-                facility[i], day[i] = f, a
-                room.take(i, f, a)
-                del moved[i]
-                back += 1
-            elif now_f >= 0:
                 room.take(i, now_f, now_a)
-        if back == before:
-            break
-    return facility, day, back
+            continue
+        facility[i], day[i] = f, a
+        room.take(i, f, a)
+        del moved[i]
+        alone += 1
+        freed = [now_f] if now_f >= 0 else []
+        if view.n_quotas and now_f >= 0:  # room under a quota of the place it left, elsewhere
+            for q in view.quotas_of(i).tolist():
+                if view.quota_facility[q, now_f]:
+                    freed.extend(np.flatnonzero(view.quota_facility[q]).tolist())
+        again = [k for g in freed for k in waiting.get(g, ())]
+        group = problem.patients[i].group
+        if group is not None:  # its group's split changed for the others moved
+            again.extend(members[group])
+        for k in again:
+            if k in moved and k not in queued and k in worth:
+                queue.append(k)
+                queued.add(k)
+    return facility, day, pairs, alone
 
 
 def _worth_trying(
@@ -324,25 +334,21 @@ def back_to_current(
     until: float = math.inf,
 ) -> tuple[IntArray, IntArray, float]:
     """A re-plan's placement ``facility``/``day`` (of cost ``objective``) with every current
-    place kept where that costs no more (`kept_if_not_dearer`), else with the pairs who traded
-    current places at no gain put back (`_swaps_put_back`), then the single moves
-    (`_moves_put_back`, until the `time.perf_counter` time ``until``), checked once; with its
-    cost."""
+    place kept where that costs no more (`kept_if_not_dearer`), else with the patients it
+    moved at no gain put back (`put_back`, until the `time.perf_counter` time ``until``), else
+    as it is; with its cost."""
     kept = kept_if_not_dearer(problem, view, objective)
     if kept is not None:
         say(f"keeping every current place costs no more: plan {kept[2]:,.2f}")
         return kept
     if not any(p.current is not None for p in problem.patients):
         return facility, day, objective
-    swapped, swapped_day, pairs = _swaps_put_back(problem, view, facility, day)
-    undone, undone_day, back = _moves_put_back(problem, view, swapped, swapped_day, until)
-    if pairs + back == 0:
+    back = put_back(problem, view, facility, day, objective, until)
+    if back is None:
         return facility, day, objective
-    cost = _taken_if_not_dearer(problem, view, undone, undone_day, objective)
-    if cost is None:
-        return facility, day, objective
-    say(f"{pairs} pair(s) and {back} patient(s) back in their current places: plan {cost:,.2f}")
-    return undone, undone_day, cost
+    say(f"{back[3]} pair(s) and {back[4]} patient(s) back in their current places: plan "
+        f"{back[2]:,.2f}")  # fmt: skip
+    return back[0], back[1], back[2]
 
 
 def _taken_if_not_dearer(

@@ -100,48 +100,70 @@ def test_the_per_patient_mip_moves_nobody_at_no_gain() -> None:
         }, solve  # fmt: skip
 
 
-def test_patients_who_traded_current_places_at_no_gain_are_put_back() -> None:
-    # the large problems' engine has no tie-break for current places: a re-plan of 4,122
-    # patients of its own plan had 107 such pairs (replans.swaps_undone puts them back)
-    from medevac.planning.model import ProblemView, breakdown_of_arrays
-    from medevac.planning.replans import swaps_undone
+def _put_back(
+    data: dict[str, Any], placed: dict[str, tuple[int, int]], problem: Problem | None = None
+) -> tuple[list[int], list[int], int, int]:
+    """`replans._put_back` (the step before the checker, so that a check too lenient shows)
+    of the placement ``placed`` (patient id -> (facility index, day); everyone else left out)
+    of the problem ``data`` (or ``problem``): (facility indices, days, pairs, patients alone)."""
+    import math
 
-    def swapped(first: str, second: str) -> tuple[Any, ...] | None:
-        data = problem_dict(
-            [facility("F0", 50.0, 30.0, beds={"orthopaedics": 1})],
-            [
-                patient("A", length_of_stay_days=1, precedence=first, organisation="ORG-A",
-                        current={"facility": "F0", "day": 0}),
-                patient("B", length_of_stay_days=1, precedence=second, organisation="ORG-B",
-                        current={"facility": "F0", "day": 1}),
-            ],
-        )  # fmt: skip
-        problem = parse_problem(data)
-        view = ProblemView(problem)
-        facility_of, day_of = np.array([0, 0]), np.array([1, 0])  # each in the other's place
-        objective = breakdown_of_arrays(problem, view, facility_of, day_of).total
-        return swaps_undone(problem, view, facility_of, day_of, objective)
+    from medevac.planning.model import ProblemView
+    from medevac.planning.replans import _put_back as put_back_step
 
-    undone = swapped("routine", "routine")  # the same cost either way
-    assert undone is not None
-    facility_of, day_of, _, pairs = undone
-    assert (list(facility_of), list(day_of), pairs) == ([0, 0], [0, 1], 1)
-    # where the swap gained (the urgent patient admitted a day earlier), it stays
-    assert swapped("routine", "urgent") is None
-
-
-def _moves_undone(data: dict[str, Any], placed: dict[str, tuple[int, int]]) -> Any:
-    """`replans.moves_undone` of the placement ``placed`` (patient id -> (facility index, day);
-    everyone else left out) of the problem ``data``, with that placement's cost."""
-    from medevac.planning.model import ProblemView, breakdown_of_arrays
-    from medevac.planning.replans import moves_undone
-
-    problem = parse_problem(data)
-    view = ProblemView(problem)
+    problem = problem or parse_problem(data)
     facility_of = np.array([placed.get(p.id, (-1, 0))[0] for p in problem.patients])
     day_of = np.array([placed.get(p.id, (-1, 0))[1] for p in problem.patients])
-    objective = breakdown_of_arrays(problem, view, facility_of, day_of).total
-    return moves_undone(problem, view, facility_of, day_of, objective), objective
+    found = put_back_step(problem, ProblemView(problem), facility_of, day_of, math.inf)
+    return [int(f) for f in found[0]], [int(d) for d in found[1]], found[2], found[3]
+
+
+def traded(first: str, second: str, **more: Any) -> dict[str, Any]:
+    """A (``first`` precedence, current F0 day 0) and B (``second``, current F0 day 1), one
+    bed a day; ``more`` replaces B's fields."""
+    return problem_dict(
+        [facility("F0", 50.0, 30.0, beds={"orthopaedics": 1, "neurology": 1})],
+        [
+            patient("A", length_of_stay_days=1, precedence=first, organisation="ORG-A",
+                    current={"facility": "F0", "day": 0}),
+            patient("B", length_of_stay_days=1, precedence=second, organisation="ORG-B",
+                    current={"facility": "F0", "day": 1}) | more,
+        ],
+    )  # fmt: skip
+
+
+def test_patients_who_traded_current_places_at_no_gain_are_put_back() -> None:
+    # the large problems' engine has no tie-break for current places: a re-plan of 4,122
+    # patients of its own plan had 107 such pairs
+    each_in_the_other_s = {"A": (0, 1), "B": (0, 0)}
+    assert _put_back(traded("routine", "routine"), each_in_the_other_s) == ([0, 0], [0, 1], 1, 0)
+    # where the swap gained (the urgent patient admitted a day earlier), it stays
+    assert _put_back(traded("routine", "urgent"), each_in_the_other_s) == ([0, 0], [1, 0], 0, 0)
+    # patients of other stays too, where the beds allow (a review found such pairs left by
+    # the large engine): B's two days from day 0 and A's day 1 share day 1's two beds, and
+    # put back, A's day 0 and B's days 1-2 fit as well; B alone could not go back first
+    longer = traded("routine", "routine", length_of_stay_days=2)
+    longer["facilities"][0]["beds"] = {"orthopaedics": [1, 2, 1, 1, 1]}
+    assert _put_back(longer, each_in_the_other_s) == ([0, 0], [0, 1], 1, 0)
+    # where day 2 has no bed, B's place is not free for its stay: the pair stays
+    longer["facilities"][0]["beds"] = {"orthopaedics": [1, 2, 0, 1, 1]}
+    assert _put_back(longer, each_in_the_other_s) == ([0, 0], [1, 0], 0, 0)
+
+
+def test_a_pair_whose_place_is_no_longer_open_does_not_stop_the_others() -> None:
+    # B's current place now breaks its rules (its facility admits ORG-B until day 0 only), so
+    # the pair stays; C, moved at no gain, still goes back (one check for everything had
+    # refused the pair and with it every other patient put back)
+    from medevac.planning.problem import with_acceptance_ends
+
+    data = traded("routine", "routine")
+    data["patients"].append(
+        patient("C", length_of_stay_days=1, organisation="ORG-A",
+                current={"facility": "F0", "day": 3})
+    )  # fmt: skip
+    problem = with_acceptance_ends(parse_problem(data), [("F0", "ORG-B", 0)])
+    placed = {"A": (0, 1), "B": (0, 0), "C": (0, 4)}
+    assert _put_back(data, placed, problem) == ([0, 0, 0], [1, 0, 3], 0, 1)
 
 
 def one_bed_replan(**weights: float) -> dict[str, Any]:
@@ -163,78 +185,76 @@ def one_bed_replan(**weights: float) -> dict[str, Any]:
 
 def test_a_patient_moved_at_no_gain_goes_back_to_its_free_current_place() -> None:
     # moved a day later at one facility, or to another as near (moves free): both cost the
-    # same, and the current place is free, so A goes back
+    # same, and the current place is free, so A goes back; the checked step agrees
+    from medevac.planning.model import ProblemView, breakdown_of_arrays
+    from medevac.planning.replans import put_back
+
     for moved_to in [(0, 3), (1, 2)]:
-        undone, objective = _moves_undone(one_bed_replan(), {"A": moved_to, "B": (0, 4)})
-        assert undone is not None, moved_to
-        facility_of, day_of, cost, back = undone
-        assert (list(facility_of), list(day_of), back) == ([0, 0], [2, 4], 1)
-        assert cost == pytest.approx(objective)
+        placed = {"A": moved_to, "B": (0, 4)}
+        assert _put_back(one_bed_replan(), placed) == ([0, 0], [2, 4], 0, 1), moved_to
+        problem = parse_problem(one_bed_replan())
+        view = ProblemView(problem)
+        facility_of, day_of = np.array([moved_to[0], 0]), np.array([moved_to[1], 4])
+        objective = breakdown_of_arrays(problem, view, facility_of, day_of).total
+        checked = put_back(problem, view, facility_of, day_of, objective)
+        assert checked is not None
+        assert checked[2] == pytest.approx(objective)
 
 
 def test_a_move_stays_where_its_place_is_taken_or_going_back_costs_more() -> None:
     # B holds A's current bed on day 2: A stays on day 3
-    assert _moves_undone(one_bed_replan(), {"A": (0, 3), "B": (0, 2)})[0] is None
+    assert _put_back(one_bed_replan(), {"A": (0, 3), "B": (0, 2)}) == ([0, 0], [3, 2], 0, 0)
     # waiting costs: day 1 is cheaper than A's day 2, so that move gained and stays
-    assert _moves_undone(one_bed_replan(wait_per_day=1.0), {"A": (0, 1)})[0] is None
+    assert _put_back(one_bed_replan(wait_per_day=1.0), {"A": (0, 1)})[2:] == (0, 0)
     # left out where its place costs more than leaving it out (unplaced 0): stays out
-    data = one_bed_replan(wait_per_day=1.0, unplaced=0.0)
-    assert _moves_undone(data, {})[0] is None
+    assert _put_back(one_bed_replan(wait_per_day=1.0, unplaced=0.0), {})[2:] == (0, 0)
     # left out where its place is free and cheaper: back in
-    undone, _ = _moves_undone(one_bed_replan(), {})
-    assert undone is not None
-    assert (undone[0][0], undone[1][0]) == (0, 2)
+    assert _put_back(one_bed_replan(), {}) == ([0, -1], [2, 0], 0, 1)
 
 
 def test_a_patient_put_back_frees_a_place_another_goes_back_to() -> None:
-    # B (current: day 3) moved to day 4 and A (current: day 2) to day 3, B's place. B comes
-    # first and finds day 3 taken; A's day 2 is free, so A goes back, which frees day 3, and
-    # B goes back in the next pass
-    data = one_bed_replan()
-    data["patients"][1]["current"] = {"facility": "F0", "day": 3}
-    undone, _ = _moves_undone(data, {"B": (0, 4), "A": (0, 3)})
-    assert undone is not None
-    facility_of, day_of, _, back = undone
-    assert (list(facility_of), list(day_of), back) == ([0, 0], [2, 3], 2)
+    # a chain: each patient's current day is held by the next; only the last one's is free.
+    # Each put back frees the day the one before it waits for (a fixed number of passes over
+    # the patients had left most of a long chain where it was)
+    n = 30
+    data = problem_dict(
+        [facility("F0", 50.0, 30.0, beds={"orthopaedics": 1})],
+        [
+            patient(f"P{k:02d}", length_of_stay_days=1, current={"facility": "F0", "day": k})
+            for k in range(n)
+        ],
+        horizon_days=n + 1,
+    )
+    data["weights"] |= {"wait_per_day": 0.0, "late_per_day": 0.0}
+    placed = {f"P{k:02d}": (0, k + 1) for k in range(n)}  # each on the next one's day
+    assert _put_back(data, placed) == ([0] * n, list(range(n)), 0, n)
 
 
 def test_a_group_member_does_not_go_back_where_that_splits_its_group() -> None:
-    # A and G2 are a group, both at F1 now; A's current place is at F0: going back would
-    # split the group (50), so A stays; without G2 placed it goes back
+    # A and B are a group, both at F1 now; A's current place is at F0: going back would split
+    # the group (50), so A stays; without B placed it goes back
     data = one_bed_replan()
     data["facilities"][1]["beds"] = {"orthopaedics": 2}
     data["patients"][0]["group"] = "G"
     data["patients"][1] |= {"group": "G"}
-    assert _moves_undone(data, {"A": (1, 2), "B": (1, 2)})[0] is None
-    undone, _ = _moves_undone(data, {"A": (1, 2)})
-    assert undone is not None
-    assert (undone[0][0], undone[1][0]) == (0, 2)
+    assert _put_back(data, {"A": (1, 2), "B": (1, 2)}) == ([1, 1], [2, 2], 0, 0)
+    assert _put_back(data, {"A": (1, 2)}) == ([0, -1], [2, 0], 0, 1)
 
 
 def test_a_move_that_keeps_a_quota_stays_where_going_back_would_break_it() -> None:
     # quota of one place for ORG-A at F0: B (ORG-A, no current place) uses it, so A (ORG-A)
     # cannot go back to F0 on another day although the bed is free
+    from medevac.planning.problem import Quota, with_quotas
+
     data = one_bed_replan()
     data["facilities"][0]["beds"] = {"orthopaedics": 2}
     for p in data["patients"]:
         p["organisation"] = "ORG-A"
-    from medevac.planning.model import ProblemView, breakdown_of_arrays
-    from medevac.planning.problem import Quota, with_quotas
-    from medevac.planning.replans import moves_undone
-
     quota = Quota(id="Q", room=1, organisations=frozenset({"ORG-A"}), facilities=frozenset({"F0"}))
     problem = with_quotas(parse_problem(data), [quota])
-
-    view = ProblemView(problem)
-    facility_of, day_of = np.array([1, 0]), np.array([2, 2])
-    objective = breakdown_of_arrays(problem, view, facility_of, day_of).total
-    assert moves_undone(problem, view, facility_of, day_of, objective) is None
+    assert _put_back(data, {"A": (1, 2), "B": (0, 2)}, problem) == ([1, 0], [2, 2], 0, 0)
     # without B there, A goes back
-    facility_of = np.array([1, -1])
-    objective = breakdown_of_arrays(problem, view, facility_of, day_of).total
-    undone = moves_undone(problem, view, facility_of, day_of, objective)
-    assert undone is not None
-    assert undone[0][0] == 0
+    assert _put_back(data, {"A": (1, 2)}, problem) == ([0, -1], [2, 0], 0, 1)
 
 
 @random_problems(max_examples=40)
