@@ -315,3 +315,36 @@ def test_texts_a_spreadsheet_would_run_as_formulas_are_exported_marked_and_read_
         len(small.facilities),
     )
     assert snapshot(uow_factory) == before
+
+
+def test_an_import_does_not_move_a_patient_on_a_live_request_to_another_organisation(
+    uow_factory: UowFactory, tmp_path: Path
+) -> None:
+    # the demo's PT-0001 is pending on REQ-DEMO-001 from ORG-ORIGIN-MOH: an import had made
+    # it ORG-PARTNER-EMT's patient unsaid (a request refuses another organisation's patient)
+    import json
+
+    from medevac.services.demo import build_demo
+
+    build_demo(uow_factory(), actor="demo")
+    exported = tmp_path / "patients.json"
+    export_file(uow_factory(), RecordKind.PATIENTS, exported)
+    rows = json.loads(exported.read_text())["patients"]
+    with uow_factory() as uow:
+        statuses = {p.id: p.status for p in uow.patients.list()}
+        on_requests = {r.patient_id for q in uow.requests.list() for r in q.patients}
+    free = next(
+        row["id"] for row in rows
+        if statuses[row["id"]] in (PatientStatus.DEFERRED, PatientStatus.SELECTED)
+        and row["id"] not in on_requests and row["organisation_id"] != "ORG-PARTNER-EMT"
+    )  # fmt: skip
+    for row in rows:
+        if row["id"] in ("PT-0001", free):
+            row["organisation_id"] = "ORG-PARTNER-EMT"
+    [error] = refused(uow_factory, RecordKind.PATIENTS, rows, tmp_path / "moved.json")
+    assert error.column == "organisation_id"
+    assert "PT-0001 is on live request REQ-DEMO-001 from ORG-ORIGIN-MOH" in error.reason
+    # a patient on no request, not referred, may change organisation
+    only_free = [row for row in rows if row["id"] != "PT-0001"]
+    write_records(tmp_path / "free.json", RecordKind.PATIENTS, only_free)
+    assert run_import(uow_factory, RecordKind.PATIENTS, tmp_path / "free.json")[1] == 1

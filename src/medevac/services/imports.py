@@ -229,6 +229,7 @@ def _plan_by_id(
     spec = plan.spec
     repository = _repository(uow, spec.kind)
     existing: dict[str, Any] = _get_many(repository.get_many, {r.values["id"] for r in rows})
+    bound = _bound_to_sender(uow, rows, existing) if spec.kind is RecordKind.PATIENTS else {}
     for row in rows:
         checked.add(1)
         values = dict(row.values)
@@ -248,6 +249,9 @@ def _plan_by_id(
             # the domain allows today anywhere on Earth; a date on record is not checked again
             if born is not None and born != was and born > today:
                 problems.append(RowError(row.row, "birth_date", f"{born} is after today ({today})"))
+        why = bound.get(values["id"])
+        if why is not None:  # only patients who would change organisation have a reason
+            problems.append(RowError(row.row, "organisation_id", why))
         if isinstance(current, Patient) and status is not None and status != current.status:
             problems.append(
                 RowError(
@@ -269,6 +273,57 @@ def _plan_by_id(
             plan.unchanged += 1
         else:
             plan.updated.append((current, entity))
+
+
+#: statuses in which a patient's sending organisation is part of what was agreed: referred to
+#: a receiver, accepted, on the way or in treatment under the sender's agreement
+_SENT_ON = frozenset(
+    {
+        PatientStatus.REFERRED,
+        PatientStatus.ACCEPTED,
+        PatientStatus.SCHEDULED,
+        PatientStatus.IN_TRANSIT,
+        PatientStatus.ADMITTED,
+        PatientStatus.IN_TREATMENT,
+        PatientStatus.REHABILITATION,
+    }
+)
+
+
+def _bound_to_sender(
+    uow: UnitOfWork, rows: Sequence[Any], existing: Mapping[str, Any]
+) -> dict[str, str]:
+    """Why the patients that ``rows`` would move to another organisation may not move (id ->
+    reason): those on a live treatment request (sent by their organisation: the request would
+    stay with the old one) or referred and beyond (their place was agreed for the old one's
+    patient). `create_request` refuses a patient of another organisation; an import had moved
+    a patient pending on a request to another organisation unsaid (found by a review)."""
+    changing = {
+        row.values["id"]
+        for row in rows
+        if isinstance(current := existing.get(row.values["id"]), Patient)
+        and "organisation_id" in row.values
+        and row.values["organisation_id"] != current.organisation_id
+    }
+    if not changing:
+        return {}
+    why: dict[str, str] = {}
+    for request in uow.requests.live_for_patients(changing):
+        for line in request.patients:
+            if line.patient_id in changing and line.patient_id not in why:
+                why[line.patient_id] = (
+                    f"patient {line.patient_id} is on live request {request.id} from "
+                    f"{request.from_organisation_id}; withdraw it from the request before "
+                    "changing its organisation"
+                )
+    for patient_id in sorted(changing - why.keys()):
+        patient = existing[patient_id]
+        if patient.status in _SENT_ON:
+            why[patient_id] = (
+                f"patient {patient_id} is {patient.status} as {patient.organisation_id}'s "
+                "patient; its organisation cannot change once it is referred"
+            )
+    return why
 
 
 # --- references to organisations and facilities -------------------------------------------
