@@ -763,3 +763,13 @@ def test_plan_solve_keeps_to_an_agreement_s_end_and_approve_refuses_a_plan_past_
         "'acceptance_ends' entry 0 (FAC-LODZ-MMA, ORG-ORIGIN-MOH): 'last_day' must be a day of "
         "the problem (0 or later), not -1"
     ) in " ".join(refused.output.split())
+
+
+def test_accept_all_leaves_the_answers_already_given(cli: CliRunner) -> None:
+    # PT-0004 declined by the receiving facility through a move: --accept-all had answered it
+    # again, which the request now refuses as a contradiction
+    invoke(cli, "patients", "move", "PT-0004", "declined", "--role", "receiving_facility",
+           "--reason", "no bed")  # fmt: skip
+    out = invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all")
+    assert "partially_accepted" in out
+    assert "no bed" in invoke(cli, "requests", "show", "REQ-DEMO-001")

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import UserError, actor, console, unit_of_work, when
-from medevac.domain.requests import RequestStatus, TreatmentRequest
+from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
 from medevac.services.requests import (
     close_request,
@@ -176,7 +176,9 @@ def respond(
     request_id: str = typer.Argument(..., help="Request id."),
     accept: list[str] = typer.Option([], help="Patient id to accept (repeat)."),
     decline: list[str] = typer.Option([], help="PATIENT=REASON to decline (repeat)."),
-    accept_all: bool = typer.Option(False, help="Accept every patient not declined."),
+    accept_all: bool = typer.Option(
+        False, help="Accept every patient still awaiting an answer (but those --decline names)."
+    ),
     grant: list[str] = typer.Option(
         [], help="SPECIALTY=N[:REASON] places granted; a shortfall needs a reason (repeat)."
     ),
@@ -207,9 +209,10 @@ def respond(
             given = "--accept" if answers[patient_id.strip()][0] else "--decline"
             raise UserError(f"--decline: {patient_id.strip()!r} is given with {given} too")
         answers[patient_id.strip()] = (False, reason.strip())
-    if accept_all:
+    if accept_all:  # the patients still awaiting an answer (one given stands)
         for line in request.patients:
-            answers.setdefault(line.patient_id, (True, ""))
+            if line.decision is PatientDecision.PENDING:
+                answers.setdefault(line.patient_id, (True, ""))
     granted: dict[Specialty, tuple[int, str]] = {}
     for value in grant:
         name, _, rest = value.partition("=")

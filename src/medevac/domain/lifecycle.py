@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from medevac.domain.errors import IllegalTransition
+from medevac.domain.errors import IllegalTransition, InvalidValue
+from medevac.domain.limits import text_fault
 
 
 class PatientStatus(StrEnum):
@@ -46,6 +47,20 @@ TERMINAL_STATUSES = frozenset(
 )
 
 S = PatientStatus
+
+#: Statuses of a patient that has left for its receiving facility (or come back since): one
+#: that died after reaching any of them used its place abroad, and keeps counting against the
+#: quota of the agreement it went under (`services.quota_count`)
+LEFT_STATUSES = frozenset(
+    {
+        PatientStatus.IN_TRANSIT,
+        PatientStatus.ADMITTED,
+        PatientStatus.IN_TREATMENT,
+        PatientStatus.REHABILITATION,
+        PatientStatus.DISCHARGED,
+        PatientStatus.REPATRIATED,
+    }
+)
 
 #: Forward moves of the chain, and the few sanctioned steps back. Died and cancelled are
 #: added below from every live status.
@@ -169,3 +184,19 @@ def check_transition(
         )
     if (current, target) in REASON_REQUIRED and not reason.strip():
         raise IllegalTransition(entity, current, target, "this move needs a reason")
+
+
+def free_text_fault(value: str) -> str | None:
+    """What makes ``value`` unfit for a free text (a move's reason, a request's note, an
+    answer's or a closing reason, screening criteria notes), or None: `text_fault`'s control
+    characters and lone surrogates, but for line breaks and tabs, which a long text may hold.
+    A NUL had been stored by SQLite and refused by PostgreSQL naming no field, and a lone
+    surrogate (an invalid UTF-8 byte in a command line) had crashed SQLite's write."""
+    return text_fault(value.replace("\n", " ").replace("\t", " "))
+
+
+def check_free_text(field: str, value: str) -> None:
+    """Refuse a free text holding what `free_text_fault` names (InvalidValue naming ``field``)."""
+    fault = free_text_fault(value)
+    if fault is not None:
+        raise InvalidValue(field, fault)

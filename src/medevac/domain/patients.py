@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import country_code
-from medevac.domain.lifecycle import ActorRole, PatientStatus, check_transition
+from medevac.domain.lifecycle import ActorRole, PatientStatus, check_free_text, check_transition
 from medevac.domain.limits import MAX_COUNT, MAX_DAYS, check_at_most, check_lengths
 from medevac.domain.vocabulary import (
     BodyRegion,
@@ -78,6 +78,7 @@ class StatusChange:
 
     def __post_init__(self) -> None:
         check_lengths(self, texts=("actor",))
+        check_free_text("reason", self.reason)
 
 
 @dataclass(slots=True)

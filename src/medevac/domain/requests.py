@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
 from medevac.domain.errors import IllegalTransition, InvalidValue, LiveRequestConflict
+from medevac.domain.lifecycle import check_free_text, free_text_fault
 from medevac.domain.limits import MAX_COUNT, check_at_most, check_lengths
 from medevac.domain.vocabulary import Specialty
 
@@ -145,6 +146,7 @@ class TreatmentRequest:
         if self.from_organisation_id == self.to_organisation_id:
             raise InvalidValue("to_organisation", "a request must go to another organisation")
         check_lengths(self, ids=("id", "from_organisation_id", "to_organisation_id"))
+        check_free_text("note", self.note)
 
     @property
     def is_live(self) -> bool:
@@ -234,6 +236,8 @@ class TreatmentRequest:
         ]
         for entry in self.patients:
             if entry.decision is not PatientDecision.PENDING:
+                if entry.patient_id in patient_answers:
+                    problems += self._answered_already(entry, patient_answers[entry.patient_id])
                 continue
             if entry.patient_id not in patient_answers:
                 problems.append(f"patient {entry.patient_id!r} has no answer")
@@ -241,6 +245,8 @@ class TreatmentRequest:
             accepted, reason = patient_answers[entry.patient_id]
             if not accepted and not reason.strip():
                 problems.append(f"patient {entry.patient_id!r} is declined without a reason")
+            elif (fault := free_text_fault(reason)) is not None:
+                problems.append(f"patient {entry.patient_id!r}: its reason {fault}")
         destinations = dict(destinations or {})
         for patient_id in sorted(destinations):
             answer = patient_answers.get(patient_id)
@@ -264,6 +270,8 @@ class TreatmentRequest:
                 problems.append(f"{line.specialty}: {granted} granted of {line.requested} asked")
             elif granted < line.requested and not reason.strip():
                 problems.append(f"{line.specialty}: {granted} of {line.requested} without a reason")
+            elif (fault := free_text_fault(reason)) is not None:
+                problems.append(f"{line.specialty}: its reason {fault}")
         if problems:
             raise InvalidValue("answer", "; ".join(problems))
 
@@ -286,6 +294,22 @@ class TreatmentRequest:
         self._move(outcome)
         return outcome
 
+    def _answered_already(self, entry: RequestedPatient, answer: tuple[bool, str]) -> list[str]:
+        """The problem with an answer for a patient whose line is no longer pending: none when
+        it gives the answer already recorded (accepted again, or declined again: the first
+        decline's reason stays), else one naming the patient and its line's decision (an
+        answer that would have been dropped without a word, the recorded one kept)."""
+        accepted = answer[0]
+        given = {PatientDecision.ACCEPTED: True, PatientDecision.DECLINED: False}
+        if given.get(entry.decision) is accepted:
+            return []
+        said = "accept" if accepted else "decline"
+        why = f" ({entry.reason})" if entry.reason and not entry.is_open else ""
+        return [
+            f"patient {entry.patient_id!r} is already {entry.decision} on request {self.id}"
+            f"{why}; this answer cannot {said} it"
+        ]
+
     def answer_patient(self, patient_id: str, accepted: bool, reason: str, *, at: datetime) -> bool:
         """Record the receiving side's answer for one patient still pending on this submitted
         request: a referral accepted or declined patient by patient (`patients move`) rather
@@ -307,6 +331,7 @@ class TreatmentRequest:
             raise InvalidValue(
                 "reason", f"declining patient {patient_id!r} on request {self.id} needs a reason"
             )
+        check_free_text("reason", reason)
         entry.decision = PatientDecision.ACCEPTED if accepted else PatientDecision.DECLINED
         entry.reason = reason.strip()
         entry.decided_at = at
@@ -358,19 +383,53 @@ class TreatmentRequest:
             entry.named_at = at
         entry.facility_id, entry.admission_date = facility_id, day
 
-    def withdraw_patient(self, patient_id: str, reason: str) -> bool:
+    def withdraw_patient(
+        self,
+        patient_id: str,
+        reason: str,
+        *,
+        keep_answer: bool = False,
+        gone: Collection[str] = (),
+    ) -> bool:
         """Take a patient off the request (death, cancellation, another route).
 
-        Returns True when this emptied a live patient-only request, which then closes itself.
+        A pending line is withdrawn. An answered line is history: an acceptance is withdrawn
+        only where the acceptance itself is (the patient returned to the selected pool);
+        with ``keep_answer`` (the patient died or was cancelled after the answer) it stays as
+        the receiving side gave it, as a decline always does. ``gone`` names other patients
+        of the request who left it so (their accepted lines kept): they hold nothing on it.
+
+        A submitted request that this leaves with no patient pending, that asks for no places
+        and on which some patient was answered, is answered as `answer_patient` would answer
+        it (accepted, partially accepted or declined). Returns True when a live patient-only
+        request is left holding nobody (no line pending, and every accepted patient withdrawn
+        or gone): it then closes itself.
         """
         if not reason.strip():
             raise InvalidValue("reason", "withdrawing a patient needs a reason")
+        check_free_text("reason", reason)
         entry = self.line(patient_id)
-        if not entry.is_open:
+        if entry.decision is PatientDecision.PENDING or (
+            entry.decision is PatientDecision.ACCEPTED and not keep_answer
+        ):
+            entry.decision = PatientDecision.WITHDRAWN
+            entry.reason = reason.strip()
+        elif entry.decision is not PatientDecision.ACCEPTED:
+            return False  # declined or withdrawn before: nothing changes
+        if not self.is_live or self.places:
             return False
-        entry.decision = PatientDecision.WITHDRAWN
-        entry.reason = reason.strip()
-        if self.is_live and not self.places and not any(p.is_open for p in self.patients):
+        if self.status is RequestStatus.SUBMITTED and not any(
+            p.decision is PatientDecision.PENDING for p in self.patients
+        ):
+            answered = (PatientDecision.ACCEPTED, PatientDecision.DECLINED)
+            if not any(p.decision in answered for p in self.patients):
+                self.close(f"no patients left: {reason.strip()}")
+                return True
+            self._move(self._outcome())  # the answers given answer it
+            if not self.is_live:
+                return False  # declined: final
+        left = {*gone, patient_id}
+        if not any(p.is_open and p.patient_id not in left for p in self.patients):
             self.close(f"no patients left: {reason.strip()}")
             return True
         return False
@@ -378,6 +437,7 @@ class TreatmentRequest:
     def close(self, reason: str) -> None:
         if not reason.strip():
             raise InvalidValue("reason", "closing a request needs a reason")
+        check_free_text("reason", reason)
         self._move(RequestStatus.CLOSED)
         self.closed_reason = reason.strip()
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from medevac.domain.errors import InvalidValue
-from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.lifecycle import PatientStatus, check_free_text
 from medevac.domain.limits import check_lengths
 
 #: How far a decision's time may lie before the patient's latest move or after the server's
@@ -48,6 +48,7 @@ class ScreeningDecision:
         if not self.clinician.strip():
             raise InvalidValue("clinician", "every decision names the clinician who made it")
         check_lengths(self, texts=("clinician",))
+        check_free_text("criteria_notes", self.criteria_notes)
         if self.decided_at.tzinfo is None:
             raise InvalidValue("decided_at", "needs a time zone (for example 2026-11-20T08:00Z)")
         if self.outcome is not ScreeningOutcome.SELECT and not self.criteria_notes.strip():
@@ -105,7 +106,7 @@ class ScreeningMission:
         candidate_of: str | None = None,
         last_move: datetime | None = None,
         now: datetime | None = None,
-    ) -> None:
+    ) -> ScreeningDecision:
         """Record the decision for a candidate (a later decision replaces an earlier one: a
         patient examined again by the same mission).
 
@@ -117,6 +118,11 @@ class ScreeningMission:
         (the patient's latest move, into screening) nor after ``now``, give or take
         `CLOCK_SKEW` either way: the patient's timeline stays in order, and a decision dated
         ahead does not stay at the top of the audit trail.
+
+        The dates are compared in the zone the decision's time is given in (the services give
+        it in the operation's); the mission keeps the instant in UTC, as the registry stores
+        it (a decision kept in the cell's zone made an audit record's "after" differ from the
+        next record's "before" for a candidate nobody touched), and returns it so.
         """
         if patient_id not in self.candidates:
             raise InvalidValue("candidate", f"{patient_id!r} is not a candidate of {self.id}")
@@ -140,7 +146,9 @@ class ScreeningMission:
             )
         if now is not None and moment > now + CLOCK_SKEW:
             raise InvalidValue("decided_at", f"{_at(moment)} is in the future (now {_at(now)})")
-        self.candidates[patient_id] = decision
+        kept = replace(decision, decided_at=moment.astimezone(UTC))
+        self.candidates[patient_id] = kept
+        return kept
 
     def report(self) -> ScreeningReport:
         decisions = [d for d in self.candidates.values() if d is not None]

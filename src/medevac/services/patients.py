@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from medevac.domain.audit import AuditRecord, require_actor, snapshot
 from medevac.domain.errors import ConcurrentModification, InvalidValue, NotFound
-from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.lifecycle import LEFT_STATUSES, ActorRole, PatientStatus
 from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.plans import PlanWithdrawal
 from medevac.domain.repositories import UnitOfWork
@@ -109,7 +109,12 @@ def apply_move(
     (its record at ``recorded``, when given: the move made at ``at`` is written later).
 
     Death and cancellation (and a withdrawn referral) take the patient off every live request
-    and every live plan; a request left with no patients closes itself. A declined referral
+    and every live plan; a request left with no patients closes itself. A request line the
+    receiving side answered is history: death and cancellation withdraw pending lines only
+    (`TreatmentRequest.withdraw_patient`), and a submitted request they leave with nobody
+    pending is answered by the answers given. A patient that dies after it left for its
+    facility (in transit or later) keeps its plan's admission, which it used: it counts
+    against the agreement's quota (`quota_count.died_after_leaving`). A declined referral
     takes the patient off every live plan.
 
     A referral accepted or declined while a submitted request still awaits the answer for the
@@ -140,7 +145,17 @@ def apply_move(
     if leaves or (previous, target) in _DECLINES_ADMISSION:
         why = f"patient {target}: {reason}" if reason else f"patient {target}"
         for request in uow.requests.live_for_patient(patient.id) if leaves else []:
-            withdraw_from_request(uow, request, patient.id, reason=why, actor=actor, at=at)
+            withdraw_from_request(
+                uow,
+                request,
+                patient.id,
+                reason=why,
+                actor=actor,
+                at=at,
+                keep_answer=target in _LEAVES_REQUESTS,
+            )
+        if target is PatientStatus.DIED and previous in LEFT_STATUSES:
+            return change  # its admission was used: it stays, and counts against the quota
         withdrawals = uow.plans.withdraw_patient(patient.id, why)
         uow.audit.add_many(
             [_withdrawal_record(w, actor=actor, reason=why, at=at) for w in withdrawals]
@@ -241,10 +256,24 @@ def withdraw_from_request(
     reason: str,
     actor: str,
     at: datetime,
+    keep_answer: bool = False,
 ) -> None:
-    """Take one patient off a live request (closing it when nobody is left) and audit it."""
+    """Take one patient off a live request (closing it when nobody is left) and audit it.
+
+    With ``keep_answer`` (death, cancellation) an accepted line stays accepted
+    (`TreatmentRequest.withdraw_patient`); the request's other accepted patients who died or
+    were cancelled since hold nothing on it either."""
     before = snapshot(request)
-    closed = request.withdraw_patient(patient_id, reason)
+    others = [p for p in request.patients if p.is_open and p.patient_id != patient_id]
+    gone: list[str] = []
+    if (
+        request.is_live
+        and not request.places
+        and all(p.decision is PatientDecision.ACCEPTED for p in others)
+    ):  # the request may be left holding nobody: which of the others have left it?
+        held = uow.patients.get_many([p.patient_id for p in others])
+        gone = [p.id for p in held.values() if p.status in _LEAVES_REQUESTS]
+    closed = request.withdraw_patient(patient_id, reason, keep_answer=keep_answer, gone=gone)
     uow.requests.update(request)
     audit(
         uow,

@@ -12,7 +12,7 @@ from typing import Any
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.facilities import Facility
-from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.lifecycle import LEFT_STATUSES, PatientStatus
 from medevac.domain.patients import PlanningPatient
 from medevac.domain.plans import PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
@@ -44,7 +44,8 @@ def quota_overruns(
 
 
 #: Statuses of patients a plan sent who went (accepted, on their way, treated, or back since):
-#: they count against the quota of the agreement they went under
+#: they count against the quota of the agreement they went under, as do those who died after
+#: they left (`died_after_leaving`)
 SENT_STATUSES = (
     *HOLDING_STATUSES,
     PatientStatus.REHABILITATION,
@@ -138,12 +139,16 @@ def sent_under_agreements(
     accepted them (its receiving organisation, on the day they were accepted) while its answer
     is their latest acceptance (given when or after they last left referred, as
     `sent_destinations` has it, or recorded before answers kept their time); patients with
-    neither are not counted."""
+    neither are not counted. A patient that died after it left for its facility
+    (`died_after_leaving`) used its place: it is counted as it was before its death (it had
+    stopped counting, and the next plan could give its place again); one that died before
+    it left is not."""
     senders = {a.sending_organisation_id for a in book.agreements}
+    statuses = (*SENT_STATUSES, PatientStatus.DIED)
     earlier = sorted(
         (
             p
-            for p in uow.patients.for_planning(SENT_STATUSES)
+            for p in uow.patients.for_planning(statuses)
             if p.organisation_id in senders and p.id not in leave_out
         ),
         key=lambda p: p.id,
@@ -151,6 +156,15 @@ def sent_under_agreements(
     known = known or {}
     destinations = {p.id: known[p.id] for p in earlier if p.id in known}
     destinations |= sent_destinations(uow, [p.id for p in earlier if p.id not in known])
+    dead = {p.id for p in earlier if p.status is PatientStatus.DIED}
+    if dead:
+        # the dead with a destination or an acceptance only, whose histories are then read
+        answered = uow.requests.acceptances(sorted(dead - destinations.keys()))
+        sent = died_after_leaving(
+            uow, sorted(i for i in dead if i in destinations or i in answered)
+        )
+        earlier = [p for p in earlier if p.status is not PatientStatus.DIED or p.id in sent]
+        destinations = {i: a for i, a in destinations.items() if i not in dead or i in sent}
     wanted = {a.facility_id for a in destinations.values()}
     operators = {f.id: f.operator_id for f in uow.facilities.get_many(wanted).values()}
     # the others went through treatment requests their receivers accepted (the last such),
@@ -185,6 +199,18 @@ def sent_under_agreements(
         key=lambda c: book.options(*c),  # a stable sort keeps the order by id
     ):
         book.count(sender, receiver, specialty, day)
+
+
+def died_after_leaving(uow: UnitOfWork, patient_ids: list[str]) -> set[str]:
+    """Those of ``patient_ids`` (dead patients) whose history shows they had left for their
+    receiving facility (`LEFT_STATUSES`) before they died."""
+    found = uow.patients.get_many(patient_ids)
+    return {
+        patient.id
+        for patient in found.values()
+        if patient.status is PatientStatus.DIED
+        and any(change.to_status in LEFT_STATUSES for change in patient.history)
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from medevac.domain.screening import (
     ScreeningReport,
 )
 from medevac.services.auditing import audit, utc_now
-from medevac.services.clock import local
+from medevac.services.clock import day_of, local
 from medevac.services.patients import apply_move
 
 #: Patients who may be put before a screening team.
@@ -64,13 +64,24 @@ def add_candidates(
     uow: UnitOfWork, mission_id: str, patient_ids: Sequence[str], *, actor: str
 ) -> ScreeningMission:
     """Put patients before the team; each moves to screening. With no patients nothing
-    changes: no audit record, no new version."""
+    changes: no audit record, no new version. A mission that has ended (its last day is
+    before today in the operation's calendar, `day_of`) takes no more candidates: no decision
+    could be recorded for them (a decision lies within the mission's dates and not before the
+    patient's move into screening), and they would stay in screening for ever."""
     with uow:
         mission = uow.screenings.get(mission_id)
         if not patient_ids:
             return mission
         before = snapshot(mission)
         now = utc_now()
+        today = day_of(now)
+        if mission.ends_on < today:
+            raise InvalidValue(
+                "mission",
+                f"screening mission {mission.id} ({mission.starts_on}..{mission.ends_on}) "
+                f"ended before today ({today}); put the patients before a mission still to "
+                "come or under way",
+            )
         for patient_id in patient_ids:
             patient = uow.patients.get(patient_id)
             if patient.status not in _SCREENABLE:
@@ -129,10 +140,10 @@ def record_decision(
         moment = decided_at or now
         if moment.tzinfo is not None:  # a time without a zone is refused as it is, below
             moment = local(moment)  # the mission's dates are days of the operation's calendar
-        decision = ScreeningDecision(outcome, clinician, criteria_notes, moment)
-        mission.decide(
+        # the mission keeps the instant in UTC (`decide`), as stored
+        decision = mission.decide(
             patient_id,
-            decision,
+            ScreeningDecision(outcome, clinician, criteria_notes, moment),
             candidate_of=candidate_of(patient),
             last_move=_local(MoveTimes.of(patient).last),  # its errors show the cell's times
             now=local(now),

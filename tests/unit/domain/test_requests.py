@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 
 from medevac.domain.errors import IllegalTransition, InvalidValue, LiveRequestConflict
+from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
-from tests.unit.domain.factories import T0
+from tests.unit.domain.factories import T0, make_patient
 
 
 def draft(*patients: str) -> TreatmentRequest:
@@ -170,3 +172,121 @@ def test_an_admission_is_not_named_on_an_answer_recorded_without_its_time() -> N
     with pytest.raises(InvalidValue, match="before answers recorded their time"):
         request.name_admission("P1", "FAC-B", T0.date())
     assert request.line("P1").facility_id is None
+
+
+# -- answers already given, deaths after the answer, free texts ---------------------------------
+
+
+def test_a_withdrawal_that_leaves_nobody_pending_answers_the_request() -> None:
+    request = submitted("P1", "P2", "P3")
+    request.answer_patient("P2", True, "", at=T0)
+    request.answer_patient("P3", False, "no bed", at=T0)
+    # P1 dies: the answers given answer the request (it had stayed submitted)
+    assert request.withdraw_patient("P1", "patient died") is False
+    assert request.status is RequestStatus.PARTIALLY_ACCEPTED
+    assert request.line("P1").decision is PatientDecision.WITHDRAWN
+
+
+def test_a_withdrawal_leaving_only_declines_declines_the_request() -> None:
+    request = submitted("P1", "P2")
+    request.answer_patient("P2", False, "no bed", at=T0)
+    assert request.withdraw_patient("P1", "patient died") is False
+    assert request.status is RequestStatus.DECLINED
+
+
+def test_a_withdrawal_with_places_pending_leaves_the_request_submitted() -> None:
+    request = draft("P1", "P2")
+    request.ask_for_places(Specialty.NEUROLOGY, 2)
+    request.submit()
+    request.answer_patient("P2", True, "", at=T0)
+    assert request.withdraw_patient("P1", "patient died") is False
+    assert request.status is RequestStatus.SUBMITTED
+
+
+def test_a_death_after_the_answer_keeps_the_acceptance() -> None:
+    request = submitted("P1", "P2")
+    request.respond({"P1": (True, ""), "P2": (True, "")}, at=T0)
+    assert request.withdraw_patient("P1", "patient died", keep_answer=True) is False
+    assert request.line("P1").decision is PatientDecision.ACCEPTED
+    assert request.line("P1").reason == ""
+    assert request.status is RequestStatus.ACCEPTED
+    # P2 dies too: nobody is left, the request closes and both acceptances stay
+    assert request.withdraw_patient("P2", "patient died", keep_answer=True, gone=["P1"]) is True
+    assert request.status is RequestStatus.CLOSED
+    assert [p.decision for p in request.patients] == [PatientDecision.ACCEPTED] * 2
+
+
+def test_an_acceptance_withdrawn_itself_is_withdrawn_on_the_request() -> None:
+    request = submitted("P1")
+    request.respond({"P1": (True, "")}, at=T0)
+    assert request.withdraw_patient("P1", "patient selected: B withdrew") is True
+    assert request.line("P1").decision is PatientDecision.WITHDRAWN
+
+
+@pytest.mark.parametrize(
+    ("given", "answer", "refused"),
+    [
+        (True, (False, "no bed after all"), "'P1' is already accepted on request REQ-1; this "),
+        (False, (True, ""), "'P1' is already declined on request REQ-1 (no bed)"),
+        (True, (True, ""), None),
+        (False, (False, "still no bed"), None),
+    ],
+)
+def test_an_answer_for_a_patient_answered_before_must_agree_with_it(
+    given: bool, answer: tuple[bool, str], refused: str | None
+) -> None:
+    request = submitted("P1", "P2")
+    request.answer_patient("P1", given, "" if given else "no bed", at=T0)
+    if refused is None:
+        request.respond({"P1": answer, "P2": (True, "")}, at=T0)
+        assert request.line("P1").reason == ("" if given else "no bed")
+        return
+    with pytest.raises(InvalidValue, match=re.escape(refused)):
+        request.respond({"P1": answer, "P2": (True, "")}, at=T0)
+    assert request.status is RequestStatus.SUBMITTED
+    assert request.line("P2").decision is PatientDecision.PENDING
+
+
+def test_an_answer_for_a_withdrawn_patient_is_refused() -> None:
+    request = submitted("P1", "P2")
+    request.withdraw_patient("P1", "patient died")
+    with pytest.raises(InvalidValue, match=r"'P1' is already withdrawn .* cannot accept it"):
+        request.respond({"P1": (True, ""), "P2": (True, "")}, at=T0)
+
+
+@pytest.mark.parametrize("text", ["dup\x00", "dup\udcff", "dup\x1b[0m", "dup\r"])
+def test_free_texts_with_control_characters_are_refused_naming_the_field(text: str) -> None:
+    with pytest.raises(InvalidValue, match=r"^note: "):
+        TreatmentRequest("REQ-1", "ORG-A", "ORG-B", T0, note=text)
+    request = submitted("P1", "P2")
+    with pytest.raises(InvalidValue, match="'P2': its reason"):
+        request.respond({"P1": (True, ""), "P2": (False, text)}, at=T0)
+    with pytest.raises(InvalidValue, match=r"^reason: "):
+        request.answer_patient("P2", False, text, at=T0)
+    with pytest.raises(InvalidValue, match=r"^reason: "):
+        request.withdraw_patient("P2", text)
+    with pytest.raises(InvalidValue, match=r"^reason: "):
+        request.close(text)
+    assert request.status is RequestStatus.SUBMITTED
+    assert [p.decision for p in request.patients] == [PatientDecision.PENDING] * 2
+    places = draft()
+    places.ask_for_places(Specialty.NEUROLOGY, 2)
+    places.submit()
+    with pytest.raises(InvalidValue, match="neurology: its reason"):
+        places.respond(place_answers={Specialty.NEUROLOGY: (1, text)})
+
+
+def test_free_texts_may_hold_line_breaks_and_tabs() -> None:
+    text = "first line\n\tsecond line"
+    request = TreatmentRequest("REQ-1", "ORG-A", "ORG-B", T0, note=text)
+    request.add_patient("P1")
+    request.submit()
+    request.respond({"P1": (False, text)}, at=T0)
+    assert (request.note, request.line("P1").reason) == (text, text.strip())
+
+
+def test_a_move_s_reason_with_a_control_character_is_refused() -> None:
+    patient = make_patient(PatientStatus.SELECTED)
+    with pytest.raises(InvalidValue, match=r"^reason: .*U\+0000"):
+        patient.transition_to(PatientStatus.CANCELLED, actor="c", at=T0, reason="dup\x00")
+    assert (patient.status, patient.history) == (PatientStatus.SELECTED, [])

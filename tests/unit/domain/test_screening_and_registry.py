@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -61,6 +61,33 @@ def test_a_decision_outside_the_mission_dates_is_refused() -> None:
     late = T0 + timedelta(days=10)
     with pytest.raises(InvalidValue, match="outside the mission's dates"):
         mission().decide("P1", ScreeningDecision(ScreeningOutcome.SELECT, "dr", "", late))
+
+
+def test_a_decision_is_checked_on_the_day_it_is_given_in_and_kept_in_utc() -> None:
+    # 23:30 on the mission's last day at UTC+9 is 14:30 UTC the same day; 01:00 the day after
+    # the mission at UTC+9 is still within it in UTC, and is refused (the day is the cell's)
+    tokyo = timezone(timedelta(hours=9))
+    last = T0.date() + timedelta(days=3)
+    m = mission()
+    given = datetime.combine(last, time(23, 30), tzinfo=tokyo)
+    kept = m.decide("P1", ScreeningDecision(ScreeningOutcome.SELECT, "dr", "", given))
+    assert kept.decided_at == given
+    assert kept.decided_at.utcoffset() == timedelta(0)
+    assert m.candidates["P1"] == kept
+    after = datetime.combine(last + timedelta(days=1), time(1, 0), tzinfo=tokyo)
+    with pytest.raises(InvalidValue, match="outside the mission's dates"):
+        m.decide("P2", ScreeningDecision(ScreeningOutcome.SELECT, "dr", "", after))
+
+
+@pytest.mark.parametrize("notes", ["reassess\x00", "reassess \udcff", "\x1b[2Jreassess"])
+def test_criteria_notes_with_a_control_character_are_refused(notes: str) -> None:
+    with pytest.raises(InvalidValue, match=r"^criteria_notes: "):
+        ScreeningDecision(ScreeningOutcome.DEFER, "dr", notes, T0)
+
+
+def test_criteria_notes_may_hold_line_breaks_and_tabs() -> None:
+    notes = "open fracture\n\tneeds a second look in 2 weeks"
+    assert ScreeningDecision(ScreeningOutcome.DEFER, "dr", notes, T0).criteria_notes == notes
 
 
 def test_capacity_report_staleness_is_derived_from_the_time_of_asking() -> None:
