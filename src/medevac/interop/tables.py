@@ -28,6 +28,7 @@ from medevac.interop.records import (
 )
 from medevac.interop.rows import SPECS, encode_csv_cell
 from medevac.planning import json_text
+from medevac.planning.plan import write_texts
 
 #: The byte-order mark spreadsheets write at the start of a UTF-8 file.
 BOM = b"\xef\xbb\xbf"
@@ -289,28 +290,30 @@ def _read_json(source: str, data: Any, kind: RecordKind, repeated: list[str]) ->
 
 
 def write_csv(path: Path, columns: list[str], rows: Iterable[Mapping[str, str]]) -> int:
-    """Write text rows under a header; returns the number of data rows."""
+    """Write text rows under a header, whole or not at all (`write_texts`: an earlier file
+    at ``path`` stays as it was where the writing fails, a full disk say, where writing in
+    place had left it cut short); returns the number of data rows."""
     count = 0
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([row[c] for c in columns])
-            count += 1
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([row[c] for c in columns])
+        count += 1
+    write_texts([(path, handle.getvalue())])
     return count
 
 
 def write_json(path: Path, kind: RecordKind, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write `{"<kind>": [...]}` with one object per line; returns the number of objects."""
-    count = 0
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write(f'{{"{kind.value}": [')
-        for row in rows:
-            handle.write(",\n " if count else "\n ")
-            handle.write(json.dumps(row, ensure_ascii=False))
-            count += 1
-        handle.write("\n]}\n" if count else "]}\n")
-    return count
+    """Write `{"<kind>": [...]}` with one object per line, whole or not at all (as
+    `write_csv`); returns the number of objects."""
+    parts = [f'{{"{kind.value}": [']
+    for count, row in enumerate(rows):
+        parts.append(",\n " if count else "\n ")
+        parts.append(json.dumps(row, ensure_ascii=False))
+    parts.append("\n]}\n" if len(parts) > 1 else "]}\n")
+    write_texts([(path, "".join(parts))])
+    return (len(parts) - 2) // 2
 
 
 def write_records(path: Path, kind: RecordKind, rows: list[dict[str, Any]]) -> int:

@@ -195,11 +195,16 @@ def write_documents(documents: Sequence[tuple[Path, dict[str, Any]]]) -> None:
     temporary file), or ValueError (`document_text`). Files are synced to the disk before they
     are renamed (an I/O error then is raised, the old files kept), and their folders after,
     where the file system allows: a power cut then keeps the new documents."""
+    write_texts([(path, document_text(document)) for path, document in documents])
+
+
+def write_texts(texts: Sequence[tuple[Path, str]]) -> None:
+    """Write each text to its path, all of them or none, as `write_documents` writes JSON
+    documents (a temporary file beside each, synced, then renamed over it)."""
     written: list[tuple[Path, Path, Path]] = []  # (temporary file, the file it replaces, path)
     in_place: list[tuple[Path, str]] = []
     try:
-        for path, document in documents:
-            text = document_text(document)
+        for path, text in texts:
             if _special(path):
                 in_place.append((path, text))
             else:

@@ -428,3 +428,28 @@ def test_a_nul_in_a_csv_cell_is_still_named_by_row_and_column(tmp_path: Path) ->
     assert "row 2, column name: contains a NUL character, which cannot be stored" in errors_of(
         parsed
     )
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json"])
+def test_an_export_that_fails_leaves_the_earlier_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    # written in place, a full disk had left the earlier export cut short
+    import errno
+
+    from medevac.interop.records import RecordKind
+    from medevac.interop.tables import write_records
+    from medevac.planning import plan as plan_files
+
+    path = tmp_path / f"organisations.{suffix}"
+    path.write_text("the earlier export\n", encoding="utf-8")
+
+    def full(handle: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(plan_files, "_sync", full)
+    row = {"id": "ORG-A", "name": "A", "kind": "ministry_of_health", "country": "PL"}
+    with pytest.raises(OSError, match="No space left"):
+        write_records(path, RecordKind.ORGANISATIONS, [row])
+    assert path.read_text(encoding="utf-8") == "the earlier export\n"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
