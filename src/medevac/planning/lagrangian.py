@@ -466,6 +466,13 @@ class _Plans:
         # for them), then the most urgent first, shorter stays first among equals
         held = self.slot_current_day >= 0
         self.rule_order = np.lexsort((self.slot_patient, stay, -urgency, ~held)).astype(np.int64)
+        #: the rule as greedy has it, for re-plans: the most urgent first whether they hold a
+        #: place or not (a current place kept where it is still free at the patient's turn)
+        self.urgent_rule_order: IntArray | None = None
+        if held.any():
+            self.urgent_rule_order = np.lexsort((self.slot_patient, stay, -urgency)).astype(
+                np.int64
+            )
         self.unit_first_slot = c.first_member()
         singles = np.flatnonzero(c.unit_group < 0)
         self.unit_order = singles[np.lexsort((choices[singles], -c.unit_unplaced[singles]))]
@@ -494,11 +501,13 @@ class _Plans:
         tau: float,
         deadline: float,
         search: bool = True,
+        rule_order: IntArray | None = None,
     ) -> tuple[IntArray, IntArray]:
         """A plan from prices ``x``: groups together, expected columns, priced fill, search.
 
         Without prices (``dual`` or ``x`` None) it is the regulator's rule alone: current places
-        kept while they are free, then earliest day, nearest facility.
+        kept while they are free, then earliest day, nearest facility, in ``rule_order``
+        (default: those holding a place first, `rule_order`).
         """
         c = self.c
         n = len(self.slot_unit)
@@ -510,8 +519,9 @@ class _Plans:
         capacity = kernels.capacity_of(used, c.beds, admitted, c.limit, c.rooms())
         groups = self.groups
         if dual is None or x is None:
+            order = self.rule_order if rule_order is None else rule_order
             kernels.fill_earliest(
-                self.rule_order, self.slot_unit, groups, slot_f, slot_a, problem, capacity,
+                order, self.slot_unit, groups, slot_f, slot_a, problem, capacity,
                 self.slot_current_day,
             )  # fmt: skip
             return slot_f, slot_a
@@ -812,6 +822,14 @@ def solve_lagrangian(
     slot_f, slot_a = plans.build(None, None, 0.0, deadline)
     rule_seconds = time.perf_counter() - started_plan
     best = (plans.objective(slot_f, slot_a) + hopeless, slot_f, slot_a)
+    if plans.urgent_rule_order is not None:
+        # a re-plan: the rule keeping every place it can first leaves new urgent patients out
+        # where beds are short (on a re-plan of 105,000 patients, 5,000 of them new: 9.40 M
+        # against 3.10 M for greedy, whose order is this one); the cheaper of the two
+        slot_f, slot_a = plans.build(None, None, 0.0, deadline, rule_order=plans.urgent_rule_order)
+        value = plans.objective(slot_f, slot_a) + hopeless
+        if value < best[0]:
+            best = (value, slot_f, slot_a)
     if prices is None:
         x = dual.starting_prices(max(0.1, 0.05 * (deadline - time.perf_counter())))
     else:
