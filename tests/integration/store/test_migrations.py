@@ -379,3 +379,47 @@ def test_lines_naming_a_facility_get_the_time_it_was_last_named_there(
         engine.dispose()
     assert "decided_at" in columns
     assert "named_at" not in columns
+
+
+def test_upgrading_over_characters_the_registry_now_refuses_stops_and_names_them(
+    empty_database_url: str,
+) -> None:
+    # a zero-width space in an id, a bidi override in a name, a NUL in a status change's
+    # reason (SQLite only: PostgreSQL refuses it itself); a line break in a free text passes
+    patient = {"organisation": "ORG", "status": "reported", "days": 7}
+    change = text(
+        "INSERT INTO patient_status_changes (patient_id, seq, at, from_status, to_status, "
+        "actor, role, reason) VALUES (:id, 0, :at, 'reported', 'reported', 'clerk', "
+        "'coordinator', :reason)"
+    )
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    stored_at(
+        empty_database_url,
+        "0007",
+        (ORGANISATION, {"id": "ORG"}),
+        (
+            PATIENT,
+            [
+                {**patient, "id": "PT-0001\u200b", "name": ""},
+                {**patient, "id": "PT-0002", "name": "Evil\u202egnp.exe"},
+                {**patient, "id": "PT-0003", "name": "plain"},
+            ],
+        ),
+        (
+            change,
+            [
+                {"id": "PT-0003", "at": at, "reason": "two\nlines"},
+                *([{"id": "PT-0002", "at": at, "reason": "dup\x00"}]
+                  if empty_database_url.startswith("sqlite") else []),
+            ],
+        ),
+    )  # fmt: skip
+    with pytest.raises(RuntimeError) as refused:
+        upgrade(empty_database_url)
+    said = str(refused.value)
+    assert "patients PT-0001\\u200b: id holds U+200B at character 8" in said, said
+    assert "patients PT-0002: name holds U+202E at character 5" in said, said
+    assert "PT-0003" not in said, said
+    if empty_database_url.startswith("sqlite"):
+        assert "patient_status_changes PT-0002: reason holds U+0000" in said, said
+    assert current_revision(empty_database_url) == "0007"
