@@ -79,9 +79,8 @@ def mission_of_org_b(
     return mission
 
 
-def selected_patients(uow_factory: UowFactory, count: int) -> list[str]:
-    """Register `count` patients and select them at a screening mission."""
-    ids = [f"P-{n:03d}" for n in range(1, count + 1)]
+def reported_patients(uow_factory: UowFactory, ids: Sequence[str]) -> None:
+    """Register ORG-A's priority orthopaedic patients ``ids`` at H-1 (status reported)."""
     for patient_id in ids:
         register_patient(
             uow_factory(),
@@ -95,6 +94,29 @@ def selected_patients(uow_factory: UowFactory, count: int) -> list[str]:
             ),
             actor=ACTOR,
         )
+
+
+def partner_hospital(uow_factory: UowFactory, location: Coordinates) -> None:
+    """Register H-B, ORG-B's orthopaedic hospital at ``location``."""
+    register_facility(
+        uow_factory(),
+        Facility(
+            "H-B",
+            "Partner hospital",
+            FacilityKind.HOSPITAL,
+            "ORG-B",
+            "PL",
+            location,
+            frozenset({Specialty.ORTHOPAEDICS}),
+        ),
+        actor=ACTOR,
+    )
+
+
+def selected_patients(uow_factory: UowFactory, count: int) -> list[str]:
+    """Register `count` patients and select them at a screening mission."""
+    ids = [f"P-{n:03d}" for n in range(1, count + 1)]
+    reported_patients(uow_factory, ids)
     mission = mission_of_org_b(uow_factory, candidates=ids)
     for patient_id in ids:
         record_decision(

@@ -16,18 +16,18 @@ import pytest
 from medevac.config import get_settings
 from medevac.domain.agreements import Agreement
 from medevac.domain.errors import InvalidValue
-from medevac.domain.facilities import CostPolicy, Facility
+from medevac.domain.facilities import CostPolicy
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import Patient
 from medevac.domain.requests import PatientDecision, RequestStatus
 from medevac.domain.screening import ScreeningOutcome
-from medevac.domain.vocabulary import FacilityKind, Mobility, Precedence, Specialty
+from medevac.domain.vocabulary import Mobility, Precedence, Specialty
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID
 from medevac.services.patients import move_patient, register_patient
 from medevac.services.quota_count import sent_book
-from medevac.services.registry import register_agreement, register_facility
+from medevac.services.registry import register_agreement
 from medevac.services.requests import (
     close_request,
     create_request,
@@ -41,7 +41,9 @@ from tests.integration.services.builders import (
     UowFactory,
     accepted_request,
     mission_of_org_b,
+    partner_hospital,
     registry,
+    reported_patients,
     selected_patients,
     submitted_request,
 )
@@ -177,19 +179,7 @@ def test_no_candidates_are_put_before_a_mission_that_ended_in_the_cells_calendar
     uow_factory: UowFactory, cell_day: date
 ) -> None:
     registry(uow_factory)
-    for patient_id in ("P-1", "P-2"):
-        register_patient(
-            uow_factory(),
-            Patient(
-                patient_id,
-                "ORG-A",
-                (Specialty.ORTHOPAEDICS,),
-                Precedence.PRIORITY,
-                Mobility.LITTER,
-                location_id="H-1",
-            ),
-            actor=ACTOR,
-        )
+    reported_patients(uow_factory, ["P-1", "P-2"])
 
     def mission(ends_on: date) -> str:
         return create_mission(
@@ -233,19 +223,7 @@ def test_a_screening_decision_is_kept_and_audited_as_an_instant_in_utc(
     uow_factory: UowFactory, off_utc: str
 ) -> None:
     registry(uow_factory)
-    for patient_id in ("P-1", "P-2"):
-        register_patient(
-            uow_factory(),
-            Patient(
-                patient_id,
-                "ORG-A",
-                (Specialty.ORTHOPAEDICS,),
-                Precedence.PRIORITY,
-                Mobility.LITTER,
-                location_id="H-1",
-            ),
-            actor=ACTOR,
-        )
+    reported_patients(uow_factory, ["P-1", "P-2"])
     mission = mission_of_org_b(uow_factory, candidates=["P-1", "P-2"], back=2, ahead=2)
     select = ScreeningOutcome.SELECT
     decision = record_decision(
@@ -356,19 +334,7 @@ def test_a_death_abroad_keeps_the_acceptance_and_counts_against_the_quota(
     uow_factory: UowFactory,
 ) -> None:
     registry(uow_factory)
-    register_facility(
-        uow_factory(),
-        Facility(
-            "H-B",
-            "Partner hospital",
-            FacilityKind.HOSPITAL,
-            "ORG-B",
-            "PL",
-            Coordinates(52.2, 21.0),
-            frozenset({Specialty.ORTHOPAEDICS}),
-        ),
-        actor=ACTOR,
-    )
+    partner_hospital(uow_factory, Coordinates(52.2, 21.0))
     register_agreement(
         uow_factory(),
         Agreement(

@@ -45,6 +45,7 @@ from tests.integration.services.builders import (
     UowFactory,
     accepted_request,
     mission_of_org_b,
+    partner_hospital,
     registry,
     selected_patients,
     submitted_request,
@@ -606,19 +607,7 @@ def test_a_facility_whose_id_takes_most_of_an_id_can_report_capacity(
 
 def test_naming_the_same_admission_again_writes_nothing(uow_factory: UowFactory) -> None:
     registry(uow_factory)
-    register_facility(
-        uow_factory(),
-        Facility(
-            "H-B",
-            "Partner hospital",
-            FacilityKind.HOSPITAL,
-            "ORG-B",
-            "PL",
-            Coordinates(51.76, 19.46),
-            frozenset({Specialty.ORTHOPAEDICS}),
-        ),
-        actor=ACTOR,
-    )
+    partner_hospital(uow_factory, Coordinates(51.76, 19.46))
     (patient_id,) = selected_patients(uow_factory, 1)
     request_id = accepted_request(uow_factory, "ORG-A", "ORG-B", [patient_id])
     day = utc_now().date() + timedelta(days=2)

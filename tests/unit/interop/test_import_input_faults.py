@@ -17,7 +17,7 @@ from medevac.config import get_settings
 from medevac.domain import limits
 from medevac.domain.errors import InvalidValue
 from medevac.domain.organisations import Organisation
-from medevac.interop.records import ImportFileError, ImportRejected, RecordKind
+from medevac.interop.records import ImportFileError, RecordKind
 from medevac.interop.rows import SPECS
 from medevac.interop.samples import SampleRegistry, sample_registry
 from medevac.interop.tables import read_table, write_records
@@ -26,6 +26,8 @@ from medevac.services.clock import shown
 from medevac.services.exports import export_file
 from medevac.services.imports import import_file
 from tests.fakes import FakeDatabase
+from tests.unit.interop import test_import_strictness as strict
+from tests.unit.interop.test_import_strictness import load
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 ORGANISATION_HEADER = "id,name,kind,country,contact"
@@ -51,23 +53,9 @@ def kyiv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
 
 
-def load(
-    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path, *kinds: RecordKind
-) -> None:
-    for kind in kinds:
-        path = tmp_path / f"seed-{kind.value}.json"
-        write_records(path, kind, registry.rows(kind))
-        import_file(database.unit_of_work(), kind, path, actor="alice", now=NOW)
-
-
 def rejected(database: FakeDatabase, kind: RecordKind, path: Path) -> list[str]:
-    """The row errors of an import that must be refused, checking that it changed nothing."""
-    commits, audit = database.commits, list(database.state.audit)
-    with pytest.raises(ImportRejected) as refusal:
-        import_file(database.unit_of_work(), kind, path, actor="alice", now=NOW)
-    assert database.commits == commits
-    assert database.state.audit == audit
-    return [str(e) for e in refusal.value.errors]
+    """The row errors, as text, of an import that must be refused (`strict.rejected`)."""
+    return [str(e) for e in strict.rejected(database, kind, path)]
 
 
 def parse_text(tmp_path: Path, kind: RecordKind, name: str, text: str) -> ParsedTable:
