@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -71,7 +73,13 @@ def simulate(
     seed: int = typer.Option(
         0, "--seed", min=0, help="Seed: the same seed gives the same numbers."
     ),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Threads (default: cores)."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Threads (default and most: the machine's cores; each may take about 210 MB on "
+        "a long scenario).",
+    ),
 ) -> None:
     """Simulate a field hospital for many replications; write results with 95 % CIs."""
     # Imported here so that other commands do not pay for loading the compiler and plotting.
@@ -81,6 +89,13 @@ def simulate(
     scenario = _load(scenario_file, scenario_from_dict)
     _check_memory(replications, scenario.days, "lower -n or the scenario's days")
     console = Console(stderr=True, emoji=False)
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > cores:
+        console.print(
+            f"note: --workers {workers:,} is more than the {cores} cores; using {cores}",
+            markup=False,
+        )
+        workers = cores
     with _progress_bar(console, f"simulating {scenario.name}") as progress:
         result = run_replications(
             scenario, replications, seed=seed, workers=workers, progress=progress
@@ -121,8 +136,10 @@ def deploy(
 
     problem: DeploymentProblem = _load(str(problem_file), deployment_problem_from_dict)
     if simulate_plan:
-        days = max(preset(hospital.scenario).days for hospital in problem.hospitals)
-        _check_memory(replications, days, "lower -n")
+        # the results of every hospital are kept until the plan is written
+        _check_deployment_memory(
+            replications, [preset(hospital.scenario).days for hospital in problem.hospitals]
+        )
     plan = plan_deployment(problem, time_limit_seconds=time_limit)
     violations = check_deployment(problem, plan)
     if violations:
@@ -191,7 +208,7 @@ def _load(source: str, parse: Callable[[object], _T]) -> _T:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as error:
-        _fail(f"{source}: not valid JSON ({json_error(error)})")
+        _fail(f"{source}: not valid JSON ({json_error(error, text)})")
     try:
         return parse(data)
     except ParameterError as error:
@@ -205,6 +222,23 @@ def _check_memory(replications: int, days: int, advice: str) -> None:
     problem = replications_problem(replications, days)
     if problem is not None:
         _fail(f"--replications: {problem} ({advice})")
+
+
+def _check_deployment_memory(replications: int, days: list[int]) -> None:
+    """Refuse --simulate when the hourly series of all hospitals (one ``days`` entry each)
+    would take more memory than the runner allows for one run."""
+    from medevac.simulation.runner import MAX_SERIES_BYTES, SERIES_BYTES_PER_DAY
+
+    total_days = sum(days)
+    need = replications * total_days * SERIES_BYTES_PER_DAY
+    if need > MAX_SERIES_BYTES:
+        fit = MAX_SERIES_BYTES // (SERIES_BYTES_PER_DAY * max(1, total_days))
+        _fail(
+            f"--replications: {replications:,} replications of each of {len(days):,} hospitals "
+            f"({total_days:,} days in all) need {need / 1e9:.1f} GB for the hourly series, more "
+            f"than the {MAX_SERIES_BYTES / 1e9:g} GB allowed; at most {fit:,} replications fit "
+            "(lower -n)"
+        )
 
 
 def _fail(message: str) -> NoReturn:
@@ -233,8 +267,16 @@ def _progress_bar(console: Console, label: str) -> Iterator[Callable[[int, int],
 
 
 def _write_outputs(result: SimulationResult, out: Path) -> None:
+    """Write the results; the plots are drawn first, so a failure to draw them leaves no
+    half-written folder behind and is reported in one line."""
     from medevac.simulation.plots import occupancy_figure, render
 
+    try:
+        figure = occupancy_figure(result)
+        images = {image_format: render(figure, image_format) for image_format in ("png", "svg")}
+    except Exception as error:  # matplotlib raises many kinds (parsing, layout, rendering)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        _fail(f"cannot draw the occupancy plot: {reason}; nothing was written to {out}")
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(
@@ -242,9 +284,8 @@ def _write_outputs(result: SimulationResult, out: Path) -> None:
         )
         (out / "summary.csv").write_text(result.summary_csv(), encoding="utf-8")
         (out / "hourly.csv").write_text(result.hourly_csv(), encoding="utf-8")
-        figure = occupancy_figure(result)
-        for image_format in ("png", "svg"):
-            (out / f"occupancy.{image_format}").write_bytes(render(figure, image_format))
+        for image_format, image in images.items():
+            (out / f"occupancy.{image_format}").write_bytes(image)
     except OSError as error:
         _fail(f"cannot write results to {out}: {_why_unwritable(out, error)}")
 
@@ -273,5 +314,11 @@ def _summary_table(result: SimulationResult) -> Table:
         if est.replications == 0:
             table.add_row(label, "-", "-")
             continue
-        table.add_row(label, f"{est.mean:,.2f}", f"{est.low:,.2f} - {est.high:,.2f}")
+        # one replication has no interval
+        interval = (
+            f"{est.low:,.2f} - {est.high:,.2f}"
+            if math.isfinite(est.low) and math.isfinite(est.high)
+            else "-"
+        )
+        table.add_row(label, f"{est.mean:,.2f}", interval)
     return table

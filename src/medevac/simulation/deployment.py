@@ -234,6 +234,19 @@ SITE_SEARCH_SHARE = 0.1
 SITE_CANDIDATES = 25
 #: A move must serve this many more patients a day to be taken.
 IMPROVEMENT = 1e-7
+#: Time kept back from the limit to turn the flows into a plan (on the benchmark's largest
+#: problem, 5,000 points x 1,000 sites, that takes well under this).
+ASSEMBLY_SECONDS = 0.05
+#: HiGHS is not started on the MIP with less time left than this: it could not improve on the
+#: search's plan, and its set-up alone would overrun the limit.
+MIN_MIP_SECONDS = 0.2
+#: Time HiGHS may run past its limit on the MIP, per nonzero of the matrix: it does not look
+#: at its time limit in parts of presolve and of the root solve. On 5,000 points x 1,000
+#: sites x 10 hospitals (3.8 million nonzeros) it ran 11 s with 5 s left and 49 s with 26 s
+#: left (2-core machine, 2026-12); the benchmark's models have 0.1 million. The MIP is
+#: skipped when this estimate does not fit in the time left, and the search's plan is
+#: returned with status ``time_limit``.
+MIP_SETUP_SECONDS_PER_NONZERO = 13e-6
 
 
 def plan_deployment(
@@ -245,8 +258,14 @@ def plan_deployment(
     plan serves as much as a bound that holds for any plan (the total capacity, or the demand
     within reach of some site), it is optimal and no MIP is solved. Otherwise HiGHS solves the
     MIP from that plan with the time left.
+
+    Every LP and the MIP get only the time left, so the limit holds (within the time of a
+    step that cannot be cut short: finding the pairs within reach, one greedy placement).
+    When the flows of the first placement cannot be computed in time, the greedy plan is
+    returned with status ``time_limit`` and its gap against the bound.
     """
     started = time.perf_counter()
+    deadline = started + time_limit_seconds - ASSEMBLY_SECONDS
     groups = _hospital_groups(problem.hospitals)
     reach = _Reach.of(problem, groups)
     demand, point_index, local_site = reach.demand, reach.point_index, reach.local_site
@@ -263,11 +282,21 @@ def plan_deployment(
     # reach of some site.
     ceiling = min(float(capacities @ counts), float(demand[np.unique(point_index)].sum()))
     enough = ceiling - relative_gap * max(1.0, ceiling)
+    # HiGHS overruns its limit on a MIP too large to set up in the time: then the search
+    # gets all the time.
+    nonzeros = 3 * n_sites * n_groups + n_pairs * (3 + n_groups)
+    setup = max(MIN_MIP_SECONDS, MIP_SETUP_SECONDS_PER_NONZERO * nonzeros)
+    search_deadline = started + SITE_SEARCH_SHARE * time_limit_seconds
+    if deadline - time.perf_counter() < setup:
+        search_deadline = deadline
+    greedy_placed, greedy_flows = _greedy_sites(reach, counts, deadline)
     placed, served, flows = _search_sites(
-        _greedy_sites(reach, counts),
+        greedy_placed,
+        greedy_flows,
         reach,
         enough,
-        started + SITE_SEARCH_SHARE * time_limit_seconds,
+        min(deadline, search_deadline),
+        deadline,
     )
     opened = np.zeros((n_sites, n_groups))
     for site, group in placed.items():
@@ -275,6 +304,9 @@ def plan_deployment(
     if served >= enough:
         wall = time.perf_counter() - started
         return _assemble(problem, reach, groups, "optimal", flows, opened, ceiling, wall)
+    if deadline - time.perf_counter() < setup:
+        wall = time.perf_counter() - started
+        return _assemble(problem, reach, groups, "time_limit", flows, opened, ceiling, wall)
 
     # The MIP. Columns: the share f of a point's demand sent to a site, one per (point, site)
     # pair within the radius, then y[site, group]. Shares rather than flows keep the linking
@@ -358,11 +390,13 @@ def plan_deployment(
         highspy.HighsVarType.kInteger
     ] * n_y
 
+    time_left = deadline - time.perf_counter()
+    if time_left < MIN_MIP_SECONDS:  # building the model took the time
+        wall = time.perf_counter() - started
+        return _assemble(problem, reach, groups, "time_limit", flows, opened, ceiling, wall)
     solver = new_highs()
     solver.setOptionValue("output_flag", False)
-    solver.setOptionValue(
-        "time_limit", max(0.1, time_limit_seconds - (time.perf_counter() - started))
-    )
+    solver.setOptionValue("time_limit", time_left)
     solver.setOptionValue("mip_rel_gap", float(relative_gap))
     solver.setOptionValue("random_seed", 0)
     solver.passModel(lp)
@@ -487,14 +521,18 @@ class _Reach:
         )
 
 
-def _greedy_sites(reach: _Reach, counts: np.ndarray) -> dict[int, int]:
-    """A first placement (site -> group): the largest hospitals first, each where it serves
-    the most demand the hospitals placed before it have not taken."""
+def _greedy_sites(
+    reach: _Reach, counts: np.ndarray, deadline: float = math.inf
+) -> tuple[dict[int, int], np.ndarray]:
+    """A first placement (site -> group) and flows that it can serve: the largest hospitals
+    first, each where it serves the most demand the hospitals placed before it have not
+    taken. Past ``deadline`` no more hospitals are placed."""
     demand, point_index, local_site = reach.demand, reach.point_index, reach.local_site
     capacities = reach.capacities
     n_sites = reach.useful_sites.shape[0]
     n_groups = capacities.shape[0]
     residual = demand.astype(np.float64).copy()
+    flows = np.zeros(point_index.shape[0])
     placed: dict[int, int] = {}
     pairs_of_site = [np.nonzero(local_site == j)[0] for j in range(n_sites)]
     units = sorted(
@@ -502,6 +540,8 @@ def _greedy_sites(reach: _Reach, counts: np.ndarray) -> dict[int, int]:
         key=lambda g: -capacities[g],
     )
     for group in units:
+        if placed and time.perf_counter() >= deadline:
+            break
         within = np.bincount(local_site, weights=residual[point_index], minlength=n_sites)
         value = np.minimum(within, capacities[group])
         value[list(placed)] = -1.0
@@ -515,13 +555,17 @@ def _greedy_sites(reach: _Reach, counts: np.ndarray) -> dict[int, int]:
                 break
             sent = min(room, residual[point_index[pair]])
             residual[point_index[pair]] -= sent
+            flows[pair] = sent
             room -= sent
-    return placed
+    return placed, flows
 
 
-def _best_flows(placed: Mapping[int, int], reach: _Reach) -> tuple[float, np.ndarray]:
+def _best_flows(
+    placed: Mapping[int, int], reach: _Reach, deadline: float = math.inf
+) -> tuple[float, np.ndarray] | None:
     """The most patients a day the hospitals placed (site -> group) can serve, and the flow of
-    every (point, site) pair: a transportation LP, solved by HiGHS."""
+    every (point, site) pair: a transportation LP, solved by HiGHS. ``None`` when the LP
+    cannot be solved before ``deadline``."""
     point_index, local_site = reach.point_index, reach.local_site
     flows = np.zeros(point_index.shape[0])
     if not placed:
@@ -538,13 +582,19 @@ def _best_flows(placed: Mapping[int, int], reach: _Reach) -> tuple[float, np.nda
         shape=(points.size + sites.size, pairs.size),
     )
     room = np.array([reach.capacities[placed[int(site)]] for site in sites])
+    time_left = deadline - time.perf_counter()
+    if time_left <= 0:
+        return None
     result = linprog(
         -np.ones(pairs.size),
         A_ub=a_ub,
         b_ub=np.concatenate([reach.demand[points], room]),
         bounds=(0.0, None),
         method="highs",
+        options={"time_limit": min(time_left, 1e9)},
     )
+    if result.status == 1:  # the time limit (or HiGHS's iteration limit) was reached
+        return None
     if result.status != 0:
         raise RuntimeError(f"the flow LP of a placement failed: {result.message}")
     flows[pairs] = np.clip(result.x, 0.0, None)
@@ -552,17 +602,32 @@ def _best_flows(placed: Mapping[int, int], reach: _Reach) -> tuple[float, np.nda
 
 
 def _search_sites(
-    placed: dict[int, int], reach: _Reach, enough: float, deadline: float
+    placed: dict[int, int],
+    start_flows: np.ndarray,
+    reach: _Reach,
+    enough: float,
+    deadline: float,
+    first_deadline: float,
 ) -> tuple[dict[int, int], float, np.ndarray]:
     """Move one hospital at a time to the site where the placement serves most (flows by LP),
     until no move helps, the plan serves ``enough`` or the deadline passes.
 
-    A hospital is tried at the SITE_CANDIDATES free sites that reach the most demand the other
-    hospitals do not reach.
+    ``start_flows`` are flows the first placement can serve (the greedy ones); its best flows
+    are computed by LP if that ends before ``first_deadline`` (the whole time limit), else the
+    start is returned as it is. A hospital is tried at the SITE_CANDIDATES free sites that
+    reach the most demand the other hospitals do not reach; a move whose LP does not end by
+    ``deadline`` is not taken.
     """
     demand, point_index, local_site = reach.demand, reach.point_index, reach.local_site
     n_sites = reach.useful_sites.shape[0]
-    served, flows = _best_flows(placed, reach)
+    served, flows = float(start_flows.sum()), start_flows
+    if served >= enough:
+        return placed, served, flows
+    first = _best_flows(placed, reach, first_deadline)
+    if first is None:
+        return placed, served, flows
+    if first[0] >= served:
+        served, flows = first
     improved = True
     while improved and served < enough:
         improved = False
@@ -580,7 +645,10 @@ def _search_sites(
                 if free[candidate] <= 0 or time.perf_counter() >= deadline:
                     break
                 trial = {**others, int(candidate): group}
-                value, trial_flows = _best_flows(trial, reach)
+                trial_result = _best_flows(trial, reach, deadline)
+                if trial_result is None:
+                    break
+                value, trial_flows = trial_result
                 if value > served + IMPROVEMENT and (best is None or value > best[0]):
                     best = (value, int(candidate), trial_flows)
             if best is not None:
@@ -672,6 +740,11 @@ def check_deployment(problem: DeploymentProblem, plan: DeploymentPlan) -> list[s
 
 # --- reading plain data ---------------------------------------------------------------------
 
+#: Most (demand point, candidate site) pairs a problem may have: the planner builds the dense
+#: points x sites distance matrix, about 48 bytes a pair with its temporaries (measured), so
+#: this is about 1 GB. 20,000 x 20,000 had ended in a MemoryError.
+MAX_POINT_SITE_PAIRS = 20_000_000
+
 
 def deployment_problem_from_dict(data: object) -> DeploymentProblem:
     """Build a validated problem from JSON-like data; raise ``ParameterError`` naming the path."""
@@ -680,19 +753,22 @@ def deployment_problem_from_dict(data: object) -> DeploymentProblem:
         required=("radius_km", "demand_points", "candidate_sites", "hospitals"),
         optional=("name", "demand_basis", "$schema"),
     )
+    point_list = _list(obj["demand_points"], "demand_points")
+    site_list = _list(obj["candidate_sites"], "candidate_sites")
+    if len(point_list) * len(site_list) > MAX_POINT_SITE_PAIRS:
+        raise ParameterError(
+            "demand_points x candidate_sites",
+            f"{len(point_list):,} x {len(site_list):,} = {len(point_list) * len(site_list):,} "
+            f"pairs, more than the {MAX_POINT_SITE_PAIRS:,} allowed (their distance matrix "
+            "would need over 1 GB); merge nearby demand points or drop candidate sites",
+        )
     basis_text = read_string(obj.get("demand_basis", "middle"), "demand_basis")
     try:
         basis = DemandBasis(basis_text)
     except ValueError:
         raise ParameterError("demand_basis", "must be low, middle or high") from None
-    points = tuple(
-        _demand_point(item, f"demand_points[{i}]")
-        for i, item in enumerate(_list(obj["demand_points"], "demand_points"))
-    )
-    sites = tuple(
-        _site(item, f"candidate_sites[{i}]")
-        for i, item in enumerate(_list(obj["candidate_sites"], "candidate_sites"))
-    )
+    points = tuple(_demand_point(item, f"demand_points[{i}]") for i, item in enumerate(point_list))
+    sites = tuple(_site(item, f"candidate_sites[{i}]") for i, item in enumerate(site_list))
     hospitals = tuple(
         _hospital(item, f"hospitals[{i}]")
         for i, item in enumerate(_list(obj["hospitals"], "hospitals"))

@@ -123,6 +123,11 @@ class CaseClass:
                 raise ParameterError(name, f"must be between 0 and 1, got {value}")
         if self.surgery_probability > 0 and self.surgery.mean_hours <= 0:
             raise ParameterError("surgery.mean_hours", "must be > 0 when surgery_probability > 0")
+        if self.admission_probability > 0 and self.length_of_stay.mean_hours <= 0:
+            # a stay of 0 hours frees the bed at once: admitted patients took no bed at all
+            raise ParameterError(
+                "length_of_stay.mean_hours", "must be > 0 when admission_probability > 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -135,8 +140,16 @@ class TheatreHours:
     def __post_init__(self) -> None:
         _require_finite("opens", self.opens)
         _require_finite("closes", self.closes)
-        if not 0.0 <= self.opens < self.closes <= HOURS_PER_DAY:
-            raise ParameterError("opens", "need 0 <= opens < closes <= 24")
+        if not 0.0 <= self.opens <= HOURS_PER_DAY:
+            raise ParameterError("opens", f"need 0 <= opens < closes <= 24, got {self.opens:g}")
+        if not 0.0 <= self.closes <= HOURS_PER_DAY:
+            raise ParameterError("closes", f"need 0 <= opens < closes <= 24, got {self.closes:g}")
+        if self.opens >= self.closes:
+            raise ParameterError(
+                "closes",
+                f"need 0 <= opens < closes <= 24, got opens {self.opens:g} and closes "
+                f"{self.closes:g}",
+            )
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,12 @@ def occupancy_figure(result: SimulationResult) -> Figure:
             capacity = capacity_lines.get(row)
             if capacity:
                 axis.axhline(capacity, color=colour, linestyle="--", linewidth=0.8)
-        axis.set_title(f"{title}: {result.scenario.name} ({result.replications} replications)")
+        # The scenario's name is the user's text: matplotlib would read "$...$" in it as math
+        # (and raise on what it cannot parse), so titles are drawn as they are written.
+        axis.set_title(
+            f"{title}: {result.scenario.name} ({result.replications} replications)",
+            parse_math=False,
+        )
         axis.set_ylabel(ylabel)
         axis.grid(alpha=0.3)
         if axis.get_legend_handles_labels()[0]:

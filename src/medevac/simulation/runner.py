@@ -136,9 +136,9 @@ def run_replications(
 ) -> SimulationResult:
     """Simulate ``replications`` independent runs of ``scenario`` and collect their results.
 
-    ``workers`` defaults to the number of cores; ``progress(done, total)`` is called from the
-    calling thread as batches finish. The result depends only on the scenario, the number of
-    replications and the seed.
+    ``workers`` defaults to the number of cores and is capped at it; ``progress(done, total)``
+    is called from the calling thread as batches finish. The result depends only on the
+    scenario, the number of replications and the seed.
     """
     if replications < 1:
         raise ValueError("replications must be >= 1")
@@ -147,7 +147,10 @@ def run_replications(
     too_many = replications_problem(replications, scenario.days)
     if too_many is not None:
         raise ValueError(too_many)
-    workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    # Each replication in flight holds its own event arrays (about 210 MB on a long, busy
+    # scenario), and the kernel is CPU-bound: more threads than cores only take memory.
+    cores = os.cpu_count() or 1
+    workers = max(1, min(workers if workers is not None else cores, cores))
     inputs = _KernelInputs(scenario)
     generators = replication_generators(seed, replications)
     hours = inputs.hourly_rates.shape[0]

@@ -217,14 +217,19 @@ def test_the_placement_search_moves_a_hospital_to_where_it_serves_more() -> None
     problem = two_towns()
     reach = _Reach.of(problem, _hospital_groups(problem.hospitals))
     near_a, near_b, far = 0, 1, 2
-    served, _ = _best_flows({near_a: 0, far: 0}, reach)
-    assert served == pytest.approx(105.0)
-    placed, served, flows = _search_sites({near_a: 0, far: 0}, reach, math.inf, math.inf)
+    first = _best_flows({near_a: 0, far: 0}, reach)
+    assert first is not None
+    assert first[0] == pytest.approx(105.0)
+    no_flows = np.zeros(reach.point_index.shape[0])
+    placed, served, flows = _search_sites(
+        {near_a: 0, far: 0}, no_flows, reach, math.inf, math.inf, math.inf
+    )
     assert placed == {near_a: 0, near_b: 0}
     assert served == pytest.approx(200.0)
     assert flows.sum() == pytest.approx(200.0)
-    # the search stops at its deadline, before any move
-    placed, served, _ = _search_sites({near_a: 0, far: 0}, reach, math.inf, 0.0)
+    # the search stops at its deadline, before any move (the first placement's flows are
+    # still computed: they have the whole time limit)
+    placed, served, _ = _search_sites({near_a: 0, far: 0}, no_flows, reach, math.inf, 0.0, math.inf)
     assert placed == {near_a: 0, far: 0}
     assert served == pytest.approx(105.0)
 
@@ -240,7 +245,9 @@ def test_the_flows_of_a_placement_are_the_best_the_placement_allows(seed: int) -
         len(reach.useful_sites), size=min(2, len(reach.useful_sites)), replace=False
     )
     placed = {int(site): group for group, site in enumerate(chosen)}
-    served, flows = _best_flows(placed, reach)
+    best = _best_flows(placed, reach)
+    assert best is not None
+    served, flows = best
     # hospital g (of capacity capacities[g]) at the site placed holds for it
     at = {group: int(reach.useful_sites[site]) for site, group in placed.items()}
     alone = DeploymentProblem(

@@ -52,6 +52,18 @@ def edit(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
     return data
 
 
+def theatre_hours(opens: float, closes: float) -> dict[str, Any]:
+    data = copy.deepcopy(demo_data())
+    data["resources"]["theatre_hours"] = {"opens": opens, "closes": closes}
+    return data
+
+
+def admitted_with_stay(distribution: str) -> dict[str, Any]:
+    data = edit(("case_mix", 0, "admission_probability"), 0.5)
+    data["case_mix"][0]["length_of_stay"] = {"distribution": distribution, "mean_hours": 0}
+    return data
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -70,6 +82,36 @@ def edit(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
         (edit(("arrivals", "hourly_profile"), [1.0] * 23), r"^arrivals\.hourly_profile: needs 24"),
         (edit(("arrivals", "surge"), [1.0, -2.0]), r"^arrivals\.surge\[1\]: must be >= 0"),
         (edit(("resources", "theatre_hours", "opens"), 25), r"^resources\.theatre_hours\.opens"),
+        # a bad closing hour had been reported as opens
+        (
+            edit(("resources", "theatre_hours", "closes"), 25),
+            r"^resources\.theatre_hours\.closes: need 0 <= opens < closes <= 24, got 25$",
+        ),
+        (
+            edit(("resources", "theatre_hours", "closes"), -1),
+            r"^resources\.theatre_hours\.closes: need 0 <= opens < closes <= 24, got -1$",
+        ),
+        (
+            theatre_hours(opens=10, closes=8),
+            r"^resources\.theatre_hours\.closes: .* got opens 10 and closes 8$",
+        ),
+        (
+            theatre_hours(opens=8, closes=8),
+            r"^resources\.theatre_hours\.closes: .* got opens 8 and closes 8$",
+        ),
+        (
+            theatre_hours(opens=-1, closes=8),
+            r"^resources\.theatre_hours\.opens: need 0 <= opens < closes <= 24, got -1$",
+        ),
+        # a stay of 0 hours for admitted patients had been accepted (they took no bed)
+        (
+            admitted_with_stay("exponential"),
+            r"^case_mix\[0\]\.length_of_stay\.mean_hours: must be > 0 when admission_prob",
+        ),
+        (
+            admitted_with_stay("fixed"),
+            r"^case_mix\[0\]\.length_of_stay\.mean_hours: must be > 0 when admission_prob",
+        ),
         (edit(("policies", "holding_wait_limit_hours"), -1), r"^policies\.holding_wait_limit"),
         (edit(("warmup_days",), 30), r"^warmup_days: must be smaller than days"),
         (edit(("days",), True), r"^days: must be a whole number"),

@@ -77,9 +77,7 @@ def fault(value: str, rule: str) -> str | None:
             continue
         category = unicodedata.category(char)
         refused = (
-            category in ("Cc", "Cs")
-            or char in BIDI_CONTROLS
-            or (rule == ID and category == "Cf")
+            category in ("Cc", "Cs") or char in BIDI_CONTROLS or (rule == ID and category == "Cf")
         )
         if refused:
             return f"U+{ord(char):04X} at character {position}"
