@@ -21,10 +21,7 @@ from medevac.cli import simulation_commands
 from medevac.cli.simulation_commands import register
 from medevac.simulation import deployment, plots, runner
 from medevac.simulation.deployment import (
-    CandidateSite,
-    DemandPoint,
     DeploymentProblem,
-    HospitalUnit,
     _best_flows,
     _greedy_sites,
     _hospital_groups,
@@ -38,6 +35,7 @@ from medevac.simulation.plain_data import ParameterError
 from medevac.simulation.plots import occupancy_figure, render
 from medevac.simulation.presets import who_emt_type_1_mobile
 from medevac.simulation.runner import run_replications
+from tests.unit.simulation.test_deployment import two_towns
 
 SCENARIOS = Path(__file__).parents[3] / "src" / "medevac" / "data" / "scenarios"
 
@@ -45,21 +43,10 @@ SCENARIOS = Path(__file__).parents[3] / "src" / "medevac" / "data" / "scenarios"
 
 
 def towns(capacity: float) -> DeploymentProblem:
-    """Two towns of 100 a day and a hamlet of 5, each with a site of its own beside it: with
-    two hospitals of 150 a day the best plan serves 200, below the bound of 205 the search
-    knows, so only the MIP proves it optimal."""
-    points = (
-        *(DemandPoint(f"a{k}", 0.01 * k, 0.0, 25.0, 25.0) for k in range(4)),
-        *(DemandPoint(f"b{k}", 0.01 * k, 1.0, 25.0, 25.0) for k in range(4)),
-        DemandPoint("hamlet", 5.0, 5.0, 5.0, 5.0),
-    )
-    sites = (
-        CandidateSite("near-a", 0.015, 0.03),
-        CandidateSite("near-b", 0.015, 1.03),
-        CandidateSite("far", 5.01, 5.0),
-    )
-    hospitals = tuple(HospitalUnit(f"h{k}", capacity, "field-hospital-50-beds") for k in range(2))
-    return DeploymentProblem(points, sites, hospitals, radius_km=20.0)
+    """`two_towns`: two towns of 100 a day and a hamlet of 5, each with a site of its own
+    beside it: with two hospitals of 150 a day the best plan serves 200, below the bound of
+    205 the search knows, so only the MIP proves it optimal."""
+    return two_towns(capacity)
 
 
 def no_mip(*_: object) -> None:
