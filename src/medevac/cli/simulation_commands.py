@@ -100,7 +100,8 @@ def simulate(
         result = run_replications(
             scenario, replications, seed=seed, workers=workers, progress=progress
         )
-    _write_outputs(result, out)
+    with console.status(f"writing the results to {escape(str(out))}/"):  # tables and plots
+        _write_outputs(result, out)
     Console(emoji=False).print(_summary_table(result))
     console.print(
         f"results written to {out}/ (summary.json, summary.csv, hourly.csv, occupancy.*)",
@@ -140,12 +141,14 @@ def deploy(
         _check_deployment_memory(
             replications, [preset(hospital.scenario).days for hospital in problem.hospitals]
         )
-    plan = plan_deployment(problem, time_limit_seconds=time_limit)
+    console = Console(stderr=True, emoji=False)
+    placing = f"placing {len(problem.hospitals):,} hospital(s) (up to {time_limit:g} s)"
+    with console.status(placing):
+        plan = plan_deployment(problem, time_limit_seconds=time_limit)
     violations = check_deployment(problem, plan)
     if violations:
         _fail(f"the solver returned an invalid plan: {violations[0]}")
     data: dict[str, Any] = {"problem": problem.name, **plan.to_json_data()}
-    console = Console(stderr=True, emoji=False)
     if simulate_plan and plan.placements:
         with _progress_bar(console, "simulating the deployment") as progress:
             results = simulate_deployment(problem, plan, replications, seed=seed, progress=progress)
