@@ -18,11 +18,19 @@ from medevac.simulation.params import (
 )
 from medevac.simulation.runner import run_replications
 
-durations = st.one_of(
-    st.builds(Duration.exponential, st.floats(0.05, 5.0)),
-    st.builds(Duration.lognormal, st.floats(0.05, 5.0), st.floats(0.05, 3.0)),
-    st.builds(Duration.fixed, st.floats(0.0, 5.0)),
-)
+
+def durations_from(least_fixed: float) -> st.SearchStrategy[Duration]:
+    """Exponential, lognormal and fixed durations, a fixed one at least ``least_fixed``."""
+    return st.one_of(
+        st.builds(Duration.exponential, st.floats(0.05, 5.0)),
+        st.builds(Duration.lognormal, st.floats(0.05, 5.0), st.floats(0.05, 3.0)),
+        st.builds(Duration.fixed, st.floats(least_fixed, 5.0)),
+    )
+
+
+durations = durations_from(0.0)
+#: lengths of stay: a stay of mean 0 is refused where patients are admitted
+stays = durations_from(0.05)
 limits = st.one_of(st.none(), st.floats(0.0, 8.0))
 
 
@@ -37,7 +45,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             surgery_probability=draw(st.floats(0.0, 1.0)),
             surgery=Duration.fixed(draw(st.floats(0.1, 3.0))),
             admission_probability=draw(st.floats(0.0, 1.0)),
-            length_of_stay=draw(durations),
+            length_of_stay=draw(stays),
             referral_probability=draw(st.floats(0.0, 0.5)),
             may_leave_unseen=draw(st.booleans()),
         )
