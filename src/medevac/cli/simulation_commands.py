@@ -230,12 +230,12 @@ def _check_memory(replications: int, days: int, advice: str) -> None:
 def _check_deployment_memory(replications: int, days: list[int]) -> None:
     """Refuse --simulate when the hourly series of all hospitals (one ``days`` entry each)
     would take more memory than the runner allows for one run."""
-    from medevac.simulation.runner import MAX_SERIES_BYTES, SERIES_BYTES_PER_DAY
+    from medevac.simulation.runner import MAX_SERIES_BYTES, SERIES_BYTES_PER_DAY, max_replications
 
     total_days = sum(days)
-    need = replications * total_days * SERIES_BYTES_PER_DAY
-    if need > MAX_SERIES_BYTES:
-        fit = MAX_SERIES_BYTES // (SERIES_BYTES_PER_DAY * max(1, total_days))
+    fit = max_replications(total_days)
+    if replications > fit:
+        need = replications * total_days * SERIES_BYTES_PER_DAY
         _fail(
             f"--replications: {replications:,} replications of each of {len(days):,} hospitals "
             f"({total_days:,} days in all) need {need / 1e9:.1f} GB for the hourly series, more "

@@ -307,13 +307,10 @@ def write_csv(path: Path, columns: list[str], rows: Iterable[Mapping[str, str]])
 def write_json(path: Path, kind: RecordKind, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write `{"<kind>": [...]}` with one object per line, whole or not at all (as
     `write_csv`); returns the number of objects."""
-    parts = [f'{{"{kind.value}": [']
-    for count, row in enumerate(rows):
-        parts.append(",\n " if count else "\n ")
-        parts.append(json.dumps(row, ensure_ascii=False))
-    parts.append("\n]}\n" if len(parts) > 1 else "]}\n")
-    write_texts([(path, "".join(parts))])
-    return (len(parts) - 2) // 2
+    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+    body = "\n " + ",\n ".join(lines) + "\n" if lines else ""
+    write_texts([(path, f'{{"{kind.value}": [{body}]}}\n')])
+    return len(lines)
 
 
 def write_records(path: Path, kind: RecordKind, rows: list[dict[str, Any]]) -> int:

@@ -182,9 +182,14 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _cut(text: str) -> str:
+    """``text`` cut to 40 characters, the cut marked: a message stays one readable line."""
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _show(value: Any) -> str:
     if isinstance(value, json_text.OutOfRange):  # as the file wrote it, not `Infinity`
-        return value.text if len(value.text) <= 40 else value.text[:37] + "..."
+        return _cut(value.text)
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         # shown by its size: Python refuses to write out integers of over 4,300 digits
         return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
@@ -194,7 +199,7 @@ def _show(value: Any) -> str:
         text = str(value) if isinstance(value, numbers.Number) else repr(value)
     except RecursionError:  # nested almost as deep as the decoder allows, then deeper still
         return f"{_kind(value)} nested too deeply to show"
-    return text if len(text) <= 40 else text[:37] + "..."
+    return _cut(text)
 
 
 def parse_problem(data: Any) -> Problem:

@@ -492,6 +492,28 @@ def own_cost_at(
     return float(wait + (travel + split + change))  # in `own_costs`' order
 
 
+def own_costs_at(
+    view: ProblemView, index: IntArray, facility: IntArray, day: IntArray
+) -> FloatArray:
+    """`own_cost_at` of many patients ``index`` at one place each (``facility`` by index, -1
+    for none, and ``day``), without their groups' splits: wait, lateness, travel and the change
+    of a current place, or where unplaced what leaving them out costs (`unplaced_cost`); inf
+    before a patient's earliest day."""
+    terms = view.terms
+    w = view.problem.weights
+    weight, deadline = terms.weight[index], terms.deadline[index]
+    earliest = np.array([view.problem.patients[i].earliest_day for i in index.tolist()])
+    wait = weight * (w.wait_per_day * day + w.late_per_day * np.maximum(0, day - deadline))
+    travel = w.travel_per_km * view.distance[view.origin_of[index], np.maximum(facility, 0)]
+    had_place = terms.current[index] >= 0
+    change = w.change * (had_place & (facility != terms.current[index]))
+    placed_cost = np.where(day >= earliest, wait + (travel + change), np.inf)
+    costs: FloatArray = np.where(
+        facility >= 0, placed_cost, w.unplaced * weight + w.change * had_place
+    )
+    return costs
+
+
 def split_and_change(
     view: ProblemView, index: int, group_at: Collection[int] = ()
 ) -> tuple[FloatArray, FloatArray]:

@@ -1,10 +1,10 @@
 """Re-plans: the last step of an engine's plan where patients have a `current` place.
 
 The engines minimise the objective and nothing else; among plans of the same cost they may move
-patients for nothing. What is here puts current places back where that costs the plan nothing:
-every place kept (`kept_if_not_dearer`), pairs who traded places (`swaps_undone`), single
-patients whose place is still free (`moves_undone`). Each result is checked by the independent
-checker before it is taken, and each keeps the plan's cost or lowers it.
+patients for nothing. What is here puts current places back where that costs the plan nothing
+(`back_to_current`): every place kept (`kept_if_not_dearer`), else pairs who traded places and
+single patients whose place is still free (`put_back`). Each result is checked by the
+independent checker before it is taken, and each keeps the plan's cost or lowers it.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import numpy as np
 
 from medevac.planning.checker import check_plan
 from medevac.planning.model import (
-    FloatArray,
     IntArray,
     ProblemView,
     assemble_plan_arrays,
     breakdown_of_arrays,
     occupancy,
     own_cost_at,
+    own_costs_at,
     placement_arrays,
     quota_counts,
 )
@@ -278,27 +278,12 @@ def _worth_trying(
     (up to 1e-6 of it, a screen: `_cheaper_back` decides), and every one in a group (whose
     split depends on the others): on a re-plan of 105,000 patients, 27,000 moved, most of them
     to a cheaper place, which the one-by-one test took seconds to pass over."""
-    terms = view.terms
-    w = view.problem.weights
     index = np.fromiter(moved, dtype=np.int64, count=len(moved))
     places = np.array(list(moved.values()), dtype=np.int64).reshape(-1, 2)
-    origin, weight, deadline = view.origin_of[index], terms.weight[index], terms.deadline[index]
-    earliest = np.array([view.problem.patients[i].earliest_day for i in index.tolist()])
-
-    def own(f: IntArray, a: IntArray) -> FloatArray:
-        late = np.maximum(0, a - deadline)
-        cost: FloatArray = weight * (w.wait_per_day * a + w.late_per_day * late)
-        return cost + w.travel_per_km * view.distance[origin, np.maximum(f, 0)]
-
-    back = np.where(places[:, 1] >= earliest, own(places[:, 0], places[:, 1]), np.inf)
-    now_f, now_a = facility[index], day[index]
-    placed = now_f >= 0
-    now = np.where(
-        placed,
-        own(now_f, now_a) + w.change * (now_f != places[:, 0]),
-        w.unplaced * weight + w.change,
-    )
-    worth = (terms.group[index] >= 0) | (back <= now + 1e-6 * np.maximum(1.0, np.abs(now)))
+    back = own_costs_at(view, index, places[:, 0], places[:, 1])
+    now = own_costs_at(view, index, facility[index], day[index])
+    grouped = view.terms.group[index] >= 0
+    worth = grouped | (back <= now + 1e-6 * np.maximum(1.0, np.abs(now)))
     return set(index[worth].tolist())
 
 
@@ -341,8 +326,6 @@ def back_to_current(
     if kept is not None:
         say(f"keeping every current place costs no more: plan {kept[2]:,.2f}")
         return kept
-    if not any(p.current is not None for p in problem.patients):
-        return facility, day, objective
     back = put_back(problem, view, facility, day, objective, until)
     if back is None:
         return facility, day, objective

@@ -28,6 +28,7 @@ from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedRow, ParsedTable, parse_table
 from medevac.memory import garbage_collection_paused
 from medevac.services.clock import day_of, shown
+from medevac.services.holds import HOLDING_STATUSES
 from medevac.services.registry import capacity_audit_id
 
 __all__ = [
@@ -277,17 +278,7 @@ def _plan_by_id(
 
 #: statuses in which a patient's sending organisation is part of what was agreed: referred to
 #: a receiver, accepted, on the way or in treatment under the sender's agreement
-_SENT_ON = frozenset(
-    {
-        PatientStatus.REFERRED,
-        PatientStatus.ACCEPTED,
-        PatientStatus.SCHEDULED,
-        PatientStatus.IN_TRANSIT,
-        PatientStatus.ADMITTED,
-        PatientStatus.IN_TREATMENT,
-        PatientStatus.REHABILITATION,
-    }
-)
+_SENT_ON = frozenset({PatientStatus.REFERRED, *HOLDING_STATUSES, PatientStatus.REHABILITATION})
 
 
 def _bound_to_sender(

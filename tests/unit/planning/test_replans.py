@@ -261,7 +261,7 @@ def test_a_move_that_keeps_a_quota_stays_where_going_back_would_break_it() -> No
 def test_the_cost_of_one_place_is_the_cost_table_s(
     rng: random.Random, n_patients: int, n_facilities: int
 ) -> None:
-    from medevac.planning.model import ProblemView, own_cost_at, own_costs
+    from medevac.planning.model import ProblemView, own_cost_at, own_costs, own_costs_at
 
     problem = random_problem(rng, n_patients, n_facilities)
     view = ProblemView(problem)
@@ -271,6 +271,16 @@ def test_the_cost_of_one_place_is_the_cost_table_s(
         for f in range(n_facilities):
             for a in range(problem.horizon_days):
                 assert own_cost_at(view, i, f, a, group_at) == table[f, a], (i, f, a)
+    # many patients at once, without the groups' split, and unplaced
+    index = np.arange(len(problem.patients))
+    for f in range(-1, n_facilities):
+        for a in range(problem.horizon_days):
+            at = own_costs_at(view, index, np.full_like(index, f), np.full_like(index, a))
+            alone = [
+                own_cost_at(view, i, f, a) if f >= 0 else view.unplaced_cost(p)
+                for i, p in enumerate(problem.patients)
+            ]
+            assert at.tolist() == alone, (f, a)
 
 
 @random_problems(max_examples=40, max_patients=12)
