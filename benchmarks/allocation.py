@@ -17,7 +17,9 @@ Python literal; repeatable), to compare the engine with and without a rule in tu
 With --replan the exact engine solves each size a second time with its first plan as every
 placed patient's current place (the daily re-plan with nothing changed) and the benchmark says
 how many patients that moves and what it costs against keeping every place
-(--replan-time-limit gives the second solve its own limit).
+(--replan-time-limit gives the second solve its own limit). With --replan-new N the first
+solve leaves out N of the patients, drawn at random with the seed, and the re-plan has them as
+new patients beside the others' places (the daily re-plan after N referrals).
 
 With --quotas SHARE the instance gets agreements' quotas (`with_quotas`): one for each of the
 --quota-pairs (sending organisation, receiving country) pairs to which the greedy plan sends
@@ -40,6 +42,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -136,6 +140,13 @@ def main() -> None:
         "--replan-time-limit", type=float, help="second solve, seconds (default: --time-limit)"
     )
     parser.add_argument(
+        "--replan-new",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --replan: leave N patients out of the first solve, new in the re-plan",
+    )
+    parser.add_argument(
         "--beds-divided-by",
         type=int,
         default=1,
@@ -170,6 +181,10 @@ def main() -> None:
             parser.error(f"--set {setting}: {error}")
     if not 0.0 <= args.quotas < 1.0:
         parser.error(f"--quotas {args.quotas}: give a share from 0 up to, not including, 1")
+    if args.replan_new < 0 or (args.replan_new and not args.replan):
+        parser.error(
+            f"--replan-new {args.replan_new}: give a whole number from 0 up, with --replan"
+        )
     if args.beds_divided_by < 1:
         parser.error(f"--beds-divided-by {args.beds_divided_by}: give a whole number from 1 up")
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
@@ -195,7 +210,7 @@ def main() -> None:
         if args.beds_divided_by > 1:
             data = with_beds_divided(data, args.beds_divided_by)
             size = f"{name}/{args.beds_divided_by}"
-        problem = parse_problem(data)
+        problem = parse_problem(held_back(data, args.replan_new, args.seed))
         if args.quotas > 0:
             problem = with_busiest_quotas(problem, args.quotas, args.quota_pairs)
             size = f"{size}+q"
@@ -220,7 +235,22 @@ def main() -> None:
             if mip is not None and exact.wall_seconds > 0:
                 print(speed_ratio(size, mip, exact), flush=True)
         if args.replan:  # from the plan of the last limit
-            print(replan(size, data, exact, args.replan_time_limit or limits[-1]), flush=True)
+            print(
+                replan(size, data, exact, args.replan_time_limit or limits[-1], args.replan_new),
+                flush=True,
+            )
+
+
+def held_back(data: dict[str, Any], count: int, seed: int) -> dict[str, Any]:
+    """``data`` without ``count`` of its patients, drawn at random from ``seed`` (the patients
+    new in the re-plan of --replan-new); ``data`` itself where ``count`` is 0."""
+    if count == 0:
+        return data
+    patients = data["patients"]
+    if count >= len(patients):
+        raise SystemExit(f"--replan-new {count}: the problem has {len(patients)} patients")
+    new = set(np.random.default_rng(seed).choice(len(patients), size=count, replace=False).tolist())
+    return {**data, "patients": [p for k, p in enumerate(patients) if k not in new]}
 
 
 def country_of(facility_lat: float, facility_lon: float) -> int:
@@ -295,9 +325,10 @@ def _limits(text: str) -> list[float]:
     return limits
 
 
-def replan(size: str, data: dict[str, Any], first: Plan, time_limit: float) -> str:
+def replan(size: str, data: dict[str, Any], first: Plan, time_limit: float, new: int) -> str:
     """Solve again with ``first`` as every placed patient's current place (and none for those
-    it leaves out); describe the moves."""
+    it leaves out, nor for the ``new`` patients it did not have: --replan-new); describe the
+    moves, against greedy on the same re-plan."""
     where = {a.patient: (a.facility, a.day) for a in first.assignments}
     for p in data["patients"]:
         if p["id"] in where:
@@ -305,6 +336,7 @@ def replan(size: str, data: dict[str, Any], first: Plan, time_limit: float) -> s
         else:
             p.pop("current", None)
     again = parse_problem(data)
+    greedy = solve_greedy(again)
     second = solve_exact(again, time_limit)
     report = check_plan(again, second)
     verdict = "ok" if report.feasible and report.objective_matches(second.objective) else "FAIL"
@@ -313,9 +345,15 @@ def replan(size: str, data: dict[str, Any], first: Plan, time_limit: float) -> s
     shifted = changes.count(ChangeKind.DAY)
     dropped = changes.count(ChangeKind.DROPPED)
     added = changes.newly_placed
+    against = (
+        f"keeping every place: {first.objective:,.2f}"
+        if new == 0
+        else f"{new} new patients; greedy {greedy.objective:,.2f}, "
+        f"ratio {second.objective / greedy.objective:.4f}"
+    )
     return (
         f"<!-- {size} re-plan with the first plan as current: {second.objective:,.2f} "
-        f"(keeping every place: {first.objective:,.2f}), gap {second.gap:.2%}, "
+        f"({against}), gap {second.gap:.2%}, "
         f"{second.wall_seconds:.1f} s; {moved} change facility, {shifted} change day only, "
         f"{dropped} dropped, {added} newly placed; checker {verdict} -->"
     )

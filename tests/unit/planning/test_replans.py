@@ -150,6 +150,58 @@ def test_patients_who_traded_current_places_at_no_gain_are_put_back() -> None:
     assert _put_back(longer, each_in_the_other_s) == ([0, 0], [1, 0], 0, 0)
 
 
+def ring(n: int, facilities: int = 1) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+    """``n`` routine patients of one-day stays, P0 current on day 0 at F0, P1 on day 1 at F1
+    (or F0 where there is one facility) and so on, one bed a day everywhere; and the placement
+    that has each at the next one's current place, the last at P0's: every place taken, so
+    nobody can go back alone. Waiting costs 1 a day and moves are free, so that the exchange
+    costs what putting it back does (n - 1 days of waiting either way)."""
+    data = problem_dict(
+        [facility(f"F{k}", 50.0, 30.0, beds={"orthopaedics": 1}) for k in range(facilities)],
+        [
+            patient(f"P{k}", length_of_stay_days=1,
+                    current={"facility": f"F{k % facilities}", "day": k})
+            for k in range(n)
+        ],
+        horizon_days=max(n, 2),
+    )  # fmt: skip
+    data["weights"] |= {"change": 0.0}
+    return data, {f"P{k}": ((k + 1) % n % facilities, (k + 1) % n) for k in range(n)}
+
+
+def test_an_exchange_of_places_among_three_to_five_patients_is_put_back() -> None:
+    # a re-plan of L in 10 s with 5,000 new patients left, after the pairs, hundreds of such
+    # exchanges of three to five patients at no gain (2026-12-07)
+    for n in range(3, 6):
+        data, placed = ring(n)
+        assert _put_back(data, placed) == ([0] * n, list(range(n)), 1, 0), n
+        data, placed = ring(n, facilities=n)  # across facilities, nobody in a group
+        assert _put_back(data, placed) == (list(range(n)), list(range(n)), 1, 0), n
+    # a longer exchange is left as it is (LONGEST_EXCHANGE)
+    data, placed = ring(6)
+    assert _put_back(data, placed)[2:] == (0, 0)
+
+
+def test_an_exchange_stays_where_it_gained_or_a_place_no_longer_fits() -> None:
+    data, placed = ring(3)
+    data["patients"][2]["precedence"] = "urgent"  # P2 is on day 0 now, its deadline
+    assert _put_back(data, placed) == ([0, 0, 0], [1, 2, 0], 0, 0)
+    data, placed = ring(3)
+    # P0 of two days (day 2 has two beds, for it and P1 now): back on day 0 it would need day
+    # 1's bed, which P1 goes back to
+    data["patients"][0]["length_of_stay_days"] = 2
+    data["facilities"][0]["beds"] = {"orthopaedics": [1, 1, 2]}
+    assert _put_back(data, placed) == ([0, 0, 0], [1, 2, 0], 0, 0)
+    # across facilities with one of them in a group (its split would change): left
+    data, placed = ring(3, facilities=3)
+    data["patients"][1]["group"] = "G"
+    assert _put_back(data, placed)[2:] == (0, 0)
+    # at one facility a group's split cannot change: put back
+    data, placed = ring(3)
+    data["patients"][1]["group"] = "G"
+    assert _put_back(data, placed) == ([0, 0, 0], [0, 1, 2], 1, 0)
+
+
 def test_a_pair_whose_place_is_no_longer_open_does_not_stop_the_others() -> None:
     # B's current place now breaks its rules (its facility admits ORG-B until day 0 only), so
     # the pair stays; C, moved at no gain, still goes back (one check for everything had
