@@ -142,6 +142,7 @@ EXCHANGE_STEPS = 64
 def _exchanges_put_back(
     view: ProblemView,
     room: _Room,
+    members: dict[str, list[int]],
     facility: IntArray,
     day: IntArray,
     moved: dict[int, tuple[int, int]],
@@ -151,10 +152,9 @@ def _exchanges_put_back(
     """Put back (in ``facility``/``day`` and ``room``, taking them out of ``moved``) the
     exchanges of current places of each of the ``lengths`` (2 to LONGEST_EXCHANGE patients,
     each of whom took the next one's current place, facility and day, the last the first's),
-    where each place is still open to its patient once all of them are out (`_Room.fits`) and
-    that costs no more (their own terms); across facilities only where none of them is in a
-    group (whose split would change). Shorter exchanges first: every pair, then every three,
-    and so on. How many exchanges.
+    where each place is still open to its patient once all of them are out and that costs the
+    plan no more, their groups' splits counted (`_together_back`). Shorter exchanges first:
+    every pair, then every three, and so on. How many exchanges.
 
     The large problems' engine has no tie-break for current places: a re-plan of 4,122
     patients of its own plan had 107 pairs that traded places with nothing gained (found by a
@@ -178,7 +178,7 @@ def _exchanges_put_back(
             if start not in moved or not after[start]:  # put back already, or no exchange
                 continue
             for cycle in _exchanges_from(start, length, after, moved):
-                if _exchange_back(view, room, facility, day, moved, cycle):
+                if _together_back(view, room, members, facility, day, moved, cycle):
                     exchanges += 1
                     break
     return exchanges
@@ -216,44 +216,69 @@ def _exchanges_from(
     return found
 
 
-def _exchange_back(
+def _together_back(
     view: ProblemView,
     room: _Room,
+    members: dict[str, list[int]],
     facility: IntArray,
     day: IntArray,
     moved: dict[int, tuple[int, int]],
-    cycle: list[int],
+    who: list[int],
 ) -> bool:
-    """Put the patients of ``cycle`` (an exchange of current places, `_exchanges_from`) back
-    where each place is open to its patient once all are out and that costs no more (across
-    facilities only where none is in a group); whether it did."""
-    back = [moved[i] for i in cycle]
-    now = [(int(facility[i]), int(day[i])) for i in cycle]
-    patients = view.problem.patients
-    if len({f for f, _ in back}) > 1 and any(patients[i].group is not None for i in cycle):
+    """Put the patients ``who`` of ``moved`` back in their current places together (an
+    exchange of places, `_exchanges_from`, or a group's members) where each place is open to
+    its patient once all of them are out (`_Room.fits`) and that costs the plan no more: their
+    own terms and the splits of their groups (``members``: by group, its patients), the rest
+    of the plan as it is; whether it did."""
+    back = [moved[i] for i in who]
+    now = [(int(facility[i]), int(day[i])) for i in who]
+    if not _no_dearer(
+        _cost_together(view, members, facility, who, back),
+        _cost_together(view, members, facility, who, now),
+    ):
         return False
-    cost_back = sum(own_cost_at(view, i, *place) for i, place in zip(cycle, back, strict=True))
-    cost_now = sum(own_cost_at(view, i, *place) for i, place in zip(cycle, now, strict=True))
-    if not _no_dearer(cost_back, cost_now):
-        return False
-    for i, place in zip(cycle, now, strict=True):
-        room.give_up(i, *place)
+    for i, (f, a) in zip(who, now, strict=True):
+        if f >= 0:
+            room.give_up(i, f, a)
     taken: list[int] = []
-    for i, place in zip(cycle, back, strict=True):
+    for i, place in zip(who, back, strict=True):
         if not room.fits(i, *place):
             break
         room.take(i, *place)
         taken.append(i)
-    if len(taken) < len(cycle):
+    if len(taken) < len(who):
         for i, place in zip(taken, back, strict=False):
             room.give_up(i, *place)
-        for i, place in zip(cycle, now, strict=True):
-            room.take(i, *place)
+        for i, (f, a) in zip(who, now, strict=True):
+            if f >= 0:
+                room.take(i, f, a)
         return False
-    for i, place in zip(cycle, back, strict=True):
+    for i, place in zip(who, back, strict=True):
         facility[i], day[i] = place
         del moved[i]
     return True
+
+
+def _cost_together(
+    view: ProblemView,
+    members: dict[str, list[int]],
+    facility: IntArray,
+    who: list[int],
+    places: list[tuple[int, int]],
+) -> float:
+    """What the patients ``who`` cost at ``places`` (facility index, -1 for none, and day):
+    their own terms (`own_cost_at`, or `unplaced_cost`) and the splits of their groups, the
+    others of each group where ``facility`` has them."""
+    patients = view.problem.patients
+    at = dict(zip(who, places, strict=True))
+    cost = 0.0
+    for i, (f, a) in at.items():
+        cost += own_cost_at(view, i, f, a) if f >= 0 else view.unplaced_cost(patients[i])
+    split = view.problem.weights.group_split
+    for group in {g for i in who if (g := patients[i].group) is not None}:
+        used = {at[j][0] if j in at else int(facility[j]) for j in members[group]} - {-1}
+        cost += split * max(0, len(used) - 1)
+    return cost
 
 
 def put_back(
@@ -263,33 +288,34 @@ def put_back(
     day: IntArray,
     objective: float,
     until: float = math.inf,
-) -> tuple[IntArray, IntArray, float, int, int] | None:
+) -> tuple[IntArray, IntArray, float, int, int, int] | None:
     """The plan ``facility``/``day`` (of cost ``objective``) with the patients it moved from a
-    current place put back, in exchanges and alone (`_put_back`, until the
+    current place put back, in exchanges, alone and in groups (`_put_back`, until the
     `time.perf_counter` time ``until`` less the checker's time), where that costs no more and
-    passes the checker; as (facility, day, objective, exchanges, patients alone), or None
-    where nobody was put back."""
+    passes the checker; as (facility, day, objective, exchanges, patients alone, groups), or
+    None where nobody was put back."""
     search_until = until - CHECK_SECONDS_PER_PATIENT * len(problem.patients)
-    facility, day, exchanges, alone = _put_back(problem, view, facility, day, search_until)
-    if exchanges + alone == 0:
+    facility, day, exchanges, alone, groups = _put_back(problem, view, facility, day, search_until)
+    if exchanges + alone + groups == 0:
         return None
     cost = _taken_if_not_dearer(problem, view, facility, day, objective)
-    return None if cost is None else (facility, day, cost, exchanges, alone)
+    return None if cost is None else (facility, day, cost, exchanges, alone, groups)
 
 
 def _put_back(
     problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, until: float
-) -> tuple[IntArray, IntArray, int, int]:
+) -> tuple[IntArray, IntArray, int, int, int]:
     """The placement ``facility``/``day`` with its patients who were moved from a current place
     (or left out) put back there: first pairs who took each other's places
     (`_exchanges_put_back`), then patients one at a time where the place is still free (its bed
     on each day of the stay, an admission, its quotas, its rules: `_Room.fits`, the rest of
     the plan as it is) and that costs the plan no more (its own terms and its group's split,
-    `own_cost_at`); with how many exchanges and single patients. A patient put back frees the
-    place it had, so those waiting for a place at that facility (or under a quota of it) are
-    tried again, and so are the others of its group (whose split it changed), until nobody
-    more can go back; then exchanges of three to LONGEST_EXCHANGE patients, and single
-    patients again where any of those went back; all until the time ``until``.
+    `own_cost_at`). A patient put back frees the place it had, so those waiting for a place at
+    that facility (or under a quota of it) are tried again, and so are the others of its group
+    (whose split it changed), until nobody more can go back; then exchanges of three to
+    LONGEST_EXCHANGE patients, the moved members of each group together, and single patients
+    again where any of those went back; all until the time ``until``. With how many exchanges,
+    single patients and groups.
 
     Stopped MIPs and the large problems' engine leave such moves: in re-plans of 2,100-4,100
     patients, 24 of 40 had moves or swaps that could be undone at no cost (found by a review).
@@ -297,19 +323,44 @@ def _put_back(
     moved = _moved(problem, facility, day)
     facility, day = facility.copy(), day.copy()
     if not moved:
-        return facility, day, 0, 0
+        return facility, day, 0, 0, 0
     room = _Room(view, facility, day)
     members: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(problem.patients):
         if p.group is not None:
             members[p.group].append(i)
-    exchanges = _exchanges_put_back(view, room, facility, day, moved, until, range(2, 3))
+    exchanges = _exchanges_put_back(view, room, members, facility, day, moved, until, range(2, 3))
     alone = _alone_put_back(view, room, members, facility, day, moved, until)
     longer = range(3, LONGEST_EXCHANGE + 1)
-    more = _exchanges_put_back(view, room, facility, day, moved, until, longer) if moved else 0
-    if more:  # the places they left may be free for others now
+    more = _exchanges_put_back(view, room, members, facility, day, moved, until, longer)
+    groups = _groups_put_back(view, room, members, facility, day, moved, until)
+    if more or groups:  # the places they left may be free for others now
         alone += _alone_put_back(view, room, members, facility, day, moved, until)
-    return facility, day, exchanges + more, alone
+    return facility, day, exchanges + more, alone, groups
+
+
+def _groups_put_back(
+    view: ProblemView,
+    room: _Room,
+    members: dict[str, list[int]],
+    facility: IntArray,
+    day: IntArray,
+    moved: dict[int, tuple[int, int]],
+    until: float,
+) -> int:
+    """Put back (in ``facility``/``day`` and ``room``, taking them out of ``moved``) the
+    members of ``moved`` of each group together (``members``: by group, its patients), where
+    two or more of them were moved, their places are open to them once all are out, and that
+    costs the plan no more (`_together_back`): a group that moved together to another
+    facility, where going back one at a time would have split it. How many groups."""
+    groups = 0
+    for patients in members.values():
+        if time.perf_counter() >= until:
+            break
+        who = [i for i in patients if i in moved]
+        if len(who) >= 2 and _together_back(view, room, members, facility, day, moved, who):
+            groups += 1
+    return groups
 
 
 def _alone_put_back(
@@ -422,8 +473,8 @@ def back_to_current(
     back = put_back(problem, view, facility, day, objective, until)
     if back is None:
         return facility, day, objective
-    say(f"{back[3]} exchange(s) of places and {back[4]} patient(s) alone back in their current "
-        f"places: plan {back[2]:,.2f}")  # fmt: skip
+    say(f"{back[3]} exchange(s) of places, {back[4]} patient(s) alone and {back[5]} group(s) back "
+        f"in their current places: plan {back[2]:,.2f}")  # fmt: skip
     return back[0], back[1], back[2]
 
 

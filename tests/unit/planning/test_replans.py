@@ -192,14 +192,51 @@ def test_an_exchange_stays_where_it_gained_or_a_place_no_longer_fits() -> None:
     data["patients"][0]["length_of_stay_days"] = 2
     data["facilities"][0]["beds"] = {"orthopaedics": [1, 1, 2]}
     assert _put_back(data, placed) == ([0, 0, 0], [1, 2, 0], 0, 0)
-    # across facilities with one of them in a group (its split would change): left
+    # across facilities, where P1 going back to F1 would leave its group's P3 alone at F2 (a
+    # split of 50): left
     data, placed = ring(3, facilities=3)
     data["patients"][1]["group"] = "G"
-    assert _put_back(data, placed)[2:] == (0, 0)
+    data["patients"].append(patient("P3", length_of_stay_days=1, group="G"))
+    assert _put_back(data, placed | {"P3": (2, 0)})[2:] == (0, 0)
+    # where P3 is at F1, it brings P1 back to its group: put back (it gained)
+    assert _put_back(data, placed | {"P3": (1, 0)}) == ([0, 1, 2, 1], [0, 1, 2, 0], 1, 0)
     # at one facility a group's split cannot change: put back
     data, placed = ring(3)
     data["patients"][1]["group"] = "G"
     assert _put_back(data, placed) == ([0, 0, 0], [0, 1, 2], 1, 0)
+
+
+def test_a_group_that_moved_together_goes_back_together() -> None:
+    # A and B, a group, moved from F0 to F1 as near (moves free): neither can go back alone
+    # without splitting the group (50), both together cost no more
+    import math
+
+    from medevac.planning.model import ProblemView
+    from medevac.planning.replans import _put_back as put_back_step
+
+    data = problem_dict(
+        [facility(f"F{k}", 50.0, 30.0, beds={"orthopaedics": 2}) for k in range(2)],
+        [
+            patient(name, length_of_stay_days=1, group="G",
+                    current={"facility": "F0", "day": 0})
+            for name in ("A", "B")
+        ],
+    )  # fmt: skip
+    data["weights"] |= {"change": 0.0}
+    problem = parse_problem(data)
+    found = put_back_step(
+        problem, ProblemView(problem), np.array([1, 1]), np.array([0, 0]), math.inf
+    )
+    assert ([int(f) for f in found[0]], [int(d) for d in found[1]], found[2:]) == (
+        [0, 0], [0, 0], (0, 0, 1)
+    )  # fmt: skip
+    # where F0 has one bed left, they stay together at F1
+    data["facilities"][0]["beds"] = {"orthopaedics": 1}
+    problem = parse_problem(data)
+    found = put_back_step(
+        problem, ProblemView(problem), np.array([1, 1]), np.array([0, 0]), math.inf
+    )
+    assert found[2:] == (0, 0, 0)
 
 
 def test_a_pair_whose_place_is_no_longer_open_does_not_stop_the_others() -> None:
