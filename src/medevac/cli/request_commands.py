@@ -268,6 +268,7 @@ def close(
     reason: str = typer.Option(..., help="Why the request is closed."),
     by: str = typer.Option(None, "--actor", help="Who closes it (audit trail)."),
 ) -> None:
-    """Close a request; patients still waiting for an answer return to selected."""
+    """Close a request; patients it referred still waiting for an answer return to selected
+    (a referral by a plan stands: such patients keep the plan's place)."""
     request = close_request(unit_of_work(), request_id, reason=reason, actor=actor(by))
     console.print(f"{request.id} closed: {request.closed_reason}", markup=False)

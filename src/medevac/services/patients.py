@@ -125,13 +125,18 @@ def apply_move(
     pending (`TreatmentRequest.answer_patient`). So the request can still be answered for
     the others and closed, a declined patient can be requested again, and an acceptance
     counts against the agreement it comes under (`quota_count`). A referral by a plan alone,
-    with no request awaiting an answer, moves the patient only. `respond_to_request` writes
-    its answer before moving the patients, so that its moves find no line pending.
+    with no request awaiting an answer, moves the patient only. Where a request awaits the
+    answer and the live plan places the patient at another organisation's facility, the move
+    is refused (`_check_one_receiver`): it does not say whose answer it is.
+    `respond_to_request` writes its answer before moving the patients, so that its moves find
+    no line pending.
     """
     previous = patient.status
     awaiting = (
         _awaiting_answer(uow, patient.id) if (previous, target) in _ANSWERS_REFERRAL else None
     )
+    if awaiting is not None:
+        _check_one_receiver(uow, awaiting, patient.id, target)
     if awaiting is not None and target is PatientStatus.ACCEPTED and not reason.strip():
         reason = f"accepted on {awaiting.id}"  # a decline keeps needing its reason
     change, record = _moved(
@@ -193,6 +198,34 @@ def _awaiting_answer(uow: UnitOfWork, patient_id: str) -> TreatmentRequest | Non
             and request.line(patient_id).decision is PatientDecision.PENDING
         ),
         None,
+    )
+
+
+def _check_one_receiver(
+    uow: UnitOfWork, request: TreatmentRequest, patient_id: str, target: PatientStatus
+) -> None:
+    """Refuse (InvalidValue) to record a move out of referred as ``request``'s answer when the
+    live plan places the patient at a facility of another organisation than the request's
+    receiver: both referred it, and the move does not say which of them answers. Taken as the
+    request's, an acceptance by the plan's facility had been credited to the request's
+    receiver (the plan's admission dropped as another organisation's, the patient counted
+    against the receiver's agreement)."""
+    plan_id, admission = uow.plans.live_admissions([patient_id]).get(patient_id, (None, None))
+    if admission is None:
+        return
+    facility = uow.facilities.find(admission.facility_id)
+    receiver = request.to_organisation_id
+    if facility is None or facility.operator_id == receiver:
+        return
+    operator = facility.operator_id
+    raise InvalidValue(
+        "status",
+        f"{patient_id} is referred both to {receiver} by request {request.id}, which awaits "
+        f"its answer, and to {admission.facility_id} of {operator} by plan {plan_id}: a move "
+        f"to {target} cannot say which of them answers. For {receiver}'s answer, answer the "
+        f"request (medevac requests respond {request.id}); for {operator}'s, close the "
+        f"request (medevac requests close {request.id} --reason ...; the plan's referral "
+        "stands) and move the patient again",
     )
 
 

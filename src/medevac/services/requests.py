@@ -9,7 +9,7 @@ from datetime import date
 from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue, LiveRequestConflict
 from medevac.domain.lifecycle import ActorRole, PatientStatus
-from medevac.domain.patients import MoveTimes
+from medevac.domain.patients import MoveTimes, Patient
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
@@ -167,7 +167,7 @@ def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> Treatment
                     patient,
                     PatientStatus.REFERRED,
                     actor=actor,
-                    reason=f"referred to {request.to_organisation_id} on {request.id}",
+                    reason=_referral_reason(request),
                     role=ActorRole.COORDINATOR,
                     at=now,
                 )
@@ -342,7 +342,12 @@ def _admissions(
 
 
 def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) -> TreatmentRequest:
-    """Close a request; patients still waiting for an answer return to the selected pool."""
+    """Close a request; patients still waiting for an answer whom it referred return to the
+    selected pool. Closing undoes the request's own referral only: a patient a plan had
+    referred before the request was submitted ("already referred by plan ..."), or one the
+    live plan places at a facility of another organisation than the request's receiver (as
+    `plan approve` warns: answer, close or withdraw it there), stays referred and keeps the
+    plan's admission, which returning it to selected had withdrawn."""
     with uow:
         request = uow.requests.get(request_id)
         before = snapshot(request)
@@ -351,6 +356,7 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
             if request.status is RequestStatus.SUBMITTED
             else []
         )
+        elsewhere = _placed_elsewhere(uow, request, waiting)
         request.close(reason)
         now = utc_now()
         uow.requests.update(request)
@@ -366,7 +372,11 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
         )
         for patient_id in waiting:
             patient = uow.patients.get(patient_id)
-            if patient.status is PatientStatus.REFERRED:
+            if (
+                patient.status is PatientStatus.REFERRED
+                and _referred_by(patient) == _referral_reason(request)
+                and patient_id not in elsewhere
+            ):
                 apply_move(
                     uow,
                     patient,
@@ -378,6 +388,34 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
                 )
         uow.commit()
     return request
+
+
+def _referral_reason(request: TreatmentRequest) -> str:
+    """The reason of the move into referred that submitting ``request`` makes."""
+    return f"referred to {request.to_organisation_id} on {request.id}"
+
+
+def _referred_by(patient: Patient) -> str:
+    """The reason of the patient's latest move into referred (empty when it made none)."""
+    return next(
+        (c.reason for c in reversed(patient.history) if c.to_status is PatientStatus.REFERRED),
+        "",
+    )
+
+
+def _placed_elsewhere(
+    uow: UnitOfWork, request: TreatmentRequest, patient_ids: list[str]
+) -> set[str]:
+    """Those of ``patient_ids`` the live plan places at a facility of another organisation
+    than ``request``'s receiver."""
+    placed = uow.plans.live_admissions(patient_ids) if patient_ids else {}
+    facilities = uow.facilities.get_many({a.facility_id for _, a in placed.values()})
+    return {
+        patient_id
+        for patient_id, (_, admission) in placed.items()
+        if (facility := facilities.get(admission.facility_id)) is not None
+        and facility.operator_id != request.to_organisation_id
+    }
 
 
 def get_request(uow: UnitOfWork, request_id: str) -> TreatmentRequest:

@@ -1734,6 +1734,10 @@ def test_approval_names_live_requests_whose_patients_the_plan_admits_elsewhere(
     close_request(uow_factory(), to_ministry, reason="the academy takes them", actor="cell")
     with uow_factory() as uow:
         assert regulating.requests_elsewhere(uow, plan) == []
+        # closing left the plan's referral standing (the plan places them at the academy)
+        assert {uow.patients.get(p).status for p in referred} == {PatientStatus.REFERRED}
+    for patient_id in referred[:3]:  # taken back by hand to be asked again
+        move_patient(uow_factory(), patient_id, PatientStatus.SELECTED, actor="cell", reason="ask")
     drafts = [
         create_request(
             uow_factory(),
