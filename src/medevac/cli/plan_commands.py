@@ -665,6 +665,10 @@ def explain_command(
     JSON)."""
     problem = with_manifest(problem_file, *_problem(problem_file))
     plan = plan_or_fail(plan_file)
+    if plan.status is PlanStatus.INFEASIBLE_INPUT:
+        # as `plan check` says it: the plan of a refused problem places nobody (it had been
+        # called a plan that does not fit the problem)
+        _fail(refused_status(plan_file, plan))
     if patient not in problem.patient_index:
         _fail(f"patient {patient!r} is not in {problem_file}")
     try:

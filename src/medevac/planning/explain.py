@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from medevac.planning.model import (
+    BoolArray,
     FloatArray,
+    IntArray,
     ProblemView,
     Screen,
+    occupancy,
+    open_places,
     own_costs,
-    placement_arrays,
     split_and_change,
-    unplaced_reasons,
+    unplaced_reason_beside,
 )
 from medevac.planning.plan import (
     Assignment,
@@ -25,11 +27,13 @@ from medevac.planning.plan import (
     Unplaced,
     cost_tolerance,
     decimals_apart,
+    figure,
 )
-from medevac.planning.problem import Facility, Patient, Problem
+from medevac.planning.problem import Facility, Patient, Problem, Quota
 
-# facilities listed with their day-by-day blockers: the nearest that the patient's own rules
-# allow (specialty, needs, agreement, distance); the others are counted per rule (`RuledOut`)
+# facilities listed with their day-by-day blockers: of those the patient's own rules allow
+# (specialty, needs, agreement, distance), the ones with a free place cheaper than the plan's
+# choice first, then the nearest; those its rules exclude are counted per rule (`RuledOut`)
 MAX_FACILITIES = 10
 
 
@@ -95,9 +99,12 @@ class Explanation:
     alternatives: tuple[Alternative, ...]
     ruled_out: tuple[RuledOut, ...] = ()
     not_listed: int = 0  # nearer facilities its rules allow, beyond the MAX_FACILITIES listed
-    # farther facilities its rules allow, with days before the patient's admission day, beyond
-    # the MAX_FACILITIES of them listed
+    # farther facilities its rules allow, with days before the patient's admission day (any day
+    # where its place breaks a rule), beyond the MAX_FACILITIES of them listed
     farther_not_listed: int = 0
+    # of the facilities not listed, those with a free place cheaper than the plan's choice (the
+    # listing takes them first: only more than MAX_FACILITIES of them leave some out)
+    cheaper_not_listed: int = 0
     # the patient's own rule that its place in the plan breaks ("" when none): a plan from
     # elsewhere need not be feasible
     place_breaks: str = ""
@@ -147,13 +154,14 @@ class Explanation:
             ],
             "not_listed": self.not_listed,
             "farther_not_listed": self.farther_not_listed,
+            "cheaper_not_listed": self.cheaper_not_listed,
             "text": self.lines(),
         }
 
     def lines(self) -> list[str]:
         """The explanation as plain sentences."""
         out: list[str] = []
-        which = "nearer facilities" if self.facility is not None else "facilities"
+        nearer = "nearer " if self.facility is not None else ""
         if self.facility is not None:
             out.append(
                 f"{self.patient} is admitted at {self.facility} on day {self.day} "
@@ -161,8 +169,8 @@ class Explanation:
             )
             if self.place_breaks:
                 out.append(
-                    f"  this place breaks the problem's rules: {self.place_breaks} (the plan is "
-                    "not feasible; `medevac plan check` lists every broken rule)"
+                    f"  this place breaks the problem's rules: {self.place_breaks}; the plan is "
+                    "not feasible (`medevac plan check` lists every broken rule)"
                 )
         elif self.unplaced is not None:
             out.append(f"{self.patient} is unplaced: {self.unplaced.reason}.")
@@ -173,7 +181,7 @@ class Explanation:
                 f"{r.count} {r.detail} (nearest {r.nearest}, {r.nearest_km:.0f} km)"
                 for r in self.ruled_out
             ]
-            out.append(f"  {which} this patient's own rules exclude: {'; '.join(parts)}")
+            out.append(f"  {nearer}facilities this patient's own rules exclude: {'; '.join(parts)}")
         if self.earliest_day == 1:
             out.append("  day 0 is before the patient's earliest day 1, at every facility")
         elif self.earliest_day > 1:
@@ -191,11 +199,22 @@ class Explanation:
             )
             out.append(f"  {alt.facility}{days} ({alt.distance_km:.0f} km): {alt.detail}")
         if self.not_listed:
-            out.append(f"  and {self.not_listed} more {which} its rules allow, not listed")
-        if self.farther_not_listed:
             out.append(
-                f"  and {self.farther_not_listed} more farther facilities its rules allow, with "
-                "earlier days, not listed"
+                f"  and {self.not_listed} more {nearer}{_facilities(self.not_listed)} its rules "
+                "allow, not listed"
+            )
+        if self.farther_not_listed:
+            earlier = "" if self.place_breaks else ", with earlier days"
+            out.append(
+                f"  and {self.farther_not_listed} more farther "
+                f"{_facilities(self.farther_not_listed)} its rules allow{earlier}, not listed"
+            )
+        if self.cheaper_not_listed:
+            n = self.cheaper_not_listed
+            against = "its place in the plan" if self.facility else "leaving the patient out"
+            out.append(
+                f"  of the facilities not listed, {n} {'has' if n == 1 else 'have'} a free place "
+                f"cheaper than {against}"
             )
         return out
 
@@ -251,79 +270,86 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
     wrong = plan_mismatch(problem, plan)
     if wrong is not None:
         raise PlanMismatch(f"the plan does not fit the problem: {wrong}")
-    index = problem.patient_index[patient_id]
-    patient = problem.patients[index]
-    view = ProblemView(problem)
-    horizon = view.horizon
+    patient = problem.patient(patient_id)
     assigned = plan.assignment_of(patient_id)
-    distances = view.distance[view.origin_of[index]]
-    screen = view.screen(index)
+    unplaced = next((u for u in plan.unplaced if u.patient == patient_id), None)
+    if assigned is None and unplaced is None:
+        raise PlanMismatch(
+            f"the plan does not fit the problem: it neither admits {patient_id} nor lists it "
+            "unplaced (`medevac plan check` lists every broken rule)"
+        )
+    # a view of the patient alone: its distances, eligibility and costs. One of the whole
+    # problem built every patient's distances: on L with distinct origins, 11.6 s and 4.1 GB
+    # for one explanation. What the plan's other patients use needs no distances.
+    view = ProblemView(replace(problem, patients=(patient,)))
+    use = _plan_use(problem, view, plan, patient_id)
+    horizon = view.horizon
+    distances = view.distance[0]
+    screen = view.screen(0)
+    closed = _closed_by_quotas(problem, view, use.quota_counts)
+    own = -1 if assigned is None else problem.facility_index[assigned.facility]
+    place_breaks = (
+        ""
+        if assigned is None
+        else _place_breaks(problem, view, patient, assigned, screen, use, closed)
+    )
 
-    used: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * horizon)
-    admitted: dict[tuple[str, int], int] = defaultdict(int)
-    group_facilities: set[str] = set()
-    for a in plan.assignments:
-        if a.patient == patient_id:
-            continue
-        other = problem.patient(a.patient)
-        beds = used[(a.facility, other.specialty)]
-        for d in range(a.day, min(a.day + other.length_of_stay_days, horizon)):
-            beds[d] += 1
-        admitted[(a.facility, a.day)] += 1
-        if patient.group is not None and other.group == patient.group:
-            group_facilities.add(a.facility)
-
+    # what each place costs the plan, this patient's share: wait, lateness, travel, the change
+    # of its current place and the group's split, against its place (one that breaks a rule
+    # too: moving the patient is what the alternatives are about) or leaving it out
+    costs = own_costs(view, 0, use.group_at)
+    split, change = split_and_change(view, 0, use.group_at)
     if assigned is None:
-        limit_distance = float("inf")
-        limit_day = horizon - 1
-        assigned_index = -1
+        reference = view.unplaced_cost(patient)
+        # leaving the patient out splits nothing and gives up its current place, if any
+        paid = (0.0, problem.weights.change if patient.current is not None else 0.0)
     else:
-        assigned_index = problem.facility_index[assigned.facility]
-        limit_distance = float(distances[assigned_index])
-        limit_day = assigned.day
-    # the nearer facilities: those the patient's own rules exclude are counted per rule, the
-    # nearest MAX_FACILITIES of the others are examined day by day, up to the admission day;
-    # then, for a placed patient, the nearest MAX_FACILITIES farther ones its rules allow on
-    # the days before its admission day
-    candidates: list[tuple[int, int]] = []  # (facility, last admission day examined)
-    not_listed = farther_not_listed = farther = 0
-    earlier = assigned is not None and limit_day > patient.earliest_day
+        reference = _place_cost(view, patient, own, assigned.day, costs, split, change)
+        paid = (float(split[own]), float(change[own]))
+    slack = plan.objective - plan.bound if plan.status is PlanStatus.OPTIMAL else None
+    group_ids = {problem.facilities[f].id for f in use.group_at}
+    pricing = _Pricing(
+        patient, split, change, group_ids, reference, assigned is not None, *paid, slack
+    )
+    cheaper = _free_places(view, patient, use, closed) & (costs < reference - pricing.tolerance)
+
+    # the nearer facilities: those the patient's own rules exclude whatever the plan are
+    # counted per rule; the others are examined on any day. Then, for a placed patient, its
+    # own facility and the farther ones its rules allow, on the days before its admission day,
+    # or on any day where its place breaks a rule (it needs another place)
+    limit_distance = float("inf") if assigned is None else float(distances[own])
+    earlier = assigned is not None and assigned.day > patient.earliest_day
+    broken = bool(place_breaks)
+    farther_last = horizon - 1 if broken or assigned is None else assigned.day - 1
+    nearer: list[int] = []
+    farther: list[int] = []
     excluded: dict[Blocker, list[int]] = {}
     for f in sorted(range(view.n_facilities), key=lambda f: (distances[f], f)):
-        if f == assigned_index:
+        if f == own:
             continue
         static = _static_blocker(problem, patient, f, screen)
         if distances[f] > limit_distance:
-            if not earlier:
+            if not (earlier or broken):
                 break
-            if static is None and farther < MAX_FACILITIES:
-                candidates.append((f, limit_day - 1))
-                farther += 1
-            elif static is None:
-                farther_not_listed += 1
-            continue
-        if static is not None:
+            if static is None:
+                farther.append(f)
+        elif static is not None:
             excluded.setdefault(static[0], []).append(f)
-        elif len(candidates) < MAX_FACILITIES:
-            candidates.append((f, horizon - 1))  # nearer: on any day
         else:
-            not_listed += 1
-    place_breaks = ""
-    if assigned is not None:
-        static = _static_blocker(problem, patient, assigned_index, screen)
-        ended = _acceptance_ended(problem.facilities[assigned_index], patient, assigned.day)
-        if static is not None:
-            place_breaks = f"{assigned.facility} {static[1]}"
-        elif assigned.day < patient.earliest_day:
-            place_breaks = f"day {assigned.day} is before the earliest day {patient.earliest_day}"
-        elif ended:
-            place_breaks = f"{assigned.facility} {ended}"
-        elif over := _over_capacity(problem, patient, assigned, used, admitted, horizon):
-            place_breaks = over
-        elif earlier:
-            candidates.append((assigned_index, limit_day - 1))  # its earlier days
+            nearer.append(f)
+    near_cheaper: BoolArray = np.any(cheaper, axis=1)
+    far_cheaper: BoolArray = np.any(cheaper[:, : farther_last + 1], axis=1)
+    near_listed, not_listed, near_hidden = _capped(nearer, near_cheaper)
+    far_listed, farther_not_listed, far_hidden = _capped(farther, far_cheaper)
     # the nearer first, then the patient's own facility, then the farther
-    candidates.sort(key=lambda c: 1 if c[0] == assigned_index else 2 * bool(c[1] < limit_day))
+    candidates = [(f, horizon - 1) for f in near_listed]
+    if (
+        assigned is not None
+        and (broken or earlier)
+        and _static_blocker(problem, patient, own, screen) is None
+    ):
+        candidates.append((own, farther_last))  # not its own day: that is the place
+    candidates += [(f, farther_last) for f in far_listed]
     ruled_out = tuple(
         RuledOut(
             blocker,
@@ -335,103 +361,161 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         for blocker, found in sorted(excluded.items(), key=lambda item: distances[item[1][0]])
     )
 
-    # what each place costs the plan, this patient's share: wait, lateness, travel, the change
-    # of its current place and the group's split, against its place or leaving it out
-    group_at = {problem.facility_index[f] for f in group_facilities}
-    costs = own_costs(view, index, group_at)
-    split, change = split_and_change(view, index, group_at)
-    placed = assigned is not None and not place_breaks
-    reference = (
-        float(costs[assigned_index, assigned.day])
-        if placed and assigned is not None
-        else view.unplaced_cost(patient)
-    )
-    # what of the reference is the group's split and the change of a current place (leaving
-    # the patient out splits nothing and gives up its current place, if any)
-    paid = (
-        (float(split[assigned_index]), float(change[assigned_index]))
-        if placed
-        else (0.0, problem.weights.change if patient.current is not None else 0.0)
-    )
-    slack = plan.objective - plan.bound if plan.status is PlanStatus.OPTIMAL else None
-    pricing = _Pricing(patient, split, change, group_facilities, reference, placed, *paid, slack)
-
-    closed = _closed_by_quotas(problem, view, index, plan)
     alternatives: list[Alternative] = []
     for f, last in candidates:
         facility = problem.facilities[f]
-        km = float(distances[f])
-        if f in closed:
-            # the quota closes the days the facility admits the patient's organisation; those
-            # after an agreement's end are closed by that end (they had been put on the quota)
-            first = patient.earliest_day
-            end = facility.last_admission_day(patient.organisation)
-            open_last = last if end is None else min(last, end)
-            if first <= open_last:
-                alternatives.append(
-                    Alternative(facility.id, first, open_last, km, Blocker.QUOTA_FULL, closed[f])
-                )
-            if open_last < last:
-                after = max(first, open_last + 1)
-                alternatives.append(
-                    Alternative(
-                        facility.id,
-                        after,
-                        last,
-                        km,
-                        Blocker.ACCEPTANCE_ENDED,
-                        _acceptance_ended(facility, patient, after),
-                    )
-                )
-            continue
+        skipped = assigned.day if assigned is not None and f == own else -1
         # runs of admission days with the same blocker and wording; for full beds, the days
         # found full; for free places, what each costs
         runs: list[_Run] = []
         for day in range(patient.earliest_day, last + 1):
-            blocker, detail, full_day = _day_blocker(
-                problem, patient, facility.id, day, used, admitted, horizon
-            )
+            if day == skipped:
+                continue
+            blocker, detail, full_day = _day_blocker(problem, view, patient, f, day, use, closed)
             cost = None
             if blocker is Blocker.FREE:
                 cost = float(costs[f, day])
                 blocker, detail = pricing.blocker(f, cost)
             if runs and runs[-1].joins(day, blocker, detail):
-                runs[-1].extend(day, full_day, cost)
+                runs[-1].extend(day, full_day, detail, cost)
             else:
-                costs_of_day = [] if cost is None else [cost]
-                runs.append(_Run(day, day, blocker, detail, {full_day}, costs_of_day))
+                runs.append(_Run.start(day, blocker, detail, full_day, cost))
+        km = float(distances[f])
         for run in runs:
             alternatives.append(
                 Alternative(facility.id, run.first, run.last, km, run.blocker, pricing.detail(run))
             )
 
-    unplaced = next((u for u in plan.unplaced if u.patient == patient_id), None)
-    if assigned is None and unplaced is None:
-        raise PlanMismatch(
-            f"the plan does not fit the problem: it neither admits {patient_id} nor lists it "
-            "unplaced (`medevac plan check` lists every broken rule)"
-        )
-    if assigned is None and (unplaced is None or unplaced.code is None):
-        # a plan read from its file has the reasons' sentences, not their codes
-        at, days = placement_arrays(
-            problem, {a.patient: (a.facility, a.day) for a in plan.assignments}
-        )
-        [found] = unplaced_reasons(view, at, days, [index])
-        unplaced = found if unplaced is None else Unplaced(patient_id, unplaced.reason, found.code)
+    if unplaced is not None and unplaced.code is None:
+        # a plan read from its file has the reasons' sentences, not their codes: both are
+        # worked out again (the file's sentence had been shown beside a code that denied it)
+        taken = (use.beds, use.admitted)
+        unplaced = unplaced_reason_beside(view, 0, taken, use.quota_counts, use.group_at)
     return Explanation(
         patient_id,
         assigned.facility if assigned else None,
         assigned.day if assigned else None,
-        float(distances[assigned_index]) if assigned else None,
+        float(distances[own]) if assigned else None,
         unplaced,
         tuple(alternatives),
         ruled_out=ruled_out,
         not_listed=not_listed,
         farther_not_listed=farther_not_listed,
+        cheaper_not_listed=near_hidden + far_hidden,
         place_breaks=place_breaks,
         earliest_day=patient.earliest_day,
         current=_current_fate(patient, assigned, problem.weights.change),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _PlanUse:
+    """What the plan's other patients use (the explained patient left out): beds [facility,
+    specialty, day], admissions [facility, day], the placements counted against each quota,
+    and the facilities (by index) its group's other placed members use."""
+
+    beds: IntArray
+    admitted: IntArray
+    quota_counts: IntArray
+    group_at: frozenset[int]
+
+
+def _plan_use(problem: Problem, view: ProblemView, plan: Plan, patient_id: str) -> _PlanUse:
+    """`_PlanUse` of ``plan`` beside ``patient_id``, without a distance (``view`` may hold the
+    one patient: its specialties and quotas are the problem's)."""
+    group = problem.patient(patient_id).group
+    horizon = view.horizon
+    facility_index = problem.facility_index
+    at: list[int] = []  # facility, specialty, first and end day of each other stay
+    specialty: list[int] = []
+    first: list[int] = []
+    end: list[int] = []
+    admitted = np.zeros((view.n_facilities, horizon), dtype=np.int64)
+    counts = np.zeros(view.n_quotas, dtype=np.int64)
+    under: dict[tuple[str | None, str], IntArray] = {}  # the quotas over each kind of patient
+    group_at: set[int] = set()
+    for a in plan.assignments:
+        if a.patient == patient_id:
+            continue
+        other = problem.patient(a.patient)
+        f = facility_index[a.facility]
+        admitted[f, a.day] += 1
+        s = view.specialty_index.get(other.specialty)
+        if s is not None:  # a specialty no facility offers has no beds to take
+            at.append(f)
+            specialty.append(s)
+            first.append(a.day)
+            end.append(min(a.day + other.length_of_stay_days, horizon))
+        if group is not None and other.group == group:
+            group_at.add(f)
+        if view.n_quotas:
+            key = (other.organisation, other.specialty)
+            mine = under.get(key)
+            if mine is None:
+                covering = [q for q, quota in enumerate(problem.quotas) if quota.covers(other)]
+                mine = under[key] = np.array(covering, dtype=np.int64)
+            counts[mine[view.quota_facility[mine, f]]] += 1
+    beds, _ = occupancy(
+        view.beds.shape,
+        np.array(at, dtype=np.int64),
+        np.array(specialty, dtype=np.int64),
+        np.array(first, dtype=np.int64),
+        np.array(end, dtype=np.int64),
+        np.ones(len(at), dtype=np.int64),
+    )
+    return _PlanUse(beds, admitted, counts, frozenset(group_at))
+
+
+def _place_cost(
+    view: ProblemView,
+    patient: Patient,
+    f: int,
+    day: int,
+    costs: FloatArray,
+    split: FloatArray,
+    change: FloatArray,
+) -> float:
+    """What the patient's place in the plan costs it (`own_costs`), by the objective's terms
+    even where the place breaks a rule: a day before its earliest day costs its wait and
+    lateness (where `own_costs` has inf)."""
+    if day >= patient.earliest_day:
+        return float(costs[f, day])
+    wait = float(view.day_cost(replace(patient, earliest_day=0))[day])
+    travel = view.problem.weights.travel_per_km * float(view.distance[0, f])
+    return wait + (travel + float(split[f]) + float(change[f]))  # in `own_costs`' order
+
+
+def _free_places(
+    view: ProblemView, patient: Patient, use: _PlanUse, closed: dict[int, tuple[Quota, int]]
+) -> BoolArray:
+    """[facility, day]: the places no rule blocks for the patient (``view``'s one), beside the
+    plan's other patients: what `_day_blocker` calls free, for every facility at once."""
+    s = view.specialty_index.get(patient.specialty)
+    if s is None:
+        return np.zeros((view.n_facilities, view.horizon), dtype=bool)
+    every = np.arange(view.n_facilities)
+    taken = (use.beds, use.admitted)
+    ok = open_places(view, taken, s, every, patient.length_of_stay_days) & view.open_days(0)
+    ok &= view.screen(0).eligible[:, None]
+    ok[list(closed)] = False
+    return ok
+
+
+def _capped(group: list[int], cheaper: BoolArray) -> tuple[list[int], int, int]:
+    """Of the facilities ``group`` (nearest first), those to list: the ones with a free place
+    cheaper than the plan's choice (``cheaper``, per facility) first, then the nearest others,
+    MAX_FACILITIES in all, nearest first; how many are not listed, and how many of those have a
+    cheaper place. The nearest alone had hidden an eleventh facility's free and cheaper bed."""
+    chosen = {f for f in group if cheaper[f]}
+    if len(chosen) > MAX_FACILITIES:
+        chosen = set([f for f in group if f in chosen][:MAX_FACILITIES])
+    for f in group:
+        if len(chosen) >= MAX_FACILITIES:
+            break
+        chosen.add(f)
+    listed = [f for f in group if f in chosen]
+    hidden = sum(1 for f in group if cheaper[f] and f not in chosen)
+    return listed, len(group) - len(listed), hidden
 
 
 def _current_fate(patient: Patient, assigned: Assignment | None, change: float) -> str:
@@ -450,35 +534,26 @@ def _current_fate(patient: Patient, assigned: Assignment | None, change: float) 
 
 
 def _closed_by_quotas(
-    problem: Problem, view: ProblemView, index: int, plan: Plan
-) -> dict[int, str]:
-    """Facilities (by index) where a quota the patient falls under is used up by the plan's
-    other patients, with what to say of it."""
-    mine = view.quotas_of(index)
-    if not len(mine):
-        return {}
-    patient_id = problem.patients[index].id
-    used = dict.fromkeys(mine.tolist(), 0)
-    for a in plan.assignments:
-        if a.patient == patient_id:
-            continue
-        other = problem.patient(a.patient)
-        for q in used:
-            if problem.quotas[q].counts(other, a.facility):
-                used[q] += 1
-    closed: dict[int, str] = {}
-    for q, count in used.items():
-        quota = problem.quotas[q]
+    problem: Problem, view: ProblemView, counts: IntArray
+) -> dict[int, tuple[Quota, int]]:
+    """Facilities (by index) where a quota the patient (``view``'s one) falls under is used up
+    by the plan's other patients (``counts``, per quota; the patient's own placement does not
+    count against its alternatives), with that quota and its count."""
+    closed: dict[int, tuple[Quota, int]] = {}
+    for q in view.quotas_of(0).tolist():
+        quota, count = problem.quotas[q], int(counts[q])
         if count < quota.room:
             continue
-        said = (
-            f"quota {quota.id} used up ({count} of its room {quota.room} by other patients)"
-            if quota.room > 0
-            else f"quota {quota.id} has no room"
-        )
         for f in np.flatnonzero(view.quota_facility[q]).tolist():
-            closed.setdefault(f, said)
+            closed.setdefault(f, (quota, count))
     return closed
+
+
+def _quota_used(quota: Quota, count: int) -> str:
+    """What a quota used up by other patients closes, said of a day."""
+    if quota.room > 0:
+        return f"quota {quota.id} used up ({count} of its room {quota.room} by other patients)"
+    return f"quota {quota.id} has no room"
 
 
 def _static_blocker(
@@ -493,7 +568,7 @@ def _static_blocker(
     if not screen.agreement[f]:
         return Blocker.NO_AGREEMENT, f"does not accept patients from {patient.organisation}"
     if not screen.in_range[f]:
-        return Blocker.BEYOND_MAX_DISTANCE, f"is beyond {patient.max_distance_km:g} km"
+        return Blocker.BEYOND_MAX_DISTANCE, f"is beyond {_km(patient.max_distance_km)} km"
     return None
 
 
@@ -505,57 +580,91 @@ def _ruled_out_detail(blocker: Blocker, patient: Patient, count: int) -> str:
         return f"{'has' if one else 'have'} no {patient.specialty} beds"
     if blocker is Blocker.NEEDS_NOT_MET:
         needs = ", ".join(sorted(patient.needs))
-        return f"{'lacks' if one else 'lack'} something the patient needs ({needs})"
+        return f"{'does' if one else 'do'} not meet the patient's needs, {needs}"
     if blocker is Blocker.NO_AGREEMENT:
         return f"{'does' if one else 'do'} not accept patients from {patient.organisation}"
-    return f"{'is' if one else 'are'} beyond its limit of {patient.max_distance_km:g} km"
+    return f"{'is' if one else 'are'} beyond its limit of {_km(patient.max_distance_km)} km"
 
 
-def _over_capacity(
+def _km(limit: float | None) -> str:
+    """A distance limit as people read it ("1,500"; `:g` had written 1e+06)."""
+    return figure(limit) if limit is not None else "no limit"
+
+
+def _place_breaks(
     problem: Problem,
+    view: ProblemView,
     patient: Patient,
     assigned: Assignment,
-    used: dict[tuple[str, str], list[int]],
-    admitted: dict[tuple[str, int], int],
-    horizon: int,
+    screen: Screen,
+    use: _PlanUse,
+    closed: dict[int, tuple[Quota, int]],
 ) -> str:
-    """What the patient's own place goes beyond, the rest of the plan as it is: the beds of
-    its specialty on some day of the stay, or the facility's admission limit on its day
-    ("" where neither)."""
-    blocker, detail, _ = _day_blocker(
-        problem, patient, assigned.facility, assigned.day, used, admitted, horizon
-    )
+    """The patient's own rule that its place in the plan breaks, the rest of the plan as it is
+    ("" where none): its static rules, its earliest day, the end of acceptance, a quota, the
+    beds of its specialty on some day of the stay, the facility's admission limit."""
+    f = problem.facility_index[assigned.facility]
+    static = _static_blocker(problem, patient, f, screen)
+    if static is not None:
+        return f"{assigned.facility} {static[1]}"
+    if assigned.day < patient.earliest_day:
+        return f"day {assigned.day} is before the earliest day {patient.earliest_day}"
+    blocker, detail, full_day = _day_blocker(problem, view, patient, f, assigned.day, use, closed)
+    if blocker is Blocker.ACCEPTANCE_ENDED:
+        return f"{assigned.facility} {detail}"
+    if blocker is Blocker.QUOTA_FULL:
+        quota, count = closed[f]
+        used = (
+            f"used up ({count} of its room {quota.room} by other patients)"
+            if quota.room > 0
+            else "which has no room"
+        )
+        return f"{assigned.facility} is under quota {quota.id}, {used}"
     if blocker is Blocker.BEDS_FULL:
+        if not detail:
+            return f"{assigned.facility} has no {patient.specialty} beds on day {full_day}"
         return f"{assigned.facility} has no {patient.specialty} bed left for it ({detail})"
     if blocker is Blocker.ADMISSION_LIMIT:
-        return f"{assigned.facility} admits no more on day {assigned.day} ({detail})"
+        facility = problem.facilities[f]
+        due = facility.taken_on(assigned.day)
+        earlier = f", {due} of it already due" if due else ""
+        return (
+            f"{assigned.facility} admits no more on day {assigned.day} (admission limit "
+            f"{facility.daily_admission_limit} reached{earlier})"
+        )
     return ""
 
 
 def _day_blocker(
     problem: Problem,
+    view: ProblemView,
     patient: Patient,
-    facility_id: str,
+    f: int,
     day: int,
-    used: dict[tuple[str, str], list[int]],
-    admitted: dict[tuple[str, int], int],
-    horizon: int,
+    use: _PlanUse,
+    closed: dict[int, tuple[Quota, int]],
 ) -> tuple[Blocker, str, int]:
-    """The first rule that blocks an admission on ``day``, its detail and, for full beds, the
-    first full day of the stay (else -1); `Blocker.FREE` where none does (what the place
-    costs is weighed apart, `_Pricing`)."""
-    facility = problem.facility(facility_id)
+    """The first rule that blocks an admission of the patient (``view``'s one) at facility
+    ``f`` on ``day``, beside the plan's other patients: its detail and, for full beds, the
+    first full day of the stay (else -1), whose detail is "" where the facility has no beds of
+    the specialty that day; `Blocker.FREE` where none does (what the place costs is weighed
+    apart, `_Pricing`). A quota used up closes the days the facility still admits the
+    patient's organisation on."""
+    facility = problem.facilities[f]
     ended = _acceptance_ended(facility, patient, day)
     if ended:
         return Blocker.ACCEPTANCE_ENDED, ended, -1
-    free = facility.beds[patient.specialty]
-    taken = used[(facility_id, patient.specialty)]
-    for d in range(day, min(day + patient.length_of_stay_days, horizon)):
+    if f in closed:
+        return Blocker.QUOTA_FULL, _quota_used(*closed[f]), -1
+    s = view.specialty_index[patient.specialty]
+    free, taken = view.beds[f, s], use.beds[f, s]
+    for d in range(day, min(day + patient.length_of_stay_days, view.horizon)):
         if taken[d] >= free[d]:
-            return Blocker.BEDS_FULL, f"day {d}: {taken[d]} of {free[d]} taken", d
+            said = f"day {d}: {taken[d]} of {free[d]} taken" if free[d] > 0 else ""
+            return Blocker.BEDS_FULL, said, d
     limit = facility.daily_admission_limit
     due = facility.taken_on(day)
-    if limit is not None and admitted[(facility_id, day)] + due >= limit:
+    if limit is not None and use.admitted[f, day] + due >= limit:
         earlier = f" ({due} of it already due)" if due else ""
         return Blocker.ADMISSION_LIMIT, f"admission limit {limit} reached{earlier}", -1
     return Blocker.FREE, "", -1
@@ -564,24 +673,43 @@ def _day_blocker(
 @dataclass(slots=True)
 class _Run:
     """Consecutive admission days at one facility with one blocker and wording: for full beds
-    the days found full, for free places what each day costs."""
+    the days found full and those without a bed of the specialty, for free places what each
+    day costs."""
 
     first: int
     last: int
     blocker: Blocker
+    # for full beds, the first count found taken ("day 5: 5 of 5 taken"; "" until one)
     detail: str
-    full: set[int]
+    full: set[int]  # full beds: the days found with every bed taken
+    empty: set[int]  # full beds: the days found without a bed of the specialty
     costs: list[float]
 
+    @classmethod
+    def start(
+        cls, day: int, blocker: Blocker, detail: str, full_day: int, cost: float | None
+    ) -> _Run:
+        beds = blocker is Blocker.BEDS_FULL
+        run = cls(day, day, blocker, "" if beds else detail, set(), set(), [])
+        run.add(full_day, detail, cost)
+        return run
+
     def joins(self, day: int, blocker: Blocker, detail: str) -> bool:
-        # full beds: "day 5: 5 of 5 taken" is the first admission day's; the run says which
-        # days were full
+        # full beds: the run says which days were full
         same = blocker is Blocker.BEDS_FULL or detail == self.detail
         return self.blocker is blocker and self.last == day - 1 and same
 
-    def extend(self, day: int, full_day: int, cost: float | None) -> None:
+    def extend(self, day: int, full_day: int, detail: str, cost: float | None) -> None:
         self.last = day
-        self.full.add(full_day)
+        self.add(full_day, detail, cost)
+
+    def add(self, full_day: int, detail: str, cost: float | None) -> None:
+        if self.blocker is Blocker.BEDS_FULL:
+            if detail:
+                self.full.add(full_day)
+                self.detail = self.detail or detail
+            else:
+                self.empty.add(full_day)
         if cost is not None:
             self.costs.append(cost)
 
@@ -623,25 +751,47 @@ class _Pricing:
             return Blocker.AS_CHEAP, "free and as cheap"
         p = self.patient
         split, change = float(self.split[f]), float(self.change[f])
-        # by the patient's own terms, each side less what it pays for the split and the change
-        # (the plan's choice may split the group or move the patient too)
+        # dearer by the patient's own terms (each side less what it pays for the split and the
+        # change: the plan's choice may split the group or move the patient too), else by the
+        # split, else by the change
         own = cost - split - change
-        if own > self.reference - self.reference_split - self.reference_change + tolerance:
-            dearer = Blocker.COSTS_MORE_THAN_PLACE if self.placed else Blocker.COSTS_MORE
-            return dearer, "free, but dearer"
-        if split > self.reference_split + tolerance:
+        own_reference = self.reference - self.reference_split - self.reference_change
+        more = {
+            "own": own - own_reference,
+            "split": split - self.reference_split,
+            "change": change - self.reference_change,
+        }
+        if own > own_reference + tolerance:
+            dearer = "own"
+        elif split > self.reference_split + tolerance:
+            dearer = "split"
+        elif change > self.reference_change + tolerance:
+            dearer = "change"
+        else:
+            # each part within the tolerance, together beyond it (weights of 1e-9, say): the
+            # dearest of them (an assertion that the change was had failed here)
+            dearer = max(more, key=lambda part: more[part])
+        if dearer == "split" and self.group_facilities:
             where = ", ".join(sorted(self.group_facilities))
             return Blocker.WOULD_SPLIT_GROUP, f"would split group {p.group} (at {where})"
-        assert p.current is not None  # dearer by the change alone
-        return Blocker.WOULD_CHANGE_CURRENT, f"would move the patient from {p.current.facility}"
+        if dearer == "change" and p.current is not None:
+            return Blocker.WOULD_CHANGE_CURRENT, f"would move the patient from {p.current.facility}"
+        return (Blocker.COSTS_MORE_THAN_PLACE if self.placed else Blocker.COSTS_MORE), (
+            "free, but dearer"
+        )
 
     def detail(self, run: _Run) -> str:
         """The run's detail, with its days' costs against the plan's choice."""
         if run.blocker is Blocker.BEDS_FULL:
-            if len(run.full) > 1:
-                days = _day_list(run.full)
-                return f"{self.patient.specialty} beds full on days {days} ({run.detail})"
-            return f"{self.patient.specialty} beds full ({run.detail})"
+            specialty = self.patient.specialty
+            parts = []
+            if run.full:
+                days = f" on days {_day_list(run.full)}" if len(run.full) > 1 else ""
+                parts.append(f"{specialty} beds full{days} ({run.detail})")
+            if run.empty:
+                # not "beds full (day 0: 0 of 0 taken)"
+                parts.append(f"has no {specialty} beds on {_days(run.empty)}")
+            return "; ".join(parts)
         if not run.costs:
             return run.detail
         places = decimals_apart((min(run.costs), max(run.costs)), self.reference)
@@ -687,3 +837,12 @@ def _day_list(days: set[int]) -> str:
         if d is not None:
             start = previous = d
     return ", ".join(parts)
+
+
+def _days(days: set[int]) -> str:
+    """ "day 3", or "days 3-5, 9"."""
+    return f"day {min(days)}" if len(days) == 1 else f"days {_day_list(days)}"
+
+
+def _facilities(count: int) -> str:
+    return "facility" if count == 1 else "facilities"

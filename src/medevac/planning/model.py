@@ -26,6 +26,7 @@ from medevac.planning.plan import (
     UnplacedReason,
     cost_tolerance,
     decimals_apart,
+    figure,
     relative_gap,
 )
 from medevac.planning.problem import Patient, Problem
@@ -298,31 +299,46 @@ class ProblemView:
         return Unplaced(self.problem.patients[index].id, *found)
 
     def _reason(self, index: int) -> tuple[str, UnplacedReason]:
+        # each sentence after the first two speaks of the facilities the earlier rules left,
+        # named by the rules that left some out: "no facility offers orthopaedics to ORG-B"
+        # was false beside one that does, but lacks the patient's needs
         p = self.problem.patients[index]
         sc = self.screen(index)
         if not sc.offers.any():
             return f"no facility offers {p.specialty}", UnplacedReason.SPECIALTY_NOT_OFFERED
+        needs = ", ".join(sorted(p.needs))
         if not sc.needs_met.any():
             return (
-                f"no facility offering {p.specialty} meets needs {', '.join(sorted(p.needs))}",
+                f"no facility offering {p.specialty} meets needs {needs}",
                 UnplacedReason.NEEDS_NOT_MET,
             )
+        with_needs = f" with {needs}" if (sc.offers & ~sc.needs_met).any() else ""
+        offering = f"offering {p.specialty}{with_needs}"
         if not sc.agreement.any():
+            if not with_needs:
+                sent = p.organisation or "patients without an organisation"
+                return f"no facility offers {p.specialty} to {sent}", UnplacedReason.NO_AGREEMENT
+            sender = f"from {p.organisation}" if p.organisation else "without an organisation"
             return (
-                f"no facility offers {p.specialty} to {p.organisation or 'no organisation'}",
+                f"no facility {offering} accepts patients {sender}",
                 UnplacedReason.NO_AGREEMENT,
             )
+        limit = figure(p.max_distance_km) if p.max_distance_km is not None else ""
         if not sc.in_range.any():
+            sent = p.organisation or "patients without an organisation"
+            to = f" to {sent}" if (sc.needs_met & ~sc.agreement).any() else ""
             return (
-                f"every facility offering {p.specialty} is beyond {p.max_distance_km:g} km",
+                f"every facility {offering}{to} is beyond {limit} km",
                 UnplacedReason.BEYOND_MAX_DISTANCE,
             )
         if not self.has_open_day(index):  # eligible facilities, all closed by then
             ended = int(self.last_days(p.organisation)[sc.in_range].max())
+            within = f" within {limit} km" if (sc.agreement & ~sc.in_range).any() else ""
             return (
-                f"every facility offering {p.specialty} to "
-                f"{p.organisation or 'no organisation'} stops admitting its patients by day "
-                f"{ended}, before the patient's earliest day {p.earliest_day}",
+                f"every facility {offering} to "
+                f"{p.organisation or 'patients without an organisation'}{within} "
+                f"stops admitting its patients by day {ended}, before the patient's earliest day "
+                f"{p.earliest_day}",
                 UnplacedReason.NO_AGREEMENT,
             )
         count = int(sc.in_range.sum())
@@ -677,11 +693,17 @@ def _capacity_reason(
     problem = view.problem
     p = problem.patients[i]
     beds = free.beds(view.specialty_index[p.specialty], p.length_of_stay_days)
-    ok = beds & view.screen(i).eligible[:, None] & view.open_days(i)
-    if not ok.any():
+    fits = beds & view.screen(i).eligible[:, None]
+    fits[:, : p.earliest_day] = False
+    if not fits.any():
         return u.reason, UnplacedReason.BEDS_FULL
-    # what closes the places with free beds: the admission limits, the quotas, or both
+    # what closes the places with free beds: the end of an agreement's acceptance, the
+    # admission limits, the quotas (the end had gone unsaid: "all feasible beds are full"
+    # beside free beds a facility no longer admitted the patient's organisation to)
     causes = []
+    ok = fits & view.open_days(i)
+    if (fits & ~ok).any():
+        causes.append(f"acceptance of patients from {p.organisation} has ended")
     if (ok & ~free.admission).any():
         causes.append("the daily admission limit is reached")
     ok &= free.admission
@@ -717,6 +739,33 @@ def _capacity_reason(
         "optimal for this patient",
         UnplacedReason.FREE_PLACE_UNUSED,
     )
+
+
+def unplaced_reason_beside(
+    view: ProblemView,
+    i: int,
+    taken: tuple[IntArray, IntArray],
+    counts: IntArray,
+    group_at: Collection[int] = (),
+) -> Unplaced:
+    """`unplaced_reasons` of patient ``i`` alone, beside a placement of the others given by
+    what it uses: ``taken`` (beds [facility, specialty, day], admissions [facility, day]),
+    ``counts`` (the placements counted against each quota) and ``group_at`` (the facilities,
+    by index, its group's placed members use). For `explain`, whose view holds the one patient:
+    a view of the whole problem builds every patient's distances (4 GB on L)."""
+    u = view.unplaced_reason(i)
+    p = view.problem.patients[i]
+    full = counts >= view.quota_room
+    if u.code is UnplacedReason.BEDS_FULL:
+        free = FreePlaces(view, taken)
+        if free.somewhere(view.specialty_index[p.specialty], p.length_of_stay_days):
+            groups = {p.group: set(group_at)} if p.group is not None and group_at else {}
+            found = _capacity_reason(view, i, free, full if view.n_quotas else None, groups, u)
+            u = Unplaced(u.patient, *found)
+    if view.n_quotas:
+        said = _quota_reason(view, i, full, counts, u)
+        u = u if said is None else Unplaced(u.patient, *said)
+    return u
 
 
 def _quota_reasons(
