@@ -73,11 +73,12 @@ def _fail(message: str) -> NoReturn:
 
 def _refusal(path: Path, error: ProblemError) -> str:
     """The one-line error of a refused problem file; where it could not name every error, how
-    to list them all."""
+    to list them all. Characters of the file's name that are not printable are escaped, as
+    the errors' own are (an ESC would reach the terminal)."""
     message = f"{path}: {ProblemError(_in_file(path, error))}"
     if len(error.errors) > ProblemError.SHOWN:
         message += f"; `medevac plan check {path}` lists them all"
-    return message
+    return json_text.printable(message)
 
 
 def _in_file(path: Path, error: ProblemError) -> list[str]:
@@ -596,9 +597,11 @@ def check_command(
         problem = parse_problem(document)
     except ProblemError as error:
         _refuse_swapped(problem_file, "a problem")
+        shown = json_text.printable(str(problem_file))  # an ESC in its name, say
         for line in _in_file(problem_file, error):
-            console.print(f"{problem_file}: {line}", markup=False, highlight=False, soft_wrap=True)
-        _fail(f"{problem_file}: {len(error.errors)} error(s); the engines refuse this file")
+            text = json_text.printable(f"{shown}: {line}")
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
+        _fail(f"{shown}: {len(error.errors)} error(s); the engines refuse this file")
     manifest_file = manifest_path(problem_file)
     # its rules bind here as they do in `plan solve`, `plan explain` and `plan approve`
     and_manifest = f" and its manifest {manifest_file}" if manifest_file.exists() else ""

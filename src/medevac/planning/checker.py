@@ -94,20 +94,23 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
         facility = facilities.get(fid)
         if facility is None:
             bad.append(f"patient {pid!r} assigned to unknown facility {fid!r}")
+            del placed[pid]  # no place: it counts against no quota and splits no group
             continue
         if not patient.earliest_day <= day < horizon:
             bad.append(
                 f"patient {pid!r} admitted on day {day}, "
                 f"outside {patient.earliest_day}..{horizon - 1}"
             )
+            del placed[pid]
             continue
+        # ids and specialties quoted as patients' are: "A b" "c" and "A" "b c" read the same
         if patient.specialty not in facility.beds:
-            bad.append(f"patient {pid!r}: {fid} has no {patient.specialty} beds")
+            bad.append(f"patient {pid!r}: {fid!r} has no {patient.specialty!r} beds")
         missing = patient.needs - facility.capabilities
         if missing:
-            bad.append(f"patient {pid!r}: {fid} lacks {', '.join(sorted(missing))}")
+            bad.append(f"patient {pid!r}: {fid!r} lacks {', '.join(map(repr, sorted(missing)))}")
         if facility.accepts_from is not None and patient.organisation not in facility.accepts_from:
-            bad.append(f"patient {pid!r}: {fid} does not accept {patient.organisation!r}")
+            bad.append(f"patient {pid!r}: {fid!r} does not accept {patient.organisation!r}")
         last = facility.last_admission_day(patient.organisation)
         if last is not None and day > last:
             bad.append(
@@ -116,7 +119,8 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
             )
         km = haversine_km(patient.lat, patient.lon, facility.lat, facility.lon)
         if patient.max_distance_km is not None and km > patient.max_distance_km:
-            bad.append(f"patient {pid!r}: {fid} is {km:.1f} km away, max {patient.max_distance_km}")
+            away, most = _apart(km, patient.max_distance_km)
+            bad.append(f"patient {pid!r}: {fid!r} is {away} km away, max {most}")
         beds = occupied[(fid, patient.specialty)]
         for d in range(day, min(day + patient.length_of_stay_days, horizon)):
             beds[d] += 1
@@ -134,13 +138,13 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
             continue
         for d, used in enumerate(beds):
             if used > free[d]:
-                bad.append(f"{fid} {specialty} day {d}: {used} beds used, {free[d]} free")
+                bad.append(f"{fid!r} day {d}: {used} {specialty!r} beds used, {free[d]} free")
     for (fid, day), count in admitted.items():
         limit = facilities[fid].daily_admission_limit
         due = facilities[fid].taken_on(day) if 0 <= day < problem.horizon_days else 0
         if limit is not None and count + due > limit:
             earlier = f" and {due} already due" if due else ""
-            bad.append(f"{fid} day {day}: {count} admissions{earlier}, limit {limit}")
+            bad.append(f"{fid!r} day {day}: {count} admissions{earlier}, limit {limit}")
 
     for quota in problem.quotas:
         under = sum(1 for pid, (fid, _day) in placed.items() if quota.counts(patients[pid], fid))
@@ -156,6 +160,16 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
         terms["group_split"] += w.group_split * (len(facilities_used) - 1)
 
     return CheckReport(tuple(bad), sum(terms.values()), terms)
+
+
+def _apart(km: float, limit: float) -> tuple[str, str]:
+    """``km`` and ``limit`` (km > limit) written with as many decimals (1 or more) as show them
+    apart: "100.0 km away, max 100.0" read as no violation."""
+    for places in range(1, 10):
+        away, most = f"{km:.{places}f}", f"{limit:.{places}f}"
+        if away != most:
+            return away, most
+    return repr(km), repr(limit)  # the shortest texts of two floats: apart as they differ
 
 
 def without_patients(

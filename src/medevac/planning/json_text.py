@@ -13,6 +13,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 # a key written as it is in a path (`beds.orthopaedics`); any other is written `["..."]`
@@ -31,21 +32,64 @@ class RepeatedKeys(ValueError):
         return [f"{where}: is given more than once in its object" for where in self.paths]
 
 
-class OutOfRange(float):
-    """A number of the text too large for a float (`1e400`): its value is infinite, ``text``
-    what the file wrote, so that a message can quote the file rather than the decoder's
-    `Infinity`."""
+class WrittenNumber(float):
+    """A number of the text that its float does not hold as written, with ``text``, what the
+    file wrote, for the checks and the messages that need the number as written."""
 
     text: str
 
 
+class OutOfRange(WrittenNumber):
+    """A number of the text too large for a float (`1e400`): its value is infinite, ``text``
+    what the file wrote, so that a message can quote the file rather than the decoder's
+    `Infinity`."""
+
+
+class Rounded(WrittenNumber):
+    """A number of the text with a fraction as written that a float rounds to a whole number:
+    `1e-400` is 0.0, `2.9999999999999999` is 3.0, `90.000000000000001` is 90.0. Its float would
+    pass for a whole number (a closed facility, a third bed) or for a limit it is beyond as
+    written; the loaders refuse it where a whole number is meant, and check it against a limit
+    it equals (``above``: whether the number written is above its float). Only whole floats
+    are looked at: every limit of the formats is a whole number, so that a number beyond one
+    as written and within it as a float is rounded to it. A number written `3.0` or `1e2` is
+    whole as written: a plain float."""
+
+    above: bool
+
+
 def _float(text: str) -> float:
     value = float(text)
+    if value.is_integer():  # seldom: most numbers written with a point have a fraction
+        return _as_written(text, value)
     if math.isinf(value):
         marked = OutOfRange(value)
         marked.text = text
         return marked
     return value
+
+
+def _as_written(text: str, value: float) -> float:
+    """``value``, a whole float read from ``text``, or a `Rounded` where the text is not a
+    whole number."""
+    whole, point, fraction = text.partition(".")
+    if point and len(whole) < 16 and fraction.isdigit() and not fraction.strip("0"):
+        return value  # `50.0`, `-3.000`: the common case, without a decimal (2.3 times faster)
+    mantissa = text.lower().partition("e")[0]
+    if not mantissa.strip("-.0"):  # zero as written, whatever its exponent (`-0.0`, `0e-999`)
+        return value
+    try:
+        written = Decimal(text)  # exact, whatever the context's precision
+    except ArithmeticError:  # an exponent beyond a decimal's: nearer zero than any float
+        above = not mantissa.startswith("-")
+    else:
+        if written == written.to_integral_value():  # whole as written (`1e2`)
+            return value
+        above = written > Decimal(value)  # exact too: no decimal compared with a float
+    marked = Rounded(value)
+    marked.text = text
+    marked.above = above
+    return marked
 
 
 class _Repeated(dict[str, Any]):
@@ -57,7 +101,8 @@ class _Repeated(dict[str, Any]):
 def loads(text: str) -> Any:
     """``json.loads`` of ``text``; RepeatedKeys naming every key given twice in one object
     (ValueError and RecursionError as ``json.loads`` raises them). A number too large for a
-    float is an infinite `OutOfRange` that keeps its text."""
+    float is an infinite `OutOfRange` that keeps its text, one a float rounds to a whole
+    number a `Rounded` that does."""
     repeated = False
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -101,6 +146,15 @@ def join_path(path: str, key: Any) -> str:
     if PLAIN_KEY.fullmatch(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"
+
+
+def printable(line: str) -> str:
+    """``line`` with every character that is not printable (a control character, a lone
+    surrogate) written as its JSON escape (an ESC as `\\u001b`): for lines not made by
+    `join_path`, such as those naming a file, whose name may hold any of them."""
+    if line.isprintable():  # a lone surrogate is not printable either
+        return line
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in line)
 
 
 def key_name(key: str) -> str:

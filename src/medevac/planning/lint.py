@@ -13,20 +13,25 @@ import difflib
 import json
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from medevac.planning.loader import KNOWN_SPECIALTIES
 from medevac.planning.problem import Problem
 
 #: how alike two names must be (difflib's ratio) to suggest the one for the other
 CLOSE = 0.8
+#: names difflib compares in one pass of the warnings, at most (about 0.3 s): each name is
+#: compared with every other it could be meant as, so that 2,000 needs of their own and 2,000
+#: capabilities took 4 million comparisons, 11-20 s. Names past it are counted, not compared.
+MAX_COMPARISONS = 100_000
 
 
 def problem_warnings(problem: Problem) -> list[str]:
     """One line per likely slip, naming where in the file it is."""
+    budget = _Budget(MAX_COMPARISONS)
     return [
-        *_specialties(problem),
-        *_needs(problem),
+        *_specialties(problem, budget),
+        *_needs(problem, budget),
         *_organisations(problem),
         *_look_alikes("patients[{}].id", [p.id for p in problem.patients]),
         *_look_alikes("facilities[{}].id", [f.id for f in problem.facilities]),
@@ -40,37 +45,91 @@ def _quoted(text: str) -> str:
     return json.dumps(text)
 
 
-def _close(name: str, names: Iterable[str]) -> str | None:
-    """The one of ``names`` most like ``name``, where it is like enough."""
-    found = difflib.get_close_matches(name, sorted(set(names) - {name}), n=1, cutoff=CLOSE)
-    return found[0] if found else None
+class _Budget:
+    """The comparisons of names left to a pass of the warnings (`MAX_COMPARISONS`)."""
+
+    def __init__(self, comparisons: int) -> None:
+        self.left = comparisons
+
+    def allows(self, names: Sequence[str]) -> bool:
+        """Whether a name may be compared with each of ``names``; if so, that is spent."""
+        if len(names) > self.left:
+            self.left = 0  # and none later: the names compared are the first of the file
+            return False
+        self.left -= len(names)
+        return True
 
 
-def _specialties(problem: Problem) -> list[str]:
+class _Skipped:
+    """Names of one kind not compared for want of `_Budget`: how many, and where the first is."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first = ""
+
+    def add(self, path: str) -> None:
+        self.count += 1
+        self.first = self.first or path
+
+    def lines(self, what: str) -> list[str]:
+        """The line that says so, where any were skipped."""
+        if not self.count:
+            return []
+        more = f" (and {self.count - 1} more)" if self.count > 1 else ""
+        return [
+            f"{self.first}{more}: {self.count:,} {what} not compared for likely misspellings: "
+            f"too many names to compare each with every other (the first are compared)"
+        ]
+
+
+_SKIPPED = "\0"  # a name not compared (no name holds a NUL: `text_fault`)
+
+
+def _close(name: str, names: Sequence[str]) -> str | None:
+    """The one of ``names`` (sorted) other than ``name`` most like it, where it is like
+    enough."""
+    found = difflib.get_close_matches(name, names, n=2, cutoff=CLOSE)
+    return next((like for like in found if like != name), None)
+
+
+def _specialties(problem: Problem, budget: _Budget) -> list[str]:
     """Specialties named on facilities that are not known, not needed, and like a known or
     needed one (beds no patient can use), or on patients, not known and like one offered
     (beds these patients cannot use)."""
     warnings = []
     needed = {p.specialty for p in problem.patients}
+    meant = sorted(KNOWN_SPECIALTIES | needed)
+    skipped = _Skipped()
+    # by name: facilities repeat their own categories (5,000 facilities, each with the same 5)
+    likes: dict[str, str | None] = {}
     for i, facility in enumerate(problem.facilities):
         for specialty in facility.beds:
             if specialty in KNOWN_SPECIALTIES or specialty in needed:
                 continue
-            like = _close(specialty, KNOWN_SPECIALTIES | needed)
-            if like is not None:
+            if specialty not in likes:
+                likes[specialty] = _close(specialty, meant) if budget.allows(meant) else _SKIPPED
+            like = likes[specialty]
+            if like == _SKIPPED:
+                skipped.add(f"facilities[{i}].beds")
+            elif like is not None:
                 warnings.append(
                     f"facilities[{i}].beds: {_quoted(specialty)} is not a known specialty and no "
                     f"patient needs it; did you mean {_quoted(like)}? Patients needing "
                     f"{_quoted(like)} cannot use these beds"
                 )
+    warnings += skipped.lines("specialties on facilities, not known and needed by no patient,")
     first: dict[str, int] = {}
     count: dict[str, int] = defaultdict(int)
     for i, patient in enumerate(problem.patients):
         first.setdefault(patient.specialty, i)
         count[patient.specialty] += 1
-    offered = {s for f in problem.facilities for s in f.beds}
+    offered = sorted({s for f in problem.facilities for s in f.beds})
+    skipped = _Skipped()
     for specialty, i in first.items():
         if specialty in KNOWN_SPECIALTIES:
+            continue
+        if not budget.allows(offered):
+            skipped.add(f"patients[{i}].specialty")
             continue
         # the loader has every unknown one offered somewhere: a slip only where beds of a
         # specialty like it are offered too, which these patients cannot use
@@ -81,24 +140,29 @@ def _specialties(problem: Problem) -> list[str]:
                 f"patients[{i}].specialty{more}: {_quoted(specialty)} is not a known specialty; "
                 f"did you mean {_quoted(like)}? Beds of {_quoted(like)} cannot take them"
             )
-    return warnings
+    return warnings + skipped.lines("specialties of patients, not known,")
 
 
-def _needs(problem: Problem) -> list[str]:
+def _needs(problem: Problem, budget: _Budget) -> list[str]:
     """Needs no facility has as a capability that are like one some facility has."""
     capabilities = {c for f in problem.facilities for c in f.capabilities}
+    meant = sorted(capabilities)
     warnings = []
     said: set[str] = set()
+    skipped = _Skipped()
     for i, patient in enumerate(problem.patients):
         for need in sorted(patient.needs - capabilities - said):
             said.add(need)
-            like = _close(need, capabilities)
+            if not budget.allows(meant):
+                skipped.add(f"patients[{i}].needs")
+                continue
+            like = _close(need, meant)
             if like is not None:
                 warnings.append(
                     f"patients[{i}].needs: {_quoted(need)} is a capability of no facility; did "
                     f"you mean {_quoted(like)}? No facility can take a patient with this need"
                 )
-    return warnings
+    return warnings + skipped.lines("needs no facility has")
 
 
 def _organisations(problem: Problem) -> list[str]:

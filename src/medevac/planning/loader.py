@@ -15,7 +15,7 @@ from medevac.domain.errors import json_error
 from medevac.domain.limits import MAX_COUNT, MAX_DAYS, text_fault
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import json_text
-from medevac.planning.json_text import join_path, key_names
+from medevac.planning.json_text import join_path, key_names, printable
 from medevac.planning.problem import (
     CurrentPlacement,
     Facility,
@@ -104,11 +104,13 @@ class _Reader:
         if number is None or not math.isfinite(number):
             self.error(path, f"must be a finite number, got {_show(value)}")
             return low if low is not None else 0.0
-        # the value as given, not rounded (`90.0000001` had been shown as `90`, within limits)
-        if low is not None and number < low:
+        # the value as given, not rounded (`90.0000001` had been shown as `90`, within limits);
+        # a number the float rounds to a limit (`90.000000000000001`) is checked as written
+        rounded = type(value) is json_text.Rounded
+        if low is not None and (number < low or (rounded and number == low and not value.above)):
             self.error(path, f"must be at least {low:g}, got {_show(value)}")
             return low
-        if high is not None and number > high:
+        if high is not None and (number > high or (rounded and number == high and value.above)):
             self.error(path, f"must be at most {high:g}, got {_show(value)}")
             return high
         return number
@@ -135,14 +137,6 @@ def _allowed_keys(required: tuple[str, ...], optional: tuple[str, ...]) -> froze
     return frozenset(required + optional)
 
 
-def _printable(line: str) -> str:
-    """``line`` with every character that is not printable (a control character, a lone
-    surrogate) written as its JSON escape: for lines not made by `join_path`."""
-    if line.isprintable():  # a lone surrogate is not printable either
-        return line
-    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in line)
-
-
 def _real(value: Any) -> float | None:
     """``value`` as a float where it is a number (infinite for an integer too large for a
     float), None where it is not one; a boolean is not."""
@@ -159,11 +153,12 @@ def _real(value: Any) -> float | None:
 
 
 def _whole(value: Any) -> int | None:
-    """``value`` as an int where it is a whole number (an integer, or a number with no
-    fraction: `3.0`), None where it is not one; a boolean is not."""
+    """``value`` as an int where it is a whole number as written (an integer, or a number
+    with no fraction: `3.0`, `1e2`), None where it is not one; a boolean is not, nor a number
+    a float rounds to a whole one (`2.9999999999999999`, `1e-400`: `json_text.Rounded`)."""
     if type(value) is int:
         return value
-    if isinstance(value, bool):
+    if isinstance(value, bool | json_text.Rounded):
         return None
     if isinstance(value, numbers.Integral):  # numpy's integers
         return int(value)
@@ -188,8 +183,8 @@ def _cut(text: str) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, json_text.OutOfRange):  # as the file wrote it, not `Infinity`
-        return _cut(value.text)
+    if isinstance(value, json_text.WrittenNumber):  # as the file wrote it, not `Infinity`
+        return _cut(value.text)  # nor the whole number a float rounded it to
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         # shown by its size: Python refuses to write out integers of over 4,300 digits
         return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
@@ -259,7 +254,7 @@ def read_problem_file(path: str | Path) -> Any:
     try:
         data = json_text.loads(text)
     except json_text.RepeatedKeys as exc:  # paths made by `join_path`: escaped already
-        raise ProblemError([_printable(line) for line in exc.lines()]) from exc
+        raise ProblemError([printable(line) for line in exc.lines()]) from exc
     except (ValueError, RecursionError) as exc:
         raise ProblemError([f"{path}: is not valid JSON ({json_error(exc, text)})"]) from exc
     return data

@@ -141,14 +141,16 @@ def relative_gap(objective: float, bound: float) -> float:
 
 
 def refused_plan(errors: list[str]) -> Plan:
-    """The plan written for a problem file that was refused: status infeasible_input, and why."""
+    """The plan written for a problem file that was refused: status infeasible_input, and why
+    (any character not printable escaped, as in a file's name: the plan reader refuses a
+    control character)."""
     shown = "; ".join(errors[:20]) + (f" (and {len(errors) - 20} more)" if len(errors) > 20 else "")
     return Plan(
         status=PlanStatus.INFEASIBLE_INPUT,
         objective=0.0,
         bound=0.0,
         gap=0.0,
-        solver=f"input refused: {shown}",
+        solver=json_text.printable(f"input refused: {shown}"),
         wall_seconds=0.0,
         breakdown=Breakdown(),
         assignments=(),
@@ -495,9 +497,10 @@ def _text(body: dict[str, Any], key: str, prefix: str = "") -> str:
 
 
 def _day(body: dict[str, Any], prefix: str) -> int:
-    """A day: a whole number at least 0 (1.0 is one, as the problem's loader has it)."""
+    """A day: a whole number at least 0 (1.0 is one, as the problem's loader has it; not
+    0.99999999999999999, which a float rounds to 1: `json_text.Rounded`)."""
     value = body["day"]
-    if not finite_number(value) or value != int(value):
+    if not finite_number(value) or value != int(value) or type(value) is json_text.Rounded:
         raise PlanFormatError(f"{prefix}day: must be a whole number")
     if value < 0:
         raise PlanFormatError(f"{prefix}day: must be at least 0, got {int(value)}")

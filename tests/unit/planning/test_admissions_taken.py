@@ -66,7 +66,7 @@ def test_the_checker_counts_the_admissions_already_due() -> None:
     assert check_plan(free, plan).feasible
     due = with_admissions_taken(free, [("NEAR", 0, 1)])
     assert check_plan(due, plan).violations == (
-        "NEAR day 0: 2 admissions and 1 already due, limit 2",
+        "'NEAR' day 0: 2 admissions and 1 already due, limit 2",
     )
 
 

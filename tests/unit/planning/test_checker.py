@@ -91,17 +91,17 @@ def test_a_group_on_two_facilities_pays_one_split() -> None:
 
 def test_over_capacity_and_admission_limit_are_violations() -> None:
     report = check_plan(PROBLEM, plan_of([("P1", "F1", 0), ("P2", "F1", 0)], ("P3", "P4")))
-    assert "F1 orthopaedics day 0: 2 beds used, 1 free" in report.violations
-    assert "F1 day 0: 2 admissions, limit 1" in report.violations
+    assert "'F1' day 0: 2 'orthopaedics' beds used, 1 free" in report.violations
+    assert "'F1' day 0: 2 admissions, limit 1" in report.violations
 
 
 def test_specialty_needs_agreement_and_distance_are_checked() -> None:
     report = check_plan(
         PROBLEM, plan_of([("P1", "F2", 0), ("P3", "F2", 0), ("P4", "F1", 4)], ("P2",))
     )
-    assert "patient 'P1': F2 has no orthopaedics beds" in report.violations
-    assert "patient 'P3': F2 does not accept 'ORG-B'" in report.violations
-    assert any(v.startswith("patient 'P4': F1 is") for v in report.violations)
+    assert "patient 'P1': 'F2' has no 'orthopaedics' beds" in report.violations
+    assert "patient 'P3': 'F2' does not accept 'ORG-B'" in report.violations
+    assert any(v.startswith("patient 'P4': 'F1' is") for v in report.violations)
 
 
 def test_missing_duplicate_and_unknown_patients_are_violations() -> None:
