@@ -41,7 +41,7 @@ from medevac.planning.plan import check_writable, write_documents
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.clock import day_of, zone_name
-from medevac.services.manifests import admission_limit_overruns, arrivals
+from medevac.services.manifests import arrivals
 from medevac.services.regulating import (
     AdmittedAfterAgreementEnds,
     QuotaExceeded,
@@ -327,8 +327,6 @@ def approve(
         )
     elif within_quotas:
         console.print("no quota is exceeded: nobody was left out")
-    for line in admission_limit_overruns(problem, manifest, plan):
-        console.print(f"[yellow]admission limit: {escape(line)}[/]", highlight=False)
     for line in approval.requests_elsewhere:
         console.print(
             f"[yellow]on request: {escape(line)}; answer, close or withdraw them there[/]",

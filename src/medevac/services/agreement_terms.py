@@ -1,10 +1,11 @@
-"""What the agreements in force say for a problem: which senders each facility accepts
-for which specialties, and the agreements that end within the horizon."""
+"""What the agreements say for a problem: which senders each facility accepts for which
+specialties, from which day and until which day (agreements that begin or end within the
+horizon)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -73,11 +74,12 @@ def last_open_day(
     where the agreements beginning on ``first`` cover them and do not end, else the last
     day those are valid (renewals carrying on); the day before ``first`` where none covers
     them (a later agreement would leave a gap, which acceptance cannot have), or where those
-    that do have a quota (the build carries quotas only of agreements in force)."""
+    that do have a quota (see below)."""
     if sender == operator:
         return None
-    # one with a quota is not counted: quotas are carried and checked for the agreements in
-    # force on the build day, and this one's would bind nobody (8 admitted under a quota of 1)
+    # one with a quota is not counted: the patients admitted before ``first`` count against
+    # no agreement and those admitted from then on against it, and a quota of the problem
+    # holds on every day (`carry_quotas`): carried, it would bind those admitted before too
     starting = [
         a
         for a in agreements
@@ -104,6 +106,60 @@ def _covering_at(
         if agreement.in_force(on) and shared and agreement.id not in full:
             found.append((agreement, shared))
     return found
+
+
+def acceptance_days(
+    operator: str,
+    sender: str,
+    specialty: Specialty,
+    agreements: Sequence[Agreement],
+    on: date,
+    horizon_days: int,
+    full: frozenset[str] = frozenset(),
+) -> tuple[int, int | None] | None:
+    """The first and the last day of a problem (day 0 = ``on``) on which the operator's
+    facilities admit ``sender``'s patients in ``specialty``, as `agreement_coverage` and
+    `agreement_ends` have it (the last None: no end); None where they admit them on no day.
+
+    Its own patients, and everyone at an operator bound by no agreement, every day; at an
+    operator not bound yet (`bound_from`), from day 0 to `last_open_day`. Otherwise the
+    agreements in force on ``on`` that cover them, but those whose quota is used up (ids in
+    ``full``), with the renewals that take over without a gap (`last_valid_day`); where none
+    does, those that come into force first within the horizon, from the day they do (the
+    operator being bound by other agreements, its facilities admit them on no earlier day).
+    """
+    if sender == operator or not any(a.receiving_organisation_id == operator for a in agreements):
+        return 0, None
+    first = bound_from(operator, agreements, on)
+    if first is not None:
+        last = last_open_day(operator, list(agreements), first, sender, specialty)
+        return 0, _day_of_problem(last, on)
+    theirs = [
+        a
+        for a in agreements
+        if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, operator)
+        and specialty in a.specialties
+        and a.id not in full
+    ]
+    start = on
+    covering = [a for a in theirs if a.in_force(on)]
+    if not covering:
+        later = [a.valid_from for a in theirs if 0 < (a.valid_from - on).days < horizon_days]
+        if not later:
+            return None
+        start = min(later)
+        covering = [a for a in theirs if a.valid_from == start]
+    following = [
+        a
+        for a in _renewals(list(agreements), sender, operator, specialty, start)
+        if a.id not in full
+    ]
+    return (start - on).days, _day_of_problem(last_valid_day(covering, following), on)
+
+
+def _day_of_problem(day: date | None, on: date) -> int | None:
+    """``day`` as a day of the problem whose day 0 is ``on`` (None stays None)."""
+    return None if day is None else (day - on).days
 
 
 def last_valid_day(covering: list[Agreement], following: Sequence[Agreement] = ()) -> date | None:
@@ -145,6 +201,17 @@ def _renewals(
     ]
 
 
+class AcceptanceDays(dict[str, dict[str, int]]):
+    """`agreement_ends`' answer for a facility: per sending organisation and specialty (code),
+    the last day of the problem on which the facility admits their patients (the mapping
+    itself), and in `first` the first day where it is not day 0 (an agreement that begins
+    within the horizon: `encode_coverage` admits them from that day on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict[str, dict[str, int]] = {}
+
+
 def agreement_ends(
     facility: Facility,
     agreements: list[Agreement],
@@ -152,38 +219,52 @@ def agreement_ends(
     horizon_days: int,
     full: frozenset[str] = frozenset(),
     senders: Iterable[str] = (),
-) -> dict[str, dict[str, int]]:
-    """Where a facility stops admitting a sender's patients within a problem's horizon: per
-    sending organisation and specialty (code) that its agreements in force on ``on`` with the
-    facility's operator cover (as `agreement_coverage`, those in ``full`` left out), the last
-    day of the problem (day 0 = ``on``) on which the facility admits them.
+) -> AcceptanceDays:
+    """Where a facility stops admitting a sender's patients within a problem's horizon, and
+    where it starts after day 0: per sending organisation and specialty (code) that the
+    agreements with the facility's operator in force on ``on`` or coming into force within
+    the horizon cover (those in ``full``, whose quota is used up, left out), the last day of
+    the problem (day 0 = ``on``) on which the facility admits them, and in `first` the first
+    day where that is not day 0 (`acceptance_days`: a specialty no agreement in force covers,
+    that one beginning within the horizon does).
 
-    That is the latest `valid_to` of the agreements covering the specialty, none where one of
-    them has none; only days before the horizon's last day are given (a later end leaves
+    The last day is the latest `valid_to` of the agreements covering the specialty, none where
+    one of them has none; only days before the horizon's last day are given (a later end leaves
     every day of the problem open). For an operator not bound yet (`bound_from`), each of
     ``senders`` and specialty of the facility ends as `last_open_day` says.
     """
-    found: dict[str, dict[str, int]] = defaultdict(dict)
+    found = AcceptanceDays()
 
     def end(sender: str, specialty: Specialty, last: date | None) -> None:
         if last is not None and (last - on).days < horizon_days - 1:
-            found[sender][specialty.value] = (last - on).days
+            found.setdefault(sender, {})[specialty.value] = (last - on).days
 
-    first = bound_from(facility.operator_id, agreements, on)
+    operator = facility.operator_id
+    # the operator's alone: what follows looks at no other (and a registry may hold thousands)
+    theirs = [a for a in agreements if a.receiving_organisation_id == operator]
+    first = bound_from(operator, theirs, on)
     if first is not None:
         for sender in senders:
             for specialty in facility.specialties:
-                opening = last_open_day(facility.operator_id, agreements, first, sender, specialty)
+                opening = last_open_day(operator, theirs, first, sender, specialty)
                 end(sender, specialty, opening)
-        return dict(found)
-    covering: dict[tuple[str, Specialty], list[Agreement]] = defaultdict(list)
-    for agreement, shared in _covering_at(facility, agreements, on, full):
-        for specialty in shared:
-            covering[(agreement.sending_organisation_id, specialty)].append(agreement)
-    for (sender, specialty), theirs in covering.items():
-        following = _renewals(agreements, sender, facility.operator_id, specialty, on)
-        end(sender, specialty, last_valid_day(theirs, [a for a in following if a.id not in full]))
-    return dict(found)
+        return found
+    pairs = {
+        (agreement.sending_organisation_id, specialty)
+        for agreement in theirs
+        if agreement.id not in full
+        and (agreement.in_force(on) or 0 < (agreement.valid_from - on).days < horizon_days)
+        for specialty in agreement.specialties & facility.specialties
+    }
+    for sender, specialty in sorted(pairs):
+        days = acceptance_days(operator, sender, specialty, theirs, on, horizon_days, full)
+        if days is None:
+            continue
+        start, last = days
+        end(sender, specialty, None if last is None else on + timedelta(days=last))
+        if start > 0:
+            found.first.setdefault(sender, {})[specialty.value] = start
+    return found
 
 
 def encode_coverage(
@@ -192,9 +273,11 @@ def encode_coverage(
     patient_entries: list[dict[str, Any]],
     ends: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Write `accepts_from` and, where needed, specialty-qualified organisations; return where
-    agreements leave out a specialty that a facility offers and a sender's patients need, and
-    the ends of acceptance for the manifest ("acceptance_ends").
+    """Write `accepts_from`, where needed specialty-qualified organisations, and the earliest
+    days of patients whom facilities admit only from a later day; return where agreements
+    leave out a specialty that a facility offers and a sender's patients need (or where a
+    facility is left out for them, below), and the ends of acceptance for the manifest
+    ("acceptance_ends").
 
     The problem format accepts patients per facility and organisation, not per specialty. A
     sender whose agreements with an operator leave out a specialty that one of its patients
@@ -204,15 +287,37 @@ def encode_coverage(
     sender whose patients' specialties at one facility have different last admission days
     (``ends``: per facility, sender and specialty, as `agreement_ends` gives them; some
     ending within the horizon and some not, say), so that each facility and organisation as
-    the problem writes it has one end. Every other sender stays plain, so a registry whose
-    agreements cover what its patients need and end alike (or after the horizon) writes the
-    problem as before, unless some organisation's own id ends in "/specialty" (below).
+    the problem writes it has one end, and those of a sender whom a facility admits in a
+    specialty its patients need only from a later day (`AcceptanceDays.first`: an agreement
+    that begins within the horizon, none covering them before). Every other sender stays
+    plain, so a registry whose agreements cover what its patients need and end alike (or
+    after the horizon) writes the problem as before, unless some organisation's own id ends
+    in "/specialty" (below).
+
+    The format has no first day of acceptance either, but a patient has an earliest day: the
+    patients of an organisation (as written) whom no facility admits before day N (one
+    bound by other agreements, whose agreement covering them begins on day N) get
+    `earliest_day` N. A facility that admits them only from a later day than another is left
+    out for them (one earliest day holds at every facility), and a line says so. ``coverage``
+    is completed with the specialties admitted from a later day (so that
+    `senders_turned_away` sees them).
 
     The ends returned are, for each facility bound by agreements and each organisation of the
     problem's patients (as written) accepted there whose acceptance ends within the horizon,
     {"facility", "organisation", "last_day"}, sorted.
     """
     ends = ends or {}
+    opening = {
+        facility_id: days.first
+        for facility_id, days in ends.items()
+        if isinstance(days, AcceptanceDays) and days.first
+    }
+    for entry in facility_entries:  # admitted from a later day: accepted, with an earliest day
+        senders = coverage.get(entry["id"])
+        if senders is None:
+            continue
+        for sender, firsts in opening.get(entry["id"], {}).items():
+            senders[sender] = senders.get(sender, frozenset()) | {Specialty(s) for s in firsts}
     needed: dict[str, set[str]] = defaultdict(set)
     for patient in patient_entries:
         needed[patient["organisation"]].add(patient["specialty"])
@@ -239,6 +344,9 @@ def encode_coverage(
             theirs = last_days.get(sender, {})
             if len({theirs.get(s) for s in reached(entry, sender, covered)}) > 1:
                 qualified.add(sender)
+            later = opening.get(entry["id"], {}).get(sender, {})
+            if reached(entry, sender, covered) & set(later):
+                qualified.add(sender)
     # "ORG/specialty" must not be some organisation's own id: one named so would be taken for
     # ORG accepted for that specialty, and `quota_overruns` would strip its id. Where an id ends
     # so, every organisation is qualified: each name then splits at its last "/" into one
@@ -261,12 +369,15 @@ def encode_coverage(
     for patient in patient_entries:
         if patient["organisation"] in qualified:
             patient["organisation"] = _qualified(patient["organisation"], patient["specialty"])
+    if opening:
+        uncovered += _earliest_days(facility_entries, patient_entries, opening)
     written = {patient["organisation"] for patient in patient_entries}
     found: list[dict[str, Any]] = []
     for entry in facility_entries:
         senders = coverage.get(entry["id"])
         if senders is None:
             continue
+        accepted = set(entry["accepts_from"])
         for sender, covered in senders.items():
             theirs = ends.get(entry["id"], {}).get(sender, {})
             if sender in qualified:
@@ -277,10 +388,74 @@ def encode_coverage(
             found += [
                 {"facility": entry["id"], "organisation": organisation, "last_day": day}
                 for organisation, day in pairs
-                if organisation in written
+                if organisation in written and organisation in accepted
             ]
     found.sort(key=lambda end: (end["facility"], end["organisation"]))
     return uncovered, found
+
+
+def _earliest_days(
+    facility_entries: list[dict[str, Any]],
+    patient_entries: list[dict[str, Any]],
+    opening: Mapping[str, Mapping[str, Mapping[str, int]]],
+) -> list[str]:
+    """Give the patients of each qualified organisation ("ORG/specialty", as written) whom a
+    facility admits only from a later day (``opening``: per facility, sender and specialty,
+    the first day) their `earliest_admission_day` as `earliest_day`, and take them off the
+    facilities that admit them only later still; a line for each facility so left out."""
+    lines: list[str] = []
+    patients: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for patient in patient_entries:
+        patients[patient["organisation"]].append(patient)
+    offers = [(e["id"], e["beds"].keys(), e.get("accepts_from")) for e in facility_entries]
+    by_id = {entry["id"]: entry for entry in facility_entries}
+    for organisation, theirs in sorted(patients.items()):
+        specialty = str(theirs[0]["specialty"])
+        earliest, first = earliest_admission_day(organisation, specialty, offers, opening)
+        if earliest > 0:
+            for patient in theirs:
+                patient["earliest_day"] = max(int(patient.get("earliest_day", 0)), earliest)
+        for facility_id, day in sorted(first.items()):
+            if day > earliest:
+                by_id[facility_id]["accepts_from"].remove(organisation)
+                sender = organisation.removesuffix(_qualified("", specialty))
+                lines.append(
+                    f"{facility_id} admits {sender}'s patients in {specialty} from day {day} "
+                    f"only (an agreement beginning then), others from day {earliest}: a "
+                    f"patient has one earliest day, so {facility_id} does not admit them in "
+                    "this problem"
+                )
+    return lines
+
+
+def earliest_admission_day(
+    organisation: str,
+    specialty: str,
+    facilities: Iterable[tuple[str, Collection[str], Collection[str] | None]],
+    opening: Mapping[str, Mapping[str, Mapping[str, int]]],
+) -> tuple[int, dict[str, int]]:
+    """The earliest day `plan build` gives the problem's patients of ``organisation`` (as
+    written: "ORG/specialty" where qualified) in ``specialty``, and the first day each
+    facility accepting them admits them. ``facilities``: (id, specialties it has beds for,
+    `accepts_from` or None where it accepts everyone) each; ``opening``: per facility, sender
+    and specialty, the first day where not day 0 (`AcceptanceDays.first`).
+
+    The earliest day is the first day on which some facility admits them (0 where none
+    does). A facility that admits them only from a later day than that is left out for them
+    by `encode_coverage` (one earliest day holds at every facility). A plain organisation
+    has no later first day: a sender whose patients a facility admits only from a later day
+    is qualified."""
+    sender = organisation.removesuffix(_qualified("", specialty))
+    first: dict[str, int] = {}
+    for facility_id, offered, accepts in facilities:
+        if specialty not in offered:
+            continue
+        if accepts is None:  # bound by no agreement: admits everyone from day 0
+            first[facility_id] = 0
+        elif organisation in accepts:
+            later = opening.get(facility_id, {}).get(sender, {})
+            first[facility_id] = later.get(specialty, 0) if sender != organisation else 0
+    return min(first.values(), default=0), first
 
 
 def senders_turned_away(
@@ -393,12 +568,18 @@ def agreements_beginning(
     """A line for each receiver of the problem not bound by agreements yet whose first
     agreement comes into force within the horizon (`bound_from`): its facilities accept
     everyone until then, and plans admit the patients that agreement does not cover on the
-    day before at the latest (`last_open_day`). ``needed``: the specialties of the problem's
-    patients per sending organisation."""
+    day before at the latest (`last_open_day`). And for a receiver bound by agreements, a
+    line for each sender and day on which agreements begin that cover some of its patients'
+    specialties no agreement in force covers (`acceptance_days`): plans admit them there
+    from that day on. ``needed``: the specialties of the problem's patients per sending
+    organisation."""
     lines = []
     for receiver in sorted(receivers):
         first = bound_from(receiver, agreements, today)
-        if first is None or (first - today).days > horizon - 1:
+        if first is None:
+            lines += _openings(agreements, needed, receiver, today, horizon)
+            continue
+        if (first - today).days > horizon - 1:
             continue
         day = (first - today).days
         starting = [
@@ -429,6 +610,40 @@ def agreements_beginning(
     return lines
 
 
+def _openings(
+    agreements: list[Agreement],
+    needed: Mapping[str, set[Specialty]],
+    receiver: str,
+    today: date,
+    horizon: int,
+) -> list[str]:
+    """`agreements_beginning`'s lines for a receiver bound by agreements (or by none)."""
+    lines = []
+    for sender in sorted(set(needed) - {receiver}):
+        later: dict[int, set[Specialty]] = defaultdict(set)
+        for specialty in needed[sender]:
+            days = acceptance_days(receiver, sender, specialty, agreements, today, horizon)
+            if days is not None and days[0] > 0:
+                later[days[0]].add(specialty)
+        for day, specialties in sorted(later.items()):
+            begins = today + timedelta(days=day)
+            ids = sorted(
+                a.id
+                for a in agreements
+                if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, receiver)
+                and a.valid_from == begins
+                and a.specialties & specialties
+            )
+            lines.append(
+                f"{', '.join(ids)} ({sender} at {receiver}) "
+                f"{'begin' if len(ids) > 1 else 'begins'} on {begins.isoformat()}, day {day} of "
+                f"this problem: no agreement covers its patients in "
+                f"{', '.join(sorted(s.value for s in specialties))} there before, so plans "
+                f"admit them there from day {day} on"
+            )
+    return lines
+
+
 def admissions_after_agreement_ends(
     uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, built_on: date
 ) -> list[str]:
@@ -439,10 +654,12 @@ def admissions_after_agreement_ends(
     manifest may admit a patient after them. A patient comes under the agreements in force on
     ``built_on`` (the problem's day 0; the approval refuses a plan when an agreement came into
     force or lapsed since) between its organisation and the operator of its facility that
-    cover its specialty; it is admitted after they end when its admission day is after the
-    latest of their `valid_to` (none has ended while one of them has none). Patients at
-    facilities whose operator is bound by no such agreement are not looked at, but where the
-    operator's first agreement comes into force later (`bound_from`): there the last day is
+    cover its specialty, or where none is, under those that come into force first within the
+    horizon (`acceptance_days`); it is admitted after they end when its admission day is
+    after the latest of their `valid_to` (none has ended while one of them has none), and is
+    named too when it is admitted before those beginning later do. Patients at facilities
+    whose operator is bound by no such agreement are not looked at, but where the operator's
+    first agreement comes into force later (`bound_from`): there the last day is
     `last_open_day`'s.
     """
     with uow:
@@ -464,6 +681,8 @@ def after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: d
             between[pair].append(agreement)
     # once per receiver, not per admission (a plan admits 100,000)
     firsts = {op: bound_from(op, every, built_on) for op in {*operators.values(), ""}}
+    horizon = int(problem["horizon_days"])
+    beginning: dict[tuple[str, str, Specialty], tuple[date, list[Agreement]]] = {}
     lines = []
     for assignment in sorted(plan.assignments, key=lambda a: a.patient):
         entry = entries[assignment.patient]
@@ -488,11 +707,26 @@ def after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: d
                 )
             continue
         covering = [a for a in between.get((sender, receiver), ()) if specialty in a.specialties]
-        following = _renewals(every, sender, receiver, specialty, built_on)
+        start = built_on
+        if not covering:  # none in force on day 0: those beginning first within the horizon
+            kind = (sender, receiver, specialty)
+            if kind not in beginning:  # once per kind, not per admission
+                beginning[kind] = _beginning(every, kind[:2], specialty, built_on, horizon)
+            start, covering = beginning[kind]
+        following = _renewals(every, sender, receiver, specialty, start)
+        if covering and admitted < start:
+            lines.append(
+                f"patient {assignment.patient} is admitted at {assignment.facility} on day "
+                f"{assignment.day} ({admitted.isoformat()}), before "
+                f"{' and '.join(a.id for a in covering)} ({sender} at {receiver}) "
+                f"{'begin' if len(covering) > 1 else 'begins'} on {start.isoformat()}, day "
+                f"{(start - built_on).days} of the problem"
+            )
+            continue
         last = last_valid_day(covering, following) if covering else None
         if last is None or admitted <= last:  # no agreement, one that does not end, or in time
             continue
-        ending = [a.id for a in covering if a.valid_to == last]
+        ending = [a.id for a in covering + following if a.valid_to == last]
         lines.append(
             f"patient {assignment.patient} is admitted at {assignment.facility} on day "
             f"{assignment.day} ({admitted.isoformat()}), after {' and '.join(ending)} "
@@ -500,6 +734,29 @@ def after_ends(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, built_on: d
             f"{last.isoformat()}, day {(last - built_on).days} of the problem"
         )
     return lines
+
+
+def _beginning(
+    agreements: list[Agreement],
+    pair: tuple[str, str],
+    specialty: Specialty,
+    on: date,
+    horizon_days: int,
+) -> tuple[date, list[Agreement]]:
+    """The day the first of the agreements of ``pair`` (sender, receiver) covering
+    ``specialty`` that come into force within the horizon does, and those that do then
+    (``on`` and none where none does)."""
+    later = [
+        a
+        for a in agreements
+        if (a.sending_organisation_id, a.receiving_organisation_id) == pair
+        and specialty in a.specialties
+        and 0 < (a.valid_from - on).days < horizon_days
+    ]
+    if not later:
+        return on, []
+    start = min(a.valid_from for a in later)
+    return start, [a for a in later if a.valid_from == start]
 
 
 def sender_of(entry: dict[str, Any]) -> str:

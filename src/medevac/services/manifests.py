@@ -242,7 +242,9 @@ def admission_limit_overruns(
     problem: dict[str, Any], manifest: dict[str, Any], plan: Plan
 ) -> list[str]:
     """Days on which a plan's admissions and the patients sent earlier who arrive then (the
-    manifest's "held_admissions") pass a facility's daily admission limit, one line each."""
+    manifest's "held_admissions", on the days of the build) pass a facility's daily admission
+    limit, one line each. The approval refuses such a plan (it checks it against the problem
+    with these admissions taken, `with_admissions_taken`), no longer only saying so."""
     held = arrivals(manifest)
     if not held:
         return []

@@ -7,7 +7,7 @@ import copy
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from medevac.domain.agreements import Agreement
@@ -18,29 +18,36 @@ from medevac.domain.plans import PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.planning import Plan
-from medevac.services.agreement_terms import sender_of
+from medevac.services.agreement_terms import acceptance_days, bound_from, sender_of
 from medevac.services.clock import day_of
 from medevac.services.holds import HOLDING_STATUSES, accepted_at, sent_destinations
 
 
 def quota_overruns(
-    uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime
+    uow: UnitOfWork,
+    problem: dict[str, Any],
+    plan: Plan,
+    *,
+    on: datetime,
+    built_on: date | None = None,
 ) -> list[str]:
-    """Agreements in force whose quota this plan would take beyond, one line each.
+    """Agreements whose quota this plan would take beyond, one line each.
 
     The problem format has no quotas: the engines keep to those its manifest carries
     (`carry_quotas`), but a plan solved without the manifest or built with
     `--ignore-quotas` may go beyond an agreement, and any plan beyond one whose covering
     agreements cross others' (not carried). This says where a plan does so
     (and `approve_plan` refuses such a plan unless told why to go beyond). Patients are
-    counted in a `QuotaBook`: first those sent earlier (`sent_under_agreements`), then the
-    plan's (`_count`), each against the first agreement between its organisation and the
-    operator of its facility that covers its specialty and still has room, those with the
-    fewest covering agreements first. A plan is over quota when it places someone under an
+    counted in a `QuotaBook` of the agreements in force on ``on`` or later: first those sent
+    earlier (`sent_under_agreements`), then the plan's (`_count`), each on its admission day
+    (``built_on``, the problem's day 0, plus its day in the plan; ``on``'s date where not
+    given) against the first agreement between its organisation and the operator of its
+    facility that covers its specialty on that day and still has room, those with the fewest
+    covering agreements first. A plan is over quota when it places someone under an
     agreement and, with those sent before, more than its quota.
     """
     with uow:
-        return _overruns(uow, problem, plan, on=on)
+        return _overruns(uow, problem, plan, on=on, built_on=built_on)
 
 
 #: Statuses of patients a plan sent who went (accepted, on their way, treated, or back since):
@@ -55,10 +62,12 @@ SENT_STATUSES = (
 
 
 class QuotaBook:
-    """Patients counted against the agreements in force on a day, in one book.
+    """Patients counted against the agreements in force on a day or later, in one book.
 
     A patient counts against the agreement between its organisation and its receiving
-    organisation that covers its specialty on its day and still has room under its quota (an
+    organisation that covers its specialty on its day (the day it was or is to be admitted:
+    a renewal's patients count against the renewal, not against the agreement it follows)
+    and still has room under its quota (an
     agreement without a quota always has, and is taken first), the one covering the fewest
     specialties first, then by id; where every covering agreement is full, against the first
     by id, which it then takes beyond its quota. Callers count the patients with the fewest covering
@@ -71,7 +80,12 @@ class QuotaBook:
     """
 
     def __init__(self, agreements: list[Agreement], on: date) -> None:
-        self.agreements = sorted((a for a in agreements if a.in_force(on)), key=lambda a: a.id)
+        #: every agreement given, those that lapsed before ``on`` too (`bound_from` needs them)
+        self.every = list(agreements)
+        #: those in force on ``on`` or later, by id: the patients counted against them
+        self.agreements = sorted(
+            (a for a in agreements if a.valid_to is None or a.valid_to >= on), key=lambda a: a.id
+        )
         self._between: dict[tuple[str, str], list[Agreement]] = defaultdict(list)
         for agreement in self.agreements:
             pair = (agreement.sending_organisation_id, agreement.receiving_organisation_id)
@@ -222,7 +236,7 @@ class Placed:
     receiver: str
     specialty: Specialty
     weight: float  # of its precedence
-    day: int
+    day: int  # of the plan: admitted that many days after the problem's day 0
     # its precedence's rank (0 the most urgent, `Precedence.rank`): between precedences of one
     # weight (the default weights give routine and convenience one), the more urgent counts first
     rank: int = 0
@@ -274,8 +288,8 @@ def sent_book(
     on: datetime,
     known: Mapping[str, PlannedAdmission] | None = None,
 ) -> QuotaBook | None:
-    """The agreements in force on ``on`` with the patients sent earlier counted, or None when
-    no agreement has a quota (``known``: destinations already resolved)."""
+    """The agreements in force on ``on`` or later with the patients sent earlier counted, or
+    None when none of them has a quota (``known``: destinations already resolved)."""
     book = QuotaBook(uow.agreements.list(), day_of(on))
     if not book.has_quotas:
         return None
@@ -311,34 +325,44 @@ def _rank(precedence: str) -> int:
         return len(Precedence)
 
 
-def _count(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
-    """Count ``placed`` in ``book`` as the approval does, those with the fewest covering
-    agreements first, then by patient id: the agreement each counts against (patients no
-    agreement covers are left out)."""
+def _admitted(p: Placed, day0: date) -> date:
+    """The day ``p`` is admitted, its plan's day 0 being ``day0``."""
+    return day0 + timedelta(days=p.day)
+
+
+def _count(book: QuotaBook, placed: list[Placed], day0: date) -> dict[str, str]:
+    """Count ``placed`` in ``book`` as the approval does, each on its admission day (the plan's
+    day 0 is ``day0``), those with the fewest covering agreements first, then by patient id:
+    the agreement each counts against (patients no agreement covers are left out)."""
+    days = {p.patient: _admitted(p, day0) for p in placed}
     counted = {}
     for p in sorted(
-        placed, key=lambda p: (book.options(p.sender, p.receiver, p.specialty, day), p.patient)
+        placed,
+        key=lambda p: (book.options(p.sender, p.receiver, p.specialty, days[p.patient]), p.patient),
     ):
-        found = book.count(p.sender, p.receiver, p.specialty, day)
+        found = book.count(p.sender, p.receiver, p.specialty, days[p.patient])
         if found is not None:
             counted[p.patient] = found
     return counted
 
 
-def _overruns(uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime) -> list[str]:
+def _overruns(
+    uow: UnitOfWork, problem: dict[str, Any], plan: Plan, *, on: datetime, built_on: date | None
+) -> list[str]:
     """`quota_overruns` within an open unit of work."""
     book = sent_book(uow, problem, on) if plan.assignments else None
     if book is None:
         return []
-    return overrun_lines(book, placements(uow, problem, plan), day_of(on))
+    return overrun_lines(book, placements(uow, problem, plan), built_on or day_of(on))
 
 
-def overrun_lines(book: QuotaBook, placements: list[Placed], day: date) -> list[str]:
+def overrun_lines(book: QuotaBook, placements: list[Placed], day0: date) -> list[str]:
     """The agreements of ``book`` (the patients sent earlier counted in it, left as it is)
-    that ``placements`` take beyond their quotas, a line each."""
+    that ``placements`` take beyond their quotas, a line each: each placement counts on its
+    admission day, its plan's day 0 being ``day0`` (the day the problem was built)."""
     sent = dict(book.used)
     placed: dict[str, int] = defaultdict(int)
-    for agreement_id in _count(book.copy(), placements, day).values():
+    for agreement_id in _count(book.copy(), placements, day0).values():
         placed[agreement_id] += 1
     return [
         f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
@@ -350,10 +374,11 @@ def overrun_lines(book: QuotaBook, placements: list[Placed], day: date) -> list[
     ]
 
 
-def keep_within(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, str]:
-    """The patients ``placed`` on ``day`` to leave out so that they keep to every agreement's
-    quota, counted in ``book`` after the patients sent earlier (the book is left as it is);
-    each with the agreement it would take beyond it (empty when they keep to them all).
+def keep_within(book: QuotaBook, placed: list[Placed], day0: date) -> dict[str, str]:
+    """The patients ``placed`` by a plan whose day 0 is ``day0`` to leave out so that they
+    keep to every agreement's quota, each counted on its admission day in ``book`` after the
+    patients sent earlier (the book is left as it is); each with the agreement it would take
+    beyond it (empty when they keep to them all).
 
     The most urgent keep their places: patients are counted by precedence weight (then the
     more urgent precedence where two have one weight, then the earlier admission day, then
@@ -365,15 +390,16 @@ def keep_within(book: QuotaBook, placed: list[Placed], day: date) -> dict[str, s
     kept: list[Placed] = []
     left: dict[str, str] = {}
     for p in sorted(placed, key=lambda p: (-p.weight, p.rank, p.day, p.patient)):
-        full = trial.beyond(p.sender, p.receiver, p.specialty, day)
+        admitted = _admitted(p, day0)
+        full = trial.beyond(p.sender, p.receiver, p.specialty, admitted)
         if full is None:
-            trial.count(p.sender, p.receiver, p.specialty, day)
+            trial.count(p.sender, p.receiver, p.specialty, admitted)
             kept.append(p)
         else:
             left[p.patient] = full
     while True:
         recount = book.copy()
-        counted = _count(recount, kept, day)
+        counted = _count(recount, kept, day0)
         over = {
             a.id for a in recount.agreements if a.quota is not None and recount.used[a.id] > a.quota
         }
@@ -399,17 +425,16 @@ def carry_quotas(
     `medevac.planning.Quota`).
 
     A patient could go under an agreement when it is the sender's, the agreement covers its
-    specialty and a facility of the receiver in the problem offers it. The quota bounds the
-    placements of the sender's patients (under the organisation the problem gives them, which
-    `encode_coverage` may have qualified as "ORG/specialty") with a specialty the agreement
-    covers at the receiver's facilities in the problem by its room, so the optimiser chooses
-    who uses it. That is what the approval counts (`QuotaBook`): each of the plan's patients
-    counts against the agreements in force on the day of approval between its organisation
-    and the operator of its facility that cover its specialty, whatever its admission day;
-    the approval refuses a plan when an agreement came into force or lapsed since the build,
-    so they are the agreements in force on the day of the build. Agreements of different
-    receivers that the same patients could use (rivals) are separate quotas: the plan chooses
-    which room each patient uses.
+    specialty on a day the receiver's facilities admit such patients (`acceptance_days`: from
+    day 0, or from the day an agreement begins, to the end of acceptance) and a facility of
+    the receiver in the problem offers it. The quota bounds the placements of the sender's
+    patients (under the organisation the problem gives them, which `encode_coverage` may have
+    qualified as "ORG/specialty") with a specialty the agreement covers at the receiver's
+    facilities in the problem by its room, so the optimiser chooses who uses it. That is what
+    the approval counts (`QuotaBook`): each of the plan's patients counts against the
+    agreements between its organisation and the operator of its facility that cover its
+    specialty on its admission day. Agreements of different receivers that the same patients
+    could use (rivals) are separate quotas: the plan chooses which room each patient uses.
 
     Where agreements between the same organisations overlap (a specialty covered by more than
     one), a patient may count against any of those covering its specialty (`QuotaBook`
@@ -419,10 +444,19 @@ def carry_quotas(
     or are apart (laminar), those quotas say exactly which plans the count keeps within the
     rooms (`_overlapping_quotas`). Where two such sets cross, nothing is carried for those
     organisations and the line says a plan may go beyond them.
+
+    A quota of the problem holds on every day (the planning core's `Quota` has no days).
+    Where the agreements covering a specialty change within the days the receiver admits it
+    (one ends and a renewal takes over, with a quota of its own or none), the sets of every
+    such day are carried, each over the patients of every day (`_quota_rows`): a plan within
+    them is within every agreement's quota on its days, but it may leave out patients who
+    could come in on the days another agreement covers; the line says so.
     """
     facility_entries, patient_entries = entries
     by_id = {entry["id"]: entry for entry in patient_entries}
     day = day_of(now)
+    horizon = max((len(beds) for e in facility_entries for beds in e["beds"].values()), default=0)
+    full = frozenset(a.id for a in book.full())
     kinds = Counter((p.organisation_id, p.primary_specialty) for p in patients)
     offered: dict[str, set[str]] = defaultdict(set)  # by operator, in the problem
     for entry in facility_entries:
@@ -451,22 +485,26 @@ def carry_quotas(
         )
 
     for (sender, receiver), group in pairs.items():
+        if not any(a.quota is not None for a in group):
+            continue
         offers = offered[receiver]
-        # the agreements covering each specialty of the sender's patients the receiver offers
-        cover = {
-            s: frozenset(a.id for a in group if a.covers(s, day))
+        # the agreements covering each specialty of the sender's patients the receiver offers,
+        # on each day its facilities admit them (None: counted against no quota that day)
+        days = {
+            s: _day_covers(book, group, (sender, receiver, s), day, horizon, full)
             for (o, s) in kinds
             if o == sender and s.value in offers
         }
-        rows = _overlapping_quotas(group, cover, book)
+        covers = {s: {c for c in seen.values() if c is not None} for s, seen in days.items()}
+        rows = _quota_rows(group, covers, book)
         if rows is None:  # the sets of covering agreements cross: nothing is carried
             for a in group:
                 room = None if a.quota is None else a.quota - book.used[a.id]
-                mine = {s for s, ids in cover.items() if a.id in ids}
+                mine = {s for s, sets in covers.items() if any(a.id in ids for ids in sets)}
                 could = sum(kinds[(sender, s)] for s in mine)
                 if room is None or room <= 0 or could <= room:
                     continue
-                others = sorted({i for s in mine for i in cover[s]} - {a.id})
+                others = sorted({i for s in mine for ids in covers[s] for i in ids} - {a.id})
                 lines.append(
                     f"{short(a, room, could)}; {', '.join(others)} cover(s) some of the same "
                     "specialties, and the agreements covering them cross (a patient counts "
@@ -489,7 +527,9 @@ def carry_quotas(
                 [a] = [a for a in group if a.id in ids]
                 if apart:  # the agreement alone covers every specialty it names ...
                     # ... but those an agreement without a quota covers too
-                    specialties = {s for s in a.specialties if not _unlimited(group, s, day)}
+                    specialties = specialties | {
+                        s for s in a.specialties if s not in days and not _unlimited(group, s, day)
+                    }
                 name, line = a.id, short(a, room, could)
             else:
                 name = "+".join(sorted(ids))
@@ -510,8 +550,65 @@ def carry_quotas(
             carried.append(name)
             lines.append(
                 f"{line}: the plan keeps to it, and the optimiser chooses who uses the room"
+                + _some_days(ids, {s: days[s] for s in specialties if s in days})
             )
     return lines, carried, quotas
+
+
+def _day_covers(
+    book: QuotaBook,
+    group: list[Agreement],
+    kind: tuple[str, str, Specialty],
+    day0: date,
+    horizon: int,
+    full: frozenset[str],
+) -> dict[int, frozenset[str] | None]:
+    """For each day of a problem (day 0 = ``day0``) on which the receiver's facilities admit
+    the sender's patients in the specialty (``kind``: sender, receiver, specialty; the days
+    of `acceptance_days`), the ids of the agreements of ``group`` (the sender's with the
+    receiver) covering them then; None on a day they count against no quota (the receiver
+    not bound by agreements yet, or one without a quota covers them)."""
+    sender, receiver, specialty = kind
+    window = acceptance_days(receiver, sender, specialty, book.every, day0, horizon, full)
+    if window is None:
+        return {}
+    first, last = window
+    unbound = bound_from(receiver, book.every, day0)
+    covers: dict[int, frozenset[str] | None] = {}
+    for d in range(first, horizon if last is None else min(last + 1, horizon)):
+        on = day0 + timedelta(days=d)
+        covering = [a for a in group if a.covers(specialty, on)]
+        if (unbound is not None and on < unbound) or any(a.quota is None for a in covering):
+            covers[d] = None
+        elif covering:
+            covers[d] = frozenset(a.id for a in covering)
+    return covers
+
+
+def _some_days(ids: frozenset[str], days: Mapping[Specialty, Mapping[int, Any]]) -> str:
+    """What a line adds where the agreements of a carried quota (``ids``) cover its patients
+    on some of the days they may be admitted only (``days``: per specialty, the agreements
+    covering it on each such day, `_day_covers`): nothing where they cover them on each."""
+    under = sorted({d for seen in days.values() for d, c in seen.items() if c and c <= ids})
+    if all(c is not None and c <= ids for seen in days.values() for c in seen.values()):
+        return ""
+    return (
+        f"; its patients come under {' and '.join(sorted(ids))} on day(s) {_ranges(under)} "
+        "only, but a quota of the problem holds on every day (its format has no days), so "
+        "the plan keeps to the room on every day and may leave out patients who could come "
+        "in under other agreements on the other days"
+    )
+
+
+def _ranges(days: list[int]) -> str:
+    """Days as ranges: "0-2, 5"."""
+    parts: list[str] = []
+    for d in days:
+        if parts and int(parts[-1].split("-")[-1]) == d - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{d}"
+        else:
+            parts.append(str(d))
+    return ", ".join(parts)
 
 
 def _room(agreement: Agreement, book: QuotaBook) -> int:
@@ -541,18 +638,41 @@ def _overlapping_quotas(
     when each of these quotas is kept (Hall's condition over the sets, and the sets of a
     laminar family are all that need checking).
     """
+    return _quota_rows(group, {s: {ids} for s, ids in cover.items()}, book)
+
+
+def _quota_rows(
+    group: list[Agreement],
+    covers: Mapping[Specialty, Collection[frozenset[str]]],
+    book: QuotaBook,
+) -> list[tuple[frozenset[str], int, set[Specialty]]] | None:
+    """`_overlapping_quotas` where the agreements covering a specialty differ from day to day
+    (``covers``: per specialty, the set of ids covering it on each day it may be admitted).
+
+    Every set of every day is a quota, over the specialties that some day's set lies in: a
+    patient of such a specialty may be admitted on that day, so each set's room bounds them
+    whatever their day. Where each specialty has one set this is `_overlapping_quotas`
+    exactly; where they differ, a plan within these quotas is within them on every day (each
+    day's patients are some of those counted) but may be refused room it had on other days.
+    """
     quota = {a.id: a.quota for a in group}
-    limited = {s: ids for s, ids in cover.items() if ids and all(quota[i] is not None for i in ids)}
-    sets = sorted(set(limited.values()), key=lambda ids: (len(ids), sorted(ids)))
-    for k, first in enumerate(sets):
-        for second in sets[k + 1 :]:
+    limited = {
+        s: found
+        for s, sets in covers.items()
+        if (found := {ids for ids in sets if ids and all(quota[i] is not None for i in ids)})
+    }
+    family = sorted(
+        {ids for sets in limited.values() for ids in sets}, key=lambda ids: (len(ids), sorted(ids))
+    )
+    for k, first in enumerate(family):
+        for second in family[k + 1 :]:
             if first & second and not first <= second:
                 return None
     return [
         (
             ids,
             sum(_room(a, book) for a in group if a.id in ids),
-            {s for s, theirs in limited.items() if theirs <= ids},
+            {s for s, sets in limited.items() if any(theirs <= ids for theirs in sets)},
         )
-        for ids in sets
+        for ids in family
     ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from medevac.domain.agreements import Agreement
 from medevac.domain.audit import AuditRecord
 from medevac.domain.errors import DomainError, InvalidValue, NotFound, TransactionConflict
 from medevac.domain.facilities import CapacityReport, Facility
@@ -32,11 +33,16 @@ from medevac.planning import (
     UnplacedReason,
     check_plan,
     parse_problem,
+    with_admissions_taken,
 )
 from medevac.planning.checker import without_patients
 from medevac.planning.loader import MAX_HORIZON_DAYS, ProblemError
 from medevac.planning.problem import DEFAULT_WEIGHTS
+from medevac.planning.problem import Facility as ProblemFacility
+from medevac.planning.problem import Patient as ProblemPatient
 from medevac.services.agreement_terms import (
+    COVERAGE_SEPARATOR,
+    acceptance_days,
     after_ends,
     agreement_coverage,
     agreement_ends,
@@ -59,6 +65,8 @@ from medevac.services.holds import (
 )
 from medevac.services.manifests import (
     Hold,
+    arrival_key,
+    arrivals,
     check_manifest,
     document_digest,
     manifest_patients,
@@ -154,6 +162,31 @@ def beds_by_day(report: CapacityReport, horizon_days: int, now: datetime) -> lis
         min(MAX_COUNT, report.expected_available(min(72, since + 24 * day)))
         for day in range(horizon_days)
     ]
+
+
+def facility_entry(
+    facility: Facility, reports: list[CapacityReport], horizon_days: int, now: datetime
+) -> dict[str, Any]:
+    """A facility as a problem built at ``now`` gives it, from its latest capacity reports
+    (``reports``): its place, free beds per specialty it offers and day (`beds_by_day`; before
+    beds held for patients sent earlier are taken off, `held_beds`), capabilities and daily
+    admission limit; without `accepts_from`, which the agreements set (`encode_coverage`).
+    `plan build` writes it, and the approval makes it again to compare (`problem_mismatches`)."""
+    entry: dict[str, Any] = {
+        "id": facility.id,
+        "lat": facility.location.lat,
+        "lon": facility.location.lon,
+        "beds": {
+            r.specialty.value: beds_by_day(r, horizon_days, now)
+            for r in sorted(reports, key=lambda r: r.specialty)
+            if facility.offers(r.specialty)
+        },
+    }
+    if facility.capabilities:
+        entry["capabilities"] = sorted(c.value for c in facility.capabilities)
+    if facility.daily_admission_limit is not None:
+        entry["daily_admission_limit"] = facility.daily_admission_limit
+    return entry
 
 
 def _patient_entry(patient: PlanningPatient, origin: Facility) -> dict[str, Any]:
@@ -267,27 +300,13 @@ def build_problem(
         if facility.kind.is_field_hospital and not include_field_hospitals:
             skipped.append(Skipped("facility", facility.id, "field hospital for local casualties"))
             continue
-        beds = {
-            r.specialty.value: beds_by_day(r, horizon_days, now)
-            for r in sorted(by_facility[facility_id], key=lambda r: r.specialty)
-            if facility.offers(r.specialty)
-        }
-        entry: dict[str, Any] = {
-            "id": facility.id,
-            "lat": facility.location.lat,
-            "lon": facility.location.lon,
-            "beds": beds,
-        }
-        if facility.capabilities:
-            entry["capabilities"] = sorted(c.value for c in facility.capabilities)
+        entry = facility_entry(facility, by_facility[facility_id], horizon_days, now)
         accepts = agreement_coverage(facility, agreements, now, full_ids, sending)
         if accepts is not None:
             coverage[facility.id] = accepts
             last_days[facility.id] = agreement_ends(
                 facility, agreements, today, horizon_days, full_ids, sending
             )
-        if facility.daily_admission_limit is not None:
-            entry["daily_admission_limit"] = facility.daily_admission_limit
         facility_entries.append(entry)
     held_now = holds(
         {e["id"]: e["beds"].keys() for e in facility_entries}, by_facility, sent, today
@@ -517,51 +536,84 @@ def registry_changes(
         sent = patients_sent_earlier(uow, {r.facility_id for r in latest})
         if resolved is not None:
             resolved.update(sent.destinations)
-        changes += _hold_changes(manifest["held"], problem, manifest["built_at"], latest, sent)
-        changes += _arrival_changes(manifest["held_admissions"], problem, manifest, sent)
+        # as of today: approved on a later day than the build, the patients due before today
+        # who have not arrived arrive today at the earliest, and hold their beds from today
+        today = max(day_of(utc_now()), _built_on(manifest))
+        changes += _hold_changes(manifest["held"], problem, manifest, latest, sent, today)
+        changes += _arrival_changes(manifest["held_admissions"], problem, manifest, sent, today)
     return changes
 
 
+def _built_on(manifest: dict[str, Any]) -> date:
+    """The date of the problem's day 0: the day it was built, in the zone it was built in."""
+    return datetime.fromisoformat(manifest["built_at"]).date()
+
+
 def _arrival_changes(
-    seen: dict[str, int], problem: dict[str, Any], manifest: dict[str, Any], sent: SentEarlier
+    seen: dict[str, int],
+    problem: dict[str, Any],
+    manifest: dict[str, Any],
+    sent: SentEarlier,
+    today: date,
 ) -> list[str]:
     """Admissions of patients sent earlier that a problem's admission limits must count, more
     on some facility's day now than when the problem was built ("held_admissions"): an
-    admission named or moved to that day since. The plan may then pass the limit with them."""
-    built = datetime.fromisoformat(manifest["built_at"]).date()  # day 0, as the build saw it
-    now = arriving_patients(problem["facilities"], sent, built, int(problem["horizon_days"]))
+    admission named or moved to that day since, or, approved on a later day than the build
+    (``today``), patients due before today who have not arrived and so arrive today at the
+    earliest (the build counted them on their own day). The plan may then pass the limit
+    with them. Days before ``today`` are past: no plan admits anyone on them."""
+    built = _built_on(manifest)  # day 0, as the build saw it
+    gone = (today - built).days  # problem days before today's
+    horizon = int(problem["horizon_days"])
+    if gone >= horizon:
+        return []
+    now = arriving_patients(problem["facilities"], sent, today, horizon - gone)
     changes = []
     for key, patients in now.items():
-        if len(patients) > seen.get(key, 0):
-            facility, _, day = key.rpartition("/")  # as `arrival_key` writes it
-            named = ", ".join(patients[:10]) + (" ..." if len(patients) > 10 else "")
-            changes.append(
-                f"{len(patients)} patient(s) sent earlier now arrive at {facility} on day {day} "
-                f"of the problem ({named}), {seen.get(key, 0)} when it was built (an admission "
-                "named or moved since): they count against its daily admission limit"
-            )
+        facility, _, day_now = key.rpartition("/")  # as `arrival_key` writes it, from today
+        day = int(day_now) + gone
+        before = seen.get(arrival_key(facility, day), 0)
+        if len(patients) <= before:
+            continue
+        named = ", ".join(patients[:10]) + (" ..." if len(patients) > 10 else "")
+        late = [
+            p for p in patients if gone and sent.destinations[p].admission_date < today
+        ]  # due on a day of the problem now past
+        why = (
+            f"{len(late)} of them due before today ({today}) and not arrived"
+            if late
+            else "an admission named or moved since"
+        )
+        changes.append(
+            f"{len(patients)} patient(s) sent earlier now arrive at {facility} on day {day} "
+            f"of the problem ({named}), {before} when it was built ({why}): they count "
+            "against its daily admission limit"
+        )
     return changes
 
 
 def _hold_changes(
     seen: dict[str, str],
     problem: dict[str, Any],
-    built_at: str,
+    manifest: dict[str, Any],
     latest: list[CapacityReport],
     sent: SentEarlier,
+    today: date,
 ) -> list[str]:
     """Patients sent earlier who hold beds now that the problem was built without: a
-    destination named or moved since, a stay made longer, an admission earlier than planned.
-    Holds dropped or shrunk since only free beds, which a plan may leave unused: no change.
-    ``latest`` are the latest capacity reports, ``sent`` the patients sent earlier to their
-    facilities."""
+    destination named or moved since, a stay made longer, an admission earlier than planned,
+    or, approved on a later day than the build (``today``), a patient due before today who
+    has not arrived and so holds its bed from today, later than the build counted.
+    Holds dropped or shrunk since only free beds, which a plan may leave unused: no change;
+    so are days before ``today``, past. ``latest`` are the latest capacity reports, ``sent``
+    the patients sent earlier to their facilities."""
     reports: dict[str, list[CapacityReport]] = defaultdict(list)
     for report in latest:
         reports[report.facility_id].append(report)
     beds = {f["id"]: f["beds"].keys() for f in problem["facilities"]}
-    # the problem's days: from the day it was built, for its horizon
-    start = datetime.fromisoformat(built_at).date()
-    end = start + timedelta(days=int(problem["horizon_days"]))
+    # the problem's days still to come: from today to the end of its horizon
+    start = today
+    end = _built_on(manifest) + timedelta(days=int(problem["horizon_days"]))
     changes = []
     for patient_id, hold in sorted(holds(beds, reports, sent, start).items()):
         key = seen.get(patient_id)
@@ -578,6 +630,231 @@ def _hold_changes(
                 f"patient {patient_id} holds another bed ({hold.key()}; the plan saw {key})"
             )
     return changes
+
+
+#: differences `problem_mismatches` names (the rest are counted)
+SHOWN_MISMATCHES = 10
+
+
+class ProblemNotAsBuilt(InvalidValue):
+    """A problem says of its facilities or patients what the registry did not when the
+    problem was built: edited by hand, its digests made anew (they have no key). An
+    InvalidValue of the "problem", each difference in ``mismatches``."""
+
+    def __init__(self, built_at: str, mismatches: list[str]) -> None:
+        shown = "; ".join(mismatches[:SHOWN_MISMATCHES]) + (
+            f"; and {len(mismatches) - SHOWN_MISMATCHES} more"
+            if len(mismatches) > SHOWN_MISMATCHES
+            else ""
+        )
+        super().__init__(
+            "problem",
+            f"is not what `medevac plan build` made of the registry at {_when(built_at)} "
+            f"({len(mismatches)} difference(s)): {shown}; it was edited after the build (its "
+            "digests made anew): build the problem again",
+        )
+        self.mismatches = mismatches
+
+
+def problem_mismatches(
+    uow: UnitOfWork,
+    problem: Problem,
+    manifest: dict[str, Any],
+    stored: Mapping[str, Patient],
+    today: date,
+) -> list[str]:
+    """What ``problem`` (as parsed) says of its facilities and patients that the registry does
+    not say as of the build (the manifest's "built_at"), one line each, naming the facility
+    or patient and the field; empty for a problem as `plan build` wrote it.
+
+    The manifest's digests have no key: a problem edited by hand (beds added, an admission
+    limit taken out) passes them once they are made anew. Capacity reports are kept and
+    stamped, so each facility's entry is made again as the build made it (`facility_entry`,
+    from the reports the registry holds, which `registry_changes` has found to be those the
+    build read, less the beds the manifest records as held: `_hold_changes` has found every
+    bed held now among them). A problem may have fewer beds than that, on days before
+    ``today`` any number: holds dropped since free beds, and past days admit nobody.
+    Acceptance is compared for the organisations and specialties of the problem's patients:
+    a facility may not take in patients whom no agreement covers within the horizon, nor
+    before the day from which the agreements admit them (their `earliest_day`;
+    `acceptance_days`), quotas left aside (a quota used up since, or before, is the
+    approval's to count; ends of acceptance, `after_ends`'s).
+    Patients (``stored``, read for the approval) are made again as the build made them
+    (`_patient_entry`). Left unchecked: the precedences and weights (`plan build --settings`
+    chooses them) and the patients' current places (`_live_plan_changes` compares the live
+    plans they come from).
+    """
+    built_at = datetime.fromisoformat(manifest["built_at"])
+    built = built_at.date()
+    gone = max(0, (today - built).days)  # days of the problem before today's
+    excluded = manifest.get("excluded", {})
+    reports: dict[str, list[CapacityReport]] = defaultdict(list)
+    for report in uow.capacity.latest():
+        if report.facility_id not in excluded:
+            reports[report.facility_id].append(report)
+    origins = {p.location_id for p in stored.values() if p.location_id is not None}
+    facilities = uow.facilities.get_many(list(reports.keys() | origins))
+    expected = {
+        fid: facility_entry(facilities[fid], reports[fid], problem.horizon_days, built_at)
+        for fid in sorted(reports)
+        if fid in facilities
+    }
+    held: dict[str, Hold] = {}
+    for patient_id, key in manifest["held"].items():
+        hold = Hold.parse(key)  # every key parses: `check_manifest`
+        if hold is not None and hold.specialty in expected.get(hold.facility_id, {}).get(
+            "beds", {}
+        ):
+            held[patient_id] = hold
+    held_beds(list(expected.values()), held, built)
+    planned = manifest["patients"]
+    lines: list[str] = []
+    senders: dict[str, str] = {}  # the registry's organisation of each patient of the problem
+    for patient in problem.patients:
+        entry = _registry_entry(patient.id, stored, planned, facilities)
+        if isinstance(entry, str):
+            lines.append(f"patient {patient.id}: {entry}")
+            continue
+        lines += [f"patient {patient.id}: {said}" for said in _patient_differences(patient, entry)]
+        senders[patient.id] = entry["organisation"]
+    # per organisation as written, specialty and sender: the earliest day of its patients
+    groups: dict[tuple[str, str, str], int] = {}
+    for patient in problem.patients:
+        sender = senders.get(patient.id)
+        if sender is not None and patient.specialty in _SPECIALTY_CODES:
+            key = (patient.organisation or "", patient.specialty, sender)
+            groups[key] = min(groups.get(key, patient.earliest_day), patient.earliest_day)
+    admits = _acceptance(uow.agreements.list(), built, problem.horizon_days)
+    for facility in problem.facilities:
+        if facility.id not in expected:
+            why = "left out of it" if facility.id in excluded else "with no capacity report"
+            lines.append(f"facility {facility.id}: the registry gives the problem none ({why})")
+            continue
+        entry = expected[facility.id]
+        lines += [
+            f"facility {facility.id}: {said}"
+            for said in _facility_differences(facility, entry, gone)
+        ]
+        operator = facilities[facility.id].operator_id
+        for (written, specialty, sender), earliest in sorted(groups.items()):
+            if specialty not in facility.beds or not facility.accepts(written):
+                continue
+            days = admits(operator, sender, specialty)
+            if days is None:
+                lines.append(
+                    f"facility {facility.id}: accepts_from takes in {written} for {specialty}, "
+                    f"which no agreement within the horizon from {built} covers for {sender}"
+                )
+            elif days[0] > earliest:
+                lines.append(
+                    f"facility {facility.id}: accepts_from takes in {written} for {specialty} "
+                    f"from day {earliest} (the patients' earliest_day), where the agreements "
+                    f"admit {sender}'s patients only from day {days[0]} "
+                    f"({built + timedelta(days=days[0])})"
+                )
+    given = {f.id for f in problem.facilities}
+    lines += [
+        f"facility {fid}: left out of the problem, which the registry gives it"
+        for fid in sorted(expected.keys() - given)
+    ]
+    return lines
+
+
+_SPECIALTY_CODES = frozenset(s.value for s in Specialty)
+
+
+def _acceptance(
+    agreements: list[Agreement], built: date, horizon_days: int
+) -> Callable[[str, str, str], tuple[int, int | None] | None]:
+    """The first and last day of the problem (day 0 = ``built``) on which an operator's
+    facilities admit a sender's patients in a specialty (`acceptance_days`, quotas left
+    aside: one used up is the approval's to count), as a function of (operator, sender,
+    specialty code), each answer worked out once."""
+    by_operator: dict[str, list[Agreement]] = defaultdict(list)
+    for agreement in agreements:
+        by_operator[agreement.receiving_organisation_id].append(agreement)
+    known: dict[tuple[str, str, str], tuple[int, int | None] | None] = {}
+
+    def admits(operator: str, sender: str, specialty: str) -> tuple[int, int | None] | None:
+        key = (operator, sender, specialty)
+        if key not in known:
+            known[key] = acceptance_days(
+                operator, sender, Specialty(specialty), by_operator[operator], built, horizon_days
+            )
+        return known[key]
+
+    return admits
+
+
+def _registry_entry(
+    patient_id: str,
+    stored: Mapping[str, Patient],
+    planned: Mapping[str, int],
+    facilities: Mapping[str, Facility],
+) -> dict[str, Any] | str:
+    """The problem's entry the build made of a patient from the registry (`_patient_entry`),
+    or why the build made none."""
+    patient = stored.get(patient_id)
+    if patient is None or patient_id not in planned:
+        return "not one of the patients the problem was built for (its manifest's)"
+    origin = facilities.get(patient.location_id or "")
+    if origin is None:
+        return "its location is no facility of the registry: the build left it out"
+    return _patient_entry(PlanningPatient.of(patient), origin)
+
+
+def _patient_differences(patient: ProblemPatient, entry: dict[str, Any]) -> list[str]:
+    """The fields of a problem's ``patient`` (as parsed) that differ from the build's
+    ``entry`` for it, and those the build never writes."""
+    said = []
+    for name in ("lat", "lon", "specialty", "precedence", "length_of_stay_days"):
+        if getattr(patient, name) != entry[name]:
+            said.append(f"{name} {getattr(patient, name)!r}, {entry[name]!r} in the registry")
+    if sorted(patient.needs) != entry.get("needs", []):
+        said.append(f"needs {sorted(patient.needs)}, {entry.get('needs', [])} in the registry")
+    written = patient.organisation or ""
+    if written.removesuffix(f"{COVERAGE_SEPARATOR}{patient.specialty}") != entry["organisation"]:
+        said.append(f"organisation {written!r}, {entry['organisation']!r} in the registry")
+    # an earliest day the build writes where the agreements admit a sender's patients only
+    # from a later day: compared with them (`problem_mismatches`); a later one only delays
+    for name, unset in (("group", None), ("max_distance_km", None)):
+        if getattr(patient, name) != unset:
+            said.append(f"{name} {getattr(patient, name)!r}, which `plan build` never writes")
+    return said
+
+
+def _facility_differences(facility: ProblemFacility, entry: dict[str, Any], gone: int) -> list[str]:
+    """The fields of a problem's ``facility`` (as parsed) that differ from the build's
+    ``entry`` for it (`facility_entry`, held beds taken off), beds only where the problem
+    has more on a day from ``gone`` on."""
+    said = []
+    for name in ("lat", "lon"):
+        if getattr(facility, name) != entry[name]:
+            said.append(f"{name} {getattr(facility, name)!r}, {entry[name]!r} in the registry")
+    limit, registry_limit = facility.daily_admission_limit, entry.get("daily_admission_limit")
+    if limit != registry_limit:
+        said.append(
+            f"daily_admission_limit {'none' if limit is None else limit}, "
+            f"{'none' if registry_limit is None else registry_limit} in the registry"
+        )
+    if sorted(facility.capabilities) != entry.get("capabilities", []):
+        said.append(
+            f"capabilities {sorted(facility.capabilities)}, {entry.get('capabilities', [])} "
+            "in the registry"
+        )
+    for specialty, beds in sorted(facility.beds.items()):
+        reported = entry["beds"].get(specialty)
+        if reported is None:
+            said.append(f"beds {specialty}: the registry has no report of them")
+            continue
+        over = [d for d in range(gone, len(beds)) if beds[d] > reported[d]]
+        if over:
+            d = over[0]
+            said.append(
+                f"beds {specialty} on {len(over)} day(s), day {d} the first: {beds[d]}, "
+                f"{reported[d]} from its capacity report (less beds held)"
+            )
+    return said
 
 
 def _version_changes(
@@ -759,8 +1036,13 @@ def approve(
 ) -> Approval:
     """Store a plan and refer its patients, in one serialized transaction.
 
-    Refused when the plan does not pass the independent checker against its problem, or when
-    the registry changed since the problem was built. Refused (`AdmittedAfterAgreementEnds`)
+    Refused when the plan does not pass the independent checker against its problem with the
+    admissions already due that the manifest keeps (as `plan check` counts them), when the
+    registry changed since the problem was built (approved on a later day, with the patients
+    sent earlier who were due before today and have not arrived counted from today), or
+    (`ProblemNotAsBuilt`) when the problem says of its facilities or patients what the
+    registry did not when it was built (`problem_mismatches`: edited by hand, its unkeyed
+    digests made anew). Refused (`AdmittedAfterAgreementEnds`)
     when it admits a patient after every agreement under which its facility admits the
     patient's organisation and specialty has ended (`admissions_after_agreement_ends`; the
     engines keep to the ends the manifest carries, a plan solved without it may not).
@@ -820,10 +1102,27 @@ def approve(
             "has no patients: there is nothing to approve (approving it would only supersede "
             "the live plan); select or refer patients and build again",
         )
-    report = check_plan(checked_problem, plan)
-    if not report.feasible:
+    # as `plan check` and `plan explain` check it: the admissions already due that the manifest
+    # keeps count against the daily limits (a plan solved without them passed one, approved
+    # with a warning only). Its quotas and ends of acceptance are not taken in here: the
+    # approval counts quotas and ends from the registry below, with their own refusals and
+    # ways through (--over-quota, --within-quotas)
+    try:
+        with_due = with_admissions_taken(checked_problem, arrivals(manifest))
+    except ValueError as error:  # a facility or day the problem lacks
         raise InvalidValue(
-            "plan", "it does not fit its problem: " + "; ".join(report.violations[:10])
+            "manifest", f"does not fit its problem: {error}; build the problem again"
+        ) from error
+    report = check_plan(with_due, plan)
+    if not report.feasible:
+        due = " (the admissions already due that its manifest keeps counted)" * any(
+            f.admissions_taken for f in with_due.facilities
+        )
+        raise InvalidValue(
+            "plan",
+            f"it does not fit its problem{due}: "
+            + "; ".join(report.violations[:10])
+            + (f"; and {len(report.violations) - 10} more" if len(report.violations) > 10 else ""),
         )
     if not report.objective_matches(plan.objective):
         # the approved plan keeps the objective and status it states: they must be true
@@ -885,6 +1184,11 @@ def _approve_checked(
         changes += carried_room_changes(manifest, book)
         if changes:
             raise RegistryChanged(changes)
+        # the registry is as the build read it: what the problem says of it must be so too
+        approval_day = max(day_of(now), built_at.date())
+        mismatches = problem_mismatches(uow, checked_problem, manifest, stored, approval_day)
+        if mismatches:
+            raise ProblemNotAsBuilt(manifest["built_at"], mismatches)
         ended = after_ends(uow, problem, plan, built_at.date())
         if ended:
             raise AdmittedAfterAgreementEnds(ended)

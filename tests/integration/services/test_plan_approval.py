@@ -1444,7 +1444,7 @@ def test_beds_of_patients_sent_since_a_report_are_not_given_away_by_a_re_plan(
     assert all(line.startswith("FAC-LODZ-MMA ") for line in after.held)
     assert sorted(i for line in after.held for i in sent if i in line) == sent
     # the re-plan is approved: the plan that sent them is superseded, their beds stay held
-    replanned = solve_exact(parse_problem(after.problem), time_limit=30)
+    replanned = solve_exact(after.for_engines(), time_limit=30)
     approve_plan(
         uow_factory(),
         problem=after.problem,
@@ -1780,7 +1780,7 @@ def test_an_agreement_whose_quota_is_used_up_covers_nobody_in_the_next_problem(
         uow_factory(), now=utc_now(), stale_after=timedelta(hours=24), respect_quotas=False
     )
     assert again.quotas_full == []
-    over = solve_exact(parse_problem(again.problem), time_limit=30)
+    over = solve_exact(again.for_engines(), time_limit=30)
     assert "FAC-LODZ-MMA" in {a.facility for a in over.assignments}
     with pytest.raises(QuotaExceeded):
         approve_plan(
