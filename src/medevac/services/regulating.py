@@ -1196,8 +1196,9 @@ def _approve_checked(
         if past:
             raise InvalidValue("plan", past)
         placed = [] if book is None else placements(uow, problem, plan)
-        today = day_of(now)
-        left = keep_within(book, placed, today) if book and within_quotas else {}
+        # each admission counts on its own day: the plan's day 0 is the day it was built
+        day0 = built_at.date()
+        left = keep_within(book, placed, day0) if book and within_quotas else {}
         plan = without_patients(
             checked_problem,
             plan,
@@ -1205,7 +1206,7 @@ def _approve_checked(
             UnplacedReason.NO_AGREEMENT,
         )
         kept = [p for p in placed if p.patient not in left]
-        overruns = [] if book is None else overrun_lines(book, kept, today)
+        overruns = [] if book is None else overrun_lines(book, kept, day0)
         why = (over_quota or "").strip()
         if overruns and not why:
             raise QuotaExceeded(overruns)
