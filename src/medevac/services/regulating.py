@@ -953,7 +953,7 @@ def _currents_as_built(
     """Whether the ``live`` plans give every patient of the problem the current place the
     problem gives it (`_current`, counted from the day it was built), and no other."""
     planned = _open_admissions(live)
-    built = datetime.fromisoformat(manifest["built_at"]).date()
+    built = _built_on(manifest)
     horizon = int(problem["horizon_days"])
     facilities = {f["id"] for f in problem["facilities"]}
     return all(
@@ -968,7 +968,7 @@ def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -
     seen: dict[str, int] = manifest["facilities"]
     changes = _version_changes("facility", seen, uow.facilities.get_many(list(seen)), lambda _: "")
     known: dict[str, int] = manifest["agreements"]
-    built_on = datetime.fromisoformat(manifest["built_at"]).date()
+    built_on = _built_on(manifest)
     today = day_of(utc_now())
     now = {a.id: a for a in uow.agreements.list()}
     changes += _version_changes("agreement", known, now, lambda _: "")
