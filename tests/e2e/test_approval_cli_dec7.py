@@ -129,3 +129,25 @@ def test_plan_approve_refuses_a_problem_edited_by_hand_with_its_digests_made_ane
     assert f"facility {ACADEMY}: beds " in text
     assert "build the problem again" in text
     assert live_plan_ids() == demo_plan
+
+
+def test_plan_approve_goes_ahead_over_a_facility_renamed_and_says_so(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # exported, renamed and imported again after the build: the problem holds no name
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    facilities = tmp_path / "facilities.json"
+    invoke(cli, "export", "facilities", str(facilities))
+    document = json.loads(facilities.read_text(encoding="utf-8"))
+    [academy] = [row for row in document["facilities"] if row["id"] == ACADEMY]
+    academy["name"] = "Central Clinical Hospital of the Military Medical Academy"
+    facilities.write_text(json.dumps(document), encoding="utf-8")
+    invoke(cli, "import", "facilities", str(facilities))
+    text = said(invoke(cli, "plan", "approve", str(plan), "--problem", str(problem)))
+    assert "admissions planned" in text, text
+    assert (
+        "changed since the build, not in what the problem holds (approved all the same; kept "
+        f"in the audit record): facility {ACADEMY}: name"
+    ) in text, text

@@ -244,8 +244,11 @@ def approve(
     Refused when the plan does not pass the checker against its problem (its stated objective
     included), when it would admit patients before today (its days count from the day of `plan
     build`), or when the registry changed since `plan build`: patients, capacity reports, the
-    facilities in the problem or the agreements (every change is listed). Refused too when the
-    plan places more patients under an agreement in force than its quota allows, counting the
+    facilities in the problem or the agreements (every change is listed). A change that no
+    problem reads (a facility renamed, a patient's triage or companions, an agreement's costs,
+    an agreement between organisations of which the problem has no patient or no facility)
+    does not refuse it: it is listed after the approval and kept in its audit record. Refused
+    too when the plan places more patients under an agreement in force than its quota allows, counting the
     patients sent under it before (by plans or accepted requests), unless `--over-quota` says
     why or `--within-quotas` leaves those patients out (the most urgent keep their places).
     Refused as well when it admits a patient after the agreements it comes under end (a plan
@@ -327,6 +330,16 @@ def approve(
         )
     elif within_quotas:
         console.print("no quota is exceeded: nobody was left out")
+    if approval.noted:
+        console.print(
+            "changed since the build, not in what the problem holds (approved all the same; "
+            "kept in the audit record):",
+            highlight=False,
+        )
+        for line in approval.noted[:SHOWN_GAPS]:
+            console.print(f"  {line}", markup=False, highlight=False)
+        if len(approval.noted) > SHOWN_GAPS:
+            console.print(f"  and {len(approval.noted) - SHOWN_GAPS} more", highlight=False)
     for line in approval.requests_elsewhere:
         console.print(
             f"[yellow]on request: {escape(line)}; answer, close or withdraw them there[/]",

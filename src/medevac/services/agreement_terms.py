@@ -272,6 +272,7 @@ def encode_coverage(
     coverage: dict[str, dict[str, frozenset[Specialty]]],
     patient_entries: list[dict[str, Any]],
     ends: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
+    opening: Mapping[str, Mapping[str, Mapping[str, int]]] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Write `accepts_from`, where needed specialty-qualified organisations, and the earliest
     days of patients whom facilities admit only from a later day; return where agreements
@@ -288,8 +289,9 @@ def encode_coverage(
     (``ends``: per facility, sender and specialty, as `agreement_ends` gives them; some
     ending within the horizon and some not, say), so that each facility and organisation as
     the problem writes it has one end, and those of a sender whom a facility admits in a
-    specialty its patients need only from a later day (`AcceptanceDays.first`: an agreement
-    that begins within the horizon, none covering them before). Every other sender stays
+    specialty its patients need only from a later day (``opening``: per facility, sender and
+    specialty, the first day where not day 0, as `AcceptanceDays.first` gives it; an
+    agreement that begins within the horizon, none covering them before). Every other sender stays
     plain, so a registry whose agreements cover what its patients need and end alike (or
     after the horizon) writes the problem as before, unless some organisation's own id ends
     in "/specialty" (below).
@@ -307,11 +309,7 @@ def encode_coverage(
     {"facility", "organisation", "last_day"}, sorted.
     """
     ends = ends or {}
-    opening = {
-        facility_id: days.first
-        for facility_id, days in ends.items()
-        if isinstance(days, AcceptanceDays) and days.first
-    }
+    opening = opening or {}
     for entry in facility_entries:  # admitted from a later day: accepted, with an earliest day
         senders = coverage.get(entry["id"])
         if senders is None:

@@ -42,6 +42,7 @@ from medevac.planning.problem import Facility as ProblemFacility
 from medevac.planning.problem import Patient as ProblemPatient
 from medevac.services.agreement_terms import (
     COVERAGE_SEPARATOR,
+    AcceptanceDays,
     acceptance_days,
     after_ends,
     agreement_coverage,
@@ -52,6 +53,7 @@ from medevac.services.agreement_terms import (
     senders_turned_away,
 )
 from medevac.services.auditing import audit, utc_now
+from medevac.services.changed_fields import changed_fields
 from medevac.services.clock import day_of, local, shown, zone_name
 from medevac.services.conflicts import retried
 from medevac.services.holds import (
@@ -292,7 +294,7 @@ def build_problem(
 
     facility_entries = []
     coverage: dict[str, dict[str, frozenset[Specialty]]] = {}
-    last_days: dict[str, dict[str, dict[str, int]]] = {}
+    last_days: dict[str, AcceptanceDays] = {}
     full_ids = frozenset(a.id for a in full)
     sending = sorted({p.organisation_id for p in patients})
     for facility_id in sorted(by_facility):
@@ -331,7 +333,10 @@ def build_problem(
             entry["current"] = current
         patient_entries.append(entry)
         versions[patient.id] = patient.version
-    uncovered, ends = encode_coverage(facility_entries, coverage, patient_entries, last_days)
+    opening = {fid: days.first for fid, days in last_days.items() if days.first}
+    uncovered, ends = encode_coverage(
+        facility_entries, coverage, patient_entries, last_days, opening
+    )
     in_plan = [p for p in patients if p.id in versions]
     operators = {e["id"]: facilities[e["id"]].operator_id for e in facility_entries}
     uncovered += senders_turned_away(facility_entries, coverage, in_plan, operators, agreements)
@@ -484,14 +489,22 @@ def registry_changes(
     stored: Mapping[str, Patient],
     problem: dict[str, Any] | None = None,
     resolved: dict[str, PlannedAdmission] | None = None,
+    noted: list[str] | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
-    """What differs between the registry now and the manifest of a problem (read in `uow`).
+    """What differs between the registry at ``now`` (the clock's time when not given) and the
+    manifest of a problem (read in `uow`).
 
     ``stored`` are the manifest's patients as read in `uow` (the approval moves them next).
     With the ``problem``, the beds held for patients sent earlier are compared too (where the
     manifest records them); ``resolved`` then receives where those patients are to be
-    admitted (`sent_destinations`), for the caller to use again.
+    admitted (`sent_destinations`), for the caller to use again. With ``noted``, changes that
+    cannot alter the problem are not returned but appended there, one line each: facilities,
+    patients and agreements whose audit trail shows only fields changed that no problem reads
+    (`changed_fields`: a facility renamed, a patient's triage), and, with the ``problem``,
+    agreements between organisations that have no patient or no facility in it.
     """
+    now = now or utc_now()  # one moment: the checks do not differ across midnight
     changes: list[str] = []
     known = manifest_patients(manifest)
     entries = {e["id"]: e for e in problem["patients"]} if problem is not None else {}
@@ -504,8 +517,9 @@ def registry_changes(
             return ""
         return _patient_detail(uow, patient, entries.get(patient.id))
 
+    fields = (uow, noted) if noted is not None else None
     changes += _version_changes(
-        "patient", known, stored, lambda p: f"now {p.status}, ", patient_detail
+        "patient", known, stored, lambda p: f"now {p.status}, ", patient_detail, fields
     )
     # patients who joined the planned pool since: as many as the pool holds beyond the known
     # patients in it now (counted first, so that the pool is listed only when it grew)
@@ -515,22 +529,22 @@ def registry_changes(
         for entry in uow.patients.for_planning(PLANNED_STATUSES):
             if entry.id not in known:
                 changes.append(f"patient {entry.id} became {entry.status} after the plan was built")
-    changes += _facility_and_agreement_changes(uow, manifest)
+    changes += _facility_and_agreement_changes(uow, manifest, stored, day_of(now), problem, noted)
     changes += _live_plan_changes(uow, manifest, problem)
     then: dict[str, str] = manifest["capacity"]
     latest = uow.capacity.latest()
     excluded = manifest.get("excluded", {})
-    now = _capacity_stamps([r for r in latest if r.facility_id not in excluded])
-    for key in sorted(then.keys() | now.keys()):
-        if key not in now:
+    stamps = _capacity_stamps([r for r in latest if r.facility_id not in excluded])
+    for key in sorted(then.keys() | stamps.keys()):
+        if key not in stamps:
             changes.append(f"capacity report {key} is gone")
         elif key not in then:
-            changes.append(f"capacity of {key} was first reported at {_when(now[key])}")
-        elif now[key] != then[key]:
+            changes.append(f"capacity of {key} was first reported at {_when(stamps[key])}")
+        elif stamps[key] != then[key]:
             # the report's own time, which may be before the build if it was entered late
             changes.append(
                 f"capacity of {key} was reported again since the build (a report of "
-                f"{_when(now[key])})"
+                f"{_when(stamps[key])})"
             )
     if problem is not None:
         sent = patients_sent_earlier(uow, {r.facility_id for r in latest})
@@ -538,7 +552,7 @@ def registry_changes(
             resolved.update(sent.destinations)
         # as of today: approved on a later day than the build, the patients due before today
         # who have not arrived arrive today at the earliest, and hold their beds from today
-        today = max(day_of(utc_now()), _built_on(manifest))
+        today = max(day_of(now), _built_on(manifest))
         changes += _hold_changes(manifest["held"], problem, manifest, latest, sent, today)
         changes += _arrival_changes(manifest["held_admissions"], problem, manifest, sent, today)
     return changes
@@ -863,16 +877,27 @@ def _version_changes(
     stored: Mapping[str, Any],
     state: Callable[[Any], str],
     detail: Callable[[Any], str] | None = None,
+    fields: tuple[UnitOfWork, list[str]] | None = None,
 ) -> list[str]:
     """Entities of the manifest (id -> version) that are gone or at another version now;
-    ``detail`` says what changed of one (or "")."""
+    ``detail`` says what changed of one (or ""). With ``fields`` (the unit of work and a list
+    of what is noted), an entity whose audit trail shows only fields changed that no problem
+    reads (`changed_fields`) is noted there instead ("facility F-1: name, city"), and one
+    whose changed fields it shows has them said where ``detail`` is not given."""
     changes: list[str] = []
     for key, version in sorted(seen.items()):
         entity = stored.get(key)
         if entity is None:
             changes.append(f"{kind} {key} no longer exists")
         elif entity.version != version:
-            said = detail(entity) if detail is not None else ""
+            found = changed_fields(fields[0], kind, entity, version) if fields else None
+            if fields is not None and found is not None and not found.planned:
+                fields[1].append(f"{kind} {key}: {', '.join(found.unplanned) or 'no field'}")
+                continue
+            if detail is not None:
+                said = detail(entity)
+            else:
+                said = "; ".join(found.planned) if found is not None else ""
             changes.append(
                 f"{kind} {key} changed ({state(entity)}version {entity.version}; the plan saw "
                 f"version {version})" + (f": {said}" if said else "")
@@ -962,25 +987,112 @@ def _currents_as_built(
     )
 
 
-def _facility_and_agreement_changes(uow: UnitOfWork, manifest: dict[str, Any]) -> list[str]:
+def _facility_and_agreement_changes(
+    uow: UnitOfWork,
+    manifest: dict[str, Any],
+    stored: Mapping[str, Patient],
+    today: date,
+    problem: dict[str, Any] | None = None,
+    noted: list[str] | None = None,
+) -> list[str]:
     """Facilities the problem describes and agreements (which set `accepts_from`) that changed,
-    appeared or went, and agreements that came into force or lapsed since the problem was built."""
+    appeared or went, and agreements that came into force or lapsed between the build and
+    ``today``. With ``noted`` (see `registry_changes`), those changes that cannot alter the
+    problem go there instead."""
+    fields = (uow, noted) if noted is not None else None
     seen: dict[str, int] = manifest["facilities"]
-    changes = _version_changes("facility", seen, uow.facilities.get_many(list(seen)), lambda _: "")
+    facilities = uow.facilities.get_many(list(seen))
+    changes = _version_changes("facility", seen, facilities, lambda _: "", None, fields)
     known: dict[str, int] = manifest["agreements"]
     built_on = _built_on(manifest)
-    today = day_of(utc_now())
     now = {a.id: a for a in uow.agreements.list()}
-    changes += _version_changes("agreement", known, now, lambda _: "")
+    apart = _apart_from(uow, problem, stored, facilities) if noted is not None else None
+    unrelated = set()  # changed, and apart from the problem both as built and now
+    for agreement_id, agreement in now.items():
+        version = known.get(agreement_id)
+        if apart is None or version in (None, agreement.version) or not apart(agreement):
+            continue
+        found = changed_fields(uow, "agreement", agreement, version)
+        then = found.then if found is not None else {}
+        sender, receiver = (
+            then.get("sending_organisation_id"),
+            then.get("receiving_organisation_id"),
+        )
+        if (
+            isinstance(sender, str)
+            and isinstance(receiver, str)
+            and apart.between(sender, receiver)
+        ):
+            unrelated.add(agreement_id)
+    changes += _version_changes(
+        "agreement",
+        {k: v for k, v in known.items() if k not in unrelated},
+        now,
+        lambda _: "",
+        None,
+        fields,
+    )
     for agreement_id, agreement in sorted(now.items()):
         if agreement_id not in known:
-            changes.append(f"agreement {agreement_id} was registered after the plan was built")
+            said = f"agreement {agreement_id} was registered after the plan was built"
         elif agreement.version == known[agreement_id]:
             in_force = agreement.in_force(today)
-            if in_force != agreement.in_force(built_on):
-                state = "came into force" if in_force else "lapsed"
-                changes.append(f"agreement {agreement_id} {state} since the plan was built")
+            if in_force == agreement.in_force(built_on):
+                continue
+            state = "came into force" if in_force else "lapsed"
+            said = f"agreement {agreement_id} {state} since the plan was built"
+        elif agreement_id in unrelated:
+            said = f"agreement {agreement_id} changed since the plan was built"
+        else:
+            continue
+        if noted is not None and apart is not None and apart(agreement):
+            noted.append(
+                f"{said}: between {agreement.sending_organisation_id} and "
+                f"{agreement.receiving_organisation_id}, of which the problem has no patient "
+                "or no facility"
+            )
+        else:
+            changes.append(said)
     return changes
+
+
+@dataclass(frozen=True, slots=True)
+class _Apart:
+    """The organisations of a problem's patients (``senders``) and of its facilities
+    (``receivers``): an agreement between others covers nobody the problem could place, and
+    its quota counts nobody it places."""
+
+    senders: frozenset[str]
+    receivers: frozenset[str]
+
+    def between(self, sender: str, receiver: str) -> bool:
+        """Whether an agreement from ``sender`` to ``receiver`` is apart from the problem."""
+        return sender not in self.senders or receiver not in self.receivers
+
+    def __call__(self, agreement: Agreement) -> bool:
+        return self.between(agreement.sending_organisation_id, agreement.receiving_organisation_id)
+
+
+def _apart_from(
+    uow: UnitOfWork,
+    problem: dict[str, Any] | None,
+    stored: Mapping[str, Patient],
+    facilities: Mapping[str, Facility],
+) -> _Apart | None:
+    """The organisations of the ``problem``'s patients, as the registry and the problem have
+    them, and of its facilities' operators; None without the problem, or where one of its
+    facilities is no longer in the registry (its operator is not known)."""
+    if problem is None:
+        return None
+    senders = {p.organisation_id for p in stored.values()} | {
+        str(entry.get("organisation")) for entry in problem["patients"]
+    }
+    ids = [entry["id"] for entry in problem["facilities"]]
+    known = {fid: facilities[fid] for fid in ids if fid in facilities}
+    known |= uow.facilities.get_many([fid for fid in ids if fid not in known])
+    if len(known) < len(set(ids)):
+        return None
+    return _Apart(frozenset(senders), frozenset(f.operator_id for f in known.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -989,13 +1101,16 @@ class Approval:
     live treatment requests that ask another organisation to treat patients it admits
     elsewhere (one line a request; see `requests_elsewhere`). ``solved`` is the plan as
     approved: the one given, less the patients ``left_out`` to keep within the quotas
-    (patient -> the agreement it would have taken beyond its quota; `keep_within`)."""
+    (patient -> the agreement it would have taken beyond its quota; `keep_within`).
+    ``noted`` are the registry's changes since the build that cannot alter the problem (one
+    line each; `registry_changes`), approved over and kept in the audit record."""
 
     plan: ApprovedPlan
     solved: Plan
     over_quota: list[str]
     requests_elsewhere: list[str] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)
+    noted: list[str] = field(default_factory=list)
 
 
 def approve_plan(
@@ -1176,7 +1291,8 @@ def _approve_checked(
     with uow.serialized():
         stored = uow.patients.get_many(list(manifest_patients(manifest)))
         resolved: dict[str, PlannedAdmission] = {}
-        changes = registry_changes(uow, manifest, stored, problem, resolved)
+        noted: list[str] = []  # changed since the build, but not in what the problem holds
+        changes = registry_changes(uow, manifest, stored, problem, resolved, noted, now)
         # the patients sent earlier are counted once, for the rooms of the carried quotas, the
         # choice and the overruns, from the destinations the comparison of held beds resolved
         counted = plan.assignments or manifest.get("quotas")
@@ -1256,6 +1372,10 @@ def _approve_checked(
             reason = f"approved within quotas, leaving out {len(left)} patient(s): " + "; ".join(
                 f"{p} ({a})" for p, a in sorted(left.items())
             )
+        if noted:
+            reason += "; " * bool(reason) + (
+                f"changed since the build, not in what the problem holds: {'; '.join(noted)}"
+            )
         audit(uow, "approved_plan", approved, "approve", actor=actor, reason=reason, at=now)
         # read, moved and written in bulk: one by one, approving 20,000 admissions took 79 s on
         # PostgreSQL (docs/benchmarks.md, "Regulating at national scale")
@@ -1275,7 +1395,7 @@ def _approve_checked(
         )
         elsewhere = requests_elsewhere(uow, plan)
         uow.commit()
-    return Approval(approved, plan, overruns, elsewhere, left)
+    return Approval(approved, plan, overruns, elsewhere, left, noted)
 
 
 def admitted_before(plan: Plan, built_at: datetime, now: datetime) -> str:

@@ -161,7 +161,8 @@ def test_its_patients_get_its_first_day_as_their_earliest_day() -> None:
     facilities, patients = entries()
     coverage = {"F-1": {"ORG-B": frozenset({ORTHO, ICU}), "ORG-A": frozenset({ORTHO})}}
     ends = {"F-1": agreement_ends(HOSPITAL, BOUND, DAY, HORIZON)}
-    uncovered, found = encode_coverage(facilities, coverage, patients, ends)
+    opening = {"F-1": ends["F-1"].first}
+    uncovered, found = encode_coverage(facilities, coverage, patients, ends, opening)
     # it said "F-1 offers intensive_care, which no agreement in force covers for ORG-A"
     assert uncovered == []
     assert facilities[0]["accepts_from"] == [
@@ -188,7 +189,8 @@ def test_a_facility_admitting_them_later_than_another_is_left_out_for_them() -> 
     facilities.append({"id": "F-2", "beds": {"intensive_care": [1] * HORIZON}})
     coverage = {"F-1": {"ORG-B": frozenset({ORTHO, ICU}), "ORG-A": frozenset({ORTHO})}}
     ends = {"F-1": agreement_ends(HOSPITAL, BOUND, DAY, HORIZON)}
-    uncovered, found = encode_coverage(facilities, coverage, patients, ends)
+    opening = {"F-1": ends["F-1"].first}
+    uncovered, found = encode_coverage(facilities, coverage, patients, ends, opening)
     assert uncovered == [
         "F-1 admits ORG-A's patients in intensive_care from day 2 only (an agreement beginning "
         "then), others from day 0: a patient has one earliest day, so F-1 does not admit them "

@@ -1,0 +1,136 @@
+"""What changed of a registry entity since the version a problem was built on, read back from
+its audit trail, and whether any of it can alter the problem `plan build` writes.
+
+`plan approve` refuses a plan when the registry changed since its problem was built. A
+facility renamed, a patient's triage category or companions corrected, an agreement's cost
+terms amended: none of these is in the problem, and refusing the plan for them only sends the
+cell back to build and solve the same problem again. Every change is written to the audit
+trail with the entity before and after (`services.auditing.audit`, the imports), one record a
+version, so the fields changed since a version are those that differ between the oldest of
+the records since then and the entity now.
+
+The fields a problem never reads are listed (`UNPLANNED_FIELDS`), not those it reads: a field
+added to an entity later counts as one that alters the problem until it is listed here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from medevac.domain.audit import snapshot
+from medevac.domain.repositories import UnitOfWork
+from medevac.domain.vocabulary import FacilityKind
+
+# Per kind of entity, the fields of its audit snapshot that no problem reads. A facility's kind
+# is read only as to whether it is a field hospital (left out unless asked for), and a
+# patient's required specialties only for the first, the primary one (`_planned`).
+UNPLANNED_FIELDS: dict[str, frozenset[str]] = {
+    # beds come from capacity reports, not `total_beds`; costs are not in the problem
+    "facility": frozenset(
+        {"name", "country", "city", "total_beds", "daily_outpatient_throughput", "cost_policy"}
+    ),
+    # what the engines need of a patient is `PlanningPatient`; the rest is for transport and
+    # for the clinicians
+    "patient": frozenset({"triage", "identity", "conditions", "companions", "mobility"}),
+    "agreement": frozenset({"cost_policy"}),
+}
+
+SHOWN_VALUE = 60  # characters of a value shown in a change ("quota 20 -> 10")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChanges:
+    """The fields of an entity that differ from the version a problem was built on:
+    ``planned``, one line each with the value then and now, those that can alter the problem;
+    ``unplanned``, by name, those that cannot; ``then``, the entity as it was."""
+
+    planned: list[str]
+    unplanned: list[str]
+    then: dict[str, Any]  # the entity's audit snapshot at the version the problem was built on
+
+
+def changed_fields(uow: UnitOfWork, kind: str, entity: Any, since: int) -> FieldChanges | None:
+    """What changed of ``entity`` (a facility, patient or agreement, read in ``uow``) since its
+    version ``since``; None when its audit trail does not account for every version since:
+    fewer records than versions, a record without the entity before it, records that do not
+    follow one another, or a newest record that is not the entity as it is now (a change
+    written without its record). The caller then takes the change as one that alters the
+    problem."""
+    versions = entity.version - since
+    if versions <= 0 or kind not in UNPLANNED_FIELDS:
+        return None
+    records = uow.audit.list(entity_type=kind, entity_id=entity.id, limit=versions)
+    if len(records) < versions or any(r.before is None or r.after is None for r in records):
+        return None
+    # newest first: each record's before is the next older one's after
+    chain = [_plain(records[0].after), *(_plain(r.before) for r in records)]
+    if _plain(snapshot(entity)) != chain[0]:
+        return None
+    if any(
+        _plain(older.after) != newer for older, newer in zip(records[1:], chain[1:-1], strict=True)
+    ):
+        return None
+    then, now = chain[-1], chain[0]
+    planned: list[str] = []
+    unplanned: list[str] = []
+    for name in sorted(then.keys() | now.keys()):
+        was, is_ = then.get(name), now.get(name)
+        if was == is_:
+            continue
+        if name in UNPLANNED_FIELDS[kind] or _planned(kind, name, was) == _planned(kind, name, is_):
+            unplanned.append(name)
+        else:
+            planned.append(f"{name} {_shown(was)} -> {_shown(is_)}")
+    return FieldChanges(planned, unplanned, then)
+
+
+def _planned(kind: str, name: str, value: Any) -> Any:
+    """What a problem reads of a field's ``value``."""
+    if kind == "facility" and name == "kind" and isinstance(value, str):
+        try:
+            return FacilityKind(value).is_field_hospital
+        except ValueError:  # a kind no longer known: taken as it is
+            return value
+    if kind == "patient" and name == "required_specialties" and isinstance(value, list) and value:
+        return value[0]
+    return value
+
+
+# Decimal fields of the snapshots, written as `str(Decimal)`: a tariff given as 412.50 reads
+# back from the database as 412.5000 (four places kept), the same amount
+DECIMAL_KEYS = frozenset({"tariff_per_bed_day"})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from the audit trail's JSON (tuples as lists), with the
+    amounts of `DECIMAL_KEYS` written in one way."""
+    return _amounts(json.loads(json.dumps(value, sort_keys=True, default=str)))
+
+
+def _amounts(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _amount(item) if key in DECIMAL_KEYS else _amounts(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_amounts(item) for item in value]
+    return value
+
+
+def _amount(value: Any) -> Any:
+    try:
+        number = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        return value
+    if number is None or not number.is_finite():
+        return value
+    return str(number.normalize() if number else Decimal(0))
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True, sort_keys=True)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 3] + "..."

@@ -1,0 +1,293 @@
+"""`plan approve` and registry changes that cannot alter the problem (SQLite and PostgreSQL).
+
+A facility renamed, a patient's triage corrected, an agreement between organisations the
+problem does not hold: approved over, and said; a change the problem reads still refuses.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medevac.domain.agreements import Agreement
+from medevac.domain.audit import snapshot
+from medevac.domain.facilities import CostPolicy, Facility
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Patient, PlanningPatient
+from medevac.domain.vocabulary import FacilityKind, OrganisationKind, Specialty, TriageCategory
+from medevac.services.auditing import audit, utc_now
+from medevac.services.changed_fields import UNPLANNED_FIELDS, changed_fields
+from medevac.services.demo import ACADEMY_AGREEMENT_ID
+from medevac.services.exports import export_file
+from medevac.services.imports import RecordKind, import_file
+from medevac.services.registry import register_agreement, register_organisation
+from medevac.services.regulating import RegistryChanged
+from tests.integration.services.builders import UowFactory
+from tests.integration.services.test_plan_approval import approver, solved, solved_demo
+
+pytestmark = pytest.mark.storage
+
+ACADEMY = "FAC-LODZ-MMA"
+
+
+def _changed(uow_factory: UowFactory, entity_kind: str, entity_id: str, **values: Any) -> None:
+    """Set ``values`` on one facility or patient, written with its audit record as every
+    change of the registry is."""
+    with uow_factory() as uow:
+        repository = uow.facilities if entity_kind == "facility" else uow.patients
+        entity = repository.get(entity_id)
+        before = snapshot(entity)
+        for name, value in values.items():
+            setattr(entity, name, value)
+        repository.update(entity)
+        audit(uow, entity_kind, entity, "update", actor="importer", before=before)
+        uow.commit()
+
+
+def _first_patient(problem: Any) -> str:
+    return str(problem.problem["patients"][0]["id"])
+
+
+def test_a_facility_renamed_by_an_import_is_approved_over_and_noted(
+    uow_factory: UowFactory, tmp_path: Path
+) -> None:
+    # exported, renamed and imported again, as a registry clerk would correct it
+    problem, plan = solved_demo(uow_factory)
+    path = tmp_path / "facilities.json"
+    export_file(uow_factory(), RecordKind.FACILITIES, path)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    [academy] = [row for row in document["facilities"] if row["id"] == ACADEMY]
+    academy["name"] = "Military Medical Academy, Central Clinical Hospital"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert import_file(uow_factory(), RecordKind.FACILITIES, path, actor="clerk").updated == 1
+
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == [f"facility {ACADEMY}: name"]
+    assert len(approval.plan.admissions) == len(plan.assignments)
+    with uow_factory() as uow:
+        [record] = uow.audit.list(entity_type="approved_plan", entity_id=approval.plan.id)
+    assert record.reason.endswith(
+        f"changed since the build, not in what the problem holds: facility {ACADEMY}: name"
+    ), record.reason
+
+
+def test_a_facility_s_admission_limit_changed_refuses_and_says_from_what_to_what(
+    uow_factory: UowFactory,
+) -> None:
+    problem, plan = solved_demo(uow_factory)
+    with uow_factory() as uow:
+        was = uow.facilities.get(ACADEMY).daily_admission_limit
+    _changed(uow_factory, "facility", ACADEMY, daily_admission_limit=1, name="Academy")
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    [line] = [c for c in refused.value.changes if c.startswith(f"facility {ACADEMY} ")]
+    assert line.endswith(f"the plan saw version 1): daily_admission_limit {json.dumps(was)} -> 1")
+    assert "name" not in line.split(":", 1)[1], line  # the rename is not what refuses it
+
+
+def test_a_change_without_its_audit_record_still_refuses(uow_factory: UowFactory) -> None:
+    # the trail does not account for the version: taken as a change the problem reads
+    problem, plan = solved_demo(uow_factory)
+    with uow_factory() as uow:
+        uow.facilities.update(replace(uow.facilities.get(ACADEMY), name="Academy"))
+        uow.commit()
+    with pytest.raises(RegistryChanged, match=rf"facility {ACADEMY} changed \(version 2"):
+        approver(problem, plan)(uow_factory())
+
+
+def test_a_change_then_one_without_its_record_still_refuses(uow_factory: UowFactory) -> None:
+    # the newest record is not the facility as it is now: a change was written without one
+    problem, plan = solved_demo(uow_factory)
+    _changed(uow_factory, "facility", ACADEMY, name="Academy")
+    with uow_factory() as uow:
+        uow.facilities.update(replace(uow.facilities.get(ACADEMY), daily_admission_limit=1))
+        uow.commit()
+    with pytest.raises(RegistryChanged, match=rf"facility {ACADEMY} changed \(version 3"):
+        approver(problem, plan)(uow_factory())
+
+
+def test_a_field_hospital_of_another_type_is_noted_and_one_made_a_hospital_refuses(
+    uow_factory: UowFactory,
+) -> None:
+    problem, plan = solved_demo(uow_factory)
+    with uow_factory() as uow:
+        kind = uow.facilities.get("FAC-FIELD-1").kind
+    other = next(k for k in FacilityKind if k.is_field_hospital and k is not kind)
+    _changed(uow_factory, "facility", "FAC-FIELD-1", kind=other)
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == ["facility FAC-FIELD-1: kind"]
+
+    problem, plan = solved(uow_factory)
+    _changed(
+        uow_factory,
+        "facility",
+        "FAC-FIELD-1",
+        kind=FacilityKind.HOSPITAL,
+        daily_outpatient_throughput=None,
+    )
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    [line] = [c for c in refused.value.changes if c.startswith("facility FAC-FIELD-1 ")]
+    assert f'kind "{other.value}" -> "hospital"' in line, line
+
+
+def test_a_patient_s_triage_and_companions_are_noted(uow_factory: UowFactory) -> None:
+    problem, plan = solved_demo(uow_factory)
+    patient_id = _first_patient(problem)
+    with uow_factory() as uow:
+        triage = uow.patients.get(patient_id).triage
+    other = next(t for t in TriageCategory if t is not triage)
+    _changed(uow_factory, "patient", patient_id, triage=other, companions=2)
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == [f"patient {patient_id}: companions, triage"]
+
+
+def test_a_secondary_specialty_is_noted_and_a_new_primary_one_refuses(
+    uow_factory: UowFactory,
+) -> None:
+    problem, plan = solved_demo(uow_factory)
+    patient_id = _first_patient(problem)
+    with uow_factory() as uow:
+        needed = uow.patients.get(patient_id).required_specialties
+    extra = next(s for s in Specialty if s not in needed)
+    _changed(uow_factory, "patient", patient_id, required_specialties=(*needed, extra))
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == [f"patient {patient_id}: required_specialties"]
+
+    problem, plan = solved(uow_factory)
+    with uow_factory() as uow:
+        needed = uow.patients.get(patient_id).required_specialties
+    _changed(uow_factory, "patient", patient_id, required_specialties=(extra, *needed[:1]))
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    [line] = [c for c in refused.value.changes if c.startswith(f"patient {patient_id} ")]
+    assert f"specialty {needed[0].value} -> {extra.value}" in line, line
+
+
+def _register_outsider(uow_factory: UowFactory) -> str:
+    register_organisation(
+        uow_factory(),
+        Organisation(
+            "ORG-FAR-MOH", "Far Ministry of Health", OrganisationKind.MINISTRY_OF_HEALTH, "LT"
+        ),
+        actor="clerk",
+    )
+    return "ORG-FAR-MOH"
+
+
+def test_an_agreement_between_organisations_outside_the_problem_is_noted(
+    uow_factory: UowFactory,
+) -> None:
+    problem, plan = solved_demo(uow_factory)
+    outsider = _register_outsider(uow_factory)
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+    # the outsider sends no patient in the problem
+    register_agreement(
+        uow_factory(),
+        replace(academy, id="AGR-FAR-1", sending_organisation_id=outsider, version=0),
+        actor="clerk",
+    )
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == [
+        "agreement AGR-FAR-1 was registered after the plan was built: between "
+        f"{outsider} and {academy.receiving_organisation_id}, of which the problem has no "
+        "patient or no facility"
+    ]
+
+
+def test_an_agreement_between_a_sender_and_a_receiver_of_the_problem_refuses(
+    uow_factory: UowFactory,
+) -> None:
+    problem, plan = solved_demo(uow_factory)
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+    register_agreement(
+        uow_factory(),
+        replace(
+            academy,
+            id="AGR-MORE-1",
+            valid_from=utc_now().date(),
+            valid_to=None,
+            quota=None,
+            specialties=frozenset(Specialty),
+            version=0,
+        ),
+        actor="clerk",
+    )
+    with pytest.raises(RegistryChanged, match="agreement AGR-MORE-1 was registered after"):
+        approver(problem, plan)(uow_factory())
+
+
+def test_an_agreement_changed_from_outside_into_the_problem_refuses(
+    uow_factory: UowFactory,
+) -> None:
+    # apart from the problem now is not enough: as built it must have been apart too
+    problem, plan = solved_demo(uow_factory)
+    outsider = _register_outsider(uow_factory)
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        before = snapshot(academy)
+        academy.sending_organisation_id = outsider
+        uow.agreements.update(academy)
+        audit(uow, "agreement", academy, "update", actor="clerk", before=before)
+        uow.commit()
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    [line] = [c for c in refused.value.changes if c.startswith(f"agreement {ACADEMY_AGREEMENT_ID}")]
+    assert f'sending_organisation_id "{before["sending_organisation_id"]}" -> "{outsider}"' in line
+
+
+def test_an_agreement_changed_only_in_its_costs_is_noted(uow_factory: UowFactory) -> None:
+    problem, plan = solved_demo(uow_factory)
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        before = snapshot(academy)
+        academy.cost_policy = CostPolicy(False, Decimal("412.50"), "PLN")
+        uow.agreements.update(academy)
+        audit(uow, "agreement", academy, "update", actor="clerk", before=before)
+        uow.commit()
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == [f"agreement {ACADEMY_AGREEMENT_ID}: cost_policy"]
+
+
+def test_changed_fields_reads_the_trail_back_to_the_version(uow_factory: UowFactory) -> None:
+    solved_demo(uow_factory)
+    _changed(uow_factory, "facility", ACADEMY, name="A")
+    _changed(uow_factory, "facility", ACADEMY, daily_admission_limit=3)
+    _changed(uow_factory, "facility", ACADEMY, name="B")
+    with uow_factory() as uow:
+        academy = uow.facilities.get(ACADEMY)
+        assert academy.version == 4
+        newest = changed_fields(uow, "facility", academy, 3)
+        all_three = changed_fields(uow, "facility", academy, 1)
+        unknown = changed_fields(uow, "facility", academy, 0)  # a version before its creation
+        same = changed_fields(uow, "facility", academy, 4)
+    assert newest is not None
+    assert (newest.planned, newest.unplanned) == ([], ["name"])
+    assert all_three is not None
+    assert all_three.unplanned == ["name"]
+    assert [line.split(" ")[0] for line in all_three.planned] == ["daily_admission_limit"]
+    assert unknown is None
+    assert same is None
+
+
+def test_the_fields_no_problem_reads_are_none_the_engines_need() -> None:
+    # a field `PlanningPatient` carries must never be listed as one no problem reads
+    planning = {f.name for f in fields(PlanningPatient)} - {"id", "version"}
+    planning = (planning - {"primary_specialty"}) | {"required_specialties"}
+    patient = {f.name for f in fields(Patient)}
+    assert planning <= patient
+    assert not planning & UNPLANNED_FIELDS["patient"]
+    assert UNPLANNED_FIELDS["patient"] <= patient
+    assert UNPLANNED_FIELDS["facility"] <= {f.name for f in fields(Facility)}
+    assert UNPLANNED_FIELDS["agreement"] <= {f.name for f in fields(Agreement)}
+    assert (
+        not {"location", "operator_id", "specialties", "capabilities", "kind"}
+        & (UNPLANNED_FIELDS["facility"])
+    )
