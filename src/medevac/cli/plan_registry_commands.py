@@ -248,13 +248,14 @@ def approve(
     problem reads (a facility renamed, a patient's triage or companions, an agreement's costs,
     an agreement between organisations of which the problem has no patient or no facility)
     does not refuse it: it is listed after the approval and kept in its audit record. Refused
-    too when the plan places more patients under an agreement in force than its quota allows, counting the
-    patients sent under it before (by plans or accepted requests), unless `--over-quota` says
-    why or `--within-quotas` leaves those patients out (the most urgent keep their places).
-    Refused as well when it admits a patient after the agreements it comes under end (a plan
-    solved without the manifest may). The checks and the writes run as one serialized
-    transaction, so a change made while they run is caught too. Live treatment requests that ask
-    another organisation to treat patients the plan admits elsewhere are named ("on request").
+    too when the plan places more patients under an agreement in force than its quota allows,
+    counting the patients sent under it before (by plans or accepted requests), unless
+    `--over-quota` says why or `--within-quotas` leaves those patients out (the most urgent
+    keep their places). Refused as well when it admits a patient after the agreements it
+    comes under end (a plan solved without the manifest may). The checks and the writes run as
+    one serialized transaction, so a change made while they run is caught too. Live treatment
+    requests that ask another organisation to treat patients the plan admits elsewhere are
+    named ("on request").
     """
     if over_quota is not None and not over_quota.strip():
         raise UserError(
