@@ -67,7 +67,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(message: str) -> NoReturn:
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    """Print ``message`` as a one-line error and exit with 1. The characters of the message
+    that are not printable are escaped (`json_text.printable`): the paths it names may hold
+    an ESC or a newline, which would reach the terminal or break the line."""
+    err_console.print(
+        f"error: {json_text.printable(message)}", markup=False, highlight=False, soft_wrap=True
+    )
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -83,8 +88,11 @@ def _refusal(path: Path, error: ProblemError) -> str:
 
 def _in_file(path: Path, error: ProblemError) -> list[str]:
     """The errors of a refused problem file without the file's name where one starts with it
-    (the file as a whole: not JSON, not readable), which the line names already."""
-    return [line.removeprefix(f"{path}: ") for line in error.errors]
+    (the file as a whole: not JSON, not readable), which the line names already. The lines
+    come back with their characters that are not printable escaped, and are compared so,
+    whether the loader named the file as it is or escaped."""
+    named = json_text.printable(f"{path}: ")
+    return [json_text.printable(line).removeprefix(named) for line in error.errors]
 
 
 def _problem(path: Path) -> tuple[Problem, Any]:
@@ -119,8 +127,9 @@ def is_manifest(data: Any) -> bool:
 
 
 def swapped(path: Path, expected: str, found: str) -> str:
-    """The one-line error of a file given where ``expected`` belongs that is ``found``."""
-    return (
+    """The one-line error of a file given where ``expected`` belongs that is ``found``, its
+    path's characters that are not printable escaped."""
+    return json_text.printable(
         f"{path}: looks like {found} file, not {expected}: were the problem and the plan "
         "given the wrong way round?"
     )
@@ -149,7 +158,7 @@ def warn(problem_file: Path, problem: Problem) -> None:
     warnings = problem_warnings(problem)
     for line in warnings[:SHOWN_WARNINGS]:
         console.print(
-            f"[yellow]warning: {escape(str(problem_file))}: {escape(line)}[/]",
+            f"[yellow]warning: {escape(json_text.printable(str(problem_file)))}: {escape(line)}[/]",
             highlight=False,
             soft_wrap=True,
         )
@@ -223,9 +232,11 @@ def with_manifest(
     if due:
         where = sorted({facility for facility, _, _ in due})
         console.print(
-            f"admissions already due: {sum(count for _, _, count in due)} patient(s) sent "
-            f"earlier arrive at {_some(where)} on days of this problem ({manifest_file}); they "
-            "count against the daily admission limits",
+            json_text.printable(
+                f"admissions already due: {sum(count for _, _, count in due)} patient(s) sent "
+                f"earlier arrive at {_some(where)} on days of this problem ({manifest_file}); "
+                "they count against the daily admission limits"
+            ),
             markup=False,
             highlight=False,
             soft_wrap=True,  # no path broken across lines
@@ -233,8 +244,10 @@ def with_manifest(
     if counted.quotas:
         shown = _some([f"{q.id} (room {q.room})" for q in counted.quotas])
         console.print(
-            f"quotas: {len(counted.quotas)} agreement quota(s) from {manifest_file}: "
-            f"{shown}; the plan keeps to them and the engine chooses who uses their room",
+            json_text.printable(
+                f"quotas: {len(counted.quotas)} agreement quota(s) from {manifest_file}: "
+                f"{shown}; the plan keeps to them and the engine chooses who uses their room"
+            ),
             markup=False,
             highlight=False,
             soft_wrap=True,
@@ -247,8 +260,10 @@ def with_manifest(
     if ends:
         shown = _some([f"{f} admits {o} until day {last}" for f, o, last in ends])
         console.print(
-            f"acceptance ends: {len(ends)} from {manifest_file}: {shown}; agreements end "
-            "there, and the plan admits none of their patients later",
+            json_text.printable(
+                f"acceptance ends: {len(ends)} from {manifest_file}: {shown}; agreements end "
+                "there, and the plan admits none of their patients later"
+            ),
             markup=False,
             highlight=False,
             soft_wrap=True,
@@ -262,9 +277,13 @@ def _some(texts: list[str], shown: int = 5) -> str:
 
 
 def _located(path: Path, error: Exception) -> str:
-    """``error``'s message, led by the file's path unless it already names it."""
-    message = str(error)
-    return message if message.startswith(f"{path}:") else f"{path}: {message}"
+    """``error``'s message, led by the file's path unless it already names it (the plan reader
+    does where the file cannot be read or is not JSON). Both are compared with their
+    characters that are not printable escaped, as the result has them: the path is named
+    once, whether the message named it as it is or escaped."""
+    message = json_text.printable(str(error))
+    named = json_text.printable(str(path))
+    return message if message.startswith(f"{named}:") else f"{named}: {message}"
 
 
 def plan_or_fail(path: Path) -> Plan:
@@ -376,7 +395,9 @@ def solve_command(
     if disagreement is not None:  # an engine's fault: the plan is written, to be looked into
         _fail(f"the plan written to {out} is feasible, but {disagreement}")
     console.print(
-        f"plan written to {out}; checker: feasible, objective {figure(report.objective)}",
+        json_text.printable(
+            f"plan written to {out}; checker: feasible, objective {figure(report.objective)}"
+        ),
         markup=False,
     )
 
@@ -609,9 +630,11 @@ def check_command(
     warn(problem_file, problem)
     if plan_file is None:
         console.print(
-            f"{problem_file}: a valid problem: {len(problem.patients):,} patients, "
-            f"{len(problem.facilities):,} facilities, {problem.horizon_days} days"
-            + (f"; its manifest {manifest_file} fits it" if and_manifest else ""),
+            json_text.printable(
+                f"{problem_file}: a valid problem: {len(problem.patients):,} patients, "
+                f"{len(problem.facilities):,} facilities, {problem.horizon_days} days"
+                + (f"; its manifest {manifest_file} fits it" if and_manifest else "")
+            ),
             markup=False,
             highlight=False,
             soft_wrap=True,
@@ -622,7 +645,8 @@ def check_command(
         _fail(refused_status(plan_file, plan))
     report = check_plan(problem, plan)
     for violation in report.violations:
-        console.print(f"{plan_file}: {violation}", markup=False, highlight=False, soft_wrap=True)
+        line = json_text.printable(f"{plan_file}: {violation}")
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not report.feasible:
         _fail(
             f"{plan_file}: {len(report.violations)} rule(s) broken for {problem_file}{and_manifest}"
@@ -631,8 +655,10 @@ def check_command(
     if disagreement is not None:
         _fail(f"{plan_file}: feasible, but {disagreement}")
     console.print(
-        f"{plan_file}: feasible for {problem_file}{and_manifest}; objective "
-        f"{figure(report.objective)}, as the plan says",
+        json_text.printable(
+            f"{plan_file}: feasible for {problem_file}{and_manifest}; objective "
+            f"{figure(report.objective)}, as the plan says"
+        ),
         markup=False,
         highlight=False,
         soft_wrap=True,
@@ -641,8 +667,9 @@ def check_command(
 
 def refused_status(path: Path, plan: Plan) -> str:
     """The one-line error of a plan with status infeasible_input where a plan to use belongs:
-    it places nobody, and its solver field says why its problem was refused."""
-    return (
+    it places nobody, and its solver field says why its problem was refused. Characters of
+    the path that are not printable are escaped."""
+    return json_text.printable(
         f"{path}: status infeasible_input: the plan of a problem `plan solve` refused "
         f"({plan.solver}); fix the problem and solve it again"
     )
@@ -687,7 +714,9 @@ def explain_command(
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if built is not None:
         console.print(
-            f"day 0 is {built} ({manifest_path(problem_file)})", markup=False, highlight=False
+            json_text.printable(f"day 0 is {built} ({manifest_path(problem_file)})"),
+            markup=False,
+            highlight=False,
         )
 
 
