@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -306,7 +307,7 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
     else:
         reference = _place_cost(view, patient, own, assigned.day, costs, split, change)
         paid = (float(split[own]), float(change[own]))
-    slack = plan.objective - plan.bound if plan.status is PlanStatus.OPTIMAL else None
+    slack = _proven_slack(plan)
     group_ids = {problem.facilities[f].id for f in use.group_at}
     pricing = _Pricing(
         patient, split, change, group_ids, reference, assigned is not None, *paid, slack
@@ -406,6 +407,16 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         earliest_day=patient.earliest_day,
         current=_current_fate(patient, assigned, problem.weights.change),
     )
+
+
+def _proven_slack(plan: Plan) -> float | None:
+    """For a plan called optimal, its objective less its bound (what its proof leaves open),
+    else None; 0.0 where the two differ by no more than the rounding of their sums: that is no
+    gap, and not one to write as -1e-13."""
+    if plan.status is not PlanStatus.OPTIMAL:
+        return None
+    slack = plan.objective - plan.bound
+    return 0.0 if abs(slack) <= 1e-12 * max(abs(plan.objective), abs(plan.bound)) else slack
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,10 +535,11 @@ def _current_fate(patient: Patient, assigned: Assignment | None, change: float) 
     if current is None:
         return ""
     was = f"{current.facility} on day {current.day}"
+    cost = _cost_writer((), change)(change)  # "20.00"; "1e-09", not "0.00"
     if assigned is None:
-        return f"{was}, given up (the change costs {change:,.2f})"
+        return f"{was}, given up (the change costs {cost})"
     if assigned.facility != current.facility:
-        return f"{was}; moved from there (the change costs {change:,.2f})"
+        return f"{was}; moved from there (the change costs {cost})"
     if assigned.day != current.day:
         return f"{was}; the same facility on another day (no change cost)"
     return f"{was}, kept"
@@ -589,6 +601,49 @@ def _ruled_out_detail(blocker: Blocker, patient: Patient, count: int) -> str:
 def _km(limit: float | None) -> str:
     """A distance limit as people read it ("1,500"; `:g` had written 1e+06)."""
     return figure(limit) if limit is not None else "no limit"
+
+
+# significant figures of a cost too small for the decimals of its sentence, at least and at most
+# (17 tell any two floats apart); decimals, at most, to tell two costs of ordinary size apart
+SIGNIFICANT = 6
+MOST_SIGNIFICANT = 17
+MOST_DECIMALS = 15
+
+
+def _cost_writer(values: Iterable[float], reference: float) -> Callable[[float], str]:
+    """How to write the costs of a sentence that sets ``values`` against ``reference``: with
+    thousands separated and the decimals `decimals_apart` gives (2, or up to 6 where a cost
+    apart from the reference would read as the same), "1,234.50", where those give a cost two
+    significant figures or more; a smaller one (weights of 1e-9, say) with six significant
+    figures, "2.0713e-08", where fixed decimals had shown 0.000000 for every cost. A cost
+    apart from the reference (by more than `cost_tolerance`) that still reads as the same
+    gets more decimals or figures. Zero is "0.00", or "0" beside costs written by their
+    figures; never "-0"."""
+    values = list(values)
+    places = decimals_apart(values, reference)
+    least = 10.0 ** (1 - places)  # the smallest cost those decimals give two figures
+    small = any(0 < abs(v) < least for v in (*values, reference))
+    tolerance = cost_tolerance(reference)
+    apart = [v for v in values if abs(v - reference) > tolerance]
+    digits = SIGNIFICANT
+
+    def write(value: float) -> str:
+        if value == 0:  # -0.0 as well
+            return "0" if small else f"{0.0:,.{places}f}"
+        if abs(value) < least:
+            return f"{value:.{digits}g}"
+        return f"{value:,.{places}f}"
+
+    while True:
+        same = [v for v in apart if write(v) == write(reference)]
+        if not same:
+            return write
+        if min(abs(v) for v in (*same, reference)) >= least and places < MOST_DECIMALS:
+            places += 1
+        elif digits < MOST_SIGNIFICANT:
+            digits += 1
+        else:
+            return write
 
 
 def _place_breaks(
@@ -794,17 +849,17 @@ class _Pricing:
             return "; ".join(parts)
         if not run.costs:
             return run.detail
-        places = decimals_apart((min(run.costs), max(run.costs)), self.reference)
-        low, high = f"{min(run.costs):,.{places}f}", f"{max(run.costs):,.{places}f}"
+        write = _cost_writer((min(run.costs), max(run.costs)), self.reference)
+        low, high = write(min(run.costs)), write(max(run.costs))
         costs = low if low == high else f"{low} to {high}"
-        versus = f"{costs} against {self.reference:,.{places}f} for {self.against}"
+        versus = f"{costs} against {write(self.reference)} for {self.against}"
         if run.blocker is Blocker.FREE:
             saving = self.reference - min(run.costs)
             if self.proven_slack is not None and saving <= self.proven_slack + self.tolerance:
                 # no contradiction of its status: the plan is optimal to within its gap
                 return (
                     f"free and cheaper ({versus}), by less than the plan's proof leaves open "
-                    f"(objective less bound, {self.proven_slack:,.{places}f}): optimal to its "
+                    f"(objective less bound, {write(self.proven_slack)}): optimal to its "
                     "tolerance, not to the last cent"
                 )
             return f"free and cheaper ({versus}): the plan is not optimal for this patient"
