@@ -246,7 +246,7 @@ def approve(
     build`), or when the registry changed since `plan build`: patients, capacity reports, the
     facilities in the problem or the agreements (every change is listed). A change that no
     problem reads (a facility renamed, a patient's triage or companions, an agreement's costs,
-    an agreement between organisations of which the problem has no patient or no facility)
+    an agreement whose receiver runs no facility of the problem)
     does not refuse it: it is listed after the approval and kept in its audit record. Refused
     too when the plan places more patients under an agreement in force than its quota allows,
     counting the patients sent under it before (by plans or accepted requests), unless

@@ -502,7 +502,7 @@ def registry_changes(
     cannot alter the problem are not returned but appended there, one line each: facilities,
     patients and agreements whose audit trail shows only fields changed that no problem reads
     (`changed_fields`: a facility renamed, a patient's triage), and, with the ``problem``,
-    agreements between organisations that have no patient or no facility in it.
+    agreements whose receiver runs none of its facilities.
     """
     now = now or utc_now()  # one moment: the checks do not differ across midnight
     changes: list[str] = []
@@ -529,7 +529,7 @@ def registry_changes(
         for entry in uow.patients.for_planning(PLANNED_STATUSES):
             if entry.id not in known:
                 changes.append(f"patient {entry.id} became {entry.status} after the plan was built")
-    changes += _facility_and_agreement_changes(uow, manifest, stored, day_of(now), problem, noted)
+    changes += _facility_and_agreement_changes(uow, manifest, day_of(now), problem, noted)
     changes += _live_plan_changes(uow, manifest, problem)
     then: dict[str, str] = manifest["capacity"]
     latest = uow.capacity.latest()
@@ -990,7 +990,6 @@ def _currents_as_built(
 def _facility_and_agreement_changes(
     uow: UnitOfWork,
     manifest: dict[str, Any],
-    stored: Mapping[str, Patient],
     today: date,
     problem: dict[str, Any] | None = None,
     noted: list[str] | None = None,
@@ -1006,23 +1005,15 @@ def _facility_and_agreement_changes(
     known: dict[str, int] = manifest["agreements"]
     built_on = _built_on(manifest)
     now = {a.id: a for a in uow.agreements.list()}
-    apart = _apart_from(uow, problem, stored, facilities) if noted is not None else None
+    apart = _apart_from(uow, problem, facilities) if noted is not None else None
     unrelated = set()  # changed, and apart from the problem both as built and now
     for agreement_id, agreement in now.items():
         version = known.get(agreement_id)
         if apart is None or version in (None, agreement.version) or not apart(agreement):
             continue
         found = changed_fields(uow, "agreement", agreement, version)
-        then = found.then if found is not None else {}
-        sender, receiver = (
-            then.get("sending_organisation_id"),
-            then.get("receiving_organisation_id"),
-        )
-        if (
-            isinstance(sender, str)
-            and isinstance(receiver, str)
-            and apart.between(sender, receiver)
-        ):
+        receiver = (found.then if found is not None else {}).get("receiving_organisation_id")
+        if isinstance(receiver, str) and apart.between(receiver):
             unrelated.add(agreement_id)
     changes += _version_changes(
         "agreement",
@@ -1047,9 +1038,7 @@ def _facility_and_agreement_changes(
             continue
         if noted is not None and apart is not None and apart(agreement):
             noted.append(
-                f"{said}: between {agreement.sending_organisation_id} and "
-                f"{agreement.receiving_organisation_id}, of which the problem has no patient "
-                "or no facility"
+                f"{said}: {agreement.receiving_organisation_id} runs no facility of the problem"
             )
         else:
             changes.append(said)
@@ -1058,41 +1047,35 @@ def _facility_and_agreement_changes(
 
 @dataclass(frozen=True, slots=True)
 class _Apart:
-    """The organisations of a problem's patients (``senders``) and of its facilities
-    (``receivers``): an agreement between others covers nobody the problem could place, and
-    its quota counts nobody it places."""
+    """The operators of a problem's facilities (``receivers``). An agreement whose receiver is
+    none of them covers nobody at a facility of the problem, and its quota counts nobody the
+    problem places. One whose sender has no patient in the problem is not apart: the first
+    agreement of an operator binds its facilities for every sender (`bound_from`: until
+    then they accept everyone)."""
 
-    senders: frozenset[str]
     receivers: frozenset[str]
 
-    def between(self, sender: str, receiver: str) -> bool:
-        """Whether an agreement from ``sender`` to ``receiver`` is apart from the problem."""
-        return sender not in self.senders or receiver not in self.receivers
+    def between(self, receiver: str) -> bool:
+        """Whether an agreement received by ``receiver`` is apart from the problem."""
+        return receiver not in self.receivers
 
     def __call__(self, agreement: Agreement) -> bool:
-        return self.between(agreement.sending_organisation_id, agreement.receiving_organisation_id)
+        return self.between(agreement.receiving_organisation_id)
 
 
 def _apart_from(
-    uow: UnitOfWork,
-    problem: dict[str, Any] | None,
-    stored: Mapping[str, Patient],
-    facilities: Mapping[str, Facility],
+    uow: UnitOfWork, problem: dict[str, Any] | None, facilities: Mapping[str, Facility]
 ) -> _Apart | None:
-    """The organisations of the ``problem``'s patients, as the registry and the problem have
-    them, and of its facilities' operators; None without the problem, or where one of its
-    facilities is no longer in the registry (its operator is not known)."""
+    """The operators of the ``problem``'s facilities; None without the problem, or where one
+    of its facilities is no longer in the registry (its operator is not known)."""
     if problem is None:
         return None
-    senders = {p.organisation_id for p in stored.values()} | {
-        str(entry.get("organisation")) for entry in problem["patients"]
-    }
     ids = [entry["id"] for entry in problem["facilities"]]
     known = {fid: facilities[fid] for fid in ids if fid in facilities}
     known |= uow.facilities.get_many([fid for fid in ids if fid not in known])
     if len(known) < len(set(ids)):
         return None
-    return _Apart(frozenset(senders), frozenset(f.operator_id for f in known.values()))
+    return _Apart(frozenset(f.operator_id for f in known.values()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """`plan approve` and registry changes that cannot alter the problem (SQLite and PostgreSQL).
 
-A facility renamed, a patient's triage corrected, an agreement between organisations the
-problem does not hold: approved over, and said; a change the problem reads still refuses.
+A facility renamed, a patient's triage corrected, an agreement whose receiver runs no
+facility of the problem: approved over, and said; a change the problem reads still refuses.
 """
 
 from __future__ import annotations
@@ -180,25 +180,42 @@ def _register_outsider(uow_factory: UowFactory) -> str:
     return "ORG-FAR-MOH"
 
 
-def test_an_agreement_between_organisations_outside_the_problem_is_noted(
+def test_an_agreement_with_a_receiver_outside_the_problem_is_noted(
     uow_factory: UowFactory,
 ) -> None:
     problem, plan = solved_demo(uow_factory)
     outsider = _register_outsider(uow_factory)
     with uow_factory() as uow:
         academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-    # the outsider sends no patient in the problem
+    # the outsider runs no facility of the problem
     register_agreement(
         uow_factory(),
-        replace(academy, id="AGR-FAR-1", sending_organisation_id=outsider, version=0),
+        replace(academy, id="AGR-FAR-1", receiving_organisation_id=outsider, version=0),
         actor="clerk",
     )
     approval = approver(problem, plan)(uow_factory())
     assert approval.noted == [
-        "agreement AGR-FAR-1 was registered after the plan was built: between "
-        f"{outsider} and {academy.receiving_organisation_id}, of which the problem has no "
-        "patient or no facility"
+        f"agreement AGR-FAR-1 was registered after the plan was built: {outsider} runs no "
+        "facility of the problem"
     ]
+
+
+def test_an_agreement_from_a_sender_outside_the_problem_to_one_of_its_receivers_refuses(
+    uow_factory: UowFactory,
+) -> None:
+    # the sender has no patient in the problem, but an operator's agreements bind its
+    # facilities for every sender (an operator with none accepts everyone)
+    problem, plan = solved_demo(uow_factory)
+    outsider = _register_outsider(uow_factory)
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+    register_agreement(
+        uow_factory(),
+        replace(academy, id="AGR-FAR-2", sending_organisation_id=outsider, version=0),
+        actor="clerk",
+    )
+    with pytest.raises(RegistryChanged, match="agreement AGR-FAR-2 was registered after"):
+        approver(problem, plan)(uow_factory())
 
 
 def test_an_agreement_between_a_sender_and_a_receiver_of_the_problem_refuses(
