@@ -694,9 +694,9 @@ def problem_mismatches(
     `acceptance_days`), quotas left aside (a quota used up since, or before, is the
     approval's to count; ends of acceptance, `after_ends`'s).
     Patients (``stored``, read for the approval) are made again as the build made them
-    (`_patient_entry`). Left unchecked: the precedences and weights (`plan build --settings`
-    chooses them) and the patients' current places (`_live_plan_changes` compares the live
-    plans they come from).
+    (`_patient_entry`), and so are their current places, from the live plans (those the build
+    read: `_live_plan_changes` refuses where they changed). Left unchecked: the precedences
+    and weights (`plan build --settings` chooses them).
     """
     built_at = datetime.fromisoformat(manifest["built_at"])
     built = built_at.date()
@@ -731,6 +731,18 @@ def problem_mismatches(
             continue
         lines += [f"patient {patient.id}: {said}" for said in _patient_differences(patient, entry)]
         senders[patient.id] = entry["organisation"]
+    # current places as the live plans give them from day 0: those the build read, unless
+    # `_live_plan_changes` found them changed (refused before this is asked)
+    admissions = _open_admissions(uow.plans.live())
+    in_problem = set(expected)
+    for patient in problem.patients:
+        found = _current(admissions.get(patient.id), built, problem.horizon_days, in_problem)
+        place = None if found is None else (str(found["facility"]), int(found["day"]))
+        at = None if patient.current is None else (patient.current.facility, patient.current.day)
+        if at != place:
+            lines.append(
+                f"patient {patient.id}: current {_placed(at)}, {_placed(place)} in the live plans"
+            )
     # per organisation as written, specialty and sender: the earliest day of its patients
     groups: dict[tuple[str, str, str], int] = {}
     for patient in problem.patients:
@@ -775,6 +787,10 @@ def problem_mismatches(
 
 
 _SPECIALTY_CODES = frozenset(s.value for s in Specialty)
+
+
+def _placed(place: tuple[str, int] | None) -> str:
+    return "none" if place is None else f"{place[0]} on day {place[1]}"
 
 
 def _acceptance(
