@@ -180,19 +180,20 @@ def _register_outsider(uow_factory: UowFactory) -> str:
     return "ORG-FAR-MOH"
 
 
+def _like_the_academy_s(uow_factory: UowFactory, **fields: Any) -> None:
+    """Register an agreement as the demo's with the academy, but for ``fields``."""
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+    register_agreement(uow_factory(), replace(academy, version=0, **fields), actor="clerk")
+
+
 def test_an_agreement_with_a_receiver_outside_the_problem_is_noted(
     uow_factory: UowFactory,
 ) -> None:
     problem, plan = solved_demo(uow_factory)
     outsider = _register_outsider(uow_factory)
-    with uow_factory() as uow:
-        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
     # the outsider runs no facility of the problem
-    register_agreement(
-        uow_factory(),
-        replace(academy, id="AGR-FAR-1", receiving_organisation_id=outsider, version=0),
-        actor="clerk",
-    )
+    _like_the_academy_s(uow_factory, id="AGR-FAR-1", receiving_organisation_id=outsider)
     approval = approver(problem, plan)(uow_factory())
     assert approval.noted == [
         f"agreement AGR-FAR-1 was registered after the plan was built: {outsider} runs no "
@@ -207,13 +208,7 @@ def test_an_agreement_from_a_sender_outside_the_problem_to_one_of_its_receivers_
     # facilities for every sender (an operator with none accepts everyone)
     problem, plan = solved_demo(uow_factory)
     outsider = _register_outsider(uow_factory)
-    with uow_factory() as uow:
-        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-    register_agreement(
-        uow_factory(),
-        replace(academy, id="AGR-FAR-2", sending_organisation_id=outsider, version=0),
-        actor="clerk",
-    )
+    _like_the_academy_s(uow_factory, id="AGR-FAR-2", sending_organisation_id=outsider)
     with pytest.raises(RegistryChanged, match="agreement AGR-FAR-2 was registered after"):
         approver(problem, plan)(uow_factory())
 
@@ -222,20 +217,13 @@ def test_an_agreement_between_a_sender_and_a_receiver_of_the_problem_refuses(
     uow_factory: UowFactory,
 ) -> None:
     problem, plan = solved_demo(uow_factory)
-    with uow_factory() as uow:
-        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-    register_agreement(
-        uow_factory(),
-        replace(
-            academy,
-            id="AGR-MORE-1",
-            valid_from=utc_now().date(),
-            valid_to=None,
-            quota=None,
-            specialties=frozenset(Specialty),
-            version=0,
-        ),
-        actor="clerk",
+    _like_the_academy_s(
+        uow_factory,
+        id="AGR-MORE-1",
+        valid_from=utc_now().date(),
+        valid_to=None,
+        quota=None,
+        specialties=frozenset(Specialty),
     )
     with pytest.raises(RegistryChanged, match="agreement AGR-MORE-1 was registered after"):
         approver(problem, plan)(uow_factory())
