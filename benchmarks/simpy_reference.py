@@ -116,8 +116,9 @@ def run_reference(scenario: Scenario, rng: np.random.Generator) -> ReferenceOutc
             if case.may_leave_unseen and unseen_limit is not None:
                 got = yield request | env.timeout(unseen_limit)
                 if request not in got:
-                    if counted:
+                    if counted:  # their wait counts too, until they left (as the engine's)
                         outcome.left_unseen += 1
+                        outcome.consultation_waits.append(env.now - arrival)
                     return
             else:
                 yield request

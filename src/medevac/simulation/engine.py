@@ -9,6 +9,11 @@ time depends only on those who came before, which also makes deadline policies e
 patient whose start would come later than the limit leaves (unseen, or referred on from the
 holding area) and never takes a server.
 
+The consultation wait is reported twice: over everyone who queued, a patient who left unseen
+counting the time from arrival to leaving (the wait is censored there), and over the patients
+seen only. The second alone would hide the waits of those who gave up, and the more patients
+leave, the better the clinic would look.
+
 The kernel is compiled with numba; it draws every random number from the ``numpy.random.
 Generator`` it is given, so one generator per replication gives independent streams.
 """
@@ -42,10 +47,13 @@ COUNT_NEEDED_BED = 7
 N_COUNTS = 8
 
 # Rows of the wait statistics and columns (mean, p50, p90, p99).
+# Consultation: everyone who queued, a patient who left unseen counting the wait until leaving.
 WAIT_CONSULTATION = 0
 WAIT_THEATRE = 1
 WAIT_BED = 2
-N_WAITS = 3
+# Consultation: the patients seen only, from arrival to the start of their consultation.
+WAIT_CONSULTATION_SEEN = 3
+N_WAITS = 4
 N_WAIT_STATS = 4
 
 # Rows of the hourly series (time-average over each hour of the horizon).
@@ -139,6 +147,33 @@ def _theatre_start(time: float, opens: float, closes: float) -> float:
 
 
 @_compiled
+def arrival_times(rng: Any, hourly_rates: np.ndarray) -> np.ndarray:
+    """Arrival times (hours, ascending) of a Poisson process whose rate is constant by hour.
+
+    The process is restarted at each hour (it is memoryless).
+    """
+    hours = hourly_rates.shape[0]
+    expected = hourly_rates.sum()
+    capacity = int(expected + 10.0 * math.sqrt(expected) + 100.0)
+    arrival = np.empty(capacity)
+    n = 0
+    for hour in range(hours):
+        rate = hourly_rates[hour]
+        if rate <= 0.0:
+            continue
+        time = hour + rng.exponential(1.0 / rate)
+        while time < hour + 1.0:
+            if n == arrival.shape[0]:
+                grown = np.empty(2 * n)
+                grown[:n] = arrival[:n]
+                arrival = grown
+            arrival[n] = time
+            n += 1
+            time += rng.exponential(1.0 / rate)
+    return arrival[:n]
+
+
+@_compiled
 def simulate_replication(
     rng: Any,
     hourly_rates: np.ndarray,
@@ -163,33 +198,60 @@ def simulate_replication(
     second) with lognormal parameters already converted to (mu, sigma). ``probabilities`` is
     (classes x 3): referral, surgery, admission. Infinite limits are ``inf``.
     """
-    hours = hourly_rates.shape[0]
+    arrival = arrival_times(rng, hourly_rates)
+    return simulate_patients(
+        rng,
+        arrival,
+        hourly_rates.shape[0],
+        class_cumulative,
+        consultation,
+        surgery,
+        stay,
+        probabilities,
+        may_leave_unseen,
+        stations,
+        tables,
+        beds,
+        theatre_opens,
+        theatre_closes,
+        holding_limit,
+        unseen_limit,
+        warmup_hours,
+    )
+
+
+@_compiled
+def simulate_patients(
+    rng: Any,
+    arrival: np.ndarray,
+    hours: int,
+    class_cumulative: np.ndarray,
+    consultation: np.ndarray,
+    surgery: np.ndarray,
+    stay: np.ndarray,
+    probabilities: np.ndarray,
+    may_leave_unseen: np.ndarray,
+    stations: int,
+    tables: int,
+    beds: int,
+    theatre_opens: float,
+    theatre_closes: float,
+    holding_limit: float,
+    unseen_limit: float,
+    warmup_hours: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``simulate_replication`` for given arrival times (ascending, in hours) over ``hours``
+    hours; the other arguments are the same."""
+    n = arrival.shape[0]
     n_classes = class_cumulative.shape[0]
-
-    # Arrivals: piecewise-constant Poisson process, restarted at each hour (memoryless).
-    expected = hourly_rates.sum()
-    capacity = int(expected + 10.0 * math.sqrt(expected) + 100.0)
-    arrival = np.empty(capacity)
-    n = 0
-    for hour in range(hours):
-        rate = hourly_rates[hour]
-        if rate <= 0.0:
-            continue
-        time = hour + rng.exponential(1.0 / rate)
-        while time < hour + 1.0:
-            if n == arrival.shape[0]:
-                grown = np.empty(2 * n)
-                grown[:n] = arrival[:n]
-                arrival = grown
-            arrival[n] = time
-            n += 1
-            time += rng.exponential(1.0 / rate)
-
     counts = np.zeros(N_COUNTS, dtype=np.int64)
     partial = np.zeros((N_SERIES, hours))
     full = np.zeros((N_SERIES, hours + 1))
-    consultation_waits = np.empty(n)
-    n_consultation_waits = 0
+    # everyone who queued (those who left unseen: until they left), and the patients seen
+    queued_waits = np.empty(n)
+    n_queued_waits = 0
+    seen_waits = np.empty(n)
+    n_seen_waits = 0
 
     # Stage 1: consultation stations, in order of arrival.
     patient_class = np.empty(n, dtype=np.int64)
@@ -215,6 +277,8 @@ def simulate_replication(
             ready[i] = np.nan
             if counted:
                 counts[COUNT_LEFT_UNSEEN] += 1
+                queued_waits[n_queued_waits] = unseen_limit
+                n_queued_waits += 1
             continue
         start = t + wait
         end = start + _draw_duration(
@@ -226,8 +290,10 @@ def simulate_replication(
         ready[i] = end
         if counted:
             counts[COUNT_SEEN] += 1
-            consultation_waits[n_consultation_waits] = wait
-            n_consultation_waits += 1
+            queued_waits[n_queued_waits] = wait
+            n_queued_waits += 1
+            seen_waits[n_seen_waits] = wait
+            n_seen_waits += 1
         if rng.random() < probabilities[c, 0]:
             if counted:
                 counts[COUNT_REFERRED_CLINICAL] += 1
@@ -236,7 +302,11 @@ def simulate_replication(
         needs_bed[i] = rng.random() < probabilities[c, 2]
 
     waits = np.empty((N_WAITS, N_WAIT_STATS))
-    _wait_statistics(consultation_waits, n_consultation_waits, waits, WAIT_CONSULTATION)
+    _wait_statistics(seen_waits, n_seen_waits, waits, WAIT_CONSULTATION_SEEN)
+    if n_queued_waits == n_seen_waits:  # nobody left unseen: the same patients
+        waits[WAIT_CONSULTATION] = waits[WAIT_CONSULTATION_SEEN]
+    else:
+        _wait_statistics(queued_waits, n_queued_waits, waits, WAIT_CONSULTATION)
 
     # Stage 2: operating tables, in order of reaching the theatre queue.
     theatre_patients = np.nonzero(needs_theatre)[0]

@@ -24,8 +24,11 @@ SERIES_NAMES = {
     engine.SERIES_THEATRE_QUEUE: "theatre_queue",
     engine.SERIES_HOLDING_AREA: "holding_area",
 }
+# consultation_wait: everyone who queued, a patient who left unseen counting the time until
+# leaving; consultation_wait_seen: the patients seen only (their number is "seen").
 _WAIT_NAMES = {
     engine.WAIT_CONSULTATION: "consultation_wait",
+    engine.WAIT_CONSULTATION_SEEN: "consultation_wait_seen",
     engine.WAIT_THEATRE: "theatre_wait",
     engine.WAIT_BED: "bed_wait",
 }
@@ -76,6 +79,9 @@ class SimulationResult:
 
     ``counts`` is (replications x counters), ``waits`` (replications x waits x statistics) in
     hours, ``series`` (replications x series x hours) time-averaged per hour of the horizon.
+    The consultation wait is there twice: over everyone who queued (``engine.
+    WAIT_CONSULTATION``, a patient who left unseen counting the wait until leaving) and over
+    the patients seen (``engine.WAIT_CONSULTATION_SEEN``).
     """
 
     scenario: Scenario
