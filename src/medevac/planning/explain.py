@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -27,7 +26,7 @@ from medevac.planning.plan import (
     PlanStatus,
     Unplaced,
     cost_tolerance,
-    decimals_apart,
+    cost_writer,
     figure,
 )
 from medevac.planning.problem import Facility, Patient, Problem, Quota
@@ -36,6 +35,9 @@ from medevac.planning.problem import Facility, Patient, Problem, Quota
 # (specialty, needs, agreement, distance), the ones with a free place cheaper than the plan's
 # choice first, then the nearest; those its rules exclude are counted per rule (`RuledOut`)
 MAX_FACILITIES = 10
+
+# the name `cost_writer` had when it was written here
+_cost_writer = cost_writer
 
 
 class Blocker(StrEnum):
@@ -535,7 +537,7 @@ def _current_fate(patient: Patient, assigned: Assignment | None, change: float) 
     if current is None:
         return ""
     was = f"{current.facility} on day {current.day}"
-    cost = _cost_writer((), change)(change)  # "20.00"; "1e-09", not "0.00"
+    cost = cost_writer((), change)(change)  # "20.00"; "1e-09", not "0.00"
     if assigned is None:
         return f"{was}, given up (the change costs {cost})"
     if assigned.facility != current.facility:
@@ -601,49 +603,6 @@ def _ruled_out_detail(blocker: Blocker, patient: Patient, count: int) -> str:
 def _km(limit: float | None) -> str:
     """A distance limit as people read it ("1,500"; `:g` had written 1e+06)."""
     return figure(limit) if limit is not None else "no limit"
-
-
-# significant figures of a cost too small for the decimals of its sentence, at least and at most
-# (17 tell any two floats apart); decimals, at most, to tell two costs of ordinary size apart
-SIGNIFICANT = 6
-MOST_SIGNIFICANT = 17
-MOST_DECIMALS = 15
-
-
-def _cost_writer(values: Iterable[float], reference: float) -> Callable[[float], str]:
-    """How to write the costs of a sentence that sets ``values`` against ``reference``: with
-    thousands separated and the decimals `decimals_apart` gives (2, or up to 6 where a cost
-    apart from the reference would read as the same), "1,234.50", where those give a cost two
-    significant figures or more; a smaller one (weights of 1e-9, say) with six significant
-    figures, "2.0713e-08", where fixed decimals had shown 0.000000 for every cost. A cost
-    apart from the reference (by more than `cost_tolerance`) that still reads as the same
-    gets more decimals or figures. Zero is "0.00", or "0" beside costs written by their
-    figures; never "-0"."""
-    values = list(values)
-    places = decimals_apart(values, reference)
-    least = 10.0 ** (1 - places)  # the smallest cost those decimals give two figures
-    small = any(0 < abs(v) < least for v in (*values, reference))
-    tolerance = cost_tolerance(reference)
-    apart = [v for v in values if abs(v - reference) > tolerance]
-    digits = SIGNIFICANT
-
-    def write(value: float) -> str:
-        if value == 0:  # -0.0 as well
-            return "0" if small else f"{0.0:,.{places}f}"
-        if abs(value) < least:
-            return f"{value:.{digits}g}"
-        return f"{value:,.{places}f}"
-
-    while True:
-        same = [v for v in apart if write(v) == write(reference)]
-        if not same:
-            return write
-        if min(abs(v) for v in (*same, reference)) >= least and places < MOST_DECIMALS:
-            places += 1
-        elif digits < MOST_SIGNIFICANT:
-            digits += 1
-        else:
-            return write
 
 
 def _place_breaks(
@@ -849,7 +808,7 @@ class _Pricing:
             return "; ".join(parts)
         if not run.costs:
             return run.detail
-        write = _cost_writer((min(run.costs), max(run.costs)), self.reference)
+        write = cost_writer((min(run.costs), max(run.costs)), self.reference)
         low, high = write(min(run.costs)), write(max(run.costs))
         costs = low if low == high else f"{low} to {high}"
         versus = f"{costs} against {write(self.reference)} for {self.against}"

@@ -25,7 +25,7 @@ from medevac.planning.plan import (
     Unplaced,
     UnplacedReason,
     cost_tolerance,
-    decimals_apart,
+    cost_writer,
     figure,
     relative_gap,
 )
@@ -724,8 +724,8 @@ def _capacity_reason(
         )
     cost, f, a = place
     left = view.unplaced_cost(p)
-    places = decimals_apart((cost,), left)
-    where = f"{problem.facilities[f].id} on day {a}: {cost:,.{places}f} against {left:,.{places}f}"
+    write = cost_writer((cost,), left)  # "0.36 against 10,020.00"; "3.57373e-10", not "0.00"
+    where = f"{problem.facilities[f].id} on day {a}: {write(cost)} against {write(left)}"
     tolerance = cost_tolerance(left)
     if cost >= left - tolerance:
         # a tie is not "less": the plan broke it the other way (a zero weight, say)

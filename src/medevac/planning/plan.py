@@ -8,7 +8,7 @@ import math
 import os
 import secrets
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,6 +48,49 @@ def decimals_apart(values: Iterable[float], reference: float) -> int:
         if all(f"{v:.{places}f}" != f"{reference:.{places}f}" for v in apart):
             return places
     return 6
+
+
+# significant figures of a cost too small for the decimals of its sentence, at least and at most
+# (17 tell any two floats apart); decimals, at most, to tell two costs of ordinary size apart
+SIGNIFICANT = 6
+MOST_SIGNIFICANT = 17
+MOST_DECIMALS = 15
+
+
+def cost_writer(values: Iterable[float], reference: float) -> Callable[[float], str]:
+    """How to write the costs of a sentence (an explanation's, an unplaced reason's) that sets
+    ``values`` against ``reference``: with thousands separated and the decimals
+    `decimals_apart` gives (2, or up to 6 where a cost apart from the reference would read as
+    the same), "1,234.50", where those give a cost two significant figures or more; a smaller
+    one (weights of 1e-9, say) with six significant figures, "2.0713e-08", where fixed
+    decimals had shown 0.000000 for every cost. A cost apart from the reference (by more than
+    `cost_tolerance`) that still reads as the same gets more decimals or figures. Zero is
+    "0.00", or "0" beside costs written by their figures; never "-0"."""
+    values = list(values)
+    places = decimals_apart(values, reference)
+    least = 10.0 ** (1 - places)  # the smallest cost those decimals give two figures
+    small = any(0 < abs(v) < least for v in (*values, reference))
+    tolerance = cost_tolerance(reference)
+    apart = [v for v in values if abs(v - reference) > tolerance]
+    digits = SIGNIFICANT
+
+    def write(value: float) -> str:
+        if value == 0:  # -0.0 as well
+            return "0" if small else f"{0.0:,.{places}f}"
+        if abs(value) < least:
+            return f"{value:.{digits}g}"
+        return f"{value:,.{places}f}"
+
+    while True:
+        same = [v for v in apart if write(v) == write(reference)]
+        if not same:
+            return write
+        if min(abs(v) for v in (*same, reference)) >= least and places < MOST_DECIMALS:
+            places += 1
+        elif digits < MOST_SIGNIFICANT:
+            digits += 1
+        else:
+            return write
 
 
 class PlanStatus(StrEnum):
