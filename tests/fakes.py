@@ -439,6 +439,16 @@ class FakeAuditLog:
         found = [copy.deepcopy(r) for _, _, r in numbered]
         return found if limit is None else found[:limit]
 
+    def trails(
+        self, entity_type: str, entity_ids: Collection[str], since: datetime
+    ) -> dict[str, Sequence[AuditRecord]]:
+        found: dict[str, Sequence[AuditRecord]] = {}
+        for entity_id in sorted(set(entity_ids)):
+            trail = self.list(entity_type=entity_type, entity_id=entity_id)
+            if records := [r for r in trail if r.at >= since]:
+                found[entity_id] = records
+        return found
+
 
 class FakeUnitOfWork:
     """A unit of work over a FakeDatabase: `with uow: ...; uow.commit()`."""

@@ -182,6 +182,12 @@ class AuditLog(Protocol):
         entity_id: str | None = None,
         limit: int | None = None,
     ) -> list[AuditRecord]: ...
+    def trails(
+        self, entity_type: str, entity_ids: Collection[str], since: datetime
+    ) -> dict[str, Sequence[AuditRecord]]:
+        """The records of each of ``entity_ids`` made at ``since`` or later, newest first (ties
+        in the order they were written); ids without any are left out."""
+        ...
 
 
 class UnitOfWork(Protocol):

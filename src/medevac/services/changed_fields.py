@@ -16,11 +16,13 @@ added to an entity later counts as one that alters the problem until it is liste
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from medevac.domain.audit import snapshot
+from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import FacilityKind
 
@@ -52,25 +54,55 @@ class FieldChanges:
     then: dict[str, Any]  # the entity's audit snapshot at the version the problem was built on
 
 
-def changed_fields(uow: UnitOfWork, kind: str, entity: Any, since: int) -> FieldChanges | None:
+# how long before a build the records of the changes it did not see may be stamped: a change
+# is stamped when it is made and may commit after the build read the registry
+TRAIL_MARGIN = timedelta(hours=1)
+
+
+def changed_since(
+    uow: UnitOfWork, kind: str, seen: Mapping[str, tuple[Any, int]], built_at: datetime
+) -> dict[str, FieldChanges | None]:
+    """`changed_fields` of each entity of ``seen`` (id -> the entity now and the version a
+    problem built at ``built_at`` saw), their trails read together (`AuditLog.trails`, from
+    `TRAIL_MARGIN` before the build: a trail cut short there accounts for too few versions,
+    and its change is taken as one the problem reads)."""
+    if not seen or kind not in UNPLANNED_FIELDS:
+        return dict.fromkeys(seen)
+    trails = uow.audit.trails(kind, list(seen), built_at - TRAIL_MARGIN)
+    return {
+        key: changed_fields(uow, kind, entity, version, trails.get(key, []))
+        for key, (entity, version) in seen.items()
+    }
+
+
+def changed_fields(
+    uow: UnitOfWork,
+    kind: str,
+    entity: Any,
+    since: int,
+    trail: Sequence[AuditRecord] | None = None,
+) -> FieldChanges | None:
     """What changed of ``entity`` (a facility, patient or agreement, read in ``uow``) since its
-    version ``since``; None when its audit trail does not account for every version since:
-    fewer records than versions, a record without the entity before it, records that do not
-    follow one another, or a newest record that is not the entity as it is now (a change
-    written without its record). The caller then takes the change as one that alters the
-    problem."""
+    version ``since``, from its audit ``trail`` (newest first; read here when not given);
+    None when the trail does not account for every version since: fewer records than
+    versions, a record without the entity before it, records that do not follow one another,
+    or a newest record that is not the entity as it is now (a change written without its
+    record). The caller then takes the change as one that alters the problem."""
     versions = entity.version - since
     if versions <= 0 or kind not in UNPLANNED_FIELDS:
         return None
-    records = uow.audit.list(entity_type=kind, entity_id=entity.id, limit=versions)
+    if trail is None:
+        trail = uow.audit.list(entity_type=kind, entity_id=entity.id, limit=versions)
+    records = list(trail[:versions])
     if len(records) < versions or any(r.before is None or r.after is None for r in records):
         return None
     # newest first: each record's before is the next older one's after
-    chain = [_plain(records[0].after), *(_plain(r.before) for r in records)]
-    if _plain(snapshot(entity)) != chain[0]:
+    plain = _amounts if kind in AMOUNTS else _as_is
+    chain = [plain(records[0].after), *(plain(r.before) for r in records)]
+    if plain(snapshot(entity)) != chain[0]:
         return None
     if any(
-        _plain(older.after) != newer for older, newer in zip(records[1:], chain[1:-1], strict=True)
+        plain(older.after) != newer for older, newer in zip(records[1:], chain[1:-1], strict=True)
     ):
         return None
     then, now = chain[-1], chain[0]
@@ -100,17 +132,20 @@ def _planned(kind: str, name: str, value: Any) -> Any:
 
 
 # Decimal fields of the snapshots, written as `str(Decimal)`: a tariff given as 412.50 reads
-# back from the database as 412.5000 (four places kept), the same amount
+# back from the database as 412.5000 (four places kept), the same amount. The kinds that have
+# them; the others' snapshots compare as they are (an audit snapshot is plain JSON already:
+# lists, strings, numbers; one that is not, a tuple say, only fails to match, and the change
+# is then taken as one the problem reads)
 DECIMAL_KEYS = frozenset({"tariff_per_bed_day"})
+AMOUNTS = frozenset({"facility", "agreement"})
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as it reads back from the audit trail's JSON (tuples as lists), with the
-    amounts of `DECIMAL_KEYS` written in one way."""
-    return _amounts(json.loads(json.dumps(value, sort_keys=True, default=str)))
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _amounts(value: Any) -> Any:
+    """``value`` with the amounts of `DECIMAL_KEYS` written in one way."""
     if isinstance(value, dict):
         return {
             key: _amount(item) if key in DECIMAL_KEYS else _amounts(item)

@@ -53,7 +53,7 @@ from medevac.services.agreement_terms import (
     senders_turned_away,
 )
 from medevac.services.auditing import audit, utc_now
-from medevac.services.changed_fields import changed_fields
+from medevac.services.changed_fields import changed_fields, changed_since
 from medevac.services.clock import day_of, local, shown, zone_name
 from medevac.services.conflicts import retried
 from medevac.services.holds import (
@@ -517,7 +517,8 @@ def registry_changes(
             return ""
         return _patient_detail(uow, patient, entries.get(patient.id))
 
-    fields = (uow, noted) if noted is not None else None
+    built_at = datetime.fromisoformat(manifest["built_at"])
+    fields = _Fields(uow, noted, built_at) if noted is not None else None
     changes += _version_changes(
         "patient", known, stored, lambda p: f"now {p.status}, ", patient_detail, fields
     )
@@ -887,28 +888,44 @@ def _facility_differences(facility: ProblemFacility, entry: dict[str, Any], gone
     return said
 
 
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """Where `_version_changes` reads what changed of an entity (``uow``, the problem built at
+    ``built_at``) and notes the changes no problem reads (``noted``)."""
+
+    uow: UnitOfWork
+    noted: list[str]
+    built_at: datetime
+
+
 def _version_changes(
     kind: str,
     seen: dict[str, int],
     stored: Mapping[str, Any],
     state: Callable[[Any], str],
     detail: Callable[[Any], str] | None = None,
-    fields: tuple[UnitOfWork, list[str]] | None = None,
+    fields: _Fields | None = None,
 ) -> list[str]:
     """Entities of the manifest (id -> version) that are gone or at another version now;
-    ``detail`` says what changed of one (or ""). With ``fields`` (the unit of work and a list
-    of what is noted), an entity whose audit trail shows only fields changed that no problem
-    reads (`changed_fields`) is noted there instead ("facility F-1: name, city"), and one
-    whose changed fields it shows has them said where ``detail`` is not given."""
+    ``detail`` says what changed of one (or ""). With ``fields``, an entity whose audit trail
+    shows only fields changed that no problem reads (`changed_since`) is noted instead
+    ("facility F-1: name, city"), and one whose changed fields it shows has them said where
+    ``detail`` is not given."""
     changes: list[str] = []
+    moved = {
+        key: (stored[key], version)
+        for key, version in seen.items()
+        if key in stored and stored[key].version != version
+    }
+    read = changed_since(fields.uow, kind, moved, fields.built_at) if fields else {}
     for key, version in sorted(seen.items()):
         entity = stored.get(key)
         if entity is None:
             changes.append(f"{kind} {key} no longer exists")
         elif entity.version != version:
-            found = changed_fields(fields[0], kind, entity, version) if fields else None
+            found = read.get(key)
             if fields is not None and found is not None and not found.planned:
-                fields[1].append(f"{kind} {key}: {', '.join(found.unplanned) or 'no field'}")
+                fields.noted.append(f"{kind} {key}: {', '.join(found.unplanned) or 'no field'}")
                 continue
             if detail is not None:
                 said = detail(entity)
@@ -1014,7 +1031,8 @@ def _facility_and_agreement_changes(
     appeared or went, and agreements that came into force or lapsed between the build and
     ``today``. With ``noted`` (see `registry_changes`), those changes that cannot alter the
     problem go there instead."""
-    fields = (uow, noted) if noted is not None else None
+    built_at = datetime.fromisoformat(manifest["built_at"])
+    fields = _Fields(uow, noted, built_at) if noted is not None else None
     seen: dict[str, int] = manifest["facilities"]
     facilities = uow.facilities.get_many(list(seen))
     changes = _version_changes("facility", seen, facilities, lambda _: "", None, fields)
@@ -1040,24 +1058,23 @@ def _facility_and_agreement_changes(
         fields,
     )
     for agreement_id, agreement in sorted(now.items()):
+        said = []
         if agreement_id not in known:
-            said = f"agreement {agreement_id} was registered after the plan was built"
-        elif agreement.version == known[agreement_id]:
-            in_force = agreement.in_force(today)
-            if in_force == agreement.in_force(built_on):
-                continue
-            state = "came into force" if in_force else "lapsed"
-            said = f"agreement {agreement_id} {state} since the plan was built"
+            said.append(f"agreement {agreement_id} was registered after the plan was built")
         elif agreement_id in unrelated:
-            said = f"agreement {agreement_id} changed since the plan was built"
-        else:
-            continue
+            said.append(f"agreement {agreement_id} changed since the plan was built")
+        # whatever its version (one changed in its costs alone is noted above, not this)
+        in_force = agreement.in_force(today)
+        if agreement_id in known and in_force != agreement.in_force(built_on):
+            state = "came into force" if in_force else "lapsed"
+            said.append(f"agreement {agreement_id} {state} since the plan was built")
         if noted is not None and apart is not None and apart(agreement):
-            noted.append(
-                f"{said}: {agreement.receiving_organisation_id} runs no facility of the problem"
-            )
+            noted += [
+                f"{line}: {agreement.receiving_organisation_id} runs no facility of the problem"
+                for line in said
+            ]
         else:
-            changes.append(said)
+            changes += said
     return changes
 
 
@@ -1371,9 +1388,12 @@ def _approve_checked(
             reason = f"approved within quotas, leaving out {len(left)} patient(s): " + "; ".join(
                 f"{p} ({a})" for p, a in sorted(left.items())
             )
-        if noted:
+        if noted:  # the first of them: a national import of triage categories is 100,000
+            more = f"; and {len(noted) - SHOWN_CHANGES} more" * (len(noted) > SHOWN_CHANGES)
             reason += "; " * bool(reason) + (
-                f"changed since the build, not in what the problem holds: {'; '.join(noted)}"
+                "changed since the build, not in what the problem holds: "
+                + "; ".join(noted[:SHOWN_CHANGES])
+                + more
             )
         audit(uow, "approved_plan", approved, "approve", actor=actor, reason=reason, at=now)
         # read, moved and written in bulk: one by one, approving 20,000 admissions took 79 s on

@@ -1490,16 +1490,41 @@ class SqlAuditLog:
             statement = statement.where(a.c.entity_id == entity_id)
         if limit is not None:
             statement = statement.limit(limit)
-        return [
-            AuditRecord(
-                actor=row.actor,
-                at=row.at,
-                entity_type=row.entity_type,
-                entity_id=row.entity_id,
-                action=row.action,
-                before=row.before,
-                after=row.after,
-                reason=row.reason,
-            )
-            for row in self._connection().execute(statement)
-        ]
+        return [_audit_record(row) for row in self._connection().execute(statement)]
+
+    def trails(
+        self, entity_type: str, entity_ids: Collection[str], since: datetime
+    ) -> dict[str, Sequence[AuditRecord]]:
+        """The records of each of ``entity_ids`` made at ``since`` or later, newest first (ties
+        in the order they were written): a few statements for any number of entities (one
+        `list` each had taken 0.7-1.5 ms an entity)."""
+        a = t.audit_log
+        connection = self._connection()
+        found: dict[str, list[AuditRecord]] = defaultdict(list)
+        with garbage_collection_paused():
+            for chunk in id_batches(connection, sorted(set(entity_ids))):
+                statement = (
+                    select(a)
+                    .where(
+                        a.c.entity_type == entity_type,
+                        among(connection, a.c.entity_id, chunk),
+                        a.c.at >= since,
+                    )
+                    .order_by(a.c.at.desc(), a.c.id.desc())
+                )
+                for row in connection.execute(statement):
+                    found[row.entity_id].append(_audit_record(row))
+        return dict(found)
+
+
+def _audit_record(row: Row[Any]) -> AuditRecord:
+    return AuditRecord(
+        actor=row.actor,
+        at=row.at,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        action=row.action,
+        before=row.before,
+        after=row.after,
+        reason=row.reason,
+    )

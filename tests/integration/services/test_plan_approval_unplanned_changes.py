@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields, replace
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,20 +16,26 @@ from typing import Any
 import pytest
 
 from medevac.domain.agreements import Agreement
-from medevac.domain.audit import snapshot
+from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.facilities import CostPolicy, Facility
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, PlanningPatient
 from medevac.domain.vocabulary import FacilityKind, OrganisationKind, Specialty, TriageCategory
+from medevac.planning import parse_problem, solve_exact
 from medevac.services.auditing import audit, utc_now
 from medevac.services.changed_fields import UNPLANNED_FIELDS, changed_fields
-from medevac.services.demo import ACADEMY_AGREEMENT_ID
+from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID
 from medevac.services.exports import export_file
 from medevac.services.imports import RecordKind, import_file
 from medevac.services.registry import register_agreement, register_organisation
-from medevac.services.regulating import RegistryChanged
+from medevac.services.regulating import RegistryChanged, build_problem
 from tests.integration.services.builders import UowFactory
-from tests.integration.services.test_plan_approval import approver, solved, solved_demo
+from tests.integration.services.test_plan_approval import (
+    approver,
+    selected_demo,
+    solved,
+    solved_demo,
+)
 
 pytestmark = pytest.mark.storage
 
@@ -296,3 +303,55 @@ def test_the_fields_no_problem_reads_are_none_the_engines_need() -> None:
         not {"location", "operator_id", "specialties", "capabilities", "kind"}
         & (UNPLANNED_FIELDS["facility"])
     )
+
+
+def test_an_agreement_that_lapsed_is_said_also_where_its_costs_changed(
+    uow_factory: UowFactory,
+) -> None:
+    # built yesterday, on the agreement's last day; its costs amended today: the change of
+    # costs is noted, and its lapse still refuses (it had been noted alone)
+    selected_demo(uow_factory)
+    yesterday = utc_now() - timedelta(days=1)
+    with uow_factory() as uow:
+        agreement = uow.agreements.get(AGREEMENT_ID)
+        uow.agreements.update(replace(agreement, valid_to=yesterday.date()))
+        uow.commit()
+    problem = build_problem(uow_factory(), now=yesterday, stale_after=timedelta(days=30))
+    plan = solve_exact(parse_problem(problem.problem), time_limit=30)
+    with uow_factory() as uow:
+        agreement = uow.agreements.get(AGREEMENT_ID)
+        before = snapshot(agreement)
+        agreement.cost_policy = CostPolicy(False, Decimal("412.50"), "PLN")
+        uow.agreements.update(agreement)
+        audit(uow, "agreement", agreement, "update", actor="clerk", before=before)
+        uow.commit()
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    assert refused.value.changes == [f"agreement {AGREEMENT_ID} lapsed since the plan was built"]
+
+
+def test_trails_are_read_together_newest_first_from_a_moment(uow_factory: UowFactory) -> None:
+    start = utc_now()
+    with uow_factory() as uow:
+        for n, (entity_id, minutes) in enumerate(
+            [("A", -5), ("B", 1), ("A", 2), ("A", 2), ("C", 3), ("B", 4)]
+        ):
+            uow.audit.add(
+                AuditRecord(
+                    "clerk",
+                    start + timedelta(minutes=minutes),
+                    "facility",
+                    entity_id,
+                    f"update-{n}",
+                    {},
+                    {},
+                )
+            )
+        uow.audit.add(AuditRecord("clerk", start, "patient", "A", "move", {}, {}))
+        uow.commit()
+    with uow_factory() as uow:
+        trails = uow.audit.trails("facility", ["A", "B", "D"], start)
+    assert {key: [r.action for r in records] for key, records in trails.items()} == {
+        "A": ["update-3", "update-2"],  # a tie in the order written, newest first
+        "B": ["update-5", "update-1"],
+    }
