@@ -35,6 +35,12 @@ choosing who uses each room, and `approve_plan` approves the plan with `--within
 which should leave nobody out. A third table gives the agreements short of room, those
 carried as quotas, the patients placed, those left out at approval (0 expected), and the
 times of the build, the solve and the approval.
+
+With `--triage-changed`, every patient's triage category is corrected after the build (in
+bulk, with one audit record each, as an import writes them): a change no problem reads, so
+the approval reads each patient's audit trail back to the version the build saw
+(`changed_since`) and goes ahead, noting every patient. The "approve" column then includes
+that reading.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from sqlalchemy import Engine as SqlEngine
 
 from bench_databases import fresh_database
 from medevac.domain.agreements import Agreement
+from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import ActorRole, PatientStatus
@@ -61,11 +68,12 @@ from medevac.domain.vocabulary import (
     OrganisationKind,
     Precedence,
     Specialty,
+    TriageCategory,
 )
 from medevac.planning import Engine, Plan, check_plan, prepare, solve_exact
 from medevac.services.auditing import utc_now
 from medevac.services.patients import apply_moves
-from medevac.services.regulating import approve_plan, build_problem
+from medevac.services.regulating import approve, approve_plan, build_problem
 from medevac.store.database import create_engine_for
 from medevac.store.unit_of_work import SqlUnitOfWork
 
@@ -181,6 +189,7 @@ def run(
     time_limit: float,
     accepted_share: float = 0.0,
     quota_share: float = 0.0,
+    triage_changed: bool = False,
 ) -> dict[str, float]:
     """Write the registry to ``url``, then time build, solve and approve; return seconds. With
     ``accepted_share``, accept that share of the placed patients and time the re-plan too
@@ -215,8 +224,10 @@ def run(
     seconds["placed"] = float(len(plan.assignments))
     seconds["gap"] = plan.gap
 
+    if triage_changed:
+        _correct_triage(engine)
     started = time.perf_counter()
-    approved = approve_plan(
+    approval = approve(
         SqlUnitOfWork(engine),
         problem=built.problem,
         manifest=built.manifest,
@@ -225,6 +236,9 @@ def run(
         within_quotas=quota_share > 0,  # leaving out whom a plan places beyond them (none)
     )
     seconds["approve"] = time.perf_counter() - started
+    approved = approval.plan
+    if triage_changed and len(approval.noted) != n_patients:
+        raise SystemExit(f"{len(approval.noted)} changes noted for {n_patients} patients")
     seconds["left out"] = float(len(plan.assignments) - len(approved.admissions))
     with SqlUnitOfWork(engine) as uow:
         referred = len(uow.patients.list(status=PatientStatus.REFERRED))
@@ -234,6 +248,24 @@ def run(
         seconds |= _replan(engine, plan, accepted_share, time_limit)
     engine.dispose()
     return seconds
+
+
+def _correct_triage(engine: SqlEngine) -> None:
+    """Give every patient another triage category, with its audit record (as imports do)."""
+    with SqlUnitOfWork(engine) as uow:
+        patients = uow.patients.list()
+        records = []
+        for patient in patients:
+            before = snapshot(patient)
+            patient.triage = next(t for t in TriageCategory if t is not patient.triage)
+            records.append(
+                AuditRecord(
+                    "bench", utc_now(), "patient", patient.id, "update", before, snapshot(patient)
+                )
+            )
+        uow.patients.update_many(patients)
+        uow.audit.add_many(records)
+        uow.commit()
 
 
 def _replan(engine: SqlEngine, plan: Plan, share: float, time_limit: float) -> dict[str, float]:
@@ -295,6 +327,12 @@ def main() -> None:
         metavar="SHARE",
         help="accept this share of the placed patients, then time the re-plan too",
     )
+    parser.add_argument(
+        "--triage-changed",
+        action="store_true",
+        help="correct every patient's triage category after the build (a change no problem "
+        "reads), so that the approval reads every patient's audit trail",
+    )
     args = parser.parse_args()
     prepare(Engine.EXACT)  # as `medevac plan solve` does before it reads the problem
     print(
@@ -312,6 +350,7 @@ def main() -> None:
                 args.time_limit,
                 args.replan_accepted,
                 args.quotas,
+                args.triage_changed,
             )
         placed = int(seconds["placed"])
         print(
