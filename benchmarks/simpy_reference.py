@@ -150,15 +150,17 @@ def run_reference(scenario: Scenario, rng: np.random.Generator) -> ReferenceOutc
             if beds is None:
                 if holding_limit is not None:
                     yield env.timeout(holding_limit)
-                if counted:
+                if counted:  # their wait counts too, until they were referred (as the engine's)
                     outcome.referred_on += 1
+                    outcome.bed_waits.append(env.now - asked)
                 return
             with beds.request() as request:
                 if holding_limit is not None:
                     got = yield request | env.timeout(holding_limit)
                     if request not in got:
-                        if counted:
+                        if counted:  # their wait counts too, until they were referred
                             outcome.referred_on += 1
+                            outcome.bed_waits.append(env.now - asked)
                         return
                 else:
                     yield request

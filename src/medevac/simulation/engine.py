@@ -12,7 +12,9 @@ holding area) and never takes a server.
 The consultation wait is reported twice: over everyone who queued, a patient who left unseen
 counting the time from arrival to leaving (the wait is censored there), and over the patients
 seen only. The second alone would hide the waits of those who gave up, and the more patients
-leave, the better the clinic would look.
+leave, the better the clinic would look. The bed wait is reported twice for the same reason: over
+everyone who asked for a bed, a patient referred on from the holding area counting the holding
+limit (the time they spent there), and over the patients admitted only.
 
 The kernel is compiled with numba; it draws every random number from the ``numpy.random.
 Generator`` it is given, so one generator per replication gives independent streams.
@@ -50,10 +52,13 @@ N_COUNTS = 8
 # Consultation: everyone who queued, a patient who left unseen counting the wait until leaving.
 WAIT_CONSULTATION = 0
 WAIT_THEATRE = 1
+# Bed: everyone who asked for a bed, a patient referred on counting the holding limit.
 WAIT_BED = 2
 # Consultation: the patients seen only, from arrival to the start of their consultation.
 WAIT_CONSULTATION_SEEN = 3
-N_WAITS = 4
+# Bed: the patients admitted only, from asking for a bed to getting one.
+WAIT_BED_ADMITTED = 4
+N_WAITS = 5
 N_WAIT_STATS = 4
 
 # Rows of the hourly series (time-average over each hour of the horizon).
@@ -334,8 +339,11 @@ def simulate_patients(
     # Stage 3: beds, in order of asking for one; the holding area has a wait limit.
     bed_patients = np.nonzero(needs_bed)[0]
     order = np.argsort(bed_request[bed_patients], kind="mergesort")
-    bed_waits = np.empty(bed_patients.shape[0])
-    n_bed_waits = 0
+    # everyone who asked for a bed (those referred on: the holding limit), and the admitted
+    asked_waits = np.empty(bed_patients.shape[0])
+    n_asked_waits = 0
+    admitted_waits = np.empty(bed_patients.shape[0])
+    n_admitted_waits = 0
     bed_free = np.zeros(beds) if beds > 0 else np.full(1, np.inf)
     for k in range(order.shape[0]):
         i = bed_patients[order[k]]
@@ -351,6 +359,8 @@ def simulate_patients(
             _add_interval(partial, full, SERIES_HOLDING_AREA, t, t + holding_limit)
             if counted:
                 counts[COUNT_REFERRED_NO_BED] += 1
+                asked_waits[n_asked_waits] = holding_limit
+                n_asked_waits += 1
             continue
         start = t + wait
         end = start + _draw_duration(rng, int(stay[c, 0]), stay[c, 1], stay[c, 2])
@@ -359,9 +369,15 @@ def simulate_patients(
         _add_interval(partial, full, SERIES_BEDS_OCCUPIED, start, end)
         if counted:
             counts[COUNT_ADMITTED] += 1
-            bed_waits[n_bed_waits] = wait
-            n_bed_waits += 1
-    _wait_statistics(bed_waits, n_bed_waits, waits, WAIT_BED)
+            asked_waits[n_asked_waits] = wait
+            n_asked_waits += 1
+            admitted_waits[n_admitted_waits] = wait
+            n_admitted_waits += 1
+    _wait_statistics(admitted_waits, n_admitted_waits, waits, WAIT_BED_ADMITTED)
+    if n_asked_waits == n_admitted_waits:  # nobody referred on: the same patients
+        waits[WAIT_BED] = waits[WAIT_BED_ADMITTED]
+    else:
+        _wait_statistics(asked_waits, n_asked_waits, waits, WAIT_BED)
 
     series = np.empty((N_SERIES, hours))
     for row in range(N_SERIES):

@@ -26,11 +26,14 @@ SERIES_NAMES = {
 }
 # consultation_wait: everyone who queued, a patient who left unseen counting the time until
 # leaving; consultation_wait_seen: the patients seen only (their number is "seen").
+# bed_wait: everyone who asked for a bed (their number is "needed_bed"), a patient referred on
+# from the holding area counting the holding limit; bed_wait_admitted: the patients admitted only.
 _WAIT_NAMES = {
     engine.WAIT_CONSULTATION: "consultation_wait",
     engine.WAIT_CONSULTATION_SEEN: "consultation_wait_seen",
     engine.WAIT_THEATRE: "theatre_wait",
     engine.WAIT_BED: "bed_wait",
+    engine.WAIT_BED_ADMITTED: "bed_wait_admitted",
 }
 _WAIT_STAT_NAMES = ("mean", "p50", "p90", "p99")
 
@@ -81,7 +84,9 @@ class SimulationResult:
     hours, ``series`` (replications x series x hours) time-averaged per hour of the horizon.
     The consultation wait is there twice: over everyone who queued (``engine.
     WAIT_CONSULTATION``, a patient who left unseen counting the wait until leaving) and over
-    the patients seen (``engine.WAIT_CONSULTATION_SEEN``).
+    the patients seen (``engine.WAIT_CONSULTATION_SEEN``); so is the bed wait, over everyone
+    who asked for a bed (``engine.WAIT_BED``, a patient referred on from the holding area
+    counting the holding limit) and over the patients admitted (``engine.WAIT_BED_ADMITTED``).
     """
 
     scenario: Scenario
