@@ -57,6 +57,7 @@ from medevac.domain.vocabulary import (
     TriageCategory,
 )
 from medevac.interop.records import RecordKind
+from medevac.planning import json_text
 
 #: Separates the codes of a multi-valued CSV cell (specialties, capabilities, special needs).
 CODE_SEPARATOR = ";"
@@ -123,10 +124,13 @@ def _fail(kind: str, what: str) -> PydanticCustomError:
 
 def _whole_number(value: Any, info: ValidationInfo) -> Any:
     """Refuse what pydantic's lax mode would take for a whole number: `true` (1 bed), a text
-    with underscores or signs (`1_0` as 10), and in a JSON file any text (its schema says
-    integer: a count is a JSON number)."""
+    with underscores or signs (`1_0` as 10), in a JSON file any text (its schema says
+    integer: a count is a JSON number), and a JSON number with a fraction that a float rounds
+    to a whole one (`2.0000000000000000001` had been stored as 2 beds, `1e-400` as 0)."""
     if isinstance(value, bool):
         raise _fail("wrong_json_type", "must be a whole number")
+    if isinstance(value, json_text.Rounded):
+        raise _fail("rounded_number", f"must be a whole number; {_rounded_to(value)}")
     if isinstance(value, str):
         if not (info.context or {}).get("csv"):
             raise _fail("wrong_json_type", "must be a whole number, a JSON number not a string")
@@ -136,12 +140,58 @@ def _whole_number(value: Any, info: ValidationInfo) -> Any:
 
 
 def _number(value: Any) -> Any:
-    """Refuse `true` (latitude 1.0) and texts that are no decimal numbers (`1_0.5`, `nan`)."""
+    """Refuse `true` (latitude 1.0), texts that are no decimal numbers (`1_0.5`, `nan`) and a
+    JSON number that a float rounds to a whole one (`json_text.Rounded`)."""
     if isinstance(value, bool):
         raise _fail("wrong_json_type", "must be a number")
     if isinstance(value, str) and not _NUMBER_TEXT.fullmatch(value.strip()):
         raise _fail("number_text", "must be a number written in decimal digits")
+    _held_as_written(value)
     return value
+
+
+def _float_number(value: Any) -> Any:
+    """`_number`, and a text (a CSV cell) refused where a float rounds it to a whole number
+    it is not, as a JSON number is: a latitude `1e-400` had been stored as 0.0, and
+    `90.000000000000001` as 90.0, within the limit it is beyond as written."""
+    value = _number(value)
+    if isinstance(value, str):
+        rounded = _rounded_text(value.strip())
+        if rounded is not None:
+            raise _fail("rounded_number", f"cannot be stored as written; {_rounded_to(rounded)}")
+    return value
+
+
+def _held_as_written(value: Any) -> Any:
+    """Refuse a JSON number that a float rounds to a whole one (`json_text.Rounded`: `1e-400`
+    is 0.0, `1.0000000000000000001` is 1.0, which a flag takes for true): what would be
+    stored is not what the file wrote."""
+    if isinstance(value, json_text.Rounded):
+        raise _fail("rounded_number", f"cannot be stored as written; {_rounded_to(value)}")
+    return value
+
+
+def _rounded_to(value: float) -> str:
+    return f"a float rounds it to {float(value)!r}"
+
+
+def _rounded_text(text: str) -> float | None:
+    """The float of a decimal ``text`` where it is a whole number and the text is not one
+    (`1e-400` is 0.0, `2.9999999999999999` is 3.0), by the rule that makes `json_text` mark
+    a JSON number `Rounded`; else None. A float with a fraction is not looked at, nor an
+    infinite one, which the limits refuse."""
+    value = float(text)
+    if not value.is_integer():
+        return None
+    mantissa = text.lower().partition("e")[0]
+    if not mantissa.strip("+-.0"):  # zero as written, whatever its exponent (`0e-999`)
+        return None
+    try:
+        written = Decimal(text)
+        whole = written == written.to_integral_value()
+    except ArithmeticError:  # an exponent beyond a decimal's: nearer zero than any float
+        whole = False
+    return None if whole else value
 
 
 def _date(value: Any) -> Any:
@@ -175,6 +225,8 @@ def _plausible_time(moment: datetime) -> datetime:
 
 _WHOLE_NUMBER = BeforeValidator(_whole_number)
 _NUMBER = BeforeValidator(_number)
+_FLOAT_NUMBER = BeforeValidator(_float_number)
+_HELD_AS_WRITTEN = BeforeValidator(_held_as_written)
 _DATE = BeforeValidator(_date)
 _TIME = BeforeValidator(_time)
 
@@ -188,11 +240,12 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Country = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
 BedCount = Annotated[int, Field(ge=0, le=MAX_COUNT), _WHOLE_NUMBER]
-Latitude = Annotated[float, Field(ge=-90, le=90), _NUMBER]
-Longitude = Annotated[float, Field(ge=-180, le=180), _NUMBER]
+Latitude = Annotated[float, Field(ge=-90, le=90), _FLOAT_NUMBER]
+Longitude = Annotated[float, Field(ge=-180, le=180), _FLOAT_NUMBER]
 Tariff = Annotated[Decimal, Field(ge=0, le=MAX_TARIFF, decimal_places=TARIFF_DECIMALS), _NUMBER]
 Stay = Annotated[int, Field(ge=1, le=MAX_DAYS), _WHOLE_NUMBER]
 Date = Annotated[date, _DATE]
+Flag = Annotated[bool, _HELD_AS_WRITTEN]
 ZonedTime = Annotated[AwareDatetime, _TIME, AfterValidator(_plausible_time)]
 
 
@@ -298,7 +351,7 @@ class PatientRow(BaseModel):
     precedence: Precedence = Field(examples=["priority"])
     mobility: Mobility = Field(examples=["litter"])
     triage: TriageCategory = Field(TriageCategory.T2, examples=["T2"])
-    fit_to_transport: bool = Field(False, examples=[True])
+    fit_to_transport: Flag = Field(False, examples=[True])
     expected_length_of_stay_days: Stay | None = Field(None, examples=[21])
     companions: BedCount = Field(0, description="Attendants travelling along.", examples=[1])
     special_needs: list[SpecialNeed] = Field(default_factory=list, examples=[["oxygen"]])
@@ -349,6 +402,9 @@ class RecordSpec(Generic[E]):
     key_columns: tuple[str, ...]
     #: Domain field names whose errors belong to another column.
     field_columns: Mapping[str, str]
+    #: Columns stored as decimals (tariffs): a JSON number there is read from its text, as a
+    #: CSV cell is, not from the float the JSON decoder makes of it (`read_table`).
+    decimal_columns: frozenset[str] = frozenset()
 
     @property
     def columns(self) -> list[str]:
@@ -586,6 +642,7 @@ SPECS: dict[RecordKind, RecordSpec[Any]] = {
         key=_by_id,
         key_columns=("id",),
         field_columns={"cost": "tariff_per_bed_day", "operator": "operator_id"},
+        decimal_columns=frozenset({"tariff_per_bed_day"}),
     ),
     RecordKind.CAPACITY: RecordSpec(
         kind=RecordKind.CAPACITY,

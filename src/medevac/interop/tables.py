@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -86,14 +87,17 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
         try:
             data = json_text.loads(text)
         except json_text.RepeatedKeys as error:
-            # the last value of each repeated key, so that the other rows are checked too
+            # the last value of each repeated key, so that the other rows are checked too, their
+            # numbers marked as `json_text.loads` marks them (a rounded one had gone unsaid)
             repeated = error.paths
-            data = json.loads(text)
+            data = json.loads(text, parse_float=json_text.loads)
         except json.JSONDecodeError:
             raise  # told below
         except (ValueError, RecursionError) as error:  # too deep, an integer too long
             raise ImportFileError(f"{path.name}: not valid JSON: {json_error(error)}") from None
-        return _read_json(path.name, data, kind, repeated)
+        table = _read_json(path.name, data, kind, repeated)
+        _decimals_as_written(text, kind, table)
+        return table
     except FileNotFoundError:
         raise ImportFileError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -287,6 +291,35 @@ def _read_json(source: str, data: Any, kind: RecordKind, repeated: list[str]) ->
                 RowError(index + 1, WHOLE_ROW, f"is {_json_type(item)}, not an object")
             )
     return table
+
+
+def _decimals_as_written(text: str, kind: RecordKind, table: RawTable) -> None:
+    """Give the JSON numbers of the kind's decimal columns (tariffs) the value the file wrote
+    where their float holds another: a tariff `0.30000000000000001` had been stored as 0.3 and
+    `2.0000000000000000001` as 2.0, where the same CSV cell is refused for its decimal places.
+    The file is decoded once more, its numbers as text, only where a row gives one of these
+    columns a number with a point or an exponent (export writes a tariff as a string)."""
+    columns = SPECS[kind].decimal_columns
+    if not columns:
+        return
+    numbers = [
+        (number, item, column)
+        for number, item in table.rows
+        for column in columns
+        if isinstance(item.get(column), float)
+    ]
+    if not numbers:
+        return
+    written = json.loads(text, parse_float=str)
+    if isinstance(written, dict):
+        written = written[kind.value]
+    for number, item, column in numbers:
+        try:
+            exact = Decimal(written[number - 1][column])
+        except ArithmeticError:  # an exponent beyond a decimal's: refused as the float it is
+            continue
+        if exact != Decimal(repr(item[column])):  # as the row model makes a decimal of a float
+            item[column] = exact
 
 
 def write_csv(path: Path, columns: list[str], rows: Iterable[Mapping[str, str]]) -> int:

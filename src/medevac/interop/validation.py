@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
@@ -17,6 +18,7 @@ from pydantic_core import ErrorDetails
 from medevac.interop.records import WHOLE_ROW, RowError
 from medevac.interop.rows import CSV_CONTEXT, RecordSpec, decode_csv_row
 from medevac.interop.tables import FileFormat, RawTable
+from medevac.planning import json_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +223,10 @@ def _reason(detail: ErrorDetails, is_csv: bool) -> str:
     value = detail.get("input")
     if isinstance(value, bool):
         shown = f" (got {str(value).lower()})"  # as JSON writes it
+    elif isinstance(value, json_text.WrittenNumber | Decimal):
+        # the number as the file wrote it (`1e-400`, `1e400`), not the float it became
+        written = value.text if isinstance(value, json_text.WrittenNumber) else str(value)
+        shown = f" (got {written if len(written) <= 40 else written[:37] + '...'})"
     elif isinstance(value, str | int | float):
         shown = f" (got {value!r})"
     else:
