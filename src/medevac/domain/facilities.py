@@ -41,8 +41,10 @@ class CostPolicy:
             raise InvalidValue("tariff_per_bed_day", "a billed policy needs a tariff of 0 or more")
         if tariff > MAX_TARIFF:
             raise InvalidValue("tariff_per_bed_day", f"{tariff} is more than {MAX_TARIFF:,}")
-        if -tariff.as_tuple().exponent > TARIFF_DECIMALS:  # type: ignore[operator]
-            # PostgreSQL's column keeps four places and rounded the rest away; SQLite kept them
+        if -tariff.normalize().as_tuple().exponent > TARIFF_DECIMALS:  # type: ignore[operator]
+            # PostgreSQL's column keeps four places and rounded the rest away; SQLite kept them.
+            # Trailing zeros are no places: 650.00000 is 650 (it had been refused in a CSV
+            # cell and taken as a JSON number)
             raise InvalidValue(
                 "tariff_per_bed_day", f"{tariff} has more than {TARIFF_DECIMALS} decimal places"
             )

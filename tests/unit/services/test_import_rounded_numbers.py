@@ -360,3 +360,21 @@ def test_a_key_given_twice_in_one_row_hides_no_rounded_number_in_another(
         "row 1, column id: is given more than once in its object; give each key once",
         "row 2, column lat: cannot be stored as written; a float rounds it to 0.0 (got 1e-400)",
     ]
+
+
+@pytest.mark.parametrize("suffix", ["json", "csv"])
+def test_a_tariff_with_trailing_zeros_is_the_same_amount_in_both_formats(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path, suffix: str
+) -> None:
+    # `650.00000` was taken as a JSON number and refused in a CSV cell for its decimal places
+    load(database, registry, tmp_path, *REFERENCE_KINDS)
+    row = new_row(registry, RecordKind.FACILITIES, "tariff_per_bed_day") | {
+        "tariff_per_bed_day": HOLE
+    }
+    if suffix == "json":
+        path = json_file(tmp_path, [row], "650.00000")
+    else:
+        path = csv_file(tmp_path, RecordKind.FACILITIES, [row], "650.00000")
+    import_file(database.unit_of_work(), RecordKind.FACILITIES, path, actor="alice", now=NOW)
+    stored = database.state.facilities[row["id"]].cost_policy.tariff_per_bed_day
+    assert stored == Decimal(650)
