@@ -293,6 +293,19 @@ def _read_json(source: str, data: Any, kind: RecordKind, repeated: list[str]) ->
     return table
 
 
+class WrittenDecimal(Decimal):
+    """A decimal read from a JSON number, with the number's ``text`` as the file wrote it (a
+    refusal quotes `1e400`, not `1E+400`)."""
+
+    text: str
+
+    @classmethod
+    def of(cls, text: str) -> WrittenDecimal:
+        number = cls(text)
+        number.text = text
+        return number
+
+
 def _decimals_as_written(text: str, kind: RecordKind, table: RawTable) -> None:
     """Give the JSON numbers of the kind's decimal columns (tariffs) the value the file wrote
     where their float holds another: a tariff `0.30000000000000001` had been stored as 0.3 and
@@ -315,7 +328,7 @@ def _decimals_as_written(text: str, kind: RecordKind, table: RawTable) -> None:
         written = written[kind.value]
     for number, item, column in numbers:
         try:
-            exact = Decimal(written[number - 1][column])
+            exact = WrittenDecimal.of(written[number - 1][column])
         except ArithmeticError:  # an exponent beyond a decimal's: refused as the float it is
             continue
         if exact != Decimal(repr(item[column])):  # as the row model makes a decimal of a float

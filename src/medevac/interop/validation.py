@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 
 from medevac.interop.records import WHOLE_ROW, RowError
 from medevac.interop.rows import CSV_CONTEXT, RecordSpec, decode_csv_row
-from medevac.interop.tables import FileFormat, RawTable
+from medevac.interop.tables import FileFormat, RawTable, WrittenDecimal
 from medevac.planning import json_text
 
 
@@ -225,7 +225,11 @@ def _reason(detail: ErrorDetails, is_csv: bool) -> str:
         shown = f" (got {str(value).lower()})"  # as JSON writes it
     elif isinstance(value, json_text.WrittenNumber | Decimal):
         # the number as the file wrote it (`1e-400`, `1e400`), not the float it became
-        written = value.text if isinstance(value, json_text.WrittenNumber) else str(value)
+        written = (
+            value.text
+            if isinstance(value, json_text.WrittenNumber | WrittenDecimal)
+            else str(value)
+        )
         shown = f" (got {written if len(written) <= 40 else written[:37] + '...'})"
     elif isinstance(value, str | int | float):
         shown = f" (got {value!r})"
