@@ -150,11 +150,14 @@ def _number(value: Any) -> Any:
     return value
 
 
-def _float_number(value: Any) -> Any:
-    """`_number`, and a text (a CSV cell) refused where a float rounds it to a whole number
-    it is not, as a JSON number is: a latitude `1e-400` had been stored as 0.0, and
+def _float_number(value: Any, info: ValidationInfo) -> Any:
+    """`_number`, in a JSON file no text (its schema says number: a latitude `"52.52"` had
+    been taken), and a text (a CSV cell) refused where a float rounds it to a whole number it
+    is not, as a JSON number is: a latitude `1e-400` had been stored as 0.0, and
     `90.000000000000001` as 90.0, within the limit it is beyond as written."""
     value = _number(value)
+    if isinstance(value, str) and not (info.context or {}).get("csv"):
+        raise _fail("wrong_json_type", "must be a number, a JSON number not a string")
     if isinstance(value, str):
         rounded = _rounded_text(value.strip())
         if rounded is not None:
@@ -168,6 +171,16 @@ def _held_as_written(value: Any) -> Any:
     stored is not what the file wrote."""
     if isinstance(value, json_text.Rounded):
         raise _fail("rounded_number", f"cannot be stored as written; {_rounded_to(value)}")
+    return value
+
+
+def _flag(value: Any, info: ValidationInfo) -> Any:
+    """In a JSON file `true` or `false` only (its schema says boolean: `1`, `"yes"` and
+    `1.0000000000000000001` had been taken for true); a CSV cell as the format says
+    (`true`/`false`, `yes`/`no`, `1`/`0`)."""
+    _held_as_written(value)
+    if not isinstance(value, bool) and not (info.context or {}).get("csv"):
+        raise _fail("wrong_json_type", "must be true or false")
     return value
 
 
@@ -226,7 +239,7 @@ def _plausible_time(moment: datetime) -> datetime:
 _WHOLE_NUMBER = BeforeValidator(_whole_number)
 _NUMBER = BeforeValidator(_number)
 _FLOAT_NUMBER = BeforeValidator(_float_number)
-_HELD_AS_WRITTEN = BeforeValidator(_held_as_written)
+_FLAG = BeforeValidator(_flag)
 _DATE = BeforeValidator(_date)
 _TIME = BeforeValidator(_time)
 
@@ -245,7 +258,7 @@ Longitude = Annotated[float, Field(ge=-180, le=180), _FLOAT_NUMBER]
 Tariff = Annotated[Decimal, Field(ge=0, le=MAX_TARIFF, decimal_places=TARIFF_DECIMALS), _NUMBER]
 Stay = Annotated[int, Field(ge=1, le=MAX_DAYS), _WHOLE_NUMBER]
 Date = Annotated[date, _DATE]
-Flag = Annotated[bool, _HELD_AS_WRITTEN]
+Flag = Annotated[bool, _FLAG]
 ZonedTime = Annotated[AwareDatetime, _TIME, AfterValidator(_plausible_time)]
 
 

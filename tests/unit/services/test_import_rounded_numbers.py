@@ -380,3 +380,35 @@ def test_a_tariff_with_trailing_zeros_is_the_same_amount_in_both_formats(
     import_file(database.unit_of_work(), RecordKind.FACILITIES, path, actor="alice", now=NOW)
     stored = database.state.facilities[row["id"]].cost_policy.tariff_per_bed_day
     assert stored == Decimal(650)
+
+
+# --- JSON types the schemas give ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "column", "written", "reason"),
+    [
+        (RecordKind.PATIENTS, "fit_to_transport", "1", "must be true or false (got 1)"),
+        (RecordKind.PATIENTS, "fit_to_transport", '"yes"', "must be true or false (got 'yes')"),
+        (
+            RecordKind.FACILITIES,
+            "lat",
+            '"52.52"',
+            "must be a number, a JSON number not a string (got '52.52')",
+        ),
+    ],
+)
+def test_a_json_value_of_another_type_than_the_schema_s_is_refused(
+    database: FakeDatabase,
+    registry: SampleRegistry,
+    tmp_path: Path,
+    kind: RecordKind,
+    column: str,
+    written: str,
+    reason: str,
+) -> None:
+    # `1` and `"yes"` had made a patient fit to transport, `"52.52"` had been a latitude
+    load(database, registry, tmp_path, *REFERENCE_KINDS)
+    row = new_row(registry, kind, column) | {column: HOLE}
+    errors = rejected(database, kind, json_file(tmp_path, [row], written))
+    assert [str(e) for e in errors] == [f"row 1, column {column}: {reason}"]
