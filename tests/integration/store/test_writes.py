@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from medevac.domain.errors import ConcurrentModification, NotFound
 from medevac.domain.lifecycle import PatientStatus
@@ -234,3 +235,37 @@ def test_units_of_work_made_from_a_url_share_one_engine_and_see_committed_data(
     assert first.engine is second.engine
     with first as uow:
         assert uow.organisations.get("ORG-UA").country == "UA"
+
+
+def _candidate_row_ids(registry: UowFactory) -> dict[str, str]:
+    """Each candidate row's physical id (PostgreSQL's ctid, SQLite's rowid): a row rewritten
+    gets a new one."""
+    with registry() as uow:
+        connection = uow.connection
+        physical = "ctid" if connection.dialect.name == "postgresql" else "rowid"
+        rows = connection.execute(
+            text(f"SELECT patient_id, {physical} FROM screening_candidates ORDER BY patient_id")
+        )
+        return {row[0]: str(row[1]) for row in rows}
+
+
+def test_a_decision_rewrites_only_its_candidate_s_row(registry: UowFactory) -> None:
+    # each decision had rewritten every candidate of the mission: the square of its candidates
+    ids = [f"P-{n:03d}" for n in range(1, 6)]
+    with registry() as uow:
+        uow.patients.add_many([make_patient(i) for i in ids])
+        mission = make_mission()
+        for patient_id in ids:
+            mission.add_candidate(patient_id)
+        uow.screenings.add(mission)
+        uow.commit()
+    before = _candidate_row_ids(registry)
+    with registry() as uow:
+        mission = uow.screenings.get("MIS-1")
+        mission.decide("P-003", decision(ScreeningOutcome.DECLINE, "needs no evacuation"))
+        uow.screenings.update(mission)
+        uow.commit()
+    after = _candidate_row_ids(registry)
+    assert [i for i in ids if after[i] != before[i]] == ["P-003"]
+    with registry() as uow:
+        assert uow.screenings.get("MIS-1") == mission
