@@ -988,11 +988,11 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         ]
 
     def _write_children(self, entities: Sequence[TreatmentRequest], *, replace: bool) -> None:
+        """Write the requests' patient and place lines; on update only those that changed (an
+        answer is one line: rewriting every line of the request for each answer had written
+        the square of its patients)."""
         connection = self._connection()
         ids = [r.id for r in entities]
-        if replace:
-            for table in (t.request_patients, t.request_places):
-                connection.execute(delete(table).where(table.c.request_id.in_(ids)))
         patient_rows = [
             {
                 "request_id": request.id,
@@ -1020,6 +1020,14 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
             for request in entities
             for position, line in enumerate(request.places)
         ]
+        if replace:
+            rp, places = t.request_patients, t.request_places
+            patient_rows = changed_children(
+                connection, rp, "request_id", ids, "patient_id", patient_rows
+            )
+            place_rows = changed_children(
+                connection, places, "request_id", ids, "specialty", place_rows
+            )
         if patient_rows:
             insert_rows(connection, t.request_patients, patient_rows)
         if place_rows:
@@ -1116,6 +1124,37 @@ class SqlTreatmentRequestRepository(_VersionedRepository[TreatmentRequest]):
         return self._query(statement)
 
 
+def changed_children(
+    connection: Connection,
+    table: Table,
+    parent_column: str,
+    parents: Sequence[str],
+    key_column: str,
+    rows: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """On an update of ``parents``, delete their stored rows of ``table`` (keyed by
+    ``parent_column`` and ``key_column``) that ``rows``, the rows they are to have, drop or
+    change; return the rows to insert, the new and the changed. A decision on one screening
+    candidate, or an answer for one patient of a request, then writes one row, not every row
+    of the mission or request again."""
+    wanted = {(row[parent_column], row[key_column]): row for row in rows}
+    stale: dict[str, list[Any]] = defaultdict(list)
+    kept: set[tuple[Any, Any]] = set()
+    parent, child = table.c[parent_column], table.c[key_column]
+    for chunk in id_batches(connection, sorted(set(parents))):
+        for line in connection.execute(select(table).where(among(connection, parent, chunk))):
+            stored = dict(line._mapping)
+            key = (stored[parent_column], stored[key_column])
+            if wanted.get(key) == stored:
+                kept.add(key)
+            else:
+                stale[key[0]].append(key[1])
+    for parent_id, children in stale.items():
+        for part in chunked(children):
+            connection.execute(delete(table).where(parent == parent_id, child.in_(part)))
+    return [row for key, row in wanted.items() if key not in kept]
+
+
 # -- screening missions -------------------------------------------------------------------------
 
 
@@ -1192,37 +1231,12 @@ class SqlScreeningMissionRepository(_VersionedRepository[ScreeningMission]):
             for position, (patient_id, decision) in enumerate(mission.candidates.items())
         ]
         if replace:
-            candidate_rows = self._changed_candidates(connection, entities, candidate_rows)
+            missions = [m.id for m in entities]
+            candidate_rows = changed_children(
+                connection, sc, "mission_id", missions, "patient_id", candidate_rows
+            )
         if candidate_rows:
             insert_rows(connection, sc, candidate_rows)
-
-    def _changed_candidates(
-        self,
-        connection: Connection,
-        entities: Sequence[ScreeningMission],
-        rows: list[dict[str, Any]],
-    ) -> list[dict[str, Any]]:
-        """Delete the stored candidate rows of ``entities`` that ``rows`` drop or change; return
-        the rows to insert (the new and the changed)."""
-        sc = t.screening_candidates
-        wanted = {(row["mission_id"], row["patient_id"]): row for row in rows}
-        stale: dict[str, list[str]] = defaultdict(list)
-        kept: set[tuple[str, str]] = set()
-        for mission in entities:
-            for line in connection.execute(select(sc).where(sc.c.mission_id == mission.id)):
-                key = (line.mission_id, line.patient_id)
-                if wanted.get(key) == dict(line._mapping):
-                    kept.add(key)
-                else:
-                    stale[line.mission_id].append(line.patient_id)
-        for mission_id, patient_ids in stale.items():
-            for chunk in id_batches(connection, patient_ids):
-                connection.execute(
-                    delete(sc).where(
-                        sc.c.mission_id == mission_id, among(connection, sc.c.patient_id, chunk)
-                    )
-                )
-        return [row for key, row in wanted.items() if key not in kept]
 
     def list(self) -> list[ScreeningMission]:
         """Missions by start date."""

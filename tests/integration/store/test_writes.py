@@ -237,15 +237,13 @@ def test_units_of_work_made_from_a_url_share_one_engine_and_see_committed_data(
         assert uow.organisations.get("ORG-UA").country == "UA"
 
 
-def _candidate_row_ids(registry: UowFactory) -> dict[str, str]:
-    """Each candidate row's physical id (PostgreSQL's ctid, SQLite's rowid): a row rewritten
+def _row_ids(registry: UowFactory, table: str) -> dict[str, str]:
+    """Each row's physical id (PostgreSQL's ctid, SQLite's rowid) by patient: a row rewritten
     gets a new one."""
     with registry() as uow:
         connection = uow.connection
         physical = "ctid" if connection.dialect.name == "postgresql" else "rowid"
-        rows = connection.execute(
-            text(f"SELECT patient_id, {physical} FROM screening_candidates ORDER BY patient_id")
-        )
+        rows = connection.execute(text(f"SELECT patient_id, {physical} FROM {table}"))
         return {row[0]: str(row[1]) for row in rows}
 
 
@@ -259,13 +257,34 @@ def test_a_decision_rewrites_only_its_candidate_s_row(registry: UowFactory) -> N
             mission.add_candidate(patient_id)
         uow.screenings.add(mission)
         uow.commit()
-    before = _candidate_row_ids(registry)
+    before = _row_ids(registry, "screening_candidates")
     with registry() as uow:
         mission = uow.screenings.get("MIS-1")
         mission.decide("P-003", decision(ScreeningOutcome.DECLINE, "needs no evacuation"))
         uow.screenings.update(mission)
         uow.commit()
-    after = _candidate_row_ids(registry)
+    after = _row_ids(registry, "screening_candidates")
     assert [i for i in ids if after[i] != before[i]] == ["P-003"]
     with registry() as uow:
         assert uow.screenings.get("MIS-1") == mission
+
+
+def test_an_answer_for_one_patient_rewrites_only_its_line(registry: UowFactory) -> None:
+    # each answer had rewritten every line of the request: the square of its patients
+    ids = tuple(f"P-{n:03d}" for n in range(1, 6))
+    with registry() as uow:
+        uow.patients.add_many([make_patient(i) for i in ids])
+        request = make_request(patient_ids=ids)
+        request.submit()
+        uow.requests.add(request)
+        uow.commit()
+    before = _row_ids(registry, "request_patients")
+    with registry() as uow:
+        request = uow.requests.get("REQ-1")
+        request.answer_patient("P-002", False, "no bed", at=request.created_at)
+        uow.requests.update(request)
+        uow.commit()
+    after = _row_ids(registry, "request_patients")
+    assert [i for i in ids if after[i] != before[i]] == ["P-002"]
+    with registry() as uow:
+        assert uow.requests.get("REQ-1") == request
