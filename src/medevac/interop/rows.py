@@ -158,10 +158,8 @@ def _float_number(value: Any, info: ValidationInfo) -> Any:
     value = _number(value)
     if isinstance(value, str) and not (info.context or {}).get("csv"):
         raise _fail("wrong_json_type", "must be a number, a JSON number not a string")
-    if isinstance(value, str):
-        rounded = _rounded_text(value.strip())
-        if rounded is not None:
-            raise _fail("rounded_number", f"cannot be stored as written; {_rounded_to(rounded)}")
+    if isinstance(value, str):  # read as `json_text` reads a JSON number
+        _held_as_written(json_text.read_number(value.strip()))
     return value
 
 
@@ -186,25 +184,6 @@ def _flag(value: Any, info: ValidationInfo) -> Any:
 
 def _rounded_to(value: float) -> str:
     return f"a float rounds it to {float(value)!r}"
-
-
-def _rounded_text(text: str) -> float | None:
-    """The float of a decimal ``text`` where it is a whole number and the text is not one
-    (`1e-400` is 0.0, `2.9999999999999999` is 3.0), by the rule that makes `json_text` mark
-    a JSON number `Rounded`; else None. A float with a fraction is not looked at, nor an
-    infinite one, which the limits refuse."""
-    value = float(text)
-    if not value.is_integer():
-        return None
-    mantissa = text.lower().partition("e")[0]
-    if not mantissa.strip("+-.0"):  # zero as written, whatever its exponent (`0e-999`)
-        return None
-    try:
-        written = Decimal(text)
-        whole = written == written.to_integral_value()
-    except ArithmeticError:  # an exponent beyond a decimal's: nearer zero than any float
-        whole = False
-    return None if whole else value
 
 
 def _date(value: Any) -> Any:

@@ -58,7 +58,11 @@ class Rounded(WrittenNumber):
     above: bool
 
 
-def _float(text: str) -> float:
+def read_number(text: str) -> float:
+    """The float of a JSON number's ``text``, marked where it does not hold the number as
+    written: `OutOfRange` beyond a float, `Rounded` where a fraction as written rounds to a
+    whole float (`_as_written`); `loads` reads every number with it, and a CSV cell may be
+    read the same way."""
     value = float(text)
     if value.is_integer():  # seldom: most numbers written with a point have a fraction
         return _as_written(text, value)
@@ -116,7 +120,7 @@ def loads(text: str) -> Any:
         marked.repeated = [key for key, count in counts.items() if count > 1]
         return marked
 
-    data = json.loads(text, object_pairs_hook=pairs, parse_float=_float)
+    data = json.loads(text, object_pairs_hook=pairs, parse_float=read_number)
     if repeated:  # found where, only then: the walk takes time on large documents
         paths: list[str] = []
         _find(data, "", paths)
