@@ -53,7 +53,7 @@ from medevac.services.agreement_terms import (
     senders_turned_away,
 )
 from medevac.services.auditing import audit, utc_now
-from medevac.services.changed_fields import changed_fields, changed_since
+from medevac.services.changed_fields import changed_since
 from medevac.services.clock import day_of, local, shown, zone_name
 from medevac.services.conflicts import retried
 from medevac.services.holds import (
@@ -1040,14 +1040,18 @@ def _facility_and_agreement_changes(
     built_on = _built_on(manifest)
     now = {a.id: a for a in uow.agreements.list()}
     apart = _apart_from(uow, problem, facilities) if noted is not None else None
-    unrelated = set()  # changed, and apart from the problem both as built and now
-    for agreement_id, agreement in now.items():
-        version = known.get(agreement_id)
-        if apart is None or version in (None, agreement.version) or not apart(agreement):
-            continue
-        found = changed_fields(uow, "agreement", agreement, version)
+    # changed, and apart from the problem now: apart as built too, their trails say
+    apart_now = {
+        agreement_id: (agreement, known[agreement_id])
+        for agreement_id, agreement in now.items()
+        if apart is not None
+        and known.get(agreement_id, agreement.version) != agreement.version
+        and apart(agreement)
+    }
+    unrelated = set()
+    for agreement_id, found in changed_since(uow, "agreement", apart_now, built_at).items():
         receiver = (found.then if found is not None else {}).get("receiving_organisation_id")
-        if isinstance(receiver, str) and apart.between(receiver):
+        if apart is not None and isinstance(receiver, str) and apart.between(receiver):
             unrelated.add(agreement_id)
     changes += _version_changes(
         "agreement",
