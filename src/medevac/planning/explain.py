@@ -27,6 +27,7 @@ from medevac.planning.plan import (
     Unplaced,
     cost_tolerance,
     cost_writer,
+    day_ranges,
     figure,
 )
 from medevac.planning.problem import Facility, Patient, Problem, Quota
@@ -800,7 +801,7 @@ class _Pricing:
             specialty = self.patient.specialty
             parts = []
             if run.full:
-                days = f" on days {_day_list(run.full)}" if len(run.full) > 1 else ""
+                days = f" on days {day_ranges(run.full)}" if len(run.full) > 1 else ""
                 parts.append(f"{specialty} beds full{days} ({run.detail})")
             if run.empty:
                 # not "beds full (day 0: 0 of 0 taken)"
@@ -838,24 +839,9 @@ def _acceptance_ended(facility: Facility, patient: Patient, day: int) -> str:
     return f"admits patients of {patient.organisation} until day {last}"
 
 
-def _day_list(days: set[int]) -> str:
-    """Days as ranges: {3, 4, 5, 9} -> "3-5, 9"."""
-    ordered = sorted(days)
-    parts: list[str] = []
-    start = previous = ordered[0]
-    for d in [*ordered[1:], None]:
-        if d is not None and d == previous + 1:
-            previous = d
-            continue
-        parts.append(str(start) if start == previous else f"{start}-{previous}")
-        if d is not None:
-            start = previous = d
-    return ", ".join(parts)
-
-
 def _days(days: set[int]) -> str:
     """ "day 3", or "days 3-5, 9"."""
-    return f"day {min(days)}" if len(days) == 1 else f"days {_day_list(days)}"
+    return f"day {min(days)}" if len(days) == 1 else f"days {day_ranges(days)}"
 
 
 def _facilities(count: int) -> str:

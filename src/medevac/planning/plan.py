@@ -22,6 +22,20 @@ from medevac.planning import json_text
 BREAKDOWN_KEYS = ("unplaced", "wait", "late", "travel", "group_split", "change")
 
 
+def day_ranges(days: Iterable[int]) -> str:
+    """Days as ranges: {3, 4, 5, 9} -> "3-5, 9" ("" for none)."""
+    parts: list[str] = []
+    start = previous = None
+    for d in [*sorted(set(days)), None]:
+        if d is not None and previous is not None and d == previous + 1:
+            previous = d
+            continue
+        if start is not None:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = d
+    return ", ".join(parts)
+
+
 def figure(value: float) -> str:
     """An objective as people read it: thousands separated, at most six decimals (enough to
     tell apart two objectives the checker does), no trailing zeros ("2,159,491.44",

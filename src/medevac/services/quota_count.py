@@ -18,6 +18,7 @@ from medevac.domain.plans import PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.planning import Plan
+from medevac.planning.plan import day_ranges
 from medevac.services.agreement_terms import acceptance_days, bound_from, sender_of
 from medevac.services.clock import day_of
 from medevac.services.holds import HOLDING_STATUSES, accepted_at, sent_destinations
@@ -593,22 +594,11 @@ def _some_days(ids: frozenset[str], days: Mapping[Specialty, Mapping[int, Any]])
     if all(c is not None and c <= ids for seen in days.values() for c in seen.values()):
         return ""
     return (
-        f"; its patients come under {' and '.join(sorted(ids))} on day(s) {_ranges(under)} "
+        f"; its patients come under {' and '.join(sorted(ids))} on day(s) {day_ranges(under)} "
         "only, but a quota of the problem holds on every day (its format has no days), so "
         "the plan keeps to the room on every day and may leave out patients who could come "
         "in under other agreements on the other days"
     )
-
-
-def _ranges(days: list[int]) -> str:
-    """Days as ranges: "0-2, 5"."""
-    parts: list[str] = []
-    for d in days:
-        if parts and int(parts[-1].split("-")[-1]) == d - 1:
-            parts[-1] = f"{parts[-1].split('-')[0]}-{d}"
-        else:
-            parts.append(str(d))
-    return ", ".join(parts)
 
 
 def _room(agreement: Agreement, book: QuotaBook) -> int:
