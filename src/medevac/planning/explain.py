@@ -37,9 +37,6 @@ from medevac.planning.problem import Facility, Patient, Problem, Quota
 # choice first, then the nearest; those its rules exclude are counted per rule (`RuledOut`)
 MAX_FACILITIES = 10
 
-# the name `cost_writer` had when it was written here
-_cost_writer = cost_writer
-
 
 class Blocker(StrEnum):
     """Why an alternative (facility, day) was not used (a small fixed set)."""

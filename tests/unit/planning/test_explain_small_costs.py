@@ -155,11 +155,12 @@ def test_a_difference_that_is_zero_reads_as_zero() -> None:
     # zero, negative zero among them, is "0.00" beside ordinary costs and "0" beside costs
     # written by their figures; a bound that differs from the objective by their rounding
     # leaves nothing open
-    from medevac.planning.explain import _cost_writer, _proven_slack
+    from medevac.planning.explain import _proven_slack
+    from medevac.planning.plan import cost_writer
 
-    ordinary = _cost_writer((1.5,), 2.25)
+    ordinary = cost_writer((1.5,), 2.25)
     assert [ordinary(v) for v in (-0.0, 0.0, 1.5, 1234.5)] == ["0.00", "0.00", "1.50", "1,234.50"]
-    small = _cost_writer((2e-8,), 3e-8)
+    small = cost_writer((2e-8,), 3e-8)
     assert [small(v) for v in (-0.0, 2e-8, 3e-8)] == ["0", "2e-08", "3e-08"]
     plan: Plan = replace(
         hand_plan(), status=PlanStatus.OPTIMAL, objective=240.71, bound=240.71 + 3e-14
