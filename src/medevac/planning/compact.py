@@ -58,10 +58,12 @@ class Compact:
     accept_last: IntArray  # [acceptance row, facility]
     # quotas (`Problem.quotas`): unit u's patients fall under the quotas of row
     # quota_row_member[unit_quota_row[u]] (row 0: none), each counting at quota_facility[q]
+    # for admissions on the days of quota_days[q] (`Quota.days`)
     unit_quota_row: IntArray
     quota_row_member: npt.NDArray[np.bool_]  # [quota row, quota]
     quota_facility: npt.NDArray[np.bool_]  # [quota, facility]
     quota_room: IntArray
+    quota_days: npt.NDArray[np.bool_]  # [quota, day]
 
     @property
     def n_units(self) -> int:
@@ -346,4 +348,5 @@ def build_compact(view: ProblemView) -> Compact:
         quota_row_member=quota_row_member,
         quota_facility=view.quota_facility,
         quota_room=view.quota_room,
+        quota_days=view.quota_days,
     )

@@ -1222,7 +1222,7 @@ def _search_rest(
     better = improve_plan(problem, compact, best[0], *prices, end, say)
     if better is None:
         return best
-    if view.n_quotas and not within_quotas(view, placement_arrays(problem, better)[0]):
+    if view.n_quotas and not within_quotas(view, *placement_arrays(problem, better)):
         say("the neighbourhood search's plan goes beyond a quota: not kept")
         return best
     objective = _objective(problem, view, better)
@@ -1265,7 +1265,7 @@ def _solve_large(
     result = solve_lagrangian(problem, view, end, say, compact, prices, quota_prices)
     bound = max(result.bound, bound_floor)
     facility, day, objective = result.facility, result.day, result.objective
-    if not within_quotas(view, facility):  # a safeguard: its searches keep to the rooms
+    if not within_quotas(view, facility, day):  # a safeguard: its searches keep to the rooms
         facility, day, moved = keep_to_quotas(view, facility, day)
         objective = breakdown_of_arrays(problem, view, facility, day).total
         say(f"{moved} patient(s) beyond quotas placed again: plan {objective:,.2f}")

@@ -100,12 +100,18 @@ class ProblemView:
                 if facility.admissions_taken:
                     room -= np.asarray(facility.admissions_taken, dtype=np.int64)
                 self.admission_limit[fi] = np.maximum(room, 0)
-        #: quotas (`Problem.quotas`): the room of each and, [quota, facility], where it counts
+        #: quotas (`Problem.quotas`): the room of each, [quota, facility] where it counts and
+        #: [quota, day] on which admission days (`Quota.days`)
         self.quota_room = np.array([q.room for q in problem.quotas], dtype=np.int64)
         self.quota_facility = np.zeros((len(problem.quotas), self.n_facilities), dtype=bool)
+        self.quota_days = np.ones((len(problem.quotas), self.horizon), dtype=bool)
         for qi, quota in enumerate(problem.quotas):
             for facility_id in quota.facilities:
                 self.quota_facility[qi, problem.facility_index[facility_id]] = True
+            if quota.days is not None:
+                self.quota_days[qi] = [d in quota.days for d in range(self.horizon)]
+        #: whether some quota holds on some days only
+        self.quotas_have_days = not self.quota_days.all()
         self._quota_lists: dict[tuple[str | None, str], IntArray] = {}
         self._quota_members: BoolArray | None = None
         self._quota_csr: tuple[IntArray, IntArray] | None = None
@@ -597,13 +603,14 @@ class FreePlaces:
         return found
 
 
-def quota_counts(view: ProblemView, facility: IntArray) -> IntArray:
-    """How many placements count against each quota (``facility[i]``: patient i's facility
-    index, -1 unplaced)."""
+def quota_counts(view: ProblemView, facility: IntArray, day: IntArray) -> IntArray:
+    """How many placements count against each quota (``facility[i]``, ``day[i]``: patient
+    i's facility index, -1 unplaced, and admission day)."""
     if not view.n_quotas:
         return np.zeros(0, dtype=np.int64)
     placed = facility >= 0
     at = view.quota_facility[:, np.where(placed, facility, 0)]  # [quota, patient]
+    at &= view.quota_days[:, np.where(placed, np.clip(day, 0, view.horizon - 1), 0)]
     counted = view.quota_members() & at.T & placed[:, None]
     counts: IntArray = counted.sum(axis=0).astype(np.int64)
     return counts
@@ -620,7 +627,7 @@ def unplaced_reasons(
     if any(u.code is UnplacedReason.BEDS_FULL for u in unplaced):
         unplaced = _capacity_reasons(view, facility, day, unplaced)
     if view.n_quotas:
-        unplaced = _quota_reasons(view, facility, unplaced)
+        unplaced = _quota_reasons(view, facility, day, unplaced)
     return unplaced
 
 
@@ -650,7 +657,7 @@ def _capacity_reasons(
             np.minimum(day[placed] + stay, horizon), np.ones(len(placed), dtype=np.int64),
         ),
     )  # fmt: skip
-    full = quota_counts(view, facility) >= view.quota_room if view.n_quotas else None
+    full = quota_counts(view, facility, day) >= view.quota_room if view.n_quotas else None
     group_at: dict[str, set[int]] = {}  # the facilities each group's placed members use
     for i in placed.tolist():
         group = patients[i].group
@@ -769,12 +776,12 @@ def unplaced_reason_beside(
 
 
 def _quota_reasons(
-    view: ProblemView, facility: IntArray, unplaced: tuple[Unplaced, ...]
+    view: ProblemView, facility: IntArray, day: IntArray, unplaced: tuple[Unplaced, ...]
 ) -> tuple[Unplaced, ...]:
     """The reasons of the unplaced where quotas the plan uses up close some of their eligible
     facilities: "no agreement" when they close all of them, else the beds' reason with the
     facilities the quotas close named."""
-    counts = quota_counts(view, facility)
+    counts = quota_counts(view, facility, day)
     full = counts >= view.quota_room
     index = view.problem.patient_index
     said: dict[tuple[object, ...], tuple[str, UnplacedReason] | None] = {}

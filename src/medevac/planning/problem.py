@@ -120,18 +120,27 @@ class Quota:
     organisations: frozenset[str]
     facilities: frozenset[str]
     specialties: frozenset[str] | None = None
+    #: the days of the problem whose admissions count against it (None: every day); an
+    #: agreement that ends within the horizon, or begins, holds on its own days only
+    days: frozenset[int] | None = None
 
     def covers(self, patient: Patient) -> bool:
-        """Whether ``patient``'s placements at the quota's facilities count against it."""
+        """Whether ``patient``'s placements at the quota's facilities count against it (on
+        the quota's days)."""
         return (
             patient.organisation is not None
             and patient.organisation in self.organisations
             and (self.specialties is None or patient.specialty in self.specialties)
         )
 
-    def counts(self, patient: Patient, facility_id: str) -> bool:
-        """Whether placing ``patient`` at ``facility_id`` counts against the quota."""
-        return facility_id in self.facilities and self.covers(patient)
+    def holds_on(self, day: int) -> bool:
+        """Whether admissions on ``day`` count against the quota."""
+        return self.days is None or day in self.days
+
+    def counts(self, patient: Patient, facility_id: str, day: int) -> bool:
+        """Whether admitting ``patient`` at ``facility_id`` on ``day`` counts against the
+        quota."""
+        return facility_id in self.facilities and self.holds_on(day) and self.covers(patient)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +212,9 @@ def with_quotas(problem: Problem, quotas: Iterable[Quota]) -> Problem:
     """``problem`` with ``quotas`` added to those it has (`Quota`): no plan may place more of
     a quota's patients at its facilities than its room.
 
-    A quota whose id is already taken, with a negative room, no organisation or a facility not
-    in the problem is a ValueError that names it. Quotas no patient of the problem falls
-    under change nothing and are dropped.
+    A quota whose id is already taken, with a negative room, no organisation, a facility not
+    in the problem or a day outside the horizon is a ValueError that names it. Quotas no
+    patient of the problem falls under, or that hold on no day, change nothing and are dropped.
     """
     ids = {q.id for q in problem.quotas}
     added: list[Quota] = []
@@ -223,7 +232,17 @@ def with_quotas(problem: Problem, quotas: Iterable[Quota]) -> Problem:
                 f"quota {quota.id}: {', '.join(map(repr, unknown[:3]))} "
                 f"{'is' if len(unknown) == 1 else 'are'} not a facility of the problem"
             )
-        if quota.facilities and any(quota.covers(p) for p in problem.patients):
+        outside = sorted(d for d in quota.days or () if not 0 <= d < problem.horizon_days)
+        if outside:
+            raise ValueError(
+                f"quota {quota.id}: day {outside[0]} is outside the horizon "
+                f"(days 0-{problem.horizon_days - 1})"
+            )
+        if (
+            quota.facilities
+            and quota.days != frozenset()
+            and any(quota.covers(p) for p in problem.patients)
+        ):
             added.append(quota)
     if not added:
         return problem

@@ -29,9 +29,10 @@ from medevac.planning.model import (
 from medevac.planning.pooled import pooled_lp
 
 
-def within_quotas(view: ProblemView, facility: IntArray) -> bool:
-    """Whether no quota has more placements counting against it than its room."""
-    return bool((quota_counts(view, facility) <= view.quota_room).all())
+def within_quotas(view: ProblemView, facility: IntArray, day: IntArray) -> bool:
+    """Whether no quota has more placements counting against it than its room (``facility``,
+    ``day``: each patient's facility index, -1 unplaced, and admission day)."""
+    return bool((quota_counts(view, facility, day) <= view.quota_room).all())
 
 
 def keep_to_quotas(
@@ -51,7 +52,7 @@ def keep_to_quotas(
         return facility, day, 0
     problem = view.problem
     patients = problem.patients
-    counts = quota_counts(view, facility)
+    counts = quota_counts(view, facility, day)
     over = counts - view.quota_room
     if (over <= 0).all():
         return facility, day, 0

@@ -94,7 +94,7 @@ class _Room:
         self.used, self.admitted = occupancy(
             shape, facility[placed], self.specialty[placed], day[placed], end, ones
         )
-        self.quota_used = quota_counts(view, facility)
+        self.quota_used = quota_counts(view, facility, day)
 
     def _count(self, i: int, f: int, a: int, sign: int) -> None:
         end = min(a + int(self.stay[i]), self.view.horizon)

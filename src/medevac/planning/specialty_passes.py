@@ -65,7 +65,7 @@ def specialty_problem(
             for d in range(day, min(horizon, day + patient.length_of_stay_days)):
                 in_bed[(facility_id, d)] += 1
         for quota in problem.quotas:
-            if quota.counts(patient, facility_id):
+            if quota.counts(patient, facility_id, day):
                 used[quota.id] += 1
     # every facility stays (a patient's current place may be one without the specialty's beds)
     facilities = tuple(_held(f, specialty, in_bed, admitted, horizon) for f in problem.facilities)

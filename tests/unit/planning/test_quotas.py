@@ -149,10 +149,10 @@ def test_keep_to_quotas_takes_out_the_least_urgent_and_places_them_elsewhere() -
     problem = with_quotas(free, [Quota("AGR-1", 1, frozenset({"ORG-A"}), frozenset({"PARTNER"}))])
     view = ProblemView(problem)
     facility, day = placement_arrays(problem, at_day_0(solve_exact(free, time_limit=30)))
-    assert quota_counts(view, facility).tolist() == [4]
+    assert quota_counts(view, facility, day).tolist() == [4]
     kept, days, moved = keep_to_quotas(view, facility, day)
     assert moved == 3
-    assert quota_counts(view, kept).tolist() == [1]
+    assert quota_counts(view, kept, days).tolist() == [1]
     where = {problem.patients[i].id: int(f) for i, f in enumerate(kept)}
     home = problem.facility_index["HOME"]
     partner = problem.facility_index["PARTNER"]
@@ -297,7 +297,7 @@ def test_the_large_engines_fill_and_searches_keep_to_the_quotas(
     view = ProblemView(problem)
     compact = build_compact(view)
     result = solve_lagrangian(problem, view, time.perf_counter() + 2.0, lambda _: None, compact)
-    counts = quota_counts(view, result.facility)
+    counts = quota_counts(view, result.facility, result.day)
     assert (counts <= view.quota_room).all(), (counts, view.quota_room)
     # the neighbourhood search from the greedy plan, with random bed prices choosing the
     # candidate columns, keeps to them as well
@@ -309,8 +309,8 @@ def test_the_large_engines_fill_and_searches_keep_to_the_quotas(
         lambda _: None,
     )  # fmt: skip
     if better is not None:
-        facility, _ = placement_arrays(problem, better)
-        assert (quota_counts(view, facility) <= view.quota_room).all()
+        facility, day = placement_arrays(problem, better)
+        assert (quota_counts(view, facility, day) <= view.quota_room).all()
         report = check_placement(problem, view, better)
         assert report.feasible, report.violations
 

@@ -220,7 +220,9 @@ class RegistryWorkflow(RuleBasedStateMachine):
             under = sum(
                 1
                 for a in plan.assignments
-                if quota.counts(problem.patients[problem.patient_index[a.patient]], a.facility)
+                if quota.counts(
+                    problem.patients[problem.patient_index[a.patient]], a.facility, a.day
+                )
             )
             if under == quota.room:
                 event("a carried quota's room all used")
