@@ -147,7 +147,7 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
             bad.append(f"{fid!r} day {day}: {count} admissions{earlier}, limit {limit}")
 
     for quota in problem.quotas:
-        under = sum(1 for pid, (fid, day) in placed.items() if quota.counts(patients[pid], fid, day))
+        under = sum(1 for pid, (f, d) in placed.items() if quota.counts(patients[pid], f, d))
         if under > quota.room:
             bad.append(f"quota {quota.id}: {under} patients placed under it, room {quota.room}")
 
