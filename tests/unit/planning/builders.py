@@ -304,10 +304,12 @@ def random_admissions_due(rng: random.Random, problem: Problem) -> list[tuple[st
     ]
 
 
-def random_quotas(rng: random.Random, problem: Problem) -> list[Quota]:
+def random_quotas(rng: random.Random, problem: Problem, days: bool = False) -> list[Quota]:
     """One to three quotas with room for 0 to 3 patients, each over one of the patients'
     organisations, a random half of the facilities and, half the time, one of the patients'
-    specialties (`with_quotas`); two of them may share facilities and patients."""
+    specialties (`with_quotas`); two of them may share facilities and patients. With ``days``,
+    half of them hold on some days only (`Quota.days`): a run of days from day 0 or to the
+    last (an agreement that ends or begins within the horizon), or any days."""
     ids = [f.id for f in problem.facilities]
     organisations = sorted({p.organisation for p in problem.patients if p.organisation}) or ["-"]
     specialties = sorted({p.specialty for p in problem.patients}) or ["-"]
@@ -322,9 +324,21 @@ def random_quotas(rng: random.Random, problem: Problem) -> list[Quota]:
                 frozenset({rng.choice(organisations)}),
                 facilities,
                 frozenset({specialty}) if rng.random() < 0.5 else None,
+                _random_days(rng, problem.horizon_days) if days and rng.random() < 0.5 else None,
             )
         )
     return quotas
+
+
+def _random_days(rng: random.Random, horizon: int) -> frozenset[int]:
+    """Days of a horizon for a quota: up to a day, from a day, or any (never none)."""
+    cut = rng.randrange(horizon)
+    kind = rng.choice(("ends", "begins", "any"))
+    if kind == "ends":
+        return frozenset(range(cut + 1))
+    if kind == "begins":
+        return frozenset(range(cut, horizon))
+    return frozenset(d for d in range(horizon) if rng.random() < 0.5) or frozenset({cut})
 
 
 def random_acceptance_ends(rng: random.Random, problem: Problem) -> list[tuple[str, str, int]]:
