@@ -183,7 +183,7 @@ class _Units:
     keep: list[tuple[int, int] | None] = field(default_factory=list)
     included: list[BoolArray] = field(default_factory=list)
     #: the quotas the unit's patients fall under (`ProblemView.quotas_of`), and [quota, local
-    #: facility] where each counts
+    #: facility] where each counts (on the quota's days only: `ProblemView.quota_days`)
     quotas: list[IntArray] = field(default_factory=list)
     quota_at: list[BoolArray] = field(default_factory=list)
     #: [local facility, day]: inf on the days a facility does not admit the unit's patients
@@ -423,7 +423,9 @@ class _Master:
         val.append(np.ones(len(limited)))
         for j in np.flatnonzero([len(units.quotas[u]) > 0 for u in cu.tolist()]).tolist():
             u = int(cu[j])
-            counted = units.quotas[u][units.quota_at[u][:, local[j]]]
+            quotas = units.quotas[u]
+            # a column counts against a quota at its facilities on the quota's days only
+            counted = quotas[units.quota_at[u][:, local[j]] & view.quota_days[quotas, ca[j]]]
             col.append(np.full(len(counted), j))
             row.append(self.quota_rows[counted])
             val.append(np.ones(len(counted)))
@@ -512,12 +514,25 @@ def _quota_multipliers(
     return np.maximum(0.0, -duals[built.quota_rows])
 
 
-def _quota_costs(units: _Units, kappa: FloatArray | None, u: int) -> FloatArray | float:
-    """What unit ``u``'s quotas add, at prices ``kappa``, to a column at each of its eligible
-    facilities (0 without quotas)."""
+def _quota_costs(
+    view: ProblemView, units: _Units, kappa: FloatArray | None, u: int
+) -> FloatArray | float:
+    """What unit ``u``'s quotas add, at prices ``kappa``, to its column at each of its eligible
+    facilities and admission days: [local facility, day], or [local facility, 1] where every
+    quota holds on every day (0 without quotas or prices). A quota's price is added on the
+    quota's days only (`ProblemView.quota_days`), as its master row counts the column there
+    only: the reduced costs, the Lagrangian and the proof's margins stay those of the master.
+    """
     if kappa is None or not len(units.quotas[u]):
         return 0.0
-    return kappa[units.quotas[u]] @ units.quota_at[u]
+    quotas = units.quotas[u]
+    prices = kappa[quotas]
+    if not view.quotas_have_days:
+        return (prices @ units.quota_at[u])[:, None]
+    # [local facility, day]: the sum of the prices of the quotas counting the column there
+    priced_at = prices[:, None] * units.quota_at[u]  # [quota, local facility]
+    costs: FloatArray = priced_at.T @ view.quota_days[quotas].astype(float)
+    return costs
 
 
 def _price(
@@ -553,8 +568,10 @@ def _price(
             occ = cum[:, s, ends] - cum[:, s, days] + mu
             occupancy_cache[(s, stay)] = occ
         eligible = units.eligible[u]
-        static = units.static[u] + _quota_costs(units, kappa, u)
-        rc = units.day_cost[u][None, :] + static[:, None] + occ[eligible]
+        rc = units.day_cost[u][None, :] + units.static[u][:, None] + occ[eligible]
+        quota_cost = _quota_costs(view, units, kappa, u)
+        if not isinstance(quota_cost, float):
+            rc = rc + quota_cost
         if units.shut[u] is not None:
             rc = rc + units.shut[u]
         cheapest_local, cheapest_day = divmod(int(np.argmin(rc)), horizon)
@@ -1313,7 +1330,9 @@ def _columns_left_out_of_mip(
             u = int(cu[mine[0]]) if len(mine) else -1
             if u >= 0 and len(units.quotas[u]):
                 at = np.searchsorted(units.eligible[u], cf[mine])
-                margin[mine] += np.asarray(_quota_costs(units, kappa, u))[at]
+                quota_cost = np.asarray(_quota_costs(view, units, kappa, u))
+                # [local facility, 1] where quotas hold on every day, else [.., day]
+                margin[mine] += quota_cost[at, np.minimum(ca[mine], quota_cost.shape[1] - 1)]
     order = np.lexsort((margin, cu))
     first_of_unit = np.searchsorted(cu[order], cu[order])
     rank = np.empty(len(cu), dtype=np.int64)
@@ -1346,13 +1365,18 @@ def _round_and_repair(
     waiting = [list(members) for members in units.members]
     placed: dict[str, Placement] = {}
 
+    def counted(u: int, f: int, day: int) -> IntArray:
+        """The quotas admitting unit ``u``'s patient at ``f`` on ``day`` counts against."""
+        quotas = units.quotas[u]
+        mine: IntArray = quotas[view.quota_facility[quotas, f] & view.quota_days[quotas, day]]
+        return mine
+
     def fits(u: int, f: int, day: int) -> bool:
         s = units.specialty[u]
         end = min(day + units.stay[u], horizon)
         if (used[f, s, day:end] >= view.beds[f, s, day:end]).any():
             return False
-        counted = units.quotas[u][view.quota_facility[units.quotas[u], f]]
-        if (quota_left[counted] <= 0).any():
+        if (quota_left[counted(u, f, day)] <= 0).any():
             return False
         return bool(limit[f, day] < 0 or admitted[f, day] < limit[f, day])
 
@@ -1360,7 +1384,7 @@ def _round_and_repair(
         i = waiting[u].pop(0)
         used[f, units.specialty[u], day : min(day + units.stay[u], horizon)] += 1
         admitted[f, day] += 1
-        quota_left[units.quotas[u][view.quota_facility[units.quotas[u], f]]] -= 1
+        quota_left[counted(u, f, day)] -= 1
         placed[problem.patients[i].id] = (problem.facilities[f].id, day)
 
     whole = np.floor(values + 1e-6)
@@ -1379,8 +1403,14 @@ def _round_and_repair(
         while waiting[u]:
             eligible = units.eligible[u]
             ok = open_places(view, (used, admitted), units.specialty[u], eligible, units.stay[u])
-            full = units.quota_at[u] & (quota_left[units.quotas[u]] <= 0)[:, None]
-            ok &= ~np.asarray(full.any(axis=0))[:, None]
+            quotas = units.quotas[u]
+            full = quota_left[quotas] <= 0
+            if full.any():
+                # [local facility, day]: closed where a quota without room counts the column
+                closed = units.quota_at[u][full].T.astype(np.int64) @ view.quota_days[
+                    quotas[full]
+                ].astype(np.int64)
+                ok &= closed == 0
             cost = np.where(ok, units.day_cost[u][None, :] + units.static[u][:, None], np.inf)
             if units.shut[u] is not None:
                 cost = cost + units.shut[u]

@@ -172,7 +172,7 @@ def solve_patient_mip(
         rows = model.add_rows(np.full(len(keys), -np.inf), room.astype(float))
         model.add_entries(rows[local], x[limited], 1.0)
 
-    _add_quotas(view, model, pat, fac, x)
+    _add_quotas(view, model, pat, fac, day, x)
     _add_groups(problem, model, pat, fac, x)
     # in the worker process of the exact engine's MIPs: the same threads, and stopped from
     # outside if HiGHS runs past its limit
@@ -207,9 +207,15 @@ def solve_patient_mip(
 
 
 def _add_quotas(
-    view: ProblemView, model: LinearModel, pat: IntArray, fac: IntArray, x: IntArray
+    view: ProblemView,
+    model: LinearModel,
+    pat: IntArray,
+    fac: IntArray,
+    day: IntArray,
+    x: IntArray,
 ) -> None:
-    """One row per quota: the placements that count against it are at most its room."""
+    """One row per quota: the placements that count against it (at its facilities, on its
+    days) are at most its room."""
     if not view.n_quotas:
         return
     rows = model.add_rows(np.full(view.n_quotas, -np.inf), view.quota_room.astype(float))
@@ -221,7 +227,8 @@ def _add_quotas(
             continue
         columns = np.arange(first[i], first[i + 1])
         for qi in mine.tolist():
-            counted = columns[view.quota_facility[qi, fac[columns]]]
+            at = view.quota_facility[qi, fac[columns]] & view.quota_days[qi, day[columns]]
+            counted = columns[at]
             model.add_entries(np.full(len(counted), rows[qi]), x[counted], 1.0)
 
 
