@@ -17,6 +17,7 @@ from medevac.planning.plan import (
     PlanStatus,
     Unplaced,
     UnplacedReason,
+    day_ranges,
     relative_gap,
 )
 from medevac.planning.problem import Problem
@@ -149,7 +150,10 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
     for quota in problem.quotas:
         under = sum(1 for pid, (f, d) in placed.items() if quota.counts(patients[pid], f, d))
         if under > quota.room:
-            bad.append(f"quota {quota.id}: {under} patients placed under it, room {quota.room}")
+            on = "" if quota.days is None else f" on day(s) {day_ranges(quota.days)}"
+            bad.append(
+                f"quota {quota.id}: {under} patients placed under it{on}, room {quota.room}"
+            )
 
     used_by_group: dict[str, set[str]] = defaultdict(set)
     for pid, (fid, _day) in placed.items():

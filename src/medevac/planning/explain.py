@@ -465,7 +465,7 @@ def _plan_use(problem: Problem, view: ProblemView, plan: Plan, patient_id: str) 
             if mine is None:
                 covering = [q for q, quota in enumerate(problem.quotas) if quota.covers(other)]
                 mine = under[key] = np.array(covering, dtype=np.int64)
-            counts[mine[view.quota_facility[mine, f]]] += 1
+            counts[mine[view.quota_facility[mine, f] & view.quota_days[mine, a.day]]] += 1
     beds, _ = occupancy(
         view.beds.shape,
         np.array(at, dtype=np.int64),
@@ -496,9 +496,7 @@ def _place_cost(
     return wait + (travel + float(split[f]) + float(change[f]))  # in `own_costs`' order
 
 
-def _free_places(
-    view: ProblemView, patient: Patient, use: _PlanUse, closed: dict[int, tuple[Quota, int]]
-) -> BoolArray:
+def _free_places(view: ProblemView, patient: Patient, use: _PlanUse, closed: Closed) -> BoolArray:
     """[facility, day]: the places no rule blocks for the patient (``view``'s one), beside the
     plan's other patients: what `_day_blocker` calls free, for every facility at once."""
     s = view.specialty_index.get(patient.specialty)
@@ -508,7 +506,9 @@ def _free_places(
     taken = (use.beds, use.admitted)
     ok = open_places(view, taken, s, every, patient.length_of_stay_days) & view.open_days(0)
     ok &= view.screen(0).eligible[:, None]
-    ok[list(closed)] = False
+    for f, quotas in closed.items():
+        for quota, _ in quotas:
+            ok[f] &= [not quota.holds_on(d) for d in range(view.horizon)]
     return ok
 
 
@@ -545,20 +545,29 @@ def _current_fate(patient: Patient, assigned: Assignment | None, change: float) 
     return f"{was}, kept"
 
 
-def _closed_by_quotas(
-    problem: Problem, view: ProblemView, counts: IntArray
-) -> dict[int, tuple[Quota, int]]:
+#: per facility (by index), the quotas used up there, each with its count (`_closed_by_quotas`)
+Closed = dict[int, list[tuple[Quota, int]]]
+
+
+def _closed_by_quotas(problem: Problem, view: ProblemView, counts: IntArray) -> Closed:
     """Facilities (by index) where a quota the patient (``view``'s one) falls under is used up
     by the plan's other patients (``counts``, per quota; the patient's own placement does not
-    count against its alternatives), with that quota and its count."""
-    closed: dict[int, tuple[Quota, int]] = {}
+    count against its alternatives), with those quotas and their counts: each closes the
+    facility on its days (`Quota.days`, `_closing`)."""
+    closed: Closed = {}
     for q in view.quotas_of(0).tolist():
         quota, count = problem.quotas[q], int(counts[q])
         if count < quota.room:
             continue
         for f in np.flatnonzero(view.quota_facility[q]).tolist():
-            closed.setdefault(f, (quota, count))
+            closed.setdefault(f, []).append((quota, count))
     return closed
+
+
+def _closing(closed: Closed, f: int, day: int) -> tuple[Quota, int] | None:
+    """The first quota used up that closes facility ``f`` on admission ``day``, with its
+    count; None where none does."""
+    return next((found for found in closed.get(f, ()) if found[0].holds_on(day)), None)
 
 
 def _quota_used(quota: Quota, count: int) -> str:
@@ -610,7 +619,7 @@ def _place_breaks(
     assigned: Assignment,
     screen: Screen,
     use: _PlanUse,
-    closed: dict[int, tuple[Quota, int]],
+    closed: Closed,
 ) -> str:
     """The patient's own rule that its place in the plan breaks, the rest of the plan as it is
     ("" where none): its static rules, its earliest day, the end of acceptance, a quota, the
@@ -625,7 +634,7 @@ def _place_breaks(
     if blocker is Blocker.ACCEPTANCE_ENDED:
         return f"{assigned.facility} {detail}"
     if blocker is Blocker.QUOTA_FULL:
-        quota, count = closed[f]
+        quota, count = _closing(closed, f, assigned.day) or closed[f][0]
         used = (
             f"used up ({count} of its room {quota.room} by other patients)"
             if quota.room > 0
@@ -654,7 +663,7 @@ def _day_blocker(
     f: int,
     day: int,
     use: _PlanUse,
-    closed: dict[int, tuple[Quota, int]],
+    closed: Closed,
 ) -> tuple[Blocker, str, int]:
     """The first rule that blocks an admission of the patient (``view``'s one) at facility
     ``f`` on ``day``, beside the plan's other patients: its detail and, for full beds, the
@@ -666,8 +675,9 @@ def _day_blocker(
     ended = _acceptance_ended(facility, patient, day)
     if ended:
         return Blocker.ACCEPTANCE_ENDED, ended, -1
-    if f in closed:
-        return Blocker.QUOTA_FULL, _quota_used(*closed[f]), -1
+    closing = _closing(closed, f, day)
+    if closing is not None:
+        return Blocker.QUOTA_FULL, _quota_used(*closing), -1
     s = view.specialty_index[patient.specialty]
     free, taken = view.beds[f, s], use.beds[f, s]
     for d in range(day, min(day + patient.length_of_stay_days, view.horizon)):

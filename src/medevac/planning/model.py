@@ -26,6 +26,7 @@ from medevac.planning.plan import (
     UnplacedReason,
     cost_tolerance,
     cost_writer,
+    day_ranges,
     figure,
     relative_gap,
 )
@@ -715,11 +716,10 @@ def _capacity_reason(
         causes.append("the daily admission limit is reached")
     ok &= free.admission
     if full is not None:
-        mine = view.quotas_of(i)
-        closed: BoolArray = np.any(view.quota_facility[mine] & full[mine][:, None], axis=0)
-        if (ok & closed[:, None]).any():
+        closed = _closed_by_quotas(view, view.quotas_of(i), full)
+        if (ok & closed).any():
             causes.append("a quota is used up")
-        ok &= ~closed[:, None]
+        ok &= ~closed
     closing = " or ".join(causes) or "the daily admission limit is reached"
     place = cheapest_place(view, i, ok, group_at.get(p.group, ()) if p.group else ())
     if place is None:
@@ -805,28 +805,53 @@ def _quota_reason(
     placements counted against each quota and ``full`` those with no room left."""
     quotas = view.problem.quotas
     mine = view.quotas_of(i)
-    eligible = view.screen(i).eligible
-    closing = [q for q in mine.tolist() if full[q] and (view.quota_facility[q] & eligible).any()]
+    p = view.problem.patients[i]
+    # the days the patient may be admitted at each eligible facility
+    admissible = view.screen(i).eligible[:, None] & view.open_days(i)
+    admissible[:, : p.earliest_day] = False
+    closing = [q for q in mine.tolist() if full[q] and (_cells(view, q) & admissible).any()]
     if not closing or u.code is not UnplacedReason.BEDS_FULL:
         return None
-    closed = np.zeros(view.n_facilities, dtype=bool)
-    for q in closing:
-        closed |= view.quota_facility[q]
+    closed = _closed_by_quotas(view, np.array(closing, dtype=np.int64), full)
     names = ", ".join(f"{quotas[q].id} (room {quotas[q].room})" for q in closing)
     # a quota may have had no room to begin with (all of it used by patients sent earlier)
     used = any(counts[q] > 0 for q in closing)
-    if not (eligible & ~closed).any():
+    held = np.flatnonzero((closed & admissible).any(axis=0)).tolist()
+    # where the quotas hold on some days only, the days they close (every admissible day
+    # where they hold on every day, which goes unsaid as before)
+    on = "" if not view.quotas_have_days else f" on day(s) {day_ranges(held)}"
+    if not (admissible & ~closed).any():
         how = "is used by other patients" if used else "has no room"
         return (
-            f"the quota of {names} {how} at every eligible facility",
+            f"the quota of {names} {how} at every eligible facility{on}",
             UnplacedReason.NO_AGREEMENT,
         )
-    count = int((eligible & closed).sum())
+    count = int((admissible & closed).any(axis=1).sum())
     how = "used by other patients" if used else "which has no room"
     return (
-        f"{u.reason}; {count} of them closed to the patient by the quota of {names}, {how}",
+        f"{u.reason}; {count} of them closed to the patient{on} by the quota of {names}, {how}",
         u.code,
     )
+
+
+def _cells(view: ProblemView, q: int) -> BoolArray:
+    """[facility, day]: where and on which admission days quota ``q`` counts."""
+    cells: BoolArray = view.quota_facility[q][:, None] & view.quota_days[q][None, :]
+    return cells
+
+
+def _closed_by_quotas(view: ProblemView, quotas: IntArray, full: BoolArray) -> BoolArray:
+    """[facility, day]: the admissions closed by those of ``quotas`` that have no room left
+    (``full``)."""
+    used_up = quotas[full[quotas]]
+    closed: BoolArray = (
+        np.any(
+            view.quota_facility[used_up][:, :, None] & view.quota_days[used_up][:, None, :], axis=0
+        )
+        if len(used_up)
+        else np.zeros((view.n_facilities, view.horizon), dtype=bool)
+    )
+    return closed
 
 
 def assemble_plan(

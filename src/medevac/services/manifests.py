@@ -101,8 +101,11 @@ def arrivals(manifest: dict[str, Any]) -> list[tuple[str, int, int]]:
     return found
 
 
-#: the fields of an entry of the manifest's "quotas" (`Quota`), as `plan build` writes them
+#: the fields of an entry of the manifest's "quotas" (`Quota`), as `plan build` writes them;
+#: "days" (the admission days it holds on) only where it holds on some days only, since
+#: 2026-12-07 (a manifest without it: every day)
 _QUOTA_FIELDS = ("id", "room", "organisations", "facilities", "specialties")
+_QUOTA_DAYS = "days"
 #: the end of every refusal of a manifest's "quotas"
 _NOT_AS_BUILT = "it was not written by `medevac plan build` as it is: build the problem again"
 
@@ -149,7 +152,12 @@ def _quota(number: int, entry: Any) -> Quota:
     """Entry ``number`` of a manifest's "quotas" as a `Quota` (`quotas`)."""
     named = entry.get("id") if isinstance(entry, dict) else None
     label = named if isinstance(named, str) and named else None
-    wrong = _entry_refusal("quotas", number, entry, _QUOTA_FIELDS, "a quota", label)
+    fields = (
+        (*_QUOTA_FIELDS, _QUOTA_DAYS)
+        if isinstance(entry, dict) and "days" in entry
+        else _QUOTA_FIELDS
+    )
+    wrong = _entry_refusal("quotas", number, entry, fields, "a quota", label)
     if not isinstance(named, str) or not named:
         raise wrong("'id' must be an agreement's id")
     room = entry["room"]
@@ -170,7 +178,22 @@ def _quota(number: int, entry: Any) -> Quota:
         if unknown:  # would cover nobody, and the quota would be dropped unsaid
             raise wrong(f"'specialties' has {unknown[0]!r}, which is not a specialty")
         lists[name] = frozenset(value)
-    return Quota(named, room, lists["organisations"], lists["facilities"], lists.get("specialties"))
+    days = entry.get(_QUOTA_DAYS)
+    if days is not None and not (
+        isinstance(days, list)
+        and days
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in days)
+        and days == sorted(set(days))
+    ):
+        raise wrong("'days' must be a list of day numbers (0 and up), in order, each once")
+    return Quota(
+        named,
+        room,
+        lists["organisations"],
+        lists["facilities"],
+        lists.get("specialties"),
+        None if days is None else frozenset(days),
+    )
 
 
 #: the fields of an entry of the manifest's "acceptance_ends", as `plan build` writes them

@@ -153,6 +153,15 @@ def test_the_manifest_s_quotas_are_read_as_the_engines_quotas() -> None:
     assert quotas({}) == []  # a manifest written before quotas were carried
 
 
+def test_a_manifest_s_quota_may_hold_on_some_days_only() -> None:
+    [early, every] = quotas({"quotas": [QUOTA | {"days": [0, 1, 2]}, QUOTA | {"days": None}]})
+    assert early.days == frozenset({0, 1, 2})
+    assert every.days is None  # as without "days" (a manifest written before it was)
+
+
+ORDER = " (0 and up), in order, each once"
+
+
 def _without(name: str) -> dict[str, Any]:
     return {k: v for k, v in QUOTA.items() if k != name}
 
@@ -187,6 +196,10 @@ def _without(name: str) -> dict[str, Any]:
             "(AGR-1): 'specialties' has 'nerology', which is not a specialty",
         ),
         ([QUOTA, QUOTA | {"id": "AGR-2", "room": None}], "'quotas' entry 1 (AGR-2): 'room'"),
+        *(
+            ([QUOTA | {"days": days}], f"(AGR-1): 'days' must be a list of day numbers{ORDER}")
+            for days in ([], [2, 1], [0, 0], [-1], [True], [0.0], "0-2", {"0": 1})
+        ),
     ],
 )
 def test_malformed_quotas_are_refused_naming_the_entry_and_field(
