@@ -73,20 +73,21 @@ def last_open_day(
     the last day its facilities admit ``sender``'s patients in ``specialty``. None (no end)
     where the agreements beginning on ``first`` cover them and do not end, else the last
     day those are valid (renewals carrying on); the day before ``first`` where none covers
-    them (a later agreement would leave a gap, which acceptance cannot have), or where those
-    that do have a quota (see below)."""
+    them (a later agreement would leave a gap, which acceptance cannot have).
+
+    One with a quota counts as well (since 2026-12-07): the patients admitted before
+    ``first`` count against no agreement and those admitted from then on against it, and its
+    quota is carried for its days only (`carry_quotas`, `Quota.days`). Before quotas had
+    days, it would have bound those admitted earlier too, and acceptance ended the day
+    before it."""
     if sender == operator:
         return None
-    # one with a quota is not counted: the patients admitted before ``first`` count against
-    # no agreement and those admitted from then on against it, and a quota of the problem
-    # holds on every day (`carry_quotas`): carried, it would bind those admitted before too
     starting = [
         a
         for a in agreements
         if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, operator)
         and specialty in a.specialties
         and a.valid_from == first
-        and a.quota is None
     ]
     if not starting:
         return first - timedelta(days=1)
@@ -586,9 +587,8 @@ def agreements_beginning(
             if a.receiving_organisation_id == receiver and a.valid_from == first
         ]
         covers: dict[str, set[Specialty]] = defaultdict(set)
-        for a in starting:
-            if a.quota is None:  # as `last_open_day` counts them
-                covers[a.sending_organisation_id] |= a.specialties
+        for a in starting:  # as `last_open_day` counts them
+            covers[a.sending_organisation_id] |= a.specialties
         line = (
             f"{', '.join(sorted(a.id for a in starting))} ({receiver}'s first) "
             f"{'begin' if len(starting) > 1 else 'begins'} on {first.isoformat()}, day {day} of "

@@ -446,12 +446,14 @@ def carry_quotas(
     rooms (`_overlapping_quotas`). Where two such sets cross, nothing is carried for those
     organisations and the line says a plan may go beyond them.
 
-    A quota of the problem holds on every day (the planning core's `Quota` has no days).
     Where the agreements covering a specialty change within the days the receiver admits it
     (one ends and a renewal takes over, with a quota of its own or none), the sets of every
-    such day are carried, each over the patients of every day (`_quota_rows`): a plan within
-    them is within every agreement's quota on its days, but it may leave out patients who
-    could come in on the days another agreement covers; the line says so.
+    such day are carried (`_quota_rows`), each holding on the days on which its agreements
+    cover its patients ("days", `_held_days`; since 2026-12-07, before which each held on
+    every day and a renewal's patients were left out beyond the old agreement's room). A
+    quota has one set of days for all its specialties: where, on one of its days, another of
+    its specialties comes under other agreements, it counts those patients too (the safe
+    side), and the line says so.
     """
     facility_entries, patient_entries = entries
     by_id = {entry["id"]: entry for entry in patient_entries}
@@ -539,6 +541,8 @@ def carry_quotas(
                     f"{receiver} in {', '.join(sorted(s.value for s in specialties))}, and "
                     f"{could} in this problem could go there under them"
                 )
+            covering = {s: days[s] for s in specialties if s in days}
+            held, exact = _held_days(ids, covering)
             quotas.append(
                 {
                     "id": name,
@@ -547,13 +551,37 @@ def carry_quotas(
                     "facilities": theirs,
                     "specialties": sorted(s.value for s in specialties),
                 }
+                | ({} if held is None else {"days": held})
             )
             carried.append(name)
             lines.append(
                 f"{line}: the plan keeps to it, and the optimiser chooses who uses the room"
-                + _some_days(ids, {s: days[s] for s in specialties if s in days})
+                + _some_days(ids, held, exact)
             )
     return lines, carried, quotas
+
+
+def _held_days(
+    ids: frozenset[str], days: Mapping[Specialty, Mapping[int, frozenset[str] | None]]
+) -> tuple[list[int] | None, bool]:
+    """The admission days a quota carried for the agreements ``ids`` holds on (None: every
+    day its patients may be admitted), and whether it then counts exactly the patients the
+    agreements count (``days``: per specialty of the quota, the agreements covering it on
+    each day it may be admitted, `_day_covers`).
+
+    A patient admitted on day d counts against the set of agreements covering its specialty
+    then; the quota holds on each day on which that set lies in ``ids`` for one of its
+    specialties. It is exact unless, on such a day, another of its specialties comes under
+    agreements outside ``ids`` (or none with a quota): a quota has one set of days for all of
+    its specialties, so those patients count against it too (the safe side)."""
+    held = sorted(
+        {d for seen in days.values() for d, c in seen.items() if c is not None and c <= ids}
+    )
+    admitted = {d for seen in days.values() for d in seen}
+    exact = all(
+        c is not None and c <= ids for seen in days.values() for d, c in seen.items() if d in held
+    )
+    return (None if admitted <= set(held) else held), exact
 
 
 def _day_covers(
@@ -586,18 +614,23 @@ def _day_covers(
     return covers
 
 
-def _some_days(ids: frozenset[str], days: Mapping[Specialty, Mapping[int, Any]]) -> str:
+def _some_days(ids: frozenset[str], held: list[int] | None, exact: bool) -> str:
     """What a line adds where the agreements of a carried quota (``ids``) cover its patients
-    on some of the days they may be admitted only (``days``: per specialty, the agreements
-    covering it on each such day, `_day_covers`): nothing where they cover them on each."""
-    under = sorted({d for seen in days.values() for d, c in seen.items() if c and c <= ids})
-    if all(c is not None and c <= ids for seen in days.values() for c in seen.values()):
-        return ""
+    on some of the days they may be admitted only, or where the quota counts some patients
+    other agreements cover (``held`` and ``exact`` as `_held_days` gives them): nothing where
+    they cover them on each day."""
+    if exact:
+        if held is None:
+            return ""
+        return (
+            f"; its patients come under {' and '.join(sorted(ids))} on day(s) "
+            f"{day_ranges(held)} only, and the quota holds on those days"
+        )
+    on = "every day" if held is None else f"day(s) {day_ranges(held)}"
     return (
-        f"; its patients come under {' and '.join(sorted(ids))} on day(s) {day_ranges(under)} "
-        "only, but a quota of the problem holds on every day (its format has no days), so "
-        "the plan keeps to the room on every day and may leave out patients who could come "
-        "in under other agreements on the other days"
+        f"; the quota holds on {on} for all its specialties, though on some of those days "
+        "some of them come under other agreements: the plan keeps to the room for those "
+        "patients too and may leave out some who could come in under the other agreements"
     )
 
 

@@ -144,11 +144,11 @@ def test_within_quotas_leaves_out_only_those_admitted_beyond_the_old_agreement_s
     assert len(approval.plan.admissions) == 10
 
 
-def test_plan_build_says_a_quota_of_an_agreement_ending_within_the_horizon_holds_every_day(
+def test_a_quota_of_an_agreement_ending_within_the_horizon_holds_on_its_days(
     uow_factory: UowFactory,
 ) -> None:
-    # the problem format's quotas have no days: the old agreement's room is kept on every day
-    # (a plan within it is approved), and the line says what that may cost
+    # the old agreement's room (2) holds on its days (0-2) only: the renewal takes the rest
+    # from day 3 (until quotas had days, the room held on every day and 2 of 24 were placed)
     renewed_academy(uow_factory)
     problem = built(uow_factory)
     assert problem.quotas_held == [ACADEMY_AGREEMENT_ID]
@@ -157,18 +157,21 @@ def test_plan_build_says_a_quota_of_an_agreement_ending_within_the_horizon_holds
         f"{ACADEMY_AGREEMENT_ID} has room for 2 more patient(s) of {ORIGIN_MINISTRY} at "
         f"{PARTNER_DEFENCE} (quota 2, 0 sent), and 24 in this problem could go there under it: "
         "the plan keeps to it, and the optimiser chooses who uses the room; its patients come "
-        f"under {ACADEMY_AGREEMENT_ID} on day(s) 0-2 only, but a quota of the problem holds "
-        "on every day"
+        f"under {ACADEMY_AGREEMENT_ID} on day(s) 0-2 only, and the quota holds on those days"
     )
+    [quota] = problem.manifest["quotas"]
+    assert (quota["room"], quota["days"]) == (2, [0, 1, 2])
     assert problem.manifest["acceptance_ends"] == []  # the renewal carries acceptance on
     plan = solve_exact(problem.for_engines(), time_limit=30)
-    assert len(plan.assignments) == 2
+    days = [a.day for a in plan.assignments]
+    assert (len(days), len([d for d in days if d <= 2])) == (24, 2)
     assert approve(problem, plan, uow_factory).over_quota == []
 
 
 def test_a_renewal_with_a_quota_of_its_own_is_carried_as_well(uow_factory: UowFactory) -> None:
     # the renewal's quota (3) was not carried (not in force on the build's day): a plan kept
-    # to the old agreement's room of 2 placed 2 + 22 later, beyond the renewal's 3
+    # to the old agreement's room of 2 placed 2 + 22 later, beyond the renewal's 3. Each holds
+    # on its own days: 2 by day 2 and 3 from day 3
     renewed_academy(uow_factory)
     with uow_factory() as uow:
         renewal = uow.agreements.get(RENEWAL_ID)
@@ -176,11 +179,36 @@ def test_a_renewal_with_a_quota_of_its_own_is_carried_as_well(uow_factory: UowFa
         uow.agreements.update(renewal)
         uow.commit()
     problem = built(uow_factory)
-    rooms = {q["id"]: q["room"] for q in problem.manifest["quotas"]}
-    assert rooms == {ACADEMY_AGREEMENT_ID: 2, RENEWAL_ID: 3}
+    rooms = {q["id"]: (q["room"], q["days"][0]) for q in problem.manifest["quotas"]}
+    assert rooms == {ACADEMY_AGREEMENT_ID: (2, 0), RENEWAL_ID: (3, 3)}
     plan = solve_exact(problem.for_engines(), time_limit=30)
-    assert len(plan.assignments) == 2
+    days = [a.day for a in plan.assignments]
+    assert (len([d for d in days if d <= 2]), len([d for d in days if d > 2])) == (2, 3)
     assert quota_overruns(uow_factory(), problem.problem, plan, on=utc_now()) == []
+    assert approve(problem, plan, uow_factory).over_quota == []
+
+
+def test_a_first_agreement_with_a_quota_binds_from_its_first_day_only(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's operator is bound by no agreement until day 2, when its first one, with a
+    # quota of 2, begins: the academy admits everyone on days 0-1 (8 a day) and 2 from day 2.
+    # Until quotas had days, acceptance ended on day 1 and 16 were placed
+    selected_demo(uow_factory)
+    today = utc_now().date()
+    with uow_factory() as uow:
+        academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        academy.quota, academy.valid_from = 2, today + timedelta(days=2)
+        uow.agreements.update(academy)
+        uow.commit()
+    problem = built(uow_factory)
+    [quota] = problem.manifest["quotas"]
+    assert (quota["room"], quota["days"]) == (2, list(range(2, 14)))
+    assert problem.manifest["acceptance_ends"] == []
+    plan = solve_exact(problem.for_engines(), time_limit=30)
+    days = [a.day for a in plan.assignments if a.facility == ACADEMY]
+    assert (len([d for d in days if d < 2]), len([d for d in days if d >= 2])) == (16, 2)
+    assert approve(problem, plan, uow_factory).over_quota == []
 
 
 # -- 2. an agreement beginning within the horizon, its receiver bound already -------------------

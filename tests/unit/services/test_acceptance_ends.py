@@ -377,13 +377,17 @@ def test_plan_build_says_when_the_first_agreement_begins_and_who_it_leaves_out()
     assert agreements_beginning([beyond], needed, {"ORG-B"}, DAY, HORIZON) == []
 
 
-def test_a_first_agreement_with_a_quota_admits_its_sender_only_until_it_begins() -> None:
-    # its quota would bind nobody (quotas are carried for agreements in force): 8 patients were
-    # admitted on its first day under a quota of 1
+def test_a_first_agreement_with_a_quota_carries_acceptance_on_from_its_first_day() -> None:
+    # its quota holds from its first day (`Quota.days`): acceptance of what it covers goes on
+    # (until quotas had days it ended on day 4, the quota binding nobody before day 5)
     limited = replace(agreement("AGR-1", {ORTHO}, None, starts_on_day=5), quota=1)
     assert agreement_ends(HOSPITAL, [limited], DAY, HORIZON, senders=["ORG-A"]) == {
-        "ORG-A": {"orthopaedics": 4, "neurology": 4}
+        "ORG-A": {"neurology": 4}
     }
-    assert agreements_beginning([limited], {"ORG-A": {ORTHO}}, {"ORG-B"}, DAY, HORIZON)[0].endswith(
-        "plans admit the patients it does not cover (ORG-A) there on day 4 at the latest"
-    )
+    assert agreements_beginning([limited], {"ORG-A": {ORTHO}}, {"ORG-B"}, DAY, HORIZON) == [
+        "AGR-1 (ORG-B's first) begins on 2026-12-10, day 5 of this problem: until then its "
+        "facilities accept every sender"
+    ]
+    assert agreements_beginning([limited], {"ORG-A": {ORTHO, NEURO}}, {"ORG-B"}, DAY, HORIZON)[
+        0
+    ].endswith("plans admit the patients it does not cover (ORG-A) there on day 4 at the latest")

@@ -23,7 +23,9 @@ from medevac.services.quota_count import (
     Placed,
     QuotaBook,
     _count,
+    _held_days,
     _quota_rows,
+    _some_days,
     keep_within,
     overrun_lines,
 )
@@ -103,8 +105,8 @@ def test_the_book_holds_the_agreements_that_begin_later_and_not_those_that_lapse
 
 
 def test_a_renewal_with_a_quota_of_its_own_is_carried_beside_the_old_one() -> None:
-    # AGR-A on days 0-2 (room 2), AGR-C on days 3 on (room 5): a quota holds on every day,
-    # so each is carried over every patient: a plan within both is within each on its days
+    # AGR-A on days 0-2 (room 2), AGR-C on days 3 on (room 5): each is carried, and each
+    # holds on its own days (`_held_days`, below)
     renewal = agreement("AGR-C", {ORTHO, NEURO}, 5, starts_on_day=3)
     group = [RENEWED[0], renewal]
     covers = {ORTHO: {frozenset({"AGR-A"}), frozenset({"AGR-C"})}}
@@ -215,3 +217,44 @@ def test_plan_build_says_when_it_begins_and_for_whom() -> None:
         "day 2 on"
     ]
     assert agreements_beginning(BOUND, {"ORG-A": {ORTHO}}, {"ORG-B"}, DAY, HORIZON) == []
+
+
+# -- days of a carried quota (`_held_days`) ---------------------------------------------------
+
+A, C = frozenset({"AGR-A"}), frozenset({"AGR-C"})
+
+
+def test_a_quota_holds_on_the_days_its_agreements_cover_its_patients() -> None:
+    # AGR-A until day 2, then a renewal without a quota (None: counted against none)
+    renewed = {ORTHO: {d: A if d <= 2 else None for d in range(HORIZON)}}
+    assert _held_days(A, renewed) == ([0, 1, 2], True)
+    assert _some_days(A, [0, 1, 2], True) == (
+        "; its patients come under AGR-A on day(s) 0-2 only, and the quota holds on those days"
+    )
+    # a renewal with a quota of its own: each holds on its days
+    with_quota = {ORTHO: {d: A if d <= 2 else C for d in range(HORIZON)}}
+    assert _held_days(A, with_quota) == ([0, 1, 2], True)
+    assert _held_days(C, with_quota) == (list(range(3, HORIZON)), True)
+    # covered on every day it may be admitted (from day 2, say): every day, said as before
+    assert _held_days(A, {ORTHO: dict.fromkeys(range(2, HORIZON), A)}) == (None, True)
+    assert _some_days(A, None, True) == ""
+
+
+def test_a_quota_has_one_set_of_days_for_its_specialties_and_says_where_that_counts_more() -> None:
+    # AGR-A covers orthopaedics on every day and neurology until day 2, then a renewal without
+    # a quota: the quota holds on every day, and counts the neurology patients of days 3 on too
+    covers = {
+        ORTHO: dict.fromkeys(range(HORIZON), A),
+        NEURO: {d: A if d <= 2 else None for d in range(HORIZON)},
+    }
+    assert _held_days(A, covers) == (None, False)
+    assert _some_days(A, None, False).startswith(
+        "; the quota holds on every day for all its specialties, though on some of those days "
+        "some of them come under other agreements"
+    )
+    # orthopaedics admitted on days 0-2 only, neurology under AGR-C from day 5: days 0-4
+    late = {
+        ORTHO: dict.fromkeys(range(3), A),
+        NEURO: {d: A if d <= 4 else C for d in range(HORIZON)},
+    }
+    assert _held_days(A, late) == ([0, 1, 2, 3, 4], True)
