@@ -151,9 +151,7 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
         under = sum(1 for pid, (f, d) in placed.items() if quota.counts(patients[pid], f, d))
         if under > quota.room:
             on = "" if quota.days is None else f" on day(s) {day_ranges(quota.days)}"
-            bad.append(
-                f"quota {quota.id}: {under} patients placed under it{on}, room {quota.room}"
-            )
+            bad.append(f"quota {quota.id}: {under} patients placed under it{on}, room {quota.room}")
 
     used_by_group: dict[str, set[str]] = defaultdict(set)
     for pid, (fid, _day) in placed.items():

@@ -101,29 +101,38 @@ class Compact:
         )
         return cost
 
-    def quota_use(self, unit: IntArray, facility: IntArray) -> IntArray:
+    def quota_use(
+        self, unit: IntArray, facility: IntArray, day: IntArray | None = None
+    ) -> IntArray:
         """Placements under each quota of one patient of each ``unit`` at ``facility`` (-1: not
-        placed, not counted)."""
+        placed, not counted), admitted on ``day``: an admission counts only on the quota's days
+        (`quota_days`). ``day`` may be left out only where every quota holds on every day."""
         placed = facility >= 0
         under = (
             self.quota_row_member[self.unit_quota_row[unit[placed]]]
             & self.quota_facility[:, facility[placed]].T
         )
+        if day is not None:
+            under &= self.quota_days[:, day[placed]].T
+        elif not self.quota_days.all():
+            raise ValueError("quotas that hold on some days only: the admission days are needed")
         counts: IntArray = under.sum(axis=0, dtype=np.int64)
         return counts
 
     def rooms(self, used: IntArray | None = None) -> tuple[object, ...]:
         """The quota part of the fill kernels' capacity (`kernels.capacity_of`): the room left
         under each quota (its room less ``used``, placements already under it), each quota
-        row's quotas as CSR (start, quotas), ``quota_facility`` and each unit's quota row. The
-        kernels count the room left down as they place and keep to it."""
+        row's quotas as CSR (start, quotas), ``quota_facility``, each unit's quota row,
+        ``quota_days`` and whether each quota holds on every day. The kernels count the room
+        left down as they place (an admission on one of the quota's days) and keep to it."""
         left = self.quota_room.astype(np.int64) - (0 if used is None else used)
         rows, quotas = np.nonzero(self.quota_row_member)
         start = np.zeros(len(self.quota_row_member) + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=len(self.quota_row_member)), out=start[1:])
         return (
             left, start, quotas.astype(np.int64), np.ascontiguousarray(self.quota_facility),
-            self.unit_quota_row,
+            self.unit_quota_row, np.ascontiguousarray(self.quota_days),
+            np.ascontiguousarray(self.quota_days.all(axis=1)),
         )  # fmt: skip
 
     def kernel_problem(self) -> tuple[object, ...]:

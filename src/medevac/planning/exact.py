@@ -1268,9 +1268,10 @@ def _solve_large(
     if binding:
         # quotas that may bind: first a bound that sees them (beds pooled by the quotas their
         # facilities lie under) and its LP's prices, where the ascent starts: at them the
-        # problem's Lagrangian is at least that bound, and the quotas' prices are about right
-        # from the start; the fill, local and neighbourhood searches keep to the rooms
-        # (docs/planning.md, "Quotas of agreements")
+        # problem's Lagrangian is at least that bound where every quota holds on every day (one
+        # of some days only is not priced in the ascent, `lagrangian._Dual`), and the quotas'
+        # prices are about right from the start; the fill, local and neighbourhood searches
+        # keep to the rooms (docs/planning.md, "Quotas of agreements")
         say(f"{len(binding)} quota(s) may bind: prices from the LP with beds pooled under them")
         pooled = pooled_prices(view, compact, POOLED_SHARE * (end - time.perf_counter()))
         if pooled is not None:

@@ -3,8 +3,8 @@
 Most urgent first (highest precedence weight, then file order); a patient with a current place
 keeps it when it is still free; otherwise the earliest day on which some eligible facility has a
 bed free for the whole stay (and room under its admission limit and under the quotas the
-patient falls under), preferring the facility the
-patient's group already uses, then the nearest one.
+patient falls under, each counting the admissions on its own days, `Quota.days`), preferring
+the facility the patient's group already uses, then the nearest one.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> 
     facility, day = kernels.greedy_place(
         order, specialty, stay, earliest, current_facility, current_day, group, len(groups),
         profile, start, facilities, view.beds, limit,
-        quota_start, quota_list, view.quota_facility, view.quota_room,
+        quota_start, quota_list, view.quota_facility, view.quota_room, view.quota_days,
         patient_accept, accept_last,
     )  # fmt: skip
     placed: dict[str, Placement] = {

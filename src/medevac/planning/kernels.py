@@ -49,14 +49,40 @@ def _fits(
 
 @_compiled
 def _quota_open(
-    f: int, q0: int, q1: int, quota_list: Array, quota_facility: Array, room: Array
+    f: int,
+    a: int,
+    q0: int,
+    q1: int,
+    quota_list: Array,
+    quota_facility: Array,
+    quota_days: Array,
+    room: Array,
 ) -> bool:
-    """Whether every quota of ``quota_list[q0:q1]`` that counts at f has room for one more."""
+    """Whether every quota of ``quota_list[q0:q1]`` that counts an admission at f on day a
+    (``quota_facility[q, f]`` and ``quota_days[q, a]``) has room for one more."""
+    for k in range(q0, q1):
+        q = quota_list[k]
+        if quota_facility[q, f] and room[q] <= 0 and quota_days[q, a]:
+            return False
+    return True
+
+
+@_compiled
+def _quota_shut(
+    f: int, q0: int, q1: int, quota_list: Array, quota_facility: Array, quota_every: Array,
+    room: Array,
+) -> int:  # fmt: skip
+    """How the quotas of ``quota_list[q0:q1]`` with no room left close f: 0 not at all, 2 on
+    every day (one of them holds on every day, ``quota_every``), 1 on some days only (those
+    of quotas that hold on some days: each day is then checked with `_quota_open`)."""
+    shut = 0
     for k in range(q0, q1):
         q = quota_list[k]
         if quota_facility[q, f] and room[q] <= 0:
-            return False
-    return True
+            if quota_every[q]:
+                return 2
+            shut = 1
+    return shut
 
 
 # When the horizon fits in a machine word, the fill kernels also keep free beds and admission
@@ -76,8 +102,9 @@ def capacity_of(
     ``used`` and ``admitted`` hold the beds and admissions already taken; the masks are derived
     from them here and kept up to date by every placement (``_take``). ``rooms`` is (room left
     per quota, CSR start and quotas of each quota row, quota_facility [quota, facility], quota
-    row of each unit) as `Compact.rooms` makes it; the room left is counted down and up by
-    ``_take`` as well (an empty room array: no quotas).
+    row of each unit, quota_days [quota, day], whether each quota holds on every day) as
+    `Compact.rooms` makes it; the room left is counted down and up by ``_take`` as well, for
+    admissions on the quota's days only (an empty room array: no quotas).
     """
     n_fac, n_spec, horizon = beds.shape
     if horizon > MASK_DAYS:
@@ -97,30 +124,58 @@ def capacity_of(
 
 @_compiled
 def _count_quotas(
-    f: int, q0: int, q1: int, quota_list: Array, quota_facility: Array, room: Array, sign: int
+    f: int,
+    a: int,
+    q0: int,
+    q1: int,
+    quota_list: Array,
+    quota_facility: Array,
+    quota_days: Array,
+    room: Array,
+    sign: int,
 ) -> None:
     """Take (sign 1) or give back (sign -1) one place of room under each quota of
-    ``quota_list[q0:q1]`` that counts at f."""
+    ``quota_list[q0:q1]`` that counts an admission at f on day a."""
     for k in range(q0, q1):
         q = quota_list[k]
-        if quota_facility[q, f]:
+        if quota_facility[q, f] and quota_days[q, a]:
             room[q] -= sign
 
 
 def no_rooms() -> tuple[Any, ...]:
     """The quota part of a capacity without quotas (`capacity_of`)."""
     empty = np.zeros(0, dtype=np.int64)
-    return (empty, np.zeros(1, dtype=np.int64), empty, np.zeros((0, 0), dtype=np.bool_), empty)
+    no_quotas = np.zeros((0, 0), dtype=np.bool_)
+    return (
+        empty, np.zeros(1, dtype=np.int64), empty, no_quotas, empty, no_quotas,
+        np.zeros(0, dtype=np.bool_),
+    )  # fmt: skip
 
 
 @_compiled
-def _room_for(u: int, f: int, capacity: tuple[Any, ...]) -> bool:
-    """Whether every quota unit u's patients fall under that counts at f has room for one more."""
-    (room, row_start, row_list, quota_facility, unit_qrow) = capacity[6]
+def _room_for(u: int, f: int, a: int, capacity: tuple[Any, ...]) -> bool:
+    """Whether every quota unit u's patients fall under that counts an admission at f on day
+    a has room for one more."""
+    (room, row_start, row_list, quota_facility, unit_qrow, quota_days, _) = capacity[6]
     if len(room) == 0:
         return True
     r = unit_qrow[u]
-    return _quota_open(f, row_start[r], row_start[r + 1], row_list, quota_facility, room)
+    return _quota_open(
+        f, a, row_start[r], row_start[r + 1], row_list, quota_facility, quota_days, room
+    )
+
+
+@_compiled
+def _shut_for(u: int, f: int, capacity: tuple[Any, ...]) -> int:
+    """How the quotas unit u's patients fall under that have no room left close f
+    (`_quota_shut`: 0 not at all, 1 on some days, 2 on every day)."""
+    (room, row_start, row_list, quota_facility, unit_qrow, _, quota_every) = capacity[6]
+    if len(room) == 0:
+        return 0
+    r = unit_qrow[u]
+    return _quota_shut(
+        f, row_start[r], row_start[r + 1], row_list, quota_facility, quota_every, room
+    )
 
 
 @_compiled
@@ -128,12 +183,13 @@ def _closed_everywhere(
     u: int, lo: int, hi: int, profile_facility: Array, capacity: tuple[Any, ...]
 ) -> bool:
     """Whether a quota unit u's patients fall under has no room left at every facility of
-    ``profile_facility[lo:hi]`` (false at once without quotas): such a patient can go nowhere,
-    and one scan of its facilities says so (where a scan of every facility's days would)."""
+    ``profile_facility[lo:hi]`` on every day (false at once without quotas): such a patient can
+    go nowhere, and one scan of its facilities says so (where a scan of every facility's days
+    would). Quotas that hold on some days only close their days: those are left to the scan."""
     if len(capacity[6][0]) == 0:
         return False
     for j in range(lo, hi):  # noqa: SIM110 (a plain loop compiles to the tightest code)
-        if _room_for(u, profile_facility[j], capacity):
+        if _shut_for(u, profile_facility[j], capacity) < 2:
             return False
     return True
 
@@ -214,7 +270,7 @@ def _best_place(
      change, unit_accept, accept_last) = problem  # fmt: skip
     (used, beds, admitted, limit, bed_free, adm_free, rooms) = capacity
     masked = len(adm_free) > 0
-    (room, row_start, row_list, quota_facility, room_row) = rooms
+    (room, row_start, row_list, quota_facility, room_row, quota_days, quota_every) = rooms
     (slot_group, group_start, group_slot, gs) = groups
     grouped = slot_group[k] >= 0
     horizon = day_cost.shape[1]
@@ -230,6 +286,11 @@ def _best_place(
     best_f = -1
     best_a = -1
     best_true = unplaced
+    r0 = 0  # the unit's quotas: row_list[r0:r1]
+    r1 = 0
+    if len(room):
+        r0 = row_start[room_row[u]]
+        r1 = row_start[room_row[u] + 1]
     for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
         f = profile_facility[j]
         t = travel[o, f]
@@ -238,11 +299,15 @@ def _best_place(
         # a quota with no room left closes f: checked first, in a few loads (where a quota of
         # the registry closes hundreds of the nearest facilities, most facilities end here).
         # `_room_for` inline: called here, on every facility scanned, it slowed L in 10 s
-        # (no quotas) from about 10.9 % to 15.4-17.2 % (docs/benchmarks.md, "18:41-19:04 UTC")
-        if len(room) and not _quota_open(
-            f, row_start[room_row[u]], row_start[room_row[u] + 1], row_list, quota_facility, room
-        ):
-            continue
+        # (no quotas) from about 10.9 % to 15.4-17.2 % (docs/benchmarks.md, "18:41-19:04 UTC").
+        # A quota that holds on some days only (`Quota.days`) closes those days alone: they are
+        # checked one by one, and only where a day would be the best place so far (``partly``)
+        partly = False
+        if len(room):
+            shut = _quota_shut(f, r0, r1, row_list, quota_facility, quota_every, room)
+            if shut == 2:
+                continue
+            partly = shut == 1
         open_days = np.int64(-1)
         if masked:  # first: the masks are small and cheap, ``low`` is large
             open_days = _open_days(bed_free[f, s], adm_free[f], stay, first, horizon)
@@ -267,6 +332,10 @@ def _best_place(
             end = min(a + stay, horizon)
             score = true + priced + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
             if score < best_score and (masked or _fits(f, s, a, end, used, beds, admitted, limit)):
+                if partly and not _quota_open(
+                    f, a, r0, r1, row_list, quota_facility, quota_days, room
+                ):
+                    continue
                 best_score = score
                 best_f = f
                 best_a = a
@@ -290,10 +359,12 @@ def _take(u: int, f: int, s: int, a: int, end: int, capacity: tuple[Any, ...], s
             bit = np.int64(1) << d
             mask = (mask | bit) if used[f, s, d] < beds[f, s, d] else (mask & ~bit)
         bed_free[f, s] = mask
-    (room, row_start, row_list, quota_facility, unit_qrow) = rooms
+    (room, row_start, row_list, quota_facility, unit_qrow, quota_days, _) = rooms
     if len(room):
         r = unit_qrow[u]
-        _count_quotas(f, row_start[r], row_start[r + 1], row_list, quota_facility, room, sign)
+        _count_quotas(
+            f, a, row_start[r], row_start[r + 1], row_list, quota_facility, quota_days, room, sign
+        )
 
 
 @_compiled
@@ -474,7 +545,7 @@ def fill_earliest(
                 eligible
                 and kept < unit_unplaced[u] + change
                 and _fits(f, s, a, end, used, beds, admitted, limit)
-                and _room_for(u, f, capacity)
+                and _room_for(u, f, a, capacity)
             ):
                 _take(u, f, s, a, end, capacity, 1)
                 slot_f[k] = f
@@ -489,7 +560,9 @@ def fill_earliest(
                 f = profile_facility[j]
                 if a > accept_last[unit_accept[u], f]:
                     continue
-                if _fits(f, s, a, end, used, beds, admitted, limit) and _room_for(u, f, capacity):
+                if _fits(f, s, a, end, used, beds, admitted, limit) and _room_for(
+                    u, f, a, capacity
+                ):
                     if pick < 0:
                         pick = f
                     if _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs) == 0.0:
@@ -524,14 +597,16 @@ def greedy_place(
     quota_list: Array,
     quota_facility: Array,
     quota_room: Array,
+    quota_days: Array,
     patient_accept: Array,
     accept_last: Array,
 ) -> tuple[Array, Array]:
     """The greedy baseline (greedy.py): (facility, day) of each patient in ``order``, -1 when
     unplaced; ``limit[f, a]`` is the admissions f may make on day a, NO_LIMIT for a facility
     without an admission limit. Patient i falls under the quotas
-    ``quota_list[quota_start[i]:quota_start[i + 1]]``; a facility where one of them counts
-    (``quota_facility[q, f]``) and has no room left is passed over.
+    ``quota_list[quota_start[i]:quota_start[i + 1]]``; an admission at f on day a counts
+    against quota q where ``quota_facility[q, f]`` and ``quota_days[q, a]``, and a facility
+    is passed over on the days on which one of them that counts there has no room left.
 
     A patient keeps its current place when that is still free. Otherwise: the earliest day on
     which some eligible facility fits the whole stay and can still admit; on that day the
@@ -559,16 +634,9 @@ def greedy_place(
                 preferred_current = current_facility[i]
             if group[i] >= 0 and facilities[j] == group_facility[group[i]]:
                 preferred_group = group_facility[group[i]]
+        # a facility where a quota of the patient is used up is passed over on that quota's
+        # days (every day, for a quota without days)
         q0, q1 = quota_start[i], quota_start[i + 1]
-        if q1 > q0:  # facilities whose quota for this patient is used up are passed over
-            if preferred_current >= 0 and not _quota_open(
-                preferred_current, q0, q1, quota_list, quota_facility, room
-            ):
-                preferred_current = -1
-            if preferred_group >= 0 and not _quota_open(
-                preferred_group, q0, q1, quota_list, quota_facility, room
-            ):
-                preferred_group = -1
         chosen_f = -1
         chosen_a = -1
         a = current_day[i]
@@ -577,6 +645,12 @@ def greedy_place(
             preferred_current >= 0
             and earliest[i] <= a <= until[preferred_current]
             and _fits(preferred_current, s, a, end, used, beds, admitted, limit)
+            and (
+                q1 == q0
+                or _quota_open(
+                    preferred_current, a, q0, q1, quota_list, quota_facility, quota_days, room
+                )
+            )
         ):
             chosen_f, chosen_a = preferred_current, a
         a = earliest[i]
@@ -588,12 +662,24 @@ def greedy_place(
                 preferred_current >= 0
                 and a <= until[preferred_current]
                 and _fits(preferred_current, s, a, end, used, beds, admitted, limit)
+                and (
+                    q1 == q0
+                    or _quota_open(
+                        preferred_current, a, q0, q1, quota_list, quota_facility, quota_days, room
+                    )
+                )
             ):
                 chosen_f = preferred_current
             elif (
                 preferred_group >= 0
                 and a <= until[preferred_group]
                 and _fits(preferred_group, s, a, end, used, beds, admitted, limit)
+                and (
+                    q1 == q0
+                    or _quota_open(
+                        preferred_group, a, q0, q1, quota_list, quota_facility, quota_days, room
+                    )
+                )
             ):
                 chosen_f = preferred_group
             else:
@@ -602,7 +688,9 @@ def greedy_place(
                         continue
                     if _fits(facilities[j], s, a, end, used, beds, admitted, limit) and (
                         q1 == q0
-                        or _quota_open(facilities[j], q0, q1, quota_list, quota_facility, room)
+                        or _quota_open(
+                            facilities[j], a, q0, q1, quota_list, quota_facility, quota_days, room
+                        )
                     ):
                         chosen_f = facilities[j]
                         break
@@ -614,7 +702,7 @@ def greedy_place(
         for d in range(chosen_a, min(chosen_a + stay[i], horizon)):
             used[chosen_f, s, d] += 1
         admitted[chosen_f, chosen_a] += 1
-        _count_quotas(chosen_f, q0, q1, quota_list, quota_facility, room, 1)
+        _count_quotas(chosen_f, chosen_a, q0, q1, quota_list, quota_facility, quota_days, room, 1)
         facility[i] = chosen_f
         day_of[i] = chosen_a
         if group[i] >= 0 and group_facility[group[i]] < 0:
@@ -1012,13 +1100,16 @@ def regroup(
                 s = unit_specialty[u]
                 dc = day_cost[unit_day_cost[u]]
                 pick = -1
-                if not _room_for(u, f, capacity):
+                shut = _shut_for(u, f, capacity)
+                if shut == 2:
                     ok = False
                     break
                 for a in range(unit_first[u], min(horizon, accept_last[unit_accept[u], f] + 1)):
                     end = min(a + unit_stay[u], horizon)
-                    if (pick < 0 or dc[a] < dc[pick]) and _fits(
-                        f, s, a, end, used, beds, admitted, limit
+                    if (
+                        (pick < 0 or dc[a] < dc[pick])
+                        and _fits(f, s, a, end, used, beds, admitted, limit)
+                        and (shut == 0 or _room_for(u, f, a, capacity))
                     ):
                         pick = a
                 if pick < 0:
@@ -1204,7 +1295,7 @@ def quota_fill(
             while (
                 want > 0
                 and _fits(f, s, a, end, used, beds, admitted, limit)
-                and _room_for(u, f, capacity)
+                and _room_for(u, f, a, capacity)
             ):
                 _take(u, f, s, a, end, capacity, 1)
                 slot_f[k] = f
@@ -1244,7 +1335,7 @@ def round_up(
         a = column_a[j]
         s = unit_specialty[u]
         end = min(a + unit_stay[u], horizon)
-        if _fits(f, s, a, end, used, beds, admitted, limit) and _room_for(u, f, capacity):
+        if _fits(f, s, a, end, used, beds, admitted, limit) and _room_for(u, f, a, capacity):
             _take(u, f, s, a, end, capacity, 1)
             k = waiting[next_slot[u]]
             next_slot[u] += 1
@@ -1324,13 +1415,18 @@ def place_groups(
                     t += change
                 dc = day_cost[unit_day_cost[u]]
                 best_rc = np.inf
-                if not _room_for(u, f, capacity):
+                shut = _shut_for(u, f, capacity)
+                if shut == 2:
                     ok = False
                     break
                 for a in range(unit_first[u], min(horizon, accept_last[unit_accept[u], f] + 1)):
                     end = min(a + unit_stay[u], horizon)
                     rc = t + dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
-                    if rc < best_rc and _fits(f, s, a, end, used, beds, admitted, limit):
+                    if (
+                        rc < best_rc
+                        and _fits(f, s, a, end, used, beds, admitted, limit)
+                        and (shut == 0 or _room_for(u, f, a, capacity))
+                    ):
                         best_rc = rc
                         pick_a[j - lo] = a
                 if pick_a[j - lo] < 0:
@@ -1596,7 +1692,7 @@ def _place_moving_one(
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
      change, unit_accept, accept_last) = problem  # fmt: skip
     (used, beds, admitted, limit, bed_free, adm_free, rooms) = capacity
-    (quota_left, row_start, row_list, quota_facility, room_row) = rooms
+    (quota_left, row_start, row_list, quota_facility, room_row, quota_days, quota_every) = rooms
     horizon = day_cost.shape[1]
     n_spec = beds.shape[1]
     u = slot_unit[k]
@@ -1610,17 +1706,23 @@ def _place_moving_one(
     victim = np.empty(horizon if evict else 0, dtype=np.int64)
     price = np.empty(horizon if evict else 0)
     evicted = np.empty(horizon if evict else 0, dtype=np.int64)
+    r0 = 0  # the unit's quotas: row_list[r0:r1]
+    r1 = 0
+    if len(quota_left):
+        r0 = row_start[room_row[u]]
+        r1 = row_start[room_row[u] + 1]
     seen = 0
     for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
         f = profile_facility[j]
         seen += 1
         if seen > max_facilities or travel[o, f] + dc_min >= max_cost:
             break
-        if len(quota_left) and not _quota_open(
-            f, row_start[room_row[u]], row_start[room_row[u] + 1], row_list, quota_facility,
-            quota_left,
-        ):  # fmt: skip
-            continue  # `_room_for` inline, as in `_best_place`
+        partly = False  # `_shut_for` inline, as in `_best_place`
+        if len(quota_left):
+            shut = _quota_shut(f, r0, r1, row_list, quota_facility, quota_every, quota_left)
+            if shut == 2:
+                continue
+            partly = shut == 1
         t = travel[o, f]
         if current >= 0 and f != current:
             t += change
@@ -1633,6 +1735,10 @@ def _place_moving_one(
             cost = t + dc[a]
             if cost >= max_cost or admitted[f, a] >= limit[f, a]:
                 continue
+            if partly and not _quota_open(
+                f, a, r0, r1, row_list, quota_facility, quota_days, quota_left
+            ):
+                continue  # a quota of some days with no room left holds on day a
             end = min(a + stay, horizon)
             if evict:
                 added = _evict_for(

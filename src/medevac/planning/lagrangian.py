@@ -10,6 +10,14 @@ plan is built from the prices: groups together first, then each unit's expected 
 the rest at the feasible place of lowest priced cost, then local search on the true objective.
 The last part of the time goes to a neighbourhood search (neighbourhoods.py): HiGHS re-places
 the patients of one specialty at a time, everyone else held fixed.
+
+Quotas of agreements (`Problem.quotas`) that hold on every day are priced like the bed and
+admission rows (a price per quota added to every column that counts against it). A quota that
+holds on some days only (`Quota.days`) is not priced: its price stays 0 throughout the ascent
+(starting prices, gradient and value), which is the Lagrangian of the problem without that
+quota, a relaxation of it, so the bound stays a lower bound. The plans built from prices keep
+to it all the same: every placement kernel counts an admission against a quota only on the
+quota's days and keeps to its room (`Compact.rooms`).
 """
 
 from __future__ import annotations
@@ -219,7 +227,15 @@ class LagrangianResult:
 
 
 class _Dual:
-    """The Lagrangian and its smoothed version as functions of the packed price vector."""
+    """The Lagrangian and its smoothed version as functions of the packed price vector.
+
+    The vector holds a price per quota, but only quotas that hold on every day are priced: the
+    price of a quota of some days only (`Quota.days`) is held at 0 (`quota_prices`, `evaluate`,
+    `pack`), so it adds nothing to any column, to the priced capacity or to the gradient. A
+    price of such a quota on every column at its facilities would charge the columns of other
+    days too, and the bound would no longer be one; with price 0 the Lagrangian is that of the
+    problem without the quota, a relaxation, and its value a lower bound at any other prices.
+    """
 
     def __init__(self, c: Compact, hopeless_cost: float) -> None:
         self.c = c
@@ -236,6 +252,8 @@ class _Dual:
         self.limits = c.limit[self.limited].astype(float).ravel()
         self.rooms = c.quota_room.astype(float)
         self.quota_facility = c.quota_facility.astype(float)  # [quota, facility]
+        # the quotas that hold on some days only: not priced (their price held at 0, above)
+        self.unpriced = np.flatnonzero(~c.quota_days.all(axis=1))
         # the quota costs of a problem without quotas, or of plans that do not price them
         self.no_quota_cost = np.zeros((0, n_fac))
         # the ascent's steps per row, relative: 1 / capacity (below)
@@ -275,18 +293,24 @@ class _Dual:
         quota_prices: FloatArray | None = None,
     ) -> FloatArray:
         """The packed vector of bed prices [f, s, d], admission prices [f, d] and quota prices
-        (none: 0)."""
-        return np.concatenate(
+        (none: 0; those of quotas of some days only are 0 whatever is given, see the class)."""
+        packed = np.concatenate(
             [
                 bed_prices[self.pair_f, self.pair_s, :].ravel(),
                 admission_prices[self.limited, :].ravel(),
                 np.zeros(self.n_quota) if quota_prices is None else quota_prices,
             ]
         )
+        if len(self.unpriced):
+            packed[self.quota_start + self.unpriced] = 0.0
+        return packed
 
     def quota_prices(self, x: FloatArray) -> FloatArray:
-        """The quota prices of a packed vector (`Problem.quotas`, in order), capped."""
+        """The quota prices of a packed vector (`Problem.quotas`, in order), capped; 0 for a
+        quota of some days only (not priced)."""
         prices: FloatArray = np.minimum(x[self.quota_start :], self.cap)
+        if len(self.unpriced):
+            prices[self.unpriced] = 0.0
         return prices
 
     def quota_cost(self, x: FloatArray) -> FloatArray:
@@ -327,6 +351,8 @@ class _Dual:
         started = time.perf_counter()
         c = self.c
         x = np.minimum(x, self.cap)
+        if len(self.unpriced):  # quotas of some days only are not priced (the class)
+            x[self.quota_start + self.unpriced] = 0.0
         cum, mu = self.prices(x)
         spec, stay, day_row, accept, _ = self.combo
         low, day, soft = kernels.combo_prices(
@@ -362,11 +388,14 @@ class _Dual:
         )  # fmt: skip
         # placements under each quota: the weights of its patients' combos at its facilities
         under = (weight @ self.quota_facility.T) * self.combo_quotas
+        quota_slope = under.sum(axis=0) - self.rooms
+        if len(self.unpriced):  # not priced: their price stays 0 (the class)
+            quota_slope[self.unpriced] = 0.0
         gradient = np.concatenate(
             [
                 occupancy[self.pair_f, self.pair_s, :].ravel() - self.beds,
                 admissions[self.limited, :].ravel() - self.limits,
-                under.sum(axis=0) - self.rooms,
+                quota_slope,
             ]
         )
         self.slowest_step = max(self.slowest_step, time.perf_counter() - started)
@@ -808,7 +837,7 @@ def solve_lagrangian(
 
     ``prices`` (bed prices [facility, specialty, day], admission prices [facility, day], >= 0)
     start the ascent instead of the pooled beds' prices, with ``quota_prices`` (per quota of
-    `Problem.quotas`, >= 0; none: 0).
+    `Problem.quotas`, >= 0; none: 0; a quota of some days only is not priced, `_Dual`).
     """
     c = compact if compact is not None else build_compact(view)
     hopeless = hopeless_cost(view, c)
@@ -987,8 +1016,8 @@ def lagrangian_bound(
     quota_prices: FloatArray | None = None,
 ) -> float:
     """The Lagrangian of ``problem`` (its exact value, groups' term included) at the bed,
-    admission and quota ``prices`` (none: 0): a lower bound on its optimum whatever the prices
-    (>= 0) are."""
+    admission and quota ``prices`` (none: 0; the price of a quota of some days only counts as
+    0, `_Dual`): a lower bound on its optimum whatever the prices (>= 0) are."""
     dual = _Dual(compact, hopeless_cost(view, compact))
     _, _, exact = dual.evaluate(dual.pack(*prices, quota_prices), 0.0, slope=False)
     return exact

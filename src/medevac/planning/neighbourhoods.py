@@ -7,7 +7,8 @@ freed patients over their cheapest columns by priced cost (plus the columns they
 slice with a patient left unplaced, every unit also gets its cheapest column of each admission
 day, since making room may take later admissions), within
 the capacity left by the others: beds per (facility, specialty, day), admissions per
-(facility, day), the room under each quota (`Problem.quotas`) its columns fall under, and the
+(facility, day), the room under each quota (`Problem.quotas`) its columns fall under (a column
+of an admission day outside a quota's days, `Quota.days`, does not count against it), and the
 group-split cost of the groups inside. The plan they held is handed to
 HiGHS as its starting solution, so the result is never worse; it is kept when it is better.
 The first sweep solves each slice's LP instead and rounds it (down, then the fractions largest
@@ -186,8 +187,11 @@ def _solve_one(
     bed_keys, bed_of = np.unique(bed_key, return_inverse=True)
     limited = np.flatnonzero(c.limit[cf, ca] < NO_LIMIT)
     adm_keys, adm_of = np.unique(cf[limited] * horizon + ca[limited], return_inverse=True)
-    # quotas: the columns that count against each, and the room the others leave it
+    # quotas: the columns that count against each (at its facilities, admitted on its days),
+    # and the room the others leave it
     under = c.quota_row_member[c.unit_quota_row[cu]] & c.quota_facility[:, cf].T  # [column, q]
+    if len(c.quota_room):
+        under &= c.quota_days[:, ca].T
     quota_cols, quota_of = np.nonzero(under)
     quota_keys, quota_row_of = np.unique(quota_of, return_inverse=True)
     rows = len(bed_keys) + len(adm_keys) + len(quota_keys)
@@ -219,7 +223,8 @@ def _solve_one(
     if len(quota_keys):
         # a quota the plan already goes beyond keeps what the slice holds under it (the
         # slice's own plan stays a solution), so no slice takes it further
-        outside = c.quota_use(slots.unit[~free], slots.facility[~free])[quota_keys]
+        outside = c.quota_use(slots.unit[~free], slots.facility[~free], slots.day[~free])
+        outside = outside[quota_keys]
         inside = np.bincount(quota_row_of, weights=x_start[quota_cols], minlength=len(quota_keys))
         room = np.maximum(c.quota_room[quota_keys] - outside, inside)
         quota_rows = model.add_rows(np.full(len(quota_keys), -np.inf), room.astype(float))
@@ -333,7 +338,7 @@ def _rounded(
     """
     cu, cf, ca, fraction = fractions
     used, admitted = _in_use(c, trial, np.ones(len(trial.unit), dtype=bool))
-    under = c.quota_use(trial.unit, trial.facility)
+    under = c.quota_use(trial.unit, trial.facility, trial.day)
     waiting = freed[trial.facility[freed] < 0]  # freed is sorted by unit
     waiting_start = np.searchsorted(trial.unit[waiting], np.arange(c.n_units + 1)).astype(np.int64)
     rounded = np.flatnonzero(fraction > ROUNDING_TOLERANCE)

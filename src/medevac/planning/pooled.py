@@ -20,13 +20,14 @@ from medevac.planning.highs_model import LinearModel
 class PooledLP:
     """The model and where its parts are: the bed row of (pool g, specialty s, day d) is
     ``bed_rows[(g * n_specialties + s) * horizon + d]``; column ``x[j]`` admits patients of
-    class ``k[j]`` in pool ``g[j]``."""
+    class ``k[j]`` in pool ``g[j]`` on day ``a[j]``."""
 
     model: LinearModel
     bed_rows: IntArray
     x: IntArray
     k: IntArray
     g: IntArray
+    a: IntArray
 
     def bed_prices(self, row_duals: FloatArray, shape: tuple[int, ...]) -> FloatArray:
         """The bed prices [pool, specialty, day] (>= 0) of the LP's row duals; ``shape`` is
@@ -69,7 +70,7 @@ def pooled_lp(c: Compact, class_of: IntArray, pool_of: IntArray) -> PooledLP:
     column, day = stay_days(a, np.minimum(stay[k], horizon - a))
     bed_of = (g[column] * n_spec + spec[k[column]]) * horizon + day
     model.add_entries(bed_rows[bed_of], x[column], 1.0)
-    return PooledLP(model, bed_rows, x, k, g)
+    return PooledLP(model, bed_rows, x, k, g, a)
 
 
 def _cheapest_travel(

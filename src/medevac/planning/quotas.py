@@ -8,6 +8,11 @@ engine first solves the pooled LP (`pooled_prices`): a bound that sees the quota
 where the ascent starts. `keep_to_quotas` brings any plan within the quotas by taking out the
 patients beyond them and placing them again where they fit (a safeguard for the Lagrangian
 engine's plan).
+
+A quota may hold on some days only (`Quota.days`): an admission counts against it only on one
+of its days, here as in the engines' kernels and rows. The pooled LP has a column per admission
+day and counts those exactly; the Lagrangian does not price such quotas (lagrangian.py), but
+its plans keep to them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 
 from medevac.planning.compact import Compact, hopeless_cost
 from medevac.planning.model import (
+    BoolArray,
     FloatArray,
     IntArray,
     ProblemView,
@@ -41,11 +47,12 @@ def keep_to_quotas(
     """The placement (facility, day over the patients) within every quota, and how many
     patients it moved or left out.
 
-    Of the patients a quota has too many of, those with the smallest cost of being left out
-    (least urgent), then admitted latest, then last in the file, are taken out, as many as it
-    is over. Each is then placed, most urgent first, at its cheapest place that still has a
-    bed for the whole stay, an admission slot and room under its quotas, or left out when none
-    is cheaper than leaving it out.
+    Of the patients a quota has too many of (admitted at its facilities on its days), those
+    with the smallest cost of being left out (least urgent), then admitted latest, then last in
+    the file, are taken out, as many as it is over. Each is then placed, most urgent first, at
+    its cheapest place that still has a bed for the whole stay, an admission slot and room
+    under its quotas (a quota of some days only, `Quota.days`, with no room left closes its
+    facilities on those days), or left out when none is cheaper than leaving it out.
     """
     facility, day = facility.copy(), day.copy()
     if not view.n_quotas:
@@ -60,19 +67,24 @@ def keep_to_quotas(
     members = view.quota_members()
     unplaced_cost = np.array([view.unplaced_cost(p) for p in patients])
     taken: list[int] = []
+    horizon = view.horizon
     for q in np.flatnonzero(over > 0).tolist():
         placed = facility >= 0
         under = np.flatnonzero(
-            members[:, q] & placed & view.quota_facility[q, np.where(placed, facility, 0)]
+            members[:, q]
+            & placed
+            & view.quota_facility[q, np.where(placed, facility, 0)]
+            & view.quota_days[q, np.where(placed, np.clip(day, 0, horizon - 1), 0)]
         )
         # the least urgent, then the latest admitted, then the last in the file leave first
         leave = under[np.lexsort((-under, -day[under], unplaced_cost[under]))]
         for i in leave[: counts[q] - view.quota_room[q]].tolist():
             mine = quota[start[i] : start[i + 1]]
-            counts[mine[view.quota_facility[mine, facility[i]]]] -= 1
+            counts[
+                mine[view.quota_facility[mine, facility[i]] & view.quota_days[mine, day[i]]]
+            ] -= 1
             facility[i] = -1
             taken.append(i)
-    horizon = view.horizon
     where = np.flatnonzero(facility >= 0)
     specialty = np.array(
         [view.specialty_index.get(p.specialty, 0) for p in patients], dtype=np.int64
@@ -86,18 +98,22 @@ def keep_to_quotas(
         p = patients[i]
         s = view.specialty_index[p.specialty]
         mine = quota[start[i] : start[i + 1]]
-        full = view.quota_facility[mine] & (counts[mine] >= view.quota_room[mine])[:, None]
-        eligible = np.flatnonzero(view.screen(i).eligible & ~np.asarray(full.any(axis=0)))
+        full = mine[counts[mine] >= view.quota_room[mine]]
+        # [facility, day]: the admissions a quota with no room left would count
+        closed: BoolArray = np.any(
+            view.quota_facility[full, :, None] & view.quota_days[full, None, :], axis=0
+        )
+        eligible = np.flatnonzero(view.screen(i).eligible & ~closed.all(axis=1))
         ok = np.zeros((view.n_facilities, horizon), dtype=bool)
         ok[eligible] = open_places(view, (used, admitted), s, eligible, p.length_of_stay_days)
-        place = cheapest_place(view, i, ok & view.open_days(i))
+        place = cheapest_place(view, i, ok & ~closed & view.open_days(i))
         if place is None or not place[0] < unplaced_cost[i]:
             continue  # no place left (every eligible facility's quota used up, say)
         _, f, a = place
         facility[i], day[i] = f, a
         used[f, s, a : min(a + p.length_of_stay_days, horizon)] += 1
         admitted[f, a] += 1
-        counts[mine[view.quota_facility[mine, f]]] += 1
+        counts[mine[view.quota_facility[mine, f] & view.quota_days[mine, a]]] += 1
     return facility, day, len(taken)
 
 
@@ -108,7 +124,9 @@ def _unit_quotas(view: ProblemView, compact: Compact) -> list[IntArray]:
 
 
 def binding_quotas(view: ProblemView, compact: Compact) -> list[int]:
-    """The quotas that may bind: more patients could go under them than their room."""
+    """The quotas that may bind: more patients could go under them than their room (those
+    who may go to one of its facilities and, for a quota of some days only, be admitted on
+    one of its days, from their earliest day on)."""
     if not view.n_quotas:
         return []
     could = np.zeros(view.n_quotas, dtype=np.int64)
@@ -117,6 +135,8 @@ def binding_quotas(view: ProblemView, compact: Compact) -> list[int]:
         if not len(mine):
             continue
         reach = view.quota_facility[mine][:, c.places(u)].any(axis=1)
+        if view.quotas_have_days:
+            reach &= view.quota_days[mine, int(c.unit_first[u]) :].any(axis=1)
         could[mine[reach]] += c.unit_count[u]
     return np.flatnonzero(could > view.quota_room).tolist()
 
@@ -127,7 +147,10 @@ class PooledBound:
     problem's Lagrangian: each pool's bed prices copied to its facilities [facility,
     specialty, day], and a price per quota (`Problem.quotas`, in order). At these prices the
     Lagrangian is at least the bound (every facility of a pool pays the pool's price for the
-    beds the pool sums, and no unit's column costs less than its class's in the pool)."""
+    beds the pool sums, and no unit's column costs less than its class's in the pool), where
+    every quota holds on every day: the Lagrangian does not price a quota of some days only
+    (`Quota.days`, lagrangian.py), so where the LP's row of one has a price, the Lagrangian at
+    these prices may lie below the bound (both stay bounds)."""
 
     bound: float
     bed_prices: FloatArray
@@ -143,7 +166,9 @@ def pooled_prices(view: ProblemView, compact: Compact, time_limit: float) -> Poo
     Every plan maps onto a solution of that LP that costs no more, so its optimum is a lower
     bound. Where the quotas together leave room for fewer patients than need it, the Lagrangian
     bound (which does not price quotas) stays far below any plan; this one sees the patients
-    that must be left out.
+    that must be left out. A quota of some days only (`Quota.days`) counts the columns of its
+    days alone (each column admits on one day), so the map of plans onto solutions holds for
+    it too, and the bound sees it.
     """
     c = compact
     n_fac = c.beds.shape[0]
@@ -170,7 +195,7 @@ def pooled_prices(view: ProblemView, compact: Compact, time_limit: float) -> Poo
     )
     keys = list(classes)
     pooled = pooled_lp(c, class_of, pool_of)
-    model, x, k, g = pooled.model, pooled.x, pooled.k, pooled.g
+    model, x, k, g, a = pooled.model, pooled.x, pooled.k, pooled.g, pooled.a
     quota_rows = model.add_rows(np.full(view.n_quotas, -np.inf), view.quota_room.astype(float))
     class_quota = np.zeros((len(keys), view.n_quotas), dtype=bool)
     for i, key in enumerate(keys):
@@ -179,7 +204,7 @@ def pooled_prices(view: ProblemView, compact: Compact, time_limit: float) -> Poo
     for j, quotas in enumerate(pool_quotas):
         pool_quota[j, list(quotas)] = True
     for q in range(view.n_quotas):
-        counted = np.flatnonzero(class_quota[k, q] & pool_quota[g, q])
+        counted = np.flatnonzero(class_quota[k, q] & pool_quota[g, q] & view.quota_days[q, a])
         model.add_entries(np.full(len(counted), quota_rows[q]), x[counted], 1.0)
     result = model.solve(integer=False, time_limit=time_limit)
     if not result.optimal or result.row_duals is None:

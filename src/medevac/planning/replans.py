@@ -79,7 +79,8 @@ def _moved(problem: Problem, facility: IntArray, day: IntArray) -> dict[int, tup
 
 class _Room:
     """The beds, admissions and quota places a placement leaves, updated as single patients
-    move (the checker's rules, counted once for the whole placement)."""
+    move (the checker's rules, counted once for the whole placement; an admission counts
+    against a quota only on the quota's days, `Quota.days`)."""
 
     def __init__(self, view: ProblemView, facility: IntArray, day: IntArray) -> None:
         self.view = view
@@ -101,7 +102,7 @@ class _Room:
         self.used[f, self.specialty[i], a:end] += sign
         self.admitted[f, a] += sign
         for q in self.view.quotas_of(i).tolist():
-            if self.view.quota_facility[q, f]:
+            if self.view.quota_facility[q, f] and self.view.quota_days[q, a]:
                 self.quota_used[q] += sign
 
     def take(self, i: int, f: int, a: int) -> None:
@@ -126,7 +127,11 @@ class _Room:
         limit = int(view.admission_limit[f, a])
         if 0 <= limit <= self.admitted[f, a]:
             return False
-        quotas = [q for q in view.quotas_of(i).tolist() if view.quota_facility[q, f]]
+        quotas = [
+            q
+            for q in view.quotas_of(i).tolist()
+            if view.quota_facility[q, f] and view.quota_days[q, a]
+        ]
         return all(self.quota_used[q] < view.quota_room[q] for q in quotas)
 
 
@@ -401,7 +406,7 @@ def _alone_put_back(
         freed = [now_f] if now_f >= 0 else []
         if view.n_quotas and now_f >= 0:  # room under a quota of the place it left, elsewhere
             for q in view.quotas_of(i).tolist():
-                if view.quota_facility[q, now_f]:
+                if view.quota_facility[q, now_f] and view.quota_days[q, now_a]:
                     freed.extend(np.flatnonzero(view.quota_facility[q]).tolist())
         again = [k for g in freed for k in waiting.get(g, ())]
         group = view.problem.patients[i].group
