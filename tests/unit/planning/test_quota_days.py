@@ -4,6 +4,7 @@ unplaced reasons and `explain` count and close only the quota's days."""
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import replace
 
@@ -26,7 +27,15 @@ from medevac.planning import (
     with_quotas,
 )
 from medevac.planning.model import ProblemView, placement_arrays, quota_counts, unplaced_reasons
-from tests.unit.planning.builders import facility, patient, problem_dict
+from tests.unit.planning.builders import (
+    engines_agree,
+    facility,
+    patient,
+    problem_dict,
+    random_problem,
+    random_problems,
+    random_quotas,
+)
 
 #: room for one patient of ORG-A at PARTNER, admitted on days 0-1 only
 EARLY = Quota("AGR-A", 1, frozenset({"ORG-A"}), frozenset({"PARTNER"}), days=frozenset({0, 1}))
@@ -143,3 +152,13 @@ def test_explain_closes_only_the_quota_s_days() -> None:
         "PARTNER is under quota AGR-A, used up (1 of its room 1 by other patients)"
     )
     assert np.all([a.facility == "PARTNER" for a in why.alternatives])
+
+
+@random_problems(40)
+def test_with_quotas_of_some_days_every_engine_agrees_and_exact_is_optimal(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    # every engine's plan passes the checker, no bound goes above the per-patient MIP's
+    # optimum, the exact engine proves it and greedy costs no more (`engines_agree`)
+    free = random_problem(rng, n_patients, n_facilities)
+    engines_agree(with_quotas(free, random_quotas(rng, free, days=True)))
