@@ -129,6 +129,7 @@ def _whole_number(value: Any, info: ValidationInfo) -> Any:
     to a whole one (`2.0000000000000000001` had been stored as 2 beds, `1e-400` as 0)."""
     if isinstance(value, bool):
         raise _fail("wrong_json_type", "must be a whole number")
+    _json_number(value)
     if isinstance(value, json_text.Rounded):
         raise _fail("rounded_number", f"must be a whole number; {_rounded_to(value)}")
     if isinstance(value, str):
@@ -167,9 +168,18 @@ def _held_as_written(value: Any) -> Any:
     """Refuse a JSON number that a float rounds to a whole one (`json_text.Rounded`: `1e-400`
     is 0.0, `1.0000000000000000001` is 1.0, which a flag takes for true): what would be
     stored is not what the file wrote."""
+    _json_number(value)
     if isinstance(value, json_text.Rounded):
         raise _fail("rounded_number", f"cannot be stored as written; {_rounded_to(value)}")
     return value
+
+
+def _json_number(value: Any) -> None:
+    """Refuse `NaN`, `Infinity` and `-Infinity` of a JSON file (`json_text.NotJson`), which
+    Python's decoder takes and JSON has no such number for: a latitude `NaN` had been refused
+    as above 90 and quoted `nan`."""
+    if isinstance(value, json_text.NotJson):
+        raise _fail("not_json_number", "must be a number; NaN and Infinity are not JSON numbers")
 
 
 def _flag(value: Any, info: ValidationInfo) -> Any:

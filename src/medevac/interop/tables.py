@@ -90,7 +90,9 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
             # the last value of each repeated key, so that the other rows are checked too, their
             # numbers marked as `json_text.loads` marks them (a rounded one had gone unsaid)
             repeated = error.paths
-            data = json.loads(text, parse_float=json_text.read_number)
+            data = json.loads(
+                text, parse_float=json_text.read_number, parse_constant=json_text.read_constant
+            )
         except json.JSONDecodeError:
             raise  # told below
         except (ValueError, RecursionError) as error:  # too deep, an integer too long

@@ -231,6 +231,10 @@ def _reason(detail: ErrorDetails, is_csv: bool) -> str:
             else str(value)
         )
         shown = f" (got {written if len(written) <= 40 else written[:37] + '...'})"
+    elif isinstance(value, str) and len(value) > 40:
+        # a cell of thousands of characters had made a message as long (a latitude of 3,000
+        # digits, 3,077 characters): its start and its length
+        shown = f" (got {value[:37]!r}... {len(value):,} characters)"
     elif isinstance(value, str | int | float):
         shown = f" (got {value!r})"
     else:

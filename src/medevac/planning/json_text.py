@@ -45,6 +45,20 @@ class OutOfRange(WrittenNumber):
     `Infinity`."""
 
 
+class NotJson(WrittenNumber):
+    """`NaN`, `Infinity` or `-Infinity`: Python's decoder takes them, JSON has no such number.
+    Its value is the float they name, ``text`` what the file wrote, so that a message can
+    quote the file (`got NaN`) and the loaders can refuse it as no JSON number."""
+
+
+def read_constant(text: str) -> float:
+    """`NaN`, `Infinity` or `-Infinity` as `json.loads` meets them (``parse_constant``): a
+    `NotJson` float that keeps the text."""
+    marked = NotJson(float(text))
+    marked.text = text
+    return marked
+
+
 class Rounded(WrittenNumber):
     """A number of the text with a fraction as written that a float rounds to a whole number:
     `1e-400` is 0.0, `2.9999999999999999` is 3.0, `90.000000000000001` is 90.0. Its float would
@@ -52,8 +66,9 @@ class Rounded(WrittenNumber):
     written; the loaders refuse it where a whole number is meant, and check it against a limit
     it equals (``above``: whether the number written is above its float). Only whole floats
     are looked at: every limit of the formats is a whole number, so that a number beyond one
-    as written and within it as a float is rounded to it. A number written `3.0` or `1e2` is
-    whole as written: a plain float."""
+    as written and within it as a float is rounded to it. A number written `3.0` is whole as
+    written: a plain float; one written `1e7` a `WrittenNumber` that keeps its text, for the
+    messages that quote it (a float would show `10000000.0`)."""
 
     above: bool
 
@@ -81,18 +96,28 @@ def _as_written(text: str, value: float) -> float:
         return value  # `50.0`, `-3.000`: the common case, without a decimal (2.3 times faster)
     mantissa = text.lower().partition("e")[0]
     if not mantissa.strip("-.0"):  # zero as written, whatever its exponent (`-0.0`, `0e-999`)
-        return value
+        return _keeping_text(text, value)
     try:
         written = Decimal(text)  # exact, whatever the context's precision
     except ArithmeticError:  # an exponent beyond a decimal's: nearer zero than any float
         above = not mantissa.startswith("-")
     else:
         if written == written.to_integral_value():  # whole as written (`1e2`)
-            return value
+            return _keeping_text(text, value)
         above = written > Decimal(value)  # exact too: no decimal compared with a float
     marked = Rounded(value)
     marked.text = text
     marked.above = above
+    return marked
+
+
+def _keeping_text(text: str, value: float) -> float:
+    """``value`` as a `WrittenNumber` that keeps ``text`` where a float would write it
+    otherwise (`1e7`, not `10000000.0`); a plain float where it writes it alike."""
+    if repr(value) == text:
+        return value
+    marked = WrittenNumber(value)
+    marked.text = text
     return marked
 
 
@@ -106,7 +131,8 @@ def loads(text: str) -> Any:
     """``json.loads`` of ``text``; RepeatedKeys naming every key given twice in one object
     (ValueError and RecursionError as ``json.loads`` raises them). A number too large for a
     float is an infinite `OutOfRange` that keeps its text, one a float rounds to a whole
-    number a `Rounded` that does."""
+    number a `Rounded` that does, `NaN` and `Infinity` (no JSON numbers, which Python's decoder
+    takes) a `NotJson` that does."""
     repeated = False
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -120,7 +146,9 @@ def loads(text: str) -> Any:
         marked.repeated = [key for key, count in counts.items() if count > 1]
         return marked
 
-    data = json.loads(text, object_pairs_hook=pairs, parse_float=read_number)
+    data = json.loads(
+        text, object_pairs_hook=pairs, parse_float=read_number, parse_constant=read_constant
+    )
     if repeated:  # found where, only then: the walk takes time on large documents
         paths: list[str] = []
         _find(data, "", paths)
