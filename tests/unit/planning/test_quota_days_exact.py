@@ -5,7 +5,6 @@ means proven."""
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 
 import numpy as np
@@ -27,9 +26,6 @@ from tests.unit.planning.builders import (
     facility,
     patient,
     problem_dict,
-    random_problem,
-    random_problems,
-    random_quotas,
 )
 
 #: an agreement ending on day 2: ORG-A's patients admitted at PARTNER on days 0-2 count
@@ -74,14 +70,6 @@ def exact_and_mip(problem: Problem) -> tuple[Plan, Plan]:
     assert exact.bound <= mip.objective + tolerance
     assert mip.bound <= mip.objective + tolerance
     return exact, mip
-
-
-@random_problems(40)
-def test_with_quotas_on_some_days_exact_is_optimal_and_agrees_with_the_mip(
-    rng: random.Random, n_patients: int, n_facilities: int
-) -> None:
-    free = random_problem(rng, n_patients, n_facilities)
-    exact_and_mip(with_quotas(free, random_quotas(rng, free, days=True)))
 
 
 def test_a_quota_ending_on_day_2_leaves_the_later_days_free() -> None:
