@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -656,6 +657,55 @@ def test_plan_solve_keeps_to_the_quotas_the_manifest_carries(
     assert refused.exit_code == 1
     assert "'quotas' entry 0 (AGR-DEMO-002): 'room' must be a count of patients, not '20'" in (
         " ".join(refused.output.split())
+    )
+
+
+def test_a_quota_of_an_agreement_ending_within_the_horizon_holds_on_its_days(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the academy's agreement (quota 2) ends on day 2 and a renewal without a quota follows:
+    # the quota holds on days 0-2 only, and the 22 others come from day 3 (until quotas had
+    # days, the room held on every day and 2 of the 24 were placed there)
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+    today = utc_now().date()
+    with context.unit_of_work() as uow:
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        agreement.quota, agreement.valid_to = 2, today + timedelta(days=2)
+        uow.agreements.update(agreement)
+        renewal = replace(
+            agreement,
+            id="AGR-RENEWAL",
+            quota=None,
+            valid_from=today + timedelta(days=3),
+            valid_to=None,
+            version=0,
+        )
+        uow.agreements.add(renewal)
+        uow.commit()
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    built = " ".join(invoke(cli, "plan", "build", "--out", str(problem)).split())
+    assert (
+        f"its patients come under {ACADEMY_AGREEMENT_ID} on day(s) 0-2 only, and the quota "
+        "holds on those days"
+    ) in built
+    solve = ["plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30"]
+    out = " ".join(invoke(cli, *solve).split())
+    assert f"{ACADEMY_AGREEMENT_ID} (room 2, admissions on day(s) 0-2)" in out
+    days = [a["day"] for a in json.loads(plan.read_text())["assignments"]]
+    assert (len(days), len([d for d in days if d <= 2])) == (24, 2)
+    out = " ".join(invoke(cli, "plan", "approve", str(plan), "--problem", str(problem)).split())
+    assert "24 admissions planned" in out
+    assert "over quota" not in out
+    # a day outside the horizon in the manifest's quota is refused, naming it
+    manifest = tmp_path / "problem.registry.json"
+    written = json.loads(manifest.read_text())
+    edited = written | {"quotas": [written["quotas"][0] | {"days": [0, 1, 99]}]}
+    manifest.write_text(resealed_text(edited))
+    refused = cli.invoke(app, solve)
+    assert refused.exit_code == 1
+    assert (
+        f"quota {ACADEMY_AGREEMENT_ID}: day 99 is outside the horizon (days 0-13)"
+        in " ".join(refused.output.split())
     )
 
 

@@ -44,7 +44,7 @@ from medevac.planning import (
 from medevac.planning.engines import MAX_TIME_LIMIT, prepare
 from medevac.planning.lint import problem_warnings
 from medevac.planning.loader import read_problem_file
-from medevac.planning.plan import check_writable, figure
+from medevac.planning.plan import check_writable, day_ranges, figure
 from medevac.services import manifests
 from medevac.services.manifests import arrivals, document_digest
 
@@ -242,7 +242,14 @@ def with_manifest(
             soft_wrap=True,  # no path broken across lines
         )
     if counted.quotas:
-        shown = _some([f"{q.id} (room {q.room})" for q in counted.quotas])
+        shown = _some(
+            [
+                f"{q.id} (room {q.room}"
+                + ("" if q.days is None else f", admissions on day(s) {day_ranges(q.days)}")
+                + ")"
+                for q in counted.quotas
+            ]
+        )
         console.print(
             json_text.printable(
                 f"quotas: {len(counted.quotas)} agreement quota(s) from {manifest_file}: "
