@@ -789,8 +789,11 @@ def _quota_reasons(
     for u in unplaced:
         i = index[u.patient]
         # eligibility and quotas (organisation, specialty) alike, and the same reason before
-        # the quotas (which can differ within a profile: acceptance ends and earliest days)
-        key = (*view._profile(i), u.code, u.reason)
+        # the quotas (which can differ within a profile: acceptance ends and earliest days),
+        # and the same earliest day: a quota of some days may close every day one patient
+        # may come and not another's (a review found the first one's reason given to both)
+        p = view.problem.patients[i]
+        key = (*view._profile(i), p.earliest_day, u.code, u.reason)
         if key not in said:
             said[key] = _quota_reason(view, i, full, counts, u)
         found = said[key]

@@ -162,3 +162,28 @@ def test_with_quotas_of_some_days_every_engine_agrees_and_exact_is_optimal(
     # optimum, the exact engine proves it and greedy costs no more (`engines_agree`)
     free = random_problem(rng, n_patients, n_facilities)
     engines_agree(with_quotas(free, random_quotas(rng, free, days=True)))
+
+
+def test_patients_of_one_kind_with_other_earliest_days_get_their_own_quota_reason() -> None:
+    # F's one bed is taken to the end; a quota without room closes days 2-5 to ORG-A. A may
+    # come from day 2 only (every day closed by the quota: no agreement); B from day 0 (the
+    # beds' reason). B had been given A's reason when A came first
+    data = problem_dict(
+        [facility("F", 50.1, 30.0, beds={"orthopaedics": 1})],
+        [
+            patient("P0", organisation="ORG-B", length_of_stay_days=6),
+            patient("A", organisation="ORG-A", length_of_stay_days=1, earliest_day=2),
+            patient("B", organisation="ORG-A", length_of_stay_days=1),
+        ],
+        horizon_days=6,
+    )
+    days = frozenset(range(2, 6))
+    quota = Quota("Q", 0, frozenset({"ORG-A"}), frozenset({"F"}), days=days)
+    problem = with_quotas(parse_problem(data), [quota])
+    facility_of, day = np.array([0, -1, -1]), np.array([0, 0, 0])
+    for order in ([1, 2], [2, 1]):
+        reasons = {
+            u.patient: u.code
+            for u in unplaced_reasons(ProblemView(problem), facility_of, day, order)
+        }
+        assert reasons == {"A": UnplacedReason.NO_AGREEMENT, "B": UnplacedReason.BEDS_FULL}
