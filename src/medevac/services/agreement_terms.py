@@ -67,7 +67,12 @@ def bound_from(operator: str, agreements: Sequence[Agreement], on: date) -> date
 
 
 def last_open_day(
-    operator: str, agreements: list[Agreement], first: date, sender: str, specialty: Specialty
+    operator: str,
+    agreements: list[Agreement],
+    first: date,
+    sender: str,
+    specialty: Specialty,
+    full: frozenset[str] = frozenset(),
 ) -> date | None:
     """For an operator not bound yet, whose first agreement comes into force on ``first``:
     the last day its facilities admit ``sender``'s patients in ``specialty``. None (no end)
@@ -79,7 +84,9 @@ def last_open_day(
     ``first`` count against no agreement and those admitted from then on against it, and its
     quota is carried for its days only (`carry_quotas`, `Quota.days`). Before quotas had
     days, it would have bound those admitted earlier too, and acceptance ended the day
-    before it."""
+    before it. One whose quota is used up (ids in ``full``) covers nobody, nor do renewals
+    that are: no quota without room is carried, so acceptance ends the day before, as for
+    a receiver bound already (`acceptance_days`)."""
     if sender == operator:
         return None
     starting = [
@@ -88,10 +95,12 @@ def last_open_day(
         if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, operator)
         and specialty in a.specialties
         and a.valid_from == first
+        and a.id not in full
     ]
     if not starting:
         return first - timedelta(days=1)
-    return last_valid_day(starting, _renewals(agreements, sender, operator, specialty, first))
+    renewals = _renewals(agreements, sender, operator, specialty, first)
+    return last_valid_day(starting, [a for a in renewals if a.id not in full])
 
 
 def _covering_at(
@@ -133,7 +142,7 @@ def acceptance_days(
         return 0, None
     first = bound_from(operator, agreements, on)
     if first is not None:
-        last = last_open_day(operator, list(agreements), first, sender, specialty)
+        last = last_open_day(operator, list(agreements), first, sender, specialty, full)
         return 0, _day_of_problem(last, on)
     theirs = [
         a
@@ -247,7 +256,7 @@ def agreement_ends(
     if first is not None:
         for sender in senders:
             for specialty in facility.specialties:
-                opening = last_open_day(operator, theirs, first, sender, specialty)
+                opening = last_open_day(operator, theirs, first, sender, specialty, full)
                 end(sender, specialty, opening)
         return found
     pairs = {
@@ -563,11 +572,13 @@ def agreements_beginning(
     receivers: set[str],
     today: date,
     horizon: int,
+    full: frozenset[str] = frozenset(),
 ) -> list[str]:
     """A line for each receiver of the problem not bound by agreements yet whose first
     agreement comes into force within the horizon (`bound_from`): its facilities accept
     everyone until then, and plans admit the patients that agreement does not cover on the
-    day before at the latest (`last_open_day`). And for a receiver bound by agreements, a
+    day before at the latest (`last_open_day`; those in ``full``, whose quota is used up,
+    cover nobody). And for a receiver bound by agreements, a
     line for each sender and day on which agreements begin that cover some of its patients'
     specialties no agreement in force covers (`acceptance_days`): plans admit them there
     from that day on. ``needed``: the specialties of the problem's patients per sending
@@ -576,7 +587,7 @@ def agreements_beginning(
     for receiver in sorted(receivers):
         first = bound_from(receiver, agreements, today)
         if first is None:
-            lines += _openings(agreements, needed, receiver, today, horizon)
+            lines += _openings(agreements, needed, receiver, today, horizon, full)
             continue
         if (first - today).days > horizon - 1:
             continue
@@ -587,8 +598,9 @@ def agreements_beginning(
             if a.receiving_organisation_id == receiver and a.valid_from == first
         ]
         covers: dict[str, set[Specialty]] = defaultdict(set)
-        for a in starting:  # as `last_open_day` counts them
-            covers[a.sending_organisation_id] |= a.specialties
+        for a in starting:  # as `last_open_day` counts them: those with room
+            if a.id not in full:
+                covers[a.sending_organisation_id] |= a.specialties
         line = (
             f"{', '.join(sorted(a.id for a in starting))} ({receiver}'s first) "
             f"{'begin' if len(starting) > 1 else 'begins'} on {first.isoformat()}, day {day} of "
@@ -614,13 +626,14 @@ def _openings(
     receiver: str,
     today: date,
     horizon: int,
+    full: frozenset[str] = frozenset(),
 ) -> list[str]:
     """`agreements_beginning`'s lines for a receiver bound by agreements (or by none)."""
     lines = []
     for sender in sorted(set(needed) - {receiver}):
         later: dict[int, set[Specialty]] = defaultdict(set)
         for specialty in needed[sender]:
-            days = acceptance_days(receiver, sender, specialty, agreements, today, horizon)
+            days = acceptance_days(receiver, sender, specialty, agreements, today, horizon, full)
             if days is not None and days[0] > 0:
                 later[days[0]].add(specialty)
         for day, specialties in sorted(later.items()):
@@ -631,6 +644,7 @@ def _openings(
                 if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, receiver)
                 and a.valid_from == begins
                 and a.specialties & specialties
+                and a.id not in full
             )
             lines.append(
                 f"{', '.join(ids)} ({sender} at {receiver}) "

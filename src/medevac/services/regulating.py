@@ -404,7 +404,7 @@ def build_problem(
         tight,
         carried,
         agreements_ending(agreements, senders, receivers, today, horizon_days, full),
-        agreements_beginning(agreements, needed, receivers, today, horizon_days),
+        agreements_beginning(agreements, needed, receivers, today, horizon_days, full_ids),
     )
 
 

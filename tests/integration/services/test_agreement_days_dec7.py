@@ -17,7 +17,14 @@ from medevac.domain.agreements import Agreement
 from medevac.domain.facilities import CostPolicy
 from medevac.domain.lifecycle import PatientStatus
 from medevac.domain.vocabulary import Specialty
-from medevac.planning import Breakdown, Plan, check_plan, parse_problem, solve_exact
+from medevac.planning import (
+    Breakdown,
+    Plan,
+    check_plan,
+    parse_problem,
+    solve_exact,
+    solve_greedy,
+)
 from medevac.services import regulating
 from medevac.services.agreement_terms import admissions_after_agreement_ends
 from medevac.services.auditing import utc_now
@@ -188,26 +195,34 @@ def test_a_renewal_with_a_quota_of_its_own_is_carried_as_well(uow_factory: UowFa
     assert approve(problem, plan, uow_factory).over_quota == []
 
 
+@pytest.mark.parametrize("quota", [2, 0])
 def test_a_first_agreement_with_a_quota_binds_from_its_first_day_only(
-    uow_factory: UowFactory,
+    uow_factory: UowFactory, quota: int
 ) -> None:
     # the academy's operator is bound by no agreement until day 2, when its first one, with a
     # quota of 2, begins: the academy admits everyone on days 0-1 (8 a day) and 2 from day 2.
-    # Until quotas had days, acceptance ended on day 1 and 16 were placed
+    # Until quotas had days, acceptance ended on day 1 and 16 were placed. With a quota of 0
+    # (used up) it covers nobody: acceptance ends on day 1 (a review found 8 admitted from
+    # day 2 and the approval refusing them)
     selected_demo(uow_factory)
     today = utc_now().date()
     with uow_factory() as uow:
         academy = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-        academy.quota, academy.valid_from = 2, today + timedelta(days=2)
+        academy.quota, academy.valid_from = quota, today + timedelta(days=2)
         uow.agreements.update(academy)
         uow.commit()
     problem = built(uow_factory)
-    [quota] = problem.manifest["quotas"]
-    assert (quota["room"], quota["days"]) == (2, list(range(2, 14)))
-    assert problem.manifest["acceptance_ends"] == []
-    plan = solve_exact(problem.for_engines(), time_limit=30)
-    days = [a.day for a in plan.assignments if a.facility == ACADEMY]
-    assert (len([d for d in days if d < 2]), len([d for d in days if d >= 2])) == (16, 2)
+    if quota:
+        [carried] = problem.manifest["quotas"]
+        assert (carried["room"], carried["days"]) == (2, list(range(2, 14)))
+        assert problem.manifest["acceptance_ends"] == []
+    else:
+        assert problem.manifest["quotas"] == []
+        assert [e["last_day"] for e in problem.manifest["acceptance_ends"]] == [1]
+    for plan in (solve_greedy(problem.for_engines()), solve_exact(problem.for_engines(), 30)):
+        days = [a.day for a in plan.assignments if a.facility == ACADEMY]
+        assert (len([d for d in days if d < 2]), len([d for d in days if d >= 2])) == (16, quota)
+        assert quota_overruns(uow_factory(), problem.problem, plan, on=utc_now()) == []
     assert approve(problem, plan, uow_factory).over_quota == []
 
 

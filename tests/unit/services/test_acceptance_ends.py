@@ -391,3 +391,12 @@ def test_a_first_agreement_with_a_quota_carries_acceptance_on_from_its_first_day
     assert agreements_beginning([limited], {"ORG-A": {ORTHO, NEURO}}, {"ORG-B"}, DAY, HORIZON)[
         0
     ].endswith("plans admit the patients it does not cover (ORG-A) there on day 4 at the latest")
+    # used up, it covers nobody: no quota without room is carried, so acceptance ends before
+    # it (a review found plans beyond a quota of 0 that the approval then refused)
+    used_up = frozenset({"AGR-1"})
+    assert agreement_ends(HOSPITAL, [limited], DAY, HORIZON, used_up, senders=["ORG-A"]) == {
+        "ORG-A": {"orthopaedics": 4, "neurology": 4}
+    }
+    assert agreements_beginning([limited], {"ORG-A": {ORTHO}}, {"ORG-B"}, DAY, HORIZON, used_up)[
+        0
+    ].endswith("plans admit the patients it does not cover (ORG-A) there on day 4 at the latest")
