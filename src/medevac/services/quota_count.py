@@ -595,8 +595,9 @@ def _day_covers(
     """For each day of a problem (day 0 = ``day0``) on which the receiver's facilities admit
     the sender's patients in the specialty (``kind``: sender, receiver, specialty; the days
     of `acceptance_days`), the ids of the agreements of ``group`` (the sender's with the
-    receiver) covering them then; None on a day they count against no quota (the receiver
-    not bound by agreements yet, or one without a quota covers them)."""
+    receiver) covering them then, but those whose quota is used up (ids in ``full``); None on
+    a day they count against no quota (the receiver not bound by agreements yet, or one
+    without a quota covers them)."""
     sender, receiver, specialty = kind
     window = acceptance_days(receiver, sender, specialty, book.every, day0, horizon, full)
     if window is None:
@@ -606,7 +607,10 @@ def _day_covers(
     covers: dict[int, frozenset[str] | None] = {}
     for d in range(first, horizon if last is None else min(last + 1, horizon)):
         on = day0 + timedelta(days=d)
-        covering = [a for a in group if a.covers(specialty, on)]
+        # one whose quota is used up covers nobody (as in acceptance): with room 0 it adds
+        # nothing to any set's room, and kept in the sets it made them cross where they do not
+        # (AG0 full beside AG1 and its renewal: nothing was carried, and plans went beyond AG1)
+        covering = [a for a in group if a.covers(specialty, on) and a.id not in full]
         if (unbound is not None and on < unbound) or any(a.quota is None for a in covering):
             covers[d] = None
         elif covering:

@@ -23,6 +23,7 @@ from medevac.services.quota_count import (
     Placed,
     QuotaBook,
     _count,
+    _day_covers,
     _held_days,
     _quota_rows,
     _some_days,
@@ -258,3 +259,18 @@ def test_a_quota_has_one_set_of_days_for_its_specialties_and_says_where_that_cou
         NEURO: {d: A if d <= 4 else C for d in range(HORIZON)},
     }
     assert _held_days(A, late) == ([0, 1, 2, 3, 4], True)
+
+
+def test_an_agreement_whose_quota_is_used_up_is_in_no_set_of_covering_agreements() -> None:
+    # AG0 (quota 0) beside AG1 (quota 2, until day 9) and its renewal AG1R (day 10): with AG0
+    # in them, the sets {AG0, AG1} and {AG0, AG1R} crossed, nothing was carried, and plans
+    # went beyond AG1 (random registry 2632)
+    used_up = agreement("AG0", {ORTHO}, 0)
+    ag1 = agreement("AG1", {ORTHO, NEURO}, 2, starts_on_day=0, ends_on_day=9)
+    renewal = agreement("AG1R", {ORTHO, NEURO}, 1, starts_on_day=10, ends_on_day=10)
+    group = [used_up, ag1, renewal]
+    book = QuotaBook(group, DAY)
+    full = frozenset(a.id for a in book.full())
+    assert full == {"AG0"}
+    covers = _day_covers(book, group, ("ORG-A", "ORG-B", ORTHO), DAY, HORIZON, full)
+    assert covers == {d: frozenset({"AG1"}) for d in range(10)} | {10: frozenset({"AG1R"})}
