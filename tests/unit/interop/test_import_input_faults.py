@@ -26,10 +26,9 @@ from medevac.services.clock import shown
 from medevac.services.exports import export_file
 from medevac.services.imports import import_file
 from tests.fakes import FakeDatabase
-from tests.unit.interop import test_import_strictness as strict
-from tests.unit.interop.test_import_strictness import load
+from tests.unit.interop import importing
+from tests.unit.interop.importing import NOW, load
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 ORGANISATION_HEADER = "id,name,kind,country,contact"
 CAPACITY_HEADER = "facility_id,specialty,available,baseline,plus_24h,plus_72h,reported_at"
 
@@ -54,8 +53,8 @@ def kyiv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def rejected(database: FakeDatabase, kind: RecordKind, path: Path) -> list[str]:
-    """The row errors, as text, of an import that must be refused (`strict.rejected`)."""
-    return [str(e) for e in strict.rejected(database, kind, path)]
+    """The row errors, as text, of an import that must be refused (`importing.rejected`)."""
+    return [str(e) for e in importing.rejected(database, kind, path)]
 
 
 def parse_text(tmp_path: Path, kind: RecordKind, name: str, text: str) -> ParsedTable:

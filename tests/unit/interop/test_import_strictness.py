@@ -5,14 +5,13 @@ show together, and cells of nothing but the spreadsheet text mark."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from medevac.domain.errors import InvalidValue
-from medevac.interop.records import ImportFileError, ImportRejected, RecordKind, RowError
+from medevac.interop.records import ImportFileError, RecordKind
 from medevac.interop.rows import SPECS, decode_csv_row, patient_row
 from medevac.interop.samples import SampleRegistry, sample_registry
 from medevac.interop.tables import read_table, write_records
@@ -20,9 +19,8 @@ from medevac.interop.validation import ParsedTable, parse_table
 from medevac.services.exports import export_file
 from medevac.services.imports import import_file
 from tests.fakes import FakeDatabase
+from tests.unit.interop.importing import NOW, REFERENCE_KINDS, load, rejected
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-REFERENCE_KINDS = (RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
 ORGANISATION_HEADER = "id,name,kind,country,contact"
 
 
@@ -34,25 +32,6 @@ def database() -> FakeDatabase:
 @pytest.fixture
 def registry() -> SampleRegistry:
     return sample_registry(20, seed=3)
-
-
-def load(
-    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path, *kinds: RecordKind
-) -> None:
-    for kind in kinds:
-        path = tmp_path / f"seed-{kind.value}.json"
-        write_records(path, kind, registry.rows(kind))
-        import_file(database.unit_of_work(), kind, path, actor="alice", now=NOW)
-
-
-def rejected(database: FakeDatabase, kind: RecordKind, path: Path) -> list[RowError]:
-    """The row errors of an import that must be refused, checking that it changed nothing."""
-    commits, audit = database.commits, list(database.state.audit)
-    with pytest.raises(ImportRejected) as refusal:
-        import_file(database.unit_of_work(), kind, path, actor="alice", now=NOW)
-    assert database.commits == commits
-    assert database.state.audit == audit
-    return refusal.value.errors
 
 
 def write_records_at(path: Path, kind: RecordKind, rows: list[dict[str, Any]]) -> Path:

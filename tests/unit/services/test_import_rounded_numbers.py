@@ -7,21 +7,19 @@ for. Whole numbers written `3.0` or `1e2` in JSON, and zero written `0e-5`, stil
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from medevac.interop.records import ImportRejected, RecordKind, RowError
+from medevac.interop.records import RecordKind
 from medevac.interop.samples import SampleRegistry, sample_registry
 from medevac.interop.tables import write_records
 from medevac.services.imports import import_file
 from tests.fakes import FakeDatabase
+from tests.unit.interop.importing import NOW, REFERENCE_KINDS, load, rejected
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-REFERENCE_KINDS = (RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
 #: Stands for a number in a row until the file is written, then is replaced by its text.
 HOLE = "NUMBER-AS-WRITTEN"
 
@@ -53,30 +51,6 @@ def database() -> FakeDatabase:
 @pytest.fixture
 def registry() -> SampleRegistry:
     return sample_registry(20, seed=3)
-
-
-def load(
-    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path, *kinds: RecordKind
-) -> None:
-    for kind in kinds:
-        path = tmp_path / f"seed-{kind.value}.json"
-        write_records(path, kind, registry.rows(kind))
-        import_file(database.unit_of_work(), kind, path, actor="alice", now=NOW)
-
-
-def rejected(database: FakeDatabase, kind: RecordKind, path: Path) -> list[RowError]:
-    """The row errors of an import that must be refused, checking that it wrote nothing."""
-    commits, audit = database.commits, list(database.state.audit)
-    facilities, patients = dict(database.state.facilities), dict(database.state.patients)
-    capacity = list(database.state.capacity)
-    with pytest.raises(ImportRejected) as refusal:
-        import_file(database.unit_of_work(), kind, path, actor="alice", now=NOW)
-    assert database.commits == commits
-    assert database.state.audit == audit
-    assert database.state.facilities == facilities
-    assert database.state.patients == patients
-    assert database.state.capacity == capacity
-    return refusal.value.errors
 
 
 def new_row(registry: SampleRegistry, kind: RecordKind, column: str) -> dict[str, Any]:
