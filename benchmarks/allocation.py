@@ -26,7 +26,9 @@ With --quotas SHARE the instance gets agreements' quotas (`with_quotas`): one fo
 most patients, over that organisation's patients at the facilities of that country (the
 nearest of the generator's country centres), with room for SHARE of the patients the greedy
 plan sends there; the rows are labelled M+q and so on. Greedy runs again on the problem with
-the quotas and gives the ratio.
+the quotas and gives the ratio. With --quota-days FIRST-LAST the quotas hold on those
+admission days only (`Quota.days`: an agreement that ends on day LAST, a renewal without a
+quota taking over; rows M+q0-6).
 
 Every plan is run through the independent checker; a plan that fails it, or whose reported
 objective differs from the checker's by more than 1e-6 relative, is flagged in the table.
@@ -164,6 +166,12 @@ def main() -> None:
         "--quota-pairs", type=int, default=6, help="how many quotas --quotas adds (default 6)"
     )
     parser.add_argument(
+        "--quota-days",
+        default="",
+        metavar="FIRST-LAST",
+        help="with --quotas: the quotas hold on admission days FIRST to LAST only",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -181,6 +189,11 @@ def main() -> None:
             parser.error(f"--set {setting}: {error}")
     if not 0.0 <= args.quotas < 1.0:
         parser.error(f"--quotas {args.quotas}: give a share from 0 up to, not including, 1")
+    quota_days = _quota_days(args.quota_days)
+    if args.quota_days and (quota_days is None or not args.quotas):
+        parser.error(
+            f"--quota-days {args.quota_days!r}: give two days FIRST-LAST (0-6), with --quotas"
+        )
     if args.replan_new < 0 or (args.replan_new and not args.replan):
         parser.error(
             f"--replan-new {args.replan_new}: give a whole number from 0 up, with --replan"
@@ -212,8 +225,8 @@ def main() -> None:
             size = f"{name}/{args.beds_divided_by}"
         problem = parse_problem(held_back(data, args.replan_new, args.seed))
         if args.quotas > 0:
-            problem = with_busiest_quotas(problem, args.quotas, args.quota_pairs)
-            size = f"{size}+q"
+            problem = with_busiest_quotas(problem, args.quotas, args.quota_pairs, quota_days)
+            size = f"{size}+q" + ("" if quota_days is None else args.quota_days)
             print(f"<!-- {size}: {describe_quotas(problem)} -->", flush=True)
         built = time.perf_counter() - started
         print(
@@ -261,9 +274,20 @@ def country_of(facility_lat: float, facility_lon: float) -> int:
     )
 
 
-def with_busiest_quotas(problem: Problem, share: float, pairs: int) -> Problem:
+def _quota_days(text: str) -> frozenset[int] | None:
+    """The days of --quota-days ("0-6"), None where not given or not two days in order."""
+    first, dash, last = text.partition("-")
+    if not (dash and first.isdigit() and last.isdigit() and int(first) <= int(last)):
+        return None
+    return frozenset(range(int(first), int(last) + 1))
+
+
+def with_busiest_quotas(
+    problem: Problem, share: float, pairs: int, days: frozenset[int] | None = None
+) -> Problem:
     """``problem`` with a quota for each of the ``pairs`` (organisation, country) pairs the
-    greedy plan sends most patients to, with room for ``share`` of them (see --quotas)."""
+    greedy plan sends most patients to, with room for ``share`` of them (see --quotas), on
+    ``days`` only where given."""
     country = {f.id: country_of(f.lat, f.lon) for f in problem.facilities}
     greedy = solve_greedy(problem)
     sent = Counter(
@@ -275,6 +299,7 @@ def with_busiest_quotas(problem: Problem, share: float, pairs: int) -> Problem:
             int(share * count),
             frozenset({organisation}),
             frozenset(f for f, c in country.items() if c == land),
+            days=days,
         )
         for (organisation, land), count in sent.most_common(pairs)
         if organisation is not None
@@ -285,7 +310,9 @@ def with_busiest_quotas(problem: Problem, share: float, pairs: int) -> Problem:
 def describe_quotas(problem: Problem) -> str:
     """The quotas of ``problem`` in a line: id, room and facilities of each."""
     return "; ".join(
-        f"{q.id} room {q.room} over {len(q.facilities)} facilities" for q in problem.quotas
+        f"{q.id} room {q.room} over {len(q.facilities)} facilities"
+        + ("" if q.days is None else f" on days {min(q.days)}-{max(q.days)}")
+        for q in problem.quotas
     )
 
 
