@@ -703,9 +703,8 @@ def test_a_quota_of_an_agreement_ending_within_the_horizon_holds_on_its_days(
     manifest.write_text(resealed_text(edited))
     refused = cli.invoke(app, solve)
     assert refused.exit_code == 1
-    assert (
-        f"quota {ACADEMY_AGREEMENT_ID}: day 99 is outside the horizon (days 0-13)"
-        in " ".join(refused.output.split())
+    assert f"quota {ACADEMY_AGREEMENT_ID}: day 99 is outside the horizon (days 0-13)" in " ".join(
+        refused.output.split()
     )
 
 

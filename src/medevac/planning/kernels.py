@@ -262,8 +262,11 @@ def _best_place(
     """Cheapest feasible place of slot k by priced cost: (f, a, true cost) or (-1, -1, unplaced).
 
     ``low[combo(u), f]`` is the cheapest priced day cost at f, feasible or not: a facility where
-    travel plus that is no better than the best place found is skipped. ``qcost`` as in
-    `price_units` (empty: quotas not priced).
+    travel plus that is no better than the best place found is skipped. ``qcost`` [quota row,
+    facility, 1 or 1 + horizon] holds the quotas' prices a column adds (empty: quotas not
+    priced): ``qcost[r, f, 0]`` those of quotas of every day, and where it is longer
+    ``qcost[r, f, 1 + a]`` those of quotas of some days only on admission day a (then in
+    ``low`` too, `combo_prices`).
     """
     (travel, profile_start, profile_facility, day_cost, unit_profile, unit_origin,
      unit_specialty, unit_stay, unit_first, unit_day_cost, unit_current, unit_unplaced,
@@ -291,6 +294,11 @@ def _best_place(
     if len(room):
         r0 = row_start[room_row[u]]
         r1 = row_start[room_row[u] + 1]
+    qr = 0  # the unit's row of qcost, and whether it prices days
+    days = False
+    if len(qcost) > 0:
+        qr = unit_qrow[u]
+        days = qcost.shape[2] > 1
     for j in range(profile_start[unit_profile[u]], profile_start[unit_profile[u] + 1]):
         f = profile_facility[j]
         t = travel[o, f]
@@ -320,7 +328,7 @@ def _best_place(
             extra = _group_delta(k, f, slot_group, slot_f, group_start, group_slot, gs)
         priced = 0.0  # the quotas' prices count in the score, not in the true cost
         if len(qcost) > 0:
-            priced = qcost[unit_qrow[u], f]
+            priced = qcost[qr, f, 0]
         if t + extra + priced + low[unit_combo[u], f] >= best_score:
             continue
         for a in range(first, min(horizon, accept_last[unit_accept[u], f] + 1)):
@@ -331,6 +339,8 @@ def _best_place(
                 continue
             end = min(a + stay, horizon)
             score = true + priced + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+            if days:
+                score += qcost[qr, f, 1 + a]
             if score < best_score and (masked or _fits(f, s, a, end, used, beds, admitted, limit)):
                 if partly and not _quota_open(
                     f, a, r0, r1, row_list, quota_facility, quota_days, room
@@ -384,7 +394,7 @@ def fill(
     qcost: Array,
 ) -> None:
     """Place the unplaced slots in ``order`` at their cheapest feasible place by priced cost
-    (``qcost``: the quotas' prices, as in `price_units`).
+    (``qcost``: the quotas' prices, as in `_best_place`).
 
     ``used`` and ``admitted`` hold the occupancy of the slots already placed and are updated.
     """
@@ -727,12 +737,20 @@ def combo_prices(
     combo_day: Array,
     combo_accept: Array,
     accept_last: Array,
+    combo_qrow: Array,
+    qcost_days: Array,
 ) -> tuple[Array, Array, Array]:
-    """Per combo (specialty, stay, day-cost row, acceptance row) and facility: min and softmin
-    over the days on which the facility admits the combo's patients."""
+    """Per combo (specialty, stay, day-cost row, acceptance row, quota row) and facility: min
+    and softmin over the days on which the facility admits the combo's patients.
+
+    ``qcost_days[combo_qrow[k], f, a]`` (>= 0) is what the prices of the quotas of some days
+    only (`Quota.days`) add to an admission on day a at f (an empty array: none is priced);
+    the prices of quotas of every day are added per facility by the callers (`price_units`).
+    """
     n_combo = len(combo_specialty)
     n_fac = lam_cum.shape[0]
     horizon = day_cost.shape[1]
+    days = len(qcost_days) > 0
     low = np.full((n_combo, n_fac), np.inf)
     day = np.zeros((n_combo, n_fac), dtype=np.int64)
     soft = np.full((n_combo, n_fac), np.inf)
@@ -753,6 +771,8 @@ def combo_prices(
                     continue
                 end = min(a + stay, horizon)
                 v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+                if days:
+                    v += qcost_days[combo_qrow[k], f, a]
                 values[a] = v
                 if v < m:
                     m = v
@@ -890,17 +910,25 @@ def spread_weights(
     combo_day: Array,
     combo_accept: Array,
     accept_last: Array,
-) -> tuple[Array, Array]:
-    """Occupancy [f, s, d] and admissions [f, d] implied by facility weights per combo.
+    combo_qrow: Array,
+    qcost_days: Array,
+) -> tuple[Array, Array, Array]:
+    """Occupancy [f, s, d] and admissions [f, d] implied by facility weights per combo, and
+    admissions per [quota row, f, d] where quotas of some days only are priced.
 
     ``low`` and ``soft`` are combo_prices' minimum and softmin over days: the softmin's sum of
     exponentials is exp((low - soft) / tau), so each day's share needs one exponential.
+    ``combo_qrow`` and ``qcost_days`` as in `combo_prices`; with ``qcost_days`` empty the
+    admissions per quota row come back empty.
     """
     n_combo, n_fac = weight.shape
     n_spec = lam_cum.shape[1]
     horizon = day_cost.shape[1]
     occ = np.zeros((n_fac, n_spec, horizon + 1))
     adm = np.zeros((n_fac, horizon))
+    days = len(qcost_days) > 0
+    n_rows = qcost_days.shape[0] if days else 0
+    row_adm = np.zeros((n_rows, n_fac if days else 0, horizon if days else 0))
     for f in numba.prange(n_fac):
         for k in range(n_combo):
             w = weight[k, f]
@@ -913,6 +941,8 @@ def spread_weights(
                 occ[f, s, a] += w
                 occ[f, s, min(a + stay, horizon)] -= w
                 adm[f, a] += w
+                if days:
+                    row_adm[combo_qrow[k], f, a] += w
                 continue
             dc = day_cost[combo_day[k]]
             m = low[k, f]
@@ -922,19 +952,24 @@ def spread_weights(
                 if dc[a] == np.inf or a > last:
                     continue
                 end = min(a + stay, horizon)
-                v = (dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m) / tau
+                v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m
+                if days:
+                    v += qcost_days[combo_qrow[k], f, a]
+                v /= tau
                 if v >= NEGLIGIBLE:
                     continue
                 p = w * np.exp(-v) / z
                 occ[f, s, a] += p
                 occ[f, s, end] -= p
                 adm[f, a] += p
+                if days:
+                    row_adm[combo_qrow[k], f, a] += p
         for s in range(n_spec):
             run = 0.0
             for d in range(horizon):
                 run += occ[f, s, d]
                 occ[f, s, d] = run
-    return occ[:, :, :horizon], adm
+    return occ[:, :, :horizon], adm, row_adm
 
 
 @_compiled
@@ -1178,10 +1213,12 @@ def expected_columns(
     qcost: Array,
 ) -> tuple[Array, Array, Array, Array]:
     """Columns whose expected count under the softmin choice is at least ``threshold``
-    (``qcost``: the quotas' prices, as in `price_units`).
+    (``qcost``: the quotas' prices, as in `_best_place`; ``low`` and ``soft`` include those
+    of quotas of some days only, `combo_prices`).
 
     Returns parallel arrays (unit, facility, day, expected count), units in index order.
     """
+    days = len(qcost) > 0 and qcost.shape[2] > 1
     n_units = len(unit_count)
     horizon = day_cost.shape[1]
     n_fac = low.shape[1]
@@ -1211,7 +1248,7 @@ def expected_columns(
             if unit_current[u] >= 0 and f != unit_current[u]:
                 t += change
             if len(qcost) > 0:
-                t += qcost[unit_qrow[u], f]
+                t += qcost[unit_qrow[u], f, 0]
             v = t + soft[k, f]
             if v < m_soft:
                 m_soft = v
@@ -1239,6 +1276,8 @@ def expected_columns(
                     continue
                 end = min(a + stay, horizon)
                 e = c + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m
+                if days:
+                    e += qcost[unit_qrow[u], f, 1 + a]
                 if e <= slack:
                     day_weight[a] = np.exp(-e / tau)
                     zd += day_weight[a]

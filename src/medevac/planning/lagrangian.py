@@ -11,13 +11,18 @@ the rest at the feasible place of lowest priced cost, then local search on the t
 The last part of the time goes to a neighbourhood search (neighbourhoods.py): HiGHS re-places
 the patients of one specialty at a time, everyone else held fixed.
 
-Quotas of agreements (`Problem.quotas`) that hold on every day are priced like the bed and
-admission rows (a price per quota added to every column that counts against it). A quota that
-holds on some days only (`Quota.days`) is not priced: its price stays 0 throughout the ascent
-(starting prices, gradient and value), which is the Lagrangian of the problem without that
-quota, a relaxation of it, so the bound stays a lower bound. The plans built from prices keep
-to it all the same: every placement kernel counts an admission against a quota only on the
-quota's days and keeps to its room (`Compact.rooms`).
+Quotas of agreements (`Problem.quotas`) are priced like the bed and admission rows: a price
+per quota, added to every column that counts against it, and its room priced in the capacity.
+A quota that holds on every day adds its price per (quota row, facility) to each unit's
+facility cost; one that holds on some days only (`Quota.days`) adds it to the columns admitted
+on its days alone, inside the minimum (and softmin) over admission days per combo and facility
+(`kernels.combo_prices`, the combos include the quota row), and its gradient is the (smoothed)
+placements admitted on its days at its facilities less its room (`kernels.spread_weights`).
+Each column then carries exactly the prices of the quota rows it enters, so the Lagrangian
+stays a lower bound at any non-negative prices. The plans built from prices see the prices of
+both kinds (PRICE_QUOTAS_IN_PLANS) and keep to the quotas all the same: every placement kernel
+counts an admission against a quota only on the quota's days and keeps to its room
+(`Compact.rooms`).
 """
 
 from __future__ import annotations
@@ -184,6 +189,9 @@ STEP_MARGIN = 4.0
 FINAL_COOLING = 0.1
 # whether the plans built from prices count the quotas' prices too (the bound always does)
 PRICE_QUOTAS_IN_PLANS = True
+# whether quotas of some days only (`Quota.days`) are priced (day by day, `_Dual`); without,
+# their price is held at 0: the Lagrangian of the problem without them, a weaker bound
+PRICE_QUOTA_DAYS = True
 # a plan placed by priced cost takes about this many times the regulator's rule (measured on L:
 # 0.87 s against 0.31 s alone, 1.3-1.6 s while the ascent goes on in the other thread)
 PRICED_PLAN_FACTOR = 4.0
@@ -229,12 +237,17 @@ class LagrangianResult:
 class _Dual:
     """The Lagrangian and its smoothed version as functions of the packed price vector.
 
-    The vector holds a price per quota, but only quotas that hold on every day are priced: the
-    price of a quota of some days only (`Quota.days`) is held at 0 (`quota_prices`, `evaluate`,
-    `pack`), so it adds nothing to any column, to the priced capacity or to the gradient. A
-    price of such a quota on every column at its facilities would charge the columns of other
-    days too, and the bound would no longer be one; with price 0 the Lagrangian is that of the
-    problem without the quota, a relaxation, and its value a lower bound at any other prices.
+    The vector holds a price per quota. That of a quota of every day is added per (quota row,
+    facility) to the units' facility costs (`quota_cost`); that of a quota of some days only
+    (`Quota.days`) per (quota row, facility, admission day), on its days only
+    (`quota_day_cost`), inside the minimum over days of `kernels.combo_prices`. A column
+    (unit, facility, day) thus pays a quota's price exactly when it counts against the quota,
+    and the Lagrangian is a lower bound at any prices >= 0. The gradient of a quota is the
+    (smoothed) placements under it less its room: for a quota of some days only, those
+    admitted on its days (`kernels.spread_weights` per quota row, facility and day).
+
+    With PRICE_QUOTA_DAYS off, the quotas of some days only are not priced (``unpriced``):
+    their price is held at 0, the Lagrangian of the problem without them, a relaxation.
     """
 
     def __init__(self, c: Compact, hopeless_cost: float) -> None:
@@ -252,10 +265,19 @@ class _Dual:
         self.limits = c.limit[self.limited].astype(float).ravel()
         self.rooms = c.quota_room.astype(float)
         self.quota_facility = c.quota_facility.astype(float)  # [quota, facility]
-        # the quotas that hold on some days only: not priced (their price held at 0, above)
-        self.unpriced = np.flatnonzero(~c.quota_days.all(axis=1))
+        every_day = c.quota_days.all(axis=1)
+        # the quotas that hold on some days only, priced day by day (`quota_day_cost`), or
+        # held at 0 (``unpriced``) with PRICE_QUOTA_DAYS off
+        self.day_quotas = np.flatnonzero(~every_day) if PRICE_QUOTA_DAYS else np.zeros(0, int)
+        self.unpriced = np.zeros(0, int) if PRICE_QUOTA_DAYS else np.flatnonzero(~every_day)
         # the quota costs of a problem without quotas, or of plans that do not price them
         self.no_quota_cost = np.zeros((0, n_fac))
+        # ... per day (`kernels.combo_prices`): none where no quota of some days is priced
+        self.no_day_cost = np.zeros((0, 0, 0))
+        # ... and as the placement kernels take them (`kernels._best_place`)
+        self.no_plan_cost = np.zeros((0, n_fac, 1))
+        self.day_facility = c.quota_facility[self.day_quotas].astype(float)  # [day quota, f]
+        self.day_days = c.quota_days[self.day_quotas].astype(float)  # [day quota, day]
         # the ascent's steps per row, relative: 1 / capacity (below)
         capacity = np.concatenate([self.beds, self.limits, self.rooms])
         self.step_scale = 1.0 / np.maximum(capacity, 1.0) ** STEP_SCALE_POWER
@@ -280,6 +302,7 @@ class _Dual:
         # [combo, quota]: whether the combo's patients fall under the quota
         self.combo_quotas = c.quota_row_member[self.combo[4]].astype(float)
         self.row_quotas = c.quota_row_member.astype(float)  # [quota row, quota]
+        self.row_day_quotas = self.row_quotas[:, self.day_quotas]  # [quota row, day quota]
         finite = np.where(np.isfinite(c.day_cost), c.day_cost, np.inf)
         self.unit_dc_min = finite.min(axis=1)[c.unit_day_cost]
         self.evaluations = 0
@@ -293,7 +316,8 @@ class _Dual:
         quota_prices: FloatArray | None = None,
     ) -> FloatArray:
         """The packed vector of bed prices [f, s, d], admission prices [f, d] and quota prices
-        (none: 0; those of quotas of some days only are 0 whatever is given, see the class)."""
+        (none: 0; with PRICE_QUOTA_DAYS off those of quotas of some days only are 0 whatever
+        is given, see the class)."""
         packed = np.concatenate(
             [
                 bed_prices[self.pair_f, self.pair_s, :].ravel(),
@@ -306,20 +330,47 @@ class _Dual:
         return packed
 
     def quota_prices(self, x: FloatArray) -> FloatArray:
-        """The quota prices of a packed vector (`Problem.quotas`, in order), capped; 0 for a
-        quota of some days only (not priced)."""
+        """The quota prices of a packed vector (`Problem.quotas`, in order), capped (0 for
+        the ``unpriced`` quotas)."""
         prices: FloatArray = np.minimum(x[self.quota_start :], self.cap)
         if len(self.unpriced):
             prices[self.unpriced] = 0.0
         return prices
 
     def quota_cost(self, x: FloatArray) -> FloatArray:
-        """[quota row, facility]: what the quota prices of ``x`` add to a column of a unit of
-        that row at that facility (`Compact.unit_quota_row`); empty without quotas."""
+        """[quota row, facility]: what the prices of ``x`` of the quotas of every day add to a
+        column of a unit of that row at that facility (`Compact.unit_quota_row`); empty
+        without quotas."""
         if not self.n_quota:
             return self.no_quota_cost
-        cost: FloatArray = (self.row_quotas * self.quota_prices(x)[None, :]) @ self.quota_facility
+        prices = self.quota_prices(x)
+        prices[self.day_quotas] = 0.0  # priced by day (`quota_day_cost`)
+        cost: FloatArray = (self.row_quotas * prices[None, :]) @ self.quota_facility
         return cost
+
+    def quota_day_cost(self, x: FloatArray) -> FloatArray:
+        """[quota row, facility, day]: what the prices of ``x`` of the quotas of some days only
+        add to a column of a unit of that row at that facility admitted on that day; empty
+        where no such quota is priced."""
+        if not len(self.day_quotas):
+            return self.no_day_cost
+        prices = self.quota_prices(x)[self.day_quotas]
+        weighted = self.row_day_quotas * prices[None, :]  # [row, day quota]
+        cost: FloatArray = np.einsum(
+            "rq,qf,qd->rfd", weighted, self.day_facility, self.day_days, optimize=True
+        )
+        return np.ascontiguousarray(cost)
+
+    def plan_quota_cost(self, x: FloatArray) -> FloatArray:
+        """The quota prices of ``x`` as the placement kernels take them (`kernels._best_place`):
+        [quota row, facility, 0] of the quotas of every day, [.., 1 + day] of those of some
+        days (where priced); empty without quotas."""
+        if not self.n_quota:
+            return self.no_plan_cost
+        every = self.quota_cost(x)[:, :, None]
+        if not len(self.day_quotas):
+            return np.ascontiguousarray(every)
+        return np.ascontiguousarray(np.concatenate([every, self.quota_day_cost(x)], axis=2))
 
     def unpack(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Bed prices [f, s, d] and admission prices [f, d] of a packed vector, capped."""
@@ -351,13 +402,15 @@ class _Dual:
         started = time.perf_counter()
         c = self.c
         x = np.minimum(x, self.cap)
-        if len(self.unpriced):  # quotas of some days only are not priced (the class)
+        if len(self.unpriced):  # held at 0 (PRICE_QUOTA_DAYS off, the class)
             x[self.quota_start + self.unpriced] = 0.0
         cum, mu = self.prices(x)
-        spec, stay, day_row, accept, _ = self.combo
+        spec, stay, day_row, accept, qrow = self.combo
+        qcost_days = self.quota_day_cost(x)
         low, day, soft = kernels.combo_prices(
-            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last
-        )
+            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last,
+            qrow, qcost_days,
+        )  # fmt: skip
         floor = self.unit_dc_min - tau * np.log(c.horizon)
         qcost = self.quota_cost(x)
         best, _, smooth, weight = kernels.price_units(
@@ -382,14 +435,21 @@ class _Dual:
             )  # fmt: skip
         if not slope:
             return value, np.zeros(0), exact
-        occupancy, admissions = kernels.spread_weights(
+        occupancy, admissions, row_admissions = kernels.spread_weights(
             tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row, accept,
-            c.accept_last,
+            c.accept_last, qrow, qcost_days,
         )  # fmt: skip
         # placements under each quota: the weights of its patients' combos at its facilities
         under = (weight @ self.quota_facility.T) * self.combo_quotas
         quota_slope = under.sum(axis=0) - self.rooms
-        if len(self.unpriced):  # not priced: their price stays 0 (the class)
+        if len(self.day_quotas):
+            # ... for a quota of some days, those admitted on its days: [row, f, d] admissions
+            on_days = row_admissions @ self.day_days.T  # [row, f, day quota]
+            at_facilities = np.einsum("rfq,qf->rq", on_days, self.day_facility)
+            quota_slope[self.day_quotas] = (at_facilities * self.row_day_quotas).sum(
+                axis=0
+            ) - self.rooms[self.day_quotas]
+        if len(self.unpriced):  # held at 0 (PRICE_QUOTA_DAYS off, the class)
             quota_slope[self.unpriced] = 0.0
         gradient = np.concatenate(
             [
@@ -432,22 +492,25 @@ class _Dual:
         )  # fmt: skip
         return np.asarray(best)
 
-    def day_prices(self, x: FloatArray, tau: float) -> tuple[FloatArray, ...]:
+    def day_prices(self, x: FloatArray, tau: float, quotas: bool = True) -> tuple[FloatArray, ...]:
         """(cum, mu, low, soft): prices of ``x`` and, per combo and facility, the cheapest
-        priced day cost (inf where not offered) and its softmin over days at ``tau``."""
+        priced day cost (inf where not offered) and its softmin over days at ``tau``, the
+        prices of quotas of some days included (not with ``quotas`` False)."""
         c = self.c
         cum, mu = self.prices(x)
-        spec, stay, day_row, accept, _ = self.combo
+        spec, stay, day_row, accept, qrow = self.combo
+        qcost_days = self.quota_day_cost(x) if quotas else self.no_day_cost
         low, _, soft = kernels.combo_prices(
-            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last
-        )
+            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last,
+            qrow, qcost_days,
+        )  # fmt: skip
         return cum, mu, low, soft
 
     def expected_columns(
         self, priced: tuple[FloatArray, ...], tau: float, threshold: float, qcost: FloatArray
     ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
         """(unit, facility, day, expected count) of columns expected at least ``threshold``,
-        for ``priced`` = day_prices(x, tau) and ``qcost`` = quota_cost(x)."""
+        for ``priced`` = day_prices(x, tau) and ``qcost`` = plan_quota_cost(x)."""
         c = self.c
         cum, mu, low, soft = priced
         floor = self.unit_dc_min - tau * np.log(c.horizon)
@@ -554,7 +617,7 @@ class _Plans:
                 self.slot_current_day,
             )  # fmt: skip
             return slot_f, slot_a
-        priced = dual.day_prices(x, tau)
+        priced = dual.day_prices(x, tau, quotas=PRICE_QUOTAS_IN_PLANS)
         cum, mu, low, _ = priced
         # 1. groups first, together where every member fits
         kernels.place_groups(
@@ -562,7 +625,7 @@ class _Plans:
             self.group_start, self.group_slot,
         )  # fmt: skip
         # 2. each unit's expected share of its columns under the smoothed choice, rounded
-        qcost = dual.quota_cost(x) if PRICE_QUOTAS_IN_PLANS else dual.no_quota_cost
+        qcost = dual.plan_quota_cost(x) if PRICE_QUOTAS_IN_PLANS else dual.no_plan_cost
         cu, cf, ca, cx = dual.expected_columns(priced, tau, QUOTA_THRESHOLD, qcost)
         order = np.lexsort((-cx, cu))
         cu, cf, ca, cx = cu[order], cf[order], ca[order], cx[order]
@@ -638,9 +701,9 @@ class _Plans:
     def true_costs(self, dual: _Dual) -> tuple[Any, ...]:
         """The placement kernels' price arguments for true costs (zero prices), made once."""
         if self.no_prices is None:
-            cum0, mu0, low0, _ = dual.day_prices(np.zeros(dual.size), 0.0)
+            cum0, mu0, low0, _ = dual.day_prices(np.zeros(dual.size), 0.0, quotas=False)
             self.no_prices = (
-                cum0, mu0, low0, dual.unit_combo, self.c.unit_quota_row, dual.no_quota_cost
+                cum0, mu0, low0, dual.unit_combo, self.c.unit_quota_row, dual.no_plan_cost
             )  # fmt: skip
         return self.no_prices
 
@@ -837,7 +900,7 @@ def solve_lagrangian(
 
     ``prices`` (bed prices [facility, specialty, day], admission prices [facility, day], >= 0)
     start the ascent instead of the pooled beds' prices, with ``quota_prices`` (per quota of
-    `Problem.quotas`, >= 0; none: 0; a quota of some days only is not priced, `_Dual`).
+    `Problem.quotas`, >= 0; none: 0; a quota of some days only priced on its days, `_Dual`).
     """
     c = compact if compact is not None else build_compact(view)
     hopeless = hopeless_cost(view, c)
@@ -1016,8 +1079,9 @@ def lagrangian_bound(
     quota_prices: FloatArray | None = None,
 ) -> float:
     """The Lagrangian of ``problem`` (its exact value, groups' term included) at the bed,
-    admission and quota ``prices`` (none: 0; the price of a quota of some days only counts as
-    0, `_Dual`): a lower bound on its optimum whatever the prices (>= 0) are."""
+    admission and quota ``prices`` (none: 0; the price of a quota of some days only counts on
+    the columns admitted on its days, `_Dual`): a lower bound on its optimum whatever the
+    prices (>= 0) are."""
     dual = _Dual(compact, hopeless_cost(view, compact))
     _, _, exact = dual.evaluate(dual.pack(*prices, quota_prices), 0.0, slope=False)
     return exact
