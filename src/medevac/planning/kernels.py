@@ -6,6 +6,12 @@ Reduced cost of admitting one patient of unit u at facility f on day a, given no
 
     travel[origin(u), f] + day_cost[u, a] + change (if u has another current facility)
     + sum of lam[f, s(u), d] for d in a .. min(a + stay(u), H) - 1 + mu[f, a]
+    + sum of kappa[q] over u's quotas q at f (``quota_facility[q, f]``) that hold on day a
+
+The quotas that hold on every day add their prices per (quota row, facility) (``qcost``), those
+of some days only per (quota row, facility, day) inside the minimum over days (``qcost_days``,
+`combo_prices`); both are empty arrays where no quota is priced, and the kernels then take the
+paths they take without quotas.
 
 The minimum over all columns (or leaving u unplaced) gives the Lagrangian bound. Facilities of a
 unit's profile are sorted by travel cost, and no column of a facility can cost less than its travel
@@ -737,11 +743,69 @@ def combo_prices(
     combo_day: Array,
     combo_accept: Array,
     accept_last: Array,
+) -> tuple[Array, Array, Array]:
+    """Per combo (specialty, stay, day-cost row, acceptance row) and facility: min and softmin
+    over the days on which the facility admits the combo's patients."""
+    n_combo = len(combo_specialty)
+    n_fac = lam_cum.shape[0]
+    horizon = day_cost.shape[1]
+    low = np.full((n_combo, n_fac), np.inf)
+    day = np.zeros((n_combo, n_fac), dtype=np.int64)
+    soft = np.full((n_combo, n_fac), np.inf)
+    for k in numba.prange(n_combo):
+        s = combo_specialty[k]
+        stay = combo_stay[k]
+        dc = day_cost[combo_day[k]]
+        values = np.empty(horizon)  # each day's priced cost at one facility, computed once
+        for f in range(n_fac):
+            if not offers[f, s]:
+                continue
+            m = np.inf
+            best_a = 0
+            last = accept_last[combo_accept[k], f]
+            for a in range(horizon):
+                if dc[a] == np.inf or a > last:
+                    values[a] = np.inf
+                    continue
+                end = min(a + stay, horizon)
+                v = dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a]
+                values[a] = v
+                if v < m:
+                    m = v
+                    best_a = a
+            low[k, f] = m
+            day[k, f] = best_a
+            if tau > 0.0 and m < np.inf:
+                z = 0.0
+                for a in range(horizon):
+                    e = (values[a] - m) / tau
+                    if e < NEGLIGIBLE:  # the others add less than the rounding error
+                        z += np.exp(-e)
+                soft[k, f] = m - tau * np.log(z)
+            else:
+                soft[k, f] = m
+    return low, day, soft
+
+
+@_parallel
+def _combo_prices_days(
+    tau: float,
+    lam_cum: Array,
+    mu: Array,
+    day_cost: Array,
+    offers: Array,
+    combo_specialty: Array,
+    combo_stay: Array,
+    combo_day: Array,
+    combo_accept: Array,
+    accept_last: Array,
     combo_qrow: Array,
     qcost_days: Array,
 ) -> tuple[Array, Array, Array]:
-    """Per combo (specialty, stay, day-cost row, acceptance row, quota row) and facility: min
-    and softmin over the days on which the facility admits the combo's patients.
+    """`combo_prices` where quotas of some days only are priced (``qcost_days`` not empty; the
+    kernel without them is kept apart, unchanged, for problems without such quotas): per combo
+    (specialty, stay, day-cost row, acceptance row, quota row) and facility, min and softmin
+    over the days on which the facility admits the combo's patients.
 
     ``qcost_days[combo_qrow[k], f, a]`` (>= 0) is what the prices of the quotas of some days
     only (`Quota.days`) add to an admission on day a at f (an empty array: none is priced);
@@ -910,11 +974,74 @@ def spread_weights(
     combo_day: Array,
     combo_accept: Array,
     accept_last: Array,
+) -> tuple[Array, Array]:
+    """Occupancy [f, s, d] and admissions [f, d] implied by facility weights per combo.
+
+    ``low`` and ``soft`` are combo_prices' minimum and softmin over days: the softmin's sum of
+    exponentials is exp((low - soft) / tau), so each day's share needs one exponential.
+    """
+    n_combo, n_fac = weight.shape
+    n_spec = lam_cum.shape[1]
+    horizon = day_cost.shape[1]
+    occ = np.zeros((n_fac, n_spec, horizon + 1))
+    adm = np.zeros((n_fac, horizon))
+    for f in numba.prange(n_fac):
+        for k in range(n_combo):
+            w = weight[k, f]
+            if w == 0.0:
+                continue
+            s = combo_specialty[k]
+            stay = combo_stay[k]
+            if tau <= 0.0:
+                a = day[k, f]
+                occ[f, s, a] += w
+                occ[f, s, min(a + stay, horizon)] -= w
+                adm[f, a] += w
+                continue
+            dc = day_cost[combo_day[k]]
+            m = low[k, f]
+            z = np.exp((m - soft[k, f]) / tau)
+            last = accept_last[combo_accept[k], f]
+            for a in range(horizon):
+                if dc[a] == np.inf or a > last:
+                    continue
+                end = min(a + stay, horizon)
+                v = (dc[a] + lam_cum[f, s, end] - lam_cum[f, s, a] + mu[f, a] - m) / tau
+                if v >= NEGLIGIBLE:
+                    continue
+                p = w * np.exp(-v) / z
+                occ[f, s, a] += p
+                occ[f, s, end] -= p
+                adm[f, a] += p
+        for s in range(n_spec):
+            run = 0.0
+            for d in range(horizon):
+                run += occ[f, s, d]
+                occ[f, s, d] = run
+    return occ[:, :, :horizon], adm
+
+
+@_parallel
+def _spread_weights_days(
+    tau: float,
+    weight: Array,
+    low: Array,
+    soft: Array,
+    day: Array,
+    lam_cum: Array,
+    mu: Array,
+    day_cost: Array,
+    combo_specialty: Array,
+    combo_stay: Array,
+    combo_day: Array,
+    combo_accept: Array,
+    accept_last: Array,
     combo_qrow: Array,
     qcost_days: Array,
 ) -> tuple[Array, Array, Array]:
-    """Occupancy [f, s, d] and admissions [f, d] implied by facility weights per combo, and
-    admissions per [quota row, f, d] where quotas of some days only are priced.
+    """`spread_weights` where quotas of some days only are priced (the kernel without them is
+    kept apart, unchanged): occupancy [f, s, d] and admissions [f, d] implied by facility
+    weights per combo, and admissions per [quota row, f, d].
 
     ``low`` and ``soft`` are combo_prices' minimum and softmin over days: the softmin's sum of
     exponentials is exp((low - soft) / tau), so each day's share needs one exponential.

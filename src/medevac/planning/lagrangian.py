@@ -407,10 +407,7 @@ class _Dual:
         cum, mu = self.prices(x)
         spec, stay, day_row, accept, qrow = self.combo
         qcost_days = self.quota_day_cost(x)
-        low, day, soft = kernels.combo_prices(
-            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last,
-            qrow, qcost_days,
-        )  # fmt: skip
+        low, day, soft = self.combo_prices(tau, cum, mu, qcost_days)
         floor = self.unit_dc_min - tau * np.log(c.horizon)
         qcost = self.quota_cost(x)
         best, _, smooth, weight = kernels.price_units(
@@ -435,10 +432,16 @@ class _Dual:
             )  # fmt: skip
         if not slope:
             return value, np.zeros(0), exact
-        occupancy, admissions, row_admissions = kernels.spread_weights(
-            tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row, accept,
-            c.accept_last, qrow, qcost_days,
-        )  # fmt: skip
+        if len(qcost_days):
+            occupancy, admissions, row_admissions = kernels._spread_weights_days(
+                tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row, accept,
+                c.accept_last, qrow, qcost_days,
+            )  # fmt: skip
+        else:  # the kernel of problems without such quotas, unchanged
+            occupancy, admissions = kernels.spread_weights(
+                tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row, accept,
+                c.accept_last,
+            )  # fmt: skip
         # placements under each quota: the weights of its patients' combos at its facilities
         under = (weight @ self.quota_facility.T) * self.combo_quotas
         quota_slope = under.sum(axis=0) - self.rooms
@@ -492,18 +495,30 @@ class _Dual:
         )  # fmt: skip
         return np.asarray(best)
 
+    def combo_prices(
+        self, tau: float, cum: FloatArray, mu: FloatArray, qcost_days: FloatArray
+    ) -> tuple[FloatArray, IntArray, FloatArray]:
+        """`kernels.combo_prices` (low, its day, soft per combo and facility), with the prices
+        of quotas of some days ``qcost_days`` where not empty (a kernel of its own: problems
+        without such quotas take the kernel they took before)."""
+        c = self.c
+        spec, stay, day_row, accept, qrow = self.combo
+        if len(qcost_days):
+            return kernels._combo_prices_days(
+                tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last,
+                qrow, qcost_days,
+            )  # fmt: skip
+        return kernels.combo_prices(
+            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last
+        )
+
     def day_prices(self, x: FloatArray, tau: float, quotas: bool = True) -> tuple[FloatArray, ...]:
         """(cum, mu, low, soft): prices of ``x`` and, per combo and facility, the cheapest
         priced day cost (inf where not offered) and its softmin over days at ``tau``, the
         prices of quotas of some days included (not with ``quotas`` False)."""
-        c = self.c
         cum, mu = self.prices(x)
-        spec, stay, day_row, accept, qrow = self.combo
         qcost_days = self.quota_day_cost(x) if quotas else self.no_day_cost
-        low, _, soft = kernels.combo_prices(
-            tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last,
-            qrow, qcost_days,
-        )  # fmt: skip
+        low, _, soft = self.combo_prices(tau, cum, mu, qcost_days)
         return cum, mu, low, soft
 
     def expected_columns(
