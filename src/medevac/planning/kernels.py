@@ -788,7 +788,7 @@ def combo_prices(
 
 
 @_parallel
-def _combo_prices_days(
+def combo_prices_days(
     tau: float,
     lam_cum: Array,
     mu: Array,
@@ -1024,7 +1024,7 @@ def spread_weights(
 
 
 @_parallel
-def _spread_weights_days(
+def spread_weights_days(
     tau: float,
     weight: Array,
     low: Array,

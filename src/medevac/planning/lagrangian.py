@@ -433,7 +433,7 @@ class _Dual:
         if not slope:
             return value, np.zeros(0), exact
         if len(qcost_days):
-            occupancy, admissions, row_admissions = kernels._spread_weights_days(
+            occupancy, admissions, row_admissions = kernels.spread_weights_days(
                 tau, weight, low, soft, day, cum, mu, c.day_cost, spec, stay, day_row, accept,
                 c.accept_last, qrow, qcost_days,
             )  # fmt: skip
@@ -504,7 +504,7 @@ class _Dual:
         c = self.c
         spec, stay, day_row, accept, qrow = self.combo
         if len(qcost_days):
-            return kernels._combo_prices_days(
+            return kernels.combo_prices_days(
                 tau, cum, mu, c.day_cost, c.offers, spec, stay, day_row, accept, c.accept_last,
                 qrow, qcost_days,
             )  # fmt: skip

@@ -6,7 +6,8 @@ spend compiling instead of planning. `make install` runs this module once:
 
     python -m medevac.planning.warmup
 
-It solves a small seeded problem with the large-problem engine, which calls every kernel, and
+It solves a small seeded problem with the large-problem engine, which calls every kernel,
+by turns without and under a quota of some days only (for the kernels that price those), and
 with the greedy baseline (whose placement loop is a kernel too), again while some kernel is
 still uncompiled (compiling eats the first solve's time), and fails if one still is after
 WARM_UP_SOLVES solves. It then records the kernels' signatures, so that a solve can load
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 from typing import Any
 
 from medevac.planning import greedy, preload
 from medevac.planning.exact import solve_exact
 from medevac.planning.loader import parse_problem
-from medevac.planning.problem import DEFAULT_WEIGHTS
+from medevac.planning.problem import DEFAULT_WEIGHTS, Quota, with_quotas
 
 SPECIALTIES = ("orthopaedics", "neurology", "burns")
 # The first solve compiles as it goes, and compiling counts against its time limit: on a slow
@@ -96,9 +98,20 @@ def compile_kernels() -> float:
     """
     started = time.perf_counter()
     problem = parse_problem(warm_up_problem())
+    # the same patients sent by one organisation, under a quota of some days only: the kernels
+    # that price such quotas (`kernels.combo_prices_days`, `spread_weights_days`) run only
+    # then, and `combo_prices` and `spread_weights` only without it
+    sent = replace(
+        problem, patients=tuple(replace(p, organisation="ORG-W") for p in problem.patients)
+    )
+    some_days = Quota(
+        "Q-W", 5, frozenset({"ORG-W"}), frozenset({"F0", "F1"}), days=frozenset({0, 1})
+    )
+    with_days = with_quotas(sent, [some_days])
     missed: list[str] = []
-    for _ in range(WARM_UP_SOLVES):
-        solve_exact(problem, time_limit=60.0, large_units=0)
+    for solve in range(WARM_UP_SOLVES):
+        # by turns: the kernels without such quotas run only on the problem without it
+        solve_exact((problem, with_days)[solve % 2], time_limit=60.0, large_units=0)
         greedy.solve_greedy(problem)
         missed = uncompiled_kernels()
         if not missed:
