@@ -25,10 +25,13 @@ from typing import Any
 from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.vocabulary import FacilityKind
+from medevac.services.holds import DEFAULT_LENGTH_OF_STAY_DAYS
 
 # Per kind of entity, the fields of its audit snapshot that no problem reads. A facility's kind
-# is read only as to whether it is a field hospital (left out unless asked for), and a
-# patient's required specialties only for the first, the primary one (`_planned`).
+# is read only as to whether it is a field hospital (left out unless asked for; not read at all
+# where the build took field hospitals in, or of a facility without capacity reports: the
+# caller says so with ``unread``), a patient's required specialties only for the first, the
+# primary one, and its expected length of stay with the default for none (`_planned`).
 UNPLANNED_FIELDS: dict[str, frozenset[str]] = {
     # beds come from capacity reports, not `total_beds`; costs are not in the problem
     "facility": frozenset(
@@ -60,17 +63,25 @@ TRAIL_MARGIN = timedelta(hours=1)
 
 
 def changed_since(
-    uow: UnitOfWork, kind: str, seen: Mapping[str, tuple[Any, int]], built_at: datetime
+    uow: UnitOfWork,
+    kind: str,
+    seen: Mapping[str, tuple[Any, int]],
+    built_at: datetime,
+    unread: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, FieldChanges | None]:
     """`changed_fields` of each entity of ``seen`` (id -> the entity now and the version a
     problem built at ``built_at`` saw), their trails read together (`AuditLog.trails`, from
     `TRAIL_MARGIN` before the build: a trail cut short there accounts for too few versions,
-    and its change is taken as one the problem reads)."""
+    and its change is taken as one the problem reads); ``unread``, per entity, fields that
+    this problem does not read besides `UNPLANNED_FIELDS`."""
     if not seen or kind not in UNPLANNED_FIELDS:
         return dict.fromkeys(seen)
     trails = uow.audit.trails(kind, list(seen), built_at - TRAIL_MARGIN)
+    extra = unread or {}
     return {
-        key: changed_fields(uow, kind, entity, version, trails.get(key, []))
+        key: changed_fields(
+            uow, kind, entity, version, trails.get(key, []), extra.get(key, frozenset())
+        )
         for key, (entity, version) in seen.items()
     }
 
@@ -81,9 +92,11 @@ def changed_fields(
     entity: Any,
     since: int,
     trail: Sequence[AuditRecord] | None = None,
+    unread: frozenset[str] = frozenset(),
 ) -> FieldChanges | None:
     """What changed of ``entity`` (a facility, patient or agreement, read in ``uow``) since its
-    version ``since``, from its audit ``trail`` (newest first; read here when not given);
+    version ``since``, from its audit ``trail`` (newest first; read here when not given),
+    the fields of ``unread`` counted with those of `UNPLANNED_FIELDS`;
     None when the trail does not account for every version since: fewer records than
     versions, a record without the entity before it, records that do not follow one another,
     or a newest record that is not the entity as it is now (a change written without its
@@ -112,7 +125,11 @@ def changed_fields(
         was, is_ = then.get(name), now.get(name)
         if was == is_:
             continue
-        if name in UNPLANNED_FIELDS[kind] or _planned(kind, name, was) == _planned(kind, name, is_):
+        if (
+            name in UNPLANNED_FIELDS[kind]
+            or name in unread
+            or _planned(kind, name, was) == _planned(kind, name, is_)
+        ):
             unplanned.append(name)
         else:
             planned.append(f"{name} {_shown(was)} -> {_shown(is_)}")
@@ -128,6 +145,8 @@ def _planned(kind: str, name: str, value: Any) -> Any:
             return value
     if kind == "patient" and name == "required_specialties" and isinstance(value, list) and value:
         return value[0]
+    if kind == "patient" and name == "expected_length_of_stay_days" and value is None:
+        return DEFAULT_LENGTH_OF_STAY_DAYS  # what the problem gives a patient without one
     return value
 
 

@@ -371,6 +371,7 @@ def build_problem(
         # versions are compared, a change of kind included)
         "capacity": _capacity_stamps([r for r in reports if r.facility_id not in excluded]),
         "excluded": {fid: facilities[fid].version for fid in sorted(excluded)},
+        "field_hospitals": include_field_hospitals,  # whether a facility's kind is read
         "facilities": {fid: facilities[fid].version for fid in sorted(described)},
         "agreements": {a.id: a.version for a in sorted(agreements, key=lambda a: a.id)},
         "problem_sha256": document_digest(problem),
@@ -896,6 +897,7 @@ class _Fields:
     uow: UnitOfWork
     noted: list[str]
     built_at: datetime
+    unread: Mapping[str, frozenset[str]] = field(default_factory=dict)  # `changed_since`
 
 
 def _version_changes(
@@ -917,7 +919,7 @@ def _version_changes(
         for key, version in seen.items()
         if key in stored and stored[key].version != version
     }
-    read = changed_since(fields.uow, kind, moved, fields.built_at) if fields else {}
+    read = changed_since(fields.uow, kind, moved, fields.built_at, fields.unread) if fields else {}
     for key, version in sorted(seen.items()):
         entity = stored.get(key)
         if entity is None:
@@ -925,7 +927,10 @@ def _version_changes(
         elif entity.version != version:
             found = read.get(key)
             if fields is not None and found is not None and not found.planned:
-                fields.noted.append(f"{kind} {key}: {', '.join(found.unplanned) or 'no field'}")
+                said = ", ".join(found.unplanned) or (
+                    f"changed and changed back (version {entity.version}, as version {version})"
+                )
+                fields.noted.append(f"{kind} {key}: {said}")
                 continue
             if detail is not None:
                 said = detail(entity)
@@ -1032,10 +1037,12 @@ def _facility_and_agreement_changes(
     ``today``. With ``noted`` (see `registry_changes`), those changes that cannot alter the
     problem go there instead."""
     built_at = datetime.fromisoformat(manifest["built_at"])
-    fields = _Fields(uow, noted, built_at) if noted is not None else None
     seen: dict[str, int] = manifest["facilities"]
+    unread = {fid: frozenset({"kind"}) for fid in _kind_unread(manifest)}
+    fields = _Fields(uow, noted, built_at, unread) if noted is not None else None
     facilities = uow.facilities.get_many(list(seen))
     changes = _version_changes("facility", seen, facilities, lambda _: "", None, fields)
+    fields = _Fields(uow, noted, built_at) if noted is not None else None
     known: dict[str, int] = manifest["agreements"]
     built_on = _built_on(manifest)
     now = {a.id: a for a in uow.agreements.list()}
@@ -1080,6 +1087,18 @@ def _facility_and_agreement_changes(
         else:
             changes += said
     return changes
+
+
+def _kind_unread(manifest: dict[str, Any]) -> set[str]:
+    """The facilities of the manifest whose kind the problem does not read: every one where
+    the build took field hospitals in (the manifest's "field_hospitals"; not said by a
+    manifest written before it was kept), else those without a capacity report (an origin
+    only: a report made since is a change of its own). A field hospital left out, or a
+    hospital of the problem, made the other kind comes in or goes out of the problem."""
+    if manifest.get("field_hospitals") is True:
+        return set(manifest["facilities"])
+    reported = {key.split("/", 1)[0] for key in manifest["capacity"]}
+    return set(manifest["facilities"]) - reported - set(manifest.get("excluded", {}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,16 +26,19 @@ from medevac.services.auditing import audit, utc_now
 from medevac.services.changed_fields import UNPLANNED_FIELDS, changed_fields
 from medevac.services.demo import ACADEMY_AGREEMENT_ID, AGREEMENT_ID
 from medevac.services.exports import export_file
+from medevac.services.holds import DEFAULT_LENGTH_OF_STAY_DAYS
 from medevac.services.imports import RecordKind, import_file
 from medevac.services.registry import register_agreement, register_organisation
 from medevac.services.regulating import RegistryChanged, build_problem
 from tests.integration.services.builders import UowFactory
 from tests.integration.services.test_plan_approval import (
     approver,
+    first_selected,
     selected_demo,
     solved,
     solved_demo,
 )
+from tests.manifest_edits import resealed
 
 pytestmark = pytest.mark.storage
 
@@ -141,6 +144,93 @@ def test_a_field_hospital_of_another_type_is_noted_and_one_made_a_hospital_refus
         approver(problem, plan)(uow_factory())
     [line] = [c for c in refused.value.changes if c.startswith("facility FAC-FIELD-1 ")]
     assert f'kind "{other.value}" -> "hospital"' in line, line
+
+
+def test_with_field_hospitals_taken_in_a_change_of_kind_is_noted(
+    uow_factory: UowFactory,
+) -> None:
+    # built with the field hospitals: a facility's kind no longer brings it in or leaves it out
+    selected_demo(uow_factory)
+    problem, plan = solved(uow_factory, include_field_hospitals=True)
+    assert "FAC-FIELD-1" in {f["id"] for f in problem.problem["facilities"]}
+    _changed(
+        uow_factory,
+        "facility",
+        "FAC-FIELD-1",
+        kind=FacilityKind.HOSPITAL,
+        daily_outpatient_throughput=None,
+    )
+    _changed(uow_factory, "facility", ACADEMY, kind=FacilityKind.EMT_TYPE_2)
+    approval = approver(problem, plan)(uow_factory())
+    assert sorted(approval.noted) == [
+        "facility FAC-FIELD-1: daily_outpatient_throughput, kind",
+        f"facility {ACADEMY}: kind",
+    ]
+
+
+def test_a_hospital_made_a_field_hospital_refuses_where_they_are_left_out(
+    uow_factory: UowFactory,
+) -> None:
+    # left out (the default), or with a manifest that does not say (written before it did)
+    problem, plan = solved_demo(uow_factory)
+    assert problem.manifest["field_hospitals"] is False
+    unsaid = resealed({k: v for k, v in problem.manifest.items() if k != "field_hospitals"})
+    _changed(uow_factory, "facility", ACADEMY, kind=FacilityKind.EMT_TYPE_2)
+    for manifest in (problem.manifest, unsaid):
+        with pytest.raises(RegistryChanged) as refused:
+            approver(problem, plan)(uow_factory(), manifest=manifest)
+        [line] = [c for c in refused.value.changes if c.startswith(f"facility {ACADEMY} ")]
+        assert 'kind "military_medical_academy" -> "emt_type_2"' in line, line
+
+
+def test_an_origin_s_kind_is_noted(uow_factory: UowFactory) -> None:
+    # a facility with no capacity report is in the problem as the patients' place only
+    problem, plan = solved_demo(uow_factory)
+    origin = "FAC-KYIV-MH"
+    assert origin in problem.manifest["facilities"]
+    assert not any(key.startswith(f"{origin}/") for key in problem.manifest["capacity"])
+    _changed(uow_factory, "facility", origin, kind=FacilityKind.EMT_TYPE_3)
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == [f"facility {origin}: kind"]
+
+
+def test_a_stay_set_to_the_default_is_noted_and_another_refuses(
+    uow_factory: UowFactory,
+) -> None:
+    # a patient without an expected stay is planned for the default 14 days
+    patient_id = first_selected(uow_factory)
+    _changed(uow_factory, "patient", patient_id, expected_length_of_stay_days=None)
+    problem, plan = solved(uow_factory)
+    [entry] = [p for p in problem.problem["patients"] if p["id"] == patient_id]
+    assert entry["length_of_stay_days"] == DEFAULT_LENGTH_OF_STAY_DAYS == 14
+    _changed(uow_factory, "patient", patient_id, expected_length_of_stay_days=14)
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == [f"patient {patient_id}: expected_length_of_stay_days"]
+
+    problem, plan = solved(uow_factory)
+    _changed(uow_factory, "patient", patient_id, expected_length_of_stay_days=None)
+    assert approver(problem, plan)(uow_factory()).noted == [
+        f"patient {patient_id}: expected_length_of_stay_days"
+    ]
+
+    problem, plan = solved(uow_factory)
+    _changed(uow_factory, "patient", patient_id, expected_length_of_stay_days=15)
+    with pytest.raises(RegistryChanged) as refused:
+        approver(problem, plan)(uow_factory())
+    [line] = [c for c in refused.value.changes if c.startswith(f"patient {patient_id} ")]
+    assert "length_of_stay_days 14 -> 15" in line, line
+
+
+def test_a_facility_changed_and_changed_back_is_noted_as_such(uow_factory: UowFactory) -> None:
+    problem, plan = solved_demo(uow_factory)
+    with uow_factory() as uow:
+        limit = uow.facilities.get(ACADEMY).daily_admission_limit
+    _changed(uow_factory, "facility", ACADEMY, daily_admission_limit=1)
+    _changed(uow_factory, "facility", ACADEMY, daily_admission_limit=limit)
+    approval = approver(problem, plan)(uow_factory())
+    assert approval.noted == [
+        f"facility {ACADEMY}: changed and changed back (version 3, as version 1)"
+    ]
 
 
 def test_a_patient_s_triage_and_companions_are_noted(uow_factory: UowFactory) -> None:
