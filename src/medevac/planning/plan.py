@@ -503,13 +503,18 @@ def _check_figures(plan: Plan) -> None:
 def load_plan(path: str | Path) -> Plan:
     """Read a plan JSON file; raise PlanFormatError when it cannot be read or is malformed."""
     try:
-        data = json_text.loads(Path(path).read_text(encoding="utf-8"))
+        # a byte-order mark, as some editors begin UTF-8 files with, is no part of the JSON
+        # text: the problem loader skips it too (a plan saved so had been "not valid JSON")
+        text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanFormatError(f"{path}: cannot be read as JSON ({exc})") from exc
+    try:
+        data = json_text.loads(text)
     except json_text.RepeatedKeys as exc:
         raise PlanFormatError(exc.lines()[0]) from exc
     except (ValueError, RecursionError) as exc:
-        raise PlanFormatError(f"{path}: is not valid JSON ({json_error(exc)})") from exc
+        # with the text, an integer of too many digits is named by its line and column
+        raise PlanFormatError(f"{path}: is not valid JSON ({json_error(exc, text)})") from exc
     return plan_from_dict(data)
 
 
