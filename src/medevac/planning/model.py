@@ -825,8 +825,29 @@ def _quota_reason(
     on = "" if not view.quotas_have_days else f" on day(s) {day_ranges(held)}"
     if not (admissible & ~closed).any():
         how = "is used by other patients" if used else "has no room"
+        # eligible facilities whose acceptance of the patient's organisation ends before its
+        # earliest day are closed by that, not by the quota, and said so (a review found
+        # them counted into "every eligible facility" under a quota they were not under)
+        ended = view.screen(i).eligible & ~admissible.any(axis=1)
+        if not ended.any():
+            return (
+                f"the quota of {names} {how} at every eligible facility{on}",
+                UnplacedReason.NO_AGREEMENT,
+            )
+        count = int(admissible.any(axis=1).sum())
+        others = int(ended.sum())
+        last = int(view.last_days(p.organisation)[ended].max())
+        sent = (
+            f"patients of {p.organisation}"
+            if p.organisation
+            else "patients without an organisation"
+        )
+        admit = "admits" if count == 1 else "admit"
+        stop = "stops" if others == 1 else "stop"
         return (
-            f"the quota of {names} {how} at every eligible facility{on}",
+            f"the quota of {names} {how} at the {_facilities(count)} that {admit} the patient"
+            f"{on}; the other {_facilities(others)} {stop} admitting {sent} by day {last}, "
+            f"before the patient's earliest day {p.earliest_day}",
             UnplacedReason.NO_AGREEMENT,
         )
     count = int((admissible & closed).any(axis=1).sum())
@@ -835,6 +856,10 @@ def _quota_reason(
         f"{u.reason}; {count} of them closed to the patient{on} by the quota of {names}, {how}",
         u.code,
     )
+
+
+def _facilities(count: int) -> str:
+    return f"{count} eligible {'facility' if count == 1 else 'facilities'}"
 
 
 def _cells(view: ProblemView, q: int) -> BoolArray:
