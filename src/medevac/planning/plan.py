@@ -562,10 +562,15 @@ def _day(body: dict[str, Any], prefix: str) -> int:
     """A day: a whole number at least 0 (1.0 is one, as the problem's loader has it; not
     0.99999999999999999, which a float rounds to 1: `json_text.Rounded`)."""
     value = body["day"]
-    if not finite_number(value) or value != int(value) or type(value) is json_text.Rounded:
+    whole = type(value) is int  # of any size: one beyond a float's range is whole too
+    if not whole and (
+        not finite_number(value) or value != int(value) or type(value) is json_text.Rounded
+    ):
         raise PlanFormatError(f"{prefix}day: must be a whole number")
     if value < 0:
-        raise PlanFormatError(f"{prefix}day: must be at least 0, got {int(value)}")
+        digits = str(-int(value))
+        shown = f"-{digits}" if len(digits) <= 20 else f"a negative number of {len(digits)} digits"
+        raise PlanFormatError(f"{prefix}day: must be at least 0, got {shown}")
     return int(value)
 
 

@@ -396,3 +396,24 @@ def test_a_plan_integer_of_too_many_digits_is_refused_with_its_place(tmp_path: P
         f"{path}: is not valid JSON (line 1, column {column}: a number has 5000 digits; at most "
         "4300 are read)"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("-" + "9" * 400, "must be at least 0, got a negative number of 400 digits"),
+        ("-12", "must be at least 0, got -12"),
+        ("2.5", "must be a whole number"),
+    ],
+)
+def test_a_plan_day_below_zero_is_refused_as_such_whatever_its_size(
+    tmp_path: Path, written: str, said: str
+) -> None:
+    # a whole number beyond a float's range had been refused as "must be a whole number"
+    document = copy.deepcopy(PLAN_DOCUMENT)
+    document["assignments"][0]["day"] = Raw(written)
+    path = tmp_path / "plan.json"
+    path.write_text(to_text(document), encoding="utf-8")
+    with pytest.raises(PlanFormatError) as refused:
+        load_plan(path)
+    assert str(refused.value) == f"assignments[0].day: {said}"
