@@ -59,6 +59,17 @@ def _changed(uow_factory: UowFactory, entity_kind: str, entity_id: str, **values
         uow.commit()
 
 
+def _made_a_hospital(uow_factory: UowFactory, facility_id: str) -> None:
+    """A field hospital made a hospital (which has no outpatient throughput)."""
+    _changed(
+        uow_factory,
+        "facility",
+        facility_id,
+        kind=FacilityKind.HOSPITAL,
+        daily_outpatient_throughput=None,
+    )
+
+
 def _first_patient(problem: Any) -> str:
     return str(problem.problem["patients"][0]["id"])
 
@@ -133,13 +144,7 @@ def test_a_field_hospital_of_another_type_is_noted_and_one_made_a_hospital_refus
     assert approval.noted == ["facility FAC-FIELD-1: kind"]
 
     problem, plan = solved(uow_factory)
-    _changed(
-        uow_factory,
-        "facility",
-        "FAC-FIELD-1",
-        kind=FacilityKind.HOSPITAL,
-        daily_outpatient_throughput=None,
-    )
+    _made_a_hospital(uow_factory, "FAC-FIELD-1")
     with pytest.raises(RegistryChanged) as refused:
         approver(problem, plan)(uow_factory())
     [line] = [c for c in refused.value.changes if c.startswith("facility FAC-FIELD-1 ")]
@@ -153,13 +158,7 @@ def test_with_field_hospitals_taken_in_a_change_of_kind_is_noted(
     selected_demo(uow_factory)
     problem, plan = solved(uow_factory, include_field_hospitals=True)
     assert "FAC-FIELD-1" in {f["id"] for f in problem.problem["facilities"]}
-    _changed(
-        uow_factory,
-        "facility",
-        "FAC-FIELD-1",
-        kind=FacilityKind.HOSPITAL,
-        daily_outpatient_throughput=None,
-    )
+    _made_a_hospital(uow_factory, "FAC-FIELD-1")
     _changed(uow_factory, "facility", ACADEMY, kind=FacilityKind.EMT_TYPE_2)
     approval = approver(problem, plan)(uow_factory())
     assert sorted(approval.noted) == [
