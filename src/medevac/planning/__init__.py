@@ -23,6 +23,7 @@ from medevac.planning.engines import Engine, ModelTooLarge, prepare, solve
 from medevac.planning.explain import (
     Alternative,
     Blocker,
+    CheaperElsewhere,
     Explanation,
     PlanMismatch,
     RuledOut,
@@ -83,6 +84,7 @@ __all__ = [
     "Breakdown",
     "Change",
     "ChangeKind",
+    "CheaperElsewhere",
     "CheckReport",
     "CurrentPlacement",
     "Engine",

@@ -36,6 +36,10 @@ from medevac.planning.problem import Facility, Patient, Problem, Quota
 # (specialty, needs, agreement, distance), the ones with a free place cheaper than the plan's
 # choice first, then the nearest; those its rules exclude are counted per rule (`RuledOut`)
 MAX_FACILITIES = 10
+# free places cheaper than the plan's choice where the listing does not look (farther
+# facilities from the patient's admission day on, its own facility after it): the cheapest
+# facilities are named, one line each, the others counted (`CheaperElsewhere`)
+MAX_ELSEWHERE = 3
 
 
 class Blocker(StrEnum):
@@ -72,6 +76,23 @@ class Alternative:
     last_day: int | None
     distance_km: float
     blocker: Blocker
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheaperElsewhere:
+    """A facility with free places cheaper than the plan's choice for a placed patient where the
+    listing of alternatives does not look: a farther facility on the patient's admission day or
+    later, or its own facility on a later day. Such a place costs at least as much by the
+    patient's own terms (wait, lateness, travel): it is cheaper only by its group's split or the
+    change of its current place, which the listing never weighed there (a plan that splits a
+    group to save a day's wait is not optimal for the patient)."""
+
+    facility: str
+    day: int  # the cheapest of ``days`` (the first of them where two cost the same)
+    days: tuple[int, ...]  # every day with a free place there cheaper than the plan's choice
+    distance_km: float
+    cost: float  # what the place on ``day`` costs the plan, the patient's share
     detail: str
 
 
@@ -114,6 +135,10 @@ class Explanation:
     earliest_day: int = 0
     # what became of the patient's current place (a re-plan), as a sentence; "" without one
     current: str = ""
+    # free places cheaper than the plan's choice that the listing does not look at, cheapest
+    # first (MAX_ELSEWHERE facilities), and how many more facilities have one
+    cheaper_elsewhere: tuple[CheaperElsewhere, ...] = ()
+    cheaper_elsewhere_not_listed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The explanation as plain JSON data (codes from `Blocker` and `UnplacedReason`), with
@@ -156,6 +181,18 @@ class Explanation:
             "not_listed": self.not_listed,
             "farther_not_listed": self.farther_not_listed,
             "cheaper_not_listed": self.cheaper_not_listed,
+            "cheaper_elsewhere": [
+                {
+                    "facility": c.facility,
+                    "day": c.day,
+                    "days": list(c.days),
+                    "distance_km": round(c.distance_km, 3),
+                    "cost": c.cost,
+                    "detail": c.detail,
+                }
+                for c in self.cheaper_elsewhere
+            ],
+            "cheaper_elsewhere_not_listed": self.cheaper_elsewhere_not_listed,
             "text": self.lines(),
         }
 
@@ -216,6 +253,18 @@ class Explanation:
             out.append(
                 f"  of the facilities not listed, {n} {'has' if n == 1 else 'have'} a free place "
                 f"cheaper than {against}"
+            )
+        for place in self.cheaper_elsewhere:
+            days = _days(set(place.days))
+            out.append(
+                f"  cheaper elsewhere: {place.facility} {days} ({place.distance_km:.0f} km): "
+                f"{place.detail}"
+            )
+        if self.cheaper_elsewhere_not_listed:
+            n = self.cheaper_elsewhere_not_listed
+            out.append(
+                f"  and {n} more {_facilities(n)} with a free place cheaper than its place in the "
+                "plan from its admission day on, not listed"
             )
         return out
 
@@ -338,6 +387,15 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
             excluded.setdefault(static[0], []).append(f)
         else:
             nearer.append(f)
+    # the places the listing does not look at: for a placed patient whose place breaks no rule,
+    # the farther facilities from its admission day on and its own facility after it. There a
+    # free place is no dearer by the patient's own terms (wait and lateness grow with the day,
+    # travel with the distance), but may be cheaper by its group's split or the change of its
+    # current place: those are named apart (`_cheaper_elsewhere`)
+    unexamined: BoolArray = np.zeros_like(cheaper)
+    if assigned is not None and not broken:
+        unexamined[distances > limit_distance, assigned.day :] = True
+        unexamined[own, assigned.day + 1 :] = True
     near_cheaper: BoolArray = np.any(cheaper, axis=1)
     far_cheaper: BoolArray = np.any(cheaper[:, : farther_last + 1], axis=1)
     near_listed, not_listed, near_hidden = _capped(nearer, near_cheaper)
@@ -387,6 +445,10 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
                 Alternative(facility.id, run.first, run.last, km, run.blocker, pricing.detail(run))
             )
 
+    elsewhere, elsewhere_not_listed = _cheaper_elsewhere(
+        problem, view, assigned, cheaper, costs, pricing, unexamined
+    )
+
     if unplaced is not None and unplaced.code is None:
         # a plan read from its file has the reasons' sentences, not their codes: both are
         # worked out again (the file's sentence had been shown beside a code that denied it)
@@ -406,7 +468,49 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
         place_breaks=place_breaks,
         earliest_day=patient.earliest_day,
         current=_current_fate(patient, assigned, problem.weights.change),
+        cheaper_elsewhere=elsewhere,
+        cheaper_elsewhere_not_listed=elsewhere_not_listed,
     )
+
+
+def _cheaper_elsewhere(
+    problem: Problem,
+    view: ProblemView,
+    assigned: Assignment | None,
+    cheaper: BoolArray,
+    costs: FloatArray,
+    pricing: _Pricing,
+    unexamined: BoolArray,
+) -> tuple[tuple[CheaperElsewhere, ...], int]:
+    """Of the free places cheaper than the plan's choice (``cheaper``, [facility, day]) among
+    those the listing does not look at (``unexamined``), the cheapest MAX_ELSEWHERE facilities,
+    each with its cheapest day, cheapest first (then nearest), and how many more facilities
+    have one."""
+    found = cheaper & unexamined
+    if assigned is None or not found.any():
+        return (), 0
+    priced = np.where(found, costs, np.inf)
+    best_day = np.argmin(priced, axis=1)  # the first of the cheapest days
+    best = priced[np.arange(view.n_facilities), best_day]
+    distances = view.distance[0]
+    facilities = np.flatnonzero(np.isfinite(best))
+    order = facilities[np.lexsort((facilities, distances[facilities], best[facilities]))]
+    named: list[CheaperElsewhere] = []
+    for f in order[:MAX_ELSEWHERE].tolist():
+        days = np.flatnonzero(found[f])
+        day_costs = priced[f, days].tolist()
+        why = pricing.saved_by(f)
+        named.append(
+            CheaperElsewhere(
+                problem.facilities[f].id,
+                int(best_day[f]),
+                tuple(days.tolist()),
+                float(distances[f]),
+                float(best[f]),
+                pricing.cheaper(day_costs, f", {why}" if why else ""),
+            )
+        )
+    return tuple(named), max(0, len(order) - MAX_ELSEWHERE)
 
 
 def _proven_slack(plan: Plan) -> float | None:
@@ -587,7 +691,7 @@ def _static_blocker(
         missing = ", ".join(sorted(patient.needs - facility.capabilities))
         return Blocker.NEEDS_NOT_MET, f"lacks {missing}"
     if not screen.agreement[f]:
-        return Blocker.NO_AGREEMENT, f"does not accept patients from {patient.organisation}"
+        return Blocker.NO_AGREEMENT, f"does not accept {_senders(patient)}"
     if not screen.in_range[f]:
         return Blocker.BEYOND_MAX_DISTANCE, f"is beyond {_km(patient.max_distance_km)} km"
     return None
@@ -603,8 +707,16 @@ def _ruled_out_detail(blocker: Blocker, patient: Patient, count: int) -> str:
         needs = ", ".join(sorted(patient.needs))
         return f"{'does' if one else 'do'} not meet the patient's needs, {needs}"
     if blocker is Blocker.NO_AGREEMENT:
-        return f"{'does' if one else 'do'} not accept patients from {patient.organisation}"
+        return f"{'does' if one else 'do'} not accept {_senders(patient)}"
     return f"{'is' if one else 'are'} beyond its limit of {_km(patient.max_distance_km)} km"
+
+
+def _senders(patient: Patient) -> str:
+    """The patients a facility's agreements speak of, as the patient's organisation gives them:
+    "patients from ORG-A", or "patients without an organisation" (not "from None")."""
+    if not patient.organisation:
+        return "patients without an organisation"
+    return f"patients from {patient.organisation}"
 
 
 def _km(limit: float | None) -> str:
@@ -647,6 +759,8 @@ def _place_breaks(
         return f"{assigned.facility} has no {patient.specialty} bed left for it ({detail})"
     if blocker is Blocker.ADMISSION_LIMIT:
         facility = problem.facilities[f]
+        if facility.daily_admission_limit == 0:
+            return f"{assigned.facility} {detail}"  # "admits nobody (admission limit 0)"
         due = facility.taken_on(assigned.day)
         earlier = f", {due} of it already due" if due else ""
         return (
@@ -686,6 +800,9 @@ def _day_blocker(
             return Blocker.BEDS_FULL, said, d
     limit = facility.daily_admission_limit
     due = facility.taken_on(day)
+    if limit == 0:
+        # nothing is "reached" of a limit of 0, and admissions due there do not matter
+        return Blocker.ADMISSION_LIMIT, "admits nobody (admission limit 0)", -1
     if limit is not None and use.admitted[f, day] + due >= limit:
         earlier = f" ({due} of it already due)" if due else ""
         return Blocker.ADMISSION_LIMIT, f"admission limit {limit} reached{earlier}", -1
@@ -802,6 +919,43 @@ class _Pricing:
             "free, but dearer"
         )
 
+    def versus(self, costs: list[float]) -> str:
+        """Days' ``costs`` (the lowest and the highest) against the plan's choice's, "1.71 to
+        2.71 against 50.00 for its place in the plan"."""
+        write = cost_writer((min(costs), max(costs)), self.reference)
+        low, high = write(min(costs)), write(max(costs))
+        said = low if low == high else f"{low} to {high}"
+        return f"{said} against {write(self.reference)} for {self.against}"
+
+    def cheaper(self, costs: list[float], why: str = "") -> str:
+        """The wording of free places cheaper than the plan's choice, costing ``costs``, with
+        ``why`` after "free and cheaper" (", beside group G"): the plan is not optimal for the
+        patient, or, for a plan called optimal, optimal to within what its proof leaves open
+        where the saving is no more than that."""
+        versus = self.versus(costs)
+        saving = self.reference - min(costs)
+        if self.proven_slack is not None and saving <= self.proven_slack + self.tolerance:
+            # no contradiction of its status: the plan is optimal to within its gap
+            write = cost_writer((min(costs), max(costs)), self.reference)
+            return (
+                f"free and cheaper{why} ({versus}), by less than the plan's proof leaves open "
+                f"(objective less bound, {write(self.proven_slack)}): optimal to its "
+                "tolerance, not to the last cent"
+            )
+        return f"free and cheaper{why} ({versus}): the plan is not optimal for this patient"
+
+    def saved_by(self, f: int) -> str:
+        """What a free place at facility ``f`` saves against the plan's choice beside the
+        patient's own terms: its group's split ("beside group G"), the change of its current
+        place ("at its current facility"), both, or neither ("")."""
+        tolerance = self.tolerance
+        saves = []
+        if float(self.split[f]) < self.reference_split - tolerance:
+            saves.append(f"beside group {self.patient.group}")
+        if float(self.change[f]) < self.reference_change - tolerance:
+            saves.append("at its current facility")
+        return " and ".join(saves)
+
     def detail(self, run: _Run) -> str:
         """The run's detail, with its days' costs against the plan's choice."""
         if run.blocker is Blocker.BEDS_FULL:
@@ -816,20 +970,9 @@ class _Pricing:
             return "; ".join(parts)
         if not run.costs:
             return run.detail
-        write = cost_writer((min(run.costs), max(run.costs)), self.reference)
-        low, high = write(min(run.costs)), write(max(run.costs))
-        costs = low if low == high else f"{low} to {high}"
-        versus = f"{costs} against {write(self.reference)} for {self.against}"
         if run.blocker is Blocker.FREE:
-            saving = self.reference - min(run.costs)
-            if self.proven_slack is not None and saving <= self.proven_slack + self.tolerance:
-                # no contradiction of its status: the plan is optimal to within its gap
-                return (
-                    f"free and cheaper ({versus}), by less than the plan's proof leaves open "
-                    f"(objective less bound, {write(self.proven_slack)}): optimal to its "
-                    "tolerance, not to the last cent"
-                )
-            return f"free and cheaper ({versus}): the plan is not optimal for this patient"
+            return self.cheaper(run.costs)
+        versus = self.versus(run.costs)
         if run.blocker is Blocker.AS_CHEAP:
             return f"free and as cheap ({versus}): a tie the plan broke the other way"
         if run.blocker in (Blocker.COSTS_MORE, Blocker.COSTS_MORE_THAN_PLACE):
