@@ -67,7 +67,7 @@ from medevac.planning.model import (
     open_places,
     placement_arrays,
 )
-from medevac.planning.plan import Plan, PlanStatus, relative_gap
+from medevac.planning.plan import OPTIMAL_TOLERANCE, Plan, PlanStatus, relative_gap
 from medevac.planning.problem import Problem
 from medevac.planning.quotas import (
     binding_quotas,
@@ -812,7 +812,7 @@ def _proven_optimal(problem: Problem, objective: float, bound: float, keep_bonus
 # issue's 1e-6); beyond it the plan is `feasible`, with the solver's bound, which holds for true
 # costs as well. A re-plan of 2,146 patients had been called optimal with its bound 3.1e-6
 # above a plan keeping every place (found by a review).
-KEPT_TOLERANCE = 1e-6
+KEPT_TOLERANCE = OPTIMAL_TOLERANCE
 
 
 def bonus_allowance(problem: Problem, keep_bonus: float) -> float:

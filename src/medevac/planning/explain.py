@@ -21,6 +21,7 @@ from medevac.planning.model import (
     unplaced_reason_beside,
 )
 from medevac.planning.plan import (
+    OPTIMAL_TOLERANCE,
     Assignment,
     Plan,
     PlanStatus,
@@ -29,6 +30,7 @@ from medevac.planning.plan import (
     cost_writer,
     day_ranges,
     figure,
+    optimal_within,
 )
 from medevac.planning.problem import Facility, Patient, Problem, Quota
 
@@ -359,7 +361,15 @@ def explain(problem: Problem, plan: Plan, patient_id: str) -> Explanation:
     slack = _proven_slack(plan)
     group_ids = {problem.facilities[f].id for f in use.group_at}
     pricing = _Pricing(
-        patient, split, change, group_ids, reference, assigned is not None, *paid, slack
+        patient,
+        split,
+        change,
+        group_ids,
+        reference,
+        assigned is not None,
+        *paid,
+        slack,
+        None if slack is None else optimal_within(plan.objective),
     )
     cheaper = _free_places(view, patient, use, closed) & (costs < reference - pricing.tolerance)
 
@@ -868,6 +878,9 @@ class _Pricing:
     reference_change: float  # the change of a current place the plan's choice pays
     # for a plan called optimal, its objective less its bound: what its proof leaves open
     proven_slack: float | None = None
+    # for a plan called optimal, how far above the optimum it may lie all the same
+    # (`optimal_within`: the engines' tolerances, the bonus of kept places among them)
+    optimal_within: float | None = None
 
     @property
     def tolerance(self) -> float:
@@ -941,6 +954,15 @@ class _Pricing:
                 f"free and cheaper{why} ({versus}), by less than the plan's proof leaves open "
                 f"(objective less bound, {write(self.proven_slack)}): optimal to its "
                 "tolerance, not to the last cent"
+            )
+        if self.optimal_within is not None and saving <= self.optimal_within:
+            # a plan called optimal may lie this far above the optimum: a near tie (a kept
+            # place's bonus, the solvers' gap), not a contradiction of its status
+            write = cost_writer((min(costs), max(costs)), self.reference)
+            return (
+                f"free and cheaper{why} ({versus}), by no more than an optimal plan may lie "
+                f"above the optimum ({write(self.optimal_within)}: {OPTIMAL_TOLERANCE:g} of its "
+                "objective, or of 1 if that is larger): a near tie, broken the other way"
             )
         return f"free and cheaper{why} ({versus}): the plan is not optimal for this patient"
 

@@ -46,6 +46,17 @@ def figure(value: float) -> str:
     return "0" if text == "-0" else text
 
 
+# A plan called optimal is within this of the optimum, as a share of its objective (of 1, if
+# smaller): the engines prove to a relative gap of 1e-7 and break near ties in favour of kept
+# places by a bonus they allow up to this (`exact.KEPT_TOLERANCE`)
+OPTIMAL_TOLERANCE = 1e-6
+
+
+def optimal_within(objective: float) -> float:
+    """How far above the optimum the objective of a plan called optimal may lie."""
+    return OPTIMAL_TOLERANCE * max(1.0, abs(objective))
+
+
 def cost_tolerance(reference: float) -> float:
     """How far a cost may be from ``reference`` and be told as the same (explanations and
     unplaced reasons): 1e-9 of it, at least 1e-9."""

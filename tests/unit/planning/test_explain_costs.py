@@ -273,3 +273,30 @@ def test_an_unplaced_group_member_is_told_of_the_place_beside_its_group() -> Non
     [reason] = unplaced_reasons(view, at, days, [problem.patient_index["A"]])
     assert reason.code is UnplacedReason.FREE_PLACE_UNUSED
     assert "(F2 on day 0: 10.01 against 1,000.00)" in reason.reason
+
+
+def test_a_near_tie_within_the_tolerance_of_an_optimal_plan_is_not_said_to_contradict_it() -> None:
+    # change costs nothing and travel 1e-6 a km: F2, 0.2 km nearer, is 2.1e-7 cheaper, less
+    # than the bonus by which the engines keep current places; the plan, called optimal, keeps
+    # the patient at F1 (it had been told "the plan is not optimal for this patient")
+    data = problem_dict(
+        [
+            facility("F1", 50.0, 30.01, beds={"orthopaedics": 1}),
+            facility("F2", 50.0, 30.007, beds={"orthopaedics": 1}),
+        ],
+        [patient("P1", current={"facility": "F1", "day": 0}, length_of_stay_days=2)],
+        horizon_days=3,
+    )
+    data["weights"] = {**data["weights"], "travel_per_km": 1e-6, "change": 0}
+    problem = parse_problem(data)
+    plan = solve_exact(problem, time_limit=30)
+    assert plan.status is PlanStatus.OPTIMAL
+    assert [(a.facility, a.day) for a in plan.assignments] == [("F1", 0)]
+    [alt] = [a for a in explain(problem, plan, "P1").alternatives if a.first_day == 0]
+    assert alt.blocker is Blocker.FREE
+    assert "a near tie, broken the other way" in alt.detail
+    assert "not optimal" not in alt.detail
+    # a plan not called optimal claims nothing: the cheaper place contradicts no status
+    feasible = replace(plan, status=PlanStatus.FEASIBLE)
+    [alt] = [a for a in explain(problem, feasible, "P1").alternatives if a.first_day == 0]
+    assert alt.detail.endswith("the plan is not optimal for this patient")
