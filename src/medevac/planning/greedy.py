@@ -1,6 +1,7 @@
 """Greedy baseline: what a careful human regulator does, one patient at a time.
 
-Most urgent first (highest precedence weight, then file order); a patient with a current place
+Most urgent first (highest precedence weight; within a precedence, the patients who have a
+current place before those who have none, then file order); a patient with a current place
 keeps it when it is still free; otherwise the earliest day on which some eligible facility has a
 bed free for the whole stay (and room under its admission limit and under the quotas the
 patient falls under, each counting the admissions on its own days, `Quota.days`), preferring
@@ -36,7 +37,11 @@ def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> 
     patients = problem.patients
     n = len(patients)
     weight = [problem.precedences[p.precedence].weight for p in patients]
-    order = np.array(sorted(range(n), key=lambda i: -weight[i]), dtype=np.int64)
+    # a place already given is honoured before new patients of the same precedence are placed:
+    # a regulator does not give a booked bed away to a newcomer no more urgent (file order had
+    # let a new routine patient listed first take it, the booked one moved or left out)
+    booked = [p.current is None for p in patients]
+    order = np.array(sorted(range(n), key=lambda i: (-weight[i], booked[i])), dtype=np.int64)
     # each patient's eligible facilities, nearest first, once per eligibility profile (origin,
     # specialty, needs, organisation, distance limit); the view keeps one screen per profile
     profile_of: dict[int, int] = {}

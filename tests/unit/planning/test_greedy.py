@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import random
 
-from medevac.planning import Problem, solve_greedy
+from medevac.planning import Problem, parse_problem, solve_exact, solve_greedy
 from medevac.planning.model import ProblemView
-from tests.unit.planning.builders import random_problem, random_problems
+from tests.unit.planning.builders import (
+    facility,
+    patient,
+    problem_dict,
+    random_problem,
+    random_problem_data,
+    random_problems,
+    with_current,
+)
 
 
 def rule_by_hand(problem: Problem) -> dict[str, tuple[str, int]]:
-    """Most urgent first (file order among equals). A patient keeps its current place while
+    """Most urgent first (among equals, those with a current place first, then file order).
+    A patient keeps its current place while
     it is free; otherwise the earliest day on which an eligible facility has a bed for the whole
     stay and room to admit; that day, its current facility, else its group's, else the nearest.
     """
@@ -34,9 +43,12 @@ def rule_by_hand(problem: Problem) -> dict[str, tuple[str, int]]:
         )
 
     weight = {name: rule.weight for name, rule in problem.precedences.items()}
-    for i in sorted(
-        range(len(problem.patients)), key=lambda i: -weight[problem.patients[i].precedence]
-    ):
+
+    def turn(i: int) -> tuple[float, bool]:
+        p = problem.patients[i]
+        return -weight[p.precedence], p.current is None
+
+    for i in sorted(range(len(problem.patients)), key=turn):
         p = problem.patients[i]
         eligible = [f for f in range(view.n_facilities) if view.screen(i).eligible[f]]
         eligible.sort(key=lambda f: (view.distance[view.origin_of[i]][f], f))
@@ -79,3 +91,34 @@ def test_the_greedy_places_every_patient_as_the_rule_by_hand(
     problem = random_problem(rng, n_patients, n_facilities)
     plan = solve_greedy(problem)
     assert {a.patient: (a.facility, a.day) for a in plan.assignments} == rule_by_hand(problem)
+
+
+@random_problems(60)
+def test_the_greedy_re_plans_as_the_rule_by_hand(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    # current places from another engine's plan, on a problem with new patients listed first
+    data = random_problem_data(rng, n_patients, n_facilities)
+    first = with_current(data, solve_exact(parse_problem(data), time_limit=10))
+    first["patients"].reverse()
+    problem = parse_problem(first)
+    plan = solve_greedy(problem)
+    assert {a.patient: (a.facility, a.day) for a in plan.assignments} == rule_by_hand(problem)
+
+
+def test_a_booked_place_is_not_given_to_a_newcomer_no_more_urgent() -> None:
+    # NEW, listed first, had taken OLD's bed (OLD left out: 1,020 against 1,000)
+    data = problem_dict(
+        [facility("F1", 50.0, 30.0, beds={"orthopaedics": 1})],
+        [
+            patient("NEW", length_of_stay_days=3),
+            patient("OLD", length_of_stay_days=3, current={"facility": "F1", "day": 0}),
+        ],
+        horizon_days=3,
+    )
+    plan = solve_greedy(parse_problem(data))
+    assert [(a.patient, a.facility, a.day) for a in plan.assignments] == [("OLD", "F1", 0)]
+    # one more urgent than the booked patient still comes first
+    data["patients"][0]["precedence"] = "urgent"
+    plan = solve_greedy(parse_problem(data))
+    assert [(a.patient, a.facility, a.day) for a in plan.assignments] == [("NEW", "F1", 0)]
