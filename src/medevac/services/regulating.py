@@ -449,15 +449,25 @@ SHOWN_CHANGES = 20
 class RegistryChanged(DomainError):
     """The registry changed since the problem behind a plan was built."""
 
-    def __init__(self, changes: list[str]) -> None:
+    def __init__(self, changes: list[str], approved_already: str | None = None) -> None:
         shown = "; ".join(changes[:SHOWN_CHANGES]) + (
             f"; and {len(changes) - SHOWN_CHANGES} more" if len(changes) > SHOWN_CHANGES else ""
         )
+        # a plan approved a second time: the registry changed by its first approval (and maybe
+        # more), and the user is to hear first that it is in force
+        first = f"this plan {approved_already}; " if approved_already else ""
+        then = (
+            "there is nothing to approve again; to change it, run `medevac plan build` and "
+            "solve again"
+            if approved_already
+            else "run `medevac plan build` and solve again"
+        )
         super().__init__(
-            f"the registry changed since the plan was built ({len(changes)} change(s)): {shown}; "
-            "run `medevac plan build` and solve again"
+            f"{first}the registry changed since the plan was built ({len(changes)} change(s)): "
+            f"{shown}; {then}"
         )
         self.changes = changes
+        self.approved_already = approved_already
 
 
 class QuotaExceeded(DomainError):
@@ -520,6 +530,9 @@ def registry_changes(
 
     built_at = datetime.fromisoformat(manifest["built_at"])
     fields = _Fields(uow, noted, built_at) if noted is not None else None
+    # plans approved or changed since come first: one such plan moves many patients, whose
+    # changes would otherwise fill the lines shown before it
+    changes += _live_plan_changes(uow, manifest, problem)
     changes += _version_changes(
         "patient", known, stored, lambda p: f"now {p.status}, ", patient_detail, fields
     )
@@ -532,7 +545,6 @@ def registry_changes(
             if entry.id not in known:
                 changes.append(f"patient {entry.id} became {entry.status} after the plan was built")
     changes += _facility_and_agreement_changes(uow, manifest, day_of(now), problem, noted)
-    changes += _live_plan_changes(uow, manifest, problem)
     then: dict[str, str] = manifest["capacity"]
     latest = uow.capacity.latest()
     excluded = manifest.get("excluded", {})
@@ -969,7 +981,8 @@ def _patient_detail(uow: UnitOfWork, patient: Patient, entry: dict[str, Any] | N
     trail = uow.audit.list(entity_type="patient", entity_id=patient.id, limit=1)
     if trail:
         last = trail[0]
-        why = last.reason if len(last.reason) <= 60 else last.reason[:57] + "..."
+        # long enough for "regulated to FACILITY on DATE by plan PLAN-..." whole
+        why = last.reason if len(last.reason) <= 120 else last.reason[:117] + "..."
         reason = f" ({why})" if why else ""
         parts.append(f"last change {last.action!r} by {last.actor} at {shown(last.at)}{reason}")
     return ", ".join(parts)
@@ -1338,7 +1351,7 @@ def _approve_checked(
         book = sent_book(uow, problem, now, resolved) if counted else None
         changes += carried_room_changes(manifest, book)
         if changes:
-            raise RegistryChanged(changes)
+            raise RegistryChanged(changes, _approved_already(uow, plan, built_at))
         # the registry is as the build read it: what the problem says of it must be so too
         approval_day = max(day_of(now), built_at.date())
         mismatches = problem_mismatches(uow, checked_problem, manifest, stored, approval_day)
@@ -1438,6 +1451,26 @@ def _approve_checked(
         elsewhere = requests_elsewhere(uow, plan)
         uow.commit()
     return Approval(approved, plan, overruns, elsewhere, left, noted)
+
+
+def _approved_already(uow: UnitOfWork, plan: Plan, built_at: datetime) -> str | None:
+    """Where a live plan is this one, approved before (built at ``built_at``, the same
+    admissions), what to say of it; else None. A second approval is refused for the registry's
+    changes its first made (its patients referred, its plan live), but the user is to hear
+    first that the plan is in force, not only that it is to be built and solved again."""
+    mine = sorted(
+        (a.patient, a.facility, built_at.date() + timedelta(days=a.day)) for a in plan.assignments
+    )
+    for live in uow.plans.live():
+        if live.built_at != built_at:
+            continue
+        theirs = sorted((a.patient_id, a.facility_id, a.admission_date) for a in live.admissions)
+        if theirs == mine:
+            return (
+                f"was approved already, as {live.id} at {shown(live.approved_at)} by "
+                f"{live.approved_by}, and is the live plan"
+            )
+    return None
 
 
 def admitted_before(plan: Plan, built_at: datetime, now: datetime) -> str:

@@ -371,6 +371,29 @@ def test_a_changed_facility_or_agreement_refuses_approval(uow_factory: UowFactor
     assert any(c.startswith(f"agreement {AGREEMENT_ID} changed") for c in changes), changes
 
 
+def test_a_plan_approved_since_the_build_is_said_before_the_patients_it_moved(
+    uow_factory: UowFactory,
+) -> None:
+    # two problems of the selected demo; the second approved first refers the patients, whose
+    # changes had filled the lines shown before the plan that made them
+    problem, plan = solved_demo(uow_factory)
+    later, replan = solved(uow_factory)
+    newer = approve_plan(
+        uow_factory(), problem=later.problem, manifest=later.manifest, plan=replan, actor="a"
+    )
+    with pytest.raises(RegistryChanged) as refused:
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan,
+            actor="b",
+        )  # fmt: skip
+    changes = refused.value.changes
+    assert changes[0].startswith(f"plan {newer.id} was approved at "), changes[:2]
+    patients = [c for c in changes if c.startswith("patient ")]
+    assert len(patients) == 24
+    # the newest change of each described (the 20 the refusal shows) names the plan whole
+    assert all(c.endswith(f"by plan {newer.id})") for c in patients[:20]), patients[0]
+
+
 def test_a_plan_approved_since_the_build_refuses_approval(uow_factory: UowFactory) -> None:
     # The planned demo: its patients are referred, and approvals leave them so. Two problems
     # are built from it and the newer plan is approved first. The older one would undo it
@@ -383,17 +406,29 @@ def test_a_plan_approved_since_the_build_refuses_approval(uow_factory: UowFactor
     newer = approve_plan(
         uow_factory(), problem=later.problem, manifest=later.manifest, plan=replan, actor="a"
     )
-    for stale, stale_plan in ((problem, plan), (later, replan)):
-        with pytest.raises(RegistryChanged) as refused:
-            approve_plan(
-                uow_factory(), problem=stale.problem, manifest=stale.manifest, plan=stale_plan,
-                actor="b",
-            )  # fmt: skip
-        changes = refused.value.changes
-        assert changes[0].startswith(f"plan {newer.id} was approved at ")
-        assert changes[0].endswith("by a, after the problem was built")
-        assert changes[1] == f"plan {first}, live when the problem was built, is no longer live"
-        assert not any(c.startswith("patient ") for c in changes), changes
+    with pytest.raises(RegistryChanged) as refused:
+        approve_plan(
+            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan,
+            actor="b",
+        )  # fmt: skip
+    changes = refused.value.changes
+    assert changes[0].startswith(f"plan {newer.id} was approved at ")
+    assert changes[0].endswith("by a, after the problem was built")
+    assert changes[1] == f"plan {first}, live when the problem was built, is no longer live"
+    assert not any(c.startswith("patient ") for c in changes), changes
+    # the newer one a second time: said to be in force already (it had been sent back to be
+    # built and solved again, as if the registry had moved on by itself)
+    with pytest.raises(RegistryChanged) as again:
+        approve_plan(
+            uow_factory(), problem=later.problem, manifest=later.manifest, plan=replan, actor="b"
+        )
+    said = str(again.value)
+    assert said.startswith(f"this plan was approved already, as {newer.id} at "), said
+    assert "by a, and is the live plan; the registry changed since" in said
+    assert said.endswith(
+        "there is nothing to approve again; to change it, run `medevac plan build` and solve again"
+    )
+    assert again.value.changes[0].startswith(f"plan {newer.id} was approved at ")
     # built now, the problem knows the live plan; once that plan changes, it refuses again
     current, current_plan = solved(uow_factory)
     assert current.manifest["live_plans"] == {newer.id: newer.version}
