@@ -3,9 +3,10 @@
 The engines minimise the objective and nothing else; among plans of the same cost they may move
 patients for nothing. What is here puts current places back where that costs the plan nothing
 (`back_to_current`): every place kept (`kept_if_not_dearer`), else patients who exchanged
-places (two to five of them) and single patients whose place is still free (`put_back`). Each
-result is checked by the independent checker before it is taken, and each keeps the plan's cost
-or lowers it.
+places (two to five of them), single patients whose place is still free, groups together, and
+patients whose place one other patient holds, that one moved to the first one's place or back
+to its own (`put_back`). Each result is checked by the independent checker before it is taken,
+and each keeps the plan's cost or lowers it.
 """
 
 from __future__ import annotations
@@ -111,16 +112,22 @@ class _Room:
     def give_up(self, i: int, f: int, a: int) -> None:
         self._count(i, f, a, -1)
 
+    def allowed(self, i: int, f: int, a: int) -> bool:
+        """Whether patient ``i`` may be admitted at facility ``f`` on day ``a`` by its own
+        rules, whatever room is left."""
+        view = self.view
+        p = view.problem.patients[i]
+        if self.specialty[i] < 0 or a < p.earliest_day or not view.screen(i).eligible[f]:
+            return False
+        return not (view.has_acceptance_ends and a > view.last_days(p.organisation)[f])
+
     def fits(self, i: int, f: int, a: int) -> bool:
         """Whether patient ``i`` may be admitted at facility ``f`` on day ``a`` by its own
         rules and the room left."""
+        if not self.allowed(i, f, a):
+            return False
         view = self.view
-        p = view.problem.patients[i]
         s = int(self.specialty[i])
-        if s < 0 or a < p.earliest_day or not view.screen(i).eligible[f]:
-            return False
-        if view.has_acceptance_ends and a > view.last_days(p.organisation)[f]:
-            return False
         end = min(a + int(self.stay[i]), view.horizon)
         if (self.used[f, s, a:end] >= view.beds[f, s, a:end]).any():
             return False
@@ -134,6 +141,39 @@ class _Room:
         ]
         return all(self.quota_used[q] < view.quota_room[q] for q in quotas)
 
+    def blocking(self, i: int, f: int, a: int) -> tuple[list[int], bool, list[int]] | None:
+        """What keeps patient ``i`` out of facility ``f`` on day ``a`` that one patient leaving
+        could free: the days of its stay whose beds of its specialty are all taken, whether
+        the day's admissions are, and the quotas of the place that are full; None where its
+        own rules forbid the place, where nothing keeps it out, or where one patient leaving
+        could not make room (a day without beds, a limit or a quota of 0)."""
+        if not self.allowed(i, f, a):
+            return None
+        view = self.view
+        s = int(self.specialty[i])
+        end = min(a + int(self.stay[i]), view.horizon)
+        used, beds = self.used[f, s, a:end], view.beds[f, s, a:end]
+        full = used >= beds
+        if (used[full] != beds[full]).any() or (beds[full] < 1).any():
+            return None
+        full_days = (np.flatnonzero(full) + a).tolist()
+        limit = int(view.admission_limit[f, a])
+        admissions = 0 <= limit <= self.admitted[f, a]
+        if admissions and (limit < 1 or self.admitted[f, a] != limit):
+            return None
+        quotas = [
+            q
+            for q in view.quotas_of(i).tolist()
+            if view.quota_facility[q, f]
+            and view.quota_days[q, a]
+            and self.quota_used[q] >= view.quota_room[q]
+        ]
+        if any(self.quota_used[q] != view.quota_room[q] or view.quota_room[q] < 1 for q in quotas):
+            return None
+        if not (full_days or admissions or quotas):
+            return None
+        return full_days, admissions, quotas
+
 
 #: time kept for the checker's call at the end of `put_back`, per patient of the problem (it
 #: took 0.71-0.73 s on a re-plan of 100,000 patients, 2026-12-07, other work running)
@@ -142,6 +182,10 @@ CHECK_SECONDS_PER_PATIENT = 1e-5
 LONGEST_EXCHANGE = 5
 #: how many steps `_exchanges_from` takes from one patient before it gives up on it
 EXCHANGE_STEPS = 64
+#: the most patients holding one patient's current place that `_displaced_put_back` tries to
+#: move, and the most patients placed at that facility it looks over to find them
+OCCUPANTS_TRIED = 32
+OCCUPANTS_LOOKED_AT = 512
 
 
 def _exchanges_put_back(
@@ -264,6 +308,13 @@ def _together_back(
     return True
 
 
+def _own_cost(view: ProblemView, i: int, place: tuple[int, int]) -> float:
+    """What patient ``i`` costs at ``place`` (facility index, -1 for none, and day) by its own
+    terms, without its group's split (`own_cost_at`, or `unplaced_cost`)."""
+    f, a = place
+    return own_cost_at(view, i, f, a) if f >= 0 else view.unplaced_cost(view.problem.patients[i])
+
+
 def _cost_together(
     view: ProblemView,
     members: dict[str, list[int]],
@@ -275,10 +326,10 @@ def _cost_together(
     their own terms (`own_cost_at`, or `unplaced_cost`) and the splits of their groups, the
     others of each group where ``facility`` has them."""
     patients = view.problem.patients
+    cost = sum(_own_cost(view, i, place) for i, place in zip(who, places, strict=True))
+    if all(patients[i].group is None for i in who):
+        return cost
     at = dict(zip(who, places, strict=True))
-    cost = 0.0
-    for i, (f, a) in at.items():
-        cost += own_cost_at(view, i, f, a) if f >= 0 else view.unplaced_cost(patients[i])
     split = view.problem.weights.group_split
     for group in {g for i in who if (g := patients[i].group) is not None}:
         used = {at[j][0] if j in at else int(facility[j]) for j in members[group]} - {-1}
@@ -293,23 +344,27 @@ def put_back(
     day: IntArray,
     objective: float,
     until: float = math.inf,
-) -> tuple[IntArray, IntArray, float, int, int, int] | None:
+) -> tuple[IntArray, IntArray, float, int, int, int, int] | None:
     """The plan ``facility``/``day`` (of cost ``objective``) with the patients it moved from a
-    current place put back, in exchanges, alone and in groups (`_put_back`, until the
-    `time.perf_counter` time ``until`` less the checker's time), where that costs no more and
-    passes the checker; as (facility, day, objective, exchanges, patients alone, groups), or
-    None where nobody was put back."""
+    current place put back, in exchanges, alone, in groups and in place of another patient
+    (`_put_back`, until the `time.perf_counter` time ``until`` less the checker's time), where
+    that costs no more and passes the checker; as (facility, day, objective, exchanges,
+    patients alone, groups, patients back in place of another), or None where nobody was put
+    back."""
     search_until = until - CHECK_SECONDS_PER_PATIENT * len(problem.patients)
-    facility, day, exchanges, alone, groups = _put_back(problem, view, facility, day, search_until)
-    if exchanges + alone + groups == 0:
+    found = _put_back(problem, view, facility, day, search_until)
+    facility, day, exchanges, alone, groups, displaced = found
+    if exchanges + alone + groups + displaced == 0:
         return None
     cost = _taken_if_not_dearer(problem, view, facility, day, objective)
-    return None if cost is None else (facility, day, cost, exchanges, alone, groups)
+    if cost is None:
+        return None
+    return facility, day, cost, exchanges, alone, groups, displaced
 
 
 def _put_back(
     problem: Problem, view: ProblemView, facility: IntArray, day: IntArray, until: float
-) -> tuple[IntArray, IntArray, int, int, int]:
+) -> tuple[IntArray, IntArray, int, int, int, int]:
     """The placement ``facility``/``day`` with its patients who were moved from a current place
     (or left out) put back there: first pairs who took each other's places
     (`_exchanges_put_back`), then patients one at a time where the place is still free (its bed
@@ -319,8 +374,11 @@ def _put_back(
     that facility (or under a quota of it) are tried again, and so are the others of its group
     (whose split it changed), until nobody more can go back; then exchanges of three to
     LONGEST_EXCHANGE patients, the moved members of each group together, and single patients
-    again where any of those went back; all until the time ``until``. With how many exchanges,
-    single patients and groups.
+    again where any of those went back; last, patients whose current place one other patient
+    holds, that one moved to the place the first had or back to its own current place
+    (`_displaced_put_back`), and single patients again after each round of those, until no
+    more go back; all until the time ``until``. With how many exchanges, single patients,
+    groups and patients back in place of another.
 
     Stopped MIPs and the large problems' engine leave such moves: in re-plans of 2,100-4,100
     patients, 24 of 40 had moves or swaps that could be undone at no cost (found by a review).
@@ -328,7 +386,7 @@ def _put_back(
     moved = _moved(problem, facility, day)
     facility, day = facility.copy(), day.copy()
     if not moved:
-        return facility, day, 0, 0, 0
+        return facility, day, 0, 0, 0, 0
     room = _Room(view, facility, day)
     members: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(problem.patients):
@@ -341,7 +399,45 @@ def _put_back(
     groups = _groups_put_back(view, room, members, facility, day, moved, until)
     if more or groups:  # the places they left may be free for others now
         alone += _alone_put_back(view, room, members, facility, day, moved, until)
-    return facility, day, exchanges + more, alone, groups
+    displaced = _displaced_rounds(view, room, members, facility, day, moved, until)
+    alone += displaced[1]
+    return facility, day, exchanges + more, alone, groups, displaced[0]
+
+
+def _displaced_rounds(
+    view: ProblemView,
+    room: _Room,
+    members: dict[str, list[int]],
+    facility: IntArray,
+    day: IntArray,
+    moved: dict[int, tuple[int, int]],
+    until: float,
+) -> tuple[int, int]:
+    """Rounds of `_displaced_put_back`, each followed by single patients put back
+    (`_alone_put_back`: the places the patients moved left may be free for others), until a
+    round puts nobody back or the time ``until``; as (patients back in place of another,
+    patients alone). After the first round only the patients whose last try depended on a
+    facility where someone moved since, or under a quota of one, are tried again (on a re-plan
+    of 100,000 patients a round over all of them took 1.7 s and put back a few)."""
+    tried: dict[int, set[int] | None] = {}
+    touched: set[int] | None = None
+    displaced = alone = 0
+    while moved and time.perf_counter() < until:
+        before = facility.copy(), day.copy()
+        found = _displaced_put_back(
+            view, room, members, facility, day, moved, until, tried, touched
+        )
+        if not found:
+            break
+        displaced += found
+        alone += _alone_put_back(view, room, members, facility, day, moved, until)
+        changed = (facility != before[0]) | (day != before[1])
+        touched = set(facility[changed].tolist()) | set(before[0][changed].tolist())
+        touched.discard(-1)
+        if view.n_quotas and touched:  # room under a quota of theirs at its other facilities
+            quotas = view.quota_facility[:, sorted(touched)].any(axis=1)
+            touched.update(np.flatnonzero(view.quota_facility[quotas].any(axis=0)).tolist())
+    return displaced, alone
 
 
 def _groups_put_back(
@@ -419,6 +515,202 @@ def _alone_put_back(
     return alone
 
 
+def _displaced_put_back(
+    view: ProblemView,
+    room: _Room,
+    members: dict[str, list[int]],
+    facility: IntArray,
+    day: IntArray,
+    moved: dict[int, tuple[int, int]],
+    until: float,
+    tried: dict[int, set[int] | None],
+    touched: set[int] | None,
+) -> int:
+    """Put back (in ``facility``/``day`` and ``room``, taking them out of ``moved``) patients
+    of ``moved`` whose current place one other patient holds: one without a current place, or
+    itself moved from its own, whose leaving would make room (`_Room.blocking`: it has a bed of
+    the specialty on each full day of the stay, an admission on the day where they are full,
+    a place under each full quota, at that facility). That one goes back to its own current
+    place or else to the place the first had (out of the plan, where the first was out), where
+    both fit (`_Room.fits`) and the two cost the plan no more, their groups' splits counted;
+    at most OCCUPANTS_TRIED such patients for each, among at most OCCUPANTS_LOOKED_AT placed
+    at that facility, and only patients moved at no gain to themselves (`_worth_trying`). How
+    many patients went back so.
+
+    ``tried`` holds, for each patient tried before who did not go back, the facilities that
+    try depended on (None where it depends on a group), and gets this round's; where
+    ``touched`` (the facilities where someone moved since) is given, only those whose
+    facilities are among them are tried again.
+
+    The large problems' engine left such moves: a patient moved to another facility took the
+    admission of a day whose limit is one, and the patient kept there before went a day later
+    at the same cost; in re-plans of 5,000 patients, 139 to 164 such swaps would have cost no
+    more, an urgent patient left out while one moved took its current place among them (found
+    by a review)."""
+    worth = _worth_trying(view, facility, day, moved)
+    group = view.terms.group
+    at: dict[tuple[int, int], set[int]] | None = None  # a facility and day, to who came in then
+    displaced = 0
+    for i in sorted(worth):
+        if time.perf_counter() >= until:
+            break
+        if i not in moved:
+            continue
+        if touched is not None and i in tried:
+            depends = tried[i]
+            if depends is not None and depends.isdisjoint(touched):
+                continue  # nothing its last try depended on has changed
+        place = moved[i]
+        now_i = (int(facility[i]), int(day[i]))
+        alongside = now_i[0] == place[0] or view.n_quotas  # its place may hold it out
+        if alongside and now_i[0] >= 0:
+            room.give_up(i, *now_i)
+        blocked = room.blocking(i, *place)
+        if alongside and now_i[0] >= 0:
+            room.take(i, *now_i)
+        tried[i] = {place[0], now_i[0]}
+        if blocked is None:
+            continue
+        if at is None:
+            at = _admitted(facility, day)
+        occupants = _occupants(view, room, at, moved, i, place, blocked)
+        if group[i] >= 0 or (group[occupants] >= 0).any():
+            tried[i] = None  # its cost depends on where the others of the group are
+        else:
+            tried[i] = {place[0], now_i[0], *(moved[j][0] for j in occupants if j in moved)}
+        # what the two cost where neither is in a group: their own terms (`_cost_together`)
+        i_back, i_now = _own_cost(view, i, place), _own_cost(view, i, now_i)
+        for j in occupants:
+            now_j = (int(facility[j]), int(day[j]))
+            alone = group[i] < 0 and group[j] < 0
+            j_now = _own_cost(view, j, now_j) if alone else 0.0
+            to = None
+            for there in [moved[j], now_i] if j in moved else [now_i]:
+                if alone and not _no_dearer(i_back + _own_cost(view, j, there), i_now + j_now):
+                    continue
+                if _displace(view, room, members, facility, day, moved, i, j, there, alone):
+                    to = there
+                    break
+            if to is None:
+                continue
+            if now_i[0] >= 0:
+                at[now_i].discard(i)
+            at[place].add(i)
+            at[now_j].discard(j)
+            if to[0] >= 0:
+                at[to].add(j)
+            displaced += 1
+            del tried[i]
+            tried.pop(j, None)
+            break
+    return displaced
+
+
+def _admitted(facility: IntArray, day: IntArray) -> dict[tuple[int, int], set[int]]:
+    """The placed patients of ``facility``/``day`` by their facility and admission day."""
+    at: dict[tuple[int, int], set[int]] = defaultdict(set)
+    placed = np.flatnonzero(facility >= 0)
+    for j, f, a in zip(*(x.tolist() for x in (placed, facility[placed], day[placed])), strict=True):
+        at[f, a].add(j)
+    return at
+
+
+def _occupants(
+    view: ProblemView,
+    room: _Room,
+    at: dict[tuple[int, int], set[int]],
+    moved: dict[int, tuple[int, int]],
+    i: int,
+    place: tuple[int, int],
+    blocked: tuple[list[int], bool, list[int]],
+) -> IntArray:
+    """The patients admitted at the facility of ``place`` (``at``: by facility and day, who
+    came in then) whose leaving would free what ``blocked`` says holds patient ``i`` out of it
+    (`_Room.blocking`), those moved from a current place first: patients without a current
+    place or moved from it (one kept in its own is not moved for another); at most
+    OCCUPANTS_TRIED, among at most OCCUPANTS_LOOKED_AT."""
+    f, a = place
+    full_days, admissions, quotas = blocked
+    current = view.terms.current
+    specialty = room.specialty[i]
+    if admissions:
+        days: list[int] = [a]
+    elif full_days:  # admitted on the first full day or before
+        days = list(range(full_days[0], -1, -1))
+    else:
+        days = [b for b in range(view.horizon) if view.quota_days[quotas, b].all()]
+    found: list[int] = []
+    looked = 0
+    for b in days:
+        for j in at.get((f, b), ()):
+            looked += 1
+            if looked > OCCUPANTS_LOOKED_AT or len(found) == OCCUPANTS_TRIED:
+                break
+            if j == i or (current[j] >= 0 and j not in moved):
+                continue
+            if full_days and (
+                room.specialty[j] != specialty
+                or min(b + int(room.stay[j]), view.horizon) <= full_days[-1]
+            ):
+                continue
+            if quotas and not set(quotas) <= set(view.quotas_of(j).tolist()):
+                continue
+            found.append(j)
+    found.sort(key=lambda k: k not in moved)
+    return np.array(found, dtype=np.int64)
+
+
+def _displace(
+    view: ProblemView,
+    room: _Room,
+    members: dict[str, list[int]],
+    facility: IntArray,
+    day: IntArray,
+    moved: dict[int, tuple[int, int]],
+    i: int,
+    j: int,
+    to: tuple[int, int],
+    priced: bool = False,
+) -> bool:
+    """Put patient ``i`` of ``moved`` back in its current place and patient ``j`` at ``to``
+    (facility index, -1 for none, and day) instead, in ``facility``/``day`` and ``room``, where
+    both fit once both are out (`_Room.fits`) and that costs the plan no more (`_cost_together`,
+    unless ``priced``: the caller found it no dearer); whether it did. ``j`` leaves ``moved``
+    where ``to`` is its current place."""
+    back = moved[i]
+    who = [i, j]
+    now = [(int(facility[i]), int(day[i])), (int(facility[j]), int(day[j]))]
+    if not priced and not _no_dearer(
+        _cost_together(view, members, facility, who, [back, to]),
+        _cost_together(view, members, facility, who, now),
+    ):
+        return False
+    if to[0] >= 0 and not room.allowed(j, *to):
+        return False
+    for k, (f, a) in zip(who, now, strict=True):
+        if f >= 0:
+            room.give_up(k, f, a)
+    fits = to[0] < 0 or room.fits(j, *to)  # the likelier to fail first: ``i`` fits once out
+    if fits:
+        if to[0] >= 0:
+            room.take(j, *to)
+        fits = room.fits(i, *back)
+        if not fits and to[0] >= 0:
+            room.give_up(j, *to)
+    if not fits:
+        for k, (f, a) in zip(who, now, strict=True):
+            if f >= 0:
+                room.take(k, f, a)
+        return False
+    room.take(i, *back)
+    facility[i], day[i] = back
+    facility[j], day[j] = to
+    del moved[i]
+    if moved.get(j) == to:
+        del moved[j]
+    return True
+
+
 def _worth_trying(
     view: ProblemView, facility: IntArray, day: IntArray, moved: dict[int, tuple[int, int]]
 ) -> set[int]:
@@ -478,8 +770,9 @@ def back_to_current(
     back = put_back(problem, view, facility, day, objective, until)
     if back is None:
         return facility, day, objective
-    say(f"{back[3]} exchange(s) of places, {back[4]} patient(s) alone and {back[5]} group(s) back "
-        f"in their current places: plan {back[2]:,.2f}")  # fmt: skip
+    say(f"{back[3]} exchange(s) of places, {back[4]} patient(s) alone, {back[5]} group(s) and "
+        f"{back[6]} patient(s) in place of another back in their current places: "
+        f"plan {back[2]:,.2f}")  # fmt: skip
     return back[0], back[1], back[2]
 
 

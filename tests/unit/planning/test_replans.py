@@ -15,6 +15,7 @@ from medevac.planning import (
     Plan,
     PlanStatus,
     Problem,
+    Unplaced,
     check_plan,
     parse_problem,
     solve_exact,
@@ -25,9 +26,12 @@ from tests.unit.planning.builders import (
     facility,
     patient,
     problem_dict,
+    random_acceptance_ends,
     random_problem,
     random_problem_data,
     random_problems,
+    random_quotas,
+    with_current,
 )
 
 
@@ -106,6 +110,14 @@ def _put_back(
     """`replans._put_back` (the step before the checker, so that a check too lenient shows)
     of the placement ``placed`` (patient id -> (facility index, day); everyone else left out)
     of the problem ``data`` (or ``problem``): (facility indices, days, pairs, patients alone)."""
+    return _put_back_all(data, placed, problem)[:4]
+
+
+def _put_back_all(
+    data: dict[str, Any], placed: dict[str, tuple[int, int]], problem: Problem | None = None
+) -> tuple[list[int], list[int], int, int, int, int]:
+    """`_put_back` with all the step's counts: (facility indices, days, exchanges, patients
+    alone, groups, patients back in place of another)."""
     import math
 
     from medevac.planning.model import ProblemView
@@ -115,7 +127,7 @@ def _put_back(
     facility_of = np.array([placed.get(p.id, (-1, 0))[0] for p in problem.patients])
     day_of = np.array([placed.get(p.id, (-1, 0))[1] for p in problem.patients])
     found = put_back_step(problem, ProblemView(problem), facility_of, day_of, math.inf)
-    return [int(f) for f in found[0]], [int(d) for d in found[1]], found[2], found[3]
+    return ([int(f) for f in found[0]], [int(d) for d in found[1]], *found[2:])
 
 
 def traded(first: str, second: str, **more: Any) -> dict[str, Any]:
@@ -185,13 +197,16 @@ def test_an_exchange_of_places_among_three_to_five_patients_is_put_back() -> Non
 def test_an_exchange_stays_where_it_gained_or_a_place_no_longer_fits() -> None:
     data, placed = ring(3)
     data["patients"][2]["precedence"] = "urgent"  # P2 is on day 0 now, its deadline
-    assert _put_back(data, placed) == ([0, 0, 0], [1, 2, 0], 0, 0)
+    # the exchange stays; P1 takes back its day 1 from P0, who takes P1's day 2 instead (the
+    # same days of waiting between them)
+    assert _put_back_all(data, placed) == ([0, 0, 0], [2, 1, 0], 0, 0, 0, 1)
     data, placed = ring(3)
     # P0 of two days (day 2 has two beds, for it and P1 now): back on day 0 it would need day
-    # 1's bed, which P1 goes back to
+    # 1's bed, which P1 goes back to; the exchange stays, and P1 takes back its day 1 from P0,
+    # who goes to P1's day 2 instead
     data["patients"][0]["length_of_stay_days"] = 2
     data["facilities"][0]["beds"] = {"orthopaedics": [1, 1, 2]}
-    assert _put_back(data, placed) == ([0, 0, 0], [1, 2, 0], 0, 0)
+    assert _put_back_all(data, placed) == ([0, 0, 0], [2, 1, 0], 0, 0, 0, 1)
     # across facilities, where P1 going back to F1 would leave its group's P3 alone at F2 (a
     # split of 50): left
     data, placed = ring(3, facilities=3)
@@ -228,7 +243,7 @@ def test_a_group_that_moved_together_goes_back_together() -> None:
         problem, ProblemView(problem), np.array([1, 1]), np.array([0, 0]), math.inf
     )
     assert ([int(f) for f in found[0]], [int(d) for d in found[1]], found[2:]) == (
-        [0, 0], [0, 0], (0, 0, 1)
+        [0, 0], [0, 0], (0, 0, 1, 0)
     )  # fmt: skip
     # where F0 has one bed left, they stay together at F1
     data["facilities"][0]["beds"] = {"orthopaedics": 1}
@@ -236,7 +251,7 @@ def test_a_group_that_moved_together_goes_back_together() -> None:
     found = put_back_step(
         problem, ProblemView(problem), np.array([1, 1]), np.array([0, 0]), math.inf
     )
-    assert found[2:] == (0, 0, 0)
+    assert found[2:] == (0, 0, 0, 0)
 
 
 def test_a_pair_whose_place_is_no_longer_open_does_not_stop_the_others() -> None:
@@ -291,8 +306,11 @@ def test_a_patient_moved_at_no_gain_goes_back_to_its_free_current_place() -> Non
 
 
 def test_a_move_stays_where_its_place_is_taken_or_going_back_costs_more() -> None:
-    # B holds A's current bed on day 2: A stays on day 3
-    assert _put_back(one_bed_replan(), {"A": (0, 3), "B": (0, 2)}) == ([0, 0], [3, 2], 0, 0)
+    # B, urgent, holds A's current bed on day 2: A stays on day 3 (B a day later would cost
+    # more; where it would not, they trade places: test_a_patient_whose_place_another_holds...)
+    data = one_bed_replan()
+    data["patients"][1]["precedence"] = "urgent"
+    assert _put_back_all(data, {"A": (0, 3), "B": (0, 2)}) == ([0, 0], [3, 2], 0, 0, 0, 0)
     # waiting costs: day 1 is cheaper than A's day 2, so that move gained and stays
     assert _put_back(one_bed_replan(wait_per_day=1.0), {"A": (0, 1)})[2:] == (0, 0)
     # left out where its place costs more than leaving it out (unplaced 0): stays out
@@ -336,12 +354,13 @@ def test_a_move_that_keeps_a_quota_stays_where_going_back_would_break_it() -> No
     from medevac.planning.problem import Quota, with_quotas
 
     data = one_bed_replan()
-    data["facilities"][0]["beds"] = {"orthopaedics": 2}
+    data["facilities"][0] |= {"beds": {"orthopaedics": 2}, "capabilities": ["paediatric"]}
     for p in data["patients"]:
         p["organisation"] = "ORG-A"
+    data["patients"][1]["needs"] = ["paediatric"]  # B can be at F0 only, not in A's place
     quota = Quota(id="Q", room=1, organisations=frozenset({"ORG-A"}), facilities=frozenset({"F0"}))
     problem = with_quotas(parse_problem(data), [quota])
-    assert _put_back(data, {"A": (1, 2), "B": (0, 2)}, problem) == ([1, 0], [2, 2], 0, 0)
+    assert _put_back_all(data, {"A": (1, 2), "B": (0, 2)}, problem) == ([1, 0], [2, 2], 0, 0, 0, 0)
     # without B there, A goes back
     assert _put_back(data, {"A": (1, 2)}, problem) == ([0, -1], [2, 0], 0, 1)
 
@@ -396,18 +415,8 @@ def test_after_the_safeguard_nobody_moved_could_go_back_alone_at_no_cost(
     facility_of, day_of, cost = back_to_current(
         problem, view, *placement_arrays(problem, placed), first.objective, lambda _: None
     )
-    ids = [f.id for f in problem.facilities]
-    plan = dataclasses.replace(
-        first,
-        assignments=tuple(
-            Assignment(p.id, ids[f], int(d))
-            for p, f, d in zip(problem.patients, facility_of, day_of, strict=True)
-            if f >= 0
-        ),
-        unplaced=tuple(u for u in first.unplaced if u.patient not in {
-            p.id for p, f in zip(problem.patients, facility_of, strict=True) if f >= 0
-        }),
-    )  # fmt: skip
+    # (every patient without a place listed: one in another's current place may be left out)
+    plan = _plan_of(problem, first, facility_of, day_of)
     report = check_plan(problem, plan)
     assert report.feasible, report.violations
     assert report.objective == pytest.approx(cost)
@@ -430,3 +439,206 @@ def test_after_the_safeguard_nobody_moved_could_go_back_alone_at_no_cost(
         assert not (
             tried.feasible and tried.objective <= report.objective + 1e-9 * max(1.0, cost)
         ), (p.id, place, now)
+
+
+def admission_taken() -> dict[str, Any]:
+    """The review's case: F1 admits one patient a day, F2 has no bed; MOV (current F2, day 0)
+    has to move, OLD (current F1, day 0) is kept; routine patients of one-day stays."""
+    return problem_dict(
+        [
+            facility("F1", 50.0, 30.0, beds={"orthopaedics": 5}, daily_admission_limit=1),
+            facility("F2", 50.0, 30.0, beds={"orthopaedics": 0}),
+        ],
+        [
+            patient("MOV", length_of_stay_days=1, current={"facility": "F2", "day": 0}),
+            patient("OLD", length_of_stay_days=1, current={"facility": "F1", "day": 0}),
+        ],
+        horizon_days=3,
+    )
+
+
+def test_a_patient_whose_place_another_holds_takes_it_back_where_that_costs_no_more() -> None:
+    # the large engine had MOV admitted at F1 on day 0 and OLD a day later (21 either way):
+    # OLD's place is not free, so it could not go back alone, nor is it an exchange
+    assert _put_back_all(admission_taken(), {"MOV": (0, 0), "OLD": (0, 1)}) == (
+        [0, 0], [1, 0], 0, 0, 0, 1
+    )  # fmt: skip
+    problem = parse_problem(admission_taken())
+    plan = solve_exact(problem, time_limit=2, large_units=0)
+    assert {(a.patient, a.facility, a.day) for a in plan.assignments} == {
+        ("MOV", "F1", 1), ("OLD", "F1", 0)
+    }  # fmt: skip
+    assert plan.objective == pytest.approx(21.0)
+    # a new patient holding a moved one's bed: moves free and waiting too, so A's day 2 and
+    # day 3 cost the same to either
+    assert _put_back_all(one_bed_replan(), {"A": (0, 3), "B": (0, 2)}) == (
+        [0, 0], [2, 3], 0, 0, 0, 1
+    )  # fmt: skip
+    # A left out while B, new, has its place: B is left out instead (the same cost of a
+    # routine patient left out, and A's place kept)
+    assert _put_back_all(one_bed_replan(), {"B": (0, 2)}) == ([0, -1], [2, 0], 0, 0, 0, 1)
+
+
+def one_a_day(**b: Any) -> dict[str, Any]:
+    """F0 admits one patient a day; A (current day 0) and B (current day 1), routine patients
+    of one-day stays; ``b`` replaces B's fields."""
+    return problem_dict(
+        [facility("F0", 50.0, 30.0, beds={"orthopaedics": 5}, daily_admission_limit=1)],
+        [
+            patient("A", length_of_stay_days=1, current={"facility": "F0", "day": 0}),
+            patient("B", length_of_stay_days=1, current={"facility": "F0", "day": 1}) | b,
+        ],
+        horizon_days=4,
+    )
+
+
+def test_the_patient_in_the_way_goes_back_to_its_own_current_place() -> None:
+    # B took A's day 0 (a day of waiting less) and A went to day 2: B back alone would cost a
+    # day more, A cannot go back alone; both back cost one day less. B goes back to its own
+    # day 1 rather than to A's day 2
+    assert _put_back_all(one_a_day(), {"A": (0, 2), "B": (0, 0)}) == ([0, 0], [0, 1], 0, 0, 0, 1)
+
+
+def test_a_patient_in_the_way_stays_where_moving_it_costs_more() -> None:
+    # MOV urgent (day 0 its deadline): a day later costs it more than OLD gains; as it is
+    data = admission_taken()
+    data["patients"][0]["precedence"] = "urgent"
+    assert _put_back_all(data, {"MOV": (0, 0), "OLD": (0, 1)}) == ([0, 0], [0, 1], 0, 0, 0, 0)
+    # OLD urgent too: back on its day 0 it gains what MOV loses, and they trade places
+    data["patients"][1]["precedence"] = "urgent"
+    assert _put_back_all(data, {"MOV": (0, 0), "OLD": (0, 1)}) == ([0, 0], [1, 0], 0, 0, 0, 1)
+    # B urgent in A's day 0: its own day 1 or A's day 2 cost it more than A gains
+    assert _put_back_all(one_a_day(precedence="urgent"), {"A": (0, 2), "B": (0, 0)}) == (
+        [0, 0], [2, 0], 0, 0, 0, 0
+    )  # fmt: skip
+
+
+def test_a_patient_in_the_way_stays_where_moving_it_breaks_a_limit_or_a_quota() -> None:
+    from medevac.planning.problem import Quota, with_acceptance_ends, with_quotas
+
+    # F0 admits B's organisation until day 1 only, so B cannot take A's day 2; C, new, is
+    # admitted on B's day 1, so B's own place breaks the admission limit: A stays
+    data = one_a_day(organisation="ORG-B")
+    data["patients"].append(patient("C", length_of_stay_days=1))
+    problem = with_acceptance_ends(parse_problem(data), [("F0", "ORG-B", 1)])
+    placed = {"A": (0, 2), "B": (0, 0), "C": (0, 1)}
+    assert _put_back_all(data, placed, problem) == ([0, 0, 0], [2, 0, 1], 0, 0, 0, 0)
+    # without C there, both go back
+    placed = {"A": (0, 2), "B": (0, 0)}
+    assert _put_back_all(data, placed, problem) == ([0, 0, -1], [0, 1, 0], 0, 0, 0, 1)
+    # B (ORG-B), new, holds A's bed at F0; in A's place at F1 it would break a quota of one
+    # place for ORG-B there, which C has: A stays
+    data = one_bed_replan()
+    data["patients"][1]["organisation"] = "ORG-B"
+    data["patients"].append(patient("C", length_of_stay_days=1, organisation="ORG-B"))
+    data["facilities"][1]["beds"] = {"orthopaedics": 2}
+    quota = Quota(id="Q", room=1, organisations=frozenset({"ORG-B"}), facilities=frozenset({"F1"}))
+    problem = with_quotas(parse_problem(data), [quota])
+    placed = {"A": (1, 2), "B": (0, 2), "C": (1, 0)}
+    assert _put_back_all(data, placed, problem) == ([1, 0, 1], [2, 2, 0], 0, 0, 0, 0)
+    # with room for two, they trade places
+    problem = with_quotas(parse_problem(data), [dataclasses.replace(quota, room=2)])
+    assert _put_back_all(data, placed, problem) == ([0, 1, 1], [2, 2, 0], 0, 0, 0, 1)
+
+
+@random_problems(max_examples=150, max_patients=12)
+def test_after_the_step_nobody_moved_could_take_back_its_place_from_one_in_the_way(
+    rng: random.Random, n_patients: int, n_facilities: int
+) -> None:
+    # current places from a greedy plan (some patients' dropped: new ones), the re-plan
+    # greedy's placement of the patients in another order, under quotas and ends of
+    # acceptance; after the step, for every patient moved at no gain to itself whose current
+    # place does not fit as the plan is, no patient placed at that facility (new, or moved
+    # itself) could make way by going to the first one's place or back to its own current
+    # place at no extra cost: each such swap checked with the checker
+    from medevac.planning.model import ProblemView, own_cost_at, placement_arrays
+    from medevac.planning.problem import with_acceptance_ends, with_quotas
+    from medevac.planning.replans import put_back
+
+    data = random_problem_data(rng, n_patients, n_facilities)
+    for p in data["patients"]:
+        p.pop("current", None)
+    bare = parse_problem(data)
+    quotas = random_quotas(rng, bare, days=True)
+    ends = random_acceptance_ends(rng, bare)
+
+    def extended(d: dict[str, Any]) -> Problem:
+        return with_acceptance_ends(with_quotas(parse_problem(d), quotas), ends)
+
+    with_current(data, solve_greedy(extended(data)))
+    for p in data["patients"]:
+        if rng.random() < 0.3:
+            p.pop("current", None)
+    problem = extended(data)
+    shuffled = [{k: v for k, v in p.items() if k != "current"} for p in data["patients"]]
+    rng.shuffle(shuffled)
+    replan = solve_greedy(extended(data | {"patients": shuffled}))
+    placed = {a.patient: (a.facility, a.day) for a in replan.assignments}
+    view = ProblemView(problem)
+    facility_of, day_of = placement_arrays(problem, placed)
+    first = check_plan(problem, _plan_of(problem, replan, facility_of, day_of))
+    assert first.feasible, first.violations
+    back = put_back(problem, view, facility_of, day_of, first.objective)
+    if back is not None:
+        facility_of, day_of = back[0], back[1]
+    plan = _plan_of(problem, replan, facility_of, day_of)
+    report = check_plan(problem, plan)
+    assert report.feasible, report.violations
+    cost = report.objective
+    ids = [f.id for f in problem.facilities]
+    where = {
+        p.id: (ids[f], int(d))
+        for p, f, d in zip(problem.patients, facility_of, day_of, strict=True)
+        if f >= 0
+    }
+    for i, p in enumerate(problem.patients):
+        if p.current is None or where.get(p.id) == (p.current.facility, p.current.day):
+            continue
+        place = (p.current.facility, p.current.day)
+        now = where.get(p.id)
+        now_cost = own_cost_at(view, i, ids.index(now[0]), now[1]) if now else view.unplaced_cost(p)
+        back_cost = own_cost_at(view, i, ids.index(place[0]), place[1])
+        if p.group is None and back_cost > now_cost + 1e-6 * max(1.0, abs(now_cost)):
+            continue  # its move gained it something
+        if check_plan(problem, _plan_at(problem, plan, where | {p.id: place})).feasible:
+            continue  # it fits alone: not held by another
+        for q in problem.patients:
+            if q.id == p.id or where.get(q.id, ("", 0))[0] != place[0]:
+                continue
+            if q.current is not None and where[q.id] == (q.current.facility, q.current.day):
+                continue  # kept in its own place
+            ways = [now] + ([(q.current.facility, q.current.day)] if q.current else [])
+            for way in ways:
+                swapped = where | {p.id: place}
+                if way is None:
+                    del swapped[q.id]
+                else:
+                    swapped[q.id] = way
+                tried = check_plan(problem, _plan_at(problem, plan, swapped))
+                assert not (
+                    tried.feasible and tried.objective <= cost + 1e-9 * max(1.0, abs(cost))
+                ), (p.id, place, now, q.id, where[q.id], way)
+
+
+def _plan_of(problem: Problem, like: Plan, facility_of: Any, day_of: Any) -> Plan:
+    """``like`` with the placement ``facility_of``/``day_of`` (arrays over the patients)."""
+    ids = [f.id for f in problem.facilities]
+    return _plan_at(
+        problem,
+        like,
+        {
+            p.id: (ids[f], int(d))
+            for p, f, d in zip(problem.patients, facility_of, day_of, strict=True)
+            if f >= 0
+        },
+    )
+
+
+def _plan_at(problem: Problem, like: Plan, where: dict[str, tuple[str, int]]) -> Plan:
+    """``like`` with the placement ``where`` (patient id -> (facility id, day)), the others
+    unplaced."""
+    return dataclasses.replace(
+        like,
+        assignments=tuple(Assignment(pid, f, d) for pid, (f, d) in where.items()),
+        unplaced=tuple(Unplaced(p.id, "left out") for p in problem.patients if p.id not in where),
+    )
