@@ -371,12 +371,11 @@ def test_a_changed_facility_or_agreement_refuses_approval(uow_factory: UowFactor
     assert any(c.startswith(f"agreement {AGREEMENT_ID} changed") for c in changes), changes
 
 
-def test_a_plan_approved_since_the_build_is_said_before_the_patients_it_moved(
-    uow_factory: UowFactory,
-) -> None:
-    # two problems of the selected demo; the second approved first refers the patients, whose
-    # changes had filled the lines shown before the plan that made them
-    problem, plan = solved_demo(uow_factory)
+def _another_approved_first(
+    uow_factory: UowFactory, problem: BuiltProblem, plan: Plan
+) -> tuple[tuple[BuiltProblem, Plan], ApprovedPlan, list[str]]:
+    """A second problem built and solved now, and approved by "a" (the newer plan), before
+    ``problem``'s ``plan``, whose approval by "b" is then refused: with the changes said."""
     later, replan = solved(uow_factory)
     newer = approve_plan(
         uow_factory(), problem=later.problem, manifest=later.manifest, plan=replan, actor="a"
@@ -386,7 +385,16 @@ def test_a_plan_approved_since_the_build_is_said_before_the_patients_it_moved(
             uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan,
             actor="b",
         )  # fmt: skip
-    changes = refused.value.changes
+    return (later, replan), newer, refused.value.changes
+
+
+def test_a_plan_approved_since_the_build_is_said_before_the_patients_it_moved(
+    uow_factory: UowFactory,
+) -> None:
+    # two problems of the selected demo; the second approved first refers the patients, whose
+    # changes had filled the lines shown before the plan that made them
+    problem, plan = solved_demo(uow_factory)
+    _, newer, changes = _another_approved_first(uow_factory, problem, plan)
     assert changes[0].startswith(f"plan {newer.id} was approved at "), changes[:2]
     patients = [c for c in changes if c.startswith("patient ")]
     assert len(patients) == 24
@@ -402,16 +410,7 @@ def test_a_plan_approved_since_the_build_refuses_approval(uow_factory: UowFactor
     build_demo(uow_factory(), actor="demo", regulate=True)
     problem, plan = solved(uow_factory)
     [first] = problem.manifest["live_plans"]
-    later, replan = solved(uow_factory)
-    newer = approve_plan(
-        uow_factory(), problem=later.problem, manifest=later.manifest, plan=replan, actor="a"
-    )
-    with pytest.raises(RegistryChanged) as refused:
-        approve_plan(
-            uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan,
-            actor="b",
-        )  # fmt: skip
-    changes = refused.value.changes
+    (later, replan), newer, changes = _another_approved_first(uow_factory, problem, plan)
     assert changes[0].startswith(f"plan {newer.id} was approved at ")
     assert changes[0].endswith("by a, after the problem was built")
     assert changes[1] == f"plan {first}, live when the problem was built, is no longer live"
