@@ -39,6 +39,14 @@ class Hold:
         """As the manifest's "held" records it: "FACILITY@specialty@YYYY-MM-DD+stay"."""
         return f"{self.facility_id}@{self.specialty}@{self.first.isoformat()}+{self.stay}"
 
+    def said(self) -> str:
+        """As people read it: "a neurology bed at FAC-LODZ-MMA from 2026-12-07 for 32 days"."""
+        days = "day" if self.stay == 1 else "days"
+        return (
+            f"a {self.specialty.replace('_', ' ')} bed at {self.facility_id} from "
+            f"{self.first.isoformat()} for {self.stay} {days}"
+        )
+
     @classmethod
     def parse(cls, key: str) -> Hold | None:
         """The hold of a `key` (facility ids may hold "@"), or None for a text that is not one."""

@@ -651,11 +651,12 @@ def _hold_changes(
             if first == last:
                 continue  # only days outside the problem
             changes.append(
-                f"patient {patient_id} now holds a bed the plan did not see ({hold.key()})"
+                f"patient {patient_id} now holds {hold.said()}, which the plan did not see"
             )
         elif not hold.within(before, start, end):
             changes.append(
-                f"patient {patient_id} holds another bed ({hold.key()}; the plan saw {key})"
+                f"patient {patient_id} holds another bed, {hold.said()} (the plan saw "
+                f"{before.said()})"
             )
     return changes
 

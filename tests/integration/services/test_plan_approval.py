@@ -1921,6 +1921,9 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
     def hold(day: date) -> str:
         return f"FAC-LODZ-MMA@{specialty}@{day.isoformat()}+{stay}"
 
+    def said(day: date) -> str:
+        return f"a {specialty.replace('_', ' ')} bed at FAC-LODZ-MMA from {day} for {stay} days"
+
     later = today + timedelta(days=2)
     name(later)
     with pytest.raises(RegistryChanged) as refused:
@@ -1928,7 +1931,7 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
             uow_factory(), problem=problem.problem, manifest=problem.manifest, plan=plan, actor="c"
         )
     assert refused.value.changes == [
-        f"patient {chosen} now holds a bed the plan did not see ({hold(later)})",
+        f"patient {chosen} now holds {said(later)}, which the plan did not see",
         arriving(2, 0, chosen),
     ]
     # built again, the manifest records the bed; named for an earlier day (days the problem
@@ -1943,7 +1946,7 @@ def test_a_bed_held_since_the_build_refuses_the_approval_and_says_whose(
     with pytest.raises(RegistryChanged) as refused:
         approve(uow_factory())
     assert refused.value.changes == [
-        f"patient {chosen} holds another bed ({hold(today)}; the plan saw {hold(later)})",
+        f"patient {chosen} holds another bed, {said(today)} (the plan saw {said(later)})",
         arriving(0, 0, chosen),
     ]
     name(later)
