@@ -65,6 +65,13 @@ def test_the_command_line_loads_the_solvers_only_when_a_command_solves() -> None
     assert result.stdout.splitlines() == ["[]", "['highspy', 'numba']"]
 
 
+def test_version_is_printed_without_a_command(tmp_path: Path) -> None:
+    # it had answered "Missing command." with exit code 2
+    result = run_medevac("--version", database=tmp_path / "v.db")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("medevac ")
+
+
 def test_a_user_error_is_one_line_with_exit_code_1_and_no_traceback(tmp_path: Path) -> None:
     database = tmp_path / "e.db"
     run_medevac("db", "upgrade", database=database)

@@ -1,214 +1,56 @@
-"""Entry point of the `medevac` command: sub-commands, and one-line errors instead of tracebacks."""
+"""Entry point of the `medevac` command.
+
+The commands (`medevac.cli.application`) are loaded only once `main` runs, within its handler:
+loading them takes over half a second, and Ctrl-C meanwhile is answered as it is while a
+command runs, with one line and exit code 130 rather than a traceback."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
 
-import typer
-from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
-from typer.core import TyperGroup
-
-from medevac import __version__
-from medevac.cli import (
-    audit_commands,
-    patient_commands,
-    plan_commands,
-    plan_registry_commands,
-    registry_commands,
-    request_commands,
-    screening_commands,
-    simulation_commands,
-    transfer_commands,
-)
-from medevac.cli.context import (
-    UserError,
-    actor,
-    console,
-    database_url,
-    err_console,
-    shown_url,
-    stale_after,
-    unit_of_work,
-)
-from medevac.config import SettingsError
-from medevac.domain.errors import DomainError
-from medevac.services.demo import DemoSummary, build_demo
-from medevac.store.database import (
-    DatabaseUrlError,
-    current_revision,
-    head_revision,
-    missing_sqlite_file,
-    upgrade,
-)
-
-
-class MedevacGroup(TyperGroup):
-    """Turns errors the user can fix into one line on stderr and exit code 1."""
-
-    def invoke(self, ctx: Any) -> Any:  # typer.Context, typed loosely: typer vendors click
-        try:
-            return super().invoke(ctx)
-        except DatabaseUrlError as error:  # raised before any connection is tried
-            err_console.print(
-                f"error: MEDEVAC_DATABASE_URL={error.url}: {error.reason}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from error
-        except (DomainError, UserError, SettingsError) as error:
-            err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from error
-        except SQLAlchemyError as error:
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            err_console.print(
-                f"error: database {shown_url(database_url())}: {reason}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from error
-
-
-app = typer.Typer(
-    cls=MedevacGroup,
-    no_args_is_help=True,
-    help="medevac: registry, regulating engine and planning for medical evacuation.",
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-db_app = typer.Typer(no_args_is_help=True, help="Create and migrate the database.")
-app.add_typer(db_app, name="db")
-registry_commands.register(app)
-patient_commands.register(app)
-request_commands.register(app)
-screening_commands.register(app)
-audit_commands.register(app)
-plan_commands.register(app)
-plan_registry_commands.register(app)
-simulation_commands.register(app)
-transfer_commands.register(app)
-
-
-@app.callback()
-def root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    """medevac: registry, regulating engine and planning for medical evacuation."""
-    if version:
-        console.print(f"medevac {__version__}")
-        raise typer.Exit(0)
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    revision: str = typer.Argument("head", help="Target revision (default: the newest)."),
-) -> None:
-    """Build or migrate the schema of the configured database (MEDEVAC_DATABASE_URL)."""
-    url = database_url()
-    upgrade(url, revision)
-    console.print(f"database {shown_url(url)} is at revision {current_revision(url)}", markup=False)
-
-
-@db_app.command("status")
-def db_status() -> None:
-    """Show the database URL and whether its schema is up to date."""
-    url = database_url()
-    missing = missing_sqlite_file(url)
-    if missing is not None:  # asking SQLite would create it, empty
-        console.print(
-            f"database {shown_url(url)}: there is no database file at {missing}; `medevac db "
-            "upgrade` creates one",
-            markup=False,
-        )
-        return
-    current, head = current_revision(url), head_revision()
-    state = "up to date" if current == head else "needs `medevac db upgrade`"
-    console.print(
-        f"database {shown_url(url)}: revision {current or 'none'} (newest {head}), {state}",
-        markup=False,
-    )
-
-
-@app.command("demo")
-def demo(
-    by: str = typer.Option(None, "--actor", help="Name recorded in the audit trail."),
-    plan: bool = typer.Option(
-        True,
-        "--plan/--no-plan",
-        help="End with an approved regulating plan for the referred patients, or leave "
-        "regulating to `medevac plan build`.",
-    ),
-) -> None:
-    """Build the demo scenario in the configured database and print what it holds."""
-    summary = build_demo(unit_of_work(), actor=actor(by), regulate=plan, stale_after=stale_after())
-    print_demo_summary(summary)
-
-
-def print_demo_summary(summary: DemoSummary) -> None:
-    if summary.already_present:
-        console.print("[yellow]The demo scenario is already in this database; nothing added.[/]")
-    else:
-        console.print("[green]Demo scenario built.[/]")
-    console.print(f"Database: {shown_url(database_url())}", markup=False)
-    facilities = Table(title="Facilities", show_edge=False)
-    facilities.add_column("kind")
-    facilities.add_column("count", justify="right")
-    for kind, count in summary.facilities_by_kind.items():
-        facilities.add_row(escape(kind), str(count))
-    patients = Table(title="Patients by status", show_edge=False)
-    patients.add_column("status")
-    patients.add_column("count", justify="right")
-    for status, count in summary.patients_by_status.items():
-        patients.add_row(escape(status), str(count))
-    console.print(f"Organisations: {summary.organisations}")
-    console.print(facilities)
-    console.print(patients)
-    s = summary.screening
-    console.print(
-        f"Screening mission: examined {s.examined} of {s.candidates}, selected {s.selected}, "
-        f"deferred {s.deferred}, declined {s.declined}",
-        markup=False,
-    )
-    r = summary.request
-    console.print(
-        f"Treatment request {r.id}: {r.from_organisation_id} -> {r.to_organisation_id}, "
-        f"{len(r.patients)} patients, {r.status}",
-        markup=False,
-    )
-    for a in summary.agreements:
-        quota = a.quota if a.quota is not None else "no quota"
-        console.print(
-            f"Agreement {a.id}: {a.receiving_organisation_id} treats patients of "
-            f"{a.sending_organisation_id}, {len(a.specialties)} specialties, quota {quota}, "
-            f"{a.cost_policy.describe()}",
-            markup=False,
-        )
-    if summary.plan is not None:
-        plan = summary.plan
-        admissions = [a for a in plan.admissions if a.is_open]  # not those withdrawn since
-        used = len({a.facility_id for a in admissions})
-        days = sorted({a.admission_date for a in admissions})
-        admitted = ""
-        if days:
-            admitted = f" on {days[0]}" if len(days) == 1 else f" from {days[0]} to {days[-1]}"
-        console.print(
-            f"Regulating plan {plan.id}: {len(admissions)} admissions at {used} "
-            f"{'facility' if used == 1 else 'facilities'}{admitted}, objective "
-            f"{plan.objective:,.2f} ({plan.solver_status}), approved by {plan.approved_by}",
-            markup=False,
-        )
-    console.print(
-        "Next: [bold]medevac patients list --status referred[/], "
-        "[bold]medevac facilities capacity show[/], "
-        "[bold]medevac screening report SCR-DEMO-001[/], [bold]medevac plan approved --details[/]"
-    )
+# nothing else is loaded before `main`'s handler is in place (not even `typing`)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def main() -> None:
-    app(prog_name="medevac")
+    try:
+        from medevac.cli.application import app
+
+        app(prog_name="medevac")
+    except (KeyboardInterrupt, SystemError) as error:
+        from medevac.cli.interrupts import EXIT_INTERRUPTED, interrupted_by, say_interrupted
+
+        if not interrupted_by(error):
+            raise
+        say_interrupted()
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def __getattr__(name: str) -> Any:
+    """``app`` and the rest of `medevac.cli.application`, loaded on first use: the tests and
+    the command reference's generator (`make docs`) find them here. Not the module's own
+    dunder names (`__path__`, which `from ... import` asks for): those load nothing."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    import copy
+
+    from medevac.cli import application
+
+    value = getattr(application, name)
+    if name == "app":
+        # each loading of this module gets an app of its own, as when it was made here:
+        # `typer ... utils docs` loads it twice, and turns completion off in the first
+        value = copy.copy(value)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    from medevac.cli import application
+
+    return sorted(set(globals()) | set(dir(application)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import Counter
 from datetime import datetime
@@ -17,6 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Column, Table
 from rich.text import Text
 
+from medevac.cli.interrupts import Interruption
 from medevac.domain.errors import InvalidValue, json_error
 from medevac.planning import (
     ChangeKind,
@@ -102,6 +104,8 @@ def _problem(path: Path) -> tuple[Problem, Any]:
         document = read_problem_file(path)
         return parse_problem(document), document
     except ProblemError as error:
+        if isinstance(error.__cause__, OSError):  # missing, a folder, not readable: one line
+            _fail(error.errors[0])
         _refuse_swapped(path, "a problem")
         _fail(_refusal(path, error))
 
@@ -135,12 +139,27 @@ def swapped(path: Path, expected: str, found: str) -> str:
     )
 
 
-def _refuse_swapped(path: Path, expected: str) -> None:
+def _refuse_swapped(path: Path, expected: str, then: str = "") -> None:
     """Fail with `swapped` where ``path``, refused as ``expected``, holds the other kind of
-    file; read again only on this path of refusal."""
-    found = looks_like(_json_if_any(path))
+    file, or (`build_manifest`) the manifest of a build where a problem belongs; ``then`` ends
+    the line ("; nothing was written to ..."). Read again only on this path of refusal."""
+    data = _json_if_any(path)
+    if expected == "a problem" and is_manifest(data):
+        _fail(build_manifest(path) + then)
+    found = looks_like(data)
     if found is not None and found != expected:
-        _fail(swapped(path, expected, found))
+        _fail(swapped(path, expected, found) + then)
+
+
+def build_manifest(path: Path) -> str:
+    """The one-line error of the manifest of a build (`NAME.registry.json`) given where its
+    problem belongs, naming the problem beside it."""
+    problem = path.with_name(path.name.removesuffix(".registry.json") + ".json")
+    beside = f" ({problem}, beside it)" if path.name.endswith(".registry.json") else ""
+    return json_text.printable(
+        f"{path}: looks like the manifest of a build, not a problem: give the problem file "
+        f"that `plan build` wrote with it{beside}"
+    )
 
 
 def _json_if_any(path: Path) -> Any:
@@ -179,7 +198,9 @@ def json_object(path: Path) -> dict[str, Any]:
         # a byte order mark, as the problem loader takes it (a problem with one was valid
         # alone, and refused beside its manifest)
         data = json_text.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
+        _fail(unreadable(path, error))
+    except UnicodeDecodeError as error:
         _fail(f"{path}: cannot be read as JSON ({error})")
     except json_text.RepeatedKeys as error:
         _fail(f"{path}: {error.lines()[0]}")
@@ -188,6 +209,14 @@ def json_object(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         _fail(f"{path}: expected a JSON object")
     return data
+
+
+def unreadable(path: Path, error: OSError) -> str:
+    """The one-line error of a file that cannot be read: "no such file" where it is missing,
+    else the error's reason alone (its whole text would name the file a second time)."""
+    if isinstance(error, FileNotFoundError):
+        return f"{path}: no such file"
+    return f"{path}: cannot be read as JSON ({error.strerror or error})"
 
 
 def with_manifest(
@@ -299,6 +328,8 @@ def plan_or_fail(path: Path) -> Plan:
     try:
         return load_plan(path)
     except PlanFormatError as error:
+        if isinstance(error.__cause__, OSError):  # missing, a folder, not readable
+            _fail(unreadable(path, error.__cause__))
         _refuse_swapped(path, "a plan")
         _fail(_located(path, error))
 
@@ -312,17 +343,49 @@ OVERRUN_SHARE = 0.05
 PROGRESS_PREFIX_WIDTH = 44
 
 
+MIN_TIME_LIMIT = 0.1
+
+
+def time_limit_seconds(text: str) -> float:
+    """--time-limit's seconds; a usage error where the text is not a number ("nan" among them:
+    every comparison with it fails, and it had been called more than a day) or lies outside
+    `MIN_TIME_LIMIT` to `MAX_TIME_LIMIT`."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if math.isnan(value):
+        raise typer.BadParameter(f"{text!r} is not a number: give the seconds the engine may take")
+    if value < MIN_TIME_LIMIT:
+        raise typer.BadParameter(f"Input should be greater than or equal to {MIN_TIME_LIMIT:g}")
+    if value > MAX_TIME_LIMIT:
+        raise typer.BadParameter(f"Input should be less than or equal to {MAX_TIME_LIMIT:g}")
+    return value
+
+
+def file_to_write(text: str) -> Path:
+    """An --out path, refused (one line, exit 1) where a name ends with a slash: a folder's,
+    which the path would drop (`--out x.json/` had written x.json). "/" alone is left to the
+    command, which says it is a folder."""
+    path = Path(text)
+    if text.endswith("/") and path.name:
+        _fail(f"--out {text!r} is not a file name (it ends with '/'): name the file to write")
+    return path
+
+
 @plan_app.command("solve")
 def solve_command(
-    problem_file: Path = typer.Argument(..., help="Problem JSON (docs/formats)."),
-    out: Path = typer.Option(..., "--out", help="Where to write the plan JSON."),
+    problem_file: Path = typer.Argument(..., help="Problem JSON (docs/formats).", readable=False),
+    out: Path = typer.Option(
+        ..., "--out", help="Where to write the plan JSON.", parser=file_to_write
+    ),
     engine: Engine = typer.Option(Engine.EXACT, "--engine", help="exact, greedy or mip."),
     time_limit: float = typer.Option(
         60.0,
         "--time-limit",
-        min=0.1,
-        max=MAX_TIME_LIMIT,
-        help="Seconds the engine may take (up to a day); it stops only once it has a first plan.",
+        parser=time_limit_seconds,
+        help=f"Seconds the engine may take, {MIN_TIME_LIMIT:g} to {MAX_TIME_LIMIT:g} (a day); "
+        "it stops only once it has a first plan.",
     ),
 ) -> None:
     """Solve a problem file and write the plan.
@@ -341,7 +404,21 @@ def solve_command(
     limit for every day), and its checker does too. It may also carry the quotas of
     agreements with room for fewer patients than could go under them; the plan keeps to them,
     the engine choosing who uses the room. And the last days on which facilities admit the
-    patients of agreements that end within the horizon; the plan admits none later."""
+    patients of agreements that end within the horizon; the plan admits none later.
+
+    A plan of the per-patient MIP (`--engine mip`) that places nobody because HiGHS found no
+    plan within the time limit is written, with a warning on stderr.
+
+    Interrupted (Ctrl-C), it says in one line whether the plan was written and exits with
+    130; --out is left as it was unless the plan was written."""
+    with Interruption(f"nothing written to {out}") as said:
+        _solve(problem_file, out, engine, time_limit, said)
+
+
+def _solve(
+    problem_file: Path, out: Path, engine: Engine, time_limit: float, said: Interruption
+) -> None:
+    """`plan solve`; ``said`` is what an interrupt leaves of --out, kept up to date."""
     prepare(engine)  # the exact engine's kernels load while the file is read
     for what, path in (("problem", problem_file), ("manifest", manifest_path(problem_file))):
         if _same_file(out, path):
@@ -360,6 +437,9 @@ def solve_command(
     except ProblemError as error:
         if isinstance(error.__cause__, OSError):  # missing, a folder, unreadable: not read
             _fail(f"{error.errors[0]}; nothing was written to {out}")
+        # a plan or a manifest given as the problem is a slip: no infeasible_input plan over
+        # what --out holds
+        _refuse_swapped(problem_file, "a problem", f"; nothing was written to {out}")
         _fail(f"{_refusal(problem_file, error)}; {_refused_plan_written(error.errors, out)}")
     problem = with_manifest(problem_file, problem, document, say=True)
     warn(problem_file, problem)
@@ -378,10 +458,21 @@ def solve_command(
             plan = solve(problem, engine, time_limit, progress)
         except ModelTooLarge as error:
             _fail(f"{problem_file}: {error}")
+    said.left = f"{out} holds either the new plan or what it held before"
     try:
         write_plan(plan, out)
     except OSError as error:
         _fail(f"{out}: cannot be written ({error.strerror or error})")
+    said.left = f"the plan was written to {out}"
+    if engine is Engine.MIP and plan.status is PlanStatus.FEASIBLE and not plan.assignments:
+        # HiGHS stopped before it had any plan (2,000 patients in 20 s): not the best plan
+        err_console.print(
+            f"warning: the per-patient MIP found no plan within {time_limit:g} s: nobody is "
+            "placed; the exact engine (`--engine exact`) solves problems of this size",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     report = check_plan(problem, plan)
     _summary(plan, problem)
     if plan.wall_seconds > time_limit + max(OVERRUN_SECONDS, OVERRUN_SHARE * time_limit):
@@ -544,16 +635,19 @@ def _solve_progress(limit: float | None) -> Progress:
 
 @plan_app.command("show")
 def show_command(
-    plan_file: Path = typer.Argument(..., help="Plan JSON."),
+    plan_file: Path = typer.Argument(..., help="Plan JSON.", readable=False),
     problem_file: Path | None = typer.Option(
         None,
         "--problem",
+        readable=False,
         help="The plan's problem: adds the patients placed per precedence and, for patients "
         "with a current place, who keeps it, who moves and who loses it.",
     ),
 ) -> None:
     """Summarise a plan file; with its problem, also what it changes against current places
-    (and, where `plan build` wrote the problem, the date of day 0)."""
+    (and, where `plan build` wrote the problem, the date of day 0). A manifest beside the
+    problem that cannot be used (not readable, edited, of another build) is named in a warning
+    on stderr, and the plan shown without the date."""
     plan = plan_or_fail(plan_file)
     read = None if problem_file is None else _problem(problem_file)
     problem = None if read is None else read[0]
@@ -575,6 +669,15 @@ def show_command(
         built = None if problem_file is None or read is None else _day_0(problem_file, read[1])
         if built is not None:
             console.print(f"day 0 is {built}", markup=False, highlight=False)
+        elif problem_file is not None and read is not None:
+            fault = manifest_fault(problem_file, read[1])
+            if fault is not None:
+                err_console.print(
+                    json_text.printable(f"warning: {fault}; day 0's date is not shown"),
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
 
 def _changes(changes: PlanChanges) -> None:
@@ -599,9 +702,9 @@ def _changes(changes: PlanChanges) -> None:
 
 @plan_app.command("check")
 def check_command(
-    problem_file: Path = typer.Argument(..., help="Problem JSON."),
+    problem_file: Path = typer.Argument(..., help="Problem JSON.", readable=False),
     plan_file: Path | None = typer.Argument(
-        None, help="A plan JSON to check against the problem (optional)."
+        None, help="A plan JSON to check against the problem (optional).", readable=False
     ),
 ) -> None:
     """Validate a problem file, listing every error; with a plan, check the plan against it.
@@ -624,6 +727,8 @@ def check_command(
         document = read_problem_file(problem_file)
         problem = parse_problem(document)
     except ProblemError as error:
+        if isinstance(error.__cause__, OSError):  # missing, a folder, not readable: one line
+            _fail(error.errors[0])
         _refuse_swapped(problem_file, "a problem")
         shown = json_text.printable(str(problem_file))  # an ESC in its name, say
         for line in _in_file(problem_file, error):
@@ -684,8 +789,8 @@ def refused_status(path: Path, plan: Plan) -> str:
 
 @plan_app.command("explain")
 def explain_command(
-    problem_file: Path = typer.Argument(..., help="Problem JSON."),
-    plan_file: Path = typer.Argument(..., help="Plan JSON."),
+    problem_file: Path = typer.Argument(..., help="Problem JSON.", readable=False),
+    plan_file: Path = typer.Argument(..., help="Plan JSON.", readable=False),
     patient: str = typer.Argument(..., help="Patient id."),
     as_json: bool = typer.Option(
         False,
@@ -742,6 +847,38 @@ def _day_0(problem_file: Path, document: Any) -> str | None:
     if manifests.seal_fault(manifest) is not None:
         return None  # edited, or older
     return built if document_digest(document) == manifest["problem_sha256"] else None
+
+
+def manifest_fault(problem_file: Path, document: Any) -> str | None:
+    """Why the manifest beside ``problem_file`` cannot be used with the problem (``document``,
+    its JSON as read), naming it, as `with_manifest` refuses it; None where there is none or
+    it fits."""
+    manifest_file = manifest_path(problem_file)
+    if not manifest_file.exists():
+        return None
+    try:
+        text = manifest_file.read_text(encoding="utf-8").removeprefix("\ufeff")
+    except OSError as error:
+        return unreadable(manifest_file, error)
+    except UnicodeDecodeError:
+        return f"{manifest_file}: is not UTF-8 text"
+    try:
+        manifest = json_text.loads(text)
+    except json_text.RepeatedKeys as error:
+        return f"{manifest_file}: {error.lines()[0]}"
+    except (ValueError, RecursionError) as error:
+        return f"{manifest_file}: is not valid JSON ({json_error(error)})"
+    if not isinstance(manifest, dict):
+        return f"{manifest_file}: expected a JSON object"
+    fault = manifests.seal_fault(manifest)
+    if fault is not None:
+        return f"{manifest_file} {fault}"
+    if document_digest(document) != manifest["problem_sha256"]:
+        return (
+            f"{manifest_file} was written for another problem than {problem_file} (edited "
+            "since `plan build` wrote it, or the manifest of another build)"
+        )
+    return None
 
 
 def _summary(plan: Plan, problem: Problem | None) -> None:

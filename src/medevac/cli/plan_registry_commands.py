@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,12 @@ from medevac.cli.context import (
     unit_of_work,
     when,
 )
+from medevac.cli.interrupts import Interruption
 from medevac.cli.plan_commands import (
     MANIFEST,
+    file_kind,
+    file_to_write,
+    is_manifest,
     json_object,
     looks_like,
     manifest_path,
@@ -36,12 +41,13 @@ from medevac.planning import (
     PlanStatus,
     ProblemError,
     changes_against,
+    json_text,
 )
 from medevac.planning.plan import check_writable, write_documents
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.clock import day_of, zone_name
-from medevac.services.manifests import arrivals
+from medevac.services.manifests import arrivals, document_digest, seal_fault
 from medevac.services.regulating import (
     AdmittedAfterAgreementEnds,
     QuotaExceeded,
@@ -71,11 +77,14 @@ def _settings(path: Path | None) -> dict[str, Any]:
 
 @plan_app.command("build")
 def build(
-    out: Path = typer.Option(..., "--out", help="Where to write the problem JSON."),
+    out: Path = typer.Option(
+        ..., "--out", help="Where to write the problem JSON.", parser=file_to_write
+    ),
     horizon_days: int = typer.Option(14, min=1, max=366, help="Days to plan ahead."),
     settings: Path = typer.Option(
         None,
         "--settings",
+        readable=False,
         help="JSON with 'precedences' (replacing the defaults) and/or 'weights' (each "
         "overriding its default) for this operation (defaults: docs/architecture.md).",
     ),
@@ -109,14 +118,22 @@ def build(
     it: what the problem was built from, so that `plan approve` can refuse when the registry
     has changed since. The two files are written together or not at all (each to a temporary
     file beside it, then both renamed), never a new problem beside an older manifest. They
-    replace an earlier build's problem and manifest; a file there holding anything else is
-    refused, not overwritten.
+    replace an earlier build's problem and manifest (a problem is taken for an earlier
+    build's only where its manifest is beside it and names it, by its digest); a file there
+    holding anything else is refused, not overwritten.
     """
     extra = _settings(settings)
     files = (out, manifest_path(out))  # a folder for --out is refused before the registry is read
     # an earlier build's files are replaced; anything else is a slip of --out, and kept
     refuse_other_file(out, ("a problem",), f"--out {out}", "the problem")
     refuse_other_file(files[1], (MANIFEST,), f"{files[1]}, the manifest's place,", "the manifest")
+    if file_kind(out) == "a problem" and not _built_with(out, files[1]):
+        # a problem written by hand or by another system (a partner's, say), not a build's
+        raise UserError(
+            f"--out {out} holds a problem that no manifest beside it names ({files[1]} is "
+            "missing, or was written for another problem): not an earlier build's, which "
+            "alone is replaced; give another --out, or remove the file first"
+        )
     for path in files:
         try:
             check_writable(path)
@@ -214,14 +231,34 @@ def build(
             "facilities capacity report` (or import them), then build again[/]"
         )
         return
-    console.print(f"next: medevac plan solve {out} --out plan.json", markup=False)
+    console.print(f"next: medevac plan solve {shlex.quote(str(out))} --out plan.json", markup=False)
+
+
+def _built_with(problem_file: Path, manifest_file: Path) -> bool:
+    """Whether ``manifest_file`` is the manifest `plan build` wrote with the problem in
+    ``problem_file``: it names the problem by its digest ("problem_sha256"), or is a manifest
+    written before manifests had one (which names no problem, and is replaced too)."""
+    try:
+        manifest = json_text.loads(manifest_file.read_text(encoding="utf-8"))
+        problem = json_text.loads(problem_file.read_text(encoding="utf-8").removeprefix("\ufeff"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return False
+    if not is_manifest(manifest):
+        return False
+    digest = manifest.get("problem_sha256")
+    return digest is None or digest == document_digest(problem)
 
 
 @plan_app.command("approve")
 def approve(
-    plan_file: Path = typer.Argument(..., help="Plan JSON written by `plan solve`."),
+    plan_file: Path = typer.Argument(
+        ..., help="Plan JSON written by `plan solve`.", readable=False
+    ),
     problem_file: Path = typer.Option(
-        ..., "--problem", help="The problem JSON written by `plan build` (its manifest beside it)."
+        ...,
+        "--problem",
+        help="The problem JSON written by `plan build` (its manifest beside it).",
+        readable=False,
     ),
     by: str = typer.Option(None, "--actor", help="Who approves (audit trail)."),
     over_quota: str = typer.Option(
@@ -256,7 +293,25 @@ def approve(
     one serialized transaction, so a change made while they run is caught too. Live treatment
     requests that ask another organisation to treat patients the plan admits elsewhere are
     named ("on request").
+
+    Interrupted (Ctrl-C), it exits with 130 and says whether the plan was approved: "nothing
+    approved" before the transaction began; the approved plan's id once the transaction has
+    committed (what it had yet to print is not printed); and, where the interrupt came while
+    the transaction ran, that `medevac plan approved` shows whether the plan is live.
     """
+    with Interruption("nothing approved") as said:
+        _approve(plan_file, problem_file, by, over_quota, within_quotas, said)
+
+
+def _approve(
+    plan_file: Path,
+    problem_file: Path,
+    by: str | None,
+    over_quota: str | None,
+    within_quotas: bool,
+    said: Interruption,
+) -> None:
+    """`plan approve`; ``said`` is what an interrupt leaves approved, kept up to date."""
     if over_quota is not None and not over_quota.strip():
         raise UserError(
             "--over-quota: the reason is blank; say why the plan may go beyond the quotas (the "
@@ -278,9 +333,21 @@ def approve(
     if plan.status is PlanStatus.INFEASIBLE_INPUT:  # not one line per patient it leaves out
         raise UserError(refused_status(plan_file, plan))
     manifest = json_object(manifest_file)
+    if seal_fault(manifest) is None and manifest["problem_sha256"] != document_digest(problem):
+        # as `plan solve` and `plan check` say it (the service, which names only the problem,
+        # had said the problem was changed after the build)
+        raise UserError(
+            f"{manifest_file} was written for another problem than {problem_file} (edited "
+            "since `plan build` wrote it, or the manifest of another build): build the problem "
+            "again"
+        )
     who = actor(by)
     count = len(plan.assignments)
     with console.status(f"checking the plan and the registry, then referring {count} patients..."):
+        said.left = (
+            "the plan may or may not have been approved (the interrupt came while the "
+            "approval's transaction ran): `medevac plan approved` shows whether it is live"
+        )
         try:
             approval = regulating.approve(
                 unit_of_work(),
@@ -313,6 +380,10 @@ def approve(
                 "the ends it carries), or extend the agreement and build the problem again"
             ) from refusal
     approved, plan = approval.plan, approval.solved
+    said.left = (
+        f"the plan was approved as {approved.id} (the approval had committed); `medevac plan "
+        "approved --details` lists its admissions"
+    )
     console.print(
         f"approved {approved.id}: {len(approved.admissions)} admissions planned "
         f"({approved.solver_status}, objective {approved.objective:.3f})",

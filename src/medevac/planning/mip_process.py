@@ -72,18 +72,22 @@ class MipOutcome:
 
 
 def _serve(conn: Connection, threads: int) -> None:
-    """The worker's loop: one job at a time, until the pipe closes."""
-    conn.send(("ready",))
-    while True:
-        try:
-            job = conn.recv()
-        except EOFError:
-            return
-        model, time_limit, mip_rel_gap, hold, start = job
-        try:
-            _run(conn, model, time_limit, mip_rel_gap, threads, hold, start)
-        except Exception as error:  # a fault of this process, reported to the planner
-            conn.send(("error", f"{type(error).__name__}: {error}"))
+    """The worker's loop: one job at a time, until the pipe closes. A planner gone (ended by
+    Ctrl-C as the worker started, say) ends it quietly: there is nobody to report to."""
+    try:
+        conn.send(("ready",))
+        while True:
+            try:
+                job = conn.recv()
+            except EOFError:
+                return
+            model, time_limit, mip_rel_gap, hold, start = job
+            try:
+                _run(conn, model, time_limit, mip_rel_gap, threads, hold, start)
+            except Exception as error:  # a fault of this process, reported to the planner
+                conn.send(("error", f"{type(error).__name__}: {error}"))
+    except (BrokenPipeError, ConnectionResetError):
+        return
 
 
 def _run(
@@ -133,13 +137,33 @@ class _Worker:
     def __init__(self, threads: int) -> None:
         self.threads = threads
         ours, theirs = socket.socketpair()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(theirs.fileno()), str(threads)],
-            pass_fds=[theirs.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-        )
-        theirs.close()
+        # Ctrl-C at the terminal reaches the whole process group, the worker too, which the
+        # planner stops itself: the worker starts with SIGINT blocked (a blocked signal is
+        # inherited), so that one sent while it loads its modules waits, and ignores it once
+        # they are loaded (below), discarding it. It had printed a traceback of its own.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        process = None
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno()), str(threads)],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+            # a Ctrl-C held back meanwhile is raised here, as the mask is restored: the
+            # worker, not yet kept anywhere for `_shutdown` to stop, is stopped below
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        except BaseException:
+            ours.close()
+            if process is None:  # Popen failed
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            else:
+                process.kill()
+                process.wait()
+            raise
+        finally:
+            theirs.close()
+        self.process = process
         self.conn = Connection(ours.detach())
         self.ready = False
 
@@ -326,6 +350,9 @@ atexit.register(_shutdown)
 
 if __name__ == "__main__":
     # Ctrl-C at the terminal reaches the whole process group: the planner stops the worker
-    # itself (at exit), and the worker should not print a traceback of its own
+    # itself (at exit, or when its MIP is interrupted), and the worker should not print a
+    # traceback of its own. SIGINT was blocked as it started (`_Worker`): ignored now, one
+    # sent meanwhile is discarded as it is unblocked.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _serve(Connection(int(sys.argv[1])), int(sys.argv[2]))
