@@ -259,6 +259,47 @@ def test_plan_build_refuses_a_problem_without_its_manifest_at_out(
     invoke(cli, "plan", "build", "--out", str(other))
 
 
+def test_plan_build_says_its_own_problem_was_edited_and_reads_a_manifest_with_a_bom(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    problem = built(cli, tmp_path)
+    manifest = tmp_path / "p.registry.json"
+    # a byte-order mark on the manifest, as some editors write one: still the build's (it had
+    # been refused as "no manifest beside it names" it, which solve and approve accept)
+    manifest.write_bytes(b"\xef\xbb\xbf" + manifest.read_bytes())
+    invoke(cli, "plan", "build", "--out", str(problem))
+    # edited by hand since: refused for what it is (the solve's refusal sends the user to build
+    # again, and "no manifest names it" had sent the user round in a loop)
+    document = json.loads(problem.read_text(encoding="utf-8"))
+    document["patients"] = document["patients"][1:]
+    problem.write_text(json.dumps(document), encoding="utf-8")
+    before = problem.read_bytes()
+    result = cli.invoke(app, ["plan", "build", "--out", str(problem)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: --out {problem} holds a problem edited since the build that wrote {manifest} "
+        "beside it: a problem edited by hand is not replaced unasked; remove it first (and its "
+        "manifest), or give another --out\n"
+    )
+    assert problem.read_bytes() == before
+
+
+def test_ctrl_c_while_a_refused_problem_s_plan_is_written_does_not_say_nothing_was(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the infeasible_input plan may already be in place: "nothing written" had been said
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json", encoding="utf-8")
+    out = tmp_path / "out.json"
+    monkeypatch.setattr(plan_commands, "_refused_plan_written", interrupt)
+    result = cli.invoke(app, ["plan", "solve", str(bad), "--out", str(out)])
+    assert result.exit_code == 130
+    assert result.stderr == (
+        f"interrupted: {out} holds either the refused problem's plan (infeasible_input) or "
+        "what it held before\n"
+    )
+
+
 # 4. a plan or a manifest given to `plan solve` as the problem
 
 

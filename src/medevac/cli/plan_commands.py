@@ -440,6 +440,10 @@ def _solve(
         # a plan or a manifest given as the problem is a slip: no infeasible_input plan over
         # what --out holds
         _refuse_swapped(problem_file, "a problem", f"; nothing was written to {out}")
+        said.left = (
+            f"{out} holds either the refused problem's plan (infeasible_input) or what it "
+            "held before"
+        )
         _fail(f"{_refusal(problem_file, error)}; {_refused_plan_written(error.errors, out)}")
     problem = with_manifest(problem_file, problem, document, say=True)
     warn(problem_file, problem)

@@ -127,7 +127,16 @@ def build(
     # an earlier build's files are replaced; anything else is a slip of --out, and kept
     refuse_other_file(out, ("a problem",), f"--out {out}", "the problem")
     refuse_other_file(files[1], (MANIFEST,), f"{files[1]}, the manifest's place,", "the manifest")
-    if file_kind(out) == "a problem" and not _built_with(out, files[1]):
+    built_with = _built_with(out, files[1]) if file_kind(out) == "a problem" else True
+    if built_with is None:
+        # an earlier build's problem edited since (the refusals of solve and approve send the
+        # user here to build again): edited by hand, it is not replaced unasked
+        raise UserError(
+            f"--out {out} holds a problem edited since the build that wrote {files[1]} beside "
+            "it: a problem edited by hand is not replaced unasked; remove it first (and its "
+            "manifest), or give another --out"
+        )
+    if not built_with:
         # a problem written by hand or by another system (a partner's, say), not a build's
         raise UserError(
             f"--out {out} holds a problem that no manifest beside it names ({files[1]} is "
@@ -234,19 +243,24 @@ def build(
     console.print(f"next: medevac plan solve {shlex.quote(str(out))} --out plan.json", markup=False)
 
 
-def _built_with(problem_file: Path, manifest_file: Path) -> bool:
+def _built_with(problem_file: Path, manifest_file: Path) -> bool | None:
     """Whether ``manifest_file`` is the manifest `plan build` wrote with the problem in
     ``problem_file``: it names the problem by its digest ("problem_sha256"), or is a manifest
-    written before manifests had one (which names no problem, and is replaced too)."""
+    written before manifests had one (which names no problem, and is replaced too). None
+    where it is a build's manifest, as that build wrote it, naming another problem: the
+    problem was edited since."""
     try:
-        manifest = json_text.loads(manifest_file.read_text(encoding="utf-8"))
+        text = manifest_file.read_text(encoding="utf-8").removeprefix("\ufeff")
+        manifest = json_text.loads(text)
         problem = json_text.loads(problem_file.read_text(encoding="utf-8").removeprefix("\ufeff"))
     except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return False
     if not is_manifest(manifest):
         return False
     digest = manifest.get("problem_sha256")
-    return digest is None or digest == document_digest(problem)
+    if digest is None or digest == document_digest(problem):
+        return True
+    return None if seal_fault(manifest) is None else False
 
 
 @plan_app.command("approve")

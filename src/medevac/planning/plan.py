@@ -7,7 +7,9 @@ import json
 import math
 import os
 import secrets
+import signal
 import stat
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -280,11 +282,12 @@ def write_texts(texts: Sequence[tuple[Path, str]]) -> None:
             else:
                 written.append((*_written_beside(path, text), path))
         folders = sorted({target.parent for _, target, _ in written})
-        while written:
-            temporary, target, path = written[0]
-            with _naming(path):
-                os.replace(temporary, target)
-            written.pop(0)
+        with _ctrl_c_after():  # a problem and its manifest renamed both or neither
+            while written:
+                temporary, target, path = written[0]
+                with _naming(path):
+                    os.replace(temporary, target)
+                written.pop(0)
         for folder in folders:
             _sync_folder(folder)
     finally:
@@ -293,6 +296,25 @@ def write_texts(texts: Sequence[tuple[Path, str]]) -> None:
     for path, text in in_place:
         with _naming(path), open(path, "w", encoding="utf-8") as file:
             file.write(text)
+
+
+@contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Ctrl-C within the block is raised once it ends (in the main thread, where Python
+    handles signals; elsewhere the block runs as it is): between the renames of a problem and
+    its manifest it had left the new problem beside the old manifest, which the next build
+    then refused to replace (found by a review)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda number, _: caught.append(number))
+    try:
+        yield
+    finally:  # a handler not set from Python reads as None: Python's own is put back then
+        signal.signal(signal.SIGINT, signal.default_int_handler if before is None else before)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _sync_folder(folder: Path) -> None:

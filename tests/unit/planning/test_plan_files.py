@@ -612,3 +612,31 @@ def test_a_loop_of_links_at_out_is_refused_and_a_link_to_a_file_yet_to_be_made_m
     assert solve(app, problem_file, ahead).exit_code == 0
     assert ahead.is_symlink()
     assert json.loads((tmp_path / "plan.json").read_text())["status"] == "optimal"
+
+
+def test_ctrl_c_between_the_renames_comes_once_both_files_are_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it had left the new problem beside the old manifest, which the next build then refused
+    import signal
+
+    from medevac.planning import plan as plan_module
+
+    problem, manifest = tmp_path / "p.json", tmp_path / "p.registry.json"
+    plan_module.write_documents([(problem, {"old": 1}), (manifest, {"old": 2})])
+    real_replace = os.replace
+    renamed: list[str] = []
+
+    def replace(source: Path, target: Path) -> None:
+        real_replace(source, target)
+        renamed.append(Path(target).name)
+        if len(renamed) == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C after the problem's rename
+
+    monkeypatch.setattr(plan_module.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        plan_module.write_documents([(problem, {"new": 1}), (manifest, {"new": 2})])
+    assert renamed == ["p.json", "p.registry.json"]
+    assert json.loads(problem.read_text()) == {"new": 1}
+    assert json.loads(manifest.read_text()) == {"new": 2}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
