@@ -253,7 +253,11 @@ def test_plan_build_refuses_a_problem_without_its_manifest_at_out(
     shutil.copy(tmp_path / "other.registry.json", tmp_path / "partner.registry.json")
     again = cli.invoke(app, ["plan", "build", "--out", str(partner)])
     assert again.exit_code == 1
-    assert said(f"--out {partner} holds a problem that no manifest beside it names", again.output)
+    assert said(
+        f"--out {partner} holds a problem other than the one the build that wrote "
+        f"{tmp_path / 'partner.registry.json'} beside it wrote (edited since, or put there)",
+        again.output,
+    )
     assert partner.read_bytes() == before
     # an earlier build, its manifest beside it, is replaced
     invoke(cli, "plan", "build", "--out", str(other))
@@ -277,9 +281,9 @@ def test_plan_build_says_its_own_problem_was_edited_and_reads_a_manifest_with_a_
     result = cli.invoke(app, ["plan", "build", "--out", str(problem)])
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: --out {problem} holds a problem edited since the build that wrote {manifest} "
-        "beside it: a problem edited by hand is not replaced unasked; remove it first (and its "
-        "manifest), or give another --out\n"
+        f"error: --out {problem} holds a problem other than the one the build that wrote "
+        f"{manifest} beside it wrote (edited since, or put there): it is not replaced unasked; "
+        "remove it first (and its manifest), or give another --out\n"
     )
     assert problem.read_bytes() == before
 

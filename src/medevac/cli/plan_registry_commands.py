@@ -129,12 +129,12 @@ def build(
     refuse_other_file(files[1], (MANIFEST,), f"{files[1]}, the manifest's place,", "the manifest")
     built_with = _built_with(out, files[1]) if file_kind(out) == "a problem" else True
     if built_with is None:
-        # an earlier build's problem edited since (the refusals of solve and approve send the
-        # user here to build again): edited by hand, it is not replaced unasked
+        # an earlier build's problem edited since, or another put in its place (the refusals of
+        # solve and approve send the user here to build again): not replaced unasked
         raise UserError(
-            f"--out {out} holds a problem edited since the build that wrote {files[1]} beside "
-            "it: a problem edited by hand is not replaced unasked; remove it first (and its "
-            "manifest), or give another --out"
+            f"--out {out} holds a problem other than the one the build that wrote {files[1]} "
+            "beside it wrote (edited since, or put there): it is not replaced unasked; remove "
+            "it first (and its manifest), or give another --out"
         )
     if not built_with:
         # a problem written by hand or by another system (a partner's, say), not a build's
