@@ -510,6 +510,19 @@ def test_a_time_limit_that_is_not_a_number_is_called_so(cli: CliRunner, tmp_path
         assert said(f"Input should be {bound}", result.output)
 
 
+def test_deploy_s_time_limit_that_is_not_a_number_is_called_so_too(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # it had said "Input should be less than or equal to 86400" as plan solve had
+    out = tmp_path / "d.json"
+    result = cli.invoke(
+        app, ["deploy", "deployment-example", "--out", str(out), "--time-limit", "nan"]
+    )
+    assert result.exit_code == 2
+    assert said("'nan' is not a number", result.output)
+    assert not out.exists()
+
+
 # 10. small slips of paths
 
 

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from medevac.cli.plan_commands import time_limit_seconds
 from medevac.domain.errors import json_error
 
 if TYPE_CHECKING:
@@ -118,7 +119,10 @@ def deploy(
     ),
     out: Path = typer.Option(..., "--out", help="Where to write the plan (JSON)."),
     time_limit: float = typer.Option(
-        60.0, "--time-limit", min=0.1, max=86_400.0, help="Solver limit (s, up to a day)."
+        60.0,
+        "--time-limit",
+        parser=time_limit_seconds,  # "nan" is "not a number" (it had been "more than a day")
+        help="Solver limit (s, 0.1 to 86,400: up to a day).",
     ),
     simulate_plan: bool = typer.Option(
         False, "--simulate", help="Also simulate each placed hospital under its planned load."
