@@ -59,25 +59,20 @@ class MedevacGroup(TyperGroup):
             say_interrupted()
             raise typer.Exit(EXIT_INTERRUPTED) from error
         except DatabaseUrlError as error:  # raised before any connection is tried
-            err_console.print(
-                f"error: MEDEVAC_DATABASE_URL={error.url}: {error.reason}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            _error(f"MEDEVAC_DATABASE_URL={error.url}: {error.reason}")
             raise typer.Exit(1) from error
         except (DomainError, UserError, SettingsError) as error:
-            err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+            _error(str(error))
             raise typer.Exit(1) from error
         except SQLAlchemyError as error:
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            err_console.print(
-                f"error: database {shown_url(database_url())}: {reason}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            _error(f"database {shown_url(database_url())}: {reason}")
             raise typer.Exit(1) from error
+
+
+def _error(text: str) -> None:
+    """One line "error: ..." on stderr, as written (no markup, no wrapping)."""
+    err_console.print(f"error: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
 app = typer.Typer(

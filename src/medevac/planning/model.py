@@ -350,8 +350,7 @@ class ProblemView:
             )
         count = int(sc.in_range.sum())
         return (
-            "all feasible beds are full in the horizon "
-            f"({count} eligible {'facility' if count == 1 else 'facilities'})",
+            f"all feasible beds are full in the horizon ({_eligible(count)})",
             UnplacedReason.BEDS_FULL,
         )
 
@@ -726,7 +725,7 @@ def _capacity_reason(
         count = int(view.screen(i).eligible.sum())
         return (
             f"every feasible place is taken in the horizon: where beds are free for the stay, "
-            f"{closing} ({count} eligible {'facility' if count == 1 else 'facilities'})",
+            f"{closing} ({_eligible(count)})",
             UnplacedReason.BEDS_FULL,
         )
     cost, f, a = place
@@ -845,8 +844,8 @@ def _quota_reason(
         admit = "admits" if count == 1 else "admit"
         stop = "stops" if others == 1 else "stop"
         return (
-            f"the quota of {names} {how} at the {_facilities(count)} that {admit} the patient"
-            f"{on}; the other {_facilities(others)} {stop} admitting {sent} by day {last}, "
+            f"the quota of {names} {how} at the {_eligible(count)} that {admit} the patient"
+            f"{on}; the other {_eligible(others)} {stop} admitting {sent} by day {last}, "
             f"before the patient's earliest day {p.earliest_day}",
             UnplacedReason.NO_AGREEMENT,
         )
@@ -858,7 +857,8 @@ def _quota_reason(
     )
 
 
-def _facilities(count: int) -> str:
+def _eligible(count: int) -> str:
+    """ "1 eligible facility", "3 eligible facilities"."""
     return f"{count} eligible {'facility' if count == 1 else 'facilities'}"
 
 

@@ -98,13 +98,22 @@ class _Room:
         )
         self.quota_used = quota_counts(view, facility, day)
 
+    def quotas_at(self, i: int, f: int, a: int) -> list[int]:
+        """The quotas patient ``i`` counts against when admitted at facility ``f`` on day
+        ``a`` (those of its organisation and specialty over ``f`` that hold on ``a``)."""
+        view = self.view
+        return [
+            q
+            for q in view.quotas_of(i).tolist()
+            if view.quota_facility[q, f] and view.quota_days[q, a]
+        ]
+
     def _count(self, i: int, f: int, a: int, sign: int) -> None:
         end = min(a + int(self.stay[i]), self.view.horizon)
         self.used[f, self.specialty[i], a:end] += sign
         self.admitted[f, a] += sign
-        for q in self.view.quotas_of(i).tolist():
-            if self.view.quota_facility[q, f] and self.view.quota_days[q, a]:
-                self.quota_used[q] += sign
+        for q in self.quotas_at(i, f, a):
+            self.quota_used[q] += sign
 
     def take(self, i: int, f: int, a: int) -> None:
         self._count(i, f, a, 1)
@@ -134,12 +143,7 @@ class _Room:
         limit = int(view.admission_limit[f, a])
         if 0 <= limit <= self.admitted[f, a]:
             return False
-        quotas = [
-            q
-            for q in view.quotas_of(i).tolist()
-            if view.quota_facility[q, f] and view.quota_days[q, a]
-        ]
-        return all(self.quota_used[q] < view.quota_room[q] for q in quotas)
+        return all(self.quota_used[q] < view.quota_room[q] for q in self.quotas_at(i, f, a))
 
     def blocking(self, i: int, f: int, a: int) -> tuple[list[int], bool, list[int]] | None:
         """What keeps patient ``i`` out of facility ``f`` on day ``a`` that one patient leaving
@@ -161,13 +165,7 @@ class _Room:
         admissions = 0 <= limit <= self.admitted[f, a]
         if admissions and (limit < 1 or self.admitted[f, a] != limit):
             return None
-        quotas = [
-            q
-            for q in view.quotas_of(i).tolist()
-            if view.quota_facility[q, f]
-            and view.quota_days[q, a]
-            and self.quota_used[q] >= view.quota_room[q]
-        ]
+        quotas = [q for q in self.quotas_at(i, f, a) if self.quota_used[q] >= view.quota_room[q]]
         if any(self.quota_used[q] != view.quota_room[q] or view.quota_room[q] < 1 for q in quotas):
             return None
         if not (full_days or admissions or quotas):
@@ -501,9 +499,8 @@ def _alone_put_back(
         alone += 1
         freed = [now_f] if now_f >= 0 else []
         if view.n_quotas and now_f >= 0:  # room under a quota of the place it left, elsewhere
-            for q in view.quotas_of(i).tolist():
-                if view.quota_facility[q, now_f] and view.quota_days[q, now_a]:
-                    freed.extend(np.flatnonzero(view.quota_facility[q]).tolist())
+            for q in room.quotas_at(i, now_f, now_a):
+                freed.extend(np.flatnonzero(view.quota_facility[q]).tolist())
         again = [k for g in freed for k in waiting.get(g, ())]
         group = view.problem.patients[i].group
         if group is not None:  # its group's split changed for the others moved
