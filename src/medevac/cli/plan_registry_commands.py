@@ -22,7 +22,6 @@ from medevac.cli.context import (
 from medevac.cli.interrupts import Interruption
 from medevac.cli.plan_commands import (
     MANIFEST,
-    file_kind,
     file_to_write,
     is_manifest,
     json_object,
@@ -41,7 +40,6 @@ from medevac.planning import (
     PlanStatus,
     ProblemError,
     changes_against,
-    json_text,
 )
 from medevac.planning.plan import check_writable, write_documents
 from medevac.services import regulating
@@ -125,9 +123,11 @@ def build(
     extra = _settings(settings)
     files = (out, manifest_path(out))  # a folder for --out is refused before the registry is read
     # an earlier build's files are replaced; anything else is a slip of --out, and kept
-    refuse_other_file(out, ("a problem",), f"--out {out}", "the problem")
-    refuse_other_file(files[1], (MANIFEST,), f"{files[1]}, the manifest's place,", "the manifest")
-    built_with = _built_with(out, files[1]) if file_kind(out) == "a problem" else True
+    problem = refuse_other_file(out, ("a problem",), f"--out {out}", "the problem")
+    manifest = refuse_other_file(
+        files[1], (MANIFEST,), f"{files[1]}, the manifest's place,", "the manifest"
+    )
+    built_with = True if problem is None else _built_with(problem, manifest)
     if built_with is None:
         # an earlier build's problem edited since, or another put in its place (the refusals of
         # solve and approve send the user here to build again): not replaced unasked
@@ -243,18 +243,12 @@ def build(
     console.print(f"next: medevac plan solve {shlex.quote(str(out))} --out plan.json", markup=False)
 
 
-def _built_with(problem_file: Path, manifest_file: Path) -> bool | None:
-    """Whether ``manifest_file`` is the manifest `plan build` wrote with the problem in
-    ``problem_file``: it names the problem by its digest ("problem_sha256"), or is a manifest
-    written before manifests had one (which names no problem, and is replaced too). None
-    where it is a build's manifest, as that build wrote it, naming another problem: the
-    problem was edited since."""
-    try:
-        text = manifest_file.read_text(encoding="utf-8").removeprefix("\ufeff")
-        manifest = json_text.loads(text)
-        problem = json_text.loads(problem_file.read_text(encoding="utf-8").removeprefix("\ufeff"))
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return False
+def _built_with(problem: dict[str, Any], manifest: Any) -> bool | None:
+    """Whether ``manifest`` (the document beside the problem, None where there is none) is the
+    manifest `plan build` wrote with ``problem``: it names the problem by its digest
+    ("problem_sha256"), or is a manifest written before manifests had one (which names no
+    problem, and is replaced too). None where it is a build's manifest, as that build wrote
+    it, naming another problem: the problem was edited since."""
     if not is_manifest(manifest):
         return False
     digest = manifest.get("problem_sha256")
