@@ -558,3 +558,42 @@ def test_an_out_ending_with_a_slash_is_not_a_file_name(
     )
     assert not (tmp_path / "x.json").exists()
     assert not (tmp_path / "x.registry.json").exists()
+
+
+def test_a_per_patient_mip_whose_worker_ended_early_is_not_said_to_have_run_out_of_time(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the warning said "found no plan within 30 s" of a worker that had died after a moment
+    from medevac.planning import patient_mip
+    from medevac.planning.highs_model import SolveResult
+    from medevac.planning.mip_process import MipOutcome
+
+    def ended(*args: Any, **kwargs: Any) -> MipOutcome:
+        return MipOutcome(SolveResult(False, None, float("inf"), float("-inf"), None), True, 0.1)
+
+    monkeypatch.setattr(patient_mip, "solve_mip", ended)
+    problem = built(cli, tmp_path)
+    out = tmp_path / "plan.json"
+    args = ["plan", "solve", str(problem), "--out", str(out), "--engine", "mip"]
+    result = cli.invoke(app, [*args, "--time-limit", "30"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["assignments"] == []
+    assert "within 30 s" not in result.stderr
+    assert said("warning: the per-patient MIP found no plan and stopped after", result.stderr)
+    assert said(
+        "s, before its 30-s limit (its solver process ended or failed): nobody is placed",
+        result.stderr,
+    )
+
+
+def test_the_hint_after_plan_build_gives_a_path_beginning_with_a_dash_as_a_path(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "medevac plan solve -p.json --out plan.json" reads -p.json as an option
+    monkeypatch.chdir(tmp_path)
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+    text = invoke(cli, "plan", "build", "--out", "-p.json")
+    assert "next: medevac plan solve ./-p.json --out plan.json" in text
+    # the hint works as it is written
+    invoke(cli, "plan", "solve", "./-p.json", "--out", "plan.json", "--engine", "greedy")
+    assert json.loads((tmp_path / "plan.json").read_text())["assignments"]

@@ -4,6 +4,7 @@ Only the standard library here: the entry point uses it before the commands are 
 
 from __future__ import annotations
 
+import json
 import sys
 from types import TracebackType
 
@@ -27,7 +28,11 @@ def interrupted_by(error: BaseException) -> bool:
 
 
 def say_interrupted(what: str = "") -> None:
-    """Print "interrupted", and ``what`` it left done or undone, as one line on stderr."""
+    """Print "interrupted", and ``what`` it left done or undone, as one line on stderr: a
+    character of ``what`` that is not printable (a newline or an escape in a file's name) is
+    written as its JSON escape, as the commands' other lines write it."""
+    if not what.isprintable():
+        what = "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in what)
     sys.stderr.write(f"interrupted: {what}\n" if what else "interrupted\n")
     sys.stderr.flush()
 

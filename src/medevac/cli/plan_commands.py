@@ -377,7 +377,11 @@ def file_to_write(text: str) -> Path:
 def solve_command(
     problem_file: Path = typer.Argument(..., help="Problem JSON (docs/formats).", readable=False),
     out: Path = typer.Option(
-        ..., "--out", help="Where to write the plan JSON.", parser=file_to_write
+        ...,
+        "--out",
+        help="Where to write the plan JSON.",
+        parser=file_to_write,
+        metavar="<path>",
     ),
     engine: Engine = typer.Option(Engine.EXACT, "--engine", help="exact, greedy or mip."),
     time_limit: float = typer.Option(
@@ -469,10 +473,18 @@ def _solve(
         _fail(f"{out}: cannot be written ({error.strerror or error})")
     said.left = f"the plan was written to {out}"
     if engine is Engine.MIP and plan.status is PlanStatus.FEASIBLE and not plan.assignments:
-        # HiGHS stopped before it had any plan (2,000 patients in 20 s): not the best plan
+        # HiGHS stopped before it had any plan (2,000 patients in 20 s): not the best plan;
+        # or its worker ended well before the limit (killed, out of memory): not for want of time
+        early = plan.wall_seconds < EARLY_SHARE * time_limit
+        when = (
+            f"and stopped after {plan.wall_seconds:.1f} s, before its {time_limit:g}-s limit "
+            "(its solver process ended or failed)"
+            if early
+            else f"within {time_limit:g} s"
+        )
         err_console.print(
-            f"warning: the per-patient MIP found no plan within {time_limit:g} s: nobody is "
-            "placed; the exact engine (`--engine exact`) solves problems of this size",
+            f"warning: the per-patient MIP found no plan {when}: nobody is placed; the exact "
+            "engine (`--engine exact`) solves problems of this size",
             markup=False,
             highlight=False,
             soft_wrap=True,
@@ -612,6 +624,11 @@ def _refused_plan_written(errors: list[str], out: Path) -> str:
     except UnicodeError:  # a file name that is not UTF-8, quoted in the errors
         return f"{out}: not written: the refusal names a file whose name is not UTF-8 text"
     return f"the plan written to {out} says so (status infeasible_input)"
+
+
+#: a per-patient MIP without a plan that used less than this share of its time limit did not
+#: run out of time: its worker ended early (`solve`'s warning says so)
+EARLY_SHARE = 0.5
 
 
 class TimeUsed(ProgressColumn):

@@ -76,7 +76,11 @@ def _settings(path: Path | None) -> dict[str, Any]:
 @plan_app.command("build")
 def build(
     out: Path = typer.Option(
-        ..., "--out", help="Where to write the problem JSON.", parser=file_to_write
+        ...,
+        "--out",
+        help="Where to write the problem JSON.",
+        parser=file_to_write,
+        metavar="<path>",
     ),
     horizon_days: int = typer.Option(14, min=1, max=366, help="Days to plan ahead."),
     settings: Path = typer.Option(
@@ -240,7 +244,9 @@ def build(
             "facilities capacity report` (or import them), then build again[/]"
         )
         return
-    console.print(f"next: medevac plan solve {shlex.quote(str(out))} --out plan.json", markup=False)
+    # a relative path beginning with "-" would be read as an option: "./-p.json"
+    shown = str(out) if not str(out).startswith("-") else f"./{out}"
+    console.print(f"next: medevac plan solve {shlex.quote(shown)} --out plan.json", markup=False)
 
 
 def _built_with(problem: dict[str, Any], manifest: Any) -> bool | None:
