@@ -597,3 +597,18 @@ def test_the_hint_after_plan_build_gives_a_path_beginning_with_a_dash_as_a_path(
     # the hint works as it is written
     invoke(cli, "plan", "solve", "./-p.json", "--out", "plan.json", "--engine", "greedy")
     assert json.loads((tmp_path / "plan.json").read_text())["assignments"]
+
+
+def test_plan_approve_given_the_manifest_as_the_problem_says_so(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # it said "p.registry.registry.json is missing", a file nobody named
+    problem = built(cli, tmp_path)
+    plan = solved(cli, problem, tmp_path / "plan.json")
+    manifest = tmp_path / "p.registry.json"
+    result = cli.invoke(app, ["plan", "approve", str(plan), "--problem", str(manifest)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {manifest}: looks like the manifest of a build, not a problem: give the "
+        f"problem file that `plan build` wrote with it ({problem}, beside it)\n"
+    )

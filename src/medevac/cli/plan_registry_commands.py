@@ -22,6 +22,7 @@ from medevac.cli.context import (
 from medevac.cli.interrupts import Interruption
 from medevac.cli.plan_commands import (
     MANIFEST,
+    build_manifest,
     file_to_write,
     is_manifest,
     json_object,
@@ -339,6 +340,8 @@ def _approve(
     problem = json_object(problem_file)
     if looks_like(problem) == "a plan":
         raise UserError(swapped(problem_file, "a problem", "a plan"))
+    if is_manifest(problem):  # else "NAME.registry.registry.json is missing"
+        raise UserError(build_manifest(problem_file))
     if not manifest_file.exists():
         raise UserError(
             f"{manifest_file} is missing: approve only problems written by `medevac plan build`"

@@ -1111,7 +1111,8 @@ def _kind_unread(manifest: dict[str, Any]) -> set[str]:
     hospital of the problem, made the other kind comes in or goes out of the problem."""
     if manifest.get("field_hospitals") is True:
         return set(manifest["facilities"])
-    reported = {key.split("/", 1)[0] for key in manifest["capacity"]}
+    # "FACILITY/specialty": a facility's id may hold "/", a specialty's code none
+    reported = {key.rpartition("/")[0] for key in manifest["capacity"]}
     return set(manifest["facilities"]) - reported - set(manifest.get("excluded", {}))
 
 
