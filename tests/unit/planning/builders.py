@@ -23,6 +23,7 @@ from medevac.planning import (
     solve_exact,
     solve_greedy,
     solve_patient_mip,
+    with_quotas,
 )
 from medevac.planning.checker import CheckReport
 from medevac.planning.compact import Compact, build_compact
@@ -127,6 +128,44 @@ def patient(pid: str, lat: float = 50.0, lon: float = 30.0, **fields: Any) -> di
     }
     data.update(fields)
     return data
+
+
+def partner_quota(room: int, days: frozenset[int] | None = None) -> Quota:
+    """ORG-A's agreement AGR-A at PARTNER (`renewal_problem`): room for ``room`` patients,
+    counted on the admission ``days`` only (an agreement that ends or begins within the
+    horizon), or on every day with None."""
+    return Quota("AGR-A", room, frozenset({"ORG-A"}), frozenset({"PARTNER"}), days=days)
+
+
+def renewal_problem(
+    *,
+    patients: int = 6,
+    beds: int | list[int] = 10,
+    length_of_stay_days: int = 1,
+    earliest_day: int | None = None,
+    home: tuple[float, float] | None = None,
+    horizon_days: int = 5,
+    quota: Quota | None = None,
+) -> Problem:
+    """A problem of the tests of quotas that hold on some days only (`Quota.days`): an
+    agreement of ORG-A with PARTNER that ends within the horizon while its renewal, without a
+    quota, takes over.
+
+    ``patients`` routine orthopaedic patients P0, P1, ... of ORG-A at (50.0, 30.0), each
+    staying ``length_of_stay_days``, due from ``earliest_day`` (left unset with None); PARTNER
+    at (50.1, 30.0), near them, with ``beds`` orthopaedic beds (one number, or one a day);
+    with ``home`` (lat, lon), HOME there too, with 10 orthopaedic beds and no quota; the
+    default precedences and weights over ``horizon_days``; under ``quota`` (`with_quotas`,
+    most often a `partner_quota`) if one is given."""
+    facilities = [facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": beds})]
+    if home is not None:
+        facilities.append(facility("HOME", *home, beds={"orthopaedics": 10}))
+    fields: dict[str, Any] = {"organisation": "ORG-A", "length_of_stay_days": length_of_stay_days}
+    if earliest_day is not None:
+        fields["earliest_day"] = earliest_day
+    people = [patient(f"P{k}", **fields) for k in range(patients)]
+    problem = parse_problem(problem_dict(facilities, people, horizon_days=horizon_days))
+    return problem if quota is None else with_quotas(problem, [quota])
 
 
 def random_problem(rng: random.Random, n_patients: int, n_facilities: int) -> Problem:
@@ -328,6 +367,15 @@ def random_quotas(rng: random.Random, problem: Problem, days: bool = False) -> l
             )
         )
     return quotas
+
+
+def random_quota_problem(
+    rng: random.Random, n_patients: int, n_facilities: int, *, days: bool = False
+) -> Problem:
+    """A `random_problem` under `random_quotas` of it (``days``: half of them holding on some
+    days only), both drawn from ``rng`` in that order."""
+    free = random_problem(rng, n_patients, n_facilities)
+    return with_quotas(free, random_quotas(rng, free, days=days))
 
 
 def _random_days(rng: random.Random, horizon: int) -> frozenset[int]:

@@ -30,28 +30,16 @@ from medevac.planning.model import ProblemView, placement_arrays, quota_counts, 
 from tests.unit.planning.builders import (
     engines_agree,
     facility,
+    partner_quota,
     patient,
     problem_dict,
-    random_problem,
     random_problems,
-    random_quotas,
+    random_quota_problem,
+    renewal_problem,
 )
 
 #: room for one patient of ORG-A at PARTNER, admitted on days 0-1 only
-EARLY = Quota("AGR-A", 1, frozenset({"ORG-A"}), frozenset({"PARTNER"}), days=frozenset({0, 1}))
-
-
-def partner(beds: object = 10, patients: int = 3, **more: object) -> Problem:
-    """``patients`` routine patients of ORG-A with one-day stays, one facility PARTNER."""
-    return parse_problem(
-        problem_dict(
-            [facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": beds})],
-            [
-                patient(f"P{k}", organisation="ORG-A", length_of_stay_days=1, **more)
-                for k in range(patients)
-            ],
-        )
-    )
+EARLY = partner_quota(1, days=frozenset({0, 1}))
 
 
 def plan_of(problem: Problem, placed: dict[str, int]) -> Plan:
@@ -64,7 +52,7 @@ def plan_of(problem: Problem, placed: dict[str, int]) -> Plan:
 
 
 def test_the_checker_counts_only_admissions_on_the_quota_s_days() -> None:
-    problem = with_quotas(partner(), [EARLY])
+    problem = renewal_problem(patients=3, quota=EARLY)
     later = check_plan(problem, plan_of(problem, {"P0": 0, "P1": 2, "P2": 4}))
     assert later.feasible, later.violations
     both_early = check_plan(problem, plan_of(problem, {"P0": 0, "P1": 1, "P2": 3}))
@@ -84,14 +72,14 @@ def test_the_checker_counts_only_admissions_on_the_quota_s_days() -> None:
     ],
 )
 def test_a_quota_s_days_must_lie_in_the_horizon(days: frozenset[int], message: str) -> None:
-    quota = Quota("AGR-A", 1, frozenset({"ORG-A"}), frozenset({"PARTNER"}), days=days)
+    quota = partner_quota(1, days=days)
     with pytest.raises(ValueError, match=re.escape(message)):
-        with_quotas(partner(), [quota])
+        with_quotas(renewal_problem(patients=3), [quota])
 
 
 def test_a_quota_holding_on_no_day_is_dropped() -> None:
-    quota = Quota("AGR-A", 0, frozenset({"ORG-A"}), frozenset({"PARTNER"}), days=frozenset())
-    assert with_quotas(partner(), [quota]).quotas == ()
+    quota = partner_quota(0, days=frozenset())
+    assert with_quotas(renewal_problem(patients=3), [quota]).quotas == ()
 
 
 def unplaced_beside(problem: Problem, placed: dict[str, int]) -> dict[str, object]:
@@ -103,7 +91,7 @@ def unplaced_beside(problem: Problem, placed: dict[str, int]) -> dict[str, objec
 
 def test_an_unplaced_patient_is_told_the_days_a_quota_closes() -> None:
     # beds on days 0-1 only: the quota closes them, and nothing is left on days 2-4
-    problem = with_quotas(partner(beds=[10, 10, 0, 0, 0], patients=2), [EARLY])
+    problem = renewal_problem(patients=2, beds=[10, 10, 0, 0, 0], quota=EARLY)
     reasons = unplaced_beside(problem, {"P0": 0})
     [left] = reasons.values()
     assert left.code is UnplacedReason.BEDS_FULL  # type: ignore[attr-defined]
@@ -116,7 +104,7 @@ def test_an_unplaced_patient_is_told_the_days_a_quota_closes() -> None:
 
 def test_a_quota_closing_every_day_the_patient_may_come_leaves_no_agreement() -> None:
     # PARTNER admits ORG-A until day 1: the quota's days are every day it may come
-    problem = with_acceptance_ends(partner(patients=2), [("PARTNER", "ORG-A", 1)])
+    problem = with_acceptance_ends(renewal_problem(patients=2), [("PARTNER", "ORG-A", 1)])
     problem = with_quotas(problem, [EARLY])
     [left] = unplaced_beside(problem, {"P0": 1}).values()
     assert left.code is UnplacedReason.NO_AGREEMENT  # type: ignore[attr-defined]
@@ -127,8 +115,8 @@ def test_a_quota_closing_every_day_the_patient_may_come_leaves_no_agreement() ->
 
 
 def test_a_quota_on_every_day_is_said_as_before() -> None:
-    every = Quota("AGR-A", 1, frozenset({"ORG-A"}), frozenset({"PARTNER"}))
-    [left] = unplaced_beside(with_quotas(partner(patients=2), [every]), {"P0": 3}).values()
+    every_day = renewal_problem(patients=2, quota=partner_quota(1))
+    [left] = unplaced_beside(every_day, {"P0": 3}).values()
     assert left.reason == (  # type: ignore[attr-defined]
         "the quota of AGR-A (room 1) is used by other patients at every eligible facility"
     )
@@ -137,7 +125,7 @@ def test_a_quota_on_every_day_is_said_as_before() -> None:
 def test_explain_closes_only_the_quota_s_days() -> None:
     # P0 uses the room on day 0; P1 was admitted on day 3: days 0-1 are closed to it by the
     # quota, the others are free
-    problem = with_quotas(partner(patients=2), [EARLY])
+    problem = renewal_problem(patients=2, quota=EARLY)
     plan = plan_of(problem, {"P0": 0, "P1": 3})
     why = explain(problem, plan, "P1")
     blockers = {(a.first_day, a.last_day): a.blocker for a in why.alternatives}
@@ -160,8 +148,7 @@ def test_with_quotas_of_some_days_every_engine_agrees_and_exact_is_optimal(
 ) -> None:
     # every engine's plan passes the checker, no bound goes above the per-patient MIP's
     # optimum, the exact engine proves it and greedy costs no more (`engines_agree`)
-    free = random_problem(rng, n_patients, n_facilities)
-    engines_agree(with_quotas(free, random_quotas(rng, free, days=True)))
+    engines_agree(random_quota_problem(rng, n_patients, n_facilities, days=True))
 
 
 def test_patients_of_one_kind_with_other_earliest_days_get_their_own_quota_reason() -> None:

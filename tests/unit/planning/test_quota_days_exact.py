@@ -15,40 +15,27 @@ from medevac.planning import (
     Problem,
     Quota,
     check_plan,
-    parse_problem,
     solve_exact,
     solve_patient_mip,
-    with_quotas,
 )
 from medevac.planning.exact import _build_units, _price, _round_and_repair
 from medevac.planning.model import ProblemView
-from tests.unit.planning.builders import (
-    facility,
-    patient,
-    problem_dict,
-)
+from tests.unit.planning.builders import partner_quota, placement, renewal_problem
 
 #: an agreement ending on day 2: ORG-A's patients admitted at PARTNER on days 0-2 count
 #: against its room of 2, those admitted later do not
-UNTIL_DAY_2 = Quota(
-    "AGR-A", 2, frozenset({"ORG-A"}), frozenset({"PARTNER"}), days=frozenset({0, 1, 2})
-)
-EVERY_DAY = Quota("AGR-A", 2, frozenset({"ORG-A"}), frozenset({"PARTNER"}))
+UNTIL_DAY_2 = partner_quota(2, days=frozenset({0, 1, 2}))
+EVERY_DAY = partner_quota(2)
 
 
-def renewal(*, home: bool = False) -> Problem:
-    """Six routine patients of ORG-A due from day 0 (horizon 5, deadline day 3); PARTNER, near,
-    has beds for all of them on every day. With ``home``, HOME too, 660 km away (6.6 of travel
-    each, more than waiting 3 days for PARTNER)."""
-    facilities = [facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": 10})]
-    if home:
-        facilities.append(facility("HOME", 52.0, 21.0, beds={"orthopaedics": 10}))
-    patients = [patient(f"P{k}", organisation="ORG-A", earliest_day=0) for k in range(6)]
-    return parse_problem(problem_dict(facilities, patients))
-
-
-def places(plan: Plan) -> dict[str, tuple[str, int]]:
-    return {a.patient: (a.facility, a.day) for a in plan.assignments}
+def renewal(quota: Quota, *, home: bool = False) -> Problem:
+    """Six routine patients of ORG-A due from day 0 with stays of 3 days (horizon 5, deadline
+    day 3) under ``quota``; PARTNER, near, has beds for all of them on every day. With
+    ``home``, HOME too, 660 km away (6.6 of travel each, more than waiting 3 days for
+    PARTNER)."""
+    return renewal_problem(
+        length_of_stay_days=3, earliest_day=0, home=(52.0, 21.0) if home else None, quota=quota
+    )
 
 
 def checked(problem: Problem, plan: Plan) -> Plan:
@@ -73,30 +60,30 @@ def exact_and_mip(problem: Problem) -> tuple[Plan, Plan]:
 
 
 def test_a_quota_ending_on_day_2_leaves_the_later_days_free() -> None:
-    problem = with_quotas(renewal(), [UNTIL_DAY_2])
+    problem = renewal(UNTIL_DAY_2)
     for plan in exact_and_mip(problem):
-        placed = places(plan)
+        placed = placement(plan)
         assert len(placed) == 6
         assert sum(day <= 2 for _, day in placed.values()) <= 2
     # held on every day, the same room leaves four out
-    every_day = with_quotas(renewal(), [EVERY_DAY])
+    every_day = renewal(EVERY_DAY)
     for plan in exact_and_mip(every_day):
-        assert len(places(plan)) == 2
+        assert len(placement(plan)) == 2
         assert len(plan.unplaced) == 4
 
 
 def test_waiting_past_the_quota_s_days_beats_a_far_facility() -> None:
     # the quota's price is positive and the cheapest column of the four beyond its room is at
     # PARTNER on day 3, outside its days: priced with the quota there, HOME would look cheaper
-    problem = with_quotas(renewal(home=True), [UNTIL_DAY_2])
+    problem = renewal(UNTIL_DAY_2, home=True)
     for plan in exact_and_mip(problem):
-        placed = places(plan)
+        placed = placement(plan)
         assert Counter(f for f, _ in placed.values()) == {"PARTNER": 6}
         assert sorted(day for _, day in placed.values()) == [0, 0, 3, 3, 3, 3]
 
 
 def test_the_lagrangian_adds_a_quota_s_price_on_its_days_only() -> None:
-    problem = with_quotas(renewal(home=True), [UNTIL_DAY_2])
+    problem = renewal(UNTIL_DAY_2, home=True)
     view = ProblemView(problem)
     units, hopeless = _build_units(problem, view)
     assert hopeless == []
@@ -119,7 +106,7 @@ def test_the_lagrangian_adds_a_quota_s_price_on_its_days_only() -> None:
 
 
 def test_the_rounding_keeps_to_a_quota_on_its_days_only() -> None:
-    problem = with_quotas(renewal(home=True), [UNTIL_DAY_2])
+    problem = renewal(UNTIL_DAY_2, home=True)
     view = ProblemView(problem)
     units, _ = _build_units(problem, view)
     partner = problem.facility_index["PARTNER"]

@@ -16,13 +16,10 @@ from medevac.planning import (
     Plan,
     PlanStatus,
     Problem,
-    Quota,
     check_plan,
     kernels,
-    parse_problem,
     solve_greedy,
     solve_patient_mip,
-    with_quotas,
 )
 from medevac.planning.compact import build_compact
 from medevac.planning.lagrangian import (
@@ -45,13 +42,12 @@ from medevac.planning.replans import _Room
 from tests.unit.planning.builders import (
     ENGINES,
     check_placement,
-    facility,
     nobody_placed,
-    patient,
-    problem_dict,
-    random_problem,
+    partner_quota,
+    placement,
     random_problems,
-    random_quotas,
+    random_quota_problem,
+    renewal_problem,
 )
 
 FIRST_DAYS = frozenset({0, 1, 2})
@@ -59,20 +55,9 @@ FIRST_DAYS = frozenset({0, 1, 2})
 
 def renewal(days: frozenset[int] | None = FIRST_DAYS, earliest: int = 0) -> Problem:
     """Six routine patients of ORG-A and PARTNER with beds for all, under a quota of room 2
-    that holds on ``days`` (an agreement that ends on day 2, its renewal without a quota)."""
-    free = parse_problem(
-        problem_dict(
-            [facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": 10})],
-            [
-                patient(f"P{k}", organisation="ORG-A", length_of_stay_days=1,
-                        earliest_day=earliest)
-                for k in range(6)
-            ],
-            horizon_days=6,
-        )
-    )  # fmt: skip
-    return with_quotas(free, [Quota("AGR-A", 2, frozenset({"ORG-A"}), frozenset({"PARTNER"}),
-                                    days=days)])  # fmt: skip
+    that holds on ``days`` (an agreement that ends on day 2, its renewal without a quota);
+    one-day stays from day ``earliest``, horizon 6."""
+    return renewal_problem(earliest_day=earliest, horizon_days=6, quota=partner_quota(2, days))
 
 
 def admission_days(plan: Plan) -> list[int]:
@@ -159,7 +144,7 @@ def test_the_large_engine_places_everyone_beyond_the_room_on_the_other_days() ->
 def test_the_neighbourhood_search_places_the_patients_a_quota_of_every_day_had_kept_out() -> None:
     problem = renewal()
     view = ProblemView(problem)
-    start = {a.patient: (a.facility, a.day) for a in solve_greedy(renewal(days=None)).assignments}
+    start = placement(solve_greedy(renewal(days=None)))
     assert len(start) == 2
     better = improve_plan(
         problem, build_compact(view), start, np.zeros(view.beds.shape),
@@ -244,13 +229,11 @@ def test_greedy_keeps_to_quotas_of_some_days_and_leaves_nobody_out_with_a_place_
     """Greedy's plan is within every quota, counted on its days, and nobody it leaves out
     would still fit anywhere (every patient who fits at its turn is placed, and places are
     only taken): a quota used up closes its facilities on its days only."""
-    free = random_problem(rng, n_patients, n_facilities)
-    problem = with_quotas(free, random_quotas(rng, free, days=True))
+    problem = random_quota_problem(rng, n_patients, n_facilities, days=True)
     plan = solve_greedy(problem)
     feasible(problem, plan)
     view = ProblemView(problem)
-    facility_of, day = placement_arrays(problem, {a.patient: (a.facility, a.day)
-                                                  for a in plan.assignments})  # fmt: skip
+    facility_of, day = placement_arrays(problem, placement(plan))
     assert (quota_counts(view, facility_of, day) <= view.quota_room).all()
     nobody_left_out_with_a_place_free(view, facility_of, day)
 
@@ -263,8 +246,7 @@ def test_the_placement_kernels_count_rooms_on_the_quota_s_days(
     closes its days only); after the fill, the insertion by ejection, the regrouping and the
     relocation passes the room the kernels hold under each quota is its room less the
     admissions on its days, never below 0."""
-    free = random_problem(rng, n_patients, n_facilities)
-    problem = with_quotas(free, random_quotas(rng, free, days=True))
+    problem = random_quota_problem(rng, n_patients, n_facilities, days=True)
     view = ProblemView(problem)
     plans, compact, slot_f, slot_a, capacity = nobody_placed(problem)
     rule_f, rule_a = plans.build(None, None, 0.0, time.perf_counter() + 60)
@@ -299,8 +281,7 @@ def test_the_large_engine_keeps_to_quotas_of_some_days_and_its_bounds_are_bounds
     """The Lagrangian engine's plan and the neighbourhood search's keep to the quotas counted
     on their days; its bound, the pooled bound and the Lagrangian at the pooled LP's prices
     are at most the per-patient MIP's optimum (which counts the quotas on their days)."""
-    free = random_problem(rng, n_patients, n_facilities)
-    problem = with_quotas(free, random_quotas(rng, free, days=True))
+    problem = random_quota_problem(rng, n_patients, n_facilities, days=True)
     view = ProblemView(problem)
     compact = build_compact(view)
     result = solve_lagrangian(problem, view, time.perf_counter() + 2.0, lambda _: None, compact)
@@ -326,7 +307,7 @@ def test_the_large_engine_keeps_to_quotas_of_some_days_and_its_bounds_are_bounds
     )
     assert at_prices <= optimum.objective + tolerance
     # the neighbourhood search from greedy's plan, random bed prices choosing the columns
-    start = {a.patient: (a.facility, a.day) for a in solve_greedy(problem).assignments}
+    start = placement(solve_greedy(problem))
     bed_prices = rng.uniform(0, 30) * np.ones(view.beds.shape)
     better = improve_plan(
         problem, compact, start, bed_prices, no_admission_prices, time.perf_counter() + 5.0,

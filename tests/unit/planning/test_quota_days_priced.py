@@ -15,22 +15,17 @@ import pytest
 from medevac.planning import (
     PlanStatus,
     Problem,
-    Quota,
-    parse_problem,
     solve_patient_mip,
-    with_quotas,
 )
 from medevac.planning.compact import Compact, build_compact
 from medevac.planning.lagrangian import _Dual, lagrangian_bound, solve_lagrangian
 from medevac.planning.model import ProblemView, quota_counts
 from tests.unit.planning.builders import (
     check_placement,
-    facility,
-    patient,
-    problem_dict,
-    random_problem,
+    partner_quota,
     random_problems,
-    random_quotas,
+    random_quota_problem,
+    renewal_problem,
 )
 
 FIRST_DAYS = frozenset({0, 1, 2})
@@ -39,22 +34,9 @@ ROOM = 2
 
 def renewal_with_home(days: frozenset[int] | None = FIRST_DAYS) -> Problem:
     """Six routine patients of ORG-A, PARTNER near them with beds for all under a quota of room
-    2 that holds on ``days``, and HOME far away with beds for all and no quota."""
-    free = parse_problem(
-        problem_dict(
-            [
-                facility("PARTNER", 50.1, 30.0, beds={"orthopaedics": 10}),
-                facility("HOME", 53.0, 33.0, beds={"orthopaedics": 10}),
-            ],
-            [
-                patient(f"P{k}", organisation="ORG-A", length_of_stay_days=1)
-                for k in range(6)
-            ],
-            horizon_days=6,
-        )
-    )  # fmt: skip
-    return with_quotas(free, [Quota("AGR-A", ROOM, frozenset({"ORG-A"}),
-                                    frozenset({"PARTNER"}), days=days)])  # fmt: skip
+    2 that holds on ``days``, and HOME far away with beds for all and no quota; one-day
+    stays, horizon 6."""
+    return renewal_problem(home=(53.0, 33.0), horizon_days=6, quota=partner_quota(ROOM, days))
 
 
 def hand_lagrangian(c: Compact, partner: int, days: frozenset[int], kappa: float) -> float:
@@ -168,8 +150,7 @@ def test_the_lagrangian_with_quotas_of_some_days_priced_is_a_bound(
     """At random non-negative prices (quotas of some days included) the Lagrangian, and the
     engine's bound, are at most the per-patient MIP's optimum; the engine's plan keeps to the
     quotas counted on their days."""
-    free = random_problem(rng, n_patients, n_facilities)
-    problem = with_quotas(free, random_quotas(rng, free, days=True))
+    problem = random_quota_problem(rng, n_patients, n_facilities, days=True)
     view = ProblemView(problem)
     compact = build_compact(view)
     optimum = solve_patient_mip(problem, time_limit=30)
