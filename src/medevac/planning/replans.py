@@ -5,8 +5,9 @@ patients for nothing. What is here puts current places back where that costs the
 (`back_to_current`): every place kept (`kept_if_not_dearer`), else patients who exchanged
 places (two to five of them), single patients whose place is still free, groups together, and
 patients whose place one other patient holds, that one moved to the first one's place or back
-to its own (`put_back`). Each result is checked by the independent checker before it is taken,
-and each keeps the plan's cost or lowers it.
+to its own, or back to its own where a third moves out of it (`put_back`). Each result is
+checked by the independent checker before it is taken, and each keeps the plan's cost or
+lowers it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -184,19 +186,31 @@ EXCHANGE_STEPS = 64
 #: move, and the most patients placed at that facility it looks over to find them
 OCCUPANTS_TRIED = 32
 OCCUPANTS_LOOKED_AT = 512
+#: in a chain of two (`_chain_back`), the most patients holding the first one's current place
+#: tried as the middle one, and the most holding the middle one's own current place tried
+CHAINED_TRIED = 8
 
 
-def _exchanges_put_back(
-    view: ProblemView,
-    room: _Room,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    day: IntArray,
-    moved: dict[int, tuple[int, int]],
-    until: float,
-    lengths: range,
-) -> int:
-    """Put back (in ``facility``/``day`` and ``room``, taking them out of ``moved``) the
+@dataclass
+class _Replan:
+    """A re-plan's placement as `_put_back` puts patients back, the state every step of it
+    takes: the ``view`` of the problem, the ``room`` the placement leaves (`_Room`), each
+    group's patients (``members``), the placement ``facility``/``day`` (changed in place as
+    patients move), the current place (facility index, day) of each patient it does not keep
+    there (``moved``: those put back leave it) and the `time.perf_counter` time ``until``
+    which the steps try."""
+
+    view: ProblemView
+    room: _Room
+    members: dict[str, list[int]]
+    facility: IntArray
+    day: IntArray
+    moved: dict[int, tuple[int, int]]
+    until: float
+
+
+def _exchanges_put_back(rp: _Replan, lengths: range) -> int:
+    """Put back (in ``rp``'s ``facility``/``day`` and ``room``, taking them out of ``moved``) the
     exchanges of current places of each of the ``lengths`` (2 to LONGEST_EXCHANGE patients,
     each of whom took the next one's current place, facility and day, the last the first's),
     where each place is still open to its patient once all of them are out and that costs the
@@ -209,6 +223,7 @@ def _exchanges_put_back(
     re-plan of L in 10 s with 5,000 new patients (2026-12-07, one run) left, after its pairs
     and single patients were put back, 536 exchanges of three patients and 138 of four or five
     that could be put back (the plan 247.59 cheaper, with 12 more patients alone)."""
+    facility, day, moved, until = rp.facility, rp.day, rp.moved, rp.until
     holders: dict[tuple[int, int], list[int]] = defaultdict(list)  # a place, to who had it
     for i, place in moved.items():
         holders[place].append(i)
@@ -225,7 +240,7 @@ def _exchanges_put_back(
             if start not in moved or not after[start]:  # put back already, or no exchange
                 continue
             for cycle in _exchanges_from(start, length, after, moved):
-                if _together_back(view, room, members, facility, day, moved, cycle):
+                if _together_back(rp, cycle):
                     exchanges += 1
                     break
     return exchanges
@@ -263,26 +278,16 @@ def _exchanges_from(
     return found
 
 
-def _together_back(
-    view: ProblemView,
-    room: _Room,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    day: IntArray,
-    moved: dict[int, tuple[int, int]],
-    who: list[int],
-) -> bool:
-    """Put the patients ``who`` of ``moved`` back in their current places together (an
+def _together_back(rp: _Replan, who: list[int]) -> bool:
+    """Put the patients ``who`` of ``rp``'s ``moved`` back in their current places together (an
     exchange of places, `_exchanges_from`, or a group's members) where each place is open to
     its patient once all of them are out (`_Room.fits`) and that costs the plan no more: their
     own terms and the splits of their groups (``members``: by group, its patients), the rest
     of the plan as it is; whether it did."""
+    room, facility, day, moved = rp.room, rp.facility, rp.day, rp.moved
     back = [moved[i] for i in who]
     now = [(int(facility[i]), int(day[i])) for i in who]
-    if not _no_dearer(
-        _cost_together(view, members, facility, who, back),
-        _cost_together(view, members, facility, who, now),
-    ):
+    if not _no_dearer(_cost_together(rp, who, back), _cost_together(rp, who, now)):
         return False
     for i, (f, a) in zip(who, now, strict=True):
         if f >= 0:
@@ -313,16 +318,11 @@ def _own_cost(view: ProblemView, i: int, place: tuple[int, int]) -> float:
     return own_cost_at(view, i, f, a) if f >= 0 else view.unplaced_cost(view.problem.patients[i])
 
 
-def _cost_together(
-    view: ProblemView,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    who: list[int],
-    places: list[tuple[int, int]],
-) -> float:
+def _cost_together(rp: _Replan, who: list[int], places: list[tuple[int, int]]) -> float:
     """What the patients ``who`` cost at ``places`` (facility index, -1 for none, and day):
-    their own terms (`own_cost_at`, or `unplaced_cost`) and the splits of their groups, the
-    others of each group where ``facility`` has them."""
+    their own terms (`own_cost_at`, or `unplaced_cost`) and the splits of their groups (of
+    ``rp``'s ``members``), the others of each group where ``rp``'s ``facility`` has them."""
+    view, members, facility = rp.view, rp.members, rp.facility
     patients = view.problem.patients
     cost = sum(_own_cost(view, i, place) for i, place in zip(who, places, strict=True))
     if all(patients[i].group is None for i in who):
@@ -373,9 +373,10 @@ def _put_back(
     (whose split it changed), until nobody more can go back; then exchanges of three to
     LONGEST_EXCHANGE patients, the moved members of each group together, and single patients
     again where any of those went back; last, patients whose current place one other patient
-    holds, that one moved to the place the first had or back to its own current place
-    (`_displaced_put_back`), and single patients again after each round of those, until no
-    more go back; all until the time ``until``. With how many exchanges, single patients,
+    holds, that one moved to the place the first had or back to its own current place, or
+    back to its own where a third patient makes way (`_displaced_put_back`), and single
+    patients again after each round of those, until no more go back; all until the time
+    ``until``. With how many exchanges, single patients,
     groups and patients back in place of another.
 
     Stopped MIPs and the large problems' engine leave such moves: in re-plans of 2,100-4,100
@@ -385,50 +386,47 @@ def _put_back(
     facility, day = facility.copy(), day.copy()
     if not moved:
         return facility, day, 0, 0, 0, 0
-    room = _Room(view, facility, day)
     members: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(problem.patients):
         if p.group is not None:
             members[p.group].append(i)
-    exchanges = _exchanges_put_back(view, room, members, facility, day, moved, until, range(2, 3))
-    alone = _alone_put_back(view, room, members, facility, day, moved, until)
-    longer = range(3, LONGEST_EXCHANGE + 1)
-    more = _exchanges_put_back(view, room, members, facility, day, moved, until, longer)
-    groups = _groups_put_back(view, room, members, facility, day, moved, until)
+    rp = _Replan(view, _Room(view, facility, day), members, facility, day, moved, until)
+    exchanges = _exchanges_put_back(rp, range(2, 3))
+    alone = _alone_put_back(rp)
+    more = _exchanges_put_back(rp, range(3, LONGEST_EXCHANGE + 1))
+    groups = _groups_put_back(rp)
     if more or groups:  # the places they left may be free for others now
-        alone += _alone_put_back(view, room, members, facility, day, moved, until)
-    displaced = _displaced_rounds(view, room, members, facility, day, moved, until)
+        alone += _alone_put_back(rp)
+    displaced = _displaced_rounds(rp)
     alone += displaced[1]
     return facility, day, exchanges + more, alone, groups, displaced[0]
 
 
-def _displaced_rounds(
-    view: ProblemView,
-    room: _Room,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    day: IntArray,
-    moved: dict[int, tuple[int, int]],
-    until: float,
-) -> tuple[int, int]:
+def _displaced_rounds(rp: _Replan) -> tuple[int, int]:
     """Rounds of `_displaced_put_back`, each followed by single patients put back
     (`_alone_put_back`: the places the patients moved left may be free for others), until a
     round puts nobody back or the time ``until``; as (patients back in place of another,
     patients alone). After the first round only the patients whose last try depended on a
     facility where someone moved since, or under a quota of one, are tried again (on a re-plan
-    of 100,000 patients a round over all of them took 1.7 s and put back a few)."""
+    of 100,000 patients a round over all of them took 1.7 s and put back a few). Chains of two
+    (`_chain_back`) only once a round without them puts nobody back, every patient tried again
+    then: taken at once, they had taken places that one other patient would have made way for
+    later, and in three of 18 re-plans of 5,000 patients the plan had cost more in the end."""
+    view, facility, day, moved, until = rp.view, rp.facility, rp.day, rp.moved, rp.until
     tried: dict[int, set[int] | None] = {}
     touched: set[int] | None = None
+    chains = False
     displaced = alone = 0
     while moved and time.perf_counter() < until:
         before = facility.copy(), day.copy()
-        found = _displaced_put_back(
-            view, room, members, facility, day, moved, until, tried, touched
-        )
+        found = _displaced_put_back(rp, tried, touched, chains)
+        if not found and not chains:
+            chains, touched = True, None
+            continue
         if not found:
             break
         displaced += found
-        alone += _alone_put_back(view, room, members, facility, day, moved, until)
+        alone += _alone_put_back(rp)
         changed = (facility != before[0]) | (day != before[1])
         touched = set(facility[changed].tolist()) | set(before[0][changed].tolist())
         touched.discard(-1)
@@ -438,42 +436,28 @@ def _displaced_rounds(
     return displaced, alone
 
 
-def _groups_put_back(
-    view: ProblemView,
-    room: _Room,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    day: IntArray,
-    moved: dict[int, tuple[int, int]],
-    until: float,
-) -> int:
-    """Put back (in ``facility``/``day`` and ``room``, taking them out of ``moved``) the
+def _groups_put_back(rp: _Replan) -> int:
+    """Put back (in ``rp``'s ``facility``/``day`` and ``room``, taking them out of ``moved``) the
     members of ``moved`` of each group together (``members``: by group, its patients), where
     two or more of them were moved, their places are open to them once all are out, and that
     costs the plan no more (`_together_back`): a group that moved together to another
     facility, where going back one at a time would have split it. How many groups."""
     groups = 0
-    for patients in members.values():
-        if time.perf_counter() >= until:
+    for patients in rp.members.values():
+        if time.perf_counter() >= rp.until:
             break
-        who = [i for i in patients if i in moved]
-        if len(who) >= 2 and _together_back(view, room, members, facility, day, moved, who):
+        who = [i for i in patients if i in rp.moved]
+        if len(who) >= 2 and _together_back(rp, who):
             groups += 1
     return groups
 
 
-def _alone_put_back(
-    view: ProblemView,
-    room: _Room,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    day: IntArray,
-    moved: dict[int, tuple[int, int]],
-    until: float,
-) -> int:
-    """Put back (in ``facility``/``day`` and ``room``, taking them out of ``moved``) the
-    patients of ``moved`` one at a time, as `_put_back` says; how many."""
-    worth = _worth_trying(view, facility, day, moved) if moved else set()
+def _alone_put_back(rp: _Replan) -> int:
+    """Put back (in ``rp``'s ``facility``/``day`` and ``room``, taking them out of ``moved``)
+    the patients of ``moved`` one at a time, as `_put_back` says; how many."""
+    view, room, members = rp.view, rp.room, rp.members
+    facility, day, moved, until = rp.facility, rp.day, rp.moved, rp.until
+    worth = _worth_trying(rp) if moved else set()
     waiting: dict[int, list[int]] = defaultdict(list)  # facility, to who would go back there
     for i, (f, _) in moved.items():
         waiting[f].append(i)
@@ -489,7 +473,7 @@ def _alone_put_back(
         now_f, now_a = int(facility[i]), int(day[i])
         if now_f >= 0:
             room.give_up(i, now_f, now_a)
-        if not (room.fits(i, f, a) and _cheaper_back(view, members, facility, day, i, (f, a))):
+        if not (room.fits(i, f, a) and _cheaper_back(rp, i, (f, a))):
             if now_f >= 0:
                 room.take(i, now_f, now_a)
             continue
@@ -513,26 +497,20 @@ def _alone_put_back(
 
 
 def _displaced_put_back(
-    view: ProblemView,
-    room: _Room,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    day: IntArray,
-    moved: dict[int, tuple[int, int]],
-    until: float,
-    tried: dict[int, set[int] | None],
-    touched: set[int] | None,
+    rp: _Replan, tried: dict[int, set[int] | None], touched: set[int] | None, chains: bool = False
 ) -> int:
-    """Put back (in ``facility``/``day`` and ``room``, taking them out of ``moved``) patients
-    of ``moved`` whose current place one other patient holds: one without a current place, or
-    itself moved from its own, whose leaving would make room (`_Room.blocking`: it has a bed of
-    the specialty on each full day of the stay, an admission on the day where they are full,
-    a place under each full quota, at that facility). That one goes back to its own current
-    place or else to the place the first had (out of the plan, where the first was out), where
-    both fit (`_Room.fits`) and the two cost the plan no more, their groups' splits counted;
-    at most OCCUPANTS_TRIED such patients for each, among at most OCCUPANTS_LOOKED_AT placed
-    at that facility, and only patients moved at no gain to themselves (`_worth_trying`). How
-    many patients went back so.
+    """Put back (in ``rp``'s ``facility``/``day`` and ``room``, taking them out of ``moved``)
+    patients of ``moved`` whose current place one other patient holds: one without a current
+    place, or itself moved from its own, whose leaving would make room (`_Room.blocking`: it has
+    a bed of the specialty on each full day of the stay, an admission on the day where they are
+    full, a place under each full quota, at that facility). That one goes back to its own
+    current place or else to the place the first had (out of the plan, where the first was
+    out), where both fit (`_Room.fits`) and the two cost the plan no more, their groups' splits
+    counted; at most OCCUPANTS_TRIED such patients for each, among at most OCCUPANTS_LOOKED_AT
+    placed at that facility, and only patients moved at no gain to themselves
+    (`_worth_trying`). With ``chains``, where none of those can make way, and none of the three
+    is in a group, a chain of two (`_chain_back`): one of them back to its own current place,
+    a third patient holding it moved out. How many patients went back so (two for a chain).
 
     ``tried`` holds, for each patient tried before who did not go back, the facilities that
     try depended on (None where it depends on a group), and gets this round's; where
@@ -544,7 +522,10 @@ def _displaced_put_back(
     at the same cost; in re-plans of 5,000 patients, 139 to 164 such swaps would have cost no
     more, an urgent patient left out while one moved took its current place among them (found
     by a review)."""
-    worth = _worth_trying(view, facility, day, moved)
+    view, room, facility, day, moved, until = (
+        rp.view, rp.room, rp.facility, rp.day, rp.moved, rp.until
+    )  # fmt: skip
+    worth = _worth_trying(rp)
     group = view.terms.group
     at: dict[tuple[int, int], set[int]] | None = None  # a facility and day, to who came in then
     displaced = 0
@@ -570,13 +551,14 @@ def _displaced_put_back(
             continue
         if at is None:
             at = _admitted(facility, day)
-        occupants = _occupants(view, room, at, moved, i, place, blocked)
+        occupants = _occupants(rp, at, i, place, blocked)
         if group[i] >= 0 or (group[occupants] >= 0).any():
             tried[i] = None  # its cost depends on where the others of the group are
         else:
             tried[i] = {place[0], now_i[0], *(moved[j][0] for j in occupants if j in moved)}
         # what the two cost where neither is in a group: their own terms (`_cost_together`)
         i_back, i_now = _own_cost(view, i, place), _own_cost(view, i, now_i)
+        back = False
         for j in occupants:
             now_j = (int(facility[j]), int(day[j]))
             alone = group[i] < 0 and group[j] < 0
@@ -585,7 +567,7 @@ def _displaced_put_back(
             for there in [moved[j], now_i] if j in moved else [now_i]:
                 if alone and not _no_dearer(i_back + _own_cost(view, j, there), i_now + j_now):
                     continue
-                if _displace(view, room, members, facility, day, moved, i, j, there, alone):
+                if _displace(rp, i, j, there, alone):
                     to = there
                     break
             if to is None:
@@ -599,8 +581,124 @@ def _displaced_put_back(
             displaced += 1
             del tried[i]
             tried.pop(j, None)
+            back = True
             break
+        if back or not chains or group[i] >= 0 or time.perf_counter() >= until:
+            continue
+        chain = _chain_back(rp, at, i, occupants, tried)
+        if chain is None:
+            continue
+        for k in chain:
+            tried.pop(k, None)
+        displaced += 2
     return displaced
+
+
+def _chain_back(
+    rp: _Replan,
+    at: dict[tuple[int, int], set[int]],
+    i: int,
+    occupants: IntArray,
+    tried: dict[int, set[int] | None],
+) -> tuple[int, int, int] | None:
+    """Put patient ``i`` of ``rp``'s ``moved`` back in its current place where a chain of two
+    makes way (none of the three in a group): a patient ``j`` of its ``occupants``
+    (`_occupants`), moved itself, goes back to its own current place, and a patient ``k``
+    holding that one (`_Room.blocking`, `_occupants`) goes back to its own current place or
+    else to the place ``i`` had (out of the plan, where ``i`` was out); where all three fit
+    (`_Room.fits`) and the three cost the plan no more, by their own terms; at most
+    CHAINED_TRIED patients ``j`` and as many ``k`` for each. ``at`` (by facility and day, who
+    came in then) is kept up to date, and so is ``tried[i]`` (the facilities the try depended
+    on: those of the places of each ``k``). The three (i, j, k) where it did, else None.
+
+    What `_displaced_put_back` leaves where the patient in the way can go neither to the
+    first one's place nor back to its own, a third patient holding that one's place."""
+    view, room, facility, day, moved = rp.view, rp.room, rp.facility, rp.day, rp.moved
+    group = view.terms.group
+    place, now_i = moved[i], (int(facility[i]), int(day[i]))
+    i_back, i_now = _own_cost(view, i, place), _own_cost(view, i, now_i)
+    depends = tried.get(i)
+    middles = [j for j in occupants.tolist() if j in moved and group[j] < 0]
+    for j in middles[:CHAINED_TRIED]:
+        if time.perf_counter() >= rp.until:
+            return None
+        own_j, now_j = moved[j], (int(facility[j]), int(day[j]))
+        if own_j == now_i or not room.allowed(j, *own_j):
+            continue
+        j_back, j_now = _own_cost(view, j, own_j), _own_cost(view, j, now_j)
+        # what holds ``j`` out of its own place once ``i`` is back in its place and ``j`` out
+        room.give_up(j, *now_j)
+        if now_i[0] >= 0:
+            room.give_up(i, *now_i)
+        inside = room.fits(i, *place)
+        if inside:
+            room.take(i, *place)
+        blocked = room.blocking(j, *own_j) if inside else None
+        if inside:
+            room.give_up(i, *place)
+        if now_i[0] >= 0:
+            room.take(i, *now_i)
+        room.take(j, *now_j)
+        if blocked is None:
+            continue
+        holders = [
+            k for k in _occupants(rp, at, j, own_j, blocked).tolist() if k != i and group[k] < 0
+        ]
+        for k in holders[:CHAINED_TRIED]:
+            now_k = (int(facility[k]), int(day[k]))
+            k_now = _own_cost(view, k, now_k)
+            ways = [moved[k], now_i] if k in moved else [now_i]
+            if depends is not None:
+                depends.update(f for f, _ in ways if f >= 0)
+            for to in ways:
+                if to == now_k or not _no_dearer(
+                    i_back + j_back + _own_cost(view, k, to), i_now + j_now + k_now
+                ):
+                    continue
+                if not _shift(rp, [(k, to), (j, own_j), (i, place)]):
+                    continue
+                for who, was, there in ((i, now_i, place), (j, now_j, own_j), (k, now_k, to)):
+                    if was[0] >= 0:
+                        at[was].discard(who)
+                    if there[0] >= 0:
+                        at[there].add(who)
+                return i, j, k
+    return None
+
+
+def _shift(rp: _Replan, moves: list[tuple[int, tuple[int, int]]]) -> bool:
+    """Move the patients of ``moves`` (patient, place: facility index, -1 for none, and day)
+    to their places together, in ``rp``'s ``facility``/``day`` and ``room``, where each fits
+    once all are out (`_Room.fits`, in the order given: the likelier to fail first); whether
+    it did. The costs are the caller's to weigh. A patient moved to its current place leaves
+    ``moved``."""
+    room, facility, day, moved = rp.room, rp.facility, rp.day, rp.moved
+    if any(to[0] >= 0 and not room.allowed(k, *to) for k, to in moves):
+        return False
+    now = [(int(facility[k]), int(day[k])) for k, _ in moves]
+    for (k, _), (f, a) in zip(moves, now, strict=True):
+        if f >= 0:
+            room.give_up(k, f, a)
+    taken: list[tuple[int, tuple[int, int]]] = []
+    for k, to in moves:
+        if to[0] >= 0:
+            if not room.fits(k, *to):
+                break
+            room.take(k, *to)
+        taken.append((k, to))
+    if len(taken) < len(moves):
+        for k, to in taken:
+            if to[0] >= 0:
+                room.give_up(k, *to)
+        for (k, _), (f, a) in zip(moves, now, strict=True):
+            if f >= 0:
+                room.take(k, f, a)
+        return False
+    for k, to in moves:
+        facility[k], day[k] = to
+        if moved.get(k) == to:
+            del moved[k]
+    return True
 
 
 def _admitted(facility: IntArray, day: IntArray) -> dict[tuple[int, int], set[int]]:
@@ -613,10 +711,8 @@ def _admitted(facility: IntArray, day: IntArray) -> dict[tuple[int, int], set[in
 
 
 def _occupants(
-    view: ProblemView,
-    room: _Room,
+    rp: _Replan,
     at: dict[tuple[int, int], set[int]],
-    moved: dict[int, tuple[int, int]],
     i: int,
     place: tuple[int, int],
     blocked: tuple[list[int], bool, list[int]],
@@ -626,6 +722,7 @@ def _occupants(
     (`_Room.blocking`), those moved from a current place first: patients without a current
     place or moved from it (one kept in its own is not moved for another); at most
     OCCUPANTS_TRIED, among at most OCCUPANTS_LOOKED_AT."""
+    view, room, moved = rp.view, rp.room, rp.moved
     f, a = place
     full_days, admissions, quotas = blocked
     current = view.terms.current
@@ -657,29 +754,18 @@ def _occupants(
     return np.array(found, dtype=np.int64)
 
 
-def _displace(
-    view: ProblemView,
-    room: _Room,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    day: IntArray,
-    moved: dict[int, tuple[int, int]],
-    i: int,
-    j: int,
-    to: tuple[int, int],
-    priced: bool = False,
-) -> bool:
+def _displace(rp: _Replan, i: int, j: int, to: tuple[int, int], priced: bool = False) -> bool:
     """Put patient ``i`` of ``moved`` back in its current place and patient ``j`` at ``to``
-    (facility index, -1 for none, and day) instead, in ``facility``/``day`` and ``room``, where
-    both fit once both are out (`_Room.fits`) and that costs the plan no more (`_cost_together`,
-    unless ``priced``: the caller found it no dearer); whether it did. ``j`` leaves ``moved``
-    where ``to`` is its current place."""
+    (facility index, -1 for none, and day) instead, in ``rp``'s ``facility``/``day`` and
+    ``room``, where both fit once both are out (`_Room.fits`) and that costs the plan no more
+    (`_cost_together`, unless ``priced``: the caller found it no dearer); whether it did. ``j``
+    leaves ``moved`` where ``to`` is its current place."""
+    room, facility, day, moved = rp.room, rp.facility, rp.day, rp.moved
     back = moved[i]
     who = [i, j]
     now = [(int(facility[i]), int(day[i])), (int(facility[j]), int(day[j]))]
     if not priced and not _no_dearer(
-        _cost_together(view, members, facility, who, [back, to]),
-        _cost_together(view, members, facility, who, now),
+        _cost_together(rp, who, [back, to]), _cost_together(rp, who, now)
     ):
         return False
     if to[0] >= 0 and not room.allowed(j, *to):
@@ -708,14 +794,13 @@ def _displace(
     return True
 
 
-def _worth_trying(
-    view: ProblemView, facility: IntArray, day: IntArray, moved: dict[int, tuple[int, int]]
-) -> set[int]:
-    """Those of the ``moved`` patients (index -> current place) whose current place costs
+def _worth_trying(rp: _Replan) -> set[int]:
+    """Those of ``rp``'s ``moved`` patients (index -> current place) whose current place costs
     them no more than their place in the placement ``facility``/``day`` by their own terms
     (up to 1e-6 of it, a screen: `_cheaper_back` decides), and every one in a group (whose
     split depends on the others): on a re-plan of 105,000 patients, 27,000 moved, most of them
     to a cheaper place, which the one-by-one test took seconds to pass over."""
+    view, facility, day, moved = rp.view, rp.facility, rp.day, rp.moved
     index = np.fromiter(moved, dtype=np.int64, count=len(moved))
     places = np.array(list(moved.values()), dtype=np.int64).reshape(-1, 2)
     back = own_costs_at(view, index, places[:, 0], places[:, 1])
@@ -725,17 +810,11 @@ def _worth_trying(
     return set(index[worth].tolist())
 
 
-def _cheaper_back(
-    view: ProblemView,
-    members: dict[str, list[int]],
-    facility: IntArray,
-    day: IntArray,
-    i: int,
-    place: tuple[int, int],
-) -> bool:
-    """Whether patient ``i`` at its current ``place`` costs the plan no more than where the
-    placement ``facility``/``day`` has it, the rest held (`own_cost_at`, with its group's
-    other placed members where they are)."""
+def _cheaper_back(rp: _Replan, i: int, place: tuple[int, int]) -> bool:
+    """Whether patient ``i`` at its current ``place`` costs the plan no more than where
+    ``rp``'s placement ``facility``/``day`` has it, the rest held (`own_cost_at`, with its
+    group's other placed members where they are)."""
+    view, members, facility, day = rp.view, rp.members, rp.facility, rp.day
     p = view.problem.patients[i]
     others = members.get(p.group, []) if p.group is not None else []
     group_at = {int(facility[j]) for j in others if j != i and facility[j] >= 0}

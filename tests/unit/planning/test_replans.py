@@ -516,13 +516,19 @@ def test_a_patient_in_the_way_stays_where_moving_it_costs_more() -> None:
 def test_a_patient_in_the_way_stays_where_moving_it_breaks_a_limit_or_a_quota() -> None:
     from medevac.planning.problem import Quota, with_acceptance_ends, with_quotas
 
-    # F0 admits B's organisation until day 1 only, so B cannot take A's day 2; C, new, is
-    # admitted on B's day 1, so B's own place breaks the admission limit: A stays
+    # F0 admits ORG-B until day 1 only, so B (ORG-B) cannot take A's day 2; C (ORG-B), new,
+    # is admitted on B's day 1, so B's own place breaks the admission limit, and C cannot
+    # take A's day 2 either: A stays
     data = one_a_day(organisation="ORG-B")
-    data["patients"].append(patient("C", length_of_stay_days=1))
+    data["patients"].append(patient("C", length_of_stay_days=1, organisation="ORG-B"))
     problem = with_acceptance_ends(parse_problem(data), [("F0", "ORG-B", 1)])
     placed = {"A": (0, 2), "B": (0, 0), "C": (0, 1)}
     assert _put_back_all(data, placed, problem) == ([0, 0, 0], [2, 0, 1], 0, 0, 0, 0)
+    # C of another organisation takes A's day 2 (a day later, as B is, while A is two days
+    # earlier): the three move, a chain of two (test_replans_chains)
+    data["patients"][2]["organisation"] = "ORG-A"
+    problem = with_acceptance_ends(parse_problem(data), [("F0", "ORG-B", 1)])
+    assert _put_back_all(data, placed, problem) == ([0, 0, 0], [0, 1, 2], 0, 0, 0, 2)
     # without C there, both go back
     placed = {"A": (0, 2), "B": (0, 0)}
     assert _put_back_all(data, placed, problem) == ([0, 0, -1], [0, 1, 0], 0, 0, 0, 1)
