@@ -696,7 +696,10 @@ def _better_of(first: Plan, second: Plan, started: float) -> Plan:
     bounds (each is valid), its gap and status, and the wall time since ``started``."""
     tolerance = 1e-9 * max(1.0, abs(first.objective))
     best = second if second.objective < first.objective - tolerance else first
-    bound = max(first.bound, second.bound)
+    # a plan called optimal up to the bonuses of kept places gives its objective as its bound,
+    # which may lie above the other's cheaper plan by as much (found by a review): no bound
+    # above the plan returned
+    bound = min(max(first.bound, second.bound), best.objective)
     gap = relative_gap(best.objective, bound)
     # the cheaper plan (or one as cheap) of a pair where one is proven optimal is optimal too
     proven = PlanStatus.OPTIMAL in (first.status, second.status)
@@ -799,8 +802,14 @@ def _proven_optimal(problem: Problem, objective: float, bound: float, keep_bonus
 
     Solver costs are true costs less ``keep_bonus`` per kept placement, so a plan optimal for
     them is within ``keep_bonus`` per patient with `current` of the true optimum: optimal
-    only where that is within `KEPT_TOLERANCE` (`bonus_within_tolerance`).
+    only where that is within `KEPT_TOLERANCE` (`bonus_within_tolerance`). A bound within
+    OPTIMAL_GAP of the plan's true cost proves it whatever the bonuses come to (the solver's
+    bounds hold for true costs too): a re-plan of more than about 25 patients with current
+    places, its bound equal to its objective, had been called feasible and searched on to the
+    limit for nothing (found by a review).
     """
+    if relative_gap(objective, bound) <= OPTIMAL_GAP:
+        return True
     return relative_gap(
         objective - bonus_allowance(problem, keep_bonus), bound
     ) <= OPTIMAL_GAP and bonus_within_tolerance(problem, objective, keep_bonus)

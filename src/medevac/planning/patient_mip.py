@@ -12,7 +12,7 @@ import numpy as np
 
 from medevac.planning import heap
 from medevac.planning.engines import ModelTooLarge, checked_time_limit
-from medevac.planning.exact import bonus_within_tolerance, keep_bonus_for
+from medevac.planning.exact import OPTIMAL_GAP, bonus_within_tolerance, keep_bonus_for
 from medevac.planning.highs_model import SOLVER_NAME, LinearModel
 from medevac.planning.mip_process import solve_mip
 from medevac.planning.model import (
@@ -27,7 +27,7 @@ from medevac.planning.model import (
     breakdown_of,
     placement_arrays,
 )
-from medevac.planning.plan import Plan, PlanStatus
+from medevac.planning.plan import Plan, PlanStatus, relative_gap
 from medevac.planning.problem import Problem
 from medevac.planning.replans import back_to_current
 
@@ -189,12 +189,18 @@ def solve_patient_mip(
             placed[problem.patients[pat[j]].id] = (problem.facilities[fac[j]].id, int(day[j]))
     # every patient at its own cheapest place or left out, beds ignored: a lower bound that
     # holds when HiGHS was stopped before it had one of its own
+    # (of true costs: of the solver's, less the bonuses, it had fallen below 0 for a plan of
+    # three patients kept at no cost, found by a review)
     cheapest = np.zeros(len(problem.patients))
-    np.minimum.at(cheapest, pat, column_cost)
+    np.minimum.at(cheapest, pat, np.concatenate(costs))
     alone = offset + float(cheapest.sum())
     bound = max(result.dual_bound + constant, alone)  # of solver costs: of true costs too
     objective = breakdown_of(problem, view, placed).total
-    optimal = result.optimal and bonus_within_tolerance(problem, objective, bonus)
+    # optimal where HiGHS proved it up to the bonuses and they are small enough, or where the
+    # bound (which holds for true costs) proves it outright
+    optimal = (result.optimal and bonus_within_tolerance(problem, objective, bonus)) or (
+        result.values is not None and relative_gap(objective, bound) <= OPTIMAL_GAP
+    )
     status = PlanStatus.OPTIMAL if optimal else PlanStatus.FEASIBLE
     solver = f"per-patient MIP, {SOLVER_NAME}"
     # moves at no gain, below what HiGHS resolves of the bonus, undone
