@@ -10,7 +10,7 @@ texts of any length that PostgreSQL refused, naming neither field nor record).
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from medevac.domain.errors import InvalidValue
 
@@ -31,6 +31,18 @@ MAX_TEXT_LENGTH = 200
 EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(2200, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 TIME_RANGE = "between 1900-01-01T00:00:00Z and 2200-12-31T23:59:59Z"
+#: the most years a birth date may lie before today (0001-01-01 and 1066-01-01 had been taken)
+MAX_AGE_YEARS = 130
+
+
+def earliest_birth_date(today: date) -> date:
+    """The earliest birth date taken on ``today``: the same day `MAX_AGE_YEARS` years before
+    (28 February for a 29 February in a year that has none)."""
+    year = today.year - MAX_AGE_YEARS
+    try:
+        return today.replace(year=year)
+    except ValueError:  # 29 February
+        return date(year, 2, 28)
 
 
 def check_at_most(field: str, value: int | None, limit: int, what: str) -> None:

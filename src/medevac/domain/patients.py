@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from medevac.domain.errors import InvalidValue
 from medevac.domain.geography import country_code
 from medevac.domain.lifecycle import ActorRole, PatientStatus, check_free_text, check_transition
-from medevac.domain.limits import MAX_COUNT, MAX_DAYS, check_at_most, check_lengths
+from medevac.domain.limits import MAX_COUNT, MAX_DAYS, check_at_most, check_lengths, text_fault
 from medevac.domain.vocabulary import (
     BodyRegion,
     InjuryMechanism,
@@ -35,6 +35,10 @@ class Condition:
         object.__setattr__(self, "mechanism", InjuryMechanism(self.mechanism))
         if not self.description.strip():
             raise InvalidValue("conditions.description", "is empty")
+        # the rule of names (`text_fault`): an ESC sequence or a line break had been stored
+        fault = text_fault(self.description)
+        if fault is not None:
+            raise InvalidValue("conditions.description", f"description {fault}")
 
 
 @dataclass(frozen=True, slots=True)

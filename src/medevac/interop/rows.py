@@ -38,6 +38,7 @@ from medevac.domain.limits import (
     MAX_ID_LENGTH,
     MAX_TARIFF,
     TARIFF_DECIMALS,
+    text_fault,
     time_fault,
 )
 from medevac.domain.organisations import Organisation
@@ -113,9 +114,11 @@ _NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-
 #: after it, which the model then asks for by name where it is missing).
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_TEXT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,]([0-9]+))?)?"
     r"(?:[Zz]|[-+][0-9]{2}(?::?[0-9]{2})?)?"
 )
+#: The most digits of a second's fraction a time may give: a time holds microseconds.
+MAX_FRACTION_DIGITS = 6
 
 
 def _fail(kind: str, what: str) -> PydanticCustomError:
@@ -208,11 +211,24 @@ def _date(value: Any) -> Any:
 
 def _time(value: Any) -> Any:
     """Refuse a time that is no ISO 8601 text with a zone: a JSON number or text of digits
-    ("1700000000" had been read as seconds since 1970), a date alone."""
-    if isinstance(value, bool | int | float) or (
-        isinstance(value, str) and not _TIME_TEXT.fullmatch(value.strip())
-    ):
+    ("1700000000" had been read as seconds since 1970), a date alone; and a fraction of a
+    second beyond microseconds, which had been cut off unsaid (`08:00:00.1234567` and
+    `08:00:00.1234568`, two reports, had been refused as duplicates); zeros after the sixth
+    digit pass, losing nothing."""
+    if isinstance(value, bool | int | float):
         raise _fail("wrong_json_type", "must be a time written in ISO 8601 with a zone")
+    if isinstance(value, str):
+        match = _TIME_TEXT.fullmatch(value.strip())
+        if match is None:
+            raise _fail("wrong_json_type", "must be a time written in ISO 8601 with a zone")
+        # zeros after the sixth digit (nanoseconds as some systems write them) lose nothing
+        fraction = (match[1] or "").rstrip("0")
+        if len(fraction) > MAX_FRACTION_DIGITS:
+            raise _fail(
+                "time_precision",
+                f"has more precision than microseconds ({len(fraction)} digits after the"
+                f" second's point; at most {MAX_FRACTION_DIGITS})",
+            )
     return value
 
 
@@ -223,6 +239,19 @@ def _plausible_time(moment: datetime) -> datetime:
     if fault is not None:
         raise _fail("time_out_of_range", fault)
     return moment
+
+
+def _plain_text(value: str) -> str:
+    """Refuse a text holding a control character (an ESC sequence, a line break), a lone
+    surrogate or a bidi override (`text_fault`, the rule of names): a condition's description
+    and an organisation's contact had taken them, to reach the terminal of whoever lists them.
+    Checked here, naming row and column, as well as by the domain where it can be: a contact
+    is not, as organisations are read back through their constructor, and one stored before
+    would no longer be read."""
+    fault = text_fault(value)
+    if fault is not None:
+        raise _fail("text_character", fault)
+    return value
 
 
 _WHOLE_NUMBER = BeforeValidator(_whole_number)
@@ -240,6 +269,9 @@ ExternalId = Annotated[
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+#: Texts the row model checks for control characters and bidi overrides (`_plain_text`)
+PlainText = Annotated[Text, AfterValidator(_plain_text)]
+PlainOptionalText = Annotated[OptionalText, AfterValidator(_plain_text)]
 Country = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=80)]
 BedCount = Annotated[int, Field(ge=0, le=MAX_COUNT), _WHOLE_NUMBER]
 Latitude = Annotated[float, Field(ge=-90, le=90), _FLOAT_NUMBER]
@@ -262,7 +294,7 @@ class OrganisationRow(BaseModel):
     country: Country = Field(
         description="ISO 3166-1 alpha-2 or alpha-3 code, or the English name.", examples=["UA"]
     )
-    contact: OptionalText = Field("", examples=["medevac-desk@moh.example"])
+    contact: PlainOptionalText = Field("", examples=["medevac-desk@moh.example"])
 
 
 class FacilityRow(BaseModel):
@@ -330,7 +362,7 @@ class ConditionRow(BaseModel):
 
     body_region: BodyRegion = Field(examples=["lower_limb"])
     mechanism: InjuryMechanism = Field(InjuryMechanism.OTHER, examples=["blast"])
-    description: Text = Field(examples=["open tibia fracture"])
+    description: PlainText = Field(examples=["open tibia fracture"])
 
 
 class PatientRow(BaseModel):

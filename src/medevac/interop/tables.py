@@ -321,17 +321,22 @@ def _decimals_as_written(text: str, kind: RecordKind, table: RawTable) -> None:
         (number, item, column)
         for number, item in table.rows
         for column in columns
-        if isinstance(item.get(column), float)
+        # `NaN` and `Infinity` stay the `json_text.NotJson` floats they are, for the row model
+        # to refuse as no JSON numbers
+        if isinstance(item.get(column), float) and not isinstance(item[column], json_text.NotJson)
     ]
     if not numbers:
         return
-    written = json.loads(text, parse_float=str)
+    # constants as text too: `NaN` had come back a float, and a tariff `NaN` had crashed
+    written = json.loads(text, parse_float=str, parse_constant=str)
     if isinstance(written, dict):
         written = written[kind.value]
     for number, item, column in numbers:
         try:
             exact = WrittenDecimal.of(written[number - 1][column])
         except ArithmeticError:  # an exponent beyond a decimal's: refused as the float it is
+            continue
+        if not exact.is_finite():
             continue
         if exact != Decimal(repr(item[column])):  # as the row model makes a decimal of a float
             item[column] = exact

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 
 from medevac.interop.records import WHOLE_ROW, RowError
 from medevac.interop.rows import CSV_CONTEXT, RecordSpec, decode_csv_row
-from medevac.interop.tables import FileFormat, RawTable, WrittenDecimal
+from medevac.interop.tables import FileFormat, RawTable
 from medevac.planning import json_text
 
 
@@ -223,13 +223,11 @@ def _reason(detail: ErrorDetails, is_csv: bool) -> str:
     value = detail.get("input")
     if isinstance(value, bool):
         shown = f" (got {str(value).lower()})"  # as JSON writes it
-    elif isinstance(value, json_text.WrittenNumber | Decimal):
+    elif isinstance(value, json_text.WrittenNumber | Decimal):  # `WrittenDecimal` is a Decimal
         # the number as the file wrote it (`1e-400`, `1e400`), not the float it became
-        written = (
-            value.text
-            if isinstance(value, json_text.WrittenNumber | WrittenDecimal)
-            else str(value)
-        )
+        written = getattr(value, "text", None)
+        if not isinstance(written, str):  # a plain decimal, or one whose text was not kept
+            written = str(value)
         shown = f" (got {written if len(written) <= 40 else written[:37] + '...'})"
     elif isinstance(value, str) and len(value) > 40:
         # a cell of thousands of characters had made a message as long (a latitude of 3,000

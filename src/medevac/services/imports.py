@@ -18,6 +18,7 @@ from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.limits import MAX_AGE_YEARS, earliest_birth_date
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.repositories import UnitOfWork
@@ -250,6 +251,14 @@ def _plan_by_id(
             # the domain allows today anywhere on Earth; a date on record is not checked again
             if born is not None and born != was and born > today:
                 problems.append(RowError(row.row, "birth_date", f"{born} is after today ({today})"))
+            elif born is not None and born != was and born < earliest_birth_date(today):
+                problems.append(
+                    RowError(
+                        row.row,
+                        "birth_date",
+                        f"{born} is more than {MAX_AGE_YEARS} years before today ({today})",
+                    )
+                )
         why = bound.get(values["id"])
         if why is not None:  # only patients who would change organisation have a reason
             problems.append(RowError(row.row, "organisation_id", why))
