@@ -151,3 +151,24 @@ def test_plan_approve_goes_ahead_over_a_facility_renamed_and_says_so(
         "changed since the build, not in what the problem holds (approved all the same; kept "
         f"in the audit record): facility {ACADEMY}: name"
     ) in text, text
+
+
+def test_plan_approve_names_the_referred_patients_a_shorter_horizon_leaves_without_a_place(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the demo's plan admits 8 patients on its third day, under the academy's agreement,
+    # which has a quota: built again over two days, they come into the problem with no
+    # current place (kept out of it, they would take the quota's room ahead of those
+    # planned) and the plan has no room for them. The approval had dropped their admissions
+    # unsaid ("0 without a place now"); a live request holds them, so they stay referred
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    built = invoke(cli, "plan", "build", "--out", str(problem), "--horizon-days", "2")
+    assert "kept as approved" not in said(built)
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    text = said(invoke(cli, "plan", "approve", str(plan), "--problem", str(problem)))
+    assert "16 admissions planned" in text
+    assert (
+        "on request with no place: 8 referred patient(s) this plan gives no place stay "
+        "referred, as a live request holds them; answer or withdraw them there: PT-"
+    ) in text
+    assert "16 kept, 0 on another day, 0 moved to another facility, 8 without a place now" in text

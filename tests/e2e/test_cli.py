@@ -603,7 +603,7 @@ def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
     assert "20 admissions planned (feasible" in out
     assert (
         "within quotas: 4 patient(s) left out of the plan, the least urgent beyond an "
-        "agreement's quota; they keep their status for the next plan: PT-"
+        "agreement's quota; selected for the next plan (referred ones back to selected): PT-"
     ) in out
     assert f"({ACADEMY_AGREEMENT_ID})" in out
     with context.unit_of_work() as uow:  # left out, they are selected for the next plan

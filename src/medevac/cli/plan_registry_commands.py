@@ -287,8 +287,8 @@ def approve(
         False,
         "--within-quotas",
         help="Where the plan places more patients under an agreement than its quota allows, "
-        "approve it without the least urgent of them (they keep their status, for the next "
-        "plan); they are listed and go into the audit trail.",
+        "approve it without the least urgent of them (selected for the next plan: referred "
+        "ones go back to selected); they are listed and go into the audit trail.",
     ),
 ) -> None:
     """Store a plan and refer its selected patients, in one transaction.
@@ -307,7 +307,10 @@ def approve(
     comes under end (a plan solved without the manifest may). The checks and the writes run as
     one serialized transaction, so a change made while they run is caught too. Live treatment
     requests that ask another organisation to treat patients the plan admits elsewhere are
-    named ("on request").
+    named ("on request"). Admissions approved before that fall after the problem's horizon
+    (`plan build` keeps them out of the problem) are carried into the new plan ("kept as
+    approved before"); referred patients the new plan gives no place, and no live request
+    holds, go back to selected for the next plan ("back to selected").
 
     Interrupted (Ctrl-C), it exits with 130 and says whether the plan was approved: "nothing
     approved" before the transaction began; the approved plan's id once the transaction has
@@ -410,8 +413,8 @@ def _approve(
         shown = sorted(approval.left_out.items())[:SHOWN_GAPS]
         console.print(
             f"[yellow]within quotas: {len(approval.left_out)} patient(s) left out of the plan, "
-            "the least urgent beyond an agreement's quota; they keep their status for the next "
-            "plan: "
+            "the least urgent beyond an agreement's quota; selected for the next plan (referred "
+            "ones back to selected): "
             + escape(", ".join(f"{p} ({a})" for p, a in shown))
             + (", ..." if len(approval.left_out) > len(shown) else "")
             + "[/]",
@@ -419,6 +422,37 @@ def _approve(
         )
     elif within_quotas:
         console.print("no quota is exceeded: nobody was left out")
+    if approval.kept:
+        shown_kept = approval.kept[:SHOWN_GAPS]
+        console.print(
+            f"kept as approved before: {len(approval.kept)} admission(s) after the problem's "
+            "horizon, carried into this plan: "
+            + ", ".join(shown_kept)
+            + (", ..." if len(approval.kept) > len(shown_kept) else ""),
+            markup=False,
+            highlight=False,
+        )
+    if approval.unreferred:
+        shown_back = sorted(approval.unreferred.items())[:SHOWN_GAPS]
+        console.print(
+            f"[yellow]back to selected: {len(approval.unreferred)} referred patient(s) this "
+            "plan gives no place (their earlier admissions are superseded), for the next plan: "
+            + escape(", ".join(f"{p} (was {place})" for p, place in shown_back))
+            + (", ..." if len(approval.unreferred) > len(shown_back) else "")
+            + "[/]",
+            highlight=False,
+        )
+    if approval.on_request_unplaced:
+        shown_held = sorted(approval.on_request_unplaced.items())[:SHOWN_GAPS]
+        console.print(
+            f"[yellow]on request with no place: {len(approval.on_request_unplaced)} referred "
+            "patient(s) this plan gives no place stay referred, as a live request holds them; "
+            "answer or withdraw them there: "
+            + escape(", ".join(f"{p} (was {place})" for p, place in shown_held))
+            + (", ..." if len(approval.on_request_unplaced) > len(shown_held) else "")
+            + "[/]",
+            highlight=False,
+        )
     if approval.noted:
         console.print(
             "changed since the build, not in what the problem holds (approved all the same; "
@@ -444,11 +478,14 @@ def _approve(
     ]
     if any(place is not None for _, place in places):  # a re-plan
         changes = changes_against(places, plan)
+        dropped = {c.patient for c in changes.changes if c.kind is ChangeKind.DROPPED}
+        # approved after the problem's horizon, in it with no current place: dropped too
+        beyond = (approval.unreferred.keys() | approval.on_request_unplaced.keys()) - dropped
         console.print(
             f"against the places approved before: {changes.kept} kept, "
             f"{changes.count(ChangeKind.DAY)} on another day, "
             f"{changes.count(ChangeKind.MOVED)} moved to another facility, "
-            f"{changes.count(ChangeKind.DROPPED)} without a place now; "
+            f"{len(dropped) + len(beyond)} without a place now; "
             f"{changes.newly_placed} placed for the first time"
         )
 

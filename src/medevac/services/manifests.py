@@ -312,7 +312,10 @@ MANIFEST_MAPS = {
     "held": str,
     "live_plans": int,
     "excluded": int,
+    "kept": str,
 }
+#: maps a manifest written before they were kept lacks: read as empty
+OPTIONAL_MAPS = frozenset({"kept"})
 
 
 #: the key of a manifest's digest of the rest of it (`seal`)
@@ -383,7 +386,7 @@ def _check_map(manifest: dict[str, Any], key: str) -> None:
     """Refuse a manifest whose map ``key`` (`MANIFEST_MAPS`) is missing or holds other than
     ids to values of its kind."""
     kind = MANIFEST_MAPS[key]
-    value = manifest.get(key)
+    value = manifest.get(key, {} if key in OPTIONAL_MAPS else None)
     if not isinstance(value, dict) or not all(
         isinstance(k, str)
         and isinstance(v, kind)
@@ -391,7 +394,12 @@ def _check_map(manifest: dict[str, Any], key: str) -> None:
         and (key != "held_admissions" or _count(v))  # counts the engines add up
         for k, v in value.items()
     ):
-        what = {"capacity": "report times", "held": "held beds", "held_admissions": "counts"}
+        what = {
+            "capacity": "report times",
+            "held": "held beds",
+            "held_admissions": "counts",
+            "kept": "admissions kept",
+        }
         raise InvalidValue(
             "manifest",
             f"'{key}' must map ids to {what.get(key, 'versions')}; "

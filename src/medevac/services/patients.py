@@ -263,18 +263,23 @@ def apply_moves(
     actor: str,
     role: ActorRole,
     at: datetime,
+    off_requests_and_plans: bool = False,
 ) -> None:
     """Move many patients read in this unit of work to ``target`` (each with its reason) and
     write them and their audit records in bulk: what `apply_move` does one by one.
 
     Only for moves without side effects on requests and plans (not death, cancellation or a
-    withdrawn referral); every move is checked against the lifecycle before anything is
-    written.
+    withdrawn referral, unless ``off_requests_and_plans``: the caller has found that no live
+    request holds them and no live plan admits them, so a withdrawn referral has nothing to
+    withdraw); every move is checked against the lifecycle before anything is written.
     """
     records = []
+    withdrawing: set[tuple[PatientStatus, PatientStatus]] = (
+        set() if off_requests_and_plans else _WITHDRAWS_REFERRAL
+    )
     for patient, reason in moves:
         step = (patient.status, target)
-        if target in _LEAVES_REQUESTS or step in _WITHDRAWS_REFERRAL | _DECLINES_ADMISSION:
+        if target in _LEAVES_REQUESTS or step in withdrawing | _DECLINES_ADMISSION:
             raise ValueError(f"a move to {target} has side effects: use apply_move")
         records.append(_moved(patient, target, actor=actor, reason=reason, role=role, at=at)[1])
     uow.patients.update_statuses([patient for patient, _ in moves])

@@ -281,6 +281,20 @@ def build_problem(
         live = uow.plans.live()
         planned = _open_admissions(live)
         sent = patients_sent_earlier(uow, {r.facility_id for r in reports})
+        # the facilities the problem takes in: every one reported, field hospitals if asked
+        in_problem = {
+            r.facility_id
+            for r in reports
+            if include_field_hospitals or not facilities[r.facility_id].kind.is_field_hospital
+        }
+        # patients whose place in the live plan is after the horizon: kept as approved
+        kept_places = {
+            p.id: planned[p.id]
+            for p in patients
+            if _keeps(
+                p, planned.get(p.id), (today, horizon_days), in_problem, facilities, agreements
+            )
+        }
         book = QuotaBook(agreements, today)
         if respect_quotas and book.has_quotas:
             sent_under_agreements(uow, book, set(), known=sent.destinations)
@@ -319,8 +333,16 @@ def build_problem(
     patient_entries = []
     versions: dict[str, int] = {}
     left_out: dict[str, int] = {}
-    in_problem = {entry["id"] for entry in facility_entries}
+    kept: dict[str, str] = {}  # patients whose approved admission falls after the horizon
     for patient in patients:
+        admission = kept_places.get(patient.id)
+        if admission is not None:
+            # its place is none of the problem's days: kept as approved, and the approval
+            # carries its admission into the new plan (dropped, it went unsaid: `kept`)
+            kept[patient.id] = f"{admission.facility_id}@{admission.admission_date.isoformat()}"
+            skipped.append(Skipped("patient", patient.id, _kept_reason(admission)))
+            left_out[patient.id] = patient.version
+            continue
         origin = facilities.get(patient.location_id or "")
         if origin is None or not patient.fit_to_transport:
             reason = "current location unknown" if origin is None else "not fit to transport"
@@ -367,6 +389,8 @@ def build_problem(
         "built_at": local(now).isoformat(),  # its date is day 0
         "patients": versions,
         "left_out": left_out,
+        # of them, those kept where a live plan admits them after the horizon's last day
+        "kept": kept,
         # field hospitals left out: their reports cannot change the problem (their facilities'
         # versions are compared, a change of kind included)
         "capacity": _capacity_stamps([r for r in reports if r.facility_id not in excluded]),
@@ -422,6 +446,70 @@ def _open_admissions(live: list[ApprovedPlan]) -> dict[str, PlannedAdmission]:
     """The open admissions of the live plans, by patient: where the patients' current places
     come from (`_current`)."""
     return {a.patient_id: a for plan in live for a in plan.admissions if a.is_open}
+
+
+def _after_horizon(
+    admission: PlannedAdmission | None, today: date, horizon_days: int, facilities: set[str]
+) -> bool:
+    """Whether ``admission`` (a patient's open one in the live plan) is at a facility of the
+    problem after its horizon's last day: no current place of the problem can say it, and a
+    patient put in the problem without it could be placed anywhere, or nowhere, at no cost
+    of change (the approval then dropped the admission unsaid, found by a review)."""
+    return (
+        admission is not None
+        and admission.facility_id in facilities
+        and (admission.admission_date - today).days >= horizon_days
+    )
+
+
+def _keeps(
+    patient: PlanningPatient,
+    admission: PlannedAdmission | None,
+    days: tuple[date, int],
+    in_problem: set[str],
+    facilities: dict[str, Facility],
+    agreements: list[Agreement],
+) -> bool:
+    """Whether `plan build` keeps ``patient``'s ``admission`` (its open one in the live plan)
+    as approved, out of the problem (``days``: its day 0 and horizon): where it falls after
+    the horizon at a facility of the problem (`_after_horizon`) and is still a place the
+    problem would allow it: the patient fit to transport from a known place, the facility
+    offering its specialty and meeting its needs, and the agreements admitting its
+    organisation's patients there on that day (`acceptance_days`), none of them with a quota
+    (kept, it would take a quota's room ahead of the patients planned, however urgent:
+    found by a review). Any other such patient comes into the problem without a current
+    place, as before; a re-plan that gives it none sends it back to selected at approval
+    (`_unreferred`)."""
+    today, horizon_days = days
+    if admission is None or not _after_horizon(admission, today, horizon_days, in_problem):
+        return False
+    facility = facilities[admission.facility_id]
+    if not patient.fit_to_transport or patient.location_id not in facilities:
+        return False
+    specialty = patient.primary_specialty
+    if not facility.offers(specialty):
+        return False
+    if not {n.value for n in patient.special_needs} <= {c.value for c in facility.capabilities}:
+        return False
+    sender, operator = patient.organisation_id, facility.operator_id
+    day = (admission.admission_date - today).days
+    open_days = acceptance_days(operator, sender, specialty, agreements, today, day + 1)
+    if open_days is None or open_days[0] > day or (open_days[1] is not None and open_days[1] < day):
+        return False
+    return not any(
+        a.quota is not None
+        and (a.sending_organisation_id, a.receiving_organisation_id) == (sender, operator)
+        and specialty in a.specialties
+        for a in agreements
+    )
+
+
+def _kept_reason(admission: PlannedAdmission) -> str:
+    return (
+        f"approved for {admission.facility_id} on {admission.admission_date}, after the "
+        "horizon's last day: kept as approved (the approval carries its admission into the "
+        "new plan)"
+    )
 
 
 def _current(
@@ -549,11 +637,19 @@ def registry_changes(
     latest = uow.capacity.latest()
     excluded = manifest.get("excluded", {})
     stamps = _capacity_stamps([r for r in latest if r.facility_id not in excluded])
+    # field hospitals that reported first since, which the build would leave out all the same
+    first = {key.rpartition("/")[0] for key in stamps.keys() - then.keys()}
+    anyway = _left_out_anyway(uow, manifest, first) if noted is not None else set()
     for key in sorted(then.keys() | stamps.keys()):
         if key not in stamps:
             changes.append(f"capacity report {key} is gone")
         elif key not in then:
-            changes.append(f"capacity of {key} was first reported at {_when(stamps[key])}")
+            said = f"capacity of {key} was first reported at {_when(stamps[key])}"
+            if key.rpartition("/")[0] in anyway:
+                assert noted is not None
+                noted.append(f"{said}: a field hospital, which the build left out")
+            else:
+                changes.append(said)
         elif stamps[key] != then[key]:
             # the report's own time, which may be before the build if it was entered late
             changes.append(
@@ -716,9 +812,15 @@ def problem_mismatches(
     built_at = datetime.fromisoformat(manifest["built_at"])
     built = built_at.date()
     gone = max(0, (today - built).days)  # days of the problem before today's
-    excluded = manifest.get("excluded", {})
+    latest = uow.capacity.latest()
+    # the field hospitals left out, and those that first reported since, which the build would
+    # leave out all the same (`registry_changes` noted their reports)
+    excluded = set(manifest.get("excluded", {}))
+    excluded |= _left_out_anyway(
+        uow, manifest, {r.facility_id for r in latest} - _reported(manifest) - excluded
+    )
     reports: dict[str, list[CapacityReport]] = defaultdict(list)
-    for report in uow.capacity.latest():
+    for report in latest:
         if report.facility_id not in excluded:
             reports[report.facility_id].append(report)
     origins = {p.location_id for p in stored.values() if p.location_id is not None}
@@ -1052,7 +1154,7 @@ def _facility_and_agreement_changes(
     problem go there instead."""
     built_at = datetime.fromisoformat(manifest["built_at"])
     seen: dict[str, int] = manifest["facilities"]
-    unread = {fid: frozenset({"kind"}) for fid in _kind_unread(manifest)}
+    unread = _unread_fields(manifest)
     fields = _Fields(uow, noted, built_at, unread) if noted is not None else None
     facilities = uow.facilities.get_many(list(seen))
     changes = _version_changes("facility", seen, facilities, lambda _: "", None, fields)
@@ -1111,9 +1213,63 @@ def _kind_unread(manifest: dict[str, Any]) -> set[str]:
     hospital of the problem, made the other kind comes in or goes out of the problem."""
     if manifest.get("field_hospitals") is True:
         return set(manifest["facilities"])
+    return set(manifest["facilities"]) - _reported(manifest) - set(manifest.get("excluded", {}))
+
+
+def _reported(manifest: dict[str, Any]) -> set[str]:
+    """The facilities of the problem: those whose capacity reports the manifest keeps (every
+    facility with a report but the field hospitals left out, "excluded", which `build_problem`
+    gives an entry, `facility_entry`)."""
     # "FACILITY/specialty": a facility's id may hold "/", a specialty's code none
-    reported = {key.rpartition("/")[0] for key in manifest["capacity"]}
-    return set(manifest["facilities"]) - reported - set(manifest.get("excluded", {}))
+    return {key.rpartition("/")[0] for key in manifest["capacity"]}
+
+
+#: The fields of a facility that only its entry in the problem holds (`facility_entry`: its
+#: capabilities, daily admission limit and the specialties its beds are of) or that bear on the
+#: problem's facilities only (its operator: the agreements it accepts under,
+#: `agreement_coverage`, and the quotas, `carry_quotas`). A facility of the manifest without an
+#: entry (the origin of patients only, or a field hospital left out) gives the problem nothing
+#: of them: its patients' place, its location, alone (`_patient_entry`), and, left out, whether
+#: it is a field hospital. Its operator counts the patients sent there earlier against the
+#: agreements' quotas, which the approval counts again from the registry (`sent_book`,
+#: `carried_room_changes`, the overruns), as it does for every facility they were sent to.
+_ENTRY_FIELDS = frozenset({"specialties", "capabilities", "daily_admission_limit", "operator_id"})
+
+
+def _unread_fields(manifest: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Per facility of the manifest, the fields the problem does not read of it besides those
+    of `UNPLANNED_FIELDS` (`changed_since`'s ``unread``): its kind where `_kind_unread` says
+    so, and those of `_ENTRY_FIELDS` where the problem has no entry for it (no capacity report
+    kept, `_reported`). Its location is read: an origin's is its patients' place, and a field
+    hospital left out may be one too (the manifest does not say)."""
+    kind = _kind_unread(manifest)
+    entered = _reported(manifest)
+    unread: dict[str, frozenset[str]] = {}
+    for fid in manifest["facilities"]:
+        fields = (frozenset({"kind"}) if fid in kind else frozenset()) | (
+            frozenset() if fid in entered else _ENTRY_FIELDS
+        )
+        if fields:
+            unread[fid] = fields
+    return unread
+
+
+def _field_hospitals_left_out(manifest: dict[str, Any]) -> bool:
+    """Whether the build left the field hospitals out (the manifest's "field_hospitals"; one
+    written before it was kept says so only by those it left out, "excluded")."""
+    taken_in = manifest.get("field_hospitals")
+    return taken_in is False or (taken_in is None and bool(manifest.get("excluded")))
+
+
+def _left_out_anyway(uow: UnitOfWork, manifest: dict[str, Any], facility_ids: set[str]) -> set[str]:
+    """Those of ``facility_ids`` (facilities whose capacity was first reported since the build)
+    that a build like this one would leave out all the same: field hospitals, as they are now,
+    where it left the field hospitals out. Their reports cannot alter the problem (as those of
+    the field hospitals it left out, "excluded", cannot); a hospital's bring it in."""
+    if not facility_ids or not _field_hospitals_left_out(manifest):
+        return set()
+    found = uow.facilities.get_many(list(facility_ids))
+    return {fid for fid, facility in found.items() if facility.kind.is_field_hospital}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1165,6 +1321,12 @@ class Approval:
     requests_elsewhere: list[str] = field(default_factory=list)
     left_out: dict[str, str] = field(default_factory=dict)
     noted: list[str] = field(default_factory=list)
+    #: patients whose admission after the build's horizon the plan carries as approved
+    kept: list[str] = field(default_factory=list)
+    #: referred patients the plan gives no place, moved back to selected: the place they had
+    unreferred: dict[str, str] = field(default_factory=dict)
+    #: referred patients the plan gives no place whom a live request holds: left referred
+    on_request_unplaced: dict[str, str] = field(default_factory=dict)
 
 
 def approve_plan(
@@ -1220,10 +1382,14 @@ def approve(
     (`quota_overruns`), unless `over_quota` gives the reason to go beyond it: the reason and
     every overrun then go into the approval's audit record. With `within_quotas` instead, the
     patients beyond the quotas are left out of the plan (`keep_within`: the most urgent keep
-    their places), stay as they are (selected patients stay selected, for the next plan), and
-    are named in the audit record; the stored plan's objective is the checker's for what is
+    their places), are selected for the next plan (selected patients stay so, referred ones,
+    whose earlier admissions the plan supersedes, go back: `_unreferred`), and are named in
+    the audit record; the stored plan's objective is the checker's for what is
     approved, no longer called optimal. Selected patients with an assignment
-    become referred; earlier live plans are superseded. The checks and the writes run as if
+    become referred; earlier live plans are superseded. The admissions the build kept as
+    approved, after its horizon (the manifest's "kept"), are carried into the new plan
+    (`_kept_admissions`); referred patients of the superseded plans whom the new one gives no
+    place go back to selected (`_unreferred`). The checks and the writes run as if
     alone (`UnitOfWork.serialized`): a change committed by someone else while they run makes
     the attempt fail unwritten, and the next attempt's checks name that change. Returns the
     stored plan and the overruns the transaction found and recorded.
@@ -1353,7 +1519,8 @@ def _approve_checked(
         book = sent_book(uow, problem, now, resolved) if counted else None
         changes += carried_room_changes(manifest, book)
         if changes:
-            raise RegistryChanged(changes, _approved_already(uow, plan, built_at))
+            carried_ids = set(manifest.get("kept", {}))
+            raise RegistryChanged(changes, _approved_already(uow, plan, built_at, carried_ids))
         # the registry is as the build read it: what the problem says of it must be so too
         approval_day = max(day_of(now), built_at.date())
         mismatches = problem_mismatches(uow, checked_problem, manifest, stored, approval_day)
@@ -1380,6 +1547,8 @@ def _approve_checked(
         why = (over_quota or "").strip()
         if overruns and not why:
             raise QuotaExceeded(overruns)
+        earlier_plans = uow.plans.live()  # the build's: `registry_changes` found them so
+        carried = _kept_admissions(manifest, earlier_plans)
         approved = ApprovedPlan(
             id=plan_id or f"PLAN-{uuid.uuid4().hex[:8].upper()}",
             approved_at=now,
@@ -1388,12 +1557,16 @@ def _approve_checked(
             objective=plan.objective,
             solver=plan.solver,
             solver_status=plan.status.value,
-            admissions=[
-                PlannedAdmission(a.patient, a.facility, built_at.date() + timedelta(days=a.day))
-                for a in sorted(plan.assignments, key=lambda a: a.patient)
-            ],
+            admissions=sorted(
+                [
+                    PlannedAdmission(a.patient, a.facility, built_at.date() + timedelta(days=a.day))
+                    for a in plan.assignments
+                ]
+                + carried,
+                key=lambda a: a.patient_id,
+            ),
         )
-        for earlier in uow.plans.live():
+        for earlier in earlier_plans:
             # the status alone changes: the audit record holds it, not the whole plan twice
             # (two snapshots of 100,000 admissions, and every admission rewritten)
             before = {"status": earlier.status.value, "version": earlier.version}
@@ -1450,14 +1623,120 @@ def _approve_checked(
         apply_moves(
             uow, moves, PatientStatus.REFERRED, actor=actor, role=ActorRole.COORDINATOR, at=now
         )
+        unreferred = _unreferred(uow, earlier_plans, approved, left, actor, now)
         elsewhere = requests_elsewhere(uow, plan)
         uow.commit()
-    return Approval(approved, plan, overruns, elsewhere, left, noted)
+    return Approval(
+        approved,
+        plan,
+        overruns,
+        elsewhere,
+        left,
+        noted,
+        [a.patient_id for a in carried],
+        unreferred.moved,
+        unreferred.on_request,
+    )
 
 
-def _approved_already(uow: UnitOfWork, plan: Plan, built_at: datetime) -> str | None:
+def _kept_admissions(
+    manifest: dict[str, Any], earlier_plans: list[ApprovedPlan]
+) -> list[PlannedAdmission]:
+    """The admissions the build kept as approved, after its horizon (the manifest's "kept"),
+    as the live plans hold them, for the new plan to carry: the problem could not hold them,
+    and superseding their plan would drop them."""
+    kept = manifest.get("kept", {})
+    if not kept:
+        return []
+    admissions = _open_admissions(earlier_plans)
+    carried = []
+    for patient_id in sorted(kept):
+        admission = admissions.get(patient_id)
+        if admission is None:  # the live plans changed: `registry_changes` refused before
+            raise RegistryChanged([f"patient {patient_id}: its admission kept is not live"])
+        carried.append(
+            PlannedAdmission(patient_id, admission.facility_id, admission.admission_date)
+        )
+    return carried
+
+
+@dataclass(frozen=True, slots=True)
+class _Unreferred:
+    """What the approval did with the referred patients of the superseded plans whom the new
+    plan gives no place (`_unreferred`): each time patient -> its earlier place, "FACILITY on
+    DATE"."""
+
+    moved: dict[str, str]  # back to selected
+    on_request: dict[str, str]  # left referred: a live request holds them
+
+
+def _unreferred(
+    uow: UnitOfWork,
+    earlier_plans: list[ApprovedPlan],
+    approved: ApprovedPlan,
+    left: dict[str, str],
+    actor: str,
+    now: datetime,
+) -> _Unreferred:
+    """Move back to selected the patients an earlier plan referred whom ``approved`` (which
+    supersedes it) gives no place, and who are on no live request: their referral rested on an
+    admission no plan holds now. They had stayed referred with no place in the live plan,
+    where the receiving side could still accept them, and the next build took the superseded
+    admission for their destination (found by a review). Those a live request holds stay
+    referred (the request is theirs to answer or withdraw) and are named. ``left``: the
+    patients the approval left out within quotas, by agreement, whose move says so. Moved in
+    bulk (one at a time, 8,000 of them had taken 12.8 s of the approval on SQLite)."""
+    now_placed = {a.patient_id for a in approved.admissions}
+    before = {
+        patient_id: admission
+        for patient_id, admission in _open_admissions(earlier_plans).items()
+        if patient_id not in now_placed
+    }
+    if not before:
+        return _Unreferred({}, {})
+    on_requests = {
+        patient_id
+        for request in uow.requests.live_for_patients(list(before))
+        for patient_id in request.open_patient_ids()
+    }
+    stored = uow.patients.get_many(list(before))
+    places = {
+        patient_id: f"{admission.facility_id} on {admission.admission_date}"
+        for patient_id, admission in before.items()
+    }
+    moves: list[tuple[Patient, str]] = []
+    held: dict[str, str] = {}
+    for patient_id, patient in sorted(stored.items()):
+        if patient.status is not PatientStatus.REFERRED:
+            continue  # accepted and later: the admission stands as the receiving side took it
+        if patient_id in on_requests:
+            held[patient_id] = places[patient_id]
+            continue
+        why = (
+            f"left out of plan {approved.id} within quotas (the quota of {left[patient_id]} "
+            "is used up)"
+            if patient_id in left
+            else f"no place in plan {approved.id}"
+        )
+        moves.append((patient, f"{why}, which supersedes the admission at {places[patient_id]}"))
+    apply_moves(
+        uow,
+        moves,
+        PatientStatus.SELECTED,
+        actor=actor,
+        role=ActorRole.COORDINATOR,
+        at=now,
+        off_requests_and_plans=True,
+    )
+    return _Unreferred({p.id: places[p.id] for p, _ in moves}, held)
+
+
+def _approved_already(
+    uow: UnitOfWork, plan: Plan, built_at: datetime, kept: set[str]
+) -> str | None:
     """Where a live plan is this one, approved before (built at ``built_at``, the same
-    admissions), what to say of it; else None. A second approval is refused for the registry's
+    admissions, besides those of the patients ``kept`` it carried), what to say of it; else
+    None. A second approval is refused for the registry's
     changes its first made (its patients referred, its plan live), but the user is to hear
     first that the plan is in force, not only that it is to be built and solved again."""
     mine = sorted(
@@ -1466,7 +1745,11 @@ def _approved_already(uow: UnitOfWork, plan: Plan, built_at: datetime) -> str | 
     for live in uow.plans.live():
         if live.built_at != built_at:
             continue
-        theirs = sorted((a.patient_id, a.facility_id, a.admission_date) for a in live.admissions)
+        theirs = sorted(
+            (a.patient_id, a.facility_id, a.admission_date)
+            for a in live.admissions
+            if a.patient_id not in kept
+        )
         if theirs == mine:
             return (
                 f"was approved already, as {live.id} at {shown(live.approved_at)} by "

@@ -1,0 +1,254 @@
+"""A re-plan's approval and the admissions approved before it (SQLite and PostgreSQL): one
+after the new problem's horizon is kept and carried into the new plan, and a referred patient
+the new plan gives no place goes back to selected, not left referred with a superseded place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from medevac.domain.agreements import Agreement
+from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
+from medevac.domain.geography import Coordinates
+from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.organisations import Organisation
+from medevac.domain.patients import Patient
+from medevac.domain.vocabulary import (
+    FacilityKind,
+    Mobility,
+    OrganisationKind,
+    Precedence,
+    Specialty,
+)
+from medevac.planning import solve_exact
+from medevac.services import regulating
+from medevac.services.auditing import utc_now
+from medevac.services.regulating import BuiltProblem, build_problem
+from tests.integration.services.builders import UowFactory, submitted_request
+
+pytestmark = pytest.mark.storage
+
+
+def registry(uow_factory: UowFactory, beds: int) -> None:
+    """A sender A with an origin hospital, a partner B with one orthopaedic hospital of
+    ``beds`` free beds, and two selected patients of A: P1 urgent for 20 days, P2 routine."""
+    with uow_factory() as uow:
+        uow.organisations.add_many(
+            [Organisation(o, o, OrganisationKind.MINISTRY_OF_HEALTH, "PL") for o in "AB"]
+        )
+        uow.facilities.add_many(
+            [
+                Facility(
+                    h,
+                    h,
+                    FacilityKind.HOSPITAL,
+                    o,
+                    "PL",
+                    Coordinates(52.0, 19.0),
+                    frozenset({Specialty.ORTHOPAEDICS}),
+                )
+                for h, o in (("H-A", "A"), ("H-B", "B"))
+            ]
+        )
+        uow.capacity.add_many([report(beds, hours_ago=3)])
+        uow.patients.add_many(
+            [
+                Patient(p, "A", (Specialty.ORTHOPAEDICS,), precedence, Mobility.LITTER,
+                        fit_to_transport=True, expected_length_of_stay_days=stay,
+                        location_id="H-A", status=PatientStatus.SELECTED)
+                for p, precedence, stay in (
+                    ("P1", Precedence.URGENT, 20),
+                    ("P2", Precedence.ROUTINE, 10),
+                )
+            ]
+        )  # fmt: skip
+        uow.commit()
+
+
+def report(beds: int, hours_ago: int) -> CapacityReport:
+    return CapacityReport(
+        "H-B",
+        Specialty.ORTHOPAEDICS,
+        beds,
+        max(beds, 1),
+        reported_at=utc_now() - timedelta(hours=hours_ago),
+    )
+
+
+def approved(uow_factory: UowFactory, **options: int) -> tuple[BuiltProblem, regulating.Approval]:
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24), **options)
+    plan = solve_exact(built.for_engines(), time_limit=30)
+    approval = regulating.approve(
+        uow_factory(), problem=built.problem, manifest=built.manifest, plan=plan, actor="cell"
+    )
+    return built, approval
+
+
+def live_admissions(uow_factory: UowFactory) -> dict[str, tuple[str, int]]:
+    today = utc_now().date()
+    with uow_factory() as uow:
+        [plan] = uow.plans.live()
+        return {
+            a.patient_id: (a.facility_id, (a.admission_date - today).days)
+            for a in plan.admissions
+            if a.is_open
+        }
+
+
+def status(uow_factory: UowFactory, patient_id: str) -> PatientStatus:
+    with uow_factory() as uow:
+        return uow.patients.get(patient_id).status
+
+
+def test_an_admission_after_the_new_horizon_is_kept_and_carried_into_the_new_plan(
+    uow_factory: UowFactory,
+) -> None:
+    # one bed: over 30 days P1 takes it first and P2 follows on day 20. Built again over 14
+    # days, P2 had no current place: left out at no cost, and the approval dropped its
+    # admission unsaid, P2 still referred
+    registry(uow_factory, beds=1)
+    approved(uow_factory, horizon_days=30)
+    assert live_admissions(uow_factory) == {"P1": ("H-B", 0), "P2": ("H-B", 20)}
+    built, approval = approved(uow_factory, horizon_days=14)
+    assert [p["id"] for p in built.problem["patients"]] == ["P1"]
+    assert built.manifest["kept"] == {"P2": f"H-B@{utc_now().date() + timedelta(days=20)}"}
+    [skipped] = [s for s in built.skipped if s.kind == "patient"]
+    assert skipped.id == "P2"
+    assert "after the horizon's last day: kept as approved" in skipped.reason
+    assert approval.kept == ["P2"]
+    assert approval.unreferred == {}
+    assert live_admissions(uow_factory) == {"P1": ("H-B", 0), "P2": ("H-B", 20)}
+    assert status(uow_factory, "P2") is PatientStatus.REFERRED
+
+
+def test_a_referred_patient_the_re_plan_gives_no_place_goes_back_to_selected(
+    uow_factory: UowFactory,
+) -> None:
+    # the partner reports its bed taken: the re-plan leaves P1 (and P2) out. P1 stayed
+    # referred with no place in the live plan, the partner could still accept it, and the
+    # next build took the superseded admission for its destination
+    registry(uow_factory, beds=1)
+    approved(uow_factory)
+    assert live_admissions(uow_factory) == {"P1": ("H-B", 0)}
+    assert status(uow_factory, "P1") is PatientStatus.REFERRED
+    with uow_factory() as uow:
+        uow.capacity.add_many([report(0, hours_ago=1)])
+        uow.commit()
+    _, approval = approved(uow_factory)
+    assert live_admissions(uow_factory) == {}
+    today = utc_now().date()
+    assert approval.unreferred == {"P1": f"H-B on {today}"}
+    assert status(uow_factory, "P1") is PatientStatus.SELECTED
+    assert status(uow_factory, "P2") is PatientStatus.SELECTED  # never referred
+    with uow_factory() as uow:
+        last = uow.patients.get("P1").history[-1]
+    assert last.reason == (
+        f"no place in plan {approval.plan.id}, which supersedes the admission at H-B on {today}"
+    )
+    # the next build sees two selected patients and no current place
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    assert [p.get("current") for p in built.problem["patients"]] == [None, None]
+
+
+def test_a_referred_patient_the_re_plan_places_again_stays_referred(
+    uow_factory: UowFactory,
+) -> None:
+    registry(uow_factory, beds=2)
+    approved(uow_factory)
+    _, approval = approved(uow_factory)
+    assert approval.unreferred == {}
+    assert approval.kept == []
+    assert {status(uow_factory, p) for p in ("P1", "P2")} == {PatientStatus.REFERRED}
+
+
+def agreement(uow_factory: UowFactory, quota: int | None, until_day: int | None) -> None:
+    """A's agreement with B for orthopaedics, from 30 days ago, with ``quota`` and ending on
+    day ``until_day`` (None: no end)."""
+    today = utc_now().date()
+    with uow_factory() as uow:
+        uow.agreements.add(
+            Agreement(
+                "AGR-AB",
+                "A",
+                "B",
+                frozenset({Specialty.ORTHOPAEDICS}),
+                quota,
+                CostPolicy.free(),
+                today - timedelta(days=30),
+                None if until_day is None else today + timedelta(days=until_day),
+            )
+        )
+        uow.commit()
+
+
+def test_an_admission_under_a_quota_is_not_kept_but_planned_again(
+    uow_factory: UowFactory,
+) -> None:
+    # kept, P2 had taken the quota's room ahead of the patients planned, however urgent: an
+    # urgent P3 due today was left out for a routine P2 due in 20 days
+    registry(uow_factory, beds=1)
+    agreement(uow_factory, quota=2, until_day=None)
+    approved(uow_factory, horizon_days=30)
+    assert live_admissions(uow_factory) == {"P1": ("H-B", 0), "P2": ("H-B", 20)}
+    with uow_factory() as uow:
+        uow.capacity.add_many([report(2, hours_ago=1)])
+        uow.patients.add_many(
+            [
+                Patient(
+                    "P3",
+                    "A",
+                    (Specialty.ORTHOPAEDICS,),
+                    Precedence.URGENT,
+                    Mobility.LITTER,
+                    fit_to_transport=True,
+                    expected_length_of_stay_days=5,
+                    location_id="H-A",
+                    status=PatientStatus.SELECTED,
+                )
+            ]
+        )
+        uow.commit()
+    built, approval = approved(uow_factory, horizon_days=14)
+    assert [p["id"] for p in built.problem["patients"]] == ["P1", "P2", "P3"]
+    assert built.manifest["kept"] == {}
+    assert approval.kept == []
+    # the quota's room goes to P1, kept where it was, and the urgent P3; P2 is selected again
+    assert live_admissions(uow_factory) == {"P1": ("H-B", 0), "P3": ("H-B", 0)}
+    assert approval.unreferred == {"P2": f"H-B on {utc_now().date() + timedelta(days=20)}"}
+    assert status(uow_factory, "P2") is PatientStatus.SELECTED
+
+
+def test_an_admission_after_its_agreement_ends_is_not_kept(uow_factory: UowFactory) -> None:
+    # the agreement, shortened since, ends on day 10: P2's admission on day 20 had been
+    # carried into the new plan all the same
+    registry(uow_factory, beds=1)
+    agreement(uow_factory, quota=None, until_day=None)
+    approved(uow_factory, horizon_days=30)
+    with uow_factory() as uow:
+        shortened = uow.agreements.get("AGR-AB")
+        shortened.valid_to = utc_now().date() + timedelta(days=10)
+        uow.agreements.update(shortened)
+        uow.commit()
+    built, approval = approved(uow_factory, horizon_days=14)
+    assert built.manifest["kept"] == {}
+    assert approval.kept == []
+    assert "P2" not in live_admissions(uow_factory)
+    assert status(uow_factory, "P2") is PatientStatus.SELECTED
+
+
+def test_a_patient_a_live_request_holds_stays_referred_and_is_named(
+    uow_factory: UowFactory,
+) -> None:
+    registry(uow_factory, beds=1)
+    submitted_request(uow_factory, "A", "B", ["P1"])
+    assert status(uow_factory, "P1") is PatientStatus.REFERRED
+    approved(uow_factory)
+    assert live_admissions(uow_factory) == {"P1": ("H-B", 0)}
+    with uow_factory() as uow:
+        uow.capacity.add_many([report(0, hours_ago=1)])
+        uow.commit()
+    _, approval = approved(uow_factory)
+    assert approval.unreferred == {}
+    assert approval.on_request_unplaced == {"P1": f"H-B on {utc_now().date()}"}
+    assert status(uow_factory, "P1") is PatientStatus.REFERRED
