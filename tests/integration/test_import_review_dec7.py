@@ -8,62 +8,37 @@ reports had been refused as duplicates)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from medevac.domain.repositories import UnitOfWork
-from medevac.interop.records import ImportRejected, RecordKind, RowError
-from medevac.interop.rows import build_patient, patient_row
+from medevac.interop.records import RecordKind
+from medevac.interop.rows import build_patient
 from medevac.interop.samples import SampleRegistry, sample_registry
 from medevac.interop.tables import write_records
 from medevac.services.imports import import_file
+from tests.integration.test_import_strictness import (
+    NOW,
+    REFERENCES,
+    UowFactory,
+    load,
+)
+from tests.integration.test_import_strictness import refused as refused_whole
 
 pytestmark = pytest.mark.storage
-
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-UowFactory = Callable[[], UnitOfWork]
-REFERENCES = (RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
 
 
 @pytest.fixture(scope="module")
 def registry() -> SampleRegistry:
+    """test_import_strictness's sample registry."""
     return sample_registry(20, seed=7)
 
 
-def load(
-    uow_factory: UowFactory, registry: SampleRegistry, folder: Path, *kinds: RecordKind
-) -> None:
-    for kind in kinds:
-        path = folder / f"seed-{kind.value}.csv"
-        write_records(path, kind, registry.rows(kind))
-        import_file(uow_factory(), kind, path, actor="importer", now=NOW)
-
-
-def stored(uow_factory: UowFactory) -> dict[str, Any]:
-    """What an import could change: every patient's row, the organisations, the facilities,
-    the capacity reports and the audit trail."""
-    with uow_factory() as uow:
-        return {
-            "patients": sorted((patient_row(p) for p in uow.patients.list()), key=str),
-            "organisations": sorted((o.id, o.contact) for o in uow.organisations.list()),
-            "facilities": sorted(f.id for f in uow.facilities.list()),
-            "capacity": len(uow.capacity.latest()),
-            "audit": len(uow.audit.list()),
-        }
-
-
 def refused(uow_factory: UowFactory, kind: RecordKind, path: Path) -> list[str]:
-    """The errors of an import refused whole, as the command prints them."""
-    before = stored(uow_factory)
-    with pytest.raises(ImportRejected) as rejected:
-        import_file(uow_factory(), kind, path, actor="importer", now=NOW)
-    assert stored(uow_factory) == before
-    errors: list[RowError] = rejected.value.errors
-    return [str(e) for e in errors]
+    """The errors of an import refused whole (nothing stored changed), as the command prints
+    them."""
+    return [str(e) for e in refused_whole(uow_factory, kind, path)]
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])

@@ -46,11 +46,12 @@ def load(
 
 
 def stored(uow_factory: UowFactory) -> dict[str, Any]:
-    """What an import could change: every patient's row, the facilities, the capacity reports
-    and the audit trail."""
+    """What an import could change: every patient's row, the organisations and their contacts,
+    the facilities, the capacity reports and the audit trail."""
     with uow_factory() as uow:
         return {
             "patients": sorted((patient_row(p) for p in uow.patients.list()), key=str),
+            "organisations": sorted((o.id, o.contact) for o in uow.organisations.list()),
             "facilities": sorted(f.id for f in uow.facilities.list()),
             "capacity": len(uow.capacity.latest()),
             "audit": len(uow.audit.list()),

@@ -422,37 +422,22 @@ def _approve(
         )
     elif within_quotas:
         console.print("no quota is exceeded: nobody was left out")
-    if approval.kept:
-        shown_kept = approval.kept[:SHOWN_GAPS]
-        console.print(
-            f"kept as approved before: {len(approval.kept)} admission(s) after the problem's "
-            "horizon, carried into this plan: "
-            + ", ".join(shown_kept)
-            + (", ..." if len(approval.kept) > len(shown_kept) else ""),
-            markup=False,
-            highlight=False,
-        )
-    if approval.unreferred:
-        shown_back = sorted(approval.unreferred.items())[:SHOWN_GAPS]
-        console.print(
-            f"[yellow]back to selected: {len(approval.unreferred)} referred patient(s) this "
-            "plan gives no place (their earlier admissions are superseded), for the next plan: "
-            + escape(", ".join(f"{p} (was {place})" for p, place in shown_back))
-            + (", ..." if len(approval.unreferred) > len(shown_back) else "")
-            + "[/]",
-            highlight=False,
-        )
-    if approval.on_request_unplaced:
-        shown_held = sorted(approval.on_request_unplaced.items())[:SHOWN_GAPS]
-        console.print(
-            f"[yellow]on request with no place: {len(approval.on_request_unplaced)} referred "
-            "patient(s) this plan gives no place stay referred, as a live request holds them; "
-            "answer or withdraw them there: "
-            + escape(", ".join(f"{p} (was {place})" for p, place in shown_held))
-            + (", ..." if len(approval.on_request_unplaced) > len(shown_held) else "")
-            + "[/]",
-            highlight=False,
-        )
+    _listed(
+        "kept as approved before: {} admission(s) after the problem's horizon, carried into "
+        "this plan",
+        dict.fromkeys(approval.kept, ""),
+        colour="",
+    )
+    _listed(
+        "back to selected: {} referred patient(s) this plan gives no place (their earlier "
+        "admissions are superseded), for the next plan",
+        approval.unreferred,
+    )
+    _listed(
+        "on request with no place: {} referred patient(s) this plan gives no place stay "
+        "referred, as a live request holds them; answer or withdraw them there",
+        approval.on_request_unplaced,
+    )
     if approval.noted:
         console.print(
             "changed since the build, not in what the problem holds (approved all the same; "
@@ -488,6 +473,19 @@ def _approve(
             f"{len(dropped) + len(beyond)} without a place now; "
             f"{changes.newly_placed} placed for the first time"
         )
+
+
+def _listed(head: str, patients: dict[str, str], colour: str = "yellow") -> None:
+    """One line of `plan approve` naming ``patients`` (id -> the place each had, if any), the
+    first SHOWN_GAPS of them in order of id: ``head`` with their number, then the names;
+    nothing where there are none."""
+    if not patients:
+        return
+    shown = sorted(patients.items())[:SHOWN_GAPS]
+    names = ", ".join(f"{p} (was {place})" if place else p for p, place in shown)
+    more = ", ..." if len(patients) > len(shown) else ""
+    line = escape(f"{head.format(len(patients))}: {names}{more}")
+    console.print(f"[{colour}]{line}[/]" if colour else line, highlight=False)
 
 
 @plan_app.command("approved")
