@@ -139,7 +139,8 @@ def solve_patient_mip(
     # for this model's gap); "optimal" is then up to it per patient with a current place, as
     # for the exact engine
     bonus = keep_bonus_for(offset - constant, offset - constant + lower, MIP_REL_GAP)
-    column_cost = np.concatenate(costs) - bonus * np.concatenate(kept_of)
+    true_cost = np.concatenate(costs)
+    column_cost = true_cost - bonus * np.concatenate(kept_of)
     x = model.add_columns(column_cost, 0.0, 1.0, integer=True)
     if progress is not None:
         progress(f"per-patient MIP: {len(x)} binaries")
@@ -192,7 +193,7 @@ def solve_patient_mip(
     # (of true costs: of the solver's, less the bonuses, it had fallen below 0 for a plan of
     # three patients kept at no cost, found by a review)
     cheapest = np.zeros(len(problem.patients))
-    np.minimum.at(cheapest, pat, np.concatenate(costs))
+    np.minimum.at(cheapest, pat, true_cost)
     alone = offset + float(cheapest.sum())
     bound = max(result.dual_bound + constant, alone)  # of solver costs: of true costs too
     objective = breakdown_of(problem, view, placed).total

@@ -313,7 +313,7 @@ def build_problem(
     sending = sorted({p.organisation_id for p in patients})
     for facility_id in sorted(by_facility):
         facility = facilities[facility_id]
-        if facility.kind.is_field_hospital and not include_field_hospitals:
+        if facility_id not in in_problem:  # a field hospital, not asked for
             skipped.append(Skipped("facility", facility.id, "field hospital for local casualties"))
             continue
         entry = facility_entry(facility, by_facility[facility_id], horizon_days, now)
@@ -1548,7 +1548,8 @@ def _approve_checked(
         if overruns and not why:
             raise QuotaExceeded(overruns)
         earlier_plans = uow.plans.live()  # the build's: `registry_changes` found them so
-        carried = _kept_admissions(manifest, earlier_plans)
+        open_before = _open_admissions(earlier_plans)
+        carried = _kept_admissions(manifest, open_before)
         approved = ApprovedPlan(
             id=plan_id or f"PLAN-{uuid.uuid4().hex[:8].upper()}",
             approved_at=now,
@@ -1623,7 +1624,7 @@ def _approve_checked(
         apply_moves(
             uow, moves, PatientStatus.REFERRED, actor=actor, role=ActorRole.COORDINATOR, at=now
         )
-        unreferred = _unreferred(uow, earlier_plans, approved, left, actor, now)
+        unreferred = _unreferred(uow, open_before, approved, left, actor, now)
         elsewhere = requests_elsewhere(uow, plan)
         uow.commit()
     return Approval(
@@ -1640,15 +1641,14 @@ def _approve_checked(
 
 
 def _kept_admissions(
-    manifest: dict[str, Any], earlier_plans: list[ApprovedPlan]
+    manifest: dict[str, Any], admissions: dict[str, PlannedAdmission]
 ) -> list[PlannedAdmission]:
     """The admissions the build kept as approved, after its horizon (the manifest's "kept"),
-    as the live plans hold them, for the new plan to carry: the problem could not hold them,
-    and superseding their plan would drop them."""
+    as the live plans hold them (``admissions``, their open ones by patient), for the new plan
+    to carry: the problem could not hold them, and superseding their plan would drop them."""
     kept = manifest.get("kept", {})
     if not kept:
         return []
-    admissions = _open_admissions(earlier_plans)
     carried = []
     for patient_id in sorted(kept):
         admission = admissions.get(patient_id)
@@ -1672,14 +1672,15 @@ class _Unreferred:
 
 def _unreferred(
     uow: UnitOfWork,
-    earlier_plans: list[ApprovedPlan],
+    earlier: dict[str, PlannedAdmission],
     approved: ApprovedPlan,
     left: dict[str, str],
     actor: str,
     now: datetime,
 ) -> _Unreferred:
-    """Move back to selected the patients an earlier plan referred whom ``approved`` (which
-    supersedes it) gives no place, and who are on no live request: their referral rested on an
+    """Move back to selected the patients an earlier plan referred (``earlier``: the open
+    admissions of the plans ``approved`` supersedes, by patient) whom it gives no place,
+    and who are on no live request: their referral rested on an
     admission no plan holds now. They had stayed referred with no place in the live plan,
     where the receiving side could still accept them, and the next build took the superseded
     admission for their destination (found by a review). Those a live request holds stay
@@ -1689,7 +1690,7 @@ def _unreferred(
     now_placed = {a.patient_id for a in approved.admissions}
     before = {
         patient_id: admission
-        for patient_id, admission in _open_admissions(earlier_plans).items()
+        for patient_id, admission in earlier.items()
         if patient_id not in now_placed
     }
     if not before:
