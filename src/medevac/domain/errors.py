@@ -88,7 +88,9 @@ def json_error(exc: ValueError | RecursionError, text: str | None = None) -> str
     an integer of thousands of digits: named by its place when ``text``, the text refused, is
     given; Python's own message told the reader to call `sys.set_int_max_str_digits()`)."""
     if isinstance(exc, json.JSONDecodeError):
-        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        # the decoder's message ends where its position followed ("Invalid control character
+        # at"): the position is given first here
+        return f"line {exc.lineno}, column {exc.colno}: {exc.msg.removesuffix(' at')}"
     if isinstance(exc, RecursionError):
         return "nested too deeply"
     if "integer string conversion" not in str(exc):

@@ -86,6 +86,9 @@ class _Reader:
         self, value: Any, path: str, low: int | None = None, high: int | None = None
     ) -> int:
         number = value if type(value) is int else _whole(value)  # the call only where needed
+        if isinstance(value, json_text.OutOfRange):  # whole as written, beyond a float
+            self.error(path, _out_of_range(value, low, high))
+            return (high if value > 0 else low) or 0
         if number is None:
             self.error(path, f"must be a whole number, got {_show(value)}")
             return low if low is not None else 0
@@ -101,6 +104,9 @@ class _Reader:
         self, value: Any, path: str, low: float | None = None, high: float | None = None
     ) -> float:
         number = value if type(value) is float else _real(value)  # the call only where needed
+        if isinstance(value, json_text.OutOfRange):  # finite as written, beyond a float
+            self.error(path, _out_of_range(value, low, high))
+            return (high if value > 0 else low) or 0.0
         if number is None or not math.isfinite(number):
             self.error(path, f"must be a finite number, got {_show(value)}")
             return low if low is not None else 0.0
@@ -180,6 +186,17 @@ def _kind(value: Any) -> str:
 def _cut(text: str) -> str:
     """``text`` cut to 40 characters, the cut marked: a message stays one readable line."""
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _out_of_range(value: json_text.OutOfRange, low: float | None, high: float | None) -> str:
+    """What is wrong with a number too large for a float (`1e400`, 400 digits), which the file
+    wrote as a finite number: beyond the limit where there is one (it had been called "not a
+    whole number" or "not finite")."""
+    if value > 0 and high is not None:
+        return f"must be at most {high:g}, got {_show(value)}"
+    if value < 0 and low is not None:
+        return f"must be at least {low:g}, got {_show(value)}"
+    return f"is too large to be read as a number, got {_show(value)}"
 
 
 def _show(value: Any) -> str:

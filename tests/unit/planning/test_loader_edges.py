@@ -296,6 +296,13 @@ def test_an_integer_of_too_many_digits_is_refused_with_its_place(tmp_path: Path)
     assert "sys." not in error
 
 
+def test_a_control_character_in_the_text_is_named_in_a_whole_sentence() -> None:
+    # Python's message ends "Invalid control character at", its position having followed
+    with pytest.raises(json.JSONDecodeError) as caught:
+        json.loads('{"P\x00": 1}')
+    assert json_error(caught.value) == "line 1, column 4: Invalid control character"
+
+
 def test_without_the_text_the_digits_are_said_without_their_place() -> None:
     with pytest.raises(ValueError, match="integer string conversion") as caught:
         json.loads("-" + "1" * 5000)
@@ -303,14 +310,15 @@ def test_without_the_text_the_digits_are_said_without_their_place() -> None:
 
 
 def test_a_number_too_large_for_a_float_is_shown_as_the_file_wrote_it(tmp_path: Path) -> None:
-    # the decoder makes 1e400 infinite, and the message had said "got Infinity"
+    # the decoder makes 1e400 infinite, and the message had said "got Infinity"; then "must be
+    # a whole number" (1e400 is one) and "must be a finite number" (as written it is one)
     text = json.dumps(good()).replace('"horizon_days": 2', '"horizon_days": 1e400')
     text = text.replace('"lat": 52.0', '"lat": -1.5E+999')
     text = text.replace('"wait_per_day": 1', '"wait_per_day": ' + "9" * 400 + ".5")
     errors = file_errors(tmp_path, text)
-    assert "horizon_days: must be a whole number, got 1e400" in errors, errors
-    assert "facilities[0].lat: must be a finite number, got -1.5E+999" in errors, errors
-    assert f"weights.wait_per_day: must be a finite number, got {'9' * 37}..." in errors, errors
+    assert "horizon_days: must be at most 366, got 1e400" in errors, errors
+    assert "facilities[0].lat: must be at least -90, got -1.5E+999" in errors, errors
+    assert f"weights.wait_per_day: must be at most 1e+09, got {'9' * 37}..." in errors, errors
     assert not [e for e in errors if "Infinity" in e], errors
 
 
