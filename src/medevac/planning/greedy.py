@@ -1,11 +1,11 @@
 """Greedy baseline: what a careful human regulator does, one patient at a time.
 
-Most urgent first (highest precedence weight; within a precedence, the patients who have a
-current place before those who have none, then file order); a patient with a current place
-keeps it when it is still free; otherwise the earliest day on which some eligible facility has a
-bed free for the whole stay (and room under its admission limit and under the quotas the
-patient falls under, each counting the admissions on its own days, `Quota.days`), preferring
-the facility the patient's group already uses, then the nearest one.
+Most urgent first (highest precedence weight, then earliest deadline; within a precedence, the
+patients who have a current place before those who have none, then file order); a patient with
+a current place keeps it when it is still free; otherwise the earliest day on which some
+eligible facility has a bed free for the whole stay (and room under its admission limit and
+under the quotas the patient falls under, each counting the admissions on its own days,
+`Quota.days`), preferring the facility the patient's group already uses, then the nearest one.
 """
 
 from __future__ import annotations
@@ -41,7 +41,12 @@ def solve_greedy(problem: Problem, progress: ProgressCallback | None = None) -> 
     # a regulator does not give a booked bed away to a newcomer no more urgent (file order had
     # let a new routine patient listed first take it, the booked one moved or left out)
     booked = [p.current is None for p in patients]
-    order = np.array(sorted(range(n), key=lambda i: (-weight[i], booked[i])), dtype=np.int64)
+    # precedences of one weight by deadline, as `plan show` orders them (file order had put a
+    # routine patient listed first ahead of an urgent one whose weight was the same)
+    deadline = [problem.precedences[p.precedence].deadline_day for p in patients]
+    order = np.array(
+        sorted(range(n), key=lambda i: (-weight[i], deadline[i], booked[i])), dtype=np.int64
+    )
     # each patient's eligible facilities, nearest first, once per eligibility profile (origin,
     # specialty, needs, organisation, distance limit); the view keeps one screen per profile
     profile_of: dict[int, int] = {}

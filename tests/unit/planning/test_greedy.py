@@ -18,7 +18,8 @@ from tests.unit.planning.builders import (
 
 
 def rule_by_hand(problem: Problem) -> dict[str, tuple[str, int]]:
-    """Most urgent first (among equals, those with a current place first, then file order).
+    """Most urgent first (weight, then deadline; among equals, those with a current place first,
+    then file order).
     A patient keeps its current place while
     it is free; otherwise the earliest day on which an eligible facility has a bed for the whole
     stay and room to admit; that day, its current facility, else its group's, else the nearest.
@@ -42,11 +43,11 @@ def rule_by_hand(problem: Problem) -> dict[str, tuple[str, int]]:
             used.get((f, specialty, d), 0) < beds[d] for d in range(day, min(day + stay, horizon))
         )
 
-    weight = {name: rule.weight for name, rule in problem.precedences.items()}
+    rules = problem.precedences
 
-    def turn(i: int) -> tuple[float, bool]:
+    def turn(i: int) -> tuple[float, int, bool]:
         p = problem.patients[i]
-        return -weight[p.precedence], p.current is None
+        return -rules[p.precedence].weight, rules[p.precedence].deadline_day, p.current is None
 
     for i in sorted(range(len(problem.patients)), key=turn):
         p = problem.patients[i]
@@ -122,3 +123,18 @@ def test_a_booked_place_is_not_given_to_a_newcomer_no_more_urgent() -> None:
     data["patients"][0]["precedence"] = "urgent"
     plan = solve_greedy(parse_problem(data))
     assert [(a.patient, a.facility, a.day) for a in plan.assignments] == [("NEW", "F1", 0)]
+
+
+def test_of_two_precedences_of_one_weight_the_earlier_deadline_comes_first() -> None:
+    # file order had put R, listed first, in the one bed on day 0 and U a day past its deadline
+    data = problem_dict(
+        [facility("F1", 50.0, 30.0, beds={"orthopaedics": 1})],
+        [
+            patient("R", precedence="routine", length_of_stay_days=1),
+            patient("U", precedence="urgent", length_of_stay_days=1),
+        ],
+        horizon_days=3,
+    )
+    data["precedences"]["urgent"]["weight"] = data["precedences"]["routine"]["weight"] = 10
+    plan = solve_greedy(parse_problem(data))
+    assert sorted((a.patient, a.day) for a in plan.assignments) == [("R", 1), ("U", 0)]
