@@ -389,6 +389,16 @@ class FakeApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
             withdrawals.append(PlanWithdrawal(plan.id, plan.version, admission))
         return withdrawals
 
+    def withdraw_superseded(self, patient_ids: Collection[str], reason: str) -> int:
+        why = withdrawal_reason(reason)
+        count = 0
+        for plan in self._all(lambda p: not p.is_live):
+            changed = [plan.withdraw_patient(i, why) for i in patient_ids]
+            if any(changed):
+                count += sum(changed)
+                self._rows[plan.id] = copy.deepcopy(plan)  # its version stays, as in SQL
+        return count
+
     def live_admissions(
         self, patient_ids: Collection[str]
     ) -> dict[str, tuple[str, PlannedAdmission]]:

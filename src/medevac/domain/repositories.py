@@ -158,6 +158,14 @@ class ApprovedPlanRepository(Protocol):
         the patient); a blank reason is refused (InvalidValue) and nothing is written."""
         ...
 
+    def withdraw_superseded(self, patient_ids: Collection[str], reason: str) -> int:
+        """Withdraw the patients' open admissions from every plan no longer live, writing
+        those admissions alone (a superseded plan's status and version stay as they are), for
+        patients a later plan gives no place whose superseded admission would otherwise still
+        be read for their destination (`latest_admissions`). How many were withdrawn; a blank
+        reason is refused (InvalidValue) and nothing is written."""
+        ...
+
     def live_admissions(
         self, patient_ids: Collection[str]
     ) -> dict[str, tuple[str, PlannedAdmission]]:

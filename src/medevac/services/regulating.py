@@ -1729,6 +1729,12 @@ def _unreferred(
         at=now,
         off_requests_and_plans=True,
     )
+    # their admissions in the superseded plans are withdrawn: a patient left referred on a
+    # request and accepted later with no facility named had taken the superseded admission,
+    # whose bed the new plan may give to another, for its destination (found by a review)
+    uow.plans.withdraw_superseded(
+        [*(p.id for p, _ in moves), *held], f"no place in plan {approved.id}, which supersedes it"
+    )
     return _Unreferred({p.id: places[p.id] for p, _ in moves}, held)
 
 

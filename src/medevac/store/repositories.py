@@ -1447,6 +1447,24 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
             if plan.id in admissions
         ]
 
+    def withdraw_superseded(self, patient_ids: Collection[str], reason: str) -> int:
+        why = withdrawal_reason(reason)
+        pa, p = t.planned_admissions, self.table
+        connection = self._connection()
+        gone = select(p.c.id).where(p.c.status != PlanStatus.LIVE.value)
+        count = 0
+        for chunk in id_batches(connection, sorted(patient_ids)):
+            count += connection.execute(
+                update(pa)
+                .where(
+                    among(connection, pa.c.patient_id, chunk),
+                    pa.c.withdrawn_reason == "",
+                    pa.c.plan_id.in_(gone),
+                )
+                .values(withdrawn_reason=why)
+            ).rowcount
+        return count
+
     def live_admissions(
         self, patient_ids: Collection[str]
     ) -> dict[str, tuple[str, PlannedAdmission]]:

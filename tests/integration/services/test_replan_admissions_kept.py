@@ -24,7 +24,9 @@ from medevac.domain.vocabulary import (
 from medevac.planning import solve_exact
 from medevac.services import regulating
 from medevac.services.auditing import utc_now
+from medevac.services.holds import sent_destinations
 from medevac.services.regulating import BuiltProblem, build_problem
+from medevac.services.requests import respond_to_request
 from tests.integration.services.builders import UowFactory, submitted_request
 
 pytestmark = pytest.mark.storage
@@ -217,6 +219,8 @@ def test_an_admission_under_a_quota_is_not_kept_but_planned_again(
     assert live_admissions(uow_factory) == {"P1": ("H-B", 0), "P3": ("H-B", 0)}
     assert approval.unreferred == {"P2": f"H-B on {utc_now().date() + timedelta(days=20)}"}
     assert status(uow_factory, "P2") is PatientStatus.SELECTED
+    with uow_factory() as uow:  # its admission in the superseded plan is withdrawn
+        assert uow.plans.latest_admissions(["P2"]) == {}
 
 
 def test_an_admission_after_its_agreement_ends_is_not_kept(uow_factory: UowFactory) -> None:
@@ -241,7 +245,7 @@ def test_a_patient_a_live_request_holds_stays_referred_and_is_named(
     uow_factory: UowFactory,
 ) -> None:
     registry(uow_factory, beds=1)
-    submitted_request(uow_factory, "A", "B", ["P1"])
+    request_id = submitted_request(uow_factory, "A", "B", ["P1"])
     assert status(uow_factory, "P1") is PatientStatus.REFERRED
     approved(uow_factory)
     assert live_admissions(uow_factory) == {"P1": ("H-B", 0)}
@@ -252,3 +256,15 @@ def test_a_patient_a_live_request_holds_stays_referred_and_is_named(
     assert approval.unreferred == {}
     assert approval.on_request_unplaced == {"P1": f"H-B on {utc_now().date()}"}
     assert status(uow_factory, "P1") is PatientStatus.REFERRED
+    # accepted later with no facility named, P1 had taken the superseded admission (H-B, day 0,
+    # a bed the new plan may give to another) for its destination; its place is not known
+    respond_to_request(
+        uow_factory(),
+        request_id,
+        patient_answers={"P1": (True, "")},
+        actor="receiving desk",
+    )
+    assert status(uow_factory, "P1") is PatientStatus.ACCEPTED
+    with uow_factory() as uow:
+        assert sent_destinations(uow, ["P1"]) == {}
+        assert uow.plans.latest_admissions(["P1"]) == {}
