@@ -448,20 +448,6 @@ def _open_admissions(live: list[ApprovedPlan]) -> dict[str, PlannedAdmission]:
     return {a.patient_id: a for plan in live for a in plan.admissions if a.is_open}
 
 
-def _after_horizon(
-    admission: PlannedAdmission | None, today: date, horizon_days: int, facilities: set[str]
-) -> bool:
-    """Whether ``admission`` (a patient's open one in the live plan) is at a facility of the
-    problem after its horizon's last day: no current place of the problem can say it, and a
-    patient put in the problem without it could be placed anywhere, or nowhere, at no cost
-    of change (the approval then dropped the admission unsaid, found by a review)."""
-    return (
-        admission is not None
-        and admission.facility_id in facilities
-        and (admission.admission_date - today).days >= horizon_days
-    )
-
-
 def _keeps(
     patient: PlanningPatient,
     admission: PlannedAdmission | None,
@@ -472,16 +458,22 @@ def _keeps(
 ) -> bool:
     """Whether `plan build` keeps ``patient``'s ``admission`` (its open one in the live plan)
     as approved, out of the problem (``days``: its day 0 and horizon): where it falls after
-    the horizon at a facility of the problem (`_after_horizon`) and is still a place the
-    problem would allow it: the patient fit to transport from a known place, the facility
-    offering its specialty and meeting its needs, and the agreements admitting its
-    organisation's patients there on that day (`acceptance_days`), none of them with a quota
-    (kept, it would take a quota's room ahead of the patients planned, however urgent:
-    found by a review). Any other such patient comes into the problem without a current
-    place, as before; a re-plan that gives it none sends it back to selected at approval
-    (`_unreferred`)."""
+    the horizon at a facility of the problem (no current place of the problem can say it, and
+    the patient put in the problem without it could be placed anywhere, or nowhere, at no
+    cost of change: the approval then dropped the admission unsaid, found by a review) and is
+    still a place the problem would allow it: the patient fit to transport from a known
+    place, the facility offering its specialty and meeting its needs, and the agreements
+    admitting its organisation's patients there on that day (`acceptance_days`), none of
+    them with a quota (kept, it would take a quota's room ahead of the patients planned,
+    however urgent: found by a review). Any other such patient comes into the problem
+    without a current place, as before; a re-plan that gives it none sends it back to
+    selected at approval (`_unreferred`)."""
     today, horizon_days = days
-    if admission is None or not _after_horizon(admission, today, horizon_days, in_problem):
+    if (
+        admission is None
+        or admission.facility_id not in in_problem
+        or (admission.admission_date - today).days < horizon_days
+    ):
         return False
     facility = facilities[admission.facility_id]
     if not patient.fit_to_transport or patient.location_id not in facilities:
