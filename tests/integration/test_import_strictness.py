@@ -200,3 +200,37 @@ def test_a_capacity_time_out_of_range_is_refused_in_one_line_by_import_and_by_re
         f"error: reported_at: {datetime.fromisoformat(moment).isoformat()} must lie between"
         " 1900-01-01T00:00:00Z and 2200-12-31T23:59:59Z"
     ]
+
+
+def test_a_capacity_time_finer_than_microseconds_is_refused_by_import_and_by_report_alike(
+    cli: CliRunner,
+    uow_factory: UowFactory,
+    registry: SampleRegistry,
+    tmp_path: Path,
+) -> None:
+    # the import refused it; `capacity report --at` cut the seventh digit off unsaid
+    load(uow_factory, registry, tmp_path, *REFERENCES)
+    facility, specialty = registry.capacity[0]["facility_id"], registry.capacity[0]["specialty"]
+    moment = "2026-11-20T08:00:00.1234567+00:00"
+    path = tmp_path / "capacity.csv"
+    path.write_text(
+        "facility_id,specialty,available,baseline,plus_24h,plus_72h,reported_at\n"
+        f"{facility},{specialty},1,8,0,0,{moment}\n",
+        encoding="utf-8",
+    )
+    before = stored(uow_factory)
+
+    imported = cli.invoke(app, ["import", "capacity", str(path)])
+    command = ["facilities", "capacity", "report", facility, specialty]
+    reported = cli.invoke(app, [*command, "--available", "1", "--baseline", "8", "--at", moment])
+
+    assert stored(uow_factory) == before
+    reason = "has more precision than microseconds (7 digits after the second's point; at most 6)"
+    assert imported.exit_code == 1, imported.output
+    assert f"row 2, column reported_at: {reason}" in imported.output
+    assert reported.exit_code == 1, reported.output
+    assert reported.output.strip().splitlines() == [f"error: --at: {moment!r} {reason}"]
+    # zeros after the sixth digit lose nothing
+    zeros = "2026-11-20T08:00:00.123456000+00:00"
+    reported = cli.invoke(app, [*command, "--available", "1", "--baseline", "8", "--at", zeros])
+    assert reported.exit_code == 0, reported.output

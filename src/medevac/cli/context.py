@@ -8,6 +8,7 @@ from functools import lru_cache
 from rich.console import Console
 
 from medevac.config import get_settings
+from medevac.domain.limits import fraction_fault
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.clock import shown
 from medevac.store.database import engine_for, is_up_to_date, missing_sqlite_file
@@ -88,3 +89,17 @@ def age_text(age: timedelta) -> str:
 
 def when(moment: datetime) -> str:
     return shown(moment)
+
+
+def moment_option(text: str, option: str = "--at") -> datetime:
+    """The time an option gives in ISO 8601, or a UserError naming the option: text that is
+    no such time, or a fraction of a second beyond microseconds (`fraction_fault`), which
+    Python's reading cut off unsaid, where an imported file's time is refused for it."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise UserError(f"{option}: {text!r} is not an ISO 8601 time") from error
+    fault = fraction_fault(text)
+    if fault is not None:
+        raise UserError(f"{option}: {text!r} {fault}")
+    return moment

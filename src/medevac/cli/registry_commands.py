@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import (
-    UserError,
     actor,
     age_text,
     console,
+    moment_option,
     stale_after,
     unit_of_work,
     when,
@@ -179,10 +177,7 @@ def report(
     """Record a capacity report for one specialty of a facility."""
     reported_at = utc_now()
     if at:
-        try:
-            reported_at = datetime.fromisoformat(at)
-        except ValueError as error:
-            raise UserError(f"--at: {at!r} is not an ISO 8601 time") from error
+        reported_at = moment_option(at)
     entry = CapacityReport(
         facility_id, specialty, available, baseline, plus_24h, plus_72h, reported_at
     )

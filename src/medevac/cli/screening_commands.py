@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from medevac.cli.context import UserError, actor, console, unit_of_work, when
+from medevac.cli.context import UserError, actor, console, moment_option, unit_of_work, when
 from medevac.domain.screening import ScreeningOutcome
 from medevac.services.screening import (
     add_candidates,
@@ -91,10 +91,7 @@ def decide(
     """
     decided_at = None
     if at:
-        try:
-            decided_at = datetime.fromisoformat(at)
-        except ValueError as error:
-            raise UserError(f"--at: {at!r} is not an ISO 8601 time") from error
+        decided_at = moment_option(at)
     decision = record_decision(
         unit_of_work(),
         mission_id,

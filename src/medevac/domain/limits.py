@@ -9,6 +9,7 @@ texts of any length that PostgreSQL refused, naming neither field nor record).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime
 
@@ -54,6 +55,27 @@ def check_at_most(field: str, value: int | None, limit: int, what: str) -> None:
 #: Characters that reorder the text shown around them (embeddings, overrides and isolates):
 #: U+202E makes "Evil\u202egnp.exe" show as "Evilexe.png", in a name as in a terminal.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+#: The most digits of a second's fraction a time may give: a time holds microseconds.
+MAX_FRACTION_DIGITS = 6
+#: a second's fraction in an ISO 8601 time ("08:00:00.25"; Python reads "," too)
+_FRACTION = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}[.,]([0-9]+)")
+
+
+def fraction_fault(text: str) -> str | None:
+    """What makes the ISO 8601 time ``text`` unfit for the registry, or None: a fraction of a
+    second beyond microseconds, which Python's reading cuts off unsaid (`08:00:00.1234567` and
+    `08:00:00.1234568` would be one moment); zeros after the sixth digit (nanoseconds as some
+    systems write them) lose nothing and pass."""
+    match = _FRACTION.search(text)
+    fraction = (match[1] if match else "").rstrip("0")
+    if len(fraction) <= MAX_FRACTION_DIGITS:
+        return None
+    return (
+        f"has more precision than microseconds ({len(fraction)} digits after the second's "
+        f"point; at most {MAX_FRACTION_DIGITS})"
+    )
 
 
 def time_fault(moment: datetime) -> str | None:

@@ -38,6 +38,7 @@ from medevac.domain.limits import (
     MAX_ID_LENGTH,
     MAX_TARIFF,
     TARIFF_DECIMALS,
+    fraction_fault,
     text_fault,
     time_fault,
 )
@@ -114,11 +115,9 @@ _NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-
 #: after it, which the model then asks for by name where it is missing).
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_TEXT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,]([0-9]+))?)?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
     r"(?:[Zz]|[-+][0-9]{2}(?::?[0-9]{2})?)?"
 )
-#: The most digits of a second's fraction a time may give: a time holds microseconds.
-MAX_FRACTION_DIGITS = 6
 
 
 def _fail(kind: str, what: str) -> PydanticCustomError:
@@ -221,14 +220,9 @@ def _time(value: Any) -> Any:
         match = _TIME_TEXT.fullmatch(value.strip())
         if match is None:
             raise _fail("wrong_json_type", "must be a time written in ISO 8601 with a zone")
-        # zeros after the sixth digit (nanoseconds as some systems write them) lose nothing
-        fraction = (match[1] or "").rstrip("0")
-        if len(fraction) > MAX_FRACTION_DIGITS:
-            raise _fail(
-                "time_precision",
-                f"has more precision than microseconds ({len(fraction)} digits after the"
-                f" second's point; at most {MAX_FRACTION_DIGITS})",
-            )
+        fault = fraction_fault(value.strip())
+        if fault is not None:
+            raise _fail("time_precision", fault)
     return value
 
 
