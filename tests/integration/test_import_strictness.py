@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from medevac.cli import context
 from medevac.cli.main import app
@@ -164,6 +164,28 @@ IMPLAUSIBLE_TIMES = (
 )
 
 
+def imported_and_reported(
+    cli: CliRunner, uow_factory: UowFactory, registry: SampleRegistry, tmp_path: Path, moment: str
+) -> tuple[Result, Result, list[str]]:
+    """A capacity report of ``moment`` imported from a CSV file, then given to `facilities
+    capacity report --at`, on a registry that nothing changed (checked): both results, and
+    the command line that reported it."""
+    load(uow_factory, registry, tmp_path, *REFERENCES)
+    facility, specialty = registry.capacity[0]["facility_id"], registry.capacity[0]["specialty"]
+    path = tmp_path / "capacity.csv"
+    path.write_text(
+        "facility_id,specialty,available,baseline,plus_24h,plus_72h,reported_at\n"
+        f"{facility},{specialty},1,8,0,0,{moment}\n",
+        encoding="utf-8",
+    )
+    before = stored(uow_factory)
+    imported = cli.invoke(app, ["import", "capacity", str(path)])
+    command = ["facilities", "capacity", "report", facility, specialty, "--available", "1"]
+    reported = cli.invoke(app, [*command, "--baseline", "8", "--at", moment])
+    assert stored(uow_factory) == before
+    return imported, reported, [*command, "--baseline", "8"]
+
+
 @pytest.mark.parametrize("moment", IMPLAUSIBLE_TIMES)
 def test_a_capacity_time_out_of_range_is_refused_in_one_line_by_import_and_by_report(
     cli: CliRunner,
@@ -175,21 +197,8 @@ def test_a_capacity_time_out_of_range_is_refused_in_one_line_by_import_and_by_re
 ) -> None:
     monkeypatch.setenv("MEDEVAC_TIME_ZONE", "Europe/Kyiv")
     get_settings.cache_clear()
-    load(uow_factory, registry, tmp_path, *REFERENCES)
-    facility, specialty = registry.capacity[0]["facility_id"], registry.capacity[0]["specialty"]
-    path = tmp_path / "capacity.csv"
-    path.write_text(
-        "facility_id,specialty,available,baseline,plus_24h,plus_72h,reported_at\n"
-        f"{facility},{specialty},1,8,0,0,{moment}\n",
-        encoding="utf-8",
-    )
-    before = stored(uow_factory)
+    imported, reported, _ = imported_and_reported(cli, uow_factory, registry, tmp_path, moment)
 
-    imported = cli.invoke(app, ["import", "capacity", str(path)])
-    command = ["facilities", "capacity", "report", facility, specialty]
-    reported = cli.invoke(app, [*command, "--available", "1", "--baseline", "8", "--at", moment])
-
-    assert stored(uow_factory) == before
     assert (imported.exit_code, type(imported.exception)) == (1, SystemExit), imported.output
     assert (
         "row 2, column reported_at: must lie between 1900-01-01T00:00:00Z and"
@@ -209,22 +218,11 @@ def test_a_capacity_time_finer_than_microseconds_is_refused_by_import_and_by_rep
     tmp_path: Path,
 ) -> None:
     # the import refused it; `capacity report --at` cut the seventh digit off unsaid
-    load(uow_factory, registry, tmp_path, *REFERENCES)
-    facility, specialty = registry.capacity[0]["facility_id"], registry.capacity[0]["specialty"]
     moment = "2026-11-20T08:00:00.1234567+00:00"
-    path = tmp_path / "capacity.csv"
-    path.write_text(
-        "facility_id,specialty,available,baseline,plus_24h,plus_72h,reported_at\n"
-        f"{facility},{specialty},1,8,0,0,{moment}\n",
-        encoding="utf-8",
+    imported, reported, command = imported_and_reported(
+        cli, uow_factory, registry, tmp_path, moment
     )
-    before = stored(uow_factory)
 
-    imported = cli.invoke(app, ["import", "capacity", str(path)])
-    command = ["facilities", "capacity", "report", facility, specialty]
-    reported = cli.invoke(app, [*command, "--available", "1", "--baseline", "8", "--at", moment])
-
-    assert stored(uow_factory) == before
     reason = "has more precision than microseconds (7 digits after the second's point; at most 6)"
     assert imported.exit_code == 1, imported.output
     assert f"row 2, column reported_at: {reason}" in imported.output
@@ -232,5 +230,5 @@ def test_a_capacity_time_finer_than_microseconds_is_refused_by_import_and_by_rep
     assert reported.output.strip().splitlines() == [f"error: --at: {moment!r} {reason}"]
     # zeros after the sixth digit lose nothing
     zeros = "2026-11-20T08:00:00.123456000+00:00"
-    reported = cli.invoke(app, [*command, "--available", "1", "--baseline", "8", "--at", zeros])
+    reported = cli.invoke(app, [*command, "--at", zeros])
     assert reported.exit_code == 0, reported.output
