@@ -20,7 +20,7 @@ from medevac.config import get_settings
 from medevac.domain.lifecycle import PatientStatus
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID
-from medevac.store.database import create_engine_for, upgrade
+from medevac.store.database import create_engine_for, known_revisions, upgrade
 from tests.e2e.conftest import invoke
 from tests.manifest_edits import resealed_text
 
@@ -50,6 +50,31 @@ def test_db_upgrade_then_demo_prints_the_summary_and_is_rerunnable(tmp_path: Pat
     again = run_medevac("demo", database=database)
     assert again.returncode == 0
     assert "already in this database" in again.stdout
+
+
+def test_db_upgrade_to_an_unknown_or_an_earlier_revision_is_one_line_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    # an unknown revision had printed alembic's traceback, after creating an empty file; an
+    # earlier one had said "is at revision 0008" and exited 0
+    database = tmp_path / "fresh.db"
+    bogus = run_medevac("db", "upgrade", "bogus", database=database)
+    assert bogus.returncode == 1
+    known = known_revisions()
+    assert known[:2] == ["0001", "0002"]
+    assert bogus.stderr.splitlines() == [
+        f"error: revision 'bogus' is not one of medevac's migrations ({', '.join(known)}, or "
+        "head, the newest)"
+    ]
+    assert not database.exists()
+    assert run_medevac("db", "upgrade", "0002", database=database).returncode == 0
+    assert run_medevac("db", "upgrade", database=database).returncode == 0
+    back = run_medevac("db", "upgrade", "0002", database=database)
+    assert back.returncode == 1
+    assert back.stderr.splitlines() == [
+        f"error: database sqlite:///{database} is at revision {known[-1]}, after 0002: `db "
+        "upgrade` does not go back"
+    ]
 
 
 def test_the_command_line_loads_the_solvers_only_when_a_command_solves() -> None:

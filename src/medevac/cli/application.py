@@ -41,6 +41,7 @@ from medevac.store.database import (
     DatabaseUrlError,
     current_revision,
     head_revision,
+    known_revisions,
     missing_sqlite_file,
     upgrade,
 )
@@ -122,6 +123,20 @@ def db_upgrade(
 ) -> None:
     """Build or migrate the schema of the configured database (MEDEVAC_DATABASE_URL)."""
     url = database_url()
+    known = known_revisions()
+    if revision != "head" and revision not in known:
+        # alembic's own refusal came as a traceback, after an empty SQLite file was created
+        raise UserError(
+            f"revision {revision!r} is not one of medevac's migrations ({', '.join(known)}, "
+            "or head, the newest)"
+        )
+    if revision != "head" and missing_sqlite_file(url) is None:
+        now = current_revision(url)
+        if now in known and known.index(now) > known.index(revision):
+            raise UserError(
+                f"database {shown_url(url)} is at revision {now}, after {revision}: "
+                "`db upgrade` does not go back"
+            )
     upgrade(url, revision)
     console.print(f"database {shown_url(url)} is at revision {current_revision(url)}", markup=False)
 

@@ -403,6 +403,12 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> list[str]:
+    """The revisions shipped with this version of medevac, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
 def missing_sqlite_file(url: str) -> Path | None:
     """The file a SQLite URL names when it does not exist (connecting would create it, empty);
     None for other URLs, in-memory databases and files that exist."""
