@@ -635,6 +635,31 @@ def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
         assert len(uow.patients.list(status=PatientStatus.SELECTED)) == 4
 
 
+def test_plan_approve_within_quotas_says_which_left_out_stay_referred_on_request(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the demo's request left live: the line had said every referred patient left out went
+    # back to selected, and the next line that they stayed referred on the request
+    with context.unit_of_work() as uow:
+        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
+        agreement.quota = 20
+        uow.agreements.update(agreement)
+        uow.commit()
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem), "--ignore-quotas")
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
+    approve = ["plan", "approve", str(plan), "--problem", str(problem), "--within-quotas"]
+    out = " ".join(invoke(cli, *approve).split())
+    assert (
+        "within quotas: 4 patient(s) left out of the plan, the least urgent beyond an "
+        "agreement's quota; selected for the next plan (referred ones back to selected, but "
+        "for 4 a live request holds, which stay referred): PT-"
+    ) in out
+    assert "on request with no place: 4 referred patient(s)" in out
+    with context.unit_of_work() as uow:
+        assert uow.patients.list(status=PatientStatus.SELECTED) == []
+
+
 def test_plan_solve_keeps_to_the_quotas_the_manifest_carries(
     cli: CliRunner, tmp_path: Path
 ) -> None:

@@ -288,7 +288,8 @@ def approve(
         "--within-quotas",
         help="Where the plan places more patients under an agreement than its quota allows, "
         "approve it without the least urgent of them (selected for the next plan: referred "
-        "ones go back to selected); they are listed and go into the audit trail.",
+        "ones go back to selected, but for those a live request holds, which stay referred); "
+        "they are listed and go into the audit trail.",
     ),
 ) -> None:
     """Store a plan and refer its selected patients, in one transaction.
@@ -411,10 +412,15 @@ def _approve(
     )
     if approval.left_out:
         shown = sorted(approval.left_out.items())[:SHOWN_GAPS]
+        # those a live request holds stay referred (listed "on request with no place"): the
+        # line had said every referred one went back to selected
+        held = len(approval.left_out.keys() & approval.on_request_unplaced.keys())
         console.print(
             f"[yellow]within quotas: {len(approval.left_out)} patient(s) left out of the plan, "
             "the least urgent beyond an agreement's quota; selected for the next plan (referred "
-            "ones back to selected): "
+            "ones back to selected"
+            + (f", but for {held} a live request holds, which stay referred" if held else "")
+            + "): "
             + escape(", ".join(f"{p} ({a})" for p, a in shown))
             + (", ..." if len(approval.left_out) > len(shown) else "")
             + "[/]",
