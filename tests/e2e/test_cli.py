@@ -635,6 +635,24 @@ def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
         assert len(uow.patients.list(status=PatientStatus.SELECTED)) == 4
 
 
+def test_plan_build_names_the_approved_places_it_does_not_carry(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # over one day, 16 of the demo's admissions fall after the horizon under a quota
+    # agreement: `plan show` said nobody lost a place, and the approval "16 without a place"
+    problem = tmp_path / "problem.json"
+    out = " ".join(
+        invoke(cli, "plan", "build", "--out", str(problem), "--horizon-days", "1").split()
+    )
+    assert (
+        "not carried at their approved place: 16 patient(s) (a plan that gives them no place "
+        "supersedes their admission at approval): PT-"
+    ) in out
+    assert ", after the horizon); PT-" in out
+    # and the facilities that never reported are named, not left out unsaid
+    assert "FAC-KYIV-MH │ no capacity report: its free beds are not known" in out
+
+
 def test_plan_approve_within_quotas_says_which_left_out_stay_referred_on_request(
     cli: CliRunner, tmp_path: Path
 ) -> None:

@@ -190,6 +190,18 @@ def build(
         for item in built.skipped:
             table.add_row(escape(item.kind), escape(item.id), escape(item.reason))
         console.print(table)
+    if built.uncarried:
+        # `plan show` counts only the current places the problem holds: these went unsaid
+        # until the approval said "without a place now"
+        first = sorted(built.uncarried.items())[:SHOWN_GAPS]
+        more = ", ..." if len(built.uncarried) > len(first) else ""
+        line = (
+            f"not carried at their approved place: {len(built.uncarried)} patient(s) (a plan "
+            "that gives them no place supersedes their admission at approval): "
+            + "; ".join(f"{p} ({why})" for p, why in first)
+            + more
+        )
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     for report in built.stale_reports:
         console.print(
             f"[red]stale capacity: {escape(report.facility_id)} {report.specialty} reported "
@@ -310,7 +322,9 @@ def approve(
     requests that ask another organisation to treat patients the plan admits elsewhere are
     named ("on request"). Admissions approved before that fall after the problem's horizon
     (`plan build` keeps them out of the problem) are carried into the new plan ("kept as
-    approved before"); referred patients the new plan gives no place, and no live request
+    approved before"), where they are still valid and under no agreement with a quota (the
+    others come into the problem without their place, as `plan build` says: "not carried at
+    their approved place"); referred patients the new plan gives no place, and no live request
     holds, go back to selected for the next plan ("back to selected").
 
     Interrupted (Ctrl-C), it exits with 130 and says whether the plan was approved: "nothing

@@ -144,6 +144,11 @@ class BuiltProblem:
     #: receivers bound by no agreement yet whose first comes into force within the horizon, a
     #: line each (`agreements_beginning`; the manifest carries the ends it sets)
     beginning: list[str] = field(default_factory=list)
+    #: patients whose admission in the live plan the problem does not carry as their current
+    #: place, by id: where it was and why (after the horizon and not kept, at a facility not in
+    #: the problem, or the patient left out); a plan that gives them no place supersedes it
+    #: (`plan show` cannot count them among those who lose their place)
+    uncarried: dict[str, str] = field(default_factory=dict)
 
     def for_engines(self) -> Problem:
         """The problem as the engines solve it: parsed, with the admissions already due that
@@ -334,6 +339,7 @@ def build_problem(
     versions: dict[str, int] = {}
     left_out: dict[str, int] = {}
     kept: dict[str, str] = {}  # patients whose approved admission falls after the horizon
+    uncarried: dict[str, str] = {}  # patients whose approved admission is not their current
     for patient in patients:
         admission = kept_places.get(patient.id)
         if admission is not None:
@@ -344,15 +350,24 @@ def build_problem(
             left_out[patient.id] = patient.version
             continue
         origin = facilities.get(patient.location_id or "")
+        approved = planned.get(patient.id)
         if origin is None or not patient.fit_to_transport:
             reason = "current location unknown" if origin is None else "not fit to transport"
             skipped.append(Skipped("patient", patient.id, reason))
             left_out[patient.id] = patient.version
+            if approved is not None:
+                uncarried[patient.id] = f"{_place(approved)}, left out: {reason}"
             continue
         entry = _patient_entry(patient, origin)
-        current = _current(planned.get(patient.id), today, horizon_days, in_problem)
+        current = _current(approved, today, horizon_days, in_problem)
         if current is not None:
             entry["current"] = current
+        elif approved is not None:
+            uncarried[patient.id] = _place(approved) + (
+                ", a facility not in the problem"
+                if approved.facility_id not in in_problem
+                else ", after the horizon"
+            )
         patient_entries.append(entry)
         versions[patient.id] = patient.version
     opening = {fid: days.first for fid, days in last_days.items() if days.first}
@@ -385,6 +400,17 @@ def build_problem(
         str(p.location_id) for p in patients if p.id in versions and p.location_id is not None
     }
     excluded = {s.id for s in skipped if s.kind == "facility"}
+    # facilities that could treat the problem's patients but never reported their beds: named,
+    # not excluded (a first report is a change the approval refuses for); they had been left
+    # out unsaid, where the build is to list every omission
+    wanted = {p.primary_specialty for p in in_plan}
+    skipped += [
+        Skipped("facility", f.id, "no capacity report: its free beds are not known")
+        for f in sorted(facilities.values(), key=lambda f: f.id)
+        if f.id not in by_facility
+        and (include_field_hospitals or not f.kind.is_field_hospital)
+        and any(f.offers(s) for s in wanted)
+    ]
     manifest = seal({  # an edit of it shows, as one of the problem does (`seal_fault`)
         "built_at": local(now).isoformat(),  # its date is day 0
         "patients": versions,
@@ -430,7 +456,12 @@ def build_problem(
         carried,
         agreements_ending(agreements, senders, receivers, today, horizon_days, full),
         agreements_beginning(agreements, needed, receivers, today, horizon_days, full_ids),
+        uncarried,
     )
+
+
+def _place(admission: PlannedAdmission) -> str:
+    return f"{admission.facility_id} on {admission.admission_date}"
 
 
 def _when(stamp: str) -> str:

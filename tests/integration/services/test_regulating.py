@@ -43,7 +43,17 @@ def test_the_demo_becomes_a_problem_the_engine_places_completely(
         "FAC-CIECHOCINEK-SAN",
         "FAC-KOLOBRZEG-SAN",
     }
-    assert {s.id for s in built.skipped} == {"FAC-FIELD-1", "FAC-FIELD-2"}
+    assert {(s.id, s.reason) for s in built.skipped} == {
+        ("FAC-FIELD-1", "field hospital for local casualties"),
+        ("FAC-FIELD-2", "field hospital for local casualties"),
+        # the origin hospitals, which offer specialties the patients need, never reported
+        # their beds (they had been left out unsaid)
+        *(
+            (f, "no capacity report: its free beds are not known")
+            for f in ("FAC-DNIPRO-MH", "FAC-KYIV-MH", "FAC-LVIV-MH")
+        ),
+    }
+    assert set(built.manifest["excluded"]) == {"FAC-FIELD-1", "FAC-FIELD-2"}
     # the ministry under its agreement, the academy's operator for its own patients
     assert problem.facility("FAC-LODZ-MMA").accepts_from == frozenset(
         {"ORG-ORIGIN-MOH", "ORG-PARTNER-DMS"}
@@ -64,7 +74,11 @@ def test_field_hospitals_come_in_only_when_asked(uow_factory: UowFactory) -> Non
         include_field_hospitals=True,
     )
     assert "FAC-FIELD-1" in {f["id"] for f in built.problem["facilities"]}
-    assert built.skipped == []
+    # only the origin hospitals that never reported are left out
+    assert {(s.id, s.reason) for s in built.skipped} == {
+        (f, "no capacity report: its free beds are not known")
+        for f in ("FAC-DNIPRO-MH", "FAC-KYIV-MH", "FAC-LVIV-MH")
+    }
 
 
 def test_dead_or_unfit_patients_are_not_planned(uow_factory: UowFactory) -> None:

@@ -115,6 +115,7 @@ def test_an_admission_after_the_new_horizon_is_kept_and_carried_into_the_new_pla
     built, approval = approved(uow_factory, horizon_days=14)
     assert [p["id"] for p in built.problem["patients"]] == ["P1"]
     assert built.manifest["kept"] == {"P2": f"H-B@{utc_now().date() + timedelta(days=20)}"}
+    assert built.uncarried == {}  # P1 is at its place, P2 kept
     [skipped] = [s for s in built.skipped if s.kind == "patient"]
     assert skipped.id == "P2"
     assert "after the horizon's last day: kept as approved" in skipped.reason
@@ -151,6 +152,28 @@ def test_a_referred_patient_the_re_plan_gives_no_place_goes_back_to_selected(
     # the next build sees two selected patients and no current place
     built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
     assert [p.get("current") for p in built.problem["patients"]] == [None, None]
+
+
+def test_the_build_names_referred_patients_left_out_or_at_a_facility_it_leaves_out(
+    uow_factory: UowFactory,
+) -> None:
+    registry(uow_factory, beds=2)
+    approved(uow_factory)
+    assert live_admissions(uow_factory) == {"P1": ("H-B", 0), "P2": ("H-B", 0)}
+    with uow_factory() as uow:
+        unfit = uow.patients.get("P1")
+        unfit.fit_to_transport = False
+        uow.patients.update(unfit)
+        field = uow.facilities.get("H-B")
+        field.kind = FacilityKind.EMT_TYPE_2
+        uow.facilities.update(field)
+        uow.commit()
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    today = utc_now().date()
+    assert built.uncarried == {
+        "P1": f"H-B on {today}, left out: not fit to transport",
+        "P2": f"H-B on {today}, a facility not in the problem",
+    }
 
 
 def test_a_referred_patient_the_re_plan_places_again_stays_referred(
@@ -214,6 +237,10 @@ def test_an_admission_under_a_quota_is_not_kept_but_planned_again(
     built, approval = approved(uow_factory, horizon_days=14)
     assert [p["id"] for p in built.problem["patients"]] == ["P1", "P2", "P3"]
     assert built.manifest["kept"] == {}
+    # the build says P2 comes in without its place (`plan show` cannot count it as losing
+    # one, and it had gone unsaid until the approval)
+    day_20 = utc_now().date() + timedelta(days=20)
+    assert built.uncarried == {"P2": f"H-B on {day_20}, after the horizon"}
     assert approval.kept == []
     # the quota's room goes to P1, kept where it was, and the urgent P3; P2 is selected again
     assert live_admissions(uow_factory) == {"P1": ("H-B", 0), "P3": ("H-B", 0)}
