@@ -635,6 +635,24 @@ def test_plan_approve_within_quotas_leaves_out_the_least_urgent(
         assert len(uow.patients.list(status=PatientStatus.SELECTED)) == 4
 
 
+def test_requests_close_lists_the_patients_back_to_selected_and_the_admissions_withdrawn(
+    cli: CliRunner,
+) -> None:
+    # it had said only "REQ-DEMO-001 closed", and the live plan lost its 24 admissions unsaid
+    out = " ".join(
+        invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally").split()
+    )
+    assert out.startswith(
+        "REQ-DEMO-001 closed: regulate centrally back to selected: 24 patient(s) it had "
+        "referred, waiting for an answer; their 24 admission(s) in the live plan withdrawn: "
+        "PT-0001 (was FAC-LODZ-MMA on "
+    ), out
+    assert out.endswith(", ...")  # 20 of them named
+    with context.unit_of_work() as uow:
+        assert len(uow.patients.list(status=PatientStatus.SELECTED)) == 24
+        assert uow.plans.live_admissions(["PT-0001"]) == {}
+
+
 def test_plan_build_names_the_approved_places_it_does_not_carry(
     cli: CliRunner, tmp_path: Path
 ) -> None:

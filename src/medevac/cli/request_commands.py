@@ -21,6 +21,9 @@ from medevac.services.requests import (
     submit_request,
 )
 
+#: patients a line names before "..."
+SHOWN_PATIENTS = 20
+
 requests_app = typer.Typer(no_args_is_help=True, help="Treatment requests between organisations.")
 
 
@@ -268,7 +271,22 @@ def close(
     reason: str = typer.Option(..., help="Why the request is closed."),
     by: str = typer.Option(None, "--actor", help="Who closes it (audit trail)."),
 ) -> None:
-    """Close a request; patients it referred still waiting for an answer return to selected
-    (a referral by a plan stands: such patients keep the plan's place)."""
-    request = close_request(unit_of_work(), request_id, reason=reason, actor=actor(by))
+    """Close a request; patients it referred still waiting for an answer return to selected,
+    and their admissions in the live plan are withdrawn (both listed); a referral by a plan
+    stands: such patients keep the plan's place."""
+    closed = close_request(unit_of_work(), request_id, reason=reason, actor=actor(by))
+    request = closed.request
     console.print(f"{request.id} closed: {request.closed_reason}", markup=False)
+    back = closed.back_to_selected
+    if back:
+        first = sorted(back.items())[:SHOWN_PATIENTS]
+        withdrawn = sum(1 for place in back.values() if place)
+        console.print(
+            f"back to selected: {len(back)} patient(s) it had referred, waiting for an answer"
+            + (f"; their {withdrawn} admission(s) in the live plan withdrawn" if withdrawn else "")
+            + ": "
+            + ", ".join(f"{p} (was {place})" if place else p for p, place in first)
+            + (", ..." if len(back) > len(first) else ""),
+            markup=False,
+            highlight=False,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from medevac.domain.audit import snapshot
@@ -341,9 +342,21 @@ def _admissions(
     return checked
 
 
-def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) -> TreatmentRequest:
+@dataclass(frozen=True, slots=True)
+class ClosedRequest:
+    """A request closed (`close_request`), and the patients the closing sent back to selected:
+    id -> the live plan's admission their move withdrew ("FACILITY on DATE in PLAN"), or ""
+    where the live plan held none."""
+
+    request: TreatmentRequest
+    back_to_selected: dict[str, str]
+
+
+def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) -> ClosedRequest:
     """Close a request; patients still waiting for an answer whom it referred return to the
-    selected pool. Closing undoes the request's own referral only: a patient a plan had
+    selected pool, and their admissions in the live plan are withdrawn (returned, so that the
+    command says so: it had said only that the request was closed). Closing undoes the
+    request's own referral only: a patient a plan had
     referred before the request was submitted ("already referred by plan ..."), or one the
     live plan places at a facility of another organisation than the request's receiver (as
     `plan approve` warns: answer, close or withdraw it there), stays referred and keeps the
@@ -370,6 +383,8 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
             reason=reason,
             at=now,
         )
+        placed = uow.plans.live_admissions(waiting) if waiting else {}
+        back: dict[str, str] = {}
         for patient_id in waiting:
             patient = uow.patients.get(patient_id)
             if (
@@ -377,6 +392,12 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
                 and _referred_by(patient) == _referral_reason(request)
                 and patient_id not in elsewhere
             ):
+                plan_id, admission = placed.get(patient_id, (None, None))
+                back[patient_id] = (
+                    ""
+                    if admission is None
+                    else f"{admission.facility_id} on {admission.admission_date} in {plan_id}"
+                )
                 apply_move(
                     uow,
                     patient,
@@ -387,7 +408,7 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
                     at=now,
                 )
         uow.commit()
-    return request
+    return ClosedRequest(request, back)
 
 
 def _referral_reason(request: TreatmentRequest) -> str:
