@@ -653,6 +653,30 @@ def test_requests_close_lists_the_patients_back_to_selected_and_the_admissions_w
         assert uow.plans.live_admissions(["PT-0001"]) == {}
 
 
+def test_plan_approve_names_the_patients_the_plan_leaves_without_a_place(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # one orthopaedic bed: a first approval had said "18 admissions planned" and nothing of
+    # the 6 patients left out
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+    invoke(
+        cli,
+        *("facilities", "capacity", "report", "FAC-LODZ-MMA", "orthopaedics"),
+        *("--available", "1", "--baseline", "40"),
+    )
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
+    out = " ".join(invoke(cli, "plan", "approve", str(plan), "--problem", str(problem)).split())
+    assert "18 admissions planned" in out
+    assert (
+        "without a place in this plan: 6 patient(s), who keep their status for the next plan "
+        "(`plan explain` says why): PT-"
+    ) in out
+    with context.unit_of_work() as uow:
+        assert len(uow.patients.list(status=PatientStatus.SELECTED)) == 6
+
+
 def test_plan_build_names_the_approved_places_it_does_not_carry(
     cli: CliRunner, tmp_path: Path
 ) -> None:

@@ -442,6 +442,15 @@ def _approve(
         )
     elif within_quotas:
         console.print("no quota is exceeded: nobody was left out")
+    # the plan's unplaced besides those named below: a first approval had said nothing of them
+    named = (
+        approval.unreferred.keys() | approval.on_request_unplaced.keys() | approval.left_out.keys()
+    )
+    _listed(
+        "without a place in this plan: {} patient(s), who keep their status for the next plan "
+        "(`plan explain` says why)",
+        {u.patient: "" for u in plan.unplaced if u.patient not in named},
+    )
     _listed(
         "kept as approved before: {} admission(s) after the problem's horizon, carried into "
         "this plan",
