@@ -262,6 +262,22 @@ def test_screening_mission_from_the_cli(cli: CliRunner) -> None:
     assert "SCR-DEMO-001" in invoke(cli, "screening", "list")
 
 
+def test_a_capacity_report_older_than_the_latest_is_recorded_and_said_not_in_force(
+    cli: CliRunner,
+) -> None:
+    # it had said "recorded" with no word that the later report stays in force
+    command = ("facilities", "capacity", "report", "FAC-LODZ-MMA", "orthopaedics")
+    fresh = invoke(cli, *command, "--available", "9", "--baseline", "40")
+    assert "later report" not in fresh
+    earlier = (utc_now() - timedelta(days=2)).isoformat()
+    out = " ".join(
+        invoke(cli, *command, "--available", "3", "--baseline", "40", "--at", earlier).split()
+    )
+    assert out.startswith("recorded: FAC-LODZ-MMA orthopaedics: 3 of 40 beds available")
+    assert "FAC-LODZ-MMA orthopaedics has a later report, of " in out
+    assert "(9 of 40 beds): that one stays in force, and plans do not read this one" in out
+
+
 def test_capacity_report_and_stale_marking(cli: CliRunner) -> None:
     out = invoke(cli, "facilities", "capacity", "show")
     assert "STALE" in out

@@ -181,8 +181,15 @@ def report(
     entry = CapacityReport(
         facility_id, specialty, available, baseline, plus_24h, plus_72h, reported_at
     )
-    report_capacity(unit_of_work(), entry, actor=actor(by))
+    later = report_capacity(unit_of_work(), entry, actor=actor(by))
     console.print(
         f"recorded: {facility_id} {specialty}: {available} of {baseline} beds available",
         markup=False,
     )
+    if later is not None:
+        console.print(
+            f"[yellow]{escape(facility_id)} {specialty} has a later report, of "
+            f"{when(later.reported_at)} ({later.available} of {later.baseline} beds): that one "
+            "stays in force, and plans do not read this one[/]",
+            highlight=False,
+        )

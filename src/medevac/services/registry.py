@@ -50,10 +50,14 @@ def register_agreement(uow: UnitOfWork, agreement: Agreement, *, actor: str) -> 
         uow.commit()
 
 
-def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> None:
+def report_capacity(
+    uow: UnitOfWork, report: CapacityReport, *, actor: str
+) -> CapacityReport | None:
     """Record a capacity report for a specialty the facility offers, at a plausible time
     (`time_fault`: 0001-01-01T00:00+23:59, before year 1 in UTC, had failed at the database
-    write naming neither field nor record)."""
+    write naming neither field nor record). Returns the facility's later report of the
+    specialty, where there is one: that one stays in force (`latest`), and the command says
+    so (an older report entered late had been "recorded" with no word that plans ignore it)."""
     fault = time_fault(report.reported_at)
     if fault is not None:
         raise InvalidValue("reported_at", f"{report.reported_at.isoformat()} {fault}")
@@ -67,6 +71,14 @@ def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> N
             )
         if report.reported_at > utc_now() + timedelta(minutes=5):
             raise InvalidValue("reported_at", f"{shown(report.reported_at)} is in the future")
+        later = next(
+            (
+                r
+                for r in uow.capacity.latest(report.facility_id)
+                if r.specialty == report.specialty and r.reported_at > report.reported_at
+            ),
+            None,
+        )
         uow.capacity.add(report)
         audit(  # when it was entered, as an import records it: the report keeps its own time
             uow,
@@ -77,6 +89,7 @@ def report_capacity(uow: UnitOfWork, report: CapacityReport, *, actor: str) -> N
             entity_id=capacity_audit_id(report),
         )
         uow.commit()
+    return later
 
 
 def capacity_audit_id(report: CapacityReport) -> str:
