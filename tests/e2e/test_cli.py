@@ -160,6 +160,14 @@ def test_patients_list_filters_by_status_specialty_and_location(cli: CliRunner) 
     assert "25 patients" in out
     out = invoke(cli, "patients", "list", "--precedence", "urgent")
     assert "0 patients" in out
+    # an id nobody registered had been answered "0 patients", as if about a real facility
+    for option, kind, key in (
+        ("--location", "facility", "FAC-NOPE"),
+        ("--organisation", "organisation", "ORG-NOPE"),
+    ):
+        result = cli.invoke(app, ["patients", "list", option, key])
+        assert result.exit_code == 1
+        assert result.output.strip() == f"error: {kind} '{key}' not found"
 
 
 def test_patient_show_prints_the_timeline_and_next_moves(cli: CliRunner) -> None:

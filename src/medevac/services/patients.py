@@ -459,7 +459,13 @@ def list_patients(
     organisation_id: str | None = None,
     limit: int | None = None,
 ) -> list[Patient]:
+    """The patients the filters select; a facility or organisation that is not registered is
+    refused (NotFound), where "0 patients" had read as an answer about it."""
     with uow:
+        if location_id is not None and uow.facilities.find(location_id) is None:
+            raise NotFound("facility", location_id)
+        if organisation_id is not None and uow.organisations.find(organisation_id) is None:
+            raise NotFound("organisation", organisation_id)
         return uow.patients.list(
             status=status,
             specialty=specialty,
