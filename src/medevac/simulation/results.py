@@ -73,7 +73,13 @@ def estimate(values: np.ndarray) -> Estimate:
     if n == 1:
         return Estimate(mean, math.nan, math.nan, 1)
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2.0, n - 1) * finite.std(ddof=1) / math.sqrt(n))
-    return Estimate(mean, mean - half, mean + half, n)
+    # a metric that cannot be negative (every count and wait) has a mean that cannot be
+    # either: the interval stops at 0, which excludes no value the mean can take (few
+    # replications of a rare event had shown "3.67, -1.50 - 8.84")
+    low = mean - half
+    if low < 0.0 <= float(finite.min()):
+        low = 0.0
+    return Estimate(mean, low, mean + half, n)
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,10 @@ class SimulationResult:
         else:
             half = np.full_like(mean, math.nan)
         low_band, high_band = np.percentile(values, [5.0, 95.0], axis=0)
-        return mean, mean - half, mean + half, low_band, high_band
+        low = mean - half
+        if values.size and float(values.min()) >= 0.0:  # every series counts: as `estimate`
+            low = np.maximum(low, 0.0)
+        return mean, low, mean + half, low_band, high_band
 
     def to_json_data(self) -> dict[str, Any]:
         """Scenario, seed, metric estimates and hourly series as plain JSON data."""
