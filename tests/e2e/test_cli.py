@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -699,6 +700,27 @@ def test_plan_approve_names_the_patients_the_plan_leaves_without_a_place(
     ) in out
     with context.unit_of_work() as uow:
         assert len(uow.patients.list(status=PatientStatus.SELECTED)) == 6
+
+
+def test_plan_build_says_when_arrivals_named_by_answers_pass_a_daily_admission_limit(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # twelve answers name one day at a facility that admits 8 a day: the build had said "17
+    # patient(s) sent earlier" and nothing of the limit
+    tomorrow = (utc_now() + timedelta(days=1)).date().isoformat()
+    named = ["PT-0001", "PT-0004", "PT-0010", "PT-0012", "PT-0016", "PT-0017"]
+    named += ["PT-0019", "PT-0024", "PT-0025", "PT-0034", "PT-0037", "PT-0043"]
+    admits = [arg for p in named for arg in ("--admit", f"{p}=FAC-LODZ-MMA@{tomorrow}")]
+    invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all", *admits)
+    out = " ".join(invoke(cli, "plan", "build", "--out", str(tmp_path / "problem.json")).split())
+    day_1 = re.search(r"arriving: FAC-LODZ-MMA day 1: (\d+) patient\(s\)", out)
+    assert day_1 is not None, out
+    count = int(day_1[1])
+    assert count > 8
+    assert (
+        f"counts them against it; {count - 8} more than its daily admission limit of 8: it "
+        "admits nobody else that day"
+    ) in out
 
 
 def test_plan_build_names_the_approved_places_it_does_not_carry(

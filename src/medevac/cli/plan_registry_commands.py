@@ -236,11 +236,20 @@ def build(
             "them: say where with `medevac requests admit`[/]",
             highlight=False,
         )
+    limits = {f["id"]: f.get("daily_admission_limit") for f in problem["facilities"]}
     for facility, day, count in arrivals(built.manifest)[:SHOWN_GAPS]:
+        limit = limits.get(facility)
+        # arrivals named by requests' answers may pass the limit alone: said, not hidden
+        over = (
+            f"; {count - limit} more than its daily admission limit of {limit}: it admits "
+            "nobody else that day"
+            if limit is not None and count > limit
+            else ""
+        )
         console.print(
             f"arriving: {facility} day {day}: {count} patient(s) sent earlier; the problem's "
             "daily admission limit is one number, so the manifest keeps them and `plan solve` "
-            "counts them against it",
+            f"counts them against it{over}",
             markup=False,
             highlight=False,
         )

@@ -3,7 +3,7 @@ they hold at the receiving facilities within a problem's horizon."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -178,17 +178,37 @@ def held_beds(
     """
     entries = {entry["id"]: entry for entry in facility_entries}
     taken: dict[tuple[str, str], list[str]] = defaultdict(list)
+    # per facility and specialty and day, the beds held beyond those the report gives free
+    short: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
     for patient_id, hold in sorted(found.items()):
         beds = entries[hold.facility_id]["beds"][hold.specialty]
         first = (hold.first - today).days
-        for day in range(max(0, first), min(len(beds), first + hold.stay)):
+        days = range(max(0, first), min(len(beds), first + hold.stay))
+        if not days:  # its stay begins after the horizon: it takes nothing off (it was
+            continue  # counted as taken off all the same)
+        key = (hold.facility_id, hold.specialty)
+        for day in days:
+            if beds[day] == 0:
+                short[key][day] += 1
             beds[day] = max(0, beds[day] - 1)
-        taken[(hold.facility_id, hold.specialty)].append(patient_id)
-    return [
-        f"{facility} {specialty}: {len(ids)} bed(s) taken off its report for patients sent "
-        f"there since it reported ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
-        for (facility, specialty), ids in sorted(taken.items())
-    ]
+        taken[key].append(patient_id)
+    lines = []
+    for (facility, specialty), ids in sorted(taken.items()):
+        line = (
+            f"{facility} {specialty}: {len(ids)} bed(s) taken off its report for patients sent "
+            f"there since it reported ({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
+        )
+        over = short.get((facility, specialty))
+        if over:
+            # more held than the report has free: the problem shows 0 beds, and the patients
+            # a plan had there lost their places with nothing said (found by a review)
+            day, most = max(over.items(), key=lambda item: (item[1], -item[0]))
+            line += (
+                f"; they hold {most} more than the report gives free on day {day} (0 left in "
+                "the problem): its next report or a patient sent elsewhere settles it"
+            )
+        lines.append(line)
+    return lines
 
 
 def held_admissions(
