@@ -115,29 +115,16 @@ def id_fault(value: str) -> str | None:
     """What makes ``value`` unfit for an id, or None: what `text_fault` refuses, or any format
     character (Unicode category Cf: a zero-width space, a joiner, a soft hyphen, a byte-order
     mark, a bidi control), which shows nothing, so that "PT-0001\u200b" would look like
-    PT-0001 and be another patient; or text not in Unicode's composed form (NFC): "José"
-    written with a combining accent (as macOS names files) looks like "José" written with
-    "é" and had been a second record beside it."""
-    if not value.isprintable():
-        for position, char in enumerate(value, start=1):
-            category = unicodedata.category(char)
-            if category == "Cf":
-                return (
-                    f"holds an invisible format character (U+{ord(char):04X}, character {position})"
-                )
-            if category in ("Cc", "Cs"):
-                return text_fault(value)  # the first fault is this character's
-    if unicodedata.is_normalized("NFC", value):
+    PT-0001 and be another patient."""
+    if value.isprintable():
         return None
-    # the first character whose text up to it is not composed (ids are at most 100 long)
-    position = next(
-        k for k in range(1, len(value) + 1) if not unicodedata.is_normalized("NFC", value[:k])
-    )
-    return (
-        f"is not in Unicode's composed form (NFC) at character {position} "
-        f"(U+{ord(value[position - 1]):04X}): an id that looks the same written composed would "
-        f"be another record; write it as {unicodedata.normalize('NFC', value)!r}"
-    )
+    for position, char in enumerate(value, start=1):
+        category = unicodedata.category(char)
+        if category == "Cf":
+            return f"holds an invisible format character (U+{ord(char):04X}, character {position})"
+        if category in ("Cc", "Cs"):
+            return text_fault(value)  # the first fault is this character's
+    return None
 
 
 def check_lengths(entity: object, ids: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> None:

@@ -283,27 +283,6 @@ def test_an_id_holding_a_format_character_is_refused_naming_row_and_column(
     assert database.state.patients == {}
 
 
-def test_an_id_not_in_composed_unicode_is_refused_naming_row_column_and_the_composed_form(
-    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
-) -> None:
-    # "PT-Jose\u0301" (a combining accent, as macOS writes names) looks like "PT-José" and had
-    # been created as a second patient beside it
-    load(database, registry, tmp_path, RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
-    composed = dict(registry.patients[0]) | {"id": "PT-Jos\u00e9"}
-    decomposed = dict(registry.patients[0]) | {"id": "PT-Jose\u0301"}
-    path = tmp_path / "p.json"
-    path.write_text(json.dumps([composed, decomposed]), encoding="utf-8")
-    assert rejected(database, RecordKind.PATIENTS, path) == [
-        "row 2, column id: is not in Unicode's composed form (NFC) at character 8 (U+0301): an "
-        "id that looks the same written composed would be another record; write it as "
-        "'PT-Jos\u00e9'"
-    ]
-    assert database.state.patients == {}
-    with pytest.raises(InvalidValue) as error:  # the domain's rule, whatever the way in
-        Organisation("\u212b-MOH", "Name", "ministry_of_health", "PL")
-    assert error.value.reason.startswith("is not in Unicode's composed form (NFC) at character 1")
-
-
 def test_the_domain_refuses_format_characters_in_ids_and_bidi_overrides_in_texts() -> None:
     with pytest.raises(InvalidValue) as error:
         Organisation("ORG\u200b1", "Name", "ministry_of_health", "PL")
