@@ -228,6 +228,9 @@ def test_a_capacity_time_finer_than_microseconds_is_refused_by_import_and_by_rep
     assert f"row 2, column reported_at: {reason}" in imported.output
     assert reported.exit_code == 1, reported.output
     assert reported.output.strip().splitlines() == [f"error: --at: {moment!r} {reason}"]
+    basic = "20261120T080000.1234567+0000"  # the basic form, which Python reads too
+    reported = cli.invoke(app, [*command, "--at", basic])
+    assert reported.output.strip().splitlines() == [f"error: --at: {basic!r} {reason}"]
     # zeros after the sixth digit lose nothing
     zeros = "2026-11-20T08:00:00.123456000+00:00"
     reported = cli.invoke(app, [*command, "--at", zeros])

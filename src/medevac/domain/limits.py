@@ -59,8 +59,9 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 
 #: The most digits of a second's fraction a time may give: a time holds microseconds.
 MAX_FRACTION_DIGITS = 6
-#: a second's fraction in an ISO 8601 time ("08:00:00.25"; Python reads "," too)
-_FRACTION = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}[.,]([0-9]+)")
+#: a second's fraction in an ISO 8601 time ("08:00:00.25", or in the basic form "080000.25",
+#: which Python reads too, as it reads "," for ".")
+_FRACTION = re.compile(r"[0-9]{2}:?[0-9]{2}:?[0-9]{2}[.,]([0-9]+)")
 
 
 def fraction_fault(text: str) -> str | None:
