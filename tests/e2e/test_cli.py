@@ -69,7 +69,14 @@ def test_db_upgrade_to_an_unknown_or_an_earlier_revision_is_one_line_and_creates
     ]
     assert not database.exists()
     assert run_medevac("db", "upgrade", "0002", database=database).returncode == 0
-    assert run_medevac("db", "upgrade", database=database).returncode == 0
+    # alembic's relative forms still go through, and what it cannot follow is one line
+    assert run_medevac("db", "upgrade", "+1", database=database).returncode == 0
+    far = run_medevac("db", "upgrade", "+99", database=database)
+    assert far.returncode == 1
+    assert far.stderr.splitlines() == [
+        "error: revision '+99': Relative revision +99 didn't produce 99 migrations"
+    ]
+    assert run_medevac("db", "upgrade", "heads", database=database).returncode == 0
     back = run_medevac("db", "upgrade", "0002", database=database)
     assert back.returncode == 1
     assert back.stderr.splitlines() == [

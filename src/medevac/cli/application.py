@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from alembic.util.exc import CommandError
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -124,20 +125,25 @@ def db_upgrade(
     """Build or migrate the schema of the configured database (MEDEVAC_DATABASE_URL)."""
     url = database_url()
     known = known_revisions()
-    if revision != "head" and revision not in known:
+    # a plain id (alembic's relative forms, "+1" or "heads", go to alembic as before)
+    named = revision if revision.isalnum() and revision not in ("head", "heads") else None
+    if named is not None and named not in known:
         # alembic's own refusal came as a traceback, after an empty SQLite file was created
         raise UserError(
             f"revision {revision!r} is not one of medevac's migrations ({', '.join(known)}, "
             "or head, the newest)"
         )
-    if revision != "head" and missing_sqlite_file(url) is None:
+    if named is not None and missing_sqlite_file(url) is None:
         now = current_revision(url)
-        if now in known and known.index(now) > known.index(revision):
+        if now in known and known.index(now) > known.index(named):
             raise UserError(
-                f"database {shown_url(url)} is at revision {now}, after {revision}: "
+                f"database {shown_url(url)} is at revision {now}, after {named}: "
                 "`db upgrade` does not go back"
             )
-    upgrade(url, revision)
+    try:
+        upgrade(url, revision)
+    except CommandError as error:  # a relative form alembic cannot follow ("+9")
+        raise UserError(f"revision {revision!r}: {error}") from error
     console.print(f"database {shown_url(url)} is at revision {current_revision(url)}", markup=False)
 
 
