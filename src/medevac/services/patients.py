@@ -165,6 +165,10 @@ def apply_move(
         uow.audit.add_many(
             [_withdrawal_record(w, actor=actor, reason=why, at=at) for w in withdrawals]
         )
+        # and its admissions in superseded plans, which would otherwise still be read for its
+        # destination once it is accepted again with no facility named (a request closed had
+        # sent it back to selected with its superseded admission open: found by a review)
+        uow.plans.withdraw_superseded([patient.id], why)
     return change
 
 

@@ -26,7 +26,7 @@ from medevac.services import regulating
 from medevac.services.auditing import utc_now
 from medevac.services.holds import sent_destinations
 from medevac.services.regulating import BuiltProblem, build_problem
-from medevac.services.requests import respond_to_request
+from medevac.services.requests import close_request, respond_to_request
 from tests.integration.services.builders import UowFactory, submitted_request
 
 pytestmark = pytest.mark.storage
@@ -295,3 +295,26 @@ def test_a_patient_a_live_request_holds_stays_referred_and_is_named(
     with uow_factory() as uow:
         assert sent_destinations(uow, ["P1"]) == {}
         assert uow.plans.latest_admissions(["P1"]) == {}
+
+
+def test_a_patient_a_closed_request_sends_back_keeps_no_superseded_admission(
+    uow_factory: UowFactory,
+) -> None:
+    # P1 on a request, placed by a plan and again by the re-plan that supersedes it; the
+    # request closed sent it back to selected with the first plan's admission still open, and
+    # accepted again with no facility named it took that admission for its destination
+    registry(uow_factory, beds=1)
+    request_id = submitted_request(uow_factory, "A", "B", ["P1"])
+    approved(uow_factory)
+    approved(uow_factory)
+    assert live_admissions(uow_factory) == {"P1": ("H-B", 0)}
+    close_request(uow_factory(), request_id, reason="regulate centrally", actor="cell")
+    assert status(uow_factory, "P1") is PatientStatus.SELECTED
+    again = submitted_request(uow_factory, "A", "B", ["P1"])
+    respond_to_request(
+        uow_factory(), again, patient_answers={"P1": (True, "")}, actor="receiving desk"
+    )
+    assert status(uow_factory, "P1") is PatientStatus.ACCEPTED
+    with uow_factory() as uow:
+        assert uow.plans.latest_admissions(["P1"]) == {}
+        assert sent_destinations(uow, ["P1"]) == {}
