@@ -404,13 +404,24 @@ def build_problem(
     # not excluded (a first report is a change the approval refuses for); they had been left
     # out unsaid, where the build is to list every omission
     wanted = {p.primary_specialty for p in in_plan}
-    skipped += [
-        Skipped("facility", f.id, "no capacity report: its free beds are not known")
-        for f in sorted(facilities.values(), key=lambda f: f.id)
-        if f.id not in by_facility
-        and (include_field_hospitals or not f.kind.is_field_hospital)
-        and any(f.offers(s) for s in wanted)
-    ]
+    for f in sorted(facilities.values(), key=lambda f: f.id):
+        if f.id in excluded or (f.kind.is_field_hospital and not include_field_hospitals):
+            continue
+        reported = {r.specialty for r in by_facility.get(f.id, [])}
+        unknown = sorted(s.value for s in wanted if f.offers(s) and s not in reported)
+        if not unknown:
+            continue
+        # a facility that reported some specialties and not others the patients need had been
+        # left out of this list (found by a review)
+        skipped.append(
+            Skipped(
+                "facility",
+                f.id,
+                "no capacity report: its free beds are not known"
+                if not reported
+                else f"no capacity report for {', '.join(unknown)}: those beds are not known",
+            )
+        )
     manifest = seal({  # an edit of it shows, as one of the problem does (`seal_fault`)
         "built_at": local(now).isoformat(),  # its date is day 0
         "patients": versions,

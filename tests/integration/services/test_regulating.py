@@ -65,6 +65,25 @@ def test_the_demo_becomes_a_problem_the_engine_places_completely(
     assert len(plan.assignments) == 24
 
 
+def test_a_facility_that_reported_other_specialties_is_named_for_those_it_did_not(
+    uow_factory: UowFactory,
+) -> None:
+    # a report for intensive care alone took Kyiv off the list, though its orthopaedic and
+    # general surgery beds, which the patients need, were still unknown
+    build_demo(uow_factory(), actor="demo", regulate=False)
+    with uow_factory() as uow:
+        uow.capacity.add(
+            CapacityReport("FAC-KYIV-MH", Specialty.INTENSIVE_CARE, 3, 10, 0, 0, utc_now())
+        )
+        uow.commit()
+    built = build_problem(uow_factory(), now=utc_now(), stale_after=timedelta(hours=24))
+    [kyiv] = [s for s in built.skipped if s.id == "FAC-KYIV-MH"]
+    assert kyiv.reason == (
+        "no capacity report for general_surgery, orthopaedics: those beds are not known"
+    )
+    assert "FAC-KYIV-MH" not in built.manifest["excluded"]
+
+
 def test_field_hospitals_come_in_only_when_asked(uow_factory: UowFactory) -> None:
     build_demo(uow_factory(), actor="demo", regulate=False)
     built = build_problem(
