@@ -49,7 +49,8 @@ class Estimate:
 
     @property
     def half_width(self) -> float:
-        return (self.high - self.low) / 2.0
+        """The t interval's half width: above the mean, which the cut at 0 leaves whole."""
+        return self.high - self.mean
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high

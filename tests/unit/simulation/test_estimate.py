@@ -41,3 +41,9 @@ def test_the_hourly_series_intervals_stop_at_zero_as_well() -> None:
         assert (low <= mean + 1e-12).all()
         assert (mean <= high + 1e-12).all()
     assert plain > 0  # some hour's plain interval went below zero
+
+
+def test_the_half_width_is_the_t_intervals_whatever_the_cut() -> None:
+    values = np.array([0.0, 0.0, 11.0])
+    half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / np.sqrt(3)
+    assert estimate(values).half_width == pytest.approx(half)
