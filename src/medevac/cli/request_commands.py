@@ -199,7 +199,9 @@ def respond(
 
     Naming where an accepted patient is to be admitted (--admit) keeps later plans from giving
     its bed away: `medevac plan build` takes it off the facility's report on the days of the
-    stay, as for patients an approved plan sent.
+    stay, as for patients an approved plan sent. The facility must be the receiver's, offer
+    the patient's specialty, and be open to the patient's organisation on that day under the
+    agreements (as `plan approve` requires of a plan's admissions).
     """
     uow = unit_of_work()
     request = get_request(uow, request_id)

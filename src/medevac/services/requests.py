@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue, LiveRequestConflict
+from medevac.domain.facilities import Facility
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import MoveTimes, Patient
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
+from medevac.services.agreement_terms import acceptance_days
 from medevac.services.auditing import audit, utc_now
 from medevac.services.clock import day_of, shown
 from medevac.services.conflicts import retried
@@ -336,10 +338,43 @@ def _admissions(
             )
         if day is not None and day < today:
             problems.append(f"patient {patient_id!r}: admission on {day} is before today ({today})")
+        else:
+            fault = _outside_agreements(uow, patient, facility, day or today, today)
+            if fault is not None:
+                problems.append(f"patient {patient_id!r}: {fault}")
         checked[patient_id] = (facility_id, day or today)
     if problems:
         raise InvalidValue("admission", "; ".join(problems))
     return checked
+
+
+def _outside_agreements(
+    uow: UnitOfWork, patient: Patient, facility: Facility, day: date, today: date
+) -> str | None:
+    """Why the agreements do not admit ``patient`` at ``facility`` on ``day``, or None: an
+    answer naming a day after they end (or before they begin) had been taken, where `plan
+    approve` refuses such an admission (`AdmittedAfterAgreementEnds`)."""
+    specialty = patient.required_specialties[0]
+    offset = (day - today).days
+    days = acceptance_days(
+        facility.operator_id,
+        patient.organisation_id,
+        specialty,
+        uow.agreements.list(),
+        today,
+        offset + 1,
+    )
+    whose = f"{patient.organisation_id}'s {specialty} patients at {facility.operator_id}"
+    if days is None:
+        return f"no agreement in force admits {whose} (admission on {day})"
+    first, last = days
+    if offset < first:
+        begins = today + timedelta(days=first)
+        return f"admission on {day} is before the agreements admit {whose} (from {begins})"
+    if last is not None and offset > last:
+        ends = today + timedelta(days=last)
+        return f"admission on {day} is after the agreements admitting {whose} end ({ends})"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

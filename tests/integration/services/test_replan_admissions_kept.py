@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from medevac.domain.agreements import Agreement
+from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, CostPolicy, Facility
 from medevac.domain.geography import Coordinates
 from medevac.domain.lifecycle import PatientStatus
@@ -318,3 +319,34 @@ def test_a_patient_a_closed_request_sends_back_keeps_no_superseded_admission(
     with uow_factory() as uow:
         assert uow.plans.latest_admissions(["P1"]) == {}
         assert sent_destinations(uow, ["P1"]) == {}
+
+
+def test_an_answer_naming_a_day_after_the_agreement_ends_is_refused(
+    uow_factory: UowFactory,
+) -> None:
+    # `plan approve` refuses such an admission; an answer's --admit had taken it unsaid
+    registry(uow_factory, beds=1)
+    agreement(uow_factory, quota=None, until_day=10)
+    request_id = submitted_request(uow_factory, "A", "B", ["P1"])
+    today = utc_now().date()
+    with pytest.raises(InvalidValue) as refused:
+        respond_to_request(
+            uow_factory(),
+            request_id,
+            patient_answers={"P1": (True, "")},
+            admissions={"P1": ("H-B", today + timedelta(days=11))},
+            actor="receiving desk",
+        )
+    assert refused.value.reason == (
+        f"patient 'P1': admission on {today + timedelta(days=11)} is after the agreements "
+        f"admitting A's orthopaedics patients at B end ({today + timedelta(days=10)})"
+    )
+    assert status(uow_factory, "P1") is PatientStatus.REFERRED  # nothing written
+    respond_to_request(  # the agreement's last day is taken
+        uow_factory(),
+        request_id,
+        patient_answers={"P1": (True, "")},
+        admissions={"P1": ("H-B", today + timedelta(days=10))},
+        actor="receiving desk",
+    )
+    assert status(uow_factory, "P1") is PatientStatus.ACCEPTED
