@@ -385,11 +385,14 @@ def test_regulating_from_the_registry_build_solve_approve(
     assert all(len(row) == 4 and row[0].startswith("PT-") for row in rows)
 
 
-def academy_allowed_20(cli: CliRunner, tmp_path: Path) -> tuple[list[str], str]:
-    """The demo's request closed and the academy's quota set to 20, a plan of the 24 built
-    (`--ignore-quotas`, so that it may go beyond it) and solved, all to the academy: the `plan
-    approve` arguments, and what `plan build` said."""
-    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+def academy_allowed_20(
+    cli: CliRunner, tmp_path: Path, *, request_closed: bool = True
+) -> tuple[list[str], str]:
+    """The demo's request closed (unless not ``request_closed``) and the academy's quota set
+    to 20, a plan of the 24 built (`--ignore-quotas`, so that it may go beyond it) and solved,
+    all to the academy: the `plan approve` arguments, and what `plan build` said."""
+    if request_closed:
+        invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
     with context.unit_of_work() as uow:
         agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
         agreement.quota = 20
@@ -753,16 +756,8 @@ def test_plan_approve_within_quotas_says_which_left_out_stay_referred_on_request
 ) -> None:
     # the demo's request left live: the line had said every referred patient left out went
     # back to selected, and the next line that they stayed referred on the request
-    with context.unit_of_work() as uow:
-        agreement = uow.agreements.get(ACADEMY_AGREEMENT_ID)
-        agreement.quota = 20
-        uow.agreements.update(agreement)
-        uow.commit()
-    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
-    invoke(cli, "plan", "build", "--out", str(problem), "--ignore-quotas")
-    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
-    approve = ["plan", "approve", str(plan), "--problem", str(problem), "--within-quotas"]
-    out = " ".join(invoke(cli, *approve).split())
+    approve, _ = academy_allowed_20(cli, tmp_path, request_closed=False)
+    out = " ".join(invoke(cli, *approve, "--within-quotas").split())
     assert (
         "within quotas: 4 patient(s) left out of the plan, the least urgent beyond an "
         "agreement's quota; selected for the next plan (referred ones back to selected, but "
