@@ -721,7 +721,15 @@ def test_plan_build_says_when_arrivals_named_by_answers_pass_a_daily_admission_l
     named = ["PT-0001", "PT-0004", "PT-0010", "PT-0012", "PT-0016", "PT-0017"]
     named += ["PT-0019", "PT-0024", "PT-0025", "PT-0034", "PT-0037", "PT-0043"]
     admits = [arg for p in named for arg in ("--admit", f"{p}=FAC-LODZ-MMA@{tomorrow}")]
-    invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all", *admits)
+    answered = " ".join(
+        invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all", *admits).split()
+    )
+    # the answer itself says so (it had been taken with no word)
+    assert re.search(
+        rf"over the daily admission limit: FAC-LODZ-MMA on {tomorrow}: \d+ patient\(s\) due to "
+        r"arrive against its daily admission limit of 8; the answer stands",
+        answered,
+    ), answered
     out = " ".join(invoke(cli, "plan", "build", "--out", str(tmp_path / "problem.json")).split())
     day_1 = re.search(r"arriving: FAC-LODZ-MMA day 1: (\d+) patient\(s\)", out)
     assert day_1 is not None, out

@@ -11,6 +11,9 @@ from rich.table import Table
 from medevac.cli.context import UserError, actor, console, unit_of_work, when
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
+from medevac.services.auditing import utc_now
+from medevac.services.clock import day_of
+from medevac.services.holds import arrivals_over_limit
 from medevac.services.requests import (
     close_request,
     create_request,
@@ -201,7 +204,8 @@ def respond(
     its bed away: `medevac plan build` takes it off the facility's report on the days of the
     stay, as for patients an approved plan sent. The facility must be the receiver's, offer
     the patient's specialty, and be open to the patient's organisation on that day under the
-    agreements (as `plan approve` requires of a plan's admissions).
+    agreements (as `plan approve` requires of a plan's admissions). A named day whose arrivals
+    pass the facility's daily admission limit is said (the answer stands).
     """
     uow = unit_of_work()
     request = get_request(uow, request_id)
@@ -234,6 +238,14 @@ def respond(
         actor=actor(by),
     )
     _print_request(result)
+    if admit:  # the days the answer named, where they pass a daily admission limit
+        _say_over_limit(
+            {
+                (line.facility_id, line.admission_date)
+                for line in result.patients
+                if line.facility_id is not None and line.admission_date is not None
+            }
+        )
 
 
 @requests_app.command("admit")
@@ -265,6 +277,22 @@ def admit(
         f"{request.id}: {patient_id} to {line.facility_id} from {line.admission_date}",
         markup=False,
     )
+    if line.facility_id is not None and line.admission_date is not None:
+        _say_over_limit({(line.facility_id, line.admission_date)})
+
+
+def _say_over_limit(places: set[tuple[str, date]]) -> None:
+    """A warning for each named facility and day whose arrivals pass its daily admission
+    limit (`arrivals_over_limit`): the answer stands, and the next `plan build` admits
+    nobody else there that day."""
+    if not places:
+        return
+    for line in arrivals_over_limit(unit_of_work(), places, day_of(utc_now())):
+        console.print(
+            f"[yellow]over the daily admission limit: {escape(line)}; the answer stands, and "
+            "plans admit nobody else there that day[/]",
+            highlight=False,
+        )
 
 
 @requests_app.command("close")

@@ -244,6 +244,41 @@ def arriving_patients(
     return {key: sorted(arriving[key]) for key in sorted(arriving)}
 
 
+def arrivals_over_limit(
+    uow: UnitOfWork, places: Collection[tuple[str, date]], today: date
+) -> list[str]:
+    """Of ``places`` (facility, day), those where the patients due to arrive that day pass the
+    facility's daily admission limit, a line each: the patients sent earlier and not yet
+    admitted whose destination it is (`sent_destinations`, a day passed counting as
+    ``today``), and those the live plan admits there that day. For a request's answer that
+    names the day (it had been taken with no word; `plan build` says it too)."""
+    with uow:
+        facilities = uow.facilities.get_many({f for f, _ in places})
+        limits = {
+            f.id: f.daily_admission_limit
+            for f in facilities.values()
+            if f.daily_admission_limit is not None
+        }
+        if not limits:
+            return []
+        sent = patients_sent_earlier(uow, set(limits))
+        due: Counter[tuple[str, date]] = Counter()
+        for patient in sent.bound:
+            admission = sent.destinations[patient.id]
+            if patient.status not in _ADMITTED:
+                due[(admission.facility_id, max(admission.admission_date, today))] += 1
+        for plan in uow.plans.live():
+            for a in plan.admissions:
+                if a.is_open and a.patient_id not in sent.destinations:
+                    due[(a.facility_id, max(a.admission_date, today))] += 1
+    return [
+        f"{facility} on {day}: {due[(facility, day)]} patient(s) due to arrive against its "
+        f"daily admission limit of {limits[facility]}"
+        for facility, day in sorted(set(places))
+        if facility in limits and due[(facility, day)] > limits[facility]
+    ]
+
+
 def accepted_at(times: MoveTimes | None) -> datetime:
     """When the patient left `referred` (its latest such move), else its latest move."""
     if times is None:
