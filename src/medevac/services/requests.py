@@ -12,6 +12,7 @@ from medevac.domain.errors import InvalidValue, LiveRequestConflict
 from medevac.domain.facilities import Facility
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.patients import MoveTimes, Patient
+from medevac.domain.plans import PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
@@ -404,7 +405,10 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
             if request.status is RequestStatus.SUBMITTED
             else []
         )
-        elsewhere = _placed_elsewhere(uow, request, waiting)
+        # the live plan's admissions of the patients waiting, read once: which stay (placed at
+        # another organisation's facility) and which the moves below withdraw
+        placed = uow.plans.live_admissions(waiting) if waiting else {}
+        elsewhere = _placed_elsewhere(uow, request, placed)
         request.close(reason)
         now = utc_now()
         uow.requests.update(request)
@@ -418,7 +422,6 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
             reason=reason,
             at=now,
         )
-        placed = uow.plans.live_admissions(waiting) if waiting else {}
         back: dict[str, str] = {}
         for patient_id in waiting:
             patient = uow.patients.get(patient_id)
@@ -460,11 +463,12 @@ def _referred_by(patient: Patient) -> str:
 
 
 def _placed_elsewhere(
-    uow: UnitOfWork, request: TreatmentRequest, patient_ids: list[str]
+    uow: UnitOfWork,
+    request: TreatmentRequest,
+    placed: Mapping[str, tuple[str, PlannedAdmission]],
 ) -> set[str]:
-    """Those of ``patient_ids`` the live plan places at a facility of another organisation
-    than ``request``'s receiver."""
-    placed = uow.plans.live_admissions(patient_ids) if patient_ids else {}
+    """Those of the patients the live plan places (``placed``: `live_admissions`) at a
+    facility of another organisation than ``request``'s receiver."""
     facilities = uow.facilities.get_many({a.facility_id for _, a in placed.values()})
     return {
         patient_id
