@@ -405,7 +405,7 @@ def build_problem(
     # out unsaid, where the build is to list every omission
     wanted = {p.primary_specialty for p in in_plan}
     for f in sorted(facilities.values(), key=lambda f: f.id):
-        if f.id in excluded or (f.kind.is_field_hospital and not include_field_hospitals):
+        if f.kind.is_field_hospital and not include_field_hospitals:  # the excluded among them
             continue
         reported = {r.specialty for r in by_facility.get(f.id, [])}
         unknown = sorted(s.value for s in wanted if f.offers(s) and s not in reported)
@@ -1735,10 +1735,7 @@ def _unreferred(
         for patient_id in request.open_patient_ids()
     }
     stored = uow.patients.get_many(list(before))
-    places = {
-        patient_id: f"{admission.facility_id} on {admission.admission_date}"
-        for patient_id, admission in before.items()
-    }
+    places = {patient_id: _place(admission) for patient_id, admission in before.items()}
     moves: list[tuple[Patient, str]] = []
     held: dict[str, str] = {}
     for patient_id, patient in sorted(stored.items()):
