@@ -379,10 +379,10 @@ def test_regulating_from_the_registry_build_solve_approve(
     # above the table's size the admissions come as tab-separated lines
     monkeypatch.setattr("medevac.cli.plan_registry_commands.TABLE_ROWS", 10)
     lines = invoke(cli, "plan", "approved", "--details").splitlines()
-    header = lines.index("patient\tfacility\tadmission\twithdrawn")
+    header = lines.index("patient\tfacility\tadmission\twithdrawn\tsent since")
     rows = [line.split("\t") for line in lines[header + 1 :]]
     assert len(rows) == 24
-    assert all(len(row) == 4 and row[0].startswith("PT-") for row in rows)
+    assert all(len(row) == 5 and row[0].startswith("PT-") for row in rows)
 
 
 def academy_allowed_20(
@@ -630,6 +630,29 @@ def test_an_admission_named_after_the_answer_from_the_cli(cli: CliRunner, tmp_pa
     assert "arriving: FAC-LODZ-MMA day 2: 1 patient(s)" in out
 
 
+def test_plan_approved_says_where_an_answer_sent_a_planned_patient_since(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # PT-0001 asked of the academy's service and planned there; the answer names a later day
+    request_id = pt_0001_asked_of(cli, "ORG-PARTNER-DMS")
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan), "--time-limit", "30")
+    invoke(cli, "plan", "approve", str(plan), "--problem", str(problem))
+    [placed] = [a for a in json.loads(plan.read_text())["assignments"] if a["patient"] == "PT-0001"]
+    assert placed["facility"] == "FAC-LODZ-MMA"
+    details = " ".join(invoke(cli, "plan", "approved", "--details").split())
+    assert "sent elsewhere since" not in details
+    later = (utc_now().date() + timedelta(days=placed["day"] + 3)).isoformat()
+    admit = f"PT-0001=FAC-LODZ-MMA@{later}"
+    invoke(cli, "requests", "respond", request_id, "--accept-all", "--admit", admit)
+    out = " ".join(invoke(cli, "plan", "approved").split())
+    assert "1 of the open admissions' patients have been sent elsewhere since" in out
+    details = " ".join(invoke(cli, "plan", "approved", "--details").split())
+    assert f"FAC-LODZ-MMA from {later}" in details
+    assert details.count(" from 20") == 1  # the others go where the plan said
+
+
 def test_approval_says_which_live_requests_it_admits_patients_away_from(
     cli: CliRunner, tmp_path: Path
 ) -> None:
@@ -644,6 +667,11 @@ def test_approval_says_which_live_requests_it_admits_patients_away_from(
         "at another organisation's facilities (PT-0001)"
     ) in out
     assert "answer, close or withdraw them there" in out
+    # the ministry accepts it with no facility named: the plan's place is not its destination
+    invoke(cli, "requests", "respond", request_id, "--accept-all")
+    details = " ".join(invoke(cli, "plan", "approved", "--details").split())
+    assert "1 of the open admissions' patients have been sent elsewhere since" in details
+    assert "accepted by another organisation, no facility named" in details
 
 
 def test_plan_approve_within_quotas_leaves_out_the_least_urgent(

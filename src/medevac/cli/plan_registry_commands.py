@@ -35,6 +35,7 @@ from medevac.cli.plan_commands import (
     swapped,
 )
 from medevac.domain.errors import InvalidValue
+from medevac.domain.plans import PlannedAdmission
 from medevac.planning import (
     ChangeKind,
     CurrentPlacement,
@@ -533,11 +534,15 @@ def approved_plans(
         help=f"List every planned admission (as tab-separated lines above {TABLE_ROWS}).",
     ),
 ) -> None:
-    """The live approved plan(s) and their planned admissions."""
+    """The live approved plan(s) and their planned admissions.
+
+    A patient accepted since whose request's answer named another facility or day goes there,
+    not to the plan's admission: the "sent since" column says where (`patients show` too)."""
     plans = live_plans(unit_of_work())
     if not plans:
         console.print("no approved plan is live")
-    for plan in plans:
+    for live in plans:
+        plan, elsewhere = live.plan, live.sent_elsewhere
         open_ids = plan.open_patient_ids()
         console.print(
             f"[bold]{escape(plan.id)}[/] approved {when(plan.approved_at)} by "
@@ -545,26 +550,42 @@ def approved_plans(
             f"{len(open_ids)} of {len(plan.admissions)} admissions open, {plan.solver_status}, "
             f"objective {plan.objective:.3f}"
         )
+        if elsewhere:
+            console.print(
+                f"[yellow]{len(elsewhere)} of the open admissions' patients have been sent "
+                "elsewhere since, by requests' answers (--details says where)[/]"
+            )
         if not details:
             continue
         if len(plan.admissions) <= TABLE_ROWS:
-            table = Table("patient", "facility", "admission", "withdrawn")
+            table = Table("patient", "facility", "admission", "withdrawn", "sent since")
             for a in plan.admissions:
                 table.add_row(
                     escape(a.patient_id),
                     escape(a.facility_id),
                     a.admission_date.isoformat(),
                     escape(a.withdrawn_reason),
+                    escape(_sent_since(elsewhere, a.patient_id)),
                 )
             console.print(table)
             continue
         # A national plan has 100,000 admissions: laying them out as a table took Rich 41 s,
         # so they are written as tab-separated lines (for a pager, a file or a spreadsheet).
-        typer.echo("patient\tfacility\tadmission\twithdrawn")
+        typer.echo("patient\tfacility\tadmission\twithdrawn\tsent since")
         typer.echo(
             "\n".join(
                 f"{a.patient_id}\t{a.facility_id}\t{a.admission_date.isoformat()}\t"
-                f"{a.withdrawn_reason or ''}"
+                f"{a.withdrawn_reason or ''}\t{_sent_since(elsewhere, a.patient_id)}"
                 for a in plan.admissions
             )
         )
+
+
+def _sent_since(elsewhere: dict[str, PlannedAdmission | None], patient_id: str) -> str:
+    """Where a patient of the plan has been sent since, if not to the plan's admission."""
+    if patient_id not in elsewhere:
+        return ""
+    there = elsewhere[patient_id]
+    if there is None:
+        return "accepted by another organisation, no facility named"
+    return f"{there.facility_id} from {there.admission_date.isoformat()}"

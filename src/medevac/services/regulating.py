@@ -58,12 +58,14 @@ from medevac.services.clock import day_of, local, shown, zone_name
 from medevac.services.conflicts import retried
 from medevac.services.holds import (
     DEFAULT_LENGTH_OF_STAY_DAYS,
+    HOLDING_STATUSES,
     SentEarlier,
     arriving_patients,
     held_admissions,
     held_beds,
     holds,
     patients_sent_earlier,
+    sent_destinations,
 )
 from medevac.services.manifests import (
     Hold,
@@ -1838,9 +1840,41 @@ def requests_elsewhere(uow: UnitOfWork, plan: Plan) -> list[str]:
     ]
 
 
-def live_plans(uow: UnitOfWork) -> list[ApprovedPlan]:
+@dataclass(frozen=True, slots=True)
+class LivePlan:
+    """A live approved plan, and where patients it admits have been sent since."""
+
+    plan: ApprovedPlan
+    #: of the patients with an open admission in the plan who have been accepted since (and
+    #: until they leave their bed), those whose destination is no longer that admission
+    #: (`sent_destinations`): the facility and day a request's answer named, or None where the
+    #: answer named none and came from an organisation that does not run the plan's facility
+    sent_elsewhere: dict[str, PlannedAdmission | None]
+
+
+def live_plans(uow: UnitOfWork) -> list[LivePlan]:
+    """The live approved plans, each with the patients sent elsewhere since (an answer that
+    names another facility or day leaves the plan's admission open: `plan approved` had shown
+    the plan's day as the patient's)."""
     with uow:
-        return uow.plans.live()
+        plans = uow.plans.live()
+        open_ids = {a.patient_id for plan in plans for a in plan.admissions if a.is_open}
+        sent = {p.id for p in uow.patients.for_planning(HOLDING_STATUSES) if p.id in open_ids}
+        now = sent_destinations(uow, sorted(sent)) if sent else {}
+    found = []
+    for plan in plans:
+        elsewhere: dict[str, PlannedAdmission | None] = {}
+        for a in plan.admissions:
+            if not a.is_open or a.patient_id not in sent:
+                continue
+            there = now.get(a.patient_id)
+            if there is None or (there.facility_id, there.admission_date) != (
+                a.facility_id,
+                a.admission_date,
+            ):
+                elsewhere[a.patient_id] = there
+        found.append(LivePlan(plan, elsewhere))
+    return found
 
 
 def _offset(moment: datetime) -> str:
