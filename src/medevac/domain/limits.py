@@ -128,6 +128,32 @@ def id_fault(value: str) -> str | None:
     return None
 
 
+def new_id_fault(value: str) -> str | None:
+    """What makes ``value`` unfit for the id of a new record, beyond `id_fault`, or None: text
+    not in Unicode's composed form (NFC). "José" written with a combining accent (as macOS
+    writes names) looks like "José" written with "é" and would be a second record beside it.
+    Checked where records are created, not where they are read: a registry that holds such an
+    id from before keeps reading, listing and updating it."""
+    if unicodedata.is_normalized("NFC", value):
+        return None
+    # the first character whose text up to it is not composed (ids are at most 100 long)
+    position = next(
+        k for k in range(1, len(value) + 1) if not unicodedata.is_normalized("NFC", value[:k])
+    )
+    return (
+        f"is not in Unicode's composed form (NFC) at character {position} "
+        f"(U+{ord(value[position - 1]):04X}): an id that looks the same written composed would "
+        f"be another record; write it as {unicodedata.normalize('NFC', value)!r}"
+    )
+
+
+def check_new_id(value: str) -> None:
+    """Refuse the id of a record about to be created that `new_id_fault` finds unfit."""
+    fault = new_id_fault(value)
+    if fault is not None:
+        raise InvalidValue("id", fault)
+
+
 def check_lengths(entity: object, ids: tuple[str, ...] = (), texts: tuple[str, ...] = ()) -> None:
     """Refuse ids and short texts of `entity` longer than the registry stores, or holding a
     control character, a lone surrogate or a bidi control (`text_fault`), or for ids any

@@ -18,7 +18,7 @@ from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
-from medevac.domain.limits import MAX_AGE_YEARS, earliest_birth_date
+from medevac.domain.limits import MAX_AGE_YEARS, earliest_birth_date, new_id_fault
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.repositories import UnitOfWork
@@ -271,6 +271,9 @@ def _plan_by_id(
                     " change a status with `medevac patients move`, not by import",
                 )
             )
+        fault = new_id_fault(values["id"]) if current is None else None
+        if fault is not None:  # checked where records are created only (`new_id_fault`)
+            problems.insert(0, RowError(row.row, spec.column_of("id"), fault))
         if problems:
             plan.errors.extend(problems)
             continue

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from medevac.domain.audit import AuditRecord, require_actor, snapshot
 from medevac.domain.errors import ConcurrentModification, InvalidValue, NotFound
 from medevac.domain.lifecycle import LEFT_STATUSES, ActorRole, PatientStatus
+from medevac.domain.limits import check_new_id
 from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.plans import PlanWithdrawal
 from medevac.domain.repositories import UnitOfWork
@@ -45,6 +46,7 @@ _DECLINES_ADMISSION = {
 
 def register_patient(uow: UnitOfWork, patient: Patient, *, actor: str) -> None:
     """Add a new patient in status reported, with the first entry of its timeline."""
+    check_new_id(patient.id)
     with uow:
         if uow.patients.find(patient.id) is not None:
             raise InvalidValue("id", f"patient {patient.id!r} already exists")

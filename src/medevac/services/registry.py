@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from medevac.domain.agreements import Agreement
 from medevac.domain.errors import InvalidValue, NotFound
 from medevac.domain.facilities import CapacityReport, Facility
-from medevac.domain.limits import MAX_ID_LENGTH, time_fault
+from medevac.domain.limits import MAX_ID_LENGTH, check_new_id, time_fault
 from medevac.domain.organisations import Organisation
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.auditing import audit, utc_now
@@ -17,6 +17,7 @@ from medevac.services.clock import shown
 
 def register_organisation(uow: UnitOfWork, organisation: Organisation, *, actor: str) -> None:
     """Add an organisation; its id must be new."""
+    check_new_id(organisation.id)
     with uow:
         if uow.organisations.find(organisation.id) is not None:
             raise InvalidValue("id", f"organisation {organisation.id!r} already exists")
@@ -27,6 +28,7 @@ def register_organisation(uow: UnitOfWork, organisation: Organisation, *, actor:
 
 def register_facility(uow: UnitOfWork, facility: Facility, *, actor: str) -> None:
     """Add a facility run by a known organisation; its id must be new."""
+    check_new_id(facility.id)
     with uow:
         if uow.facilities.find(facility.id) is not None:
             raise InvalidValue("id", f"facility {facility.id!r} already exists")
@@ -39,6 +41,7 @@ def register_facility(uow: UnitOfWork, facility: Facility, *, actor: str) -> Non
 
 def register_agreement(uow: UnitOfWork, agreement: Agreement, *, actor: str) -> None:
     """Add an agreement between two known organisations."""
+    check_new_id(agreement.id)
     with uow:
         if uow.agreements.find(agreement.id) is not None:
             raise InvalidValue("id", f"agreement {agreement.id!r} already exists")

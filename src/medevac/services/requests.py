@@ -11,6 +11,7 @@ from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue, LiveRequestConflict
 from medevac.domain.facilities import Facility
 from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.limits import check_new_id
 from medevac.domain.patients import MoveTimes, Patient
 from medevac.domain.plans import PlannedAdmission
 from medevac.domain.repositories import UnitOfWork
@@ -50,6 +51,9 @@ def create_request(
     same moment cannot both be stored: the second waits for the first (on either database),
     and is then refused naming the first.
     """
+
+    if request_id is not None:
+        check_new_id(request_id)
 
     def attempt() -> TreatmentRequest:
         with uow.serialized():

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import ActorRole, PatientStatus
+from medevac.domain.limits import check_new_id
 from medevac.domain.patients import MoveTimes, Patient
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.screening import (
@@ -39,6 +40,8 @@ def create_mission(
     mission_id: str | None = None,
 ) -> ScreeningMission:
     """Plan a visiting team's screening mission."""
+    if mission_id is not None:
+        check_new_id(mission_id)
     with uow:
         uow.organisations.get(team_organisation_id)
         if facility_id is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
 from medevac.domain.errors import (
@@ -24,7 +27,7 @@ from medevac.services.requests import (
     respond_to_request,
     submit_request,
 )
-from medevac.services.screening import add_candidates, record_decision
+from medevac.services.screening import add_candidates, create_mission, record_decision
 from tests.integration.services.builders import (
     ACTOR,
     UowFactory,
@@ -318,3 +321,47 @@ def test_the_demo_without_a_plan_leaves_regulating_to_the_user(uow_factory: UowF
     assert summary.patients_by_status["referred"] == 24
     with uow_factory() as uow:
         assert uow.plans.live() == []
+
+
+def test_new_ids_not_in_composed_unicode_are_refused_alike_on_every_backend(
+    uow_factory: UowFactory,
+) -> None:
+    # "REQ-Jose\u0301" (a combining accent) looks like "REQ-José" and would be another record
+    registry(uow_factory)
+    ids = selected_patients(uow_factory, 1)
+    composed = re.escape("at character 9 (U+0301)") + ".*write it as 'REQ-Jos\u00e9'"
+    with pytest.raises(InvalidValue, match=f"^id: is not in Unicode's composed form.*{composed}"):
+        create_request(
+            uow_factory(),
+            from_organisation_id="ORG-A",
+            to_organisation_id="ORG-B",
+            patient_ids=ids,
+            actor=ACTOR,
+            request_id="REQ-Jose\u0301",
+        )
+    today = utc_now().date()
+    with pytest.raises(InvalidValue, match=r"^id: is not in Unicode's composed form"):
+        create_mission(
+            uow_factory(),
+            team_organisation_id="ORG-B",
+            place="Kyiv",
+            starts_on=today,
+            ends_on=today,
+            actor=ACTOR,
+            mission_id="SCR-Jose\u0301",
+        )
+    with pytest.raises(InvalidValue, match=r"^id: is not in Unicode's composed form"):
+        register_patient(
+            uow_factory(),
+            replace(patient_file(uow_factory(), ids[0]).patient, id="P-Jose\u0301", history=[]),
+            actor=ACTOR,
+        )
+    request = create_request(
+        uow_factory(),
+        from_organisation_id="ORG-A",
+        to_organisation_id="ORG-B",
+        patient_ids=ids,
+        actor=ACTOR,
+        request_id="REQ-Jos\u00e9",
+    )
+    assert request.id == "REQ-Jos\u00e9"

@@ -25,6 +25,7 @@ from medevac.interop.validation import ParsedTable, parse_table
 from medevac.services.clock import shown
 from medevac.services.exports import export_file
 from medevac.services.imports import import_file
+from medevac.services.registry import register_organisation
 from tests.fakes import FakeDatabase
 from tests.unit.interop import importing
 from tests.unit.interop.importing import NOW, load
@@ -281,6 +282,39 @@ def test_an_id_holding_a_format_character_is_refused_naming_row_and_column(
         f"row 1, column id: holds an invisible format character (U+{ord(char):04X}, character 8)"
     ]
     assert database.state.patients == {}
+
+
+def test_a_new_id_not_in_composed_unicode_is_refused_and_one_on_record_stays_usable(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    # "PT-Jose\u0301" (a combining accent, as macOS writes names) looks like "PT-José" and had
+    # been created as a second patient beside it
+    load(database, registry, tmp_path, RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
+    composed = dict(registry.patients[0]) | {"id": "PT-Jos\u00e9"}
+    decomposed = dict(registry.patients[0]) | {"id": "PT-Jose\u0301"}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([composed, decomposed]), encoding="utf-8")
+    assert rejected(database, RecordKind.PATIENTS, path) == [
+        "row 2, column id: is not in Unicode's composed form (NFC) at character 8 (U+0301): an "
+        "id that looks the same written composed would be another record; write it as "
+        "'PT-Jos\u00e9'"
+    ]
+    assert database.state.patients == {}
+    # a record stored with such an id before the rule (the domain reads it) is updated in place
+    with pytest.raises(InvalidValue) as error:
+        register_organisation(
+            database.unit_of_work(),
+            Organisation("\u212b-MOH", "Name", "ministry_of_health", "PL"),
+            actor="alice",
+        )
+    assert error.value.reason.startswith("is not in Unicode's composed form (NFC) at character 1")
+    older = Organisation("\u212b-MOH", "Name", "ministry_of_health", "PL")
+    database.state.organisations[older.id] = older
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps([{**registry.organisations[0], "id": older.id}]), encoding="utf-8")
+    result = import_file(database.unit_of_work(), RecordKind.ORGANISATIONS, path, actor="alice")
+    assert (result.created, result.updated) == (0, 1)
+    assert database.state.organisations[older.id].name == registry.organisations[0]["name"]
 
 
 def test_the_domain_refuses_format_characters_in_ids_and_bidi_overrides_in_texts() -> None:
