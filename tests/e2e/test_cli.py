@@ -274,7 +274,7 @@ def test_screening_mission_from_the_cli(cli: CliRunner) -> None:
     assert "criteria" in refused.output
     invoke(cli, "screening", "decide", mission, "PT-0003", "select", "--clinician", "dr.k")
     out = invoke(cli, "screening", "report", mission)
-    assert "│ 1          │ 1        │ 1        │ 0        │ 0        │ 0       │" in out
+    assert "│ 1          │ 1        │ 1        │ 0        │ 0        │ 0    │ 0       │" in out
     assert "SCR-DEMO-001" in invoke(cli, "screening", "list")
 
 

@@ -112,10 +112,12 @@ def build(
     ("quota used up"; --ignore-quotas keeps them). Where an agreement has room for fewer
     patients than the problem has who could go under it, the manifest carries its quota (the
     problem format has none): `plan solve` keeps to it, and the engine chooses who uses the
-    room ("quota: ..."; not where another agreement between the same organisations covers some
-    of the same specialties, nor with --ignore-quotas). Where an agreement ends before the
-    horizon's last day, the manifest carries the last day on which its receiver's facilities
-    admit its patients, which `plan solve` keeps to ("agreement ends: ..."). An operator whose
+    room ("quota: ..."; agreements between the same organisations that cover some of the
+    same specialties carry their rooms together where the sets of agreements covering each
+    specialty nest or are apart, and not where they cross; none with --ignore-quotas). Where
+    an agreement ends before the horizon's last day, the manifest carries the last day on
+    which its receiver's facilities admit its patients, which `plan solve` keeps to
+    ("agreement ends: ..."). An operator whose
     first agreement comes into force later is not bound yet: its facilities accept every
     sender until the day before, and the patients that agreement does not cover are admitted
     by then ("agreement begins: ..."). Also writes NAME.registry.json beside

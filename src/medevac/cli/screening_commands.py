@@ -109,15 +109,19 @@ def report(
     mission_id: str = typer.Argument(..., help="Mission id."),
     candidates: bool = typer.Option(False, help="Also list every candidate and decision."),
 ) -> None:
-    """Counts of a mission: examined, selected, deferred, declined."""
-    mission, counts = mission_report(unit_of_work(), mission_id)
+    """Counts of a mission: examined, selected, deferred, declined, left and pending.
+
+    A candidate left is one without a decision who no longer awaits it: dead, cancelled,
+    moved on by hand, or put before another mission since."""
+    found = mission_report(unit_of_work(), mission_id)
+    mission, counts = found.mission, found.counts
     console.print(
         f"[bold]{escape(mission.id)}[/] by {escape(mission.team_organisation_id)} at "
         f"{escape(mission.place)}, {mission.starts_on} to {mission.ends_on}"
     )
     if mission.team_members:
         console.print(f"Team: {', '.join(mission.team_members)}", markup=False)
-    table = Table("candidates", "examined", "selected", "deferred", "declined", "pending")
+    table = Table("candidates", "examined", "selected", "deferred", "declined", "left", "pending")
     table.add_row(
         *(
             str(v)
@@ -127,6 +131,7 @@ def report(
                 counts.selected,
                 counts.deferred,
                 counts.declined,
+                counts.left,
                 counts.pending,
             )
         )
@@ -135,7 +140,9 @@ def report(
     if candidates:
         listing = Table("patient", "decision", "clinician", "when", "criteria")
         for patient_id, d in mission.candidates.items():
-            if d is None:
+            if d is None and patient_id in found.left:
+                listing.add_row(escape(patient_id), "left", "", "", escape(found.left[patient_id]))
+            elif d is None:
                 listing.add_row(escape(patient_id), "pending", "", "", "")
             else:
                 listing.add_row(

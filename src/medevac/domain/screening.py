@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import PatientStatus, check_free_text
-from medevac.domain.limits import check_lengths
+from medevac.domain.limits import MAX_TEXT_LENGTH, check_lengths, text_fault
 
 #: How far a decision's time may lie before the patient's latest move or after the server's
 #: clock, for clocks that differ a little (capacity reports allow as much ahead).
@@ -59,17 +59,40 @@ class ScreeningDecision:
 
 @dataclass(frozen=True, slots=True)
 class ScreeningReport:
-    """Counts of a mission: examined is every candidate with a decision."""
+    """Counts of a mission: examined is every candidate with a decision; left, those without
+    one who no longer await it (dead, cancelled, moved on by hand, or put before another
+    mission since: `left` of the services' report, 0 where the patients were not read)."""
 
     candidates: int
     examined: int
     selected: int
     deferred: int
     declined: int
+    left: int = 0
 
     @property
     def pending(self) -> int:
-        return self.candidates - self.examined
+        return self.candidates - self.examined - self.left
+
+
+def team_members_fault(members: tuple[str, ...]) -> str | None:
+    """What makes a new mission's team members unfit, or None: a blank name, one longer than
+    the registry keeps for a name, or one holding a control character or a bidi control
+    (`text_fault`: an ESC sequence had reached the terminal of whoever read the report, and a
+    lone surrogate had failed at the database write with a traceback). Checked where a mission
+    is created, not where one is read back (a mission stored before keeps reading)."""
+    for n, member in enumerate(members, start=1):
+        if not member.strip():
+            return f"member {n} is empty"
+        if len(member) > MAX_TEXT_LENGTH:
+            return (
+                f"member {n} is {len(member):,} characters long; at most {MAX_TEXT_LENGTH} are "
+                "allowed"
+            )
+        fault = text_fault(member)
+        if fault is not None:
+            return f"member {n} {fault}"
+    return None
 
 
 @dataclass(slots=True)
@@ -116,8 +139,9 @@ class ScreeningMission:
         mission would keep it pending for ever, and this one's report would change). The
         decision's time must lie within the mission's dates, and neither before ``last_move``
         (the patient's latest move, into screening) nor after ``now``, give or take
-        `CLOCK_SKEW` either way: the patient's timeline stays in order, and a decision dated
-        ahead does not stay at the top of the audit trail.
+        `CLOCK_SKEW` either way (for clocks that differ a little: within it a decision may be
+        timed up to five minutes before the move it follows), and a decision dated ahead does
+        not stay at the top of the audit trail.
 
         The dates are compared in the zone the decision's time is given in (the services give
         it in the operation's); the mission keeps the instant in UTC, as the registry stores
@@ -150,7 +174,9 @@ class ScreeningMission:
         self.candidates[patient_id] = kept
         return kept
 
-    def report(self) -> ScreeningReport:
+    def report(self, left: int = 0) -> ScreeningReport:
+        """The mission's counts; ``left``: the undecided candidates who no longer await a
+        decision (the services know them: `mission_report`)."""
         decisions = [d for d in self.candidates.values() if d is not None]
 
         def count(outcome: ScreeningOutcome) -> int:
@@ -162,6 +188,7 @@ class ScreeningMission:
             selected=count(ScreeningOutcome.SELECT),
             deferred=count(ScreeningOutcome.DEFER),
             declined=count(ScreeningOutcome.DECLINE),
+            left=left,
         )
 
 

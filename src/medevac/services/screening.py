@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from medevac.domain.audit import snapshot
@@ -18,6 +19,7 @@ from medevac.domain.screening import (
     ScreeningMission,
     ScreeningOutcome,
     ScreeningReport,
+    team_members_fault,
 )
 from medevac.services.auditing import audit, utc_now
 from medevac.services.clock import day_of, local
@@ -39,9 +41,21 @@ def create_mission(
     actor: str,
     mission_id: str | None = None,
 ) -> ScreeningMission:
-    """Plan a visiting team's screening mission."""
+    """Plan a visiting team's screening mission. One that ends before today (the operation's
+    calendar, `day_of`) is refused: it could take no candidates (`add_candidates`). The team
+    members' names are checked here (`team_members_fault`)."""
     if mission_id is not None:
         check_new_id(mission_id)
+    fault = team_members_fault(tuple(team_members))
+    if fault is not None:
+        raise InvalidValue("team_members", fault)
+    today = day_of(utc_now())
+    if ends_on < today:
+        raise InvalidValue(
+            "ends_on",
+            f"{ends_on} is before today ({today}): a mission that has ended could take no "
+            "candidates",
+        )
     with uow:
         uow.organisations.get(team_organisation_id)
         if facility_id is not None:
@@ -190,10 +204,34 @@ def candidate_of(patient: Patient) -> str | None:
     return None
 
 
-def mission_report(uow: UnitOfWork, mission_id: str) -> tuple[ScreeningMission, ScreeningReport]:
+@dataclass(frozen=True, slots=True)
+class MissionReport:
+    """A mission, its counts, and its undecided candidates who no longer await its decision,
+    each with where it is now ("now died", "now a candidate of SCR-2"; `mission_report`)."""
+
+    mission: ScreeningMission
+    counts: ScreeningReport
+    left: dict[str, str]
+
+
+def mission_report(uow: UnitOfWork, mission_id: str) -> MissionReport:
+    """The mission's counts, where an undecided candidate who is no longer in screening for
+    this mission (dead, cancelled, moved on by hand, or put before another mission since) is
+    counted as left rather than pending: no decision of this mission can come for it (a report
+    had shown such patients pending for ever)."""
     with uow:
         mission = uow.screenings.get(mission_id)
-    return mission, mission.report()
+        undecided = [p for p, d in mission.candidates.items() if d is None]
+        patients = uow.patients.get_many(undecided) if undecided else {}
+    left = {}
+    for patient_id, patient in patients.items():
+        if patient.status is not PatientStatus.SCREENING:
+            left[patient_id] = f"now {patient.status}"
+        elif (other := candidate_of(patient)) != mission.id:
+            left[patient_id] = (
+                "put in screening by hand" if other is None else f"now a candidate of {other}"
+            )
+    return MissionReport(mission, mission.report(len(left)), left)
 
 
 def list_missions(uow: UnitOfWork) -> list[ScreeningMission]:

@@ -176,7 +176,7 @@ def test_an_answer_that_contradicts_one_given_is_refused_and_nothing_is_written(
 
 
 def test_no_candidates_are_put_before_a_mission_that_ended_in_the_cells_calendar(
-    uow_factory: UowFactory, cell_day: date
+    uow_factory: UowFactory, cell_day: date, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registry(uow_factory)
     reported_patients(uow_factory, ["P-1", "P-2"])
@@ -191,10 +191,17 @@ def test_no_candidates_are_put_before_a_mission_that_ended_in_the_cells_calendar
             actor=ACTOR,
         ).id
 
-    ended = mission(cell_day - timedelta(days=1))
-    with pytest.raises(InvalidValue, match=f"mission {ended} .* ended before today") as refused:
-        add_candidates(uow_factory(), ended, ["P-1"], actor=ACTOR)
-    assert str(cell_day - timedelta(days=1)) in str(refused.value)
+    # one that has ended already is not planned: it could take no candidates
+    with pytest.raises(InvalidValue, match=f"^ends_on: .* is before today \\({cell_day}\\)"):
+        mission(cell_day - timedelta(days=1))
+    # one planned that has ended since takes none
+    ended = mission(cell_day)
+    later = utc_now() + timedelta(days=2)
+    with monkeypatch.context() as clock:
+        clock.setattr("medevac.services.screening.utc_now", lambda: later)
+        with pytest.raises(InvalidValue, match=f"mission {ended} .* ended before") as refused:
+            add_candidates(uow_factory(), ended, ["P-1"], actor=ACTOR)
+    assert f"{cell_day - timedelta(days=5)}..{cell_day}" in str(refused.value)
     with uow_factory() as uow:
         assert uow.patients.get("P-1").status is PatientStatus.REPORTED
         assert uow.screenings.get(ended).candidates == {}

@@ -27,12 +27,18 @@ from medevac.services.requests import (
     respond_to_request,
     submit_request,
 )
-from medevac.services.screening import add_candidates, create_mission, record_decision
+from medevac.services.screening import (
+    add_candidates,
+    create_mission,
+    mission_report,
+    record_decision,
+)
 from tests.integration.services.builders import (
     ACTOR,
     UowFactory,
     mission_of_org_b,
     registry,
+    reported_patients,
     selected_patients,
 )
 
@@ -365,3 +371,51 @@ def test_new_ids_not_in_composed_unicode_are_refused_alike_on_every_backend(
         request_id="REQ-Jos\u00e9",
     )
     assert request.id == "REQ-Jos\u00e9"
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        (("Dr A", "Dr \udcff"), "member 2 is not valid Unicode text (a lone surrogate)"),
+        (("Dr \x1b[2JA",), "member 1 holds a control character (U+001B, character 4)"),
+        (("Dr A", "  "), "member 2 is empty"),
+        (("x" * 201,), "member 1 is 201 characters long; at most 200 are allowed"),
+    ],
+)
+def test_a_missions_team_members_are_checked_alike_on_every_backend(
+    uow_factory: UowFactory, members: tuple[str, ...], reason: str
+) -> None:
+    # a lone surrogate had failed at the database write with a traceback; an ESC sequence,
+    # an empty name and any length had been stored
+    registry(uow_factory)
+    today = utc_now().date()
+    with pytest.raises(InvalidValue) as refused:
+        create_mission(
+            uow_factory(),
+            team_organisation_id="ORG-B",
+            place="Kyiv",
+            starts_on=today,
+            ends_on=today,
+            team_members=members,
+            actor=ACTOR,
+        )
+    assert (refused.value.field, refused.value.reason) == ("team_members", reason)
+    with uow_factory() as uow:
+        assert uow.screenings.list() == []
+
+
+def test_a_mission_report_counts_candidates_who_left_without_a_decision_apart(
+    uow_factory: UowFactory,
+) -> None:
+    # a candidate who died (or was moved on by hand) had stayed pending for ever
+    registry(uow_factory)
+    reported_patients(uow_factory, ["Q-1", "Q-2", "Q-3"])
+    mission = mission_of_org_b(uow_factory, candidates=["Q-1", "Q-2", "Q-3"])
+    record_decision(
+        uow_factory(), mission.id, "Q-1", ScreeningOutcome.SELECT, clinician="dr", criteria_notes=""
+    )
+    move_patient(uow_factory(), "Q-2", PatientStatus.DIED, actor=ACTOR, reason="sepsis")
+    found = mission_report(uow_factory(), mission.id)
+    counts = found.counts
+    assert (counts.candidates, counts.examined, counts.left, counts.pending) == (3, 1, 1, 1)
+    assert found.left == {"Q-2": "now died"}
