@@ -117,6 +117,30 @@ def test_a_user_error_is_one_line_with_exit_code_1_and_no_traceback(tmp_path: Pa
     assert lines[0].startswith("error: patient PT-0001: cannot move from referred to admitted")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("patients", "show", "PT\udcff"),
+        ("patients", "move", "PT\udcff", "died", "--reason", "x"),
+        ("patients", "list", "--location", "F\udcff"),
+        ("audit", "list", "--entity-id", "P\udcffx"),
+        ("requests", "show", "R\udcff"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_one_line_naming_its_bytes(
+    cli: CliRunner, args: tuple[str, ...]
+) -> None:
+    # the shell hands a byte that is not UTF-8 on as a lone surrogate: an id or filter holding
+    # one had reached the database and ended in a traceback
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: '")
+    assert "is not UTF-8 text (byte 0xff at character" in line
+    assert line.endswith("medevac reads its arguments as UTF-8")
+
+
 def test_an_uninitialised_database_says_to_run_db_upgrade(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     empty.touch()

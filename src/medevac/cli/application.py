@@ -3,6 +3,7 @@ point, `medevac.cli.main`, loads this module)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import typer
@@ -70,6 +71,26 @@ class MedevacGroup(TyperGroup):
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             _error(f"database {shown_url(database_url())}: {reason}")
             raise typer.Exit(1) from error
+        except UnicodeEncodeError as error:
+            # an argument holding a byte that is not UTF-8 (the shell passes it on as a lone
+            # surrogate) reached the database or a file as an id or a filter: the commands
+            # check the texts they store, but not every id they look up (it had been a
+            # traceback)
+            if error.reason != "surrogates not allowed" or not isinstance(error.object, str):
+                raise
+            _error(f"{_not_utf8(error.object, error.start)}; medevac reads its arguments as UTF-8")
+            raise typer.Exit(1) from error
+
+
+def _not_utf8(text: str, start: int) -> str:
+    """``text`` (an argument holding a lone surrogate at ``start``) as the bytes it came from,
+    and the first of them that is not UTF-8."""
+    try:
+        shown = repr(os.fsencode(text))[1:]  # b'PT\xff' -> 'PT\xff'
+        byte = f"byte 0x{os.fsencode(text[start])[0]:02x}"
+    except UnicodeEncodeError:  # a surrogate no byte stands for ("\ud800" from a JSON escape)
+        shown, byte = ascii(text), f"U+{ord(text[start]):04X}"
+    return f"{shown[:120]} is not UTF-8 text ({byte} at character {start + 1})"
 
 
 def _error(text: str) -> None:
