@@ -389,15 +389,20 @@ class FakeApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
             withdrawals.append(PlanWithdrawal(plan.id, plan.version, admission))
         return withdrawals
 
-    def withdraw_superseded(self, patient_ids: Collection[str], reason: str) -> int:
+    def withdraw_superseded(
+        self, patient_ids: Collection[str], reason: str
+    ) -> list[PlanWithdrawal]:
         why = withdrawal_reason(reason)
-        count = 0
-        for plan in self._all(lambda p: not p.is_live):
-            changed = [plan.withdraw_patient(i, why) for i in patient_ids]
-            if any(changed):
-                count += sum(changed)
+        withdrawals = []
+        for plan in sorted(self._all(lambda p: not p.is_live), key=lambda p: p.id):
+            changed = [i for i in sorted(set(patient_ids)) if plan.withdraw_patient(i, why)]
+            for patient_id in changed:
+                admission = plan.admission_of(patient_id)
+                assert admission is not None
+                withdrawals.append(PlanWithdrawal(plan.id, plan.version, admission))
+            if changed:
                 self._rows[plan.id] = copy.deepcopy(plan)  # its version stays, as in SQL
-        return count
+        return withdrawals
 
     def live_admissions(
         self, patient_ids: Collection[str]

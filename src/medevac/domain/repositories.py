@@ -158,12 +158,15 @@ class ApprovedPlanRepository(Protocol):
         the patient); a blank reason is refused (InvalidValue) and nothing is written."""
         ...
 
-    def withdraw_superseded(self, patient_ids: Collection[str], reason: str) -> int:
+    def withdraw_superseded(
+        self, patient_ids: Collection[str], reason: str
+    ) -> list[PlanWithdrawal]:
         """Withdraw the patients' open admissions from every plan no longer live, writing
         those admissions alone (a superseded plan's status and version stay as they are), for
         patients a later plan gives no place whose superseded admission would otherwise still
-        be read for their destination (`latest_admissions`). How many were withdrawn; a blank
-        reason is refused (InvalidValue) and nothing is written."""
+        be read for their destination (`latest_admissions`). The withdrawals made, by plan id
+        and patient id, for the audit trail; a blank reason is refused (InvalidValue) and
+        nothing is written."""
         ...
 
     def live_admissions(

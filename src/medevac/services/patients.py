@@ -164,14 +164,27 @@ def apply_move(
         if target is PatientStatus.DIED and previous in LEFT_STATUSES:
             return change  # its admission was used: it stays, and counts against the quota
         withdrawals = uow.plans.withdraw_patient(patient.id, why)
-        uow.audit.add_many(
-            [_withdrawal_record(w, actor=actor, reason=why, at=at) for w in withdrawals]
-        )
         # and its admissions in superseded plans, which would otherwise still be read for its
         # destination once it is accepted again with no facility named (a request closed had
         # sent it back to selected with its superseded admission open: found by a review)
-        uow.plans.withdraw_superseded([patient.id], why)
+        withdrawals += uow.plans.withdraw_superseded([patient.id], why)
+        audit_withdrawals(uow, withdrawals, actor=actor, reason=why, at=at)
     return change
+
+
+def audit_withdrawals(
+    uow: UnitOfWork,
+    withdrawals: Sequence[PlanWithdrawal],
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> None:
+    """An audit record per admission withdrawn from a plan, live or superseded (those of
+    superseded plans had been withdrawn with no record)."""
+    uow.audit.add_many(
+        [_withdrawal_record(w, actor=actor, reason=reason, at=at) for w in withdrawals]
+    )
 
 
 def _withdrawal_record(

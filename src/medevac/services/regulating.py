@@ -77,7 +77,7 @@ from medevac.services.manifests import (
     seal,
     with_manifest,
 )
-from medevac.services.patients import apply_moves
+from medevac.services.patients import apply_moves, audit_withdrawals
 from medevac.services.quota_count import (
     QuotaBook,
     carried_room_changes,
@@ -1765,9 +1765,9 @@ def _unreferred(
     # their admissions in the superseded plans are withdrawn: a patient left referred on a
     # request and accepted later with no facility named had taken the superseded admission,
     # whose bed the new plan may give to another, for its destination (found by a review)
-    uow.plans.withdraw_superseded(
-        [*(p.id for p, _ in moves), *held], f"no place in plan {approved.id}, which supersedes it"
-    )
+    why = f"no place in plan {approved.id}, which supersedes it"
+    withdrawn = uow.plans.withdraw_superseded([*(p.id for p, _ in moves), *held], why)
+    audit_withdrawals(uow, withdrawn, actor=actor, reason=why, at=now)
     return _Unreferred({p.id: places[p.id] for p, _ in moves}, held)
 
 

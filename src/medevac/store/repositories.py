@@ -1447,14 +1447,16 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
             if plan.id in admissions
         ]
 
-    def withdraw_superseded(self, patient_ids: Collection[str], reason: str) -> int:
+    def withdraw_superseded(
+        self, patient_ids: Collection[str], reason: str
+    ) -> list[PlanWithdrawal]:
         why = withdrawal_reason(reason)
         pa, p = t.planned_admissions, self.table
         connection = self._connection()
         gone = select(p.c.id).where(p.c.status != PlanStatus.LIVE.value)
-        count = 0
+        rows: list[Row[Any]] = []
         for chunk in id_batches(connection, sorted(patient_ids)):
-            count += connection.execute(
+            rows += connection.execute(
                 update(pa)
                 .where(
                     among(connection, pa.c.patient_id, chunk),
@@ -1462,8 +1464,23 @@ class SqlApprovedPlanRepository(_VersionedRepository[ApprovedPlan]):
                     pa.c.plan_id.in_(gone),
                 )
                 .values(withdrawn_reason=why)
-            ).rowcount
-        return count
+                .returning(pa.c.plan_id, pa.c.patient_id, pa.c.facility_id, pa.c.admission_date)
+            ).all()
+        if not rows:
+            return []
+        versions = dict(
+            connection.execute(
+                select(p.c.id, p.c.version).where(p.c.id.in_({row.plan_id for row in rows}))
+            ).all()
+        )
+        return [
+            PlanWithdrawal(
+                row.plan_id,
+                versions[row.plan_id],
+                PlannedAdmission(row.patient_id, row.facility_id, row.admission_date, why),
+            )
+            for row in sorted(rows, key=lambda row: (row.plan_id, row.patient_id))
+        ]
 
     def live_admissions(
         self, patient_ids: Collection[str]

@@ -99,6 +99,17 @@ def live_admissions(uow_factory: UowFactory) -> dict[str, tuple[str, int]]:
         }
 
 
+def withdrawal_records(uow_factory: UowFactory, plan_id: str) -> list[tuple[str, str]]:
+    """The patients withdrawn from the plan according to the audit trail, with the reasons."""
+    with uow_factory() as uow:
+        records = uow.audit.list(entity_type="approved_plan", entity_id=plan_id)
+    return [
+        (r.after["admissions"][0]["patient_id"], r.reason)
+        for r in records
+        if r.action == "withdraw_patient" and r.after is not None
+    ]
+
+
 def status(uow_factory: UowFactory, patient_id: str) -> PatientStatus:
     with uow_factory() as uow:
         return uow.patients.get(patient_id).status
@@ -275,7 +286,7 @@ def test_a_patient_a_live_request_holds_stays_referred_and_is_named(
     registry(uow_factory, beds=1)
     request_id = submitted_request(uow_factory, "A", "B", ["P1"])
     assert status(uow_factory, "P1") is PatientStatus.REFERRED
-    approved(uow_factory)
+    _, first = approved(uow_factory)
     assert live_admissions(uow_factory) == {"P1": ("H-B", 0)}
     with uow_factory() as uow:
         uow.capacity.add_many([report(0, hours_ago=1)])
@@ -284,6 +295,10 @@ def test_a_patient_a_live_request_holds_stays_referred_and_is_named(
     assert approval.unreferred == {}
     assert approval.on_request_unplaced == {"P1": f"H-B on {utc_now().date()}"}
     assert status(uow_factory, "P1") is PatientStatus.REFERRED
+    # the superseded plan's admission is withdrawn with a record (it had been unrecorded)
+    assert withdrawal_records(uow_factory, first.plan.id) == [
+        ("P1", f"no place in plan {approval.plan.id}, which supersedes it")
+    ]
     # accepted later with no facility named, P1 had taken the superseded admission (H-B, day 0,
     # a bed the new plan may give to another) for its destination; its place is not known
     respond_to_request(
@@ -306,11 +321,14 @@ def test_a_patient_a_closed_request_sends_back_keeps_no_superseded_admission(
     # accepted again with no facility named it took that admission for its destination
     registry(uow_factory, beds=1)
     request_id = submitted_request(uow_factory, "A", "B", ["P1"])
-    approved(uow_factory)
-    approved(uow_factory)
+    _, first = approved(uow_factory)
+    _, second = approved(uow_factory)
     assert live_admissions(uow_factory) == {"P1": ("H-B", 0)}
     close_request(uow_factory(), request_id, reason="regulate centrally", actor="cell")
     assert status(uow_factory, "P1") is PatientStatus.SELECTED
+    # both withdrawals are on record, the superseded plan's too (it had been unrecorded)
+    [(_, why)] = withdrawal_records(uow_factory, second.plan.id)
+    assert withdrawal_records(uow_factory, first.plan.id) == [("P1", why)]
     again = submitted_request(uow_factory, "A", "B", ["P1"])
     respond_to_request(
         uow_factory(), again, patient_answers={"P1": (True, "")}, actor="receiving desk"
