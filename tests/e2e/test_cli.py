@@ -19,6 +19,8 @@ from medevac.cli import context
 from medevac.cli.main import app
 from medevac.config import get_settings
 from medevac.domain.lifecycle import PatientStatus
+from medevac.domain.patients import Identity
+from medevac.domain.vocabulary import Sex
 from medevac.services.auditing import utc_now
 from medevac.services.demo import ACADEMY_AGREEMENT_ID
 from medevac.store.database import create_engine_for, known_revisions, upgrade
@@ -1047,3 +1049,56 @@ def test_accept_all_leaves_the_answers_already_given(cli: CliRunner) -> None:
     out = invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all")
     assert "partially_accepted" in out
     assert "no bed" in invoke(cli, "requests", "show", "REQ-DEMO-001")
+
+
+def test_an_admitted_patient_is_located_at_the_facility_that_admitted_it(cli: CliRunner) -> None:
+    # its location had stayed the hospital it left: `patients list --location` found it there
+    invoke(cli, "patients", "move", "PT-0004", "accepted", "--role", "receiving_facility")
+    invoke(cli, "patients", "move", "PT-0004", "scheduled")
+    invoke(cli, "patients", "move", "PT-0004", "in_transit")
+    assert "Location: FAC-KYIV-MH" in invoke(cli, "patients", "show", "PT-0004")
+    invoke(cli, "patients", "move", "PT-0004", "admitted", "--role", "receiving_facility")
+    assert "Location: FAC-LODZ-MMA" in invoke(cli, "patients", "show", "PT-0004")
+    at_academy = invoke(cli, "patients", "list", "--location", "FAC-LODZ-MMA")
+    assert "PT-0004" in at_academy
+    assert "PT-0004" not in invoke(cli, "patients", "list", "--location", "FAC-KYIV-MH")
+    with context.unit_of_work() as uow:
+        [record] = uow.audit.list(entity_type="patient", entity_id="PT-0004", limit=1)
+    assert record.action == "move:in_transit->admitted"
+    assert record.before is not None
+    assert record.after is not None
+    assert (record.before["location_id"], record.after["location_id"]) == (
+        "FAC-KYIV-MH",
+        "FAC-LODZ-MMA",
+    )
+
+
+def test_audit_list_refuses_an_unknown_kind_and_says_when_more_match_than_shown(
+    cli: CliRunner,
+) -> None:
+    # a typo ("patients") had answered "0 records", and --limit had cut the list unsaid
+    refused = cli.invoke(app, ["audit", "list", "--entity-type", "patients"])
+    assert refused.exit_code == 1
+    assert "--entity-type: 'patients' is not a kind of record; one of organisation," in (
+        " ".join(refused.output.split())
+    )
+    out = " ".join(invoke(cli, "audit", "list", "--entity-type", "patient", "--limit", "2").split())
+    assert "2+ records" in out
+    assert "more than 2 match: narrow the filters or raise --limit" in out
+    out = invoke(cli, "audit", "list", "--entity-id", "PT-0004", "--limit", "1000")
+    assert "more than" not in out
+
+
+def test_patients_show_says_identity_not_recorded_rather_than_unknown(cli: CliRunner) -> None:
+    with context.unit_of_work() as uow:
+        patient = uow.patients.get("PT-0004")
+        patient.identity = Identity()
+        uow.patients.update(patient)
+        uow.commit()
+    assert "Identity: not recorded" in invoke(cli, "patients", "show", "PT-0004")
+    with context.unit_of_work() as uow:
+        patient = uow.patients.get("PT-0004")
+        patient.identity = Identity(name="Ivan", sex=Sex.MALE)
+        uow.patients.update(patient)
+        uow.commit()
+    assert "Identity: Ivan, male\n" in invoke(cli, "patients", "show", "PT-0004")

@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from medevac.cli.context import console, unit_of_work, when
+from medevac.cli.context import UserError, console, unit_of_work, when
+from medevac.domain.audit import ENTITY_TYPES
 
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of every change.")
 
@@ -19,24 +20,32 @@ def register(app: typer.Typer) -> None:
 
 @audit_app.command("list")
 def list_audit(
-    entity_type: str = typer.Option(None, help="patient, facility, treatment_request, ..."),
+    entity_type: str = typer.Option(None, help=f"One of {', '.join(ENTITY_TYPES)}."),
     entity_id: str = typer.Option(None, help="Only this entity."),
     limit: int = typer.Option(
         50, min=1, max=1_000_000, help="Show at most this many (newest first)."
     ),
     changes: bool = typer.Option(False, help="Also print before and after."),
 ) -> None:
-    """Show audit records, newest first."""
+    """Show audit records, newest first; says when more match than --limit shows."""
+    if entity_type is not None and entity_type not in ENTITY_TYPES:
+        # a typo ("patients") had answered "0 records"
+        raise UserError(
+            f"--entity-type: {entity_type!r} is not a kind of record; one of "
+            f"{', '.join(ENTITY_TYPES)}"
+        )
     uow = unit_of_work()
     with uow:
-        records = uow.audit.list(entity_type=entity_type, entity_id=entity_id, limit=limit)
+        records = uow.audit.list(entity_type=entity_type, entity_id=entity_id, limit=limit + 1)
+    more = len(records) > limit
+    records = records[:limit]
     table = Table(
         "when",
         "actor",
         "entity",
         "action",
         "reason",
-        title=f"{len(records)} record{'' if len(records) == 1 else 's'}",
+        title=f"{len(records)}{'+' if more else ''} record{'' if len(records) == 1 else 's'}",
     )
     for r in records:
         table.add_row(
@@ -47,6 +56,8 @@ def list_audit(
             escape(r.reason),
         )
     console.print(table)
+    if more:
+        console.print(f"[yellow]more than {limit} match: narrow the filters or raise --limit[/]")
     if changes:
         for r in records:
             console.print(f"{r.entity_type} {r.entity_id} {r.action}", markup=False)

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from medevac.cli.context import actor, console, unit_of_work, when
 from medevac.domain.lifecycle import ALLOWED_TRANSITIONS, ActorRole, PatientStatus
-from medevac.domain.vocabulary import Precedence, Specialty
+from medevac.domain.vocabulary import Precedence, ServiceStatus, Sex, Specialty
 from medevac.services.auditing import utc_now
 from medevac.services.clock import day_of
 from medevac.services.holds import HOLDING_STATUSES
@@ -123,10 +123,11 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
     ident = p.identity
     details = [
         ident.name,
-        ident.sex.value if ident.sex else "",
+        # "unknown" is what nobody recorded: "Identity: unknown, unknown" had said nothing
+        ident.sex.value if ident.sex is not Sex.UNKNOWN else "",
         f"born {ident.birth_date}" if ident.birth_date else "",
         ident.nationality or "",
-        ident.service_status.value,
+        ident.service_status.value if ident.service_status is not ServiceStatus.UNKNOWN else "",
         ident.affiliation,
     ]
     console.print(f"Identity: {', '.join(d for d in details if d) or 'not recorded'}", markup=False)
@@ -164,7 +165,13 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
 def move(
     patient_id: str = typer.Argument(..., help="Patient id."),
     status: PatientStatus = typer.Argument(..., help="Target status."),
-    reason: str = typer.Option("", help="Why (required for declines, deaths, cancellations)."),
+    reason: str = typer.Option(
+        "",
+        help=(
+            "Why (required for declines, deferrals, deaths, cancellations, and the steps back: "
+            "referred or accepted to selected, scheduled to accepted, declined to screening)."
+        ),
+    ),
     by: str = typer.Option(None, "--actor", help="Who makes the move (audit trail)."),
     role: ActorRole = typer.Option(
         ActorRole.COORDINATOR,

@@ -13,6 +13,18 @@ from typing import Any
 from medevac.domain.errors import InvalidValue
 from medevac.domain.limits import check_lengths
 
+#: the kinds of entity the audit trail records changes of
+ENTITY_TYPES = (
+    "organisation",
+    "facility",
+    "capacity_report",
+    "agreement",
+    "patient",
+    "treatment_request",
+    "screening_mission",
+    "approved_plan",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from medevac.domain.audit import AuditRecord, require_actor, snapshot
@@ -141,9 +141,13 @@ def apply_move(
         _check_one_receiver(uow, awaiting, patient.id, target)
     if awaiting is not None and target is PatientStatus.ACCEPTED and not reason.strip():
         reason = f"accepted on {awaiting.id}"  # a decline keeps needing its reason
+    arrived_at = _arrived_at(uow, patient) if target is PatientStatus.ADMITTED else None
     change, record = _moved(
         patient, target, actor=actor, reason=reason, role=role, at=at, recorded=recorded
     )
+    if arrived_at is not None:
+        patient.location_id = arrived_at
+        record = replace(record, after={**(record.after or {}), "location_id": arrived_at})
     uow.patients.update(patient)
     uow.audit.add(record)
     if awaiting is not None:
@@ -170,6 +174,18 @@ def apply_move(
         withdrawals += uow.plans.withdraw_superseded([patient.id], why)
         audit_withdrawals(uow, withdrawals, actor=actor, reason=why, at=at)
     return change
+
+
+def _arrived_at(uow: UnitOfWork, patient: Patient) -> str | None:
+    """Where a patient being admitted now is, when that is not its location on record: the
+    registered facility of its destination (`sent_destinations`: the facility its acceptance
+    named, or its plan's). Its location had stayed the hospital it left, so `patients list
+    --location` found admitted patients where they no longer were. None where no destination
+    is known (the location stays as recorded)."""
+    there = sent_destinations(uow, [patient.id]).get(patient.id)
+    if there is None or there.facility_id == patient.location_id:
+        return None
+    return there.facility_id if uow.facilities.find(there.facility_id) is not None else None
 
 
 def audit_withdrawals(
