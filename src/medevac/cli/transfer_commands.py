@@ -14,6 +14,7 @@ from medevac.cli.context import actor, err_console, unit_of_work
 from medevac.cli.context import console as out
 from medevac.config import get_settings
 from medevac.domain.errors import DomainError
+from medevac.planning.json_text import printable
 from medevac.services.exports import export_file
 from medevac.services.imports import ImportRejected, ProgressCallback, RecordKind, import_file
 
@@ -43,15 +44,16 @@ def import_records(
         rows = len({e.row for e in rejected.errors})
         count = len(rejected.errors)
         err_console.print(
-            f"[bold red]{escape(file.name)}: {count} error{'s' if count != 1 else ''} in"
+            f"[bold red]{escape(printable(file.name))}: {count} error{'s' if count != 1 else ''} in"
             f" {rows} row{'s' if rows != 1 else ''}; nothing was imported.[/]"
         )
         raise typer.Exit(1) from None
     except DomainError as error:
         err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    name = escape(printable(file.name))
     out.print(
-        f"Imported {kind.value} from {escape(file.name)}: [green]{result.created} created[/],"
+        f"Imported {kind.value} from {name}: [green]{result.created} created[/],"
         f" [yellow]{result.updated} updated[/], {result.unchanged} unchanged."
     )
 
@@ -68,11 +70,13 @@ def export_records(
         raise typer.Exit(1) from None
     except OSError as error:
         err_console.print(
-            f"error: cannot write {file}: {error.strerror}", markup=False, highlight=False
+            f"error: cannot write {printable(str(file))}: {error.strerror}",
+            markup=False,
+            highlight=False,
         )
         raise typer.Exit(1) from None
     noun = "capacity reports" if kind is RecordKind.CAPACITY else kind.value
-    out.print(f"Exported {written} {noun} to {file}.", markup=False)
+    out.print(f"Exported {written} {noun} to {printable(str(file))}.", markup=False)
 
 
 @contextmanager

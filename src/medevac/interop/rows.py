@@ -520,7 +520,7 @@ def cost_policy(tariff: Decimal | None, currency: str) -> CostPolicy:
     if tariff is None and not currency:
         return CostPolicy.free()
     if tariff is None:
-        raise InvalidValue("tariff_per_bed_day", f"currency {currency} is given without a tariff")
+        raise InvalidValue("tariff_per_bed_day", f"currency {currency!r} is given without a tariff")
     if not currency:
         raise InvalidValue("currency", "a tariff needs an ISO 4217 currency code such as EUR")
     return CostPolicy(False, Decimal(tariff), currency.upper())

@@ -28,6 +28,7 @@ from medevac.interop.rows import SPECS, RecordSpec
 from medevac.interop.tables import read_table
 from medevac.interop.validation import ParsedRow, ParsedTable, parse_table
 from medevac.memory import garbage_collection_paused
+from medevac.planning.json_text import printable
 from medevac.services.clock import day_of, shown
 from medevac.services.holds import HOLDING_STATUSES
 from medevac.services.registry import capacity_audit_id
@@ -149,7 +150,9 @@ def _import_files(
             errors = parsed.errors + plan.errors
             if errors:
                 raise ImportRejected(path.name, errors)
-            reason = f"imported from {path.name}"
+            # a name may hold an ESC or a newline: the reason is free text, which refuses them
+            # (a patient import had failed on it naming no row) and the trail replays it
+            reason = f"imported from {printable(path.name)}"
             _write(uow, plan, actor=actor, at=at, reason=reason, done=counter)
             results.append(
                 ImportResult(kind, path.name, len(plan.created), len(plan.updated), plan.unchanged)
@@ -350,7 +353,7 @@ def _known_references(
         get_many = (
             uow.organisations.get_many if target == "organisation" else uow.facilities.get_many
         )
-        known[column] = set(_get_many(get_many, {i.strip() for i in ids}))
+        known[column] = set(_get_many(get_many, {_stripped(i) for i in ids}))
     return known
 
 
@@ -360,9 +363,20 @@ def _reference_errors(
     errors = []
     for column, target in REFERENCES[kind].items():
         value = values.get(column)
-        if _reference(value) and value.strip() not in known[column]:
-            errors.append(RowError(row, column, f"unknown {target} {value.strip()!r}"))
+        if _reference(value) and _stripped(value) not in known[column]:
+            errors.append(RowError(row, column, f"unknown {target} {_stripped(value)!r}"))
     return errors
+
+
+#: the characters Unicode calls white space, which the row model strips from both ends of a
+#: text; Python's `str.strip` strips U+001C-U+001F too, so an id ending in one was looked up
+#: as another than the row holds, and refused later naming neither row nor column
+WHITE_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _stripped(value: str) -> str:
+    """``value`` stripped of white space at both ends as the row model strips it."""
+    return value.strip(WHITE_SPACE)
 
 
 def _reference(value: object) -> TypeGuard[str]:
@@ -394,6 +408,7 @@ def _plan_capacity(
             stored[(old.facility_id, old.specialty, _aware(old.reported_at))] = old
 
     latest_allowed = at + CLOCK_SKEW
+    changed: dict[str, datetime | None] = {}  # facility -> its record's last change
     for row in rows:
         checked.add(1)
         values = row.values
@@ -413,7 +428,12 @@ def _plan_capacity(
         recorded = (
             previous is not None and report is not None and _figures(previous) == _figures(report)
         )
-        if facility is not None and not facility.offers(specialty) and not recorded:
+        if (
+            facility is not None
+            and not facility.offers(specialty)
+            and not recorded
+            and not _before_change(uow, changed, facility.id, values["reported_at"])
+        ):
             offered = ", ".join(sorted(facility.specialties)) or "none"
             problems.append(
                 RowError(
@@ -442,6 +462,22 @@ def _plan_capacity(
                 f" figures ({_describe(previous)}); reports are never changed, send a new one"
                 " with a later reported_at",
             )
+
+
+def _before_change(
+    uow: UnitOfWork, changed: dict[str, datetime | None], facility_id: str, reported_at: datetime
+) -> bool:
+    """Whether a report made at ``reported_at`` predates the last change of the facility's
+    record (its audit trail's newest entry; ``changed`` caches it per facility): such a report
+    of a specialty the facility no longer offers is history, made while it may have offered
+    it, and imports. A full export restored into another registry had been refused for one old
+    report (its facility, imported first, was new there); a report made since the facility's
+    last change, a new one naming a specialty by mistake say, is still refused."""
+    if facility_id not in changed:
+        latest = uow.audit.list(entity_type="facility", entity_id=facility_id, limit=1)
+        changed[facility_id] = _aware(latest[0].at) if latest else None
+    last = changed[facility_id]
+    return last is not None and reported_at < last
 
 
 def _figures(report: CapacityReport) -> tuple[int, int, int, int]:

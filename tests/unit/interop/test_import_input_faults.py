@@ -256,14 +256,74 @@ def test_exported_capacity_imports_back_unchanged_after_a_facility_drops_a_speci
     )
 
     assert (result.created, result.updated, result.unchanged) == (0, 0, len(registry.capacity))
-    # a new report of the dropped specialty is still refused
-    fresh = dict(registry.capacity[0]) | {"reported_at": "2026-11-21T08:00:00+00:00"}
+    # a new report of the dropped specialty (made since the drop) is still refused
+    fresh = dict(registry.capacity[0]) | {"reported_at": NOW.isoformat()}
     assert fresh["specialty"] == dropped
     new = tmp_path / "new.json"
     write_records(new, RecordKind.CAPACITY, [fresh])
     assert [e.split(" (it offers")[0] for e in rejected(database, RecordKind.CAPACITY, new)] == [
         f"row 1, column specialty: {facility['id']} does not offer {dropped}"
     ]
+
+
+def test_a_full_export_restores_into_an_empty_registry_after_a_specialty_was_dropped(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    # the reports of the dropped specialty were refused in a registry that had never held
+    # them: the whole capacity history was lost to one old report
+    load(database, registry, tmp_path, *RecordKind)
+    facility = dict(registry.facilities[0])
+    dropped, *kept = facility["specialties"]
+    path = tmp_path / "f.json"
+    write_records(path, RecordKind.FACILITIES, [facility | {"specialties": kept}])
+    import_file(database.unit_of_work(), RecordKind.FACILITIES, path, actor="a", now=NOW)
+    for kind in RecordKind:
+        export_file(database.unit_of_work(), kind, tmp_path / f"all-{kind.value}.json")
+    fresh = FakeDatabase()
+    for kind in (RecordKind.ORGANISATIONS, RecordKind.FACILITIES, RecordKind.CAPACITY):
+        result = import_file(
+            fresh.unit_of_work(), kind, tmp_path / f"all-{kind.value}.json", actor="a", now=NOW
+        )
+        assert result.created == result.rows
+    assert len(fresh.state.capacity) == len(registry.capacity)
+    assert any(r.specialty == dropped for r in fresh.state.capacity)
+    # a report made after the facility was recorded there is refused for that specialty
+    late = dict(registry.capacity[0]) | {"reported_at": NOW.isoformat()}
+    assert late["specialty"] == dropped
+    new = tmp_path / "late.json"
+    write_records(new, RecordKind.CAPACITY, [late])
+    [error] = importing.rejected(fresh, RecordKind.CAPACITY, new)
+    assert f"does not offer {dropped}" in str(error)
+
+
+def test_an_import_review_s_control_characters_stay_escaped_and_ids_strip_as_the_rows_do(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    load(database, registry, tmp_path, RecordKind.ORGANISATIONS, RecordKind.FACILITIES)
+    # a currency without a tariff had printed its ESC sequence raw to the terminal
+    facility = dict(registry.facilities[0]) | {"id": "F-ESC", "currency": "\x1b[2JEUR"}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps([facility]), encoding="utf-8")
+    [error] = rejected(database, RecordKind.FACILITIES, path)
+    assert error == (
+        "row 1, column tariff_per_bed_day: currency '\\x1b[2JEUR' is given without a tariff"
+    )
+    # an id ending in U+001F: Python's strip had looked up another id than the row holds, and
+    # the row was refused later naming neither row nor column
+    report = dict(registry.capacity[0]) | {"facility_id": "FAC-00000\u001f"}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps([report]), encoding="utf-8")
+    errors = rejected(database, RecordKind.CAPACITY, path)
+    assert errors[0] == "row 1, column facility_id: unknown facility 'FAC-00000\\x1f'"
+    # a file named with an ESC: the import's reason (free text, which refuses it) had refused
+    # a good patients file naming no row, and stored it raw for other kinds
+    patient = dict(registry.patients[0])
+    path = tmp_path / "pat\x1b[8m.json"
+    path.write_text(json.dumps([patient]), encoding="utf-8")
+    result = import_file(database.unit_of_work(), RecordKind.PATIENTS, path, actor="a", now=NOW)
+    assert result.created == 1
+    reasons = {r.reason for r in database.state.audit if r.entity_id == patient["id"]}
+    assert reasons == {"imported from pat\\u001b[8m.json"}
 
 
 # --- 5. invisible characters in ids, bidi overrides in texts ---------------------------------

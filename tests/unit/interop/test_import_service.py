@@ -269,7 +269,8 @@ def test_capacity_rows_are_checked_against_the_facility(
     base = dict(registry.capacity[0])
     rows = [
         base | {"facility_id": "GHOST"},
-        base | {"specialty": not_offered},
+        # made since the facility was recorded (an older one is history: it imports)
+        base | {"specialty": not_offered, "reported_at": NOW.isoformat()},
         base | {"reported_at": "2030-01-01T00:00:00+00:00"},
         base | {"available": -1},
         base,
