@@ -371,7 +371,11 @@ def _reference_errors(
 #: the characters Unicode calls white space, which the row model strips from both ends of a
 #: text; Python's `str.strip` strips U+001C-U+001F too, so an id ending in one was looked up
 #: as another than the row holds, and refused later naming neither row nor column
-WHITE_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+WHITE_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def _stripped(value: str) -> str:
