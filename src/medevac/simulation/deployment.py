@@ -808,6 +808,20 @@ def _demand_point(data: object, path: str) -> DemandPoint:
             raise ParameterError(f"{path}.patients_per_day_range", "must be [low, high]")
         low = read_number(bounds[0], f"{path}.patients_per_day_range[0]")
         high = read_number(bounds[1], f"{path}.patients_per_day_range[1]")
+        # said of the range as written (the point's checks name patients_per_day, a key the
+        # file does not have, and did not show the values)
+        where = f"{path}.patients_per_day_range"
+        if low < 0:
+            raise ParameterError(f"{where}[0]", f"{shown_number(low)} is below 0")
+        if low > high:
+            raise ParameterError(
+                where, f"low {shown_number(low)} is above high {shown_number(high)}"
+            )
+        if high > MAX_PATIENTS_PER_DAY:
+            raise ParameterError(
+                f"{where}[1]",
+                f"{shown_number(high)} is more than {shown_number(MAX_PATIENTS_PER_DAY)}",
+            )
     return reader.build(
         DemandPoint,
         id=read_string(obj["id"], f"{path}.id"),

@@ -73,6 +73,10 @@ def read_numbers(value: object, path: str) -> list[float]:
 
 
 def read_integer(value: object, path: str) -> int:
+    """A whole number; written with a point (50.0, 1e2) too, as JSON Schema's "integer"
+    takes it (the published schema accepted what this had refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ParameterError(path, f"must be a whole number, got {value!r}")
     return value

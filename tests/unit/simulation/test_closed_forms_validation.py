@@ -119,7 +119,7 @@ def test_steady_state_bed_occupancy_matches_littles_law(
     assert occupancy.half_width < 0.05 * expected_occupancy
 
 
-@pytest.mark.parametrize(("stations", "per_hour"), [(2, 3.0), (4, 3.0)])
+@pytest.mark.parametrize(("stations", "per_hour"), [(2, 3.0), (3, 2.0), (4, 3.0)])
 def test_patients_leave_unseen_as_in_a_loss_system_when_nobody_may_wait(
     stations: int, per_hour: float
 ) -> None:

@@ -154,6 +154,28 @@ def test_demand_ranges_are_planned_at_the_chosen_end() -> None:
             {"demand_points": [{"id": "a", "lat": 0.0, "lon": 0.0, "patients_per_day": 1e308}]},
             r"^demand_points\[0\]\.patients_per_day: 1e\+308 is more than 100,000",
         ),
+        # a range's faults had been said of patients_per_day, a key the file did not have,
+        # and without the values
+        (
+            {
+                "demand_points": [
+                    {"id": "a", "lat": 0, "lon": 0, "patients_per_day_range": [94, 28]}
+                ]
+            },
+            r"^demand_points\[0\]\.patients_per_day_range: low 94 is above high 28$",
+        ),
+        (
+            {
+                "demand_points": [
+                    {"id": "a", "lat": 0, "lon": 0, "patients_per_day_range": [1, 1e6]}
+                ]
+            },
+            r"^demand_points\[0\]\.patients_per_day_range\[1\]: 1,000,000 is more than 100,000$",
+        ),
+        (
+            {"demand_points": [{"id": "a", "lat": 0, "lon": 0, "patients_per_day_range": [-1, 5]}]},
+            r"^demand_points\[0\]\.patients_per_day_range\[0\]: -1 is below 0$",
+        ),
     ],
 )
 def test_bad_problem_files_are_refused_with_their_path(

@@ -64,6 +64,15 @@ def admitted_with_stay(distribution: str) -> dict[str, Any]:
     return data
 
 
+def test_whole_numbers_written_with_a_point_are_read_as_the_schema_takes_them() -> None:
+    # the published schema accepts 50.0 for an integer (JSON Schema does); the loader had
+    # refused it as "must be a whole number, got 50.0"
+    scenario = scenario_from_dict(edit(("resources", "beds"), 50.0))
+    assert scenario.resources.beds == 50
+    assert isinstance(scenario.resources.beds, int)
+    assert scenario_from_dict(edit(("days",), 1e1)).days == 10
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
