@@ -194,10 +194,12 @@ def manifest_path(problem_file: Path) -> Path:
 
 def json_object(path: Path) -> dict[str, Any]:
     """The JSON object in ``path``, or a one-line error naming the file (exit 1)."""
+    text = None
     try:
         # a byte order mark, as the problem loader takes it (a problem with one was valid
         # alone, and refused beside its manifest)
-        data = json_text.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
+        text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
+        data = json_text.loads(text)
     except OSError as error:
         _fail(unreadable(path, error))
     except UnicodeDecodeError as error:
@@ -205,7 +207,7 @@ def json_object(path: Path) -> dict[str, Any]:
     except json_text.RepeatedKeys as error:
         _fail(f"{path}: {error.lines()[0]}")
     except (ValueError, RecursionError) as error:
-        _fail(f"{path}: is not valid JSON ({json_error(error)})")
+        _fail(f"{path}: is not valid JSON ({json_error(error, text)})")
     if not isinstance(data, dict):
         _fail(f"{path}: expected a JSON object")
     return data
@@ -898,7 +900,7 @@ def manifest_fault(problem_file: Path, document: Any) -> str | None:
     except json_text.RepeatedKeys as error:
         return f"{manifest_file}: {error.lines()[0]}"
     except (ValueError, RecursionError) as error:
-        return f"{manifest_file}: is not valid JSON ({json_error(error)})"
+        return f"{manifest_file}: is not valid JSON ({json_error(error, text)})"
     if not isinstance(manifest, dict):
         return f"{manifest_file}: expected a JSON object"
     fault = manifests.seal_fault(manifest)

@@ -96,7 +96,11 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
         except json.JSONDecodeError:
             raise  # told below
         except (ValueError, RecursionError) as error:  # too deep, an integer too long
-            raise ImportFileError(f"{path.name}: not valid JSON: {json_error(error)}") from None
+            # the text given, the number's line and column are named (the whole file had been
+            # refused naming no place)
+            raise ImportFileError(
+                f"{path.name}: not valid JSON: {json_error(error, text)}"
+            ) from None
         table = _read_json(path.name, data, kind, repeated)
         _decimals_as_written(text, kind, table)
         return table

@@ -534,3 +534,17 @@ def test_an_export_that_fails_leaves_the_earlier_file_as_it_was(
         write_records(path, RecordKind.ORGANISATIONS, [row])
     assert path.read_text(encoding="utf-8") == "the earlier export\n"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_a_json_integer_too_long_to_read_is_named_by_line_and_column(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    # the whole file had been refused as "a number has more than 4300 digits", naming no place
+    load(database, registry, tmp_path, RecordKind.ORGANISATIONS)
+    path = tmp_path / "f.json"
+    path.write_text('[\n {"id": "F1",\n  "total_beds": ' + "7" * 5000 + "}\n]\n", encoding="utf-8")
+    with pytest.raises(ImportFileError) as refused:
+        import_file(database.unit_of_work(), RecordKind.FACILITIES, path, actor="a", now=NOW)
+    assert str(refused.value) == (
+        "f.json: not valid JSON: line 3, column 17: a number has 5000 digits; at most 4300 are read"
+    )
