@@ -795,6 +795,37 @@ def test_plan_build_says_when_arrivals_named_by_answers_pass_a_daily_admission_l
     ) in out
 
 
+def test_an_answer_says_when_the_beds_it_holds_pass_the_facility_s_free_beds(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the academy reports one orthopaedic bed free, then accepts its 8 orthopaedic patients:
+    # only `plan build` had said the holds passed the report ("they hold 7 more")
+    invoke(
+        cli,
+        *("facilities", "capacity", "report", "FAC-LODZ-MMA", "orthopaedics"),
+        *("--available", "1", "--baseline", "40"),
+    )
+    tomorrow = (utc_now() + timedelta(days=1)).date().isoformat()
+    admits = [
+        a for p in ("PT-0004", "PT-0017") for a in ("--admit", f"{p}=FAC-LODZ-MMA@{tomorrow}")
+    ]
+    answered = " ".join(
+        invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all", *admits).split()
+    )
+    found = re.search(
+        r"beyond the free beds: FAC-LODZ-MMA orthopaedics: the beds held for patients sent there "
+        r"since its report pass the free beds it reported by (\d+) on (\S+); the answer stands",
+        answered,
+    )
+    assert found is not None, answered
+    built = " ".join(invoke(cli, "plan", "build", "--out", str(tmp_path / "p.json")).split())
+    day = (date.fromisoformat(found[2]) - utc_now().date()).days
+    assert f"they hold {found[1]} more than the report gives free on day {day} " in built
+    assert "beyond the free beds" not in " ".join(
+        invoke(cli, "requests", "admit", "REQ-DEMO-001", "PT-0001", "FAC-LODZ-MMA").split()
+    )
+
+
 def test_plan_build_names_the_approved_places_it_does_not_carry(
     cli: CliRunner, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from medevac.domain.vocabulary import Specialty
 from medevac.services.auditing import utc_now
 from medevac.services.clock import day_of
 from medevac.services.holds import arrivals_over_limit
+from medevac.services.regulating import beds_beyond_reports
 from medevac.services.requests import (
     close_request,
     create_request,
@@ -205,7 +206,8 @@ def respond(
     stay, as for patients an approved plan sent. The facility must be the receiver's, offer
     the patient's specialty, and be open to the patient's organisation on that day under the
     agreements (as `plan approve` requires of a plan's admissions). A named day whose arrivals
-    pass the facility's daily admission limit is said (the answer stands).
+    pass the facility's daily admission limit is said, and so are beds held at a named
+    facility beyond the free beds of its latest report (the answer stands in both cases).
     """
     uow = unit_of_work()
     request = get_request(uow, request_id)
@@ -238,10 +240,10 @@ def respond(
         actor=actor(by),
     )
     _print_request(result)
-    if admit:  # the days the answer named, where they pass a daily admission limit
+    if admit:  # the days the answer named, where they pass a daily limit or the free beds
         _say_over_limit(
             {
-                (line.facility_id, line.admission_date)
+                line.patient_id: (line.facility_id, line.admission_date)
                 for line in result.patients
                 if line.facility_id is not None and line.admission_date is not None
             }
@@ -263,7 +265,8 @@ def admit(
     For a receiving side that accepts first and assigns the bed later (or moves it): from then
     on `medevac plan build` holds the patient's bed there. Only before the patient leaves
     (accepted or scheduled), also once the request is closed, and only on the answer that is
-    the patient's latest acceptance.
+    the patient's latest acceptance. A day whose arrivals pass the facility's daily admission
+    limit, or beds held there beyond the free beds of its latest report, are said.
     """
     try:
         day = None if on is None else date.fromisoformat(on.strip())
@@ -278,19 +281,28 @@ def admit(
         markup=False,
     )
     if line.facility_id is not None and line.admission_date is not None:
-        _say_over_limit({(line.facility_id, line.admission_date)})
+        _say_over_limit({patient_id: (line.facility_id, line.admission_date)})
 
 
-def _say_over_limit(places: set[tuple[str, date]]) -> None:
+def _say_over_limit(named: dict[str, tuple[str, date]]) -> None:
     """A warning for each named facility and day whose arrivals pass its daily admission
-    limit (`arrivals_over_limit`): the answer stands, and the next `plan build` admits
-    nobody else there that day."""
-    if not places:
+    limit (`arrivals_over_limit`), and for each named facility whose beds held for patients
+    sent there since its report pass the free beds it reported (`beds_beyond_reports`): the
+    answer stands; the next `plan build` admits nobody else there that day, or plans with no
+    free bed there until a new report."""
+    if not named:
         return
-    for line in arrivals_over_limit(unit_of_work(), places, day_of(utc_now())):
+    now = utc_now()
+    for line in arrivals_over_limit(unit_of_work(), set(named.values()), day_of(now)):
         console.print(
             f"[yellow]over the daily admission limit: {escape(line)}; the answer stands, and "
             "plans admit nobody else there that day[/]",
+            highlight=False,
+        )
+    for line in beds_beyond_reports(unit_of_work(), named, now):
+        console.print(
+            f"[yellow]beyond the free beds: {escape(line)}; the answer stands, and plans see "
+            "no free bed there on those days until the facility reports again[/]",
             highlight=False,
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from medevac.domain.facilities import CapacityReport
@@ -176,22 +176,7 @@ def held_beds(
     format's daily admission limit is one number for every day; the manifest keeps it, see
     `held_admissions`, and `plan solve` counts it.)
     """
-    entries = {entry["id"]: entry for entry in facility_entries}
-    taken: dict[tuple[str, str], list[str]] = defaultdict(list)
-    # per facility and specialty and day, the beds held beyond those the report gives free
-    short: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
-    for patient_id, hold in sorted(found.items()):
-        beds = entries[hold.facility_id]["beds"][hold.specialty]
-        first = (hold.first - today).days
-        days = range(max(0, first), min(len(beds), first + hold.stay))
-        if not days:  # its stay begins after the horizon: it takes nothing off (it was
-            continue  # counted as taken off all the same)
-        key = (hold.facility_id, hold.specialty)
-        for day in days:
-            if beds[day] == 0:
-                short[key][day] += 1
-            beds[day] = max(0, beds[day] - 1)
-        taken[key].append(patient_id)
+    taken, short = _take_off(facility_entries, found, today)
     lines = []
     for (facility, specialty), ids in sorted(taken.items()):
         line = (
@@ -209,6 +194,44 @@ def held_beds(
             )
         lines.append(line)
     return lines
+
+
+def _take_off(
+    facility_entries: list[dict[str, Any]], found: Mapping[str, Hold], today: date
+) -> tuple[dict[tuple[str, str], list[str]], dict[tuple[str, str], Counter[int]]]:
+    """Take the held beds off the entries' free beds (`held_beds`): per facility and
+    specialty, the patients whose beds were taken off, and per day the beds held beyond those
+    the report gives free."""
+    entries = {entry["id"]: entry for entry in facility_entries}
+    taken: dict[tuple[str, str], list[str]] = defaultdict(list)
+    short: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)
+    for patient_id, hold in sorted(found.items()):
+        beds = entries[hold.facility_id]["beds"][hold.specialty]
+        first = (hold.first - today).days
+        days = range(max(0, first), min(len(beds), first + hold.stay))
+        if not days:  # its stay begins after the horizon: it takes nothing off (it was
+            continue  # counted as taken off all the same)
+        key = (hold.facility_id, hold.specialty)
+        for day in days:
+            if beds[day] == 0:
+                short[key][day] += 1
+            beds[day] = max(0, beds[day] - 1)
+        taken[key].append(patient_id)
+    return taken, short
+
+
+def beyond_free_beds(
+    facility_entries: list[dict[str, Any]], found: Mapping[str, Hold], today: date
+) -> dict[tuple[str, str], tuple[date, int]]:
+    """Per facility and specialty whose held beds pass the free beds its report gives on some
+    day (`held_beds` says so as "they hold N more"), the first day of the most and how many
+    more. Takes the beds off the entries as `held_beds` does."""
+    _, short = _take_off(facility_entries, found, today)
+    found_beyond = {}
+    for key, over in sorted(short.items()):
+        day, most = max(over.items(), key=lambda item: (item[1], -item[0]))
+        found_beyond[key] = (today + timedelta(days=day), most)
+    return found_beyond
 
 
 def held_admissions(

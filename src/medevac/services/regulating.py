@@ -61,6 +61,7 @@ from medevac.services.holds import (
     HOLDING_STATUSES,
     SentEarlier,
     arriving_patients,
+    beyond_free_beds,
     held_admissions,
     held_beds,
     holds,
@@ -1837,6 +1838,53 @@ def requests_elsewhere(uow: UnitOfWork, plan: Plan) -> list[str]:
         f"another organisation's facilities ({', '.join(ids[:5])}"
         f"{', ...' if len(ids) > 5 else ''})"
         for (request_id, receiver), ids in sorted(found.items())
+    ]
+
+
+def beds_beyond_reports(
+    uow: UnitOfWork, admissions: Mapping[str, tuple[str, date]], now: datetime
+) -> list[str]:
+    """Of the facilities ``admissions`` name (patient -> facility and admission day, as a
+    request's answer names them), those where the beds held for patients sent there since the
+    facility's latest report of a named patient's specialty pass the free beds that report
+    gives on some day of the named stays, a line each: what `plan build` says of them ("they
+    hold N more"), for the answer (it had been said by the build only)."""
+    today = day_of(now)
+    with uow:
+        patients = uow.patients.get_many(set(admissions))
+        places = {
+            (facility, patients[p].primary_specialty.value)
+            for p, (facility, _) in admissions.items()
+            if p in patients
+        }
+        # the problem's days reach the end of the longest named stay (14 at least, as a build)
+        horizon_days = max(
+            [14]
+            + [
+                (day - today).days
+                + (patients[p].expected_length_of_stay_days or DEFAULT_LENGTH_OF_STAY_DAYS)
+                for p, (_, day) in admissions.items()
+                if p in patients
+            ]
+        )
+        horizon_days = min(horizon_days, MAX_HORIZON_DAYS)
+        facilities = uow.facilities.get_many({f for f, _ in places})
+        reports: dict[str, list[CapacityReport]] = defaultdict(list)
+        for report in uow.capacity.latest():
+            if report.facility_id in facilities:
+                reports[report.facility_id].append(report)
+        entries = [
+            facility_entry(facilities[f], reports[f], horizon_days, now) for f in sorted(reports)
+        ]
+        sent = patients_sent_earlier(uow, set(reports))
+    found = holds({e["id"]: e["beds"].keys() for e in entries}, reports, sent, today)
+    beyond = beyond_free_beds(entries, found, today)
+    return [
+        f"{facility} {specialty}: the beds held for patients sent there since its report pass "
+        f"the free beds it reported by {most} on {day}"
+        for facility, specialty in sorted(places)
+        if (found_at := beyond.get((facility, specialty))) is not None
+        for day, most in [found_at]
     ]
 
 
