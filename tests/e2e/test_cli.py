@@ -1133,3 +1133,26 @@ def test_patients_show_says_identity_not_recorded_rather_than_unknown(cli: CliRu
         uow.patients.update(patient)
         uow.commit()
     assert "Identity: Ivan, male\n" in invoke(cli, "patients", "show", "PT-0004")
+
+
+def test_texts_ending_in_a_backslash_are_shown_as_stored(cli: CliRunner, tmp_path: Path) -> None:
+    # rich's escape doubles a trailing backslash: tables and lines had shown "BS-1\\"
+    facility = {
+        "id": "BS-1\\",
+        "name": "Back\\slash [b]x[/b] end\\",
+        "kind": "hospital",
+        "operator_id": "ORG-PARTNER-MOH",
+        "country": "PL",
+        "lat": 52.0,
+        "lon": 21.0,
+        "specialties": ["general_surgery"],
+    }
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps([facility]), encoding="utf-8")
+    invoke(cli, "import", "facilities", str(path))
+    listed = invoke(cli, "facilities", "list")
+    assert "│ BS-1\\ " in listed
+    assert "BS-1\\\\" not in listed
+    assert "Back\\slash [b]x[/b] end\\ " in listed
+    shown = invoke(cli, "facilities", "show", "BS-1\\")
+    assert "Back\\slash [b]x[/b] end\\ (BS-1\\), hospital" in shown

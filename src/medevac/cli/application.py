@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 from alembic.util.exc import CommandError
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
@@ -28,6 +27,7 @@ from medevac.cli import (
 from medevac.cli.context import (
     UserError,
     actor,
+    cell,
     console,
     database_url,
     err_console,
@@ -213,12 +213,12 @@ def print_demo_summary(summary: DemoSummary) -> None:
     facilities.add_column("kind")
     facilities.add_column("count", justify="right")
     for kind, count in summary.facilities_by_kind.items():
-        facilities.add_row(escape(kind), str(count))
+        facilities.add_row(cell(kind), str(count))
     patients = Table(title="Patients by status", show_edge=False)
     patients.add_column("status")
     patients.add_column("count", justify="right")
     for status, count in summary.patients_by_status.items():
-        patients.add_row(escape(status), str(count))
+        patients.add_row(cell(status), str(count))
     console.print(f"Organisations: {summary.organisations}")
     console.print(facilities)
     console.print(patients)

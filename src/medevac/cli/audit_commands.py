@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from medevac.cli.context import UserError, console, unit_of_work, when
+from medevac.cli.context import UserError, cell, console, unit_of_work, when
 from medevac.domain.audit import ENTITY_TYPES
 
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of every change.")
@@ -50,10 +49,10 @@ def list_audit(
     for r in records:
         table.add_row(
             when(r.at),
-            escape(r.actor),
-            escape(f"{r.entity_type} {r.entity_id}"),
-            escape(r.action),
-            escape(r.reason),
+            cell(r.actor),
+            cell(f"{r.entity_type} {r.entity_id}"),
+            cell(r.action),
+            cell(r.reason),
         )
     console.print(table)
     if more:

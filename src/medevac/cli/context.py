@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from medevac.config import get_settings
 from medevac.domain.limits import fraction_fault
@@ -19,6 +21,20 @@ from medevac.store.unit_of_work import SqlUnitOfWork
 # (the commands' own markup is Rich markup, with data escaped: rich.markup.escape).
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
+
+
+def cell(value: str) -> Text:
+    """A table cell showing ``value`` as stored, no markup read: `rich.markup.escape` doubles
+    a trailing backslash, which a cell then showed twice ("BS-1\\" for "BS-1\\" stored)."""
+    return Text(value)
+
+
+def inline(value: str) -> str:
+    """``value`` escaped for a line of markup where plain text (not a tag) follows it: as
+    `rich.markup.escape`, but a trailing backslash stays single (escape doubles it, for a tag
+    that might follow, and the line then showed two)."""
+    escaped = escape(value)
+    return escaped[:-1] if value.endswith("\\") and escaped.endswith("\\\\") else escaped
 
 
 class UserError(Exception):

@@ -6,7 +6,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from medevac.cli.context import actor, console, unit_of_work, when
+from medevac.cli.context import actor, cell, console, unit_of_work, when
 from medevac.domain.lifecycle import ALLOWED_TRANSITIONS, ActorRole, PatientStatus
 from medevac.domain.vocabulary import Precedence, ServiceStatus, Sex, Specialty
 from medevac.services.auditing import utc_now
@@ -55,14 +55,14 @@ def list_command(
     )
     for p in rows:
         table.add_row(
-            escape(p.id),
+            cell(p.id),
             p.status,
             p.precedence,
             p.triage,
             ", ".join(p.required_specialties),
             p.mobility,
-            escape(", ".join(sorted(p.special_needs))),
-            escape(p.location_id or ""),
+            cell(", ".join(sorted(p.special_needs))),
+            cell(p.location_id or ""),
         )
     console.print(table)
     if more:
@@ -152,9 +152,9 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
             when(change.at),
             change.from_status or "",
             change.to_status,
-            escape(change.actor),
+            cell(change.actor),
             change.role,
-            escape(change.reason),
+            cell(change.reason),
         )
     console.print(timeline)
     allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[p.status])) or "none (final)"

@@ -18,6 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Column, Table
 from rich.text import Text
 
+from medevac.cli.context import cell, inline
 from medevac.cli.interrupts import Interruption
 from medevac.domain.errors import InvalidValue, json_error
 from medevac.planning import (
@@ -177,7 +178,7 @@ def warn(problem_file: Path, problem: Problem) -> None:
     warnings = problem_warnings(problem)
     for line in warnings[:SHOWN_WARNINGS]:
         console.print(
-            f"[yellow]warning: {escape(json_text.printable(str(problem_file)))}: {escape(line)}[/]",
+            f"[yellow]warning: {inline(json_text.printable(str(problem_file)))}: {escape(line)}[/]",
             highlight=False,
             soft_wrap=True,
         )
@@ -695,7 +696,7 @@ def show_command(
         table.add_column("facility")
         table.add_column("admissions", justify="right")
         for facility, count in per_facility.most_common(10):
-            table.add_row(escape(facility), str(count))
+            table.add_row(cell(facility), str(count))
         console.print(table)
     if problem is not None:
         _changes(plan_changes(problem, plan))
@@ -922,7 +923,7 @@ def _summary(plan: Plan, problem: Problem | None) -> None:
     table.add_row("objective", f"{plan.objective:,.2f}")
     table.add_row("bound", f"{plan.bound:,.2f}")
     table.add_row("gap", f"{plan.gap:.4%}")
-    table.add_row("solver", escape(plan.solver))
+    table.add_row("solver", cell(plan.solver))
     table.add_row("wall time (s)", f"{plan.wall_seconds:.2f}")
     table.add_row("placed", str(len(plan.assignments)))
     table.add_row("unplaced", str(len(plan.unplaced)))
@@ -932,7 +933,7 @@ def _summary(plan: Plan, problem: Problem | None) -> None:
         done: Counter[str] = Counter(p.precedence for p in problem.patients if p.id in placed)
         for name in _precedence_order(problem):
             if name in totals:
-                table.add_row(f"  placed {escape(name)}", f"{done[name]} of {totals[name]}")
+                table.add_row(f"  placed {inline(name)}", f"{done[name]} of {totals[name]}")
     for key, value in plan.breakdown.as_dict().items():
         table.add_row(f"  cost {key}", f"{value:,.2f}")
     console.print(table)

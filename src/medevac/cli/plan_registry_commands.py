@@ -14,7 +14,9 @@ from medevac.cli.context import (
     UserError,
     actor,
     age_text,
+    cell,
     console,
+    inline,
     stale_after,
     unit_of_work,
     when,
@@ -191,7 +193,7 @@ def build(
     if built.skipped:
         table = Table("left out", "id", "why", title=f"{len(built.skipped)} left out")
         for item in built.skipped:
-            table.add_row(escape(item.kind), escape(item.id), escape(item.reason))
+            table.add_row(cell(item.kind), cell(item.id), cell(item.reason))
         console.print(table)
     if built.uncarried:
         # `plan show` counts only the current places the problem holds: these went unsaid
@@ -207,12 +209,12 @@ def build(
         console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     for report in built.stale_reports:
         console.print(
-            f"[red]stale capacity: {escape(report.facility_id)} {report.specialty} reported "
+            f"[red]stale capacity: {inline(report.facility_id)} {report.specialty} reported "
             f"{age_text(report.age(now))}[/]"
         )
     for line in built.quotas_full:
         console.print(
-            f"[yellow]quota used up: {escape(line)}; it covers nobody in this problem "
+            f"[yellow]quota used up: {inline(line)}; it covers nobody in this problem "
             "(--ignore-quotas keeps it)[/]",
             highlight=False,
         )
@@ -231,7 +233,7 @@ def build(
     if len(built.held) > SHOWN_GAPS:
         console.print(f"held: and {len(built.held) - SHOWN_GAPS} more facilities and specialties")
     if built.without_destination:
-        shown = escape(", ".join(built.without_destination[:5]))
+        shown = inline(", ".join(built.without_destination[:5]))
         more = ", ..." if len(built.without_destination) > 5 else ""
         console.print(
             f"[yellow]no destination: {len(built.without_destination)} patient(s) accepted and "
@@ -491,7 +493,7 @@ def _approve(
             console.print(f"  and {len(approval.noted) - SHOWN_GAPS} more", highlight=False)
     for line in approval.requests_elsewhere:
         console.print(
-            f"[yellow]on request: {escape(line)}; answer, close or withdraw them there[/]",
+            f"[yellow]on request: {inline(line)}; answer, close or withdraw them there[/]",
             highlight=False,
         )
     for line in approval.over_quota:  # as the approval found them and recorded them
@@ -548,7 +550,7 @@ def approved_plans(
         open_ids = plan.open_patient_ids()
         console.print(
             f"[bold]{escape(plan.id)}[/] approved {when(plan.approved_at)} by "
-            f"{escape(plan.approved_by)}: "
+            f"{inline(plan.approved_by)}: "
             f"{len(open_ids)} of {len(plan.admissions)} admissions open, {plan.solver_status}, "
             f"objective {plan.objective:.3f}"
         )
@@ -563,11 +565,11 @@ def approved_plans(
             table = Table("patient", "facility", "admission", "withdrawn", "sent since")
             for a in plan.admissions:
                 table.add_row(
-                    escape(a.patient_id),
-                    escape(a.facility_id),
+                    cell(a.patient_id),
+                    cell(a.facility_id),
                     a.admission_date.isoformat(),
-                    escape(a.withdrawn_reason),
-                    escape(_sent_since(elsewhere, a.patient_id)),
+                    cell(a.withdrawn_reason),
+                    cell(_sent_since(elsewhere, a.patient_id)),
                 )
             console.print(table)
             continue

@@ -9,7 +9,9 @@ from rich.table import Table
 from medevac.cli.context import (
     actor,
     age_text,
+    cell,
     console,
+    inline,
     moment_option,
     stale_after,
     unit_of_work,
@@ -46,12 +48,12 @@ def list_agreements(
     table = Table("id", "sending", "receiving", "specialties", "quota", "cost", "valid")
     for a in rows:
         table.add_row(
-            escape(a.id),
-            escape(a.sending_organisation_id),
-            escape(a.receiving_organisation_id),
+            cell(a.id),
+            cell(a.sending_organisation_id),
+            cell(a.receiving_organisation_id),
             ", ".join(sorted(a.specialties)),
             "none" if a.quota is None else str(a.quota),
-            escape(a.cost_policy.describe()),
+            cell(a.cost_policy.describe()),
             f"{a.valid_from}..{a.valid_to or 'open'}",
         )
     console.print(table)
@@ -65,7 +67,7 @@ def list_organisations() -> None:
         rows = uow.organisations.list()
     table = Table("id", "name", "kind", "country", title=f"{len(rows)} organisations")
     for org in rows:
-        table.add_row(escape(org.id), escape(org.name), org.kind, escape(org.country))
+        table.add_row(cell(org.id), cell(org.name), org.kind, cell(org.country))
     console.print(table)
 
 
@@ -83,10 +85,10 @@ def list_facilities(
     )
     for f in rows:
         table.add_row(
-            escape(f.id),
-            escape(f.name),
+            cell(f.id),
+            cell(f.name),
             f.kind,
-            escape(f"{f.city} ({f.country})"),
+            cell(f"{f.city} ({f.country})"),
             "" if f.total_beds is None else str(f.total_beds),
             ", ".join(sorted(f.specialties)),
         )
@@ -100,7 +102,7 @@ def show_facility(facility_id: str = typer.Argument(..., help="Facility id.")) -
     with uow:
         f = uow.facilities.get(facility_id)
     console.print(
-        f"[bold]{escape(f.name)}[/] ({escape(f.id)}), {f.kind}, operated by {escape(f.operator_id)}"
+        f"[bold]{escape(f.name)}[/] ({inline(f.id)}), {f.kind}, operated by {inline(f.operator_id)}"
     )
     console.print(
         f"Location: {f.city} {f.country} at {f.location.lat:.4f}, {f.location.lon:.4f}",
@@ -148,7 +150,7 @@ def show_capacity(
         age = age_text(line.age)
         stale += line.stale
         table.add_row(
-            escape(line.facility.id),
+            cell(line.facility.id),
             r.specialty,
             r.specialty.have_bed_type,
             str(r.available),
@@ -188,7 +190,7 @@ def report(
     )
     if later is not None:
         console.print(
-            f"[yellow]{escape(facility_id)} {specialty} has a later report, of "
+            f"[yellow]{inline(facility_id)} {specialty} has a later report, of "
             f"{when(later.reported_at)} ({later.available} of {later.baseline} beds): that one "
             "stays in force, and plans do not read this one[/]",
             highlight=False,

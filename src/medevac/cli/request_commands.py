@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from medevac.cli.context import UserError, actor, console, unit_of_work, when
+from medevac.cli.context import UserError, actor, cell, console, inline, unit_of_work, when
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
 from medevac.services.auditing import utc_now
@@ -81,8 +81,8 @@ def _admissions(values: list[str]) -> dict[str, tuple[str, date | None]]:
 
 def _print_request(r: TreatmentRequest) -> None:
     console.print(
-        f"[bold]{escape(r.id)}[/] {escape(r.from_organisation_id)} -> "
-        f"{escape(r.to_organisation_id)}: [bold]{r.status}[/] (created {when(r.created_at)})"
+        f"[bold]{escape(r.id)}[/] {inline(r.from_organisation_id)} -> "
+        f"{inline(r.to_organisation_id)}: [bold]{r.status}[/] (created {when(r.created_at)})"
     )
     if r.note:
         console.print(f"Note: {r.note}", markup=False)
@@ -98,15 +98,13 @@ def _print_request(r: TreatmentRequest) -> None:
                 if line.facility_id is not None and line.admission_date is not None
                 else ""
             )
-            table.add_row(
-                escape(line.patient_id), line.decision, escape(line.reason), escape(admission)
-            )
+            table.add_row(cell(line.patient_id), line.decision, cell(line.reason), cell(admission))
         console.print(table)
     if r.places:
         table = Table("specialty", "asked", "granted", "reason", title="Places")
         for p in r.places:
             granted = "" if p.accepted is None else str(p.accepted)
-            table.add_row(p.specialty, str(p.requested), granted, escape(p.reason))
+            table.add_row(p.specialty, str(p.requested), granted, cell(p.reason))
         console.print(table)
 
 
@@ -144,9 +142,9 @@ def list_command(
     table = Table("id", "from", "to", "status", "patients", "places", "created")
     for r in rows:
         table.add_row(
-            escape(r.id),
-            escape(r.from_organisation_id),
-            escape(r.to_organisation_id),
+            cell(r.id),
+            cell(r.from_organisation_id),
+            cell(r.to_organisation_id),
             r.status,
             str(len(r.patients)),
             str(sum(p.requested for p in r.places)),
@@ -295,13 +293,13 @@ def _say_over_limit(named: dict[str, tuple[str, date]]) -> None:
     now = utc_now()
     for line in arrivals_over_limit(unit_of_work(), set(named.values()), day_of(now)):
         console.print(
-            f"[yellow]over the daily admission limit: {escape(line)}; the answer stands, and "
+            f"[yellow]over the daily admission limit: {inline(line)}; the answer stands, and "
             "plans admit nobody else there that day[/]",
             highlight=False,
         )
     for line in beds_beyond_reports(unit_of_work(), named, now):
         console.print(
-            f"[yellow]beyond the free beds: {escape(line)}; the answer stands, and plans see "
+            f"[yellow]beyond the free beds: {inline(line)}; the answer stands, and plans see "
             "no free bed there on those days until the facility reports again[/]",
             highlight=False,
         )

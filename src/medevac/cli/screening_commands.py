@@ -8,7 +8,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from medevac.cli.context import UserError, actor, console, moment_option, unit_of_work, when
+from medevac.cli.context import (
+    UserError,
+    actor,
+    cell,
+    console,
+    inline,
+    moment_option,
+    unit_of_work,
+    when,
+)
 from medevac.domain.screening import ScreeningOutcome
 from medevac.services.screening import (
     add_candidates,
@@ -116,8 +125,8 @@ def report(
     found = mission_report(unit_of_work(), mission_id)
     mission, counts = found.mission, found.counts
     console.print(
-        f"[bold]{escape(mission.id)}[/] by {escape(mission.team_organisation_id)} at "
-        f"{escape(mission.place)}, {mission.starts_on} to {mission.ends_on}"
+        f"[bold]{escape(mission.id)}[/] by {inline(mission.team_organisation_id)} at "
+        f"{inline(mission.place)}, {mission.starts_on} to {mission.ends_on}"
     )
     if mission.team_members:
         console.print(f"Team: {', '.join(mission.team_members)}", markup=False)
@@ -141,16 +150,16 @@ def report(
         listing = Table("patient", "decision", "clinician", "when", "criteria")
         for patient_id, d in mission.candidates.items():
             if d is None and patient_id in found.left:
-                listing.add_row(escape(patient_id), "left", "", "", escape(found.left[patient_id]))
+                listing.add_row(cell(patient_id), "left", "", "", cell(found.left[patient_id]))
             elif d is None:
-                listing.add_row(escape(patient_id), "pending", "", "", "")
+                listing.add_row(cell(patient_id), "pending", "", "", "")
             else:
                 listing.add_row(
-                    escape(patient_id),
+                    cell(patient_id),
                     d.outcome,
-                    escape(d.clinician),
+                    cell(d.clinician),
                     when(d.decided_at),
-                    escape(d.criteria_notes),
+                    cell(d.criteria_notes),
                 )
         console.print(listing)
 
@@ -162,9 +171,9 @@ def list_command() -> None:
     for m in list_missions(unit_of_work()):
         r = m.report()
         table.add_row(
-            escape(m.id),
-            escape(m.team_organisation_id),
-            escape(m.place),
+            cell(m.id),
+            cell(m.team_organisation_id),
+            cell(m.place),
             f"{m.starts_on}..{m.ends_on}",
             f"{r.examined}/{r.candidates}",
             str(r.selected),

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from medevac.cli.context import cell, inline
 from medevac.cli.plan_commands import time_limit_seconds
 from medevac.domain.errors import json_error
 
@@ -102,7 +102,7 @@ def simulate(
         result = run_replications(
             scenario, replications, seed=seed, workers=workers, progress=progress
         )
-    with console.status(f"writing the results to {escape(str(out))}/"):  # tables and plots
+    with console.status(f"writing the results to {inline(str(out))}/"):  # tables and plots
         _write_outputs(result, out)
     Console(emoji=False).print(_summary_table(result))
     console.print(
@@ -182,8 +182,8 @@ def deploy(
     table.add_column("patients/day", justify="right")
     for placement in plan.placements:
         table.add_row(
-            escape(placement.hospital_id),
-            escape(placement.site_id),
+            cell(placement.hospital_id),
+            cell(placement.site_id),
             f"{placement.patients_per_day:.1f}",
         )
     Console(emoji=False).print(table)
@@ -310,7 +310,7 @@ def _why_unwritable(out: Path, error: OSError) -> str:
 def _summary_table(result: SimulationResult) -> Table:
     scenario = result.scenario
     table = Table(
-        title=f"{escape(scenario.name)}: {result.replications} replications of {scenario.days} "
+        title=f"{inline(scenario.name)}: {result.replications} replications of {scenario.days} "
         f"days (seed {result.seed}), mean and 95 % CI"
     )
     table.add_column("metric")

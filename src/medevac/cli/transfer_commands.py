@@ -7,10 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from medevac.cli.context import actor, err_console, unit_of_work
+from medevac.cli.context import actor, err_console, inline, unit_of_work
 from medevac.cli.context import console as out
 from medevac.config import get_settings
 from medevac.domain.errors import DomainError
@@ -44,14 +43,14 @@ def import_records(
         rows = len({e.row for e in rejected.errors})
         count = len(rejected.errors)
         err_console.print(
-            f"[bold red]{escape(printable(file.name))}: {count} error{'s' if count != 1 else ''} in"
+            f"[bold red]{inline(printable(file.name))}: {count} error{'s' if count != 1 else ''} in"
             f" {rows} row{'s' if rows != 1 else ''}; nothing was imported.[/]"
         )
         raise typer.Exit(1) from None
     except DomainError as error:
         err_console.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    name = escape(printable(file.name))
+    name = inline(printable(file.name))
     out.print(
         f"Imported {kind.value} from {name}: [green]{result.created} created[/],"
         f" [yellow]{result.updated} updated[/], {result.unchanged} unchanged."
