@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: the longest `stale_after_hours` taken: a century (a larger one overflowed a timedelta)
+MAX_STALE_AFTER_HOURS = 876_600
+
 
 class SettingsError(ValueError):
     """A MEDEVAC_* setting that cannot be used; the message names the variable and why."""
@@ -38,8 +41,12 @@ class Settings(BaseSettings):
     @field_validator("stale_after_hours")
     @classmethod
     def _positive_hours(cls, value: float) -> float:
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError("must be a number of hours above 0")
+        # at most a century: 1e11 hours had overflowed a timedelta with a traceback
+        if not math.isfinite(value) or not 0 < value <= MAX_STALE_AFTER_HOURS:
+            raise ValueError(
+                f"must be a number of hours above 0 and at most {MAX_STALE_AFTER_HOURS:,} "
+                "(a century)"
+            )
         return value
 
     @field_validator("lock_wait_seconds")

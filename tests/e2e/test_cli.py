@@ -1102,6 +1102,11 @@ def test_an_admitted_patient_is_located_at_the_facility_that_admitted_it(cli: Cl
         "FAC-KYIV-MH",
         "FAC-LODZ-MMA",
     )
+    # home again, no facility holds it (it had stayed listed at the academy)
+    for status in ("in_treatment", "discharged", "repatriated"):
+        invoke(cli, "patients", "move", "PT-0004", status)
+    assert "Location: none: repatriated" in invoke(cli, "patients", "show", "PT-0004")
+    assert "PT-0004" not in invoke(cli, "patients", "list", "--location", "FAC-LODZ-MMA")
 
 
 def test_audit_list_refuses_an_unknown_kind_and_says_when_more_match_than_shown(
@@ -1156,3 +1161,51 @@ def test_texts_ending_in_a_backslash_are_shown_as_stored(cli: CliRunner, tmp_pat
     assert "Back\\slash [b]x[/b] end\\ " in listed
     shown = invoke(cli, "facilities", "show", "BS-1\\")
     assert "Back\\slash [b]x[/b] end\\ (BS-1\\), hospital" in shown
+
+
+def test_registry_listings_refuse_unknown_filters_and_show_only_offered_capacity(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # an unknown --operator or --organisation had answered with an empty listing
+    for args in (
+        ("facilities", "list", "--operator", "org-partner-dms"),
+        ("agreements", "list", "--organisation", "ORG-ORIGIN-MOX"),
+    ):
+        refused = cli.invoke(app, list(args))
+        assert refused.exit_code == 1
+        assert "not found" in refused.output
+    # the academy stops offering neurology: its neurology report had stayed listed as current
+    exported = tmp_path / "f.json"
+    invoke(cli, "export", "facilities", str(exported))
+    rows = json.loads(exported.read_text())["facilities"]
+    [academy] = [r for r in rows if r["id"] == "FAC-LODZ-MMA"]
+    academy["specialties"] = [s for s in academy["specialties"] if s != "neurology"]
+    exported.write_text(json.dumps({"facilities": [academy]}))
+    invoke(cli, "import", "facilities", str(exported))
+    for args in (("facilities", "show", "FAC-LODZ-MMA"), ("facilities", "capacity", "show")):
+        shown = invoke(cli, *args)
+        assert "neurosurgery" in shown or "orthopaedics" in shown
+        assert "neurology" not in shown
+    # the same report entered twice: the database's unique key had answered, per backend
+    report = ("facilities", "capacity", "report", "FAC-LODZ-MMA", "orthopaedics")
+    figures = ("--available", "4", "--baseline", "8")
+    invoke(cli, *report, *figures, "--at", "2026-12-07T10:00:00.123456+05:30")
+    again = cli.invoke(app, [*report, *figures, "--at", "2026-12-07T04:30:00.123456Z"])
+    assert again.exit_code == 1
+    assert "is already recorded; reports are never changed: send a new one with a later time" in (
+        " ".join(again.output.split())
+    )
+
+
+def test_a_database_a_newer_medevac_migrated_is_named_as_such(cli: CliRunner) -> None:
+    # every command had advised `db upgrade`, which then could not find the revision
+    with create_engine_for(os.environ["MEDEVAC_DATABASE_URL"]).begin() as connection:
+        connection.execute(text("update alembic_version set version_num = '0999'"))
+    for args in (("facilities", "list"), ("db", "upgrade")):
+        refused = cli.invoke(app, list(args))
+        assert refused.exit_code == 1
+        said = " ".join(refused.output.split())
+        assert "is at revision 0999, which this medevac does not know" in said
+        assert "a newer medevac migrated it" in said
+    status = " ".join(invoke(cli, "db", "status").split())
+    assert "newer than this medevac knows" in status

@@ -227,6 +227,8 @@ def test_a_blank_default_actor_is_refused_naming_its_variable(
         ("MEDEVAC_STALE_AFTER_HOURS", "abc", "Input should be a valid number"),
         ("MEDEVAC_STALE_AFTER_HOURS", "-1", "must be a number of hours above 0"),
         ("MEDEVAC_STALE_AFTER_HOURS", "nan", "must be a number of hours above 0"),
+        # 1e11 hours had overflowed a timedelta with a traceback
+        ("MEDEVAC_STALE_AFTER_HOURS", "1e11", "must be a number of hours above 0 and at most"),
         ("MEDEVAC_PROGRESS_THRESHOLD_ROWS", "many", "Input should be a valid integer"),
         ("MEDEVAC_PROGRESS_THRESHOLD_ROWS", "-5", "must be 0 or more"),
         ("MEDEVAC_LOCK_WAIT_SECONDS", "0", "must be a number of seconds above 0"),

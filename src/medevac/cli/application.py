@@ -45,6 +45,8 @@ from medevac.store.database import (
     head_revision,
     known_revisions,
     missing_sqlite_file,
+    newer_database,
+    unknown_revision,
     upgrade,
 )
 
@@ -154,6 +156,9 @@ def db_upgrade(
             f"revision {revision!r} is not one of medevac's migrations ({', '.join(known)}, "
             "or head, the newest)"
         )
+    if missing_sqlite_file(url) is None and (unknown := unknown_revision(url)) is not None:
+        # alembic had said it "can't locate revision identified by" the database's own
+        raise UserError(newer_database(url, unknown))
     if named is not None and missing_sqlite_file(url) is None:
         now = current_revision(url)
         if now in known and known.index(now) > known.index(named):
@@ -182,6 +187,8 @@ def db_status() -> None:
         return
     current, head = current_revision(url), head_revision()
     state = "up to date" if current == head else "needs `medevac db upgrade`"
+    if current is not None and current not in known_revisions():
+        state = "newer than this medevac knows: use the medevac that migrated it"
     console.print(
         f"database {shown_url(url)}: revision {current or 'none'} (newest {head}), {state}",
         markup=False,

@@ -13,6 +13,11 @@ from medevac.domain.audit import ENTITY_TYPES
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of every change.")
 
 
+def _count(shown: int, more: bool) -> str:
+    """The listing's title: "1 record", "2 records", "1+ records" where more match."""
+    return f"{shown}{'+' if more else ''} record{'s' if more or shown != 1 else ''}"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
 
@@ -44,7 +49,7 @@ def list_audit(
         "entity",
         "action",
         "reason",
-        title=f"{len(records)}{'+' if more else ''} record{'' if len(records) == 1 else 's'}",
+        title=_count(len(records), more),
     )
     for r in records:
         table.add_row(

@@ -13,7 +13,13 @@ from medevac.config import get_settings
 from medevac.domain.limits import fraction_fault
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.clock import shown
-from medevac.store.database import engine_for, is_up_to_date, missing_sqlite_file
+from medevac.store.database import (
+    engine_for,
+    is_up_to_date,
+    missing_sqlite_file,
+    newer_database,
+    unknown_revision,
+)
 from medevac.store.database import shown_url as _shown_url
 from medevac.store.unit_of_work import SqlUnitOfWork
 
@@ -24,8 +30,8 @@ err_console = Console(stderr=True, emoji=False)
 
 
 def cell(value: str) -> Text:
-    """A table cell showing ``value`` as stored, no markup read: `rich.markup.escape` doubles
-    a trailing backslash, which a cell then showed twice ("BS-1\\" for "BS-1\\" stored)."""
+    r"""A table cell showing ``value`` as stored, no markup read: `rich.markup.escape` doubles
+    a trailing backslash, which a cell then showed twice ("BS-1\\" for "BS-1\" stored)."""
     return Text(value)
 
 
@@ -58,6 +64,9 @@ def _checked(url: str) -> str:
             f"there is no database at {missing}; check MEDEVAC_DATABASE_URL, or run `medevac db "
             "upgrade` to create one there"
         )
+    unknown = unknown_revision(url)
+    if unknown is not None:  # `db upgrade`, which it had advised, cannot go there
+        raise UserError(newer_database(url, unknown))
     if not is_up_to_date(url):
         raise UserError(
             f"the database at {shown_url(url)} is not initialised or not up to date; "

@@ -102,7 +102,8 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
     The destination is where the patient is to be admitted: its admission in the live plan,
     or for a patient accepted, the facility and day its acceptance named, else its plan's
     admission at a facility of the organisation that accepted it (where `medevac plan build`
-    holds its bed).
+    holds its bed). The location is where the patient is: the facility it was reported at,
+    the facility that admitted it once admitted, none once repatriated.
     """
     record = patient_file(unit_of_work(), patient_id)
     p = record.patient
@@ -118,7 +119,9 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
         console.print(f"Special needs: {', '.join(sorted(p.special_needs))}", markup=False)
     if p.expected_length_of_stay_days:
         console.print(f"Expected stay: {p.expected_length_of_stay_days} days")
-    console.print(f"Location: {p.location_id or 'unknown'}", markup=False)
+    # admitted patients are at the facility that admitted them, repatriated ones at none
+    nowhere = "none: repatriated" if p.status is PatientStatus.REPATRIATED else "unknown"
+    console.print(f"Location: {p.location_id or nowhere}", markup=False)
     console.print(f"Destination: {_destination(record)}", markup=False)
     ident = p.identity
     details = [

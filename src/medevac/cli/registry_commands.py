@@ -44,6 +44,8 @@ def list_agreements(
     """List agreements with their specialties, quota, cost model and dates."""
     uow = unit_of_work()
     with uow:
+        if organisation is not None:  # an unknown one had answered with an empty table
+            uow.organisations.get(organisation)
         rows = uow.agreements.list(organisation_id=organisation)
     table = Table("id", "sending", "receiving", "specialties", "quota", "cost", "valid")
     for a in rows:
@@ -79,6 +81,8 @@ def list_facilities(
     """List facilities with what they offer."""
     uow = unit_of_work()
     with uow:
+        if operator is not None:  # an unknown one had answered "0 facilities"
+            uow.organisations.get(operator)
         rows = uow.facilities.list(kind=kind, operator_id=operator)
     table = Table(
         "id", "name", "kind", "city", "beds", "specialties", title=f"{len(rows)} facilities"

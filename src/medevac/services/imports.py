@@ -412,7 +412,7 @@ def _plan_capacity(
             stored[(old.facility_id, old.specialty, _aware(old.reported_at))] = old
 
     latest_allowed = at + CLOCK_SKEW
-    changed: dict[str, datetime | None] = {}  # facility -> its record's last change
+    created: dict[str, datetime | None] = {}  # facility -> when it was recorded here
     for row in rows:
         checked.add(1)
         values = row.values
@@ -436,7 +436,7 @@ def _plan_capacity(
             facility is not None
             and not facility.offers(specialty)
             and not recorded
-            and not _before_change(uow, changed, facility.id, values["reported_at"])
+            and not _before_creation(uow, created, facility.id, values["reported_at"])
         ):
             offered = ", ".join(sorted(facility.specialties)) or "none"
             problems.append(
@@ -468,20 +468,22 @@ def _plan_capacity(
             )
 
 
-def _before_change(
-    uow: UnitOfWork, changed: dict[str, datetime | None], facility_id: str, reported_at: datetime
+def _before_creation(
+    uow: UnitOfWork, created: dict[str, datetime | None], facility_id: str, reported_at: datetime
 ) -> bool:
-    """Whether a report made at ``reported_at`` predates the last change of the facility's
-    record (its audit trail's newest entry; ``changed`` caches it per facility): such a report
-    of a specialty the facility no longer offers is history, made while it may have offered
-    it, and imports. A full export restored into another registry had been refused for one old
-    report (its facility, imported first, was new there); a report made since the facility's
-    last change, a new one naming a specialty by mistake say, is still refused."""
-    if facility_id not in changed:
-        latest = uow.audit.list(entity_type="facility", entity_id=facility_id, limit=1)
-        changed[facility_id] = _aware(latest[0].at) if latest else None
-    last = changed[facility_id]
-    return last is not None and reported_at < last
+    """Whether a report made at ``reported_at`` predates the facility's record in this
+    registry (its audit trail's first entry; ``created`` caches it per facility): such a
+    report of a specialty the facility does not offer is history from another registry, a
+    backup restored say, made while it may have offered it, and imports. A full export
+    restored into an empty registry had been refused for one old report (its facility,
+    imported first, was new there). A report made since the facility was recorded here, a new
+    one naming a specialty by mistake say, is still refused, as is one made before a later
+    change of the facility (its specialties are known here from then on)."""
+    if facility_id not in created:
+        trail = uow.audit.list(entity_type="facility", entity_id=facility_id)
+        created[facility_id] = _aware(trail[-1].at) if trail else None
+    first = created[facility_id]
+    return first is not None and reported_at < first
 
 
 def _figures(report: CapacityReport) -> tuple[int, int, int, int]:

@@ -148,6 +148,10 @@ def apply_move(
     if arrived_at is not None:
         patient.location_id = arrived_at
         record = replace(record, after={**(record.after or {}), "location_id": arrived_at})
+    elif target is PatientStatus.REPATRIATED and patient.location_id is not None:
+        # home: no facility holds it (it had stayed listed at the hospital that treated it)
+        patient.location_id = None
+        record = replace(record, after={**(record.after or {}), "location_id": None})
     uow.patients.update(patient)
     uow.audit.add(record)
     if awaiting is not None:

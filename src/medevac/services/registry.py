@@ -74,6 +74,13 @@ def report_capacity(
             )
         if report.reported_at > utc_now() + timedelta(minutes=5):
             raise InvalidValue("reported_at", f"{shown(report.reported_at)} is in the future")
+        if uow.capacity.exists(report.facility_id, report.specialty, report.reported_at):
+            # the database's unique key had refused it, in words that differ by backend
+            raise InvalidValue(
+                "reported_at",
+                f"a report of {facility.id} {report.specialty} at {shown(report.reported_at)} is "
+                "already recorded; reports are never changed: send a new one with a later time",
+            )
         later = next(
             (
                 r
@@ -122,7 +129,9 @@ def current_capacity(
     stale_after: timedelta,
     facility_id: str | None = None,
 ) -> list[CapacityLine]:
-    """Latest capacity per facility and specialty; staleness is derived from `now`."""
+    """Latest capacity per facility and specialty it offers (as plans take them: the report
+    of a specialty it dropped had been listed as current beds, which nobody could update);
+    staleness is derived from `now`. Sorted by facility name, then id, then specialty."""
     with uow:
         if facility_id is not None:
             uow.facilities.get(facility_id)
@@ -137,6 +146,7 @@ def current_capacity(
                 stale=r.is_stale(now, stale_after),
             )
             for r in reports
+            if facilities[r.facility_id].offers(r.specialty)
         ),
-        key=lambda line: (line.facility.name, line.report.specialty),
+        key=lambda line: (line.facility.name, line.facility.id, line.report.specialty),
     )

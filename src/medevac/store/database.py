@@ -422,6 +422,22 @@ def missing_sqlite_file(url: str) -> Path | None:
     return None if path.exists() else path
 
 
+def unknown_revision(url: str) -> str | None:
+    """The database's revision where it is none of this medevac's migrations (a newer medevac
+    migrated it, say), else None."""
+    current = current_revision(url)
+    return current if current is not None and current not in known_revisions() else None
+
+
+def newer_database(url: str, revision: str) -> str:
+    """What to say of a database at ``revision``, which this medevac does not know."""
+    return (
+        f"the database at {shown_url(url)} is at revision {revision}, which this medevac "
+        f"does not know (its newest is {head_revision()}): a newer medevac migrated it; use "
+        "that one, or a copy of the database from before"
+    )
+
+
 def is_up_to_date(url: str) -> bool:
     """True when the database at `url` is migrated to the newest revision."""
     return current_revision(url) == head_revision()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from medevac.config import get_settings
 from medevac.domain import limits
 from medevac.domain.errors import InvalidValue
 from medevac.domain.organisations import Organisation
-from medevac.interop.records import ImportFileError, RecordKind
+from medevac.interop.records import ImportFileError, ImportRejected, RecordKind
 from medevac.interop.rows import SPECS
 from medevac.interop.samples import SampleRegistry, sample_registry
 from medevac.interop.tables import read_table, write_records
@@ -294,6 +294,19 @@ def test_a_full_export_restores_into_an_empty_registry_after_a_specialty_was_dro
     write_records(new, RecordKind.CAPACITY, [late])
     [error] = importing.rejected(fresh, RecordKind.CAPACITY, new)
     assert f"does not offer {dropped}" in str(error)
+    # so is one made after it was recorded here and before a later change of it (such a
+    # report had passed as history, to become live beds were the specialty added again)
+    later = NOW + timedelta(hours=2)
+    renamed = tmp_path / "renamed.json"
+    write_records(renamed, RecordKind.FACILITIES, [facility | {"specialties": kept, "name": "N"}])
+    import_file(fresh.unit_of_work(), RecordKind.FACILITIES, renamed, actor="a", now=later)
+    between = dict(late) | {"reported_at": (NOW + timedelta(hours=1)).isoformat()}
+    write_records(new, RecordKind.CAPACITY, [between])
+    with pytest.raises(ImportRejected) as refused:
+        import_file(fresh.unit_of_work(), RecordKind.CAPACITY, new, actor="a", now=later)
+    assert [str(e).split(" (it offers")[0] for e in refused.value.errors] == [
+        f"row 1, column specialty: {facility['id']} does not offer {dropped}"
+    ]
 
 
 def test_an_import_review_s_control_characters_stay_escaped_and_ids_strip_as_the_rows_do(
