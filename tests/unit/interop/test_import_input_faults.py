@@ -240,15 +240,24 @@ def test_plain_digits_iso_dates_and_iso_times_are_still_read(
 # --- 4. an exported capacity file imports back after a specialty is dropped -----------------
 
 
-def test_exported_capacity_imports_back_unchanged_after_a_facility_drops_a_specialty(
+def specialty_dropped(
     database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
-) -> None:
+) -> tuple[dict[str, Any], str, list[str]]:
+    """The whole sample loaded, then its first facility's first specialty dropped (at NOW):
+    the facility's row as loaded, the specialty dropped and those kept."""
     load(database, registry, tmp_path, *RecordKind)
     facility = dict(registry.facilities[0])
     dropped, *kept = facility["specialties"]
     path = tmp_path / "f.json"
     write_records(path, RecordKind.FACILITIES, [facility | {"specialties": kept}])
     import_file(database.unit_of_work(), RecordKind.FACILITIES, path, actor="a", now=NOW)
+    return facility, dropped, kept
+
+
+def test_exported_capacity_imports_back_unchanged_after_a_facility_drops_a_specialty(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    facility, dropped, _ = specialty_dropped(database, registry, tmp_path)
     export_file(database.unit_of_work(), RecordKind.CAPACITY, tmp_path / "back.csv")
 
     result = import_file(
@@ -271,12 +280,7 @@ def test_a_full_export_restores_into_an_empty_registry_after_a_specialty_was_dro
 ) -> None:
     # the reports of the dropped specialty were refused in a registry that had never held
     # them: the whole capacity history was lost to one old report
-    load(database, registry, tmp_path, *RecordKind)
-    facility = dict(registry.facilities[0])
-    dropped, *kept = facility["specialties"]
-    path = tmp_path / "f.json"
-    write_records(path, RecordKind.FACILITIES, [facility | {"specialties": kept}])
-    import_file(database.unit_of_work(), RecordKind.FACILITIES, path, actor="a", now=NOW)
+    facility, dropped, kept = specialty_dropped(database, registry, tmp_path)
     for kind in RecordKind:
         export_file(database.unit_of_work(), kind, tmp_path / f"all-{kind.value}.json")
     fresh = FakeDatabase()
