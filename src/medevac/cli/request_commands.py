@@ -199,13 +199,16 @@ def respond(
 ) -> None:
     """Answer a submitted request: accept, partially accept or decline, with reasons.
 
-    Naming where an accepted patient is to be admitted (--admit) keeps later plans from giving
-    its bed away: `medevac plan build` takes it off the facility's report on the days of the
-    stay, as for patients an approved plan sent. The facility must be the receiver's, offer
-    the patient's specialty, and be open to the patient's organisation on that day under the
-    agreements (as `plan approve` requires of a plan's admissions). A named day whose arrivals
-    pass the facility's daily admission limit is said, and so are beds held at a named
-    facility beyond the free beds of its latest report (the answer stands in both cases).
+    One answer covers every patient still waiting (--accept-all accepts those it does not
+    decline); to answer patients one at a time, move each with `medevac patients move PATIENT
+    accepted --role receiving_facility` (or declined, with a reason). Naming where an accepted
+    patient is to be admitted (--admit) keeps later plans from giving its bed away: `medevac
+    plan build` takes it off the facility's report on the days of the stay, as for patients an
+    approved plan sent. The facility must be the receiver's, offer the patient's specialty, and
+    be open to the patient's organisation on that day under the agreements (as `plan approve`
+    requires of a plan's admissions). A named day whose arrivals pass the facility's daily
+    admission limit is said, and so are beds held at a named facility beyond the free beds of
+    its latest report (the answer stands in both cases).
     """
     uow = unit_of_work()
     request = get_request(uow, request_id)

@@ -378,8 +378,14 @@ class PatientRow(BaseModel):
     )
     precedence: Precedence = Field(examples=["priority"])
     mobility: Mobility = Field(examples=["litter"])
-    triage: TriageCategory = Field(TriageCategory.T2, examples=["T2"])
-    fit_to_transport: Flag = Field(False, examples=[True])
+    triage: TriageCategory = Field(TriageCategory.T2, description="Default T2.", examples=["T2"])
+    fit_to_transport: Flag = Field(
+        False,
+        description=(
+            "Default false: a patient not fit to transport is left out of plans until it is."
+        ),
+        examples=[True],
+    )
     expected_length_of_stay_days: Stay | None = Field(None, examples=[21])
     companions: BedCount = Field(0, description="Attendants travelling along.", examples=[1])
     special_needs: list[SpecialNeed] = Field(default_factory=list, examples=[["oxygen"]])
