@@ -824,6 +824,13 @@ def test_an_answer_says_when_the_beds_it_holds_pass_the_facility_s_free_beds(
     assert "beyond the free beds" not in " ".join(
         invoke(cli, "requests", "admit", "REQ-DEMO-001", "PT-0001", "FAC-LODZ-MMA").split()
     )
+    # a stay named past the days a build looks ahead meets no shortage (it had been warned of
+    # the facility's shortage whatever the days named)
+    later = (utc_now() + timedelta(days=20)).date().isoformat()
+    moved = invoke(
+        cli, "requests", "admit", "REQ-DEMO-001", "PT-0004", "FAC-LODZ-MMA", "--on", later
+    )
+    assert "beyond the free beds" not in moved
 
 
 def test_plan_build_names_the_approved_places_it_does_not_carry(
@@ -1161,6 +1168,14 @@ def test_texts_ending_in_a_backslash_are_shown_as_stored(cli: CliRunner, tmp_pat
     assert "Back\\slash [b]x[/b] end\\ " in listed
     shown = invoke(cli, "facilities", "show", "BS-1\\")
     assert "Back\\slash [b]x[/b] end\\ (BS-1\\), hospital" in shown
+    # two and three: one had been lost, and three had printed the closing tag "[/]"
+    for count in (2, 3):
+        ending = "\\" * count
+        row = facility | {"id": f"BS-{count}{ending}", "name": f"N{count}{ending}"}
+        path.write_text(json.dumps([row]), encoding="utf-8")
+        invoke(cli, "import", "facilities", str(path))
+        shown = invoke(cli, "facilities", "show", f"BS-{count}{ending}")
+        assert f"N{count}{ending} (BS-{count}{ending}), hospital" in shown
 
 
 def test_registry_listings_refuse_unknown_filters_and_show_only_offered_capacity(
@@ -1209,3 +1224,22 @@ def test_a_database_a_newer_medevac_migrated_is_named_as_such(cli: CliRunner) ->
         assert "a newer medevac migrated it" in said
     status = " ".join(invoke(cli, "db", "status").split())
     assert "newer than this medevac knows" in status
+
+
+def test_plan_build_warns_of_stale_reports_only_of_specialties_still_offered(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the demo's Kołobrzeg rehabilitation report is stale; once the sanatorium no longer
+    # offers rehabilitation the build had still warned of it, and nobody could report it again
+    problem = str(tmp_path / "p.json")
+    assert "stale capacity: FAC-KOLOBRZEG-SAN rehabilitation" in " ".join(
+        invoke(cli, "plan", "build", "--out", problem).split()
+    )
+    exported = tmp_path / "f.json"
+    invoke(cli, "export", "facilities", str(exported))
+    rows = json.loads(exported.read_text())["facilities"]
+    [sanatorium] = [r for r in rows if r["id"] == "FAC-KOLOBRZEG-SAN"]
+    exported.write_text(json.dumps({"facilities": [sanatorium | {"specialties": ["psychiatry"]}]}))
+    invoke(cli, "import", "facilities", str(exported))
+    built = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
+    assert "stale capacity: FAC-KOLOBRZEG-SAN" not in built

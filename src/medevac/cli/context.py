@@ -36,11 +36,25 @@ def cell(value: str) -> Text:
 
 
 def inline(value: str) -> str:
-    """``value`` escaped for a line of markup where plain text (not a tag) follows it: as
-    `rich.markup.escape`, but a trailing backslash stays single (escape doubles it, for a tag
-    that might follow, and the line then showed two)."""
-    escaped = escape(value)
-    return escaped[:-1] if value.endswith("\\") and escaped.endswith("\\\\") else escaped
+    """``value`` escaped for a line of markup where plain text (not a tag) follows it: its
+    brackets escaped as `rich.markup.escape` escapes them, and its trailing backslashes kept as
+    they are (escape doubled a single one, and the line then showed two)."""
+    body, trailing = _trailing_backslashes(value)
+    return escape(body) + trailing
+
+
+def tagged(value: str) -> str:
+    """``value`` escaped for a line of markup where a tag follows it (``[/]``): as `inline`,
+    but its trailing backslashes doubled, as markup reads a tag after them (escape doubled
+    one only: a value ending in three had printed the closing tag)."""
+    body, trailing = _trailing_backslashes(value)
+    return escape(body) + trailing * 2
+
+
+def _trailing_backslashes(value: str) -> tuple[str, str]:
+    """``value`` without its trailing backslashes, and those backslashes."""
+    body = value.rstrip("\\")
+    return body, value[len(body) :]
 
 
 class UserError(Exception):

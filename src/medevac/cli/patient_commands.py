@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from medevac.cli.context import actor, cell, console, unit_of_work, when
+from medevac.cli.context import actor, cell, console, tagged, unit_of_work, when
 from medevac.domain.lifecycle import ALLOWED_TRANSITIONS, ActorRole, PatientStatus
 from medevac.domain.vocabulary import Precedence, ServiceStatus, Sex, Specialty
 from medevac.services.auditing import utc_now
@@ -107,7 +106,7 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
     """
     record = patient_file(unit_of_work(), patient_id)
     p = record.patient
-    console.print(f"[bold]{escape(p.id)}[/]  status [bold]{p.status}[/]  (version {p.version})")
+    console.print(f"[bold]{tagged(p.id)}[/]  status [bold]{p.status}[/]  (version {p.version})")
     console.print(
         f"Organisation {p.organisation_id}; precedence {p.precedence}; triage {p.triage}; "
         f"{p.mobility}, {p.companions} companion(s); fit to transport: "

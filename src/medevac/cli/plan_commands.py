@@ -12,13 +12,12 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console, RenderableType
-from rich.markup import escape
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.progress_bar import ProgressBar
 from rich.table import Column, Table
 from rich.text import Text
 
-from medevac.cli.context import cell, inline
+from medevac.cli.context import cell, inline, tagged
 from medevac.cli.interrupts import Interruption
 from medevac.domain.errors import InvalidValue, json_error
 from medevac.planning import (
@@ -178,7 +177,7 @@ def warn(problem_file: Path, problem: Problem) -> None:
     warnings = problem_warnings(problem)
     for line in warnings[:SHOWN_WARNINGS]:
         console.print(
-            f"[yellow]warning: {inline(json_text.printable(str(problem_file)))}: {escape(line)}[/]",
+            f"[yellow]warning: {inline(json_text.printable(str(problem_file)))}: {tagged(line)}[/]",
             highlight=False,
             soft_wrap=True,
         )

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import (
@@ -18,6 +17,7 @@ from medevac.cli.context import (
     console,
     inline,
     stale_after,
+    tagged,
     unit_of_work,
     when,
 )
@@ -206,7 +206,7 @@ def build(
             + "; ".join(f"{p} ({why})" for p, why in first)
             + more
         )
-        console.print(f"[yellow]{escape(line)}[/]", highlight=False)
+        console.print(f"[yellow]{tagged(line)}[/]", highlight=False)
     for report in built.stale_reports:
         console.print(
             f"[red]stale capacity: {inline(report.facility_id)} {report.specialty} reported "
@@ -219,13 +219,13 @@ def build(
             highlight=False,
         )
     for line in built.quotas_tight:
-        console.print(f"[yellow]quota: {escape(line)}[/]", highlight=False)
+        console.print(f"[yellow]quota: {tagged(line)}[/]", highlight=False)
     for line in built.ending:
-        console.print(f"[yellow]agreement ends: {escape(line)}[/]", highlight=False)
+        console.print(f"[yellow]agreement ends: {tagged(line)}[/]", highlight=False)
     for line in built.beginning:
-        console.print(f"[yellow]agreement begins: {escape(line)}[/]", highlight=False)
+        console.print(f"[yellow]agreement begins: {tagged(line)}[/]", highlight=False)
     for line in built.uncovered[:SHOWN_GAPS]:
-        console.print(f"[yellow]not covered: {escape(line)}[/]", highlight=False)
+        console.print(f"[yellow]not covered: {tagged(line)}[/]", highlight=False)
     if len(built.uncovered) > SHOWN_GAPS:
         console.print(f"[yellow]not covered: and {len(built.uncovered) - SHOWN_GAPS} more[/]")
     for line in built.held[:SHOWN_GAPS]:
@@ -449,7 +449,7 @@ def _approve(
             "ones back to selected"
             + (f", but for {held} a live request holds, which stay referred" if held else "")
             + "): "
-            + escape(", ".join(f"{p} ({a})" for p, a in shown))
+            + inline(", ".join(f"{p} ({a})" for p, a in shown))
             + (", ..." if len(approval.left_out) > len(shown) else "")
             + "[/]",
             highlight=False,
@@ -497,7 +497,7 @@ def _approve(
             highlight=False,
         )
     for line in approval.over_quota:  # as the approval found them and recorded them
-        console.print(f"[yellow]over quota: {escape(line)}[/]", highlight=False)
+        console.print(f"[yellow]over quota: {tagged(line)}[/]", highlight=False)
     if over_quota and over_quota.strip() and not approval.over_quota:
         console.print("no quota is exceeded: the --over-quota reason was not needed or kept")
     places = [  # the approval checked the problem: every "current" is a valid place
@@ -527,8 +527,11 @@ def _listed(head: str, patients: dict[str, str], colour: str = "yellow") -> None
     shown = sorted(patients.items())[:SHOWN_GAPS]
     names = ", ".join(f"{p} (was {place})" if place else p for p, place in shown)
     more = ", ..." if len(patients) > len(shown) else ""
-    line = escape(f"{head.format(len(patients))}: {names}{more}")
-    console.print(f"[{colour}]{line}[/]" if colour else line, highlight=False)
+    line = f"{head.format(len(patients))}: {names}{more}"
+    if colour:
+        console.print(f"[{colour}]{tagged(line)}[/]", highlight=False)
+    else:
+        console.print(line, markup=False, highlight=False)
 
 
 @plan_app.command("approved")
@@ -549,7 +552,7 @@ def approved_plans(
         plan, elsewhere = live.plan, live.sent_elsewhere
         open_ids = plan.open_patient_ids()
         console.print(
-            f"[bold]{escape(plan.id)}[/] approved {when(plan.approved_at)} by "
+            f"[bold]{tagged(plan.id)}[/] approved {when(plan.approved_at)} by "
             f"{inline(plan.approved_by)}: "
             f"{len(open_ids)} of {len(plan.admissions)} admissions open, {plan.solver_status}, "
             f"objective {plan.objective:.3f}"

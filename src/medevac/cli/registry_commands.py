@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import (
@@ -14,6 +13,7 @@ from medevac.cli.context import (
     inline,
     moment_option,
     stale_after,
+    tagged,
     unit_of_work,
     when,
 )
@@ -106,7 +106,7 @@ def show_facility(facility_id: str = typer.Argument(..., help="Facility id.")) -
     with uow:
         f = uow.facilities.get(facility_id)
     console.print(
-        f"[bold]{escape(f.name)}[/] ({inline(f.id)}), {f.kind}, operated by {inline(f.operator_id)}"
+        f"[bold]{tagged(f.name)}[/] ({inline(f.id)}), {f.kind}, operated by {inline(f.operator_id)}"
     )
     console.print(
         f"Location: {f.city} {f.country} at {f.location.lat:.4f}, {f.location.lon:.4f}",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from medevac.cli.context import UserError, actor, cell, console, inline, unit_of_work, when
+from medevac.cli.context import UserError, actor, cell, console, inline, tagged, unit_of_work, when
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
 from medevac.services.auditing import utc_now
@@ -81,7 +80,7 @@ def _admissions(values: list[str]) -> dict[str, tuple[str, date | None]]:
 
 def _print_request(r: TreatmentRequest) -> None:
     console.print(
-        f"[bold]{escape(r.id)}[/] {inline(r.from_organisation_id)} -> "
+        f"[bold]{tagged(r.id)}[/] {inline(r.from_organisation_id)} -> "
         f"{inline(r.to_organisation_id)}: [bold]{r.status}[/] (created {when(r.created_at)})"
     )
     if r.note:

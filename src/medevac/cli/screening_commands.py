@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from medevac.cli.context import (
@@ -15,6 +14,7 @@ from medevac.cli.context import (
     console,
     inline,
     moment_option,
+    tagged,
     unit_of_work,
     when,
 )
@@ -125,7 +125,7 @@ def report(
     found = mission_report(unit_of_work(), mission_id)
     mission, counts = found.mission, found.counts
     console.print(
-        f"[bold]{escape(mission.id)}[/] by {inline(mission.team_organisation_id)} at "
+        f"[bold]{tagged(mission.id)}[/] by {inline(mission.team_organisation_id)} at "
         f"{inline(mission.place)}, {mission.starts_on} to {mission.ends_on}"
     )
     if mission.team_members:

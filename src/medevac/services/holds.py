@@ -222,16 +222,15 @@ def _take_off(
 
 def beyond_free_beds(
     facility_entries: list[dict[str, Any]], found: Mapping[str, Hold], today: date
-) -> dict[tuple[str, str], tuple[date, int]]:
+) -> dict[tuple[str, str], dict[date, int]]:
     """Per facility and specialty whose held beds pass the free beds its report gives on some
-    day (`held_beds` says so as "they hold N more"), the first day of the most and how many
-    more. Takes the beds off the entries as `held_beds` does."""
+    day (`held_beds` says so as "they hold N more"), how many more on each such day. Takes the
+    beds off the entries as `held_beds` does."""
     _, short = _take_off(facility_entries, found, today)
-    found_beyond = {}
-    for key, over in sorted(short.items()):
-        day, most = max(over.items(), key=lambda item: (item[1], -item[0]))
-        found_beyond[key] = (today + timedelta(days=day), most)
-    return found_beyond
+    return {
+        key: {today + timedelta(days=day): more for day, more in sorted(over.items())}
+        for key, over in sorted(short.items())
+    }
 
 
 def held_admissions(

@@ -312,7 +312,15 @@ def build_problem(
     by_facility: dict[str, list[CapacityReport]] = defaultdict(list)
     for report in reports:
         by_facility[report.facility_id].append(report)
-    stale = [r for r in reports if r.is_stale(now, stale_after)]
+    # of the reports the problem takes (a facility it leaves out, or a specialty no longer
+    # offered, had been warned of though nobody could report it again)
+    stale = [
+        r
+        for r in reports
+        if r.is_stale(now, stale_after)
+        and r.facility_id in in_problem
+        and facilities[r.facility_id].offers(r.specialty)
+    ]
 
     facility_entries = []
     coverage: dict[str, dict[str, frozenset[Specialty]]] = {}
@@ -1841,51 +1849,54 @@ def requests_elsewhere(uow: UnitOfWork, plan: Plan) -> list[str]:
     ]
 
 
+#: the days `beds_beyond_reports` looks ahead, as `plan build` does by default
+ANSWER_HORIZON_DAYS = 14
+
+
 def beds_beyond_reports(
     uow: UnitOfWork, admissions: Mapping[str, tuple[str, date]], now: datetime
 ) -> list[str]:
-    """Of the facilities ``admissions`` name (patient -> facility and admission day, as a
-    request's answer names them), those where the beds held for patients sent there since the
-    facility's latest report of a named patient's specialty pass the free beds that report
-    gives on some day of the named stays, a line each: what `plan build` says of them ("they
-    hold N more"), for the answer (it had been said by the build only)."""
+    """Of the stays ``admissions`` name (patient -> facility and admission day, as a request's
+    answer names them), those at a facility whose beds held for patients sent there since its
+    latest report of the patient's specialty pass the free beds that report gives on a day of
+    the stay, within the days a default `plan build` looks ahead (`ANSWER_HORIZON_DAYS`): a
+    line per facility and specialty, what that build says of them ("they hold N more"), for
+    the answer (it had been said by the build only)."""
     today = day_of(now)
     with uow:
         patients = uow.patients.get_many(set(admissions))
-        places = {
-            (facility, patients[p].primary_specialty.value)
-            for p, (facility, _) in admissions.items()
-            if p in patients
-        }
-        # the problem's days reach the end of the longest named stay (14 at least, as a build)
-        horizon_days = max(
-            [14]
-            + [
-                (day - today).days
-                + (patients[p].expected_length_of_stay_days or DEFAULT_LENGTH_OF_STAY_DAYS)
-                for p, (_, day) in admissions.items()
-                if p in patients
-            ]
-        )
-        horizon_days = min(horizon_days, MAX_HORIZON_DAYS)
-        facilities = uow.facilities.get_many({f for f, _ in places})
+        stays: dict[tuple[str, str], set[date]] = defaultdict(set)
+        for patient_id, (facility, day) in admissions.items():
+            patient = patients.get(patient_id)
+            if patient is None:
+                continue
+            stay = patient.expected_length_of_stay_days or DEFAULT_LENGTH_OF_STAY_DAYS
+            first = max(day, today)
+            last = min(first + timedelta(days=stay), today + timedelta(ANSWER_HORIZON_DAYS))
+            key = (facility, patient.primary_specialty.value)
+            stays[key] |= {first + timedelta(days=d) for d in range((last - first).days)}
+        facilities = uow.facilities.get_many({f for f, _ in stays})
         reports: dict[str, list[CapacityReport]] = defaultdict(list)
         for report in uow.capacity.latest():
             if report.facility_id in facilities:
                 reports[report.facility_id].append(report)
         entries = [
-            facility_entry(facilities[f], reports[f], horizon_days, now) for f in sorted(reports)
+            facility_entry(facilities[f], reports[f], ANSWER_HORIZON_DAYS, now)
+            for f in sorted(reports)
         ]
         sent = patients_sent_earlier(uow, set(reports))
     found = holds({e["id"]: e["beds"].keys() for e in entries}, reports, sent, today)
     beyond = beyond_free_beds(entries, found, today)
-    return [
-        f"{facility} {specialty}: the beds held for patients sent there since its report pass "
-        f"the free beds it reported by {most} on {day}"
-        for facility, specialty in sorted(places)
-        if (found_at := beyond.get((facility, specialty))) is not None
-        for day, most in [found_at]
-    ]
+    lines = []
+    for (facility, specialty), days in sorted(stays.items()):
+        over = {d: more for d, more in beyond.get((facility, specialty), {}).items() if d in days}
+        if over:
+            day, most = max(over.items(), key=lambda item: (item[1], -item[0].toordinal()))
+            lines.append(
+                f"{facility} {specialty}: the beds held for patients sent there since its "
+                f"report pass the free beds it reported by {most} on {day}"
+            )
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
