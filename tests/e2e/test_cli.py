@@ -1243,3 +1243,26 @@ def test_plan_build_warns_of_stale_reports_only_of_specialties_still_offered(
     invoke(cli, "import", "facilities", str(exported))
     built = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
     assert "stale capacity: FAC-KOLOBRZEG-SAN" not in built
+
+
+def test_patients_admitted_today_count_against_today_s_admission_limit(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # the demo plan admits 8 at the academy today (its limit is 8): three of them admitted
+    # today had freed their slots, and the next plan admitted three more there today
+    invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all")
+    problem = str(tmp_path / "p.json")
+    before = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
+    found = re.search(r"arriving: FAC-LODZ-MMA day 0: (\d+) patient\(s\)", before)
+    assert found is not None, before
+    with context.unit_of_work() as uow:
+        due_today = sorted(
+            a.patient_id
+            for a in uow.plans.get("PLAN-DEMO-001").admissions
+            if a.facility_id == "FAC-LODZ-MMA" and a.admission_date == utc_now().date()
+        )
+    for patient in due_today[:3]:
+        for status in ("scheduled", "in_transit", "admitted"):
+            invoke(cli, "patients", "move", patient, status)
+    after = " ".join(invoke(cli, "plan", "build", "--out", problem).split())
+    assert f"arriving: FAC-LODZ-MMA day 0: {found[1]} patient(s)" in after

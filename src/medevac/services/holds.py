@@ -242,7 +242,8 @@ def held_admissions(
     The problem cannot hold them (its limit is one number for every day), so the manifest
     does, and `admission_limit_overruns` says where a plan and they together pass the limit.
     A patient whose planned day has passed and who is still on its way counts on day 0, which
-    is ``today``.
+    is ``today``; so does one admitted today, whose admission that day used one of the
+    facility's admissions.
     """
     arriving = arriving_patients(facility_entries, sent, today, horizon_days)
     return {key: len(patients) for key, patients in arriving.items()}
@@ -259,8 +260,13 @@ def arriving_patients(
         if admission is None or admission.facility_id not in limited:
             continue
         if patient.status in _ADMITTED:
-            continue
-        day = max(0, (admission.admission_date - today).days)
+            # one admitted today took one of today's admissions: it had freed its slot, and
+            # a plan could then pass the limit (found by a review)
+            if _admitted_on(sent.times.get(patient.id)) != today:
+                continue
+            day = 0
+        else:
+            day = max(0, (admission.admission_date - today).days)
         if day < horizon_days:
             arriving[arrival_key(admission.facility_id, day)].append(patient.id)
     return {key: sorted(arriving[key]) for key in sorted(arriving)}
@@ -272,8 +278,9 @@ def arrivals_over_limit(
     """Of ``places`` (facility, day), those where the patients due to arrive that day pass the
     facility's daily admission limit, a line each: the patients sent earlier and not yet
     admitted whose destination it is (`sent_destinations`, a day passed counting as
-    ``today``), and those the live plan admits there that day. For a request's answer that
-    names the day (it had been taken with no word; `plan build` says it too)."""
+    ``today``), those admitted there today (on ``today``), and those the live plan admits
+    there that day. For a request's answer that names the day (it had been taken with no
+    word; `plan build` says it too)."""
     with uow:
         facilities = uow.facilities.get_many({f for f, _ in places})
         limits = {
@@ -289,6 +296,8 @@ def arrivals_over_limit(
             admission = sent.destinations[patient.id]
             if patient.status not in _ADMITTED:
                 due[(admission.facility_id, max(admission.admission_date, today))] += 1
+            elif _admitted_on(sent.times.get(patient.id)) == today:  # today's, as arriving
+                due[(admission.facility_id, today)] += 1
         for plan in uow.plans.live():
             for a in plan.admissions:
                 if a.is_open and a.patient_id not in sent.destinations:
