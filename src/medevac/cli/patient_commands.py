@@ -89,6 +89,8 @@ def _destination(record: PatientFile) -> str:
         day, source = f"on {d.admission_date}", f"planned by plan {d.plan_id}"
     else:
         day, source = f"on {d.admission_date}", "planned by an earlier plan, superseded since"
+    if d.admitted_on is not None:  # the day named or planned had been shown as its admission
+        return f"{d.facility_id}{name}, admitted on {d.admitted_on}, {source}"
     waiting = status not in (PatientStatus.ADMITTED, PatientStatus.IN_TREATMENT)
     passed = " (that day has passed)" if waiting and d.admission_date < day_of(utc_now()) else ""
     return f"{d.facility_id}{name}, admission {day}{passed}, {source}"

@@ -10,13 +10,14 @@ from medevac.domain.audit import AuditRecord, require_actor, snapshot
 from medevac.domain.errors import ConcurrentModification, InvalidValue, NotFound
 from medevac.domain.lifecycle import LEFT_STATUSES, ActorRole, PatientStatus
 from medevac.domain.limits import check_new_id
-from medevac.domain.patients import Patient, StatusChange
+from medevac.domain.patients import MoveTimes, Patient, StatusChange
 from medevac.domain.plans import PlanWithdrawal
 from medevac.domain.repositories import UnitOfWork
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.screening import CANDIDATE_REASON
 from medevac.domain.vocabulary import Precedence, Specialty
 from medevac.services.auditing import audit, utc_now
+from medevac.services.clock import day_of
 from medevac.services.holds import HOLDING_STATUSES, sent_destinations
 
 #: Moves after which a patient no longer belongs on any treatment request.
@@ -404,6 +405,8 @@ def move_patient(
     return change
 
 
+#: Patients in their bed at the destination: they were admitted on a day of their own.
+_IN_BED = (PatientStatus.ADMITTED, PatientStatus.IN_TREATMENT)
 #: Patients the next plan places: their destination is the live plan's admission.
 _PLANNED = (PatientStatus.SELECTED, PatientStatus.REFERRED)
 
@@ -421,6 +424,9 @@ class Destination:
     admission_date: date
     request_id: str | None = None
     plan_id: str | None = None
+    #: the day the patient was admitted there, once admitted (`plan build` holds its bed
+    #: from that day, not from the day named or planned)
+    admitted_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,12 +485,14 @@ def destination_of(
     if request_id is None and live_id is not None and in_plan == admission:
         plan_id = live_id
     facility = uow.facilities.find(admission.facility_id)
+    admitted = MoveTimes.of(patient).admitted if patient.status in _IN_BED else None
     return Destination(
         admission.facility_id,
         None if facility is None else facility.name,
         admission.admission_date,
         request_id,
         plan_id,
+        None if admitted is None else day_of(admitted),
     )
 
 
