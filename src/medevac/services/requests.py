@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from medevac.domain.agreements import Agreement
 from medevac.domain.audit import snapshot
 from medevac.domain.errors import InvalidValue, LiveRequestConflict
 from medevac.domain.facilities import Facility
@@ -323,6 +324,7 @@ def _admissions(
     problems: list[str] = []
     checked: dict[str, tuple[str, date]] = {}
     listed = {line.patient_id for line in request.patients}
+    agreements = uow.agreements.list() if admissions else []  # read once, for every day named
     for patient_id, (facility_id, day) in sorted(admissions.items()):
         if patient_id not in listed:
             raise InvalidValue("patient", f"{patient_id!r} is not on request {request.id}")
@@ -344,7 +346,7 @@ def _admissions(
         if day is not None and day < today:
             problems.append(f"patient {patient_id!r}: admission on {day} is before today ({today})")
         else:
-            fault = _outside_agreements(uow, patient, facility, day or today, today)
+            fault = _outside_agreements(agreements, patient, facility, day or today, today)
             if fault is not None:
                 problems.append(f"patient {patient_id!r}: {fault}")
         checked[patient_id] = (facility_id, day or today)
@@ -354,9 +356,9 @@ def _admissions(
 
 
 def _outside_agreements(
-    uow: UnitOfWork, patient: Patient, facility: Facility, day: date, today: date
+    agreements: Sequence[Agreement], patient: Patient, facility: Facility, day: date, today: date
 ) -> str | None:
-    """Why the agreements do not admit ``patient`` at ``facility`` on ``day``, or None: an
+    """Why ``agreements`` do not admit ``patient`` at ``facility`` on ``day``, or None: an
     answer naming a day after they end (or before they begin) had been taken, where `plan
     approve` refuses such an admission (`AdmittedAfterAgreementEnds`)."""
     specialty = patient.required_specialties[0]
@@ -365,7 +367,7 @@ def _outside_agreements(
         facility.operator_id,
         patient.organisation_id,
         specialty,
-        uow.agreements.list(),
+        agreements,
         today,
         offset + 1,
     )
