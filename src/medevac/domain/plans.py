@@ -30,6 +30,11 @@ class PlannedAdmission:
     def is_open(self) -> bool:
         return not self.withdrawn_reason
 
+    @property
+    def place(self) -> str:
+        """Where and when, as messages name it: "FACILITY on DATE"."""
+        return f"{self.facility_id} on {self.admission_date}"
+
 
 def withdrawal_reason(reason: str) -> str:
     """The reason to record for taking a patient out of a plan; a blank one is refused."""

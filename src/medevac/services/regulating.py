@@ -367,14 +367,14 @@ def build_problem(
             skipped.append(Skipped("patient", patient.id, reason))
             left_out[patient.id] = patient.version
             if approved is not None:
-                uncarried[patient.id] = f"{_place(approved)}, left out: {reason}"
+                uncarried[patient.id] = f"{approved.place}, left out: {reason}"
             continue
         entry = _patient_entry(patient, origin)
         current = _current(approved, today, horizon_days, in_problem)
         if current is not None:
             entry["current"] = current
         elif approved is not None:
-            uncarried[patient.id] = _place(approved) + (
+            uncarried[patient.id] = approved.place + (
                 ", a facility not in the problem"
                 if approved.facility_id not in in_problem
                 else ", after the horizon"
@@ -482,10 +482,6 @@ def build_problem(
     )
 
 
-def _place(admission: PlannedAdmission) -> str:
-    return f"{admission.facility_id} on {admission.admission_date}"
-
-
 def _when(stamp: str) -> str:
     """A report's time stamp as the manifest keeps it, as people read it (`shown`)."""
     return shown(datetime.fromisoformat(stamp))
@@ -551,7 +547,7 @@ def _keeps(
 
 def _kept_reason(admission: PlannedAdmission) -> str:
     return (
-        f"approved for {admission.facility_id} on {admission.admission_date}, after the "
+        f"approved for {admission.place}, after the "
         "horizon's last day: kept as approved (the approval carries its admission into the "
         "new plan)"
     )
@@ -1746,7 +1742,7 @@ def _unreferred(
         for patient_id in request.open_patient_ids()
     }
     stored = uow.patients.get_many(list(before))
-    places = {patient_id: _place(admission) for patient_id, admission in before.items()}
+    places = {patient_id: admission.place for patient_id, admission in before.items()}
     moves: list[tuple[Patient, str]] = []
     held: dict[str, str] = {}
     for patient_id, patient in sorted(stored.items()):

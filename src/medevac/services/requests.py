@@ -437,11 +437,7 @@ def close_request(uow: UnitOfWork, request_id: str, *, reason: str, actor: str) 
                 and patient_id not in elsewhere
             ):
                 plan_id, admission = placed.get(patient_id, (None, None))
-                back[patient_id] = (
-                    ""
-                    if admission is None
-                    else f"{admission.facility_id} on {admission.admission_date} in {plan_id}"
-                )
+                back[patient_id] = "" if admission is None else f"{admission.place} in {plan_id}"
                 apply_move(
                     uow,
                     patient,
