@@ -677,10 +677,11 @@ def show_command(
         "with a current place, who keeps it, who moves and who loses it.",
     ),
 ) -> None:
-    """Summarise a plan file; with its problem, also what it changes against current places
-    (and, where `plan build` wrote the problem, the date of day 0). A manifest beside the
-    problem that cannot be used (not readable, edited, of another build) is named in a warning
-    on stderr, and the plan shown without the date."""
+    """Summarise a plan file; with its problem, also what it changes against current places.
+
+    With its problem it adds, where `plan build` wrote the problem, the date of day 0. A
+    manifest beside the problem that cannot be used (not readable, edited, of another build) is
+    named in a warning on stderr, and the plan shown without the date."""
     plan = plan_or_fail(plan_file)
     read = None if problem_file is None else _problem(problem_file)
     problem = None if read is None else read[0]

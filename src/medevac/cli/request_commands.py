@@ -313,9 +313,11 @@ def close(
     reason: str = typer.Option(..., help="Why the request is closed."),
     by: str = typer.Option(None, "--actor", help="Who closes it (audit trail)."),
 ) -> None:
-    """Close a request; patients it referred still waiting for an answer return to selected,
-    and their admissions in the live plan are withdrawn (both listed); a referral by a plan
-    stands: such patients keep the plan's place."""
+    """Close a request; patients it referred and still waiting return to selected.
+
+    Patients it referred still waiting for an answer return to selected, and their admissions in
+    the live plan are withdrawn (both listed); a referral by a plan stands: such patients keep
+    the plan's place."""
     closed = close_request(unit_of_work(), request_id, reason=reason, actor=actor(by))
     request = closed.request
     console.print(f"{request.id} closed: {request.closed_reason}", markup=False)
