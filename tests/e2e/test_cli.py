@@ -668,12 +668,15 @@ def test_plan_approved_says_where_an_answer_sent_a_planned_patient_since(
     [placed] = [a for a in json.loads(plan.read_text())["assignments"] if a["patient"] == "PT-0001"]
     assert placed["facility"] == "FAC-LODZ-MMA"
     details = " ".join(invoke(cli, "plan", "approved", "--details").split())
-    assert "sent elsewhere since" not in details
+    assert "been sent to another facility" not in details
     later = (utc_now().date() + timedelta(days=placed["day"] + 3)).isoformat()
     admit = f"PT-0001=FAC-LODZ-MMA@{later}"
     invoke(cli, "requests", "respond", request_id, "--accept-all", "--admit", admit)
     out = " ".join(invoke(cli, "plan", "approved").split())
-    assert "1 of the open admissions' patients have been sent elsewhere since" in out
+    assert (
+        "1 of the open admissions' patients has been sent to another facility or on another "
+        "day since" in out
+    )
     details = " ".join(invoke(cli, "plan", "approved", "--details").split())
     assert f"FAC-LODZ-MMA from {later}" in details
     assert details.count(" from 20") == 1  # the others go where the plan said
@@ -696,7 +699,10 @@ def test_approval_says_which_live_requests_it_admits_patients_away_from(
     # the ministry accepts it with no facility named: the plan's place is not its destination
     invoke(cli, "requests", "respond", request_id, "--accept-all")
     details = " ".join(invoke(cli, "plan", "approved", "--details").split())
-    assert "1 of the open admissions' patients have been sent elsewhere since" in details
+    assert (
+        "1 of the open admissions' patients has been sent to another facility or on another "
+        "day since" in details
+    )
     assert "accepted by another organisation, no facility named" in details
 
 
@@ -846,7 +852,10 @@ def test_plan_build_names_the_approved_places_it_does_not_carry(
         "not carried at their approved place: 16 patient(s) (a plan that gives them no place "
         "supersedes their admission at approval): PT-"
     ) in out
-    assert ", after the horizon); PT-" in out
+    assert (
+        ", after the horizon, not kept: it comes under AGR-DEMO-002, an agreement with a "
+        "quota); PT-"
+    ) in out
     # and the facilities that never reported are named, not left out unsaid
     assert "FAC-KYIV-MH │ no capacity report: its free beds are not known" in out
 

@@ -176,7 +176,7 @@ def test_plan_build_names_a_stale_report_of_a_facility_with_brackets_in_its_id(
     problem = tmp_path / "problem.json"
     out = invoke(cli, "plan", "build", "--out", str(problem))
     assert "stale capacity: FAC-[/]1 burns reported 3 d" in out
-    assert f"next: medevac plan solve {problem} --out plan.json" in out
+    assert f"next: medevac plan solve {problem} --out {tmp_path / 'plan.json'}" in out
 
 
 def test_an_approver_and_a_plan_with_markup_are_shown_as_they_are(

@@ -533,7 +533,9 @@ def test_the_hint_after_plan_build_quotes_a_path_with_a_space(
     folder.mkdir()
     invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
     text = invoke(cli, "plan", "build", "--out", str(folder / "p.json"))
-    assert f"next: medevac plan solve '{folder / 'p.json'}' --out plan.json" in text
+    assert (
+        f"next: medevac plan solve '{folder / 'p.json'}' --out '{folder / 'p-plan.json'}'" in text
+    )
 
 
 def test_a_missing_plan_file_is_named_once(cli: CliRunner, tmp_path: Path) -> None:
@@ -593,10 +595,11 @@ def test_the_hint_after_plan_build_gives_a_path_beginning_with_a_dash_as_a_path(
     monkeypatch.chdir(tmp_path)
     invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
     text = invoke(cli, "plan", "build", "--out", "-p.json")
-    assert "next: medevac plan solve ./-p.json --out plan.json" in text
+    assert "next: medevac plan solve ./-p.json --out ./-p-plan.json" in text
     # the hint works as it is written
-    invoke(cli, "plan", "solve", "./-p.json", "--out", "plan.json", "--engine", "greedy")
-    assert json.loads((tmp_path / "plan.json").read_text())["assignments"]
+    invoke(cli, "plan", "solve", "./-p.json", "--out", "./-p-plan.json", "--engine", "greedy")
+    assert (tmp_path / "-p-plan.json").exists()
+    assert json.loads((tmp_path / "-p-plan.json").read_text())["assignments"]
 
 
 def test_plan_approve_given_the_manifest_as_the_problem_says_so(

@@ -679,9 +679,11 @@ def show_command(
 ) -> None:
     """Summarise a plan file; with its problem, also what it changes against current places.
 
-    With its problem it adds, where `plan build` wrote the problem, the date of day 0. A
-    manifest beside the problem that cannot be used (not readable, edited, of another build) is
-    named in a warning on stderr, and the plan shown without the date."""
+    Where `plan build` wrote the problem, it adds the date of day 0 and the patients whose
+    approved place the problem does not carry (after its horizon and not kept, at a facility not
+    in it, or left out), with where this plan puts them: approving it supersedes those places.
+    A manifest beside the problem that cannot be used (not readable, edited, of another build)
+    is named in a warning on stderr, and the plan shown without them."""
     plan = plan_or_fail(plan_file)
     read = None if problem_file is None else _problem(problem_file)
     problem = None if read is None else read[0]
@@ -700,6 +702,8 @@ def show_command(
         console.print(table)
     if problem is not None:
         _changes(plan_changes(problem, plan))
+        if problem_file is not None and read is not None:
+            _not_carried_lines(plan, _not_carried(problem_file, read[1]))
         built = None if problem_file is None or read is None else _day_0(problem_file, read[1])
         if built is not None:
             console.print(f"day 0 is {built}", markup=False, highlight=False)
@@ -712,6 +716,52 @@ def show_command(
                     highlight=False,
                     soft_wrap=True,
                 )
+
+
+def _not_carried(problem_file: Path, document: Any) -> dict[str, str]:
+    """The patients whose admission in the live plan the problem does not carry as their
+    current place, and why (where it was, and the reason): as the manifest beside
+    ``problem_file`` records them, where `plan build` wrote the problem (``document``, its
+    JSON as read; None where the digests were compared already); empty otherwise."""
+    if _day_0(problem_file, document) is None:  # no manifest, or not this problem's
+        return {}
+    manifest = _json_if_any(manifest_path(problem_file))
+    found = manifest.get("not_carried") if isinstance(manifest, dict) else None
+    if not isinstance(found, dict):  # written before 2026-12-08
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _not_carried_lines(plan: Plan, not_carried: dict[str, str]) -> None:
+    """`plan show`: the patients whose approved admission the problem did not carry (they
+    are not among those who keep or lose a current place), and where this plan puts them;
+    approving it supersedes those admissions. The first `SHOWN_CHANGES`."""
+    if not not_carried:
+        return
+    places = {a.patient: f"{a.facility} day {a.day}" for a in plan.assignments}
+    unplaced = {u.patient for u in plan.unplaced}
+    console.print(
+        f"approved places not carried into the problem: {len(not_carried)} patient(s); "
+        "approving this plan supersedes their admissions:",
+        markup=False,
+        highlight=False,
+    )
+    for patient, why in sorted(not_carried.items())[:SHOWN_CHANGES]:
+        where = (
+            f"placed at {places[patient]}"
+            if patient in places
+            else "no place in this plan"
+            if patient in unplaced
+            else "not in the problem"
+        )
+        console.print(
+            json_text.printable(f"  {patient}: {where} (approved for {why})"),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(not_carried) > SHOWN_CHANGES:
+        console.print(f"  and {len(not_carried) - SHOWN_CHANGES} more")
 
 
 def _changes(changes: PlanChanges) -> None:
@@ -837,8 +887,9 @@ def explain_command(
 
     Where `plan build` wrote the problem, the admissions already due that its manifest records
     count against the daily admission limits, and the agreements' quotas and ends it carries
-    bind, as in `plan solve`; the last line then gives the date of day 0 ("day_0" in the
-    JSON)."""
+    bind, as in `plan solve`; a patient whose approved place the problem does not carry gets a
+    line naming that place and why ("not_carried" in the JSON), and the last line gives the
+    date of day 0 ("day_0")."""
     problem = with_manifest(problem_file, *_problem(problem_file))
     plan = plan_or_fail(plan_file)
     if plan.status is PlanStatus.INFEASIBLE_INPUT:
@@ -852,12 +903,24 @@ def explain_command(
     except PlanMismatch as error:
         _fail(f"{plan_file}: {error} ({problem_file})")
     built = _day_0(problem_file, None)  # with_manifest compared its digest
+    approved = _not_carried(problem_file, None).get(patient)
     if as_json:
-        data = explanation.as_dict() | {"day_0": built}  # null where no build wrote the problem
+        # null where no build wrote the problem, or it carried the patient's place
+        data = explanation.as_dict() | {"day_0": built, "not_carried": approved}
         print(json.dumps(data, ensure_ascii=False, indent=1))
         return
     for line in explanation.lines():
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if approved is not None:
+        console.print(
+            json_text.printable(
+                f"  approved for {approved}; the problem does not carry that place: approving "
+                "this plan supersedes it"
+            ),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if built is not None:
         console.print(
             json_text.printable(f"day 0 is {built} ({manifest_path(problem_file)})"),

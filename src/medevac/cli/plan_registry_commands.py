@@ -271,9 +271,29 @@ def build(
             "facilities capacity report` (or import them), then build again[/]"
         )
         return
-    # a relative path beginning with "-" would be read as an option: "./-p.json"
-    shown = str(out) if not str(out).startswith("-") else f"./{out}"
-    console.print(f"next: medevac plan solve {shlex.quote(shown)} --out plan.json", markup=False)
+    plan = _as_argument(suggested_plan(out))
+    console.print(  # one line, to be copied as it is
+        f"next: medevac plan solve {_as_argument(out)} --out {plan}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def suggested_plan(problem: Path) -> Path:
+    """Where the hint after `plan build` suggests writing the plan of ``problem``: beside it,
+    `plan.json` for `problem.json`, else `NAME-plan.json` (a fixed `plan.json` in the current
+    folder overwrote the plan of another problem when followed, found by a review)."""
+    return problem.with_name(
+        "plan.json" if problem.stem == "problem" else f"{problem.stem}-plan.json"
+    )
+
+
+def _as_argument(path: Path) -> str:
+    """``path`` as a shell argument: quoted where needed, and a relative path beginning with
+    "-" (which would be read as an option) as "./-p.json"."""
+    text = str(path)
+    return shlex.quote(f"./{text}" if text.startswith("-") else text)
 
 
 def _built_with(problem: dict[str, Any], manifest: Any) -> bool | None:
@@ -558,9 +578,11 @@ def approved_plans(
             f"objective {plan.objective:.3f}"
         )
         if elsewhere:
+            has = "has" if len(elsewhere) == 1 else "have"
             console.print(
-                f"[yellow]{len(elsewhere)} of the open admissions' patients have been sent "
-                "elsewhere since, by requests' answers (--details says where)[/]"
+                f"[yellow]{len(elsewhere)} of the open admissions' patients {has} been sent to "
+                "another facility or on another day since, by requests' answers (--details "
+                "says where and when)[/]"
             )
         if not details:
             continue

@@ -132,7 +132,7 @@ def changed_fields(
         ):
             unplanned.append(name)
         else:
-            planned.append(f"{name} {_shown(was)} -> {_shown(is_)}")
+            planned.append(_change(name, was, is_))
     return FieldChanges(planned, unplanned, then)
 
 
@@ -183,6 +183,29 @@ def _amount(value: Any) -> Any:
     if number is None or not number.is_finite():
         return value
     return str(number.normalize() if number else Decimal(0))
+
+
+def _change(name: str, was: Any, is_: Any) -> str:
+    """One line for a field changed from ``was`` to ``is_``: its value then and now or, for a
+    list of other members, those it lost and those it gained (both lists cut to
+    `SHOWN_VALUE` had looked the same where the change came after the cut: a specialty
+    removed from a facility went unnamed, found by a review)."""
+    if isinstance(was, list) and isinstance(is_, list):
+        before, after = [_shown(v) for v in was], [_shown(v) for v in is_]
+        removed = [v for v in before if v not in after]
+        added = [v for v in after if v not in before]
+        if removed or added:
+            parts = [
+                f"without {', '.join(removed)}" if removed else "",
+                f"with {', '.join(added)}" if added else "",
+            ]
+            return f"{name} {_cut(' and '.join(p for p in parts if p))}"
+    return f"{name} {_shown(was)} -> {_shown(is_)}"
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to three times `SHOWN_VALUE` characters."""
+    return text if len(text) <= 3 * SHOWN_VALUE else text[: 3 * SHOWN_VALUE - 3] + "..."
 
 
 def _shown(value: Any) -> str:

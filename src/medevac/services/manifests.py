@@ -40,10 +40,13 @@ class Hold:
         return f"{self.facility_id}@{self.specialty}@{self.first.isoformat()}+{self.stay}"
 
     def said(self) -> str:
-        """As people read it: "a neurology bed at FAC-LODZ-MMA from 2026-12-07 for 32 days"."""
+        """As people read it: "a neurology bed at FAC-LODZ-MMA from 2026-12-07 for 32 days"
+        ("an orthopaedics bed": a specialty written with a vowel first takes "an")."""
         days = "day" if self.stay == 1 else "days"
+        kind = self.specialty.replace("_", " ")
+        article = "an" if kind[:1].lower() in set("aeio") else "a"
         return (
-            f"a {self.specialty.replace('_', ' ')} bed at {self.facility_id} from "
+            f"{article} {kind} bed at {self.facility_id} from "
             f"{self.first.isoformat()} for {self.stay} {days}"
         )
 
@@ -313,9 +316,10 @@ MANIFEST_MAPS = {
     "live_plans": int,
     "excluded": int,
     "kept": str,
+    "not_carried": str,
 }
 #: maps a manifest written before they were kept lacks: read as empty
-OPTIONAL_MAPS = frozenset({"kept"})
+OPTIONAL_MAPS = frozenset({"kept", "not_carried"})
 
 
 #: the key of a manifest's digest of the rest of it (`seal`)
@@ -399,6 +403,7 @@ def _check_map(manifest: dict[str, Any], key: str) -> None:
             "held": "held beds",
             "held_admissions": "counts",
             "kept": "admissions kept",
+            "not_carried": "the approved places not carried",
         }
         raise InvalidValue(
             "manifest",

@@ -296,13 +296,12 @@ def build_problem(
             if include_field_hospitals or not facilities[r.facility_id].kind.is_field_hospital
         }
         # patients whose place in the live plan is after the horizon: kept as approved
-        kept_places = {
-            p.id: planned[p.id]
+        not_kept = {
+            p.id: _keep_fault(p, planned[p.id], in_problem, facilities, agreements, today)
             for p in patients
-            if _keeps(
-                p, planned.get(p.id), (today, horizon_days), in_problem, facilities, agreements
-            )
+            if _after_horizon(planned.get(p.id), (today, horizon_days), in_problem)
         }
+        kept_places = {pid: planned[pid] for pid, fault in not_kept.items() if fault is None}
         book = QuotaBook(agreements, today)
         if respect_quotas and book.has_quotas:
             sent_under_agreements(uow, book, set(), known=sent.destinations)
@@ -377,7 +376,7 @@ def build_problem(
             uncarried[patient.id] = approved.place + (
                 ", a facility not in the problem"
                 if approved.facility_id not in in_problem
-                else ", after the horizon"
+                else f", after the horizon, not kept: {not_kept.get(patient.id)}"
             )
         patient_entries.append(entry)
         versions[patient.id] = patient.version
@@ -439,6 +438,10 @@ def build_problem(
         "left_out": left_out,
         # of them, those kept where a live plan admits them after the horizon's last day
         "kept": kept,
+        # patients whose admission in the live plan the problem does not carry, and why
+        # (`plan show` and `plan explain` say it: a plan that gives them no place supersedes
+        # it, and the change of places cannot count them)
+        "not_carried": uncarried,
         # field hospitals left out: their reports cannot change the problem (their facilities'
         # versions are compared, a change of kind included)
         "capacity": _capacity_stamps([r for r in reports if r.facility_id not in excluded]),
@@ -497,52 +500,63 @@ def _open_admissions(live: list[ApprovedPlan]) -> dict[str, PlannedAdmission]:
     return {a.patient_id: a for plan in live for a in plan.admissions if a.is_open}
 
 
-def _keeps(
+def _after_horizon(
+    admission: PlannedAdmission | None, days: tuple[date, int], in_problem: set[str]
+) -> bool:
+    """Whether ``admission`` (a patient's open one in the live plan) falls after the horizon
+    (``days``: its day 0 and horizon) at a facility of the problem: no current place of the
+    problem can say it (`_keep_fault` says whether `plan build` keeps it as approved)."""
+    if admission is None or admission.facility_id not in in_problem:
+        return False
+    today, horizon_days = days
+    return (admission.admission_date - today).days >= horizon_days
+
+
+def _keep_fault(
     patient: PlanningPatient,
-    admission: PlannedAdmission | None,
-    days: tuple[date, int],
+    admission: PlannedAdmission,
     in_problem: set[str],
     facilities: dict[str, Facility],
     agreements: list[Agreement],
-) -> bool:
-    """Whether `plan build` keeps ``patient``'s ``admission`` (its open one in the live plan)
-    as approved, out of the problem (``days``: its day 0 and horizon): where it falls after
-    the horizon at a facility of the problem (no current place of the problem can say it, and
-    the patient put in the problem without it could be placed anywhere, or nowhere, at no
-    cost of change: the approval then dropped the admission unsaid, found by a review) and is
-    still a place the problem would allow it: the patient fit to transport from a known
-    place, the facility offering its specialty and meeting its needs, and the agreements
-    admitting its organisation's patients there on that day (`acceptance_days`), none of
-    them with a quota (kept, it would take a quota's room ahead of the patients planned,
-    however urgent: found by a review). Any other such patient comes into the problem
-    without a current place, as before; a re-plan that gives it none sends it back to
-    selected at approval (`_unreferred`)."""
-    today, horizon_days = days
-    if (
-        admission is None
-        or admission.facility_id not in in_problem
-        or (admission.admission_date - today).days < horizon_days
-    ):
-        return False
+    today: date,
+) -> str | None:
+    """None where `plan build` keeps ``patient``'s ``admission``, after the horizon at a
+    facility of the problem (`_after_horizon`), as approved, out of the problem (the patient
+    put in the problem without it could be placed anywhere, or nowhere, at no cost of change:
+    the approval then dropped the admission unsaid, found by a review); else why not, as the
+    build's "not carried" list and the manifest say it. It is kept where it is still a place
+    the problem would allow it: the patient fit to transport from a known place, the facility
+    offering its specialty and meeting its needs, and the agreements admitting its
+    organisation's patients there on that day (`acceptance_days`), none of them with a quota
+    (kept, it would take a quota's room ahead of the patients planned, however urgent: found
+    by a review). Any other such patient comes into the problem without a current place; a
+    re-plan that gives it none sends it back to selected at approval (`_unreferred`)."""
     facility = facilities[admission.facility_id]
     if not patient.fit_to_transport or patient.location_id not in facilities:
-        return False
+        return "the patient's place now is not known or it is not fit to transport"
     specialty = patient.primary_specialty
     if not facility.offers(specialty):
-        return False
+        return f"{facility.id} no longer offers {specialty.value}"
     if not {n.value for n in patient.special_needs} <= {c.value for c in facility.capabilities}:
-        return False
+        return f"{facility.id} no longer meets its needs"
     sender, operator = patient.organisation_id, facility.operator_id
     day = (admission.admission_date - today).days
     open_days = acceptance_days(operator, sender, specialty, agreements, today, day + 1)
     if open_days is None or open_days[0] > day or (open_days[1] is not None and open_days[1] < day):
-        return False
-    return not any(
-        a.quota is not None
-        and (a.sending_organisation_id, a.receiving_organisation_id) == (sender, operator)
-        and specialty in a.specialties
-        for a in agreements
+        return f"no agreement admits its organisation's patients at {facility.id} that day"
+    quota = next(
+        (
+            a
+            for a in sorted(agreements, key=lambda a: a.id)
+            if a.quota is not None
+            and (a.sending_organisation_id, a.receiving_organisation_id) == (sender, operator)
+            and specialty in a.specialties
+        ),
+        None,
     )
+    if quota is not None:
+        return f"it comes under {quota.id}, an agreement with a quota"
+    return None
 
 
 def _kept_reason(admission: PlannedAdmission) -> str:

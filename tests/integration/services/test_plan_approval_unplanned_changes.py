@@ -444,3 +444,23 @@ def test_trails_are_read_together_newest_first_from_a_moment(uow_factory: UowFac
         "A": ["update-3", "update-2"],  # a tie in the order written, newest first
         "B": ["update-5", "update-1"],
     }
+
+
+def test_a_list_changed_since_the_build_names_what_it_lost_and_gained(
+    uow_factory: UowFactory,
+) -> None:
+    # the academy's specialties, cut to 60 characters, had read the same before and after
+    # one was removed ('specialties ["general_surgery", "intensive_care", "maxillofacial_surg...
+    # -> ["general_surgery", ...'), naming nothing
+    solved_demo(uow_factory)
+    with uow_factory() as uow:
+        specialties = uow.facilities.get(ACADEMY).specialties
+    assert Specialty.OPHTHALMOLOGY in specialties
+    assert len(specialties) > 4
+    fewer = (specialties - {Specialty.OPHTHALMOLOGY}) | {Specialty.BURNS}
+    _changed(uow_factory, "facility", ACADEMY, specialties=fewer)
+    with uow_factory() as uow:
+        academy = uow.facilities.get(ACADEMY)
+        changed = changed_fields(uow, "facility", academy, academy.version - 1)
+    assert changed is not None
+    assert changed.planned == ['specialties without "ophthalmology" and with "burns"']

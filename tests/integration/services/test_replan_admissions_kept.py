@@ -252,7 +252,11 @@ def test_an_admission_under_a_quota_is_not_kept_but_planned_again(
     # the build says P2 comes in without its place (`plan show` cannot count it as losing
     # one, and it had gone unsaid until the approval)
     day_20 = utc_now().date() + timedelta(days=20)
-    assert built.uncarried == {"P2": f"H-B on {day_20}, after the horizon"}
+    assert built.uncarried == {
+        "P2": f"H-B on {day_20}, after the horizon, not kept: it comes under AGR-AB, an "
+        "agreement with a quota"
+    }
+    assert built.manifest["not_carried"] == built.uncarried
     assert approval.kept == []
     # the quota's room goes to P1, kept where it was, and the urgent P3; P2 is selected again
     assert live_admissions(uow_factory) == {"P1": ("H-B", 0), "P3": ("H-B", 0)}
@@ -275,6 +279,11 @@ def test_an_admission_after_its_agreement_ends_is_not_kept(uow_factory: UowFacto
         uow.commit()
     built, approval = approved(uow_factory, horizon_days=14)
     assert built.manifest["kept"] == {}
+    day_20 = utc_now().date() + timedelta(days=20)
+    assert built.manifest["not_carried"] == {
+        "P2": f"H-B on {day_20}, after the horizon, not kept: no agreement admits its "
+        "organisation's patients at H-B that day"
+    }
     assert approval.kept == []
     assert "P2" not in live_admissions(uow_factory)
     assert status(uow_factory, "P2") is PatientStatus.SELECTED

@@ -63,3 +63,15 @@ def test_a_hold_running_past_the_problem_is_within_one_cut_at_its_end() -> None:
     start, end = date(2026, 12, 5), date(2026, 12, 19)
     seen = Hold("FAC", "burns", date(2026, 12, 10), 9)  # to the problem's last day
     assert Hold("FAC", "burns", date(2026, 12, 10), 30).within(seen, start, end)
+
+
+def test_a_hold_is_said_with_the_article_its_specialty_takes() -> None:
+    # "holds a orthopaedics bed" had been said of every specialty written with a vowel first
+    said = Hold("FAC", "orthopaedics", date(2026, 12, 5), 1).said()
+    assert said == "an orthopaedics bed at FAC from 2026-12-05 for 1 day"
+    assert (
+        Hold("FAC", "internal_medicine", date(2026, 12, 5), 2)
+        .said()
+        .startswith("an internal medicine bed")
+    )
+    assert Hold("FAC", "neurology", date(2026, 12, 5), 2).said().startswith("a neurology bed")
