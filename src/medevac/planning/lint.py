@@ -13,22 +13,37 @@ import difflib
 import json
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
 
 from medevac.planning.loader import KNOWN_SPECIALTIES
 from medevac.planning.problem import Problem
 
 #: how alike two names must be (difflib's ratio) to suggest the one for the other
 CLOSE = 0.8
-#: names difflib compares in one pass of the warnings, at most (about 0.3 s): each name is
-#: compared with every other it could be meant as, so that 2,000 needs of their own and 2,000
-#: capabilities took 4 million comparisons, 11-20 s. Names past it are counted, not compared.
-MAX_COMPARISONS = 100_000
+#: what difflib may compare in one pass of the warnings, at most, in pairs of characters
+#: (`_Budget`): a comparison costs up to the product of the two names' lengths, so this is
+#: 50,000 comparisons of names of 16 characters (1.1 s measured on 320 needs and 320
+#: capabilities made of the same 8 or 16 letters, each like every other). Each name is compared
+#: with every other it could be meant as, so that 2,000 needs of their own and 2,000
+#: capabilities took 4 million comparisons, 11-20 s; and two capabilities and two needs of
+#: 150,000 characters took 45 s within a budget counted in names (found by a review). Names
+#: past it are counted, not compared.
+MAX_CHARACTER_PAIRS = 50_000 * 16 * 16
+#: the longest name compared for likely misspellings: a slip in a longer one goes unsaid
+MAX_COMPARED_LENGTH = 40
+
+
+class _Names:
+    """Names a name could be meant as, those `MAX_COMPARED_LENGTH` long at most, sorted, and
+    their characters in all."""
+
+    def __init__(self, names: set[str] | frozenset[str]) -> None:
+        self.names = sorted(name for name in names if len(name) <= MAX_COMPARED_LENGTH)
+        self.characters = sum(map(len, self.names))
 
 
 def problem_warnings(problem: Problem) -> list[str]:
     """One line per likely slip, naming where in the file it is."""
-    budget = _Budget(MAX_COMPARISONS)
+    budget = _Budget(MAX_CHARACTER_PAIRS)
     return [
         *_specialties(problem, budget),
         *_needs(problem, budget),
@@ -46,17 +61,19 @@ def _quoted(text: str) -> str:
 
 
 class _Budget:
-    """The comparisons of names left to a pass of the warnings (`MAX_COMPARISONS`)."""
+    """The pairs of characters left to compare in a pass of the warnings
+    (`MAX_CHARACTER_PAIRS`)."""
 
-    def __init__(self, comparisons: int) -> None:
-        self.left = comparisons
+    def __init__(self, pairs: int) -> None:
+        self.left = pairs
 
-    def allows(self, names: Sequence[str]) -> bool:
-        """Whether a name may be compared with each of ``names``; if so, that is spent."""
-        if len(names) > self.left:
+    def allows(self, name: str, names: _Names) -> bool:
+        """Whether ``name`` may be compared with each of ``names``; if so, that is spent."""
+        cost = max(1, len(name) * names.characters)
+        if cost > self.left:
             self.left = 0  # and none later: the names compared are the first of the file
             return False
-        self.left -= len(names)
+        self.left -= cost
         return True
 
 
@@ -85,10 +102,15 @@ class _Skipped:
 _SKIPPED = "\0"  # a name not compared (no name holds a NUL: `text_fault`)
 
 
-def _close(name: str, names: Sequence[str]) -> str | None:
-    """The one of ``names`` (sorted) other than ``name`` most like it, where it is like
-    enough."""
-    found = difflib.get_close_matches(name, names, n=2, cutoff=CLOSE)
+def _close(name: str, names: _Names, budget: _Budget) -> str | None:
+    """The one of ``names`` other than ``name`` most like it, where it is like enough; None
+    for a name longer than `MAX_COMPARED_LENGTH`, and `_SKIPPED` where ``budget`` does not
+    allow the comparisons."""
+    if len(name) > MAX_COMPARED_LENGTH:
+        return None
+    if not budget.allows(name, names):
+        return _SKIPPED
+    found = difflib.get_close_matches(name, names.names, n=2, cutoff=CLOSE)
     return next((like for like in found if like != name), None)
 
 
@@ -98,7 +120,7 @@ def _specialties(problem: Problem, budget: _Budget) -> list[str]:
     (beds these patients cannot use)."""
     warnings = []
     needed = {p.specialty for p in problem.patients}
-    meant = sorted(KNOWN_SPECIALTIES | needed)
+    meant = _Names(KNOWN_SPECIALTIES | needed)
     skipped = _Skipped()
     # by name: facilities repeat their own categories (5,000 facilities, each with the same 5)
     likes: dict[str, str | None] = {}
@@ -107,7 +129,7 @@ def _specialties(problem: Problem, budget: _Budget) -> list[str]:
             if specialty in KNOWN_SPECIALTIES or specialty in needed:
                 continue
             if specialty not in likes:
-                likes[specialty] = _close(specialty, meant) if budget.allows(meant) else _SKIPPED
+                likes[specialty] = _close(specialty, meant, budget)
             like = likes[specialty]
             if like == _SKIPPED:
                 skipped.add(f"facilities[{i}].beds")
@@ -123,18 +145,17 @@ def _specialties(problem: Problem, budget: _Budget) -> list[str]:
     for i, patient in enumerate(problem.patients):
         first.setdefault(patient.specialty, i)
         count[patient.specialty] += 1
-    offered = sorted({s for f in problem.facilities for s in f.beds})
+    offered = _Names({s for f in problem.facilities for s in f.beds})
     skipped = _Skipped()
     for specialty, i in first.items():
         if specialty in KNOWN_SPECIALTIES:
             continue
-        if not budget.allows(offered):
-            skipped.add(f"patients[{i}].specialty")
-            continue
         # the loader has every unknown one offered somewhere: a slip only where beds of a
         # specialty like it are offered too, which these patients cannot use
-        like = _close(specialty, offered)
-        if like is not None:
+        like = _close(specialty, offered, budget)
+        if like == _SKIPPED:
+            skipped.add(f"patients[{i}].specialty")
+        elif like is not None:
             more = f" (and {count[specialty] - 1} more patients)" if count[specialty] > 1 else ""
             warnings.append(
                 f"patients[{i}].specialty{more}: {_quoted(specialty)} is not a known specialty; "
@@ -146,18 +167,17 @@ def _specialties(problem: Problem, budget: _Budget) -> list[str]:
 def _needs(problem: Problem, budget: _Budget) -> list[str]:
     """Needs no facility has as a capability that are like one some facility has."""
     capabilities = {c for f in problem.facilities for c in f.capabilities}
-    meant = sorted(capabilities)
+    meant = _Names(capabilities)
     warnings = []
     said: set[str] = set()
     skipped = _Skipped()
     for i, patient in enumerate(problem.patients):
         for need in sorted(patient.needs - capabilities - said):
             said.add(need)
-            if not budget.allows(meant):
+            like = _close(need, meant, budget)
+            if like == _SKIPPED:
                 skipped.add(f"patients[{i}].needs")
-                continue
-            like = _close(need, meant)
-            if like is not None:
+            elif like is not None:
                 warnings.append(
                     f"patients[{i}].needs: {_quoted(need)} is a capability of no facility; did "
                     f"you mean {_quoted(like)}? No facility can take a patient with this need"

@@ -178,7 +178,9 @@ def test_warnings_compare_a_bounded_number_of_names_however_many_there_are(
         return real(word, possibilities, *args, **kwargs)
 
     monkeypatch.setattr(lint.difflib, "get_close_matches", counting)
-    monkeypatch.setattr(lint, "MAX_COMPARISONS", 2_000)
+    # 2,000 comparisons of a need of 12 characters ("need-00001-b") with a capability of 18
+    # ("capability-00001-a")
+    monkeypatch.setattr(lint, "MAX_CHARACTER_PAIRS", 2_000 * 12 * 18)
     counts = []
     for n in (100, 400):
         compared.clear()
@@ -188,6 +190,37 @@ def test_warnings_compare_a_bounded_number_of_names_however_many_there_are(
         [summary] = [w for w in warnings if "not compared" in w]
         assert summary.startswith(f"patients[{2_000 // n}].needs (and {n - 2_000 // n - 1} more): ")
     assert counts == [2_000, 2_000]
+
+
+def test_warnings_compare_a_bounded_number_of_characters_however_long_the_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # two capabilities and two needs of 150,000 characters, within a budget counted in names,
+    # had taken 45 s; names over MAX_COMPARED_LENGTH are not compared, and a budget of pairs
+    # of characters bounds the rest
+    compared: list[tuple[int, int]] = []
+    real = difflib.get_close_matches
+
+    def counting(word: str, possibilities: Any, *args: Any, **kwargs: Any) -> list[str]:
+        possibilities = list(possibilities)
+        compared.append((len(word), sum(map(len, possibilities))))
+        return real(word, possibilities, *args, **kwargs)
+
+    monkeypatch.setattr(lint.difflib, "get_close_matches", counting)
+    long = "x" * (lint.MAX_COMPARED_LENGTH + 1)
+    capabilities = [long + "a", long + "b", "c" * lint.MAX_COMPARED_LENGTH]
+    facilities = [facility("F1", 50.0, 30.0, capabilities=capabilities)]
+    needs = [long + "c", "d" * lint.MAX_COMPARED_LENGTH]
+    problem = parse_problem(problem_dict(facilities, [patient("P1", needs=needs)]))
+    assert problem_warnings(problem) == []
+    # the long need not compared at all, the other with the one short capability only
+    assert compared == [(lint.MAX_COMPARED_LENGTH, lint.MAX_COMPARED_LENGTH)]
+    compared.clear()
+    pairs = lint.MAX_COMPARED_LENGTH * lint.MAX_COMPARED_LENGTH
+    monkeypatch.setattr(lint, "MAX_CHARACTER_PAIRS", pairs - 1)
+    [summary] = problem_warnings(problem)
+    assert compared == []
+    assert summary.startswith("patients[0].needs: 1 needs no facility has not compared")
 
 
 def test_warnings_still_name_a_slip_among_few_names() -> None:
