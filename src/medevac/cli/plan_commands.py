@@ -167,9 +167,9 @@ def _json_if_any(path: Path) -> Any:
     where it cannot be read as JSON: for guessing what a file is, never for using it
     (`json_object` says why a file cannot be used)."""
     try:
-        return json_text.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return None
+        return json_text.loads(json_text.read_text(path))
+    except (OSError, ValueError, RecursionError, json_text.FileTooLarge):
+        return None  # UnicodeDecodeError is a ValueError
 
 
 def warn(problem_file: Path, problem: Problem) -> None:
@@ -198,10 +198,12 @@ def json_object(path: Path) -> dict[str, Any]:
     try:
         # a byte order mark, as the problem loader takes it (a problem with one was valid
         # alone, and refused beside its manifest)
-        text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
+        text = json_text.read_text(path)
         data = json_text.loads(text)
     except OSError as error:
         _fail(unreadable(path, error))
+    except json_text.FileTooLarge as error:
+        _fail(f"{path}: {error}")
     except UnicodeDecodeError as error:
         _fail(f"{path}: cannot be read as JSON ({error})")
     except json_text.RepeatedKeys as error:
@@ -954,11 +956,13 @@ def manifest_fault(problem_file: Path, document: Any) -> str | None:
     if not manifest_file.exists():
         return None
     try:
-        text = manifest_file.read_text(encoding="utf-8").removeprefix("\ufeff")
+        text = json_text.read_text(manifest_file)
     except OSError as error:
         return unreadable(manifest_file, error)
     except UnicodeDecodeError:
         return f"{manifest_file}: is not UTF-8 text"
+    except json_text.FileTooLarge as error:
+        return f"{manifest_file}: {error}"
     try:
         manifest = json_text.loads(text)
     except json_text.RepeatedKeys as error:

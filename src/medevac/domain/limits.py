@@ -128,12 +128,28 @@ def id_fault(value: str) -> str | None:
     return None
 
 
+def separator_fault(value: str) -> str | None:
+    """What makes ``value`` unfit for a new id or a name of a problem file, or None: a line or
+    paragraph separator (U+2028, U+2029), which editors, JSON tools and `str.splitlines` take
+    for a line break. Not in `text_fault`, which records are checked with as they are read: a
+    registry holding one from before keeps reading it."""
+    for position, char in enumerate(value, start=1):
+        if char in "\u2028\u2029":
+            what = "line" if char == "\u2028" else "paragraph"
+            return f"holds a {what} separator (U+{ord(char):04X}, character {position})"
+    return None
+
+
 def new_id_fault(value: str) -> str | None:
-    """What makes ``value`` unfit for the id of a new record, beyond `id_fault`, or None: text
-    not in Unicode's composed form (NFC). "José" written with a combining accent (as macOS
-    writes names) looks like "José" written with "é" and would be a second record beside it.
-    Checked where records are created, not where they are read: a registry that holds such an
-    id from before keeps reading, listing and updating it."""
+    """What makes ``value`` unfit for the id of a new record, beyond `id_fault`, or None: a line
+    or paragraph separator (`separator_fault`), or text not in Unicode's composed form (NFC).
+    "José" written with a combining accent (as macOS writes names) looks like "José" written
+    with "é" and would be a second record beside it. Checked where records are created, not
+    where they are read: a registry that holds such an id from before keeps reading, listing
+    and updating it."""
+    fault = separator_fault(value)
+    if fault is not None:
+        return fault
     if unicodedata.is_normalized("NFC", value):
         return None
     # the first character whose text up to it is not composed (ids are at most 100 long)

@@ -111,7 +111,11 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
         if missing:
             bad.append(f"patient {pid!r}: {fid!r} lacks {', '.join(map(repr, sorted(missing)))}")
         if facility.accepts_from is not None and patient.organisation not in facility.accepts_from:
-            bad.append(f"patient {pid!r}: {fid!r} does not accept {patient.organisation!r}")
+            bad.append(
+                f"patient {pid!r}: {fid!r} does not accept {patient.organisation!r}"
+                if patient.organisation is not None
+                else f"patient {pid!r}: {fid!r} does not accept patients without an organisation"
+            )
         last = facility.last_admission_day(patient.organisation)
         if last is not None and day > last:
             bad.append(

@@ -14,10 +14,46 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 # a key written as it is in a path (`beds.orthopaedics`); any other is written `["..."]`
 PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# the most characters of a key a path shows, the cut marked (`join_path`)
+SHOWN_KEY = 60
+
+
+#: the largest problem, plan or manifest file read (a problem of 100,000 patients is about
+#: 17 MB, its plan about 10 MB)
+MAX_FILE_BYTES = 512 * 1024 * 1024
+_BLOCK = 1024 * 1024
+
+
+class FileTooLarge(Exception):
+    """A file holds more than `MAX_FILE_BYTES`: no problem or plan is that large."""
+
+    def __str__(self) -> str:
+        return (
+            f"holds more than {MAX_FILE_BYTES // (1024 * 1024)} MiB, larger than any problem "
+            "or plan (one of 100,000 patients is about 17 MB)"
+        )
+
+
+def read_text(path: str | Path) -> str:
+    """The text of the file at ``path``, as UTF-8, without a byte order mark (as some editors
+    begin UTF-8 files with); OSError where it cannot be read, UnicodeDecodeError where it is
+    not UTF-8 and `FileTooLarge` past `MAX_FILE_BYTES`, read a block at a time (a device that
+    never ends, `/dev/zero`, had been read until memory ran out, and then a traceback:
+    found by a review)."""
+    blocks = []
+    size = 0
+    with Path(path).open("rb") as file:
+        while block := file.read(_BLOCK):
+            size += len(block)
+            if size > MAX_FILE_BYTES:
+                raise FileTooLarge
+            blocks.append(block)
+    return b"".join(blocks).decode("utf-8").removeprefix("\ufeff")
 
 
 class RepeatedKeys(ValueError):
@@ -173,8 +209,11 @@ def join_path(path: str, key: Any) -> str:
     """The path of ``key`` in the object at ``path``: `path.key` where the key is a plain name
     (ASCII letters, digits, `_`, `-`), else `path["key"]` in JSON with ASCII escapes, so that
     no key makes a path ambiguous (`a.b`, `x[0]`), blank (` `), or sends control characters
-    (an ESC sequence) or a lone surrogate (which no terminal or file takes) to the reader."""
+    (an ESC sequence) or a lone surrogate (which no terminal or file takes) to the reader. A
+    key longer than `SHOWN_KEY` is cut, `path["abc..."]`, so that a message stays a line."""
     key = str(key)
+    if len(key) > SHOWN_KEY:  # a key of 100,000 characters had made a line as long
+        return f'{path}[{json.dumps(key[: SHOWN_KEY - 3])[:-1]}..."]'
     if PLAIN_KEY.fullmatch(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"

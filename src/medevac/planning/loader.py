@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from medevac.domain.errors import json_error
-from medevac.domain.limits import MAX_COUNT, MAX_DAYS, text_fault
+from medevac.domain.limits import MAX_COUNT, MAX_DAYS, separator_fault, text_fault
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import json_text
 from medevac.planning.json_text import join_path, key_names, printable
@@ -125,8 +125,10 @@ class _Reader:
         if not isinstance(value, str) or not value.strip():
             self.error(path, f"must be a non-empty string, got {_show(value)}")
             return ""
-        fault = text_fault(value)
-        if fault is not None:  # a plan naming it could not be written, read or stored
+        # a plan naming it could not be written, read or stored; a line separator is a line
+        # break to many tools that read the plan (found by a review)
+        fault = text_fault(value) or separator_fault(value)
+        if fault is not None:
             self.error(path, fault)
             return ""
         return value
@@ -261,13 +263,14 @@ def read_problem_file(path: str | Path) -> Any:
     """The JSON of a problem file, for `parse_problem` (and for a digest of the document read,
     without reading it twice); ProblemError where it cannot be read or is not JSON."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # without a byte-order mark, as some editors begin UTF-8 files with
+        text = json_text.read_text(path)
     except OSError as exc:
         raise ProblemError([f"{path}: cannot be read ({exc.strerror or exc})"]) from exc
     except UnicodeDecodeError as exc:
         raise ProblemError([f"{path}: is not UTF-8 text"]) from exc
-    # a byte-order mark, as some editors begin UTF-8 files with, is no part of the JSON text
-    text = text.removeprefix("\ufeff")
+    except json_text.FileTooLarge as exc:
+        raise ProblemError([f"{path}: {exc}"]) from exc
     try:
         data = json_text.loads(text)
     except json_text.RepeatedKeys as exc:  # paths made by `join_path`: escaped already
@@ -290,7 +293,7 @@ def _parse_precedences(r: _Reader, value: Any) -> dict[str, PrecedenceRule]:
         path = join_path("precedences", name)
         if not str(name).strip():
             r.error(path, "precedence names must be non-empty")
-        elif (fault := text_fault(str(name))) is not None:
+        elif (fault := text_fault(str(name)) or separator_fault(str(name))) is not None:
             r.error(path, fault)
             continue
         body = r.obj(spec, path, ("weight", "deadline_day"))
@@ -337,7 +340,7 @@ def _parse_facilities(r: _Reader, value: Any, horizon: int | None) -> tuple[list
         fid = r.text(body.get("id", ""), f"{path}.id") if "id" in body else ""
         whole = whole and bool(fid) and isinstance(body.get("beds"), Mapping)
         if fid and fid in seen:
-            r.error(f"{path}.id", f"{fid!r} duplicates facilities[{seen[fid]}].id")
+            r.error(f"{path}.id", f"{_cut(repr(fid))} duplicates facilities[{seen[fid]}].id")
         elif fid:
             seen[fid] = i
         lat = r.number(body.get("lat", 0.0), f"{path}.lat", -90.0, 90.0)
@@ -377,7 +380,7 @@ def _parse_beds(
         if not name.strip():
             r.error(spath, "specialty names must be non-empty")
             continue
-        if (fault := text_fault(name)) is not None:
+        if (fault := text_fault(name) or separator_fault(name)) is not None:
             r.error(spath, fault)
             continue
         if isinstance(count, list):
@@ -427,7 +430,7 @@ def _parse_patients(
             continue
         pid = r.text(body.get("id", ""), f"{path}.id") if "id" in body else ""
         if pid and pid in seen:
-            r.error(f"{path}.id", f"{pid!r} duplicates patients[{seen[pid]}].id")
+            r.error(f"{path}.id", f"{_cut(repr(pid))} duplicates patients[{seen[pid]}].id")
         elif pid:
             seen[pid] = i
         lat = r.number(body.get("lat", 0.0), f"{path}.lat", -90.0, 90.0)
@@ -500,7 +503,7 @@ def _parse_current(
         return None
     facility = r.text(body.get("facility", ""), f"{path}.facility") if "facility" in body else ""
     if facility and facility_ids is not None and facility not in facility_ids:
-        r.error(f"{path}.facility", f"{facility!r} is not a facility of this problem")
+        r.error(f"{path}.facility", f"{_cut(repr(facility))} is not a facility of this problem")
     day = r.integer(body.get("day", 0), f"{path}.day", 0, None if horizon is None else horizon - 1)
     return CurrentPlacement(facility, day)
 

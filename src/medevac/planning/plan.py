@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from medevac.domain.errors import json_error
 from medevac.domain.limits import text_fault
 from medevac.planning import json_text
+from medevac.planning.loader import MAX_HORIZON_DAYS
 
 BREAKDOWN_KEYS = ("unplaced", "wait", "late", "travel", "group_split", "change")
 
@@ -538,9 +539,11 @@ def load_plan(path: str | Path) -> Plan:
     try:
         # a byte-order mark, as some editors begin UTF-8 files with, is no part of the JSON
         # text: the problem loader skips it too (a plan saved so had been "not valid JSON")
-        text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")
+        text = json_text.read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanFormatError(f"{path}: cannot be read as JSON ({exc})") from exc
+    except json_text.FileTooLarge as exc:
+        raise PlanFormatError(f"{path}: {exc}") from exc
     try:
         data = json_text.loads(text)
     except json_text.RepeatedKeys as exc:
@@ -604,6 +607,12 @@ def _day(body: dict[str, Any], prefix: str) -> int:
         digits = str(-int(value))
         shown = f"-{digits}" if len(digits) <= 20 else f"a negative number of {len(digits)} digits"
         raise PlanFormatError(f"{prefix}day: must be at least 0, got {shown}")
+    if value >= MAX_HORIZON_DAYS:  # a day of 4,000 digits had been written out whole
+        digits = str(int(value))
+        shown = digits if len(digits) <= 20 else f"a number of {len(digits)} digits"
+        raise PlanFormatError(
+            f"{prefix}day: must be below {MAX_HORIZON_DAYS}, the longest horizon, got {shown}"
+        )
     return int(value)
 
 

@@ -362,6 +362,15 @@ def test_new_ids_not_in_composed_unicode_are_refused_alike_on_every_backend(
             replace(patient_file(uow_factory(), ids[0]).patient, id="P-Jose\u0301", history=[]),
             actor=ACTOR,
         )
+    # a line separator, which editors and JSON tools take for a line break (found by a review)
+    with pytest.raises(
+        InvalidValue, match=r"^id: holds a line separator \(U\+2028, character 6\)$"
+    ):
+        register_patient(
+            uow_factory(),
+            replace(patient_file(uow_factory(), ids[0]).patient, id="P-Jos\u2028", history=[]),
+            actor=ACTOR,
+        )
     request = create_request(
         uow_factory(),
         from_organisation_id="ORG-A",

@@ -23,6 +23,8 @@ from medevac.planning import (
     check_plan,
     json_text,
     lint,
+    load_plan,
+    load_problem,
     parse_problem,
     plan_from_dict,
     with_quotas,
@@ -293,3 +295,70 @@ def test_bed_admission_and_need_violations_quote_facility_and_specialty() -> Non
         "'A b' day 0: 2 admissions, limit 1",
     )
     assert violations("A", "b c")[2] == "'A' day 0: 2 'b c' beds used, 1 free"
+
+
+def test_a_file_past_the_size_limit_is_refused_without_being_read_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # /dev/zero given as a problem or a plan was read until memory ran out, then a traceback
+    monkeypatch.setattr(json_text, "MAX_FILE_BYTES", 3 * 1024 * 1024)
+    for path in ("/dev/zero", tmp_path / "big.json"):
+        if path != "/dev/zero":
+            path.write_bytes(b" " * (3 * 1024 * 1024 + 1))
+        with pytest.raises(ProblemError) as refused:
+            load_problem(path)
+        assert refused.value.errors == [
+            f"{path}: holds more than 3 MiB, larger than any problem or plan (one of 100,000 "
+            "patients is about 17 MB)"
+        ]
+        with pytest.raises(PlanFormatError, match=r": holds more than 3 MiB, larger than any"):
+            load_plan(path)
+    at_limit = tmp_path / "at.json"
+    at_limit.write_bytes(b"\xef\xbb\xbf{}" + b" " * (3 * 1024 * 1024 - 5))
+    assert json_text.read_text(at_limit).strip() == "{}"
+
+
+def test_long_ids_and_keys_are_cut_in_messages() -> None:
+    # a duplicated id, a current facility or an unknown key of 100,000 characters made an
+    # error line as long
+    long = "X" * 100_000
+    facilities = [facility(long, 50.0, 30.0), facility(long, 50.0, 30.0)]
+    patients = [patient("P1", current={"facility": "Y" * 100_000, "day": 0}, **{long: 1})]
+    with pytest.raises(ProblemError) as refused:
+        parse_problem(problem_dict(facilities, patients))
+    assert refused.value.errors
+    assert all(len(line) < 300 for line in refused.value.errors), refused.value.errors
+    text = "\n".join(refused.value.errors)
+    assert f"facilities[1].id: '{'X' * 36}... duplicates facilities[0].id" in text
+    assert f"patients[0].current.facility: '{'Y' * 36}... is not a facility of this problem" in text
+    assert f'patients[0]["{"X" * 57}..."]' in text
+
+
+def test_a_plan_day_beyond_the_longest_horizon_is_refused_as_a_short_line() -> None:
+    def plan_text(day: str) -> str:
+        return (
+            '{"status": "feasible", "objective": 0, "bound": 0, "gap": 0, "solver": "s", '
+            '"wall_seconds": 0, "breakdown": {"unplaced": 0, "wait": 0, "late": 0, '
+            '"travel": 0, "group_split": 0, "change": 0}, "assignments": [{"patient": "P1", '
+            f'"facility": "F1", "day": {day}}}], "unplaced": []}}'
+        )
+
+    assert plan_from_dict(json_text.loads(plan_text("365"))).assignments[0].day == 365
+    with pytest.raises(PlanFormatError) as refused:
+        plan_from_dict(json_text.loads(plan_text("366")))
+    assert str(refused.value) == (
+        "assignments[0].day: must be below 366, the longest horizon, got 366"
+    )
+    with pytest.raises(PlanFormatError) as refused:
+        plan_from_dict(json_text.loads(plan_text("9" * 4_000)))
+    assert str(refused.value).endswith("got a number of 4000 digits")
+
+
+def test_the_checker_names_a_patient_without_an_organisation_as_such() -> None:
+    data = problem_dict(
+        [facility("F1", 50.0, 30.0, accepts_from=["A"])], [patient("P1", lat=50.0, lon=30.0)]
+    )
+    report = check_plan(parse_problem(data), hand_plan(("P1", "F1", 0)))
+    assert (
+        "patient 'P1': 'F1' does not accept patients without an organisation" in report.violations
+    )

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from medevac.planning import (
     PlanFormatError,
+    ProblemError,
     document_text,
     load_plan,
     parse_problem,
@@ -51,6 +52,47 @@ def test_the_problem_schema_refuses_unknown_keys_like_the_loader() -> None:
     data["patients"][0]["colour"] = "red"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema("problem"))
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [
+        (("patients", 0, "id"), "  "),
+        (("patients", 0, "id"), "P\u001b[31m"),
+        (("patients", 0, "id"), "P\u202e1"),
+        (("patients", 0, "id"), "P\u0085"),
+        (("patients", 0, "id"), "P2\u2028P9"),
+        (("patients", 0, "group"), "G\u2029"),
+        (("facilities", 0, "id"), "\t"),
+        (("patients", 0, "specialty"), " "),
+        (("facilities", 0, "beds"), {"": 1}),
+        (("facilities", 0, "beds"), {"ortho\u2066": 1}),
+        (("precedences",), {"": {"weight": 1, "deadline_day": 0}}),
+    ],
+)
+def test_the_problem_schema_refuses_the_texts_the_loader_refuses(
+    where: tuple[str | int, ...], text: Any
+) -> None:
+    # a blank id, a control character, a bidirectional override, an empty specialty name
+    # or precedence name: valid under the schema, refused by the loader (found by a review)
+    data = random_problem_dict(seed=5, n_patients=2, n_facilities=1)
+    jsonschema.validate(data, schema("problem"))
+    parent = data
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = text
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema("problem"))
+    with pytest.raises(ProblemError):
+        parse_problem(data)
+
+
+def test_the_problem_schema_takes_the_texts_the_loader_takes() -> None:
+    data = random_problem_dict(seed=5, n_patients=2, n_facilities=1)
+    data["patients"][0]["id"] = "P 1 \u00e9\u200d\u0915\u094d"  # a space, an accent, a joiner
+    data["patients"][1]["needs"] = ["oxyg\u00e8ne"]
+    jsonschema.validate(data, schema("problem"))
+    parse_problem(data)
 
 
 def test_a_plan_with_an_unknown_key_or_bad_status_is_refused_with_its_path() -> None:
