@@ -19,6 +19,7 @@ from rich.table import Table
 from medevac.cli.context import cell, inline
 from medevac.cli.plan_commands import time_limit_seconds
 from medevac.domain.errors import json_error
+from medevac.planning import json_text
 
 if TYPE_CHECKING:
     from medevac.simulation.results import SimulationResult
@@ -204,9 +205,11 @@ def _load(source: str, parse: Callable[[object], _T]) -> _T:
         if not path.exists() and "/" not in source and shipped.is_file():
             text = shipped.read_text(encoding="utf-8")
         else:
-            text = path.read_text(encoding="utf-8")
+            text = json_text.read_bytes(path).decode("utf-8")
     except OSError as error:
         _fail(f"cannot read {source}: {error.strerror or error}")
+    except json_text.FileTooLarge as error:
+        _fail(f"{source}: {error}")
     except UnicodeDecodeError as error:
         # UnicodeDecodeError is a ValueError, not an OSError: a Latin-1 or UTF-16 file
         _fail(

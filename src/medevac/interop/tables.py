@@ -79,8 +79,10 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
             _refuse_utf16(path)
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 return _read_csv(path.name, handle)
-        with path.open("rb") as handle:
-            raw = handle.read()
+        try:
+            raw = json_text.read_bytes(path)
+        except json_text.FileTooLarge as error:
+            raise ImportFileError(f"{path.name}: {error}") from None
         # decoded as json.loads decodes bytes (UTF-8, with or without a BOM, or UTF-16/32)
         text = raw.decode(json.detect_encoding(raw), "surrogatepass")
         repeated: list[str] = []

@@ -23,28 +23,26 @@ PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 SHOWN_KEY = 60
 
 
-#: the largest problem, plan or manifest file read (a problem of 100,000 patients is about
-#: 17 MB, its plan about 10 MB)
+#: the largest JSON or CSV file medevac reads whole: a problem, plan or manifest (a problem
+#: of 100,000 patients is about 17 MB, its plan about 10 MB), an import, a scenario
 MAX_FILE_BYTES = 512 * 1024 * 1024
 _BLOCK = 1024 * 1024
 
 
 class FileTooLarge(Exception):
-    """A file holds more than `MAX_FILE_BYTES`: no problem or plan is that large."""
+    """A file holds more than `MAX_FILE_BYTES`."""
 
     def __str__(self) -> str:
         return (
-            f"holds more than {MAX_FILE_BYTES // (1024 * 1024)} MiB, larger than any problem "
-            "or plan (one of 100,000 patients is about 17 MB)"
+            f"holds more than {MAX_FILE_BYTES // (1024 * 1024)} MiB, more than medevac reads "
+            "from one file (a problem of 100,000 patients is about 17 MB)"
         )
 
 
-def read_text(path: str | Path) -> str:
-    """The text of the file at ``path``, as UTF-8, without a byte order mark (as some editors
-    begin UTF-8 files with); OSError where it cannot be read, UnicodeDecodeError where it is
-    not UTF-8 and `FileTooLarge` past `MAX_FILE_BYTES`, read a block at a time (a device that
-    never ends, `/dev/zero`, had been read until memory ran out, and then a traceback:
-    found by a review)."""
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of the file at ``path``, read a block at a time; OSError where it cannot be
+    read and `FileTooLarge` past `MAX_FILE_BYTES` (a device that never ends, `/dev/zero`, had
+    been read until memory ran out, and then a traceback: found by a review)."""
     blocks = []
     size = 0
     with Path(path).open("rb") as file:
@@ -53,7 +51,13 @@ def read_text(path: str | Path) -> str:
             if size > MAX_FILE_BYTES:
                 raise FileTooLarge
             blocks.append(block)
-    return b"".join(blocks).decode("utf-8").removeprefix("\ufeff")
+    return b"".join(blocks)
+
+
+def read_text(path: str | Path) -> str:
+    """The text of the file at ``path`` (`read_bytes`), as UTF-8, without a byte order mark
+    (as some editors begin UTF-8 files with); UnicodeDecodeError where it is not UTF-8."""
+    return read_bytes(path).decode("utf-8").removeprefix("\ufeff")
 
 
 class RepeatedKeys(ValueError):

@@ -565,3 +565,20 @@ def test_a_json_integer_too_long_to_read_is_named_by_line_and_column(
     assert str(refused.value) == (
         "f.json: not valid JSON: line 3, column 17: a number has 5000 digits; at most 4300 are read"
     )
+
+
+def test_a_json_file_past_the_size_limit_is_refused_in_one_line(
+    database: FakeDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a JSON import from a device that never ends (/dev/zero) was read until memory ran out
+    from medevac.planning import json_text
+
+    monkeypatch.setattr(json_text, "MAX_FILE_BYTES", 1024 * 1024)
+    path = tmp_path / "o.json"
+    path.write_bytes(b'{"organisations": []}' + b" " * (1024 * 1024))
+    with pytest.raises(ImportFileError) as error:
+        import_file(database.unit_of_work(), RecordKind.ORGANISATIONS, path, actor="a", now=NOW)
+    assert str(error.value) == (
+        "o.json: holds more than 1 MiB, more than medevac reads from one file (a problem of "
+        "100,000 patients is about 17 MB)"
+    )

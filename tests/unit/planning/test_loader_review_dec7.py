@@ -308,10 +308,12 @@ def test_a_file_past_the_size_limit_is_refused_without_being_read_whole(
         with pytest.raises(ProblemError) as refused:
             load_problem(path)
         assert refused.value.errors == [
-            f"{path}: holds more than 3 MiB, larger than any problem or plan (one of 100,000 "
-            "patients is about 17 MB)"
+            f"{path}: holds more than 3 MiB, more than medevac reads from one file (a problem "
+            "of 100,000 patients is about 17 MB)"
         ]
-        with pytest.raises(PlanFormatError, match=r": holds more than 3 MiB, larger than any"):
+        with pytest.raises(
+            PlanFormatError, match=r": holds more than 3 MiB, more than medevac reads"
+        ):
             load_plan(path)
     at_limit = tmp_path / "at.json"
     at_limit.write_bytes(b"\xef\xbb\xbf{}" + b" " * (3 * 1024 * 1024 - 5))

@@ -239,6 +239,22 @@ def test_simulate_refuses_a_latin_1_file_in_one_line(app: typer.Typer, tmp_path:
     )
 
 
+def test_simulate_and_deploy_refuse_a_file_past_the_size_limit_in_one_line(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /dev/zero given as a scenario was read until memory ran out, then a traceback
+    from medevac.planning import json_text
+
+    monkeypatch.setattr(json_text, "MAX_FILE_BYTES", 2 * 1024 * 1024)
+    for command in ("simulate", "deploy"):
+        result = CliRunner().invoke(app, [command, "/dev/zero", "--out", str(tmp_path / "o")])
+        assert result.exit_code == 1
+        assert one_line_error(result.output) == (
+            "error: /dev/zero: holds more than 2 MiB, more than medevac reads from one file (a "
+            "problem of 100,000 patients is about 17 MB)"
+        )
+
+
 def test_deploy_refuses_a_utf_16_file_in_one_line(app: typer.Typer, tmp_path: Path) -> None:
     path = tmp_path / "utf16.json"
     path.write_bytes(json.dumps(deployment_data()).encode("utf-16"))
