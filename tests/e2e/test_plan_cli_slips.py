@@ -462,7 +462,9 @@ def test_plan_show_warns_of_a_manifest_it_cannot_use_and_shows_the_plan(
     assert said("placed", result.stdout)
     assert "day 0 is" not in result.stdout
     assert result.stderr.startswith(f"warning: {why}")
-    assert result.stderr.endswith("; day 0's date is not shown\n")
+    assert result.stderr.endswith(
+        "; day 0's date and the approved places the problem does not carry are not shown\n"
+    )
     assert len(result.stderr.splitlines()) == 1
 
 

@@ -9,6 +9,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from medevac.cli import context
+from medevac.cli.main import app
+from medevac.domain.audit import snapshot
+from medevac.services.auditing import audit
 from tests.e2e.conftest import invoke
 
 
@@ -83,3 +87,30 @@ def test_the_hint_after_plan_build_names_a_plan_beside_the_problem(
     )
     second = said(invoke(cli, "plan", "build", "--out", str(tmp_path / "p9.json")))
     assert f"--out {tmp_path / 'p9-plan.json'}" in second
+
+
+def test_plan_explain_says_why_a_patient_left_out_of_the_problem_is_not_in_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # a patient holding an approved admission, no longer fit to transport: `plan build` and
+    # `plan show` named its approved place, `plan explain` only "is not in problem.json"
+    with context.unit_of_work() as uow:
+        patient = uow.patients.get("PT-0010")
+        before = snapshot(patient)
+        patient.fit_to_transport = False
+        uow.patients.update(patient)
+        audit(uow, "patient", patient, "update", actor="clerk", before=before)
+        uow.commit()
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    result = cli.invoke(app, ["plan", "explain", str(problem), str(plan), "PT-0010"])
+    assert result.exit_code == 1
+    text = said(result.stderr)
+    assert text.startswith(
+        f"error: patient 'PT-0010' is not in {problem}; plan build left it out: approved for "
+        "FAC-LODZ-MMA on "
+    )
+    assert text.endswith(
+        ", left out: not fit to transport; approving a plan of this problem supersedes that place"
+    )

@@ -713,7 +713,10 @@ def show_command(
             fault = manifest_fault(problem_file, read[1])
             if fault is not None:
                 err_console.print(
-                    json_text.printable(f"warning: {fault}; day 0's date is not shown"),
+                    json_text.printable(
+                        f"warning: {fault}; day 0's date and the approved places the problem "
+                        "does not carry are not shown"
+                    ),
                     markup=False,
                     highlight=False,
                     soft_wrap=True,
@@ -732,6 +735,25 @@ def _not_carried(problem_file: Path, document: Any) -> dict[str, str]:
     if not isinstance(found, dict):  # written before 2026-12-08
         return {}
     return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _left_out(problem_file: Path, patient: str) -> str:
+    """Why `plan build` left ``patient`` out of the problem, as its manifest records it, after
+    "; " (its approved place, kept as approved or not carried), or ""."""
+    approved = _not_carried(problem_file, None).get(patient)
+    if approved is not None:
+        return (
+            f"; plan build left it out: approved for {approved}; approving a plan of this "
+            "problem supersedes that place"
+        )
+    manifest = _json_if_any(manifest_path(problem_file))
+    kept = manifest.get("kept") if isinstance(manifest, dict) else None
+    if isinstance(kept, dict) and isinstance(kept.get(patient), str):
+        return (
+            f"; plan build left it out: its approved admission {kept[patient]} falls after the "
+            "horizon and is kept as approved"
+        )
+    return ""
 
 
 def _not_carried_lines(plan: Plan, not_carried: dict[str, str]) -> None:
@@ -899,7 +921,7 @@ def explain_command(
         # called a plan that does not fit the problem)
         _fail(refused_status(plan_file, plan))
     if patient not in problem.patient_index:
-        _fail(f"patient {patient!r} is not in {problem_file}")
+        _fail(f"patient {patient!r} is not in {problem_file}{_left_out(problem_file, patient)}")
     try:
         explanation = explain(problem, plan, patient)
     except PlanMismatch as error:

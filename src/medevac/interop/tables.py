@@ -74,15 +74,18 @@ class RawTable:
 def read_table(path: Path, kind: RecordKind) -> RawTable:
     """Read a CSV or JSON file of `kind` records; raises ImportFileError if it is unreadable."""
     file_format = FileFormat.of(path)
+    raw = b""
     try:
-        if file_format is FileFormat.CSV:
-            _refuse_utf16(path)
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                return _read_csv(path.name, handle)
+        # read a block at a time, up to a limit: a device or pipe that never ends (/dev/zero,
+        # /dev/urandom) had been read until memory ran out (found by a review)
         try:
             raw = json_text.read_bytes(path)
         except json_text.FileTooLarge as error:
             raise ImportFileError(f"{path.name}: {error}") from None
+        if file_format is FileFormat.CSV:
+            _refuse_utf16(path.name, raw[:ENCODING_SNIFF_BYTES])
+            text = raw.decode("utf-8-sig")
+            return _read_csv(path.name, io.StringIO(text, newline=""))
         # decoded as json.loads decodes bytes (UTF-8, with or without a BOM, or UTF-16/32)
         text = raw.decode(json.detect_encoding(raw), "surrogatepass")
         repeated: list[str] = []
@@ -111,7 +114,7 @@ def read_table(path: Path, kind: RecordKind) -> RawTable:
     except IsADirectoryError:
         raise ImportFileError(f"{path}: is a directory, not a file") from None
     except UnicodeDecodeError as error:
-        place = _undecodable_place(path, file_format)
+        place = _undecodable_place(raw, file_format)
         raise ImportFileError(f"{path.name}: {place}not UTF-8 text ({error.reason})") from None
     except json.JSONDecodeError as error:
         raise ImportFileError(
@@ -177,17 +180,10 @@ def _read_csv(source: str, lines: Iterable[str]) -> RawTable:
     return table
 
 
-def _undecodable_place(path: Path, file_format: FileFormat) -> str:
-    """Where the first byte that is not UTF-8 lies, as a prefix of the message: `row N: ` of a
-    CSV file (`row N (line L): ` when a quoted cell spans lines before it), `line L: ` of a
-    JSON file; "" if it cannot be told.
-
-    Only called once reading failed, so the file is read a second time, as bytes.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return ""
+def _undecodable_place(data: bytes, file_format: FileFormat) -> str:
+    """Where the first byte of the file's ``data`` that is not UTF-8 lies, as a prefix of the
+    message: `row N: ` of a CSV file (`row N (line L): ` when a quoted cell spans lines before
+    it), `line L: ` of a JSON file; "" if it cannot be told."""
     if data.startswith(BOM):
         data = data[len(BOM) :]
     try:
@@ -210,12 +206,11 @@ def _undecodable_place(path: Path, file_format: FileFormat) -> str:
     return f"row {row}: " if row == line else f"row {row} (line {line}): "
 
 
-def _refuse_utf16(path: Path) -> None:
-    """Refuse a CSV file in UTF-16, whose header had been read as column names full of NULs
-    (`"\\x00i\\x00d"`) and reported as unknown columns: by its byte-order mark, or where it has
-    none by the NULs of every other byte at the start (the header is ASCII)."""
-    with path.open("rb") as handle:
-        head = handle.read(ENCODING_SNIFF_BYTES)
+def _refuse_utf16(name: str, head: bytes) -> None:
+    """Refuse a CSV file (``name``, beginning with ``head``) in UTF-16, whose header had been
+    read as column names full of NULs (`"\\x00i\\x00d"`) and reported as unknown columns: by
+    its byte-order mark, or where it has none by the NULs of every other byte at the start
+    (the header is ASCII)."""
     if head.startswith(UTF16_BOMS):
         reason = "is UTF-16 text (it starts with a UTF-16 byte-order mark)"
     elif len(head) >= 4 and any(
@@ -227,7 +222,7 @@ def _refuse_utf16(path: Path) -> None:
         )
     else:
         return
-    raise ImportFileError(f"{path.name}: {reason}; save it as UTF-8 and import it again")
+    raise ImportFileError(f"{name}: {reason}; save it as UTF-8 and import it again")
 
 
 #: A path `json_text` names inside the array of rows: `[3].id`, `patients[3].conditions[0].x`.

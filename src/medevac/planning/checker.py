@@ -50,6 +50,17 @@ class CheckReport:
         ]
 
 
+#: the most characters of an id or name a violation quotes (`_q`)
+SHOWN_NAME = 40
+
+
+def _q(value: object) -> str:
+    """``value`` quoted as a violation names it ('P1'), cut to `SHOWN_NAME` characters: an id
+    of 100,000 characters had made a line as long (found by a review)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_NAME else text[: SHOWN_NAME - 3] + "..."
+
+
 def check_plan(problem: Problem, plan: Plan) -> CheckReport:
     """Recompute every feasibility rule and every objective term of ``plan`` for ``problem``."""
     bad: list[str] = []
@@ -62,23 +73,23 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
     placed: dict[str, tuple[str, int]] = {}
     for a in plan.assignments:
         if a.patient not in patients:
-            bad.append(f"assignment of unknown patient {a.patient!r}")
+            bad.append(f"assignment of unknown patient {_q(a.patient)}")
             continue
         if a.patient in seen:
-            bad.append(f"patient {a.patient!r} appears more than once")
+            bad.append(f"patient {_q(a.patient)} appears more than once")
             continue
         seen.add(a.patient)
         placed[a.patient] = (a.facility, a.day)
     for u in plan.unplaced:
         if u.patient not in patients:
-            bad.append(f"unplaced entry for unknown patient {u.patient!r}")
+            bad.append(f"unplaced entry for unknown patient {_q(u.patient)}")
         elif u.patient in seen:
-            bad.append(f"patient {u.patient!r} appears more than once")
+            bad.append(f"patient {_q(u.patient)} appears more than once")
         else:
             seen.add(u.patient)
     for pid in patients:
         if pid not in seen:
-            bad.append(f"patient {pid!r} is neither assigned nor listed as unplaced")
+            bad.append(f"patient {_q(pid)} is neither assigned nor listed as unplaced")
 
     occupied: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * horizon)
     admitted: dict[tuple[str, int], int] = defaultdict(int)
@@ -94,38 +105,39 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
         fid, day = where
         facility = facilities.get(fid)
         if facility is None:
-            bad.append(f"patient {pid!r} assigned to unknown facility {fid!r}")
+            bad.append(f"patient {_q(pid)} assigned to unknown facility {_q(fid)}")
             del placed[pid]  # no place: it counts against no quota and splits no group
             continue
         if not patient.earliest_day <= day < horizon:
             bad.append(
-                f"patient {pid!r} admitted on day {day}, "
+                f"patient {_q(pid)} admitted on day {day}, "
                 f"outside {patient.earliest_day}..{horizon - 1}"
             )
             del placed[pid]
             continue
         # ids and specialties quoted as patients' are: "A b" "c" and "A" "b c" read the same
         if patient.specialty not in facility.beds:
-            bad.append(f"patient {pid!r}: {fid!r} has no {patient.specialty!r} beds")
+            bad.append(f"patient {_q(pid)}: {_q(fid)} has no {_q(patient.specialty)} beds")
         missing = patient.needs - facility.capabilities
         if missing:
-            bad.append(f"patient {pid!r}: {fid!r} lacks {', '.join(map(repr, sorted(missing)))}")
+            bad.append(f"patient {_q(pid)}: {_q(fid)} lacks {', '.join(map(_q, sorted(missing)))}")
         if facility.accepts_from is not None and patient.organisation not in facility.accepts_from:
             bad.append(
-                f"patient {pid!r}: {fid!r} does not accept {patient.organisation!r}"
+                f"patient {_q(pid)}: {_q(fid)} does not accept {_q(patient.organisation)}"
                 if patient.organisation is not None
-                else f"patient {pid!r}: {fid!r} does not accept patients without an organisation"
+                else f"patient {_q(pid)}: {_q(fid)} does not accept patients without an "
+                "organisation"
             )
         last = facility.last_admission_day(patient.organisation)
         if last is not None and day > last:
             bad.append(
-                f"patient {pid!r}: {fid} admits patients of {patient.organisation!r} until day "
-                f"{last}, admitted on day {day}"
+                f"patient {_q(pid)}: {_q(fid)} admits patients of {_q(patient.organisation)} "
+                f"until day {last}, admitted on day {day}"
             )
         km = haversine_km(patient.lat, patient.lon, facility.lat, facility.lon)
         if patient.max_distance_km is not None and km > patient.max_distance_km:
             away, most = _apart(km, patient.max_distance_km)
-            bad.append(f"patient {pid!r}: {fid!r} is {away} km away, max {most}")
+            bad.append(f"patient {_q(pid)}: {_q(fid)} is {away} km away, max {most}")
         beds = occupied[(fid, patient.specialty)]
         for d in range(day, min(day + patient.length_of_stay_days, horizon)):
             beds[d] += 1
@@ -143,13 +155,13 @@ def check_plan(problem: Problem, plan: Plan) -> CheckReport:
             continue
         for d, used in enumerate(beds):
             if used > free[d]:
-                bad.append(f"{fid!r} day {d}: {used} {specialty!r} beds used, {free[d]} free")
+                bad.append(f"{_q(fid)} day {d}: {used} {_q(specialty)} beds used, {free[d]} free")
     for (fid, day), count in admitted.items():
         limit = facilities[fid].daily_admission_limit
         due = facilities[fid].taken_on(day) if 0 <= day < problem.horizon_days else 0
         if limit is not None and count + due > limit:
             earlier = f" and {due} already due" if due else ""
-            bad.append(f"{fid!r} day {day}: {count} admissions{earlier}, limit {limit}")
+            bad.append(f"{_q(fid)} day {day}: {count} admissions{earlier}, limit {limit}")
 
     for quota in problem.quotas:
         under = sum(1 for pid, (f, d) in placed.items() if quota.counts(patients[pid], f, d))

@@ -23,8 +23,8 @@ PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 SHOWN_KEY = 60
 
 
-#: the largest JSON or CSV file medevac reads whole: a problem, plan or manifest (a problem
-#: of 100,000 patients is about 17 MB, its plan about 10 MB), an import, a scenario
+#: the largest file medevac reads: a problem, plan or manifest (a problem of 100,000 patients
+#: is about 17 MB, its plan about 10 MB), a CSV or JSON import, a scenario
 MAX_FILE_BYTES = 512 * 1024 * 1024
 _BLOCK = 1024 * 1024
 
@@ -33,10 +33,7 @@ class FileTooLarge(Exception):
     """A file holds more than `MAX_FILE_BYTES`."""
 
     def __str__(self) -> str:
-        return (
-            f"holds more than {MAX_FILE_BYTES // (1024 * 1024)} MiB, more than medevac reads "
-            "from one file (a problem of 100,000 patients is about 17 MB)"
-        )
+        return f"holds more than {MAX_FILE_BYTES // (1024 * 1024)} MiB, more than medevac reads"
 
 
 def read_bytes(path: str | Path) -> bytes:

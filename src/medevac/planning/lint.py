@@ -55,9 +55,16 @@ def problem_warnings(problem: Problem) -> list[str]:
     ]
 
 
+#: the most characters of a name a warning quotes (`_quoted`)
+SHOWN_NAME = 60
+
+
 def _quoted(text: str) -> str:
-    """``text`` in double quotes, invisible and non-ASCII characters escaped ("P1\\u200b")."""
-    return json.dumps(text)
+    """``text`` in double quotes, invisible and non-ASCII characters escaped ("P1\\u200b"), cut
+    to `SHOWN_NAME` characters (two look-alike ids of 100,000 characters had made a warning
+    of 200,000: found by a review)."""
+    quoted = json.dumps(text)
+    return quoted if len(quoted) <= SHOWN_NAME else quoted[: SHOWN_NAME - 4] + '..."'
 
 
 class _Budget:

@@ -578,7 +578,18 @@ def test_a_json_file_past_the_size_limit_is_refused_in_one_line(
     path.write_bytes(b'{"organisations": []}' + b" " * (1024 * 1024))
     with pytest.raises(ImportFileError) as error:
         import_file(database.unit_of_work(), RecordKind.ORGANISATIONS, path, actor="a", now=NOW)
-    assert str(error.value) == (
-        "o.json: holds more than 1 MiB, more than medevac reads from one file (a problem of "
-        "100,000 patients is about 17 MB)"
-    )
+    assert str(error.value) == ("o.json: holds more than 1 MiB, more than medevac reads")
+
+
+def test_a_csv_file_past_the_size_limit_is_refused_in_one_line(
+    database: FakeDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a CSV import from a device that never ends (/dev/urandom) was read until memory ran out
+    from medevac.planning import json_text
+
+    monkeypatch.setattr(json_text, "MAX_FILE_BYTES", 1024 * 1024)
+    link = tmp_path / "u.csv"
+    link.symlink_to("/dev/urandom")
+    with pytest.raises(ImportFileError) as error:
+        read_table(link, RecordKind.ORGANISATIONS)
+    assert str(error.value) == "u.csv: holds more than 1 MiB, more than medevac reads"

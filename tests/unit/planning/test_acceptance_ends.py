@@ -81,7 +81,7 @@ def test_the_checker_refuses_an_admission_after_the_end() -> None:
     [late] = [p for p, where in at(free).items() if where == ("PARTNER", 2)]  # without the end
     report = check_plan(problem, free)
     assert report.violations == (
-        f"patient {late!r}: PARTNER admits patients of 'ORG-A' until day 1, admitted on day 2",
+        f"patient {late!r}: 'PARTNER' admits patients of 'ORG-A' until day 1, admitted on day 2",
     )
 
 
