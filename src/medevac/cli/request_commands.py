@@ -13,7 +13,7 @@ from medevac.domain.vocabulary import Specialty
 from medevac.services.auditing import utc_now
 from medevac.services.clock import day_of
 from medevac.services.holds import arrivals_over_limit
-from medevac.services.regulating import beds_beyond_reports
+from medevac.services.regulating import beds_beyond_reports, quotas_passed
 from medevac.services.requests import (
     close_request,
     create_request,
@@ -21,7 +21,7 @@ from medevac.services.requests import (
     list_requests,
     name_admission,
     respond_to_request,
-    submit_request,
+    submitted_request,
 )
 
 #: patients a line names before "..."
@@ -56,7 +56,10 @@ def _places(values: list[str]) -> dict[Specialty, int]:
         name, _, count = value.partition("=")
         if not _digits(count):
             raise UserError(f"--places: {value!r} is not SPECIALTY=NUMBER")
-        places[_specialty(name, "--places")] = int(count)
+        specialty = _specialty(name, "--places")
+        if specialty in places:  # the later had overwritten the earlier unsaid
+            raise UserError(f"--places: {specialty.value} is given more than once")
+        places[specialty] = int(count)
     return places
 
 
@@ -117,11 +120,15 @@ def create(
     by: str = typer.Option(None, "--actor", help="Who drafts it (audit trail)."),
 ) -> None:
     """Draft a treatment request for selected patients and/or a number of places."""
+    given = [p.strip() for p in patient]
+    twice = next((p for k, p in enumerate(given) if p in given[:k]), None)
+    if twice is not None:  # it had been "already on request REQ-...", the draft refused
+        raise UserError(f"--patient: {twice} is given more than once")
     request = create_request(
         unit_of_work(),
         from_organisation_id=from_org,
         to_organisation_id=to_org,
-        patient_ids=patient,
+        patient_ids=given,
         places=_places(places),
         note=note,
         actor=actor(by),
@@ -168,9 +175,12 @@ def submit(
     Patients a plan referred since the draft stay on it as they are. A draft holding a patient
     accepted or declined meanwhile is refused: close it (`requests close`) and draft again.
     """
-    request = submit_request(unit_of_work(), request_id, actor=actor(by))
+    submission = submitted_request(unit_of_work(), request_id, actor=actor(by))
+    already = submission.already_referred
+    shown = ", ".join(already[:SHOWN_PATIENTS]) + (", ..." if len(already) > SHOWN_PATIENTS else "")
     console.print(
-        f"{request.id} submitted: {len(request.open_patient_ids())} patients referred",
+        f"{submission.request.id} submitted: {len(submission.referred)} patients referred"
+        + (f"; {len(already)} referred by a plan already: {shown}" if already else ""),
         markup=False,
     )
 
@@ -207,11 +217,13 @@ def respond(
     be open to the patient's organisation on that day under the agreements (as `plan approve`
     requires of a plan's admissions). A named day whose arrivals pass the facility's daily
     admission limit is said, and so are beds held at a named facility beyond the free beds of
-    its latest report (the answer stands in both cases).
+    its latest report, and an agreement's quota that the patients sent to the receiver pass
+    once the answer accepts its patients (the answer stands in each case).
     """
     uow = unit_of_work()
     request = get_request(uow, request_id)
-    answers: dict[str, tuple[bool, str]] = dict.fromkeys(accept, (True, ""))
+    # ids as --decline and --admit take them, without spaces at the ends
+    answers: dict[str, tuple[bool, str]] = dict.fromkeys((a.strip() for a in accept), (True, ""))
     for value in decline:
         patient_id, sep, reason = value.partition("=")
         if not sep or not reason.strip():
@@ -230,7 +242,10 @@ def respond(
         count, _, reason = rest.partition(":")
         if not _digits(count):
             raise UserError(f"--grant: {value!r} is not SPECIALTY=N[:REASON]")
-        granted[_specialty(name, "--grant")] = (int(count), reason.strip())
+        specialty = _specialty(name, "--grant")
+        if specialty in granted:  # the later had overwritten the earlier unsaid
+            raise UserError(f"--grant: {specialty.value} is given more than once")
+        granted[specialty] = (int(count), reason.strip())
     result = respond_to_request(
         uow,
         request_id,
@@ -240,6 +255,15 @@ def respond(
         actor=actor(by),
     )
     _print_request(result)
+    if any(accepted for accepted, _ in answers.values()):
+        for passed in quotas_passed(
+            unit_of_work(), result.from_organisation_id, result.to_organisation_id, utc_now()
+        ):
+            console.print(
+                f"[yellow]beyond the quota: {inline(passed)}; the answer stands, and plans place "
+                "no more of its patients there (`plan approve --over-quota` to go beyond)[/]",
+                highlight=False,
+            )
     if admit:  # the days the answer named, where they pass a daily limit or the free beds
         _say_over_limit(
             {

@@ -1909,6 +1909,30 @@ def beds_beyond_reports(
     return lines
 
 
+def quotas_passed(uow: UnitOfWork, sender: str, receiver: str, now: datetime) -> list[str]:
+    """The quotas of the agreements in force from ``sender`` to ``receiver`` that the patients
+    sent there (`sent_under_agreements`: those a request's answer accepted included) pass: a
+    line each, as `plan build` says of quotas used up ("AGR-1 allows 30 patients of A at B
+    and 36 were sent there"), for the answer that accepts them (it had been said by the next
+    build only, found by a review)."""
+    with uow:
+        between = [
+            a
+            for a in uow.agreements.list()
+            if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, receiver)
+        ]
+        book = QuotaBook(between, day_of(now))
+        if not book.has_quotas:
+            return []
+        sent_under_agreements(uow, book, set())
+    return [
+        f"{a.id} allows {a.quota} patients of {sender} at {receiver} and {book.used[a.id]} "
+        "were sent there"
+        for a in book.agreements
+        if a.quota is not None and book.used[a.id] > a.quota
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class LivePlan:
     """A live approved plan, and where patients it admits have been sent since."""

@@ -117,7 +117,27 @@ def _drafted(
     return request
 
 
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A request just submitted, and those of its patients that were referred already (by a
+    plan approved since the draft): the submission referred the others."""
+
+    request: TreatmentRequest
+    already_referred: list[str]
+
+    @property
+    def referred(self) -> list[str]:
+        """The patients the submission referred."""
+        already = set(self.already_referred)
+        return [p for p in self.request.open_patient_ids() if p not in already]
+
+
 def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> TreatmentRequest:
+    """Send a draft request (`submitted_request`); the request as submitted."""
+    return submitted_request(uow, request_id, actor=actor).request
+
+
+def submitted_request(uow: UnitOfWork, request_id: str, *, actor: str) -> Submission:
     """Send a draft request; its selected patients become referred.
 
     A patient an approved plan referred after the request was drafted (plan approval refers
@@ -132,7 +152,7 @@ def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> Treatment
     The checks and the writes run in one serialized transaction, as drafting does.
     """
 
-    def attempt() -> TreatmentRequest:
+    def attempt() -> Submission:
         with uow.serialized():
             request = uow.requests.get(request_id)
             before = snapshot(request)
@@ -161,7 +181,7 @@ def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> Treatment
                     f"{request.id} --reason ...) and draft a new one without them",
                 )
             now = utc_now()
-            already = []
+            already: list[str] = []
             referred = [p.id for p in patients.values() if p.status is PatientStatus.REFERRED]
             # the plans' ids alone: each live plan read whole took a second a patient at 40,000
             planned = uow.plans.live_admissions(referred) if referred else {}
@@ -192,7 +212,7 @@ def submit_request(uow: UnitOfWork, request_id: str, *, actor: str) -> Treatment
                 at=now,
             )
             uow.commit()
-        return request
+        return Submission(request, referred)
 
     return retried(attempt, ATTEMPTS)
 

@@ -1,0 +1,112 @@
+"""Findings of the review of 2026-12-08 on treatment requests through the command line: an
+answer that takes an agreement beyond its quota, repeated options folded into one, a patient
+given twice, and the count of patients a submission refers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from medevac.cli import context
+from medevac.cli.main import app
+from medevac.domain.lifecycle import PatientStatus
+from tests.e2e.conftest import invoke
+
+# patients of ORG-ORIGIN-MOH the demo defers whose specialty AGR-DEMO-002 covers
+DEFERRED = ["PT-0006", "PT-0008", "PT-0014", "PT-0018", "PT-0020", "PT-0022", "PT-0026"]
+
+
+def said(output: str) -> str:
+    return " ".join(output.split())
+
+
+def selected(cli: CliRunner, patients: list[str]) -> None:
+    for patient in patients:
+        invoke(cli, "patients", "move", patient, "screening", "--reason", "seen again")
+        invoke(cli, "patients", "move", patient, "selected")
+
+
+def request_for(cli: CliRunner, patients: list[str]) -> str:
+    created = invoke(
+        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS",
+        *[arg for p in patients for arg in ("-p", p)],
+    )  # fmt: skip
+    request_id = created.split()[1].rstrip(";")
+    assert request_id.startswith("REQ-"), created
+    invoke(cli, "requests", "submit", request_id)
+    return request_id
+
+
+def test_an_answer_beyond_an_agreements_quota_is_said(cli: CliRunner) -> None:
+    # AGR-DEMO-002 allows 30 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS: 24 accepted, then
+    # 7 more went beyond it unsaid (only the next `plan build` said so)
+    first = said(invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all"))
+    assert "beyond the quota" not in first
+    selected(cli, DEFERRED)
+    request_id = request_for(cli, DEFERRED)
+    out = said(invoke(cli, "requests", "respond", request_id, "--accept-all"))
+    assert (
+        "beyond the quota: AGR-DEMO-002 allows 30 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS "
+        "and 31 were sent there; the answer stands"
+    ) in out
+
+
+def test_a_specialty_given_twice_to_grant_or_places_is_refused(cli: CliRunner) -> None:
+    # the later option had overwritten the earlier unsaid
+    result = cli.invoke(
+        app,
+        ["requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-MOH",
+         "--places", "burns=1", "--places", "burns=2"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "--places: burns is given more than once" in said(result.stderr)
+    created = invoke(
+        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-MOH",
+        "--places", "burns=3",
+    )  # fmt: skip
+    request_id = created.split()[1].rstrip(";")
+    invoke(cli, "requests", "submit", request_id)
+    result = cli.invoke(
+        app,
+        ["requests", "respond", request_id, "--grant", "burns=1:one bed",
+         "--grant", "burns=3"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "--grant: burns is given more than once" in said(result.stderr)
+
+
+def test_a_patient_given_twice_to_a_new_request_is_named_as_such(cli: CliRunner) -> None:
+    # it had said the patient "is already on request REQ-..." naming the draft just refused
+    selected(cli, DEFERRED[:1])
+    result = cli.invoke(
+        app,
+        ["requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS",
+         "-p", DEFERRED[0], "-p", DEFERRED[0]],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert f"--patient: {DEFERRED[0]} is given more than once" in said(result.stderr)
+
+
+def test_submit_counts_only_the_patients_it_refers(cli: CliRunner, tmp_path: Path) -> None:
+    # a plan approved after the draft referred one of its patients: "2 patients referred"
+    # had counted it too
+    selected(cli, DEFERRED[:2])
+    created = invoke(
+        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS",
+        "-p", DEFERRED[0], "-p", DEFERRED[1],
+    )  # fmt: skip
+    request_id = created.split()[1].rstrip(";")
+    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
+    invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    invoke(cli, "plan", "approve", str(plan), "--problem", str(problem))
+    with context.unit_of_work() as uow:
+        referred = [p for p in DEFERRED[:2] if uow.patients.get(p).status is PatientStatus.REFERRED]
+    assert referred, "the plan referred neither patient: the test shows nothing"
+    out = said(invoke(cli, "requests", "submit", request_id))
+    assert out == (
+        f"{request_id} submitted: {2 - len(referred)} patients referred; {len(referred)} "
+        f"referred by a plan already: {', '.join(referred)}"
+    )
