@@ -31,11 +31,24 @@ class IllegalTransition(DomainError):
         self.reason = reason
 
 
+#: the most characters of a looked-up key a message quotes: no registry id is longer than
+#: 100 (`limits.MAX_ID_LENGTH`), and a key of 100,000 had been quoted whole (found by a review)
+SHOWN_KEY = 100
+
+
+def shown_key(key: str) -> str:
+    """``key`` quoted ('PT-0001'), or, where it is longer than `SHOWN_KEY`, its beginning and
+    its length."""
+    if len(key) <= SHOWN_KEY:
+        return repr(key)
+    return f"{key[:40]!r}... ({len(key):,} characters)"
+
+
 class NotFound(DomainError):
     """The named entity does not exist."""
 
     def __init__(self, kind: str, key: str) -> None:
-        super().__init__(f"{kind} {key!r} not found")
+        super().__init__(f"{kind} {shown_key(key)} not found")
         self.kind = kind
         self.key = key
 
