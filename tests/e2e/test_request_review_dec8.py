@@ -27,13 +27,16 @@ def selected(cli: CliRunner, patients: list[str]) -> None:
         invoke(cli, "patients", "move", patient, "selected")
 
 
-def request_for(cli: CliRunner, patients: list[str]) -> str:
-    created = invoke(
-        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS",
-        *[arg for p in patients for arg in ("-p", p)],
-    )  # fmt: skip
+def drafted(cli: CliRunner, receiver: str, *args: str) -> str:
+    """The id of a request drafted from ORG-ORIGIN-MOH to ``receiver`` with ``args``."""
+    created = invoke(cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", receiver, *args)
     request_id = created.split()[1].rstrip(";")
     assert request_id.startswith("REQ-"), created
+    return request_id
+
+
+def request_for(cli: CliRunner, patients: list[str]) -> str:
+    request_id = drafted(cli, "ORG-PARTNER-DMS", *[a for p in patients for a in ("-p", p)])
     invoke(cli, "requests", "submit", request_id)
     return request_id
 
@@ -61,11 +64,7 @@ def test_a_specialty_given_twice_to_grant_or_places_is_refused(cli: CliRunner) -
     )  # fmt: skip
     assert result.exit_code == 1
     assert "--places: burns is given more than once" in said(result.stderr)
-    created = invoke(
-        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-MOH",
-        "--places", "burns=3",
-    )  # fmt: skip
-    request_id = created.split()[1].rstrip(";")
+    request_id = drafted(cli, "ORG-PARTNER-MOH", "--places", "burns=3")
     invoke(cli, "requests", "submit", request_id)
     result = cli.invoke(
         app,
@@ -92,11 +91,7 @@ def test_submit_counts_only_the_patients_it_refers(cli: CliRunner, tmp_path: Pat
     # a plan approved after the draft referred one of its patients: "2 patients referred"
     # had counted it too
     selected(cli, DEFERRED[:2])
-    created = invoke(
-        cli, "requests", "create", "--from", "ORG-ORIGIN-MOH", "--to", "ORG-PARTNER-DMS",
-        "-p", DEFERRED[0], "-p", DEFERRED[1],
-    )  # fmt: skip
-    request_id = created.split()[1].rstrip(";")
+    request_id = drafted(cli, "ORG-PARTNER-DMS", "-p", DEFERRED[0], "-p", DEFERRED[1])
     problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
     invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
     invoke(cli, "plan", "build", "--out", str(problem))

@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medevac.planning import (
+    Assignment,
+    Breakdown,
     Plan,
     PlanStatus,
     Problem,
@@ -31,6 +33,15 @@ from medevac.planning.lagrangian import _Plans
 from medevac.planning.model import Placement, ProblemView, assemble_plan
 
 SEEDS = st.integers(0, 2**31)
+
+
+def hand_plan(*assignments: tuple[str, str, int]) -> Plan:
+    """A plan written by hand: these (patient, facility, day) assignments, nobody unplaced."""
+    return Plan(
+        PlanStatus.FEASIBLE, 0.0, 0.0, 0.0, "hand", 0.0, Breakdown(),
+        tuple(Assignment(*a) for a in assignments), (),
+    )  # fmt: skip
+
 
 #: every engine, as the tests of the problem's extensions (admissions due, quotas) solve with
 #: it: "large" is the Lagrangian engine of large problems, forced

@@ -13,11 +13,7 @@ import pytest
 
 from medevac.domain.geography import EARTH_RADIUS_KM
 from medevac.planning import (
-    Assignment,
-    Breakdown,
-    Plan,
     PlanFormatError,
-    PlanStatus,
     ProblemError,
     Quota,
     check_plan,
@@ -30,7 +26,7 @@ from medevac.planning import (
     with_quotas,
 )
 from medevac.planning.lint import problem_warnings
-from tests.unit.planning.builders import facility, patient, problem_dict
+from tests.unit.planning.builders import facility, hand_plan, patient, problem_dict
 
 WRITTEN = "__written__"  # stands for a number in the text, replaced by the number as written
 
@@ -233,13 +229,6 @@ def test_warnings_still_name_a_slip_among_few_names() -> None:
         'patients[3].needs: "capability-00001-b" is a capability of no facility; did you mean '
         '"capability-00001-a"? No facility can take a patient with this need'
     ]
-
-
-def hand_plan(*assignments: tuple[str, str, int]) -> Plan:
-    return Plan(
-        PlanStatus.FEASIBLE, 0.0, 0.0, 0.0, "hand", 0.0, Breakdown(),
-        tuple(Assignment(*a) for a in assignments), (),
-    )  # fmt: skip
 
 
 def test_a_placement_already_rejected_counts_against_no_quota() -> None:

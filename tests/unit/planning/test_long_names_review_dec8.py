@@ -4,19 +4,12 @@ of 2026-12-08)."""
 
 from __future__ import annotations
 
-from medevac.planning import Assignment, Breakdown, Plan, PlanStatus, check_plan, parse_problem
+from medevac.planning import check_plan, parse_problem
 from medevac.planning.explain import plan_mismatch
 from medevac.planning.lint import problem_warnings
-from tests.unit.planning.builders import facility, patient, problem_dict
+from tests.unit.planning.builders import facility, hand_plan, patient, problem_dict
 
 LONG = "Z" * 100_000
-
-
-def hand_plan(*assignments: tuple[str, str, int]) -> Plan:
-    return Plan(
-        PlanStatus.FEASIBLE, 0.0, 0.0, 0.0, "hand", 0.0, Breakdown(),
-        tuple(Assignment(*a) for a in assignments), (),
-    )  # fmt: skip
 
 
 def test_the_checker_and_plan_mismatch_cut_a_long_id_of_the_plan() -> None:
