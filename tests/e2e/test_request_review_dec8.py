@@ -105,3 +105,23 @@ def test_submit_counts_only_the_patients_it_refers(cli: CliRunner, tmp_path: Pat
         f"{request_id} submitted: {2 - len(referred)} patients referred; {len(referred)} "
         f"referred by a plan already: {', '.join(referred)}"
     )
+
+
+def test_a_patient_admitted_with_no_destination_known_is_no_longer_at_the_hospital_it_left(
+    cli: CliRunner,
+) -> None:
+    # moved along by hand with no request or plan naming a facility: it had stayed located at
+    # the hospital it left, listed there as admitted
+    patient = DEFERRED[0]
+    selected(cli, [patient])
+    for status in ("referred", "accepted", "scheduled", "in_transit", "admitted"):
+        role = ["--role", "receiving_facility"] if status in ("accepted", "admitted") else []
+        invoke(cli, "patients", "move", patient, status, *role)
+    shown = said(invoke(cli, "patients", "show", patient))
+    assert "Location: unknown" in shown
+    assert patient not in invoke(cli, "patients", "list", "--location", "FAC-KYIV-MH")
+    with context.unit_of_work() as uow:
+        [record] = uow.audit.list(entity_type="patient", entity_id=patient, limit=1)
+    assert record.action == "move:in_transit->admitted"
+    assert record.after is not None
+    assert record.after["location_id"] is None

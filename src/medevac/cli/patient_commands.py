@@ -104,7 +104,8 @@ def show(patient_id: str = typer.Argument(..., help="Patient id.")) -> None:
     or for a patient accepted, the facility and day its acceptance named, else its plan's
     admission at a facility of the organisation that accepted it (where `medevac plan build`
     holds its bed). The location is where the patient is: the facility it was reported at,
-    the facility that admitted it once admitted, none once repatriated.
+    the facility that admitted it once admitted (unknown where no acceptance or plan named
+    one), none once repatriated.
     """
     record = patient_file(unit_of_work(), patient_id)
     p = record.patient

@@ -142,11 +142,13 @@ def apply_move(
         _check_one_receiver(uow, awaiting, patient.id, target)
     if awaiting is not None and target is PatientStatus.ACCEPTED and not reason.strip():
         reason = f"accepted on {awaiting.id}"  # a decline keeps needing its reason
-    arrived_at = _arrived_at(uow, patient) if target is PatientStatus.ADMITTED else None
+    moved, arrived_at = (
+        _arrived_at(uow, patient) if target is PatientStatus.ADMITTED else (False, None)
+    )
     change, record = _moved(
         patient, target, actor=actor, reason=reason, role=role, at=at, recorded=recorded
     )
-    if arrived_at is not None:
+    if moved:
         patient.location_id = arrived_at
         record = replace(record, after={**(record.after or {}), "location_id": arrived_at})
     elif target is PatientStatus.REPATRIATED and patient.location_id is not None:
@@ -181,16 +183,20 @@ def apply_move(
     return change
 
 
-def _arrived_at(uow: UnitOfWork, patient: Patient) -> str | None:
-    """Where a patient being admitted now is, when that is not its location on record: the
-    registered facility of its destination (`sent_destinations`: the facility its acceptance
-    named, or its plan's). Its location had stayed the hospital it left, so `patients list
-    --location` found admitted patients where they no longer were. None where no destination
-    is known (the location stays as recorded)."""
+def _arrived_at(uow: UnitOfWork, patient: Patient) -> tuple[bool, str | None]:
+    """Whether a patient being admitted now is somewhere else than its location on record, and
+    where: the registered facility of its destination (`sent_destinations`: the facility its
+    acceptance named, or its plan's), else None, unknown. Its location had stayed the hospital
+    it left, so `patients list --location` found admitted patients where they no longer were;
+    and where no destination was known (a patient accepted with no facility named, or moved
+    along by hand), it had stayed there too, listed as admitted at that hospital (found by a
+    review)."""
     there = sent_destinations(uow, [patient.id]).get(patient.id)
-    if there is None or there.facility_id == patient.location_id:
-        return None
-    return there.facility_id if uow.facilities.find(there.facility_id) is not None else None
+    if there is not None and there.facility_id == patient.location_id:
+        return False, None
+    if there is not None and uow.facilities.find(there.facility_id) is not None:
+        return True, there.facility_id
+    return patient.location_id is not None, None
 
 
 def audit_withdrawals(
