@@ -429,9 +429,10 @@ def _plan_capacity(
         previous = stored.get((values["facility_id"], specialty, values["reported_at"]))
         # A report already recorded, with the same figures, is accepted as unchanged though the
         # facility no longer offers the specialty: an exported file had stopped importing back.
-        recorded = (
-            previous is not None and report is not None and _figures(previous) == _figures(report)
+        differing = (
+            [] if previous is None or report is None else _differing(previous, report, values)
         )
+        recorded = previous is not None and report is not None and not differing
         if (
             facility is not None
             and not facility.offers(specialty)
@@ -463,8 +464,8 @@ def _plan_capacity(
                 row,
                 "reported_at",
                 "a report of this facility, specialty and time is already recorded with other"
-                f" figures ({_describe(previous)}); reports are never changed, send a new one"
-                " with a later reported_at",
+                f" figures ({_describe(previous, report, differing)}); reports are never changed,"
+                " send a new one with a later reported_at",
             )
 
 
@@ -486,14 +487,23 @@ def _before_creation(
     return first is not None and reported_at < first
 
 
-def _figures(report: CapacityReport) -> tuple[int, int, int, int]:
-    return (report.available, report.baseline, report.plus_24h, report.plus_72h)
+#: the figures of a capacity report, as its columns name them
+FIGURES = ("available", "baseline", "plus_24h", "plus_72h")
 
 
-def _describe(report: CapacityReport) -> str:
-    return (
-        f"available {report.available}, baseline {report.baseline},"
-        f" plus_24h {report.plus_24h}, plus_72h {report.plus_72h}"
+def _differing(
+    previous: CapacityReport, report: CapacityReport, values: dict[str, Any]
+) -> list[str]:
+    """The figures a row gives (``values``) that differ from the report recorded: a column
+    left out of the file (the optional plus_24h and plus_72h) leaves the recorded figure as
+    it is, as for every kind (an export without them had been refused as "other figures",
+    quoting the recorded ones only, equal to all the row gave: found by a review)."""
+    return [f for f in FIGURES if f in values and getattr(previous, f) != getattr(report, f)]
+
+
+def _describe(previous: CapacityReport, report: CapacityReport, differing: list[str]) -> str:
+    return ", ".join(
+        f"{f} {getattr(previous, f)} recorded, {getattr(report, f)} in the file" for f in differing
     )
 
 

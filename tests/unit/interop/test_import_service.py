@@ -258,6 +258,32 @@ def test_capacity_reports_are_appended_once_and_never_changed(
     assert len(database.state.capacity) == count
 
 
+def test_a_capacity_row_leaving_out_optional_figures_of_a_recorded_report_is_unchanged(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    # plus_24h and plus_72h left out of the file had been read as 0 and the row refused as
+    # "other figures", quoting the recorded ones only (equal to all the row gave)
+    load(database, registry, tmp_path, *REFERENCE_KINDS)
+    first = dict(registry.capacity[0]) | {"plus_24h": 3, "plus_72h": 5}
+    assert run_import(
+        database, RecordKind.CAPACITY, write(tmp_path, "c.csv", RecordKind.CAPACITY, [first])
+    ) == (1, 0, 0)
+    short = {k: v for k, v in first.items() if k not in ("plus_24h", "plus_72h")}
+    path = write(tmp_path, "short.json", RecordKind.CAPACITY, [short])
+    assert run_import(database, RecordKind.CAPACITY, path) == (0, 0, 1)
+    path = tmp_path / "short.csv"  # without the columns (a CSV written for it has them empty)
+    path.write_text(
+        ",".join(short) + "\n" + ",".join(str(v) for v in short.values()) + "\n", encoding="utf-8"
+    )
+    assert run_import(database, RecordKind.CAPACITY, path) == (0, 0, 1)
+    other = short | {"plus_24h": 4}
+    with pytest.raises(ImportRejected) as refused:
+        run_import(
+            database, RecordKind.CAPACITY, write(tmp_path, "o.json", RecordKind.CAPACITY, [other])
+        )
+    assert "other figures (plus_24h 3 recorded, 4 in the file)" in str(refused.value.errors[0])
+
+
 def test_capacity_rows_are_checked_against_the_facility(
     database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
 ) -> None:
