@@ -125,3 +125,31 @@ def test_a_patient_admitted_with_no_destination_known_is_no_longer_at_the_hospit
     assert record.action == "move:in_transit->admitted"
     assert record.after is not None
     assert record.after["location_id"] is None
+
+
+def test_audit_list_of_a_capacity_report_by_facility_says_how_reports_are_named(
+    cli: CliRunner,
+) -> None:
+    # by the facility's id, it had answered "0 records" unsaid
+    invoke(
+        cli, "facilities", "capacity", "report", "FAC-LODZ-MMA", "neurology",
+        "--available", "2", "--baseline", "8",
+    )  # fmt: skip
+    by_facility = said(
+        invoke(
+            cli, "audit", "list", "--entity-type", "capacity_report", "--entity-id", "FAC-LODZ-MMA"
+        )
+    )
+    assert "0 records" in by_facility
+    assert (
+        "capacity reports are recorded as FACILITY/specialty: --entity-id "
+        "FAC-LODZ-MMA/SPECIALTY, or --entity-type capacity_report alone for all"
+    ) in by_facility
+    by_report = said(
+        invoke(
+            cli, "audit", "list", "--entity-type", "capacity_report",
+            "--entity-id", "FAC-LODZ-MMA/neurology",
+        )
+    )  # fmt: skip
+    assert "FAC-LODZ-MMA/neurology │ report" in by_report
+    assert "capacity reports are recorded" not in by_report

@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from medevac.cli.context import UserError, cell, console, unit_of_work, when
+from medevac.cli.context import UserError, cell, console, inline, unit_of_work, when
 from medevac.domain.audit import ENTITY_TYPES
 
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of every change.")
@@ -25,7 +25,11 @@ def register(app: typer.Typer) -> None:
 @audit_app.command("list")
 def list_audit(
     entity_type: str = typer.Option(None, help=f"One of {', '.join(ENTITY_TYPES)}."),
-    entity_id: str = typer.Option(None, help="Only this entity."),
+    entity_id: str = typer.Option(
+        None,
+        help="Only this entity (a capacity report's is FACILITY/specialty: "
+        "FAC-LODZ-MMA/neurology).",
+    ),
     limit: int = typer.Option(
         50, min=1, max=1_000_000, help="Show at most this many (newest first)."
     ),
@@ -60,6 +64,13 @@ def list_audit(
             cell(r.reason),
         )
     console.print(table)
+    if not records and entity_type == "capacity_report" and "/" not in (entity_id or "/"):
+        # the id of a facility had answered "0 records" unsaid (found by a review)
+        console.print(
+            f"[yellow]capacity reports are recorded as FACILITY/specialty: "
+            f"--entity-id {inline(entity_id or '')}/SPECIALTY, or --entity-type capacity_report "
+            "alone for all[/]"
+        )
     if more:
         console.print(f"[yellow]more than {limit} match: narrow the filters or raise --limit[/]")
     if changes:
