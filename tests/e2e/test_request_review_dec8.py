@@ -153,3 +153,17 @@ def test_audit_list_of_a_capacity_report_by_facility_says_how_reports_are_named(
     )  # fmt: skip
     assert "FAC-LODZ-MMA/neurology │ report" in by_report
     assert "capacity reports are recorded" not in by_report
+
+
+def test_a_facility_without_a_city_shows_its_country_alone(cli: CliRunner) -> None:
+    # " (UA)" in the list, "Location:  UA at ..." in show
+    with context.unit_of_work() as uow:
+        facility = uow.facilities.get("FAC-KYIV-MH")
+        facility.city = ""
+        uow.facilities.update(facility)
+        uow.commit()
+    shown = invoke(cli, "facilities", "show", "FAC-KYIV-MH")
+    assert "Location: UA at " in shown
+    listed = invoke(cli, "facilities", "list")
+    assert "│  (UA)" not in listed
+    assert "│ UA " in listed

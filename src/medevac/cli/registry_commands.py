@@ -92,7 +92,7 @@ def list_facilities(
             cell(f.id),
             cell(f.name),
             f.kind,
-            cell(f"{f.city} ({f.country})"),
+            cell(f"{f.city} ({f.country})" if f.city else f.country),
             "" if f.total_beds is None else str(f.total_beds),
             ", ".join(sorted(f.specialties)),
         )
@@ -109,7 +109,8 @@ def show_facility(facility_id: str = typer.Argument(..., help="Facility id.")) -
         f"[bold]{tagged(f.name)}[/] ({inline(f.id)}), {f.kind}, operated by {inline(f.operator_id)}"
     )
     console.print(
-        f"Location: {f.city} {f.country} at {f.location.lat:.4f}, {f.location.lon:.4f}",
+        f"Location: {f.city + ' ' if f.city else ''}{f.country} at {f.location.lat:.4f}, "
+        f"{f.location.lon:.4f}",
         markup=False,
     )
     console.print(f"Specialties: {', '.join(sorted(f.specialties)) or 'none'}", markup=False)

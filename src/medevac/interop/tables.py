@@ -277,10 +277,11 @@ def _read_json(source: str, data: Any, kind: RecordKind, repeated: list[str]) ->
     errors = _repeated_key_errors(source, kind, repeated)
     if isinstance(data, dict):
         if list(data) != [kind.value]:
-            keys = ", ".join(repr(k) for k in data) or "none"
+            keys = ", ".join(repr(k) for k in data)
             raise ImportFileError(
                 f"{source}: expected an array of {kind.value} or an object with the single key"
-                f" {kind.value!r}; found the keys {keys}"
+                f" {kind.value!r}; found "
+                + (f"the keys {keys}" if keys else "an object without keys")
             )
         data = data[kind.value]
     if not isinstance(data, list):

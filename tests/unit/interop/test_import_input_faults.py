@@ -593,3 +593,12 @@ def test_a_csv_file_past_the_size_limit_is_refused_in_one_line(
     with pytest.raises(ImportFileError) as error:
         read_table(link, RecordKind.ORGANISATIONS)
     assert str(error.value) == "u.csv: holds more than 1 MiB, more than medevac reads"
+
+
+def test_an_empty_json_object_is_said_to_have_no_keys(tmp_path: Path) -> None:
+    # "found the keys none"
+    path = tmp_path / "o.json"
+    path.write_text("{}", encoding="utf-8")
+    with pytest.raises(ImportFileError) as error:
+        read_table(path, RecordKind.ORGANISATIONS)
+    assert str(error.value).endswith("; found an object without keys")
