@@ -183,7 +183,9 @@ def move(
         help=(
             "In which role: a coordinator makes any move the lifecycle allows; a screening "
             "clinician takes patients into screening and decides it; a receiving facility "
-            "answers referrals and admits arriving patients."
+            "answers referrals and admits arriving patients; system stands for another system "
+            "moving patients through medevac, with a coordinator's rights (the audit trail "
+            "tells its moves apart)."
         ),
     ),
     expected_version: int = typer.Option(
