@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from medevac.cli import context
 from medevac.cli.main import app
+from medevac.domain.audit import snapshot
 from medevac.domain.lifecycle import PatientStatus
+from medevac.services.auditing import audit, utc_now
 from tests.e2e.conftest import invoke
 
 # patients of ORG-ORIGIN-MOH the demo defers whose specialty AGR-DEMO-002 covers
@@ -103,7 +105,7 @@ def test_submit_counts_only_the_patients_it_refers(cli: CliRunner, tmp_path: Pat
     out = said(invoke(cli, "requests", "submit", request_id))
     assert out == (
         f"{request_id} submitted: {2 - len(referred)} patients referred; {len(referred)} "
-        f"referred by a plan already: {', '.join(referred)}"
+        f"referred already: {', '.join(referred)}"
     )
 
 
@@ -167,3 +169,56 @@ def test_a_facility_without_a_city_shows_its_country_alone(cli: CliRunner) -> No
     listed = invoke(cli, "facilities", "list")
     assert "│  (UA)" not in listed
     assert "│ UA " in listed
+
+
+def test_a_location_recorded_since_the_patient_left_is_kept_at_its_admission(
+    cli: CliRunner,
+) -> None:
+    # with no destination known, the location set by hand (an import) after the patient
+    # left had been erased at its admission
+    patient = DEFERRED[0]
+    selected(cli, [patient])
+    for status in ("referred", "accepted", "scheduled", "in_transit"):
+        role = ["--role", "receiving_facility"] if status == "accepted" else []
+        invoke(cli, "patients", "move", patient, status, *role)
+    with context.unit_of_work() as uow:
+        record = uow.patients.get(patient)
+        before = snapshot(record)
+        record.location_id = "FAC-LODZ-MMA"
+        uow.patients.update(record)
+        audit(uow, "patient", record, "update", actor="importer", before=before)
+        uow.commit()
+    invoke(cli, "patients", "move", patient, "admitted", "--role", "receiving_facility")
+    assert "Location: FAC-LODZ-MMA" in invoke(cli, "patients", "show", patient)
+
+
+def test_accepting_patients_one_at_a_time_beyond_a_quota_is_said(cli: CliRunner) -> None:
+    # `patients move ... accepted`, the way the help of `requests respond` gives to answer
+    # one patient at a time, had passed the quota unsaid
+    invoke(cli, "requests", "respond", "REQ-DEMO-001", "--accept-all")
+    selected(cli, DEFERRED)
+    request_for(cli, DEFERRED)
+    moved = [
+        said(invoke(cli, "patients", "move", p, "accepted", "--role", "receiving_facility"))
+        for p in DEFERRED
+    ]
+    assert not any("beyond the quota" in out for out in moved[:-1])  # 30 of 30: reached only
+    assert (
+        "beyond the quota: AGR-DEMO-002 allows 30 patients of ORG-ORIGIN-MOH at ORG-PARTNER-DMS "
+        "and 31 were sent there; the move stands"
+    ) in moved[-1]
+
+
+def test_a_patient_given_twice_to_screening_add_is_named_as_such(cli: CliRunner) -> None:
+    # "PT-0006 is screening; only reported, deferred or declined patients can be screened",
+    # the whole add refused and the patient still deferred
+    today = utc_now().date().isoformat()
+    created = invoke(
+        cli, "screening", "create", "--team", "ORG-PARTNER-DMS", "--place", "Kyiv",
+        "--from", today, "--to", today,
+    )  # fmt: skip
+    mission = next(word for word in created.split() if word.startswith("SCR-"))
+    mission = mission.rstrip(":;,.")
+    result = cli.invoke(app, ["screening", "add", mission, DEFERRED[0], DEFERRED[0]])
+    assert result.exit_code == 1
+    assert f"patient '{DEFERRED[0]}' is given more than once" in said(result.stderr)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from medevac.cli.context import UserError, cell, console, inline, unit_of_work, when
 from medevac.domain.audit import ENTITY_TYPES
+from medevac.domain.errors import SHOWN_KEY
 
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of every change.")
 
@@ -68,7 +69,8 @@ def list_audit(
         # the id of a facility had answered "0 records" unsaid (found by a review)
         console.print(
             f"[yellow]capacity reports are recorded as FACILITY/specialty: "
-            f"--entity-id {inline(entity_id or '')}/SPECIALTY, or --entity-type capacity_report "
+            f"--entity-id {inline((entity_id or '')[:SHOWN_KEY])}/SPECIALTY, or --entity-type "
+            "capacity_report "
             "alone for all[/]"
         )
     if more:

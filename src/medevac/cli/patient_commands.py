@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from medevac.cli.context import actor, cell, console, tagged, unit_of_work, when
+from medevac.cli.request_commands import say_quotas_passed
 from medevac.domain.lifecycle import ALLOWED_TRANSITIONS, ActorRole, PatientStatus
 from medevac.domain.vocabulary import Precedence, ServiceStatus, Sex, Specialty
 from medevac.services.auditing import utc_now
@@ -196,7 +197,8 @@ def move(
 
     Accepting or declining a referral that a submitted treatment request is waiting on answers
     that request for the patient (its line records the decision and the reason); the request
-    gets its outcome once every patient and place on it is answered.
+    gets its outcome once every patient and place on it is answered. An acceptance that takes
+    the patients sent under an agreement beyond its quota is said (the move stands).
     """
     change = move_patient(
         unit_of_work(),
@@ -208,3 +210,6 @@ def move(
         expected_version=expected_version,
     )
     console.print(f"{patient_id}: {change.from_status} -> {change.to_status}", markup=False)
+    if change.to_status is PatientStatus.ACCEPTED:
+        # accepted one at a time, as `requests respond` says it of its answer (unsaid before)
+        say_quotas_passed([patient_id], "the move")

@@ -180,7 +180,7 @@ def submit(
     shown = ", ".join(already[:SHOWN_PATIENTS]) + (", ..." if len(already) > SHOWN_PATIENTS else "")
     console.print(
         f"{submission.request.id} submitted: {len(submission.referred)} patients referred"
-        + (f"; {len(already)} referred by a plan already: {shown}" if already else ""),
+        + (f"; {len(already)} referred already: {shown}" if already else ""),
         markup=False,
     )
 
@@ -255,15 +255,9 @@ def respond(
         actor=actor(by),
     )
     _print_request(result)
-    if any(accepted for accepted, _ in answers.values()):
-        for passed in quotas_passed(
-            unit_of_work(), result.from_organisation_id, result.to_organisation_id, utc_now()
-        ):
-            console.print(
-                f"[yellow]beyond the quota: {inline(passed)}; the answer stands, and plans place "
-                "no more of its patients there (`plan approve --over-quota` to go beyond)[/]",
-                highlight=False,
-            )
+    accepted = [p for p, (yes, _) in answers.items() if yes]
+    if accepted:
+        say_quotas_passed(accepted, "the answer")
     if admit:  # the days the answer named, where they pass a daily limit or the free beds
         _say_over_limit(
             {
@@ -306,6 +300,17 @@ def admit(
     )
     if line.facility_id is not None and line.admission_date is not None:
         _say_over_limit({patient_id: (line.facility_id, line.admission_date)})
+
+
+def say_quotas_passed(accepted: list[str], what: str) -> None:
+    """A warning for each quota that the patients just ``accepted`` count against and that
+    the patients sent pass (`quotas_passed`): ``what`` ("the answer", "the move") stands."""
+    for passed in quotas_passed(unit_of_work(), accepted, utc_now()):
+        console.print(
+            f"[yellow]beyond the quota: {inline(passed)}; {what} stands, and plans place no "
+            "more of its patients there (`plan approve --over-quota` to go beyond)[/]",
+            highlight=False,
+        )
 
 
 def _say_over_limit(named: dict[str, tuple[str, date]]) -> None:

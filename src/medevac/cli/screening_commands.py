@@ -18,6 +18,7 @@ from medevac.cli.context import (
     unit_of_work,
     when,
 )
+from medevac.domain.errors import shown_key
 from medevac.domain.screening import ScreeningOutcome
 from medevac.services.screening import (
     add_candidates,
@@ -75,6 +76,9 @@ def add(
     by: str = typer.Option(None, "--actor", help="Who adds them (audit trail)."),
 ) -> None:
     """Add candidates to a mission; they move to screening."""
+    twice = next((p for k, p in enumerate(patients) if p in patients[:k]), None)
+    if twice is not None:  # it had been "PT-1 is screening", the whole add refused
+        raise UserError(f"patient {shown_key(twice)} is given more than once")
     mission = add_candidates(unit_of_work(), mission_id, patients, actor=actor(by))
     console.print(f"{mission.id}: {len(mission.candidates)} candidates", markup=False)
 

@@ -418,6 +418,13 @@ def _plan_capacity(
         values = row.values
         # Every check runs, so that one run lists all of a row's errors.
         problems = _reference_errors(RecordKind.CAPACITY, row.row, values, known)
+        specialty = Specialty(values["specialty"])
+        previous = stored.get((values["facility_id"], specialty, values["reported_at"]))
+        if previous is not None:
+            # the figures a row of a recorded report leaves out are the recorded ones, as for
+            # every kind: read as 0, a plus_72h left out had made the row "available exceeds
+            # baseline plus surge" (found by a review)
+            values = {f: getattr(previous, f) for f in FIGURES} | values
         report: CapacityReport | None = None
         try:
             report = plan.spec.build(values)
@@ -425,8 +432,6 @@ def _plan_capacity(
         except InvalidValue as error:
             problems.append(RowError(row.row, plan.spec.column_of(error.field), error.reason))
         facility = facilities.get(values["facility_id"])  # None: unknown, reported above
-        specialty = Specialty(values["specialty"])
-        previous = stored.get((values["facility_id"], specialty, values["reported_at"]))
         # A report already recorded, with the same figures, is accepted as unchanged though the
         # facility no longer offers the specialty: an exported file had stopped importing back.
         differing = (

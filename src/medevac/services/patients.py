@@ -190,13 +190,26 @@ def _arrived_at(uow: UnitOfWork, patient: Patient) -> tuple[bool, str | None]:
     it left, so `patients list --location` found admitted patients where they no longer were;
     and where no destination was known (a patient accepted with no facility named, or moved
     along by hand), it had stayed there too, listed as admitted at that hospital (found by a
-    review)."""
+    review). With no destination known, the location becomes unknown where it is still the
+    one the patient's last move left it at (the place it left); one recorded since (by an
+    import, say) is kept."""
     there = sent_destinations(uow, [patient.id]).get(patient.id)
     if there is not None and there.facility_id == patient.location_id:
         return False, None
     if there is not None and uow.facilities.find(there.facility_id) is not None:
         return True, there.facility_id
-    return patient.location_id is not None, None
+    if patient.location_id is None:
+        return False, None
+    last_move = next(
+        (
+            r
+            for r in uow.audit.list(entity_type="patient", entity_id=patient.id)
+            if r.action.startswith("move:")
+        ),
+        None,
+    )
+    left_at = None if last_move is None else (last_move.after or {}).get("location_id")
+    return last_move is None or left_at == patient.location_id, None
 
 
 def audit_withdrawals(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -1909,27 +1909,50 @@ def beds_beyond_reports(
     return lines
 
 
-def quotas_passed(uow: UnitOfWork, sender: str, receiver: str, now: datetime) -> list[str]:
-    """The quotas of the agreements in force from ``sender`` to ``receiver`` that the patients
-    sent there (`sent_under_agreements`: those a request's answer accepted included) pass: a
-    line each, as `plan build` says of quotas used up ("AGR-1 allows 30 patients of A at B
-    and 36 were sent there"), for the answer that accepts them (it had been said by the next
-    build only, found by a review)."""
+def quotas_passed(uow: UnitOfWork, accepted: Collection[str], now: datetime) -> list[str]:
+    """The quotas that patients just ``accepted`` count against and that the patients sent
+    (`sent_under_agreements`, those accepted included) pass: a line each, as `plan build` says
+    of quotas used up ("AGR-1 allows 30 patients of A at B and 36 were sent there"), for the
+    answer or move that accepted them (it had been said by the next build only, found by a
+    review). A patient's receiver is its destination's operator (`sent_destinations`), else
+    the organisation whose request accepted it; only the agreements from its organisation to
+    that receiver that cover its specialty are looked at."""
     with uow:
+        patients = uow.patients.get_many(set(accepted))
+        destinations = sent_destinations(uow, list(patients))
+        operators = {
+            f.id: f.operator_id
+            for f in uow.facilities.get_many(
+                {d.facility_id for d in destinations.values()}
+            ).values()
+        }
+        answers = uow.requests.acceptances(list(patients))
+        covered: dict[tuple[str, str], set[Specialty]] = defaultdict(set)
+        for patient_id, patient in patients.items():
+            there = destinations.get(patient_id)
+            receiver = operators.get(there.facility_id) if there is not None else None
+            if receiver is None and patient_id in answers:
+                receiver = answers[patient_id].receiver_id
+            if receiver is not None:
+                covered[(patient.organisation_id, receiver)].add(patient.primary_specialty)
+        # every agreement of those pairs, without a quota too (a patient counts against one
+        # of those first), as `plan build` counts them
         between = [
             a
             for a in uow.agreements.list()
-            if (a.sending_organisation_id, a.receiving_organisation_id) == (sender, receiver)
+            if (a.sending_organisation_id, a.receiving_organisation_id) in covered
         ]
-        book = QuotaBook(between, day_of(now))
-        if not book.has_quotas:
+        if not any(a.quota is not None for a in between):
             return []
+        book = QuotaBook(between, day_of(now))
         sent_under_agreements(uow, book, set())
     return [
-        f"{a.id} allows {a.quota} patients of {sender} at {receiver} and {book.used[a.id]} "
-        "were sent there"
+        f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
+        f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
         for a in book.agreements
-        if a.quota is not None and book.used[a.id] > a.quota
+        if a.quota is not None
+        and book.used[a.id] > a.quota
+        and a.specialties & covered[(a.sending_organisation_id, a.receiving_organisation_id)]
     ]
 
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from medevac.domain.agreements import Agreement
 from medevac.domain.audit import snapshot
-from medevac.domain.errors import InvalidValue, LiveRequestConflict
+from medevac.domain.errors import InvalidValue, LiveRequestConflict, shown_key
 from medevac.domain.facilities import Facility
 from medevac.domain.lifecycle import ActorRole, PatientStatus
 from medevac.domain.limits import check_new_id
@@ -351,7 +351,9 @@ def _admissions(
         facility = uow.facilities.find(facility_id)
         patient = uow.patients.get(patient_id)
         if facility is None:
-            problems.append(f"patient {patient_id!r}: facility {facility_id!r} does not exist")
+            problems.append(
+                f"patient {patient_id!r}: facility {shown_key(facility_id)} does not exist"
+            )
             continue
         if facility.operator_id != request.to_organisation_id:
             problems.append(

@@ -284,6 +284,21 @@ def test_a_capacity_row_leaving_out_optional_figures_of_a_recorded_report_is_unc
     assert "other figures (plus_24h 3 recorded, 4 in the file)" in str(refused.value.errors[0])
 
 
+def test_a_capacity_row_leaving_out_the_surge_of_a_recorded_report_is_unchanged(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
+) -> None:
+    # more beds available than the baseline, the difference in plus_72h: left out, the surge
+    # had been read as 0 and the row refused as "available exceeds baseline plus surge"
+    load(database, registry, tmp_path, *REFERENCE_KINDS)
+    first = dict(registry.capacity[0]) | {"available": 10, "baseline": 8, "plus_72h": 4}
+    assert run_import(
+        database, RecordKind.CAPACITY, write(tmp_path, "c.json", RecordKind.CAPACITY, [first])
+    ) == (1, 0, 0)
+    short = {k: v for k, v in first.items() if k not in ("plus_24h", "plus_72h")}
+    path = write(tmp_path, "short.json", RecordKind.CAPACITY, [short])
+    assert run_import(database, RecordKind.CAPACITY, path) == (0, 0, 1)
+
+
 def test_capacity_rows_are_checked_against_the_facility(
     database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
 ) -> None:
