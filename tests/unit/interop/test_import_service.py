@@ -258,19 +258,28 @@ def test_capacity_reports_are_appended_once_and_never_changed(
     assert len(database.state.capacity) == count
 
 
+def recorded_without_surge(
+    database: FakeDatabase, registry: SampleRegistry, tmp_path: Path, **figures: int
+) -> dict[str, Any]:
+    """A capacity report with ``figures`` imported, then its row without plus_24h and
+    plus_72h imported again as a JSON file, unchanged; that row."""
+    load(database, registry, tmp_path, *REFERENCE_KINDS)
+    first = dict(registry.capacity[0]) | figures
+    assert run_import(
+        database, RecordKind.CAPACITY, write(tmp_path, "c.json", RecordKind.CAPACITY, [first])
+    ) == (1, 0, 0)
+    short = {k: v for k, v in first.items() if k not in ("plus_24h", "plus_72h")}
+    path = write(tmp_path, "short.json", RecordKind.CAPACITY, [short])
+    assert run_import(database, RecordKind.CAPACITY, path) == (0, 0, 1)
+    return short
+
+
 def test_a_capacity_row_leaving_out_optional_figures_of_a_recorded_report_is_unchanged(
     database: FakeDatabase, registry: SampleRegistry, tmp_path: Path
 ) -> None:
     # plus_24h and plus_72h left out of the file had been read as 0 and the row refused as
     # "other figures", quoting the recorded ones only (equal to all the row gave)
-    load(database, registry, tmp_path, *REFERENCE_KINDS)
-    first = dict(registry.capacity[0]) | {"plus_24h": 3, "plus_72h": 5}
-    assert run_import(
-        database, RecordKind.CAPACITY, write(tmp_path, "c.csv", RecordKind.CAPACITY, [first])
-    ) == (1, 0, 0)
-    short = {k: v for k, v in first.items() if k not in ("plus_24h", "plus_72h")}
-    path = write(tmp_path, "short.json", RecordKind.CAPACITY, [short])
-    assert run_import(database, RecordKind.CAPACITY, path) == (0, 0, 1)
+    short = recorded_without_surge(database, registry, tmp_path, plus_24h=3, plus_72h=5)
     path = tmp_path / "short.csv"  # without the columns (a CSV written for it has them empty)
     path.write_text(
         ",".join(short) + "\n" + ",".join(str(v) for v in short.values()) + "\n", encoding="utf-8"
@@ -289,14 +298,7 @@ def test_a_capacity_row_leaving_out_the_surge_of_a_recorded_report_is_unchanged(
 ) -> None:
     # more beds available than the baseline, the difference in plus_72h: left out, the surge
     # had been read as 0 and the row refused as "available exceeds baseline plus surge"
-    load(database, registry, tmp_path, *REFERENCE_KINDS)
-    first = dict(registry.capacity[0]) | {"available": 10, "baseline": 8, "plus_72h": 4}
-    assert run_import(
-        database, RecordKind.CAPACITY, write(tmp_path, "c.json", RecordKind.CAPACITY, [first])
-    ) == (1, 0, 0)
-    short = {k: v for k, v in first.items() if k not in ("plus_24h", "plus_72h")}
-    path = write(tmp_path, "short.json", RecordKind.CAPACITY, [short])
-    assert run_import(database, RecordKind.CAPACITY, path) == (0, 0, 1)
+    recorded_without_surge(database, registry, tmp_path, available=10, baseline=8, plus_72h=4)
 
 
 def test_capacity_rows_are_checked_against_the_facility(
