@@ -13,6 +13,7 @@ from medevac.config import get_settings
 from medevac.domain.limits import fraction_fault
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.clock import shown
+from medevac.services.imports import CLOCK_SKEW
 from medevac.store.database import (
     engine_for,
     is_up_to_date,
@@ -113,7 +114,11 @@ def stale_after() -> timedelta:
 
 
 def age_text(age: timedelta) -> str:
-    """'3 h 05 min ago', '2 d 4 h ago'."""
+    """'3 h 05 min ago', '2 d 4 h ago'; 'just now' for a time ahead of this machine's clock by
+    no more than the clock difference the registry allows (`CLOCK_SKEW`: such a report, taken
+    at entry, had been shown "in the future"; found by a review)."""
+    if timedelta(0) > age >= -CLOCK_SKEW:
+        return "just now"
     minutes = int(age.total_seconds() // 60)
     if minutes < 0:
         return "in the future"
