@@ -704,9 +704,9 @@ def show_command(
         console.print(table)
     if problem is not None:
         _changes(plan_changes(problem, plan))
-        if problem_file is not None and read is not None:
-            _not_carried_lines(plan, _not_carried(problem_file, read[1]))
-        built = None if problem_file is None or read is None else _day_0(problem_file, read[1])
+        manifest = None if problem_file is None or read is None else _built(problem_file, read[1])
+        _not_carried_lines(plan, _not_carried(manifest))
+        built = _day_0(manifest)
         if built is not None:
             console.print(f"day 0 is {built}", markup=False, highlight=False)
         elif problem_file is not None and read is not None:
@@ -723,31 +723,26 @@ def show_command(
                 )
 
 
-def _not_carried(problem_file: Path, document: Any) -> dict[str, str]:
+def _not_carried(manifest: dict[str, Any] | None) -> dict[str, str]:
     """The patients whose admission in the live plan the problem does not carry as their
-    current place, and why (where it was, and the reason): as the manifest beside
-    ``problem_file`` records them, where `plan build` wrote the problem (``document``, its
-    JSON as read; None where the digests were compared already); empty otherwise."""
-    if _day_0(problem_file, document) is None:  # no manifest, or not this problem's
-        return {}
-    manifest = _json_if_any(manifest_path(problem_file))
-    found = manifest.get("not_carried") if isinstance(manifest, dict) else None
+    current place, and why (where it was, and the reason), as the ``manifest`` of its build
+    (`_built`) records them; empty without one."""
+    found = None if manifest is None else manifest.get("not_carried")
     if not isinstance(found, dict):  # written before 2026-12-08
         return {}
     return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def _left_out(problem_file: Path, patient: str) -> str:
-    """Why `plan build` left ``patient`` out of the problem, as its manifest records it, after
-    "; " (its approved place, kept as approved or not carried), or ""."""
-    approved = _not_carried(problem_file, None).get(patient)
+def _left_out(manifest: dict[str, Any] | None, patient: str) -> str:
+    """Why `plan build` left ``patient`` out of the problem, as the ``manifest`` of its build
+    records it, after "; " (its approved place, kept as approved or not carried), or ""."""
+    approved = _not_carried(manifest).get(patient)
     if approved is not None:
         return (
             f"; plan build left it out: approved for {approved}; approving a plan of this "
             "problem supersedes that place"
         )
-    manifest = _json_if_any(manifest_path(problem_file))
-    kept = manifest.get("kept") if isinstance(manifest, dict) else None
+    kept = None if manifest is None else manifest.get("kept")
     if isinstance(kept, dict) and isinstance(kept.get(patient), str):
         return (
             f"; plan build left it out: its approved admission {kept[patient]} falls after the "
@@ -920,14 +915,15 @@ def explain_command(
         # as `plan check` says it: the plan of a refused problem places nobody (it had been
         # called a plan that does not fit the problem)
         _fail(refused_status(plan_file, plan))
+    manifest = _built(problem_file, None)  # with_manifest compared its digest
     if patient not in problem.patient_index:
-        _fail(f"patient {patient!r} is not in {problem_file}{_left_out(problem_file, patient)}")
+        _fail(f"patient {patient!r} is not in {problem_file}{_left_out(manifest, patient)}")
     try:
         explanation = explain(problem, plan, patient)
     except PlanMismatch as error:
         _fail(f"{plan_file}: {error} ({problem_file})")
-    built = _day_0(problem_file, None)  # with_manifest compared its digest
-    approved = _not_carried(problem_file, None).get(patient)
+    built = _day_0(manifest)
+    approved = _not_carried(manifest).get(patient)
     if as_json:
         # null where no build wrote the problem, or it carried the patient's place
         data = explanation.as_dict() | {"day_0": built, "not_carried": approved}
@@ -953,21 +949,29 @@ def explain_command(
         )
 
 
-def _day_0(problem_file: Path, document: Any) -> str | None:
-    """The date of the problem's day 0, where `plan build` wrote the problem (its manifest's
-    "built_at", in the cell's time zone as it was built: "2026-12-07"); None where there is
-    no manifest, or one edited or written for another problem than ``document`` (the JSON of
-    the problem file as read; None where the digests were compared already)."""
+def _built(problem_file: Path, document: Any) -> dict[str, Any] | None:
+    """The manifest beside ``problem_file``, where `plan build` wrote the problem: read once
+    for what `plan show` and `plan explain` say of the build (day 0, the approved places not
+    carried). None where there is none, or one without a day 0 or edited or written for
+    another problem than ``document`` (the JSON of the problem file as read; None where the
+    digests were compared already)."""
     manifest = _json_if_any(manifest_path(problem_file))
-    try:
-        built = datetime.fromisoformat(manifest["built_at"]).date().isoformat()
-    except (TypeError, KeyError, ValueError):
+    if not isinstance(manifest, dict) or _day_0(manifest) is None:
         return None
     if document is None:
-        return built
+        return manifest
     if manifests.seal_fault(manifest) is not None:
         return None  # edited, or older
-    return built if document_digest(document) == manifest["problem_sha256"] else None
+    return manifest if document_digest(document) == manifest["problem_sha256"] else None
+
+
+def _day_0(manifest: Any) -> str | None:
+    """The date of the problem's day 0 in the ``manifest`` of its build (`_built`): its
+    "built_at", in the cell's time zone as it was built ("2026-12-07"); None without one."""
+    try:
+        return datetime.fromisoformat(manifest["built_at"]).date().isoformat()
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 def manifest_fault(problem_file: Path, document: Any) -> str | None:
