@@ -569,6 +569,11 @@ def test_file_kind_says_too_large_where_reading_runs_out_of_memory(
     assert plan_commands.file_kind(path) == plan_commands.TOO_LARGE
 
 
+def day_0(problem_file: Path, document: Any) -> str | None:
+    """The date of day 0 `plan show` gives for ``problem_file`` read as ``document``."""
+    return plan_commands._day_0(plan_commands._built(problem_file, document))
+
+
 def test_day_0_is_named_only_from_a_manifest_of_that_problem(
     problem_file: Path, tmp_path: Path
 ) -> None:
@@ -576,23 +581,23 @@ def test_day_0_is_named_only_from_a_manifest_of_that_problem(
     built = {"built_at": "2026-12-07T01:00:00+02:00", "patients": {}}
     manifest.write_text(manifest_of(problem_file, **built))
     document = json.loads(problem_file.read_text())  # the problem as the command read it
-    assert plan_commands._day_0(problem_file, document) == "2026-12-07"
+    assert day_0(problem_file, document) == "2026-12-07"
     manifest.write_text(json.dumps(built))  # an older manifest, without digests
-    assert plan_commands._day_0(problem_file, document) is None
+    assert day_0(problem_file, document) is None
     edited = json.loads(manifest_of(problem_file, **built)) | {"built_at": "2026-12-09T01:00+02:00"}
     manifest.write_text(json.dumps(edited))  # day 0 moved by hand: approve refuses it
-    assert plan_commands._day_0(problem_file, document) is None
+    assert day_0(problem_file, document) is None
     manifest.write_text(json.dumps(built | {"problem_sha256": 123}))
-    assert plan_commands._day_0(problem_file, document) is None
+    assert day_0(problem_file, document) is None
     manifest.write_text(resealed_text(built | {"problem_sha256": "0" * 64}))  # another problem's
-    assert plan_commands._day_0(problem_file, document) is None
-    assert plan_commands._day_0(problem_file, None) == "2026-12-07"  # compared by the caller
+    assert day_0(problem_file, document) is None
+    assert day_0(problem_file, None) == "2026-12-07"  # compared by the caller
     # the problem is not read again for its digest: a pipe, read once by the command, had
     # waited for a writer for ever
     pipe = tmp_path / "pipe.json"
     os.mkfifo(pipe)
     (tmp_path / "pipe.registry.json").write_text(resealed_text(built | {"problem_sha256": "0"}))
-    assert plan_commands._day_0(pipe, document) is None
+    assert day_0(pipe, document) is None
 
 
 def test_a_loop_of_links_at_out_is_refused_and_a_link_to_a_file_yet_to_be_made_makes_it(
