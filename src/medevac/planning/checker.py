@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from medevac.domain.geography import haversine_km
+from medevac.planning.json_text import cut
 from medevac.planning.plan import (
     Breakdown,
     Plan,
@@ -50,15 +51,10 @@ class CheckReport:
         ]
 
 
-#: the most characters of an id or name a violation quotes (`_q`)
-SHOWN_NAME = 40
-
-
 def _q(value: object) -> str:
-    """``value`` quoted as a violation names it ('P1'), cut to `SHOWN_NAME` characters: an id
-    of 100,000 characters had made a line as long (found by a review)."""
-    text = repr(value)
-    return text if len(text) <= SHOWN_NAME else text[: SHOWN_NAME - 3] + "..."
+    """``value`` quoted as a violation names it ('P1'), cut (`json_text.cut`): an id of
+    100,000 characters had made a line as long (found by a review)."""
+    return cut(repr(value))
 
 
 def check_plan(problem: Problem, plan: Plan) -> CheckReport:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from medevac.planning.json_text import cut
 from medevac.planning.model import (
     BoolArray,
     FloatArray,
@@ -275,48 +276,43 @@ class PlanMismatch(ValueError):
     """The plan names patients, facilities or days its problem does not have."""
 
 
-def _cut(name: str) -> str:
-    """``name`` cut to 40 characters, the cut marked, as `plan_mismatch` names it."""
-    return name if len(name) <= 40 else name[:37] + "..."
-
-
 def plan_mismatch(problem: Problem, plan: Plan) -> str | None:
     """What in ``plan`` does not fit its problem (the first few), or None: patients,
     facilities or days the problem does not have, patients of the problem the plan neither
     places nor lists as unplaced (a plan of another problem, or of the same registry built at
     another time), and patients it names twice (placed twice, or placed and unplaced: an
-    edited plan, which `plan check` refuses as well). Ids are cut (`_cut`): one of 100,000
-    characters had made a line as long."""
+    edited plan, which `plan check` refuses as well). Ids are cut (`json_text.cut`): one of
+    100,000 characters had made a line as long."""
     wrong: list[str] = []
     named: set[str] = set()
     for a in plan.assignments:
         if a.patient in named:
-            wrong.append(f"patient {_cut(a.patient)} is placed more than once")
+            wrong.append(f"patient {cut(a.patient)} is placed more than once")
         named.add(a.patient)
         if a.patient not in problem.patient_index:
-            wrong.append(f"patient {_cut(a.patient)} is not in the problem")
+            wrong.append(f"patient {cut(a.patient)} is not in the problem")
         elif a.facility not in problem.facility_index:
             wrong.append(
-                f"{_cut(a.patient)} is at facility {_cut(a.facility)}, which is not in the problem"
+                f"{cut(a.patient)} is at facility {cut(a.facility)}, which is not in the problem"
             )
         elif not 0 <= a.day < problem.horizon_days:
-            wrong.append(f"{_cut(a.patient)} is admitted on day {a.day}, outside the horizon")
+            wrong.append(f"{cut(a.patient)} is admitted on day {a.day}, outside the horizon")
         if len(wrong) >= 3:
             return "; ".join(wrong[:3])
     placed = set(named)
     for u in plan.unplaced:
         if u.patient in placed:
-            wrong.append(f"patient {_cut(u.patient)} is both placed and unplaced")
+            wrong.append(f"patient {cut(u.patient)} is both placed and unplaced")
         elif u.patient in named:
-            wrong.append(f"patient {_cut(u.patient)} is listed as unplaced more than once")
+            wrong.append(f"patient {cut(u.patient)} is listed as unplaced more than once")
         named.add(u.patient)
         if u.patient not in problem.patient_index:
-            wrong.append(f"unplaced patient {_cut(u.patient)} is not in the problem")
+            wrong.append(f"unplaced patient {cut(u.patient)} is not in the problem")
         if len(wrong) >= 3:
             return "; ".join(wrong[:3])
     missing = [p.id for p in problem.patients if p.id not in named]
     if missing:
-        shown = ", ".join(map(_cut, missing[:3])) + (
+        shown = ", ".join(map(cut, missing[:3])) + (
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
         wrong.append(f"the plan says nothing of {len(missing)} patient(s) of the problem: {shown}")

@@ -220,6 +220,12 @@ def join_path(path: str, key: Any) -> str:
     return f"{path}[{json.dumps(key)}]"
 
 
+def cut(text: str) -> str:
+    """``text`` cut to 40 characters, the cut marked, as messages quote a value or an id: a
+    message stays one readable line (an id of 100,000 characters had made a line as long)."""
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def printable(line: str) -> str:
     """``line`` with every character that is not printable (a control character, a lone
     surrogate) written as its JSON escape (an ESC as `\\u001b`): for lines not made by

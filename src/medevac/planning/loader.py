@@ -15,7 +15,7 @@ from medevac.domain.errors import json_error
 from medevac.domain.limits import MAX_COUNT, MAX_DAYS, separator_fault, text_fault
 from medevac.domain.vocabulary import Specialty
 from medevac.planning import json_text
-from medevac.planning.json_text import join_path, key_names, printable
+from medevac.planning.json_text import cut, join_path, key_names, printable
 from medevac.planning.problem import (
     CurrentPlacement,
     Facility,
@@ -185,11 +185,6 @@ def _kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _cut(text: str) -> str:
-    """``text`` cut to 40 characters, the cut marked: a message stays one readable line."""
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _out_of_range(value: json_text.OutOfRange, low: float | None, high: float | None) -> str:
     """What is wrong with a number too large for a float (`1e400`, 400 digits), which the file
     wrote as a finite number: beyond the limit where there is one (it had been called "not a
@@ -203,7 +198,7 @@ def _out_of_range(value: json_text.OutOfRange, low: float | None, high: float | 
 
 def _show(value: Any) -> str:
     if isinstance(value, json_text.WrittenNumber):  # as the file wrote it, not `Infinity`
-        return _cut(value.text)  # nor the whole number a float rounded it to
+        return cut(value.text)  # nor the whole number a float rounded it to
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         # shown by its size: Python refuses to write out integers of over 4,300 digits
         return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
@@ -213,7 +208,7 @@ def _show(value: Any) -> str:
         text = str(value) if isinstance(value, numbers.Number) else repr(value)
     except RecursionError:  # nested almost as deep as the decoder allows, then deeper still
         return f"{_kind(value)} nested too deeply to show"
-    return _cut(text)
+    return cut(text)
 
 
 def parse_problem(data: Any) -> Problem:
@@ -340,7 +335,7 @@ def _parse_facilities(r: _Reader, value: Any, horizon: int | None) -> tuple[list
         fid = r.text(body.get("id", ""), f"{path}.id") if "id" in body else ""
         whole = whole and bool(fid) and isinstance(body.get("beds"), Mapping)
         if fid and fid in seen:
-            r.error(f"{path}.id", f"{_cut(repr(fid))} duplicates facilities[{seen[fid]}].id")
+            r.error(f"{path}.id", f"{cut(repr(fid))} duplicates facilities[{seen[fid]}].id")
         elif fid:
             seen[fid] = i
         lat = r.number(body.get("lat", 0.0), f"{path}.lat", -90.0, 90.0)
@@ -430,7 +425,7 @@ def _parse_patients(
             continue
         pid = r.text(body.get("id", ""), f"{path}.id") if "id" in body else ""
         if pid and pid in seen:
-            r.error(f"{path}.id", f"{_cut(repr(pid))} duplicates patients[{seen[pid]}].id")
+            r.error(f"{path}.id", f"{cut(repr(pid))} duplicates patients[{seen[pid]}].id")
         elif pid:
             seen[pid] = i
         lat = r.number(body.get("lat", 0.0), f"{path}.lat", -90.0, 90.0)
@@ -503,7 +498,7 @@ def _parse_current(
         return None
     facility = r.text(body.get("facility", ""), f"{path}.facility") if "facility" in body else ""
     if facility and facility_ids is not None and facility not in facility_ids:
-        r.error(f"{path}.facility", f"{_cut(repr(facility))} is not a facility of this problem")
+        r.error(f"{path}.facility", f"{cut(repr(facility))} is not a facility of this problem")
     day = r.integer(body.get("day", 0), f"{path}.day", 0, None if horizon is None else horizon - 1)
     return CurrentPlacement(facility, day)
 
