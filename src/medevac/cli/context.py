@@ -58,6 +58,17 @@ def _trailing_backslashes(value: str) -> tuple[str, str]:
     return body, value[len(body) :]
 
 
+def first_repeated(values: list[str]) -> str | None:
+    """The first of ``values`` given a second time, or None: for refusing a list that names
+    something twice (one pass, for lists of thousands of patients)."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
 class UserError(Exception):
     """A problem the user can fix; shown as one line without a traceback."""
 

@@ -7,7 +7,17 @@ from datetime import date
 import typer
 from rich.table import Table
 
-from medevac.cli.context import UserError, actor, cell, console, inline, tagged, unit_of_work, when
+from medevac.cli.context import (
+    UserError,
+    actor,
+    cell,
+    console,
+    first_repeated,
+    inline,
+    tagged,
+    unit_of_work,
+    when,
+)
 from medevac.domain.requests import PatientDecision, RequestStatus, TreatmentRequest
 from medevac.domain.vocabulary import Specialty
 from medevac.services.auditing import utc_now
@@ -121,7 +131,7 @@ def create(
 ) -> None:
     """Draft a treatment request for selected patients and/or a number of places."""
     given = [p.strip() for p in patient]
-    twice = next((p for k, p in enumerate(given) if p in given[:k]), None)
+    twice = first_repeated(given)
     if twice is not None:  # it had been "already on request REQ-...", the draft refused
         raise UserError(f"--patient: {twice} is given more than once")
     request = create_request(

@@ -12,6 +12,7 @@ from medevac.cli.context import (
     actor,
     cell,
     console,
+    first_repeated,
     inline,
     moment_option,
     tagged,
@@ -76,7 +77,7 @@ def add(
     by: str = typer.Option(None, "--actor", help="Who adds them (audit trail)."),
 ) -> None:
     """Add candidates to a mission; they move to screening."""
-    twice = next((p for k, p in enumerate(patients) if p in patients[:k]), None)
+    twice = first_repeated(patients)
     if twice is not None:  # it had been "PT-1 is screening", the whole add refused
         raise UserError(f"patient {shown_key(twice)} is given more than once")
     mission = add_candidates(unit_of_work(), mission_id, patients, actor=actor(by))

@@ -458,11 +458,7 @@ def build_problem(
         # this one approved a second time) changes them
         "live_plans": {plan.id: plan.version for plan in live},
     })  # fmt: skip
-    quotas_full = [
-        f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
-        f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
-        for a in full
-    ]
+    quotas_full = [_quota_used(a, book) for a in full]
     needed: dict[str, set[Specialty]] = defaultdict(set)  # per sender, its patients' specialties
     for patient in in_plan:
         needed[patient.organisation_id].add(patient.primary_specialty)
@@ -1909,6 +1905,15 @@ def beds_beyond_reports(
     return lines
 
 
+def _quota_used(agreement: Agreement, book: QuotaBook) -> str:
+    """How much of ``agreement``'s quota the patients counted in ``book`` use, as `plan build`
+    and the answers say it: "AGR-1 allows 30 patients of A at B and 36 were sent there"."""
+    return (
+        f"{agreement.id} allows {agreement.quota} patients of {agreement.sending_organisation_id}"
+        f" at {agreement.receiving_organisation_id} and {book.used[agreement.id]} were sent there"
+    )
+
+
 def quotas_passed(uow: UnitOfWork, accepted: Collection[str], now: datetime) -> list[str]:
     """The quotas that patients just ``accepted`` count against and that the patients sent
     (`sent_under_agreements`, those accepted included) pass: a line each, as `plan build` says
@@ -1947,8 +1952,7 @@ def quotas_passed(uow: UnitOfWork, accepted: Collection[str], now: datetime) -> 
         book = QuotaBook(between, day_of(now))
         sent_under_agreements(uow, book, set())
     return [
-        f"{a.id} allows {a.quota} patients of {a.sending_organisation_id} at "
-        f"{a.receiving_organisation_id} and {book.used[a.id]} were sent there"
+        _quota_used(a, book)
         for a in book.agreements
         if a.quota is not None
         and book.used[a.id] > a.quota
