@@ -80,3 +80,12 @@ def invoke(cli: CliRunner, *args: str) -> str:
     result = cli.invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def built_and_solved(cli: CliRunner, folder: Path) -> tuple[Path, Path]:
+    """`plan build` into ``folder``/problem.json, then `plan solve` into plan.json beside it:
+    the problem's and the plan's paths."""
+    problem, plan = folder / "problem.json", folder / "plan.json"
+    invoke(cli, "plan", "build", "--out", str(problem))
+    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    return problem, plan

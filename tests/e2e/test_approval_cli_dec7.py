@@ -17,7 +17,7 @@ from medevac.cli import context
 from medevac.cli.main import app
 from medevac.services.auditing import utc_now
 from medevac.services.manifests import document_digest, seal
-from tests.e2e.conftest import invoke
+from tests.e2e.conftest import built_and_solved, invoke
 
 ACADEMY = "FAC-LODZ-MMA"
 
@@ -84,9 +84,7 @@ def test_plan_approve_on_the_next_day_counts_the_overdue_arrivals_on_it(
     # others' places, 8 of them tomorrow. Approved tomorrow with the 8 not arrived, they
     # arrive tomorrow too: 16 on a day of 8, approved without a word
     due = first_day_accepted(cli, 8)
-    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
-    invoke(cli, "plan", "build", "--out", str(problem))
-    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    problem, plan = built_and_solved(cli, tmp_path)
     placed = json.loads(plan.read_text())["assignments"]
     assert sum(1 for a in placed if (a["facility"], a["day"]) == (ACADEMY, 1)) == 8
     tomorrow = utc_now() + timedelta(days=1)
@@ -135,9 +133,7 @@ def test_plan_approve_goes_ahead_over_a_facility_renamed_and_says_so(
     cli: CliRunner, tmp_path: Path
 ) -> None:
     # exported, renamed and imported again after the build: the problem holds no name
-    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
-    invoke(cli, "plan", "build", "--out", str(problem))
-    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    problem, plan = built_and_solved(cli, tmp_path)
     facilities = tmp_path / "facilities.json"
     invoke(cli, "export", "facilities", str(facilities))
     document = json.loads(facilities.read_text(encoding="utf-8"))

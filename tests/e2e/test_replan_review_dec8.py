@@ -13,7 +13,7 @@ from medevac.cli import context
 from medevac.cli.main import app
 from medevac.domain.audit import snapshot
 from medevac.services.auditing import audit
-from tests.e2e.conftest import invoke
+from tests.e2e.conftest import built_and_solved, invoke
 
 
 def said(output: str) -> str:
@@ -61,9 +61,7 @@ def test_plan_show_and_explain_name_the_approved_places_a_shorter_horizon_does_n
 def test_plan_show_names_no_approved_place_where_the_build_carried_every_one(
     cli: CliRunner, tmp_path: Path
 ) -> None:
-    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
-    invoke(cli, "plan", "build", "--out", str(problem))
-    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    problem, plan = built_and_solved(cli, tmp_path)
     manifest = json.loads((tmp_path / "problem.registry.json").read_text(encoding="utf-8"))
     assert manifest["not_carried"] == {}
     assert "not carried" not in said(
@@ -101,9 +99,7 @@ def test_plan_explain_says_why_a_patient_left_out_of_the_problem_is_not_in_it(
         uow.patients.update(patient)
         audit(uow, "patient", patient, "update", actor="clerk", before=before)
         uow.commit()
-    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
-    invoke(cli, "plan", "build", "--out", str(problem))
-    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    problem, plan = built_and_solved(cli, tmp_path)
     result = cli.invoke(app, ["plan", "explain", str(problem), str(plan), "PT-0010"])
     assert result.exit_code == 1
     text = said(result.stderr)

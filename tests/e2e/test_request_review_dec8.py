@@ -13,7 +13,7 @@ from medevac.cli.main import app
 from medevac.domain.audit import snapshot
 from medevac.domain.lifecycle import PatientStatus
 from medevac.services.auditing import audit, utc_now
-from tests.e2e.conftest import invoke
+from tests.e2e.conftest import built_and_solved, invoke
 
 # patients of ORG-ORIGIN-MOH the demo defers whose specialty AGR-DEMO-002 covers
 DEFERRED = ["PT-0006", "PT-0008", "PT-0014", "PT-0018", "PT-0020", "PT-0022", "PT-0026"]
@@ -94,10 +94,8 @@ def test_submit_counts_only_the_patients_it_refers(cli: CliRunner, tmp_path: Pat
     # had counted it too
     selected(cli, DEFERRED[:2])
     request_id = drafted(cli, "ORG-PARTNER-DMS", "-p", DEFERRED[0], "-p", DEFERRED[1])
-    problem, plan = tmp_path / "problem.json", tmp_path / "plan.json"
     invoke(cli, "requests", "close", "REQ-DEMO-001", "--reason", "regulate centrally")
-    invoke(cli, "plan", "build", "--out", str(problem))
-    invoke(cli, "plan", "solve", str(problem), "--out", str(plan))
+    problem, plan = built_and_solved(cli, tmp_path)
     invoke(cli, "plan", "approve", str(plan), "--problem", str(problem))
     with context.unit_of_work() as uow:
         referred = [p for p in DEFERRED[:2] if uow.patients.get(p).status is PatientStatus.REFERRED]
