@@ -10,10 +10,9 @@ from rich.markup import escape
 from rich.text import Text
 
 from medevac.config import get_settings
-from medevac.domain.limits import fraction_fault
+from medevac.domain.limits import CLOCK_SKEW, fraction_fault
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.clock import shown
-from medevac.services.imports import CLOCK_SKEW
 from medevac.store.database import (
     engine_for,
     is_up_to_date,

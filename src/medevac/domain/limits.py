@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from medevac.domain.errors import InvalidValue
 
@@ -56,6 +56,11 @@ def check_at_most(field: str, value: int | None, limit: int, what: str) -> None:
 #: U+202E makes "Evil\u202egnp.exe" show as "Evilexe.png", in a name as in a terminal.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
+
+#: How far a time recorded in the registry (a capacity report, a screening decision) may lie
+#: ahead of the server's clock, for clocks that differ a little; a screening decision may
+#: also lie this far before the patient's latest move.
+CLOCK_SKEW = timedelta(minutes=5)
 
 #: The most digits of a second's fraction a time may give: a time holds microseconds.
 MAX_FRACTION_DIGITS = 6

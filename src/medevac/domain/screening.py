@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from medevac.domain.errors import InvalidValue
 from medevac.domain.lifecycle import PatientStatus, check_free_text
-from medevac.domain.limits import MAX_TEXT_LENGTH, check_lengths, text_fault
+from medevac.domain.limits import CLOCK_SKEW, MAX_TEXT_LENGTH, check_lengths, text_fault
 
-#: How far a decision's time may lie before the patient's latest move or after the server's
-#: clock, for clocks that differ a little (capacity reports allow as much ahead).
-CLOCK_SKEW = timedelta(minutes=5)
 #: the reason of the move into screening that makes a patient a mission's candidate, before
 #: the mission's id: the one record of whose candidate the patient is (`candidate_of`)
 CANDIDATE_REASON = "candidate of screening mission "

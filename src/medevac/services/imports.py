@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeGuard, TypeVar
 
@@ -18,7 +18,7 @@ from medevac.domain.audit import AuditRecord, snapshot
 from medevac.domain.errors import InvalidValue
 from medevac.domain.facilities import CapacityReport, Facility
 from medevac.domain.lifecycle import PatientStatus
-from medevac.domain.limits import MAX_AGE_YEARS, earliest_birth_date, new_id_fault
+from medevac.domain.limits import CLOCK_SKEW, MAX_AGE_YEARS, earliest_birth_date, new_id_fault
 from medevac.domain.organisations import Organisation
 from medevac.domain.patients import Patient, StatusChange
 from medevac.domain.repositories import UnitOfWork
@@ -51,8 +51,6 @@ ProgressCallback = Callable[[int, int], None]
 CHUNK = 5000
 #: Report progress at least this often while checking rows.
 PROGRESS_EVERY = 1000
-#: Capacity reports may be stamped this far ahead of the server clock (clock skew).
-CLOCK_SKEW = timedelta(minutes=5)
 
 T = TypeVar("T")
 

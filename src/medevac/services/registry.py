@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from medevac.domain.agreements import Agreement
 from medevac.domain.errors import InvalidValue, NotFound
 from medevac.domain.facilities import CapacityReport, Facility
-from medevac.domain.limits import MAX_ID_LENGTH, check_new_id, time_fault
+from medevac.domain.limits import CLOCK_SKEW, MAX_ID_LENGTH, check_new_id, time_fault
 from medevac.domain.organisations import Organisation
 from medevac.domain.repositories import UnitOfWork
 from medevac.services.auditing import audit, utc_now
@@ -72,7 +72,7 @@ def report_capacity(
                 "specialty",
                 f"{facility.id} does not offer {report.specialty} (it offers: {offered})",
             )
-        if report.reported_at > utc_now() + timedelta(minutes=5):
+        if report.reported_at > utc_now() + CLOCK_SKEW:
             raise InvalidValue("reported_at", f"{shown(report.reported_at)} is in the future")
         if uow.capacity.exists(report.facility_id, report.specialty, report.reported_at):
             # the database's unique key had refused it, in words that differ by backend

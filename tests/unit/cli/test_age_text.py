@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from medevac.cli.context import age_text
-from medevac.services.imports import CLOCK_SKEW
+from medevac.domain.limits import CLOCK_SKEW
 
 
 def test_a_report_ahead_of_the_clock_by_the_skew_allowed_is_just_now() -> None:
